@@ -1,0 +1,5 @@
+from tessera_billing.credit import models as _credit  # noqa: F401 - registers the tables
+from tessera_billing.models import metadata
+from tessera_shared.migrations import run_env
+
+run_env(metadata)

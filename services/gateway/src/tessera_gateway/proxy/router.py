@@ -1,0 +1,75 @@
+"""Forwarding of ``/api/v1/*`` to the owning service with the caller's token and request id."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from tessera_gateway.proxy.routes import owner_of
+from tessera_shared.auth import CurrentPrincipal
+from tessera_shared.http.errors import Problem
+from tessera_shared.observability import current_traceparent, request_id_var
+
+router = APIRouter()
+
+FORWARDED_REQUEST_HEADERS = (
+    "authorization", "content-type", "accept", "idempotency-key", "if-match", "if-none-match",
+    "accept-language",
+)
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+              "proxy-authenticate", "proxy-authorization", "content-length", "content-encoding",
+              "x-request-id", "server", "date"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+RETRIES = 2
+
+
+async def forward(request: Request, service: str, path: str) -> Response:
+    client: httpx.AsyncClient = request.app.state.http
+    base = request.app.state.upstreams[service]
+    headers = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
+    headers["x-request-id"] = request_id_var.get() or ""
+    if tp := current_traceparent():
+        headers["traceparent"] = tp
+    body = await request.body()
+    upstream = client.build_request(
+        request.method, f"{base}/v1/{path}", params=request.query_params.multi_items(),
+        headers=headers, content=body,
+    )
+    attempt = 0
+    while True:
+        try:
+            resp = await client.send(upstream)
+            break
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Not connected means not sent: a retry cannot apply a write twice.
+            attempt += 1
+            if attempt > RETRIES:
+                raise Problem(503, f"the {service} service is unavailable", slug="upstream-unavailable",
+                              service=service) from exc
+        except httpx.TimeoutException as exc:
+            attempt += 1
+            if request.method not in SAFE_METHODS or attempt > RETRIES:
+                raise Problem(504, f"the {service} service did not answer in time", slug="upstream-timeout",
+                              service=service) from exc
+        except httpx.TransportError as exc:
+            attempt += 1
+            if request.method not in SAFE_METHODS or attempt > RETRIES:
+                raise Problem(502, f"the {service} service failed to answer", slug="upstream-error",
+                              service=service) from exc
+        await asyncio.sleep(0.05 * attempt)
+    out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP}
+    return Response(content=resp.content, status_code=resp.status_code, headers=out_headers)
+
+
+@router.api_route(
+    "/api/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
+async def forward_to_owner(path: str, request: Request, principal: CurrentPrincipal) -> Response:
+    # The token is checked here too, so anonymous traffic never reaches the services.
+    service = owner_of(path)
+    if service is None:
+        raise Problem(404, f"no resource at /api/v1/{path}")
+    return await forward(request, service, path)

@@ -1,0 +1,210 @@
+"""The composition root every service shares: one place builds the app and its runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tessera_shared.auth import TokenCodec
+from tessera_shared.consumer import ConsumerRunner, Handler
+from tessera_shared.db import create_engine, session_factory
+from tessera_shared.events.envelope import dlq_topic_for, topic_for
+from tessera_shared.http.errors import install_problem_handlers
+from tessera_shared.http.limits import BodySizeLimitMiddleware
+from tessera_shared.kafka import contract_topics, ensure_topics, make_consumer, make_producer
+from tessera_shared.migrations import upgrade_to_head
+from tessera_shared.observability import RequestContextMiddleware, configure_logging
+from tessera_shared.outbox import OutboxRelay, attach_wakeup
+from tessera_shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceSpec:
+    """What makes one service different from another; the rest is shared."""
+
+    name: str
+    title: str
+    description: str
+    routers: list[APIRouter]
+    migrations: Path | None
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    # Producing services whose topics this one consumes, e.g. ["customer", "sales"].
+    consumes: Iterable[str] = ()
+    on_startup: Callable[[Any], Any] | None = None
+
+
+class Runtime:
+    """Engine, sessions and the Kafka side of one running service."""
+
+    def __init__(self, settings: ServiceSettings, spec: ServiceSpec, engine: AsyncEngine | None = None) -> None:
+        self.settings = settings
+        self.spec = spec
+        self.engine = engine or create_engine(
+            settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
+        )
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        self.relay: OutboxRelay | None = None
+        self.consumer: ConsumerRunner | None = None
+        self.ready = False
+        self._kafka_checked_at = 0.0
+        self._kafka_ok = False
+
+    def _producer(self):  # noqa: ANN202 - factory for the relay and the DLQ
+        return make_producer(self.settings.kafka_bootstrap, client_id=f"tessera-{self.spec.name}")
+
+    async def start(self) -> None:
+        s = self.settings
+        if s.run_migrations_on_start and self.spec.migrations is not None:
+            await upgrade_to_head(self.engine, self.spec.migrations)
+        if s.kafka_enabled:
+            if s.kafka_create_topics:
+                await ensure_topics(s.kafka_bootstrap, contract_topics(s.kafka_topic_namespace),
+                                    partitions=s.kafka_partitions)
+            self.relay = OutboxRelay(
+                service=self.spec.name, sessions=self.sessions, producer_factory=self._producer,
+                batch_size=s.outbox_batch_size, poll_interval=s.outbox_poll_interval,
+                namespace=s.kafka_topic_namespace,
+            )
+            attach_wakeup(self.sessions, self.relay.wake)
+            self.relay.start()
+            topics = [topic_for(svc, s.kafka_topic_namespace) for svc in self.spec.consumes]
+            if topics and self.spec.handlers:
+                self.consumer = ConsumerRunner(
+                    service=self.spec.name,
+                    sessions=self.sessions,
+                    handlers=self.spec.handlers,
+                    consumer_factory=lambda: make_consumer(
+                        s.kafka_bootstrap, group_id=s.group_id, client_id=f"tessera-{self.spec.name}",
+                        topics=topics,
+                    ),
+                    producer_factory=self._producer,
+                    dlq_topic=dlq_topic_for(self.spec.name, s.kafka_topic_namespace),
+                    group_id=s.group_id,
+                    max_attempts=s.consumer_max_attempts,
+                    retry_backoff=s.consumer_retry_backoff,
+                )
+                self.consumer.start()
+        self.ready = True
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        self.ready = False
+        if self.consumer is not None:
+            await self.consumer.stop(timeout)
+        if self.relay is not None:
+            await self.relay.stop(timeout)
+        await self.engine.dispose()
+
+    async def check_database(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), 2.0)
+            return True
+        except Exception:
+            return False
+
+    async def check_kafka(self) -> bool:
+        if not self.settings.kafka_enabled:
+            return True
+        now = time.monotonic()
+        if now - self._kafka_checked_at < 2.0:
+            return self._kafka_ok
+        producer = self.relay.producer if self.relay else None
+        ok = False
+        if producer is not None:
+            try:
+                await asyncio.wait_for(producer.client.fetch_all_metadata(), 2.0)
+                ok = True
+            except Exception:
+                ok = False
+        self._kafka_ok, self._kafka_checked_at = ok, now
+        return ok
+
+
+def token_codec(settings: ServiceSettings) -> TokenCodec:
+    secret = settings.jwt_signing_key.get_secret_value()
+    return TokenCodec(
+        algorithm=settings.jwt_algorithm,
+        signing_key=secret if settings.jwt_algorithm == "HS256" else None,
+        verify_key=settings.jwt_public_key if settings.jwt_algorithm == "RS256" else secret,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+
+
+Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+
+
+def build_app(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    lifespan: Callable[[FastAPI], Any],
+    readiness: Readiness,
+) -> FastAPI:
+    """The HTTP conventions every process shares: errors, limits, request context, probes, metrics."""
+    configure_logging(name, settings.log_level, settings.log_json)
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.token_codec = token_codec(settings)
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service=name)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: dependencies reachable")
+    async def readyz() -> JSONResponse:
+        ok, checks = await readiness()
+        return JSONResponse({"status": "ready" if ok else "not_ready", **checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: AsyncEngine | None = None) -> FastAPI:
+    runtime = Runtime(settings, spec, engine=engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        if spec.on_startup is not None:
+            await spec.on_startup(app)
+        log.info("service started", extra={"port": settings.port})
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    async def readiness() -> tuple[bool, dict[str, Any]]:
+        database, kafka = await asyncio.gather(runtime.check_database(), runtime.check_kafka())
+        ok = runtime.ready and database and kafka
+        return ok, {"started": runtime.ready, "database": database,
+                    "kafka": kafka if settings.kafka_enabled else "disabled"}
+
+    app = build_app(name=spec.name, title=spec.title, description=spec.description, settings=settings,
+                    lifespan=lifespan, readiness=readiness)
+    app.state.runtime = runtime
+    for router in spec.routers:
+        app.include_router(router)
+    return app

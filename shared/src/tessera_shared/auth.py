@@ -1,0 +1,160 @@
+"""Bearer JWTs verified by every service, and role checks.
+
+The gateway issues the tokens; each service verifies them itself, so the gateway is not the
+only wall. HS256 with a shared secret in local mode, RS256 with the gateway's public key in
+production.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import jwt
+from fastapi import Depends, Request
+from pydantic import BaseModel
+
+from tessera_shared.http.errors import Problem
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SALES_MANAGER = "sales_manager"
+    SALES_REP = "sales_rep"
+    SUPPORT_AGENT = "support_agent"
+    BILLING_CLERK = "billing_clerk"
+    FINANCE_MANAGER = "finance_manager"
+    PARTNER = "partner"
+    # Service-to-service calls made with client credentials.
+    SERVICE = "service"
+
+
+ALL_ROLES = frozenset(Role)
+STAFF_ROLES = frozenset(Role) - {Role.PARTNER, Role.SERVICE}
+
+
+class Principal(BaseModel):
+    subject: str
+    roles: frozenset[str]
+    kind: Literal["user", "client"] = "user"
+    name: str | None = None
+
+    def has_any(self, roles: Iterable[str]) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+
+class TokenCodec:
+    """Signs (at the gateway) and verifies (everywhere) access tokens."""
+
+    def __init__(
+        self,
+        *,
+        algorithm: str,
+        signing_key: str | None,
+        verify_key: str | None = None,
+        issuer: str,
+        audience: str,
+    ) -> None:
+        self.algorithm = algorithm
+        self._signing_key = signing_key
+        self._verify_key = verify_key or signing_key
+        self.issuer = issuer
+        self.audience = audience
+
+    def issue(
+        self,
+        subject: str,
+        roles: Iterable[str],
+        *,
+        kind: Literal["user", "client"] = "user",
+        name: str | None = None,
+        ttl: timedelta = timedelta(minutes=15),
+        extra: dict[str, Any] | None = None,
+    ) -> str:
+        if self._signing_key is None:
+            raise RuntimeError("this codec can only verify")
+        now = datetime.now(UTC)
+        claims = {
+            "sub": subject,
+            "roles": sorted(set(roles)),
+            "kind": kind,
+            "name": name or subject,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl,
+            "jti": uuid.uuid4().hex,
+            **(extra or {}),
+        }
+        return jwt.encode(claims, self._signing_key, algorithm=self.algorithm)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._verify_key,
+                algorithms=[self.algorithm],
+                issuer=self.issuer,
+                audience=self.audience,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                leeway=10,
+            )
+        except jwt.ExpiredSignatureError:
+            raise _unauthorized("token expired", "invalid_token") from None
+        except jwt.InvalidTokenError as exc:
+            raise _unauthorized(f"invalid token: {exc}", "invalid_token") from None
+        roles = claims.get("roles")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise _unauthorized("invalid token: roles claim", "invalid_token")
+        return Principal(
+            subject=str(claims["sub"]),
+            roles=frozenset(roles),
+            kind="client" if claims.get("kind") == "client" else "user",
+            name=claims.get("name"),
+        )
+
+
+def _unauthorized(detail: str, error: str | None = None) -> Problem:
+    challenge = "Bearer" if error is None else f'Bearer error="{error}"'
+    return Problem(401, detail, headers={"WWW-Authenticate": challenge})
+
+
+def principal_from_request(request: Request) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    header = request.headers.get("authorization")
+    if not header:
+        raise _unauthorized("a bearer token is required")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("the Authorization header must be 'Bearer <token>'", "invalid_request")
+    codec: TokenCodec = request.app.state.token_codec
+    principal = codec.verify(token.strip())
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(principal_from_request)]
+
+
+def require_roles(*roles: str) -> Any:
+    """A dependency: the caller must hold one of ``roles`` (admin always may)."""
+    allowed = frozenset(roles) | {Role.ADMIN}
+
+    def _check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_any(allowed):
+            raise Problem(
+                403,
+                "your role may not do this",
+                required_roles=sorted(allowed),
+            )
+        return principal
+
+    # The allowed roles are readable from the route, for the role-matrix test and the docs.
+    _check.allowed_roles = allowed  # type: ignore[attr-defined]
+    return Depends(_check)

@@ -1,0 +1,23 @@
+"""CloudEvents 1.0 envelope and the typed event contracts the services publish."""
+
+from tessera_shared.events.envelope import (
+    CloudEvent,
+    EventData,
+    build_event,
+    dlq_topic_for,
+    event_model,
+    parse_envelope,
+    registered_event_types,
+    topic_for,
+)
+
+__all__ = [
+    "CloudEvent",
+    "dlq_topic_for",
+    "EventData",
+    "build_event",
+    "event_model",
+    "parse_envelope",
+    "registered_event_types",
+    "topic_for",
+]

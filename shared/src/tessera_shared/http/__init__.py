@@ -1,0 +1,1 @@
+"""HTTP conventions: problem+json errors, pagination, idempotency keys, ETags, body limits."""

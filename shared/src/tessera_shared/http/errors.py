@@ -1,0 +1,144 @@
+"""RFC 9457 problem details for every 4xx and 5xx, with a stable ``type`` per kind of problem."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tessera_shared.observability import request_id_var
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:tessera:problem:"
+
+_DEFAULT_SLUGS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    412: "precondition-failed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    428: "precondition-required",
+    429: "too-many-requests",
+    500: "internal-error",
+    502: "bad-gateway",
+    503: "service-unavailable",
+    504: "gateway-timeout",
+}
+
+
+class Problem(Exception):
+    """Raise anywhere in a request to answer with problem+json; ``extra`` adds members."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        *,
+        slug: str | None = None,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title or str(status))
+        self.status = status
+        self.slug = slug or _DEFAULT_SLUGS.get(status, "error")
+        self.title = title or HTTPStatus(status).phrase
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(
+    status: int,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + (slug or _DEFAULT_SLUGS.get(status, "error")),
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    rid = request_id_var.get()
+    if rid:
+        body["request_id"] = rid
+    body.update(extra)
+    return Response(
+        orjson.dumps(body, default=str), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    # ("body", "email") -> "email"; ("query", "limit") -> "limit"; ("body",) -> "body"
+    parts = [str(p) for p in loc[1:]] if len(loc) > 1 else [str(p) for p in loc]
+    return ".".join(parts)
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        kind = err.get("type", "invalid")
+        message = err.get("msg", "invalid value")
+        if kind == "json_invalid":
+            message = f"malformed JSON: {err.get('ctx', {}).get('error', 'cannot parse body')}"
+            field = "body"
+        elif kind == "extra_forbidden":
+            field = _field_name(loc)
+            message = f"unknown field '{loc[-1]}'"
+        else:
+            field = _field_name(loc)
+        out.append({"field": field, "location": str(loc[0]) if loc else "body", "message": message, "type": kind})
+    return out
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return problem_response(
+            exc.status, slug=exc.slug, title=exc.title, detail=exc.detail,
+            instance=request.url.path, headers=exc.headers, **exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = validation_errors(exc)
+        fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
+        return problem_response(
+            422, detail=f"invalid input: {fields}", instance=request.url.path, errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if detail == HTTPStatus(exc.status_code).phrase:
+            detail = None
+        return problem_response(
+            exc.status_code, detail=detail, instance=request.url.path, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem_response(500, detail="an internal error occurred; it has been logged", instance=request.url.path)

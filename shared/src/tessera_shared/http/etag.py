@@ -1,0 +1,28 @@
+"""ETag on reads and If-Match on writes: optimistic concurrency over an entity's version."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from tessera_shared.http.errors import Problem
+
+
+def etag_for(entity_id: object, version: int) -> str:
+    return f'"{entity_id}.{version}"'
+
+
+def check_if_match(request: Request, entity_id: object, version: int) -> None:
+    """412 when the client's If-Match names another version; absent If-Match is allowed."""
+    header = request.headers.get("if-match")
+    if header is None:
+        return
+    current = etag_for(entity_id, version)
+    candidates = [c.strip().removeprefix("W/") for c in header.split(",")]
+    if "*" in candidates or current in candidates:
+        return
+    raise Problem(
+        412,
+        "the resource changed since you read it; fetch it again and retry",
+        slug="precondition-failed",
+        current_etag=current,
+    )

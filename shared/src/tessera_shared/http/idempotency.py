@@ -1,0 +1,96 @@
+"""``Idempotency-Key`` for POST: a retry with the same key returns the first result.
+
+The key row is inserted at the start of the request's transaction and completed with the
+response in that same transaction, so the stored result exists exactly when the effect does.
+A concurrent duplicate waits on the key's primary key and then replays the committed result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_shared.auth import Principal, CurrentPrincipal
+from tessera_shared.db import utcnow
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.errors import Problem
+from tessera_shared.infra_tables import idempotency_keys
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+
+
+class Idempotency:
+    def __init__(self, request: Request, session: AsyncSession, principal: Principal) -> None:
+        self._request = request
+        self._session = session
+        self._principal = principal.subject
+        self.key = request.headers.get(HEADER)
+        if self.key is not None and not (0 < len(self.key) <= MAX_KEY_LENGTH):
+            raise Problem(422, f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters", slug="validation-error",
+                          errors=[{"field": HEADER, "location": "header", "message": "invalid length"}])
+
+    def _hash(self, body: BaseModel | dict[str, Any] | None) -> str:
+        payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+        raw = orjson.dumps([self._request.method, self._request.url.path, payload], option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(raw).hexdigest()
+
+    async def begin(self, body: BaseModel | dict[str, Any] | None) -> Response | None:
+        """Claim the key; returns the stored response when this request was already handled."""
+        if self.key is None:
+            return None
+        digest = self._hash(body)
+        try:
+            async with self._session.begin_nested():
+                await self._session.execute(
+                    insert(idempotency_keys).values(
+                        principal=self._principal, key=self.key, method=self._request.method,
+                        path=self._request.url.path, request_hash=digest, created_at=utcnow(),
+                    )
+                )
+            return None
+        except IntegrityError:
+            pass
+        row = (
+            await self._session.execute(
+                select(idempotency_keys).where(
+                    idempotency_keys.c.principal == self._principal, idempotency_keys.c.key == self.key
+                )
+            )
+        ).one()
+        if row.request_hash != digest:
+            raise Problem(
+                422,
+                f"this {HEADER} was used for a different request",
+                slug="idempotency-key-reused",
+                errors=[{"field": HEADER, "location": "header", "message": "reused for a different request"}],
+            )
+        headers = {**(row.response_headers or {}), "Idempotent-Replayed": "true"}
+        return JSONResponse(row.response_body, status_code=row.status_code, headers=headers)
+
+    async def respond(
+        self, status_code: int, body: BaseModel | dict[str, Any] | list[Any], headers: dict[str, str] | None = None
+    ) -> Response:
+        content = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+        if self.key is not None:
+            await self._session.execute(
+                update(idempotency_keys)
+                .where(idempotency_keys.c.principal == self._principal, idempotency_keys.c.key == self.key)
+                .values(status_code=status_code, response_body=content, response_headers=headers or {})
+            )
+        return JSONResponse(content, status_code=status_code, headers=headers)
+
+
+def _idempotency(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Idempotency:
+    return Idempotency(request, session, principal)
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]

@@ -1,0 +1,65 @@
+"""Alembic migrations per service, applied on start (one migrator at a time on PostgreSQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tessera_shared import infra_tables
+
+_MIGRATION_LOCK_ID = 0x7E55E2B
+
+
+def alembic_config(script_location: Path, url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url)
+    return cfg
+
+
+async def upgrade_to_head(engine: AsyncEngine, script_location: Path) -> None:
+    def _upgrade(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together take turns; the second finds nothing to do.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+        cfg = alembic_config(script_location)
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+def run_env(service_metadata: MetaData) -> None:
+    """The body of every service's ``env.py``: its own tables plus outbox, inbox and keys."""
+    target = [service_metadata, infra_tables.metadata]
+    connection: Connection | None = context.config.attributes.get("connection")
+    if connection is None:
+        # Offline or CLI use (e.g. autogenerate): connect with the configured URL.
+        from sqlalchemy import create_engine
+
+        url = context.config.get_main_option("sqlalchemy.url")
+        engine = create_engine(url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg") if url else "sqlite://")
+        with engine.begin() as conn:
+            _configure_and_run(conn, target)
+        return
+    _configure_and_run(connection, target)
+
+
+def _configure_and_run(connection: Connection, target: list[MetaData]) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target,
+        compare_type=True,
+        render_as_batch=connection.dialect.name == "sqlite",
+        user_module_prefix="tessera_shared.db.",
+    )
+    with context.begin_transaction():
+        context.run_migrations()

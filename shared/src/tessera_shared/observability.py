@@ -1,0 +1,124 @@
+"""Request ids, structured JSON logs and Prometheus metrics shared by every service."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import sys
+import time
+import uuid
+from contextvars import ContextVar
+
+from prometheus_client import Counter, Gauge, Histogram
+from pythonjsonlogger.json import JsonFormatter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+traceparent_var: ContextVar[str | None] = ContextVar("traceparent", default=None)
+
+_TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+HTTP_REQUESTS = Counter(
+    "tessera_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "tessera_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+OUTBOX_BACKLOG = Gauge("tessera_outbox_backlog", "Outbox events not yet published", ["service"])
+OUTBOX_PUBLISHED = Counter("tessera_outbox_published_total", "Outbox events published", ["service"])
+EVENTS_CONSUMED = Counter(
+    "tessera_events_consumed_total", "Consumed events by outcome", ["service", "type", "outcome"]
+)
+CONSUMER_LAG = Gauge("tessera_consumer_lag", "Messages behind the log end", ["service", "topic", "partition"])
+DLQ_MESSAGES = Counter("tessera_dlq_messages_total", "Messages sent to the dead-letter topic", ["service"])
+
+
+def current_traceparent() -> str | None:
+    return traceparent_var.get()
+
+
+def new_traceparent() -> str:
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+def child_traceparent(parent: str | None) -> str:
+    """Same trace, new span id (W3C trace context)."""
+    if parent and _TRACEPARENT.match(parent):
+        return f"{parent[:36]}{secrets.token_hex(8)}{parent[52:]}"
+    return new_traceparent()
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        tp = traceparent_var.get()
+        record.trace_id = tp[3:35] if tp else None
+        return True
+
+
+def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if json:
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                static_fields={"service": service},
+                timestamp=True,
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_ContextFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("aiokafka", "kafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+class RequestContextMiddleware:
+    """Request id and trace context for each request, and its metrics (pure ASGI: cheap)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")
+        if not _REQUEST_ID.match(rid):
+            rid = uuid.uuid4().hex
+        tp = child_traceparent(headers.get(b"traceparent", b"").decode("latin-1") or None)
+        rid_token = request_id_var.set(rid)
+        tp_token = traceparent_var.set(tp)
+        status = 500
+        start = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            HTTP_REQUESTS.labels(self.service, method, path, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, method, path).observe(time.perf_counter() - start)
+            request_id_var.reset(rid_token)
+            traceparent_var.reset(tp_token)

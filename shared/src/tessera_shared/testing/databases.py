@@ -1,0 +1,82 @@
+"""Fresh, migrated databases per test, on PostgreSQL (cloned from a template) or SQLite (copied)."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+from tessera_shared.db import create_engine
+from tessera_shared.migrations import upgrade_to_head
+
+
+def _asyncpg_dsn(sqlalchemy_url: str) -> str:
+    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+class DatabaseFactory:
+    """Migrates one template per service once, then hands each test its own copy."""
+
+    def __init__(self, pg_server_url: str, tmp_dir: Path) -> None:
+        self._pg = pg_server_url.rstrip("/")
+        self._tmp = tmp_dir
+        self._templates: dict[tuple[str, str], str] = {}
+        self._created: list[str] = []
+        self.prefix = f"t{uuid.uuid4().hex[:6]}"
+
+    def _pg_url(self, name: str) -> str:
+        return f"{self._pg}/{name}"
+
+    async def _admin(self) -> asyncpg.Connection:
+        return await asyncpg.connect(_asyncpg_dsn(self._pg_url("postgres")))
+
+    async def _template(self, service: str, backend: str, migrations: Path) -> str:
+        key = (service, backend)
+        if key not in self._templates:
+            if backend == "postgres":
+                name = f"{self.prefix}_tpl_{service.replace('-', '_')}"
+                conn = await self._admin()
+                try:
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                    await conn.execute(f'CREATE DATABASE "{name}"')
+                finally:
+                    await conn.close()
+                self._created.append(name)
+                url = self._pg_url(name)
+            else:
+                path = self._tmp / f"tpl_{service}.db"
+                url = f"sqlite+aiosqlite:///{path}"
+            engine = create_engine(url)
+            await upgrade_to_head(engine, migrations)
+            await engine.dispose()
+            self._templates[key] = url
+        return self._templates[key]
+
+    async def new(self, service: str, backend: str, migrations: Path) -> str:
+        template = await self._template(service, backend, migrations)
+        if backend == "postgres":
+            name = f"{self.prefix}_{service.replace('-', '_')}_{uuid.uuid4().hex[:10]}"
+            tpl_name = template.rsplit("/", 1)[1]
+            conn = await self._admin()
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{tpl_name}"')
+            finally:
+                await conn.close()
+            self._created.append(name)
+            return self._pg_url(name)
+        src = Path(template.split("///", 1)[1])
+        dst = self._tmp / f"{service}_{uuid.uuid4().hex[:10]}.db"
+        shutil.copy(src, dst)
+        return f"sqlite+aiosqlite:///{dst}"
+
+    async def drop_all(self) -> None:
+        if not self._created:
+            return
+        conn = await self._admin()
+        try:
+            for name in reversed(self._created):
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
