@@ -118,6 +118,15 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            # The sqlite3 module's own transaction handling breaks SAVEPOINT (a RELEASE would
+            # commit); take over: no implicit transactions, and BEGIN issued below.
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # IMMEDIATE takes the write lock up front: a deferred transaction that later writes
+            # can fail at once with "database is locked" instead of waiting its turn.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(

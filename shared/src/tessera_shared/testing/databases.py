@@ -71,6 +71,19 @@ class DatabaseFactory:
         shutil.copy(src, dst)
         return f"sqlite+aiosqlite:///{dst}"
 
+    async def empty(self, backend: str) -> str:
+        """A new database with nothing in it (for tests that create their own tables)."""
+        if backend == "postgres":
+            name = f"{self.prefix}_empty_{uuid.uuid4().hex[:10]}"
+            conn = await self._admin()
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await conn.close()
+            self._created.append(name)
+            return self._pg_url(name)
+        return f"sqlite+aiosqlite:///{self._tmp / f'empty_{uuid.uuid4().hex[:10]}.db'}"
+
     async def drop_all(self) -> None:
         if not self._created:
             return
