@@ -17,7 +17,10 @@ from tessera_gateway.settings import GatewaySettings
 from tessera_shared.app import build_app
 
 
-def create_app(settings: GatewaySettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+def create_app(
+    settings: GatewaySettings | None = None, *, mounts: dict[str, httpx.AsyncBaseTransport] | None = None
+) -> FastAPI:
+    """``mounts`` lets tests route an upstream URL to an in-process app."""
     settings = settings or GatewaySettings()
     upstreams = {
         "customer": settings.customer_url.rstrip("/"),
@@ -34,7 +37,7 @@ def create_app(settings: GatewaySettings | None = None, *, transport: httpx.Asyn
         timeout = httpx.Timeout(settings.upstream_timeout, connect=settings.upstream_connect_timeout)
         limits = httpx.Limits(max_connections=settings.upstream_max_connections,
                               max_keepalive_connections=settings.upstream_max_connections)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport) as client:
+        async with httpx.AsyncClient(timeout=timeout, limits=limits, mounts=mounts) as client:
             app.state.http = client
             yield
 

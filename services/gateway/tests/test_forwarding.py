@@ -1,0 +1,94 @@
+"""/api/v1/* is forwarded to the owning service with the caller's identity."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+import tessera_customer.main as customer_main
+from tessera_customer.settings import CustomerSettings
+from tessera_gateway.main import create_app
+from tessera_gateway.proxy.routes import owner_of
+from tessera_gateway.settings import GatewaySettings
+from tessera_shared.testing.builders import customer_payload
+from tessera_shared.testing.plugin import migrations_of, running
+
+
+async def token(client: httpx.AsyncClient, user: str) -> dict[str, str]:
+    r = await client.post("/auth/token", data={"grant_type": "password", "username": user, "password": "local"})
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+@pytest.fixture
+async def stack(databases, backend):  # noqa: ANN001, ANN201
+    url = await databases.new("customer", backend, migrations_of(customer_main.__file__))
+    customer = customer_main.create_app(CustomerSettings(database_url=url, kafka_enabled=False, log_json=False))
+    gateway = create_app(
+        GatewaySettings(log_json=False, customer_url="http://customer.test", billing_url="http://127.0.0.1:1"),
+        mounts={"http://customer.test": httpx.ASGITransport(app=customer)},
+    )
+    async with customer.router.lifespan_context(customer), running(gateway) as client:
+        yield client
+
+
+async def test_no_token_is_401_at_the_gateway(stack: httpx.AsyncClient) -> None:
+    r = await stack.get("/api/v1/customers")
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_forwards_with_the_callers_identity(stack: httpx.AsyncClient) -> None:
+    rep = await token(stack, "rep1")
+    r = await stack.post("/api/v1/customers", json=customer_payload(), headers={**rep, "X-Request-ID": "req-42"})
+    assert r.status_code == 201, r.text
+    assert r.json()["owner_id"] == "rep1"  # the customer service saw rep1, not the gateway
+    assert r.headers["x-request-id"] == "req-42"
+    assert r.headers["location"].endswith(r.json()["id"])
+    got = await stack.get(f"/api/v1/customers/{r.json()['id']}", headers=rep)
+    assert got.status_code == 200
+    assert got.headers["etag"] == r.headers["etag"]
+
+
+async def test_services_check_roles_themselves(stack: httpx.AsyncClient) -> None:
+    partner = (await stack.post("/auth/token", data={"grant_type": "client_credentials", "client_id": "partner",
+                                                     "client_secret": "local"})).json()["access_token"]
+    r = await stack.get("/api/v1/customers", headers={"Authorization": f"Bearer {partner}"})
+    assert r.status_code == 403
+    assert r.json()["type"] == "urn:tessera:problem:forbidden"
+
+
+async def test_idempotency_key_is_forwarded(stack: httpx.AsyncClient) -> None:
+    headers = {**await token(stack, "admin"), "Idempotency-Key": "gw-1"}
+    body = customer_payload()
+    first = await stack.post("/api/v1/customers", json=body, headers=headers)
+    second = await stack.post("/api/v1/customers", json=body, headers=headers)
+    assert second.json()["id"] == first.json()["id"]
+    assert second.headers["idempotent-replayed"] == "true"
+
+
+async def test_upstream_problems_pass_through(stack: httpx.AsyncClient) -> None:
+    r = await stack.post("/api/v1/customers", json={"kind": "robot"}, headers=await token(stack, "admin"))
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    assert {e["field"] for e in r.json()["errors"]} == {"kind", "name"}
+
+
+async def test_unknown_resource_is_404(stack: httpx.AsyncClient) -> None:
+    r = await stack.get("/api/v1/spaceships", headers=await token(stack, "admin"))
+    assert r.status_code == 404
+
+
+async def test_dead_upstream_is_503_problem(stack: httpx.AsyncClient) -> None:
+    r = await stack.get("/api/v1/invoices", headers=await token(stack, "admin"))
+    assert r.status_code == 503
+    assert r.json()["type"] == "urn:tessera:problem:upstream-unavailable"
+    assert r.json()["service"] == "billing"
+
+
+@pytest.mark.parametrize(("path", "owner"), [
+    ("customers/1/360", "customer"), ("segments", "customer"), ("deals/9/win", "sales"),
+    ("reports/forecast", "sales"), ("reports/aging", "billing"), ("tickets", "service-desk"),
+    ("kb/articles", "service-desk"), ("credit/1/check", "billing"), ("reports", None), ("nope", None),
+])
+def test_owner_of(path: str, owner: str | None) -> None:
+    assert owner_of(path) == owner
