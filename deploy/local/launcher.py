@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -53,6 +55,17 @@ def parse_args() -> argparse.Namespace:
                    help="server URL whose databases tessera_<service> are used with --database postgres")
     p.add_argument("--quiet", action="store_true", help="print only the banner")
     return p.parse_args()
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _die_with_parent() -> None:
+    # Linux: the child gets SIGTERM if the launcher dies, even by kill -9: no orphans.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _ready(url: str) -> bool:
@@ -116,6 +129,11 @@ Press Ctrl-C to stop everything.
 
 def main() -> int:
     args = parse_args()
+    busy = [args.base_port + p.offset for p in PROCS if _port_in_use(args.base_port + p.offset)]
+    if busy:
+        print(f"ports already in use: {busy}; is another stack running? (stop it or use --base-port)",
+              file=sys.stderr)
+        return 1
     args.data_dir.mkdir(parents=True, exist_ok=True)
     logs = args.data_dir / "logs"
     logs.mkdir(exist_ok=True)
@@ -150,7 +168,8 @@ def main() -> int:
                    "--timeout-graceful-shutdown", "10", "--loop", "uvloop", "--http", "httptools"]
             log_file = open(logs / f"{proc.name}.log", "ab")  # noqa: SIM115 - closed with the child
             child = subprocess.Popen(cmd, env=service_env(proc, args, bootstrap), cwd=ROOT,
-                                     stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+                                     stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
             children.append((proc, child))
         deadline = time.monotonic() + 120
         pending = {p.name: f"http://127.0.0.1:{args.base_port + p.offset}/readyz" for p, _ in children}

@@ -146,6 +146,8 @@ class OutboxRelay:
         loop = asyncio.get_running_loop()
         while True:
             try:
+                # Connected before there is anything to send, so readiness can tell.
+                await self._ensure_producer()
                 sent = await self.relay_once()
                 backoff = 0.1
                 if loop.time() - last_housekeeping > 5:

@@ -1,0 +1,55 @@
+# Tessera CRM. The two commands: `make run` and `make test`. Both install what is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+TOOLS      := .tools
+UV         := $(TOOLS)/bin/uv
+PY         := .venv/bin/python
+export UV_PYTHON_PREFERENCE := only-system
+export UV_PROJECT_ENVIRONMENT := .venv
+
+# Ports for tests, apart from a running `make run` (Kafka 9092, services 8000-8004).
+TEST_PG_PORT    ?= 55432
+TEST_KAFKA_PORT ?= 19092
+PYTEST_ARGS     ?=
+
+.PHONY: help install run test test-unit stop lint migration clean
+
+help:
+	@echo "make run    start Kafka, the four services (SQLite) and the gateway on :8000"
+	@echo "make test   start (or reuse) PostgreSQL and Kafka for tests, run every test"
+	@echo "make stop   stop the local Kafka brokers and the test PostgreSQL"
+	@echo "make migration SERVICE=customer MSG='add contacts'   autogenerate a migration"
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The workspace lock pins every dependency; --frozen refuses to drift from it.
+install: $(UV)
+	$(UV) sync --frozen --all-packages --quiet
+
+run: install
+	$(PY) deploy/local/launcher.py
+
+test: install
+	PG_PORT=$(TEST_PG_PORT) deploy/local/postgres.sh start
+	KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/local/kafka.sh start
+	TESSERA_TEST_PG=postgresql+asyncpg://postgres@127.0.0.1:$(TEST_PG_PORT) \
+	TESSERA_TEST_KAFKA=127.0.0.1:$(TEST_KAFKA_PORT) \
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(PY) -m pytest shared/tests/unit services/customer/tests/test_rules.py
+
+stop:
+	-KAFKA_PORT=9092 deploy/local/kafka.sh stop
+	-KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/local/kafka.sh stop
+	-PG_PORT=$(TEST_PG_PORT) deploy/local/postgres.sh stop
+
+migration: install
+	$(PY) tools/new_migration.py $(SERVICE) "$(MSG)"
+
+clean: stop
+	rm -rf .data .local .venv $(TOOLS)

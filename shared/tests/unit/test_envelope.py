@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from tessera_shared.events import CloudEvent, build_event, parse_envelope, registered_event_types, topic_for
+from tessera_shared.events.contracts import CustomerCreated
+
+
+def created(**kw: object) -> CustomerCreated:
+    base = dict(customer_id=uuid.uuid4(), kind="person", name="Ada", email="ada@example.com",
+                owner_id=None, status="prospect", created_at=datetime.now(UTC))
+    return CustomerCreated(**{**base, **kw})
+
+
+def test_envelope_round_trips_through_json() -> None:
+    data = created()
+    event = build_event(data, subject=data.customer_id, traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01")
+    parsed = parse_envelope(event.to_json())
+    assert parsed == event
+    assert parsed.typed_data() == data
+    assert parsed.source == "/crm/customer"
+    assert parsed.type == "customer.created"
+    assert parsed.subject == str(data.customer_id)
+    assert parsed.datacontenttype == "application/json"
+
+
+def test_time_is_normalised_to_utc() -> None:
+    event = build_event(created(), subject="x", time=datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2))))
+    assert event.time == datetime(2026, 1, 1, 10, tzinfo=UTC)
+
+
+def test_naive_time_is_refused() -> None:
+    raw = build_event(created(), subject="x").model_dump(mode="json")
+    raw["time"] = "2026-01-01T10:00:00"
+    with pytest.raises(ValidationError):
+        CloudEvent.model_validate(raw)
+
+
+def test_extensions_are_kept() -> None:
+    raw = build_event(created(), subject="x").model_dump(mode="json") | {"partitionkey": "abc"}
+    assert parse_envelope(CloudEvent.model_validate(raw).to_json()).model_extra == {"partitionkey": "abc"}
+
+
+def test_unknown_fields_in_data_are_refused() -> None:
+    event = build_event(created(), subject="x")
+    event.data["surprise"] = 1
+    with pytest.raises(ValidationError):
+        event.typed_data()
+
+
+def test_unknown_type_cannot_be_typed() -> None:
+    event = build_event(created(), subject="x").model_copy(update={"type": "nobody.knows"})
+    with pytest.raises(LookupError):
+        event.typed_data()
+
+
+def test_registry_and_topics() -> None:
+    assert registered_event_types()["customer.created"] is CustomerCreated
+    assert topic_for("service-desk") == "crm.service-desk"
+    assert topic_for("billing", "t1.") == "t1.crm.billing"

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+
+from tessera_shared.auth import TokenCodec
+from tessera_shared.db import new_id
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.pagination import decode_cursor, encode_cursor
+
+
+def codec(key: str = "k" * 40) -> TokenCodec:
+    return TokenCodec(algorithm="HS256", signing_key=key, issuer="tessera-gateway", audience="tessera")
+
+
+def test_token_round_trip() -> None:
+    c = codec()
+    p = c.verify(c.issue("rep1", ["sales_rep"]))
+    assert (p.subject, p.roles, p.kind) == ("rep1", frozenset({"sales_rep"}), "user")
+
+
+def test_token_signed_with_another_key_is_refused() -> None:
+    with pytest.raises(Problem) as err:
+        codec().verify(codec("x" * 40).issue("rep1", ["admin"]))
+    assert err.value.status == 401
+
+
+def test_expired_token_is_refused() -> None:
+    c = codec()
+    token = c.issue("rep1", ["admin"], ttl=timedelta(seconds=-60))
+    with pytest.raises(Problem) as err:
+        c.verify(token)
+    assert "expired" in (err.value.detail or "")
+
+
+def test_token_for_another_audience_is_refused() -> None:
+    token = jwt.encode({"sub": "x", "roles": ["admin"], "iss": "tessera-gateway", "aud": "other",
+                        "iat": datetime.now(UTC), "exp": datetime.now(UTC) + timedelta(minutes=1)},
+                       "k" * 40, algorithm="HS256")
+    with pytest.raises(Problem):
+        codec().verify(token)
+
+
+def test_none_algorithm_is_refused() -> None:
+    token = jwt.encode({"sub": "x", "roles": ["admin"], "iss": "tessera-gateway", "aud": "tessera",
+                        "iat": datetime.now(UTC), "exp": datetime.now(UTC) + timedelta(minutes=1)},
+                       None, algorithm="none")
+    with pytest.raises(Problem):
+        codec().verify(token)
+
+
+def test_cursor_round_trip() -> None:
+    values = [datetime(2026, 1, 2, tzinfo=UTC), uuid.uuid4(), 5, "x"]
+    assert decode_cursor(encode_cursor(values), 4) == values
+
+
+@pytest.mark.parametrize("bad", ["", "!!!", encode_cursor([1, 2])])
+def test_bad_cursor_is_a_422_naming_cursor(bad: str) -> None:
+    with pytest.raises(Problem) as err:
+        decode_cursor(bad, 1)
+    assert err.value.status == 422
+    assert err.value.extra["errors"][0]["field"] == "cursor"
+
+
+def test_ids_are_time_ordered_uuid7() -> None:
+    ids = [new_id() for _ in range(1000)]
+    assert all(i.version == 7 for i in ids)
+    stamps = [i.int >> 80 for i in ids]
+    assert stamps == sorted(stamps)
+    assert len(set(ids)) == 1000

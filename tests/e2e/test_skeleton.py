@@ -1,0 +1,163 @@
+"""The walking skeleton end to end: the `make run` launcher, five processes, real Kafka.
+
+A customer created through the gateway lands in the customer service's own database,
+travels through the outbox and Kafka, and appears in billing as a credit profile.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tessera_shared.testing.builders import customer_payload
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = int(os.environ.get("TESSERA_E2E_BASE_PORT", "18000"))
+GATEWAY = f"http://127.0.0.1:{BASE}"
+
+pytestmark = pytest.mark.e2e
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    data = tmp_path_factory.mktemp("e2e-data")
+    namespace = f"e2e{uuid.uuid4().hex[:8]}."
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "deploy/local/launcher.py"), "--base-port", str(BASE),
+         "--data-dir", str(data), "--kafka-bootstrap", kafka_bootstrap, "--namespace", namespace, "--quiet"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 120
+    output = []
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        output.append(line)
+        if "Tessera CRM is running" in line:
+            break
+        if proc.poll() is not None:
+            logs = "".join(p.read_text()[-3000:] for p in (data / "logs").glob("*.log"))
+            pytest.fail(f"launcher exited: {''.join(output)}\n{logs}")
+    else:
+        proc.kill()
+        pytest.fail(f"stack not ready in 120 s: {''.join(output)}")
+    yield proc, data
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # the services follow it (parent-death signal)
+            proc.wait(10)
+
+
+def token(client: httpx.Client, user: str) -> dict[str, str]:
+    r = client.post(f"{GATEWAY}/auth/token", data={"grant_type": "password", "username": user, "password": "local"})
+    r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def test_every_process_is_ready(stack) -> None:  # noqa: ANN001
+    with httpx.Client() as client:
+        for offset in range(5):
+            r = client.get(f"http://127.0.0.1:{BASE + offset}/readyz")
+            assert r.status_code == 200, r.text
+        gw = client.get(f"{GATEWAY}/readyz").json()
+        assert gw["upstreams"] == {"customer": True, "sales": True, "service-desk": True, "billing": True}
+
+
+def test_customer_travels_from_gateway_to_billing(stack) -> None:  # noqa: ANN001
+    _, data = stack
+    with httpx.Client(timeout=10) as client:
+        assert client.get(f"{GATEWAY}/api/v1/customers").status_code == 401
+        rep = token(client, "rep1")
+        created = client.post(f"{GATEWAY}/api/v1/customers", json=customer_payload(kind="organization"), headers=rep)
+        assert created.status_code == 201, created.text
+        customer = created.json()
+        assert customer["owner_id"] == "rep1"
+        listed = client.get(f"{GATEWAY}/api/v1/customers", params={"owner_id": "rep1"}, headers=rep).json()
+        assert customer["id"] in [c["id"] for c in listed["items"]]
+
+        clerk = token(client, "clerk")
+        deadline = time.monotonic() + 30
+        while True:
+            r = client.get(f"{GATEWAY}/api/v1/credit/{customer['id']}", headers=clerk)
+            if r.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert r.status_code == 200, r.text
+        assert r.json()["customer_name"] == customer["name"]
+
+        # Sales and the service desk consume the same fact into their own copies.
+        for port in (BASE + 2, BASE + 3):
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                metrics = client.get(f"http://127.0.0.1:{port}/metrics").text
+                if 'type="customer.created"' in metrics and 'outcome="applied"' in metrics:
+                    break
+                time.sleep(0.1)
+            else:
+                pytest.fail(f"service on :{port} did not consume customer.created")
+
+
+def test_outbox_to_consumer_lag(stack) -> None:  # noqa: ANN001
+    """Every event is applied once in billing; reports commit-to-consumed lag (p50/p99)."""
+    _, data = stack
+    n = 60
+    with httpx.Client(timeout=10) as client:
+        admin = token(client, "admin")
+        ids = []
+        for _ in range(n):
+            r = client.post(f"{GATEWAY}/api/v1/customers", json=customer_payload(), headers=admin)
+            assert r.status_code == 201
+            ids.append(r.json()["id"])
+            time.sleep(0.02)
+    deadline = time.monotonic() + 30
+    with sqlite3.connect(data / "customer.db") as cdb:
+        # SQLite keeps UUIDs as 32 hex digits; the inbox keeps the envelope's id as text.
+        created = {str(uuid.UUID(eid)): t for eid, t in cdb.execute("SELECT event_id, created_at FROM outbox_events")}
+    while True:
+        with sqlite3.connect(data / "billing.db") as bdb:
+            processed = dict(bdb.execute(
+                "SELECT event_id, processed_at FROM inbox_events WHERE event_type = 'customer.created'"))
+        if len(processed) >= len(created) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert set(processed) == set(created)  # nothing lost
+    with sqlite3.connect(data / "billing.db") as bdb:
+        profiles = bdb.execute("SELECT count(*) FROM credit_profiles").fetchone()[0]
+    assert profiles == len(created)  # nothing applied twice
+    lags = sorted(
+        (datetime.fromisoformat(processed[k]) - datetime.fromisoformat(created[k])).total_seconds() * 1000
+        for k in created
+    )
+    p50 = statistics.median(lags)
+    p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+    print(f"\noutbox commit -> billing applied lag over {len(lags)} events: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    assert p50 < 5000
+
+
+def test_ctrl_c_stops_everything(stack) -> None:  # noqa: ANN001
+    proc, _ = stack
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+    assert not any(port_open(BASE + offset) for offset in range(5))
