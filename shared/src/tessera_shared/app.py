@@ -72,8 +72,12 @@ class Runtime:
             await upgrade_to_head(self.engine, self.spec.migrations)
         if s.kafka_enabled:
             if s.kafka_create_topics:
-                await ensure_topics(s.kafka_bootstrap, contract_topics(s.kafka_topic_namespace),
-                                    partitions=s.kafka_partitions)
+                try:
+                    await ensure_topics(s.kafka_bootstrap, contract_topics(s.kafka_topic_namespace),
+                                        partitions=s.kafka_partitions, timeout=10.0)
+                except Exception as exc:
+                    # Serve HTTP anyway: writes wait in the outbox, readiness says Kafka is down.
+                    log.warning("could not ensure topics; continuing", extra={"error": repr(exc)})
             self.relay = OutboxRelay(
                 service=self.spec.name, sessions=self.sessions, producer_factory=self._producer,
                 batch_size=s.outbox_batch_size, poll_interval=s.outbox_poll_interval,

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tessera_shared.db import unit_of_work
 from tessera_shared.events.envelope import CloudEvent, EventData, parse_envelope
 from tessera_shared.infra_tables import inbox
+from tessera_shared.tasks import finish_or_cancel
 from tessera_shared.observability import (
     CONSUMER_LAG,
     DLQ_MESSAGES,
@@ -95,12 +96,7 @@ class ConsumerRunner:
 
     async def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout)
-            except TimeoutError:
-                self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)
+        await finish_or_cancel(self._task, timeout)
         await self._close()
 
     async def _close(self) -> None:

@@ -8,15 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera_shared.db import unit_of_work
+
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.runtime.sessions() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async with unit_of_work(request.app.state.runtime.sessions) as session:
+        yield session
 
 
 # scope="function": the commit happens before the response is sent, so a failed commit

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from tessera_shared.db import utcnow
 from tessera_shared.events.envelope import CONTENT_TYPE, CloudEvent, EventData, build_event, topic_for
 from tessera_shared.infra_tables import outbox
+from tessera_shared.tasks import finish_or_cancel
 from tessera_shared.observability import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, current_traceparent
 
 log = logging.getLogger(__name__)
@@ -116,12 +117,7 @@ class OutboxRelay:
         """Flush what is committed (within ``timeout``), then close the producer."""
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout)
-            except TimeoutError:
-                self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)
+        await finish_or_cancel(self._task, timeout)
         await self._close_producer()
 
     async def _close_producer(self) -> None:

@@ -29,22 +29,21 @@ class DatabaseFactory:
     def _pg_url(self, name: str) -> str:
         return f"{self._pg}/{name}"
 
-    async def _admin(self) -> asyncpg.Connection:
-        return await asyncpg.connect(_asyncpg_dsn(self._pg_url("postgres")))
+    async def _create(self, name: str, template: str | None = None) -> str:
+        conn = await asyncpg.connect(_asyncpg_dsn(self._pg_url("postgres")))
+        try:
+            clause = f' TEMPLATE "{template}"' if template else ""
+            await conn.execute(f'CREATE DATABASE "{name}"{clause}')
+        finally:
+            await conn.close()
+        self._created.append(name)
+        return self._pg_url(name)
 
     async def _template(self, service: str, backend: str, migrations: Path) -> str:
         key = (service, backend)
         if key not in self._templates:
             if backend == "postgres":
-                name = f"{self.prefix}_tpl_{service.replace('-', '_')}"
-                conn = await self._admin()
-                try:
-                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                    await conn.execute(f'CREATE DATABASE "{name}"')
-                finally:
-                    await conn.close()
-                self._created.append(name)
-                url = self._pg_url(name)
+                url = await self._create(f"{self.prefix}_tpl_{service.replace('-', '_')}")
             else:
                 path = self._tmp / f"tpl_{service}.db"
                 url = f"sqlite+aiosqlite:///{path}"
@@ -58,14 +57,7 @@ class DatabaseFactory:
         template = await self._template(service, backend, migrations)
         if backend == "postgres":
             name = f"{self.prefix}_{service.replace('-', '_')}_{uuid.uuid4().hex[:10]}"
-            tpl_name = template.rsplit("/", 1)[1]
-            conn = await self._admin()
-            try:
-                await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{tpl_name}"')
-            finally:
-                await conn.close()
-            self._created.append(name)
-            return self._pg_url(name)
+            return await self._create(name, template=template.rsplit("/", 1)[1])
         src = Path(template.split("///", 1)[1])
         dst = self._tmp / f"{service}_{uuid.uuid4().hex[:10]}.db"
         shutil.copy(src, dst)
@@ -74,20 +66,13 @@ class DatabaseFactory:
     async def empty(self, backend: str) -> str:
         """A new database with nothing in it (for tests that create their own tables)."""
         if backend == "postgres":
-            name = f"{self.prefix}_empty_{uuid.uuid4().hex[:10]}"
-            conn = await self._admin()
-            try:
-                await conn.execute(f'CREATE DATABASE "{name}"')
-            finally:
-                await conn.close()
-            self._created.append(name)
-            return self._pg_url(name)
+            return await self._create(f"{self.prefix}_empty_{uuid.uuid4().hex[:10]}")
         return f"sqlite+aiosqlite:///{self._tmp / f'empty_{uuid.uuid4().hex[:10]}.db'}"
 
     async def drop_all(self) -> None:
         if not self._created:
             return
-        conn = await self._admin()
+        conn = await asyncpg.connect(_asyncpg_dsn(self._pg_url("postgres")))
         try:
             for name in reversed(self._created):
                 await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

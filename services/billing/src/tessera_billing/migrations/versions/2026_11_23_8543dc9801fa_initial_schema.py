@@ -11,6 +11,7 @@ from sqlalchemy import Text  # noqa: F401 - used by rendered JSONB columns
 from alembic import op
 
 import tessera_shared.db
+from tessera_shared import infra_migrations
 from sqlalchemy.dialects import postgresql
 
 revision: str = '8543dc9801fa'
@@ -20,6 +21,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    infra_migrations.create_v1()
     op.create_table('credit_profiles',
     sa.Column('customer_id', sa.Uuid(), nullable=False),
     sa.Column('customer_name', sa.String(length=200), nullable=False),
@@ -32,52 +34,8 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_credit_profiles'))
     )
-    op.create_table('idempotency_keys',
-    sa.Column('principal', sa.String(length=200), nullable=False),
-    sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('method', sa.String(length=10), nullable=False),
-    sa.Column('path', sa.String(length=500), nullable=False),
-    sa.Column('request_hash', sa.String(length=64), nullable=False),
-    sa.Column('status_code', sa.Integer(), nullable=True),
-    sa.Column('response_body', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
-    sa.Column('response_headers', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
-    sa.Column('created_at', tessera_shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('principal', 'key', name=op.f('pk_idempotency_keys'))
-    )
-    op.create_table('inbox_events',
-    sa.Column('source', sa.String(length=200), nullable=False),
-    sa.Column('event_id', sa.String(length=200), nullable=False),
-    sa.Column('event_type', sa.String(length=120), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('partition', sa.Integer(), nullable=False),
-    sa.Column('offset', sa.BigInteger(), nullable=False),
-    sa.Column('processed_at', tessera_shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('source', 'event_id', name=op.f('pk_inbox_events'))
-    )
-    op.create_table('outbox_events',
-    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), sa.Identity(always=False), nullable=False),
-    sa.Column('event_id', sa.Uuid(), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('key', sa.String(length=200), nullable=True),
-    sa.Column('event_type', sa.String(length=120), nullable=False),
-    sa.Column('envelope', sa.Text(), nullable=False),
-    sa.Column('created_at', tessera_shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', tessera_shared.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('last_error', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('seq', name=op.f('pk_outbox_events')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_events_event_id'))
-    )
-    with op.batch_alter_table('outbox_events', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_events_unsent', ['seq'], unique=False, postgresql_where=sa.text('sent_at IS NULL'), sqlite_where=sa.text('sent_at IS NULL'))
-
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('outbox_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_events_unsent', postgresql_where=sa.text('sent_at IS NULL'), sqlite_where=sa.text('sent_at IS NULL'))
-
-    op.drop_table('outbox_events')
-    op.drop_table('inbox_events')
-    op.drop_table('idempotency_keys')
+    infra_migrations.drop_v1()
     op.drop_table('credit_profiles')
