@@ -15,6 +15,6 @@ class BillingSettings(ServiceSettings):
 
     # The credit profile a new customer gets until finance sets one.
     default_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
-    default_credit_limit: Decimal = Field(default=Decimal("10000"), ge=0)
+    default_credit_limit: Decimal = Field(default=Decimal("10000.00"), ge=0)
     default_payment_terms_days: int = Field(default=30, ge=0, le=365)
     default_credit_rating: str = Field(default="B", pattern=r"^[A-D]$")

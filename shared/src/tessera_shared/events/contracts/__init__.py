@@ -1,5 +1,51 @@
-"""Every published event's data model. Importing this package registers them all."""
+"""Every published event's data model. Importing this package registers them all.
 
-from tessera_shared.events.contracts.customer import CustomerCreated
+One module per producing service; consumers import the models they react to.
+"""
 
-__all__ = ["CustomerCreated"]
+from tessera_shared.events.contracts.billing import (
+    Allocation,
+    CreditLimitExceeded,
+    DunningStep,
+    InvoiceIssued,
+    InvoiceOverdue,
+    InvoicePaid,
+    InvoiceWrittenOff,
+    PaymentReceived,
+)
+from tessera_shared.events.contracts.customer import (
+    CustomerCreated,
+    CustomerErased,
+    CustomerMerged,
+    CustomerStatusChanged,
+    CustomerTierChanged,
+    CustomerUpdated,
+)
+from tessera_shared.events.contracts.sales import (
+    ActivityDue,
+    ActivityLogged,
+    DealCreated,
+    DealLargeDetected,
+    DealLost,
+    DealStageChanged,
+    DealWon,
+    LeadConverted,
+    LeadCreated,
+    LineItem,
+)
+from tessera_shared.events.contracts.service_desk import (
+    SlaBreached,
+    SurveyAnswered,
+    TicketClosed,
+    TicketEscalated,
+    TicketOpened,
+)
+
+__all__ = [
+    "ActivityDue", "ActivityLogged", "Allocation", "CreditLimitExceeded", "CustomerCreated",
+    "CustomerErased", "CustomerMerged", "CustomerStatusChanged", "CustomerTierChanged",
+    "CustomerUpdated", "DealCreated", "DealLargeDetected", "DealLost", "DealStageChanged",
+    "DealWon", "DunningStep", "InvoiceIssued", "InvoiceOverdue", "InvoicePaid",
+    "InvoiceWrittenOff", "LeadConverted", "LeadCreated", "LineItem", "PaymentReceived",
+    "SlaBreached", "SurveyAnswered", "TicketClosed", "TicketEscalated", "TicketOpened",
+]

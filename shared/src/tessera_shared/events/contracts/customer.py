@@ -1,4 +1,4 @@
-"""Facts published by the customer service on ``crm.customer``."""
+"""Facts published by the customer service on ``crm.customer`` (key: the customer id)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,19 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from tessera_shared.events.contracts.types import Amount, Currency
 from tessera_shared.events.envelope import EventData
 
+CustomerStatus = Literal["non_customer", "prospect", "first_time", "repeat", "loyal", "churned"]
+Tier = Literal["key", "ordinary", "small"]
 
-class CustomerCreated(EventData):
-    event_type: ClassVar[str] = "customer.created"
+
+class CustomerEvent(EventData):
     producer: ClassVar[str] = "customer"
+
+
+class CustomerCreated(CustomerEvent):
+    event_type: ClassVar[str] = "customer.created"
 
     customer_id: uuid.UUID
     kind: Literal["person", "organization"]
@@ -22,3 +29,61 @@ class CustomerCreated(EventData):
     owner_id: str | None = None
     status: str
     created_at: datetime
+
+
+class CustomerUpdated(CustomerEvent):
+    """The record changed; carries the fields other services keep copies of."""
+
+    event_type: ClassVar[str] = "customer.updated"
+
+    customer_id: uuid.UUID
+    changed_fields: list[str]
+    name: str
+    email: str | None = None
+    owner_id: str | None = None
+    version: int
+    updated_at: datetime
+
+
+class CustomerStatusChanged(CustomerEvent):
+    event_type: ClassVar[str] = "customer.status_changed"
+
+    customer_id: uuid.UUID
+    from_status: CustomerStatus
+    to_status: CustomerStatus
+    # What drove it: deal_won, purchase, churn_window, won_back, manual_override, ...
+    reason: str
+    actor: str | None = None
+    changed_at: datetime
+
+
+class CustomerTierChanged(CustomerEvent):
+    event_type: ClassVar[str] = "customer.tier_changed"
+
+    customer_id: uuid.UUID
+    from_tier: Tier | None
+    to_tier: Tier
+    lifetime_value: Amount
+    currency: Currency
+    changed_at: datetime
+
+
+class CustomerMerged(CustomerEvent):
+    """``merged_id`` no longer exists; everything it had now belongs to ``survivor_id``."""
+
+    event_type: ClassVar[str] = "customer.merged"
+
+    survivor_id: uuid.UUID
+    merged_id: uuid.UUID
+    actor: str
+    merged_at: datetime
+
+
+class CustomerErased(CustomerEvent):
+    """Personal data of the customer must be removed or anonymised everywhere."""
+
+    event_type: ClassVar[str] = "customer.erased"
+
+    customer_id: uuid.UUID
+    requested_by: str
+    erased_at: datetime

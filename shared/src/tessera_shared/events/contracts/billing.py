@@ -1,0 +1,119 @@
+"""Facts published by the billing service on ``crm.billing`` (key: the customer id)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tessera_shared.events.contracts.types import Amount, Currency
+from tessera_shared.events.envelope import EventData
+
+
+class BillingEvent(EventData):
+    producer: ClassVar[str] = "billing"
+
+
+class InvoiceIssued(BillingEvent):
+    event_type: ClassVar[str] = "invoice.issued"
+
+    invoice_id: uuid.UUID
+    number: str
+    customer_id: uuid.UUID
+    deal_id: uuid.UUID | None = None
+    total: Amount
+    currency: Currency
+    issue_date: date
+    due_date: date
+    issued_at: datetime
+
+
+class Allocation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    invoice_id: uuid.UUID
+    # The deal the invoice came from: sales attributes collected cash to campaigns by it.
+    deal_id: uuid.UUID | None = None
+    amount: Amount
+
+
+class PaymentReceived(BillingEvent):
+    event_type: ClassVar[str] = "payment.received"
+
+    payment_id: uuid.UUID
+    customer_id: uuid.UUID
+    amount: Amount
+    currency: Currency
+    method: str
+    received_on: date
+    allocations: list[Allocation]
+    # Over-payment kept as customer credit.
+    unallocated: Amount
+    received_at: datetime
+
+
+class InvoicePaid(BillingEvent):
+    event_type: ClassVar[str] = "invoice.paid"
+
+    invoice_id: uuid.UUID
+    number: str
+    customer_id: uuid.UUID
+    deal_id: uuid.UUID | None = None
+    total: Amount
+    currency: Currency
+    paid_at: datetime
+
+
+class InvoiceOverdue(BillingEvent):
+    event_type: ClassVar[str] = "invoice.overdue"
+
+    invoice_id: uuid.UUID
+    number: str
+    customer_id: uuid.UUID
+    deal_id: uuid.UUID | None = None
+    amount_due: Amount
+    currency: Currency
+    due_date: date
+    days_overdue: int = Field(ge=1)
+    detected_at: datetime
+
+
+class DunningStep(BillingEvent):
+    event_type: ClassVar[str] = "dunning.step"
+
+    invoice_id: uuid.UUID
+    number: str
+    customer_id: uuid.UUID
+    step: int = Field(ge=1)
+    days_overdue: int = Field(ge=1)
+    action: Literal["reminder", "final_notice", "collection"]
+    amount_due: Amount
+    currency: Currency
+    occurred_at: datetime
+
+
+class CreditLimitExceeded(BillingEvent):
+    event_type: ClassVar[str] = "credit.limit_exceeded"
+
+    customer_id: uuid.UUID
+    deal_id: uuid.UUID | None = None
+    requested_amount: Amount
+    exposure: Amount
+    credit_limit: Amount
+    currency: Currency
+    detected_at: datetime
+
+
+class InvoiceWrittenOff(BillingEvent):
+    event_type: ClassVar[str] = "invoice.written_off"
+
+    invoice_id: uuid.UUID
+    number: str
+    customer_id: uuid.UUID
+    amount: Amount
+    currency: Currency
+    requested_by: str
+    approved_by: str
+    written_off_at: datetime

@@ -1,0 +1,155 @@
+"""Facts published by the sales service on ``crm.sales`` (key: the customer id, else the lead id)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tessera_shared.events.contracts.types import Amount, Currency, Quantity, Rate
+from tessera_shared.events.envelope import EventData
+
+DealStage = Literal["prospecting", "qualification", "proposal", "negotiation", "won", "lost"]
+LeadSource = Literal["campaign", "web_form", "referral", "trade_show", "cold_call", "partner", "other"]
+ActivityKind = Literal["call", "meeting", "email", "visit", "note", "task"]
+
+
+class SalesEvent(EventData):
+    producer: ClassVar[str] = "sales"
+
+
+class LineItem(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    product_code: str | None = None
+    description: str
+    quantity: Quantity
+    unit_price: Amount
+    discount_percent: Rate = Field(default=0)
+    tax_rate_percent: Rate | None = None
+
+
+class LeadCreated(SalesEvent):
+    event_type: ClassVar[str] = "lead.created"
+
+    lead_id: uuid.UUID
+    source: LeadSource
+    name: str
+    company: str | None = None
+    owner_id: str | None = None
+    score: int
+    campaign_id: uuid.UUID | None = None
+    created_at: datetime
+
+
+class LeadConverted(SalesEvent):
+    event_type: ClassVar[str] = "lead.converted"
+
+    lead_id: uuid.UUID
+    customer_id: uuid.UUID
+    deal_id: uuid.UUID | None = None
+    source: LeadSource
+    campaign_id: uuid.UUID | None = None
+    owner_id: str | None = None
+    converted_at: datetime
+
+
+class DealCreated(SalesEvent):
+    event_type: ClassVar[str] = "deal.created"
+
+    deal_id: uuid.UUID
+    customer_id: uuid.UUID
+    title: str
+    amount: Amount
+    currency: Currency
+    stage: DealStage
+    probability: int = Field(ge=0, le=100)
+    owner_id: str | None = None
+    expected_close_date: date | None = None
+    campaign_id: uuid.UUID | None = None
+    created_at: datetime
+
+
+class DealStageChanged(SalesEvent):
+    event_type: ClassVar[str] = "deal.stage_changed"
+
+    deal_id: uuid.UUID
+    customer_id: uuid.UUID
+    from_stage: DealStage
+    to_stage: DealStage
+    probability: int = Field(ge=0, le=100)
+    amount: Amount
+    currency: Currency
+    changed_by: str
+    changed_at: datetime
+
+
+class DealWon(SalesEvent):
+    event_type: ClassVar[str] = "deal.won"
+
+    deal_id: uuid.UUID
+    customer_id: uuid.UUID
+    title: str
+    amount: Amount
+    currency: Currency
+    line_items: list[LineItem]
+    # None: billing uses the customer's credit profile.
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    owner_id: str | None = None
+    campaign_id: uuid.UUID | None = None
+    # Set when a finance manager let the deal through a credit hold.
+    credit_override_by: str | None = None
+    won_at: datetime
+
+
+class DealLost(SalesEvent):
+    event_type: ClassVar[str] = "deal.lost"
+
+    deal_id: uuid.UUID
+    customer_id: uuid.UUID
+    amount: Amount
+    currency: Currency
+    reason: str
+    owner_id: str | None = None
+    lost_at: datetime
+
+
+class DealLargeDetected(SalesEvent):
+    event_type: ClassVar[str] = "deal.large_detected"
+
+    deal_id: uuid.UUID
+    customer_id: uuid.UUID
+    amount: Amount
+    currency: Currency
+    threshold: Amount
+    owner_id: str | None = None
+    detected_at: datetime
+
+
+class ActivityLogged(SalesEvent):
+    event_type: ClassVar[str] = "activity.logged"
+
+    activity_id: uuid.UUID
+    kind: ActivityKind
+    subject: str
+    customer_id: uuid.UUID | None = None
+    contact_id: uuid.UUID | None = None
+    lead_id: uuid.UUID | None = None
+    deal_id: uuid.UUID | None = None
+    owner_id: str | None = None
+    occurred_at: datetime
+
+
+class ActivityDue(SalesEvent):
+    """A task's reminder time has come (published once per task)."""
+
+    event_type: ClassVar[str] = "activity.due"
+
+    activity_id: uuid.UUID
+    subject: str
+    customer_id: uuid.UUID | None = None
+    owner_id: str | None = None
+    due_at: datetime | None = None
+    remind_at: datetime

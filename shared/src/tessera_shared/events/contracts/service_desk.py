@@ -1,0 +1,81 @@
+"""Facts published by the service desk on ``crm.service-desk`` (key: the customer id)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from tessera_shared.events.envelope import EventData
+
+Priority = Literal["low", "normal", "high", "urgent"]
+Channel = Literal["phone", "email", "web", "chat", "in_person"]
+Category = Literal["inquiry", "complaint", "fault", "request", "billing_dispute"]
+SlaMetric = Literal["first_response", "next_response", "resolution"]
+
+
+class ServiceDeskEvent(EventData):
+    producer: ClassVar[str] = "service-desk"
+
+
+class TicketOpened(ServiceDeskEvent):
+    event_type: ClassVar[str] = "ticket.opened"
+
+    ticket_id: uuid.UUID
+    customer_id: uuid.UUID
+    subject: str
+    channel: Channel
+    category: Category
+    priority: Priority
+    # Set for billing disputes: billing pauses dunning for it while the ticket is open.
+    invoice_id: uuid.UUID | None = None
+    opened_at: datetime
+
+
+class TicketEscalated(ServiceDeskEvent):
+    event_type: ClassVar[str] = "ticket.escalated"
+
+    ticket_id: uuid.UUID
+    customer_id: uuid.UUID
+    level: int = Field(ge=1)
+    reason: str
+    priority: Priority
+    escalated_at: datetime
+
+
+class SlaBreached(ServiceDeskEvent):
+    event_type: ClassVar[str] = "sla.breached"
+
+    ticket_id: uuid.UUID
+    customer_id: uuid.UUID
+    metric: SlaMetric
+    priority: Priority
+    due_at: datetime
+    breached_at: datetime
+
+
+class TicketClosed(ServiceDeskEvent):
+    event_type: ClassVar[str] = "ticket.closed"
+
+    ticket_id: uuid.UUID
+    customer_id: uuid.UUID
+    category: Category
+    priority: Priority
+    invoice_id: uuid.UUID | None = None
+    sla_breached: bool = False
+    opened_at: datetime
+    closed_at: datetime
+
+
+class SurveyAnswered(ServiceDeskEvent):
+    event_type: ClassVar[str] = "survey.answered"
+
+    survey_id: uuid.UUID
+    ticket_id: uuid.UUID
+    customer_id: uuid.UUID
+    csat: int = Field(ge=1, le=5)
+    nps: int | None = Field(default=None, ge=0, le=10)
+    comment: str | None = None
+    answered_at: datetime
