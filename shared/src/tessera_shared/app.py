@@ -23,6 +23,7 @@ from tessera_shared.db import create_engine, session_factory
 from tessera_shared.events.envelope import dlq_topic_for, topic_for
 from tessera_shared.http.errors import install_problem_handlers
 from tessera_shared.http.limits import BodySizeLimitMiddleware
+from tessera_shared.jobs import Job, JobScheduler
 from tessera_shared.kafka import contract_topics, ensure_topics, make_consumer, make_producer
 from tessera_shared.migrations import upgrade_to_head
 from tessera_shared.observability import RequestContextMiddleware, configure_logging
@@ -45,6 +46,8 @@ class ServiceSpec:
     # Producing services whose topics this one consumes, e.g. ["customer", "sales"].
     consumes: Iterable[str] = ()
     on_startup: Callable[[Any], Any] | None = None
+    # Periodic work; disabled with ``<PREFIX>JOBS_ENABLED=false`` (tests drive jobs by hand).
+    jobs: list[Job] = field(default_factory=list)
 
 
 class Runtime:
@@ -59,6 +62,7 @@ class Runtime:
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         self.relay: OutboxRelay | None = None
         self.consumer: ConsumerRunner | None = None
+        self.scheduler: JobScheduler | None = None
         self.ready = False
         self._kafka_checked_at = 0.0
         self._kafka_ok = False
@@ -102,10 +106,15 @@ class Runtime:
                     retry_backoff=s.consumer_retry_backoff,
                 )
                 self.consumer.start()
+        if self.spec.jobs and s.jobs_enabled:
+            self.scheduler = JobScheduler(self.spec.jobs, self.sessions)
+            self.scheduler.start()
         self.ready = True
 
     async def stop(self, timeout: float = 10.0) -> None:
         self.ready = False
+        if self.scheduler is not None:
+            await self.scheduler.stop(timeout)
         if self.consumer is not None:
             await self.consumer.stop(timeout)
         if self.relay is not None:

@@ -44,6 +44,7 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "tessera-gateway"
     jwt_audience: str = "tessera"
 
+    jobs_enabled: bool = True
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
     log_json: bool = True
