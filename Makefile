@@ -14,13 +14,14 @@ TEST_PG_PORT    ?= 55432
 TEST_KAFKA_PORT ?= 19092
 PYTEST_ARGS     ?=
 
-.PHONY: help install run test test-unit stop lint migration clean
+.PHONY: help install run test test-unit stop lint migration clean asyncapi events-baseline
 
 help:
 	@echo "make run    start Kafka, the four services (SQLite) and the gateway on :8000"
 	@echo "make test   start (or reuse) PostgreSQL and Kafka for tests, run every test"
 	@echo "make stop   stop the local Kafka brokers and the test PostgreSQL"
 	@echo "make migration SERVICE=customer MSG='add contacts'   autogenerate a migration"
+	@echo "make asyncapi   regenerate docs/asyncapi.yaml and the event JSON Schemas from code"
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -33,7 +34,14 @@ install: $(UV)
 run: install
 	$(PY) deploy/local/launcher.py
 
-test: install
+ASYNCAPI_CLI := tools/asyncapi/node_modules/.bin/asyncapi
+
+# The official AsyncAPI CLI (npm), pinned by tools/asyncapi/package-lock.json.
+$(ASYNCAPI_CLI): tools/asyncapi/package-lock.json
+	npm ci --prefix tools/asyncapi --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: install $(ASYNCAPI_CLI)
 	PG_PORT=$(TEST_PG_PORT) deploy/local/postgres.sh start
 	KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/local/kafka.sh start
 	TESSERA_TEST_PG=postgresql+asyncpg://postgres@127.0.0.1:$(TEST_PG_PORT) \
@@ -42,6 +50,15 @@ test: install
 
 test-unit: install
 	$(PY) -m pytest shared/tests/unit services/customer/tests/test_rules.py
+
+# Regenerate docs/asyncapi.yaml and docs/events/schemas/ from the event contracts.
+asyncapi: install
+	$(PY) tools/gen_events_docs.py
+
+# Accept the current schemas as the published baseline the compatibility gate guards.
+events-baseline: install
+	$(PY) -c 'import json; from tessera_shared.events.schemas import all_schemas; \
+	open("docs/events/baseline.json", "w").write(json.dumps(all_schemas(), indent=1, sort_keys=True) + "\n")'
 
 stop:
 	-KAFKA_PORT=9092 deploy/local/kafka.sh stop

@@ -21,6 +21,7 @@ from tessera_shared.auth import TokenCodec
 from tessera_shared.consumer import ConsumerRunner, Handler
 from tessera_shared.db import create_engine, session_factory
 from tessera_shared.events.envelope import dlq_topic_for, topic_for
+from tessera_shared.events.router import schemas_router
 from tessera_shared.http.errors import install_problem_handlers
 from tessera_shared.http.limits import BodySizeLimitMiddleware
 from tessera_shared.jobs import Job, JobScheduler
@@ -220,4 +221,5 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: 
     app.state.runtime = runtime
     for router in spec.routers:
         app.include_router(router)
+    app.include_router(schemas_router(spec.name))
     return app

@@ -16,9 +16,13 @@ _registry: dict[str, type[EventData]] = {}
 
 
 class EventData(BaseModel):
-    """Base of every event's ``data``. Subclasses name their ``event_type`` and are registered."""
+    """Base of every event's ``data``. Subclasses name their ``event_type`` and are registered.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Consumers are tolerant readers: fields they do not know are ignored, so a producer may
+    add optional fields without breaking anyone (the compatibility gate enforces the rest).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     event_type: ClassVar[str]
     producer: ClassVar[str]

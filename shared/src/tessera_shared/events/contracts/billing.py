@@ -31,7 +31,7 @@ class InvoiceIssued(BillingEvent):
 
 
 class Allocation(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     invoice_id: uuid.UUID
     # The deal the invoice came from: sales attributes collected cash to campaigns by it.

@@ -21,7 +21,7 @@ class SalesEvent(EventData):
 
 
 class LineItem(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     product_code: str | None = None
     description: str
