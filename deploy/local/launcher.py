@@ -99,7 +99,6 @@ def service_env(proc: Proc, args: argparse.Namespace, bootstrap: str) -> dict[st
             if other.name != "gateway":
                 key = other.name.replace("-", "_").upper() + "_URL"
                 env[pre + key] = f"http://127.0.0.1:{args.base_port + other.offset}"
-        return env
     if args.database == "postgres":
         base = args.postgres_url.rstrip("/").rsplit("/", 1)[0]
         env[pre + "DATABASE_URL"] = f"{base}/tessera_{proc.name.replace('-', '_')}"

@@ -7,6 +7,7 @@ import pytest
 
 import tessera_customer.main as customer_main
 from tessera_customer.settings import CustomerSettings
+import tessera_gateway.main as gateway_main
 from tessera_gateway.main import create_app
 from tessera_gateway.proxy.routes import owner_of
 from tessera_gateway.settings import GatewaySettings
@@ -23,8 +24,10 @@ async def token(client: httpx.AsyncClient, user: str) -> dict[str, str]:
 async def stack(databases, backend):  # noqa: ANN001, ANN201
     url = await databases.new("customer", backend, migrations_of(customer_main.__file__))
     customer = customer_main.create_app(CustomerSettings(database_url=url, kafka_enabled=False, log_json=False))
+    gateway_db = await databases.new("gateway", backend, migrations_of(gateway_main.__file__))
     gateway = create_app(
-        GatewaySettings(log_json=False, customer_url="http://customer.test", billing_url="http://127.0.0.1:1"),
+        GatewaySettings(database_url=gateway_db, log_json=False, customer_url="http://customer.test",
+                        billing_url="http://127.0.0.1:1"),
         mounts={"http://customer.test": httpx.ASGITransport(app=customer)},
     )
     async with customer.router.lifespan_context(customer), running(gateway) as client:
@@ -92,3 +95,46 @@ async def test_dead_upstream_is_503_problem(stack: httpx.AsyncClient) -> None:
 ])
 def test_owner_of(path: str, owner: str | None) -> None:
     assert owner_of(path) == owner
+
+
+async def test_personal_data_reads_are_audited_for_admins(stack: httpx.AsyncClient) -> None:
+    rep = await token(stack, "rep1")
+    created = (await stack.post("/api/v1/customers", json=customer_payload(), headers=rep)).json()
+    await stack.get(f"/api/v1/customers/{created['id']}", headers=rep)
+    await stack.get("/api/v1/customers", headers=rep)
+    assert (await stack.get("/api/v1/audit-log", headers=rep)).status_code == 403
+    admin = await token(stack, "admin")
+    r = await stack.get("/api/v1/audit-log", params={"customer_id": created["id"]}, headers=admin)
+    assert r.status_code == 200
+    (entry,) = r.json()["items"]
+    assert (entry["subject"], entry["method"], entry["status"]) == ("rep1", "GET", 200)
+    assert entry["path"] == f"/api/v1/customers/{created['id']}"
+    everything = (await stack.get("/api/v1/audit-log", params={"subject": "rep1"}, headers=admin)).json()["items"]
+    assert len(everything) == 2  # the POST is a write, not a read of personal data
+
+
+async def test_rate_limit_per_token(databases, backend) -> None:  # noqa: ANN001
+    gateway_db = await databases.new("gateway", backend, migrations_of(gateway_main.__file__))
+    app = create_app(GatewaySettings(database_url=gateway_db, log_json=False, rate_limit_per_minute=2,
+                                     customer_url="http://127.0.0.1:1"))
+    async with running(app) as client:
+        headers = await token(client, "admin")
+        codes = [(await client.get("/api/v1/customers", headers=headers)).status_code for _ in range(3)]
+        assert codes[:2] == [503, 503]  # let through (the upstream is down)
+        r = await client.get("/api/v1/customers", headers=headers)
+        assert r.status_code == 429
+        assert r.headers["retry-after"]
+        other = await token(client, "rep1")
+        assert (await client.get("/api/v1/customers", headers=other)).status_code == 503
+
+
+async def test_cors_for_configured_origins(databases) -> None:  # noqa: ANN001
+    gateway_db = await databases.new("gateway", "sqlite", migrations_of(gateway_main.__file__))
+    app = create_app(GatewaySettings(database_url=gateway_db, log_json=False, cors_origins=["https://app.example.com"]))
+    async with running(app) as client:
+        r = await client.options("/api/v1/customers", headers={"Origin": "https://app.example.com",
+                                                               "Access-Control-Request-Method": "GET"})
+        assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+        r = await client.options("/api/v1/customers", headers={"Origin": "https://evil.example.com",
+                                                               "Access-Control-Request-Method": "GET"})
+        assert "access-control-allow-origin" not in r.headers

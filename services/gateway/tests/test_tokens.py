@@ -9,14 +9,17 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+import tessera_gateway.main as gateway_main
 from tessera_gateway.main import create_app
 from tessera_gateway.settings import GatewaySettings
-from tessera_shared.testing.plugin import running
+from tessera_shared.testing.databases import DatabaseFactory
+from tessera_shared.testing.plugin import migrations_of, running
 
 
-@pytest.fixture(scope="module")
-async def gateway() -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(GatewaySettings(log_json=False))
+@pytest.fixture
+async def gateway(databases: DatabaseFactory, backend: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    url = await databases.new("gateway", backend, migrations_of(gateway_main.__file__))
+    app = create_app(GatewaySettings(database_url=url, log_json=False, login_max_failures=3))
     async with running(app) as client:
         yield app, client
 
@@ -98,3 +101,124 @@ def test_no_local_accounts_outside_local_mode() -> None:
 
     directory = AccountDirectory.from_settings("[]", local=False)
     assert directory.authenticate("admin", "local", "user") is None
+
+
+async def password_tokens(client: httpx.AsyncClient, user: str = "rep1") -> dict:
+    r = await client.post("/auth/token", data={"grant_type": "password", "username": user, "password": "local"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+class TestRefreshTokens:
+    async def test_password_grant_returns_a_refresh_token_that_rotates(self, gateway) -> None:  # noqa: ANN001
+        app, client = gateway
+        first = await password_tokens(client)
+        r = await client.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+        assert r.status_code == 200, r.text
+        second = r.json()
+        assert second["refresh_token"] != first["refresh_token"]
+        assert app.state.token_codec.verify(second["access_token"]).subject == "rep1"
+
+    async def test_reusing_a_spent_refresh_token_revokes_the_family(self, gateway) -> None:  # noqa: ANN001
+        _, client = gateway
+        first = await password_tokens(client)
+        second = (await client.post("/auth/token", data={"grant_type": "refresh_token",
+                                                         "refresh_token": first["refresh_token"]})).json()
+        replay = await client.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+        assert replay.status_code == 400
+        assert "reused" in replay.json()["error_description"]
+        # The legitimate holder's newer token is dead too: the chain is compromised.
+        r = await client.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": second["refresh_token"]})
+        assert r.status_code == 400
+        assert r.json()["error"] == "invalid_grant"
+
+    async def test_unknown_refresh_token(self, gateway) -> None:  # noqa: ANN001
+        _, client = gateway
+        r = await client.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": "nope"})
+        assert r.status_code == 400
+        assert r.json()["error"] == "invalid_grant"
+
+    async def test_client_credentials_get_no_refresh_token(self, gateway) -> None:  # noqa: ANN001
+        _, client = gateway
+        r = await client.post("/auth/token", data={"grant_type": "client_credentials", "client_id": "partner",
+                                                   "client_secret": "local"})
+        assert "refresh_token" not in r.json()
+
+    async def test_a_refresh_token_is_not_an_access_token(self, gateway) -> None:  # noqa: ANN001
+        _, client = gateway
+        refresh = (await password_tokens(client))["refresh_token"]
+        r = await client.get("/api/v1/customers", headers={"Authorization": f"Bearer {refresh}"})
+        assert r.status_code == 401
+
+
+class TestLoginThrottling:
+    async def test_locks_a_name_after_repeated_failures(self, gateway) -> None:  # noqa: ANN001
+        _, client = gateway
+        for _ in range(3):
+            r = await client.post("/auth/token", data={"grant_type": "password", "username": "rep2", "password": "guess"})
+            assert r.status_code == 400
+        r = await client.post("/auth/token", data={"grant_type": "password", "username": "rep2", "password": "local"})
+        assert r.status_code == 429
+        assert int(r.headers["retry-after"]) > 0
+        assert r.json()["type"] == "urn:tessera:problem:login-throttled"
+
+
+def test_throttle_window_expires() -> None:
+    from tessera_gateway.auth.throttle import LoginThrottle
+
+    now = [0.0]
+    throttle = LoginThrottle(2, 60, clock=lambda: now[0])
+    throttle.failed(["a"])
+    throttle.failed(["a"])
+    assert throttle.retry_after(["a"]) == 60
+    now[0] = 30
+    assert throttle.retry_after(["a", "b"]) == 30
+    now[0] = 61
+    assert throttle.retry_after(["a"]) is None
+
+
+def test_token_bucket() -> None:
+    from tessera_gateway.limits.rate import TokenBuckets
+
+    now = [0.0]
+    buckets = TokenBuckets(60, clock=lambda: now[0])  # one per second, burst 60
+    assert all(buckets.take("t") == 0 for _ in range(60))
+    assert buckets.take("t") == pytest.approx(1.0)
+    assert buckets.take("other") == 0
+    now[0] = 1.0
+    assert buckets.take("t") == 0
+
+
+class TestRS256:
+    async def test_jwks_publishes_the_key_that_verifies_tokens(self, databases: DatabaseFactory) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        import jwt as pyjwt
+        from tessera_customer.settings import CustomerSettings
+        from tessera_shared.app import token_codec
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+        public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        url = await databases.new("gateway", "sqlite", migrations_of(gateway_main.__file__))
+        app = create_app(GatewaySettings(database_url=url, log_json=False, jwt_algorithm="RS256",
+                                         jwt_private_key=private, jwt_public_key=public, jwt_key_id="k1"))
+        async with running(app) as client:
+            access = (await password_tokens(client, "admin"))["access_token"]
+            jwks = (await client.get("/.well-known/jwks.json")).json()
+        assert pyjwt.get_unverified_header(access)["kid"] == "k1"
+        (jwk,) = jwks["keys"]
+        assert (jwk["kid"], jwk["alg"], jwk["kty"]) == ("k1", "RS256", "RSA")
+        verifier = pyjwt.PyJWK(jwk)
+        claims = pyjwt.decode(access, verifier.key, algorithms=["RS256"], audience="tessera")
+        assert claims["sub"] == "admin"
+        # A service holding only the public key verifies the same token.
+        service = token_codec(CustomerSettings(jwt_algorithm="RS256", jwt_public_key=public))
+        assert service.verify(access).roles == {"admin"}
+
+    async def test_hs256_publishes_no_keys(self, gateway) -> None:  # noqa: ANN001
+        _, client = gateway
+        assert (await client.get("/.well-known/jwks.json")).json() == {"keys": []}

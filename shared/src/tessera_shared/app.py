@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tessera_shared.auth import TokenCodec
 from tessera_shared.consumer import ConsumerRunner, Handler
 from tessera_shared.db import create_engine, session_factory
-from tessera_shared.events.envelope import dlq_topic_for, topic_for
+from tessera_shared.events.envelope import SERVICES, dlq_topic_for, topic_for
 from tessera_shared.events.router import schemas_router
 from tessera_shared.http.errors import install_problem_handlers
 from tessera_shared.http.limits import BodySizeLimitMiddleware
@@ -47,6 +47,10 @@ class ServiceSpec:
     # Producing services whose topics this one consumes, e.g. ["customer", "sales"].
     consumes: Iterable[str] = ()
     on_startup: Callable[[Any], Any] | None = None
+    # Resources that live as long as the app (e.g. an HTTP client pool), entered after start.
+    context: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None
+    # More readiness facts to report (informative: they do not make the process unready).
+    extra_readiness: Callable[[FastAPI], Awaitable[dict[str, Any]]] | None = None
     # Periodic work; disabled with ``<PREFIX>JOBS_ENABLED=false`` (tests drive jobs by hand).
     jobs: list[Job] = field(default_factory=list)
 
@@ -150,12 +154,18 @@ class Runtime:
 
 def token_codec(settings: ServiceSettings) -> TokenCodec:
     secret = settings.jwt_signing_key.get_secret_value()
+    if settings.jwt_algorithm == "RS256":
+        private = settings.jwt_private_key.get_secret_value() if settings.jwt_private_key else None
+        signing, verify = private, settings.jwt_public_key
+    else:
+        signing, verify = secret, secret
     return TokenCodec(
         algorithm=settings.jwt_algorithm,
-        signing_key=secret if settings.jwt_algorithm == "HS256" else None,
-        verify_key=settings.jwt_public_key if settings.jwt_algorithm == "RS256" else secret,
+        signing_key=signing,
+        verify_key=verify,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+        key_id=settings.jwt_key_id,
     )
 
 
@@ -204,22 +214,27 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: 
         await runtime.start()
         if spec.on_startup is not None:
             await spec.on_startup(app)
-        log.info("service started", extra={"port": settings.port})
         try:
-            yield
+            async with spec.context(app) if spec.context else nullcontext():
+                log.info("service started", extra={"port": settings.port})
+                yield
         finally:
             await runtime.stop()
 
     async def readiness() -> tuple[bool, dict[str, Any]]:
         database, kafka = await asyncio.gather(runtime.check_database(), runtime.check_kafka())
         ok = runtime.ready and database and kafka
-        return ok, {"started": runtime.ready, "database": database,
-                    "kafka": kafka if settings.kafka_enabled else "disabled"}
+        checks = {"started": runtime.ready, "database": database,
+                  "kafka": kafka if settings.kafka_enabled else "disabled"}
+        if spec.extra_readiness is not None:
+            checks.update(await spec.extra_readiness(app))
+        return ok, checks
 
     app = build_app(name=spec.name, title=spec.title, description=spec.description, settings=settings,
                     lifespan=lifespan, readiness=readiness)
     app.state.runtime = runtime
     for router in spec.routers:
         app.include_router(router)
-    app.include_router(schemas_router(spec.name))
+    if spec.name in SERVICES:
+        app.include_router(schemas_router(spec.name))
     return app

@@ -57,8 +57,10 @@ class TokenCodec:
         verify_key: str | None = None,
         issuer: str,
         audience: str,
+        key_id: str | None = None,
     ) -> None:
         self.algorithm = algorithm
+        self.key_id = key_id
         self._signing_key = signing_key
         self._verify_key = verify_key or signing_key
         self.issuer = issuer
@@ -90,7 +92,8 @@ class TokenCodec:
             "jti": uuid.uuid4().hex,
             **(extra or {}),
         }
-        return jwt.encode(claims, self._signing_key, algorithm=self.algorithm)
+        headers = {"kid": self.key_id} if self.key_id else None
+        return jwt.encode(claims, self._signing_key, algorithm=self.algorithm, headers=headers)
 
     def verify(self, token: str) -> Principal:
         try:

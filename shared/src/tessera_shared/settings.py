@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
     jwt_signing_key: SecretStr = SecretStr(LOCAL_SIGNING_KEY)
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
     jwt_public_key: str | None = None
+    # Only the gateway signs: the RS256 private key (PEM) and the key id published in its JWKS.
+    jwt_private_key: SecretStr | None = None
+    jwt_key_id: str = "tessera-1"
     jwt_issuer: str = "tessera-gateway"
     jwt_audience: str = "tessera"
 

@@ -16,7 +16,7 @@ from tessera_shared.db import create_engine
 from tessera_shared.migrations import alembic_config, upgrade_to_head
 from tessera_shared.testing.databases import DatabaseFactory
 
-SERVICES = ["customer", "sales", "service-desk", "billing"]
+SERVICES = ["customer", "sales", "service-desk", "billing", "gateway"]
 
 
 def service_parts(service: str) -> tuple[Path, MetaData]:

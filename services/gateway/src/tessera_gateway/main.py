@@ -1,27 +1,28 @@
-"""Composition root of the gateway: tokens, forwarding and (later) the composed views."""
+"""Composition root of the gateway: tokens, forwarding, audit and (later) the composed views."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
+from tessera_gateway.audit.router import router as audit_router
 from tessera_gateway.auth.accounts import AccountDirectory
 from tessera_gateway.auth.router import router as auth_router
+from tessera_gateway.auth.throttle import LoginThrottle
+from tessera_gateway.limits.rate import TokenBuckets
 from tessera_gateway.proxy.router import router as proxy_router
 from tessera_gateway.settings import GatewaySettings
-from tessera_shared.app import build_app
+from tessera_shared.app import ServiceSpec, create_service_app
 
 
-def create_app(
-    settings: GatewaySettings | None = None, *, mounts: dict[str, httpx.AsyncBaseTransport] | None = None
-) -> FastAPI:
-    """``mounts`` lets tests route an upstream URL to an in-process app."""
-    settings = settings or GatewaySettings()
+def spec(settings: GatewaySettings, mounts: dict[str, httpx.AsyncBaseTransport] | None = None) -> ServiceSpec:
     upstreams = {
         "customer": settings.customer_url.rstrip("/"),
         "sales": settings.sales_url.rstrip("/"),
@@ -30,10 +31,13 @@ def create_app(
     }
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def resources(app: FastAPI) -> AsyncIterator[None]:
+        app.state.upstreams = upstreams
         app.state.accounts = await asyncio.to_thread(
             AccountDirectory.from_settings, settings.accounts_json, local=settings.is_local
         )
+        app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
+        app.state.rate_limits = TokenBuckets(settings.rate_limit_per_minute)
         timeout = httpx.Timeout(settings.upstream_timeout, connect=settings.upstream_connect_timeout)
         limits = httpx.Limits(max_connections=settings.upstream_max_connections,
                               max_keepalive_connections=settings.upstream_max_connections)
@@ -41,28 +45,41 @@ def create_app(
             app.state.http = client
             yield
 
-    async def readiness() -> tuple[bool, dict[str, Any]]:
+    async def upstream_readiness(app: FastAPI) -> dict[str, Any]:
         async def probe(url: str) -> bool:
             try:
-                r = await app.state.http.get(f"{url}/readyz", timeout=2.0)
-                return r.status_code == 200
+                return (await app.state.http.get(f"{url}/readyz", timeout=2.0)).status_code == 200
             except (httpx.HTTPError, AttributeError):
                 return False
 
         results = await asyncio.gather(*(probe(u) for u in upstreams.values()))
-        checks = dict(zip(upstreams, results, strict=True))
-        # The gateway itself can serve (tokens, partial views) with a service down.
-        return hasattr(app.state, "http"), {"upstreams": checks}
+        # Informative: the gateway still serves tokens and partial views with a service down.
+        return {"upstreams": dict(zip(upstreams, results, strict=True))}
 
-    app = build_app(
+    return ServiceSpec(
         name="gateway",
         title="Tessera CRM API",
         description="One authenticated API for frontends: tokens, every service's resources under /api/v1.",
-        settings=settings,
-        lifespan=lifespan,
-        readiness=readiness,
+        routers=[auth_router, audit_router, proxy_router],
+        migrations=Path(__file__).parent / "migrations",
+        context=resources,
+        extra_readiness=upstream_readiness,
     )
-    app.state.upstreams = upstreams
-    app.include_router(auth_router)
-    app.include_router(proxy_router)
+
+
+def create_app(
+    settings: GatewaySettings | None = None, *, mounts: dict[str, httpx.AsyncBaseTransport] | None = None
+) -> FastAPI:
+    """``mounts`` lets tests route an upstream URL to an in-process app."""
+    settings = settings or GatewaySettings()
+    app = create_service_app(spec(settings, mounts), settings)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed", "Retry-After"],
+            max_age=600,
+        )
     return app

@@ -1,4 +1,4 @@
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from tessera_shared.settings import ServiceSettings
@@ -9,6 +9,7 @@ class GatewaySettings(ServiceSettings):
 
     service_name: str = "gateway"
     port: int = 8000
+    database_url: str = "sqlite+aiosqlite:///./.data/gateway.db"
     kafka_enabled: bool = False
 
     customer_url: str = "http://127.0.0.1:8001"
@@ -20,6 +21,20 @@ class GatewaySettings(ServiceSettings):
     upstream_max_connections: int = Field(default=200, gt=0)
 
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=8 * 3600, ge=300, le=30 * 86_400)
     # Accounts as JSON: [{"username", "password_hash" (argon2), "roles": [...], "kind": "user"|"client"}].
     # Local mode adds the documented local accounts (password "local") when this is empty.
     accounts_json: str = "[]"
+
+    # Login throttling: this many failures for one user name or one address within the window.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+    # Requests per token per minute through /api/v1 (a token bucket; burst = the same number).
+    rate_limit_per_minute: int = Field(default=1200, ge=1)
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _gateway_signs(self) -> "GatewaySettings":
+        if self.jwt_algorithm == "RS256" and self.jwt_private_key is None:
+            raise ValueError("jwt_private_key: the gateway needs the RS256 private key to sign tokens")
+        return self

@@ -57,6 +57,9 @@ class AccountDirectory:
             accounts = [Account(name, local_hash, roles, kind) for name, (kind, roles) in LOCAL_ACCOUNTS.items()]
         return cls(accounts, hasher)
 
+    def get(self, username: str) -> Account | None:
+        return self._accounts.get(username)
+
     def authenticate(self, username: str, password: str, kind: Literal["user", "client"]) -> Account | None:
         account = self._accounts.get(username)
         try:

@@ -8,6 +8,8 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from tessera_gateway.audit import service as audit
+from tessera_gateway.audit.service import reads_personal_data
 from tessera_gateway.proxy.routes import owner_of
 from tessera_shared.auth import CurrentPrincipal
 from tessera_shared.http.errors import Problem
@@ -69,7 +71,15 @@ async def forward(request: Request, service: str, path: str) -> Response:
 )
 async def forward_to_owner(path: str, request: Request, principal: CurrentPrincipal) -> Response:
     # The token is checked here too, so anonymous traffic never reaches the services.
+    wait = request.app.state.rate_limits.take(principal.subject)
+    if wait:
+        raise Problem(429, "rate limit exceeded for this token", slug="rate-limited",
+                      headers={"Retry-After": str(int(wait) + 1)})
     service = owner_of(path)
     if service is None:
         raise Problem(404, f"no resource at /api/v1/{path}")
-    return await forward(request, service, path)
+    response = await forward(request, service, path)
+    if reads_personal_data(request.method, path):
+        await audit.record(request.app.state.runtime.sessions, principal, request.method, path,
+                           response.status_code)
+    return response

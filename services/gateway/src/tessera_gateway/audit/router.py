@@ -1,0 +1,49 @@
+"""``GET /api/v1/audit-log``: who read which personal data, and when (admins only)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from tessera_gateway.models import AuditEntry
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.pagination import Page, PageQuery, paginate
+
+router = APIRouter(prefix="/api/v1/audit-log", tags=["audit"])
+
+
+class AuditEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    at: datetime
+    subject: str
+    roles: list[str]
+    method: str
+    path: str
+    customer_id: str | None
+    status: int
+    request_id: str | None
+
+
+@router.get("", response_model=Page[AuditEntryOut], summary="Reads of personal data through the gateway")
+async def list_audit_entries(
+    session: SessionDep,
+    page: PageQuery,
+    _: Annotated[Principal, require_roles(Role.ADMIN)],
+    subject: Annotated[str | None, Query(max_length=200)] = None,
+    customer_id: Annotated[uuid.UUID | None, Query()] = None,
+) -> Page[AuditEntryOut]:
+    stmt = select(AuditEntry)
+    if subject:
+        stmt = stmt.where(AuditEntry.subject == subject)
+    if customer_id:
+        stmt = stmt.where(AuditEntry.customer_id == str(customer_id))
+    rows, cursor = await paginate(session, stmt, page, (AuditEntry.id,))
+    return Page[AuditEntryOut](items=[AuditEntryOut.model_validate(r) for r in rows], next_cursor=cursor)

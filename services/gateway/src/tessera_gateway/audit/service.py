@@ -1,0 +1,37 @@
+"""Which requests read personal data, and recording them."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tessera_gateway.models import AuditEntry
+from tessera_shared.auth import Principal
+from tessera_shared.db import unit_of_work
+from tessera_shared.observability import request_id_var
+
+# Resources whose reads return personal data (names, contact details, conversations).
+PERSONAL_RESOURCES = frozenset({"customers", "leads", "tickets", "activities"})
+
+
+def reads_personal_data(method: str, path: str) -> bool:
+    return method == "GET" and path.strip("/").split("/")[0] in PERSONAL_RESOURCES
+
+
+def customer_of(path: str) -> str | None:
+    parts = path.strip("/").split("/")
+    if parts[0] == "customers" and len(parts) > 1:
+        try:
+            return str(uuid.UUID(parts[1]))
+        except ValueError:
+            return None
+    return None
+
+
+async def record(sessions: async_sessionmaker[AsyncSession], principal: Principal, method: str, path: str,
+                 status: int) -> None:
+    async with unit_of_work(sessions) as session:
+        session.add(AuditEntry(subject=principal.subject, roles=sorted(principal.roles), method=method,
+                               path=f"/api/v1/{path}", customer_id=customer_of(path), status=status,
+                               request_id=request_id_var.get()))

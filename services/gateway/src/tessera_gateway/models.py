@@ -1,0 +1,47 @@
+"""The gateway's own tables: refresh tokens and the audit log of personal-data reads."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column, Index, String
+from sqlmodel import Field
+
+from tessera_shared.db import JSONType, UTCDateTime, declarative_base, new_id, utcnow
+
+Base = declarative_base()
+metadata = Base.metadata
+
+
+class RefreshToken(Base, table=True):
+    """One refresh token (stored hashed). Rotation chains tokens into a family; reusing a
+    spent token revokes the whole family (the token was stolen or replayed)."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    family_id: uuid.UUID = Field(index=True)
+    subject: str = Field(sa_column=Column(String(200), nullable=False))
+    issued_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class AuditEntry(Base, table=True):
+    """A read of personal data through the gateway: who, what, when, with what result."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_subject_id", "subject", "id"),
+                      Index("ix_audit_log_customer_id_id", "customer_id", "id"))
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    subject: str = Field(sa_column=Column(String(200), nullable=False))
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    method: str = Field(sa_column=Column(String(10), nullable=False))
+    path: str = Field(sa_column=Column(String(500), nullable=False))
+    customer_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    status: int
+    request_id: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
