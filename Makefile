@@ -14,7 +14,7 @@ TEST_PG_PORT    ?= 55432
 TEST_KAFKA_PORT ?= 19092
 PYTEST_ARGS     ?=
 
-.PHONY: help install run test test-unit stop lint migration clean asyncapi events-baseline
+.PHONY: help install run test test-unit stop lint migration clean asyncapi events-baseline roles
 
 help:
 	@echo "make run    start Kafka, the four services (SQLite) and the gateway on :8000"
@@ -70,3 +70,7 @@ migration: install
 
 clean: stop
 	rm -rf .data .local .venv $(TOOLS)
+
+# Regenerate docs/roles.md, the role x endpoint matrix, from the routes' rules.
+roles: install
+	$(PY) tools/gen_role_matrix.py

@@ -14,7 +14,8 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
 
 from tessera_shared.http.errors import Problem
@@ -126,7 +127,17 @@ def _unauthorized(detail: str, error: str | None = None) -> Problem:
     return Problem(401, detail, headers={"WWW-Authenticate": challenge})
 
 
-def principal_from_request(request: Request) -> Principal:
+# Declares the bearer scheme in OpenAPI, with the roles as OAuth2 scopes, so every operation's
+# required roles are visible in the docs (and testable from them).
+bearer_scheme = OAuth2PasswordBearer(
+    tokenUrl="/auth/token",
+    auto_error=False,
+    scheme_name="tessera",
+    scopes={role.value: f"the {role.value} role" for role in Role},
+)
+
+
+def principal_from_request(request: Request, _: Annotated[str | None, Depends(bearer_scheme)] = None) -> Principal:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
@@ -158,6 +169,11 @@ def require_roles(*roles: str) -> Any:
             )
         return principal
 
-    # The allowed roles are readable from the route, for the role-matrix test and the docs.
-    _check.allowed_roles = allowed  # type: ignore[attr-defined]
-    return Depends(_check)
+    # The allowed roles become the operation's OAuth2 scopes in OpenAPI.
+    return Security(_check, scopes=sorted(allowed))
+
+
+def public(reason: str) -> dict[str, Any]:
+    """``openapi_extra`` for a route that needs no staff token (say why, e.g. a survey link)."""
+    return {"x-tessera-public": reason}
+

@@ -1,0 +1,88 @@
+"""Write docs/roles.md, the role x endpoint matrix read from the code (`make roles`).
+
+The rules live in the routes (`require_roles`); this page is generated from them, and the
+role-matrix test checks both the page and the behaviour of every route for every role.
+With --check, write nothing and exit 1 when the page is stale.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from tessera_shared.auth import Role
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ["customer", "sales", "service-desk", "billing", "gateway"]
+ROLES = [Role.ADMIN, Role.SALES_MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT, Role.BILLING_CLERK,
+         Role.FINANCE_MANAGER, Role.PARTNER, Role.SERVICE]
+# Probes, docs and the token endpoint are open by design.
+OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/auth/token", "/.well-known/jwks.json"}
+
+
+def build_app(service: str, database_url: str = "sqlite+aiosqlite:///:memory:") -> FastAPI:
+    package = f"tessera_{service.replace('-', '_')}"
+    main = importlib.import_module(f"{package}.main")
+    settings_cls = next(v for k, v in vars(importlib.import_module(f"{package}.settings")).items()
+                        if k.endswith("Settings") and k != "ServiceSettings" and inspect.isclass(v))
+    settings = settings_cls(database_url=database_url, kafka_enabled=False, jobs_enabled=False, log_json=False)
+    return main.create_app(settings)
+
+
+def matrix_routes(app: FastAPI) -> list[tuple[str, str, frozenset[str] | None, str | None]]:
+    """(method, path, roles or None, public reason or None) for every operation in the OpenAPI.
+
+    The roles are the OAuth2 scopes ``require_roles`` puts on each operation.
+    """
+    rows = []
+    for path, operations in app.openapi()["paths"].items():
+        if path in OPEN_PATHS:
+            continue
+        for method, op in operations.items():
+            scopes = {s for req in op.get("security", []) for s in req.get("tessera", [])}
+            rows.append((method.upper(), path, frozenset(scopes) or None, op.get("x-tessera-public")))
+    return sorted(rows, key=lambda r: (r[1], r[0]))
+
+
+def render() -> str:
+    lines = [
+        "# Roles and endpoints",
+        "",
+        "Generated from the code by `make roles` (the `require_roles` rule on each route); the",
+        "role-matrix test checks that every route has a rule and that every role gets exactly",
+        "this answer (403 where there is no mark). `admin` may do everything. Object-level",
+        "rules (a rep's own deals and customers) apply on top, inside the services.",
+        "",
+        "| service | method | path | " + " | ".join(r.value for r in ROLES) + " |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in ROLES) + " |",
+    ]
+    for service in SERVICES:
+        app = build_app(service)
+        for method, path, allowed, public in matrix_routes(app):
+            if public:
+                marks = [f"public: {public}"] + [""] * (len(ROLES) - 1)
+            else:
+                marks = ["✓" if allowed and (r in allowed or r == Role.ADMIN) else "" for r in ROLES]
+            lines.append(f"| {service} | {method} | `{path}` | " + " | ".join(marks) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    target = ROOT / "docs/roles.md"
+    text = render()
+    if "--check" in sys.argv:
+        if not target.exists() or target.read_text() != text:
+            print("stale: docs/roles.md (run `make roles`)")
+            return 1
+        return 0
+    target.write_text(text)
+    print("wrote docs/roles.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
