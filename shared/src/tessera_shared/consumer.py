@@ -22,8 +22,9 @@ from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import tessera_shared.events.contracts  # noqa: F401 - every contract type is known
 from tessera_shared.db import unit_of_work
-from tessera_shared.events.envelope import CloudEvent, EventData, parse_envelope
+from tessera_shared.events.envelope import CloudEvent, EventData, event_model, parse_envelope
 from tessera_shared.infra_tables import inbox
 from tessera_shared.tasks import finish_or_cancel
 from tessera_shared.observability import (
@@ -160,6 +161,11 @@ class ConsumerRunner:
             event = parse_envelope(record.value)
         except (ValidationError, ValueError) as exc:
             await self._dead_letter(record, exc, attempts=1, event_type="unparseable")
+            return True
+        if event_model(event.type) is None:
+            # Not in the contract at all: a malformed or foreign message, not a newer fact.
+            await self._dead_letter(record, LookupError(f"unknown event type {event.type!r}"), attempts=1,
+                                    event_type="unknown")
             return True
         handler = self._handlers.get(event.type)
         if handler is None:

@@ -188,3 +188,26 @@ async def test_offsets_are_committed_after_effects(sessions, kafka_bootstrap, to
     finally:
         await again.stop()
     assert (again.applied, again.duplicates) == (0, 0)  # nothing redelivered to the same group
+
+
+async def test_unknown_types_are_poison_and_unhandled_contract_types_are_skipped(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+    from datetime import UTC, datetime
+
+    from tessera_shared.events.contracts import CustomerErased
+
+    key = uuid.uuid4()
+    foreign = build_event(Ping(ping_no=1), subject=key).model_copy(update={"type": "no.such_fact"})
+    unhandled = build_event(CustomerErased(customer_id=key, requested_by="admin", erased_at=datetime.now(UTC)), subject=key)
+    await produce(kafka_bootstrap, f"{topics}crm.customer", [
+        (str(key).encode(), foreign.to_json()), (str(key).encode(), unhandled.to_json()), ping_bytes(3, key),
+    ])
+    runner = runner_for(sessions, kafka_bootstrap, topics, f"g-{uuid.uuid4().hex[:8]}")
+    runner.start()
+    try:
+        await wait_until(lambda: asyncio.sleep(0, runner.applied == 1))
+    finally:
+        await runner.stop()
+    assert runner.dead_lettered == 1
+    (parked,) = await read_topic(kafka_bootstrap, f"{topics}crm.billing.dlq", expect=1)
+    assert b"unknown event type 'no.such_fact'" in dict(parked.headers)["dlq-error"]
+    assert await effect_rows(sessions) == [3]
