@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tessera_shared.events.contracts  # noqa: F401 - every contract type is known
+from tessera_shared import faults
 from tessera_shared.db import unit_of_work
 from tessera_shared.events.envelope import CloudEvent, EventData, event_model, parse_envelope
 from tessera_shared.infra_tables import inbox
@@ -207,6 +208,8 @@ class ConsumerRunner:
                 self.applied += 1
             else:
                 self.duplicates += 1
+            if applied:
+                faults.point("consumer.after_effect")
             if self.after_effect is not None:
                 await self.after_effect(record)
             return True

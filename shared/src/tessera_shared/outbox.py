@@ -20,6 +20,7 @@ from sqlalchemy import delete, event, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from tessera_shared import faults
 from tessera_shared.db import utcnow
 from tessera_shared.events.envelope import CONTENT_TYPE, CloudEvent, EventData, build_event, topic_for
 from tessera_shared.infra_tables import outbox
@@ -203,6 +204,7 @@ class OutboxRelay:
                     for row in rows
                 ]
                 await asyncio.gather(*futures)
+                faults.point("outbox.after_ack")
                 if self.fail_after_ack is not None:
                     self.fail_after_ack()
                 await session.execute(

@@ -2,24 +2,56 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tessera_customer import all_models  # noqa: F401 - every table in the metadata
+from tessera_customer.contacts.router import router as contacts_router
 from tessera_customer.customers.router import router as customers_router
+from tessera_customer.dedup.router import router as dedup_router
+from tessera_customer.handlers import handlers
+from tessera_customer.lifecycle.router import router as lifecycle_router
+from tessera_customer.lifecycle.service import churn_customers
+from tessera_customer.loyalty.router import router as loyalty_router
+from tessera_customer.privacy.router import router as privacy_router
 from tessera_customer.settings import CustomerSettings
+from tessera_customer.timeline.router import router as timeline_router
+from tessera_customer.value.router import router as value_router
+from tessera_customer.value.service import recompute_values
 from tessera_shared.app import ServiceSpec, create_service_app
+from tessera_shared.jobs import Job
 
 
-def spec() -> ServiceSpec:
+def jobs(settings: CustomerSettings) -> list[Job]:
+    async def churn(sessions: async_sessionmaker[AsyncSession], now: datetime) -> object:
+        return await churn_customers(sessions, settings, now)
+
+    async def value(sessions: async_sessionmaker[AsyncSession], now: datetime) -> object:
+        return await recompute_values(sessions, settings, now)
+
+    return [Job("customer-churn-window", settings.churn_job_interval_seconds, churn),
+            Job("customer-value-recompute", settings.value_job_interval_seconds, value)]
+
+
+def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
+    settings = settings or CustomerSettings()
     return ServiceSpec(
         name="customer",
         title="Tessera customer service",
         description="Customers, contacts, lifecycle, value, segments, consent, dedup, loyalty, churn.",
-        routers=[customers_router],
+        # Fixed paths (/duplicates, /win-back, ...) before /{customer_id} so they are not taken for ids.
+        routers=[dedup_router, value_router, lifecycle_router, customers_router, contacts_router, timeline_router,
+                 loyalty_router, privacy_router],
         migrations=Path(__file__).parent / "migrations",
+        handlers=handlers(settings),
+        consumes=["sales", "service-desk", "billing"],
+        jobs=jobs(settings),
     )
 
 
 def create_app(settings: CustomerSettings | None = None) -> FastAPI:
-    return create_service_app(spec(), settings or CustomerSettings())
+    settings = settings or CustomerSettings()
+    return create_service_app(spec(settings), settings)

@@ -2,17 +2,29 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Column, Index, String
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Uuid
 from sqlmodel import Field
 
 from tessera_customer.models import Base
-from tessera_shared.db import JSONType, UTCDateTime, new_id, utcnow
+from tessera_shared.db import JSONType, Money, UTCDateTime, new_id, utcnow
+
+# Segmentation variables stored as plain columns so that segments can filter on them.
+DEMOGRAPHIC = ("gender", "age_band", "occupation", "education")
+GEOGRAPHIC = ("country", "region", "city", "climate_zone")
+PSYCHOGRAPHIC = ("lifestyle", "social_status", "preferences")
 
 
 class Customer(Base, table=True):
     __tablename__ = "customers"
-    __table_args__ = (Index("ix_customers_owner_id_id", "owner_id", "id"),)
+    __table_args__ = (
+        Index("ix_customers_owner_id_id", "owner_id", "id"),
+        Index("ix_customers_tier_id", "tier", "id"),
+        Index("ix_customers_last_purchase_at", "last_purchase_at"),
+        Index("ix_customers_monetary_id", "monetary", "id"),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     kind: str = Field(sa_column=Column(String(20), nullable=False))
@@ -25,3 +37,70 @@ class Customer(Base, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     version: int = Field(default=1, nullable=False)
+
+    # Normalised name (lower case, no punctuation or legal suffix): search prefix and dedup key.
+    name_key: str = Field(default="", sa_column=Column(String(200), nullable=False, index=True))
+    external_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True, unique=True))
+    channels: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    custom_attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    relation: str | None = Field(default=None, sa_column=Column(String(20), nullable=True, index=True))
+    relationship_type: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
+
+    gender: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
+    age_band: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
+    occupation: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    education: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    country: str | None = Field(default=None, sa_column=Column(String(2), nullable=True, index=True))
+    region: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    city: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    climate_zone: str | None = Field(default=None, sa_column=Column(String(50), nullable=True))
+    lifestyle: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    social_status: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    preferences: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+
+    # Computed value (from facts other services publish); see value/rules.py.
+    lifecycle_stage: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    tier: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
+    purchase_count: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    first_purchase_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    last_purchase_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    lifetime_values: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    # Revenue over the value window in the reporting currency: what tiering and win-back sort by.
+    monetary: Decimal = Field(default=Decimal(0), sa_column=Column(Money(), nullable=False, default=0))
+    rfm_recency: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    rfm_frequency: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    rfm_monetary: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    rfm_segment: str | None = Field(default=None, sa_column=Column(String(30), nullable=True, index=True))
+    frequency_class: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
+    churn_risk: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    value_computed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+    # When the owner last acted on the customer: the pool rule returns stale customers.
+    owner_active_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    merged_into_id: uuid.UUID | None = Field(default=None, nullable=True)
+
+
+class CustomerTag(Base, table=True):
+    """One row per tag: lets the list filter by tag through an index on both databases."""
+
+    __tablename__ = "customer_tags"
+    __table_args__ = (Index("ix_customer_tags_tag_customer_id", "tag", "customer_id"),)
+
+    customer_id: uuid.UUID = Field(
+        sa_column=Column(Uuid(), ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    )
+    tag: str = Field(sa_column=Column(String(50), primary_key=True))
+
+
+class AccessLog(Base, table=True):
+    """Who read a customer's personal data, and when (privacy audit)."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_customer_id_at", "customer_id", "at"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    customer_id: uuid.UUID = Field(nullable=False)
+    principal: str = Field(sa_column=Column(String(200), nullable=False))
+    action: str = Field(sa_column=Column(String(30), nullable=False))
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

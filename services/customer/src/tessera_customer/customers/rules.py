@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterable
+
+from tessera_shared.auth import Principal, Role
+
+RELATIONS = ("consumer", "intermediary", "internal", "public")
+RELATIONSHIP_TYPES = ("transactional", "preferred_supplier", "partner", "strategic_alliance")
+
+# Legal-form words that say nothing about who the organisation is.
+_LEGAL_SUFFIXES = frozenset({
+    "gmbh", "ag", "kg", "ltd", "limited", "inc", "incorporated", "llc", "plc", "co", "corp",
+    "corporation", "company", "sa", "sarl", "srl", "bv", "nv", "oy", "ab", "as", "spa", "the",
+})
+
+MANAGERS = frozenset({Role.ADMIN, Role.SALES_MANAGER, Role.SERVICE})
 
 
 def normalise_email(email: str | None) -> str | None:
@@ -15,3 +30,27 @@ def normalise_phone(phone: str | None) -> str | None:
         return None
     digits = re.sub(r"\D", "", phone)
     return ("+" if phone.strip().startswith("+") else "") + digits
+
+
+def name_key(name: str) -> str:
+    """'ACME GmbH.' and 'Acme' -> 'acme': lower case, accents, punctuation and legal forms gone."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode() or name
+    words = re.findall(r"\w+", text.lower())
+    kept = [w for w in words if w not in _LEGAL_SUFFIXES]
+    return " ".join(kept or words)[:200]
+
+
+def may_change(principal: Principal, owner_id: str | None) -> bool:
+    """Owners change their customers; managers, admins and services any; other reps read only."""
+    if principal.has_any(MANAGERS):
+        return True
+    return Role.SALES_REP in principal.roles and owner_id is not None and owner_id == principal.subject
+
+
+def may_reassign(principal: Principal) -> bool:
+    """Only managers hand a customer to another owner."""
+    return principal.has_any(MANAGERS)
+
+
+def changed_fields(before: dict[str, object], after: dict[str, object], fields: Iterable[str]) -> list[str]:
+    return [f for f in fields if before.get(f) != after.get(f)]

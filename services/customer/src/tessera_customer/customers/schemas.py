@@ -2,13 +2,85 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+
+from tessera_customer.customers.models import DEMOGRAPHIC, GEOGRAPHIC, PSYCHOGRAPHIC, Customer
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()./-]{5,40}$")]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+OwnerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Relation = Literal["consumer", "intermediary", "internal", "public"]
+RelationshipType = Literal["transactional", "preferred_supplier", "partner", "strategic_alliance"]
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+class Channel(BaseModel):
+    """One more way to reach the customer beside the primary email and phone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["email", "phone", "postal"]
+    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
+
+
+class Demographic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gender: Annotated[str, StringConstraints(max_length=30)] | None = None
+    age_band: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}(-[0-9]{1,3}|\+)$")] | None = None
+    occupation: Short | None = None
+    education: Short | None = None
+
+
+class Geographic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    country: Country | None = None
+    region: Short | None = None
+    city: Short | None = None
+    climate_zone: Annotated[str, StringConstraints(max_length=50)] | None = None
+
+
+class Psychographic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lifestyle: Short | None = None
+    social_status: Short | None = None
+    preferences: list[Short] = Field(default_factory=list, max_length=50)
+
+
+class Segmentation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    demographic: Demographic = Field(default_factory=Demographic)
+    geographic: Geographic = Field(default_factory=Geographic)
+    psychographic: Psychographic = Field(default_factory=Psychographic)
+
+    def columns(self) -> dict[str, Any]:
+        return {**self.demographic.model_dump(), **self.geographic.model_dump(), **self.psychographic.model_dump()}
+
+    @classmethod
+    def of(cls, c: Customer) -> Segmentation:
+        return cls(
+            demographic=Demographic(**{f: getattr(c, f) for f in DEMOGRAPHIC}),
+            geographic=Geographic(**{f: getattr(c, f) for f in GEOGRAPHIC}),
+            psychographic=Psychographic(**{f: getattr(c, f) for f in PSYCHOGRAPHIC}),
+        )
+
+
+CustomAttributes = dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Any]
+
+
+def _small_attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(value) > 100:
+        raise ValueError("at most 100 custom attributes")
+    return value
 
 
 class CustomerCreate(BaseModel):
@@ -18,13 +90,68 @@ class CustomerCreate(BaseModel):
     name: Name
     email: EmailStr | None = None
     phone: Phone | None = None
-    owner_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    owner_id: OwnerId | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=50)
+    channels: list[Channel] = Field(default_factory=list, max_length=20)
+    relation: Relation | None = None
+    relationship_type: RelationshipType | None = None
+    segmentation: Segmentation = Field(default_factory=Segmentation)
+    custom_attributes: CustomAttributes = Field(default_factory=dict)
+    # The id in the system the customer came from (bulk import dedupes on it).
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+    _attrs = field_validator("custom_attributes")(_small_attributes)
+
+
+class CustomerPatch(BaseModel):
+    """Fields to change; absent ones stay. Status and value are facts, not typed by hand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    owner_id: OwnerId | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+    channels: list[Channel] | None = Field(default=None, max_length=20)
+    relation: Relation | None = None
+    relationship_type: RelationshipType | None = None
+    segmentation: Segmentation | None = None
+    custom_attributes: CustomAttributes | None = None
+
+    _attrs = field_validator("custom_attributes")(_small_attributes)
+
+    @field_validator("name", "tags", "channels", "segmentation", "custom_attributes")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+
+class Value(BaseModel):
+    lifecycle_stage: str | None
+    tier: str | None
+    purchase_count: int
+    first_purchase_at: datetime | None
+    last_purchase_at: datetime | None
+    lifetime_values: dict[str, Decimal]
+    monetary: Decimal
+    rfm_recency: int | None
+    rfm_frequency: int | None
+    rfm_monetary: int | None
+    rfm_segment: str | None
+    frequency_class: str | None
+    churn_risk: int | None
+    computed_at: datetime | None
+
+
+def _cents(value: Decimal | str) -> Decimal:
+    # Stored with 4 decimals on PostgreSQL, as given on SQLite: one shape on the wire.
+    return Decimal(value).quantize(Decimal("0.01"))
 
 
 class CustomerOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: uuid.UUID
     kind: str
     name: str
@@ -33,6 +160,32 @@ class CustomerOut(BaseModel):
     owner_id: str | None
     status: str
     tags: list[str]
+    channels: list[Channel]
+    relation: str | None
+    relationship_type: str | None
+    segmentation: Segmentation
+    custom_attributes: dict[str, Any]
+    external_id: str | None
+    value: Value
+    erased_at: datetime | None
     created_at: datetime
     updated_at: datetime
     version: int
+
+    @classmethod
+    def of(cls, c: Customer) -> CustomerOut:
+        return cls(
+            id=c.id, kind=c.kind, name=c.name, email=c.email, phone=c.phone, owner_id=c.owner_id,
+            status=c.status, tags=c.tags, channels=[Channel(**ch) for ch in c.channels],
+            relation=c.relation, relationship_type=c.relationship_type, segmentation=Segmentation.of(c),
+            custom_attributes=c.custom_attributes, external_id=c.external_id,
+            value=Value(
+                lifecycle_stage=c.lifecycle_stage, tier=c.tier, purchase_count=c.purchase_count,
+                first_purchase_at=c.first_purchase_at, last_purchase_at=c.last_purchase_at,
+                lifetime_values={k: _cents(v) for k, v in c.lifetime_values.items()}, monetary=_cents(c.monetary),
+                rfm_recency=c.rfm_recency, rfm_frequency=c.rfm_frequency, rfm_monetary=c.rfm_monetary,
+                rfm_segment=c.rfm_segment, frequency_class=c.frequency_class, churn_risk=c.churn_risk,
+                computed_at=c.value_computed_at,
+            ),
+            erased_at=c.erased_at, created_at=c.created_at, updated_at=c.updated_at, version=c.version,
+        )

@@ -2,33 +2,49 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_customer.customers.models import Customer
 from tessera_customer.customers.repository import CustomerRepository
-from tessera_customer.customers.rules import normalise_email, normalise_phone
-from tessera_customer.customers.schemas import CustomerCreate
+from tessera_customer.customers.rules import (
+    changed_fields,
+    may_change,
+    may_reassign,
+    name_key,
+    normalise_email,
+    normalise_phone,
+)
+from tessera_customer.customers.schemas import CustomerCreate, CustomerPatch
+from tessera_customer.timeline import service as timeline
 from tessera_shared.auth import Principal, Role
-from tessera_shared.events.contracts import CustomerCreated
+from tessera_shared.db import utcnow
+from tessera_shared.events.contracts import CustomerCreated, CustomerUpdated
+from tessera_shared.http.errors import Problem
 from tessera_shared.outbox import publish
 
+# Fields whose change is announced in customer.updated (the rest is internal detail).
+RECORD_FIELDS = (
+    "name", "email", "phone", "owner_id", "tags", "channels", "relation", "relationship_type",
+    "custom_attributes", "gender", "age_band", "occupation", "education", "country", "region", "city",
+    "climate_zone", "lifestyle", "social_status", "preferences",
+)
 
-async def create_customer(
-    session: AsyncSession, data: CustomerCreate, principal: Principal
-) -> Customer:
-    owner = data.owner_id
-    if owner is None and Role.SALES_REP in principal.roles:
-        owner = principal.subject  # a rep's new customer is the rep's own
-    customer = Customer(
-        kind=data.kind,
-        name=data.name,
-        email=normalise_email(data.email),
-        phone=normalise_phone(data.phone),
-        owner_id=owner,
-        tags=sorted(set(data.tags)),
+
+def new_customer(data: CustomerCreate, owner: str | None) -> Customer:
+    return Customer(
+        kind=data.kind, name=data.name, name_key=name_key(data.name), email=normalise_email(data.email),
+        phone=normalise_phone(data.phone), owner_id=owner, owner_active_at=utcnow() if owner else None,
+        tags=sorted(set(data.tags)), channels=[c.model_dump() for c in data.channels],
+        relation=data.relation, relationship_type=data.relationship_type,
+        custom_attributes=data.custom_attributes, external_id=data.external_id,
+        **data.segmentation.columns(),
     )
-    CustomerRepository(session).add(customer)
-    await session.flush()
+
+
+async def announce_created(session: AsyncSession, customer: Customer) -> None:
     await publish(
         session,
         CustomerCreated(
@@ -37,4 +53,80 @@ async def create_customer(
         ),
         subject=customer.id,
     )
+    timeline.record(session, customer.id, "customer.created", f"Customer {customer.name} created",
+                    occurred_at=customer.created_at)
+
+
+async def create_customer(session: AsyncSession, data: CustomerCreate, principal: Principal) -> Customer:
+    owner = data.owner_id
+    if owner is None and Role.SALES_REP in principal.roles:
+        owner = principal.subject  # a rep's new customer is the rep's own
+    if data.external_id is not None and await _external_id_taken(session, data.external_id):
+        raise Problem(409, f"a customer with external_id {data.external_id!r} exists", slug="conflict")
+    customer = new_customer(data, owner)
+    repo = CustomerRepository(session)
+    repo.add(customer)
+    await session.flush()
+    await repo.set_tags(customer.id, customer.tags)
+    await announce_created(session, customer)
+    return customer
+
+
+async def _external_id_taken(session: AsyncSession, external_id: str) -> bool:
+    return (await session.scalar(select(Customer.id).where(Customer.external_id == external_id))) is not None
+
+
+def _snapshot(customer: Customer) -> dict[str, Any]:
+    return {f: getattr(customer, f) for f in RECORD_FIELDS}
+
+
+def ensure_may_change(principal: Principal, customer: Customer) -> None:
+    if not may_change(principal, customer.owner_id):
+        raise Problem(403, "only the customer's owner, a manager or an admin may change it")
+
+
+async def update_customer(session: AsyncSession, customer: Customer, patch: CustomerPatch, principal: Principal) -> Customer:
+    ensure_may_change(principal, customer)
+    given = patch.model_fields_set
+    if "owner_id" in given and patch.owner_id != customer.owner_id and not may_reassign(principal):
+        raise Problem(403, "only a manager or an admin may hand a customer to another owner")
+    before = _snapshot(customer)
+    for field in ("name", "relation", "relationship_type", "custom_attributes", "owner_id"):
+        if field in given:
+            setattr(customer, field, getattr(patch, field))
+    if "email" in given:
+        customer.email = normalise_email(patch.email)
+    if "phone" in given:
+        customer.phone = normalise_phone(patch.phone)
+    if "tags" in given and patch.tags is not None:
+        customer.tags = sorted(set(patch.tags))
+    if "channels" in given and patch.channels is not None:
+        customer.channels = [c.model_dump() for c in patch.channels]
+    if "segmentation" in given and patch.segmentation is not None:
+        for column, value in patch.segmentation.columns().items():
+            setattr(customer, column, value)
+    changed = changed_fields(before, _snapshot(customer), RECORD_FIELDS)
+    if not changed:
+        return customer
+    now = utcnow()
+    customer.name_key = name_key(customer.name)
+    if "owner_id" in changed:
+        customer.owner_active_at = now if customer.owner_id else None
+    elif principal.subject == customer.owner_id:
+        customer.owner_active_at = now
+    if "tags" in changed:
+        await CustomerRepository(session).set_tags(customer.id, customer.tags)
+    customer.version += 1
+    customer.updated_at = now
+    await session.flush()
+    await publish(
+        session,
+        CustomerUpdated(
+            customer_id=customer.id, changed_fields=changed, name=customer.name, email=customer.email,
+            owner_id=customer.owner_id, version=customer.version, updated_at=now,
+        ),
+        subject=customer.id,
+    )
+    timeline.record(session, customer.id, "customer.updated", f"Changed {', '.join(changed)} ({principal.subject})",
+                    occurred_at=now, data={"changed_fields": changed, "actor": principal.subject})
     return customer

@@ -1,4 +1,4 @@
-from tessera_customer.customers import models as _customers  # noqa: F401 - registers the tables
+from tessera_customer import all_models as _models  # noqa: F401 - registers the tables
 from tessera_customer.models import metadata
 from tessera_shared.migrations import run_env
 

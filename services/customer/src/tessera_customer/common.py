@@ -1,0 +1,72 @@
+"""Request helpers every feature of the customer service shares."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import Select, and_, literal, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from tessera_customer.customers.models import AccessLog, Customer
+from tessera_customer.settings import CustomerSettings
+from tessera_shared.auth import Principal
+from tessera_shared.db import utcnow
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.pagination import PageParams, decode_cursor, encode_cursor
+
+
+def _settings(request: Request) -> CustomerSettings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[CustomerSettings, Depends(_settings)]
+
+
+async def load_customer(session: AsyncSession, customer_id: uuid.UUID, *, for_update: bool = False) -> Customer:
+    """The live customer or a 404 problem (a merged one points at its survivor)."""
+    customer = await session.get(Customer, customer_id, with_for_update=for_update)
+    if customer is None:
+        raise Problem(404, f"customer {customer_id} not found")
+    if customer.merged_into_id is not None:
+        raise Problem(404, f"customer {customer_id} was merged into {customer.merged_into_id}",
+                      merged_into=str(customer.merged_into_id))
+    return customer
+
+
+def refuse_if_erased(customer: Customer) -> None:
+    if customer.erased_at is not None:
+        raise Problem(409, f"customer {customer.id} was erased; its record can no longer change",
+                      slug="customer-erased")
+
+
+def audit_read(session: AsyncSession, customer_id: uuid.UUID, principal: Principal, action: str) -> None:
+    session.add(AccessLog(customer_id=customer_id, principal=principal.subject, action=action, at=utcnow()))
+
+
+async def paginate_desc(
+    session: AsyncSession, stmt: Select[Any], params: PageParams, order: tuple[InstrumentedAttribute[Any], ...],
+) -> tuple[list[Any], str | None]:
+    """Keyset pagination newest/largest first (the shared ``paginate`` walks ascending only)."""
+    if params.cursor:
+        values = decode_cursor(params.cursor, len(order))
+        bounds = [literal(v, type_=col.type) for v, col in zip(values, order, strict=True)]
+        # (a, b) < (x, y) spelled out: row-value comparison on typed columns is not portable.
+        clauses = []
+        for i, col in enumerate(order):
+            eq = [order[j] == bounds[j] for j in range(i)]
+            clauses.append(and_(*eq, col < bounds[i]))
+        stmt = stmt.where(or_(*clauses))
+    rows = list((await session.execute(stmt.order_by(*[c.desc() for c in order]).limit(params.limit + 1))).scalars())
+    next_cursor = None
+    if len(rows) > params.limit:
+        rows = rows[: params.limit]
+        next_cursor = encode_cursor([_cursor_value(getattr(rows[-1], c.key)) for c in order])
+    return rows, next_cursor
+
+
+def _cursor_value(value: Any) -> Any:
+    return str(value) if not isinstance(value, (datetime, uuid.UUID, int, str)) and value is not None else value

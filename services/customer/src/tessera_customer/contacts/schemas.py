@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints, field_validator
+
+from tessera_customer.customers.schemas import Name, Phone
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+BuyingRole = Literal["decision_maker", "influencer", "user", "gatekeeper"]
+
+
+class ContactCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    title: Text | None = None
+    department: Text | None = None
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    buying_role: BuyingRole | None = None
+
+
+class ContactPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    title: Text | None = None
+    department: Text | None = None
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    buying_role: BuyingRole | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_null(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+
+class ContactOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    name: str
+    title: str | None
+    department: str | None
+    email: str | None
+    phone: str | None
+    buying_role: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int

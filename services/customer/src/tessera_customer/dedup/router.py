@@ -1,0 +1,106 @@
+"""Duplicate candidates with their reasons, and merging one into the other."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import and_, literal, or_, select
+from sqlalchemy.orm import aliased
+
+from tessera_customer.common import load_customer, refuse_if_erased
+from tessera_customer.customers.models import Customer
+from tessera_customer.customers.schemas import CustomerOut
+from tessera_customer.dedup.rules import Candidate, match_reasons, organisation_domain
+from tessera_customer.dedup.service import merge
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.etag import check_if_match, etag_for
+from tessera_shared.http.pagination import Page, PageQuery, decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/v1/customers", tags=["dedup"])
+
+
+class DuplicatePair(BaseModel):
+    customer_id: uuid.UUID
+    duplicate_id: uuid.UUID
+    customer_name: str
+    duplicate_name: str
+    reasons: list[str]
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    duplicate_id: uuid.UUID
+
+
+def _candidate(c: Customer) -> Candidate:
+    return Candidate(kind=c.kind, name_key=c.name_key, email=c.email, phone=c.phone)
+
+
+def _live(c: type[Customer]):  # noqa: ANN202 - a SQL condition
+    return and_(c.merged_into_id.is_(None), c.erased_at.is_(None))
+
+
+@router.get("/duplicates", response_model=Page[DuplicatePair],
+            summary="Likely duplicates (same email or phone, similar name at the same organisation)")
+async def duplicates(
+    session: SessionDep, page: PageQuery,
+    _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)],
+    customer_id: Annotated[uuid.UUID | None, Query(description="Only candidates for this customer")] = None,
+) -> Page[DuplicatePair]:
+    a, b = aliased(Customer), aliased(Customer)
+    # Blocking on indexed equal keys keeps this a join, not a comparison of every pair.
+    same_key = or_(a.email == b.email, a.phone == b.phone, and_(a.name_key == b.name_key, a.name_key != ""))
+    if customer_id is not None:
+        me = await load_customer(session, customer_id)
+        domain = organisation_domain(me.email)
+        keys = [b.email == me.email] if me.email else []
+        keys += [b.phone == me.phone] if me.phone else []
+        keys += [b.name_key == me.name_key] if me.name_key else []
+        keys += [b.email.endswith("@" + domain, autoescape=True)] if domain else []
+        if not keys:
+            return Page[DuplicatePair](items=[], next_cursor=None)
+        stmt = select(b).where(b.id != me.id, _live(b), or_(*keys)).order_by(b.id).limit(200)
+        others = (await session.scalars(stmt)).all()
+        items = [DuplicatePair(customer_id=me.id, duplicate_id=o.id, customer_name=me.name, duplicate_name=o.name,
+                               reasons=r) for o in others if (r := match_reasons(_candidate(me), _candidate(o)))]
+        return Page[DuplicatePair](items=items, next_cursor=None)
+    stmt = select(a, b).join(b, and_(a.id < b.id, same_key)).where(_live(a), _live(b))
+    if page.cursor:
+        first, second = decode_cursor(page.cursor, 2)
+        stmt = stmt.where(or_(a.id > literal(first, a.id.type),
+                              and_(a.id == literal(first, a.id.type), b.id > literal(second, b.id.type))))
+    rows = (await session.execute(stmt.order_by(a.id, b.id).limit(page.limit + 1))).all()
+    next_cursor = None
+    if len(rows) > page.limit:
+        rows = rows[: page.limit]
+        next_cursor = encode_cursor([rows[-1][0].id, rows[-1][1].id])
+    items = [DuplicatePair(customer_id=x.id, duplicate_id=y.id, customer_name=x.name, duplicate_name=y.name,
+                           reasons=match_reasons(_candidate(x), _candidate(y)) or ["similar_record"])
+             for x, y in rows]
+    return Page[DuplicatePair](items=items, next_cursor=next_cursor)
+
+
+@router.post("/{customer_id}/merge", response_model=CustomerOut,
+             summary="Merge a duplicate into this customer (customer.merged)")
+async def merge_customer(
+    customer_id: uuid.UUID, body: MergeIn, request: Request, session: SessionDep, response: Response,
+    principal: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SERVICE)],
+) -> CustomerOut:
+    if body.duplicate_id == customer_id:
+        raise Problem(409, "a customer cannot be merged into itself", slug="conflict")
+    # Lock in id order so that two crossing merges cannot deadlock.
+    first, second = sorted([customer_id, body.duplicate_id])
+    locked = {c: await load_customer(session, c, for_update=True) for c in (first, second)}
+    survivor, duplicate = locked[customer_id], locked[body.duplicate_id]
+    check_if_match(request, survivor.id, survivor.version)
+    refuse_if_erased(survivor)
+    refuse_if_erased(duplicate)
+    await merge(session, survivor, duplicate, principal.subject)
+    response.headers["ETag"] = etag_for(survivor.id, survivor.version)
+    return CustomerOut.of(survivor)

@@ -1,0 +1,199 @@
+"""Reactions to the sales, service-desk and billing facts (DOMAIN.md §6).
+
+Each runs in the consumer's transaction beside the inbox row, so it happens once per event id;
+each also checks its fact key (deal, invoice, payment, ticket ...) so a re-announced fact with a
+new event id has no second effect.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_customer.customers.models import Customer
+from tessera_customer.loyalty.service import earn_points
+from tessera_customer.settings import CustomerSettings
+from tessera_customer.timeline import service as timeline
+from tessera_customer.timeline.models import TimelineEntry
+from tessera_customer.value.service import record_payment, record_purchase, refresh_risk, signals_of
+from tessera_shared.consumer import Handler, PermanentError
+from tessera_shared.events import CloudEvent, EventData
+from tessera_shared.events.contracts import (
+    ActivityLogged, DealLost, DealWon, DunningStep, InvoiceIssued, InvoiceOverdue, InvoicePaid, LeadConverted,
+    PaymentReceived, SlaBreached, SurveyAnswered, TicketClosed, TicketEscalated, TicketOpened,
+)
+
+log = logging.getLogger(__name__)
+
+Effect = Callable[[AsyncSession, CustomerSettings, Customer, Any], Awaitable[None]]
+
+
+async def resolve(session: AsyncSession, customer_id: uuid.UUID) -> Customer:
+    """The live customer a fact is about, following merges to the survivor."""
+    customer = await session.get(Customer, customer_id, with_for_update=True)
+    hops = 0
+    while customer is not None and customer.merged_into_id is not None and hops < 10:
+        customer = await session.get(Customer, customer.merged_into_id, with_for_update=True)
+        hops += 1
+    if customer is None:
+        raise PermanentError(f"unknown customer {customer_id}")
+    return customer
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return f"{amount} {currency}"
+
+
+# Per event type: the fact key (re-announcement guard), when it happened, and its timeline line.
+def _spec(data: EventData) -> tuple[str, datetime, str]:
+    match data:
+        case DealWon():
+            return str(data.deal_id), data.won_at, f"Deal won: {data.title} ({_money(data.amount, data.currency)})"
+        case DealLost():
+            return str(data.deal_id), data.lost_at, f"Deal lost ({_money(data.amount, data.currency)}): {data.reason}"
+        case LeadConverted():
+            return str(data.lead_id), data.converted_at, f"Lead converted (source {data.source})"
+        case ActivityLogged():
+            return str(data.activity_id), data.occurred_at, f"{data.kind.capitalize()}: {data.subject}"
+        case TicketOpened():
+            return str(data.ticket_id), data.opened_at, f"Ticket opened ({data.priority} {data.category}): {data.subject}"
+        case TicketEscalated():
+            return f"{data.ticket_id}:{data.level}", data.escalated_at, f"Ticket escalated to level {data.level}: {data.reason}"
+        case TicketClosed():
+            return str(data.ticket_id), data.closed_at, f"Ticket closed ({data.category})"
+        case SlaBreached():
+            return f"{data.ticket_id}:{data.metric}", data.breached_at, f"SLA breached: {data.metric} ({data.priority})"
+        case SurveyAnswered():
+            return str(data.survey_id), data.answered_at, f"Survey answered: CSAT {data.csat}"
+        case InvoiceIssued():
+            return str(data.invoice_id), data.issued_at, f"Invoice {data.number} issued ({_money(data.total, data.currency)})"
+        case InvoicePaid():
+            return str(data.invoice_id), data.paid_at, f"Invoice {data.number} paid ({_money(data.total, data.currency)})"
+        case InvoiceOverdue():
+            return f"{data.invoice_id}:{data.days_overdue}", data.detected_at, f"Invoice {data.number} overdue {data.days_overdue} days"
+        case PaymentReceived():
+            return str(data.payment_id), data.received_at, f"Payment received ({_money(data.amount, data.currency)})"
+        case DunningStep():
+            return f"{data.invoice_id}:{data.step}", data.occurred_at, f"Dunning step {data.step} ({data.action}) for invoice {data.number}"
+    raise PermanentError(f"no timeline rule for {type(data).__name__}")
+
+
+async def _deal_won(session: AsyncSession, settings: CustomerSettings, c: Customer, d: DealWon) -> None:
+    await record_purchase(session, settings, c, key=f"deal:{d.deal_id}", source="deal_won", amount=d.amount,
+                          currency=d.currency, occurred_at=d.won_at, reason="deal_won")
+
+
+async def _deal_lost(session: AsyncSession, settings: CustomerSettings, c: Customer, d: DealLost) -> None:
+    s = await signals_of(session, c.id)
+    s.lost_deals = (s.lost_deals or 0) + 1
+    reasons = dict(s.lost_reasons or {})
+    reasons[d.reason[:100]] = int(reasons.get(d.reason[:100], 0)) + 1
+    s.lost_reasons = reasons
+
+
+async def _activity(session: AsyncSession, settings: CustomerSettings, c: Customer, d: ActivityLogged) -> None:
+    if d.owner_id is not None and d.owner_id == c.owner_id and (c.owner_active_at is None or d.occurred_at > c.owner_active_at):
+        c.owner_active_at = d.occurred_at  # the owner is working the customer: it stays out of the pool
+
+
+def _signal_list(field: str, add: bool, key_of: Callable[[Any], str]) -> Effect:
+    async def effect(session: AsyncSession, settings: CustomerSettings, c: Customer, d: Any) -> None:
+        s = await signals_of(session, c.id)
+        values = [v for v in getattr(s, field) or [] if v != key_of(d)]
+        setattr(s, field, values + [key_of(d)] if add else values)
+        await refresh_risk(session, settings, c, s)
+
+    return effect
+
+
+async def _ticket_closed(session: AsyncSession, settings: CustomerSettings, c: Customer, d: TicketClosed) -> None:
+    s = await signals_of(session, c.id)
+    s.open_tickets = [t for t in s.open_tickets or [] if t != str(d.ticket_id)]
+    s.escalated_tickets = [t for t in s.escalated_tickets or [] if t != str(d.ticket_id)]
+    await refresh_risk(session, settings, c, s)
+
+
+async def _sla_breached(session: AsyncSession, settings: CustomerSettings, c: Customer, d: SlaBreached) -> None:
+    s = await signals_of(session, c.id)
+    s.sla_breaches = (s.sla_breaches or 0) + 1
+    await refresh_risk(session, settings, c, s)
+
+
+async def _survey(session: AsyncSession, settings: CustomerSettings, c: Customer, d: SurveyAnswered) -> None:
+    s = await signals_of(session, c.id)
+    s.last_csat = d.csat
+    await refresh_risk(session, settings, c, s)
+
+
+async def _invoice_paid(session: AsyncSession, settings: CustomerSettings, c: Customer, d: InvoicePaid) -> None:
+    key = f"deal:{d.deal_id}" if d.deal_id else f"invoice:{d.invoice_id}"
+    await record_purchase(session, settings, c, key=key, source="invoice_paid", amount=d.total, currency=d.currency,
+                          occurred_at=d.paid_at, reason="purchase")
+    await earn_points(session, settings, c.id, invoice_id=d.invoice_id, number=d.number, amount=d.total,
+                      currency=d.currency, at=d.paid_at)
+    s = await signals_of(session, c.id)
+    s.overdue_invoices = [i for i in s.overdue_invoices or [] if i != str(d.invoice_id)]
+    await refresh_risk(session, settings, c, s)
+
+
+async def _payment(session: AsyncSession, settings: CustomerSettings, c: Customer, d: PaymentReceived) -> None:
+    await record_payment(session, c, payment_id=d.payment_id, amount=d.amount, currency=d.currency,
+                         received_at=d.received_at)
+    for allocation in d.allocations:
+        # The same purchase key as invoice.paid: a paid invoice is counted once, whichever comes first.
+        key = f"deal:{allocation.deal_id}" if allocation.deal_id else f"invoice:{allocation.invoice_id}"
+        await record_purchase(session, settings, c, key=key, source="payment", amount=allocation.amount,
+                              currency=d.currency, occurred_at=d.received_at, reason="purchase")
+
+
+async def _nothing(session: AsyncSession, settings: CustomerSettings, c: Customer, d: Any) -> None:
+    return None
+
+
+EFFECTS: dict[type[EventData], Effect] = {
+    DealWon: _deal_won,
+    DealLost: _deal_lost,
+    LeadConverted: _nothing,
+    ActivityLogged: _activity,
+    TicketOpened: _signal_list("open_tickets", True, lambda d: str(d.ticket_id)),
+    TicketEscalated: _signal_list("escalated_tickets", True, lambda d: str(d.ticket_id)),
+    TicketClosed: _ticket_closed,
+    SlaBreached: _sla_breached,
+    SurveyAnswered: _survey,
+    InvoiceIssued: _nothing,
+    InvoicePaid: _invoice_paid,
+    InvoiceOverdue: _signal_list("overdue_invoices", True, lambda d: str(d.invoice_id)),
+    PaymentReceived: _payment,
+    DunningStep: _nothing,
+}
+
+
+def make_handler(settings: CustomerSettings, effect: Effect) -> Handler:
+    async def handle(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
+        customer_id = getattr(data, "customer_id", None)
+        if customer_id is None:
+            return  # e.g. an activity about a lead only: not a customer fact
+        ref, occurred_at, summary = _spec(data)
+        seen = await session.scalar(select(TimelineEntry.id).where(TimelineEntry.kind == event.type,
+                                                                   TimelineEntry.ref_id == ref).limit(1))
+        if seen is not None:
+            log.info("re-announced fact ignored", extra={"event_id": event.id, "event_type": event.type})
+            return
+        customer = await resolve(session, customer_id)
+        timeline.record(session, customer.id, event.type, summary, occurred_at=occurred_at,
+                        source=event.source.rsplit("/", 1)[-1], ref_id=ref,
+                        data=data.model_dump(mode="json"), event_id=event.id)
+        await effect(session, settings, customer, data)
+
+    return handle
+
+
+def handlers(settings: CustomerSettings) -> dict[str, Handler]:
+    return {model.event_type: make_handler(settings, effect) for model, effect in EFFECTS.items()}

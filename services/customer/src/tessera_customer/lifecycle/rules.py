@@ -1,0 +1,60 @@
+"""The customer lifecycle state machine (DOMAIN.md §1, textbook figure 1.2), as pure functions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+STATUSES = ("non_customer", "prospect", "first_time", "repeat", "loyal", "churned")
+BUYING = frozenset({"first_time", "repeat", "loyal"})
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "non_customer": frozenset({"prospect"}),
+    "prospect": frozenset({"first_time", "non_customer"}),  # non_customer: disqualified
+    "first_time": frozenset({"repeat", "churned"}),
+    "repeat": frozenset({"loyal", "churned"}),
+    "loyal": frozenset({"churned"}),
+    "churned": frozenset({"repeat", "non_customer"}),  # won back, or given up
+}
+
+
+def allowed_transitions(status: str) -> list[str]:
+    return sorted(TRANSITIONS.get(status, frozenset()))
+
+
+def can_transition(from_status: str, to_status: str) -> bool:
+    return to_status in TRANSITIONS.get(from_status, frozenset())
+
+
+def purchase_steps(
+    status: str, *, purchases_total: int, purchases_in_window: int, loyal_min_purchases: int, reason: str,
+) -> list[tuple[str, str]]:
+    """The (to_status, reason) steps a new purchase causes, each an allowed edge, in order.
+
+    ``purchases_total`` and ``purchases_in_window`` already count the new purchase.
+    """
+    steps: list[tuple[str, str]] = []
+    current = status
+    if current == "non_customer":
+        steps.append(("prospect", reason))
+        current = "prospect"
+    if current == "prospect":
+        steps.append(("first_time", reason))
+        current = "first_time"
+        if purchases_total < 2:
+            return steps
+    if current == "churned":
+        steps.append(("repeat", "won_back"))
+        current = "repeat"
+    if current == "first_time" and purchases_total >= 2:
+        steps.append(("repeat", reason))
+        current = "repeat"
+    if current == "repeat" and purchases_in_window >= loyal_min_purchases:
+        steps.append(("loyal", "sustained_buying"))
+    return steps
+
+
+def is_churned(status: str, last_purchase_at: datetime | None, as_of: datetime, window_days: int) -> bool:
+    """A buying customer with no purchase within the churn window has churned."""
+    if status not in BUYING or last_purchase_at is None:
+        return False
+    return last_purchase_at <= as_of - timedelta(days=window_days)

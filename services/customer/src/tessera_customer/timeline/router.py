@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from tessera_customer.common import load_customer, paginate_desc
+from tessera_customer.customers.router import READERS
+from tessera_customer.timeline.models import TimelineEntry
+from tessera_shared.auth import Principal, require_roles
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.pagination import Page, PageQuery
+
+router = APIRouter(prefix="/v1/customers", tags=["timeline"])
+
+
+class TimelineEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    occurred_at: datetime
+    kind: str
+    source: str
+    summary: str
+    ref_id: str | None
+    data: dict[str, Any]
+
+
+@router.get("/{customer_id}/timeline", response_model=Page[TimelineEntryOut],
+            summary="Every fact about the customer from every service, newest first")
+async def get_timeline(
+    customer_id: uuid.UUID, session: SessionDep, page: PageQuery,
+    _: Annotated[Principal, require_roles(*READERS)],
+    kind: Annotated[str | None, Query(max_length=60, description="e.g. deal.won")] = None,
+) -> Page[TimelineEntryOut]:
+    await load_customer(session, customer_id)
+    stmt = select(TimelineEntry).where(TimelineEntry.customer_id == customer_id)
+    if kind:
+        stmt = stmt.where(TimelineEntry.kind == kind)
+    rows, cursor = await paginate_desc(session, stmt, page, (TimelineEntry.occurred_at, TimelineEntry.id))
+    return Page[TimelineEntryOut](items=[TimelineEntryOut.model_validate(r) for r in rows], next_cursor=cursor)

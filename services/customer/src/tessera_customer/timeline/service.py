@@ -1,0 +1,31 @@
+"""Writing to the timeline: consumed facts and the service's own changes alike."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_customer.timeline.models import TimelineEntry
+from tessera_shared.db import utcnow
+
+
+def record(
+    session: AsyncSession, customer_id: uuid.UUID, kind: str, summary: str, *,
+    occurred_at: datetime | None = None, source: str = "customer", ref_id: object | None = None,
+    data: dict[str, Any] | None = None, event_id: str | None = None,
+) -> TimelineEntry:
+    entry = TimelineEntry(
+        customer_id=customer_id, occurred_at=occurred_at or utcnow(), kind=kind, source=source,
+        summary=summary[:500], ref_id=str(ref_id) if ref_id is not None else None, data=data or {},
+        event_id=event_id,
+    )
+    session.add(entry)
+    return entry
+
+
+async def already_recorded(session: AsyncSession, event_id: str) -> bool:
+    return (await session.scalar(select(TimelineEntry.id).where(TimelineEntry.event_id == event_id))) is not None

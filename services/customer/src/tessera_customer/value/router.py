@@ -1,0 +1,115 @@
+"""Value on demand: the recomputation run, one customer's churn risk with reasons, the win-back list."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+from sqlalchemy import func, or_, select
+
+from tessera_customer.common import SettingsDep, load_customer, paginate_desc
+from tessera_customer.customers.models import Customer
+from tessera_customer.customers.router import READERS
+from tessera_customer.value import rules
+from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
+from tessera_customer.value.service import recompute_values, risk_of
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.db import utcnow
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.pagination import Page, PageQuery
+
+router = APIRouter(prefix="/v1/customers", tags=["value"])
+
+
+class Recompute(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: AwareDatetime | None = None
+
+
+class RecomputeOut(BaseModel):
+    as_of: datetime
+    customers: int
+    tier_changes: int
+
+
+class ChurnRiskOut(BaseModel):
+    customer_id: uuid.UUID
+    score: int
+    at_risk: bool
+    reasons: list[dict[str, object]]
+    lost_deals: int
+    lost_reasons: dict[str, int]
+    as_of: datetime
+
+
+class WinBackItem(BaseModel):
+    id: uuid.UUID
+    name: str
+    owner_id: str | None
+    status: str
+    tier: str | None
+    churn_risk: int | None
+    monetary: Decimal
+    last_purchase_at: datetime | None
+
+
+@router.post("/value-recomputations", response_model=RecomputeOut,
+             summary="Recompute RFM, tiers, frequency, stage and risk now (as_of drives the clock)")
+async def recompute(
+    body: Recompute, request: Request, settings: SettingsDep,
+    _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SERVICE)],
+) -> RecomputeOut:
+    as_of = body.as_of or utcnow()
+    result = await recompute_values(request.app.state.runtime.sessions, settings, as_of)
+    return RecomputeOut(as_of=as_of, **result)
+
+
+async def _trends(session: SessionDep, customer_id: uuid.UUID, as_of: datetime, window_days: int) -> tuple[str, str]:
+    middle, start = as_of - timedelta(days=window_days / 2), as_of - timedelta(days=window_days)
+    recent = await session.scalar(select(func.count()).select_from(Purchase).where(
+        Purchase.customer_id == customer_id, Purchase.occurred_at > middle, Purchase.occurred_at <= as_of))
+    previous = await session.scalar(select(func.count()).select_from(Purchase).where(
+        Purchase.customer_id == customer_id, Purchase.occurred_at > start, Purchase.occurred_at <= middle))
+    payments = (await session.execute(select(PaymentFact.amount, PaymentFact.received_at).where(
+        PaymentFact.customer_id == customer_id, PaymentFact.received_at > start, PaymentFact.received_at <= as_of))).all()
+    recent_value = sum((a for a, t in payments if t > middle), Decimal(0))
+    previous_value = sum((a for a, t in payments if t <= middle), Decimal(0))
+    return rules.trend(int(previous or 0), int(recent or 0)), rules.trend(previous_value, recent_value)
+
+
+@router.get("/win-back", response_model=Page[WinBackItem],
+            summary="Churned and at-risk customers, most valuable first")
+async def win_back(
+    session: SessionDep, page: PageQuery, settings: SettingsDep,
+    _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)],
+) -> Page[WinBackItem]:
+    stmt = select(Customer).where(
+        Customer.merged_into_id.is_(None), Customer.erased_at.is_(None),
+        or_(Customer.status == "churned", Customer.churn_risk >= settings.churn_risk_threshold),
+    )
+    rows, cursor = await paginate_desc(session, stmt, page, (Customer.monetary, Customer.id))
+    return Page[WinBackItem](items=[WinBackItem(
+        id=c.id, name=c.name, owner_id=c.owner_id, status=c.status, tier=c.tier, churn_risk=c.churn_risk,
+        monetary=c.monetary, last_purchase_at=c.last_purchase_at) for c in rows], next_cursor=cursor)
+
+
+@router.get("/{customer_id}/churn-risk", response_model=ChurnRiskOut, summary="Churn-risk score with its reasons")
+async def churn_risk(
+    customer_id: uuid.UUID, session: SessionDep, settings: SettingsDep,
+    _: Annotated[Principal, require_roles(*READERS)],
+) -> ChurnRiskOut:
+    customer = await load_customer(session, customer_id)
+    now = utcnow()
+    signals = await session.get(CustomerSignals, customer_id)
+    freq_trend, value_trend = await _trends(session, customer_id, now, settings.value_window_days)
+    risk = risk_of(customer, signals, settings, now, freq_trend, value_trend)
+    return ChurnRiskOut(
+        customer_id=customer.id, score=risk.score, at_risk=risk.score >= settings.churn_risk_threshold,
+        reasons=risk.reasons, lost_deals=signals.lost_deals if signals else 0,
+        lost_reasons=dict(signals.lost_reasons) if signals else {}, as_of=now,
+    )

@@ -1,0 +1,195 @@
+"""Value facts from consumed events, the churn-risk refresh and the periodic recomputation."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tessera_customer.customers.models import Customer
+from tessera_customer.lifecycle.rules import purchase_steps
+from tessera_customer.lifecycle.service import transition
+from tessera_customer.settings import CustomerSettings
+from tessera_customer.timeline import service as timeline
+from tessera_customer.value import rules
+from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase, TierChange
+from tessera_shared.db import unit_of_work, utcnow
+from tessera_shared.events.contracts import CustomerTierChanged
+from tessera_shared.outbox import publish
+
+
+async def record_purchase(
+    session: AsyncSession, settings: CustomerSettings, customer: Customer, *, key: str, source: str,
+    amount: Decimal, currency: str, occurred_at: datetime, reason: str,
+) -> bool:
+    """Count a purchase once (by deal or invoice) and advance the lifecycle; False when known."""
+    if await session.scalar(select(Purchase.id).where(Purchase.key == key)) is not None:
+        return False
+    session.add(Purchase(customer_id=customer.id, key=key, source=source, amount=amount, currency=currency,
+                         occurred_at=occurred_at))
+    await session.flush()
+    customer.purchase_count += 1
+    if customer.first_purchase_at is None or occurred_at < customer.first_purchase_at:
+        customer.first_purchase_at = occurred_at
+    if customer.last_purchase_at is None or occurred_at > customer.last_purchase_at:
+        customer.last_purchase_at = occurred_at
+    in_window = await session.scalar(
+        select(func.count()).select_from(Purchase).where(
+            Purchase.customer_id == customer.id,
+            Purchase.occurred_at > occurred_at - timedelta(days=settings.loyal_window_days),
+            Purchase.occurred_at <= occurred_at,
+        )
+    )
+    for to_status, why in purchase_steps(
+        customer.status, purchases_total=customer.purchase_count, purchases_in_window=int(in_window or 0),
+        loyal_min_purchases=settings.loyal_min_purchases, reason=reason,
+    ):
+        await transition(session, customer, to_status, reason=why, at=occurred_at)
+    return True
+
+
+async def record_payment(session: AsyncSession, customer: Customer, *, payment_id: uuid.UUID, amount: Decimal,
+                         currency: str, received_at: datetime) -> bool:
+    """Add cash received to lifetime value once per payment; False when already known."""
+    if await session.get(PaymentFact, payment_id) is not None:
+        return False
+    session.add(PaymentFact(payment_id=payment_id, customer_id=customer.id, amount=amount, currency=currency,
+                            received_at=received_at))
+    totals = dict(customer.lifetime_values)
+    totals[currency] = str(Decimal(totals.get(currency, "0")) + amount)
+    customer.lifetime_values = totals
+    return True
+
+
+async def signals_of(session: AsyncSession, customer_id: uuid.UUID) -> CustomerSignals:
+    signals = await session.get(CustomerSignals, customer_id)
+    if signals is None:
+        signals = CustomerSignals(customer_id=customer_id)
+        session.add(signals)
+    return signals
+
+
+def risk_of(customer: Customer, signals: CustomerSignals | None, settings: CustomerSettings, now: datetime,
+            frequency_trend: str = "steady", value_trend: str = "steady") -> rules.Risk:
+    days = (now - customer.last_purchase_at).days if customer.last_purchase_at else None
+    s = signals or CustomerSignals(customer_id=customer.id)
+    return rules.churn_risk(rules.RiskInputs(
+        days_since_last_purchase=days, churn_window_days=settings.churn_window_days,
+        frequency_trend=frequency_trend, value_trend=value_trend, open_tickets=len(s.open_tickets or []),
+        escalated_tickets=len(s.escalated_tickets or []), last_csat=s.last_csat,
+        overdue_invoices=len(s.overdue_invoices or []), sla_breaches=s.sla_breaches or 0,
+    ))
+
+
+@dataclass
+class _Facts:
+    purchases: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    recent_purchases: int = 0
+    previous_purchases: int = 0
+    monetary: Decimal = Decimal(0)
+    recent_value: Decimal = Decimal(0)
+    previous_value: Decimal = Decimal(0)
+    lifetime: Decimal = Decimal(0)
+    last_ever: datetime | None = None
+    seen: bool = field(default=False)
+
+
+async def recompute_values(sessions: async_sessionmaker[AsyncSession], settings: CustomerSettings,
+                           as_of: datetime) -> dict[str, int]:
+    """Recompute RFM, frequency class, tier, relationship stage and churn risk for every customer
+    with purchase or payment facts; publish customer.tier_changed for each tier that moved."""
+    start = as_of - timedelta(days=settings.value_window_days)
+    middle = as_of - timedelta(days=settings.value_window_days / 2)
+    facts: dict[uuid.UUID, _Facts] = defaultdict(_Facts)
+    async with sessions() as session:
+        rows = await session.stream(select(Purchase.customer_id, Purchase.occurred_at).where(Purchase.occurred_at <= as_of))
+        async for customer_id, at in rows:
+            f = facts[customer_id]
+            f.last_ever = at if f.last_ever is None or at > f.last_ever else f.last_ever
+            if at > start:
+                f.purchases += 1
+                f.first = at if f.first is None or at < f.first else f.first
+                f.last = at if f.last is None or at > f.last else f.last
+                if at > middle:
+                    f.recent_purchases += 1
+                else:
+                    f.previous_purchases += 1
+        rows = await session.stream(select(PaymentFact.customer_id, PaymentFact.amount, PaymentFact.currency,
+                                           PaymentFact.received_at).where(PaymentFact.received_at <= as_of))
+        async for customer_id, amount, currency, at in rows:
+            value = rules.to_value_currency(amount, currency, settings.value_currency, settings.fx_rates)
+            if value is None:
+                continue  # no rate configured: left out of the value scores, kept in lifetime_values
+            f = facts[customer_id]
+            f.lifetime += value
+            if at > start:
+                f.monetary += value
+                if at > middle:
+                    f.recent_value += value
+                else:
+                    f.previous_value += value
+    if not facts:
+        return {"customers": 0, "tier_changes": 0}
+    recency = {k: -((as_of - f.last_ever).days) if f.last_ever else -10**6 for k, f in facts.items()}
+    r_scores = rules.quintiles(recency)
+    f_scores = rules.quintiles({k: f.purchases for k, f in facts.items()})
+    m_scores = rules.quintiles({k: f.monetary for k, f in facts.items()})
+    tiers = rules.pareto_tiers({k: f.monetary for k, f in facts.items()}, key_share=settings.tier_key_share,
+                               small_share=settings.tier_small_share, lifetime={k: f.lifetime for k, f in facts.items()},
+                               vip_lifetime_value=settings.tier_vip_lifetime_value)
+    changed = 0
+    ids = list(facts)
+    for i in range(0, len(ids), 1000):
+        changed += await _apply_batch(sessions, settings, as_of, ids[i:i + 1000], facts, tiers,
+                                      (r_scores, f_scores, m_scores))
+    return {"customers": len(facts), "tier_changes": changed}
+
+
+async def _apply_batch(sessions, settings, as_of, ids, facts, tiers, scores) -> int:  # noqa: ANN001
+    r_scores, f_scores, m_scores = scores
+    changed = 0
+    async with unit_of_work(sessions) as session:
+        customers = (await session.scalars(select(Customer).where(Customer.id.in_(ids)))).all()
+        signals = {s.customer_id: s for s in (await session.scalars(
+            select(CustomerSignals).where(CustomerSignals.customer_id.in_(ids)))).all()}
+        updates = []
+        for c in customers:
+            if c.merged_into_id is not None:
+                continue
+            f = facts[c.id]
+            freq_trend = rules.trend(f.previous_purchases, f.recent_purchases)
+            value_trend = rules.trend(f.previous_value, f.recent_value)
+            r, fr, m = r_scores[c.id], f_scores[c.id], m_scores[c.id]
+            risk = risk_of(c, signals.get(c.id), settings, as_of, freq_trend, value_trend)
+            tier = tiers[c.id]
+            updates.append({
+                "id": c.id, "tier": tier, "monetary": f.monetary, "rfm_recency": r, "rfm_frequency": fr,
+                "rfm_monetary": m, "rfm_segment": rules.rfm_segment(r, fr, m),
+                "frequency_class": rules.frequency_class(f.purchases, f.first, f.last, settings.frequency_heavy_days,
+                                                         settings.frequency_medium_days),
+                "lifecycle_stage": rules.relationship_stage(f.purchases, freq_trend, value_trend),
+                "churn_risk": risk.score, "value_computed_at": as_of,
+            })
+            if tier != c.tier:
+                changed += 1
+                session.add(TierChange(customer_id=c.id, from_tier=c.tier, to_tier=tier, changed_at=as_of))
+                await publish(session, CustomerTierChanged(
+                    customer_id=c.id, from_tier=c.tier, to_tier=tier, lifetime_value=f.lifetime,  # type: ignore[arg-type]
+                    currency=settings.value_currency, changed_at=as_of), subject=c.id)
+                timeline.record(session, c.id, "customer.tier_changed", f"Tier {c.tier or 'none'} → {tier}",
+                                occurred_at=as_of, data={"from_tier": c.tier, "to_tier": tier})
+        if updates:
+            await session.execute(update(Customer), updates)
+    return changed
+
+
+async def refresh_risk(session: AsyncSession, settings: CustomerSettings, customer: Customer,
+                       signals: CustomerSignals | None) -> None:
+    customer.churn_risk = risk_of(customer, signals, settings, utcnow()).score

@@ -1,0 +1,70 @@
+"""The lifecycle state machine: every allowed and every forbidden edge, and what facts cause."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tessera_customer.lifecycle.rules import (
+    STATUSES, allowed_transitions, can_transition, is_churned, purchase_steps,
+)
+
+ALLOWED = {
+    ("non_customer", "prospect"), ("prospect", "first_time"), ("prospect", "non_customer"),
+    ("first_time", "repeat"), ("repeat", "loyal"), ("first_time", "churned"), ("repeat", "churned"),
+    ("loyal", "churned"), ("churned", "repeat"), ("churned", "non_customer"),
+}
+
+
+@pytest.mark.parametrize(("a", "b"), sorted(itertools.product(STATUSES, STATUSES)))
+def test_every_edge(a: str, b: str) -> None:
+    assert can_transition(a, b) is ((a, b) in ALLOWED)
+    assert (b in allowed_transitions(a)) is ((a, b) in ALLOWED)
+
+
+def steps(status: str, total: int, window: int, n: int = 3) -> list[tuple[str, str]]:
+    return purchase_steps(status, purchases_total=total, purchases_in_window=window, loyal_min_purchases=n,
+                          reason="deal_won")
+
+
+def test_first_won_deal_makes_a_prospect_first_time() -> None:
+    assert steps("prospect", 1, 1) == [("first_time", "deal_won")]
+
+
+def test_non_customer_passes_through_prospect() -> None:
+    assert steps("non_customer", 1, 1) == [("prospect", "deal_won"), ("first_time", "deal_won")]
+
+
+def test_second_purchase_makes_repeat_and_n_in_window_loyal() -> None:
+    assert steps("first_time", 2, 2) == [("repeat", "deal_won")]
+    assert steps("repeat", 3, 2) == []
+    assert steps("repeat", 3, 3) == [("loyal", "sustained_buying")]
+    assert steps("first_time", 2, 2, n=2) == [("repeat", "deal_won"), ("loyal", "sustained_buying")]
+
+
+def test_churned_buyer_is_won_back_as_repeat() -> None:
+    assert steps("churned", 4, 1) == [("repeat", "won_back")]
+
+
+def test_loyal_stays_loyal() -> None:
+    assert steps("loyal", 9, 9) == []
+
+
+def test_every_step_is_an_allowed_edge() -> None:
+    for status in STATUSES:
+        for total, window in [(1, 1), (2, 2), (5, 5)]:
+            current = status
+            for to, _ in steps(current, total, window, n=2):
+                assert can_transition(current, to), (current, to)
+                current = to
+
+
+def test_churn_window() -> None:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    assert is_churned("repeat", now - timedelta(days=365), now, 365)
+    assert not is_churned("repeat", now - timedelta(days=364), now, 365)
+    assert not is_churned("prospect", now - timedelta(days=900), now, 365)
+    assert not is_churned("churned", now - timedelta(days=900), now, 365)
+    assert not is_churned("loyal", None, now, 365)

@@ -1,0 +1,97 @@
+"""Timeline (newest first, cursor), value recomputation with tier events, churn risk, win-back."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from fastapi import FastAPI
+
+from services.customer.tests.helpers import (
+    at, create, deal_lost, deal_won, deliver, events, overdue, payment, survey, ticket_escalated, ticket_opened,
+)
+from tessera_shared.testing.plugin import bearer
+
+
+class TestTimeline:
+    async def test_every_fact_newest_first_with_cursor(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        c = await create(client, app)
+        ticket = uuid.uuid4()
+        await deliver(app, deal_won(c["id"], won_at=at(2026, 1, 1)))
+        await deliver(app, ticket_opened(c["id"], ticket))
+        await deliver(app, ticket_escalated(c["id"], ticket))
+        h = bearer(app, "agent", "support_agent")
+        kinds, cursor = [], None
+        while True:
+            r = await client.get(f"/v1/customers/{c['id']}/timeline", params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=h)
+            assert r.status_code == 200, r.text
+            kinds += [(e["kind"], e["occurred_at"]) for e in r.json()["items"]]
+            cursor = r.json()["next_cursor"]
+            if cursor is None:
+                break
+        assert sorted(kinds, key=lambda k: k[1], reverse=True) == kinds
+        assert {k for k, _ in kinds} == {"customer.created", "deal.won", "customer.status_changed", "ticket.opened",
+                                         "ticket.escalated"}
+        only = await client.get(f"/v1/customers/{c['id']}/timeline", params={"kind": "deal.won"}, headers=h)
+        assert [e["source"] for e in only.json()["items"]] == ["sales"]
+
+    async def test_errors(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        c = await create(client, app)
+        url = f"/v1/customers/{c['id']}/timeline"
+        assert (await client.get(url)).status_code == 401
+        assert (await client.get(url, headers=bearer(app, "p", "partner", kind="client"))).status_code == 403
+        assert (await client.get(url, params={"cursor": "bad!"}, headers=bearer(app, "a", "admin"))).status_code == 422
+        assert (await client.get(f"/v1/customers/{uuid.uuid4()}/timeline", headers=bearer(app, "a", "admin"))).status_code == 404
+
+
+class TestValue:
+    async def test_recompute_sets_rfm_tiers_and_publishes_tier_changes(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        big, mid, tiny = [await create(client, app) for _ in range(3)]
+        for customer, amounts in ((big, ["800", "700", "500"]), (mid, ["300"]), (tiny, ["10"])):
+            for i, amount in enumerate(amounts):
+                await deliver(app, payment(customer["id"], amount, received_at=at(2026, 3, 1 + i), invoice_id=uuid.uuid4()))
+        h = bearer(app, "m", "sales_manager")
+        r = await client.post("/v1/customers/value-recomputations", json={"as_of": "2026-06-01T00:00:00Z"}, headers=h)
+        assert r.status_code == 200, r.text
+        assert (r.json()["customers"], r.json()["tier_changes"]) == (3, 3)
+        values = {c["id"]: (await client.get(f"/v1/customers/{c['id']}", headers=h)).json()["value"] for c in (big, mid, tiny)}
+        assert [values[c["id"]]["tier"] for c in (big, mid, tiny)] == ["key", "ordinary", "small"]
+        assert values[big["id"]]["lifetime_values"] == {"EUR": "2000.00"}
+        assert values[big["id"]]["rfm_frequency"] > values[tiny["id"]]["rfm_frequency"]
+        assert values[big["id"]]["frequency_class"] == "heavy" and values[mid["id"]]["frequency_class"] == "light"
+        tier_events = {e["subject"]: e["data"]["to_tier"] for e in await events(app, "customer.tier_changed")}
+        assert tier_events == {big["id"]: "key", mid["id"]: "ordinary", tiny["id"]: "small"}
+        again = await client.post("/v1/customers/value-recomputations", json={"as_of": "2026-06-01T00:00:00Z"}, headers=h)
+        assert again.json()["tier_changes"] == 0
+
+    async def test_recompute_roles(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        assert (await client.post("/v1/customers/value-recomputations", json={})).status_code == 401
+        r = await client.post("/v1/customers/value-recomputations", json={}, headers=bearer(app, "r", "sales_rep"))
+        assert r.status_code == 403
+        r = await client.post("/v1/customers/value-recomputations", json={"as_of": 5, "x": 1}, headers=bearer(app, "a", "admin"))
+        assert r.status_code == 422
+
+
+class TestChurnRisk:
+    async def test_signals_give_a_score_with_reasons_and_win_back(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        c = await create(client, app)
+        calm = await create(client, app)
+        ticket = uuid.uuid4()
+        await deliver(app, deal_won(c["id"], won_at=at(2020, 1, 1)))
+        for fact in (ticket_opened(c["id"], ticket), ticket_escalated(c["id"], ticket), survey(c["id"], 1),
+                     overdue(c["id"]), deal_lost(c["id"], "price"), deal_lost(c["id"], "price")):
+            await deliver(app, fact)
+        h = bearer(app, "m", "sales_manager")
+        risk = (await client.get(f"/v1/customers/{c['id']}/churn-risk", headers=h)).json()
+        assert {r["code"] for r in risk["reasons"]} == {"days_since_last_purchase", "open_tickets", "escalated_tickets",
+                                                        "low_satisfaction", "overdue_invoices"}
+        assert risk["at_risk"] and risk["score"] == 35 + 5 + 10 + 15 + 10
+        assert (risk["lost_deals"], risk["lost_reasons"]) == (2, {"price": 2})
+        listed = (await client.get("/v1/customers/win-back", headers=h)).json()["items"]
+        assert [i["id"] for i in listed] == [c["id"]]
+        assert (await client.get(f"/v1/customers/{calm['id']}/churn-risk", headers=h)).json()["score"] == 0
+
+    async def test_errors(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        assert (await client.get(f"/v1/customers/{uuid.uuid4()}/churn-risk")).status_code == 401
+        assert (await client.get("/v1/customers/win-back", headers=bearer(app, "c", "billing_clerk"))).status_code == 403
+        assert (await client.get(f"/v1/customers/{uuid.uuid4()}/churn-risk", headers=bearer(app, "a", "admin"))).status_code == 404
