@@ -6,11 +6,29 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from tessera_billing import all_models as _all_models  # noqa: F401 - registers every table
+from tessera_billing.collections.handlers import on_ticket_closed, on_ticket_opened
+from tessera_billing.collections.router import router as collections_router
+from tessera_billing.collections.service import run_overdue
 from tessera_billing.credit.handlers import customer_created_handler
 from tessera_billing.credit.router import router as credit_router
+from tessera_billing.customers.handlers import on_customer_erased, on_customer_merged
+from tessera_billing.invoices.handlers import deal_won_handler
+from tessera_billing.invoices.router import router as invoices_router
+from tessera_billing.payments.router import router as payments_router
+from tessera_billing.reports.router import router as reports_router
 from tessera_billing.settings import BillingSettings
+from tessera_billing.writeoffs.router import router as writeoffs_router
 from tessera_shared.app import ServiceSpec, create_service_app
-from tessera_shared.events.contracts import CustomerCreated
+from tessera_shared.events.contracts import (
+    CustomerCreated,
+    CustomerErased,
+    CustomerMerged,
+    DealWon,
+    TicketClosed,
+    TicketOpened,
+)
+from tessera_shared.jobs import Job
 
 
 def spec(settings: BillingSettings) -> ServiceSpec:
@@ -18,10 +36,20 @@ def spec(settings: BillingSettings) -> ServiceSpec:
         name="billing",
         title="Tessera billing service",
         description="Invoices, payments, credit control, overdue and dunning, ageing, write-offs.",
-        routers=[credit_router],
+        routers=[collections_router, invoices_router, payments_router, credit_router, reports_router,
+                 writeoffs_router],
         migrations=Path(__file__).parent / "migrations",
-        handlers={CustomerCreated.event_type: customer_created_handler(settings)},
+        handlers={
+            CustomerCreated.event_type: customer_created_handler(settings),
+            CustomerMerged.event_type: on_customer_merged,
+            CustomerErased.event_type: on_customer_erased,
+            DealWon.event_type: deal_won_handler(settings),
+            TicketOpened.event_type: on_ticket_opened,
+            TicketClosed.event_type: on_ticket_closed,
+        },
         consumes=["customer", "sales", "service-desk"],
+        jobs=[Job("billing-overdue", settings.overdue_job_interval_seconds,
+                  lambda sessions, now: run_overdue(sessions, now.date(), settings))],
     )
 
 

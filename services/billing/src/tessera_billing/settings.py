@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from tessera_shared.settings import ServiceSettings
@@ -18,3 +18,23 @@ class BillingSettings(ServiceSettings):
     default_credit_limit: Decimal = Field(default=Decimal("10000.00"), ge=0)
     default_payment_terms_days: int = Field(default=30, ge=0, le=365)
     default_credit_rating: str = Field(default="B", pattern=r"^[A-D]$")
+
+    # Invoicing policy: invoices from won deals are issued at once, or left as drafts for a clerk.
+    issue_invoices_from_deals: bool = True
+    # Tax rate for a line that names none (percent).
+    default_tax_rate_percent: Decimal = Field(default=Decimal("0"), ge=0, le=100)
+    # Customer credit (over-payments) is applied to a new invoice when it is issued.
+    auto_apply_credit: bool = True
+
+    # Days after the due date before an invoice counts as overdue.
+    overdue_grace_days: int = Field(default=0, ge=0, le=90)
+    # Dunning steps in days overdue; the last step hands the invoice to collection.
+    dunning_schedule_days: list[int] = Field(default_factory=lambda: [1, 7, 15, 30])
+    overdue_job_interval_seconds: float = Field(default=3600, gt=0)
+
+    @field_validator("dunning_schedule_days")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if not value or any(d < 1 for d in value) or sorted(set(value)) != value:
+            raise ValueError("dunning_schedule_days must be strictly increasing positive days")
+        return value

@@ -12,8 +12,11 @@ from tessera_shared.events.contracts import CustomerCreated
 
 def customer_created_handler(settings: BillingSettings):  # noqa: ANN201 - returns a consumer handler
     async def on_customer_created(session: AsyncSession, event: CloudEvent, data: CustomerCreated) -> None:
-        # The inbox already guarantees once-per-event; this guards a customer re-announced later.
-        if await session.get(CreditProfile, data.customer_id) is not None:
+        profile = await session.get(CreditProfile, data.customer_id)
+        if profile is not None:
+            # A re-announcement, or a deal arrived first and made a default profile: only learn the name.
+            if profile.customer_name is None:
+                profile.customer_name = data.name
             return
         session.add(
             CreditProfile(

@@ -17,7 +17,8 @@ class CreditProfile(Base, table=True):
     __tablename__ = "credit_profiles"
 
     customer_id: uuid.UUID = Field(primary_key=True)
-    customer_name: str = Field(sa_column=Column(String(200), nullable=False))
+    # Removed on erasure; the limit and terms stay.
+    customer_name: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     rating: str = Field(sa_column=Column(String(1), nullable=False))
     credit_limit: Decimal = Field(sa_column=Column(Money(), nullable=False))
     currency: str = Field(sa_column=Column(String(3), nullable=False))

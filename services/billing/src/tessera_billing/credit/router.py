@@ -3,29 +3,81 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
+from tessera_billing.api import check_precision, invalid
 from tessera_billing.credit.models import CreditProfile
-from tessera_billing.credit.schemas import CreditProfileOut
+from tessera_billing.credit.rules import credit_check
+from tessera_billing.credit.schemas import CreditCheckIn, CreditCheckOut, CreditProfileOut, CreditProfilePatch
+from tessera_billing.credit.service import exposure
 from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
-from tessera_shared.http.etag import etag_for
+from tessera_shared.http.etag import check_if_match, etag_for
 
 router = APIRouter(prefix="/v1/credit", tags=["credit"])
 
 READERS = (Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)
+# Changing a limit is finance's own permission, apart from issuing (clerk) and selling (sales).
+LIMIT_SETTERS = (Role.FINANCE_MANAGER,)
+
+
+async def load(session: SessionDep, customer_id: uuid.UUID) -> CreditProfile:
+    profile = await session.get(CreditProfile, customer_id)
+    if profile is None:
+        raise Problem(404, f"no credit profile for customer {customer_id}")
+    return profile
 
 
 @router.get("/{customer_id}", response_model=CreditProfileOut, summary="A customer's credit profile")
 async def get_credit_profile(
-    customer_id: uuid.UUID,
-    session: SessionDep,
-    response: Response,
+    customer_id: uuid.UUID, session: SessionDep, response: Response,
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> CreditProfileOut:
-    profile = await session.get(CreditProfile, customer_id)
-    if profile is None:
-        raise Problem(404, f"no credit profile for customer {customer_id}")
+    profile = await load(session, customer_id)
     response.headers["ETag"] = etag_for(profile.customer_id, profile.version)
     return CreditProfileOut.model_validate(profile)
+
+
+@router.patch("/{customer_id}", response_model=CreditProfileOut,
+              summary="Change rating, limit or terms (finance_manager; If-Match honoured)")
+async def patch_credit_profile(
+    customer_id: uuid.UUID, body: CreditProfilePatch, request: Request, session: SessionDep, response: Response,
+    _: Annotated[Principal, require_roles(*LIMIT_SETTERS)],
+) -> CreditProfileOut:
+    changes = body.model_dump(exclude_unset=True)
+    if any(v is None for v in changes.values()):
+        field = next(k for k, v in changes.items() if v is None)
+        raise invalid(field, "may not be null")
+    profile = await session.get(CreditProfile, customer_id, with_for_update=True)
+    if profile is None:
+        raise Problem(404, f"no credit profile for customer {customer_id}")
+    check_if_match(request, profile.customer_id, profile.version)
+    if "credit_limit" in changes:
+        check_precision(changes["credit_limit"], changes.get("currency", profile.currency), "credit_limit")
+    if changes:
+        for key, value in changes.items():
+            setattr(profile, key, value)
+        profile.updated_at = utcnow()
+        profile.version += 1
+        await session.flush()
+    response.headers["ETag"] = etag_for(profile.customer_id, profile.version)
+    return CreditProfileOut.model_validate(profile)
+
+
+@router.post("/{customer_id}/check", response_model=CreditCheckOut,
+             summary="Does a new amount fit under the customer's credit limit?")
+async def check_credit(
+    customer_id: uuid.UUID, body: CreditCheckIn, session: SessionDep,
+    _: Annotated[Principal, require_roles(*READERS)],
+) -> CreditCheckOut:
+    profile = await load(session, customer_id)
+    if body.currency != profile.currency:
+        raise invalid("currency", f"the credit limit is kept in {profile.currency}; no conversion is made")
+    decision = credit_check(profile.credit_limit, await exposure(session, customer_id, profile.currency), body.amount)
+    return CreditCheckOut(
+        customer_id=customer_id, fits=decision.fits, currency=profile.currency,
+        requested_amount=decision.requested_amount, exposure=decision.exposure,
+        credit_limit=decision.credit_limit, headroom=decision.headroom, rating=profile.rating,
+    )

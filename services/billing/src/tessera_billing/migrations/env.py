@@ -1,4 +1,4 @@
-from tessera_billing.credit import models as _credit  # noqa: F401 - registers the tables
+from tessera_billing import all_models as _all  # noqa: F401 - registers the tables
 from tessera_billing.models import metadata
 from tessera_shared.migrations import run_env
 

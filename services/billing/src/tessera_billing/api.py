@@ -1,0 +1,69 @@
+"""HTTP helpers shared by billing's routers: settings, money fields, problem shapes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
+
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from tessera_billing.invoices.rules import InvalidTransition
+from tessera_billing.money import has_valid_precision, quantize
+from tessera_billing.settings import BillingSettings
+from tessera_shared.http.errors import Problem
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+PositiveAmount = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4)]
+NonNegativeAmount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _settings(request: Request) -> BillingSettings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[BillingSettings, Depends(_settings)]
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def invalid(field: str, message: str, location: str = "body") -> Problem:
+    return Problem(422, f"invalid input: {field}: {message}", slug="validation-error",
+                   errors=[{"field": field, "location": location, "message": message, "type": "value_error"}])
+
+
+def check_precision(amount: Decimal, currency: str, field: str) -> None:
+    if not has_valid_precision(amount, currency):
+        raise invalid(field, f"more decimals than {currency} has")
+
+
+def transition_conflict(exc: InvalidTransition) -> Problem:
+    return Problem(409, str(exc), slug="invalid-transition", current_status=exc.current,
+                   requested_status=exc.wanted, allowed_transitions=exc.allowed)
+
+
+class MoneyOut(BaseModel):
+    """Amounts shown in the currency's minor unit, whatever the database's scale."""
+
+    model_config = ConfigDict(from_attributes=True)
+    money_fields: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _quantize(self) -> Any:
+        currency = getattr(self, "currency")
+        for name in self.money_fields:
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, quantize(value, currency))
+        return self
+
+
+def plain_number(value: Decimal) -> Decimal:
+    """2.0000 -> 2, 1.5000 -> 1.5 (never exponent notation)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()

@@ -1,0 +1,42 @@
+"""Credit profiles and exposure (open receivables)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_billing.credit.models import CreditProfile
+from tessera_billing.invoices.models import Invoice
+from tessera_billing.invoices.rules import OPEN_STATUSES
+from tessera_billing.settings import BillingSettings
+from tessera_billing.sqlmoney import MoneySum
+
+
+async def get_or_create_profile(
+    session: AsyncSession, customer_id: uuid.UUID, settings: BillingSettings, name: str | None = None
+) -> CreditProfile:
+    """The profile; a customer first seen through a deal gets the default one (topics are not ordered)."""
+    profile = await session.get(CreditProfile, customer_id)
+    if profile is None:
+        profile = CreditProfile(
+            customer_id=customer_id, customer_name=name, rating=settings.default_credit_rating,
+            credit_limit=settings.default_credit_limit, currency=settings.default_currency,
+            payment_terms_days=settings.default_payment_terms_days,
+        )
+        session.add(profile)
+        await session.flush()
+    return profile
+
+
+async def exposure(session: AsyncSession, customer_id: uuid.UUID, currency: str) -> Decimal:
+    sums = MoneySum(session)
+    total = await session.scalar(
+        select(sums.sum(Invoice.balance_due)).where(
+            Invoice.customer_id == customer_id, Invoice.currency == currency,
+            Invoice.status.in_([s.value for s in OPEN_STATUSES]),
+        )
+    )
+    return sums.value(total)

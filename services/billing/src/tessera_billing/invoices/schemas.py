@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
+
+from tessera_billing.api import Currency, MoneyOut, plain_number
+
+Quantity = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=4)]
+UnitPrice = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    product_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    quantity: Quantity
+    unit_price: UnitPrice
+    discount_percent: Percent = Decimal(0)
+    # None: the service's default tax rate.
+    tax_rate_percent: Percent | None = None
+
+
+class InvoiceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: uuid.UUID
+    currency: Currency
+    lines: list[LineIn] = Field(min_length=1, max_length=200)
+    issue_date: date | None = Field(default=None, description="Defaults to today")
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365,
+                                           description="Defaults to the customer's credit profile")
+    note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    issue: bool = Field(default=False, description="Issue at once instead of leaving a draft")
+
+
+class InvoiceIssue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    issue_date: date | None = Field(default=None, description="Defaults to the draft's issue date")
+
+
+class LineOut(MoneyOut):
+    money_fields: ClassVar[tuple[str, ...]] = ("net_amount", "tax_amount", "total")
+
+    position: int
+    product_code: str | None
+    description: str
+    currency: str
+    quantity: Decimal
+    unit_price: Decimal
+    discount_percent: Decimal
+    tax_rate_percent: Decimal
+    net_amount: Decimal
+    tax_amount: Decimal
+    total: Decimal
+
+    @field_serializer("quantity", "unit_price", "discount_percent", "tax_rate_percent")
+    def _plain(self, value: Decimal) -> str:
+        return str(plain_number(value))
+
+
+class InvoiceOut(MoneyOut):
+    money_fields: ClassVar[tuple[str, ...]] = (
+        "subtotal", "tax_total", "total", "amount_paid", "amount_written_off", "balance_due",
+    )
+
+    id: uuid.UUID
+    number: str | None
+    customer_id: uuid.UUID
+    customer_name: str | None
+    deal_id: uuid.UUID | None
+    status: str
+    currency: str
+    issue_date: date
+    due_date: date
+    payment_terms_days: int
+    subtotal: Decimal
+    tax_total: Decimal
+    total: Decimal
+    amount_paid: Decimal
+    amount_written_off: Decimal
+    balance_due: Decimal
+    overdue_since: date | None
+    dunning_step: int
+    note: str | None
+    created_by: str
+    issued_at: datetime | None
+    paid_at: datetime | None
+    voided_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class InvoiceDetail(InvoiceOut):
+    lines: list[LineOut]

@@ -1,0 +1,134 @@
+"""Invoice use cases: each changes state, writes the ledger and records its event (flush only)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_billing.credit.service import get_or_create_profile
+from tessera_billing.invoices.models import Invoice, InvoiceLine
+from tessera_billing.invoices.numbering import next_invoice_number
+from tessera_billing.invoices.rules import (
+    InvoiceStatus,
+    LineInput,
+    check_transition,
+    due_date,
+    invoice_totals,
+    line_amounts,
+)
+from tessera_billing.ledger.service import EntryKind, record
+from tessera_billing.money import quantize
+from tessera_billing.settings import BillingSettings
+from tessera_shared.db import utcnow
+from tessera_shared.events.contracts import InvoiceIssued, InvoicePaid
+from tessera_shared.outbox import publish
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    discount_percent: Decimal = Decimal(0)
+    tax_rate_percent: Decimal | None = None
+    product_code: str | None = None
+
+
+async def create_invoice(
+    session: AsyncSession, settings: BillingSettings, *, customer_id: uuid.UUID, currency: str,
+    lines: Sequence[LineSpec], issue_date: date, payment_terms_days: int | None, created_by: str,
+    deal_id: uuid.UUID | None = None, note: str | None = None,
+) -> Invoice:
+    """A draft invoice; terms default to the customer's credit profile."""
+    profile = await get_or_create_profile(session, customer_id, settings)
+    terms = profile.payment_terms_days if payment_terms_days is None else payment_terms_days
+    invoice_id = uuid.uuid4()
+    rows: list[InvoiceLine] = []
+    computed = []
+    for position, spec in enumerate(lines, start=1):
+        rate = settings.default_tax_rate_percent if spec.tax_rate_percent is None else spec.tax_rate_percent
+        amounts = line_amounts(LineInput(spec.quantity, spec.unit_price, spec.discount_percent, rate), currency)
+        computed.append(amounts)
+        rows.append(InvoiceLine(
+            invoice_id=invoice_id, position=position, product_code=spec.product_code,
+            description=spec.description, quantity=spec.quantity, unit_price=spec.unit_price,
+            discount_percent=spec.discount_percent, tax_rate_percent=rate,
+            net_amount=amounts.net, tax_amount=amounts.tax, total=amounts.total,
+        ))
+    totals = invoice_totals(computed)
+    invoice = Invoice(
+        id=invoice_id, customer_id=customer_id, customer_name=profile.customer_name, deal_id=deal_id,
+        status=InvoiceStatus.DRAFT, currency=currency, issue_date=issue_date,
+        due_date=due_date(issue_date, terms), payment_terms_days=terms, subtotal=totals.subtotal,
+        tax_total=totals.tax_total, total=totals.total, balance_due=totals.total, created_by=created_by,
+        note=note,
+    )
+    session.add(invoice)
+    await session.flush()
+    session.add_all(rows)
+    await session.flush()
+    return invoice
+
+
+def touch(invoice: Invoice) -> None:
+    invoice.updated_at = utcnow()
+    invoice.version += 1
+
+
+async def issue_invoice(
+    session: AsyncSession, settings: BillingSettings, invoice: Invoice, *, issue_date: date | None = None,
+) -> Invoice:
+    """Give the invoice its number and due date, book it, announce it, then apply any customer credit."""
+    check_transition(invoice.status, InvoiceStatus.ISSUED)
+    if issue_date is not None:
+        invoice.issue_date = issue_date
+    invoice.due_date = due_date(invoice.issue_date, invoice.payment_terms_days)
+    invoice.number = await next_invoice_number(session, invoice.issue_date.year)
+    invoice.status = InvoiceStatus.ISSUED
+    invoice.issued_at = utcnow()
+    touch(invoice)
+    record(session, invoice, EntryKind.INVOICED, invoice.total, invoice.issue_date, reference=invoice.number)
+    await session.flush()
+    await publish(session, InvoiceIssued(
+        invoice_id=invoice.id, number=invoice.number, customer_id=invoice.customer_id, deal_id=invoice.deal_id,
+        total=invoice.total, currency=invoice.currency, issue_date=invoice.issue_date,
+        due_date=invoice.due_date, issued_at=invoice.issued_at,
+    ), subject=invoice.customer_id)
+    if settings.auto_apply_credit:
+        from tessera_billing.payments.service import apply_customer_credit  # payments build on invoices
+
+        await apply_customer_credit(session, invoice, invoice.issue_date)
+    return invoice
+
+
+async def void_invoice(session: AsyncSession, invoice: Invoice, on: date) -> Invoice:
+    check_transition(invoice.status, InvoiceStatus.VOID)
+    if invoice.amount_paid > 0:
+        raise InvoiceHasPayments(invoice)
+    if invoice.status != InvoiceStatus.DRAFT:
+        record(session, invoice, EntryKind.VOIDED, -invoice.balance_due, on, reference=invoice.number)
+    invoice.status = InvoiceStatus.VOID
+    invoice.balance_due = Decimal(0)
+    invoice.voided_at = utcnow()
+    touch(invoice)
+    await session.flush()
+    return invoice
+
+
+class InvoiceHasPayments(Exception):
+    def __init__(self, invoice: Invoice) -> None:
+        super().__init__(f"invoice {invoice.number} has payments applied; refund or credit them first")
+
+
+async def announce_paid(session: AsyncSession, invoice: Invoice, paid_at: datetime) -> None:
+    invoice.paid_at = paid_at
+    await publish(session, InvoicePaid(
+        invoice_id=invoice.id, number=invoice.number or "", customer_id=invoice.customer_id,
+        deal_id=invoice.deal_id, total=quantize(invoice.total, invoice.currency), currency=invoice.currency,
+        paid_at=paid_at,
+    ), subject=invoice.customer_id)

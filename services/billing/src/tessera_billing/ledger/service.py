@@ -1,0 +1,33 @@
+"""Writes to the receivable ledger: every change of what a customer owes, dated."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_billing.invoices.models import Invoice
+from tessera_billing.ledger.models import LedgerEntry
+
+
+class EntryKind(StrEnum):
+    INVOICED = "invoiced"
+    COLLECTED = "collected"
+    WRITTEN_OFF = "written_off"
+    VOIDED = "voided"
+
+
+def record(
+    session: AsyncSession, invoice: Invoice, kind: EntryKind, amount: Decimal, on: date, *,
+    payment_id: uuid.UUID | None = None, reference: str | None = None,
+) -> LedgerEntry:
+    """``amount`` is signed: positive raises the receivable, negative lowers it."""
+    entry = LedgerEntry(
+        invoice_id=invoice.id, customer_id=invoice.customer_id, currency=invoice.currency, kind=kind,
+        amount=amount, entry_date=on, due_date=invoice.due_date, payment_id=payment_id, reference=reference,
+    )
+    session.add(entry)
+    return entry

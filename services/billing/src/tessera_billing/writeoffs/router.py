@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from sqlalchemy import select
+
+from tessera_billing.api import invalid, today
+from tessera_billing.invoices.repository import InvoiceRepository
+from tessera_billing.writeoffs.models import WriteOff
+from tessera_billing.writeoffs.rules import WriteOffStatus, allowed_decisions, may_decide
+from tessera_billing.writeoffs.schemas import WriteOffCreate, WriteOffDecision, WriteOffOut
+from tessera_billing.writeoffs.service import (
+    WriteOffConflict,
+    approve_write_off,
+    reject_write_off,
+    request_write_off,
+)
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.etag import check_if_match, etag_for
+from tessera_shared.http.idempotency import IdempotencyDep
+from tessera_shared.http.pagination import Page, PageQuery, paginate
+
+router = APIRouter(prefix="/v1/write-offs", tags=["write-offs"])
+
+REQUESTERS = (Role.BILLING_CLERK,)
+APPROVERS = (Role.FINANCE_MANAGER,)
+READERS = (Role.BILLING_CLERK, Role.FINANCE_MANAGER)
+
+
+def conflict(exc: WriteOffConflict) -> Problem:
+    return Problem(409, str(exc), slug="write-off-conflict", **exc.extra)
+
+
+@router.post("", status_code=201, response_model=WriteOffOut, summary="Request a write-off (billing_clerk)")
+async def create(
+    body: WriteOffCreate, session: SessionDep, idem: IdempotencyDep,
+    principal: Annotated[Principal, require_roles(*REQUESTERS)],
+) -> Response:
+    if (replayed := await idem.begin(body)) is not None:
+        return replayed
+    invoice = await InvoiceRepository(session).get(body.invoice_id, for_update=True)
+    if invoice is None:
+        raise invalid("invoice_id", "no such invoice")
+    try:
+        write_off = await request_write_off(session, invoice, body.reason, principal.subject)
+    except WriteOffConflict as exc:
+        raise conflict(exc) from None
+    return await idem.respond(201, WriteOffOut.model_validate(write_off), headers={
+        "Location": f"/v1/write-offs/{write_off.id}", "ETag": etag_for(write_off.id, write_off.version)})
+
+
+@router.get("", response_model=Page[WriteOffOut], summary="List write-off requests (cursor pagination)")
+async def list_write_offs(
+    session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*READERS)],
+    status: Annotated[WriteOffStatus | None, Query()] = None,
+    invoice_id: uuid.UUID | None = None,
+) -> Page[WriteOffOut]:
+    stmt = select(WriteOff)
+    if status is not None:
+        stmt = stmt.where(WriteOff.status == status.value)
+    if invoice_id is not None:
+        stmt = stmt.where(WriteOff.invoice_id == invoice_id)
+    rows, next_cursor = await paginate(session, stmt, page, (WriteOff.id,))
+    return Page[WriteOffOut](items=[WriteOffOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+async def load(session: SessionDep, write_off_id: uuid.UUID, *, for_update: bool = False) -> WriteOff:
+    stmt = select(WriteOff).where(WriteOff.id == write_off_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    write_off = (await session.execute(stmt)).scalar_one_or_none()
+    if write_off is None:
+        raise Problem(404, f"write-off {write_off_id} not found")
+    return write_off
+
+
+@router.get("/{write_off_id}", response_model=WriteOffOut, summary="One write-off request")
+async def get_write_off(
+    write_off_id: uuid.UUID, session: SessionDep, response: Response,
+    _: Annotated[Principal, require_roles(*READERS)],
+) -> WriteOffOut:
+    write_off = await load(session, write_off_id)
+    response.headers["ETag"] = etag_for(write_off.id, write_off.version)
+    return WriteOffOut.model_validate(write_off)
+
+
+async def _decidable(session: SessionDep, request: Request, write_off_id: uuid.UUID, principal: Principal,
+                     decision: str) -> WriteOff:
+    write_off = await load(session, write_off_id, for_update=True)
+    check_if_match(request, write_off.id, write_off.version)
+    if not may_decide(write_off.requested_by, principal.subject):
+        raise Problem(403, "whoever requested a write-off may not decide it (segregation of duties)",
+                      slug="segregation-of-duties")
+    if decision not in allowed_decisions(write_off.status):
+        raise Problem(409, f"the write-off is already {write_off.status}", slug="invalid-transition",
+                      current_status=write_off.status, allowed_transitions=allowed_decisions(write_off.status))
+    return write_off
+
+
+@router.post("/{write_off_id}/approve", response_model=WriteOffOut,
+             summary="Approve: the invoice is written off (finance_manager, not the requester)")
+async def approve(
+    write_off_id: uuid.UUID, request: Request, session: SessionDep, response: Response,
+    principal: Annotated[Principal, require_roles(*APPROVERS)],
+    body: Annotated[WriteOffDecision | None, Body()] = None,
+) -> WriteOffOut:
+    write_off = await _decidable(session, request, write_off_id, principal, WriteOffStatus.APPROVED)
+    invoice = await InvoiceRepository(session).get(write_off.invoice_id, for_update=True)
+    assert invoice is not None  # a foreign key holds it
+    try:
+        await approve_write_off(session, write_off, invoice, principal.subject, body.note if body else None, today())
+    except WriteOffConflict as exc:
+        raise conflict(exc) from None
+    response.headers["ETag"] = etag_for(write_off.id, write_off.version)
+    return WriteOffOut.model_validate(write_off)
+
+
+@router.post("/{write_off_id}/reject", response_model=WriteOffOut,
+             summary="Reject the request (finance_manager, not the requester)")
+async def reject(
+    write_off_id: uuid.UUID, request: Request, session: SessionDep, response: Response,
+    principal: Annotated[Principal, require_roles(*APPROVERS)],
+    body: Annotated[WriteOffDecision | None, Body()] = None,
+) -> WriteOffOut:
+    write_off = await _decidable(session, request, write_off_id, principal, WriteOffStatus.REJECTED)
+    reject_write_off(write_off, principal.subject, body.note if body else None)
+    await session.flush()
+    response.headers["ETag"] = etag_for(write_off.id, write_off.version)
+    return WriteOffOut.model_validate(write_off)

@@ -1,0 +1,80 @@
+"""Two-person write-offs: a clerk requests, a different finance manager decides."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_billing.invoices.models import Invoice
+from tessera_billing.invoices.rules import OPEN_STATUSES, InvoiceStatus, check_transition
+from tessera_billing.invoices.service import touch
+from tessera_billing.ledger.service import EntryKind, record
+from tessera_billing.money import quantize
+from tessera_billing.writeoffs.models import WriteOff
+from tessera_billing.writeoffs.rules import WriteOffStatus
+from tessera_shared.db import utcnow
+from tessera_shared.events.contracts import InvoiceWrittenOff
+from tessera_shared.outbox import publish
+
+
+class WriteOffConflict(Exception):
+    def __init__(self, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.extra = extra
+
+
+def _require_open(invoice: Invoice) -> None:
+    if invoice.status not in OPEN_STATUSES:
+        raise WriteOffConflict(f"invoice is {invoice.status}; only open invoices can be written off",
+                               invoice_status=invoice.status,
+                               allowed_statuses=sorted(s.value for s in OPEN_STATUSES))
+
+
+async def request_write_off(session: AsyncSession, invoice: Invoice, reason: str, requested_by: str) -> WriteOff:
+    _require_open(invoice)
+    pending = await session.scalar(select(WriteOff.id).where(
+        WriteOff.invoice_id == invoice.id, WriteOff.status == WriteOffStatus.REQUESTED))
+    if pending is not None:
+        raise WriteOffConflict("a write-off of this invoice is already waiting for a decision",
+                               pending_write_off_id=str(pending))
+    write_off = WriteOff(invoice_id=invoice.id, customer_id=invoice.customer_id, amount=invoice.balance_due,
+                         currency=invoice.currency, reason=reason, requested_by=requested_by)
+    session.add(write_off)
+    await session.flush()
+    return write_off
+
+
+def _decide(write_off: WriteOff, status: WriteOffStatus, decider: str, note: str | None) -> None:
+    write_off.status = status
+    write_off.decided_by = decider
+    write_off.decision_note = note
+    write_off.decided_at = utcnow()
+    write_off.version += 1
+
+
+async def approve_write_off(
+    session: AsyncSession, write_off: WriteOff, invoice: Invoice, approver: str, note: str | None, on: date
+) -> None:
+    """Write off what is open now (payments since the request lower it); the invoice stays on record."""
+    _require_open(invoice)
+    check_transition(invoice.status, InvoiceStatus.WRITTEN_OFF)
+    amount = invoice.balance_due
+    write_off.amount = amount
+    _decide(write_off, WriteOffStatus.APPROVED, approver, note)
+    invoice.amount_written_off += amount
+    invoice.balance_due -= amount
+    invoice.status = InvoiceStatus.WRITTEN_OFF
+    touch(invoice)
+    record(session, invoice, EntryKind.WRITTEN_OFF, -amount, on, reference=str(write_off.id))
+    await session.flush()
+    await publish(session, InvoiceWrittenOff(
+        invoice_id=invoice.id, number=invoice.number or "", customer_id=invoice.customer_id,
+        amount=quantize(amount, invoice.currency), currency=invoice.currency,
+        requested_by=write_off.requested_by, approved_by=approver, written_off_at=write_off.decided_at,
+    ), subject=invoice.customer_id)
+
+
+def reject_write_off(write_off: WriteOff, decider: str, note: str | None) -> None:
+    _decide(write_off, WriteOffStatus.REJECTED, decider, note)
