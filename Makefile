@@ -14,7 +14,7 @@ TEST_PG_PORT    ?= 55432
 TEST_KAFKA_PORT ?= 19092
 PYTEST_ARGS     ?=
 
-.PHONY: help install run test test-unit stop lint migration clean asyncapi events-baseline roles
+.PHONY: help install run test test-unit stop lint migration clean asyncapi events-baseline roles reliability
 
 help:
 	@echo "make run    start Kafka, the four services (SQLite) and the gateway on :8000"
@@ -70,6 +70,15 @@ migration: install
 
 clean: stop
 	rm -rf .data .local .venv $(TOOLS)
+
+# The fault suite at full size; writes its figures to docs/reliability.md.
+reliability: install
+	PG_PORT=$(TEST_PG_PORT) deploy/local/postgres.sh start
+	KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/local/kafka.sh start
+	TESSERA_TEST_PG=postgresql+asyncpg://postgres@127.0.0.1:$(TEST_PG_PORT) \
+	TESSERA_TEST_KAFKA=127.0.0.1:$(TEST_KAFKA_PORT) \
+	TESSERA_RELIABILITY_N=300 TESSERA_RELIABILITY_REPORT=docs/reliability.md \
+	$(PY) -m pytest tests/reliability -p no:cacheprovider -s
 
 # Regenerate docs/roles.md, the role x endpoint matrix, from the routes' rules.
 roles: install
