@@ -19,6 +19,7 @@ from tessera_gateway.auth.throttle import LoginThrottle
 from tessera_gateway.limits.rate import TokenBuckets
 from tessera_gateway.proxy.router import router as proxy_router
 from tessera_gateway.settings import GatewaySettings
+from tessera_gateway.views.router import router as views_router
 from tessera_shared.app import ServiceSpec, create_service_app
 
 
@@ -60,7 +61,7 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx.AsyncBaseTransport] 
         name="gateway",
         title="Tessera CRM API",
         description="One authenticated API for frontends: tokens, every service's resources under /api/v1.",
-        routers=[auth_router, audit_router, proxy_router],
+        routers=[auth_router, audit_router, views_router, proxy_router],
         migrations=Path(__file__).parent / "migrations",
         context=resources,
         extra_readiness=upstream_readiness,

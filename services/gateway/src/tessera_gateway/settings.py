@@ -19,6 +19,8 @@ class GatewaySettings(ServiceSettings):
     upstream_timeout: float = Field(default=10.0, gt=0)
     upstream_connect_timeout: float = Field(default=2.0, gt=0)
     upstream_max_connections: int = Field(default=200, gt=0)
+    # The 360 view answers within this, with whatever sections arrived.
+    view_deadline_seconds: float = Field(default=2.0, gt=0, le=30)
 
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
     refresh_token_ttl_seconds: int = Field(default=8 * 3600, ge=300, le=30 * 86_400)

@@ -10,6 +10,7 @@ OWNERS: dict[str, str] = {
     "activities": "sales",
     "campaigns": "sales",
     "products": "sales",
+    "recommendations": "sales",
     "tickets": "service-desk",
     "surveys": "service-desk",
     "kb": "service-desk",
@@ -27,6 +28,8 @@ REPORT_OWNERS: dict[str, str] = {
     "sales-performance": "sales",
     "aging": "billing",
     "rollforward": "billing",
+    "dso": "billing",
+    "statement": "billing",
 }
 
 

@@ -1,0 +1,52 @@
+"""Composed resources served by the gateway itself."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from tessera_gateway.audit import service as audit
+from tessera_gateway.views import customer360
+from tessera_gateway.views.compose import fetch_all
+from tessera_shared.auth import STAFF_ROLES, Principal, require_roles
+from tessera_shared.http.errors import Problem
+
+router = APIRouter(prefix="/api/v1", tags=["views"])
+
+
+def _etag(body: dict[str, Any]) -> str:
+    # The churn score's evaluation time changes on every call; the picture itself does not.
+    stable = {**body, "churn_risk": {k: v for k, v in (body.get("churn_risk") or {}).items() if k != "as_of"}}
+    return 'W/"' + hashlib.sha256(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32] + '"'
+
+
+@router.get(
+    "/customers/{customer_id}/360",
+    summary="Customer 360: profile, sales, service, billing and timeline in one answer",
+    description="Every section is fetched concurrently under one deadline; `sections` says, per section, "
+    "`ok`, `forbidden`, `error`, `timeout` or `unavailable`. A section that could not be fetched is empty.",
+    responses={404: {"description": "unknown customer"}, 304: {"description": "not modified"}},
+)
+async def customer_360(
+    customer_id: uuid.UUID,
+    request: Request,
+    principal: Annotated[Principal, require_roles(*STAFF_ROLES)],
+) -> Response:
+    settings = request.app.state.settings
+    results = await fetch_all(
+        request.app.state.http, request.app.state.upstreams, customer360.fetches(customer_id),
+        authorization=request.headers["authorization"], deadline=settings.view_deadline_seconds,
+    )
+    if results["profile"].status == "not_found":
+        raise Problem(404, f"customer {customer_id} not found")
+    body = customer360.compose(customer_id, results)
+    etag = _etag(body)
+    await audit.record(request.app.state.runtime.sessions, principal, "GET", f"customers/{customer_id}/360", 200)
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(orjson.dumps(body), media_type="application/json", headers={"ETag": etag})

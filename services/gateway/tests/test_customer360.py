@@ -1,0 +1,176 @@
+"""GET /api/v1/customers/{id}/360: composed from the four services, resilient to outages."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from decimal import Decimal
+
+import httpx
+import pytest
+
+import tessera_billing.main as billing_main
+import tessera_customer.main as customer_main
+import tessera_gateway.main as gateway_main
+import tessera_sales.main as sales_main
+import tessera_service_desk.main as desk_main
+from tessera_billing.settings import BillingSettings
+from tessera_customer.settings import CustomerSettings
+from tessera_gateway.main import create_app
+from tessera_gateway.settings import GatewaySettings
+from tessera_gateway.views.compose import Result
+from tessera_gateway.views.customer360 import compose, fetches, sum_by_currency
+from tessera_sales.settings import SalesSettings
+from tessera_service_desk.settings import ServiceDeskSettings
+from tessera_shared.testing.builders import customer_payload
+from tessera_shared.testing.plugin import migrations_of, running
+
+SERVICES = {
+    "customer": (customer_main, CustomerSettings),
+    "sales": (sales_main, SalesSettings),
+    "service-desk": (desk_main, ServiceDeskSettings),
+    "billing": (billing_main, BillingSettings),
+}
+
+
+async def slow_app(scope, receive, send) -> None:  # noqa: ANN001
+    """An upstream that answers far too late."""
+    if scope["type"] == "http":
+        await asyncio.sleep(10)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+async def start_stack(databases, down: str | None = None, slow: str | None = None):  # noqa: ANN001, ANN201
+    apps, mounts, urls = [], {}, {}
+    for name, (module, settings_cls) in SERVICES.items():
+        url_key = name.replace("-", "_") + "_url"
+        if name == down:
+            urls[url_key] = "http://127.0.0.1:1"
+            continue
+        host = f"http://{name}.test"
+        urls[url_key] = host
+        if name == slow:
+            mounts[host] = httpx.ASGITransport(app=slow_app)
+            continue
+        db = await databases.new(name, "sqlite", migrations_of(module.__file__))
+        app = module.create_app(settings_cls(database_url=db, kafka_enabled=False, jobs_enabled=False, log_json=False))
+        apps.append(app)
+        mounts[host] = httpx.ASGITransport(app=app)
+    gw_db = await databases.new("gateway", "sqlite", migrations_of(gateway_main.__file__))
+    gateway = create_app(GatewaySettings(database_url=gw_db, log_json=False, view_deadline_seconds=0.8, **urls),
+                         mounts=mounts)
+    return apps, gateway
+
+
+@pytest.fixture
+async def stack(databases, request):  # noqa: ANN001, ANN201
+    apps, gateway = await start_stack(databases, **getattr(request, "param", {}))
+    contexts = [app.router.lifespan_context(app) for app in apps]
+    for ctx in contexts:
+        await ctx.__aenter__()
+    try:
+        async with running(gateway) as client:
+            yield client
+    finally:
+        for ctx in reversed(contexts):
+            await ctx.__aexit__(None, None, None)
+
+
+async def login(client: httpx.AsyncClient, user: str) -> dict[str, str]:
+    r = await client.post("/auth/token", data={"grant_type": "password", "username": user, "password": "local"})
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def new_customer(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    r = await client.post("/api/v1/customers", json=customer_payload(), headers=headers)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+async def test_all_sections_ok(stack: httpx.AsyncClient) -> None:
+    admin = await login(stack, "admin")
+    cid = await new_customer(stack, admin)
+    r = await stack.get(f"/api/v1/customers/{cid}/360", headers=admin)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["profile"]["id"] == cid
+    assert set(body["sections"].values()) == {"ok"}, body["sections"]
+    assert body["sales"]["pipeline_value"] == []
+    assert body["billing"]["credit"] is None or body["billing"]["credit"]["customer_id"] == cid
+    again = await stack.get(f"/api/v1/customers/{cid}/360", headers={**admin, "If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+
+
+async def test_unknown_customer_is_404(stack: httpx.AsyncClient) -> None:
+    r = await stack.get(f"/api/v1/customers/{uuid.uuid4()}/360", headers=await login(stack, "admin"))
+    assert r.status_code == 404
+
+
+async def test_partner_may_not_see_it(stack: httpx.AsyncClient) -> None:
+    token = (await stack.post("/auth/token", data={"grant_type": "client_credentials", "client_id": "partner",
+                                                   "client_secret": "local"})).json()["access_token"]
+    r = await stack.get(f"/api/v1/customers/{uuid.uuid4()}/360", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 403
+
+
+@pytest.mark.parametrize("stack", [{"down": "billing"}, {"down": "sales"}, {"down": "service-desk"}], indirect=True)
+async def test_a_dead_service_costs_only_its_section(stack: httpx.AsyncClient) -> None:
+    admin = await login(stack, "admin")
+    cid = await new_customer(stack, admin)
+    r = await stack.get(f"/api/v1/customers/{cid}/360", headers=admin)
+    assert r.status_code == 200
+    sections = r.json()["sections"]
+    assert sorted(s for s, v in sections.items() if v != "ok") in (["billing"], ["sales"], ["service"])
+    assert "unavailable" in sections.values()
+
+
+@pytest.mark.parametrize("stack", [{"slow": "billing"}], indirect=True)
+async def test_a_slow_service_times_out_within_the_deadline(stack: httpx.AsyncClient) -> None:
+    admin = await login(stack, "admin")
+    cid = await new_customer(stack, admin)
+    started = time.monotonic()
+    r = await stack.get(f"/api/v1/customers/{cid}/360", headers=admin)
+    elapsed = time.monotonic() - started
+    assert r.status_code == 200
+    assert r.json()["sections"]["billing"] == "timeout"
+    assert r.json()["profile"]["id"] == cid
+    assert elapsed < 2.0  # the deadline is 0.8 s
+
+
+@pytest.mark.parametrize("stack", [{"down": "customer"}], indirect=True)
+async def test_customer_service_down_still_answers(stack: httpx.AsyncClient) -> None:
+    r = await stack.get(f"/api/v1/customers/{uuid.uuid4()}/360", headers=await login(stack, "admin"))
+    assert r.status_code == 200
+    assert r.json()["sections"]["profile"] == "unavailable"
+    assert r.json()["profile"] is None
+
+
+def test_compose_derives_pipeline_lifetime_and_balances() -> None:
+    cid = uuid.uuid4()
+    ok = lambda body: Result("ok", body, 200)  # noqa: E731
+    deal = lambda stage, amount, p, cur="EUR": {"stage": stage, "amount": amount, "probability": p,  # noqa: E731
+                                                 "currency": cur, "updated_at": "2026-11-01T00:00:00Z"}
+    inv = lambda status, bal: {"status": status, "balance_due": bal, "currency": "EUR", "issue_date": "2026-10-01"}  # noqa: E731
+    results = {name: ok({"items": []}) for name in fetches(cid)}
+    results["profile"] = ok({"id": str(cid)})
+    results["deals"] = ok({"items": [deal("proposal", "1000.00", 50), deal("negotiation", "200.00", 80),
+                                     deal("won", "300.00", 100), deal("won", "50", 100, "USD"), deal("lost", "9", 0)]})
+    results["invoices"] = ok({"items": [inv("overdue", "120.50"), inv("issued", "10"), inv("paid", "0")]})
+    results["surveys"] = ok({"items": [{"data": {"csat": 4}}]})
+    results["tickets"] = Result("timeout")
+    body = compose(cid, results)
+    assert body["sales"]["pipeline_value"] == [{"currency": "EUR", "amount": "1200.00"}]
+    assert body["sales"]["weighted_pipeline"] == [{"currency": "EUR", "amount": "660.00"}]
+    assert body["sales"]["lifetime_won"] == [{"currency": "EUR", "amount": "300.00"}, {"currency": "USD", "amount": "50.00"}]
+    assert body["billing"]["balance"] == [{"currency": "EUR", "amount": "130.50"}]
+    assert body["billing"]["overdue_amount"] == [{"currency": "EUR", "amount": "120.50"}]
+    assert body["service"]["last_csat"] == 4
+    assert body["sections"]["service"] == "timeout"
+    assert body["sections"]["sales"] == "ok"
+
+
+def test_sum_by_currency_is_exact() -> None:
+    items = [{"amount": "0.10", "currency": "EUR"}] * 3
+    assert sum_by_currency(items, "amount") == [{"currency": "EUR", "amount": str(Decimal("0.30"))}]
