@@ -80,6 +80,18 @@ reliability: install
 	TESSERA_RELIABILITY_N=300 TESSERA_RELIABILITY_REPORT=docs/reliability.md \
 	$(PY) -m pytest tests/reliability -p no:cacheprovider -s
 
+# Offline checks of the deploy files (seconds): hadolint on the images, the Kubernetes manifests
+# against the pinned API in strict mode and their generator, the compose file through compose itself.
+K8S_VERSION := 1.31.0
+lint: install
+	.venv/bin/hadolint --failure-threshold style deploy/docker/Dockerfile
+	$(PY) deploy/k8s/render.py --check
+	.venv/bin/kubernetes-validate --kubernetes-version $(K8S_VERSION) --strict --quiet \
+		$(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
+	$$($(PY) -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")') \
+		-f deploy/compose.yaml config --no-interpolate --quiet
+	@echo "lint: ok"
+
 # Regenerate docs/roles.md, the role x endpoint matrix, from the routes' rules.
 roles: install
 	$(PY) tools/gen_role_matrix.py
