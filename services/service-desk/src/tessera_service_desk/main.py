@@ -6,23 +6,44 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from tessera_service_desk.directory.handlers import on_customer_created
+from tessera_service_desk.directory.handlers import (
+    on_customer_created, on_customer_erased, on_customer_merged, tier_changed_handler,
+)
+from tessera_service_desk.jobs import desk_jobs
+from tessera_service_desk.kb.router import router as kb_router
+from tessera_service_desk.kb.search import prepare_search
+from tessera_service_desk.reports.router import router as reports_router
 from tessera_service_desk.settings import ServiceDeskSettings
+from tessera_service_desk.sla.router import jobs as sla_jobs_router
+from tessera_service_desk.sla.router import policies as sla_policies_router
+from tessera_service_desk.surveys.router import router as surveys_router
+from tessera_service_desk.tickets.router import router as tickets_router
 from tessera_shared.app import ServiceSpec, create_service_app
-from tessera_shared.events.contracts import CustomerCreated
+from tessera_shared.events.contracts import CustomerCreated, CustomerErased, CustomerMerged, CustomerTierChanged
 
 
-def spec() -> ServiceSpec:
+def spec(settings: ServiceDeskSettings) -> ServiceSpec:
     return ServiceSpec(
         name="service-desk",
         title="Tessera service desk",
         description="Tickets, SLAs in business hours, escalation, knowledge base, satisfaction surveys.",
-        routers=[],
+        # Fixed paths (/v1/tickets/breach-scan, /reports/...) come before /v1/tickets/{ticket_id}.
+        routers=[sla_jobs_router, reports_router, tickets_router, sla_policies_router, surveys_router, kb_router],
         migrations=Path(__file__).parent / "migrations",
-        handlers={CustomerCreated.event_type: on_customer_created},
-        consumes=["customer", "service-desk"],
+        handlers={
+            CustomerCreated.event_type: on_customer_created,
+            CustomerTierChanged.event_type: tier_changed_handler(settings),
+            CustomerMerged.event_type: on_customer_merged,
+            CustomerErased.event_type: on_customer_erased,
+        },
+        # The survey is created in the closing transaction, so the desk needs no reaction to
+        # its own ticket.closed: it consumes only the customer service's facts.
+        consumes=["customer"],
+        on_startup=prepare_search,
+        jobs=desk_jobs(settings),
     )
 
 
 def create_app(settings: ServiceDeskSettings | None = None) -> FastAPI:
-    return create_service_app(spec(), settings or ServiceDeskSettings())
+    settings = settings or ServiceDeskSettings()
+    return create_service_app(spec(settings), settings)

@@ -1,12 +1,81 @@
+"""Reactions to the customer service's facts: the local copy, merges and erasure."""
+
 from __future__ import annotations
 
+
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_service_desk.directory.models import KnownCustomer
+from tessera_service_desk.settings import ServiceDeskSettings
+from tessera_service_desk.sla.service import apply_policy, refresh_due
+from tessera_service_desk.surveys.models import Survey
+from tessera_service_desk.tickets.models import Ticket, TicketComment
+from tessera_service_desk.tickets.rules import OPEN_STATUSES
 from tessera_shared.events import CloudEvent
-from tessera_shared.events.contracts import CustomerCreated
+from tessera_shared.events.contracts import CustomerCreated, CustomerErased, CustomerMerged, CustomerTierChanged
+
+ERASED = "[erased]"
 
 
 async def on_customer_created(session: AsyncSession, event: CloudEvent, data: CustomerCreated) -> None:
-    if await session.get(KnownCustomer, data.customer_id) is None:
+    known = await session.get(KnownCustomer, data.customer_id)
+    if known is None:
         session.add(KnownCustomer(customer_id=data.customer_id, name=data.name))
+    elif not known.name and known.erased_at is None:
+        known.name = data.name  # the row was made early (a tier or agreement arrived first)
+
+
+def tier_changed_handler(settings: ServiceDeskSettings):  # noqa: ANN201 - returns a consumer handler
+    async def on_tier_changed(session: AsyncSession, event: CloudEvent, data: CustomerTierChanged) -> None:
+        known = await session.get(KnownCustomer, data.customer_id)
+        if known is None:
+            known = KnownCustomer(customer_id=data.customer_id, name="")
+            session.add(known)
+        elif known.tier_changed_at is not None and known.tier_changed_at >= data.changed_at:
+            return  # an older announcement arriving late must not undo a newer tier
+        known.tier, known.tier_changed_at, known.updated_at = data.to_tier, data.changed_at, data.changed_at
+        # Open tickets follow the customer's new tier: their SLA targets are resolved again.
+        tickets = (await session.execute(select(Ticket).where(
+            Ticket.customer_id == data.customer_id, Ticket.status.in_(OPEN_STATUSES)))).scalars()
+        now = data.changed_at
+        for ticket in tickets:
+            if ticket.tier == data.to_tier:
+                continue
+            ticket.tier = data.to_tier
+            await apply_policy(session, ticket)
+            await refresh_due(session, ticket, settings, max(now, ticket.updated_at))
+            ticket.version += 1
+
+    return on_tier_changed
+
+
+async def on_customer_merged(session: AsyncSession, event: CloudEvent, data: CustomerMerged) -> None:
+    """Re-point everything of the merged customer to the survivor (a second delivery finds nothing)."""
+    for table in (Ticket, Survey):
+        await session.execute(update(table).where(table.customer_id == data.merged_id)
+                              .values(customer_id=data.survivor_id))
+    merged = await session.get(KnownCustomer, data.merged_id)
+    if merged is None:
+        # Kept even when unknown so far: new tickets for the old id are pointed to the survivor.
+        merged = KnownCustomer(customer_id=data.merged_id, name="")
+        session.add(merged)
+    merged.merged_into = data.survivor_id
+    merged.updated_at = data.merged_at
+
+
+async def on_customer_erased(session: AsyncSession, event: CloudEvent, data: CustomerErased) -> None:
+    """Personal data goes; categories, times, scores and counts stay for the reports."""
+    ticket_ids = select(Ticket.id).where(Ticket.customer_id == data.customer_id).scalar_subquery()
+    await session.execute(update(Ticket).where(Ticket.customer_id == data.customer_id)
+                          .values(subject=ERASED, description="", contact_id=None))
+    await session.execute(update(TicketComment).where(TicketComment.ticket_id.in_(ticket_ids))
+                          .values(body=ERASED))
+    await session.execute(update(Survey).where(Survey.customer_id == data.customer_id).values(comment=None))
+    known = await session.get(KnownCustomer, data.customer_id)
+    if known is None:
+        known = KnownCustomer(customer_id=data.customer_id, name="")
+        session.add(known)
+    known.name, known.erased_at, known.updated_at = "", data.erased_at, data.erased_at
+
+

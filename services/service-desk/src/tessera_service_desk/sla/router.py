@@ -1,0 +1,143 @@
+"""SLA policies and agreements, the breach job on demand, and the escalation queue."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from tessera_service_desk.directory.models import KnownCustomer
+from tessera_service_desk.errors import NO_NUL, conflict, instant, invalid, not_found
+from tessera_service_desk.jobs import auto_close_solved
+from tessera_service_desk.sla.models import EscalationNotification, SlaPolicy
+from tessera_service_desk.sla.schemas import AgreementOut, AgreementPut, PolicyCreate, PolicyOut, PolicyPatch
+from tessera_service_desk.sla.service import scan_breaches
+from tessera_service_desk.tickets.router import AGENTS, settings_of
+from tessera_service_desk.tickets.schemas import JobRunOut, NotificationOut
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.db import utcnow
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.etag import check_if_match, etag_for
+from tessera_shared.http.idempotency import IdempotencyDep
+from tessera_shared.http.pagination import Page, PageQuery, paginate
+
+policies = APIRouter(prefix="/v1/sla-policies", tags=["sla"])
+jobs = APIRouter(prefix="/v1/tickets", tags=["sla"])
+
+POLICY_READERS = (*AGENTS, Role.SALES_MANAGER)
+AsOf = Annotated[datetime | None, Query(description="Run as of this time (default: now); tests move it forward")]
+
+
+def _as_of(value: datetime | None) -> datetime:
+    return instant("as_of", value) or utcnow()
+
+
+@policies.put("/agreements/{customer_id}", response_model=AgreementOut,
+              summary="Set a customer's service agreement level (an SLA policy axis)")
+async def put_agreement(customer_id: uuid.UUID, body: AgreementPut, session: SessionDep,
+                        _: Annotated[Principal, require_roles()]) -> AgreementOut:
+    known = await session.get(KnownCustomer, customer_id)
+    if known is None:
+        # The customer may not have reached this desk yet; its name follows with customer.created.
+        known = KnownCustomer(customer_id=customer_id, name="")
+        session.add(known)
+    known.service_level = body.service_level
+    known.updated_at = utcnow()
+    return AgreementOut(customer_id=customer_id, service_level=known.service_level, tier=known.tier)
+
+
+@policies.post("", status_code=201, response_model=PolicyOut, summary="Create an SLA policy (admin)")
+async def create_policy(body: PolicyCreate, session: SessionDep, idem: IdempotencyDep,
+                        _: Annotated[Principal, require_roles()]) -> Response:
+    if (replayed := await idem.begin(body)) is not None:
+        return replayed
+    policy = SlaPolicy(**body.model_dump())
+    try:
+        async with session.begin_nested():
+            session.add(policy)
+    except IntegrityError:
+        raise conflict("a policy for this priority, service level and tier exists; PATCH it") from None
+    return await idem.respond(201, PolicyOut.model_validate(policy), headers={
+        "Location": f"/v1/sla-policies/{policy.id}", "ETag": etag_for(policy.id, policy.version)})
+
+
+@policies.get("", response_model=Page[PolicyOut], summary="List SLA policies")
+async def list_policies(session: SessionDep, page: PageQuery,
+                        _: Annotated[Principal, require_roles(*POLICY_READERS)]) -> Page[PolicyOut]:
+    rows, cursor = await paginate(session, select(SlaPolicy), page, (SlaPolicy.id,))
+    return Page[PolicyOut](items=[PolicyOut.model_validate(p) for p in rows], next_cursor=cursor)
+
+
+async def _policy(session, policy_id: uuid.UUID) -> SlaPolicy:  # noqa: ANN001
+    policy = await session.get(SlaPolicy, policy_id)
+    if policy is None:
+        raise not_found("SLA policy", policy_id)
+    return policy
+
+
+@policies.get("/{policy_id}", response_model=PolicyOut, summary="One SLA policy")
+async def get_policy(policy_id: uuid.UUID, session: SessionDep, response: Response,
+                     _: Annotated[Principal, require_roles(*POLICY_READERS)]) -> PolicyOut:
+    policy = await _policy(session, policy_id)
+    response.headers["ETag"] = etag_for(policy.id, policy.version)
+    return PolicyOut.model_validate(policy)
+
+
+@policies.patch("/{policy_id}", response_model=PolicyOut,
+                summary="Change targets (applies to tickets opened or re-prioritised afterwards)")
+async def patch_policy(policy_id: uuid.UUID, body: PolicyPatch, request: Request, session: SessionDep,
+                       response: Response, _: Annotated[Principal, require_roles()]) -> PolicyOut:
+    policy = await _policy(session, policy_id)
+    check_if_match(request, policy.id, policy.version)
+    if "business_hours" in body.model_fields_set and body.business_hours is None:
+        raise invalid("business_hours", "may not be null")
+    for name in body.model_fields_set:
+        setattr(policy, name, getattr(body, name))
+    policy.version += 1
+    policy.updated_at = utcnow()
+    response.headers["ETag"] = etag_for(policy.id, policy.version)
+    return PolicyOut.model_validate(policy)
+
+
+@policies.delete("/{policy_id}", status_code=204, summary="Delete an SLA policy (defaults apply again)")
+async def delete_policy(policy_id: uuid.UUID, session: SessionDep,
+                        _: Annotated[Principal, require_roles()]) -> Response:
+    await session.delete(await _policy(session, policy_id))
+    return Response(status_code=204)
+
+
+@jobs.post("/breach-scan", response_model=JobRunOut,
+           summary="Run the SLA breach job now (admin): each breach is detected once")
+async def run_breach_scan(request: Request, _: Annotated[Principal, require_roles()], as_of: AsOf = None) -> JobRunOut:
+    now = _as_of(as_of)
+    processed = await scan_breaches(request.app.state.runtime.sessions, now, settings_of(request))
+    return JobRunOut(as_of=now, processed=processed)
+
+
+@jobs.post("/auto-close", response_model=JobRunOut,
+           summary="Close tickets solved longer ago than the auto-close delay (admin)")
+async def run_auto_close(request: Request, _: Annotated[Principal, require_roles()], as_of: AsOf = None) -> JobRunOut:
+    now = _as_of(as_of)
+    processed = await auto_close_solved(request.app.state.runtime.sessions, now, settings_of(request))
+    return JobRunOut(as_of=now, processed=processed)
+
+
+@jobs.get("/notifications", response_model=Page[NotificationOut],
+          summary="Escalation notifications for a tier (the next tier's queue)")
+async def list_notifications(session: SessionDep, page: PageQuery,
+                             _: Annotated[Principal, require_roles(*AGENTS, Role.SALES_MANAGER)],
+                             group: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
+                             ticket_id: uuid.UUID | None = None) -> Page[NotificationOut]:
+    stmt = select(EscalationNotification)
+    if group is not None:
+        stmt = stmt.where(EscalationNotification.recipient_group == group)
+    if ticket_id is not None:
+        stmt = stmt.where(EscalationNotification.ticket_id == ticket_id)
+    rows, cursor = await paginate(session, stmt, page, (EscalationNotification.id,))
+    return Page[NotificationOut](items=[NotificationOut.model_validate(n) for n in rows], next_cursor=cursor)
+
+

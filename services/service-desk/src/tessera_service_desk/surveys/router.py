@@ -1,0 +1,71 @@
+"""Surveys are reachable by their token link (the customer) or with a staff token (read only)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from tessera_service_desk.errors import NO_NUL, not_found
+from tessera_service_desk.settings import ServiceDeskSettings
+from tessera_service_desk.surveys.models import Survey
+from tessera_service_desk.surveys.rules import survey_token, token_matches
+from tessera_service_desk.surveys.schemas import SurveyAnswer, SurveyOut, SurveyStaffOut
+from tessera_service_desk.surveys.service import answer_survey
+from tessera_shared.auth import Role, principal_from_request
+from tessera_shared.db import utcnow
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.errors import Problem
+
+router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
+
+STAFF_READERS = frozenset({Role.ADMIN, Role.SUPPORT_AGENT, Role.SALES_MANAGER})
+TokenQuery = Annotated[str | None, Query(min_length=10, max_length=100, pattern=NO_NUL, description="The survey link's secret token")]
+
+
+def survey_url(settings: ServiceDeskSettings, survey_id: uuid.UUID) -> str:
+    return f"{settings.survey_base_url}/{survey_id}?token={survey_token(settings.survey_secret(), survey_id)}"
+
+
+def _settings(request: Request) -> ServiceDeskSettings:
+    return request.app.state.settings
+
+
+def _check_token(request: Request, survey_id: uuid.UUID, token: str) -> None:
+    if not token_matches(_settings(request).survey_secret(), survey_id, token):
+        # Same answer for a wrong token and an unknown survey: the link is the credential.
+        raise Problem(404, f"survey {survey_id} not found")
+
+
+@router.get("/{survey_id}", response_model=SurveyStaffOut | SurveyOut,
+            summary="Read a survey: with its link token (customer) or a staff bearer token")
+async def get_survey(survey_id: uuid.UUID, request: Request, session: SessionDep, token: TokenQuery = None):
+    if token is not None:
+        _check_token(request, survey_id, token)
+        survey = await session.get(Survey, survey_id)
+        if survey is None:
+            raise not_found("survey", survey_id)
+        return SurveyOut.model_validate(survey)
+    principal = principal_from_request(request)
+    if not principal.has_any(STAFF_READERS):
+        raise Problem(403, "your role may not do this", required_roles=sorted(STAFF_READERS))
+    survey = await session.get(Survey, survey_id)
+    if survey is None:
+        raise not_found("survey", survey_id)
+    return SurveyStaffOut(**SurveyOut.model_validate(survey).model_dump(), customer_id=survey.customer_id,
+                          agent_id=survey.agent_id, category=survey.category,
+                          survey_url=survey_url(_settings(request), survey.id))
+
+
+@router.post("/{survey_id}/answer", response_model=SurveyOut, status_code=200,
+             summary="Answer a survey once, with its link token (no bearer token needed)")
+async def answer(survey_id: uuid.UUID, body: SurveyAnswer, request: Request, session: SessionDep,
+                 token: Annotated[str, Query(min_length=10, max_length=100, pattern=NO_NUL)]) -> SurveyOut:
+    _check_token(request, survey_id, token)
+    survey = await session.get(Survey, survey_id)
+    if survey is None:
+        raise not_found("survey", survey_id)
+    survey = await answer_survey(session, survey, csat=body.csat, nps=body.nps, comment=body.comment or None,
+                                 now=utcnow())
+    return SurveyOut.model_validate(survey)

@@ -1,0 +1,17 @@
+"""Survey link tokens (pure): an HMAC of the survey id, so nothing secret is stored."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import uuid
+
+
+def survey_token(secret: bytes, survey_id: uuid.UUID) -> str:
+    digest = hmac.new(secret, f"tessera-survey:{survey_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def token_matches(secret: bytes, survey_id: uuid.UUID, token: str) -> bool:
+    return hmac.compare_digest(survey_token(secret, survey_id), token)

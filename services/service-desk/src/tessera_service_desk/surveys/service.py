@@ -1,0 +1,45 @@
+"""Satisfaction surveys: one per closed ticket, answered once through its token link."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_service_desk.errors import conflict
+from tessera_service_desk.surveys.models import Survey
+from tessera_shared.events.contracts import SurveyAnswered
+from tessera_shared.outbox import publish
+
+if TYPE_CHECKING:
+    from tessera_service_desk.tickets.models import Ticket
+
+
+async def create_survey(session: AsyncSession, ticket: Ticket, now: datetime) -> Survey:
+    """Called in the closing transaction: the survey exists exactly when the ticket is closed."""
+    existing = (await session.execute(select(Survey).where(Survey.ticket_id == ticket.id))).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    survey = Survey(ticket_id=ticket.id, customer_id=ticket.customer_id, agent_id=ticket.assignee_id,
+                    category=ticket.category, created_at=now)
+    session.add(survey)
+    return survey
+
+
+async def answer_survey(session: AsyncSession, survey: Survey, *, csat: int, nps: int | None,
+                        comment: str | None, now: datetime) -> Survey:
+    # A conditional update: two concurrent answers cannot both win.
+    result = await session.execute(
+        update(Survey).where(Survey.id == survey.id, Survey.answered_at.is_(None))
+        .values(csat=csat, nps=nps, comment=comment, answered_at=now)
+    )
+    if result.rowcount != 1:
+        raise conflict("this survey was already answered", slug="survey-already-answered")
+    await session.refresh(survey)
+    await publish(session, SurveyAnswered(
+        survey_id=survey.id, ticket_id=survey.ticket_id, customer_id=survey.customer_id, csat=csat, nps=nps,
+        comment=comment, answered_at=now,
+    ), subject=survey.customer_id)
+    return survey
