@@ -4,25 +4,74 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_sales.directory.handlers import on_customer_created
+from tessera_sales.activities import handlers as collections
+from tessera_sales.activities.router import router as activities_router
+from tessera_sales.activities.service import fire_reminders
+from tessera_sales.campaigns.router import router as campaigns_router
+from tessera_sales.catalog.router import router as products_router
+from tessera_sales.credit import handlers as credit
+from tessera_sales.deals.router import router as deals_router
+from tessera_sales.directory import handlers as directory
+from tessera_sales.leads.customer_port import HttpCustomerDirectory
+from tessera_sales.leads.router import router as leads_router
+from tessera_sales.recommendations.router import router as recommendations_router
+from tessera_sales.reports.router import router as reports_router
 from tessera_sales.settings import SalesSettings
 from tessera_shared.app import ServiceSpec, create_service_app
-from tessera_shared.events.contracts import CustomerCreated
+from tessera_shared.consumer import Handler
+from tessera_shared.events import CloudEvent, EventData
+from tessera_shared.events.contracts import (
+    CustomerCreated, CustomerErased, CustomerMerged, CustomerUpdated, DunningStep, InvoiceOverdue, InvoicePaid,
+    InvoiceWrittenOff, PaymentReceived,
+)
+from tessera_shared.jobs import Job
 
 
-def spec() -> ServiceSpec:
+def chain(*handlers: Handler) -> Handler:
+    """Several reactions to one event, in one transaction (the inbox sees one effect)."""
+
+    async def run(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
+        for handler in handlers:
+            await handler(session, event, data)
+
+    return run
+
+
+def spec(settings: SalesSettings | None = None) -> ServiceSpec:
+    settings = settings or SalesSettings()
     return ServiceSpec(
         name="sales",
         title="Tessera sales and marketing service",
         description="Leads, deals and pipeline, activities, forecast and funnel, campaigns and ROI.",
-        routers=[],
+        routers=[products_router, deals_router, leads_router, activities_router, reports_router,
+                 campaigns_router, recommendations_router],
         migrations=Path(__file__).parent / "migrations",
-        handlers={CustomerCreated.event_type: on_customer_created},
+        handlers={
+            CustomerCreated.event_type: directory.on_customer_created,
+            CustomerUpdated.event_type: directory.on_customer_updated,
+            CustomerMerged.event_type: directory.on_customer_merged,
+            CustomerErased.event_type: directory.on_customer_erased,
+            # The hold is recorded first, so the collection task can find the invoice's deal.
+            InvoiceOverdue.event_type: chain(credit.on_invoice_overdue, collections.on_invoice_overdue),
+            DunningStep.event_type: collections.on_dunning_step,
+            InvoicePaid.event_type: credit.on_invoice_paid,
+            InvoiceWrittenOff.event_type: credit.on_invoice_written_off,
+            PaymentReceived.event_type: credit.on_payment_received,
+        },
         consumes=["customer", "billing"],
+        jobs=[Job("activity-reminders", settings.reminder_interval_seconds, fire_reminders)],
     )
 
 
-def create_app(settings: SalesSettings | None = None) -> FastAPI:
-    return create_service_app(spec(), settings or SalesSettings())
+def create_app(
+    settings: SalesSettings | None = None, *, mounts: dict[str, httpx.AsyncBaseTransport] | None = None
+) -> FastAPI:
+    """``mounts`` routes upstream URLs (customer service, gateway) to in-process apps in tests."""
+    settings = settings or SalesSettings()
+    app = create_service_app(spec(settings), settings)
+    app.state.customer_directory = HttpCustomerDirectory(settings, mounts)
+    return app

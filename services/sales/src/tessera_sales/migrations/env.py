@@ -1,4 +1,10 @@
-from tessera_sales.directory import models as _directory  # noqa: F401 - registers the tables
+from tessera_sales.activities import models as _activities  # noqa: F401 - registers the tables
+from tessera_sales.campaigns import models as _campaigns  # noqa: F401
+from tessera_sales.catalog import models as _catalog  # noqa: F401
+from tessera_sales.credit import models as _credit  # noqa: F401
+from tessera_sales.deals import models as _deals  # noqa: F401
+from tessera_sales.directory import models as _directory  # noqa: F401
+from tessera_sales.leads import models as _leads  # noqa: F401
 from tessera_sales.models import metadata
 from tessera_shared.migrations import run_env
 

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime
+from sqlalchemy import select
+
+from tessera_sales.access import may_see, not_found, scope_owner
+from tessera_sales.activities import service
+from tessera_sales.activities.models import Activity
+from tessera_sales.activities.schemas import (
+    ActivityCreate, ActivityOut, ActivityPatch, OverdueOwner, OverdueReport, ReminderRun,
+)
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.db import utcnow
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.etag import check_if_match, etag_for
+from tessera_shared.http.idempotency import IdempotencyDep
+from tessera_shared.http.pagination import Page, PageQuery, paginate
+
+router = APIRouter(prefix="/v1/activities", tags=["activities"])
+
+SELLERS = (Role.SALES_MANAGER, Role.SALES_REP)
+
+
+@router.post("", status_code=201, response_model=ActivityOut, summary="Log an activity or schedule a task")
+async def create_activity(
+    body: ActivityCreate, session: SessionDep, idem: IdempotencyDep,
+    principal: Annotated[Principal, require_roles(*SELLERS)],
+) -> Response:
+    if (replayed := await idem.begin(body)) is not None:
+        return replayed
+    activity = await service.log_activity(session, body, principal)
+    return await idem.respond(201, ActivityOut.model_validate(activity), headers={
+        "Location": f"/v1/activities/{activity.id}", "ETag": etag_for(activity.id, activity.version)})
+
+
+@router.get("", response_model=Page[ActivityOut], summary="List activities (a rep sees own)")
+async def list_activities(
+    session: SessionDep, page: PageQuery, principal: Annotated[Principal, require_roles(*SELLERS)],
+    owner_id: Annotated[str | None, Query(max_length=200)] = None,
+    customer_id: uuid.UUID | None = None, lead_id: uuid.UUID | None = None, deal_id: uuid.UUID | None = None,
+    kind: Annotated[str | None, Query(pattern="^(call|meeting|email|visit|note|task)$")] = None,
+    open: Annotated[bool | None, Query(description="only tasks not completed (true) or completed (false)")] = None,
+) -> Page[ActivityOut]:
+    scope = scope_owner(principal)
+    if scope is not None and owner_id not in (None, scope):
+        return Page[ActivityOut](items=[], next_cursor=None)
+    stmt = select(Activity)
+    if scope or owner_id:
+        stmt = stmt.where(Activity.owner_id == (scope or owner_id))
+    for column, value in ((Activity.customer_id, customer_id), (Activity.lead_id, lead_id),
+                          (Activity.deal_id, deal_id), (Activity.kind, kind)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if open is not None:
+        stmt = stmt.where(Activity.completed_at.is_(None) if open else Activity.completed_at.is_not(None))
+    rows, cursor = await paginate(session, stmt, page, (Activity.id,))
+    return Page[ActivityOut](items=[ActivityOut.model_validate(a) for a in rows], next_cursor=cursor)
+
+
+@router.get("/overdue", response_model=OverdueReport, summary="Overdue tasks per owner")
+async def overdue_tasks(
+    session: SessionDep, principal: Annotated[Principal, require_roles(*SELLERS)],
+    as_of: AwareDatetime | None = None,
+) -> OverdueReport:
+    as_of = as_of or utcnow()
+    rows = await service.overdue_by_owner(session, as_of, scope_owner(principal))
+    return OverdueReport(as_of=as_of, owners=[OverdueOwner(owner_id=o, overdue_tasks=n, oldest_due_at=d)
+                                              for o, n, d in rows])
+
+
+@router.post("/reminders/run", response_model=ReminderRun, summary="Fire due reminders now (the job, on demand)")
+async def run_reminders(
+    request: Request, _: Annotated[Principal, require_roles(Role.SALES_MANAGER)],
+    as_of: AwareDatetime | None = None,
+) -> ReminderRun:
+    as_of = as_of or utcnow()
+    fired = await service.fire_reminders(request.app.state.runtime.sessions, as_of)
+    return ReminderRun(as_of=as_of, fired=fired)
+
+
+async def _load(session, activity_id: uuid.UUID, principal: Principal) -> Activity:  # noqa: ANN001
+    activity = await session.get(Activity, activity_id)
+    if activity is None or not may_see(principal, activity.owner_id):
+        raise not_found("activity", activity_id)
+    return activity
+
+
+@router.get("/{activity_id}", response_model=ActivityOut, summary="Get one activity")
+async def get_activity(
+    activity_id: uuid.UUID, session: SessionDep, response: Response,
+    principal: Annotated[Principal, require_roles(*SELLERS)],
+) -> ActivityOut:
+    activity = await _load(session, activity_id, principal)
+    response.headers["ETag"] = etag_for(activity.id, activity.version)
+    return ActivityOut.model_validate(activity)
+
+
+@router.patch("/{activity_id}", response_model=ActivityOut, summary="Reschedule or complete (If-Match honoured)")
+async def patch_activity(
+    activity_id: uuid.UUID, body: ActivityPatch, request: Request, session: SessionDep, response: Response,
+    principal: Annotated[Principal, require_roles(*SELLERS)],
+) -> ActivityOut:
+    activity = await _load(session, activity_id, principal)
+    check_if_match(request, activity.id, activity.version)
+    await service.update_activity(session, activity, body)
+    response.headers["ETag"] = etag_for(activity.id, activity.version)
+    return ActivityOut.model_validate(activity)
+
+

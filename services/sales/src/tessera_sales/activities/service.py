@@ -1,0 +1,126 @@
+"""Activity use cases, the reminder job and collection tasks (flush only; the caller commits)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tessera_sales.access import may_see, owner_for_new
+from tessera_sales.activities import rules
+from tessera_sales.activities.models import Activity
+from tessera_sales.activities.schemas import ActivityCreate, ActivityPatch
+from tessera_sales.deals.models import Deal
+from tessera_sales.leads.models import Lead
+from tessera_sales.leads.service import rescore
+from tessera_sales.schemas_common import field_problem
+from tessera_shared.auth import Principal
+from tessera_shared.db import unit_of_work, utcnow
+from tessera_shared.events.contracts import ActivityDue, ActivityLogged
+from tessera_shared.outbox import publish
+
+REMINDER_BATCH = 500
+
+
+def _subject_of(activity: Activity) -> uuid.UUID:
+    # Key by customer so the fact lands in that customer's order; a lead-only activity keys by lead.
+    return activity.customer_id or activity.lead_id or activity.deal_id or activity.id
+
+
+async def record(session: AsyncSession, activity: Activity) -> Activity:
+    """Store an activity, count it as engagement of its lead, and publish activity.logged."""
+    session.add(activity)
+    if activity.lead_id is not None:
+        lead = await session.get(Lead, activity.lead_id)
+        if lead is not None:
+            lead.engagement_count += 1
+            rescore(lead)
+    await session.flush()
+    await publish(session, ActivityLogged(
+        activity_id=activity.id, kind=activity.kind, subject=activity.subject, customer_id=activity.customer_id,
+        contact_id=activity.contact_id, lead_id=activity.lead_id, deal_id=activity.deal_id,
+        owner_id=activity.owner_id, occurred_at=activity.occurred_at,
+    ), subject=_subject_of(activity))
+    return activity
+
+
+async def log_activity(session: AsyncSession, data: ActivityCreate, principal: Principal) -> Activity:
+    if not any((data.customer_id, data.contact_id, data.lead_id, data.deal_id)):
+        raise field_problem("customer_id", "give at least one of customer_id, contact_id, lead_id, deal_id")
+    if (problem := rules.check_schedule(data.due_at, data.remind_at)) is not None:
+        raise field_problem("remind_at", problem)
+    customer_id = data.customer_id
+    if data.deal_id is not None:
+        deal = await session.get(Deal, data.deal_id)
+        if deal is None or not may_see(principal, deal.owner_id):
+            raise field_problem("deal_id", "no such deal")
+        if customer_id not in (None, deal.customer_id):
+            raise field_problem("customer_id", "the deal belongs to another customer")
+        customer_id = deal.customer_id
+    if data.lead_id is not None:
+        lead = await session.get(Lead, data.lead_id)
+        if lead is None or not may_see(principal, lead.owner_id):
+            raise field_problem("lead_id", "no such lead")
+        customer_id = customer_id or lead.customer_id
+    now = utcnow()
+    return await record(session, Activity(
+        kind=data.kind, subject=data.subject, notes=data.notes, customer_id=customer_id, contact_id=data.contact_id,
+        lead_id=data.lead_id, deal_id=data.deal_id, owner_id=owner_for_new(principal, data.owner_id),
+        occurred_at=data.occurred_at or now, due_at=data.due_at, remind_at=data.remind_at,
+        created_by=principal.subject, created_at=now, updated_at=now,
+    ))
+
+
+async def update_activity(session: AsyncSession, activity: Activity, patch: ActivityPatch) -> None:
+    given = patch.model_fields_set
+    if "subject" in given and patch.subject is None:
+        raise field_problem("subject", "may not be null")
+    due_at = patch.due_at if "due_at" in given else activity.due_at
+    remind_at = patch.remind_at if "remind_at" in given else activity.remind_at
+    if (problem := rules.check_schedule(due_at, remind_at)) is not None:
+        raise field_problem("remind_at", problem)
+    if "remind_at" in given and patch.remind_at != activity.remind_at:
+        activity.reminded_at = None  # a new reminder time fires again
+    for field in ("subject", "notes", "due_at", "remind_at"):
+        if field in given:
+            setattr(activity, field, getattr(patch, field))
+    if "completed" in given and patch.completed is not None:
+        activity.completed_at = (activity.completed_at or utcnow()) if patch.completed else None
+    activity.version += 1
+    activity.updated_at = utcnow()
+    await session.flush()
+
+
+async def overdue_by_owner(session: AsyncSession, as_of: datetime, owner_id: str | None) -> list[tuple]:
+    stmt = (select(Activity.owner_id, func.count(), func.min(Activity.due_at))
+            .where(Activity.kind == "task", Activity.completed_at.is_(None), Activity.due_at < as_of)
+            .group_by(Activity.owner_id).order_by(func.count().desc(), Activity.owner_id))
+    if owner_id is not None:
+        stmt = stmt.where(Activity.owner_id == owner_id)
+    return list((await session.execute(stmt)).all())
+
+
+async def fire_reminders(sessions: async_sessionmaker[AsyncSession], now: datetime) -> int:
+    """activity.due once per reminder whose time has come; batches keep each transaction short."""
+    fired = 0
+    while True:
+        async with unit_of_work(sessions) as session:
+            stmt = (select(Activity)
+                    .where(Activity.remind_at <= now, Activity.reminded_at.is_(None), Activity.completed_at.is_(None))
+                    .order_by(Activity.remind_at, Activity.id).limit(REMINDER_BATCH))
+            if session.bind.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            batch = list((await session.execute(stmt)).scalars())
+            for activity in batch:
+                if not rules.reminder_due(activity.remind_at, activity.reminded_at, activity.completed_at, now):
+                    continue
+                activity.reminded_at = now
+                await publish(session, ActivityDue(
+                    activity_id=activity.id, subject=activity.subject, customer_id=activity.customer_id,
+                    owner_id=activity.owner_id, due_at=activity.due_at, remind_at=activity.remind_at,
+                ), subject=_subject_of(activity))
+                fired += 1
+        if len(batch) < REMINDER_BATCH:
+            return fired

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Column, Date, ForeignKey, Index, String
+from sqlmodel import Field
+
+from tessera_sales.models import Base
+from tessera_sales.money import normalise_on_load
+from tessera_shared.db import Money, UTCDateTime, new_id, utcnow
+
+
+class Campaign(Base, table=True):
+    __tablename__ = "campaigns"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    channel: str = Field(sa_column=Column(String(20), nullable=False))
+    budget: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    starts_on: date = Field(sa_column=Column(Date, nullable=False))
+    ends_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    created_by: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    version: int = Field(default=1, nullable=False)
+
+
+class CampaignMember(Base, table=True):
+    __tablename__ = "campaign_members"
+
+    campaign_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    )
+    member_type: str = Field(sa_column=Column(String(10), primary_key=True))
+    member_id: uuid.UUID = Field(primary_key=True)
+    added_by: str = Field(sa_column=Column(String(200), nullable=False))
+    added_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class CampaignCost(Base, table=True):
+    """An expense entry (报销单据) booked against a campaign."""
+
+    __tablename__ = "campaign_costs"
+    __table_args__ = (Index("ix_campaign_costs_campaign_id_id", "campaign_id", "id"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    campaign_id: uuid.UUID = Field(sa_column=Column(ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False))
+    description: str = Field(sa_column=Column(String(300), nullable=False))
+    amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    incurred_on: date = Field(sa_column=Column(Date, nullable=False))
+    recorded_by: str = Field(sa_column=Column(String(200), nullable=False))
+    recorded_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+normalise_on_load(Campaign, money={"budget": "currency"})
+normalise_on_load(CampaignCost, money={"amount": "currency"})
+
+
+async def check_campaign(session, campaign_id: uuid.UUID | None) -> None:  # noqa: ANN001
+    """Attribution must name a campaign that exists (422 on campaign_id otherwise)."""
+    from tessera_sales.schemas_common import field_problem
+
+    if campaign_id is not None and await session.get(Campaign, campaign_id) is None:
+        raise field_problem("campaign_id", "no such campaign")

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Column, Date, ForeignKey, Index, Integer, String, Text
+from sqlmodel import Field
+
+from tessera_sales.models import Base
+from tessera_sales.money import normalise_on_load
+from tessera_shared.db import Money, UTCDateTime, new_id, utcnow
+
+
+class Deal(Base, table=True):
+    __tablename__ = "deals"
+    __table_args__ = (
+        Index("ix_deals_owner_id_id", "owner_id", "id"),
+        Index("ix_deals_customer_id_id", "customer_id", "id"),
+        Index("ix_deals_stage_close_month", "stage", "close_month"),
+        Index("ix_deals_campaign_id", "campaign_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    customer_id: uuid.UUID = Field(nullable=False)
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    # The amount in minor units: exact SUM() in reports on both databases.
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    stage: str = Field(sa_column=Column(String(20), nullable=False))
+    probability: int = Field(sa_column=Column(Integer, nullable=False))
+    # Set when someone chose a probability other than the stage's default; cleared on stage change.
+    probability_overridden: bool = Field(default=False, nullable=False)
+    owner_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    expected_close_date: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    # 'YYYY-MM' of the expected close date: the forecast groups by it without dialect-specific SQL.
+    close_month: str | None = Field(default=None, sa_column=Column(String(7), nullable=True))
+    # Furthest funnel stage the history reached (STAGE_RANK): the funnel is one GROUP BY over deals.
+    furthest_rank: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    campaign_id: uuid.UUID | None = Field(default=None, nullable=True)
+    lead_id: uuid.UUID | None = Field(default=None, nullable=True)
+    payment_terms_days: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    lost_reason: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    credit_override_by: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Seconds from creation to close: the average sales cycle without date arithmetic in SQL.
+    cycle_seconds: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # Whether the amount is above the large-deal threshold: only a crossing alerts again.
+    large_flagged: bool = Field(default=False, nullable=False)
+    created_by: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    version: int = Field(default=1, nullable=False)
+
+
+class DealLine(Base, table=True):
+    __tablename__ = "deal_lines"
+    __table_args__ = (Index("ix_deal_lines_product_code", "product_code"),)
+
+    deal_id: uuid.UUID = Field(sa_column=Column(ForeignKey("deals.id", ondelete="CASCADE"), primary_key=True))
+    position: int = Field(sa_column=Column(Integer, primary_key=True))
+    product_code: str | None = Field(default=None, sa_column=Column(String(50), nullable=True))
+    description: str = Field(sa_column=Column(String(500), nullable=False))
+    quantity: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    unit_price: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    discount_percent: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    tax_rate_percent: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
+    line_total: Decimal = Field(sa_column=Column(Money(), nullable=False))
+
+
+class DealStageChange(Base, table=True):
+    """One row per stage a deal entered: who moved it, when, from where; closed when it leaves."""
+
+    __tablename__ = "deal_stage_changes"
+    __table_args__ = (
+        Index("ix_deal_stage_changes_deal_id_entered_at", "deal_id", "entered_at"),
+        Index("ix_deal_stage_changes_stage", "to_stage"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    deal_id: uuid.UUID = Field(sa_column=Column(ForeignKey("deals.id", ondelete="CASCADE"), nullable=False))
+    from_stage: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    to_stage: str = Field(sa_column=Column(String(20), nullable=False))
+    # Funnel position of to_stage (1 prospecting .. 5 won, 0 lost).
+    to_rank: int = Field(sa_column=Column(Integer, nullable=False))
+    changed_by: str = Field(sa_column=Column(String(200), nullable=False))
+    entered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    left_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    duration_seconds: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # Why: the lost reason, or the audited reason for a reopen.
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+normalise_on_load(Deal, money={"amount": "currency"})
+normalise_on_load(DealLine, money={"unit_price": None, "line_total": None},
+                  plain=("quantity", "discount_percent", "tax_rate_percent"))

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_sales.deals.models import Deal, DealLine, DealStageChange
+from tessera_shared.http.pagination import PageParams, paginate
+
+
+class DealRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, deal_id: uuid.UUID, *, for_update: bool = False) -> Deal | None:
+        if for_update:
+            return (await self.session.execute(
+                select(Deal).where(Deal.id == deal_id).with_for_update()
+            )).scalar_one_or_none()
+        return await self.session.get(Deal, deal_id)
+
+    async def lines(self, deal_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[DealLine]]:
+        out: dict[uuid.UUID, list[DealLine]] = defaultdict(list)
+        if deal_ids:
+            rows = await self.session.execute(
+                select(DealLine).where(DealLine.deal_id.in_(deal_ids)).order_by(DealLine.deal_id, DealLine.position)
+            )
+            for line in rows.scalars():
+                out[line.deal_id].append(line)
+        return out
+
+    async def history(self, deal_id: uuid.UUID) -> list[DealStageChange]:
+        rows = await self.session.execute(
+            select(DealStageChange).where(DealStageChange.deal_id == deal_id).order_by(DealStageChange.entered_at,
+                                                                                      DealStageChange.id)
+        )
+        return list(rows.scalars())
+
+    async def current_stage_row(self, deal_id: uuid.UUID) -> DealStageChange | None:
+        return (await self.session.execute(
+            select(DealStageChange).where(DealStageChange.deal_id == deal_id, DealStageChange.left_at.is_(None))
+            .order_by(DealStageChange.entered_at.desc()).limit(1)
+        )).scalar_one_or_none()
+
+    async def list(
+        self, params: PageParams, *, owner_id: str | None = None, customer_id: uuid.UUID | None = None,
+        stage: str | None = None, campaign_id: uuid.UUID | None = None,
+    ) -> tuple[list[Deal], str | None]:
+        stmt = select(Deal)
+        if owner_id is not None:
+            stmt = stmt.where(Deal.owner_id == owner_id)
+        if customer_id is not None:
+            stmt = stmt.where(Deal.customer_id == customer_id)
+        if stage is not None:
+            stmt = stmt.where(Deal.stage == stage)
+        if campaign_id is not None:
+            stmt = stmt.where(Deal.campaign_id == campaign_id)
+        return await paginate(self.session, stmt, params, (Deal.id,))

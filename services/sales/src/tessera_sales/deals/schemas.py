@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+
+from tessera_sales.schemas_common import Currency, MoneyIn, MoneyOut, OwnerId, Text200, Text500, check_minor_units
+
+OpenStage = Literal["prospecting", "qualification", "proposal", "negotiation"]
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
+Quantity = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=4)]
+
+
+class LineItemIn(BaseModel):
+    """A product line; with ``product_code`` the catalog fills description and unit price."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None = None
+    description: Text500 | None = None
+    quantity: Quantity
+    unit_price: MoneyIn | None = None
+    discount_percent: Percent = Decimal(0)
+    tax_rate_percent: Percent | None = None
+
+
+class LineItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    product_code: str | None
+    description: str
+    quantity: MoneyOut
+    unit_price: MoneyOut
+    discount_percent: MoneyOut
+    tax_rate_percent: MoneyOut | None
+    line_total: MoneyOut
+
+
+class DealCreate(BaseModel):
+    """``amount`` is the sum of ``line_items`` when lines are given (a differing amount is refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: uuid.UUID
+    title: Text200
+    currency: Currency
+    amount: MoneyIn | None = None
+    line_items: list[LineItemIn] = Field(default_factory=list, max_length=200)
+    owner_id: OwnerId | None = None
+    expected_close_date: date | None = None
+    stage: OpenStage = "prospecting"
+    probability: int | None = Field(default=None, ge=0, le=100)
+    campaign_id: uuid.UUID | None = None
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+
+    @field_validator("amount")
+    @classmethod
+    def _minor_units(cls, v: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if info.data.get("currency"):
+            check_minor_units(v, info.data["currency"], "amount")
+        return v
+
+
+class DealPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Text200 | None = None
+    amount: MoneyIn | None = None
+    line_items: list[LineItemIn] | None = Field(default=None, max_length=200)
+    owner_id: OwnerId | None = None
+    expected_close_date: date | None = None
+    stage: Literal["prospecting", "qualification", "proposal", "negotiation", "won", "lost"] | None = None
+    probability: int | None = Field(default=None, ge=0, le=100)
+    campaign_id: uuid.UUID | None = None
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+
+
+class WinRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # A finance manager (or admin) lets the deal through the customer's credit hold.
+    credit_override: bool = False
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+
+
+class LoseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text500
+
+
+class ReopenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text500
+    stage: OpenStage = "negotiation"
+
+
+class DealOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    title: str
+    amount: MoneyOut
+    currency: str
+    stage: str
+    probability: int
+    probability_overridden: bool
+    owner_id: str | None
+    expected_close_date: date | None
+    campaign_id: uuid.UUID | None
+    lead_id: uuid.UUID | None
+    payment_terms_days: int | None
+    lost_reason: str | None
+    credit_override_by: str | None
+    closed_at: datetime | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    line_items: list[LineItemOut] = Field(default_factory=list)
+
+
+class StageChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_stage: str | None
+    to_stage: str
+    changed_by: str
+    entered_at: datetime
+    left_at: datetime | None
+    duration_seconds: int | None
+    reason: str | None
+
+
+class StageHistory(BaseModel):
+    items: list[StageChangeOut]

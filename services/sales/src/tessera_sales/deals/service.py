@@ -1,0 +1,325 @@
+"""Deal use cases: each changes state and records its events in the caller's transaction (flush only)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_sales.access import is_manager, owner_for_new
+from tessera_sales.campaigns.models import check_campaign
+from tessera_sales.catalog.models import Product
+from tessera_sales.credit.models import OverdueInvoice
+from tessera_sales.deals import rules
+from tessera_sales.deals.models import Deal, DealLine, DealStageChange
+from tessera_sales.deals.repository import DealRepository
+from tessera_sales.directory.models import KnownCustomer
+from tessera_sales.deals.schemas import DealCreate, DealPatch, LineItemIn, LoseRequest, ReopenRequest, WinRequest
+from tessera_sales.money import quantize, to_minor
+from tessera_sales.schemas_common import check_minor_units, field_problem
+from tessera_shared.auth import Principal, Role
+from tessera_shared.db import utcnow
+from tessera_shared.events.contracts import (
+    DealCreated, DealLargeDetected, DealLost, DealStageChanged, DealWon, LineItem,
+)
+from tessera_shared.http.errors import Problem
+from tessera_shared.outbox import publish
+
+Thresholds = Mapping[str, Decimal]
+CREDIT_OVERRIDERS = frozenset({Role.FINANCE_MANAGER, Role.ADMIN})
+# What the API accepts for an amount (MoneyIn: 14 integer digits); lines must not add up past it.
+MAX_AMOUNT = Decimal(10) ** 14
+
+
+async def check_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
+    """Refuse customers known to be merged away or erased; an id not yet seen is accepted, because
+    customer.created may still be on its way (the deal would otherwise fail right after the customer's creation)."""
+    known = await session.get(KnownCustomer, customer_id)
+    if known is not None and known.merged_into_id is not None:
+        raise field_problem("customer_id", f"the customer was merged into {known.merged_into_id}")
+    if known is not None and known.erased_at is not None:
+        raise field_problem("customer_id", "the customer was erased")
+
+
+def stage_problem(exc: rules.StageError) -> Problem:
+    return Problem(409, str(exc), slug="invalid-stage-transition", allowed=exc.allowed)
+
+
+async def build_lines(session: AsyncSession, items: list[LineItemIn], currency: str) -> list[DealLine]:
+    """Lines with catalog defaults filled in and totals computed; 422 names the line at fault."""
+    codes = {i.product_code for i in items if i.product_code}
+    products: dict[str, Product] = {}
+    if codes:
+        rows = await session.execute(select(Product).where(Product.code.in_(codes)))
+        products = {p.code: p for p in rows.scalars()}
+    lines = []
+    for n, item in enumerate(items):
+        product = products.get(item.product_code) if item.product_code else None
+        if item.product_code and (product is None or not product.active):
+            raise field_problem(f"line_items.{n}.product_code", f"no active product {item.product_code!r}")
+        if product is not None and product.currency != currency and item.unit_price is None:
+            raise field_problem(f"line_items.{n}.unit_price",
+                                f"product is priced in {product.currency}; give a {currency} unit price")
+        unit_price = item.unit_price if item.unit_price is not None else (product.unit_price if product else None)
+        description = item.description or (product.name if product else None)
+        if unit_price is None:
+            raise field_problem(f"line_items.{n}.unit_price", "required without a product_code")
+        if description is None:
+            raise field_problem(f"line_items.{n}.description", "required without a product_code")
+        total = rules.line_total(rules.Line(item.quantity, unit_price, item.discount_percent), currency)
+        if total >= MAX_AMOUNT:
+            raise field_problem(f"line_items.{n}.quantity", f"the line total must stay below {MAX_AMOUNT}")
+        lines.append(DealLine(position=n + 1, product_code=item.product_code, description=description,
+                              quantity=item.quantity, unit_price=unit_price, discount_percent=item.discount_percent,
+                              tax_rate_percent=item.tax_rate_percent, line_total=total))
+    return lines
+
+
+def _amount_of(lines: list[DealLine], given: Decimal | None, currency: str) -> Decimal:
+    if not lines:
+        if given is None:
+            raise field_problem("amount", "required when the deal has no line_items")
+        return given
+    computed = quantize(sum((line.line_total for line in lines), Decimal(0)), currency)
+    if computed >= MAX_AMOUNT:
+        raise field_problem("line_items", f"the deal amount must stay below {MAX_AMOUNT}")
+    if given is not None and given != computed:
+        raise field_problem("amount", f"must equal the sum of line_items ({computed}) or be left out")
+    return computed
+
+
+def _set_amount(deal: Deal, amount: Decimal) -> None:
+    amount = quantize(amount, deal.currency)
+    deal.amount = amount
+    deal.amount_minor = to_minor(amount, deal.currency)
+
+
+def _set_close_date(deal: Deal, value) -> None:  # noqa: ANN001 - date | None
+    deal.expected_close_date = value
+    deal.close_month = value.strftime("%Y-%m") if value else None
+
+
+async def _flag_if_large(session: AsyncSession, deal: Deal, thresholds: Thresholds) -> None:
+    threshold = thresholds.get(deal.currency)
+    if rules.crosses_large_threshold(deal.large_flagged, deal.amount, threshold):
+        await publish(session, DealLargeDetected(
+            deal_id=deal.id, customer_id=deal.customer_id, amount=deal.amount, currency=deal.currency,
+            threshold=threshold, owner_id=deal.owner_id, detected_at=utcnow(),
+        ), subject=deal.customer_id)
+    deal.large_flagged = rules.is_large(deal.amount, threshold)
+
+
+async def _enter_stage(session: AsyncSession, deal: Deal, to_stage: str, by: str, at: datetime,
+                       reason: str | None = None) -> str | None:
+    """Close the current history row and open the next; returns the stage left."""
+    current = await DealRepository(session).current_stage_row(deal.id)
+    from_stage = None
+    if current is not None:
+        from_stage = current.to_stage
+        current.left_at = at
+        current.duration_seconds = max(int((at - current.entered_at).total_seconds()), 0)
+    session.add(DealStageChange(deal_id=deal.id, from_stage=from_stage, to_stage=to_stage,
+                                to_rank=rules.STAGE_RANK[to_stage], changed_by=by, entered_at=at, reason=reason))
+    deal.stage = to_stage
+    deal.furthest_rank = max(deal.furthest_rank or 0, rules.STAGE_RANK[to_stage])
+    return from_stage
+
+
+async def _publish_stage_changed(session: AsyncSession, deal: Deal, from_stage: str, by: str, at: datetime) -> None:
+    await publish(session, DealStageChanged(
+        deal_id=deal.id, customer_id=deal.customer_id, from_stage=from_stage, to_stage=deal.stage,
+        probability=deal.probability, amount=deal.amount, currency=deal.currency, changed_by=by, changed_at=at,
+    ), subject=deal.customer_id)
+
+
+async def create_deal(
+    session: AsyncSession, data: DealCreate, principal: Principal, thresholds: Thresholds,
+    *, lead_id: uuid.UUID | None = None, owner_id: str | None = None,
+) -> tuple[Deal, list[DealLine]]:
+    await check_campaign(session, data.campaign_id)
+    await check_customer(session, data.customer_id)
+    lines = await build_lines(session, data.line_items, data.currency)
+    amount = _amount_of(lines, data.amount, data.currency)
+    now = utcnow()
+    deal = Deal(
+        customer_id=data.customer_id, title=data.title, currency=data.currency,
+        stage=data.stage, probability=rules.probability_for(data.stage, data.probability),
+        probability_overridden=data.probability is not None,
+        owner_id=owner_id if owner_id is not None else owner_for_new(principal, data.owner_id),
+        campaign_id=data.campaign_id, lead_id=lead_id, payment_terms_days=data.payment_terms_days,
+        created_by=principal.subject, created_at=now, updated_at=now, amount=Decimal(0), amount_minor=0,
+    )
+    _set_amount(deal, amount)
+    _set_close_date(deal, data.expected_close_date)
+    session.add(deal)
+    await session.flush()
+    for line in lines:
+        line.deal_id = deal.id
+        session.add(line)
+    await _enter_stage(session, deal, data.stage, principal.subject, now)
+    await publish(session, DealCreated(
+        deal_id=deal.id, customer_id=deal.customer_id, title=deal.title, amount=deal.amount, currency=deal.currency,
+        stage=deal.stage, probability=deal.probability, owner_id=deal.owner_id,
+        expected_close_date=deal.expected_close_date, campaign_id=deal.campaign_id, created_at=now,
+    ), subject=deal.customer_id)
+    await _flag_if_large(session, deal, thresholds)
+    await session.flush()
+    return deal, lines
+
+
+def _bump(deal: Deal) -> None:
+    deal.version += 1
+    deal.updated_at = utcnow()
+
+
+async def update_deal(
+    session: AsyncSession, deal: Deal, patch: DealPatch, principal: Principal, thresholds: Thresholds,
+) -> None:
+    given = patch.model_fields_set
+    if rules.is_closed(deal.stage):
+        raise stage_problem(rules.StageError(f"a {deal.stage} deal is closed; a manager may reopen it", allowed=[]))
+    for field in ("title", "stage", "line_items"):
+        if field in given and getattr(patch, field) is None:
+            raise field_problem(field, "may not be null")
+    if "owner_id" in given and patch.owner_id != deal.owner_id and not is_manager(principal):
+        raise Problem(403, "only a sales manager may reassign a deal", required_roles=["admin", "sales_manager"])
+    if "stage" in given:
+        try:
+            rules.check_move(deal.stage, patch.stage)
+        except rules.StageError as exc:
+            raise stage_problem(exc) from None
+    previous_amount = deal.amount
+    if "amount" in given and patch.amount is not None:
+        try:
+            check_minor_units(patch.amount, deal.currency, "amount")
+        except ValueError as exc:
+            raise field_problem("amount", str(exc)) from None
+    if "line_items" in given:
+        lines = await build_lines(session, patch.line_items, deal.currency)
+        amount = _amount_of(lines, patch.amount, deal.currency) if lines else (patch.amount or deal.amount)
+        await session.execute(delete(DealLine).where(DealLine.deal_id == deal.id))
+        for line in lines:
+            line.deal_id = deal.id
+            session.add(line)
+        _set_amount(deal, amount)
+    elif "amount" in given:
+        if patch.amount is None:
+            raise field_problem("amount", "may not be null")
+        if (await DealRepository(session).lines([deal.id])).get(deal.id):
+            raise field_problem("amount", "the deal has line_items; change the lines instead")
+        _set_amount(deal, patch.amount)
+    if "title" in given:
+        deal.title = patch.title
+    if "owner_id" in given:
+        deal.owner_id = patch.owner_id
+    if "expected_close_date" in given:
+        _set_close_date(deal, patch.expected_close_date)
+    if "campaign_id" in given:
+        await check_campaign(session, patch.campaign_id)
+        deal.campaign_id = patch.campaign_id
+    if "payment_terms_days" in given:
+        deal.payment_terms_days = patch.payment_terms_days
+    moved = "stage" in given and patch.stage != deal.stage
+    now = utcnow()
+    from_stage = deal.stage
+    if moved:
+        await _enter_stage(session, deal, patch.stage, principal.subject, now)
+    # A new stage brings its default probability unless one is given in the same change.
+    if "probability" in given:
+        deal.probability = rules.probability_for(deal.stage, patch.probability)
+        deal.probability_overridden = patch.probability is not None
+    elif moved:
+        deal.probability, deal.probability_overridden = rules.probability_for(deal.stage), False
+    _bump(deal)
+    if moved:
+        await _publish_stage_changed(session, deal, from_stage, principal.subject, now)
+    if deal.amount != previous_amount:
+        await _flag_if_large(session, deal, thresholds)
+    await session.flush()
+
+
+async def overdue_invoices_of(session: AsyncSession, customer_id: uuid.UUID) -> list[OverdueInvoice]:
+    rows = await session.execute(select(OverdueInvoice).where(OverdueInvoice.customer_id == customer_id)
+                                 .order_by(OverdueInvoice.due_date))
+    return list(rows.scalars())
+
+
+async def win_deal(session: AsyncSession, deal: Deal, body: WinRequest, principal: Principal) -> list[DealLine]:
+    try:
+        rules.check_close(deal.stage)
+    except rules.StageError as exc:
+        raise stage_problem(exc) from None
+    holds = await overdue_invoices_of(session, deal.customer_id)
+    override_by = None
+    if holds:
+        if not body.credit_override:
+            raise Problem(
+                409, "the customer is on credit hold (overdue invoices); a finance manager may override",
+                slug="credit-hold",
+                overdue_invoices=[{"invoice_id": str(h.invoice_id), "number": h.number, "amount_due": str(h.amount_due),
+                                   "currency": h.currency, "days_overdue": h.days_overdue} for h in holds],
+            )
+        if not principal.has_any(CREDIT_OVERRIDERS):
+            raise Problem(403, "only a finance manager may override a credit hold",
+                          required_roles=sorted(CREDIT_OVERRIDERS))
+        override_by = principal.subject
+    now = utcnow()
+    from_stage = await _enter_stage(session, deal, "won", principal.subject, now)
+    deal.probability, deal.probability_overridden = 100, False
+    deal.closed_at = now
+    deal.cycle_seconds = max(int((now - deal.created_at).total_seconds()), 0)
+    deal.credit_override_by = override_by
+    if body.payment_terms_days is not None:
+        deal.payment_terms_days = body.payment_terms_days
+    _bump(deal)
+    lines = (await DealRepository(session).lines([deal.id])).get(deal.id, [])
+    await _publish_stage_changed(session, deal, from_stage or "prospecting", principal.subject, now)
+    await publish(session, DealWon(
+        deal_id=deal.id, customer_id=deal.customer_id, title=deal.title, amount=deal.amount, currency=deal.currency,
+        line_items=[LineItem(product_code=x.product_code, description=x.description, quantity=x.quantity,
+                             unit_price=x.unit_price, discount_percent=x.discount_percent,
+                             tax_rate_percent=x.tax_rate_percent) for x in lines],
+        payment_terms_days=deal.payment_terms_days, owner_id=deal.owner_id, campaign_id=deal.campaign_id,
+        credit_override_by=override_by, won_at=now,
+    ), subject=deal.customer_id)
+    await session.flush()
+    return lines
+
+
+async def lose_deal(session: AsyncSession, deal: Deal, body: LoseRequest, principal: Principal) -> None:
+    try:
+        rules.check_close(deal.stage)
+    except rules.StageError as exc:
+        raise stage_problem(exc) from None
+    now = utcnow()
+    from_stage = await _enter_stage(session, deal, "lost", principal.subject, now, reason=body.reason)
+    deal.probability, deal.probability_overridden = 0, False
+    deal.closed_at, deal.lost_reason = now, body.reason
+    deal.cycle_seconds = max(int((now - deal.created_at).total_seconds()), 0)
+    _bump(deal)
+    await _publish_stage_changed(session, deal, from_stage or "prospecting", principal.subject, now)
+    await publish(session, DealLost(
+        deal_id=deal.id, customer_id=deal.customer_id, amount=deal.amount, currency=deal.currency,
+        reason=body.reason, owner_id=deal.owner_id, lost_at=now,
+    ), subject=deal.customer_id)
+    await session.flush()
+
+
+async def reopen_deal(session: AsyncSession, deal: Deal, body: ReopenRequest, principal: Principal) -> None:
+    """The one way a closed deal moves again: by a manager, with a reason kept in its history."""
+    try:
+        rules.check_reopen(deal.stage, body.stage)
+    except rules.StageError as exc:
+        raise stage_problem(exc) from None
+    now = utcnow()
+    from_stage = deal.stage
+    await _enter_stage(session, deal, body.stage, principal.subject, now, reason=f"reopened: {body.reason}")
+    deal.probability, deal.probability_overridden = rules.probability_for(body.stage), False
+    deal.closed_at = deal.cycle_seconds = deal.lost_reason = deal.credit_override_by = None
+    _bump(deal)
+    await _publish_stage_changed(session, deal, from_stage, principal.subject, now)
+    await session.flush()

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Column, Index, Integer, String
+from sqlmodel import Field
+
+from tessera_sales.models import Base
+from tessera_sales.money import normalise_on_load
+from tessera_shared.db import JSONType, Money, UTCDateTime, new_id, utcnow
+
+
+class Lead(Base, table=True):
+    __tablename__ = "leads"
+    __table_args__ = (
+        Index("ix_leads_owner_id_id", "owner_id", "id"),
+        Index("ix_leads_status_id", "status", "id"),
+        Index("ix_leads_campaign_id", "campaign_id"),
+        Index("ix_leads_customer_id", "customer_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    company: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    title: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    email: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
+    phone: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    source: str = Field(sa_column=Column(String(20), nullable=False))
+    status: str = Field(default="new", sa_column=Column(String(20), nullable=False))
+    estimated_value: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
+    currency: str | None = Field(default=None, sa_column=Column(String(3), nullable=True))
+    score: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    score_reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    # Activities logged against the lead: the engagement part of the score.
+    engagement_count: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    owner_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    campaign_id: uuid.UUID | None = Field(default=None, nullable=True)
+    customer_id: uuid.UUID | None = Field(default=None, nullable=True)
+    deal_id: uuid.UUID | None = Field(default=None, nullable=True)
+    disqualified_reason: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    converted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    version: int = Field(default=1, nullable=False)
+
+
+normalise_on_load(Lead, money={"estimated_value": "currency"})

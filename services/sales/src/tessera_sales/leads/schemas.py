@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel, ConfigDict, EmailStr, Field, StringConstraints, ValidationInfo, field_validator, model_validator,
+)
+
+from tessera_sales.deals.schemas import LineItemIn, OpenStage
+from tessera_sales.schemas_common import (
+    Currency, MoneyIn, MoneyOut, OwnerId, Text200, Text500, check_minor_units,
+)
+
+LeadSource = Literal["campaign", "web_form", "referral", "trade_show", "cold_call", "partner", "other"]
+LeadStatus = Literal["new", "contacted", "qualified", "disqualified"]
+# The customer service's phone rule, so a converted lead is never refused there.
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()./-]{5,40}$")]
+
+
+class _ValueWithCurrency(BaseModel):
+    @model_validator(mode="after")
+    def _currency_with_value(self) -> Any:
+        if getattr(self, "estimated_value", None) is not None and getattr(self, "currency", None) is None:
+            raise ValueError("currency is required with estimated_value")
+        return self
+
+
+class LeadCreate(_ValueWithCurrency):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text200
+    company: Text200 | None = None
+    title: Text200 | None = None
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    source: LeadSource
+    owner_id: OwnerId | None = None
+    campaign_id: uuid.UUID | None = None
+    estimated_value: MoneyIn | None = None
+    currency: Currency | None = None
+
+
+class LeadPatch(_ValueWithCurrency):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text200 | None = None
+    company: Text200 | None = None
+    title: Text200 | None = None
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    source: LeadSource | None = None
+    status: LeadStatus | None = None
+    disqualified_reason: Text500 | None = None
+    owner_id: OwnerId | None = None
+    campaign_id: uuid.UUID | None = None
+    estimated_value: MoneyIn | None = None
+    currency: Currency | None = None
+
+
+class ScoreReason(BaseModel):
+    rule: str
+    points: int
+    reason: str
+
+
+class LeadOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    company: str | None
+    title: str | None
+    email: str | None
+    phone: str | None
+    source: str
+    status: str
+    score: int
+    score_reasons: list[ScoreReason]
+    engagement_count: int
+    estimated_value: MoneyOut | None
+    currency: str | None
+    owner_id: str | None
+    campaign_id: uuid.UUID | None
+    customer_id: uuid.UUID | None
+    deal_id: uuid.UUID | None
+    disqualified_reason: str | None
+    converted_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class ConvertDeal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Text200
+    currency: Currency
+    amount: MoneyIn | None = None
+    line_items: list[LineItemIn] = Field(default_factory=list, max_length=200)
+    expected_close_date: date | None = None
+    stage: OpenStage = "qualification"
+
+    @field_validator("amount")
+    @classmethod
+    def _minor_units(cls, v: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if info.data.get("currency"):
+            check_minor_units(v, info.data["currency"], "amount")
+        return v
+
+
+class ConvertRequest(BaseModel):
+    """Without ``customer_id`` a new customer is created in the customer service from the lead."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: uuid.UUID | None = None
+    deal: ConvertDeal | None = None
+
+
+class ConvertResult(BaseModel):
+    lead: LeadOut
+    customer_id: uuid.UUID
+    customer_created: bool
+    deal_id: uuid.UUID | None
+
+
+

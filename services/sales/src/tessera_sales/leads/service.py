@@ -1,0 +1,145 @@
+"""Lead use cases: scoring on every change, the status machine, and conversion into a customer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_sales.access import is_manager, owner_for_new
+from tessera_sales.campaigns.models import check_campaign
+from tessera_sales.deals import service as deals
+from tessera_sales.deals.schemas import DealCreate
+from tessera_sales.directory.models import KnownCustomer
+from tessera_sales.leads import rules
+from tessera_sales.leads.customer_port import CustomerDirectory, CustomerRejected, CustomerServiceUnavailable
+from tessera_sales.leads.models import Lead
+from tessera_sales.leads.schemas import ConvertRequest, LeadCreate, LeadPatch
+from tessera_sales.money import quantize
+from tessera_sales.schemas_common import field_problem
+from tessera_shared.auth import Principal
+from tessera_shared.db import utcnow
+from tessera_shared.events.contracts import LeadConverted, LeadCreated
+from tessera_shared.http.errors import Problem
+from tessera_shared.outbox import publish
+
+
+def rescore(lead: Lead) -> None:
+    total, parts = rules.score(rules.LeadFacts(
+        source=lead.source, company=lead.company, title=lead.title, email=lead.email, phone=lead.phone,
+        estimated_value=lead.estimated_value, engagement_count=lead.engagement_count,
+    ))
+    lead.score = total
+    lead.score_reasons = [{"rule": p.rule, "points": p.points, "reason": p.reason} for p in parts]
+
+
+def customer_payload_for(lead: Lead) -> dict[str, object]:
+    """The customer a lead becomes: its company when it names one, else the person."""
+    payload = {"kind": "organization" if lead.company else "person", "name": lead.company or lead.name,
+               "email": lead.email, "phone": lead.phone, "owner_id": lead.owner_id}
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+def status_problem(exc: rules.LeadStatusError) -> Problem:
+    return Problem(409, str(exc), slug="invalid-status-transition", allowed=exc.allowed)
+
+
+async def create_lead(session: AsyncSession, data: LeadCreate, principal: Principal) -> Lead:
+    await check_campaign(session, data.campaign_id)
+    lead = Lead(
+        name=data.name, company=data.company, title=data.title, email=str(data.email).lower() if data.email else None,
+        phone=data.phone, source=data.source, owner_id=owner_for_new(principal, data.owner_id),
+        campaign_id=data.campaign_id, currency=data.currency,
+        estimated_value=quantize(data.estimated_value, data.currency) if data.estimated_value is not None else None,
+    )
+    rescore(lead)
+    session.add(lead)
+    await session.flush()
+    await publish(session, LeadCreated(
+        lead_id=lead.id, source=lead.source, name=lead.name, company=lead.company, owner_id=lead.owner_id,
+        score=lead.score, campaign_id=lead.campaign_id, created_at=lead.created_at,
+    ), subject=lead.id)
+    return lead
+
+
+async def update_lead(session: AsyncSession, lead: Lead, patch: LeadPatch, principal: Principal) -> None:
+    given = patch.model_fields_set
+    if lead.status == "converted":
+        raise status_problem(rules.LeadStatusError("a converted lead is closed", allowed=[]))
+    for field in ("name", "source", "status"):
+        if field in given and getattr(patch, field) is None:
+            raise field_problem(field, "may not be null")
+    if "owner_id" in given and patch.owner_id != lead.owner_id and not is_manager(principal):
+        raise Problem(403, "only a sales manager may reassign a lead", required_roles=["admin", "sales_manager"])
+    if "status" in given:
+        try:
+            rules.check_transition(lead.status, patch.status)
+        except rules.LeadStatusError as exc:
+            raise status_problem(exc) from None
+        if patch.status == "disqualified" and not (patch.disqualified_reason or lead.disqualified_reason):
+            raise field_problem("disqualified_reason", "required to disqualify a lead")
+    if "campaign_id" in given:
+        await check_campaign(session, patch.campaign_id)
+    for field in given:
+        value = getattr(patch, field)
+        setattr(lead, field, str(value).lower() if field == "email" and value else value)
+    if lead.estimated_value is not None:
+        if lead.currency is None:
+            raise field_problem("currency", "required with estimated_value")
+        lead.estimated_value = quantize(Decimal(lead.estimated_value), lead.currency)
+    rescore(lead)
+    lead.version += 1
+    lead.updated_at = utcnow()
+    await session.flush()
+
+
+async def convert_lead(
+    session: AsyncSession, lead: Lead, body: ConvertRequest, principal: Principal,
+    directory: CustomerDirectory, thresholds: Mapping[str, Decimal],
+) -> bool:
+    """Returns whether a customer was created. Nothing is stored when the customer service fails."""
+    try:
+        rules.check_convertible(lead.status)
+    except rules.LeadStatusError as exc:
+        raise status_problem(exc) from None
+    created = False
+    if body.customer_id is not None:
+        known = await session.get(KnownCustomer, body.customer_id)
+        if known is None or known.erased_at is not None:
+            raise field_problem("customer_id", "no such customer is known to sales")
+        if known.merged_into_id is not None:
+            raise field_problem("customer_id", f"the customer was merged into {known.merged_into_id}")
+        customer_id = known.customer_id
+    else:
+        try:
+            customer = await directory.create_customer(customer_payload_for(lead), idempotency_key=str(lead.id))
+        except CustomerServiceUnavailable as exc:
+            raise Problem(503, f"the customer service is unavailable; retry later ({exc})",
+                          slug="upstream-unavailable", headers={"Retry-After": "5"}) from None
+        except CustomerRejected as exc:
+            raise Problem(502, f"the customer service refused the new customer: {exc.detail}",
+                          slug="upstream-error", upstream_status=exc.status) from None
+        customer_id, created = customer.id, True
+        # Known at once: a deal for it can be created before customer.created arrives.
+        if await session.get(KnownCustomer, customer.id) is None:
+            session.add(KnownCustomer(customer_id=customer.id, name=customer.name, owner_id=customer.owner_id,
+                                      status=customer.status))
+    deal_id = None
+    if body.deal is not None:
+        deal, _ = await deals.create_deal(
+            session, DealCreate(customer_id=customer_id, campaign_id=lead.campaign_id,
+                                **body.deal.model_dump(exclude_unset=False)),
+            principal, thresholds, lead_id=lead.id, owner_id=lead.owner_id or principal.subject,
+        )
+        deal_id = deal.id
+    now = utcnow()
+    lead.status, lead.customer_id, lead.deal_id, lead.converted_at = "converted", customer_id, deal_id, now
+    lead.version += 1
+    lead.updated_at = now
+    await publish(session, LeadConverted(
+        lead_id=lead.id, customer_id=customer_id, deal_id=deal_id, source=lead.source, campaign_id=lead.campaign_id,
+        owner_id=lead.owner_id, converted_at=now,
+    ), subject=customer_id)
+    await session.flush()
+    return created

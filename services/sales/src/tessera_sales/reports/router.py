@@ -1,0 +1,147 @@
+"""Pipeline reports, computed by SQL aggregates (never by loading deals) and pure rules."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import func, select
+
+from tessera_sales.access import scope_owner
+from tessera_sales.activities.models import Activity
+from tessera_sales.deals.models import Deal, DealStageChange
+from tessera_sales.deals.rules import OPEN_STAGES
+from tessera_sales.money import from_minor
+from tessera_sales.reports import rules
+from tessera_sales.reports.schemas import (
+    Forecast, ForecastRow, Funnel, FunnelStepOut, RepPerformance, SalesPerformance, StageTime, WonAmount,
+)
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.errors import Problem
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+READERS = (Role.SALES_MANAGER, Role.SALES_REP, Role.FINANCE_MANAGER)
+Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+
+def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    if start and end and end < start:
+        raise Problem(422, "invalid input: to is before from", slug="validation-error",
+                      errors=[{"field": "to", "location": "query", "message": "before from"}])
+    lo = datetime.combine(start, time(), UTC) if start else None
+    hi = datetime.combine(end + timedelta(days=1), time(), UTC) if end else None  # 'to' is inclusive
+    return lo, hi
+
+
+def _owner_filter(principal: Principal, owner_id: str | None) -> str | None:
+    scope = scope_owner(principal)
+    return scope if scope is not None else owner_id
+
+
+def _row(x: rules.ForecastLine) -> ForecastRow:
+    return ForecastRow(close_month=x.close_month, owner_id=x.owner_id, currency=x.currency, deals=x.deals,
+                       pipeline=x.pipeline, weighted=x.weighted)
+
+
+@router.get("/forecast", response_model=Forecast, summary="Weighted pipeline by close month and owner")
+async def forecast(
+    session: SessionDep, principal: Annotated[Principal, require_roles(*READERS)],
+    from_month: Month = None, to_month: Month = None,
+    owner_id: Annotated[str | None, Query(max_length=200)] = None,
+    currency: Annotated[str | None, Query(pattern="^[A-Z]{3}$")] = None,
+) -> Forecast:
+    stmt = (select(Deal.close_month, Deal.owner_id, Deal.currency, func.count(), func.sum(Deal.amount_minor),
+                   func.sum(Deal.amount_minor * Deal.probability))
+            .where(Deal.stage.in_(OPEN_STAGES))
+            .group_by(Deal.close_month, Deal.owner_id, Deal.currency)
+            .order_by(Deal.close_month, Deal.owner_id, Deal.currency))
+    if (owner := _owner_filter(principal, owner_id)) is not None:
+        stmt = stmt.where(Deal.owner_id == owner)
+    if from_month:
+        stmt = stmt.where(Deal.close_month >= from_month)
+    if to_month:
+        stmt = stmt.where(Deal.close_month <= to_month)
+    if currency:
+        stmt = stmt.where(Deal.currency == currency)
+    lines = [rules.forecast_line(m, o, c, int(n), int(a), int(w)) for m, o, c, n, a, w in await session.execute(stmt)]
+    return Forecast(rows=[_row(x) for x in lines], totals=[_row(x) for x in rules.totals_by_month(lines)])
+
+
+@router.get("/funnel", response_model=Funnel, summary="Stage-to-stage conversion from the stage history")
+async def funnel(
+    session: SessionDep, principal: Annotated[Principal, require_roles(*READERS)],
+    from_: Annotated[date | None, Query(alias="from", description="deals created on or after")] = None,
+    to: Annotated[date | None, Query(description="deals created on or before")] = None,
+    owner_id: Annotated[str | None, Query(max_length=200)] = None,
+) -> Funnel:
+    lo, hi = _bounds(from_, to)
+    furthest = select(Deal.furthest_rank, func.count()).group_by(Deal.furthest_rank)
+    lost = select(func.count()).select_from(Deal).where(Deal.stage == "lost")
+    if (owner := _owner_filter(principal, owner_id)) is not None:
+        furthest, lost = furthest.where(Deal.owner_id == owner), lost.where(Deal.owner_id == owner)
+    if lo:
+        furthest, lost = furthest.where(Deal.created_at >= lo), lost.where(Deal.created_at >= lo)
+    if hi:
+        furthest, lost = furthest.where(Deal.created_at < hi), lost.where(Deal.created_at < hi)
+    counts = {int(r): int(n) for r, n in await session.execute(furthest) if r}
+    steps = rules.funnel(counts)
+    return Funnel(created_from=from_, created_to=to, deals=sum(counts.values()), lost=int(await session.scalar(lost)),
+                  steps=[FunnelStepOut(stage=s.stage, reached=s.reached, conversion_to_next=s.conversion_to_next)
+                         for s in steps])
+
+
+@router.get("/sales-performance", response_model=SalesPerformance,
+            summary="Win rate, sales cycle, time per stage and per-rep performance")
+async def sales_performance(
+    session: SessionDep, principal: Annotated[Principal, require_roles(*READERS)],
+    from_: Annotated[date | None, Query(alias="from", description="closed on or after")] = None,
+    to: Annotated[date | None, Query(description="closed on or before")] = None,
+    owner_id: Annotated[str | None, Query(max_length=200)] = None,
+) -> SalesPerformance:
+    lo, hi = _bounds(from_, to)
+    owner = _owner_filter(principal, owner_id)
+
+    def window(stmt, column):  # noqa: ANN001, ANN202
+        if lo:
+            stmt = stmt.where(column >= lo)
+        if hi:
+            stmt = stmt.where(column < hi)
+        return stmt
+
+    closed = window(select(Deal.owner_id, Deal.stage, Deal.currency, func.count(), func.sum(Deal.amount_minor),
+                           func.sum(Deal.cycle_seconds))
+                    .where(Deal.stage.in_(("won", "lost"))).group_by(Deal.owner_id, Deal.stage, Deal.currency),
+                    Deal.closed_at)
+    acts = window(select(Activity.owner_id, func.count()).group_by(Activity.owner_id), Activity.occurred_at)
+    stage_times = window(select(DealStageChange.to_stage, func.count(), func.sum(DealStageChange.duration_seconds))
+                         .where(DealStageChange.left_at.is_not(None)).group_by(DealStageChange.to_stage),
+                         DealStageChange.left_at)
+    if owner is not None:
+        closed, acts = closed.where(Deal.owner_id == owner), acts.where(Activity.owner_id == owner)
+        stage_times = stage_times.join(Deal, Deal.id == DealStageChange.deal_id).where(Deal.owner_id == owner)
+    reps: dict[str | None, dict] = defaultdict(lambda: {"won": 0, "lost": 0, "amounts": {}, "cycle": 0, "activities": 0})
+    for o, stage, cur, n, amount, cycle in await session.execute(closed):
+        rep = reps[o]
+        rep[stage] += int(n)
+        rep["cycle"] += int(cycle or 0)
+        if stage == "won":
+            rep["amounts"][cur] = rep["amounts"].get(cur, 0) + int(amount)
+    for o, n in await session.execute(acts):
+        reps[o]["activities"] = int(n)
+    won, lost = sum(r["won"] for r in reps.values()), sum(r["lost"] for r in reps.values())
+    cycle_total = sum(r["cycle"] for r in reps.values())
+    return SalesPerformance(
+        closed_from=from_, closed_to=to, won=won, lost=lost, win_rate=rules.win_rate(won, lost),
+        average_cycle_seconds=rules.average_seconds(cycle_total, won + lost),
+        stage_times=[StageTime(stage=s, transitions=int(n), average_seconds=rules.average_seconds(int(t or 0), int(n)))
+                     for s, n, t in await session.execute(stage_times)],
+        reps=[RepPerformance(
+            owner_id=o, won=r["won"], lost=r["lost"], win_rate=rules.win_rate(r["won"], r["lost"]),
+            won_amounts=[WonAmount(currency=c, amount=from_minor(a, c)) for c, a in sorted(r["amounts"].items())],
+            average_cycle_seconds=rules.average_seconds(r["cycle"], r["won"] + r["lost"]), activities=r["activities"],
+        ) for o, r in sorted(reps.items(), key=lambda kv: kv[0] or "")],
+    )

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+from tessera_sales.schemas_common import MoneyOut
+
+
+class ForecastRow(BaseModel):
+    close_month: str | None
+    owner_id: str | None
+    currency: str
+    deals: int
+    pipeline: MoneyOut
+    weighted: MoneyOut
+
+
+class Forecast(BaseModel):
+    """Open deals by expected close month ('YYYY-MM'; null: no date yet) and owner, per currency."""
+
+    rows: list[ForecastRow]
+    totals: list[ForecastRow]
+
+
+class FunnelStepOut(BaseModel):
+    stage: str
+    reached: int
+    conversion_to_next: Decimal | None
+
+
+class Funnel(BaseModel):
+    created_from: date | None
+    created_to: date | None
+    deals: int
+    lost: int
+    steps: list[FunnelStepOut]
+
+
+class WonAmount(BaseModel):
+    currency: str
+    amount: MoneyOut
+
+
+class RepPerformance(BaseModel):
+    owner_id: str | None
+    won: int
+    lost: int
+    win_rate: Decimal | None
+    won_amounts: list[WonAmount]
+    average_cycle_seconds: int | None
+    activities: int
+
+
+class StageTime(BaseModel):
+    stage: str
+    transitions: int
+    average_seconds: int | None
+
+
+class SalesPerformance(BaseModel):
+    closed_from: date | None
+    closed_to: date | None
+    won: int
+    lost: int
+    win_rate: Decimal | None
+    average_cycle_seconds: int | None
+    stage_times: list[StageTime]
+    reps: list[RepPerformance]

@@ -1,0 +1,31 @@
+"""Field types shared by the sales API schemas."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, PlainSerializer, StringConstraints
+
+from tessera_sales.money import quantize
+
+MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+MoneyOut = Annotated[Decimal, PlainSerializer(lambda v: str(v), return_type=str)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text500 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+OwnerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+def check_minor_units(amount: Decimal | None, currency: str, field: str) -> None:
+    """Refuse more decimals than the currency has (10.005 EUR): the caller must round, not us."""
+    if amount is not None and quantize(amount, currency) != amount:
+        raise ValueError(f"{field} has more decimal places than {currency} allows")
+
+
+def field_problem(field: str, message: str, status: int = 422) -> Exception:
+    """A 422 naming the field, for checks that need the database or the stored record."""
+    from tessera_shared.http.errors import Problem
+
+    return Problem(status, f"invalid input: {field}: {message}", slug="validation-error",
+                   errors=[{"field": field, "location": "body", "message": message, "type": "value_error"}])
