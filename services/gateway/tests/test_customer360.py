@@ -174,3 +174,20 @@ def test_compose_derives_pipeline_lifetime_and_balances() -> None:
 def test_sum_by_currency_is_exact() -> None:
     items = [{"amount": "0.10", "currency": "EUR"}] * 3
     assert sum_by_currency(items, "amount") == [{"currency": "EUR", "amount": str(Decimal("0.30"))}]
+
+
+async def test_data_subject_export_composes_every_service(stack: httpx.AsyncClient) -> None:
+    admin = await login(stack, "admin")
+    cid = await new_customer(stack, admin)
+    assert (await stack.get(f"/api/v1/customers/{cid}/export", headers=await login(stack, "manager"))).status_code == 403
+    r = await stack.get(f"/api/v1/customers/{cid}/export", headers=admin)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["sections"] == {"customer": "ok", "sales": "ok", "service-desk": "ok", "billing": "ok"}
+    assert body["complete"] is True
+    assert body["services"]["customer"]["customer"]["id"] == cid
+    for service in ("sales", "service-desk", "billing"):
+        assert body["services"][service]["customer_id"] == cid
+        assert isinstance(body["services"][service]["tables"], dict)
+    audit = (await stack.get("/api/v1/audit-log", params={"customer_id": cid}, headers=admin)).json()["items"]
+    assert any(e["path"].endswith("/export") for e in audit)

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tessera_shared.auth import TokenCodec
@@ -22,6 +22,7 @@ from tessera_shared.consumer import ConsumerRunner, Handler
 from tessera_shared.db import create_engine, session_factory
 from tessera_shared.events.envelope import SERVICES, dlq_topic_for, topic_for
 from tessera_shared.events.router import schemas_router
+from tessera_shared.privacy import export_router
 from tessera_shared.http.errors import install_problem_handlers
 from tessera_shared.http.limits import BodySizeLimitMiddleware
 from tessera_shared.jobs import Job, JobScheduler
@@ -30,6 +31,7 @@ from tessera_shared.migrations import upgrade_to_head
 from tessera_shared.observability import RequestContextMiddleware, configure_logging
 from tessera_shared.outbox import OutboxRelay, attach_wakeup
 from tessera_shared.settings import ServiceSettings
+from tessera_shared.tracing import make_tracer
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class ServiceSpec:
     context: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None
     # More readiness facts to report (informative: they do not make the process unready).
     extra_readiness: Callable[[FastAPI], Awaitable[dict[str, Any]]] | None = None
+    # The service's own tables: every one with a customer_id column is part of a data-subject export.
+    metadata: MetaData | None = None
     # Periodic work; disabled with ``<PREFIX>JOBS_ENABLED=false`` (tests drive jobs by hand).
     jobs: list[Job] = field(default_factory=list)
 
@@ -68,6 +72,7 @@ class Runtime:
         self.relay: OutboxRelay | None = None
         self.consumer: ConsumerRunner | None = None
         self.scheduler: JobScheduler | None = None
+        self.tracer: Any = None
         self.ready = False
         self._kafka_checked_at = 0.0
         self._kafka_ok = False
@@ -109,6 +114,7 @@ class Runtime:
                     group_id=s.group_id,
                     max_attempts=s.consumer_max_attempts,
                     retry_backoff=s.consumer_retry_backoff,
+                    tracer=self.tracer,
                 )
                 self.consumer.start()
         if self.spec.jobs and s.jobs_enabled:
@@ -186,9 +192,10 @@ def build_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.token_codec = token_codec(settings)
+    app.state.tracer_provider, app.state.tracer = make_tracer(name, settings.otel_exporter, settings.otel_endpoint)
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, service=name)
+    app.add_middleware(RequestContextMiddleware, service=name, tracer=app.state.tracer)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -233,8 +240,11 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: 
     app = build_app(name=spec.name, title=spec.title, description=spec.description, settings=settings,
                     lifespan=lifespan, readiness=readiness)
     app.state.runtime = runtime
+    runtime.tracer = app.state.tracer
     for router in spec.routers:
         app.include_router(router)
     if spec.name in SERVICES:
         app.include_router(schemas_router(spec.name))
+    if spec.metadata is not None:
+        app.include_router(export_router(spec.name, spec.metadata))
     return app

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -28,6 +29,7 @@ from tessera_shared.db import unit_of_work
 from tessera_shared.events.envelope import CloudEvent, EventData, event_model, parse_envelope
 from tessera_shared.infra_tables import inbox
 from tessera_shared.tasks import finish_or_cancel
+from tessera_shared.tracing import SpanKind, span
 from tessera_shared.observability import (
     CONSUMER_LAG,
     DLQ_MESSAGES,
@@ -68,7 +70,9 @@ class ConsumerRunner:
         group_id: str,
         max_attempts: int = 5,
         retry_backoff: float = 0.2,
+        tracer: Any = None,
     ) -> None:
+        self._tracer = tracer
         self.service = service
         self._sessions = sessions
         self._handlers = dict(handlers)
@@ -172,6 +176,12 @@ class ConsumerRunner:
         if handler is None:
             EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
             return True
+        if self._tracer is not None:
+            # The consumer's span continues the trace of the request that produced the event.
+            with span(self._tracer, f"consume {event.type}", parent=event.traceparent, kind=SpanKind.CONSUMER,
+                      attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic,
+                                  "messaging.message.id": event.id}):
+                return await self._apply_with_retries(record, event, handler)
         token = traceparent_var.set(child_traceparent(event.traceparent))
         try:
             return await self._apply_with_retries(record, event, handler)

@@ -8,7 +8,9 @@ import secrets
 import sys
 import time
 import uuid
+from contextlib import nullcontext
 from contextvars import ContextVar
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
@@ -90,9 +92,10 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
 class RequestContextMiddleware:
     """Request id and trace context for each request, and its metrics (pure ASGI: cheap)."""
 
-    def __init__(self, app: ASGIApp, service: str) -> None:
+    def __init__(self, app: ASGIApp, service: str, tracer: Any = None) -> None:
         self.app = app
         self.service = service
+        self.tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,11 +105,18 @@ class RequestContextMiddleware:
         rid = headers.get(b"x-request-id", b"").decode("latin-1")
         if not _REQUEST_ID.match(rid):
             rid = uuid.uuid4().hex
-        tp = child_traceparent(headers.get(b"traceparent", b"").decode("latin-1") or None)
+        incoming = headers.get(b"traceparent", b"").decode("latin-1") or None
         rid_token = request_id_var.set(rid)
-        tp_token = traceparent_var.set(tp)
+        tp_token = traceparent_var.set(child_traceparent(incoming))
         status = 500
         start = time.perf_counter()
+        if self.tracer is not None:
+            from tessera_shared.tracing import SpanKind, span
+
+            span_cm = span(self.tracer, f"{scope['method']} {scope['path']}", parent=incoming, kind=SpanKind.SERVER,
+                           attributes={"http.request.method": scope["method"], "url.path": scope["path"]})
+        else:
+            span_cm = nullcontext()
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -117,7 +127,12 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            with span_cm as current:
+                await self.app(scope, receive, send_wrapper)
+                if current is not None:
+                    current.set_attribute("http.response.status_code", status)
+                    if route := scope.get("route"):
+                        current.update_name(f"{scope['method']} {getattr(route, 'path', scope['path'])}")
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"

@@ -49,6 +49,8 @@ class ServiceSettings(BaseSettings):
 
     jobs_enabled: bool = True
     max_body_bytes: int = 1_048_576
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_endpoint: str | None = None
     log_level: str = "INFO"
     log_json: bool = True
     run_migrations_on_start: bool = True

@@ -19,6 +19,7 @@ from tessera_billing.payments.router import router as payments_router
 from tessera_billing.reports.router import router as reports_router
 from tessera_billing.settings import BillingSettings
 from tessera_billing.writeoffs.router import router as writeoffs_router
+from tessera_billing.models import metadata
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.events.contracts import (
     CustomerCreated,
@@ -33,6 +34,7 @@ from tessera_shared.jobs import Job
 
 def spec(settings: BillingSettings) -> ServiceSpec:
     return ServiceSpec(
+        metadata=metadata,
         name="billing",
         title="Tessera billing service",
         description="Invoices, payments, credit control, overdue and dunning, ageing, write-offs.",

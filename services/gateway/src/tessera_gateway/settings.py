@@ -21,6 +21,7 @@ class GatewaySettings(ServiceSettings):
     upstream_max_connections: int = Field(default=200, gt=0)
     # The 360 view answers within this, with whatever sections arrived.
     view_deadline_seconds: float = Field(default=2.0, gt=0, le=30)
+    export_deadline_seconds: float = Field(default=15.0, gt=0, le=120)
 
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
     refresh_token_ttl_seconds: int = Field(default=8 * 3600, ge=300, le=30 * 86_400)

@@ -21,6 +21,7 @@ from tessera_sales.leads.router import router as leads_router
 from tessera_sales.recommendations.router import router as recommendations_router
 from tessera_sales.reports.router import router as reports_router
 from tessera_sales.settings import SalesSettings
+from tessera_sales.models import metadata
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.consumer import Handler
 from tessera_shared.events import CloudEvent, EventData
@@ -44,6 +45,7 @@ def chain(*handlers: Handler) -> Handler:
 def spec(settings: SalesSettings | None = None) -> ServiceSpec:
     settings = settings or SalesSettings()
     return ServiceSpec(
+        metadata=metadata,
         name="sales",
         title="Tessera sales and marketing service",
         description="Leads, deals and pipeline, activities, forecast and funnel, campaigns and ROI.",

@@ -18,12 +18,14 @@ from tessera_service_desk.sla.router import jobs as sla_jobs_router
 from tessera_service_desk.sla.router import policies as sla_policies_router
 from tessera_service_desk.surveys.router import router as surveys_router
 from tessera_service_desk.tickets.router import router as tickets_router
+from tessera_service_desk.models import metadata
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.events.contracts import CustomerCreated, CustomerErased, CustomerMerged, CustomerTierChanged
 
 
 def spec(settings: ServiceDeskSettings) -> ServiceSpec:
     return ServiceSpec(
+        metadata=metadata,
         name="service-desk",
         title="Tessera service desk",
         description="Tickets, SLAs in business hours, escalation, knowledge base, satisfaction surveys.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import httpx
 from fastapi import APIRouter, Request
@@ -64,6 +65,21 @@ async def forward(request: Request, service: str, path: str) -> Response:
         await asyncio.sleep(0.05 * attempt)
     out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP}
     return Response(content=resp.content, status_code=resp.status_code, headers=out_headers)
+
+
+@router.get("/api/v1/surveys/{survey_id}", include_in_schema=False)
+@router.post("/api/v1/surveys/{survey_id}/answer", include_in_schema=False)
+async def forward_survey_link(survey_id: uuid.UUID, request: Request) -> Response:
+    """Survey links reach customers, who have no account: the link's token is the credential,
+    checked by the service desk. Staff may still come with their bearer token."""
+    if "token" not in request.query_params and "authorization" not in request.headers:
+        raise Problem(401, "a survey link token or a bearer token is required",
+                      headers={"WWW-Authenticate": "Bearer"})
+    caller = request.client.host if request.client else "unknown"
+    wait = request.app.state.rate_limits.take(f"survey-link:{caller}")
+    if wait:
+        raise Problem(429, "too many requests", slug="rate-limited", headers={"Retry-After": str(int(wait) + 1)})
+    return await forward(request, "service-desk", request.url.path.removeprefix("/api/v1/"))
 
 
 @router.api_route(

@@ -12,8 +12,8 @@ from fastapi.responses import Response
 
 from tessera_gateway.audit import service as audit
 from tessera_gateway.views import customer360
-from tessera_gateway.views.compose import fetch_all
-from tessera_shared.auth import STAFF_ROLES, Principal, require_roles
+from tessera_gateway.views.compose import Fetch, fetch_all
+from tessera_shared.auth import STAFF_ROLES, Principal, Role, require_roles
 from tessera_shared.http.errors import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["views"])
@@ -50,3 +50,32 @@ async def customer_360(
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
     return Response(orjson.dumps(body), media_type="application/json", headers={"ETag": etag})
+
+
+@router.get(
+    "/customers/{customer_id}/export",
+    summary="Data-subject export: everything every service holds about one customer",
+    description="Composed from each service's own export. `sections` says which services answered; "
+    "a missing section means the export is incomplete and should be retried.",
+)
+async def data_subject_export(
+    customer_id: uuid.UUID,
+    request: Request,
+    principal: Annotated[Principal, require_roles(Role.ADMIN)],
+) -> dict[str, Any]:
+    fetches = {
+        "customer": Fetch("customer", f"/v1/customers/{customer_id}/export"),
+        **{s: Fetch(s, f"/v1/data-subjects/{customer_id}/export") for s in ("sales", "service-desk", "billing")},
+    }
+    results = await fetch_all(request.app.state.http, request.app.state.upstreams, fetches,
+                              authorization=request.headers["authorization"],
+                              deadline=request.app.state.settings.export_deadline_seconds)
+    if results["customer"].status == "not_found":
+        raise Problem(404, f"customer {customer_id} not found")
+    await audit.record(request.app.state.runtime.sessions, principal, "GET", f"customers/{customer_id}/export", 200)
+    return {
+        "customer_id": str(customer_id),
+        "complete": all(r.status == "ok" for r in results.values()),
+        "sections": {name: r.status for name, r in results.items()},
+        "services": {name: r.body for name, r in results.items()},
+    }

@@ -13,7 +13,7 @@ from tessera_service_desk.surveys.models import Survey
 from tessera_service_desk.surveys.rules import survey_token, token_matches
 from tessera_service_desk.surveys.schemas import SurveyAnswer, SurveyOut, SurveyStaffOut
 from tessera_service_desk.surveys.service import answer_survey
-from tessera_shared.auth import Role, principal_from_request
+from tessera_shared.auth import Role, principal_from_request, public
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
@@ -39,7 +39,8 @@ def _check_token(request: Request, survey_id: uuid.UUID, token: str) -> None:
 
 
 @router.get("/{survey_id}", response_model=SurveyStaffOut | SurveyOut,
-            summary="Read a survey: with its link token (customer) or a staff bearer token")
+            summary="Read a survey: with its link token (customer) or a staff bearer token",
+            openapi_extra=public("the survey link's token is the credential; staff use a bearer token"))
 async def get_survey(survey_id: uuid.UUID, request: Request, session: SessionDep, token: TokenQuery = None):
     if token is not None:
         _check_token(request, survey_id, token)
@@ -59,7 +60,8 @@ async def get_survey(survey_id: uuid.UUID, request: Request, session: SessionDep
 
 
 @router.post("/{survey_id}/answer", response_model=SurveyOut, status_code=200,
-             summary="Answer a survey once, with its link token (no bearer token needed)")
+             summary="Answer a survey once, with its link token (no bearer token needed)",
+             openapi_extra=public("the survey link's token is the credential"))
 async def answer(survey_id: uuid.UUID, body: SurveyAnswer, request: Request, session: SessionDep,
                  token: Annotated[str, Query(min_length=10, max_length=100, pattern=NO_NUL)]) -> SurveyOut:
     _check_token(request, survey_id, token)
