@@ -112,7 +112,8 @@ def build_document(consumers: list[Consumer], *, partitions: int = 6) -> dict[st
             handled = [t for t in consumer.handles if t in schemas and producer_of(t) == producer]
             if not handled:
                 continue
-            operations[f"{_camel(consumer.service)}Consumes{_camel(producer).title()}"] = {
+            name = _camel(producer)
+            operations[f"{_camel(consumer.service)}Consumes{name[0].upper()}{name[1:]}"] = {
                 "action": "receive",
                 "title": f"The {consumer.service} service reacts to {producer} facts",
                 "channel": {"$ref": f"#/channels/{channel_id}"},
