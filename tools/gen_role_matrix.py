@@ -39,7 +39,9 @@ def matrix_routes(app: FastAPI) -> list[tuple[str, str, frozenset[str] | None, s
     The roles are the OAuth2 scopes ``require_roles`` puts on each operation.
     """
     rows = []
-    for path, operations in app.openapi()["paths"].items():
+    # The gateway's own document: its merged one repeats the services' routes, checked there.
+    document = getattr(app.state, "own_openapi", app.openapi)()
+    for path, operations in document["paths"].items():
         if path in OPEN_PATHS:
             continue
         for method, op in operations.items():

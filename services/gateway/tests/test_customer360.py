@@ -191,3 +191,40 @@ async def test_data_subject_export_composes_every_service(stack: httpx.AsyncClie
         assert isinstance(body["services"][service]["tables"], dict)
     audit = (await stack.get("/api/v1/audit-log", params={"customer_id": cid}, headers=admin)).json()["items"]
     assert any(e["path"].endswith("/export") for e in audit)
+
+
+async def test_one_openapi_with_every_service(stack: httpx.AsyncClient) -> None:
+    app = stack._transport.app  # noqa: SLF001 - the gateway under test
+    assert await app.state.merged_openapi.refresh(app.state.http)
+    doc = (await stack.get("/openapi.json")).json()
+    paths = doc["paths"]
+    for path in ("/auth/token", "/api/v1/customers", "/api/v1/customers/{customer_id}/360", "/api/v1/deals",
+                 "/api/v1/tickets", "/api/v1/invoices", "/api/v1/audit-log"):
+        assert path in paths, path
+    assert not any(p.startswith("/v1/") or "data-subjects" in p or "/events/schemas" in p for p in paths)
+    assert "x-tessera-missing" not in doc
+    # Every reference resolves inside the merged document.
+    import json
+
+    refs = set(__import__("re").findall(r'"#/components/schemas/([^"]+)"', json.dumps(doc)))
+    assert refs <= set(doc["components"]["schemas"])
+    assert "customer.CustomerOut" in doc["components"]["schemas"]
+    ops = [op["operationId"] for item in paths.values() for op in item.values() if isinstance(op, dict) and "operationId" in op]
+    assert len(ops) == len(set(ops))
+
+
+def test_merge_keeps_gateway_routes_and_names_missing_services() -> None:
+    from tessera_gateway.views.openapi import merge
+
+    own = {"openapi": "3.1.0", "paths": {"/api/v1/customers/{customer_id}/export": {"get": {"operationId": "gw"}}}}
+    svc = {"paths": {"/v1/customers/{customer_id}/export": {"get": {"operationId": "svc"}},
+                     "/v1/customers": {"get": {"operationId": "list", "responses": {"200": {"content": {"application/json": {
+                         "schema": {"$ref": "#/components/schemas/Page"}}}}}}},
+                     "/healthz": {"get": {}}},
+           "components": {"schemas": {"Page": {"properties": {"x": {"$ref": "#/components/schemas/Item"}}}, "Item": {}}}}
+    doc = merge(own, {"customer": svc, "billing": None})
+    assert doc["paths"]["/api/v1/customers/{customer_id}/export"]["get"]["operationId"] == "gw"
+    assert doc["paths"]["/api/v1/customers"]["get"]["operationId"] == "customer_list"
+    assert "/api/healthz" not in doc["paths"]
+    assert doc["components"]["schemas"]["customer.Page"]["properties"]["x"]["$ref"] == "#/components/schemas/customer.Item"
+    assert doc["x-tessera-missing"] == ["billing"]

@@ -19,17 +19,22 @@ from tessera_gateway.auth.throttle import LoginThrottle
 from tessera_gateway.limits.rate import TokenBuckets
 from tessera_gateway.proxy.router import router as proxy_router
 from tessera_gateway.settings import GatewaySettings
+from tessera_gateway.views.openapi import MergedOpenAPI
 from tessera_gateway.views.router import router as views_router
 from tessera_shared.app import ServiceSpec, create_service_app
 
 
-def spec(settings: GatewaySettings, mounts: dict[str, httpx.AsyncBaseTransport] | None = None) -> ServiceSpec:
-    upstreams = {
+def upstreams_of(settings: GatewaySettings) -> dict[str, str]:
+    return {
         "customer": settings.customer_url.rstrip("/"),
         "sales": settings.sales_url.rstrip("/"),
         "service-desk": settings.service_desk_url.rstrip("/"),
         "billing": settings.billing_url.rstrip("/"),
     }
+
+
+def spec(settings: GatewaySettings, mounts: dict[str, httpx.AsyncBaseTransport] | None = None) -> ServiceSpec:
+    upstreams = upstreams_of(settings)
 
     @asynccontextmanager
     async def resources(app: FastAPI) -> AsyncIterator[None]:
@@ -44,7 +49,12 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx.AsyncBaseTransport] 
                               max_keepalive_connections=settings.upstream_max_connections)
         async with httpx.AsyncClient(timeout=timeout, limits=limits, mounts=mounts) as client:
             app.state.http = client
-            yield
+            refresher = asyncio.create_task(app.state.merged_openapi.keep_fresh(client))
+            try:
+                yield
+            finally:
+                refresher.cancel()
+                await asyncio.gather(refresher, return_exceptions=True)
 
     async def upstream_readiness(app: FastAPI) -> dict[str, Any]:
         async def probe(url: str) -> bool:
@@ -74,6 +84,9 @@ def create_app(
     """``mounts`` lets tests route an upstream URL to an in-process app."""
     settings = settings or GatewaySettings()
     app = create_service_app(spec(settings, mounts), settings)
+    app.state.own_openapi = app.openapi  # the gateway's own routes, without the services'
+    app.state.merged_openapi = MergedOpenAPI(app.state.own_openapi, upstreams_of(settings))
+    app.openapi = app.state.merged_openapi.document  # type: ignore[method-assign]
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
