@@ -74,8 +74,8 @@ class TestExportAndErase:
 
 class TestDuplicatesAndMerge:
     async def test_finds_candidates_with_reasons(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        a = await create(client, app, email="ada@acme.io")
-        b = await create(client, app, email="ADA@acme.io")
+        a = await create(client, app, email="ada@acme.io", phone="+44 20 7946 0000")
+        b = await create(client, app, email="ADA@acme.io", phone="+44 (20) 7946-0000")
         org1 = await create(client, app, kind="organization", name="Acme GmbH", email=None)
         org2 = await create(client, app, kind="organization", name="ACME Ltd.", email=None)
         await create(client, app)
@@ -83,12 +83,14 @@ class TestDuplicatesAndMerge:
         r = await client.get("/v1/customers/duplicates", headers=h)
         assert r.status_code == 200, r.text
         pairs = {(p["customer_id"], p["duplicate_id"]): p["reasons"] for p in r.json()["items"]}
-        assert pairs == {(a["id"], b["id"]): ["same_email"], (org1["id"], org2["id"]): ["same_organisation_name"]}
+        # Matched on two keys, listed once.
+        assert pairs == {(a["id"], b["id"]): ["same_email", "same_phone"],
+                         (org1["id"], org2["id"]): ["same_organisation_name"]}
         page = (await client.get("/v1/customers/duplicates", params={"limit": 1}, headers=h)).json()
         rest = (await client.get("/v1/customers/duplicates", params={"cursor": page["next_cursor"]}, headers=h)).json()
         assert len(page["items"]) == len(rest["items"]) == 1 and rest["next_cursor"] is None
         mine = (await client.get("/v1/customers/duplicates", params={"customer_id": b["id"]}, headers=h)).json()
-        assert [(p["duplicate_id"], p["reasons"]) for p in mine["items"]] == [(a["id"], ["same_email"])]
+        assert [(p["duplicate_id"], p["reasons"]) for p in mine["items"]] == [(a["id"], ["same_email", "same_phone"])]
         assert (await client.get("/v1/customers/duplicates", headers=bearer(app, "c", "billing_clerk"))).status_code == 403
 
     async def test_merge_moves_everything_and_announces(self, app: FastAPI, client: httpx.AsyncClient) -> None:
@@ -103,6 +105,9 @@ class TestDuplicatesAndMerge:
         merged = r.json()
         assert (merged["email"], merged["phone"], merged["tags"]) == (dup["email"], "+49301234567", ["a", "b"])
         assert merged["value"]["purchase_count"] == 1
+        assert merged["status"] == "first_time"  # recomputed from the combined purchases
+        changes = [(e["subject"], e["data"]["to_status"], e["data"]["reason"]) for e in await events(app, "customer.status_changed")]
+        assert changes[-1] == (survivor["id"], "first_time", "merge")
         contacts = (await client.get(f"/v1/customers/{survivor['id']}/contacts", headers=h)).json()["items"]
         assert [x["name"] for x in contacts] == ["Grace"]
         assert (await client.get(f"/v1/customers/{survivor['id']}/loyalty", headers=h)).json()["balance"] == 300

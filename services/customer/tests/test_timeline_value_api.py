@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import httpx
 from fastapi import FastAPI
 
+import tessera_customer.main as customer_main
+
 from services.customer.tests.helpers import (
     at, create, deal_lost, deal_won, deliver, events, overdue, payment, survey, ticket_escalated, ticket_opened,
 )
-from tessera_shared.testing.plugin import bearer
+from tessera_customer.settings import CustomerSettings
+from tessera_shared.testing.databases import DatabaseFactory
+from tessera_shared.testing.plugin import bearer, migrations_of, running
 
 
 class TestTimeline:
@@ -95,3 +100,28 @@ class TestChurnRisk:
         assert (await client.get(f"/v1/customers/{uuid.uuid4()}/churn-risk")).status_code == 401
         assert (await client.get("/v1/customers/win-back", headers=bearer(app, "c", "billing_clerk"))).status_code == 403
         assert (await client.get(f"/v1/customers/{uuid.uuid4()}/churn-risk", headers=bearer(app, "a", "admin"))).status_code == 404
+
+
+class TestValueAggregation:
+    async def test_sums_are_exact_per_window_and_currency(self, databases: DatabaseFactory, backend: str) -> None:
+        url = await databases.new("customer", backend, migrations_of(customer_main.__file__))
+        app = customer_main.create_app(CustomerSettings(
+            database_url=url, kafka_enabled=False, log_json=False, fx_rates={"USD": Decimal("0.5")},
+            tier_vip_lifetime_value=Decimal("1000")))
+        async with running(app) as client:
+            ours, other, big = [await create(client, app) for _ in range(3)]
+            facts = [payment(ours["id"], "0.10", received_at=at(2026, 2, d)) for d in (1, 2, 3)]
+            facts += [payment(ours["id"], "100.00", currency="USD", received_at=at(2026, 2, 4)),
+                      payment(ours["id"], "7.00", currency="GBP", received_at=at(2026, 2, 5)),  # no rate: left out
+                      payment(ours["id"], "1000.00", received_at=at(2025, 1, 1)),  # before the window
+                      payment(other["id"], "100.00", received_at=at(2026, 2, 1)),
+                      payment(big["id"], "1000.00", received_at=at(2026, 2, 1))]
+            for fact in facts:
+                await deliver(app, fact)
+            h = bearer(app, "m", "sales_manager")
+            r = await client.post("/v1/customers/value-recomputations", json={"as_of": "2026-06-01T00:00:00Z"}, headers=h)
+            assert r.json()["customers"] == 3
+            value = (await client.get(f"/v1/customers/{ours['id']}", headers=h)).json()["value"]
+            assert value["monetary"] == "50.30"
+            assert value["tier"] == "key"  # small by window revenue, key by the VIP lifetime rule (1050.30)
+            assert (await client.get(f"/v1/customers/{other['id']}", headers=h)).json()["value"]["tier"] == "ordinary"

@@ -13,10 +13,16 @@ from tessera_customer.contacts.router import router as contacts_router
 from tessera_customer.customers.router import router as customers_router
 from tessera_customer.dedup.router import router as dedup_router
 from tessera_customer.handlers import handlers
+from tessera_customer.imports.limits import allow_larger_bodies
+from tessera_customer.imports.router import IMPORT_PATH
+from tessera_customer.imports.router import router as import_router
 from tessera_customer.lifecycle.router import router as lifecycle_router
 from tessera_customer.lifecycle.service import churn_customers
 from tessera_customer.loyalty.router import router as loyalty_router
+from tessera_customer.pool.router import router as pool_router
+from tessera_customer.pool.service import return_to_pool
 from tessera_customer.privacy.router import router as privacy_router
+from tessera_customer.segments.router import router as segments_router
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline.router import router as timeline_router
 from tessera_customer.value.router import router as value_router
@@ -32,8 +38,12 @@ def jobs(settings: CustomerSettings) -> list[Job]:
     async def value(sessions: async_sessionmaker[AsyncSession], now: datetime) -> object:
         return await recompute_values(sessions, settings, now)
 
+    async def pool(sessions: async_sessionmaker[AsyncSession], now: datetime) -> object:
+        return await return_to_pool(sessions, settings, now)
+
     return [Job("customer-churn-window", settings.churn_job_interval_seconds, churn),
-            Job("customer-value-recompute", settings.value_job_interval_seconds, value)]
+            Job("customer-value-recompute", settings.value_job_interval_seconds, value),
+            Job("customer-pool-return", settings.pool_job_interval_seconds, pool)]
 
 
 def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
@@ -43,8 +53,8 @@ def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
         title="Tessera customer service",
         description="Customers, contacts, lifecycle, value, segments, consent, dedup, loyalty, churn.",
         # Fixed paths (/duplicates, /win-back, ...) before /{customer_id} so they are not taken for ids.
-        routers=[dedup_router, value_router, lifecycle_router, customers_router, contacts_router, timeline_router,
-                 loyalty_router, privacy_router],
+        routers=[dedup_router, value_router, lifecycle_router, pool_router, import_router, customers_router,
+                 contacts_router, timeline_router, loyalty_router, privacy_router, segments_router],
         migrations=Path(__file__).parent / "migrations",
         handlers=handlers(settings),
         consumes=["sales", "service-desk", "billing"],
@@ -54,4 +64,6 @@ def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
 
 def create_app(settings: CustomerSettings | None = None) -> FastAPI:
     settings = settings or CustomerSettings()
-    return create_service_app(spec(settings), settings)
+    app = create_service_app(spec(settings), settings)
+    allow_larger_bodies(app, {("POST", IMPORT_PATH): settings.import_max_body_bytes})
+    return app

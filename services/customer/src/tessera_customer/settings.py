@@ -48,3 +48,8 @@ class CustomerSettings(ServiceSettings):
 
     # Customer pool: an owner with no activity on a customer for this many days loses it.
     pool_inactive_days: int = Field(default=90, ge=1)
+    pool_job_interval_seconds: float = Field(default=3600, gt=0)
+
+    # Bulk import: the largest body the import route reads (other routes keep max_body_bytes).
+    import_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    import_batch_size: int = Field(default=1000, ge=1, le=5000)

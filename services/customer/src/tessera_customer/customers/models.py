@@ -24,13 +24,20 @@ class Customer(Base, table=True):
         Index("ix_customers_tier_id", "tier", "id"),
         Index("ix_customers_last_purchase_at", "last_purchase_at"),
         Index("ix_customers_monetary_id", "monetary", "id"),
+        # The pool job looks for owned customers whose owner went quiet.
+        Index("ix_customers_owner_active_at", "owner_active_at"),
+        # Prefix search (LIKE 'abc%') needs pattern ops on PostgreSQL unless the collation is C;
+        # they serve equality (filters, dedup joins) just as well.
+        Index("ix_customers_name_key", "name_key", postgresql_ops={"name_key": "varchar_pattern_ops"}),
+        Index("ix_customers_email", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
+        Index("ix_customers_phone", "phone", postgresql_ops={"phone": "varchar_pattern_ops"}),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     kind: str = Field(sa_column=Column(String(20), nullable=False))
     name: str = Field(sa_column=Column(String(200), nullable=False))
-    email: str | None = Field(default=None, sa_column=Column(String(320), nullable=True, index=True))
-    phone: str | None = Field(default=None, sa_column=Column(String(40), nullable=True, index=True))
+    email: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
+    phone: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
     owner_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     status: str = Field(default="prospect", sa_column=Column(String(20), nullable=False, index=True))
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
@@ -39,7 +46,7 @@ class Customer(Base, table=True):
     version: int = Field(default=1, nullable=False)
 
     # Normalised name (lower case, no punctuation or legal suffix): search prefix and dedup key.
-    name_key: str = Field(default="", sa_column=Column(String(200), nullable=False, index=True))
+    name_key: str = Field(default="", sa_column=Column(String(200), nullable=False))
     external_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True, unique=True))
     channels: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     custom_attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))

@@ -63,7 +63,12 @@ class Segmentation(BaseModel):
     psychographic: Psychographic = Field(default_factory=Psychographic)
 
     def columns(self) -> dict[str, Any]:
-        return {**self.demographic.model_dump(), **self.geographic.model_dump(), **self.psychographic.model_dump()}
+        # Attribute reads, not model_dump: the bulk import calls this for every row.
+        values: dict[str, Any] = {f: getattr(self.demographic, f) for f in DEMOGRAPHIC}
+        values.update({f: getattr(self.geographic, f) for f in GEOGRAPHIC})
+        values.update({f: getattr(self.psychographic, f) for f in PSYCHOGRAPHIC})
+        values["preferences"] = list(self.psychographic.preferences)
+        return values
 
     @classmethod
     def of(cls, c: Customer) -> Segmentation:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -33,10 +35,11 @@ RECORD_FIELDS = (
 )
 
 
-def new_customer(data: CustomerCreate, owner: str | None) -> Customer:
-    return Customer(
+def record_fields(data: CustomerCreate, owner: str | None, now: datetime) -> dict[str, Any]:
+    """The stored record fields of a new customer (the API and the bulk import share this)."""
+    return dict(
         kind=data.kind, name=data.name, name_key=name_key(data.name), email=normalise_email(data.email),
-        phone=normalise_phone(data.phone), owner_id=owner, owner_active_at=utcnow() if owner else None,
+        phone=normalise_phone(data.phone), owner_id=owner, owner_active_at=now if owner else None,
         tags=sorted(set(data.tags)), channels=[c.model_dump() for c in data.channels],
         relation=data.relation, relationship_type=data.relationship_type,
         custom_attributes=data.custom_attributes, external_id=data.external_id,
@@ -44,15 +47,20 @@ def new_customer(data: CustomerCreate, owner: str | None) -> Customer:
     )
 
 
-async def announce_created(session: AsyncSession, customer: Customer) -> None:
-    await publish(
-        session,
-        CustomerCreated(
-            customer_id=customer.id, kind=customer.kind, name=customer.name, email=customer.email,
-            owner_id=customer.owner_id, status=customer.status, created_at=customer.created_at,
-        ),
-        subject=customer.id,
+def new_customer(data: CustomerCreate, owner: str | None) -> Customer:
+    return Customer(**record_fields(data, owner, utcnow()))
+
+
+def created_event(customer_id: uuid.UUID, fields: dict[str, Any]) -> CustomerCreated:
+    return CustomerCreated(
+        customer_id=customer_id, kind=fields["kind"], name=fields["name"], email=fields["email"],
+        owner_id=fields["owner_id"], status=fields["status"], created_at=fields["created_at"],
     )
+
+
+async def announce_created(session: AsyncSession, customer: Customer) -> None:
+    fields = {f: getattr(customer, f) for f in ("kind", "name", "email", "owner_id", "status", "created_at")}
+    await publish(session, created_event(customer.id, fields), subject=customer.id)
     timeline.record(session, customer.id, "customer.created", f"Customer {customer.name} created",
                     occurred_at=customer.created_at)
 
@@ -116,6 +124,14 @@ async def update_customer(session: AsyncSession, customer: Customer, patch: Cust
         customer.owner_active_at = now
     if "tags" in changed:
         await CustomerRepository(session).set_tags(customer.id, customer.tags)
+    await announce_updated(session, customer, changed, now)
+    timeline.record(session, customer.id, "customer.updated", f"Changed {', '.join(changed)} ({principal.subject})",
+                    occurred_at=now, data={"changed_fields": changed, "actor": principal.subject})
+    return customer
+
+
+async def announce_updated(session: AsyncSession, customer: Customer, changed: list[str], now: datetime) -> None:
+    """Bump the version and publish customer.updated for a record change (the caller adds the timeline line)."""
     customer.version += 1
     customer.updated_at = now
     await session.flush()
@@ -127,6 +143,3 @@ async def update_customer(session: AsyncSession, customer: Customer, patch: Cust
         ),
         subject=customer.id,
     )
-    timeline.record(session, customer.id, "customer.updated", f"Changed {', '.join(changed)} ({principal.subject})",
-                    occurred_at=now, data={"changed_fields": changed, "actor": principal.subject})
-    return customer

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import and_, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, literal, or_, select, union
 from sqlalchemy.orm import aliased
 
-from tessera_customer.common import load_customer, refuse_if_erased
+from tessera_customer.common import SettingsDep, load_customer, refuse_if_erased
 from tessera_customer.customers.models import Customer
 from tessera_customer.customers.schemas import CustomerOut
 from tessera_customer.dedup.rules import Candidate, match_reasons, organisation_domain
@@ -54,8 +54,6 @@ async def duplicates(
     customer_id: Annotated[uuid.UUID | None, Query(description="Only candidates for this customer")] = None,
 ) -> Page[DuplicatePair]:
     a, b = aliased(Customer), aliased(Customer)
-    # Blocking on indexed equal keys keeps this a join, not a comparison of every pair.
-    same_key = or_(a.email == b.email, a.phone == b.phone, and_(a.name_key == b.name_key, a.name_key != ""))
     if customer_id is not None:
         me = await load_customer(session, customer_id)
         domain = organisation_domain(me.email)
@@ -70,12 +68,23 @@ async def duplicates(
         items = [DuplicatePair(customer_id=me.id, duplicate_id=o.id, customer_name=me.name, duplicate_name=o.name,
                                reasons=r) for o in others if (r := match_reasons(_candidate(me), _candidate(o)))]
         return Page[DuplicatePair](items=items, next_cursor=None)
-    stmt = select(a, b).join(b, and_(a.id < b.id, same_key)).where(_live(a), _live(b))
-    if page.cursor:
-        first, second = decode_cursor(page.cursor, 2)
-        stmt = stmt.where(or_(a.id > literal(first, a.id.type),
-                              and_(a.id == literal(first, a.id.type), b.id > literal(second, b.id.type))))
-    rows = (await session.execute(stmt.order_by(a.id, b.id).limit(page.limit + 1))).all()
+    after = decode_cursor(page.cursor, 2) if page.cursor else None
+
+    def pairs_on(same: ColumnElement[bool]) -> Select:  # type: ignore[type-arg]
+        stmt = select(a.id.label("first_id"), b.id.label("second_id")).join(b, and_(a.id < b.id, same)) \
+            .where(_live(a), _live(b))
+        if after is not None:
+            first, second = (literal(v, a.id.type) for v in after)
+            stmt = stmt.where(or_(a.id > first, and_(a.id == first, b.id > second)))
+        return stmt
+
+    # One equality join per key (each can use its index or a hash join), not one join on an OR.
+    pairs = union(pairs_on(a.email == b.email), pairs_on(a.phone == b.phone),
+                  pairs_on(and_(a.name_key == b.name_key, a.name_key != ""))).subquery()
+    x, y = aliased(Customer), aliased(Customer)
+    stmt = (select(x, y).join(pairs, x.id == pairs.c.first_id).join(y, y.id == pairs.c.second_id)
+            .order_by(pairs.c.first_id, pairs.c.second_id).limit(page.limit + 1))
+    rows = (await session.execute(stmt)).all()
     next_cursor = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]
@@ -90,6 +99,7 @@ async def duplicates(
              summary="Merge a duplicate into this customer (customer.merged)")
 async def merge_customer(
     customer_id: uuid.UUID, body: MergeIn, request: Request, session: SessionDep, response: Response,
+    settings: SettingsDep,
     principal: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SERVICE)],
 ) -> CustomerOut:
     if body.duplicate_id == customer_id:
@@ -101,6 +111,6 @@ async def merge_customer(
     check_if_match(request, survivor.id, survivor.version)
     refuse_if_erased(survivor)
     refuse_if_erased(duplicate)
-    await merge(session, survivor, duplicate, principal.subject)
+    await merge(session, settings, survivor, duplicate, principal.subject)
     response.headers["ETag"] = etag_for(survivor.id, survivor.version)
     return CustomerOut.of(survivor)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_customer.contacts.models import Contact
 from tessera_customer.customers.models import GEOGRAPHIC, DEMOGRAPHIC, PSYCHOGRAPHIC, Customer
 from tessera_customer.customers.repository import CustomerRepository
+from tessera_customer.lifecycle.rules import merged_status_steps
+from tessera_customer.lifecycle.service import transition
 from tessera_customer.loyalty.models import LoyaltyAccount, LoyaltyEntry
 from tessera_customer.privacy.models import Consent, ConsentRecord
+from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
@@ -23,10 +27,13 @@ FILL_IN = ("email", "phone", "owner_id", "relation", "relationship_type", *DEMOG
            *[f for f in PSYCHOGRAPHIC if f != "preferences"])
 
 
-async def merge(session: AsyncSession, survivor: Customer, duplicate: Customer, actor: str) -> None:
+async def merge(session: AsyncSession, settings: CustomerSettings, survivor: Customer, duplicate: Customer,
+                actor: str) -> None:
     now = utcnow()
     external_id, duplicate.external_id = duplicate.external_id, None
     await session.flush()  # frees the unique external id before the survivor may take it
+    if survivor.owner_id is None and duplicate.owner_id is not None:
+        survivor.owner_active_at = duplicate.owner_active_at  # the pool rule's clock comes with the owner
     for field in FILL_IN:
         if getattr(survivor, field) in (None, "") and getattr(duplicate, field) not in (None, ""):
             setattr(survivor, field, getattr(duplicate, field))
@@ -35,7 +42,7 @@ async def merge(session: AsyncSession, survivor: Customer, duplicate: Customer, 
     survivor.preferences = sorted(set(survivor.preferences) | set(duplicate.preferences))
     survivor.channels = survivor.channels + [c for c in duplicate.channels if c not in survivor.channels]
     survivor.custom_attributes = {**duplicate.custom_attributes, **survivor.custom_attributes}
-    # Facts and history move; the survivor's lifecycle status stands.
+    # Facts and history move; the status is then recomputed from the combined purchases.
     totals = dict(survivor.lifetime_values)
     for currency, amount in duplicate.lifetime_values.items():
         totals[currency] = str(Decimal(totals.get(currency, "0")) + Decimal(amount))
@@ -61,6 +68,23 @@ async def merge(session: AsyncSession, survivor: Customer, duplicate: Customer, 
                   subject=survivor.id)
     timeline.record(session, survivor.id, "customer.merged", f"Merged duplicate {duplicate.id} into this customer",
                     occurred_at=now, ref_id=duplicate.id, data={"merged_id": str(duplicate.id), "actor": actor})
+    await _recompute_status(session, settings, survivor, duplicate.status, now)
+
+
+async def _recompute_status(session: AsyncSession, settings: CustomerSettings, survivor: Customer,
+                            duplicate_status: str, now: datetime) -> None:
+    """Walk the survivor along the machine to what the combined purchases say (each step audited)."""
+    last = survivor.last_purchase_at
+    in_window = 0 if last is None else int(await session.scalar(
+        select(func.count()).select_from(Purchase).where(
+            Purchase.customer_id == survivor.id,
+            Purchase.occurred_at > last - timedelta(days=settings.loyal_window_days))) or 0)
+    for to_status, reason in merged_status_steps(
+        survivor.status, duplicate_status, purchases_total=survivor.purchase_count, purchases_in_window=in_window,
+        last_purchase_at=last, now=now, loyal_min_purchases=settings.loyal_min_purchases,
+        churn_window_days=settings.churn_window_days,
+    ):
+        await transition(session, survivor, to_status, reason=reason, at=now)
 
 
 async def _merge_consents(session: AsyncSession, survivor: Customer, duplicate: Customer) -> None:

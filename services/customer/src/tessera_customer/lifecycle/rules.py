@@ -58,3 +58,24 @@ def is_churned(status: str, last_purchase_at: datetime | None, as_of: datetime, 
     if status not in BUYING or last_purchase_at is None:
         return False
     return last_purchase_at <= as_of - timedelta(days=window_days)
+
+
+def merged_status_steps(
+    status: str, duplicate_status: str, *, purchases_total: int, purchases_in_window: int,
+    last_purchase_at: datetime | None, now: datetime, loyal_min_purchases: int, churn_window_days: int,
+) -> list[tuple[str, str]]:
+    """The steps that bring a merge survivor to the status its combined purchases warrant.
+
+    Counts are of the combined purchases; a merge only adds purchases, so the walk goes forward
+    along the machine's edges, then to churned when even the latest purchase is outside the window."""
+    if purchases_total == 0:
+        return [("prospect", "merge")] if status == "non_customer" and duplicate_status == "prospect" else []
+    recent = last_purchase_at is not None and last_purchase_at > now - timedelta(days=churn_window_days)
+    if status == "churned" and not recent:
+        return []
+    steps = purchase_steps(status, purchases_total=purchases_total, purchases_in_window=purchases_in_window,
+                           loyal_min_purchases=loyal_min_purchases, reason="merge")
+    final = steps[-1][0] if steps else status
+    if not recent and final in BUYING:
+        steps.append(("churned", "churn_window"))
+    return steps

@@ -107,7 +107,7 @@ async def churn_risk(
     now = utcnow()
     signals = await session.get(CustomerSignals, customer_id)
     freq_trend, value_trend = await _trends(session, customer_id, now, settings.value_window_days)
-    risk = risk_of(customer, signals, settings, now, freq_trend, value_trend)
+    risk = risk_of(customer.last_purchase_at, signals, settings, now, freq_trend, value_trend)
     return ChurnRiskOut(
         customer_id=customer.id, score=risk.score, at_risk=risk.score >= settings.churn_risk_threshold,
         reasons=risk.reasons, lost_deals=signals.lost_deals if signals else 0,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, case, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera_customer.customers.models import Customer
@@ -74,10 +75,13 @@ async def signals_of(session: AsyncSession, customer_id: uuid.UUID) -> CustomerS
     return signals
 
 
-def risk_of(customer: Customer, signals: CustomerSignals | None, settings: CustomerSettings, now: datetime,
-            frequency_trend: str = "steady", value_trend: str = "steady") -> rules.Risk:
-    days = (now - customer.last_purchase_at).days if customer.last_purchase_at else None
-    s = signals or CustomerSignals(customer_id=customer.id)
+_NO_SIGNALS = CustomerSignals(customer_id=uuid.UUID(int=0))
+
+
+def risk_of(last_purchase_at: datetime | None, signals: CustomerSignals | None, settings: CustomerSettings,
+            now: datetime, frequency_trend: str = "steady", value_trend: str = "steady") -> rules.Risk:
+    days = (now - last_purchase_at).days if last_purchase_at else None
+    s = signals or _NO_SIGNALS
     return rules.churn_risk(rules.RiskInputs(
         days_since_last_purchase=days, churn_window_days=settings.churn_window_days,
         frequency_trend=frequency_trend, value_trend=value_trend, open_tickets=len(s.open_tickets or []),
@@ -98,43 +102,66 @@ class _Facts:
     previous_value: Decimal = Decimal(0)
     lifetime: Decimal = Decimal(0)
     last_ever: datetime | None = None
-    seen: bool = field(default=False)
+
+
+def _money_sum(session: AsyncSession, amount: Any) -> Any:
+    """SUM of a Money expression, exact on both databases (SQLite keeps Money as text)."""
+    if session.bind.dialect.name == "sqlite":
+        # In minor units of 1/10000 (Money's scale) as integers: a float sum would drift.
+        return func.sum(cast(func.round(amount * 10000), Integer))
+    return func.sum(amount)
+
+
+def _decimal(session: AsyncSession, value: Any) -> Decimal:
+    if value is None:
+        return Decimal(0)
+    return Decimal(value) / 10000 if session.bind.dialect.name == "sqlite" else Decimal(str(value))
+
+
+async def _facts(session: AsyncSession, settings: CustomerSettings, as_of: datetime) -> dict[uuid.UUID, _Facts]:
+    """Per-customer purchase and payment aggregates, computed by the database (GROUP BY)."""
+    start = as_of - timedelta(days=settings.value_window_days)
+    middle = as_of - timedelta(days=settings.value_window_days / 2)
+    facts: dict[uuid.UUID, _Facts] = defaultdict(_Facts)
+    at = Purchase.occurred_at
+    in_window = at > start
+    purchases = (
+        select(Purchase.customer_id, func.max(at), func.sum(case((in_window, 1), else_=0)),
+               func.min(case((in_window, at))), func.max(case((in_window, at))),
+               func.sum(case((at > middle, 1), else_=0)))
+        .where(at <= as_of).group_by(Purchase.customer_id)
+    )
+    async for customer_id, last_ever, count, first, last, recent in await session.stream(purchases):
+        f = facts[customer_id]
+        f.last_ever, f.purchases, f.first, f.last = last_ever, int(count or 0), first, last
+        f.recent_purchases = int(recent or 0)
+        f.previous_purchases = f.purchases - f.recent_purchases
+    received = PaymentFact.received_at
+    payments = (
+        select(PaymentFact.customer_id, PaymentFact.currency, _money_sum(session, PaymentFact.amount),
+               _money_sum(session, case((received > start, PaymentFact.amount), else_=0)),
+               _money_sum(session, case((received > middle, PaymentFact.amount), else_=0)))
+        .where(received <= as_of).group_by(PaymentFact.customer_id, PaymentFact.currency)
+    )
+    async for customer_id, currency, total, window, recent in await session.stream(payments):
+        rate = rules.to_value_currency(Decimal(1), currency, settings.value_currency, settings.fx_rates)
+        if rate is None:
+            continue  # no rate configured: left out of the value scores, kept in lifetime_values
+        f = facts[customer_id]
+        window_value, recent_value = _decimal(session, window) * rate, _decimal(session, recent) * rate
+        f.lifetime += _decimal(session, total) * rate
+        f.monetary += window_value
+        f.recent_value += recent_value
+        f.previous_value += window_value - recent_value
+    return facts
 
 
 async def recompute_values(sessions: async_sessionmaker[AsyncSession], settings: CustomerSettings,
                            as_of: datetime) -> dict[str, int]:
     """Recompute RFM, frequency class, tier, relationship stage and churn risk for every customer
     with purchase or payment facts; publish customer.tier_changed for each tier that moved."""
-    start = as_of - timedelta(days=settings.value_window_days)
-    middle = as_of - timedelta(days=settings.value_window_days / 2)
-    facts: dict[uuid.UUID, _Facts] = defaultdict(_Facts)
     async with sessions() as session:
-        rows = await session.stream(select(Purchase.customer_id, Purchase.occurred_at).where(Purchase.occurred_at <= as_of))
-        async for customer_id, at in rows:
-            f = facts[customer_id]
-            f.last_ever = at if f.last_ever is None or at > f.last_ever else f.last_ever
-            if at > start:
-                f.purchases += 1
-                f.first = at if f.first is None or at < f.first else f.first
-                f.last = at if f.last is None or at > f.last else f.last
-                if at > middle:
-                    f.recent_purchases += 1
-                else:
-                    f.previous_purchases += 1
-        rows = await session.stream(select(PaymentFact.customer_id, PaymentFact.amount, PaymentFact.currency,
-                                           PaymentFact.received_at).where(PaymentFact.received_at <= as_of))
-        async for customer_id, amount, currency, at in rows:
-            value = rules.to_value_currency(amount, currency, settings.value_currency, settings.fx_rates)
-            if value is None:
-                continue  # no rate configured: left out of the value scores, kept in lifetime_values
-            f = facts[customer_id]
-            f.lifetime += value
-            if at > start:
-                f.monetary += value
-                if at > middle:
-                    f.recent_value += value
-                else:
-                    f.previous_value += value
+        facts = await _facts(session, settings, as_of)
     if not facts:
         return {"customers": 0, "tier_changes": 0}
     recency = {k: -((as_of - f.last_ever).days) if f.last_ever else -10**6 for k, f in facts.items()}
@@ -156,18 +183,18 @@ async def _apply_batch(sessions, settings, as_of, ids, facts, tiers, scores) -> 
     r_scores, f_scores, m_scores = scores
     changed = 0
     async with unit_of_work(sessions) as session:
-        customers = (await session.scalars(select(Customer).where(Customer.id.in_(ids)))).all()
+        # Only the columns needed: loading whole records would dominate a run over a million customers.
+        customers = (await session.execute(select(Customer.id, Customer.tier, Customer.last_purchase_at).where(
+            Customer.id.in_(ids), Customer.merged_into_id.is_(None)))).all()
         signals = {s.customer_id: s for s in (await session.scalars(
             select(CustomerSignals).where(CustomerSignals.customer_id.in_(ids)))).all()}
         updates = []
         for c in customers:
-            if c.merged_into_id is not None:
-                continue
             f = facts[c.id]
             freq_trend = rules.trend(f.previous_purchases, f.recent_purchases)
             value_trend = rules.trend(f.previous_value, f.recent_value)
             r, fr, m = r_scores[c.id], f_scores[c.id], m_scores[c.id]
-            risk = risk_of(c, signals.get(c.id), settings, as_of, freq_trend, value_trend)
+            risk = risk_of(c.last_purchase_at, signals.get(c.id), settings, as_of, freq_trend, value_trend)
             tier = tiers[c.id]
             updates.append({
                 "id": c.id, "tier": tier, "monetary": f.monetary, "rfm_recency": r, "rfm_frequency": fr,
@@ -192,4 +219,4 @@ async def _apply_batch(sessions, settings, as_of, ids, facts, tiers, scores) -> 
 
 async def refresh_risk(session: AsyncSession, settings: CustomerSettings, customer: Customer,
                        signals: CustomerSignals | None) -> None:
-    customer.churn_risk = risk_of(customer, signals, settings, utcnow()).score
+    customer.churn_risk = risk_of(customer.last_purchase_at, signals, settings, utcnow()).score

@@ -1,0 +1,115 @@
+"""The customer filters: one model for the list's query string and a saved segment's body,
+one query builder for the list, segment members and segment exports."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import Select, or_, select
+
+from tessera_customer.customers.models import Customer, CustomerTag
+from tessera_customer.customers.rules import name_key, normalise_email, normalise_phone
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+# Filters that are a plain equality on the column of the same name.
+EQUALITY = (
+    "status", "tier", "owner_id", "relation", "relationship_type", "kind", "country", "region", "city",
+    "climate_zone", "gender", "age_band", "occupation", "education", "lifestyle", "social_status", "rfm_segment",
+    "frequency_class", "lifecycle_stage",
+)
+
+
+class CustomerFilter(BaseModel):
+    """Filters over classification, segmentation variables and value (all optional, all ANDed)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: Literal["non_customer", "prospect", "first_time", "repeat", "loyal", "churned"] | None = None
+    tier: Literal["key", "ordinary", "small"] | None = None
+    owner_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    unowned: bool | None = Field(default=None, description="true: only the unowned pool; false: only owned")
+    tag: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    relation: Literal["consumer", "intermediary", "internal", "public"] | None = None
+    relationship_type: Literal["transactional", "preferred_supplier", "partner", "strategic_alliance"] | None = None
+    kind: Literal["person", "organization"] | None = None
+    email: Annotated[str, StringConstraints(min_length=1, max_length=320)] | None = None
+    q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="Prefix of name, email or phone")
+    # Segmentation variables: demographic, geographic, psychographic.
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    region: Text | None = None
+    city: Text | None = None
+    climate_zone: Text | None = None
+    gender: Text | None = None
+    age_band: Text | None = None
+    occupation: Text | None = None
+    education: Text | None = None
+    lifestyle: Text | None = None
+    social_status: Text | None = None
+    # Value variables and computed classes.
+    rfm_segment: Text | None = None
+    frequency_class: Literal["heavy", "medium", "light"] | None = None
+    lifecycle_stage: Literal["exploration", "formation", "stability", "decline"] | None = None
+    min_churn_risk: int | None = Field(default=None, ge=0, le=100)
+    min_monetary: Decimal | None = Field(default=None, ge=0, max_digits=20, decimal_places=4,
+                                         description="Window revenue in the reporting currency, at least")
+    max_monetary: Decimal | None = Field(default=None, ge=0, max_digits=20, decimal_places=4)
+    min_purchases: int | None = Field(default=None, ge=0, le=1_000_000)
+    last_purchase_after: AwareDatetime | None = None
+    last_purchase_before: AwareDatetime | None = None
+
+    def active(self) -> dict[str, Any]:
+        """The filters that are set (what a segment stores)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def apply(self, stmt: Select) -> Select:  # type: ignore[type-arg]
+        stmt = stmt.where(Customer.merged_into_id.is_(None))
+        for name in EQUALITY:
+            value = getattr(self, name)
+            if value is not None:
+                stmt = stmt.where(getattr(Customer, name) == value)
+        if self.unowned is not None:
+            stmt = stmt.where(Customer.owner_id.is_(None) if self.unowned else Customer.owner_id.is_not(None))
+        if self.email:
+            stmt = stmt.where(Customer.email == normalise_email(self.email))
+        if self.tag:
+            stmt = stmt.where(Customer.id.in_(select(CustomerTag.customer_id).where(CustomerTag.tag == self.tag)))
+        if self.min_churn_risk is not None:
+            stmt = stmt.where(Customer.churn_risk >= self.min_churn_risk)
+        if self.min_monetary is not None:
+            stmt = stmt.where(Customer.monetary >= self.min_monetary)
+        if self.max_monetary is not None:
+            stmt = stmt.where(Customer.monetary <= self.max_monetary)
+        if self.min_purchases is not None:
+            stmt = stmt.where(Customer.purchase_count >= self.min_purchases)
+        if self.last_purchase_after is not None:
+            stmt = stmt.where(Customer.last_purchase_at >= self.last_purchase_after)
+        if self.last_purchase_before is not None:
+            stmt = stmt.where(Customer.last_purchase_at < self.last_purchase_before)
+        if self.q:
+            stmt = stmt.where(_search(self.q))
+        return stmt
+
+
+class SegmentFilter(CustomerFilter):
+    """The same filters as a JSON body: unknown names are refused rather than ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _search(q: str) -> Any:
+    """Prefix search on the normalised name, the email or the phone digits (all indexed)."""
+    q = q.strip()
+    conditions = []
+    key = name_key(q)
+    if key:
+        conditions.append(Customer.name_key.startswith(key, autoescape=True))
+    if "@" in q or "." in q:
+        conditions.append(Customer.email.startswith(normalise_email(q) or "", autoescape=True))
+    phone = normalise_phone(q)
+    if phone and len(phone.lstrip("+")) >= 3:
+        conditions.append(Customer.phone.startswith(phone, autoescape=True))
+    return or_(*conditions) if conditions else Customer.id.is_(None)

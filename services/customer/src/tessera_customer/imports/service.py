@@ -1,0 +1,135 @@
+"""Storing imported customers in batches: one transaction per batch holds the customers, their
+tags, timeline lines and customer.created outbox rows, written with multi-row INSERTs."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tessera_customer.customers.models import Customer, CustomerTag
+from tessera_customer.customers.schemas import CustomerCreate
+from tessera_customer.customers.service import created_event, record_fields
+from tessera_customer.imports.parsing import RowError, validate
+from tessera_customer.timeline.models import TimelineEntry
+from tessera_shared.db import new_id, unit_of_work, utcnow
+from tessera_shared.events.envelope import build_event, topic_for
+from tessera_shared.infra_tables import outbox
+from tessera_shared.observability import current_traceparent
+
+MAX_REPORTED_ERRORS = 1000
+ANALYZE_AFTER = 1000
+# Core tables, not ORM entities: many rows per INSERT without building objects.
+CUSTOMERS = Customer.__table__
+
+
+@dataclass
+class ImportReport:
+    received: int = 0
+    created: int = 0
+    existing: int = 0
+    failed: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    errors_truncated: bool = False
+
+    def fail(self, errors: list[RowError]) -> None:
+        self.failed += 1
+        room = MAX_REPORTED_ERRORS - len(self.errors)
+        self.errors.extend(errors[:max(room, 0)])
+        self.errors_truncated = self.errors_truncated or len(errors) > room
+
+
+def valid_rows(rows: Iterable[tuple[int, dict[str, Any] | RowError]], report: ImportReport, *,
+               csv_columns: bool) -> Iterator[CustomerCreate]:
+    """The rows that pass the API's schema; the others are counted and reported by line."""
+    first_line: dict[str, int] = {}
+    for line, record in rows:
+        report.received += 1
+        result = record if isinstance(record, RowError) else validate(line, record, csv_columns=csv_columns)
+        if isinstance(result, RowError):
+            report.fail([result])
+        elif isinstance(result, list):
+            report.fail(result)
+        elif (seen := first_line.setdefault(result.external_id or "", line)) != line:
+            report.fail([RowError(line, "external_id", f"appears again (first at line {seen})")])
+        else:
+            yield result
+
+
+async def import_customers(sessions: async_sessionmaker[AsyncSession], rows: Iterator[CustomerCreate],
+                           report: ImportReport, batch_size: int) -> ImportReport:
+    """Store ``rows`` batch by batch; the next batch is parsed and validated (in a worker thread)
+    while the database writes the current one."""
+
+    def take() -> list[CustomerCreate]:
+        return list(islice(rows, batch_size))
+
+    batch = await asyncio.to_thread(take)
+    while batch:
+        storing = asyncio.create_task(_store_in_transaction(sessions, batch))
+        try:
+            upcoming = await asyncio.to_thread(take)
+        finally:
+            created = await storing
+        report.created += created
+        report.existing += len(batch) - created
+        batch = upcoming
+    if report.created >= ANALYZE_AFTER:
+        async with unit_of_work(sessions) as session:
+            if session.bind.dialect.name == "postgresql":
+                # Fresh statistics now rather than at autovacuum's leisure: until then lists,
+                # searches and dedup over the new rows are planned as if the table were small.
+                await session.execute(text("ANALYZE customers"))
+    return report
+
+
+async def _store_in_transaction(sessions: async_sessionmaker[AsyncSession], batch: list[CustomerCreate]) -> int:
+    async with unit_of_work(sessions) as session:
+        return await _store_batch(session, batch)
+
+
+def _upsert_ignoring_existing(dialect: str):  # noqa: ANN202 - a dialect's INSERT .. ON CONFLICT DO NOTHING
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(CUSTOMERS).on_conflict_do_nothing(index_elements=["external_id"])
+
+
+async def _store_batch(session: AsyncSession, batch: list[CustomerCreate]) -> int:
+    """Insert the batch's new external ids; returns how many were new."""
+    now = utcnow()
+    values: list[dict[str, Any]] = []
+    for row in batch:
+        fields = record_fields(row, row.owner_id, now)
+        fields.update(id=new_id(), status="prospect", created_at=now, updated_at=now, version=1, purchase_count=0,
+                      lifetime_values={}, monetary=0)
+        values.append(fields)
+    # An external id imported before (or created by hand) is skipped by ON CONFLICT, whoever wrote it
+    # and whenever: RETURNING says which rows are new, and only those get events.
+    stmt = _upsert_ignoring_existing(session.bind.dialect.name).returning(CUSTOMERS.c.id)
+    inserted = set((await session.scalars(stmt, values)).all())
+    stored = [v for v in values if v["id"] in inserted]
+    if not stored:
+        return 0
+    tags = [{"customer_id": v["id"], "tag": t} for v in stored for t in v["tags"]]
+    if tags:
+        await session.execute(insert(CustomerTag.__table__), tags)
+    await session.execute(insert(TimelineEntry.__table__), [
+        {"id": new_id(), "customer_id": v["id"], "occurred_at": now, "kind": "customer.created", "source": "customer",
+         "summary": f"Customer {v['name']} imported"[:500], "ref_id": None, "data": {"imported": True},
+         "event_id": None} for v in stored])
+    await session.execute(insert(outbox), [_outbox_row(v, now) for v in stored])
+    return len(stored)
+
+
+def _outbox_row(fields: dict[str, Any], now: Any) -> dict[str, Any]:
+    """What tessera_shared.outbox.publish writes, for many events in one INSERT."""
+    data = created_event(fields["id"], fields)
+    envelope = build_event(data, subject=fields["id"], traceparent=current_traceparent())
+    return {"event_id": uuid.UUID(envelope.id), "topic": topic_for(data.producer), "key": envelope.subject,
+            "event_type": envelope.type, "envelope": envelope.to_json().decode(), "created_at": now}
