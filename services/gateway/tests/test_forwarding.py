@@ -138,3 +138,17 @@ async def test_cors_for_configured_origins(databases) -> None:  # noqa: ANN001
         r = await client.options("/api/v1/customers", headers={"Origin": "https://evil.example.com",
                                                                "Access-Control-Request-Method": "GET"})
         assert "access-control-allow-origin" not in r.headers
+
+
+async def test_only_the_import_route_takes_large_bodies(stack: httpx.AsyncClient) -> None:
+    admin = await token(stack, "admin")
+    header = "external_id,kind,name,email\n"
+    filler = "x" * 180
+    rows = "".join(f"ext-{n},person,Person {n} {filler},p{n}@example.com\n" for n in range(6_000))  # ~1.3 MB
+    r = await stack.post("/api/v1/customers/import", content=(header + rows).encode(),
+                         headers={**admin, "Content-Type": "text/csv"})
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["created"] == 6_000
+    big = await stack.post("/api/v1/customers", content=b"{" + b" " * 2_000_000 + b"}",
+                           headers={**admin, "Content-Type": "application/json"})
+    assert big.status_code == 413

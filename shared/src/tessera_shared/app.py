@@ -53,6 +53,8 @@ class ServiceSpec:
     context: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None
     # More readiness facts to report (informative: they do not make the process unready).
     extra_readiness: Callable[[FastAPI], Awaitable[dict[str, Any]]] | None = None
+    # Larger request-body limits for named routes: {("POST", "/v1/customers/import"): 64 MiB}.
+    body_limits: dict[tuple[str, str], int] = field(default_factory=dict)
     # The service's own tables: every one with a customer_id column is part of a data-subject export.
     metadata: MetaData | None = None
     # Periodic work; disabled with ``<PREFIX>JOBS_ENABLED=false`` (tests drive jobs by hand).
@@ -122,14 +124,21 @@ class Runtime:
             self.scheduler.start()
         self.ready = True
 
-    async def stop(self, timeout: float = 10.0) -> None:
+    async def stop(self, timeout: float | None = None) -> None:
+        """Stop within one budget: jobs, then consumption (offsets committed), then the relay
+        (which flushes what is committed), then the pool."""
         self.ready = False
+        deadline = time.monotonic() + (timeout if timeout is not None else self.settings.shutdown_timeout)
+
+        def left() -> float:
+            return max(deadline - time.monotonic(), 0.1)
+
         if self.scheduler is not None:
-            await self.scheduler.stop(timeout)
+            await self.scheduler.stop(left())
         if self.consumer is not None:
-            await self.consumer.stop(timeout)
+            await self.consumer.stop(left())
         if self.relay is not None:
-            await self.relay.stop(timeout)
+            await self.relay.stop(left())
         await self.engine.dispose()
 
     async def check_database(self) -> bool:
@@ -186,6 +195,7 @@ def build_app(
     settings: ServiceSettings,
     lifespan: Callable[[FastAPI], Any],
     readiness: Readiness,
+    body_limits: dict[tuple[str, str], int] | None = None,
 ) -> FastAPI:
     """The HTTP conventions every process shares: errors, limits, request context, probes, metrics."""
     configure_logging(name, settings.log_level, settings.log_json)
@@ -194,7 +204,7 @@ def build_app(
     app.state.token_codec = token_codec(settings)
     app.state.tracer_provider, app.state.tracer = make_tracer(name, settings.otel_exporter, settings.otel_endpoint)
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, routes=body_limits)
     app.add_middleware(RequestContextMiddleware, service=name, tracer=app.state.tracer)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
@@ -238,7 +248,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: 
         return ok, checks
 
     app = build_app(name=spec.name, title=spec.title, description=spec.description, settings=settings,
-                    lifespan=lifespan, readiness=readiness)
+                    lifespan=lifespan, readiness=readiness, body_limits=spec.body_limits)
     app.state.runtime = runtime
     runtime.tracer = app.state.tracer
     for router in spec.routers:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Passwords that ship in examples and images; refused outside local mode.
+DEFAULT_PASSWORDS = frozenset({"local", "password", "postgres", "tessera", "changeme", "change-me", "secret", "admin"})
 
 # Known only so that it can be refused outside local mode.
 LOCAL_SIGNING_KEY = "tessera-local-signing-key-do-not-use-in-production"
@@ -14,7 +19,10 @@ LOCAL_SIGNING_KEY = "tessera-local-signing-key-do-not-use-in-production"
 class ServiceSettings(BaseSettings):
     """Settings every service shares; a service subclasses it and sets ``env_prefix``."""
 
-    model_config = SettingsConfigDict(env_prefix="TESSERA_", extra="ignore", frozen=True)
+    # Secrets may also come from files (Docker/Kubernetes secrets), one file per setting named
+    # like the variable, e.g. /run/secrets/TESSERA_CUSTOMER_JWT_SIGNING_KEY.
+    model_config = SettingsConfigDict(env_prefix="TESSERA_", extra="ignore", frozen=True,
+                                      secrets_dir=os.environ.get("TESSERA_SECRETS_DIR"))
 
     service_name: str = "service"
     environment: Literal["local", "test", "production"] = "local"
@@ -48,6 +56,9 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "tessera"
 
     jobs_enabled: bool = True
+    # Budget for stopping background work after the HTTP server has drained (k8s grace period
+    # must cover uvicorn's --timeout-graceful-shutdown plus this).
+    shutdown_timeout: float = Field(default=15.0, gt=0, le=300)
     max_body_bytes: int = 1_048_576
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str | None = None
@@ -74,6 +85,7 @@ class ServiceSettings(BaseSettings):
                 )
             if self.jwt_algorithm == "RS256" and not self.jwt_public_key:
                 raise ValueError("jwt_public_key: required for RS256")
-            if "password@" in self.database_url or ":local@" in self.database_url:
+            password = urlsplit(self.database_url.replace("+asyncpg", "")).password
+            if password is not None and password.lower() in DEFAULT_PASSWORDS:
                 raise ValueError("database_url: a default password is refused outside local mode")
         return self

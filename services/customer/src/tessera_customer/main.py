@@ -13,7 +13,6 @@ from tessera_customer.contacts.router import router as contacts_router
 from tessera_customer.customers.router import router as customers_router
 from tessera_customer.dedup.router import router as dedup_router
 from tessera_customer.handlers import handlers
-from tessera_customer.imports.limits import allow_larger_bodies
 from tessera_customer.imports.router import IMPORT_PATH
 from tessera_customer.imports.router import router as import_router
 from tessera_customer.lifecycle.router import router as lifecycle_router
@@ -49,6 +48,7 @@ def jobs(settings: CustomerSettings) -> list[Job]:
 def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
     settings = settings or CustomerSettings()
     return ServiceSpec(
+        body_limits={("POST", IMPORT_PATH): settings.import_max_body_bytes},
         name="customer",
         title="Tessera customer service",
         description="Customers, contacts, lifecycle, value, segments, consent, dedup, loyalty, churn.",
@@ -64,6 +64,4 @@ def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
 
 def create_app(settings: CustomerSettings | None = None) -> FastAPI:
     settings = settings or CustomerSettings()
-    app = create_service_app(spec(settings), settings)
-    allow_larger_bodies(app, {("POST", IMPORT_PATH): settings.import_max_body_bytes})
-    return app
+    return create_service_app(spec(settings), settings)

@@ -22,6 +22,9 @@ class GatewaySettings(ServiceSettings):
     # The 360 view answers within this, with whatever sections arrived.
     view_deadline_seconds: float = Field(default=2.0, gt=0, le=30)
     export_deadline_seconds: float = Field(default=15.0, gt=0, le=120)
+    # Bulk import passes through with a larger body and more time than ordinary calls.
+    import_max_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    import_timeout: float = Field(default=300.0, gt=0)
 
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
     refresh_token_ttl_seconds: int = Field(default=8 * 3600, ge=300, le=30 * 86_400)

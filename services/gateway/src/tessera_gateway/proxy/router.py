@@ -26,6 +26,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
               "proxy-authenticate", "proxy-authorization", "content-length", "content-encoding",
               "x-request-id", "server", "date"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+IMPORT_PATH = "/api/v1/customers/import"
 RETRIES = 2
 
 
@@ -37,9 +38,11 @@ async def forward(request: Request, service: str, path: str) -> Response:
     if tp := current_traceparent():
         headers["traceparent"] = tp
     body = await request.body()
+    long_running = request.url.path == IMPORT_PATH
     upstream = client.build_request(
         request.method, f"{base}/v1/{path}", params=request.query_params.multi_items(),
         headers=headers, content=body,
+        timeout=request.app.state.settings.import_timeout if long_running else httpx.USE_CLIENT_DEFAULT,
     )
     attempt = 0
     while True:
