@@ -228,3 +228,56 @@ def test_merge_keeps_gateway_routes_and_names_missing_services() -> None:
     assert "/api/healthz" not in doc["paths"]
     assert doc["components"]["schemas"]["customer.Page"]["properties"]["x"]["$ref"] == "#/components/schemas/customer.Item"
     assert doc["x-tessera-missing"] == ["billing"]
+
+
+async def test_kpi_scorecard_answers_with_every_section(stack: httpx.AsyncClient) -> None:
+    manager = await login(stack, "manager")
+    params = {"from": "2026-01-01", "to": "2026-03-31"}
+    assert (await stack.get("/api/v1/reports/kpis", params=params, headers=await login(stack, "rep1"))).status_code == 403
+    bad = await stack.get("/api/v1/reports/kpis", params={"from": "2026-03-01", "to": "2026-01-01"}, headers=manager)
+    assert bad.status_code == 422
+    r = await stack.get("/api/v1/reports/kpis", params=params, headers=await login(stack, "admin"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body["sections"]) == {"retention", "sales", "campaign_roi", "sla", "satisfaction", "fcr", "dso"}
+    assert set(body["sections"].values()) == {"ok"}, body["sections"]
+    assert body["kpis"]["retention_rate_percent"] is None  # nobody was active at the start
+
+
+@pytest.mark.parametrize("stack", [{"down": "billing"}], indirect=True)
+async def test_kpi_scorecard_with_a_service_down(stack: httpx.AsyncClient) -> None:
+    r = await stack.get("/api/v1/reports/kpis", params={"from": "2026-01-01", "to": "2026-01-31"},
+                        headers=await login(stack, "admin"))
+    assert r.status_code == 200
+    assert r.json()["sections"]["dso"] == "unavailable"
+    assert r.json()["kpis"]["dso_days"] == []
+
+
+def test_kpis_compose() -> None:
+    from datetime import date
+
+    from tessera_gateway.views import kpis
+
+    ok = lambda body: Result("ok", body, 200)  # noqa: E731
+    results = {
+        "retention": ok({"retention_rate_percent": "80.00", "churn_rate_percent": "5.00",
+                         "average_lifetime_value": "1234.50", "value_currency": "EUR"}),
+        "sales": ok({"win_rate": "25.0", "average_cycle_seconds": 864_000}),
+        "campaigns": ok({"items": [{"id": "c1", "name": "Spring"}]}),
+        "roi:c1": ok({"by_currency": [{"currency": "EUR", "roi": "1.5"}]}),
+        "sla": ok({"compliance_pct": 92.5}),
+        "satisfaction": ok({"rows": [{"csat_pct": 80.0, "answered": 10, "nps": 20.0, "nps_answers": 5},
+                                     {"csat_pct": 50.0, "answered": 30, "nps": None, "nps_answers": 0}]}),
+        "fcr": Result("forbidden", None, 403),
+        "dso": ok({"currencies": [{"currency": "EUR", "dso_days": "41.2"}]}),
+    }
+    body = kpis.compose(date(2026, 1, 1), date(2026, 1, 31), results)
+    k = body["kpis"]
+    assert k["csat_percent"] == 57.5  # weighted by answers
+    assert k["nps"] == 20.0
+    assert k["win_rate_percent"] == "25.0"
+    assert k["average_sales_cycle_days"] == 10.0
+    assert k["customer_lifetime_value"] == {"amount": "1234.50", "currency": "EUR"}
+    assert k["campaign_roi"] == [{"campaign_id": "c1", "name": "Spring", "by_currency": [{"currency": "EUR", "roi": "1.5"}]}]
+    assert k["first_contact_resolution_percent"] is None
+    assert body["sections"]["fcr"] == "forbidden"

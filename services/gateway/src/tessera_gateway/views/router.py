@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
+from datetime import date
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from tessera_gateway.audit import service as audit
-from tessera_gateway.views import customer360
+from tessera_gateway.views import customer360, kpis
 from tessera_gateway.views.compose import Fetch, fetch_all
 from tessera_shared.auth import STAFF_ROLES, Principal, Role, require_roles
 from tessera_shared.http.errors import Problem
@@ -79,3 +81,30 @@ async def data_subject_export(
         "sections": {name: r.status for name, r in results.items()},
         "services": {name: r.body for name, r in results.items()},
     }
+
+
+@router.get(
+    "/reports/kpis",
+    summary="KPI scorecard for a period: retention, churn, CLV, CSAT, NPS, SLA, FCR, win rate, DSO, campaign ROI",
+    description="Composed from the services' reports; `sections` says which answered. Dates are inclusive.",
+)
+async def kpi_scorecard(
+    request: Request,
+    _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.FINANCE_MANAGER)],
+    from_: Annotated[date, Query(alias="from")],
+    to: date,
+) -> dict[str, Any]:
+    if to < from_ or (to - from_).days > 366:
+        raise Problem(422, "`to` must be on or after `from`, within a year", slug="validation-error",
+                      errors=[{"field": "to", "location": "query", "message": "must be on or after from, within 366 days"}])
+    deadline = request.app.state.settings.view_deadline_seconds
+    started = time.monotonic()
+    common = {"authorization": request.headers["authorization"]}
+    results = await fetch_all(request.app.state.http, request.app.state.upstreams, kpis.fetches(from_, to),
+                              deadline=deadline, **common)
+    remaining = deadline - (time.monotonic() - started)
+    roi = kpis.roi_fetches(results["campaigns"])
+    if roi and remaining > 0.05:
+        results.update(await fetch_all(request.app.state.http, request.app.state.upstreams, roi,
+                                       deadline=remaining, **common))
+    return kpis.compose(from_, to, results)
