@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -223,6 +225,22 @@ def build_app(
     return app
 
 
+def _not_ready_on_shutdown_signal(runtime: Runtime) -> None:
+    """Report not-ready from the moment SIGTERM arrives, while uvicorn drains in-flight requests."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def handler(signum: int, frame: Any, previous: Callable[..., Any] = previous) -> None:
+            runtime.ready = False
+            previous(signum, frame)
+
+        signal.signal(sig, handler)
+
+
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: AsyncEngine | None = None) -> FastAPI:
     runtime = Runtime(settings, spec, engine=engine)
 
@@ -231,6 +249,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: 
         await runtime.start()
         if spec.on_startup is not None:
             await spec.on_startup(app)
+        _not_ready_on_shutdown_signal(runtime)
         try:
             async with spec.context(app) if spec.context else nullcontext():
                 log.info("service started", extra={"port": settings.port})

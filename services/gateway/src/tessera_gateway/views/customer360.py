@@ -102,7 +102,7 @@ def billing_section(invoices: Result, credit: Result, aging: Result) -> dict[str
 
 SECTION_OF = {
     "profile": "profile", "contacts": "profile", "consents": "profile", "churn": "profile", "loyalty": "loyalty",
-    "timeline": "timeline", "surveys": "service", "deals": "sales", "tickets": "service",
+    "timeline": "timeline", "surveys": "timeline", "deals": "sales", "tickets": "service",
     "invoices": "billing", "credit": "billing", "aging": "billing",
 }
 
