@@ -156,6 +156,53 @@ def test_outbox_to_consumer_lag(stack) -> None:  # noqa: ANN001
     assert p50 < 5000
 
 
+def poll(client: httpx.Client, url: str, headers: dict[str, str], ready, timeout: float = 30):  # noqa: ANN001, ANN201
+    """GET ``url`` until ``ready(response)``; returns the last response."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = client.get(url, headers=headers)
+        if ready(r) or time.monotonic() > deadline:
+            return r
+        time.sleep(0.1)
+
+
+def test_won_deal_is_invoiced_paid_and_seen_by_the_customer(stack) -> None:  # noqa: ANN001
+    """The choreography end to end: deal.won -> invoice; payment -> customer value; one 360 view."""
+    with httpx.Client(timeout=10) as client:
+        rep, clerk, admin = token(client, "rep1"), token(client, "clerk"), token(client, "admin")
+        customer = client.post(f"{GATEWAY}/api/v1/customers", json=customer_payload(kind="organization"),
+                               headers=rep).json()
+        cid = customer["id"]
+        deal = client.post(f"{GATEWAY}/api/v1/deals", headers=rep, json={
+            "customer_id": cid, "title": "Annual licence", "amount": "1200.00", "currency": "EUR"})
+        assert deal.status_code == 201, deal.text
+        won = client.post(f"{GATEWAY}/api/v1/deals/{deal.json()['id']}/win", headers=rep, json={})
+        assert won.status_code == 200, won.text
+
+        invoices = poll(client, f"{GATEWAY}/api/v1/invoices?customer_id={cid}", clerk,
+                        lambda r: r.status_code == 200 and r.json()["items"])
+        (invoice,) = invoices.json()["items"]
+        assert invoice["deal_id"] == deal.json()["id"]
+        assert (invoice["total"], invoice["currency"], invoice["status"]) == ("1200.00", "EUR", "issued")
+
+        paid = client.post(f"{GATEWAY}/api/v1/payments", headers=clerk,
+                           json={"invoice_id": invoice["id"], "amount": "1200.00", "currency": "EUR"})
+        assert paid.status_code == 201, paid.text
+        profile = poll(client, f"{GATEWAY}/api/v1/customers/{cid}", rep,
+                       lambda r: r.json()["status"] == "first_time")
+        assert profile.json()["status"] == "first_time"
+        timeline = poll(client, f"{GATEWAY}/api/v1/customers/{cid}/timeline", rep,
+                        lambda r: {"deal.won", "invoice.paid"} <= {e["kind"] for e in r.json()["items"]})
+        assert {"deal.won", "invoice.issued", "invoice.paid"} <= {e["kind"] for e in timeline.json()["items"]}
+
+        view = client.get(f"{GATEWAY}/api/v1/customers/{cid}/360", headers=admin)
+        assert view.status_code == 200
+        body = view.json()
+        assert set(body["sections"].values()) == {"ok"}, body["sections"]
+        assert body["sales"]["lifetime_won"] == [{"currency": "EUR", "amount": "1200.00"}]
+        assert body["billing"]["balance"] == []
+
+
 def test_ctrl_c_stops_everything(stack) -> None:  # noqa: ANN001
     proc, _ = stack
     proc.send_signal(signal.SIGINT)
