@@ -30,10 +30,10 @@ class TestCreateDeal:
         await api.product("WIDGET", price="19.99")
         deal = await api.deal(amount=None, line_items=[
             {"product_code": "WIDGET", "quantity": "3", "discount_percent": "10"},  # 59.97 * 0.9 = 53.973 -> 53.97
-            {"description": "Setup", "quantity": "1", "unit_price": "100.005"},  # 100.005 -> 100.00 (half even)
+            {"description": "Setup", "quantity": "1", "unit_price": "100.005"},  # 100.005 -> 100.01 (half up)
         ])
-        assert deal["amount"] == "153.97"
-        assert [x["line_total"] for x in deal["line_items"]] == ["53.97", "100.00"]
+        assert deal["amount"] == "153.98"
+        assert [x["line_total"] for x in deal["line_items"]] == ["53.97", "100.01"]
         assert deal["line_items"][0]["description"] == "Product WIDGET"
 
     async def test_amount_that_disagrees_with_lines_is_named(self, api: Api) -> None:

@@ -48,15 +48,16 @@ class TestStages:
 
 
 class TestLineArithmetic:
-    def test_line_total_rounds_half_even_to_minor_unit(self) -> None:
+    def test_line_total_rounds_half_up_to_minor_unit(self) -> None:
+        # The one shared rule (tessera_shared.money): billing's invoice lines round the same way.
         assert deal_rules.line_total(deal_rules.Line(D(3), D("19.99"), D(10)), "EUR") == D("53.97")
-        assert deal_rules.line_total(deal_rules.Line(D(1), D("0.125")), "EUR") == D("0.12")
+        assert deal_rules.line_total(deal_rules.Line(D(1), D("0.125")), "EUR") == D("0.13")
         assert deal_rules.line_total(deal_rules.Line(D(2), D("999.5")), "JPY") == D("1999")
-        assert deal_rules.line_total(deal_rules.Line(D(1), D("1.2345")), "KWD") == D("1.234")
+        assert deal_rules.line_total(deal_rules.Line(D(1), D("1.2345")), "KWD") == D("1.235")
 
     def test_amount_is_sum_of_rounded_lines(self) -> None:
         lines = [deal_rules.Line(D(1), D("0.005")), deal_rules.Line(D(1), D("0.005"))]
-        assert deal_rules.deal_amount(lines, "EUR") == D("0.00")  # each line rounds to 0.00 (half even)
+        assert deal_rules.deal_amount(lines, "EUR") == D("0.02")  # each line rounds to 0.01 (half up)
         assert deal_rules.deal_amount([], "EUR") == D("0.00")
 
     def test_large_deal_alerts_on_crossing_only(self) -> None:
@@ -68,7 +69,7 @@ class TestLineArithmetic:
 
 class TestMoney:
     def test_minor_units(self) -> None:
-        assert (to_minor(D("12.345"), "EUR"), to_minor(D("12"), "JPY"), to_minor(D("1.0005"), "BHD")) == (1234, 12, 1000)
+        assert (to_minor(D("12.345"), "EUR"), to_minor(D("12"), "JPY"), to_minor(D("1.0005"), "BHD")) == (1235, 12, 1001)
         assert (from_minor(1234, "EUR"), from_minor(12, "JPY")) == (D("12.34"), D("12"))
         assert quantize(D("2.675"), "USD") == D("2.68")
 

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-# ISO 4217 minor units that differ from the usual two decimals.
-_MINOR_UNITS = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-    "CLF": 4, "UYW": 4,
-}
+from tessera_shared.money import minor_unit, quantize
+
+__all__ = ["ZERO", "has_valid_precision", "minor_unit", "quantize"]
 ZERO = Decimal("0")
-
-
-def minor_unit(currency: str) -> int:
-    return _MINOR_UNITS.get(currency, 2)
-
-
-def quantize(amount: Decimal, currency: str) -> Decimal:
-    return Decimal(amount).quantize(Decimal(1).scaleb(-minor_unit(currency)), rounding=ROUND_HALF_UP)
 
 
 def has_valid_precision(amount: Decimal, currency: str) -> bool:

@@ -1,33 +1,13 @@
-"""Currency minor units (ISO 4217) and exact rounding: pure helpers used by every feature's rules."""
+"""Money helpers of the sales service; minor units and rounding are the shared rule's."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
-# Currencies whose minor unit is not 2 digits; every other code has cents.
-_EXPONENTS = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-    "RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}
+from tessera_shared.money import from_minor, minor_unit, quantize, to_minor
 
-
-def minor_exponent(currency: str) -> int:
-    return _EXPONENTS.get(currency, 2)
-
-
-def quantize(amount: Decimal, currency: str) -> Decimal:
-    """Round to the currency's minor unit, banker's rounding (what accounting systems use)."""
-    return amount.quantize(Decimal(1).scaleb(-minor_exponent(currency)), rounding=ROUND_HALF_EVEN)
-
-
-def to_minor(amount: Decimal, currency: str) -> int:
-    """Amount in minor units (cents): exact integer sums in SQL on PostgreSQL and SQLite alike."""
-    return int(quantize(amount, currency).scaleb(minor_exponent(currency)))
-
-
-def from_minor(minor: int | Decimal, currency: str) -> Decimal:
-    return quantize(Decimal(minor).scaleb(-minor_exponent(currency)), currency)
+__all__ = ["from_minor", "minor_exponent", "normalise_on_load", "quantize", "tidy", "to_minor"]
+minor_exponent = minor_unit
 
 
 def tidy(value: Decimal, places: int = 2) -> Decimal:
