@@ -27,6 +27,7 @@ from tessera_shared.events.router import schemas_router
 from tessera_shared.privacy import export_router
 from tessera_shared.http.errors import install_problem_handlers
 from tessera_shared.http.limits import BodySizeLimitMiddleware
+from tessera_shared.http.text import RejectNulMiddleware
 from tessera_shared.jobs import Job, JobScheduler
 from tessera_shared.kafka import contract_topics, ensure_topics, make_consumer, make_producer
 from tessera_shared.migrations import upgrade_to_head
@@ -206,6 +207,8 @@ def build_app(
     app.state.token_codec = token_codec(settings)
     app.state.tracer_provider, app.state.tracer = make_tracer(name, settings.otel_exporter, settings.otel_endpoint)
     install_problem_handlers(app)
+    # Added before the size limit, so it runs inside it and reads only bodies the limit allowed.
+    app.add_middleware(RejectNulMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, routes=body_limits)
     app.add_middleware(RequestContextMiddleware, service=name, tracer=app.state.tracer)
 

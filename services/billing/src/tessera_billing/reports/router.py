@@ -5,6 +5,7 @@ from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import AfterValidator
 
 from tessera_billing.api import Currency, invalid, today
 from tessera_billing.credit.models import CreditProfile
@@ -31,6 +32,15 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 READERS = (Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SERVICE)
 CurrencyQuery = Annotated[Currency | None, Query(description="Only this currency")]
 STATEMENT_MAX_LINES = 2000
+
+
+def _calendar_month(value: str) -> str:
+    month_bounds(value)  # ValueError (a 422 naming the field) for a month the calendar lacks, e.g. 0000-01
+    return value
+
+
+MonthQuery = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM"),
+                       AfterValidator(_calendar_month)]
 
 
 @router.get("/aging", response_model=AgingReport,
@@ -63,7 +73,7 @@ async def aging(
             summary="Monthly roll-forward: opening, invoiced, collected, written off, voided, closing")
 async def rollforward(
     session: SessionDep, _: Annotated[Principal, require_roles(*READERS)],
-    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")],
+    month: MonthQuery,
     currency: CurrencyQuery = None,
 ) -> RollforwardReport:
     start, end = month_bounds(month)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from tessera_service_desk.errors import NO_NUL, not_found
+from tessera_service_desk.errors import not_found
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.surveys.models import Survey
 from tessera_service_desk.surveys.rules import survey_token, token_matches
@@ -21,7 +21,10 @@ from tessera_shared.http.errors import Problem
 router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
 
 STAFF_READERS = frozenset({Role.ADMIN, Role.SUPPORT_AGENT, Role.SALES_MANAGER})
-TokenQuery = Annotated[str | None, Query(min_length=10, max_length=100, pattern=NO_NUL, description="The survey link's secret token")]
+# Link tokens are unpadded URL-safe base64 (see rules.survey_token).
+TOKEN_PATTERN = r"^[A-Za-z0-9_-]+$"
+TokenQuery = Annotated[str | None, Query(min_length=10, max_length=100, pattern=TOKEN_PATTERN,
+                                         description="The survey link's secret token")]
 
 
 def survey_url(settings: ServiceDeskSettings, survey_id: uuid.UUID) -> str:
@@ -63,7 +66,7 @@ async def get_survey(survey_id: uuid.UUID, request: Request, session: SessionDep
              summary="Answer a survey once, with its link token (no bearer token needed)",
              openapi_extra=public("the survey link's token is the credential"))
 async def answer(survey_id: uuid.UUID, body: SurveyAnswer, request: Request, session: SessionDep,
-                 token: Annotated[str, Query(min_length=10, max_length=100, pattern=NO_NUL)]) -> SurveyOut:
+                 token: Annotated[str, Query(min_length=10, max_length=100, pattern=TOKEN_PATTERN)]) -> SurveyOut:
     _check_token(request, survey_id, token)
     survey = await session.get(Survey, survey_id)
     if survey is None:

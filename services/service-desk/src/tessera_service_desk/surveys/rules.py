@@ -14,4 +14,5 @@ def survey_token(secret: bytes, survey_id: uuid.UUID) -> str:
 
 
 def token_matches(secret: bytes, survey_id: uuid.UUID, token: str) -> bool:
-    return hmac.compare_digest(survey_token(secret, survey_id), token)
+    # As bytes: compare_digest refuses str with non-ASCII characters, and a link can carry any.
+    return hmac.compare_digest(survey_token(secret, survey_id).encode(), token.encode())
