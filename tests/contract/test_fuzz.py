@@ -45,7 +45,7 @@ from tessera_shared.testing.plugin import bearer, migrations_of, running
 UNREACHABLE = "http://127.0.0.1:9"
 SEED = 20_261_123
 MAX_EXAMPLES = 15
-CHECKS = ["not_a_server_error"]
+CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance"]
 
 # (service, database backend): each pair is one test below.
 TARGETS = [
