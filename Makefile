@@ -14,7 +14,7 @@ TEST_PG_PORT    ?= 55432
 TEST_KAFKA_PORT ?= 19092
 PYTEST_ARGS     ?=
 
-.PHONY: help install run test test-unit stop lint migration clean asyncapi events-baseline roles reliability
+.PHONY: help install run test test-unit stop lint migration clean asyncapi events-baseline roles reliability bench
 
 help:
 	@echo "make run    start Kafka, the four services (SQLite) and the gateway on :8000"
@@ -22,6 +22,7 @@ help:
 	@echo "make stop   stop the local Kafka brokers and the test PostgreSQL"
 	@echo "make migration SERVICE=customer MSG='add contacts'   autogenerate a migration"
 	@echo "make asyncapi   regenerate docs/asyncapi.yaml and the event JSON Schemas from code"
+	@echo "make bench [BENCH_SIZES=10k,100k,1M]   benchmarks against the real stack; writes .bench/report.json"
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -95,3 +96,17 @@ lint: install
 # Regenerate docs/roles.md, the role x endpoint matrix, from the routes' rules.
 roles: install
 	$(PY) tools/gen_role_matrix.py
+
+# Benchmarks against the real stack (PostgreSQL, Kafka, the five processes): throughput and
+# latency beside a bare FastAPI app, event lag, relay vs Kafka's ProducerPerformance, bulk import,
+# list/report cost at BENCH_SIZES rows, RSS. Writes .bench/report.json and prints a table; the
+# method and the figures are in docs/performance.md. wrk (the load generator) comes from Debian.
+BENCH_SIZES ?= 10k,100k,1M
+BENCH_ARGS  ?=
+bench: install
+	@command -v wrk >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get install -y -qq wrk >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }; }
+	PG_PORT=$(TEST_PG_PORT) deploy/local/postgres.sh start
+	KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/local/kafka.sh start
+	$(PY) tests/bench/harness.py --pg postgresql+asyncpg://postgres@127.0.0.1:$(TEST_PG_PORT) \
+		--kafka 127.0.0.1:$(TEST_KAFKA_PORT) --sizes $(BENCH_SIZES) --out .bench/report.json $(BENCH_ARGS)

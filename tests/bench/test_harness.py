@@ -1,0 +1,46 @@
+"""The bench harness runs end to end in a tiny size (`make bench` runs it full size).
+
+Real parts as in `make bench`: the launcher's five processes on PostgreSQL, the Kafka broker,
+the bare FastAPI ceiling and Kafka's ProducerPerformance; the async httpx load generator
+stands in for wrk so that `make test` needs no wrk. Figures are not checked, only that every
+row is produced with a value and a ceiling where it has one.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HARNESS = Path(__file__).with_name("harness.py")
+LOCK_HELD = 3
+
+pytestmark = pytest.mark.e2e
+
+
+def test_harness_runs_every_row_in_a_tiny_size(pg_server_url: str, kafka_bootstrap: str, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    cmd = [sys.executable, str(HARNESS), "--pg", pg_server_url, "--kafka", kafka_bootstrap, "--base-port", "18240",
+           "--loadgen", "httpx", "--sizes", "200,400", "--duration", "1", "--warmup", "0", "--reps", "1",
+           "--connections", "4", "--ids", "5", "--lag-deals", "3", "--lag-rate", "10", "--lag-seconds", "1",
+           "--import-rows", "200", "--relay-rows", "500", "--scale-runs", "2", "--drain-timeout", "10",
+           "--lock-wait", "5", "--strict", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=170)
+    if proc.returncode == LOCK_HELD:
+        pytest.skip("a `make bench` run holds the PostgreSQL server's bench lock")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    rows = json.loads(out.read_text())
+    names = [r["name"] for r in rows]
+    for prefix in ("1 ", "2 ", "3 ", "4 ", "5 ", "6 ", "7 ", "8 ", "9 ", "10 "):
+        assert any(n.startswith(prefix) for n in names), (prefix, names)
+    for row in rows:
+        assert set(row) >= {"name", "value", "unit", "ceiling_name", "ceiling_value", "ratio"}, row
+        assert row["value"] is not None, row
+        if row["ceiling_name"]:
+            assert row["ceiling_value"] is not None, row
+    assert any(n.startswith("9 ") and "growth 200->400" in n for n in names)
+    # The table is printed, and nothing the run made is left on the server.
+    assert "ceiling" in proc.stdout.splitlines()[0]
