@@ -195,7 +195,7 @@ async def test_data_subject_export_composes_every_service(stack: httpx.AsyncClie
 
 async def test_one_openapi_with_every_service(stack: httpx.AsyncClient) -> None:
     app = stack._transport.app  # noqa: SLF001 - the gateway under test
-    assert await app.state.merged_openapi.refresh(app.state.http)
+    assert await app.state.merged_openapi.refresh(app.state.clients)
     doc = (await stack.get("/openapi.json")).json()
     paths = doc["paths"]
     for path in ("/auth/token", "/api/v1/customers", "/api/v1/customers/{customer_id}/360", "/api/v1/deals",

@@ -20,6 +20,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tessera_shared.auth import TokenCodec
+from tessera_shared.buffered import RowBuffer
 from tessera_shared.consumer import ConsumerRunner, Handler
 from tessera_shared.db import create_engine, session_factory
 from tessera_shared.events.envelope import SERVICES, dlq_topic_for, topic_for
@@ -79,6 +80,8 @@ class Runtime:
         self.consumer: ConsumerRunner | None = None
         self.scheduler: JobScheduler | None = None
         self.tracer: Any = None
+        # Append-only audit rows, written behind the requests in batches.
+        self.rows = RowBuffer(self.sessions)
         self.ready = False
         self._kafka_checked_at = 0.0
         self._kafka_ok = False
@@ -90,6 +93,7 @@ class Runtime:
         s = self.settings
         if s.run_migrations_on_start and self.spec.migrations is not None:
             await upgrade_to_head(self.engine, self.spec.migrations)
+        self.rows.start()
         if s.kafka_enabled:
             if s.kafka_create_topics:
                 try:
@@ -143,6 +147,10 @@ class Runtime:
             await self.consumer.stop(left())
         if self.relay is not None:
             await self.relay.stop(left())
+        try:
+            await self.rows.stop(left())
+        except Exception:
+            log.warning("audit rows could not be flushed at shutdown", exc_info=True)
         await self.engine.dispose()
 
     async def check_database(self) -> bool:

@@ -137,7 +137,7 @@ bearer_scheme = OAuth2PasswordBearer(
 )
 
 
-def principal_from_request(request: Request, _: Annotated[str | None, Depends(bearer_scheme)] = None) -> Principal:
+async def principal_from_request(request: Request, _: Annotated[str | None, Depends(bearer_scheme)] = None) -> Principal:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
@@ -160,7 +160,7 @@ def require_roles(*roles: str) -> Any:
     """A dependency: the caller must hold one of ``roles`` (admin always may)."""
     allowed = frozenset(roles) | {Role.ADMIN}
 
-    def _check(principal: CurrentPrincipal) -> Principal:
+    async def _check(principal: CurrentPrincipal) -> Principal:
         if not principal.has_any(allowed):
             raise Problem(
                 403,

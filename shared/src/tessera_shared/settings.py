@@ -30,7 +30,7 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
 
     database_url: str = "sqlite+aiosqlite:///./.data/service.db"
-    database_pool_size: int = 10
+    database_pool_size: int = 20
     database_echo: bool = False
 
     kafka_bootstrap: str = "127.0.0.1:9092"

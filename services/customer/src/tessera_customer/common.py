@@ -14,7 +14,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from tessera_customer.customers.models import AccessLog, Customer
 from tessera_customer.settings import CustomerSettings
 from tessera_shared.auth import Principal
-from tessera_shared.db import utcnow
+from tessera_shared.db import new_id, utcnow
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.pagination import PageParams, decode_cursor, encode_cursor
 
@@ -43,8 +43,10 @@ def refuse_if_erased(customer: Customer) -> None:
                       slug="customer-erased")
 
 
-def audit_read(session: AsyncSession, customer_id: uuid.UUID, principal: Principal, action: str) -> None:
-    session.add(AccessLog(customer_id=customer_id, principal=principal.subject, action=action, at=utcnow()))
+def audit_read(request: Request, customer_id: uuid.UUID, principal: Principal, action: str) -> None:
+    """Record a read of personal data (written behind the request, in batches)."""
+    request.app.state.runtime.rows.add(AccessLog.__table__, {
+        "id": new_id(), "customer_id": customer_id, "principal": principal.subject, "action": action, "at": utcnow()})
 
 
 async def paginate_desc(

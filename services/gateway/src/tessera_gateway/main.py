@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +46,17 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx.AsyncBaseTransport] 
         app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
         app.state.rate_limits = TokenBuckets(settings.rate_limit_per_minute)
         timeout = httpx.Timeout(settings.upstream_timeout, connect=settings.upstream_connect_timeout)
+        # One pool per upstream: httpcore walks its whole pool on every request, so small
+        # pools per service cost less than one big shared pool.
         limits = httpx.Limits(max_connections=settings.upstream_max_connections,
                               max_keepalive_connections=settings.upstream_max_connections)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits, mounts=mounts) as client:
-            app.state.http = client
-            refresher = asyncio.create_task(app.state.merged_openapi.keep_fresh(client))
+        async with AsyncExitStack() as stack:
+            app.state.clients = {
+                service: await stack.enter_async_context(
+                    httpx.AsyncClient(timeout=timeout, limits=limits, mounts=mounts))
+                for service in upstreams
+            }
+            refresher = asyncio.create_task(app.state.merged_openapi.keep_fresh(app.state.clients))
             try:
                 yield
             finally:
@@ -58,13 +64,13 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx.AsyncBaseTransport] 
                 await asyncio.gather(refresher, return_exceptions=True)
 
     async def upstream_readiness(app: FastAPI) -> dict[str, Any]:
-        async def probe(url: str) -> bool:
+        async def probe(service: str, url: str) -> bool:
             try:
-                return (await app.state.http.get(f"{url}/readyz", timeout=2.0)).status_code == 200
-            except (httpx.HTTPError, AttributeError):
+                return (await app.state.clients[service].get(f"{url}/readyz", timeout=2.0)).status_code == 200
+            except (httpx.HTTPError, AttributeError, KeyError):
                 return False
 
-        results = await asyncio.gather(*(probe(u) for u in upstreams.values()))
+        results = await asyncio.gather(*(probe(s, u) for s, u in upstreams.items()))
         # Informative: the gateway still serves tokens and partial views with a service down.
         return {"upstreams": dict(zip(upstreams, results, strict=True))}
 

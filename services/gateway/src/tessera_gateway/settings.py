@@ -18,7 +18,7 @@ class GatewaySettings(ServiceSettings):
     billing_url: str = "http://127.0.0.1:8004"
     upstream_timeout: float = Field(default=10.0, gt=0)
     upstream_connect_timeout: float = Field(default=2.0, gt=0)
-    upstream_max_connections: int = Field(default=200, gt=0)
+    upstream_max_connections: int = Field(default=64, gt=0)  # per upstream service
     # The 360 view answers within this, with whatever sections arrived.
     view_deadline_seconds: float = Field(default=2.0, gt=0, le=30)
     export_deadline_seconds: float = Field(default=15.0, gt=0, le=120)

@@ -64,11 +64,12 @@ async def create_contact(
 
 @router.get("", response_model=Page[ContactOut], summary="List an organisation's contacts")
 async def list_contacts(
+    request: Request,
     customer_id: uuid.UUID, session: SessionDep, page: PageQuery,
     principal: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[ContactOut]:
     await load_customer(session, customer_id)
-    audit_read(session, customer_id, principal, "read_contacts")
+    audit_read(request, customer_id, principal, "read_contacts")
     stmt = select(Contact).where(Contact.customer_id == customer_id)
     rows, cursor = await paginate(session, stmt, page, (Contact.id,))
     return Page[ContactOut](items=[ContactOut.model_validate(r) for r in rows], next_cursor=cursor)
@@ -76,12 +77,13 @@ async def list_contacts(
 
 @router.get("/{contact_id}", response_model=ContactOut, summary="Get one contact")
 async def get_contact(
+    request: Request,
     customer_id: uuid.UUID, contact_id: uuid.UUID, session: SessionDep, response: Response,
     principal: Annotated[Principal, require_roles(*READERS)],
 ) -> ContactOut:
     await load_customer(session, customer_id)
     contact = await _contact(session, customer_id, contact_id)
-    audit_read(session, customer_id, principal, "read_contacts")
+    audit_read(request, customer_id, principal, "read_contacts")
     response.headers["ETag"] = etag_for(contact.id, contact.version)
     return ContactOut.model_validate(contact)
 

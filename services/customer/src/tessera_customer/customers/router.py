@@ -51,13 +51,14 @@ async def list_customers(
 
 @router.get("/{customer_id}", response_model=CustomerOut, summary="Get one customer")
 async def get_customer(
+    request: Request,
     customer_id: uuid.UUID,
     session: SessionDep,
     response: Response,
     principal: Annotated[Principal, require_roles(*READERS)],
 ) -> CustomerOut:
     customer = await load_customer(session, customer_id)
-    audit_read(session, customer.id, principal, "read")
+    audit_read(request, customer.id, principal, "read")
     response.headers["ETag"] = etag_for(customer.id, customer.version)
     return CustomerOut.of(customer)
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import delete, select, update
 
@@ -109,11 +109,12 @@ def _rows(rows: Any) -> list[dict[str, Any]]:
 
 @router.get("/export", summary="Everything this service holds about the customer (data-subject access)")
 async def export(
+    request: Request,
     customer_id: uuid.UUID, session: SessionDep,
     principal: Annotated[Principal, require_roles(*PRIVACY_OFFICERS)],
 ) -> dict[str, Any]:
     customer = await load_customer(session, customer_id)
-    audit_read(session, customer.id, principal, "export")
+    audit_read(request, customer.id, principal, "export")
 
     async def all_of(model: Any, column: Any) -> list[dict[str, Any]]:
         return _rows((await session.scalars(select(model).where(column == customer.id))).all())

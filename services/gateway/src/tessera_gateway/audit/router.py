@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
@@ -34,12 +34,14 @@ class AuditEntryOut(BaseModel):
 
 @router.get("", response_model=Page[AuditEntryOut], summary="Reads of personal data through the gateway")
 async def list_audit_entries(
+    request: Request,
     session: SessionDep,
     page: PageQuery,
     _: Annotated[Principal, require_roles(Role.ADMIN)],
     subject: Annotated[str | None, Query(max_length=200)] = None,
     customer_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Page[AuditEntryOut]:
+    await request.app.state.runtime.rows.flush()  # what was read until now is on the list
     stmt = select(AuditEntry)
     if subject:
         stmt = stmt.where(AuditEntry.subject == subject)

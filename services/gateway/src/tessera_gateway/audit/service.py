@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import Any
 
 from tessera_gateway.models import AuditEntry
 from tessera_shared.auth import Principal
-from tessera_shared.db import unit_of_work
+from tessera_shared.db import new_id, utcnow
 from tessera_shared.observability import request_id_var
 
 # Resources whose reads return personal data (names, contact details, conversations).
@@ -29,9 +28,10 @@ def customer_of(path: str) -> str | None:
     return None
 
 
-async def record(sessions: async_sessionmaker[AsyncSession], principal: Principal, method: str, path: str,
-                 status: int) -> None:
-    async with unit_of_work(sessions) as session:
-        session.add(AuditEntry(subject=principal.subject, roles=sorted(principal.roles), method=method,
-                               path=f"/api/v1/{path}", customer_id=customer_of(path), status=status,
-                               request_id=request_id_var.get()))
+def record(runtime: Any, principal: Principal, method: str, path: str, status: int) -> None:
+    """Queue the audit row; it is written behind the request, in batches (see RowBuffer)."""
+    runtime.rows.add(AuditEntry.__table__, {
+        "id": new_id(), "at": utcnow(), "subject": principal.subject, "roles": sorted(principal.roles),
+        "method": method, "path": f"/api/v1/{path}", "customer_id": customer_of(path), "status": status,
+        "request_id": request_id_var.get(),
+    })

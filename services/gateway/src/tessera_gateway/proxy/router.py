@@ -31,7 +31,7 @@ RETRIES = 2
 
 
 async def forward(request: Request, service: str, path: str) -> Response:
-    client: httpx.AsyncClient = request.app.state.http
+    client: httpx.AsyncClient = request.app.state.clients[service]
     base = request.app.state.upstreams[service]
     headers = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
     headers["x-request-id"] = request_id_var.get() or ""
@@ -99,6 +99,6 @@ async def forward_to_owner(path: str, request: Request, principal: CurrentPrinci
         raise Problem(404, f"no resource at /api/v1/{path}")
     response = await forward(request, service, path)
     if reads_personal_data(request.method, path):
-        await audit.record(request.app.state.runtime.sessions, principal, request.method, path,
+        audit.record(request.app.state.runtime, principal, request.method, path,
                            response.status_code)
     return response

@@ -58,7 +58,7 @@ async def _one(client: httpx.AsyncClient, base: str, fetch: Fetch, headers: dict
 
 
 async def fetch_all(
-    client: httpx.AsyncClient,
+    clients: Mapping[str, httpx.AsyncClient],
     upstreams: Mapping[str, str],
     fetches: Mapping[str, Fetch],
     *,
@@ -69,7 +69,8 @@ async def fetch_all(
     headers = {"authorization": authorization, "x-request-id": request_id_var.get() or ""}
     if tp := current_traceparent():
         headers["traceparent"] = tp
-    tasks = {name: asyncio.create_task(_one(client, upstreams[f.service], f, headers)) for name, f in fetches.items()}
+    tasks = {name: asyncio.create_task(_one(clients[f.service], upstreams[f.service], f, headers))
+             for name, f in fetches.items()}
     done, pending = await asyncio.wait(tasks.values(), timeout=deadline)
     for task in pending:
         task.cancel()

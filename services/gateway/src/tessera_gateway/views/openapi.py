@@ -82,25 +82,25 @@ class MergedOpenAPI:
             self._merged = merge(self._own(), self._fetched)
         return self._merged
 
-    async def refresh(self, client: httpx.AsyncClient) -> bool:
-        async def one(url: str) -> dict[str, Any] | None:
+    async def refresh(self, clients: Mapping[str, httpx.AsyncClient]) -> bool:
+        async def one(service: str, url: str) -> dict[str, Any] | None:
             try:
-                r = await client.get(f"{url}/openapi.json", timeout=5.0)
+                r = await clients[service].get(f"{url}/openapi.json", timeout=5.0)
                 return r.json() if r.status_code == 200 else None
             except (httpx.HTTPError, ValueError):
                 return None
 
-        docs = await asyncio.gather(*(one(u) for u in self._upstreams.values()))
+        docs = await asyncio.gather(*(one(s, u) for s, u in self._upstreams.items()))
         for service, fetched in zip(self._upstreams, docs, strict=True):
             if fetched is not None:
                 self._fetched[service] = fetched
         self._merged = merge(self._own(), self._fetched)
         return all(d is not None for d in self._fetched.values())
 
-    async def keep_fresh(self, client: httpx.AsyncClient) -> None:
+    async def keep_fresh(self, clients: Mapping[str, httpx.AsyncClient]) -> None:
         while True:
             try:
-                complete = await self.refresh(client)
+                complete = await self.refresh(clients)
             except Exception:  # never let the docs take the gateway down
                 log.warning("could not refresh the merged OpenAPI", exc_info=True)
                 complete = False

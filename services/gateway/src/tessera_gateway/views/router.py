@@ -41,14 +41,14 @@ async def customer_360(
 ) -> Response:
     settings = request.app.state.settings
     results = await fetch_all(
-        request.app.state.http, request.app.state.upstreams, customer360.fetches(customer_id),
+        request.app.state.clients, request.app.state.upstreams, customer360.fetches(customer_id),
         authorization=request.headers["authorization"], deadline=settings.view_deadline_seconds,
     )
     if results["profile"].status == "not_found":
         raise Problem(404, f"customer {customer_id} not found")
     body = customer360.compose(customer_id, results)
     etag = _etag(body)
-    await audit.record(request.app.state.runtime.sessions, principal, "GET", f"customers/{customer_id}/360", 200)
+    audit.record(request.app.state.runtime, principal, "GET", f"customers/{customer_id}/360", 200)
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
     return Response(orjson.dumps(body), media_type="application/json", headers={"ETag": etag})
@@ -69,12 +69,12 @@ async def data_subject_export(
         "customer": Fetch("customer", f"/v1/customers/{customer_id}/export"),
         **{s: Fetch(s, f"/v1/data-subjects/{customer_id}/export") for s in ("sales", "service-desk", "billing")},
     }
-    results = await fetch_all(request.app.state.http, request.app.state.upstreams, fetches,
+    results = await fetch_all(request.app.state.clients, request.app.state.upstreams, fetches,
                               authorization=request.headers["authorization"],
                               deadline=request.app.state.settings.export_deadline_seconds)
     if results["customer"].status == "not_found":
         raise Problem(404, f"customer {customer_id} not found")
-    await audit.record(request.app.state.runtime.sessions, principal, "GET", f"customers/{customer_id}/export", 200)
+    audit.record(request.app.state.runtime, principal, "GET", f"customers/{customer_id}/export", 200)
     return {
         "customer_id": str(customer_id),
         "complete": all(r.status == "ok" for r in results.values()),
@@ -100,11 +100,11 @@ async def kpi_scorecard(
     deadline = request.app.state.settings.view_deadline_seconds
     started = time.monotonic()
     common = {"authorization": request.headers["authorization"]}
-    results = await fetch_all(request.app.state.http, request.app.state.upstreams, kpis.fetches(from_, to),
+    results = await fetch_all(request.app.state.clients, request.app.state.upstreams, kpis.fetches(from_, to),
                               deadline=deadline, **common)
     remaining = deadline - (time.monotonic() - started)
     roi = kpis.roi_fetches(results["campaigns"])
     if roi and remaining > 0.05:
-        results.update(await fetch_all(request.app.state.http, request.app.state.upstreams, roi,
+        results.update(await fetch_all(request.app.state.clients, request.app.state.upstreams, roi,
                                        deadline=remaining, **common))
     return kpis.compose(from_, to, results)

@@ -51,7 +51,7 @@ async def get_survey(survey_id: uuid.UUID, request: Request, session: SessionDep
         if survey is None:
             raise not_found("survey", survey_id)
         return SurveyOut.model_validate(survey)
-    principal = principal_from_request(request)
+    principal = await principal_from_request(request)
     if not principal.has_any(STAFF_READERS):
         raise Problem(403, "your role may not do this", required_roles=sorted(STAFF_READERS))
     survey = await session.get(Survey, survey_id)
