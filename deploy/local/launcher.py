@@ -53,6 +53,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("--postgres-url", default=os.environ.get("TESSERA_POSTGRES_URL"),
                    help="server URL whose databases tessera_<service> are used with --database postgres")
+    p.add_argument("--db-prefix", default="tessera_",
+                   help="with --database postgres: database names are <prefix><service>")
     p.add_argument("--quiet", action="store_true", help="print only the banner")
     return p.parse_args()
 
@@ -101,7 +103,7 @@ def service_env(proc: Proc, args: argparse.Namespace, bootstrap: str) -> dict[st
                 env[pre + key] = f"http://127.0.0.1:{args.base_port + other.offset}"
     if args.database == "postgres":
         base = args.postgres_url.rstrip("/").rsplit("/", 1)[0]
-        env[pre + "DATABASE_URL"] = f"{base}/tessera_{proc.name.replace('-', '_')}"
+        env[pre + "DATABASE_URL"] = f"{base}/{args.db_prefix}{proc.name.replace('-', '_')}"
     else:
         env[pre + "DATABASE_URL"] = f"sqlite+aiosqlite:///{args.data_dir / (proc.name + '.db')}"
     if args.namespace:
