@@ -154,11 +154,10 @@ def test_compose_derives_pipeline_lifetime_and_balances() -> None:
                                                  "currency": cur, "updated_at": "2026-11-01T00:00:00Z"}
     inv = lambda status, bal: {"status": status, "balance_due": bal, "currency": "EUR", "issue_date": "2026-10-01"}  # noqa: E731
     results = {name: ok({"items": []}) for name in fetches(cid)}
-    results["profile"] = ok({"id": str(cid)})
+    results["customer"] = ok({"profile": {"id": str(cid)}, "contacts": [], "timeline": [], "last_csat": 4})
     results["deals"] = ok({"items": [deal("proposal", "1000.00", 50), deal("negotiation", "200.00", 80),
                                      deal("won", "300.00", 100), deal("won", "50", 100, "USD"), deal("lost", "9", 0)]})
     results["invoices"] = ok({"items": [inv("overdue", "120.50"), inv("issued", "10"), inv("paid", "0")]})
-    results["surveys"] = ok({"items": [{"data": {"csat": 4}}]})
     results["tickets"] = Result("timeout")
     body = compose(cid, results)
     assert body["sales"]["pipeline_value"] == [{"currency": "EUR", "amount": "1200.00"}]

@@ -20,6 +20,7 @@ from tessera_customer.lifecycle.service import churn_customers
 from tessera_customer.loyalty.router import router as loyalty_router
 from tessera_customer.pool.router import router as pool_router
 from tessera_customer.reports.router import router as reports_router
+from tessera_customer.summary.router import router as summary_router
 from tessera_customer.pool.service import return_to_pool
 from tessera_customer.privacy.router import router as privacy_router
 from tessera_customer.segments.router import router as segments_router
@@ -55,7 +56,7 @@ def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
         description="Customers, contacts, lifecycle, value, segments, consent, dedup, loyalty, churn.",
         # Fixed paths (/duplicates, /win-back, ...) before /{customer_id} so they are not taken for ids.
         routers=[reports_router, dedup_router, value_router, lifecycle_router, pool_router, import_router, customers_router,
-                 contacts_router, timeline_router, loyalty_router, privacy_router, segments_router],
+                 contacts_router, timeline_router, loyalty_router, privacy_router, segments_router, summary_router],
         migrations=Path(__file__).parent / "migrations",
         handlers=handlers(settings),
         consumes=["sales", "service-desk", "billing"],

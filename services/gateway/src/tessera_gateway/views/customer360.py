@@ -22,16 +22,10 @@ RECENT = 10
 
 
 def fetches(customer_id: uuid.UUID) -> dict[str, Fetch]:
-    c = f"/v1/customers/{customer_id}"
     mine = {"customer_id": str(customer_id)}
     return {
-        "profile": Fetch("customer", c),
-        "contacts": Fetch("customer", f"{c}/contacts", {"limit": 50}),
-        "consents": Fetch("customer", f"{c}/consents"),
-        "churn": Fetch("customer", f"{c}/churn-risk"),
-        "loyalty": Fetch("customer", f"{c}/loyalty"),
-        "timeline": Fetch("customer", f"{c}/timeline", {"limit": 20}),
-        "surveys": Fetch("customer", f"{c}/timeline", {"limit": 1, "kind": "survey.answered"}),
+        # One read for the customer part: profile, contacts, consents, churn, loyalty, timeline.
+        "customer": Fetch("customer", f"/v1/customers/{customer_id}/summary"),
         "deals": Fetch("sales", "/v1/deals", {**mine, "limit": 200}),
         "tickets": Fetch("service-desk", "/v1/tickets", {**mine, "limit": 200}),
         "invoices": Fetch("billing", "/v1/invoices", {**mine, "limit": 200}),
@@ -74,14 +68,13 @@ def sales_section(deals: Result) -> dict[str, Any]:
     }
 
 
-def service_section(tickets: Result, surveys: Result) -> dict[str, Any]:
+def service_section(tickets: Result, last_csat: int | None) -> dict[str, Any]:
     items = _items(tickets)
-    last = _items(surveys)
     return {
         "open_tickets": [t for t in items if t["status"] in OPEN_TICKET_STATUSES],
         "recent_tickets": sorted(items, key=lambda t: t["updated_at"], reverse=True)[:RECENT],
         "escalated": sum(1 for t in items if t.get("escalation_level", 0) > 0),
-        "last_csat": last[0].get("data", {}).get("csat") if last else None,
+        "last_csat": last_csat,
         "truncated": _truncated(tickets),
     }
 
@@ -100,34 +93,34 @@ def billing_section(invoices: Result, credit: Result, aging: Result) -> dict[str
     }
 
 
-SECTION_OF = {
-    "profile": "profile", "contacts": "profile", "consents": "profile", "churn": "profile", "loyalty": "loyalty",
-    "timeline": "timeline", "surveys": "timeline", "deals": "sales", "tickets": "service",
-    "invoices": "billing", "credit": "billing", "aging": "billing",
+SECTIONS_OF = {
+    "customer": ("profile", "loyalty", "timeline"), "deals": ("sales",), "tickets": ("service",),
+    "invoices": ("billing",), "credit": ("billing",), "aging": ("billing",),
 }
+_ORDER = ["ok", "not_found", "forbidden", "error", "timeout", "unavailable"]
 
 
 def compose(customer_id: uuid.UUID, results: Mapping[str, Result]) -> dict[str, Any]:
-    profile = results["profile"]
+    customer = results["customer"]
+    part: dict[str, Any] = customer.body if customer.status == "ok" and isinstance(customer.body, dict) else {}
     body: dict[str, Any] = {
         "customer_id": str(customer_id),
-        "profile": profile.body if profile.status == "ok" else None,
-        "contacts": _items(results["contacts"]),
-        "consents": results["consents"].body if results["consents"].status == "ok" else None,
-        "churn_risk": results["churn"].body if results["churn"].status == "ok" else None,
-        "loyalty": results["loyalty"].body if results["loyalty"].status == "ok" else None,
-        "timeline": _items(results["timeline"]),
+        "profile": part.get("profile"),
+        "contacts": part.get("contacts", []),
+        "consents": part.get("consents"),
+        "churn_risk": part.get("churn_risk"),
+        "loyalty": part.get("loyalty"),
+        "timeline": part.get("timeline", []),
         "sales": sales_section(results["deals"]),
-        "service": service_section(results["tickets"], results["surveys"]),
+        "service": service_section(results["tickets"], part.get("last_csat")),
         "billing": billing_section(results["invoices"], results["credit"], results["aging"]),
     }
     # Per section: the worst status of the fetches behind it (ok < forbidden < error < ...).
-    order = ["ok", "not_found", "forbidden", "error", "timeout", "unavailable"]
     sections: dict[str, str] = {}
     for name, result in results.items():
-        section = SECTION_OF[name]
-        status = result.status if result.status != "not_found" or name == "profile" else "ok"
-        if section not in sections or order.index(status) > order.index(sections[section]):
-            sections[section] = status
+        status = result.status if result.status != "not_found" or name == "customer" else "ok"
+        for section in SECTIONS_OF[name]:
+            if section not in sections or _ORDER.index(status) > _ORDER.index(sections[section]):
+                sections[section] = status
     body["sections"] = sections
     return body

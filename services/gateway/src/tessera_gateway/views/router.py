@@ -44,7 +44,7 @@ async def customer_360(
         request.app.state.clients, request.app.state.upstreams, customer360.fetches(customer_id),
         authorization=request.headers["authorization"], deadline=settings.view_deadline_seconds,
     )
-    if results["profile"].status == "not_found":
+    if results["customer"].status == "not_found":
         raise Problem(404, f"customer {customer_id} not found")
     body = customer360.compose(customer_id, results)
     etag = _etag(body)
