@@ -71,7 +71,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         "applied twice (must be 0); `redelivered` counts deliveries the inbox (or a version check)",
         "turned away. `recovery_s`: from the restart to every effect applied (kill and stop",
         "scenarios, the broker once back); for SIGTERM the drain time; for the 360 view the slowest",
-        "answer with a service dead (its deadline is 1 s). The kill -9 consumer case waits out the",
+        "answer with a service dead (a dead one answers at once). The kill -9 consumer case waits out the",
         "dead member's Kafka session (10 s) before its partitions move.",
         "",
         "| " + " | ".join(cols) + " |",

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Select, and_, literal, or_
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -16,7 +15,7 @@ from tessera_customer.settings import CustomerSettings
 from tessera_shared.auth import Principal
 from tessera_shared.db import new_id, utcnow
 from tessera_shared.http.errors import Problem
-from tessera_shared.http.pagination import PageParams, decode_cursor, encode_cursor
+from tessera_shared.http.pagination import PageParams, paginate
 
 
 def _settings(request: Request) -> CustomerSettings:
@@ -52,23 +51,6 @@ def audit_read(request: Request, customer_id: uuid.UUID, principal: Principal, a
 async def paginate_desc(
     session: AsyncSession, stmt: Select[Any], params: PageParams, order: tuple[InstrumentedAttribute[Any], ...],
 ) -> tuple[list[Any], str | None]:
-    """Keyset pagination newest/largest first (the shared ``paginate`` walks ascending only)."""
-    if params.cursor:
-        values = decode_cursor(params.cursor, len(order))
-        bounds = [literal(v, type_=col.type) for v, col in zip(values, order, strict=True)]
-        # (a, b) < (x, y) spelled out: row-value comparison on typed columns is not portable.
-        clauses = []
-        for i, col in enumerate(order):
-            eq = [order[j] == bounds[j] for j in range(i)]
-            clauses.append(and_(*eq, col < bounds[i]))
-        stmt = stmt.where(or_(*clauses))
-    rows = list((await session.execute(stmt.order_by(*[c.desc() for c in order]).limit(params.limit + 1))).scalars())
-    next_cursor = None
-    if len(rows) > params.limit:
-        rows = rows[: params.limit]
-        next_cursor = encode_cursor([_cursor_value(getattr(rows[-1], c.key)) for c in order])
-    return rows, next_cursor
+    """Keyset pagination newest/largest first."""
+    return await paginate(session, stmt, params, order, descending=True)
 
-
-def _cursor_value(value: Any) -> Any:
-    return str(value) if not isinstance(value, (datetime, uuid.UUID, int, str)) and value is not None else value

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import orjson
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select, literal, tuple_
+from sqlalchemy import Select, and_, literal, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from tessera_shared.http.errors import Problem
@@ -73,21 +73,35 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
                       errors=[{"field": "cursor", "location": "query", "message": "invalid cursor"}]) from None
 
 
+def _cursor_value(value: Any) -> Any:
+    # Decimals and other exact values travel as their text; the column's type reads them back.
+    return value if value is None or isinstance(value, (datetime, uuid.UUID, int, str)) else str(value)
+
+
 async def paginate(
     session: Any,
     stmt: Select[Any],
     params: PageParams,
     order: tuple[InstrumentedAttribute[Any], ...],
+    *,
+    descending: bool = False,
 ) -> tuple[list[Any], str | None]:
-    """Run ``stmt`` ordered by ``order`` (ascending, unique together) from the cursor on."""
+    """Run ``stmt`` ordered by ``order`` (unique together) from the cursor on, ascending or
+    descending (newest or largest first)."""
     if params.cursor:
         values = decode_cursor(params.cursor, len(order))
         bounds = [literal(v, type_=col.type) for v, col in zip(values, order, strict=True)]
-        stmt = stmt.where(tuple_(*order) > tuple_(*bounds))
-    rows = list((await session.execute(stmt.order_by(*order).limit(params.limit + 1))).scalars())
+        # (a, b) > (x, y) spelled out as a OR (a = x AND b > y): portable, and index-friendly.
+        clauses = []
+        for i, col in enumerate(order):
+            equal = [order[j] == bounds[j] for j in range(i)]
+            clauses.append(and_(*equal, col < bounds[i] if descending else col > bounds[i]))
+        stmt = stmt.where(or_(*clauses))
+    ordering = [c.desc() for c in order] if descending else list(order)
+    rows = list((await session.execute(stmt.order_by(*ordering).limit(params.limit + 1))).scalars())
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]
         last = rows[-1]
-        next_cursor = encode_cursor([getattr(last, col.key) for col in order])
+        next_cursor = encode_cursor([_cursor_value(getattr(last, col.key)) for col in order])
     return rows, next_cursor
