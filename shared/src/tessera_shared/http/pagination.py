@@ -96,7 +96,9 @@ async def paginate(
         for i, col in enumerate(order):
             equal = [order[j] == bounds[j] for j in range(i)]
             clauses.append(and_(*equal, col < bounds[i] if descending else col > bounds[i]))
-        stmt = stmt.where(or_(*clauses))
+        # The redundant bound on the leading column lets the planner use an index range scan.
+        lead = order[0] <= bounds[0] if descending else order[0] >= bounds[0]
+        stmt = stmt.where(lead, or_(*clauses))
     ordering = [c.desc() for c in order] if descending else list(order)
     rows = list((await session.execute(stmt.order_by(*ordering).limit(params.limit + 1))).scalars())
     next_cursor = None
