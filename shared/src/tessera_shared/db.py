@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, MetaData, String, event, make_url
+from sqlalchemy import JSON, Float, Integer, MetaData, String, cast, event, func, make_url
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -92,6 +92,31 @@ class Money(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(str(value))
+
+
+class MoneySum:
+    """Exact SUM of a Money expression on both databases.
+
+    PostgreSQL sums NUMERIC exactly; SQLite keeps Money as text and would sum it as floats, so
+    there each amount is scaled to an integer of 1/10000 units (Money's scale) first.
+    """
+
+    SCALE = 10_000
+
+    def __init__(self, session: Any) -> None:
+        self.sqlite = session.bind.dialect.name == "sqlite"
+
+    def sum(self, expr: Any) -> Any:
+        if self.sqlite:
+            return func.coalesce(func.sum(cast(func.round(cast(expr, Float) * self.SCALE), Integer)), 0)
+        return func.coalesce(func.sum(expr), 0)
+
+    def value(self, raw: Any) -> Decimal:
+        if raw is None:
+            return Decimal("0")
+        if self.sqlite:
+            return (Decimal(int(raw)) / self.SCALE).normalize() + Decimal("0.0000")
+        return Decimal(str(raw))
 
 
 # JSON that is JSONB (indexable) on PostgreSQL.

@@ -12,7 +12,7 @@ from tessera_billing.credit.models import CreditProfile
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.invoices.rules import OPEN_STATUSES
 from tessera_billing.settings import BillingSettings
-from tessera_billing.sqlmoney import MoneySum
+from tessera_shared.db import MoneySum
 
 
 async def get_or_create_profile(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.ledger.models import LedgerEntry as L
 from tessera_billing.reports.rules import BUCKETS, bucket_thresholds
-from tessera_billing.sqlmoney import MoneySum
+from tessera_shared.db import MoneySum
 
 Row = dict[str, Any]
 

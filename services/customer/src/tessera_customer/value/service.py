@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera_customer.customers.models import Customer
@@ -19,7 +19,7 @@ from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
 from tessera_customer.value import rules
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase, TierChange
-from tessera_shared.db import unit_of_work, utcnow
+from tessera_shared.db import MoneySum, unit_of_work, utcnow
 from tessera_shared.events.contracts import CustomerTierChanged
 from tessera_shared.outbox import publish
 
@@ -104,20 +104,6 @@ class _Facts:
     last_ever: datetime | None = None
 
 
-def _money_sum(session: AsyncSession, amount: Any) -> Any:
-    """SUM of a Money expression, exact on both databases (SQLite keeps Money as text)."""
-    if session.bind.dialect.name == "sqlite":
-        # In minor units of 1/10000 (Money's scale) as integers: a float sum would drift.
-        return func.sum(cast(func.round(amount * 10000), Integer))
-    return func.sum(amount)
-
-
-def _decimal(session: AsyncSession, value: Any) -> Decimal:
-    if value is None:
-        return Decimal(0)
-    return Decimal(value) / 10000 if session.bind.dialect.name == "sqlite" else Decimal(str(value))
-
-
 async def _facts(session: AsyncSession, settings: CustomerSettings, as_of: datetime) -> dict[uuid.UUID, _Facts]:
     """Per-customer purchase and payment aggregates, computed by the database (GROUP BY)."""
     start = as_of - timedelta(days=settings.value_window_days)
@@ -137,10 +123,11 @@ async def _facts(session: AsyncSession, settings: CustomerSettings, as_of: datet
         f.recent_purchases = int(recent or 0)
         f.previous_purchases = f.purchases - f.recent_purchases
     received = PaymentFact.received_at
+    sums = MoneySum(session)
     payments = (
-        select(PaymentFact.customer_id, PaymentFact.currency, _money_sum(session, PaymentFact.amount),
-               _money_sum(session, case((received > start, PaymentFact.amount), else_=0)),
-               _money_sum(session, case((received > middle, PaymentFact.amount), else_=0)))
+        select(PaymentFact.customer_id, PaymentFact.currency, sums.sum(PaymentFact.amount),
+               sums.sum(case((received > start, PaymentFact.amount), else_=0)),
+               sums.sum(case((received > middle, PaymentFact.amount), else_=0)))
         .where(received <= as_of).group_by(PaymentFact.customer_id, PaymentFact.currency)
     )
     async for customer_id, currency, total, window, recent in await session.stream(payments):
@@ -148,8 +135,8 @@ async def _facts(session: AsyncSession, settings: CustomerSettings, as_of: datet
         if rate is None:
             continue  # no rate configured: left out of the value scores, kept in lifetime_values
         f = facts[customer_id]
-        window_value, recent_value = _decimal(session, window) * rate, _decimal(session, recent) * rate
-        f.lifetime += _decimal(session, total) * rate
+        window_value, recent_value = sums.value(window) * rate, sums.value(recent) * rate
+        f.lifetime += sums.value(total) * rate
         f.monetary += window_value
         f.recent_value += recent_value
         f.previous_value += window_value - recent_value
