@@ -5,13 +5,14 @@ With --check, write nothing and exit 1 when the committed files are stale.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import sys
 from pathlib import Path
 
 import yaml
+
+from service_apps import main_module, settings_class
 
 from tessera_shared.events.asyncapi import Consumer, build_document
 from tessera_shared.events.envelope import SERVICES
@@ -23,11 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def consumers() -> list[Consumer]:
     out = []
     for service in SERVICES:
-        package = f"tessera_{service.replace('-', '_')}"
-        main = importlib.import_module(f"{package}.main")
-        settings_cls = next(v for k, v in vars(importlib.import_module(f"{package}.settings")).items()
-                            if k.endswith("Settings") and k != "ServiceSettings")
-        spec = main.spec(settings_cls()) if inspect.signature(main.spec).parameters else main.spec()
+        main = main_module(service)
+        spec = main.spec(settings_class(service)()) if inspect.signature(main.spec).parameters else main.spec()
         out.append(Consumer(service=service, group_id=f"tessera-{service}", topics=tuple(spec.consumes),
                             handles=tuple(spec.handlers)))
     return out

@@ -7,30 +7,19 @@ With --check, write nothing and exit 1 when the page is stale.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import sys
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from service_apps import SERVICES, build_app
 from tessera_shared.auth import Role
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ["customer", "sales", "service-desk", "billing", "gateway"]
 ROLES = [Role.ADMIN, Role.SALES_MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT, Role.BILLING_CLERK,
          Role.FINANCE_MANAGER, Role.PARTNER, Role.SERVICE]
 # Probes, docs and the token endpoint are open by design.
 OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/auth/token", "/.well-known/jwks.json"}
-
-
-def build_app(service: str, database_url: str = "sqlite+aiosqlite:///:memory:") -> FastAPI:
-    package = f"tessera_{service.replace('-', '_')}"
-    main = importlib.import_module(f"{package}.main")
-    settings_cls = next(v for k, v in vars(importlib.import_module(f"{package}.settings")).items()
-                        if k.endswith("Settings") and k != "ServiceSettings" and inspect.isclass(v))
-    settings = settings_cls(database_url=database_url, kafka_enabled=False, jobs_enabled=False, log_json=False)
-    return main.create_app(settings)
 
 
 def matrix_routes(app: FastAPI) -> list[tuple[str, str, frozenset[str] | None, str | None]]:

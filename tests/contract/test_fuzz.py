@@ -27,9 +27,9 @@ its own part, ``app.state.own_openapi``); requests still go to the in-process ap
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
+import sys
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +40,9 @@ from hypothesis import HealthCheck, settings
 
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of, running
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from service_apps import main_module, settings_class  # noqa: E402
 
 # Nothing listens there: connections are refused at once.
 UNREACHABLE = "http://127.0.0.1:9"
@@ -66,9 +69,7 @@ schemathesis.serializer.alias("application/x-ndjson", "text/plain")
 
 
 def _settings_for(service: str, database_url: str) -> Any:
-    module = importlib.import_module(f"tessera_{service.replace('-', '_')}.settings")
-    settings_cls = next(v for k, v in vars(module).items()
-                        if k.endswith("Settings") and k != "ServiceSettings" and inspect.isclass(v))
+    settings_cls = settings_class(service)
     fields = settings_cls.model_fields
     extra: dict[str, Any] = {name: UNREACHABLE for name in
                              ("customer_url", "sales_url", "service_desk_url", "billing_url", "gateway_url")
@@ -80,8 +81,7 @@ def _settings_for(service: str, database_url: str) -> Any:
 
 
 def build(service: str, database_url: str) -> FastAPI:
-    main = importlib.import_module(f"tessera_{service.replace('-', '_')}.main")
-    return main.create_app(_settings_for(service, database_url))
+    return main_module(service).create_app(_settings_for(service, database_url))
 
 
 def _document(service: str) -> dict[str, Any]:
@@ -110,7 +110,7 @@ async def apps(databases: DatabaseFactory) -> Callable[[tuple[str, str]], FastAP
     """The app of a (service, backend) on a fresh database of its own, built on first use."""
     urls = {}
     for service, backend in TARGETS:
-        main = importlib.import_module(f"tessera_{service.replace('-', '_')}.main")
+        main = main_module(service)
         urls[(service, backend)] = await databases.new(service, backend, migrations_of(main.__file__))
     built: dict[tuple[str, str], FastAPI] = {}
 
@@ -180,7 +180,7 @@ async def test_nul_in_text_is_a_422_naming_the_field(
     databases: DatabaseFactory, service: str, method: str, path: str, request_kwargs: dict[str, Any],
     field: str, location: str,
 ) -> None:
-    main = importlib.import_module(f"tessera_{service.replace('-', '_')}.main")
+    main = main_module(service)
     app = build(service, await databases.new(service, "postgres", migrations_of(main.__file__)))
     async with running(app) as client:
         headers = {**bearer(app, "fuzz-admin", "admin"), **request_kwargs.pop("headers", {})}
