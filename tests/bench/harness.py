@@ -935,8 +935,8 @@ FROM generate_series($1::int, $2::int) AS i
 LIST_SQL = ("SELECT * FROM customers WHERE merged_into_id IS NULL AND id > $1 ORDER BY id LIMIT 51")
 FILTER_SQL = ("SELECT * FROM customers WHERE merged_into_id IS NULL AND country = $1 AND status = $2 "
               "ORDER BY id LIMIT 51")
-SEARCH_SQL = ("SELECT * FROM customers WHERE merged_into_id IS NULL AND (name_key LIKE $1 OR email LIKE $1) "
-              "ORDER BY id LIMIT 51")
+SEARCH_SQL = ("SELECT * FROM customers WHERE merged_into_id IS NULL AND name_key LIKE $1 "
+              "ORDER BY name_key, id LIMIT 51")
 AGING_SQL = """
 SELECT currency,
        sum(CASE WHEN due_date >= current_date THEN amount ELSE 0 END),

@@ -6,6 +6,7 @@ import asyncio
 import secrets
 
 import httpx
+import httpx2
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import select
@@ -30,7 +31,7 @@ def capture(app) -> InMemorySpanExporter:  # noqa: ANN001
 
 async def test_trace_id_crosses_gateway_service_kafka_and_consumer(databases, kafka_bootstrap, namespace) -> None:  # noqa: ANN001
     kafka = {"kafka_bootstrap": kafka_bootstrap, "kafka_topic_namespace": namespace, "kafka_partitions": 3,
-             "log_json": False, "jobs_enabled": False}
+             "log_json": False, "jobs_enabled": False, "otel_sample_ratio": 1.0}
     customer = customer_main.create_app(CustomerSettings(
         database_url=await databases.new("customer", "postgres", migrations_of(customer_main.__file__)), **kafka))
     billing = billing_main.create_app(BillingSettings(
@@ -38,8 +39,8 @@ async def test_trace_id_crosses_gateway_service_kafka_and_consumer(databases, ka
         kafka_consumer_group=f"{namespace}billing", **kafka))
     gateway = gateway_main.create_app(
         GatewaySettings(database_url=await databases.new("gateway", "sqlite", migrations_of(gateway_main.__file__)),
-                        log_json=False, customer_url="http://customer.test"),
-        mounts={"http://customer.test": httpx.ASGITransport(app=customer)},
+                        log_json=False, otel_sample_ratio=1.0, customer_url="http://customer.test"),
+        mounts={"http://customer.test": httpx2.ASGITransport(app=customer)},
     )
     spans = {name: capture(app) for name, app in (("gateway", gateway), ("customer", customer), ("billing", billing))}
     trace_id = secrets.token_hex(16)

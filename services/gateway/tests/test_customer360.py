@@ -8,6 +8,7 @@ import uuid
 from decimal import Decimal
 
 import httpx
+import httpx2
 import pytest
 
 import tessera_billing.main as billing_main
@@ -52,12 +53,12 @@ async def start_stack(databases, down: str | None = None, slow: str | None = Non
         host = f"http://{name}.test"
         urls[url_key] = host
         if name == slow:
-            mounts[host] = httpx.ASGITransport(app=slow_app)
+            mounts[host] = httpx2.ASGITransport(app=slow_app)
             continue
         db = await databases.new(name, "sqlite", migrations_of(module.__file__))
         app = module.create_app(settings_cls(database_url=db, kafka_enabled=False, jobs_enabled=False, log_json=False))
         apps.append(app)
-        mounts[host] = httpx.ASGITransport(app=app)
+        mounts[host] = httpx2.ASGITransport(app=app)
     gw_db = await databases.new("gateway", "sqlite", migrations_of(gateway_main.__file__))
     # A short deadline only where a slow upstream is the point; elsewhere a busy machine must not
     # turn a healthy section into a timeout.

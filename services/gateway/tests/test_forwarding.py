@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import httpx2
 import pytest
 
 import tessera_customer.main as customer_main
@@ -28,7 +29,7 @@ async def stack(databases, backend):  # noqa: ANN001, ANN201
     gateway = create_app(
         GatewaySettings(database_url=gateway_db, log_json=False, customer_url="http://customer.test",
                         billing_url="http://127.0.0.1:1"),
-        mounts={"http://customer.test": httpx.ASGITransport(app=customer)},
+        mounts={"http://customer.test": httpx2.ASGITransport(app=customer)},
     )
     async with customer.router.lifespan_context(customer), running(gateway) as client:
         yield client

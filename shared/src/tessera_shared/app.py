@@ -214,7 +214,8 @@ def build_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.token_codec = token_codec(settings)
-    app.state.tracer_provider, app.state.tracer = make_tracer(name, settings.otel_exporter, settings.otel_endpoint)
+    app.state.tracer_provider, app.state.tracer = make_tracer(
+        name, settings.otel_exporter, settings.otel_endpoint, settings.otel_sample_ratio)
     install_problem_handlers(app)
     # Added before the size limit, so it runs inside it and reads only bodies the limit allowed.
     app.add_middleware(RejectNulMiddleware)

@@ -7,6 +7,7 @@ production.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,10 @@ from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
 
 from tessera_shared.http.errors import Problem
+
+
+LEEWAY = 10  # seconds of clock skew allowed between the issuer and this service
+VERIFIED_CACHE_SIZE = 4096
 
 
 class Role(StrEnum):
@@ -66,6 +71,9 @@ class TokenCodec:
         self._verify_key = verify_key or signing_key
         self.issuer = issuer
         self.audience = audience
+        # token -> (principal, not-before, expiry): a token is verified once, then only its
+        # validity window is checked (a tampered token is another string: a miss).
+        self._verified: dict[str, tuple[Principal, float, float]] = {}
 
     def issue(
         self,
@@ -97,6 +105,19 @@ class TokenCodec:
         return jwt.encode(claims, self._signing_key, algorithm=self.algorithm, headers=headers)
 
     def verify(self, token: str) -> Principal:
+        hit = self._verified.get(token)
+        if hit is not None:
+            principal, not_before, expires = hit
+            if not_before - LEEWAY <= time.time() < expires + LEEWAY:
+                return principal
+            del self._verified[token]  # and decode below says why it no longer passes
+        principal, not_before, expires = self._decode(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]  # the oldest entry
+        self._verified[token] = (principal, not_before, expires)
+        return principal
+
+    def _decode(self, token: str) -> tuple[Principal, float, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -105,7 +126,7 @@ class TokenCodec:
                 issuer=self.issuer,
                 audience=self.audience,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-                leeway=10,
+                leeway=LEEWAY,
             )
         except jwt.ExpiredSignatureError:
             raise _unauthorized("token expired", "invalid_token") from None
@@ -114,12 +135,13 @@ class TokenCodec:
         roles = claims.get("roles")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise _unauthorized("invalid token: roles claim", "invalid_token")
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]),
             roles=frozenset(roles),
             kind="client" if claims.get("kind") == "client" else "user",
             name=claims.get("name"),
         )
+        return principal, float(claims.get("nbf", claims["iat"])), float(claims["exp"])
 
 
 def _unauthorized(detail: str, error: str | None = None) -> Problem:

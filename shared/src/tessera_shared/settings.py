@@ -62,6 +62,9 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 1_048_576
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str | None = None
+    # Share of new traces recorded (a continued trace follows its parent's decision). Default:
+    # all when an exporter is set, none otherwise (trace ids still propagate and reach the logs).
+    otel_sample_ratio: float | None = Field(default=None, ge=0, le=1)
     log_level: str = "INFO"
     log_json: bool = True
     run_migrations_on_start: bool = True

@@ -36,6 +36,58 @@ def test_expired_token_is_refused() -> None:
     assert "expired" in (err.value.detail or "")
 
 
+def test_a_verified_token_expires_in_the_cache_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import tessera_shared.auth as auth
+
+    c = codec()
+    token = c.issue("rep1", ["admin"], ttl=timedelta(seconds=30))
+    assert c.verify(token).subject == "rep1"
+    assert c.verify(token).subject == "rep1"  # from the cache
+    later = time.time() + 30 + auth.LEEWAY + 1
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", _FrozenDatetime(later))
+    with pytest.raises(Problem) as err:
+        c.verify(token)
+    assert "expired" in (err.value.detail or "")
+
+
+def test_a_tampered_copy_of_a_cached_token_is_refused() -> None:
+    c = codec()
+    token = c.issue("rep1", ["sales_rep"])
+    c.verify(token)
+    header, payload, signature = token.split(".")
+    forged = jwt.encode({**jwt.decode(token, options={"verify_signature": False}), "roles": ["admin"]},
+                        "x" * 40, algorithm="HS256").split(".")[1]
+    with pytest.raises(Problem):
+        c.verify(f"{header}.{forged}.{signature}")
+
+
+def test_the_verified_cache_is_bounded() -> None:
+    import tessera_shared.auth as auth
+
+    c = codec()
+    tokens = [c.issue(f"u{i}", ["admin"]) for i in range(auth.VERIFIED_CACHE_SIZE + 5)]
+    for t in tokens:
+        c.verify(t)
+    assert len(c._verified) == auth.VERIFIED_CACHE_SIZE
+    assert tokens[0] not in c._verified and tokens[-1] in c._verified
+
+
+class _FrozenDatetime:
+    """Stands in for PyJWT's datetime module reference: now() is a fixed instant."""
+
+    def __init__(self, ts: float) -> None:
+        self._ts = ts
+
+    def now(self, tz=None) -> datetime:  # noqa: ANN001
+        return datetime.fromtimestamp(self._ts, tz)
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(datetime, name)
+
+
 def test_token_for_another_audience_is_refused() -> None:
     token = jwt.encode({"sub": "x", "roles": ["admin"], "iss": "tessera-gateway", "aud": "other",
                         "iat": datetime.now(UTC), "exp": datetime.now(UTC) + timedelta(minutes=1)},

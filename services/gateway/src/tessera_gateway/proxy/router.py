@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import httpx
+import httpx2
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -31,7 +31,7 @@ RETRIES = 2
 
 
 async def forward(request: Request, service: str, path: str) -> Response:
-    client: httpx.AsyncClient = request.app.state.clients[service]
+    client: httpx2.AsyncClient = request.app.state.clients[service]
     base = request.app.state.upstreams[service]
     headers = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
     headers["x-request-id"] = request_id_var.get() or ""
@@ -42,25 +42,25 @@ async def forward(request: Request, service: str, path: str) -> Response:
     upstream = client.build_request(
         request.method, f"{base}/v1/{path}", params=request.query_params.multi_items(),
         headers=headers, content=body,
-        timeout=request.app.state.settings.import_timeout if long_running else httpx.USE_CLIENT_DEFAULT,
+        timeout=request.app.state.settings.import_timeout if long_running else httpx2.USE_CLIENT_DEFAULT,
     )
     attempt = 0
     while True:
         try:
             resp = await client.send(upstream)
             break
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
             # Not connected means not sent: a retry cannot apply a write twice.
             attempt += 1
             if attempt > RETRIES:
                 raise Problem(503, f"the {service} service is unavailable", slug="upstream-unavailable",
                               service=service) from exc
-        except httpx.TimeoutException as exc:
+        except httpx2.TimeoutException as exc:
             attempt += 1
             if request.method not in SAFE_METHODS or attempt > RETRIES:
                 raise Problem(504, f"the {service} service did not answer in time", slug="upstream-timeout",
                               service=service) from exc
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             attempt += 1
             if request.method not in SAFE_METHODS or attempt > RETRIES:
                 raise Problem(502, f"the {service} service failed to answer", slug="upstream-error",

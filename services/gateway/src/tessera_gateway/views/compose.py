@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import httpx
+import httpx2
 
 from tessera_shared.observability import current_traceparent, request_id_var
 
@@ -43,12 +43,12 @@ def _status_of(code: int) -> Status:
     return "error"
 
 
-async def _one(client: httpx.AsyncClient, base: str, fetch: Fetch, headers: dict[str, str]) -> Result:
+async def _one(client: httpx2.AsyncClient, base: str, fetch: Fetch, headers: dict[str, str]) -> Result:
     try:
         r = await client.get(f"{base}{fetch.path}", params=dict(fetch.params), headers=headers)
-    except httpx.TimeoutException:
+    except httpx2.TimeoutException:
         return Result("timeout")
-    except httpx.TransportError:
+    except httpx2.TransportError:
         return Result("unavailable")
     try:
         body = r.json()
@@ -58,7 +58,7 @@ async def _one(client: httpx.AsyncClient, base: str, fetch: Fetch, headers: dict
 
 
 async def fetch_all(
-    clients: Mapping[str, httpx.AsyncClient],
+    clients: Mapping[str, httpx2.AsyncClient],
     upstreams: Mapping[str, str],
     fetches: Mapping[str, Fetch],
     *,

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import httpx
+import httpx2
 
 from tessera_gateway.proxy.routes import owner_of
 
@@ -82,12 +82,12 @@ class MergedOpenAPI:
             self._merged = merge(self._own(), self._fetched)
         return self._merged
 
-    async def refresh(self, clients: Mapping[str, httpx.AsyncClient]) -> bool:
+    async def refresh(self, clients: Mapping[str, httpx2.AsyncClient]) -> bool:
         async def one(service: str, url: str) -> dict[str, Any] | None:
             try:
                 r = await clients[service].get(f"{url}/openapi.json", timeout=5.0)
                 return r.json() if r.status_code == 200 else None
-            except (httpx.HTTPError, ValueError):
+            except (httpx2.HTTPError, ValueError):
                 return None
 
         docs = await asyncio.gather(*(one(s, u) for s, u in self._upstreams.items()))
@@ -97,7 +97,7 @@ class MergedOpenAPI:
         self._merged = merge(self._own(), self._fetched)
         return all(d is not None for d in self._fetched.values())
 
-    async def keep_fresh(self, clients: Mapping[str, httpx.AsyncClient]) -> None:
+    async def keep_fresh(self, clients: Mapping[str, httpx2.AsyncClient]) -> None:
         while True:
             try:
                 complete = await self.refresh(clients)

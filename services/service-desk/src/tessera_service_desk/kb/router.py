@@ -15,7 +15,7 @@ from tessera_service_desk.kb.schemas import (
 from tessera_service_desk.tickets.models import Ticket
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
-from tessera_shared.deps import SessionDep
+from tessera_shared.deps import SessionDep, WriteSessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery
@@ -82,7 +82,7 @@ async def list_articles(
 
 
 @router.get("/{article_id}", response_model=ArticleOut, summary="Read an article (counts a view)")
-async def get_article(article_id: uuid.UUID, session: SessionDep, response: Response,
+async def get_article(article_id: uuid.UUID, session: WriteSessionDep, response: Response,
                       _: Annotated[Principal, require_roles(*READERS)]) -> ArticleOut:
     article = await _article(session, article_id)
     if article.status == "published":
