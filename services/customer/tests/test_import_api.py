@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import orjson
 from fastapi import FastAPI
@@ -103,6 +105,23 @@ class TestImportNdjson:
             (2, "segmentation.demographic.age_band"), (4, "row"), (5, "row")]
         globex = (await client.get("/v1/customers", params={"q": "globex"}, headers=manager(app))).json()["items"][0]
         assert globex["channels"] == [{"kind": "postal", "value": "1 Main St", "label": None}]
+
+
+class TestImportStreamed:
+    async def test_body_in_small_chunks_with_bom_and_crlf(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        body = ("\ufeffexternal_id,kind,name,tags\r\n"
+                + "".join(f"s-{i},person,Zoë {i},t{i % 2}\r\n" for i in range(30)) + "s-x,robot,Bad,\r\n").encode()
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for i in range(0, len(body), 37):  # rows, CRLFs and the two bytes of "ë" cut across chunks
+                yield body[i:i + 37]
+
+        r = await client.post(URL, content=chunks(), headers={**manager(app), "content-type": "text/csv"})
+        assert r.status_code == 200, r.text
+        assert (r.json()["created"], r.json()["failed"]) == (30, 1)
+        assert [(e["line"], e["field"]) for e in r.json()["errors"]] == [(32, "kind")]
+        found = (await client.get("/v1/customers", params={"q": "zoë 1"}, headers=manager(app))).json()["items"]
+        assert sorted(c["name"] for c in found) == ["Zoë 1", *(f"Zoë {i}" for i in range(10, 20))]
 
 
 class TestImportSize:

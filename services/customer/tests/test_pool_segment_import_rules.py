@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tessera_customer.imports.body import text_pieces
 from tessera_customer.imports.parsing import (
     HeaderError, RowError, check_csv_header, csv_field, csv_record, read_csv, read_ndjson, validate,
 )
 from tessera_customer.pool.rules import claim_owner, returns_to_pool
 from tessera_customer.segments.rules import may_edit_segment, safe_cell
 from tessera_shared.auth import Principal
+from tessera_shared.http.errors import Problem
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -88,3 +91,46 @@ class TestImportParsing:
         errors = validate(7, {"kind": "person", "name": "Ada"}, csv_columns=True)
         assert errors == [RowError(7, "external_id", errors[0].message)]  # type: ignore[index]
         assert validate(8, {"kind": "person", "name": "Ada", "external_id": "x"}, csv_columns=True).name == "Ada"  # type: ignore[union-attr]
+
+
+class TestStreamedImportBody:
+    """The body arrives in pieces of any size: rows, line numbers and errors do not depend on where they are cut."""
+
+    CSV = ('\ufeffkind,name,external_id\r\nperson,"Two\r\nLines",a\r\nperson,B\rperson,"Zoë",c\r\n'
+           'person,"Q ""uoted""",d\n')
+    NDJSON = '{"kind": "person"}\r\n\n[]\n{"name": "a\u2028b"}\n{"name": "Zoë"}'
+
+    @pytest.mark.parametrize("reader,text", [(read_csv, CSV.removeprefix("\ufeff")), (read_ndjson, NDJSON)])
+    def test_any_cut_gives_the_rows_of_the_whole(self, reader, text) -> None:  # noqa: ANN001
+        whole = list(reader([text]))
+        for cut in range(1, len(text)):
+            assert list(reader([text[:cut], "", text[cut:]])) == whole, cut
+
+    def test_crlf_and_lone_cr_end_csv_lines(self) -> None:
+        rows = list(read_csv([self.CSV.removeprefix("\ufeff")]))
+        assert [(line, r["name"], r["external_id"]) for line, r in rows if isinstance(r, dict) and "external_id" in r] == [
+            (3, "Two\r\nLines", "a"), (5, 'Zoë', "c"), (6, 'Q "uoted"', "d")]
+        assert rows[1][0] == 4 and isinstance(rows[1][1], RowError)  # "person,B" then a lone CR: 2 cells
+
+    def test_a_body_of_whitespace_is_empty(self) -> None:
+        for reader in (read_csv, read_ndjson):
+            with pytest.raises(HeaderError) as caught:
+                list(reader([" ", "\r\n", ""]))
+            assert (caught.value.field, str(caught.value)) == ("body", "the file is empty")
+
+
+class TestBodyDecoding:
+    async def test_characters_and_bom_split_between_chunks(self) -> None:
+        raw = "\ufeffZoë,ü\n".encode()
+        for cut in range(1, len(raw)):
+            assert "".join([p async for p in text_pieces(chunks(raw[:cut], raw[cut:]))]) == "Zoë,ü\n"
+
+    async def test_bad_byte_is_named_by_its_offset_in_the_body(self) -> None:
+        with pytest.raises(Problem) as caught:
+            [p async for p in text_pieces(chunks(b"abc\xc3", b"\xa9d", b"e\xff"))]
+        assert "at byte 7" in caught.value.detail
+
+
+async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part

@@ -15,6 +15,7 @@ from tessera_shared.db import JSONType, Money, UTCDateTime, new_id, utcnow
 DEMOGRAPHIC = ("gender", "age_band", "occupation", "education")
 GEOGRAPHIC = ("country", "region", "city", "climate_zone")
 PSYCHOGRAPHIC = ("lifestyle", "social_status", "preferences")
+NAME_KEY_TYPE = String(200).with_variant(String(200, collation="C"), "postgresql")
 
 
 class Customer(Base, table=True):
@@ -28,7 +29,14 @@ class Customer(Base, table=True):
         Index("ix_customers_owner_active_at", "owner_active_at"),
         # Prefix search (LIKE 'abc%') needs pattern ops on PostgreSQL unless the collation is C;
         # they serve equality (filters, dedup joins) just as well.
-        Index("ix_customers_name_key", "name_key", postgresql_ops={"name_key": "varchar_pattern_ops"}),
+        # Keyset pages by (column, id): a filtered page is an index range read in id order that stops
+        # after limit + 1 rows instead of a bitmap over every match and a sort.
+        Index("ix_customers_status_id", "status", "id"),
+        Index("ix_customers_country_id", "country", "id"),
+        Index("ix_customers_relation_id", "relation", "id"),
+        Index("ix_customers_rfm_segment_id", "rfm_segment", "id"),
+        # Search pages in (name_key, id) order: a name prefix is one range of this index (C collation).
+        Index("ix_customers_name_key_id", "name_key", "id"),
         Index("ix_customers_email", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
         Index("ix_customers_phone", "phone", postgresql_ops={"phone": "varchar_pattern_ops"}),
     )
@@ -39,25 +47,26 @@ class Customer(Base, table=True):
     email: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
     phone: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
     owner_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
-    status: str = Field(default="prospect", sa_column=Column(String(20), nullable=False, index=True))
+    status: str = Field(default="prospect", sa_column=Column(String(20), nullable=False))
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     version: int = Field(default=1, nullable=False)
 
     # Normalised name (lower case, no punctuation or legal suffix): search prefix and dedup key.
-    name_key: str = Field(default="", sa_column=Column(String(200), nullable=False))
+    # C collation on PostgreSQL: byte order (as SQLite's), so one btree serves LIKE 'abc%' and ORDER BY.
+    name_key: str = Field(default="", sa_column=Column(NAME_KEY_TYPE, nullable=False))
     external_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True, unique=True))
     channels: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     custom_attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
-    relation: str | None = Field(default=None, sa_column=Column(String(20), nullable=True, index=True))
+    relation: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
     relationship_type: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
 
     gender: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
     age_band: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
     occupation: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     education: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
-    country: str | None = Field(default=None, sa_column=Column(String(2), nullable=True, index=True))
+    country: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
     region: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     city: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     climate_zone: str | None = Field(default=None, sa_column=Column(String(50), nullable=True))
@@ -77,7 +86,7 @@ class Customer(Base, table=True):
     rfm_recency: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     rfm_frequency: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     rfm_monetary: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
-    rfm_segment: str | None = Field(default=None, sa_column=Column(String(30), nullable=True, index=True))
+    rfm_segment: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
     frequency_class: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
     churn_risk: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     value_computed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

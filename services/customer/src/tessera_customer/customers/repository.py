@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from tessera_customer.customers.filters import CustomerFilter
 from tessera_customer.customers.models import Customer, CustomerTag
@@ -26,5 +28,11 @@ class CustomerRepository:
             await self.session.execute(insert(CustomerTag), [{"customer_id": customer_id, "tag": t} for t in tags])
 
     async def list(self, params: PageParams, filters: CustomerFilter) -> tuple[list[Customer], str | None]:
-        """One page by id: the list and segment members share this query."""
-        return await paginate(self.session, filters.apply(select(Customer)), params, (Customer.id,))
+        """One page by id, or by (name_key, id) with a search: the list and segment members share this query."""
+        return await paginate(self.session, filters.apply(select(Customer)), params, page_order(filters))
+
+
+def page_order(filters: CustomerFilter) -> tuple[InstrumentedAttribute[Any], ...]:
+    """A name search pages in (name_key, id) order: its matches are then one index range that a page
+    leaves after limit + 1 rows, however many customers share the prefix."""
+    return (Customer.name_key, Customer.id) if filters.q else (Customer.id,)

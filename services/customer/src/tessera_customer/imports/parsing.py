@@ -4,8 +4,8 @@ each row validated on its own, every error named by line and field."""
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ LISTS = ("tags", "preferences")  # ";"-separated in a CSV cell
 LIST_SEPARATOR = ";"
 ATTRIBUTE_PREFIX = "attr."  # a CSV column "attr.<name>" is a custom attribute
 CSV_COLUMNS = frozenset({*TOP_LEVEL, *SEGMENTATION, "tags"})
+NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,10 @@ def csv_record(cells: dict[str, str]) -> dict[str, Any]:
     return record
 
 
-def read_csv(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    """(line, record) per data row; the header is line 1. Raises HeaderError before any row."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+def read_csv(pieces: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    """(line, record) per data row of the text in ``pieces`` (any split); the header is line 1.
+    Raises HeaderError before any row."""
+    reader = csv.reader(physical_lines(non_empty(pieces)))
     header = [h.strip() for h in next(reader, [])]
     check_csv_header(header)
     try:
@@ -98,10 +100,9 @@ def read_csv(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
         yield reader.line_num, RowError(reader.line_num, "row", f"unreadable CSV: {exc}")
 
 
-def read_ndjson(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+def read_ndjson(pieces: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     """(line, record) per non-blank line: each line one JSON object shaped like POST /v1/customers."""
-    # Split on "\n" only: str.splitlines would also cut at U+2028, which JSON strings may hold.
-    for line, raw in enumerate(text.split("\n"), start=1):
+    for line, raw in enumerate(split_on_newline(non_empty(pieces)), start=1):
         if not raw.strip():
             continue
         try:
@@ -113,6 +114,45 @@ def read_ndjson(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
             yield line, RowError(line, "row", "each line must be a JSON object")
             continue
         yield line, record
+
+
+def non_empty(pieces: Iterable[str]) -> Iterator[str]:
+    """The pieces, once one holds more than whitespace; a file of nothing else is refused."""
+    held: list[str] = []
+    rest = iter(pieces)
+    for piece in rest:
+        held.append(piece)
+        if piece.strip():
+            break
+    else:
+        raise HeaderError("body", "the file is empty")
+    yield from held
+    yield from rest
+
+
+def physical_lines(pieces: Iterable[str]) -> Iterator[str]:
+    """Lines with their endings, cut where io.StringIO(newline="") cuts (\r\n, \r, \n), whatever the pieces."""
+    rest = ""
+    for piece in pieces:
+        text, start = rest + piece, 0
+        for match in NEWLINE.finditer(text):
+            if match.end() == len(text) and match.group() == "\r":
+                break  # perhaps the first half of a \r\n split between two pieces
+            yield text[start:match.end()]
+            start = match.end()
+        rest = text[start:]
+    if rest:
+        yield rest
+
+
+def split_on_newline(pieces: Iterable[str]) -> Iterator[str]:
+    """What "".join(pieces).split("\n") gives, a line at a time (not str.splitlines: JSON strings may hold U+2028)."""
+    rest = ""
+    for piece in pieces:
+        lines = (rest + piece).split("\n")
+        rest = lines.pop()
+        yield from lines
+    yield rest
 
 
 def csv_field(loc: tuple[int | str, ...]) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from tessera_customer.common import SettingsDep
+from tessera_customer.imports.body import blocking, text_pieces
 from tessera_customer.imports.parsing import HeaderError, read_csv, read_ndjson
 from tessera_customer.imports.service import ImportReport, import_customers, valid_rows
 from tessera_shared.auth import Principal, Role, require_roles
@@ -50,15 +52,6 @@ def _problem(status: int, field: str, message: str, slug: str = "validation-erro
     return Problem(status, message, slug=slug, errors=[{"field": field, "location": "body", "message": message}])
 
 
-async def _read_text(request: Request) -> str:
-    # The stream, not request.body(): the route-specific size limit is enforced chunk by chunk.
-    chunks = [chunk async for chunk in request.stream()]
-    try:
-        return b"".join(chunks).decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _problem(422, "body", f"the body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
-
-
 @router.post("/import", response_model=ImportOut, openapi_extra=_BODY_DOC,
              summary="Bulk import customers from CSV or JSON lines (idempotent on external_id)")
 async def import_file(
@@ -69,11 +62,10 @@ async def import_file(
     if media_type not in CSV_TYPES | NDJSON_TYPES:
         raise Problem(415, f"send text/csv or application/x-ndjson, not {media_type or 'nothing'}",
                       slug="unsupported-media-type")
-    text = await _read_text(request)
-    if not text.strip():
-        raise _problem(422, "body", "the file is empty")
     is_csv = media_type in CSV_TYPES
     report = ImportReport()
+    # Streamed: rows are parsed as the body arrives (the route's size limit still counts every chunk).
+    text = blocking(text_pieces(request.stream()), asyncio.get_running_loop())
     try:
         rows = read_csv(text) if is_csv else read_ndjson(text)
         valid = valid_rows(rows, report, csv_columns=is_csv)

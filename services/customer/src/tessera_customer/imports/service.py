@@ -4,7 +4,6 @@ tags, timeline lines and customer.created outbox rows, written with multi-row IN
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -14,15 +13,15 @@ from sqlalchemy import insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tessera_customer.common import outbox_row
 from tessera_customer.customers.models import Customer, CustomerTag
 from tessera_customer.customers.schemas import CustomerCreate
 from tessera_customer.customers.service import created_event, record_fields
 from tessera_customer.imports.parsing import RowError, validate
+from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_shared.db import new_id, unit_of_work, utcnow
-from tessera_shared.events.envelope import build_event, topic_for
 from tessera_shared.infra_tables import outbox
-from tessera_shared.observability import current_traceparent
 
 MAX_REPORTED_ERRORS = 1000
 ANALYZE_AFTER = 1000
@@ -120,16 +119,7 @@ async def _store_batch(session: AsyncSession, batch: list[CustomerCreate]) -> in
     if tags:
         await session.execute(insert(CustomerTag.__table__), tags)
     await session.execute(insert(TimelineEntry.__table__), [
-        {"id": new_id(), "customer_id": v["id"], "occurred_at": now, "kind": "customer.created", "source": "customer",
-         "summary": f"Customer {v['name']} imported"[:500], "ref_id": None, "data": {"imported": True},
-         "event_id": None} for v in stored])
-    await session.execute(insert(outbox), [_outbox_row(v, now) for v in stored])
+        timeline.row(v["id"], "customer.created", f"Customer {v['name']} imported", occurred_at=now,
+                     data={"imported": True}) for v in stored])
+    await session.execute(insert(outbox), [outbox_row(created_event(v["id"], v), v["id"], now) for v in stored])
     return len(stored)
-
-
-def _outbox_row(fields: dict[str, Any], now: Any) -> dict[str, Any]:
-    """What tessera_shared.outbox.publish writes, for many events in one INSERT."""
-    data = created_event(fields["id"], fields)
-    envelope = build_event(data, subject=fields["id"], traceparent=current_traceparent())
-    return {"event_id": uuid.UUID(envelope.id), "topic": topic_for(data.producer), "key": envelope.subject,
-            "event_type": envelope.type, "envelope": envelope.to_json().decode(), "created_at": now}

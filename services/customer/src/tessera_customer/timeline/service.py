@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_customer.timeline.models import TimelineEntry
-from tessera_shared.db import utcnow
+from tessera_shared.db import new_id, utcnow
 
 
 def record(
@@ -25,6 +25,13 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def row(customer_id: uuid.UUID, kind: str, summary: str, *, occurred_at: datetime,
+        data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One of the service's own timeline lines as a row, for one multi-row INSERT of many."""
+    return {"id": new_id(), "customer_id": customer_id, "occurred_at": occurred_at, "kind": kind, "source": "customer",
+            "summary": summary[:500], "ref_id": None, "data": data or {}, "event_id": None}
 
 
 async def already_recorded(session: AsyncSession, event_id: str) -> bool:
