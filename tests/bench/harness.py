@@ -677,7 +677,7 @@ class Bench:
         try:
             # Start from empty tables: the rows above left some customers and invoices behind.
             await cconn.execute("TRUNCATE customers CASCADE")
-            await bconn.execute("TRUNCATE ledger_entries")
+            await bconn.execute("TRUNCATE ledger_entries, receivable_balances, receivable_totals")
             have = 0
             cust, billing = self.stack.url("customer"), self.stack.url("billing")
             async with httpx.AsyncClient(timeout=120) as c:
@@ -686,7 +686,7 @@ class Bench:
                     await cconn.execute(SEED_CUSTOMERS, have + 1, n)
                     await bconn.execute(SEED_LEDGER, have + 1, n)
                     await cconn.execute("ANALYZE customers")
-                    await bconn.execute("ANALYZE ledger_entries")
+                    await bconn.execute("ANALYZE ledger_entries, receivable_balances, receivable_totals")
                     have = n
                     log(f"seeded {size_label(n)} customers and ledger entries in {time.perf_counter() - t0:.1f}s")
                     # A cursor half-way down: what a client holds after walking n/2 rows.
@@ -922,15 +922,34 @@ FROM generate_series($1::int, $2::int) AS i,
                             'patel','young','allen','mitchell','james','anderson','phillips','lee','bell','parker',
                             'davis','jonas'])[(i % 50) + 1] AS surname) AS s
 """
+# Ledger rows in pairs per invoice k = (i + 1) / 2: i odd is its issue (k % 400 days ago, due 30 days
+# later, one in ten in USD), i even its payment if it has one (older than 60 days: paid in full but
+# one in twenty; younger: one in three half paid). The same statement adds the rows to the read
+# model the service keeps with the ledger (receivable_balances, receivable_totals).
 SEED_LEDGER = """
-INSERT INTO ledger_entries (id, invoice_id, customer_id, currency, kind, amount, entry_date, due_date, created_at)
-SELECT md5('bench-ledger-' || i)::uuid, md5('bench-invoice-' || (i / 2))::uuid,
-       md5('bench-customer-' || (i / 20))::uuid,
-       CASE WHEN i % 10 = 0 THEN 'USD' ELSE 'EUR' END,
-       CASE WHEN i % 2 = 0 THEN 'invoiced' ELSE 'collected' END,
-       CASE WHEN i % 2 = 0 THEN 100 + (i % 900) ELSE -(50 + (i % 400)) END,
-       current_date - (i % 400), current_date - (i % 400) + 30, now()
-FROM generate_series($1::int, $2::int) AS i
+WITH src AS (
+  SELECT i, k, md5('bench-invoice-' || k)::uuid AS invoice_id, md5('bench-customer-' || (k / 10))::uuid AS customer_id,
+         CASE WHEN k % 10 = 0 THEN 'USD' ELSE 'EUR' END AS currency, current_date - k % 400 AS issued,
+         k % 400 AS age, (100 + k % 900)::numeric AS total
+  FROM generate_series($1::int, $2::int) AS i, LATERAL (SELECT (i + 1) / 2 AS k) AS kk
+), entries AS (
+  INSERT INTO ledger_entries (id, invoice_id, customer_id, currency, kind, amount, entry_date, due_date, created_at)
+  SELECT md5('bench-ledger-' || i)::uuid, invoice_id, customer_id, currency,
+         CASE WHEN i % 2 = 1 THEN 'invoiced' ELSE 'collected' END,
+         CASE WHEN i % 2 = 1 THEN total WHEN age >= 60 THEN -total ELSE -(total / 2) END,
+         CASE WHEN i % 2 = 1 THEN issued WHEN age >= 60 THEN issued + 20 + k % 40 ELSE issued + age / 2 END,
+         issued + 30, now()
+  FROM src WHERE i % 2 = 1 OR (age >= 60 AND k % 20 <> 0) OR (age < 60 AND k % 3 = 0)
+  RETURNING customer_id, currency, due_date, amount, entry_date
+), balances AS (
+  INSERT INTO receivable_balances (customer_id, currency, due_date, amount)
+  SELECT customer_id, currency, due_date, sum(amount) FROM entries GROUP BY 1, 2, 3 HAVING sum(amount) <> 0
+  ON CONFLICT (customer_id, currency, due_date) DO UPDATE SET amount = receivable_balances.amount + excluded.amount
+)
+INSERT INTO receivable_totals (currency, due_date, amount, first_entry_date)
+SELECT currency, due_date, sum(amount), min(entry_date) FROM entries GROUP BY 1, 2
+ON CONFLICT (currency, due_date) DO UPDATE SET amount = receivable_totals.amount + excluded.amount,
+    first_entry_date = least(receivable_totals.first_entry_date, excluded.first_entry_date)
 """
 LIST_SQL = ("SELECT * FROM customers WHERE merged_into_id IS NULL AND id > $1 ORDER BY id LIMIT 51")
 FILTER_SQL = ("SELECT * FROM customers WHERE merged_into_id IS NULL AND country = $1 AND status = $2 "
@@ -938,15 +957,29 @@ FILTER_SQL = ("SELECT * FROM customers WHERE merged_into_id IS NULL AND country 
 SEARCH_SQL = ("SELECT * FROM customers WHERE merged_into_id IS NULL AND name_key LIKE $1 "
               "ORDER BY name_key, id LIMIT 51")
 AGING_SQL = """
-SELECT currency,
-       sum(CASE WHEN due_date >= current_date THEN amount ELSE 0 END),
-       sum(CASE WHEN due_date < current_date AND due_date >= current_date - 30 THEN amount ELSE 0 END),
-       sum(CASE WHEN due_date < current_date - 30 AND due_date >= current_date - 60 THEN amount ELSE 0 END),
-       sum(CASE WHEN due_date < current_date - 60 AND due_date >= current_date - 90 THEN amount ELSE 0 END),
-       sum(CASE WHEN due_date < current_date - 90 THEN amount ELSE 0 END)
-FROM ledger_entries WHERE entry_date <= current_date GROUP BY currency ORDER BY currency
+WITH later AS (SELECT customer_id, currency, due_date, -amount AS amount FROM ledger_entries
+               WHERE entry_date > current_date),
+totals AS (
+  SELECT currency,
+         sum(CASE WHEN due_date >= current_date THEN amount ELSE 0 END) AS current,
+         sum(CASE WHEN due_date < current_date AND due_date >= current_date - 30 THEN amount ELSE 0 END) AS d30,
+         sum(CASE WHEN due_date < current_date - 30 AND due_date >= current_date - 60 THEN amount ELSE 0 END) AS d60,
+         sum(CASE WHEN due_date < current_date - 60 AND due_date >= current_date - 90 THEN amount ELSE 0 END) AS d90,
+         sum(CASE WHEN due_date < current_date - 90 THEN amount ELSE 0 END) AS over90
+  FROM (SELECT currency, due_date, amount, first_entry_date FROM receivable_totals
+        UNION ALL SELECT currency, due_date, amount, NULL FROM later) AS t
+  GROUP BY currency HAVING min(first_entry_date) <= current_date ORDER BY currency),
+page AS (
+  SELECT customer_id, currency,
+         sum(CASE WHEN due_date >= current_date THEN amount ELSE 0 END) AS current,
+         sum(CASE WHEN due_date < current_date AND due_date >= current_date - 30 THEN amount ELSE 0 END) AS d30,
+         sum(CASE WHEN due_date < current_date - 30 AND due_date >= current_date - 60 THEN amount ELSE 0 END) AS d60,
+         sum(CASE WHEN due_date < current_date - 60 AND due_date >= current_date - 90 THEN amount ELSE 0 END) AS d90,
+         sum(CASE WHEN due_date < current_date - 90 THEN amount ELSE 0 END) AS over90
+  FROM (SELECT customer_id, currency, due_date, amount FROM receivable_balances UNION ALL SELECT * FROM later) AS b
+  GROUP BY customer_id, currency HAVING sum(amount) <> 0 ORDER BY customer_id, currency LIMIT 51)
+SELECT (SELECT json_agg(totals) FROM totals), (SELECT json_agg(page) FROM page)
 """
-
 
 # ----------------------------------------------------------------------------- entry point
 

@@ -74,7 +74,7 @@ class ServiceProcess:
             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
 
-    async def wait_ready(self, timeout: float = 60) -> None:
+    async def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:

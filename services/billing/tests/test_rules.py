@@ -8,7 +8,14 @@ from decimal import Decimal as D
 
 import pytest
 
-from tessera_billing.collections.rules import days_overdue, dunning_action, dunning_step_due, is_overdue, overdue_cutoff
+from tessera_billing.collections.rules import (
+    days_overdue,
+    dunning_action,
+    dunning_step_due,
+    dunning_thresholds,
+    is_overdue,
+    overdue_cutoff,
+)
 from tessera_billing.credit.rules import credit_check, worse_rating
 from tessera_billing.invoices.rules import (
     InvalidTransition,
@@ -195,3 +202,11 @@ class TestCredit:
     def test_worse_rating(self) -> None:
         assert worse_rating("A", "C") == "C"
         assert worse_rating("D", "B") == "D"
+
+
+def test_dunning_thresholds_are_the_step_rule_in_due_dates() -> None:
+    as_of, schedule = date(2026, 6, 1), [1, 7, 15, 30]
+    for days in range(-3, 45):
+        due = as_of - timedelta(days=days)
+        reached = sum(1 for t in dunning_thresholds(schedule, as_of) if due <= t)
+        assert dunning_step_due(schedule, days, 0) == (reached or None), days

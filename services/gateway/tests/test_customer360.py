@@ -102,7 +102,8 @@ async def test_all_sections_ok(stack: httpx.AsyncClient) -> None:
     assert body["profile"]["id"] == cid
     assert set(body["sections"].values()) == {"ok"}, body["sections"]
     assert body["sales"]["pipeline_value"] == []
-    assert body["billing"]["credit"] is None or body["billing"]["credit"]["customer_id"] == cid
+    assert body["billing"]["credit"]["known"] is False  # billing has not heard of the customer yet
+    assert body["billing"]["balance"] == [] and body["billing"]["aging"] == []
     again = await stack.get(f"/api/v1/customers/{cid}/360", headers={**admin, "If-None-Match": r.headers["etag"]})
     assert again.status_code == 304
 
@@ -156,12 +157,14 @@ def test_compose_derives_pipeline_lifetime_and_balances() -> None:
     ok = lambda body: Result("ok", body, 200)  # noqa: E731
     deal = lambda stage, amount, p, cur="EUR": {"stage": stage, "amount": amount, "probability": p,  # noqa: E731
                                                  "currency": cur, "updated_at": "2026-11-01T00:00:00Z"}
-    inv = lambda status, bal: {"status": status, "balance_due": bal, "currency": "EUR", "issue_date": "2026-10-01"}  # noqa: E731
     results = {name: ok({"items": []}) for name in fetches(cid)}
     results["customer"] = ok({"profile": {"id": str(cid)}, "contacts": [], "timeline": [], "last_csat": 4})
     results["deals"] = ok({"items": [deal("proposal", "1000.00", 50), deal("negotiation", "200.00", 80),
                                      deal("won", "300.00", 100), deal("won", "50", 100, "USD"), deal("lost", "9", 0)]})
-    results["invoices"] = ok({"items": [inv("overdue", "120.50"), inv("issued", "10"), inv("paid", "0")]})
+    results["billing"] = ok({"open_invoices": [{"id": "i1"}], "recent_invoices": [], "truncated": False,
+                             "balance": [{"currency": "EUR", "amount": "130.50"}],
+                             "overdue_amount": [{"currency": "EUR", "amount": "120.50"}], "aging": None,
+                             "credit": None, "customer_credit": []})
     results["tickets"] = Result("timeout")
     body = compose(cid, results)
     assert body["sales"]["pipeline_value"] == [{"currency": "EUR", "amount": "1200.00"}]
@@ -169,6 +172,7 @@ def test_compose_derives_pipeline_lifetime_and_balances() -> None:
     assert body["sales"]["lifetime_won"] == [{"currency": "EUR", "amount": "300.00"}, {"currency": "USD", "amount": "50.00"}]
     assert body["billing"]["balance"] == [{"currency": "EUR", "amount": "130.50"}]
     assert body["billing"]["overdue_amount"] == [{"currency": "EUR", "amount": "120.50"}]
+    assert body["billing"]["open_invoices"] == [{"id": "i1"}]
     assert body["service"]["last_csat"] == 4
     assert body["sections"]["service"] == "timeout"
     assert body["sections"]["sales"] == "ok"

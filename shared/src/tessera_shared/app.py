@@ -211,7 +211,11 @@ def build_app(
 ) -> FastAPI:
     """The HTTP conventions every process shares: errors, limits, request context, probes, metrics."""
     configure_logging(name, settings.log_level, settings.log_json)
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    # FastAPI's own OpenTelemetry is off: RequestContextMiddleware makes the server span and the
+    # metrics (with it on, a configured global provider would get every request twice, and each
+    # request paid a provider lookup through os.environ).
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings = settings
     app.state.token_codec = token_codec(settings)
     app.state.tracer_provider, app.state.tracer = make_tracer(

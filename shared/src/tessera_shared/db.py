@@ -194,17 +194,25 @@ class ReadOnlySessionError(RuntimeError):
 
 
 @asynccontextmanager
-async def read_session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session for reads only. On PostgreSQL its statements run in autocommit: no BEGIN and
-    COMMIT round trips (at READ COMMITTED each statement saw its own snapshot anyway); on SQLite a
-    deferred transaction. Any ORM write raises ReadOnlySessionError before it reaches SQL."""
+async def read_session(factory: async_sessionmaker[AsyncSession], *, snapshot: bool = False,
+                       ) -> AsyncIterator[AsyncSession]:
+    """A session for reads only; any ORM write raises ReadOnlySessionError before it reaches SQL.
+
+    On PostgreSQL its statements run in autocommit: no BEGIN and COMMIT round trips (at READ
+    COMMITTED each statement saw its own snapshot anyway). ``snapshot=True`` buys one REPEATABLE
+    READ read-only transaction instead, for a read whose statements must agree with each other.
+    On SQLite a deferred transaction, one snapshot either way."""
     async with factory() as session:
         session.info[READ_ONLY] = True
         options: dict[str, Any] = {READ_ONLY: True}
         if session.bind is not None and session.bind.dialect.name == "postgresql":
-            options["isolation_level"] = "AUTOCOMMIT"
+            options |= ({"isolation_level": "REPEATABLE READ", "postgresql_readonly": True} if snapshot
+                        else {"isolation_level": "AUTOCOMMIT"})
         await session.connection(execution_options=options)
-        yield session
+        try:
+            yield session
+        finally:
+            await session.rollback()
 
 
 @event.listens_for(Session, "before_flush")

@@ -16,6 +16,7 @@ from tessera_billing.customers.handlers import on_customer_erased, on_customer_m
 from tessera_billing.invoices.handlers import deal_won_handler
 from tessera_billing.invoices.router import router as invoices_router
 from tessera_billing.payments.router import router as payments_router
+from tessera_billing.receivables.router import router as receivables_router
 from tessera_billing.reports.router import router as reports_router
 from tessera_billing.settings import BillingSettings
 from tessera_billing.writeoffs.router import router as writeoffs_router
@@ -39,7 +40,7 @@ def spec(settings: BillingSettings) -> ServiceSpec:
         title="Tessera billing service",
         description="Invoices, payments, credit control, overdue and dunning, ageing, write-offs.",
         routers=[collections_router, invoices_router, payments_router, credit_router, reports_router,
-                 writeoffs_router],
+                 writeoffs_router, receivables_router],
         migrations=Path(__file__).parent / "migrations",
         handlers={
             CustomerCreated.event_type: customer_created_handler(settings),

@@ -38,3 +38,9 @@ def dunning_action(step: int, steps: int) -> DunningAction:
     if step == steps - 1:
         return "final_notice"
     return "reminder"
+
+
+def dunning_thresholds(schedule: Sequence[int], as_of: date) -> list[date]:
+    """Latest due date that has reached each step on ``as_of`` (the SQL form of ``dunning_step_due``:
+    step k is reached when due_date <= thresholds[k - 1])."""
+    return [as_of - timedelta(days=days) for days in schedule]

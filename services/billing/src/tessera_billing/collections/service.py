@@ -1,29 +1,40 @@
 """The overdue job: mark invoices overdue once, then announce each dunning step once.
 
 Works in batches, one transaction each, so a run over many invoices neither holds long locks
-nor loses its progress when it stops half-way (the next run carries on).
+nor loses its progress when it stops half-way (the next run carries on). Each batch is two
+statements: one UPDATE ... RETURNING of up to BATCH invoices (its WHERE is the detect-once
+guard, re-checked under the row lock), and one INSERT of their events into the outbox.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import Table, and_, case, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera_billing.collections.models import InvoiceDispute
-from tessera_billing.collections.rules import days_overdue, dunning_action, dunning_step_due, overdue_cutoff
+from tessera_billing.collections.rules import days_overdue, dunning_action, dunning_thresholds, overdue_cutoff
 from tessera_billing.invoices.models import Invoice
-from tessera_billing.invoices.rules import InvoiceStatus, check_transition
-from tessera_billing.invoices.service import touch
+from tessera_billing.invoices.rules import TRANSITIONS, InvoiceStatus
 from tessera_billing.money import quantize
 from tessera_billing.settings import BillingSettings
 from tessera_shared.db import unit_of_work, utcnow
+from tessera_shared.events import build_event
 from tessera_shared.events.contracts import DunningStep, InvoiceOverdue
-from tessera_shared.outbox import publish
+from tessera_shared.events.envelope import EventData, topic_for
+from tessera_shared.infra_tables import outbox
+from tessera_shared.observability import current_traceparent
 
-BATCH = 500
+BATCH = 1000
+INVOICES: Table = Invoice.__table__  # type: ignore[assignment]
+_I = INVOICES.c
+# The statuses that may become overdue, from the status machine.
+_MAY_GO_OVERDUE = sorted(s.value for s, nxt in TRANSITIONS.items() if InvoiceStatus.OVERDUE in nxt)
+_RETURNED = (_I.id, _I.number, _I.customer_id, _I.deal_id, _I.balance_due, _I.currency, _I.due_date, _I.dunning_step)
 
 
 @dataclass
@@ -33,74 +44,93 @@ class OverdueRun:
     dunning_steps: int = 0
 
 
-async def mark_overdue_batch(session: AsyncSession, as_of: date, grace_days: int) -> int:
-    cutoff = overdue_cutoff(as_of, grace_days)
-    stmt = (
-        select(Invoice)
-        .where(Invoice.status.in_([InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID]), Invoice.due_date < cutoff)
-        .order_by(Invoice.id).limit(BATCH).with_for_update()
-    )
-    rows = list((await session.execute(stmt)).scalars())
+async def _update_batch(session: AsyncSession, where: Any, values: dict[str, Any], after: uuid.UUID | None) -> list[Any]:
+    """Update the first BATCH invoices after ``after`` (by id) matching ``where``; return them.
+
+    FOR UPDATE re-checks ``where`` on the latest version of a row it had to wait for, so a row
+    changed meanwhile (paid, or marked by a concurrent run) is skipped: detect-once holds.
+    """
+    if after is not None:
+        where = and_(where, _I.id > after)  # keyset: rows already passed are not scanned again
+    chosen = select(_I.id).where(where).order_by(_I.id).limit(BATCH).with_for_update()
+    ids = list((await session.execute(chosen)).scalars())
+    if not ids:
+        return []
+    # The ids as a list, not a subquery: the planner then reads them by primary key, never by a scan.
+    stmt = (update(INVOICES).where(_I.id.in_(ids))
+            .values(**values, updated_at=utcnow(), version=_I.version + 1).returning(*_RETURNED))
+    # Events in invoice id order, as one row at a time would write them.
+    return sorted((await session.execute(stmt)).all(), key=lambda r: r.id)
+
+
+async def _publish_all(session: AsyncSession, facts: list[tuple[EventData, uuid.UUID]]) -> None:
+    """``tessera_shared.outbox.publish`` for many events in one INSERT (the relay's poll picks them up)."""
+    if not facts:
+        return
+    traceparent, now = current_traceparent(), utcnow()
+    rows = []
+    for data, subject in facts:
+        envelope = build_event(data, subject=subject, traceparent=traceparent)
+        rows.append({"event_id": uuid.UUID(envelope.id), "topic": topic_for(data.producer), "key": envelope.subject,
+                     "event_type": envelope.type, "envelope": envelope.to_json().decode(), "created_at": now})
+    await session.execute(insert(outbox), rows)
+
+
+def _next(rows: list[Any]) -> uuid.UUID | None:
+    """Where the next batch starts, or None after the last one."""
+    return rows[-1].id if len(rows) == BATCH else None
+
+
+async def mark_overdue_batch(session: AsyncSession, as_of: date, grace_days: int,
+                             after: uuid.UUID | None = None) -> tuple[int, uuid.UUID | None]:
+    rows = await _update_batch(
+        session, and_(_I.status.in_(_MAY_GO_OVERDUE), _I.due_date < overdue_cutoff(as_of, grace_days)),
+        {"status": InvoiceStatus.OVERDUE.value, "overdue_since": as_of}, after)
     now = utcnow()
-    for invoice in rows:
-        check_transition(invoice.status, InvoiceStatus.OVERDUE)
-        invoice.status = InvoiceStatus.OVERDUE
-        invoice.overdue_since = as_of
-        touch(invoice)
-        await publish(session, InvoiceOverdue(
-            invoice_id=invoice.id, number=invoice.number or "", customer_id=invoice.customer_id,
-            deal_id=invoice.deal_id, amount_due=quantize(invoice.balance_due, invoice.currency),
-            currency=invoice.currency, due_date=invoice.due_date,
-            days_overdue=days_overdue(invoice.due_date, as_of), detected_at=now,
-        ), subject=invoice.customer_id)
-    return len(rows)
+    await _publish_all(session, [(InvoiceOverdue(
+        invoice_id=r.id, number=r.number or "", customer_id=r.customer_id, deal_id=r.deal_id,
+        amount_due=quantize(r.balance_due, r.currency), currency=r.currency, due_date=r.due_date,
+        days_overdue=days_overdue(r.due_date, as_of), detected_at=now,
+    ), r.customer_id) for r in rows])
+    return len(rows), _next(rows)
 
 
 def _open_dispute():  # noqa: ANN202 - a SQL condition
-    return exists().where(and_(InvoiceDispute.invoice_id == Invoice.id, InvoiceDispute.closed_at.is_(None)))
+    return exists().where(and_(InvoiceDispute.invoice_id == _I.id, InvoiceDispute.closed_at.is_(None)))
 
 
-async def dunning_batch(
-    session: AsyncSession, as_of: date, schedule: list[int], after: object | None
-) -> tuple[int, object | None]:
-    """One batch of overdue, undisputed invoices; returns steps announced and where to go on."""
-    stmt = (
-        select(Invoice)
-        .where(Invoice.status == InvoiceStatus.OVERDUE, Invoice.dunning_step < len(schedule),
-               Invoice.due_date <= as_of - timedelta(days=schedule[0]), ~_open_dispute())
-        .order_by(Invoice.id).limit(BATCH).with_for_update()
-    )
-    if after is not None:
-        stmt = stmt.where(Invoice.id > after)
-    rows = list((await session.execute(stmt)).scalars())
+def reached_step(schedule: list[int], as_of: date) -> Any:
+    """The highest dunning step an invoice has reached on ``as_of``, as a SQL expression on its due date."""
+    thresholds = dunning_thresholds(schedule, as_of)
+    return case(*((_I.due_date <= thresholds[k], k + 1) for k in reversed(range(len(schedule)))), else_=0)
+
+
+async def dunning_batch(session: AsyncSession, as_of: date, schedule: list[int],
+                        after: uuid.UUID | None = None) -> tuple[int, uuid.UUID | None]:
+    """One batch of overdue, undisputed invoices with a step not yet announced; returns steps
+    announced and where to go on."""
+    step = reached_step(schedule, as_of)
+    rows = await _update_batch(
+        session, and_(_I.status == InvoiceStatus.OVERDUE.value, _I.dunning_step < step, ~_open_dispute()),
+        {"dunning_step": step}, after)
     now = utcnow()
-    steps = 0
-    for invoice in rows:
-        days = days_overdue(invoice.due_date, as_of)
-        step = dunning_step_due(schedule, days, invoice.dunning_step)
-        if step is None:
-            continue
-        invoice.dunning_step = step
-        touch(invoice)
-        steps += 1
-        await publish(session, DunningStep(
-            invoice_id=invoice.id, number=invoice.number or "", customer_id=invoice.customer_id, step=step,
-            days_overdue=days, action=dunning_action(step, len(schedule)),
-            amount_due=quantize(invoice.balance_due, invoice.currency), currency=invoice.currency,
-            occurred_at=now,
-        ), subject=invoice.customer_id)
-    return steps, (rows[-1].id if len(rows) == BATCH else None)
+    await _publish_all(session, [(DunningStep(
+        invoice_id=r.id, number=r.number or "", customer_id=r.customer_id, step=r.dunning_step,
+        days_overdue=days_overdue(r.due_date, as_of), action=dunning_action(r.dunning_step, len(schedule)),
+        amount_due=quantize(r.balance_due, r.currency), currency=r.currency, occurred_at=now,
+    ), r.customer_id) for r in rows])
+    return len(rows), _next(rows)
 
 
 async def run_overdue(sessions: async_sessionmaker[AsyncSession], as_of: date, settings: BillingSettings) -> OverdueRun:
     run = OverdueRun(as_of=as_of)
+    after = None
     while True:
         async with unit_of_work(sessions) as session:
-            marked = await mark_overdue_batch(session, as_of, settings.overdue_grace_days)
+            marked, after = await mark_overdue_batch(session, as_of, settings.overdue_grace_days, after)
         run.marked_overdue += marked
-        if marked < BATCH:
+        if after is None:
             break
-    after = None
     while True:
         async with unit_of_work(sessions) as session:
             steps, after = await dunning_batch(session, as_of, settings.dunning_schedule_days, after)

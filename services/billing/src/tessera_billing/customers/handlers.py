@@ -9,6 +9,7 @@ from tessera_billing.collections.models import InvoiceDispute
 from tessera_billing.credit.models import CreditProfile
 from tessera_billing.credit.rules import worse_rating
 from tessera_billing.invoices.models import Invoice
+from tessera_billing.ledger import receivables
 from tessera_billing.ledger.models import LedgerEntry
 from tessera_billing.payments.models import Payment
 from tessera_billing.writeoffs.models import WriteOff
@@ -26,6 +27,7 @@ async def on_customer_merged(session: AsyncSession, event: CloudEvent, data: Cus
         await session.execute(
             update(model).where(model.customer_id == data.merged_id).values(customer_id=data.survivor_id)
         )
+    await receivables.rekey(session, data.merged_id, data.survivor_id)
     merged = await session.get(CreditProfile, data.merged_id)
     if merged is None:
         return  # nothing left to fold in (also the case on a re-delivery)

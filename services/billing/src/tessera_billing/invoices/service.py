@@ -92,7 +92,7 @@ async def issue_invoice(
     invoice.status = InvoiceStatus.ISSUED
     invoice.issued_at = utcnow()
     touch(invoice)
-    record(session, invoice, EntryKind.INVOICED, invoice.total, invoice.issue_date, reference=invoice.number)
+    await record(session, invoice, EntryKind.INVOICED, invoice.total, invoice.issue_date, reference=invoice.number)
     await session.flush()
     await publish(session, InvoiceIssued(
         invoice_id=invoice.id, number=invoice.number, customer_id=invoice.customer_id, deal_id=invoice.deal_id,
@@ -111,7 +111,7 @@ async def void_invoice(session: AsyncSession, invoice: Invoice, on: date) -> Inv
     if invoice.amount_paid > 0:
         raise InvoiceHasPayments(invoice)
     if invoice.status != InvoiceStatus.DRAFT:
-        record(session, invoice, EntryKind.VOIDED, -invoice.balance_due, on, reference=invoice.number)
+        await record(session, invoice, EntryKind.VOIDED, -invoice.balance_due, on, reference=invoice.number)
     invoice.status = InvoiceStatus.VOID
     invoice.balance_due = Decimal(0)
     invoice.voided_at = utcnow()

@@ -37,3 +37,33 @@ class LedgerEntry(Base, table=True):
     payment_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid(), nullable=True))
     reference: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ReceivableBalance(Base, table=True):
+    """The ledger summed per customer, currency and due date, written with every ledger entry.
+
+    Rows that reach zero are removed, so ageing as of today reads open items only, and the
+    by-customer page is a range of this primary key.
+    """
+
+    __tablename__ = "receivable_balances"
+
+    customer_id: uuid.UUID = Field(primary_key=True)
+    currency: str = Field(sa_column=Column(String(3), primary_key=True))
+    due_date: date = Field(sa_column=Column(Date(), primary_key=True))
+    amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+
+
+class ReceivableTotal(Base, table=True):
+    """The ledger summed per currency and due date, written with every ledger entry.
+
+    Rows are kept at zero (one per currency and calendar day at most, not per invoice): the
+    earliest entry date tells from which day a currency has any entry, as the ledger would.
+    """
+
+    __tablename__ = "receivable_totals"
+
+    currency: str = Field(sa_column=Column(String(3), primary_key=True))
+    due_date: date = Field(sa_column=Column(Date(), primary_key=True))
+    amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    first_entry_date: date = Field(sa_column=Column(Date(), nullable=False))

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.invoices.rules import OPEN_STATUSES, InvoiceStatus, check_transition, status_after_settlement
 from tessera_billing.invoices.service import announce_paid, touch
+from tessera_billing.ledger import receivables
 from tessera_billing.ledger.service import EntryKind, record
 from tessera_billing.money import ZERO, quantize
 from tessera_billing.payments import rules
@@ -81,12 +82,13 @@ async def apply_to_invoice(
     if invoice.status == InvoiceStatus.WRITTEN_OFF:
         # A recovery: the write-off shrinks by what came in, and that is collected.
         invoice.amount_written_off -= amount
-        record(session, invoice, EntryKind.WRITTEN_OFF, amount, on, payment_id=payment.id, reference=payment.reference)
-        record(session, invoice, EntryKind.COLLECTED, -amount, on, payment_id=payment.id, reference=payment.reference)
+        ref = {"payment_id": payment.id, "reference": payment.reference}
+        await record(session, invoice, EntryKind.WRITTEN_OFF, amount, on, **ref)
+        await record(session, invoice, EntryKind.COLLECTED, -amount, on, **ref)
         touch(invoice)
         return False
     invoice.balance_due -= amount
-    record(session, invoice, EntryKind.COLLECTED, -amount, on, payment_id=payment.id, reference=payment.reference)
+    await record(session, invoice, EntryKind.COLLECTED, -amount, on, payment_id=payment.id, reference=payment.reference)
     new_status = status_after_settlement(invoice.status, invoice.balance_due)
     if new_status != invoice.status:
         check_transition(invoice.status, new_status)
@@ -107,6 +109,7 @@ async def record_payment(
     )
     session.add(payment)
     await session.flush()
+    await receivables.lock_for(session, [invoices[a.invoice_id] for a in plan])
     settled = [
         invoices[a.invoice_id] for a in plan
         if await apply_to_invoice(session, invoices[a.invoice_id], payment, a.amount, received_on)
@@ -139,9 +142,17 @@ async def credit_payments(session: AsyncSession, customer_id: uuid.UUID, currenc
     return [p for p in (await session.execute(stmt)).scalars() if p.unallocated > ZERO]
 
 
+async def credit_balances(session: AsyncSession, customer_id: uuid.UUID) -> dict[str, Decimal]:
+    """The customer's credit (what is left of its payments) per currency, summed here: Money is text on SQLite."""
+    totals: dict[str, Decimal] = {}
+    stmt = select(Payment.currency, Payment.unallocated).where(Payment.customer_id == customer_id)
+    for currency, unallocated in await session.execute(stmt):
+        totals[currency] = totals.get(currency, ZERO) + unallocated
+    return totals
+
+
 async def credit_balance(session: AsyncSession, customer_id: uuid.UUID, currency: str) -> Decimal:
-    stmt = select(Payment.unallocated).where(Payment.customer_id == customer_id, Payment.currency == currency)
-    return sum((v for v in (await session.execute(stmt)).scalars()), ZERO)
+    return (await credit_balances(session, customer_id)).get(currency, ZERO)
 
 
 async def apply_customer_credit(session: AsyncSession, invoice: Invoice, on: date) -> Decimal:

@@ -1,4 +1,9 @@
-"""Report queries: aggregates over the receivable ledger, computed by the database."""
+"""Report queries: aggregates over the receivable ledger, computed by the database.
+
+Ageing over all customers reads the read model (``ledger/receivables.py``: the ledger summed per
+due date) less the entries dated after ``as_of``: exact for any day, and for today it reads open
+items only. Roll-forward, DSO and statements are sums over date ranges of the ledger itself.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,29 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, literal, select, tuple_
+from sqlalchemy import Date, Select, and_, case, cast, func, literal, null, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.ledger.models import LedgerEntry as L
+from tessera_billing.ledger.models import ReceivableBalance as B
+from tessera_billing.ledger.models import ReceivableTotal as T
 from tessera_billing.reports.rules import BUCKETS, bucket_thresholds
 from tessera_shared.db import MoneySum
 
 Row = dict[str, Any]
 
 
-def _bucket_columns(sums: MoneySum, as_of: date) -> list[Any]:
+def _bucket_columns(sums: MoneySum, as_of: date, due: Any = L.due_date, amount: Any = L.amount) -> list[Any]:
     t = bucket_thresholds(as_of)
     conditions = [
-        L.due_date >= t[0],
-        and_(L.due_date < t[0], L.due_date >= t[1]),
-        and_(L.due_date < t[1], L.due_date >= t[2]),
-        and_(L.due_date < t[2], L.due_date >= t[3]),
-        L.due_date < t[3],
+        due >= t[0],
+        and_(due < t[0], due >= t[1]),
+        and_(due < t[1], due >= t[2]),
+        and_(due < t[2], due >= t[3]),
+        due < t[3],
     ]
-    return [sums.sum(case((c, L.amount), else_=0)).label(name) for c, name in zip(conditions, BUCKETS, strict=True)]
+    return [sums.sum(case((c, amount), else_=0)).label(name) for c, name in zip(conditions, BUCKETS, strict=True)]
 
 
 def _bucket_row(sums: MoneySum, row: Any) -> Row:
@@ -36,33 +43,67 @@ def _bucket_row(sums: MoneySum, row: Any) -> Row:
     return out
 
 
+def _entries_after(as_of: date, currency: str | None, *columns: Any) -> Select[Any]:
+    """Ledger entries dated after ``as_of``, amounts negated: the read model less these is the
+    ledger up to ``as_of`` (none for today, as a rule, so this is an empty index range)."""
+    stmt = select(*columns, (-L.amount).label("amount")).where(L.entry_date > as_of)
+    return stmt if currency is None else stmt.where(L.currency == currency)
+
+
 async def aging_totals(session: AsyncSession, as_of: date, customer_id: uuid.UUID | None,
                        currency: str | None) -> list[Row]:
     sums = MoneySum(session)
-    stmt = select(L.currency, *_bucket_columns(sums, as_of)).where(L.entry_date <= as_of)
     if customer_id is not None:
-        stmt = stmt.where(L.customer_id == customer_id)
+        # One customer's entries: an index range, as cheap as the read model and exact for any day.
+        stmt = select(L.currency, *_bucket_columns(sums, as_of)).where(L.entry_date <= as_of,
+                                                                       L.customer_id == customer_id)
+        if currency is not None:
+            stmt = stmt.where(L.currency == currency)
+        rows = (await session.execute(stmt.group_by(L.currency).order_by(L.currency))).all()
+        return [{"currency": r.currency, **_bucket_row(sums, r)} for r in rows]
+    now = select(T.currency, T.due_date, T.amount, T.first_entry_date)
     if currency is not None:
-        stmt = stmt.where(L.currency == currency)
-    rows = (await session.execute(stmt.group_by(L.currency).order_by(L.currency))).all()
+        now = now.where(T.currency == currency)
+    later = _entries_after(as_of, currency, L.currency, L.due_date).add_columns(cast(null(), Date()))
+    src = union_all(now, later).subquery()
+    stmt = (select(src.c.currency, *_bucket_columns(sums, as_of, src.c.due_date, src.c.amount))
+            .group_by(src.c.currency)
+            # A currency shows from its first entry on, as a sum over the ledger would show it.
+            .having(func.min(src.c.first_entry_date) <= as_of).order_by(src.c.currency))
+    rows = (await session.execute(stmt)).all()
     return [{"currency": r.currency, **_bucket_row(sums, r)} for r in rows]
 
 
 async def aging_by_customer(session: AsyncSession, as_of: date, customer_id: uuid.UUID | None,
                             currency: str | None, limit: int, after: tuple[uuid.UUID, str] | None) -> list[Row]:
     sums = MoneySum(session)
-    stmt = select(L.customer_id, L.currency, *_bucket_columns(sums, as_of)).where(L.entry_date <= as_of)
     if customer_id is not None:
-        stmt = stmt.where(L.customer_id == customer_id)
-    if currency is not None:
-        stmt = stmt.where(L.currency == currency)
+        src = select(L.customer_id, L.currency, L.due_date, L.amount).where(
+            L.entry_date <= as_of, L.customer_id == customer_id)
+        if currency is not None:
+            src = src.where(L.currency == currency)
+        parts = [src]
+    else:
+        now = select(B.customer_id, B.currency, B.due_date, B.amount)
+        if currency is not None:
+            now = now.where(B.currency == currency)
+        parts = [now, _entries_after(as_of, currency, L.customer_id, L.currency, L.due_date)]
     if after is not None:
-        stmt = stmt.where(tuple_(L.customer_id, L.currency)
-                         > tuple_(literal(after[0], L.customer_id.type), literal(after[1], L.currency.type)))
-    stmt = (stmt.group_by(L.customer_id, L.currency).having(sums.sum(L.amount) != 0)
-            .order_by(L.customer_id, L.currency).limit(limit))
+        parts = [_after(p, after) for p in parts]
+    src = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+    stmt = (select(src.c.customer_id, src.c.currency, *_bucket_columns(sums, as_of, src.c.due_date, src.c.amount))
+            .group_by(src.c.customer_id, src.c.currency).having(sums.sum(src.c.amount) != 0)
+            .order_by(src.c.customer_id, src.c.currency).limit(limit))
     rows = (await session.execute(stmt)).all()
     return [{"customer_id": r.customer_id, "currency": r.currency, **_bucket_row(sums, r)} for r in rows]
+
+
+def _after(stmt: Select[Any], after: tuple[uuid.UUID, str]) -> Select[Any]:
+    """Keyset bound on (customer_id, currency), whichever table ``stmt`` reads."""
+    customer, currency = stmt.selected_columns.customer_id, stmt.selected_columns.currency
+    # The redundant bound on the leading column keeps the page an index range scan.
+    return stmt.where(customer >= after[0], tuple_(customer, currency)
+                      > tuple_(literal(after[0], customer.type), literal(after[1], currency.type)))
 
 
 async def rollforward(session: AsyncSession, start: date, end: date, currency: str | None) -> list[Row]:

@@ -67,7 +67,7 @@ async def approve_write_off(
     invoice.balance_due -= amount
     invoice.status = InvoiceStatus.WRITTEN_OFF
     touch(invoice)
-    record(session, invoice, EntryKind.WRITTEN_OFF, -amount, on, reference=str(write_off.id))
+    await record(session, invoice, EntryKind.WRITTEN_OFF, -amount, on, reference=str(write_off.id))
     await session.flush()
     await publish(session, InvoiceWrittenOff(
         invoice_id=invoice.id, number=invoice.number or "", customer_id=invoice.customer_id,

@@ -20,6 +20,7 @@ OWNERS: dict[str, str] = {
     "payments": "billing",
     "credit": "billing",
     "write-offs": "billing",
+    "receivables": "billing",
 }
 
 REPORT_OWNERS: dict[str, str] = {

@@ -17,7 +17,6 @@ from tessera_gateway.views.compose import Fetch, Result
 
 OPEN_DEAL_STAGES = frozenset({"prospecting", "qualification", "proposal", "negotiation"})
 OPEN_TICKET_STATUSES = frozenset({"new", "open", "pending", "on_hold"})
-OPEN_INVOICE_STATUSES = frozenset({"issued", "partially_paid", "overdue"})
 RECENT = 10
 
 
@@ -28,9 +27,8 @@ def fetches(customer_id: uuid.UUID) -> dict[str, Fetch]:
         "customer": Fetch("customer", f"/v1/customers/{customer_id}/summary"),
         "deals": Fetch("sales", "/v1/deals", {**mine, "limit": 200}),
         "tickets": Fetch("service-desk", "/v1/tickets", {**mine, "limit": 200}),
-        "invoices": Fetch("billing", "/v1/invoices", {**mine, "limit": 200}),
-        "credit": Fetch("billing", f"/v1/credit/{customer_id}"),
-        "aging": Fetch("billing", "/v1/reports/aging", mine),
+        # One read for the billing part: open and recent invoices, balances, ageing, credit.
+        "billing": Fetch("billing", f"/v1/receivables/{customer_id}"),
     }
 
 
@@ -79,23 +77,24 @@ def service_section(tickets: Result, last_csat: int | None) -> dict[str, Any]:
     }
 
 
-def billing_section(invoices: Result, credit: Result, aging: Result) -> dict[str, Any]:
-    items = _items(invoices)
-    open_items = [i for i in items if i["status"] in OPEN_INVOICE_STATUSES]
+def billing_section(receivables: Result) -> dict[str, Any]:
+    """Billing computes the figures over all open invoices (the lists stop at 200 and 10)."""
+    part = receivables.body if receivables.status == "ok" and isinstance(receivables.body, dict) else {}
     return {
-        "open_invoices": open_items,
-        "recent_invoices": sorted(items, key=lambda i: i["issue_date"], reverse=True)[:RECENT],
-        "balance": sum_by_currency(open_items, "balance_due"),
-        "overdue_amount": sum_by_currency([i for i in open_items if i["status"] == "overdue"], "balance_due"),
-        "credit": credit.body if credit.status == "ok" else None,
-        "aging": aging.body if aging.status == "ok" else None,
-        "truncated": _truncated(invoices),
+        "open_invoices": part.get("open_invoices", []),
+        "recent_invoices": part.get("recent_invoices", []),
+        "balance": part.get("balance", []),
+        "overdue_amount": part.get("overdue_amount", []),
+        "customer_credit": part.get("customer_credit", []),
+        "credit": part.get("credit"),
+        "aging": part.get("aging"),
+        "truncated": part.get("truncated", False),
     }
 
 
 SECTIONS_OF = {
     "customer": ("profile", "loyalty", "timeline"), "deals": ("sales",), "tickets": ("service",),
-    "invoices": ("billing",), "credit": ("billing",), "aging": ("billing",),
+    "billing": ("billing",),
 }
 _ORDER = ["ok", "not_found", "forbidden", "error", "timeout", "unavailable"]
 
@@ -113,7 +112,7 @@ def compose(customer_id: uuid.UUID, results: Mapping[str, Result]) -> dict[str, 
         "timeline": part.get("timeline", []),
         "sales": sales_section(results["deals"]),
         "service": service_section(results["tickets"], part.get("last_csat")),
-        "billing": billing_section(results["invoices"], results["credit"], results["aging"]),
+        "billing": billing_section(results["billing"]),
     }
     # Per section: the worst status of the fetches behind it (ok < forbidden < error < ...).
     sections: dict[str, str] = {}

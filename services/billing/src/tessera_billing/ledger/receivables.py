@@ -1,0 +1,104 @@
+"""The receivable read model: the ledger summed per customer, currency and due date
+(``receivable_balances``) and per currency and due date (``receivable_totals``).
+
+Written in the same transaction as each ledger entry, so that it always equals the ledger's sums.
+Lock order, to stay free of deadlocks on PostgreSQL: balances before totals, and a change of
+several rows of one table takes them in key order (``lock_for``); SQLite has one writer at a time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, func, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_billing.invoices.models import Invoice
+from tessera_billing.ledger.models import ReceivableBalance, ReceivableTotal
+
+BALANCES: Table = ReceivableBalance.__table__  # type: ignore[assignment]
+TOTALS: Table = ReceivableTotal.__table__  # type: ignore[assignment]
+
+
+async def move(session: AsyncSession, customer_id: uuid.UUID, currency: str, due: date, amount: Decimal,
+               on: date) -> None:
+    """Add one ledger movement (signed ``amount``, dated ``on``) to both tables."""
+    if amount != 0:
+        await _add(session, BALANCES, {"customer_id": customer_id, "currency": currency, "due_date": due}, amount)
+    # Even a zero movement is an entry: it makes its currency appear in ageing from ``on``.
+    await _add(session, TOTALS, {"currency": currency, "due_date": due}, amount, first=on)
+
+
+async def lock_for(session: AsyncSession, invoices: Iterable[Invoice]) -> None:
+    """Lock the rows that movements on ``invoices`` will change, in key order (before changing them)."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    balances = sorted({(i.customer_id, i.currency, i.due_date) for i in invoices})
+    totals = sorted({(currency, due) for _, currency, due in balances})
+    if len(totals) < 2 and len(balances) < 2:
+        return
+    b, t = BALANCES.c, TOTALS.c
+    await session.execute(select(b.customer_id).where(tuple_(b.customer_id, b.currency, b.due_date).in_(balances))
+                          .order_by(b.customer_id, b.currency, b.due_date).with_for_update())
+    await session.execute(select(t.currency).where(tuple_(t.currency, t.due_date).in_(totals))
+                          .order_by(t.currency, t.due_date).with_for_update())
+
+
+async def rekey(session: AsyncSession, merged_id: uuid.UUID, survivor_id: uuid.UUID) -> None:
+    """customer.merged: the merged customer's balances are added to the survivor's (totals do not change)."""
+    b = BALANCES.c
+    rows = (await session.execute(
+        select(b.currency, b.due_date, b.amount).where(b.customer_id == merged_id)
+        .order_by(b.currency, b.due_date).with_for_update()
+    )).all()
+    await session.execute(delete(BALANCES).where(b.customer_id == merged_id))
+    for row in rows:
+        await _add(session, BALANCES, {"customer_id": survivor_id, "currency": row.currency, "due_date": row.due_date},
+                   row.amount)
+
+
+async def _add(session: AsyncSession, table: Table, key: dict[str, Any], amount: Decimal,
+               first: date | None = None) -> None:
+    """Add ``amount`` to the row at ``key``; balances at zero are removed, totals keep their row."""
+    if session.bind.dialect.name == "postgresql":
+        new = await _add_pg(session, table, key, amount, first)
+    else:
+        new = await _add_sqlite(session, table, key, amount, first)
+    if new == 0 and table is BALANCES:
+        await session.execute(delete(table).where(_at(table, key)))
+
+
+async def _add_pg(session: AsyncSession, table: Table, key: dict[str, Any], amount: Decimal,
+                  first: date | None) -> Decimal:
+    values = {**key, "amount": amount} | ({"first_entry_date": first} if first else {})
+    stmt = pg_insert(table).values(**values)
+    changes = {"amount": table.c.amount + stmt.excluded.amount}
+    if first:
+        changes["first_entry_date"] = func.least(table.c.first_entry_date, stmt.excluded.first_entry_date)
+    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=changes).returning(table.c.amount)
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def _add_sqlite(session: AsyncSession, table: Table, key: dict[str, Any], amount: Decimal,
+                      first: date | None) -> Decimal:
+    # Money is text on SQLite: add in Python (the write lock is held: BEGIN IMMEDIATE).
+    columns = [table.c.amount] + ([table.c.first_entry_date] if first else [])
+    row = (await session.execute(select(*columns).where(_at(table, key)))).first()
+    if row is None:
+        values = {**key, "amount": amount} | ({"first_entry_date": first} if first else {})
+        await session.execute(insert(table).values(**values))
+        return amount
+    changes: dict[str, Any] = {"amount": row.amount + amount}
+    if first:
+        changes["first_entry_date"] = min(row.first_entry_date, first)
+    await session.execute(update(table).where(_at(table, key)).values(**changes))
+    return changes["amount"]
+
+
+def _at(table: Table, key: dict[str, Any]) -> Any:
+    return and_(*(table.c[name] == value for name, value in key.items()))
