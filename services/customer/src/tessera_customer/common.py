@@ -30,7 +30,9 @@ SettingsDep = Annotated[CustomerSettings, Depends(_settings)]
 
 async def load_customer(session: AsyncSession, customer_id: uuid.UUID, *, for_update: bool = False) -> Customer:
     """The live customer or a 404 problem (a merged one points at its survivor)."""
-    customer = await session.get(Customer, customer_id, with_for_update=for_update)
+    # None, not False: any with_for_update value but None bypasses the identity map (a query
+    # per call; a summary read loaded the same customer seven times).
+    customer = await session.get(Customer, customer_id, with_for_update=True if for_update else None)
     if customer is None:
         raise Problem(404, f"customer {customer_id} not found")
     if customer.merged_into_id is not None:

@@ -19,7 +19,7 @@ from tessera_shared.http.errors import Problem
 
 async def account_of(session: AsyncSession, settings: CustomerSettings, customer_id: uuid.UUID,
                      *, for_update: bool = False) -> LoyaltyAccount:
-    account = await session.get(LoyaltyAccount, customer_id, with_for_update=for_update)
+    account = await session.get(LoyaltyAccount, customer_id, with_for_update=True if for_update else None)
     if account is None:
         account = LoyaltyAccount(customer_id=customer_id, level=level_for(0, settings.loyalty_levels)[0])
         session.add(account)

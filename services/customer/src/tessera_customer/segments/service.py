@@ -24,7 +24,7 @@ EXPORT_CHUNK = 1000
 
 
 async def load_segment(session: AsyncSession, segment_id: uuid.UUID, *, for_update: bool = False) -> Segment:
-    segment = await session.get(Segment, segment_id, with_for_update=for_update)
+    segment = await session.get(Segment, segment_id, with_for_update=True if for_update else None)
     if segment is None:
         raise Problem(404, f"segment {segment_id} not found")
     return segment

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from tessera_customer.common import SettingsDep
+from tessera_customer.common import SettingsDep, load_customer
 from tessera_customer.contacts.router import list_contacts
 from tessera_customer.contacts.schemas import ContactOut
 from tessera_customer.customers.router import READERS, get_customer
@@ -49,6 +49,9 @@ async def customer_summary(
     response: Response,
     principal: Annotated[Principal, require_roles(*READERS)],
 ) -> CustomerSummary:
+    # Held for the whole read: the session's identity map is weak, and each part below loads the
+    # customer again (a query each if the first copy had been collected).
+    customer = await load_customer(session, customer_id)  # noqa: F841
     profile = await get_customer(request, customer_id, session, response, principal)
     try:
         contacts = (await list_contacts(request, customer_id, session, PageParams(limit=50, cursor=None),
