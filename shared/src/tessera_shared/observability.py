@@ -80,7 +80,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "kafka", "httpx", "httpcore"):
+    for noisy in ("aiokafka", "kafka", "httpx", "httpcore", "httpx2", "httpcore2"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         # uvicorn installs its own plain-text handlers; one JSON stream is easier to ship.
