@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,8 +49,8 @@ def utcnow() -> datetime:
 
 def new_id() -> uuid.UUID:
     """Time-ordered UUIDv7-style id: keeps B-tree inserts local and sorts by creation."""
-    ms = int(utcnow().timestamp() * 1000)
-    rand = uuid.uuid4().int & ((1 << 74) - 1)
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10)) & ((1 << 74) - 1)  # uuid4() cost twice as much
     value = (ms & ((1 << 48) - 1)) << 80 | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62)
     value |= rand & ((1 << 62) - 1)
     return uuid.UUID(int=value)
