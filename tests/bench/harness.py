@@ -723,6 +723,24 @@ class Bench:
         finally:
             await c2.close()
 
+    # --- row 11 --------------------------------------------------------------------------
+    async def scheduled_jobs(self) -> None:
+        """The issues' job targets at the largest size: each job the scheduler runs, in-process
+        against a scratch database seeded by SQL (tests/bench/jobs_*.py), under a minute."""
+        from jobs_billing import overdue_job
+        from jobs_customer import value_job
+
+        n = self.args.sizes[-1]
+        overdue = await overdue_job(self.args.pg, n)
+        self.report.add(f"11 billing overdue job ({size_label(n)} open invoices, 10% newly overdue)",
+                        overdue["seconds"], "s", "target", 60, lower_is_better=True,
+                        **{k: v for k, v in overdue.items() if k != "seconds"})
+        value = await value_job(self.args.pg, n)
+        self.report.add(f"11 customer value recompute ({size_label(n)} customers, first run)", value["seconds"], "s",
+                        "target", 60, lower_is_better=True, **{k: v for k, v in value.items() if k != "seconds"})
+        self.report.add(f"11 customer value recompute ({size_label(n)} customers, steady state)",
+                        value["second_run_seconds"], "s", "target", 60, lower_is_better=True)
+
     # --- row 7 ---------------------------------------------------------------------------
     async def relay_vs_producer_perf(self, envelope: str) -> None:
         from sqlalchemy import text
@@ -822,6 +840,7 @@ class Bench:
                     await self.rss.stop()
                     self.stack.stop()
                 await self.step("7", lambda: self.relay_vs_producer_perf(envelope))
+                await self.step("11", self.scheduled_jobs)
             finally:
                 await drop_databases(a.pg, names)
                 await self._delete_topics()
@@ -1004,7 +1023,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--drain-timeout", type=float, default=120)
     p.add_argument("--scale-runs", type=int, default=15)
     p.add_argument("--lock-wait", type=float, default=600)
-    p.add_argument("--only", default="", help="comma-separated rows to run (1,2-5,6,7,8,9)")
+    p.add_argument("--only", default="", help="comma-separated rows to run (1,2-5,6,7,8,9,11)")
     p.add_argument("--hold", type=float, default=0, help="keep the stack up this long before the rows (profiling)")
     p.add_argument("--strict", action="store_true", help="fail on the first failing row")
     p.add_argument("--out", type=Path, default=ROOT / ".bench/report.json")

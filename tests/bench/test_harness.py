@@ -34,7 +34,7 @@ def test_harness_runs_every_row_in_a_tiny_size(pg_server_url: str, kafka_bootstr
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     rows = json.loads(out.read_text())
     names = [r["name"] for r in rows]
-    for prefix in ("1 ", "2 ", "3 ", "4 ", "5 ", "6 ", "7 ", "8 ", "9 ", "10 "):
+    for prefix in ("1 ", "2 ", "3 ", "4 ", "5 ", "6 ", "7 ", "8 ", "9 ", "10 ", "11 "):
         assert any(n.startswith(prefix) for n in names), (prefix, names)
     for row in rows:
         assert set(row) >= {"name", "value", "unit", "ceiling_name", "ceiling_value", "ratio"}, row

@@ -11,9 +11,11 @@ from fastapi import FastAPI
 import tessera_customer.main as customer_main
 
 from services.customer.tests.helpers import (
-    at, create, deal_lost, deal_won, deliver, events, overdue, payment, survey, ticket_escalated, ticket_opened,
+    at, count, create, deal_lost, deal_won, deliver, events, overdue, payment, survey, ticket_escalated, ticket_opened,
 )
 from tessera_customer.settings import CustomerSettings
+from tessera_customer.timeline.models import TimelineEntry
+from tessera_customer.value.models import TierChange
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of, running
 
@@ -66,6 +68,9 @@ class TestValue:
         assert values[big["id"]]["frequency_class"] == "heavy" and values[mid["id"]]["frequency_class"] == "light"
         tier_events = {e["subject"]: e["data"]["to_tier"] for e in await events(app, "customer.tier_changed")}
         assert tier_events == {big["id"]: "key", mid["id"]: "ordinary", tiny["id"]: "small"}
+        # The batch's multi-row INSERTs: one history row and one timeline line per change as well.
+        assert await count(app, TierChange) == 3
+        assert await count(app, TimelineEntry, TimelineEntry.kind == "customer.tier_changed") == 3
         again = await client.post("/v1/customers/value-recomputations", json={"as_of": "2026-06-01T00:00:00Z"}, headers=h)
         assert again.json()["tier_changes"] == 0
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -50,10 +50,11 @@ def frequency_class(purchase_count: int, first: datetime | None, last: datetime 
         return None
     if purchase_count == 1:
         return "light"
-    mean_days = (last - first).total_seconds() / 86400 / (purchase_count - 1)
-    if mean_days <= heavy_days:
+    # Mean interval <= N days, compared without division so that the SQL path agrees to the microsecond.
+    span, gaps = last - first, purchase_count - 1
+    if span <= timedelta(days=heavy_days * gaps):
         return "heavy"
-    if mean_days <= medium_days:
+    if span <= timedelta(days=medium_days * gaps):
         return "medium"
     return "light"
 
@@ -65,16 +66,18 @@ def pareto_tiers(monetary: Mapping[K, Decimal], *, key_share: Decimal, small_sha
     ordinary. A VIP lifetime value, when configured, makes a customer key whatever its share."""
     total = sum((v for v in monetary.values() if v > 0), Decimal(0))
     tiers: dict[K, str] = {}
-    ordered = sorted(monetary.items(), key=lambda kv: kv[1], reverse=True)
+    # Value descending, the key (customer id) breaking ties: the SQL path orders by (value DESC, id).
+    ordered = sorted(monetary.items(), key=lambda kv: (-kv[1], kv[0]))
     above = Decimal(0)
     for key, value in ordered:
         if value <= 0 or total == 0:
             tiers[key] = "small"
             continue
         below_inclusive = total - above  # this customer's revenue and everyone's under it
-        if above / total < key_share:
+        # Shares compared as products (exact decimals), not quotients rounded to 28 digits.
+        if above < key_share * total:
             tiers[key] = "key"
-        elif below_inclusive / total <= small_share:
+        elif below_inclusive <= small_share * total:
             tiers[key] = "small"
         else:
             tiers[key] = "ordinary"
@@ -86,15 +89,19 @@ def pareto_tiers(monetary: Mapping[K, Decimal], *, key_share: Decimal, small_sha
     return tiers
 
 
-def trend(previous: Decimal | int, recent: Decimal | int, tolerance: Decimal = Decimal("0.2")) -> str:
+TREND_TOLERANCE = Decimal("0.2")
+
+
+def trend(previous: Decimal | int, recent: Decimal | int, tolerance: Decimal = TREND_TOLERANCE) -> str:
     """rising, steady or falling: recent half-window against the one before."""
     previous, recent = Decimal(previous), Decimal(recent)
     if previous == 0:
         return "rising" if recent > 0 else "steady"
-    ratio = recent / previous
-    if ratio > 1 + tolerance:
+    # recent / previous against 1 ± tolerance, multiplied out by |previous| (exact, sign-safe).
+    sign = 1 if previous > 0 else -1
+    if recent * sign > abs(previous) * (1 + tolerance):
         return "rising"
-    if ratio < 1 - tolerance:
+    if recent * sign < abs(previous) * (1 - tolerance):
         return "falling"
     return "steady"
 
@@ -151,6 +158,11 @@ def churn_risk(i: RiskInputs) -> Risk:
     add("overdue_invoices", min(20, 10 * i.overdue_invoices), i.overdue_invoices)
     add("sla_breaches", min(10, 5 * i.sla_breaches), i.sla_breaches)
     return Risk(score=min(100, sum(int(r["points"]) for r in reasons)), reasons=reasons)  # type: ignore[call-overload]
+
+
+def lifetime_amount(value: Decimal) -> Decimal:
+    """Lifetime value as an event Amount: Money's 4 places (a converted sum can carry more)."""
+    return value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
 
 
 def to_value_currency(amount: Decimal, currency: str, value_currency: str, fx_rates: Mapping[str, Decimal]) -> Decimal | None:

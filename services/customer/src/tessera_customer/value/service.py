@@ -9,19 +9,21 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tessera_customer.common import outbox_row
 from tessera_customer.customers.models import Customer
 from tessera_customer.lifecycle.rules import purchase_steps
 from tessera_customer.lifecycle.service import transition
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
-from tessera_customer.value import rules
+from tessera_customer.timeline.models import TimelineEntry
+from tessera_customer.value import rules, setbased
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase, TierChange
-from tessera_shared.db import MoneySum, unit_of_work, utcnow
+from tessera_shared.db import MoneySum, new_id, unit_of_work, utcnow
 from tessera_shared.events.contracts import CustomerTierChanged
-from tessera_shared.outbox import publish
+from tessera_shared.infra_tables import outbox
 
 
 async def record_purchase(
@@ -144,9 +146,15 @@ async def _facts(session: AsyncSession, settings: CustomerSettings, as_of: datet
 
 
 async def recompute_values(sessions: async_sessionmaker[AsyncSession], settings: CustomerSettings,
-                           as_of: datetime) -> dict[str, int]:
+                           as_of: datetime, *, set_based: bool | None = None) -> dict[str, int]:
     """Recompute RFM, frequency class, tier, relationship stage and churn risk for every customer
-    with purchase or payment facts; publish customer.tier_changed for each tier that moved."""
+    with purchase or payment facts; publish customer.tier_changed for each tier that moved.
+
+    PostgreSQL runs it as set-based SQL (setbased.py); SQLite, or ``set_based=False``, in Python."""
+    if set_based is None:
+        set_based = sessions.kw["bind"].dialect.name == "postgresql"
+    if set_based:
+        return await setbased.recompute(sessions, settings, as_of)
     async with sessions() as session:
         facts = await _facts(session, settings, as_of)
     if not facts:
@@ -168,14 +176,13 @@ async def recompute_values(sessions: async_sessionmaker[AsyncSession], settings:
 
 async def _apply_batch(sessions, settings, as_of, ids, facts, tiers, scores) -> int:  # noqa: ANN001
     r_scores, f_scores, m_scores = scores
-    changed = 0
     async with unit_of_work(sessions) as session:
         # Only the columns needed: loading whole records would dominate a run over a million customers.
         customers = (await session.execute(select(Customer.id, Customer.tier, Customer.last_purchase_at).where(
             Customer.id.in_(ids), Customer.merged_into_id.is_(None)))).all()
         signals = {s.customer_id: s for s in (await session.scalars(
             select(CustomerSignals).where(CustomerSignals.customer_id.in_(ids)))).all()}
-        updates = []
+        updates, changes, lines, events = [], [], [], []
         for c in customers:
             f = facts[c.id]
             freq_trend = rules.trend(f.previous_purchases, f.recent_purchases)
@@ -192,16 +199,43 @@ async def _apply_batch(sessions, settings, as_of, ids, facts, tiers, scores) -> 
                 "churn_risk": risk.score, "value_computed_at": as_of,
             })
             if tier != c.tier:
-                changed += 1
-                session.add(TierChange(customer_id=c.id, from_tier=c.tier, to_tier=tier, changed_at=as_of))
-                await publish(session, CustomerTierChanged(
-                    customer_id=c.id, from_tier=c.tier, to_tier=tier, lifetime_value=f.lifetime,  # type: ignore[arg-type]
-                    currency=settings.value_currency, changed_at=as_of), subject=c.id)
-                timeline.record(session, c.id, "customer.tier_changed", f"Tier {c.tier or 'none'} → {tier}",
-                                occurred_at=as_of, data={"from_tier": c.tier, "to_tier": tier})
+                changes.append({"id": new_id(), "customer_id": c.id, "from_tier": c.tier, "to_tier": tier,
+                                "changed_at": as_of})
+                events.append(outbox_row(CustomerTierChanged(
+                    customer_id=c.id, from_tier=c.tier, to_tier=tier, lifetime_value=rules.lifetime_amount(f.lifetime),
+                    currency=settings.value_currency, changed_at=as_of), c.id, utcnow()))
+                lines.append(timeline.row(c.id, "customer.tier_changed", f"Tier {c.tier or 'none'} → {tier}",
+                                          occurred_at=as_of, data={"from_tier": c.tier, "to_tier": tier}))
         if updates:
-            await session.execute(update(Customer), updates)
-    return changed
+            await _update_values(session, updates)
+        # A tier change is three rows (history, timeline, outbox): one multi-row INSERT each per batch,
+        # not a round trip per change (a first run over a million customers moves most tiers).
+        for table, rows in ((TierChange.__table__, changes), (TimelineEntry.__table__, lines), (outbox, events)):
+            if rows:
+                await session.execute(insert(table), rows)
+    return len(changes)
+
+
+# The value columns the job writes, with their PostgreSQL array types for the one-statement UPDATE.
+VALUE_COLUMNS = {
+    "tier": "text", "monetary": "numeric", "rfm_recency": "int", "rfm_frequency": "int", "rfm_monetary": "int",
+    "rfm_segment": "text", "frequency_class": "text", "lifecycle_stage": "text", "churn_risk": "int",
+    "value_computed_at": "timestamptz",
+}
+_UPDATE_FROM_ARRAYS = text(
+    "UPDATE customers SET " + ", ".join(f"{c} = v.{c}" for c in VALUE_COLUMNS)
+    + " FROM unnest(CAST(:id AS uuid[]), " + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in VALUE_COLUMNS.items())
+    + ") AS v(id, " + ", ".join(VALUE_COLUMNS) + ") WHERE customers.id = v.id"
+)
+
+
+async def _update_values(session: AsyncSession, updates: list[dict[str, Any]]) -> None:
+    """PostgreSQL: one UPDATE .. FROM unnest(arrays) per batch (an UPDATE per customer was the job's
+    largest cost); SQLite: the ORM's UPDATE by primary key."""
+    if session.bind.dialect.name != "postgresql":
+        await session.execute(update(Customer), updates)
+        return
+    await session.execute(_UPDATE_FROM_ARRAYS, {c: [u[c] for u in updates] for c in ("id", *VALUE_COLUMNS)})
 
 
 async def refresh_risk(session: AsyncSession, settings: CustomerSettings, customer: Customer,
