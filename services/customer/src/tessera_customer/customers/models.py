@@ -39,6 +39,8 @@ class Customer(Base, table=True):
         Index("ix_customers_name_key_id", "name_key", "id"),
         Index("ix_customers_email", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
         Index("ix_customers_phone", "phone", postgresql_ops={"phone": "varchar_pattern_ops"}),
+        # Room on each page for the value job's updates to stay heap-only (see the migration).
+        {"postgresql_with": {"fillfactor": 90}},
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
