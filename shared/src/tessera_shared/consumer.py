@@ -1,11 +1,12 @@
 """Consumer runner: one group per service, the inbox for exactly-once effects, DLQ for poison.
 
-For each message: parse the CloudEvents envelope, then in ONE transaction insert the
-event's (source, id) into the inbox and apply the handler's effect; commit; only then
-commit the Kafka offset. A redelivered event finds its inbox row and is skipped. A handler
-that keeps failing sends the message to ``crm.<service>.dlq`` with the error and its origin
-in headers, and consumption goes on. When the database itself is unreachable the runner
-waits and retries instead: that is not the message's fault.
+The records of a poll are applied in rounds of one transaction: each record's (source, id)
+goes into the inbox and its handler's effect is applied in a savepoint of its own; the round
+commits; only then are the Kafka offsets committed. A redelivered event finds its inbox row
+and is skipped. A failing record rolls back alone, holds back the rest of its partition, and
+after its retries goes to ``crm.<service>.dlq`` with the error and its origin in headers;
+consumption goes on. When the database itself is unreachable the runner waits and retries
+instead: that is not the message's fault.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
-from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,11 +44,20 @@ from tessera_shared.observability import (
 
 log = logging.getLogger(__name__)
 
+# Records per transaction: PostgreSQL keeps 64 subtransactions per transaction in shared memory
+# (more overflow to pg_subtrans and slow every snapshot), and the savepoints' statements stay in
+# the connection's prepared-statement cache (100) beside the handlers'.
+ROUND_RECORDS = 32
+
 Handler = Callable[[AsyncSession, CloudEvent, EventData], Awaitable[None]]
 
 
 class PermanentError(Exception):
     """Raised by a handler when retrying cannot help: the message goes to the DLQ at once."""
+
+
+# deadlock_detected, serialization_failure: the transaction lost a race, the message is fine.
+_RETRY_SQLSTATES = {"40P01", "40001"}
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -54,7 +67,22 @@ def _is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRY_SQLSTATES:
+        return True  # a round holds locks longer than one message did: a deadlock is retried
     return isinstance(exc, (ConnectionError, TimeoutError, OSError))
+
+
+@dataclass(slots=True, eq=False)
+class _Item:
+    """A polled record and how far it got."""
+
+    record: ConsumerRecord
+    event: CloudEvent | None = None
+    handler: Handler | None = None  # None: nothing to apply (skipped, or parked at once)
+    park: tuple[BaseException, str] | None = None
+    attempts: int = 0
+    done: bool = False  # applied (or found already applied) in the last round's transaction
+    applied: bool = False
 
 
 class ConsumerRunner:
@@ -142,15 +170,92 @@ class ConsumerRunner:
         batches = await consumer.getmany(timeout_ms=500, max_records=200)
         if consumer.assignment():
             self.assigned.set()
-        for tp, records in batches.items():
-            done = None
-            for record in records:
-                if not await self._process(record):
-                    break  # stopping: leave the rest uncommitted, they will be redelivered
-                done = record
-            if done is not None:
-                await consumer.commit({tp: done.offset + 1})
+        pending = {tp: deque(self._prepare(r) for r in records) for tp, records in batches.items() if records}
+        await self._drain(consumer, pending)
         await self._record_lag(consumer)
+
+    def _prepare(self, record: ConsumerRecord) -> _Item:
+        """What to do with one message: apply it, skip it, or park it at once."""
+        try:
+            event = parse_envelope(record.value)
+        except (ValidationError, ValueError) as exc:
+            return _Item(record, park=(exc, "unparseable"))
+        if event_model(event.type) is None:
+            # Not in the contract at all: a malformed or foreign message, not a newer fact.
+            return _Item(record, park=(LookupError(f"unknown event type {event.type!r}"), "unknown"))
+        handler = self._handlers.get(event.type)
+        if handler is None:
+            EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
+        return _Item(record, event=event, handler=handler)
+
+    async def _drain(self, consumer: AIOKafkaConsumer, pending: dict[TopicPartition, deque[_Item]]) -> None:
+        """Apply a poll's records in rounds of one transaction each, then commit their offsets.
+
+        A record whose handler fails is rolled back alone (its savepoint) and stops its partition
+        for the round; the records before it are committed, it is retried or parked, and the
+        records after it wait for it: a partition's order is kept.
+        """
+        outages = 0
+        solo = False
+        while pending:
+            try:
+                failed = await self._apply_round(pending, solo=solo)
+            except Exception as exc:
+                if not _is_transient(exc):
+                    if solo:
+                        raise
+                    solo = True  # the commit itself failed: find the record, one at a time
+                    continue
+                # Nothing of the round was committed. Not the messages' fault: retry without limit.
+                if self._stopping.is_set():
+                    return  # the offsets stay where they are: redelivered after the restart
+                outages += 1
+                log.warning("transient failure, retrying", extra={"error": repr(exc)})
+                await self._sleep(min(self._backoff * 2 ** min(outages, 6), 15.0))
+                continue
+            outages = 0
+            delay = 0.0
+            offsets: dict[TopicPartition, int] = {}
+            for tp, items in list(pending.items()):
+                while items and items[0].done:
+                    item = items.popleft()
+                    await self._settle(item)
+                    offsets[tp] = item.record.offset + 1
+                if tp in failed:
+                    item, exc = failed[tp]
+                    item.attempts += 1
+                    if isinstance(exc, (ValidationError, LookupError, PermanentError)) or item.attempts >= self._max_attempts:
+                        await self._dead_letter(item.record, exc, attempts=item.attempts, event_type=item.event.type)
+                        offsets[tp] = items.popleft().record.offset + 1
+                    else:
+                        log.warning("handler failed, retrying",
+                                    extra={"event_id": item.event.id, "attempt": item.attempts, "error": repr(exc)})
+                        delay = max(delay, self._backoff * 2 ** (item.attempts - 1))
+                if not items:
+                    del pending[tp]
+            if offsets:
+                await consumer.commit(offsets)
+            if pending and self._stopping.is_set():
+                return  # the rest is redelivered after the restart
+            if delay:
+                await self._sleep(delay)
+
+    async def _settle(self, item: _Item) -> None:
+        """After the round's commit, before the offset's: count, park, and the test hooks."""
+        if item.park is not None:
+            exc, kind = item.park
+            await self._dead_letter(item.record, exc, attempts=1, event_type=kind)
+            return
+        if item.handler is None:
+            return
+        EVENTS_CONSUMED.labels(self.service, item.event.type, "applied" if item.applied else "duplicate").inc()
+        if item.applied:
+            self.applied += 1
+            faults.point("consumer.after_effect")
+        else:
+            self.duplicates += 1
+        if self.after_effect is not None:
+            await self.after_effect(item.record)
 
     async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
@@ -160,89 +265,77 @@ class ConsumerRunner:
             position = await consumer.position(tp)
             CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(high - position, 0))
 
-    async def _process(self, record: ConsumerRecord) -> bool:
-        """Apply one message's effect once; False only when stopping before it was done."""
+    async def _apply_round(self, pending: dict[TopicPartition, deque[_Item]], *,
+                           solo: bool) -> dict[TopicPartition, tuple[_Item, Exception]]:
+        """One transaction over up to ROUND_RECORDS records, each partition's in order, each in its
+        own savepoint; returns each partition's failed record (the records after it wait).
+        ``solo`` applies only the first record, so that a failure no savepoint caught has one owner."""
+        for items in pending.values():
+            for item in items:  # a round rolled back earlier left nothing done
+                item.done = item.applied = False
+        failed: dict[TopicPartition, tuple[_Item, Exception]] = {}
+        budget = 1 if solo else ROUND_RECORDS
+        current: tuple[TopicPartition, _Item] | None = None
         try:
-            event = parse_envelope(record.value)
-        except (ValidationError, ValueError) as exc:
-            await self._dead_letter(record, exc, attempts=1, event_type="unparseable")
-            return True
-        if event_model(event.type) is None:
-            # Not in the contract at all: a malformed or foreign message, not a newer fact.
-            await self._dead_letter(record, LookupError(f"unknown event type {event.type!r}"), attempts=1,
-                                    event_type="unknown")
-            return True
-        handler = self._handlers.get(event.type)
-        if handler is None:
-            EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
-            return True
+            async with unit_of_work(self._sessions) as session:
+                for tp, items in pending.items():
+                    for item in items:
+                        if budget == 0:
+                            break
+                        if item.handler is not None:
+                            budget -= 1
+                            current = (tp, item)
+                            try:
+                                item.applied = await self._traced(session, item)
+                            except Exception as exc:
+                                if _is_transient(exc):
+                                    raise  # the connection is gone: the whole round is retried
+                                failed[tp] = (item, exc)
+                                break
+                        item.done = True
+        except Exception as exc:
+            if not solo or current is None or _is_transient(exc):
+                raise
+            tp, item = current
+            item.done = False
+            return {tp: (item, exc)}
+        return failed
+
+    async def _traced(self, session: AsyncSession, item: _Item) -> bool:
+        event = item.event
         if self._tracer is not None:
             # The consumer's span continues the trace of the request that produced the event.
             with span(self._tracer, f"consume {event.type}", parent=event.traceparent, kind=SpanKind.CONSUMER,
-                      attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic,
+                      attributes={"messaging.system": "kafka", "messaging.destination.name": item.record.topic,
                                   "messaging.message.id": event.id}):
-                return await self._apply_with_retries(record, event, handler)
+                return await self._apply(session, item)
         token = traceparent_var.set(child_traceparent(event.traceparent))
         try:
-            return await self._apply_with_retries(record, event, handler)
+            return await self._apply(session, item)
         finally:
             traceparent_var.reset(token)
 
-    async def _apply_with_retries(self, record: ConsumerRecord, event: CloudEvent, handler: Handler) -> bool:
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                applied = await self._apply(record, event, handler)
-            except (ValidationError, LookupError, PermanentError) as exc:
-                await self._dead_letter(record, exc, attempts=attempts, event_type=event.type)
-                return True
-            except Exception as exc:
-                if _is_transient(exc):
-                    if self._stopping.is_set():
-                        return False
-                    log.warning("transient failure, retrying", extra={"event_id": event.id, "error": repr(exc)})
-                    await self._sleep(min(self._backoff * 2 ** min(attempts, 6), 15.0))
-                    attempts -= 1  # infrastructure trouble does not count against the message
-                    continue
-                if attempts >= self._max_attempts:
-                    await self._dead_letter(record, exc, attempts=attempts, event_type=event.type)
-                    return True
-                log.warning("handler failed, retrying",
-                            extra={"event_id": event.id, "attempt": attempts, "error": repr(exc)})
-                await self._sleep(self._backoff * 2 ** (attempts - 1))
-                continue
-            outcome = "applied" if applied else "duplicate"
-            EVENTS_CONSUMED.labels(self.service, event.type, outcome).inc()
-            if applied:
-                self.applied += 1
-            else:
-                self.duplicates += 1
-            if applied:
-                faults.point("consumer.after_effect")
-            if self.after_effect is not None:
-                await self.after_effect(record)
-            return True
-
-    async def _apply(self, record: ConsumerRecord, event: CloudEvent, handler: Handler) -> bool:
+    async def _apply(self, session: AsyncSession, item: _Item) -> bool:
+        """The inbox row and the handler's effect, in a savepoint; False for a redelivery."""
+        event, record = item.event, item.record
         data = event.typed_data()
-        async with unit_of_work(self._sessions) as session:
-            try:
-                async with session.begin_nested():
-                    await session.execute(
-                        insert(inbox).values(
-                            source=event.source,
-                            event_id=event.id,
-                            event_type=event.type,
-                            topic=record.topic,
-                            partition=record.partition,
-                            offset=record.offset,
-                            processed_at=datetime.now(UTC),
-                        )
-                    )
-            except IntegrityError:
+        dialect = session.bind.dialect.name
+        insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+        async with session.begin_nested():
+            result = await session.execute(
+                insert_(inbox).values(
+                    source=event.source,
+                    event_id=event.id,
+                    event_type=event.type,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    processed_at=datetime.now(UTC),
+                ).on_conflict_do_nothing()
+            )
+            if result.rowcount == 0:
                 return False  # already applied: this is a redelivery
-            await handler(session, event, data)
+            await item.handler(session, event, data)
         return True
 
     async def _dead_letter(self, record: ConsumerRecord, exc: BaseException, *, attempts: int, event_type: str) -> None:

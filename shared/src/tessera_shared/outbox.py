@@ -9,14 +9,19 @@ event id, so every effect happens once.
 from __future__ import annotations
 
 import asyncio
-import uuid
 import logging
 import random
+import uuid
+from collections import deque
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import delete, event, func, insert, select, text, update
+from aiokafka.producer.message_accumulator import BatchBuilder
+from sqlalchemy import BigInteger, any_, bindparam, delete, event, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -24,6 +29,7 @@ from tessera_shared import faults
 from tessera_shared.db import utcnow
 from tessera_shared.events.envelope import CONTENT_TYPE, CloudEvent, EventData, build_event, topic_for
 from tessera_shared.infra_tables import outbox
+from tessera_shared.kafka import partition_for
 from tessera_shared.tasks import finish_or_cancel
 from tessera_shared.observability import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, current_traceparent
 
@@ -33,6 +39,19 @@ _WAKE_KEY = "tessera_outbox_wake"
 _PENDING_KEY = "tessera_outbox_pending"
 # Any lock id works as long as every replica of a service uses the same one.
 _RELAY_LOCK_ID = 0x7E55E2A
+_HEADERS = [("content-type", CONTENT_TYPE.encode())]
+# Batches handed to the producer before the oldest is acknowledged.
+PIPELINE_DEPTH = 3
+# Batches per cycle: each cycle starts again from the oldest unsent row (late commits, failures).
+CYCLE_BATCHES = 40
+
+
+@dataclass(slots=True)
+class _Flight:
+    """One fetched batch: its rows' seqs, and the acknowledgements of the Kafka batches holding them."""
+
+    seqs: list[int]
+    acks: list[asyncio.Future[Any]]
 
 
 async def publish(
@@ -44,18 +63,30 @@ async def publish(
 ) -> CloudEvent:
     """Record ``data`` as an event in the session's transaction; returns the envelope."""
     envelope = build_event(data, subject=subject, traceparent=current_traceparent())
-    await session.execute(
-        insert(outbox).values(
-            event_id=uuid.UUID(envelope.id),
-            topic=topic_for(data.producer),
-            key=key if key is not None else envelope.subject,
-            event_type=envelope.type,
-            envelope=envelope.to_json().decode(),
-            created_at=utcnow(),
-        )
-    )
+    await session.execute(insert(outbox).values(**_row_of(envelope, data, key, utcnow())))
     session.sync_session.info[_PENDING_KEY] = True
     return envelope
+
+
+def outbox_row(data: EventData, *, subject: object, key: str | None = None,
+               now: datetime | None = None) -> dict[str, Any]:
+    """The row ``publish`` would write for ``data``, for ``publish_many``."""
+    envelope = build_event(data, subject=subject, traceparent=current_traceparent())
+    return _row_of(envelope, data, key, now or utcnow())
+
+
+async def publish_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Record many events (rows from ``outbox_row``) in one INSERT in the session's transaction;
+    like ``publish``, the relay is woken when the transaction commits."""
+    if rows:
+        await session.execute(insert(outbox), rows)
+        session.sync_session.info[_PENDING_KEY] = True
+
+
+def _row_of(envelope: CloudEvent, data: EventData, key: str | None, now: datetime) -> dict[str, Any]:
+    return {"event_id": uuid.UUID(envelope.id), "topic": topic_for(data.producer),
+            "key": key if key is not None else envelope.subject, "event_type": envelope.type,
+            "envelope": envelope.to_json().decode(), "created_at": now}
 
 
 def attach_wakeup(factory: async_sessionmaker[AsyncSession], wake: Callable[[], None]) -> None:
@@ -171,54 +202,139 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 5.0)
 
     async def relay_once(self) -> int:
-        """Publish one batch of unsent events in order; returns how many were sent."""
-        first_seq: int | None = None
-        try:
-            async with self._sessions() as session, session.begin():
-                if session.bind.dialect.name == "postgresql":
-                    # One relay per database at a time keeps the publication order.
-                    got = await session.scalar(
-                        text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _RELAY_LOCK_ID}
-                    )
-                    if not got:
-                        return 0
-                rows = (
-                    await session.execute(
-                        select(outbox.c.seq, outbox.c.topic, outbox.c.key, outbox.c.envelope)
-                        .where(outbox.c.sent_at.is_(None))
-                        .order_by(outbox.c.seq)
-                        .limit(self._batch_size)
-                    )
-                ).all()
-                if not rows:
+        """Publish unsent events in ``seq`` order, a few batches in flight; returns how many were
+        marked sent. Stops at the first failure: nothing after it is marked, and the next call
+        starts again from the oldest unsent row with a fresh producer."""
+        async with self._sessions() as reader:
+            if reader.bind.dialect.name != "postgresql":
+                # SQLite has one writer at a time: no transaction stays open across the cycle.
+                return await self._pipeline(reader, locked=False)
+            async with reader.begin():
+                # One relay per database, for the whole cycle, keeps the publication order.
+                if not await reader.scalar(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _RELAY_LOCK_ID}):
                     return 0
-                first_seq = rows[0].seq
-                producer = await self._ensure_producer()
-                futures = [
-                    await producer.send(
-                        self._namespace + row.topic,
-                        value=row.envelope.encode(),
-                        key=row.key.encode() if row.key else None,
-                        headers=[("content-type", CONTENT_TYPE.encode())],
-                    )
-                    for row in rows
-                ]
-                await asyncio.gather(*futures)
+                return await self._pipeline(reader, locked=True)
+
+    async def _pipeline(self, reader: AsyncSession, *, locked: bool) -> int:
+        window: deque[_Flight] = deque()  # handed over, not yet marked sent, in seq order
+        marking: asyncio.Task[None] | None = None  # the UPDATE of window[0], once acknowledged
+        after: int | None = None
+        handing: int | None = None  # first seq of rows fetched and not yet in the window
+        fetched = sent = 0
+        more = True
+        try:
+            while True:
+                # Fetch and hand over the next batches while the older ones are acknowledged.
+                while more and len(window) - (marking is not None) < PIPELINE_DEPTH:
+                    rows = await self._fetch(reader, after, locked=locked)
+                    fetched += 1
+                    more = len(rows) == self._batch_size and fetched < CYCLE_BATCHES
+                    if not rows:
+                        break
+                    handing, after = rows[0][0], rows[-1][0]
+                    window.append(await self._hand_over(await self._ensure_producer(), rows))
+                    handing = None
+                oldest = 1 if marking is not None else 0  # the oldest batch not acknowledged yet
+                if oldest == len(window):
+                    break
+                await asyncio.gather(*window[oldest].acks)
                 faults.point("outbox.after_ack")
                 if self.fail_after_ack is not None:
                     self.fail_after_ack()
-                await session.execute(
-                    update(outbox)
-                    .where(outbox.c.seq.in_([r.seq for r in rows]))
-                    .values(sent_at=utcnow())
-                )
+                if marking is not None:
+                    await marking  # marks stay in seq order: the previous batch's UPDATE first
+                    sent += self._count_sent(window.popleft())
+                marking = asyncio.create_task(self._mark_sent(window[0].seqs))
+            if marking is not None:
+                await marking
+                sent += self._count_sent(window.popleft())
+            return sent
         except Exception as exc:
-            if first_seq is not None:
-                await self._record_failure(first_seq, exc)
+            if marking is not None:
+                (outcome,) = await asyncio.gather(marking, return_exceptions=True)
+                if not isinstance(outcome, BaseException):
+                    self._count_sent(window.popleft())
+            # Let what is in flight settle (a partition's batches after a failed one fail too:
+            # the idempotent producer's sequence has a gap), then start over with a new producer.
+            await asyncio.gather(*(a for f in window for a in f.acks), return_exceptions=True)
+            await self._close_producer()
+            oldest_unsent = window[0].seqs[0] if window else handing
+            if oldest_unsent is not None:
+                await self._record_failure(oldest_unsent, exc)
             raise
-        self.published += len(rows)
-        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
-        return len(rows)
+        finally:
+            if marking is not None and not marking.done():
+                marking.cancel()  # cancelled (stop timeout): the rows stay unsent, sent again later
+
+    def _count_sent(self, flight: _Flight) -> int:
+        self.published += len(flight.seqs)
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(flight.seqs))
+        return len(flight.seqs)
+
+    async def _fetch(self, reader: AsyncSession, after: int | None, *, locked: bool) -> list[Any]:
+        """The next unsent rows after ``after``, read through a bounded seq window: the plan is an
+        index range scan whatever the statistics say (an unbounded ``ORDER BY seq LIMIT`` on a
+        freshly filled outbox was planned as a scan of every unsent row, O(backlog) per batch)."""
+        unsent = outbox.c.sent_at.is_(None)
+
+        async def window(start: int) -> list[Any]:
+            return list((await reader.execute(
+                select(outbox.c.seq, outbox.c.topic, outbox.c.key, outbox.c.envelope)
+                .where(unsent, outbox.c.seq > start, outbox.c.seq <= start + 4 * self._batch_size)
+                .order_by(outbox.c.seq).limit(self._batch_size)
+            )).all())
+
+        async def read() -> list[Any]:
+            rows = [] if after is None else await window(after)
+            if not rows:  # the start, or a gap in seq wider than the window: jump to the next row
+                first = select(func.min(outbox.c.seq)).where(unsent)
+                nxt = await reader.scalar(first if after is None else first.where(outbox.c.seq > after))
+                rows = [] if nxt is None else await window(nxt - 1)
+            return rows
+
+        if locked:
+            return await read()
+        async with reader.begin():
+            return await read()
+
+    async def _hand_over(self, producer: AIOKafkaProducer, rows: list[Any]) -> _Flight:
+        """Put ``rows`` into one Kafka batch per partition, in order; the producer sends them."""
+        open_batches: dict[tuple[str, int], BatchBuilder] = {}
+        acks: list[asyncio.Future[Any]] = []
+        partitions: dict[str, list[int]] = {}
+        for _, topic, key, envelope in rows:
+            topic = self._namespace + topic
+            parts = partitions.get(topic)
+            if parts is None:
+                parts = partitions[topic] = sorted(await producer.partitions_for(topic))
+            key_bytes = key.encode() if key else None
+            tp = (topic, partition_for(key_bytes, parts) if key_bytes else random.choice(parts))
+            batch = open_batches.get(tp)
+            if batch is None:
+                batch = open_batches[tp] = producer.create_batch()
+            value = envelope.encode()
+            if batch.append(key=key_bytes, value=value, timestamp=None, headers=_HEADERS) is None:
+                acks.append(await self._send_batch(producer, batch, tp))  # full: send, start the next
+                batch = open_batches[tp] = producer.create_batch()
+                batch.append(key=key_bytes, value=value, timestamp=None, headers=_HEADERS)
+        for tp, batch in open_batches.items():
+            acks.append(await self._send_batch(producer, batch, tp))
+        return _Flight([r[0] for r in rows], acks)
+
+    @staticmethod
+    async def _send_batch(producer: AIOKafkaProducer, batch: BatchBuilder, tp: tuple[str, int]) -> asyncio.Future[Any]:
+        batch.close()  # complete: the producer sends it without lingering
+        return await producer.send_batch(batch, tp[0], partition=tp[1])
+
+    async def _mark_sent(self, seqs: list[int]) -> None:
+        # Its own connection and transaction: it runs while the reader fetches the next batch.
+        async with self._sessions() as session, session.begin():
+            if session.bind.dialect.name == "postgresql":
+                # One statement text whatever the batch's length (IN would render one per length).
+                where = outbox.c.seq == any_(bindparam("seqs", seqs, type_=ARRAY(BigInteger())))
+            else:
+                where = outbox.c.seq.in_(seqs)
+            await session.execute(update(outbox).where(where).values(sent_at=utcnow()))
 
     async def _record_failure(self, seq: int, exc: Exception) -> None:
         try:

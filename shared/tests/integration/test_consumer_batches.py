@@ -1,0 +1,91 @@
+"""The consumer applies a poll's records in one transaction, each in a savepoint (real Kafka)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tessera_shared.consumer import ConsumerRunner, Handler
+from tessera_shared.events import CloudEvent
+from tessera_shared.kafka import make_consumer, make_producer
+from tessera_shared.testing.kafka import read_topic
+
+from .conftest import Ping, effects
+from .test_consumer_runner import ping_bytes, produce, wait_until
+
+
+def failing_on(ping_no: int, *, times: int, error: type[Exception] = RuntimeError) -> tuple[Handler, Counter[int]]:
+    """A handler that writes its effect, then fails for ``ping_no`` the first ``times`` times."""
+    calls: Counter[int] = Counter()
+
+    async def handle(session: AsyncSession, event: CloudEvent, data: Ping) -> None:
+        calls[data.ping_no] += 1
+        await session.execute(insert(effects).values(ping_no=data.ping_no, label=data.label))
+        if data.ping_no == ping_no and calls[ping_no] <= times:
+            raise error(f"cannot apply ping {ping_no} yet")
+
+    return handle, calls
+
+
+def runner_with(handler: Handler, sessions: async_sessionmaker[AsyncSession], bootstrap: str, ns: str) -> ConsumerRunner:
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    return ConsumerRunner(
+        service="billing", sessions=sessions, handlers={Ping.event_type: handler},
+        consumer_factory=lambda: make_consumer(bootstrap, group_id=group, client_id="test", topics=[f"{ns}crm.customer"]),
+        producer_factory=lambda: make_producer(bootstrap, client_id="test-dlq"),
+        dlq_topic=f"{ns}crm.billing.dlq", group_id=group, max_attempts=3, retry_backoff=0.01,
+    )
+
+
+async def applied_in_order(sessions: async_sessionmaker[AsyncSession]) -> list[int]:
+    async with sessions() as s:
+        return list((await s.execute(select(effects.c.ping_no).order_by(effects.c.id))).scalars())
+
+
+async def run_until(runner: ConsumerRunner, predicate) -> None:  # noqa: ANN001
+    runner.start()
+    try:
+        await wait_until(lambda: asyncio.sleep(0, predicate()))
+    finally:
+        await runner.stop()
+
+
+async def test_a_record_that_is_retried_is_not_overtaken_and_the_others_apply_once(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+    key = uuid.uuid4()  # one key: one partition, one poll
+    await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(1, 7)])
+    handler, calls = failing_on(3, times=2)
+    runner = runner_with(handler, sessions, kafka_bootstrap, topics)
+    await run_until(runner, lambda: runner.applied == 6)
+    # The failed attempts' writes were rolled back with their savepoints; 4-6 waited for 3.
+    assert await applied_in_order(sessions) == [1, 2, 3, 4, 5, 6]
+    assert calls == {1: 1, 2: 1, 3: 3, 4: 1, 5: 1, 6: 1}  # the records before 3 were not re-run
+    assert (runner.duplicates, runner.dead_lettered) == (0, 0)
+
+
+async def test_a_poisoned_record_mid_poll_is_parked_and_the_rest_apply_once_in_order(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+    key = uuid.uuid4()
+    await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(1, 7)])
+    handler, calls = failing_on(3, times=99)
+    runner = runner_with(handler, sessions, kafka_bootstrap, topics)
+    await run_until(runner, lambda: runner.applied == 5 and runner.dead_lettered == 1)
+    assert await applied_in_order(sessions) == [1, 2, 4, 5, 6]
+    assert calls == {1: 1, 2: 1, 3: 3, 4: 1, 5: 1, 6: 1}
+    (parked,) = await read_topic(kafka_bootstrap, f"{topics}crm.billing.dlq", expect=1)
+    headers = dict(parked.headers)
+    assert headers["dlq-attempts"] == b"3" and headers["dlq-origin-offset"] == b"2"
+    assert b"cannot apply ping 3" in headers["dlq-error"]
+
+
+async def test_a_connection_failure_mid_round_rolls_the_round_back_and_retries_it(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+    key = uuid.uuid4()
+    await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(1, 5)])
+    handler, calls = failing_on(3, times=1, error=ConnectionError)
+    runner = runner_with(handler, sessions, kafka_bootstrap, topics)
+    await run_until(runner, lambda: runner.applied == 4)
+    # Not the message's fault: no attempt counted, nothing parked, each effect once.
+    assert await applied_in_order(sessions) == [1, 2, 3, 4]
+    assert calls[3] == 2 and runner.dead_lettered == 0
