@@ -115,3 +115,25 @@ async def test_broker_unreachable_keeps_rows_for_later(sessions, kafka_bootstrap
         assert await relay.relay_once() == 1
     finally:
         await relay.stop()
+
+
+async def test_publish_many_writes_what_publish_writes_and_wakes_the_relay(sessions) -> None:  # noqa: ANN001
+    from tessera_shared.outbox import attach_wakeup, outbox_row, publish_many
+
+    woken: list[bool] = []
+    attach_wakeup(sessions, lambda: woken.append(True))
+    subject = uuid.uuid4()
+    async with unit_of_work(sessions) as s:
+        one = await publish(s, Ping(ping_no=1), subject=subject)
+    async with unit_of_work(sessions) as s:
+        await publish_many(s, [outbox_row(Ping(ping_no=n), subject=subject) for n in (2, 3)])
+    async with unit_of_work(sessions) as s:
+        await publish_many(s, [])  # nothing to write, nothing to wake
+    assert woken == [True, True]
+    async with unit_of_work(sessions) as s:
+        rows = (await s.execute(select(outbox.c.key, outbox.c.event_type, outbox.c.envelope)
+                                .order_by(outbox.c.seq))).all()
+    assert [(k, t) for k, t, _ in rows] == [(str(subject), "test.ping")] * 3
+    envelopes = [parse_envelope(e.encode()) for _, _, e in rows]
+    assert [e.data["ping_no"] for e in envelopes] == [1, 2, 3]
+    assert {e.subject for e in envelopes} == {one.subject} and len({e.id for e in envelopes}) == 3

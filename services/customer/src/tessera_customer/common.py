@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -15,8 +14,6 @@ from tessera_customer.customers.models import AccessLog, Customer
 from tessera_customer.settings import CustomerSettings
 from tessera_shared.auth import Principal
 from tessera_shared.db import new_id, utcnow
-from tessera_shared.events.envelope import EventData, build_event, topic_for
-from tessera_shared.observability import current_traceparent
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.pagination import PageParams, paginate
 
@@ -59,10 +56,3 @@ async def paginate_desc(
     """Keyset pagination newest/largest first."""
     return await paginate(session, stmt, params, order, descending=True)
 
-
-
-def outbox_row(data: EventData, subject: uuid.UUID, now: datetime) -> dict[str, Any]:
-    """What tessera_shared.outbox.publish writes, as a row: many events then go in one INSERT."""
-    envelope = build_event(data, subject=subject, traceparent=current_traceparent())
-    return {"event_id": uuid.UUID(envelope.id), "topic": topic_for(data.producer), "key": envelope.subject,
-            "event_type": envelope.type, "envelope": envelope.to_json().decode(), "created_at": now}

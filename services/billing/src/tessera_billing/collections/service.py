@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, and_, case, exists, insert, select, update
+from sqlalchemy import Table, and_, case, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera_billing.collections.models import InvoiceDispute
@@ -23,11 +23,9 @@ from tessera_billing.invoices.rules import TRANSITIONS, InvoiceStatus
 from tessera_billing.money import quantize
 from tessera_billing.settings import BillingSettings
 from tessera_shared.db import unit_of_work, utcnow
-from tessera_shared.events import build_event
 from tessera_shared.events.contracts import DunningStep, InvoiceOverdue
-from tessera_shared.events.envelope import EventData, topic_for
-from tessera_shared.infra_tables import outbox
-from tessera_shared.observability import current_traceparent
+from tessera_shared.events.envelope import EventData
+from tessera_shared.outbox import outbox_row, publish_many
 
 BATCH = 1000
 INVOICES: Table = Invoice.__table__  # type: ignore[assignment]
@@ -64,16 +62,8 @@ async def _update_batch(session: AsyncSession, where: Any, values: dict[str, Any
 
 
 async def _publish_all(session: AsyncSession, facts: list[tuple[EventData, uuid.UUID]]) -> None:
-    """``tessera_shared.outbox.publish`` for many events in one INSERT (the relay's poll picks them up)."""
-    if not facts:
-        return
-    traceparent, now = current_traceparent(), utcnow()
-    rows = []
-    for data, subject in facts:
-        envelope = build_event(data, subject=subject, traceparent=traceparent)
-        rows.append({"event_id": uuid.UUID(envelope.id), "topic": topic_for(data.producer), "key": envelope.subject,
-                     "event_type": envelope.type, "envelope": envelope.to_json().decode(), "created_at": now})
-    await session.execute(insert(outbox), rows)
+    """``publish`` for many events in one INSERT."""
+    await publish_many(session, [outbox_row(data, subject=subject) for data, subject in facts])
 
 
 def _next(rows: list[Any]) -> uuid.UUID | None:

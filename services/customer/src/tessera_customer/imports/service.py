@@ -13,7 +13,6 @@ from sqlalchemy import insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera_customer.common import outbox_row
 from tessera_customer.customers.models import Customer, CustomerTag
 from tessera_customer.customers.schemas import CustomerCreate
 from tessera_customer.customers.service import created_event, record_fields
@@ -21,7 +20,7 @@ from tessera_customer.imports.parsing import RowError, validate
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_shared.db import new_id, unit_of_work, utcnow
-from tessera_shared.infra_tables import outbox
+from tessera_shared.outbox import outbox_row, publish_many
 
 MAX_REPORTED_ERRORS = 1000
 ANALYZE_AFTER = 1000
@@ -121,5 +120,5 @@ async def _store_batch(session: AsyncSession, batch: list[CustomerCreate]) -> in
     await session.execute(insert(TimelineEntry.__table__), [
         timeline.row(v["id"], "customer.created", f"Customer {v['name']} imported", occurred_at=now,
                      data={"imported": True}) for v in stored])
-    await session.execute(insert(outbox), [outbox_row(created_event(v["id"], v), v["id"], now) for v in stored])
+    await publish_many(session, [outbox_row(created_event(v["id"], v), subject=v["id"], now=now) for v in stored])
     return len(stored)

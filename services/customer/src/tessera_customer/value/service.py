@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import case, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera_customer.common import outbox_row
 from tessera_customer.customers.models import Customer
 from tessera_customer.lifecycle.rules import purchase_steps
 from tessera_customer.lifecycle.service import transition
@@ -23,7 +22,7 @@ from tessera_customer.value import rules, setbased
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase, TierChange
 from tessera_shared.db import MoneySum, new_id, unit_of_work, utcnow
 from tessera_shared.events.contracts import CustomerTierChanged
-from tessera_shared.infra_tables import outbox
+from tessera_shared.outbox import outbox_row, publish_many
 
 
 async def record_purchase(
@@ -203,16 +202,17 @@ async def _apply_batch(sessions, settings, as_of, ids, facts, tiers, scores) -> 
                                 "changed_at": as_of})
                 events.append(outbox_row(CustomerTierChanged(
                     customer_id=c.id, from_tier=c.tier, to_tier=tier, lifetime_value=rules.lifetime_amount(f.lifetime),
-                    currency=settings.value_currency, changed_at=as_of), c.id, utcnow()))
+                    currency=settings.value_currency, changed_at=as_of), subject=c.id))
                 lines.append(timeline.row(c.id, "customer.tier_changed", f"Tier {c.tier or 'none'} → {tier}",
                                           occurred_at=as_of, data={"from_tier": c.tier, "to_tier": tier}))
         if updates:
             await _update_values(session, updates)
         # A tier change is three rows (history, timeline, outbox): one multi-row INSERT each per batch,
         # not a round trip per change (a first run over a million customers moves most tiers).
-        for table, rows in ((TierChange.__table__, changes), (TimelineEntry.__table__, lines), (outbox, events)):
+        for table, rows in ((TierChange.__table__, changes), (TimelineEntry.__table__, lines)):
             if rows:
                 await session.execute(insert(table), rows)
+        await publish_many(session, events)
     return len(changes)
 
 
