@@ -787,10 +787,12 @@ class Bench:
                         target=">= 0.30")
 
     async def _producer_performance(self, topic: str, n: int, size: int) -> float:
+        from tessera_shared.kafka import MAX_BATCH_BYTES  # the relay producer's batch size
+
         cmd = ["java", "-Xmx512m", "-cp", str(ROOT / ".local/kafka/lib/*"), "org.apache.kafka.tools.ProducerPerformance",
                "--topic", topic, "--num-records", str(n), "--record-size", str(size), "--throughput", "-1",
                "--producer-props", f"bootstrap.servers={self.args.kafka}", "acks=all", "enable.idempotence=true",
-               "linger.ms=2"]
+               "linger.ms=2", f"batch.size={MAX_BATCH_BYTES}"]
         proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
                                                     stderr=asyncio.subprocess.STDOUT)
         out, _ = await asyncio.wait_for(proc.communicate(), 600)

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tessera_shared.testing.builders import customer_payload
+from tessera_shared.testing.plugin import new_namespace
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = int(os.environ.get("TESSERA_E2E_BASE_PORT", "18000"))
@@ -40,7 +41,7 @@ def port_open(port: int) -> bool:
 @pytest.fixture(scope="module")
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     data = tmp_path_factory.mktemp("e2e-data")
-    namespace = f"e2e{uuid.uuid4().hex[:8]}."
+    namespace = new_namespace("e2e")
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "deploy/local/launcher.py"), "--base-port", str(BASE),
          "--data-dir", str(data), "--kafka-bootstrap", kafka_bootstrap, "--namespace", namespace, "--quiet"],

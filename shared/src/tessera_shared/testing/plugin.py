@@ -7,6 +7,7 @@ nothing here skips.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -61,10 +62,45 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+# Namespaces handed out in this session: their topics are deleted when the session ends.
+_NAMESPACES: list[str] = []
+
+
+def new_namespace(prefix: str = "t") -> str:
+    """A topic namespace of its own (also for stacks started outside the fixture), cleaned up
+    at the end of the session."""
+    ns = f"{prefix}{uuid.uuid4().hex[:10]}."
+    _NAMESPACES.append(ns)
+    return ns
+
+
 @pytest.fixture
 def namespace() -> Iterator[str]:
     """A topic namespace of the test's own, so tests never see each other's events."""
-    yield f"t{uuid.uuid4().hex[:10]}."
+    yield new_namespace()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _delete_session_topics() -> Iterator[None]:
+    """Every test namespace makes a dozen topics; a broker kept between runs would collect them
+    until it runs out of file descriptors (one directory and several files per partition)."""
+    yield
+    if _NAMESPACES and _reachable(KAFKA):
+        asyncio.run(delete_topics_with_prefixes(KAFKA, tuple(_NAMESPACES)))
+
+
+async def delete_topics_with_prefixes(bootstrap: str, prefixes: tuple[str, ...]) -> int:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        doomed = sorted(t for t in await admin.list_topics() if t.startswith(prefixes))
+        for start in range(0, len(doomed), 200):
+            await admin.delete_topics(doomed[start:start + 200], timeout_ms=60_000)
+        return len(doomed)
+    finally:
+        await admin.close()
 
 
 @asynccontextmanager
