@@ -4,6 +4,7 @@ tags, timeline lines and customer.created outbox rows, written with multi-row IN
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -63,22 +64,34 @@ def valid_rows(rows: Iterable[tuple[int, dict[str, Any] | RowError]], report: Im
 
 async def import_customers(sessions: async_sessionmaker[AsyncSession], rows: Iterator[CustomerCreate],
                            report: ImportReport, batch_size: int) -> ImportReport:
-    """Store ``rows`` batch by batch; the next batch is parsed and validated (in a worker thread)
-    while the database writes the current one."""
+    """Store ``rows`` batch by batch: the next batch is parsed and validated (in a worker thread)
+    while the database writes the ones before; on PostgreSQL two batches are written at once (one
+    transaction waits on the server while the other's rows are sent), on SQLite one."""
+    in_flight = 2 if sessions.kw["bind"].dialect.name == "postgresql" else 1
+    pending: deque[tuple[int, asyncio.Task[int]]] = deque()
 
     def take() -> list[CustomerCreate]:
         return list(islice(rows, batch_size))
 
-    batch = await asyncio.to_thread(take)
-    while batch:
-        storing = asyncio.create_task(_store_in_transaction(sessions, batch))
-        try:
-            upcoming = await asyncio.to_thread(take)
-        finally:
-            created = await storing
+    async def settle_oldest() -> None:
+        size, task = pending.popleft()
+        created = await task
         report.created += created
-        report.existing += len(batch) - created
-        batch = upcoming
+        report.existing += size - created
+
+    try:
+        batch = await asyncio.to_thread(take)
+        while batch:
+            pending.append((len(batch), asyncio.create_task(_store_in_transaction(sessions, batch))))
+            if len(pending) >= in_flight:
+                await settle_oldest()
+            batch = await asyncio.to_thread(take)
+        while pending:
+            await settle_oldest()
+    finally:
+        for _, task in pending:  # after a failure: the other write is not left running unobserved
+            task.cancel()
+        await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
     if report.created >= ANALYZE_AFTER:
         async with unit_of_work(sessions) as session:
             if session.bind.dialect.name == "postgresql":
