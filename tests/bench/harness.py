@@ -690,6 +690,8 @@ class Bench:
                     await bconn.execute(SEED_LEDGER, have + 1, n)
                     await cconn.execute("ANALYZE customers")
                     await bconn.execute("ANALYZE ledger_entries, receivable_balances, receivable_totals")
+                    # The seeding's dirty pages written back now, not during the reads measured next.
+                    await cconn.execute("CHECKPOINT")
                     have = n
                     log(f"seeded {size_label(n)} customers and ledger entries in {time.perf_counter() - t0:.1f}s")
                     # A cursor half-way down: what a client holds after walking n/2 rows.
@@ -723,6 +725,7 @@ class Bench:
         try:
             await c2.execute("TRUNCATE customers CASCADE")
             await c2.execute("VACUUM ANALYZE customers")
+            await c2.execute("CHECKPOINT")
         finally:
             await c2.close()
 
@@ -1026,7 +1029,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--import-rows", type=parse_size, default=parse_size(os.environ.get("BENCH_IMPORT", "100k")))
     p.add_argument("--relay-rows", type=parse_size, default=parse_size(os.environ.get("BENCH_RELAY", "100k")))
     p.add_argument("--drain-timeout", type=float, default=120)
-    p.add_argument("--scale-runs", type=int, default=15)
+    p.add_argument("--scale-runs", type=int, default=31)
     p.add_argument("--lock-wait", type=float, default=600)
     p.add_argument("--only", default="", help="comma-separated rows to run (1,2-5,6,7,8,9,11)")
     p.add_argument("--hold", type=float, default=0, help="keep the stack up this long before the rows (profiling)")
