@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
+from sqlalchemy import exc as sa_exc
+
 from tessera_shared.auth import TokenCodec
 from tessera_shared.db import new_id
 from tessera_shared.http.errors import Problem
@@ -123,3 +125,27 @@ def test_ids_are_time_ordered_uuid7() -> None:
     stamps = [i.int >> 80 for i in ids]
     assert stamps == sorted(stamps)
     assert len(set(ids)) == 1000
+
+
+@pytest.mark.parametrize(("raised", "status"), [
+    (sa_exc.TimeoutError("QueuePool limit reached"), 503),
+    (sa_exc.OperationalError("SELECT 1", {}, ConnectionResetError(), connection_invalidated=True), 503),
+    (sa_exc.IntegrityError("INSERT", {}, ValueError("boom")), 500),
+])
+def test_database_overload_and_outage_are_503_with_retry_after(raised: Exception, status: int) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from tessera_shared.http.errors import install_problem_handlers
+
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/x")
+    async def boom() -> None:
+        raise raised
+
+    r = TestClient(app, raise_server_exceptions=False).get("/x")
+    assert r.status_code == status
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert (r.headers.get("retry-after") == "1") is (status == 503)

@@ -10,6 +10,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tessera_shared.observability import request_id_var
@@ -137,6 +138,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             exc.status_code, detail=detail, instance=request.url.path, headers=getattr(exc, "headers", None)
         )
+
+    @app.exception_handler(sa_exc.TimeoutError)
+    async def _pool_exhausted(request: Request, exc: sa_exc.TimeoutError) -> Response:
+        # Every connection of the steady pool stayed busy for the pool timeout: overload, not a bug.
+        log.warning("database pool exhausted", extra={"path": request.url.path})
+        return problem_response(503, detail="the service is busy; retry shortly", instance=request.url.path,
+                                headers={"Retry-After": "1"})
+
+    @app.exception_handler(sa_exc.DBAPIError)
+    async def _database(request: Request, exc: sa_exc.DBAPIError) -> Response:
+        if exc.connection_invalidated:  # the database went away under this request; the pool recovers
+            log.warning("database connection lost", extra={"path": request.url.path})
+            return problem_response(503, detail="the database is unavailable; retry shortly",
+                                    instance=request.url.path, headers={"Retry-After": "1"})
+        return await _unhandled(request, exc)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:
