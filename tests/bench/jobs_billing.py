@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +22,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import AGING_SQL, SEED_LEDGER  # noqa: E402
+from scratch import scratch_database  # noqa: E402
 
 # n open invoices as of $3. Newly overdue (i % 10 = 0): issued, due 1-40 days before $3 (the job
 # missed some days). Already marked (i % 10 in 1..4): overdue since their due date, at the dunning
@@ -59,37 +56,6 @@ WHERE status = 'overdue' AND ('x' || substr(id::text, 1, 2))::bit(8)::int < 3
 """
 
 
-@dataclass
-class Scratch:
-    url: str  # SQLAlchemy URL of the scratch database
-    dsn: str  # the same for asyncpg
-
-
-@contextlib.asynccontextmanager
-async def scratch_database(pg_url: str, name: str | None = None) -> AsyncIterator[Scratch]:
-    """A database migrated with billing's migrations, dropped on the way out."""
-    from tessera_billing import main as billing_main
-    from tessera_shared.db import create_engine
-    from tessera_shared.migrations import upgrade_to_head
-    from tessera_shared.testing.plugin import migrations_of
-
-    pg_url = pg_url.rstrip("/")
-    raw = pg_url.replace("+asyncpg", "")
-    name = name or f"bench_billing_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(f"{raw}/postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        engine = create_engine(f"{pg_url}/{name}")
-        try:
-            await upgrade_to_head(engine, migrations_of(billing_main.__file__))
-        finally:
-            await engine.dispose()
-        yield Scratch(f"{pg_url}/{name}", f"{raw}/{name}")
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def _sql(dsn: str, *statements: tuple[str, tuple[Any, ...]]) -> list[Any]:
     conn = await asyncpg.connect(dsn)
     try:
@@ -107,7 +73,7 @@ async def overdue_job(pg_url: str, n: int, *, worst_case: bool = False, as_of: d
     from tessera_billing.settings import BillingSettings
     from tessera_shared.db import create_engine, session_factory
 
-    async with scratch_database(pg_url, db_name) as db:
+    async with scratch_database(pg_url, "billing", db_name) as db:
         schedule = [1, 7, 15, 30]
         t0 = time.perf_counter()
         await _sql(db.dsn, (SEED_INVOICES, (1, n, as_of, schedule, worst_case)), (SEED_DISPUTES, ()),
@@ -144,7 +110,7 @@ async def ageing(pg_url: str, n: int, *, runs: int = 15, db_name: str | None = N
     from tessera_billing.reports import repository as repo
     from tessera_shared.db import create_engine, read_session, session_factory
 
-    async with scratch_database(pg_url, db_name) as db:
+    async with scratch_database(pg_url, "billing", db_name) as db:
         await _sql(db.dsn, (SEED_LEDGER, (1, n)), ("VACUUM ANALYZE", ()))
         engine = create_engine(db.url)
         out: dict[str, Any] = {"n": n}

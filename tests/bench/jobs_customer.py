@@ -10,7 +10,6 @@ import asyncio
 import logging
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import SEED_CUSTOMERS  # noqa: E402
+from scratch import scratch_database  # noqa: E402
 
 # Purchases: customer i has i % 7 of them (0..6, ~3 on average) spread over two years; the
 # deal-sized amounts vary with i so that the RFM quintiles and Pareto tiers are not all ties.
@@ -54,22 +54,12 @@ def _load() -> float:
 async def value_job(pg_url: str, n: int) -> dict[str, Any]:
     """Seed n customers with purchase and payment facts in a scratch database, run the value
     job the scheduler runs, and report its time and effects; the database is dropped after."""
-    from tessera_customer import main as customer_main
     from tessera_customer.settings import CustomerSettings
     from tessera_customer.value.service import recompute_values
     from tessera_shared.db import create_engine, session_factory, utcnow
-    from tessera_shared.migrations import upgrade_to_head
-    from tessera_shared.testing.plugin import migrations_of
 
-    pg_url = pg_url.rstrip("/")
-    raw = pg_url.replace("+asyncpg", "")
-    name = f"bench_value_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(f"{raw}/postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    engine = create_engine(f"{pg_url}/{name}")
-    try:
-        await upgrade_to_head(engine, migrations_of(customer_main.__file__))
-        conn = await asyncpg.connect(f"{raw}/{name}")
+    async with scratch_database(pg_url, "customer") as db:
+        conn = await asyncpg.connect(db.dsn)
         try:
             t0 = time.perf_counter()
             for sql in (SEED_CUSTOMERS, SEED_PURCHASES, SEED_PAYMENTS, SEED_SIGNALS):
@@ -79,33 +69,33 @@ async def value_job(pg_url: str, n: int) -> dict[str, Any]:
             purchases = await conn.fetchval("SELECT count(*) FROM purchases")
         finally:
             await conn.close()
-        settings = CustomerSettings(database_url=f"{pg_url}/{name}", kafka_enabled=False, jobs_enabled=False,
+        settings = CustomerSettings(database_url=db.url, kafka_enabled=False, jobs_enabled=False,
                                     log_json=False, fx_rates={"USD": "0.92"})
-        sessions = session_factory(engine)
-        runs, loads = [], []
-        for _ in range(2):  # the first run moves most tiers; the second is the steady state
-            t0 = time.perf_counter()
-            result = await recompute_values(sessions, settings, utcnow())
-            runs.append((time.perf_counter() - t0, result))
-            loads.append(_load())
-        conn = await asyncpg.connect(f"{raw}/{name}")
+        engine = create_engine(db.url)
+        try:
+            sessions = session_factory(engine)
+            runs, loads = [], []
+            for _ in range(2):  # the first run moves most tiers; the second is the steady state
+                t0 = time.perf_counter()
+                result = await recompute_values(sessions, settings, utcnow())
+                runs.append((time.perf_counter() - t0, result))
+                loads.append(_load())
+        finally:
+            await engine.dispose()
+        conn = await asyncpg.connect(db.dsn)
         try:
             outbox = await conn.fetchval("SELECT count(*) FROM outbox_events WHERE event_type = 'customer.tier_changed'")
         finally:
             await conn.close()
-        (first_s, first), (second_s, second) = runs
-        return {
-            "n": n, "purchases": purchases, "seed_seconds": round(seeded, 1),
-            "seconds": round(first_s, 2), "customers_updated": first["customers"],
-            "tier_changes": first["tier_changes"], "tier_changed_outbox_rows": outbox,
-            "rows_per_s": round(first["customers"] / first_s),
-            "second_run_seconds": round(second_s, 2), "second_run_tier_changes": second["tier_changes"],
-            "load_average_1m_after_each_run": loads,  # the machine is shared: read the seconds with it
-        }
-    finally:
-        await engine.dispose()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    (first_s, first), (second_s, second) = runs
+    return {
+        "n": n, "purchases": purchases, "seed_seconds": round(seeded, 1),
+        "seconds": round(first_s, 2), "customers_updated": first["customers"],
+        "tier_changes": first["tier_changes"], "tier_changed_outbox_rows": outbox,
+        "rows_per_s": round(first["customers"] / first_s),
+        "second_run_seconds": round(second_s, 2), "second_run_tier_changes": second["tier_changes"],
+        "load_average_1m_after_each_run": loads,  # the machine is shared: read the seconds with it
+    }
 
 
 if __name__ == "__main__":
