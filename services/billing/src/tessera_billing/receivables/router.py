@@ -28,17 +28,13 @@ from tessera_billing.receivables.schemas import CreditSummary, CurrencyAmount, R
 from tessera_billing.reports import repository as reports
 from tessera_billing.reports.router import READERS as REPORT_READERS
 from tessera_billing.reports.schemas import AgingBuckets
-from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.auth import Principal, require_roles
 from tessera_shared.db import MoneySum, read_session
 
 router = APIRouter(prefix="/v1/receivables", tags=["receivables"])
 
 OPEN_LISTED = 200
 RECENT = 10
-
-
-def _may(principal: Principal, roles: tuple[str, ...]) -> bool:
-    return principal.has_any((*roles, Role.ADMIN))
 
 
 async def _open_sums(session: AsyncSession, customer_id: uuid.UUID) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
@@ -72,10 +68,10 @@ async def receivables_summary(
             mine.order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(RECENT))).scalars())
         balance, overdue = await _open_sums(session, customer_id)
         aging = None
-        if _may(principal, REPORT_READERS):
+        if principal.may(REPORT_READERS):
             aging = [AgingBuckets(**row) for row in await reports.aging_totals(session, as_of, customer_id, None)]
         credit = None
-        if _may(principal, CREDIT_READERS):
+        if principal.may(CREDIT_READERS):
             profile = await session.get(CreditProfile, customer_id)
             terms = (profile.rating, profile.credit_limit, profile.currency, profile.payment_terms_days) if profile else (
                 settings.default_credit_rating, settings.default_credit_limit, settings.default_currency,
