@@ -20,6 +20,7 @@ from tessera_billing.settings import BillingSettings
 from tessera_customer.settings import CustomerSettings
 from tessera_gateway.main import create_app
 from tessera_gateway.settings import GatewaySettings
+from tessera_gateway.views.cache import CONSUMERS_OF, Views
 from tessera_gateway.views.compose import Result
 from tessera_gateway.views.customer360 import compose, fetches, sum_by_currency
 from tessera_sales.settings import SalesSettings
@@ -63,7 +64,8 @@ async def start_stack(databases, down: str | None = None, slow: str | None = Non
     # A short deadline only where a slow upstream is the point; elsewhere a busy machine must not
     # turn a healthy section into a timeout.
     deadline = 0.8 if slow else 10.0
-    gateway = create_app(GatewaySettings(database_url=gw_db, log_json=False, view_deadline_seconds=deadline, **urls),
+    gateway = create_app(GatewaySettings(database_url=gw_db, log_json=False, view_deadline_seconds=deadline,
+                                         view_cache_enabled=False, **urls),
                          mounts=mounts)
     return apps, gateway
 
@@ -150,6 +152,66 @@ async def test_customer_service_down_still_answers(stack: httpx.AsyncClient) -> 
     assert r.status_code == 200
     assert r.json()["sections"]["profile"] == "unavailable"
     assert r.json()["profile"] is None
+
+
+def cache_on(client: httpx.AsyncClient) -> Views:
+    """The view cache as if the gateway followed the topics (the watcher itself is tested on Kafka)."""
+    views = Views.build(ttl=60, max_bytes=1 << 20, topics={s: f"crm.{s}" for s in CONSUMERS_OF},
+                        groups={s: f"tessera-{s}" for s in CONSUMERS_OF})
+    views.freshness.set_live(True)
+    client._transport.app.state.views = views  # type: ignore[attr-defined]
+    return views
+
+
+async def test_a_repeat_is_answered_from_the_view_cache(stack: httpx.AsyncClient) -> None:
+    views = cache_on(stack)
+    admin, manager = await login(stack, "admin"), await login(stack, "manager")
+    cid = await new_customer(stack, admin)
+    url = f"/api/v1/customers/{cid}/360"
+    first = await stack.get(url, headers=admin)
+    assert first.headers["cache-status"] == "tessera-gateway; fwd=miss; stored"
+    second = await stack.get(url, headers=admin)
+    assert second.headers["cache-status"].startswith("tessera-gateway; hit; ttl=")
+    assert (second.content, second.headers["etag"]) == (first.content, first.headers["etag"])
+    assert (await stack.get(url, headers={**admin, "If-None-Match": first.headers["etag"]})).status_code == 304
+    # Another caller (other roles, other object rules) gets a view of their own.
+    assert (await stack.get(url, headers=manager)).headers["cache-status"] == "tessera-gateway; fwd=miss; stored"
+    # Every read is audited, answered from the cache or not.
+    audit = await stack.get("/api/v1/audit-log", params={"customer_id": cid}, headers=admin)
+    assert sum(e["path"] == f"/api/v1/customers/{cid}/360" for e in audit.json()["items"]) == 4
+
+    # An event about the customer drops both; until the reacting services are past it, nothing is kept.
+    views.freshness.event([cid], "crm.sales", 0, 10)
+    assert (await stack.get(url, headers=admin)).headers["cache-status"] == "tessera-gateway; fwd=miss"
+    assert (await stack.get(url, headers=manager)).headers["cache-status"] == "tessera-gateway; fwd=miss"
+    for group in ("tessera-customer", "tessera-billing"):
+        views.freshness.offsets(group, {("crm.sales", 0): 11})
+    assert (await stack.get(url, headers=admin)).headers["cache-status"] == "tessera-gateway; fwd=miss; stored"
+    assert (await stack.get(url, headers=manager)).headers["cache-status"] == "tessera-gateway; fwd=miss; stored"
+
+    # A write through the gateway that names the customer drops everyone's view of it at once,
+    # and what it changed is in the next answer.
+    patched = await stack.patch(f"/api/v1/customers/{cid}", json={"name": "Renamed Ltd"},
+                                headers={**admin, "If-Match": (await stack.get(f"/api/v1/customers/{cid}",
+                                                                                headers=admin)).headers["etag"]})
+    assert patched.status_code == 200, patched.text
+    after = await stack.get(url, headers=manager)
+    assert after.headers["cache-status"] == "tessera-gateway; fwd=miss; stored"
+    assert after.json()["profile"]["name"] == "Renamed Ltd"
+    # Cache-Control: no-cache composes afresh (and keeps the result).
+    fresh = await stack.get(url, headers={**manager, "Cache-Control": "no-cache"})
+    assert fresh.headers["cache-status"] == "tessera-gateway; fwd=request; stored"
+
+
+@pytest.mark.parametrize("stack", [{"down": "billing"}], indirect=True)
+async def test_a_view_with_a_section_missing_is_not_kept(stack: httpx.AsyncClient) -> None:
+    cache_on(stack)
+    admin = await login(stack, "admin")
+    cid = await new_customer(stack, admin)
+    for _ in range(2):
+        r = await stack.get(f"/api/v1/customers/{cid}/360", headers=admin)
+        assert r.json()["sections"]["billing"] == "unavailable"
+        assert r.headers["cache-status"] == "tessera-gateway; fwd=miss"
 
 
 def test_compose_derives_pipeline_lifetime_and_balances() -> None:

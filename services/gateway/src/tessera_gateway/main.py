@@ -20,9 +20,12 @@ from tessera_gateway.limits.rate import TokenBuckets
 from tessera_gateway.proxy.router import IMPORT_PATH
 from tessera_gateway.proxy.router import router as proxy_router
 from tessera_gateway.settings import GatewaySettings
+from tessera_gateway.views.cache import Views
 from tessera_gateway.views.openapi import MergedOpenAPI
 from tessera_gateway.views.router import router as views_router
+from tessera_gateway.views.watcher import Watcher
 from tessera_shared.app import ServiceSpec, create_service_app
+from tessera_shared.events.envelope import topic_for
 
 
 def upstreams_of(settings: GatewaySettings) -> dict[str, str]:
@@ -58,12 +61,24 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx2.AsyncBaseTransport]
                     httpx2.AsyncClient(timeout=timeout, limits=limits, mounts=mounts))
                 for service in upstreams
             }
-            refresher = asyncio.create_task(app.state.merged_openapi.keep_fresh(app.state.clients))
+            background = [asyncio.create_task(app.state.merged_openapi.keep_fresh(app.state.clients))]
+            app.state.views = None
+            if settings.view_cache_enabled:
+                namespace = settings.kafka_topic_namespace
+                topics = {s: topic_for(s, namespace) for s in upstreams}
+                groups = {s: settings.view_cache_group_template.format(namespace=namespace, service=s)
+                          for s in upstreams}
+                app.state.views = Views.build(ttl=settings.view_cache_ttl_seconds,
+                                              max_bytes=settings.view_cache_max_bytes, topics=topics, groups=groups)
+                watcher = Watcher(app.state.views.freshness, bootstrap=settings.kafka_bootstrap, topics=topics,
+                                  groups=groups)
+                background.append(asyncio.create_task(watcher.run()))
             try:
                 yield
             finally:
-                refresher.cancel()
-                await asyncio.gather(refresher, return_exceptions=True)
+                for task in background:
+                    task.cancel()
+                await asyncio.gather(*background, return_exceptions=True)
 
     async def upstream_readiness(app: FastAPI) -> dict[str, Any]:
         async def probe(service: str, url: str) -> bool:
@@ -74,7 +89,13 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx2.AsyncBaseTransport]
 
         results = await asyncio.gather(*(probe(s, u) for s, u in upstreams.items()))
         # Informative: the gateway still serves tokens and partial views with a service down.
-        return {"upstreams": dict(zip(upstreams, results, strict=True))}
+        ready: dict[str, Any] = {"upstreams": dict(zip(upstreams, results, strict=True))}
+        if (views := getattr(app.state, "views", None)) is not None:
+            cache = views.cache
+            ready["view_cache"] = {"live": views.freshness.live, "entries": len(cache), "bytes": cache.bytes,
+                                   "hits": cache.hits, "misses": cache.misses, "stores": cache.stores,
+                                   "drops": cache.drops}
+        return ready
 
     return ServiceSpec(
         name="gateway",

@@ -39,6 +39,16 @@ class GatewaySettings(ServiceSettings):
     rate_limit_per_minute: int = Field(default=1200, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
 
+    # The 360 view cache (views/cache.py). It follows every service's topic on kafka_bootstrap and
+    # the services' consumer groups; without a broker it stays off and every view is composed.
+    view_cache_enabled: bool = True
+    # The bound on staleness for what no event reports (a write through another replica that
+    # publishes no event); events clear a view within their lag.
+    view_cache_ttl_seconds: float = Field(default=30.0, gt=0, le=3600)
+    view_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    # The services' consumer group ids, as they name them by default (and `make run` does).
+    view_cache_group_template: str = "{namespace}tessera-{service}"
+
     @model_validator(mode="after")
     def _gateway_signs(self) -> "GatewaySettings":
         if self.jwt_algorithm == "RS256" and self.jwt_private_key is None:

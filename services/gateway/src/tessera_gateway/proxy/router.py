@@ -6,11 +6,12 @@ import asyncio
 import uuid
 
 import httpx2
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tessera_gateway.audit import service as audit
-from tessera_gateway.audit.service import reads_personal_data
+from tessera_gateway.audit.service import customer_of, reads_personal_data
 from tessera_gateway.proxy.routes import owner_of
 from tessera_shared.auth import CurrentPrincipal
 from tessera_shared.http.errors import Problem
@@ -70,6 +71,19 @@ async def forward(request: Request, service: str, path: str) -> Response:
     return Response(content=resp.content, status_code=resp.status_code, headers=out_headers)
 
 
+def customers_named(path: str, response: Response) -> list[str]:
+    """The customers a write names: in its path, or as the ``customer_id`` of what it answers."""
+    named = [c] if (c := customer_of(path)) else []
+    if response.headers.get("content-type", "").startswith("application/json") and len(response.body) < 65_536:
+        try:
+            body = orjson.loads(response.body)
+        except orjson.JSONDecodeError:
+            return named
+        if isinstance(body, dict) and isinstance(body.get("customer_id"), str):
+            named.append(body["customer_id"])
+    return named
+
+
 @router.get("/api/v1/surveys/{survey_id}", include_in_schema=False)
 @router.post("/api/v1/surveys/{survey_id}/answer", include_in_schema=False)
 async def forward_survey_link(survey_id: uuid.UUID, request: Request) -> Response:
@@ -98,6 +112,8 @@ async def forward_to_owner(path: str, request: Request, principal: CurrentPrinci
     if service is None:
         raise Problem(404, f"no resource at /api/v1/{path}")
     response = await forward(request, service, path)
+    if request.method not in SAFE_METHODS and response.status_code < 400 and request.app.state.views is not None:
+        request.app.state.views.after_write(principal.subject, customers_named(path, response))
     if reads_personal_data(request.method, path):
         audit.record(request.app.state.runtime, principal, request.method, path,
                            response.status_code)

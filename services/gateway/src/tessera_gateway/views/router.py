@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from tessera_gateway.audit import service as audit
 from tessera_gateway.views import customer360, kpis
+from tessera_gateway.views.cache import ViewCache, Views
 from tessera_gateway.views.compose import Fetch, fetch_all
 from tessera_shared.auth import STAFF_ROLES, Principal, Role, require_roles
 from tessera_shared.http.errors import Problem
@@ -31,7 +32,10 @@ def _etag(body: dict[str, Any]) -> str:
     "/customers/{customer_id}/360",
     summary="Customer 360: profile, sales, service, billing and timeline in one answer",
     description="Every section is fetched concurrently under one deadline; `sections` says, per section, "
-    "`ok`, `forbidden`, `error`, `timeout` or `unavailable`. A section that could not be fetched is empty.",
+    "`ok`, `forbidden`, `error`, `timeout` or `unavailable`. A section that could not be fetched is empty. "
+    "A complete view may be answered from the gateway's view cache, which every event about the customer "
+    "clears (see docs/api.md); `Cache-Status` says whether it was, and `Cache-Control: no-cache` on the "
+    "request composes it afresh.",
     responses={404: {"description": "unknown customer"}, 304: {"description": "not modified"}},
 )
 async def customer_360(
@@ -39,19 +43,40 @@ async def customer_360(
     request: Request,
     principal: Annotated[Principal, require_roles(*STAFF_ROLES)],
 ) -> Response:
-    settings = request.app.state.settings
-    results = await fetch_all(
-        request.app.state.clients, request.app.state.upstreams, customer360.fetches(customer_id),
-        authorization=request.headers["authorization"], deadline=settings.view_deadline_seconds,
-    )
-    if results["customer"].status == "not_found":
-        raise Problem(404, f"customer {customer_id} not found")
-    body = customer360.compose(customer_id, results)
-    etag = _etag(body)
-    audit.record(request.app.state.runtime, principal, "GET", f"customers/{customer_id}/360", 200)
+    state = request.app.state
+    views: Views | None = state.views
+    customer = str(customer_id)
+    asked_fresh = "no-cache" in request.headers.get("cache-control", "").lower()
+    key = ViewCache.key(customer, principal.subject, principal.roles)
+    entry = views.cache.get(key) if views is not None and views.freshness.live and not asked_fresh else None
+    if entry is not None:
+        body, etag = entry.body, entry.etag
+        status = f"hit; ttl={max(0, int(views.cache.ttl - views.cache.age(entry)))}"  # type: ignore[union-attr]
+    else:
+        # Asked fresh or not, what is composed now may replace what was stored.
+        token = views.freshness.begin(customer) if views is not None else None
+        try:
+            results = await fetch_all(
+                state.clients, state.upstreams, customer360.fetches(customer_id),
+                authorization=request.headers["authorization"], deadline=state.settings.view_deadline_seconds,
+            )
+        finally:
+            storable = token is not None and views is not None and views.freshness.end(token)
+        if results["customer"].status == "not_found":
+            raise Problem(404, f"customer {customer_id} not found")
+        composed = customer360.compose(customer_id, results)
+        etag, body = _etag(composed), orjson.dumps(composed)
+        # A view with a section missing is not kept: the next call tries that service again.
+        storable = storable and all(s == "ok" for s in composed["sections"].values())
+        if storable:
+            views.cache.put(key, body, etag)  # type: ignore[union-attr]
+        status = ("fwd=request" if asked_fresh else "fwd=miss") + ("; stored" if storable else "")
+    audit.record(state.runtime, principal, "GET", f"customers/{customer_id}/360", 200)
+    # RFC 9211's Cache-Status says how the answer was made; private: personal data, no shared caches.
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Cache-Status": f"tessera-gateway; {status}"}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
-        return Response(status_code=304, headers={"ETag": etag})
-    return Response(orjson.dumps(body), media_type="application/json", headers={"ETag": etag})
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get(
