@@ -1,7 +1,8 @@
 -- wrk script for the bench harness.
--- Arguments after `--`: path_format token method ids_file body_file
+-- Arguments after `--`: path_format token method ids_file body_file headers
 --   path_format: a path, with %s replaced by the next id of ids_file (rotating) when given
 --   body_file:   a JSON body; each %s in it is replaced by a per-request unique string
+--   headers:     extra request headers as name=value pairs separated by ";" (or "-")
 -- done() prints one line "BENCHJSON {...}" with counts and latency percentiles (microseconds).
 local ids, idx, counter = {}, 0, 0
 local path_format, method, body = "/", "GET", nil
@@ -16,7 +17,13 @@ function init(args)
   path_format = args[1] or "/"
   local token = args[2]
   method = args[3] or "GET"
-  local ids_file, body_file = args[4], args[5]
+  local ids_file, body_file, headers = args[4], args[5], args[6]
+  if headers and headers ~= "-" then
+    for pair in string.gmatch(headers, "[^;]+") do
+      local name, value = string.match(pair, "^([^=]+)=(.*)$")
+      if name then wrk.headers[name] = value end
+    end
+  end
   if token and token ~= "-" then wrk.headers["Authorization"] = "Bearer " .. token end
   if ids_file and ids_file ~= "-" then
     for line in io.lines(ids_file) do if #line > 0 then ids[#ids + 1] = line end end
