@@ -174,6 +174,8 @@ async def test_a_repeat_is_answered_from_the_view_cache(stack: httpx.AsyncClient
     assert second.headers["cache-status"].startswith("tessera-gateway; hit; ttl=")
     assert (second.content, second.headers["etag"]) == (first.content, first.headers["etag"])
     assert (await stack.get(url, headers={**admin, "If-None-Match": first.headers["etag"]})).status_code == 304
+    metrics = (await stack.get("/metrics")).text
+    assert 'tessera_view_cache_answers_total{result="hit",stored="false"}' in metrics
     # Another caller (other roles, other object rules) gets a view of their own.
     assert (await stack.get(url, headers=manager)).headers["cache-status"] == "tessera-gateway; fwd=miss; stored"
     # Every read is audited, answered from the cache or not.

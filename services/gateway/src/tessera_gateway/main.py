@@ -11,6 +11,7 @@ from typing import Any
 import httpx2
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import Gauge
 
 from tessera_gateway.audit.router import router as audit_router
 from tessera_gateway.auth.accounts import AccountDirectory
@@ -26,6 +27,10 @@ from tessera_gateway.views.router import router as views_router
 from tessera_gateway.views.watcher import Watcher
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.events.envelope import topic_for
+
+
+VIEW_CACHE_BYTES = Gauge("tessera_view_cache_bytes", "Bytes of composed 360 views kept by the gateway")
+VIEW_CACHE_LIVE = Gauge("tessera_view_cache_live", "1 while the gateway follows every topic (the view cache is on)")
 
 
 def upstreams_of(settings: GatewaySettings) -> dict[str, str]:
@@ -68,8 +73,11 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx2.AsyncBaseTransport]
                 topics = {s: topic_for(s, namespace) for s in upstreams}
                 groups = {s: settings.view_cache_group_template.format(namespace=namespace, service=s)
                           for s in upstreams}
-                app.state.views = Views.build(ttl=settings.view_cache_ttl_seconds,
-                                              max_bytes=settings.view_cache_max_bytes, topics=topics, groups=groups)
+                app.state.views = views = Views.build(ttl=settings.view_cache_ttl_seconds,
+                                                      max_bytes=settings.view_cache_max_bytes, topics=topics,
+                                                      groups=groups)
+                VIEW_CACHE_BYTES.set_function(lambda: views.cache.bytes)
+                VIEW_CACHE_LIVE.set_function(lambda: float(views.freshness.live))
                 watcher = Watcher(app.state.views.freshness, bootstrap=settings.kafka_bootstrap, topics=topics,
                                   groups=groups)
                 background.append(asyncio.create_task(watcher.run()))

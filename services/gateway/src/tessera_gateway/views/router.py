@@ -9,6 +9,7 @@ from datetime import date
 from typing import Annotated, Any
 
 import orjson
+from prometheus_client import Counter
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
@@ -20,6 +21,10 @@ from tessera_shared.auth import STAFF_ROLES, Principal, Role, require_roles
 from tessera_shared.http.errors import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["views"])
+
+VIEW_CACHE_ANSWERS = Counter("tessera_view_cache_answers_total",
+                             "360 views by how they were answered (hit, fwd=miss, fwd=request) and whether kept",
+                             ["result", "stored"])
 
 
 def _etag(body: dict[str, Any]) -> str:
@@ -71,6 +76,7 @@ async def customer_360(
         if storable:
             views.cache.put(key, body, etag)  # type: ignore[union-attr]
         status = ("fwd=request" if asked_fresh else "fwd=miss") + ("; stored" if storable else "")
+    VIEW_CACHE_ANSWERS.labels(status.split(";")[0], "true" if "stored" in status else "false").inc()
     audit.record(state.runtime, principal, "GET", f"customers/{customer_id}/360", 200)
     # RFC 9211's Cache-Status says how the answer was made; private: personal data, no shared caches.
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Cache-Status": f"tessera-gateway; {status}"}
