@@ -94,3 +94,38 @@ async def test_without_a_broker_the_cache_stays_off() -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_events_some_service_has_yet_to_apply_hold_back_views_from_the_start(
+        kafka_bootstrap: str, namespace: str) -> None:
+    """Started while the services lag (a gateway restart, or the broker back after an outage),
+    the watcher reads from where the slowest reacting service stands, not from the end."""
+    topics = {s: topic_for(s, namespace) for s in CONSUMERS_OF}
+    groups = {s: f"{namespace}tessera-{s}" for s in CONSUMERS_OF}
+    await ensure_topics(kafka_bootstrap, list(topics.values()), partitions=1)
+    producer = make_producer(kafka_bootstrap, client_id="test")
+    await producer.start()
+    applied, lagging = str(uuid.uuid4()), str(uuid.uuid4())
+    try:
+        first = await producer.send_and_wait(topics["sales"], b'{"type": "deal.won"}', key=applied.encode())
+        second = await producer.send_and_wait(topics["sales"], b'{"type": "deal.won"}', key=lagging.encode())
+    finally:
+        await producer.stop()
+    tp = TopicPartition(first.topic, first.partition)
+    # Billing has applied both; the customer service only the first.
+    await commit(kafka_bootstrap, groups["billing"], tp, second.offset + 1)
+    await commit(kafka_bootstrap, groups["customer"], tp, first.offset + 1)
+
+    views = Views.build(ttl=60, max_bytes=1 << 20, topics=topics, groups=groups)
+    task = asyncio.create_task(Watcher(views.freshness, bootstrap=kafka_bootstrap, topics=topics, groups=groups,
+                                       poll_interval=0.05).run())
+    try:
+        await eventually(lambda: views.freshness.live)
+        await eventually(lambda: lagging in views.freshness.pending)
+        assert not store(views, lagging)
+        assert store(views, applied)  # before where every reacting service stands: not read at all
+        await commit(kafka_bootstrap, groups["customer"], tp, second.offset + 1)
+        await eventually(lambda: store(views, lagging))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

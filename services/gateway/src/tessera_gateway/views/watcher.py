@@ -1,7 +1,8 @@
-"""Reads every service's topic from its end, for the 360 view cache (see views/cache.py).
+"""Reads every service's topic, for the 360 view cache (see views/cache.py).
 
 Each gateway replica reads on its own, without a consumer group: every replica must see every
-event, and none needs what happened before it started. Beside it, the committed offsets of the
+event. It starts where the slowest service reacting to each partition stands: what all of them
+have applied needs no reading. Beside it, the committed offsets of the
 services' consumer groups are polled, which tells when an event's effects are in their databases.
 """
 
@@ -75,10 +76,18 @@ class Watcher:
                 partitions += [TopicPartition(description["topic"], p["partition"])
                                for p in description["partitions"]]
             consumer.assign(partitions)
-            await consumer.seek_to_end(*partitions)
-            for tp in partitions:  # resolve the positions before declaring the view current
-                await consumer.position(tp)
             await self._poll_offsets(admin)
+            await consumer.seek_to_end(*partitions)
+            for tp in partitions:
+                # From where the slowest reacting service is: every event some service has yet to
+                # apply is seen (and holds its customer's views back) even if it was published
+                # before this start, e.g. while the broker was away. A partition some reacting
+                # group has never committed on is read from its end.
+                committed = [self.freshness.committed.get(group, {}).get((tp.topic, tp.partition))
+                             for group in self.freshness.consumers.get(tp.topic, ())]
+                if committed and None not in committed:
+                    consumer.seek(tp, min(committed))  # type: ignore[type-var]
+                await consumer.position(tp)  # resolved before the views are declared current
             self.freshness.set_live(True)
             log.info("360 view cache on: following %d partitions of %s", len(partitions), sorted(self.topics.values()))
             offsets_task = asyncio.create_task(self._offsets_loop(admin))
