@@ -117,11 +117,20 @@ async def test_events_some_service_has_yet_to_apply_hold_back_views_from_the_sta
     await commit(kafka_bootstrap, groups["customer"], tp, first.offset + 1)
 
     views = Views.build(ttl=60, max_bytes=1 << 20, topics=topics, groups=groups)
+    storable_when_live: list[bool] = []
+    set_live = views.freshness.set_live
+
+    def spy(live: bool) -> None:  # what a request arriving at that very moment would be allowed
+        set_live(live)
+        if live:
+            storable_when_live.append(views.freshness.begin(lagging) is not None)
+
+    views.freshness.set_live = spy  # type: ignore[method-assign]
     task = asyncio.create_task(Watcher(views.freshness, bootstrap=kafka_bootstrap, topics=topics, groups=groups,
                                        poll_interval=0.05).run())
     try:
         await eventually(lambda: views.freshness.live)
-        await eventually(lambda: lagging in views.freshness.pending)
+        assert storable_when_live == [False]  # live only once the backlog was read
         assert not store(views, lagging)
         assert store(views, applied)  # before where every reacting service stands: not read at all
         await commit(kafka_bootstrap, groups["customer"], tp, second.offset + 1)

@@ -87,17 +87,23 @@ class Watcher:
                              for group in self.freshness.consumers.get(tp.topic, ())]
                 if committed and None not in committed:
                     consumer.seek(tp, min(committed))  # type: ignore[type-var]
-                await consumer.position(tp)  # resolved before the views are declared current
-            self.freshness.set_live(True)
-            log.info("360 view cache on: following %d partitions of %s", len(partitions), sorted(self.topics.values()))
+            # Views are declared current only once what was there at the start has been read.
+            end = await consumer.end_offsets(partitions)
+            behind = {tp for tp in partitions if await consumer.position(tp) < end[tp]}
             offsets_task = asyncio.create_task(self._offsets_loop(admin))
             try:
                 while True:
+                    if not behind and not self.freshness.live:
+                        self.freshness.set_live(True)
+                        log.info("360 view cache on: following %d partitions of %s", len(partitions),
+                                 sorted(self.topics.values()))
                     batches = await consumer.getmany(timeout_ms=200, max_records=1000)
                     for tp, records in batches.items():
                         for record in records:
                             self.freshness.event(customers_of(record.key, record.value), tp.topic, tp.partition,
                                                  record.offset)
+                    if behind:
+                        behind = {tp for tp in behind if await consumer.position(tp) < end[tp]}
                     if offsets_task.done():
                         offsets_task.result()  # raises what stopped it
                     if time.monotonic() - self._offsets_at > self.stale_after:
