@@ -3,19 +3,24 @@ the same random population: every value column, the tier history, timeline lines
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import random
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+import pytest
+from sqlalchemy import insert, select, text
 
 import tessera_customer.main as customer_main
 from tessera_customer.customers.models import Customer
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline.models import TimelineEntry
+from tessera_customer.value import setbased
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase, TierChange
 from tessera_customer.value.service import recompute_values
 from tessera_shared.db import create_engine, session_factory
@@ -97,14 +102,27 @@ async def run(url: str, data: dict[str, list[dict[str, Any]]], *, set_based: boo
         await engine.dispose()
 
 
-async def test_sql_path_agrees_with_the_rules(databases: DatabaseFactory, backend: str) -> None:
+async def test_sql_path_agrees_with_the_rules(databases: DatabaseFactory, backend: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chunks of 7: several of each kind (moving customers in id order, the others hashed), two at once.
+    monkeypatch.setattr(setbased, "CHUNK", 7)
+    applied: list[list[int]] = []
+    apply = setbased._apply
+
+    async def recording(statement: Any, params: dict[str, Any], chunks: list[int], conns: list[Any]) -> int:
+        assert len(conns) == setbased.WORKERS == 2
+        applied.append(chunks)
+        return await apply(statement, params, chunks, conns)
+
+    monkeypatch.setattr(setbased, "_apply", recording)
     migrations = migrations_of(customer_main.__file__)
     data = population(7)
     rnd = random.Random(8)
     data["more"] = [{"payment_id": uuid.uuid4(), "customer_id": c["id"], "amount": Decimal(rnd.choice([300, 5000])),
                      "currency": "EUR", "received_at": AS_OF + timedelta(days=20)} for c in data["customers"][40:48]]
     rules_path = await run(await databases.new("customer", backend, migrations), data, set_based=False)
-    sql_path = await run(await databases.new("customer", "postgres", migrations), data, set_based=True)
+    url = await databases.new("customer", "postgres", migrations)
+    sql_path = await run(url, data, set_based=True)
     for step, (expected, got) in enumerate(zip(rules_path, sql_path, strict=True)):
         assert got == expected, f"run {step}"
     first, again, later = sql_path
@@ -112,3 +130,65 @@ async def test_sql_path_agrees_with_the_rules(databases: DatabaseFactory, backen
     assert len(first["events"]) == len(first["history"]) == len(first["lines"]) == first["counts"]["tier_changes"]
     assert len(later["events"]) == len(first["events"]) + later["counts"]["tier_changes"] > len(first["events"])
     assert {v[0] for v in first["values"].values()} == {"key", "ordinary", "small", None}  # None: merged or no facts
+    # First run: every customer moves (id order); the same run again: none does (hashed); later: both.
+    assert sum(n >= 0 for n in applied[0]) > 4 and all(n < 0 for n in applied[1])
+    assert any(n >= 0 for n in applied[2]) and any(n < 0 for n in applied[2])
+    assert await run_tables(url) == []
+
+
+async def run_tables(url: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.scalars(text(r"SELECT relname FROM pg_class WHERE relname LIKE 'value\_run\_%'"
+                                                 " ORDER BY relname"))).all())
+    finally:
+        await engine.dispose()
+
+
+async def test_a_crashed_runs_table_is_dropped_by_the_next_run(databases: DatabaseFactory) -> None:
+    url = await databases.new("customer", "postgres", migrations_of(customer_main.__file__))
+    engine = create_engine(url)
+    settings = CustomerSettings(database_url=url, kafka_enabled=False, log_json=False)
+    try:
+        async with engine.connect() as running, engine.connect() as crashed:
+            for name, conn in (("value_run_running", running), ("value_run_crashed", crashed)):
+                await conn.execute(text(f"CREATE UNLOGGED TABLE {name} (id uuid)"))
+                await conn.execute(text("SELECT pg_advisory_lock(CAST(:ns AS int), hashtext(:run))"),
+                                   {"ns": setbased._LOCKS, "run": name})
+                await conn.commit()
+            await crashed.invalidate()  # its session ends, and the lock with it
+            await setbased.recompute(session_factory(engine), settings, AS_OF)
+            # Another run still holds its table; only the crashed run's is gone.
+            assert await run_tables(url) == ["value_run_running"]
+    finally:
+        await engine.dispose()
+
+
+class FakeConnection:
+    """Applies a chunk after yielding to the other workers; fails on one chunk if told to."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        self.applied: list[int] = []
+        self.fail_on = fail_on
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[None]:
+        yield
+
+    async def scalar(self, _statement: Any, params: dict[str, Any]) -> int:
+        await asyncio.sleep(0)
+        if params["chunk"] == self.fail_on:
+            raise RuntimeError("chunk failed")
+        self.applied.append(params["chunk"])
+        return 1
+
+
+async def test_chunks_are_shared_out_once_and_a_failure_stops_the_others() -> None:
+    a, b = FakeConnection(), FakeConnection()
+    assert await setbased._apply(text("x"), {}, list(range(-5, 5)), [a, b]) == 10  # type: ignore[list-item]
+    assert sorted(a.applied + b.applied) == list(range(-5, 5)) and a.applied and b.applied
+    a, b = FakeConnection(fail_on=2), FakeConnection(fail_on=2)
+    with pytest.raises(RuntimeError, match="chunk failed"):
+        await setbased._apply(text("x"), {}, list(range(10)), [a, b])  # type: ignore[list-item]
+    assert len(a.applied + b.applied) < 5  # the others finish what they hold, then take no more
