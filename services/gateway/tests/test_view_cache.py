@@ -201,3 +201,19 @@ def test_an_event_names_its_key_and_a_merge_both_customers() -> None:
     assert customers_of(str(survivor).encode(), envelope) == [str(survivor), str(merged)]
     assert customers_of(b"abc", b'{"type": "deal.won", "data": {}}') == ["abc"]
     assert customers_of(None, b"not json customer.merged") == []
+
+
+def test_pruning_forgets_what_was_settled_and_only_that(views: Views) -> None:
+    """An import publishes a burst of events; what the services have applied is forgotten."""
+    customers = [str(uuid.uuid4()) for _ in range(1000)]
+    for offset, customer in enumerate(customers):
+        views.freshness.event([customer], "crm.customer", 0, offset)
+    settle(views, "crm.customer", 0, 600)  # every reacting service is past the first 600
+    views.freshness.prune()
+    assert set(views.freshness.pending) == set(customers[600:])
+    token = views.freshness.begin(customers[0])
+    assert token is not None and views.freshness.end(token)
+    assert views.freshness.begin(customers[600]) is None
+    settle(views, "crm.customer", 0, 1000)
+    views.freshness.prune()
+    assert views.freshness.pending == {}

@@ -20,7 +20,7 @@ nothing is stored until it reads them again.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -40,8 +40,9 @@ class Token:
     started: float
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
+    customer: str
     seq: int  # the gateway's count of events when the last one about this customer arrived
     offsets: dict[Partition, int] = field(default_factory=dict)  # the latest such event per partition
 
@@ -61,17 +62,26 @@ class Freshness:
         self.epoch = 0  # moves whenever continuity is lost: nothing composed before may be stored
         self.seq = 0
         self.pending: dict[str, _Pending] = {}
+        # Per partition, the pending events in offset order: pruning walks only what was settled since.
+        self._order: dict[Partition, deque[tuple[int, _Pending]]] = {}
+        self._held: list[_Pending] = []  # settled, but kept for a composition in flight
         self.committed: dict[str, dict[Partition, int]] = {}
         self._in_flight: dict[int, tuple[int, float]] = {}  # id(token) -> (seq, started), for pruning
 
     # --- the watcher's side ----------------------------------------------------------------
     def event(self, customers: Iterable[str], topic: str, partition: int, offset: int) -> None:
         self.seq += 1
+        key = (topic, partition)
+        order = self._order.get(key)
+        if order is None:
+            order = self._order[key] = deque()
         for customer in customers:
-            entry = self.pending.setdefault(customer, _Pending(self.seq))
+            entry = self.pending.get(customer)
+            if entry is None:
+                entry = self.pending[customer] = _Pending(customer, self.seq)
             entry.seq = self.seq
-            key = (topic, partition)
             entry.offsets[key] = max(offset, entry.offsets.get(key, -1))
+            order.append((offset, entry))
             self._drop(customer)
 
     def offsets(self, group: str, committed: Mapping[Partition, int]) -> None:
@@ -83,6 +93,8 @@ class Freshness:
             self.live = live
             if not live:  # events may be missed from now on: forget everything, store nothing
                 self.pending.clear()
+                self._order.clear()
+                self._held.clear()
                 self._clear()
 
     def prune(self) -> None:
@@ -91,8 +103,19 @@ class Freshness:
         for key in [k for k, (_, started) in self._in_flight.items() if now - started > IN_FLIGHT_LIMIT]:
             del self._in_flight[key]  # a composition that never ended (its task was cancelled)
         oldest = min((seq for seq, _ in self._in_flight.values()), default=self.seq + 1)
-        for customer in [c for c, p in self.pending.items() if p.seq < oldest and self._settled(p)]:
-            del self.pending[customer]
+        candidates, self._held = self._held, []
+        for key, order in self._order.items():
+            upto = min((self.committed.get(g, {}).get(key, -1) for g in self.consumers.get(key[0], ())),
+                       default=None)
+            while order and (upto is None or order[0][0] < upto):
+                candidates.append(order.popleft()[1])
+        for entry in candidates:
+            if self.pending.get(entry.customer) is not entry or not self._settled(entry):
+                continue  # gone already, or a later event of it is still pending (and queued)
+            if entry.seq < oldest:
+                del self.pending[entry.customer]
+            else:
+                self._held.append(entry)
 
     # --- the view's side -------------------------------------------------------------------
     def _settled(self, pending: _Pending) -> bool:
