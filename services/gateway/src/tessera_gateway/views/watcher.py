@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def customers_of(key: bytes | None, value: bytes | None) -> list[str]:
     """The customers an event is about: its key (the customer id), and for a merge both ids."""
     customers = [key.decode()] if key else []
-    if value and b"customer.merged" in value[:2048]:
+    if value and value.find(b"customer.merged", 0, 2048) >= 0:  # the type is near the start; no copy
         try:
             data = orjson.loads(value).get("data") or {}
         except orjson.JSONDecodeError:
