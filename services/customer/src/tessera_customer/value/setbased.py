@@ -37,6 +37,7 @@ CHUNK = 1_000
 WORKERS = 2
 # Advisory-lock namespace of the runs' tables (the two-int key space, apart from the jobs' bigint keys).
 _LOCKS = 0x76616C
+_RUN_LOCK = "CAST(:ns AS int), hashtext(:run)"  # a run's key: (namespace, hash of its table's name)
 # The aggregates and window sorts of a million customers fit in memory instead of spilling to disk.
 WORK_MEM = "256MB"
 
@@ -256,7 +257,7 @@ async def recompute(sessions: async_sessionmaker[AsyncSession], settings: Custom
     run = f"value_run_{uuid.uuid4().hex[:12]}"
     lock = {"ns": _LOCKS, "run": run}
     async with engine.connect() as conn:
-        await conn.execute(text("SELECT pg_advisory_lock(CAST(:ns AS int), hashtext(:run))"), lock)
+        await conn.execute(text(f"SELECT pg_advisory_lock({_RUN_LOCK})"), lock)
         await conn.commit()
         try:
             await _drop_abandoned(conn)
@@ -264,7 +265,7 @@ async def recompute(sessions: async_sessionmaker[AsyncSession], settings: Custom
         finally:
             await conn.rollback()
             await conn.execute(text(f"DROP TABLE IF EXISTS {run}"))
-            await conn.execute(text("SELECT pg_advisory_unlock(CAST(:ns AS int), hashtext(:run))"), lock)
+            await conn.execute(text(f"SELECT pg_advisory_unlock({_RUN_LOCK})"), lock)
             await conn.commit()
 
 
@@ -276,7 +277,7 @@ async def _drop_abandoned(conn: AsyncConnection) -> None:
     await conn.commit()
     for name in names:
         async with conn.begin():
-            if await conn.scalar(text("SELECT pg_try_advisory_xact_lock(CAST(:ns AS int), hashtext(:run))"),
+            if await conn.scalar(text(f"SELECT pg_try_advisory_xact_lock({_RUN_LOCK})"),
                                  {"ns": _LOCKS, "run": name}):
                 await conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
 

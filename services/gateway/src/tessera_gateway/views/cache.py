@@ -19,6 +19,7 @@ nothing is stored until it reads them again.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
@@ -30,7 +31,7 @@ Partition = tuple[str, int]
 IN_FLIGHT_LIMIT = 60.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # each token is itself (identity), even two for one customer at once
 class Token:
     """Handed out when a composition starts; checked before its result is stored."""
 
@@ -66,7 +67,7 @@ class Freshness:
         self._order: dict[Partition, deque[tuple[int, _Pending]]] = {}
         self._held: list[_Pending] = []  # settled, but kept for a composition in flight
         self.committed: dict[str, dict[Partition, int]] = {}
-        self._in_flight: dict[int, tuple[int, float]] = {}  # id(token) -> (seq, started), for pruning
+        self._in_flight: set[Token] = set()  # compositions begun and not ended, for pruning
 
     # --- the watcher's side ----------------------------------------------------------------
     def event(self, customers: Iterable[str], topic: str, partition: int, offset: int) -> None:
@@ -100,14 +101,13 @@ class Freshness:
     def prune(self) -> None:
         """Forget customers whose events are settled and older than every composition in flight."""
         now = time.monotonic()
-        for key in [k for k, (_, started) in self._in_flight.items() if now - started > IN_FLIGHT_LIMIT]:
-            del self._in_flight[key]  # a composition that never ended (its task was cancelled)
-        oldest = min((seq for seq, _ in self._in_flight.values()), default=self.seq + 1)
+        # A composition that never ended (its task was cancelled) holds nothing back for long.
+        self._in_flight = {t for t in self._in_flight if now - t.started <= IN_FLIGHT_LIMIT}
+        oldest = min((t.seq for t in self._in_flight), default=self.seq + 1)
         candidates, self._held = self._held, []
         for key, order in self._order.items():
-            upto = min((self.committed.get(g, {}).get(key, -1) for g in self.consumers.get(key[0], ())),
-                       default=None)
-            while order and (upto is None or order[0][0] < upto):
+            upto = self.applied_upto(key)
+            while order and order[0][0] < upto:
                 candidates.append(order.popleft()[1])
         for entry in candidates:
             if self.pending.get(entry.customer) is not entry or not self._settled(entry):
@@ -118,12 +118,14 @@ class Freshness:
                 self._held.append(entry)
 
     # --- the view's side -------------------------------------------------------------------
+    def applied_upto(self, key: Partition) -> float:
+        """The offset below which every group reacting to the partition's topic has applied all
+        (-1 while one of them has committed nothing there; infinite when none reacts)."""
+        return min((self.committed.get(g, {}).get(key, -1) for g in self.consumers.get(key[0], ())),
+                   default=math.inf)
+
     def _settled(self, pending: _Pending) -> bool:
-        for (topic, partition), offset in pending.offsets.items():
-            for group in self.consumers.get(topic, ()):
-                if self.committed.get(group, {}).get((topic, partition), -1) <= offset:
-                    return False
-        return True
+        return all(offset < self.applied_upto(key) for key, offset in pending.offsets.items())
 
     def begin(self, customer: str) -> Token | None:
         """A token if a view of ``customer`` composed from now on may be stored, else None."""
@@ -133,12 +135,12 @@ class Freshness:
         if pending is not None and not self._settled(pending):
             return None
         token = Token(customer, self.seq, self.epoch, time.monotonic())
-        self._in_flight[id(token)] = (token.seq, token.started)
+        self._in_flight.add(token)
         return token
 
     def end(self, token: Token) -> bool:
         """Whether the view composed under ``token`` may be stored (no event about it since)."""
-        self._in_flight.pop(id(token), None)
+        self._in_flight.discard(token)
         if not self.live or token.epoch != self.epoch or time.monotonic() - token.started > IN_FLIGHT_LIMIT:
             return False
         pending = self.pending.get(token.customer)

@@ -54,9 +54,9 @@ async def customer_360(
     asked_fresh = "no-cache" in request.headers.get("cache-control", "").lower()
     key = ViewCache.key(customer, principal.subject, principal.roles)
     entry = views.cache.get(key) if views is not None and views.freshness.live and not asked_fresh else None
-    if entry is not None:
-        body, etag = entry.body, entry.etag
-        status = f"hit; ttl={max(0, int(views.cache.ttl - views.cache.age(entry)))}"  # type: ignore[union-attr]
+    if views is not None and entry is not None:
+        body, etag, stored = entry.body, entry.etag, False
+        result, detail = "hit", f"; ttl={max(0, int(views.cache.ttl - views.cache.age(entry)))}"
     else:
         # Asked fresh or not, what is composed now may replace what was stored.
         token = views.freshness.begin(customer) if views is not None else None
@@ -66,20 +66,21 @@ async def customer_360(
                 authorization=request.headers["authorization"], deadline=state.settings.view_deadline_seconds,
             )
         finally:
-            storable = token is not None and views is not None and views.freshness.end(token)
+            current = views is not None and token is not None and views.freshness.end(token)
         if results["customer"].status == "not_found":
             raise Problem(404, f"customer {customer_id} not found")
         composed = customer360.compose(customer_id, results)
         etag, body = _etag(composed), orjson.dumps(composed)
         # A view with a section missing is not kept: the next call tries that service again.
-        storable = storable and all(s == "ok" for s in composed["sections"].values())
-        if storable:
-            views.cache.put(key, body, etag)  # type: ignore[union-attr]
-        status = ("fwd=request" if asked_fresh else "fwd=miss") + ("; stored" if storable else "")
-    VIEW_CACHE_ANSWERS.labels(status.split(";")[0], "true" if "stored" in status else "false").inc()
+        stored = current and all(s == "ok" for s in composed["sections"].values())
+        if views is not None and stored:
+            views.cache.put(key, body, etag)
+        result, detail = ("fwd=request" if asked_fresh else "fwd=miss"), "; stored" if stored else ""
+    VIEW_CACHE_ANSWERS.labels(result, "true" if stored else "false").inc()
     audit.record(state.runtime, principal, "GET", f"customers/{customer_id}/360", 200)
     # RFC 9211's Cache-Status says how the answer was made; private: personal data, no shared caches.
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Cache-Status": f"tessera-gateway; {status}"}
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache",
+               "Cache-Status": f"tessera-gateway; {result}{detail}"}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 
 import orjson
@@ -69,24 +70,7 @@ class Watcher:
         try:
             await consumer.start()
             await admin.start()
-            partitions: list[TopicPartition] = []
-            for description in await admin.describe_topics(list(self.topics.values())):
-                if description["error_code"] != 0 or not description["partitions"]:
-                    raise RuntimeError(f"topic {description['topic']} is not there yet")
-                partitions += [TopicPartition(description["topic"], p["partition"])
-                               for p in description["partitions"]]
-            consumer.assign(partitions)
-            await self._poll_offsets(admin)
-            await consumer.seek_to_end(*partitions)
-            for tp in partitions:
-                # From where the slowest reacting service is: every event some service has yet to
-                # apply is seen (and holds its customer's views back) even if it was published
-                # before this start, e.g. while the broker was away. A partition some reacting
-                # group has never committed on is read from its end.
-                committed = [self.freshness.committed.get(group, {}).get((tp.topic, tp.partition))
-                             for group in self.freshness.consumers.get(tp.topic, ())]
-                if committed and None not in committed:
-                    consumer.seek(tp, min(committed))  # type: ignore[type-var]
+            partitions = await self._position(consumer, admin)
             # Views are declared current only once what was there at the start has been read.
             end = await consumer.end_offsets(partitions)
             behind = {tp for tp in partitions if await consumer.position(tp) < end[tp]}
@@ -115,6 +99,25 @@ class Watcher:
             self.freshness.set_live(False)
             await consumer.stop()
             await admin.close()
+
+    async def _position(self, consumer: AIOKafkaConsumer, admin: AIOKafkaAdminClient) -> list[TopicPartition]:
+        """Assign every partition of the topics, each from where the slowest reacting service
+        stands: every event some service has yet to apply is seen (and holds its customer's views
+        back) even if it was published before this start, e.g. while the broker was away. A
+        partition some reacting group has never committed on is read from its end."""
+        partitions: list[TopicPartition] = []
+        for description in await admin.describe_topics(list(self.topics.values())):
+            if description["error_code"] != 0 or not description["partitions"]:
+                raise RuntimeError(f"topic {description['topic']} is not there yet")
+            partitions += [TopicPartition(description["topic"], p["partition"]) for p in description["partitions"]]
+        consumer.assign(partitions)
+        await self._poll_offsets(admin)
+        await consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            upto = self.freshness.applied_upto((tp.topic, tp.partition))
+            if 0 <= upto < math.inf:
+                consumer.seek(tp, int(upto))
+        return partitions
 
     async def _offsets_loop(self, admin: AIOKafkaAdminClient) -> None:
         while True:
