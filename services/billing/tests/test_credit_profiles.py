@@ -85,3 +85,31 @@ async def test_credit_profile_access(databases, backend, kafka_bootstrap, namesp
         assert r.headers["content-type"] == "application/problem+json"
         r = await client.get("/v1/credit/nope", headers=bearer(app, "fin", "finance_manager"))
         assert r.status_code == 422
+
+
+async def test_customer_created_names_an_early_profile_and_keeps_its_terms(app: FastAPI) -> None:  # noqa: ANN001
+    from tessera_billing.credit.handlers import customer_created_handler
+    from tessera_shared.db import unit_of_work
+
+    handler = customer_created_handler(BillingSettings(default_credit_limit=Decimal("5000.00"), default_currency="EUR"))
+    early, fresh = uuid.uuid4(), uuid.uuid4()
+
+    async def consume(cid: uuid.UUID, name: str) -> None:
+        data = customer_created(cid, name)
+        async with unit_of_work(app.state.runtime.sessions) as s:
+            await handler(s, build_event(data, subject=cid), data)
+
+    async with running(app):
+        async with unit_of_work(app.state.runtime.sessions) as s:  # as a deal arriving first makes it
+            s.add(CreditProfile(customer_id=early, rating="B", credit_limit=Decimal("1200.00"), currency="SEK",
+                                payment_terms_days=14))
+        await consume(early, "Acme GmbH")
+        await consume(fresh, "Fresh AB")
+        await consume(fresh, "Renamed AB")  # a second announcement does not rename
+        async with app.state.runtime.sessions() as s:
+            kept, made = await s.get(CreditProfile, early), await s.get(CreditProfile, fresh)
+    assert (kept.customer_name, kept.credit_limit, kept.currency, kept.payment_terms_days) == (
+        "Acme GmbH", Decimal("1200.00"), "SEK", 14)
+    assert (made.customer_name, made.credit_limit, made.currency, made.version) == (
+        "Fresh AB", Decimal("5000.00"), "EUR", 1)
+    assert made.created_at.tzinfo is not None

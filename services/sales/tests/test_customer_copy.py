@@ -76,3 +76,19 @@ class TestCustomerCopy:
         assert (act["subject"], act["notes"]) == ("[erased]", None)
         assert (await api.client.get(f"/v1/deals/{deal['id']}", headers=api.rep1)).json()["amount"] == "700.00"
         assert (await known(api, cid)).name == "[erased]"
+
+
+class TestCustomerCreatedAfterOtherFacts:
+    async def test_a_late_creation_keeps_what_an_earlier_update_wrote(self, api: Api) -> None:
+        cid = uuid.uuid4()
+        await api.consume(updated(cid, "rep2", T0 + timedelta(days=1), 3))  # overtook the creation
+        await api.consume(created(cid, owner="rep1"))
+        row = await known(api, cid)
+        assert (row.name, row.owner_id, row.version) == ("Acme AG", "rep2", 3)
+
+    async def test_a_creation_makes_the_row_with_its_status(self, api: Api) -> None:
+        cid = uuid.uuid4()
+        await api.consume(created(cid))
+        row = await known(api, cid)
+        assert (row.name, row.owner_id, row.status, row.version) == ("Acme", "rep1", "prospect", 1)
+        assert row.updated_at.tzinfo is not None

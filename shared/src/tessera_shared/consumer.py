@@ -1,12 +1,14 @@
 """Consumer runner: one group per service, the inbox for exactly-once effects, DLQ for poison.
 
-The records of a poll are applied in rounds of one transaction: each record's (source, id)
-goes into the inbox and its handler's effect is applied in a savepoint of its own; the round
-commits; only then are the Kafka offsets committed. A redelivered event finds its inbox row
-and is skipped. A failing record rolls back alone, holds back the rest of its partition, and
-after its retries goes to ``crm.<service>.dlq`` with the error and its origin in headers;
-consumption goes on. When the database itself is unreachable the runner waits and retries
-instead: that is not the message's fault.
+A poll's records are first applied in one transaction: one INSERT claims their (source, id)
+in the inbox (a redelivered event finds its row and is skipped), the handlers apply the new
+ones' effects, the transaction commits, and only then are the Kafka offsets committed. If a
+handler fails, that transaction is rolled back and the poll is applied again carefully, in
+rounds of one transaction where each record has its inbox row and effect in a savepoint of its
+own: a failing record rolls back alone, holds back the rest of its partition, and after its
+retries goes to ``crm.<service>.dlq`` with the error and its origin in headers; consumption goes
+on. When the database itself is unreachable the runner waits and retries instead: that is not
+the message's fault.
 """
 
 from __future__ import annotations
@@ -15,21 +17,20 @@ import asyncio
 import logging
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tessera_shared.events.contracts  # noqa: F401 - every contract type is known
 from tessera_shared import faults
-from tessera_shared.db import unit_of_work
+from tessera_shared.db import unit_of_work, upsert
 from tessera_shared.events.envelope import CloudEvent, EventData, event_model, parse_envelope
 from tessera_shared.infra_tables import inbox
 from tessera_shared.tasks import finish_or_cancel
@@ -44,12 +45,30 @@ from tessera_shared.observability import (
 
 log = logging.getLogger(__name__)
 
-# Records per transaction: PostgreSQL keeps 64 subtransactions per transaction in shared memory
+# Records per careful round: PostgreSQL keeps 64 subtransactions per transaction in shared memory
 # (more overflow to pg_subtrans and slow every snapshot), and the savepoints' statements stay in
 # the connection's prepared-statement cache (100) beside the handlers'.
 ROUND_RECORDS = 32
+# Records per poll, all applied in one transaction when no handler fails.
+POLL_RECORDS = 200
 
 Handler = Callable[[AsyncSession, CloudEvent, EventData], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Batched:
+    """A handler that applies a run of events of one type with a few statements for all of them
+    (a local copy kept from another service's facts, say): ``apply(session, [(event, data), ...])``.
+
+    When a poll applies without failures, each run of consecutive new records of the type (in a
+    partition's order) is given at once, after the session's pending objects are flushed; in the
+    careful rounds after a failure it is called with one event at a time. The run shares its first
+    event's trace context, so a batched handler publishes no events of its own."""
+
+    apply: Callable[[AsyncSession, list[tuple[CloudEvent, Any]]], Awaitable[None]]
+
+    async def __call__(self, session: AsyncSession, event: CloudEvent, data: EventData) -> None:
+        await self.apply(session, [(event, data)])
 
 
 class PermanentError(Exception):
@@ -83,6 +102,18 @@ class _Item:
     attempts: int = 0
     done: bool = False  # applied (or found already applied) in the last round's transaction
     applied: bool = False
+
+
+def _runs(items: list[_Item]) -> Iterator[list[_Item]]:
+    """Consecutive items with the same batched handler together; every other item alone."""
+    run: list[_Item] = []
+    for item in items:
+        if run and not (isinstance(item.handler, Batched) and item.handler is run[0].handler):
+            yield run
+            run = []
+        run.append(item)
+    if run:
+        yield run
 
 
 class ConsumerRunner:
@@ -167,7 +198,7 @@ class ConsumerRunner:
             pass
 
     async def _poll_once(self, consumer: AIOKafkaConsumer) -> None:
-        batches = await consumer.getmany(timeout_ms=500, max_records=200)
+        batches = await consumer.getmany(timeout_ms=500, max_records=POLL_RECORDS)
         if consumer.assignment():
             self.assigned.set()
         pending = {tp: deque(self._prepare(r) for r in records) for tp, records in batches.items() if records}
@@ -196,15 +227,22 @@ class ConsumerRunner:
         records after it wait for it: a partition's order is kept.
         """
         outages = 0
-        solo = False
+        whole, solo = True, False
         while pending:
             try:
-                failed = await self._apply_round(pending, solo=solo)
+                if whole:
+                    await self._apply_whole(pending)
+                    failed = {}
+                else:
+                    failed = await self._apply_round(pending, solo=solo)
             except Exception as exc:
                 if not _is_transient(exc):
                     if solo:
                         raise
-                    solo = True  # the commit itself failed: find the record, one at a time
+                    if whole:
+                        whole = False  # a handler failed: apply the poll again, a savepoint each
+                    else:
+                        solo = True  # the commit itself failed: find the record, one at a time
                     continue
                 # Nothing of the round was committed. Not the messages' fault: retry without limit.
                 if self._stopping.is_set():
@@ -265,6 +303,51 @@ class ConsumerRunner:
             position = await consumer.position(tp)
             CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(high - position, 0))
 
+    async def _apply_whole(self, pending: dict[TopicPartition, deque[_Item]]) -> None:
+        """Every pending record in one transaction without savepoints: one INSERT claims the new
+        events in the inbox, then their handlers run in each partition's order. Any failure
+        rolls it all back (the caller then applies the records carefully)."""
+        items = [item for queue in pending.values() for item in queue]
+        for item in items:
+            item.done = item.applied = False
+        async with unit_of_work(self._sessions) as session:
+            claimed = await self._claim(session, [item for item in items if item.handler is not None])
+            for run in _runs([item for item in items if item in claimed]):
+                handler = run[0].handler
+                if isinstance(handler, Batched) and len(run) > 1:
+                    await session.flush()  # its statements see what the handlers before it wrote
+                    with self._consuming(run[0]):
+                        await handler.apply(session, [(item.event, item.event.typed_data()) for item in run])
+                else:
+                    (item,) = run
+                    try:
+                        with self._consuming(item):
+                            await handler(session, item.event, item.event.typed_data())
+                    except Exception as exc:
+                        if not _is_transient(exc):
+                            item.attempts += 1  # its first attempt: the careful rounds make the others
+                        raise
+                for item in run:
+                    item.applied = True
+        for item in items:
+            item.done = True
+
+    async def _claim(self, session: AsyncSession, items: list[_Item]) -> set[_Item]:
+        """The items whose events are new: their inbox rows are inserted by one statement. An
+        event delivered twice within the poll is claimed by its first record."""
+        first: dict[tuple[str, str], _Item] = {}
+        for item in items:
+            first.setdefault((item.event.source, item.event.id), item)
+        if not first:
+            return set()
+        now = datetime.now(UTC)
+        rows = [{"source": source, "event_id": event_id, "event_type": item.event.type, "topic": item.record.topic,
+                 "partition": item.record.partition, "offset": item.record.offset, "processed_at": now}
+                for (source, event_id), item in first.items()]
+        stmt = upsert(session, inbox).on_conflict_do_nothing().returning(inbox.c.source, inbox.c.event_id)
+        new = (await session.execute(stmt, rows)).all()
+        return {first[(source, event_id)] for source, event_id in new}
+
     async def _apply_round(self, pending: dict[TopicPartition, deque[_Item]], *,
                            solo: bool) -> dict[TopicPartition, tuple[_Item, Exception]]:
         """One transaction over up to ROUND_RECORDS records, each partition's in order, each in its
@@ -302,16 +385,23 @@ class ConsumerRunner:
         return failed
 
     async def _traced(self, session: AsyncSession, item: _Item) -> bool:
+        with self._consuming(item):
+            return await self._apply(session, item)
+
+    @contextmanager
+    def _consuming(self, item: _Item) -> Iterator[None]:
+        """The handler's context: its span continues the trace of the request that produced the
+        event (or, without a tracer, the events it publishes carry that trace on)."""
         event = item.event
         if self._tracer is not None:
-            # The consumer's span continues the trace of the request that produced the event.
             with span(self._tracer, f"consume {event.type}", parent=event.traceparent, kind=SpanKind.CONSUMER,
                       attributes={"messaging.system": "kafka", "messaging.destination.name": item.record.topic,
                                   "messaging.message.id": event.id}):
-                return await self._apply(session, item)
+                yield
+            return
         token = traceparent_var.set(child_traceparent(event.traceparent))
         try:
-            return await self._apply(session, item)
+            yield
         finally:
             traceparent_var.reset(token)
 
@@ -319,11 +409,9 @@ class ConsumerRunner:
         """The inbox row and the handler's effect, in a savepoint; False for a redelivery."""
         event, record = item.event, item.record
         data = event.typed_data()
-        dialect = session.bind.dialect.name
-        insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
         async with session.begin_nested():
             result = await session.execute(
-                insert_(inbox).values(
+                upsert(session, inbox).values(
                     source=event.source,
                     event_id=event.id,
                     event_type=event.type,

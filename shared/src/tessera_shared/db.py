@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, Float, Integer, MetaData, String, cast, event, func, make_url
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -42,6 +43,14 @@ def declarative_base() -> type[SQLModel]:
         pass
 
     return Base
+
+
+def upsert(session: AsyncSession | Session, entity: Any) -> Any:
+    """An INSERT into ``entity`` (a table or a mapped class) that takes ``on_conflict_do_nothing``
+    and ``on_conflict_do_update``, in the session's dialect (PostgreSQL or SQLite). With a mapped
+    class it is an ORM statement: the session flushes its pending objects first."""
+    module = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return module.insert(entity)
 
 
 def utcnow() -> datetime:

@@ -1,4 +1,5 @@
-"""The consumer applies a poll's records in one transaction, each in a savepoint (real Kafka)."""
+"""The consumer applies a poll's records in one transaction, and after a failure in rounds with a
+savepoint per record (real Kafka)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import asyncio
 import uuid
 from collections import Counter
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera_shared.consumer import ConsumerRunner, Handler
+from tessera_shared.consumer import Batched, ConsumerRunner, Handler
 from tessera_shared.events import CloudEvent
 from tessera_shared.kafka import make_consumer, make_producer
 from tessera_shared.testing.kafka import read_topic
@@ -60,9 +61,10 @@ async def test_a_record_that_is_retried_is_not_overtaken_and_the_others_apply_on
     handler, calls = failing_on(3, times=2)
     runner = runner_with(handler, sessions, kafka_bootstrap, topics)
     await run_until(runner, lambda: runner.applied == 6)
-    # The failed attempts' writes were rolled back with their savepoints; 4-6 waited for 3.
+    # 3's first failure rolled back the poll's transaction; the careful round after it committed
+    # 1 and 2 (their second run) and rolled back 3's second attempt alone; 4-6 waited for 3.
     assert await applied_in_order(sessions) == [1, 2, 3, 4, 5, 6]
-    assert calls == {1: 1, 2: 1, 3: 3, 4: 1, 5: 1, 6: 1}  # the records before 3 were not re-run
+    assert calls == {1: 2, 2: 2, 3: 3, 4: 1, 5: 1, 6: 1}
     assert (runner.duplicates, runner.dead_lettered) == (0, 0)
 
 
@@ -73,7 +75,7 @@ async def test_a_poisoned_record_mid_poll_is_parked_and_the_rest_apply_once_in_o
     runner = runner_with(handler, sessions, kafka_bootstrap, topics)
     await run_until(runner, lambda: runner.applied == 5 and runner.dead_lettered == 1)
     assert await applied_in_order(sessions) == [1, 2, 4, 5, 6]
-    assert calls == {1: 1, 2: 1, 3: 3, 4: 1, 5: 1, 6: 1}
+    assert calls == {1: 2, 2: 2, 3: 3, 4: 1, 5: 1, 6: 1}  # 3's attempts: the poll's, then two careful
     (parked,) = await read_topic(kafka_bootstrap, f"{topics}crm.billing.dlq", expect=1)
     headers = dict(parked.headers)
     assert headers["dlq-attempts"] == b"3" and headers["dlq-origin-offset"] == b"2"
@@ -89,3 +91,58 @@ async def test_a_connection_failure_mid_round_rolls_the_round_back_and_retries_i
     # Not the message's fault: no attempt counted, nothing parked, each effect once.
     assert await applied_in_order(sessions) == [1, 2, 3, 4]
     assert calls[3] == 2 and runner.dead_lettered == 0
+
+
+async def test_a_poll_without_failures_is_one_transaction_with_one_effect_per_event(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+    key = uuid.uuid4()
+    pings = [ping_bytes(n, key) for n in range(1, 101)]
+    await produce(kafka_bootstrap, f"{topics}crm.customer", [*pings[:50], pings[9], *pings[50:], pings[60]])
+    handler, calls = failing_on(0, times=0)
+    runner = runner_with(handler, sessions, kafka_bootstrap, topics)
+    await run_until(runner, lambda: runner.applied == 100 and runner.duplicates == 2)
+    assert await applied_in_order(sessions) == list(range(1, 101))
+    assert set(calls.values()) == {1}  # the repeated deliveries (in the same poll) ran nothing
+    if sessions.kw["bind"].dialect.name == "postgresql":
+        # Rows written by one transaction share its id (xmin): careful rounds of 32 would make four.
+        async with sessions() as s:
+            transactions = await s.scalar(text("SELECT count(DISTINCT xmin::text) FROM effects"))
+        assert transactions <= 2  # one poll, or two if the broker split the fetch
+
+
+def batched_recording(fail_first_with: int | None = None) -> tuple[Batched, list[list[int]]]:
+    """A batched handler writing one effect per event; records each call's ping numbers. With
+    ``fail_first_with`` its first call containing that ping fails after writing its effects."""
+    calls: list[list[int]] = []
+
+    async def apply(session: AsyncSession, events: list[tuple[CloudEvent, Ping]]) -> None:
+        numbers = [data.ping_no for _, data in events]
+        calls.append(numbers)
+        await session.execute(insert(effects), [{"ping_no": n, "label": "batched"} for n in numbers])
+        if fail_first_with in numbers and sum(fail_first_with in c for c in calls) == 1:
+            raise RuntimeError("the run cannot be applied")
+
+    return Batched(apply), calls
+
+
+async def test_a_batched_handler_gets_the_polls_runs_of_its_type_at_once(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+    key = uuid.uuid4()
+    pings = [ping_bytes(n, key) for n in range(1, 41)]
+    await produce(kafka_bootstrap, f"{topics}crm.customer", [*pings, pings[3]])
+    handler, calls = batched_recording()
+    runner = runner_with(handler, sessions, kafka_bootstrap, topics)
+    await run_until(runner, lambda: runner.applied == 40 and runner.duplicates == 1)
+    assert await applied_in_order(sessions) == list(range(1, 41))
+    assert [n for call in calls for n in call] == list(range(1, 41))  # each event once, in order
+    assert len(calls) < 40 and max(map(len, calls)) > 1
+
+
+async def test_a_failing_run_is_applied_again_one_event_at_a_time(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+    key = uuid.uuid4()
+    await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(1, 11)])
+    handler, calls = batched_recording(fail_first_with=5)
+    runner = runner_with(handler, sessions, kafka_bootstrap, topics)
+    await run_until(runner, lambda: runner.applied == 10)
+    assert await applied_in_order(sessions) == list(range(1, 11))  # the failed run's writes rolled back
+    failed = next(i for i, call in enumerate(calls) if 5 in call)
+    assert len(calls[failed]) > 1 and all(len(call) == 1 for call in calls[failed + 1:])
+    assert runner.dead_lettered == 0

@@ -11,7 +11,6 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import insert, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera_customer.customers.models import Customer, CustomerTag
@@ -20,7 +19,7 @@ from tessera_customer.customers.service import created_event, record_fields
 from tessera_customer.imports.parsing import RowError, validate
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
-from tessera_shared.db import new_id, unit_of_work, utcnow
+from tessera_shared.db import new_id, unit_of_work, upsert, utcnow
 from tessera_shared.outbox import outbox_row, publish_many
 
 MAX_REPORTED_ERRORS = 1000
@@ -106,11 +105,6 @@ async def _store_in_transaction(sessions: async_sessionmaker[AsyncSession], batc
         return await _store_batch(session, batch)
 
 
-def _upsert_ignoring_existing(dialect: str):  # noqa: ANN202 - a dialect's INSERT .. ON CONFLICT DO NOTHING
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(CUSTOMERS).on_conflict_do_nothing(index_elements=["external_id"])
-
-
 async def _store_batch(session: AsyncSession, batch: list[CustomerCreate]) -> int:
     """Insert the batch's new external ids; returns how many were new."""
     now = utcnow()
@@ -122,7 +116,7 @@ async def _store_batch(session: AsyncSession, batch: list[CustomerCreate]) -> in
         values.append(fields)
     # An external id imported before (or created by hand) is skipped by ON CONFLICT, whoever wrote it
     # and whenever: RETURNING says which rows are new, and only those get events.
-    stmt = _upsert_ignoring_existing(session.bind.dialect.name).returning(CUSTOMERS.c.id)
+    stmt = upsert(session, CUSTOMERS).on_conflict_do_nothing(index_elements=["external_id"]).returning(CUSTOMERS.c.id)
     inserted = set((await session.scalars(stmt, values)).all())
     stored = [v for v in values if v["id"] in inserted]
     if not stored:

@@ -10,17 +10,24 @@ from tessera_sales.credit.models import CollectedPayment, OverdueInvoice
 from tessera_sales.deals.models import Deal
 from tessera_sales.directory.models import KnownCustomer
 from tessera_sales.leads.models import Lead
-from tessera_shared.db import utcnow
+from tessera_shared.consumer import Batched
+from tessera_shared.db import upsert, utcnow
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import CustomerCreated, CustomerErased, CustomerMerged, CustomerUpdated
 
 ERASED = "[erased]"
 
 
-async def on_customer_created(session: AsyncSession, event: CloudEvent, data: CustomerCreated) -> None:
-    if await session.get(KnownCustomer, data.customer_id) is None:
-        session.add(KnownCustomer(customer_id=data.customer_id, name=data.name, owner_id=data.owner_id,
-                                  status=data.status))
+async def _customers_created(session: AsyncSession, events: list[tuple[CloudEvent, CustomerCreated]]) -> None:
+    # One statement for the run: a customer already known (an update arrived first) keeps what it has.
+    now = utcnow()
+    rows = [{"customer_id": data.customer_id, "name": data.name, "owner_id": data.owner_id, "status": data.status,
+             "updated_at": now} for _, data in events]
+    stmt = upsert(session, KnownCustomer.__table__).on_conflict_do_nothing(index_elements=["customer_id"])
+    await session.execute(stmt, rows)
+
+
+on_customer_created = Batched(_customers_created)
 
 
 async def on_customer_updated(session: AsyncSession, event: CloudEvent, data: CustomerUpdated) -> None:

@@ -12,18 +12,27 @@ from tessera_service_desk.sla.service import apply_policy, refresh_due
 from tessera_service_desk.surveys.models import Survey
 from tessera_service_desk.tickets.models import Ticket, TicketComment
 from tessera_service_desk.tickets.rules import OPEN_STATUSES
+from tessera_shared.consumer import Batched
+from tessera_shared.db import upsert, utcnow
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import CustomerCreated, CustomerErased, CustomerMerged, CustomerTierChanged
 
 ERASED = "[erased]"
 
 
-async def on_customer_created(session: AsyncSession, event: CloudEvent, data: CustomerCreated) -> None:
-    known = await session.get(KnownCustomer, data.customer_id)
-    if known is None:
-        session.add(KnownCustomer(customer_id=data.customer_id, name=data.name))
-    elif not known.name and known.erased_at is None:
-        known.name = data.name  # the row was made early (a tier or agreement arrived first)
+async def _customers_created(session: AsyncSession, events: list[tuple[CloudEvent, CustomerCreated]]) -> None:
+    now = utcnow()
+    rows = {data.customer_id: {"customer_id": data.customer_id, "name": data.name, "tier": "ordinary",
+                               "updated_at": now} for _, data in reversed(events)}  # a repeat: the first wins
+    table = KnownCustomer.__table__
+    stmt = upsert(session, table)
+    # A row made early (a tier or agreement arrived first) learns the name, unless erased since.
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=["customer_id"], set_={"name": stmt.excluded.name},
+        where=(table.c.name == "") & table.c.erased_at.is_(None)), list(rows.values()))
+
+
+on_customer_created = Batched(_customers_created)
 
 
 def tier_changed_handler(settings: ServiceDeskSettings):  # noqa: ANN201 - returns a consumer handler

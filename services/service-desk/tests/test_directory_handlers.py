@@ -1,0 +1,59 @@
+"""The desk's customer copy from customer.created, whatever arrived before it (both databases)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from fastapi import FastAPI
+
+from tessera_service_desk.directory.handlers import on_customer_created, tier_changed_handler
+from tessera_service_desk.directory.models import KnownCustomer
+from tessera_service_desk.settings import ServiceDeskSettings
+from tessera_shared.db import unit_of_work
+from tessera_shared.events import build_event
+from tessera_shared.events.contracts import CustomerCreated, CustomerTierChanged
+from tessera_shared.events.envelope import EventData
+from tessera_shared.testing.plugin import running
+
+NOW = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def created(cid: uuid.UUID, name: str) -> CustomerCreated:
+    return CustomerCreated(customer_id=cid, kind="organization", name=name, status="prospect", created_at=NOW)
+
+
+async def consume(app: FastAPI, data: EventData, handler) -> None:  # noqa: ANN001
+    async with unit_of_work(app.state.runtime.sessions) as s:
+        await handler(s, build_event(data, subject=data.customer_id), data)
+
+
+async def row(app: FastAPI, cid: uuid.UUID) -> KnownCustomer:
+    async with app.state.runtime.sessions() as s:
+        return await s.get(KnownCustomer, cid)
+
+
+async def test_creation_names_a_row_made_early_by_a_tier_and_keeps_the_tier(app: FastAPI) -> None:
+    cid = uuid.uuid4()
+    async with running(app):
+        tier = CustomerTierChanged(customer_id=cid, from_tier="ordinary", to_tier="key",
+                                   lifetime_value=Decimal("90000"), currency="EUR", changed_at=NOW)
+        await consume(app, tier, tier_changed_handler(ServiceDeskSettings()))
+        assert (await row(app, cid)).name == ""
+        await consume(app, created(cid, "Acme"), on_customer_created)
+        known = await row(app, cid)
+        assert (known.name, known.tier, known.tier_changed_at) == ("Acme", "key", NOW)
+
+
+async def test_a_second_creation_does_not_rename_and_an_erased_row_stays_erased(app: FastAPI) -> None:
+    named, erased = uuid.uuid4(), uuid.uuid4()
+    async with running(app):
+        await consume(app, created(named, "Acme"), on_customer_created)
+        await consume(app, created(named, "Other"), on_customer_created)
+        async with unit_of_work(app.state.runtime.sessions) as s:
+            s.add(KnownCustomer(customer_id=erased, name="", erased_at=NOW))
+        await consume(app, created(erased, "Jane Roe"), on_customer_created)
+        first = await row(app, named)
+        assert (first.name, first.tier) == ("Acme", "ordinary")
+        assert (await row(app, erased)).name == ""
