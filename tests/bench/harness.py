@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -553,10 +554,21 @@ class Bench:
         # httpx2: httpx 0.28's pool costs ~2 ms of CPU per request at this concurrency, which made
         # the load generator itself the limit of the loaded rate (about 60 wins/s).
         async with httpx2.AsyncClient(timeout=30, limits=httpx2.Limits(max_connections=64)) as c:
+            # Deals of customers the customer service knows (200, ten deals each when loaded): a
+            # deal.won of an unknown customer would be parked there, which measures the dead letters.
+            customers = []
+            for i in range(200):
+                r = await c.post(f"{self.stack.url('customer')}/v1/customers", headers=self.auth, json={
+                    "kind": "organization", "name": f"Lag {self.tag} {i}", "email": f"lag{i}.{self.tag}@example.com"})
+                r.raise_for_status()
+                customers.append(r.json()["id"])
+            await asyncio.sleep(2)  # their customer.created reach sales and billing
+            deals_made = itertools.count()
+
             async def new_deal() -> str:
                 r = await c.post(f"{sales}/v1/deals", headers=self.auth, json={
-                    "customer_id": str(uuid.uuid4()), "title": "Bench licence", "amount": "100.00",
-                    "currency": "EUR"})
+                    "customer_id": customers[next(deals_made) % len(customers)], "title": "Bench licence",
+                    "amount": "100.00", "currency": "EUR"})
                 r.raise_for_status()
                 return r.json()["id"]
 

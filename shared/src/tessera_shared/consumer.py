@@ -220,11 +220,13 @@ class ConsumerRunner:
         return _Item(record, event=event, handler=handler)
 
     async def _drain(self, consumer: AIOKafkaConsumer, pending: dict[TopicPartition, deque[_Item]]) -> None:
-        """Apply a poll's records in rounds of one transaction each, then commit their offsets.
+        """Apply a poll's records, then commit their offsets: all in one transaction, or after a
+        handler failed, carefully in rounds of one transaction each until the failing record is
+        settled (applied or parked), then the rest in one transaction again.
 
-        A record whose handler fails is rolled back alone (its savepoint) and stops its partition
-        for the round; the records before it are committed, it is retried or parked, and the
-        records after it wait for it: a partition's order is kept.
+        In a careful round a record whose handler fails is rolled back alone (its savepoint) and
+        stops its partition for the round; the records before it are committed, it is retried or
+        parked, and the records after it wait for it: a partition's order is kept.
         """
         outages = 0
         whole, solo = True, False
@@ -273,6 +275,8 @@ class ConsumerRunner:
                     del pending[tp]
             if offsets:
                 await consumer.commit(offsets)
+            if not whole and not solo and not delay:
+                whole = True  # nothing waits for a retry: the rest of the poll in one transaction
             if pending and self._stopping.is_set():
                 return  # the rest is redelivered after the restart
             if delay:

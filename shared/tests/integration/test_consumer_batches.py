@@ -10,7 +10,7 @@ from collections import Counter
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera_shared.consumer import Batched, ConsumerRunner, Handler
+from tessera_shared.consumer import Batched, ConsumerRunner, Handler, PermanentError
 from tessera_shared.events import CloudEvent
 from tessera_shared.kafka import make_consumer, make_producer
 from tessera_shared.testing.kafka import read_topic
@@ -146,3 +146,17 @@ async def test_a_failing_run_is_applied_again_one_event_at_a_time(sessions, kafk
     failed = next(i for i, call in enumerate(calls) if 5 in call)
     assert len(calls[failed]) > 1 and all(len(call) == 1 for call in calls[failed + 1:])
     assert runner.dead_lettered == 0
+
+
+async def test_after_a_parked_record_the_rest_of_the_poll_is_one_transaction_again(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+    key = uuid.uuid4()
+    await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(1, 101)])
+    handler, calls = failing_on(5, times=99, error=PermanentError)
+    runner = runner_with(handler, sessions, kafka_bootstrap, topics)
+    await run_until(runner, lambda: runner.applied == 99 and runner.dead_lettered == 1)
+    assert await applied_in_order(sessions) == [n for n in range(1, 101) if n != 5]
+    assert calls[5] == 2 and calls[6] == 1  # parked at once after its careful attempt; 6 ran once
+    if sessions.kw["bind"].dialect.name == "postgresql":
+        async with sessions() as s:
+            after = await s.scalar(text("SELECT count(DISTINCT xmin::text) FROM effects WHERE ping_no > 5"))
+        assert after <= 2  # not three careful rounds of 32
