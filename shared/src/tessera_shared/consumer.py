@@ -37,6 +37,7 @@ from tessera_shared.tasks import finish_or_cancel
 from tessera_shared.tracing import SpanKind, span
 from tessera_shared.observability import (
     CONSUMER_LAG,
+    CONSUMER_TRANSACTIONS,
     DLQ_MESSAGES,
     EVENTS_CONSUMED,
     child_traceparent,
@@ -237,6 +238,7 @@ class ConsumerRunner:
                     failed = {}
                 else:
                     failed = await self._apply_round(pending, solo=solo)
+                CONSUMER_TRANSACTIONS.labels(self.service, "poll" if whole else "careful").inc()
             except Exception as exc:
                 if not _is_transient(exc):
                     if solo:

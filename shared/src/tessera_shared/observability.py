@@ -38,6 +38,11 @@ EVENTS_CONSUMED = Counter(
 )
 CONSUMER_LAG = Gauge("tessera_consumer_lag", "Messages behind the log end", ["service", "topic", "partition"])
 DLQ_MESSAGES = Counter("tessera_dlq_messages_total", "Messages sent to the dead-letter topic", ["service"])
+CONSUMER_TRANSACTIONS = Counter(
+    "tessera_consumer_transactions_total",
+    "Consumer transactions committed, by kind: poll (a poll's records at once) or careful (savepoint rounds after a handler failed)",
+    ["service", "kind"],
+)
 
 
 def current_traceparent() -> str | None:

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections import Counter
 
+from prometheus_client import REGISTRY
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -109,6 +110,10 @@ async def test_a_poll_without_failures_is_one_transaction_with_one_effect_per_ev
         assert transactions <= 2  # one poll, or two if the broker split the fetch
 
 
+def transactions(kind: str) -> float:
+    return REGISTRY.get_sample_value("tessera_consumer_transactions_total", {"service": "billing", "kind": kind}) or 0.0
+
+
 def batched_recording(fail_first_with: int | None = None) -> tuple[Batched, list[list[int]]]:
     """A batched handler writing one effect per event; records each call's ping numbers. With
     ``fail_first_with`` its first call containing that ping fails after writing its effects."""
@@ -153,7 +158,10 @@ async def test_after_a_parked_record_the_rest_of_the_poll_is_one_transaction_aga
     await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(1, 101)])
     handler, calls = failing_on(5, times=99, error=PermanentError)
     runner = runner_with(handler, sessions, kafka_bootstrap, topics)
+    before = {kind: transactions(kind) for kind in ("poll", "careful")}
     await run_until(runner, lambda: runner.applied == 99 and runner.dead_lettered == 1)
+    assert transactions("careful") - before["careful"] == 1  # the round that parked 5
+    assert 1 <= transactions("poll") - before["poll"] <= 2
     assert await applied_in_order(sessions) == [n for n in range(1, 101) if n != 5]
     assert calls[5] == 2 and calls[6] == 1  # parked at once after its careful attempt; 6 ran once
     if sessions.kw["bind"].dialect.name == "postgresql":
