@@ -57,3 +57,33 @@ async def test_a_second_creation_does_not_rename_and_an_erased_row_stays_erased(
         first = await row(app, named)
         assert (first.name, first.tier) == ("Acme", "ordinary")
         assert (await row(app, erased)).name == ""
+
+
+def tier(cid: uuid.UUID, to: str, at: datetime) -> CustomerTierChanged:
+    return CustomerTierChanged(customer_id=cid, from_tier="ordinary", to_tier=to, lifetime_value=Decimal("100"),
+                               currency="EUR", changed_at=at)
+
+
+async def test_a_run_of_tier_changes_keeps_the_newest_per_customer_and_re_tiers_open_tickets_once(app: FastAPI) -> None:
+    from datetime import timedelta
+
+    from desk_helpers import open_ticket
+    from tessera_service_desk.tickets.models import Ticket
+
+    moving, newer_known, unknown = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    handler = tier_changed_handler(ServiceDeskSettings())
+    async with running(app) as client:
+        ticket = await open_ticket(client, app, customer_id=str(moving), priority="high")
+        await consume(app, tier(newer_known, "key", NOW + timedelta(days=3)), handler)
+        run = [tier(moving, "key", NOW + timedelta(days=2)), tier(newer_known, "small", NOW + timedelta(days=2)),
+               tier(unknown, "small", NOW), tier(moving, "small", NOW + timedelta(days=1))]  # the last is older
+        async with unit_of_work(app.state.runtime.sessions) as s:
+            await handler.apply(s, [(build_event(d, subject=d.customer_id), d) for d in run])
+        async with app.state.runtime.sessions() as s:
+            retiered = await s.get(Ticket, uuid.UUID(ticket["id"]))
+        assert (retiered.tier, retiered.version) == ("key", ticket["version"] + 1)
+        assert retiered.resolution_minutes is not None
+        assert ((await row(app, moving)).tier, (await row(app, moving)).tier_changed_at) == ("key", NOW + timedelta(days=2))
+        assert (await row(app, newer_known)).tier == "key"  # its newer announcement stands
+        made = await row(app, unknown)
+        assert (made.name, made.tier) == ("", "small")

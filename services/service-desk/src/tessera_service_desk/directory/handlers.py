@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,27 +37,40 @@ on_customer_created = Batched(_customers_created)
 
 
 def tier_changed_handler(settings: ServiceDeskSettings):  # noqa: ANN201 - returns a consumer handler
-    async def on_tier_changed(session: AsyncSession, event: CloudEvent, data: CustomerTierChanged) -> None:
-        known = await session.get(KnownCustomer, data.customer_id)
-        if known is None:
-            known = KnownCustomer(customer_id=data.customer_id, name="")
-            session.add(known)
-        elif known.tier_changed_at is not None and known.tier_changed_at >= data.changed_at:
-            return  # an older announcement arriving late must not undo a newer tier
-        known.tier, known.tier_changed_at, known.updated_at = data.to_tier, data.changed_at, data.changed_at
-        # Open tickets follow the customer's new tier: their SLA targets are resolved again.
+    async def tiers_changed(session: AsyncSession, events: list[tuple[CloudEvent, CustomerTierChanged]]) -> None:
+        # A value run moves many customers' tiers at once: one statement for the run's customers.
+        newest: dict[uuid.UUID, CustomerTierChanged] = {}
+        for _, data in events:
+            seen = newest.get(data.customer_id)
+            if seen is None or data.changed_at > seen.changed_at:
+                newest[data.customer_id] = data
+        table = KnownCustomer.__table__
+        stmt = upsert(session, table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["customer_id"],
+            set_={"tier": stmt.excluded.tier, "tier_changed_at": stmt.excluded.tier_changed_at,
+                  "updated_at": stmt.excluded.updated_at},
+            # An older announcement arriving late must not undo a newer tier.
+            where=table.c.tier_changed_at.is_(None) | (table.c.tier_changed_at < stmt.excluded.tier_changed_at),
+        ).returning(table.c.customer_id)
+        rows = [{"customer_id": d.customer_id, "name": "", "tier": d.to_tier, "tier_changed_at": d.changed_at,
+                 "updated_at": d.changed_at} for d in newest.values()]  # a row made early: its name follows
+        changed = set((await session.execute(stmt, rows)).scalars())
+        if not changed:
+            return
+        # Open tickets follow their customer's new tier: their SLA targets are resolved again.
         tickets = (await session.execute(select(Ticket).where(
-            Ticket.customer_id == data.customer_id, Ticket.status.in_(OPEN_STATUSES)))).scalars()
-        now = data.changed_at
+            Ticket.customer_id.in_(changed), Ticket.status.in_(OPEN_STATUSES)).order_by(Ticket.id))).scalars().all()
         for ticket in tickets:
+            data = newest[ticket.customer_id]
             if ticket.tier == data.to_tier:
                 continue
             ticket.tier = data.to_tier
             await apply_policy(session, ticket)
-            await refresh_due(session, ticket, settings, max(now, ticket.updated_at))
+            await refresh_due(session, ticket, settings, max(data.changed_at, ticket.updated_at))
             ticket.version += 1
 
-    return on_tier_changed
+    return Batched(tiers_changed)
 
 
 async def on_customer_merged(session: AsyncSession, event: CloudEvent, data: CustomerMerged) -> None:
