@@ -1,8 +1,9 @@
 """Consumer runner: one group per service, the inbox for exactly-once effects, DLQ for poison.
 
-A poll's records are first applied in one transaction: one INSERT claims their (source, id)
-in the inbox (a redelivered event finds its row and is skipped), the handlers apply the new
-ones' effects, the transaction commits, and only then are the Kafka offsets committed. If a
+A poll's records are first applied in one transaction (of at most ROUND_RECORDS records
+handled one by one; batched handlers' records without limit): one INSERT claims their
+(source, id) in the inbox (a redelivered event finds its row and is skipped), the handlers apply
+the new ones' effects, the transaction commits, and only then are the Kafka offsets committed. If a
 handler fails, that transaction is rolled back and the poll is applied again carefully, in
 rounds of one transaction where each record has its inbox row and effect in a savepoint of its
 own: a failing record rolls back alone, holds back the rest of its partition, and after its
@@ -50,7 +51,8 @@ log = logging.getLogger(__name__)
 # (more overflow to pg_subtrans and slow every snapshot), and the savepoints' statements stay in
 # the connection's prepared-statement cache (100) beside the handlers'.
 ROUND_RECORDS = 32
-# Records per poll, all applied in one transaction when no handler fails.
+# Records per poll. Without failures they are applied without savepoints, a batched handler's
+# all in one transaction, the others' ROUND_RECORDS per transaction.
 POLL_RECORDS = 200
 
 Handler = Callable[[AsyncSession, CloudEvent, EventData], Awaitable[None]]
@@ -310,12 +312,21 @@ class ConsumerRunner:
             CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(high - position, 0))
 
     async def _apply_whole(self, pending: dict[TopicPartition, deque[_Item]]) -> None:
-        """Every pending record in one transaction without savepoints: one INSERT claims the new
+        """The pending records in one transaction without savepoints: one INSERT claims the new
         events in the inbox, then their handlers run in each partition's order. Any failure
-        rolls it all back (the caller then applies the records carefully)."""
-        items = [item for queue in pending.values() for item in queue]
-        for item in items:
-            item.done = item.applied = False
+        rolls it all back (the caller then applies the records carefully).
+
+        Records of batched handlers all go in; records handled one by one at most ROUND_RECORDS
+        per transaction, so that their locks (a billing total's row, say) are not held for a
+        whole poll's worth of work; the rest wait for the next transaction."""
+        items: list[_Item] = []
+        singles = 0
+        for item in (item for queue in pending.values() for item in queue):
+            item.done = item.applied = False  # a round rolled back earlier left nothing done
+            if item.handler is not None and not isinstance(item.handler, Batched):
+                singles += 1
+            if singles <= ROUND_RECORDS:
+                items.append(item)
         async with unit_of_work(self._sessions) as session:
             claimed = await self._claim(session, [item for item in items if item.handler is not None])
             for run in _runs([item for item in items if item in claimed]):
