@@ -64,14 +64,19 @@ class Batched:
     (a local copy kept from another service's facts, say): ``apply(session, [(event, data), ...])``.
 
     When a poll applies without failures, each run of consecutive new records of the type (in a
-    partition's order) is given at once, after the session's pending objects are flushed; in the
-    careful rounds after a failure it is called with one event at a time. The run shares its first
-    event's trace context, so a batched handler publishes no events of its own."""
+    partition's order) is given at once; in the careful rounds after a failure it is called with one
+    event at a time. Either way the session's pending objects are flushed first (its statements may
+    be Core ones, which do not flush). The run shares its first event's trace context, so a batched
+    handler publishes no events of its own."""
 
     apply: Callable[[AsyncSession, list[tuple[CloudEvent, Any]]], Awaitable[None]]
 
     async def __call__(self, session: AsyncSession, event: CloudEvent, data: EventData) -> None:
-        await self.apply(session, [(event, data)])
+        await self.many(session, [(event, data)])
+
+    async def many(self, session: AsyncSession, events: list[tuple[CloudEvent, Any]]) -> None:
+        await session.flush()  # its statements see what the handlers before it wrote
+        await self.apply(session, events)
 
 
 class PermanentError(Exception):
@@ -223,9 +228,9 @@ class ConsumerRunner:
         return _Item(record, event=event, handler=handler)
 
     async def _drain(self, consumer: AIOKafkaConsumer, pending: dict[TopicPartition, deque[_Item]]) -> None:
-        """Apply a poll's records, then commit their offsets: all in one transaction, or after a
-        handler failed, carefully in rounds of one transaction each until the failing record is
-        settled (applied or parked), then the rest in one transaction again.
+        """Apply a poll's records, then commit their offsets: in transactions without savepoints
+        (_apply_whole), or after a handler failed, carefully in rounds of one transaction each until
+        the failing record is settled (applied or parked), then without savepoints again.
 
         In a careful round a record whose handler fails is rolled back alone (its savepoint) and
         stops its partition for the round; the records before it are committed, it is retried or
@@ -234,6 +239,9 @@ class ConsumerRunner:
         outages = 0
         whole, solo = True, False
         while pending:
+            for items in pending.values():
+                for item in items:  # a transaction rolled back earlier left nothing done
+                    item.done = item.applied = False
             try:
                 if whole:
                     await self._apply_whole(pending)
@@ -322,7 +330,6 @@ class ConsumerRunner:
         items: list[_Item] = []
         singles = 0
         for item in (item for queue in pending.values() for item in queue):
-            item.done = item.applied = False  # a round rolled back earlier left nothing done
             if item.handler is not None and not isinstance(item.handler, Batched):
                 singles += 1
             if singles <= ROUND_RECORDS:
@@ -330,20 +337,17 @@ class ConsumerRunner:
         async with unit_of_work(self._sessions) as session:
             claimed = await self._claim(session, [item for item in items if item.handler is not None])
             for run in _runs([item for item in items if item in claimed]):
-                handler = run[0].handler
-                if isinstance(handler, Batched) and len(run) > 1:
-                    await session.flush()  # its statements see what the handlers before it wrote
+                handler, events = run[0].handler, [(item.event, item.event.typed_data()) for item in run]
+                try:
                     with self._consuming(run[0]):
-                        await handler.apply(session, [(item.event, item.event.typed_data()) for item in run])
-                else:
-                    (item,) = run
-                    try:
-                        with self._consuming(item):
-                            await handler(session, item.event, item.event.typed_data())
-                    except Exception as exc:
-                        if not _is_transient(exc):
-                            item.attempts += 1  # its first attempt: the careful rounds make the others
-                        raise
+                        if isinstance(handler, Batched):
+                            await handler.many(session, events)
+                        else:
+                            await handler(session, *events[0])
+                except Exception as exc:
+                    if len(run) == 1 and not _is_transient(exc):
+                        run[0].attempts += 1  # its first attempt: the careful rounds make the others
+                    raise
                 for item in run:
                     item.applied = True
         for item in items:
@@ -370,9 +374,6 @@ class ConsumerRunner:
         """One transaction over up to ROUND_RECORDS records, each partition's in order, each in its
         own savepoint; returns each partition's failed record (the records after it wait).
         ``solo`` applies only the first record, so that a failure no savepoint caught has one owner."""
-        for items in pending.values():
-            for item in items:  # a round rolled back earlier left nothing done
-                item.done = item.applied = False
         failed: dict[TopicPartition, tuple[_Item, Exception]] = {}
         budget = 1 if solo else ROUND_RECORDS
         current: tuple[TopicPartition, _Item] | None = None
@@ -424,23 +425,11 @@ class ConsumerRunner:
 
     async def _apply(self, session: AsyncSession, item: _Item) -> bool:
         """The inbox row and the handler's effect, in a savepoint; False for a redelivery."""
-        event, record = item.event, item.record
-        data = event.typed_data()
+        data = item.event.typed_data()
         async with session.begin_nested():
-            result = await session.execute(
-                upsert(session, inbox).values(
-                    source=event.source,
-                    event_id=event.id,
-                    event_type=event.type,
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    processed_at=datetime.now(UTC),
-                ).on_conflict_do_nothing()
-            )
-            if result.rowcount == 0:
+            if item not in await self._claim(session, [item]):
                 return False  # already applied: this is a redelivery
-            await item.handler(session, event, data)
+            await item.handler(session, item.event, data)
         return True
 
     async def _dead_letter(self, record: ConsumerRecord, exc: BaseException, *, attempts: int, event_type: str) -> None:
