@@ -100,3 +100,24 @@ async def test_get_routes_get_a_read_session_and_others_a_transaction(sessions) 
         assert (await client.post("/write")).status_code == 200
     async with read_session(sessions) as s:
         assert (await s.execute(select(effects.c.label))).scalars().all() == ["from POST"]
+
+
+async def test_a_snapshot_read_sees_one_snapshot_and_writes_nothing(sessions) -> None:  # noqa: ANN001
+    async with unit_of_work(sessions) as s:
+        await s.execute(insert(effects).values(ping_no=1, label="before"))
+    async with read_session(sessions, snapshot=True) as s:
+        assert (await s.execute(select(effects.c.label))).scalars().all() == ["before"]
+        # A row committed by another transaction meanwhile is not in this read's snapshot.
+        async with unit_of_work(sessions) as other:
+            await other.execute(insert(effects).values(ping_no=2, label="meanwhile"))
+        assert (await s.execute(select(effects.c.label))).scalars().all() == ["before"]
+        with pytest.raises(ReadOnlySessionError):
+            await s.execute(insert(effects).values(ping_no=3, label="written"))
+    async with read_session(sessions) as s:
+        assert sorted((await s.execute(select(effects.c.label))).scalars().all()) == ["before", "meanwhile"]
+    # The pooled connections went back as ordinary transactional ones.
+    async with unit_of_work(sessions) as s:
+        await s.execute(insert(effects).values(ping_no=4, label="rolled back"))
+        await s.rollback()
+    async with read_session(sessions) as s:
+        assert sorted((await s.execute(select(effects.c.ping_no))).scalars().all()) == [1, 2]
