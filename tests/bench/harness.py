@@ -518,6 +518,7 @@ class Bench:
         self._http_row("2 customer GET by id, direct", direct, bare, "1 bare FastAPI", target=0.40)
         via_gw, _ = await self.load.run(f"{gw}/api/v1/customers/%s", tok=self.tok, ids=ids)
         self._http_row("3 customer GET by id, via gateway", via_gw, bare, "1 bare FastAPI", target=0.20)
+        await self.layers()
         post, _ = await self.load.run(f"{gw}/api/v1/customers", tok=self.tok, method="POST", body=CUSTOMER_BODY)
         self._http_row("4 customer POST via gateway (outbox)", post, bare, "1 bare FastAPI", target=None)
         await self.wait_outbox_drained("customer", 120)
@@ -537,6 +538,28 @@ class Bench:
                         target="<= 1.0")
         self.report.add("5 view cache hit ratio (warm-up and runs)", round(hits / max(1, hits + misses), 4), "ratio",
                         "all requests", 1.0, live=after["live"], hits=hits, misses=misses)
+
+    # Row 2's request taken apart (tests/bench/layers.py): CPU per request in process, each layer
+    # beside the bare app's, so that the report shows where the gap to row 1 is.
+    LAYERS = (("the service's middleware, first route (GET /healthz)", "service_middleware"),
+              ("+ the last of its routes, role check, constant body", "routing_and_role"),
+              ("GET /v1/customers/{id} as served", "get_by_id"),
+              ("the same row by asyncpg alone (prepared)", "database_alone"))
+
+    async def layers(self) -> None:
+        cmd = [sys.executable, str(HERE / "layers.py"), "--pg", self.args.pg, "--requests",
+               str(self.args.layer_requests)]
+        proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"layers.py failed: {err.decode()[-2000:]}")
+        cpu = json.loads(out.decode().strip().splitlines()[-1])
+        unit = "us CPU/request"
+        self.report.add("2 layers: bare FastAPI, in process", cpu["bare"], unit)
+        for label, key in self.LAYERS:
+            self.report.add(f"2 layers: {label}", cpu[key], unit, "bare FastAPI, in process", cpu["bare"],
+                            lower_is_better=True)
 
     async def view_cache_stats(self, gw: str) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=10) as c:
@@ -1054,6 +1077,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--loadgen", choices=["auto", "wrk", "httpx"], default="auto")
     p.add_argument("--ids", type=int, default=200, help="customers created for the GET rows")
+    p.add_argument("--layer-requests", type=int, default=3000, help="requests per pass of tests/bench/layers.py")
     p.add_argument("--lag-deals", type=int, default=50)
     p.add_argument("--lag-rate", type=float, default=float(os.environ.get("BENCH_LAG_RATE", "200")))
     p.add_argument("--lag-seconds", type=float, default=10)

@@ -25,8 +25,8 @@ def test_harness_runs_every_row_in_a_tiny_size(pg_server_url: str, kafka_bootstr
     out = tmp_path / "report.json"
     cmd = [sys.executable, str(HARNESS), "--pg", pg_server_url, "--kafka", kafka_bootstrap, "--base-port", "18240",
            "--loadgen", "httpx", "--sizes", "200,400", "--duration", "1", "--warmup", "0", "--reps", "1",
-           "--connections", "4", "--ids", "5", "--lag-deals", "3", "--lag-rate", "10", "--lag-seconds", "1",
-           "--import-rows", "200", "--relay-rows", "500", "--scale-runs", "2", "--drain-timeout", "10",
+           "--connections", "4", "--ids", "5", "--layer-requests", "100", "--lag-deals", "3",
+           "--lag-rate", "10", "--lag-seconds", "1", "--import-rows", "200", "--relay-rows", "500", "--scale-runs", "2", "--drain-timeout", "10",
            "--lock-wait", "5", "--strict", "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=170)
     if proc.returncode == LOCK_HELD:
