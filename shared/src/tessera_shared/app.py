@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,6 +268,33 @@ def _not_ready_on_shutdown_signal(runtime: Runtime) -> None:
         signal.signal(sig, handler)
 
 
+_startup_garbage_collected = False
+
+
+@contextmanager
+def collector_tuned(settings: ServiceSettings) -> Iterator[None]:
+    """The garbage collector as a long-running service wants it, for as long as it runs: a
+    larger young generation, and what startup made frozen out of the collector's passes."""
+    global _startup_garbage_collected
+    thresholds = gc.get_threshold()
+    if settings.gc_young_threshold:
+        gc.set_threshold(settings.gc_young_threshold, *thresholds[1:])
+    if settings.gc_freeze_after_start:
+        if not _startup_garbage_collected:
+            # Startup's own garbage first (~2k objects for a service): a frozen cycle is never
+            # collected. Once per process: a full pass over a test process's heap at every app
+            # start (a fuzz case each) would cost more than it keeps.
+            gc.collect()
+            _startup_garbage_collected = True
+        gc.freeze()
+    try:
+        yield
+    finally:
+        if settings.gc_freeze_after_start:
+            gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: AsyncEngine | None = None) -> FastAPI:
     runtime = Runtime(settings, spec, engine=engine)
 
@@ -278,8 +306,9 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: 
         _not_ready_on_shutdown_signal(runtime)
         try:
             async with spec.context(app) if spec.context else nullcontext():
-                log.info("service started", extra={"port": settings.port})
-                yield
+                with collector_tuned(settings):
+                    log.info("service started", extra={"port": settings.port})
+                    yield
         finally:
             await runtime.stop()
 
