@@ -9,7 +9,8 @@ Kafka's own ProducerPerformance (the broker ceiling). HTTP load comes from wrk (
 pinned to the second core with taskset, closed loop with a fixed number of connections); an
 async httpx generator stands in when wrk is absent (the smoke test in `make test`).
 
-Every process this starts is stopped at the end, the databases and topics it made are dropped.
+Every process this starts is stopped at the end, the databases and topics it made are dropped,
+also when the run is stopped with SIGTERM (exit code 143).
 See docs/performance.md for the method and the figures.
 """
 
@@ -1098,6 +1099,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def amain(args: argparse.Namespace) -> Report:
+    # A run stopped with SIGTERM (a job runner's timeout, `kill`) still stops its stack and drops
+    # the databases and topics it made: the cancellation runs the same finally blocks as an error.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     with tempfile.TemporaryDirectory(prefix="tessera-bench-") as tmp:
         bench = Bench(args, Path(tmp))
         started = time.perf_counter()
@@ -1123,6 +1129,9 @@ def main(argv: list[str] | None = None) -> int:
     except LockHeld as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 3
+    except asyncio.CancelledError:
+        print("bench: stopped (SIGTERM); the stack was stopped and what the run made dropped", file=sys.stderr)
+        return 143
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report.rows, indent=1) + "\n")
     (args.out.parent / "notes.json").write_text(json.dumps(report.notes, indent=1) + "\n")

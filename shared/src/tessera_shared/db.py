@@ -220,12 +220,15 @@ class ReadOnlySessionError(RuntimeError):
     """A write attempted in a read session (a GET route that writes must ask for a write session)."""
 
 
+# Per session maker, the read session makers made beside it (one per snapshot flag).
+_READ_MAKERS: weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession],
+                                        dict[bool, async_sessionmaker[AsyncSession]]] = weakref.WeakKeyDictionary()
+
+
 def _read_sessions(factory: async_sessionmaker[AsyncSession], snapshot: bool) -> async_sessionmaker[AsyncSession]:
     """A session maker for reads beside ``factory``: the same pool, the read options set once on
     the engine (per checkout they cost a greenlet round of their own, ~60 us a read)."""
-    cache: dict[bool, async_sessionmaker[AsyncSession]] | None = _READ_MAKERS.get(factory)
-    if cache is None:
-        cache = _READ_MAKERS[factory] = {}
+    cache = _READ_MAKERS.setdefault(factory, {})
     maker = cache.get(snapshot)
     if maker is None:
         engine: AsyncEngine = factory.kw["bind"]
@@ -233,13 +236,9 @@ def _read_sessions(factory: async_sessionmaker[AsyncSession], snapshot: bool) ->
         if engine.dialect.name == "postgresql":
             options |= ({"isolation_level": "REPEATABLE READ", "postgresql_readonly": True} if snapshot
                         else {"isolation_level": "AUTOCOMMIT"})
-        maker = cache[snapshot] = async_sessionmaker(**{**factory.kw, "bind": engine.execution_options(**options)},
-                                                     class_=factory.class_)
+        bind = engine.execution_options(**options)
+        maker = cache[snapshot] = async_sessionmaker(**{**factory.kw, "bind": bind}, class_=factory.class_)
     return maker
-
-
-_READ_MAKERS: weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], dict[bool, async_sessionmaker[AsyncSession]]] = (
-    weakref.WeakKeyDictionary())
 
 
 @asynccontextmanager
