@@ -15,7 +15,8 @@ request on this machine) and is the CPU time per request of the median of three 
   behind the request), ETag, response model;
 - the database alone: the same row by asyncpg, one connection, statement prepared.
 
-Prints one JSON object (microseconds of CPU per request). Creates and drops its own database.
+Prints one JSON object (microseconds of CPU per request). Works in a scratch database of its own
+(tests/bench/scratch.py), dropped at the end.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from tessera_shared.auth import Principal, require_roles
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bare_app import create_app as bare_app  # noqa: E402
+from scratch import scratch_database  # noqa: E402
 
 
 async def constant(thing_id: str, principal: Annotated[Principal, require_roles(*READERS)]) -> dict[str, Any]:
@@ -99,15 +101,9 @@ async def measure(server: str, n: int) -> dict[str, float]:
 
     out["bare"] = await cpu_per_call(bare_get, n)
 
-    db = f"bench_layers_{uuid.uuid4().hex[:8]}"
-    admin_dsn = server.replace("+asyncpg", "") + "/postgres"
-    conn = await asyncpg.connect(admin_dsn)
-    await conn.execute(f'CREATE DATABASE "{db}"')
-    await conn.close()
-    try:
-        app = create_app(CustomerSettings(database_url=f"{server}/{db}", kafka_enabled=False, jobs_enabled=False,
+    async with scratch_database(server, "customer") as db:
+        app = create_app(CustomerSettings(database_url=db.url, kafka_enabled=False, jobs_enabled=False,
                                           log_json=False, log_level="WARNING"))
-
         app.add_api_route("/v1/bench-layers/{thing_id}", constant, methods=["GET"], include_in_schema=False)
         async with app.router.lifespan_context(app):
             tok = app.state.token_codec.issue("bench", ["sales_rep"])
@@ -131,7 +127,7 @@ async def measure(server: str, n: int) -> dict[str, float]:
             out["routing_and_role"] = await cpu_per_call(role_checked, n)
             out["get_by_id"] = await cpu_per_call(get_customer, n)
 
-        conn = await asyncpg.connect(f"{server.replace('+asyncpg', '')}/{db}")
+        conn = await asyncpg.connect(db.dsn)
         try:
             stmt = await conn.prepare("SELECT * FROM customers WHERE id = $1")
             keys = [uuid.UUID(x) for x in ids]
@@ -142,10 +138,6 @@ async def measure(server: str, n: int) -> dict[str, float]:
             out["database_alone"] = await cpu_per_call(fetch, n)
         finally:
             await conn.close()
-    finally:
-        conn = await asyncpg.connect(admin_dsn)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await conn.close()
     return {k: round(v, 1) for k, v in out.items()}
 
 

@@ -237,7 +237,9 @@ def _read_sessions(factory: async_sessionmaker[AsyncSession], snapshot: bool) ->
             options |= ({"isolation_level": "REPEATABLE READ", "postgresql_readonly": True} if snapshot
                         else {"isolation_level": "AUTOCOMMIT"})
         bind = engine.execution_options(**options)
-        maker = cache[snapshot] = async_sessionmaker(**{**factory.kw, "bind": bind}, class_=factory.class_)
+        info = {**factory.kw.get("info", {}), READ_ONLY: True}  # what the write guards below check
+        maker = cache[snapshot] = async_sessionmaker(**{**factory.kw, "bind": bind, "info": info},
+                                                     class_=factory.class_)
     return maker
 
 
@@ -252,7 +254,6 @@ async def read_session(factory: async_sessionmaker[AsyncSession], *, snapshot: b
     On SQLite a deferred transaction, one snapshot either way. Closing the session returns the
     connection to the pool, rolled back."""
     async with _read_sessions(factory, snapshot)() as session:
-        session.info[READ_ONLY] = True
         yield session
 
 
