@@ -29,6 +29,7 @@ from tessera_shared.events.router import schemas_router
 from tessera_shared.privacy import export_router
 from tessera_shared.http.errors import install_problem_handlers
 from tessera_shared.http.limits import BodySizeLimitMiddleware
+from tessera_shared.http.pagination import configure_cursor_key
 from tessera_shared.http.openapi import add_problem_responses
 from tessera_shared.http.text import RejectNulMiddleware
 from tessera_shared.jobs import Job, JobScheduler
@@ -219,6 +220,8 @@ def build_app(
                   telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings = settings
     app.state.token_codec = token_codec(settings)
+    # Every replica shares the signing key, so a cursor one replica issued is valid at the others.
+    configure_cursor_key(settings.jwt_signing_key.get_secret_value())
     app.state.tracer_provider, app.state.tracer = make_tracer(
         name, settings.otel_exporter, settings.otel_endpoint, settings.otel_sample_ratio)
     install_problem_handlers(app)

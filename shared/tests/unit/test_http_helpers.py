@@ -119,6 +119,38 @@ def test_bad_cursor_is_a_422_naming_cursor(bad: str) -> None:
     assert err.value.extra["errors"][0]["field"] == "cursor"
 
 
+def test_cursors_are_signed_and_typed_by_their_columns() -> None:
+    from decimal import Decimal
+
+    from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid
+
+    from tessera_shared.db import Money, UTCDateTime
+    from tessera_shared.http import pagination
+
+    t = Table("t", MetaData(), Column("id", Uuid), Column("at", UTCDateTime), Column("n", Integer),
+              Column("m", Money), Column("s", String), Column("plain", DateTime))
+    columns = (t.c.id, t.c.at, t.c.n, t.c.m, t.c.s)
+    values = [uuid.uuid4(), datetime(2026, 1, 2, tzinfo=UTC), 5, Decimal("1.50"), "x"]
+    issued = encode_cursor([*values[:3], "1.50", "x"])
+    assert decode_cursor(issued, columns) == values
+    pagination.configure_cursor_key("another replica's key")
+    try:
+        with pytest.raises(Problem):  # signed with another key
+            decode_cursor(issued, columns)
+        assert decode_cursor(encode_cursor(["x"]), 1) == ["x"]
+    finally:
+        pagination.configure_cursor_key(pagination.secrets.token_bytes(32))
+    for wrong, column in [("x", t.c.id), (2**63, t.c.n), (True, t.c.n), ("1e999999", t.c.m), ("NaN", t.c.m),
+                          ("a\x00", t.c.s), (5, t.c.s), ({"t": "2026-01-02T00:00:00"}, t.c.at),
+                          ({"t": "0001-01-01T00:00:00+14:00"}, t.c.at), ({"u": "x"}, t.c.id), ([1], t.c.s),
+                          (1.5, t.c.n), ({"x": 1}, t.c.s)]:
+        raw = pagination.orjson.dumps([wrong])
+        forged = pagination.base64.urlsafe_b64encode(pagination._signature(raw) + raw).decode()
+        with pytest.raises(Problem) as err:
+            decode_cursor(forged, (column,))
+        assert err.value.status == 422, wrong
+
+
 def test_ids_are_time_ordered_uuid7() -> None:
     ids = [new_id() for _ in range(1000)]
     assert all(i.version == 7 for i in ids)

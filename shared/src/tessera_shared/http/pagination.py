@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
+import hmac
+import secrets
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
@@ -12,6 +18,7 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, literal, or_
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import TypeDecorator
 
 from tessera_shared.http.errors import Problem
 
@@ -39,6 +46,25 @@ def page_params(
 PageQuery = Annotated[PageParams, Depends(page_params)]
 
 
+# Cursors are signed: HMAC-SHA256 (first 12 bytes) of the JSON payload, with a key derived from
+# a secret every replica shares (build_app configures it from JWT_SIGNING_KEY). Until configured,
+# a random key: cursors then live as long as the process.
+_CURSOR_CONTEXT = b"tessera-cursor-v1"
+_SIGNATURE_BYTES = 12
+_cursor_key = secrets.token_bytes(32)
+
+
+def configure_cursor_key(secret: str | bytes) -> None:
+    """Sign and verify cursors with a key derived from ``secret`` (shared by every replica)."""
+    global _cursor_key
+    raw = secret.encode() if isinstance(secret, str) else secret
+    _cursor_key = hmac.new(raw, _CURSOR_CONTEXT, hashlib.sha256).digest()
+
+
+def _signature(payload: bytes) -> bytes:
+    return hmac.new(_cursor_key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+
+
 def _encode_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return {"t": value.isoformat()}
@@ -49,26 +75,94 @@ def _encode_value(value: Any) -> Any:
 
 def _decode_value(value: Any) -> Any:
     if isinstance(value, dict):
-        if "t" in value:
+        if set(value) == {"t"} and isinstance(value["t"], str):
             return datetime.fromisoformat(value["t"])
-        if "u" in value:
+        if set(value) == {"u"} and isinstance(value["u"], str):
             return uuid.UUID(value["u"])
+        raise ValueError("unknown tagged value")
+    if value is not None and not isinstance(value, (str, int)):  # floats, lists: never issued
+        raise ValueError("unexpected value")
     return value
+
+
+def _python_type(kind: Any) -> Any:
+    """A Python type, or the Python type of a column's (or column expression's) SQL type."""
+    if isinstance(kind, type):
+        return kind
+    sql_type = getattr(kind, "type", None)
+    if isinstance(sql_type, TypeDecorator):  # UTCDateTime, Money: what they store is their impl's
+        sql_type = sql_type.impl_instance
+    try:
+        found = sql_type.python_type  # type: ignore[union-attr]
+    except (AttributeError, NotImplementedError):
+        return None
+    return None if found is object else found
+
+
+_INT64 = 2**63
+
+
+def _typed(value: Any, kind: Any) -> Any:
+    """``value`` as the order column ``kind`` binds it, or ValueError: a cursor whose values a column
+    cannot take would otherwise reach the database and fail there (a 500)."""
+    if value is None:
+        return None
+    expected = _python_type(kind)
+    if expected is None:
+        return value
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+    elif expected is int:
+        if isinstance(value, int) and not isinstance(value, bool) and -_INT64 <= value < _INT64:
+            return value
+    elif expected is Decimal:
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            number = Decimal(str(value))  # decimal.InvalidOperation is an ArithmeticError
+            if number.is_finite() and abs(number.adjusted()) < 100:
+                return number
+    elif expected is uuid.UUID:
+        if isinstance(value, uuid.UUID):
+            return value
+        if isinstance(value, str):
+            return uuid.UUID(value)
+    elif expected is datetime:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(UTC)  # OverflowError near year 1 or 9999
+    elif expected is str:
+        if isinstance(value, str) and "\x00" not in value:
+            return value
+    elif isinstance(value, expected):
+        return value
+    raise ValueError(f"cursor value does not fit {expected}")
 
 
 def encode_cursor(values: list[Any]) -> str:
     raw = orjson.dumps([_encode_value(v) for v in values])
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(_signature(raw) + raw).rstrip(b"=").decode()
 
 
-def decode_cursor(cursor: str, size: int) -> list[Any]:
+def decode_cursor(cursor: str, kinds: int | Sequence[Any]) -> list[Any]:
+    """The values of a cursor this API issued, or a 422 naming ``cursor``.
+
+    ``kinds`` is the number of values or, better, the order columns (or Python types) they are
+    bound to: each value is then checked and converted to what its column takes."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = [_decode_value(v) for v in orjson.loads(raw)]
-        if not isinstance(values, list) or len(values) != size:
-            raise ValueError
+        if not cursor.isascii():
+            raise ValueError("not ASCII")
+        blob = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        signature, raw = blob[:_SIGNATURE_BYTES], blob[_SIGNATURE_BYTES:]
+        if not hmac.compare_digest(signature, _signature(raw)):
+            raise ValueError("not signed here")
+        decoded = orjson.loads(raw)
+        size = kinds if isinstance(kinds, int) else len(kinds)
+        if not isinstance(decoded, list) or len(decoded) != size:
+            raise ValueError("wrong length")
+        values = [_decode_value(v) for v in decoded]
+        if not isinstance(kinds, int):
+            values = [_typed(v, k) for v, k in zip(values, kinds, strict=True)]
         return values
-    except Exception:
+    except (ValueError, TypeError, OverflowError, ArithmeticError, binascii.Error, orjson.JSONDecodeError):
         raise Problem(422, "cursor is not one this API issued", slug="validation-error",
                       errors=[{"field": "cursor", "location": "query", "message": "invalid cursor"}]) from None
 
@@ -89,7 +183,7 @@ async def paginate(
     """Run ``stmt`` ordered by ``order`` (unique together) from the cursor on, ascending or
     descending (newest or largest first)."""
     if params.cursor:
-        values = decode_cursor(params.cursor, len(order))
+        values = decode_cursor(params.cursor, order)
         bounds = [literal(v, type_=col.type) for v, col in zip(values, order, strict=True)]
         # (a, b) > (x, y) spelled out as a OR (a = x AND b > y): portable, and index-friendly.
         clauses = []

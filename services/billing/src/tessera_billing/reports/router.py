@@ -54,11 +54,8 @@ async def aging(
     as_of = as_of or today()
     after = None
     if page.cursor:
-        raw_id, raw_currency = decode_cursor(page.cursor, 2)
-        try:
-            after = (uuid.UUID(str(raw_id)), str(raw_currency))
-        except ValueError:
-            raise invalid("cursor", "cursor is not one this API issued", "query") from None
+        customer, currency_after = decode_cursor(page.cursor, (uuid.UUID, str))
+        after = (customer, currency_after)
     totals = await repo.aging_totals(session, as_of, customer_id, currency)
     rows = await repo.aging_by_customer(session, as_of, customer_id, currency, page.limit + 1, after)
     next_cursor = None

@@ -68,7 +68,7 @@ async def duplicates(
         items = [DuplicatePair(customer_id=me.id, duplicate_id=o.id, customer_name=me.name, duplicate_name=o.name,
                                reasons=r) for o in others if (r := match_reasons(_candidate(me), _candidate(o)))]
         return Page[DuplicatePair](items=items, next_cursor=None)
-    after = decode_cursor(page.cursor, 2) if page.cursor else None
+    after = decode_cursor(page.cursor, (Customer.id, Customer.id)) if page.cursor else None
 
     def pairs_on(same: ColumnElement[bool]) -> Select:  # type: ignore[type-arg]
         stmt = select(a.id.label("first_id"), b.id.label("second_id")).join(b, and_(a.id < b.id, same)) \
