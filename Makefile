@@ -14,7 +14,7 @@ TEST_PG_PORT    ?= 55432
 TEST_KAFKA_PORT ?= 19092
 PYTEST_ARGS     ?=
 
-.PHONY: help install run test test-unit stop lint migration clean asyncapi events-baseline roles reliability bench
+.PHONY: help install run test test-tools test-unit stop lint migration clean asyncapi events-baseline roles reliability bench
 
 help:
 	@echo "make run    start Kafka, the four services (SQLite) and the gateway on :8000"
@@ -42,7 +42,13 @@ $(ASYNCAPI_CLI): tools/asyncapi/package-lock.json
 	npm ci --prefix tools/asyncapi --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: install $(ASYNCAPI_CLI)
+# Debian's Chromium (tests/ui drives /docs in it) and the OpenAPI Generator CLI jar from Maven
+# Central (tests/contract generates clients with it), each installed once; quiet when present.
+test-tools:
+	@deploy/local/chromium.sh
+	@deploy/local/openapi-generator.sh >/dev/null
+
+test: install $(ASYNCAPI_CLI) test-tools
 	PG_PORT=$(TEST_PG_PORT) deploy/local/postgres.sh start
 	KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/local/kafka.sh start
 	TESSERA_TEST_PG=postgresql+asyncpg://postgres@127.0.0.1:$(TEST_PG_PORT) \

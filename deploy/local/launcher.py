@@ -96,6 +96,8 @@ def service_env(proc: Proc, args: argparse.Namespace, bootstrap: str) -> dict[st
     env[pre + "KAFKA_BOOTSTRAP"] = bootstrap
     env[pre + "KAFKA_TOPIC_NAMESPACE"] = args.namespace
     env.setdefault(pre + "ENVIRONMENT", "local")
+    if proc.name != "gateway":  # tokens (sales' credential, Authorize on the docs pages)
+        env[pre + "GATEWAY_URL"] = f"http://127.0.0.1:{args.base_port}"
     if proc.name == "gateway":
         for other in PROCS:
             if other.name != "gateway":

@@ -27,6 +27,7 @@ from tessera_shared.db import create_engine, session_factory
 from tessera_shared.events.envelope import SERVICES, dlq_topic_for, topic_for
 from tessera_shared.events.router import schemas_router
 from tessera_shared.privacy import export_router
+from tessera_shared.http.docs import install_docs, point_token_url, token_url_for
 from tessera_shared.http.errors import install_problem_handlers
 from tessera_shared.http.limits import BodySizeLimitMiddleware
 from tessera_shared.http.pagination import configure_cursor_key
@@ -217,7 +218,11 @@ def build_app(
     # metrics (with it on, a configured global provider would get every request twice, and each
     # request paid a provider lookup through os.environ).
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan,
-                  telemetry={"tracing": False, "metrics": False, "logs": False})
+                  telemetry={"tracing": False, "metrics": False, "logs": False},
+                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
+    # /docs and /redoc with their assets from a package, and Authorize pointed at the gateway.
+    install_docs(app, title)
+    token_url = token_url_for(name, settings.docs_gateway_url or settings.gateway_url)
     app.state.settings = settings
     app.state.token_codec = token_codec(settings)
     # Every replica shares the signing key, so a cursor one replica issued is valid at the others.
@@ -247,7 +252,7 @@ def build_app(
 
     def openapi_with_problems() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = add_problem_responses(plain_openapi())
+            app.openapi_schema = point_token_url(add_problem_responses(plain_openapi()), token_url)
         return app.openapi_schema
 
     app.openapi = openapi_with_problems  # type: ignore[method-assign]

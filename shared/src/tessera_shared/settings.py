@@ -54,6 +54,11 @@ class ServiceSettings(BaseSettings):
     jwt_key_id: str = "tessera-1"
     jwt_issuer: str = "tessera-gateway"
     jwt_audience: str = "tessera"
+    # The gateway's URL, where tokens come from (sales' service credential, the docs' Authorize).
+    gateway_url: str = "http://127.0.0.1:8000"
+    # The gateway as a browser reaches it, if not at gateway_url: each service's /docs posts
+    # Authorize to <docs_gateway_url or gateway_url>/auth/token (the OAuth2 tokenUrl).
+    docs_gateway_url: str | None = None
 
     jobs_enabled: bool = True
     # Budget for stopping background work after the HTTP server has drained (k8s grace period

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 from fastapi import FastAPI
@@ -40,6 +41,20 @@ def upstreams_of(settings: GatewaySettings) -> dict[str, str]:
         "service-desk": settings.service_desk_url.rstrip("/"),
         "billing": settings.billing_url.rstrip("/"),
     }
+
+
+def docs_origins(settings: GatewaySettings) -> list[str]:
+    """The services' own origins (and their localhost/127.0.0.1 twins): their /docs pages get
+    tokens here (Authorize), a cross-origin call. Allowed by default in local mode only."""
+    origins: list[str] = []
+    for url in upstreams_of(settings).values():
+        parts = urlsplit(url)
+        twins = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
+        for host in filter(None, (parts.hostname, twins.get(parts.hostname or ""))):
+            origin = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+            if origin not in origins:
+                origins.append(origin)
+    return origins
 
 
 def spec(settings: GatewaySettings, mounts: dict[str, httpx2.AsyncBaseTransport] | None = None) -> ServiceSpec:
@@ -126,12 +141,14 @@ def create_app(
     app.state.own_openapi = app.openapi  # the gateway's own routes, without the services'
     app.state.merged_openapi = MergedOpenAPI(app.state.own_openapi, upstreams_of(settings))
     app.openapi = app.state.merged_openapi.document  # type: ignore[method-assign]
-    if settings.cors_origins:
+    origins = settings.cors_origins or (docs_origins(settings) if settings.is_local else [])
+    if origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=settings.cors_origins,
+            allow_origins=origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID",
+                           "X-Requested-With"],  # Swagger UI's token request (Authorize)
             expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed", "Retry-After"],
             max_age=600,
         )
