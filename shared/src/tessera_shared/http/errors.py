@@ -114,6 +114,24 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+# FastAPI answers 400 with this detail when parsing a body fails other than by a JSONDecodeError
+# (which is a 422 json_invalid): JSON nested past the recursion limit (RecursionError), bytes
+# that are not UTF-8 (UnicodeDecodeError), a form that cannot be parsed. All are bad input in
+# the body: the documented 422 naming ``body``.
+_BODY_PARSE_FAILED = "There was an error parsing the body"
+
+
+def _unparseable_body(request: Request, cause: BaseException | None) -> Response:
+    if isinstance(cause, RecursionError):
+        message = "malformed JSON: nested too deeply"
+    elif isinstance(cause, UnicodeDecodeError):
+        message = "malformed JSON: not UTF-8 text"
+    else:
+        message = "the body cannot be parsed"
+    errors = [{"field": "body", "location": "body", "message": message, "type": "json_invalid"}]
+    return problem_response(422, detail="invalid input: body", instance=request.url.path, errors=errors)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
@@ -132,6 +150,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == _BODY_PARSE_FAILED:
+            return _unparseable_body(request, exc.__cause__)
         detail = exc.detail if isinstance(exc.detail, str) else None
         if detail == HTTPStatus(exc.status_code).phrase:
             detail = None

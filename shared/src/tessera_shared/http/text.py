@@ -62,6 +62,8 @@ def _body_field(body: bytes, content_type: str) -> str | None:
                 return _json_field(orjson.loads(body))
             except orjson.JSONDecodeError:
                 return None  # malformed JSON is the route's to report
+            except RecursionError:
+                return "body"  # a NUL somewhere in JSON nested too deeply to say where
         # NDJSON: one document a line.
         for number, line in enumerate(body.splitlines(), start=1):
             if _JSON_ESCAPE in line:
@@ -69,6 +71,8 @@ def _body_field(body: bytes, content_type: str) -> str | None:
                     found = _json_field(orjson.loads(line))
                 except orjson.JSONDecodeError:
                     continue
+                except RecursionError:
+                    found = "body"
                 if found:
                     return f"line {number}" if found == "body" else f"line {number}.{found}"
         return None

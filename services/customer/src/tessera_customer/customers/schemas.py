@@ -82,9 +82,30 @@ class Segmentation(BaseModel):
 CustomAttributes = dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Any]
 
 
+MAX_ATTRIBUTE_DEPTH = 8
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deep ``value`` nests, counting no further than ``limit`` + 1 (never a RecursionError)."""
+    deepest, level = 0, [(value, 0)]
+    while level:
+        item, depth = level.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        if isinstance(item, dict):
+            level += [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            level += [(v, depth + 1) for v in item]
+    return deepest
+
+
 def _small_attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is not None and len(value) > 100:
         raise ValueError("at most 100 custom attributes")
+    # Deeper values could not be written back as JSON (a 500 after the fact): refused here.
+    if value is not None and _depth(value, MAX_ATTRIBUTE_DEPTH) > MAX_ATTRIBUTE_DEPTH:
+        raise ValueError(f"custom attributes nest at most {MAX_ATTRIBUTE_DEPTH} levels deep")
     return value
 
 
