@@ -166,6 +166,23 @@ class TestExport:
         assert [x["customer_id"] for x in rows] == [c["id"] for c in made]
         assert rows[0]["name"] == "'=HYPERLINK(\"http://x\")"
 
+    async def test_formulas_after_a_separator_are_defused_and_every_cell_quoted(
+            self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        made = [await create(client, app, name=name) for name in ("x;=1+1", "y,@SUM(A1)", "z\t-2")]
+        for c in made:
+            await consent(client, app, c["id"], "marketing_email", True)
+        seg = await save(client, app, {})
+        r = await client.get(f"/v1/segments/{seg['id']}/export", params={"purpose": "email"}, headers=manager(app))
+        assert r.status_code == 200, r.text
+        assert [x["name"] for x in rows_of(r.text)] == ["x;'=1+1", "y,'@SUM(A1)", "z\t'-2"]
+        lines = r.text.split("\r\n")
+        # Nine cells a line, each quoted.
+        assert all(line[0] == line[-1] == '"' and line.count('","') == 8 for line in lines if line), lines
+        # A spreadsheet splitting on ';' or ',' (quotes or not) finds no cell that starts a formula.
+        for separator in (";", ","):
+            cells = [c.strip('"') for line in lines for c in line.split(separator)]
+            assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))], separator
+
     async def test_errors(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         seg = await save(client, app, {})
         url = f"/v1/segments/{seg['id']}/export"

@@ -1,11 +1,13 @@
-"""Pure rules for campaign exports: which consent a channel needs, and safe CSV cells."""
+"""Pure rules for campaign exports: which consent a channel needs (safe CSV cells: tessera_shared.spreadsheet)."""
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from tessera_shared.auth import Principal, Role
+from tessera_shared.spreadsheet import safe_cell
+
+__all__ = ["CHANNELS", "SEGMENT_MANAGERS", "ExportPurpose", "may_edit_segment", "safe_cell"]
 
 ExportPurpose = Literal["email", "sms", "phone"]
 
@@ -17,19 +19,6 @@ CHANNELS: dict[str, tuple[str, str]] = {
 }
 
 SEGMENT_MANAGERS = frozenset({Role.ADMIN, Role.SALES_MANAGER})
-
-# A spreadsheet treats a cell starting with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PHONE_NUMBER = re.compile(r"^\+?[0-9]+$")
-
-
-def safe_cell(value: object) -> str:
-    if value is None:
-        return ""
-    text = str(value)
-    if _PHONE_NUMBER.match(text):
-        return text  # a normalised phone number: '+49...' is a number to a spreadsheet, not a formula
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def may_edit_segment(principal: Principal, created_by: str) -> bool:

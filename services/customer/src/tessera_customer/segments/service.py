@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import AsyncIterator
 
@@ -14,11 +12,12 @@ from tessera_customer.customers.filters import CustomerFilter
 from tessera_customer.customers.models import AccessLog, Customer
 from tessera_customer.privacy.models import Consent
 from tessera_customer.segments.models import Segment
-from tessera_customer.segments.rules import CHANNELS, may_edit_segment, safe_cell
+from tessera_customer.segments.rules import CHANNELS, may_edit_segment
 from tessera_customer.segments.schemas import SegmentCreate, SegmentPatch
 from tessera_shared.auth import Principal
 from tessera_shared.db import new_id, utcnow
 from tessera_shared.http.errors import Problem
+from tessera_shared.spreadsheet import csv_line
 
 EXPORT_CHUNK = 1000
 
@@ -72,16 +71,10 @@ async def update_segment(session: AsyncSession, segment: Segment, patch: Segment
     return segment
 
 
-def _csv_line(values: list[object]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow([safe_cell(v) for v in values])
-    return buffer.getvalue()
-
-
 def export_header(purpose: str) -> str:
     _, column = CHANNELS[purpose]
-    return _csv_line(["customer_id", "external_id", "kind", "name", column, "owner_id", "tier",
-                      "consent_source", "consent_recorded_at"])
+    return csv_line(["customer_id", "external_id", "kind", "name", column, "owner_id", "tier",
+                     "consent_source", "consent_recorded_at"])
 
 
 async def export_rows(
@@ -111,7 +104,7 @@ async def export_rows(
                     {"id": new_id(), "customer_id": r[0], "principal": actor, "action": f"export_{purpose}",
                      "at": now} for r in rows])
         if rows:
-            yield "".join(_csv_line([*r[:8], r[8].isoformat()]) for r in rows)
+            yield "".join(csv_line([*r[:8], r[8].isoformat()]) for r in rows)
         if len(rows) < EXPORT_CHUNK:
             return
         after = rows[-1][0]
