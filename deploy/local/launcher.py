@@ -96,7 +96,7 @@ def service_env(proc: Proc, args: argparse.Namespace, bootstrap: str) -> dict[st
     env[pre + "KAFKA_BOOTSTRAP"] = bootstrap
     env[pre + "KAFKA_TOPIC_NAMESPACE"] = args.namespace
     env.setdefault(pre + "ENVIRONMENT", "local")
-    if proc.name != "gateway":  # tokens (sales' credential, Authorize on the docs pages)
+    if proc.name != "gateway":  # tokens (sales' credential, Authorize on the docs pages), revocations
         env[pre + "GATEWAY_URL"] = f"http://127.0.0.1:{args.base_port}"
     if proc.name == "gateway":
         for other in PROCS:
@@ -111,6 +111,15 @@ def service_env(proc: Proc, args: argparse.Namespace, bootstrap: str) -> dict[st
     if args.namespace:
         env[pre + "KAFKA_CONSUMER_GROUP"] = f"{args.namespace}tessera-{proc.name}"
     return env
+
+
+def uvicorn_command(proc: Proc, port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", f"{proc.module}:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+            # X-Forwarded-For is trusted by the gateway from TESSERA_GATEWAY_TRUSTED_PROXIES only,
+            # never by uvicorn (whose default trusts it from any loopback client).
+            "--no-proxy-headers",
+            "--timeout-graceful-shutdown", "10", "--loop", "uvloop", "--http", "httptools"]
 
 
 def banner(base_port: int, logs: Path) -> str:
@@ -166,9 +175,7 @@ def main() -> int:
     try:
         for proc in PROCS:
             port = args.base_port + proc.offset
-            cmd = [sys.executable, "-m", "uvicorn", f"{proc.module}:create_app", "--factory",
-                   "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-                   "--timeout-graceful-shutdown", "10", "--loop", "uvloop", "--http", "httptools"]
+            cmd = uvicorn_command(proc, port)
             log_file = open(logs / f"{proc.name}.log", "ab")  # noqa: SIM115 - closed with the child
             child = subprocess.Popen(cmd, env=service_env(proc, args, bootstrap), cwd=ROOT,
                                      stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,

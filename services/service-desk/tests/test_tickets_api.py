@@ -144,7 +144,7 @@ class TestPatchTicket:
         r = await patch(client, app, t["id"], status="closed")
         body = r.json()
         assert body["status"] == "closed"
-        assert body["survey_url"].startswith(f"/v1/surveys/{body['survey_id']}?token=")
+        assert body["survey_url"].startswith(f"/api/v1/surveys/{body['survey_id']}?token=")
         assert await events(app) == ["ticket.opened", "ticket.closed"]
         assert await count(app, Survey) == 1
 

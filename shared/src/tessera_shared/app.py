@@ -29,6 +29,7 @@ from tessera_shared.events.router import schemas_router
 from tessera_shared.privacy import export_router
 from tessera_shared.http.docs import install_docs, point_token_url, token_url_for
 from tessera_shared.http.errors import install_problem_handlers
+from tessera_shared.http.guard import EdgeGuardMiddleware
 from tessera_shared.http.limits import BodySizeLimitMiddleware
 from tessera_shared.http.pagination import configure_cursor_key
 from tessera_shared.http.openapi import add_problem_responses
@@ -233,7 +234,10 @@ def build_app(
     # Added before the size limit, so it runs inside it and reads only bodies the limit allowed.
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, routes=body_limits)
-    app.add_middleware(RequestContextMiddleware, service=name, tracer=app.state.tracer)
+    # Refuses ambiguous paths and oversized headers, adds nosniff / no-store (inside the request context).
+    app.add_middleware(EdgeGuardMiddleware, max_header_bytes=settings.max_header_bytes)
+    app.add_middleware(RequestContextMiddleware, service=name, tracer=app.state.tracer,
+                       route_header=name != "gateway")
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     async def healthz() -> dict[str, str]:

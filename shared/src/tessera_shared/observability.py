@@ -97,10 +97,12 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
 class RequestContextMiddleware:
     """Request id and trace context for each request, and its metrics (pure ASGI: cheap)."""
 
-    def __init__(self, app: ASGIApp, service: str, tracer: Any = None) -> None:
+    def __init__(self, app: ASGIApp, service: str, tracer: Any = None, route_header: bool = True) -> None:
         self.app = app
         self.service = service
         self.tracer = tracer
+        # Services tell the gateway which route template answered (X-Tessera-Route).
+        self.route_header = route_header
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,6 +131,9 @@ class RequestContextMiddleware:
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                if self.route_header and (route_path := getattr(scope.get("route"), "path", None)):
+                    # The matched route template: the gateway labels its metrics with it (and strips it).
+                    message["headers"].append((b"x-tessera-route", route_path.encode()))
             await send(message)
 
         try:
@@ -140,7 +145,8 @@ class RequestContextMiddleware:
                         current.update_name(f"{scope['method']} {getattr(route, 'path', scope['path'])}")
         finally:
             route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
+            # A forwarded call is labelled with the upstream's route template (set by the gateway).
+            path = scope.get("tessera.route") or getattr(route, "path", None) or "unmatched"
             method = scope["method"]
             HTTP_REQUESTS.labels(self.service, method, path, str(status)).inc()
             HTTP_LATENCY.labels(self.service, method, path).observe(time.perf_counter() - start)

@@ -65,6 +65,8 @@ class ServiceSettings(BaseSettings):
     # must cover uvicorn's --timeout-graceful-shutdown plus this).
     shutdown_timeout: float = Field(default=15.0, gt=0, le=300)
     max_body_bytes: int = 1_048_576
+    # Request headers larger than this in total get 431 (tessera_shared.http.guard).
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str | None = None
     # Share of new traces recorded (a continued trace follows its parent's decision). Default:

@@ -13,6 +13,7 @@ import httpx2
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import Gauge
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tessera_gateway.audit.router import router as audit_router
 from tessera_gateway.auth.accounts import AccountDirectory
@@ -147,9 +148,14 @@ def create_app(
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID",
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match",
+                           "Cache-Control", "Accept-Language", "X-Request-ID", "traceparent",
                            "X-Requested-With"],  # Swagger UI's token request (Authorize)
             expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed", "Retry-After"],
             max_age=600,
         )
+    if settings.trusted_proxies:
+        # X-Forwarded-For (the login lock's and survey links' client address) only from these
+        # peers; uvicorn runs with --no-proxy-headers so that it trusts no one itself.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

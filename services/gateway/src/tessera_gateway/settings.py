@@ -38,6 +38,10 @@ class GatewaySettings(ServiceSettings):
     # Requests per token per minute through /api/v1 (a token bucket; burst = the same number).
     rate_limit_per_minute: int = Field(default=1200, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
+    # Peers (addresses or CIDR networks) whose X-Forwarded-For names the client: the load
+    # balancer or ingress in front of the gateway. Empty: the connecting address is the client,
+    # whatever X-Forwarded-For says (run uvicorn with --no-proxy-headers: docs/operations.md).
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     # The 360 view cache (views/cache.py). It follows every service's topic on kafka_bootstrap and
     # the services' consumer groups; without a broker it stays off and every view is composed.

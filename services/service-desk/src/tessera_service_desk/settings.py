@@ -32,7 +32,10 @@ class ServiceDeskSettings(ServiceSettings):
     history_limit: int = Field(default=10, ge=0, le=100)
     # Signs survey links; defaults to the JWT signing key.
     survey_token_secret: SecretStr | None = None
-    survey_base_url: str = "/v1/surveys"
+    # Where the customer's survey link points: the gateway's public route (the service's own
+    # /v1/surveys is not reachable from outside). Set an absolute URL, e.g.
+    # https://crm.example.com/api/v1/surveys, when the link leaves by e-mail.
+    survey_base_url: str = "/api/v1/surveys"
 
     @field_validator("business_timezone")
     @classmethod

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx2
 import orjson
@@ -13,7 +15,7 @@ from fastapi.responses import Response
 from tessera_gateway.audit import service as audit
 from tessera_gateway.audit.service import customer_of, reads_personal_data
 from tessera_gateway.proxy.routes import owner_of
-from tessera_shared.auth import CurrentPrincipal
+from tessera_shared.auth import CurrentPrincipal, Role
 from tessera_shared.http.errors import Problem
 from tessera_shared.observability import current_traceparent, request_id_var
 
@@ -25,23 +27,105 @@ FORWARDED_REQUEST_HEADERS = (
 )
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-authenticate", "proxy-authorization", "content-length", "content-encoding",
-              "x-request-id", "server", "date"}
+              "x-request-id", "server", "date", "x-tessera-route"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 IMPORT_PATH = "/api/v1/customers/import"
+# Who may import (the customer service's rule on POST /v1/customers/import, checked there too;
+# a test keeps the two equal). Checked here before the body is read: only these callers get
+# the import's large body limit and time.
+IMPORT_ROLES = frozenset({Role.SALES_MANAGER, Role.SERVICE})
 RETRIES = 2
+# Forwarded header values: visible ASCII, spaces and tabs (RFC 9110 field values an HTTP client
+# can send on; anything else is refused with 422 naming the header).
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+# Characters a path segment keeps unencoded when forwarded (RFC 3986 pchar without '%').
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+# Response headers that carry links to be rewritten from the service's paths to the gateway's.
+_LINK_HEADERS = frozenset({"location", "content-location"})
+_LINK_TARGET = re.compile(r"<([^>]*)>")
+
+
+def header_name(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+def forwarded_headers(request: Request) -> dict[str, str]:
+    """The caller's headers a service needs; a value that is not visible ASCII is a 422."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        if name not in FORWARDED_REQUEST_HEADERS:
+            continue
+        if not _FIELD_VALUE.fullmatch(value):
+            field = header_name(name)
+            raise Problem(422, f"invalid input: {field}", slug="validation-error",
+                          errors=[{"field": field, "location": "header", "type": "value_error",
+                                   "message": "must be visible ASCII characters (no control or non-ASCII characters)"}])
+        headers[name] = value
+    return headers
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.hostname, parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+
+
+def public_link(value: str, upstreams: dict[str, str]) -> str:
+    """A service's link as the gateway serves it: ``/v1/x`` (or ``http://service/v1/x``) -> ``/api/v1/x``.
+    Links elsewhere are left alone; an upstream's address never passes."""
+    parts = urlsplit(value)
+    if parts.scheme and parts.netloc:
+        try:
+            upstream = _origin(value) in {_origin(base) for base in upstreams.values()}
+        except ValueError:  # a malformed port
+            upstream = False
+        if not upstream:
+            return value
+        value = urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+    if value == "/v1" or value.startswith(("/v1/", "/v1?")):
+        return "/api" + value
+    return value
+
+
+def public_headers(resp: httpx2.Response, upstreams: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in resp.headers.items():
+        lower = name.lower()
+        if lower in HOP_BY_HOP:
+            continue
+        if lower in _LINK_HEADERS:
+            value = public_link(value, upstreams)
+        elif lower == "link":
+            value = _LINK_TARGET.sub(lambda m: f"<{public_link(m.group(1), upstreams)}>", value)
+        out[name] = value
+    return out
+
+
+def public_body(resp: httpx2.Response, upstreams: dict[str, str]) -> bytes:
+    """A problem's ``instance`` names the gateway's path, not the service's."""
+    body = resp.content
+    if resp.headers.get("content-type", "").startswith("application/problem+json") and len(body) < 65_536:
+        try:
+            problem = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return body
+        if isinstance(problem, dict) and isinstance(problem.get("instance"), str):
+            problem["instance"] = public_link(problem["instance"], upstreams)
+            return orjson.dumps(problem)
+    return body
 
 
 async def forward(request: Request, service: str, path: str) -> Response:
     client: httpx2.AsyncClient = request.app.state.clients[service]
     base = request.app.state.upstreams[service]
-    headers = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
+    headers = forwarded_headers(request)
     headers["x-request-id"] = request_id_var.get() or ""
     if tp := current_traceparent():
         headers["traceparent"] = tp
     body = await request.body()
     long_running = request.url.path == IMPORT_PATH
     upstream = client.build_request(
-        request.method, f"{base}/v1/{path}", params=request.query_params.multi_items(),
+        # The decoded path, encoded again: what the service decodes is what the gateway routed.
+        request.method, f"{base}/v1/{quote(path, safe=_PATH_SAFE)}", params=request.query_params.multi_items(),
         headers=headers, content=body,
         timeout=request.app.state.settings.import_timeout if long_running else httpx2.USE_CLIENT_DEFAULT,
     )
@@ -67,8 +151,13 @@ async def forward(request: Request, service: str, path: str) -> Response:
                 raise Problem(502, f"the {service} service failed to answer", slug="upstream-error",
                               service=service) from exc
         await asyncio.sleep(0.05 * attempt)
-    out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP}
-    return Response(content=resp.content, status_code=resp.status_code, headers=out_headers)
+    upstreams = request.app.state.upstreams
+    if route := resp.headers.get("x-tessera-route"):
+        # The metrics' route label: the template the service matched, as the gateway serves it.
+        if route.startswith("/v1/"):
+            request.scope["tessera.route"] = "/api" + route
+    return Response(content=public_body(resp, upstreams), status_code=resp.status_code,
+                    headers=public_headers(resp, upstreams))
 
 
 def customers_named(path: str, response: Response) -> list[str]:
@@ -111,6 +200,9 @@ async def forward_to_owner(path: str, request: Request, principal: CurrentPrinci
     service = owner_of(path)
     if service is None:
         raise Problem(404, f"no resource at /api/v1/{path}")
+    if request.method == "POST" and request.url.path == IMPORT_PATH and not principal.may(IMPORT_ROLES):
+        # Before the body (up to the import's 64 MiB) is read or forwarded.
+        raise Problem(403, "your role may not do this", required_roles=sorted({*IMPORT_ROLES, Role.ADMIN}))
     response = await forward(request, service, path)
     if request.method not in SAFE_METHODS and response.status_code < 400 and request.app.state.views is not None:
         request.app.state.views.after_write(principal.subject, customers_named(path, response))
