@@ -32,3 +32,24 @@ def to_minor(amount: Decimal, currency: str) -> int:
 
 def from_minor(minor: int | Decimal, currency: str) -> Decimal:
     return quantize(Decimal(minor).scaleb(-minor_unit(currency)), currency)
+
+
+# The largest amount (exclusive) the services take or compute, whatever the currency: 14
+# integer digits (the request types' limit). Per currency also under 10**16 minor units, so
+# that sales' BIGINT minor-unit columns hold it times a probability (x100) with room to spare,
+# and billing's NUMERIC(20, 4) columns hold a 200-line invoice with tax.
+AMOUNT_LIMIT = Decimal(10) ** 14
+
+
+def amount_limit(currency: str) -> Decimal:
+    return min(AMOUNT_LIMIT, Decimal(10) ** (16 - minor_unit(currency)))
+
+
+def fits(amount: Decimal, currency: str) -> bool:
+    """Whether an amount (a line total, a deal or invoice total) is within the limit."""
+    return abs(amount) < amount_limit(currency)
+
+
+def too_large(currency: str) -> str:
+    """The message for an amount past the limit."""
+    return f"the amount must stay below {amount_limit(currency):f} {currency}"

@@ -5,12 +5,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from tessera_billing.api import SettingsDep, today, transition_conflict
+from tessera_billing.api import SettingsDep, invalid, today, transition_conflict
 from tessera_billing.invoices.models import Invoice, InvoiceLine
 from tessera_billing.invoices.repository import InvoiceRepository
 from tessera_billing.invoices.rules import InvalidTransition, InvoiceStatus
 from tessera_billing.invoices.schemas import InvoiceCreate, InvoiceDetail, InvoiceIssue, InvoiceOut, LineOut
-from tessera_billing.invoices.service import InvoiceHasPayments, LineSpec, create_invoice, issue_invoice, void_invoice
+from tessera_billing.invoices.service import (
+    AmountTooLarge,
+    InvoiceHasPayments,
+    LineSpec,
+    create_invoice,
+    issue_invoice,
+    void_invoice,
+)
 from tessera_billing.payments.service import apply_customer_credit
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
@@ -55,11 +62,14 @@ async def create(
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
-    invoice = await create_invoice(
-        session, settings, customer_id=body.customer_id, currency=body.currency,
-        lines=[LineSpec(**line.model_dump()) for line in body.lines], issue_date=body.issue_date or today(),
-        payment_terms_days=body.payment_terms_days, created_by=principal.subject, note=body.note,
-    )
+    try:
+        invoice = await create_invoice(
+            session, settings, customer_id=body.customer_id, currency=body.currency,
+            lines=[LineSpec(**line.model_dump()) for line in body.lines], issue_date=body.issue_date or today(),
+            payment_terms_days=body.payment_terms_days, created_by=principal.subject, note=body.note,
+        )
+    except AmountTooLarge as exc:
+        raise invalid(exc.field, str(exc)) from None
     if body.issue:
         await issue_invoice(session, settings, invoice)
     out = detail(invoice, await InvoiceRepository(session).lines(invoice.id))

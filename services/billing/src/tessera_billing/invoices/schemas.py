@@ -8,10 +8,9 @@ from typing import Annotated, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
 
 from tessera_billing.api import Currency, MoneyOut, plain_number
+from tessera_shared.decimals import MoneyIn, Percent, Quantity
 
-Quantity = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=4)]
-UnitPrice = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
-Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
+UnitPrice = MoneyIn
 
 
 class LineIn(BaseModel):

@@ -24,9 +24,18 @@ from tessera_billing.invoices.rules import (
 from tessera_billing.ledger.service import EntryKind, record
 from tessera_billing.money import quantize
 from tessera_billing.settings import BillingSettings
-from tessera_shared.db import utcnow
+from tessera_shared.db import new_id, utcnow
 from tessera_shared.events.contracts import InvoiceIssued, InvoicePaid
+from tessera_shared.money import fits, too_large
 from tessera_shared.outbox import publish
+
+
+class AmountTooLarge(ValueError):
+    """A line or an invoice past the largest amount the columns hold; ``field`` names the input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -47,10 +56,13 @@ async def create_invoice(
     """A draft invoice; terms default to the customer's credit profile."""
     profile = await get_or_create_profile(session, customer_id, settings)
     terms = profile.payment_terms_days if payment_terms_days is None else payment_terms_days
-    invoice_id = uuid.uuid4()
+    invoice_id = new_id()
     rows: list[InvoiceLine] = []
     computed = []
     for position, spec in enumerate(lines, start=1):
+        # Before any rounding: quantity x unit price past the limit would not even quantize.
+        if not fits(spec.quantity * spec.unit_price, currency):
+            raise AmountTooLarge(f"lines.{position - 1}.unit_price", f"quantity x unit_price: {too_large(currency)}")
         rate = settings.default_tax_rate_percent if spec.tax_rate_percent is None else spec.tax_rate_percent
         amounts = line_amounts(LineInput(spec.quantity, spec.unit_price, spec.discount_percent, rate), currency)
         computed.append(amounts)
@@ -61,6 +73,8 @@ async def create_invoice(
             net_amount=amounts.net, tax_amount=amounts.tax, total=amounts.total,
         ))
     totals = invoice_totals(computed)
+    if not fits(totals.total, currency):
+        raise AmountTooLarge("lines", f"the invoice total: {too_large(currency)}")
     invoice = Invoice(
         id=invoice_id, customer_id=customer_id, customer_name=profile.customer_name, deal_id=deal_id,
         status=InvoiceStatus.DRAFT, currency=currency, issue_date=issue_date,

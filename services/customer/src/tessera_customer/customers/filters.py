@@ -3,7 +3,6 @@ one query builder for the list, segment members and segment exports."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -11,8 +10,12 @@ from sqlalchemy import Select, or_, select
 
 from tessera_customer.customers.models import Customer, CustomerTag
 from tessera_customer.customers.rules import name_key, normalise_email, normalise_phone
+from tessera_shared.decimals import decimal_string
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+# Revenue in the reporting currency: the Money column's NUMERIC(20, 4), as a decimal string.
+Monetary = decimal_string(max_digits=20, decimal_places=4, description="amount in the reporting currency",
+                          example="1000")
 
 # Filters that are a plain equality on the column of the same name.
 EQUALITY = (
@@ -54,9 +57,8 @@ class CustomerFilter(BaseModel):
     frequency_class: Literal["heavy", "medium", "light"] | None = None
     lifecycle_stage: Literal["exploration", "formation", "stability", "decline"] | None = None
     min_churn_risk: int | None = Field(default=None, ge=0, le=100)
-    min_monetary: Decimal | None = Field(default=None, ge=0, max_digits=20, decimal_places=4,
-                                         description="Window revenue in the reporting currency, at least")
-    max_monetary: Decimal | None = Field(default=None, ge=0, max_digits=20, decimal_places=4)
+    min_monetary: Monetary | None = Field(default=None, description="Window revenue in the reporting currency, at least")
+    max_monetary: Monetary | None = None
     min_purchases: int | None = Field(default=None, ge=0, le=1_000_000)
     last_purchase_after: AwareDatetime | None = None
     last_purchase_before: AwareDatetime | None = None

@@ -8,10 +8,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from tessera_sales.schemas_common import Currency, MoneyIn, MoneyOut, OwnerId, Text200, Text500, check_minor_units
+from tessera_shared.decimals import Percent, Quantity
 
 OpenStage = Literal["prospecting", "qualification", "proposal", "negotiation"]
-Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
-Quantity = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=4)]
 
 
 class LineItemIn(BaseModel):

@@ -27,12 +27,11 @@ from tessera_shared.events.contracts import (
     DealCreated, DealLargeDetected, DealLost, DealStageChanged, DealWon, LineItem,
 )
 from tessera_shared.http.errors import Problem
+from tessera_shared.money import fits, too_large
 from tessera_shared.outbox import publish
 
 Thresholds = Mapping[str, Decimal]
 CREDIT_OVERRIDERS = frozenset({Role.FINANCE_MANAGER, Role.ADMIN})
-# What the API accepts for an amount (MoneyIn: 14 integer digits); lines must not add up past it.
-MAX_AMOUNT = Decimal(10) ** 14
 
 
 async def check_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
@@ -70,9 +69,10 @@ async def build_lines(session: AsyncSession, items: list[LineItemIn], currency: 
             raise field_problem(f"line_items.{n}.unit_price", "required without a product_code")
         if description is None:
             raise field_problem(f"line_items.{n}.description", "required without a product_code")
+        # Checked before rounding: a product past the limit would not even quantize.
+        if not fits(item.quantity * unit_price, currency):
+            raise field_problem(f"line_items.{n}.quantity", f"quantity x unit_price: {too_large(currency)}")
         total = rules.line_total(rules.Line(item.quantity, unit_price, item.discount_percent), currency)
-        if total >= MAX_AMOUNT:
-            raise field_problem(f"line_items.{n}.quantity", f"the line total must stay below {MAX_AMOUNT}")
         lines.append(DealLine(position=n + 1, product_code=item.product_code, description=description,
                               quantity=item.quantity, unit_price=unit_price, discount_percent=item.discount_percent,
                               tax_rate_percent=item.tax_rate_percent, line_total=total))
@@ -85,8 +85,8 @@ def _amount_of(lines: list[DealLine], given: Decimal | None, currency: str) -> D
             raise field_problem("amount", "required when the deal has no line_items")
         return given
     computed = quantize(sum((line.line_total for line in lines), Decimal(0)), currency)
-    if computed >= MAX_AMOUNT:
-        raise field_problem("line_items", f"the deal amount must stay below {MAX_AMOUNT}")
+    if not fits(computed, currency):
+        raise field_problem("line_items", f"the deal amount: {too_large(currency)}")
     if given is not None and given != computed:
         raise field_problem("amount", f"must equal the sum of line_items ({computed}) or be left out")
     return computed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,7 +28,7 @@ class LineItem(BaseModel):
     description: str
     quantity: Quantity
     unit_price: Amount
-    discount_percent: Rate = Field(default=0)
+    discount_percent: Rate = Field(default=Decimal(0))
     tax_rate_percent: Rate | None = None
 
 

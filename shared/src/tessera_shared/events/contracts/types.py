@@ -1,26 +1,20 @@
-"""Field types shared by the event contracts."""
+"""Field types shared by the event contracts.
+
+They are the HTTP API's types (``tessera_shared.decimals``): a decimal travels as a string
+whose published pattern carries every limit the consuming code checks, so a partner's
+validator and Tessera's models accept and refuse the same values.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, PlainSerializer, WithJsonSchema
+from pydantic import Field
 
-_DECIMAL = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "exact decimal, as a string"}
-
-
-def _decimal(**bounds: object) -> object:
-    return Annotated[
-        Decimal,
-        Field(**bounds),  # type: ignore[arg-type]
-        PlainSerializer(lambda v: format(v, "f"), return_type=str),
-        WithJsonSchema(_DECIMAL, mode="serialization"),
-    ]
-
+from tessera_shared.decimals import Amount, Percent, Quantity
 
 # Money travels as a decimal string beside an ISO 4217 code, never as a float.
-Amount = _decimal(max_digits=20, decimal_places=4)
-Rate = _decimal(ge=0, le=100, max_digits=7, decimal_places=4)
-Quantity = _decimal(gt=0, max_digits=16, decimal_places=4)
+Rate = Percent
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+
+__all__ = ["Amount", "Currency", "Quantity", "Rate"]
