@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,10 +16,13 @@ import yaml
 from service_apps import main_module, settings_class
 
 from tessera_shared.events.asyncapi import Consumer, build_document
-from tessera_shared.events.envelope import SERVICES
+from tessera_shared.events.envelope import PUBLIC_GATEWAY_URL_ENV, SERVICES
 from tessera_shared.events.schemas import all_schemas
 
 ROOT = Path(__file__).resolve().parents[1]
+# The committed documents show the local gateway's URL in dataschema and $id, whatever this
+# shell's deployment setting says.
+os.environ.pop(PUBLIC_GATEWAY_URL_ENV, None)
 
 
 def consumers() -> list[Consumer]:

@@ -64,7 +64,7 @@ async def test_published_event_is_a_keyed_cloudevent(sessions, kafka_bootstrap, 
     assert event.source == "/crm/customer"
     assert event.type == "test.ping"
     assert event.subject == str(customer)
-    assert event.dataschema == "urn:tessera:schema:test.ping"
+    assert event.dataschema == "http://127.0.0.1:8000/api/v1/events/schemas/test.ping"
     assert event.time.tzinfo is not None
     assert event.typed_data() == Ping(ping_no=7)
 

@@ -19,6 +19,7 @@ from tessera_gateway.audit.router import router as audit_router
 from tessera_gateway.auth.accounts import AccountDirectory
 from tessera_gateway.auth.router import router as auth_router
 from tessera_gateway.auth.throttle import LoginThrottle
+from tessera_gateway.event_schemas import router as event_schemas_router
 from tessera_gateway.limits.rate import TokenBuckets
 from tessera_gateway.proxy.router import IMPORT_PATH
 from tessera_gateway.proxy.router import router as proxy_router
@@ -125,7 +126,7 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx2.AsyncBaseTransport]
         name="gateway",
         title="Tessera CRM API",
         description="One authenticated API for frontends: tokens, every service's resources under /api/v1.",
-        routers=[auth_router, audit_router, views_router, proxy_router],
+        routers=[auth_router, audit_router, views_router, event_schemas_router, proxy_router],
         migrations=Path(__file__).parent / "migrations",
         body_limits={("POST", IMPORT_PATH): settings.import_max_body_bytes},
         context=resources,

@@ -63,7 +63,10 @@ def _envelope(event_type: str) -> dict[str, Any]:
             "time": {"type": "string", "format": "date-time"},
             "subject": {"type": "string", "description": "the customer id (the message key)"},
             "datacontenttype": {"const": "application/json"},
-            "dataschema": {"const": dataschema_for(event_type)},
+            "dataschema": {"type": "string", "format": "uri",
+                           "description": "absolute URL of the data's JSON Schema, served by the gateway "
+                                          "without a token (its public URL, TESSERA_PUBLIC_GATEWAY_URL), "
+                                          f"e.g. {dataschema_for(event_type)}"},
             "traceparent": {"type": "string", "description": "W3C trace context"},
             "data": {"$ref": f"#/components/schemas/{event_type}"},
         },

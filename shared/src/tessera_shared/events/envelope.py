@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
@@ -52,8 +53,21 @@ def dlq_topic_for(service: str, namespace: str = "") -> str:
     return f"{namespace}crm.{service}.dlq"
 
 
-def dataschema_for(event_type: str) -> str:
-    return f"urn:tessera:schema:{event_type}"
+# Where the gateway serves each type's JSON Schema, without a token.
+SCHEMA_PATH = "/api/v1/events/schemas/"
+DEFAULT_PUBLIC_GATEWAY_URL = "http://127.0.0.1:8000"
+PUBLIC_GATEWAY_URL_ENV = "TESSERA_PUBLIC_GATEWAY_URL"
+
+
+def public_gateway_url() -> str:
+    """The gateway as partners reach it (``TESSERA_PUBLIC_GATEWAY_URL``, one value for every
+    process: producers write it into ``dataschema``, the gateway into each schema's ``$id``)."""
+    return (os.environ.get(PUBLIC_GATEWAY_URL_ENV) or DEFAULT_PUBLIC_GATEWAY_URL).rstrip("/")
+
+
+def dataschema_for(event_type: str, base_url: str | None = None) -> str:
+    """The absolute URL of the type's JSON Schema (CloudEvents' ``dataschema`` is a URI)."""
+    return f"{(base_url or public_gateway_url()).rstrip('/')}{SCHEMA_PATH}{event_type}"
 
 
 class CloudEvent(BaseModel):

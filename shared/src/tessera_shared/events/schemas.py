@@ -12,10 +12,30 @@ from tessera_shared.events.envelope import dataschema_for, registered_event_type
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
+# RFC 3339 with an offset, as pattern too: in 2020-12 ``format`` is only an annotation unless a
+# validator opts in, and the consumers refuse what is not a time.
+DATE_TIME_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+DATE_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+
+
+def _patterns_for_formats(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and node.get("format") == "date-time":
+            node.setdefault("pattern", DATE_TIME_PATTERN)
+        elif node.get("type") == "string" and node.get("format") == "date":
+            node.setdefault("pattern", DATE_PATTERN)
+        for value in node.values():
+            _patterns_for_formats(value)
+    elif isinstance(node, list):
+        for value in node:
+            _patterns_for_formats(value)
+
+
 def data_schema(event_type: str) -> dict[str, Any]:
     """The schema of ``data`` as it travels (serialisation mode: money is a string)."""
     model = registered_event_types()[event_type]
     schema = model.model_json_schema(mode="serialization")
+    _patterns_for_formats(schema)
     return {"$schema": JSON_SCHEMA_DIALECT, "$id": dataschema_for(event_type), **schema}
 
 
