@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import uvicorn
-
 from service_apps import SERVICES, main_module, settings_class
 
 UPSTREAM_SETTINGS = {"customer": "customer_url", "sales": "sales_url", "service-desk": "service_desk_url",

@@ -26,7 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-from inprocess_stack import InprocessStack  # noqa: E402
+from inprocess_stack import InprocessStack
 
 SCREENSHOTS = Path(os.environ.get("TESSERA_UI_SCREENSHOTS", ROOT / ".artifacts" / "ui"))
 CHROMIUM = os.environ.get("TESSERA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -76,7 +76,7 @@ def _only_loopback(urls: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize(("process", "path"), PAGES, ids=[p for p, _ in PAGES])
-def test_docs_render_authorize_and_try_it_out_offline(stack: InprocessStack, browser, process: str,  # noqa: ANN001
+def test_docs_render_authorize_and_try_it_out_offline(stack: InprocessStack, browser, process: str,
                                                       path: str) -> None:
     base = stack.urls[process]
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
@@ -100,9 +100,11 @@ def test_docs_render_authorize_and_try_it_out_offline(stack: InprocessStack, bro
         dialog.locator("#oauth_password").fill("local")
         dialog.locator(".auth-btn-wrapper button.authorize").click()
         logout = dialog.locator(".auth-btn-wrapper button", has_text="Logout")
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         try:
             logout.wait_for()
-        except Exception:
+        except PlaywrightTimeout:
             errors = dialog.locator(".errors").all_inner_texts()
             pytest.fail(f"Authorize failed on {process}: {errors}; failed requests: {failed}")
         dialog.locator("button.btn-done").click()
@@ -126,7 +128,7 @@ def test_docs_render_authorize_and_try_it_out_offline(stack: InprocessStack, bro
 
 
 @pytest.mark.parametrize("process", ["gateway", "customer"])
-def test_redoc_renders_offline(stack: InprocessStack, browser, process: str) -> None:  # noqa: ANN001
+def test_redoc_renders_offline(stack: InprocessStack, browser, process: str) -> None:
     context = browser.new_context()
     context.set_default_timeout(TIMEOUT_MS)
     requests: list[str] = []

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from service_apps import SERVICES, build_app  # noqa: E402
+from service_apps import SERVICES, build_app
 
 
 @pytest.mark.parametrize("service", SERVICES)
