@@ -64,8 +64,7 @@ def _db_url(svc: str) -> str:
 SERVICES = [
     Service("customer", 8001, consumes=True),
     Service("sales", 8002, consumes=True,
-            config={"CUSTOMER_URL": "http://customer:8001", "GATEWAY_URL": "http://gateway:8000",
-                    "CLIENT_ID": "svc-sales"},
+            config={"CUSTOMER_URL": "http://customer:8001", "CLIENT_ID": "svc-sales"},
             secrets={"CLIENT_SECRET": f"{PLACEHOLDER}-sales-client-secret"}),
     Service("service-desk", 8003, consumes=True,
             secrets={"SURVEY_TOKEN_SECRET": f"{PLACEHOLDER}-survey-token-secret"}),
@@ -85,6 +84,8 @@ COMMON_CONFIG = {
     "RUN_MIGRATIONS_ON_START": "false",  # the migration Jobs migrate
     "LOG_LEVEL": "INFO",
     "LOG_JSON": "true",
+    # Tokens, and the revoked access tokens every process follows (<gateway>/auth/revocations).
+    "GATEWAY_URL": "http://gateway:8000",
 }
 
 

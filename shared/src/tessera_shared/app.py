@@ -39,6 +39,7 @@ from tessera_shared.kafka import contract_topics, ensure_topics, make_consumer, 
 from tessera_shared.migrations import upgrade_to_head
 from tessera_shared.observability import RequestContextMiddleware, configure_logging
 from tessera_shared.outbox import OutboxRelay, attach_wakeup
+from tessera_shared.revocation import RevocationPoller, RevokedTokens, http_feed
 from tessera_shared.settings import ServiceSettings
 from tessera_shared.tracing import make_tracer
 
@@ -226,6 +227,8 @@ def build_app(
     token_url = token_url_for(name, settings.docs_gateway_url or settings.gateway_url)
     app.state.settings = settings
     app.state.token_codec = token_codec(settings)
+    # Access tokens revoked before they expire (tessera_shared.revocation), refused by principal_from_request.
+    app.state.revoked_tokens = RevokedTokens()
     # Every replica shares the signing key, so a cursor one replica issued is valid at the others.
     configure_cursor_key(settings.jwt_signing_key.get_secret_value())
     app.state.tracer_provider, app.state.tracer = make_tracer(
@@ -307,6 +310,23 @@ def collector_tuned(settings: ServiceSettings) -> Iterator[None]:
         gc.set_threshold(*thresholds)
 
 
+@asynccontextmanager
+async def revocation_feed(app: FastAPI, spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[None]:
+    """Every process but the gateway (which reads its own table) follows the gateway's revocations."""
+    if spec.name == "gateway" or not settings.token_revocations:
+        yield
+        return
+    client, fetch = http_feed(settings.gateway_url)
+    poller = RevocationPoller(app.state.revoked_tokens, fetch, settings.token_revocations_poll_seconds)
+    task = asyncio.create_task(poller.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.aclose()
+
+
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: AsyncEngine | None = None) -> FastAPI:
     runtime = Runtime(settings, spec, engine=engine)
 
@@ -317,7 +337,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: 
             await spec.on_startup(app)
         _not_ready_on_shutdown_signal(runtime)
         try:
-            async with spec.context(app) if spec.context else nullcontext():
+            async with spec.context(app) if spec.context else nullcontext(), revocation_feed(app, spec, settings):
                 with collector_tuned(settings):
                     log.info("service started", extra={"port": settings.port})
                     yield

@@ -47,6 +47,11 @@ class Principal(BaseModel):
     roles: frozenset[str]
     kind: Literal["user", "client"] = "user"
     name: str | None = None
+    # The token's id, expiry (epoch seconds) and login session (the refresh chain, claim "sid"):
+    # what revoking it needs (tessera_shared.revocation).
+    jti: str | None = None
+    expires_at: float | None = None
+    session: str | None = None
 
     def has_any(self, roles: Iterable[str]) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -144,6 +149,9 @@ class TokenCodec:
             roles=frozenset(roles),
             kind="client" if claims.get("kind") == "client" else "user",
             name=claims.get("name"),
+            jti=claims.get("jti") if isinstance(claims.get("jti"), str) else None,
+            expires_at=float(claims["exp"]),
+            session=claims.get("sid") if isinstance(claims.get("sid"), str) else None,
         )
         return principal, float(claims.get("nbf", claims["iat"])), float(claims["exp"])
 
@@ -175,6 +183,10 @@ async def principal_from_request(request: Request, _: Annotated[str | None, Depe
         raise _unauthorized("the Authorization header must be 'Bearer <token>'", "invalid_request")
     codec: TokenCodec = request.app.state.token_codec
     principal = codec.verify(token.strip())
+    revoked = getattr(request.app.state, "revoked_tokens", None)
+    if revoked is not None and principal.jti in revoked:
+        raise Problem(401, "token revoked", slug="token-revoked",
+                      headers={"WWW-Authenticate": 'Bearer error="invalid_token", error_description="token revoked"'})
     request.state.principal = principal
     return principal
 

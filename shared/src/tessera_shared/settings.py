@@ -59,6 +59,9 @@ class ServiceSettings(BaseSettings):
     # The gateway as a browser reaches it, if not at gateway_url: each service's /docs posts
     # Authorize to <docs_gateway_url or gateway_url>/auth/token (the OAuth2 tokenUrl).
     docs_gateway_url: str | None = None
+    # Follow the gateway's revoked access tokens (<gateway_url>/auth/revocations) and refuse them.
+    token_revocations: bool = True
+    token_revocations_poll_seconds: float = Field(default=2.0, gt=0, le=60)
 
     jobs_enabled: bool = True
     # Budget for stopping background work after the HTTP server has drained (k8s grace period

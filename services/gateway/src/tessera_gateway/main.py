@@ -17,6 +17,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tessera_gateway.audit.router import router as audit_router
 from tessera_gateway.auth.accounts import AccountDirectory
+from tessera_gateway.auth.revocation import follow_revocations
+from tessera_gateway.auth.revocation import router as revocation_router
 from tessera_gateway.auth.router import router as auth_router
 from tessera_gateway.auth.throttle import LoginThrottle
 from tessera_gateway.event_schemas import router as event_schemas_router
@@ -78,6 +80,7 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx2.AsyncBaseTransport]
         limits = httpx2.Limits(max_connections=settings.upstream_max_connections,
                               max_keepalive_connections=settings.upstream_max_connections)
         async with AsyncExitStack() as stack:
+            await stack.enter_async_context(follow_revocations(app))
             app.state.clients = {
                 service: await stack.enter_async_context(
                     httpx2.AsyncClient(timeout=timeout, limits=limits, mounts=mounts))
@@ -126,7 +129,7 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx2.AsyncBaseTransport]
         name="gateway",
         title="Tessera CRM API",
         description="One authenticated API for frontends: tokens, every service's resources under /api/v1.",
-        routers=[auth_router, audit_router, views_router, event_schemas_router, proxy_router],
+        routers=[auth_router, revocation_router, audit_router, views_router, event_schemas_router, proxy_router],
         migrations=Path(__file__).parent / "migrations",
         body_limits={("POST", IMPORT_PATH): settings.import_max_body_bytes},
         context=resources,

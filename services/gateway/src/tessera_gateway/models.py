@@ -29,6 +29,20 @@ class RefreshToken(Base, table=True):
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
+class RevokedToken(Base, table=True):
+    """An access token revoked before it expires (logout, RFC 7009 revocation), by its ``jti``.
+    Every service process refuses it once its revocation list has caught up (a couple of
+    seconds); rows are purged once the token would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+    __table_args__ = (Index("ix_revoked_tokens_revoked_at", "revoked_at"),)
+
+    jti: str = Field(sa_column=Column(String(64), primary_key=True))
+    subject: str = Field(sa_column=Column(String(200), nullable=False))
+    revoked_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class AuditEntry(Base, table=True):
     """A read of personal data through the gateway: who, what, when, with what result."""
 

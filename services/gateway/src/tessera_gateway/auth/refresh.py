@@ -30,8 +30,8 @@ async def issue(session: AsyncSession, subject: str, ttl: timedelta, family_id: 
     return token
 
 
-async def rotate(session: AsyncSession, token: str, ttl: timedelta) -> tuple[str, str]:
-    """Spend ``token``; returns (subject, its successor). Raises InvalidRefreshToken."""
+async def rotate(session: AsyncSession, token: str, ttl: timedelta) -> tuple[str, str, uuid.UUID]:
+    """Spend ``token``; returns (subject, its successor, the chain's family id). Raises InvalidRefreshToken."""
     row = await session.get(RefreshToken, _hash(token), with_for_update=True)
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
@@ -43,4 +43,17 @@ async def rotate(session: AsyncSession, token: str, ttl: timedelta) -> tuple[str
         raise InvalidRefreshToken("refresh token reused; the session has been revoked")
     row.used_at = now
     successor = await issue(session, row.subject, ttl, family_id=row.family_id)
-    return row.subject, successor
+    return row.subject, successor, row.family_id
+
+
+async def revoke_family(session: AsyncSession, family_id: uuid.UUID, subject: str | None = None) -> int:
+    """End a refresh chain (logout); with ``subject``, only if it is that subject's."""
+    stmt = update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+    if subject is not None:
+        stmt = stmt.where(RefreshToken.subject == subject)
+    return (await session.execute(stmt.values(revoked_at=utcnow()))).rowcount or 0
+
+
+async def family_of(session: AsyncSession, token: str) -> tuple[uuid.UUID, str] | None:
+    row = await session.get(RefreshToken, _hash(token))
+    return (row.family_id, row.subject) if row is not None else None

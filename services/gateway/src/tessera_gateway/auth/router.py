@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import uuid
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -69,11 +70,14 @@ async def _authenticate(request: Request, name: str, secret: str, kind: Literal[
     return account
 
 
-def _tokens(request: Request, account: Account, refresh_token: str | None) -> JSONResponse:
+def _tokens(request: Request, account: Account, refresh_token: str | None,
+            family_id: uuid.UUID | None = None) -> JSONResponse:
     settings = request.app.state.settings
     ttl = settings.access_token_ttl_seconds
+    # "sid" names the refresh chain, so that logging out with the access token ends it too.
     access = request.app.state.token_codec.issue(account.username, account.roles, kind=account.kind,
-                                                 ttl=timedelta(seconds=ttl))
+                                                 ttl=timedelta(seconds=ttl),
+                                                 extra={"sid": str(family_id)} if family_id else None)
     body = TokenResponse(access_token=access, expires_in=ttl, scope=" ".join(account.roles),
                          refresh_token=refresh_token)
     return JSONResponse(body.model_dump(exclude_none=True), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
@@ -100,7 +104,9 @@ async def token(
         account = await _authenticate(request, username, password, "user")
         if isinstance(account, Response):
             return account
-        return _tokens(request, account, await refresh.issue(session, account.username, refresh_ttl))
+        family = uuid.uuid4()
+        issued = await refresh.issue(session, account.username, refresh_ttl, family_id=family)
+        return _tokens(request, account, issued, family)
     if grant_type == "client_credentials":
         cid, secret = _basic_credentials(request) or (client_id, client_secret)
         if not cid or not secret:
@@ -113,14 +119,14 @@ async def token(
         if not refresh_token:
             return _oauth_error(400, "invalid_request", "refresh_token is required")
         try:
-            subject, successor = await refresh.rotate(session, refresh_token, refresh_ttl)
+            subject, successor, family = await refresh.rotate(session, refresh_token, refresh_ttl)
         except refresh.InvalidRefreshToken as exc:
             # Returned, not raised: a family revocation must be committed.
             return _oauth_error(400, "invalid_grant", str(exc))
         current = request.app.state.accounts.get(subject)
         if current is None:
             return _oauth_error(400, "invalid_grant", "the account no longer exists")
-        return _tokens(request, current, successor)
+        return _tokens(request, current, successor, family)
     return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
 
 
