@@ -295,7 +295,7 @@ def test_merge_keeps_gateway_routes_and_names_missing_services() -> None:
            "components": {"schemas": {"Page": {"properties": {"x": {"$ref": "#/components/schemas/Item"}}}, "Item": {}}}}
     doc = merge(own, {"customer": svc, "billing": None})
     assert doc["paths"]["/api/v1/customers/{customer_id}/export"]["get"]["operationId"] == "gw"
-    assert doc["paths"]["/api/v1/customers"]["get"]["operationId"] == "customer_list"
+    assert doc["paths"]["/api/v1/customers"]["get"]["operationId"] == "list"
     assert "/api/healthz" not in doc["paths"]
     assert doc["components"]["schemas"]["customer.Page"]["properties"]["x"]["$ref"] == "#/components/schemas/customer.Item"
     assert doc["x-tessera-missing"] == ["billing"]

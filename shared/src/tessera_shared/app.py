@@ -31,8 +31,9 @@ from tessera_shared.http.docs import install_docs, point_token_url, token_url_fo
 from tessera_shared.http.errors import install_problem_handlers
 from tessera_shared.http.guard import EdgeGuardMiddleware
 from tessera_shared.http.limits import BodySizeLimitMiddleware
+from tessera_shared.http.methods import MethodNotAllowedMiddleware
 from tessera_shared.http.pagination import configure_cursor_key
-from tessera_shared.http.openapi import add_problem_responses
+from tessera_shared.http.openapi import add_problem_responses, operation_id
 from tessera_shared.http.text import RejectNulMiddleware
 from tessera_shared.jobs import Job, JobScheduler
 from tessera_shared.kafka import contract_topics, ensure_topics, make_consumer, make_producer
@@ -221,7 +222,9 @@ def build_app(
     # request paid a provider lookup through os.environ).
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan,
                   telemetry={"tracing": False, "metrics": False, "logs": False},
-                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
+                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,
+                  # Short, stable camelCase operationIds from the endpoint's name (listCustomers).
+                  generate_unique_id_function=operation_id)
     # /docs and /redoc with their assets from a package, and Authorize pointed at the gateway.
     install_docs(app, title)
     token_url = token_url_for(name, settings.docs_gateway_url or settings.gateway_url)
@@ -234,6 +237,8 @@ def build_app(
     app.state.tracer_provider, app.state.tracer = make_tracer(
         name, settings.otel_exporter, settings.otel_endpoint, settings.otel_sample_ratio)
     install_problem_handlers(app)
+    # 405 with the Allow the OpenAPI document declares (app.openapi late-bound: the gateway's merged one).
+    app.add_middleware(MethodNotAllowedMiddleware, document=lambda: app.openapi())
     # Added before the size limit, so it runs inside it and reads only bodies the limit allowed.
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, routes=body_limits)
@@ -259,7 +264,7 @@ def build_app(
 
     def openapi_with_problems() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = point_token_url(add_problem_responses(plain_openapi()), token_url)
+            app.openapi_schema = point_token_url(add_problem_responses(plain_openapi(), app), token_url)
         return app.openapi_schema
 
     app.openapi = openapi_with_problems  # type: ignore[method-assign]

@@ -11,7 +11,7 @@ import hashlib
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import insert, select, update
@@ -89,7 +89,15 @@ class Idempotency:
         return JSONResponse(content, status_code=status_code, headers=headers)
 
 
-def _idempotency(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Idempotency:
+def _idempotency(
+    request: Request, session: SessionDep, principal: CurrentPrincipal,
+    # Declared here so that every route using IdempotencyDep documents the header (read below).
+    _key: Annotated[str | None, Header(
+        alias=HEADER, min_length=1, max_length=MAX_KEY_LENGTH,
+        description="Any unique string of yours (e.g. a UUID): a retry with the same key returns the "
+                    "first answer (with `Idempotent-Replayed: true`) instead of doing the work twice; "
+                    "the same key with another body is a 422 `idempotency-key-reused`.")] = None,
+) -> Idempotency:
     return Idempotency(request, session, principal)
 
 

@@ -55,7 +55,7 @@ async def respond_detail(session: SessionDep, invoice: Invoice, response: Respon
     return detail(invoice, await InvoiceRepository(session).lines(invoice.id))
 
 
-@router.post("", status_code=201, response_model=InvoiceDetail, summary="Create an invoice by hand (draft, or issued)")
+@router.post("", name="create_invoice", status_code=201, response_model=InvoiceDetail, summary="Create an invoice by hand (draft, or issued)")
 async def create(
     body: InvoiceCreate, session: SessionDep, idem: IdempotencyDep, settings: SettingsDep,
     principal: Annotated[Principal, require_roles(*ISSUERS)],
@@ -97,7 +97,7 @@ async def get_invoice(
     return await respond_detail(session, await load(session, invoice_id), response)
 
 
-@router.post("/{invoice_id}/issue", response_model=InvoiceDetail, summary="Issue a draft: number, due date, invoice.issued")
+@router.post("/{invoice_id}/issue", name="issue_invoice", response_model=InvoiceDetail, summary="Issue a draft: number, due date, invoice.issued")
 async def issue(
     invoice_id: uuid.UUID, request: Request, session: SessionDep, response: Response, settings: SettingsDep,
     _: Annotated[Principal, require_roles(*ISSUERS)],
@@ -112,7 +112,7 @@ async def issue(
     return await respond_detail(session, invoice, response)
 
 
-@router.post("/{invoice_id}/void", response_model=InvoiceDetail, summary="Void a draft or an unpaid issued invoice")
+@router.post("/{invoice_id}/void", name="void_invoice", response_model=InvoiceDetail, summary="Void a draft or an unpaid issued invoice")
 async def void(
     invoice_id: uuid.UUID, request: Request, session: SessionDep, response: Response,
     _: Annotated[Principal, require_roles(*VOIDERS)],

@@ -55,7 +55,7 @@ async def payment_out(session: SessionDep, payment: Payment) -> PaymentOut:
 
 
 @router.post("", status_code=201, response_model=PaymentOut, summary="Record a payment and allocate it")
-async def create(
+async def create_payment(
     body: PaymentCreate, session: SessionDep, idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*RECORDERS)],
 ) -> Response:

@@ -54,7 +54,7 @@ def _amounts(by_currency: dict[str, Decimal], *, nonzero: bool = False) -> list[
 
 @router.get("/{customer_id}", response_model=ReceivablesSummary,
             summary="Open and recent invoices, balance, overdue, ageing, credit profile and customer credit in one read")
-async def receivables_summary(
+async def get_receivables(
     customer_id: uuid.UUID, request: Request, settings: SettingsDep,
     principal: Annotated[Principal, require_roles(*READERS)],
 ) -> Response:

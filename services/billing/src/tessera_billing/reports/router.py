@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -26,6 +26,7 @@ from tessera_billing.reports.schemas import (
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.pagination import PageQuery, decode_cursor, encode_cursor
+from tessera_shared.http.query import IsoDate
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -45,9 +46,9 @@ MonthQuery = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", descriptio
 
 @router.get("/aging", response_model=AgingReport,
             summary="Receivables by days overdue (current, 1-30, 31-60, 61-90, over 90) as of any day")
-async def aging(
+async def aging_report(
     session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*READERS)],
-    as_of: Annotated[date | None, Query(description="Defaults to today")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="Defaults to today")] = None,
     customer_id: uuid.UUID | None = None,
     currency: CurrencyQuery = None,
 ) -> AgingReport:
@@ -68,7 +69,7 @@ async def aging(
 
 @router.get("/rollforward", response_model=RollforwardReport,
             summary="Monthly roll-forward: opening, invoiced, collected, written off, voided, closing")
-async def rollforward(
+async def rollforward_report(
     session: SessionDep, _: Annotated[Principal, require_roles(*READERS)],
     month: MonthQuery,
     currency: CurrencyQuery = None,
@@ -84,9 +85,9 @@ async def rollforward(
 
 
 @router.get("/dso", response_model=DsoReport, summary="Days sales outstanding over a trailing period")
-async def dso(
+async def dso_report(
     session: SessionDep, _: Annotated[Principal, require_roles(*READERS)],
-    as_of: Annotated[date | None, Query(description="Defaults to today")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="Defaults to today")] = None,
     days: Annotated[int, Query(ge=1, le=366, description="Length of the trailing period")] = 90,
     currency: CurrencyQuery = None,
 ) -> DsoReport:
@@ -98,12 +99,12 @@ async def dso(
 
 
 @router.get("/statement", response_model=Statement, summary="A customer's statement of account for a period")
-async def statement(
+async def statement_report(
     session: SessionDep, _: Annotated[Principal, require_roles(*READERS)],
     customer_id: uuid.UUID,
     currency: Currency,
-    start: Annotated[date, Query(alias="from")],
-    end: Annotated[date, Query(alias="to")],
+    start: Annotated[IsoDate, Query(alias="from")],
+    end: Annotated[IsoDate, Query(alias="to")],
 ) -> Statement:
     if end < start:
         raise invalid("to", "must not be before 'from'", "query")

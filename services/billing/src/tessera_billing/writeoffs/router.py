@@ -36,7 +36,7 @@ def conflict(exc: WriteOffConflict) -> Problem:
 
 
 @router.post("", status_code=201, response_model=WriteOffOut, summary="Request a write-off (billing_clerk)")
-async def create(
+async def create_write_off(
     body: WriteOffCreate, session: SessionDep, idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*REQUESTERS)],
 ) -> Response:
@@ -101,7 +101,7 @@ async def _decidable(session: SessionDep, request: Request, write_off_id: uuid.U
     return write_off
 
 
-@router.post("/{write_off_id}/approve", response_model=WriteOffOut,
+@router.post("/{write_off_id}/approve", name="approve_write_off", response_model=WriteOffOut,
              summary="Approve: the invoice is written off (finance_manager, not the requester)")
 async def approve(
     write_off_id: uuid.UUID, request: Request, session: SessionDep, response: Response,
@@ -119,7 +119,7 @@ async def approve(
     return WriteOffOut.model_validate(write_off)
 
 
-@router.post("/{write_off_id}/reject", response_model=WriteOffOut,
+@router.post("/{write_off_id}/reject", name="reject_write_off", response_model=WriteOffOut,
              summary="Reject the request (finance_manager, not the requester)")
 async def reject(
     write_off_id: uuid.UUID, request: Request, session: SessionDep, response: Response,

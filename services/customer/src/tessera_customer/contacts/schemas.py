@@ -13,7 +13,8 @@ BuyingRole = Literal["decision_maker", "influencer", "user", "gatekeeper"]
 
 
 class ContactCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"name": "Charles Babbage", "title": "CTO", "email": "charles@example.com"}]})
 
     name: Name
     title: Text | None = None

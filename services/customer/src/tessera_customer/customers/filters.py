@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Select, or_, select
 
 from tessera_customer.customers.models import Customer, CustomerTag
 from tessera_customer.customers.rules import name_key, normalise_email, normalise_phone
 from tessera_shared.decimals import decimal_string
+from tessera_shared.http.query import IsoAwareDatetime
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 # Revenue in the reporting currency: the Money column's NUMERIC(20, 4), as a decimal string.
@@ -60,8 +61,8 @@ class CustomerFilter(BaseModel):
     min_monetary: Monetary | None = Field(default=None, description="Window revenue in the reporting currency, at least")
     max_monetary: Monetary | None = None
     min_purchases: int | None = Field(default=None, ge=0, le=1_000_000)
-    last_purchase_after: AwareDatetime | None = None
-    last_purchase_before: AwareDatetime | None = None
+    last_purchase_after: IsoAwareDatetime | None = None
+    last_purchase_before: IsoAwareDatetime | None = None
 
     def active(self) -> dict[str, Any]:
         """The filters that are set (what a segment stores)."""

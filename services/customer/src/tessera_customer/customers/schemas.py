@@ -110,7 +110,9 @@ def _small_attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class CustomerCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The example has no external_id (unique): Swagger UI's "Try it out" works more than once.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"kind": "person", "name": "Ada Lovelace", "email": "ada@example.com", "tags": ["newsletter"]}]})
 
     kind: Literal["person", "organization"]
     name: Name

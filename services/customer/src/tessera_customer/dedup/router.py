@@ -48,7 +48,7 @@ def _live(c: type[Customer]):  # noqa: ANN202 - a SQL condition
 
 @router.get("/duplicates", response_model=Page[DuplicatePair],
             summary="Likely duplicates (same email or phone, similar name at the same organisation)")
-async def duplicates(
+async def list_duplicates(
     session: SessionDep, page: PageQuery,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)],
     customer_id: Annotated[uuid.UUID | None, Query(description="Only candidates for this customer")] = None,

@@ -37,12 +37,14 @@ class ImportOut(BaseModel):
     errors_truncated: bool
 
 
+# The file as it is (a binary string: openapi-generator makes it a file argument; for
+# openapi-python-client map both types to application/octet-stream in content_type_overrides).
 _BODY_DOC = {
     "requestBody": {"required": True, "content": {
-        "text/csv": {"schema": {"type": "string"}, "example":
+        "text/csv": {"schema": {"type": "string", "format": "binary"}, "example":
                      "external_id,kind,name,email,tags,country,attr.segment\n"
                      "crm-1,person,Ada Lovelace,ada@example.com,vip;newsletter,GB,b2c\n"},
-        "application/x-ndjson": {"schema": {"type": "string"}, "example":
+        "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}, "example":
                                  '{"external_id": "crm-1", "kind": "person", "name": "Ada Lovelace"}\n'},
     }},
 }
@@ -54,7 +56,7 @@ def _problem(status: int, field: str, message: str, slug: str = "validation-erro
 
 @router.post("/import", response_model=ImportOut, openapi_extra=_BODY_DOC,
              summary="Bulk import customers from CSV or JSON lines (idempotent on external_id)")
-async def import_file(
+async def bulk_import_customers(
     request: Request, settings: SettingsDep,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SERVICE)],
 ) -> ImportOut:

@@ -105,7 +105,7 @@ async def override_status(
 
 @router.post("/churn-evaluations", response_model=ChurnRunOut,
              summary="Run the churn window now (as_of drives the clock)")
-async def run_churn(
+async def run_churn_evaluation(
     body: ChurnRun, request: Request, settings: SettingsDep,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SERVICE)],
 ) -> ChurnRunOut:

@@ -73,7 +73,7 @@ async def get_loyalty(
     return _out(account, settings)
 
 
-@router.post("/redemptions", response_model=LoyaltyOut, status_code=201, summary="Redeem points (409 if short)")
+@router.post("/redemptions", name="redeem_points", response_model=LoyaltyOut, status_code=201, summary="Redeem points (409 if short)")
 async def redeem(
     customer_id: uuid.UUID, body: Redemption, session: SessionDep, settings: SettingsDep, idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT, Role.SERVICE)],
@@ -90,7 +90,7 @@ async def redeem(
 
 
 @router.get("/entries", response_model=Page[EntryOut], summary="Statement: every movement, newest first")
-async def statement(
+async def list_loyalty_entries(
     customer_id: uuid.UUID, session: SessionDep, page: PageQuery,
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[EntryOut]:

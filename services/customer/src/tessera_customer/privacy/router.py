@@ -108,7 +108,7 @@ def _rows(rows: Any) -> list[dict[str, Any]]:
 
 
 @router.get("/export", summary="Everything this service holds about the customer (data-subject access)")
-async def export(
+async def export_customer(
     request: Request,
     customer_id: uuid.UUID, session: SessionDep,
     principal: Annotated[Principal, require_roles(*PRIVACY_OFFICERS)],
@@ -143,7 +143,7 @@ class EraseIn(BaseModel):
 
 
 @router.post("/erase", response_model=CustomerOut, summary="Erase personal data (anonymise; keep business totals)")
-async def erase(
+async def erase_customer(
     customer_id: uuid.UUID, body: EraseIn, session: SessionDep,
     principal: Annotated[Principal, require_roles()],
 ) -> CustomerOut:

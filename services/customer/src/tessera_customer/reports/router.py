@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 from sqlalchemy import and_, distinct, exists, func, select
 from sqlalchemy.orm import aliased
 
@@ -18,6 +18,7 @@ from tessera_customer.reports.rules import ACTIVE, rate, retention_rate
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
+from tessera_shared.http.query import IsoAwareDatetime
 
 router = APIRouter(prefix="/v1/customers/reports", tags=["reports"])
 
@@ -45,12 +46,12 @@ def _active_at(moment: datetime):  # noqa: ANN202 - a SQL expression
 
 
 @router.get("/retention", response_model=RetentionReport, summary="Retention and churn rate, lifetime value")
-async def retention(
+async def retention_report(
     session: SessionDep,
     settings: SettingsDep,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.FINANCE_MANAGER, Role.SERVICE)],
-    from_: Annotated[AwareDatetime, Query(alias="from")],
-    to: AwareDatetime,
+    from_: Annotated[IsoAwareDatetime, Query(alias="from")],
+    to: IsoAwareDatetime,
 ) -> RetentionReport:
     if to <= from_:
         raise Problem(422, "`to` must be after `from`", slug="validation-error",

@@ -33,7 +33,7 @@ SEGMENT_USERS = (Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)
 EXPORTERS = (Role.SALES_MANAGER, Role.SERVICE)
 
 
-@router.post("", status_code=201, response_model=SegmentOut, summary="Save a segment (a named customer filter)")
+@router.post("", name="create_segment", status_code=201, response_model=SegmentOut, summary="Save a segment (a named customer filter)")
 async def create(
     body: SegmentCreate, session: SessionDep, idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP)],
@@ -94,7 +94,7 @@ async def delete_segment(
 
 @router.get("/{segment_id}/members", response_model=Page[CustomerOut],
             summary="Customers matching the segment now (the customer list's query, cursor pagination)")
-async def members(
+async def list_segment_members(
     segment_id: uuid.UUID, session: SessionDep, page: PageQuery,
     _: Annotated[Principal, require_roles(*SEGMENT_USERS)],
 ) -> Page[CustomerOut]:
@@ -106,7 +106,7 @@ async def members(
 @router.get("/{segment_id}/export", summary="Campaign list as CSV: only members with the channel's consent",
             response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
-async def export(
+async def export_segment(
     segment_id: uuid.UUID, request: Request, session: SessionDep,
     principal: Annotated[Principal, require_roles(*EXPORTERS)],
     purpose: Annotated[ExportPurpose, Query(description="The campaign's channel; its consent is required")],

@@ -20,7 +20,7 @@ from tessera_customer.customers.schemas import CustomerOut
 from tessera_customer.loyalty.router import LoyaltyOut, get_loyalty
 from tessera_customer.privacy.router import ConsentsOut, get_consents
 from tessera_customer.timeline.router import TimelineEntryOut, get_timeline
-from tessera_customer.value.router import ChurnRiskOut, churn_risk
+from tessera_customer.value.router import ChurnRiskOut, get_churn_risk
 from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
@@ -41,7 +41,7 @@ class CustomerSummary(BaseModel):
 
 @router.get("/{customer_id}/summary", response_model=CustomerSummary,
             summary="Profile, contacts, consents, churn risk, loyalty and the latest timeline in one read")
-async def customer_summary(
+async def get_customer_summary(
     request: Request,
     customer_id: uuid.UUID,
     session: SessionDep,
@@ -68,7 +68,7 @@ async def customer_summary(
         profile=profile,
         contacts=contacts,
         consents=await get_consents(customer_id, session, principal),
-        churn_risk=await churn_risk(customer_id, session, settings, principal),
+        churn_risk=await get_churn_risk(customer_id, session, settings, principal),
         loyalty=await get_loyalty(customer_id, session, settings, Response(), principal),
         timeline=timeline.items,
         last_csat=csat if isinstance(csat, int) else None,

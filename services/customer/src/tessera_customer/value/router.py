@@ -58,7 +58,7 @@ class WinBackItem(BaseModel):
     last_purchase_at: datetime | None
 
 
-@router.post("/value-recomputations", response_model=RecomputeOut,
+@router.post("/value-recomputations", name="recompute_values", response_model=RecomputeOut,
              summary="Recompute RFM, tiers, frequency, stage and risk now (as_of drives the clock)")
 async def recompute(
     body: Recompute, request: Request, settings: SettingsDep,
@@ -84,7 +84,7 @@ async def _trends(session: SessionDep, customer_id: uuid.UUID, as_of: datetime, 
 
 @router.get("/win-back", response_model=Page[WinBackItem],
             summary="Churned and at-risk customers, most valuable first")
-async def win_back(
+async def list_win_back(
     session: SessionDep, page: PageQuery, settings: SettingsDep,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)],
 ) -> Page[WinBackItem]:
@@ -99,7 +99,7 @@ async def win_back(
 
 
 @router.get("/{customer_id}/churn-risk", response_model=ChurnRiskOut, summary="Churn-risk score with its reasons")
-async def churn_risk(
+async def get_churn_risk(
     customer_id: uuid.UUID, session: SessionDep, settings: SettingsDep,
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> ChurnRiskOut:

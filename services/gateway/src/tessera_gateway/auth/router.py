@@ -86,7 +86,7 @@ def _tokens(request: Request, account: Account, refresh_token: str | None,
 @router.post("/auth/token", response_model=TokenResponse, summary="Obtain an access token (OAuth2)",
              responses={400: {"description": "invalid grant"}, 401: {"description": "invalid client"},
                         429: {"description": "too many failed logins"}})
-async def token(
+async def issue_token(
     request: Request,
     session: SessionDep,
     grant_type: Annotated[str, Form(max_length=50)],
@@ -131,7 +131,7 @@ async def token(
 
 
 @router.get("/.well-known/jwks.json", summary="Public keys that verify the gateway's tokens")
-async def jwks(request: Request) -> dict[str, Any]:
+async def get_jwks(request: Request) -> dict[str, Any]:
     settings = request.app.state.settings
     if settings.jwt_algorithm != "RS256" or not settings.jwt_public_key:
         return {"keys": []}  # a shared HS256 secret is never published

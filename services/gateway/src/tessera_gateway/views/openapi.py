@@ -2,7 +2,10 @@
 ``/api/v1``, so a frontend team generates one client.
 
 Each service's schemas are renamed ``<service>.<Name>`` (two services may both have an
-``ItemOut``) and every ``$ref`` follows; operation ids are prefixed the same way. The merged
+``ItemOut``) and every ``$ref`` follows, except ``Problem``, which all share. Operation ids
+stay as the services name them (short camelCase, unique across services: a test checks it;
+one that collides with an operation already merged gets its service as a prefix). Forwarded
+operations also document what the gateway itself may answer (429, 502, 503, 504). The merged
 document is rebuilt in the background from the services' live ``/openapi.json``; until a
 service answers, its paths are missing and ``x-tessera-missing`` names it.
 """
@@ -12,15 +15,25 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx2
 
 from tessera_gateway.proxy.routes import owner_of
+from tessera_shared.http.openapi import drop_unused_schemas, problem_response
 
 log = logging.getLogger(__name__)
 REF = "#/components/schemas/"
+
+
+SHARED_SCHEMAS = {"Problem"}
+# What the gateway answers itself on a forwarded call (proxy/router.py).
+GATEWAY_ANSWERS = {
+    401: (), 429: ("rate-limited",), 502: ("upstream-error",), 503: ("upstream-unavailable",),
+    504: ("upstream-timeout",),
+}
 
 
 def _rename_refs(node: Any, prefix: str) -> Any:
@@ -28,7 +41,8 @@ def _rename_refs(node: Any, prefix: str) -> Any:
         out = {}
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str) and value.startswith(REF):
-                out[key] = REF + prefix + value.removeprefix(REF)
+                name = value.removeprefix(REF)
+                out[key] = REF + (name if name in SHARED_SCHEMAS else prefix + name)
             else:
                 out[key] = _rename_refs(value, prefix)
         return out
@@ -43,13 +57,18 @@ def merge(own: dict[str, Any], services: Mapping[str, dict[str, Any] | None]) ->
     paths = doc.setdefault("paths", {})
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     missing = []
+    operation_ids = {op.get("operationId") for operations in paths.values() for op in operations.values()
+                     if isinstance(op, dict)}
     for service, sdoc in sorted(services.items()):
         if sdoc is None:
             missing.append(service)
             continue
         prefix = f"{service}."
         for name, schema in sdoc.get("components", {}).get("schemas", {}).items():
-            schemas[prefix + name] = _rename_refs(schema, prefix)
+            if name in SHARED_SCHEMAS:
+                schemas.setdefault(name, schema)
+            else:
+                schemas[prefix + name] = _rename_refs(schema, prefix)
         for path, operations in sdoc.get("paths", {}).items():
             if not path.startswith("/v1/") or owner_of(path.removeprefix("/v1/")) != service:
                 continue  # probes, event schemas and internal routes are not part of the public API
@@ -57,15 +76,26 @@ def merge(own: dict[str, Any], services: Mapping[str, dict[str, Any] | None]) ->
             if public_path in paths:
                 continue  # the gateway serves this one itself (e.g. the composed export)
             renamed = _rename_refs(operations, prefix)
-            for op in renamed.values():
-                if isinstance(op, dict) and "operationId" in op:
+            for method, op in renamed.items():
+                if not isinstance(op, dict) or method == "parameters":
+                    continue
+                if op.get("operationId") in operation_ids:
                     op["operationId"] = f"{service}_{op['operationId']}"
+                operation_ids.add(op.get("operationId"))
+                responses = op.setdefault("responses", {})
+                for status, slugs in GATEWAY_ANSWERS.items():
+                    if str(status) in responses and status not in (503,):
+                        continue
+                    known = [s for s in re.findall(r"`([a-z0-9-]+)`", responses.get(str(status), {})
+                                                  .get("description", ""))]
+                    responses[str(status)] = problem_response(status, [*known, *slugs])
+                op["responses"] = dict(sorted(responses.items()))
             paths[public_path] = renamed
     if missing:
         doc["x-tessera-missing"] = missing
     else:
         doc.pop("x-tessera-missing", None)
-    return doc
+    return drop_unused_schemas(doc)
 
 
 class MergedOpenAPI:

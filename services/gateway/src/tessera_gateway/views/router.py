@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 import orjson
@@ -17,8 +16,10 @@ from tessera_gateway.audit import service as audit
 from tessera_gateway.views import customer360, kpis
 from tessera_gateway.views.cache import ViewCache, Views
 from tessera_gateway.views.compose import Fetch, fetch_all
+from tessera_gateway.views.schemas import Customer360
 from tessera_shared.auth import STAFF_ROLES, Principal, Role, require_roles
 from tessera_shared.http.errors import Problem
+from tessera_shared.http.query import IsoDate
 
 router = APIRouter(prefix="/api/v1", tags=["views"])
 
@@ -41,9 +42,10 @@ def _etag(body: dict[str, Any]) -> str:
     "A complete view may be answered from the gateway's view cache, which every event about the customer "
     "clears (see docs/api.md); `Cache-Status` says whether it was, and `Cache-Control: no-cache` on the "
     "request composes it afresh.",
+    response_model=Customer360,
     responses={404: {"description": "unknown customer"}, 304: {"description": "not modified"}},
 )
-async def customer_360(
+async def get_customer_360(
     customer_id: uuid.UUID,
     request: Request,
     principal: Annotated[Principal, require_roles(*STAFF_ROLES)],
@@ -92,7 +94,7 @@ async def customer_360(
     description="Composed from each service's own export. `sections` says which services answered; "
     "a missing section means the export is incomplete and should be retried.",
 )
-async def data_subject_export(
+async def export_customer_data(
     customer_id: uuid.UUID,
     request: Request,
     principal: Annotated[Principal, require_roles(Role.ADMIN)],
@@ -120,11 +122,11 @@ async def data_subject_export(
     summary="KPI scorecard for a period: retention, churn, CLV, CSAT, NPS, SLA, FCR, win rate, DSO, campaign ROI",
     description="Composed from the services' reports; `sections` says which answered. Dates are inclusive.",
 )
-async def kpi_scorecard(
+async def get_kpis(
     request: Request,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.FINANCE_MANAGER)],
-    from_: Annotated[date, Query(alias="from")],
-    to: date,
+    from_: Annotated[IsoDate, Query(alias="from")],
+    to: IsoDate,
 ) -> dict[str, Any]:
     if to < from_ or (to - from_).days > 366:
         raise Problem(422, "`to` must be on or after `from`, within a year", slug="validation-error",

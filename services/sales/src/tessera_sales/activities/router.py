@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime
 from sqlalchemy import select
 
 from tessera_sales.access import may_see, not_found, scope_owner
@@ -19,6 +18,7 @@ from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery, paginate
+from tessera_shared.http.query import IsoAwareDatetime
 
 router = APIRouter(prefix="/v1/activities", tags=["activities"])
 
@@ -62,9 +62,9 @@ async def list_activities(
 
 
 @router.get("/overdue", response_model=OverdueReport, summary="Overdue tasks per owner")
-async def overdue_tasks(
+async def list_overdue_tasks(
     session: SessionDep, principal: Annotated[Principal, require_roles(*SELLERS)],
-    as_of: AwareDatetime | None = None,
+    as_of: IsoAwareDatetime | None = None,
 ) -> OverdueReport:
     as_of = as_of or utcnow()
     rows = await service.overdue_by_owner(session, as_of, scope_owner(principal))
@@ -75,7 +75,7 @@ async def overdue_tasks(
 @router.post("/reminders/run", response_model=ReminderRun, summary="Fire due reminders now (the job, on demand)")
 async def run_reminders(
     request: Request, _: Annotated[Principal, require_roles(Role.SALES_MANAGER)],
-    as_of: AwareDatetime | None = None,
+    as_of: IsoAwareDatetime | None = None,
 ) -> ReminderRun:
     as_of = as_of or utcnow()
     fired = await service.fire_reminders(request.app.state.runtime.sessions, as_of)

@@ -97,7 +97,7 @@ async def patch_campaign(
 
 
 @router.post("/{campaign_id}/members", response_model=MembersAdded, summary="Add customers, leads or segments")
-async def add_members(
+async def add_campaign_members(
     campaign_id: uuid.UUID, body: MembersAdd, session: SessionDep,
     principal: Annotated[Principal, require_roles(*MANAGERS)],
 ) -> MembersAdded:
@@ -122,7 +122,7 @@ async def add_members(
 
 
 @router.get("/{campaign_id}/members", response_model=Page[MemberOut], summary="List members")
-async def list_members(
+async def list_campaign_members(
     campaign_id: uuid.UUID, session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[MemberOut]:
     await _get(session, campaign_id)
@@ -133,7 +133,7 @@ async def list_members(
 
 
 @router.post("/{campaign_id}/costs", status_code=201, response_model=CostOut, summary="Book an expense entry")
-async def add_cost(
+async def add_campaign_cost(
     campaign_id: uuid.UUID, body: CostCreate, session: SessionDep, idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*COST_WRITERS)],
 ) -> Response:
@@ -149,7 +149,7 @@ async def add_cost(
 
 
 @router.get("/{campaign_id}/costs", response_model=Page[CostOut], summary="List expense entries")
-async def list_costs(
+async def list_campaign_costs(
     campaign_id: uuid.UUID, session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[CostOut]:
     await _get(session, campaign_id)
@@ -160,7 +160,7 @@ async def list_costs(
 
 @router.get("/{campaign_id}/roi", response_model=CampaignRoi,
             summary="(collected revenue of attributed deals − cost) / cost, per currency")
-async def campaign_roi(
+async def get_campaign_roi(
     campaign_id: uuid.UUID, session: SessionDep, _: Annotated[Principal, require_roles(*READERS)],
 ) -> CampaignRoi:
     await _get(session, campaign_id)

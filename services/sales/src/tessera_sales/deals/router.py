@@ -96,7 +96,7 @@ async def patch_deal(
 
 
 @router.get("/{deal_id}/history", response_model=StageHistory, summary="Every stage the deal entered")
-async def deal_history(
+async def get_deal_history(
     deal_id: uuid.UUID, session: SessionDep, principal: Annotated[Principal, require_roles(*READERS)],
 ) -> StageHistory:
     await load(session, deal_id, principal)

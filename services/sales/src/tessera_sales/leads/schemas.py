@@ -29,7 +29,8 @@ class _ValueWithCurrency(BaseModel):
 
 
 class LeadCreate(_ValueWithCurrency):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"name": "Grace Hopper", "company": "Navy Labs", "email": "grace@example.com", "source": "web_form"}]})
 
     name: Text200
     company: Text200 | None = None

@@ -35,7 +35,7 @@ def _won_lines():  # noqa: ANN202
 
 
 @router.get("", response_model=Recommendations, summary="Products similar customers bought that this one has not")
-async def recommendations(
+async def list_recommendations(
     session: SessionDep, _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP)],
     customer_id: uuid.UUID, limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> Recommendations:

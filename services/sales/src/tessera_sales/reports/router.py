@@ -21,6 +21,7 @@ from tessera_sales.reports.schemas import (
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
+from tessera_shared.http.query import IsoDate
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -48,7 +49,7 @@ def _row(x: rules.ForecastLine) -> ForecastRow:
 
 
 @router.get("/forecast", response_model=Forecast, summary="Weighted pipeline by close month and owner")
-async def forecast(
+async def forecast_report(
     session: SessionDep, principal: Annotated[Principal, require_roles(*READERS)],
     from_month: Month = None, to_month: Month = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
@@ -72,10 +73,10 @@ async def forecast(
 
 
 @router.get("/funnel", response_model=Funnel, summary="Stage-to-stage conversion from the stage history")
-async def funnel(
+async def funnel_report(
     session: SessionDep, principal: Annotated[Principal, require_roles(*READERS)],
-    from_: Annotated[date | None, Query(alias="from", description="deals created on or after")] = None,
-    to: Annotated[date | None, Query(description="deals created on or before")] = None,
+    from_: Annotated[IsoDate | None, Query(alias="from", description="deals created on or after")] = None,
+    to: Annotated[IsoDate | None, Query(description="deals created on or before")] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Funnel:
     lo, hi = _bounds(from_, to)
@@ -96,10 +97,10 @@ async def funnel(
 
 @router.get("/sales-performance", response_model=SalesPerformance,
             summary="Win rate, sales cycle, time per stage and per-rep performance")
-async def sales_performance(
+async def sales_performance_report(
     session: SessionDep, principal: Annotated[Principal, require_roles(*READERS)],
-    from_: Annotated[date | None, Query(alias="from", description="closed on or after")] = None,
-    to: Annotated[date | None, Query(description="closed on or before")] = None,
+    from_: Annotated[IsoDate | None, Query(alias="from", description="closed on or after")] = None,
+    to: Annotated[IsoDate | None, Query(description="closed on or before")] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SalesPerformance:
     lo, hi = _bounds(from_, to)

@@ -122,7 +122,7 @@ async def delete_article(article_id: uuid.UUID, session: SessionDep,
 
 
 @router.post("/{article_id}/feedback", response_model=ArticleOut, summary="Was this article helpful?")
-async def feedback(article_id: uuid.UUID, body: Feedback, session: SessionDep,
+async def rate_article(article_id: uuid.UUID, body: Feedback, session: SessionDep,
                    _: Annotated[Principal, require_roles(*READERS)]) -> ArticleOut:
     article = await _article(session, article_id)
     await ArticleRepository(session).vote(article.id, body.helpful)

@@ -14,12 +14,13 @@ from tessera_service_desk.reports.schemas import (
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
+from tessera_shared.http.query import IsoDatetime
 
 router = APIRouter(prefix="/v1/tickets/reports", tags=["reports"])
 
 REPORT_READERS = (Role.SUPPORT_AGENT, Role.SALES_MANAGER, Role.SERVICE)
-From = Annotated[datetime | None, Query(alias="from", description="Start (inclusive); default 30 days ago")]
-To = Annotated[datetime | None, Query(alias="to", description="End (exclusive); default now")]
+From = Annotated[IsoDatetime | None, Query(alias="from", description="Start (inclusive); default 30 days ago")]
+To = Annotated[IsoDatetime | None, Query(alias="to", description="End (exclusive); default now")]
 
 
 def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
@@ -32,8 +33,8 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 
 
 @router.get("/backlog", response_model=BacklogReport, summary="Open tickets by priority and age")
-async def backlog(session: SessionDep, _: Annotated[Principal, require_roles(*REPORT_READERS)],
-                  as_of: datetime | None = None) -> BacklogReport:
+async def backlog_report(session: SessionDep, _: Annotated[Principal, require_roles(*REPORT_READERS)],
+                  as_of: IsoDatetime | None = None) -> BacklogReport:
     as_of = instant("as_of", as_of) or utcnow()
     rows = [BacklogRow(priority=p, age_bucket=b, count=n) for p, b, n in await q.backlog(session, as_of)]
     rows.sort(key=lambda r: (r.priority, r.age_bucket))
@@ -42,7 +43,7 @@ async def backlog(session: SessionDep, _: Annotated[Principal, require_roles(*RE
 
 @router.get("/sla-compliance", response_model=ComplianceReport,
             summary="Share of tickets solved in the period without any SLA breach")
-async def sla_compliance(session: SessionDep, _: Annotated[Principal, require_roles(*REPORT_READERS)],
+async def sla_compliance_report(session: SessionDep, _: Annotated[Principal, require_roles(*REPORT_READERS)],
                          start: From = None, end: To = None) -> ComplianceReport:
     start, end = _window(start, end)
     rows = [ComplianceRow(priority=p, resolved=n, within_sla=ok, compliance_pct=q.pct(ok, n))
@@ -54,7 +55,7 @@ async def sla_compliance(session: SessionDep, _: Annotated[Principal, require_ro
 
 @router.get("/satisfaction", response_model=SatisfactionReport,
             summary="CSAT and NPS of answered surveys by period, agent or category")
-async def satisfaction(session: SessionDep, _: Annotated[Principal, require_roles(*REPORT_READERS)],
+async def satisfaction_report(session: SessionDep, _: Annotated[Principal, require_roles(*REPORT_READERS)],
                        start: From = None, end: To = None,
                        group_by: Literal["period", "agent", "category"] = "period",
                        period: Literal["day", "week", "month"] = "month") -> SatisfactionReport:
@@ -73,7 +74,7 @@ async def satisfaction(session: SessionDep, _: Annotated[Principal, require_role
 
 @router.get("/first-contact-resolution", response_model=FcrReport,
             summary="Share of tickets solved with one public reply and never reopened")
-async def first_contact_resolution(session: SessionDep, _: Annotated[Principal, require_roles(*REPORT_READERS)],
+async def first_contact_resolution_report(session: SessionDep, _: Annotated[Principal, require_roles(*REPORT_READERS)],
                                    start: From = None, end: To = None) -> FcrReport:
     start, end = _window(start, end)
     rows = [FcrRow(category=c, resolved=n, first_contact=f, rate_pct=q.pct(f, n))

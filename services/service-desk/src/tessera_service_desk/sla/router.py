@@ -24,12 +24,13 @@ from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery, paginate
+from tessera_shared.http.query import IsoDatetime
 
 policies = APIRouter(prefix="/v1/sla-policies", tags=["sla"])
 jobs = APIRouter(prefix="/v1/tickets", tags=["sla"])
 
 POLICY_READERS = (*AGENTS, Role.SALES_MANAGER)
-AsOf = Annotated[datetime | None, Query(description="Run as of this time (default: now); tests move it forward")]
+AsOf = Annotated[IsoDatetime | None, Query(description="Run as of this time (default: now); tests move it forward")]
 
 
 def _as_of(value: datetime | None) -> datetime:

@@ -62,7 +62,7 @@ async def get_survey(survey_id: uuid.UUID, request: Request, session: SessionDep
                           survey_url=survey_url(_settings(request), survey.id))
 
 
-@router.post("/{survey_id}/answer", response_model=SurveyOut, status_code=200,
+@router.post("/{survey_id}/answer", name="answer_survey", response_model=SurveyOut, status_code=200,
              summary="Answer a survey once, with its link token (no bearer token needed)",
              openapi_extra=public("the survey link's token is the credential"))
 async def answer(survey_id: uuid.UUID, body: SurveyAnswer, request: Request, session: SessionDep,

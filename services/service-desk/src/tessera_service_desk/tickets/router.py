@@ -42,7 +42,7 @@ async def _ticket(session, ticket_id: uuid.UUID, *, for_update: bool = False):  
     return ticket
 
 
-@router.post("", status_code=201, response_model=TicketOut, summary="Open a ticket")
+@router.post("", name="create_ticket", status_code=201, response_model=TicketOut, summary="Open a ticket")
 async def create(body: TicketCreate, request: Request, session: SessionDep, idem: IdempotencyDep,
                  principal: Annotated[Principal, require_roles(*AGENTS)]) -> Response:
     if (replayed := await idem.begin(body)) is not None:

@@ -1,0 +1,103 @@
+"""405 with the right ``Allow`` for a method a path does not serve, read from the OpenAPI document.
+
+The router alone gets this wrong twice: its 405 names the methods of the first route that
+matched the path (``POST`` for ``/v1/customers``, which also serves ``GET``), and a method a
+literal path lacks falls through to a parameterised sibling (``PATCH /v1/customers/duplicates``
+reached ``PATCH /v1/customers/{customer_id}`` and answered 422). Here the request's path is
+matched against the document's path templates, literal segments before parameters (the most
+specific template wins, as a reader of the document would expect); a method that template does
+not declare is a 405 whose ``Allow`` lists the ones it does (``HEAD`` with ``GET``). Paths the
+document does not know pass through untouched. The gateway gives its merged document, so it
+answers for the services' paths too (a forwarded path with an undeclared method never leaves
+the gateway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tessera_shared.http.errors import problem_response
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class _Node:
+    __slots__ = ("literal", "param", "methods")
+
+    def __init__(self) -> None:
+        self.literal: dict[str, _Node] = {}
+        self.param: _Node | None = None
+        self.methods: frozenset[str] | None = None
+
+
+class MethodTable:
+    """Path templates of an OpenAPI document and the methods each declares."""
+
+    def __init__(self, paths: dict[str, Any]) -> None:
+        self.root = _Node()
+        for template, operations in paths.items():
+            methods = {m.upper() for m in operations if m in METHODS}
+            if not methods:
+                continue
+            if "GET" in methods:
+                methods.add("HEAD")
+            node = self.root
+            for segment in template.strip("/").split("/"):
+                if segment.startswith("{") and segment.endswith("}") and ":" not in segment:
+                    node.param = node.param or _Node()
+                    node = node.param
+                else:
+                    node = node.literal.setdefault(segment, _Node())
+            node.methods = frozenset(methods) | (node.methods or frozenset())
+
+    def allowed(self, path: str) -> frozenset[str] | None:
+        """The methods of the most specific template matching ``path``; None when none does."""
+        return _find(self.root, path.strip("/").split("/"), 0)
+
+
+def _find(node: _Node, segments: list[str], i: int) -> frozenset[str] | None:
+    if i == len(segments):
+        return node.methods
+    segment = segments[i]
+    if (child := node.literal.get(segment)) is not None:
+        if (found := _find(child, segments, i + 1)) is not None:
+            return found
+    if node.param is not None and segment:
+        return _find(node.param, segments, i + 1)
+    return None
+
+
+def allow_header(methods: frozenset[str]) -> str:
+    order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+    return ", ".join(m for m in order if m in methods)
+
+
+class MethodNotAllowedMiddleware:
+    """A 405 (problem+json, with ``Allow``) for a method the document does not declare on a path."""
+
+    def __init__(self, app: ASGIApp, document: Callable[[], dict[str, Any]]) -> None:
+        self.app = app
+        self.document = document
+        self._source: dict[str, Any] | None = None
+        self._table: MethodTable | None = None
+
+    def table(self) -> MethodTable:
+        document = self.document()
+        if document is not self._source or self._table is None:
+            self._table = MethodTable(document.get("paths", {}))
+            self._source = document
+        return self._table
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            allowed = self.table().allowed(scope["path"])
+            if allowed is not None and scope["method"] not in allowed:
+                response = problem_response(
+                    405, detail=f"{scope['method']} is not allowed here; allowed: {allow_header(allowed)}",
+                    instance=scope["path"], headers={"Allow": allow_header(allowed)})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
