@@ -6,7 +6,10 @@
 What it shows: its own consumer group; manual offset commits *after* the work is done
 (at-least-once); deduplication by the CloudEvents identity (source, id) in the same local
 transaction as the effect, so a redelivery has no second effect; per-customer order from
-the message key; unknown event types skipped, unknown fields ignored (tolerant reader).
+the message key; unknown event types skipped, unknown fields ignored (tolerant reader);
+a message it cannot process (not JSON, not a CloudEvent, data it cannot apply) is parked
+in its own table with the error and its origin (topic, partition, offset), counted, and
+committed past, so one poison message never blocks the partition (nor every restart).
 """
 
 from __future__ import annotations
@@ -15,18 +18,55 @@ import argparse
 import asyncio
 import json
 import sqlite3
+import sys
 
 from aiokafka import AIOKafkaConsumer
 
 
+REQUIRED = ("specversion", "id", "source", "type")
+
+
+class Poison(ValueError):
+    """A message this consumer cannot process, however often it is retried."""
+
+
+def parse(value: bytes | None) -> dict:
+    """The CloudEvent in a message value (structured JSON mode), or Poison."""
+    try:
+        event = json.loads(value) if value is not None else None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Poison(f"not JSON: {exc}") from None
+    if not isinstance(event, dict):
+        raise Poison("not a CloudEvent: the value is not a JSON object")
+    missing = [a for a in REQUIRED if not isinstance(event.get(a), str) or not event[a]]
+    if missing:
+        raise Poison(f"not a CloudEvent: missing {', '.join(missing)}")
+    if event["specversion"] != "1.0":
+        raise Poison(f"not a CloudEvent 1.0: specversion {event['specversion']!r}")
+    if not isinstance(event.get("data"), dict):
+        raise Poison("not a Tessera event: data is not a JSON object")
+    return event
+
+
 def open_store(path: str) -> sqlite3.Connection:
     db = sqlite3.connect(path)
+    db.execute("CREATE TABLE IF NOT EXISTS parked (topic TEXT, partition INTEGER, offset INTEGER, key BLOB, "
+               "value BLOB, error TEXT, parked_at TEXT DEFAULT CURRENT_TIMESTAMP, "
+               "PRIMARY KEY (topic, partition, offset))")
     db.execute("CREATE TABLE IF NOT EXISTS seen (source TEXT, id TEXT, PRIMARY KEY (source, id))")
     db.execute("CREATE TABLE IF NOT EXISTS paid_invoices (invoice_id TEXT PRIMARY KEY, customer_id TEXT, "
                "total TEXT, currency TEXT)")
     db.execute("CREATE TABLE IF NOT EXISTS won_deals (deal_id TEXT PRIMARY KEY, customer_id TEXT, "
                "amount TEXT, currency TEXT)")
     return db
+
+
+def park(db: sqlite3.Connection, record, error: str) -> None:  # noqa: ANN001 - aiokafka's ConsumerRecord
+    """Keep the message and why it failed, to look at and replay after a fix (once per offset)."""
+    with db:
+        db.execute("INSERT OR IGNORE INTO parked (topic, partition, offset, key, value, error) "
+                   "VALUES (?, ?, ?, ?, ?, ?)",
+                   (record.topic, record.partition, record.offset, record.key, record.value, error))
 
 
 def apply(db: sqlite3.Connection, event: dict) -> bool:
@@ -58,7 +98,7 @@ async def run(args: argparse.Namespace) -> None:
         isolation_level="read_committed",
     )
     await consumer.start()
-    handled = 0
+    handled = parked = 0
     try:
         while args.max_messages is None or handled < args.max_messages:
             batches = await consumer.getmany(timeout_ms=1000)
@@ -66,15 +106,27 @@ async def run(args: argparse.Namespace) -> None:
                 break
             for tp, records in batches.items():
                 for record in records:
-                    event = json.loads(record.value)
-                    applied = apply(db, event)
                     handled += 1
-                    print(json.dumps({"type": event["type"], "id": event["id"], "key": record.key.decode(),
+                    where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+                    try:
+                        event = parse(record.value)
+                        applied = apply(db, event)
+                    except (Poison, KeyError, TypeError, sqlite3.Error) as exc:
+                        # Never block the partition: park it, count it, commit past it.
+                        error = f"{type(exc).__name__}: {exc}"
+                        park(db, record, error)
+                        parked += 1
+                        print(json.dumps({**where, "parked": True, "error": error}), flush=True)
+                        continue
+                    print(json.dumps({"type": event["type"], "id": event["id"],
+                                      "key": record.key.decode(errors="replace") if record.key else None,
                                       "applied": applied}), flush=True)
                 await consumer.commit({tp: records[-1].offset + 1})
     finally:
         await consumer.stop()
         db.close()
+        if parked:
+            print(json.dumps({"parked_total": parked}), file=sys.stderr, flush=True)
 
 
 def main() -> None:
