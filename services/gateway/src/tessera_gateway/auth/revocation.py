@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_gateway.auth import refresh
 from tessera_gateway.models import RevokedToken
-from tessera_shared.auth import CurrentPrincipal, Principal
+from tessera_shared.auth import ALL_ROLES, Principal, public, require_roles
 from tessera_shared.db import read_session, utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
@@ -59,7 +59,8 @@ async def revoke_access_token(request: Request, session: AsyncSession, principal
              description="The access token (its `jti`) is refused by every service within seconds "
              "(401 `token-revoked`), and the refresh token chain it was issued with can no longer be used.",
              responses={204: {"description": "revoked"}})
-async def logout(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+async def logout(request: Request, session: SessionDep,
+                 principal: Annotated[Principal, require_roles(*ALL_ROLES)]) -> Response:
     await revoke_access_token(request, session, principal)
     if principal.session is not None:
         with contextlib.suppress(ValueError):
@@ -72,7 +73,8 @@ async def logout(request: Request, session: SessionDep, principal: CurrentPrinci
              "`refresh_token`). Holding the token is the proof: no other credential is needed. Answers 200 "
              "whether or not the token was known (RFC 7009 §2.2). Revoking a refresh token ends its chain; "
              "revoking an access token also ends the chain it was issued with.",
-             responses={200: {"description": "revoked, or unknown"}})
+             responses={200: {"description": "revoked, or unknown"}},
+             openapi_extra=public("holding the token is the proof (RFC 7009)"))
 async def revoke(
     request: Request,
     session: SessionDep,
@@ -100,7 +102,8 @@ async def revoke(
             description="Followed by every service process every 2 s. `since` (RFC 3339) limits the list "
             "to what was revoked from then on; ask again with the previous answer's `now` (minus a little "
             "overlap). Lists only token ids (`jti`) of tokens that no longer work, nothing about who held "
-            "them, so it needs no credential.")
+            "them, so it needs no credential.",
+            openapi_extra=public("lists only the ids of tokens that no longer work"))
 async def revocations(
     request: Request,
     since: Annotated[datetime | None, Query(description="RFC 3339; only what was revoked from then on")] = None,
