@@ -27,7 +27,7 @@ class TestTimeline:
         await deliver(app, deal_won(c["id"], won_at=at(2026, 1, 1)))
         await deliver(app, ticket_opened(c["id"], ticket))
         await deliver(app, ticket_escalated(c["id"], ticket))
-        h = bearer(app, "agent", "support_agent")
+        h = bearer(app, "boss", "sales_manager")  # reads every deal (an agent reads none: test_timeline_visibility)
         kinds, cursor = [], None
         while True:
             r = await client.get(f"/v1/customers/{c['id']}/timeline", params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=h)

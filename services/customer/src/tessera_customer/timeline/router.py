@@ -11,6 +11,7 @@ from sqlalchemy import select
 from tessera_customer.common import load_customer, paginate_desc
 from tessera_customer.customers.router import READERS
 from tessera_customer.timeline.models import TimelineEntry
+from tessera_customer.timeline.visibility import visible_to
 from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.pagination import Page, PageQuery
@@ -34,11 +35,14 @@ class TimelineEntryOut(BaseModel):
             summary="Every fact about the customer from every service, newest first")
 async def get_timeline(
     customer_id: uuid.UUID, session: SessionDep, page: PageQuery,
-    _: Annotated[Principal, require_roles(*READERS)],
+    principal: Annotated[Principal, require_roles(*READERS)],
     kind: Annotated[str | None, Query(max_length=60, description="e.g. deal.won")] = None,
 ) -> Page[TimelineEntryOut]:
     await load_customer(session, customer_id)
     stmt = select(TimelineEntry).where(TimelineEntry.customer_id == customer_id)
+    # Each entry keeps the read rule of the service it came from (a rep: their own deals only).
+    if (visible := visible_to(principal)) is not None:
+        stmt = stmt.where(visible)
     if kind:
         stmt = stmt.where(TimelineEntry.kind == kind)
     rows, cursor = await paginate_desc(session, stmt, page, (TimelineEntry.occurred_at, TimelineEntry.id))

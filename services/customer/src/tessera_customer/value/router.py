@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select
 from tessera_customer.common import SettingsDep, load_customer, paginate_desc
 from tessera_customer.customers.models import Customer
 from tessera_customer.customers.router import READERS
+from tessera_customer.timeline.visibility import lost_deals_seen_by
 from tessera_customer.value import rules
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
 from tessera_customer.value.service import recompute_values, risk_of
@@ -101,15 +102,18 @@ async def list_win_back(
 @router.get("/{customer_id}/churn-risk", response_model=ChurnRiskOut, summary="Churn-risk score with its reasons")
 async def get_churn_risk(
     customer_id: uuid.UUID, session: SessionDep, settings: SettingsDep,
-    _: Annotated[Principal, require_roles(*READERS)],
+    principal: Annotated[Principal, require_roles(*READERS)],
 ) -> ChurnRiskOut:
     customer = await load_customer(session, customer_id)
     now = utcnow()
     signals = await session.get(CustomerSignals, customer_id)
     freq_trend, value_trend = await _trends(session, customer_id, now, settings.value_window_days)
     risk = risk_of(customer.last_purchase_at, signals, settings, now, freq_trend, value_trend)
+    lost_deals, lost_reasons = (signals.lost_deals, dict(signals.lost_reasons)) if signals else (0, {})
+    # Lost deals follow sales' read rule: a rep counts (and reads the reasons of) their own only.
+    if (seen := await lost_deals_seen_by(session, principal, customer.id)) is not None:
+        lost_deals, lost_reasons = seen
     return ChurnRiskOut(
         customer_id=customer.id, score=risk.score, at_risk=risk.score >= settings.churn_risk_threshold,
-        reasons=risk.reasons, lost_deals=signals.lost_deals if signals else 0,
-        lost_reasons=dict(signals.lost_reasons) if signals else {}, as_of=now,
+        reasons=risk.reasons, lost_deals=lost_deals, lost_reasons=lost_reasons, as_of=now,
     )
