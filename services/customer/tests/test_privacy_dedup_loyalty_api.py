@@ -13,7 +13,7 @@ from tessera_shared.testing.plugin import bearer
 
 class TestConsents:
     async def test_latest_answer_per_purpose_with_history(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        c = await create(client, app)
+        c = await create(client, app, who=("rep1", "sales_rep"))  # rep1's own (test_owner_rules: others')
         h = bearer(app, "rep1", "sales_rep")
         url = f"/v1/customers/{c['id']}/consents"
         for granted, source in ((True, "web_form"), (False, "phone_call")):

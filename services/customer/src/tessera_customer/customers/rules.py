@@ -52,5 +52,20 @@ def may_reassign(principal: Principal) -> bool:
     return principal.has_any(MANAGERS)
 
 
+def may_own(principal: Principal, owner_id: str | None) -> bool:
+    """Who may name ``owner_id`` as the owner of a new customer: the rule of PATCH (managers anyone;
+    everyone else themselves or nobody)."""
+    return owner_id is None or owner_id == principal.subject or may_reassign(principal)
+
+
+def may_record_consent(principal: Principal, owner_id: str | None, granted: bool) -> bool:
+    """Withdrawing consent is never held up: any role that writes consent, on any customer. Giving
+    it follows the owner rule for sales reps (their own customers, as PATCH); support agents, who
+    serve every customer and own none, and managers, admins and services may record it anywhere."""
+    if not granted or principal.has_any(MANAGERS | {Role.SUPPORT_AGENT}):
+        return True
+    return may_change(principal, owner_id)
+
+
 def changed_fields(before: dict[str, object], after: dict[str, object], fields: Iterable[str]) -> list[str]:
     return [f for f in fields if before.get(f) != after.get(f)]

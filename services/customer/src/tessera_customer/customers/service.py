@@ -14,6 +14,7 @@ from tessera_customer.customers.repository import CustomerRepository
 from tessera_customer.customers.rules import (
     changed_fields,
     may_change,
+    may_own,
     may_reassign,
     name_key,
     normalise_email,
@@ -67,6 +68,8 @@ async def announce_created(session: AsyncSession, customer: Customer) -> None:
 
 async def create_customer(session: AsyncSession, data: CustomerCreate, principal: Principal) -> Customer:
     owner = data.owner_id
+    if not may_own(principal, owner):  # the rule of PATCH: only managers name another owner
+        raise Problem(403, "only a manager or an admin may make another user a customer's owner")
     if owner is None and Role.SALES_REP in principal.roles:
         owner = principal.subject  # a rep's new customer is the rep's own
     if data.external_id is not None and await _external_id_taken(session, data.external_id):

@@ -16,6 +16,7 @@ from tessera_customer.contacts.schemas import ContactOut
 from tessera_customer.customers.models import AccessLog
 from tessera_customer.customers.repository import CustomerRepository
 from tessera_customer.customers.router import READERS, WRITERS
+from tessera_customer.customers.rules import may_record_consent
 from tessera_customer.customers.schemas import CustomerOut
 from tessera_customer.lifecycle.models import StatusChange
 from tessera_customer.loyalty.models import LoyaltyAccount, LoyaltyEntry
@@ -27,6 +28,7 @@ from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.events.contracts import CustomerErased
+from tessera_shared.http.errors import Problem
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.outbox import publish
 
@@ -84,6 +86,9 @@ async def record_consent(
 ) -> Response:
     customer = await load_customer(session, customer_id)
     refuse_if_erased(customer)
+    if not may_record_consent(principal, customer.owner_id, body.granted):
+        raise Problem(403, "a sales rep records consent given for their own customers only "
+                           "(a withdrawal anyone may record)")
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     now = utcnow()
