@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 import httpx
 import httpx2
 import pytest
-from fastapi import FastAPI
-from prometheus_client import REGISTRY
-
 import tessera_customer.main as customer_main
 import tessera_gateway.main as gateway_main
 import tessera_service_desk.main as desk_main
+from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from tessera_customer.settings import CustomerSettings
 from tessera_gateway.main import create_app
 from tessera_gateway.proxy.router import IMPORT_ROLES, public_link

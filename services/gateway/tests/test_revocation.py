@@ -11,11 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
-
 import tessera_customer.main as customer_main
 import tessera_gateway.main as gateway_main
+import uvicorn
+from fastapi import FastAPI
 from tessera_customer.settings import CustomerSettings
 from tessera_gateway.main import create_app
 from tessera_gateway.settings import GatewaySettings

@@ -3,6 +3,7 @@ the per-address login lock cannot be dodged by sending a new X-Forwarded-For eac
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import socket
@@ -13,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 import tessera_gateway.main as gateway_main
 from tessera_gateway.main import create_app
 from tessera_gateway.settings import GatewaySettings
@@ -23,7 +23,7 @@ from tessera_shared.testing.plugin import migrations_of, running
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def launcher():  # noqa: ANN201
+def launcher():
     spec = importlib.util.spec_from_file_location("tessera_launcher", ROOT / "deploy/local/launcher.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up
@@ -56,7 +56,7 @@ async def test_the_launched_gateway_does_not_trust_x_forwarded_for(tmp_path: Pat
     env = {**os.environ, "TESSERA_GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
            "TESSERA_GATEWAY_VIEW_CACHE_ENABLED": "false", "TESSERA_GATEWAY_LOGIN_MAX_FAILURES": "3",
            "TESSERA_GATEWAY_ENVIRONMENT": "local", "TESSERA_GATEWAY_LOG_JSON": "false"}
-    child = subprocess.Popen(module.uvicorn_command(gateway, port), env=env, cwd=ROOT,
+    child = subprocess.Popen(module.uvicorn_command(gateway, port), env=env, cwd=ROOT,  # noqa: ASYNC220
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
@@ -68,7 +68,7 @@ async def test_the_launched_gateway_does_not_trust_x_forwarded_for(tmp_path: Pat
                 except httpx.TransportError:
                     pass
                 assert time.monotonic() < deadline and child.poll() is None, "the gateway did not start"
-                time.sleep(0.2)
+                await asyncio.sleep(0.2)
             codes = await failed_logins(client, 4)
             assert codes == [400, 400, 400, 429]  # one address (the real peer), locked after 3
     finally:

@@ -91,7 +91,7 @@ class RevocationPoller:
                     self._failing = False
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure: keep what is known, try again
                 if not self._failing:
                     log.warning("cannot read token revocations; revoked tokens stay accepted until it can",
                                 extra={"source": self.source, "error": repr(exc)})

@@ -10,13 +10,12 @@ import pytest
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-
 from tessera_shared.http.guard import EdgeGuardMiddleware, ambiguous_path
 from tessera_shared.revocation import RevokedTokens
 
 
 def app() -> EdgeGuardMiddleware:
-    async def echo(request):  # noqa: ANN001, ANN202
+    async def echo(request):
         return PlainTextResponse(request.url.path, headers={"Cache-Control": "public, max-age=60"})
     return EdgeGuardMiddleware(Starlette(routes=[Route("/{path:path}", echo)]), max_header_bytes=2048)
 

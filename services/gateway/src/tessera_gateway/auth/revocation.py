@@ -20,14 +20,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from tessera_gateway.auth import refresh
-from tessera_gateway.models import RevokedToken
 from tessera_shared.auth import ALL_ROLES, Principal, public, require_roles
 from tessera_shared.db import read_session, utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
 from tessera_shared.revocation import RevocationPoller
+
+from tessera_gateway.auth import refresh
+from tessera_gateway.models import RevokedToken
 
 router = APIRouter(tags=["auth"])
 

@@ -11,13 +11,13 @@ import httpx2
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from tessera_shared.auth import CurrentPrincipal, Role
+from tessera_shared.http.errors import Problem
+from tessera_shared.observability import current_traceparent, request_id_var
 
 from tessera_gateway.audit import service as audit
 from tessera_gateway.audit.service import customer_of, reads_personal_data
 from tessera_gateway.proxy.routes import owner_of
-from tessera_shared.auth import CurrentPrincipal, Role
-from tessera_shared.http.errors import Problem
-from tessera_shared.observability import current_traceparent, request_id_var
 
 router = APIRouter()
 
@@ -152,10 +152,9 @@ async def forward(request: Request, service: str, path: str) -> Response:
                               service=service) from exc
         await asyncio.sleep(0.05 * attempt)
     upstreams = request.app.state.upstreams
-    if route := resp.headers.get("x-tessera-route"):
-        # The metrics' route label: the template the service matched, as the gateway serves it.
-        if route.startswith("/v1/"):
-            request.scope["tessera.route"] = "/api" + route
+    # The metrics' route label: the template the service matched, as the gateway serves it.
+    if (route := resp.headers.get("x-tessera-route", "")).startswith("/v1/"):
+        request.scope["tessera.route"] = "/api" + route
     return Response(content=public_body(resp, upstreams), status_code=resp.status_code,
                     headers=public_headers(resp, upstreams))
 
