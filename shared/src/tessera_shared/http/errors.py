@@ -132,6 +132,42 @@ def _unparseable_body(request: Request, cause: BaseException | None) -> Response
     return problem_response(422, detail="invalid input: body", instance=request.url.path, errors=errors)
 
 
+# Raised by the database driver when it cannot reach or open the database: transient, a 503.
+_UNREACHABLE_DRIVER_ERRORS = frozenset({"CannotConnectNowError", "TooManyConnectionsError",
+                                        "ConnectionDoesNotExistError", "ConnectionFailureError"})
+_DATABASE_CODE = ("/asyncpg/", "/aiosqlite/", "/sqlalchemy/pool/", "/sqlalchemy/engine/", "/sqlalchemy/dialects/")
+
+
+def _through_database_code(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if any(part in tb.tb_frame.f_code.co_filename for part in _DATABASE_CODE):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the database cannot be reached or opened now: a
+    refused or reset connection, a connect timeout, a server starting up or out of connections,
+    an SQLite file that cannot be opened. Such a request is a 503 with Retry-After, not a 500."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if type(current).__name__ in _UNREACHABLE_DRIVER_ERRORS:
+            return True
+        if isinstance(current, (OSError, TimeoutError)) and _through_database_code(current):
+            return True
+        if "unable to open database file" in str(current) and type(current).__name__ == "OperationalError":
+            return True
+        pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
+    return False
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
@@ -166,12 +202,25 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(503, detail="the service is busy; retry shortly", instance=request.url.path,
                                 headers={"Retry-After": "1"})
 
+    def _database_unavailable(request: Request, what: str) -> Response:
+        log.warning(what, extra={"path": request.url.path})
+        return problem_response(503, detail="the database is unavailable; retry shortly",
+                                instance=request.url.path, headers={"Retry-After": "1"})
+
     @app.exception_handler(sa_exc.DBAPIError)
     async def _database(request: Request, exc: sa_exc.DBAPIError) -> Response:
         if exc.connection_invalidated:  # the database went away under this request; the pool recovers
-            log.warning("database connection lost", extra={"path": request.url.path})
-            return problem_response(503, detail="the database is unavailable; retry shortly",
-                                    instance=request.url.path, headers={"Retry-After": "1"})
+            return _database_unavailable(request, "database connection lost")
+        if database_unreachable(exc):
+            return _database_unavailable(request, "database unreachable")
+        return await _unhandled(request, exc)
+
+    # A connection the pool could not open is raised as the driver raised it (asyncpg's
+    # ConnectionRefusedError, a connect timeout: TimeoutError is an OSError), not wrapped.
+    @app.exception_handler(OSError)
+    async def _unreachable(request: Request, exc: Exception) -> Response:
+        if database_unreachable(exc):
+            return _database_unavailable(request, "database unreachable")
         return await _unhandled(request, exc)
 
     @app.exception_handler(Exception)
