@@ -751,7 +751,10 @@ class Bench:
                     log(f"seeded {size_label(n)} customers and ledger entries in {time.perf_counter() - t0:.1f}s")
                     # A cursor half-way down: what a client holds after walking n/2 rows.
                     mid = await cconn.fetchval("SELECT id FROM customers ORDER BY id OFFSET $1 LIMIT 1", n // 2)
-                    from tessera_shared.http.pagination import encode_cursor
+                    from tessera_shared.http.pagination import configure_cursor_key, encode_cursor
+                    from tessera_shared.settings import LOCAL_SIGNING_KEY
+                    # Cursors are signed with a key derived from the stack's token signing key.
+                    configure_cursor_key(LOCAL_SIGNING_KEY)
                     cursor = encode_cursor([mid])
                     runs = self.args.scale_runs
                     cases = {

@@ -16,7 +16,8 @@ from tessera_shared.revocation import RevokedTokens
 
 def app() -> EdgeGuardMiddleware:
     async def echo(request):
-        return PlainTextResponse(request.url.path, headers={"Cache-Control": "public, max-age=60"})
+        cache = "public, max-age=60" if request.url.path.endswith("/schema") else "private, max-age=60"
+        return PlainTextResponse(request.url.path, headers={"Cache-Control": cache})
     return EdgeGuardMiddleware(Starlette(routes=[Route("/{path:path}", echo)]), max_header_bytes=2048)
 
 
@@ -40,8 +41,12 @@ async def test_refusals_and_headers() -> None:
         ok = await client.get("/v1/x")
         assert (ok.status_code, ok.headers["cache-control"], ok.headers["x-content-type-options"]) == \
             (200, "no-store", "nosniff")
-        public = await client.get("/healthz")
-        assert public.headers["cache-control"] == "public, max-age=60"  # outside the API: untouched
+        outside = await client.get("/healthz")
+        assert outside.headers["cache-control"] == "private, max-age=60"  # outside the API: untouched
+        # A route that declares its answer public (holding no personal data) keeps its caching.
+        public = await client.get("/api/v1/events/schema")
+        assert (public.headers["cache-control"], public.headers["x-content-type-options"]) == \
+            ("public, max-age=60", "nosniff")
 
 
 def test_revoked_tokens_forget_what_expired() -> None:

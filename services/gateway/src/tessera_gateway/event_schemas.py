@@ -17,6 +17,7 @@ from fastapi import APIRouter, Header, Path, Response
 
 from tessera_shared.events.envelope import public_gateway_url, topic_for
 from tessera_shared.events.schemas import all_schemas, producer_of
+from tessera_shared.auth import public
 from tessera_shared.http.errors import Problem
 
 router = APIRouter(prefix="/api/v1/events/schemas", tags=["events"])
@@ -50,6 +51,7 @@ IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", max_length=200
 
 
 @router.get("", summary="Every event type, with the URL of its JSON Schema (no token needed)",
+            openapi_extra=public("event schemas are public contract"),
             responses={200: {"description": "The types", "content": {"application/json": {"schema": {
                 "type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
                     "type": "object", "required": ["type", "producer", "topic", "dataschema"],
@@ -62,6 +64,7 @@ async def list_event_schemas(if_none_match: IfNoneMatch = None) -> Response:
 
 
 @router.get("/{event_type}", summary="The JSON Schema of one event type's data (no token needed)",
+            openapi_extra=public("event schemas are public contract"),
             responses={200: {"description": "JSON Schema 2020-12 of the event's data",
                              "content": {SCHEMA_MEDIA_TYPE: {"schema": {"type": "object"}}}},
                        304: {"description": "Not modified (If-None-Match)"},

@@ -12,7 +12,8 @@ and the headers every answer carries.
 - **Every response** carries ``X-Content-Type-Options: nosniff``; every response under
   ``/v1/``, ``/api/v1/`` and ``/auth/`` (the authenticated API and the token endpoint, where
   personal data and tokens are) carries ``Cache-Control: no-store``, replacing what the route
-  set. A client still revalidates what it holds with ``If-None-Match``: ``no-store`` keeps
+  set, unless the route declared its answer ``public`` (the event schemas, public contract
+  that holds no personal data). A client still revalidates what it holds with ``If-None-Match``: ``no-store`` keeps
   shared and disk caches from storing the answer, it does not stop conditional requests.
 """
 
@@ -63,12 +64,15 @@ class EdgeGuardMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if not (no_store and k.lower() == b"cache-control")]
+                headers = list(message.get("headers", []))
+                # A route that declares its answer public (the event schemas) keeps its caching;
+                # anything else under the API is no-store, whatever the route set.
+                shared = any(k.lower() == b"cache-control" and b"public" in v.lower() for k, v in headers)
+                if no_store and not shared:
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append(_NO_STORE)
                 if not any(k.lower() == _NOSNIFF[0] for k, _ in headers):
                     headers.append(_NOSNIFF)
-                if no_store:
-                    headers.append(_NO_STORE)
                 message["headers"] = headers
             await send(message)
 
