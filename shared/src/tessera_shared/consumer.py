@@ -34,6 +34,7 @@ from tessera_shared import faults
 from tessera_shared.db import unit_of_work, upsert
 from tessera_shared.events.envelope import CloudEvent, EventData, event_model, parse_envelope
 from tessera_shared.infra_tables import inbox
+from tessera_shared.kafka_log import OUTAGE, is_kafka_failure
 from tessera_shared.tasks import finish_or_cancel
 from tessera_shared.tracing import SpanKind, span
 from tessera_shared.observability import (
@@ -186,14 +187,22 @@ class ConsumerRunner:
             try:
                 if self._consumer is None:
                     consumer = self._consumer_factory()
-                    await consumer.start()
+                    try:
+                        await consumer.start()
+                    except BaseException:
+                        await consumer.stop()  # else "Unclosed AIOKafkaConsumer" at every retry
+                        raise
                     self._consumer = consumer
+                    OUTAGE.recovered("consumer")
                 await self._poll_once(self._consumer)
                 backoff = 0.2
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("consumer failed, restarting", extra={"error": repr(exc), "backoff": backoff})
+                if is_kafka_failure(exc):
+                    OUTAGE.failed("consumer", repr(exc))
+                else:
+                    log.warning("consumer failed, restarting", extra={"error": repr(exc), "backoff": backoff})
                 await self._close()
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 10.0)

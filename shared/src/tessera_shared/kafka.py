@@ -11,8 +11,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from tessera_shared.events.envelope import SERVICES, dlq_topic_for, topic_for
+from tessera_shared.kafka_log import quiet_kafka_outages
 
 log = logging.getLogger(__name__)
+quiet_kafka_outages()  # an outage is a line per state change and a summary, not a flood (kafka_log.py)
 
 # Big enough that a partition's share of a relay batch (~500 x 600 B) is one Kafka batch, well
 # under the broker's default message.max.bytes (1 MiB); small sends still leave at once.

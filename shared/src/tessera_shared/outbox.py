@@ -30,6 +30,7 @@ from tessera_shared.db import utcnow
 from tessera_shared.events.envelope import CONTENT_TYPE, CloudEvent, EventData, build_event, topic_for
 from tessera_shared.infra_tables import outbox
 from tessera_shared.kafka import partition_for
+from tessera_shared.kafka_log import OUTAGE, is_kafka_failure
 from tessera_shared.tasks import finish_or_cancel
 from tessera_shared.observability import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, current_traceparent
 
@@ -177,6 +178,7 @@ class OutboxRelay:
                 # Connected before there is anything to send, so readiness can tell.
                 await self._ensure_producer()
                 sent = await self.relay_once()
+                OUTAGE.recovered("outbox relay")
                 backoff = 0.1
                 if loop.time() - last_housekeeping > 5:
                     await self._housekeeping()
@@ -196,7 +198,10 @@ class OutboxRelay:
                 if self._stopping:
                     log.warning("outbox relay stopping with unsent events", extra={"error": str(exc)})
                     return
-                log.warning("outbox relay failed, retrying", extra={"error": repr(exc), "backoff": backoff})
+                if is_kafka_failure(exc):
+                    OUTAGE.failed("outbox relay", repr(exc))
+                else:
+                    log.warning("outbox relay failed, retrying", extra={"error": repr(exc), "backoff": backoff})
                 await self._close_producer()
                 await asyncio.sleep(backoff * (1 + random.random() / 2))
                 backoff = min(backoff * 2, 5.0)

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tessera_gateway.views.cache import Freshness
+from tessera_shared.kafka_log import OUTAGE, is_kafka_failure
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,11 @@ class Watcher:
                 self.freshness.set_live(False)
                 raise
             except Exception as exc:  # noqa: BLE001 - any broker trouble: not live, retry
-                log.warning("360 view cache off: cannot follow the event topics (%s: %s); retrying",
-                            type(exc).__name__, exc)
+                if is_kafka_failure(exc):  # one line per outage, and a summary (tessera_shared.kafka_log)
+                    OUTAGE.failed("360 view watcher", repr(exc))
+                else:
+                    log.warning("360 view cache off: cannot follow the event topics (%s: %s); retrying",
+                                type(exc).__name__, exc)
             self.freshness.set_live(False)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
@@ -70,6 +74,7 @@ class Watcher:
         try:
             await consumer.start()
             await admin.start()
+            OUTAGE.recovered("360 view watcher")
             partitions = await self._position(consumer, admin)
             # Views are declared current only once what was there at the start has been read.
             end = await consumer.end_offsets(partitions)
