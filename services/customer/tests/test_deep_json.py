@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
-
 from tessera_shared.testing.plugin import bearer
 
 

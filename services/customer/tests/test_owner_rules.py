@@ -10,11 +10,11 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
-
-from services.customer.tests.helpers import count, create
 from tessera_customer.customers.models import Customer
 from tessera_shared.testing.builders import customer_payload
 from tessera_shared.testing.plugin import bearer
+
+from services.customer.tests.helpers import count, create
 
 REP1 = ("rep1", "sales_rep")
 

@@ -15,14 +15,13 @@ from urllib.parse import quote
 
 import orjson
 import pytest
-import uvicorn
-from fastapi import FastAPI
-
 import tessera_billing.main as billing_main
 import tessera_customer.main as customer_main
 import tessera_gateway.main as gateway_main
 import tessera_sales.main as sales_main
 import tessera_service_desk.main as desk_main
+import uvicorn
+from fastapi import FastAPI
 from tessera_billing.settings import BillingSettings
 from tessera_customer.settings import CustomerSettings
 from tessera_gateway.settings import GatewaySettings

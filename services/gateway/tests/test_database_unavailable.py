@@ -8,14 +8,13 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
-
 import tessera_billing.main as billing_main
 import tessera_customer.main as customer_main
 import tessera_gateway.main as gateway_main
 import tessera_sales.main as sales_main
 import tessera_service_desk.main as desk_main
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from tessera_billing.settings import BillingSettings
 from tessera_customer.settings import CustomerSettings
 from tessera_gateway.settings import GatewaySettings
@@ -63,11 +62,10 @@ async def test_a_database_that_refuses_connections_is_a_503(name: str, caplog: p
     assert not [r for r in caplog.records if r.levelname == "ERROR" and "unhandled" in r.getMessage()]
 
 
-def test_what_counts_as_unreachable(tmp_path) -> None:  # noqa: ANN001
+def test_what_counts_as_unreachable(tmp_path) -> None:
     # SQLite: a database file that cannot be opened (here: a directory).
-    with pytest.raises(OperationalError) as err:
-        with create_engine(f"sqlite:///{tmp_path}").connect() as c:
-            c.execute(text("select 1"))
+    with pytest.raises(OperationalError) as err, create_engine(f"sqlite:///{tmp_path}").connect() as c:
+        c.execute(text("select 1"))
     assert database_unreachable(err.value)
     # An OSError that never went through the database code is not the database's.
     assert not database_unreachable(ConnectionRefusedError(111, "refused"))

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from tessera_sales.testing import Api, deal_payload
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)

@@ -58,8 +58,8 @@ class KafkaOutage:
                 self._last_error = error
                 line = None
                 if now - self._last_summary >= self.summary_every:
-                    line = ("Kafka still unreachable after %.0f s (%d failed attempts since the last line; "
-                            "last: %s)", (now - self.down_since, self.suppressed, error[:300]))
+                    line = (("Kafka still unreachable after %.0f s (%d failed attempts since the last line; "
+                             "last: %s)"), (now - self.down_since, self.suppressed, error[:300]))
                     self._last_summary = now
                     self.suppressed = 0
         if line is not None:

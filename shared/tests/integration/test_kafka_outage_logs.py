@@ -9,7 +9,6 @@ import logging
 import socket
 
 import pytest
-
 import tessera_sales.main as sales_main
 from tessera_sales.settings import SalesSettings
 from tessera_shared.kafka_log import OUTAGE, KafkaOutage

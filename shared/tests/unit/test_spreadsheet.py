@@ -6,7 +6,6 @@ import csv
 import io
 
 import pytest
-
 from tessera_shared.spreadsheet import csv_line, safe_cell
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from tessera_shared.auth import Principal, Role
 
 from tessera_customer.timeline.models import TimelineEntry
-from tessera_shared.auth import Principal, Role
 
 
 @dataclass(frozen=True)
