@@ -12,10 +12,9 @@ import re
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-
 from tessera_gateway.views.openapi import merge
 from tessera_shared.http.idempotency import _idempotency
 from tessera_shared.testing.databases import DatabaseFactory
@@ -223,3 +222,65 @@ async def test_every_date_in_a_query_is_strict_iso_8601(databases: DatabaseFacto
                     failures.append(f"{method} {path}?{param['name']}=0: {r.status_code} {r.text[:120]}")
     assert seen > 0
     assert failures == []
+
+
+def _body_models(app: Any) -> list[Any]:
+    import inspect
+    import typing
+
+    from fastapi import routing
+    from fastapi.routing import APIRoute
+    from pydantic import BaseModel
+
+    found: list[Any] = []
+
+    def visit(annotation: Any) -> None:
+        for candidate in (annotation, *typing.get_args(annotation)):
+            if inspect.isclass(candidate) and issubclass(candidate, BaseModel):
+                if candidate not in found:
+                    found.append(candidate)
+                    for field in candidate.model_fields.values():
+                        visit(field.annotation)
+            elif typing.get_args(candidate) and candidate is not annotation:
+                visit(candidate)
+
+    for context in routing.iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute) and context.body_field is not None:
+            visit(context.body_field.field_info.annotation)
+    return found
+
+
+@pytest.mark.parametrize("service", [*SERVICES, "gateway"])
+def test_json_bodies_take_booleans_and_dates_only_as_documented(service: str, apps: dict[str, Any]) -> None:
+    """Pydantic's lax mode read ``0`` as ``false``, a number as a Unix time and ``false`` or
+    ``"1"`` as an integer; the document says boolean, ISO 8601 string, integer. Every request-body
+    field of those types refuses what its type does not allow (money: the decimals item)."""
+    import datetime
+    import typing
+
+    from pydantic import TypeAdapter, ValidationError
+
+    def leaves(annotation: Any) -> set[Any]:
+        if typing.get_origin(annotation) is Annotated:
+            return leaves(typing.get_args(annotation)[0])
+        args = typing.get_args(annotation)
+        return set().union(*(leaves(a) for a in args)) if args else {annotation}
+
+    failures = []
+    for model in _body_models(apps[service]):
+        for name, field in model.model_fields.items():
+            types = leaves(field.annotation)
+            kinds = {"bool" for t in types if t is bool} | {"int" for t in types if t is int} | {
+                "float" for t in types if t is float} | {"date" for t in types if t in (datetime.date, datetime.datetime)}
+            probes = [(0, "bool"), (0, "date"), (True, "int"), ("1", "int"), (True, "float"), ("1", "float")]
+            for probe, what in probes:
+                if what not in kinds:
+                    continue
+                annotation = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+                try:
+                    TypeAdapter(annotation).validate_python(probe)
+                except ValidationError:
+                    continue
+                failures.append(f"{model.__module__}.{model.__name__}.{name} accepts {probe!r} ({what})")
+
+    assert failures == [], "\n".join(failures)

@@ -26,20 +26,20 @@ from tessera_shared.consumer import ConsumerRunner, Handler
 from tessera_shared.db import create_engine, session_factory
 from tessera_shared.events.envelope import SERVICES, dlq_topic_for, topic_for
 from tessera_shared.events.router import schemas_router
-from tessera_shared.privacy import export_router
 from tessera_shared.http.docs import install_docs, point_token_url, token_url_for
 from tessera_shared.http.errors import install_problem_handlers
 from tessera_shared.http.guard import EdgeGuardMiddleware
 from tessera_shared.http.limits import BodySizeLimitMiddleware
-from tessera_shared.http.methods import MethodNotAllowedMiddleware
-from tessera_shared.http.pagination import configure_cursor_key
+from tessera_shared.http.methods import MethodNotAllowedMiddleware, route_paths
 from tessera_shared.http.openapi import add_problem_responses, operation_id
+from tessera_shared.http.pagination import configure_cursor_key
 from tessera_shared.http.text import RejectNulMiddleware
 from tessera_shared.jobs import Job, JobScheduler
 from tessera_shared.kafka import contract_topics, ensure_topics, make_consumer, make_producer
 from tessera_shared.migrations import upgrade_to_head
 from tessera_shared.observability import RequestContextMiddleware, configure_logging
 from tessera_shared.outbox import OutboxRelay, attach_wakeup
+from tessera_shared.privacy import export_router
 from tessera_shared.revocation import RevocationPoller, RevokedTokens, http_feed
 from tessera_shared.settings import ServiceSettings
 from tessera_shared.tracing import make_tracer
@@ -237,8 +237,18 @@ def build_app(
     app.state.tracer_provider, app.state.tracer = make_tracer(
         name, settings.otel_exporter, settings.otel_endpoint, settings.otel_sample_ratio)
     install_problem_handlers(app)
-    # 405 with the Allow the OpenAPI document declares (app.openapi late-bound: the gateway's merged one).
-    app.add_middleware(MethodNotAllowedMiddleware, document=lambda: app.openapi())
+    # 405 with the Allow the OpenAPI document declares: the routes' (without building the
+    # document), or the document that replaced app.openapi (the gateway's merged one).
+    own_paths: dict[str, Any] = {}
+
+    def documented_paths() -> dict[str, Any]:
+        if app.openapi is not openapi_with_problems:
+            return app.openapi().get("paths", {})
+        if not own_paths:
+            own_paths.update(route_paths(app))
+        return own_paths
+
+    app.add_middleware(MethodNotAllowedMiddleware, paths=documented_paths)
     # Added before the size limit, so it runs inside it and reads only bodies the limit allowed.
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, routes=body_limits)

@@ -8,18 +8,19 @@ from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from tessera_shared.decimals import MoneyIn, PositiveMoneyIn
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.inputs import Trimmed
 
 from tessera_billing.invoices.rules import InvalidTransition
 from tessera_billing.money import has_valid_precision, quantize
 from tessera_billing.settings import BillingSettings
-from tessera_shared.decimals import MoneyIn, PositiveMoneyIn
-from tessera_shared.http.errors import Problem
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 # Amounts a client sends: decimal strings with their limits in the schema's pattern.
 PositiveAmount = PositiveMoneyIn
 NonNegativeAmount = MoneyIn
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text200 = Trimmed(min_length=1, max_length=200)
 
 
 def _settings(request: Request) -> BillingSettings:

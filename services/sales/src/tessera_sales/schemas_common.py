@@ -6,17 +6,18 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import PlainSerializer, StringConstraints
+from tessera_shared.decimals import MoneyIn as SharedMoneyIn
+from tessera_shared.http.inputs import Trimmed
+from tessera_shared.money import fits, too_large
 
 from tessera_sales.money import quantize
-from tessera_shared.decimals import MoneyIn as SharedMoneyIn
-from tessera_shared.money import fits, too_large
 
 # A decimal string whose schema pattern carries its limits (shared with billing and the events).
 MoneyIn = SharedMoneyIn
 MoneyOut = Annotated[Decimal, PlainSerializer(lambda v: str(v), return_type=str)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text500 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Text200 = Trimmed(min_length=1, max_length=200)
+Text500 = Trimmed(min_length=1, max_length=500)
 OwnerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 

@@ -33,6 +33,19 @@ class _Node:
         self.methods: frozenset[str] | None = None
 
 
+def route_paths(app: Any) -> dict[str, list[str]]:
+    """The documented paths of an app's routes and their methods (what its OpenAPI document
+    lists, without building the document)."""
+    from fastapi import routing
+    from fastapi.routing import APIRoute
+
+    paths: dict[str, list[str]] = {}
+    for context in routing.iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute) and context.include_in_schema:
+            paths.setdefault(context.path_format, []).extend(m.lower() for m in context.methods or ())
+    return paths
+
+
 class MethodTable:
     """Path templates of an OpenAPI document and the methods each declares."""
 
@@ -76,19 +89,22 @@ def allow_header(methods: frozenset[str]) -> str:
 
 
 class MethodNotAllowedMiddleware:
-    """A 405 (problem+json, with ``Allow``) for a method the document does not declare on a path."""
+    """A 405 (problem+json, with ``Allow``) for a method the document does not declare on a path.
 
-    def __init__(self, app: ASGIApp, document: Callable[[], dict[str, Any]]) -> None:
+    ``paths`` gives the document's ``paths`` (or path -> methods); the table is rebuilt when it
+    returns another object (the gateway's merged document is refreshed in the background)."""
+
+    def __init__(self, app: ASGIApp, paths: Callable[[], dict[str, Any]]) -> None:
         self.app = app
-        self.document = document
+        self.paths = paths
         self._source: dict[str, Any] | None = None
         self._table: MethodTable | None = None
 
     def table(self) -> MethodTable:
-        document = self.document()
-        if document is not self._source or self._table is None:
-            self._table = MethodTable(document.get("paths", {}))
-            self._source = document
+        paths = self.paths()
+        if paths is not self._source or self._table is None:
+            self._table = MethodTable(paths)
+            self._source = paths
         return self._table
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -5,11 +5,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.http.inputs import IsoDate
 
 from tessera_billing.api import SettingsDep, today
 from tessera_billing.collections.service import run_overdue
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.http.query import IsoDate
 
 router = APIRouter(prefix="/v1/invoices", tags=["overdue and dunning"])
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from tessera_billing.api import Currency, MoneyOut, NonNegativeAmount, PositiveAmount
 
@@ -30,7 +30,7 @@ class CreditProfilePatch(BaseModel):
     rating: Literal["A", "B", "C", "D"] | None = None
     credit_limit: NonNegativeAmount | None = None
     currency: Currency | None = None
-    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    payment_terms_days: StrictInt | None = Field(default=None, ge=0, le=365)
 
 
 class CreditCheckIn(BaseModel):

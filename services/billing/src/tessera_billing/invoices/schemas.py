@@ -5,10 +5,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_serializer,
+)
+from tessera_shared.decimals import MoneyIn, Percent, Quantity
+from tessera_shared.http.inputs import IsoDate, Trimmed
 
 from tessera_billing.api import Currency, MoneyOut, plain_number
-from tessera_shared.decimals import MoneyIn, Percent, Quantity
 
 UnitPrice = MoneyIn
 
@@ -16,8 +25,8 @@ UnitPrice = MoneyIn
 class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-    product_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    description: Trimmed(min_length=1, max_length=500)
+    product_code: Trimmed(min_length=1, max_length=100) | None = None
     quantity: Quantity
     unit_price: UnitPrice
     discount_percent: Percent = Decimal(0)
@@ -31,17 +40,17 @@ class InvoiceCreate(BaseModel):
     customer_id: uuid.UUID
     currency: Currency
     lines: list[LineIn] = Field(min_length=1, max_length=200)
-    issue_date: date | None = Field(default=None, description="Defaults to today")
-    payment_terms_days: int | None = Field(default=None, ge=0, le=365,
+    issue_date: IsoDate | None = Field(default=None, description="Defaults to today")
+    payment_terms_days: StrictInt | None = Field(default=None, ge=0, le=365,
                                            description="Defaults to the customer's credit profile")
     note: Annotated[str, StringConstraints(max_length=1000)] | None = None
-    issue: bool = Field(default=False, description="Issue at once instead of leaving a draft")
+    issue: StrictBool = Field(default=False, description="Issue at once instead of leaving a draft")
 
 
 class InvoiceIssue(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    issue_date: date | None = Field(default=None, description="Defaults to the draft's issue date")
+    issue_date: IsoDate | None = Field(default=None, description="Defaults to the draft's issue date")
 
 
 class LineOut(MoneyOut):

@@ -3,9 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
+from tessera_shared.http.inputs import IsoDate, Trimmed
 
 from tessera_billing.api import Currency, MoneyOut, PositiveAmount
 
@@ -29,9 +30,9 @@ class PaymentCreate(BaseModel):
     customer_id: uuid.UUID | None = None
     amount: PositiveAmount
     currency: Currency
-    received_on: date | None = Field(default=None, description="Defaults to today; never in the future")
+    received_on: IsoDate | None = Field(default=None, description="Defaults to today; never in the future")
     method: Method = "bank_transfer"
-    reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    reference: Trimmed(min_length=1, max_length=200) | None = None
     allocations: list[AllocationIn] | None = Field(default=None, min_length=1, max_length=200)
 
 

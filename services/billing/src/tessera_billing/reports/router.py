@@ -6,6 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.inputs import IsoDate
+from tessera_shared.http.pagination import PageQuery, decode_cursor, encode_cursor
 
 from tessera_billing.api import Currency, invalid, today
 from tessera_billing.credit.models import CreditProfile
@@ -23,10 +27,6 @@ from tessera_billing.reports.schemas import (
     Statement,
     StatementLine,
 )
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.deps import SessionDep
-from tessera_shared.http.pagination import PageQuery, decode_cursor, encode_cursor
-from tessera_shared.http.query import IsoDate
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
+from tessera_shared.http.inputs import Trimmed
 
 from tessera_billing.api import MoneyOut
 
-Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Note = Trimmed(min_length=1, max_length=1000)
 
 
 class WriteOffCreate(BaseModel):

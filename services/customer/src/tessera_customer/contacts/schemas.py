@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, field_validator
+from tessera_shared.http.inputs import Trimmed
 
 from tessera_customer.customers.schemas import Name, Phone
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Trimmed(min_length=1, max_length=200)
 BuyingRole = Literal["decision_maker", "influencer", "user", "gatekeeper"]
 
 

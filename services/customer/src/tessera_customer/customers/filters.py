@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 from sqlalchemy import Select, or_, select
+from tessera_shared.decimals import decimal_string
+from tessera_shared.http.inputs import IsoAwareDatetime
 
 from tessera_customer.customers.models import Customer, CustomerTag
 from tessera_customer.customers.rules import name_key, normalise_email, normalise_phone
-from tessera_shared.decimals import decimal_string
-from tessera_shared.http.query import IsoAwareDatetime
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 # Revenue in the reporting currency: the Money column's NUMERIC(20, 4), as a decimal string.
@@ -98,9 +98,15 @@ class CustomerFilter(BaseModel):
 
 
 class SegmentFilter(CustomerFilter):
-    """The same filters as a JSON body: unknown names are refused rather than ignored."""
+    """The same filters as a JSON body: unknown names are refused rather than ignored, and the
+    JSON types are the documented ones (no ``0`` for false, no ``true`` or ``"5"`` for a number;
+    the query form reads text and stays lax)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    unowned: StrictBool | None = Field(default=None, description="true: only the unowned pool; false: only owned")
+    min_churn_risk: StrictInt | None = Field(default=None, ge=0, le=100)
+    min_purchases: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
 
 
 def _search(q: str) -> Any:

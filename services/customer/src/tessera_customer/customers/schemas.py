@@ -6,13 +6,14 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from tessera_shared.http.inputs import Trimmed
 
 from tessera_customer.customers.models import DEMOGRAPHIC, GEOGRAPHIC, PSYCHOGRAPHIC, Customer
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Trimmed(min_length=1, max_length=200)
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()./-]{5,40}$")]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Tag = Trimmed(min_length=1, max_length=50)
+Short = Trimmed(min_length=1, max_length=100)
 OwnerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Relation = Literal["consumer", "intermediary", "internal", "public"]
 RelationshipType = Literal["transactional", "preferred_supplier", "partner", "strategic_alliance"]
@@ -25,8 +26,8 @@ class Channel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["email", "phone", "postal"]
-    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-    label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
+    value: Trimmed(min_length=1, max_length=500)
+    label: Trimmed(max_length=50) | None = None
 
 
 class Demographic(BaseModel):

@@ -7,19 +7,20 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.db import utcnow
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.etag import check_if_match, etag_for
+from tessera_shared.http.inputs import IsoAwareDatetime, Trimmed
 
 from tessera_customer.common import SettingsDep, load_customer, refuse_if_erased
 from tessera_customer.customers.router import READERS
 from tessera_customer.lifecycle.models import StatusChange
 from tessera_customer.lifecycle.rules import allowed_transitions, can_transition
 from tessera_customer.lifecycle.service import churn_customers, transition
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.db import utcnow
-from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
-from tessera_shared.http.etag import check_if_match, etag_for
 
 router = APIRouter(prefix="/v1/customers", tags=["lifecycle"])
 
@@ -48,13 +49,13 @@ class StatusOverride(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Status
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+    reason: Trimmed(min_length=3, max_length=500)
 
 
 class ChurnRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: AwareDatetime | None = None
+    as_of: IsoAwareDatetime | None = None
 
 
 class ChurnRunOut(BaseModel):

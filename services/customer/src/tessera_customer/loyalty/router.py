@@ -8,8 +8,14 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlalchemy import select
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.etag import etag_for
+from tessera_shared.http.idempotency import IdempotencyDep
+from tessera_shared.http.inputs import Trimmed
+from tessera_shared.http.pagination import Page, PageQuery
 
 from tessera_customer.common import SettingsDep, load_customer, paginate_desc, refuse_if_erased
 from tessera_customer.customers.router import READERS
@@ -18,11 +24,6 @@ from tessera_customer.loyalty.models import LoyaltyAccount, LoyaltyEntry
 from tessera_customer.loyalty.rules import level_for
 from tessera_customer.loyalty.service import redeem_points
 from tessera_customer.settings import CustomerSettings
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.deps import SessionDep
-from tessera_shared.http.etag import etag_for
-from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/customers/{customer_id}/loyalty", tags=["loyalty"])
 
@@ -39,8 +40,8 @@ class LoyaltyOut(BaseModel):
 class Redemption(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    points: int = Field(gt=0, le=10_000_000)
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
+    points: StrictInt = Field(gt=0, le=10_000_000)
+    reason: Trimmed(min_length=3, max_length=300)
 
 
 class EntryOut(BaseModel):

@@ -7,17 +7,18 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
-
-from tessera_customer.common import SettingsDep, load_customer, refuse_if_erased
-from tessera_customer.customers.schemas import CustomerOut
-from tessera_customer.pool.rules import claim_owner
-from tessera_customer.pool.service import claim, return_to_pool
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.etag import check_if_match, etag_for
+from tessera_shared.http.inputs import IsoAwareDatetime
+
+from tessera_customer.common import SettingsDep, load_customer, refuse_if_erased
+from tessera_customer.customers.schemas import CustomerOut
+from tessera_customer.pool.rules import claim_owner
+from tessera_customer.pool.service import claim, return_to_pool
 
 router = APIRouter(prefix="/v1/customers", tags=["pool"])
 
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/v1/customers", tags=["pool"])
 class PoolRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: AwareDatetime | None = None
+    as_of: IsoAwareDatetime | None = None
 
 
 class PoolRunOut(BaseModel):

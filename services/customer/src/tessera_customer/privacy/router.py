@@ -7,8 +7,16 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StrictBool
 from sqlalchemy import delete, select, update
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.db import utcnow
+from tessera_shared.deps import SessionDep
+from tessera_shared.events.contracts import CustomerErased
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.idempotency import IdempotencyDep
+from tessera_shared.http.inputs import Trimmed
+from tessera_shared.outbox import publish
 
 from tessera_customer.common import audit_read, load_customer, refuse_if_erased
 from tessera_customer.contacts.models import Contact
@@ -24,13 +32,6 @@ from tessera_customer.privacy.models import Consent, ConsentRecord
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.db import utcnow
-from tessera_shared.deps import SessionDep
-from tessera_shared.events.contracts import CustomerErased
-from tessera_shared.http.errors import Problem
-from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.outbox import publish
 
 router = APIRouter(prefix="/v1/customers/{customer_id}", tags=["privacy"])
 
@@ -42,8 +43,8 @@ class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     purpose: Purpose
-    granted: bool
-    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
+    granted: StrictBool
+    source: Trimmed(min_length=2, max_length=100)
 
 
 class ConsentOut(BaseModel):
@@ -144,7 +145,7 @@ async def export_customer(
 class EraseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
+    reason: Trimmed(min_length=3, max_length=300)
 
 
 @router.post("/erase", response_model=CustomerOut, summary="Erase personal data (anonymise; keep business totals)")

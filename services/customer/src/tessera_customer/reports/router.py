@@ -10,15 +10,15 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import and_, distinct, exists, func, select
 from sqlalchemy.orm import aliased
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.inputs import IsoAwareDatetime
 
 from tessera_customer.common import SettingsDep
 from tessera_customer.customers.models import Customer
 from tessera_customer.lifecycle.models import StatusChange
 from tessera_customer.reports.rules import ACTIVE, rate, retention_rate
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
-from tessera_shared.http.query import IsoAwareDatetime
 
 router = APIRouter(prefix="/v1/customers/reports", tags=["reports"])
 

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from tessera_shared.http.inputs import Trimmed
 
 from tessera_customer.customers.filters import SegmentFilter
 from tessera_customer.segments.models import Segment
 
-SegmentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+SegmentName = Trimmed(min_length=1, max_length=200)
+Description = Trimmed(max_length=1000)
 
 
 class SegmentCreate(BaseModel):

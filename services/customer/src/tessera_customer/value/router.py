@@ -8,8 +8,13 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, or_, select
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.db import utcnow
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.inputs import IsoAwareDatetime
+from tessera_shared.http.pagination import Page, PageQuery
 
 from tessera_customer.common import SettingsDep, load_customer, paginate_desc
 from tessera_customer.customers.models import Customer
@@ -18,10 +23,6 @@ from tessera_customer.timeline.visibility import lost_deals_seen_by
 from tessera_customer.value import rules
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
 from tessera_customer.value.service import recompute_values, risk_of
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.db import utcnow
-from tessera_shared.deps import SessionDep
-from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/customers", tags=["value"])
 
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/v1/customers", tags=["value"])
 class Recompute(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: AwareDatetime | None = None
+    as_of: IsoAwareDatetime | None = None
 
 
 class RecomputeOut(BaseModel):

@@ -24,6 +24,7 @@ from tessera_shared.auth import ALL_ROLES, Principal, public, require_roles
 from tessera_shared.db import read_session, utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
+from tessera_shared.http.inputs import IsoDatetime
 from tessera_shared.revocation import RevocationPoller
 
 from tessera_gateway.auth import refresh
@@ -73,7 +74,7 @@ async def logout(request: Request, session: SessionDep,
              "`refresh_token`). Holding the token is the proof: no other credential is needed. Answers 200 "
              "whether or not the token was known (RFC 7009 §2.2). Revoking a refresh token ends its chain; "
              "revoking an access token also ends the chain it was issued with.",
-             responses={200: {"description": "revoked, or unknown"}},
+             response_class=Response, responses={200: {"description": "revoked, or unknown (no body)"}},
              openapi_extra=public("holding the token is the proof (RFC 7009)"))
 async def revoke(
     request: Request,
@@ -106,7 +107,7 @@ async def revoke(
             openapi_extra=public("lists only the ids of tokens that no longer work"))
 async def revocations(
     request: Request,
-    since: Annotated[datetime | None, Query(description="RFC 3339; only what was revoked from then on")] = None,
+    since: Annotated[IsoDatetime | None, Query(description="RFC 3339; only what was revoked from then on")] = None,
 ) -> RevocationFeedOut:
     if since is not None and since.tzinfo is None:
         raise Problem(422, "invalid input: since", slug="validation-error",

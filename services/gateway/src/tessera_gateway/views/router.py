@@ -10,6 +10,10 @@ from typing import Annotated, Any
 import orjson
 from prometheus_client import Counter
 from fastapi import APIRouter, Query, Request
+from prometheus_client import Counter
+from tessera_shared.auth import STAFF_ROLES, Principal, Role, require_roles
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.inputs import IsoDate
 from fastapi.responses import Response
 
 from tessera_gateway.audit import service as audit
@@ -17,9 +21,6 @@ from tessera_gateway.views import customer360, kpis
 from tessera_gateway.views.cache import ViewCache, Views
 from tessera_gateway.views.compose import Fetch, fetch_all
 from tessera_gateway.views.schemas import Customer360
-from tessera_shared.auth import STAFF_ROLES, Principal, Role, require_roles
-from tessera_shared.http.errors import Problem
-from tessera_shared.http.query import IsoDate
 
 router = APIRouter(prefix="/api/v1", tags=["views"])
 

@@ -5,20 +5,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
-
-from tessera_sales.access import may_see, not_found, scope_owner
-from tessera_sales.activities import service
-from tessera_sales.activities.models import Activity
-from tessera_sales.activities.schemas import (
-    ActivityCreate, ActivityOut, ActivityPatch, OverdueOwner, OverdueReport, ReminderRun,
-)
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
+from tessera_shared.http.inputs import IsoAwareDatetime
 from tessera_shared.http.pagination import Page, PageQuery, paginate
-from tessera_shared.http.query import IsoAwareDatetime
+
+from tessera_sales.access import may_see, not_found, scope_owner
+from tessera_sales.activities import service
+from tessera_sales.activities.models import Activity
+from tessera_sales.activities.schemas import (
+    ActivityCreate,
+    ActivityOut,
+    ActivityPatch,
+    OverdueOwner,
+    OverdueReport,
+    ReminderRun,
+)
 
 router = APIRouter(prefix="/v1/activities", tags=["activities"])
 

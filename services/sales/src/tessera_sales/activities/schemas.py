@@ -4,12 +4,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from tessera_shared.http.inputs import IsoAwareDatetime, Trimmed
 
 from tessera_sales.schemas_common import OwnerId
 
 ActivityKind = Literal["call", "meeting", "email", "visit", "note", "task"]
-Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Subject = Trimmed(min_length=1, max_length=300)
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
 
 
@@ -26,9 +27,9 @@ class ActivityCreate(BaseModel):
     lead_id: uuid.UUID | None = None
     deal_id: uuid.UUID | None = None
     owner_id: OwnerId | None = None
-    occurred_at: AwareDatetime | None = None
-    due_at: AwareDatetime | None = None
-    remind_at: AwareDatetime | None = None
+    occurred_at: IsoAwareDatetime | None = None
+    due_at: IsoAwareDatetime | None = None
+    remind_at: IsoAwareDatetime | None = None
 
 
 class ActivityPatch(BaseModel):
@@ -36,9 +37,9 @@ class ActivityPatch(BaseModel):
 
     subject: Subject | None = None
     notes: Notes | None = None
-    due_at: AwareDatetime | None = None
-    remind_at: AwareDatetime | None = None
-    completed: bool | None = None
+    due_at: IsoAwareDatetime | None = None
+    remind_at: IsoAwareDatetime | None = None
+    completed: StrictBool | None = None
 
 
 class ActivityOut(BaseModel):

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from tessera_shared.http.inputs import IsoDate
 
 from tessera_sales.schemas_common import Currency, MoneyIn, MoneyOut, Text200, check_minor_units
 
@@ -20,8 +21,8 @@ class CampaignCreate(BaseModel):
     channel: Channel
     currency: Currency
     budget: MoneyIn
-    starts_on: date
-    ends_on: date | None = None
+    starts_on: IsoDate
+    ends_on: IsoDate | None = None
 
     @field_validator("budget")
     @classmethod
@@ -44,7 +45,7 @@ class CampaignPatch(BaseModel):
     name: Text200 | None = None
     channel: Channel | None = None
     budget: MoneyIn | None = None
-    ends_on: date | None = None
+    ends_on: IsoDate | None = None
 
 
 class CampaignOut(BaseModel):
@@ -96,7 +97,7 @@ class CostCreate(BaseModel):
     description: Text200
     currency: Currency
     amount: MoneyIn
-    incurred_on: date
+    incurred_on: IsoDate
 
     @field_validator("amount")
     @classmethod

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints
 
 from tessera_sales.schemas_common import Currency, MoneyIn, MoneyOut, Text200
 
@@ -25,7 +25,7 @@ class ProductPatch(BaseModel):
 
     name: Text200 | None = None
     unit_price: MoneyIn | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class ProductOut(BaseModel):

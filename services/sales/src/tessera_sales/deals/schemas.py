@@ -3,12 +3,29 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
-
-from tessera_sales.schemas_common import Currency, MoneyIn, MoneyOut, OwnerId, Text200, Text500, check_minor_units
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+)
 from tessera_shared.decimals import Percent, Quantity
+from tessera_shared.http.inputs import IsoDate, Trimmed
+
+from tessera_sales.schemas_common import (
+    Currency,
+    MoneyIn,
+    MoneyOut,
+    OwnerId,
+    Text200,
+    Text500,
+    check_minor_units,
+)
 
 OpenStage = Literal["prospecting", "qualification", "proposal", "negotiation"]
 
@@ -18,7 +35,7 @@ class LineItemIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    product_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None = None
+    product_code: Trimmed(min_length=1, max_length=50) | None = None
     description: Text500 | None = None
     quantity: Quantity
     unit_price: MoneyIn | None = None
@@ -49,11 +66,11 @@ class DealCreate(BaseModel):
     amount: MoneyIn | None = None
     line_items: list[LineItemIn] = Field(default_factory=list, max_length=200)
     owner_id: OwnerId | None = None
-    expected_close_date: date | None = None
+    expected_close_date: IsoDate | None = None
     stage: OpenStage = "prospecting"
-    probability: int | None = Field(default=None, ge=0, le=100)
+    probability: StrictInt | None = Field(default=None, ge=0, le=100)
     campaign_id: uuid.UUID | None = None
-    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    payment_terms_days: StrictInt | None = Field(default=None, ge=0, le=365)
 
     @field_validator("amount")
     @classmethod
@@ -70,19 +87,19 @@ class DealPatch(BaseModel):
     amount: MoneyIn | None = None
     line_items: list[LineItemIn] | None = Field(default=None, max_length=200)
     owner_id: OwnerId | None = None
-    expected_close_date: date | None = None
+    expected_close_date: IsoDate | None = None
     stage: Literal["prospecting", "qualification", "proposal", "negotiation", "won", "lost"] | None = None
-    probability: int | None = Field(default=None, ge=0, le=100)
+    probability: StrictInt | None = Field(default=None, ge=0, le=100)
     campaign_id: uuid.UUID | None = None
-    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    payment_terms_days: StrictInt | None = Field(default=None, ge=0, le=365)
 
 
 class WinRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # A finance manager (or admin) lets the deal through the customer's credit hold.
-    credit_override: bool = False
-    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    credit_override: StrictBool = False
+    payment_terms_days: StrictInt | None = Field(default=None, ge=0, le=365)
 
 
 class LoseRequest(BaseModel):

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel, ConfigDict, EmailStr, Field, StringConstraints, ValidationInfo, field_validator, model_validator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
 )
+from tessera_shared.http.inputs import IsoDate
 
 from tessera_sales.deals.schemas import LineItemIn, OpenStage
 from tessera_sales.schemas_common import (
@@ -101,7 +109,7 @@ class ConvertDeal(BaseModel):
     currency: Currency
     amount: MoneyIn | None = None
     line_items: list[LineItemIn] = Field(default_factory=list, max_length=200)
-    expected_close_date: date | None = None
+    expected_close_date: IsoDate | None = None
     stage: OpenStage = "qualification"
 
     @field_validator("amount")

@@ -8,6 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlalchemy import func, select
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.inputs import IsoDate
 
 from tessera_sales.access import scope_owner
 from tessera_sales.activities.models import Activity
@@ -18,10 +22,6 @@ from tessera_sales.reports import rules
 from tessera_sales.reports.schemas import (
     Forecast, ForecastRow, Funnel, FunnelStepOut, RepPerformance, SalesPerformance, StageTime, WonAmount,
 )
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
-from tessera_shared.http.query import IsoDate
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 

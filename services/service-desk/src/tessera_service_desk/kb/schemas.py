@@ -2,14 +2,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from tessera_shared.http.inputs import Trimmed
+
 from tessera_service_desk.errors import NO_NUL
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300, pattern=NO_NUL)]
-Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200_000, pattern=NO_NUL)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=NO_NUL)]
+Title = Trimmed(min_length=1, max_length=300, pattern=NO_NUL)
+Body = Trimmed(min_length=1, max_length=200_000, pattern=NO_NUL)
+Tag = Trimmed(min_length=1, max_length=50, pattern=NO_NUL)
 ArticleStatus = Literal["draft", "published", "archived"]
 
 
@@ -52,7 +54,7 @@ class ArticleOut(BaseModel):
 class Feedback(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    helpful: bool
+    helpful: StrictBool
 
 
 class TicketLink(BaseModel):

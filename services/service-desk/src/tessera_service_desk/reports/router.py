@@ -4,6 +4,10 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.db import utcnow
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.inputs import IsoDatetime
 
 from tessera_service_desk.errors import instant, invalid
 from tessera_service_desk.reports import repository as q
@@ -11,10 +15,6 @@ from tessera_service_desk.reports.schemas import (
     BacklogReport, BacklogRow, ComplianceReport, ComplianceRow, FcrReport, FcrRow, SatisfactionReport,
     SatisfactionRow,
 )
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.db import utcnow
-from tessera_shared.deps import SessionDep
-from tessera_shared.http.query import IsoDatetime
 
 router = APIRouter(prefix="/v1/tickets/reports", tags=["reports"])
 

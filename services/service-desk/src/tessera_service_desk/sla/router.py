@@ -9,22 +9,28 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-
-from tessera_service_desk.directory.models import KnownCustomer
-from tessera_service_desk.errors import NO_NUL, conflict, instant, invalid, not_found
-from tessera_service_desk.jobs import auto_close_solved
-from tessera_service_desk.sla.models import EscalationNotification, SlaPolicy
-from tessera_service_desk.sla.schemas import AgreementOut, AgreementPut, PolicyCreate, PolicyOut, PolicyPatch
-from tessera_service_desk.sla.service import scan_breaches
-from tessera_service_desk.tickets.router import AGENTS, settings_of
-from tessera_service_desk.tickets.schemas import JobRunOut, NotificationOut
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
+from tessera_shared.http.inputs import IsoDatetime
 from tessera_shared.http.pagination import Page, PageQuery, paginate
-from tessera_shared.http.query import IsoDatetime
+
+from tessera_service_desk.directory.models import KnownCustomer
+from tessera_service_desk.errors import NO_NUL, conflict, instant, invalid, not_found
+from tessera_service_desk.jobs import auto_close_solved
+from tessera_service_desk.sla.models import EscalationNotification, SlaPolicy
+from tessera_service_desk.sla.schemas import (
+    AgreementOut,
+    AgreementPut,
+    PolicyCreate,
+    PolicyOut,
+    PolicyPatch,
+)
+from tessera_service_desk.sla.service import scan_breaches
+from tessera_service_desk.tickets.router import AGENTS, settings_of
+from tessera_service_desk.tickets.schemas import JobRunOut, NotificationOut
 
 policies = APIRouter(prefix="/v1/sla-policies", tags=["sla"])
 jobs = APIRouter(prefix="/v1/tickets", tags=["sla"])

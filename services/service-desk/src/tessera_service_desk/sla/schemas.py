@@ -4,14 +4,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 from tessera_shared.events.contracts.service_desk import Priority
 
 Level = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30, pattern=r"^[a-z0-9_]+$")]
 TierOrAny = Literal["key", "ordinary", "small", "any"]
 # Business minutes; a year of business hours is far beyond any real target.
-Minutes = Annotated[int, Field(ge=1, le=525_600)]
+Minutes = Annotated[StrictInt, Field(ge=1, le=525_600)]
 
 
 class PolicyCreate(BaseModel):
@@ -23,7 +22,7 @@ class PolicyCreate(BaseModel):
     first_response_minutes: Minutes | None = None
     next_response_minutes: Minutes | None = None
     resolution_minutes: Minutes | None = None
-    business_hours: bool = Field(default=True, description="Count in the business calendar (false: 24x7)")
+    business_hours: StrictBool = Field(default=True, description="Count in the business calendar (false: 24x7)")
 
 
 class PolicyPatch(BaseModel):
@@ -32,7 +31,7 @@ class PolicyPatch(BaseModel):
     first_response_minutes: Minutes | None = None
     next_response_minutes: Minutes | None = None
     resolution_minutes: Minutes | None = None
-    business_hours: bool | None = None
+    business_hours: StrictBool | None = None
 
 
 class PolicyOut(BaseModel):

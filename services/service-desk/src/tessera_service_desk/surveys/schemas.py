@@ -2,18 +2,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from tessera_shared.http.inputs import Trimmed
+
 from tessera_service_desk.errors import NO_NUL
 
 
 class SurveyAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    csat: int = Field(ge=1, le=5, description="Customer satisfaction, 1 (very unhappy) to 5 (very happy)")
-    nps: int | None = Field(default=None, ge=0, le=10, description="How likely to recommend us, 0 to 10")
-    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000, pattern=NO_NUL)] | None = None
+    csat: StrictInt = Field(ge=1, le=5, description="Customer satisfaction, 1 (very unhappy) to 5 (very happy)")
+    nps: StrictInt | None = Field(default=None, ge=0, le=10, description="How likely to recommend us, 0 to 10")
+    comment: Trimmed(max_length=5000, pattern=NO_NUL) | None = None
 
 
 class SurveyOut(BaseModel):

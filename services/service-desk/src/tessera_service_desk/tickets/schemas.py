@@ -4,16 +4,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from tessera_shared.events.contracts.service_desk import Category, Channel, Priority
+from tessera_shared.http.inputs import Trimmed
 
 from tessera_service_desk.errors import NO_NUL, invalid
-from tessera_shared.events.contracts.service_desk import Category, Channel, Priority
 
 Status = Literal["new", "open", "pending", "on_hold", "solved", "closed"]
-Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300, pattern=NO_NUL)]
+Subject = Trimmed(min_length=1, max_length=300, pattern=NO_NUL)
 Description = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
-AgentId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]
-GroupName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)]
+AgentId = Trimmed(min_length=1, max_length=200, pattern=NO_NUL)
+GroupName = Trimmed(min_length=1, max_length=100, pattern=NO_NUL)
 
 
 class TicketCreate(BaseModel):
@@ -130,8 +131,8 @@ class TicketDetail(TicketOut):
 class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000, pattern=NO_NUL)]
-    public: bool = True
+    body: Trimmed(min_length=1, max_length=20_000, pattern=NO_NUL)
+    public: StrictBool = True
     # Staff record a customer's message (phone, email) with author_kind "customer".
     author_kind: Literal["agent", "customer"] = "agent"
 
@@ -166,7 +167,7 @@ class NotificationOut(BaseModel):
 class EscalationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NO_NUL)]
+    reason: Trimmed(min_length=1, max_length=500, pattern=NO_NUL)
 
 
 class JobRunOut(BaseModel):
