@@ -6,7 +6,8 @@ literal path lacks falls through to a parameterised sibling (``PATCH /v1/custome
 reached ``PATCH /v1/customers/{customer_id}`` and answered 422). Here the request's path is
 matched against the document's path templates, literal segments before parameters (the most
 specific template wins, as a reader of the document would expect); a method that template does
-not declare is a 405 whose ``Allow`` lists the ones it does (``HEAD`` with ``GET``). Paths the
+not declare is a 405 whose ``Allow`` lists the ones it does (FastAPI serves no ``HEAD``, so
+neither is it listed; a ``HEAD`` is a 405 too). Paths the
 document does not know pass through untouched. The gateway gives its merged document, so it
 answers for the services' paths too (a forwarded path with an undeclared method never leaves
 the gateway).
@@ -55,8 +56,6 @@ class MethodTable:
             methods = {m.upper() for m in operations if m in METHODS}
             if not methods:
                 continue
-            if "GET" in methods:
-                methods.add("HEAD")
             node = self.root
             for segment in template.strip("/").split("/"):
                 if segment.startswith("{") and segment.endswith("}") and ":" not in segment:
