@@ -43,7 +43,7 @@ from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of, running
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from service_apps import main_module, settings_class  # noqa: E402
+from service_apps import main_module, settings_class
 
 # Nothing listens there: connections are refused at once.
 UNREACHABLE = "http://127.0.0.1:9"

@@ -21,7 +21,7 @@ from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of, running
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from service_apps import build_app, main_module  # noqa: E402
+from service_apps import build_app, main_module
 
 SERVICES = ["customer", "sales", "service-desk", "billing"]
 MAX_OPERATION_ID = 32

@@ -46,7 +46,7 @@ def _strip(value: str) -> str:
     return value.strip()
 
 
-def Trimmed(*, min_length: int | None = None, max_length: int | None = None,  # noqa: N802 - a type
+def Trimmed(*, min_length: int | None = None, max_length: int | None = None,
             pattern: str | None = None) -> Any:
     """Text stored without surrounding whitespace, whose documented ``maxLength`` holds for what
     the client sends (``StringConstraints(strip_whitespace=True, max_length=n)`` checked the

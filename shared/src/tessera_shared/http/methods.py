@@ -26,7 +26,7 @@ METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 class _Node:
-    __slots__ = ("literal", "param", "methods")
+    __slots__ = ("literal", "methods", "param")
 
     def __init__(self) -> None:
         self.literal: dict[str, _Node] = {}
@@ -74,9 +74,9 @@ def _find(node: _Node, segments: list[str], i: int) -> frozenset[str] | None:
     if i == len(segments):
         return node.methods
     segment = segments[i]
-    if (child := node.literal.get(segment)) is not None:
-        if (found := _find(child, segments, i + 1)) is not None:
-            return found
+    child = node.literal.get(segment)
+    if child is not None and (found := _find(child, segments, i + 1)) is not None:
+        return found  # a literal segment first: the most specific template wins
     if node.param is not None and segment:
         return _find(node.param, segments, i + 1)
     return None

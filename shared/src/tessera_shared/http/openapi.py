@@ -8,12 +8,14 @@ client can get is added here, per operation, from what the route really does:
   globals), so a 409 ``credit-hold`` is declared on ``winDeal`` and nowhere else; 401 and 403
   from the auth dependencies, 404 where the path names an entity, 412 where ``If-Match`` is
   checked, 413 where a body is read, 422 where anything is validated, 503 with
-  ``Retry-After`` where the database is used; ``5XX`` stays as the default for the rest;
-- **request headers**: ``Idempotency-Key`` and ``If-Match`` are ``Header()`` parameters of
-  the shared dependencies (``IdempotencyDep``, ``IfMatchDep``), so they are documented by
-  construction wherever a route uses them;
+  ``Retry-After`` on every route but the probes (the database handlers answer it anywhere);
+  ``5XX`` stays as the default for the rest (500, and the gateway's 502/504);
+- **request headers**: ``Idempotency-Key`` is a ``Header()`` parameter of the shared
+  ``IdempotencyDep``, so it is documented by construction wherever a route uses it;
+  ``If-Match`` (and 412) wherever the route reaches ``check_if_match``; ``If-None-Match``
+  where the endpoint reads it;
 - **response headers**: ``Idempotent-Replayed`` where the idempotency dependency is used,
-  ``ETag`` / ``Location`` where the endpoint sets them, ``Retry-After`` on 429 and 503,
+  ``ETag`` / ``Location`` where the endpoint (or a helper of its module) sets them, ``Retry-After`` on 429 and 503,
   ``WWW-Authenticate`` on 401;
 - **clean-up**: schemas nothing refers to are dropped (FastAPI's ``HTTPValidationError``).
 
@@ -27,7 +29,7 @@ import inspect
 import re
 import types
 from collections.abc import Callable, Iterable, Iterator
-from functools import lru_cache
+from functools import cache
 from http import HTTPStatus
 from typing import Any
 
@@ -125,7 +127,7 @@ def _call_text(source: str, start: int) -> str:
     return source[start:start + 2000]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _problems_in(function: Callable[..., Any]) -> frozenset[tuple[int, str | None]]:
     try:
         source = inspect.getsource(function)
@@ -218,7 +220,7 @@ def _reads_header(function: Callable[..., Any], header: str) -> bool:
         source = inspect.getsource(function)
     except (OSError, TypeError):
         return False
-    return re.search(rf"""headers\.get\(\s*["']{header}["']""", source, re.I) is not None
+    return re.search(rf"""headers\.get\(\s*["']{header}["']""", source, re.IGNORECASE) is not None
 
 
 def _api_routes(app: FastAPI) -> Iterator[Any]:

@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx2
+from tessera_shared.http.openapi import drop_unused_schemas, problem_response
 
 from tessera_gateway.proxy.routes import owner_of
-from tessera_shared.http.openapi import drop_unused_schemas, problem_response
 
 log = logging.getLogger(__name__)
 REF = "#/components/schemas/"
