@@ -26,7 +26,11 @@ from .conftest import SCALE, Stack, record
 from .stack import ServiceProcess, eventually, scalar, token
 
 pytestmark = pytest.mark.reliability
-AUTH = {"Authorization": f"Bearer {token()}"}
+
+
+def auth() -> dict[str, str]:
+    """A fresh token each call: a slow suite outlives an access token made at import."""
+    return {"Authorization": f"Bearer {token()}"}
 
 
 async def create_customers(customer: ServiceProcess, n: int, *, tolerate_errors: bool = False) -> list[str]:
@@ -34,7 +38,7 @@ async def create_customers(customer: ServiceProcess, n: int, *, tolerate_errors:
     async with httpx.AsyncClient(timeout=10) as client:
         for _ in range(n):
             try:
-                r = await client.post(f"{customer.url}/v1/customers", json=customer_payload(), headers=AUTH)
+                r = await client.post(f"{customer.url}/v1/customers", json=customer_payload(), headers=auth())
             except httpx.TransportError:
                 if tolerate_errors:
                     continue
@@ -221,12 +225,12 @@ async def test_broker_restart_under_load_loses_nothing_and_keeps_per_customer_or
             ids: list[str] = []
             async with httpx.AsyncClient(timeout=30) as client:
                 for n in range(SCALE):
-                    r = await client.post(f"{customer.url}/v1/customers", json=customer_payload(), headers=AUTH)
+                    r = await client.post(f"{customer.url}/v1/customers", json=customer_payload(), headers=auth())
                     assert r.status_code == 201, r.text  # writes go on while the broker is away
                     ids.append(r.json()["id"])
                     for version in (2, 3):
                         p = await client.patch(f"{customer.url}/v1/customers/{ids[-1]}",
-                                               json={"name": f"renamed {n} v{version}"}, headers=AUTH)
+                                               json={"name": f"renamed {n} v{version}"}, headers=auth())
                         assert p.status_code == 200, p.text
                     await asyncio.sleep(0.05)
             return ids
@@ -273,7 +277,7 @@ async def test_out_of_order_delivery_does_not_regress_state(stack: Stack) -> Non
         for cid in ids:
             for version in (2, 3):
                 r = await client.patch(f"{customer.url}/v1/customers/{cid}", json={"name": f"name v{version}"},
-                                       headers=AUTH)
+                                       headers=auth())
                 assert r.status_code == 200
 
     async def names_at(version: int) -> bool:

@@ -15,7 +15,11 @@ from .conftest import SCALE, Stack, record
 from .stack import eventually, scalar, token
 
 pytestmark = pytest.mark.reliability
-AUTH = {"Authorization": f"Bearer {token()}"}
+
+
+def auth() -> dict[str, str]:
+    """A fresh token each call: a slow suite outlives an access token made at import."""
+    return {"Authorization": f"Bearer {token()}"}
 
 
 async def test_sigterm_under_load_finishes_in_flight_requests_and_flushes_events(stack: Stack) -> None:
@@ -31,7 +35,7 @@ async def test_sigterm_under_load_finishes_in_flight_requests_and_flushes_events
         # A load balancer stops sending new requests once the pod is terminating.
         while not draining.is_set():
             try:
-                r = await client.post(f"{customer.url}/v1/customers", json=customer_payload(), headers=AUTH)
+                r = await client.post(f"{customer.url}/v1/customers", json=customer_payload(), headers=auth())
                 outcomes["created" if r.status_code == 201 else "failed"] += 1
             except httpx.HTTPError:
                 outcomes["failed"] += 1
@@ -39,7 +43,7 @@ async def test_sigterm_under_load_finishes_in_flight_requests_and_flushes_events
     async def slow_import(client: httpx.AsyncClient) -> httpx.Response:
         rows = "".join(f"imp-{n},person,Imported {n},imp{n}@example.com\n" for n in range(import_rows))
         return await client.post(f"{customer.url}/v1/customers/import", content=("external_id,kind,name,email\n" + rows).encode(),
-                                 headers={**AUTH, "Content-Type": "text/csv"})
+                                 headers={**auth(), "Content-Type": "text/csv"})
 
     async with httpx.AsyncClient(timeout=60) as client:
         writers = [asyncio.create_task(writer(client)) for _ in range(6)]
