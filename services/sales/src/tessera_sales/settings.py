@@ -15,7 +15,6 @@ class SalesSettings(ServiceSettings):
 
     # Lead conversion creates customers through the customer service, with a service credential.
     customer_url: str = "http://127.0.0.1:8001"
-    gateway_url: str = "http://127.0.0.1:8000"
     client_id: str = "svc-sales"
     client_secret: SecretStr = SecretStr("local")
     upstream_timeout: float = Field(default=5.0, gt=0)
