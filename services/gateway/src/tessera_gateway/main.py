@@ -28,6 +28,7 @@ from tessera_gateway.proxy.router import router as proxy_router
 from tessera_gateway.settings import GatewaySettings
 from tessera_gateway.views.cache import Views
 from tessera_gateway.views.openapi import MergedOpenAPI
+from tessera_gateway.views.openapi import router as openapi_30_router
 from tessera_gateway.views.router import router as views_router
 from tessera_gateway.views.watcher import Watcher
 from tessera_shared.app import ServiceSpec, create_service_app
@@ -129,7 +130,8 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx2.AsyncBaseTransport]
         name="gateway",
         title="Tessera CRM API",
         description="One authenticated API for frontends: tokens, every service's resources under /api/v1.",
-        routers=[auth_router, revocation_router, audit_router, views_router, event_schemas_router, proxy_router],
+        routers=[auth_router, revocation_router, audit_router, views_router, event_schemas_router,
+                 openapi_30_router, proxy_router],
         migrations=Path(__file__).parent / "migrations",
         body_limits={("POST", IMPORT_PATH): settings.import_max_body_bytes},
         context=resources,
