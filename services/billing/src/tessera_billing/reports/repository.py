@@ -90,7 +90,8 @@ async def aging_by_customer(session: AsyncSession, as_of: date, customer_id: uui
         parts = [now, _entries_after(as_of, currency, L.customer_id, L.currency, L.due_date)]
     if after is not None:
         parts = [_after(p, after) for p in parts]
-    src = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+    # Spelled as statements: mypy (1.20, 2.4) crashes joining CompoundSelect with Select here.
+    src = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     stmt = (select(src.c.customer_id, src.c.currency, *_bucket_columns(sums, as_of, src.c.due_date, src.c.amount))
             .group_by(src.c.customer_id, src.c.currency).having(sums.sum(src.c.amount) != 0)
             .order_by(src.c.customer_id, src.c.currency).limit(limit))
