@@ -65,7 +65,9 @@ class InprocessStack:
         async def main() -> None:
             for name in SERVICES:
                 app = main_module(name).create_app(self._settings(name))
-                config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+                # Open keep-alive connections (a browser's) must not hold the shutdown: 1 s grace.
+                config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
+                                        timeout_graceful_shutdown=1)
                 self.servers.append(uvicorn.Server(config))
             tasks = []
             for name, server in zip(SERVICES, self.servers, strict=True):
