@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import yaml
-
 from service_apps import main_module, settings_class
 
 from tessera_shared.events.asyncapi import Consumer, build_document
@@ -30,8 +29,14 @@ def consumers() -> list[Consumer]:
     for service in SERVICES:
         main = main_module(service)
         spec = main.spec(settings_class(service)()) if inspect.signature(main.spec).parameters else main.spec()
-        out.append(Consumer(service=service, group_id=f"tessera-{service}", topics=tuple(spec.consumes),
-                            handles=tuple(spec.handlers)))
+        out.append(
+            Consumer(
+                service=service,
+                group_id=f"tessera-{service}",
+                topics=tuple(spec.consumes),
+                handles=tuple(spec.handlers),
+            )
+        )
     return out
 
 

@@ -11,13 +11,21 @@ import sys
 from pathlib import Path
 
 from fastapi import FastAPI
-
 from service_apps import SERVICES, build_app
+
 from tessera_shared.auth import Role
 
 ROOT = Path(__file__).resolve().parents[1]
-ROLES = [Role.ADMIN, Role.SALES_MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT, Role.BILLING_CLERK,
-         Role.FINANCE_MANAGER, Role.PARTNER, Role.SERVICE]
+ROLES = [
+    Role.ADMIN,
+    Role.SALES_MANAGER,
+    Role.SALES_REP,
+    Role.SUPPORT_AGENT,
+    Role.BILLING_CLERK,
+    Role.FINANCE_MANAGER,
+    Role.PARTNER,
+    Role.SERVICE,
+]
 # Probes, docs and the token endpoint are open by design.
 OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/auth/token", "/.well-known/jwks.json"}
 

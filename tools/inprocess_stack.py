@@ -20,8 +20,12 @@ import httpx
 import uvicorn
 from service_apps import SERVICES, main_module, settings_class
 
-UPSTREAM_SETTINGS = {"customer": "customer_url", "sales": "sales_url", "service-desk": "service_desk_url",
-                     "billing": "billing_url"}
+UPSTREAM_SETTINGS = {
+    "customer": "customer_url",
+    "sales": "sales_url",
+    "service-desk": "service_desk_url",
+    "billing": "billing_url",
+}
 
 
 def _free_socket() -> socket.socket:
@@ -47,8 +51,12 @@ class InprocessStack:
     def _settings(self, name: str) -> Any:
         values: dict[str, Any] = {
             "database_url": f"sqlite+aiosqlite:///{self.data_dir / (name + '.db')}",
-            "kafka_enabled": False, "jobs_enabled": False, "log_json": False, "log_level": "WARNING",
-            "gc_freeze_after_start": False, "environment": "local",
+            "kafka_enabled": False,
+            "jobs_enabled": False,
+            "log_json": False,
+            "log_level": "WARNING",
+            "gc_freeze_after_start": False,
+            "environment": "local",
         }
         if name == "gateway":
             values.update({key: self.urls[service] for service, key in UPSTREAM_SETTINGS.items()})
@@ -66,8 +74,9 @@ class InprocessStack:
             for name in SERVICES:
                 app = main_module(name).create_app(self._settings(name))
                 # Open keep-alive connections (a browser's) must not hold the shutdown: 1 s grace.
-                config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
-                                        timeout_graceful_shutdown=1)
+                config = uvicorn.Config(
+                    app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=1
+                )
                 self.servers.append(uvicorn.Server(config))
             tasks = []
             for name, server in zip(SERVICES, self.servers, strict=True):
@@ -79,7 +88,7 @@ class InprocessStack:
 
         try:
             asyncio.run(main())
-        except BaseException as exc:  # noqa: BLE001 - reported by start()
+        except BaseException as exc:
             self._error = exc
 
     def start(self) -> InprocessStack:

@@ -100,8 +100,9 @@ async def wait_for_head(service: str, timeout: float) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("service", nargs="?", choices=sorted(SERVICES))
-    parser.add_argument("--wait", type=float, metavar="SECONDS",
-                        help="do not migrate; wait until the schema is at head")
+    parser.add_argument(
+        "--wait", type=float, metavar="SECONDS", help="do not migrate; wait until the schema is at head"
+    )
     args = parser.parse_args(argv)
     service = args.service or installed_service()
     if args.wait is not None:

@@ -63,17 +63,31 @@ def _db_url(svc: str) -> str:
 
 SERVICES = [
     Service("customer", 8001, consumes=True),
-    Service("sales", 8002, consumes=True,
-            config={"CUSTOMER_URL": "http://customer:8001", "CLIENT_ID": "svc-sales"},
-            secrets={"CLIENT_SECRET": f"{PLACEHOLDER}-sales-client-secret"}),
-    Service("service-desk", 8003, consumes=True,
-            secrets={"SURVEY_TOKEN_SECRET": f"{PLACEHOLDER}-survey-token-secret"}),
+    Service(
+        "sales",
+        8002,
+        consumes=True,
+        config={"CUSTOMER_URL": "http://customer:8001", "CLIENT_ID": "svc-sales"},
+        secrets={"CLIENT_SECRET": f"{PLACEHOLDER}-sales-client-secret"},
+    ),
+    Service("service-desk", 8003, consumes=True, secrets={"SURVEY_TOKEN_SECRET": f"{PLACEHOLDER}-survey-token-secret"}),
     Service("billing", 8004, consumes=True),
-    Service("gateway", 8000, consumes=False, max_replicas=10,
-            config={"CUSTOMER_URL": "http://customer:8001", "SALES_URL": "http://sales:8002",
-                    "SERVICE_DESK_URL": "http://service-desk:8003", "BILLING_URL": "http://billing:8004"},
-            secrets={"ACCOUNTS_JSON": f'[{{"username": "{PLACEHOLDER}", "password_hash": '
-                                      f'"{PLACEHOLDER}-argon2-hash", "roles": ["admin"], "kind": "user"}}]'}),
+    Service(
+        "gateway",
+        8000,
+        consumes=False,
+        max_replicas=10,
+        config={
+            "CUSTOMER_URL": "http://customer:8001",
+            "SALES_URL": "http://sales:8002",
+            "SERVICE_DESK_URL": "http://service-desk:8003",
+            "BILLING_URL": "http://billing:8004",
+        },
+        secrets={
+            "ACCOUNTS_JSON": f'[{{"username": "{PLACEHOLDER}", "password_hash": '
+            f'"{PLACEHOLDER}-argon2-hash", "roles": ["admin"], "kind": "user"}}]'
+        },
+    ),
 ]
 
 # Non-secret settings every service shares (keys without prefix; envFrom adds each service's).
@@ -90,8 +104,11 @@ COMMON_CONFIG = {
 
 
 def labels(svc: str, component: str = "server") -> dict[str, str]:
-    return {"app.kubernetes.io/name": svc, "app.kubernetes.io/part-of": "tessera",
-            "app.kubernetes.io/component": component}
+    return {
+        "app.kubernetes.io/name": svc,
+        "app.kubernetes.io/part-of": "tessera",
+        "app.kubernetes.io/component": component,
+    }
 
 
 def meta(name: str, svc: str, component: str = "server", **extra: Any) -> dict[str, Any]:
@@ -113,13 +130,24 @@ def env_from(s: Service) -> list[dict[str, Any]]:
 
 
 def container_security() -> dict[str, Any]:
-    return {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID, "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": UID,
+        "runAsGroup": UID,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
 
 
 def pod_security(uid: int = UID) -> dict[str, Any]:
-    return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
-            "seccompProfile": {"type": "RuntimeDefault"}}
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}
@@ -128,20 +156,30 @@ SMALL = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m"
 
 
 def migration_container(s: Service, name: str, args: list[str]) -> dict[str, Any]:
-    return {"name": name, "image": image(s), "command": ["python", "/app/migrate.py", s.name, *args],
-            "envFrom": env_from(s), "resources": SMALL, "securityContext": container_security(),
-            "volumeMounts": [TMP_MOUNT]}
+    return {
+        "name": name,
+        "image": image(s),
+        "command": ["python", "/app/migrate.py", s.name, *args],
+        "envFrom": env_from(s),
+        "resources": SMALL,
+        "securityContext": container_security(),
+        "volumeMounts": [TMP_MOUNT],
+    }
 
 
 def service_documents(s: Service) -> list[dict[str, Any]]:
     selector = {"app.kubernetes.io/name": s.name, "app.kubernetes.io/component": "server"}
     probe = {"httpGet": {"path": "/healthz", "port": "http"}, "timeoutSeconds": 2}
     config_map = {
-        "apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(f"tessera-{s.name}", s.name),
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta(f"tessera-{s.name}", s.name),
         "data": dict(s.config),
     }
     deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(s.name, s.name),
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta(s.name, s.name),
         "spec": {
             "replicas": 2,
             "revisionHistoryLimit": 5,
@@ -150,63 +188,93 @@ def service_documents(s: Service) -> list[dict[str, Any]]:
             "template": {
                 "metadata": {
                     "labels": labels(s.name),
-                    "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": str(s.port),
-                                    "prometheus.io/path": "/metrics"},
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(s.port),
+                        "prometheus.io/path": "/metrics",
+                    },
                 },
                 "spec": {
                     "automountServiceAccountToken": False,
                     "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
                     "securityContext": pod_security(),
-                    "topologySpreadConstraints": [{
-                        "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
-                        "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector},
-                    }],
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": selector},
+                        }
+                    ],
                     # New pods start only once their schema is there (the migration Job's work).
                     "initContainers": [migration_container(s, "wait-for-schema", ["--wait", "600"])],
-                    "containers": [{
-                        "name": s.name,
-                        "image": image(s),
-                        "ports": [{"name": "http", "containerPort": s.port, "protocol": "TCP"}],
-                        "envFrom": env_from(s),
-                        "startupProbe": {**probe, "periodSeconds": 5, "failureThreshold": 30},
-                        "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
-                        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "timeoutSeconds": 3,
-                                           "periodSeconds": 5, "failureThreshold": 2},
-                        # Let endpoint removal reach every proxy before SIGTERM stops the listener.
-                        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_SLEEP_SECONDS)]}}},
-                        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
-                                      "limits": {"cpu": s.cpu_limit, "memory": s.memory_limit}},
-                        "securityContext": container_security(),
-                        "volumeMounts": [TMP_MOUNT],
-                    }],
+                    "containers": [
+                        {
+                            "name": s.name,
+                            "image": image(s),
+                            "ports": [{"name": "http", "containerPort": s.port, "protocol": "TCP"}],
+                            "envFrom": env_from(s),
+                            "startupProbe": {**probe, "periodSeconds": 5, "failureThreshold": 30},
+                            "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+                            "readinessProbe": {
+                                "httpGet": {"path": "/readyz", "port": "http"},
+                                "timeoutSeconds": 3,
+                                "periodSeconds": 5,
+                                "failureThreshold": 2,
+                            },
+                            # Let endpoint removal reach every proxy before SIGTERM stops the listener.
+                            "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_SLEEP_SECONDS)]}}},
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "256Mi"},
+                                "limits": {"cpu": s.cpu_limit, "memory": s.memory_limit},
+                            },
+                            "securityContext": container_security(),
+                            "volumeMounts": [TMP_MOUNT],
+                        }
+                    ],
                     "volumes": [TMP_VOLUME],
                 },
             },
         },
     }
     service = {
-        "apiVersion": "v1", "kind": "Service", "metadata": meta(s.name, s.name),
-        "spec": {"type": "ClusterIP", "selector": selector,
-                 "ports": [{"name": "http", "port": s.port, "targetPort": "http", "protocol": "TCP"}]},
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(s.name, s.name),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector,
+            "ports": [{"name": "http", "port": s.port, "targetPort": "http", "protocol": "TCP"}],
+        },
     }
     hpa = {
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": meta(s.name, s.name),
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": meta(s.name, s.name),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": s.name},
             "minReplicas": 2,
             # Consumers: replicas past the partition count (6) idle in the group; HTTP still scales.
             "maxReplicas": s.max_replicas,
-            "metrics": [{"type": "Resource", "resource": {
-                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+                }
+            ],
             "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
         },
     }
     pdb = {
-        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": meta(s.name, s.name),
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": meta(s.name, s.name),
         "spec": {"minAvailable": 1, "selector": {"matchLabels": selector}},
     }
     job = {
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": meta(f"{s.name}-migrate", s.name, "migration"),
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta(f"{s.name}-migrate", s.name, "migration"),
         "spec": {
             "backoffLimit": 3,
             "activeDeadlineSeconds": 900,
@@ -229,65 +297,107 @@ def service_documents(s: Service) -> list[dict[str, Any]]:
 
 def common_documents() -> list[dict[str, Any]]:
     return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE,
-         "labels": {"app.kubernetes.io/part-of": "tessera",
-                    "pod-security.kubernetes.io/enforce": "restricted"}}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("tessera-common", "tessera", "config"),
-         "data": dict(COMMON_CONFIG)},
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": NAMESPACE,
+                "labels": {"app.kubernetes.io/part-of": "tessera", "pod-security.kubernetes.io/enforce": "restricted"},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta("tessera-common", "tessera", "config"),
+            "data": dict(COMMON_CONFIG),
+        },
     ]
 
 
 def topics_documents() -> list[dict[str, Any]]:
     script = (ROOT / "deploy/docker/kafka-topics.sh").read_text()
     return [
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("kafka-topics", "kafka-topics", "topics"),
-         "data": {"kafka-topics.sh": script}},
-        {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta("kafka-topics", "kafka-topics", "topics"),
-         "spec": {
-             "backoffLimit": 6,
-             "activeDeadlineSeconds": 600,
-             "ttlSecondsAfterFinished": 600,
-             "template": {
-                 "metadata": {"labels": labels("kafka-topics", "topics")},
-                 "spec": {
-                     "restartPolicy": "OnFailure",
-                     "automountServiceAccountToken": False,
-                     "securityContext": pod_security(1000),  # the apache/kafka image's appuser
-                     "containers": [{
-                         "name": "kafka-topics",
-                         "image": KAFKA_IMAGE,
-                         "command": ["/bin/bash", "/tessera/kafka-topics.sh"],
-                         "env": [
-                             {"name": "KAFKA_BOOTSTRAP", "valueFrom": {"configMapKeyRef": {
-                                 "name": "tessera-common", "key": "KAFKA_BOOTSTRAP"}}},
-                             {"name": "PARTITIONS", "value": "6"},
-                             {"name": "DLQ_PARTITIONS", "value": "3"},
-                             {"name": "REPLICATION_FACTOR", "value": "3"},
-                             {"name": "MIN_INSYNC_REPLICAS", "value": "2"},
-                             {"name": "LOG_DIR", "value": "/tmp/kafka-logs"},
-                         ],
-                         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
-                                       "limits": {"cpu": "1", "memory": "512Mi"}},
-                         "securityContext": {**container_security(), "runAsUser": 1000, "runAsGroup": 1000},
-                         "volumeMounts": [{"name": "script", "mountPath": "/tessera", "readOnly": True},
-                                          TMP_MOUNT],
-                     }],
-                     "volumes": [{"name": "script", "configMap": {"name": "kafka-topics", "defaultMode": 0o555}},
-                                 TMP_VOLUME],
-                 },
-             },
-         }},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta("kafka-topics", "kafka-topics", "topics"),
+            "data": {"kafka-topics.sh": script},
+        },
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": meta("kafka-topics", "kafka-topics", "topics"),
+            "spec": {
+                "backoffLimit": 6,
+                "activeDeadlineSeconds": 600,
+                "ttlSecondsAfterFinished": 600,
+                "template": {
+                    "metadata": {"labels": labels("kafka-topics", "topics")},
+                    "spec": {
+                        "restartPolicy": "OnFailure",
+                        "automountServiceAccountToken": False,
+                        "securityContext": pod_security(1000),  # the apache/kafka image's appuser
+                        "containers": [
+                            {
+                                "name": "kafka-topics",
+                                "image": KAFKA_IMAGE,
+                                "command": ["/bin/bash", "/tessera/kafka-topics.sh"],
+                                "env": [
+                                    {
+                                        "name": "KAFKA_BOOTSTRAP",
+                                        "valueFrom": {
+                                            "configMapKeyRef": {"name": "tessera-common", "key": "KAFKA_BOOTSTRAP"}
+                                        },
+                                    },
+                                    {"name": "PARTITIONS", "value": "6"},
+                                    {"name": "DLQ_PARTITIONS", "value": "3"},
+                                    {"name": "REPLICATION_FACTOR", "value": "3"},
+                                    {"name": "MIN_INSYNC_REPLICAS", "value": "2"},
+                                    {"name": "LOG_DIR", "value": "/tmp/kafka-logs"},
+                                ],
+                                "resources": {
+                                    "requests": {"cpu": "100m", "memory": "256Mi"},
+                                    "limits": {"cpu": "1", "memory": "512Mi"},
+                                },
+                                "securityContext": {**container_security(), "runAsUser": 1000, "runAsGroup": 1000},
+                                "volumeMounts": [
+                                    {"name": "script", "mountPath": "/tessera", "readOnly": True},
+                                    TMP_MOUNT,
+                                ],
+                            }
+                        ],
+                        "volumes": [
+                            {"name": "script", "configMap": {"name": "kafka-topics", "defaultMode": 0o555}},
+                            TMP_VOLUME,
+                        ],
+                    },
+                },
+            },
+        },
     ]
 
 
 def secrets_documents() -> list[dict[str, Any]]:
     """Templates only: every value is a REPLACE-ME placeholder, and kustomize does not apply them."""
-    docs = [{"apiVersion": "v1", "kind": "Secret", "metadata": meta("tessera-jwt", "tessera", "config"),
-             "type": "Opaque",
-             "stringData": {"JWT_SIGNING_KEY": f"{PLACEHOLDER}-at-least-32-random-characters"}}]
+    docs = [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": meta("tessera-jwt", "tessera", "config"),
+            "type": "Opaque",
+            "stringData": {"JWT_SIGNING_KEY": f"{PLACEHOLDER}-at-least-32-random-characters"},
+        }
+    ]
     for s in SERVICES:
-        docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": meta(f"tessera-{s.name}", s.name, "config"),
-                     "type": "Opaque", "stringData": {"DATABASE_URL": _db_url(s.name), **s.secrets}})
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": meta(f"tessera-{s.name}", s.name, "config"),
+                "type": "Opaque",
+                "stringData": {"DATABASE_URL": _db_url(s.name), **s.secrets},
+            }
+        )
     return docs
 
 
@@ -310,18 +420,25 @@ def dump(docs: list[dict[str, Any]]) -> str:
 
 
 def files() -> dict[str, str]:
-    out = {"namespace.yaml": dump(common_documents()), "kafka-topics.yaml": dump(topics_documents()),
-           "secrets.example.yaml": (
-               "# TEMPLATE ONLY, NOT APPLIED BY KUSTOMIZE: copy it out of the repository, replace every\n"
-               "# REPLACE-ME value, and apply it yourself (or create the same Secrets with your secret\n"
-               "# manager: External Secrets, Sealed Secrets, Vault). Never commit a filled-in copy.\n"
-               + dump(secrets_documents()))}
+    out = {
+        "namespace.yaml": dump(common_documents()),
+        "kafka-topics.yaml": dump(topics_documents()),
+        "secrets.example.yaml": (
+            "# TEMPLATE ONLY, NOT APPLIED BY KUSTOMIZE: copy it out of the repository, replace every\n"
+            "# REPLACE-ME value, and apply it yourself (or create the same Secrets with your secret\n"
+            "# manager: External Secrets, Sealed Secrets, Vault). Never commit a filled-in copy.\n"
+            + dump(secrets_documents())
+        ),
+    }
     for s in SERVICES:
         out[f"{s.name}.yaml"] = dump(service_documents(s))
     resources = ["namespace.yaml", "kafka-topics.yaml", *[f"{s.name}.yaml" for s in SERVICES]]
-    kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                     "resources": resources,
-                     "images": [{"name": f"tessera/{s.name}", "newTag": VERSION} for s in SERVICES]}
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": resources,
+        "images": [{"name": f"tessera/{s.name}", "newTag": VERSION} for s in SERVICES],
+    }
     out["kustomization.yaml"] = HEADER + yaml.dump(kustomization, Dumper=_Dumper, sort_keys=False)
     return out
 

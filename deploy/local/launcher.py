@@ -42,19 +42,33 @@ PROCS = [
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--base-port", type=int, default=int(os.environ.get("TESSERA_BASE_PORT", 8000)),
-                   help="gateway port; services use the next four (default 8000)")
+    p.add_argument(
+        "--base-port",
+        type=int,
+        default=int(os.environ.get("TESSERA_BASE_PORT", 8000)),
+        help="gateway port; services use the next four (default 8000)",
+    )
     p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("TESSERA_DATA_DIR", ROOT / ".data")))
-    p.add_argument("--kafka-bootstrap", default=os.environ.get("TESSERA_KAFKA_BOOTSTRAP"),
-                   help="use this broker instead of starting the local one")
+    p.add_argument(
+        "--kafka-bootstrap",
+        default=os.environ.get("TESSERA_KAFKA_BOOTSTRAP"),
+        help="use this broker instead of starting the local one",
+    )
     p.add_argument("--kafka-port", type=int, default=9092)
-    p.add_argument("--namespace", default=os.environ.get("TESSERA_TOPIC_NAMESPACE", ""),
-                   help="topic name prefix (tests use one per run)")
+    p.add_argument(
+        "--namespace",
+        default=os.environ.get("TESSERA_TOPIC_NAMESPACE", ""),
+        help="topic name prefix (tests use one per run)",
+    )
     p.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
-    p.add_argument("--postgres-url", default=os.environ.get("TESSERA_POSTGRES_URL"),
-                   help="server URL whose databases tessera_<service> are used with --database postgres")
-    p.add_argument("--db-prefix", default="tessera_",
-                   help="with --database postgres: database names are <prefix><service>")
+    p.add_argument(
+        "--postgres-url",
+        default=os.environ.get("TESSERA_POSTGRES_URL"),
+        help="server URL whose databases tessera_<service> are used with --database postgres",
+    )
+    p.add_argument(
+        "--db-prefix", default="tessera_", help="with --database postgres: database names are <prefix><service>"
+    )
     p.add_argument("--quiet", action="store_true", help="print only the banner")
     return p.parse_args()
 
@@ -114,12 +128,27 @@ def service_env(proc: Proc, args: argparse.Namespace, bootstrap: str) -> dict[st
 
 
 def uvicorn_command(proc: Proc, port: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", f"{proc.module}:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-            # X-Forwarded-For is trusted by the gateway from TESSERA_GATEWAY_TRUSTED_PROXIES only,
-            # never by uvicorn (whose default trusts it from any loopback client).
-            "--no-proxy-headers",
-            "--timeout-graceful-shutdown", "10", "--loop", "uvloop", "--http", "httptools"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"{proc.module}:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        # X-Forwarded-For is trusted by the gateway from TESSERA_GATEWAY_TRUSTED_PROXIES only,
+        # never by uvicorn (whose default trusts it from any loopback client).
+        "--no-proxy-headers",
+        "--timeout-graceful-shutdown",
+        "10",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+    ]
 
 
 def banner(base_port: int, logs: Path) -> str:
@@ -143,8 +172,7 @@ def main() -> int:
     args = parse_args()
     busy = [args.base_port + p.offset for p in PROCS if _port_in_use(args.base_port + p.offset)]
     if busy:
-        print(f"ports already in use: {busy}; is another stack running? (stop it or use --base-port)",
-              file=sys.stderr)
+        print(f"ports already in use: {busy}; is another stack running? (stop it or use --base-port)", file=sys.stderr)
         return 1
     args.data_dir.mkdir(parents=True, exist_ok=True)
     logs = args.data_dir / "logs"
@@ -177,17 +205,25 @@ def main() -> int:
             port = args.base_port + proc.offset
             cmd = uvicorn_command(proc, port)
             log_file = open(logs / f"{proc.name}.log", "ab")  # noqa: SIM115 - closed with the child
-            child = subprocess.Popen(cmd, env=service_env(proc, args, bootstrap), cwd=ROOT,
-                                     stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-                                     preexec_fn=_die_with_parent)
+            child = subprocess.Popen(
+                cmd,
+                env=service_env(proc, args, bootstrap),
+                cwd=ROOT,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
             children.append((proc, child))
         deadline = time.monotonic() + 120
         pending = {p.name: f"http://127.0.0.1:{args.base_port + p.offset}/readyz" for p, _ in children}
         while pending and not stopping:
             for proc, child in children:
                 if child.poll() is not None:
-                    print(f"{proc.name} exited with {child.returncode}; see {logs / (proc.name + '.log')}",
-                          file=sys.stderr)
+                    print(
+                        f"{proc.name} exited with {child.returncode}; see {logs / (proc.name + '.log')}",
+                        file=sys.stderr,
+                    )
                     return 1
             for name, url in list(pending.items()):
                 if _ready(url):

@@ -22,7 +22,6 @@ import sys
 
 from aiokafka import AIOKafkaConsumer
 
-
 REQUIRED = ("specversion", "id", "source", "type")
 
 
@@ -50,23 +49,29 @@ def parse(value: bytes | None) -> dict:
 
 def open_store(path: str) -> sqlite3.Connection:
     db = sqlite3.connect(path)
-    db.execute("CREATE TABLE IF NOT EXISTS parked (topic TEXT, partition INTEGER, offset INTEGER, key BLOB, "
-               "value BLOB, error TEXT, parked_at TEXT DEFAULT CURRENT_TIMESTAMP, "
-               "PRIMARY KEY (topic, partition, offset))")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS parked (topic TEXT, partition INTEGER, offset INTEGER, key BLOB, "
+        "value BLOB, error TEXT, parked_at TEXT DEFAULT CURRENT_TIMESTAMP, "
+        "PRIMARY KEY (topic, partition, offset))"
+    )
     db.execute("CREATE TABLE IF NOT EXISTS seen (source TEXT, id TEXT, PRIMARY KEY (source, id))")
-    db.execute("CREATE TABLE IF NOT EXISTS paid_invoices (invoice_id TEXT PRIMARY KEY, customer_id TEXT, "
-               "total TEXT, currency TEXT)")
-    db.execute("CREATE TABLE IF NOT EXISTS won_deals (deal_id TEXT PRIMARY KEY, customer_id TEXT, "
-               "amount TEXT, currency TEXT)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS paid_invoices (invoice_id TEXT PRIMARY KEY, customer_id TEXT, "
+        "total TEXT, currency TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS won_deals (deal_id TEXT PRIMARY KEY, customer_id TEXT, amount TEXT, currency TEXT)"
+    )
     return db
 
 
-def park(db: sqlite3.Connection, record, error: str) -> None:  # noqa: ANN001 - aiokafka's ConsumerRecord
+def park(db: sqlite3.Connection, record, error: str) -> None:
     """Keep the message and why it failed, to look at and replay after a fix (once per offset)."""
     with db:
-        db.execute("INSERT OR IGNORE INTO parked (topic, partition, offset, key, value, error) "
-                   "VALUES (?, ?, ?, ?, ?, ?)",
-                   (record.topic, record.partition, record.offset, record.key, record.value, error))
+        db.execute(
+            "INSERT OR IGNORE INTO parked (topic, partition, offset, key, value, error) VALUES (?, ?, ?, ?, ?, ?)",
+            (record.topic, record.partition, record.offset, record.key, record.value, error),
+        )
 
 
 def apply(db: sqlite3.Connection, event: dict) -> bool:
@@ -78,12 +83,16 @@ def apply(db: sqlite3.Connection, event: dict) -> bool:
             return False
         data = event["data"]
         if event["type"] == "invoice.paid":
-            db.execute("INSERT OR REPLACE INTO paid_invoices VALUES (?, ?, ?, ?)",
-                       (data["invoice_id"], data["customer_id"], data["total"], data["currency"]))
+            db.execute(
+                "INSERT OR REPLACE INTO paid_invoices VALUES (?, ?, ?, ?)",
+                (data["invoice_id"], data["customer_id"], data["total"], data["currency"]),
+            )
         elif event["type"] == "deal.won":
             # Money is a decimal string: keep it exact (never float()).
-            db.execute("INSERT OR REPLACE INTO won_deals VALUES (?, ?, ?, ?)",
-                       (data["deal_id"], data["customer_id"], data["amount"], data["currency"]))
+            db.execute(
+                "INSERT OR REPLACE INTO won_deals VALUES (?, ?, ?, ?)",
+                (data["deal_id"], data["customer_id"], data["amount"], data["currency"]),
+            )
         return True
 
 
@@ -118,9 +127,17 @@ async def run(args: argparse.Namespace) -> None:
                         parked += 1
                         print(json.dumps({**where, "parked": True, "error": error}), flush=True)
                         continue
-                    print(json.dumps({"type": event["type"], "id": event["id"],
-                                      "key": record.key.decode(errors="replace") if record.key else None,
-                                      "applied": applied}), flush=True)
+                    print(
+                        json.dumps(
+                            {
+                                "type": event["type"],
+                                "id": event["id"],
+                                "key": record.key.decode(errors="replace") if record.key else None,
+                                "applied": applied,
+                            }
+                        ),
+                        flush=True,
+                    )
                 await consumer.commit({tp: records[-1].offset + 1})
     finally:
         await consumer.stop()

@@ -11,7 +11,13 @@ def create_app() -> FastAPI:
 
     @app.get("/v1/things/{thing_id}")
     async def get_thing(thing_id: str) -> dict[str, object]:
-        return {"id": thing_id, "kind": "person", "name": "Ada Lovelace", "email": "ada@example.com",
-                "status": "prospect", "version": 1}
+        return {
+            "id": thing_id,
+            "kind": "person",
+            "name": "Ada Lovelace",
+            "email": "ada@example.com",
+            "status": "prospect",
+            "version": 1,
+        }
 
     return app

@@ -52,6 +52,7 @@ CUSTOMER_BODY = '{"kind": "person", "name": "Bench %s", "email": "bench.%s@examp
 
 # ----------------------------------------------------------------------------- small helpers
 
+
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -93,8 +94,7 @@ def token(roles: tuple[str, ...] = ("admin",), subject: str = "bench") -> str:
     from tessera_shared.auth import TokenCodec
     from tessera_shared.settings import LOCAL_SIGNING_KEY
 
-    codec = TokenCodec(algorithm="HS256", signing_key=LOCAL_SIGNING_KEY, issuer="tessera-gateway",
-                       audience="tessera")
+    codec = TokenCodec(algorithm="HS256", signing_key=LOCAL_SIGNING_KEY, issuer="tessera-gateway", audience="tessera")
     return codec.issue(subject, roles, ttl=timedelta(hours=3))
 
 
@@ -118,32 +118,60 @@ def children_of(pid: int) -> list[int]:
 
 # ----------------------------------------------------------------------------- the report
 
+
 @dataclass
 class Report:
     rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def add(self, name: str, value: float | None, unit: str, ceiling_name: str | None = None,
-            ceiling_value: float | None = None, *, lower_is_better: bool = False, **extra: Any) -> None:
+    def add(
+        self,
+        name: str,
+        value: float | None,
+        unit: str,
+        ceiling_name: str | None = None,
+        ceiling_value: float | None = None,
+        *,
+        lower_is_better: bool = False,
+        **extra: Any,
+    ) -> None:
         ratio = None
         if value is not None and ceiling_value:
             ratio = round(value / ceiling_value, 3)
-        row = {"name": name, "value": None if value is None else round(value, 2), "unit": unit,
-               "ceiling_name": ceiling_name,
-               "ceiling_value": None if ceiling_value is None else round(ceiling_value, 2), "ratio": ratio}
+        row = {
+            "name": name,
+            "value": None if value is None else round(value, 2),
+            "unit": unit,
+            "ceiling_name": ceiling_name,
+            "ceiling_value": None if ceiling_value is None else round(ceiling_value, 2),
+            "ratio": ratio,
+        }
         if extra:
             row["extra"] = extra
         self.rows.append(row)
-        log(f"{name}: {row['value']} {unit}" + (f"  (ceiling {ceiling_name}: {row['ceiling_value']}, "
-                                                 f"ratio {ratio})" if ceiling_name else ""))
+        log(
+            f"{name}: {row['value']} {unit}"
+            + (f"  (ceiling {ceiling_name}: {row['ceiling_value']}, ratio {ratio})" if ceiling_name else "")
+        )
 
     def table(self) -> str:
         head = ("name", "value", "unit", "ceiling", "ceiling value", "ratio")
-        lines = [(r["name"], _fmt(r["value"]), r["unit"], r["ceiling_name"] or "", _fmt(r["ceiling_value"]),
-                  _fmt(r["ratio"])) for r in self.rows]
+        lines = [
+            (
+                r["name"],
+                _fmt(r["value"]),
+                r["unit"],
+                r["ceiling_name"] or "",
+                _fmt(r["ceiling_value"]),
+                _fmt(r["ratio"]),
+            )
+            for r in self.rows
+        ]
         widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=True)]
-        out = [" | ".join(str(h).ljust(w) for h, w in zip(head, widths, strict=True)),
-               "-+-".join("-" * w for w in widths)]
+        out = [
+            " | ".join(str(h).ljust(w) for h, w in zip(head, widths, strict=True)),
+            "-+-".join("-" * w for w in widths),
+        ]
         out += [" | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
         return "\n".join(out)
 
@@ -157,6 +185,7 @@ def _fmt(v: Any) -> str:
 
 
 # ----------------------------------------------------------------------------- load generation
+
 
 @dataclass
 class LoadResult:
@@ -179,9 +208,16 @@ class Load:
     reps: int
     tmp: Path
 
-    async def run(self, url_format: str, *, tok: str | None, method: str = "GET", ids: list[str] | None = None,
-                  body: str | None = None, headers: dict[str, str] | None = None,
-                  ) -> tuple[LoadResult, list[LoadResult]]:
+    async def run(
+        self,
+        url_format: str,
+        *,
+        tok: str | None,
+        method: str = "GET",
+        ids: list[str] | None = None,
+        body: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[LoadResult, list[LoadResult]]:
         """Warm-up, then ``reps`` runs; returns the median run (by req/s) and all runs."""
         extra = headers or {}
         if self.warmup > 0:
@@ -190,14 +226,30 @@ class Load:
         ordered = sorted(runs, key=lambda r: r.rps)
         return ordered[len(ordered) // 2], runs
 
-    async def _once(self, url_format: str, tok: str | None, method: str, ids: list[str] | None,
-                    body: str | None, duration: float, headers: dict[str, str]) -> LoadResult:
+    async def _once(
+        self,
+        url_format: str,
+        tok: str | None,
+        method: str,
+        ids: list[str] | None,
+        body: str | None,
+        duration: float,
+        headers: dict[str, str],
+    ) -> LoadResult:
         if self.use_wrk:
             return await self._wrk(url_format, tok, method, ids, body, duration, headers)
         return await self._httpx(url_format, tok, method, ids, body, duration, headers)
 
-    async def _wrk(self, url_format: str, tok: str | None, method: str, ids: list[str] | None,
-                   body: str | None, duration: float, headers: dict[str, str]) -> LoadResult:
+    async def _wrk(
+        self,
+        url_format: str,
+        tok: str | None,
+        method: str,
+        ids: list[str] | None,
+        body: str | None,
+        duration: float,
+        headers: dict[str, str],
+    ) -> LoadResult:
         m = re.match(r"(https?://[^/]+)(/.*)", url_format)
         assert m, url_format
         base, path = m.groups()
@@ -210,23 +262,53 @@ class Load:
             Path(body_file).write_text(body)
         # One wrk thread pinned to CPU 1: wrk's C loop needs a few per cent of a core at these
         # rates, and pinning keeps it from migrating onto the core the server is busy on.
-        cmd = [*taskset(), "wrk", "-t1", f"-c{self.connections}", f"-d{max(1, round(duration))}s",
-               "--timeout", "10s", "-s", str(HERE / "wrk.lua"), base, "--", path, tok or "-", method,
-               ids_file, body_file, ";".join(f"{k}={v}" for k, v in headers.items()) or "-"]
-        proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.PIPE)
+        cmd = [
+            *taskset(),
+            "wrk",
+            "-t1",
+            f"-c{self.connections}",
+            f"-d{max(1, round(duration))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(HERE / "wrk.lua"),
+            base,
+            "--",
+            path,
+            tok or "-",
+            method,
+            ids_file,
+            body_file,
+            ";".join(f"{k}={v}" for k, v in headers.items()) or "-",
+        ]
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
         out, err = await proc.communicate()
         line = next((x for x in out.decode().splitlines() if x.startswith("BENCHJSON ")), None)
         if line is None:
             raise RuntimeError(f"wrk failed: {out.decode()[-2000:]} {err.decode()[-2000:]}")
-        d = json.loads(line[len("BENCHJSON "):])
+        d = json.loads(line[len("BENCHJSON ") :])
         errors = d["status_errors"] + d["connect_errors"] + d["read_errors"] + d["write_errors"] + d["timeouts"]
-        return LoadResult(rps=d["requests"] / (d["duration_us"] / 1e6), p50_ms=d["p50_us"] / 1000,
-                          p95_ms=d["p95_us"] / 1000, p99_ms=d["p99_us"] / 1000, errors=errors,
-                          requests=d["requests"])
+        return LoadResult(
+            rps=d["requests"] / (d["duration_us"] / 1e6),
+            p50_ms=d["p50_us"] / 1000,
+            p95_ms=d["p95_us"] / 1000,
+            p99_ms=d["p99_us"] / 1000,
+            errors=errors,
+            requests=d["requests"],
+        )
 
-    async def _httpx(self, url_format: str, tok: str | None, method: str, ids: list[str] | None,
-                     body: str | None, duration: float, extra: dict[str, str]) -> LoadResult:
+    async def _httpx(
+        self,
+        url_format: str,
+        tok: str | None,
+        method: str,
+        ids: list[str] | None,
+        body: str | None,
+        duration: float,
+        extra: dict[str, str],
+    ) -> LoadResult:
         headers = {**extra, **({"Authorization": f"Bearer {tok}"} if tok else {})}
         if body:
             headers["Content-Type"] = "application/json"
@@ -235,6 +317,7 @@ class Load:
         deadline = time.perf_counter() + duration
         limits = httpx.Limits(max_connections=self.connections, max_keepalive_connections=self.connections)
         async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+
             async def worker(w: int) -> None:
                 nonlocal errors
                 i = w
@@ -255,8 +338,14 @@ class Load:
             await asyncio.gather(*(worker(w) for w in range(self.connections)))
             elapsed = time.perf_counter() - start
         ms = [x * 1000 for x in latencies]
-        return LoadResult(rps=len(ms) / elapsed, p50_ms=pct(ms, 50), p95_ms=pct(ms, 95), p99_ms=pct(ms, 99),
-                          errors=errors, requests=len(ms))
+        return LoadResult(
+            rps=len(ms) / elapsed,
+            p50_ms=pct(ms, 50),
+            p95_ms=pct(ms, 95),
+            p99_ms=pct(ms, 99),
+            errors=errors,
+            requests=len(ms),
+        )
 
 
 def taskset() -> list[str]:
@@ -267,13 +356,20 @@ def taskset() -> list[str]:
 
 # ----------------------------------------------------------------------------- processes
 
+
 class Process:
     def __init__(self, name: str, cmd: list[str], env: dict[str, str], log_path: Path) -> None:
         self.name = name
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE if name == "launcher" else self._log,
-                                     stderr=subprocess.STDOUT, text=name == "launcher")
+        self.proc = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE if name == "launcher" else self._log,
+            stderr=subprocess.STDOUT,
+            text=name == "launcher",
+        )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 40) -> None:
         if self.proc.poll() is None:
@@ -331,10 +427,23 @@ class Stack:
             env[pre + "JOBS_ENABLED"] = "false"
         # One bench token makes every request: lift its per-token limit (1,200/min by default).
         env["TESSERA_GATEWAY_RATE_LIMIT_PER_MINUTE"] = "100000000"
-        cmd = [sys.executable, str(ROOT / "deploy/local/launcher.py"), "--base-port", str(self.base),
-               "--data-dir", str(self.work / "data"), "--kafka-bootstrap", self.args.kafka,
-               "--namespace", self.namespace, "--database", "postgres", "--postgres-url", self.args.pg + "/postgres",
-               "--quiet"]
+        cmd = [
+            sys.executable,
+            str(ROOT / "deploy/local/launcher.py"),
+            "--base-port",
+            str(self.base),
+            "--data-dir",
+            str(self.work / "data"),
+            "--kafka-bootstrap",
+            self.args.kafka,
+            "--namespace",
+            self.namespace,
+            "--database",
+            "postgres",
+            "--postgres-url",
+            self.args.pg + "/postgres",
+            "--quiet",
+        ]
         if self.db_prefix != "tessera_":
             cmd += ["--db-prefix", self.db_prefix]
         self.launcher = Process("launcher", cmd, env, self.work / "launcher.log")
@@ -400,6 +509,7 @@ class RssSampler:
 
 
 # ----------------------------------------------------------------------------- databases
+
 
 class LockHeld(RuntimeError):
     pass
@@ -468,6 +578,7 @@ async def timed_get(client: httpx.AsyncClient, url: str, headers: dict[str, str]
 
 # ----------------------------------------------------------------------------- the rows
 
+
 class Bench:
     def __init__(self, args: argparse.Namespace, work: Path) -> None:
         self.args = args
@@ -490,9 +601,24 @@ class Bench:
     # --- row 1 ---------------------------------------------------------------------------
     async def bare_fastapi(self) -> LoadResult:
         port = self.args.base_port + 10
-        cmd = [sys.executable, "-m", "uvicorn", "bare_app:create_app", "--factory", "--app-dir", str(HERE),
-               "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--loop", "uvloop",
-               "--http", "httptools"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_app:create_app",
+            "--factory",
+            "--app-dir",
+            str(HERE),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ]
         proc = Process("bare", cmd, dict(os.environ), self.work / "bare.log")
         try:
             await wait_http(f"http://127.0.0.1:{port}/v1/things/x", proc=proc)
@@ -509,9 +635,11 @@ class Bench:
         async with httpx.AsyncClient(timeout=30) as c:
             ids = []
             for i in range(self.args.ids):
-                r = await c.post(f"{gw}/api/v1/customers", headers=self.auth,
-                                 json={"kind": "person", "name": f"Seed {i} {self.tag}",
-                                       "email": f"seed{i}.{self.tag}@example.com"})
+                r = await c.post(
+                    f"{gw}/api/v1/customers",
+                    headers=self.auth,
+                    json={"kind": "person", "name": f"Seed {i} {self.tag}", "email": f"seed{i}.{self.tag}@example.com"},
+                )
                 r.raise_for_status()
                 ids.append(r.json()["id"])
         self.customer_ids = ids
@@ -526,8 +654,9 @@ class Bench:
         view_url = f"{gw}/api/v1/customers/%s/360"
         # Composed every time (Cache-Control: no-cache): the cost of the composition itself.
         fresh, _ = await self.load.run(view_url, tok=self.tok, ids=ids, headers={"Cache-Control": "no-cache"})
-        self._http_row("5b customer 360 view, composed every time (no-cache)", fresh, via_gw, "3 GET via gateway",
-                       target=None)
+        self._http_row(
+            "5b customer 360 view, composed every time (no-cache)", fresh, via_gw, "3 GET via gateway", target=None
+        )
         # As frontends call it: the gateway's view cache answers repeats until an event about the
         # customer (or the TTL) drops the view. The 200 customers are all viewed within the warm-up.
         before = await self.view_cache_stats(gw)
@@ -535,23 +664,39 @@ class Bench:
         after = await self.view_cache_stats(gw)
         hits, misses = after["hits"] - before["hits"], after["misses"] - before["misses"]
         self._http_row("5 customer 360 view via gateway", view, via_gw, "3 GET via gateway", target=0.35)
-        self.report.add("5 customer 360 p99", view.p99_ms, "ms", "3x row 3 p99", 3 * via_gw.p99_ms,
-                        target="<= 1.0")
-        self.report.add("5 view cache hit ratio (warm-up and runs)", round(hits / max(1, hits + misses), 4), "ratio",
-                        "all requests", 1.0, live=after["live"], hits=hits, misses=misses)
+        self.report.add("5 customer 360 p99", view.p99_ms, "ms", "3x row 3 p99", 3 * via_gw.p99_ms, target="<= 1.0")
+        self.report.add(
+            "5 view cache hit ratio (warm-up and runs)",
+            round(hits / max(1, hits + misses), 4),
+            "ratio",
+            "all requests",
+            1.0,
+            live=after["live"],
+            hits=hits,
+            misses=misses,
+        )
 
     # Row 2's request taken apart (tests/bench/layers.py): CPU per request in process, each layer
     # beside the bare app's, so that the report shows where the gap to row 1 is.
-    LAYERS = (("the service's middleware, first route (GET /healthz)", "service_middleware"),
-              ("+ the last of its routes, role check, constant body", "routing_and_role"),
-              ("GET /v1/customers/{id} as served", "get_by_id"),
-              ("the same row by asyncpg alone (prepared)", "database_alone"))
+    LAYERS = (
+        ("the service's middleware, first route (GET /healthz)", "service_middleware"),
+        ("+ the last of its routes, role check, constant body", "routing_and_role"),
+        ("GET /v1/customers/{id} as served", "get_by_id"),
+        ("the same row by asyncpg alone (prepared)", "database_alone"),
+    )
 
     async def layers(self) -> None:
-        cmd = [sys.executable, str(HERE / "layers.py"), "--pg", self.args.pg, "--requests",
-               str(self.args.layer_requests)]
-        proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.PIPE)
+        cmd = [
+            sys.executable,
+            str(HERE / "layers.py"),
+            "--pg",
+            self.args.pg,
+            "--requests",
+            str(self.args.layer_requests),
+        ]
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
         out, err = await proc.communicate()
         if proc.returncode != 0:
             raise RuntimeError(f"layers.py failed: {err.decode()[-2000:]}")
@@ -559,18 +704,27 @@ class Bench:
         unit = "us CPU/request"
         self.report.add("2 layers: bare FastAPI, in process", cpu["bare"], unit)
         for label, key in self.LAYERS:
-            self.report.add(f"2 layers: {label}", cpu[key], unit, "bare FastAPI, in process", cpu["bare"],
-                            lower_is_better=True)
+            self.report.add(
+                f"2 layers: {label}", cpu[key], unit, "bare FastAPI, in process", cpu["bare"], lower_is_better=True
+            )
 
     async def view_cache_stats(self, gw: str) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=10) as c:
             ready = (await c.get(f"{gw}/readyz")).json()
         return ready.get("view_cache") or {"live": False, "hits": 0, "misses": 0}
 
-    def _http_row(self, name: str, res: LoadResult, ceiling: LoadResult, ceiling_name: str,
-                  target: float | None) -> None:
-        self.report.add(name, res.rps, "req/s", ceiling_name, ceiling.rps,
-                        **({"target": f">= {target}"} if target else {}), **extra_p(res))
+    def _http_row(
+        self, name: str, res: LoadResult, ceiling: LoadResult, ceiling_name: str, target: float | None
+    ) -> None:
+        self.report.add(
+            name,
+            res.rps,
+            "req/s",
+            ceiling_name,
+            ceiling.rps,
+            **({"target": f">= {target}"} if target else {}),
+            **extra_p(res),
+        )
 
     # --- row 6 ---------------------------------------------------------------------------
     async def event_lag(self) -> None:
@@ -582,17 +736,31 @@ class Bench:
             # deal.won of an unknown customer would be parked there, which measures the dead letters.
             customers = []
             for i in range(200):
-                r = await c.post(f"{self.stack.url('customer')}/v1/customers", headers=self.auth, json={
-                    "kind": "organization", "name": f"Lag {self.tag} {i}", "email": f"lag{i}.{self.tag}@example.com"})
+                r = await c.post(
+                    f"{self.stack.url('customer')}/v1/customers",
+                    headers=self.auth,
+                    json={
+                        "kind": "organization",
+                        "name": f"Lag {self.tag} {i}",
+                        "email": f"lag{i}.{self.tag}@example.com",
+                    },
+                )
                 r.raise_for_status()
                 customers.append(r.json()["id"])
             await asyncio.sleep(2)  # their customer.created reach sales and billing
             deals_made = itertools.count()
 
             async def new_deal() -> str:
-                r = await c.post(f"{sales}/v1/deals", headers=self.auth, json={
-                    "customer_id": customers[next(deals_made) % len(customers)], "title": "Bench licence",
-                    "amount": "100.00", "currency": "EUR"})
+                r = await c.post(
+                    f"{sales}/v1/deals",
+                    headers=self.auth,
+                    json={
+                        "customer_id": customers[next(deals_made) % len(customers)],
+                        "title": "Bench licence",
+                        "amount": "100.00",
+                        "currency": "EUR",
+                    },
+                )
                 r.raise_for_status()
                 return r.json()["id"]
 
@@ -614,8 +782,9 @@ class Bench:
                     await asyncio.sleep(0.005)
                 lags.append((time.perf_counter() - t0) * 1000)
             self.report.add("6 event lag deal.won->invoice idle p50", pct(lags, 50), "ms")
-            self.report.add("6 event lag deal.won->invoice idle p99", pct(lags, 99), "ms", "target", 500,
-                            samples=len(lags))
+            self.report.add(
+                "6 event lag deal.won->invoice idle p99", pct(lags, 99), "ms", "target", 500, samples=len(lags)
+            )
 
             # Loaded: wins fired open-loop at the target rate; the lag of each is read from the
             # database (invoice row's created_at minus the moment the win was acknowledged), so
@@ -626,6 +795,7 @@ class Bench:
             async def make() -> str:
                 async with sem:
                     return await new_deal()
+
             deal_ids = await asyncio.gather(*(make() for _ in range(total)))
             await asyncio.sleep(1)
             won_at: dict[str, float] = {}
@@ -655,8 +825,11 @@ class Bench:
             try:
                 deadline = time.monotonic() + 120
                 while True:
-                    rows = await conn.fetch("SELECT deal_id::text AS d, extract(epoch FROM created_at) AS t "
-                                            "FROM invoices WHERE deal_id = ANY($1::uuid[])", list(won_at))
+                    rows = await conn.fetch(
+                        "SELECT deal_id::text AS d, extract(epoch FROM created_at) AS t "
+                        "FROM invoices WHERE deal_id = ANY($1::uuid[])",
+                        list(won_at),
+                    )
                     if len(rows) >= len(won_at) or time.monotonic() > deadline:
                         break
                     await asyncio.sleep(0.5)
@@ -664,24 +837,49 @@ class Bench:
                 await conn.close()
             loaded = [max(0.0, (float(r["t"]) - won_at[r["d"]]) * 1000) for r in rows]
             missing = len(won_at) - len(rows)
-            self.report.add(f"6 event lag loaded, wins/s achieved (asked {self.args.lag_rate:g})", achieved,
-                            "wins/s", "asked", self.args.lag_rate, failed=failed)
+            self.report.add(
+                f"6 event lag loaded, wins/s achieved (asked {self.args.lag_rate:g})",
+                achieved,
+                "wins/s",
+                "asked",
+                self.args.lag_rate,
+                failed=failed,
+            )
             self.report.add("6 event lag deal.won->invoice loaded p50", pct(loaded, 50), "ms")
-            self.report.add("6 event lag deal.won->invoice loaded p99", pct(loaded, 99), "ms", "target", 2000,
-                            samples=len(loaded), missing_after_120s=missing)
+            self.report.add(
+                "6 event lag deal.won->invoice loaded p99",
+                pct(loaded, 99),
+                "ms",
+                "target",
+                2000,
+                samples=len(loaded),
+                missing_after_120s=missing,
+            )
 
     # --- row 8 ---------------------------------------------------------------------------
     async def bulk_import(self) -> None:
         n = self.args.import_rows
-        lines = [json.dumps({"external_id": f"bench-{self.tag}-{i}", "kind": "person" if i % 3 else "organization",
-                             "name": f"Imported {i} {self.tag}", "email": f"imp{i}.{self.tag}@example.com",
-                             "tags": ["import"]}) for i in range(n)]
+        lines = [
+            json.dumps(
+                {
+                    "external_id": f"bench-{self.tag}-{i}",
+                    "kind": "person" if i % 3 else "organization",
+                    "name": f"Imported {i} {self.tag}",
+                    "email": f"imp{i}.{self.tag}@example.com",
+                    "tags": ["import"],
+                }
+            )
+            for i in range(n)
+        ]
         body = ("\n".join(lines) + "\n").encode()
         cust = self.stack.url("customer")
         async with httpx.AsyncClient(timeout=900) as c:
             t0 = time.perf_counter()
-            r = await c.post(f"{cust}/v1/customers/import", content=body,
-                             headers={**self.auth, "Content-Type": "application/x-ndjson"})
+            r = await c.post(
+                f"{cust}/v1/customers/import",
+                content=body,
+                headers={**self.auth, "Content-Type": "application/x-ndjson"},
+            )
             elapsed = time.perf_counter() - t0
         if r.status_code == 404:
             self.report.notes.append("POST /v1/customers/import missing: row 8 not measured")
@@ -690,9 +888,17 @@ class Bench:
         out = r.json()
         # Ceiling: the database alone writing the same rows (COPY of the customer rows).
         ceiling = await self._copy_ceiling(n)
-        self.report.add(f"8 bulk import {size_label(n)} customers (NDJSON, direct)", out["created"] / elapsed,
-                        "rows/s", "target", 2000, created=out["created"], failed=out["failed"],
-                        seconds=round(elapsed, 1), db_copy_rows_per_s=round(ceiling))
+        self.report.add(
+            f"8 bulk import {size_label(n)} customers (NDJSON, direct)",
+            out["created"] / elapsed,
+            "rows/s",
+            "target",
+            2000,
+            created=out["created"],
+            failed=out["failed"],
+            seconds=round(elapsed, 1),
+            db_copy_rows_per_s=round(ceiling),
+        )
         # The relay inside the service then publishes the import's events: its drain rate.
         conn = await asyncpg.connect(self.dsn("customer"))
         try:
@@ -704,8 +910,15 @@ class Bench:
                 await asyncio.sleep(0.5)
             drained = start_backlog - left
             if start_backlog:
-                self.report.add("8b in-service relay drain after import", drained / (time.perf_counter() - t0),
-                                "events/s", None, None, backlog_at_end_of_import=start_backlog, left=left)
+                self.report.add(
+                    "8b in-service relay drain after import",
+                    drained / (time.perf_counter() - t0),
+                    "events/s",
+                    None,
+                    None,
+                    backlog_at_end_of_import=start_backlog,
+                    left=left,
+                )
         finally:
             await conn.close()
 
@@ -713,13 +926,52 @@ class Bench:
         conn = await asyncpg.connect(self.dsn("customer"))
         try:
             await conn.execute("CREATE TEMP TABLE bench_copy (LIKE customers INCLUDING ALL)")
-            cols = ["id", "kind", "name", "email", "status", "tags", "created_at", "updated_at", "version",
-                    "name_key", "external_id", "channels", "custom_attributes", "preferences", "purchase_count",
-                    "lifetime_values", "monetary", "country"]
+            cols = [
+                "id",
+                "kind",
+                "name",
+                "email",
+                "status",
+                "tags",
+                "created_at",
+                "updated_at",
+                "version",
+                "name_key",
+                "external_id",
+                "channels",
+                "custom_attributes",
+                "preferences",
+                "purchase_count",
+                "lifetime_values",
+                "monetary",
+                "country",
+            ]
             import datetime as dt
+
             now = dt.datetime.now(dt.UTC)
-            records = [(uuid.uuid4(), "person", f"Copy {i}", f"c{i}@example.com", "prospect", '["import"]', now, now,
-                        1, f"copy {i}", f"copy-{i}", "[]", "{}", "[]", 0, "{}", 0, "DE") for i in range(n)]
+            records = [
+                (
+                    uuid.uuid4(),
+                    "person",
+                    f"Copy {i}",
+                    f"c{i}@example.com",
+                    "prospect",
+                    '["import"]',
+                    now,
+                    now,
+                    1,
+                    f"copy {i}",
+                    f"copy-{i}",
+                    "[]",
+                    "{}",
+                    "[]",
+                    0,
+                    "{}",
+                    0,
+                    "DE",
+                )
+                for i in range(n)
+            ]
             t0 = time.perf_counter()
             await conn.copy_records_to_table("bench_copy", records=records, columns=cols)
             return n / (time.perf_counter() - t0)
@@ -753,15 +1005,18 @@ class Bench:
                     mid = await cconn.fetchval("SELECT id FROM customers ORDER BY id OFFSET $1 LIMIT 1", n // 2)
                     from tessera_shared.http.pagination import configure_cursor_key, encode_cursor
                     from tessera_shared.settings import LOCAL_SIGNING_KEY
+
                     # Cursors are signed with a key derived from the stack's token signing key.
                     configure_cursor_key(LOCAL_SIGNING_KEY)
                     cursor = encode_cursor([mid])
                     runs = self.args.scale_runs
                     cases = {
-                        "list page at depth": (f"{cust}/v1/customers?limit=50&cursor={cursor}",
-                                               LIST_SQL, (mid,)),
-                        "filtered list (country+status)": (f"{cust}/v1/customers?limit=50&country=SE&status=loyal",
-                                                           FILTER_SQL, ("SE", "loyal")),
+                        "list page at depth": (f"{cust}/v1/customers?limit=50&cursor={cursor}", LIST_SQL, (mid,)),
+                        "filtered list (country+status)": (
+                            f"{cust}/v1/customers?limit=50&country=SE&status=loyal",
+                            FILTER_SQL,
+                            ("SE", "loyal"),
+                        ),
                         "search q= prefix": (f"{cust}/v1/customers?limit=50&q=jon", SEARCH_SQL, ("jon%",)),
                         "ageing report": (f"{billing}/v1/reports/aging?limit=50", AGING_SQL, ()),
                     }
@@ -769,15 +1024,22 @@ class Bench:
                         api = await timed_get(c, url, self.auth, runs)
                         db = await timed_sql(bconn if "ageing" in name else cconn, sql, *params, runs=runs)
                         results.setdefault(name, {})[n] = api
-                        self.report.add(f"9 {name} @ {size_label(n)}", api, "ms", "database alone", db,
-                                        lower_is_better=True)
+                        self.report.add(
+                            f"9 {name} @ {size_label(n)}", api, "ms", "database alone", db, lower_is_better=True
+                        )
         finally:
             await cconn.close()
             await bconn.close()
         first, last = sizes[0], sizes[-1]
         for name, by_size in results.items():
-            self.report.add(f"9 {name} growth {size_label(first)}->{size_label(last)}",
-                            by_size[last] / by_size[first], "x", "target", 1.5, lower_is_better=True)
+            self.report.add(
+                f"9 {name} growth {size_label(first)}->{size_label(last)}",
+                by_size[last] / by_size[first],
+                "x",
+                "target",
+                1.5,
+                lower_is_better=True,
+            )
         # Clear the big tables before the import, so that its figure does not include 1M rows of index.
         c2 = await asyncpg.connect(self.dsn("customer"))
         try:
@@ -796,14 +1058,33 @@ class Bench:
 
         n = self.args.sizes[-1]
         overdue = await overdue_job(self.args.pg, n)
-        self.report.add(f"11 billing overdue job ({size_label(n)} open invoices, 10% newly overdue)",
-                        overdue["seconds"], "s", "target", 60, lower_is_better=True,
-                        **{k: v for k, v in overdue.items() if k != "seconds"})
+        self.report.add(
+            f"11 billing overdue job ({size_label(n)} open invoices, 10% newly overdue)",
+            overdue["seconds"],
+            "s",
+            "target",
+            60,
+            lower_is_better=True,
+            **{k: v for k, v in overdue.items() if k != "seconds"},
+        )
         value = await value_job(self.args.pg, n)
-        self.report.add(f"11 customer value recompute ({size_label(n)} customers, first run)", value["seconds"], "s",
-                        "target", 60, lower_is_better=True, **{k: v for k, v in value.items() if k != "seconds"})
-        self.report.add(f"11 customer value recompute ({size_label(n)} customers, steady state)",
-                        value["second_run_seconds"], "s", "target", 60, lower_is_better=True)
+        self.report.add(
+            f"11 customer value recompute ({size_label(n)} customers, first run)",
+            value["seconds"],
+            "s",
+            "target",
+            60,
+            lower_is_better=True,
+            **{k: v for k, v in value.items() if k != "seconds"},
+        )
+        self.report.add(
+            f"11 customer value recompute ({size_label(n)} customers, steady state)",
+            value["second_run_seconds"],
+            "s",
+            "target",
+            60,
+            lower_is_better=True,
+        )
 
     # --- row 7 ---------------------------------------------------------------------------
     async def relay_vs_producer_perf(self, envelope: str) -> None:
@@ -827,12 +1108,20 @@ class Bench:
                 await conn.run_sync(metadata.create_all)
             sessions = session_factory(engine)
             async with sessions() as s, s.begin():
-                await s.execute(text(
-                    "INSERT INTO outbox_events (event_id, topic, key, event_type, envelope, created_at) "
-                    "SELECT gen_random_uuid(), 'crm.customer', md5(i::text), 'customer.created', :env, now() "
-                    "FROM generate_series(1, :n) AS i"), {"env": envelope, "n": n})
-            relay = OutboxRelay(service="bench", sessions=sessions, namespace=ns,
-                                producer_factory=lambda: make_producer(self.args.kafka, client_id="bench-relay"))
+                await s.execute(
+                    text(
+                        "INSERT INTO outbox_events (event_id, topic, key, event_type, envelope, created_at) "
+                        "SELECT gen_random_uuid(), 'crm.customer', md5(i::text), 'customer.created', :env, now() "
+                        "FROM generate_series(1, :n) AS i"
+                    ),
+                    {"env": envelope, "n": n},
+                )
+            relay = OutboxRelay(
+                service="bench",
+                sessions=sessions,
+                namespace=ns,
+                producer_factory=lambda: make_producer(self.args.kafka, client_id="bench-relay"),
+            )
             t0 = time.perf_counter()
             relay.start()
             deadline = time.monotonic() + 600
@@ -846,19 +1135,42 @@ class Bench:
             await drop_databases(self.args.pg, [db])
         relay_rate = published / elapsed
         perf = await self._producer_performance(perf_topic, n, len(envelope.encode()))
-        self.report.add(f"7 outbox relay throughput ({size_label(n)} x {len(envelope)} B)", relay_rate,
-                        "events/s", "Kafka ProducerPerformance (same producer settings)", perf,
-                        target=">= 0.30")
+        self.report.add(
+            f"7 outbox relay throughput ({size_label(n)} x {len(envelope)} B)",
+            relay_rate,
+            "events/s",
+            "Kafka ProducerPerformance (same producer settings)",
+            perf,
+            target=">= 0.30",
+        )
 
     async def _producer_performance(self, topic: str, n: int, size: int) -> float:
         from tessera_shared.kafka import MAX_BATCH_BYTES  # the relay producer's batch size
 
-        cmd = ["java", "-Xmx512m", "-cp", str(ROOT / ".local/kafka/lib/*"), "org.apache.kafka.tools.ProducerPerformance",
-               "--topic", topic, "--num-records", str(n), "--record-size", str(size), "--throughput", "-1",
-               "--producer-props", f"bootstrap.servers={self.args.kafka}", "acks=all", "enable.idempotence=true",
-               "linger.ms=2", f"batch.size={MAX_BATCH_BYTES}"]
-        proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.STDOUT)
+        cmd = [
+            "java",
+            "-Xmx512m",
+            "-cp",
+            str(ROOT / ".local/kafka/lib/*"),
+            "org.apache.kafka.tools.ProducerPerformance",
+            "--topic",
+            topic,
+            "--num-records",
+            str(n),
+            "--record-size",
+            str(size),
+            "--throughput",
+            "-1",
+            "--producer-props",
+            f"bootstrap.servers={self.args.kafka}",
+            "acks=all",
+            "enable.idempotence=true",
+            "linger.ms=2",
+            f"batch.size={MAX_BATCH_BYTES}",
+        ]
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
         out, _ = await asyncio.wait_for(proc.communicate(), 600)
         text = out.decode()
         m = re.findall(r"(\d+) records sent, ([\d.]+) records/sec", text)
@@ -876,8 +1188,10 @@ class Bench:
     # --- the run -------------------------------------------------------------------------
     async def run(self) -> Report:
         a = self.args
-        log(f"load generator: {'wrk (taskset ' + ' '.join(taskset()) + ')' if self.use_wrk else 'httpx (async)'}; "
-            f"{a.connections} connections, {a.warmup:g}s warm-up, {a.reps} x {a.duration:g}s, median")
+        log(
+            f"load generator: {'wrk (taskset ' + ' '.join(taskset()) + ')' if self.use_wrk else 'httpx (async)'}; "
+            f"{a.connections} connections, {a.warmup:g}s warm-up, {a.reps} x {a.duration:g}s, median"
+        )
         names = [self.stack.db_name(s) for s in SERVICES]
         self.topics += __import__("tessera_shared.kafka", fromlist=["x"]).contract_topics(self.namespace)
         lock = server_lock(a.pg, a.lock_wait) if self.db_prefix == "tessera_" else contextlib.nullcontext()
@@ -930,11 +1244,15 @@ class Bench:
         async with httpx.AsyncClient(timeout=30) as c:
             ids = []
             for i in range(50):
-                r = await c.post(f"{self.stack.url('gateway')}/api/v1/customers", headers=self.auth,
-                                 json={"kind": "person", "name": f"Hold {i}", "email": f"hold{i}@example.com"})
+                r = await c.post(
+                    f"{self.stack.url('gateway')}/api/v1/customers",
+                    headers=self.auth,
+                    json={"kind": "person", "name": f"Hold {i}", "email": f"hold{i}@example.com"},
+                )
                 ids.append(r.json()["id"])
-        (self.work.parent / "bench-hold.json").write_text(json.dumps(
-            {"pids": self.stack.pids(), "token": self.tok, "ids": ids, "base": self.stack.base}))
+        (self.work.parent / "bench-hold.json").write_text(
+            json.dumps({"pids": self.stack.pids(), "token": self.tok, "ids": ids, "base": self.stack.base})
+        )
         log(f"holding {self.args.hold:g}s; see {self.work.parent / 'bench-hold.json'}")
         await asyncio.sleep(self.args.hold)
 
@@ -971,15 +1289,20 @@ class Bench:
             mine = [t for t in existing if t.startswith(f"bench{self.tag}")]
             if mine:
                 await admin.delete_topics(mine)
-        except Exception as exc:  # noqa: BLE001 - cleanup is best effort
+        except Exception as exc:
             log(f"could not delete topics: {exc!r}")
         finally:
             await admin.close()
 
 
 def extra_p(res: LoadResult) -> dict[str, Any]:
-    return {"p50_ms": round(res.p50_ms, 2), "p95_ms": round(res.p95_ms, 2), "p99_ms": round(res.p99_ms, 2),
-            "errors": res.errors, "requests": res.requests}
+    return {
+        "p50_ms": round(res.p50_ms, 2),
+        "p95_ms": round(res.p95_ms, 2),
+        "p99_ms": round(res.p99_ms, 2),
+        "errors": res.errors,
+        "requests": res.requests,
+    }
 
 
 # Seed rows directly (never through HTTP). Names cycle through surnames so that a prefix search
@@ -1036,11 +1359,11 @@ SELECT currency, due_date, sum(amount), min(entry_date) FROM entries GROUP BY 1,
 ON CONFLICT (currency, due_date) DO UPDATE SET amount = receivable_totals.amount + excluded.amount,
     first_entry_date = least(receivable_totals.first_entry_date, excluded.first_entry_date)
 """
-LIST_SQL = ("SELECT * FROM customers WHERE merged_into_id IS NULL AND id > $1 ORDER BY id LIMIT 51")
-FILTER_SQL = ("SELECT * FROM customers WHERE merged_into_id IS NULL AND country = $1 AND status = $2 "
-              "ORDER BY id LIMIT 51")
-SEARCH_SQL = ("SELECT * FROM customers WHERE merged_into_id IS NULL AND name_key LIKE $1 "
-              "ORDER BY name_key, id LIMIT 51")
+LIST_SQL = "SELECT * FROM customers WHERE merged_into_id IS NULL AND id > $1 ORDER BY id LIMIT 51"
+FILTER_SQL = (
+    "SELECT * FROM customers WHERE merged_into_id IS NULL AND country = $1 AND status = $2 ORDER BY id LIMIT 51"
+)
+SEARCH_SQL = "SELECT * FROM customers WHERE merged_into_id IS NULL AND name_key LIKE $1 ORDER BY name_key, id LIMIT 51"
 AGING_SQL = """
 WITH later AS (SELECT customer_id, currency, due_date, -amount AS amount FROM ledger_entries
                WHERE entry_date > current_date),
@@ -1068,10 +1391,14 @@ SELECT (SELECT json_agg(totals) FROM totals), (SELECT json_agg(page) FROM page)
 
 # ----------------------------------------------------------------------------- entry point
 
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--pg", default=os.environ.get("TESSERA_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:55432"),
-                   help="PostgreSQL server URL (no database)")
+    p.add_argument(
+        "--pg",
+        default=os.environ.get("TESSERA_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:55432"),
+        help="PostgreSQL server URL (no database)",
+    )
     p.add_argument("--kafka", default=os.environ.get("TESSERA_TEST_KAFKA", "127.0.0.1:19092"))
     p.add_argument("--base-port", type=int, default=int(os.environ.get("BENCH_BASE_PORT", "18200")))
     p.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "10k,100k,1M"))
@@ -1118,10 +1445,12 @@ async def amain(args: argparse.Namespace) -> Report:
             if logs.exists():
                 shutil.rmtree(keep, ignore_errors=True)
                 shutil.copytree(logs, keep)
-        report.notes.append(f"total {time.perf_counter() - started:.0f}s; sizes "
-                            f"{','.join(size_label(s) for s in args.sizes)}; load generator "
-                            f"{'wrk' if bench.use_wrk else 'httpx'}; cpus {os.cpu_count()}; "
-                            f"loadavg at end {os.getloadavg()[0]:.2f}")
+        report.notes.append(
+            f"total {time.perf_counter() - started:.0f}s; sizes "
+            f"{','.join(size_label(s) for s in args.sizes)}; load generator "
+            f"{'wrk' if bench.use_wrk else 'httpx'}; cpus {os.cpu_count()}; "
+            f"loadavg at end {os.getloadavg()[0]:.2f}"
+        )
         return report
 
 

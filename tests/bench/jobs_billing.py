@@ -21,8 +21,8 @@ from typing import Any
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import AGING_SQL, SEED_LEDGER  # noqa: E402
-from scratch import scratch_database  # noqa: E402
+from harness import AGING_SQL, SEED_LEDGER
+from scratch import scratch_database
 
 # n open invoices as of $3. Newly overdue (i % 10 = 0): issued, due 1-40 days before $3 (the job
 # missed some days). Already marked (i % 10 in 1..4): overdue since their due date, at the dunning
@@ -64,8 +64,9 @@ async def _sql(dsn: str, *statements: tuple[str, tuple[Any, ...]]) -> list[Any]:
         await conn.close()
 
 
-async def overdue_job(pg_url: str, n: int, *, worst_case: bool = False, as_of: date = date(2026, 6, 1),
-                      db_name: str | None = None) -> dict[str, Any]:
+async def overdue_job(
+    pg_url: str, n: int, *, worst_case: bool = False, as_of: date = date(2026, 6, 1), db_name: str | None = None
+) -> dict[str, Any]:
     """Seed n open issued invoices, run the job the scheduler runs (``run_overdue`` with the
     service's session factory) as of ``as_of``, and report its time and effects. ``worst_case``:
     every invoice is newly overdue."""
@@ -76,11 +77,13 @@ async def overdue_job(pg_url: str, n: int, *, worst_case: bool = False, as_of: d
     async with scratch_database(pg_url, "billing", db_name) as db:
         schedule = [1, 7, 15, 30]
         t0 = time.perf_counter()
-        await _sql(db.dsn, (SEED_INVOICES, (1, n, as_of, schedule, worst_case)), (SEED_DISPUTES, ()),
-                   ("VACUUM ANALYZE", ()))
+        await _sql(
+            db.dsn, (SEED_INVOICES, (1, n, as_of, schedule, worst_case)), (SEED_DISPUTES, ()), ("VACUUM ANALYZE", ())
+        )
         seeded = time.perf_counter() - t0
-        settings = BillingSettings(database_url=db.url, kafka_enabled=False, jobs_enabled=False, log_json=False,
-                                   dunning_schedule_days=schedule)
+        settings = BillingSettings(
+            database_url=db.url, kafka_enabled=False, jobs_enabled=False, log_json=False, dunning_schedule_days=schedule
+        )
         engine = create_engine(db.url)
         try:
             t0 = time.perf_counter()
@@ -90,15 +93,22 @@ async def overdue_job(pg_url: str, n: int, *, worst_case: bool = False, as_of: d
         finally:
             await engine.dispose()
         overdue_events, steps, marked = await _sql(
-            db.dsn, ("SELECT count(*) FROM outbox_events WHERE event_type = 'invoice.overdue'", ()),
+            db.dsn,
+            ("SELECT count(*) FROM outbox_events WHERE event_type = 'invoice.overdue'", ()),
             ("SELECT count(*) FROM outbox_events WHERE event_type = 'dunning.step'", ()),
-            ("SELECT count(*) FROM invoices WHERE overdue_since = $1", (as_of,)))
+            ("SELECT count(*) FROM invoices WHERE overdue_since = $1", (as_of,)),
+        )
     return {
-        "n": n, "scenario": "all newly overdue" if worst_case else "10% newly overdue",
-        "seed_seconds": round(seeded, 1), "seconds": round(seconds, 2),
-        "marked_overdue": run.marked_overdue, "dunning_steps": run.dunning_steps,
-        "invoice_overdue_outbox_rows": overdue_events, "dunning_step_outbox_rows": steps,
-        "rows_marked_in_db": marked, "invoices_per_s": round(n / seconds),
+        "n": n,
+        "scenario": "all newly overdue" if worst_case else "10% newly overdue",
+        "seed_seconds": round(seeded, 1),
+        "seconds": round(seconds, 2),
+        "marked_overdue": run.marked_overdue,
+        "dunning_steps": run.dunning_steps,
+        "invoice_overdue_outbox_rows": overdue_events,
+        "dunning_step_outbox_rows": steps,
+        "rows_marked_in_db": marked,
+        "invoices_per_s": round(n / seconds),
         "second_run": {"marked_overdue": again.marked_overdue, "dunning_steps": again.dunning_steps},
     }
 

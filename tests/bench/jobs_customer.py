@@ -16,8 +16,8 @@ from typing import Any
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import SEED_CUSTOMERS  # noqa: E402
-from scratch import scratch_database  # noqa: E402
+from harness import SEED_CUSTOMERS
+from scratch import scratch_database
 
 # Purchases: customer i has i % 7 of them (0..6, ~3 on average) spread over two years; the
 # deal-sized amounts vary with i so that the RFM quintiles and Pareto tiers are not all ties.
@@ -69,8 +69,9 @@ async def value_job(pg_url: str, n: int) -> dict[str, Any]:
             purchases = await conn.fetchval("SELECT count(*) FROM purchases")
         finally:
             await conn.close()
-        settings = CustomerSettings(database_url=db.url, kafka_enabled=False, jobs_enabled=False,
-                                    log_json=False, fx_rates={"USD": "0.92"})
+        settings = CustomerSettings(
+            database_url=db.url, kafka_enabled=False, jobs_enabled=False, log_json=False, fx_rates={"USD": "0.92"}
+        )
         engine = create_engine(db.url)
         try:
             sessions = session_factory(engine)
@@ -85,16 +86,23 @@ async def value_job(pg_url: str, n: int) -> dict[str, Any]:
             await engine.dispose()
         conn = await asyncpg.connect(db.dsn)
         try:
-            outbox = await conn.fetchval("SELECT count(*) FROM outbox_events WHERE event_type = 'customer.tier_changed'")
+            outbox = await conn.fetchval(
+                "SELECT count(*) FROM outbox_events WHERE event_type = 'customer.tier_changed'"
+            )
         finally:
             await conn.close()
     (first_s, first), (second_s, second) = runs
     return {
-        "n": n, "purchases": purchases, "seed_seconds": round(seeded, 1),
-        "seconds": round(first_s, 2), "customers_updated": first["customers"],
-        "tier_changes": first["tier_changes"], "tier_changed_outbox_rows": outbox,
+        "n": n,
+        "purchases": purchases,
+        "seed_seconds": round(seeded, 1),
+        "seconds": round(first_s, 2),
+        "customers_updated": first["customers"],
+        "tier_changes": first["tier_changes"],
+        "tier_changed_outbox_rows": outbox,
         "rows_per_s": round(first["customers"] / first_s),
-        "second_run_seconds": round(second_s, 2), "second_run_tier_changes": second["tier_changes"],
+        "second_run_seconds": round(second_s, 2),
+        "second_run_tier_changes": second["tier_changes"],
         # The machine is shared: read the seconds with the 1-minute load before and after each run.
         "load_average_1m_before_after_each_run": loads,
     }

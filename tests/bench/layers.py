@@ -48,17 +48,37 @@ from scratch import scratch_database  # noqa: E402
 
 async def constant(thing_id: str, principal: Annotated[Principal, require_roles(*READERS)]) -> dict[str, Any]:
     """Row 1's body behind the customer routes' role check."""
-    return {"id": thing_id, "kind": "person", "name": "Ada Lovelace", "email": "ada@example.com",
-            "status": "prospect", "version": 1}
+    return {
+        "id": thing_id,
+        "kind": "person",
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "status": "prospect",
+        "version": 1,
+    }
 
 
 async def call(app: Any, path: str, tok: str, method: str = "GET", body: bytes = b"") -> tuple[int, bytes]:
     """One request through the app's ASGI interface, as uvicorn would make it."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"bench"), (b"authorization", f"Bearer {tok}".encode()),
-                         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-             "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8001)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"bench"),
+            (b"authorization", f"Bearer {tok}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8001),
+    }
     status, chunks, sent = 0, [], False
 
     async def receive() -> dict[str, Any]:
@@ -102,8 +122,11 @@ async def measure(server: str, n: int) -> dict[str, float]:
     out["bare"] = await cpu_per_call(bare_get, n)
 
     async with scratch_database(server, "customer") as db:
-        app = create_app(CustomerSettings(database_url=db.url, kafka_enabled=False, jobs_enabled=False,
-                                          log_json=False, log_level="WARNING"))
+        app = create_app(
+            CustomerSettings(
+                database_url=db.url, kafka_enabled=False, jobs_enabled=False, log_json=False, log_level="WARNING"
+            )
+        )
         app.add_api_route("/v1/bench-layers/{thing_id}", constant, methods=["GET"], include_in_schema=False)
         async with app.router.lifespan_context(app):
             tok = app.state.token_codec.issue("bench", ["sales_rep"])

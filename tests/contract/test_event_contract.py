@@ -28,15 +28,23 @@ CLI = ROOT / "tools/asyncapi/node_modules/.bin/asyncapi"
 
 
 def test_generated_docs_are_fresh() -> None:
-    r = subprocess.run([sys.executable, "tools/gen_events_docs.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "tools/gen_events_docs.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert r.returncode == 0, f"run `make asyncapi`:\n{r.stdout}{r.stderr}"
 
 
 def test_asyncapi_document_is_valid_for_the_official_cli() -> None:
     assert CLI.exists(), "the AsyncAPI CLI is missing: `make test` installs it (npm ci in tools/asyncapi)"
     env = {**os.environ, "SUPPRESS_NO_CONFIG_WARNING": "1", "NODE_ENV": "test"}
-    r = subprocess.run([str(CLI), "validate", "--fail-severity", "warn", "docs/asyncapi.yaml"],
-                       cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [str(CLI), "validate", "--fail-severity", "warn", "docs/asyncapi.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "is valid" in r.stdout
 
@@ -52,14 +60,22 @@ def test_every_published_type_is_in_the_baseline() -> None:
 
 
 def test_events_parse_with_the_cloudevents_sdk() -> None:
-    data = DealWon(deal_id=uuid.uuid4(), customer_id=uuid.uuid4(), title="Renewal", amount=Decimal("1200.50"),
-                   currency="EUR", line_items=[LineItem(description="Seats", quantity=Decimal("10"),
-                                                        unit_price=Decimal("120.05"))],
-                   won_at=datetime.now(UTC))
+    data = DealWon(
+        deal_id=uuid.uuid4(),
+        customer_id=uuid.uuid4(),
+        title="Renewal",
+        amount=Decimal("1200.50"),
+        currency="EUR",
+        line_items=[LineItem(description="Seats", quantity=Decimal("10"), unit_price=Decimal("120.05"))],
+        won_at=datetime.now(UTC),
+    )
     envelope = build_event(data, subject=data.customer_id, traceparent="00-" + "1" * 32 + "-" + "2" * 16 + "-01")
     # Exactly what the outbox relay puts on the wire: header, key and structured value.
-    message = KafkaMessage(headers={"content-type": b"application/cloudevents+json"},
-                           key=str(data.customer_id).encode(), value=envelope.to_json())
+    message = KafkaMessage(
+        headers={"content-type": b"application/cloudevents+json"},
+        key=str(data.customer_id).encode(),
+        value=envelope.to_json(),
+    )
     event = from_kafka(message, JSONFormat())
     assert event.get_specversion() == "1.0"
     assert event.get_id() == envelope.id
@@ -81,16 +97,22 @@ S = {"type": "string"}
 I = {"type": "integer"}
 
 
-@pytest.mark.parametrize(("old", "new", "expected"), [
-    (schema({"a": S}, ["a"]), schema({"a": S, "b": {"anyOf": [S, {"type": "null"}]}}, ["a"]), []),
-    (schema({"a": S, "b": S}, ["a"]), schema({"a": S}, ["a"]), ["b: removed"]),
-    (schema({"a": S}, ["a"]), schema({"a": I}, ["a"]), ["a: type changed"]),
-    (schema({"a": S}, ["a"]), schema({"a": S, "c": S}, ["a", "c"]), ["c: new required field"]),
-    (schema({"a": S}, ["a"]), schema({"a": S}, []), ["a: was always present, may now be missing"]),
-    (schema({"k": {"enum": ["x", "y"]}}, []), schema({"k": {"enum": ["x", "y", "z"]}}, []), ["k: type changed"]),
-    (schema({"items": {"type": "array", "items": schema({"q": S}, ["q"])}}, []),
-     schema({"items": {"type": "array", "items": schema({"q": I}, ["q"])}}, []), ["items[].q: type changed"]),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (schema({"a": S}, ["a"]), schema({"a": S, "b": {"anyOf": [S, {"type": "null"}]}}, ["a"]), []),
+        (schema({"a": S, "b": S}, ["a"]), schema({"a": S}, ["a"]), ["b: removed"]),
+        (schema({"a": S}, ["a"]), schema({"a": I}, ["a"]), ["a: type changed"]),
+        (schema({"a": S}, ["a"]), schema({"a": S, "c": S}, ["a", "c"]), ["c: new required field"]),
+        (schema({"a": S}, ["a"]), schema({"a": S}, []), ["a: was always present, may now be missing"]),
+        (schema({"k": {"enum": ["x", "y"]}}, []), schema({"k": {"enum": ["x", "y", "z"]}}, []), ["k: type changed"]),
+        (
+            schema({"items": {"type": "array", "items": schema({"q": S}, ["q"])}}, []),
+            schema({"items": {"type": "array", "items": schema({"q": I}, ["q"])}}, []),
+            ["items[].q: type changed"],
+        ),
+    ],
+)
 def test_breaking_change_rules(old: dict, new: dict, expected: list[str]) -> None:
     assert breaking_changes(old, new) == expected
 

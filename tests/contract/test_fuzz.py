@@ -38,6 +38,7 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
+
 from tessera_gateway.views.openapi import merge
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of, running
@@ -53,10 +54,19 @@ SERVICES = ["customer", "sales", "service-desk", "billing"]
 # Every check schemathesis 4 has (the stateful ones, use_after_free, ensure_resource_availability
 # and object_level_authorization, need the stateful phase and links: they pass vacuously here).
 CHECKS = [
-    "not_a_server_error", "status_code_conformance", "content_type_conformance",
-    "response_schema_conformance", "response_headers_conformance", "negative_data_rejection",
-    "positive_data_acceptance", "missing_required_header", "unsupported_method",
-    "allow_header_conformance", "ignored_auth", "use_after_free", "ensure_resource_availability",
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+    "negative_data_rejection",
+    "positive_data_acceptance",
+    "missing_required_header",
+    "unsupported_method",
+    "allow_header_conformance",
+    "ignored_auth",
+    "use_after_free",
+    "ensure_resource_availability",
     "object_level_authorization",
 ]
 
@@ -70,15 +80,23 @@ schemathesis.serializer.alias("application/x-ndjson", "text/plain")
 def _settings_for(service: str, database_url: str, **extra: Any) -> Any:
     settings_cls = settings_class(service)
     fields = settings_cls.model_fields
-    urls: dict[str, Any] = {name: UNREACHABLE for name in
-                            ("customer_url", "sales_url", "service_desk_url", "billing_url", "gateway_url")
-                            if name in fields}
+    urls: dict[str, Any] = {
+        name: UNREACHABLE
+        for name in ("customer_url", "sales_url", "service_desk_url", "billing_url", "gateway_url")
+        if name in fields
+    }
     if "rate_limit_per_minute" in fields:  # the gateway's per-token limit is not what is tested here
         urls["rate_limit_per_minute"] = 1_000_000
     if "view_cache_enabled" in fields:
         urls["view_cache_enabled"] = False
-    return settings_cls(database_url=database_url, kafka_enabled=False, jobs_enabled=False, log_json=False,
-                        run_migrations_on_start=False, **{**urls, **extra})
+    return settings_cls(
+        database_url=database_url,
+        kafka_enabled=False,
+        jobs_enabled=False,
+        log_json=False,
+        run_migrations_on_start=False,
+        **{**urls, **extra},
+    )
 
 
 def build(service: str, database_url: str) -> FastAPI:
@@ -116,7 +134,8 @@ def build_stack(urls: dict[str, str]) -> Stack:
     mounts = {_host(s): httpx2.ASGITransport(app=app) for s, app in services.items()}
     gateway = main_module("gateway").create_app(
         _settings_for("gateway", urls["gateway"], **{f"{s.replace('-', '_')}_url": _host(s) for s in SERVICES}),
-        mounts=mounts)
+        mounts=mounts,
+    )
     return Stack(gateway, list(services.values()))
 
 
@@ -143,14 +162,19 @@ _CONFIG = {
     },
     "phases": {"stateful": {"enabled": False}},
     "checks": {
-        "enabled": False, **{name: {"enabled": True} for name in CHECKS},
+        "enabled": False,
+        **{name: {"enabled": True} for name in CHECKS},
         # Schema-valid data a rule beyond JSON Schema refuses (a date range the wrong way round, a
         # billing dispute without its invoice): 422 names the field, as documented.
         # A body over the size limit is refused before it is read: 413 is a rejection too.
-        "negative_data_rejection": {"enabled": True, "expected-statuses": [
-            "400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]},
-        "positive_data_acceptance": {"enabled": True, "expected-statuses": ["2xx", "3xx", "401", "403", "404",
-                                                                             "409", "412", "422", "429"]},
+        "negative_data_rejection": {
+            "enabled": True,
+            "expected-statuses": ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"],
+        },
+        "positive_data_acceptance": {
+            "enabled": True,
+            "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "429"],
+        },
     },
 }
 
@@ -162,13 +186,15 @@ async def apps(databases: DatabaseFactory) -> Callable[[tuple[str, str]], Any]:
     for service, backend in TARGETS:
         members = SERVICES + ["gateway"] if service == "gateway" else [service]
         urls[(service, backend)] = {
-            m: await databases.new(m, backend, migrations_of(main_module(m).__file__)) for m in members}
+            m: await databases.new(m, backend, migrations_of(main_module(m).__file__)) for m in members
+        }
     built: dict[tuple[str, str], Any] = {}
 
     def get(target: tuple[str, str]) -> Any:
         if target not in built:
-            built[target] = (build_stack(urls[target]) if target[0] == "gateway"
-                             else build(target[0], urls[target][target[0]]))
+            built[target] = (
+                build_stack(urls[target]) if target[0] == "gateway" else build(target[0], urls[target][target[0]])
+            )
         return built[target]
 
     return get
@@ -199,24 +225,51 @@ test_gateway = _fuzz(("gateway", "postgres"))
 # Random generation only sometimes produces a NUL; PostgreSQL refuses it in every text column
 # and filter, so each way in is also tried on purpose (on PostgreSQL, where it would be a 500).
 NUL_CASES = [
-    ("sales", "POST", "/v1/activities", {"json": {"kind": "call", "subject": "a\x00b",
-                                                   "customer_id": "0190b0b0-0000-7000-8000-000000000000"}},
-     "subject", "body"),
+    (
+        "sales",
+        "POST",
+        "/v1/activities",
+        {"json": {"kind": "call", "subject": "a\x00b", "customer_id": "0190b0b0-0000-7000-8000-000000000000"}},
+        "subject",
+        "body",
+    ),
     ("sales", "GET", "/v1/deals?owner_id=a%00b", {}, "owner_id", "query"),
     ("customer", "POST", "/v1/segments", {"json": {"name": "\x00", "rules": {}}}, "name", "body"),
-    ("customer", "POST", "/v1/customers/import",
-     {"content": b'{"kind": "person", "name": "a\\u0000", "email": "a@example.com"}\n',
-      "headers": {"Content-Type": "application/x-ndjson"}}, "line 1.name", "body"),
-    ("gateway", "POST", "/auth/token", {"data": {"grant_type": "password", "username": "a\x00",
-                                                 "password": "local"}}, "username", "body"),
+    (
+        "customer",
+        "POST",
+        "/v1/customers/import",
+        {
+            "content": b'{"kind": "person", "name": "a\\u0000", "email": "a@example.com"}\n',
+            "headers": {"Content-Type": "application/x-ndjson"},
+        },
+        "line 1.name",
+        "body",
+    ),
+    (
+        "gateway",
+        "POST",
+        "/auth/token",
+        {"data": {"grant_type": "password", "username": "a\x00", "password": "local"}},
+        "username",
+        "body",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("service", "method", "path", "request_kwargs", "field", "location"), NUL_CASES,
-                         ids=[f"{c[0]}-{c[1]} {c[2]}" for c in NUL_CASES])
+@pytest.mark.parametrize(
+    ("service", "method", "path", "request_kwargs", "field", "location"),
+    NUL_CASES,
+    ids=[f"{c[0]}-{c[1]} {c[2]}" for c in NUL_CASES],
+)
 async def test_nul_in_text_is_a_422_naming_the_field(
-    databases: DatabaseFactory, service: str, method: str, path: str, request_kwargs: dict[str, Any],
-    field: str, location: str,
+    databases: DatabaseFactory,
+    service: str,
+    method: str,
+    path: str,
+    request_kwargs: dict[str, Any],
+    field: str,
+    location: str,
 ) -> None:
     main = main_module(service)
     app = build(service, await databases.new(service, "postgres", migrations_of(main.__file__)))
@@ -226,4 +279,5 @@ async def test_nul_in_text_is_a_422_naming_the_field(
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert {"field": field, "location": location} in [
-        {"field": e["field"], "location": e["location"]} for e in r.json()["errors"]], r.text
+        {"field": e["field"], "location": e["location"]} for e in r.json()["errors"]
+    ], r.text

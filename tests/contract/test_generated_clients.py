@@ -62,12 +62,22 @@ content_type_overrides:
 # What every API has: an object with a property, an operation with a query parameter. The
 # parameter is called ``from`` like the reports' (their public name stays).
 CONTROL_DOCUMENT = {
-    "openapi": "3.0.3", "info": {"title": "control", "version": "1"},
-    "paths": {"/things": {"get": {
-        "operationId": "listThings",
-        "parameters": [{"name": "from", "in": "query", "required": False, "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "ok", "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/Thing"}}}}}}}},
+    "openapi": "3.0.3",
+    "info": {"title": "control", "version": "1"},
+    "paths": {
+        "/things": {
+            "get": {
+                "operationId": "listThings",
+                "parameters": [{"name": "from", "in": "query", "required": False, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}},
+                    }
+                },
+            }
+        }
+    },
     "components": {"schemas": {"Thing": {"type": "object", "properties": {"name": {"type": "string"}}}}},
 }
 GENERATOR_WARNING = re.compile(r"\[main\] (?:WARN|ERROR)\s+(.*)")
@@ -75,10 +85,26 @@ GENERATOR_WARNING = re.compile(r"\[main\] (?:WARN|ERROR)\s+(.*)")
 
 def _og(jar: str, spec: Path, out: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        ["java", "-jar", jar, "generate", "-i", str(spec), "-g", "python", "-o", str(out),
-         "--package-name", "tessera_og", "--global-property",
-         "apiTests=false,modelTests=false,apiDocs=false,modelDocs=false"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            "java",
+            "-jar",
+            jar,
+            "generate",
+            "-i",
+            str(spec),
+            "-g",
+            "python",
+            "-o",
+            str(out),
+            "--package-name",
+            "tessera_og",
+            "--global-property",
+            "apiTests=false,modelTests=false,apiDocs=false,modelDocs=false",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _generator_warnings(output: str) -> set[str]:
@@ -100,7 +126,9 @@ def generated(stack: InprocessStack, tmp_path_factory: pytest.TempPathFactory) -
         document = httpx.get(f"{stack.urls['gateway']}/openapi.json", timeout=10).json()
         if "x-tessera-missing" not in document:
             break
-        assert time.monotonic() < deadline, f"services missing from the merged document: {document['x-tessera-missing']}"
+        assert time.monotonic() < deadline, (
+            f"services missing from the merged document: {document['x-tessera-missing']}"
+        )
         time.sleep(0.2)
     spec = out / "openapi.json"
     spec.write_text(json.dumps(document, indent=1))
@@ -110,31 +138,51 @@ def generated(stack: InprocessStack, tmp_path_factory: pytest.TempPathFactory) -
     control.write_text(json.dumps(CONTROL_DOCUMENT))
     config = out / "openapi-python-client.yaml"
     config.write_text(OPC_CONFIG)
-    jar = subprocess.run([str(ROOT / "deploy/local/openapi-generator.sh")], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    jar = subprocess.run(
+        [str(ROOT / "deploy/local/openapi-generator.sh")], capture_output=True, text=True, check=True
+    ).stdout.strip()
     generator = _og(jar, spec_30, out / "openapi-generator")
     control_run = _og(jar, control, out / "control")
     bin_dir = str(Path(sys.executable).parent)  # ruff, for openapi-python-client's formatting
     opc = subprocess.run(
-        [str(Path(bin_dir) / "openapi-python-client"), "generate", "--path", str(spec),
-         "--output-path", str(out / PACKAGE), "--meta", "none", "--config", str(config)],
-        capture_output=True, text=True, check=False,
-        env={**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")})
+        [
+            str(Path(bin_dir) / "openapi-python-client"),
+            "generate",
+            "--path",
+            str(spec),
+            "--output-path",
+            str(out / PACKAGE),
+            "--meta",
+            "none",
+            "--config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")},
+    )
     generator_output, _ = generator.communicate(timeout=300)
     control_output, _ = control_run.communicate(timeout=300)
     assert opc.returncode == 0, opc.stdout + opc.stderr
     assert generator.returncode == 0, generator_output[-5000:]
     assert control_run.returncode == 0, control_output[-5000:]
-    return {"document": document, "dir": out, "opc": opc.stdout + opc.stderr, "generator": generator_output,
-            "control": control_output}
+    return {
+        "document": document,
+        "dir": out,
+        "opc": opc.stdout + opc.stderr,
+        "generator": generator_output,
+        "control": control_output,
+    }
 
 
 def test_openapi_python_client_generates_without_warnings(generated: dict[str, Any]) -> None:
     assert (generated["dir"] / PACKAGE / "client.py").exists()
     # Anything said besides "Generating <dir>" is a warning (an unparsed schema, a skipped
     # endpoint, a failed formatting hook).
-    said = [line.strip() for line in generated["opc"].splitlines()
-            if line.strip() and not line.startswith("Generating ")]
+    said = [
+        line.strip() for line in generated["opc"].splitlines() if line.strip() and not line.startswith("Generating ")
+    ]
     assert said == [], "openapi-python-client:\n" + "\n".join(said)
 
 
@@ -144,7 +192,8 @@ def test_openapi_generator_generates_without_warnings(generated: dict[str, Any])
     found = _generator_warnings(generated["generator"])
     about_any_document = _generator_warnings(generated["control"])
     assert found - about_any_document == set(), "openapi-generator warns about the document:\n" + "\n".join(
-        sorted(found - about_any_document))
+        sorted(found - about_any_document)
+    )
 
 
 def _operations(root: Path) -> dict[tuple[str, str], str]:
@@ -164,22 +213,30 @@ def _body(module: ModuleType, data: dict[str, Any]) -> Any:
 
 
 def test_a_generated_client_drives_a_flow_with_idempotency_key_and_if_match(
-    generated: dict[str, Any], stack: InprocessStack,
+    generated: dict[str, Any],
+    stack: InprocessStack,
 ) -> None:
     sys.path.insert(0, str(generated["dir"]))
     try:
         client_module = importlib.import_module(f"{PACKAGE}.client")
         ops = _operations(generated["dir"])
         token_op, create, read, change = (
-            importlib.import_module(ops[key]) for key in (
-                ("post", "/auth/token"), ("post", "/api/v1/customers"), ("get", "/api/v1/customers/{customer_id}"),
-                ("patch", "/api/v1/customers/{customer_id}")))
+            importlib.import_module(ops[key])
+            for key in (
+                ("post", "/auth/token"),
+                ("post", "/api/v1/customers"),
+                ("get", "/api/v1/customers/{customer_id}"),
+                ("patch", "/api/v1/customers/{customer_id}"),
+            )
+        )
     finally:
         sys.path.remove(str(generated["dir"]))
     gateway = stack.urls["gateway"]
 
-    issued = token_op.sync_detailed(client=client_module.Client(base_url=gateway), body=_body(
-        token_op, {"grant_type": "password", "username": "admin", "password": "local"}))
+    issued = token_op.sync_detailed(
+        client=client_module.Client(base_url=gateway),
+        body=_body(token_op, {"grant_type": "password", "username": "admin", "password": "local"}),
+    )
     assert issued.status_code == 200, issued.content
     client = client_module.AuthenticatedClient(base_url=gateway, token=issued.parsed.access_token)
 
@@ -214,4 +271,3 @@ def test_a_generated_client_drives_a_flow_with_idempotency_key_and_if_match(
     stale = change_call(customer_id, etag, _body(change, {"name": "Ada Byron"}))
     assert stale.status_code == 412, stale.content
     assert json.loads(stale.content)["type"] == "urn:tessera:problem:precondition-failed"
-

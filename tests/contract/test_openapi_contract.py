@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
+
 from tessera_gateway.views.openapi import merge
 from tessera_shared.http.idempotency import _idempotency
 from tessera_shared.testing.databases import DatabaseFactory
@@ -46,8 +47,12 @@ def documents(apps: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(method, path, op) for path, item in doc["paths"].items() for method, op in item.items()
-            if method in HTTP_METHODS]
+    return [
+        (method, path, op)
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if method in HTTP_METHODS
+    ]
 
 
 def _route_of(app: Any, path: str, method: str) -> Any:
@@ -55,8 +60,11 @@ def _route_of(app: Any, path: str, method: str) -> Any:
     from fastapi.routing import APIRoute
 
     for context in routing.iter_route_contexts(app.routes):
-        if (isinstance(context.original_route, APIRoute) and context.path_format == path
-                and method.upper() in (context.methods or ())):
+        if (
+            isinstance(context.original_route, APIRoute)
+            and context.path_format == path
+            and method.upper() in (context.methods or ())
+        ):
             return context
     raise LookupError(f"{method} {path}")
 
@@ -66,21 +74,26 @@ def _calls(dependant: Any) -> list[Any]:
 
 
 def test_operation_ids_are_short_camel_case_and_unique_in_the_merged_document(
-        documents: dict[str, dict[str, Any]]) -> None:
+    documents: dict[str, dict[str, Any]],
+) -> None:
     ids = [op["operationId"] for _, _, op in _operations(documents["gateway"])]
     assert len(ids) > 100
     assert sorted(i for i in ids if not CAMEL.fullmatch(i)) == []
     assert sorted(i for i in ids if len(i) > MAX_OPERATION_ID) == []
     assert sorted({i for i in ids if ids.count(i) > 1}) == []
-    some = {("post", "/api/v1/deals/{deal_id}/win"): "winDeal", ("get", "/api/v1/customers"): "listCustomers",
-            ("get", "/api/v1/customers/{customer_id}"): "getCustomer"}
+    some = {
+        ("post", "/api/v1/deals/{deal_id}/win"): "winDeal",
+        ("get", "/api/v1/customers"): "listCustomers",
+        ("get", "/api/v1/customers/{customer_id}"): "getCustomer",
+    }
     for (method, path), expected in some.items():
         assert documents["gateway"]["paths"][path][method]["operationId"] == expected
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_writes_document_idempotency_and_if_match(service: str, apps: dict[str, Any],
-                                                  documents: dict[str, dict[str, Any]]) -> None:
+def test_writes_document_idempotency_and_if_match(
+    service: str, apps: dict[str, Any], documents: dict[str, dict[str, Any]]
+) -> None:
     doc = documents[service]
     failures = []
     for method, path, op in _operations(doc):
@@ -95,8 +108,13 @@ def test_writes_document_idempotency_and_if_match(service: str, apps: dict[str, 
         if "If-Match" in headers and not {"412"} <= set(op["responses"]):
             failures.append(f"{method} {path}: If-Match without 412")
     # Every write that checks If-Match documents it (the PATCHes of versioned entities do).
-    for path in ("/v1/customers/{customer_id}", "/v1/deals/{deal_id}", "/v1/tickets/{ticket_id}",
-                 "/v1/credit/{customer_id}", "/v1/segments/{segment_id}"):
+    for path in (
+        "/v1/customers/{customer_id}",
+        "/v1/deals/{deal_id}",
+        "/v1/tickets/{ticket_id}",
+        "/v1/credit/{customer_id}",
+        "/v1/segments/{segment_id}",
+    ):
         op = doc["paths"].get(path, {}).get("patch")
         if op is not None:
             assert "If-Match" in {p["name"] for p in op["parameters"]}, path
@@ -127,7 +145,8 @@ def test_every_operation_lists_its_client_errors(apps: dict[str, Any], documents
         for code, response in op["responses"].items():
             if code[0] in "45":
                 assert response["content"] == {
-                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, (path, code)
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                }, (path, code)
     assert failures == []
     win = doc["paths"]["/api/v1/deals/{deal_id}/win"]["post"]["responses"]["409"]["description"]
     assert "`credit-hold`" in win and "`invalid-stage-transition`" in win
@@ -154,11 +173,13 @@ def test_the_360_view_and_the_import_have_bodies_generators_can_use(documents: d
     ok = doc["paths"]["/api/v1/customers/{customer_id}/360"]["get"]["responses"]["200"]
     schema = ok["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/Customer360"}
-    assert {"profile", "sales", "service", "billing", "sections"} <= set(doc["components"]["schemas"]["Customer360"][
-        "properties"])
+    assert {"profile", "sales", "service", "billing", "sections"} <= set(
+        doc["components"]["schemas"]["Customer360"]["properties"]
+    )
     assert "ETag" in ok["headers"]
-    assert "If-None-Match" in {p["name"] for p in doc["paths"]["/api/v1/customers/{customer_id}/360"]["get"][
-        "parameters"]}
+    assert "If-None-Match" in {
+        p["name"] for p in doc["paths"]["/api/v1/customers/{customer_id}/360"]["get"]["parameters"]
+    }
     body = doc["paths"]["/api/v1/customers/import"]["post"]["requestBody"]["content"]
     assert body["application/x-ndjson"]["schema"] == {"type": "string", "format": "binary"}
     example = doc["components"]["schemas"]["customer.CustomerCreate"]["examples"][0]
@@ -176,7 +197,8 @@ def _concrete(path: str) -> str:
 
 @pytest.mark.parametrize("service", [*SERVICES, "gateway"])
 async def test_undeclared_methods_are_405_with_exactly_the_declared_ones(
-        databases: DatabaseFactory, service: str, documents: dict[str, dict[str, Any]]) -> None:
+    databases: DatabaseFactory, service: str, documents: dict[str, dict[str, Any]]
+) -> None:
     """Every path of the document, every method it does not declare: 405, Allow = declared."""
     url = await databases.new(service, "sqlite", migrations_of(main_module(service).__file__))
     gateway = {"rate_limit_per_minute": 1_000_000, "view_cache_enabled": False} if service == "gateway" else {}
@@ -202,8 +224,9 @@ async def test_undeclared_methods_are_405_with_exactly_the_declared_ones(
 
 
 @pytest.mark.parametrize("service", SERVICES)
-async def test_every_date_in_a_query_is_strict_iso_8601(databases: DatabaseFactory, service: str,
-                                                       documents: dict[str, dict[str, Any]]) -> None:
+async def test_every_date_in_a_query_is_strict_iso_8601(
+    databases: DatabaseFactory, service: str, documents: dict[str, dict[str, Any]]
+) -> None:
     """Every query parameter typed date or date-time, given ``0``: a 422 naming it."""
     url = await databases.new(service, "sqlite", migrations_of(main_module(service).__file__))
     app = build_app(service, url)
@@ -269,8 +292,12 @@ def test_json_bodies_take_booleans_and_dates_only_as_documented(service: str, ap
     for model in _body_models(apps[service]):
         for name, field in model.model_fields.items():
             types = leaves(field.annotation)
-            kinds = {"bool" for t in types if t is bool} | {"int" for t in types if t is int} | {
-                "float" for t in types if t is float} | {"date" for t in types if t in (datetime.date, datetime.datetime)}
+            kinds = (
+                {"bool" for t in types if t is bool}
+                | {"int" for t in types if t is int}
+                | {"float" for t in types if t is float}
+                | {"date" for t in types if t in (datetime.date, datetime.datetime)}
+            )
             probes = [(0, "bool"), (0, "date"), (True, "int"), ("1", "int"), (True, "float"), ("1", "float")]
             for probe, what in probes:
                 if what not in kinds:

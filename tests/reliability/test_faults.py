@@ -53,8 +53,9 @@ async def profiles(billing: ServiceProcess) -> int:
 
 
 async def applied_created(billing: ServiceProcess) -> int:
-    return int(await scalar(billing.database_url,
-                            "SELECT count(*) FROM inbox_events WHERE event_type = 'customer.created'"))
+    return int(
+        await scalar(billing.database_url, "SELECT count(*) FROM inbox_events WHERE event_type = 'customer.created'")
+    )
 
 
 async def test_kill_consumer_between_effect_commit_and_offset_commit(stack: Stack) -> None:
@@ -73,8 +74,15 @@ async def test_kill_consumer_between_effect_commit_and_offset_commit(stack: Stac
     redelivered = await billing.metric("tessera_events_consumed_total", type="customer.created", outcome="duplicate")
     assert redelivered >= 1  # the killed offset commit: the effect's event came back and was turned away
     assert await profiles(billing) == await applied_created(billing) == len(ids)
-    record("kill -9 consumer after effect, before offset commit", produced=len(ids), applied=await profiles(billing),
-           lost=len(ids) - await profiles(billing), duplicated=0, redelivered=int(redelivered), recovery_s=recovery)
+    record(
+        "kill -9 consumer after effect, before offset commit",
+        produced=len(ids),
+        applied=await profiles(billing),
+        lost=len(ids) - await profiles(billing),
+        duplicated=0,
+        redelivered=int(redelivered),
+        recovery_s=recovery,
+    )
 
 
 async def test_kill_relay_after_broker_ack_before_marking_sent(stack: Stack) -> None:
@@ -92,12 +100,21 @@ async def test_kill_relay_after_broker_ack_before_marking_sent(stack: Stack) -> 
     recovery = round(time.monotonic() - started, 2)
     on_topic = await read_topic(stack.bootstrap, f"{stack.namespace}crm.customer", expect=len(ids) + 1)
     assert len(on_topic) == len(ids) + 1  # the first event was published twice
-    await eventually(lambda: _at_least(billing.metric("tessera_events_consumed_total", type="customer.created",
-                                                      outcome="duplicate"), 1))
+    await eventually(
+        lambda: _at_least(
+            billing.metric("tessera_events_consumed_total", type="customer.created", outcome="duplicate"), 1
+        )
+    )
     assert await profiles(billing) == len(ids)
-    record("kill -9 relay after broker ack, before marking sent", produced=len(ids), applied=await profiles(billing),
-           lost=len(ids) - await profiles(billing), duplicated=0, redelivered=len(on_topic) - len(ids),
-           recovery_s=recovery)
+    record(
+        "kill -9 relay after broker ack, before marking sent",
+        produced=len(ids),
+        applied=await profiles(billing),
+        lost=len(ids) - await profiles(billing),
+        duplicated=0,
+        redelivered=len(on_topic) - len(ids),
+        recovery_s=recovery,
+    )
 
 
 async def test_service_stopped_under_load_catches_up(stack: Stack) -> None:
@@ -117,8 +134,15 @@ async def test_service_stopped_under_load_catches_up(stack: Stack) -> None:
     recovery = round(time.monotonic() - started, 2)
     lag = await _group_lag(stack, "billing", ["customer"])
     assert lag == 0
-    record("service stopped under load, restarted", produced=total, applied=await profiles(billing),
-           lost=total - await profiles(billing), duplicated=0, redelivered=0, recovery_s=recovery)
+    record(
+        "service stopped under load, restarted",
+        produced=total,
+        applied=await profiles(billing),
+        lost=total - await profiles(billing),
+        duplicated=0,
+        redelivered=0,
+        recovery_s=recovery,
+    )
 
 
 async def test_duplicates_from_an_independent_producer_have_one_effect(stack: Stack) -> None:
@@ -136,11 +160,21 @@ async def test_duplicates_from_an_independent_producer_have_one_effect(stack: St
             await producer.send_and_wait(record_.topic, record_.value, key=record_.key)
     finally:
         await producer.stop()
-    await eventually(lambda: _at_least(billing.metric("tessera_events_consumed_total", type="customer.created",
-                                                      outcome="duplicate"), len(ids)))
+    await eventually(
+        lambda: _at_least(
+            billing.metric("tessera_events_consumed_total", type="customer.created", outcome="duplicate"), len(ids)
+        )
+    )
     assert await profiles(billing) == len(ids)
-    record("every event re-sent by another producer, reversed", produced=len(ids) * 2, applied=await profiles(billing),
-           lost=0, duplicated=await profiles(billing) - len(ids), redelivered=len(ids), recovery_s=0)
+    record(
+        "every event re-sent by another producer, reversed",
+        produced=len(ids) * 2,
+        applied=await profiles(billing),
+        lost=0,
+        duplicated=await profiles(billing) - len(ids),
+        redelivered=len(ids),
+        recovery_s=0,
+    )
 
 
 async def test_poison_messages_go_to_the_dlq_and_consumption_continues(stack: Stack) -> None:
@@ -148,8 +182,12 @@ async def test_poison_messages_go_to_the_dlq_and_consumption_continues(stack: St
     billing.start()
     await billing.wait_ready()
     key = uuid.uuid4()
-    good = build_event(CustomerCreated(customer_id=key, kind="person", name="After the poison", status="prospect",
-                                       created_at=datetime.now(UTC)), subject=key)
+    good = build_event(
+        CustomerCreated(
+            customer_id=key, kind="person", name="After the poison", status="prospect", created_at=datetime.now(UTC)
+        ),
+        subject=key,
+    )
     bad_data = good.model_copy(update={"id": str(uuid.uuid4()), "data": {**good.data, "kind": "robot"}})
     unknown = good.model_copy(update={"id": str(uuid.uuid4()), "type": "customer.teleported"})
     producer = make_producer(stack.bootstrap, client_id="poisoner")
@@ -162,17 +200,27 @@ async def test_poison_messages_go_to_the_dlq_and_consumption_continues(stack: St
         await producer.stop()
     recovery = await eventually(lambda: _equals(profiles(billing), 1))
     parked = await read_topic(stack.bootstrap, f"{stack.namespace}crm.billing.dlq", expect=3)
-    assert sorted(dict(r.headers)["dlq-error-type"] for r in parked) == [b"LookupError", b"ValidationError",
-                                                                          b"ValidationError"]
-    record("poison: bad JSON, unknown type, invalid data", produced=4, applied=1, lost=0, duplicated=0,
-           redelivered=0, recovery_s=round(recovery, 2))
+    assert sorted(dict(r.headers)["dlq-error-type"] for r in parked) == [
+        b"LookupError",
+        b"ValidationError",
+        b"ValidationError",
+    ]
+    record(
+        "poison: bad JSON, unknown type, invalid data",
+        produced=4,
+        applied=1,
+        lost=0,
+        duplicated=0,
+        redelivered=0,
+        recovery_s=round(recovery, 2),
+    )
 
 
-async def _equals(awaitable, expected: int) -> bool:  # noqa: ANN001
+async def _equals(awaitable, expected: int) -> bool:
     return await awaitable == expected
 
 
-async def _at_least(awaitable, expected: float) -> bool:  # noqa: ANN001
+async def _at_least(awaitable, expected: float) -> bool:
     return await awaitable >= expected
 
 
@@ -181,14 +229,18 @@ async def _group_lag(stack: Stack, service: str, producers: list[str]) -> int:
 
     from tessera_shared.testing.kafka import partitions_of
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, group_id=f"{stack.namespace}tessera-{service}",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.bootstrap, group_id=f"{stack.namespace}tessera-{service}", enable_auto_commit=False
+    )
     await consumer.start()
     try:
         from aiokafka import TopicPartition
 
-        tps = [TopicPartition(f"{stack.namespace}crm.{p}", n) for p in producers
-               for n in await partitions_of(stack.bootstrap, f"{stack.namespace}crm.{p}")]
+        tps = [
+            TopicPartition(f"{stack.namespace}crm.{p}", n)
+            for p in producers
+            for n in await partitions_of(stack.bootstrap, f"{stack.namespace}crm.{p}")
+        ]
         end = await consumer.end_offsets(tps)
         lag = 0
         for tp in tps:
@@ -199,7 +251,9 @@ async def _group_lag(stack: Stack, service: str, producers: list[str]) -> int:
 
 
 async def test_broker_restart_under_load_loses_nothing_and_keeps_per_customer_order(
-    databases, namespace: str, tmp_path  # noqa: ANN001
+    databases,
+    namespace: str,
+    tmp_path,
 ) -> None:
     import os
     import subprocess
@@ -229,8 +283,11 @@ async def test_broker_restart_under_load_loses_nothing_and_keeps_per_customer_or
                     assert r.status_code == 201, r.text  # writes go on while the broker is away
                     ids.append(r.json()["id"])
                     for version in (2, 3):
-                        p = await client.patch(f"{customer.url}/v1/customers/{ids[-1]}",
-                                               json={"name": f"renamed {n} v{version}"}, headers=auth())
+                        p = await client.patch(
+                            f"{customer.url}/v1/customers/{ids[-1]}",
+                            json={"name": f"renamed {n} v{version}"},
+                            headers=auth(),
+                        )
                         assert p.status_code == 200, p.text
                     await asyncio.sleep(0.05)
             return ids
@@ -258,10 +315,15 @@ async def test_broker_restart_under_load_loses_nothing_and_keeps_per_customer_or
             deduped = [x for i, x in enumerate(sequence) if i == 0 or x != sequence[i - 1]]
             assert deduped == [("customer.created", 1), ("customer.updated", 2), ("customer.updated", 3)], sequence
         assert await profiles(billing) == len(ids)
-        record("broker restarted under load (order of 3 facts per customer kept)", produced=len(ids),
-               applied=await profiles(billing),
-               lost=len(ids) - await profiles(billing), duplicated=0, redelivered=len(events) - 3 * len(ids),
-               recovery_s=recovery)
+        record(
+            "broker restarted under load (order of 3 facts per customer kept)",
+            produced=len(ids),
+            applied=await profiles(billing),
+            lost=len(ids) - await profiles(billing),
+            duplicated=0,
+            redelivered=len(events) - 3 * len(ids),
+            recovery_s=recovery,
+        )
     finally:
         stack.stop_all()
         subprocess.run([*broker, "stop"], env=env, capture_output=True)
@@ -276,14 +338,18 @@ async def test_out_of_order_delivery_does_not_regress_state(stack: Stack) -> Non
     async with httpx.AsyncClient(timeout=10) as client:
         for cid in ids:
             for version in (2, 3):
-                r = await client.patch(f"{customer.url}/v1/customers/{cid}", json={"name": f"name v{version}"},
-                                       headers=auth())
+                r = await client.patch(
+                    f"{customer.url}/v1/customers/{cid}", json={"name": f"name v{version}"}, headers=auth()
+                )
                 assert r.status_code == 200
 
     async def names_at(version: int) -> bool:
-        rows = await scalar(sales.database_url,
-                            "SELECT count(*) FROM known_customers WHERE version = $1 AND name = $2",
-                            version, f"name v{version}")
+        rows = await scalar(
+            sales.database_url,
+            "SELECT count(*) FROM known_customers WHERE version = $1 AND name = $2",
+            version,
+            f"name v{version}",
+        )
         return int(rows) == len(ids)
 
     await eventually(lambda: names_at(3))
@@ -299,8 +365,18 @@ async def test_out_of_order_delivery_does_not_regress_state(stack: Stack) -> Non
             await producer.send_and_wait(r.topic, json.dumps(envelope).encode(), key=r.key)
     finally:
         await producer.stop()
-    await eventually(lambda: _at_least(sales.metric("tessera_events_consumed_total", type="customer.updated",
-                                                    outcome="applied"), 3 * len(ids)))
+    await eventually(
+        lambda: _at_least(
+            sales.metric("tessera_events_consumed_total", type="customer.updated", outcome="applied"), 3 * len(ids)
+        )
+    )
     assert await names_at(3)  # no customer went back to "name v2"
-    record("older facts re-delivered after newer ones", produced=len(ids), applied=len(ids), lost=0, duplicated=0,
-           redelivered=len(stale), recovery_s=0)
+    record(
+        "older facts re-delivered after newer ones",
+        produced=len(ids),
+        applied=len(ids),
+        lost=0,
+        duplicated=0,
+        redelivered=len(stale),
+        recovery_s=0,
+    )

@@ -42,8 +42,11 @@ async def test_sigterm_under_load_finishes_in_flight_requests_and_flushes_events
 
     async def slow_import(client: httpx.AsyncClient) -> httpx.Response:
         rows = "".join(f"imp-{n},person,Imported {n},imp{n}@example.com\n" for n in range(import_rows))
-        return await client.post(f"{customer.url}/v1/customers/import", content=("external_id,kind,name,email\n" + rows).encode(),
-                                 headers={**auth(), "Content-Type": "text/csv"})
+        return await client.post(
+            f"{customer.url}/v1/customers/import",
+            content=("external_id,kind,name,email\n" + rows).encode(),
+            headers={**auth(), "Content-Type": "text/csv"},
+        )
 
     async with httpx.AsyncClient(timeout=60) as client:
         writers = [asyncio.create_task(writer(client)) for _ in range(6)]
@@ -65,9 +68,16 @@ async def test_sigterm_under_load_finishes_in_flight_requests_and_flushes_events
     assert await scalar(customer.database_url, "SELECT count(*) FROM outbox_events WHERE sent_at IS NULL") == 0
     expected = outcomes["created"] + import_rows
     await eventually(lambda: _billing_has(billing, expected), timeout=60)
-    record("SIGTERM under load (writes and a bulk import in flight)", produced=expected, applied=expected, lost=0,
-           duplicated=0, redelivered=0, recovery_s=drained_s)
+    record(
+        "SIGTERM under load (writes and a bulk import in flight)",
+        produced=expected,
+        applied=expected,
+        lost=0,
+        duplicated=0,
+        redelivered=0,
+        recovery_s=drained_s,
+    )
 
 
-async def _billing_has(billing, expected: int) -> bool:  # noqa: ANN001
+async def _billing_has(billing, expected: int) -> bool:
     return int(await scalar(billing.database_url, "SELECT count(*) FROM credit_profiles")) == expected

@@ -15,18 +15,25 @@ from .stack import BASE_PORT, PORTS, token
 
 pytestmark = pytest.mark.reliability
 # The sections each service feeds (the customer service also keeps loyalty and the timeline).
-SECTIONS = {"customer": ["loyalty", "profile", "timeline"], "sales": ["sales"], "service-desk": ["service"],
-            "billing": ["billing"]}
+SECTIONS = {
+    "customer": ["loyalty", "profile", "timeline"],
+    "sales": ["sales"],
+    "service-desk": ["service"],
+    "billing": ["billing"],
+}
 DEADLINE = 3.0  # generous: a busy CI machine must not turn a healthy section into a timeout
 
 
 async def test_360_with_each_service_down(stack: Stack) -> None:
     services = {name: await stack.add(name) for name in ("customer", "sales", "service-desk", "billing")}
     gateway = await stack.add("gateway")
-    gateway.extra_env.update({
-        f"TESSERA_GATEWAY_{name.replace('-', '_').upper()}_URL": f"http://127.0.0.1:{BASE_PORT + PORTS[name]}"
-        for name in services
-    } | {"TESSERA_GATEWAY_VIEW_DEADLINE_SECONDS": str(DEADLINE)})
+    gateway.extra_env.update(
+        {
+            f"TESSERA_GATEWAY_{name.replace('-', '_').upper()}_URL": f"http://127.0.0.1:{BASE_PORT + PORTS[name]}"
+            for name in services
+        }
+        | {"TESSERA_GATEWAY_VIEW_DEADLINE_SECONDS": str(DEADLINE)}
+    )
     for svc in (*services.values(), gateway):
         svc.start()
     await asyncio.gather(*(svc.wait_ready() for svc in (*services.values(), gateway)))
@@ -50,5 +57,12 @@ async def test_360_with_each_service_down(stack: Stack) -> None:
             assert elapsed < DEADLINE + 2.0
             svc.start()
             await svc.wait_ready()
-    record("360 view with each service killed in turn", produced=4, applied=4, lost=0, duplicated=0,
-           redelivered=0, recovery_s=round(worst, 2))
+    record(
+        "360 view with each service killed in turn",
+        produced=4,
+        applied=4,
+        lost=0,
+        duplicated=0,
+        redelivered=0,
+        recovery_s=round(worst, 2),
+    )

@@ -33,8 +33,14 @@ CHROMIUM = os.environ.get("TESSERA_CHROMIUM") or shutil.which("chromium") or shu
 # Chromium as this machine's closed network wants it (no background calls home), and no name
 # resolution but loopback: a page that reached for a CDN would fail to load it.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-default-apps",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 TIMEOUT_MS = 15_000
@@ -76,8 +82,7 @@ def _only_loopback(urls: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize(("process", "path"), PAGES, ids=[p for p, _ in PAGES])
-def test_docs_render_authorize_and_try_it_out_offline(stack: InprocessStack, browser, process: str,
-                                                      path: str) -> None:
+def test_docs_render_authorize_and_try_it_out_offline(stack: InprocessStack, browser, process: str, path: str) -> None:
     base = stack.urls[process]
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     context.set_default_timeout(TIMEOUT_MS)
@@ -88,8 +93,11 @@ def test_docs_render_authorize_and_try_it_out_offline(stack: InprocessStack, bro
     page = context.new_page()
     try:
         page.goto(f"{base}/docs")
-        operation = page.locator(".opblock.opblock-get").filter(
-            has=page.locator(f'.opblock-summary-path[data-path="{path}"]')).first
+        operation = (
+            page.locator(".opblock.opblock-get")
+            .filter(has=page.locator(f'.opblock-summary-path[data-path="{path}"]'))
+            .first
+        )
         operation.wait_for()
         assert page.locator(".opblock").count() > 5, "Swagger UI rendered too few operations"
 

@@ -38,19 +38,30 @@ def test_a_services_authorize_gets_tokens_from_the_gateway(service: str) -> None
 
 def test_the_gateway_lets_the_services_docs_ask_for_tokens_in_local_mode() -> None:
     gateway = build_app("gateway", sales_url="http://127.0.0.1:18002")
-    assert gateway.openapi()["components"]["securitySchemes"]["tessera"]["flows"]["password"]["tokenUrl"] \
-        == "/auth/token"
+    assert (
+        gateway.openapi()["components"]["securitySchemes"]["tessera"]["flows"]["password"]["tokenUrl"] == "/auth/token"
+    )
     client = TestClient(gateway)
     for origin in ("http://127.0.0.1:18002", "http://localhost:18002", "http://127.0.0.1:8001"):
         # Swagger UI's token request: a form post with X-Requested-With, so a preflight first.
-        preflight = client.options("/auth/token", headers={
-            "Origin": origin, "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type,x-requested-with"})
+        preflight = client.options(
+            "/auth/token",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type,x-requested-with",
+            },
+        )
         assert preflight.status_code == 200, (origin, preflight.text)
         assert preflight.headers["access-control-allow-origin"] == origin
-    refused = client.options("/auth/token", headers={
-        "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+    refused = client.options(
+        "/auth/token", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+    )
     assert refused.status_code == 400
     production = build_app("gateway", environment="test")
-    assert "access-control-allow-origin" not in TestClient(production).options("/auth/token", headers={
-        "Origin": "http://127.0.0.1:8001", "Access-Control-Request-Method": "POST"}).headers
+    assert (
+        "access-control-allow-origin"
+        not in TestClient(production)
+        .options("/auth/token", headers={"Origin": "http://127.0.0.1:8001", "Access-Control-Request-Method": "POST"})
+        .headers
+    )

@@ -26,8 +26,15 @@ PROBLEM = "application/problem+json"
 
 async def make_app(databases: DatabaseFactory, backend: str, **overrides: Any) -> FastAPI:
     url = await databases.new("billing", backend, migrations_of(billing_main.__file__))
-    settings = {"database_url": url, "kafka_enabled": False, "log_json": False, "jobs_enabled": False,
-                "default_credit_limit": Decimal("5000.00"), "default_currency": "EUR", **overrides}
+    settings = {
+        "database_url": url,
+        "kafka_enabled": False,
+        "log_json": False,
+        "jobs_enabled": False,
+        "default_credit_limit": Decimal("5000.00"),
+        "default_currency": "EUR",
+        **overrides,
+    }
     return billing_main.create_app(BillingSettings(**settings))
 
 
@@ -48,33 +55,74 @@ async def deliver(app: FastAPI, data: EventData, subject: uuid.UUID) -> None:
 
 
 def customer_created(customer_id: uuid.UUID, name: str = "Acme GmbH") -> CustomerCreated:
-    return CustomerCreated(customer_id=customer_id, kind="organization", name=name, email=None,
-                           owner_id="rep1", status="prospect", created_at=datetime.now(UTC))
+    return CustomerCreated(
+        customer_id=customer_id,
+        kind="organization",
+        name=name,
+        email=None,
+        owner_id="rep1",
+        status="prospect",
+        created_at=datetime.now(UTC),
+    )
 
 
-def deal_won(customer_id: uuid.UUID, *, deal_id: uuid.UUID | None = None, currency: str = "EUR",
-             won_on: date = date(2026, 3, 1), items: list[LineItem] | None = None,
-             payment_terms_days: int | None = None) -> DealWon:
-    items = items if items is not None else [
-        LineItem(description="Licence", quantity=Decimal(2), unit_price=Decimal("100.00"),
-                 tax_rate_percent=Decimal(19)),
-    ]
-    return DealWon(deal_id=deal_id or uuid.uuid4(), customer_id=customer_id, title="Big deal",
-                   amount=Decimal("238.00"), currency=currency, line_items=items,
-                   payment_terms_days=payment_terms_days, owner_id="rep1",
-                   won_at=datetime.combine(won_on, datetime.min.time(), UTC))
+def deal_won(
+    customer_id: uuid.UUID,
+    *,
+    deal_id: uuid.UUID | None = None,
+    currency: str = "EUR",
+    won_on: date = date(2026, 3, 1),
+    items: list[LineItem] | None = None,
+    payment_terms_days: int | None = None,
+) -> DealWon:
+    items = (
+        items
+        if items is not None
+        else [
+            LineItem(
+                description="Licence", quantity=Decimal(2), unit_price=Decimal("100.00"), tax_rate_percent=Decimal(19)
+            ),
+        ]
+    )
+    return DealWon(
+        deal_id=deal_id or uuid.uuid4(),
+        customer_id=customer_id,
+        title="Big deal",
+        amount=Decimal("238.00"),
+        currency=currency,
+        line_items=items,
+        payment_terms_days=payment_terms_days,
+        owner_id="rep1",
+        won_at=datetime.combine(won_on, datetime.min.time(), UTC),
+    )
 
 
 def invoice_payload(customer_id: uuid.UUID, **overrides: Any) -> dict[str, Any]:
-    return {"customer_id": str(customer_id), "currency": "EUR",
-            "lines": [{"description": "Consulting", "quantity": "1", "unit_price": "100.00"}], **overrides}
+    return {
+        "customer_id": str(customer_id),
+        "currency": "EUR",
+        "lines": [{"description": "Consulting", "quantity": "1", "unit_price": "100.00"}],
+        **overrides,
+    }
 
 
-async def issued_invoice(app: FastAPI, client: httpx.AsyncClient, customer_id: uuid.UUID, amount: str = "100.00",
-                         issue_date: date = date(2026, 3, 1), terms: int = 30, currency: str = "EUR") -> dict:
-    body = invoice_payload(customer_id, currency=currency, issue=True, issue_date=issue_date.isoformat(),
-                           payment_terms_days=terms,
-                           lines=[{"description": "Service", "quantity": "1", "unit_price": amount}])
+async def issued_invoice(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    customer_id: uuid.UUID,
+    amount: str = "100.00",
+    issue_date: date = date(2026, 3, 1),
+    terms: int = 30,
+    currency: str = "EUR",
+) -> dict:
+    body = invoice_payload(
+        customer_id,
+        currency=currency,
+        issue=True,
+        issue_date=issue_date.isoformat(),
+        payment_terms_days=terms,
+        lines=[{"description": "Service", "quantity": "1", "unit_price": amount}],
+    )
     r = await client.post("/v1/invoices", json=body, headers=clerk(app))
     assert r.status_code == 201, r.text
     return r.json()
@@ -82,8 +130,9 @@ async def issued_invoice(app: FastAPI, client: httpx.AsyncClient, customer_id: u
 
 async def pay(app: FastAPI, client: httpx.AsyncClient, **body: Any) -> httpx.Response:
     body = {"currency": "EUR", "received_on": "2026-03-10", **body}
-    return await client.post("/v1/payments", json={k: str(v) if isinstance(v, uuid.UUID) else v
-                                                    for k, v in body.items()}, headers=clerk(app))
+    return await client.post(
+        "/v1/payments", json={k: str(v) if isinstance(v, uuid.UUID) else v for k, v in body.items()}, headers=clerk(app)
+    )
 
 
 async def events(app: FastAPI, event_type: str | None = None) -> list[dict]:
@@ -111,10 +160,25 @@ async def run(app: FastAPI, client: httpx.AsyncClient, as_of: str) -> dict:
 
 
 def dispute(ticket_id: uuid.UUID, customer_id: uuid.UUID, invoice_id: str) -> TicketOpened:
-    return TicketOpened(ticket_id=ticket_id, customer_id=customer_id, subject="Wrong amount", channel="email",
-                        category="billing_dispute", priority="normal", invoice_id=uuid.UUID(invoice_id), opened_at=AT)
+    return TicketOpened(
+        ticket_id=ticket_id,
+        customer_id=customer_id,
+        subject="Wrong amount",
+        channel="email",
+        category="billing_dispute",
+        priority="normal",
+        invoice_id=uuid.UUID(invoice_id),
+        opened_at=AT,
+    )
 
 
 def closed(ticket_id: uuid.UUID, customer_id: uuid.UUID, invoice_id: str) -> TicketClosed:
-    return TicketClosed(ticket_id=ticket_id, customer_id=customer_id, category="billing_dispute", priority="normal",
-                        invoice_id=uuid.UUID(invoice_id), opened_at=AT, closed_at=AT)
+    return TicketClosed(
+        ticket_id=ticket_id,
+        customer_id=customer_id,
+        category="billing_dispute",
+        priority="normal",
+        invoice_id=uuid.UUID(invoice_id),
+        opened_at=AT,
+        closed_at=AT,
+    )

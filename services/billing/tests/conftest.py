@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: make the helpers importable
 
-from billing_helpers import make_app  # noqa: E402
+from billing_helpers import make_app
+
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import running
 

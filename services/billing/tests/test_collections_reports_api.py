@@ -6,18 +6,25 @@ import uuid
 from datetime import date
 
 import httpx
+from billing_helpers import clerk, closed, deliver, dispute, events, finance, issued_invoice, pay, run
 from fastapi import FastAPI
 
-from billing_helpers import clerk, closed, deliver, dispute, events, finance, issued_invoice, pay, run
 from tessera_shared.testing.plugin import bearer
 
+
 class TestOverdueRun:
-    async def test_overdue_once_from_due_date_then_each_step_once(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+    async def test_overdue_once_from_due_date_then_each_step_once(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         cid = uuid.uuid4()
         inv = await issued_invoice(app, client, cid, issue_date=date(2026, 3, 1), terms=30)  # due 2026-03-31
         assert await run(app, client, "2026-03-31") == {"as_of": "2026-03-31", "marked_overdue": 0, "dunning_steps": 0}
         assert (await run(app, client, "2026-04-01"))["marked_overdue"] == 1
-        assert (await run(app, client, "2026-04-01")) == {"as_of": "2026-04-01", "marked_overdue": 0, "dunning_steps": 0}
+        assert (await run(app, client, "2026-04-01")) == {
+            "as_of": "2026-04-01",
+            "marked_overdue": 0,
+            "dunning_steps": 0,
+        }
         [overdue] = await events(app, "invoice.overdue")
         assert (overdue["invoice_id"], overdue["days_overdue"]) == (inv["id"], 1)
         [step1] = await events(app, "dunning.step")
@@ -67,11 +74,18 @@ class TestAging:
         [total] = report["totals"]
         # As of 03-10 the payment of 03-20 had not come: 01-31 is 38 days late, 03-01 is 9 days late.
         assert (total["current"], total["days_1_30"], total["days_31_60"], total["total"]) == (
-            "0.00", "40.00", "100.00", "140.00")
+            "0.00",
+            "40.00",
+            "100.00",
+            "140.00",
+        )
         assert [c["customer_id"] for c in report["customers"]] == [str(a)]
         now = await aging(app, client, "2026-05-01")
         assert (now["totals"][0]["days_61_90"], now["totals"][0]["days_1_30"], now["totals"][0]["total"]) == (
-            "100.00", "10.00", "110.00")
+            "100.00",
+            "10.00",
+            "110.00",
+        )
         page = await aging(app, client, "2026-05-01", limit="1")
         assert len(page["customers"]) == 1 and page["next_cursor"]
         rest = await aging(app, client, "2026-05-01", limit="1", cursor=page["next_cursor"])
@@ -100,7 +114,11 @@ class TestRollforwardDsoStatement:
         feb, mar, apr = months["2026-02"], months["2026-03"], months["2026-04"]
         assert (feb["opening"], feb["invoiced"], feb["closing"]) == ("0.00", "300.00", "300.00")
         assert (mar["opening"], mar["invoiced"], mar["collected"], mar["closing"]) == (
-            "300.00", "200.00", "120.00", "380.00")
+            "300.00",
+            "200.00",
+            "120.00",
+            "380.00",
+        )
         assert feb["closing"] == mar["opening"] and mar["closing"] == apr["opening"]
         r = await client.get("/v1/reports/rollforward", params={"month": "2026-13"}, headers=finance(app))
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "month"
@@ -112,12 +130,18 @@ class TestRollforwardDsoStatement:
         r = await client.get("/v1/reports/dso", params={"as_of": "2026-03-31", "days": 31}, headers=finance(app))
         [line] = r.json()["currencies"]
         assert (line["receivables"], line["sales"], line["dso_days"]) == ("300.00", "900.00", "10.3")
-        r = await client.get("/v1/reports/statement", params={
-            "customer_id": str(cid), "currency": "EUR", "from": "2026-03-10", "to": "2026-03-31"}, headers=finance(app))
+        r = await client.get(
+            "/v1/reports/statement",
+            params={"customer_id": str(cid), "currency": "EUR", "from": "2026-03-10", "to": "2026-03-31"},
+            headers=finance(app),
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         assert (body["opening_balance"], body["closing_balance"]) == ("900.00", "300.00")
         assert [(x["kind"], x["amount"], x["balance"]) for x in body["lines"]] == [("collected", "-600.00", "300.00")]
-        r = await client.get("/v1/reports/statement", params={
-            "customer_id": str(cid), "currency": "EUR", "from": "2026-03-10", "to": "2026-03-01"}, headers=finance(app))
+        r = await client.get(
+            "/v1/reports/statement",
+            params={"customer_id": str(cid), "currency": "EUR", "from": "2026-03-10", "to": "2026-03-01"},
+            headers=finance(app),
+        )
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "to"

@@ -8,10 +8,6 @@ from datetime import date
 from decimal import Decimal
 
 import httpx
-import pytest
-from fastapi import FastAPI
-from sqlalchemy import select
-
 from billing_helpers import (
     PROBLEM,
     clerk,
@@ -26,6 +22,9 @@ from billing_helpers import (
     make_app,
     pay,
 )
+from fastapi import FastAPI
+from sqlalchemy import select
+
 from tessera_billing.invoices.models import Invoice, InvoiceCounter
 from tessera_billing.invoices.service import LineSpec, create_invoice, issue_invoice
 from tessera_shared.db import unit_of_work
@@ -34,14 +33,25 @@ from tessera_shared.testing.plugin import bearer, running
 
 
 class TestCreateInvoice:
-    async def test_draft_with_exact_totals_and_terms_from_profile(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+    async def test_draft_with_exact_totals_and_terms_from_profile(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         cid = uuid.uuid4()
         await deliver(app, customer_created(cid, "Acme"), cid)
-        body = invoice_payload(cid, issue_date="2026-03-01", lines=[
-            {"description": "A", "quantity": "3", "unit_price": "19.99", "discount_percent": "10",
-             "tax_rate_percent": "19"},
-            {"description": "B", "quantity": "1", "unit_price": "0.005"},
-        ])
+        body = invoice_payload(
+            cid,
+            issue_date="2026-03-01",
+            lines=[
+                {
+                    "description": "A",
+                    "quantity": "3",
+                    "unit_price": "19.99",
+                    "discount_percent": "10",
+                    "tax_rate_percent": "19",
+                },
+                {"description": "B", "quantity": "1", "unit_price": "0.005"},
+            ],
+        )
         r = await client.post("/v1/invoices", json=body, headers=clerk(app))
         assert r.status_code == 201, r.text
         inv = r.json()
@@ -68,8 +78,9 @@ class TestCreateInvoice:
         assert await count(app, Invoice) == 0
 
     async def test_bad_input_names_field(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        body = invoice_payload(uuid.uuid4(), currency="euro", lines=[{"description": "x", "quantity": "0",
-                                                                      "unit_price": "1"}], colour=1)
+        body = invoice_payload(
+            uuid.uuid4(), currency="euro", lines=[{"description": "x", "quantity": "0", "unit_price": "1"}], colour=1
+        )
         r = await client.post("/v1/invoices", json=body, headers=clerk(app))
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
         assert {e["field"] for e in r.json()["errors"]} == {"currency", "lines.0.quantity", "colour"}
@@ -141,39 +152,53 @@ class TestIssueAndVoid:
         assert (await pay(app, client, invoice_id=part["id"], amount="10.00")).status_code == 201
         r = await client.post(f"/v1/invoices/{part['id']}/void", headers=clerk(app))
         assert r.status_code == 409
-        assert (await client.post(f"/v1/invoices/{part['id']}/void",
-                                  headers=bearer(app, "r", "sales_rep"))).status_code == 403
+        assert (
+            await client.post(f"/v1/invoices/{part['id']}/void", headers=bearer(app, "r", "sales_rep"))
+        ).status_code == 403
 
 
 class TestDealWon:
     async def test_one_invoice_per_deal_from_its_lines(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         cid, deal_id = uuid.uuid4(), uuid.uuid4()
-        items = [LineItem(description="Seat", quantity=Decimal(10), unit_price=Decimal("12.50"),
-                          discount_percent=Decimal(20), tax_rate_percent=Decimal(7))]
+        items = [
+            LineItem(
+                description="Seat",
+                quantity=Decimal(10),
+                unit_price=Decimal("12.50"),
+                discount_percent=Decimal(20),
+                tax_rate_percent=Decimal(7),
+            )
+        ]
         won = deal_won(cid, deal_id=deal_id, items=items, payment_terms_days=14)
         await deliver(app, won, cid)
         await deliver(app, won, cid)  # re-announced under a new event id
         r = await client.get("/v1/invoices", params={"deal_id": str(deal_id)}, headers=clerk(app))
         [inv] = r.json()["items"]
         assert (inv["status"], inv["total"], inv["issue_date"], inv["due_date"]) == (
-            "issued", "107.00", "2026-03-01", "2026-03-15")
+            "issued",
+            "107.00",
+            "2026-03-01",
+            "2026-03-15",
+        )
         assert len(await events(app, "invoice.issued")) == 1
 
-    async def test_draft_policy_and_limit_exceeded(self, databases, backend: str) -> None:  # noqa: ANN001
-        app = await make_app(databases, backend, issue_invoices_from_deals=False,
-                             default_credit_limit=Decimal("300.00"))
+    async def test_draft_policy_and_limit_exceeded(self, databases, backend: str) -> None:
+        app = await make_app(
+            databases, backend, issue_invoices_from_deals=False, default_credit_limit=Decimal("300.00")
+        )
         async with running(app) as client:
             cid = uuid.uuid4()
             await issued_invoice(app, client, cid, "200.00")
             await deliver(app, deal_won(cid), cid)  # 238.00 on top of 200.00 exposure
-            r = await client.get("/v1/invoices", params={"customer_id": str(cid), "status": "draft"},
-                                 headers=clerk(app))
+            r = await client.get(
+                "/v1/invoices", params={"customer_id": str(cid), "status": "draft"}, headers=clerk(app)
+            )
             assert len(r.json()["items"]) == 1  # still created, left as a draft by policy
             [flag] = await events(app, "credit.limit_exceeded")
             assert (flag["exposure"], flag["requested_amount"], flag["credit_limit"]) == ("200.00", "238.00", "300.00")
 
 
-async def test_numbers_are_gap_free_under_concurrent_issuers(databases) -> None:  # noqa: ANN001
+async def test_numbers_are_gap_free_under_concurrent_issuers(databases) -> None:
     app = await make_app(databases, "postgres")
     async with running(app):
         sessions = app.state.runtime.sessions
@@ -182,8 +207,15 @@ async def test_numbers_are_gap_free_under_concurrent_issuers(databases) -> None:
         async def issue_one(n: int) -> None:
             async with unit_of_work(sessions) as session:
                 invoice = await create_invoice(
-                    session, settings, customer_id=uuid.uuid4(), currency="EUR", issue_date=date(2026, 5, 1),
-                    lines=[LineSpec("x", Decimal(1), Decimal(10))], payment_terms_days=30, created_by="t")
+                    session,
+                    settings,
+                    customer_id=uuid.uuid4(),
+                    currency="EUR",
+                    issue_date=date(2026, 5, 1),
+                    lines=[LineSpec("x", Decimal(1), Decimal(10))],
+                    payment_terms_days=30,
+                    created_by="t",
+                )
                 await issue_invoice(session, settings, invoice)
                 if n % 5 == 0:
                     raise RuntimeError("rolled back: its number must be given back")

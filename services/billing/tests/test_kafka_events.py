@@ -6,9 +6,9 @@ import asyncio
 import uuid
 from decimal import Decimal
 
+from billing_helpers import clerk, closed, deal_won, dispute, run
 from fastapi import FastAPI
 
-from billing_helpers import clerk, closed, deal_won, dispute, run
 import tessera_billing.main as billing_main
 from tessera_billing.settings import BillingSettings
 from tessera_shared.events import build_event
@@ -25,13 +25,20 @@ async def consumed(app: FastAPI, total: int, timeout: float = 30) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_deal_won_twice_and_dispute_over_kafka(databases, backend, kafka_bootstrap, namespace) -> None:  # noqa: ANN001
+async def test_deal_won_twice_and_dispute_over_kafka(databases, backend, kafka_bootstrap, namespace) -> None:
     url = await databases.new("billing", backend, migrations_of(billing_main.__file__))
-    app = billing_main.create_app(BillingSettings(
-        database_url=url, kafka_bootstrap=kafka_bootstrap, kafka_topic_namespace=namespace,
-        kafka_consumer_group=f"{namespace}billing", kafka_partitions=3, log_json=False, jobs_enabled=False,
-        default_credit_limit=Decimal("5000.00"),
-    ))
+    app = billing_main.create_app(
+        BillingSettings(
+            database_url=url,
+            kafka_bootstrap=kafka_bootstrap,
+            kafka_topic_namespace=namespace,
+            kafka_consumer_group=f"{namespace}billing",
+            kafka_partitions=3,
+            log_json=False,
+            jobs_enabled=False,
+            default_credit_limit=Decimal("5000.00"),
+        )
+    )
     customer_id = uuid.uuid4()
     producer = make_producer(kafka_bootstrap, client_id="test")
 

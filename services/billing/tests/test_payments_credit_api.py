@@ -6,9 +6,9 @@ import uuid
 from datetime import date
 
 import httpx
+from billing_helpers import PROBLEM, clerk, count, customer_created, deliver, events, finance, issued_invoice, pay
 from fastapi import FastAPI
 
-from billing_helpers import PROBLEM, clerk, count, customer_created, deliver, events, finance, issued_invoice, pay
 from tessera_billing.payments.models import Payment
 from tessera_shared.testing.plugin import bearer
 
@@ -25,7 +25,9 @@ class TestRecordPayment:
         r = await pay(app, client, customer_id=cid, amount="80.00", reference="TX-1")
         assert r.status_code == 201, r.text
         assert [(a["invoice_id"], a["amount"]) for a in r.json()["allocations"]] == [
-            (older["id"], "60.00"), (newer["id"], "20.00")]
+            (older["id"], "60.00"),
+            (newer["id"], "20.00"),
+        ]
         assert (await invoice(client, app, older["id"]))["status"] == "paid"
         assert (await invoice(client, app, newer["id"]))["status"] == "partially_paid"
         # Over-payment: 80 open, 100 paid -> 20 kept as credit.
@@ -41,11 +43,14 @@ class TestRecordPayment:
         cid = uuid.uuid4()
         a = await issued_invoice(app, client, cid, "50.00")
         b = await issued_invoice(app, client, cid, "50.00")
-        r = await pay(app, client, customer_id=cid, amount="50.00", allocations=[{"invoice_id": b["id"], "amount": "30"}])
+        r = await pay(
+            app, client, customer_id=cid, amount="50.00", allocations=[{"invoice_id": b["id"], "amount": "30"}]
+        )
         assert r.status_code == 201
         assert (r.json()["allocations"][0]["invoice_id"], r.json()["unallocated"]) == (b["id"], "20.00")
-        r = await pay(app, client, customer_id=cid, amount="60.00",
-                      allocations=[{"invoice_id": a["id"], "amount": "51"}])
+        r = await pay(
+            app, client, customer_id=cid, amount="60.00", allocations=[{"invoice_id": a["id"], "amount": "51"}]
+        )
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "allocations.0.amount"
 
     async def test_refusals(self, app: FastAPI, client: httpx.AsyncClient) -> None:
@@ -98,11 +103,14 @@ class TestCreditProfile:
         assert (await client.patch(url, json={"credit_limit": "1"})).status_code == 401
         # Changing a limit is not the clerk's (nor sales') permission.
         assert (await client.patch(url, json={"credit_limit": "1"}, headers=clerk(app))).status_code == 403
-        r = await client.patch(url, json={"credit_limit": "20000", "rating": "A"},
-                               headers={**finance(app), "If-Match": etag})
+        r = await client.patch(
+            url, json={"credit_limit": "20000", "rating": "A"}, headers={**finance(app), "If-Match": etag}
+        )
         assert r.status_code == 200
         assert (r.json()["credit_limit"], r.json()["rating"], r.json()["version"]) == ("20000.00", "A", 2)
-        assert (await client.patch(url, json={"rating": "C"}, headers={**finance(app), "If-Match": etag})).status_code == 412
+        assert (
+            await client.patch(url, json={"rating": "C"}, headers={**finance(app), "If-Match": etag})
+        ).status_code == 412
         r = await client.patch(url, json={"rating": "E", "credit_limit": None}, headers=finance(app))
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "rating"
         r = await client.patch(url, json={"credit_limit": None}, headers=finance(app))
@@ -125,6 +133,7 @@ class TestCreditProfile:
         assert (await client.post(url, json={"amount": "1", "currency": "EUR"})).status_code == 401
         r = await client.post(url, json={"amount": "1", "currency": "EUR"}, headers=bearer(app, "a", "support_agent"))
         assert r.status_code == 403
-        r = await client.post(f"/v1/credit/{uuid.uuid4()}/check", json={"amount": "1", "currency": "EUR"},
-                              headers=clerk(app))
+        r = await client.post(
+            f"/v1/credit/{uuid.uuid4()}/check", json={"amount": "1", "currency": "EUR"}, headers=clerk(app)
+        )
         assert r.status_code == 404

@@ -12,10 +12,10 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from billing_helpers import clerk, deliver, finance, issued_invoice, pay
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from billing_helpers import clerk, deliver, finance, issued_invoice, pay
 from tessera_billing.ledger.models import LedgerEntry, ReceivableBalance, ReceivableTotal
 from tessera_billing.reports import repository as repo
 from tessera_billing.reports.rules import BUCKETS, bucket_by_due_date
@@ -33,10 +33,14 @@ async def ledger(app: FastAPI) -> list[LedgerEntry]:
 
 async def read_model(app: FastAPI) -> tuple[dict, dict]:
     async with app.state.runtime.sessions() as s:
-        balances = {(r.customer_id, r.currency, r.due_date): r.amount
-                    for r in (await s.execute(select(ReceivableBalance))).scalars()}
-        totals = {(r.currency, r.due_date): (r.amount, r.first_entry_date)
-                  for r in (await s.execute(select(ReceivableTotal))).scalars()}
+        balances = {
+            (r.customer_id, r.currency, r.due_date): r.amount
+            for r in (await s.execute(select(ReceivableBalance))).scalars()
+        }
+        totals = {
+            (r.currency, r.due_date): (r.amount, r.first_entry_date)
+            for r in (await s.execute(select(ReceivableTotal))).scalars()
+        }
     return balances, totals
 
 
@@ -74,8 +78,10 @@ async def actual_aging(app: FastAPI, as_of: date, currency: str | None, page: in
             if len(got) < page:
                 break
             after = (got[-1]["customer_id"], got[-1]["currency"])
-    return ([(t["currency"], {b: t[b] for b in BUCKETS}) for t in totals],
-            [(r["customer_id"], r["currency"], {b: r[b] for b in BUCKETS}) for r in rows])
+    return (
+        [(t["currency"], {b: t[b] for b in BUCKETS}) for t in totals],
+        [(r["customer_id"], r["currency"], {b: r[b] for b in BUCKETS}) for r in rows],
+    )
 
 
 async def random_movements(app: FastAPI, client: httpx.AsyncClient, rng: random.Random, steps: int) -> set[str]:
@@ -92,26 +98,42 @@ async def random_movements(app: FastAPI, client: httpx.AsyncClient, rng: random.
         move = rng.choice(["issue"] * 4 + ["pay"] * 3 + ["pay_customer", "write_off", "void", "merge", "erase"])
         cid = rng.choice(customers)
         if move == "issue" or not invoices:
-            inv = await issued_invoice(app, client, cid, f"{rng.randrange(1, 500)}.{rng.randrange(100):02d}",
-                                       issue_date=date.fromisoformat(day()), terms=rng.choice([0, 14, 30]),
-                                       currency=rng.choice(["EUR", "USD"]))
+            inv = await issued_invoice(
+                app,
+                client,
+                cid,
+                f"{rng.randrange(1, 500)}.{rng.randrange(100):02d}",
+                issue_date=date.fromisoformat(day()),
+                terms=rng.choice([0, 14, 30]),
+                currency=rng.choice(["EUR", "USD"]),
+            )
             invoices.append(inv["id"])
             done.add("issue")
             continue
         inv = (await client.get(f"/v1/invoices/{rng.choice(invoices)}", headers=clerk(app))).json()
         if move == "pay":  # partial, full, or a recovery after a write-off
-            r = await pay(app, client, invoice_id=inv["id"], amount=f"{rng.randrange(1, 150)}.00",
-                          currency=inv["currency"], received_on=day())
+            r = await pay(
+                app,
+                client,
+                invoice_id=inv["id"],
+                amount=f"{rng.randrange(1, 150)}.00",
+                currency=inv["currency"],
+                received_on=day(),
+            )
             ok = r.status_code == 201
             move = "recovery" if inv["status"] == "written_off" else move
         elif move == "pay_customer":  # oldest first; what is left over is credit for later invoices
             r = await pay(app, client, customer_id=cid, amount=f"{rng.randrange(1, 900)}.00", received_on=day())
             ok = r.status_code == 201
         elif move == "write_off":
-            r = await client.post("/v1/write-offs", json={"invoice_id": inv["id"], "reason": "gone"},
-                                  headers=clerk(app))
-            ok = r.status_code == 201 and (await client.post(f"/v1/write-offs/{r.json()['id']}/approve",
-                                                             headers=finance(app))).status_code == 200
+            r = await client.post(
+                "/v1/write-offs", json={"invoice_id": inv["id"], "reason": "gone"}, headers=clerk(app)
+            )
+            ok = (
+                r.status_code == 201
+                and (await client.post(f"/v1/write-offs/{r.json()['id']}/approve", headers=finance(app))).status_code
+                == 200
+            )
         elif move == "void":
             ok = (await client.post(f"/v1/invoices/{inv['id']}/void", headers=clerk(app))).status_code == 200
         elif move == "merge":
@@ -119,8 +141,11 @@ async def random_movements(app: FastAPI, client: httpx.AsyncClient, rng: random.
             if ok:
                 merged = customers.pop(rng.randrange(len(customers)))
                 survivor = rng.choice(customers)
-                await deliver(app, CustomerMerged(survivor_id=survivor, merged_id=merged, actor="t",
-                                                  merged_at=datetime.now(UTC)), survivor)
+                await deliver(
+                    app,
+                    CustomerMerged(survivor_id=survivor, merged_id=merged, actor="t", merged_at=datetime.now(UTC)),
+                    survivor,
+                )
         else:
             await deliver(app, CustomerErased(customer_id=cid, requested_by="dpo", erased_at=datetime.now(UTC)), cid)
             ok = True
@@ -137,11 +162,18 @@ async def test_read_model_and_ageing_equal_the_ledger(app: FastAPI, client: http
     entries = await ledger(app)
     assert await read_model(app) == expected_model(entries)
     # Before, inside and after the movements' dates (some entries lie after as_of), and today.
-    for as_of in (START - timedelta(days=1), START + timedelta(days=40), START + timedelta(days=120),
-                  START + timedelta(days=400), datetime.now(UTC).date()):
+    for as_of in (
+        START - timedelta(days=1),
+        START + timedelta(days=40),
+        START + timedelta(days=120),
+        START + timedelta(days=400),
+        datetime.now(UTC).date(),
+    ):
         for currency in (None, "USD"):
             assert await actual_aging(app, as_of, currency, page=2) == expected_aging(entries, as_of, currency), (
-                as_of, currency)
+                as_of,
+                currency,
+            )
 
 
 class TestReceivablesSummary:
@@ -159,7 +191,10 @@ class TestReceivablesSummary:
         body = r.json()
         assert (body["open_invoices"], body["balance"], body["aging"], body["customer_credit"]) == ([], [], [], [])
         assert (body["credit"]["known"], body["credit"]["credit_limit"], body["credit"]["exposure"]) == (
-            False, "5000.00", "0.00")
+            False,
+            "5000.00",
+            "0.00",
+        )
 
     async def test_equals_the_three_endpoints(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         cid = uuid.uuid4()
@@ -180,15 +215,19 @@ class TestReceivablesSummary:
         aging = (await client.get("/v1/reports/aging", params=mine, headers=finance(app))).json()
         open_items = [i for i in invoices["items"] if i["status"] in ("issued", "partially_paid", "overdue")]
         assert body["open_invoices"] == open_items
-        assert body["recent_invoices"] == sorted(invoices["items"], key=lambda i: (i["issue_date"], i["id"]),
-                                                 reverse=True)[:10]
+        assert (
+            body["recent_invoices"]
+            == sorted(invoices["items"], key=lambda i: (i["issue_date"], i["id"]), reverse=True)[:10]
+        )
         assert body["balance"] == [{"currency": "EUR", "amount": "320.00"}]  # the USD invoice was paid
         assert body["overdue_amount"] == [{"currency": "EUR", "amount": "200.00"}]
         assert body["aging"] == aging["totals"]
         assert {k: body["credit"][k] for k in ("rating", "credit_limit", "currency", "payment_terms_days")} == {
-            k: credit[k] for k in ("rating", "credit_limit", "currency", "payment_terms_days")}
-        check = (await client.post(f"/v1/credit/{cid}/check", json={"amount": "1", "currency": "EUR"},
-                                   headers=finance(app))).json()
+            k: credit[k] for k in ("rating", "credit_limit", "currency", "payment_terms_days")
+        }
+        check = (
+            await client.post(f"/v1/credit/{cid}/check", json={"amount": "1", "currency": "EUR"}, headers=finance(app))
+        ).json()
         assert (body["credit"]["known"], body["credit"]["exposure"]) == (True, check["exposure"])
         assert body["customer_credit"] == [{"currency": "USD", "amount": "10.00"}]
         assert body["truncated"] is False

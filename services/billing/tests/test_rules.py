@@ -73,17 +73,34 @@ class TestInvoiceLines:
 
 
 class TestStatusMachine:
-    @pytest.mark.parametrize(("current", "wanted"), [
-        ("draft", "issued"), ("draft", "void"), ("issued", "paid"), ("issued", "overdue"),
-        ("partially_paid", "paid"), ("overdue", "paid"), ("overdue", "written_off"), ("issued", "void"),
-    ])
+    @pytest.mark.parametrize(
+        ("current", "wanted"),
+        [
+            ("draft", "issued"),
+            ("draft", "void"),
+            ("issued", "paid"),
+            ("issued", "overdue"),
+            ("partially_paid", "paid"),
+            ("overdue", "paid"),
+            ("overdue", "written_off"),
+            ("issued", "void"),
+        ],
+    )
     def test_allowed(self, current: str, wanted: str) -> None:
         check_transition(current, wanted)
 
-    @pytest.mark.parametrize(("current", "wanted"), [
-        ("draft", "paid"), ("paid", "void"), ("void", "issued"), ("written_off", "paid"), ("overdue", "void"),
-        ("partially_paid", "void"), ("paid", "overdue"),
-    ])
+    @pytest.mark.parametrize(
+        ("current", "wanted"),
+        [
+            ("draft", "paid"),
+            ("paid", "void"),
+            ("void", "issued"),
+            ("written_off", "paid"),
+            ("overdue", "void"),
+            ("partially_paid", "void"),
+            ("paid", "overdue"),
+        ],
+    )
     def test_refused_with_allowed_list(self, current: str, wanted: str) -> None:
         with pytest.raises(InvalidTransition) as info:
             check_transition(current, wanted)
@@ -119,12 +136,15 @@ class TestAllocation:
         assert allocations == [Allocation(b.invoice_id, D("60"))]
         assert left == D("20")
 
-    @pytest.mark.parametrize(("requested", "field"), [
-        ("more_than_open", "allocations.0.amount"),
-        ("unknown", "allocations.0.invoice_id"),
-        ("more_than_paid", "allocations"),
-        ("twice", "allocations.1.invoice_id"),
-    ])
+    @pytest.mark.parametrize(
+        ("requested", "field"),
+        [
+            ("more_than_open", "allocations.0.amount"),
+            ("unknown", "allocations.0.invoice_id"),
+            ("more_than_paid", "allocations"),
+            ("twice", "allocations.1.invoice_id"),
+        ],
+    )
     def test_explicit_refusals_name_the_field(self, requested: str, field: str) -> None:
         a = item("INV-1", date(2026, 4, 1), "50")
         plans = {
@@ -169,10 +189,20 @@ class TestOverdueAndDunning:
 
 
 class TestReports:
-    @pytest.mark.parametrize(("days", "bucket"), [
-        (-5, "current"), (0, "current"), (1, "days_1_30"), (30, "days_1_30"), (31, "days_31_60"),
-        (60, "days_31_60"), (61, "days_61_90"), (90, "days_61_90"), (91, "over_90"),
-    ])
+    @pytest.mark.parametrize(
+        ("days", "bucket"),
+        [
+            (-5, "current"),
+            (0, "current"),
+            (1, "days_1_30"),
+            (30, "days_1_30"),
+            (31, "days_31_60"),
+            (60, "days_31_60"),
+            (61, "days_61_90"),
+            (90, "days_61_90"),
+            (91, "over_90"),
+        ],
+    )
     def test_bucket_boundaries(self, days: int, bucket: str) -> None:
         as_of = date(2026, 6, 30)
         assert bucket_for(days) == bucket

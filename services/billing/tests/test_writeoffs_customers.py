@@ -6,16 +6,19 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
+from billing_helpers import clerk, customer_created, deal_won, deliver, events, finance, issued_invoice, pay
 from fastapi import FastAPI
 
-from billing_helpers import clerk, customer_created, deal_won, deliver, events, finance, issued_invoice, pay
 from tessera_shared.events.contracts import CustomerErased, CustomerMerged
 from tessera_shared.testing.plugin import bearer
 
 
 async def request(app: FastAPI, client: httpx.AsyncClient, invoice_id: str, who: str = "clerk") -> httpx.Response:
-    return await client.post("/v1/write-offs", json={"invoice_id": invoice_id, "reason": "insolvent"},
-                             headers=bearer(app, who, "billing_clerk"))
+    return await client.post(
+        "/v1/write-offs",
+        json={"invoice_id": invoice_id, "reason": "insolvent"},
+        headers=bearer(app, who, "billing_clerk"),
+    )
 
 
 class TestWriteOffs:
@@ -39,13 +42,16 @@ class TestWriteOffs:
         [fact] = await events(app, "invoice.written_off")
         assert (fact["amount"], fact["requested_by"], fact["approved_by"]) == ("70.00", "clerk", "fin")
         # A later recovery is a payment; the invoice stays on record as written off.
-        r = await pay(app, client, invoice_id=inv["id"], amount="50.00", received_on=datetime.now(UTC).date().isoformat())
+        r = await pay(
+            app, client, invoice_id=inv["id"], amount="50.00", received_on=datetime.now(UTC).date().isoformat()
+        )
         assert r.status_code == 201 and r.json()["unallocated"] == "0.00"
         after = (await client.get(f"/v1/invoices/{inv['id']}", headers=clerk(app))).json()
         assert (after["status"], after["amount_written_off"], after["amount_paid"]) == ("written_off", "20.00", "80.00")
         month = datetime.now(UTC).strftime("%Y-%m")
-        [line] = (await client.get("/v1/reports/rollforward", params={"month": month},
-                                   headers=finance(app))).json()["currencies"]
+        [line] = (await client.get("/v1/reports/rollforward", params={"month": month}, headers=finance(app))).json()[
+            "currencies"
+        ]
         assert line["written_off"] == "20.00" and line["closing"] == "0.00"
 
     async def test_reject_list_and_refusals(self, app: FastAPI, client: httpx.AsyncClient) -> None:
@@ -80,12 +86,17 @@ class TestCustomerEvents:
         await deliver(app, event, survivor)  # re-announced: no further effect
         moved = (await client.get(f"/v1/invoices/{inv['id']}", headers=clerk(app))).json()
         assert moved["customer_id"] == str(survivor)
-        payments = (await client.get("/v1/payments", params={"customer_id": str(survivor)}, headers=finance(app))).json()
+        payments = (
+            await client.get("/v1/payments", params={"customer_id": str(survivor)}, headers=finance(app))
+        ).json()
         assert len(payments["items"]) == 1
         assert (await client.get(f"/v1/credit/{merged}", headers=clerk(app))).status_code == 404
         assert (await client.get(f"/v1/credit/{survivor}", headers=clerk(app))).json()["rating"] == "D"
-        r = await client.get("/v1/reports/statement", params={"customer_id": str(survivor), "currency": "EUR",
-                             "from": "2026-01-01", "to": "2026-12-31"}, headers=finance(app))
+        r = await client.get(
+            "/v1/reports/statement",
+            params={"customer_id": str(survivor), "currency": "EUR", "from": "2026-01-01", "to": "2026-12-31"},
+            headers=finance(app),
+        )
         assert r.json()["credit_balance"] == "30.00"
 
     async def test_erase_keeps_amounts_and_drops_names(self, app: FastAPI, client: httpx.AsyncClient) -> None:

@@ -16,7 +16,14 @@ from tessera_customer.handlers import handlers
 from tessera_shared.db import unit_of_work
 from tessera_shared.events import build_event
 from tessera_shared.events.contracts import (
-    Allocation, DealLost, DealWon, InvoiceOverdue, InvoicePaid, PaymentReceived, SurveyAnswered, TicketEscalated,
+    Allocation,
+    DealLost,
+    DealWon,
+    InvoiceOverdue,
+    InvoicePaid,
+    PaymentReceived,
+    SurveyAnswered,
+    TicketEscalated,
     TicketOpened,
 )
 from tessera_shared.events.envelope import EventData
@@ -32,51 +39,117 @@ def at(y: int, m: int, d: int) -> datetime:
     return datetime(y, m, d, 12, tzinfo=UTC)
 
 
-def deal_won(customer_id: str | uuid.UUID, *, deal_id: uuid.UUID | None = None, amount: str = "1000.00",
-             won_at: datetime = NOW, currency: str = "EUR") -> DealWon:
-    return DealWon(deal_id=deal_id or uuid.uuid4(), customer_id=uuid.UUID(str(customer_id)), title="Licences",
-                   amount=Decimal(amount), currency=currency, line_items=[], won_at=won_at)
+def deal_won(
+    customer_id: str | uuid.UUID,
+    *,
+    deal_id: uuid.UUID | None = None,
+    amount: str = "1000.00",
+    won_at: datetime = NOW,
+    currency: str = "EUR",
+) -> DealWon:
+    return DealWon(
+        deal_id=deal_id or uuid.uuid4(),
+        customer_id=uuid.UUID(str(customer_id)),
+        title="Licences",
+        amount=Decimal(amount),
+        currency=currency,
+        line_items=[],
+        won_at=won_at,
+    )
 
 
 def deal_lost(customer_id: str, reason: str = "price") -> DealLost:
-    return DealLost(deal_id=uuid.uuid4(), customer_id=uuid.UUID(customer_id), amount=Decimal("50"), currency="EUR",
-                    reason=reason, lost_at=NOW)
+    return DealLost(
+        deal_id=uuid.uuid4(),
+        customer_id=uuid.UUID(customer_id),
+        amount=Decimal("50"),
+        currency="EUR",
+        reason=reason,
+        lost_at=NOW,
+    )
 
 
-def invoice_paid(customer_id: str, *, total: str = "250.00", invoice_id: uuid.UUID | None = None,
-                 deal_id: uuid.UUID | None = None, paid_at: datetime = NOW) -> InvoicePaid:
-    return InvoicePaid(invoice_id=invoice_id or uuid.uuid4(), number="INV-1", customer_id=uuid.UUID(customer_id),
-                       deal_id=deal_id, total=Decimal(total), currency="EUR", paid_at=paid_at)
+def invoice_paid(
+    customer_id: str,
+    *,
+    total: str = "250.00",
+    invoice_id: uuid.UUID | None = None,
+    deal_id: uuid.UUID | None = None,
+    paid_at: datetime = NOW,
+) -> InvoicePaid:
+    return InvoicePaid(
+        invoice_id=invoice_id or uuid.uuid4(),
+        number="INV-1",
+        customer_id=uuid.UUID(customer_id),
+        deal_id=deal_id,
+        total=Decimal(total),
+        currency="EUR",
+        paid_at=paid_at,
+    )
 
 
-def payment(customer_id: str, amount: str, *, received_at: datetime = NOW, currency: str = "EUR",
-            invoice_id: uuid.UUID | None = None) -> PaymentReceived:
+def payment(
+    customer_id: str,
+    amount: str,
+    *,
+    received_at: datetime = NOW,
+    currency: str = "EUR",
+    invoice_id: uuid.UUID | None = None,
+) -> PaymentReceived:
     allocations = [Allocation(invoice_id=invoice_id, amount=Decimal(amount))] if invoice_id else []
-    return PaymentReceived(payment_id=uuid.uuid4(), customer_id=uuid.UUID(customer_id), amount=Decimal(amount),
-                           currency=currency, method="transfer", received_on=received_at.date(),
-                           allocations=allocations, unallocated=Decimal(0) if invoice_id else Decimal(amount),
-                           received_at=received_at)
+    return PaymentReceived(
+        payment_id=uuid.uuid4(),
+        customer_id=uuid.UUID(customer_id),
+        amount=Decimal(amount),
+        currency=currency,
+        method="transfer",
+        received_on=received_at.date(),
+        allocations=allocations,
+        unallocated=Decimal(0) if invoice_id else Decimal(amount),
+        received_at=received_at,
+    )
 
 
 def ticket_opened(customer_id: str, ticket_id: uuid.UUID | None = None) -> TicketOpened:
-    return TicketOpened(ticket_id=ticket_id or uuid.uuid4(), customer_id=uuid.UUID(customer_id), subject="Broken",
-                        channel="email", category="fault", priority="high", opened_at=NOW)
+    return TicketOpened(
+        ticket_id=ticket_id or uuid.uuid4(),
+        customer_id=uuid.UUID(customer_id),
+        subject="Broken",
+        channel="email",
+        category="fault",
+        priority="high",
+        opened_at=NOW,
+    )
 
 
 def ticket_escalated(customer_id: str, ticket_id: uuid.UUID) -> TicketEscalated:
-    return TicketEscalated(ticket_id=ticket_id, customer_id=uuid.UUID(customer_id), level=2, reason="angry",
-                           priority="urgent", escalated_at=NOW)
+    return TicketEscalated(
+        ticket_id=ticket_id,
+        customer_id=uuid.UUID(customer_id),
+        level=2,
+        reason="angry",
+        priority="urgent",
+        escalated_at=NOW,
+    )
 
 
 def survey(customer_id: str, csat: int) -> SurveyAnswered:
-    return SurveyAnswered(survey_id=uuid.uuid4(), ticket_id=uuid.uuid4(), customer_id=uuid.UUID(customer_id),
-                          csat=csat, answered_at=NOW)
+    return SurveyAnswered(
+        survey_id=uuid.uuid4(), ticket_id=uuid.uuid4(), customer_id=uuid.UUID(customer_id), csat=csat, answered_at=NOW
+    )
 
 
 def overdue(customer_id: str, invoice_id: uuid.UUID | None = None) -> InvoiceOverdue:
-    return InvoiceOverdue(invoice_id=invoice_id or uuid.uuid4(), number="INV-9", customer_id=uuid.UUID(customer_id),
-                          amount_due=Decimal("99"), currency="EUR", due_date=date(2026, 5, 1), days_overdue=31,
-                          detected_at=NOW)
+    return InvoiceOverdue(
+        invoice_id=invoice_id or uuid.uuid4(),
+        number="INV-9",
+        customer_id=uuid.UUID(customer_id),
+        amount_due=Decimal("99"),
+        currency="EUR",
+        due_date=date(2026, 5, 1),
+        days_overdue=31,
+        detected_at=NOW,
+    )
 
 
 async def deliver(app: FastAPI, data: EventData, *, event_id: uuid.UUID | None = None) -> None:

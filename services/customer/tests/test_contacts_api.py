@@ -10,8 +10,13 @@ from fastapi import FastAPI
 from services.customer.tests.helpers import create
 from tessera_shared.testing.plugin import bearer
 
-CONTACT = {"name": "Grace Hopper", "title": "CTO", "department": "IT", "email": "Grace@Acme.io",
-           "buying_role": "decision_maker"}
+CONTACT = {
+    "name": "Grace Hopper",
+    "title": "CTO",
+    "department": "IT",
+    "email": "Grace@Acme.io",
+    "buying_role": "decision_maker",
+}
 
 
 class TestContacts:
@@ -25,10 +30,15 @@ class TestContacts:
         assert (contact["email"], contact["buying_role"]) == ("grace@acme.io", "decision_maker")
         listed = (await client.get(url, headers=bearer(app, "agent", "support_agent"))).json()
         assert [c["id"] for c in listed["items"]] == [contact["id"]]
-        r = await client.patch(f"{url}/{contact['id']}", json={"buying_role": "influencer"},
-                               headers={**h, "If-Match": f'"{contact["id"]}.1"'})
+        r = await client.patch(
+            f"{url}/{contact['id']}",
+            json={"buying_role": "influencer"},
+            headers={**h, "If-Match": f'"{contact["id"]}.1"'},
+        )
         assert r.status_code == 200 and r.json()["version"] == 2
-        r = await client.patch(f"{url}/{contact['id']}", json={"title": "CEO"}, headers={**h, "If-Match": f'"{contact["id"]}.1"'})
+        r = await client.patch(
+            f"{url}/{contact['id']}", json={"title": "CEO"}, headers={**h, "If-Match": f'"{contact["id"]}.1"'}
+        )
         assert r.status_code == 412
         assert (await client.delete(f"{url}/{contact['id']}", headers=h)).status_code == 204
         assert (await client.get(f"{url}/{contact['id']}", headers=h)).status_code == 404
@@ -44,4 +54,6 @@ class TestContacts:
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "buying_role"
         r = await client.post(f"/v1/customers/{person['id']}/contacts", json=CONTACT, headers=admin)
         assert r.status_code == 409
-        assert (await client.post(f"/v1/customers/{uuid.uuid4()}/contacts", json=CONTACT, headers=admin)).status_code == 404
+        assert (
+            await client.post(f"/v1/customers/{uuid.uuid4()}/contacts", json=CONTACT, headers=admin)
+        ).status_code == 404

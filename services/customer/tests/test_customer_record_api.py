@@ -11,11 +11,18 @@ from services.customer.tests.helpers import PROBLEM, create, events
 from tessera_shared.testing.plugin import bearer
 
 PROFILE = {
-    "kind": "organization", "name": "Acme GmbH", "relation": "intermediary", "relationship_type": "partner",
+    "kind": "organization",
+    "name": "Acme GmbH",
+    "relation": "intermediary",
+    "relationship_type": "partner",
     "channels": [{"kind": "postal", "value": "Hauptstr. 1, Berlin", "label": "billing"}],
-    "segmentation": {"geographic": {"country": "DE", "city": "Berlin"}, "demographic": {"age_band": "30-39"},
-                     "psychographic": {"preferences": ["eco"]}},
-    "custom_attributes": {"vat_id": "DE123"}, "tags": ["b2b", "fair-2026"],
+    "segmentation": {
+        "geographic": {"country": "DE", "city": "Berlin"},
+        "demographic": {"age_band": "30-39"},
+        "psychographic": {"preferences": ["eco"]},
+    },
+    "custom_attributes": {"vat_id": "DE123"},
+    "tags": ["b2b", "fair-2026"],
 }
 
 
@@ -23,9 +30,11 @@ class TestPatchCustomer:
     async def test_owner_changes_own_customer_and_version_bumps(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         mine = await create(client, app, ("rep1", "sales_rep"))
         h = bearer(app, "rep1", "sales_rep")
-        r = await client.patch(f"/v1/customers/{mine['id']}", json={"name": "Ada King", "relation": "consumer",
-                               "segmentation": {"geographic": {"country": "GB"}}},
-                               headers={**h, "If-Match": f'"{mine["id"]}.1"'})
+        r = await client.patch(
+            f"/v1/customers/{mine['id']}",
+            json={"name": "Ada King", "relation": "consumer", "segmentation": {"geographic": {"country": "GB"}}},
+            headers={**h, "If-Match": f'"{mine["id"]}.1"'},
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         assert (body["name"], body["relation"], body["version"]) == ("Ada King", "consumer", 2)
@@ -47,28 +56,37 @@ class TestPatchCustomer:
         c = await create(client, app, ("rep1", "sales_rep"))
         r = await client.patch(f"/v1/customers/{c['id']}", json={"name": "X"}, headers=bearer(app, "rep2", "sales_rep"))
         assert r.status_code == 403
-        assert (await client.get(f"/v1/customers/{c['id']}", headers=bearer(app, "rep2", "sales_rep"))).status_code == 200
+        assert (
+            await client.get(f"/v1/customers/{c['id']}", headers=bearer(app, "rep2", "sales_rep"))
+        ).status_code == 200
 
     async def test_rep_may_not_hand_over_but_manager_may(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         c = await create(client, app, ("rep1", "sales_rep"))
-        r = await client.patch(f"/v1/customers/{c['id']}", json={"owner_id": "rep2"}, headers=bearer(app, "rep1", "sales_rep"))
+        r = await client.patch(
+            f"/v1/customers/{c['id']}", json={"owner_id": "rep2"}, headers=bearer(app, "rep1", "sales_rep")
+        )
         assert r.status_code == 403
-        r = await client.patch(f"/v1/customers/{c['id']}", json={"owner_id": "rep2"},
-                               headers=bearer(app, "m", "sales_manager"))
+        r = await client.patch(
+            f"/v1/customers/{c['id']}", json={"owner_id": "rep2"}, headers=bearer(app, "m", "sales_manager")
+        )
         assert r.status_code == 200 and r.json()["owner_id"] == "rep2"
 
     async def test_auth_and_input_errors(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         c = await create(client, app)
         url = f"/v1/customers/{c['id']}"
         assert (await client.patch(url, json={"name": "X"})).status_code == 401
-        assert (await client.patch(url, json={"name": "X"}, headers=bearer(app, "c", "billing_clerk"))).status_code == 403
+        assert (
+            await client.patch(url, json={"name": "X"}, headers=bearer(app, "c", "billing_clerk"))
+        ).status_code == 403
         h = bearer(app, "a", "admin")
         r = await client.patch(url, json={"status": "loyal", "name": None, "relation": "friend"}, headers=h)
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
         assert {e["field"] for e in r.json()["errors"]} == {"status", "name", "relation"}
         assert (await client.patch(f"/v1/customers/{uuid.uuid4()}", json={"name": "X"}, headers=h)).status_code == 404
 
-    async def test_unchanged_patch_keeps_version_and_publishes_nothing(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+    async def test_unchanged_patch_keeps_version_and_publishes_nothing(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         c = await create(client, app)
         r = await client.patch(f"/v1/customers/{c['id']}", json={"name": c["name"]}, headers=bearer(app, "a", "admin"))
         assert r.json()["version"] == 1

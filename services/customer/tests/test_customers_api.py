@@ -16,15 +16,16 @@ from tessera_shared.testing.plugin import bearer
 PROBLEM = "application/problem+json"
 
 
-async def count(app: FastAPI, table) -> int:  # noqa: ANN001
+async def count(app: FastAPI, table) -> int:
     async with app.state.runtime.sessions() as s:
         return int(await s.scalar(select(func.count()).select_from(table)))
 
 
 class TestCreateCustomer:
     async def test_creates_and_records_event_in_same_transaction(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        r = await client.post("/v1/customers", json=customer_payload(email="Ada@Example.COM"),
-                              headers=bearer(app, "rep1", "sales_rep"))
+        r = await client.post(
+            "/v1/customers", json=customer_payload(email="Ada@Example.COM"), headers=bearer(app, "rep1", "sales_rep")
+        )
         assert r.status_code == 201, r.text
         body = r.json()
         assert body["email"] == "ada@example.com"
@@ -48,7 +49,9 @@ class TestCreateCustomer:
         assert r.status_code == 401
 
     async def test_partner_may_not_create(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        r = await client.post("/v1/customers", json=customer_payload(), headers=bearer(app, "p", "partner", kind="client"))
+        r = await client.post(
+            "/v1/customers", json=customer_payload(), headers=bearer(app, "p", "partner", kind="client")
+        )
         assert r.status_code == 403
         assert r.json()["type"] == "urn:tessera:problem:forbidden"
         assert await count(app, Customer) == 0
@@ -64,7 +67,9 @@ class TestCreateCustomer:
         assert await count(app, Customer) == 1
         assert await count(app, outbox) == 1
 
-    async def test_idempotency_key_reused_for_other_body_is_rejected(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+    async def test_idempotency_key_reused_for_other_body_is_rejected(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         headers = {**bearer(app, "rep1", "sales_rep"), "Idempotency-Key": "abc-2"}
         assert (await client.post("/v1/customers", json=customer_payload(), headers=headers)).status_code == 201
         r = await client.post("/v1/customers", json=customer_payload(), headers=headers)
@@ -75,22 +80,28 @@ class TestCreateCustomer:
 
 class TestBadInput:
     async def test_malformed_json_names_body(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        r = await client.post("/v1/customers", content=b'{"kind": "person", "name":',
-                              headers={**bearer(app, "a", "admin"), "content-type": "application/json"})
+        r = await client.post(
+            "/v1/customers",
+            content=b'{"kind": "person", "name":',
+            headers={**bearer(app, "a", "admin"), "content-type": "application/json"},
+        )
         assert r.status_code == 422
         assert r.headers["content-type"] == PROBLEM
         assert r.json()["errors"][0]["field"] == "body"
 
     async def test_unknown_field_and_wrong_type_are_named(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        r = await client.post("/v1/customers", json={"kind": "robot", "name": 5, "colour": "red"},
-                              headers=bearer(app, "a", "admin"))
+        r = await client.post(
+            "/v1/customers", json={"kind": "robot", "name": 5, "colour": "red"}, headers=bearer(app, "a", "admin")
+        )
         assert r.status_code == 422
         fields = {e["field"] for e in r.json()["errors"]}
         assert fields == {"kind", "name", "colour"}
         assert await count(app, Customer) == 0
 
     async def test_invalid_email(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        r = await client.post("/v1/customers", json=customer_payload(email="not-an-email"), headers=bearer(app, "a", "admin"))
+        r = await client.post(
+            "/v1/customers", json=customer_payload(email="not-an-email"), headers=bearer(app, "a", "admin")
+        )
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "email"
 

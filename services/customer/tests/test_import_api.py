@@ -21,12 +21,12 @@ URL = "/v1/customers/import"
 GOOD_AND_BAD_CSV = (
     "external_id,kind,name,email,phone,tags,country,city,age_band,attr.segment\n"
     "crm-1,person,Ada Lovelace,ADA@example.com,+44 20 7946 0001,vip;newsletter,GB,London,30-39,b2c\n"
-    "crm-2,robot,Bad Kind,bad@example.com,,,,,,\n"                      # line 3: kind
-    "crm-3,organization,\"Acme, Inc.\",info@acme.io,,,DE,Berlin,,b2b\n"
-    "crm-4,person,No Mail,not-an-email,,,de,,,\n"                      # line 5: email and country
-    ",person,No External Id,,,,,,,\n"                                  # line 6: external_id
-    "crm-1,person,Ada Again,,,,,,,\n"                                  # line 7: repeated external id
-    "crm-5,person,Short,,,\n"                                          # line 8: wrong cell count
+    "crm-2,robot,Bad Kind,bad@example.com,,,,,,\n"  # line 3: kind
+    'crm-3,organization,"Acme, Inc.",info@acme.io,,,DE,Berlin,,b2b\n'
+    "crm-4,person,No Mail,not-an-email,,,de,,,\n"  # line 5: email and country
+    ",person,No External Id,,,,,,,\n"  # line 6: external_id
+    "crm-1,person,Ada Again,,,,,,,\n"  # line 7: repeated external id
+    "crm-5,person,Short,,,\n"  # line 8: wrong cell count
 )
 
 
@@ -34,25 +34,43 @@ def manager(app: FastAPI) -> dict[str, str]:
     return bearer(app, "boss", "sales_manager")
 
 
-async def post(client: httpx.AsyncClient, app: FastAPI, body: str, content_type: str = "text/csv",
-               who: dict[str, str] | None = None) -> httpx.Response:
-    return await client.post(URL, content=body.encode(), headers={**(who or manager(app)), "content-type": content_type})
+async def post(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    body: str,
+    content_type: str = "text/csv",
+    who: dict[str, str] | None = None,
+) -> httpx.Response:
+    return await client.post(
+        URL, content=body.encode(), headers={**(who or manager(app)), "content-type": content_type}
+    )
 
 
 class TestImportCsv:
-    async def test_stores_good_rows_reports_bad_ones_by_line_and_column(self, app: FastAPI,
-                                                                         client: httpx.AsyncClient) -> None:
+    async def test_stores_good_rows_reports_bad_ones_by_line_and_column(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         r = await post(client, app, GOOD_AND_BAD_CSV)
         assert r.status_code == 200, r.text
         report = r.json()
         assert (report["received"], report["created"], report["existing"], report["failed"]) == (7, 2, 0, 5)
         assert sorted((e["line"], e["field"]) for e in report["errors"]) == [
-            (3, "kind"), (5, "country"), (5, "email"), (6, "external_id"), (7, "external_id"), (8, "row")]
+            (3, "kind"),
+            (5, "country"),
+            (5, "email"),
+            (6, "external_id"),
+            (7, "external_id"),
+            (8, "row"),
+        ]
         listed = (await client.get("/v1/customers", params={"tag": "vip"}, headers=manager(app))).json()["items"]
         assert len(listed) == 1
         ada = listed[0]
         assert (ada["external_id"], ada["email"], ada["phone"], ada["tags"]) == (
-            "crm-1", "ada@example.com", "+442079460001", ["newsletter", "vip"])
+            "crm-1",
+            "ada@example.com",
+            "+442079460001",
+            ["newsletter", "vip"],
+        )
         assert ada["segmentation"]["geographic"]["city"] == "London"
         assert ada["custom_attributes"] == {"segment": "b2c"}
         created = await events(app, "customer.created")
@@ -92,8 +110,13 @@ class TestImportCsv:
 class TestImportNdjson:
     async def test_json_lines_with_nested_fields_and_errors(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         lines = [
-            {"external_id": "j-1", "kind": "organization", "name": "Globex", "channels": [
-                {"kind": "postal", "value": "1 Main St"}], "segmentation": {"geographic": {"country": "US"}}},
+            {
+                "external_id": "j-1",
+                "kind": "organization",
+                "name": "Globex",
+                "channels": [{"kind": "postal", "value": "1 Main St"}],
+                "segmentation": {"geographic": {"country": "US"}},
+            },
             {"external_id": "j-2", "kind": "person", "name": "X", "segmentation": {"demographic": {"age_band": "old"}}},
         ]
         body = "\n".join(orjson.dumps(x).decode() for x in lines) + "\n\n[1, 2]\n{not json\n"
@@ -102,19 +125,25 @@ class TestImportNdjson:
         report = r.json()
         assert (report["created"], report["failed"]) == (1, 3)
         assert [(e["line"], e["field"]) for e in report["errors"]] == [
-            (2, "segmentation.demographic.age_band"), (4, "row"), (5, "row")]
+            (2, "segmentation.demographic.age_band"),
+            (4, "row"),
+            (5, "row"),
+        ]
         globex = (await client.get("/v1/customers", params={"q": "globex"}, headers=manager(app))).json()["items"][0]
         assert globex["channels"] == [{"kind": "postal", "value": "1 Main St", "label": None}]
 
 
 class TestImportStreamed:
     async def test_body_in_small_chunks_with_bom_and_crlf(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        body = ("\ufeffexternal_id,kind,name,tags\r\n"
-                + "".join(f"s-{i},person,Zoë {i},t{i % 2}\r\n" for i in range(30)) + "s-x,robot,Bad,\r\n").encode()
+        body = (
+            "\ufeffexternal_id,kind,name,tags\r\n"
+            + "".join(f"s-{i},person,Zoë {i},t{i % 2}\r\n" for i in range(30))
+            + "s-x,robot,Bad,\r\n"
+        ).encode()
 
         async def chunks() -> AsyncIterator[bytes]:
             for i in range(0, len(body), 37):  # rows, CRLFs and the two bytes of "ë" cut across chunks
-                yield body[i:i + 37]
+                yield body[i : i + 37]
 
         r = await client.post(URL, content=chunks(), headers={**manager(app), "content-type": "text/csv"})
         assert r.status_code == 200, r.text
@@ -125,11 +154,18 @@ class TestImportStreamed:
 
 
 class TestImportSize:
-    async def test_import_route_takes_bodies_past_the_service_limit(self, databases: DatabaseFactory,
-                                                                     backend: str) -> None:
+    async def test_import_route_takes_bodies_past_the_service_limit(
+        self, databases: DatabaseFactory, backend: str
+    ) -> None:
         url = await databases.new("customer", backend, migrations_of(customer_main.__file__))
-        settings = CustomerSettings(database_url=url, kafka_enabled=False, log_json=False, max_body_bytes=800,
-                                    import_max_body_bytes=200_000, import_batch_size=7)
+        settings = CustomerSettings(
+            database_url=url,
+            kafka_enabled=False,
+            log_json=False,
+            max_body_bytes=800,
+            import_max_body_bytes=200_000,
+            import_batch_size=7,
+        )
         app = customer_main.create_app(settings)
         body = "external_id,kind,name,tags\n" + "".join(f"x-{i},person,Person {i},t{i % 3}\n" for i in range(40))
         assert len(body) > 800

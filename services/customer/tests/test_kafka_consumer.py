@@ -9,7 +9,12 @@ from sqlalchemy import select
 
 import tessera_customer.main as customer_main
 from services.customer.tests.helpers import (
-    create, deal_won, invoice_paid, payment, survey, ticket_opened,
+    create,
+    deal_won,
+    invoice_paid,
+    payment,
+    survey,
+    ticket_opened,
 )
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline.models import TimelineEntry
@@ -21,17 +26,27 @@ from tessera_shared.testing.plugin import bearer, migrations_of, running
 
 async def test_consumed_facts_apply_once(databases: DatabaseFactory, kafka_bootstrap: str, namespace: str) -> None:
     url = await databases.new("customer", "postgres", migrations_of(customer_main.__file__))
-    app = customer_main.create_app(CustomerSettings(
-        database_url=url, kafka_bootstrap=kafka_bootstrap, kafka_topic_namespace=namespace,
-        kafka_consumer_group=f"{namespace}customer", kafka_partitions=3, log_json=False, jobs_enabled=False,
-    ))
+    app = customer_main.create_app(
+        CustomerSettings(
+            database_url=url,
+            kafka_bootstrap=kafka_bootstrap,
+            kafka_topic_namespace=namespace,
+            kafka_consumer_group=f"{namespace}customer",
+            kafka_partitions=3,
+            log_json=False,
+            jobs_enabled=False,
+        )
+    )
     async with running(app) as client:
         c = await create(client, app)
         cid = c["id"]
         deal = deal_won(cid)
         facts = [
-            ("sales", deal), ("service-desk", ticket_opened(cid)), ("service-desk", survey(cid, 2)),
-            ("billing", invoice_paid(cid, total="400.00")), ("billing", payment(cid, "400.00", invoice_id=uuid.uuid4())),
+            ("sales", deal),
+            ("service-desk", ticket_opened(cid)),
+            ("service-desk", survey(cid, 2)),
+            ("billing", invoice_paid(cid, total="400.00")),
+            ("billing", payment(cid, "400.00", invoice_id=uuid.uuid4())),
         ]
         envelopes = [(f"{namespace}crm.{topic}", build_event(data, subject=cid)) for topic, data in facts]
         envelopes.append(envelopes[0])  # the won deal delivered twice
@@ -55,5 +70,7 @@ async def test_consumed_facts_apply_once(databases: DatabaseFactory, kafka_boots
         assert got["value"]["lifetime_values"] == {"EUR": "400.00"}
         assert (await client.get(f"/v1/customers/{cid}/loyalty", headers=h)).json()["balance"] == 400
         async with app.state.runtime.sessions() as s:
-            kinds = sorted((await s.scalars(select(TimelineEntry.kind).where(TimelineEntry.source != "customer"))).all())
+            kinds = sorted(
+                (await s.scalars(select(TimelineEntry.kind).where(TimelineEntry.source != "customer"))).all()
+            )
         assert kinds == ["deal.won", "invoice.paid", "payment.received", "survey.answered", "ticket.opened"]

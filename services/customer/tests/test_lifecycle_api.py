@@ -33,9 +33,13 @@ class TestFactsDriveStatus:
         status = await status_of(client, app, c["id"])
         assert status["status"] == "loyal"  # 3 purchases within 365 days (the default N)
         assert [(h["from_status"], h["to_status"], h["reason"]) for h in reversed(status["history"])] == [
-            ("prospect", "first_time", "deal_won"), ("first_time", "repeat", "purchase"),
-            ("repeat", "loyal", "sustained_buying")]
-        published = [(e["data"]["from_status"], e["data"]["to_status"]) for e in await events(app, "customer.status_changed")]
+            ("prospect", "first_time", "deal_won"),
+            ("first_time", "repeat", "purchase"),
+            ("repeat", "loyal", "sustained_buying"),
+        ]
+        published = [
+            (e["data"]["from_status"], e["data"]["to_status"]) for e in await events(app, "customer.status_changed")
+        ]
         assert published == [("prospect", "first_time"), ("first_time", "repeat"), ("repeat", "loyal")]
 
     async def test_re_announced_deal_has_one_effect(self, app: FastAPI, client: httpx.AsyncClient) -> None:
@@ -49,7 +53,9 @@ class TestFactsDriveStatus:
 
 
 class TestChurnRun:
-    async def test_no_purchase_in_window_churns_and_a_new_deal_wins_back(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+    async def test_no_purchase_in_window_churns_and_a_new_deal_wins_back(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         c = await create(client, app)
         fresh = await create(client, app)
         await deliver(app, deal_won(c["id"], won_at=at(2025, 1, 1)))
@@ -68,27 +74,38 @@ class TestChurnRun:
         assert (await client.post("/v1/customers/churn-evaluations", json={})).status_code == 401
         r = await client.post("/v1/customers/churn-evaluations", json={}, headers=bearer(app, "r", "sales_rep"))
         assert r.status_code == 403
-        r = await client.post("/v1/customers/churn-evaluations", json={"as_of": "2026-01-02T12:00:00"},
-                              headers=bearer(app, "a", "admin"))
+        r = await client.post(
+            "/v1/customers/churn-evaluations", json={"as_of": "2026-01-02T12:00:00"}, headers=bearer(app, "a", "admin")
+        )
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "as_of"
 
 
 class TestOverride:
     async def test_admin_moves_along_an_edge_and_it_is_audited(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         c = await create(client, app)
-        r = await client.post(f"/v1/customers/{c['id']}/status", json={"status": "non_customer", "reason": "no budget"},
-                              headers=bearer(app, "boss", "admin"))
+        r = await client.post(
+            f"/v1/customers/{c['id']}/status",
+            json={"status": "non_customer", "reason": "no budget"},
+            headers=bearer(app, "boss", "admin"),
+        )
         assert r.status_code == 200, r.text
         last = r.json()["history"][0]
         assert (last["to_status"], last["reason"], last["actor"], last["note"]) == (
-            "non_customer", "manual_override", "boss", "no budget")
+            "non_customer",
+            "manual_override",
+            "boss",
+            "no budget",
+        )
         assert r.json()["allowed_transitions"] == ["prospect"]
         assert (await events(app, "customer.status_changed"))[0]["data"]["actor"] == "boss"
 
     async def test_off_machine_is_409_with_allowed_moves(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         c = await create(client, app)
-        r = await client.post(f"/v1/customers/{c['id']}/status", json={"status": "loyal", "reason": "friend of CEO"},
-                              headers=bearer(app, "a", "admin"))
+        r = await client.post(
+            f"/v1/customers/{c['id']}/status",
+            json={"status": "loyal", "reason": "friend of CEO"},
+            headers=bearer(app, "a", "admin"),
+        )
         assert r.status_code == 409
         assert r.json()["allowed_transitions"] == ["first_time", "non_customer"]
         assert (await status_of(client, app, c["id"]))["status"] == "prospect"

@@ -8,13 +8,25 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tessera_customer.lifecycle.rules import (
-    STATUSES, allowed_transitions, can_transition, is_churned, merged_status_steps, purchase_steps,
+    STATUSES,
+    allowed_transitions,
+    can_transition,
+    is_churned,
+    merged_status_steps,
+    purchase_steps,
 )
 
 ALLOWED = {
-    ("non_customer", "prospect"), ("prospect", "first_time"), ("prospect", "non_customer"),
-    ("first_time", "repeat"), ("repeat", "loyal"), ("first_time", "churned"), ("repeat", "churned"),
-    ("loyal", "churned"), ("churned", "repeat"), ("churned", "non_customer"),
+    ("non_customer", "prospect"),
+    ("prospect", "first_time"),
+    ("prospect", "non_customer"),
+    ("first_time", "repeat"),
+    ("repeat", "loyal"),
+    ("first_time", "churned"),
+    ("repeat", "churned"),
+    ("loyal", "churned"),
+    ("churned", "repeat"),
+    ("churned", "non_customer"),
 }
 
 
@@ -25,8 +37,9 @@ def test_every_edge(a: str, b: str) -> None:
 
 
 def steps(status: str, total: int, window: int, n: int = 3) -> list[tuple[str, str]]:
-    return purchase_steps(status, purchases_total=total, purchases_in_window=window, loyal_min_purchases=n,
-                          reason="deal_won")
+    return purchase_steps(
+        status, purchases_total=total, purchases_in_window=window, loyal_min_purchases=n, reason="deal_won"
+    )
 
 
 def test_first_won_deal_makes_a_prospect_first_time() -> None:
@@ -75,23 +88,35 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 def merged(status: str, dup: str, total: int, window: int, last_days_ago: int | None) -> list[tuple[str, str]]:
     last = NOW - timedelta(days=last_days_ago) if last_days_ago is not None else None
-    return merged_status_steps(status, dup, purchases_total=total, purchases_in_window=window, last_purchase_at=last,
-                               now=NOW, loyal_min_purchases=3, churn_window_days=365)
+    return merged_status_steps(
+        status,
+        dup,
+        purchases_total=total,
+        purchases_in_window=window,
+        last_purchase_at=last,
+        now=NOW,
+        loyal_min_purchases=3,
+        churn_window_days=365,
+    )
 
 
-@pytest.mark.parametrize(("status", "dup", "total", "window", "last", "expected"), [
-    ("prospect", "first_time", 1, 1, 10, [("first_time", "merge")]),
-    ("prospect", "loyal", 3, 3, 10, [("first_time", "merge"), ("repeat", "merge"), ("loyal", "sustained_buying")]),
-    ("first_time", "first_time", 2, 2, 10, [("repeat", "merge")]),
-    ("churned", "first_time", 3, 1, 10, [("repeat", "won_back")]),
-    ("churned", "repeat", 4, 0, 400, []),
-    ("loyal", "prospect", 5, 3, 10, []),
-    ("prospect", "churned", 2, 0, 500, [("first_time", "merge"), ("repeat", "merge"), ("churned", "churn_window")]),
-    ("non_customer", "prospect", 0, 0, None, [("prospect", "merge")]),
-    ("prospect", "non_customer", 0, 0, None, []),
-])
-def test_merge_survivor_status_follows_combined_purchases(status: str, dup: str, total: int, window: int,
-                                                          last: int | None, expected: list) -> None:  # type: ignore[type-arg]
+@pytest.mark.parametrize(
+    ("status", "dup", "total", "window", "last", "expected"),
+    [
+        ("prospect", "first_time", 1, 1, 10, [("first_time", "merge")]),
+        ("prospect", "loyal", 3, 3, 10, [("first_time", "merge"), ("repeat", "merge"), ("loyal", "sustained_buying")]),
+        ("first_time", "first_time", 2, 2, 10, [("repeat", "merge")]),
+        ("churned", "first_time", 3, 1, 10, [("repeat", "won_back")]),
+        ("churned", "repeat", 4, 0, 400, []),
+        ("loyal", "prospect", 5, 3, 10, []),
+        ("prospect", "churned", 2, 0, 500, [("first_time", "merge"), ("repeat", "merge"), ("churned", "churn_window")]),
+        ("non_customer", "prospect", 0, 0, None, [("prospect", "merge")]),
+        ("prospect", "non_customer", 0, 0, None, []),
+    ],
+)
+def test_merge_survivor_status_follows_combined_purchases(
+    status: str, dup: str, total: int, window: int, last: int | None, expected: list
+) -> None:  # type: ignore[type-arg]
     result = merged(status, dup, total, window, last)
     assert result == expected
     current = status

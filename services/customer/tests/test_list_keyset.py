@@ -16,8 +16,11 @@ async def walk(client: httpx.AsyncClient, app: FastAPI, **params: object) -> lis
     h = bearer(app, "m", "sales_manager")
     items, cursor = [], None
     while True:
-        page = (await client.get("/v1/customers", params={**params, "limit": 2, **({"cursor": cursor} if cursor else {})},
-                                 headers=h)).json()
+        page = (
+            await client.get(
+                "/v1/customers", params={**params, "limit": 2, **({"cursor": cursor} if cursor else {})}, headers=h
+            )
+        ).json()
         items += page["items"]
         if not (cursor := page["next_cursor"]):
             return items
@@ -26,13 +29,17 @@ async def walk(client: httpx.AsyncClient, app: FastAPI, **params: object) -> lis
 async def test_search_pages_by_name_key_then_id(app: FastAPI, client: httpx.AsyncClient) -> None:
     made = [await create(client, app, name=n) for n in NAMES]
     found = await walk(client, app, q="jon")
-    expected = sorted((c for c in made if c["name"].lower().startswith("jon")), key=lambda c: (c["name"].lower(), c["id"]))
+    expected = sorted(
+        (c for c in made if c["name"].lower().startswith("jon")), key=lambda c: (c["name"].lower(), c["id"])
+    )
     assert [c["id"] for c in found] == [c["id"] for c in expected]
     assert [c["name"] for c in found] == ["Jon", "jonas a", "Jonathan", "Jones A", "Jones A", "Jones B"]
 
 
 async def test_filtered_pages_by_id(app: FastAPI, client: httpx.AsyncClient) -> None:
-    made = [await create(client, app, name=f"C{i}", segmentation={"geographic": {"country": "SE" if i % 2 else "DE"}})
-            for i in range(7)]
+    made = [
+        await create(client, app, name=f"C{i}", segmentation={"geographic": {"country": "SE" if i % 2 else "DE"}})
+        for i in range(7)
+    ]
     found = await walk(client, app, country="SE", status="prospect")
     assert [c["id"] for c in found] == sorted(c["id"] for c in made if c["name"] in ("C1", "C3", "C5"))

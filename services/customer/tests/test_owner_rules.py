@@ -10,11 +10,11 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
+
+from services.customer.tests.helpers import count, create
 from tessera_customer.customers.models import Customer
 from tessera_shared.testing.builders import customer_payload
 from tessera_shared.testing.plugin import bearer
-
-from services.customer.tests.helpers import count, create
 
 REP1 = ("rep1", "sales_rep")
 
@@ -32,8 +32,9 @@ async def test_a_rep_may_not_name_another_owner(app: FastAPI, client: httpx.Asyn
     # The same rule PATCH applies.
     mine = await create(client, app, who=REP1)
     etag = (await client.get(f"/v1/customers/{mine['id']}", headers=bearer(app, *REP1))).headers["etag"]
-    r = await client.patch(f"/v1/customers/{mine['id']}", json={"owner_id": owner},
-                           headers={**bearer(app, *REP1), "If-Match": etag})
+    r = await client.patch(
+        f"/v1/customers/{mine['id']}", json={"owner_id": owner}, headers={**bearer(app, *REP1), "If-Match": etag}
+    )
     assert r.status_code == 403, r.text
 
 
@@ -48,14 +49,19 @@ async def test_who_names_which_owner(app: FastAPI, client: httpx.AsyncClient) ->
     assert (await post(client, app, agent)).json()["owner_id"] is None  # to the pool, as before
 
 
-async def consent(client: httpx.AsyncClient, app: FastAPI, cid: str, who: tuple[str, ...],
-                  granted: bool) -> httpx.Response:
-    return await client.post(f"/v1/customers/{cid}/consents", headers=bearer(app, *who),
-                             json={"purpose": "marketing_email", "granted": granted, "source": "phone_call"})
+async def consent(
+    client: httpx.AsyncClient, app: FastAPI, cid: str, who: tuple[str, ...], granted: bool
+) -> httpx.Response:
+    return await client.post(
+        f"/v1/customers/{cid}/consents",
+        headers=bearer(app, *who),
+        json={"purpose": "marketing_email", "granted": granted, "source": "phone_call"},
+    )
 
 
-async def test_consent_given_follows_the_owner_rule_withdrawal_does_not(app: FastAPI,
-                                                                     client: httpx.AsyncClient) -> None:
+async def test_consent_given_follows_the_owner_rule_withdrawal_does_not(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     theirs = (await create(client, app, who=("rep2", "sales_rep")))["id"]
     pooled = (await create(client, app))["id"]  # an admin's: nobody owns it
     for cid in (theirs, pooled):

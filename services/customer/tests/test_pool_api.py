@@ -19,8 +19,14 @@ def manager(app: FastAPI) -> dict[str, str]:
 
 
 def activity(customer_id: str, owner_id: str, days_from_now: int) -> ActivityLogged:
-    return ActivityLogged(activity_id=uuid.uuid4(), kind="call", subject="Check-in", customer_id=uuid.UUID(customer_id),
-                          owner_id=owner_id, occurred_at=utcnow() + timedelta(days=days_from_now))
+    return ActivityLogged(
+        activity_id=uuid.uuid4(),
+        kind="call",
+        subject="Check-in",
+        customer_id=uuid.UUID(customer_id),
+        owner_id=owner_id,
+        occurred_at=utcnow() + timedelta(days=days_from_now),
+    )
 
 
 async def run_pool(client: httpx.AsyncClient, app: FastAPI, days_from_now: int) -> httpx.Response:
@@ -29,7 +35,9 @@ async def run_pool(client: httpx.AsyncClient, app: FastAPI, days_from_now: int) 
 
 
 class TestPoolReturns:
-    async def test_inactive_owner_loses_customer_active_one_keeps_it(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+    async def test_inactive_owner_loses_customer_active_one_keeps_it(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         neglected = await create(client, app, owner_id="rep1")
         worked = await create(client, app, owner_id="rep2")
         unowned = await create(client, app)
@@ -45,9 +53,11 @@ class TestPoolReturns:
         assert (after["owner_id"], after["version"]) == (None, 2)
         updated = await events(app, "customer.updated")
         assert [(e["subject"], e["data"]["changed_fields"], e["data"]["owner_id"]) for e in updated] == [
-            (neglected["id"], ["owner_id"], None)]
-        timeline = (await client.get(f"/v1/customers/{neglected['id']}/timeline", params={"kind": "customer.pooled"},
-                                     headers=h)).json()["items"]
+            (neglected["id"], ["owner_id"], None)
+        ]
+        timeline = (
+            await client.get(f"/v1/customers/{neglected['id']}/timeline", params={"kind": "customer.pooled"}, headers=h)
+        ).json()["items"]
         assert timeline[0]["data"] == {"previous_owner_id": "rep1", "inactive_days": 90}
         assert (await run_pool(client, app, days_from_now=91)).json()["returned"] == 0  # nothing twice
 
@@ -76,8 +86,11 @@ class TestClaim:
         c = await create(client, app)
         r = await client.post(f"/v1/customers/{c['id']}/claim", json={"owner_id": "rep2"}, headers=manager(app))
         assert r.status_code == 200 and r.json()["owner_id"] == "rep2"
-        timeline = (await client.get(f"/v1/customers/{c['id']}/timeline", params={"kind": "customer.claimed"},
-                                     headers=manager(app))).json()["items"]
+        timeline = (
+            await client.get(
+                f"/v1/customers/{c['id']}/timeline", params={"kind": "customer.claimed"}, headers=manager(app)
+            )
+        ).json()["items"]
         assert timeline[0]["data"] == {"owner_id": "rep2", "actor": "boss"}
 
     async def test_errors(self, app: FastAPI, client: httpx.AsyncClient) -> None:
@@ -93,5 +106,7 @@ class TestClaim:
         assert r.status_code == 412
         r = await client.post(f"/v1/customers/{uuid.uuid4()}/claim", json={}, headers=bearer(app, "rep1", "sales_rep"))
         assert r.status_code == 404
-        await client.post(f"/v1/customers/{c['id']}/erase", json={"reason": "asked"}, headers=bearer(app, "dpo", "admin"))
+        await client.post(
+            f"/v1/customers/{c['id']}/erase", json={"reason": "asked"}, headers=bearer(app, "dpo", "admin")
+        )
         assert (await client.post(url, json={}, headers=bearer(app, "rep1", "sales_rep"))).status_code == 409

@@ -9,7 +9,14 @@ import pytest
 
 from tessera_customer.imports.body import text_pieces
 from tessera_customer.imports.parsing import (
-    HeaderError, RowError, check_csv_header, csv_field, csv_record, read_csv, read_ndjson, validate,
+    HeaderError,
+    RowError,
+    check_csv_header,
+    csv_field,
+    csv_record,
+    read_csv,
+    read_ndjson,
+    validate,
 )
 from tessera_customer.pool.rules import claim_owner, returns_to_pool
 from tessera_customer.segments.rules import may_edit_segment, safe_cell
@@ -24,12 +31,20 @@ def who(subject: str, *roles: str) -> Principal:
 
 
 class TestPool:
-    @pytest.mark.parametrize(("owner", "active_days_ago", "created_days_ago", "expected"), [
-        ("rep1", 91, 400, True), ("rep1", 90, 400, True), ("rep1", 89, 400, False),
-        ("rep1", None, 91, True), ("rep1", None, 10, False), (None, 400, 400, False),
-    ])
-    def test_returns_after_inactive_days(self, owner: str | None, active_days_ago: int | None,
-                                         created_days_ago: int, expected: bool) -> None:
+    @pytest.mark.parametrize(
+        ("owner", "active_days_ago", "created_days_ago", "expected"),
+        [
+            ("rep1", 91, 400, True),
+            ("rep1", 90, 400, True),
+            ("rep1", 89, 400, False),
+            ("rep1", None, 91, True),
+            ("rep1", None, 10, False),
+            (None, 400, 400, False),
+        ],
+    )
+    def test_returns_after_inactive_days(
+        self, owner: str | None, active_days_ago: int | None, created_days_ago: int, expected: bool
+    ) -> None:
         active = NOW - timedelta(days=active_days_ago) if active_days_ago is not None else None
         assert returns_to_pool(owner, active, NOW - timedelta(days=created_days_ago), NOW, 90) is expected
 
@@ -43,10 +58,18 @@ class TestPool:
 
 
 class TestSegmentRules:
-    @pytest.mark.parametrize(("value", "cell"), [
-        ("=1+1", "'=1+1"), ("@SUM(A1)", "'@SUM(A1)"), ("-2", "'-2"), ("+4930123", "+4930123"), ("Ada", "Ada"),
-        (None, ""), ("+49 =x", "'+49 =x"),
-    ])
+    @pytest.mark.parametrize(
+        ("value", "cell"),
+        [
+            ("=1+1", "'=1+1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("-2", "'-2"),
+            ("+4930123", "+4930123"),
+            ("Ada", "Ada"),
+            (None, ""),
+            ("+49 =x", "'+49 =x"),
+        ],
+    )
     def test_safe_cell(self, value: str | None, cell: str) -> None:
         assert safe_cell(value) == cell
 
@@ -58,15 +81,36 @@ class TestSegmentRules:
 
 class TestImportParsing:
     def test_csv_record_nests_and_splits(self) -> None:
-        record = csv_record({"external_id": "x", "kind": "person", "name": " Ada ", "tags": "a; b;;", "city": "Rome",
-                             "age_band": "", "preferences": "tea;jazz", "attr.size": "L"})
-        assert record == {"external_id": "x", "kind": "person", "name": "Ada", "tags": ["a", "b"],
-                          "segmentation": {"geographic": {"city": "Rome"}, "psychographic": {"preferences": ["tea", "jazz"]}},
-                          "custom_attributes": {"size": "L"}}
+        record = csv_record(
+            {
+                "external_id": "x",
+                "kind": "person",
+                "name": " Ada ",
+                "tags": "a; b;;",
+                "city": "Rome",
+                "age_band": "",
+                "preferences": "tea;jazz",
+                "attr.size": "L",
+            }
+        )
+        assert record == {
+            "external_id": "x",
+            "kind": "person",
+            "name": "Ada",
+            "tags": ["a", "b"],
+            "segmentation": {"geographic": {"city": "Rome"}, "psychographic": {"preferences": ["tea", "jazz"]}},
+            "custom_attributes": {"size": "L"},
+        }
 
-    @pytest.mark.parametrize(("header", "field"), [
-        ([], "body"), (["kind", "name", "shoe"], "shoe"), (["name"], "kind"), (["kind", "name", "name"], "name"),
-    ])
+    @pytest.mark.parametrize(
+        ("header", "field"),
+        [
+            ([], "body"),
+            (["kind", "name", "shoe"], "shoe"),
+            (["name"], "kind"),
+            (["kind", "name", "name"], "name"),
+        ],
+    )
     def test_bad_headers(self, header: list[str], field: str) -> None:
         with pytest.raises(HeaderError) as caught:
             check_csv_header(header)
@@ -96,20 +140,22 @@ class TestImportParsing:
 class TestStreamedImportBody:
     """The body arrives in pieces of any size: rows, line numbers and errors do not depend on where they are cut."""
 
-    CSV = ('\ufeffkind,name,external_id\r\nperson,"Two\r\nLines",a\r\nperson,B\rperson,"Zoë",c\r\n'
-           'person,"Q ""uoted""",d\n')
+    CSV = (
+        '\ufeffkind,name,external_id\r\nperson,"Two\r\nLines",a\r\nperson,B\rperson,"Zoë",c\r\nperson,"Q ""uoted""",d\n'
+    )
     NDJSON = '{"kind": "person"}\r\n\n[]\n{"name": "a\u2028b"}\n{"name": "Zoë"}'
 
     @pytest.mark.parametrize("reader,text", [(read_csv, CSV.removeprefix("\ufeff")), (read_ndjson, NDJSON)])
-    def test_any_cut_gives_the_rows_of_the_whole(self, reader, text) -> None:  # noqa: ANN001
+    def test_any_cut_gives_the_rows_of_the_whole(self, reader, text) -> None:
         whole = list(reader([text]))
         for cut in range(1, len(text)):
             assert list(reader([text[:cut], "", text[cut:]])) == whole, cut
 
     def test_crlf_and_lone_cr_end_csv_lines(self) -> None:
         rows = list(read_csv([self.CSV.removeprefix("\ufeff")]))
-        assert [(line, r["name"], r["external_id"]) for line, r in rows if isinstance(r, dict) and "external_id" in r] == [
-            (3, "Two\r\nLines", "a"), (5, 'Zoë', "c"), (6, 'Q "uoted"', "d")]
+        assert [
+            (line, r["name"], r["external_id"]) for line, r in rows if isinstance(r, dict) and "external_id" in r
+        ] == [(3, "Two\r\nLines", "a"), (5, "Zoë", "c"), (6, 'Q "uoted"', "d")]
         assert rows[1][0] == 4 and isinstance(rows[1][1], RowError)  # "person,B" then a lone CR: 2 cells
 
     def test_a_body_of_whitespace_is_empty(self) -> None:

@@ -17,10 +17,14 @@ class TestConsents:
         h = bearer(app, "rep1", "sales_rep")
         url = f"/v1/customers/{c['id']}/consents"
         for granted, source in ((True, "web_form"), (False, "phone_call")):
-            r = await client.post(url, json={"purpose": "marketing_email", "granted": granted, "source": source}, headers=h)
+            r = await client.post(
+                url, json={"purpose": "marketing_email", "granted": granted, "source": source}, headers=h
+            )
             assert r.status_code == 201, r.text
         body = (await client.get(url, headers=h)).json()
-        assert [(x["purpose"], x["granted"], x["source"]) for x in body["current"]] == [("marketing_email", False, "phone_call")]
+        assert [(x["purpose"], x["granted"], x["source"]) for x in body["current"]] == [
+            ("marketing_email", False, "phone_call")
+        ]
         assert [x["granted"] for x in body["history"]] == [False, True]
         assert body["current"][0]["recorded_by"] == "rep1"
 
@@ -32,7 +36,9 @@ class TestConsents:
         assert (await client.post(url, json=good, headers=bearer(app, "c", "billing_clerk"))).status_code == 403
         r = await client.post(url, json={**good, "purpose": "telepathy"}, headers=bearer(app, "a", "admin"))
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "purpose"
-        assert (await client.get(f"/v1/customers/{uuid.uuid4()}/consents", headers=bearer(app, "a", "admin"))).status_code == 404
+        assert (
+            await client.get(f"/v1/customers/{uuid.uuid4()}/consents", headers=bearer(app, "a", "admin"))
+        ).status_code == 404
 
 
 class TestExportAndErase:
@@ -54,14 +60,18 @@ class TestExportAndErase:
         await app.state.runtime.rows.flush()
         third = (await client.get(f"/v1/customers/{c['id']}/export", headers=admin)).json()
         assert [(a["principal"], a["action"]) for a in third["access_log"]] == [("dpo", "export")] * 2
-        assert (await client.get(f"/v1/customers/{c['id']}/export", headers=bearer(app, "m", "sales_manager"))).status_code == 403
+        assert (
+            await client.get(f"/v1/customers/{c['id']}/export", headers=bearer(app, "m", "sales_manager"))
+        ).status_code == 403
 
     async def test_erase_anonymises_keeps_totals_and_announces(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         c = await create(client, app, phone="+49 30 1234567", tags=["vip"])
         await deliver(app, payment(c["id"], "120.00", invoice_id=uuid.uuid4()))
         admin = bearer(app, "dpo", "admin")
         url = f"/v1/customers/{c['id']}/erase"
-        assert (await client.post(url, json={"reason": "GDPR art. 17"}, headers=bearer(app, "m", "sales_manager"))).status_code == 403
+        assert (
+            await client.post(url, json={"reason": "GDPR art. 17"}, headers=bearer(app, "m", "sales_manager"))
+        ).status_code == 403
         assert (await client.post(url, json={}, headers=admin)).status_code == 422
         r = await client.post(url, json={"reason": "GDPR art. 17"}, headers=admin)
         assert r.status_code == 200, r.text
@@ -88,14 +98,18 @@ class TestDuplicatesAndMerge:
         assert r.status_code == 200, r.text
         pairs = {(p["customer_id"], p["duplicate_id"]): p["reasons"] for p in r.json()["items"]}
         # Matched on two keys, listed once.
-        assert pairs == {(a["id"], b["id"]): ["same_email", "same_phone"],
-                         (org1["id"], org2["id"]): ["same_organisation_name"]}
+        assert pairs == {
+            (a["id"], b["id"]): ["same_email", "same_phone"],
+            (org1["id"], org2["id"]): ["same_organisation_name"],
+        }
         page = (await client.get("/v1/customers/duplicates", params={"limit": 1}, headers=h)).json()
         rest = (await client.get("/v1/customers/duplicates", params={"cursor": page["next_cursor"]}, headers=h)).json()
         assert len(page["items"]) == len(rest["items"]) == 1 and rest["next_cursor"] is None
         mine = (await client.get("/v1/customers/duplicates", params={"customer_id": b["id"]}, headers=h)).json()
         assert [(p["duplicate_id"], p["reasons"]) for p in mine["items"]] == [(a["id"], ["same_email", "same_phone"])]
-        assert (await client.get("/v1/customers/duplicates", headers=bearer(app, "c", "billing_clerk"))).status_code == 403
+        assert (
+            await client.get("/v1/customers/duplicates", headers=bearer(app, "c", "billing_clerk"))
+        ).status_code == 403
 
     async def test_merge_moves_everything_and_announces(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         survivor = await create(client, app, kind="organization", name="Acme", email=None, tags=["a"])
@@ -110,7 +124,10 @@ class TestDuplicatesAndMerge:
         assert (merged["email"], merged["phone"], merged["tags"]) == (dup["email"], "+49301234567", ["a", "b"])
         assert merged["value"]["purchase_count"] == 1
         assert merged["status"] == "first_time"  # recomputed from the combined purchases
-        changes = [(e["subject"], e["data"]["to_status"], e["data"]["reason"]) for e in await events(app, "customer.status_changed")]
+        changes = [
+            (e["subject"], e["data"]["to_status"], e["data"]["reason"])
+            for e in await events(app, "customer.status_changed")
+        ]
         assert changes[-1] == (survivor["id"], "first_time", "merge")
         contacts = (await client.get(f"/v1/customers/{survivor['id']}/contacts", headers=h)).json()["items"]
         assert [x["name"] for x in contacts] == ["Grace"]
@@ -118,17 +135,22 @@ class TestDuplicatesAndMerge:
         gone = await client.get(f"/v1/customers/{dup['id']}", headers=h)
         assert gone.status_code == 404 and gone.json()["merged_into"] == survivor["id"]
         assert [(e["data"]["survivor_id"], e["data"]["merged_id"]) for e in await events(app, "customer.merged")] == [
-            (survivor["id"], dup["id"])]
+            (survivor["id"], dup["id"])
+        ]
         # A late fact about the merged id lands on the survivor.
         await deliver(app, deal_won(dup["id"]))
-        kinds = [e["kind"] for e in (await client.get(f"/v1/customers/{survivor['id']}/timeline", headers=h)).json()["items"]]
+        kinds = [
+            e["kind"] for e in (await client.get(f"/v1/customers/{survivor['id']}/timeline", headers=h)).json()["items"]
+        ]
         assert kinds.count("deal.won") == 1 and "invoice.paid" in kinds and "customer.merged" in kinds
 
     async def test_merge_errors(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         c = await create(client, app)
         url = f"/v1/customers/{c['id']}/merge"
         assert (await client.post(url, json={"duplicate_id": c["id"]})).status_code == 401
-        assert (await client.post(url, json={"duplicate_id": c["id"]}, headers=bearer(app, "r", "sales_rep"))).status_code == 403
+        assert (
+            await client.post(url, json={"duplicate_id": c["id"]}, headers=bearer(app, "r", "sales_rep"))
+        ).status_code == 403
         h = bearer(app, "m", "sales_manager")
         assert (await client.post(url, json={"duplicate_id": c["id"]}, headers=h)).status_code == 409
         assert (await client.post(url, json={"duplicate_id": str(uuid.uuid4())}, headers=h)).status_code == 404
@@ -150,13 +172,20 @@ class TestLoyalty:
         r = await client.post(url, json={"points": 1001, "reason": "too much"}, headers=h)
         assert r.status_code == 409 and r.json()["balance"] == 1000
         entries = (await client.get(f"/v1/customers/{c['id']}/loyalty/entries", headers=h)).json()["items"]
-        assert [(e["kind"], e["points"], e["balance_after"]) for e in entries] == [("redeem", -250, 1000), ("earn", 1250, 1250)]
+        assert [(e["kind"], e["points"], e["balance_after"]) for e in entries] == [
+            ("redeem", -250, 1000),
+            ("earn", 1250, 1250),
+        ]
 
     async def test_errors(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         c = await create(client, app, ("rep1", "sales_rep"))
         url = f"/v1/customers/{c['id']}/loyalty/redemptions"
         assert (await client.post(url, json={"points": 1, "reason": "abc"})).status_code == 401
-        assert (await client.post(url, json={"points": 1, "reason": "abc"}, headers=bearer(app, "rep2", "sales_rep"))).status_code == 403
+        assert (
+            await client.post(url, json={"points": 1, "reason": "abc"}, headers=bearer(app, "rep2", "sales_rep"))
+        ).status_code == 403
         r = await client.post(url, json={"points": -5, "reason": "abc"}, headers=bearer(app, "a", "admin"))
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "points"
-        assert (await client.get(f"/v1/customers/{uuid.uuid4()}/loyalty", headers=bearer(app, "a", "admin"))).status_code == 404
+        assert (
+            await client.get(f"/v1/customers/{uuid.uuid4()}/loyalty", headers=bearer(app, "a", "admin"))
+        ).status_code == 404

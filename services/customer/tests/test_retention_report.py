@@ -30,20 +30,29 @@ async def add_history(app: FastAPI, changes: list[tuple[str, str, datetime]], mo
         s.add(customer)
         await s.flush()
         for from_status, to_status, at in changes:
-            s.add(StatusChange(customer_id=customer.id, from_status=from_status, to_status=to_status,
-                               reason="test", changed_at=at))
+            s.add(
+                StatusChange(
+                    customer_id=customer.id, from_status=from_status, to_status=to_status, reason="test", changed_at=at
+                )
+            )
     return customer.id
 
 
 class TestRetentionReport:
     async def test_counts_start_end_acquired_and_churned(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         early = datetime(2025, 12, 1, tzinfo=UTC)
-        await add_history(app, [("prospect", "first_time", early), ("first_time", "repeat", datetime(2026, 1, 20, tzinfo=UTC))],
-                          monetary="300")  # retained
-        await add_history(app, [("prospect", "first_time", early), ("first_time", "churned", datetime(2026, 1, 10, tzinfo=UTC))])
+        await add_history(
+            app,
+            [("prospect", "first_time", early), ("first_time", "repeat", datetime(2026, 1, 20, tzinfo=UTC))],
+            monetary="300",
+        )  # retained
+        await add_history(
+            app, [("prospect", "first_time", early), ("first_time", "churned", datetime(2026, 1, 10, tzinfo=UTC))]
+        )
         await add_history(app, [("prospect", "first_time", datetime(2026, 1, 15, tzinfo=UTC))], monetary="100")  # new
-        r = await client.get(URL, params={"from": JAN.isoformat(), "to": FEB.isoformat()},
-                             headers=bearer(app, "m", "sales_manager"))
+        r = await client.get(
+            URL, params={"from": JAN.isoformat(), "to": FEB.isoformat()}, headers=bearer(app, "m", "sales_manager")
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         assert (body["active_at_start"], body["active_at_end"], body["acquired"], body["churned"]) == (2, 2, 1, 1)
@@ -55,8 +64,12 @@ class TestRetentionReport:
         params = {"from": FEB.isoformat(), "to": MAR.isoformat()}
         assert (await client.get(URL, params=params)).status_code == 401
         assert (await client.get(URL, params=params, headers=bearer(app, "r", "sales_rep"))).status_code == 403
-        r = await client.get(URL, params={"from": MAR.isoformat(), "to": FEB.isoformat()}, headers=bearer(app, "a", "admin"))
+        r = await client.get(
+            URL, params={"from": MAR.isoformat(), "to": FEB.isoformat()}, headers=bearer(app, "a", "admin")
+        )
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "to"
-        r = await client.get(URL, params={"from": "2026-02-01T00:00:00", "to": MAR.isoformat()}, headers=bearer(app, "a", "admin"))
+        r = await client.get(
+            URL, params={"from": "2026-02-01T00:00:00", "to": MAR.isoformat()}, headers=bearer(app, "a", "admin")
+        )
         assert r.status_code == 422  # a time without a zone is ambiguous

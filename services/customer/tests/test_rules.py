@@ -3,9 +3,15 @@ import pytest
 from tessera_customer.customers.rules import normalise_email, normalise_phone
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("+49 (30) 1234-56", "+4930123456"), ("030 123 456", "030123456"), (None, None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+49 (30) 1234-56", "+4930123456"),
+        ("030 123 456", "030123456"),
+        (None, None),
+        ("", None),
+    ],
+)
 def test_normalise_phone(raw: str | None, expected: str | None) -> None:
     assert normalise_phone(raw) == expected
 

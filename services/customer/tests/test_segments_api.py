@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.customer.tests.helpers import PROBLEM, create, count
+from services.customer.tests.helpers import PROBLEM, count, create
 from tessera_customer.customers.models import AccessLog
 from tessera_customer.segments import service as segment_service
 from tessera_customer.segments.models import Segment
@@ -21,25 +21,43 @@ def manager(app: FastAPI) -> dict[str, str]:
     return bearer(app, "boss", "sales_manager")
 
 
-async def save(client: httpx.AsyncClient, app: FastAPI, filters: dict, *, name: str | None = None,
-               who: dict[str, str] | None = None) -> dict:
-    r = await client.post("/v1/segments", json={"name": name or f"seg {uuid.uuid4().hex[:6]}", "filters": filters},
-                          headers=who or manager(app))
+async def save(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    filters: dict,
+    *,
+    name: str | None = None,
+    who: dict[str, str] | None = None,
+) -> dict:
+    r = await client.post(
+        "/v1/segments",
+        json={"name": name or f"seg {uuid.uuid4().hex[:6]}", "filters": filters},
+        headers=who or manager(app),
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
 
 async def consent(client: httpx.AsyncClient, app: FastAPI, customer_id: str, purpose: str, granted: bool) -> None:
-    r = await client.post(f"/v1/customers/{customer_id}/consents",
-                          json={"purpose": purpose, "granted": granted, "source": "web_form"}, headers=manager(app))
+    r = await client.post(
+        f"/v1/customers/{customer_id}/consents",
+        json={"purpose": purpose, "granted": granted, "source": "web_form"},
+        headers=manager(app),
+    )
     assert r.status_code == 201, r.text
 
 
 class TestCreateSegment:
     async def test_saves_only_the_filters_given(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        r = await client.post("/v1/segments", json={"name": "DE consumers", "description": "for the spring mail",
-                                                    "filters": {"country": "DE", "relation": "consumer"}},
-                              headers=bearer(app, "rep1", "sales_rep"))
+        r = await client.post(
+            "/v1/segments",
+            json={
+                "name": "DE consumers",
+                "description": "for the spring mail",
+                "filters": {"country": "DE", "relation": "consumer"},
+            },
+            headers=bearer(app, "rep1", "sales_rep"),
+        )
         assert r.status_code == 201, r.text
         body = r.json()
         assert body["filters"] == {"country": "DE", "relation": "consumer"}
@@ -53,8 +71,9 @@ class TestCreateSegment:
         assert (await client.post("/v1/segments", json=good)).status_code == 401
         r = await client.post("/v1/segments", json=good, headers=bearer(app, "ag", "support_agent"))
         assert r.status_code == 403
-        r = await client.post("/v1/segments", json={**good, "filters": {"tier": "gold", "colour": "red"}},
-                              headers=manager(app))
+        r = await client.post(
+            "/v1/segments", json={**good, "filters": {"tier": "gold", "colour": "red"}}, headers=manager(app)
+        )
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
         assert {e["field"] for e in r.json()["errors"]} == {"filters.tier", "filters.colour"}
         assert (await client.post("/v1/segments", json=good, headers=manager(app))).status_code == 201
@@ -68,13 +87,17 @@ class TestChangeSegment:
         rep = bearer(app, "rep1", "sales_rep")
         seg = await save(client, app, {"tier": "key"}, who=rep)
         url = f"/v1/segments/{seg['id']}"
-        r = await client.patch(url, json={"filters": {"tier": "small"}}, headers={**rep, "If-Match": f'"{seg["id"]}.1"'})
+        r = await client.patch(
+            url, json={"filters": {"tier": "small"}}, headers={**rep, "If-Match": f'"{seg["id"]}.1"'}
+        )
         assert r.status_code == 200, r.text
         assert r.json()["filters"] == {"tier": "small"} and r.json()["version"] == 2
         r = await client.patch(url, json={"name": "x"}, headers={**rep, "If-Match": f'"{seg["id"]}.1"'})
         assert r.status_code == 412
         assert (await client.patch(url, json={"name": None}, headers=rep)).status_code == 422
-        assert (await client.patch(url, json={"name": "y"}, headers=bearer(app, "rep2", "sales_rep"))).status_code == 403
+        assert (
+            await client.patch(url, json={"name": "y"}, headers=bearer(app, "rep2", "sales_rep"))
+        ).status_code == 403
         assert (await client.patch(url, json={"name": "y"})).status_code == 401
         assert (await client.patch(f"/v1/segments/{uuid.uuid4()}", json={"name": "y"}, headers=rep)).status_code == 404
         other = await save(client, app, {}, name="taken")
@@ -99,17 +122,21 @@ class TestChangeSegment:
 class TestMembers:
     async def test_members_follow_the_filters_with_cursor(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         seg_vars = {"geographic": {"country": "DE", "city": "Berlin"}, "demographic": {"age_band": "30-39"}}
-        berliners = [await create(client, app, segmentation=seg_vars, tags=["b2c"], relation="consumer")
-                     for _ in range(3)]
+        berliners = [
+            await create(client, app, segmentation=seg_vars, tags=["b2c"], relation="consumer") for _ in range(3)
+        ]
         await create(client, app, segmentation={"geographic": {"country": "DE", "city": "Bonn"}}, tags=["b2c"])
         await create(client, app, segmentation=seg_vars, tags=["b2b"], relation="consumer")
-        seg = await save(client, app, {"country": "DE", "city": "Berlin", "age_band": "30-39", "tag": "b2c",
-                                       "relation": "consumer"})
+        seg = await save(
+            client, app, {"country": "DE", "city": "Berlin", "age_band": "30-39", "tag": "b2c", "relation": "consumer"}
+        )
         seen, cursor = [], None
         while True:
-            r = await client.get(f"/v1/segments/{seg['id']}/members",
-                                 params={"limit": 2, **({"cursor": cursor} if cursor else {})},
-                                 headers=bearer(app, "rep1", "sales_rep"))
+            r = await client.get(
+                f"/v1/segments/{seg['id']}/members",
+                params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+                headers=bearer(app, "rep1", "sales_rep"),
+            )
             assert r.status_code == 200, r.text
             seen += [c["id"] for c in r.json()["items"]]
             if (cursor := r.json()["next_cursor"]) is None:
@@ -139,8 +166,9 @@ class TestExport:
         await consent(client, app, made[2]["id"], "sms", True)  # the wrong channel for e-mail
         await consent(client, app, made[3]["id"], "marketing_email", True)
         await consent(client, app, outsider["id"], "marketing_email", True)
-        await client.post(f"/v1/customers/{made[3]['id']}/erase", json={"reason": "request"},
-                          headers=bearer(app, "dpo", "admin"))
+        await client.post(
+            f"/v1/customers/{made[3]['id']}/erase", json={"reason": "request"}, headers=bearer(app, "dpo", "admin")
+        )
         seg = await save(client, app, {"tag": "spring"}, name="Spring =mail")
         r = await client.get(f"/v1/segments/{seg['id']}/export", params={"purpose": "email"}, headers=manager(app))
         assert r.status_code == 200, r.text
@@ -148,26 +176,30 @@ class TestExport:
         assert r.headers["content-disposition"] == 'attachment; filename="Spring-mail-email.csv"'
         rows = rows_of(r.text)
         assert [(x["customer_id"], x["email"], x["consent_source"]) for x in rows] == [
-            (made[0]["id"], made[0]["email"], "web_form")]
-        sms = rows_of((await client.get(f"/v1/segments/{seg['id']}/export", params={"purpose": "sms"},
-                                        headers=manager(app))).text)
+            (made[0]["id"], made[0]["email"], "web_form")
+        ]
+        sms = rows_of(
+            (await client.get(f"/v1/segments/{seg['id']}/export", params={"purpose": "sms"}, headers=manager(app))).text
+        )
         assert [(x["customer_id"], x["phone"]) for x in sms] == [(made[2]["id"], "+4930555002")]
         assert await count(app, AccessLog, AccessLog.action == "export_email") == 1
 
-    async def test_walks_chunks_and_defuses_formulas(self, app: FastAPI, client: httpx.AsyncClient,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    async def test_walks_chunks_and_defuses_formulas(
+        self, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setattr(segment_service, "EXPORT_CHUNK", 2)
-        made = [await create(client, app, name=name) for name in ("=HYPERLINK(\"http://x\")", "Bo", "Cy", "Di", "Ed")]
+        made = [await create(client, app, name=name) for name in ('=HYPERLINK("http://x")', "Bo", "Cy", "Di", "Ed")]
         for c in made:
             await consent(client, app, c["id"], "marketing_email", True)
         seg = await save(client, app, {})
         r = await client.get(f"/v1/segments/{seg['id']}/export", params={"purpose": "email"}, headers=manager(app))
         rows = rows_of(r.text)
         assert [x["customer_id"] for x in rows] == [c["id"] for c in made]
-        assert rows[0]["name"] == "'=HYPERLINK(\"http://x\")"
+        assert rows[0]["name"] == '\'=HYPERLINK("http://x")'
 
     async def test_formulas_after_a_separator_are_defused_and_every_cell_quoted(
-            self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         made = [await create(client, app, name=name) for name in ("x;=1+1", "y,@SUM(A1)", "z\t-2")]
         for c in made:
             await consent(client, app, c["id"], "marketing_email", True)

@@ -9,9 +9,19 @@ import httpx
 from fastapi import FastAPI
 
 import tessera_customer.main as customer_main
-
 from services.customer.tests.helpers import (
-    at, count, create, deal_lost, deal_won, deliver, events, overdue, payment, survey, ticket_escalated, ticket_opened,
+    at,
+    count,
+    create,
+    deal_lost,
+    deal_won,
+    deliver,
+    events,
+    overdue,
+    payment,
+    survey,
+    ticket_escalated,
+    ticket_opened,
 )
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline.models import TimelineEntry
@@ -30,15 +40,24 @@ class TestTimeline:
         h = bearer(app, "boss", "sales_manager")  # reads every deal (an agent reads none: test_timeline_visibility)
         kinds, cursor = [], None
         while True:
-            r = await client.get(f"/v1/customers/{c['id']}/timeline", params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=h)
+            r = await client.get(
+                f"/v1/customers/{c['id']}/timeline",
+                params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+                headers=h,
+            )
             assert r.status_code == 200, r.text
             kinds += [(e["kind"], e["occurred_at"]) for e in r.json()["items"]]
             cursor = r.json()["next_cursor"]
             if cursor is None:
                 break
         assert sorted(kinds, key=lambda k: k[1], reverse=True) == kinds
-        assert {k for k, _ in kinds} == {"customer.created", "deal.won", "customer.status_changed", "ticket.opened",
-                                         "ticket.escalated"}
+        assert {k for k, _ in kinds} == {
+            "customer.created",
+            "deal.won",
+            "customer.status_changed",
+            "ticket.opened",
+            "ticket.escalated",
+        }
         only = await client.get(f"/v1/customers/{c['id']}/timeline", params={"kind": "deal.won"}, headers=h)
         assert [e["source"] for e in only.json()["items"]] == ["sales"]
 
@@ -48,20 +67,28 @@ class TestTimeline:
         assert (await client.get(url)).status_code == 401
         assert (await client.get(url, headers=bearer(app, "p", "partner", kind="client"))).status_code == 403
         assert (await client.get(url, params={"cursor": "bad!"}, headers=bearer(app, "a", "admin"))).status_code == 422
-        assert (await client.get(f"/v1/customers/{uuid.uuid4()}/timeline", headers=bearer(app, "a", "admin"))).status_code == 404
+        assert (
+            await client.get(f"/v1/customers/{uuid.uuid4()}/timeline", headers=bearer(app, "a", "admin"))
+        ).status_code == 404
 
 
 class TestValue:
-    async def test_recompute_sets_rfm_tiers_and_publishes_tier_changes(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+    async def test_recompute_sets_rfm_tiers_and_publishes_tier_changes(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         big, mid, tiny = [await create(client, app) for _ in range(3)]
         for customer, amounts in ((big, ["800", "700", "500"]), (mid, ["300"]), (tiny, ["10"])):
             for i, amount in enumerate(amounts):
-                await deliver(app, payment(customer["id"], amount, received_at=at(2026, 3, 1 + i), invoice_id=uuid.uuid4()))
+                await deliver(
+                    app, payment(customer["id"], amount, received_at=at(2026, 3, 1 + i), invoice_id=uuid.uuid4())
+                )
         h = bearer(app, "m", "sales_manager")
         r = await client.post("/v1/customers/value-recomputations", json={"as_of": "2026-06-01T00:00:00Z"}, headers=h)
         assert r.status_code == 200, r.text
         assert (r.json()["customers"], r.json()["tier_changes"]) == (3, 3)
-        values = {c["id"]: (await client.get(f"/v1/customers/{c['id']}", headers=h)).json()["value"] for c in (big, mid, tiny)}
+        values = {
+            c["id"]: (await client.get(f"/v1/customers/{c['id']}", headers=h)).json()["value"] for c in (big, mid, tiny)
+        }
         assert [values[c["id"]]["tier"] for c in (big, mid, tiny)] == ["key", "ordinary", "small"]
         assert values[big["id"]]["lifetime_values"] == {"EUR": "2000.00"}
         assert values[big["id"]]["rfm_frequency"] > values[tiny["id"]]["rfm_frequency"]
@@ -71,30 +98,47 @@ class TestValue:
         # The batch's multi-row INSERTs: one history row and one timeline line per change as well.
         assert await count(app, TierChange) == 3
         assert await count(app, TimelineEntry, TimelineEntry.kind == "customer.tier_changed") == 3
-        again = await client.post("/v1/customers/value-recomputations", json={"as_of": "2026-06-01T00:00:00Z"}, headers=h)
+        again = await client.post(
+            "/v1/customers/value-recomputations", json={"as_of": "2026-06-01T00:00:00Z"}, headers=h
+        )
         assert again.json()["tier_changes"] == 0
 
     async def test_recompute_roles(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         assert (await client.post("/v1/customers/value-recomputations", json={})).status_code == 401
         r = await client.post("/v1/customers/value-recomputations", json={}, headers=bearer(app, "r", "sales_rep"))
         assert r.status_code == 403
-        r = await client.post("/v1/customers/value-recomputations", json={"as_of": 5, "x": 1}, headers=bearer(app, "a", "admin"))
+        r = await client.post(
+            "/v1/customers/value-recomputations", json={"as_of": 5, "x": 1}, headers=bearer(app, "a", "admin")
+        )
         assert r.status_code == 422
 
 
 class TestChurnRisk:
-    async def test_signals_give_a_score_with_reasons_and_win_back(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+    async def test_signals_give_a_score_with_reasons_and_win_back(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         c = await create(client, app)
         calm = await create(client, app)
         ticket = uuid.uuid4()
         await deliver(app, deal_won(c["id"], won_at=at(2020, 1, 1)))
-        for fact in (ticket_opened(c["id"], ticket), ticket_escalated(c["id"], ticket), survey(c["id"], 1),
-                     overdue(c["id"]), deal_lost(c["id"], "price"), deal_lost(c["id"], "price")):
+        for fact in (
+            ticket_opened(c["id"], ticket),
+            ticket_escalated(c["id"], ticket),
+            survey(c["id"], 1),
+            overdue(c["id"]),
+            deal_lost(c["id"], "price"),
+            deal_lost(c["id"], "price"),
+        ):
             await deliver(app, fact)
         h = bearer(app, "m", "sales_manager")
         risk = (await client.get(f"/v1/customers/{c['id']}/churn-risk", headers=h)).json()
-        assert {r["code"] for r in risk["reasons"]} == {"days_since_last_purchase", "open_tickets", "escalated_tickets",
-                                                        "low_satisfaction", "overdue_invoices"}
+        assert {r["code"] for r in risk["reasons"]} == {
+            "days_since_last_purchase",
+            "open_tickets",
+            "escalated_tickets",
+            "low_satisfaction",
+            "overdue_invoices",
+        }
         assert risk["at_risk"] and risk["score"] == 35 + 5 + 10 + 15 + 10
         assert (risk["lost_deals"], risk["lost_reasons"]) == (2, {"price": 2})
         listed = (await client.get("/v1/customers/win-back", headers=h)).json()["items"]
@@ -103,28 +147,42 @@ class TestChurnRisk:
 
     async def test_errors(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         assert (await client.get(f"/v1/customers/{uuid.uuid4()}/churn-risk")).status_code == 401
-        assert (await client.get("/v1/customers/win-back", headers=bearer(app, "c", "billing_clerk"))).status_code == 403
-        assert (await client.get(f"/v1/customers/{uuid.uuid4()}/churn-risk", headers=bearer(app, "a", "admin"))).status_code == 404
+        assert (
+            await client.get("/v1/customers/win-back", headers=bearer(app, "c", "billing_clerk"))
+        ).status_code == 403
+        assert (
+            await client.get(f"/v1/customers/{uuid.uuid4()}/churn-risk", headers=bearer(app, "a", "admin"))
+        ).status_code == 404
 
 
 class TestValueAggregation:
     async def test_sums_are_exact_per_window_and_currency(self, databases: DatabaseFactory, backend: str) -> None:
         url = await databases.new("customer", backend, migrations_of(customer_main.__file__))
-        app = customer_main.create_app(CustomerSettings(
-            database_url=url, kafka_enabled=False, log_json=False, fx_rates={"USD": Decimal("0.5")},
-            tier_vip_lifetime_value=Decimal("1000")))
+        app = customer_main.create_app(
+            CustomerSettings(
+                database_url=url,
+                kafka_enabled=False,
+                log_json=False,
+                fx_rates={"USD": Decimal("0.5")},
+                tier_vip_lifetime_value=Decimal("1000"),
+            )
+        )
         async with running(app) as client:
             ours, other, big = [await create(client, app) for _ in range(3)]
             facts = [payment(ours["id"], "0.10", received_at=at(2026, 2, d)) for d in (1, 2, 3)]
-            facts += [payment(ours["id"], "100.00", currency="USD", received_at=at(2026, 2, 4)),
-                      payment(ours["id"], "7.00", currency="GBP", received_at=at(2026, 2, 5)),  # no rate: left out
-                      payment(ours["id"], "1000.00", received_at=at(2025, 1, 1)),  # before the window
-                      payment(other["id"], "100.00", received_at=at(2026, 2, 1)),
-                      payment(big["id"], "1000.00", received_at=at(2026, 2, 1))]
+            facts += [
+                payment(ours["id"], "100.00", currency="USD", received_at=at(2026, 2, 4)),
+                payment(ours["id"], "7.00", currency="GBP", received_at=at(2026, 2, 5)),  # no rate: left out
+                payment(ours["id"], "1000.00", received_at=at(2025, 1, 1)),  # before the window
+                payment(other["id"], "100.00", received_at=at(2026, 2, 1)),
+                payment(big["id"], "1000.00", received_at=at(2026, 2, 1)),
+            ]
             for fact in facts:
                 await deliver(app, fact)
             h = bearer(app, "m", "sales_manager")
-            r = await client.post("/v1/customers/value-recomputations", json={"as_of": "2026-06-01T00:00:00Z"}, headers=h)
+            r = await client.post(
+                "/v1/customers/value-recomputations", json={"as_of": "2026-06-01T00:00:00Z"}, headers=h
+            )
             assert r.json()["customers"] == 3
             value = (await client.get(f"/v1/customers/{ours['id']}", headers=h)).json()["value"]
             assert value["monetary"] == "50.30"

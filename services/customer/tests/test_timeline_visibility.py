@@ -13,6 +13,8 @@ from decimal import Decimal
 
 import httpx
 from fastapi import FastAPI
+
+from services.customer.tests.helpers import NOW, create, deliver, payment, survey, ticket_opened
 from tessera_customer.handlers import EFFECTS
 from tessera_customer.timeline.visibility import (
     ACTIVITIES,
@@ -28,8 +30,6 @@ from tessera_shared.auth import Role
 from tessera_shared.events.contracts import ActivityLogged, DealLost, InvoiceIssued
 from tessera_shared.testing.plugin import bearer
 
-from services.customer.tests.helpers import NOW, create, deliver, payment, survey, ticket_opened
-
 REP2_SECRET = "rep2's price was 40% over the competitor's"
 REP2_NOTES = "rep2's call notes: the CFO is leaving"
 
@@ -38,18 +38,68 @@ async def seeded(client: httpx.AsyncClient, app: FastAPI) -> str:
     """rep2's customer, with rep2's lost deal and call, rep1's lost deal, and facts from the desk and billing."""
     customer = await create(client, app, who=("rep2", "sales_rep"))
     cid = uuid.UUID(customer["id"])
-    await deliver(app, DealLost(deal_id=uuid.uuid4(), customer_id=cid, amount=Decimal(50), currency="EUR",
-                                reason=REP2_SECRET, owner_id="rep2", lost_at=NOW))
-    await deliver(app, ActivityLogged(activity_id=uuid.uuid4(), kind="call", subject=REP2_NOTES, customer_id=cid,
-                                      owner_id="rep2", occurred_at=NOW + timedelta(minutes=1)))
-    await deliver(app, DealLost(deal_id=uuid.uuid4(), customer_id=cid, amount=Decimal(70), currency="EUR",
-                                reason="rep1's own: timing", owner_id="rep1", lost_at=NOW + timedelta(minutes=2)))
-    await deliver(app, DealLost(deal_id=uuid.uuid4(), customer_id=cid, amount=Decimal(80), currency="EUR",
-                                reason="nobody's", owner_id=None, lost_at=NOW + timedelta(minutes=3)))
+    await deliver(
+        app,
+        DealLost(
+            deal_id=uuid.uuid4(),
+            customer_id=cid,
+            amount=Decimal(50),
+            currency="EUR",
+            reason=REP2_SECRET,
+            owner_id="rep2",
+            lost_at=NOW,
+        ),
+    )
+    await deliver(
+        app,
+        ActivityLogged(
+            activity_id=uuid.uuid4(),
+            kind="call",
+            subject=REP2_NOTES,
+            customer_id=cid,
+            owner_id="rep2",
+            occurred_at=NOW + timedelta(minutes=1),
+        ),
+    )
+    await deliver(
+        app,
+        DealLost(
+            deal_id=uuid.uuid4(),
+            customer_id=cid,
+            amount=Decimal(70),
+            currency="EUR",
+            reason="rep1's own: timing",
+            owner_id="rep1",
+            lost_at=NOW + timedelta(minutes=2),
+        ),
+    )
+    await deliver(
+        app,
+        DealLost(
+            deal_id=uuid.uuid4(),
+            customer_id=cid,
+            amount=Decimal(80),
+            currency="EUR",
+            reason="nobody's",
+            owner_id=None,
+            lost_at=NOW + timedelta(minutes=3),
+        ),
+    )
     await deliver(app, ticket_opened(str(cid)))
     await deliver(app, survey(str(cid), 2))
-    await deliver(app, InvoiceIssued(invoice_id=uuid.uuid4(), number="INV-7", customer_id=cid, total=Decimal(10),
-                                     currency="EUR", issue_date=NOW.date(), due_date=NOW.date(), issued_at=NOW))
+    await deliver(
+        app,
+        InvoiceIssued(
+            invoice_id=uuid.uuid4(),
+            number="INV-7",
+            customer_id=cid,
+            total=Decimal(10),
+            currency="EUR",
+            issue_date=NOW.date(),
+            due_date=NOW.date(),
+            issued_at=NOW,
+        ),
+    )
     await deliver(app, payment(str(cid), "10.00"))
     return str(cid)
 
@@ -86,20 +136,44 @@ async def test_a_rep_reads_only_their_own_sales_facts(app: FastAPI, client: http
 
 async def test_each_role_reads_what_its_source_lets_it(app: FastAPI, client: httpx.AsyncClient) -> None:
     cid = await seeded(client, app)
-    everything = ["activity.logged", "customer.created", "deal.lost", "deal.lost", "deal.lost", "invoice.issued",
-                  "payment.received", "survey.answered", "ticket.opened"]
+    everything = [
+        "activity.logged",
+        "customer.created",
+        "deal.lost",
+        "deal.lost",
+        "deal.lost",
+        "invoice.issued",
+        "payment.received",
+        "survey.answered",
+        "ticket.opened",
+    ]
     assert kinds(await timeline_of(client, app, cid, ("a", "admin"))) == everything
     assert kinds(await timeline_of(client, app, cid, ("m", "sales_manager"))) == everything
     assert kinds(await timeline_of(client, app, cid, ("f", "finance_manager"))) == [
-        "customer.created", "deal.lost", "deal.lost", "deal.lost", "invoice.issued", "payment.received",
-        "ticket.opened"]
+        "customer.created",
+        "deal.lost",
+        "deal.lost",
+        "deal.lost",
+        "invoice.issued",
+        "payment.received",
+        "ticket.opened",
+    ]
     assert kinds(await timeline_of(client, app, cid, ("g", "support_agent"))) == [
-        "customer.created", "invoice.issued", "survey.answered", "ticket.opened"]
+        "customer.created",
+        "invoice.issued",
+        "survey.answered",
+        "ticket.opened",
+    ]
     assert kinds(await timeline_of(client, app, cid, ("c", "billing_clerk"))) == [
-        "customer.created", "invoice.issued", "payment.received", "ticket.opened"]
+        "customer.created",
+        "invoice.issued",
+        "payment.received",
+        "ticket.opened",
+    ]
     # The kind filter still narrows what the caller may read, and never widens it.
-    r = await client.get(f"/v1/customers/{cid}/timeline", params={"kind": "deal.lost"},
-                         headers=bearer(app, "rep1", "sales_rep"))
+    r = await client.get(
+        f"/v1/customers/{cid}/timeline", params={"kind": "deal.lost"}, headers=bearer(app, "rep1", "sales_rep")
+    )
     assert [i["data"]["owner_id"] for i in r.json()["items"]] == ["rep1"]
 
 

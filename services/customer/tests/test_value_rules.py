@@ -11,7 +11,14 @@ from tessera_customer.customers.rules import name_key
 from tessera_customer.dedup.rules import Candidate, match_reasons
 from tessera_customer.loyalty.rules import balance_after_redemption, level_for, points_for
 from tessera_customer.value.rules import (
-    RiskInputs, churn_risk, frequency_class, pareto_tiers, quintiles, relationship_stage, rfm_segment, trend,
+    RiskInputs,
+    churn_risk,
+    frequency_class,
+    pareto_tiers,
+    quintiles,
+    relationship_stage,
+    rfm_segment,
+    trend,
 )
 
 D = Decimal
@@ -25,10 +32,19 @@ def test_quintiles_spread_one_to_five_and_ties_share_a_score() -> None:
     assert tied["a"] == tied["b"] > tied["c"]
 
 
-@pytest.mark.parametrize(("rfm", "segment"), [
-    ((5, 5, 5), "champions"), ((1, 5, 5), "cannot_lose"), ((2, 3, 1), "at_risk"), ((3, 4, 2), "loyal"),
-    ((5, 1, 1), "new"), ((4, 2, 3), "potential_loyalist"), ((3, 2, 2), "needs_attention"), ((1, 1, 1), "hibernating"),
-])
+@pytest.mark.parametrize(
+    ("rfm", "segment"),
+    [
+        ((5, 5, 5), "champions"),
+        ((1, 5, 5), "cannot_lose"),
+        ((2, 3, 1), "at_risk"),
+        ((3, 4, 2), "loyal"),
+        ((5, 1, 1), "new"),
+        ((4, 2, 3), "potential_loyalist"),
+        ((3, 2, 2), "needs_attention"),
+        ((1, 1, 1), "hibernating"),
+    ],
+)
 def test_rfm_segments(rfm: tuple[int, int, int], segment: str) -> None:
     assert rfm_segment(*rfm) == segment
 
@@ -52,8 +68,9 @@ def test_pareto_tiers_top_eighty_percent_is_key() -> None:
 def test_vip_rule_from_configuration_makes_key() -> None:
     revenue = {"a": D(900), "b": D(100)}
     assert pareto_tiers(revenue, key_share=D("0.5"), small_share=D(0))["b"] == "ordinary"
-    tiers = pareto_tiers(revenue, key_share=D("0.5"), small_share=D(0), lifetime={"b": D(50_000)},
-                         vip_lifetime_value=D(10_000))
+    tiers = pareto_tiers(
+        revenue, key_share=D("0.5"), small_share=D(0), lifetime={"b": D(50_000)}, vip_lifetime_value=D(10_000)
+    )
     assert tiers["b"] == "key"
 
 
@@ -70,11 +87,26 @@ def test_trend_and_relationship_stage() -> None:
 def test_churn_risk_adds_up_its_reasons() -> None:
     quiet = churn_risk(RiskInputs(days_since_last_purchase=10, churn_window_days=365))
     assert quiet.score == 0 and quiet.reasons == []
-    risk = churn_risk(RiskInputs(days_since_last_purchase=400, churn_window_days=365, frequency_trend="falling",
-                                 open_tickets=1, escalated_tickets=1, last_csat=1, overdue_invoices=1))
+    risk = churn_risk(
+        RiskInputs(
+            days_since_last_purchase=400,
+            churn_window_days=365,
+            frequency_trend="falling",
+            open_tickets=1,
+            escalated_tickets=1,
+            last_csat=1,
+            overdue_invoices=1,
+        )
+    )
     codes = {r["code"]: r["points"] for r in risk.reasons}
-    assert codes == {"days_since_last_purchase": 35, "falling_frequency": 15, "open_tickets": 5,
-                     "escalated_tickets": 10, "low_satisfaction": 15, "overdue_invoices": 10}
+    assert codes == {
+        "days_since_last_purchase": 35,
+        "falling_frequency": 15,
+        "open_tickets": 5,
+        "escalated_tickets": 10,
+        "low_satisfaction": 15,
+        "overdue_invoices": 10,
+    }
     assert risk.score == 90
     assert churn_risk(RiskInputs(400, 365, "falling", "falling", 9, 9, 1, 9, 9)).score == 100
 
@@ -98,15 +130,32 @@ def test_name_key_drops_case_punctuation_and_legal_form() -> None:
     assert name_key("GmbH") == "gmbh"
 
 
-@pytest.mark.parametrize(("a", "b", "reasons"), [
-    (Candidate("person", "ada", "a@x.io", None), Candidate("person", "bob", "a@x.io", None), ["same_email"]),
-    (Candidate("person", "ada", None, "+4930123456"), Candidate("person", "bob", None, "+4930123456"), ["same_phone"]),
-    (Candidate("organization", "acme", None, None), Candidate("organization", "acme", None, None),
-     ["same_organisation_name"]),
-    (Candidate("person", "jon smith", "jon@acme.io", None), Candidate("person", "john smith", "js@acme.io", None),
-     ["similar_name_same_organisation"]),
-    (Candidate("person", "jon smith", "jon@gmail.com", None), Candidate("person", "john smith", "js@gmail.com", None), []),
-    (Candidate("person", "ada", "a@x.io", "+1"), Candidate("person", "bob", "b@x.io", "+1"), []),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "reasons"),
+    [
+        (Candidate("person", "ada", "a@x.io", None), Candidate("person", "bob", "a@x.io", None), ["same_email"]),
+        (
+            Candidate("person", "ada", None, "+4930123456"),
+            Candidate("person", "bob", None, "+4930123456"),
+            ["same_phone"],
+        ),
+        (
+            Candidate("organization", "acme", None, None),
+            Candidate("organization", "acme", None, None),
+            ["same_organisation_name"],
+        ),
+        (
+            Candidate("person", "jon smith", "jon@acme.io", None),
+            Candidate("person", "john smith", "js@acme.io", None),
+            ["similar_name_same_organisation"],
+        ),
+        (
+            Candidate("person", "jon smith", "jon@gmail.com", None),
+            Candidate("person", "john smith", "js@gmail.com", None),
+            [],
+        ),
+        (Candidate("person", "ada", "a@x.io", "+1"), Candidate("person", "bob", "b@x.io", "+1"), []),
+    ],
+)
 def test_duplicate_matching(a: Candidate, b: Candidate, reasons: list[str]) -> None:
     assert match_reasons(a, b) == reasons

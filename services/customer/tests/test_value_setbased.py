@@ -29,8 +29,18 @@ from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import migrations_of
 
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
-VALUE_COLUMNS = ("tier", "monetary", "rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_segment", "frequency_class",
-                 "lifecycle_stage", "churn_risk", "value_computed_at")
+VALUE_COLUMNS = (
+    "tier",
+    "monetary",
+    "rfm_recency",
+    "rfm_frequency",
+    "rfm_monetary",
+    "rfm_segment",
+    "frequency_class",
+    "lifecycle_stage",
+    "churn_risk",
+    "value_computed_at",
+)
 
 
 def population(seed: int) -> dict[str, list[dict[str, Any]]]:
@@ -38,57 +48,108 @@ def population(seed: int) -> dict[str, list[dict[str, Any]]]:
     unknown customers, earlier tiers, service signals, and facts outside the window or in the future."""
     rnd = random.Random(seed)
     ids = [uuid.UUID(int=rnd.getrandbits(128)) for _ in range(60)]
-    customers = [{"id": i, "kind": "person", "name": f"c{n}", "tier": rnd.choice([None, "key", "ordinary", "small"]),
-                  "last_purchase_at": AS_OF - timedelta(days=rnd.choice([3, 100, 200, 400])) if n % 5 else None,
-                  "merged_into_id": ids[0] if n % 17 == 16 else None} for n, i in enumerate(ids)]
+    customers = [
+        {
+            "id": i,
+            "kind": "person",
+            "name": f"c{n}",
+            "tier": rnd.choice([None, "key", "ordinary", "small"]),
+            "last_purchase_at": AS_OF - timedelta(days=rnd.choice([3, 100, 200, 400])) if n % 5 else None,
+            "merged_into_id": ids[0] if n % 17 == 16 else None,
+        }
+        for n, i in enumerate(ids)
+    ]
     owners = ids + [uuid.uuid4()]  # facts of a customer this service no longer has
     purchases, payments = [], []
     for n in range(150):
         owner = rnd.choice(owners[:45] + owners[-1:])
         at = AS_OF - timedelta(days=rnd.choice([1, 30, 30, 90, 200, 300, 500]), hours=rnd.choice([0, 0, 7]))
-        purchases.append({"id": uuid.uuid4(), "customer_id": owner, "key": f"deal:{n}", "source": "deal",
-                          "amount": Decimal(rnd.choice([100, 250, 250, 999])), "currency": "EUR",
-                          "occurred_at": at if n % 40 else AS_OF + timedelta(days=3)})
+        purchases.append(
+            {
+                "id": uuid.uuid4(),
+                "customer_id": owner,
+                "key": f"deal:{n}",
+                "source": "deal",
+                "amount": Decimal(rnd.choice([100, 250, 250, 999])),
+                "currency": "EUR",
+                "occurred_at": at if n % 40 else AS_OF + timedelta(days=3),
+            }
+        )
     for _ in range(170):
         owner = rnd.choice(owners[:40] + owners[50:])
-        payments.append({"payment_id": uuid.uuid4(), "customer_id": owner,
-                         "amount": Decimal(rnd.choice(["50", "100.0001", "250", "250", "1000.5"])),
-                         "currency": rnd.choice(["EUR", "EUR", "USD", "GBP"]),
-                         "received_at": AS_OF - timedelta(days=rnd.choice([2, 60, 120, 250, 400]))})
-    signals = [{"customer_id": i, "open_tickets": ["t"] * rnd.randint(0, 4), "escalated_tickets": ["e"] * rnd.randint(0, 2),
-                "overdue_invoices": ["o"] * rnd.randint(0, 3), "sla_breaches": rnd.randint(0, 3),
-                "last_csat": rnd.choice([None, 1, 2, 5]), "lost_deals": 0, "lost_reasons": {}} for i in ids[::3]]
+        payments.append(
+            {
+                "payment_id": uuid.uuid4(),
+                "customer_id": owner,
+                "amount": Decimal(rnd.choice(["50", "100.0001", "250", "250", "1000.5"])),
+                "currency": rnd.choice(["EUR", "EUR", "USD", "GBP"]),
+                "received_at": AS_OF - timedelta(days=rnd.choice([2, 60, 120, 250, 400])),
+            }
+        )
+    signals = [
+        {
+            "customer_id": i,
+            "open_tickets": ["t"] * rnd.randint(0, 4),
+            "escalated_tickets": ["e"] * rnd.randint(0, 2),
+            "overdue_invoices": ["o"] * rnd.randint(0, 3),
+            "sla_breaches": rnd.randint(0, 3),
+            "last_csat": rnd.choice([None, 1, 2, 5]),
+            "lost_deals": 0,
+            "lost_reasons": {},
+        }
+        for i in ids[::3]
+    ]
     return {"customers": customers, "purchases": purchases, "payments": payments, "signals": signals}
 
 
 async def snapshot(sessions: Any) -> dict[str, Any]:
     async with sessions() as s:
         # Money on SQLite is text and keeps the digits it was given; PostgreSQL rounds to numeric(20,4).
-        values = {r[0]: (r[1], r[2].quantize(Decimal("0.0001")), *r[3:]) for r in await s.execute(
-            select(Customer.id, *(getattr(Customer, c) for c in VALUE_COLUMNS)))}
-        history = sorted([(r.customer_id, r.from_tier, r.to_tier, r.changed_at) for r in await s.scalars(select(TierChange))],
-                         key=str)
-        lines = sorted([(r.customer_id, r.summary, r.occurred_at, r.source, json.dumps(r.data, sort_keys=True))
-                        for r in await s.scalars(select(TimelineEntry).where(TimelineEntry.kind == "customer.tier_changed"))],
-                       key=str)
+        values = {
+            r[0]: (r[1], r[2].quantize(Decimal("0.0001")), *r[3:])
+            for r in await s.execute(select(Customer.id, *(getattr(Customer, c) for c in VALUE_COLUMNS)))
+        }
+        history = sorted(
+            [(r.customer_id, r.from_tier, r.to_tier, r.changed_at) for r in await s.scalars(select(TierChange))],
+            key=str,
+        )
+        lines = sorted(
+            [
+                (r.customer_id, r.summary, r.occurred_at, r.source, json.dumps(r.data, sort_keys=True))
+                for r in await s.scalars(select(TimelineEntry).where(TimelineEntry.kind == "customer.tier_changed"))
+            ],
+            key=str,
+        )
         events = []
         for row in await s.execute(select(outbox).where(outbox.c.event_type == "customer.tier_changed")):
             envelope = json.loads(row.envelope)
-            assert envelope["id"] == str(row.event_id) and row.key == envelope["subject"] and row.topic == "crm.customer"
+            assert (
+                envelope["id"] == str(row.event_id) and row.key == envelope["subject"] and row.topic == "crm.customer"
+            )
             # Same fields in the same order as publish() writes them; only the id and the send time differ.
             events.append(list({**envelope, "id": "-", "time": "-"}.items()))
     return {"values": values, "history": history, "lines": lines, "events": sorted(events, key=str)}
 
 
 async def run(url: str, data: dict[str, list[dict[str, Any]]], *, set_based: bool) -> list[dict[str, Any]]:
-    settings = CustomerSettings(database_url=url, kafka_enabled=False, log_json=False, tier_small_share=Decimal("0.1"),
-                                fx_rates={"USD": Decimal("0.92")}, tier_vip_lifetime_value=Decimal("2000"))
+    settings = CustomerSettings(
+        database_url=url,
+        kafka_enabled=False,
+        log_json=False,
+        tier_small_share=Decimal("0.1"),
+        fx_rates={"USD": Decimal("0.92")},
+        tier_vip_lifetime_value=Decimal("2000"),
+    )
     engine = create_engine(url)
     sessions = session_factory(engine)
     try:
         async with sessions() as s, s.begin():
-            for model, rows in ((Customer, data["customers"]), (Purchase, data["purchases"]),
-                                (PaymentFact, data["payments"]), (CustomerSignals, data["signals"])):
+            for model, rows in (
+                (Customer, data["customers"]),
+                (Purchase, data["purchases"]),
+                (PaymentFact, data["payments"]),
+                (CustomerSignals, data["signals"]),
+            ):
                 s.add_all(model(**row) for row in rows)  # the ORM fills the models' defaults
         results = []
         for as_of, extra in ((AS_OF, None), (AS_OF, None), (AS_OF + timedelta(days=40), data["more"])):
@@ -102,8 +163,9 @@ async def run(url: str, data: dict[str, list[dict[str, Any]]], *, set_based: boo
         await engine.dispose()
 
 
-async def test_sql_path_agrees_with_the_rules(databases: DatabaseFactory, backend: str,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_sql_path_agrees_with_the_rules(
+    databases: DatabaseFactory, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Chunks of 7: several of each kind (moving customers in id order, the others hashed), two at once.
     monkeypatch.setattr(setbased, "CHUNK", 7)
     applied: list[list[int]] = []
@@ -118,8 +180,16 @@ async def test_sql_path_agrees_with_the_rules(databases: DatabaseFactory, backen
     migrations = migrations_of(customer_main.__file__)
     data = population(7)
     rnd = random.Random(8)
-    data["more"] = [{"payment_id": uuid.uuid4(), "customer_id": c["id"], "amount": Decimal(rnd.choice([300, 5000])),
-                     "currency": "EUR", "received_at": AS_OF + timedelta(days=20)} for c in data["customers"][40:48]]
+    data["more"] = [
+        {
+            "payment_id": uuid.uuid4(),
+            "customer_id": c["id"],
+            "amount": Decimal(rnd.choice([300, 5000])),
+            "currency": "EUR",
+            "received_at": AS_OF + timedelta(days=20),
+        }
+        for c in data["customers"][40:48]
+    ]
     rules_path = await run(await databases.new("customer", backend, migrations), data, set_based=False)
     url = await databases.new("customer", "postgres", migrations)
     sql_path = await run(url, data, set_based=True)
@@ -140,8 +210,16 @@ async def run_tables(url: str) -> list[str]:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            return list((await conn.scalars(text(r"SELECT relname FROM pg_class WHERE relname LIKE 'value\_run\_%'"
-                                                 " ORDER BY relname"))).all())
+            return list(
+                (
+                    await conn.scalars(
+                        text(
+                            r"SELECT relname FROM pg_class WHERE relname LIKE 'value\_run\_%'"
+                            " ORDER BY relname"
+                        )
+                    )
+                ).all()
+            )
     finally:
         await engine.dispose()
 
@@ -154,8 +232,10 @@ async def test_a_crashed_runs_table_is_dropped_by_the_next_run(databases: Databa
         async with engine.connect() as running, engine.connect() as crashed:
             for name, conn in (("value_run_running", running), ("value_run_crashed", crashed)):
                 await conn.execute(text(f"CREATE UNLOGGED TABLE {name} (id uuid)"))
-                await conn.execute(text("SELECT pg_advisory_lock(CAST(:ns AS int), hashtext(:run))"),
-                                   {"ns": setbased._LOCKS, "run": name})
+                await conn.execute(
+                    text("SELECT pg_advisory_lock(CAST(:ns AS int), hashtext(:run))"),
+                    {"ns": setbased._LOCKS, "run": name},
+                )
                 await conn.commit()
             await crashed.invalidate()  # its session ends, and the lock with it
             await setbased.recompute(session_factory(engine), settings, AS_OF)

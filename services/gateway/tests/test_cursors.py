@@ -15,13 +15,14 @@ from urllib.parse import quote
 
 import orjson
 import pytest
+import uvicorn
+from fastapi import FastAPI
+
 import tessera_billing.main as billing_main
 import tessera_customer.main as customer_main
 import tessera_gateway.main as gateway_main
 import tessera_sales.main as sales_main
 import tessera_service_desk.main as desk_main
-import uvicorn
-from fastapi import FastAPI
 from tessera_billing.settings import BillingSettings
 from tessera_customer.settings import CustomerSettings
 from tessera_gateway.settings import GatewaySettings
@@ -84,8 +85,11 @@ def crafted(issued: str | None = None) -> dict[str, str]:
 
 def lists_of(app: FastAPI) -> list[str]:
     """Every GET that takes ``cursor``, from the app's OpenAPI document."""
-    return sorted(path for path, ops in app.openapi()["paths"].items()
-                  if any(p["name"] == "cursor" for p in ops.get("get", {}).get("parameters", [])))
+    return sorted(
+        path
+        for path, ops in app.openapi()["paths"].items()
+        if any(p["name"] == "cursor" for p in ops.get("get", {}).get("parameters", []))
+    )
 
 
 @pytest.fixture
@@ -93,11 +97,13 @@ async def apps(databases: DatabaseFactory, backend: str) -> dict[str, FastAPI]:
     made = {}
     for name, (module, settings_cls) in SERVICES.items():
         url = await databases.new(name, backend, migrations_of(module.__file__))
-        made[name] = module.create_app(settings_cls(database_url=url, kafka_enabled=False, jobs_enabled=False,
-                                                    log_json=False))
+        made[name] = module.create_app(
+            settings_cls(database_url=url, kafka_enabled=False, jobs_enabled=False, log_json=False)
+        )
     gw_db = await databases.new("gateway", backend, migrations_of(gateway_main.__file__))
-    made["gateway"] = gateway_main.create_app(GatewaySettings(database_url=gw_db, log_json=False,
-                                                              view_cache_enabled=False))
+    made["gateway"] = gateway_main.create_app(
+        GatewaySettings(database_url=gw_db, log_json=False, view_cache_enabled=False)
+    )
     return made
 
 
@@ -123,13 +129,21 @@ async def test_every_list_refuses_crafted_cursors_with_422(apps: dict[str, FastA
                         checked.append((name, path))
                 # The name search pages in (name_key, id): a uuid-first cursor does not fit it.
                 if path == "/v1/customers":
-                    r = await client.get(url, params={"q": "a", "cursor": encode_cursor([uuid.uuid4()])},
-                                         headers=admin)
+                    r = await client.get(url, params={"q": "a", "cursor": encode_cursor([uuid.uuid4()])}, headers=admin)
                     assert r.status_code == 422, r.text
     lists = {path for _, path in checked}
     # The lists the report names, each refused (not merely not a 500).
-    for path in ("/v1/customers", "/v1/deals", "/v1/leads", "/v1/tickets", "/v1/invoices", "/v1/write-offs",
-                 "/api/v1/audit-log", "/v1/customers/{customer_id}/timeline", "/v1/reports/aging"):
+    for path in (
+        "/v1/customers",
+        "/v1/deals",
+        "/v1/leads",
+        "/v1/tickets",
+        "/v1/invoices",
+        "/v1/write-offs",
+        "/api/v1/audit-log",
+        "/v1/customers/{customer_id}/timeline",
+        "/v1/reports/aging",
+    ):
         assert path in lists, (path, sorted(lists))
 
 
@@ -137,11 +151,11 @@ async def test_issued_cursors_walk_and_tampered_ones_are_refused(apps: dict[str,
     app = apps["customer"]
     async with running(app) as client:
         admin = bearer(app, "admin", "admin")
-        made = [(await client.post("/v1/customers", json=customer_payload(), headers=admin)).json()["id"]
-                for _ in range(3)]
+        made = [
+            (await client.post("/v1/customers", json=customer_payload(), headers=admin)).json()["id"] for _ in range(3)
+        ]
         first = (await client.get("/v1/customers", params={"limit": 1}, headers=admin)).json()
-        second = await client.get("/v1/customers", params={"limit": 1, "cursor": first["next_cursor"]},
-                                  headers=admin)
+        second = await client.get("/v1/customers", params={"limit": 1, "cursor": first["next_cursor"]}, headers=admin)
         assert second.status_code == 200 and second.json()["items"][0]["id"] == sorted(made)[1]
         for what, cursor in crafted(first["next_cursor"]).items():
             r = await client.get("/v1/customers", params={"cursor": cursor}, headers=admin)
@@ -154,8 +168,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: str,
-                    token: str) -> tuple[int, bytes]:
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: str, token: str
+) -> tuple[int, bytes]:
     writer.write(f"GET {target} HTTP/1.1\r\nHost: t\r\nAuthorization: {token}\r\n\r\n".encode())
     await writer.drain()
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
@@ -169,8 +184,7 @@ async def test_a_refused_cursor_leaves_the_connection_usable(apps: dict[str, Fas
     same keep-alive connection (a 500 made uvicorn close it under the next request)."""
     gateway = apps["gateway"]
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(gateway, host="127.0.0.1", port=port, log_config=None,
-                                           lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(gateway, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     task = asyncio.create_task(server.serve())
     try:
         for _ in range(200):

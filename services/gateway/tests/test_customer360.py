@@ -36,7 +36,7 @@ SERVICES = {
 }
 
 
-async def slow_app(scope, receive, send) -> None:  # noqa: ANN001
+async def slow_app(scope, receive, send) -> None:
     """An upstream that answers far too late."""
     if scope["type"] == "http":
         await asyncio.sleep(10)
@@ -44,7 +44,7 @@ async def slow_app(scope, receive, send) -> None:  # noqa: ANN001
         await send({"type": "http.response.body", "body": b"{}"})
 
 
-async def start_stack(databases, down: str | None = None, slow: str | None = None):  # noqa: ANN001, ANN201
+async def start_stack(databases, down: str | None = None, slow: str | None = None):
     apps, mounts, urls = [], {}, {}
     for name, (module, settings_cls) in SERVICES.items():
         url_key = name.replace("-", "_") + "_url"
@@ -64,14 +64,17 @@ async def start_stack(databases, down: str | None = None, slow: str | None = Non
     # A short deadline only where a slow upstream is the point; elsewhere a busy machine must not
     # turn a healthy section into a timeout.
     deadline = 0.8 if slow else 10.0
-    gateway = create_app(GatewaySettings(database_url=gw_db, log_json=False, view_deadline_seconds=deadline,
-                                         view_cache_enabled=False, **urls),
-                         mounts=mounts)
+    gateway = create_app(
+        GatewaySettings(
+            database_url=gw_db, log_json=False, view_deadline_seconds=deadline, view_cache_enabled=False, **urls
+        ),
+        mounts=mounts,
+    )
     return apps, gateway
 
 
 @pytest.fixture
-async def stack(databases, request):  # noqa: ANN001, ANN201
+async def stack(databases, request):
     apps, gateway = await start_stack(databases, **getattr(request, "param", {}))
     contexts = [app.router.lifespan_context(app) for app in apps]
     for ctx in contexts:
@@ -116,8 +119,11 @@ async def test_unknown_customer_is_404(stack: httpx.AsyncClient) -> None:
 
 
 async def test_partner_may_not_see_it(stack: httpx.AsyncClient) -> None:
-    token = (await stack.post("/auth/token", data={"grant_type": "client_credentials", "client_id": "partner",
-                                                   "client_secret": "local"})).json()["access_token"]
+    token = (
+        await stack.post(
+            "/auth/token", data={"grant_type": "client_credentials", "client_id": "partner", "client_secret": "local"}
+        )
+    ).json()["access_token"]
     r = await stack.get(f"/api/v1/customers/{uuid.uuid4()}/360", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 403
 
@@ -156,8 +162,12 @@ async def test_customer_service_down_still_answers(stack: httpx.AsyncClient) -> 
 
 def cache_on(client: httpx.AsyncClient) -> Views:
     """The view cache as if the gateway followed the topics (the watcher itself is tested on Kafka)."""
-    views = Views.build(ttl=60, max_bytes=1 << 20, topics={s: f"crm.{s}" for s in CONSUMERS_OF},
-                        groups={s: f"tessera-{s}" for s in CONSUMERS_OF})
+    views = Views.build(
+        ttl=60,
+        max_bytes=1 << 20,
+        topics={s: f"crm.{s}" for s in CONSUMERS_OF},
+        groups={s: f"tessera-{s}" for s in CONSUMERS_OF},
+    )
     views.freshness.set_live(True)
     client._transport.app.state.views = views  # type: ignore[attr-defined]
     return views
@@ -193,9 +203,11 @@ async def test_a_repeat_is_answered_from_the_view_cache(stack: httpx.AsyncClient
 
     # A write through the gateway that names the customer drops everyone's view of it at once,
     # and what it changed is in the next answer.
-    patched = await stack.patch(f"/api/v1/customers/{cid}", json={"name": "Renamed Ltd"},
-                                headers={**admin, "If-Match": (await stack.get(f"/api/v1/customers/{cid}",
-                                                                                headers=admin)).headers["etag"]})
+    patched = await stack.patch(
+        f"/api/v1/customers/{cid}",
+        json={"name": "Renamed Ltd"},
+        headers={**admin, "If-Match": (await stack.get(f"/api/v1/customers/{cid}", headers=admin)).headers["etag"]},
+    )
     assert patched.status_code == 200, patched.text
     after = await stack.get(url, headers=manager)
     assert after.headers["cache-status"] == "tessera-gateway; fwd=miss; stored"
@@ -219,21 +231,46 @@ async def test_a_view_with_a_section_missing_is_not_kept(stack: httpx.AsyncClien
 def test_compose_derives_pipeline_lifetime_and_balances() -> None:
     cid = uuid.uuid4()
     ok = lambda body: Result("ok", body, 200)  # noqa: E731
-    deal = lambda stage, amount, p, cur="EUR": {"stage": stage, "amount": amount, "probability": p,  # noqa: E731
-                                                 "currency": cur, "updated_at": "2026-11-01T00:00:00Z"}
+    deal = lambda stage, amount, p, cur="EUR": {
+        "stage": stage,
+        "amount": amount,
+        "probability": p,
+        "currency": cur,
+        "updated_at": "2026-11-01T00:00:00Z",
+    }
     results = {name: ok({"items": []}) for name in fetches(cid)}
     results["customer"] = ok({"profile": {"id": str(cid)}, "contacts": [], "timeline": [], "last_csat": 4})
-    results["deals"] = ok({"items": [deal("proposal", "1000.00", 50), deal("negotiation", "200.00", 80),
-                                     deal("won", "300.00", 100), deal("won", "50", 100, "USD"), deal("lost", "9", 0)]})
-    results["billing"] = ok({"open_invoices": [{"id": "i1"}], "recent_invoices": [], "truncated": False,
-                             "balance": [{"currency": "EUR", "amount": "130.50"}],
-                             "overdue_amount": [{"currency": "EUR", "amount": "120.50"}], "aging": None,
-                             "credit": None, "customer_credit": []})
+    results["deals"] = ok(
+        {
+            "items": [
+                deal("proposal", "1000.00", 50),
+                deal("negotiation", "200.00", 80),
+                deal("won", "300.00", 100),
+                deal("won", "50", 100, "USD"),
+                deal("lost", "9", 0),
+            ]
+        }
+    )
+    results["billing"] = ok(
+        {
+            "open_invoices": [{"id": "i1"}],
+            "recent_invoices": [],
+            "truncated": False,
+            "balance": [{"currency": "EUR", "amount": "130.50"}],
+            "overdue_amount": [{"currency": "EUR", "amount": "120.50"}],
+            "aging": None,
+            "credit": None,
+            "customer_credit": [],
+        }
+    )
     results["tickets"] = Result("timeout")
     body = compose(cid, results)
     assert body["sales"]["pipeline_value"] == [{"currency": "EUR", "amount": "1200.00"}]
     assert body["sales"]["weighted_pipeline"] == [{"currency": "EUR", "amount": "660.00"}]
-    assert body["sales"]["lifetime_won"] == [{"currency": "EUR", "amount": "300.00"}, {"currency": "USD", "amount": "50.00"}]
+    assert body["sales"]["lifetime_won"] == [
+        {"currency": "EUR", "amount": "300.00"},
+        {"currency": "USD", "amount": "50.00"},
+    ]
     assert body["billing"]["balance"] == [{"currency": "EUR", "amount": "130.50"}]
     assert body["billing"]["overdue_amount"] == [{"currency": "EUR", "amount": "120.50"}]
     assert body["billing"]["open_invoices"] == [{"id": "i1"}]
@@ -250,7 +287,9 @@ def test_sum_by_currency_is_exact() -> None:
 async def test_data_subject_export_composes_every_service(stack: httpx.AsyncClient) -> None:
     admin = await login(stack, "admin")
     cid = await new_customer(stack, admin)
-    assert (await stack.get(f"/api/v1/customers/{cid}/export", headers=await login(stack, "manager"))).status_code == 403
+    assert (
+        await stack.get(f"/api/v1/customers/{cid}/export", headers=await login(stack, "manager"))
+    ).status_code == 403
     r = await stack.get(f"/api/v1/customers/{cid}/export", headers=admin)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -265,16 +304,27 @@ async def test_data_subject_export_composes_every_service(stack: httpx.AsyncClie
 
 
 async def test_one_openapi_with_every_service(stack: httpx.AsyncClient) -> None:
-    app = stack._transport.app  # noqa: SLF001 - the gateway under test
+    app = stack._transport.app
     assert await app.state.merged_openapi.refresh(app.state.clients)
     doc = (await stack.get("/openapi.json")).json()
     paths = doc["paths"]
-    for path in ("/auth/token", "/api/v1/customers", "/api/v1/customers/{customer_id}/360", "/api/v1/deals",
-                 "/api/v1/tickets", "/api/v1/invoices", "/api/v1/audit-log"):
+    for path in (
+        "/auth/token",
+        "/api/v1/customers",
+        "/api/v1/customers/{customer_id}/360",
+        "/api/v1/deals",
+        "/api/v1/tickets",
+        "/api/v1/invoices",
+        "/api/v1/audit-log",
+    ):
         assert path in paths, path
     # The services' own schema routes stay internal; the gateway's public copy is documented.
-    assert not any(p.startswith("/v1/") or "data-subjects" in p
-                   or ("/events/schemas" in p and not p.startswith("/api/v1/events/schemas")) for p in paths)
+    assert not any(
+        p.startswith("/v1/")
+        or "data-subjects" in p
+        or ("/events/schemas" in p and not p.startswith("/api/v1/events/schemas"))
+        for p in paths
+    )
     assert "/api/v1/events/schemas/{event_type}" in paths
     assert "x-tessera-missing" not in doc
     # Every reference resolves inside the merged document.
@@ -283,7 +333,12 @@ async def test_one_openapi_with_every_service(stack: httpx.AsyncClient) -> None:
     refs = set(__import__("re").findall(r'"#/components/schemas/([^"]+)"', json.dumps(doc)))
     assert refs <= set(doc["components"]["schemas"])
     assert "customer.CustomerOut" in doc["components"]["schemas"]
-    ops = [op["operationId"] for item in paths.values() for op in item.values() if isinstance(op, dict) and "operationId" in op]
+    ops = [
+        op["operationId"]
+        for item in paths.values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    ]
     assert len(ops) == len(set(ops))
 
 
@@ -291,23 +346,37 @@ def test_merge_keeps_gateway_routes_and_names_missing_services() -> None:
     from tessera_gateway.views.openapi import merge
 
     own = {"openapi": "3.1.0", "paths": {"/api/v1/customers/{customer_id}/export": {"get": {"operationId": "gw"}}}}
-    svc = {"paths": {"/v1/customers/{customer_id}/export": {"get": {"operationId": "svc"}},
-                     "/v1/customers": {"get": {"operationId": "list", "responses": {"200": {"content": {"application/json": {
-                         "schema": {"$ref": "#/components/schemas/Page"}}}}}}},
-                     "/healthz": {"get": {}}},
-           "components": {"schemas": {"Page": {"properties": {"x": {"$ref": "#/components/schemas/Item"}}}, "Item": {}}}}
+    svc = {
+        "paths": {
+            "/v1/customers/{customer_id}/export": {"get": {"operationId": "svc"}},
+            "/v1/customers": {
+                "get": {
+                    "operationId": "list",
+                    "responses": {
+                        "200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Page"}}}}
+                    },
+                }
+            },
+            "/healthz": {"get": {}},
+        },
+        "components": {"schemas": {"Page": {"properties": {"x": {"$ref": "#/components/schemas/Item"}}}, "Item": {}}},
+    }
     doc = merge(own, {"customer": svc, "billing": None})
     assert doc["paths"]["/api/v1/customers/{customer_id}/export"]["get"]["operationId"] == "gw"
     assert doc["paths"]["/api/v1/customers"]["get"]["operationId"] == "list"
     assert "/api/healthz" not in doc["paths"]
-    assert doc["components"]["schemas"]["customer.Page"]["properties"]["x"]["$ref"] == "#/components/schemas/customer.Item"
+    assert (
+        doc["components"]["schemas"]["customer.Page"]["properties"]["x"]["$ref"] == "#/components/schemas/customer.Item"
+    )
     assert doc["x-tessera-missing"] == ["billing"]
 
 
 async def test_kpi_scorecard_answers_with_every_section(stack: httpx.AsyncClient) -> None:
     manager = await login(stack, "manager")
     params = {"from": "2026-01-01", "to": "2026-03-31"}
-    assert (await stack.get("/api/v1/reports/kpis", params=params, headers=await login(stack, "rep1"))).status_code == 403
+    assert (
+        await stack.get("/api/v1/reports/kpis", params=params, headers=await login(stack, "rep1"))
+    ).status_code == 403
     bad = await stack.get("/api/v1/reports/kpis", params={"from": "2026-03-01", "to": "2026-01-01"}, headers=manager)
     assert bad.status_code == 422
     r = await stack.get("/api/v1/reports/kpis", params=params, headers=await login(stack, "admin"))
@@ -320,8 +389,9 @@ async def test_kpi_scorecard_answers_with_every_section(stack: httpx.AsyncClient
 
 @pytest.mark.parametrize("stack", [{"down": "billing"}], indirect=True)
 async def test_kpi_scorecard_with_a_service_down(stack: httpx.AsyncClient) -> None:
-    r = await stack.get("/api/v1/reports/kpis", params={"from": "2026-01-01", "to": "2026-01-31"},
-                        headers=await login(stack, "admin"))
+    r = await stack.get(
+        "/api/v1/reports/kpis", params={"from": "2026-01-01", "to": "2026-01-31"}, headers=await login(stack, "admin")
+    )
     assert r.status_code == 200
     assert r.json()["sections"]["dso"] == "unavailable"
     assert r.json()["kpis"]["dso_days"] == []
@@ -334,14 +404,26 @@ def test_kpis_compose() -> None:
 
     ok = lambda body: Result("ok", body, 200)  # noqa: E731
     results = {
-        "retention": ok({"retention_rate_percent": "80.00", "churn_rate_percent": "5.00",
-                         "average_lifetime_value": "1234.50", "value_currency": "EUR"}),
+        "retention": ok(
+            {
+                "retention_rate_percent": "80.00",
+                "churn_rate_percent": "5.00",
+                "average_lifetime_value": "1234.50",
+                "value_currency": "EUR",
+            }
+        ),
         "sales": ok({"win_rate": "25.0", "average_cycle_seconds": 864_000}),
         "campaigns": ok({"items": [{"id": "c1", "name": "Spring"}]}),
         "roi:c1": ok({"by_currency": [{"currency": "EUR", "roi": "1.5"}]}),
         "sla": ok({"compliance_pct": 92.5}),
-        "satisfaction": ok({"rows": [{"csat_pct": 80.0, "answered": 10, "nps": 20.0, "nps_answers": 5},
-                                     {"csat_pct": 50.0, "answered": 30, "nps": None, "nps_answers": 0}]}),
+        "satisfaction": ok(
+            {
+                "rows": [
+                    {"csat_pct": 80.0, "answered": 10, "nps": 20.0, "nps_answers": 5},
+                    {"csat_pct": 50.0, "answered": 30, "nps": None, "nps_answers": 0},
+                ]
+            }
+        ),
         "fcr": Result("forbidden", None, 403),
         "dso": ok({"currencies": [{"currency": "EUR", "dso_days": "41.2"}]}),
     }
@@ -352,6 +434,8 @@ def test_kpis_compose() -> None:
     assert k["win_rate_percent"] == "25.0"
     assert k["average_sales_cycle_days"] == 10.0
     assert k["customer_lifetime_value"] == {"amount": "1234.50", "currency": "EUR"}
-    assert k["campaign_roi"] == [{"campaign_id": "c1", "name": "Spring", "by_currency": [{"currency": "EUR", "roi": "1.5"}]}]
+    assert k["campaign_roi"] == [
+        {"campaign_id": "c1", "name": "Spring", "by_currency": [{"currency": "EUR", "roi": "1.5"}]}
+    ]
     assert k["first_contact_resolution_percent"] is None
     assert body["sections"]["fcr"] == "forbidden"

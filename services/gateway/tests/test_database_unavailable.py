@@ -8,13 +8,14 @@ import uuid
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
 import tessera_billing.main as billing_main
 import tessera_customer.main as customer_main
 import tessera_gateway.main as gateway_main
 import tessera_sales.main as sales_main
 import tessera_service_desk.main as desk_main
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 from tessera_billing.settings import BillingSettings
 from tessera_customer.settings import CustomerSettings
 from tessera_gateway.settings import GatewaySettings
@@ -25,8 +26,11 @@ from tessera_shared.testing.builders import customer_payload
 from tessera_shared.testing.plugin import bearer
 
 APPS = {
-    "customer": (customer_main.create_app, CustomerSettings,
-                 ["/v1/customers", f"/v1/customers/{uuid.uuid4()}", "/v1/segments"]),
+    "customer": (
+        customer_main.create_app,
+        CustomerSettings,
+        ["/v1/customers", f"/v1/customers/{uuid.uuid4()}", "/v1/segments"],
+    ),
     "sales": (sales_main.create_app, SalesSettings, ["/v1/deals", f"/v1/deals/{uuid.uuid4()}", "/v1/leads"]),
     "service-desk": (desk_main.create_app, ServiceDeskSettings, ["/v1/tickets", f"/v1/tickets/{uuid.uuid4()}"]),
     "billing": (billing_main.create_app, BillingSettings, ["/v1/invoices", f"/v1/invoices/{uuid.uuid4()}"]),

@@ -31,14 +31,15 @@ async def gateway(databases: DatabaseFactory, backend: str) -> AsyncIterator[tup
 
 def token_examples() -> list[dict]:
     """Every JSON object in the docs that shows a token answer."""
-    found = [json.loads(block) for block in re.findall(r"```json\n(\{.*?\})\n```", API, re.S)
-             if '"access_token"' in block]
+    found = [
+        json.loads(block) for block in re.findall(r"```json\n(\{.*?\})\n```", API, re.S) if '"access_token"' in block
+    ]
     readme = (ROOT / "README.md").read_text()
     found += [json.loads(m.replace("\n", " ")) for m in re.findall(r"`(\{\"access_token\".*?\})`", readme, re.S)]
     return found
 
 
-async def test_the_token_examples_show_the_real_answer(gateway) -> None:  # noqa: ANN001
+async def test_the_token_examples_show_the_real_answer(gateway) -> None:
     _, client = gateway
     r = await client.post("/auth/token", data={"grant_type": "password", "username": "admin", "password": "local"})
     assert r.status_code == 200

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 import httpx
 import httpx2
 import pytest
+from fastapi import FastAPI
+from prometheus_client import REGISTRY
+
 import tessera_customer.main as customer_main
 import tessera_gateway.main as gateway_main
 import tessera_service_desk.main as desk_main
-from fastapi import FastAPI
-from prometheus_client import REGISTRY
 from tessera_customer.settings import CustomerSettings
 from tessera_gateway.main import create_app
 from tessera_gateway.proxy.router import IMPORT_ROLES, public_link
@@ -38,22 +39,43 @@ class Stack:
 
 @pytest.fixture
 async def stack(databases: DatabaseFactory) -> AsyncIterator[Stack]:
-    customer = customer_main.create_app(CustomerSettings(
-        database_url=await databases.new("customer", "postgres", migrations_of(customer_main.__file__)),
-        kafka_enabled=False, jobs_enabled=False, log_json=False))
-    desk = desk_main.create_app(ServiceDeskSettings(
-        database_url=await databases.new("service-desk", "postgres", migrations_of(desk_main.__file__)),
-        kafka_enabled=False, jobs_enabled=False, log_json=False))
-    gateway = create_app(
-        GatewaySettings(database_url=await databases.new("gateway", "postgres", migrations_of(gateway_main.__file__)),
-                        log_json=False, view_cache_enabled=False, customer_url="http://customer.test",
-                        service_desk_url="http://desk.test", sales_url="http://127.0.0.1:1",
-                        billing_url="http://127.0.0.1:1", cors_origins=["https://app.example.com"]),
-        mounts={"http://customer.test": httpx2.ASGITransport(app=customer),
-                "http://desk.test": httpx2.ASGITransport(app=desk)},
+    customer = customer_main.create_app(
+        CustomerSettings(
+            database_url=await databases.new("customer", "postgres", migrations_of(customer_main.__file__)),
+            kafka_enabled=False,
+            jobs_enabled=False,
+            log_json=False,
+        )
     )
-    async with customer.router.lifespan_context(customer), desk.router.lifespan_context(desk), \
-            running(gateway) as client:
+    desk = desk_main.create_app(
+        ServiceDeskSettings(
+            database_url=await databases.new("service-desk", "postgres", migrations_of(desk_main.__file__)),
+            kafka_enabled=False,
+            jobs_enabled=False,
+            log_json=False,
+        )
+    )
+    gateway = create_app(
+        GatewaySettings(
+            database_url=await databases.new("gateway", "postgres", migrations_of(gateway_main.__file__)),
+            log_json=False,
+            view_cache_enabled=False,
+            customer_url="http://customer.test",
+            service_desk_url="http://desk.test",
+            sales_url="http://127.0.0.1:1",
+            billing_url="http://127.0.0.1:1",
+            cors_origins=["https://app.example.com"],
+        ),
+        mounts={
+            "http://customer.test": httpx2.ASGITransport(app=customer),
+            "http://desk.test": httpx2.ASGITransport(app=desk),
+        },
+    )
+    async with (
+        customer.router.lifespan_context(customer),
+        desk.router.lifespan_context(desk),
+        running(gateway) as client,
+    ):
         yield Stack(client, gateway, customer, desk)
 
 
@@ -65,17 +87,21 @@ async def audited(stack: Stack) -> list[dict]:
 
 # --- 2: dot segments and encoded slashes ------------------------------------------------------
 
-@pytest.mark.parametrize("template", [
-    "/api/v1/segments/..%2Fcustomers%2F{cid}",
-    "/api/v1/segments/..%2fcustomers%2f{cid}",
-    "/api/v1/segments/%2e%2e/customers/{cid}",
-    "/api/v1/segments/%2E%2E%2Fcustomers/{cid}",
-    "/api/v1/segments/.%2F..%2Fcustomers/{cid}",
-    "/api/v1/segments/..%5Ccustomers%5C{cid}",
-    "/api/v1/segments/%5C..%5Ccustomers/{cid}",
-    "/api/v1/kb/..%2Fcustomers/{cid}",
-    "/api/v1/customers/%2e/{cid}",
-])
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "/api/v1/segments/..%2Fcustomers%2F{cid}",
+        "/api/v1/segments/..%2fcustomers%2f{cid}",
+        "/api/v1/segments/%2e%2e/customers/{cid}",
+        "/api/v1/segments/%2E%2E%2Fcustomers/{cid}",
+        "/api/v1/segments/.%2F..%2Fcustomers/{cid}",
+        "/api/v1/segments/..%5Ccustomers%5C{cid}",
+        "/api/v1/segments/%5C..%5Ccustomers/{cid}",
+        "/api/v1/kb/..%2Fcustomers/{cid}",
+        "/api/v1/customers/%2e/{cid}",
+    ],
+)
 async def test_dot_segments_and_encoded_slashes_are_refused_before_routing(stack: Stack, template: str) -> None:
     admin = await login(stack.client, "admin")
     cid = (await stack.client.post("/api/v1/customers", json=customer_payload(), headers=admin)).json()["id"]
@@ -91,8 +117,13 @@ async def test_dot_segments_and_encoded_slashes_are_refused_before_routing(stack
 
 async def test_kb_path_cannot_reach_tickets(stack: Stack) -> None:
     agent = await login(stack.client, "agent")
-    assert (await stack.client.post("/api/v1/tickets", json={"customer_id": str(uuid.uuid4()), "subject": "Hi",
-                                                             "priority": "normal"}, headers=agent)).status_code == 201
+    assert (
+        await stack.client.post(
+            "/api/v1/tickets",
+            json={"customer_id": str(uuid.uuid4()), "subject": "Hi", "priority": "normal"},
+            headers=agent,
+        )
+    ).status_code == 201
     r = await stack.client.get("/api/v1/kb/..%2Ftickets", headers=agent)
     assert r.status_code == 404
     assert "items" not in r.json()
@@ -103,6 +134,7 @@ async def test_services_refuse_ambiguous_paths_too(stack: Stack) -> None:
     transport = httpx.ASGITransport(app=stack.customer)
     async with httpx.AsyncClient(transport=transport, base_url="http://customer") as direct:
         from tessera_shared.testing.plugin import bearer
+
         headers = bearer(stack.customer, "admin", "admin")
         for path in ("/v1/segments/..%2Fcustomers", "/v1/segments/%2e%2e/customers", "/v1/customers%5Cx"):
             r = await direct.get(path, headers=headers)
@@ -121,22 +153,42 @@ async def test_percent_signs_are_forwarded_as_the_gateway_decoded_them(stack: St
 
 # --- 4: non-ASCII and control characters -------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("Idempotency-Key", "k\xe9y"), ("Accept-Language", "fr-\xe9"), ("If-Match", '"\xe9"'),
-    ("Accept", "application/js\xf6n"), ("If-None-Match", '"\x01"'), ("Content-Type", "application/json\x7f"),
-])
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Idempotency-Key", "k\xe9y"),
+        ("Accept-Language", "fr-\xe9"),
+        ("If-Match", '"\xe9"'),
+        ("Accept", "application/js\xf6n"),
+        ("If-None-Match", '"\x01"'),
+        ("Content-Type", "application/json\x7f"),
+    ],
+)
 async def test_non_ascii_header_values_are_a_422_naming_the_header(stack: Stack, name: str, value: str) -> None:
     admin = await login(stack.client, "admin")
-    r = await stack.client.post("/api/v1/customers", content=b"{}",
-                                headers={**admin, "Content-Type": "application/json", name: value.encode("latin-1")})
+    r = await stack.client.post(
+        "/api/v1/customers",
+        content=b"{}",
+        headers={**admin, "Content-Type": "application/json", name: value.encode("latin-1")},
+    )
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == PROBLEM
     (error,) = r.json()["errors"]
     assert (error["field"], error["location"]) == (name, "header")
 
 
-@pytest.mark.parametrize("path", ["/api/v1/customers/%7F", "/api/v1/customers/%01", "/api/v1/customers/%C3%A9",
-                                  "/api/v1/customers/a%3Fb", "/api/v1/customers/%23", "/api/v1/customers/%25"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/customers/%7F",
+        "/api/v1/customers/%01",
+        "/api/v1/customers/%C3%A9",
+        "/api/v1/customers/a%3Fb",
+        "/api/v1/customers/%23",
+        "/api/v1/customers/%25",
+    ],
+)
 async def test_odd_path_characters_get_the_services_answer(stack: Stack, path: str) -> None:
     r = await stack.client.get(path, headers=await login(stack.client, "admin"))
     assert r.status_code == 422, r.text
@@ -145,6 +197,7 @@ async def test_odd_path_characters_get_the_services_answer(stack: Stack, path: s
 
 
 # --- 5: header size and the import's role -------------------------------------------------------
+
 
 async def test_oversized_request_headers_are_431_at_the_gateway_and_the_services(stack: Stack) -> None:
     admin = await login(stack.client, "admin")
@@ -177,27 +230,33 @@ async def test_import_from_a_role_that_may_not_import_is_refused_before_the_body
             yield f"e-{n},person,{'x' * 8_000}\n".encode()
 
     agent = await login(stack.client, "agent")
-    r = await stack.client.post("/api/v1/customers/import", content=body(),
-                                headers={**agent, "Content-Type": "text/csv"})
+    r = await stack.client.post(
+        "/api/v1/customers/import", content=body(), headers={**agent, "Content-Type": "text/csv"}
+    )
     assert r.status_code == 403
     assert r.json()["required_roles"] == ["admin", "sales_manager", "service"]
     assert sent <= 1  # the gateway answered without reading (let alone forwarding) the body
     manager = await login(stack.client, "manager")
-    r = await stack.client.post("/api/v1/customers/import", content=b"external_id,kind,name\ne-1,person,Ada\n",
-                                headers={**manager, "Content-Type": "text/csv"})
+    r = await stack.client.post(
+        "/api/v1/customers/import",
+        content=b"external_id,kind,name\ne-1,person,Ada\n",
+        headers={**manager, "Content-Type": "text/csv"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["created"] == 1
 
 
 # --- 8: nosniff and no-store ------------------------------------------------------------------
 
+
 async def test_personal_data_is_no_store_and_nosniff_everywhere(stack: Stack) -> None:
     admin = await login(stack.client, "admin")
     created = await stack.client.post("/api/v1/customers", json=customer_payload(), headers=admin)
     read = await stack.client.get(f"/api/v1/customers/{created.json()['id']}", headers=admin)
     missing = await stack.client.get(f"/api/v1/customers/{uuid.uuid4()}", headers=admin)
-    token = await stack.client.post("/auth/token", data={"grant_type": "password", "username": "rep1",
-                                                         "password": "local"})
+    token = await stack.client.post(
+        "/auth/token", data={"grant_type": "password", "username": "rep1", "password": "local"}
+    )
     for r in (created, read, missing, token):
         assert r.headers["cache-control"] == "no-store", r.request.url
         assert r.headers["x-content-type-options"] == "nosniff"
@@ -205,17 +264,20 @@ async def test_personal_data_is_no_store_and_nosniff_everywhere(stack: Stack) ->
     assert health.headers["x-content-type-options"] == "nosniff"
     assert "cache-control" not in health.headers
     # A conditional read still works under no-store.
-    again = await stack.client.get(f"/api/v1/customers/{created.json()['id']}",
-                                   headers={**admin, "If-None-Match": read.headers["etag"]})
+    again = await stack.client.get(
+        f"/api/v1/customers/{created.json()['id']}", headers={**admin, "If-None-Match": read.headers["etag"]}
+    )
     assert again.status_code in (200, 304)
     transport = httpx.ASGITransport(app=stack.customer)
     async with httpx.AsyncClient(transport=transport, base_url="http://customer") as direct:
         from tessera_shared.testing.plugin import bearer
+
         r = await direct.get("/v1/customers", headers=bearer(stack.customer, "admin", "admin"))
         assert (r.headers["cache-control"], r.headers["x-content-type-options"]) == ("no-store", "nosniff")
 
 
 # --- 10: service paths never leak -----------------------------------------------------------------
+
 
 async def test_location_instance_and_redirects_name_the_gateways_paths(stack: Stack) -> None:
     admin = await login(stack.client, "admin")
@@ -245,8 +307,13 @@ def test_public_link() -> None:
 
 async def test_the_survey_link_a_customer_gets_works_at_the_gateway(stack: Stack) -> None:
     agent = await login(stack.client, "agent")
-    ticket = (await stack.client.post("/api/v1/tickets", json={"customer_id": str(uuid.uuid4()), "subject": "Hi",
-                                                               "priority": "normal"}, headers=agent)).json()
+    ticket = (
+        await stack.client.post(
+            "/api/v1/tickets",
+            json={"customer_id": str(uuid.uuid4()), "subject": "Hi", "priority": "normal"},
+            headers=agent,
+        )
+    ).json()
     for status in ("solved", "closed"):
         r = await stack.client.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": status}, headers=agent)
         assert r.status_code == 200, r.text
@@ -260,18 +327,28 @@ async def test_the_survey_link_a_customer_gets_works_at_the_gateway(stack: Stack
 
 # --- 15: CORS headers and the metrics' route label ------------------------------------------------
 
+
 async def test_cors_allows_the_conditional_and_tracing_headers(stack: Stack) -> None:
-    r = await stack.client.options("/api/v1/customers", headers={
-        "Origin": "https://app.example.com", "Access-Control-Request-Method": "GET",
-        "Access-Control-Request-Headers": "If-None-Match, Cache-Control, traceparent, If-Match"})
+    r = await stack.client.options(
+        "/api/v1/customers",
+        headers={
+            "Origin": "https://app.example.com",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "If-None-Match, Cache-Control, traceparent, If-Match",
+        },
+    )
     assert r.status_code == 200, r.text
     allowed = {h.strip().lower() for h in r.headers["access-control-allow-headers"].split(",")}
     assert {"if-none-match", "cache-control", "traceparent", "if-match"} <= allowed
 
 
 def _count(route: str, status: str) -> float:
-    return REGISTRY.get_sample_value("tessera_http_requests_total", {
-        "service": "gateway", "method": "GET", "route": route, "status": status}) or 0.0
+    return (
+        REGISTRY.get_sample_value(
+            "tessera_http_requests_total", {"service": "gateway", "method": "GET", "route": route, "status": status}
+        )
+        or 0.0
+    )
 
 
 async def test_forwarded_calls_are_labelled_with_the_upstream_route(stack: Stack) -> None:

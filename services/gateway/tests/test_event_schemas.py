@@ -26,8 +26,11 @@ PUBLIC = "https://crm.example.com"
 
 
 @pytest.fixture
-async def gateway(databases: DatabaseFactory, backend: str, monkeypatch: pytest.MonkeyPatch,
-                  ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def gateway(
+    databases: DatabaseFactory,
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     monkeypatch.setenv(PUBLIC_GATEWAY_URL_ENV, PUBLIC + "/")
     url = await databases.new("gateway", backend, migrations_of(gateway_main.__file__))
     app = create_app(GatewaySettings(database_url=url, log_json=False))
@@ -36,12 +39,18 @@ async def gateway(databases: DatabaseFactory, backend: str, monkeypatch: pytest.
 
 
 def won() -> DealWon:
-    return DealWon(deal_id=uuid.uuid4(), customer_id=uuid.uuid4(), title="Renewal", amount=Decimal("1200.50"),
-                   currency="EUR", line_items=[LineItem(description="Seats", quantity=Decimal("10"),
-                                                        unit_price=Decimal("120.05"))], won_at=datetime.now(UTC))
+    return DealWon(
+        deal_id=uuid.uuid4(),
+        customer_id=uuid.uuid4(),
+        title="Renewal",
+        amount=Decimal("1200.50"),
+        currency="EUR",
+        line_items=[LineItem(description="Seats", quantity=Decimal("10"), unit_price=Decimal("120.05"))],
+        won_at=datetime.now(UTC),
+    )
 
 
-async def test_an_events_dataschema_is_served_without_a_token(gateway) -> None:  # noqa: ANN001
+async def test_an_events_dataschema_is_served_without_a_token(gateway) -> None:
     _, client = gateway
     envelope = build_event(won(), subject=uuid.uuid4())
     # An absolute URL (CloudEvents' dataschema is a URI), at the public gateway URL; before: a URN.
@@ -63,20 +72,24 @@ async def test_an_events_dataschema_is_served_without_a_token(gateway) -> None: 
     assert again.status_code == 304 and again.headers["etag"] == r.headers["etag"] and not again.content
 
 
-async def test_the_index_lists_every_type(gateway) -> None:  # noqa: ANN001
+async def test_the_index_lists_every_type(gateway) -> None:
     _, client = gateway
     r = await client.get("/api/v1/events/schemas")
     assert r.status_code == 200 and r.headers["etag"]
     items = r.json()["items"]
     assert [i["type"] for i in items] == sorted(all_schemas())
     deal_won = next(i for i in items if i["type"] == "deal.won")
-    assert deal_won == {"type": "deal.won", "producer": "sales", "topic": "crm.sales",
-                        "dataschema": f"{PUBLIC}/api/v1/events/schemas/deal.won"}
+    assert deal_won == {
+        "type": "deal.won",
+        "producer": "sales",
+        "topic": "crm.sales",
+        "dataschema": f"{PUBLIC}/api/v1/events/schemas/deal.won",
+    }
     for item in items[:3]:
         assert (await client.get(item["dataschema"].removeprefix(PUBLIC))).status_code == 200
 
 
-async def test_an_unknown_type_is_a_404_problem(gateway) -> None:  # noqa: ANN001
+async def test_an_unknown_type_is_a_404_problem(gateway) -> None:
     _, client = gateway
     r = await client.get("/api/v1/events/schemas/deal.nope")
     assert r.status_code == 404

@@ -7,8 +7,8 @@ import httpx2
 import pytest
 
 import tessera_customer.main as customer_main
-from tessera_customer.settings import CustomerSettings
 import tessera_gateway.main as gateway_main
+from tessera_customer.settings import CustomerSettings
 from tessera_gateway.main import create_app
 from tessera_gateway.proxy.routes import owner_of
 from tessera_gateway.settings import GatewaySettings
@@ -22,13 +22,17 @@ async def token(client: httpx.AsyncClient, user: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def stack(databases, backend):  # noqa: ANN001, ANN201
+async def stack(databases, backend):
     url = await databases.new("customer", backend, migrations_of(customer_main.__file__))
     customer = customer_main.create_app(CustomerSettings(database_url=url, kafka_enabled=False, log_json=False))
     gateway_db = await databases.new("gateway", backend, migrations_of(gateway_main.__file__))
     gateway = create_app(
-        GatewaySettings(database_url=gateway_db, log_json=False, customer_url="http://customer.test",
-                        billing_url="http://127.0.0.1:1"),
+        GatewaySettings(
+            database_url=gateway_db,
+            log_json=False,
+            customer_url="http://customer.test",
+            billing_url="http://127.0.0.1:1",
+        ),
         mounts={"http://customer.test": httpx2.ASGITransport(app=customer)},
     )
     async with customer.router.lifespan_context(customer), running(gateway) as client:
@@ -54,8 +58,11 @@ async def test_forwards_with_the_callers_identity(stack: httpx.AsyncClient) -> N
 
 
 async def test_services_check_roles_themselves(stack: httpx.AsyncClient) -> None:
-    partner = (await stack.post("/auth/token", data={"grant_type": "client_credentials", "client_id": "partner",
-                                                     "client_secret": "local"})).json()["access_token"]
+    partner = (
+        await stack.post(
+            "/auth/token", data={"grant_type": "client_credentials", "client_id": "partner", "client_secret": "local"}
+        )
+    ).json()["access_token"]
     r = await stack.get("/api/v1/customers", headers={"Authorization": f"Bearer {partner}"})
     assert r.status_code == 403
     assert r.json()["type"] == "urn:tessera:problem:forbidden"
@@ -89,11 +96,21 @@ async def test_dead_upstream_is_503_problem(stack: httpx.AsyncClient) -> None:
     assert r.json()["service"] == "billing"
 
 
-@pytest.mark.parametrize(("path", "owner"), [
-    ("customers/1/360", "customer"), ("segments", "customer"), ("deals/9/win", "sales"),
-    ("reports/forecast", "sales"), ("reports/aging", "billing"), ("tickets", "service-desk"),
-    ("kb/articles", "service-desk"), ("credit/1/check", "billing"), ("reports", None), ("nope", None),
-])
+@pytest.mark.parametrize(
+    ("path", "owner"),
+    [
+        ("customers/1/360", "customer"),
+        ("segments", "customer"),
+        ("deals/9/win", "sales"),
+        ("reports/forecast", "sales"),
+        ("reports/aging", "billing"),
+        ("tickets", "service-desk"),
+        ("kb/articles", "service-desk"),
+        ("credit/1/check", "billing"),
+        ("reports", None),
+        ("nope", None),
+    ],
+)
 def test_owner_of(path: str, owner: str | None) -> None:
     assert owner_of(path) == owner
 
@@ -114,10 +131,13 @@ async def test_personal_data_reads_are_audited_for_admins(stack: httpx.AsyncClie
     assert len(everything) == 2  # the POST is a write, not a read of personal data
 
 
-async def test_rate_limit_per_token(databases, backend) -> None:  # noqa: ANN001
+async def test_rate_limit_per_token(databases, backend) -> None:
     gateway_db = await databases.new("gateway", backend, migrations_of(gateway_main.__file__))
-    app = create_app(GatewaySettings(database_url=gateway_db, log_json=False, rate_limit_per_minute=2,
-                                     customer_url="http://127.0.0.1:1"))
+    app = create_app(
+        GatewaySettings(
+            database_url=gateway_db, log_json=False, rate_limit_per_minute=2, customer_url="http://127.0.0.1:1"
+        )
+    )
     async with running(app) as client:
         headers = await token(client, "admin")
         codes = [(await client.get("/api/v1/customers", headers=headers)).status_code for _ in range(3)]
@@ -129,15 +149,17 @@ async def test_rate_limit_per_token(databases, backend) -> None:  # noqa: ANN001
         assert (await client.get("/api/v1/customers", headers=other)).status_code == 503
 
 
-async def test_cors_for_configured_origins(databases) -> None:  # noqa: ANN001
+async def test_cors_for_configured_origins(databases) -> None:
     gateway_db = await databases.new("gateway", "sqlite", migrations_of(gateway_main.__file__))
     app = create_app(GatewaySettings(database_url=gateway_db, log_json=False, cors_origins=["https://app.example.com"]))
     async with running(app) as client:
-        r = await client.options("/api/v1/customers", headers={"Origin": "https://app.example.com",
-                                                               "Access-Control-Request-Method": "GET"})
+        r = await client.options(
+            "/api/v1/customers", headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"}
+        )
         assert r.headers["access-control-allow-origin"] == "https://app.example.com"
-        r = await client.options("/api/v1/customers", headers={"Origin": "https://evil.example.com",
-                                                               "Access-Control-Request-Method": "GET"})
+        r = await client.options(
+            "/api/v1/customers", headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "GET"}
+        )
         assert "access-control-allow-origin" not in r.headers
 
 
@@ -146,10 +168,14 @@ async def test_only_the_import_route_takes_large_bodies(stack: httpx.AsyncClient
     header = "external_id,kind,name,email\n"
     filler = "x" * 180
     rows = "".join(f"ext-{n},person,Person {n} {filler},p{n}@example.com\n" for n in range(6_000))  # ~1.3 MB
-    r = await stack.post("/api/v1/customers/import", content=(header + rows).encode(),
-                         headers={**admin, "Content-Type": "text/csv"})
+    r = await stack.post(
+        "/api/v1/customers/import", content=(header + rows).encode(), headers={**admin, "Content-Type": "text/csv"}
+    )
     assert r.status_code == 200, r.text[:300]
     assert r.json()["created"] == 6_000
-    big = await stack.post("/api/v1/customers", content=b"{" + b" " * 2_000_000 + b"}",
-                           headers={**admin, "Content-Type": "application/json"})
+    big = await stack.post(
+        "/api/v1/customers",
+        content=b"{" + b" " * 2_000_000 + b"}",
+        headers={**admin, "Content-Type": "application/json"},
+    )
     assert big.status_code == 413

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
 from tessera_gateway.views.openapi import router, schema_to_30, to_openapi_30
 
 
@@ -21,7 +22,10 @@ def test_optional_scalars_become_nullable() -> None:
 def test_an_optional_reference_is_a_nullable_allof() -> None:
     ref = {"$ref": "#/components/schemas/Address"}
     assert schema_to_30({"anyOf": [ref, {"type": "null"}], "description": "where"}) == {
-        "description": "where", "nullable": True, "allOf": [ref]}
+        "description": "where",
+        "nullable": True,
+        "allOf": [ref],
+    }
     # 3.0 ignores a $ref's siblings: they go beside an allOf.
     assert schema_to_30({**ref, "description": "where"}) == {"description": "where", "allOf": [ref]}
 
@@ -37,32 +41,60 @@ def test_keywords_3_0_says_otherwise() -> None:
     assert schema_to_30({"const": "x"}) == {"enum": ["x"]}
     assert schema_to_30({"type": "string", "examples": ["a", "b"]}) == {"type": "string", "example": "a"}
     assert schema_to_30({"type": "number", "exclusiveMinimum": 0}) == {
-        "type": "number", "minimum": 0, "exclusiveMinimum": True}
+        "type": "number",
+        "minimum": 0,
+        "exclusiveMinimum": True,
+    }
     assert schema_to_30({"type": "string", "contentMediaType": "text/csv"}) == {"type": "string", "format": "binary"}
     assert schema_to_30({"type": "string", "contentEncoding": "base64"}) == {"type": "string", "format": "byte"}
     assert schema_to_30({"type": "object", "propertyNames": {"maxLength": 3}}) == {
-        "type": "object", "x-jsonschema-propertyNames": {"maxLength": 3}}
+        "type": "object",
+        "x-jsonschema-propertyNames": {"maxLength": 3},
+    }
 
 
 def test_nested_schemas_are_converted_and_property_names_left_alone() -> None:
-    schema = {"type": "object", "properties": {
-        "const": {"type": "string"}, "examples": {"type": "array", "items": {"anyOf": [{"type": "integer"},
-                                                                                      {"type": "null"}]}},
-        "extra": {"type": "object", "additionalProperties": {"type": ["string", "null"]}}}}
-    assert schema_to_30(schema) == {"type": "object", "properties": {
-        "const": {"type": "string"}, "examples": {"type": "array", "items": {"nullable": True, "type": "integer"}},
-        "extra": {"type": "object", "additionalProperties": {"type": "string", "nullable": True}}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "const": {"type": "string"},
+            "examples": {"type": "array", "items": {"anyOf": [{"type": "integer"}, {"type": "null"}]}},
+            "extra": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
+        },
+    }
+    assert schema_to_30(schema) == {
+        "type": "object",
+        "properties": {
+            "const": {"type": "string"},
+            "examples": {"type": "array", "items": {"nullable": True, "type": "integer"}},
+            "extra": {"type": "object", "additionalProperties": {"type": "string", "nullable": True}},
+        },
+    }
 
 
 DOC: dict[str, Any] = {
-    "openapi": "3.1.0", "info": {"title": "t", "version": "1", "summary": "s"},
-    "paths": {"/things": {"get": {
-        "parameters": [{"name": "from", "in": "query", "schema": {"anyOf": [{"type": "string", "format": "date"},
-                                                                           {"type": "null"}]}}],
-        "responses": {"200": {
-            "description": "ok", "headers": {"ETag": {"schema": {"type": ["string", "null"]}}},
-            "content": {"application/json": {"schema": {"const": 1},
-                                             "examples": {"one": {"value": 1}}}}}}}}},
+    "openapi": "3.1.0",
+    "info": {"title": "t", "version": "1", "summary": "s"},
+    "paths": {
+        "/things": {
+            "get": {
+                "parameters": [
+                    {
+                        "name": "from",
+                        "in": "query",
+                        "schema": {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "headers": {"ETag": {"schema": {"type": ["string", "null"]}}},
+                        "content": {"application/json": {"schema": {"const": 1}, "examples": {"one": {"value": 1}}}},
+                    }
+                },
+            }
+        }
+    },
     "components": {"schemas": {"Thing": {"type": "object", "examples": [{"a": 1}]}}},
 }
 
@@ -70,7 +102,7 @@ DOC: dict[str, Any] = {
 def test_the_document_walk() -> None:
     before = copy.deepcopy(DOC)
     out = to_openapi_30(DOC)
-    assert DOC == before  # a new document
+    assert before == DOC  # a new document
     assert out["openapi"] == "3.0.3"
     assert "summary" not in out["info"]
     op = out["paths"]["/things"]["get"]

@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import tessera_customer.main as customer_main
-import tessera_gateway.main as gateway_main
 import uvicorn
 from fastapi import FastAPI
+
+import tessera_customer.main as customer_main
+import tessera_gateway.main as gateway_main
 from tessera_customer.settings import CustomerSettings
 from tessera_gateway.main import create_app
 from tessera_gateway.settings import GatewaySettings
@@ -46,20 +47,38 @@ async def stack(databases: DatabaseFactory) -> AsyncIterator[Stack]:
     stack.url = f"http://127.0.0.1:{port}"
 
     def gateway() -> FastAPI:
-        return create_app(GatewaySettings(database_url=gw_db, log_json=False, view_cache_enabled=False,
-                                          token_revocations_poll_seconds=POLL, customer_url="http://127.0.0.1:1"))
+        return create_app(
+            GatewaySettings(
+                database_url=gw_db,
+                log_json=False,
+                view_cache_enabled=False,
+                token_revocations_poll_seconds=POLL,
+                customer_url="http://127.0.0.1:1",
+            )
+        )
 
     # Gateway replica A behind a real HTTP server (the services read its feed over HTTP), replica B
     # in process on the same database; two customer-service replicas following A's feed.
-    server = uvicorn.Server(uvicorn.Config(gateway(), host="127.0.0.1", port=port, log_config=None,
-                                           lifespan="on", proxy_headers=False))
+    server = uvicorn.Server(
+        uvicorn.Config(gateway(), host="127.0.0.1", port=port, log_config=None, lifespan="on", proxy_headers=False)
+    )
     serving = asyncio.create_task(server.serve())
     while not server.started:
         assert not serving.done()
         await asyncio.sleep(0.05)
-    apps = [gateway()] + [customer_main.create_app(CustomerSettings(
-        database_url=cu_db, kafka_enabled=False, jobs_enabled=False, log_json=False, gateway_url=stack.url,
-        token_revocations_poll_seconds=POLL)) for _ in range(2)]
+    apps = [gateway()] + [
+        customer_main.create_app(
+            CustomerSettings(
+                database_url=cu_db,
+                kafka_enabled=False,
+                jobs_enabled=False,
+                log_json=False,
+                gateway_url=stack.url,
+                token_revocations_poll_seconds=POLL,
+            )
+        )
+        for _ in range(2)
+    ]
     contexts = [app.router.lifespan_context(app) for app in apps]
     clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://replica") for app in apps]
     try:
@@ -110,33 +129,38 @@ async def test_logout_revokes_the_access_token_everywhere_and_its_refresh_chain(
         assert (r.status_code, r.json()["type"]) == (401, "urn:tessera:problem:token-revoked")
         took = await refused_everywhere(stack, tokens["access_token"])
         assert took < 5.0
-        refreshed = await gateway_a.post("/auth/token", data={"grant_type": "refresh_token",
-                                                              "refresh_token": tokens["refresh_token"]})
+        refreshed = await gateway_a.post(
+            "/auth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        )
         assert refreshed.status_code == 400
         assert refreshed.json()["error"] == "invalid_grant"
         # Another session of the same user is untouched.
         fresh = await login(gateway_a)
-        again = await stack.customers[0].get("/v1/customers",
-                                             headers={"Authorization": f"Bearer {fresh['access_token']}"})
+        again = await stack.customers[0].get(
+            "/v1/customers", headers={"Authorization": f"Bearer {fresh['access_token']}"}
+        )
         assert again.status_code == 200
 
 
 async def test_rfc7009_revoke_of_an_access_token_and_of_a_refresh_token(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.url) as gateway_a:
         first = await login(gateway_a)
-        r = await gateway_a.post("/auth/revoke", data={"token": first["access_token"],
-                                                       "token_type_hint": "access_token"})
+        r = await gateway_a.post(
+            "/auth/revoke", data={"token": first["access_token"], "token_type_hint": "access_token"}
+        )
         assert r.status_code == 200
         await refused_everywhere(stack, first["access_token"])
         second = await login(gateway_a)
         assert (await gateway_a.post("/auth/revoke", data={"token": second["refresh_token"]})).status_code == 200
-        r = await gateway_a.post("/auth/token", data={"grant_type": "refresh_token",
-                                                      "refresh_token": second["refresh_token"]})
+        r = await gateway_a.post(
+            "/auth/token", data={"grant_type": "refresh_token", "refresh_token": second["refresh_token"]}
+        )
         assert r.status_code == 400
         # Unknown tokens are fine (RFC 7009 §2.2); the second access token still works.
         assert (await gateway_a.post("/auth/revoke", data={"token": "no-such-token"})).status_code == 200
-        ok = await stack.customers[1].get("/v1/customers",
-                                          headers={"Authorization": f"Bearer {second['access_token']}"})
+        ok = await stack.customers[1].get(
+            "/v1/customers", headers={"Authorization": f"Bearer {second['access_token']}"}
+        )
         assert ok.status_code == 200
 
 
@@ -149,7 +173,8 @@ async def test_the_feed_lists_token_ids_only(stack: Stack) -> None:
         (item,) = feed["items"]
         assert set(item) == {"jti", "expires_at"}
         assert "rep1" not in str(feed)
-        later = (await gateway_a.get("/auth/revocations",
-                                     params={"since": (datetime.now(UTC) + timedelta(seconds=5)).isoformat()}))
+        later = await gateway_a.get(
+            "/auth/revocations", params={"since": (datetime.now(UTC) + timedelta(seconds=5)).isoformat()}
+        )
         assert later.json()["items"] == []
         assert (await gateway_a.get("/auth/revocations", params={"since": "2026-01-01T00:00:00"})).status_code == 422

@@ -24,11 +24,19 @@ async def gateway(databases: DatabaseFactory, backend: str) -> AsyncIterator[tup
         yield app, client
 
 
-@pytest.mark.parametrize(("user", "role"), [
-    ("admin", "admin"), ("manager", "sales_manager"), ("rep1", "sales_rep"), ("rep2", "sales_rep"),
-    ("agent", "support_agent"), ("clerk", "billing_clerk"), ("finance", "finance_manager"),
-])
-async def test_password_grant_for_local_users(gateway, user: str, role: str) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    ("user", "role"),
+    [
+        ("admin", "admin"),
+        ("manager", "sales_manager"),
+        ("rep1", "sales_rep"),
+        ("rep2", "sales_rep"),
+        ("agent", "support_agent"),
+        ("clerk", "billing_clerk"),
+        ("finance", "finance_manager"),
+    ],
+)
+async def test_password_grant_for_local_users(gateway, user: str, role: str) -> None:
     app, client = gateway
     r = await client.post("/auth/token", data={"grant_type": "password", "username": user, "password": "local"})
     assert r.status_code == 200, r.text
@@ -42,7 +50,7 @@ async def test_password_grant_for_local_users(gateway, user: str, role: str) -> 
     assert principal.kind == "user"
 
 
-async def test_wrong_password_is_invalid_grant(gateway) -> None:  # noqa: ANN001
+async def test_wrong_password_is_invalid_grant(gateway) -> None:
     _, client = gateway
     r = await client.post("/auth/token", data={"grant_type": "password", "username": "admin", "password": "nope"})
     assert r.status_code == 400
@@ -50,46 +58,49 @@ async def test_wrong_password_is_invalid_grant(gateway) -> None:  # noqa: ANN001
     assert r.json()["error"] == "invalid_grant"
 
 
-async def test_unknown_user_is_invalid_grant(gateway) -> None:  # noqa: ANN001
+async def test_unknown_user_is_invalid_grant(gateway) -> None:
     _, client = gateway
     r = await client.post("/auth/token", data={"grant_type": "password", "username": "mallory", "password": "local"})
     assert r.status_code == 400
     assert r.json()["error"] == "invalid_grant"
 
 
-async def test_client_credentials_with_basic_auth(gateway) -> None:  # noqa: ANN001
+async def test_client_credentials_with_basic_auth(gateway) -> None:
     app, client = gateway
     basic = base64.b64encode(b"partner:local").decode()
-    r = await client.post("/auth/token", data={"grant_type": "client_credentials"},
-                          headers={"Authorization": f"Basic {basic}"})
+    r = await client.post(
+        "/auth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
+    )
     assert r.status_code == 200, r.text
     principal = app.state.token_codec.verify(r.json()["access_token"])
     assert (principal.subject, principal.kind, principal.roles) == ("partner", "client", {"partner"})
 
 
-async def test_client_credentials_in_form(gateway) -> None:  # noqa: ANN001
+async def test_client_credentials_in_form(gateway) -> None:
     _, client = gateway
-    r = await client.post("/auth/token", data={"grant_type": "client_credentials", "client_id": "partner",
-                                               "client_secret": "local"})
+    r = await client.post(
+        "/auth/token", data={"grant_type": "client_credentials", "client_id": "partner", "client_secret": "local"}
+    )
     assert r.status_code == 200
 
 
-async def test_a_user_is_not_a_client(gateway) -> None:  # noqa: ANN001
+async def test_a_user_is_not_a_client(gateway) -> None:
     _, client = gateway
-    r = await client.post("/auth/token", data={"grant_type": "client_credentials", "client_id": "admin",
-                                               "client_secret": "local"})
+    r = await client.post(
+        "/auth/token", data={"grant_type": "client_credentials", "client_id": "admin", "client_secret": "local"}
+    )
     assert r.status_code == 401
     assert r.json()["error"] == "invalid_client"
 
 
-async def test_unsupported_grant(gateway) -> None:  # noqa: ANN001
+async def test_unsupported_grant(gateway) -> None:
     _, client = gateway
     r = await client.post("/auth/token", data={"grant_type": "implicit"})
     assert r.status_code == 400
     assert r.json()["error"] == "unsupported_grant_type"
 
 
-async def test_missing_grant_type_names_the_field(gateway) -> None:  # noqa: ANN001
+async def test_missing_grant_type_names_the_field(gateway) -> None:
     _, client = gateway
     r = await client.post("/auth/token", data={"username": "admin"})
     assert r.status_code == 422
@@ -110,41 +121,51 @@ async def password_tokens(client: httpx.AsyncClient, user: str = "rep1") -> dict
 
 
 class TestRefreshTokens:
-    async def test_password_grant_returns_a_refresh_token_that_rotates(self, gateway) -> None:  # noqa: ANN001
+    async def test_password_grant_returns_a_refresh_token_that_rotates(self, gateway) -> None:
         app, client = gateway
         first = await password_tokens(client)
-        r = await client.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+        r = await client.post(
+            "/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+        )
         assert r.status_code == 200, r.text
         second = r.json()
         assert second["refresh_token"] != first["refresh_token"]
         assert app.state.token_codec.verify(second["access_token"]).subject == "rep1"
 
-    async def test_reusing_a_spent_refresh_token_revokes_the_family(self, gateway) -> None:  # noqa: ANN001
+    async def test_reusing_a_spent_refresh_token_revokes_the_family(self, gateway) -> None:
         _, client = gateway
         first = await password_tokens(client)
-        second = (await client.post("/auth/token", data={"grant_type": "refresh_token",
-                                                         "refresh_token": first["refresh_token"]})).json()
-        replay = await client.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+        second = (
+            await client.post(
+                "/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+            )
+        ).json()
+        replay = await client.post(
+            "/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+        )
         assert replay.status_code == 400
         assert "reused" in replay.json()["error_description"]
         # The legitimate holder's newer token is dead too: the chain is compromised.
-        r = await client.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": second["refresh_token"]})
+        r = await client.post(
+            "/auth/token", data={"grant_type": "refresh_token", "refresh_token": second["refresh_token"]}
+        )
         assert r.status_code == 400
         assert r.json()["error"] == "invalid_grant"
 
-    async def test_unknown_refresh_token(self, gateway) -> None:  # noqa: ANN001
+    async def test_unknown_refresh_token(self, gateway) -> None:
         _, client = gateway
         r = await client.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": "nope"})
         assert r.status_code == 400
         assert r.json()["error"] == "invalid_grant"
 
-    async def test_client_credentials_get_no_refresh_token(self, gateway) -> None:  # noqa: ANN001
+    async def test_client_credentials_get_no_refresh_token(self, gateway) -> None:
         _, client = gateway
-        r = await client.post("/auth/token", data={"grant_type": "client_credentials", "client_id": "partner",
-                                                   "client_secret": "local"})
+        r = await client.post(
+            "/auth/token", data={"grant_type": "client_credentials", "client_id": "partner", "client_secret": "local"}
+        )
         assert "refresh_token" not in r.json()
 
-    async def test_a_refresh_token_is_not_an_access_token(self, gateway) -> None:  # noqa: ANN001
+    async def test_a_refresh_token_is_not_an_access_token(self, gateway) -> None:
         _, client = gateway
         refresh = (await password_tokens(client))["refresh_token"]
         r = await client.get("/api/v1/customers", headers={"Authorization": f"Bearer {refresh}"})
@@ -152,10 +173,12 @@ class TestRefreshTokens:
 
 
 class TestLoginThrottling:
-    async def test_locks_a_name_after_repeated_failures(self, gateway) -> None:  # noqa: ANN001
+    async def test_locks_a_name_after_repeated_failures(self, gateway) -> None:
         _, client = gateway
         for _ in range(3):
-            r = await client.post("/auth/token", data={"grant_type": "password", "username": "rep2", "password": "guess"})
+            r = await client.post(
+                "/auth/token", data={"grant_type": "password", "username": "rep2", "password": "guess"}
+            )
             assert r.status_code == 400
         r = await client.post("/auth/token", data={"grant_type": "password", "username": "rep2", "password": "local"})
         assert r.status_code == 429
@@ -191,21 +214,33 @@ def test_token_bucket() -> None:
 
 class TestRS256:
     async def test_jwks_publishes_the_key_that_verifies_tokens(self, databases: DatabaseFactory) -> None:
+        import jwt as pyjwt
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
 
-        import jwt as pyjwt
         from tessera_customer.settings import CustomerSettings
         from tessera_shared.app import token_codec
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
-        public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        private = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        public = (
+            key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
         url = await databases.new("gateway", "sqlite", migrations_of(gateway_main.__file__))
-        app = create_app(GatewaySettings(database_url=url, log_json=False, jwt_algorithm="RS256",
-                                         jwt_private_key=private, jwt_public_key=public, jwt_key_id="k1"))
+        app = create_app(
+            GatewaySettings(
+                database_url=url,
+                log_json=False,
+                jwt_algorithm="RS256",
+                jwt_private_key=private,
+                jwt_public_key=public,
+                jwt_key_id="k1",
+            )
+        )
         async with running(app) as client:
             access = (await password_tokens(client, "admin"))["access_token"]
             jwks = (await client.get("/.well-known/jwks.json")).json()
@@ -219,6 +254,6 @@ class TestRS256:
         service = token_codec(CustomerSettings(jwt_algorithm="RS256", jwt_public_key=public))
         assert service.verify(access).roles == {"admin"}
 
-    async def test_hs256_publishes_no_keys(self, gateway) -> None:  # noqa: ANN001
+    async def test_hs256_publishes_no_keys(self, gateway) -> None:
         _, client = gateway
         assert (await client.get("/.well-known/jwks.json")).json() == {"keys": []}

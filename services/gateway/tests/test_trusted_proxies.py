@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 import tessera_gateway.main as gateway_main
 from tessera_gateway.main import create_app
 from tessera_gateway.settings import GatewaySettings
@@ -36,8 +37,11 @@ async def failed_logins(client: httpx.AsyncClient, count: int, forwarded: bool =
     codes = []
     for n in range(count):
         headers = {"X-Forwarded-For": f"203.0.113.{n + 1}"} if forwarded else {}
-        r = await client.post("/auth/token", headers=headers,
-                              data={"grant_type": "password", "username": f"nobody{n}", "password": "wrong"})
+        r = await client.post(
+            "/auth/token",
+            headers=headers,
+            data={"grant_type": "password", "username": f"nobody{n}", "password": "wrong"},
+        )
         codes.append(r.status_code)
     return codes
 
@@ -53,11 +57,21 @@ async def test_the_launched_gateway_does_not_trust_x_forwarded_for(tmp_path: Pat
     module = launcher()
     gateway = next(p for p in module.PROCS if p.name == "gateway")
     port = free_port()
-    env = {**os.environ, "TESSERA_GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
-           "TESSERA_GATEWAY_VIEW_CACHE_ENABLED": "false", "TESSERA_GATEWAY_LOGIN_MAX_FAILURES": "3",
-           "TESSERA_GATEWAY_ENVIRONMENT": "local", "TESSERA_GATEWAY_LOG_JSON": "false"}
-    child = subprocess.Popen(module.uvicorn_command(gateway, port), env=env, cwd=ROOT,  # noqa: ASYNC220
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "TESSERA_GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
+        "TESSERA_GATEWAY_VIEW_CACHE_ENABLED": "false",
+        "TESSERA_GATEWAY_LOGIN_MAX_FAILURES": "3",
+        "TESSERA_GATEWAY_ENVIRONMENT": "local",
+        "TESSERA_GATEWAY_LOG_JSON": "false",
+    }
+    child = subprocess.Popen(
+        module.uvicorn_command(gateway, port),
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             deadline = time.monotonic() + 60
@@ -77,11 +91,15 @@ async def test_the_launched_gateway_does_not_trust_x_forwarded_for(tmp_path: Pat
 
 
 @pytest.mark.parametrize(("trusted", "locked"), [([], True), (["10.0.0.0/8"], True), (["127.0.0.1"], False)])
-async def test_x_forwarded_for_only_from_configured_proxies(databases: DatabaseFactory, trusted: list[str],
-                                                            locked: bool) -> None:
+async def test_x_forwarded_for_only_from_configured_proxies(
+    databases: DatabaseFactory, trusted: list[str], locked: bool
+) -> None:
     url = await databases.new("gateway", "postgres", migrations_of(gateway_main.__file__))
-    app = create_app(GatewaySettings(database_url=url, log_json=False, login_max_failures=3,
-                                     view_cache_enabled=False, trusted_proxies=trusted))
+    app = create_app(
+        GatewaySettings(
+            database_url=url, log_json=False, login_max_failures=3, view_cache_enabled=False, trusted_proxies=trusted
+        )
+    )
     async with running(app) as client:  # the in-process client connects from 127.0.0.1
         codes = await failed_logins(client, 4)
         assert codes[-1] == (429 if locked else 400)

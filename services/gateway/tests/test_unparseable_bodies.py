@@ -9,12 +9,13 @@ from contextlib import AsyncExitStack
 import httpx
 import httpx2
 import pytest
+from fastapi import FastAPI
+
 import tessera_billing.main as billing_main
 import tessera_customer.main as customer_main
 import tessera_gateway.main as gateway_main
 import tessera_sales.main as sales_main
 import tessera_service_desk.main as desk_main
-from fastapi import FastAPI
 from tessera_billing.settings import BillingSettings
 from tessera_customer.settings import CustomerSettings
 from tessera_gateway.settings import GatewaySettings
@@ -40,9 +41,11 @@ BODIES = {
 
 def json_posts(app: FastAPI) -> list[str]:
     """Every POST path taking a JSON body without path parameters, from the app's OpenAPI."""
-    return sorted(path for path, ops in app.openapi()["paths"].items()
-                  if "{" not in path and "application/json" in ops.get("post", {}).get("requestBody", {})
-                  .get("content", {}))
+    return sorted(
+        path
+        for path, ops in app.openapi()["paths"].items()
+        if "{" not in path and "application/json" in ops.get("post", {}).get("requestBody", {}).get("content", {})
+    )
 
 
 @pytest.fixture
@@ -50,13 +53,15 @@ async def stack(databases: DatabaseFactory, backend: str):
     apps, mounts, urls = {}, {}, {}
     for name, (module, settings_cls) in SERVICES.items():
         url = await databases.new(name, backend, migrations_of(module.__file__))
-        apps[name] = module.create_app(settings_cls(database_url=url, kafka_enabled=False, jobs_enabled=False,
-                                                    log_json=False))
+        apps[name] = module.create_app(
+            settings_cls(database_url=url, kafka_enabled=False, jobs_enabled=False, log_json=False)
+        )
         mounts[f"http://{name}.test"] = httpx2.ASGITransport(app=apps[name])
         urls[name.replace("-", "_") + "_url"] = f"http://{name}.test"
     gw_db = await databases.new("gateway", backend, migrations_of(gateway_main.__file__))
-    gateway = gateway_main.create_app(GatewaySettings(database_url=gw_db, log_json=False, view_cache_enabled=False,
-                                                      **urls), mounts=mounts)
+    gateway = gateway_main.create_app(
+        GatewaySettings(database_url=gw_db, log_json=False, view_cache_enabled=False, **urls), mounts=mounts
+    )
     async with AsyncExitStack() as stack:
         clients = {name: await stack.enter_async_context(running(app)) for name, app in apps.items()}
         clients["gateway"] = await stack.enter_async_context(running(gateway))
@@ -92,8 +97,9 @@ async def test_every_json_route_of_every_service_answers_422_naming_body(stack) 
 async def test_through_the_gateway(stack) -> None:
     _, clients = stack
     gateway = clients["gateway"]
-    token = (await gateway.post("/auth/token", data={"grant_type": "password", "username": "admin",
-                                                     "password": "local"})).json()["access_token"]
+    token = (
+        await gateway.post("/auth/token", data={"grant_type": "password", "username": "admin", "password": "local"})
+    ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     for path in ("/api/v1/customers", "/api/v1/leads", "/api/v1/tickets", "/api/v1/invoices"):
         for what, body in BODIES.items():

@@ -7,7 +7,7 @@ import uuid
 import orjson
 import pytest
 
-from tessera_gateway.views.cache import CONSUMERS_OF, Freshness, ViewCache, Views
+from tessera_gateway.views.cache import CONSUMERS_OF, ViewCache, Views
 from tessera_gateway.views.watcher import customers_of
 
 TOPICS = {s: f"crm.{s}" for s in CONSUMERS_OF}
@@ -58,8 +58,12 @@ def test_consumers_match_what_each_service_consumes() -> None:
 
     consumes = {
         name: set(module.spec(cls(kafka_enabled=False, jobs_enabled=False)).consumes)
-        for name, module, cls in (("customer", customer, CustomerSettings), ("sales", sales, SalesSettings),
-                                  ("service-desk", desk, ServiceDeskSettings), ("billing", billing, BillingSettings))
+        for name, module, cls in (
+            ("customer", customer, CustomerSettings),
+            ("sales", sales, SalesSettings),
+            ("service-desk", desk, ServiceDeskSettings),
+            ("billing", billing, BillingSettings),
+        )
     }
     reacting = {s: {c for c, topics in consumes.items() if s in topics} for s in CONSUMERS_OF}
     assert reacting == {s: set(groups) for s, groups in CONSUMERS_OF.items()}
@@ -196,8 +200,13 @@ def test_roles_are_part_of_the_key() -> None:
 
 def test_an_event_names_its_key_and_a_merge_both_customers() -> None:
     survivor, merged = uuid.uuid4(), uuid.uuid4()
-    envelope = orjson.dumps({"type": "customer.merged", "subject": str(survivor),
-                             "data": {"survivor_id": str(survivor), "merged_id": str(merged)}})
+    envelope = orjson.dumps(
+        {
+            "type": "customer.merged",
+            "subject": str(survivor),
+            "data": {"survivor_id": str(survivor), "merged_id": str(merged)},
+        }
+    )
     assert customers_of(str(survivor).encode(), envelope) == [str(survivor), str(merged)]
     assert customers_of(b"abc", b'{"type": "deal.won", "data": {}}') == ["abc"]
     assert customers_of(None, b"not json customer.merged") == []

@@ -97,7 +97,8 @@ async def test_without_a_broker_the_cache_stays_off() -> None:
 
 
 async def test_events_some_service_has_yet_to_apply_hold_back_views_from_the_start(
-        kafka_bootstrap: str, namespace: str) -> None:
+    kafka_bootstrap: str, namespace: str
+) -> None:
     """Started while the services lag (a gateway restart, or the broker back after an outage),
     the watcher reads from where the slowest reacting service stands, not from the end."""
     topics = {s: topic_for(s, namespace) for s in CONSUMERS_OF}
@@ -126,8 +127,9 @@ async def test_events_some_service_has_yet_to_apply_hold_back_views_from_the_sta
             storable_when_live.append(views.freshness.begin(lagging) is not None)
 
     views.freshness.set_live = spy  # type: ignore[method-assign]
-    task = asyncio.create_task(Watcher(views.freshness, bootstrap=kafka_bootstrap, topics=topics, groups=groups,
-                                       poll_interval=0.05).run())
+    task = asyncio.create_task(
+        Watcher(views.freshness, bootstrap=kafka_bootstrap, topics=topics, groups=groups, poll_interval=0.05).run()
+    )
     try:
         await eventually(lambda: views.freshness.live)
         assert storable_when_live == [False]  # live only once the backlog was read

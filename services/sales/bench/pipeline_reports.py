@@ -68,18 +68,24 @@ async def main(server: str, n: int) -> None:
             await conn.close()
             headers = bearer(app, "manager", "sales_manager")
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
-                report = {"deals": n, "fill_s": round(fill_s, 1),
-                          "forecast": await timed(client, "/v1/reports/forecast", headers),
-                          "funnel": await timed(client, "/v1/reports/funnel", headers),
-                          "sales_performance": await timed(client, "/v1/reports/sales-performance", headers),
-                          "list_first_page": await timed(client, "/v1/deals?limit=50", headers)}
+                report = {
+                    "deals": n,
+                    "fill_s": round(fill_s, 1),
+                    "forecast": await timed(client, "/v1/reports/forecast", headers),
+                    "funnel": await timed(client, "/v1/reports/funnel", headers),
+                    "sales_performance": await timed(client, "/v1/reports/sales-performance", headers),
+                    "list_first_page": await timed(client, "/v1/deals?limit=50", headers),
+                }
                 cursor = None
                 for _ in range(200):  # walk 10k rows deep, then time that page
-                    page = (await client.get(f"/v1/deals?limit=50{f'&cursor={cursor}' if cursor else ''}",
-                                             headers=headers)).json()
+                    page = (
+                        await client.get(f"/v1/deals?limit=50{f'&cursor={cursor}' if cursor else ''}", headers=headers)
+                    ).json()
                     cursor = page["next_cursor"]
                 report["list_page_10k_deep"] = await timed(client, f"/v1/deals?limit=50&cursor={cursor}", headers)
-                report["rep_list_first_page"] = await timed(client, "/v1/deals?limit=50", bearer(app, "rep7", "sales_rep"))
+                report["rep_list_first_page"] = await timed(
+                    client, "/v1/deals?limit=50", bearer(app, "rep7", "sales_rep")
+                )
         print(json.dumps(report, indent=2))
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -87,5 +93,9 @@ async def main(server: str, n: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "postgresql+asyncpg://postgres@127.0.0.1:55432",
-                     int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000))
+    asyncio.run(
+        main(
+            sys.argv[1] if len(sys.argv) > 1 else "postgresql+asyncpg://postgres@127.0.0.1:55432",
+            int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000,
+        )
+    )

@@ -15,8 +15,14 @@ T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 
 
 def task(**overrides: Any) -> dict[str, Any]:
-    return {"kind": "task", "subject": "Send the proposal", "customer_id": str(uuid.uuid4()),
-            "due_at": (T0 + timedelta(days=1)).isoformat(), "remind_at": T0.isoformat(), **overrides}
+    return {
+        "kind": "task",
+        "subject": "Send the proposal",
+        "customer_id": str(uuid.uuid4()),
+        "due_at": (T0 + timedelta(days=1)).isoformat(),
+        "remind_at": T0.isoformat(),
+        **overrides,
+    }
 
 
 async def log(api: Api, headers: dict[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
@@ -34,7 +40,9 @@ class TestLogActivity:
         assert event["subject"] == deal["customer_id"] and event["data"]["kind"] == "call"
 
     async def test_lead_activity_raises_engagement_score(self, api: Api) -> None:
-        lead = (await api.client.post("/v1/leads", json={"name": "Lin", "source": "cold_call"}, headers=api.rep1)).json()
+        lead = (
+            await api.client.post("/v1/leads", json={"name": "Lin", "source": "cold_call"}, headers=api.rep1)
+        ).json()
         await log(api, kind="email", customer_id=None, lead_id=lead["id"], due_at=None, remind_at=None)
         after = (await api.client.get(f"/v1/leads/{lead['id']}", headers=api.rep1)).json()
         assert after["engagement_count"] == 1 and after["score"] == lead["score"] + 5
@@ -68,9 +76,13 @@ class TestPatchActivity:
     async def test_complete_with_if_match(self, api: Api) -> None:
         activity = await log(api)
         url = f"/v1/activities/{activity['id']}"
-        r = await api.client.patch(url, json={"completed": True}, headers={**api.rep1, "If-Match": f'"{activity["id"]}.1"'})
+        r = await api.client.patch(
+            url, json={"completed": True}, headers={**api.rep1, "If-Match": f'"{activity["id"]}.1"'}
+        )
         assert r.status_code == 200 and r.json()["completed_at"] is not None
-        r = await api.client.patch(url, json={"subject": "x"}, headers={**api.rep1, "If-Match": f'"{activity["id"]}.1"'})
+        r = await api.client.patch(
+            url, json={"subject": "x"}, headers={**api.rep1, "If-Match": f'"{activity["id"]}.1"'}
+        )
         assert r.status_code == 412
         r = await api.client.get("/v1/activities?open=true", headers=api.rep1)
         assert r.json()["items"] == []
@@ -111,20 +123,32 @@ class TestCollectionTasks:
         overdue = overdue_event(customer, deal_id=uuid.UUID(deal["id"]))
         await api.consume(overdue)
         await api.consume(overdue)  # announced twice
-        step = DunningStep(invoice_id=overdue.invoice_id, number="INV-1", customer_id=customer, step=2,
-                           days_overdue=7, action="reminder", amount_due=Decimal("500.00"), currency="EUR",
-                           occurred_at=T0)
+        step = DunningStep(
+            invoice_id=overdue.invoice_id,
+            number="INV-1",
+            customer_id=customer,
+            step=2,
+            days_overdue=7,
+            action="reminder",
+            amount_due=Decimal("500.00"),
+            currency="EUR",
+            occurred_at=T0,
+        )
         await api.consume(step)
         await api.consume(step)
         tasks = (await api.client.get("/v1/activities?kind=task", headers=api.rep2)).json()["items"]
         assert sorted(t["origin_key"] for t in tasks) == sorted(
-            [f"collection:{overdue.invoice_id}:overdue", f"collection:{overdue.invoice_id}:step:2"])
+            [f"collection:{overdue.invoice_id}:overdue", f"collection:{overdue.invoice_id}:step:2"]
+        )
         assert all(t["deal_id"] == deal["id"] and t["owner_id"] == "rep2" for t in tasks)
 
     async def test_customer_owner_when_no_deal(self, api: Api) -> None:
         customer = uuid.uuid4()
-        await api.consume(CustomerCreated(customer_id=customer, kind="person", name="C", owner_id="rep1",
-                                          status="prospect", created_at=T0))
+        await api.consume(
+            CustomerCreated(
+                customer_id=customer, kind="person", name="C", owner_id="rep1", status="prospect", created_at=T0
+            )
+        )
         await api.consume(overdue_event(customer))
         [t] = (await api.client.get("/v1/activities", headers=api.rep1)).json()["items"]
         assert t["customer_id"] == str(customer) and t["created_by"] == "system:collections"

@@ -13,13 +13,20 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def created(customer_id: uuid.UUID, owner: str = "rep1") -> CustomerCreated:
-    return CustomerCreated(customer_id=customer_id, kind="organization", name="Acme", owner_id=owner,
-                           status="prospect", created_at=T0)
+    return CustomerCreated(
+        customer_id=customer_id, kind="organization", name="Acme", owner_id=owner, status="prospect", created_at=T0
+    )
 
 
 def updated(customer_id: uuid.UUID, owner: str, at: datetime, version: int) -> CustomerUpdated:
-    return CustomerUpdated(customer_id=customer_id, changed_fields=["owner_id"], name="Acme AG", owner_id=owner,
-                           version=version, updated_at=at)
+    return CustomerUpdated(
+        customer_id=customer_id,
+        changed_fields=["owner_id"],
+        name="Acme AG",
+        owner_id=owner,
+        version=version,
+        updated_at=at,
+    )
 
 
 async def known(api: Api, customer_id: uuid.UUID) -> KnownCustomer:
@@ -40,35 +47,54 @@ class TestCustomerCopy:
         survivor, merged = uuid.uuid4(), uuid.uuid4()
         await api.consume(created(merged))
         deal = await api.deal(customer_id=str(merged))
-        await api.client.post("/v1/activities", json={"kind": "note", "subject": "n", "customer_id": str(merged)},
-                              headers=api.rep1)
+        await api.client.post(
+            "/v1/activities", json={"kind": "note", "subject": "n", "customer_id": str(merged)}, headers=api.rep1
+        )
         lead = (await api.client.post("/v1/leads", json={"name": "L", "source": "other"}, headers=api.rep1)).json()
-        r = await api.client.post(f"/v1/leads/{lead['id']}/convert", json={"customer_id": str(merged)}, headers=api.rep1)
+        r = await api.client.post(
+            f"/v1/leads/{lead['id']}/convert", json={"customer_id": str(merged)}, headers=api.rep1
+        )
         assert r.status_code == 200
         event = CustomerMerged(survivor_id=survivor, merged_id=merged, actor="admin", merged_at=T0)
         await api.consume(event)
         await api.consume(event)
-        assert (await api.client.get(f"/v1/deals/{deal['id']}", headers=api.rep1)).json()["customer_id"] == str(survivor)
-        assert (await api.client.get(f"/v1/leads/{lead['id']}", headers=api.rep1)).json()["customer_id"] == str(survivor)
+        assert (await api.client.get(f"/v1/deals/{deal['id']}", headers=api.rep1)).json()["customer_id"] == str(
+            survivor
+        )
+        assert (await api.client.get(f"/v1/leads/{lead['id']}", headers=api.rep1)).json()["customer_id"] == str(
+            survivor
+        )
         acts = (await api.client.get(f"/v1/activities?customer_id={survivor}", headers=api.rep1)).json()["items"]
         assert len(acts) == 1
         other = (await api.client.post("/v1/leads", json={"name": "M", "source": "other"}, headers=api.rep1)).json()
-        r = await api.client.post(f"/v1/leads/{other['id']}/convert", json={"customer_id": str(merged)},
-                                  headers=api.rep1)
+        r = await api.client.post(
+            f"/v1/leads/{other['id']}/convert", json={"customer_id": str(merged)}, headers=api.rep1
+        )
         assert r.status_code == 422 and str(survivor) in r.json()["errors"][0]["message"]
-        r = await api.client.post("/v1/deals", json={"customer_id": str(merged), "title": "t", "amount": "1",
-                                                     "currency": "EUR"}, headers=api.rep1)
+        r = await api.client.post(
+            "/v1/deals",
+            json={"customer_id": str(merged), "title": "t", "amount": "1", "currency": "EUR"},
+            headers=api.rep1,
+        )
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "customer_id"
 
     async def test_erasure_removes_personal_data_and_keeps_totals(self, api: Api) -> None:
         cid = uuid.uuid4()
         await api.consume(created(cid))
-        lead = (await api.client.post("/v1/leads", json={"name": "Ada", "email": "ada@example.com", "phone": "+1 555 0100",
-                                                         "source": "referral"}, headers=api.rep1)).json()
+        lead = (
+            await api.client.post(
+                "/v1/leads",
+                json={"name": "Ada", "email": "ada@example.com", "phone": "+1 555 0100", "source": "referral"},
+                headers=api.rep1,
+            )
+        ).json()
         await api.client.post(f"/v1/leads/{lead['id']}/convert", json={"customer_id": str(cid)}, headers=api.rep1)
         deal = await api.deal(customer_id=str(cid), amount="700.00")
-        await api.client.post("/v1/activities", json={"kind": "call", "subject": "Called Ada", "notes": "private",
-                                                      "customer_id": str(cid)}, headers=api.rep1)
+        await api.client.post(
+            "/v1/activities",
+            json={"kind": "call", "subject": "Called Ada", "notes": "private", "customer_id": str(cid)},
+            headers=api.rep1,
+        )
         await api.consume(CustomerErased(customer_id=cid, requested_by="dpo", erased_at=T0))
         got = (await api.client.get(f"/v1/leads/{lead['id']}", headers=api.rep1)).json()
         assert (got["name"], got["email"], got["phone"], got["score_reasons"]) == ("[erased]", None, None, [])

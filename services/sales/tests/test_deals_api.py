@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from tessera_sales.testing import PROBLEM, Api, deal_payload, overdue_event
-
 from tessera_sales.deals.models import Deal
+from tessera_sales.testing import PROBLEM, Api, deal_payload, overdue_event
 from tessera_shared.events.contracts import InvoicePaid
 
 
@@ -28,17 +27,23 @@ class TestCreateDeal:
 
     async def test_amount_is_the_sum_of_discounted_lines_with_catalog_defaults(self, api: Api) -> None:
         await api.product("WIDGET", price="19.99")
-        deal = await api.deal(amount=None, line_items=[
-            {"product_code": "WIDGET", "quantity": "3", "discount_percent": "10"},  # 59.97 * 0.9 = 53.973 -> 53.97
-            {"description": "Setup", "quantity": "1", "unit_price": "100.005"},  # 100.005 -> 100.01 (half up)
-        ])
+        deal = await api.deal(
+            amount=None,
+            line_items=[
+                {"product_code": "WIDGET", "quantity": "3", "discount_percent": "10"},  # 59.97 * 0.9 = 53.973 -> 53.97
+                {"description": "Setup", "quantity": "1", "unit_price": "100.005"},  # 100.005 -> 100.01 (half up)
+            ],
+        )
         assert deal["amount"] == "153.98"
         assert [x["line_total"] for x in deal["line_items"]] == ["53.97", "100.01"]
         assert deal["line_items"][0]["description"] == "Product WIDGET"
 
     async def test_amount_that_disagrees_with_lines_is_named(self, api: Api) -> None:
-        r = await api.client.post("/v1/deals", json=deal_payload(amount="5", line_items=[
-            {"description": "x", "quantity": "1", "unit_price": "10"}]), headers=api.rep1)
+        r = await api.client.post(
+            "/v1/deals",
+            json=deal_payload(amount="5", line_items=[{"description": "x", "quantity": "1", "unit_price": "10"}]),
+            headers=api.rep1,
+        )
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "amount"
         assert await api.count(Deal) == 0
@@ -51,10 +56,17 @@ class TestCreateDeal:
             (deal_payload(stage="won"), "stage"),
             (deal_payload(probability=101), "probability"),
             (deal_payload(colour="red"), "colour"),
-            (deal_payload(amount=None, line_items=[{"product_code": "NOPE", "quantity": "1"}]),
-             "line_items.0.product_code"),
-            (deal_payload(amount=None, line_items=[{"description": "x", "quantity": "999999999999",
-                                                    "unit_price": "99999999999999"}]), "line_items.0.quantity"),
+            (
+                deal_payload(amount=None, line_items=[{"product_code": "NOPE", "quantity": "1"}]),
+                "line_items.0.product_code",
+            ),
+            (
+                deal_payload(
+                    amount=None,
+                    line_items=[{"description": "x", "quantity": "999999999999", "unit_price": "99999999999999"}],
+                ),
+                "line_items.0.quantity",
+            ),
         ]
         for body, field in cases:
             r = await api.client.post("/v1/deals", json=body, headers=api.rep1)
@@ -130,25 +142,31 @@ class TestPatchDeal:
     async def test_stage_move_records_history_event_and_default_probability(self, api: Api) -> None:
         deal = await api.deal(probability=15)
         assert deal["probability"] == 15 and deal["probability_overridden"]
-        r = await api.client.patch(f"/v1/deals/{deal['id']}", json={"stage": "proposal"},
-                                   headers={**api.rep1, "If-Match": f'"{deal["id"]}.1"'})
+        r = await api.client.patch(
+            f"/v1/deals/{deal['id']}", json={"stage": "proposal"}, headers={**api.rep1, "If-Match": f'"{deal["id"]}.1"'}
+        )
         assert r.status_code == 200, r.text
         assert (r.json()["stage"], r.json()["probability"], r.json()["version"]) == ("proposal", 50, 2)
         assert r.headers["etag"] == f'"{deal["id"]}.2"'
         [event] = await api.events("deal.stage_changed")
         assert (event["data"]["from_stage"], event["data"]["to_stage"], event["data"]["changed_by"]) == (
-            "prospecting", "proposal", "rep1")
+            "prospecting",
+            "proposal",
+            "rep1",
+        )
         history = (await api.client.get(f"/v1/deals/{deal['id']}/history", headers=api.rep1)).json()["items"]
         assert [h["to_stage"] for h in history] == ["prospecting", "proposal"]
         assert history[0]["left_at"] is not None and history[0]["duration_seconds"] >= 0
-        r = await api.client.patch(f"/v1/deals/{deal['id']}", json={"stage": "negotiation", "probability": 65},
-                                   headers=api.rep1)
+        r = await api.client.patch(
+            f"/v1/deals/{deal['id']}", json={"stage": "negotiation", "probability": 65}, headers=api.rep1
+        )
         assert (r.json()["probability"], r.json()["probability_overridden"]) == (65, True)
 
     async def test_stale_if_match_is_412_and_changes_nothing(self, api: Api) -> None:
         deal = await api.deal()
-        r = await api.client.patch(f"/v1/deals/{deal['id']}", json={"title": "New"},
-                                   headers={**api.rep1, "If-Match": f'"{deal["id"]}.7"'})
+        r = await api.client.patch(
+            f"/v1/deals/{deal['id']}", json={"title": "New"}, headers={**api.rep1, "If-Match": f'"{deal["id"]}.7"'}
+        )
         assert r.status_code == 412
         got = await api.client.get(f"/v1/deals/{deal['id']}", headers=api.rep1)
         assert got.json()["title"] == deal["title"] and got.json()["version"] == 1
@@ -185,7 +203,9 @@ class TestPatchDeal:
 class TestWinLoseReopen:
     async def test_win_publishes_won_with_lines_and_closes(self, api: Api) -> None:
         await api.product("SKU-1", price="250.00")
-        deal = await api.deal(amount=None, payment_terms_days=14, line_items=[{"product_code": "SKU-1", "quantity": "2"}])
+        deal = await api.deal(
+            amount=None, payment_terms_days=14, line_items=[{"product_code": "SKU-1", "quantity": "2"}]
+        )
         r = await api.client.post(f"/v1/deals/{deal['id']}/win", headers=api.rep1)
         assert r.status_code == 200, r.text
         assert (r.json()["stage"], r.json()["probability"]) == ("won", 100)
@@ -233,8 +253,9 @@ class TestWinLoseReopen:
         r = await api.client.post(f"/v1/deals/{deal['id']}/win", json={"credit_override": True}, headers=api.rep1)
         assert r.status_code == 403
         assert await api.events("deal.won") == []
-        r = await api.client.post(f"/v1/deals/{deal['id']}/win", json={"credit_override": True},
-                                  headers=api.as_("fin", "finance_manager"))
+        r = await api.client.post(
+            f"/v1/deals/{deal['id']}/win", json={"credit_override": True}, headers=api.as_("fin", "finance_manager")
+        )
         assert r.status_code == 200, r.text
         [won] = await api.events("deal.won")
         assert won["data"]["credit_override_by"] == "fin"
@@ -244,8 +265,16 @@ class TestWinLoseReopen:
         customer = uuid.UUID(deal["customer_id"])
         overdue = overdue_event(customer)
         await api.consume(overdue)
-        await api.consume(InvoicePaid(invoice_id=overdue.invoice_id, number="INV-1", customer_id=customer,
-                                      total=Decimal("500.00"), currency="EUR", paid_at=overdue.detected_at))
+        await api.consume(
+            InvoicePaid(
+                invoice_id=overdue.invoice_id,
+                number="INV-1",
+                customer_id=customer,
+                total=Decimal("500.00"),
+                currency="EUR",
+                paid_at=overdue.detected_at,
+            )
+        )
         r = await api.client.post(f"/v1/deals/{deal['id']}/win", headers=api.rep1)
         assert r.status_code == 200, r.text
 

@@ -24,27 +24,42 @@ from tessera_shared.testing.plugin import migrations_of, running
 
 
 def lead_payload(**overrides: Any) -> dict[str, Any]:
-    return {"name": "Grace Hopper", "company": "Navy Labs", "title": "Director of Research",
-            "email": "grace@example.com", "source": "referral", **overrides}
+    return {
+        "name": "Grace Hopper",
+        "company": "Navy Labs",
+        "title": "Director of Research",
+        "email": "grace@example.com",
+        "source": "referral",
+        **overrides,
+    }
 
 
 @pytest.fixture
-async def stack(databases, backend) -> AsyncIterator[tuple[Api, httpx.AsyncClient]]:  # noqa: ANN001
+async def stack(databases, backend) -> AsyncIterator[tuple[Api, httpx.AsyncClient]]:
     """Sales converting through the real gateway (token) and customer service, in process."""
     customer_url = await databases.new("customer", backend, migrations_of(customer_main.__file__))
-    customer = customer_main.create_app(CustomerSettings(database_url=customer_url, kafka_enabled=False, log_json=False))
+    customer = customer_main.create_app(
+        CustomerSettings(database_url=customer_url, kafka_enabled=False, log_json=False)
+    )
     gateway_db = await databases.new("gateway", backend, migrations_of(gateway_main.__file__))
     gateway = gateway_app(GatewaySettings(database_url=gateway_db, log_json=False))
     sales_url = await databases.new("sales", backend, migrations_of(sales_main.__file__))
     sales = sales_main.create_app(
         sales_settings(sales_url, customer_url="http://customer.test", gateway_url="http://gateway.test"),
-        mounts={"http://customer.test/": httpx.ASGITransport(app=customer),
-                "http://gateway.test/": httpx.ASGITransport(app=gateway)},
+        mounts={
+            "http://customer.test/": httpx.ASGITransport(app=customer),
+            "http://gateway.test/": httpx.ASGITransport(app=gateway),
+        },
     )
-    async with customer.router.lifespan_context(customer), gateway.router.lifespan_context(gateway), \
-            running(sales) as client:
-        yield Api(sales, client), httpx.AsyncClient(transport=httpx.ASGITransport(app=customer),
-                                                    base_url="http://customer.test")
+    async with (
+        customer.router.lifespan_context(customer),
+        gateway.router.lifespan_context(gateway),
+        running(sales) as client,
+    ):
+        yield (
+            Api(sales, client),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=customer), base_url="http://customer.test"),
+        )
 
 
 async def create_lead(api: Api, headers: dict[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
@@ -57,8 +72,7 @@ class TestCreateLead:
     async def test_scores_with_reasons_and_publishes(self, api: Api) -> None:
         lead = await create_lead(api, estimated_value="20000", currency="EUR")
         rules = {r["rule"]: r["points"] for r in lead["score_reasons"]}
-        assert rules == {"source": 30, "fit.company": 10, "fit.decision_maker": 15, "fit.reachable": 5,
-                         "fit.value": 10}
+        assert rules == {"source": 30, "fit.company": 10, "fit.decision_maker": 15, "fit.reachable": 5, "fit.value": 10}
         assert lead["score"] == 70 and lead["owner_id"] == "rep1" and lead["status"] == "new"
         [event] = await api.events("lead.created")
         assert event["subject"] == lead["id"] and event["data"]["score"] == 70
@@ -67,8 +81,9 @@ class TestCreateLead:
         assert (await api.client.post("/v1/leads", json=lead_payload())).status_code == 401
         r = await api.client.post("/v1/leads", json=lead_payload(), headers=api.as_("a", "support_agent"))
         assert r.status_code == 403
-        r = await api.client.post("/v1/leads", json=lead_payload(source="tv", email="x", estimated_value="5"),
-                                  headers=api.rep1)
+        r = await api.client.post(
+            "/v1/leads", json=lead_payload(source="tv", email="x", estimated_value="5"), headers=api.rep1
+        )
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
         assert {"source", "email"} <= {e["field"] for e in r.json()["errors"]}
         assert await api.count(Lead) == 0
@@ -78,7 +93,9 @@ class TestLeadStatus:
     async def test_status_machine_and_row_rules(self, api: Api) -> None:
         lead = await create_lead(api)
         url = f"/v1/leads/{lead['id']}"
-        r = await api.client.patch(url, json={"status": "contacted"}, headers={**api.rep1, "If-Match": f'"{lead["id"]}.1"'})
+        r = await api.client.patch(
+            url, json={"status": "contacted"}, headers={**api.rep1, "If-Match": f'"{lead["id"]}.1"'}
+        )
         assert r.status_code == 200 and r.json()["status"] == "contacted" and r.json()["version"] == 2
         r = await api.client.patch(url, json={"status": "new"}, headers=api.rep1)
         assert r.status_code == 409 and r.json()["allowed"] == ["qualified", "disqualified"]
@@ -94,7 +111,7 @@ class TestLeadStatus:
 
 
 class TestConvertLead:
-    async def test_creates_one_customer_and_a_deal_even_when_retried(self, stack) -> None:  # noqa: ANN001
+    async def test_creates_one_customer_and_a_deal_even_when_retried(self, stack) -> None:
         api, customers = stack
         lead = await create_lead(api)
         body = {"deal": {"title": "First order", "currency": "EUR", "amount": "2500.00"}}
@@ -105,7 +122,11 @@ class TestConvertLead:
         got = await customers.get(f"/v1/customers/{result['customer_id']}", headers=api.manager)
         assert got.status_code == 200 and got.json()["name"] == "Navy Labs" and got.json()["owner_id"] == "rep1"
         deal = (await api.client.get(f"/v1/deals/{result['deal_id']}", headers=api.rep1)).json()
-        assert (deal["customer_id"], deal["stage"], deal["lead_id"]) == (result["customer_id"], "qualification", lead["id"])
+        assert (deal["customer_id"], deal["stage"], deal["lead_id"]) == (
+            result["customer_id"],
+            "qualification",
+            lead["id"],
+        )
         [event] = await api.events("lead.converted")
         assert event["data"]["deal_id"] == result["deal_id"] and event["subject"] == result["customer_id"]
         # The customer service answers a retried create (same Idempotency-Key) with the first customer.
@@ -126,23 +147,32 @@ class TestConvertLead:
         from tessera_shared.events.contracts import CustomerCreated
 
         customer_id = uuid.uuid4()
-        await api.consume(CustomerCreated(customer_id=customer_id, kind="person", name="Known", status="prospect",
-                                          created_at=datetime.now(UTC)))
+        await api.consume(
+            CustomerCreated(
+                customer_id=customer_id, kind="person", name="Known", status="prospect", created_at=datetime.now(UTC)
+            )
+        )
         lead = await create_lead(api)
-        r = await api.client.post(f"/v1/leads/{lead['id']}/convert", json={"customer_id": str(uuid.uuid4())},
-                                  headers=api.rep1)
+        r = await api.client.post(
+            f"/v1/leads/{lead['id']}/convert", json={"customer_id": str(uuid.uuid4())}, headers=api.rep1
+        )
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "customer_id"
-        r = await api.client.post(f"/v1/leads/{lead['id']}/convert", json={"customer_id": str(customer_id)},
-                                  headers=api.rep1)
+        r = await api.client.post(
+            f"/v1/leads/{lead['id']}/convert", json={"customer_id": str(customer_id)}, headers=api.rep1
+        )
         assert r.status_code == 200 and r.json()["customer_created"] is False and r.json()["deal_id"] is None
 
     async def test_customer_service_down_is_503_and_stores_nothing(self, api: Api) -> None:
         # The default upstream URLs point at 127.0.0.1 ports nothing listens on in tests.
         api.app.state.customer_directory._settings = sales_settings(
-            "sqlite://", customer_url="http://127.0.0.1:1", gateway_url="http://127.0.0.1:1")
+            "sqlite://", customer_url="http://127.0.0.1:1", gateway_url="http://127.0.0.1:1"
+        )
         lead = await create_lead(api)
-        r = await api.client.post(f"/v1/leads/{lead['id']}/convert",
-                                  json={"deal": {"title": "x", "currency": "EUR", "amount": "1"}}, headers=api.rep1)
+        r = await api.client.post(
+            f"/v1/leads/{lead['id']}/convert",
+            json={"deal": {"title": "x", "currency": "EUR", "amount": "1"}},
+            headers=api.rep1,
+        )
         assert r.status_code == 503 and r.headers["content-type"] == PROBLEM
         got = (await api.client.get(f"/v1/leads/{lead['id']}", headers=api.rep1)).json()
         assert got["status"] == "new" and got["customer_id"] is None

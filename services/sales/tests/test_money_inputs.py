@@ -11,25 +11,43 @@ from tessera_sales.testing import Api, deal_payload
 
 async def test_no_request_decimal_is_typed_number(api: Api) -> None:
     document = (await api.client.get("/openapi.json")).json()
-    numbers = [f"{name}.{prop}" for name, schema in document["components"]["schemas"].items()
-               if not name.endswith(("Out", "-Output"))
-               for prop, value in schema.get("properties", {}).items() if '"number"' in json.dumps(value)]
+    numbers = [
+        f"{name}.{prop}"
+        for name, schema in document["components"]["schemas"].items()
+        if not name.endswith(("Out", "-Output"))
+        for prop, value in schema.get("properties", {}).items()
+        if '"number"' in json.dumps(value)
+    ]
     assert numbers == []
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"amount": 1000}, "amount"),
-    ({"amount": "1" * 15}, "amount"),
-    ({"amount": None, "line_items": [{"description": "x", "quantity": "99999999999", "unit_price": "1"}]},
-     "line_items.0.quantity"),
-    ({"amount": None, "line_items": [{"description": "x", "quantity": "0", "unit_price": "1"}]},
-     "line_items.0.quantity"),
-    ({"amount": None, "line_items": [{"description": "x", "quantity": "9999999999", "unit_price": "99999999999"}]},
-     "line_items.0.quantity"),
-    ({"amount": None, "line_items": [{"description": "x", "quantity": "9", "unit_price": "9999999999999"}] * 2},
-     "line_items"),
-    ({"amount": "1000000000000", "currency": "CLF"}, "amount"),  # 10^12 CLF: 10^16 minor units
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"amount": 1000}, "amount"),
+        ({"amount": "1" * 15}, "amount"),
+        (
+            {"amount": None, "line_items": [{"description": "x", "quantity": "99999999999", "unit_price": "1"}]},
+            "line_items.0.quantity",
+        ),
+        (
+            {"amount": None, "line_items": [{"description": "x", "quantity": "0", "unit_price": "1"}]},
+            "line_items.0.quantity",
+        ),
+        (
+            {
+                "amount": None,
+                "line_items": [{"description": "x", "quantity": "9999999999", "unit_price": "99999999999"}],
+            },
+            "line_items.0.quantity",
+        ),
+        (
+            {"amount": None, "line_items": [{"description": "x", "quantity": "9", "unit_price": "9999999999999"}] * 2},
+            "line_items",
+        ),
+        ({"amount": "1000000000000", "currency": "CLF"}, "amount"),  # 10^12 CLF: 10^16 minor units
+    ],
+)
 async def test_out_of_range_deals_are_a_422_naming_the_field(api: Api, overrides: dict, field: str) -> None:
     r = await api.client.post("/v1/deals", json=deal_payload(**overrides), headers=api.rep1)
     assert r.status_code == 422, r.text

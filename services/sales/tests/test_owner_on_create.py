@@ -8,16 +8,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from tessera_sales.testing import Api, deal_payload
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 
 BODIES: dict[str, Any] = {
-    "/v1/leads": lambda: {"name": "Grace Hopper", "company": "Navy Labs", "email": "grace@example.com",
-                          "source": "referral"},
+    "/v1/leads": lambda: {
+        "name": "Grace Hopper",
+        "company": "Navy Labs",
+        "email": "grace@example.com",
+        "source": "referral",
+    },
     "/v1/deals": deal_payload,
-    "/v1/activities": lambda: {"kind": "task", "subject": "Send the proposal", "customer_id": str(uuid.uuid4()),
-                               "due_at": (T0 + timedelta(days=1)).isoformat(), "remind_at": T0.isoformat()},
+    "/v1/activities": lambda: {
+        "kind": "task",
+        "subject": "Send the proposal",
+        "customer_id": str(uuid.uuid4()),
+        "due_at": (T0 + timedelta(days=1)).isoformat(),
+        "remind_at": T0.isoformat(),
+    },
 }
 
 

@@ -22,11 +22,16 @@ class TestRecommendations:
             await api.product(code, price="10.00")
         customers = {name: str(uuid.uuid4()) for name in BASKETS}
         for name, codes in BASKETS.items():
-            deal = await api.deal(api.manager, customer_id=customers[name], amount=None,
-                                  line_items=[{"product_code": c, "quantity": "1"} for c in sorted(codes)])
+            deal = await api.deal(
+                api.manager,
+                customer_id=customers[name],
+                amount=None,
+                line_items=[{"product_code": c, "quantity": "1"} for c in sorted(codes)],
+            )
             assert (await api.client.post(f"/v1/deals/{deal['id']}/win", headers=api.manager)).status_code == 200
-        open_deal = await api.deal(api.manager, customer_id=customers["n2"], amount=None,
-                                   line_items=[{"product_code": "E", "quantity": "1"}])  # not won: no evidence
+        open_deal = await api.deal(
+            api.manager, customer_id=customers["n2"], amount=None, line_items=[{"product_code": "E", "quantity": "1"}]
+        )  # not won: no evidence
         assert open_deal["stage"] == "prospecting"
         r = await api.client.get(f"/v1/recommendations?customer_id={customers['me']}", headers=api.rep1)
         assert r.status_code == 200, r.text

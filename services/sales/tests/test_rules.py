@@ -32,8 +32,10 @@ class TestStages:
         deal_rules.check_move("proposal", "proposal")
         assert deal_rules.allowed_moves("proposal") == ["prospecting", "qualification", "negotiation"]
 
-    @pytest.mark.parametrize(("current", "target"), [("negotiation", "won"), ("proposal", "lost"), ("won", "proposal"),
-                                                     ("lost", "negotiation")])
+    @pytest.mark.parametrize(
+        ("current", "target"),
+        [("negotiation", "won"), ("proposal", "lost"), ("won", "proposal"), ("lost", "negotiation")],
+    )
     def test_closing_or_moving_closed_deals_is_refused(self, current: str, target: str) -> None:
         with pytest.raises(deal_rules.StageError):
             deal_rules.check_move(current, target)
@@ -69,7 +71,11 @@ class TestLineArithmetic:
 
 class TestMoney:
     def test_minor_units(self) -> None:
-        assert (to_minor(D("12.345"), "EUR"), to_minor(D("12"), "JPY"), to_minor(D("1.0005"), "BHD")) == (1235, 12, 1001)
+        assert (to_minor(D("12.345"), "EUR"), to_minor(D("12"), "JPY"), to_minor(D("1.0005"), "BHD")) == (
+            1235,
+            12,
+            1001,
+        )
         assert (from_minor(1234, "EUR"), from_minor(12, "JPY")) == (D("12.34"), D("12"))
         assert quantize(D("2.675"), "USD") == D("2.68")
 
@@ -91,21 +97,43 @@ class TestLeadRules:
             lead_rules.check_convertible("disqualified")
 
     def test_score_explains_every_point(self) -> None:
-        total, parts = lead_rules.score(lead_rules.LeadFacts(
-            source="trade_show", company="Acme", title="Head of IT", email="a@b.c", phone="+1 555 0100",
-            estimated_value=D(150_000), engagement_count=7))
-        assert {p.rule: p.points for p in parts} == {"source": 20, "fit.company": 10, "fit.decision_maker": 15,
-                                                     "fit.reachable": 10, "fit.value": 20, "engagement": 20}
+        total, parts = lead_rules.score(
+            lead_rules.LeadFacts(
+                source="trade_show",
+                company="Acme",
+                title="Head of IT",
+                email="a@b.c",
+                phone="+1 555 0100",
+                estimated_value=D(150_000),
+                engagement_count=7,
+            )
+        )
+        assert {p.rule: p.points for p in parts} == {
+            "source": 20,
+            "fit.company": 10,
+            "fit.decision_maker": 15,
+            "fit.reachable": 10,
+            "fit.value": 20,
+            "engagement": 20,
+        }
         assert total == 95 == sum(p.points for p in parts)
         assert all(p.reason for p in parts)
 
     def test_score_is_capped_and_minimal_lead_scores_its_source(self) -> None:
         assert lead_rules.score(lead_rules.LeadFacts(source="other"))[0] == 0
-        rich = lead_rules.LeadFacts(source="referral", company="x", title="CEO", email="e", phone="p",
-                                    estimated_value=D(10**6), engagement_count=99)
+        rich = lead_rules.LeadFacts(
+            source="referral",
+            company="x",
+            title="CEO",
+            email="e",
+            phone="p",
+            estimated_value=D(10**6),
+            engagement_count=99,
+        )
         assert lead_rules.score(rich)[0] == 100
-        assert "fit.decision_maker" not in {p.rule for p in lead_rules.score(
-            lead_rules.LeadFacts(source="other", title="Chief of staff assistant"))[1]}
+        assert "fit.decision_maker" not in {
+            p.rule for p in lead_rules.score(lead_rules.LeadFacts(source="other", title="Chief of staff assistant"))[1]
+        }
 
 
 class TestReportRules:
@@ -115,17 +143,26 @@ class TestReportRules:
         assert report_rules.weighted_amount(1999 * 10, "JPY") == D("200")
 
     def test_forecast_totals_sum_owners(self) -> None:
-        lines = [report_rules.forecast_line("2026-03", "a", "EUR", 1, 10000, 10000 * 10),
-                 report_rules.forecast_line("2026-03", "b", "EUR", 2, 5000, 5000 * 50),
-                 report_rules.forecast_line(None, "a", "EUR", 1, 100, 100 * 10)]
+        lines = [
+            report_rules.forecast_line("2026-03", "a", "EUR", 1, 10000, 10000 * 10),
+            report_rules.forecast_line("2026-03", "b", "EUR", 2, 5000, 5000 * 50),
+            report_rules.forecast_line(None, "a", "EUR", 1, 100, 100 * 10),
+        ]
         totals = report_rules.totals_by_month(lines)
         assert [(t.close_month, t.deals, t.pipeline, t.weighted) for t in totals] == [
-            ("2026-03", 3, D("150.00"), D("35.00")), (None, 1, D("1.00"), D("0.10"))]
+            ("2026-03", 3, D("150.00"), D("35.00")),
+            (None, 1, D("1.00"), D("0.10")),
+        ]
 
     def test_funnel_counts_deals_that_passed_each_stage(self) -> None:
         steps = report_rules.funnel({1: 5, 2: 2, 3: 1, 5: 2})  # 5 stuck at prospecting, 2 won
-        assert [(s.stage, s.reached) for s in steps] == [("prospecting", 10), ("qualification", 5),
-                                                          ("proposal", 3), ("negotiation", 2), ("won", 2)]
+        assert [(s.stage, s.reached) for s in steps] == [
+            ("prospecting", 10),
+            ("qualification", 5),
+            ("proposal", 3),
+            ("negotiation", 2),
+            ("won", 2),
+        ]
         assert [s.conversion_to_next for s in steps] == [D("50.0"), D("60.0"), D("66.7"), D("100.0"), None]
         assert [s.conversion_to_next for s in report_rules.funnel({})][:1] == [None]
 
@@ -146,7 +183,9 @@ class TestRoi:
     def test_currencies_are_never_mixed(self) -> None:
         lines = roi_by_currency({"EUR": 100000}, {"EUR": 150000, "USD": 5000})
         assert [(x.currency, x.cost, x.collected, x.roi) for x in lines] == [
-            ("EUR", D("1000.00"), D("1500.00"), D("0.5000")), ("USD", D("0.00"), D("50.00"), None)]
+            ("EUR", D("1000.00"), D("1500.00"), D("0.5000")),
+            ("USD", D("0.00"), D("50.00"), None),
+        ]
 
 
 class TestActivityRules:

@@ -16,8 +16,12 @@ PROBLEM = "application/problem+json"
 
 
 def ticket_payload(**overrides: Any) -> dict[str, Any]:
-    return {"customer_id": str(uuid.uuid4()), "subject": f"Printer on fire {uuid.uuid4().hex[:6]}",
-            "priority": "normal", **overrides}
+    return {
+        "customer_id": str(uuid.uuid4()),
+        "subject": f"Printer on fire {uuid.uuid4().hex[:6]}",
+        "priority": "normal",
+        **overrides,
+    }
 
 
 def agent(app: FastAPI, name: str = "agent") -> dict[str, str]:

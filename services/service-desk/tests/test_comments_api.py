@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
+from desk_helpers import agent, open_ticket, partner, patch
 from fastapi import FastAPI
 
-from desk_helpers import agent, open_ticket, partner, patch
 from tessera_shared.testing.plugin import bearer
 
 
@@ -16,7 +16,9 @@ async def comment(client: httpx.AsyncClient, app: FastAPI, ticket_id: str, **bod
 
 
 class TestCreateComment:
-    async def test_first_public_agent_reply_is_the_first_response(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+    async def test_first_public_agent_reply_is_the_first_response(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         t = await open_ticket(client, app)
         r = await comment(client, app, t["id"], public=False, body="internal: check logs")
         assert r.status_code == 201, r.text
@@ -30,7 +32,8 @@ class TestCreateComment:
         assert detail["sla"]["first_response"]["state"] == "met"
 
     async def test_customer_message_starts_next_response_and_wakes_pending(
-            self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         t = await open_ticket(client, app)
         await comment(client, app, t["id"], body="Please send a photo")
         await patch(client, app, t["id"], status="pending")
@@ -55,7 +58,9 @@ class TestCreateComment:
         t = await open_ticket(client, app)
         url = f"/v1/tickets/{t['id']}/comments"
         assert (await client.post(url, json={"body": "x"})).status_code == 401
-        assert (await client.post(url, json={"body": "x"}, headers=bearer(app, "c", "billing_clerk"))).status_code == 403
+        assert (
+            await client.post(url, json={"body": "x"}, headers=bearer(app, "c", "billing_clerk"))
+        ).status_code == 403
         assert (await comment(client, app, str(uuid.uuid4()))).status_code == 404
         r = await comment(client, app, t["id"], body="", mood="angry")
         assert {e["field"] for e in r.json()["errors"]} == {"body", "mood"}

@@ -24,7 +24,7 @@ def created(cid: uuid.UUID, name: str) -> CustomerCreated:
     return CustomerCreated(customer_id=cid, kind="organization", name=name, status="prospect", created_at=NOW)
 
 
-async def consume(app: FastAPI, data: EventData, handler) -> None:  # noqa: ANN001
+async def consume(app: FastAPI, data: EventData, handler) -> None:
     async with unit_of_work(app.state.runtime.sessions) as s:
         await handler(s, build_event(data, subject=data.customer_id), data)
 
@@ -37,8 +37,14 @@ async def row(app: FastAPI, cid: uuid.UUID) -> KnownCustomer:
 async def test_creation_names_a_row_made_early_by_a_tier_and_keeps_the_tier(app: FastAPI) -> None:
     cid = uuid.uuid4()
     async with running(app):
-        tier = CustomerTierChanged(customer_id=cid, from_tier="ordinary", to_tier="key",
-                                   lifetime_value=Decimal("90000"), currency="EUR", changed_at=NOW)
+        tier = CustomerTierChanged(
+            customer_id=cid,
+            from_tier="ordinary",
+            to_tier="key",
+            lifetime_value=Decimal("90000"),
+            currency="EUR",
+            changed_at=NOW,
+        )
         await consume(app, tier, tier_changed_handler(ServiceDeskSettings()))
         assert (await row(app, cid)).name == ""
         await consume(app, created(cid, "Acme"), on_customer_created)
@@ -60,14 +66,16 @@ async def test_a_second_creation_does_not_rename_and_an_erased_row_stays_erased(
 
 
 def tier(cid: uuid.UUID, to: str, at: datetime) -> CustomerTierChanged:
-    return CustomerTierChanged(customer_id=cid, from_tier="ordinary", to_tier=to, lifetime_value=Decimal("100"),
-                               currency="EUR", changed_at=at)
+    return CustomerTierChanged(
+        customer_id=cid, from_tier="ordinary", to_tier=to, lifetime_value=Decimal("100"), currency="EUR", changed_at=at
+    )
 
 
 async def test_a_run_of_tier_changes_keeps_the_newest_per_customer_and_re_tiers_open_tickets_once(app: FastAPI) -> None:
     from datetime import timedelta
 
     from desk_helpers import open_ticket
+
     from tessera_service_desk.tickets.models import Ticket
 
     moving, newer_known, unknown = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -75,15 +83,22 @@ async def test_a_run_of_tier_changes_keeps_the_newest_per_customer_and_re_tiers_
     async with running(app) as client:
         ticket = await open_ticket(client, app, customer_id=str(moving), priority="high")
         await consume(app, tier(newer_known, "key", NOW + timedelta(days=3)), handler)
-        run = [tier(moving, "key", NOW + timedelta(days=2)), tier(newer_known, "small", NOW + timedelta(days=2)),
-               tier(unknown, "small", NOW), tier(moving, "small", NOW + timedelta(days=1))]  # the last is older
+        run = [
+            tier(moving, "key", NOW + timedelta(days=2)),
+            tier(newer_known, "small", NOW + timedelta(days=2)),
+            tier(unknown, "small", NOW),
+            tier(moving, "small", NOW + timedelta(days=1)),
+        ]  # the last is older
         async with unit_of_work(app.state.runtime.sessions) as s:
             await handler.apply(s, [(build_event(d, subject=d.customer_id), d) for d in run])
         async with app.state.runtime.sessions() as s:
             retiered = await s.get(Ticket, uuid.UUID(ticket["id"]))
         assert (retiered.tier, retiered.version) == ("key", ticket["version"] + 1)
         assert retiered.resolution_minutes is not None
-        assert ((await row(app, moving)).tier, (await row(app, moving)).tier_changed_at) == ("key", NOW + timedelta(days=2))
+        assert ((await row(app, moving)).tier, (await row(app, moving)).tier_changed_at) == (
+            "key",
+            NOW + timedelta(days=2),
+        )
         assert (await row(app, newer_known)).tier == "key"  # its newer announcement stands
         made = await row(app, unknown)
         assert (made.name, made.tier) == ("", "small")

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import orjson
+from desk_helpers import agent, open_ticket, patch
 from fastapi import FastAPI
 from sqlalchemy import select
 
 import tessera_service_desk.main as desk_main
-from desk_helpers import agent, open_ticket, patch
 from tessera_service_desk.directory.models import KnownCustomer
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.surveys.models import Survey
@@ -28,9 +28,17 @@ from tessera_shared.testing.plugin import migrations_of, running
 
 async def kafka_app(databases: DatabaseFactory, backend: str, kafka: str, namespace: str) -> FastAPI:
     url = await databases.new("service-desk", backend, migrations_of(desk_main.__file__))
-    return desk_main.create_app(ServiceDeskSettings(
-        database_url=url, kafka_bootstrap=kafka, kafka_topic_namespace=namespace,
-        kafka_consumer_group=f"{namespace}service-desk", kafka_partitions=3, log_json=False, jobs_enabled=False))
+    return desk_main.create_app(
+        ServiceDeskSettings(
+            database_url=url,
+            kafka_bootstrap=kafka,
+            kafka_topic_namespace=namespace,
+            kafka_consumer_group=f"{namespace}service-desk",
+            kafka_partitions=3,
+            log_json=False,
+            jobs_enabled=False,
+        )
+    )
 
 
 async def send_all(kafka: str, topic: str, facts: list[tuple[EventData, uuid.UUID, int]]) -> int:
@@ -50,7 +58,8 @@ async def send_all(kafka: str, topic: str, facts: list[tuple[EventData, uuid.UUI
 
 
 async def test_customer_facts_are_applied_once_and_desk_facts_published(
-        databases, backend, kafka_bootstrap, namespace) -> None:  # noqa: ANN001
+    databases, backend, kafka_bootstrap, namespace
+) -> None:
     app = await kafka_app(databases, backend, kafka_bootstrap, namespace)
     keeper, merged, erased = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     now = datetime.now(UTC)
@@ -58,24 +67,50 @@ async def test_customer_facts_are_applied_once_and_desk_facts_published(
         kept_ticket = await open_ticket(client, app, customer_id=str(keeper), priority="high")
         merged_ticket = await open_ticket(client, app, customer_id=str(merged))
         erased_ticket = await open_ticket(client, app, customer_id=str(erased), subject="Jane Roe, 5 Elm St")
-        await client.post(f"/v1/tickets/{erased_ticket['id']}/comments", json={"body": "Call me on 555-0100"},
-                          headers=agent(app))
+        await client.post(
+            f"/v1/tickets/{erased_ticket['id']}/comments", json={"body": "Call me on 555-0100"}, headers=agent(app)
+        )
         closed = (await patch(client, app, erased_ticket["id"], status="closed")).json()
         path, token = closed["survey_url"].split("?token=")
-        await client.post(f"{path.removeprefix('/api')}/answer", params={"token": token}, json={"csat": 2, "comment": "Jane was upset"})
+        await client.post(
+            f"{path.removeprefix('/api')}/answer",
+            params={"token": token},
+            json={"csat": 2, "comment": "Jane was upset"},
+        )
 
-        tier = CustomerTierChanged(customer_id=keeper, from_tier="ordinary", to_tier="key",
-                                   lifetime_value=Decimal("90000"), currency="EUR", changed_at=now)
-        stale_tier = CustomerTierChanged(customer_id=keeper, from_tier="small", to_tier="small",
-                                         lifetime_value=Decimal("10"), currency="EUR", changed_at=now - timedelta(days=1))
-        sent = await send_all(kafka_bootstrap, f"{namespace}crm.customer", [
-            (CustomerCreated(customer_id=keeper, kind="organization", name="Acme", status="prospect",
-                             created_at=now), keeper, 2),
-            (tier, keeper, 2),
-            (stale_tier, keeper, 1),  # an older announcement arriving late changes nothing
-            (CustomerMerged(survivor_id=keeper, merged_id=merged, actor="admin", merged_at=now), merged, 2),
-            (CustomerErased(customer_id=erased, requested_by="dpo", erased_at=now), erased, 2),
-        ])
+        tier = CustomerTierChanged(
+            customer_id=keeper,
+            from_tier="ordinary",
+            to_tier="key",
+            lifetime_value=Decimal("90000"),
+            currency="EUR",
+            changed_at=now,
+        )
+        stale_tier = CustomerTierChanged(
+            customer_id=keeper,
+            from_tier="small",
+            to_tier="small",
+            lifetime_value=Decimal("10"),
+            currency="EUR",
+            changed_at=now - timedelta(days=1),
+        )
+        sent = await send_all(
+            kafka_bootstrap,
+            f"{namespace}crm.customer",
+            [
+                (
+                    CustomerCreated(
+                        customer_id=keeper, kind="organization", name="Acme", status="prospect", created_at=now
+                    ),
+                    keeper,
+                    2,
+                ),
+                (tier, keeper, 2),
+                (stale_tier, keeper, 1),  # an older announcement arriving late changes nothing
+                (CustomerMerged(survivor_id=keeper, merged_id=merged, actor="admin", merged_at=now), merged, 2),
+                (CustomerErased(customer_id=erased, requested_by="dpo", erased_at=now), erased, 2),
+            ],
+        )
         runner = app.state.runtime.consumer
         deadline = asyncio.get_running_loop().time() + 30
         while runner.applied + runner.duplicates < sent and asyncio.get_running_loop().time() < deadline:
@@ -98,7 +133,12 @@ async def test_customer_facts_are_applied_once_and_desk_facts_published(
 
         records = await read_topic(kafka_bootstrap, f"{namespace}crm.service-desk", expect=5)
         published = sorted((orjson.loads(r.value)["type"], r.key.decode()) for r in records)
-        assert published == sorted([
-            ("ticket.opened", str(keeper)), ("ticket.opened", str(merged)), ("ticket.opened", str(erased)),
-            ("ticket.closed", str(erased)), ("survey.answered", str(erased)),
-        ])
+        assert published == sorted(
+            [
+                ("ticket.opened", str(keeper)),
+                ("ticket.opened", str(merged)),
+                ("ticket.opened", str(erased)),
+                ("ticket.closed", str(erased)),
+                ("survey.answered", str(erased)),
+            ]
+        )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
+from desk_helpers import agent, open_ticket, partner
 from fastapi import FastAPI
 
-from desk_helpers import agent, open_ticket, partner
 from tessera_shared.testing.plugin import bearer
 
 URL = "/v1/kb/articles"
@@ -23,11 +23,15 @@ class TestArticles:
     async def test_crud(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         a = await write(client, app, "Reset a router", "Hold the button for ten seconds.", tags=["network", "network"])
         assert (a["tags"], a["author_id"], a["status"]) == (["network"], "agent", "published")
-        r = await client.patch(f"{URL}/{a['id']}", json={"title": "Reset your router"},
-                               headers={**agent(app), "If-Match": f'"{a["id"]}.1"'})
+        r = await client.patch(
+            f"{URL}/{a['id']}",
+            json={"title": "Reset your router"},
+            headers={**agent(app), "If-Match": f'"{a["id"]}.1"'},
+        )
         assert (r.status_code, r.json()["version"]) == (200, 2)
-        r = await client.patch(f"{URL}/{a['id']}", json={"title": "stale"},
-                               headers={**agent(app), "If-Match": f'"{a["id"]}.1"'})
+        r = await client.patch(
+            f"{URL}/{a['id']}", json={"title": "stale"}, headers={**agent(app), "If-Match": f'"{a["id"]}.1"'}
+        )
         assert r.status_code == 412
         assert (await client.delete(f"{URL}/{a['id']}", headers=agent(app))).status_code == 204
         r = await client.get(f"{URL}/{a['id']}", headers=agent(app))

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from desk_helpers import admin, agent, open_ticket, partner, patch
 from fastapi import FastAPI
 
-from desk_helpers import admin, agent, open_ticket, partner, patch
 from tessera_shared.testing.plugin import bearer
 
 R = "/v1/tickets/reports"
@@ -30,7 +30,9 @@ class TestReports:
         r = await client.get(f"{R}/backlog", headers=agent(app))
         assert r.status_code == 200
         assert {(x["priority"], x["age_bucket"]): x["count"] for x in r.json()["rows"]} == {
-            ("high", "0-1d"): 2, ("low", "0-1d"): 1}
+            ("high", "0-1d"): 2,
+            ("low", "0-1d"): 1,
+        }
         later = (datetime.now(UTC) + timedelta(days=5)).isoformat()
         rows = (await client.get(f"{R}/backlog", params={"as_of": later}, headers=agent(app))).json()["rows"]
         assert {x["age_bucket"] for x in rows} == {"3-7d"}
@@ -45,8 +47,10 @@ class TestReports:
         for _ in range(2):
             await client.post(f"/v1/tickets/{slow['id']}/comments", json={"body": "Trying"}, headers=agent(app))
         await patch(client, app, slow["id"], status="solved")
-        window = {"from": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
-                  "to": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}
+        window = {
+            "from": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+            "to": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        }
         sla = (await client.get(f"{R}/sla-compliance", params=window, headers=agent(app))).json()
         assert (sla["resolved"], sla["within_sla"], sla["compliance_pct"]) == (2, 1, 50.0)
         fcr = (await client.get(f"{R}/first-contact-resolution", params=window, headers=agent(app))).json()
@@ -55,8 +59,12 @@ class TestReports:
 
     @pytest.mark.parametrize("group_by", ["agent", "category", "period"])
     async def test_satisfaction(self, app: FastAPI, client: httpx.AsyncClient, group_by: str) -> None:
-        for assignee, category, csat, nps in (("a1", "fault", 5, 10), ("a1", "fault", 4, 9),
-                                              ("a2", "inquiry", 2, 3), ("a2", "inquiry", 3, None)):
+        for assignee, category, csat, nps in (
+            ("a1", "fault", 5, 10),
+            ("a1", "fault", 4, 9),
+            ("a2", "inquiry", 2, 3),
+            ("a2", "inquiry", 3, None),
+        ):
             t = await open_ticket(client, app, assignee_id=assignee, category=category)
             closed = (await patch(client, app, t["id"], status="closed")).json()
             await answer(client, closed["survey_url"], csat, nps)
@@ -79,6 +87,9 @@ class TestReports:
         assert (await client.get(f"{R}/sla-compliance", headers=bearer(app, "c", "billing_clerk"))).status_code == 403
         r = await client.get(f"{R}/satisfaction", params={"group_by": "mood"}, headers=agent(app))
         assert r.json()["errors"][0]["field"] == "group_by"
-        r = await client.get(f"{R}/sla-compliance", params={"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
-                             headers=agent(app))
+        r = await client.get(
+            f"{R}/sla-compliance",
+            params={"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+            headers=agent(app),
+        )
         assert (r.status_code, r.json()["errors"][0]["field"]) == (422, "from")

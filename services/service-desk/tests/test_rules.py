@@ -20,30 +20,45 @@ def utc(*args: int) -> datetime:
 
 
 class TestStatusMachine:
-    @pytest.mark.parametrize(("current", "target"), [
-        ("new", "open"), ("open", "pending"), ("pending", "open"), ("on_hold", "solved"),
-        ("open", "closed"), ("solved", "closed"), ("new", "closed"),
-    ])
+    @pytest.mark.parametrize(
+        ("current", "target"),
+        [
+            ("new", "open"),
+            ("open", "pending"),
+            ("pending", "open"),
+            ("on_hold", "solved"),
+            ("open", "closed"),
+            ("solved", "closed"),
+            ("new", "closed"),
+        ],
+    )
     def test_allowed(self, current: str, target: str) -> None:
         rules.check_transition(current, target, solved_at=None, now=utc(2026, 1, 5), reopen_window=WEEK)
 
-    @pytest.mark.parametrize(("current", "target"), [
-        ("closed", "open"), ("open", "new"), ("solved", "pending"), ("closed", "solved"),
-    ])
+    @pytest.mark.parametrize(
+        ("current", "target"),
+        [
+            ("closed", "open"),
+            ("open", "new"),
+            ("solved", "pending"),
+            ("closed", "solved"),
+        ],
+    )
     def test_refused_lists_allowed(self, current: str, target: str) -> None:
         with pytest.raises(rules.TransitionRefused) as refused:
-            rules.check_transition(current, target, solved_at=utc(2026, 1, 5), now=utc(2026, 1, 5),
-                                   reopen_window=WEEK)
+            rules.check_transition(current, target, solved_at=utc(2026, 1, 5), now=utc(2026, 1, 5), reopen_window=WEEK)
         assert refused.value.allowed == rules.allowed_transitions(
-            current, solved_at=utc(2026, 1, 5), now=utc(2026, 1, 5), reopen_window=WEEK)
+            current, solved_at=utc(2026, 1, 5), now=utc(2026, 1, 5), reopen_window=WEEK
+        )
         assert target not in refused.value.allowed
 
     def test_reopen_within_window_only(self) -> None:
         solved = utc(2026, 1, 5)
         rules.check_transition("solved", "open", solved_at=solved, now=solved + WEEK, reopen_window=WEEK)
         with pytest.raises(rules.TransitionRefused) as refused:
-            rules.check_transition("solved", "open", solved_at=solved, now=solved + WEEK + timedelta(seconds=1),
-                                   reopen_window=WEEK)
+            rules.check_transition(
+                "solved", "open", solved_at=solved, now=solved + WEEK + timedelta(seconds=1), reopen_window=WEEK
+            )
         assert refused.value.allowed == ("closed",)
         assert "reopen window" in refused.value.reason
 
@@ -52,12 +67,15 @@ class TestStatusMachine:
 
 
 class TestStartingPriority:
-    @pytest.mark.parametrize(("requested", "category", "tier", "expected"), [
-        ("normal", "complaint", "key", "high"),
-        ("urgent", "complaint", "key", "urgent"),
-        ("low", "complaint", "ordinary", "low"),
-        ("normal", "fault", "key", "normal"),
-    ])
+    @pytest.mark.parametrize(
+        ("requested", "category", "tier", "expected"),
+        [
+            ("normal", "complaint", "key", "high"),
+            ("urgent", "complaint", "key", "urgent"),
+            ("low", "complaint", "ordinary", "low"),
+            ("normal", "fault", "key", "normal"),
+        ],
+    )
     def test_key_complaints_start_higher(self, requested: str, category: str, tier: str, expected: str) -> None:
         assert rules.starting_priority(requested, category, tier) == expected
 
@@ -67,8 +85,12 @@ class TestSelectPolicy:
         return sla.PolicyRow("high", level, tier, sla.Targets(minutes, None, minutes * 4))
 
     def test_most_specific_wins(self) -> None:
-        rows = [self.row("any", "any", 1), self.row("gold", "any", 2), self.row("any", "key", 3),
-                self.row("gold", "key", 4)]
+        rows = [
+            self.row("any", "any", 1),
+            self.row("gold", "any", 2),
+            self.row("any", "key", 3),
+            self.row("gold", "key", 4),
+        ]
         assert sla.select_policy(rows, "high", "gold", "key").targets.first_response == 4
         assert sla.select_policy(rows[:3], "high", "gold", "key").targets.first_response == 3
         assert sla.select_policy(rows[:2], "high", "gold", "small").targets.first_response == 2
@@ -81,8 +103,14 @@ class TestSelectPolicy:
 
 def clock_input(changes: list[tuple[datetime, str]], **kw: object) -> sla.ClockInput:
     status = changes[-1][1] if changes else "new"
-    base = dict(opened_at=utc(2026, 1, 5, 9), changes=[sla.StatusChange(at, s) for at, s in changes],
-                first_response_at=None, awaiting_reply_since=None, solved_at=None, status=status)
+    base = dict(
+        opened_at=utc(2026, 1, 5, 9),
+        changes=[sla.StatusChange(at, s) for at, s in changes],
+        first_response_at=None,
+        awaiting_reply_since=None,
+        solved_at=None,
+        status=status,
+    )
     return sla.ClockInput(**{**base, **kw})  # type: ignore[arg-type]
 
 

@@ -6,11 +6,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from fastapi import FastAPI
 import orjson
+from desk_helpers import admin, agent, count, events, open_ticket, partner, patch
+from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from desk_helpers import admin, agent, count, events, open_ticket, partner, patch
 from tessera_service_desk.directory.models import KnownCustomer
 from tessera_service_desk.sla.models import EscalationNotification, SlaBreach
 from tessera_service_desk.tickets.models import Ticket, TicketStatusChange
@@ -19,8 +19,16 @@ from tessera_shared.testing.plugin import bearer
 
 
 def policy(**overrides: object) -> dict[str, object]:
-    return {"priority": "high", "service_level": "gold", "tier": "key", "first_response_minutes": 30,
-            "next_response_minutes": 60, "resolution_minutes": 240, "business_hours": False, **overrides}
+    return {
+        "priority": "high",
+        "service_level": "gold",
+        "tier": "key",
+        "first_response_minutes": 30,
+        "next_response_minutes": 60,
+        "resolution_minutes": 240,
+        "business_hours": False,
+        **overrides,
+    }
 
 
 async def scan(client: httpx.AsyncClient, app: FastAPI, as_of: datetime) -> httpx.Response:
@@ -34,8 +42,9 @@ class TestPolicies:
         created = r.json()
         assert (await client.post("/v1/sla-policies", json=policy(), headers=admin(app))).status_code == 409
         customer = uuid.uuid4()
-        r = await client.put(f"/v1/sla-policies/agreements/{customer}", json={"service_level": "gold"},
-                             headers=admin(app))
+        r = await client.put(
+            f"/v1/sla-policies/agreements/{customer}", json={"service_level": "gold"}, headers=admin(app)
+        )
         assert r.json() == {"customer_id": str(customer), "service_level": "gold", "tier": "ordinary"}
         async with app.state.runtime.sessions() as s:
             await s.execute(update(KnownCustomer).where(KnownCustomer.customer_id == customer).values(tier="key"))
@@ -79,18 +88,22 @@ class TestBreachScan:
         detail = (await client.get(f"/v1/tickets/{t['id']}", headers=agent(app))).json()
         assert detail["escalation_level"] == 1
         assert detail["sla"]["breached"] is True
-        notes = (await client.get("/v1/tickets/notifications", params={"group": "tier2"},
-                                  headers=agent(app))).json()["items"]
+        notes = (await client.get("/v1/tickets/notifications", params={"group": "tier2"}, headers=agent(app))).json()[
+            "items"
+        ]
         assert [n["ticket_id"] for n in notes] == [t["id"]]
         assert await count(app, SlaBreach) == 2
         assert await count(app, EscalationNotification) == 1
         await patch(client, app, t["id"], status="closed")
         async with app.state.runtime.sessions() as s:
-            envelope = (await s.execute(select(outbox.c.envelope).where(outbox.c.event_type == "ticket.closed"))).scalar_one()
+            envelope = (
+                await s.execute(select(outbox.c.envelope).where(outbox.c.event_type == "ticket.closed"))
+            ).scalar_one()
         assert orjson.loads(envelope)["data"]["sla_breached"] is True
 
     async def test_pending_ticket_is_not_breached_and_reopen_is_credited(
-            self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         t = await open_ticket(client, app, priority="urgent")
         await client.post(f"/v1/tickets/{t['id']}/comments", json={"body": "Need info"}, headers=agent(app))
         await patch(client, app, t["id"], status="pending")
@@ -99,10 +112,10 @@ class TestBreachScan:
         month_ago = datetime.now(UTC) - timedelta(days=30)
         async with app.state.runtime.sessions() as s:
             tid = uuid.UUID(t["id"])
-            await s.execute(update(Ticket).where(Ticket.id == tid).values(created_at=month_ago,
-                                                                          first_response_at=month_ago))
-            await s.execute(update(TicketStatusChange).where(TicketStatusChange.ticket_id == tid)
-                            .values(at=month_ago))
+            await s.execute(
+                update(Ticket).where(Ticket.id == tid).values(created_at=month_ago, first_response_at=month_ago)
+            )
+            await s.execute(update(TicketStatusChange).where(TicketStatusChange.ticket_id == tid).values(at=month_ago))
             await s.commit()
         r = await patch(client, app, t["id"], status="open")
         resolution = r.json()["sla"]["resolution"]
@@ -128,8 +141,11 @@ class TestAutoClose:
         await patch(client, app, t["id"], status="solved")
         r = await client.post("/v1/tickets/auto-close", headers=admin(app))
         assert r.json()["processed"] == 0
-        r = await client.post("/v1/tickets/auto-close", params={"as_of": (datetime.now(UTC) + timedelta(days=8)).isoformat()},
-                              headers=admin(app))
+        r = await client.post(
+            "/v1/tickets/auto-close",
+            params={"as_of": (datetime.now(UTC) + timedelta(days=8)).isoformat()},
+            headers=admin(app),
+        )
         assert r.json()["processed"] == 1
         detail = (await client.get(f"/v1/tickets/{t['id']}", headers=agent(app))).json()
         assert detail["status"] == "closed"
@@ -142,12 +158,15 @@ class TestManualEscalation:
     async def test_level_up_notifies_next_tier(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         t = await open_ticket(client, app)
         url = f"/v1/tickets/{t['id']}/escalations"
-        r = await client.post(url, json={"reason": "VIP on the phone"}, headers={**agent(app), "If-Match": f'"{t["id"]}.1"'})
+        r = await client.post(
+            url, json={"reason": "VIP on the phone"}, headers={**agent(app), "If-Match": f'"{t["id"]}.1"'}
+        )
         assert (r.status_code, r.json()["escalation_level"], r.json()["version"]) == (200, 1, 2)
         r = await client.post(url, json={"reason": "still angry"}, headers=agent(app))
         assert r.json()["escalation_level"] == 2
-        notes = (await client.get("/v1/tickets/notifications", params={"ticket_id": t["id"]},
-                                  headers=agent(app))).json()["items"]
+        notes = (
+            await client.get("/v1/tickets/notifications", params={"ticket_id": t["id"]}, headers=agent(app))
+        ).json()["items"]
         assert [(n["level"], n["recipient_group"]) for n in notes] == [(1, "tier2"), (2, "tier3")]
         assert "VIP on the phone (by agent)" in notes[0]["message"]
         assert (await events(app)).count("ticket.escalated") == 2
@@ -156,7 +175,9 @@ class TestManualEscalation:
         t = await open_ticket(client, app)
         url = f"/v1/tickets/{t['id']}/escalations"
         assert (await client.post(url, json={"reason": "x"})).status_code == 401
-        assert (await client.post(url, json={"reason": "x"}, headers=bearer(app, "m", "sales_manager"))).status_code == 403
+        assert (
+            await client.post(url, json={"reason": "x"}, headers=bearer(app, "m", "sales_manager"))
+        ).status_code == 403
         r = await client.post(f"/v1/tickets/{uuid.uuid4()}/escalations", json={"reason": "x"}, headers=agent(app))
         assert r.status_code == 404
         r = await client.post(url, json={"reason": ""}, headers=agent(app))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
+from desk_helpers import agent, events, open_ticket, partner, patch
 from fastapi import FastAPI
 
-from desk_helpers import agent, events, open_ticket, partner, patch
 from tessera_shared.testing.plugin import bearer
 
 

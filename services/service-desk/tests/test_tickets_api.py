@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
+from desk_helpers import PROBLEM, admin, agent, count, events, open_ticket, partner, patch, ticket_payload
 from fastapi import FastAPI
 
-from desk_helpers import PROBLEM, admin, agent, count, events, open_ticket, partner, patch, ticket_payload
 from tessera_service_desk.directory.models import KnownCustomer
 from tessera_service_desk.surveys.models import Survey
 from tessera_service_desk.tickets.models import Ticket
@@ -22,8 +22,7 @@ async def know(app: FastAPI, customer_id: str, tier: str = "ordinary") -> None:
 
 class TestCreateTicket:
     async def test_opens_with_event_and_sla(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        r = await client.post("/v1/tickets", json=ticket_payload(channel="phone", category="fault"),
-                              headers=agent(app))
+        r = await client.post("/v1/tickets", json=ticket_payload(channel="phone", category="fault"), headers=agent(app))
         assert r.status_code == 201, r.text
         body = r.json()
         assert (body["status"], body["priority"], body["channel"]) == ("new", "normal", "phone")
@@ -52,8 +51,11 @@ class TestCreateTicket:
         assert ok["invoice_id"] == invoice
 
     async def test_bad_input_names_fields(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        r = await client.post("/v1/tickets", json={"customer_id": "nope", "subject": "", "priority": "asap",
-                                                    "colour": "red"}, headers=agent(app))
+        r = await client.post(
+            "/v1/tickets",
+            json={"customer_id": "nope", "subject": "", "priority": "asap", "colour": "red"},
+            headers=agent(app),
+        )
         assert r.status_code == 422
         assert r.headers["content-type"] == PROBLEM
         assert {e["field"] for e in r.json()["errors"]} == {"customer_id", "subject", "priority", "colour"}
@@ -175,12 +177,16 @@ class TestPatchTicket:
     async def test_if_match(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         t = await open_ticket(client, app)
         stale = f'"{t["id"]}.1"'
-        r = await client.patch(f"/v1/tickets/{t['id']}", json={"assignee_id": "a2", "group": "tier1"},
-                               headers={**agent(app), "If-Match": stale})
+        r = await client.patch(
+            f"/v1/tickets/{t['id']}",
+            json={"assignee_id": "a2", "group": "tier1"},
+            headers={**agent(app), "If-Match": stale},
+        )
         assert (r.status_code, r.json()["assignee_id"], r.json()["group"]) == (200, "a2", "tier1")
         assert r.headers["etag"] == f'"{t["id"]}.2"'
-        r = await client.patch(f"/v1/tickets/{t['id']}", json={"priority": "low"},
-                               headers={**agent(app), "If-Match": stale})
+        r = await client.patch(
+            f"/v1/tickets/{t['id']}", json={"priority": "low"}, headers={**agent(app), "If-Match": stale}
+        )
         assert r.status_code == 412
 
     async def test_priority_change_resolves_the_policy_again(self, app: FastAPI, client: httpx.AsyncClient) -> None:
@@ -196,8 +202,12 @@ class TestPatchTicket:
         assert r.status_code == 403
         r = await client.patch(f"/v1/tickets/{uuid.uuid4()}", json={"status": "open"}, headers=admin(app))
         assert r.status_code == 404
-        for body, field in (({}, "body"), ({"status": None}, "status"), ({"status": "done"}, "status"),
-                            ({"owner": "x"}, "owner")):
+        for body, field in (
+            ({}, "body"),
+            ({"status": None}, "status"),
+            ({"status": "done"}, "status"),
+            ({"owner": "x"}, "owner"),
+        ):
             r = await client.patch(url, json=body, headers=agent(app))
             assert r.status_code == 422, body
             assert r.json()["errors"][0]["field"] == field

@@ -92,7 +92,7 @@ class Runtime:
         self._kafka_checked_at = 0.0
         self._kafka_ok = False
 
-    def _producer(self):  # noqa: ANN202 - factory for the relay and the DLQ
+    def _producer(self):
         return make_producer(self.settings.kafka_bootstrap, client_id=f"tessera-{self.spec.name}")
 
     async def start(self) -> None:
@@ -103,14 +103,21 @@ class Runtime:
         if s.kafka_enabled:
             if s.kafka_create_topics:
                 try:
-                    await ensure_topics(s.kafka_bootstrap, contract_topics(s.kafka_topic_namespace),
-                                        partitions=s.kafka_partitions, timeout=10.0)
+                    await ensure_topics(
+                        s.kafka_bootstrap,
+                        contract_topics(s.kafka_topic_namespace),
+                        partitions=s.kafka_partitions,
+                        timeout=10.0,
+                    )
                 except Exception as exc:
                     # Serve HTTP anyway: writes wait in the outbox, readiness says Kafka is down.
                     log.warning("could not ensure topics; continuing", extra={"error": repr(exc)})
             self.relay = OutboxRelay(
-                service=self.spec.name, sessions=self.sessions, producer_factory=self._producer,
-                batch_size=s.outbox_batch_size, poll_interval=s.outbox_poll_interval,
+                service=self.spec.name,
+                sessions=self.sessions,
+                producer_factory=self._producer,
+                batch_size=s.outbox_batch_size,
+                poll_interval=s.outbox_poll_interval,
                 namespace=s.kafka_topic_namespace,
             )
             attach_wakeup(self.sessions, self.relay.wake)
@@ -122,7 +129,9 @@ class Runtime:
                     sessions=self.sessions,
                     handlers=self.spec.handlers,
                     consumer_factory=lambda: make_consumer(
-                        s.kafka_bootstrap, group_id=s.group_id, client_id=f"tessera-{self.spec.name}",
+                        s.kafka_bootstrap,
+                        group_id=s.group_id,
+                        client_id=f"tessera-{self.spec.name}",
                         topics=topics,
                     ),
                     producer_factory=self._producer,
@@ -220,11 +229,18 @@ def build_app(
     # FastAPI's own OpenTelemetry is off: RequestContextMiddleware makes the server span and the
     # metrics (with it on, a configured global provider would get every request twice, and each
     # request paid a provider lookup through os.environ).
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan,
-                  telemetry={"tracing": False, "metrics": False, "logs": False},
-                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,
-                  # Short, stable camelCase operationIds from the endpoint's name (listCustomers).
-                  generate_unique_id_function=operation_id)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        # Short, stable camelCase operationIds from the endpoint's name (listCustomers).
+        generate_unique_id_function=operation_id,
+    )
     # /docs and /redoc with their assets from a package, and Authorize pointed at the gateway.
     install_docs(app, title)
     token_url = token_url_for(name, settings.docs_gateway_url or settings.gateway_url)
@@ -235,7 +251,8 @@ def build_app(
     # Every replica shares the signing key, so a cursor one replica issued is valid at the others.
     configure_cursor_key(settings.jwt_signing_key.get_secret_value())
     app.state.tracer_provider, app.state.tracer = make_tracer(
-        name, settings.otel_exporter, settings.otel_endpoint, settings.otel_sample_ratio)
+        name, settings.otel_exporter, settings.otel_endpoint, settings.otel_sample_ratio
+    )
     install_problem_handlers(app)
     # 405 with the Allow the OpenAPI document declares: the routes' (without building the
     # document), or the document that replaced app.openapi (the gateway's merged one).
@@ -254,8 +271,7 @@ def build_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, routes=body_limits)
     # Refuses ambiguous paths and oversized headers, adds nosniff / no-store (inside the request context).
     app.add_middleware(EdgeGuardMiddleware, max_header_bytes=settings.max_header_bytes)
-    app.add_middleware(RequestContextMiddleware, service=name, tracer=app.state.tracer,
-                       route_header=name != "gateway")
+    app.add_middleware(RequestContextMiddleware, service=name, tracer=app.state.tracer, route_header=name != "gateway")
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -362,14 +378,24 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: 
     async def readiness() -> tuple[bool, dict[str, Any]]:
         database, kafka = await asyncio.gather(runtime.check_database(), runtime.check_kafka())
         ok = runtime.ready and database and kafka
-        checks = {"started": runtime.ready, "database": database,
-                  "kafka": kafka if settings.kafka_enabled else "disabled"}
+        checks = {
+            "started": runtime.ready,
+            "database": database,
+            "kafka": kafka if settings.kafka_enabled else "disabled",
+        }
         if spec.extra_readiness is not None:
             checks.update(await spec.extra_readiness(app))
         return ok, checks
 
-    app = build_app(name=spec.name, title=spec.title, description=spec.description, settings=settings,
-                    lifespan=lifespan, readiness=readiness, body_limits=spec.body_limits)
+    app = build_app(
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
+        settings=settings,
+        lifespan=lifespan,
+        readiness=readiness,
+        body_limits=spec.body_limits,
+    )
     app.state.runtime = runtime
     runtime.tracer = app.state.tracer
     for router in spec.routers:

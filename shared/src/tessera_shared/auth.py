@@ -21,7 +21,6 @@ from pydantic import BaseModel
 
 from tessera_shared.http.errors import Problem
 
-
 LEEWAY = 10  # seconds of clock skew allowed between the issuer and this service
 VERIFIED_CACHE_SIZE = 4096
 
@@ -171,7 +170,9 @@ bearer_scheme = OAuth2PasswordBearer(
 )
 
 
-async def principal_from_request(request: Request, _: Annotated[str | None, Depends(bearer_scheme)] = None) -> Principal:
+async def principal_from_request(
+    request: Request, _: Annotated[str | None, Depends(bearer_scheme)] = None
+) -> Principal:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
@@ -185,8 +186,12 @@ async def principal_from_request(request: Request, _: Annotated[str | None, Depe
     principal = codec.verify(token.strip())
     revoked = getattr(request.app.state, "revoked_tokens", None)
     if revoked is not None and principal.jti in revoked:
-        raise Problem(401, "token revoked", slug="token-revoked",
-                      headers={"WWW-Authenticate": 'Bearer error="invalid_token", error_description="token revoked"'})
+        raise Problem(
+            401,
+            "token revoked",
+            slug="token-revoked",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token", error_description="token revoked"'},
+        )
     request.state.principal = principal
     return principal
 
@@ -214,4 +219,3 @@ def require_roles(*roles: str) -> Any:
 def public(reason: str) -> dict[str, Any]:
     """``openapi_extra`` for a route that needs no staff token (say why, e.g. a survey link)."""
     return {"x-tessera-public": reason}
-

@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 
 
 class RowBuffer:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, flush_interval: float = 0.2,
-                 max_rows: int = 2000) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, flush_interval: float = 0.2, max_rows: int = 2000
+    ) -> None:
         self._sessions = sessions
         self._interval = flush_interval
         self._max_rows = max_rows

@@ -58,15 +58,18 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
     parts = consumer.partitions_for_topic(topic)
     if not parts:
         # Not yet in this client's metadata: ask for it explicitly.
-        consumer._client.add_topic(topic)  # noqa: SLF001 - aiokafka has no public call for this
-        await consumer._client.force_metadata_update()  # noqa: SLF001
+        consumer._client.add_topic(topic)
+        await consumer._client.force_metadata_update()
         parts = consumer.partitions_for_topic(topic) or set()
     return [TopicPartition(topic, p) for p in sorted(parts)]
 
 
-async def _read_all(bootstrap: str, topic: str, *, group: str | None = None, from_committed: bool = False) -> tuple[AIOKafkaConsumer, list[Any]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+async def _read_all(
+    bootstrap: str, topic: str, *, group: str | None = None, from_committed: bool = False
+) -> tuple[AIOKafkaConsumer, list[Any]]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     tps = await _partitions(consumer, topic)
     if not tps:
@@ -86,7 +89,7 @@ async def _read_all(bootstrap: str, topic: str, *, group: str | None = None, fro
 async def dlq_list(args: argparse.Namespace) -> int:
     consumer, records = await _read_all(args.bootstrap, dlq_topic_for(args.service, args.namespace))
     await consumer.stop()
-    for record in records[-args.limit:]:
+    for record in records[-args.limit :]:
         print(json.dumps(_describe(record)))
     print(f"{len(records)} message(s) in {dlq_topic_for(args.service, args.namespace)}", file=sys.stderr)
     return 0
@@ -95,8 +98,9 @@ async def dlq_list(args: argparse.Namespace) -> int:
 async def dlq_redrive(args: argparse.Namespace) -> int:
     """Publish parked messages back to their origin; remembered per DLQ so each goes back once."""
     group = REDRIVE_GROUP.format(service=args.service)
-    consumer, records = await _read_all(args.bootstrap, dlq_topic_for(args.service, args.namespace),
-                                        group=group, from_committed=True)
+    consumer, records = await _read_all(
+        args.bootstrap, dlq_topic_for(args.service, args.namespace), group=group, from_committed=True
+    )
     chosen = [r for r in records if not args.offset or r.offset in args.offset]
     producer = make_producer(args.bootstrap, client_id="tessera-cli")
     await producer.start()
@@ -159,8 +163,17 @@ async def lag(args: argparse.Namespace) -> int:
             committed = await consumer.committed(tp)
             behind = end[tp] - (committed or 0)
             total += behind
-            print(json.dumps({"topic": tp.topic, "partition": tp.partition, "committed": committed,
-                              "end": end[tp], "lag": behind}))
+            print(
+                json.dumps(
+                    {
+                        "topic": tp.topic,
+                        "partition": tp.partition,
+                        "committed": committed,
+                        "end": end[tp],
+                        "lag": behind,
+                    }
+                )
+            )
     finally:
         await consumer.stop()
     print(f"total lag of {group}: {total}", file=sys.stderr)
@@ -168,7 +181,9 @@ async def lag(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tessera", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="tessera", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--bootstrap", default="127.0.0.1:9092")
     p.add_argument("--namespace", default="", help="topic namespace prefix, if the deployment uses one")
     sub = p.add_subparsers(dest="command", required=True)

@@ -35,8 +35,6 @@ from tessera_shared.db import unit_of_work, upsert
 from tessera_shared.events.envelope import CloudEvent, EventData, event_model, parse_envelope
 from tessera_shared.infra_tables import inbox
 from tessera_shared.kafka_log import OUTAGE, is_kafka_failure
-from tessera_shared.tasks import finish_or_cancel
-from tessera_shared.tracing import SpanKind, span
 from tessera_shared.observability import (
     CONSUMER_LAG,
     CONSUMER_TRANSACTIONS,
@@ -45,6 +43,8 @@ from tessera_shared.observability import (
     child_traceparent,
     traceparent_var,
 )
+from tessera_shared.tasks import finish_or_cancel
+from tessera_shared.tracing import SpanKind, span
 
 log = logging.getLogger(__name__)
 
@@ -285,12 +285,17 @@ class ConsumerRunner:
                 if tp in failed:
                     item, exc = failed[tp]
                     item.attempts += 1
-                    if isinstance(exc, (ValidationError, LookupError, PermanentError)) or item.attempts >= self._max_attempts:
+                    if (
+                        isinstance(exc, (ValidationError, LookupError, PermanentError))
+                        or item.attempts >= self._max_attempts
+                    ):
                         await self._dead_letter(item.record, exc, attempts=item.attempts, event_type=item.event.type)
                         offsets[tp] = items.popleft().record.offset + 1
                     else:
-                        log.warning("handler failed, retrying",
-                                    extra={"event_id": item.event.id, "attempt": item.attempts, "error": repr(exc)})
+                        log.warning(
+                            "handler failed, retrying",
+                            extra={"event_id": item.event.id, "attempt": item.attempts, "error": repr(exc)},
+                        )
                         delay = max(delay, self._backoff * 2 ** (item.attempts - 1))
                 if not items:
                     del pending[tp]
@@ -371,15 +376,25 @@ class ConsumerRunner:
         if not first:
             return set()
         now = datetime.now(UTC)
-        rows = [{"source": source, "event_id": event_id, "event_type": item.event.type, "topic": item.record.topic,
-                 "partition": item.record.partition, "offset": item.record.offset, "processed_at": now}
-                for (source, event_id), item in first.items()]
+        rows = [
+            {
+                "source": source,
+                "event_id": event_id,
+                "event_type": item.event.type,
+                "topic": item.record.topic,
+                "partition": item.record.partition,
+                "offset": item.record.offset,
+                "processed_at": now,
+            }
+            for (source, event_id), item in first.items()
+        ]
         stmt = upsert(session, inbox).on_conflict_do_nothing().returning(inbox.c.source, inbox.c.event_id)
         new = (await session.execute(stmt, rows)).all()
         return {first[(source, event_id)] for source, event_id in new}
 
-    async def _apply_round(self, pending: dict[TopicPartition, deque[_Item]], *,
-                           solo: bool) -> dict[TopicPartition, tuple[_Item, Exception]]:
+    async def _apply_round(
+        self, pending: dict[TopicPartition, deque[_Item]], *, solo: bool
+    ) -> dict[TopicPartition, tuple[_Item, Exception]]:
         """One transaction over up to ROUND_RECORDS records, each partition's in order, each in its
         own savepoint; returns each partition's failed record (the records after it wait).
         ``solo`` applies only the first record, so that a failure no savepoint caught has one owner."""
@@ -421,9 +436,17 @@ class ConsumerRunner:
         event (or, without a tracer, the events it publishes carry that trace on)."""
         event = item.event
         if self._tracer is not None:
-            with span(self._tracer, f"consume {event.type}", parent=event.traceparent, kind=SpanKind.CONSUMER,
-                      attributes={"messaging.system": "kafka", "messaging.destination.name": item.record.topic,
-                                  "messaging.message.id": event.id}):
+            with span(
+                self._tracer,
+                f"consume {event.type}",
+                parent=event.traceparent,
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.destination.name": item.record.topic,
+                    "messaging.message.id": event.id,
+                },
+            ):
                 yield
             return
         token = traceparent_var.set(child_traceparent(event.traceparent))
@@ -444,8 +467,13 @@ class ConsumerRunner:
     async def _dead_letter(self, record: ConsumerRecord, exc: BaseException, *, attempts: int, event_type: str) -> None:
         log.error(
             "message sent to the dead-letter topic",
-            extra={"topic": record.topic, "partition": record.partition, "offset": record.offset,
-                   "event_type": event_type, "error": repr(exc)},
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "event_type": event_type,
+                "error": repr(exc),
+            },
         )
         headers = [
             ("dlq-error", repr(exc)[:4000].encode()),

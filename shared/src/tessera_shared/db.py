@@ -69,7 +69,7 @@ def _random_bytes(n: int) -> bytes:
         buf, pos = os.urandom(4096), 0
         _entropy.buf = buf
     _entropy.pos = pos + n
-    return buf[pos:pos + n]
+    return buf[pos : pos + n]
 
 
 def new_id() -> uuid.UUID:
@@ -221,8 +221,9 @@ class ReadOnlySessionError(RuntimeError):
 
 
 # Per session maker, the read session makers made beside it (one per snapshot flag).
-_READ_MAKERS: weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession],
-                                        dict[bool, async_sessionmaker[AsyncSession]]] = weakref.WeakKeyDictionary()
+_READ_MAKERS: weakref.WeakKeyDictionary[
+    async_sessionmaker[AsyncSession], dict[bool, async_sessionmaker[AsyncSession]]
+] = weakref.WeakKeyDictionary()
 
 
 def _read_sessions(factory: async_sessionmaker[AsyncSession], snapshot: bool) -> async_sessionmaker[AsyncSession]:
@@ -234,18 +235,25 @@ def _read_sessions(factory: async_sessionmaker[AsyncSession], snapshot: bool) ->
         engine: AsyncEngine = factory.kw["bind"]
         options: dict[str, Any] = {READ_ONLY: True}
         if engine.dialect.name == "postgresql":
-            options |= ({"isolation_level": "REPEATABLE READ", "postgresql_readonly": True} if snapshot
-                        else {"isolation_level": "AUTOCOMMIT"})
+            options |= (
+                {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+                if snapshot
+                else {"isolation_level": "AUTOCOMMIT"}
+            )
         bind = engine.execution_options(**options)
         info = {**factory.kw.get("info", {}), READ_ONLY: True}  # what the write guards below check
-        maker = cache[snapshot] = async_sessionmaker(**{**factory.kw, "bind": bind, "info": info},
-                                                     class_=factory.class_)
+        maker = cache[snapshot] = async_sessionmaker(
+            **{**factory.kw, "bind": bind, "info": info}, class_=factory.class_
+        )
     return maker
 
 
 @asynccontextmanager
-async def read_session(factory: async_sessionmaker[AsyncSession], *, snapshot: bool = False,
-                       ) -> AsyncIterator[AsyncSession]:
+async def read_session(
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    snapshot: bool = False,
+) -> AsyncIterator[AsyncSession]:
     """A session for reads only; any ORM write raises ReadOnlySessionError before it reaches SQL.
 
     On PostgreSQL its statements run in autocommit: no BEGIN and COMMIT round trips (at READ

@@ -35,8 +35,9 @@ from pydantic_core import PydanticCustomError
 Sign = Literal["any", "nonnegative", "positive"]
 
 
-def decimal_pattern(max_digits: int, decimal_places: int, sign: Sign = "nonnegative",
-                    le_power_of_ten: int | None = None) -> str:
+def decimal_pattern(
+    max_digits: int, decimal_places: int, sign: Sign = "nonnegative", le_power_of_ten: int | None = None
+) -> str:
     """The regular expression (ECMA 262 and Python alike, no look-around) of such a decimal.
 
     ``max_digits - decimal_places`` integer digits (pydantic's whole-digit rule), at most
@@ -65,8 +66,10 @@ def decimal_pattern(max_digits: int, decimal_places: int, sign: Sign = "nonnegat
     nonzero_int = rf"[1-9]\d{{0,{whole - 1}}}" if whole > 1 else "[1-9]"
     alternatives = [rf"{nonzero_int}{frac}"]
     if decimal_places:
-        small = "|".join(rf"0{{{j}}}[1-9]\d{{0,{decimal_places - 1 - j}}}" if j else
-                         rf"[1-9]\d{{0,{decimal_places - 1}}}" for j in range(decimal_places))
+        small = "|".join(
+            rf"0{{{j}}}[1-9]\d{{0,{decimal_places - 1 - j}}}" if j else rf"[1-9]\d{{0,{decimal_places - 1}}}"
+            for j in range(decimal_places)
+        )
         alternatives.append(rf"0\.(?:{small})")
     return rf"^(?:{'|'.join(alternatives)})$"
 
@@ -89,11 +92,11 @@ def decimal_string(
     elif sign == "positive":
         bounds["gt"] = 0
     if le_power_of_ten is not None:
-        bounds["le"] = 10 ** le_power_of_ten
+        bounds["le"] = 10**le_power_of_ten
     if le_power_of_ten is not None:
-        limit = f"from 0 to {10 ** le_power_of_ten}, at most {decimal_places} decimals"
+        limit = f"from 0 to {10**le_power_of_ten}, at most {decimal_places} decimals"
     else:
-        limit = ("" if sign == "any" else "non-negative, " if sign == "nonnegative" else "positive, ")
+        limit = "" if sign == "any" else "non-negative, " if sign == "nonnegative" else "positive, "
         limit += f"at most {max_digits - decimal_places} integer digits and {decimal_places} decimals"
     schema: dict[str, Any] = {"type": "string", "pattern": pattern, "description": f"{description} ({limit})"}
     if example is not None:
@@ -107,12 +110,16 @@ def decimal_string(
         if isinstance(value, str):
             if not regex.match(value):
                 raise PydanticCustomError(
-                    "decimal_string", "must be a decimal string ({limit}) such as \"{example}\"",
-                    {"limit": limit, "example": example or "12.50"})
+                    "decimal_string",
+                    'must be a decimal string ({limit}) such as "{example}"',
+                    {"limit": limit, "example": example or "12.50"},
+                )
             return Decimal(value)
         raise PydanticCustomError(
-            "decimal_string", "must be a decimal string such as \"{example}\", not a JSON {kind}: "
-            "numbers are not exact in JSON", {"example": example or "12.50", "kind": _json_kind(value)})
+            "decimal_string",
+            'must be a decimal string such as "{example}", not a JSON {kind}: numbers are not exact in JSON',
+            {"example": example or "12.50", "kind": _json_kind(value)},
+        )
 
     def write(value: Decimal) -> str:
         if value == 0:
@@ -154,10 +161,10 @@ def _json_kind(value: object) -> str:
 Amount = decimal_string(max_digits=20, decimal_places=4, sign="any", description="exact amount", example="1200.50")
 #: An amount a client sends: 14 integer digits, so that minor units and their sums fit BIGINT.
 MoneyIn = decimal_string(max_digits=18, decimal_places=4, description="exact amount", example="1200.50")
-PositiveMoneyIn = decimal_string(max_digits=18, decimal_places=4, sign="positive", description="exact amount",
-                                 example="1200.50")
+PositiveMoneyIn = decimal_string(
+    max_digits=18, decimal_places=4, sign="positive", description="exact amount", example="1200.50"
+)
 #: Quantities of a line: positive, 10 integer digits (quantity × unit price stays in range).
 Quantity = decimal_string(max_digits=14, decimal_places=4, sign="positive", description="quantity", example="1")
 #: Percentages (discounts, tax rates): 0 to 100, four decimals.
-Percent = decimal_string(max_digits=7, decimal_places=4, le_power_of_ten=2, description="percentage",
-                         example="19")
+Percent = decimal_string(max_digits=7, decimal_places=4, le_power_of_ten=2, description="percentage", example="19")

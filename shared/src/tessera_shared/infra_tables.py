@@ -6,8 +6,7 @@ outbox relay and the consumer runner can use the same statements in every servic
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, Uuid
-from sqlalchemy import Identity
+from sqlalchemy import BigInteger, Column, Identity, Index, Integer, String, Table, Text, Uuid
 
 from tessera_shared.db import JSONType, UTCDateTime, new_metadata
 
@@ -28,8 +27,12 @@ outbox = Table(
     Column("attempts", Integer(), nullable=False, server_default="0"),
     Column("last_error", Text(), nullable=True),
 )
-Index("ix_outbox_events_unsent", outbox.c.seq, postgresql_where=outbox.c.sent_at.is_(None),
-      sqlite_where=outbox.c.sent_at.is_(None))
+Index(
+    "ix_outbox_events_unsent",
+    outbox.c.seq,
+    postgresql_where=outbox.c.sent_at.is_(None),
+    sqlite_where=outbox.c.sent_at.is_(None),
+)
 
 inbox = Table(
     "inbox_events",

@@ -56,9 +56,7 @@ def contract_topics(namespace: str = "") -> list[str]:
     return [topic_for(s, namespace) for s in SERVICES] + [dlq_topic_for(s, namespace) for s in SERVICES]
 
 
-async def ensure_topics(
-    bootstrap: str, topics: list[str], *, partitions: int = 6, timeout: float = 30.0
-) -> None:
+async def ensure_topics(bootstrap: str, topics: list[str], *, partitions: int = 6, timeout: float = 30.0) -> None:
     """Create the topics that are missing (the broker does not auto-create them)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
     await asyncio.wait_for(admin.start(), timeout)

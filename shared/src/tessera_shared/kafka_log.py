@@ -27,7 +27,9 @@ _CONNECTION_TROUBLE = re.compile(
     r"unable (to )?connect|connect call failed|unable to bootstrap|unable to update metadata|"
     r"unable to request metadata|nodenotready|kafkaconnectionerror|connection .*(lost|closed|reset)|"
     r"coordinator .*(dead|unknown|not available)|failed fetch messages|requesttimedout|"
-    r"connection refused|no brokers available|group coordinator", re.IGNORECASE)
+    r"connection refused|no brokers available|group coordinator",
+    re.IGNORECASE,
+)
 
 
 class KafkaOutage:
@@ -52,14 +54,17 @@ class KafkaOutage:
                 self._last_error = error
                 line: tuple[str, tuple[object, ...]] | None = (
                     "Kafka unreachable (%s: %s); retrying quietly, a summary every %.0f s until it is back",
-                    (source, error[:300], self.summary_every))
+                    (source, error[:300], self.summary_every),
+                )
             else:
                 self.suppressed += 1
                 self._last_error = error
                 line = None
                 if now - self._last_summary >= self.summary_every:
-                    line = (("Kafka still unreachable after %.0f s (%d failed attempts since the last line; "
-                             "last: %s)"), (now - self.down_since, self.suppressed, error[:300]))
+                    line = (
+                        ("Kafka still unreachable after %.0f s (%d failed attempts since the last line; last: %s)"),
+                        (now - self.down_since, self.suppressed, error[:300]),
+                    )
                     self._last_summary = now
                     self.suppressed = 0
         if line is not None:
@@ -75,8 +80,12 @@ class KafkaOutage:
             down_for, held = self._clock() - self.down_since, self.suppressed
             self.down_since = None
             self.suppressed = 0
-        log.warning("Kafka reachable again after %.0f s (%d failed attempts since the last line)", down_for, held,
-                    extra={"kafka_state": "reachable", "source": source})
+        log.warning(
+            "Kafka reachable again after %.0f s (%d failed attempts since the last line)",
+            down_for,
+            held,
+            extra={"kafka_state": "reachable", "source": source},
+        )
 
     @property
     def down(self) -> bool:
@@ -109,7 +118,7 @@ class _AiokafkaFunnel(logging.Handler):
             if record.levelno >= logging.WARNING and _CONNECTION_TROUBLE.search(record.getMessage()):
                 OUTAGE.failed(record.name, record.getMessage())
                 return
-        except Exception:  # noqa: BLE001 - a log record must never break the client
+        except Exception:
             self.handleError(record)
             return
         _passthrough.handle(record)

@@ -22,9 +22,7 @@ traceparent_var: ContextVar[str | None] = ContextVar("traceparent", default=None
 _TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-HTTP_REQUESTS = Counter(
-    "tessera_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
-)
+HTTP_REQUESTS = Counter("tessera_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 HTTP_LATENCY = Histogram(
     "tessera_http_request_duration_seconds",
     "HTTP request latency",
@@ -33,9 +31,7 @@ HTTP_LATENCY = Histogram(
 )
 OUTBOX_BACKLOG = Gauge("tessera_outbox_backlog", "Outbox events not yet published", ["service"])
 OUTBOX_PUBLISHED = Counter("tessera_outbox_published_total", "Outbox events published", ["service"])
-EVENTS_CONSUMED = Counter(
-    "tessera_events_consumed_total", "Consumed events by outcome", ["service", "type", "outcome"]
-)
+EVENTS_CONSUMED = Counter("tessera_events_consumed_total", "Consumed events by outcome", ["service", "type", "outcome"])
 CONSUMER_LAG = Gauge("tessera_consumer_lag", "Messages behind the log end", ["service", "topic", "partition"])
 DLQ_MESSAGES = Counter("tessera_dlq_messages_total", "Messages sent to the dead-letter topic", ["service"])
 CONSUMER_TRANSACTIONS = Counter(
@@ -120,8 +116,13 @@ class RequestContextMiddleware:
         if self.tracer is not None:
             from tessera_shared.tracing import SpanKind, span
 
-            span_cm = span(self.tracer, f"{scope['method']} {scope['path']}", parent=incoming, kind=SpanKind.SERVER,
-                           attributes={"http.request.method": scope["method"], "url.path": scope["path"]})
+            span_cm = span(
+                self.tracer,
+                f"{scope['method']} {scope['path']}",
+                parent=incoming,
+                kind=SpanKind.SERVER,
+                attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
+            )
         else:
             span_cm = nullcontext()
 

@@ -31,8 +31,8 @@ from tessera_shared.events.envelope import CONTENT_TYPE, CloudEvent, EventData, 
 from tessera_shared.infra_tables import outbox
 from tessera_shared.kafka import partition_for
 from tessera_shared.kafka_log import OUTAGE, is_kafka_failure
-from tessera_shared.tasks import finish_or_cancel
 from tessera_shared.observability import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, current_traceparent
+from tessera_shared.tasks import finish_or_cancel
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,9 @@ async def publish(
     return envelope
 
 
-def outbox_row(data: EventData, *, subject: object, key: str | None = None,
-               now: datetime | None = None) -> dict[str, Any]:
+def outbox_row(
+    data: EventData, *, subject: object, key: str | None = None, now: datetime | None = None
+) -> dict[str, Any]:
     """The row ``publish`` would write for ``data``, for ``publish_many``."""
     envelope = build_event(data, subject=subject, traceparent=current_traceparent())
     return _row_of(envelope, data, key, now or utcnow())
@@ -85,9 +86,14 @@ async def publish_many(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
 
 
 def _row_of(envelope: CloudEvent, data: EventData, key: str | None, now: datetime) -> dict[str, Any]:
-    return {"event_id": uuid.UUID(envelope.id), "topic": topic_for(data.producer),
-            "key": key if key is not None else envelope.subject, "event_type": envelope.type,
-            "envelope": envelope.to_json().decode(), "created_at": now}
+    return {
+        "event_id": uuid.UUID(envelope.id),
+        "topic": topic_for(data.producer),
+        "key": key if key is not None else envelope.subject,
+        "event_type": envelope.type,
+        "envelope": envelope.to_json().decode(),
+        "created_at": now,
+    }
 
 
 def attach_wakeup(factory: async_sessionmaker[AsyncSession], wake: Callable[[], None]) -> None:
@@ -283,11 +289,16 @@ class OutboxRelay:
         unsent = outbox.c.sent_at.is_(None)
 
         async def window(start: int) -> list[Any]:
-            return list((await reader.execute(
-                select(outbox.c.seq, outbox.c.topic, outbox.c.key, outbox.c.envelope)
-                .where(unsent, outbox.c.seq > start, outbox.c.seq <= start + 4 * self._batch_size)
-                .order_by(outbox.c.seq).limit(self._batch_size)
-            )).all())
+            return list(
+                (
+                    await reader.execute(
+                        select(outbox.c.seq, outbox.c.topic, outbox.c.key, outbox.c.envelope)
+                        .where(unsent, outbox.c.seq > start, outbox.c.seq <= start + 4 * self._batch_size)
+                        .order_by(outbox.c.seq)
+                        .limit(self._batch_size)
+                    )
+                ).all()
+            )
 
         async def read() -> list[Any]:
             rows = [] if after is None else await window(after)
@@ -354,15 +365,10 @@ class OutboxRelay:
 
     async def backlog(self) -> int:
         async with self._sessions() as session:
-            count = await session.scalar(
-                select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
-            )
+            count = await session.scalar(select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None)))
         return int(count or 0)
 
     async def _housekeeping(self) -> None:
-        async with self._sessions() as session:
-            async with session.begin():
-                await session.execute(
-                    delete(outbox).where(outbox.c.sent_at < utcnow() - self._retention)
-                )
+        async with self._sessions() as session, session.begin():
+            await session.execute(delete(outbox).where(outbox.c.sent_at < utcnow() - self._retention))
         OUTBOX_BACKLOG.labels(self.service).set(await self.backlog())

@@ -27,8 +27,10 @@ def export_router(service: str, metadata: MetaData) -> APIRouter:
     # Children: (child table, its FK column, the parent table, the parent's referenced column).
     children = [
         (t, fk.parent, fk.column.table, fk.column)
-        for t in metadata.sorted_tables if "customer_id" not in t.c
-        for fk in t.foreign_keys if fk.column.table in tables
+        for t in metadata.sorted_tables
+        if "customer_id" not in t.c
+        for fk in t.foreign_keys
+        if fk.column.table in tables
     ]
 
     @router.get("/{customer_id}/export", summary="Everything this service holds about one customer")
@@ -39,19 +41,31 @@ def export_router(service: str, metadata: MetaData) -> APIRouter:
     ) -> dict[str, Any]:
         data: dict[str, list[dict[str, Any]]] = {}
         for table in tables:
-            rows = (await session.execute(
-                select(table).where(table.c.customer_id == customer_id).limit(MAX_ROWS_PER_TABLE)
-            )).mappings().all()
+            rows = (
+                (
+                    await session.execute(
+                        select(table).where(table.c.customer_id == customer_id).limit(MAX_ROWS_PER_TABLE)
+                    )
+                )
+                .mappings()
+                .all()
+            )
             data[table.name] = [dict(r) for r in rows]
         for child, fk_column, parent, parent_column in children:
             keys = [row[parent_column.name] for row in data.get(parent.name, [])]
             if not keys:
                 continue
-            rows = (await session.execute(
-                select(child).where(fk_column.in_(keys)).limit(MAX_ROWS_PER_TABLE)
-            )).mappings().all()
+            rows = (
+                (await session.execute(select(child).where(fk_column.in_(keys)).limit(MAX_ROWS_PER_TABLE)))
+                .mappings()
+                .all()
+            )
             data.setdefault(child.name, []).extend(dict(r) for r in rows)
-        return {"service": service, "customer_id": str(customer_id),
-                "exported_at": datetime.now(UTC).isoformat(), "tables": data}
+        return {
+            "service": service,
+            "customer_id": str(customer_id),
+            "exported_at": datetime.now(UTC).isoformat(),
+            "tables": data,
+        }
 
     return router

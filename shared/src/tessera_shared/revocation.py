@@ -60,8 +60,7 @@ class RevokedTokens:
 
 
 def parse_feed(body: dict[str, Any]) -> tuple[list[tuple[str, float]], datetime]:
-    entries = [(str(item["jti"]), datetime.fromisoformat(item["expires_at"]).timestamp())
-               for item in body["items"]]
+    entries = [(str(item["jti"]), datetime.fromisoformat(item["expires_at"]).timestamp()) for item in body["items"]]
     return entries, datetime.fromisoformat(body["now"])
 
 
@@ -69,9 +68,13 @@ class RevocationPoller:
     """Refreshes a :class:`RevokedTokens` every ``interval`` seconds with ``fetch(since)``.
     A failing source is logged once when it starts failing and once when it recovers."""
 
-    def __init__(self, revoked: RevokedTokens,
-                 fetch: Callable[[datetime | None], Awaitable[tuple[list[tuple[str, float]], datetime]]],
-                 interval: float = REVOCATION_POLL_SECONDS, source: str = "the gateway") -> None:
+    def __init__(
+        self,
+        revoked: RevokedTokens,
+        fetch: Callable[[datetime | None], Awaitable[tuple[list[tuple[str, float]], datetime]]],
+        interval: float = REVOCATION_POLL_SECONDS,
+        source: str = "the gateway",
+    ) -> None:
         self.revoked = revoked
         self.fetch = fetch
         self.interval = interval
@@ -91,16 +94,19 @@ class RevocationPoller:
                     self._failing = False
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - any failure: keep what is known, try again
+            except Exception as exc:
                 if not self._failing:
-                    log.warning("cannot read token revocations; revoked tokens stay accepted until it can",
-                                extra={"source": self.source, "error": repr(exc)})
+                    log.warning(
+                        "cannot read token revocations; revoked tokens stay accepted until it can",
+                        extra={"source": self.source, "error": repr(exc)},
+                    )
                     self._failing = True
             await asyncio.sleep(self.interval)
 
 
-def http_feed(gateway_url: str, timeout: float = 2.0) -> tuple[
-        httpx.AsyncClient, Callable[[datetime | None], Awaitable[tuple[list[tuple[str, float]], datetime]]]]:
+def http_feed(
+    gateway_url: str, timeout: float = 2.0
+) -> tuple[httpx.AsyncClient, Callable[[datetime | None], Awaitable[tuple[list[tuple[str, float]], datetime]]]]:
     """A client and a fetch function reading the gateway's ``/auth/revocations``."""
     client = httpx.AsyncClient(base_url=gateway_url.rstrip("/"), timeout=timeout)
 

@@ -21,8 +21,9 @@ class ServiceSettings(BaseSettings):
 
     # Secrets may also come from files (Docker/Kubernetes secrets), one file per setting named
     # like the variable, e.g. /run/secrets/TESSERA_CUSTOMER_JWT_SIGNING_KEY.
-    model_config = SettingsConfigDict(env_prefix="TESSERA_", extra="ignore", frozen=True,
-                                      secrets_dir=os.environ.get("TESSERA_SECRETS_DIR"))
+    model_config = SettingsConfigDict(
+        env_prefix="TESSERA_", extra="ignore", frozen=True, secrets_dir=os.environ.get("TESSERA_SECRETS_DIR")
+    )
 
     service_name: str = "service"
     environment: Literal["local", "test", "production"] = "local"
@@ -96,7 +97,7 @@ class ServiceSettings(BaseSettings):
         return self.kafka_consumer_group or f"tessera-{self.service_name}"
 
     @model_validator(mode="after")
-    def _refuse_defaults_outside_local(self) -> "ServiceSettings":
+    def _refuse_defaults_outside_local(self) -> ServiceSettings:
         if self.environment == "production":
             key = self.jwt_signing_key.get_secret_value()
             if self.jwt_algorithm == "HS256" and (key == LOCAL_SIGNING_KEY or len(key) < 32):

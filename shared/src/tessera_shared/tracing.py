@@ -24,15 +24,20 @@ from tessera_shared.observability import traceparent_var
 _propagator = TraceContextTextMapPropagator()
 
 
-def make_tracer(service: str, exporter: Literal["none", "console", "otlp"] = "none",
-                endpoint: str | None = None, sample_ratio: float | None = None) -> tuple[TracerProvider, Tracer]:
+def make_tracer(
+    service: str,
+    exporter: Literal["none", "console", "otlp"] = "none",
+    endpoint: str | None = None,
+    sample_ratio: float | None = None,
+) -> tuple[TracerProvider, Tracer]:
     """A provider of the service's own (several services may share a process in tests).
 
     Unsampled spans are not recorded (a third of the cost of a recorded one) but still carry the
     trace id: with no exporter nothing would read a recorded span."""
     ratio = sample_ratio if sample_ratio is not None else (0.0 if exporter == "none" else 1.0)
-    provider = TracerProvider(resource=Resource.create({"service.name": f"tessera-{service}"}),
-                              sampler=ParentBased(TraceIdRatioBased(ratio)))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"tessera-{service}"}), sampler=ParentBased(TraceIdRatioBased(ratio))
+    )
     if exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     elif exporter == "otlp":
@@ -43,8 +48,9 @@ def make_tracer(service: str, exporter: Literal["none", "console", "otlp"] = "no
 
 
 @contextmanager
-def span(tracer: Tracer, name: str, *, parent: str | None, kind: SpanKind,
-         attributes: dict[str, str | int] | None = None) -> Iterator[trace.Span]:
+def span(
+    tracer: Tracer, name: str, *, parent: str | None, kind: SpanKind, attributes: dict[str, str | int] | None = None
+) -> Iterator[trace.Span]:
     """A span continuing the W3C ``parent`` traceparent; the current traceparent follows it."""
     context = _propagator.extract({"traceparent": parent}) if parent else None
     with tracer.start_as_current_span(name, context=context, kind=kind, attributes=attributes) as current:

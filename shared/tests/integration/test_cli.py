@@ -23,12 +23,14 @@ async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-async def apply_even_failing(session, event: CloudEvent, data: Ping) -> None:  # noqa: ANN001
+async def apply_even_failing(session, event: CloudEvent, data: Ping) -> None:
     """The handler after the bug fix: it no longer refuses these pings."""
     await session.execute(insert(effects).values(ping_no=data.ping_no, label=data.label))
 
 
-async def test_dead_letters_are_listed_redriven_once_and_applied_once(sessions, kafka_bootstrap, topics, capsys) -> None:  # noqa: ANN001
+async def test_dead_letters_are_listed_redriven_once_and_applied_once(
+    sessions, kafka_bootstrap, topics, capsys
+) -> None:
     key = uuid.uuid4()
     await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(1, key), ping_bytes(2, key, fail=True)])
     group = f"{topics}tessera-billing"
@@ -51,7 +53,7 @@ async def test_dead_letters_are_listed_redriven_once_and_applied_once(sessions, 
     assert await cli(capsys, *common, "dlq", "redrive", "--service", "billing") == []  # not twice
 
     fixed = runner_for(sessions, kafka_bootstrap, topics, group)
-    fixed._handlers[Ping.event_type] = apply_even_failing  # noqa: SLF001 - the deployed fix
+    fixed._handlers[Ping.event_type] = apply_even_failing
     fixed.start()
     try:
         await wait_until(lambda: asyncio.sleep(0, fixed.applied == 1))
@@ -63,7 +65,9 @@ async def test_dead_letters_are_listed_redriven_once_and_applied_once(sessions, 
     assert sum(row["lag"] for row in lags) == 0
 
 
-async def test_replay_from_offset_zero_redelivers_and_the_inbox_dedupes(sessions, kafka_bootstrap, topics, capsys) -> None:  # noqa: ANN001
+async def test_replay_from_offset_zero_redelivers_and_the_inbox_dedupes(
+    sessions, kafka_bootstrap, topics, capsys
+) -> None:
     key = uuid.uuid4()
     await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(3)])
     group = f"{topics}tessera-billing"
@@ -75,7 +79,9 @@ async def test_replay_from_offset_zero_redelivers_and_the_inbox_dedupes(sessions
         await first.stop()
 
     common = ["--bootstrap", kafka_bootstrap, "--namespace", topics]
-    moved = await cli(capsys, *common, "replay", "--service", "billing", "--producers", "customer", "--from-offset", "0")
+    moved = await cli(
+        capsys, *common, "replay", "--service", "billing", "--producers", "customer", "--from-offset", "0"
+    )
     assert {row["offset"] for row in moved} == {0}
     lags = await cli(capsys, *common, "lag", "--service", "billing", "--producers", "customer")
     assert sum(row["lag"] for row in lags) == 3

@@ -25,12 +25,14 @@ def default_collector() -> Iterator[tuple[int, int, int]]:
 
 
 async def test_a_running_service_has_a_larger_young_generation_and_its_startup_frozen(
-    databases: DatabaseFactory, default_collector: tuple[int, int, int],
+    databases: DatabaseFactory,
+    default_collector: tuple[int, int, int],
 ) -> None:
     app = create_service_app(
         ServiceSpec(name="sales", title="t", description="t", routers=[], migrations=None),
-        ServiceSettings(database_url=await databases.empty("sqlite"), kafka_enabled=False, log_json=False,
-                        gc_young_threshold=12_345),
+        ServiceSettings(
+            database_url=await databases.empty("sqlite"), kafka_enabled=False, log_json=False, gc_young_threshold=12_345
+        ),
     )
     async with running(app) as client:
         assert gc.get_threshold() == (12_345, 10, 10)
@@ -49,7 +51,8 @@ def test_the_tuning_can_be_turned_off(default_collector: tuple[int, int, int]) -
 
 
 def test_startup_garbage_is_collected_before_the_first_freeze(
-    default_collector: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch,
+    default_collector: tuple[int, int, int],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from tessera_shared import app as app_module
 

@@ -33,13 +33,22 @@ def failing_on(ping_no: int, *, times: int, error: type[Exception] = RuntimeErro
     return handle, calls
 
 
-def runner_with(handler: Handler, sessions: async_sessionmaker[AsyncSession], bootstrap: str, ns: str) -> ConsumerRunner:
+def runner_with(
+    handler: Handler, sessions: async_sessionmaker[AsyncSession], bootstrap: str, ns: str
+) -> ConsumerRunner:
     group = f"g-{uuid.uuid4().hex[:8]}"
     return ConsumerRunner(
-        service="billing", sessions=sessions, handlers={Ping.event_type: handler},
-        consumer_factory=lambda: make_consumer(bootstrap, group_id=group, client_id="test", topics=[f"{ns}crm.customer"]),
+        service="billing",
+        sessions=sessions,
+        handlers={Ping.event_type: handler},
+        consumer_factory=lambda: make_consumer(
+            bootstrap, group_id=group, client_id="test", topics=[f"{ns}crm.customer"]
+        ),
         producer_factory=lambda: make_producer(bootstrap, client_id="test-dlq"),
-        dlq_topic=f"{ns}crm.billing.dlq", group_id=group, max_attempts=3, retry_backoff=0.01,
+        dlq_topic=f"{ns}crm.billing.dlq",
+        group_id=group,
+        max_attempts=3,
+        retry_backoff=0.01,
     )
 
 
@@ -48,7 +57,7 @@ async def applied_in_order(sessions: async_sessionmaker[AsyncSession]) -> list[i
         return list((await s.execute(select(effects.c.ping_no).order_by(effects.c.id))).scalars())
 
 
-async def run_until(runner: ConsumerRunner, predicate) -> None:  # noqa: ANN001
+async def run_until(runner: ConsumerRunner, predicate) -> None:
     runner.start()
     try:
         await wait_until(lambda: asyncio.sleep(0, predicate()))
@@ -56,7 +65,9 @@ async def run_until(runner: ConsumerRunner, predicate) -> None:  # noqa: ANN001
         await runner.stop()
 
 
-async def test_a_record_that_is_retried_is_not_overtaken_and_the_others_apply_once(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_a_record_that_is_retried_is_not_overtaken_and_the_others_apply_once(
+    sessions, kafka_bootstrap, topics
+) -> None:
     key = uuid.uuid4()  # one key: one partition, one poll
     await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(1, 7)])
     handler, calls = failing_on(3, times=2)
@@ -69,7 +80,9 @@ async def test_a_record_that_is_retried_is_not_overtaken_and_the_others_apply_on
     assert (runner.duplicates, runner.dead_lettered) == (0, 0)
 
 
-async def test_a_poisoned_record_mid_poll_is_parked_and_the_rest_apply_once_in_order(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_a_poisoned_record_mid_poll_is_parked_and_the_rest_apply_once_in_order(
+    sessions, kafka_bootstrap, topics
+) -> None:
     key = uuid.uuid4()
     await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(1, 7)])
     handler, calls = failing_on(3, times=99)
@@ -83,7 +96,9 @@ async def test_a_poisoned_record_mid_poll_is_parked_and_the_rest_apply_once_in_o
     assert b"cannot apply ping 3" in headers["dlq-error"]
 
 
-async def test_a_connection_failure_mid_round_rolls_the_round_back_and_retries_it(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_a_connection_failure_mid_round_rolls_the_round_back_and_retries_it(
+    sessions, kafka_bootstrap, topics
+) -> None:
     key = uuid.uuid4()
     await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(1, 5)])
     handler, calls = failing_on(3, times=1, error=ConnectionError)
@@ -94,7 +109,9 @@ async def test_a_connection_failure_mid_round_rolls_the_round_back_and_retries_i
     assert calls[3] == 2 and runner.dead_lettered == 0
 
 
-async def test_a_poll_without_failures_needs_no_savepoints_and_few_transactions(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_a_poll_without_failures_needs_no_savepoints_and_few_transactions(
+    sessions, kafka_bootstrap, topics
+) -> None:
     key = uuid.uuid4()
     pings = [ping_bytes(n, key) for n in range(1, 101)]
     await produce(kafka_bootstrap, f"{topics}crm.customer", [*pings[:50], pings[9], *pings[50:], pings[60]])
@@ -130,7 +147,7 @@ def batched_recording(fail_first_with: int | None = None) -> tuple[Batched, list
     return Batched(apply), calls
 
 
-async def test_a_batched_handler_gets_the_polls_runs_of_its_type_at_once(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_a_batched_handler_gets_the_polls_runs_of_its_type_at_once(sessions, kafka_bootstrap, topics) -> None:
     key = uuid.uuid4()
     pings = [ping_bytes(n, key) for n in range(1, 41)]
     await produce(kafka_bootstrap, f"{topics}crm.customer", [*pings, pings[3]])
@@ -142,7 +159,7 @@ async def test_a_batched_handler_gets_the_polls_runs_of_its_type_at_once(session
     assert len(calls) < 40 and max(map(len, calls)) > 32  # a run is not cut at ROUND_RECORDS
 
 
-async def test_a_failing_run_is_applied_again_one_event_at_a_time(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_a_failing_run_is_applied_again_one_event_at_a_time(sessions, kafka_bootstrap, topics) -> None:
     key = uuid.uuid4()
     await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(1, 11)])
     handler, calls = batched_recording(fail_first_with=5)
@@ -150,11 +167,13 @@ async def test_a_failing_run_is_applied_again_one_event_at_a_time(sessions, kafk
     await run_until(runner, lambda: runner.applied == 10)
     assert await applied_in_order(sessions) == list(range(1, 11))  # the failed run's writes rolled back
     failed = next(i for i, call in enumerate(calls) if 5 in call)
-    assert len(calls[failed]) > 1 and all(len(call) == 1 for call in calls[failed + 1:])
+    assert len(calls[failed]) > 1 and all(len(call) == 1 for call in calls[failed + 1 :])
     assert runner.dead_lettered == 0
 
 
-async def test_after_a_parked_record_the_rest_of_the_poll_is_one_transaction_again(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_after_a_parked_record_the_rest_of_the_poll_is_one_transaction_again(
+    sessions, kafka_bootstrap, topics
+) -> None:
     key = uuid.uuid4()
     await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(1, 101)])
     handler, calls = failing_on(5, times=99, error=PermanentError)

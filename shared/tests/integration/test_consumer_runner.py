@@ -27,12 +27,16 @@ async def apply_ping(session: AsyncSession, event: CloudEvent, data: Ping) -> No
     await session.execute(insert(effects).values(ping_no=data.ping_no, label=data.label))
 
 
-def runner_for(sessions: async_sessionmaker[AsyncSession], bootstrap: str, namespace: str, group: str) -> ConsumerRunner:
+def runner_for(
+    sessions: async_sessionmaker[AsyncSession], bootstrap: str, namespace: str, group: str
+) -> ConsumerRunner:
     return ConsumerRunner(
         service="billing",
         sessions=sessions,
         handlers={Ping.event_type: apply_ping},
-        consumer_factory=lambda: make_consumer(bootstrap, group_id=group, client_id="test", topics=[f"{namespace}crm.customer"]),
+        consumer_factory=lambda: make_consumer(
+            bootstrap, group_id=group, client_id="test", topics=[f"{namespace}crm.customer"]
+        ),
         producer_factory=lambda: make_producer(bootstrap, client_id="test-dlq"),
         dlq_topic=f"{namespace}crm.billing.dlq",
         group_id=group,
@@ -68,12 +72,16 @@ def ping_bytes(n: int, key: uuid.UUID, **kw: object) -> tuple[bytes, bytes]:
     return str(key).encode(), build_event(Ping(ping_no=n, **kw), subject=key).to_json()
 
 
-async def test_relay_dying_after_ack_leads_to_one_effect(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_relay_dying_after_ack_leads_to_one_effect(sessions, kafka_bootstrap, topics) -> None:
     customer = uuid.uuid4()
     async with unit_of_work(sessions) as s:
         await publish(s, Ping(ping_no=1), subject=customer)
-    crashing = OutboxRelay(service="customer", sessions=sessions, namespace=topics,
-                           producer_factory=lambda: make_producer(kafka_bootstrap, client_id="r1"))
+    crashing = OutboxRelay(
+        service="customer",
+        sessions=sessions,
+        namespace=topics,
+        producer_factory=lambda: make_producer(kafka_bootstrap, client_id="r1"),
+    )
 
     def die() -> None:
         raise SystemError("relay died after Kafka acknowledged")
@@ -84,8 +92,12 @@ async def test_relay_dying_after_ack_leads_to_one_effect(sessions, kafka_bootstr
     except SystemError:
         pass
     await crashing.stop()
-    restarted = OutboxRelay(service="customer", sessions=sessions, namespace=topics,
-                            producer_factory=lambda: make_producer(kafka_bootstrap, client_id="r2"))
+    restarted = OutboxRelay(
+        service="customer",
+        sessions=sessions,
+        namespace=topics,
+        producer_factory=lambda: make_producer(kafka_bootstrap, client_id="r2"),
+    )
     try:
         assert await restarted.relay_once() == 1  # the row was never marked sent: sent again
     finally:
@@ -102,14 +114,20 @@ async def test_relay_dying_after_ack_leads_to_one_effect(sessions, kafka_bootstr
     assert await effect_rows(sessions) == [1]
 
 
-async def test_poison_goes_to_dlq_with_error_and_origin_and_the_next_is_processed(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_poison_goes_to_dlq_with_error_and_origin_and_the_next_is_processed(
+    sessions, kafka_bootstrap, topics
+) -> None:
     key = uuid.uuid4()
     topic = f"{topics}crm.customer"
-    await produce(kafka_bootstrap, topic, [
-        (str(key).encode(), b"{this is not json"),
-        ping_bytes(1, key, fail=True),
-        ping_bytes(2, key),
-    ])
+    await produce(
+        kafka_bootstrap,
+        topic,
+        [
+            (str(key).encode(), b"{this is not json"),
+            ping_bytes(1, key, fail=True),
+            ping_bytes(2, key),
+        ],
+    )
     runner = runner_for(sessions, kafka_bootstrap, topics, f"g-{uuid.uuid4().hex[:8]}")
     runner.start()
     try:
@@ -129,7 +147,7 @@ async def test_poison_goes_to_dlq_with_error_and_origin_and_the_next_is_processe
     assert all(r.key == str(key).encode() for r in dlq)
 
 
-async def test_duplicate_delivery_has_one_effect(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_duplicate_delivery_has_one_effect(sessions, kafka_bootstrap, topics) -> None:
     key = uuid.uuid4()
     message = ping_bytes(5, key)
     await produce(kafka_bootstrap, f"{topics}crm.customer", [message, message, message])
@@ -144,7 +162,7 @@ async def test_duplicate_delivery_has_one_effect(sessions, kafka_bootstrap, topi
         assert await s.scalar(select(func.count()).select_from(inbox)) == 1
 
 
-async def test_crash_between_effect_commit_and_offset_commit_applies_once(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_crash_between_effect_commit_and_offset_commit_applies_once(sessions, kafka_bootstrap, topics) -> None:
     key = uuid.uuid4()
     await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(1, key), ping_bytes(2, key)])
     group = f"g-{uuid.uuid4().hex[:8]}"
@@ -173,7 +191,7 @@ async def test_crash_between_effect_commit_and_offset_commit_applies_once(sessio
     assert await effect_rows(sessions) == [1, 2]
 
 
-async def test_offsets_are_committed_after_effects(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_offsets_are_committed_after_effects(sessions, kafka_bootstrap, topics) -> None:
     key = uuid.uuid4()
     await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(4)])
     group = f"g-{uuid.uuid4().hex[:8]}"
@@ -193,17 +211,27 @@ async def test_offsets_are_committed_after_effects(sessions, kafka_bootstrap, to
     assert (again.applied, again.duplicates) == (0, 0)  # nothing redelivered to the same group
 
 
-async def test_unknown_types_are_poison_and_unhandled_contract_types_are_skipped(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_unknown_types_are_poison_and_unhandled_contract_types_are_skipped(
+    sessions, kafka_bootstrap, topics
+) -> None:
     from datetime import UTC, datetime
 
     from tessera_shared.events.contracts import CustomerErased
 
     key = uuid.uuid4()
     foreign = build_event(Ping(ping_no=1), subject=key).model_copy(update={"type": "no.such_fact"})
-    unhandled = build_event(CustomerErased(customer_id=key, requested_by="admin", erased_at=datetime.now(UTC)), subject=key)
-    await produce(kafka_bootstrap, f"{topics}crm.customer", [
-        (str(key).encode(), foreign.to_json()), (str(key).encode(), unhandled.to_json()), ping_bytes(3, key),
-    ])
+    unhandled = build_event(
+        CustomerErased(customer_id=key, requested_by="admin", erased_at=datetime.now(UTC)), subject=key
+    )
+    await produce(
+        kafka_bootstrap,
+        f"{topics}crm.customer",
+        [
+            (str(key).encode(), foreign.to_json()),
+            (str(key).encode(), unhandled.to_json()),
+            ping_bytes(3, key),
+        ],
+    )
     runner = runner_for(sessions, kafka_bootstrap, topics, f"g-{uuid.uuid4().hex[:8]}")
     runner.start()
     try:

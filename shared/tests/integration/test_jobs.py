@@ -12,8 +12,8 @@ from tessera_shared.jobs import Job, run_job_once
 from .conftest import effects
 
 
-async def test_job_runs_with_the_given_clock(sessions) -> None:  # noqa: ANN001
-    async def mark(s, now):  # noqa: ANN001, ANN202
+async def test_job_runs_with_the_given_clock(sessions) -> None:
+    async def mark(s, now):
         async with s() as session, session.begin():
             await session.execute(insert(effects).values(ping_no=now.year, label="job"))
 
@@ -22,11 +22,11 @@ async def test_job_runs_with_the_given_clock(sessions) -> None:  # noqa: ANN001
         assert list((await s.execute(select(effects.c.ping_no))).scalars()) == [2031]
 
 
-async def test_only_one_replica_runs_a_job_at_a_time(sessions, backend) -> None:  # noqa: ANN001
+async def test_only_one_replica_runs_a_job_at_a_time(sessions, backend) -> None:
     running = asyncio.Event()
     release = asyncio.Event()
 
-    async def slow(s, now):  # noqa: ANN001, ANN202
+    async def slow(s, now):
         running.set()
         await release.wait()
 

@@ -9,6 +9,7 @@ import logging
 import socket
 
 import pytest
+
 import tessera_sales.main as sales_main
 from tessera_sales.settings import SalesSettings
 from tessera_shared.kafka_log import OUTAGE, KafkaOutage
@@ -37,8 +38,15 @@ class Lines(logging.Handler):
 @pytest.mark.parametrize("backend", ["postgres"])
 async def test_a_closed_kafka_port_logs_one_line(databases: DatabaseFactory, backend: str) -> None:
     url = await databases.new("sales", backend, migrations_of(sales_main.__file__))
-    app = sales_main.create_app(SalesSettings(database_url=url, kafka_bootstrap=f"127.0.0.1:{closed_port()}",
-                                              kafka_create_topics=False, jobs_enabled=False, log_json=False))
+    app = sales_main.create_app(
+        SalesSettings(
+            database_url=url,
+            kafka_bootstrap=f"127.0.0.1:{closed_port()}",
+            kafka_create_topics=False,
+            jobs_enabled=False,
+            log_json=False,
+        )
+    )
     OUTAGE.recovered("test")  # a clean state, whatever ran before in this process
     lines = Lines()
     async with app.router.lifespan_context(app):

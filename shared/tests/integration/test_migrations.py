@@ -35,14 +35,14 @@ async def test_migrations_match_models_and_downgrade(databases: DatabaseFactory,
         await upgrade_to_head(engine, migrations)
         await upgrade_to_head(engine, migrations)  # a second start finds nothing to do
 
-        def diff(conn):  # noqa: ANN001, ANN202
+        def diff(conn):
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             return compare_metadata(ctx, [metadata, infra_tables.metadata])
 
         async with engine.connect() as conn:
             assert await conn.run_sync(diff) == []
 
-        def down_and_up(conn):  # noqa: ANN001, ANN202
+        def down_and_up(conn):
             cfg = alembic_config(migrations)
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "base")

@@ -22,13 +22,21 @@ from tessera_shared.testing.kafka import read_topic
 from .conftest import Ping
 
 
-def relay_for(sessions: async_sessionmaker[AsyncSession], bootstrap: str, namespace: str, batch_size: int) -> OutboxRelay:
-    return OutboxRelay(service="customer", sessions=sessions, namespace=namespace, batch_size=batch_size,
-                       producer_factory=lambda: make_producer(bootstrap, client_id="test-relay"))
+def relay_for(
+    sessions: async_sessionmaker[AsyncSession], bootstrap: str, namespace: str, batch_size: int
+) -> OutboxRelay:
+    return OutboxRelay(
+        service="customer",
+        sessions=sessions,
+        namespace=namespace,
+        batch_size=batch_size,
+        producer_factory=lambda: make_producer(bootstrap, client_id="test-relay"),
+    )
 
 
-async def publish_pings(sessions: async_sessionmaker[AsyncSession], key: uuid.UUID, numbers: range,
-                        big: int | None = None) -> None:
+async def publish_pings(
+    sessions: async_sessionmaker[AsyncSession], key: uuid.UUID, numbers: range, big: int | None = None
+) -> None:
     for n in numbers:
         async with unit_of_work(sessions) as s:
             await publish(s, Ping(ping_no=n, label="x" * 6000 if n == big else "ping"), subject=key)
@@ -48,7 +56,7 @@ async def sent_seqs(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[in
     return [r.seq for r in rows if r.sent_at is not None], [r.seq for r in rows if r.sent_at is None]
 
 
-def ping_numbers(records: list, key: uuid.UUID) -> list[int]:  # noqa: ANN001
+def ping_numbers(records: list, key: uuid.UUID) -> list[int]:
     return [parse_envelope(r.value).data["ping_no"] for r in records if r.key == str(key).encode()]
 
 
@@ -57,7 +65,9 @@ def test_murmur2_is_kafkas() -> None:
     assert [murmur2(k) for k in keys] == [aiokafka_murmur2(k) for k in keys]
 
 
-async def test_a_failed_batch_mid_pipeline_is_resent_before_anything_after_it(sessions, kafka_bootstrap, namespace) -> None:  # noqa: ANN001
+async def test_a_failed_batch_mid_pipeline_is_resent_before_anything_after_it(
+    sessions, kafka_bootstrap, namespace
+) -> None:
     # A topic that refuses big batches: the batch holding ping 5 fails at the broker while the
     # batches before and after it are in flight; then the operator raises the limit.
     ns = f"{namespace}small."
@@ -74,8 +84,9 @@ async def test_a_failed_batch_mid_pipeline_is_resent_before_anything_after_it(se
                 await relay.relay_once()
             sent, unsent = await sent_seqs(sessions)
             assert len(sent) == 4 and max(sent) < min(unsent)  # only the batch before the failure
-            await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
-                                                      configs={"max.message.bytes": "1048588"})])
+            await admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": "1048588"})]
+            )
             assert await relay.relay_once() == 8  # a fresh producer, from the oldest unsent row
         finally:
             await relay.stop()
@@ -85,7 +96,7 @@ async def test_a_failed_batch_mid_pipeline_is_resent_before_anything_after_it(se
     assert ping_numbers(await read_topic(kafka_bootstrap, topic, expect=12), key) == list(range(12))
 
 
-async def test_rows_are_marked_sent_only_in_order_after_their_ack(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_rows_are_marked_sent_only_in_order_after_their_ack(sessions, kafka_bootstrap, topics) -> None:
     key = uuid.uuid4()
     await publish_pings(sessions, key, range(12))
     relay = relay_for(sessions, kafka_bootstrap, topics, batch_size=3)
@@ -114,7 +125,7 @@ async def test_rows_are_marked_sent_only_in_order_after_their_ack(sessions, kafk
     assert numbers[:3] == [0, 1, 2] and numbers.count(0) == 1
 
 
-async def test_rows_beyond_a_gap_in_seq_and_rows_committed_late_are_sent(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_rows_beyond_a_gap_in_seq_and_rows_committed_late_are_sent(sessions, kafka_bootstrap, topics) -> None:
     key = uuid.uuid4()
     await publish_pings(sessions, key, range(6))
     async with unit_of_work(sessions) as s:  # a gap far wider than the relay's read window

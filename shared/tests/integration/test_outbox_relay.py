@@ -19,15 +19,19 @@ from .conftest import Ping
 
 
 def relay_for(sessions: async_sessionmaker[AsyncSession], bootstrap: str, namespace: str) -> OutboxRelay:
-    return OutboxRelay(service="customer", sessions=sessions, namespace=namespace,
-                       producer_factory=lambda: make_producer(bootstrap, client_id="test-relay"))
+    return OutboxRelay(
+        service="customer",
+        sessions=sessions,
+        namespace=namespace,
+        producer_factory=lambda: make_producer(bootstrap, client_id="test-relay"),
+    )
 
 
 class Boom(Exception):
     pass
 
 
-async def test_rolled_back_transaction_publishes_nothing(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_rolled_back_transaction_publishes_nothing(sessions, kafka_bootstrap, topics) -> None:
     customer = uuid.uuid4()
     with pytest.raises(Boom):
         async with unit_of_work(sessions) as s:
@@ -45,7 +49,7 @@ async def test_rolled_back_transaction_publishes_nothing(sessions, kafka_bootstr
     assert [parse_envelope(r.value).data["label"] for r in records] == ["committed"]
 
 
-async def test_published_event_is_a_keyed_cloudevent(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_published_event_is_a_keyed_cloudevent(sessions, kafka_bootstrap, topics) -> None:
     customer = uuid.uuid4()
     async with unit_of_work(sessions) as s:
         envelope = await publish(s, Ping(ping_no=7), subject=customer)
@@ -69,7 +73,7 @@ async def test_published_event_is_a_keyed_cloudevent(sessions, kafka_bootstrap, 
     assert event.typed_data() == Ping(ping_no=7)
 
 
-async def test_events_of_one_customer_keep_their_order(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_events_of_one_customer_keep_their_order(sessions, kafka_bootstrap, topics) -> None:
     customers = [uuid.uuid4() for _ in range(5)]
     for n in range(40):
         async with unit_of_work(sessions) as s:
@@ -85,7 +89,7 @@ async def test_events_of_one_customer_keep_their_order(sessions, kafka_bootstrap
         assert mine == sorted(mine) and len(mine) == 8
 
 
-async def test_backlog_counts_unsent_events(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_backlog_counts_unsent_events(sessions, kafka_bootstrap, topics) -> None:
     async with unit_of_work(sessions) as s:
         for n in range(3):
             await publish(s, Ping(ping_no=n), subject=uuid.uuid4())
@@ -98,11 +102,15 @@ async def test_backlog_counts_unsent_events(sessions, kafka_bootstrap, topics) -
         await relay.stop()
 
 
-async def test_broker_unreachable_keeps_rows_for_later(sessions, kafka_bootstrap, topics) -> None:  # noqa: ANN001
+async def test_broker_unreachable_keeps_rows_for_later(sessions, kafka_bootstrap, topics) -> None:
     async with unit_of_work(sessions) as s:
         await publish(s, Ping(ping_no=1), subject=uuid.uuid4())
-    dead = OutboxRelay(service="customer", sessions=sessions, namespace=topics,
-                       producer_factory=lambda: make_producer("127.0.0.1:1", client_id="dead"))
+    dead = OutboxRelay(
+        service="customer",
+        sessions=sessions,
+        namespace=topics,
+        producer_factory=lambda: make_producer("127.0.0.1:1", client_id="dead"),
+    )
     with pytest.raises(Exception):
         await dead.relay_once()
     await dead.stop()
@@ -117,7 +125,7 @@ async def test_broker_unreachable_keeps_rows_for_later(sessions, kafka_bootstrap
         await relay.stop()
 
 
-async def test_publish_many_writes_what_publish_writes_and_wakes_the_relay(sessions) -> None:  # noqa: ANN001
+async def test_publish_many_writes_what_publish_writes_and_wakes_the_relay(sessions) -> None:
     from tessera_shared.outbox import attach_wakeup, outbox_row, publish_many
 
     woken: list[bool] = []
@@ -131,8 +139,9 @@ async def test_publish_many_writes_what_publish_writes_and_wakes_the_relay(sessi
         await publish_many(s, [])  # nothing to write, nothing to wake
     assert woken == [True, True]
     async with unit_of_work(sessions) as s:
-        rows = (await s.execute(select(outbox.c.key, outbox.c.event_type, outbox.c.envelope)
-                                .order_by(outbox.c.seq))).all()
+        rows = (
+            await s.execute(select(outbox.c.key, outbox.c.event_type, outbox.c.envelope).order_by(outbox.c.seq))
+        ).all()
     assert [(k, t) for k, t, _ in rows] == [(str(subject), "test.ping")] * 3
     envelopes = [parse_envelope(e.encode()) for _, _, e in rows]
     assert [e.data["ping_no"] for e in envelopes] == [1, 2, 3]

@@ -13,10 +13,20 @@ from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, running
 
 metadata = new_metadata()
-orders = Table("orders", metadata, Column("id", Integer, primary_key=True), Column("customer_id", Uuid, nullable=False),
-               Column("note", String(50)))
-order_lines = Table("order_lines", metadata, Column("id", Integer, primary_key=True),
-                    Column("order_id", ForeignKey("orders.id"), nullable=False), Column("text", String(50)))
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Uuid, nullable=False),
+    Column("note", String(50)),
+)
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", ForeignKey("orders.id"), nullable=False),
+    Column("text", String(50)),
+)
 unrelated = Table("settings_rows", metadata, Column("id", Integer, primary_key=True), Column("value", String(50)))
 
 
@@ -30,12 +40,18 @@ async def test_export_follows_customer_id_and_foreign_keys(databases: DatabaseFa
     async with running(app) as client:
         async with app.state.runtime.engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
-            await conn.execute(insert(orders), [{"id": 1, "customer_id": mine, "note": "mine"},
-                                                {"id": 2, "customer_id": theirs, "note": "theirs"}])
-            await conn.execute(insert(order_lines), [{"id": 10, "order_id": 1, "text": "my line"},
-                                                     {"id": 20, "order_id": 2, "text": "their line"}])
+            await conn.execute(
+                insert(orders),
+                [{"id": 1, "customer_id": mine, "note": "mine"}, {"id": 2, "customer_id": theirs, "note": "theirs"}],
+            )
+            await conn.execute(
+                insert(order_lines),
+                [{"id": 10, "order_id": 1, "text": "my line"}, {"id": 20, "order_id": 2, "text": "their line"}],
+            )
             await conn.execute(insert(unrelated), [{"id": 1, "value": "x"}])
-        assert (await client.get(f"/v1/data-subjects/{mine}/export", headers=bearer(app, "m", "sales_manager"))).status_code == 403
+        assert (
+            await client.get(f"/v1/data-subjects/{mine}/export", headers=bearer(app, "m", "sales_manager"))
+        ).status_code == 403
         r = await client.get(f"/v1/data-subjects/{mine}/export", headers=bearer(app, "a", "admin"))
     assert r.status_code == 200
     tables = r.json()["tables"]

@@ -25,14 +25,14 @@ class Effect:
 registry().map_imperatively(Effect, effects)
 
 
-async def test_a_read_session_reads_what_was_committed(sessions) -> None:  # noqa: ANN001
+async def test_a_read_session_reads_what_was_committed(sessions) -> None:
     async with unit_of_work(sessions) as s:
         await s.execute(insert(effects).values(ping_no=1, label="one"))
     async with read_session(sessions) as s:
         assert (await s.execute(select(effects.c.label))).scalars().all() == ["one"]
 
 
-async def test_postgres_reads_need_no_transaction_round_trips(databases) -> None:  # noqa: ANN001
+async def test_postgres_reads_need_no_transaction_round_trips(databases) -> None:
     from tessera_shared import infra_tables
     from tessera_shared.db import create_engine, session_factory
 
@@ -62,7 +62,7 @@ async def test_postgres_reads_need_no_transaction_round_trips(databases) -> None
 
 
 @pytest.mark.parametrize("write", ["core insert", "core update", "orm flush"])
-async def test_a_read_session_refuses_writes(sessions, write: str) -> None:  # noqa: ANN001
+async def test_a_read_session_refuses_writes(sessions, write: str) -> None:
     async with unit_of_work(sessions) as s:
         await s.execute(insert(effects).values(ping_no=1, label="kept"))
     with pytest.raises(ReadOnlySessionError):
@@ -78,7 +78,7 @@ async def test_a_read_session_refuses_writes(sessions, write: str) -> None:  # n
         assert (await s.execute(select(effects.c.ping_no, effects.c.label))).all() == [(1, "kept")]
 
 
-async def test_get_routes_get_a_read_session_and_others_a_transaction(sessions) -> None:  # noqa: ANN001
+async def test_get_routes_get_a_read_session_and_others_a_transaction(sessions) -> None:
     from types import SimpleNamespace
 
     app = FastAPI()
@@ -102,7 +102,7 @@ async def test_get_routes_get_a_read_session_and_others_a_transaction(sessions) 
         assert (await s.execute(select(effects.c.label))).scalars().all() == ["from POST"]
 
 
-async def test_a_snapshot_read_sees_one_snapshot_and_writes_nothing(sessions) -> None:  # noqa: ANN001
+async def test_a_snapshot_read_sees_one_snapshot_and_writes_nothing(sessions) -> None:
     async with unit_of_work(sessions) as s:
         await s.execute(insert(effects).values(ping_no=1, label="before"))
     async with read_session(sessions, snapshot=True) as s:

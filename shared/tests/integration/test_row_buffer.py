@@ -11,12 +11,12 @@ from tessera_shared.buffered import RowBuffer
 from .conftest import effects
 
 
-async def count(sessions) -> int:  # noqa: ANN001
+async def count(sessions) -> int:
     async with sessions() as s:
         return int(await s.scalar(select(func.count()).select_from(effects)))
 
 
-async def test_rows_are_written_in_batches_and_on_stop(sessions) -> None:  # noqa: ANN001
+async def test_rows_are_written_in_batches_and_on_stop(sessions) -> None:
     buffer = RowBuffer(sessions, flush_interval=0.05)
     buffer.start()
     for n in range(5):
@@ -32,7 +32,7 @@ async def test_rows_are_written_in_batches_and_on_stop(sessions) -> None:  # noq
     assert await count(sessions) == 6  # stopping flushes what is left
 
 
-async def test_rows_survive_a_failed_flush(sessions) -> None:  # noqa: ANN001
+async def test_rows_survive_a_failed_flush(sessions) -> None:
     buffer = RowBuffer(sessions, flush_interval=10)
     buffer.add(effects, {"ping_no": 1, "label": "kept"})
     buffer.add(effects, {"ping_no": None, "label": "breaks the batch"})  # NOT NULL violation
@@ -42,7 +42,7 @@ async def test_rows_survive_a_failed_flush(sessions) -> None:  # noqa: ANN001
         pass
     assert await count(sessions) == 0
     # The rows are still there for the next try (after the cause is fixed, here: drop the bad one).
-    buffer._rows[effects] = [r for r in buffer._rows[effects] if r["ping_no"] is not None]  # noqa: SLF001
-    buffer._size = 1  # noqa: SLF001
+    buffer._rows[effects] = [r for r in buffer._rows[effects] if r["ping_no"] is not None]
+    buffer._size = 1
     await buffer.flush()
     assert await count(sessions) == 1

@@ -10,6 +10,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+
 from tessera_shared.http.guard import EdgeGuardMiddleware, ambiguous_path
 from tessera_shared.revocation import RevokedTokens
 
@@ -18,14 +19,22 @@ def app() -> EdgeGuardMiddleware:
     async def echo(request):
         cache = "public, max-age=60" if request.url.path.endswith("/schema") else "private, max-age=60"
         return PlainTextResponse(request.url.path, headers={"Cache-Control": cache})
+
     return EdgeGuardMiddleware(Starlette(routes=[Route("/{path:path}", echo)]), max_header_bytes=2048)
 
 
-@pytest.mark.parametrize(("path", "raw", "refused"), [
-    ("/v1/a/../b", b"/v1/a/%2e%2e/b", True), ("/v1/./b", b"/v1/./b", True), ("/v1/a/b", b"/v1/a%2Fb", True),
-    ("/v1/a\\b", b"/v1/a%5cb", True), ("/v1/a.b/..c", b"/v1/a.b/..c", False), ("/v1/a", b"/v1/a?x=%2F", False),
-    ("/v1/a%2Fb", b"/v1/a%252Fb", False),
-])
+@pytest.mark.parametrize(
+    ("path", "raw", "refused"),
+    [
+        ("/v1/a/../b", b"/v1/a/%2e%2e/b", True),
+        ("/v1/./b", b"/v1/./b", True),
+        ("/v1/a/b", b"/v1/a%2Fb", True),
+        ("/v1/a\\b", b"/v1/a%5cb", True),
+        ("/v1/a.b/..c", b"/v1/a.b/..c", False),
+        ("/v1/a", b"/v1/a?x=%2F", False),
+        ("/v1/a%2Fb", b"/v1/a%252Fb", False),
+    ],
+)
 def test_ambiguous_path(path: str, raw: bytes, refused: bool) -> None:
     assert ambiguous_path({"path": path, "raw_path": raw}) is refused
 
@@ -39,14 +48,19 @@ async def test_refusals_and_headers() -> None:
         assert big.status_code == 431
         assert big.json()["type"] == "urn:tessera:problem:request-header-fields-too-large"
         ok = await client.get("/v1/x")
-        assert (ok.status_code, ok.headers["cache-control"], ok.headers["x-content-type-options"]) == \
-            (200, "no-store", "nosniff")
+        assert (ok.status_code, ok.headers["cache-control"], ok.headers["x-content-type-options"]) == (
+            200,
+            "no-store",
+            "nosniff",
+        )
         outside = await client.get("/healthz")
         assert outside.headers["cache-control"] == "private, max-age=60"  # outside the API: untouched
         # A route that declares its answer public (holding no personal data) keeps its caching.
         public = await client.get("/api/v1/events/schema")
-        assert (public.headers["cache-control"], public.headers["x-content-type-options"]) == \
-            ("public, max-age=60", "nosniff")
+        assert (public.headers["cache-control"], public.headers["x-content-type-options"]) == (
+            "public, max-age=60",
+            "nosniff",
+        )
 
 
 def test_revoked_tokens_forget_what_expired() -> None:

@@ -11,8 +11,15 @@ from tessera_shared.events.contracts import CustomerCreated
 
 
 def created(**kw: object) -> CustomerCreated:
-    base = dict(customer_id=uuid.uuid4(), kind="person", name="Ada", email="ada@example.com",
-                owner_id=None, status="prospect", created_at=datetime.now(UTC))
+    base = dict(
+        customer_id=uuid.uuid4(),
+        kind="person",
+        name="Ada",
+        email="ada@example.com",
+        owner_id=None,
+        status="prospect",
+        created_at=datetime.now(UTC),
+    )
     return CustomerCreated(**{**base, **kw})
 
 

@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-
 from sqlalchemy import exc as sa_exc
 
 from tessera_shared.auth import TokenCodec
@@ -60,8 +59,9 @@ def test_a_tampered_copy_of_a_cached_token_is_refused() -> None:
     token = c.issue("rep1", ["sales_rep"])
     c.verify(token)
     header, payload, signature = token.split(".")
-    forged = jwt.encode({**jwt.decode(token, options={"verify_signature": False}), "roles": ["admin"]},
-                        "x" * 40, algorithm="HS256").split(".")[1]
+    forged = jwt.encode(
+        {**jwt.decode(token, options={"verify_signature": False}), "roles": ["admin"]}, "x" * 40, algorithm="HS256"
+    ).split(".")[1]
     with pytest.raises(Problem):
         c.verify(f"{header}.{forged}.{signature}")
 
@@ -83,25 +83,43 @@ class _FrozenDatetime:
     def __init__(self, ts: float) -> None:
         self._ts = ts
 
-    def now(self, tz=None) -> datetime:  # noqa: ANN001
+    def now(self, tz=None) -> datetime:
         return datetime.fromtimestamp(self._ts, tz)
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str):
         return getattr(datetime, name)
 
 
 def test_token_for_another_audience_is_refused() -> None:
-    token = jwt.encode({"sub": "x", "roles": ["admin"], "iss": "tessera-gateway", "aud": "other",
-                        "iat": datetime.now(UTC), "exp": datetime.now(UTC) + timedelta(minutes=1)},
-                       "k" * 40, algorithm="HS256")
+    token = jwt.encode(
+        {
+            "sub": "x",
+            "roles": ["admin"],
+            "iss": "tessera-gateway",
+            "aud": "other",
+            "iat": datetime.now(UTC),
+            "exp": datetime.now(UTC) + timedelta(minutes=1),
+        },
+        "k" * 40,
+        algorithm="HS256",
+    )
     with pytest.raises(Problem):
         codec().verify(token)
 
 
 def test_none_algorithm_is_refused() -> None:
-    token = jwt.encode({"sub": "x", "roles": ["admin"], "iss": "tessera-gateway", "aud": "tessera",
-                        "iat": datetime.now(UTC), "exp": datetime.now(UTC) + timedelta(minutes=1)},
-                       None, algorithm="none")
+    token = jwt.encode(
+        {
+            "sub": "x",
+            "roles": ["admin"],
+            "iss": "tessera-gateway",
+            "aud": "tessera",
+            "iat": datetime.now(UTC),
+            "exp": datetime.now(UTC) + timedelta(minutes=1),
+        },
+        None,
+        algorithm="none",
+    )
     with pytest.raises(Problem):
         codec().verify(token)
 
@@ -127,8 +145,16 @@ def test_cursors_are_signed_and_typed_by_their_columns() -> None:
     from tessera_shared.db import Money, UTCDateTime
     from tessera_shared.http import pagination
 
-    t = Table("t", MetaData(), Column("id", Uuid), Column("at", UTCDateTime), Column("n", Integer),
-              Column("m", Money), Column("s", String), Column("plain", DateTime))
+    t = Table(
+        "t",
+        MetaData(),
+        Column("id", Uuid),
+        Column("at", UTCDateTime),
+        Column("n", Integer),
+        Column("m", Money),
+        Column("s", String),
+        Column("plain", DateTime),
+    )
     columns = (t.c.id, t.c.at, t.c.n, t.c.m, t.c.s)
     values = [uuid.uuid4(), datetime(2026, 1, 2, tzinfo=UTC), 5, Decimal("1.50"), "x"]
     issued = encode_cursor([*values[:3], "1.50", "x"])
@@ -140,10 +166,21 @@ def test_cursors_are_signed_and_typed_by_their_columns() -> None:
         assert decode_cursor(encode_cursor(["x"]), 1) == ["x"]
     finally:
         pagination.configure_cursor_key(pagination.secrets.token_bytes(32))
-    for wrong, column in [("x", t.c.id), (2**63, t.c.n), (True, t.c.n), ("1e999999", t.c.m), ("NaN", t.c.m),
-                          ("a\x00", t.c.s), (5, t.c.s), ({"t": "2026-01-02T00:00:00"}, t.c.at),
-                          ({"t": "0001-01-01T00:00:00+14:00"}, t.c.at), ({"u": "x"}, t.c.id), ([1], t.c.s),
-                          (1.5, t.c.n), ({"x": 1}, t.c.s)]:
+    for wrong, column in [
+        ("x", t.c.id),
+        (2**63, t.c.n),
+        (True, t.c.n),
+        ("1e999999", t.c.m),
+        ("NaN", t.c.m),
+        ("a\x00", t.c.s),
+        (5, t.c.s),
+        ({"t": "2026-01-02T00:00:00"}, t.c.at),
+        ({"t": "0001-01-01T00:00:00+14:00"}, t.c.at),
+        ({"u": "x"}, t.c.id),
+        ([1], t.c.s),
+        (1.5, t.c.n),
+        ({"x": 1}, t.c.s),
+    ]:
         raw = pagination.orjson.dumps([wrong])
         forged = pagination.base64.urlsafe_b64encode(pagination._signature(raw) + raw).decode()
         with pytest.raises(Problem) as err:
@@ -159,11 +196,14 @@ def test_ids_are_time_ordered_uuid7() -> None:
     assert len(set(ids)) == 1000
 
 
-@pytest.mark.parametrize(("raised", "status"), [
-    (sa_exc.TimeoutError("QueuePool limit reached"), 503),
-    (sa_exc.OperationalError("SELECT 1", {}, ConnectionResetError(), connection_invalidated=True), 503),
-    (sa_exc.IntegrityError("INSERT", {}, ValueError("boom")), 500),
-])
+@pytest.mark.parametrize(
+    ("raised", "status"),
+    [
+        (sa_exc.TimeoutError("QueuePool limit reached"), 503),
+        (sa_exc.OperationalError("SELECT 1", {}, ConnectionResetError(), connection_invalidated=True), 503),
+        (sa_exc.IntegrityError("INSERT", {}, ValueError("boom")), 500),
+    ],
+)
 def test_database_overload_and_outage_are_503_with_retry_after(raised: Exception, status: int) -> None:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient

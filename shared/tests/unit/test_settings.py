@@ -25,13 +25,19 @@ def test_production_refuses_a_short_key() -> None:
 
 def test_production_refuses_a_default_database_password() -> None:
     with pytest.raises(ValidationError, match="database_url"):
-        CustomerSettings(environment="production", jwt_signing_key="k" * 40,
-                         database_url="postgresql+asyncpg://tessera:local@db/customer")
+        CustomerSettings(
+            environment="production",
+            jwt_signing_key="k" * 40,
+            database_url="postgresql+asyncpg://tessera:local@db/customer",
+        )
 
 
 def test_production_accepts_real_secrets() -> None:
-    s = CustomerSettings(environment="production", jwt_signing_key="k" * 40,
-                         database_url="postgresql+asyncpg://tessera:s3cr3t-from-vault@db/customer")
+    s = CustomerSettings(
+        environment="production",
+        jwt_signing_key="k" * 40,
+        database_url="postgresql+asyncpg://tessera:s3cr3t-from-vault@db/customer",
+    )
     assert not s.is_local
 
 

@@ -6,25 +6,40 @@ import csv
 import io
 
 import pytest
+
 from tessera_shared.spreadsheet import csv_line, safe_cell
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-@pytest.mark.parametrize(("value", "cell"), [
-    ("=1+1", "'=1+1"), ("@SUM(A1)", "'@SUM(A1)"), ("-2", "'-2"), ("+4930123", "+4930123"), ("Ada", "Ada"),
-    (None, ""), ("+49 =x", "'+49 =x"), (7, "7"),
-    ("x;=1+1", "x;'=1+1"), ("x,=1+1", "x,'=1+1"), ("a;b,c", "a;b,c"), ("x\t@y", "x\t'@y"),
-    ("x\n=cmd|' /C calc'!A0", "x\n'=cmd|' /C calc'!A0"), ("\t=x", "'\t'=x"), ("x;+49", "x;'+49"),
-    ("a = b; c - d", "a = b; c - d"),  # a formula character after a space is not at a cell start
-])
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("-2", "'-2"),
+        ("+4930123", "+4930123"),
+        ("Ada", "Ada"),
+        (None, ""),
+        ("+49 =x", "'+49 =x"),
+        (7, "7"),
+        ("x;=1+1", "x;'=1+1"),
+        ("x,=1+1", "x,'=1+1"),
+        ("a;b,c", "a;b,c"),
+        ("x\t@y", "x\t'@y"),
+        ("x\n=cmd|' /C calc'!A0", "x\n'=cmd|' /C calc'!A0"),
+        ("\t=x", "'\t'=x"),
+        ("x;+49", "x;'+49"),
+        ("a = b; c - d", "a = b; c - d"),  # a formula character after a space is not at a cell start
+    ],
+)
 def test_safe_cell(value: object, cell: str) -> None:
     assert safe_cell(value) == cell
 
 
 @pytest.mark.parametrize("separator", [",", ";", "\t"])
 def test_no_cell_starts_a_formula_whichever_separator_a_reader_assumes(separator: str) -> None:
-    values = ["x;=1+1", "y,=2+2", "z\t-3", "@w", "plain", "+4930123", "q\r\n=HYPERLINK(\"http://x\")"]
+    values = ["x;=1+1", "y,=2+2", "z\t-3", "@w", "plain", "+4930123", 'q\r\n=HYPERLINK("http://x")']
     line = csv_line(values)
     assert line.endswith("\r\n")
     # With the quotes understood: the values come back, one cell each.

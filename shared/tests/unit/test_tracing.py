@@ -10,8 +10,10 @@ from tessera_shared.tracing import SpanKind, make_tracer, span
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
 
 
-@pytest.mark.parametrize(("exporter", "ratio", "recording"), [
-    ("none", None, False), ("console", None, True), ("none", 1.0, True), ("console", 0.0, False)])
+@pytest.mark.parametrize(
+    ("exporter", "ratio", "recording"),
+    [("none", None, False), ("console", None, True), ("none", 1.0, True), ("console", 0.0, False)],
+)
 def test_recording_follows_the_exporter_and_the_ratio(exporter: str, ratio: float | None, recording: bool) -> None:
     provider, tracer = make_tracer("t", exporter, sample_ratio=ratio)  # type: ignore[arg-type]
     with span(tracer, "GET /x", parent=None, kind=SpanKind.SERVER) as current:

@@ -8,13 +8,13 @@ from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
-from tessera_shared.decimals import MoneyIn, PositiveMoneyIn
-from tessera_shared.http.errors import Problem
-from tessera_shared.http.inputs import Trimmed
 
 from tessera_billing.invoices.rules import InvalidTransition
 from tessera_billing.money import has_valid_precision, quantize
 from tessera_billing.settings import BillingSettings
+from tessera_shared.decimals import MoneyIn, PositiveMoneyIn
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.inputs import Trimmed
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 # Amounts a client sends: decimal strings with their limits in the schema's pattern.
@@ -35,8 +35,12 @@ def today() -> date:
 
 
 def invalid(field: str, message: str, location: str = "body") -> Problem:
-    return Problem(422, f"invalid input: {field}: {message}", slug="validation-error",
-                   errors=[{"field": field, "location": location, "message": message, "type": "value_error"}])
+    return Problem(
+        422,
+        f"invalid input: {field}: {message}",
+        slug="validation-error",
+        errors=[{"field": field, "location": location, "message": message, "type": "value_error"}],
+    )
 
 
 def check_precision(amount: Decimal, currency: str, field: str) -> None:
@@ -45,8 +49,14 @@ def check_precision(amount: Decimal, currency: str, field: str) -> None:
 
 
 def transition_conflict(exc: InvalidTransition) -> Problem:
-    return Problem(409, str(exc), slug="invalid-transition", current_status=exc.current,
-                   requested_status=exc.wanted, allowed_transitions=exc.allowed)
+    return Problem(
+        409,
+        str(exc),
+        slug="invalid-transition",
+        current_status=exc.current,
+        requested_status=exc.wanted,
+        allowed_transitions=exc.allowed,
+    )
 
 
 class MoneyOut(BaseModel):
@@ -57,7 +67,7 @@ class MoneyOut(BaseModel):
 
     @model_validator(mode="after")
     def _quantize(self) -> Any:
-        currency = getattr(self, "currency")
+        currency = self.currency
         for name in self.money_fields:
             value = getattr(self, name)
             if value is not None:

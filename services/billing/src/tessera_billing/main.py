@@ -15,12 +15,12 @@ from tessera_billing.credit.router import router as credit_router
 from tessera_billing.customers.handlers import on_customer_erased, on_customer_merged
 from tessera_billing.invoices.handlers import deal_won_handler
 from tessera_billing.invoices.router import router as invoices_router
+from tessera_billing.models import metadata
 from tessera_billing.payments.router import router as payments_router
 from tessera_billing.receivables.router import router as receivables_router
 from tessera_billing.reports.router import router as reports_router
 from tessera_billing.settings import BillingSettings
 from tessera_billing.writeoffs.router import router as writeoffs_router
-from tessera_billing.models import metadata
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.events.contracts import (
     CustomerCreated,
@@ -39,8 +39,15 @@ def spec(settings: BillingSettings) -> ServiceSpec:
         name="billing",
         title="Tessera billing service",
         description="Invoices, payments, credit control, overdue and dunning, ageing, write-offs.",
-        routers=[collections_router, invoices_router, payments_router, credit_router, reports_router,
-                 writeoffs_router, receivables_router],
+        routers=[
+            collections_router,
+            invoices_router,
+            payments_router,
+            credit_router,
+            reports_router,
+            writeoffs_router,
+            receivables_router,
+        ],
         migrations=Path(__file__).parent / "migrations",
         handlers={
             CustomerCreated.event_type: customer_created_handler(settings),
@@ -51,8 +58,13 @@ def spec(settings: BillingSettings) -> ServiceSpec:
             TicketClosed.event_type: on_ticket_closed,
         },
         consumes=["customer", "sales", "service-desk"],
-        jobs=[Job("billing-overdue", settings.overdue_job_interval_seconds,
-                  lambda sessions, now: run_overdue(sessions, now.date(), settings))],
+        jobs=[
+            Job(
+                "billing-overdue",
+                settings.overdue_job_interval_seconds,
+                lambda sessions, now: run_overdue(sessions, now.date(), settings),
+            )
+        ],
     )
 
 

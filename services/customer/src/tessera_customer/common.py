@@ -33,26 +33,34 @@ async def load_customer(session: AsyncSession, customer_id: uuid.UUID, *, for_up
     if customer is None:
         raise Problem(404, f"customer {customer_id} not found")
     if customer.merged_into_id is not None:
-        raise Problem(404, f"customer {customer_id} was merged into {customer.merged_into_id}",
-                      merged_into=str(customer.merged_into_id))
+        raise Problem(
+            404,
+            f"customer {customer_id} was merged into {customer.merged_into_id}",
+            merged_into=str(customer.merged_into_id),
+        )
     return customer
 
 
 def refuse_if_erased(customer: Customer) -> None:
     if customer.erased_at is not None:
-        raise Problem(409, f"customer {customer.id} was erased; its record can no longer change",
-                      slug="customer-erased")
+        raise Problem(
+            409, f"customer {customer.id} was erased; its record can no longer change", slug="customer-erased"
+        )
 
 
 def audit_read(request: Request, customer_id: uuid.UUID, principal: Principal, action: str) -> None:
     """Record a read of personal data (written behind the request, in batches)."""
-    request.app.state.runtime.rows.add(AccessLog.__table__, {
-        "id": new_id(), "customer_id": customer_id, "principal": principal.subject, "action": action, "at": utcnow()})
+    request.app.state.runtime.rows.add(
+        AccessLog.__table__,
+        {"id": new_id(), "customer_id": customer_id, "principal": principal.subject, "action": action, "at": utcnow()},
+    )
 
 
 async def paginate_desc(
-    session: AsyncSession, stmt: Select[Any], params: PageParams, order: tuple[InstrumentedAttribute[Any], ...],
+    session: AsyncSession,
+    stmt: Select[Any],
+    params: PageParams,
+    order: tuple[InstrumentedAttribute[Any], ...],
 ) -> tuple[list[Any], str | None]:
     """Keyset pagination newest/largest first."""
     return await paginate(session, stmt, params, order, descending=True)
-

@@ -26,8 +26,20 @@ from tessera_customer.value.service import record_payment, record_purchase, refr
 from tessera_shared.consumer import Handler, PermanentError
 from tessera_shared.events import CloudEvent, EventData
 from tessera_shared.events.contracts import (
-    ActivityLogged, DealLost, DealWon, DunningStep, InvoiceIssued, InvoiceOverdue, InvoicePaid, LeadConverted,
-    PaymentReceived, SlaBreached, SurveyAnswered, TicketClosed, TicketEscalated, TicketOpened,
+    ActivityLogged,
+    DealLost,
+    DealWon,
+    DunningStep,
+    InvoiceIssued,
+    InvoiceOverdue,
+    InvoicePaid,
+    LeadConverted,
+    PaymentReceived,
+    SlaBreached,
+    SurveyAnswered,
+    TicketClosed,
+    TicketEscalated,
+    TicketOpened,
 )
 
 log = logging.getLogger(__name__)
@@ -63,9 +75,17 @@ def _spec(data: EventData) -> tuple[str, datetime, str]:
         case ActivityLogged():
             return str(data.activity_id), data.occurred_at, f"{data.kind.capitalize()}: {data.subject}"
         case TicketOpened():
-            return str(data.ticket_id), data.opened_at, f"Ticket opened ({data.priority} {data.category}): {data.subject}"
+            return (
+                str(data.ticket_id),
+                data.opened_at,
+                f"Ticket opened ({data.priority} {data.category}): {data.subject}",
+            )
         case TicketEscalated():
-            return f"{data.ticket_id}:{data.level}", data.escalated_at, f"Ticket escalated to level {data.level}: {data.reason}"
+            return (
+                f"{data.ticket_id}:{data.level}",
+                data.escalated_at,
+                f"Ticket escalated to level {data.level}: {data.reason}",
+            )
         case TicketClosed():
             return str(data.ticket_id), data.closed_at, f"Ticket closed ({data.category})"
         case SlaBreached():
@@ -73,21 +93,46 @@ def _spec(data: EventData) -> tuple[str, datetime, str]:
         case SurveyAnswered():
             return str(data.survey_id), data.answered_at, f"Survey answered: CSAT {data.csat}"
         case InvoiceIssued():
-            return str(data.invoice_id), data.issued_at, f"Invoice {data.number} issued ({_money(data.total, data.currency)})"
+            return (
+                str(data.invoice_id),
+                data.issued_at,
+                f"Invoice {data.number} issued ({_money(data.total, data.currency)})",
+            )
         case InvoicePaid():
-            return str(data.invoice_id), data.paid_at, f"Invoice {data.number} paid ({_money(data.total, data.currency)})"
+            return (
+                str(data.invoice_id),
+                data.paid_at,
+                f"Invoice {data.number} paid ({_money(data.total, data.currency)})",
+            )
         case InvoiceOverdue():
-            return f"{data.invoice_id}:{data.days_overdue}", data.detected_at, f"Invoice {data.number} overdue {data.days_overdue} days"
+            return (
+                f"{data.invoice_id}:{data.days_overdue}",
+                data.detected_at,
+                f"Invoice {data.number} overdue {data.days_overdue} days",
+            )
         case PaymentReceived():
             return str(data.payment_id), data.received_at, f"Payment received ({_money(data.amount, data.currency)})"
         case DunningStep():
-            return f"{data.invoice_id}:{data.step}", data.occurred_at, f"Dunning step {data.step} ({data.action}) for invoice {data.number}"
+            return (
+                f"{data.invoice_id}:{data.step}",
+                data.occurred_at,
+                f"Dunning step {data.step} ({data.action}) for invoice {data.number}",
+            )
     raise PermanentError(f"no timeline rule for {type(data).__name__}")
 
 
 async def _deal_won(session: AsyncSession, settings: CustomerSettings, c: Customer, d: DealWon) -> None:
-    await record_purchase(session, settings, c, key=f"deal:{d.deal_id}", source="deal_won", amount=d.amount,
-                          currency=d.currency, occurred_at=d.won_at, reason="deal_won")
+    await record_purchase(
+        session,
+        settings,
+        c,
+        key=f"deal:{d.deal_id}",
+        source="deal_won",
+        amount=d.amount,
+        currency=d.currency,
+        occurred_at=d.won_at,
+        reason="deal_won",
+    )
 
 
 async def _deal_lost(session: AsyncSession, settings: CustomerSettings, c: Customer, d: DealLost) -> None:
@@ -99,7 +144,11 @@ async def _deal_lost(session: AsyncSession, settings: CustomerSettings, c: Custo
 
 
 async def _activity(session: AsyncSession, settings: CustomerSettings, c: Customer, d: ActivityLogged) -> None:
-    if d.owner_id is not None and d.owner_id == c.owner_id and (c.owner_active_at is None or d.occurred_at > c.owner_active_at):
+    if (
+        d.owner_id is not None
+        and d.owner_id == c.owner_id
+        and (c.owner_active_at is None or d.occurred_at > c.owner_active_at)
+    ):
         c.owner_active_at = d.occurred_at  # the owner is working the customer: it stays out of the pool
 
 
@@ -134,23 +183,50 @@ async def _survey(session: AsyncSession, settings: CustomerSettings, c: Customer
 
 async def _invoice_paid(session: AsyncSession, settings: CustomerSettings, c: Customer, d: InvoicePaid) -> None:
     key = f"deal:{d.deal_id}" if d.deal_id else f"invoice:{d.invoice_id}"
-    await record_purchase(session, settings, c, key=key, source="invoice_paid", amount=d.total, currency=d.currency,
-                          occurred_at=d.paid_at, reason="purchase")
-    await earn_points(session, settings, c.id, invoice_id=d.invoice_id, number=d.number, amount=d.total,
-                      currency=d.currency, at=d.paid_at)
+    await record_purchase(
+        session,
+        settings,
+        c,
+        key=key,
+        source="invoice_paid",
+        amount=d.total,
+        currency=d.currency,
+        occurred_at=d.paid_at,
+        reason="purchase",
+    )
+    await earn_points(
+        session,
+        settings,
+        c.id,
+        invoice_id=d.invoice_id,
+        number=d.number,
+        amount=d.total,
+        currency=d.currency,
+        at=d.paid_at,
+    )
     s = await signals_of(session, c.id)
     s.overdue_invoices = [i for i in s.overdue_invoices or [] if i != str(d.invoice_id)]
     await refresh_risk(session, settings, c, s)
 
 
 async def _payment(session: AsyncSession, settings: CustomerSettings, c: Customer, d: PaymentReceived) -> None:
-    await record_payment(session, c, payment_id=d.payment_id, amount=d.amount, currency=d.currency,
-                         received_at=d.received_at)
+    await record_payment(
+        session, c, payment_id=d.payment_id, amount=d.amount, currency=d.currency, received_at=d.received_at
+    )
     for allocation in d.allocations:
         # The same purchase key as invoice.paid: a paid invoice is counted once, whichever comes first.
         key = f"deal:{allocation.deal_id}" if allocation.deal_id else f"invoice:{allocation.invoice_id}"
-        await record_purchase(session, settings, c, key=key, source="payment", amount=allocation.amount,
-                              currency=d.currency, occurred_at=d.received_at, reason="purchase")
+        await record_purchase(
+            session,
+            settings,
+            c,
+            key=key,
+            source="payment",
+            amount=allocation.amount,
+            currency=d.currency,
+            occurred_at=d.received_at,
+            reason="purchase",
+        )
 
 
 async def _nothing(session: AsyncSession, settings: CustomerSettings, c: Customer, d: Any) -> None:
@@ -181,15 +257,24 @@ def make_handler(settings: CustomerSettings, effect: Effect) -> Handler:
         if customer_id is None:
             return  # e.g. an activity about a lead only: not a customer fact
         ref, occurred_at, summary = _spec(data)
-        seen = await session.scalar(select(TimelineEntry.id).where(TimelineEntry.kind == event.type,
-                                                                   TimelineEntry.ref_id == ref).limit(1))
+        seen = await session.scalar(
+            select(TimelineEntry.id).where(TimelineEntry.kind == event.type, TimelineEntry.ref_id == ref).limit(1)
+        )
         if seen is not None:
             log.info("re-announced fact ignored", extra={"event_id": event.id, "event_type": event.type})
             return
         customer = await resolve(session, customer_id)
-        timeline.record(session, customer.id, event.type, summary, occurred_at=occurred_at,
-                        source=event.source.rsplit("/", 1)[-1], ref_id=ref,
-                        data=data.model_dump(mode="json"), event_id=event.id)
+        timeline.record(
+            session,
+            customer.id,
+            event.type,
+            summary,
+            occurred_at=occurred_at,
+            source=event.source.rsplit("/", 1)[-1],
+            ref_id=ref,
+            data=data.model_dump(mode="json"),
+            event_id=event.id,
+        )
         await effect(session, settings, customer, data)
 
     return handle

@@ -19,12 +19,12 @@ from tessera_customer.lifecycle.router import router as lifecycle_router
 from tessera_customer.lifecycle.service import churn_customers
 from tessera_customer.loyalty.router import router as loyalty_router
 from tessera_customer.pool.router import router as pool_router
-from tessera_customer.reports.router import router as reports_router
-from tessera_customer.summary.router import router as summary_router
 from tessera_customer.pool.service import return_to_pool
 from tessera_customer.privacy.router import router as privacy_router
+from tessera_customer.reports.router import router as reports_router
 from tessera_customer.segments.router import router as segments_router
 from tessera_customer.settings import CustomerSettings
+from tessera_customer.summary.router import router as summary_router
 from tessera_customer.timeline.router import router as timeline_router
 from tessera_customer.value.router import router as value_router
 from tessera_customer.value.service import recompute_values
@@ -42,9 +42,11 @@ def jobs(settings: CustomerSettings) -> list[Job]:
     async def pool(sessions: async_sessionmaker[AsyncSession], now: datetime) -> object:
         return await return_to_pool(sessions, settings, now)
 
-    return [Job("customer-churn-window", settings.churn_job_interval_seconds, churn),
-            Job("customer-value-recompute", settings.value_job_interval_seconds, value),
-            Job("customer-pool-return", settings.pool_job_interval_seconds, pool)]
+    return [
+        Job("customer-churn-window", settings.churn_job_interval_seconds, churn),
+        Job("customer-value-recompute", settings.value_job_interval_seconds, value),
+        Job("customer-pool-return", settings.pool_job_interval_seconds, pool),
+    ]
 
 
 def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
@@ -55,8 +57,21 @@ def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
         title="Tessera customer service",
         description="Customers, contacts, lifecycle, value, segments, consent, dedup, loyalty, churn.",
         # Fixed paths (/duplicates, /win-back, ...) before /{customer_id} so they are not taken for ids.
-        routers=[reports_router, dedup_router, value_router, lifecycle_router, pool_router, import_router, customers_router,
-                 contacts_router, timeline_router, loyalty_router, privacy_router, segments_router, summary_router],
+        routers=[
+            reports_router,
+            dedup_router,
+            value_router,
+            lifecycle_router,
+            pool_router,
+            import_router,
+            customers_router,
+            contacts_router,
+            timeline_router,
+            loyalty_router,
+            privacy_router,
+            segments_router,
+            summary_router,
+        ],
         migrations=Path(__file__).parent / "migrations",
         handlers=handlers(settings),
         consumes=["sales", "service-desk", "billing"],

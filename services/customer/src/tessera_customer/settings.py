@@ -42,9 +42,13 @@ class CustomerSettings(ServiceSettings):
     loyalty_points_per_unit: Decimal = Field(default=Decimal(1), ge=0)
     loyalty_rates: dict[str, Decimal] = Field(default_factory=dict)
     # Member levels: name -> (points earned in total to reach it, discount percent).
-    loyalty_levels: dict[str, tuple[int, Decimal]] = Field(default_factory=lambda: {
-        "silver": (0, Decimal("0")), "gold": (1000, Decimal("5")), "platinum": (5000, Decimal("10")),
-    })
+    loyalty_levels: dict[str, tuple[int, Decimal]] = Field(
+        default_factory=lambda: {
+            "silver": (0, Decimal("0")),
+            "gold": (1000, Decimal("5")),
+            "platinum": (5000, Decimal("10")),
+        }
+    )
 
     # Customer pool: an owner with no activity on a customer for this many days loses it.
     pool_inactive_days: int = Field(default=90, ge=1)

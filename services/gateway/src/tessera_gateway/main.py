@@ -34,7 +34,6 @@ from tessera_gateway.views.watcher import Watcher
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.events.envelope import topic_for
 
-
 VIEW_CACHE_BYTES = Gauge("tessera_view_cache_bytes", "Bytes of composed 360 views kept by the gateway")
 VIEW_CACHE_LIVE = Gauge("tessera_view_cache_live", "1 while the gateway follows every topic (the view cache is on)")
 
@@ -78,13 +77,16 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx2.AsyncBaseTransport]
         # without httpx 0.28's walk over every pooled connection per request (a fifth of the
         # client CPU per upstream call here). One pool per upstream keeps a slow service's queue
         # from holding the others' connections.
-        limits = httpx2.Limits(max_connections=settings.upstream_max_connections,
-                              max_keepalive_connections=settings.upstream_max_connections)
+        limits = httpx2.Limits(
+            max_connections=settings.upstream_max_connections,
+            max_keepalive_connections=settings.upstream_max_connections,
+        )
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(follow_revocations(app))
             app.state.clients = {
                 service: await stack.enter_async_context(
-                    httpx2.AsyncClient(timeout=timeout, limits=limits, mounts=mounts))
+                    httpx2.AsyncClient(timeout=timeout, limits=limits, mounts=mounts)
+                )
                 for service in upstreams
             }
             background = [asyncio.create_task(app.state.merged_openapi.keep_fresh(app.state.clients))]
@@ -92,15 +94,20 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx2.AsyncBaseTransport]
             if settings.view_cache_enabled:
                 namespace = settings.kafka_topic_namespace
                 topics = {s: topic_for(s, namespace) for s in upstreams}
-                groups = {s: settings.view_cache_group_template.format(namespace=namespace, service=s)
-                          for s in upstreams}
-                app.state.views = views = Views.build(ttl=settings.view_cache_ttl_seconds,
-                                                      max_bytes=settings.view_cache_max_bytes, topics=topics,
-                                                      groups=groups)
+                groups = {
+                    s: settings.view_cache_group_template.format(namespace=namespace, service=s) for s in upstreams
+                }
+                app.state.views = views = Views.build(
+                    ttl=settings.view_cache_ttl_seconds,
+                    max_bytes=settings.view_cache_max_bytes,
+                    topics=topics,
+                    groups=groups,
+                )
                 VIEW_CACHE_BYTES.set_function(lambda: views.cache.bytes)
                 VIEW_CACHE_LIVE.set_function(lambda: float(views.freshness.live))
-                watcher = Watcher(app.state.views.freshness, bootstrap=settings.kafka_bootstrap, topics=topics,
-                                  groups=groups)
+                watcher = Watcher(
+                    app.state.views.freshness, bootstrap=settings.kafka_bootstrap, topics=topics, groups=groups
+                )
                 background.append(asyncio.create_task(watcher.run()))
             try:
                 yield
@@ -121,17 +128,30 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx2.AsyncBaseTransport]
         ready: dict[str, Any] = {"upstreams": dict(zip(upstreams, results, strict=True))}
         if (views := getattr(app.state, "views", None)) is not None:
             cache = views.cache
-            ready["view_cache"] = {"live": views.freshness.live, "entries": len(cache), "bytes": cache.bytes,
-                                   "hits": cache.hits, "misses": cache.misses, "stores": cache.stores,
-                                   "drops": cache.drops}
+            ready["view_cache"] = {
+                "live": views.freshness.live,
+                "entries": len(cache),
+                "bytes": cache.bytes,
+                "hits": cache.hits,
+                "misses": cache.misses,
+                "stores": cache.stores,
+                "drops": cache.drops,
+            }
         return ready
 
     return ServiceSpec(
         name="gateway",
         title="Tessera CRM API",
         description="One authenticated API for frontends: tokens, every service's resources under /api/v1.",
-        routers=[auth_router, revocation_router, audit_router, views_router, event_schemas_router,
-                 openapi_30_router, proxy_router],
+        routers=[
+            auth_router,
+            revocation_router,
+            audit_router,
+            views_router,
+            event_schemas_router,
+            openapi_30_router,
+            proxy_router,
+        ],
         migrations=Path(__file__).parent / "migrations",
         body_limits={("POST", IMPORT_PATH): settings.import_max_body_bytes},
         context=resources,
@@ -154,9 +174,18 @@ def create_app(
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match",
-                           "Cache-Control", "Accept-Language", "X-Request-ID", "traceparent",
-                           "X-Requested-With"],  # Swagger UI's token request (Authorize)
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "If-Match",
+                "If-None-Match",
+                "Cache-Control",
+                "Accept-Language",
+                "X-Request-ID",
+                "traceparent",
+                "X-Requested-With",
+            ],  # Swagger UI's token request (Authorize)
             expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed", "Retry-After"],
             max_age=600,
         )

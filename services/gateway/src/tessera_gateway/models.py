@@ -47,8 +47,10 @@ class AuditEntry(Base, table=True):
     """A read of personal data through the gateway: who, what, when, with what result."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_subject_id", "subject", "id"),
-                      Index("ix_audit_log_customer_id_id", "customer_id", "id"))
+    __table_args__ = (
+        Index("ix_audit_log_subject_id", "subject", "id"),
+        Index("ix_audit_log_customer_id_id", "customer_id", "id"),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

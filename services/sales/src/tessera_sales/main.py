@@ -18,16 +18,23 @@ from tessera_sales.deals.router import router as deals_router
 from tessera_sales.directory import handlers as directory
 from tessera_sales.leads.customer_port import HttpCustomerDirectory
 from tessera_sales.leads.router import router as leads_router
+from tessera_sales.models import metadata
 from tessera_sales.recommendations.router import router as recommendations_router
 from tessera_sales.reports.router import router as reports_router
 from tessera_sales.settings import SalesSettings
-from tessera_sales.models import metadata
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.consumer import Handler
 from tessera_shared.events import CloudEvent, EventData
 from tessera_shared.events.contracts import (
-    CustomerCreated, CustomerErased, CustomerMerged, CustomerUpdated, DunningStep, InvoiceOverdue, InvoicePaid,
-    InvoiceWrittenOff, PaymentReceived,
+    CustomerCreated,
+    CustomerErased,
+    CustomerMerged,
+    CustomerUpdated,
+    DunningStep,
+    InvoiceOverdue,
+    InvoicePaid,
+    InvoiceWrittenOff,
+    PaymentReceived,
 )
 from tessera_shared.jobs import Job
 
@@ -49,8 +56,15 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
         name="sales",
         title="Tessera sales and marketing service",
         description="Leads, deals and pipeline, activities, forecast and funnel, campaigns and ROI.",
-        routers=[products_router, deals_router, leads_router, activities_router, reports_router,
-                 campaigns_router, recommendations_router],
+        routers=[
+            products_router,
+            deals_router,
+            leads_router,
+            activities_router,
+            reports_router,
+            campaigns_router,
+            recommendations_router,
+        ],
         migrations=Path(__file__).parent / "migrations",
         handlers={
             CustomerCreated.event_type: directory.on_customer_created,

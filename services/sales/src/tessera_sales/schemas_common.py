@@ -6,11 +6,11 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import PlainSerializer, StringConstraints
+
+from tessera_sales.money import quantize
 from tessera_shared.decimals import MoneyIn as SharedMoneyIn
 from tessera_shared.http.inputs import Trimmed
 from tessera_shared.money import fits, too_large
-
-from tessera_sales.money import quantize
 
 # A decimal string whose schema pattern carries its limits (shared with billing and the events).
 MoneyIn = SharedMoneyIn
@@ -33,5 +33,9 @@ def field_problem(field: str, message: str, status: int = 422) -> Exception:
     """A 422 naming the field, for checks that need the database or the stored record."""
     from tessera_shared.http.errors import Problem
 
-    return Problem(status, f"invalid input: {field}: {message}", slug="validation-error",
-                   errors=[{"field": field, "location": "body", "message": message, "type": "value_error"}])
+    return Problem(
+        status,
+        f"invalid input: {field}: {message}",
+        slug="validation-error",
+        errors=[{"field": field, "location": "body", "message": message, "type": "value_error"}],
+    )

@@ -22,7 +22,12 @@ class SalesSettings(ServiceSettings):
     # A deal above its currency's threshold is flagged to managers (deal.large_detected);
     # currencies not listed are never flagged. JSON in the environment: {"EUR": "100000"}.
     large_deal_thresholds: dict[str, Decimal] = Field(
-        default_factory=lambda: {"EUR": Decimal("100000"), "USD": Decimal("100000"), "GBP": Decimal("100000"),
-                                 "CNY": Decimal("700000"), "JPY": Decimal("15000000")}
+        default_factory=lambda: {
+            "EUR": Decimal("100000"),
+            "USD": Decimal("100000"),
+            "GBP": Decimal("100000"),
+            "CNY": Decimal("700000"),
+            "JPY": Decimal("15000000"),
+        }
     )
     reminder_interval_seconds: float = Field(default=60, gt=0)

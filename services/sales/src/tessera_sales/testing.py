@@ -24,15 +24,34 @@ PROBLEM = "application/problem+json"
 
 
 def deal_payload(**overrides: Any) -> dict[str, Any]:
-    return {"customer_id": str(uuid.uuid4()), "title": f"Deal {uuid.uuid4().hex[:6]}", "amount": "1000.00",
-            "currency": "EUR", **overrides}
+    return {
+        "customer_id": str(uuid.uuid4()),
+        "title": f"Deal {uuid.uuid4().hex[:6]}",
+        "amount": "1000.00",
+        "currency": "EUR",
+        **overrides,
+    }
 
 
-def overdue_event(customer_id: uuid.UUID, invoice_id: uuid.UUID | None = None, *, deal_id: uuid.UUID | None = None,
-                  amount: str = "500.00", days: int = 5) -> InvoiceOverdue:
-    return InvoiceOverdue(invoice_id=invoice_id or uuid.uuid4(), number="INV-1", customer_id=customer_id,
-                          deal_id=deal_id, amount_due=Decimal(amount), currency="EUR", due_date=date(2026, 1, 1),
-                          days_overdue=days, detected_at=datetime.now(UTC))
+def overdue_event(
+    customer_id: uuid.UUID,
+    invoice_id: uuid.UUID | None = None,
+    *,
+    deal_id: uuid.UUID | None = None,
+    amount: str = "500.00",
+    days: int = 5,
+) -> InvoiceOverdue:
+    return InvoiceOverdue(
+        invoice_id=invoice_id or uuid.uuid4(),
+        number="INV-1",
+        customer_id=customer_id,
+        deal_id=deal_id,
+        amount_due=Decimal(amount),
+        currency="EUR",
+        due_date=date(2026, 1, 1),
+        days_overdue=days,
+        detected_at=datetime.now(UTC),
+    )
 
 
 class Api:
@@ -62,9 +81,11 @@ class Api:
         return r.json()
 
     async def product(self, code: str, price: str = "100.00", currency: str = "EUR") -> dict[str, Any]:
-        r = await self.client.post("/v1/products", json={"code": code, "name": f"Product {code}",
-                                                         "unit_price": price, "currency": currency},
-                                   headers=self.manager)
+        r = await self.client.post(
+            "/v1/products",
+            json={"code": code, "name": f"Product {code}", "unit_price": price, "currency": currency},
+            headers=self.manager,
+        )
         assert r.status_code == 201, r.text
         return r.json()
 
@@ -90,5 +111,3 @@ class Api:
 def sales_settings(url: str, **overrides: Any) -> SalesSettings:
     defaults: dict[str, Any] = {"kafka_enabled": False, "log_json": False, "jobs_enabled": False}
     return SalesSettings(database_url=url, **{**defaults, **overrides})
-
-

@@ -10,8 +10,12 @@ from tessera_shared.http.errors import Problem
 
 def invalid(field: str, message: str, location: str = "body") -> Problem:
     """A 422 naming the field, shaped like the framework's own validation errors."""
-    return Problem(422, f"invalid input: {field}", slug="validation-error",
-                   errors=[{"field": field, "location": location, "message": message, "type": "value_error"}])
+    return Problem(
+        422,
+        f"invalid input: {field}",
+        slug="validation-error",
+        errors=[{"field": field, "location": location, "message": message, "type": "value_error"}],
+    )
 
 
 def not_found(what: str, ident: object) -> Problem:

@@ -17,15 +17,20 @@ from tessera_shared.jobs import Job
 BATCH = 200
 
 
-async def auto_close_solved(sessions: async_sessionmaker[AsyncSession], now: datetime,
-                            settings: ServiceDeskSettings) -> int:
+async def auto_close_solved(
+    sessions: async_sessionmaker[AsyncSession], now: datetime, settings: ServiceDeskSettings
+) -> int:
     """Solved tickets past the delay are closed: that sends their survey and ticket.closed."""
     cutoff = now - timedelta(hours=settings.auto_close_after_hours)
     closed = 0
     while True:
         async with unit_of_work(sessions) as session:
-            stmt = (select(Ticket).where(Ticket.status == "solved", Ticket.solved_at <= cutoff)
-                    .order_by(Ticket.id).limit(BATCH))
+            stmt = (
+                select(Ticket)
+                .where(Ticket.status == "solved", Ticket.solved_at <= cutoff)
+                .order_by(Ticket.id)
+                .limit(BATCH)
+            )
             if session.bind.dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             tickets = list((await session.execute(stmt)).scalars())
@@ -41,7 +46,10 @@ async def auto_close_solved(sessions: async_sessionmaker[AsyncSession], now: dat
 
 def desk_jobs(settings: ServiceDeskSettings) -> list[Job]:
     return [
-        Job("service-desk-sla-breaches", settings.breach_job_interval_seconds,
-            lambda sessions, now: scan_breaches(sessions, now, settings)),
+        Job(
+            "service-desk-sla-breaches",
+            settings.breach_job_interval_seconds,
+            lambda sessions, now: scan_breaches(sessions, now, settings),
+        ),
         Job("service-desk-auto-close", 3600, lambda sessions, now: auto_close_solved(sessions, now, settings)),
     ]

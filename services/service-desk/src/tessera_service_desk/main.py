@@ -7,18 +7,21 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from tessera_service_desk.directory.handlers import (
-    on_customer_created, on_customer_erased, on_customer_merged, tier_changed_handler,
+    on_customer_created,
+    on_customer_erased,
+    on_customer_merged,
+    tier_changed_handler,
 )
 from tessera_service_desk.jobs import desk_jobs
 from tessera_service_desk.kb.router import router as kb_router
 from tessera_service_desk.kb.search import prepare_search
+from tessera_service_desk.models import metadata
 from tessera_service_desk.reports.router import router as reports_router
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.sla.router import jobs as sla_jobs_router
 from tessera_service_desk.sla.router import policies as sla_policies_router
 from tessera_service_desk.surveys.router import router as surveys_router
 from tessera_service_desk.tickets.router import router as tickets_router
-from tessera_service_desk.models import metadata
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.events.contracts import CustomerCreated, CustomerErased, CustomerMerged, CustomerTierChanged
 

@@ -45,8 +45,11 @@ class ServiceDeskSettings(ServiceSettings):
 
     def calendar(self) -> BusinessCalendar:
         return BusinessCalendar(
-            timezone=ZoneInfo(self.business_timezone), working_days=frozenset(self.business_days),
-            opens=self.business_opens, closes=self.business_closes, holidays=frozenset(self.holidays),
+            timezone=ZoneInfo(self.business_timezone),
+            working_days=frozenset(self.business_days),
+            opens=self.business_opens,
+            closes=self.business_closes,
+            holidays=frozenset(self.holidays),
         )
 
     def survey_secret(self) -> bytes:

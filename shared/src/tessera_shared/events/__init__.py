@@ -13,9 +13,9 @@ from tessera_shared.events.envelope import (
 
 __all__ = [
     "CloudEvent",
-    "dlq_topic_for",
     "EventData",
     "build_event",
+    "dlq_topic_for",
     "event_model",
     "parse_envelope",
     "registered_event_types",

@@ -63,10 +63,13 @@ def _envelope(event_type: str) -> dict[str, Any]:
             "time": {"type": "string", "format": "date-time"},
             "subject": {"type": "string", "description": "the customer id (the message key)"},
             "datacontenttype": {"const": "application/json"},
-            "dataschema": {"type": "string", "format": "uri",
-                           "description": "absolute URL of the data's JSON Schema, served by the gateway "
-                                          "without a token (its public URL, TESSERA_PUBLIC_GATEWAY_URL), "
-                                          f"e.g. {dataschema_for(event_type)}"},
+            "dataschema": {
+                "type": "string",
+                "format": "uri",
+                "description": "absolute URL of the data's JSON Schema, served by the gateway "
+                "without a token (its public URL, TESSERA_PUBLIC_GATEWAY_URL), "
+                f"e.g. {dataschema_for(event_type)}",
+            },
             "traceparent": {"type": "string", "description": "W3C trace context"},
             "data": {"$ref": f"#/components/schemas/{event_type}"},
         },
@@ -86,9 +89,16 @@ def build_document(consumers: list[Consumer], *, partitions: int = 6) -> dict[st
             "contentType": "application/cloudevents+json",
             "headers": {"type": "object", "properties": {"content-type": {"const": "application/cloudevents+json"}}},
             "payload": _envelope(event_type),
-            "bindings": {"kafka": {"key": {"type": "string", "format": "uuid",
-                                           "description": "customer id (lead id for unconverted leads)"},
-                                   "bindingVersion": KAFKA_BINDING}},
+            "bindings": {
+                "kafka": {
+                    "key": {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "customer id (lead id for unconverted leads)",
+                    },
+                    "bindingVersion": KAFKA_BINDING,
+                }
+            },
         }
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
@@ -121,8 +131,12 @@ def build_document(consumers: list[Consumer], *, partitions: int = 6) -> dict[st
                 "title": f"The {consumer.service} service reacts to {producer} facts",
                 "channel": {"$ref": f"#/channels/{channel_id}"},
                 "messages": [{"$ref": f"#/channels/{channel_id}/messages/{_camel(t)}"} for t in handled],
-                "bindings": {"kafka": {"groupId": {"type": "string", "enum": [consumer.group_id]},
-                                       "bindingVersion": KAFKA_BINDING}},
+                "bindings": {
+                    "kafka": {
+                        "groupId": {"type": "string", "enum": [consumer.group_id]},
+                        "bindingVersion": KAFKA_BINDING,
+                    }
+                },
             }
     return {
         "asyncapi": "3.1.0",
@@ -137,8 +151,11 @@ def build_document(consumers: list[Consumer], *, partitions: int = 6) -> dict[st
         },
         "defaultContentType": "application/cloudevents+json",
         "servers": {
-            "local": {"host": "127.0.0.1:9092", "protocol": "kafka",
-                      "description": "the single-node broker `make run` starts"},
+            "local": {
+                "host": "127.0.0.1:9092",
+                "protocol": "kafka",
+                "description": "the single-node broker `make run` starts",
+            },
         },
         "channels": channels,
         "operations": operations,

@@ -58,12 +58,15 @@ def _shape(schema: dict[str, Any], root: dict[str, Any]) -> Any:
     """A comparable summary of a property's type: what a reader relies on."""
     schema = _resolve(schema, root)
     if "anyOf" in schema:
-        return ("anyOf", tuple(sorted((repr(_shape(s, root)) for s in schema["anyOf"]))))
+        return ("anyOf", tuple(sorted(repr(_shape(s, root)) for s in schema["anyOf"])))
     if schema.get("type") == "array":
         return ("array", _shape(schema.get("items", {}), root))
     if schema.get("type") == "object" and "properties" in schema:
-        return ("object", tuple(sorted((k, repr(_shape(v, root))) for k, v in schema["properties"].items())),
-                tuple(sorted(schema.get("required", []))))
+        return (
+            "object",
+            tuple(sorted((k, repr(_shape(v, root))) for k, v in schema["properties"].items())),
+            tuple(sorted(schema.get("required", []))),
+        )
     return (schema.get("type"), schema.get("format"), tuple(schema.get("enum", ())), schema.get("const"))
 
 
@@ -83,13 +86,15 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any], path: str = "") -
             problems.append(f"{where}: was always present, may now be missing")
         o, n = _resolve(old_prop, old), _resolve(new_props[name], new)
         if o.get("type") == n.get("type") == "object" and "properties" in o:
-            problems += breaking_changes({**o, "$defs": old.get("$defs", {})},
-                                         {**n, "$defs": new.get("$defs", {})}, f"{where}.")
+            problems += breaking_changes(
+                {**o, "$defs": old.get("$defs", {})}, {**n, "$defs": new.get("$defs", {})}, f"{where}."
+            )
         elif o.get("type") == n.get("type") == "array":
             oi, ni = _resolve(o.get("items", {}), old), _resolve(n.get("items", {}), new)
             if oi.get("type") == ni.get("type") == "object":
-                problems += breaking_changes({**oi, "$defs": old.get("$defs", {})},
-                                             {**ni, "$defs": new.get("$defs", {})}, f"{where}[].")
+                problems += breaking_changes(
+                    {**oi, "$defs": old.get("$defs", {})}, {**ni, "$defs": new.get("$defs", {})}, f"{where}[]."
+                )
             elif _shape(oi, old) != _shape(ni, new):
                 problems.append(f"{where}: item type changed")
         elif _shape(o, old) != _shape(n, new):

@@ -85,9 +85,7 @@ def problem_response(
     if rid:
         body["request_id"] = rid
     body.update(extra)
-    return Response(
-        orjson.dumps(body, default=str), status_code=status, media_type=PROBLEM_JSON, headers=headers
-    )
+    return Response(orjson.dumps(body, default=str), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -133,8 +131,9 @@ def _unparseable_body(request: Request, cause: BaseException | None) -> Response
 
 
 # Raised by the database driver when it cannot reach or open the database: transient, a 503.
-_UNREACHABLE_DRIVER_ERRORS = frozenset({"CannotConnectNowError", "TooManyConnectionsError",
-                                        "ConnectionDoesNotExistError", "ConnectionFailureError"})
+_UNREACHABLE_DRIVER_ERRORS = frozenset(
+    {"CannotConnectNowError", "TooManyConnectionsError", "ConnectionDoesNotExistError", "ConnectionFailureError"}
+)
 _DATABASE_CODE = ("/asyncpg/", "/aiosqlite/", "/sqlalchemy/pool/", "/sqlalchemy/engine/", "/sqlalchemy/dialects/")
 
 
@@ -172,17 +171,20 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
         return problem_response(
-            exc.status, slug=exc.slug, title=exc.title, detail=exc.detail,
-            instance=request.url.path, headers=exc.headers, **exc.extra,
+            exc.status,
+            slug=exc.slug,
+            title=exc.title,
+            detail=exc.detail,
+            instance=request.url.path,
+            headers=exc.headers,
+            **exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = validation_errors(exc)
         fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
-        return problem_response(
-            422, detail=f"invalid input: {fields}", instance=request.url.path, errors=errors
-        )
+        return problem_response(422, detail=f"invalid input: {fields}", instance=request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -199,13 +201,18 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _pool_exhausted(request: Request, exc: sa_exc.TimeoutError) -> Response:
         # Every connection of the steady pool stayed busy for the pool timeout: overload, not a bug.
         log.warning("database pool exhausted", extra={"path": request.url.path})
-        return problem_response(503, detail="the service is busy; retry shortly", instance=request.url.path,
-                                headers={"Retry-After": "1"})
+        return problem_response(
+            503, detail="the service is busy; retry shortly", instance=request.url.path, headers={"Retry-After": "1"}
+        )
 
     def _database_unavailable(request: Request, what: str) -> Response:
         log.warning(what, extra={"path": request.url.path})
-        return problem_response(503, detail="the database is unavailable; retry shortly",
-                                instance=request.url.path, headers={"Retry-After": "1"})
+        return problem_response(
+            503,
+            detail="the database is unavailable; retry shortly",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(sa_exc.DBAPIError)
     async def _database(request: Request, exc: sa_exc.DBAPIError) -> Response:

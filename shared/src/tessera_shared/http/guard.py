@@ -79,7 +79,8 @@ class EdgeGuardMiddleware:
         size = header_bytes(scope)
         if size > self.max_header_bytes:
             response = problem_response(
-                431, slug="request-header-fields-too-large",
+                431,
+                slug="request-header-fields-too-large",
                 detail=f"request headers of {size} bytes exceed the limit of {self.max_header_bytes} bytes",
                 field="headers",
             )
@@ -87,7 +88,8 @@ class EdgeGuardMiddleware:
             return
         if ambiguous_path(scope):
             response = problem_response(
-                404, detail="a path with dot segments, encoded slashes or backslashes names no resource",
+                404,
+                detail="a path with dot segments, encoded slashes or backslashes names no resource",
                 field="path",
             )
             await response(scope, receive, send_with_headers)

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_shared.auth import Principal, CurrentPrincipal
+from tessera_shared.auth import CurrentPrincipal, Principal
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
@@ -35,8 +35,12 @@ class Idempotency:
         self._principal = principal.subject
         self.key = request.headers.get(HEADER)
         if self.key is not None and not (0 < len(self.key) <= MAX_KEY_LENGTH):
-            raise Problem(422, f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters", slug="validation-error",
-                          errors=[{"field": HEADER, "location": "header", "message": "invalid length"}])
+            raise Problem(
+                422,
+                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters",
+                slug="validation-error",
+                errors=[{"field": HEADER, "location": "header", "message": "invalid length"}],
+            )
 
     def _hash(self, body: BaseModel | dict[str, Any] | None) -> str:
         payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
@@ -52,8 +56,12 @@ class Idempotency:
             async with self._session.begin_nested():
                 await self._session.execute(
                     insert(idempotency_keys).values(
-                        principal=self._principal, key=self.key, method=self._request.method,
-                        path=self._request.url.path, request_hash=digest, created_at=utcnow(),
+                        principal=self._principal,
+                        key=self.key,
+                        method=self._request.method,
+                        path=self._request.url.path,
+                        request_hash=digest,
+                        created_at=utcnow(),
                     )
                 )
             return None
@@ -90,13 +98,21 @@ class Idempotency:
 
 
 def _idempotency(
-    request: Request, session: SessionDep, principal: CurrentPrincipal,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
     # Declared here so that every route using IdempotencyDep documents the header (read below).
-    _key: Annotated[str | None, Header(
-        alias=HEADER, min_length=1, max_length=MAX_KEY_LENGTH,
-        description="Any unique string of yours (e.g. a UUID): a retry with the same key returns the "
-                    "first answer (with `Idempotent-Replayed: true`) instead of doing the work twice; "
-                    "the same key with another body is a 422 `idempotency-key-reused`.")] = None,
+    _key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            min_length=1,
+            max_length=MAX_KEY_LENGTH,
+            description="Any unique string of yours (e.g. a UUID): a retry with the same key returns the "
+            "first answer (with `Idempotent-Replayed: true`) instead of doing the work twice; "
+            "the same key with another body is a 422 `idempotency-key-reused`.",
+        ),
+    ] = None,
 ) -> Idempotency:
     return Idempotency(request, session, principal)
 

@@ -46,11 +46,14 @@ def _strip(value: str) -> str:
     return value.strip()
 
 
-def Trimmed(*, min_length: int | None = None, max_length: int | None = None,
-            pattern: str | None = None) -> Any:
+def Trimmed(*, min_length: int | None = None, max_length: int | None = None, pattern: str | None = None) -> Any:
     """Text stored without surrounding whitespace, whose documented ``maxLength`` holds for what
     the client sends (``StringConstraints(strip_whitespace=True, max_length=n)`` checked the
     length after stripping, so a value the document calls too long was accepted). ``pattern``
     applies to what is sent too (it is documented), ``min_length`` to the stripped text."""
-    return Annotated[str, StringConstraints(max_length=max_length, pattern=pattern), AfterValidator(_strip),
-                     StringConstraints(min_length=min_length)]
+    return Annotated[
+        str,
+        StringConstraints(max_length=max_length, pattern=pattern),
+        AfterValidator(_strip),
+        StringConstraints(min_length=min_length),
+    ]

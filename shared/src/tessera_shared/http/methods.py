@@ -111,8 +111,11 @@ class MethodNotAllowedMiddleware:
             allowed = self.table().allowed(scope["path"])
             if allowed is not None and scope["method"] not in allowed:
                 response = problem_response(
-                    405, detail=f"{scope['method']} is not allowed here; allowed: {allow_header(allowed)}",
-                    instance=scope["path"], headers={"Allow": allow_header(allowed)})
+                    405,
+                    detail=f"{scope['method']} is not allowed here; allowed: {allow_header(allowed)}",
+                    instance=scope["path"],
+                    headers={"Allow": allow_header(allowed)},
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -49,9 +49,15 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "request_id": {"type": "string"},
         "errors": {
             "type": "array",
-            "items": {"type": "object", "properties": {
-                "field": {"type": "string"}, "location": {"type": "string"},
-                "message": {"type": "string"}, "type": {"type": "string"}}},
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string"},
+                    "location": {"type": "string"},
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
         },
     },
     "additionalProperties": True,
@@ -63,21 +69,26 @@ REF_PREFIX = "#/components/schemas/"
 HEADERS: dict[str, dict[str, Any]] = {
     "ETag": {"description": "The entity's version, to send back as `If-Match`", "schema": {"type": "string"}},
     "Location": {"description": "Where the created resource is", "schema": {"type": "string"}},
-    "Idempotent-Replayed": {"description": "`true` when this is the stored answer to an earlier request "
-                                           "with the same `Idempotency-Key`",
-                            "schema": {"type": "string", "enum": ["true"]}},
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
     "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "string"}},
     "WWW-Authenticate": {"description": "The bearer challenge", "schema": {"type": "string"}},
 }
 
 IF_MATCH = {
-    "name": "If-Match", "in": "header", "required": False,
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
     "description": "The `ETag` you read: the change applies only to that version (else 412). "
-                   "Without it the change applies to whatever version is current.",
+    "Without it the change applies to whatever version is current.",
     "schema": {"type": "string", "maxLength": 1024},
 }
 IF_NONE_MATCH = {
-    "name": "If-None-Match", "in": "header", "required": False,
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
     "description": "An `ETag` you hold: 304 Not Modified while it is still current.",
     "schema": {"type": "string", "maxLength": 1024},
 }
@@ -123,8 +134,8 @@ def _call_text(source: str, start: int) -> str:
         elif source[i] == ")":
             depth -= 1
             if depth == 0:
-                return source[start:i + 1]
-    return source[start:start + 2000]
+                return source[start : i + 1]
+    return source[start : start + 2000]
 
 
 @cache
@@ -231,6 +242,7 @@ def _api_routes(app: FastAPI) -> Iterator[Any]:
 
 # -- the document -------------------------------------------------------------------------------
 
+
 def problem_response(status: int, slugs: Iterable[str | None] = ()) -> dict[str, Any]:
     names = sorted({s for s in slugs if s})
     description = _DESCRIPTIONS.get(status) or HTTPStatus(status).phrase
@@ -267,8 +279,16 @@ def _route_answers(route: Any) -> tuple[dict[int, set[str | None]], list[str], l
     if route.body_field is not None or "requestBody" in (route.openapi_extra or {}):
         for status in _BODY_STATUSES:
             statuses.setdefault(status, set())
-    if any((params.path_params, params.query_params, params.header_params, params.cookie_params,
-            params.body_params, _flat_params(params))):
+    if any(
+        (
+            params.path_params,
+            params.query_params,
+            params.header_params,
+            params.cookie_params,
+            params.body_params,
+            _flat_params(params),
+        )
+    ):
         statuses.setdefault(422, set())
     parameters = []
     if check_if_match in functions:
@@ -291,8 +311,10 @@ def _route_answers(route: Any) -> tuple[dict[int, set[str | None]], list[str], l
 
 
 def _flat_params(dependant: Any) -> bool:
-    return any(d.query_params or d.header_params or d.path_params or d.body_params or _flat_params(d)
-               for d in dependant.dependencies)
+    return any(
+        d.query_params or d.header_params or d.path_params or d.body_params or _flat_params(d)
+        for d in dependant.dependencies
+    )
 
 
 def document_route_answers(doc: dict[str, Any], app: FastAPI) -> dict[str, Any]:
@@ -305,8 +327,7 @@ def document_route_answers(doc: dict[str, Any], app: FastAPI) -> dict[str, Any]:
             if op is None:
                 continue
             names = {(p.get("in"), p.get("name", "").lower()) for p in op.get("parameters", [])}
-            op.setdefault("parameters", []).extend(
-                p for p in parameters if ("header", p["name"].lower()) not in names)
+            op.setdefault("parameters", []).extend(p for p in parameters if ("header", p["name"].lower()) not in names)
             if not op["parameters"]:
                 del op["parameters"]
             responses = op.setdefault("responses", {})
@@ -336,8 +357,9 @@ def add_problem_responses(doc: dict[str, Any], app: FastAPI | None = None) -> di
                 continue
             responses = op.setdefault("responses", {})
             responses.pop("4XX", None)
-            responses.setdefault("5XX", {"description": "A server error, as problem details",
-                                         "content": _PROBLEM_CONTENT})
+            responses.setdefault(
+                "5XX", {"description": "A server error, as problem details", "content": _PROBLEM_CONTENT}
+            )
             for code, response in responses.items():
                 if code[0] in "45":
                     response["content"] = _PROBLEM_CONTENT

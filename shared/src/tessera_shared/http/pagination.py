@@ -163,8 +163,12 @@ def decode_cursor(cursor: str, kinds: int | Sequence[Any]) -> list[Any]:
             values = [_typed(v, k) for v, k in zip(values, kinds, strict=True)]
         return values
     except (ValueError, TypeError, OverflowError, ArithmeticError, binascii.Error, orjson.JSONDecodeError):
-        raise Problem(422, "cursor is not one this API issued", slug="validation-error",
-                      errors=[{"field": "cursor", "location": "query", "message": "invalid cursor"}]) from None
+        raise Problem(
+            422,
+            "cursor is not one this API issued",
+            slug="validation-error",
+            errors=[{"field": "cursor", "location": "query", "message": "invalid cursor"}],
+        ) from None
 
 
 def _cursor_value(value: Any) -> Any:

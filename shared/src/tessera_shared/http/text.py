@@ -117,8 +117,9 @@ class RejectNulMiddleware:
                 if not message.get("more_body", False):
                     break
         except HTTPException as exc:  # the body size limit, raised while reading
-            response = problem_response(exc.status_code, detail=str(exc.detail), instance=scope.get("path"),
-                                        field="body")
+            response = problem_response(
+                exc.status_code, detail=str(exc.detail), instance=scope.get("path"), field="body"
+            )
             await response(scope, receive, send)
             return
         body = b"".join(chunks)
@@ -147,7 +148,9 @@ class RejectNulMiddleware:
     @staticmethod
     async def _reject(scope: Scope, receive: Receive, send: Send, field: str, location: str) -> None:
         response = problem_response(
-            422, detail=f"invalid input: {field}", instance=scope.get("path"),
+            422,
+            detail=f"invalid input: {field}",
+            instance=scope.get("path"),
             errors=[{"field": field, "location": location, "message": MESSAGE, "type": "value_error"}],
         )
         await response(scope, receive, send)

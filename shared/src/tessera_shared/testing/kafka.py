@@ -20,10 +20,11 @@ async def partitions_of(bootstrap: str, topic: str) -> list[int]:
         await admin.close()
 
 
-async def read_topic(bootstrap: str, topic: str, *, expect: int | None = None, timeout: float = 20.0) -> list[ConsumerRecord]:
+async def read_topic(
+    bootstrap: str, topic: str, *, expect: int | None = None, timeout: float = 20.0
+) -> list[ConsumerRecord]:
     """Every record on ``topic`` from the beginning to its end (or until ``expect`` arrived)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                isolation_level="read_committed")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     try:
         deadline = asyncio.get_running_loop().time() + timeout

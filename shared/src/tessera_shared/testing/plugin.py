@@ -97,7 +97,7 @@ async def delete_topics_with_prefixes(bootstrap: str, prefixes: tuple[str, ...])
     try:
         doomed = sorted(t for t in await admin.list_topics() if t.startswith(prefixes))
         for start in range(0, len(doomed), 200):
-            await admin.delete_topics(doomed[start:start + 200], timeout_ms=60_000)
+            await admin.delete_topics(doomed[start : start + 200], timeout_ms=60_000)
         return len(doomed)
     finally:
         await admin.close()

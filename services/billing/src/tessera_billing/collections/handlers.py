@@ -14,8 +14,11 @@ async def on_ticket_opened(session: AsyncSession, event: CloudEvent, data: Ticke
         return
     if await session.get(InvoiceDispute, data.ticket_id) is not None:
         return  # re-announced
-    session.add(InvoiceDispute(ticket_id=data.ticket_id, invoice_id=data.invoice_id,
-                               customer_id=data.customer_id, opened_at=data.opened_at))
+    session.add(
+        InvoiceDispute(
+            ticket_id=data.ticket_id, invoice_id=data.invoice_id, customer_id=data.customer_id, opened_at=data.opened_at
+        )
+    )
 
 
 async def on_ticket_closed(session: AsyncSession, event: CloudEvent, data: TicketClosed) -> None:

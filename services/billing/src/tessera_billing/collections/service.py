@@ -42,7 +42,9 @@ class OverdueRun:
     dunning_steps: int = 0
 
 
-async def _update_batch(session: AsyncSession, where: Any, values: dict[str, Any], after: uuid.UUID | None) -> list[Any]:
+async def _update_batch(
+    session: AsyncSession, where: Any, values: dict[str, Any], after: uuid.UUID | None
+) -> list[Any]:
     """Update the first BATCH invoices after ``after`` (by id) matching ``where``; return them.
 
     FOR UPDATE re-checks ``where`` on the latest version of a row it had to wait for, so a row
@@ -55,8 +57,12 @@ async def _update_batch(session: AsyncSession, where: Any, values: dict[str, Any
     if not ids:
         return []
     # The ids as a list, not a subquery: the planner then reads them by primary key, never by a scan.
-    stmt = (update(INVOICES).where(_I.id.in_(ids))
-            .values(**values, updated_at=utcnow(), version=_I.version + 1).returning(*_RETURNED))
+    stmt = (
+        update(INVOICES)
+        .where(_I.id.in_(ids))
+        .values(**values, updated_at=utcnow(), version=_I.version + 1)
+        .returning(*_RETURNED)
+    )
     # Events in invoice id order, as one row at a time would write them.
     return sorted((await session.execute(stmt)).all(), key=lambda r: r.id)
 
@@ -71,21 +77,40 @@ def _next(rows: list[Any]) -> uuid.UUID | None:
     return rows[-1].id if len(rows) == BATCH else None
 
 
-async def mark_overdue_batch(session: AsyncSession, as_of: date, grace_days: int,
-                             after: uuid.UUID | None = None) -> tuple[int, uuid.UUID | None]:
+async def mark_overdue_batch(
+    session: AsyncSession, as_of: date, grace_days: int, after: uuid.UUID | None = None
+) -> tuple[int, uuid.UUID | None]:
     rows = await _update_batch(
-        session, and_(_I.status.in_(_MAY_GO_OVERDUE), _I.due_date < overdue_cutoff(as_of, grace_days)),
-        {"status": InvoiceStatus.OVERDUE.value, "overdue_since": as_of}, after)
+        session,
+        and_(_I.status.in_(_MAY_GO_OVERDUE), _I.due_date < overdue_cutoff(as_of, grace_days)),
+        {"status": InvoiceStatus.OVERDUE.value, "overdue_since": as_of},
+        after,
+    )
     now = utcnow()
-    await _publish_all(session, [(InvoiceOverdue(
-        invoice_id=r.id, number=r.number or "", customer_id=r.customer_id, deal_id=r.deal_id,
-        amount_due=quantize(r.balance_due, r.currency), currency=r.currency, due_date=r.due_date,
-        days_overdue=days_overdue(r.due_date, as_of), detected_at=now,
-    ), r.customer_id) for r in rows])
+    await _publish_all(
+        session,
+        [
+            (
+                InvoiceOverdue(
+                    invoice_id=r.id,
+                    number=r.number or "",
+                    customer_id=r.customer_id,
+                    deal_id=r.deal_id,
+                    amount_due=quantize(r.balance_due, r.currency),
+                    currency=r.currency,
+                    due_date=r.due_date,
+                    days_overdue=days_overdue(r.due_date, as_of),
+                    detected_at=now,
+                ),
+                r.customer_id,
+            )
+            for r in rows
+        ],
+    )
     return len(rows), _next(rows)
 
 
-def _open_dispute():  # noqa: ANN202 - a SQL condition
+def _open_dispute():
     return exists().where(and_(InvoiceDispute.invoice_id == _I.id, InvoiceDispute.closed_at.is_(None)))
 
 
@@ -95,20 +120,39 @@ def reached_step(schedule: list[int], as_of: date) -> Any:
     return case(*((_I.due_date <= thresholds[k], k + 1) for k in reversed(range(len(schedule)))), else_=0)
 
 
-async def dunning_batch(session: AsyncSession, as_of: date, schedule: list[int],
-                        after: uuid.UUID | None = None) -> tuple[int, uuid.UUID | None]:
+async def dunning_batch(
+    session: AsyncSession, as_of: date, schedule: list[int], after: uuid.UUID | None = None
+) -> tuple[int, uuid.UUID | None]:
     """One batch of overdue, undisputed invoices with a step not yet announced; returns steps
     announced and where to go on."""
     step = reached_step(schedule, as_of)
     rows = await _update_batch(
-        session, and_(_I.status == InvoiceStatus.OVERDUE.value, _I.dunning_step < step, ~_open_dispute()),
-        {"dunning_step": step}, after)
+        session,
+        and_(_I.status == InvoiceStatus.OVERDUE.value, _I.dunning_step < step, ~_open_dispute()),
+        {"dunning_step": step},
+        after,
+    )
     now = utcnow()
-    await _publish_all(session, [(DunningStep(
-        invoice_id=r.id, number=r.number or "", customer_id=r.customer_id, step=r.dunning_step,
-        days_overdue=days_overdue(r.due_date, as_of), action=dunning_action(r.dunning_step, len(schedule)),
-        amount_due=quantize(r.balance_due, r.currency), currency=r.currency, occurred_at=now,
-    ), r.customer_id) for r in rows])
+    await _publish_all(
+        session,
+        [
+            (
+                DunningStep(
+                    invoice_id=r.id,
+                    number=r.number or "",
+                    customer_id=r.customer_id,
+                    step=r.dunning_step,
+                    days_overdue=days_overdue(r.due_date, as_of),
+                    action=dunning_action(r.dunning_step, len(schedule)),
+                    amount_due=quantize(r.balance_due, r.currency),
+                    currency=r.currency,
+                    occurred_at=now,
+                ),
+                r.customer_id,
+            )
+            for r in rows
+        ],
+    )
     return len(rows), _next(rows)
 
 

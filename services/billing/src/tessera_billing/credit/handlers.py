@@ -12,19 +12,32 @@ from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import CustomerCreated
 
 
-def customer_created_handler(settings: BillingSettings):  # noqa: ANN201 - returns a consumer handler
+def customer_created_handler(settings: BillingSettings):
     async def customers_created(session: AsyncSession, events: list[tuple[CloudEvent, CustomerCreated]]) -> None:
         now = utcnow()
-        defaults = {"rating": settings.default_credit_rating, "credit_limit": settings.default_credit_limit,
-                    "currency": settings.default_currency, "payment_terms_days": settings.default_payment_terms_days,
-                    "created_at": now, "updated_at": now, "version": 1}
-        rows = {data.customer_id: {"customer_id": data.customer_id, "customer_name": data.name, **defaults}
-                for _, data in reversed(events)}  # a repeat within the run: the first wins
+        defaults = {
+            "rating": settings.default_credit_rating,
+            "credit_limit": settings.default_credit_limit,
+            "currency": settings.default_currency,
+            "payment_terms_days": settings.default_payment_terms_days,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        rows = {
+            data.customer_id: {"customer_id": data.customer_id, "customer_name": data.name, **defaults}
+            for _, data in reversed(events)
+        }  # a repeat within the run: the first wins
         table = CreditProfile.__table__
         stmt = upsert(session, table)
         # A re-announcement, or a deal arrived first and made a default profile: only learn the name.
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["customer_id"], set_={"customer_name": stmt.excluded.customer_name},
-            where=table.c.customer_name.is_(None)), list(rows.values()))
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["customer_id"],
+                set_={"customer_name": stmt.excluded.customer_name},
+                where=table.c.customer_name.is_(None),
+            ),
+            list(rows.values()),
+        )
 
     return Batched(customers_created)

@@ -32,7 +32,9 @@ async def load(session: SessionDep, customer_id: uuid.UUID) -> CreditProfile:
 
 @router.get("/{customer_id}", response_model=CreditProfileOut, summary="A customer's credit profile")
 async def get_credit_profile(
-    customer_id: uuid.UUID, session: SessionDep, response: Response,
+    customer_id: uuid.UUID,
+    session: SessionDep,
+    response: Response,
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> CreditProfileOut:
     profile = await load(session, customer_id)
@@ -40,10 +42,17 @@ async def get_credit_profile(
     return CreditProfileOut.model_validate(profile)
 
 
-@router.patch("/{customer_id}", response_model=CreditProfileOut,
-              summary="Change rating, limit or terms (finance_manager; If-Match honoured)")
+@router.patch(
+    "/{customer_id}",
+    response_model=CreditProfileOut,
+    summary="Change rating, limit or terms (finance_manager; If-Match honoured)",
+)
 async def patch_credit_profile(
-    customer_id: uuid.UUID, body: CreditProfilePatch, request: Request, session: SessionDep, response: Response,
+    customer_id: uuid.UUID,
+    body: CreditProfilePatch,
+    request: Request,
+    session: SessionDep,
+    response: Response,
     _: Annotated[Principal, require_roles(*LIMIT_SETTERS)],
 ) -> CreditProfileOut:
     changes = body.model_dump(exclude_unset=True)
@@ -66,10 +75,15 @@ async def patch_credit_profile(
     return CreditProfileOut.model_validate(profile)
 
 
-@router.post("/{customer_id}/check", response_model=CreditCheckOut,
-             summary="Does a new amount fit under the customer's credit limit?")
+@router.post(
+    "/{customer_id}/check",
+    response_model=CreditCheckOut,
+    summary="Does a new amount fit under the customer's credit limit?",
+)
 async def check_credit(
-    customer_id: uuid.UUID, body: CreditCheckIn, session: SessionDep,
+    customer_id: uuid.UUID,
+    body: CreditCheckIn,
+    session: SessionDep,
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> CreditCheckOut:
     profile = await load(session, customer_id)
@@ -77,7 +91,12 @@ async def check_credit(
         raise invalid("currency", f"the credit limit is kept in {profile.currency}; no conversion is made")
     decision = credit_check(profile.credit_limit, await exposure(session, customer_id, profile.currency), body.amount)
     return CreditCheckOut(
-        customer_id=customer_id, fits=decision.fits, currency=profile.currency,
-        requested_amount=decision.requested_amount, exposure=decision.exposure,
-        credit_limit=decision.credit_limit, headroom=decision.headroom, rating=profile.rating,
+        customer_id=customer_id,
+        fits=decision.fits,
+        currency=profile.currency,
+        requested_amount=decision.requested_amount,
+        exposure=decision.exposure,
+        credit_limit=decision.credit_limit,
+        headroom=decision.headroom,
+        rating=profile.rating,
     )

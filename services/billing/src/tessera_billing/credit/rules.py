@@ -20,8 +20,11 @@ class CreditDecision:
 def credit_check(credit_limit: Decimal, exposure: Decimal, requested: Decimal) -> CreditDecision:
     headroom = credit_limit - exposure
     return CreditDecision(
-        fits=exposure + requested <= credit_limit, exposure=exposure, credit_limit=credit_limit,
-        headroom=headroom, requested_amount=requested,
+        fits=exposure + requested <= credit_limit,
+        exposure=exposure,
+        credit_limit=credit_limit,
+        headroom=headroom,
+        requested_amount=requested,
     )
 
 

@@ -22,8 +22,11 @@ async def get_or_create_profile(
     profile = await session.get(CreditProfile, customer_id)
     if profile is None:
         profile = CreditProfile(
-            customer_id=customer_id, customer_name=name, rating=settings.default_credit_rating,
-            credit_limit=settings.default_credit_limit, currency=settings.default_currency,
+            customer_id=customer_id,
+            customer_name=name,
+            rating=settings.default_credit_rating,
+            credit_limit=settings.default_credit_limit,
+            currency=settings.default_currency,
             payment_terms_days=settings.default_payment_terms_days,
         )
         session.add(profile)
@@ -35,7 +38,8 @@ async def exposure(session: AsyncSession, customer_id: uuid.UUID, currency: str)
     sums = MoneySum(session)
     total = await session.scalar(
         select(sums.sum(Invoice.balance_due)).where(
-            Invoice.customer_id == customer_id, Invoice.currency == currency,
+            Invoice.customer_id == customer_id,
+            Invoice.currency == currency,
             Invoice.status.in_([s.value for s in OPEN_STATUSES]),
         )
     )

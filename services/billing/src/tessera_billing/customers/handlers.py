@@ -34,11 +34,16 @@ async def on_customer_merged(session: AsyncSession, event: CloudEvent, data: Cus
     survivor = await session.get(CreditProfile, data.survivor_id)
     if survivor is None:
         # The survivor was never seen by billing: the merged customer's profile becomes its own.
-        session.add(CreditProfile(
-            customer_id=data.survivor_id, customer_name=merged.customer_name, rating=merged.rating,
-            credit_limit=merged.credit_limit, currency=merged.currency,
-            payment_terms_days=merged.payment_terms_days,
-        ))
+        session.add(
+            CreditProfile(
+                customer_id=data.survivor_id,
+                customer_name=merged.customer_name,
+                rating=merged.rating,
+                credit_limit=merged.credit_limit,
+                currency=merged.currency,
+                payment_terms_days=merged.payment_terms_days,
+            )
+        )
     else:
         # One customer, one risk: keep the survivor's approved limit and terms, and the worse rating.
         survivor.rating = worse_rating(survivor.rating, merged.rating)
@@ -50,15 +55,15 @@ async def on_customer_merged(session: AsyncSession, event: CloudEvent, data: Cus
 async def on_customer_erased(session: AsyncSession, event: CloudEvent, data: CustomerErased) -> None:
     # Invoices and payments are kept for legal retention; the name printed on them goes.
     await session.execute(
-        update(Invoice).where(Invoice.customer_id == data.customer_id, Invoice.customer_name.is_not(None))
+        update(Invoice)
+        .where(Invoice.customer_id == data.customer_id, Invoice.customer_name.is_not(None))
         .values(customer_name=None)
     )
     # A payer's reference can carry a name or an account; the amounts and dates stay.
+    await session.execute(update(Payment).where(Payment.customer_id == data.customer_id).values(reference=None))
     await session.execute(
-        update(Payment).where(Payment.customer_id == data.customer_id).values(reference=None)
-    )
-    await session.execute(
-        update(LedgerEntry).where(LedgerEntry.customer_id == data.customer_id, LedgerEntry.payment_id.is_not(None))
+        update(LedgerEntry)
+        .where(LedgerEntry.customer_id == data.customer_id, LedgerEntry.payment_id.is_not(None))
         .values(reference=None)
     )
     profile = await session.get(CreditProfile, data.customer_id)

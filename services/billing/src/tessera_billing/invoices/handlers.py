@@ -22,14 +22,19 @@ def lines_of(deal: DealWon) -> list[LineSpec]:
     if not deal.line_items:
         return [LineSpec(description=deal.title[:500], quantity=Decimal(1), unit_price=deal.amount)]
     return [
-        LineSpec(description=item.description[:500], product_code=item.product_code, quantity=item.quantity,
-                 unit_price=item.unit_price, discount_percent=item.discount_percent,
-                 tax_rate_percent=item.tax_rate_percent)
+        LineSpec(
+            description=item.description[:500],
+            product_code=item.product_code,
+            quantity=item.quantity,
+            unit_price=item.unit_price,
+            discount_percent=item.discount_percent,
+            tax_rate_percent=item.tax_rate_percent,
+        )
         for item in deal.line_items
     ]
 
 
-def deal_won_handler(settings: BillingSettings):  # noqa: ANN201 - returns a consumer handler
+def deal_won_handler(settings: BillingSettings):
     async def on_deal_won(session: AsyncSession, event: CloudEvent, data: DealWon) -> None:
         # The inbox dedupes deliveries; this (and the unique deal_id) dedupes re-announcements.
         if await InvoiceRepository(session).by_deal(data.deal_id) is not None:
@@ -37,8 +42,14 @@ def deal_won_handler(settings: BillingSettings):  # noqa: ANN201 - returns a con
         profile = await get_or_create_profile(session, data.customer_id, settings)
         issue_date = data.won_at.date()
         invoice = await create_invoice(
-            session, settings, customer_id=data.customer_id, currency=data.currency, lines=lines_of(data),
-            issue_date=issue_date, payment_terms_days=data.payment_terms_days, created_by="deal.won",
+            session,
+            settings,
+            customer_id=data.customer_id,
+            currency=data.currency,
+            lines=lines_of(data),
+            issue_date=issue_date,
+            payment_terms_days=data.payment_terms_days,
+            created_by="deal.won",
             deal_id=data.deal_id,
         )
         # The limit is kept in one currency; a deal in another cannot be compared without FX.
@@ -46,13 +57,19 @@ def deal_won_handler(settings: BillingSettings):  # noqa: ANN201 - returns a con
             current = await exposure(session, data.customer_id, invoice.currency)
             decision = credit_check(profile.credit_limit, current, invoice.total)
             if not decision.fits:
-                await publish(session, CreditLimitExceeded(
-                    customer_id=data.customer_id, deal_id=data.deal_id,
-                    requested_amount=quantize(invoice.total, invoice.currency),
-                    exposure=quantize(current, invoice.currency),
-                    credit_limit=quantize(profile.credit_limit, invoice.currency), currency=invoice.currency,
-                    detected_at=utcnow(),
-                ), subject=data.customer_id)
+                await publish(
+                    session,
+                    CreditLimitExceeded(
+                        customer_id=data.customer_id,
+                        deal_id=data.deal_id,
+                        requested_amount=quantize(invoice.total, invoice.currency),
+                        exposure=quantize(current, invoice.currency),
+                        credit_limit=quantize(profile.credit_limit, invoice.currency),
+                        currency=invoice.currency,
+                        detected_at=utcnow(),
+                    ),
+                    subject=data.customer_id,
+                )
         if settings.issue_invoices_from_deals:
             await issue_invoice(session, settings, invoice, issue_date=issue_date)
 

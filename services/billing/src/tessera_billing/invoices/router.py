@@ -28,8 +28,14 @@ from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
-READERS = (Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SALES_MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT,
-           Role.SERVICE)
+READERS = (
+    Role.BILLING_CLERK,
+    Role.FINANCE_MANAGER,
+    Role.SALES_MANAGER,
+    Role.SALES_REP,
+    Role.SUPPORT_AGENT,
+    Role.SERVICE,
+)
 # Issuing is the clerk's duty; approving write-offs and changing limits belong to finance.
 ISSUERS = (Role.BILLING_CLERK,)
 VOIDERS = (Role.BILLING_CLERK, Role.FINANCE_MANAGER)
@@ -37,10 +43,13 @@ VOIDERS = (Role.BILLING_CLERK, Role.FINANCE_MANAGER)
 
 def detail(invoice: Invoice, lines: list[InvoiceLine]) -> InvoiceDetail:
     out = InvoiceOut.model_validate(invoice).model_dump()
-    return InvoiceDetail(**out, lines=[
-        LineOut(currency=invoice.currency, **{f: getattr(line, f) for f in LineOut.model_fields if f != "currency"})
-        for line in lines
-    ])
+    return InvoiceDetail(
+        **out,
+        lines=[
+            LineOut(currency=invoice.currency, **{f: getattr(line, f) for f in LineOut.model_fields if f != "currency"})
+            for line in lines
+        ],
+    )
 
 
 async def load(session: SessionDep, invoice_id: uuid.UUID, *, for_update: bool = False) -> Invoice:
@@ -55,51 +64,81 @@ async def respond_detail(session: SessionDep, invoice: Invoice, response: Respon
     return detail(invoice, await InvoiceRepository(session).lines(invoice.id))
 
 
-@router.post("", name="create_invoice", status_code=201, response_model=InvoiceDetail, summary="Create an invoice by hand (draft, or issued)")
+@router.post(
+    "",
+    name="create_invoice",
+    status_code=201,
+    response_model=InvoiceDetail,
+    summary="Create an invoice by hand (draft, or issued)",
+)
 async def create(
-    body: InvoiceCreate, session: SessionDep, idem: IdempotencyDep, settings: SettingsDep,
+    body: InvoiceCreate,
+    session: SessionDep,
+    idem: IdempotencyDep,
+    settings: SettingsDep,
     principal: Annotated[Principal, require_roles(*ISSUERS)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     try:
         invoice = await create_invoice(
-            session, settings, customer_id=body.customer_id, currency=body.currency,
-            lines=[LineSpec(**line.model_dump()) for line in body.lines], issue_date=body.issue_date or today(),
-            payment_terms_days=body.payment_terms_days, created_by=principal.subject, note=body.note,
+            session,
+            settings,
+            customer_id=body.customer_id,
+            currency=body.currency,
+            lines=[LineSpec(**line.model_dump()) for line in body.lines],
+            issue_date=body.issue_date or today(),
+            payment_terms_days=body.payment_terms_days,
+            created_by=principal.subject,
+            note=body.note,
         )
     except AmountTooLarge as exc:
         raise invalid(exc.field, str(exc)) from None
     if body.issue:
         await issue_invoice(session, settings, invoice)
     out = detail(invoice, await InvoiceRepository(session).lines(invoice.id))
-    return await idem.respond(201, out, headers={
-        "Location": f"/v1/invoices/{invoice.id}", "ETag": etag_for(invoice.id, invoice.version)})
+    return await idem.respond(
+        201, out, headers={"Location": f"/v1/invoices/{invoice.id}", "ETag": etag_for(invoice.id, invoice.version)}
+    )
 
 
 @router.get("", response_model=Page[InvoiceOut], summary="List invoices (cursor pagination)")
 async def list_invoices(
-    session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*READERS)],
+    session: SessionDep,
+    page: PageQuery,
+    _: Annotated[Principal, require_roles(*READERS)],
     customer_id: uuid.UUID | None = None,
     status: Annotated[InvoiceStatus | None, Query()] = None,
     deal_id: uuid.UUID | None = None,
 ) -> Page[InvoiceOut]:
     rows, next_cursor = await InvoiceRepository(session).list(
-        page, customer_id=customer_id, status=status.value if status else None, deal_id=deal_id)
+        page, customer_id=customer_id, status=status.value if status else None, deal_id=deal_id
+    )
     return Page[InvoiceOut](items=[InvoiceOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/{invoice_id}", response_model=InvoiceDetail, summary="One invoice with its lines")
 async def get_invoice(
-    invoice_id: uuid.UUID, session: SessionDep, response: Response,
+    invoice_id: uuid.UUID,
+    session: SessionDep,
+    response: Response,
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> InvoiceDetail:
     return await respond_detail(session, await load(session, invoice_id), response)
 
 
-@router.post("/{invoice_id}/issue", name="issue_invoice", response_model=InvoiceDetail, summary="Issue a draft: number, due date, invoice.issued")
+@router.post(
+    "/{invoice_id}/issue",
+    name="issue_invoice",
+    response_model=InvoiceDetail,
+    summary="Issue a draft: number, due date, invoice.issued",
+)
 async def issue(
-    invoice_id: uuid.UUID, request: Request, session: SessionDep, response: Response, settings: SettingsDep,
+    invoice_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    response: Response,
+    settings: SettingsDep,
     _: Annotated[Principal, require_roles(*ISSUERS)],
     body: Annotated[InvoiceIssue | None, Body()] = None,
 ) -> InvoiceDetail:
@@ -112,9 +151,17 @@ async def issue(
     return await respond_detail(session, invoice, response)
 
 
-@router.post("/{invoice_id}/void", name="void_invoice", response_model=InvoiceDetail, summary="Void a draft or an unpaid issued invoice")
+@router.post(
+    "/{invoice_id}/void",
+    name="void_invoice",
+    response_model=InvoiceDetail,
+    summary="Void a draft or an unpaid issued invoice",
+)
 async def void(
-    invoice_id: uuid.UUID, request: Request, session: SessionDep, response: Response,
+    invoice_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    response: Response,
     _: Annotated[Principal, require_roles(*VOIDERS)],
 ) -> InvoiceDetail:
     invoice = await load(session, invoice_id, for_update=True)
@@ -128,16 +175,25 @@ async def void(
     return await respond_detail(session, invoice, response)
 
 
-@router.post("/{invoice_id}/apply-credit", response_model=InvoiceDetail,
-             summary="Settle an open invoice from the customer's credit (earlier over-payments)")
+@router.post(
+    "/{invoice_id}/apply-credit",
+    response_model=InvoiceDetail,
+    summary="Settle an open invoice from the customer's credit (earlier over-payments)",
+)
 async def apply_credit(
-    invoice_id: uuid.UUID, session: SessionDep, response: Response,
+    invoice_id: uuid.UUID,
+    session: SessionDep,
+    response: Response,
     _: Annotated[Principal, require_roles(*ISSUERS)],
 ) -> InvoiceDetail:
     invoice = await load(session, invoice_id, for_update=True)
     if invoice.status not in {InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE}:
-        raise Problem(409, f"invoice is {invoice.status}; credit applies to open invoices only",
-                      slug="invoice-not-open", current_status=invoice.status,
-                      allowed_statuses=["issued", "overdue", "partially_paid"])
+        raise Problem(
+            409,
+            f"invoice is {invoice.status}; credit applies to open invoices only",
+            slug="invoice-not-open",
+            current_status=invoice.status,
+            allowed_statuses=["issued", "overdue", "partially_paid"],
+        )
     await apply_customer_credit(session, invoice, today())
     return await respond_detail(session, invoice, response)

@@ -14,10 +14,10 @@ from pydantic import (
     StringConstraints,
     field_serializer,
 )
-from tessera_shared.decimals import MoneyIn, Percent, Quantity
-from tessera_shared.http.inputs import IsoDate, Trimmed
 
 from tessera_billing.api import Currency, MoneyOut, plain_number
+from tessera_shared.decimals import MoneyIn, Percent, Quantity
+from tessera_shared.http.inputs import IsoDate, Trimmed
 
 UnitPrice = MoneyIn
 
@@ -41,8 +41,9 @@ class InvoiceCreate(BaseModel):
     currency: Currency
     lines: list[LineIn] = Field(min_length=1, max_length=200)
     issue_date: IsoDate | None = Field(default=None, description="Defaults to today")
-    payment_terms_days: StrictInt | None = Field(default=None, ge=0, le=365,
-                                           description="Defaults to the customer's credit profile")
+    payment_terms_days: StrictInt | None = Field(
+        default=None, ge=0, le=365, description="Defaults to the customer's credit profile"
+    )
     note: Annotated[str, StringConstraints(max_length=1000)] | None = None
     issue: StrictBool = Field(default=False, description="Issue at once instead of leaving a draft")
 
@@ -75,7 +76,12 @@ class LineOut(MoneyOut):
 
 class InvoiceOut(MoneyOut):
     money_fields: ClassVar[tuple[str, ...]] = (
-        "subtotal", "tax_total", "total", "amount_paid", "amount_written_off", "balance_due",
+        "subtotal",
+        "tax_total",
+        "total",
+        "amount_paid",
+        "amount_written_off",
+        "balance_due",
     )
 
     id: uuid.UUID

@@ -49,9 +49,17 @@ class LineSpec:
 
 
 async def create_invoice(
-    session: AsyncSession, settings: BillingSettings, *, customer_id: uuid.UUID, currency: str,
-    lines: Sequence[LineSpec], issue_date: date, payment_terms_days: int | None, created_by: str,
-    deal_id: uuid.UUID | None = None, note: str | None = None,
+    session: AsyncSession,
+    settings: BillingSettings,
+    *,
+    customer_id: uuid.UUID,
+    currency: str,
+    lines: Sequence[LineSpec],
+    issue_date: date,
+    payment_terms_days: int | None,
+    created_by: str,
+    deal_id: uuid.UUID | None = None,
+    note: str | None = None,
 ) -> Invoice:
     """A draft invoice; terms default to the customer's credit profile."""
     profile = await get_or_create_profile(session, customer_id, settings)
@@ -66,20 +74,39 @@ async def create_invoice(
         rate = settings.default_tax_rate_percent if spec.tax_rate_percent is None else spec.tax_rate_percent
         amounts = line_amounts(LineInput(spec.quantity, spec.unit_price, spec.discount_percent, rate), currency)
         computed.append(amounts)
-        rows.append(InvoiceLine(
-            invoice_id=invoice_id, position=position, product_code=spec.product_code,
-            description=spec.description, quantity=spec.quantity, unit_price=spec.unit_price,
-            discount_percent=spec.discount_percent, tax_rate_percent=rate,
-            net_amount=amounts.net, tax_amount=amounts.tax, total=amounts.total,
-        ))
+        rows.append(
+            InvoiceLine(
+                invoice_id=invoice_id,
+                position=position,
+                product_code=spec.product_code,
+                description=spec.description,
+                quantity=spec.quantity,
+                unit_price=spec.unit_price,
+                discount_percent=spec.discount_percent,
+                tax_rate_percent=rate,
+                net_amount=amounts.net,
+                tax_amount=amounts.tax,
+                total=amounts.total,
+            )
+        )
     totals = invoice_totals(computed)
     if not fits(totals.total, currency):
         raise AmountTooLarge("lines", f"the invoice total: {too_large(currency)}")
     invoice = Invoice(
-        id=invoice_id, customer_id=customer_id, customer_name=profile.customer_name, deal_id=deal_id,
-        status=InvoiceStatus.DRAFT, currency=currency, issue_date=issue_date,
-        due_date=due_date(issue_date, terms), payment_terms_days=terms, subtotal=totals.subtotal,
-        tax_total=totals.tax_total, total=totals.total, balance_due=totals.total, created_by=created_by,
+        id=invoice_id,
+        customer_id=customer_id,
+        customer_name=profile.customer_name,
+        deal_id=deal_id,
+        status=InvoiceStatus.DRAFT,
+        currency=currency,
+        issue_date=issue_date,
+        due_date=due_date(issue_date, terms),
+        payment_terms_days=terms,
+        subtotal=totals.subtotal,
+        tax_total=totals.tax_total,
+        total=totals.total,
+        balance_due=totals.total,
+        created_by=created_by,
         note=note,
     )
     session.add(invoice)
@@ -95,7 +122,11 @@ def touch(invoice: Invoice) -> None:
 
 
 async def issue_invoice(
-    session: AsyncSession, settings: BillingSettings, invoice: Invoice, *, issue_date: date | None = None,
+    session: AsyncSession,
+    settings: BillingSettings,
+    invoice: Invoice,
+    *,
+    issue_date: date | None = None,
 ) -> Invoice:
     """Give the invoice its number and due date, book it, announce it, then apply any customer credit."""
     check_transition(invoice.status, InvoiceStatus.ISSUED)
@@ -108,11 +139,21 @@ async def issue_invoice(
     touch(invoice)
     await record(session, invoice, EntryKind.INVOICED, invoice.total, invoice.issue_date, reference=invoice.number)
     await session.flush()
-    await publish(session, InvoiceIssued(
-        invoice_id=invoice.id, number=invoice.number, customer_id=invoice.customer_id, deal_id=invoice.deal_id,
-        total=invoice.total, currency=invoice.currency, issue_date=invoice.issue_date,
-        due_date=invoice.due_date, issued_at=invoice.issued_at,
-    ), subject=invoice.customer_id)
+    await publish(
+        session,
+        InvoiceIssued(
+            invoice_id=invoice.id,
+            number=invoice.number,
+            customer_id=invoice.customer_id,
+            deal_id=invoice.deal_id,
+            total=invoice.total,
+            currency=invoice.currency,
+            issue_date=invoice.issue_date,
+            due_date=invoice.due_date,
+            issued_at=invoice.issued_at,
+        ),
+        subject=invoice.customer_id,
+    )
     if settings.auto_apply_credit:
         from tessera_billing.payments.service import apply_customer_credit  # payments build on invoices
 
@@ -141,8 +182,16 @@ class InvoiceHasPayments(Exception):
 
 async def announce_paid(session: AsyncSession, invoice: Invoice, paid_at: datetime) -> None:
     invoice.paid_at = paid_at
-    await publish(session, InvoicePaid(
-        invoice_id=invoice.id, number=invoice.number or "", customer_id=invoice.customer_id,
-        deal_id=invoice.deal_id, total=quantize(invoice.total, invoice.currency), currency=invoice.currency,
-        paid_at=paid_at,
-    ), subject=invoice.customer_id)
+    await publish(
+        session,
+        InvoicePaid(
+            invoice_id=invoice.id,
+            number=invoice.number or "",
+            customer_id=invoice.customer_id,
+            deal_id=invoice.deal_id,
+            total=quantize(invoice.total, invoice.currency),
+            currency=invoice.currency,
+            paid_at=paid_at,
+        ),
+        subject=invoice.customer_id,
+    )

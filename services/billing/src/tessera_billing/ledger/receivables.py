@@ -25,8 +25,9 @@ BALANCES: Table = ReceivableBalance.__table__  # type: ignore[assignment]
 TOTALS: Table = ReceivableTotal.__table__  # type: ignore[assignment]
 
 
-async def move(session: AsyncSession, customer_id: uuid.UUID, currency: str, due: date, amount: Decimal,
-               on: date) -> None:
+async def move(
+    session: AsyncSession, customer_id: uuid.UUID, currency: str, due: date, amount: Decimal, on: date
+) -> None:
     """Add one ledger movement (signed ``amount``, dated ``on``) to both tables."""
     if amount != 0:
         await _add(session, BALANCES, {"customer_id": customer_id, "currency": currency, "due_date": due}, amount)
@@ -43,27 +44,44 @@ async def lock_for(session: AsyncSession, invoices: Iterable[Invoice]) -> None:
     if len(totals) < 2 and len(balances) < 2:
         return
     b, t = BALANCES.c, TOTALS.c
-    await session.execute(select(b.customer_id).where(tuple_(b.customer_id, b.currency, b.due_date).in_(balances))
-                          .order_by(b.customer_id, b.currency, b.due_date).with_for_update())
-    await session.execute(select(t.currency).where(tuple_(t.currency, t.due_date).in_(totals))
-                          .order_by(t.currency, t.due_date).with_for_update())
+    await session.execute(
+        select(b.customer_id)
+        .where(tuple_(b.customer_id, b.currency, b.due_date).in_(balances))
+        .order_by(b.customer_id, b.currency, b.due_date)
+        .with_for_update()
+    )
+    await session.execute(
+        select(t.currency)
+        .where(tuple_(t.currency, t.due_date).in_(totals))
+        .order_by(t.currency, t.due_date)
+        .with_for_update()
+    )
 
 
 async def rekey(session: AsyncSession, merged_id: uuid.UUID, survivor_id: uuid.UUID) -> None:
     """customer.merged: the merged customer's balances are added to the survivor's (totals do not change)."""
     b = BALANCES.c
-    rows = (await session.execute(
-        select(b.currency, b.due_date, b.amount).where(b.customer_id == merged_id)
-        .order_by(b.currency, b.due_date).with_for_update()
-    )).all()
+    rows = (
+        await session.execute(
+            select(b.currency, b.due_date, b.amount)
+            .where(b.customer_id == merged_id)
+            .order_by(b.currency, b.due_date)
+            .with_for_update()
+        )
+    ).all()
     await session.execute(delete(BALANCES).where(b.customer_id == merged_id))
     for row in rows:
-        await _add(session, BALANCES, {"customer_id": survivor_id, "currency": row.currency, "due_date": row.due_date},
-                   row.amount)
+        await _add(
+            session,
+            BALANCES,
+            {"customer_id": survivor_id, "currency": row.currency, "due_date": row.due_date},
+            row.amount,
+        )
 
 
-async def _add(session: AsyncSession, table: Table, key: dict[str, Any], amount: Decimal,
-               first: date | None = None) -> None:
+async def _add(
+    session: AsyncSession, table: Table, key: dict[str, Any], amount: Decimal, first: date | None = None
+) -> None:
     """Add ``amount`` to the row at ``key``; balances at zero are removed, totals keep their row."""
     if session.bind.dialect.name == "postgresql":
         new = await _add_pg(session, table, key, amount, first)
@@ -73,8 +91,9 @@ async def _add(session: AsyncSession, table: Table, key: dict[str, Any], amount:
         await session.execute(delete(table).where(_at(table, key)))
 
 
-async def _add_pg(session: AsyncSession, table: Table, key: dict[str, Any], amount: Decimal,
-                  first: date | None) -> Decimal:
+async def _add_pg(
+    session: AsyncSession, table: Table, key: dict[str, Any], amount: Decimal, first: date | None
+) -> Decimal:
     values = {**key, "amount": amount} | ({"first_entry_date": first} if first else {})
     stmt = pg_insert(table).values(**values)
     changes = {"amount": table.c.amount + stmt.excluded.amount}
@@ -84,8 +103,9 @@ async def _add_pg(session: AsyncSession, table: Table, key: dict[str, Any], amou
     return (await session.execute(stmt)).scalar_one()
 
 
-async def _add_sqlite(session: AsyncSession, table: Table, key: dict[str, Any], amount: Decimal,
-                      first: date | None) -> Decimal:
+async def _add_sqlite(
+    session: AsyncSession, table: Table, key: dict[str, Any], amount: Decimal, first: date | None
+) -> Decimal:
     # Money is text on SQLite: add in Python (the write lock is held: BEGIN IMMEDIATE).
     columns = [table.c.amount] + ([table.c.first_entry_date] if first else [])
     row = (await session.execute(select(*columns).where(_at(table, key)))).first()

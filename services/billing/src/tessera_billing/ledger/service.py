@@ -22,14 +22,27 @@ class EntryKind(StrEnum):
 
 
 async def record(
-    session: AsyncSession, invoice: Invoice, kind: EntryKind, amount: Decimal, on: date, *,
-    payment_id: uuid.UUID | None = None, reference: str | None = None,
+    session: AsyncSession,
+    invoice: Invoice,
+    kind: EntryKind,
+    amount: Decimal,
+    on: date,
+    *,
+    payment_id: uuid.UUID | None = None,
+    reference: str | None = None,
 ) -> LedgerEntry:
     """``amount`` is signed: positive raises the receivable, negative lowers it. The read model
     (``receivables``) moves with it, in the same transaction."""
     entry = LedgerEntry(
-        invoice_id=invoice.id, customer_id=invoice.customer_id, currency=invoice.currency, kind=kind,
-        amount=amount, entry_date=on, due_date=invoice.due_date, payment_id=payment_id, reference=reference,
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+        currency=invoice.currency,
+        kind=kind,
+        amount=amount,
+        entry_date=on,
+        due_date=invoice.due_date,
+        payment_id=payment_id,
+        reference=reference,
     )
     session.add(entry)
     await receivables.move(session, invoice.customer_id, invoice.currency, invoice.due_date, amount, on)

@@ -34,8 +34,11 @@ READERS = (Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SALES_MANAGER, Role.SE
 
 async def payments_out(session: SessionDep, payments: list[Payment]) -> list[PaymentOut]:
     """Payments with their allocations, loaded in one query for the whole page."""
-    stmt = (select(PaymentAllocation).where(PaymentAllocation.payment_id.in_([p.id for p in payments]))
-            .order_by(PaymentAllocation.created_at, PaymentAllocation.id))
+    stmt = (
+        select(PaymentAllocation)
+        .where(PaymentAllocation.payment_id.in_([p.id for p in payments]))
+        .order_by(PaymentAllocation.created_at, PaymentAllocation.id)
+    )
     by_payment: dict[uuid.UUID, list[PaymentAllocation]] = {}
     for a in (await session.execute(stmt)).scalars():
         by_payment.setdefault(a.payment_id, []).append(a)
@@ -56,7 +59,9 @@ async def payment_out(session: SessionDep, payment: Payment) -> PaymentOut:
 
 @router.post("", status_code=201, response_model=PaymentOut, summary="Record a payment and allocate it")
 async def create_payment(
-    body: PaymentCreate, session: SessionDep, idem: IdempotencyDep,
+    body: PaymentCreate,
+    session: SessionDep,
+    idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*RECORDERS)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
@@ -95,17 +100,28 @@ async def create_payment(
             raise invalid(exc.field, exc.message) from None
         invoices = {i.id: i for i in candidates}
     payment, _ = await record_payment(
-        session, customer_id=customer_id, amount=body.amount, currency=body.currency, received_on=received_on,
-        method=body.method, reference=body.reference, plan=plan, invoices=invoices, recorded_by=principal.subject,
+        session,
+        customer_id=customer_id,
+        amount=body.amount,
+        currency=body.currency,
+        received_on=received_on,
+        method=body.method,
+        reference=body.reference,
+        plan=plan,
+        invoices=invoices,
+        recorded_by=principal.subject,
     )
     out = await payment_out(session, payment)
-    return await idem.respond(201, out, headers={"Location": f"/v1/payments/{payment.id}",
-                                                 "ETag": etag_for(payment.id, 1)})
+    return await idem.respond(
+        201, out, headers={"Location": f"/v1/payments/{payment.id}", "ETag": etag_for(payment.id, 1)}
+    )
 
 
 @router.get("", response_model=Page[PaymentOut], summary="List payments (cursor pagination)")
 async def list_payments(
-    session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*READERS)],
+    session: SessionDep,
+    page: PageQuery,
+    _: Annotated[Principal, require_roles(*READERS)],
     customer_id: uuid.UUID | None = None,
 ) -> Page[PaymentOut]:
     stmt = select(Payment)
@@ -117,7 +133,9 @@ async def list_payments(
 
 @router.get("/{payment_id}", response_model=PaymentOut, summary="One payment with its allocations")
 async def get_payment(
-    payment_id: uuid.UUID, session: SessionDep, response: Response,
+    payment_id: uuid.UUID,
+    session: SessionDep,
+    response: Response,
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> PaymentOut:
     payment = await session.get(Payment, payment_id)

@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from tessera_shared.http.inputs import IsoDate, Trimmed
 
 from tessera_billing.api import Currency, MoneyOut, PositiveAmount
+from tessera_shared.http.inputs import IsoDate, Trimmed
 
 Method = Literal["bank_transfer", "card", "cash", "cheque", "direct_debit", "other"]
 

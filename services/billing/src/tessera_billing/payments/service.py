@@ -35,8 +35,11 @@ async def open_items(session: AsyncSession, customer_id: uuid.UUID, currency: st
     """The customer's open invoices in ``currency``, locked in id order (no deadlock between payers)."""
     stmt = (
         select(Invoice)
-        .where(Invoice.customer_id == customer_id, Invoice.currency == currency,
-               Invoice.status.in_([s.value for s in OPEN_STATUSES]))
+        .where(
+            Invoice.customer_id == customer_id,
+            Invoice.currency == currency,
+            Invoice.status.in_([s.value for s in OPEN_STATUSES]),
+        )
         .order_by(Invoice.id)
         .with_for_update()
     )
@@ -98,33 +101,58 @@ async def apply_to_invoice(
 
 
 async def record_payment(
-    session: AsyncSession, *, customer_id: uuid.UUID, amount: Decimal, currency: str, received_on: date,
-    method: str, reference: str | None, plan: list[rules.Allocation], invoices: dict[uuid.UUID, Invoice],
+    session: AsyncSession,
+    *,
+    customer_id: uuid.UUID,
+    amount: Decimal,
+    currency: str,
+    received_on: date,
+    method: str,
+    reference: str | None,
+    plan: list[rules.Allocation],
+    invoices: dict[uuid.UUID, Invoice],
     recorded_by: str,
 ) -> tuple[Payment, list[rules.Allocation]]:
     allocated = sum((a.amount for a in plan), ZERO)
     payment = Payment(
-        customer_id=customer_id, amount=amount, currency=currency, received_on=received_on, method=method,
-        reference=reference, unallocated=amount - allocated, recorded_by=recorded_by,
+        customer_id=customer_id,
+        amount=amount,
+        currency=currency,
+        received_on=received_on,
+        method=method,
+        reference=reference,
+        unallocated=amount - allocated,
+        recorded_by=recorded_by,
     )
     session.add(payment)
     await session.flush()
     await receivables.lock_for(session, [invoices[a.invoice_id] for a in plan])
     settled = [
-        invoices[a.invoice_id] for a in plan
+        invoices[a.invoice_id]
+        for a in plan
         if await apply_to_invoice(session, invoices[a.invoice_id], payment, a.amount, received_on)
     ]
     await session.flush()
-    await publish(session, PaymentReceived(
-        payment_id=payment.id, customer_id=customer_id, amount=quantize(amount, currency), currency=currency,
-        method=method, received_on=received_on, unallocated=quantize(payment.unallocated, currency),
-        received_at=payment.created_at,
-        allocations=[
-            AllocationFact(invoice_id=a.invoice_id, deal_id=invoices[a.invoice_id].deal_id,
-                           amount=quantize(a.amount, currency))
-            for a in plan
-        ],
-    ), subject=customer_id)
+    await publish(
+        session,
+        PaymentReceived(
+            payment_id=payment.id,
+            customer_id=customer_id,
+            amount=quantize(amount, currency),
+            currency=currency,
+            method=method,
+            received_on=received_on,
+            unallocated=quantize(payment.unallocated, currency),
+            received_at=payment.created_at,
+            allocations=[
+                AllocationFact(
+                    invoice_id=a.invoice_id, deal_id=invoices[a.invoice_id].deal_id, amount=quantize(a.amount, currency)
+                )
+                for a in plan
+            ],
+        ),
+        subject=customer_id,
+    )
     for invoice in settled:
         await announce_paid(session, invoice, utcnow())
     return payment, plan

@@ -40,11 +40,14 @@ RECENT = 10
 async def _open_sums(session: AsyncSession, customer_id: uuid.UUID) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
     sums = MoneySum(session)
     overdue = case((Invoice.status == InvoiceStatus.OVERDUE.value, Invoice.balance_due), else_=0)
-    rows = (await session.execute(
-        select(Invoice.currency, sums.sum(Invoice.balance_due).label("open"), sums.sum(overdue).label("overdue"))
-        .where(Invoice.customer_id == customer_id, Invoice.status.in_([s.value for s in OPEN_STATUSES]))
-        .group_by(Invoice.currency).order_by(Invoice.currency)
-    )).all()
+    rows = (
+        await session.execute(
+            select(Invoice.currency, sums.sum(Invoice.balance_due).label("open"), sums.sum(overdue).label("overdue"))
+            .where(Invoice.customer_id == customer_id, Invoice.status.in_([s.value for s in OPEN_STATUSES]))
+            .group_by(Invoice.currency)
+            .order_by(Invoice.currency)
+        )
+    ).all()
     return {r.currency: sums.value(r.open) for r in rows}, {r.currency: sums.value(r.overdue) for r in rows}
 
 
@@ -52,20 +55,32 @@ def _amounts(by_currency: dict[str, Decimal], *, nonzero: bool = False) -> list[
     return [CurrencyAmount(currency=c, amount=v) for c, v in sorted(by_currency.items()) if not nonzero or v != 0]
 
 
-@router.get("/{customer_id}", response_model=ReceivablesSummary,
-            summary="Open and recent invoices, balance, overdue, ageing, credit profile and customer credit in one read")
+@router.get(
+    "/{customer_id}",
+    response_model=ReceivablesSummary,
+    summary="Open and recent invoices, balance, overdue, ageing, credit profile and customer credit in one read",
+)
 async def get_receivables(
-    customer_id: uuid.UUID, request: Request, settings: SettingsDep,
+    customer_id: uuid.UUID,
+    request: Request,
+    settings: SettingsDep,
     principal: Annotated[Principal, require_roles(*READERS)],
 ) -> Response:
     as_of = today()
     async with read_session(request.app.state.runtime.sessions, snapshot=True) as session:
         mine = select(Invoice).where(Invoice.customer_id == customer_id)
-        open_rows = list((await session.execute(
-            mine.where(Invoice.status.in_([s.value for s in OPEN_STATUSES])).order_by(Invoice.id)
-            .limit(OPEN_LISTED + 1))).scalars())
-        recent = list((await session.execute(
-            mine.order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(RECENT))).scalars())
+        open_rows = list(
+            (
+                await session.execute(
+                    mine.where(Invoice.status.in_([s.value for s in OPEN_STATUSES]))
+                    .order_by(Invoice.id)
+                    .limit(OPEN_LISTED + 1)
+                )
+            ).scalars()
+        )
+        recent = list(
+            (await session.execute(mine.order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(RECENT))).scalars()
+        )
         balance, overdue = await _open_sums(session, customer_id)
         aging = None
         if principal.may(REPORT_READERS):
@@ -73,20 +88,37 @@ async def get_receivables(
         credit = None
         if principal.may(CREDIT_READERS):
             profile = await session.get(CreditProfile, customer_id)
-            terms = (profile.rating, profile.credit_limit, profile.currency, profile.payment_terms_days) if profile else (
-                settings.default_credit_rating, settings.default_credit_limit, settings.default_currency,
-                settings.default_payment_terms_days)  # what billing will give the customer when it first sees it
-            credit = CreditSummary(known=profile is not None, rating=terms[0], credit_limit=terms[1],
-                                   currency=terms[2], payment_terms_days=terms[3],
-                                   exposure=balance.get(terms[2], Decimal(0)))
+            terms = (
+                (profile.rating, profile.credit_limit, profile.currency, profile.payment_terms_days)
+                if profile
+                else (
+                    settings.default_credit_rating,
+                    settings.default_credit_limit,
+                    settings.default_currency,
+                    settings.default_payment_terms_days,
+                )
+            )  # what billing will give the customer when it first sees it
+            credit = CreditSummary(
+                known=profile is not None,
+                rating=terms[0],
+                credit_limit=terms[1],
+                currency=terms[2],
+                payment_terms_days=terms[3],
+                exposure=balance.get(terms[2], Decimal(0)),
+            )
         customer_credit = {c: v for c, v in (await credit_balances(session, customer_id)).items() if v > 0}
         # Inside the transaction: its end expires the rows read.
         body = ReceivablesSummary(
-            customer_id=customer_id, as_of=as_of,
+            customer_id=customer_id,
+            as_of=as_of,
             open_invoices=[InvoiceOut.model_validate(i) for i in open_rows[:OPEN_LISTED]],
             recent_invoices=[InvoiceOut.model_validate(i) for i in recent],
-            balance=_amounts(balance), overdue_amount=_amounts(overdue, nonzero=True), aging=aging, credit=credit,
-            customer_credit=_amounts(customer_credit), truncated=len(open_rows) > OPEN_LISTED,
+            balance=_amounts(balance),
+            overdue_amount=_amounts(overdue, nonzero=True),
+            aging=aging,
+            credit=credit,
+            customer_credit=_amounts(customer_credit),
+            truncated=len(open_rows) > OPEN_LISTED,
         ).model_dump_json()
     # No version to name: the ETag is a digest of what was read.
     etag = '"' + hashlib.blake2b(body.encode(), digest_size=16).hexdigest() + '"'

@@ -50,13 +50,15 @@ def _entries_after(as_of: date, currency: str | None, *columns: Any) -> Select[A
     return stmt if currency is None else stmt.where(L.currency == currency)
 
 
-async def aging_totals(session: AsyncSession, as_of: date, customer_id: uuid.UUID | None,
-                       currency: str | None) -> list[Row]:
+async def aging_totals(
+    session: AsyncSession, as_of: date, customer_id: uuid.UUID | None, currency: str | None
+) -> list[Row]:
     sums = MoneySum(session)
     if customer_id is not None:
         # One customer's entries: an index range, as cheap as the read model and exact for any day.
-        stmt = select(L.currency, *_bucket_columns(sums, as_of)).where(L.entry_date <= as_of,
-                                                                       L.customer_id == customer_id)
+        stmt = select(L.currency, *_bucket_columns(sums, as_of)).where(
+            L.entry_date <= as_of, L.customer_id == customer_id
+        )
         if currency is not None:
             stmt = stmt.where(L.currency == currency)
         rows = (await session.execute(stmt.group_by(L.currency).order_by(L.currency))).all()
@@ -66,20 +68,30 @@ async def aging_totals(session: AsyncSession, as_of: date, customer_id: uuid.UUI
         now = now.where(T.currency == currency)
     later = _entries_after(as_of, currency, L.currency, L.due_date).add_columns(cast(null(), Date()))
     src = union_all(now, later).subquery()
-    stmt = (select(src.c.currency, *_bucket_columns(sums, as_of, src.c.due_date, src.c.amount))
-            .group_by(src.c.currency)
-            # A currency shows from its first entry on, as a sum over the ledger would show it.
-            .having(func.min(src.c.first_entry_date) <= as_of).order_by(src.c.currency))
+    stmt = (
+        select(src.c.currency, *_bucket_columns(sums, as_of, src.c.due_date, src.c.amount))
+        .group_by(src.c.currency)
+        # A currency shows from its first entry on, as a sum over the ledger would show it.
+        .having(func.min(src.c.first_entry_date) <= as_of)
+        .order_by(src.c.currency)
+    )
     rows = (await session.execute(stmt)).all()
     return [{"currency": r.currency, **_bucket_row(sums, r)} for r in rows]
 
 
-async def aging_by_customer(session: AsyncSession, as_of: date, customer_id: uuid.UUID | None,
-                            currency: str | None, limit: int, after: tuple[uuid.UUID, str] | None) -> list[Row]:
+async def aging_by_customer(
+    session: AsyncSession,
+    as_of: date,
+    customer_id: uuid.UUID | None,
+    currency: str | None,
+    limit: int,
+    after: tuple[uuid.UUID, str] | None,
+) -> list[Row]:
     sums = MoneySum(session)
     if customer_id is not None:
         src = select(L.customer_id, L.currency, L.due_date, L.amount).where(
-            L.entry_date <= as_of, L.customer_id == customer_id)
+            L.entry_date <= as_of, L.customer_id == customer_id
+        )
         if currency is not None:
             src = src.where(L.currency == currency)
         parts = [src]
@@ -92,9 +104,13 @@ async def aging_by_customer(session: AsyncSession, as_of: date, customer_id: uui
         parts = [_after(p, after) for p in parts]
     # Spelled as statements: mypy (1.20, 2.4) crashes joining CompoundSelect with Select here.
     src = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
-    stmt = (select(src.c.customer_id, src.c.currency, *_bucket_columns(sums, as_of, src.c.due_date, src.c.amount))
-            .group_by(src.c.customer_id, src.c.currency).having(sums.sum(src.c.amount) != 0)
-            .order_by(src.c.customer_id, src.c.currency).limit(limit))
+    stmt = (
+        select(src.c.customer_id, src.c.currency, *_bucket_columns(sums, as_of, src.c.due_date, src.c.amount))
+        .group_by(src.c.customer_id, src.c.currency)
+        .having(sums.sum(src.c.amount) != 0)
+        .order_by(src.c.customer_id, src.c.currency)
+        .limit(limit)
+    )
     rows = (await session.execute(stmt)).all()
     return [{"customer_id": r.customer_id, "currency": r.currency, **_bucket_row(sums, r)} for r in rows]
 
@@ -103,8 +119,10 @@ def _after(stmt: Select[Any], after: tuple[uuid.UUID, str]) -> Select[Any]:
     """Keyset bound on (customer_id, currency), whichever table ``stmt`` reads."""
     customer, currency = stmt.selected_columns.customer_id, stmt.selected_columns.currency
     # The redundant bound on the leading column keeps the page an index range scan.
-    return stmt.where(customer >= after[0], tuple_(customer, currency)
-                      > tuple_(literal(after[0], customer.type), literal(after[1], currency.type)))
+    return stmt.where(
+        customer >= after[0],
+        tuple_(customer, currency) > tuple_(literal(after[0], customer.type), literal(after[1], currency.type)),
+    )
 
 
 async def rollforward(session: AsyncSession, start: date, end: date, currency: str | None) -> list[Row]:
@@ -118,44 +136,60 @@ async def rollforward(session: AsyncSession, start: date, end: date, currency: s
     stmt = select(
         L.currency,
         sums.sum(case((L.entry_date < start, L.amount), else_=0)).label("opening"),
-        moved("invoiced"), moved("collected"), moved("written_off"), moved("voided"),
+        moved("invoiced"),
+        moved("collected"),
+        moved("written_off"),
+        moved("voided"),
         sums.sum(L.amount).label("closing"),
     ).where(L.entry_date < end)
     if currency is not None:
         stmt = stmt.where(L.currency == currency)
     rows = (await session.execute(stmt.group_by(L.currency).order_by(L.currency))).all()
-    return [{
-        "currency": r.currency, "opening": sums.value(r.opening), "invoiced": sums.value(r.invoiced),
-        # Stored as reductions of the receivable; shown as positive amounts.
-        "collected": -sums.value(r.collected), "written_off": -sums.value(r.written_off),
-        "voided": -sums.value(r.voided), "closing": sums.value(r.closing),
-    } for r in rows]
+    return [
+        {
+            "currency": r.currency,
+            "opening": sums.value(r.opening),
+            "invoiced": sums.value(r.invoiced),
+            # Stored as reductions of the receivable; shown as positive amounts.
+            "collected": -sums.value(r.collected),
+            "written_off": -sums.value(r.written_off),
+            "voided": -sums.value(r.voided),
+            "closing": sums.value(r.closing),
+        }
+        for r in rows
+    ]
 
 
 async def receivables_and_sales(session: AsyncSession, as_of: date, since: date, currency: str | None) -> list[Row]:
     sums = MoneySum(session)
     stmt = select(
-        L.currency, sums.sum(L.amount).label("receivables"),
+        L.currency,
+        sums.sum(L.amount).label("receivables"),
         sums.sum(case((and_(L.kind == "invoiced", L.entry_date > since), L.amount), else_=0)).label("sales"),
     ).where(L.entry_date <= as_of)
     if currency is not None:
         stmt = stmt.where(L.currency == currency)
     rows = (await session.execute(stmt.group_by(L.currency).order_by(L.currency))).all()
-    return [{"currency": r.currency, "receivables": sums.value(r.receivables), "sales": sums.value(r.sales)}
-            for r in rows]
+    return [
+        {"currency": r.currency, "receivables": sums.value(r.receivables), "sales": sums.value(r.sales)} for r in rows
+    ]
 
 
-async def statement_lines(session: AsyncSession, customer_id: uuid.UUID, currency: str, start: date, end: date,
-                          limit: int) -> tuple[Decimal, list[Row]]:
+async def statement_lines(
+    session: AsyncSession, customer_id: uuid.UUID, currency: str, start: date, end: date, limit: int
+) -> tuple[Decimal, list[Row]]:
     sums = MoneySum(session)
-    opening = sums.value(await session.scalar(
-        select(sums.sum(L.amount)).where(L.customer_id == customer_id, L.currency == currency, L.entry_date < start)
-    ))
+    opening = sums.value(
+        await session.scalar(
+            select(sums.sum(L.amount)).where(L.customer_id == customer_id, L.currency == currency, L.entry_date < start)
+        )
+    )
     stmt = (
         select(L.entry_date, L.kind, L.amount, L.invoice_id, L.payment_id, L.reference, Invoice.number)
         .join(Invoice, Invoice.id == L.invoice_id)
         .where(L.customer_id == customer_id, L.currency == currency, L.entry_date >= start, L.entry_date <= end)
-        .order_by(L.entry_date, L.created_at, L.id).limit(limit)
+        .order_by(L.entry_date, L.created_at, L.id)
+        .limit(limit)
     )
     lines = [dict(r._mapping) for r in (await session.execute(stmt)).all()]
     return opening, lines

@@ -29,8 +29,9 @@ def bucket_by_due_date(due: date, as_of: date) -> str:
     return BUCKETS[-1]
 
 
-def closing_balance(opening: Decimal, invoiced: Decimal, collected: Decimal, written_off: Decimal,
-                    voided: Decimal) -> Decimal:
+def closing_balance(
+    opening: Decimal, invoiced: Decimal, collected: Decimal, written_off: Decimal, voided: Decimal
+) -> Decimal:
     return opening + invoiced - collected - written_off - voided
 
 

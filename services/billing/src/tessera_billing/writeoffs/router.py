@@ -37,7 +37,9 @@ def conflict(exc: WriteOffConflict) -> Problem:
 
 @router.post("", status_code=201, response_model=WriteOffOut, summary="Request a write-off (billing_clerk)")
 async def create_write_off(
-    body: WriteOffCreate, session: SessionDep, idem: IdempotencyDep,
+    body: WriteOffCreate,
+    session: SessionDep,
+    idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*REQUESTERS)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
@@ -49,13 +51,18 @@ async def create_write_off(
         write_off = await request_write_off(session, invoice, body.reason, principal.subject)
     except WriteOffConflict as exc:
         raise conflict(exc) from None
-    return await idem.respond(201, WriteOffOut.model_validate(write_off), headers={
-        "Location": f"/v1/write-offs/{write_off.id}", "ETag": etag_for(write_off.id, write_off.version)})
+    return await idem.respond(
+        201,
+        WriteOffOut.model_validate(write_off),
+        headers={"Location": f"/v1/write-offs/{write_off.id}", "ETag": etag_for(write_off.id, write_off.version)},
+    )
 
 
 @router.get("", response_model=Page[WriteOffOut], summary="List write-off requests (cursor pagination)")
 async def list_write_offs(
-    session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*READERS)],
+    session: SessionDep,
+    page: PageQuery,
+    _: Annotated[Principal, require_roles(*READERS)],
     status: Annotated[WriteOffStatus | None, Query()] = None,
     invoice_id: uuid.UUID | None = None,
 ) -> Page[WriteOffOut]:
@@ -80,7 +87,9 @@ async def load(session: SessionDep, write_off_id: uuid.UUID, *, for_update: bool
 
 @router.get("/{write_off_id}", response_model=WriteOffOut, summary="One write-off request")
 async def get_write_off(
-    write_off_id: uuid.UUID, session: SessionDep, response: Response,
+    write_off_id: uuid.UUID,
+    session: SessionDep,
+    response: Response,
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> WriteOffOut:
     write_off = await load(session, write_off_id)
@@ -88,23 +97,37 @@ async def get_write_off(
     return WriteOffOut.model_validate(write_off)
 
 
-async def _decidable(session: SessionDep, request: Request, write_off_id: uuid.UUID, principal: Principal,
-                     decision: str) -> WriteOff:
+async def _decidable(
+    session: SessionDep, request: Request, write_off_id: uuid.UUID, principal: Principal, decision: str
+) -> WriteOff:
     write_off = await load(session, write_off_id, for_update=True)
     check_if_match(request, write_off.id, write_off.version)
     if not may_decide(write_off.requested_by, principal.subject):
-        raise Problem(403, "whoever requested a write-off may not decide it (segregation of duties)",
-                      slug="segregation-of-duties")
+        raise Problem(
+            403, "whoever requested a write-off may not decide it (segregation of duties)", slug="segregation-of-duties"
+        )
     if decision not in allowed_decisions(write_off.status):
-        raise Problem(409, f"the write-off is already {write_off.status}", slug="invalid-transition",
-                      current_status=write_off.status, allowed_transitions=allowed_decisions(write_off.status))
+        raise Problem(
+            409,
+            f"the write-off is already {write_off.status}",
+            slug="invalid-transition",
+            current_status=write_off.status,
+            allowed_transitions=allowed_decisions(write_off.status),
+        )
     return write_off
 
 
-@router.post("/{write_off_id}/approve", name="approve_write_off", response_model=WriteOffOut,
-             summary="Approve: the invoice is written off (finance_manager, not the requester)")
+@router.post(
+    "/{write_off_id}/approve",
+    name="approve_write_off",
+    response_model=WriteOffOut,
+    summary="Approve: the invoice is written off (finance_manager, not the requester)",
+)
 async def approve(
-    write_off_id: uuid.UUID, request: Request, session: SessionDep, response: Response,
+    write_off_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    response: Response,
     principal: Annotated[Principal, require_roles(*APPROVERS)],
     body: Annotated[WriteOffDecision | None, Body()] = None,
 ) -> WriteOffOut:
@@ -119,10 +142,17 @@ async def approve(
     return WriteOffOut.model_validate(write_off)
 
 
-@router.post("/{write_off_id}/reject", name="reject_write_off", response_model=WriteOffOut,
-             summary="Reject the request (finance_manager, not the requester)")
+@router.post(
+    "/{write_off_id}/reject",
+    name="reject_write_off",
+    response_model=WriteOffOut,
+    summary="Reject the request (finance_manager, not the requester)",
+)
 async def reject(
-    write_off_id: uuid.UUID, request: Request, session: SessionDep, response: Response,
+    write_off_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    response: Response,
     principal: Annotated[Principal, require_roles(*APPROVERS)],
     body: Annotated[WriteOffDecision | None, Body()] = None,
 ) -> WriteOffOut:

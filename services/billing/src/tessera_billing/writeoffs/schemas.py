@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
-from tessera_shared.http.inputs import Trimmed
 
 from tessera_billing.api import MoneyOut
+from tessera_shared.http.inputs import Trimmed
 
 Note = Trimmed(min_length=1, max_length=1000)
 

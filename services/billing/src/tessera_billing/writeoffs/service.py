@@ -27,20 +27,30 @@ class WriteOffConflict(Exception):
 
 def _require_open(invoice: Invoice) -> None:
     if invoice.status not in OPEN_STATUSES:
-        raise WriteOffConflict(f"invoice is {invoice.status}; only open invoices can be written off",
-                               invoice_status=invoice.status,
-                               allowed_statuses=sorted(s.value for s in OPEN_STATUSES))
+        raise WriteOffConflict(
+            f"invoice is {invoice.status}; only open invoices can be written off",
+            invoice_status=invoice.status,
+            allowed_statuses=sorted(s.value for s in OPEN_STATUSES),
+        )
 
 
 async def request_write_off(session: AsyncSession, invoice: Invoice, reason: str, requested_by: str) -> WriteOff:
     _require_open(invoice)
-    pending = await session.scalar(select(WriteOff.id).where(
-        WriteOff.invoice_id == invoice.id, WriteOff.status == WriteOffStatus.REQUESTED))
+    pending = await session.scalar(
+        select(WriteOff.id).where(WriteOff.invoice_id == invoice.id, WriteOff.status == WriteOffStatus.REQUESTED)
+    )
     if pending is not None:
-        raise WriteOffConflict("a write-off of this invoice is already waiting for a decision",
-                               pending_write_off_id=str(pending))
-    write_off = WriteOff(invoice_id=invoice.id, customer_id=invoice.customer_id, amount=invoice.balance_due,
-                         currency=invoice.currency, reason=reason, requested_by=requested_by)
+        raise WriteOffConflict(
+            "a write-off of this invoice is already waiting for a decision", pending_write_off_id=str(pending)
+        )
+    write_off = WriteOff(
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+        amount=invoice.balance_due,
+        currency=invoice.currency,
+        reason=reason,
+        requested_by=requested_by,
+    )
     session.add(write_off)
     await session.flush()
     return write_off
@@ -69,11 +79,20 @@ async def approve_write_off(
     touch(invoice)
     await record(session, invoice, EntryKind.WRITTEN_OFF, -amount, on, reference=str(write_off.id))
     await session.flush()
-    await publish(session, InvoiceWrittenOff(
-        invoice_id=invoice.id, number=invoice.number or "", customer_id=invoice.customer_id,
-        amount=quantize(amount, invoice.currency), currency=invoice.currency,
-        requested_by=write_off.requested_by, approved_by=approver, written_off_at=write_off.decided_at,
-    ), subject=invoice.customer_id)
+    await publish(
+        session,
+        InvoiceWrittenOff(
+            invoice_id=invoice.id,
+            number=invoice.number or "",
+            customer_id=invoice.customer_id,
+            amount=quantize(amount, invoice.currency),
+            currency=invoice.currency,
+            requested_by=write_off.requested_by,
+            approved_by=approver,
+            written_off_at=write_off.decided_at,
+        ),
+        subject=invoice.customer_id,
+    )
 
 
 def reject_write_off(write_off: WriteOff, decider: str, note: str | None) -> None:

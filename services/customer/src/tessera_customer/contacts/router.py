@@ -45,27 +45,44 @@ async def _contact(session: SessionDep, customer_id: uuid.UUID, contact_id: uuid
 
 @router.post("", status_code=201, response_model=ContactOut, summary="Add a contact to an organisation")
 async def create_contact(
-    customer_id: uuid.UUID, body: ContactCreate, session: SessionDep, idem: IdempotencyDep,
+    customer_id: uuid.UUID,
+    body: ContactCreate,
+    session: SessionDep,
+    idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*EDITORS)],
 ) -> Response:
     customer = await _writable(session, customer_id, principal)
     if (replayed := await idem.begin(body)) is not None:
         return replayed
-    contact = Contact(customer_id=customer.id, name=body.name, title=body.title, department=body.department,
-                      email=normalise_email(body.email), phone=normalise_phone(body.phone), buying_role=body.buying_role)
+    contact = Contact(
+        customer_id=customer.id,
+        name=body.name,
+        title=body.title,
+        department=body.department,
+        email=normalise_email(body.email),
+        phone=normalise_phone(body.phone),
+        buying_role=body.buying_role,
+    )
     session.add(contact)
     await session.flush()
     timeline.record(session, customer.id, "contact.added", f"Contact {contact.name} added", ref_id=contact.id)
     out = ContactOut.model_validate(contact)
-    return await idem.respond(201, out, headers={
-        "Location": f"/v1/customers/{customer.id}/contacts/{contact.id}", "ETag": etag_for(contact.id, contact.version),
-    })
+    return await idem.respond(
+        201,
+        out,
+        headers={
+            "Location": f"/v1/customers/{customer.id}/contacts/{contact.id}",
+            "ETag": etag_for(contact.id, contact.version),
+        },
+    )
 
 
 @router.get("", response_model=Page[ContactOut], summary="List an organisation's contacts")
 async def list_contacts(
     request: Request,
-    customer_id: uuid.UUID, session: SessionDep, page: PageQuery,
+    customer_id: uuid.UUID,
+    session: SessionDep,
+    page: PageQuery,
     principal: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[ContactOut]:
     await load_customer(session, customer_id)
@@ -78,7 +95,10 @@ async def list_contacts(
 @router.get("/{contact_id}", response_model=ContactOut, summary="Get one contact")
 async def get_contact(
     request: Request,
-    customer_id: uuid.UUID, contact_id: uuid.UUID, session: SessionDep, response: Response,
+    customer_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    session: SessionDep,
+    response: Response,
     principal: Annotated[Principal, require_roles(*READERS)],
 ) -> ContactOut:
     await load_customer(session, customer_id)
@@ -90,8 +110,13 @@ async def get_contact(
 
 @router.patch("/{contact_id}", response_model=ContactOut, summary="Change a contact (If-Match honoured)")
 async def patch_contact(
-    customer_id: uuid.UUID, contact_id: uuid.UUID, body: ContactPatch, request: Request, session: SessionDep,
-    response: Response, principal: Annotated[Principal, require_roles(*EDITORS)],
+    customer_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    body: ContactPatch,
+    request: Request,
+    session: SessionDep,
+    response: Response,
+    principal: Annotated[Principal, require_roles(*EDITORS)],
 ) -> ContactOut:
     await _writable(session, customer_id, principal)
     contact = await _contact(session, customer_id, contact_id)
@@ -114,7 +139,9 @@ async def patch_contact(
 
 @router.delete("/{contact_id}", status_code=204, summary="Remove a contact")
 async def delete_contact(
-    customer_id: uuid.UUID, contact_id: uuid.UUID, session: SessionDep,
+    customer_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    session: SessionDep,
     principal: Annotated[Principal, require_roles(*EDITORS)],
 ) -> Response:
     await _writable(session, customer_id, principal)

@@ -5,17 +5,19 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, field_validator
-from tessera_shared.http.inputs import Trimmed
 
 from tessera_customer.customers.schemas import Name, Phone
+from tessera_shared.http.inputs import Trimmed
 
 Text = Trimmed(min_length=1, max_length=200)
 BuyingRole = Literal["decision_maker", "influencer", "user", "gatekeeper"]
 
 
 class ContactCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"name": "Charles Babbage", "title": "CTO", "email": "charles@example.com"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "Charles Babbage", "title": "CTO", "email": "charles@example.com"}]},
+    )
 
     name: Name
     title: Text | None = None

@@ -7,22 +7,39 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 from sqlalchemy import Select, or_, select
-from tessera_shared.decimals import decimal_string
-from tessera_shared.http.inputs import IsoAwareDatetime
 
 from tessera_customer.customers.models import Customer, CustomerTag
 from tessera_customer.customers.rules import name_key, normalise_email, normalise_phone
+from tessera_shared.decimals import decimal_string
+from tessera_shared.http.inputs import IsoAwareDatetime
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 # Revenue in the reporting currency: the Money column's NUMERIC(20, 4), as a decimal string.
-Monetary = decimal_string(max_digits=20, decimal_places=4, description="amount in the reporting currency",
-                          example="1000")
+Monetary = decimal_string(
+    max_digits=20, decimal_places=4, description="amount in the reporting currency", example="1000"
+)
 
 # Filters that are a plain equality on the column of the same name.
 EQUALITY = (
-    "status", "tier", "owner_id", "relation", "relationship_type", "kind", "country", "region", "city",
-    "climate_zone", "gender", "age_band", "occupation", "education", "lifestyle", "social_status", "rfm_segment",
-    "frequency_class", "lifecycle_stage",
+    "status",
+    "tier",
+    "owner_id",
+    "relation",
+    "relationship_type",
+    "kind",
+    "country",
+    "region",
+    "city",
+    "climate_zone",
+    "gender",
+    "age_band",
+    "occupation",
+    "education",
+    "lifestyle",
+    "social_status",
+    "rfm_segment",
+    "frequency_class",
+    "lifecycle_stage",
 )
 
 
@@ -41,7 +58,8 @@ class CustomerFilter(BaseModel):
     kind: Literal["person", "organization"] | None = None
     email: Annotated[str, StringConstraints(min_length=1, max_length=320)] | None = None
     q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
-        default=None, description="Prefix of name, email or phone")
+        default=None, description="Prefix of name, email or phone"
+    )
     # Segmentation variables: demographic, geographic, psychographic.
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
     region: Text | None = None
@@ -58,7 +76,9 @@ class CustomerFilter(BaseModel):
     frequency_class: Literal["heavy", "medium", "light"] | None = None
     lifecycle_stage: Literal["exploration", "formation", "stability", "decline"] | None = None
     min_churn_risk: int | None = Field(default=None, ge=0, le=100)
-    min_monetary: Monetary | None = Field(default=None, description="Window revenue in the reporting currency, at least")
+    min_monetary: Monetary | None = Field(
+        default=None, description="Window revenue in the reporting currency, at least"
+    )
     max_monetary: Monetary | None = None
     min_purchases: int | None = Field(default=None, ge=0, le=1_000_000)
     last_purchase_after: IsoAwareDatetime | None = None

@@ -22,6 +22,7 @@ WRITERS = (Role.SALES_MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT, Role.SERVICE)
 READERS = (*WRITERS, Role.BILLING_CLERK, Role.FINANCE_MANAGER)
 EDITORS = (Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)
 
+
 @router.post("", name="create_customer", status_code=201, response_model=CustomerOut, summary="Create a customer")
 async def create(
     body: CustomerCreate,

@@ -12,10 +12,33 @@ RELATIONS = ("consumer", "intermediary", "internal", "public")
 RELATIONSHIP_TYPES = ("transactional", "preferred_supplier", "partner", "strategic_alliance")
 
 # Legal-form words that say nothing about who the organisation is.
-_LEGAL_SUFFIXES = frozenset({
-    "gmbh", "ag", "kg", "ltd", "limited", "inc", "incorporated", "llc", "plc", "co", "corp",
-    "corporation", "company", "sa", "sarl", "srl", "bv", "nv", "oy", "ab", "as", "spa", "the",
-})
+_LEGAL_SUFFIXES = frozenset(
+    {
+        "gmbh",
+        "ag",
+        "kg",
+        "ltd",
+        "limited",
+        "inc",
+        "incorporated",
+        "llc",
+        "plc",
+        "co",
+        "corp",
+        "corporation",
+        "company",
+        "sa",
+        "sarl",
+        "srl",
+        "bv",
+        "nv",
+        "oy",
+        "ab",
+        "as",
+        "spa",
+        "the",
+    }
+)
 
 MANAGERS = frozenset({Role.ADMIN, Role.SALES_MANAGER, Role.SERVICE})
 

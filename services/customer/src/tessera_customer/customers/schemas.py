@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
-from tessera_shared.http.inputs import Trimmed
 
 from tessera_customer.customers.models import DEMOGRAPHIC, GEOGRAPHIC, PSYCHOGRAPHIC, Customer
+from tessera_shared.http.inputs import Trimmed
 
 Name = Trimmed(min_length=1, max_length=200)
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()./-]{5,40}$")]
@@ -112,8 +112,12 @@ def _small_attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
 
 class CustomerCreate(BaseModel):
     # The example has no external_id (unique): Swagger UI's "Try it out" works more than once.
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"kind": "person", "name": "Ada Lovelace", "email": "ada@example.com", "tags": ["newsletter"]}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"kind": "person", "name": "Ada Lovelace", "email": "ada@example.com", "tags": ["newsletter"]}]
+        },
+    )
 
     kind: Literal["person", "organization"]
     name: Name
@@ -204,17 +208,38 @@ class CustomerOut(BaseModel):
     @classmethod
     def of(cls, c: Customer) -> CustomerOut:
         return cls(
-            id=c.id, kind=c.kind, name=c.name, email=c.email, phone=c.phone, owner_id=c.owner_id,
-            status=c.status, tags=c.tags, channels=[Channel(**ch) for ch in c.channels],
-            relation=c.relation, relationship_type=c.relationship_type, segmentation=Segmentation.of(c),
-            custom_attributes=c.custom_attributes, external_id=c.external_id,
+            id=c.id,
+            kind=c.kind,
+            name=c.name,
+            email=c.email,
+            phone=c.phone,
+            owner_id=c.owner_id,
+            status=c.status,
+            tags=c.tags,
+            channels=[Channel(**ch) for ch in c.channels],
+            relation=c.relation,
+            relationship_type=c.relationship_type,
+            segmentation=Segmentation.of(c),
+            custom_attributes=c.custom_attributes,
+            external_id=c.external_id,
             value=Value(
-                lifecycle_stage=c.lifecycle_stage, tier=c.tier, purchase_count=c.purchase_count,
-                first_purchase_at=c.first_purchase_at, last_purchase_at=c.last_purchase_at,
-                lifetime_values={k: _cents(v) for k, v in c.lifetime_values.items()}, monetary=_cents(c.monetary),
-                rfm_recency=c.rfm_recency, rfm_frequency=c.rfm_frequency, rfm_monetary=c.rfm_monetary,
-                rfm_segment=c.rfm_segment, frequency_class=c.frequency_class, churn_risk=c.churn_risk,
+                lifecycle_stage=c.lifecycle_stage,
+                tier=c.tier,
+                purchase_count=c.purchase_count,
+                first_purchase_at=c.first_purchase_at,
+                last_purchase_at=c.last_purchase_at,
+                lifetime_values={k: _cents(v) for k, v in c.lifetime_values.items()},
+                monetary=_cents(c.monetary),
+                rfm_recency=c.rfm_recency,
+                rfm_frequency=c.rfm_frequency,
+                rfm_monetary=c.rfm_monetary,
+                rfm_segment=c.rfm_segment,
+                frequency_class=c.frequency_class,
+                churn_risk=c.churn_risk,
                 computed_at=c.value_computed_at,
             ),
-            erased_at=c.erased_at, created_at=c.created_at, updated_at=c.updated_at, version=c.version,
+            erased_at=c.erased_at,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+            version=c.version,
         )

@@ -30,20 +30,45 @@ from tessera_shared.outbox import publish
 
 # Fields whose change is announced in customer.updated (the rest is internal detail).
 RECORD_FIELDS = (
-    "name", "email", "phone", "owner_id", "tags", "channels", "relation", "relationship_type",
-    "custom_attributes", "gender", "age_band", "occupation", "education", "country", "region", "city",
-    "climate_zone", "lifestyle", "social_status", "preferences",
+    "name",
+    "email",
+    "phone",
+    "owner_id",
+    "tags",
+    "channels",
+    "relation",
+    "relationship_type",
+    "custom_attributes",
+    "gender",
+    "age_band",
+    "occupation",
+    "education",
+    "country",
+    "region",
+    "city",
+    "climate_zone",
+    "lifestyle",
+    "social_status",
+    "preferences",
 )
 
 
 def record_fields(data: CustomerCreate, owner: str | None, now: datetime) -> dict[str, Any]:
     """The stored record fields of a new customer (the API and the bulk import share this)."""
     return dict(
-        kind=data.kind, name=data.name, name_key=name_key(data.name), email=normalise_email(data.email),
-        phone=normalise_phone(data.phone), owner_id=owner, owner_active_at=now if owner else None,
-        tags=sorted(set(data.tags)), channels=[c.model_dump() for c in data.channels],
-        relation=data.relation, relationship_type=data.relationship_type,
-        custom_attributes=data.custom_attributes, external_id=data.external_id,
+        kind=data.kind,
+        name=data.name,
+        name_key=name_key(data.name),
+        email=normalise_email(data.email),
+        phone=normalise_phone(data.phone),
+        owner_id=owner,
+        owner_active_at=now if owner else None,
+        tags=sorted(set(data.tags)),
+        channels=[c.model_dump() for c in data.channels],
+        relation=data.relation,
+        relationship_type=data.relationship_type,
+        custom_attributes=data.custom_attributes,
+        external_id=data.external_id,
         **data.segmentation.columns(),
     )
 
@@ -54,16 +79,22 @@ def new_customer(data: CustomerCreate, owner: str | None) -> Customer:
 
 def created_event(customer_id: uuid.UUID, fields: dict[str, Any]) -> CustomerCreated:
     return CustomerCreated(
-        customer_id=customer_id, kind=fields["kind"], name=fields["name"], email=fields["email"],
-        owner_id=fields["owner_id"], status=fields["status"], created_at=fields["created_at"],
+        customer_id=customer_id,
+        kind=fields["kind"],
+        name=fields["name"],
+        email=fields["email"],
+        owner_id=fields["owner_id"],
+        status=fields["status"],
+        created_at=fields["created_at"],
     )
 
 
 async def announce_created(session: AsyncSession, customer: Customer) -> None:
     fields = {f: getattr(customer, f) for f in ("kind", "name", "email", "owner_id", "status", "created_at")}
     await publish(session, created_event(customer.id, fields), subject=customer.id)
-    timeline.record(session, customer.id, "customer.created", f"Customer {customer.name} created",
-                    occurred_at=customer.created_at)
+    timeline.record(
+        session, customer.id, "customer.created", f"Customer {customer.name} created", occurred_at=customer.created_at
+    )
 
 
 async def create_customer(session: AsyncSession, data: CustomerCreate, principal: Principal) -> Customer:
@@ -96,7 +127,9 @@ def ensure_may_change(principal: Principal, customer: Customer) -> None:
         raise Problem(403, "only the customer's owner, a manager or an admin may change it")
 
 
-async def update_customer(session: AsyncSession, customer: Customer, patch: CustomerPatch, principal: Principal) -> Customer:
+async def update_customer(
+    session: AsyncSession, customer: Customer, patch: CustomerPatch, principal: Principal
+) -> Customer:
     ensure_may_change(principal, customer)
     given = patch.model_fields_set
     if "owner_id" in given and patch.owner_id != customer.owner_id and not may_reassign(principal):
@@ -128,8 +161,14 @@ async def update_customer(session: AsyncSession, customer: Customer, patch: Cust
     if "tags" in changed:
         await CustomerRepository(session).set_tags(customer.id, customer.tags)
     await announce_updated(session, customer, changed, now)
-    timeline.record(session, customer.id, "customer.updated", f"Changed {', '.join(changed)} ({principal.subject})",
-                    occurred_at=now, data={"changed_fields": changed, "actor": principal.subject})
+    timeline.record(
+        session,
+        customer.id,
+        "customer.updated",
+        f"Changed {', '.join(changed)} ({principal.subject})",
+        occurred_at=now,
+        data={"changed_fields": changed, "actor": principal.subject},
+    )
     return customer
 
 
@@ -141,8 +180,13 @@ async def announce_updated(session: AsyncSession, customer: Customer, changed: l
     await publish(
         session,
         CustomerUpdated(
-            customer_id=customer.id, changed_fields=changed, name=customer.name, email=customer.email,
-            owner_id=customer.owner_id, version=customer.version, updated_at=now,
+            customer_id=customer.id,
+            changed_fields=changed,
+            name=customer.name,
+            email=customer.email,
+            owner_id=customer.owner_id,
+            version=customer.version,
+            updated_at=now,
         ),
         subject=customer.id,
     )

@@ -42,14 +42,18 @@ def _candidate(c: Customer) -> Candidate:
     return Candidate(kind=c.kind, name_key=c.name_key, email=c.email, phone=c.phone)
 
 
-def _live(c: type[Customer]):  # noqa: ANN202 - a SQL condition
+def _live(c: type[Customer]):
     return and_(c.merged_into_id.is_(None), c.erased_at.is_(None))
 
 
-@router.get("/duplicates", response_model=Page[DuplicatePair],
-            summary="Likely duplicates (same email or phone, similar name at the same organisation)")
+@router.get(
+    "/duplicates",
+    response_model=Page[DuplicatePair],
+    summary="Likely duplicates (same email or phone, similar name at the same organisation)",
+)
 async def list_duplicates(
-    session: SessionDep, page: PageQuery,
+    session: SessionDep,
+    page: PageQuery,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)],
     customer_id: Annotated[uuid.UUID | None, Query(description="Only candidates for this customer")] = None,
 ) -> Page[DuplicatePair]:
@@ -65,40 +69,66 @@ async def list_duplicates(
             return Page[DuplicatePair](items=[], next_cursor=None)
         stmt = select(b).where(b.id != me.id, _live(b), or_(*keys)).order_by(b.id).limit(200)
         others = (await session.scalars(stmt)).all()
-        items = [DuplicatePair(customer_id=me.id, duplicate_id=o.id, customer_name=me.name, duplicate_name=o.name,
-                               reasons=r) for o in others if (r := match_reasons(_candidate(me), _candidate(o)))]
+        items = [
+            DuplicatePair(customer_id=me.id, duplicate_id=o.id, customer_name=me.name, duplicate_name=o.name, reasons=r)
+            for o in others
+            if (r := match_reasons(_candidate(me), _candidate(o)))
+        ]
         return Page[DuplicatePair](items=items, next_cursor=None)
     after = decode_cursor(page.cursor, (Customer.id, Customer.id)) if page.cursor else None
 
     def pairs_on(same: ColumnElement[bool]) -> Select:  # type: ignore[type-arg]
-        stmt = select(a.id.label("first_id"), b.id.label("second_id")).join(b, and_(a.id < b.id, same)) \
+        stmt = (
+            select(a.id.label("first_id"), b.id.label("second_id"))
+            .join(b, and_(a.id < b.id, same))
             .where(_live(a), _live(b))
+        )
         if after is not None:
             first, second = (literal(v, a.id.type) for v in after)
             stmt = stmt.where(or_(a.id > first, and_(a.id == first, b.id > second)))
         return stmt
 
     # One equality join per key (each can use its index or a hash join), not one join on an OR.
-    pairs = union(pairs_on(a.email == b.email), pairs_on(a.phone == b.phone),
-                  pairs_on(and_(a.name_key == b.name_key, a.name_key != ""))).subquery()
+    pairs = union(
+        pairs_on(a.email == b.email),
+        pairs_on(a.phone == b.phone),
+        pairs_on(and_(a.name_key == b.name_key, a.name_key != "")),
+    ).subquery()
     x, y = aliased(Customer), aliased(Customer)
-    stmt = (select(x, y).join(pairs, x.id == pairs.c.first_id).join(y, y.id == pairs.c.second_id)
-            .order_by(pairs.c.first_id, pairs.c.second_id).limit(page.limit + 1))
+    stmt = (
+        select(x, y)
+        .join(pairs, x.id == pairs.c.first_id)
+        .join(y, y.id == pairs.c.second_id)
+        .order_by(pairs.c.first_id, pairs.c.second_id)
+        .limit(page.limit + 1)
+    )
     rows = (await session.execute(stmt)).all()
     next_cursor = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]
         next_cursor = encode_cursor([rows[-1][0].id, rows[-1][1].id])
-    items = [DuplicatePair(customer_id=x.id, duplicate_id=y.id, customer_name=x.name, duplicate_name=y.name,
-                           reasons=match_reasons(_candidate(x), _candidate(y)) or ["similar_record"])
-             for x, y in rows]
+    items = [
+        DuplicatePair(
+            customer_id=x.id,
+            duplicate_id=y.id,
+            customer_name=x.name,
+            duplicate_name=y.name,
+            reasons=match_reasons(_candidate(x), _candidate(y)) or ["similar_record"],
+        )
+        for x, y in rows
+    ]
     return Page[DuplicatePair](items=items, next_cursor=next_cursor)
 
 
-@router.post("/{customer_id}/merge", response_model=CustomerOut,
-             summary="Merge a duplicate into this customer (customer.merged)")
+@router.post(
+    "/{customer_id}/merge", response_model=CustomerOut, summary="Merge a duplicate into this customer (customer.merged)"
+)
 async def merge_customer(
-    customer_id: uuid.UUID, body: MergeIn, request: Request, session: SessionDep, response: Response,
+    customer_id: uuid.UUID,
+    body: MergeIn,
+    request: Request,
+    session: SessionDep,
+    response: Response,
     settings: SettingsDep,
     principal: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SERVICE)],
 ) -> CustomerOut:

@@ -6,10 +6,26 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 # Mailbox providers: a shared domain there says nothing about a shared organisation.
-FREE_MAIL = frozenset({
-    "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "icloud.com",
-    "gmx.de", "gmx.net", "web.de", "qq.com", "163.com", "126.com", "proton.me", "protonmail.com", "aol.com",
-})
+FREE_MAIL = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "hotmail.com",
+        "outlook.com",
+        "live.com",
+        "icloud.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "proton.me",
+        "protonmail.com",
+        "aol.com",
+    }
+)
 NAME_SIMILARITY = 0.85
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_customer.contacts.models import Contact
-from tessera_customer.customers.models import GEOGRAPHIC, DEMOGRAPHIC, PSYCHOGRAPHIC, Customer
+from tessera_customer.customers.models import DEMOGRAPHIC, GEOGRAPHIC, PSYCHOGRAPHIC, Customer
 from tessera_customer.customers.repository import CustomerRepository
 from tessera_customer.lifecycle.rules import merged_status_steps
 from tessera_customer.lifecycle.service import transition
@@ -23,12 +23,21 @@ from tessera_shared.db import utcnow
 from tessera_shared.events.contracts import CustomerMerged
 from tessera_shared.outbox import publish
 
-FILL_IN = ("email", "phone", "owner_id", "relation", "relationship_type", *DEMOGRAPHIC, *GEOGRAPHIC,
-           *[f for f in PSYCHOGRAPHIC if f != "preferences"])
+FILL_IN = (
+    "email",
+    "phone",
+    "owner_id",
+    "relation",
+    "relationship_type",
+    *DEMOGRAPHIC,
+    *GEOGRAPHIC,
+    *[f for f in PSYCHOGRAPHIC if f != "preferences"],
+)
 
 
-async def merge(session: AsyncSession, settings: CustomerSettings, survivor: Customer, duplicate: Customer,
-                actor: str) -> None:
+async def merge(
+    session: AsyncSession, settings: CustomerSettings, survivor: Customer, duplicate: Customer, actor: str
+) -> None:
     now = utcnow()
     external_id, duplicate.external_id = duplicate.external_id, None
     await session.flush()  # frees the unique external id before the survivor may take it
@@ -64,24 +73,51 @@ async def merge(session: AsyncSession, settings: CustomerSettings, survivor: Cus
     survivor.version += 1
     survivor.updated_at = now
     await session.flush()
-    await publish(session, CustomerMerged(survivor_id=survivor.id, merged_id=duplicate.id, actor=actor, merged_at=now),
-                  subject=survivor.id)
-    timeline.record(session, survivor.id, "customer.merged", f"Merged duplicate {duplicate.id} into this customer",
-                    occurred_at=now, ref_id=duplicate.id, data={"merged_id": str(duplicate.id), "actor": actor})
+    await publish(
+        session,
+        CustomerMerged(survivor_id=survivor.id, merged_id=duplicate.id, actor=actor, merged_at=now),
+        subject=survivor.id,
+    )
+    timeline.record(
+        session,
+        survivor.id,
+        "customer.merged",
+        f"Merged duplicate {duplicate.id} into this customer",
+        occurred_at=now,
+        ref_id=duplicate.id,
+        data={"merged_id": str(duplicate.id), "actor": actor},
+    )
     await _recompute_status(session, settings, survivor, duplicate.status, now)
 
 
-async def _recompute_status(session: AsyncSession, settings: CustomerSettings, survivor: Customer,
-                            duplicate_status: str, now: datetime) -> None:
+async def _recompute_status(
+    session: AsyncSession, settings: CustomerSettings, survivor: Customer, duplicate_status: str, now: datetime
+) -> None:
     """Walk the survivor along the machine to what the combined purchases say (each step audited)."""
     last = survivor.last_purchase_at
-    in_window = 0 if last is None else int(await session.scalar(
-        select(func.count()).select_from(Purchase).where(
-            Purchase.customer_id == survivor.id,
-            Purchase.occurred_at > last - timedelta(days=settings.loyal_window_days))) or 0)
+    in_window = (
+        0
+        if last is None
+        else int(
+            await session.scalar(
+                select(func.count())
+                .select_from(Purchase)
+                .where(
+                    Purchase.customer_id == survivor.id,
+                    Purchase.occurred_at > last - timedelta(days=settings.loyal_window_days),
+                )
+            )
+            or 0
+        )
+    )
     for to_status, reason in merged_status_steps(
-        survivor.status, duplicate_status, purchases_total=survivor.purchase_count, purchases_in_window=in_window,
-        last_purchase_at=last, now=now, loyal_min_purchases=settings.loyal_min_purchases,
+        survivor.status,
+        duplicate_status,
+        purchases_total=survivor.purchase_count,
+        purchases_in_window=in_window,
+        last_purchase_at=last,
+        now=now,
+        loyal_min_purchases=settings.loyal_min_purchases,
         churn_window_days=settings.churn_window_days,
     ):
         await transition(session, survivor, to_status, reason=reason, at=now)
@@ -92,11 +128,23 @@ async def _merge_consents(session: AsyncSession, survivor: Customer, duplicate: 
     for consent in theirs:
         mine = await session.get(Consent, (survivor.id, consent.purpose))
         if mine is None:
-            session.add(Consent(customer_id=survivor.id, purpose=consent.purpose, granted=consent.granted,
-                                source=consent.source, recorded_at=consent.recorded_at, recorded_by=consent.recorded_by))
+            session.add(
+                Consent(
+                    customer_id=survivor.id,
+                    purpose=consent.purpose,
+                    granted=consent.granted,
+                    source=consent.source,
+                    recorded_at=consent.recorded_at,
+                    recorded_by=consent.recorded_by,
+                )
+            )
         elif consent.recorded_at > mine.recorded_at:  # the later answer is the customer's current will
             mine.granted, mine.source, mine.recorded_at, mine.recorded_by = (
-                consent.granted, consent.source, consent.recorded_at, consent.recorded_by)
+                consent.granted,
+                consent.source,
+                consent.recorded_at,
+                consent.recorded_by,
+            )
     await session.flush()
     await session.execute(delete(Consent).where(Consent.customer_id == duplicate.id))
 
@@ -107,8 +155,11 @@ async def _merge_loyalty(session: AsyncSession, survivor: Customer, duplicate: C
         return
     mine = await session.get(LoyaltyAccount, survivor.id)
     if mine is None:
-        session.add(LoyaltyAccount(customer_id=survivor.id, balance=theirs.balance, earned_total=theirs.earned_total,
-                                   level=theirs.level))
+        session.add(
+            LoyaltyAccount(
+                customer_id=survivor.id, balance=theirs.balance, earned_total=theirs.earned_total, level=theirs.level
+            )
+        )
     else:
         mine.balance += theirs.balance
         mine.earned_total += theirs.earned_total

@@ -15,8 +15,9 @@ BOM = "\ufeff"
 
 def not_utf8(exc: UnicodeDecodeError, at: int) -> Problem:
     message = f"the body is not UTF-8 ({exc.reason} at byte {at})"
-    return Problem(422, message, slug="validation-error",
-                   errors=[{"field": "body", "location": "body", "message": message}])
+    return Problem(
+        422, message, slug="validation-error", errors=[{"field": "body", "location": "body", "message": message}]
+    )
 
 
 async def text_pieces(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
@@ -43,6 +44,7 @@ async def text_pieces(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
 def blocking(source: AsyncIterator[T], loop: asyncio.AbstractEventLoop) -> Iterator[T]:
     """A plain iterator over an async one, for a worker thread while ``loop`` runs: the parser
     pulls the body as it needs it, so only a batch of rows is ever held in memory."""
+
     async def next_item() -> T:
         return await anext(source)
 

@@ -16,9 +16,17 @@ from tessera_customer.customers.schemas import CustomerCreate
 
 TOP_LEVEL = ("kind", "name", "email", "phone", "owner_id", "relation", "relationship_type", "external_id")
 SEGMENTATION = {
-    "gender": "demographic", "age_band": "demographic", "occupation": "demographic", "education": "demographic",
-    "country": "geographic", "region": "geographic", "city": "geographic", "climate_zone": "geographic",
-    "lifestyle": "psychographic", "social_status": "psychographic", "preferences": "psychographic",
+    "gender": "demographic",
+    "age_band": "demographic",
+    "occupation": "demographic",
+    "education": "demographic",
+    "country": "geographic",
+    "region": "geographic",
+    "city": "geographic",
+    "climate_zone": "geographic",
+    "lifestyle": "psychographic",
+    "social_status": "psychographic",
+    "preferences": "psychographic",
 }
 LISTS = ("tags", "preferences")  # ";"-separated in a CSV cell
 LIST_SEPARATOR = ";"
@@ -47,8 +55,11 @@ def check_csv_header(header: list[str]) -> None:
         raise HeaderError("body", "the CSV has no header line")
     unknown = [c for c in header if c not in CSV_COLUMNS and not (c.startswith(ATTRIBUTE_PREFIX) and len(c) > 5)]
     if unknown:
-        raise HeaderError(unknown[0], f"unknown column(s) {', '.join(unknown)}; known: {', '.join(sorted(CSV_COLUMNS))}"
-                          f" and {ATTRIBUTE_PREFIX}<name>")
+        raise HeaderError(
+            unknown[0],
+            f"unknown column(s) {', '.join(unknown)}; known: {', '.join(sorted(CSV_COLUMNS))}"
+            f" and {ATTRIBUTE_PREFIX}<name>",
+        )
     if "kind" not in header or "name" not in header:
         raise HeaderError("kind" if "kind" not in header else "name", "the CSV needs the columns kind and name")
     seen: set[str] = set()
@@ -69,7 +80,7 @@ def csv_record(cells: dict[str, str]) -> dict[str, Any]:
             continue
         parsed: Any = [v.strip() for v in value.split(LIST_SEPARATOR) if v.strip()] if column in LISTS else value
         if column.startswith(ATTRIBUTE_PREFIX):
-            attributes[column[len(ATTRIBUTE_PREFIX):]] = value
+            attributes[column[len(ATTRIBUTE_PREFIX) :]] = value
         elif column in SEGMENTATION:
             segmentation.setdefault(SEGMENTATION[column], {})[column] = parsed
         else:
@@ -138,7 +149,7 @@ def physical_lines(pieces: Iterable[str]) -> Iterator[str]:
         for match in NEWLINE.finditer(text):
             if match.end() == len(text) and match.group() == "\r":
                 break  # perhaps the first half of a \r\n split between two pieces
-            yield text[start:match.end()]
+            yield text[start : match.end()]
             start = match.end()
         rest = text[start:]
     if rest:

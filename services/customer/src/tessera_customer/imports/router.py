@@ -40,13 +40,20 @@ class ImportOut(BaseModel):
 # The file as it is (a binary string: openapi-generator makes it a file argument; for
 # openapi-python-client map both types to application/octet-stream in content_type_overrides).
 _BODY_DOC = {
-    "requestBody": {"required": True, "content": {
-        "text/csv": {"schema": {"type": "string", "format": "binary"}, "example":
-                     "external_id,kind,name,email,tags,country,attr.segment\n"
-                     "crm-1,person,Ada Lovelace,ada@example.com,vip;newsletter,GB,b2c\n"},
-        "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}, "example":
-                                 '{"external_id": "crm-1", "kind": "person", "name": "Ada Lovelace"}\n'},
-    }},
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {
+                "schema": {"type": "string", "format": "binary"},
+                "example": "external_id,kind,name,email,tags,country,attr.segment\n"
+                "crm-1,person,Ada Lovelace,ada@example.com,vip;newsletter,GB,b2c\n",
+            },
+            "application/x-ndjson": {
+                "schema": {"type": "string", "format": "binary"},
+                "example": '{"external_id": "crm-1", "kind": "person", "name": "Ada Lovelace"}\n',
+            },
+        },
+    },
 }
 
 
@@ -54,16 +61,22 @@ def _problem(status: int, field: str, message: str, slug: str = "validation-erro
     return Problem(status, message, slug=slug, errors=[{"field": field, "location": "body", "message": message}])
 
 
-@router.post("/import", response_model=ImportOut, openapi_extra=_BODY_DOC,
-             summary="Bulk import customers from CSV or JSON lines (idempotent on external_id)")
+@router.post(
+    "/import",
+    response_model=ImportOut,
+    openapi_extra=_BODY_DOC,
+    summary="Bulk import customers from CSV or JSON lines (idempotent on external_id)",
+)
 async def bulk_import_customers(
-    request: Request, settings: SettingsDep,
+    request: Request,
+    settings: SettingsDep,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SERVICE)],
 ) -> ImportOut:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in CSV_TYPES | NDJSON_TYPES:
-        raise Problem(415, f"send text/csv or application/x-ndjson, not {media_type or 'nothing'}",
-                      slug="unsupported-media-type")
+        raise Problem(
+            415, f"send text/csv or application/x-ndjson, not {media_type or 'nothing'}", slug="unsupported-media-type"
+        )
     is_csv = media_type in CSV_TYPES
     report = ImportReport()
     # Streamed: rows are parsed as the body arrives (the route's size limit still counts every chunk).
@@ -74,6 +87,11 @@ async def bulk_import_customers(
         await import_customers(request.app.state.runtime.sessions, valid, report, settings.import_batch_size)
     except HeaderError as exc:
         raise _problem(422, exc.field, str(exc)) from None
-    return ImportOut(received=report.received, created=report.created, existing=report.existing,
-                     failed=report.failed, errors=[RowErrorOut(**e.__dict__) for e in report.errors],
-                     errors_truncated=report.errors_truncated)
+    return ImportOut(
+        received=report.received,
+        created=report.created,
+        existing=report.existing,
+        failed=report.failed,
+        errors=[RowErrorOut(**e.__dict__) for e in report.errors],
+        errors_truncated=report.errors_truncated,
+    )

@@ -40,12 +40,13 @@ class ImportReport:
     def fail(self, errors: list[RowError]) -> None:
         self.failed += 1
         room = MAX_REPORTED_ERRORS - len(self.errors)
-        self.errors.extend(errors[:max(room, 0)])
+        self.errors.extend(errors[: max(room, 0)])
         self.errors_truncated = self.errors_truncated or len(errors) > room
 
 
-def valid_rows(rows: Iterable[tuple[int, dict[str, Any] | RowError]], report: ImportReport, *,
-               csv_columns: bool) -> Iterator[CustomerCreate]:
+def valid_rows(
+    rows: Iterable[tuple[int, dict[str, Any] | RowError]], report: ImportReport, *, csv_columns: bool
+) -> Iterator[CustomerCreate]:
     """The rows that pass the API's schema; the others are counted and reported by line."""
     first_line: dict[str, int] = {}
     for line, record in rows:
@@ -61,8 +62,9 @@ def valid_rows(rows: Iterable[tuple[int, dict[str, Any] | RowError]], report: Im
             yield result
 
 
-async def import_customers(sessions: async_sessionmaker[AsyncSession], rows: Iterator[CustomerCreate],
-                           report: ImportReport, batch_size: int) -> ImportReport:
+async def import_customers(
+    sessions: async_sessionmaker[AsyncSession], rows: Iterator[CustomerCreate], report: ImportReport, batch_size: int
+) -> ImportReport:
     """Store ``rows`` batch by batch: the next batch is parsed and validated (in a worker thread)
     while the database writes the ones before; on PostgreSQL two batches are written at once (one
     transaction waits on the server while the other's rows are sent), on SQLite one."""
@@ -111,8 +113,16 @@ async def _store_batch(session: AsyncSession, batch: list[CustomerCreate]) -> in
     values: list[dict[str, Any]] = []
     for row in batch:
         fields = record_fields(row, row.owner_id, now)
-        fields.update(id=new_id(), status="prospect", created_at=now, updated_at=now, version=1, purchase_count=0,
-                      lifetime_values={}, monetary=0)
+        fields.update(
+            id=new_id(),
+            status="prospect",
+            created_at=now,
+            updated_at=now,
+            version=1,
+            purchase_count=0,
+            lifetime_values={},
+            monetary=0,
+        )
         values.append(fields)
     # An external id imported before (or created by hand) is skipped by ON CONFLICT, whoever wrote it
     # and whenever: RETURNING says which rows are new, and only those get events.
@@ -124,8 +134,14 @@ async def _store_batch(session: AsyncSession, batch: list[CustomerCreate]) -> in
     tags = [{"customer_id": v["id"], "tag": t} for v in stored for t in v["tags"]]
     if tags:
         await session.execute(insert(CustomerTag.__table__), tags)
-    await session.execute(insert(TimelineEntry.__table__), [
-        timeline.row(v["id"], "customer.created", f"Customer {v['name']} imported", occurred_at=now,
-                     data={"imported": True}) for v in stored])
+    await session.execute(
+        insert(TimelineEntry.__table__),
+        [
+            timeline.row(
+                v["id"], "customer.created", f"Customer {v['name']} imported", occurred_at=now, data={"imported": True}
+            )
+            for v in stored
+        ],
+    )
     await publish_many(session, [outbox_row(created_event(v["id"], v), subject=v["id"], now=now) for v in stored])
     return len(stored)

@@ -9,18 +9,18 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.db import utcnow
-from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
-from tessera_shared.http.etag import check_if_match, etag_for
-from tessera_shared.http.inputs import IsoAwareDatetime, Trimmed
 
 from tessera_customer.common import SettingsDep, load_customer, refuse_if_erased
 from tessera_customer.customers.router import READERS
 from tessera_customer.lifecycle.models import StatusChange
 from tessera_customer.lifecycle.rules import allowed_transitions, can_transition
 from tessera_customer.lifecycle.service import churn_customers, transition
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.db import utcnow
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.etag import check_if_match, etag_for
+from tessera_shared.http.inputs import IsoAwareDatetime, Trimmed
 
 router = APIRouter(prefix="/v1/customers", tags=["lifecycle"])
 
@@ -64,17 +64,27 @@ class ChurnRunOut(BaseModel):
 
 
 async def _status_out(session: SessionDep, customer_id: uuid.UUID, status: str) -> StatusOut:
-    history = (await session.scalars(
-        select(StatusChange).where(StatusChange.customer_id == customer_id)
-        .order_by(StatusChange.changed_at.desc(), StatusChange.id.desc()).limit(100)
-    )).all()
-    return StatusOut(customer_id=customer_id, status=status, allowed_transitions=allowed_transitions(status),
-                     history=[StatusChangeOut.model_validate(h) for h in history])
+    history = (
+        await session.scalars(
+            select(StatusChange)
+            .where(StatusChange.customer_id == customer_id)
+            .order_by(StatusChange.changed_at.desc(), StatusChange.id.desc())
+            .limit(100)
+        )
+    ).all()
+    return StatusOut(
+        customer_id=customer_id,
+        status=status,
+        allowed_transitions=allowed_transitions(status),
+        history=[StatusChangeOut.model_validate(h) for h in history],
+    )
 
 
 @router.get("/{customer_id}/status", response_model=StatusOut, summary="Lifecycle status, allowed moves, history")
 async def get_status(
-    customer_id: uuid.UUID, session: SessionDep, response: Response,
+    customer_id: uuid.UUID,
+    session: SessionDep,
+    response: Response,
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> StatusOut:
     customer = await load_customer(session, customer_id)
@@ -82,10 +92,17 @@ async def get_status(
     return await _status_out(session, customer.id, customer.status)
 
 
-@router.post("/{customer_id}/status", response_model=StatusOut,
-             summary="Admin override of the lifecycle status (audited; only edges of the machine)")
+@router.post(
+    "/{customer_id}/status",
+    response_model=StatusOut,
+    summary="Admin override of the lifecycle status (audited; only edges of the machine)",
+)
 async def override_status(
-    customer_id: uuid.UUID, body: StatusOverride, request: Request, session: SessionDep, response: Response,
+    customer_id: uuid.UUID,
+    body: StatusOverride,
+    request: Request,
+    session: SessionDep,
+    response: Response,
     principal: Annotated[Principal, require_roles(Role.ADMIN)],
 ) -> StatusOut:
     customer = await load_customer(session, customer_id, for_update=True)
@@ -93,21 +110,27 @@ async def override_status(
     refuse_if_erased(customer)
     if not can_transition(customer.status, body.status):
         raise Problem(
-            409, f"a customer cannot move from {customer.status} to {body.status}",
-            slug="invalid-status-transition", current_status=customer.status,
+            409,
+            f"a customer cannot move from {customer.status} to {body.status}",
+            slug="invalid-status-transition",
+            current_status=customer.status,
             allowed_transitions=allowed_transitions(customer.status),
         )
-    await transition(session, customer, body.status, reason="manual_override", actor=principal.subject,
-                     note=body.reason)
+    await transition(
+        session, customer, body.status, reason="manual_override", actor=principal.subject, note=body.reason
+    )
     await session.flush()
     response.headers["ETag"] = etag_for(customer.id, customer.version)
     return await _status_out(session, customer.id, customer.status)
 
 
-@router.post("/churn-evaluations", response_model=ChurnRunOut,
-             summary="Run the churn window now (as_of drives the clock)")
+@router.post(
+    "/churn-evaluations", response_model=ChurnRunOut, summary="Run the churn window now (as_of drives the clock)"
+)
 async def run_churn_evaluation(
-    body: ChurnRun, request: Request, settings: SettingsDep,
+    body: ChurnRun,
+    request: Request,
+    settings: SettingsDep,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SERVICE)],
 ) -> ChurnRunOut:
     as_of = body.as_of or utcnow()

@@ -26,7 +26,12 @@ def can_transition(from_status: str, to_status: str) -> bool:
 
 
 def purchase_steps(
-    status: str, *, purchases_total: int, purchases_in_window: int, loyal_min_purchases: int, reason: str,
+    status: str,
+    *,
+    purchases_total: int,
+    purchases_in_window: int,
+    loyal_min_purchases: int,
+    reason: str,
 ) -> list[tuple[str, str]]:
     """The (to_status, reason) steps a new purchase causes, each an allowed edge, in order.
 
@@ -61,8 +66,15 @@ def is_churned(status: str, last_purchase_at: datetime | None, as_of: datetime, 
 
 
 def merged_status_steps(
-    status: str, duplicate_status: str, *, purchases_total: int, purchases_in_window: int,
-    last_purchase_at: datetime | None, now: datetime, loyal_min_purchases: int, churn_window_days: int,
+    status: str,
+    duplicate_status: str,
+    *,
+    purchases_total: int,
+    purchases_in_window: int,
+    last_purchase_at: datetime | None,
+    now: datetime,
+    loyal_min_purchases: int,
+    churn_window_days: int,
 ) -> list[tuple[str, str]]:
     """The steps that bring a merge survivor to the status its combined purchases warrant.
 
@@ -73,8 +85,13 @@ def merged_status_steps(
     recent = last_purchase_at is not None and last_purchase_at > now - timedelta(days=churn_window_days)
     if status == "churned" and not recent:
         return []
-    steps = purchase_steps(status, purchases_total=purchases_total, purchases_in_window=purchases_in_window,
-                           loyal_min_purchases=loyal_min_purchases, reason="merge")
+    steps = purchase_steps(
+        status,
+        purchases_total=purchases_total,
+        purchases_in_window=purchases_in_window,
+        loyal_min_purchases=loyal_min_purchases,
+        reason="merge",
+    )
     final = steps[-1][0] if steps else status
     if not recent and final in BUYING:
         steps.append(("churned", "churn_window"))

@@ -18,8 +18,14 @@ from tessera_shared.outbox import publish
 
 
 async def transition(
-    session: AsyncSession, customer: Customer, to_status: str, *, reason: str, at: datetime | None = None,
-    actor: str | None = None, note: str | None = None,
+    session: AsyncSession,
+    customer: Customer,
+    to_status: str,
+    *,
+    reason: str,
+    at: datetime | None = None,
+    actor: str | None = None,
+    note: str | None = None,
 ) -> None:
     if not can_transition(customer.status, to_status):
         raise ValueError(f"{customer.status} -> {to_status} is not a lifecycle edge")  # callers check first
@@ -27,31 +33,62 @@ async def transition(
     from_status, customer.status = customer.status, to_status
     customer.version += 1
     customer.updated_at = utcnow()
-    session.add(StatusChange(customer_id=customer.id, from_status=from_status, to_status=to_status,
-                             reason=reason, actor=actor, note=note, changed_at=at))
+    session.add(
+        StatusChange(
+            customer_id=customer.id,
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason,
+            actor=actor,
+            note=note,
+            changed_at=at,
+        )
+    )
     await publish(
         session,
-        CustomerStatusChanged(customer_id=customer.id, from_status=from_status, to_status=to_status,  # type: ignore[arg-type]
-                              reason=reason, actor=actor, changed_at=at),
+        CustomerStatusChanged(
+            customer_id=customer.id,
+            from_status=from_status,
+            to_status=to_status,  # type: ignore[arg-type]
+            reason=reason,
+            actor=actor,
+            changed_at=at,
+        ),
         subject=customer.id,
     )
-    timeline.record(session, customer.id, "customer.status_changed", f"Status {from_status} → {to_status} ({reason})",
-                    occurred_at=at, data={"from_status": from_status, "to_status": to_status, "reason": reason,
-                                          "actor": actor})
+    timeline.record(
+        session,
+        customer.id,
+        "customer.status_changed",
+        f"Status {from_status} → {to_status} ({reason})",
+        occurred_at=at,
+        data={"from_status": from_status, "to_status": to_status, "reason": reason, "actor": actor},
+    )
 
 
-async def churn_customers(sessions: async_sessionmaker[AsyncSession], settings: CustomerSettings,
-                          as_of: datetime, batch: int = 500) -> list[str]:
+async def churn_customers(
+    sessions: async_sessionmaker[AsyncSession], settings: CustomerSettings, as_of: datetime, batch: int = 500
+) -> list[str]:
     """Move buying customers with no purchase inside the churn window to churned; returns their ids."""
     cutoff = as_of - timedelta(days=settings.churn_window_days)
     churned: list[str] = []
     while True:
         async with unit_of_work(sessions) as session:
-            rows = list((await session.scalars(
-                select(Customer).where(Customer.status.in_(sorted(BUYING)), Customer.merged_into_id.is_(None),
-                                       Customer.last_purchase_at <= cutoff)
-                .order_by(Customer.id).limit(batch).with_for_update(skip_locked=True)
-            )).all())
+            rows = list(
+                (
+                    await session.scalars(
+                        select(Customer)
+                        .where(
+                            Customer.status.in_(sorted(BUYING)),
+                            Customer.merged_into_id.is_(None),
+                            Customer.last_purchase_at <= cutoff,
+                        )
+                        .order_by(Customer.id)
+                        .limit(batch)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).all()
+            )
             for customer in rows:
                 if is_churned(customer.status, customer.last_purchase_at, as_of, settings.churn_window_days):
                     await transition(session, customer, "churned", reason="churn_window", at=as_of)

@@ -10,12 +10,6 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlalchemy import select
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.deps import SessionDep
-from tessera_shared.http.etag import etag_for
-from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.http.inputs import Trimmed
-from tessera_shared.http.pagination import Page, PageQuery
 
 from tessera_customer.common import SettingsDep, load_customer, paginate_desc, refuse_if_erased
 from tessera_customer.customers.router import READERS
@@ -24,6 +18,12 @@ from tessera_customer.loyalty.models import LoyaltyAccount, LoyaltyEntry
 from tessera_customer.loyalty.rules import level_for
 from tessera_customer.loyalty.service import redeem_points
 from tessera_customer.settings import CustomerSettings
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.etag import etag_for
+from tessera_shared.http.idempotency import IdempotencyDep
+from tessera_shared.http.inputs import Trimmed
+from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/customers/{customer_id}/loyalty", tags=["loyalty"])
 
@@ -58,26 +58,48 @@ class EntryOut(BaseModel):
 
 def _out(account: LoyaltyAccount, settings: CustomerSettings) -> LoyaltyOut:
     level, discount = level_for(account.earned_total, settings.loyalty_levels)
-    return LoyaltyOut(customer_id=account.customer_id, balance=account.balance, earned_total=account.earned_total,
-                      level=level, discount_percent=discount, version=account.version)
+    return LoyaltyOut(
+        customer_id=account.customer_id,
+        balance=account.balance,
+        earned_total=account.earned_total,
+        level=level,
+        discount_percent=discount,
+        version=account.version,
+    )
 
 
 @router.get("", response_model=LoyaltyOut, summary="Points balance and member level")
 async def get_loyalty(
-    customer_id: uuid.UUID, session: SessionDep, settings: SettingsDep, response: Response,
+    customer_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> LoyaltyOut:
     await load_customer(session, customer_id)
     account = await session.get(LoyaltyAccount, customer_id) or LoyaltyAccount(
-        customer_id=customer_id, level=level_for(0, settings.loyalty_levels)[0], balance=0, earned_total=0, version=0)
+        customer_id=customer_id, level=level_for(0, settings.loyalty_levels)[0], balance=0, earned_total=0, version=0
+    )
     response.headers["ETag"] = etag_for(customer_id, account.version)
     return _out(account, settings)
 
 
-@router.post("/redemptions", name="redeem_points", response_model=LoyaltyOut, status_code=201, summary="Redeem points (409 if short)")
+@router.post(
+    "/redemptions",
+    name="redeem_points",
+    response_model=LoyaltyOut,
+    status_code=201,
+    summary="Redeem points (409 if short)",
+)
 async def redeem(
-    customer_id: uuid.UUID, body: Redemption, session: SessionDep, settings: SettingsDep, idem: IdempotencyDep,
-    principal: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT, Role.SERVICE)],
+    customer_id: uuid.UUID,
+    body: Redemption,
+    session: SessionDep,
+    settings: SettingsDep,
+    idem: IdempotencyDep,
+    principal: Annotated[
+        Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT, Role.SERVICE)
+    ],
 ) -> Response:
     customer = await load_customer(session, customer_id)
     if not principal.has_any({Role.ADMIN, Role.SALES_MANAGER, Role.SUPPORT_AGENT, Role.SERVICE}):
@@ -85,14 +107,17 @@ async def redeem(
     refuse_if_erased(customer)
     if (replayed := await idem.begin(body)) is not None:
         return replayed
-    account = await redeem_points(session, settings, customer.id, points=body.points, reason=body.reason,
-                                  actor=principal.subject)
+    account = await redeem_points(
+        session, settings, customer.id, points=body.points, reason=body.reason, actor=principal.subject
+    )
     return await idem.respond(201, _out(account, settings))
 
 
 @router.get("/entries", response_model=Page[EntryOut], summary="Statement: every movement, newest first")
 async def list_loyalty_entries(
-    customer_id: uuid.UUID, session: SessionDep, page: PageQuery,
+    customer_id: uuid.UUID,
+    session: SessionDep,
+    page: PageQuery,
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[EntryOut]:
     await load_customer(session, customer_id)

@@ -14,7 +14,9 @@ def points_for(amount: Decimal, currency: str, rates: Mapping[str, Decimal], def
 
 def level_for(earned_total: int, levels: Mapping[str, tuple[int, Decimal]]) -> tuple[str, Decimal]:
     """The highest level whose threshold the points earned so far reach, with its discount rate."""
-    reached = [(threshold, name, discount) for name, (threshold, discount) in levels.items() if earned_total >= threshold]
+    reached = [
+        (threshold, name, discount) for name, (threshold, discount) in levels.items() if earned_total >= threshold
+    ]
     if not reached:
         name, (_, discount) = min(levels.items(), key=lambda kv: kv[1][0])
         return name, discount

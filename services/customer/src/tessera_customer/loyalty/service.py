@@ -17,8 +17,9 @@ from tessera_shared.db import utcnow
 from tessera_shared.http.errors import Problem
 
 
-async def account_of(session: AsyncSession, settings: CustomerSettings, customer_id: uuid.UUID,
-                     *, for_update: bool = False) -> LoyaltyAccount:
+async def account_of(
+    session: AsyncSession, settings: CustomerSettings, customer_id: uuid.UUID, *, for_update: bool = False
+) -> LoyaltyAccount:
     account = await session.get(LoyaltyAccount, customer_id, with_for_update=True if for_update else None)
     if account is None:
         account = LoyaltyAccount(customer_id=customer_id, level=level_for(0, settings.loyalty_levels)[0])
@@ -27,8 +28,17 @@ async def account_of(session: AsyncSession, settings: CustomerSettings, customer
     return account
 
 
-async def earn_points(session: AsyncSession, settings: CustomerSettings, customer_id: uuid.UUID, *,
-                      invoice_id: uuid.UUID, number: str, amount: Decimal, currency: str, at: datetime) -> int:
+async def earn_points(
+    session: AsyncSession,
+    settings: CustomerSettings,
+    customer_id: uuid.UUID,
+    *,
+    invoice_id: uuid.UUID,
+    number: str,
+    amount: Decimal,
+    currency: str,
+    at: datetime,
+) -> int:
     """Points for one paid invoice, once (the entry's ref is unique per invoice)."""
     ref = f"invoice:{invoice_id}"
     if await session.scalar(select(LoyaltyEntry.id).where(LoyaltyEntry.ref == ref)) is not None:
@@ -42,17 +52,31 @@ async def earn_points(session: AsyncSession, settings: CustomerSettings, custome
     account.level = level_for(account.earned_total, settings.loyalty_levels)[0]
     account.version += 1
     account.updated_at = utcnow()
-    session.add(LoyaltyEntry(customer_id=customer_id, kind="earn", points=points, balance_after=account.balance,
-                             reason=f"invoice {number} paid", ref=ref, created_at=at))
+    session.add(
+        LoyaltyEntry(
+            customer_id=customer_id,
+            kind="earn",
+            points=points,
+            balance_after=account.balance,
+            reason=f"invoice {number} paid",
+            ref=ref,
+            created_at=at,
+        )
+    )
     return points
 
 
-async def redeem_points(session: AsyncSession, settings: CustomerSettings, customer_id: uuid.UUID, *,
-                        points: int, reason: str, actor: str) -> LoyaltyAccount:
+async def redeem_points(
+    session: AsyncSession, settings: CustomerSettings, customer_id: uuid.UUID, *, points: int, reason: str, actor: str
+) -> LoyaltyAccount:
     account = await account_of(session, settings, customer_id, for_update=True)
     if balance_after_redemption(account.balance, points) is None:
-        raise Problem(409, f"cannot redeem {points} points from a balance of {account.balance}",
-                      slug="insufficient-points", balance=account.balance)
+        raise Problem(
+            409,
+            f"cannot redeem {points} points from a balance of {account.balance}",
+            slug="insufficient-points",
+            balance=account.balance,
+        )
     # Guarded in SQL too: two concurrent redemptions cannot both pass the check above.
     result = await session.execute(
         update(LoyaltyAccount)
@@ -63,7 +87,15 @@ async def redeem_points(session: AsyncSession, settings: CustomerSettings, custo
     if result.rowcount != 1:
         raise Problem(409, "the balance changed; not enough points", slug="insufficient-points")
     await session.refresh(account)
-    session.add(LoyaltyEntry(customer_id=customer_id, kind="redeem", points=-points, balance_after=account.balance,
-                             reason=reason, actor=actor))
+    session.add(
+        LoyaltyEntry(
+            customer_id=customer_id,
+            kind="redeem",
+            points=-points,
+            balance_after=account.balance,
+            reason=reason,
+            actor=actor,
+        )
+    )
     timeline.record(session, customer_id, "loyalty.redeemed", f"{points} points redeemed: {reason}")
     return account

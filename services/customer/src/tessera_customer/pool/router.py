@@ -8,17 +8,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from tessera_customer.common import SettingsDep, load_customer, refuse_if_erased
+from tessera_customer.customers.schemas import CustomerOut
+from tessera_customer.pool.rules import claim_owner
+from tessera_customer.pool.service import claim, return_to_pool
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.inputs import IsoAwareDatetime
-
-from tessera_customer.common import SettingsDep, load_customer, refuse_if_erased
-from tessera_customer.customers.schemas import CustomerOut
-from tessera_customer.pool.rules import claim_owner
-from tessera_customer.pool.service import claim, return_to_pool
 
 router = APIRouter(prefix="/v1/customers", tags=["pool"])
 
@@ -42,10 +42,15 @@ class ClaimIn(BaseModel):
     owner_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
-@router.post("/pool-returns", response_model=PoolRunOut,
-             summary="Return customers whose owner was inactive to the unowned pool now (as_of drives the clock)")
+@router.post(
+    "/pool-returns",
+    response_model=PoolRunOut,
+    summary="Return customers whose owner was inactive to the unowned pool now (as_of drives the clock)",
+)
 async def run_pool_returns(
-    body: PoolRun, request: Request, settings: SettingsDep,
+    body: PoolRun,
+    request: Request,
+    settings: SettingsDep,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SERVICE)],
 ) -> PoolRunOut:
     as_of = body.as_of or utcnow()
@@ -53,10 +58,17 @@ async def run_pool_returns(
     return PoolRunOut(as_of=as_of, inactive_days=settings.pool_inactive_days, returned=returned)
 
 
-@router.post("/{customer_id}/claim", response_model=CustomerOut,
-             summary="Take an unowned customer from the pool (managers may assign it to a rep)")
+@router.post(
+    "/{customer_id}/claim",
+    response_model=CustomerOut,
+    summary="Take an unowned customer from the pool (managers may assign it to a rep)",
+)
 async def claim_customer(
-    customer_id: uuid.UUID, body: ClaimIn, request: Request, session: SessionDep, response: Response,
+    customer_id: uuid.UUID,
+    body: ClaimIn,
+    request: Request,
+    session: SessionDep,
+    response: Response,
     principal: Annotated[Principal, require_roles(Role.SALES_REP, Role.SALES_MANAGER, Role.SERVICE)],
 ) -> CustomerOut:
     try:

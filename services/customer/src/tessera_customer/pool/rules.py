@@ -13,8 +13,9 @@ def pool_cutoff(as_of: datetime, inactive_days: int) -> datetime:
     return as_of - timedelta(days=inactive_days)
 
 
-def returns_to_pool(owner_id: str | None, owner_active_at: datetime | None, created_at: datetime,
-                    as_of: datetime, inactive_days: int) -> bool:
+def returns_to_pool(
+    owner_id: str | None, owner_active_at: datetime | None, created_at: datetime, as_of: datetime, inactive_days: int
+) -> bool:
     """An owned customer whose owner logged nothing for ``inactive_days`` goes back to the pool
     (a customer never worked since it was created counts from its creation)."""
     if owner_id is None:

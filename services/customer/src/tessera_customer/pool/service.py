@@ -16,23 +16,37 @@ from tessera_shared.db import unit_of_work, utcnow
 from tessera_shared.http.errors import Problem
 
 
-async def return_to_pool(sessions: async_sessionmaker[AsyncSession], settings: CustomerSettings,
-                         as_of: datetime, batch: int = 500) -> int:
+async def return_to_pool(
+    sessions: async_sessionmaker[AsyncSession], settings: CustomerSettings, as_of: datetime, batch: int = 500
+) -> int:
     """Unassign every owned customer whose owner was inactive for POOL_INACTIVE_DAYS; returns how many."""
     cutoff = pool_cutoff(as_of, settings.pool_inactive_days)
-    stale = or_(Customer.owner_active_at <= cutoff,
-                and_(Customer.owner_active_at.is_(None), Customer.created_at <= cutoff))
+    stale = or_(
+        Customer.owner_active_at <= cutoff, and_(Customer.owner_active_at.is_(None), Customer.created_at <= cutoff)
+    )
     returned = 0
     while True:
         async with unit_of_work(sessions) as session:
-            rows = list((await session.scalars(
-                select(Customer).where(Customer.owner_id.is_not(None), Customer.merged_into_id.is_(None),
-                                       Customer.erased_at.is_(None), stale)
-                .order_by(Customer.id).limit(batch).with_for_update(skip_locked=True)
-            )).all())
+            rows = list(
+                (
+                    await session.scalars(
+                        select(Customer)
+                        .where(
+                            Customer.owner_id.is_not(None),
+                            Customer.merged_into_id.is_(None),
+                            Customer.erased_at.is_(None),
+                            stale,
+                        )
+                        .order_by(Customer.id)
+                        .limit(batch)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).all()
+            )
             for customer in rows:
-                if returns_to_pool(customer.owner_id, customer.owner_active_at, customer.created_at, as_of,
-                                   settings.pool_inactive_days):
+                if returns_to_pool(
+                    customer.owner_id, customer.owner_active_at, customer.created_at, as_of, settings.pool_inactive_days
+                ):
                     await _unassign(session, customer, as_of, settings.pool_inactive_days)
                     returned += 1
         if len(rows) < batch:
@@ -43,9 +57,14 @@ async def _unassign(session: AsyncSession, customer: Customer, as_of: datetime, 
     previous = customer.owner_id
     customer.owner_id, customer.owner_active_at = None, None
     await announce_updated(session, customer, ["owner_id"], utcnow())
-    timeline.record(session, customer.id, "customer.pooled",
-                    f"Returned to the unowned pool: {previous} logged no activity for {inactive_days} days",
-                    occurred_at=as_of, data={"previous_owner_id": previous, "inactive_days": inactive_days})
+    timeline.record(
+        session,
+        customer.id,
+        "customer.pooled",
+        f"Returned to the unowned pool: {previous} logged no activity for {inactive_days} days",
+        occurred_at=as_of,
+        data={"previous_owner_id": previous, "inactive_days": inactive_days},
+    )
 
 
 async def claim(session: AsyncSession, customer: Customer, owner: str, actor: str) -> bool:
@@ -53,13 +72,22 @@ async def claim(session: AsyncSession, customer: Customer, owner: str, actor: st
     if customer.owner_id == owner:
         return False
     if customer.owner_id is not None:
-        raise Problem(409, f"customer {customer.id} is owned by {customer.owner_id}; only unowned customers "
-                      "can be claimed (a manager reassigns with PATCH)", slug="customer-owned",
-                      owner_id=customer.owner_id)
+        raise Problem(
+            409,
+            f"customer {customer.id} is owned by {customer.owner_id}; only unowned customers "
+            "can be claimed (a manager reassigns with PATCH)",
+            slug="customer-owned",
+            owner_id=customer.owner_id,
+        )
     now = utcnow()
     customer.owner_id, customer.owner_active_at = owner, now
     await announce_updated(session, customer, ["owner_id"], now)
-    timeline.record(session, customer.id, "customer.claimed", f"Claimed from the pool by {owner}"
-                    + ("" if actor == owner else f" (assigned by {actor})"),
-                    occurred_at=now, data={"owner_id": owner, "actor": actor})
+    timeline.record(
+        session,
+        customer.id,
+        "customer.claimed",
+        f"Claimed from the pool by {owner}" + ("" if actor == owner else f" (assigned by {actor})"),
+        occurred_at=now,
+        data={"owner_id": owner, "actor": actor},
+    )
     return True

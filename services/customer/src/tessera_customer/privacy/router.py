@@ -9,14 +9,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, StrictBool
 from sqlalchemy import delete, select, update
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.db import utcnow
-from tessera_shared.deps import SessionDep
-from tessera_shared.events.contracts import CustomerErased
-from tessera_shared.http.errors import Problem
-from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.http.inputs import Trimmed
-from tessera_shared.outbox import publish
 
 from tessera_customer.common import audit_read, load_customer, refuse_if_erased
 from tessera_customer.contacts.models import Contact
@@ -32,6 +24,14 @@ from tessera_customer.privacy.models import Consent, ConsentRecord
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.db import utcnow
+from tessera_shared.deps import SessionDep
+from tessera_shared.events.contracts import CustomerErased
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.idempotency import IdempotencyDep
+from tessera_shared.http.inputs import Trimmed
+from tessera_shared.outbox import publish
 
 router = APIRouter(prefix="/v1/customers/{customer_id}", tags=["privacy"])
 
@@ -64,17 +64,28 @@ class ConsentsOut(BaseModel):
 
 
 async def _consents(session: SessionDep, customer_id: uuid.UUID) -> ConsentsOut:
-    current = (await session.scalars(select(Consent).where(Consent.customer_id == customer_id)
-                                     .order_by(Consent.purpose))).all()
-    history = (await session.scalars(select(ConsentRecord).where(ConsentRecord.customer_id == customer_id)
-                                     .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc()))).all()
-    return ConsentsOut(customer_id=customer_id, current=[ConsentOut.model_validate(c) for c in current],
-                       history=[ConsentOut.model_validate(h) for h in history])
+    current = (
+        await session.scalars(select(Consent).where(Consent.customer_id == customer_id).order_by(Consent.purpose))
+    ).all()
+    history = (
+        await session.scalars(
+            select(ConsentRecord)
+            .where(ConsentRecord.customer_id == customer_id)
+            .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
+        )
+    ).all()
+    return ConsentsOut(
+        customer_id=customer_id,
+        current=[ConsentOut.model_validate(c) for c in current],
+        history=[ConsentOut.model_validate(h) for h in history],
+    )
 
 
 @router.get("/consents", response_model=ConsentsOut, summary="Consent per purpose, with its history")
 async def get_consents(
-    customer_id: uuid.UUID, session: SessionDep, _: Annotated[Principal, require_roles(*READERS)],
+    customer_id: uuid.UUID,
+    session: SessionDep,
+    _: Annotated[Principal, require_roles(*READERS)],
 ) -> ConsentsOut:
     await load_customer(session, customer_id)
     return await _consents(session, customer_id)
@@ -82,29 +93,58 @@ async def get_consents(
 
 @router.post("/consents", response_model=ConsentsOut, status_code=201, summary="Record consent given or withdrawn")
 async def record_consent(
-    customer_id: uuid.UUID, body: ConsentIn, session: SessionDep, idem: IdempotencyDep,
+    customer_id: uuid.UUID,
+    body: ConsentIn,
+    session: SessionDep,
+    idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*WRITERS)],
 ) -> Response:
     customer = await load_customer(session, customer_id)
     refuse_if_erased(customer)
     if not may_record_consent(principal, customer.owner_id, body.granted):
-        raise Problem(403, "a sales rep records consent given for their own customers only "
-                           "(a withdrawal anyone may record)")
+        raise Problem(
+            403, "a sales rep records consent given for their own customers only (a withdrawal anyone may record)"
+        )
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     now = utcnow()
-    session.add(ConsentRecord(customer_id=customer.id, purpose=body.purpose, granted=body.granted, source=body.source,
-                              recorded_at=now, recorded_by=principal.subject))
+    session.add(
+        ConsentRecord(
+            customer_id=customer.id,
+            purpose=body.purpose,
+            granted=body.granted,
+            source=body.source,
+            recorded_at=now,
+            recorded_by=principal.subject,
+        )
+    )
     current = await session.get(Consent, (customer.id, body.purpose))
     if current is None:
-        session.add(Consent(customer_id=customer.id, purpose=body.purpose, granted=body.granted, source=body.source,
-                            recorded_at=now, recorded_by=principal.subject))
+        session.add(
+            Consent(
+                customer_id=customer.id,
+                purpose=body.purpose,
+                granted=body.granted,
+                source=body.source,
+                recorded_at=now,
+                recorded_by=principal.subject,
+            )
+        )
     else:
         current.granted, current.source, current.recorded_at, current.recorded_by = (
-            body.granted, body.source, now, principal.subject)
-    timeline.record(session, customer.id, "consent.recorded",
-                    f"Consent for {body.purpose} {'given' if body.granted else 'withdrawn'} ({body.source})",
-                    occurred_at=now, data={"purpose": body.purpose, "granted": body.granted})
+            body.granted,
+            body.source,
+            now,
+            principal.subject,
+        )
+    timeline.record(
+        session,
+        customer.id,
+        "consent.recorded",
+        f"Consent for {body.purpose} {'given' if body.granted else 'withdrawn'} ({body.source})",
+        occurred_at=now,
+        data={"purpose": body.purpose, "granted": body.granted},
+    )
     await session.flush()
     return await idem.respond(201, await _consents(session, customer.id))
 
@@ -116,7 +156,8 @@ def _rows(rows: Any) -> list[dict[str, Any]]:
 @router.get("/export", summary="Everything this service holds about the customer (data-subject access)")
 async def export_customer(
     request: Request,
-    customer_id: uuid.UUID, session: SessionDep,
+    customer_id: uuid.UUID,
+    session: SessionDep,
     principal: Annotated[Principal, require_roles(*PRIVACY_OFFICERS)],
 ) -> dict[str, Any]:
     customer = await load_customer(session, customer_id)
@@ -127,8 +168,10 @@ async def export_customer(
 
     return {
         "customer": CustomerOut.of(customer).model_dump(mode="json"),
-        "contacts": [ContactOut.model_validate(c).model_dump(mode="json") for c in
-                     (await session.scalars(select(Contact).where(Contact.customer_id == customer.id))).all()],
+        "contacts": [
+            ContactOut.model_validate(c).model_dump(mode="json")
+            for c in (await session.scalars(select(Contact).where(Contact.customer_id == customer.id))).all()
+        ],
         "consents": (await _consents(session, customer.id)).model_dump(mode="json"),
         "status_history": await all_of(StatusChange, StatusChange.customer_id),
         "timeline": await all_of(TimelineEntry, TimelineEntry.customer_id),
@@ -150,14 +193,28 @@ class EraseIn(BaseModel):
 
 @router.post("/erase", response_model=CustomerOut, summary="Erase personal data (anonymise; keep business totals)")
 async def erase_customer(
-    customer_id: uuid.UUID, body: EraseIn, session: SessionDep,
+    customer_id: uuid.UUID,
+    body: EraseIn,
+    session: SessionDep,
     principal: Annotated[Principal, require_roles()],
 ) -> CustomerOut:
     customer = await load_customer(session, customer_id, for_update=True)
     refuse_if_erased(customer)
     now = utcnow()
-    for column in ("email", "phone", "external_id", "gender", "age_band", "occupation", "education", "region",
-                   "city", "climate_zone", "lifestyle", "social_status"):
+    for column in (
+        "email",
+        "phone",
+        "external_id",
+        "gender",
+        "age_band",
+        "occupation",
+        "education",
+        "region",
+        "city",
+        "climate_zone",
+        "lifestyle",
+        "social_status",
+    ):
         setattr(customer, column, None)
     customer.name, customer.name_key = "erased customer", ""
     customer.tags, customer.channels, customer.custom_attributes, customer.preferences = [], [], {}, []
@@ -166,12 +223,24 @@ async def erase_customer(
     await CustomerRepository(session).set_tags(customer.id, [])
     await session.execute(delete(Contact).where(Contact.customer_id == customer.id))
     # Timeline lines may quote subjects, comments and names: keep the kind and time, drop the text.
-    await session.execute(update(TimelineEntry).where(TimelineEntry.customer_id == customer.id)
-                          .values(summary=TimelineEntry.kind, data={}))
+    await session.execute(
+        update(TimelineEntry)
+        .where(TimelineEntry.customer_id == customer.id)
+        .values(summary=TimelineEntry.kind, data={})
+    )
     await session.execute(update(StatusChange).where(StatusChange.customer_id == customer.id).values(note=None))
     await session.flush()
-    await publish(session, CustomerErased(customer_id=customer.id, requested_by=principal.subject, erased_at=now),
-                  subject=customer.id)
-    timeline.record(session, customer.id, "customer.erased", "Personal data erased", occurred_at=now,
-                    data={"requested_by": principal.subject, "reason": body.reason})
+    await publish(
+        session,
+        CustomerErased(customer_id=customer.id, requested_by=principal.subject, erased_at=now),
+        subject=customer.id,
+    )
+    timeline.record(
+        session,
+        customer.id,
+        "customer.erased",
+        "Personal data erased",
+        occurred_at=now,
+        data={"requested_by": principal.subject, "reason": body.reason},
+    )
     return CustomerOut.of(customer)

@@ -5,10 +5,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from tessera_shared.http.inputs import Trimmed
 
 from tessera_customer.customers.filters import SegmentFilter
 from tessera_customer.segments.models import Segment
+from tessera_shared.http.inputs import Trimmed
 
 SegmentName = Trimmed(min_length=1, max_length=200)
 Description = Trimmed(max_length=1000)
@@ -51,5 +51,13 @@ class SegmentOut(BaseModel):
 
     @classmethod
     def of(cls, s: Segment) -> SegmentOut:
-        return cls(id=s.id, name=s.name, description=s.description, filters=s.filters, created_by=s.created_by,
-                   created_at=s.created_at, updated_at=s.updated_at, version=s.version)
+        return cls(
+            id=s.id,
+            name=s.name,
+            description=s.description,
+            filters=s.filters,
+            created_by=s.created_by,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+            version=s.version,
+        )

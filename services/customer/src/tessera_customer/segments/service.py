@@ -43,8 +43,9 @@ async def _name_taken(session: AsyncSession, name: str, other_than: uuid.UUID | 
 
 async def create_segment(session: AsyncSession, data: SegmentCreate, principal: Principal) -> Segment:
     await _name_taken(session, data.name)
-    segment = Segment(name=data.name, description=data.description, filters=data.filters.active(),
-                      created_by=principal.subject)
+    segment = Segment(
+        name=data.name, description=data.description, filters=data.filters.active(), created_by=principal.subject
+    )
     session.add(segment)
     await session.flush()
     return segment
@@ -73,12 +74,26 @@ async def update_segment(session: AsyncSession, segment: Segment, patch: Segment
 
 def export_header(purpose: str) -> str:
     _, column = CHANNELS[purpose]
-    return csv_line(["customer_id", "external_id", "kind", "name", column, "owner_id", "tier",
-                     "consent_source", "consent_recorded_at"])
+    return csv_line(
+        [
+            "customer_id",
+            "external_id",
+            "kind",
+            "name",
+            column,
+            "owner_id",
+            "tier",
+            "consent_source",
+            "consent_recorded_at",
+        ]
+    )
 
 
 async def export_rows(
-    sessions: async_sessionmaker[AsyncSession], filters: CustomerFilter, purpose: str, actor: str,
+    sessions: async_sessionmaker[AsyncSession],
+    filters: CustomerFilter,
+    purpose: str,
+    actor: str,
 ) -> AsyncIterator[str]:
     """Members with the purpose's consent granted and a value in its channel, never erased ones.
 
@@ -86,13 +101,28 @@ async def export_rows(
     client reads), and writes each chunk's reads to the access log."""
     consent_purpose, column = CHANNELS[purpose]
     channel = getattr(Customer, column)
-    stmt = filters.apply(
-        select(Customer.id, Customer.external_id, Customer.kind, Customer.name, channel, Customer.owner_id,
-               Customer.tier, Consent.source, Consent.recorded_at)
-        .join(Consent, and_(Consent.customer_id == Customer.id, Consent.purpose == consent_purpose,
-                            Consent.granted.is_(True)))
-        .where(Customer.erased_at.is_(None), channel.is_not(None))
-    ).order_by(Customer.id).limit(EXPORT_CHUNK)
+    stmt = (
+        filters.apply(
+            select(
+                Customer.id,
+                Customer.external_id,
+                Customer.kind,
+                Customer.name,
+                channel,
+                Customer.owner_id,
+                Customer.tier,
+                Consent.source,
+                Consent.recorded_at,
+            )
+            .join(
+                Consent,
+                and_(Consent.customer_id == Customer.id, Consent.purpose == consent_purpose, Consent.granted.is_(True)),
+            )
+            .where(Customer.erased_at.is_(None), channel.is_not(None))
+        )
+        .order_by(Customer.id)
+        .limit(EXPORT_CHUNK)
+    )
     after: uuid.UUID | None = None
     while True:
         async with sessions() as session, session.begin():
@@ -100,9 +130,19 @@ async def export_rows(
             rows = (await session.execute(page)).all()
             if rows:
                 now = utcnow()
-                await session.execute(insert(AccessLog), [
-                    {"id": new_id(), "customer_id": r[0], "principal": actor, "action": f"export_{purpose}",
-                     "at": now} for r in rows])
+                await session.execute(
+                    insert(AccessLog),
+                    [
+                        {
+                            "id": new_id(),
+                            "customer_id": r[0],
+                            "principal": actor,
+                            "action": f"export_{purpose}",
+                            "at": now,
+                        }
+                        for r in rows
+                    ],
+                )
         if rows:
             yield "".join(csv_line([*r[:8], r[8].isoformat()]) for r in rows)
         if len(rows) < EXPORT_CHUNK:

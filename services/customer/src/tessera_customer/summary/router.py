@@ -39,8 +39,11 @@ class CustomerSummary(BaseModel):
     last_csat: int | None
 
 
-@router.get("/{customer_id}/summary", response_model=CustomerSummary,
-            summary="Profile, contacts, consents, churn risk, loyalty and the latest timeline in one read")
+@router.get(
+    "/{customer_id}/summary",
+    response_model=CustomerSummary,
+    summary="Profile, contacts, consents, churn risk, loyalty and the latest timeline in one read",
+)
 async def get_customer_summary(
     request: Request,
     customer_id: uuid.UUID,
@@ -54,15 +57,17 @@ async def get_customer_summary(
     customer = await load_customer(session, customer_id)  # noqa: F841
     profile = await get_customer(request, customer_id, session, response, principal)
     try:
-        contacts = (await list_contacts(request, customer_id, session, PageParams(limit=50, cursor=None),
-                                        principal)).items
+        contacts = (
+            await list_contacts(request, customer_id, session, PageParams(limit=50, cursor=None), principal)
+        ).items
     except Problem as exc:
         if exc.status != 409:  # a person has no contacts
             raise
         contacts = []
     timeline = await get_timeline(customer_id, session, PageParams(limit=20, cursor=None), principal, kind=None)
-    surveys = await get_timeline(customer_id, session, PageParams(limit=1, cursor=None), principal,
-                                 kind="survey.answered")
+    surveys = await get_timeline(
+        customer_id, session, PageParams(limit=1, cursor=None), principal, kind="survey.answered"
+    )
     csat = surveys.items[0].data.get("csat") if surveys.items else None
     return CustomerSummary(
         profile=profile,

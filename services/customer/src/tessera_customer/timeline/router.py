@@ -31,10 +31,15 @@ class TimelineEntryOut(BaseModel):
     data: dict[str, Any]
 
 
-@router.get("/{customer_id}/timeline", response_model=Page[TimelineEntryOut],
-            summary="Every fact about the customer from every service, newest first")
+@router.get(
+    "/{customer_id}/timeline",
+    response_model=Page[TimelineEntryOut],
+    summary="Every fact about the customer from every service, newest first",
+)
 async def get_timeline(
-    customer_id: uuid.UUID, session: SessionDep, page: PageQuery,
+    customer_id: uuid.UUID,
+    session: SessionDep,
+    page: PageQuery,
     principal: Annotated[Principal, require_roles(*READERS)],
     kind: Annotated[str | None, Query(max_length=60, description="e.g. deal.won")] = None,
 ) -> Page[TimelineEntryOut]:

@@ -14,24 +14,46 @@ from tessera_shared.db import new_id, utcnow
 
 
 def record(
-    session: AsyncSession, customer_id: uuid.UUID, kind: str, summary: str, *,
-    occurred_at: datetime | None = None, source: str = "customer", ref_id: object | None = None,
-    data: dict[str, Any] | None = None, event_id: str | None = None,
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    kind: str,
+    summary: str,
+    *,
+    occurred_at: datetime | None = None,
+    source: str = "customer",
+    ref_id: object | None = None,
+    data: dict[str, Any] | None = None,
+    event_id: str | None = None,
 ) -> TimelineEntry:
     entry = TimelineEntry(
-        customer_id=customer_id, occurred_at=occurred_at or utcnow(), kind=kind, source=source,
-        summary=summary[:500], ref_id=str(ref_id) if ref_id is not None else None, data=data or {},
+        customer_id=customer_id,
+        occurred_at=occurred_at or utcnow(),
+        kind=kind,
+        source=source,
+        summary=summary[:500],
+        ref_id=str(ref_id) if ref_id is not None else None,
+        data=data or {},
         event_id=event_id,
     )
     session.add(entry)
     return entry
 
 
-def row(customer_id: uuid.UUID, kind: str, summary: str, *, occurred_at: datetime,
-        data: dict[str, Any] | None = None) -> dict[str, Any]:
+def row(
+    customer_id: uuid.UUID, kind: str, summary: str, *, occurred_at: datetime, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One of the service's own timeline lines as a row, for one multi-row INSERT of many."""
-    return {"id": new_id(), "customer_id": customer_id, "occurred_at": occurred_at, "kind": kind, "source": "customer",
-            "summary": summary[:500], "ref_id": None, "data": data or {}, "event_id": None}
+    return {
+        "id": new_id(),
+        "customer_id": customer_id,
+        "occurred_at": occurred_at,
+        "kind": kind,
+        "source": "customer",
+        "summary": summary[:500],
+        "ref_id": None,
+        "data": data or {},
+        "event_id": None,
+    }
 
 
 async def already_recorded(session: AsyncSession, event_id: str) -> bool:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from tessera_shared.auth import Principal, Role
 
 from tessera_customer.timeline.models import TimelineEntry
+from tessera_shared.auth import Principal, Role
 
 
 @dataclass(frozen=True)
@@ -43,18 +43,28 @@ class SourceRule:
 
 
 # sales: deals (READERS in deals/router.py; reps their own, access.SEE_ALL everyone's).
-DEALS = SourceRule(frozenset({Role.SALES_MANAGER, Role.SALES_REP, Role.FINANCE_MANAGER, Role.SERVICE}),
-                   all_owners=frozenset({Role.SALES_MANAGER, Role.FINANCE_MANAGER, Role.SERVICE}))
+DEALS = SourceRule(
+    frozenset({Role.SALES_MANAGER, Role.SALES_REP, Role.FINANCE_MANAGER, Role.SERVICE}),
+    all_owners=frozenset({Role.SALES_MANAGER, Role.FINANCE_MANAGER, Role.SERVICE}),
+)
 # sales: leads and activities (SELLERS; reps their own, managers everyone's).
-LEADS = ACTIVITIES = SourceRule(frozenset({Role.SALES_MANAGER, Role.SALES_REP}),
-                                all_owners=frozenset({Role.SALES_MANAGER, Role.FINANCE_MANAGER, Role.SERVICE}))
+LEADS = ACTIVITIES = SourceRule(
+    frozenset({Role.SALES_MANAGER, Role.SALES_REP}),
+    all_owners=frozenset({Role.SALES_MANAGER, Role.FINANCE_MANAGER, Role.SERVICE}),
+)
 # service desk: tickets (READERS in tickets/router.py, no owner rule); surveys (STAFF_READERS).
-TICKETS = SourceRule(frozenset({Role.SUPPORT_AGENT, Role.SERVICE, Role.SALES_MANAGER, Role.SALES_REP,
-                                Role.BILLING_CLERK, Role.FINANCE_MANAGER}))
+TICKETS = SourceRule(
+    frozenset(
+        {Role.SUPPORT_AGENT, Role.SERVICE, Role.SALES_MANAGER, Role.SALES_REP, Role.BILLING_CLERK, Role.FINANCE_MANAGER}
+    )
+)
 SURVEYS = SourceRule(frozenset({Role.SUPPORT_AGENT, Role.SALES_MANAGER}))
 # billing: invoices and their dunning (READERS in invoices/router.py); payments (payments/router.py).
-INVOICES = SourceRule(frozenset({Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SALES_MANAGER, Role.SALES_REP,
-                                 Role.SUPPORT_AGENT, Role.SERVICE}))
+INVOICES = SourceRule(
+    frozenset(
+        {Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SALES_MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT, Role.SERVICE}
+    )
+)
 PAYMENTS = SourceRule(frozenset({Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SALES_MANAGER, Role.SERVICE}))
 
 # Per consumed event type (every type handlers.EFFECTS records): the rule of the record it is about.
@@ -95,16 +105,17 @@ def visible_to(principal: Principal) -> ColumnElement[bool] | None:
     )
 
 
-
-async def lost_deals_seen_by(session: AsyncSession, principal: Principal,
-                             customer_id: uuid.UUID) -> tuple[int, dict[str, int]] | None:
+async def lost_deals_seen_by(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
+) -> tuple[int, dict[str, int]] | None:
     """The customer's lost deals and their reasons as ``principal`` may read them at sales (a rep:
     their own, from the timeline's deal.lost entries); None when the caller reads every deal and
     the customer's running totals apply."""
     if DEALS.reads_all(principal):
         return None
     stmt = select(TimelineEntry.data["reason"].as_string()).where(
-        TimelineEntry.customer_id == customer_id, TimelineEntry.kind == "deal.lost")
+        TimelineEntry.customer_id == customer_id, TimelineEntry.kind == "deal.lost"
+    )
     if (visible := visible_to(principal)) is not None:
         stmt = stmt.where(visible)
     reasons = list((await session.scalars(stmt)).all())

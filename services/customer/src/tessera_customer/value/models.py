@@ -34,8 +34,14 @@ class PaymentFact(Base, table=True):
     __tablename__ = "payment_facts"
     # Amount and currency in the index on PostgreSQL: the value job sums them from the index alone, in
     # customer order, without a heap page per payment (1M customers: 3.4-5.8 → ~1.8 s).
-    __table_args__ = (Index("ix_payment_facts_customer_id_received_at", "customer_id", "received_at",
-                            postgresql_include=["amount", "currency"]),)
+    __table_args__ = (
+        Index(
+            "ix_payment_facts_customer_id_received_at",
+            "customer_id",
+            "received_at",
+            postgresql_include=["amount", "currency"],
+        ),
+    )
 
     payment_id: uuid.UUID = Field(primary_key=True)
     customer_id: uuid.UUID = Field(nullable=False)

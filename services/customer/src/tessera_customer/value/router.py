@@ -10,11 +10,6 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, or_, select
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.db import utcnow
-from tessera_shared.deps import SessionDep
-from tessera_shared.http.inputs import IsoAwareDatetime
-from tessera_shared.http.pagination import Page, PageQuery
 
 from tessera_customer.common import SettingsDep, load_customer, paginate_desc
 from tessera_customer.customers.models import Customer
@@ -23,6 +18,11 @@ from tessera_customer.timeline.visibility import lost_deals_seen_by
 from tessera_customer.value import rules
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
 from tessera_customer.value.service import recompute_values, risk_of
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.db import utcnow
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.inputs import IsoAwareDatetime
+from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/customers", tags=["value"])
 
@@ -60,10 +60,16 @@ class WinBackItem(BaseModel):
     last_purchase_at: datetime | None
 
 
-@router.post("/value-recomputations", name="recompute_values", response_model=RecomputeOut,
-             summary="Recompute RFM, tiers, frequency, stage and risk now (as_of drives the clock)")
+@router.post(
+    "/value-recomputations",
+    name="recompute_values",
+    response_model=RecomputeOut,
+    summary="Recompute RFM, tiers, frequency, stage and risk now (as_of drives the clock)",
+)
 async def recompute(
-    body: Recompute, request: Request, settings: SettingsDep,
+    body: Recompute,
+    request: Request,
+    settings: SettingsDep,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SERVICE)],
 ) -> RecomputeOut:
     as_of = body.as_of or utcnow()
@@ -73,36 +79,66 @@ async def recompute(
 
 async def _trends(session: SessionDep, customer_id: uuid.UUID, as_of: datetime, window_days: int) -> tuple[str, str]:
     middle, start = as_of - timedelta(days=window_days / 2), as_of - timedelta(days=window_days)
-    recent = await session.scalar(select(func.count()).select_from(Purchase).where(
-        Purchase.customer_id == customer_id, Purchase.occurred_at > middle, Purchase.occurred_at <= as_of))
-    previous = await session.scalar(select(func.count()).select_from(Purchase).where(
-        Purchase.customer_id == customer_id, Purchase.occurred_at > start, Purchase.occurred_at <= middle))
-    payments = (await session.execute(select(PaymentFact.amount, PaymentFact.received_at).where(
-        PaymentFact.customer_id == customer_id, PaymentFact.received_at > start, PaymentFact.received_at <= as_of))).all()
+    recent = await session.scalar(
+        select(func.count())
+        .select_from(Purchase)
+        .where(Purchase.customer_id == customer_id, Purchase.occurred_at > middle, Purchase.occurred_at <= as_of)
+    )
+    previous = await session.scalar(
+        select(func.count())
+        .select_from(Purchase)
+        .where(Purchase.customer_id == customer_id, Purchase.occurred_at > start, Purchase.occurred_at <= middle)
+    )
+    payments = (
+        await session.execute(
+            select(PaymentFact.amount, PaymentFact.received_at).where(
+                PaymentFact.customer_id == customer_id,
+                PaymentFact.received_at > start,
+                PaymentFact.received_at <= as_of,
+            )
+        )
+    ).all()
     recent_value = sum((a for a, t in payments if t > middle), Decimal(0))
     previous_value = sum((a for a, t in payments if t <= middle), Decimal(0))
     return rules.trend(int(previous or 0), int(recent or 0)), rules.trend(previous_value, recent_value)
 
 
-@router.get("/win-back", response_model=Page[WinBackItem],
-            summary="Churned and at-risk customers, most valuable first")
+@router.get("/win-back", response_model=Page[WinBackItem], summary="Churned and at-risk customers, most valuable first")
 async def list_win_back(
-    session: SessionDep, page: PageQuery, settings: SettingsDep,
+    session: SessionDep,
+    page: PageQuery,
+    settings: SettingsDep,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)],
 ) -> Page[WinBackItem]:
     stmt = select(Customer).where(
-        Customer.merged_into_id.is_(None), Customer.erased_at.is_(None),
+        Customer.merged_into_id.is_(None),
+        Customer.erased_at.is_(None),
         or_(Customer.status == "churned", Customer.churn_risk >= settings.churn_risk_threshold),
     )
     rows, cursor = await paginate_desc(session, stmt, page, (Customer.monetary, Customer.id))
-    return Page[WinBackItem](items=[WinBackItem(
-        id=c.id, name=c.name, owner_id=c.owner_id, status=c.status, tier=c.tier, churn_risk=c.churn_risk,
-        monetary=c.monetary, last_purchase_at=c.last_purchase_at) for c in rows], next_cursor=cursor)
+    return Page[WinBackItem](
+        items=[
+            WinBackItem(
+                id=c.id,
+                name=c.name,
+                owner_id=c.owner_id,
+                status=c.status,
+                tier=c.tier,
+                churn_risk=c.churn_risk,
+                monetary=c.monetary,
+                last_purchase_at=c.last_purchase_at,
+            )
+            for c in rows
+        ],
+        next_cursor=cursor,
+    )
 
 
 @router.get("/{customer_id}/churn-risk", response_model=ChurnRiskOut, summary="Churn-risk score with its reasons")
 async def get_churn_risk(
-    customer_id: uuid.UUID, session: SessionDep, settings: SettingsDep,
+    customer_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
     principal: Annotated[Principal, require_roles(*READERS)],
 ) -> ChurnRiskOut:
     customer = await load_customer(session, customer_id)
@@ -115,6 +151,11 @@ async def get_churn_risk(
     if (seen := await lost_deals_seen_by(session, principal, customer.id)) is not None:
         lost_deals, lost_reasons = seen
     return ChurnRiskOut(
-        customer_id=customer.id, score=risk.score, at_risk=risk.score >= settings.churn_risk_threshold,
-        reasons=risk.reasons, lost_deals=lost_deals, lost_reasons=lost_reasons, as_of=now,
+        customer_id=customer.id,
+        score=risk.score,
+        at_risk=risk.score >= settings.churn_risk_threshold,
+        reasons=risk.reasons,
+        lost_deals=lost_deals,
+        lost_reasons=lost_reasons,
+        as_of=now,
     )

@@ -43,8 +43,9 @@ def rfm_segment(r: int, f: int, m: int) -> str:
     return "hibernating"
 
 
-def frequency_class(purchase_count: int, first: datetime | None, last: datetime | None,
-                    heavy_days: int, medium_days: int) -> str | None:
+def frequency_class(
+    purchase_count: int, first: datetime | None, last: datetime | None, heavy_days: int, medium_days: int
+) -> str | None:
     """heavy (about weekly), medium (about monthly), light (rarer) from the mean purchase interval."""
     if purchase_count == 0 or first is None or last is None:
         return None
@@ -59,8 +60,14 @@ def frequency_class(purchase_count: int, first: datetime | None, last: datetime 
     return "light"
 
 
-def pareto_tiers(monetary: Mapping[K, Decimal], *, key_share: Decimal, small_share: Decimal,
-                 lifetime: Mapping[K, Decimal] | None = None, vip_lifetime_value: Decimal | None = None) -> dict[K, str]:
+def pareto_tiers(
+    monetary: Mapping[K, Decimal],
+    *,
+    key_share: Decimal,
+    small_share: Decimal,
+    lifetime: Mapping[K, Decimal] | None = None,
+    vip_lifetime_value: Decimal | None = None,
+) -> dict[K, str]:
     """key: the customers who make up the top ``key_share`` of revenue (the one crossing the line
     included); small: those in the bottom ``small_share`` (and anyone without revenue); the rest
     ordinary. A VIP lifetime value, when configured, makes a customer key whatever its share."""
@@ -165,10 +172,11 @@ def lifetime_amount(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
 
 
-def to_value_currency(amount: Decimal, currency: str, value_currency: str, fx_rates: Mapping[str, Decimal]) -> Decimal | None:
+def to_value_currency(
+    amount: Decimal, currency: str, value_currency: str, fx_rates: Mapping[str, Decimal]
+) -> Decimal | None:
     """Amount in the reporting currency, or None when no rate is configured for it."""
     if currency == value_currency:
         return amount
     rate = fx_rates.get(currency)
     return None if rate is None else amount * rate
-

@@ -26,14 +26,25 @@ from tessera_shared.outbox import outbox_row, publish_many
 
 
 async def record_purchase(
-    session: AsyncSession, settings: CustomerSettings, customer: Customer, *, key: str, source: str,
-    amount: Decimal, currency: str, occurred_at: datetime, reason: str,
+    session: AsyncSession,
+    settings: CustomerSettings,
+    customer: Customer,
+    *,
+    key: str,
+    source: str,
+    amount: Decimal,
+    currency: str,
+    occurred_at: datetime,
+    reason: str,
 ) -> bool:
     """Count a purchase once (by deal or invoice) and advance the lifecycle; False when known."""
     if await session.scalar(select(Purchase.id).where(Purchase.key == key)) is not None:
         return False
-    session.add(Purchase(customer_id=customer.id, key=key, source=source, amount=amount, currency=currency,
-                         occurred_at=occurred_at))
+    session.add(
+        Purchase(
+            customer_id=customer.id, key=key, source=source, amount=amount, currency=currency, occurred_at=occurred_at
+        )
+    )
     await session.flush()
     customer.purchase_count += 1
     if customer.first_purchase_at is None or occurred_at < customer.first_purchase_at:
@@ -41,27 +52,42 @@ async def record_purchase(
     if customer.last_purchase_at is None or occurred_at > customer.last_purchase_at:
         customer.last_purchase_at = occurred_at
     in_window = await session.scalar(
-        select(func.count()).select_from(Purchase).where(
+        select(func.count())
+        .select_from(Purchase)
+        .where(
             Purchase.customer_id == customer.id,
             Purchase.occurred_at > occurred_at - timedelta(days=settings.loyal_window_days),
             Purchase.occurred_at <= occurred_at,
         )
     )
     for to_status, why in purchase_steps(
-        customer.status, purchases_total=customer.purchase_count, purchases_in_window=int(in_window or 0),
-        loyal_min_purchases=settings.loyal_min_purchases, reason=reason,
+        customer.status,
+        purchases_total=customer.purchase_count,
+        purchases_in_window=int(in_window or 0),
+        loyal_min_purchases=settings.loyal_min_purchases,
+        reason=reason,
     ):
         await transition(session, customer, to_status, reason=why, at=occurred_at)
     return True
 
 
-async def record_payment(session: AsyncSession, customer: Customer, *, payment_id: uuid.UUID, amount: Decimal,
-                         currency: str, received_at: datetime) -> bool:
+async def record_payment(
+    session: AsyncSession,
+    customer: Customer,
+    *,
+    payment_id: uuid.UUID,
+    amount: Decimal,
+    currency: str,
+    received_at: datetime,
+) -> bool:
     """Add cash received to lifetime value once per payment; False when already known."""
     if await session.get(PaymentFact, payment_id) is not None:
         return False
-    session.add(PaymentFact(payment_id=payment_id, customer_id=customer.id, amount=amount, currency=currency,
-                            received_at=received_at))
+    session.add(
+        PaymentFact(
+            payment_id=payment_id, customer_id=customer.id, amount=amount, currency=currency, received_at=received_at
+        )
+    )
     totals = dict(customer.lifetime_values)
     totals[currency] = str(Decimal(totals.get(currency, "0")) + amount)
     customer.lifetime_values = totals
@@ -79,16 +105,29 @@ async def signals_of(session: AsyncSession, customer_id: uuid.UUID) -> CustomerS
 _NO_SIGNALS = CustomerSignals(customer_id=uuid.UUID(int=0))
 
 
-def risk_of(last_purchase_at: datetime | None, signals: CustomerSignals | None, settings: CustomerSettings,
-            now: datetime, frequency_trend: str = "steady", value_trend: str = "steady") -> rules.Risk:
+def risk_of(
+    last_purchase_at: datetime | None,
+    signals: CustomerSignals | None,
+    settings: CustomerSettings,
+    now: datetime,
+    frequency_trend: str = "steady",
+    value_trend: str = "steady",
+) -> rules.Risk:
     days = (now - last_purchase_at).days if last_purchase_at else None
     s = signals or _NO_SIGNALS
-    return rules.churn_risk(rules.RiskInputs(
-        days_since_last_purchase=days, churn_window_days=settings.churn_window_days,
-        frequency_trend=frequency_trend, value_trend=value_trend, open_tickets=len(s.open_tickets or []),
-        escalated_tickets=len(s.escalated_tickets or []), last_csat=s.last_csat,
-        overdue_invoices=len(s.overdue_invoices or []), sla_breaches=s.sla_breaches or 0,
-    ))
+    return rules.churn_risk(
+        rules.RiskInputs(
+            days_since_last_purchase=days,
+            churn_window_days=settings.churn_window_days,
+            frequency_trend=frequency_trend,
+            value_trend=value_trend,
+            open_tickets=len(s.open_tickets or []),
+            escalated_tickets=len(s.escalated_tickets or []),
+            last_csat=s.last_csat,
+            overdue_invoices=len(s.overdue_invoices or []),
+            sla_breaches=s.sla_breaches or 0,
+        )
+    )
 
 
 @dataclass
@@ -113,10 +152,16 @@ async def _facts(session: AsyncSession, settings: CustomerSettings, as_of: datet
     at = Purchase.occurred_at
     in_window = at > start
     purchases = (
-        select(Purchase.customer_id, func.max(at), func.sum(case((in_window, 1), else_=0)),
-               func.min(case((in_window, at))), func.max(case((in_window, at))),
-               func.sum(case((at > middle, 1), else_=0)))
-        .where(at <= as_of).group_by(Purchase.customer_id)
+        select(
+            Purchase.customer_id,
+            func.max(at),
+            func.sum(case((in_window, 1), else_=0)),
+            func.min(case((in_window, at))),
+            func.max(case((in_window, at))),
+            func.sum(case((at > middle, 1), else_=0)),
+        )
+        .where(at <= as_of)
+        .group_by(Purchase.customer_id)
     )
     async for customer_id, last_ever, count, first, last, recent in await session.stream(purchases):
         f = facts[customer_id]
@@ -126,10 +171,15 @@ async def _facts(session: AsyncSession, settings: CustomerSettings, as_of: datet
     received = PaymentFact.received_at
     sums = MoneySum(session)
     payments = (
-        select(PaymentFact.customer_id, PaymentFact.currency, sums.sum(PaymentFact.amount),
-               sums.sum(case((received > start, PaymentFact.amount), else_=0)),
-               sums.sum(case((received > middle, PaymentFact.amount), else_=0)))
-        .where(received <= as_of).group_by(PaymentFact.customer_id, PaymentFact.currency)
+        select(
+            PaymentFact.customer_id,
+            PaymentFact.currency,
+            sums.sum(PaymentFact.amount),
+            sums.sum(case((received > start, PaymentFact.amount), else_=0)),
+            sums.sum(case((received > middle, PaymentFact.amount), else_=0)),
+        )
+        .where(received <= as_of)
+        .group_by(PaymentFact.customer_id, PaymentFact.currency)
     )
     async for customer_id, currency, total, window, recent in await session.stream(payments):
         rate = rules.to_value_currency(Decimal(1), currency, settings.value_currency, settings.fx_rates)
@@ -144,8 +194,13 @@ async def _facts(session: AsyncSession, settings: CustomerSettings, as_of: datet
     return facts
 
 
-async def recompute_values(sessions: async_sessionmaker[AsyncSession], settings: CustomerSettings,
-                           as_of: datetime, *, set_based: bool | None = None) -> dict[str, int]:
+async def recompute_values(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: CustomerSettings,
+    as_of: datetime,
+    *,
+    set_based: bool | None = None,
+) -> dict[str, int]:
     """Recompute RFM, frequency class, tier, relationship stage and churn risk for every customer
     with purchase or payment facts; publish customer.tier_changed for each tier that moved.
 
@@ -158,29 +213,41 @@ async def recompute_values(sessions: async_sessionmaker[AsyncSession], settings:
         facts = await _facts(session, settings, as_of)
     if not facts:
         return {"customers": 0, "tier_changes": 0}
-    recency = {k: -((as_of - f.last_ever).days) if f.last_ever else -10**6 for k, f in facts.items()}
+    recency = {k: -((as_of - f.last_ever).days) if f.last_ever else -(10**6) for k, f in facts.items()}
     r_scores = rules.quintiles(recency)
     f_scores = rules.quintiles({k: f.purchases for k, f in facts.items()})
     m_scores = rules.quintiles({k: f.monetary for k, f in facts.items()})
-    tiers = rules.pareto_tiers({k: f.monetary for k, f in facts.items()}, key_share=settings.tier_key_share,
-                               small_share=settings.tier_small_share, lifetime={k: f.lifetime for k, f in facts.items()},
-                               vip_lifetime_value=settings.tier_vip_lifetime_value)
+    tiers = rules.pareto_tiers(
+        {k: f.monetary for k, f in facts.items()},
+        key_share=settings.tier_key_share,
+        small_share=settings.tier_small_share,
+        lifetime={k: f.lifetime for k, f in facts.items()},
+        vip_lifetime_value=settings.tier_vip_lifetime_value,
+    )
     changed = 0
     ids = list(facts)
     for i in range(0, len(ids), 1000):
-        changed += await _apply_batch(sessions, settings, as_of, ids[i:i + 1000], facts, tiers,
-                                      (r_scores, f_scores, m_scores))
+        changed += await _apply_batch(
+            sessions, settings, as_of, ids[i : i + 1000], facts, tiers, (r_scores, f_scores, m_scores)
+        )
     return {"customers": len(facts), "tier_changes": changed}
 
 
-async def _apply_batch(sessions, settings, as_of, ids, facts, tiers, scores) -> int:  # noqa: ANN001
+async def _apply_batch(sessions, settings, as_of, ids, facts, tiers, scores) -> int:
     r_scores, f_scores, m_scores = scores
     async with unit_of_work(sessions) as session:
         # Only the columns needed: loading whole records would dominate a run over a million customers.
-        customers = (await session.execute(select(Customer.id, Customer.tier, Customer.last_purchase_at).where(
-            Customer.id.in_(ids), Customer.merged_into_id.is_(None)))).all()
-        signals = {s.customer_id: s for s in (await session.scalars(
-            select(CustomerSignals).where(CustomerSignals.customer_id.in_(ids)))).all()}
+        customers = (
+            await session.execute(
+                select(Customer.id, Customer.tier, Customer.last_purchase_at).where(
+                    Customer.id.in_(ids), Customer.merged_into_id.is_(None)
+                )
+            )
+        ).all()
+        signals = {
+            s.customer_id: s
+            for s in (await session.scalars(select(CustomerSignals).where(CustomerSignals.customer_id.in_(ids)))).all()
+        }
         updates, changes, lines, events = [], [], [], []
         for c in customers:
             f = facts[c.id]
@@ -189,22 +256,49 @@ async def _apply_batch(sessions, settings, as_of, ids, facts, tiers, scores) -> 
             r, fr, m = r_scores[c.id], f_scores[c.id], m_scores[c.id]
             risk = risk_of(c.last_purchase_at, signals.get(c.id), settings, as_of, freq_trend, value_trend)
             tier = tiers[c.id]
-            updates.append({
-                "id": c.id, "tier": tier, "monetary": f.monetary, "rfm_recency": r, "rfm_frequency": fr,
-                "rfm_monetary": m, "rfm_segment": rules.rfm_segment(r, fr, m),
-                "frequency_class": rules.frequency_class(f.purchases, f.first, f.last, settings.frequency_heavy_days,
-                                                         settings.frequency_medium_days),
-                "lifecycle_stage": rules.relationship_stage(f.purchases, freq_trend, value_trend),
-                "churn_risk": risk.score, "value_computed_at": as_of,
-            })
+            updates.append(
+                {
+                    "id": c.id,
+                    "tier": tier,
+                    "monetary": f.monetary,
+                    "rfm_recency": r,
+                    "rfm_frequency": fr,
+                    "rfm_monetary": m,
+                    "rfm_segment": rules.rfm_segment(r, fr, m),
+                    "frequency_class": rules.frequency_class(
+                        f.purchases, f.first, f.last, settings.frequency_heavy_days, settings.frequency_medium_days
+                    ),
+                    "lifecycle_stage": rules.relationship_stage(f.purchases, freq_trend, value_trend),
+                    "churn_risk": risk.score,
+                    "value_computed_at": as_of,
+                }
+            )
             if tier != c.tier:
-                changes.append({"id": new_id(), "customer_id": c.id, "from_tier": c.tier, "to_tier": tier,
-                                "changed_at": as_of})
-                events.append(outbox_row(CustomerTierChanged(
-                    customer_id=c.id, from_tier=c.tier, to_tier=tier, lifetime_value=rules.lifetime_amount(f.lifetime),
-                    currency=settings.value_currency, changed_at=as_of), subject=c.id))
-                lines.append(timeline.row(c.id, "customer.tier_changed", f"Tier {c.tier or 'none'} → {tier}",
-                                          occurred_at=as_of, data={"from_tier": c.tier, "to_tier": tier}))
+                changes.append(
+                    {"id": new_id(), "customer_id": c.id, "from_tier": c.tier, "to_tier": tier, "changed_at": as_of}
+                )
+                events.append(
+                    outbox_row(
+                        CustomerTierChanged(
+                            customer_id=c.id,
+                            from_tier=c.tier,
+                            to_tier=tier,
+                            lifetime_value=rules.lifetime_amount(f.lifetime),
+                            currency=settings.value_currency,
+                            changed_at=as_of,
+                        ),
+                        subject=c.id,
+                    )
+                )
+                lines.append(
+                    timeline.row(
+                        c.id,
+                        "customer.tier_changed",
+                        f"Tier {c.tier or 'none'} → {tier}",
+                        occurred_at=as_of,
+                        data={"from_tier": c.tier, "to_tier": tier},
+                    )
+                )
         if updates:
             await _update_values(session, updates)
         # A tier change is three rows (history, timeline, outbox): one multi-row INSERT each per batch,
@@ -218,14 +312,25 @@ async def _apply_batch(sessions, settings, as_of, ids, facts, tiers, scores) -> 
 
 # The value columns the job writes, with their PostgreSQL array types for the one-statement UPDATE.
 VALUE_COLUMNS = {
-    "tier": "text", "monetary": "numeric", "rfm_recency": "int", "rfm_frequency": "int", "rfm_monetary": "int",
-    "rfm_segment": "text", "frequency_class": "text", "lifecycle_stage": "text", "churn_risk": "int",
+    "tier": "text",
+    "monetary": "numeric",
+    "rfm_recency": "int",
+    "rfm_frequency": "int",
+    "rfm_monetary": "int",
+    "rfm_segment": "text",
+    "frequency_class": "text",
+    "lifecycle_stage": "text",
+    "churn_risk": "int",
     "value_computed_at": "timestamptz",
 }
 _UPDATE_FROM_ARRAYS = text(
-    "UPDATE customers SET " + ", ".join(f"{c} = v.{c}" for c in VALUE_COLUMNS)
-    + " FROM unnest(CAST(:id AS uuid[]), " + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in VALUE_COLUMNS.items())
-    + ") AS v(id, " + ", ".join(VALUE_COLUMNS) + ") WHERE customers.id = v.id"
+    "UPDATE customers SET "
+    + ", ".join(f"{c} = v.{c}" for c in VALUE_COLUMNS)
+    + " FROM unnest(CAST(:id AS uuid[]), "
+    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in VALUE_COLUMNS.items())
+    + ") AS v(id, "
+    + ", ".join(VALUE_COLUMNS)
+    + ") WHERE customers.id = v.id"
 )
 
 
@@ -238,6 +343,7 @@ async def _update_values(session: AsyncSession, updates: list[dict[str, Any]]) -
     await session.execute(_UPDATE_FROM_ARRAYS, {c: [u[c] for u in updates] for c in ("id", *VALUE_COLUMNS)})
 
 
-async def refresh_risk(session: AsyncSession, settings: CustomerSettings, customer: Customer,
-                       signals: CustomerSignals | None) -> None:
+async def refresh_risk(
+    session: AsyncSession, settings: CustomerSettings, customer: Customer, signals: CustomerSignals | None
+) -> None:
     customer.churn_risk = risk_of(customer.last_purchase_at, signals, settings, utcnow()).score

@@ -44,10 +44,12 @@ WORK_MEM = "256MB"
 
 def _trend(previous: str, recent: str) -> str:
     """rules.trend: recent against previous ± tolerance, multiplied out (exact, sign-safe)."""
-    return (f"CASE WHEN {previous} = 0 THEN CASE WHEN {recent} > 0 THEN 'rising' ELSE 'steady' END"
-            f" WHEN {recent} * sign({previous}) > abs({previous}) * (1 + CAST(:tolerance AS numeric)) THEN 'rising'"
-            f" WHEN {recent} * sign({previous}) < abs({previous}) * (1 - CAST(:tolerance AS numeric)) THEN 'falling'"
-            " ELSE 'steady' END")
+    return (
+        f"CASE WHEN {previous} = 0 THEN CASE WHEN {recent} > 0 THEN 'rising' ELSE 'steady' END"
+        f" WHEN {recent} * sign({previous}) > abs({previous}) * (1 + CAST(:tolerance AS numeric)) THEN 'rising'"
+        f" WHEN {recent} * sign({previous}) < abs({previous}) * (1 - CAST(:tolerance AS numeric)) THEN 'falling'"
+        " ELSE 'steady' END"
+    )
 
 
 def _quintile(expr: str) -> str:
@@ -213,8 +215,11 @@ def _time_ordered_id(column: str) -> str:
     return f"CAST(encode(set_byte({stamped}, 6, 112 | (get_byte({column}, 6) & 15)), 'hex') AS uuid)"
 
 
-_APPLY = _APPLY.format(history_id=_time_ordered_id("history_bytes"), line_id=_time_ordered_id("line_bytes"),
-                       days=_days_since("c.last_purchase_at"))
+_APPLY = _APPLY.format(
+    history_id=_time_ordered_id("history_bytes"),
+    line_id=_time_ordered_id("line_bytes"),
+    days=_days_since("c.last_purchase_at"),
+)
 
 
 def _of(statement: str, run: str) -> TextClause:
@@ -229,28 +234,46 @@ def envelope_template(settings: CustomerSettings, as_of: datetime, now: datetime
     """The envelope publish() would write, with placeholders for what varies per customer: the payload
     stays byte-for-byte what the Python path serialises."""
     data = CustomerTierChanged.model_construct(
-        customer_id=_CUSTOMER_TOKEN, from_tier="@from", to_tier="@to", lifetime_value=Decimal(0),
-        currency=settings.value_currency, changed_at=as_of)
-    envelope = build_event(data, subject=_CUSTOMER_TOKEN, traceparent=current_traceparent(), event_id=_EVENT_TOKEN,
-                           time=now)
+        customer_id=_CUSTOMER_TOKEN,
+        from_tier="@from",
+        to_tier="@to",
+        lifetime_value=Decimal(0),
+        currency=settings.value_currency,
+        changed_at=as_of,
+    )
+    envelope = build_event(
+        data, subject=_CUSTOMER_TOKEN, traceparent=current_traceparent(), event_id=_EVENT_TOKEN, time=now
+    )
     return envelope.to_json().decode()
 
 
 def facts_params(settings: CustomerSettings, as_of: datetime) -> dict[str, Any]:
-    rates = {settings.value_currency: Decimal(1), **{c: r for c, r in settings.fx_rates.items()
-                                                     if c != settings.value_currency}}
+    rates = {
+        settings.value_currency: Decimal(1),
+        **{c: r for c, r in settings.fx_rates.items() if c != settings.value_currency},
+    }
     return {
-        "as_of": as_of, "start": as_of - timedelta(days=settings.value_window_days),
+        "as_of": as_of,
+        "start": as_of - timedelta(days=settings.value_window_days),
         "middle": as_of - timedelta(days=settings.value_window_days / 2),
-        "currencies": list(rates), "rates": [format(r, "f") for r in rates.values()],
-        "tolerance": rules.TREND_TOLERANCE, "key_share": settings.tier_key_share,
-        "small_share": settings.tier_small_share, "vip": settings.tier_vip_lifetime_value,
-        "heavy_days": settings.frequency_heavy_days, "medium_days": settings.frequency_medium_days,
+        "currencies": list(rates),
+        "rates": [format(r, "f") for r in rates.values()],
+        "tolerance": rules.TREND_TOLERANCE,
+        "key_share": settings.tier_key_share,
+        "small_share": settings.tier_small_share,
+        "vip": settings.tier_vip_lifetime_value,
+        "heavy_days": settings.frequency_heavy_days,
+        "medium_days": settings.frequency_medium_days,
     }
 
 
-async def recompute(sessions: async_sessionmaker[AsyncSession], settings: CustomerSettings, as_of: datetime,
-                    chunk: int | None = None, workers: int | None = None) -> dict[str, int]:
+async def recompute(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: CustomerSettings,
+    as_of: datetime,
+    chunk: int | None = None,
+    workers: int | None = None,
+) -> dict[str, int]:
     """recompute_values on PostgreSQL. The run's table is marked in use by an advisory lock that this
     connection holds until the table is dropped; a table without one is a crashed run's, dropped here."""
     engine = sessions.kw["bind"]
@@ -271,19 +294,30 @@ async def recompute(sessions: async_sessionmaker[AsyncSession], settings: Custom
 
 async def _drop_abandoned(conn: AsyncConnection) -> None:
     """Drop the tables of runs whose connection is gone (the process died before its cleanup)."""
-    names = (await conn.scalars(text(
-        r"SELECT relname FROM pg_class WHERE relname LIKE 'value\_run\_%' AND relkind = 'r'"
-        " AND relnamespace = CAST(current_schema() AS regnamespace)"))).all()
+    names = (
+        await conn.scalars(
+            text(
+                r"SELECT relname FROM pg_class WHERE relname LIKE 'value\_run\_%' AND relkind = 'r'"
+                " AND relnamespace = CAST(current_schema() AS regnamespace)"
+            )
+        )
+    ).all()
     await conn.commit()
     for name in names:
         async with conn.begin():
-            if await conn.scalar(text(f"SELECT pg_try_advisory_xact_lock({_RUN_LOCK})"),
-                                 {"ns": _LOCKS, "run": name}):
+            if await conn.scalar(text(f"SELECT pg_try_advisory_xact_lock({_RUN_LOCK})"), {"ns": _LOCKS, "run": name}):
                 await conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
 
 
-async def _run(engine: AsyncEngine, conn: AsyncConnection, run: str, settings: CustomerSettings, as_of: datetime,
-               chunk: int, workers: int) -> dict[str, int]:
+async def _run(
+    engine: AsyncEngine,
+    conn: AsyncConnection,
+    run: str,
+    settings: CustomerSettings,
+    as_of: datetime,
+    chunk: int,
+    workers: int,
+) -> dict[str, int]:
     started = time.perf_counter()
     async with conn.begin():
         await conn.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
@@ -301,15 +335,30 @@ async def _run(engine: AsyncEngine, conn: AsyncConnection, run: str, settings: C
     customers, chunks = sum(size for _, size in sizes), [number for number, _ in sizes]
     scored = time.perf_counter()
     now = utcnow()
-    params = {"as_of": as_of, "churn_days": settings.churn_window_days, "topic": topic_for("customer"),
-              "template": envelope_template(settings, as_of, now), "event_token": str(_EVENT_TOKEN),
-              "customer_token": str(_CUSTOMER_TOKEN), "now": now, "ms": int(now.timestamp() * 1000)}
+    params = {
+        "as_of": as_of,
+        "churn_days": settings.churn_window_days,
+        "topic": topic_for("customer"),
+        "template": envelope_template(settings, as_of, now),
+        "event_token": str(_EVENT_TOKEN),
+        "customer_token": str(_CUSTOMER_TOKEN),
+        "now": now,
+        "ms": int(now.timestamp() * 1000),
+    }
     async with contextlib.AsyncExitStack() as stack:
         others = [await stack.enter_async_context(engine.connect()) for _ in range(min(workers, len(chunks)) - 1)]
         changed = await _apply(_of(_APPLY, run), params, chunks, [conn, *others])
-    log.info("value recomputation: %s customers scored in %.1f s, %s chunks (%s in id order) applied in %.1f s"
-             " on %s connections, %s tier changes", customers, scored - started, len(chunks),
-             sum(number >= 0 for number in chunks), time.perf_counter() - scored, len(others) + 1, changed)
+    log.info(
+        "value recomputation: %s customers scored in %.1f s, %s chunks (%s in id order) applied in %.1f s"
+        " on %s connections, %s tier changes",
+        customers,
+        scored - started,
+        len(chunks),
+        sum(number >= 0 for number in chunks),
+        time.perf_counter() - scored,
+        len(others) + 1,
+        changed,
+    )
     return {"customers": customers, "tier_changes": changed}
 
 

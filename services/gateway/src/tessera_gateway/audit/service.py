@@ -30,8 +30,17 @@ def customer_of(path: str) -> str | None:
 
 def record(runtime: Any, principal: Principal, method: str, path: str, status: int) -> None:
     """Queue the audit row; it is written behind the request, in batches (see RowBuffer)."""
-    runtime.rows.add(AuditEntry.__table__, {
-        "id": new_id(), "at": utcnow(), "subject": principal.subject, "roles": sorted(principal.roles),
-        "method": method, "path": f"/api/v1/{path}", "customer_id": customer_of(path), "status": status,
-        "request_id": request_id_var.get(),
-    })
+    runtime.rows.add(
+        AuditEntry.__table__,
+        {
+            "id": new_id(),
+            "at": utcnow(),
+            "subject": principal.subject,
+            "roles": sorted(principal.roles),
+            "method": method,
+            "path": f"/api/v1/{path}",
+            "customer_id": customer_of(path),
+            "status": status,
+            "request_id": request_id_var.get(),
+        },
+    )

@@ -44,12 +44,16 @@ class AccountDirectory:
         self._dummy = hasher.hash("not-a-real-password")
 
     @classmethod
-    def from_settings(cls, accounts_json: str, *, local: bool) -> "AccountDirectory":
+    def from_settings(cls, accounts_json: str, *, local: bool) -> AccountDirectory:
         # Local mode trades hash cost for a fast start; production uses argon2's defaults.
         hasher = PasswordHasher(time_cost=1, memory_cost=8192) if local else PasswordHasher()
         accounts = [
-            Account(username=a["username"], password_hash=a["password_hash"], roles=tuple(a["roles"]),
-                    kind=a.get("kind", "user"))
+            Account(
+                username=a["username"],
+                password_hash=a["password_hash"],
+                roles=tuple(a["roles"]),
+                kind=a.get("kind", "user"),
+            )
             for a in orjson.loads(accounts_json)
         ]
         if local and not accounts:

@@ -24,8 +24,11 @@ def _hash(token: str) -> str:
 
 async def issue(session: AsyncSession, subject: str, ttl: timedelta, family_id: uuid.UUID | None = None) -> str:
     token = secrets.token_urlsafe(32)
-    session.add(RefreshToken(token_hash=_hash(token), family_id=family_id or uuid.uuid4(), subject=subject,
-                             expires_at=utcnow() + ttl))
+    session.add(
+        RefreshToken(
+            token_hash=_hash(token), family_id=family_id or uuid.uuid4(), subject=subject, expires_at=utcnow() + ttl
+        )
+    )
     await session.flush()
     return token
 
@@ -38,8 +41,9 @@ async def rotate(session: AsyncSession, token: str, ttl: timedelta) -> tuple[str
         raise InvalidRefreshToken("unknown, revoked or expired refresh token")
     if row.used_at is not None:
         # A spent token came back: someone else holds the chain. End it for everyone.
-        await session.execute(update(RefreshToken).where(RefreshToken.family_id == row.family_id)
-                              .values(revoked_at=now))
+        await session.execute(
+            update(RefreshToken).where(RefreshToken.family_id == row.family_id).values(revoked_at=now)
+        )
         raise InvalidRefreshToken("refresh token reused; the session has been revoked")
     row.used_at = now
     successor = await issue(session, row.subject, ttl, family_id=row.family_id)

@@ -20,15 +20,15 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_gateway.auth import refresh
+from tessera_gateway.models import RevokedToken
 from tessera_shared.auth import ALL_ROLES, Principal, public, require_roles
 from tessera_shared.db import read_session, utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.inputs import IsoDatetime
 from tessera_shared.revocation import RevocationPoller
-
-from tessera_gateway.auth import refresh
-from tessera_gateway.models import RevokedToken
 
 router = APIRouter(tags=["auth"])
 
@@ -50,18 +50,28 @@ async def revoke_access_token(request: Request, session: AsyncSession, principal
     if principal.jti is None or principal.expires_at is None:
         return
     if await session.get(RevokedToken, principal.jti) is None:
-        session.add(RevokedToken(jti=principal.jti, subject=principal.subject,
-                                 expires_at=datetime.fromtimestamp(principal.expires_at, UTC)))
+        session.add(
+            RevokedToken(
+                jti=principal.jti,
+                subject=principal.subject,
+                expires_at=datetime.fromtimestamp(principal.expires_at, UTC),
+            )
+        )
         await session.flush()
     request.app.state.revoked_tokens.add(principal.jti, principal.expires_at)  # this replica at once
 
 
-@router.post("/auth/logout", status_code=204, summary="Log out: revoke this access token and its refresh chain",
-             description="The access token (its `jti`) is refused by every service within seconds "
-             "(401 `token-revoked`), and the refresh token chain it was issued with can no longer be used.",
-             responses={204: {"description": "revoked"}})
-async def logout(request: Request, session: SessionDep,
-                 principal: Annotated[Principal, require_roles(*ALL_ROLES)]) -> Response:
+@router.post(
+    "/auth/logout",
+    status_code=204,
+    summary="Log out: revoke this access token and its refresh chain",
+    description="The access token (its `jti`) is refused by every service within seconds "
+    "(401 `token-revoked`), and the refresh token chain it was issued with can no longer be used.",
+    responses={204: {"description": "revoked"}},
+)
+async def logout(
+    request: Request, session: SessionDep, principal: Annotated[Principal, require_roles(*ALL_ROLES)]
+) -> Response:
     await revoke_access_token(request, session, principal)
     if principal.session is not None:
         with contextlib.suppress(ValueError):
@@ -69,13 +79,17 @@ async def logout(request: Request, session: SessionDep,
     return Response(status_code=204)
 
 
-@router.post("/auth/revoke", summary="Revoke a token (RFC 7009): an access token or a refresh token",
-             description="Form fields `token` and optionally `token_type_hint` (`access_token` or "
-             "`refresh_token`). Holding the token is the proof: no other credential is needed. Answers 200 "
-             "whether or not the token was known (RFC 7009 §2.2). Revoking a refresh token ends its chain; "
-             "revoking an access token also ends the chain it was issued with.",
-             response_class=Response, responses={200: {"description": "revoked, or unknown (no body)"}},
-             openapi_extra=public("holding the token is the proof (RFC 7009)"))
+@router.post(
+    "/auth/revoke",
+    summary="Revoke a token (RFC 7009): an access token or a refresh token",
+    description="Form fields `token` and optionally `token_type_hint` (`access_token` or "
+    "`refresh_token`). Holding the token is the proof: no other credential is needed. Answers 200 "
+    "whether or not the token was known (RFC 7009 §2.2). Revoking a refresh token ends its chain; "
+    "revoking an access token also ends the chain it was issued with.",
+    response_class=Response,
+    responses={200: {"description": "revoked, or unknown (no body)"}},
+    openapi_extra=public("holding the token is the proof (RFC 7009)"),
+)
 async def revoke(
     request: Request,
     session: SessionDep,
@@ -98,21 +112,34 @@ async def revoke(
     return Response(status_code=200)
 
 
-@router.get("/auth/revocations", response_model=RevocationFeedOut,
-            summary="Access tokens revoked and not yet expired (what every service refuses)",
-            description="Followed by every service process every 2 s. `since` (RFC 3339) limits the list "
-            "to what was revoked from then on; ask again with the previous answer's `now` (minus a little "
-            "overlap). Lists only token ids (`jti`) of tokens that no longer work, nothing about who held "
-            "them, so it needs no credential.",
-            openapi_extra=public("lists only the ids of tokens that no longer work"))
+@router.get(
+    "/auth/revocations",
+    response_model=RevocationFeedOut,
+    summary="Access tokens revoked and not yet expired (what every service refuses)",
+    description="Followed by every service process every 2 s. `since` (RFC 3339) limits the list "
+    "to what was revoked from then on; ask again with the previous answer's `now` (minus a little "
+    "overlap). Lists only token ids (`jti`) of tokens that no longer work, nothing about who held "
+    "them, so it needs no credential.",
+    openapi_extra=public("lists only the ids of tokens that no longer work"),
+)
 async def revocations(
     request: Request,
     since: Annotated[IsoDatetime | None, Query(description="RFC 3339; only what was revoked from then on")] = None,
 ) -> RevocationFeedOut:
     if since is not None and since.tzinfo is None:
-        raise Problem(422, "invalid input: since", slug="validation-error",
-                      errors=[{"field": "since", "location": "query", "type": "value_error",
-                               "message": "must carry a time zone (e.g. 2026-01-01T00:00:00Z)"}])
+        raise Problem(
+            422,
+            "invalid input: since",
+            slug="validation-error",
+            errors=[
+                {
+                    "field": "since",
+                    "location": "query",
+                    "type": "value_error",
+                    "message": "must carry a time zone (e.g. 2026-01-01T00:00:00Z)",
+                }
+            ],
+        )
     now = utcnow()
     async with read_session(request.app.state.runtime.sessions) as session:
         items = await _revoked_since(session, since, now)
@@ -144,8 +171,9 @@ async def follow_revocations(app: FastAPI) -> AsyncIterator[None]:
         return [(j, e.timestamp()) for j, e in rows], now
 
     settings: Any = app.state.settings
-    poller = RevocationPoller(app.state.revoked_tokens, fetch, settings.token_revocations_poll_seconds,
-                              source="the gateway's database")
+    poller = RevocationPoller(
+        app.state.revoked_tokens, fetch, settings.token_revocations_poll_seconds, source="the gateway's database"
+    )
     task = asyncio.create_task(poller.run())
     try:
         yield

@@ -36,8 +36,15 @@ def _oauth_error(status: int, error: str, description: str, headers: dict[str, s
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": "Basic"}
     extra: dict[str, Any] = {"field": "grant_type"} if error == "unsupported_grant_type" else {}
-    return problem_response(status, slug=f"oauth-{error.replace('_', '-')}", detail=description,
-                            error=error, error_description=description, headers=headers, **extra)
+    return problem_response(
+        status,
+        slug=f"oauth-{error.replace('_', '-')}",
+        detail=description,
+        error=error,
+        error_description=description,
+        headers=headers,
+        **extra,
+    )
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -51,14 +58,20 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return user, secret
 
 
-async def _authenticate(request: Request, name: str, secret: str, kind: Literal["user", "client"]) -> Account | Response:
+async def _authenticate(
+    request: Request, name: str, secret: str, kind: Literal["user", "client"]
+) -> Account | Response:
     accounts: AccountDirectory = request.app.state.accounts
     throttle: LoginThrottle = request.app.state.login_throttle
     keys = [f"name:{name}", f"addr:{request.client.host if request.client else '?'}"]
     wait = throttle.retry_after(keys)
     if wait is not None:
-        return problem_response(429, slug="login-throttled", detail="too many failed logins; try again later",
-                                headers={"Retry-After": str(int(wait) + 1)})
+        return problem_response(
+            429,
+            slug="login-throttled",
+            detail="too many failed logins; try again later",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
     # Hash verification is CPU-bound: keep the event loop free for other requests.
     account = await asyncio.to_thread(accounts.authenticate, name, secret, kind)
     if account is None:
@@ -70,22 +83,35 @@ async def _authenticate(request: Request, name: str, secret: str, kind: Literal[
     return account
 
 
-def _tokens(request: Request, account: Account, refresh_token: str | None,
-            family_id: uuid.UUID | None = None) -> JSONResponse:
+def _tokens(
+    request: Request, account: Account, refresh_token: str | None, family_id: uuid.UUID | None = None
+) -> JSONResponse:
     settings = request.app.state.settings
     ttl = settings.access_token_ttl_seconds
     # "sid" names the refresh chain, so that logging out with the access token ends it too.
-    access = request.app.state.token_codec.issue(account.username, account.roles, kind=account.kind,
-                                                 ttl=timedelta(seconds=ttl),
-                                                 extra={"sid": str(family_id)} if family_id else None)
-    body = TokenResponse(access_token=access, expires_in=ttl, scope=" ".join(account.roles),
-                         refresh_token=refresh_token)
+    access = request.app.state.token_codec.issue(
+        account.username,
+        account.roles,
+        kind=account.kind,
+        ttl=timedelta(seconds=ttl),
+        extra={"sid": str(family_id)} if family_id else None,
+    )
+    body = TokenResponse(
+        access_token=access, expires_in=ttl, scope=" ".join(account.roles), refresh_token=refresh_token
+    )
     return JSONResponse(body.model_dump(exclude_none=True), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
-@router.post("/auth/token", response_model=TokenResponse, summary="Obtain an access token (OAuth2)",
-             responses={400: {"description": "invalid grant"}, 401: {"description": "invalid client"},
-                        429: {"description": "too many failed logins"}})
+@router.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    summary="Obtain an access token (OAuth2)",
+    responses={
+        400: {"description": "invalid grant"},
+        401: {"description": "invalid client"},
+        429: {"description": "too many failed logins"},
+    },
+)
 async def issue_token(
     request: Request,
     session: SessionDep,

@@ -11,23 +11,41 @@ import httpx2
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from tessera_shared.auth import CurrentPrincipal, Role
-from tessera_shared.http.errors import Problem
-from tessera_shared.observability import current_traceparent, request_id_var
 
 from tessera_gateway.audit import service as audit
 from tessera_gateway.audit.service import customer_of, reads_personal_data
 from tessera_gateway.proxy.routes import owner_of
+from tessera_shared.auth import CurrentPrincipal, Role
+from tessera_shared.http.errors import Problem
+from tessera_shared.observability import current_traceparent, request_id_var
 
 router = APIRouter()
 
 FORWARDED_REQUEST_HEADERS = (
-    "authorization", "content-type", "accept", "idempotency-key", "if-match", "if-none-match",
+    "authorization",
+    "content-type",
+    "accept",
+    "idempotency-key",
+    "if-match",
+    "if-none-match",
     "accept-language",
 )
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-              "proxy-authenticate", "proxy-authorization", "content-length", "content-encoding",
-              "x-request-id", "server", "date", "x-tessera-route"}
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "content-length",
+    "content-encoding",
+    "x-request-id",
+    "server",
+    "date",
+    "x-tessera-route",
+}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 IMPORT_PATH = "/api/v1/customers/import"
 # Who may import (the customer service's rule on POST /v1/customers/import, checked there too;
@@ -57,9 +75,19 @@ def forwarded_headers(request: Request) -> dict[str, str]:
             continue
         if not _FIELD_VALUE.fullmatch(value):
             field = header_name(name)
-            raise Problem(422, f"invalid input: {field}", slug="validation-error",
-                          errors=[{"field": field, "location": "header", "type": "value_error",
-                                   "message": "must be visible ASCII characters (no control or non-ASCII characters)"}])
+            raise Problem(
+                422,
+                f"invalid input: {field}",
+                slug="validation-error",
+                errors=[
+                    {
+                        "field": field,
+                        "location": "header",
+                        "type": "value_error",
+                        "message": "must be visible ASCII characters (no control or non-ASCII characters)",
+                    }
+                ],
+            )
         headers[name] = value
     return headers
 
@@ -125,8 +153,11 @@ async def forward(request: Request, service: str, path: str) -> Response:
     long_running = request.url.path == IMPORT_PATH
     upstream = client.build_request(
         # The decoded path, encoded again: what the service decodes is what the gateway routed.
-        request.method, f"{base}/v1/{quote(path, safe=_PATH_SAFE)}", params=request.query_params.multi_items(),
-        headers=headers, content=body,
+        request.method,
+        f"{base}/v1/{quote(path, safe=_PATH_SAFE)}",
+        params=request.query_params.multi_items(),
+        headers=headers,
+        content=body,
         timeout=request.app.state.settings.import_timeout if long_running else httpx2.USE_CLIENT_DEFAULT,
     )
     attempt = 0
@@ -138,25 +169,29 @@ async def forward(request: Request, service: str, path: str) -> Response:
             # Not connected means not sent: a retry cannot apply a write twice.
             attempt += 1
             if attempt > RETRIES:
-                raise Problem(503, f"the {service} service is unavailable", slug="upstream-unavailable",
-                              service=service) from exc
+                raise Problem(
+                    503, f"the {service} service is unavailable", slug="upstream-unavailable", service=service
+                ) from exc
         except httpx2.TimeoutException as exc:
             attempt += 1
             if request.method not in SAFE_METHODS or attempt > RETRIES:
-                raise Problem(504, f"the {service} service did not answer in time", slug="upstream-timeout",
-                              service=service) from exc
+                raise Problem(
+                    504, f"the {service} service did not answer in time", slug="upstream-timeout", service=service
+                ) from exc
         except httpx2.TransportError as exc:
             attempt += 1
             if request.method not in SAFE_METHODS or attempt > RETRIES:
-                raise Problem(502, f"the {service} service failed to answer", slug="upstream-error",
-                              service=service) from exc
+                raise Problem(
+                    502, f"the {service} service failed to answer", slug="upstream-error", service=service
+                ) from exc
         await asyncio.sleep(0.05 * attempt)
     upstreams = request.app.state.upstreams
     # The metrics' route label: the template the service matched, as the gateway serves it.
     if (route := resp.headers.get("x-tessera-route", "")).startswith("/v1/"):
         request.scope["tessera.route"] = "/api" + route
-    return Response(content=public_body(resp, upstreams), status_code=resp.status_code,
-                    headers=public_headers(resp, upstreams))
+    return Response(
+        content=public_body(resp, upstreams), status_code=resp.status_code, headers=public_headers(resp, upstreams)
+    )
 
 
 def customers_named(path: str, response: Response) -> list[str]:
@@ -178,8 +213,7 @@ async def forward_survey_link(survey_id: uuid.UUID, request: Request) -> Respons
     """Survey links reach customers, who have no account: the link's token is the credential,
     checked by the service desk. Staff may still come with their bearer token."""
     if "token" not in request.query_params and "authorization" not in request.headers:
-        raise Problem(401, "a survey link token or a bearer token is required",
-                      headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(401, "a survey link token or a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
     caller = request.client.host if request.client else "unknown"
     wait = request.app.state.rate_limits.take(f"survey-link:{caller}")
     if wait:
@@ -187,15 +221,14 @@ async def forward_survey_link(survey_id: uuid.UUID, request: Request) -> Respons
     return await forward(request, "service-desk", request.url.path.removeprefix("/api/v1/"))
 
 
-@router.api_route(
-    "/api/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
-)
+@router.api_route("/api/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 async def forward_to_owner(path: str, request: Request, principal: CurrentPrincipal) -> Response:
     # The token is checked here too, so anonymous traffic never reaches the services.
     wait = request.app.state.rate_limits.take(principal.subject)
     if wait:
-        raise Problem(429, "rate limit exceeded for this token", slug="rate-limited",
-                      headers={"Retry-After": str(int(wait) + 1)})
+        raise Problem(
+            429, "rate limit exceeded for this token", slug="rate-limited", headers={"Retry-After": str(int(wait) + 1)}
+        )
     service = owner_of(path)
     if service is None:
         raise Problem(404, f"no resource at /api/v1/{path}")
@@ -206,6 +239,5 @@ async def forward_to_owner(path: str, request: Request, principal: CurrentPrinci
     if request.method not in SAFE_METHODS and response.status_code < 400 and request.app.state.views is not None:
         request.app.state.views.after_write(principal.subject, customers_named(path, response))
     if reads_personal_data(request.method, path):
-        audit.record(request.app.state.runtime, principal, request.method, path,
-                           response.status_code)
+        audit.record(request.app.state.runtime, principal, request.method, path, response.status_code)
     return response

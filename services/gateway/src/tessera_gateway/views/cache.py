@@ -55,8 +55,13 @@ class Freshness:
     with those groups' committed offsets (the next offset each will read).
     """
 
-    def __init__(self, consumers: Mapping[str, Iterable[str]], *, drop: Callable[[str], None] = lambda _: None,
-                 clear: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        consumers: Mapping[str, Iterable[str]],
+        *,
+        drop: Callable[[str], None] = lambda _: None,
+        clear: Callable[[], None] = lambda: None,
+    ) -> None:
         self._drop, self._clear = drop, clear
         self.consumers = {topic: tuple(groups) for topic, groups in consumers.items()}
         self.live = False
@@ -121,8 +126,7 @@ class Freshness:
     def applied_upto(self, key: Partition) -> float:
         """The offset below which every group reacting to the partition's topic has applied all
         (-1 while one of them has committed nothing there; infinite when none reacts)."""
-        return min((self.committed.get(g, {}).get(key, -1) for g in self.consumers.get(key[0], ())),
-                   default=math.inf)
+        return min((self.committed.get(g, {}).get(key, -1) for g in self.consumers.get(key[0], ())), default=math.inf)
 
     def _settled(self, pending: _Pending) -> bool:
         return all(offset < self.applied_upto(key) for key, offset in pending.offsets.items())
@@ -158,7 +162,7 @@ class Entry:
 class ViewCache:
     """Composed views by (customer, caller, roles): least recently used out, within a byte budget."""
 
-    def __init__(self, *, ttl: float, max_bytes: int, clock=time.monotonic) -> None:  # noqa: ANN001
+    def __init__(self, *, ttl: float, max_bytes: int, clock=time.monotonic) -> None:
         self.ttl = ttl
         self.max_bytes = max_bytes
         self.clock = clock

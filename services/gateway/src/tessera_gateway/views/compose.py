@@ -69,8 +69,10 @@ async def fetch_all(
     headers = {"authorization": authorization, "x-request-id": request_id_var.get() or ""}
     if tp := current_traceparent():
         headers["traceparent"] = tp
-    tasks = {name: asyncio.create_task(_one(clients[f.service], upstreams[f.service], f, headers))
-             for name, f in fetches.items()}
+    tasks = {
+        name: asyncio.create_task(_one(clients[f.service], upstreams[f.service], f, headers))
+        for name, f in fetches.items()
+    }
     done, pending = await asyncio.wait(tasks.values(), timeout=deadline)
     for task in pending:
         task.cancel()

@@ -93,7 +93,9 @@ def billing_section(receivables: Result) -> dict[str, Any]:
 
 
 SECTIONS_OF = {
-    "customer": ("profile", "loyalty", "timeline"), "deals": ("sales",), "tickets": ("service",),
+    "customer": ("profile", "loyalty", "timeline"),
+    "deals": ("sales",),
+    "tickets": ("service",),
     "billing": ("billing",),
 }
 _ORDER = ["ok", "not_found", "forbidden", "error", "timeout", "unavailable"]

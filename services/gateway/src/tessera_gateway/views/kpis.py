@@ -23,11 +23,11 @@ def fetches(start: date, end: date) -> dict[str, Fetch]:
         "sales": Fetch("sales", "/v1/reports/sales-performance", {"from": start.isoformat(), "to": end.isoformat()}),
         "campaigns": Fetch("sales", "/v1/campaigns", {"limit": 50}),
         "sla": Fetch("service-desk", "/v1/tickets/reports/sla-compliance", instants),
-        "satisfaction": Fetch("service-desk", "/v1/tickets/reports/satisfaction",
-                              {**instants, "group_by": "period", "period": "month"}),
+        "satisfaction": Fetch(
+            "service-desk", "/v1/tickets/reports/satisfaction", {**instants, "group_by": "period", "period": "month"}
+        ),
         "fcr": Fetch("service-desk", "/v1/tickets/reports/first-contact-resolution", instants),
-        "dso": Fetch("billing", "/v1/reports/dso", {"as_of": end.isoformat(),
-                                                    "days": min((after - start).days, 366)}),
+        "dso": Fetch("billing", "/v1/reports/dso", {"as_of": end.isoformat(), "days": min((after - start).days, 366)}),
     }
 
 
@@ -53,15 +53,22 @@ def compose(start: date, end: date, results: Mapping[str, Result]) -> dict[str, 
     win_rate = sales.get("win_rate")  # already a percentage
     campaigns = {c["id"]: c for c in body("campaigns").get("items", [])}
     roi = [
-        {"campaign_id": cid.removeprefix("roi:"), "name": campaigns.get(cid.removeprefix("roi:"), {}).get("name"),
-         "by_currency": r.body.get("by_currency", [])}
-        for cid, r in results.items() if cid.startswith("roi:") and r.status == "ok" and isinstance(r.body, dict)
+        {
+            "campaign_id": cid.removeprefix("roi:"),
+            "name": campaigns.get(cid.removeprefix("roi:"), {}).get("name"),
+            "by_currency": r.body.get("by_currency", []),
+        }
+        for cid, r in results.items()
+        if cid.startswith("roi:") and r.status == "ok" and isinstance(r.body, dict)
     ]
     kpis = {
         "retention_rate_percent": retention.get("retention_rate_percent"),
         "churn_rate_percent": retention.get("churn_rate_percent"),
-        "customer_lifetime_value": ({"amount": retention["average_lifetime_value"],
-                                     "currency": retention["value_currency"]} if retention else None),
+        "customer_lifetime_value": (
+            {"amount": retention["average_lifetime_value"], "currency": retention["value_currency"]}
+            if retention
+            else None
+        ),
         "csat_percent": weighted(months, "csat_pct", "answered"),
         "nps": weighted(months, "nps", "nps_answers"),
         "sla_compliance_percent": sla.get("compliance_pct"),

@@ -29,9 +29,9 @@ from typing import Any
 import httpx2
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from tessera_shared.http.openapi import drop_unused_schemas, problem_response
 
 from tessera_gateway.proxy.routes import owner_of
+from tessera_shared.http.openapi import drop_unused_schemas, problem_response
 
 log = logging.getLogger(__name__)
 REF = "#/components/schemas/"
@@ -40,7 +40,10 @@ REF = "#/components/schemas/"
 SHARED_SCHEMAS = {"Problem"}
 # What the gateway answers itself on a forwarded call (proxy/router.py).
 GATEWAY_ANSWERS = {
-    401: (), 429: ("rate-limited",), 502: ("upstream-error",), 503: ("upstream-unavailable",),
+    401: (),
+    429: ("rate-limited",),
+    502: ("upstream-error",),
+    503: ("upstream-unavailable",),
     504: ("upstream-timeout",),
 }
 
@@ -66,8 +69,9 @@ def merge(own: dict[str, Any], services: Mapping[str, dict[str, Any] | None]) ->
     paths = doc.setdefault("paths", {})
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     missing = []
-    operation_ids = {op.get("operationId") for operations in paths.values() for op in operations.values()
-                     if isinstance(op, dict)}
+    operation_ids = {
+        op.get("operationId") for operations in paths.values() for op in operations.values() if isinstance(op, dict)
+    }
     for service, sdoc in sorted(services.items()):
         if sdoc is None:
             missing.append(service)
@@ -95,8 +99,9 @@ def merge(own: dict[str, Any], services: Mapping[str, dict[str, Any] | None]) ->
                 for status, slugs in GATEWAY_ANSWERS.items():
                     if str(status) in responses and status not in (503,):
                         continue
-                    known = [s for s in re.findall(r"`([a-z0-9-]+)`", responses.get(str(status), {})
-                                                  .get("description", ""))]
+                    known = [
+                        s for s in re.findall(r"`([a-z0-9-]+)`", responses.get(str(status), {}).get("description", ""))
+                    ]
                     responses[str(status)] = problem_response(status, [*known, *slugs])
                 op["responses"] = dict(sorted(responses.items()))
             paths[public_path] = renamed
@@ -151,10 +156,28 @@ class MergedOpenAPI:
 OPENAPI_30 = "3.0.3"
 # Keywords of a Schema Object (JSON Schema 2020-12) that OpenAPI 3.0 does not have and that have
 # no 3.0 equivalent: kept as ``x-jsonschema-<keyword>`` extensions (3.0 tools ignore them).
-_SCHEMA_ONLY_31 = ("propertyNames", "patternProperties", "prefixItems", "contains", "minContains",
-                   "maxContains", "dependentRequired", "dependentSchemas", "unevaluatedProperties",
-                   "unevaluatedItems", "if", "then", "else", "$defs", "$id", "$anchor", "$comment",
-                   "$dynamicRef", "$dynamicAnchor", "$schema")
+_SCHEMA_ONLY_31 = (
+    "propertyNames",
+    "patternProperties",
+    "prefixItems",
+    "contains",
+    "minContains",
+    "maxContains",
+    "dependentRequired",
+    "dependentSchemas",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "if",
+    "then",
+    "else",
+    "$defs",
+    "$id",
+    "$anchor",
+    "$comment",
+    "$dynamicRef",
+    "$dynamicAnchor",
+    "$schema",
+)
 # Sub-schemas: one schema, a list of schemas, a map of schemas.
 _ONE = ("items", "not", "additionalProperties")
 _LIST = ("allOf", "anyOf", "oneOf")
@@ -164,8 +187,11 @@ _ANNOTATIONS = {"nullable", "title", "description", "default", "example", "depre
 
 def _is_null(schema: Any) -> bool:
     """``{type: "null"}`` as converted: ``{nullable: true}`` and nothing else to say."""
-    return isinstance(schema, dict) and schema.get("nullable") is True and not (
-        set(schema) - {"nullable", "title", "description"})
+    return (
+        isinstance(schema, dict)
+        and schema.get("nullable") is True
+        and not (set(schema) - {"nullable", "title", "description"})
+    )
 
 
 def schema_to_30(schema: Any) -> Any:
@@ -249,8 +275,10 @@ def schema_to_30(schema: Any) -> Any:
 def _content_to_30(content: Any) -> Any:
     if not isinstance(content, dict):
         return content
-    return {media: ({**m, "schema": schema_to_30(m["schema"])} if isinstance(m, dict) and "schema" in m else m)
-            for media, m in content.items()}
+    return {
+        media: ({**m, "schema": schema_to_30(m["schema"])} if isinstance(m, dict) and "schema" in m else m)
+        for media, m in content.items()
+    }
 
 
 def _parameter_to_30(parameter: Any) -> Any:
@@ -301,8 +329,11 @@ def _path_item_to_30(item: dict[str, Any]) -> dict[str, Any]:
         if isinstance(op.get("responses"), dict):
             op["responses"] = {code: _response_to_30(r) for code, r in op["responses"].items()}
         if isinstance(op.get("callbacks"), dict):
-            op["callbacks"] = {name: {expr: _path_item_to_30(i) for expr, i in cb.items()}
-                               for name, cb in op["callbacks"].items() if isinstance(cb, dict)}
+            op["callbacks"] = {
+                name: {expr: _path_item_to_30(i) for expr, i in cb.items()}
+                for name, cb in op["callbacks"].items()
+                if isinstance(cb, dict)
+            }
         out[method] = op
     return out
 
@@ -326,8 +357,12 @@ def to_openapi_30(doc: dict[str, Any]) -> dict[str, Any]:
     out["paths"] = {path: _path_item_to_30(item) for path, item in doc.get("paths", {}).items()}
     components = {k: v for k, v in doc.get("components", {}).items() if k != "pathItems"}
     converters: dict[str, Callable[[Any], Any]] = {
-        "schemas": schema_to_30, "parameters": _parameter_to_30, "headers": _parameter_to_30,
-        "responses": _response_to_30, "requestBodies": _request_body_to_30}
+        "schemas": schema_to_30,
+        "parameters": _parameter_to_30,
+        "headers": _parameter_to_30,
+        "responses": _response_to_30,
+        "requestBodies": _request_body_to_30,
+    }
     for kind, convert in converters.items():
         if isinstance(components.get(kind), dict):
             components[kind] = {name: convert(value) for name, value in components[kind].items()}

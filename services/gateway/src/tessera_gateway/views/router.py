@@ -8,25 +8,26 @@ import uuid
 from typing import Annotated, Any
 
 import orjson
-from prometheus_client import Counter
 from fastapi import APIRouter, Query, Request
-from prometheus_client import Counter
-from tessera_shared.auth import STAFF_ROLES, Principal, Role, require_roles
-from tessera_shared.http.errors import Problem
-from tessera_shared.http.inputs import IsoDate
 from fastapi.responses import Response
+from prometheus_client import Counter
 
 from tessera_gateway.audit import service as audit
 from tessera_gateway.views import customer360, kpis
 from tessera_gateway.views.cache import ViewCache, Views
 from tessera_gateway.views.compose import Fetch, fetch_all
 from tessera_gateway.views.schemas import Customer360
+from tessera_shared.auth import STAFF_ROLES, Principal, Role, require_roles
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.inputs import IsoDate
 
 router = APIRouter(prefix="/api/v1", tags=["views"])
 
-VIEW_CACHE_ANSWERS = Counter("tessera_view_cache_answers_total",
-                             "360 views by how they were answered (hit, fwd=miss, fwd=request) and whether kept",
-                             ["result", "stored"])
+VIEW_CACHE_ANSWERS = Counter(
+    "tessera_view_cache_answers_total",
+    "360 views by how they were answered (hit, fwd=miss, fwd=request) and whether kept",
+    ["result", "stored"],
+)
 
 
 def _etag(body: dict[str, Any]) -> str:
@@ -65,8 +66,11 @@ async def get_customer_360(
         token = views.freshness.begin(customer) if views is not None else None
         try:
             results = await fetch_all(
-                state.clients, state.upstreams, customer360.fetches(customer_id),
-                authorization=request.headers["authorization"], deadline=state.settings.view_deadline_seconds,
+                state.clients,
+                state.upstreams,
+                customer360.fetches(customer_id),
+                authorization=request.headers["authorization"],
+                deadline=state.settings.view_deadline_seconds,
             )
         finally:
             current = views is not None and token is not None and views.freshness.end(token)
@@ -82,8 +86,7 @@ async def get_customer_360(
     VIEW_CACHE_ANSWERS.labels(result, "true" if stored else "false").inc()
     audit.record(state.runtime, principal, "GET", f"customers/{customer_id}/360", 200)
     # RFC 9211's Cache-Status says how the answer was made; private: personal data, no shared caches.
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache",
-               "Cache-Status": f"tessera-gateway; {result}{detail}"}
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Cache-Status": f"tessera-gateway; {result}{detail}"}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
@@ -104,9 +107,13 @@ async def export_customer_data(
         "customer": Fetch("customer", f"/v1/customers/{customer_id}/export"),
         **{s: Fetch(s, f"/v1/data-subjects/{customer_id}/export") for s in ("sales", "service-desk", "billing")},
     }
-    results = await fetch_all(request.app.state.clients, request.app.state.upstreams, fetches,
-                              authorization=request.headers["authorization"],
-                              deadline=request.app.state.settings.export_deadline_seconds)
+    results = await fetch_all(
+        request.app.state.clients,
+        request.app.state.upstreams,
+        fetches,
+        authorization=request.headers["authorization"],
+        deadline=request.app.state.settings.export_deadline_seconds,
+    )
     if results["customer"].status == "not_found":
         raise Problem(404, f"customer {customer_id} not found")
     audit.record(request.app.state.runtime, principal, "GET", f"customers/{customer_id}/export", 200)
@@ -130,16 +137,22 @@ async def get_kpis(
     to: IsoDate,
 ) -> dict[str, Any]:
     if to < from_ or (to - from_).days > 366:
-        raise Problem(422, "`to` must be on or after `from`, within a year", slug="validation-error",
-                      errors=[{"field": "to", "location": "query", "message": "must be on or after from, within 366 days"}])
+        raise Problem(
+            422,
+            "`to` must be on or after `from`, within a year",
+            slug="validation-error",
+            errors=[{"field": "to", "location": "query", "message": "must be on or after from, within 366 days"}],
+        )
     deadline = request.app.state.settings.view_deadline_seconds
     started = time.monotonic()
     common = {"authorization": request.headers["authorization"]}
-    results = await fetch_all(request.app.state.clients, request.app.state.upstreams, kpis.fetches(from_, to),
-                              deadline=deadline, **common)
+    results = await fetch_all(
+        request.app.state.clients, request.app.state.upstreams, kpis.fetches(from_, to), deadline=deadline, **common
+    )
     remaining = deadline - (time.monotonic() - started)
     roi = kpis.roi_fetches(results["campaigns"])
     if roi and remaining > 0.05:
-        results.update(await fetch_all(request.app.state.clients, request.app.state.upstreams, roi,
-                                       deadline=remaining, **common))
+        results.update(
+            await fetch_all(request.app.state.clients, request.app.state.upstreams, roi, deadline=remaining, **common)
+        )
     return kpis.compose(from_, to, results)

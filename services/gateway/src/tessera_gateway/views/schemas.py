@@ -63,4 +63,5 @@ class Customer360(BaseModel):
     billing: BillingSection
     sections: dict[str, SectionStatus] = Field(
         description="per section (profile, loyalty, timeline, sales, service, billing): ok, not_found, "
-                    "forbidden, error, timeout or unavailable; a section not ok is empty")
+        "forbidden, error, timeout or unavailable; a section not ok is empty"
+    )

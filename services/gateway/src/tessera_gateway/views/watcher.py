@@ -36,8 +36,16 @@ def customers_of(key: bytes | None, value: bytes | None) -> list[str]:
 
 
 class Watcher:
-    def __init__(self, freshness: Freshness, *, bootstrap: str, topics: dict[str, str],
-                 groups: dict[str, str], poll_interval: float = 0.2, stale_after: float = 3.0) -> None:
+    def __init__(
+        self,
+        freshness: Freshness,
+        *,
+        bootstrap: str,
+        topics: dict[str, str],
+        groups: dict[str, str],
+        poll_interval: float = 0.2,
+        stale_after: float = 3.0,
+    ) -> None:
         """``topics``: service -> topic name; ``groups``: service -> its consumer group id."""
         self.freshness = freshness
         self.bootstrap = bootstrap
@@ -55,22 +63,30 @@ class Watcher:
             except asyncio.CancelledError:
                 self.freshness.set_live(False)
                 raise
-            except Exception as exc:  # noqa: BLE001 - any broker trouble: not live, retry
+            except Exception as exc:
                 if is_kafka_failure(exc):  # one line per outage, and a summary (tessera_shared.kafka_log)
                     OUTAGE.failed("360 view watcher", repr(exc))
                 else:
-                    log.warning("360 view cache off: cannot follow the event topics (%s: %s); retrying",
-                                type(exc).__name__, exc)
+                    log.warning(
+                        "360 view cache off: cannot follow the event topics (%s: %s); retrying", type(exc).__name__, exc
+                    )
             self.freshness.set_live(False)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
 
     async def _session(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                    auto_offset_reset="latest", isolation_level="read_committed",
-                                    client_id="tessera-gateway-views", request_timeout_ms=10_000)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="tessera-gateway-views",
-                                    request_timeout_ms=5_000)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            isolation_level="read_committed",
+            client_id="tessera-gateway-views",
+            request_timeout_ms=10_000,
+        )
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap, client_id="tessera-gateway-views", request_timeout_ms=5_000
+        )
         try:
             await consumer.start()
             await admin.start()
@@ -84,13 +100,17 @@ class Watcher:
                 while True:
                     if not behind and not self.freshness.live:
                         self.freshness.set_live(True)
-                        log.info("360 view cache on: following %d partitions of %s", len(partitions),
-                                 sorted(self.topics.values()))
+                        log.info(
+                            "360 view cache on: following %d partitions of %s",
+                            len(partitions),
+                            sorted(self.topics.values()),
+                        )
                     batches = await consumer.getmany(timeout_ms=200, max_records=1000)
                     for tp, records in batches.items():
                         for record in records:
-                            self.freshness.event(customers_of(record.key, record.value), tp.topic, tp.partition,
-                                                 record.offset)
+                            self.freshness.event(
+                                customers_of(record.key, record.value), tp.topic, tp.partition, record.offset
+                            )
                     if behind:
                         behind = {tp for tp in behind if await consumer.position(tp) < end[tp]}
                     if offsets_task.done():

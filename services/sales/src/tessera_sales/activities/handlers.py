@@ -31,15 +31,26 @@ async def _owner_of(session: AsyncSession, customer_id: uuid.UUID, deal_id: uuid
     return known.owner_id if known else None
 
 
-async def _collection_task(session: AsyncSession, *, key: str, customer_id: uuid.UUID, deal_id: uuid.UUID | None,
-                           subject: str, at: datetime) -> None:
+async def _collection_task(
+    session: AsyncSession, *, key: str, customer_id: uuid.UUID, deal_id: uuid.UUID | None, subject: str, at: datetime
+) -> None:
     if await session.scalar(select(Activity.id).where(Activity.origin_key == key)) is not None:
         return  # this invoice's step already has its task
-    await record(session, Activity(
-        kind="task", subject=subject, customer_id=customer_id, deal_id=deal_id,
-        owner_id=await _owner_of(session, customer_id, deal_id), occurred_at=at,
-        due_at=at + rules.COLLECTION_TASK_DUE_IN, remind_at=at, origin_key=key, created_by=SYSTEM,
-    ))
+    await record(
+        session,
+        Activity(
+            kind="task",
+            subject=subject,
+            customer_id=customer_id,
+            deal_id=deal_id,
+            owner_id=await _owner_of(session, customer_id, deal_id),
+            occurred_at=at,
+            due_at=at + rules.COLLECTION_TASK_DUE_IN,
+            remind_at=at,
+            origin_key=key,
+            created_by=SYSTEM,
+        ),
+    )
 
 
 def _money(amount: Decimal, currency: str) -> str:
@@ -48,15 +59,25 @@ def _money(amount: Decimal, currency: str) -> str:
 
 async def on_invoice_overdue(session: AsyncSession, event: CloudEvent, data: InvoiceOverdue) -> None:
     await _collection_task(
-        session, key=rules.collection_key(data.invoice_id, None), customer_id=data.customer_id, deal_id=data.deal_id,
+        session,
+        key=rules.collection_key(data.invoice_id, None),
+        customer_id=data.customer_id,
+        deal_id=data.deal_id,
         subject=f"Collect invoice {data.number}: {_money(data.amount_due, data.currency)} overdue "
-                f"{data.days_overdue} days", at=data.detected_at)
+        f"{data.days_overdue} days",
+        at=data.detected_at,
+    )
 
 
 async def on_dunning_step(session: AsyncSession, event: CloudEvent, data: DunningStep) -> None:
     # dunning.step names no deal; the overdue notice before it did.
     deal_id = await session.scalar(select(OverdueInvoice.deal_id).where(OverdueInvoice.invoice_id == data.invoice_id))
     await _collection_task(
-        session, key=rules.collection_key(data.invoice_id, data.step), customer_id=data.customer_id, deal_id=deal_id,
+        session,
+        key=rules.collection_key(data.invoice_id, data.step),
+        customer_id=data.customer_id,
+        deal_id=deal_id,
         subject=f"Dunning step {data.step} ({data.action}) for invoice {data.number}: "
-                f"{_money(data.amount_due, data.currency)}, {data.days_overdue} days overdue", at=data.occurred_at)
+        f"{_money(data.amount_due, data.currency)}, {data.days_overdue} days overdue",
+        at=data.occurred_at,
+    )

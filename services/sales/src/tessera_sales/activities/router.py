@@ -5,13 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.db import utcnow
-from tessera_shared.deps import SessionDep
-from tessera_shared.http.etag import check_if_match, etag_for
-from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.http.inputs import IsoAwareDatetime
-from tessera_shared.http.pagination import Page, PageQuery, paginate
 
 from tessera_sales.access import may_see, not_found, scope_owner
 from tessera_sales.activities import service
@@ -24,6 +17,13 @@ from tessera_sales.activities.schemas import (
     OverdueReport,
     ReminderRun,
 )
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.db import utcnow
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.etag import check_if_match, etag_for
+from tessera_shared.http.idempotency import IdempotencyDep
+from tessera_shared.http.inputs import IsoAwareDatetime
+from tessera_shared.http.pagination import Page, PageQuery, paginate
 
 router = APIRouter(prefix="/v1/activities", tags=["activities"])
 
@@ -32,21 +32,30 @@ SELLERS = (Role.SALES_MANAGER, Role.SALES_REP)
 
 @router.post("", status_code=201, response_model=ActivityOut, summary="Log an activity or schedule a task")
 async def create_activity(
-    body: ActivityCreate, session: SessionDep, idem: IdempotencyDep,
+    body: ActivityCreate,
+    session: SessionDep,
+    idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     activity = await service.log_activity(session, body, principal)
-    return await idem.respond(201, ActivityOut.model_validate(activity), headers={
-        "Location": f"/v1/activities/{activity.id}", "ETag": etag_for(activity.id, activity.version)})
+    return await idem.respond(
+        201,
+        ActivityOut.model_validate(activity),
+        headers={"Location": f"/v1/activities/{activity.id}", "ETag": etag_for(activity.id, activity.version)},
+    )
 
 
 @router.get("", response_model=Page[ActivityOut], summary="List activities (a rep sees own)")
 async def list_activities(
-    session: SessionDep, page: PageQuery, principal: Annotated[Principal, require_roles(*SELLERS)],
+    session: SessionDep,
+    page: PageQuery,
+    principal: Annotated[Principal, require_roles(*SELLERS)],
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
-    customer_id: uuid.UUID | None = None, lead_id: uuid.UUID | None = None, deal_id: uuid.UUID | None = None,
+    customer_id: uuid.UUID | None = None,
+    lead_id: uuid.UUID | None = None,
+    deal_id: uuid.UUID | None = None,
     kind: Annotated[str | None, Query(pattern="^(call|meeting|email|visit|note|task)$")] = None,
     open: Annotated[bool | None, Query(description="only tasks not completed (true) or completed (false)")] = None,
 ) -> Page[ActivityOut]:
@@ -56,8 +65,12 @@ async def list_activities(
     stmt = select(Activity)
     if scope or owner_id:
         stmt = stmt.where(Activity.owner_id == (scope or owner_id))
-    for column, value in ((Activity.customer_id, customer_id), (Activity.lead_id, lead_id),
-                          (Activity.deal_id, deal_id), (Activity.kind, kind)):
+    for column, value in (
+        (Activity.customer_id, customer_id),
+        (Activity.lead_id, lead_id),
+        (Activity.deal_id, deal_id),
+        (Activity.kind, kind),
+    ):
         if value is not None:
             stmt = stmt.where(column == value)
     if open is not None:
@@ -68,18 +81,21 @@ async def list_activities(
 
 @router.get("/overdue", response_model=OverdueReport, summary="Overdue tasks per owner")
 async def list_overdue_tasks(
-    session: SessionDep, principal: Annotated[Principal, require_roles(*SELLERS)],
+    session: SessionDep,
+    principal: Annotated[Principal, require_roles(*SELLERS)],
     as_of: IsoAwareDatetime | None = None,
 ) -> OverdueReport:
     as_of = as_of or utcnow()
     rows = await service.overdue_by_owner(session, as_of, scope_owner(principal))
-    return OverdueReport(as_of=as_of, owners=[OverdueOwner(owner_id=o, overdue_tasks=n, oldest_due_at=d)
-                                              for o, n, d in rows])
+    return OverdueReport(
+        as_of=as_of, owners=[OverdueOwner(owner_id=o, overdue_tasks=n, oldest_due_at=d) for o, n, d in rows]
+    )
 
 
 @router.post("/reminders/run", response_model=ReminderRun, summary="Fire due reminders now (the job, on demand)")
 async def run_reminders(
-    request: Request, _: Annotated[Principal, require_roles(Role.SALES_MANAGER)],
+    request: Request,
+    _: Annotated[Principal, require_roles(Role.SALES_MANAGER)],
     as_of: IsoAwareDatetime | None = None,
 ) -> ReminderRun:
     as_of = as_of or utcnow()
@@ -87,7 +103,7 @@ async def run_reminders(
     return ReminderRun(as_of=as_of, fired=fired)
 
 
-async def _load(session, activity_id: uuid.UUID, principal: Principal) -> Activity:  # noqa: ANN001
+async def _load(session, activity_id: uuid.UUID, principal: Principal) -> Activity:
     activity = await session.get(Activity, activity_id)
     if activity is None or not may_see(principal, activity.owner_id):
         raise not_found("activity", activity_id)
@@ -96,7 +112,9 @@ async def _load(session, activity_id: uuid.UUID, principal: Principal) -> Activi
 
 @router.get("/{activity_id}", response_model=ActivityOut, summary="Get one activity")
 async def get_activity(
-    activity_id: uuid.UUID, session: SessionDep, response: Response,
+    activity_id: uuid.UUID,
+    session: SessionDep,
+    response: Response,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> ActivityOut:
     activity = await _load(session, activity_id, principal)
@@ -106,7 +124,11 @@ async def get_activity(
 
 @router.patch("/{activity_id}", response_model=ActivityOut, summary="Reschedule or complete (If-Match honoured)")
 async def patch_activity(
-    activity_id: uuid.UUID, body: ActivityPatch, request: Request, session: SessionDep, response: Response,
+    activity_id: uuid.UUID,
+    body: ActivityPatch,
+    request: Request,
+    session: SessionDep,
+    response: Response,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> ActivityOut:
     activity = await _load(session, activity_id, principal)
@@ -114,5 +136,3 @@ async def patch_activity(
     await service.update_activity(session, activity, body)
     response.headers["ETag"] = etag_for(activity.id, activity.version)
     return ActivityOut.model_validate(activity)
-
-

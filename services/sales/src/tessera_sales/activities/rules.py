@@ -19,8 +19,9 @@ def is_overdue(kind: str, due_at: datetime | None, completed_at: datetime | None
     return kind == "task" and completed_at is None and due_at is not None and due_at < as_of
 
 
-def reminder_due(remind_at: datetime | None, reminded_at: datetime | None, completed_at: datetime | None,
-                 as_of: datetime) -> bool:
+def reminder_due(
+    remind_at: datetime | None, reminded_at: datetime | None, completed_at: datetime | None, as_of: datetime
+) -> bool:
     """A reminder fires once, when its time has come, and never for a completed activity."""
     return remind_at is not None and reminded_at is None and completed_at is None and remind_at <= as_of
 

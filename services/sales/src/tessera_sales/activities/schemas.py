@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
-from tessera_shared.http.inputs import IsoAwareDatetime, Trimmed
 
 from tessera_sales.schemas_common import OwnerId
+from tessera_shared.http.inputs import IsoAwareDatetime, Trimmed
 
 ActivityKind = Literal["call", "meeting", "email", "visit", "note", "task"]
 Subject = Trimmed(min_length=1, max_length=300)

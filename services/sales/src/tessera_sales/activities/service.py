@@ -38,11 +38,21 @@ async def record(session: AsyncSession, activity: Activity) -> Activity:
             lead.engagement_count += 1
             rescore(lead)
     await session.flush()
-    await publish(session, ActivityLogged(
-        activity_id=activity.id, kind=activity.kind, subject=activity.subject, customer_id=activity.customer_id,
-        contact_id=activity.contact_id, lead_id=activity.lead_id, deal_id=activity.deal_id,
-        owner_id=activity.owner_id, occurred_at=activity.occurred_at,
-    ), subject=_subject_of(activity))
+    await publish(
+        session,
+        ActivityLogged(
+            activity_id=activity.id,
+            kind=activity.kind,
+            subject=activity.subject,
+            customer_id=activity.customer_id,
+            contact_id=activity.contact_id,
+            lead_id=activity.lead_id,
+            deal_id=activity.deal_id,
+            owner_id=activity.owner_id,
+            occurred_at=activity.occurred_at,
+        ),
+        subject=_subject_of(activity),
+    )
     return activity
 
 
@@ -65,12 +75,25 @@ async def log_activity(session: AsyncSession, data: ActivityCreate, principal: P
             raise field_problem("lead_id", "no such lead")
         customer_id = customer_id or lead.customer_id
     now = utcnow()
-    return await record(session, Activity(
-        kind=data.kind, subject=data.subject, notes=data.notes, customer_id=customer_id, contact_id=data.contact_id,
-        lead_id=data.lead_id, deal_id=data.deal_id, owner_id=owner_for_new(principal, data.owner_id),
-        occurred_at=data.occurred_at or now, due_at=data.due_at, remind_at=data.remind_at,
-        created_by=principal.subject, created_at=now, updated_at=now,
-    ))
+    return await record(
+        session,
+        Activity(
+            kind=data.kind,
+            subject=data.subject,
+            notes=data.notes,
+            customer_id=customer_id,
+            contact_id=data.contact_id,
+            lead_id=data.lead_id,
+            deal_id=data.deal_id,
+            owner_id=owner_for_new(principal, data.owner_id),
+            occurred_at=data.occurred_at or now,
+            due_at=data.due_at,
+            remind_at=data.remind_at,
+            created_by=principal.subject,
+            created_at=now,
+            updated_at=now,
+        ),
+    )
 
 
 async def update_activity(session: AsyncSession, activity: Activity, patch: ActivityPatch) -> None:
@@ -94,9 +117,12 @@ async def update_activity(session: AsyncSession, activity: Activity, patch: Acti
 
 
 async def overdue_by_owner(session: AsyncSession, as_of: datetime, owner_id: str | None) -> list[tuple]:
-    stmt = (select(Activity.owner_id, func.count(), func.min(Activity.due_at))
-            .where(Activity.kind == "task", Activity.completed_at.is_(None), Activity.due_at < as_of)
-            .group_by(Activity.owner_id).order_by(func.count().desc(), Activity.owner_id))
+    stmt = (
+        select(Activity.owner_id, func.count(), func.min(Activity.due_at))
+        .where(Activity.kind == "task", Activity.completed_at.is_(None), Activity.due_at < as_of)
+        .group_by(Activity.owner_id)
+        .order_by(func.count().desc(), Activity.owner_id)
+    )
     if owner_id is not None:
         stmt = stmt.where(Activity.owner_id == owner_id)
     return list((await session.execute(stmt)).all())
@@ -107,9 +133,12 @@ async def fire_reminders(sessions: async_sessionmaker[AsyncSession], now: dateti
     fired = 0
     while True:
         async with unit_of_work(sessions) as session:
-            stmt = (select(Activity)
-                    .where(Activity.remind_at <= now, Activity.reminded_at.is_(None), Activity.completed_at.is_(None))
-                    .order_by(Activity.remind_at, Activity.id).limit(REMINDER_BATCH))
+            stmt = (
+                select(Activity)
+                .where(Activity.remind_at <= now, Activity.reminded_at.is_(None), Activity.completed_at.is_(None))
+                .order_by(Activity.remind_at, Activity.id)
+                .limit(REMINDER_BATCH)
+            )
             if session.bind.dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             batch = list((await session.execute(stmt)).scalars())
@@ -117,10 +146,18 @@ async def fire_reminders(sessions: async_sessionmaker[AsyncSession], now: dateti
                 if not rules.reminder_due(activity.remind_at, activity.reminded_at, activity.completed_at, now):
                     continue
                 activity.reminded_at = now
-                await publish(session, ActivityDue(
-                    activity_id=activity.id, subject=activity.subject, customer_id=activity.customer_id,
-                    owner_id=activity.owner_id, due_at=activity.due_at, remind_at=activity.remind_at,
-                ), subject=_subject_of(activity))
+                await publish(
+                    session,
+                    ActivityDue(
+                        activity_id=activity.id,
+                        subject=activity.subject,
+                        customer_id=activity.customer_id,
+                        owner_id=activity.owner_id,
+                        due_at=activity.due_at,
+                        remind_at=activity.remind_at,
+                    ),
+                    subject=_subject_of(activity),
+                )
                 fired += 1
         if len(batch) < REMINDER_BATCH:
             return fired

@@ -31,9 +31,7 @@ class Campaign(Base, table=True):
 class CampaignMember(Base, table=True):
     __tablename__ = "campaign_members"
 
-    campaign_id: uuid.UUID = Field(
-        sa_column=Column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
-    )
+    campaign_id: uuid.UUID = Field(sa_column=Column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True))
     member_type: str = Field(sa_column=Column(String(10), primary_key=True))
     member_id: uuid.UUID = Field(primary_key=True)
     added_by: str = Field(sa_column=Column(String(200), nullable=False))
@@ -61,7 +59,7 @@ normalise_on_load(Campaign, money={"budget": "currency"})
 normalise_on_load(CampaignCost, money={"amount": "currency"})
 
 
-async def check_campaign(session, campaign_id: uuid.UUID | None) -> None:  # noqa: ANN001
+async def check_campaign(session, campaign_id: uuid.UUID | None) -> None:
     """Attribution must name a campaign that exists (422 on campaign_id otherwise)."""
     from tessera_sales.schemas_common import field_problem
 

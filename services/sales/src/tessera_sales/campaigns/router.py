@@ -9,8 +9,16 @@ from sqlalchemy import func, select, tuple_
 from tessera_sales.campaigns import rules
 from tessera_sales.campaigns.models import Campaign, CampaignCost, CampaignMember
 from tessera_sales.campaigns.schemas import (
-    CampaignCreate, CampaignOut, CampaignPatch, CampaignRoi, CostCreate, CostOut, MemberOut, MembersAdd,
-    MembersAdded, RoiLine,
+    CampaignCreate,
+    CampaignOut,
+    CampaignPatch,
+    CampaignRoi,
+    CostCreate,
+    CostOut,
+    MemberOut,
+    MembersAdd,
+    MembersAdded,
+    RoiLine,
 )
 from tessera_sales.credit.models import CollectedPayment
 from tessera_sales.deals.models import Deal
@@ -33,7 +41,7 @@ READERS = (Role.SALES_MANAGER, Role.SALES_REP, Role.FINANCE_MANAGER)
 COST_WRITERS = (Role.SALES_MANAGER, Role.FINANCE_MANAGER)
 
 
-async def _get(session, campaign_id: uuid.UUID) -> Campaign:  # noqa: ANN001
+async def _get(session, campaign_id: uuid.UUID) -> Campaign:
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
         raise Problem(404, f"campaign {campaign_id} not found")
@@ -42,7 +50,9 @@ async def _get(session, campaign_id: uuid.UUID) -> Campaign:  # noqa: ANN001
 
 @router.post("", status_code=201, response_model=CampaignOut, summary="Create a campaign")
 async def create_campaign(
-    body: CampaignCreate, session: SessionDep, idem: IdempotencyDep,
+    body: CampaignCreate,
+    session: SessionDep,
+    idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*MANAGERS)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
@@ -50,13 +60,18 @@ async def create_campaign(
     campaign = Campaign(**body.model_dump(), created_by=principal.subject)
     session.add(campaign)
     await session.flush()
-    return await idem.respond(201, CampaignOut.model_validate(campaign), headers={
-        "Location": f"/v1/campaigns/{campaign.id}", "ETag": etag_for(campaign.id, campaign.version)})
+    return await idem.respond(
+        201,
+        CampaignOut.model_validate(campaign),
+        headers={"Location": f"/v1/campaigns/{campaign.id}", "ETag": etag_for(campaign.id, campaign.version)},
+    )
 
 
 @router.get("", response_model=Page[CampaignOut], summary="List campaigns")
 async def list_campaigns(
-    session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*READERS)],
+    session: SessionDep,
+    page: PageQuery,
+    _: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[CampaignOut]:
     rows, cursor = await paginate(session, select(Campaign), page, (Campaign.id,))
     return Page[CampaignOut](items=[CampaignOut.model_validate(c) for c in rows], next_cursor=cursor)
@@ -64,7 +79,10 @@ async def list_campaigns(
 
 @router.get("/{campaign_id}", response_model=CampaignOut, summary="Get one campaign")
 async def get_campaign(
-    campaign_id: uuid.UUID, session: SessionDep, response: Response, _: Annotated[Principal, require_roles(*READERS)],
+    campaign_id: uuid.UUID,
+    session: SessionDep,
+    response: Response,
+    _: Annotated[Principal, require_roles(*READERS)],
 ) -> CampaignOut:
     campaign = await _get(session, campaign_id)
     response.headers["ETag"] = etag_for(campaign.id, campaign.version)
@@ -73,7 +91,11 @@ async def get_campaign(
 
 @router.patch("/{campaign_id}", response_model=CampaignOut, summary="Change a campaign (If-Match honoured)")
 async def patch_campaign(
-    campaign_id: uuid.UUID, body: CampaignPatch, request: Request, session: SessionDep, response: Response,
+    campaign_id: uuid.UUID,
+    body: CampaignPatch,
+    request: Request,
+    session: SessionDep,
+    response: Response,
     _: Annotated[Principal, require_roles(*MANAGERS)],
 ) -> CampaignOut:
     campaign = await _get(session, campaign_id)
@@ -98,7 +120,9 @@ async def patch_campaign(
 
 @router.post("/{campaign_id}/members", response_model=MembersAdded, summary="Add customers, leads or segments")
 async def add_campaign_members(
-    campaign_id: uuid.UUID, body: MembersAdd, session: SessionDep,
+    campaign_id: uuid.UUID,
+    body: MembersAdd,
+    session: SessionDep,
     principal: Annotated[Principal, require_roles(*MANAGERS)],
 ) -> MembersAdded:
     await _get(session, campaign_id)
@@ -109,40 +133,62 @@ async def add_campaign_members(
             if m.type == "lead" and m.id not in found:
                 raise field_problem(f"members.{n}.id", "no such lead")
     wanted = {(m.type, m.id) for m in body.members}
-    existing = set((await session.execute(
-        select(CampaignMember.member_type, CampaignMember.member_id).where(
-            CampaignMember.campaign_id == campaign_id,
-            tuple_(CampaignMember.member_type, CampaignMember.member_id).in_(list(wanted)))
-    )).all())
+    existing = set(
+        (
+            await session.execute(
+                select(CampaignMember.member_type, CampaignMember.member_id).where(
+                    CampaignMember.campaign_id == campaign_id,
+                    tuple_(CampaignMember.member_type, CampaignMember.member_id).in_(list(wanted)),
+                )
+            )
+        ).all()
+    )
     for member_type, member_id in sorted(wanted - existing, key=str):
-        session.add(CampaignMember(campaign_id=campaign_id, member_type=member_type, member_id=member_id,
-                                   added_by=principal.subject))
+        session.add(
+            CampaignMember(
+                campaign_id=campaign_id, member_type=member_type, member_id=member_id, added_by=principal.subject
+            )
+        )
     await session.flush()
     return MembersAdded(added=len(wanted - existing), already_members=len(existing))
 
 
 @router.get("/{campaign_id}/members", response_model=Page[MemberOut], summary="List members")
 async def list_campaign_members(
-    campaign_id: uuid.UUID, session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*READERS)],
+    campaign_id: uuid.UUID,
+    session: SessionDep,
+    page: PageQuery,
+    _: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[MemberOut]:
     await _get(session, campaign_id)
     stmt = select(CampaignMember).where(CampaignMember.campaign_id == campaign_id)
     rows, cursor = await paginate(session, stmt, page, (CampaignMember.member_type, CampaignMember.member_id))
-    return Page[MemberOut](items=[MemberOut(type=m.member_type, id=m.member_id, added_by=m.added_by,
-                                            added_at=m.added_at) for m in rows], next_cursor=cursor)
+    return Page[MemberOut](
+        items=[MemberOut(type=m.member_type, id=m.member_id, added_by=m.added_by, added_at=m.added_at) for m in rows],
+        next_cursor=cursor,
+    )
 
 
 @router.post("/{campaign_id}/costs", status_code=201, response_model=CostOut, summary="Book an expense entry")
 async def add_campaign_cost(
-    campaign_id: uuid.UUID, body: CostCreate, session: SessionDep, idem: IdempotencyDep,
+    campaign_id: uuid.UUID,
+    body: CostCreate,
+    session: SessionDep,
+    idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*COST_WRITERS)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     await _get(session, campaign_id)
-    cost = CampaignCost(campaign_id=campaign_id, description=body.description, amount=body.amount,
-                        amount_minor=to_minor(body.amount, body.currency), currency=body.currency,
-                        incurred_on=body.incurred_on, recorded_by=principal.subject)
+    cost = CampaignCost(
+        campaign_id=campaign_id,
+        description=body.description,
+        amount=body.amount,
+        amount_minor=to_minor(body.amount, body.currency),
+        currency=body.currency,
+        incurred_on=body.incurred_on,
+        recorded_by=principal.subject,
+    )
     session.add(cost)
     await session.flush()
     return await idem.respond(201, CostOut.model_validate(cost))
@@ -150,7 +196,10 @@ async def add_campaign_cost(
 
 @router.get("/{campaign_id}/costs", response_model=Page[CostOut], summary="List expense entries")
 async def list_campaign_costs(
-    campaign_id: uuid.UUID, session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*READERS)],
+    campaign_id: uuid.UUID,
+    session: SessionDep,
+    page: PageQuery,
+    _: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[CostOut]:
     await _get(session, campaign_id)
     stmt = select(CampaignCost).where(CampaignCost.campaign_id == campaign_id)
@@ -158,25 +207,49 @@ async def list_campaign_costs(
     return Page[CostOut](items=[CostOut.model_validate(c) for c in rows], next_cursor=cursor)
 
 
-@router.get("/{campaign_id}/roi", response_model=CampaignRoi,
-            summary="(collected revenue of attributed deals − cost) / cost, per currency")
+@router.get(
+    "/{campaign_id}/roi",
+    response_model=CampaignRoi,
+    summary="(collected revenue of attributed deals − cost) / cost, per currency",
+)
 async def get_campaign_roi(
-    campaign_id: uuid.UUID, session: SessionDep, _: Annotated[Principal, require_roles(*READERS)],
+    campaign_id: uuid.UUID,
+    session: SessionDep,
+    _: Annotated[Principal, require_roles(*READERS)],
 ) -> CampaignRoi:
     await _get(session, campaign_id)
-    costs = dict((await session.execute(
-        select(CampaignCost.currency, func.sum(CampaignCost.amount_minor))
-        .where(CampaignCost.campaign_id == campaign_id).group_by(CampaignCost.currency))).all())
-    collected = dict((await session.execute(
-        select(CollectedPayment.currency, func.sum(CollectedPayment.amount_minor))
-        .join(Deal, Deal.id == CollectedPayment.deal_id)
-        .where(Deal.campaign_id == campaign_id).group_by(CollectedPayment.currency))).all())
-    deals = dict((await session.execute(
-        select(Deal.stage, func.count()).where(Deal.campaign_id == campaign_id).group_by(Deal.stage))).all())
+    costs = dict(
+        (
+            await session.execute(
+                select(CampaignCost.currency, func.sum(CampaignCost.amount_minor))
+                .where(CampaignCost.campaign_id == campaign_id)
+                .group_by(CampaignCost.currency)
+            )
+        ).all()
+    )
+    collected = dict(
+        (
+            await session.execute(
+                select(CollectedPayment.currency, func.sum(CollectedPayment.amount_minor))
+                .join(Deal, Deal.id == CollectedPayment.deal_id)
+                .where(Deal.campaign_id == campaign_id)
+                .group_by(CollectedPayment.currency)
+            )
+        ).all()
+    )
+    deals = dict(
+        (
+            await session.execute(
+                select(Deal.stage, func.count()).where(Deal.campaign_id == campaign_id).group_by(Deal.stage)
+            )
+        ).all()
+    )
     leads = await session.scalar(select(func.count()).select_from(Lead).where(Lead.campaign_id == campaign_id))
     lines = rules.roi_by_currency({c: int(v) for c, v in costs.items()}, {c: int(v) for c, v in collected.items()})
     return CampaignRoi(
-        campaign_id=campaign_id, attributed_leads=int(leads or 0), attributed_deals=sum(int(n) for n in deals.values()),
+        campaign_id=campaign_id,
+        attributed_leads=int(leads or 0),
+        attributed_deals=sum(int(n) for n in deals.values()),
         won_deals=int(deals.get("won", 0)),
         by_currency=[RoiLine(currency=x.currency, cost=x.cost, collected=x.collected, roi=x.roi) for x in lines],
     )

@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from tessera_shared.http.inputs import IsoDate
 
 from tessera_sales.schemas_common import Currency, MoneyIn, MoneyOut, Text200, check_minor_units
+from tessera_shared.http.inputs import IsoDate
 
 Channel = Literal["email", "sms", "phone", "social", "web", "search", "event", "print", "partner", "other"]
 MemberType = Literal["customer", "lead", "segment"]

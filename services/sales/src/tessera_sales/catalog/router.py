@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/products", tags=["products"])
 READERS = (Role.SALES_MANAGER, Role.SALES_REP, Role.FINANCE_MANAGER, Role.BILLING_CLERK, Role.SERVICE)
 
 
-async def _get(session, product_id: uuid.UUID) -> Product:  # noqa: ANN001
+async def _get(session, product_id: uuid.UUID) -> Product:
     product = await session.get(Product, product_id)
     if product is None:
         raise Problem(404, f"product {product_id} not found")
@@ -31,7 +31,9 @@ async def _get(session, product_id: uuid.UUID) -> Product:  # noqa: ANN001
 
 @router.post("", status_code=201, response_model=ProductOut, summary="Add a product to the catalog")
 async def create_product(
-    body: ProductCreate, session: SessionDep, idem: IdempotencyDep,
+    body: ProductCreate,
+    session: SessionDep,
+    idem: IdempotencyDep,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
@@ -41,13 +43,18 @@ async def create_product(
     product = Product(code=body.code, name=body.name, currency=body.currency, unit_price=body.unit_price)
     session.add(product)
     await session.flush()
-    return await idem.respond(201, ProductOut.model_validate(product), headers={
-        "Location": f"/v1/products/{product.id}", "ETag": etag_for(product.id, product.version)})
+    return await idem.respond(
+        201,
+        ProductOut.model_validate(product),
+        headers={"Location": f"/v1/products/{product.id}", "ETag": etag_for(product.id, product.version)},
+    )
 
 
 @router.get("", response_model=Page[ProductOut], summary="List the catalog")
 async def list_products(
-    session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*READERS)],
+    session: SessionDep,
+    page: PageQuery,
+    _: Annotated[Principal, require_roles(*READERS)],
     active: bool | None = None,
 ) -> Page[ProductOut]:
     stmt = select(Product)
@@ -59,7 +66,10 @@ async def list_products(
 
 @router.get("/{product_id}", response_model=ProductOut, summary="Get one product")
 async def get_product(
-    product_id: uuid.UUID, session: SessionDep, response: Response, _: Annotated[Principal, require_roles(*READERS)],
+    product_id: uuid.UUID,
+    session: SessionDep,
+    response: Response,
+    _: Annotated[Principal, require_roles(*READERS)],
 ) -> ProductOut:
     product = await _get(session, product_id)
     response.headers["ETag"] = etag_for(product.id, product.version)
@@ -68,7 +78,11 @@ async def get_product(
 
 @router.patch("/{product_id}", response_model=ProductOut, summary="Change name, price or availability")
 async def patch_product(
-    product_id: uuid.UUID, body: ProductPatch, request: Request, session: SessionDep, response: Response,
+    product_id: uuid.UUID,
+    body: ProductPatch,
+    request: Request,
+    session: SessionDep,
+    response: Response,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER)],
 ) -> ProductOut:
     product = await _get(session, product_id)

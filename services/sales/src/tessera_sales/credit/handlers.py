@@ -17,17 +17,25 @@ from tessera_shared.events.contracts import InvoiceOverdue, InvoicePaid, Invoice
 async def on_invoice_overdue(session: AsyncSession, event: CloudEvent, data: InvoiceOverdue) -> None:
     row = await session.get(OverdueInvoice, data.invoice_id)
     if row is None:
-        session.add(OverdueInvoice(
-            invoice_id=data.invoice_id, customer_id=data.customer_id, deal_id=data.deal_id, number=data.number,
-            amount_due=data.amount_due, currency=data.currency, due_date=data.due_date,
-            days_overdue=data.days_overdue, since=data.detected_at,
-        ))
+        session.add(
+            OverdueInvoice(
+                invoice_id=data.invoice_id,
+                customer_id=data.customer_id,
+                deal_id=data.deal_id,
+                number=data.number,
+                amount_due=data.amount_due,
+                currency=data.currency,
+                due_date=data.due_date,
+                days_overdue=data.days_overdue,
+                since=data.detected_at,
+            )
+        )
     elif data.days_overdue >= row.days_overdue:  # a newer announcement of the same overdue invoice
         row.amount_due, row.days_overdue = data.amount_due, data.days_overdue
     await session.flush()
 
 
-async def _settled(session: AsyncSession, invoice_id) -> None:  # noqa: ANN001
+async def _settled(session: AsyncSession, invoice_id) -> None:
     await session.execute(delete(OverdueInvoice).where(OverdueInvoice.invoice_id == invoice_id))
 
 
@@ -44,12 +52,18 @@ async def on_payment_received(session: AsyncSession, event: CloudEvent, data: Pa
     for allocation in data.allocations:
         if await session.get(CollectedPayment, (data.payment_id, allocation.invoice_id)) is not None:
             continue  # re-announced payment: already counted and already taken off the overdue amount
-        session.add(CollectedPayment(
-            payment_id=data.payment_id, invoice_id=allocation.invoice_id, deal_id=allocation.deal_id,
-            customer_id=data.customer_id, amount=allocation.amount,
-            amount_minor=to_minor(allocation.amount, data.currency), currency=data.currency,
-            received_on=data.received_on,
-        ))
+        session.add(
+            CollectedPayment(
+                payment_id=data.payment_id,
+                invoice_id=allocation.invoice_id,
+                deal_id=allocation.deal_id,
+                customer_id=data.customer_id,
+                amount=allocation.amount,
+                amount_minor=to_minor(allocation.amount, data.currency),
+                currency=data.currency,
+                received_on=data.received_on,
+            )
+        )
         overdue = await session.get(OverdueInvoice, allocation.invoice_id)
         if overdue is not None:
             overdue.amount_due -= allocation.amount

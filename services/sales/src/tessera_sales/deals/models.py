@@ -93,5 +93,6 @@ class DealStageChange(Base, table=True):
 
 
 normalise_on_load(Deal, money={"amount": "currency"})
-normalise_on_load(DealLine, money={"unit_price": None, "line_total": None},
-                  plain=("quantity", "discount_percent", "tax_rate_percent"))
+normalise_on_load(
+    DealLine, money={"unit_price": None, "line_total": None}, plain=("quantity", "discount_percent", "tax_rate_percent")
+)

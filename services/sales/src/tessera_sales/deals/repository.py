@@ -16,9 +16,9 @@ class DealRepository:
 
     async def get(self, deal_id: uuid.UUID, *, for_update: bool = False) -> Deal | None:
         if for_update:
-            return (await self.session.execute(
-                select(Deal).where(Deal.id == deal_id).with_for_update()
-            )).scalar_one_or_none()
+            return (
+                await self.session.execute(select(Deal).where(Deal.id == deal_id).with_for_update())
+            ).scalar_one_or_none()
         return await self.session.get(Deal, deal_id)
 
     async def lines(self, deal_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[DealLine]]:
@@ -33,20 +33,30 @@ class DealRepository:
 
     async def history(self, deal_id: uuid.UUID) -> list[DealStageChange]:
         rows = await self.session.execute(
-            select(DealStageChange).where(DealStageChange.deal_id == deal_id).order_by(DealStageChange.entered_at,
-                                                                                      DealStageChange.id)
+            select(DealStageChange)
+            .where(DealStageChange.deal_id == deal_id)
+            .order_by(DealStageChange.entered_at, DealStageChange.id)
         )
         return list(rows.scalars())
 
     async def current_stage_row(self, deal_id: uuid.UUID) -> DealStageChange | None:
-        return (await self.session.execute(
-            select(DealStageChange).where(DealStageChange.deal_id == deal_id, DealStageChange.left_at.is_(None))
-            .order_by(DealStageChange.entered_at.desc()).limit(1)
-        )).scalar_one_or_none()
+        return (
+            await self.session.execute(
+                select(DealStageChange)
+                .where(DealStageChange.deal_id == deal_id, DealStageChange.left_at.is_(None))
+                .order_by(DealStageChange.entered_at.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
 
     async def list(
-        self, params: PageParams, *, owner_id: str | None = None, customer_id: uuid.UUID | None = None,
-        stage: str | None = None, campaign_id: uuid.UUID | None = None,
+        self,
+        params: PageParams,
+        *,
+        owner_id: str | None = None,
+        customer_id: uuid.UUID | None = None,
+        stage: str | None = None,
+        campaign_id: uuid.UUID | None = None,
     ) -> tuple[list[Deal], str | None]:
         stmt = select(Deal)
         if owner_id is not None:

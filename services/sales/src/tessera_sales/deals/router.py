@@ -10,7 +10,15 @@ from tessera_sales.deals import service
 from tessera_sales.deals.models import Deal, DealLine
 from tessera_sales.deals.repository import DealRepository
 from tessera_sales.deals.schemas import (
-    DealCreate, DealOut, DealPatch, LineItemOut, LoseRequest, ReopenRequest, StageChangeOut, StageHistory, WinRequest,
+    DealCreate,
+    DealOut,
+    DealPatch,
+    LineItemOut,
+    LoseRequest,
+    ReopenRequest,
+    StageChangeOut,
+    StageHistory,
+    WinRequest,
 )
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
@@ -31,14 +39,14 @@ def deal_out(deal: Deal, lines: list[DealLine]) -> DealOut:
     return out
 
 
-async def load(session, deal_id: uuid.UUID, principal: Principal, *, for_update: bool = False) -> Deal:  # noqa: ANN001
+async def load(session, deal_id: uuid.UUID, principal: Principal, *, for_update: bool = False) -> Deal:
     deal = await DealRepository(session).get(deal_id, for_update=for_update)
     if deal is None or not may_see(principal, deal.owner_id):
         raise not_found("deal", deal_id)
     return deal
 
 
-async def respond(session, deal: Deal, response: Response | None = None) -> DealOut:  # noqa: ANN001
+async def respond(session, deal: Deal, response: Response | None = None) -> DealOut:
     lines = (await DealRepository(session).lines([deal.id])).get(deal.id, [])
     if response is not None:
         response.headers["ETag"] = etag_for(deal.id, deal.version)
@@ -47,19 +55,27 @@ async def respond(session, deal: Deal, response: Response | None = None) -> Deal
 
 @router.post("", status_code=201, response_model=DealOut, summary="Create a deal")
 async def create_deal(
-    body: DealCreate, request: Request, session: SessionDep, idem: IdempotencyDep,
+    body: DealCreate,
+    request: Request,
+    session: SessionDep,
+    idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     deal, lines = await service.create_deal(session, body, principal, request.app.state.settings.large_deal_thresholds)
-    return await idem.respond(201, deal_out(deal, lines), headers={
-        "Location": f"/v1/deals/{deal.id}", "ETag": etag_for(deal.id, deal.version)})
+    return await idem.respond(
+        201,
+        deal_out(deal, lines),
+        headers={"Location": f"/v1/deals/{deal.id}", "ETag": etag_for(deal.id, deal.version)},
+    )
 
 
 @router.get("", response_model=Page[DealOut], summary="List deals (a rep sees own deals)")
 async def list_deals(
-    session: SessionDep, page: PageQuery, principal: Annotated[Principal, require_roles(*READERS)],
+    session: SessionDep,
+    page: PageQuery,
+    principal: Annotated[Principal, require_roles(*READERS)],
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     customer_id: uuid.UUID | None = None,
     stage: Annotated[str | None, Query(pattern="^(prospecting|qualification|proposal|negotiation|won|lost)$")] = None,
@@ -69,24 +85,35 @@ async def list_deals(
     if scope is not None and owner_id not in (None, scope):
         return Page[DealOut](items=[], next_cursor=None)
     repo = DealRepository(session)
-    rows, next_cursor = await repo.list(page, owner_id=scope or owner_id, customer_id=customer_id, stage=stage,
-                                        campaign_id=campaign_id)
+    rows, next_cursor = await repo.list(
+        page, owner_id=scope or owner_id, customer_id=customer_id, stage=stage, campaign_id=campaign_id
+    )
     lines = await repo.lines([d.id for d in rows])
     return Page[DealOut](items=[deal_out(d, lines.get(d.id, [])) for d in rows], next_cursor=next_cursor)
 
 
 @router.get("/{deal_id}", response_model=DealOut, summary="Get one deal with its line items")
 async def get_deal(
-    deal_id: uuid.UUID, session: SessionDep, response: Response,
+    deal_id: uuid.UUID,
+    session: SessionDep,
+    response: Response,
     principal: Annotated[Principal, require_roles(*READERS)],
 ) -> DealOut:
     return await respond(session, await load(session, deal_id, principal), response)
 
 
-@router.patch("/{deal_id}", response_model=DealOut, summary="Change a deal (If-Match honoured)",
-              responses={409: {"description": "stage move not allowed"}, 412: {"description": "stale If-Match"}})
+@router.patch(
+    "/{deal_id}",
+    response_model=DealOut,
+    summary="Change a deal (If-Match honoured)",
+    responses={409: {"description": "stage move not allowed"}, 412: {"description": "stale If-Match"}},
+)
 async def patch_deal(
-    deal_id: uuid.UUID, body: DealPatch, request: Request, session: SessionDep, response: Response,
+    deal_id: uuid.UUID,
+    body: DealPatch,
+    request: Request,
+    session: SessionDep,
+    response: Response,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> DealOut:
     deal = await load(session, deal_id, principal, for_update=True)
@@ -97,18 +124,27 @@ async def patch_deal(
 
 @router.get("/{deal_id}/history", response_model=StageHistory, summary="Every stage the deal entered")
 async def get_deal_history(
-    deal_id: uuid.UUID, session: SessionDep, principal: Annotated[Principal, require_roles(*READERS)],
+    deal_id: uuid.UUID,
+    session: SessionDep,
+    principal: Annotated[Principal, require_roles(*READERS)],
 ) -> StageHistory:
     await load(session, deal_id, principal)
     rows = await DealRepository(session).history(deal_id)
     return StageHistory(items=[StageChangeOut.model_validate(r) for r in rows])
 
 
-@router.post("/{deal_id}/win", response_model=DealOut, summary="Win a deal (credit hold needs finance override)",
-             responses={409: {"description": "closed already, or the customer is on credit hold"}})
+@router.post(
+    "/{deal_id}/win",
+    response_model=DealOut,
+    summary="Win a deal (credit hold needs finance override)",
+    responses={409: {"description": "closed already, or the customer is on credit hold"}},
+)
 async def win_deal(
-    deal_id: uuid.UUID, session: SessionDep, idem: IdempotencyDep,
-    principal: Annotated[Principal, require_roles(*WINNERS)], body: WinRequest | None = None,
+    deal_id: uuid.UUID,
+    session: SessionDep,
+    idem: IdempotencyDep,
+    principal: Annotated[Principal, require_roles(*WINNERS)],
+    body: WinRequest | None = None,
 ) -> Response:
     body = body or WinRequest()
     if (replayed := await idem.begin(body)) is not None:
@@ -120,7 +156,10 @@ async def win_deal(
 
 @router.post("/{deal_id}/lose", response_model=DealOut, summary="Lose a deal (a reason is required)")
 async def lose_deal(
-    deal_id: uuid.UUID, body: LoseRequest, session: SessionDep, idem: IdempotencyDep,
+    deal_id: uuid.UUID,
+    body: LoseRequest,
+    session: SessionDep,
+    idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
@@ -133,7 +172,10 @@ async def lose_deal(
 
 @router.post("/{deal_id}/reopen", response_model=DealOut, summary="Reopen a closed deal (managers; audited)")
 async def reopen_deal(
-    deal_id: uuid.UUID, body: ReopenRequest, session: SessionDep, idem: IdempotencyDep,
+    deal_id: uuid.UUID,
+    body: ReopenRequest,
+    session: SessionDep,
+    idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(Role.SALES_MANAGER)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:

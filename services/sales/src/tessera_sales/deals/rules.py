@@ -43,8 +43,10 @@ def check_move(current: str, target: str) -> None:
     if is_closed(current):
         raise StageError(f"a {current} deal is closed; a manager may reopen it", allowed=[])
     if target in CLOSED_STAGES:
-        raise StageError(f"use POST /v1/deals/{{id}}/{'win' if target == 'won' else 'lose'} to close a deal",
-                         allowed=allowed_moves(current))
+        raise StageError(
+            f"use POST /v1/deals/{{id}}/{'win' if target == 'won' else 'lose'} to close a deal",
+            allowed=allowed_moves(current),
+        )
     if target not in OPEN_STAGES:
         raise StageError(f"unknown stage {target!r}", allowed=allowed_moves(current))
 

@@ -14,8 +14,6 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from tessera_shared.decimals import Percent, Quantity
-from tessera_shared.http.inputs import IsoDate, Trimmed
 
 from tessera_sales.schemas_common import (
     Currency,
@@ -26,6 +24,8 @@ from tessera_sales.schemas_common import (
     Text500,
     check_minor_units,
 )
+from tessera_shared.decimals import Percent, Quantity
+from tessera_shared.http.inputs import IsoDate, Trimmed
 
 OpenStage = Literal["prospecting", "qualification", "proposal", "negotiation"]
 

@@ -17,14 +17,19 @@ from tessera_sales.credit.models import OverdueInvoice
 from tessera_sales.deals import rules
 from tessera_sales.deals.models import Deal, DealLine, DealStageChange
 from tessera_sales.deals.repository import DealRepository
-from tessera_sales.directory.models import KnownCustomer
 from tessera_sales.deals.schemas import DealCreate, DealPatch, LineItemIn, LoseRequest, ReopenRequest, WinRequest
+from tessera_sales.directory.models import KnownCustomer
 from tessera_sales.money import quantize, to_minor
 from tessera_sales.schemas_common import check_minor_units, field_problem
 from tessera_shared.auth import Principal, Role
 from tessera_shared.db import utcnow
 from tessera_shared.events.contracts import (
-    DealCreated, DealLargeDetected, DealLost, DealStageChanged, DealWon, LineItem,
+    DealCreated,
+    DealLargeDetected,
+    DealLost,
+    DealStageChanged,
+    DealWon,
+    LineItem,
 )
 from tessera_shared.http.errors import Problem
 from tessera_shared.money import fits, too_large
@@ -61,8 +66,9 @@ async def build_lines(session: AsyncSession, items: list[LineItemIn], currency: 
         if item.product_code and (product is None or not product.active):
             raise field_problem(f"line_items.{n}.product_code", f"no active product {item.product_code!r}")
         if product is not None and product.currency != currency and item.unit_price is None:
-            raise field_problem(f"line_items.{n}.unit_price",
-                                f"product is priced in {product.currency}; give a {currency} unit price")
+            raise field_problem(
+                f"line_items.{n}.unit_price", f"product is priced in {product.currency}; give a {currency} unit price"
+            )
         unit_price = item.unit_price if item.unit_price is not None else (product.unit_price if product else None)
         description = item.description or (product.name if product else None)
         if unit_price is None:
@@ -73,9 +79,18 @@ async def build_lines(session: AsyncSession, items: list[LineItemIn], currency: 
         if not fits(item.quantity * unit_price, currency):
             raise field_problem(f"line_items.{n}.quantity", f"quantity x unit_price: {too_large(currency)}")
         total = rules.line_total(rules.Line(item.quantity, unit_price, item.discount_percent), currency)
-        lines.append(DealLine(position=n + 1, product_code=item.product_code, description=description,
-                              quantity=item.quantity, unit_price=unit_price, discount_percent=item.discount_percent,
-                              tax_rate_percent=item.tax_rate_percent, line_total=total))
+        lines.append(
+            DealLine(
+                position=n + 1,
+                product_code=item.product_code,
+                description=description,
+                quantity=item.quantity,
+                unit_price=unit_price,
+                discount_percent=item.discount_percent,
+                tax_rate_percent=item.tax_rate_percent,
+                line_total=total,
+            )
+        )
     return lines
 
 
@@ -98,7 +113,7 @@ def _set_amount(deal: Deal, amount: Decimal) -> None:
     deal.amount_minor = to_minor(amount, deal.currency)
 
 
-def _set_close_date(deal: Deal, value) -> None:  # noqa: ANN001 - date | None
+def _set_close_date(deal: Deal, value) -> None:
     deal.expected_close_date = value
     deal.close_month = value.strftime("%Y-%m") if value else None
 
@@ -106,15 +121,25 @@ def _set_close_date(deal: Deal, value) -> None:  # noqa: ANN001 - date | None
 async def _flag_if_large(session: AsyncSession, deal: Deal, thresholds: Thresholds) -> None:
     threshold = thresholds.get(deal.currency)
     if rules.crosses_large_threshold(deal.large_flagged, deal.amount, threshold):
-        await publish(session, DealLargeDetected(
-            deal_id=deal.id, customer_id=deal.customer_id, amount=deal.amount, currency=deal.currency,
-            threshold=threshold, owner_id=deal.owner_id, detected_at=utcnow(),
-        ), subject=deal.customer_id)
+        await publish(
+            session,
+            DealLargeDetected(
+                deal_id=deal.id,
+                customer_id=deal.customer_id,
+                amount=deal.amount,
+                currency=deal.currency,
+                threshold=threshold,
+                owner_id=deal.owner_id,
+                detected_at=utcnow(),
+            ),
+            subject=deal.customer_id,
+        )
     deal.large_flagged = rules.is_large(deal.amount, threshold)
 
 
-async def _enter_stage(session: AsyncSession, deal: Deal, to_stage: str, by: str, at: datetime,
-                       reason: str | None = None) -> str | None:
+async def _enter_stage(
+    session: AsyncSession, deal: Deal, to_stage: str, by: str, at: datetime, reason: str | None = None
+) -> str | None:
     """Close the current history row and open the next; returns the stage left."""
     current = await DealRepository(session).current_stage_row(deal.id)
     from_stage = None
@@ -122,23 +147,48 @@ async def _enter_stage(session: AsyncSession, deal: Deal, to_stage: str, by: str
         from_stage = current.to_stage
         current.left_at = at
         current.duration_seconds = max(int((at - current.entered_at).total_seconds()), 0)
-    session.add(DealStageChange(deal_id=deal.id, from_stage=from_stage, to_stage=to_stage,
-                                to_rank=rules.STAGE_RANK[to_stage], changed_by=by, entered_at=at, reason=reason))
+    session.add(
+        DealStageChange(
+            deal_id=deal.id,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            to_rank=rules.STAGE_RANK[to_stage],
+            changed_by=by,
+            entered_at=at,
+            reason=reason,
+        )
+    )
     deal.stage = to_stage
     deal.furthest_rank = max(deal.furthest_rank or 0, rules.STAGE_RANK[to_stage])
     return from_stage
 
 
 async def _publish_stage_changed(session: AsyncSession, deal: Deal, from_stage: str, by: str, at: datetime) -> None:
-    await publish(session, DealStageChanged(
-        deal_id=deal.id, customer_id=deal.customer_id, from_stage=from_stage, to_stage=deal.stage,
-        probability=deal.probability, amount=deal.amount, currency=deal.currency, changed_by=by, changed_at=at,
-    ), subject=deal.customer_id)
+    await publish(
+        session,
+        DealStageChanged(
+            deal_id=deal.id,
+            customer_id=deal.customer_id,
+            from_stage=from_stage,
+            to_stage=deal.stage,
+            probability=deal.probability,
+            amount=deal.amount,
+            currency=deal.currency,
+            changed_by=by,
+            changed_at=at,
+        ),
+        subject=deal.customer_id,
+    )
 
 
 async def create_deal(
-    session: AsyncSession, data: DealCreate, principal: Principal, thresholds: Thresholds,
-    *, lead_id: uuid.UUID | None = None, owner_id: str | None = None,
+    session: AsyncSession,
+    data: DealCreate,
+    principal: Principal,
+    thresholds: Thresholds,
+    *,
+    lead_id: uuid.UUID | None = None,
+    owner_id: str | None = None,
 ) -> tuple[Deal, list[DealLine]]:
     await check_campaign(session, data.campaign_id)
     await check_customer(session, data.customer_id)
@@ -146,12 +196,21 @@ async def create_deal(
     amount = _amount_of(lines, data.amount, data.currency)
     now = utcnow()
     deal = Deal(
-        customer_id=data.customer_id, title=data.title, currency=data.currency,
-        stage=data.stage, probability=rules.probability_for(data.stage, data.probability),
+        customer_id=data.customer_id,
+        title=data.title,
+        currency=data.currency,
+        stage=data.stage,
+        probability=rules.probability_for(data.stage, data.probability),
         probability_overridden=data.probability is not None,
         owner_id=owner_id if owner_id is not None else owner_for_new(principal, data.owner_id),
-        campaign_id=data.campaign_id, lead_id=lead_id, payment_terms_days=data.payment_terms_days,
-        created_by=principal.subject, created_at=now, updated_at=now, amount=Decimal(0), amount_minor=0,
+        campaign_id=data.campaign_id,
+        lead_id=lead_id,
+        payment_terms_days=data.payment_terms_days,
+        created_by=principal.subject,
+        created_at=now,
+        updated_at=now,
+        amount=Decimal(0),
+        amount_minor=0,
     )
     _set_amount(deal, amount)
     _set_close_date(deal, data.expected_close_date)
@@ -161,11 +220,23 @@ async def create_deal(
         line.deal_id = deal.id
         session.add(line)
     await _enter_stage(session, deal, data.stage, principal.subject, now)
-    await publish(session, DealCreated(
-        deal_id=deal.id, customer_id=deal.customer_id, title=deal.title, amount=deal.amount, currency=deal.currency,
-        stage=deal.stage, probability=deal.probability, owner_id=deal.owner_id,
-        expected_close_date=deal.expected_close_date, campaign_id=deal.campaign_id, created_at=now,
-    ), subject=deal.customer_id)
+    await publish(
+        session,
+        DealCreated(
+            deal_id=deal.id,
+            customer_id=deal.customer_id,
+            title=deal.title,
+            amount=deal.amount,
+            currency=deal.currency,
+            stage=deal.stage,
+            probability=deal.probability,
+            owner_id=deal.owner_id,
+            expected_close_date=deal.expected_close_date,
+            campaign_id=deal.campaign_id,
+            created_at=now,
+        ),
+        subject=deal.customer_id,
+    )
     await _flag_if_large(session, deal, thresholds)
     await session.flush()
     return deal, lines
@@ -177,7 +248,11 @@ def _bump(deal: Deal) -> None:
 
 
 async def update_deal(
-    session: AsyncSession, deal: Deal, patch: DealPatch, principal: Principal, thresholds: Thresholds,
+    session: AsyncSession,
+    deal: Deal,
+    patch: DealPatch,
+    principal: Principal,
+    thresholds: Thresholds,
 ) -> None:
     given = patch.model_fields_set
     if rules.is_closed(deal.stage):
@@ -243,8 +318,9 @@ async def update_deal(
 
 
 async def overdue_invoices_of(session: AsyncSession, customer_id: uuid.UUID) -> list[OverdueInvoice]:
-    rows = await session.execute(select(OverdueInvoice).where(OverdueInvoice.customer_id == customer_id)
-                                 .order_by(OverdueInvoice.due_date))
+    rows = await session.execute(
+        select(OverdueInvoice).where(OverdueInvoice.customer_id == customer_id).order_by(OverdueInvoice.due_date)
+    )
     return list(rows.scalars())
 
 
@@ -258,14 +334,24 @@ async def win_deal(session: AsyncSession, deal: Deal, body: WinRequest, principa
     if holds:
         if not body.credit_override:
             raise Problem(
-                409, "the customer is on credit hold (overdue invoices); a finance manager may override",
+                409,
+                "the customer is on credit hold (overdue invoices); a finance manager may override",
                 slug="credit-hold",
-                overdue_invoices=[{"invoice_id": str(h.invoice_id), "number": h.number, "amount_due": str(h.amount_due),
-                                   "currency": h.currency, "days_overdue": h.days_overdue} for h in holds],
+                overdue_invoices=[
+                    {
+                        "invoice_id": str(h.invoice_id),
+                        "number": h.number,
+                        "amount_due": str(h.amount_due),
+                        "currency": h.currency,
+                        "days_overdue": h.days_overdue,
+                    }
+                    for h in holds
+                ],
             )
         if not principal.has_any(CREDIT_OVERRIDERS):
-            raise Problem(403, "only a finance manager may override a credit hold",
-                          required_roles=sorted(CREDIT_OVERRIDERS))
+            raise Problem(
+                403, "only a finance manager may override a credit hold", required_roles=sorted(CREDIT_OVERRIDERS)
+            )
         override_by = principal.subject
     now = utcnow()
     from_stage = await _enter_stage(session, deal, "won", principal.subject, now)
@@ -278,14 +364,33 @@ async def win_deal(session: AsyncSession, deal: Deal, body: WinRequest, principa
     _bump(deal)
     lines = (await DealRepository(session).lines([deal.id])).get(deal.id, [])
     await _publish_stage_changed(session, deal, from_stage or "prospecting", principal.subject, now)
-    await publish(session, DealWon(
-        deal_id=deal.id, customer_id=deal.customer_id, title=deal.title, amount=deal.amount, currency=deal.currency,
-        line_items=[LineItem(product_code=x.product_code, description=x.description, quantity=x.quantity,
-                             unit_price=x.unit_price, discount_percent=x.discount_percent,
-                             tax_rate_percent=x.tax_rate_percent) for x in lines],
-        payment_terms_days=deal.payment_terms_days, owner_id=deal.owner_id, campaign_id=deal.campaign_id,
-        credit_override_by=override_by, won_at=now,
-    ), subject=deal.customer_id)
+    await publish(
+        session,
+        DealWon(
+            deal_id=deal.id,
+            customer_id=deal.customer_id,
+            title=deal.title,
+            amount=deal.amount,
+            currency=deal.currency,
+            line_items=[
+                LineItem(
+                    product_code=x.product_code,
+                    description=x.description,
+                    quantity=x.quantity,
+                    unit_price=x.unit_price,
+                    discount_percent=x.discount_percent,
+                    tax_rate_percent=x.tax_rate_percent,
+                )
+                for x in lines
+            ],
+            payment_terms_days=deal.payment_terms_days,
+            owner_id=deal.owner_id,
+            campaign_id=deal.campaign_id,
+            credit_override_by=override_by,
+            won_at=now,
+        ),
+        subject=deal.customer_id,
+    )
     await session.flush()
     return lines
 
@@ -302,10 +407,19 @@ async def lose_deal(session: AsyncSession, deal: Deal, body: LoseRequest, princi
     deal.cycle_seconds = max(int((now - deal.created_at).total_seconds()), 0)
     _bump(deal)
     await _publish_stage_changed(session, deal, from_stage or "prospecting", principal.subject, now)
-    await publish(session, DealLost(
-        deal_id=deal.id, customer_id=deal.customer_id, amount=deal.amount, currency=deal.currency,
-        reason=body.reason, owner_id=deal.owner_id, lost_at=now,
-    ), subject=deal.customer_id)
+    await publish(
+        session,
+        DealLost(
+            deal_id=deal.id,
+            customer_id=deal.customer_id,
+            amount=deal.amount,
+            currency=deal.currency,
+            reason=body.reason,
+            owner_id=deal.owner_id,
+            lost_at=now,
+        ),
+        subject=deal.customer_id,
+    )
     await session.flush()
 
 

@@ -21,8 +21,16 @@ ERASED = "[erased]"
 async def _customers_created(session: AsyncSession, events: list[tuple[CloudEvent, CustomerCreated]]) -> None:
     # One statement for the run: a customer already known (an update arrived first) keeps what it has.
     now = utcnow()
-    rows = [{"customer_id": data.customer_id, "name": data.name, "owner_id": data.owner_id, "status": data.status,
-             "updated_at": now} for _, data in events]
+    rows = [
+        {
+            "customer_id": data.customer_id,
+            "name": data.name,
+            "owner_id": data.owner_id,
+            "status": data.status,
+            "updated_at": now,
+        }
+        for _, data in events
+    ]
     stmt = upsert(session, KnownCustomer.__table__).on_conflict_do_nothing(index_elements=["customer_id"])
     await session.execute(stmt, rows)
 
@@ -33,11 +41,23 @@ on_customer_created = Batched(_customers_created)
 async def on_customer_updated(session: AsyncSession, event: CloudEvent, data: CustomerUpdated) -> None:
     known = await session.get(KnownCustomer, data.customer_id)
     if known is None:
-        session.add(KnownCustomer(customer_id=data.customer_id, name=data.name, owner_id=data.owner_id,
-                                  status="prospect", version=data.version, updated_at=data.updated_at))
+        session.add(
+            KnownCustomer(
+                customer_id=data.customer_id,
+                name=data.name,
+                owner_id=data.owner_id,
+                status="prospect",
+                version=data.version,
+                updated_at=data.updated_at,
+            )
+        )
     elif data.version > known.version and known.erased_at is None:
         known.name, known.owner_id, known.version, known.updated_at = (
-            data.name, data.owner_id, data.version, data.updated_at)
+            data.name,
+            data.owner_id,
+            data.version,
+            data.updated_at,
+        )
 
 
 async def on_customer_merged(session: AsyncSession, event: CloudEvent, data: CustomerMerged) -> None:
@@ -55,8 +75,11 @@ async def on_customer_merged(session: AsyncSession, event: CloudEvent, data: Cus
 async def on_customer_erased(session: AsyncSession, event: CloudEvent, data: CustomerErased) -> None:
     """Personal data goes; business facts (amounts, stages, dates) stay for the totals."""
     cid = data.customer_id
-    await session.execute(update(Lead).where(Lead.customer_id == cid).values(
-        name=ERASED, company=None, title=None, email=None, phone=None, score_reasons=[]))
+    await session.execute(
+        update(Lead)
+        .where(Lead.customer_id == cid)
+        .values(name=ERASED, company=None, title=None, email=None, phone=None, score_reasons=[])
+    )
     await session.execute(update(Activity).where(Activity.customer_id == cid).values(subject=ERASED, notes=None))
     known = await session.get(KnownCustomer, cid)
     if known is None:

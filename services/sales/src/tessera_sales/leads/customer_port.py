@@ -64,9 +64,14 @@ class HttpCustomerDirectory:
                 return self._token
             s = self._settings
             try:
-                r = await client.post(f"{s.gateway_url.rstrip('/')}/auth/token", data={
-                    "grant_type": "client_credentials", "client_id": s.client_id,
-                    "client_secret": s.client_secret.get_secret_value()})
+                r = await client.post(
+                    f"{s.gateway_url.rstrip('/')}/auth/token",
+                    data={
+                        "grant_type": "client_credentials",
+                        "client_id": s.client_id,
+                        "client_secret": s.client_secret.get_secret_value(),
+                    },
+                )
             except httpx.HTTPError as exc:
                 raise CustomerServiceUnavailable(f"token endpoint unreachable: {exc!r}") from exc
             if r.status_code != 200:
@@ -85,8 +90,11 @@ class HttpCustomerDirectory:
             for attempt in (1, 2):
                 token = await self._access_token(client)
                 try:
-                    r = await client.post(url, json=payload, headers={
-                        "Authorization": f"Bearer {token}", "Idempotency-Key": idempotency_key})
+                    r = await client.post(
+                        url,
+                        json=payload,
+                        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": idempotency_key},
+                    )
                 except httpx.HTTPError as exc:
                     raise CustomerServiceUnavailable(f"customer service unreachable: {exc!r}") from exc
                 if r.status_code == 401 and attempt == 1:
@@ -99,5 +107,9 @@ class HttpCustomerDirectory:
             detail = r.json().get("detail", r.text) if "json" in r.headers.get("content-type", "") else r.text
             raise CustomerRejected(r.status_code, str(detail))
         body = r.json()
-        return CreatedCustomer(id=uuid.UUID(body["id"]), name=body["name"], owner_id=body.get("owner_id"),
-                               status=body.get("status", "prospect"))
+        return CreatedCustomer(
+            id=uuid.UUID(body["id"]),
+            name=body["name"],
+            owner_id=body.get("owner_id"),
+            status=body.get("status", "prospect"),
+        )

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"])
 SELLERS = (Role.SALES_MANAGER, Role.SALES_REP)
 
 
-async def load(session, lead_id: uuid.UUID, principal: Principal, *, for_update: bool = False) -> Lead:  # noqa: ANN001
+async def load(session, lead_id: uuid.UUID, principal: Principal, *, for_update: bool = False) -> Lead:
     stmt = select(Lead).where(Lead.id == lead_id)
     lead = (await session.execute(stmt.with_for_update() if for_update else stmt)).scalar_one_or_none()
     if lead is None or not may_see(principal, lead.owner_id):
@@ -31,19 +31,26 @@ async def load(session, lead_id: uuid.UUID, principal: Principal, *, for_update:
 
 @router.post("", status_code=201, response_model=LeadOut, summary="Create a lead (scored at once)")
 async def create_lead(
-    body: LeadCreate, session: SessionDep, idem: IdempotencyDep,
+    body: LeadCreate,
+    session: SessionDep,
+    idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     lead = await service.create_lead(session, body, principal)
-    return await idem.respond(201, LeadOut.model_validate(lead), headers={
-        "Location": f"/v1/leads/{lead.id}", "ETag": etag_for(lead.id, lead.version)})
+    return await idem.respond(
+        201,
+        LeadOut.model_validate(lead),
+        headers={"Location": f"/v1/leads/{lead.id}", "ETag": etag_for(lead.id, lead.version)},
+    )
 
 
 @router.get("", response_model=Page[LeadOut], summary="List leads (a rep sees own leads)")
 async def list_leads(
-    session: SessionDep, page: PageQuery, principal: Annotated[Principal, require_roles(*SELLERS)],
+    session: SessionDep,
+    page: PageQuery,
+    principal: Annotated[Principal, require_roles(*SELLERS)],
     status: Annotated[str | None, Query(pattern="^(new|contacted|qualified|disqualified|converted)$")] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     campaign_id: uuid.UUID | None = None,
@@ -64,7 +71,9 @@ async def list_leads(
 
 @router.get("/{lead_id}", response_model=LeadOut, summary="Get one lead with its score reasons")
 async def get_lead(
-    lead_id: uuid.UUID, session: SessionDep, response: Response,
+    lead_id: uuid.UUID,
+    session: SessionDep,
+    response: Response,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> LeadOut:
     lead = await load(session, lead_id, principal)
@@ -74,7 +83,11 @@ async def get_lead(
 
 @router.patch("/{lead_id}", response_model=LeadOut, summary="Change a lead or its status (If-Match honoured)")
 async def patch_lead(
-    lead_id: uuid.UUID, body: LeadPatch, request: Request, session: SessionDep, response: Response,
+    lead_id: uuid.UUID,
+    body: LeadPatch,
+    request: Request,
+    session: SessionDep,
+    response: Response,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> LeadOut:
     lead = await load(session, lead_id, principal, for_update=True)
@@ -84,18 +97,33 @@ async def patch_lead(
     return LeadOut.model_validate(lead)
 
 
-@router.post("/{lead_id}/convert", response_model=ConvertResult, summary="Convert a lead into a customer (and a deal)",
-             responses={409: {"description": "lead not convertible"}, 503: {"description": "customer service down"}})
+@router.post(
+    "/{lead_id}/convert",
+    response_model=ConvertResult,
+    summary="Convert a lead into a customer (and a deal)",
+    responses={409: {"description": "lead not convertible"}, 503: {"description": "customer service down"}},
+)
 async def convert_lead(
-    lead_id: uuid.UUID, request: Request, session: SessionDep, idem: IdempotencyDep,
-    principal: Annotated[Principal, require_roles(*SELLERS)], body: ConvertRequest | None = None,
+    lead_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    idem: IdempotencyDep,
+    principal: Annotated[Principal, require_roles(*SELLERS)],
+    body: ConvertRequest | None = None,
 ) -> Response:
     body = body or ConvertRequest()
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     lead = await load(session, lead_id, principal, for_update=True)
-    created = await service.convert_lead(session, lead, body, principal, request.app.state.customer_directory,
-                                         request.app.state.settings.large_deal_thresholds)
-    out = ConvertResult(lead=LeadOut.model_validate(lead), customer_id=lead.customer_id, customer_created=created,
-                        deal_id=lead.deal_id)
+    created = await service.convert_lead(
+        session,
+        lead,
+        body,
+        principal,
+        request.app.state.customer_directory,
+        request.app.state.settings.large_deal_thresholds,
+    )
+    out = ConvertResult(
+        lead=LeadOut.model_validate(lead), customer_id=lead.customer_id, customer_created=created, deal_id=lead.deal_id
+    )
     return await idem.respond(200, out, headers={"ETag": etag_for(lead.id, lead.version)})

@@ -36,8 +36,15 @@ def check_convertible(current: str) -> None:
         raise LeadStatusError(f"a {current} lead cannot be converted", allowed=list(TRANSITIONS.get(current, ())))
 
 
-SOURCE_POINTS = {"referral": 30, "partner": 25, "trade_show": 20, "web_form": 15, "campaign": 15,
-                 "cold_call": 5, "other": 0}
+SOURCE_POINTS = {
+    "referral": 30,
+    "partner": 25,
+    "trade_show": 20,
+    "web_form": 15,
+    "campaign": 15,
+    "cold_call": 5,
+    "other": 0,
+}
 DECISION_TITLES = ("ceo", "cfo", "cto", "owner", "founder", "director", "head", "vp", "president", "manager")
 ENGAGEMENT_POINTS, ENGAGEMENT_CAP = 5, 20
 # Estimated value bands (in the lead's currency) and their fit points.

@@ -15,12 +15,18 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from tessera_shared.http.inputs import IsoDate
 
 from tessera_sales.deals.schemas import LineItemIn, OpenStage
 from tessera_sales.schemas_common import (
-    Currency, MoneyIn, MoneyOut, OwnerId, Text200, Text500, check_minor_units,
+    Currency,
+    MoneyIn,
+    MoneyOut,
+    OwnerId,
+    Text200,
+    Text500,
+    check_minor_units,
 )
+from tessera_shared.http.inputs import IsoDate
 
 LeadSource = Literal["campaign", "web_form", "referral", "trade_show", "cold_call", "partner", "other"]
 LeadStatus = Literal["new", "contacted", "qualified", "disqualified"]
@@ -37,8 +43,14 @@ class _ValueWithCurrency(BaseModel):
 
 
 class LeadCreate(_ValueWithCurrency):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"name": "Grace Hopper", "company": "Navy Labs", "email": "grace@example.com", "source": "web_form"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"name": "Grace Hopper", "company": "Navy Labs", "email": "grace@example.com", "source": "web_form"}
+            ]
+        },
+    )
 
     name: Text200
     company: Text200 | None = None
@@ -134,6 +146,3 @@ class ConvertResult(BaseModel):
     customer_id: uuid.UUID
     customer_created: bool
     deal_id: uuid.UUID | None
-
-
-

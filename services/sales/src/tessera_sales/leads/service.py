@@ -26,18 +26,30 @@ from tessera_shared.outbox import publish
 
 
 def rescore(lead: Lead) -> None:
-    total, parts = rules.score(rules.LeadFacts(
-        source=lead.source, company=lead.company, title=lead.title, email=lead.email, phone=lead.phone,
-        estimated_value=lead.estimated_value, engagement_count=lead.engagement_count,
-    ))
+    total, parts = rules.score(
+        rules.LeadFacts(
+            source=lead.source,
+            company=lead.company,
+            title=lead.title,
+            email=lead.email,
+            phone=lead.phone,
+            estimated_value=lead.estimated_value,
+            engagement_count=lead.engagement_count,
+        )
+    )
     lead.score = total
     lead.score_reasons = [{"rule": p.rule, "points": p.points, "reason": p.reason} for p in parts]
 
 
 def customer_payload_for(lead: Lead) -> dict[str, object]:
     """The customer a lead becomes: its company when it names one, else the person."""
-    payload = {"kind": "organization" if lead.company else "person", "name": lead.company or lead.name,
-               "email": lead.email, "phone": lead.phone, "owner_id": lead.owner_id}
+    payload = {
+        "kind": "organization" if lead.company else "person",
+        "name": lead.company or lead.name,
+        "email": lead.email,
+        "phone": lead.phone,
+        "owner_id": lead.owner_id,
+    }
     return {k: v for k, v in payload.items() if v is not None}
 
 
@@ -48,18 +60,34 @@ def status_problem(exc: rules.LeadStatusError) -> Problem:
 async def create_lead(session: AsyncSession, data: LeadCreate, principal: Principal) -> Lead:
     await check_campaign(session, data.campaign_id)
     lead = Lead(
-        name=data.name, company=data.company, title=data.title, email=str(data.email).lower() if data.email else None,
-        phone=data.phone, source=data.source, owner_id=owner_for_new(principal, data.owner_id),
-        campaign_id=data.campaign_id, currency=data.currency,
+        name=data.name,
+        company=data.company,
+        title=data.title,
+        email=str(data.email).lower() if data.email else None,
+        phone=data.phone,
+        source=data.source,
+        owner_id=owner_for_new(principal, data.owner_id),
+        campaign_id=data.campaign_id,
+        currency=data.currency,
         estimated_value=quantize(data.estimated_value, data.currency) if data.estimated_value is not None else None,
     )
     rescore(lead)
     session.add(lead)
     await session.flush()
-    await publish(session, LeadCreated(
-        lead_id=lead.id, source=lead.source, name=lead.name, company=lead.company, owner_id=lead.owner_id,
-        score=lead.score, campaign_id=lead.campaign_id, created_at=lead.created_at,
-    ), subject=lead.id)
+    await publish(
+        session,
+        LeadCreated(
+            lead_id=lead.id,
+            source=lead.source,
+            name=lead.name,
+            company=lead.company,
+            owner_id=lead.owner_id,
+            score=lead.score,
+            campaign_id=lead.campaign_id,
+            created_at=lead.created_at,
+        ),
+        subject=lead.id,
+    )
     return lead
 
 
@@ -95,8 +123,12 @@ async def update_lead(session: AsyncSession, lead: Lead, patch: LeadPatch, princ
 
 
 async def convert_lead(
-    session: AsyncSession, lead: Lead, body: ConvertRequest, principal: Principal,
-    directory: CustomerDirectory, thresholds: Mapping[str, Decimal],
+    session: AsyncSession,
+    lead: Lead,
+    body: ConvertRequest,
+    principal: Principal,
+    directory: CustomerDirectory,
+    thresholds: Mapping[str, Decimal],
 ) -> bool:
     """Returns whether a customer was created. Nothing is stored when the customer service fails."""
     try:
@@ -115,31 +147,56 @@ async def convert_lead(
         try:
             customer = await directory.create_customer(customer_payload_for(lead), idempotency_key=str(lead.id))
         except CustomerServiceUnavailable as exc:
-            raise Problem(503, f"the customer service is unavailable; retry later ({exc})",
-                          slug="upstream-unavailable", headers={"Retry-After": "5"}) from None
+            raise Problem(
+                503,
+                f"the customer service is unavailable; retry later ({exc})",
+                slug="upstream-unavailable",
+                headers={"Retry-After": "5"},
+            ) from None
         except CustomerRejected as exc:
-            raise Problem(502, f"the customer service refused the new customer: {exc.detail}",
-                          slug="upstream-error", upstream_status=exc.status) from None
+            raise Problem(
+                502,
+                f"the customer service refused the new customer: {exc.detail}",
+                slug="upstream-error",
+                upstream_status=exc.status,
+            ) from None
         customer_id, created = customer.id, True
         # Known at once: a deal for it can be created before customer.created arrives.
         if await session.get(KnownCustomer, customer.id) is None:
-            session.add(KnownCustomer(customer_id=customer.id, name=customer.name, owner_id=customer.owner_id,
-                                      status=customer.status))
+            session.add(
+                KnownCustomer(
+                    customer_id=customer.id, name=customer.name, owner_id=customer.owner_id, status=customer.status
+                )
+            )
     deal_id = None
     if body.deal is not None:
         deal, _ = await deals.create_deal(
-            session, DealCreate(customer_id=customer_id, campaign_id=lead.campaign_id,
-                                **body.deal.model_dump(exclude_unset=False)),
-            principal, thresholds, lead_id=lead.id, owner_id=lead.owner_id or principal.subject,
+            session,
+            DealCreate(
+                customer_id=customer_id, campaign_id=lead.campaign_id, **body.deal.model_dump(exclude_unset=False)
+            ),
+            principal,
+            thresholds,
+            lead_id=lead.id,
+            owner_id=lead.owner_id or principal.subject,
         )
         deal_id = deal.id
     now = utcnow()
     lead.status, lead.customer_id, lead.deal_id, lead.converted_at = "converted", customer_id, deal_id, now
     lead.version += 1
     lead.updated_at = now
-    await publish(session, LeadConverted(
-        lead_id=lead.id, customer_id=customer_id, deal_id=deal_id, source=lead.source, campaign_id=lead.campaign_id,
-        owner_id=lead.owner_id, converted_at=now,
-    ), subject=customer_id)
+    await publish(
+        session,
+        LeadConverted(
+            lead_id=lead.id,
+            customer_id=customer_id,
+            deal_id=deal_id,
+            source=lead.source,
+            campaign_id=lead.campaign_id,
+            owner_id=lead.owner_id,
+            converted_at=now,
+        ),
+        subject=customer_id,
+    )
     await session.flush()
     return created

@@ -29,27 +29,44 @@ class Recommendations(BaseModel):
     items: list[RecommendationOut]
 
 
-def _won_lines():  # noqa: ANN202
-    return (select(Deal.customer_id, DealLine.product_code).join(Deal, Deal.id == DealLine.deal_id)
-            .where(Deal.stage == "won", DealLine.product_code.is_not(None)))
+def _won_lines():
+    return (
+        select(Deal.customer_id, DealLine.product_code)
+        .join(Deal, Deal.id == DealLine.deal_id)
+        .where(Deal.stage == "won", DealLine.product_code.is_not(None))
+    )
 
 
 @router.get("", response_model=Recommendations, summary="Products similar customers bought that this one has not")
 async def list_recommendations(
-    session: SessionDep, _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP)],
-    customer_id: uuid.UUID, limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    session: SessionDep,
+    _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP)],
+    customer_id: uuid.UUID,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> Recommendations:
     won = _won_lines().subquery()
     own = select(won.c.product_code).where(won.c.customer_id == customer_id).distinct()
     bought = sorted(x for x in (await session.execute(own)).scalars())
     neighbours = select(won.c.customer_id).where(won.c.product_code.in_(own), won.c.customer_id != customer_id)
-    stmt = (select(won.c.product_code, func.count(distinct(won.c.customer_id)))
-            .where(won.c.customer_id.in_(neighbours), won.c.product_code.not_in(own))
-            .group_by(won.c.product_code))
+    stmt = (
+        select(won.c.product_code, func.count(distinct(won.c.customer_id)))
+        .where(won.c.customer_id.in_(neighbours), won.c.product_code.not_in(own))
+        .group_by(won.c.product_code)
+    )
     evidence = {code: int(n) for code, n in await session.execute(stmt)}
     ranked = rules.rank(evidence, limit)
-    names = dict((await session.execute(
-        select(Product.code, Product.name).where(Product.code.in_([r.product_code for r in ranked])))).all())
-    return Recommendations(customer_id=customer_id, bought=bought, items=[
-        RecommendationOut(product_code=r.product_code, name=names.get(r.product_code), evidence=r.evidence)
-        for r in ranked])
+    names = dict(
+        (
+            await session.execute(
+                select(Product.code, Product.name).where(Product.code.in_([r.product_code for r in ranked]))
+            )
+        ).all()
+    )
+    return Recommendations(
+        customer_id=customer_id,
+        bought=bought,
+        items=[
+            RecommendationOut(product_code=r.product_code, name=names.get(r.product_code), evidence=r.evidence)
+            for r in ranked
+        ],
+    )

@@ -8,10 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlalchemy import func, select
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
-from tessera_shared.http.inputs import IsoDate
 
 from tessera_sales.access import scope_owner
 from tessera_sales.activities.models import Activity
@@ -20,8 +16,19 @@ from tessera_sales.deals.rules import OPEN_STAGES
 from tessera_sales.money import from_minor
 from tessera_sales.reports import rules
 from tessera_sales.reports.schemas import (
-    Forecast, ForecastRow, Funnel, FunnelStepOut, RepPerformance, SalesPerformance, StageTime, WonAmount,
+    Forecast,
+    ForecastRow,
+    Funnel,
+    FunnelStepOut,
+    RepPerformance,
+    SalesPerformance,
+    StageTime,
+    WonAmount,
 )
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.inputs import IsoDate
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -31,8 +38,12 @@ Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", descript
 
 def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
     if start and end and end < start:
-        raise Problem(422, "invalid input: to is before from", slug="validation-error",
-                      errors=[{"field": "to", "location": "query", "message": "before from"}])
+        raise Problem(
+            422,
+            "invalid input: to is before from",
+            slug="validation-error",
+            errors=[{"field": "to", "location": "query", "message": "before from"}],
+        )
     lo = datetime.combine(start, time(), UTC) if start else None
     hi = datetime.combine(end + timedelta(days=1), time(), UTC) if end else None  # 'to' is inclusive
     return lo, hi
@@ -44,22 +55,38 @@ def _owner_filter(principal: Principal, owner_id: str | None) -> str | None:
 
 
 def _row(x: rules.ForecastLine) -> ForecastRow:
-    return ForecastRow(close_month=x.close_month, owner_id=x.owner_id, currency=x.currency, deals=x.deals,
-                       pipeline=x.pipeline, weighted=x.weighted)
+    return ForecastRow(
+        close_month=x.close_month,
+        owner_id=x.owner_id,
+        currency=x.currency,
+        deals=x.deals,
+        pipeline=x.pipeline,
+        weighted=x.weighted,
+    )
 
 
 @router.get("/forecast", response_model=Forecast, summary="Weighted pipeline by close month and owner")
 async def forecast_report(
-    session: SessionDep, principal: Annotated[Principal, require_roles(*READERS)],
-    from_month: Month = None, to_month: Month = None,
+    session: SessionDep,
+    principal: Annotated[Principal, require_roles(*READERS)],
+    from_month: Month = None,
+    to_month: Month = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     currency: Annotated[str | None, Query(pattern="^[A-Z]{3}$")] = None,
 ) -> Forecast:
-    stmt = (select(Deal.close_month, Deal.owner_id, Deal.currency, func.count(), func.sum(Deal.amount_minor),
-                   func.sum(Deal.amount_minor * Deal.probability))
-            .where(Deal.stage.in_(OPEN_STAGES))
-            .group_by(Deal.close_month, Deal.owner_id, Deal.currency)
-            .order_by(Deal.close_month, Deal.owner_id, Deal.currency))
+    stmt = (
+        select(
+            Deal.close_month,
+            Deal.owner_id,
+            Deal.currency,
+            func.count(),
+            func.sum(Deal.amount_minor),
+            func.sum(Deal.amount_minor * Deal.probability),
+        )
+        .where(Deal.stage.in_(OPEN_STAGES))
+        .group_by(Deal.close_month, Deal.owner_id, Deal.currency)
+        .order_by(Deal.close_month, Deal.owner_id, Deal.currency)
+    )
     if (owner := _owner_filter(principal, owner_id)) is not None:
         stmt = stmt.where(Deal.owner_id == owner)
     if from_month:
@@ -74,7 +101,8 @@ async def forecast_report(
 
 @router.get("/funnel", response_model=Funnel, summary="Stage-to-stage conversion from the stage history")
 async def funnel_report(
-    session: SessionDep, principal: Annotated[Principal, require_roles(*READERS)],
+    session: SessionDep,
+    principal: Annotated[Principal, require_roles(*READERS)],
     from_: Annotated[IsoDate | None, Query(alias="from", description="deals created on or after")] = None,
     to: Annotated[IsoDate | None, Query(description="deals created on or before")] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
@@ -90,15 +118,23 @@ async def funnel_report(
         furthest, lost = furthest.where(Deal.created_at < hi), lost.where(Deal.created_at < hi)
     counts = {int(r): int(n) for r, n in await session.execute(furthest) if r}
     steps = rules.funnel(counts)
-    return Funnel(created_from=from_, created_to=to, deals=sum(counts.values()), lost=int(await session.scalar(lost)),
-                  steps=[FunnelStepOut(stage=s.stage, reached=s.reached, conversion_to_next=s.conversion_to_next)
-                         for s in steps])
+    return Funnel(
+        created_from=from_,
+        created_to=to,
+        deals=sum(counts.values()),
+        lost=int(await session.scalar(lost)),
+        steps=[FunnelStepOut(stage=s.stage, reached=s.reached, conversion_to_next=s.conversion_to_next) for s in steps],
+    )
 
 
-@router.get("/sales-performance", response_model=SalesPerformance,
-            summary="Win rate, sales cycle, time per stage and per-rep performance")
+@router.get(
+    "/sales-performance",
+    response_model=SalesPerformance,
+    summary="Win rate, sales cycle, time per stage and per-rep performance",
+)
 async def sales_performance_report(
-    session: SessionDep, principal: Annotated[Principal, require_roles(*READERS)],
+    session: SessionDep,
+    principal: Annotated[Principal, require_roles(*READERS)],
     from_: Annotated[IsoDate | None, Query(alias="from", description="closed on or after")] = None,
     to: Annotated[IsoDate | None, Query(description="closed on or before")] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
@@ -106,25 +142,39 @@ async def sales_performance_report(
     lo, hi = _bounds(from_, to)
     owner = _owner_filter(principal, owner_id)
 
-    def window(stmt, column):  # noqa: ANN001, ANN202
+    def window(stmt, column):
         if lo:
             stmt = stmt.where(column >= lo)
         if hi:
             stmt = stmt.where(column < hi)
         return stmt
 
-    closed = window(select(Deal.owner_id, Deal.stage, Deal.currency, func.count(), func.sum(Deal.amount_minor),
-                           func.sum(Deal.cycle_seconds))
-                    .where(Deal.stage.in_(("won", "lost"))).group_by(Deal.owner_id, Deal.stage, Deal.currency),
-                    Deal.closed_at)
+    closed = window(
+        select(
+            Deal.owner_id,
+            Deal.stage,
+            Deal.currency,
+            func.count(),
+            func.sum(Deal.amount_minor),
+            func.sum(Deal.cycle_seconds),
+        )
+        .where(Deal.stage.in_(("won", "lost")))
+        .group_by(Deal.owner_id, Deal.stage, Deal.currency),
+        Deal.closed_at,
+    )
     acts = window(select(Activity.owner_id, func.count()).group_by(Activity.owner_id), Activity.occurred_at)
-    stage_times = window(select(DealStageChange.to_stage, func.count(), func.sum(DealStageChange.duration_seconds))
-                         .where(DealStageChange.left_at.is_not(None)).group_by(DealStageChange.to_stage),
-                         DealStageChange.left_at)
+    stage_times = window(
+        select(DealStageChange.to_stage, func.count(), func.sum(DealStageChange.duration_seconds))
+        .where(DealStageChange.left_at.is_not(None))
+        .group_by(DealStageChange.to_stage),
+        DealStageChange.left_at,
+    )
     if owner is not None:
         closed, acts = closed.where(Deal.owner_id == owner), acts.where(Activity.owner_id == owner)
         stage_times = stage_times.join(Deal, Deal.id == DealStageChange.deal_id).where(Deal.owner_id == owner)
-    reps: dict[str | None, dict] = defaultdict(lambda: {"won": 0, "lost": 0, "amounts": {}, "cycle": 0, "activities": 0})
+    reps: dict[str | None, dict] = defaultdict(
+        lambda: {"won": 0, "lost": 0, "amounts": {}, "cycle": 0, "activities": 0}
+    )
     for o, stage, cur, n, amount, cycle in await session.execute(closed):
         rep = reps[o]
         rep[stage] += int(n)
@@ -136,13 +186,26 @@ async def sales_performance_report(
     won, lost = sum(r["won"] for r in reps.values()), sum(r["lost"] for r in reps.values())
     cycle_total = sum(r["cycle"] for r in reps.values())
     return SalesPerformance(
-        closed_from=from_, closed_to=to, won=won, lost=lost, win_rate=rules.win_rate(won, lost),
+        closed_from=from_,
+        closed_to=to,
+        won=won,
+        lost=lost,
+        win_rate=rules.win_rate(won, lost),
         average_cycle_seconds=rules.average_seconds(cycle_total, won + lost),
-        stage_times=[StageTime(stage=s, transitions=int(n), average_seconds=rules.average_seconds(int(t or 0), int(n)))
-                     for s, n, t in await session.execute(stage_times)],
-        reps=[RepPerformance(
-            owner_id=o, won=r["won"], lost=r["lost"], win_rate=rules.win_rate(r["won"], r["lost"]),
-            won_amounts=[WonAmount(currency=c, amount=from_minor(a, c)) for c, a in sorted(r["amounts"].items())],
-            average_cycle_seconds=rules.average_seconds(r["cycle"], r["won"] + r["lost"]), activities=r["activities"],
-        ) for o, r in sorted(reps.items(), key=lambda kv: kv[0] or "")],
+        stage_times=[
+            StageTime(stage=s, transitions=int(n), average_seconds=rules.average_seconds(int(t or 0), int(n)))
+            for s, n, t in await session.execute(stage_times)
+        ],
+        reps=[
+            RepPerformance(
+                owner_id=o,
+                won=r["won"],
+                lost=r["lost"],
+                win_rate=rules.win_rate(r["won"], r["lost"]),
+                won_amounts=[WonAmount(currency=c, amount=from_minor(a, c)) for c, a in sorted(r["amounts"].items())],
+                average_cycle_seconds=rules.average_seconds(r["cycle"], r["won"] + r["lost"]),
+                activities=r["activities"],
+            )
+            for o, r in sorted(reps.items(), key=lambda kv: kv[0] or "")
+        ],
     )

@@ -27,10 +27,22 @@ class ForecastLine:
     weighted: Decimal
 
 
-def forecast_line(close_month: str | None, owner_id: str | None, currency: str, deals: int,
-                  amount_minor: int, weighted_minor_x100: int) -> ForecastLine:
-    return ForecastLine(close_month, owner_id, currency, deals, from_minor(amount_minor, currency),
-                        weighted_amount(weighted_minor_x100, currency))
+def forecast_line(
+    close_month: str | None,
+    owner_id: str | None,
+    currency: str,
+    deals: int,
+    amount_minor: int,
+    weighted_minor_x100: int,
+) -> ForecastLine:
+    return ForecastLine(
+        close_month,
+        owner_id,
+        currency,
+        deals,
+        from_minor(amount_minor, currency),
+        weighted_amount(weighted_minor_x100, currency),
+    )
 
 
 def totals_by_month(lines: list[ForecastLine]) -> list[ForecastLine]:
@@ -39,10 +51,22 @@ def totals_by_month(lines: list[ForecastLine]) -> list[ForecastLine]:
     for x in lines:
         key = (x.close_month, x.currency)
         prev = acc.get(key)
-        acc[key] = x if prev is None else ForecastLine(
-            x.close_month, None, x.currency, prev.deals + x.deals, prev.pipeline + x.pipeline, prev.weighted + x.weighted)
-    return [ForecastLine(m, None, c, v.deals, v.pipeline, v.weighted)
-            for (m, c), v in sorted(acc.items(), key=lambda kv: (kv[0][0] or "9999-99", kv[0][1]))]
+        acc[key] = (
+            x
+            if prev is None
+            else ForecastLine(
+                x.close_month,
+                None,
+                x.currency,
+                prev.deals + x.deals,
+                prev.pipeline + x.pipeline,
+                prev.weighted + x.weighted,
+            )
+        )
+    return [
+        ForecastLine(m, None, c, v.deals, v.pipeline, v.weighted)
+        for (m, c), v in sorted(acc.items(), key=lambda kv: (kv[0][0] or "9999-99", kv[0][1]))
+    ]
 
 
 def ratio(part: int, whole: int) -> Decimal | None:

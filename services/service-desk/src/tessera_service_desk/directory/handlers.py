@@ -23,20 +23,27 @@ ERASED = "[erased]"
 
 async def _customers_created(session: AsyncSession, events: list[tuple[CloudEvent, CustomerCreated]]) -> None:
     now = utcnow()
-    rows = {data.customer_id: {"customer_id": data.customer_id, "name": data.name, "tier": "ordinary",
-                               "updated_at": now} for _, data in reversed(events)}  # a repeat: the first wins
+    rows = {
+        data.customer_id: {"customer_id": data.customer_id, "name": data.name, "tier": "ordinary", "updated_at": now}
+        for _, data in reversed(events)
+    }  # a repeat: the first wins
     table = KnownCustomer.__table__
     stmt = upsert(session, table)
     # A row made early (a tier or agreement arrived first) learns the name, unless erased since.
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=["customer_id"], set_={"name": stmt.excluded.name},
-        where=(table.c.name == "") & table.c.erased_at.is_(None)), list(rows.values()))
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["customer_id"],
+            set_={"name": stmt.excluded.name},
+            where=(table.c.name == "") & table.c.erased_at.is_(None),
+        ),
+        list(rows.values()),
+    )
 
 
 on_customer_created = Batched(_customers_created)
 
 
-def tier_changed_handler(settings: ServiceDeskSettings):  # noqa: ANN201 - returns a consumer handler
+def tier_changed_handler(settings: ServiceDeskSettings):
     async def tiers_changed(session: AsyncSession, events: list[tuple[CloudEvent, CustomerTierChanged]]) -> None:
         # A value run moves many customers' tiers at once: one statement for the run's customers.
         newest: dict[uuid.UUID, CustomerTierChanged] = {}
@@ -48,19 +55,39 @@ def tier_changed_handler(settings: ServiceDeskSettings):  # noqa: ANN201 - retur
         stmt = upsert(session, table)
         stmt = stmt.on_conflict_do_update(
             index_elements=["customer_id"],
-            set_={"tier": stmt.excluded.tier, "tier_changed_at": stmt.excluded.tier_changed_at,
-                  "updated_at": stmt.excluded.updated_at},
+            set_={
+                "tier": stmt.excluded.tier,
+                "tier_changed_at": stmt.excluded.tier_changed_at,
+                "updated_at": stmt.excluded.updated_at,
+            },
             # An older announcement arriving late must not undo a newer tier.
             where=table.c.tier_changed_at.is_(None) | (table.c.tier_changed_at < stmt.excluded.tier_changed_at),
         ).returning(table.c.customer_id)
-        rows = [{"customer_id": d.customer_id, "name": "", "tier": d.to_tier, "tier_changed_at": d.changed_at,
-                 "updated_at": d.changed_at} for d in newest.values()]  # a row made early: its name follows
+        rows = [
+            {
+                "customer_id": d.customer_id,
+                "name": "",
+                "tier": d.to_tier,
+                "tier_changed_at": d.changed_at,
+                "updated_at": d.changed_at,
+            }
+            for d in newest.values()
+        ]  # a row made early: its name follows
         changed = set((await session.execute(stmt, rows)).scalars())
         if not changed:
             return
         # Open tickets follow their customer's new tier: their SLA targets are resolved again.
-        tickets = (await session.execute(select(Ticket).where(
-            Ticket.customer_id.in_(changed), Ticket.status.in_(OPEN_STATUSES)).order_by(Ticket.id))).scalars().all()
+        tickets = (
+            (
+                await session.execute(
+                    select(Ticket)
+                    .where(Ticket.customer_id.in_(changed), Ticket.status.in_(OPEN_STATUSES))
+                    .order_by(Ticket.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
         for ticket in tickets:
             data = newest[ticket.customer_id]
             if ticket.tier == data.to_tier:
@@ -76,8 +103,9 @@ def tier_changed_handler(settings: ServiceDeskSettings):  # noqa: ANN201 - retur
 async def on_customer_merged(session: AsyncSession, event: CloudEvent, data: CustomerMerged) -> None:
     """Re-point everything of the merged customer to the survivor (a second delivery finds nothing)."""
     for table in (Ticket, Survey):
-        await session.execute(update(table).where(table.customer_id == data.merged_id)
-                              .values(customer_id=data.survivor_id))
+        await session.execute(
+            update(table).where(table.customer_id == data.merged_id).values(customer_id=data.survivor_id)
+        )
     merged = await session.get(KnownCustomer, data.merged_id)
     if merged is None:
         # Kept even when unknown so far: new tickets for the old id are pointed to the survivor.
@@ -90,15 +118,15 @@ async def on_customer_merged(session: AsyncSession, event: CloudEvent, data: Cus
 async def on_customer_erased(session: AsyncSession, event: CloudEvent, data: CustomerErased) -> None:
     """Personal data goes; categories, times, scores and counts stay for the reports."""
     ticket_ids = select(Ticket.id).where(Ticket.customer_id == data.customer_id).scalar_subquery()
-    await session.execute(update(Ticket).where(Ticket.customer_id == data.customer_id)
-                          .values(subject=ERASED, description="", contact_id=None))
-    await session.execute(update(TicketComment).where(TicketComment.ticket_id.in_(ticket_ids))
-                          .values(body=ERASED))
+    await session.execute(
+        update(Ticket)
+        .where(Ticket.customer_id == data.customer_id)
+        .values(subject=ERASED, description="", contact_id=None)
+    )
+    await session.execute(update(TicketComment).where(TicketComment.ticket_id.in_(ticket_ids)).values(body=ERASED))
     await session.execute(update(Survey).where(Survey.customer_id == data.customer_id).values(comment=None))
     known = await session.get(KnownCustomer, data.customer_id)
     if known is None:
         known = KnownCustomer(customer_id=data.customer_id, name="")
         session.add(known)
     known.name, known.erased_at, known.updated_at = "", data.erased_at, data.erased_at
-
-

@@ -20,7 +20,9 @@ class KnownCustomer(Base, table=True):
     tier: str = Field(default="ordinary", sa_column=Column(String(20), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     # The customer's service agreement level (服务协议); one axis of the SLA policy.
-    service_level: str = Field(default="standard", sa_column=Column(String(30), nullable=False, server_default="standard"))
+    service_level: str = Field(
+        default="standard", sa_column=Column(String(30), nullable=False, server_default="standard")
+    )
     # Guards against a stale tier announcement overwriting a newer one.
     tier_changed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     merged_into: uuid.UUID | None = Field(default=None, nullable=True)

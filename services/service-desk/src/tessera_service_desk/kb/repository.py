@@ -17,37 +17,43 @@ class ArticleRepository:
     async def get(self, article_id: uuid.UUID) -> KbArticle | None:
         return await self.session.get(KbArticle, article_id)
 
-    async def list(self, params: PageParams, *, status: str | None, ticket_id: uuid.UUID | None
-                   ) -> tuple[list[KbArticle], str | None]:
+    async def list(
+        self, params: PageParams, *, status: str | None, ticket_id: uuid.UUID | None
+    ) -> tuple[list[KbArticle], str | None]:
         stmt = select(KbArticle)
         if status is not None:
             stmt = stmt.where(KbArticle.status == status)
         if ticket_id is not None:
-            stmt = stmt.where(KbArticle.id.in_(
-                select(KbArticleTicket.article_id).where(KbArticleTicket.ticket_id == ticket_id)))
+            stmt = stmt.where(
+                KbArticle.id.in_(select(KbArticleTicket.article_id).where(KbArticleTicket.ticket_id == ticket_id))
+            )
         return await paginate(self.session, stmt, params, (KbArticle.id,))
 
     async def search(self, q: str, *, status: str, limit: int) -> list[KbArticle]:
         ids = await search_for(self.session).search(self.session, q, status=status, limit=limit)
         if not ids:
             return []
-        found = {a.id: a for a in (await self.session.execute(select(KbArticle).where(KbArticle.id.in_(ids)))).scalars()}
+        found = {
+            a.id: a for a in (await self.session.execute(select(KbArticle).where(KbArticle.id.in_(ids)))).scalars()
+        }
         return [found[i] for i in ids if i in found]  # keep the ranking order
 
     async def solved_counts(self, article_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
         if not article_ids:
             return {}
         rows = await self.session.execute(
-            select(KbArticleTicket.article_id, func.count()).where(KbArticleTicket.article_id.in_(article_ids))
-            .group_by(KbArticleTicket.article_id))
+            select(KbArticleTicket.article_id, func.count())
+            .where(KbArticleTicket.article_id.in_(article_ids))
+            .group_by(KbArticleTicket.article_id)
+        )
         return {a: int(n) for a, n in rows}
 
     async def count_view(self, article_id: uuid.UUID) -> None:
         # Counted in SQL, so concurrent readers never lose a view; not a version change.
-        await self.session.execute(update(KbArticle).where(KbArticle.id == article_id)
-                                   .values(view_count=KbArticle.view_count + 1))
+        await self.session.execute(
+            update(KbArticle).where(KbArticle.id == article_id).values(view_count=KbArticle.view_count + 1)
+        )
 
     async def vote(self, article_id: uuid.UUID, helpful: bool) -> None:
         column = KbArticle.helpful_count if helpful else KbArticle.not_helpful_count
-        await self.session.execute(update(KbArticle).where(KbArticle.id == article_id)
-                                   .values({column.key: column + 1}))
+        await self.session.execute(update(KbArticle).where(KbArticle.id == article_id).values({column.key: column + 1}))

@@ -10,7 +10,13 @@ from tessera_service_desk.errors import NO_NUL, invalid, not_found
 from tessera_service_desk.kb.models import KbArticle, KbArticleTicket
 from tessera_service_desk.kb.repository import ArticleRepository
 from tessera_service_desk.kb.schemas import (
-    ArticleCreate, ArticleOut, ArticlePatch, ArticleStatus, Feedback, TicketLink, TicketLinkOut,
+    ArticleCreate,
+    ArticleOut,
+    ArticlePatch,
+    ArticleStatus,
+    Feedback,
+    TicketLink,
+    TicketLinkOut,
 )
 from tessera_service_desk.tickets.models import Ticket
 from tessera_shared.auth import Principal, Role, require_roles
@@ -29,44 +35,75 @@ READERS = (*AUTHORS, Role.SALES_MANAGER, Role.SALES_REP, Role.BILLING_CLERK, Rol
 def article_out(a: KbArticle, solved: int) -> ArticleOut:
     votes = a.helpful_count + a.not_helpful_count
     return ArticleOut(
-        id=a.id, title=a.title, body=a.body, tags=a.tags, status=a.status, author_id=a.author_id,
-        view_count=a.view_count, helpful_count=a.helpful_count, not_helpful_count=a.not_helpful_count,
-        helpfulness=round(a.helpful_count / votes, 4) if votes else None, solved_ticket_count=solved,
-        created_at=a.created_at, updated_at=a.updated_at, version=a.version,
+        id=a.id,
+        title=a.title,
+        body=a.body,
+        tags=a.tags,
+        status=a.status,
+        author_id=a.author_id,
+        view_count=a.view_count,
+        helpful_count=a.helpful_count,
+        not_helpful_count=a.not_helpful_count,
+        helpfulness=round(a.helpful_count / votes, 4) if votes else None,
+        solved_ticket_count=solved,
+        created_at=a.created_at,
+        updated_at=a.updated_at,
+        version=a.version,
     )
 
 
-async def _article(session, article_id: uuid.UUID) -> KbArticle:  # noqa: ANN001
+async def _article(session, article_id: uuid.UUID) -> KbArticle:
     article = await ArticleRepository(session).get(article_id)
     if article is None:
         raise not_found("article", article_id)
     return article
 
 
-async def _out(session, article: KbArticle) -> ArticleOut:  # noqa: ANN001
+async def _out(session, article: KbArticle) -> ArticleOut:
     counts = await ArticleRepository(session).solved_counts([article.id])
     return article_out(article, counts.get(article.id, 0))
 
 
 @router.post("", status_code=201, response_model=ArticleOut, summary="Write a solution article")
-async def create_article(body: ArticleCreate, session: SessionDep, idem: IdempotencyDep,
-                         principal: Annotated[Principal, require_roles(*AUTHORS)]) -> Response:
+async def create_article(
+    body: ArticleCreate,
+    session: SessionDep,
+    idem: IdempotencyDep,
+    principal: Annotated[Principal, require_roles(*AUTHORS)],
+) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     now = utcnow()
-    article = KbArticle(title=body.title, body=body.body, tags=sorted(set(body.tags)), status=body.status,
-                        author_id=principal.subject, created_at=now, updated_at=now)
+    article = KbArticle(
+        title=body.title,
+        body=body.body,
+        tags=sorted(set(body.tags)),
+        status=body.status,
+        author_id=principal.subject,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(article)
     await session.flush()
-    return await idem.respond(201, article_out(article, 0), headers={
-        "Location": f"/v1/kb/articles/{article.id}", "ETag": etag_for(article.id, article.version)})
+    return await idem.respond(
+        201,
+        article_out(article, 0),
+        headers={"Location": f"/v1/kb/articles/{article.id}", "ETag": etag_for(article.id, article.version)},
+    )
 
 
-@router.get("", response_model=Page[ArticleOut],
-            summary="List articles, or search them with q (best matches first, no further pages)")
+@router.get(
+    "",
+    response_model=Page[ArticleOut],
+    summary="List articles, or search them with q (best matches first, no further pages)",
+)
 async def list_articles(
-    session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*READERS)],
-    q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_NUL, description="Full-text search")] = None,
+    session: SessionDep,
+    page: PageQuery,
+    _: Annotated[Principal, require_roles(*READERS)],
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=200, pattern=NO_NUL, description="Full-text search")
+    ] = None,
     status: ArticleStatus | None = None,
     ticket_id: Annotated[uuid.UUID | None, Query(description="Articles that solved this ticket")] = None,
 ) -> Page[ArticleOut]:
@@ -82,8 +119,12 @@ async def list_articles(
 
 
 @router.get("/{article_id}", response_model=ArticleOut, summary="Read an article (counts a view)")
-async def get_article(article_id: uuid.UUID, session: WriteSessionDep, response: Response,
-                      _: Annotated[Principal, require_roles(*READERS)]) -> ArticleOut:
+async def get_article(
+    article_id: uuid.UUID,
+    session: WriteSessionDep,
+    response: Response,
+    _: Annotated[Principal, require_roles(*READERS)],
+) -> ArticleOut:
     article = await _article(session, article_id)
     if article.status == "published":
         await ArticleRepository(session).count_view(article.id)
@@ -93,8 +134,14 @@ async def get_article(article_id: uuid.UUID, session: WriteSessionDep, response:
 
 
 @router.patch("/{article_id}", response_model=ArticleOut, summary="Edit an article (If-Match honoured)")
-async def patch_article(article_id: uuid.UUID, body: ArticlePatch, request: Request, session: SessionDep,
-                        response: Response, _: Annotated[Principal, require_roles(*AUTHORS)]) -> ArticleOut:
+async def patch_article(
+    article_id: uuid.UUID,
+    body: ArticlePatch,
+    request: Request,
+    session: SessionDep,
+    response: Response,
+    _: Annotated[Principal, require_roles(*AUTHORS)],
+) -> ArticleOut:
     article = await _article(session, article_id)
     check_if_match(request, article.id, article.version)
     if not body.model_fields_set:
@@ -111,10 +158,12 @@ async def patch_article(article_id: uuid.UUID, body: ArticlePatch, request: Requ
     return await _out(session, article)
 
 
-@router.delete("/{article_id}", status_code=204,
-               summary="Archive an article (kept for the tickets it solved; hidden from search)")
-async def delete_article(article_id: uuid.UUID, session: SessionDep,
-                         _: Annotated[Principal, require_roles(*AUTHORS)]) -> Response:
+@router.delete(
+    "/{article_id}", status_code=204, summary="Archive an article (kept for the tickets it solved; hidden from search)"
+)
+async def delete_article(
+    article_id: uuid.UUID, session: SessionDep, _: Annotated[Principal, require_roles(*AUTHORS)]
+) -> Response:
     article = await _article(session, article_id)
     if article.status != "archived":
         article.status, article.version, article.updated_at = "archived", article.version + 1, utcnow()
@@ -122,23 +171,38 @@ async def delete_article(article_id: uuid.UUID, session: SessionDep,
 
 
 @router.post("/{article_id}/feedback", response_model=ArticleOut, summary="Was this article helpful?")
-async def rate_article(article_id: uuid.UUID, body: Feedback, session: SessionDep,
-                   _: Annotated[Principal, require_roles(*READERS)]) -> ArticleOut:
+async def rate_article(
+    article_id: uuid.UUID, body: Feedback, session: SessionDep, _: Annotated[Principal, require_roles(*READERS)]
+) -> ArticleOut:
     article = await _article(session, article_id)
     await ArticleRepository(session).vote(article.id, body.helpful)
     await session.refresh(article)
     return await _out(session, article)
 
 
-@router.post("/{article_id}/tickets", status_code=201, response_model=TicketLinkOut,
-             summary="Record that this article solved a ticket (again: 200, same link)")
-async def link_ticket(article_id: uuid.UUID, body: TicketLink, session: SessionDep, response: Response,
-                      principal: Annotated[Principal, require_roles(*AUTHORS)]) -> TicketLinkOut:
+@router.post(
+    "/{article_id}/tickets",
+    status_code=201,
+    response_model=TicketLinkOut,
+    summary="Record that this article solved a ticket (again: 200, same link)",
+)
+async def link_ticket(
+    article_id: uuid.UUID,
+    body: TicketLink,
+    session: SessionDep,
+    response: Response,
+    principal: Annotated[Principal, require_roles(*AUTHORS)],
+) -> TicketLinkOut:
     await _article(session, article_id)
     if await session.get(Ticket, body.ticket_id) is None:
         raise invalid("ticket_id", f"ticket {body.ticket_id} not found")
-    existing = (await session.execute(select(KbArticleTicket).where(
-        KbArticleTicket.article_id == article_id, KbArticleTicket.ticket_id == body.ticket_id))).scalar_one_or_none()
+    existing = (
+        await session.execute(
+            select(KbArticleTicket).where(
+                KbArticleTicket.article_id == article_id, KbArticleTicket.ticket_id == body.ticket_id
+            )
+        )
+    ).scalar_one_or_none()
     if existing is not None:
         response.status_code = 200
         return TicketLinkOut.model_validate(existing)

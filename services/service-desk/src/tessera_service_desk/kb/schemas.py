@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from tessera_shared.http.inputs import Trimmed
 
 from tessera_service_desk.errors import NO_NUL
+from tessera_shared.http.inputs import Trimmed
 
 Title = Trimmed(min_length=1, max_length=300, pattern=NO_NUL)
 Body = Trimmed(min_length=1, max_length=200_000, pattern=NO_NUL)

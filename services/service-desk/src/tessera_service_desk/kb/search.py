@@ -38,9 +38,14 @@ async def prepare_search(app: FastAPI) -> None:
     if engine.dialect.name != "sqlite":
         return
     async with engine.begin() as conn:
-        found = (await conn.execute(text(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ('kb_articles_fts_ai', "
-            "'kb_articles_fts_ad', 'kb_articles_fts_au')"))).scalar_one()
+        found = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ('kb_articles_fts_ai', "
+                    "'kb_articles_fts_ad', 'kb_articles_fts_au')"
+                )
+            )
+        ).scalar_one()
         if found == len(_TRIGGERS):
             return
         for statement in _SQLITE_SETUP:
@@ -64,11 +69,14 @@ class ArticleSearch(Protocol):
 
 class PostgresArticleSearch:
     async def search(self, session: AsyncSession, q: str, *, status: str, limit: int) -> list[uuid.UUID]:
-        rows = await session.execute(text(
-            "SELECT id FROM kb_articles, websearch_to_tsquery('english', :q) AS query "
-            "WHERE search_vector @@ query AND status = :status "
-            "ORDER BY ts_rank(search_vector, query) DESC, id LIMIT :limit"),
-            {"q": q, "status": status, "limit": limit})
+        rows = await session.execute(
+            text(
+                "SELECT id FROM kb_articles, websearch_to_tsquery('english', :q) AS query "
+                "WHERE search_vector @@ query AND status = :status "
+                "ORDER BY ts_rank(search_vector, query) DESC, id LIMIT :limit"
+            ),
+            {"q": q, "status": status, "limit": limit},
+        )
         return [r[0] for r in rows]
 
 
@@ -77,11 +85,14 @@ class SqliteArticleSearch:
         match = fts5_query(q)
         if match is None:
             return []
-        rows = await session.execute(text(
-            "SELECT a.id FROM kb_articles_fts JOIN kb_articles AS a ON a.rowid = kb_articles_fts.rowid "
-            "WHERE kb_articles_fts MATCH :match AND a.status = :status "
-            "ORDER BY bm25(kb_articles_fts, 4.0, 1.0), a.id LIMIT :limit"),
-            {"match": match, "status": status, "limit": limit})
+        rows = await session.execute(
+            text(
+                "SELECT a.id FROM kb_articles_fts JOIN kb_articles AS a ON a.rowid = kb_articles_fts.rowid "
+                "WHERE kb_articles_fts MATCH :match AND a.status = :status "
+                "ORDER BY bm25(kb_articles_fts, 4.0, 1.0), a.id LIMIT :limit"
+            ),
+            {"match": match, "status": status, "limit": limit},
+        )
         return [_uuid(r[0]) for r in rows]
 
 

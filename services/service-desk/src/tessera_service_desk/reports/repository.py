@@ -23,17 +23,21 @@ def pct(part: int, whole: int) -> float | None:
 async def backlog(session: AsyncSession, as_of: datetime) -> list[tuple[str, str, int]]:
     whens = [(Ticket.created_at > as_of - timedelta(days=days), literal(name)) for name, days in AGE_BUCKETS]
     bucket = case(*whens, else_=literal("7d+")).label("bucket")
-    stmt = (select(Ticket.priority, bucket, func.count()).where(Ticket.status.in_(OPEN_STATUSES),
-                                                                 Ticket.created_at <= as_of)
-            .group_by(Ticket.priority, bucket))
+    stmt = (
+        select(Ticket.priority, bucket, func.count())
+        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.created_at <= as_of)
+        .group_by(Ticket.priority, bucket)
+    )
     return [(p, b, int(n)) for p, b, n in await session.execute(stmt)]
 
 
 async def compliance(session: AsyncSession, start: datetime, end: datetime) -> list[tuple[str, int, int]]:
     breached = exists().where(SlaBreach.ticket_id == Ticket.id)
-    stmt = (select(Ticket.priority, func.count(), func.sum(case((breached, 0), else_=1)))
-            .where(Ticket.solved_at >= start, Ticket.solved_at < end, Ticket.status.in_(("solved", "closed")))
-            .group_by(Ticket.priority))
+    stmt = (
+        select(Ticket.priority, func.count(), func.sum(case((breached, 0), else_=1)))
+        .where(Ticket.solved_at >= start, Ticket.solved_at < end, Ticket.status.in_(("solved", "closed")))
+        .group_by(Ticket.priority)
+    )
     return [(p, int(n), int(ok or 0)) for p, n, ok in await session.execute(stmt)]
 
 
@@ -47,24 +51,36 @@ def _period(session: AsyncSession, column: Any, period: str) -> Any:
     return func.strftime("%Y-%m-01", column)
 
 
-async def satisfaction(session: AsyncSession, start: datetime, end: datetime, group_by: str,
-                       period: str) -> list[tuple[Any, ...]]:
+async def satisfaction(
+    session: AsyncSession, start: datetime, end: datetime, group_by: str, period: str
+) -> list[tuple[Any, ...]]:
     key = {"agent": Survey.agent_id, "category": Survey.category}.get(group_by)
     if key is None:
         key = _period(session, Survey.answered_at, period)
     key = key.label("key")
-    stmt = (select(
-        key, func.count(), func.avg(Survey.csat), func.sum(case((Survey.csat >= 4, 1), else_=0)),
-        func.count(Survey.nps), func.sum(case((Survey.nps >= 9, 1), else_=0)),
-        func.sum(case((Survey.nps <= 6, 1), else_=0)),
-    ).where(Survey.answered_at >= start, Survey.answered_at < end).group_by(key).order_by(key))
+    stmt = (
+        select(
+            key,
+            func.count(),
+            func.avg(Survey.csat),
+            func.sum(case((Survey.csat >= 4, 1), else_=0)),
+            func.count(Survey.nps),
+            func.sum(case((Survey.nps >= 9, 1), else_=0)),
+            func.sum(case((Survey.nps <= 6, 1), else_=0)),
+        )
+        .where(Survey.answered_at >= start, Survey.answered_at < end)
+        .group_by(key)
+        .order_by(key)
+    )
     return list(await session.execute(stmt))
 
 
-async def first_contact_resolution(session: AsyncSession, start: datetime, end: datetime
-                                   ) -> list[tuple[str, int, int]]:
+async def first_contact_resolution(session: AsyncSession, start: datetime, end: datetime) -> list[tuple[str, int, int]]:
     first_contact = and_(Ticket.public_reply_count <= 1, Ticket.reopened_count == 0)
-    stmt = (select(Ticket.category, func.count(), func.sum(case((first_contact, 1), else_=0)))
-            .where(Ticket.solved_at >= start, Ticket.solved_at < end, Ticket.status.in_(("solved", "closed")))
-            .group_by(Ticket.category).order_by(Ticket.category))
+    stmt = (
+        select(Ticket.category, func.count(), func.sum(case((first_contact, 1), else_=0)))
+        .where(Ticket.solved_at >= start, Ticket.solved_at < end, Ticket.status.in_(("solved", "closed")))
+        .group_by(Ticket.category)
+        .order_by(Ticket.category)
+    )
     return [(c, int(n), int(f or 0)) for c, n, f in await session.execute(stmt)]

@@ -9,13 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.db import utcnow
-from tessera_shared.deps import SessionDep
-from tessera_shared.http.etag import check_if_match, etag_for
-from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.http.inputs import IsoDatetime
-from tessera_shared.http.pagination import Page, PageQuery, paginate
 
 from tessera_service_desk.directory.models import KnownCustomer
 from tessera_service_desk.errors import NO_NUL, conflict, instant, invalid, not_found
@@ -31,6 +24,13 @@ from tessera_service_desk.sla.schemas import (
 from tessera_service_desk.sla.service import scan_breaches
 from tessera_service_desk.tickets.router import AGENTS, settings_of
 from tessera_service_desk.tickets.schemas import JobRunOut, NotificationOut
+from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.db import utcnow
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.etag import check_if_match, etag_for
+from tessera_shared.http.idempotency import IdempotencyDep
+from tessera_shared.http.inputs import IsoDatetime
+from tessera_shared.http.pagination import Page, PageQuery, paginate
 
 policies = APIRouter(prefix="/v1/sla-policies", tags=["sla"])
 jobs = APIRouter(prefix="/v1/tickets", tags=["sla"])
@@ -43,10 +43,14 @@ def _as_of(value: datetime | None) -> datetime:
     return instant("as_of", value) or utcnow()
 
 
-@policies.put("/agreements/{customer_id}", response_model=AgreementOut,
-              summary="Set a customer's service agreement level (an SLA policy axis)")
-async def put_agreement(customer_id: uuid.UUID, body: AgreementPut, session: SessionDep,
-                        _: Annotated[Principal, require_roles()]) -> AgreementOut:
+@policies.put(
+    "/agreements/{customer_id}",
+    response_model=AgreementOut,
+    summary="Set a customer's service agreement level (an SLA policy axis)",
+)
+async def put_agreement(
+    customer_id: uuid.UUID, body: AgreementPut, session: SessionDep, _: Annotated[Principal, require_roles()]
+) -> AgreementOut:
     known = await session.get(KnownCustomer, customer_id)
     if known is None:
         # The customer may not have reached this desk yet; its name follows with customer.created.
@@ -58,8 +62,9 @@ async def put_agreement(customer_id: uuid.UUID, body: AgreementPut, session: Ses
 
 
 @policies.post("", status_code=201, response_model=PolicyOut, summary="Create an SLA policy (admin)")
-async def create_policy(body: PolicyCreate, session: SessionDep, idem: IdempotencyDep,
-                        _: Annotated[Principal, require_roles()]) -> Response:
+async def create_policy(
+    body: PolicyCreate, session: SessionDep, idem: IdempotencyDep, _: Annotated[Principal, require_roles()]
+) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     policy = SlaPolicy(**body.model_dump())
@@ -68,18 +73,22 @@ async def create_policy(body: PolicyCreate, session: SessionDep, idem: Idempoten
             session.add(policy)
     except IntegrityError:
         raise conflict("a policy for this priority, service level and tier exists; PATCH it") from None
-    return await idem.respond(201, PolicyOut.model_validate(policy), headers={
-        "Location": f"/v1/sla-policies/{policy.id}", "ETag": etag_for(policy.id, policy.version)})
+    return await idem.respond(
+        201,
+        PolicyOut.model_validate(policy),
+        headers={"Location": f"/v1/sla-policies/{policy.id}", "ETag": etag_for(policy.id, policy.version)},
+    )
 
 
 @policies.get("", response_model=Page[PolicyOut], summary="List SLA policies")
-async def list_policies(session: SessionDep, page: PageQuery,
-                        _: Annotated[Principal, require_roles(*POLICY_READERS)]) -> Page[PolicyOut]:
+async def list_policies(
+    session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*POLICY_READERS)]
+) -> Page[PolicyOut]:
     rows, cursor = await paginate(session, select(SlaPolicy), page, (SlaPolicy.id,))
     return Page[PolicyOut](items=[PolicyOut.model_validate(p) for p in rows], next_cursor=cursor)
 
 
-async def _policy(session, policy_id: uuid.UUID) -> SlaPolicy:  # noqa: ANN001
+async def _policy(session, policy_id: uuid.UUID) -> SlaPolicy:
     policy = await session.get(SlaPolicy, policy_id)
     if policy is None:
         raise not_found("SLA policy", policy_id)
@@ -87,17 +96,30 @@ async def _policy(session, policy_id: uuid.UUID) -> SlaPolicy:  # noqa: ANN001
 
 
 @policies.get("/{policy_id}", response_model=PolicyOut, summary="One SLA policy")
-async def get_policy(policy_id: uuid.UUID, session: SessionDep, response: Response,
-                     _: Annotated[Principal, require_roles(*POLICY_READERS)]) -> PolicyOut:
+async def get_policy(
+    policy_id: uuid.UUID,
+    session: SessionDep,
+    response: Response,
+    _: Annotated[Principal, require_roles(*POLICY_READERS)],
+) -> PolicyOut:
     policy = await _policy(session, policy_id)
     response.headers["ETag"] = etag_for(policy.id, policy.version)
     return PolicyOut.model_validate(policy)
 
 
-@policies.patch("/{policy_id}", response_model=PolicyOut,
-                summary="Change targets (applies to tickets opened or re-prioritised afterwards)")
-async def patch_policy(policy_id: uuid.UUID, body: PolicyPatch, request: Request, session: SessionDep,
-                       response: Response, _: Annotated[Principal, require_roles()]) -> PolicyOut:
+@policies.patch(
+    "/{policy_id}",
+    response_model=PolicyOut,
+    summary="Change targets (applies to tickets opened or re-prioritised afterwards)",
+)
+async def patch_policy(
+    policy_id: uuid.UUID,
+    body: PolicyPatch,
+    request: Request,
+    session: SessionDep,
+    response: Response,
+    _: Annotated[Principal, require_roles()],
+) -> PolicyOut:
     policy = await _policy(session, policy_id)
     check_if_match(request, policy.id, policy.version)
     if "business_hours" in body.model_fields_set and body.business_hours is None:
@@ -111,34 +133,43 @@ async def patch_policy(policy_id: uuid.UUID, body: PolicyPatch, request: Request
 
 
 @policies.delete("/{policy_id}", status_code=204, summary="Delete an SLA policy (defaults apply again)")
-async def delete_policy(policy_id: uuid.UUID, session: SessionDep,
-                        _: Annotated[Principal, require_roles()]) -> Response:
+async def delete_policy(
+    policy_id: uuid.UUID, session: SessionDep, _: Annotated[Principal, require_roles()]
+) -> Response:
     await session.delete(await _policy(session, policy_id))
     return Response(status_code=204)
 
 
-@jobs.post("/breach-scan", response_model=JobRunOut,
-           summary="Run the SLA breach job now (admin): each breach is detected once")
+@jobs.post(
+    "/breach-scan", response_model=JobRunOut, summary="Run the SLA breach job now (admin): each breach is detected once"
+)
 async def run_breach_scan(request: Request, _: Annotated[Principal, require_roles()], as_of: AsOf = None) -> JobRunOut:
     now = _as_of(as_of)
     processed = await scan_breaches(request.app.state.runtime.sessions, now, settings_of(request))
     return JobRunOut(as_of=now, processed=processed)
 
 
-@jobs.post("/auto-close", response_model=JobRunOut,
-           summary="Close tickets solved longer ago than the auto-close delay (admin)")
+@jobs.post(
+    "/auto-close", response_model=JobRunOut, summary="Close tickets solved longer ago than the auto-close delay (admin)"
+)
 async def run_auto_close(request: Request, _: Annotated[Principal, require_roles()], as_of: AsOf = None) -> JobRunOut:
     now = _as_of(as_of)
     processed = await auto_close_solved(request.app.state.runtime.sessions, now, settings_of(request))
     return JobRunOut(as_of=now, processed=processed)
 
 
-@jobs.get("/notifications", response_model=Page[NotificationOut],
-          summary="Escalation notifications for a tier (the next tier's queue)")
-async def list_notifications(session: SessionDep, page: PageQuery,
-                             _: Annotated[Principal, require_roles(*AGENTS, Role.SALES_MANAGER)],
-                             group: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
-                             ticket_id: uuid.UUID | None = None) -> Page[NotificationOut]:
+@jobs.get(
+    "/notifications",
+    response_model=Page[NotificationOut],
+    summary="Escalation notifications for a tier (the next tier's queue)",
+)
+async def list_notifications(
+    session: SessionDep,
+    page: PageQuery,
+    _: Annotated[Principal, require_roles(*AGENTS, Role.SALES_MANAGER)],
+    group: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
+    ticket_id: uuid.UUID | None = None,
+) -> Page[NotificationOut]:
     stmt = select(EscalationNotification)
     if group is not None:
         stmt = stmt.where(EscalationNotification.recipient_group == group)
@@ -146,5 +177,3 @@ async def list_notifications(session: SessionDep, page: PageQuery,
         stmt = stmt.where(EscalationNotification.ticket_id == ticket_id)
     rows, cursor = await paginate(session, stmt, page, (EscalationNotification.id,))
     return Page[NotificationOut](items=[NotificationOut.model_validate(n) for n in rows], next_cursor=cursor)
-
-

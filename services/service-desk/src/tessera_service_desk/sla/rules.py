@@ -102,8 +102,9 @@ def _clip(spans: Sequence[tuple[datetime, datetime | None]], since: datetime, un
             yield s, e
 
 
-def due_at(spans: Sequence[tuple[datetime, datetime | None]], target: timedelta, since: datetime,
-           calendar: BusinessCalendar) -> datetime | None:
+def due_at(
+    spans: Sequence[tuple[datetime, datetime | None]], target: timedelta, since: datetime, calendar: BusinessCalendar
+) -> datetime | None:
     """When ``target`` of running business time after ``since`` is used up; None while paused before it."""
     remaining = target
     for s, e in _clip(spans, since):
@@ -116,10 +117,12 @@ def due_at(spans: Sequence[tuple[datetime, datetime | None]], target: timedelta,
     return None
 
 
-def used_time(spans: Sequence[tuple[datetime, datetime | None]], since: datetime, until: datetime,
-              calendar: BusinessCalendar) -> timedelta:
-    return sum((business_time_between(s, e, calendar) for s, e in _clip(spans, since, until)
-                if e is not None), timedelta(0))
+def used_time(
+    spans: Sequence[tuple[datetime, datetime | None]], since: datetime, until: datetime, calendar: BusinessCalendar
+) -> timedelta:
+    return sum(
+        (business_time_between(s, e, calendar) for s, e in _clip(spans, since, until) if e is not None), timedelta(0)
+    )
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,14 @@ class ClockInput:
     status: str
 
 
-def metric_state(metric: str, target: int | None, inp: ClockInput, calendar: BusinessCalendar,
-                 now: datetime, spans: Sequence[tuple[datetime, datetime | None]] | None = None) -> MetricState:
+def metric_state(
+    metric: str,
+    target: int | None,
+    inp: ClockInput,
+    calendar: BusinessCalendar,
+    now: datetime,
+    spans: Sequence[tuple[datetime, datetime | None]] | None = None,
+) -> MetricState:
     spans = running_spans(inp.opened_at, inp.changes) if spans is None else spans
     if metric == "first_response":
         since, achieved = inp.opened_at, inp.first_response_at
@@ -177,7 +186,12 @@ def clock(targets: Targets, inp: ClockInput, calendar: BusinessCalendar, now: da
 def next_due(states: dict[str, MetricState], already_breached: Iterable[str]) -> datetime | None:
     """The earliest due time still to watch: what the breach job's index is keyed on."""
     skip = set(already_breached)
-    dues = [s.due_at for s in states.values()
-            if s.due_at is not None and s.achieved_at is None and s.state in ("running", "breached")
-            and s.metric not in skip]
+    dues = [
+        s.due_at
+        for s in states.values()
+        if s.due_at is not None
+        and s.achieved_at is None
+        and s.state in ("running", "breached")
+        and s.metric not in skip
+    ]
     return min(dues) if dues else None

@@ -19,9 +19,13 @@ from tessera_shared.outbox import publish
 
 
 def policy_row(p: SlaPolicy) -> rules.PolicyRow:
-    return rules.PolicyRow(p.priority, p.service_level, p.tier,
-                           rules.Targets(p.first_response_minutes, p.next_response_minutes, p.resolution_minutes),
-                           p.business_hours)
+    return rules.PolicyRow(
+        p.priority,
+        p.service_level,
+        p.tier,
+        rules.Targets(p.first_response_minutes, p.next_response_minutes, p.resolution_minutes),
+        p.business_hours,
+    )
 
 
 async def apply_policy(session: AsyncSession, ticket: Ticket) -> None:
@@ -45,22 +49,29 @@ def targets_of(ticket: Ticket) -> rules.Targets:
 async def status_changes(session: AsyncSession, ticket_id: object) -> list[rules.StatusChange]:
     rows = await session.execute(
         select(TicketStatusChange.at, TicketStatusChange.to_status)
-        .where(TicketStatusChange.ticket_id == ticket_id).order_by(TicketStatusChange.at, TicketStatusChange.id)
+        .where(TicketStatusChange.ticket_id == ticket_id)
+        .order_by(TicketStatusChange.at, TicketStatusChange.id)
     )
     return [rules.StatusChange(at, to) for at, to in rows]
 
 
-def clock_of(ticket: Ticket, changes: list[rules.StatusChange], settings: ServiceDeskSettings,
-             now: datetime) -> dict[str, rules.MetricState]:
+def clock_of(
+    ticket: Ticket, changes: list[rules.StatusChange], settings: ServiceDeskSettings, now: datetime
+) -> dict[str, rules.MetricState]:
     inp = rules.ClockInput(
-        opened_at=ticket.created_at, changes=changes, first_response_at=ticket.first_response_at,
-        awaiting_reply_since=ticket.awaiting_reply_since, solved_at=ticket.solved_at, status=ticket.status,
+        opened_at=ticket.created_at,
+        changes=changes,
+        first_response_at=ticket.first_response_at,
+        awaiting_reply_since=ticket.awaiting_reply_since,
+        solved_at=ticket.solved_at,
+        status=ticket.status,
     )
     return rules.clock(targets_of(ticket), inp, calendar_for(ticket, settings), now)
 
 
-async def ticket_clock(session: AsyncSession, ticket: Ticket, settings: ServiceDeskSettings,
-                       now: datetime) -> dict[str, rules.MetricState]:
+async def ticket_clock(
+    session: AsyncSession, ticket: Ticket, settings: ServiceDeskSettings, now: datetime
+) -> dict[str, rules.MetricState]:
     return clock_of(ticket, await status_changes(session, ticket.id), settings, now)
 
 
@@ -74,21 +85,34 @@ async def refresh_due(session: AsyncSession, ticket: Ticket, settings: ServiceDe
     ticket.next_sla_due_at = rules.next_due(states, ticket.breached_metrics)
 
 
-async def escalate(session: AsyncSession, ticket: Ticket, reason: str, settings: ServiceDeskSettings,
-                   now: datetime) -> None:
+async def escalate(
+    session: AsyncSession, ticket: Ticket, reason: str, settings: ServiceDeskSettings, now: datetime
+) -> None:
     """One level up: the next tier is notified (a stored row) and ticket.escalated is published."""
     ticket.escalation_level += 1
     groups = settings.escalation_groups
     group = groups[min(ticket.escalation_level, len(groups)) - 1]
-    session.add(EscalationNotification(
-        ticket_id=ticket.id, level=ticket.escalation_level, recipient_group=group,
-        message=f"ticket {ticket.id} ({ticket.priority}) escalated to level {ticket.escalation_level}: {reason}",
-        created_at=now,
-    ))
-    await publish(session, TicketEscalated(
-        ticket_id=ticket.id, customer_id=ticket.customer_id, level=ticket.escalation_level, reason=reason,
-        priority=ticket.priority, escalated_at=now,  # type: ignore[arg-type]
-    ), subject=ticket.customer_id)
+    session.add(
+        EscalationNotification(
+            ticket_id=ticket.id,
+            level=ticket.escalation_level,
+            recipient_group=group,
+            message=f"ticket {ticket.id} ({ticket.priority}) escalated to level {ticket.escalation_level}: {reason}",
+            created_at=now,
+        )
+    )
+    await publish(
+        session,
+        TicketEscalated(
+            ticket_id=ticket.id,
+            customer_id=ticket.customer_id,
+            level=ticket.escalation_level,
+            reason=reason,
+            priority=ticket.priority,
+            escalated_at=now,  # type: ignore[arg-type]
+        ),
+        subject=ticket.customer_id,
+    )
     ticket.version += 1
     ticket.updated_at = now
 
@@ -100,47 +124,82 @@ async def changes_of_many(session: AsyncSession, ticket_ids: list[object]) -> di
         rows = await session.execute(
             select(TicketStatusChange.ticket_id, TicketStatusChange.at, TicketStatusChange.to_status)
             .where(TicketStatusChange.ticket_id.in_(ticket_ids))
-            .order_by(TicketStatusChange.ticket_id, TicketStatusChange.at, TicketStatusChange.id))
+            .order_by(TicketStatusChange.ticket_id, TicketStatusChange.at, TicketStatusChange.id)
+        )
         for tid, at, to in rows:
             out[tid].append(rules.StatusChange(at, to))
     return out
 
 
-async def escalate_breaches(session: AsyncSession, ticket: Ticket, settings: ServiceDeskSettings,
-                            now: datetime, changes: list[rules.StatusChange] | None = None) -> bool:
+async def escalate_breaches(
+    session: AsyncSession,
+    ticket: Ticket,
+    settings: ServiceDeskSettings,
+    now: datetime,
+    changes: list[rules.StatusChange] | None = None,
+) -> bool:
     """Record each newly breached metric once, raise the level once, tell the next tier."""
     if changes is None:
         changes = await status_changes(session, ticket.id)
     states = clock_of(ticket, changes, settings, now)
     # No flush per event: the batch's rows go to the database together at the commit.
     with session.no_autoflush:
-        fresh = [s for s in states.values()
-                 if s.state == "breached" and s.achieved_at is None and s.due_at is not None
-                 and s.due_at <= now and s.metric not in ticket.breached_metrics]
+        fresh = [
+            s
+            for s in states.values()
+            if s.state == "breached"
+            and s.achieved_at is None
+            and s.due_at is not None
+            and s.due_at <= now
+            and s.metric not in ticket.breached_metrics
+        ]
         for state in fresh:
             assert state.due_at is not None
-            session.add(SlaBreach(ticket_id=ticket.id, customer_id=ticket.customer_id, metric=state.metric,
-                                  priority=ticket.priority, due_at=state.due_at, breached_at=now))
-            await publish(session, SlaBreached(
-                ticket_id=ticket.id, customer_id=ticket.customer_id, metric=state.metric,  # type: ignore[arg-type]
-                priority=ticket.priority, due_at=state.due_at, breached_at=now,  # type: ignore[arg-type]
-            ), subject=ticket.customer_id)
+            session.add(
+                SlaBreach(
+                    ticket_id=ticket.id,
+                    customer_id=ticket.customer_id,
+                    metric=state.metric,
+                    priority=ticket.priority,
+                    due_at=state.due_at,
+                    breached_at=now,
+                )
+            )
+            await publish(
+                session,
+                SlaBreached(
+                    ticket_id=ticket.id,
+                    customer_id=ticket.customer_id,
+                    metric=state.metric,  # type: ignore[arg-type]
+                    priority=ticket.priority,
+                    due_at=state.due_at,
+                    breached_at=now,  # type: ignore[arg-type]
+                ),
+                subject=ticket.customer_id,
+            )
         if fresh:
             ticket.breached_metrics = sorted({*ticket.breached_metrics, *(s.metric for s in fresh)})
             ticket.sla_breached = True
             await escalate(session, ticket, ", ".join(f"{s.metric} SLA breached" for s in fresh), settings, now)
-        ticket.next_sla_due_at = rules.next_due(states, ticket.breached_metrics) if ticket.status in OPEN_STATUSES else None
+        ticket.next_sla_due_at = (
+            rules.next_due(states, ticket.breached_metrics) if ticket.status in OPEN_STATUSES else None
+        )
     return bool(fresh)
 
 
-async def scan_breaches(sessions: async_sessionmaker[AsyncSession], now: datetime,
-                        settings: ServiceDeskSettings) -> int:
+async def scan_breaches(
+    sessions: async_sessionmaker[AsyncSession], now: datetime, settings: ServiceDeskSettings
+) -> int:
     """The breach job: tickets whose watched due time has come, in batches, one transaction each."""
     processed = 0
     while True:
         async with unit_of_work(sessions) as session:
-            stmt = (select(Ticket).where(Ticket.next_sla_due_at <= now)
-                    .order_by(Ticket.next_sla_due_at).limit(settings.breach_batch_size))
+            stmt = (
+                select(Ticket)
+                .where(Ticket.next_sla_due_at <= now)
+                .order_by(Ticket.next_sla_due_at)
+                .limit(settings.breach_batch_size)
+            )
             if session.bind.dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             tickets = list((await session.execute(stmt)).scalars())

@@ -23,8 +23,10 @@ router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
 STAFF_READERS = frozenset({Role.ADMIN, Role.SUPPORT_AGENT, Role.SALES_MANAGER})
 # Link tokens are unpadded URL-safe base64 (see rules.survey_token).
 TOKEN_PATTERN = r"^[A-Za-z0-9_-]+$"
-TokenQuery = Annotated[str | None, Query(min_length=10, max_length=100, pattern=TOKEN_PATTERN,
-                                         description="The survey link's secret token")]
+TokenQuery = Annotated[
+    str | None,
+    Query(min_length=10, max_length=100, pattern=TOKEN_PATTERN, description="The survey link's secret token"),
+]
 
 
 def survey_url(settings: ServiceDeskSettings, survey_id: uuid.UUID) -> str:
@@ -41,9 +43,12 @@ def _check_token(request: Request, survey_id: uuid.UUID, token: str) -> None:
         raise Problem(404, f"survey {survey_id} not found")
 
 
-@router.get("/{survey_id}", response_model=SurveyStaffOut | SurveyOut,
-            summary="Read a survey: with its link token (customer) or a staff bearer token",
-            openapi_extra=public("the survey link's token is the credential; staff use a bearer token"))
+@router.get(
+    "/{survey_id}",
+    response_model=SurveyStaffOut | SurveyOut,
+    summary="Read a survey: with its link token (customer) or a staff bearer token",
+    openapi_extra=public("the survey link's token is the credential; staff use a bearer token"),
+)
 async def get_survey(survey_id: uuid.UUID, request: Request, session: SessionDep, token: TokenQuery = None):
     if token is not None:
         _check_token(request, survey_id, token)
@@ -57,20 +62,35 @@ async def get_survey(survey_id: uuid.UUID, request: Request, session: SessionDep
     survey = await session.get(Survey, survey_id)
     if survey is None:
         raise not_found("survey", survey_id)
-    return SurveyStaffOut(**SurveyOut.model_validate(survey).model_dump(), customer_id=survey.customer_id,
-                          agent_id=survey.agent_id, category=survey.category,
-                          survey_url=survey_url(_settings(request), survey.id))
+    return SurveyStaffOut(
+        **SurveyOut.model_validate(survey).model_dump(),
+        customer_id=survey.customer_id,
+        agent_id=survey.agent_id,
+        category=survey.category,
+        survey_url=survey_url(_settings(request), survey.id),
+    )
 
 
-@router.post("/{survey_id}/answer", name="answer_survey", response_model=SurveyOut, status_code=200,
-             summary="Answer a survey once, with its link token (no bearer token needed)",
-             openapi_extra=public("the survey link's token is the credential"))
-async def answer(survey_id: uuid.UUID, body: SurveyAnswer, request: Request, session: SessionDep,
-                 token: Annotated[str, Query(min_length=10, max_length=100, pattern=TOKEN_PATTERN)]) -> SurveyOut:
+@router.post(
+    "/{survey_id}/answer",
+    name="answer_survey",
+    response_model=SurveyOut,
+    status_code=200,
+    summary="Answer a survey once, with its link token (no bearer token needed)",
+    openapi_extra=public("the survey link's token is the credential"),
+)
+async def answer(
+    survey_id: uuid.UUID,
+    body: SurveyAnswer,
+    request: Request,
+    session: SessionDep,
+    token: Annotated[str, Query(min_length=10, max_length=100, pattern=TOKEN_PATTERN)],
+) -> SurveyOut:
     _check_token(request, survey_id, token)
     survey = await session.get(Survey, survey_id)
     if survey is None:
         raise not_found("survey", survey_id)
-    survey = await answer_survey(session, survey, csat=body.csat, nps=body.nps, comment=body.comment or None,
-                                 now=utcnow())
+    survey = await answer_survey(
+        session, survey, csat=body.csat, nps=body.nps, comment=body.comment or None, now=utcnow()
+    )
     return SurveyOut.model_validate(survey)

@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
-from tessera_shared.http.inputs import Trimmed
 
 from tessera_service_desk.errors import NO_NUL
+from tessera_shared.http.inputs import Trimmed
 
 
 class SurveyAnswer(BaseModel):

@@ -22,24 +22,40 @@ async def create_survey(session: AsyncSession, ticket: Ticket, now: datetime) ->
     existing = (await session.execute(select(Survey).where(Survey.ticket_id == ticket.id))).scalar_one_or_none()
     if existing is not None:
         return existing
-    survey = Survey(ticket_id=ticket.id, customer_id=ticket.customer_id, agent_id=ticket.assignee_id,
-                    category=ticket.category, created_at=now)
+    survey = Survey(
+        ticket_id=ticket.id,
+        customer_id=ticket.customer_id,
+        agent_id=ticket.assignee_id,
+        category=ticket.category,
+        created_at=now,
+    )
     session.add(survey)
     return survey
 
 
-async def answer_survey(session: AsyncSession, survey: Survey, *, csat: int, nps: int | None,
-                        comment: str | None, now: datetime) -> Survey:
+async def answer_survey(
+    session: AsyncSession, survey: Survey, *, csat: int, nps: int | None, comment: str | None, now: datetime
+) -> Survey:
     # A conditional update: two concurrent answers cannot both win.
     result = await session.execute(
-        update(Survey).where(Survey.id == survey.id, Survey.answered_at.is_(None))
+        update(Survey)
+        .where(Survey.id == survey.id, Survey.answered_at.is_(None))
         .values(csat=csat, nps=nps, comment=comment, answered_at=now)
     )
     if result.rowcount != 1:
         raise conflict("this survey was already answered", slug="survey-already-answered")
     await session.refresh(survey)
-    await publish(session, SurveyAnswered(
-        survey_id=survey.id, ticket_id=survey.ticket_id, customer_id=survey.customer_id, csat=csat, nps=nps,
-        comment=comment, answered_at=now,
-    ), subject=survey.customer_id)
+    await publish(
+        session,
+        SurveyAnswered(
+            survey_id=survey.id,
+            ticket_id=survey.ticket_id,
+            customer_id=survey.customer_id,
+            csat=csat,
+            nps=nps,
+            comment=comment,
+            answered_at=now,
+        ),
+        subject=survey.customer_id,
+    )
     return survey

@@ -27,8 +27,14 @@ class TicketRepository:
 
     async def list(self, params: PageParams, **filters: object) -> tuple[list[Ticket], str | None]:
         stmt = select(Ticket)
-        columns = {"customer_id": Ticket.customer_id, "status": Ticket.status, "assignee_id": Ticket.assignee_id,
-                   "priority": Ticket.priority, "category": Ticket.category, "group": Ticket.group_name}
+        columns = {
+            "customer_id": Ticket.customer_id,
+            "status": Ticket.status,
+            "assignee_id": Ticket.assignee_id,
+            "priority": Ticket.priority,
+            "category": Ticket.category,
+            "group": Ticket.group_name,
+        }
         for name, value in filters.items():
             if value is not None:
                 stmt = stmt.where(columns[name] == value)
@@ -36,12 +42,17 @@ class TicketRepository:
 
     async def history(self, ticket: Ticket, limit: int) -> list[Ticket]:
         """The customer's other tickets opened before this one, newest first."""
-        stmt = (select(Ticket).where(Ticket.customer_id == ticket.customer_id, Ticket.id < ticket.id)
-                .order_by(Ticket.id.desc()).limit(limit))
+        stmt = (
+            select(Ticket)
+            .where(Ticket.customer_id == ticket.customer_id, Ticket.id < ticket.id)
+            .order_by(Ticket.id.desc())
+            .limit(limit)
+        )
         return list((await self.session.execute(stmt)).scalars())
 
-    async def comments(self, ticket_id: uuid.UUID, params: PageParams, *, public_only: bool
-                       ) -> tuple[list[TicketComment], str | None]:
+    async def comments(
+        self, ticket_id: uuid.UUID, params: PageParams, *, public_only: bool
+    ) -> tuple[list[TicketComment], str | None]:
         stmt = select(TicketComment).where(TicketComment.ticket_id == ticket_id)
         if public_only:
             stmt = stmt.where(TicketComment.public.is_(True))

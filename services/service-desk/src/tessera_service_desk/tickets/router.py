@@ -9,10 +9,17 @@ from tessera_service_desk.errors import NO_NUL, conflict, not_found
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.sla.service import escalate
 from tessera_service_desk.tickets.repository import TicketRepository
-from tessera_service_desk.tickets.schemas import (
-    CommentCreate, CommentOut, EscalationCreate, Status, TicketCreate, TicketDetail, TicketOut, TicketPatch,
-)
 from tessera_service_desk.tickets.rules import OPEN_STATUSES
+from tessera_service_desk.tickets.schemas import (
+    CommentCreate,
+    CommentOut,
+    EscalationCreate,
+    Status,
+    TicketCreate,
+    TicketDetail,
+    TicketOut,
+    TicketPatch,
+)
 from tessera_service_desk.tickets.service import add_comment, create_ticket, update_ticket
 from tessera_service_desk.tickets.views import ticket_detail, ticket_out
 from tessera_shared.auth import Principal, Role, require_roles
@@ -35,7 +42,7 @@ def settings_of(request: Request) -> ServiceDeskSettings:
     return request.app.state.settings
 
 
-async def _ticket(session, ticket_id: uuid.UUID, *, for_update: bool = False):  # noqa: ANN001, ANN202
+async def _ticket(session, ticket_id: uuid.UUID, *, for_update: bool = False):
     ticket = await TicketRepository(session).get(ticket_id, for_update=for_update)
     if ticket is None:
         raise not_found("ticket", ticket_id)
@@ -43,19 +50,30 @@ async def _ticket(session, ticket_id: uuid.UUID, *, for_update: bool = False):  
 
 
 @router.post("", name="create_ticket", status_code=201, response_model=TicketOut, summary="Open a ticket")
-async def create(body: TicketCreate, request: Request, session: SessionDep, idem: IdempotencyDep,
-                 principal: Annotated[Principal, require_roles(*AGENTS)]) -> Response:
+async def create(
+    body: TicketCreate,
+    request: Request,
+    session: SessionDep,
+    idem: IdempotencyDep,
+    principal: Annotated[Principal, require_roles(*AGENTS)],
+) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     now = utcnow()
     ticket = await create_ticket(session, body, principal, settings_of(request), now)
-    return await idem.respond(201, ticket_out(ticket, settings_of(request), now), headers={
-        "Location": f"/v1/tickets/{ticket.id}", "ETag": etag_for(ticket.id, ticket.version)})
+    return await idem.respond(
+        201,
+        ticket_out(ticket, settings_of(request), now),
+        headers={"Location": f"/v1/tickets/{ticket.id}", "ETag": etag_for(ticket.id, ticket.version)},
+    )
 
 
 @router.get("", response_model=Page[TicketOut], summary="List tickets (cursor pagination, filters)")
 async def list_tickets(
-    request: Request, session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*READERS)],
+    request: Request,
+    session: SessionDep,
+    page: PageQuery,
+    _: Annotated[Principal, require_roles(*READERS)],
     customer_id: uuid.UUID | None = None,
     status: Status | None = None,
     priority: Priority | None = None,
@@ -64,25 +82,46 @@ async def list_tickets(
     group: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
 ) -> Page[TicketOut]:
     rows, cursor = await TicketRepository(session).list(
-        page, customer_id=customer_id, status=status, priority=priority, category=category,
-        assignee_id=assignee_id, group=group)
+        page,
+        customer_id=customer_id,
+        status=status,
+        priority=priority,
+        category=category,
+        assignee_id=assignee_id,
+        group=group,
+    )
     now = utcnow()
     return Page[TicketOut](items=[ticket_out(t, settings_of(request), now) for t in rows], next_cursor=cursor)
 
 
-@router.get("/{ticket_id}", response_model=TicketDetail,
-            summary="One ticket with its SLA clock and the customer's earlier tickets")
-async def get_ticket(ticket_id: uuid.UUID, request: Request, session: SessionDep, response: Response,
-                     _: Annotated[Principal, require_roles(*READERS)]) -> TicketDetail:
+@router.get(
+    "/{ticket_id}",
+    response_model=TicketDetail,
+    summary="One ticket with its SLA clock and the customer's earlier tickets",
+)
+async def get_ticket(
+    ticket_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    response: Response,
+    _: Annotated[Principal, require_roles(*READERS)],
+) -> TicketDetail:
     ticket = await _ticket(session, ticket_id)
     response.headers["ETag"] = etag_for(ticket.id, ticket.version)
     return await ticket_detail(session, ticket, settings_of(request), utcnow())
 
 
-@router.patch("/{ticket_id}", response_model=TicketDetail,
-              summary="Change a ticket (status machine enforced; If-Match honoured)")
-async def patch_ticket(ticket_id: uuid.UUID, body: TicketPatch, request: Request, session: SessionDep,
-                       response: Response, principal: Annotated[Principal, require_roles(*AGENTS)]) -> TicketDetail:
+@router.patch(
+    "/{ticket_id}", response_model=TicketDetail, summary="Change a ticket (status machine enforced; If-Match honoured)"
+)
+async def patch_ticket(
+    ticket_id: uuid.UUID,
+    body: TicketPatch,
+    request: Request,
+    session: SessionDep,
+    response: Response,
+    principal: Annotated[Principal, require_roles(*AGENTS)],
+) -> TicketDetail:
     ticket = await _ticket(session, ticket_id, for_update=True)
     check_if_match(request, ticket.id, ticket.version)
     now = utcnow()
@@ -91,40 +130,70 @@ async def patch_ticket(ticket_id: uuid.UUID, body: TicketPatch, request: Request
     return await ticket_detail(session, ticket, settings_of(request), now)
 
 
-@router.post("/{ticket_id}/escalations", response_model=TicketDetail,
-             summary="Escalate by hand: level up, the next tier is notified (If-Match honoured)")
-async def escalate_ticket(ticket_id: uuid.UUID, body: EscalationCreate, request: Request, session: SessionDep,
-                          response: Response, principal: Annotated[Principal, require_roles(*AGENTS)]) -> TicketDetail:
+@router.post(
+    "/{ticket_id}/escalations",
+    response_model=TicketDetail,
+    summary="Escalate by hand: level up, the next tier is notified (If-Match honoured)",
+)
+async def escalate_ticket(
+    ticket_id: uuid.UUID,
+    body: EscalationCreate,
+    request: Request,
+    session: SessionDep,
+    response: Response,
+    principal: Annotated[Principal, require_roles(*AGENTS)],
+) -> TicketDetail:
     ticket = await _ticket(session, ticket_id, for_update=True)
     check_if_match(request, ticket.id, ticket.version)
     if ticket.status not in OPEN_STATUSES:
-        raise conflict(f"a {ticket.status} ticket cannot be escalated", slug="invalid-transition",
-                       current_status=ticket.status)
+        raise conflict(
+            f"a {ticket.status} ticket cannot be escalated", slug="invalid-transition", current_status=ticket.status
+        )
     now = utcnow()
     await escalate(session, ticket, f"{body.reason} (by {principal.subject})", settings_of(request), now)
     response.headers["ETag"] = etag_for(ticket.id, ticket.version)
     return await ticket_detail(session, ticket, settings_of(request), now)
 
 
-@router.post("/{ticket_id}/comments", status_code=201, response_model=CommentOut,
-             summary="Add a public reply or an internal note")
-async def create_comment(ticket_id: uuid.UUID, body: CommentCreate, request: Request, session: SessionDep,
-                         idem: IdempotencyDep, principal: Annotated[Principal, require_roles(*AGENTS)]) -> Response:
+@router.post(
+    "/{ticket_id}/comments",
+    status_code=201,
+    response_model=CommentOut,
+    summary="Add a public reply or an internal note",
+)
+async def create_comment(
+    ticket_id: uuid.UUID,
+    body: CommentCreate,
+    request: Request,
+    session: SessionDep,
+    idem: IdempotencyDep,
+    principal: Annotated[Principal, require_roles(*AGENTS)],
+) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     ticket = await _ticket(session, ticket_id, for_update=True)
     comment = await add_comment(session, ticket, body, principal, settings_of(request), utcnow())
     await session.flush()
-    return await idem.respond(201, CommentOut.model_validate(comment), headers={
-        "Location": f"/v1/tickets/{ticket.id}/comments/{comment.id}", "ETag": etag_for(ticket.id, ticket.version)})
+    return await idem.respond(
+        201,
+        CommentOut.model_validate(comment),
+        headers={
+            "Location": f"/v1/tickets/{ticket.id}/comments/{comment.id}",
+            "ETag": etag_for(ticket.id, ticket.version),
+        },
+    )
 
 
-@router.get("/{ticket_id}/comments", response_model=Page[CommentOut],
-            summary="The conversation, oldest first (internal notes only for the desk)")
-async def list_comments(ticket_id: uuid.UUID, session: SessionDep, page: PageQuery,
-                        principal: Annotated[Principal, require_roles(*READERS)]) -> Page[CommentOut]:
+@router.get(
+    "/{ticket_id}/comments",
+    response_model=Page[CommentOut],
+    summary="The conversation, oldest first (internal notes only for the desk)",
+)
+async def list_comments(
+    ticket_id: uuid.UUID, session: SessionDep, page: PageQuery, principal: Annotated[Principal, require_roles(*READERS)]
+) -> Page[CommentOut]:
     await _ticket(session, ticket_id)
     rows, cursor = await TicketRepository(session).comments(
-        ticket_id, page, public_only=not principal.has_any(SEES_INTERNAL))
+        ticket_id, page, public_only=not principal.has_any(SEES_INTERNAL)
+    )
     return Page[CommentOut](items=[CommentOut.model_validate(c) for c in rows], next_cursor=cursor)
-

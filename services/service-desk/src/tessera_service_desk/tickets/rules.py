@@ -28,16 +28,18 @@ class TransitionRefused(Exception):
     reason: str
 
 
-def allowed_transitions(current: str, *, solved_at: datetime | None, now: datetime,
-                        reopen_window: timedelta) -> tuple[str, ...]:
+def allowed_transitions(
+    current: str, *, solved_at: datetime | None, now: datetime, reopen_window: timedelta
+) -> tuple[str, ...]:
     allowed = set(TRANSITIONS[current])
     if current == "solved" and (solved_at is None or now - solved_at > reopen_window):
         allowed.discard("open")  # past the reopen window only closing remains
     return tuple(s for s in STATUSES if s in allowed)
 
 
-def check_transition(current: str, requested: str, *, solved_at: datetime | None, now: datetime,
-                     reopen_window: timedelta) -> None:
+def check_transition(
+    current: str, requested: str, *, solved_at: datetime | None, now: datetime, reopen_window: timedelta
+) -> None:
     allowed = allowed_transitions(current, solved_at=solved_at, now=now, reopen_window=reopen_window)
     if requested in allowed:
         return
@@ -55,4 +57,3 @@ def starting_priority(requested: str, category: str, tier: str) -> str:
     if category == "complaint" and tier == "key":
         return PRIORITIES[min(PRIORITIES.index(requested) + 1, len(PRIORITIES) - 1)]
     return requested
-

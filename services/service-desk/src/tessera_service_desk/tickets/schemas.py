@@ -5,10 +5,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
-from tessera_shared.events.contracts.service_desk import Category, Channel, Priority
-from tessera_shared.http.inputs import Trimmed
 
 from tessera_service_desk.errors import NO_NUL, invalid
+from tessera_shared.events.contracts.service_desk import Category, Channel, Priority
+from tessera_shared.http.inputs import Trimmed
 
 Status = Literal["new", "open", "pending", "on_hold", "solved", "closed"]
 Subject = Trimmed(min_length=1, max_length=300, pattern=NO_NUL)

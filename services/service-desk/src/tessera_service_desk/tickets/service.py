@@ -20,8 +20,9 @@ from tessera_shared.events.contracts import TicketClosed, TicketOpened
 from tessera_shared.outbox import publish
 
 
-async def create_ticket(session: AsyncSession, data: TicketCreate, principal: Principal,
-                        settings: ServiceDeskSettings, now: datetime) -> Ticket:
+async def create_ticket(
+    session: AsyncSession, data: TicketCreate, principal: Principal, settings: ServiceDeskSettings, now: datetime
+) -> Ticket:
     data.check()
     known = await session.get(KnownCustomer, data.customer_id)
     if known is not None and known.merged_into is not None:
@@ -31,21 +32,39 @@ async def create_ticket(session: AsyncSession, data: TicketCreate, principal: Pr
     # A customer this desk has not heard of yet (events lag) is served as an ordinary one.
     tier = known.tier if known else "ordinary"
     ticket = Ticket(
-        customer_id=data.customer_id, contact_id=data.contact_id, subject=data.subject,
-        description=data.description, channel=data.channel, category=data.category,
-        requested_priority=data.priority, priority=rules.starting_priority(data.priority, data.category, tier),
-        invoice_id=data.invoice_id, assignee_id=data.assignee_id, group_name=data.group,
-        service_level=known.service_level if known else "standard", tier=tier,
-        created_at=now, updated_at=now,
+        customer_id=data.customer_id,
+        contact_id=data.contact_id,
+        subject=data.subject,
+        description=data.description,
+        channel=data.channel,
+        category=data.category,
+        requested_priority=data.priority,
+        priority=rules.starting_priority(data.priority, data.category, tier),
+        invoice_id=data.invoice_id,
+        assignee_id=data.assignee_id,
+        group_name=data.group,
+        service_level=known.service_level if known else "standard",
+        tier=tier,
+        created_at=now,
+        updated_at=now,
     )
     TicketRepository(session).add(ticket)
     await apply_policy(session, ticket)
     await refresh_due(session, ticket, settings, now)
-    await publish(session, TicketOpened(
-        ticket_id=ticket.id, customer_id=ticket.customer_id, subject=ticket.subject,
-        channel=ticket.channel, category=ticket.category, priority=ticket.priority,  # type: ignore[arg-type]
-        invoice_id=ticket.invoice_id, opened_at=now,
-    ), subject=ticket.customer_id)
+    await publish(
+        session,
+        TicketOpened(
+            ticket_id=ticket.id,
+            customer_id=ticket.customer_id,
+            subject=ticket.subject,
+            channel=ticket.channel,
+            category=ticket.category,
+            priority=ticket.priority,  # type: ignore[arg-type]
+            invoice_id=ticket.invoice_id,
+            opened_at=now,
+        ),
+        subject=ticket.customer_id,
+    )
     return ticket
 
 
@@ -53,18 +72,26 @@ def _reopen_window(settings: ServiceDeskSettings) -> timedelta:
     return timedelta(hours=settings.reopen_window_hours)
 
 
-async def change_status(session: AsyncSession, ticket: Ticket, to_status: str, actor: str,
-                        settings: ServiceDeskSettings, now: datetime) -> None:
+async def change_status(
+    session: AsyncSession, ticket: Ticket, to_status: str, actor: str, settings: ServiceDeskSettings, now: datetime
+) -> None:
     if to_status == ticket.status:
         return
     try:
-        rules.check_transition(ticket.status, to_status, solved_at=ticket.solved_at, now=now,
-                               reopen_window=_reopen_window(settings))
+        rules.check_transition(
+            ticket.status, to_status, solved_at=ticket.solved_at, now=now, reopen_window=_reopen_window(settings)
+        )
     except rules.TransitionRefused as refused:
-        raise conflict(refused.reason, allowed=refused.allowed, slug="invalid-transition",
-                       current_status=refused.current, requested_status=refused.requested) from None
-    session.add(TicketStatusChange(ticket_id=ticket.id, from_status=ticket.status, to_status=to_status,
-                                   actor=actor, at=now))
+        raise conflict(
+            refused.reason,
+            allowed=refused.allowed,
+            slug="invalid-transition",
+            current_status=refused.current,
+            requested_status=refused.requested,
+        ) from None
+    session.add(
+        TicketStatusChange(ticket_id=ticket.id, from_status=ticket.status, to_status=to_status, actor=actor, at=now)
+    )
     if ticket.status == "solved" and to_status == "open":
         ticket.reopened_count += 1
         ticket.solved_at = None
@@ -75,20 +102,39 @@ async def change_status(session: AsyncSession, ticket: Ticket, to_status: str, a
         ticket.closed_at = now
         ticket.solved_at = ticket.solved_at or now
         await create_survey(session, ticket, now)
-        await publish(session, TicketClosed(
-            ticket_id=ticket.id, customer_id=ticket.customer_id, category=ticket.category,  # type: ignore[arg-type]
-            priority=ticket.priority, invoice_id=ticket.invoice_id,  # type: ignore[arg-type]
-            sla_breached=ticket.sla_breached, opened_at=ticket.created_at, closed_at=now,
-        ), subject=ticket.customer_id)
+        await publish(
+            session,
+            TicketClosed(
+                ticket_id=ticket.id,
+                customer_id=ticket.customer_id,
+                category=ticket.category,  # type: ignore[arg-type]
+                priority=ticket.priority,
+                invoice_id=ticket.invoice_id,  # type: ignore[arg-type]
+                sla_breached=ticket.sla_breached,
+                opened_at=ticket.created_at,
+                closed_at=now,
+            ),
+            subject=ticket.customer_id,
+        )
 
 
-async def update_ticket(session: AsyncSession, ticket: Ticket, patch: TicketPatch, principal: Principal,
-                        settings: ServiceDeskSettings, now: datetime) -> Ticket:
+async def update_ticket(
+    session: AsyncSession,
+    ticket: Ticket,
+    patch: TicketPatch,
+    principal: Principal,
+    settings: ServiceDeskSettings,
+    now: datetime,
+) -> Ticket:
     patch.check()
     fields = patch.model_fields_set
     if ticket.status == "closed":
-        raise conflict("a closed ticket is final; open a new ticket", allowed=[], slug="invalid-transition",
-                       current_status="closed")
+        raise conflict(
+            "a closed ticket is final; open a new ticket",
+            allowed=[],
+            slug="invalid-transition",
+            current_status="closed",
+        )
     for name in ("subject", "description", "contact_id", "assignee_id"):
         if name in fields:
             setattr(ticket, name, getattr(patch, name))
@@ -105,14 +151,25 @@ async def update_ticket(session: AsyncSession, ticket: Ticket, patch: TicketPatc
     return ticket
 
 
-async def add_comment(session: AsyncSession, ticket: Ticket, data: CommentCreate, principal: Principal,
-                      settings: ServiceDeskSettings, now: datetime) -> TicketComment:
+async def add_comment(
+    session: AsyncSession,
+    ticket: Ticket,
+    data: CommentCreate,
+    principal: Principal,
+    settings: ServiceDeskSettings,
+    now: datetime,
+) -> TicketComment:
     data.check()
     if ticket.status == "closed":
-        raise conflict("a closed ticket takes no more comments; open a new ticket", allowed=[],
-                       slug="ticket-closed")
-    comment = TicketComment(ticket_id=ticket.id, author_id=principal.subject, author_kind=data.author_kind,
-                            public=data.public, body=data.body, created_at=now)
+        raise conflict("a closed ticket takes no more comments; open a new ticket", allowed=[], slug="ticket-closed")
+    comment = TicketComment(
+        ticket_id=ticket.id,
+        author_id=principal.subject,
+        author_kind=data.author_kind,
+        public=data.public,
+        body=data.body,
+        created_at=now,
+    )
     session.add(comment)
     if data.public and data.author_kind == "agent":
         ticket.public_reply_count += 1

@@ -8,12 +8,13 @@ Revision ID: 19ad1a21c73d
 Revises: 54392a55d2a7
 Create Date: 2026-11-23 23:52:53.415136
 """
+
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '19ad1a21c73d'
-down_revision: str | None = '54392a55d2a7'
+revision: str = "19ad1a21c73d"
+down_revision: str | None = "54392a55d2a7"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
