@@ -1,6 +1,13 @@
 """The sales service's tables (its own metadata; no other service reads them)."""
 
-from tessera_shared.db import declarative_base
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
 
-Base = declarative_base()
+from tessera_shared.db import new_metadata
+
+
+class Base(SQLModel, registry=registry(metadata=new_metadata())):
+    """The base of sales' tables: a registry of its own, so its metadata holds only them."""
+
+
 metadata = Base.metadata
