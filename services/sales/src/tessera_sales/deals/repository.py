@@ -5,6 +5,7 @@ from collections import defaultdict
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_sales.deals.models import Deal, DealLine, DealStageChange
 from tessera_shared.http.pagination import PageParams, paginate
@@ -17,7 +18,7 @@ class DealRepository:
     async def get(self, deal_id: uuid.UUID, *, for_update: bool = False) -> Deal | None:
         if for_update:
             return (
-                await self.session.execute(select(Deal).where(Deal.id == deal_id).with_for_update())
+                await self.session.execute(select(Deal).where(col(Deal.id) == deal_id).with_for_update())
             ).scalar_one_or_none()
         return await self.session.get(Deal, deal_id)
 
@@ -25,7 +26,9 @@ class DealRepository:
         out: dict[uuid.UUID, list[DealLine]] = defaultdict(list)
         if deal_ids:
             rows = await self.session.execute(
-                select(DealLine).where(DealLine.deal_id.in_(deal_ids)).order_by(DealLine.deal_id, DealLine.position)
+                select(DealLine)
+                .where(col(DealLine.deal_id).in_(deal_ids))
+                .order_by(col(DealLine.deal_id), col(DealLine.position))
             )
             for line in rows.scalars():
                 out[line.deal_id].append(line)
@@ -34,8 +37,8 @@ class DealRepository:
     async def history(self, deal_id: uuid.UUID) -> list[DealStageChange]:
         rows = await self.session.execute(
             select(DealStageChange)
-            .where(DealStageChange.deal_id == deal_id)
-            .order_by(DealStageChange.entered_at, DealStageChange.id)
+            .where(col(DealStageChange.deal_id) == deal_id)
+            .order_by(col(DealStageChange.entered_at), col(DealStageChange.id))
         )
         return list(rows.scalars())
 
@@ -43,8 +46,8 @@ class DealRepository:
         return (
             await self.session.execute(
                 select(DealStageChange)
-                .where(DealStageChange.deal_id == deal_id, DealStageChange.left_at.is_(None))
-                .order_by(DealStageChange.entered_at.desc())
+                .where(col(DealStageChange.deal_id) == deal_id, col(DealStageChange.left_at).is_(None))
+                .order_by(col(DealStageChange.entered_at).desc())
                 .limit(1)
             )
         ).scalar_one_or_none()
@@ -60,11 +63,11 @@ class DealRepository:
     ) -> tuple[list[Deal], str | None]:
         stmt = select(Deal)
         if owner_id is not None:
-            stmt = stmt.where(Deal.owner_id == owner_id)
+            stmt = stmt.where(col(Deal.owner_id) == owner_id)
         if customer_id is not None:
-            stmt = stmt.where(Deal.customer_id == customer_id)
+            stmt = stmt.where(col(Deal.customer_id) == customer_id)
         if stage is not None:
-            stmt = stmt.where(Deal.stage == stage)
+            stmt = stmt.where(col(Deal.stage) == stage)
         if campaign_id is not None:
-            stmt = stmt.where(Deal.campaign_id == campaign_id)
-        return await paginate(self.session, stmt, params, (Deal.id,))
+            stmt = stmt.where(col(Deal.campaign_id) == campaign_id)
+        return await paginate(self.session, stmt, params, (col(Deal.id),))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_sales.access import is_manager, owner_for_new
 from tessera_sales.campaigns.models import check_campaign
@@ -22,7 +23,7 @@ from tessera_sales.directory.models import KnownCustomer
 from tessera_sales.money import quantize, to_minor
 from tessera_sales.schemas_common import check_minor_units, field_problem
 from tessera_shared.auth import Principal, Role
-from tessera_shared.db import utcnow
+from tessera_shared.db import new_id, utcnow
 from tessera_shared.events.contracts import (
     DealCreated,
     DealLargeDetected,
@@ -53,12 +54,15 @@ def stage_problem(exc: rules.StageError) -> Problem:
     return Problem(409, str(exc), slug="invalid-stage-transition", allowed=exc.allowed)
 
 
-async def build_lines(session: AsyncSession, items: list[LineItemIn], currency: str) -> list[DealLine]:
-    """Lines with catalog defaults filled in and totals computed; 422 names the line at fault."""
+async def build_lines(
+    session: AsyncSession, deal_id: uuid.UUID, items: list[LineItemIn], currency: str
+) -> list[DealLine]:
+    """The lines of deal ``deal_id``, with catalog defaults filled in and totals computed; 422 names the line at
+    fault."""
     codes = {i.product_code for i in items if i.product_code}
     products: dict[str, Product] = {}
     if codes:
-        rows = await session.execute(select(Product).where(Product.code.in_(codes)))
+        rows = await session.execute(select(Product).where(col(Product.code).in_(codes)))
         products = {p.code: p for p in rows.scalars()}
     lines = []
     for n, item in enumerate(items):
@@ -81,6 +85,7 @@ async def build_lines(session: AsyncSession, items: list[LineItemIn], currency: 
         total = rules.line_total(rules.Line(item.quantity, unit_price, item.discount_percent), currency)
         lines.append(
             DealLine(
+                deal_id=deal_id,
                 position=n + 1,
                 product_code=item.product_code,
                 description=description,
@@ -113,7 +118,7 @@ def _set_amount(deal: Deal, amount: Decimal) -> None:
     deal.amount_minor = to_minor(amount, deal.currency)
 
 
-def _set_close_date(deal: Deal, value) -> None:
+def _set_close_date(deal: Deal, value: date | None) -> None:
     deal.expected_close_date = value
     deal.close_month = value.strftime("%Y-%m") if value else None
 
@@ -192,10 +197,13 @@ async def create_deal(
 ) -> tuple[Deal, list[DealLine]]:
     await check_campaign(session, data.campaign_id)
     await check_customer(session, data.customer_id)
-    lines = await build_lines(session, data.line_items, data.currency)
+    # The deal's id is chosen here so that its lines can name it.
+    deal_id = new_id()
+    lines = await build_lines(session, deal_id, data.line_items, data.currency)
     amount = _amount_of(lines, data.amount, data.currency)
     now = utcnow()
     deal = Deal(
+        id=deal_id,
         customer_id=data.customer_id,
         title=data.title,
         currency=data.currency,
@@ -216,9 +224,7 @@ async def create_deal(
     _set_close_date(deal, data.expected_close_date)
     session.add(deal)
     await session.flush()
-    for line in lines:
-        line.deal_id = deal.id
-        session.add(line)
+    session.add_all(lines)
     await _enter_stage(session, deal, data.stage, principal.subject, now)
     await publish(
         session,
@@ -262,7 +268,8 @@ async def update_deal(
             raise field_problem(field, "may not be null")
     if "owner_id" in given and patch.owner_id != deal.owner_id and not is_manager(principal):
         raise Problem(403, "only a sales manager may reassign a deal", required_roles=["admin", "sales_manager"])
-    if "stage" in given:
+    # A null title, stage or line_items was refused above.
+    if "stage" in given and patch.stage is not None:
         try:
             rules.check_move(deal.stage, patch.stage)
         except rules.StageError as exc:
@@ -273,13 +280,11 @@ async def update_deal(
             check_minor_units(patch.amount, deal.currency, "amount")
         except ValueError as exc:
             raise field_problem("amount", str(exc)) from None
-    if "line_items" in given:
-        lines = await build_lines(session, patch.line_items, deal.currency)
+    if "line_items" in given and patch.line_items is not None:
+        lines = await build_lines(session, deal.id, patch.line_items, deal.currency)
         amount = _amount_of(lines, patch.amount, deal.currency) if lines else (patch.amount or deal.amount)
-        await session.execute(delete(DealLine).where(DealLine.deal_id == deal.id))
-        for line in lines:
-            line.deal_id = deal.id
-            session.add(line)
+        await session.execute(delete(DealLine).where(col(DealLine.deal_id) == deal.id))
+        session.add_all(lines)
         _set_amount(deal, amount)
     elif "amount" in given:
         if patch.amount is None:
@@ -287,7 +292,7 @@ async def update_deal(
         if (await DealRepository(session).lines([deal.id])).get(deal.id):
             raise field_problem("amount", "the deal has line_items; change the lines instead")
         _set_amount(deal, patch.amount)
-    if "title" in given:
+    if "title" in given and patch.title is not None:
         deal.title = patch.title
     if "owner_id" in given:
         deal.owner_id = patch.owner_id
@@ -298,19 +303,20 @@ async def update_deal(
         deal.campaign_id = patch.campaign_id
     if "payment_terms_days" in given:
         deal.payment_terms_days = patch.payment_terms_days
-    moved = "stage" in given and patch.stage != deal.stage
+    # The stage the deal moves to, if it moves.
+    to_stage = patch.stage if "stage" in given and patch.stage != deal.stage else None
     now = utcnow()
     from_stage = deal.stage
-    if moved:
-        await _enter_stage(session, deal, patch.stage, principal.subject, now)
+    if to_stage is not None:
+        await _enter_stage(session, deal, to_stage, principal.subject, now)
     # A new stage brings its default probability unless one is given in the same change.
     if "probability" in given:
         deal.probability = rules.probability_for(deal.stage, patch.probability)
         deal.probability_overridden = patch.probability is not None
-    elif moved:
+    elif to_stage is not None:
         deal.probability, deal.probability_overridden = rules.probability_for(deal.stage), False
     _bump(deal)
-    if moved:
+    if to_stage is not None:
         await _publish_stage_changed(session, deal, from_stage, principal.subject, now)
     if deal.amount != previous_amount:
         await _flag_if_large(session, deal, thresholds)
@@ -319,7 +325,9 @@ async def update_deal(
 
 async def overdue_invoices_of(session: AsyncSession, customer_id: uuid.UUID) -> list[OverdueInvoice]:
     rows = await session.execute(
-        select(OverdueInvoice).where(OverdueInvoice.customer_id == customer_id).order_by(OverdueInvoice.due_date)
+        select(OverdueInvoice)
+        .where(col(OverdueInvoice.customer_id) == customer_id)
+        .order_by(col(OverdueInvoice.due_date))
     )
     return list(rows.scalars())
 
