@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -56,7 +57,7 @@ class ServiceSpec:
     description: str
     routers: list[APIRouter]
     migrations: Path | None
-    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    handlers: Mapping[str, Handler[Any]] = field(default_factory=dict)
     # Producing services whose topics this one consumes, e.g. ["customer", "sales"].
     consumes: Iterable[str] = ()
     on_startup: Callable[[Any], Any] | None = None
@@ -92,7 +93,7 @@ class Runtime:
         self._kafka_checked_at = 0.0
         self._kafka_ok = False
 
-    def _producer(self):
+    def _producer(self) -> AIOKafkaProducer:
         return make_producer(self.settings.kafka_bootstrap, client_id=f"tessera-{self.spec.name}")
 
     async def start(self) -> None:
@@ -260,7 +261,8 @@ def build_app(
 
     def documented_paths() -> dict[str, Any]:
         if app.openapi is not openapi_with_problems:
-            return app.openapi().get("paths", {})
+            paths: dict[str, Any] = app.openapi().get("paths", {})
+            return paths
         if not own_paths:
             own_paths.update(route_paths(app))
         return own_paths

@@ -126,6 +126,8 @@ class TokenCodec:
         return principal
 
     def _decode(self, token: str) -> tuple[Principal, float, float]:
+        if self._verify_key is None:
+            raise RuntimeError("this codec has no key to verify with")
         try:
             claims = jwt.decode(
                 token,
@@ -173,7 +175,7 @@ bearer_scheme = OAuth2PasswordBearer(
 async def principal_from_request(
     request: Request, _: Annotated[str | None, Depends(bearer_scheme)] = None
 ) -> Principal:
-    cached = getattr(request.state, "principal", None)
+    cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     header = request.headers.get("authorization")

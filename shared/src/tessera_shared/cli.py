@@ -218,7 +218,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return asyncio.run(args.run(args))
+    status: int = asyncio.run(args.run(args))
+    return status
 
 
 if __name__ == "__main__":

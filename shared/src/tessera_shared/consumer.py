@@ -22,9 +22,10 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,7 +45,7 @@ from tessera_shared.observability import (
     traceparent_var,
 )
 from tessera_shared.tasks import finish_or_cancel
-from tessera_shared.tracing import SpanKind, span
+from tessera_shared.tracing import span
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +57,18 @@ ROUND_RECORDS = 32
 # all in one transaction, the others' ROUND_RECORDS per transaction.
 POLL_RECORDS = 200
 
-Handler = Callable[[AsyncSession, CloudEvent, EventData], Awaitable[None]]
+D = TypeVar("D", bound=EventData)
+
+Handler: TypeAlias = Callable[[AsyncSession, CloudEvent, D], Awaitable[None]]
+"""A reaction to events whose data is a ``D``: ``Handler[DealWon]`` takes a ``DealWon``.
+
+A runner's handlers are a ``Mapping[str, Handler[Any]]`` keyed by event type: the runner gives each
+handler the data model its key names (``event_model``), a pairing a dict's value type cannot state,
+so any handler of any data model is accepted (a bare ``Handler`` in unchecked code means the same)."""
 
 
 @dataclass(frozen=True, slots=True)
-class Batched:
+class Batched(Generic[D]):
     """A handler that applies a run of events of one type with a few statements for all of them
     (a local copy kept from another service's facts, say): ``apply(session, [(event, data), ...])``.
 
@@ -70,12 +78,12 @@ class Batched:
     be Core ones, which do not flush). The run shares its first event's trace context, so a batched
     handler publishes no events of its own."""
 
-    apply: Callable[[AsyncSession, list[tuple[CloudEvent, Any]]], Awaitable[None]]
+    apply: Callable[[AsyncSession, list[tuple[CloudEvent, D]]], Awaitable[None]]
 
-    async def __call__(self, session: AsyncSession, event: CloudEvent, data: EventData) -> None:
+    async def __call__(self, session: AsyncSession, event: CloudEvent, data: D) -> None:
         await self.many(session, [(event, data)])
 
-    async def many(self, session: AsyncSession, events: list[tuple[CloudEvent, Any]]) -> None:
+    async def many(self, session: AsyncSession, events: list[tuple[CloudEvent, D]]) -> None:
         await session.flush()  # its statements see what the handlers before it wrote
         await self.apply(session, events)
 
@@ -106,11 +114,19 @@ class _Item:
 
     record: ConsumerRecord
     event: CloudEvent | None = None
-    handler: Handler | None = None  # None: nothing to apply (skipped, or parked at once)
+    handler: Handler[Any] | None = None  # None: nothing to apply (skipped, or parked at once)
     park: tuple[BaseException, str] | None = None
     attempts: int = 0
     done: bool = False  # applied (or found already applied) in the last round's transaction
     applied: bool = False
+
+    @property
+    def target(self) -> tuple[CloudEvent, Handler[Any]]:
+        """The event and its handler, of an item that has a handler (only those are claimed,
+        applied, retried or counted: an item is given a handler only with its event)."""
+        if self.event is None or self.handler is None:
+            raise RuntimeError("an item without a handler has nothing to apply")
+        return self.event, self.handler
 
 
 def _runs(items: list[_Item]) -> Iterator[list[_Item]]:
@@ -131,7 +147,7 @@ class ConsumerRunner:
         *,
         service: str,
         sessions: async_sessionmaker[AsyncSession],
-        handlers: Mapping[str, Handler],
+        handlers: Mapping[str, Handler[Any]],
         consumer_factory: Callable[[], AIOKafkaConsumer],
         producer_factory: Callable[[], AIOKafkaProducer],
         dlq_topic: str,
@@ -283,18 +299,19 @@ class ConsumerRunner:
                     await self._settle(item)
                     offsets[tp] = item.record.offset + 1
                 if tp in failed:
-                    item, exc = failed[tp]
+                    item, error = failed[tp]
+                    event = item.target[0]
                     item.attempts += 1
                     if (
-                        isinstance(exc, (ValidationError, LookupError, PermanentError))
+                        isinstance(error, (ValidationError, LookupError, PermanentError))
                         or item.attempts >= self._max_attempts
                     ):
-                        await self._dead_letter(item.record, exc, attempts=item.attempts, event_type=item.event.type)
+                        await self._dead_letter(item.record, error, attempts=item.attempts, event_type=event.type)
                         offsets[tp] = items.popleft().record.offset + 1
                     else:
                         log.warning(
                             "handler failed, retrying",
-                            extra={"event_id": item.event.id, "attempt": item.attempts, "error": repr(exc)},
+                            extra={"event_id": event.id, "attempt": item.attempts, "error": repr(error)},
                         )
                         delay = max(delay, self._backoff * 2 ** (item.attempts - 1))
                 if not items:
@@ -316,7 +333,7 @@ class ConsumerRunner:
             return
         if item.handler is None:
             return
-        EVENTS_CONSUMED.labels(self.service, item.event.type, "applied" if item.applied else "duplicate").inc()
+        EVENTS_CONSUMED.labels(self.service, item.target[0].type, "applied" if item.applied else "duplicate").inc()
         if item.applied:
             self.applied += 1
             faults.point("consumer.after_effect")
@@ -351,7 +368,8 @@ class ConsumerRunner:
         async with unit_of_work(self._sessions) as session:
             claimed = await self._claim(session, [item for item in items if item.handler is not None])
             for run in _runs([item for item in items if item in claimed]):
-                handler, events = run[0].handler, [(item.event, item.event.typed_data()) for item in run]
+                handler = run[0].target[1]
+                events = [(event, event.typed_data()) for event in (item.target[0] for item in run)]
                 try:
                     with self._consuming(run[0]):
                         if isinstance(handler, Batched):
@@ -372,7 +390,8 @@ class ConsumerRunner:
         event delivered twice within the poll is claimed by its first record."""
         first: dict[tuple[str, str], _Item] = {}
         for item in items:
-            first.setdefault((item.event.source, item.event.id), item)
+            event = item.target[0]
+            first.setdefault((event.source, event.id), item)
         if not first:
             return set()
         now = datetime.now(UTC)
@@ -380,7 +399,7 @@ class ConsumerRunner:
             {
                 "source": source,
                 "event_id": event_id,
-                "event_type": item.event.type,
+                "event_type": item.target[0].type,
                 "topic": item.record.topic,
                 "partition": item.record.partition,
                 "offset": item.record.offset,
@@ -434,7 +453,7 @@ class ConsumerRunner:
     def _consuming(self, item: _Item) -> Iterator[None]:
         """The handler's context: its span continues the trace of the request that produced the
         event (or, without a tracer, the events it publishes carry that trace on)."""
-        event = item.event
+        event = item.target[0]
         if self._tracer is not None:
             with span(
                 self._tracer,
@@ -457,11 +476,12 @@ class ConsumerRunner:
 
     async def _apply(self, session: AsyncSession, item: _Item) -> bool:
         """The inbox row and the handler's effect, in a savepoint; False for a redelivery."""
-        data = item.event.typed_data()
+        event, handler = item.target
+        data = event.typed_data()
         async with session.begin_nested():
             if item not in await self._claim(session, [item]):
                 return False  # already applied: this is a redelivery
-            await item.handler(session, item.event, data)
+            await handler(session, event, data)
         return True
 
     async def _dead_letter(self, record: ConsumerRecord, exc: BaseException, *, attempts: int, event_type: str) -> None:

@@ -19,9 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import ORMExecuteState, Session, registry
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.types import DateTime, Numeric, TypeDecorator
-from sqlmodel import SQLModel
 
 # Stable constraint names, so that migrations can drop and alter them on both databases.
 NAMING_CONVENTION = {
@@ -37,20 +36,16 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def declarative_base() -> type[SQLModel]:
-    """A SQLModel base with its own registry: each service owns its tables and metadata."""
-
-    class Base(SQLModel, registry=registry(metadata=new_metadata())):
-        pass
-
-    return Base
+def dialect_name(session: AsyncSession | Session) -> str:
+    """The session's database, ``"postgresql"`` or ``"sqlite"`` (from its bind; no connection is made)."""
+    return session.get_bind().dialect.name
 
 
 def upsert(session: AsyncSession | Session, entity: Any) -> Any:
     """An INSERT into ``entity`` (a table or a mapped class) that takes ``on_conflict_do_nothing``
     and ``on_conflict_do_update``, in the session's dialect (PostgreSQL or SQLite). With a mapped
     class it is an ORM statement: the session flushes its pending objects first."""
-    module = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    module = postgresql if dialect_name(session) == "postgresql" else sqlite
     return module.insert(entity)
 
 
@@ -130,8 +125,8 @@ class MoneySum:
 
     SCALE = 10_000
 
-    def __init__(self, session: Any) -> None:
-        self.sqlite = session.bind.dialect.name == "sqlite"
+    def __init__(self, session: AsyncSession | Session) -> None:
+        self.sqlite = dialect_name(session) == "sqlite"
 
     def sum(self, expr: Any) -> Any:
         if self.sqlite:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tessera_shared.db import dialect_name
 from tessera_shared.tasks import finish_or_cancel
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,14 @@ async def run_job_once(job: Job, sessions: async_sessionmaker[AsyncSession], now
     """Run ``job`` now unless another replica is running it; True when it ran."""
     now = now or datetime.now(UTC)
     async with sessions() as lock_session:
-        if lock_session.bind.dialect.name == "postgresql":
+        if dialect_name(lock_session) == "postgresql":
             got = await lock_session.scalar(text("SELECT pg_try_advisory_lock(:id)"), {"id": _lock_id(job.name)})
             if not got:
                 return False
         try:
             await job.run(sessions, now)
         finally:
-            if lock_session.bind.dialect.name == "postgresql":
+            if dialect_name(lock_session) == "postgresql":
                 await lock_session.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _lock_id(job.name)})
                 await lock_session.commit()
     return True

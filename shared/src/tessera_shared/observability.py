@@ -8,13 +8,16 @@ import secrets
 import sys
 import time
 import uuid
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 traceparent_var: ContextVar[str | None] = ContextVar("traceparent", default=None)
@@ -114,9 +117,11 @@ class RequestContextMiddleware:
         status = 500
         start = time.perf_counter()
         if self.tracer is not None:
-            from tessera_shared.tracing import SpanKind, span
+            from opentelemetry.trace import SpanKind
 
-            span_cm = span(
+            from tessera_shared.tracing import span
+
+            span_cm: AbstractContextManager[Span | None] = span(
                 self.tracer,
                 f"{scope['method']} {scope['path']}",
                 parent=incoming,

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from tessera_shared import faults
-from tessera_shared.db import utcnow
+from tessera_shared.db import dialect_name, utcnow
 from tessera_shared.events.envelope import CONTENT_TYPE, CloudEvent, EventData, build_event, topic_for
 from tessera_shared.infra_tables import outbox
 from tessera_shared.kafka import partition_for
@@ -59,7 +59,7 @@ async def publish(
     session: AsyncSession,
     data: EventData,
     *,
-    subject: object,
+    subject: str | uuid.UUID | None,
     key: str | None = None,
 ) -> CloudEvent:
     """Record ``data`` as an event in the session's transaction; returns the envelope."""
@@ -70,7 +70,7 @@ async def publish(
 
 
 def outbox_row(
-    data: EventData, *, subject: object, key: str | None = None, now: datetime | None = None
+    data: EventData, *, subject: str | uuid.UUID | None, key: str | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
     """The row ``publish`` would write for ``data``, for ``publish_many``."""
     envelope = build_event(data, subject=subject, traceparent=current_traceparent())
@@ -217,7 +217,7 @@ class OutboxRelay:
         marked sent. Stops at the first failure: nothing after it is marked, and the next call
         starts again from the oldest unsent row with a fresh producer."""
         async with self._sessions() as reader:
-            if reader.bind.dialect.name != "postgresql":
+            if dialect_name(reader) != "postgresql":
                 # SQLite has one writer at a time: no transaction stays open across the cycle.
                 return await self._pipeline(reader, locked=False)
             async with reader.begin():
@@ -340,12 +340,13 @@ class OutboxRelay:
     @staticmethod
     async def _send_batch(producer: AIOKafkaProducer, batch: BatchBuilder, tp: tuple[str, int]) -> asyncio.Future[Any]:
         batch.close()  # complete: the producer sends it without lingering
-        return await producer.send_batch(batch, tp[0], partition=tp[1])
+        ack: asyncio.Future[Any] = await producer.send_batch(batch, tp[0], partition=tp[1])
+        return ack
 
     async def _mark_sent(self, seqs: list[int]) -> None:
         # Its own connection and transaction: it runs while the reader fetches the next batch.
         async with self._sessions() as session, session.begin():
-            if session.bind.dialect.name == "postgresql":
+            if dialect_name(session) == "postgresql":
                 # One statement text whatever the batch's length (IN would render one per length).
                 where = outbox.c.seq == any_(bindparam("seqs", seqs, type_=ARRAY(BigInteger())))
             else:

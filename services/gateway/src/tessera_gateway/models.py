@@ -6,11 +6,16 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Column, Index, String
-from sqlmodel import Field
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
-from tessera_shared.db import JSONType, UTCDateTime, declarative_base, new_id, utcnow
+from tessera_shared.db import JSONType, UTCDateTime, new_id, new_metadata, utcnow
 
-Base = declarative_base()
+
+class Base(SQLModel, registry=registry(metadata=new_metadata())):
+    """The base of the gateway's tables: a registry of its own, so its metadata holds only them."""
+
+
 metadata = Base.metadata
 
 

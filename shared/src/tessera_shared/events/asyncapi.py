@@ -47,7 +47,8 @@ def _hoist(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]
 
     for name, sub in defs.items():
         components[name] = fix(sub)
-    return fix(schema)
+    fixed: dict[str, Any] = fix(schema)
+    return fixed
 
 
 def _envelope(event_type: str) -> dict[str, Any]:

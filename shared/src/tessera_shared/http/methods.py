@@ -42,8 +42,9 @@ def route_paths(app: Any) -> dict[str, list[str]]:
 
     paths: dict[str, list[str]] = {}
     for context in routing.iter_route_contexts(app.routes):
-        if isinstance(context.original_route, APIRoute) and context.include_in_schema:
-            paths.setdefault(context.path_format, []).extend(m.lower() for m in context.methods or ())
+        path = context.path_format  # None only for a route that is not an APIRoute
+        if isinstance(context.original_route, APIRoute) and context.include_in_schema and path is not None:
+            paths.setdefault(path, []).extend(m.lower() for m in context.methods or ())
     return paths
 
 

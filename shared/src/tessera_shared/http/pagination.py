@@ -11,13 +11,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 import orjson
 from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, literal, or_
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import Mapped, QueryableAttribute
 from sqlalchemy.types import TypeDecorator
 
 from tessera_shared.http.errors import Problem
@@ -176,11 +176,17 @@ def _cursor_value(value: Any) -> Any:
     return value if value is None or isinstance(value, (datetime, uuid.UUID, int, str)) else str(value)
 
 
+def _attribute(column: Mapped[Any]) -> QueryableAttribute[Any]:
+    """A model's column attribute: ``sqlmodel.col(Model.field)`` types it as ``Mapped``, and at
+    runtime it is the class's instrumented attribute, which knows its SQL type and key."""
+    return cast("QueryableAttribute[Any]", column)
+
+
 async def paginate(
     session: Any,
     stmt: Select[Any],
     params: PageParams,
-    order: tuple[InstrumentedAttribute[Any], ...],
+    order: tuple[Mapped[Any], ...],
     *,
     descending: bool = False,
 ) -> tuple[list[Any], str | None]:
@@ -188,7 +194,7 @@ async def paginate(
     descending (newest or largest first)."""
     if params.cursor:
         values = decode_cursor(params.cursor, order)
-        bounds = [literal(v, type_=col.type) for v, col in zip(values, order, strict=True)]
+        bounds = [literal(v, type_=_attribute(col).type) for v, col in zip(values, order, strict=True)]
         # (a, b) > (x, y) spelled out as a OR (a = x AND b > y): portable, and index-friendly.
         clauses = []
         for i, col in enumerate(order):
@@ -203,5 +209,5 @@ async def paginate(
     if len(rows) > params.limit:
         rows = rows[: params.limit]
         last = rows[-1]
-        next_cursor = encode_cursor([_cursor_value(getattr(last, col.key)) for col in order])
+        next_cursor = encode_cursor([_cursor_value(getattr(last, _attribute(col).key)) for col in order])
     return rows, next_cursor

@@ -59,7 +59,8 @@ async def databases(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(params=["postgres", "sqlite"])
 def backend(request: pytest.FixtureRequest) -> str:
     """Run the test on both databases the services support."""
-    return request.param
+    name: str = request.param
+    return name
 
 
 # Namespaces handed out in this session: their topics are deleted when the session ends.
@@ -113,7 +114,7 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def bearer(app: FastAPI, subject: str, *roles: str, kind: str = "user") -> dict[str, str]:
-    token = app.state.token_codec.issue(subject, roles, kind=kind)  # type: ignore[arg-type]
+    token = app.state.token_codec.issue(subject, roles, kind=kind)
     return {"Authorization": f"Bearer {token}"}
 
 
