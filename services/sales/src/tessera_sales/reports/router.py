@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, TypeVarTuple
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Mapped
+from sqlmodel import col
 
 from tessera_sales.access import scope_owner
 from tessera_sales.activities.models import Activity
@@ -34,6 +36,7 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 READERS = (Role.SALES_MANAGER, Role.SALES_REP, Role.FINANCE_MANAGER)
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+_Columns = TypeVarTuple("_Columns")
 
 
 def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
@@ -76,25 +79,25 @@ async def forecast_report(
 ) -> Forecast:
     stmt = (
         select(
-            Deal.close_month,
-            Deal.owner_id,
-            Deal.currency,
+            col(Deal.close_month),
+            col(Deal.owner_id),
+            col(Deal.currency),
             func.count(),
-            func.sum(Deal.amount_minor),
-            func.sum(Deal.amount_minor * Deal.probability),
+            func.sum(col(Deal.amount_minor)),
+            func.sum(col(Deal.amount_minor) * col(Deal.probability)),
         )
-        .where(Deal.stage.in_(OPEN_STAGES))
-        .group_by(Deal.close_month, Deal.owner_id, Deal.currency)
-        .order_by(Deal.close_month, Deal.owner_id, Deal.currency)
+        .where(col(Deal.stage).in_(OPEN_STAGES))
+        .group_by(col(Deal.close_month), col(Deal.owner_id), col(Deal.currency))
+        .order_by(col(Deal.close_month), col(Deal.owner_id), col(Deal.currency))
     )
     if (owner := _owner_filter(principal, owner_id)) is not None:
-        stmt = stmt.where(Deal.owner_id == owner)
+        stmt = stmt.where(col(Deal.owner_id) == owner)
     if from_month:
-        stmt = stmt.where(Deal.close_month >= from_month)
+        stmt = stmt.where(col(Deal.close_month) >= from_month)
     if to_month:
-        stmt = stmt.where(Deal.close_month <= to_month)
+        stmt = stmt.where(col(Deal.close_month) <= to_month)
     if currency:
-        stmt = stmt.where(Deal.currency == currency)
+        stmt = stmt.where(col(Deal.currency) == currency)
     lines = [rules.forecast_line(m, o, c, int(n), int(a), int(w)) for m, o, c, n, a, w in await session.execute(stmt)]
     return Forecast(rows=[_row(x) for x in lines], totals=[_row(x) for x in rules.totals_by_month(lines)])
 
@@ -108,21 +111,21 @@ async def funnel_report(
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Funnel:
     lo, hi = _bounds(from_, to)
-    furthest = select(Deal.furthest_rank, func.count()).group_by(Deal.furthest_rank)
-    lost = select(func.count()).select_from(Deal).where(Deal.stage == "lost")
+    furthest = select(col(Deal.furthest_rank), func.count()).group_by(col(Deal.furthest_rank))
+    lost = select(func.count()).select_from(Deal).where(col(Deal.stage) == "lost")
     if (owner := _owner_filter(principal, owner_id)) is not None:
-        furthest, lost = furthest.where(Deal.owner_id == owner), lost.where(Deal.owner_id == owner)
+        furthest, lost = furthest.where(col(Deal.owner_id) == owner), lost.where(col(Deal.owner_id) == owner)
     if lo:
-        furthest, lost = furthest.where(Deal.created_at >= lo), lost.where(Deal.created_at >= lo)
+        furthest, lost = furthest.where(col(Deal.created_at) >= lo), lost.where(col(Deal.created_at) >= lo)
     if hi:
-        furthest, lost = furthest.where(Deal.created_at < hi), lost.where(Deal.created_at < hi)
+        furthest, lost = furthest.where(col(Deal.created_at) < hi), lost.where(col(Deal.created_at) < hi)
     counts = {int(r): int(n) for r, n in await session.execute(furthest) if r}
     steps = rules.funnel(counts)
     return Funnel(
         created_from=from_,
         created_to=to,
         deals=sum(counts.values()),
-        lost=int(await session.scalar(lost)),
+        lost=int((await session.execute(lost)).scalar_one()),
         steps=[FunnelStepOut(stage=s.stage, reached=s.reached, conversion_to_next=s.conversion_to_next) for s in steps],
     )
 
@@ -142,7 +145,7 @@ async def sales_performance_report(
     lo, hi = _bounds(from_, to)
     owner = _owner_filter(principal, owner_id)
 
-    def window(stmt, column):
+    def window(stmt: Select[*_Columns], column: Mapped[datetime | None]) -> Select[*_Columns]:
         if lo:
             stmt = stmt.where(column >= lo)
         if hi:
@@ -151,27 +154,31 @@ async def sales_performance_report(
 
     closed = window(
         select(
-            Deal.owner_id,
-            Deal.stage,
-            Deal.currency,
+            col(Deal.owner_id),
+            col(Deal.stage),
+            col(Deal.currency),
             func.count(),
-            func.sum(Deal.amount_minor),
-            func.sum(Deal.cycle_seconds),
+            func.sum(col(Deal.amount_minor)),
+            func.sum(col(Deal.cycle_seconds)),
         )
-        .where(Deal.stage.in_(("won", "lost")))
-        .group_by(Deal.owner_id, Deal.stage, Deal.currency),
-        Deal.closed_at,
+        .where(col(Deal.stage).in_(("won", "lost")))
+        .group_by(col(Deal.owner_id), col(Deal.stage), col(Deal.currency)),
+        col(Deal.closed_at),
     )
-    acts = window(select(Activity.owner_id, func.count()).group_by(Activity.owner_id), Activity.occurred_at)
+    acts = window(
+        select(col(Activity.owner_id), func.count()).group_by(col(Activity.owner_id)), col(Activity.occurred_at)
+    )
     stage_times = window(
-        select(DealStageChange.to_stage, func.count(), func.sum(DealStageChange.duration_seconds))
-        .where(DealStageChange.left_at.is_not(None))
-        .group_by(DealStageChange.to_stage),
-        DealStageChange.left_at,
+        select(col(DealStageChange.to_stage), func.count(), func.sum(col(DealStageChange.duration_seconds)))
+        .where(col(DealStageChange.left_at).is_not(None))
+        .group_by(col(DealStageChange.to_stage)),
+        col(DealStageChange.left_at),
     )
     if owner is not None:
-        closed, acts = closed.where(Deal.owner_id == owner), acts.where(Activity.owner_id == owner)
-        stage_times = stage_times.join(Deal, Deal.id == DealStageChange.deal_id).where(Deal.owner_id == owner)
+        closed, acts = closed.where(col(Deal.owner_id) == owner), acts.where(col(Activity.owner_id) == owner)
+        stage_times = stage_times.join(Deal, col(Deal.id) == col(DealStageChange.deal_id)).where(
+            col(Deal.owner_id) == owner
+        )
     reps: dict[str | None, dict] = defaultdict(
         lambda: {"won": 0, "lost": 0, "amounts": {}, "cycle": 0, "activities": 0}
     )
