@@ -33,7 +33,46 @@ from tessera_shared.db import create_engine, new_id, session_factory
 from tessera_shared.migrations import upgrade_to_head
 
 MIGRATIONS = Path(desk_main.__file__).parent / "migrations"
-COMMON = ["printer", "router", "invoice", "refund", "password", "vpn", "email", "laptop", "screen", "battery", "network", "billing", "account", "login", "error", "crash", "update", "install", "license", "delivery", "order", "payment", "card", "mobile", "app", "sync", "backup", "restore", "firewall", "cable", "monitor", "keyboard", "mouse", "scanner", "toner", "paper", "tray", "driver"]
+COMMON = [
+    "printer",
+    "router",
+    "invoice",
+    "refund",
+    "password",
+    "vpn",
+    "email",
+    "laptop",
+    "screen",
+    "battery",
+    "network",
+    "billing",
+    "account",
+    "login",
+    "error",
+    "crash",
+    "update",
+    "install",
+    "license",
+    "delivery",
+    "order",
+    "payment",
+    "card",
+    "mobile",
+    "app",
+    "sync",
+    "backup",
+    "restore",
+    "firewall",
+    "cable",
+    "monitor",
+    "keyboard",
+    "mouse",
+    "scanner",
+    "toner",
+    "paper",
+    "tray",
+    "driver",
+]
 
 
 def vocabulary(rnd: random.Random, size: int = 5000) -> list[str]:
@@ -173,7 +212,7 @@ async def bench_search(url: str, articles: int, queries: int) -> dict[str, objec
     now = datetime.now(UTC)
     async with sessions() as s:
         batch = []
-        for i in range(articles):
+        for _ in range(articles):
             title = " ".join(rnd.choices(words, weights, k=5))
             body = " ".join(rnd.choices(words, weights, k=150))
             batch.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from tessera_shared.http.errors import Problem
 
@@ -22,7 +23,7 @@ def not_found(what: str, ident: object) -> Problem:
     return Problem(404, f"{what} {ident} not found")
 
 
-def conflict(detail: str, *, allowed: Iterable[str] | None = None, slug: str = "conflict", **extra: object) -> Problem:
+def conflict(detail: str, *, allowed: Iterable[str] | None = None, slug: str = "conflict", **extra: Any) -> Problem:
     if allowed is not None:
         extra["allowed"] = list(allowed)
     return Problem(409, detail, slug=slug, **extra)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.sla.service import refresh_due, scan_breaches
@@ -27,11 +28,11 @@ async def auto_close_solved(
         async with unit_of_work(sessions) as session:
             stmt = (
                 select(Ticket)
-                .where(Ticket.status == "solved", Ticket.solved_at <= cutoff)
-                .order_by(Ticket.id)
+                .where(col(Ticket.status) == "solved", col(Ticket.solved_at) <= cutoff)
+                .order_by(col(Ticket.id))
                 .limit(BATCH)
             )
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             tickets = list((await session.execute(stmt)).scalars())
             for ticket in tickets:

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_service_desk.directory.models import KnownCustomer
 from tessera_service_desk.settings import ServiceDeskSettings
@@ -81,8 +82,8 @@ def tier_changed_handler(settings: ServiceDeskSettings):
             (
                 await session.execute(
                     select(Ticket)
-                    .where(Ticket.customer_id.in_(changed), Ticket.status.in_(OPEN_STATUSES))
-                    .order_by(Ticket.id)
+                    .where(col(Ticket.customer_id).in_(changed), col(Ticket.status).in_(OPEN_STATUSES))
+                    .order_by(col(Ticket.id))
                 )
             )
             .scalars()
@@ -104,7 +105,7 @@ async def on_customer_merged(session: AsyncSession, event: CloudEvent, data: Cus
     """Re-point everything of the merged customer to the survivor (a second delivery finds nothing)."""
     for table in (Ticket, Survey):
         await session.execute(
-            update(table).where(table.customer_id == data.merged_id).values(customer_id=data.survivor_id)
+            update(table).where(col(table.customer_id) == data.merged_id).values(customer_id=data.survivor_id)
         )
     merged = await session.get(KnownCustomer, data.merged_id)
     if merged is None:
@@ -117,14 +118,14 @@ async def on_customer_merged(session: AsyncSession, event: CloudEvent, data: Cus
 
 async def on_customer_erased(session: AsyncSession, event: CloudEvent, data: CustomerErased) -> None:
     """Personal data goes; categories, times, scores and counts stay for the reports."""
-    ticket_ids = select(Ticket.id).where(Ticket.customer_id == data.customer_id).scalar_subquery()
+    ticket_ids = select(col(Ticket.id)).where(col(Ticket.customer_id) == data.customer_id).scalar_subquery()
     await session.execute(
         update(Ticket)
-        .where(Ticket.customer_id == data.customer_id)
+        .where(col(Ticket.customer_id) == data.customer_id)
         .values(subject=ERASED, description="", contact_id=None)
     )
-    await session.execute(update(TicketComment).where(TicketComment.ticket_id.in_(ticket_ids)).values(body=ERASED))
-    await session.execute(update(Survey).where(Survey.customer_id == data.customer_id).values(comment=None))
+    await session.execute(update(TicketComment).where(col(TicketComment.ticket_id).in_(ticket_ids)).values(body=ERASED))
+    await session.execute(update(Survey).where(col(Survey.customer_id) == data.customer_id).values(comment=None))
     known = await session.get(KnownCustomer, data.customer_id)
     if known is None:
         known = KnownCustomer(customer_id=data.customer_id, name="")

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import builtins
 import uuid
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_service_desk.kb.models import KbArticle, KbArticleTicket
 from tessera_service_desk.kb.search import search_for
@@ -22,38 +24,44 @@ class ArticleRepository:
     ) -> tuple[list[KbArticle], str | None]:
         stmt = select(KbArticle)
         if status is not None:
-            stmt = stmt.where(KbArticle.status == status)
+            stmt = stmt.where(col(KbArticle.status) == status)
         if ticket_id is not None:
             stmt = stmt.where(
-                KbArticle.id.in_(select(KbArticleTicket.article_id).where(KbArticleTicket.ticket_id == ticket_id))
+                col(KbArticle.id).in_(
+                    select(col(KbArticleTicket.article_id)).where(col(KbArticleTicket.ticket_id) == ticket_id)
+                )
             )
-        return await paginate(self.session, stmt, params, (KbArticle.id,))
+        return await paginate(self.session, stmt, params, (col(KbArticle.id),))
 
-    async def search(self, q: str, *, status: str, limit: int) -> list[KbArticle]:
+    async def search(self, q: str, *, status: str, limit: int) -> builtins.list[KbArticle]:
         ids = await search_for(self.session).search(self.session, q, status=status, limit=limit)
         if not ids:
             return []
         found = {
-            a.id: a for a in (await self.session.execute(select(KbArticle).where(KbArticle.id.in_(ids)))).scalars()
+            a.id: a for a in (await self.session.execute(select(KbArticle).where(col(KbArticle.id).in_(ids)))).scalars()
         }
         return [found[i] for i in ids if i in found]  # keep the ranking order
 
-    async def solved_counts(self, article_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    async def solved_counts(self, article_ids: builtins.list[uuid.UUID]) -> dict[uuid.UUID, int]:
         if not article_ids:
             return {}
         rows = await self.session.execute(
-            select(KbArticleTicket.article_id, func.count())
-            .where(KbArticleTicket.article_id.in_(article_ids))
-            .group_by(KbArticleTicket.article_id)
+            select(col(KbArticleTicket.article_id), func.count())
+            .where(col(KbArticleTicket.article_id).in_(article_ids))
+            .group_by(col(KbArticleTicket.article_id))
         )
         return {a: int(n) for a, n in rows}
 
     async def count_view(self, article_id: uuid.UUID) -> None:
         # Counted in SQL, so concurrent readers never lose a view; not a version change.
         await self.session.execute(
-            update(KbArticle).where(KbArticle.id == article_id).values(view_count=KbArticle.view_count + 1)
+            update(KbArticle).where(col(KbArticle.id) == article_id).values(view_count=col(KbArticle.view_count) + 1)
         )
 
     async def vote(self, article_id: uuid.UUID, helpful: bool) -> None:
-        column = KbArticle.helpful_count if helpful else KbArticle.not_helpful_count
-        await self.session.execute(update(KbArticle).where(KbArticle.id == article_id).values({column.key: column + 1}))
+        stmt = update(KbArticle).where(col(KbArticle.id) == article_id)
+        if helpful:
+            stmt = stmt.values(helpful_count=col(KbArticle.helpful_count) + 1)
+        else:
+            stmt = stmt.values(not_helpful_count=col(KbArticle.not_helpful_count) + 1)
+        await self.session.execute(stmt)

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
+from sqlmodel import col
 
 from tessera_service_desk.errors import NO_NUL, invalid, not_found
 from tessera_service_desk.kb.models import KbArticle, KbArticleTicket
@@ -199,7 +200,7 @@ async def link_ticket(
     existing = (
         await session.execute(
             select(KbArticleTicket).where(
-                KbArticleTicket.article_id == article_id, KbArticleTicket.ticket_id == body.ticket_id
+                col(KbArticleTicket.article_id) == article_id, col(KbArticleTicket.ticket_id) == body.ticket_id
             )
         )
     ).scalar_one_or_none()

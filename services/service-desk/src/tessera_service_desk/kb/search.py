@@ -101,4 +101,4 @@ def _uuid(value: Any) -> uuid.UUID:
 
 
 def search_for(session: AsyncSession) -> ArticleSearch:
-    return PostgresArticleSearch() if session.bind.dialect.name == "postgresql" else SqliteArticleSearch()
+    return PostgresArticleSearch() if session.get_bind().dialect.name == "postgresql" else SqliteArticleSearch()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_service_desk.sla.models import SlaBreach
 from tessera_service_desk.surveys.models import Survey
@@ -21,28 +22,30 @@ def pct(part: int, whole: int) -> float | None:
 
 
 async def backlog(session: AsyncSession, as_of: datetime) -> list[tuple[str, str, int]]:
-    whens = [(Ticket.created_at > as_of - timedelta(days=days), literal(name)) for name, days in AGE_BUCKETS]
+    whens = [(col(Ticket.created_at) > as_of - timedelta(days=days), literal(name)) for name, days in AGE_BUCKETS]
     bucket = case(*whens, else_=literal("7d+")).label("bucket")
     stmt = (
-        select(Ticket.priority, bucket, func.count())
-        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.created_at <= as_of)
-        .group_by(Ticket.priority, bucket)
+        select(col(Ticket.priority), bucket, func.count())
+        .where(col(Ticket.status).in_(OPEN_STATUSES), col(Ticket.created_at) <= as_of)
+        .group_by(col(Ticket.priority), bucket)
     )
     return [(p, b, int(n)) for p, b, n in await session.execute(stmt)]
 
 
 async def compliance(session: AsyncSession, start: datetime, end: datetime) -> list[tuple[str, int, int]]:
-    breached = exists().where(SlaBreach.ticket_id == Ticket.id)
+    breached = exists().where(col(SlaBreach.ticket_id) == col(Ticket.id))
     stmt = (
-        select(Ticket.priority, func.count(), func.sum(case((breached, 0), else_=1)))
-        .where(Ticket.solved_at >= start, Ticket.solved_at < end, Ticket.status.in_(("solved", "closed")))
-        .group_by(Ticket.priority)
+        select(col(Ticket.priority), func.count(), func.sum(case((breached, 0), else_=1)))
+        .where(
+            col(Ticket.solved_at) >= start, col(Ticket.solved_at) < end, col(Ticket.status).in_(("solved", "closed"))
+        )
+        .group_by(col(Ticket.priority))
     )
     return [(p, int(n), int(ok or 0)) for p, n, ok in await session.execute(stmt)]
 
 
-def _period(session: AsyncSession, column: Any, period: str) -> Any:
-    if session.bind.dialect.name == "postgresql":
+def _period(session: AsyncSession, column: SQLColumnExpression[Any], period: str) -> ColumnElement[str]:
+    if session.get_bind().dialect.name == "postgresql":
         return func.to_char(func.date_trunc(period, func.timezone("UTC", column)), "YYYY-MM-DD")
     if period == "day":
         return func.strftime("%Y-%m-%d", column)
@@ -54,21 +57,19 @@ def _period(session: AsyncSession, column: Any, period: str) -> Any:
 async def satisfaction(
     session: AsyncSession, start: datetime, end: datetime, group_by: str, period: str
 ) -> list[tuple[Any, ...]]:
-    key = {"agent": Survey.agent_id, "category": Survey.category}.get(group_by)
-    if key is None:
-        key = _period(session, Survey.answered_at, period)
-    key = key.label("key")
+    column = {"agent": col(Survey.agent_id), "category": col(Survey.category)}.get(group_by)
+    key = (column if column is not None else _period(session, col(Survey.answered_at), period)).label("key")
     stmt = (
         select(
             key,
             func.count(),
-            func.avg(Survey.csat),
-            func.sum(case((Survey.csat >= 4, 1), else_=0)),
-            func.count(Survey.nps),
-            func.sum(case((Survey.nps >= 9, 1), else_=0)),
-            func.sum(case((Survey.nps <= 6, 1), else_=0)),
+            func.avg(col(Survey.csat)),
+            func.sum(case((col(Survey.csat) >= 4, 1), else_=0)),
+            func.count(col(Survey.nps)),
+            func.sum(case((col(Survey.nps) >= 9, 1), else_=0)),
+            func.sum(case((col(Survey.nps) <= 6, 1), else_=0)),
         )
-        .where(Survey.answered_at >= start, Survey.answered_at < end)
+        .where(col(Survey.answered_at) >= start, col(Survey.answered_at) < end)
         .group_by(key)
         .order_by(key)
     )
@@ -76,11 +77,13 @@ async def satisfaction(
 
 
 async def first_contact_resolution(session: AsyncSession, start: datetime, end: datetime) -> list[tuple[str, int, int]]:
-    first_contact = and_(Ticket.public_reply_count <= 1, Ticket.reopened_count == 0)
+    first_contact = and_(col(Ticket.public_reply_count) <= 1, col(Ticket.reopened_count) == 0)
     stmt = (
-        select(Ticket.category, func.count(), func.sum(case((first_contact, 1), else_=0)))
-        .where(Ticket.solved_at >= start, Ticket.solved_at < end, Ticket.status.in_(("solved", "closed")))
-        .group_by(Ticket.category)
-        .order_by(Ticket.category)
+        select(col(Ticket.category), func.count(), func.sum(case((first_contact, 1), else_=0)))
+        .where(
+            col(Ticket.solved_at) >= start, col(Ticket.solved_at) < end, col(Ticket.status).in_(("solved", "closed"))
+        )
+        .group_by(col(Ticket.category))
+        .order_by(col(Ticket.category))
     )
     return [(c, int(n), int(f or 0)) for c, n, f in await session.execute(stmt)]

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from tessera_service_desk.directory.models import KnownCustomer
 from tessera_service_desk.errors import NO_NUL, conflict, instant, invalid, not_found
@@ -84,7 +85,7 @@ async def create_policy(
 async def list_policies(
     session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*POLICY_READERS)]
 ) -> Page[PolicyOut]:
-    rows, cursor = await paginate(session, select(SlaPolicy), page, (SlaPolicy.id,))
+    rows, cursor = await paginate(session, select(SlaPolicy), page, (col(SlaPolicy.id),))
     return Page[PolicyOut](items=[PolicyOut.model_validate(p) for p in rows], next_cursor=cursor)
 
 
@@ -172,8 +173,8 @@ async def list_notifications(
 ) -> Page[NotificationOut]:
     stmt = select(EscalationNotification)
     if group is not None:
-        stmt = stmt.where(EscalationNotification.recipient_group == group)
+        stmt = stmt.where(col(EscalationNotification.recipient_group) == group)
     if ticket_id is not None:
-        stmt = stmt.where(EscalationNotification.ticket_id == ticket_id)
-    rows, cursor = await paginate(session, stmt, page, (EscalationNotification.id,))
+        stmt = stmt.where(col(EscalationNotification.ticket_id) == ticket_id)
+    rows, cursor = await paginate(session, stmt, page, (col(EscalationNotification.id),))
     return Page[NotificationOut](items=[NotificationOut.model_validate(n) for n in rows], next_cursor=cursor)

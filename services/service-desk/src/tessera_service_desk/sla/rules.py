@@ -8,7 +8,7 @@ never breaches "instantly".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -33,7 +33,14 @@ class Targets:
     resolution: int | None
 
     def of(self, metric: str) -> int | None:
-        return getattr(self, metric)
+        match metric:
+            case "first_response":
+                return self.first_response
+            case "next_response":
+                return self.next_response
+            case "resolution":
+                return self.resolution
+        raise AttributeError(f"{type(self).__name__!r} has no metric {metric!r}")
 
 
 # Used when no stored policy matches: a sensible desk default per priority.
@@ -93,7 +100,9 @@ def _runs(status: str) -> bool:
     return status not in PAUSED_STATUSES and status not in STOPPED_STATUSES
 
 
-def _clip(spans: Sequence[tuple[datetime, datetime | None]], since: datetime, until: datetime | None = None):
+def _clip(
+    spans: Sequence[tuple[datetime, datetime | None]], since: datetime, until: datetime | None = None
+) -> Iterator[tuple[datetime, datetime | None]]:
     for s, e in spans:
         s = max(s, since)
         if until is not None:
@@ -155,6 +164,8 @@ def metric_state(
     spans: Sequence[tuple[datetime, datetime | None]] | None = None,
 ) -> MetricState:
     spans = running_spans(inp.opened_at, inp.changes) if spans is None else spans
+    since: datetime | None
+    achieved: datetime | None
     if metric == "first_response":
         since, achieved = inp.opened_at, inp.first_response_at
     elif metric == "next_response":

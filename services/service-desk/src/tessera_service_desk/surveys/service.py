@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_service_desk.errors import conflict
 from tessera_service_desk.surveys.models import Survey
@@ -14,12 +15,14 @@ from tessera_shared.events.contracts import SurveyAnswered
 from tessera_shared.outbox import publish
 
 if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
+
     from tessera_service_desk.tickets.models import Ticket
 
 
 async def create_survey(session: AsyncSession, ticket: Ticket, now: datetime) -> Survey:
     """Called in the closing transaction: the survey exists exactly when the ticket is closed."""
-    existing = (await session.execute(select(Survey).where(Survey.ticket_id == ticket.id))).scalar_one_or_none()
+    existing = (await session.execute(select(Survey).where(col(Survey.ticket_id) == ticket.id))).scalar_one_or_none()
     if existing is not None:
         return existing
     survey = Survey(
@@ -37,10 +40,14 @@ async def answer_survey(
     session: AsyncSession, survey: Survey, *, csat: int, nps: int | None, comment: str | None, now: datetime
 ) -> Survey:
     # A conditional update: two concurrent answers cannot both win.
-    result = await session.execute(
-        update(Survey)
-        .where(Survey.id == survey.id, Survey.answered_at.is_(None))
-        .values(csat=csat, nps=nps, comment=comment, answered_at=now)
+    # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed as the base Result.
+    result = cast(
+        "CursorResult[Any]",
+        await session.execute(
+            update(Survey)
+            .where(col(Survey.id) == survey.id, col(Survey.answered_at).is_(None))
+            .values(csat=csat, nps=nps, comment=comment, answered_at=now)
+        ),
     )
     if result.rowcount != 1:
         raise conflict("this survey was already answered", slug="survey-already-answered")

@@ -10,8 +10,8 @@ from tessera_service_desk.models import Base
 from tessera_shared.db import JSONType, UTCDateTime, new_id, utcnow
 
 
-def _at(nullable: bool = False, **kw: object) -> Column:  # type: ignore[type-arg]
-    return Column(UTCDateTime(), nullable=nullable, **kw)
+def _at(nullable: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=nullable)
 
 
 class Ticket(Base, table=True):

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import builtins
 import uuid
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_service_desk.tickets.models import Ticket, TicketComment
 from tessera_shared.http.pagination import PageParams, paginate
@@ -17,8 +19,8 @@ class TicketRepository:
         if not for_update:
             return await self.session.get(Ticket, ticket_id)
         # Row lock on PostgreSQL so two writers cannot interleave; SQLite has one writer anyway.
-        stmt = select(Ticket).where(Ticket.id == ticket_id).execution_options(populate_existing=True)
-        if self.session.bind.dialect.name == "postgresql":
+        stmt = select(Ticket).where(col(Ticket.id) == ticket_id).execution_options(populate_existing=True)
+        if self.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
@@ -28,32 +30,32 @@ class TicketRepository:
     async def list(self, params: PageParams, **filters: object) -> tuple[list[Ticket], str | None]:
         stmt = select(Ticket)
         columns = {
-            "customer_id": Ticket.customer_id,
-            "status": Ticket.status,
-            "assignee_id": Ticket.assignee_id,
-            "priority": Ticket.priority,
-            "category": Ticket.category,
-            "group": Ticket.group_name,
+            "customer_id": col(Ticket.customer_id),
+            "status": col(Ticket.status),
+            "assignee_id": col(Ticket.assignee_id),
+            "priority": col(Ticket.priority),
+            "category": col(Ticket.category),
+            "group": col(Ticket.group_name),
         }
         for name, value in filters.items():
             if value is not None:
                 stmt = stmt.where(columns[name] == value)
-        return await paginate(self.session, stmt, params, (Ticket.id,))
+        return await paginate(self.session, stmt, params, (col(Ticket.id),))
 
-    async def history(self, ticket: Ticket, limit: int) -> list[Ticket]:
+    async def history(self, ticket: Ticket, limit: int) -> builtins.list[Ticket]:
         """The customer's other tickets opened before this one, newest first."""
         stmt = (
             select(Ticket)
-            .where(Ticket.customer_id == ticket.customer_id, Ticket.id < ticket.id)
-            .order_by(Ticket.id.desc())
+            .where(col(Ticket.customer_id) == ticket.customer_id, col(Ticket.id) < ticket.id)
+            .order_by(col(Ticket.id).desc())
             .limit(limit)
         )
         return list((await self.session.execute(stmt)).scalars())
 
     async def comments(
         self, ticket_id: uuid.UUID, params: PageParams, *, public_only: bool
-    ) -> tuple[list[TicketComment], str | None]:
-        stmt = select(TicketComment).where(TicketComment.ticket_id == ticket_id)
+    ) -> tuple[builtins.list[TicketComment], str | None]:
+        stmt = select(TicketComment).where(col(TicketComment.ticket_id) == ticket_id)
         if public_only:
-            stmt = stmt.where(TicketComment.public.is_(True))
-        return await paginate(self.session, stmt, params, (TicketComment.id,))
+            stmt = stmt.where(col(TicketComment.public).is_(True))
+        return await paginate(self.session, stmt, params, (col(TicketComment.id),))

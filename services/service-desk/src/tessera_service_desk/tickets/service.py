@@ -59,7 +59,7 @@ async def create_ticket(
             subject=ticket.subject,
             channel=ticket.channel,
             category=ticket.category,
-            priority=ticket.priority,  # type: ignore[arg-type]
+            priority=ticket.priority,
             invoice_id=ticket.invoice_id,
             opened_at=now,
         ),
@@ -107,9 +107,9 @@ async def change_status(
             TicketClosed(
                 ticket_id=ticket.id,
                 customer_id=ticket.customer_id,
-                category=ticket.category,  # type: ignore[arg-type]
+                category=ticket.category,
                 priority=ticket.priority,
-                invoice_id=ticket.invoice_id,  # type: ignore[arg-type]
+                invoice_id=ticket.invoice_id,
                 sla_breached=ticket.sla_breached,
                 opened_at=ticket.created_at,
                 closed_at=now,
@@ -140,11 +140,12 @@ async def update_ticket(
             setattr(ticket, name, getattr(patch, name))
     if "group" in fields:
         ticket.group_name = patch.group
-    if "priority" in fields and patch.priority != ticket.priority:
-        ticket.priority = patch.priority  # type: ignore[assignment]
+    # check() refused a null priority or status, so a field that was sent is set.
+    if "priority" in fields and patch.priority is not None and patch.priority != ticket.priority:
+        ticket.priority = patch.priority
         await apply_policy(session, ticket)
-    if "status" in fields:
-        await change_status(session, ticket, patch.status, principal.subject, settings, now)  # type: ignore[arg-type]
+    if "status" in fields and patch.status is not None:
+        await change_status(session, ticket, patch.status, principal.subject, settings, now)
     await refresh_due(session, ticket, settings, now)
     ticket.version += 1
     ticket.updated_at = now

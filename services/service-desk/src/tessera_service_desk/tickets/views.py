@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_service_desk.kb.models import KbArticle, KbArticleTicket
 from tessera_service_desk.settings import ServiceDeskSettings
@@ -81,12 +82,14 @@ async def ticket_detail(
         resolution=_metric(states["resolution"]),
     )
     history = await TicketRepository(session).history(ticket, settings.history_limit)
-    survey_id = (await session.execute(select(Survey.id).where(Survey.ticket_id == ticket.id))).scalar_one_or_none()
+    survey_id = (
+        await session.execute(select(col(Survey.id)).where(col(Survey.ticket_id) == ticket.id))
+    ).scalar_one_or_none()
     articles = await session.execute(
-        select(KbArticle.id, KbArticle.title)
-        .join(KbArticleTicket, KbArticleTicket.article_id == KbArticle.id)
-        .where(KbArticleTicket.ticket_id == ticket.id)
-        .order_by(KbArticleTicket.linked_at)
+        select(col(KbArticle.id), col(KbArticle.title))
+        .join(KbArticleTicket, col(KbArticleTicket.article_id) == col(KbArticle.id))
+        .where(col(KbArticleTicket.ticket_id) == ticket.id)
+        .order_by(col(KbArticleTicket.linked_at))
     )
     return TicketDetail(
         **ticket_out(ticket, settings, now).model_dump(),
