@@ -24,6 +24,7 @@ from billing_helpers import (
 )
 from fastapi import FastAPI
 from sqlalchemy import select
+from sqlmodel import col
 
 from tessera_billing.invoices.models import Invoice, InvoiceCounter
 from tessera_billing.invoices.service import LineSpec, create_invoice, issue_invoice
@@ -118,7 +119,9 @@ class TestReadInvoices:
         await issued_invoice(app, client, uuid.uuid4())
         seen, cursor = [], None
         while True:
-            params = {"customer_id": str(cid), "status": "issued", "limit": 2, **({"cursor": cursor} if cursor else {})}
+            params: dict[str, str | int] = {"customer_id": str(cid), "status": "issued", "limit": 2}
+            if cursor:
+                params["cursor"] = cursor
             page = (await client.get("/v1/invoices", params=params, headers=clerk(app))).json()
             seen += [i["id"] for i in page["items"]]
             if not (cursor := page["next_cursor"]):
@@ -223,7 +226,9 @@ async def test_numbers_are_gap_free_under_concurrent_issuers(databases) -> None:
         results = await asyncio.gather(*(issue_one(n) for n in range(20)), return_exceptions=True)
         assert sum(isinstance(r, RuntimeError) for r in results) == 4
         async with sessions() as s:
-            numbers = sorted((await s.execute(select(Invoice.number).where(Invoice.number.is_not(None)))).scalars())
-            last = await s.scalar(select(InvoiceCounter.last_number).where(InvoiceCounter.year == 2026))
+            numbers = sorted(
+                (await s.execute(select(col(Invoice.number)).where(col(Invoice.number).is_not(None)))).scalars()
+            )
+            last = await s.scalar(select(col(InvoiceCounter.last_number)).where(col(InvoiceCounter.year) == 2026))
         assert numbers == [f"INV-2026-{n:06d}" for n in range(1, 17)]
         assert last == 16

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
@@ -64,6 +64,9 @@ class MoneyOut(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
     money_fields: ClassVar[tuple[str, ...]] = ()
+    if TYPE_CHECKING:
+        # Every subclass declares it (in its own place in the field order, so not here).
+        currency: str
 
     @model_validator(mode="after")
     def _quantize(self) -> Any:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, and_, case, exists, select, update
+from sqlalchemy import Exists, Table, and_, case, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from tessera_billing.collections.models import InvoiceDispute
 from tessera_billing.collections.rules import days_overdue, dunning_action, dunning_thresholds, overdue_cutoff
@@ -28,7 +29,7 @@ from tessera_shared.events.envelope import EventData
 from tessera_shared.outbox import outbox_row, publish_many
 
 BATCH = 1000
-INVOICES: Table = Invoice.__table__  # type: ignore[assignment]
+INVOICES: Table = Invoice.__table__
 _I = INVOICES.c
 # The statuses that may become overdue, from the status machine.
 _MAY_GO_OVERDUE = sorted(s.value for s, nxt in TRANSITIONS.items() if InvoiceStatus.OVERDUE in nxt)
@@ -110,8 +111,8 @@ async def mark_overdue_batch(
     return len(rows), _next(rows)
 
 
-def _open_dispute():
-    return exists().where(and_(InvoiceDispute.invoice_id == _I.id, InvoiceDispute.closed_at.is_(None)))
+def _open_dispute() -> Exists:
+    return exists().where(and_(col(InvoiceDispute.invoice_id) == _I.id, col(InvoiceDispute.closed_at).is_(None)))
 
 
 def reached_step(schedule: list[int], as_of: date) -> Any:

@@ -12,7 +12,7 @@ from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import CustomerCreated
 
 
-def customer_created_handler(settings: BillingSettings):
+def customer_created_handler(settings: BillingSettings) -> Batched[CustomerCreated]:
     async def customers_created(session: AsyncSession, events: list[tuple[CloudEvent, CustomerCreated]]) -> None:
         now = utcnow()
         defaults = {

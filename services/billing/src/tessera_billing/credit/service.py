@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_billing.credit.models import CreditProfile
 from tessera_billing.invoices.models import Invoice
@@ -37,10 +38,10 @@ async def get_or_create_profile(
 async def exposure(session: AsyncSession, customer_id: uuid.UUID, currency: str) -> Decimal:
     sums = MoneySum(session)
     total = await session.scalar(
-        select(sums.sum(Invoice.balance_due)).where(
-            Invoice.customer_id == customer_id,
-            Invoice.currency == currency,
-            Invoice.status.in_([s.value for s in OPEN_STATUSES]),
+        select(sums.sum(col(Invoice.balance_due))).where(
+            col(Invoice.customer_id) == customer_id,
+            col(Invoice.currency) == currency,
+            col(Invoice.status).in_([s.value for s in OPEN_STATUSES]),
         )
     )
     return sums.value(total)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_billing.collections.models import InvoiceDispute
 from tessera_billing.credit.models import CreditProfile
@@ -25,7 +26,7 @@ async def on_customer_merged(session: AsyncSession, event: CloudEvent, data: Cus
         return
     for model in _REPOINTED:
         await session.execute(
-            update(model).where(model.customer_id == data.merged_id).values(customer_id=data.survivor_id)
+            update(model).where(col(model.customer_id) == data.merged_id).values(customer_id=data.survivor_id)
         )
     await receivables.rekey(session, data.merged_id, data.survivor_id)
     merged = await session.get(CreditProfile, data.merged_id)
@@ -56,14 +57,14 @@ async def on_customer_erased(session: AsyncSession, event: CloudEvent, data: Cus
     # Invoices and payments are kept for legal retention; the name printed on them goes.
     await session.execute(
         update(Invoice)
-        .where(Invoice.customer_id == data.customer_id, Invoice.customer_name.is_not(None))
+        .where(col(Invoice.customer_id) == data.customer_id, col(Invoice.customer_name).is_not(None))
         .values(customer_name=None)
     )
     # A payer's reference can carry a name or an account; the amounts and dates stay.
-    await session.execute(update(Payment).where(Payment.customer_id == data.customer_id).values(reference=None))
+    await session.execute(update(Payment).where(col(Payment.customer_id) == data.customer_id).values(reference=None))
     await session.execute(
         update(LedgerEntry)
-        .where(LedgerEntry.customer_id == data.customer_id, LedgerEntry.payment_id.is_not(None))
+        .where(col(LedgerEntry.customer_id) == data.customer_id, col(LedgerEntry.payment_id).is_not(None))
         .values(reference=None)
     )
     profile = await session.get(CreditProfile, data.customer_id)

@@ -12,6 +12,7 @@ from tessera_billing.invoices.repository import InvoiceRepository
 from tessera_billing.invoices.service import LineSpec, create_invoice, issue_invoice
 from tessera_billing.money import quantize
 from tessera_billing.settings import BillingSettings
+from tessera_shared.consumer import Handler
 from tessera_shared.db import utcnow
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import CreditLimitExceeded, DealWon
@@ -34,7 +35,7 @@ def lines_of(deal: DealWon) -> list[LineSpec]:
     ]
 
 
-def deal_won_handler(settings: BillingSettings):
+def deal_won_handler(settings: BillingSettings) -> Handler[DealWon]:
     async def on_deal_won(session: AsyncSession, event: CloudEvent, data: DealWon) -> None:
         # The inbox dedupes deliveries; this (and the unique deal_id) dedupes re-announcements.
         if await InvoiceRepository(session).by_deal(data.deal_id) is not None:

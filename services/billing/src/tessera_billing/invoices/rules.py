@@ -84,7 +84,7 @@ class Totals:
 
 
 def line_amounts(line: LineInput, currency: str) -> LineAmounts:
-    """Net = quantity × unit price less discount, tax on the net; each rounded per line."""
+    """Net = quantity * unit price less discount, tax on the net; each rounded per line."""
     gross = line.quantity * line.unit_price
     net = quantize(gross * (HUNDRED - line.discount_percent) / HUNDRED, currency)
     tax = quantize(net * line.tax_rate_percent / HUNDRED, currency)

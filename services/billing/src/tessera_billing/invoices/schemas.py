@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, TypeAlias
 
 from pydantic import (
     BaseModel,
@@ -19,7 +19,7 @@ from tessera_billing.api import Currency, MoneyOut, plain_number
 from tessera_shared.decimals import MoneyIn, Percent, Quantity
 from tessera_shared.http.inputs import IsoDate, Trimmed
 
-UnitPrice = MoneyIn
+UnitPrice: TypeAlias = MoneyIn
 
 
 class LineIn(BaseModel):

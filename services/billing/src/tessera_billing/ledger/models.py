@@ -12,7 +12,7 @@ from tessera_shared.db import Money, UTCDateTime, new_id, utcnow
 
 
 class LedgerEntry(Base, table=True):
-    """One receivable movement of one invoice on one day (+ raises what is owed, − lowers it).
+    """One receivable movement of one invoice on one day (+ raises what is owed, - lowers it).
 
     Reports as of any date sum these facts up to that date; the invoice row holds only the
     current state. ``due_date`` is copied from the invoice so that ageing is one-table work.
@@ -29,7 +29,7 @@ class LedgerEntry(Base, table=True):
     invoice_id: uuid.UUID = Field(nullable=False)
     customer_id: uuid.UUID = Field(nullable=False)
     currency: str = Field(sa_column=Column(String(3), nullable=False))
-    # invoiced (+), collected (−), written_off (− ; + when recovered), voided (−)
+    # invoiced (+), collected (-), written_off (- ; + when recovered), voided (-)
     kind: str = Field(sa_column=Column(String(20), nullable=False))
     amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
     entry_date: date = Field(sa_column=Column(Date(), nullable=False))

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.ledger.models import ReceivableBalance, ReceivableTotal
+from tessera_shared.db import dialect_name
 
-BALANCES: Table = ReceivableBalance.__table__  # type: ignore[assignment]
-TOTALS: Table = ReceivableTotal.__table__  # type: ignore[assignment]
+BALANCES: Table = ReceivableBalance.__table__
+TOTALS: Table = ReceivableTotal.__table__
 
 
 async def move(
@@ -37,7 +38,7 @@ async def move(
 
 async def lock_for(session: AsyncSession, invoices: Iterable[Invoice]) -> None:
     """Lock the rows that movements on ``invoices`` will change, in key order (before changing them)."""
-    if session.bind.dialect.name != "postgresql":
+    if dialect_name(session) != "postgresql":
         return
     balances = sorted({(i.customer_id, i.currency, i.due_date) for i in invoices})
     totals = sorted({(currency, due) for _, currency, due in balances})
@@ -83,7 +84,7 @@ async def _add(
     session: AsyncSession, table: Table, key: dict[str, Any], amount: Decimal, first: date | None = None
 ) -> None:
     """Add ``amount`` to the row at ``key``; balances at zero are removed, totals keep their row."""
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         new = await _add_pg(session, table, key, amount, first)
     else:
         new = await _add_sqlite(session, table, key, amount, first)
@@ -99,8 +100,8 @@ async def _add_pg(
     changes = {"amount": table.c.amount + stmt.excluded.amount}
     if first:
         changes["first_entry_date"] = func.least(table.c.first_entry_date, stmt.excluded.first_entry_date)
-    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=changes).returning(table.c.amount)
-    return (await session.execute(stmt)).scalar_one()
+    upserted = stmt.on_conflict_do_update(index_elements=list(key), set_=changes).returning(table.c.amount)
+    return (await session.execute(upserted)).scalar_one()
 
 
 async def _add_sqlite(

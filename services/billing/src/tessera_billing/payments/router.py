@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 from sqlalchemy import select
+from sqlmodel import col
 
 from tessera_billing.api import check_precision, invalid, today
 from tessera_billing.invoices.repository import InvoiceRepository
@@ -36,8 +37,8 @@ async def payments_out(session: SessionDep, payments: list[Payment]) -> list[Pay
     """Payments with their allocations, loaded in one query for the whole page."""
     stmt = (
         select(PaymentAllocation)
-        .where(PaymentAllocation.payment_id.in_([p.id for p in payments]))
-        .order_by(PaymentAllocation.created_at, PaymentAllocation.id)
+        .where(col(PaymentAllocation.payment_id).in_([p.id for p in payments]))
+        .order_by(col(PaymentAllocation.created_at), col(PaymentAllocation.id))
     )
     by_payment: dict[uuid.UUID, list[PaymentAllocation]] = {}
     for a in (await session.execute(stmt)).scalars():
@@ -70,8 +71,6 @@ async def create_payment(
     received_on = body.received_on or today()
     if received_on > today():
         raise invalid("received_on", "a payment cannot be received in the future")
-    if body.invoice_id is None and body.customer_id is None:
-        raise invalid("invoice_id", "name the invoice_id or the customer_id the payment is from")
     if body.invoice_id is not None:
         if body.allocations:
             raise invalid("allocations", "give allocations with customer_id, not with invoice_id")
@@ -87,8 +86,7 @@ async def create_payment(
         except PaymentRefused as exc:
             raise Problem(409, str(exc), slug="nothing-open", **exc.extra) from None
         customer_id, invoices = invoice.customer_id, {invoice.id: invoice}
-    else:
-        assert body.customer_id is not None
+    elif body.customer_id is not None:
         customer_id = body.customer_id
         candidates = await open_items(session, customer_id, body.currency)
         requested = [rules.Allocation(a.invoice_id, a.amount) for a in body.allocations or []]
@@ -99,6 +97,8 @@ async def create_payment(
         except rules.AllocationError as exc:
             raise invalid(exc.field, exc.message) from None
         invoices = {i.id: i for i in candidates}
+    else:
+        raise invalid("invoice_id", "name the invoice_id or the customer_id the payment is from")
     payment, _ = await record_payment(
         session,
         customer_id=customer_id,
@@ -126,8 +126,8 @@ async def list_payments(
 ) -> Page[PaymentOut]:
     stmt = select(Payment)
     if customer_id is not None:
-        stmt = stmt.where(Payment.customer_id == customer_id)
-    rows, next_cursor = await paginate(session, stmt, page, (Payment.id,))
+        stmt = stmt.where(col(Payment.customer_id) == customer_id)
+    rows, next_cursor = await paginate(session, stmt, page, (col(Payment.id),))
     return Page[PaymentOut](items=await payments_out(session, rows) if rows else [], next_cursor=next_cursor)
 
 

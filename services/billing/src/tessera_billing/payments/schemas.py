@@ -55,4 +55,4 @@ class PaymentOut(MoneyOut):
     reference: str | None
     recorded_by: str
     created_at: datetime
-    allocations: list[AllocationOut] = []
+    allocations: list[AllocationOut] = []  # noqa: RUF012 - a pydantic field (MoneyOut is a BaseModel): copied per instance

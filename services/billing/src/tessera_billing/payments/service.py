@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.invoices.rules import OPEN_STATUSES, InvoiceStatus, check_transition, status_after_settlement
@@ -26,7 +28,7 @@ from tessera_shared.outbox import publish
 class PaymentRefused(Exception):
     """The payment cannot go where it was sent (409)."""
 
-    def __init__(self, message: str, **extra: object) -> None:
+    def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.extra = extra
 
@@ -36,11 +38,11 @@ async def open_items(session: AsyncSession, customer_id: uuid.UUID, currency: st
     stmt = (
         select(Invoice)
         .where(
-            Invoice.customer_id == customer_id,
-            Invoice.currency == currency,
-            Invoice.status.in_([s.value for s in OPEN_STATUSES]),
+            col(Invoice.customer_id) == customer_id,
+            col(Invoice.currency) == currency,
+            col(Invoice.status).in_([s.value for s in OPEN_STATUSES]),
         )
-        .order_by(Invoice.id)
+        .order_by(col(Invoice.id))
         .with_for_update()
     )
     return list((await session.execute(stmt)).scalars())
@@ -85,9 +87,9 @@ async def apply_to_invoice(
     if invoice.status == InvoiceStatus.WRITTEN_OFF:
         # A recovery: the write-off shrinks by what came in, and that is collected.
         invoice.amount_written_off -= amount
-        ref = {"payment_id": payment.id, "reference": payment.reference}
-        await record(session, invoice, EntryKind.WRITTEN_OFF, amount, on, **ref)
-        await record(session, invoice, EntryKind.COLLECTED, -amount, on, **ref)
+        payment_id, reference = payment.id, payment.reference
+        await record(session, invoice, EntryKind.WRITTEN_OFF, amount, on, payment_id=payment_id, reference=reference)
+        await record(session, invoice, EntryKind.COLLECTED, -amount, on, payment_id=payment_id, reference=reference)
         touch(invoice)
         return False
     invoice.balance_due -= amount
@@ -162,8 +164,8 @@ async def credit_payments(session: AsyncSession, customer_id: uuid.UUID, currenc
     """Payments with money left over, oldest first (locked: two invoices must not spend it twice)."""
     stmt = (
         select(Payment)
-        .where(Payment.customer_id == customer_id, Payment.currency == currency)
-        .order_by(Payment.received_on, Payment.id)
+        .where(col(Payment.customer_id) == customer_id, col(Payment.currency) == currency)
+        .order_by(col(Payment.received_on), col(Payment.id))
         .with_for_update()
     )
     # Filtered here: Money is text on SQLite, where a SQL comparison with 0 would be wrong.
@@ -173,7 +175,7 @@ async def credit_payments(session: AsyncSession, customer_id: uuid.UUID, currenc
 async def credit_balances(session: AsyncSession, customer_id: uuid.UUID) -> dict[str, Decimal]:
     """The customer's credit (what is left of its payments) per currency, summed here: Money is text on SQLite."""
     totals: dict[str, Decimal] = {}
-    stmt = select(Payment.currency, Payment.unallocated).where(Payment.customer_id == customer_id)
+    stmt = select(col(Payment.currency), col(Payment.unallocated)).where(col(Payment.customer_id) == customer_id)
     for currency, unallocated in await session.execute(stmt):
         totals[currency] = totals.get(currency, ZERO) + unallocated
     return totals

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_billing.api import SettingsDep, today
 from tessera_billing.credit.models import CreditProfile
@@ -39,13 +40,17 @@ RECENT = 10
 
 async def _open_sums(session: AsyncSession, customer_id: uuid.UUID) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
     sums = MoneySum(session)
-    overdue = case((Invoice.status == InvoiceStatus.OVERDUE.value, Invoice.balance_due), else_=0)
+    overdue = case((col(Invoice.status) == InvoiceStatus.OVERDUE.value, col(Invoice.balance_due)), else_=0)
     rows = (
         await session.execute(
-            select(Invoice.currency, sums.sum(Invoice.balance_due).label("open"), sums.sum(overdue).label("overdue"))
-            .where(Invoice.customer_id == customer_id, Invoice.status.in_([s.value for s in OPEN_STATUSES]))
-            .group_by(Invoice.currency)
-            .order_by(Invoice.currency)
+            select(
+                col(Invoice.currency),
+                sums.sum(col(Invoice.balance_due)).label("open"),
+                sums.sum(overdue).label("overdue"),
+            )
+            .where(col(Invoice.customer_id) == customer_id, col(Invoice.status).in_([s.value for s in OPEN_STATUSES]))
+            .group_by(col(Invoice.currency))
+            .order_by(col(Invoice.currency))
         )
     ).all()
     return {r.currency: sums.value(r.open) for r in rows}, {r.currency: sums.value(r.overdue) for r in rows}
@@ -68,18 +73,22 @@ async def get_receivables(
 ) -> Response:
     as_of = today()
     async with read_session(request.app.state.runtime.sessions, snapshot=True) as session:
-        mine = select(Invoice).where(Invoice.customer_id == customer_id)
+        mine = select(Invoice).where(col(Invoice.customer_id) == customer_id)
         open_rows = list(
             (
                 await session.execute(
-                    mine.where(Invoice.status.in_([s.value for s in OPEN_STATUSES]))
-                    .order_by(Invoice.id)
+                    mine.where(col(Invoice.status).in_([s.value for s in OPEN_STATUSES]))
+                    .order_by(col(Invoice.id))
                     .limit(OPEN_LISTED + 1)
                 )
             ).scalars()
         )
         recent = list(
-            (await session.execute(mine.order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(RECENT))).scalars()
+            (
+                await session.execute(
+                    mine.order_by(col(Invoice.issue_date).desc(), col(Invoice.id).desc()).limit(RECENT)
+                )
+            ).scalars()
         )
         balance, overdue = await _open_sums(session, customer_id)
         aging = None

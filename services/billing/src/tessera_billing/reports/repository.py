@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Date, Select, and_, case, cast, func, literal, null, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.ledger.models import LedgerEntry as L
@@ -23,9 +24,11 @@ from tessera_billing.reports.rules import BUCKETS, bucket_thresholds
 from tessera_shared.db import MoneySum
 
 Row = dict[str, Any]
+# A statement of any columns (Select is generic over the types of its columns).
+AnySelect = Select[*tuple[Any, ...]]
 
 
-def _bucket_columns(sums: MoneySum, as_of: date, due: Any = L.due_date, amount: Any = L.amount) -> list[Any]:
+def _bucket_columns(sums: MoneySum, as_of: date, due: Any, amount: Any) -> list[Any]:
     t = bucket_thresholds(as_of)
     conditions = [
         due >= t[0],
@@ -43,11 +46,11 @@ def _bucket_row(sums: MoneySum, row: Any) -> Row:
     return out
 
 
-def _entries_after(as_of: date, currency: str | None, *columns: Any) -> Select[Any]:
+def _entries_after(as_of: date, currency: str | None, *columns: Any) -> AnySelect:
     """Ledger entries dated after ``as_of``, amounts negated: the read model less these is the
     ledger up to ``as_of`` (none for today, as a rule, so this is an empty index range)."""
-    stmt = select(*columns, (-L.amount).label("amount")).where(L.entry_date > as_of)
-    return stmt if currency is None else stmt.where(L.currency == currency)
+    stmt = select(*columns, (-col(L.amount)).label("amount")).where(col(L.entry_date) > as_of)
+    return stmt if currency is None else stmt.where(col(L.currency) == currency)
 
 
 async def aging_totals(
@@ -56,17 +59,17 @@ async def aging_totals(
     sums = MoneySum(session)
     if customer_id is not None:
         # One customer's entries: an index range, as cheap as the read model and exact for any day.
-        stmt = select(L.currency, *_bucket_columns(sums, as_of)).where(
-            L.entry_date <= as_of, L.customer_id == customer_id
+        stmt = select(col(L.currency), *_bucket_columns(sums, as_of, col(L.due_date), col(L.amount))).where(
+            col(L.entry_date) <= as_of, col(L.customer_id) == customer_id
         )
         if currency is not None:
-            stmt = stmt.where(L.currency == currency)
-        rows = (await session.execute(stmt.group_by(L.currency).order_by(L.currency))).all()
+            stmt = stmt.where(col(L.currency) == currency)
+        rows = (await session.execute(stmt.group_by(col(L.currency)).order_by(col(L.currency)))).all()
         return [{"currency": r.currency, **_bucket_row(sums, r)} for r in rows]
-    now = select(T.currency, T.due_date, T.amount, T.first_entry_date)
+    now = select(col(T.currency), col(T.due_date), col(T.amount), col(T.first_entry_date))
     if currency is not None:
-        now = now.where(T.currency == currency)
-    later = _entries_after(as_of, currency, L.currency, L.due_date).add_columns(cast(null(), Date()))
+        now = now.where(col(T.currency) == currency)
+    later = _entries_after(as_of, currency, col(L.currency), col(L.due_date)).add_columns(cast(null(), Date()))
     src = union_all(now, later).subquery()
     stmt = (
         select(src.c.currency, *_bucket_columns(sums, as_of, src.c.due_date, src.c.amount))
@@ -88,18 +91,19 @@ async def aging_by_customer(
     after: tuple[uuid.UUID, str] | None,
 ) -> list[Row]:
     sums = MoneySum(session)
+    parts: list[AnySelect]
     if customer_id is not None:
-        src = select(L.customer_id, L.currency, L.due_date, L.amount).where(
-            L.entry_date <= as_of, L.customer_id == customer_id
+        own = select(col(L.customer_id), col(L.currency), col(L.due_date), col(L.amount)).where(
+            col(L.entry_date) <= as_of, col(L.customer_id) == customer_id
         )
         if currency is not None:
-            src = src.where(L.currency == currency)
-        parts = [src]
+            own = own.where(col(L.currency) == currency)
+        parts = [own]
     else:
-        now = select(B.customer_id, B.currency, B.due_date, B.amount)
+        now = select(col(B.customer_id), col(B.currency), col(B.due_date), col(B.amount))
         if currency is not None:
-            now = now.where(B.currency == currency)
-        parts = [now, _entries_after(as_of, currency, L.customer_id, L.currency, L.due_date)]
+            now = now.where(col(B.currency) == currency)
+        parts = [now, _entries_after(as_of, currency, col(L.customer_id), col(L.currency), col(L.due_date))]
     if after is not None:
         parts = [_after(p, after) for p in parts]
     # Spelled as statements: mypy (1.20, 2.4) crashes joining CompoundSelect with Select here.
@@ -115,7 +119,7 @@ async def aging_by_customer(
     return [{"customer_id": r.customer_id, "currency": r.currency, **_bucket_row(sums, r)} for r in rows]
 
 
-def _after(stmt: Select[Any], after: tuple[uuid.UUID, str]) -> Select[Any]:
+def _after(stmt: AnySelect, after: tuple[uuid.UUID, str]) -> AnySelect:
     """Keyset bound on (customer_id, currency), whichever table ``stmt`` reads."""
     customer, currency = stmt.selected_columns.customer_id, stmt.selected_columns.currency
     # The redundant bound on the leading column keeps the page an index range scan.
@@ -128,23 +132,23 @@ def _after(stmt: Select[Any], after: tuple[uuid.UUID, str]) -> Select[Any]:
 async def rollforward(session: AsyncSession, start: date, end: date, currency: str | None) -> list[Row]:
     """Per currency: opening before ``start``; movements in [start, end); closing before ``end``."""
     sums = MoneySum(session)
-    in_month = and_(L.entry_date >= start, L.entry_date < end)
+    in_month = and_(col(L.entry_date) >= start, col(L.entry_date) < end)
 
     def moved(kind: str) -> Any:
-        return sums.sum(case((and_(in_month, L.kind == kind), L.amount), else_=0)).label(kind)
+        return sums.sum(case((and_(in_month, col(L.kind) == kind), col(L.amount)), else_=0)).label(kind)
 
     stmt = select(
-        L.currency,
-        sums.sum(case((L.entry_date < start, L.amount), else_=0)).label("opening"),
+        col(L.currency),
+        sums.sum(case((col(L.entry_date) < start, col(L.amount)), else_=0)).label("opening"),
         moved("invoiced"),
         moved("collected"),
         moved("written_off"),
         moved("voided"),
-        sums.sum(L.amount).label("closing"),
-    ).where(L.entry_date < end)
+        sums.sum(col(L.amount)).label("closing"),
+    ).where(col(L.entry_date) < end)
     if currency is not None:
-        stmt = stmt.where(L.currency == currency)
-    rows = (await session.execute(stmt.group_by(L.currency).order_by(L.currency))).all()
+        stmt = stmt.where(col(L.currency) == currency)
+    rows = (await session.execute(stmt.group_by(col(L.currency)).order_by(col(L.currency)))).all()
     return [
         {
             "currency": r.currency,
@@ -163,13 +167,15 @@ async def rollforward(session: AsyncSession, start: date, end: date, currency: s
 async def receivables_and_sales(session: AsyncSession, as_of: date, since: date, currency: str | None) -> list[Row]:
     sums = MoneySum(session)
     stmt = select(
-        L.currency,
-        sums.sum(L.amount).label("receivables"),
-        sums.sum(case((and_(L.kind == "invoiced", L.entry_date > since), L.amount), else_=0)).label("sales"),
-    ).where(L.entry_date <= as_of)
+        col(L.currency),
+        sums.sum(col(L.amount)).label("receivables"),
+        sums.sum(case((and_(col(L.kind) == "invoiced", col(L.entry_date) > since), col(L.amount)), else_=0)).label(
+            "sales"
+        ),
+    ).where(col(L.entry_date) <= as_of)
     if currency is not None:
-        stmt = stmt.where(L.currency == currency)
-    rows = (await session.execute(stmt.group_by(L.currency).order_by(L.currency))).all()
+        stmt = stmt.where(col(L.currency) == currency)
+    rows = (await session.execute(stmt.group_by(col(L.currency)).order_by(col(L.currency)))).all()
     return [
         {"currency": r.currency, "receivables": sums.value(r.receivables), "sales": sums.value(r.sales)} for r in rows
     ]
@@ -181,14 +187,29 @@ async def statement_lines(
     sums = MoneySum(session)
     opening = sums.value(
         await session.scalar(
-            select(sums.sum(L.amount)).where(L.customer_id == customer_id, L.currency == currency, L.entry_date < start)
+            select(sums.sum(col(L.amount))).where(
+                col(L.customer_id) == customer_id, col(L.currency) == currency, col(L.entry_date) < start
+            )
         )
     )
     stmt = (
-        select(L.entry_date, L.kind, L.amount, L.invoice_id, L.payment_id, L.reference, Invoice.number)
-        .join(Invoice, Invoice.id == L.invoice_id)
-        .where(L.customer_id == customer_id, L.currency == currency, L.entry_date >= start, L.entry_date <= end)
-        .order_by(L.entry_date, L.created_at, L.id)
+        select(
+            col(L.entry_date),
+            col(L.kind),
+            col(L.amount),
+            col(L.invoice_id),
+            col(L.payment_id),
+            col(L.reference),
+            col(Invoice.number),
+        )
+        .join(Invoice, col(Invoice.id) == col(L.invoice_id))
+        .where(
+            col(L.customer_id) == customer_id,
+            col(L.currency) == currency,
+            col(L.entry_date) >= start,
+            col(L.entry_date) <= end,
+        )
+        .order_by(col(L.entry_date), col(L.created_at), col(L.id))
         .limit(limit)
     )
     lines = [dict(r._mapping) for r in (await session.execute(stmt)).all()]

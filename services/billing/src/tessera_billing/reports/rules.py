@@ -43,7 +43,7 @@ def month_bounds(month: str) -> tuple[date, date]:
 
 
 def days_sales_outstanding(receivables: Decimal, sales: Decimal, days: int) -> Decimal | None:
-    """Receivables ÷ credit sales of the period × its days; None when nothing was sold."""
+    """Receivables / credit sales of the period * its days; None when nothing was sold."""
     if sales <= 0:
         return None
     return (receivables / sales * days).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from sqlalchemy import select
+from sqlmodel import col
 
 from tessera_billing.api import invalid, today
 from tessera_billing.invoices.repository import InvoiceRepository
@@ -68,15 +69,15 @@ async def list_write_offs(
 ) -> Page[WriteOffOut]:
     stmt = select(WriteOff)
     if status is not None:
-        stmt = stmt.where(WriteOff.status == status.value)
+        stmt = stmt.where(col(WriteOff.status) == status.value)
     if invoice_id is not None:
-        stmt = stmt.where(WriteOff.invoice_id == invoice_id)
-    rows, next_cursor = await paginate(session, stmt, page, (WriteOff.id,))
+        stmt = stmt.where(col(WriteOff.invoice_id) == invoice_id)
+    rows, next_cursor = await paginate(session, stmt, page, (col(WriteOff.id),))
     return Page[WriteOffOut](items=[WriteOffOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 async def load(session: SessionDep, write_off_id: uuid.UUID, *, for_update: bool = False) -> WriteOff:
-    stmt = select(WriteOff).where(WriteOff.id == write_off_id)
+    stmt = select(WriteOff).where(col(WriteOff.id) == write_off_id)
     if for_update:
         stmt = stmt.with_for_update()
     write_off = (await session.execute(stmt)).scalar_one_or_none()
@@ -133,7 +134,7 @@ async def approve(
 ) -> WriteOffOut:
     write_off = await _decidable(session, request, write_off_id, principal, WriteOffStatus.APPROVED)
     invoice = await InvoiceRepository(session).get(write_off.invoice_id, for_update=True)
-    assert invoice is not None  # a foreign key holds it
+    assert invoice is not None  # noqa: S101 - an invariant (a foreign key holds it), not a check of input
     try:
         await approve_write_off(session, write_off, invoice, principal.subject, body.note if body else None, today())
     except WriteOffConflict as exc:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.invoices.rules import OPEN_STATUSES, InvoiceStatus, check_transition
@@ -20,7 +22,7 @@ from tessera_shared.outbox import publish
 
 
 class WriteOffConflict(Exception):
-    def __init__(self, message: str, **extra: object) -> None:
+    def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.extra = extra
 
@@ -37,7 +39,9 @@ def _require_open(invoice: Invoice) -> None:
 async def request_write_off(session: AsyncSession, invoice: Invoice, reason: str, requested_by: str) -> WriteOff:
     _require_open(invoice)
     pending = await session.scalar(
-        select(WriteOff.id).where(WriteOff.invoice_id == invoice.id, WriteOff.status == WriteOffStatus.REQUESTED)
+        select(col(WriteOff.id)).where(
+            col(WriteOff.invoice_id) == invoice.id, col(WriteOff.status) == WriteOffStatus.REQUESTED
+        )
     )
     if pending is not None:
         raise WriteOffConflict(
