@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_sales.activities import rules
 from tessera_sales.activities.models import Activity
@@ -24,7 +25,7 @@ SYSTEM = "system:collections"
 async def _owner_of(session: AsyncSession, customer_id: uuid.UUID, deal_id: uuid.UUID | None) -> str | None:
     """The deal's owner when the invoice came from a deal, else the customer's owner."""
     if deal_id is not None:
-        owner = await session.scalar(select(Deal.owner_id).where(Deal.id == deal_id))
+        owner = await session.scalar(select(col(Deal.owner_id)).where(col(Deal.id) == deal_id))
         if owner:
             return owner
     known = await session.get(KnownCustomer, customer_id)
@@ -34,7 +35,7 @@ async def _owner_of(session: AsyncSession, customer_id: uuid.UUID, deal_id: uuid
 async def _collection_task(
     session: AsyncSession, *, key: str, customer_id: uuid.UUID, deal_id: uuid.UUID | None, subject: str, at: datetime
 ) -> None:
-    if await session.scalar(select(Activity.id).where(Activity.origin_key == key)) is not None:
+    if await session.scalar(select(col(Activity.id)).where(col(Activity.origin_key) == key)) is not None:
         return  # this invoice's step already has its task
     await record(
         session,
@@ -71,7 +72,9 @@ async def on_invoice_overdue(session: AsyncSession, event: CloudEvent, data: Inv
 
 async def on_dunning_step(session: AsyncSession, event: CloudEvent, data: DunningStep) -> None:
     # dunning.step names no deal; the overdue notice before it did.
-    deal_id = await session.scalar(select(OverdueInvoice.deal_id).where(OverdueInvoice.invoice_id == data.invoice_id))
+    deal_id = await session.scalar(
+        select(col(OverdueInvoice.deal_id)).where(col(OverdueInvoice.invoice_id) == data.invoice_id)
+    )
     await _collection_task(
         session,
         key=rules.collection_key(data.invoice_id, data.step),

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
+from sqlmodel import col
 
 from tessera_sales.access import may_see, not_found, scope_owner
 from tessera_sales.activities import service
@@ -64,18 +65,18 @@ async def list_activities(
         return Page[ActivityOut](items=[], next_cursor=None)
     stmt = select(Activity)
     if scope or owner_id:
-        stmt = stmt.where(Activity.owner_id == (scope or owner_id))
+        stmt = stmt.where(col(Activity.owner_id) == (scope or owner_id))
     for column, value in (
-        (Activity.customer_id, customer_id),
-        (Activity.lead_id, lead_id),
-        (Activity.deal_id, deal_id),
-        (Activity.kind, kind),
+        (col(Activity.customer_id), customer_id),
+        (col(Activity.lead_id), lead_id),
+        (col(Activity.deal_id), deal_id),
+        (col(Activity.kind), kind),
     ):
         if value is not None:
             stmt = stmt.where(column == value)
     if open is not None:
-        stmt = stmt.where(Activity.completed_at.is_(None) if open else Activity.completed_at.is_not(None))
-    rows, cursor = await paginate(session, stmt, page, (Activity.id,))
+        stmt = stmt.where(col(Activity.completed_at).is_(None) if open else col(Activity.completed_at).is_not(None))
+    rows, cursor = await paginate(session, stmt, page, (col(Activity.id),))
     return Page[ActivityOut](items=[ActivityOut.model_validate(a) for a in rows], next_cursor=cursor)
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from tessera_sales.access import may_see, owner_for_new
 from tessera_sales.activities import rules
@@ -17,7 +18,7 @@ from tessera_sales.leads.models import Lead
 from tessera_sales.leads.service import rescore
 from tessera_sales.schemas_common import field_problem
 from tessera_shared.auth import Principal
-from tessera_shared.db import unit_of_work, utcnow
+from tessera_shared.db import dialect_name, unit_of_work, utcnow
 from tessera_shared.events.contracts import ActivityDue, ActivityLogged
 from tessera_shared.outbox import publish
 
@@ -118,13 +119,13 @@ async def update_activity(session: AsyncSession, activity: Activity, patch: Acti
 
 async def overdue_by_owner(session: AsyncSession, as_of: datetime, owner_id: str | None) -> list[tuple]:
     stmt = (
-        select(Activity.owner_id, func.count(), func.min(Activity.due_at))
-        .where(Activity.kind == "task", Activity.completed_at.is_(None), Activity.due_at < as_of)
-        .group_by(Activity.owner_id)
-        .order_by(func.count().desc(), Activity.owner_id)
+        select(col(Activity.owner_id), func.count(), func.min(col(Activity.due_at)))
+        .where(col(Activity.kind) == "task", col(Activity.completed_at).is_(None), col(Activity.due_at) < as_of)
+        .group_by(col(Activity.owner_id))
+        .order_by(func.count().desc(), col(Activity.owner_id))
     )
     if owner_id is not None:
-        stmt = stmt.where(Activity.owner_id == owner_id)
+        stmt = stmt.where(col(Activity.owner_id) == owner_id)
     return list((await session.execute(stmt)).all())
 
 
@@ -135,11 +136,15 @@ async def fire_reminders(sessions: async_sessionmaker[AsyncSession], now: dateti
         async with unit_of_work(sessions) as session:
             stmt = (
                 select(Activity)
-                .where(Activity.remind_at <= now, Activity.reminded_at.is_(None), Activity.completed_at.is_(None))
-                .order_by(Activity.remind_at, Activity.id)
+                .where(
+                    col(Activity.remind_at) <= now,
+                    col(Activity.reminded_at).is_(None),
+                    col(Activity.completed_at).is_(None),
+                )
+                .order_by(col(Activity.remind_at), col(Activity.id))
                 .limit(REMINDER_BATCH)
             )
-            if session.bind.dialect.name == "postgresql":
+            if dialect_name(session) == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             batch = list((await session.execute(stmt)).scalars())
             for activity in batch:

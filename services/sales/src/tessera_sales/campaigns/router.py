@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import func, select, tuple_
+from sqlmodel import col
 
 from tessera_sales.campaigns import rules
 from tessera_sales.campaigns.models import Campaign, CampaignCost, CampaignMember
@@ -73,7 +74,7 @@ async def list_campaigns(
     page: PageQuery,
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[CampaignOut]:
-    rows, cursor = await paginate(session, select(Campaign), page, (Campaign.id,))
+    rows, cursor = await paginate(session, select(Campaign), page, (col(Campaign.id),))
     return Page[CampaignOut](items=[CampaignOut.model_validate(c) for c in rows], next_cursor=cursor)
 
 
@@ -128,7 +129,7 @@ async def add_campaign_members(
     await _get(session, campaign_id)
     lead_ids = [m.id for m in body.members if m.type == "lead"]
     if lead_ids:  # leads are ours to check; customers and segments live in the customer service
-        found = set((await session.execute(select(Lead.id).where(Lead.id.in_(lead_ids)))).scalars())
+        found = set((await session.execute(select(col(Lead.id)).where(col(Lead.id).in_(lead_ids)))).scalars())
         for n, m in enumerate(body.members):
             if m.type == "lead" and m.id not in found:
                 raise field_problem(f"members.{n}.id", "no such lead")
@@ -136,9 +137,9 @@ async def add_campaign_members(
     existing = set(
         (
             await session.execute(
-                select(CampaignMember.member_type, CampaignMember.member_id).where(
-                    CampaignMember.campaign_id == campaign_id,
-                    tuple_(CampaignMember.member_type, CampaignMember.member_id).in_(list(wanted)),
+                select(col(CampaignMember.member_type), col(CampaignMember.member_id)).where(
+                    col(CampaignMember.campaign_id) == campaign_id,
+                    tuple_(col(CampaignMember.member_type), col(CampaignMember.member_id)).in_(list(wanted)),
                 )
             )
         ).all()
@@ -161,8 +162,8 @@ async def list_campaign_members(
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[MemberOut]:
     await _get(session, campaign_id)
-    stmt = select(CampaignMember).where(CampaignMember.campaign_id == campaign_id)
-    rows, cursor = await paginate(session, stmt, page, (CampaignMember.member_type, CampaignMember.member_id))
+    stmt = select(CampaignMember).where(col(CampaignMember.campaign_id) == campaign_id)
+    rows, cursor = await paginate(session, stmt, page, (col(CampaignMember.member_type), col(CampaignMember.member_id)))
     return Page[MemberOut](
         items=[MemberOut(type=m.member_type, id=m.member_id, added_by=m.added_by, added_at=m.added_at) for m in rows],
         next_cursor=cursor,
@@ -202,15 +203,16 @@ async def list_campaign_costs(
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[CostOut]:
     await _get(session, campaign_id)
-    stmt = select(CampaignCost).where(CampaignCost.campaign_id == campaign_id)
-    rows, cursor = await paginate(session, stmt, page, (CampaignCost.id,))
+    stmt = select(CampaignCost).where(col(CampaignCost.campaign_id) == campaign_id)
+    rows, cursor = await paginate(session, stmt, page, (col(CampaignCost.id),))
     return Page[CostOut](items=[CostOut.model_validate(c) for c in rows], next_cursor=cursor)
 
 
 @router.get(
     "/{campaign_id}/roi",
     response_model=CampaignRoi,
-    summary="(collected revenue of attributed deals − cost) / cost, per currency",
+    # The minus sign is typography in the published document, not a confusable.
+    summary="(collected revenue of attributed deals − cost) / cost, per currency",  # noqa: RUF001
 )
 async def get_campaign_roi(
     campaign_id: uuid.UUID,
@@ -221,30 +223,32 @@ async def get_campaign_roi(
     costs = dict(
         (
             await session.execute(
-                select(CampaignCost.currency, func.sum(CampaignCost.amount_minor))
-                .where(CampaignCost.campaign_id == campaign_id)
-                .group_by(CampaignCost.currency)
+                select(col(CampaignCost.currency), func.sum(col(CampaignCost.amount_minor)))
+                .where(col(CampaignCost.campaign_id) == campaign_id)
+                .group_by(col(CampaignCost.currency))
             )
         ).all()
     )
     collected = dict(
         (
             await session.execute(
-                select(CollectedPayment.currency, func.sum(CollectedPayment.amount_minor))
-                .join(Deal, Deal.id == CollectedPayment.deal_id)
-                .where(Deal.campaign_id == campaign_id)
-                .group_by(CollectedPayment.currency)
+                select(col(CollectedPayment.currency), func.sum(col(CollectedPayment.amount_minor)))
+                .join(Deal, col(Deal.id) == col(CollectedPayment.deal_id))
+                .where(col(Deal.campaign_id) == campaign_id)
+                .group_by(col(CollectedPayment.currency))
             )
         ).all()
     )
     deals = dict(
         (
             await session.execute(
-                select(Deal.stage, func.count()).where(Deal.campaign_id == campaign_id).group_by(Deal.stage)
+                select(col(Deal.stage), func.count())
+                .where(col(Deal.campaign_id) == campaign_id)
+                .group_by(col(Deal.stage))
             )
         ).all()
     )
-    leads = await session.scalar(select(func.count()).select_from(Lead).where(Lead.campaign_id == campaign_id))
+    leads = await session.scalar(select(func.count()).select_from(Lead).where(col(Lead.campaign_id) == campaign_id))
     lines = rules.roi_by_currency({c: int(v) for c, v in costs.items()}, {c: int(v) for c, v in collected.items()})
     return CampaignRoi(
         campaign_id=campaign_id,

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
+from sqlmodel import col
 
 from tessera_sales.catalog.models import Product
 from tessera_sales.catalog.schemas import ProductCreate, ProductOut, ProductPatch
@@ -38,7 +39,7 @@ async def create_product(
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
-    if await session.scalar(select(Product.id).where(Product.code == body.code)) is not None:
+    if await session.scalar(select(col(Product.id)).where(col(Product.code) == body.code)) is not None:
         raise Problem(409, f"a product with code {body.code!r} exists", slug="duplicate-product-code")
     product = Product(code=body.code, name=body.name, currency=body.currency, unit_price=body.unit_price)
     session.add(product)
@@ -59,8 +60,8 @@ async def list_products(
 ) -> Page[ProductOut]:
     stmt = select(Product)
     if active is not None:
-        stmt = stmt.where(Product.active == active)
-    rows, cursor = await paginate(session, stmt, page, (Product.id,))
+        stmt = stmt.where(col(Product.active) == active)
+    rows, cursor = await paginate(session, stmt, page, (col(Product.id),))
     return Page[ProductOut](items=[ProductOut.model_validate(p) for p in rows], next_cursor=cursor)
 
 

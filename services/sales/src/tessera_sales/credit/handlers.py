@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_sales.credit.models import CollectedPayment, OverdueInvoice
 from tessera_sales.money import to_minor
@@ -36,7 +37,7 @@ async def on_invoice_overdue(session: AsyncSession, event: CloudEvent, data: Inv
 
 
 async def _settled(session: AsyncSession, invoice_id) -> None:
-    await session.execute(delete(OverdueInvoice).where(OverdueInvoice.invoice_id == invoice_id))
+    await session.execute(delete(OverdueInvoice).where(col(OverdueInvoice.invoice_id) == invoice_id))
 
 
 async def on_invoice_paid(session: AsyncSession, event: CloudEvent, data: InvoicePaid) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_sales.activities.models import Activity
 from tessera_sales.credit.models import CollectedPayment, OverdueInvoice
@@ -64,7 +65,7 @@ async def on_customer_merged(session: AsyncSession, event: CloudEvent, data: Cus
     """Everything the merged customer had now belongs to the survivor; re-running changes nothing."""
     old, new = data.merged_id, data.survivor_id
     for model in (Deal, Lead, Activity, OverdueInvoice, CollectedPayment):
-        await session.execute(update(model).where(model.customer_id == old).values(customer_id=new))
+        await session.execute(update(model).where(col(model.customer_id) == old).values(customer_id=new))
     known = await session.get(KnownCustomer, old)
     if known is None:
         session.add(KnownCustomer(customer_id=old, name=ERASED, status="merged", merged_into_id=new))
@@ -77,10 +78,10 @@ async def on_customer_erased(session: AsyncSession, event: CloudEvent, data: Cus
     cid = data.customer_id
     await session.execute(
         update(Lead)
-        .where(Lead.customer_id == cid)
+        .where(col(Lead.customer_id) == cid)
         .values(name=ERASED, company=None, title=None, email=None, phone=None, score_reasons=[])
     )
-    await session.execute(update(Activity).where(Activity.customer_id == cid).values(subject=ERASED, notes=None))
+    await session.execute(update(Activity).where(col(Activity.customer_id) == cid).values(subject=ERASED, notes=None))
     known = await session.get(KnownCustomer, cid)
     if known is None:
         session.add(KnownCustomer(customer_id=cid, name=ERASED, status="erased", erased_at=data.erased_at))

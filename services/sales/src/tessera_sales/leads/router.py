@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
+from sqlmodel import col
 
 from tessera_sales.access import may_see, not_found, scope_owner
 from tessera_sales.leads import service
@@ -22,7 +23,7 @@ SELLERS = (Role.SALES_MANAGER, Role.SALES_REP)
 
 
 async def load(session, lead_id: uuid.UUID, principal: Principal, *, for_update: bool = False) -> Lead:
-    stmt = select(Lead).where(Lead.id == lead_id)
+    stmt = select(Lead).where(col(Lead.id) == lead_id)
     lead = (await session.execute(stmt.with_for_update() if for_update else stmt)).scalar_one_or_none()
     if lead is None or not may_see(principal, lead.owner_id):
         raise not_found("lead", lead_id)
@@ -60,12 +61,12 @@ async def list_leads(
         return Page[LeadOut](items=[], next_cursor=None)
     stmt = select(Lead)
     if scope or owner_id:
-        stmt = stmt.where(Lead.owner_id == (scope or owner_id))
+        stmt = stmt.where(col(Lead.owner_id) == (scope or owner_id))
     if status:
-        stmt = stmt.where(Lead.status == status)
+        stmt = stmt.where(col(Lead.status) == status)
     if campaign_id:
-        stmt = stmt.where(Lead.campaign_id == campaign_id)
-    rows, cursor = await paginate(session, stmt, page, (Lead.id,))
+        stmt = stmt.where(col(Lead.campaign_id) == campaign_id)
+    rows, cursor = await paginate(session, stmt, page, (col(Lead.id),))
     return Page[LeadOut](items=[LeadOut.model_validate(x) for x in rows], next_cursor=cursor)
 
 

@@ -69,7 +69,12 @@ async def create_lead(session: AsyncSession, data: LeadCreate, principal: Princi
         owner_id=owner_for_new(principal, data.owner_id),
         campaign_id=data.campaign_id,
         currency=data.currency,
-        estimated_value=quantize(data.estimated_value, data.currency) if data.estimated_value is not None else None,
+        # A currency comes with every estimated value (LeadCreate's validator).
+        estimated_value=(
+            quantize(data.estimated_value, data.currency)
+            if data.estimated_value is not None and data.currency is not None
+            else None
+        ),
     )
     rescore(lead)
     session.add(lead)
@@ -100,7 +105,8 @@ async def update_lead(session: AsyncSession, lead: Lead, patch: LeadPatch, princ
             raise field_problem(field, "may not be null")
     if "owner_id" in given and patch.owner_id != lead.owner_id and not is_manager(principal):
         raise Problem(403, "only a sales manager may reassign a lead", required_roles=["admin", "sales_manager"])
-    if "status" in given:
+    # A null name, source or status was refused above.
+    if "status" in given and patch.status is not None:
         try:
             rules.check_transition(lead.status, patch.status)
         except rules.LeadStatusError as exc:

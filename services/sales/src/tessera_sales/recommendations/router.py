@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import distinct, func, select
+from sqlmodel import col
 
 from tessera_sales.catalog.models import Product
 from tessera_sales.deals.models import Deal, DealLine
@@ -31,9 +32,9 @@ class Recommendations(BaseModel):
 
 def _won_lines():
     return (
-        select(Deal.customer_id, DealLine.product_code)
-        .join(Deal, Deal.id == DealLine.deal_id)
-        .where(Deal.stage == "won", DealLine.product_code.is_not(None))
+        select(col(Deal.customer_id), col(DealLine.product_code))
+        .join(Deal, col(Deal.id) == col(DealLine.deal_id))
+        .where(col(Deal.stage) == "won", col(DealLine.product_code).is_not(None))
     )
 
 
@@ -58,7 +59,9 @@ async def list_recommendations(
     names = dict(
         (
             await session.execute(
-                select(Product.code, Product.name).where(Product.code.in_([r.product_code for r in ranked]))
+                select(col(Product.code), col(Product.name)).where(
+                    col(Product.code).in_([r.product_code for r in ranked])
+                )
             )
         ).all()
     )
