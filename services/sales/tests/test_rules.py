@@ -138,7 +138,7 @@ class TestLeadRules:
 
 class TestReportRules:
     def test_weighted_amount_rounds_once(self) -> None:
-        # 333.33 at 33% and 0.01 at 50%: Σ minor×p = 33333×33 + 1×50 = 1_100_039 -> 110.0039 -> 110.00
+        # 333.33 at 33% and 0.01 at 50%: Σ minor*p = 33333*33 + 1*50 = 1_100_039 -> 110.0039 -> 110.00
         assert report_rules.weighted_amount(33333 * 33 + 1 * 50, "EUR") == D("110.00")
         assert report_rules.weighted_amount(1999 * 10, "JPY") == D("200")
 

@@ -9,7 +9,7 @@ from tessera_sales.money import from_minor
 
 
 def roi(collected: Decimal, cost: Decimal) -> Decimal | None:
-    """(collected − cost) / cost to 4 places; None when nothing was spent (undefined, not infinite)."""
+    """(collected - cost) / cost to 4 places; None when nothing was spent (undefined, not infinite)."""
     if cost <= 0:
         return None
     return ((collected - cost) / cost).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)

@@ -126,7 +126,7 @@ class RoiLine(BaseModel):
     currency: str
     cost: MoneyOut
     collected: MoneyOut
-    # (collected − cost) / cost; null without cost in that currency.
+    # (collected - cost) / cost; null without cost in that currency.
     roi: Decimal | None
 
 

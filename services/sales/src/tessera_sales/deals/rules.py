@@ -78,7 +78,7 @@ class Line:
 
 
 def line_total(line: Line, currency: str) -> Decimal:
-    """quantity × unit price less the discount, rounded to the currency's minor unit."""
+    """quantity x unit price less the discount, rounded to the currency's minor unit."""
     gross = line.quantity * line.unit_price
     return quantize(gross * (Decimal(100) - line.discount_percent) / Decimal(100), currency)
 

@@ -12,7 +12,7 @@ FUNNEL_STAGES = (*OPEN_STAGES, "won")
 
 
 def weighted_amount(amount_minor_times_probability: int, currency: str) -> Decimal:
-    """Σ(amount × probability%) from Σ(amount_minor × probability): one rounding, at the end."""
+    """Σ(amount * probability%) from Σ(amount_minor * probability): one rounding, at the end."""
     value = Decimal(amount_minor_times_probability) / Decimal(100)
     return quantize(value.scaleb(-minor_exponent(currency)), currency)
 
