@@ -50,10 +50,7 @@ async def billing_app(databases: DatabaseFactory, backend: str, kafka: str, name
 
 
 async def eventually(
-    client: httpx.AsyncClient,
-    url: str,
-    headers: dict[str, str],
-    timeout: float = 30,
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], timeout: float = 30
 ) -> httpx.Response:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
