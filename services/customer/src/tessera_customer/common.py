@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import Mapped
 
 from tessera_customer.customers.models import AccessLog, Customer
 from tessera_customer.settings import CustomerSettings
@@ -60,7 +60,7 @@ async def paginate_desc(
     session: AsyncSession,
     stmt: Select[Any],
     params: PageParams,
-    order: tuple[InstrumentedAttribute[Any], ...],
+    order: tuple[Mapped[Any], ...],
 ) -> tuple[list[Any], str | None]:
     """Keyset pagination newest/largest first."""
     return await paginate(session, stmt, params, order, descending=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_customer.customers.models import Customer
 from tessera_customer.loyalty.service import earn_points
@@ -258,7 +259,9 @@ def make_handler(settings: CustomerSettings, effect: Effect) -> Handler:
             return  # e.g. an activity about a lead only: not a customer fact
         ref, occurred_at, summary = _spec(data)
         seen = await session.scalar(
-            select(TimelineEntry.id).where(TimelineEntry.kind == event.type, TimelineEntry.ref_id == ref).limit(1)
+            select(col(TimelineEntry.id))
+            .where(col(TimelineEntry.kind) == event.type, col(TimelineEntry.ref_id) == ref)
+            .limit(1)
         )
         if seen is not None:
             log.info("re-announced fact ignored", extra={"event_id": event.id, "event_type": event.type})

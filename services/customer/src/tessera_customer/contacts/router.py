@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
+from sqlmodel import col
 
 from tessera_customer.common import audit_read, load_customer, refuse_if_erased
 from tessera_customer.contacts.models import Contact
@@ -87,8 +88,8 @@ async def list_contacts(
 ) -> Page[ContactOut]:
     await load_customer(session, customer_id)
     audit_read(request, customer_id, principal, "read_contacts")
-    stmt = select(Contact).where(Contact.customer_id == customer_id)
-    rows, cursor = await paginate(session, stmt, page, (Contact.id,))
+    stmt = select(Contact).where(col(Contact.customer_id) == customer_id)
+    rows, cursor = await paginate(session, stmt, page, (col(Contact.id),))
     return Page[ContactOut](items=[ContactOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 

@@ -3,15 +3,19 @@ one query builder for the list, segment members and segment exports."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
+from sqlmodel import col
 
 from tessera_customer.customers.models import Customer, CustomerTag
 from tessera_customer.customers.rules import name_key, normalise_email, normalise_phone
 from tessera_shared.decimals import decimal_string
 from tessera_shared.http.inputs import IsoAwareDatetime
+
+# A statement over customers: the filters keep its row type.
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 # Revenue in the reporting currency: the Money column's NUMERIC(20, 4), as a decimal string.
@@ -88,30 +92,32 @@ class CustomerFilter(BaseModel):
         """The filters that are set (what a segment stores)."""
         return self.model_dump(mode="json", exclude_none=True)
 
-    def apply(self, stmt: Select) -> Select:  # type: ignore[type-arg]
-        stmt = stmt.where(Customer.merged_into_id.is_(None))
+    def apply(self, stmt: S) -> S:
+        stmt = stmt.where(col(Customer.merged_into_id).is_(None))
         for name in EQUALITY:
             value = getattr(self, name)
             if value is not None:
                 stmt = stmt.where(getattr(Customer, name) == value)
         if self.unowned is not None:
-            stmt = stmt.where(Customer.owner_id.is_(None) if self.unowned else Customer.owner_id.is_not(None))
+            owner = col(Customer.owner_id)
+            stmt = stmt.where(owner.is_(None) if self.unowned else owner.is_not(None))
         if self.email:
-            stmt = stmt.where(Customer.email == normalise_email(self.email))
+            stmt = stmt.where(col(Customer.email) == normalise_email(self.email))
         if self.tag:
-            stmt = stmt.where(Customer.id.in_(select(CustomerTag.customer_id).where(CustomerTag.tag == self.tag)))
+            tagged = select(col(CustomerTag.customer_id)).where(col(CustomerTag.tag) == self.tag)
+            stmt = stmt.where(col(Customer.id).in_(tagged))
         if self.min_churn_risk is not None:
-            stmt = stmt.where(Customer.churn_risk >= self.min_churn_risk)
+            stmt = stmt.where(col(Customer.churn_risk) >= self.min_churn_risk)
         if self.min_monetary is not None:
-            stmt = stmt.where(Customer.monetary >= self.min_monetary)
+            stmt = stmt.where(col(Customer.monetary) >= self.min_monetary)
         if self.max_monetary is not None:
-            stmt = stmt.where(Customer.monetary <= self.max_monetary)
+            stmt = stmt.where(col(Customer.monetary) <= self.max_monetary)
         if self.min_purchases is not None:
-            stmt = stmt.where(Customer.purchase_count >= self.min_purchases)
+            stmt = stmt.where(col(Customer.purchase_count) >= self.min_purchases)
         if self.last_purchase_after is not None:
-            stmt = stmt.where(Customer.last_purchase_at >= self.last_purchase_after)
+            stmt = stmt.where(col(Customer.last_purchase_at) >= self.last_purchase_after)
         if self.last_purchase_before is not None:
-            stmt = stmt.where(Customer.last_purchase_at < self.last_purchase_before)
+            stmt = stmt.where(col(Customer.last_purchase_at) < self.last_purchase_before)
         if self.q:
             stmt = stmt.where(_search(self.q))
         return stmt
@@ -129,16 +135,16 @@ class SegmentFilter(CustomerFilter):
     min_purchases: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
 
 
-def _search(q: str) -> Any:
+def _search(q: str) -> ColumnElement[bool]:
     """Prefix search on the normalised name, the email or the phone digits (all indexed)."""
     q = q.strip()
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     key = name_key(q)
     if key:
-        conditions.append(Customer.name_key.startswith(key, autoescape=True))
+        conditions.append(col(Customer.name_key).startswith(key, autoescape=True))
     if "@" in q or "." in q:
-        conditions.append(Customer.email.startswith(normalise_email(q) or "", autoescape=True))
+        conditions.append(col(Customer.email).startswith(normalise_email(q) or "", autoescape=True))
     phone = normalise_phone(q)
     if phone and len(phone.lstrip("+")) >= 3:
-        conditions.append(Customer.phone.startswith(phone, autoescape=True))
-    return or_(*conditions) if conditions else Customer.id.is_(None)
+        conditions.append(col(Customer.phone).startswith(phone, autoescape=True))
+    return or_(*conditions) if conditions else col(Customer.id).is_(None)

@@ -5,7 +5,8 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import Mapped
+from sqlmodel import col
 
 from tessera_customer.customers.filters import CustomerFilter
 from tessera_customer.customers.models import Customer, CustomerTag
@@ -23,7 +24,7 @@ class CustomerRepository:
         self.session.add(customer)
 
     async def set_tags(self, customer_id: uuid.UUID, tags: list[str]) -> None:
-        await self.session.execute(delete(CustomerTag).where(CustomerTag.customer_id == customer_id))
+        await self.session.execute(delete(CustomerTag).where(col(CustomerTag.customer_id) == customer_id))
         if tags:
             await self.session.execute(insert(CustomerTag), [{"customer_id": customer_id, "tag": t} for t in tags])
 
@@ -32,7 +33,7 @@ class CustomerRepository:
         return await paginate(self.session, filters.apply(select(Customer)), params, page_order(filters))
 
 
-def page_order(filters: CustomerFilter) -> tuple[InstrumentedAttribute[Any], ...]:
+def page_order(filters: CustomerFilter) -> tuple[Mapped[Any], ...]:
     """A name search pages in (name_key, id) order: its matches are then one index range that a page
     leaves after limit + 1 rows, however many customers share the prefix."""
-    return (Customer.name_key, Customer.id) if filters.q else (Customer.id,)
+    return (col(Customer.name_key), col(Customer.id)) if filters.q else (col(Customer.id),)

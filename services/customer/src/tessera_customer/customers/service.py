@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_customer.customers.models import Customer
 from tessera_customer.customers.repository import CustomerRepository
@@ -115,7 +116,7 @@ async def create_customer(session: AsyncSession, data: CustomerCreate, principal
 
 
 async def _external_id_taken(session: AsyncSession, external_id: str) -> bool:
-    return (await session.scalar(select(Customer.id).where(Customer.external_id == external_id))) is not None
+    return (await session.scalar(select(col(Customer.id)).where(col(Customer.external_id) == external_id))) is not None
 
 
 def _snapshot(customer: Customer) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_customer.contacts.models import Contact
 from tessera_customer.customers.models import DEMOGRAPHIC, GEOGRAPHIC, PSYCHOGRAPHIC, Customer
@@ -62,7 +63,9 @@ async def merge(
     survivor.first_purchase_at = min(firsts) if firsts else None
     survivor.last_purchase_at = max(lasts) if lasts else None
     for model in (Contact, TimelineEntry, Purchase, PaymentFact, LoyaltyEntry, ConsentRecord):
-        await session.execute(update(model).where(model.customer_id == duplicate.id).values(customer_id=survivor.id))
+        await session.execute(
+            update(model).where(col(model.customer_id) == duplicate.id).values(customer_id=survivor.id)
+        )
     await _merge_consents(session, survivor, duplicate)
     await _merge_loyalty(session, survivor, duplicate)
     await _merge_signals(session, survivor, duplicate)
@@ -103,8 +106,8 @@ async def _recompute_status(
                 select(func.count())
                 .select_from(Purchase)
                 .where(
-                    Purchase.customer_id == survivor.id,
-                    Purchase.occurred_at > last - timedelta(days=settings.loyal_window_days),
+                    col(Purchase.customer_id) == survivor.id,
+                    col(Purchase.occurred_at) > last - timedelta(days=settings.loyal_window_days),
                 )
             )
             or 0
@@ -124,7 +127,7 @@ async def _recompute_status(
 
 
 async def _merge_consents(session: AsyncSession, survivor: Customer, duplicate: Customer) -> None:
-    theirs = (await session.scalars(select(Consent).where(Consent.customer_id == duplicate.id))).all()
+    theirs = (await session.scalars(select(Consent).where(col(Consent.customer_id) == duplicate.id))).all()
     for consent in theirs:
         mine = await session.get(Consent, (survivor.id, consent.purpose))
         if mine is None:
@@ -146,7 +149,7 @@ async def _merge_consents(session: AsyncSession, survivor: Customer, duplicate: 
                 consent.recorded_by,
             )
     await session.flush()
-    await session.execute(delete(Consent).where(Consent.customer_id == duplicate.id))
+    await session.execute(delete(Consent).where(col(Consent.customer_id) == duplicate.id))
 
 
 async def _merge_loyalty(session: AsyncSession, survivor: Customer, duplicate: Customer) -> None:

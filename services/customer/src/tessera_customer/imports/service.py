@@ -19,7 +19,7 @@ from tessera_customer.customers.service import created_event, record_fields
 from tessera_customer.imports.parsing import RowError, validate
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
-from tessera_shared.db import new_id, unit_of_work, upsert, utcnow
+from tessera_shared.db import dialect_name, new_id, unit_of_work, upsert, utcnow
 from tessera_shared.outbox import outbox_row, publish_many
 
 MAX_REPORTED_ERRORS = 1000
@@ -95,7 +95,7 @@ async def import_customers(
         await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
     if report.created >= ANALYZE_AFTER:
         async with unit_of_work(sessions) as session:
-            if session.bind.dialect.name == "postgresql":
+            if dialect_name(session) == "postgresql":
                 # Fresh statistics now rather than at autovacuum's leisure: until then lists,
                 # searches and dedup over the new rows are planned as if the table were small.
                 await session.execute(text("ANALYZE customers"))

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from sqlmodel import col
 
 from tessera_customer.common import SettingsDep, load_customer, refuse_if_erased
 from tessera_customer.customers.router import READERS
@@ -67,8 +68,8 @@ async def _status_out(session: SessionDep, customer_id: uuid.UUID, status: str) 
     history = (
         await session.scalars(
             select(StatusChange)
-            .where(StatusChange.customer_id == customer_id)
-            .order_by(StatusChange.changed_at.desc(), StatusChange.id.desc())
+            .where(col(StatusChange.customer_id) == customer_id)
+            .order_by(col(StatusChange.changed_at).desc(), col(StatusChange.id).desc())
             .limit(100)
         )
     ).all()

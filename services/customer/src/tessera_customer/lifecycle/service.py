@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from tessera_customer.customers.models import Customer
 from tessera_customer.lifecycle.models import StatusChange
@@ -49,7 +50,7 @@ async def transition(
         CustomerStatusChanged(
             customer_id=customer.id,
             from_status=from_status,
-            to_status=to_status,  # type: ignore[arg-type]
+            to_status=to_status,
             reason=reason,
             actor=actor,
             changed_at=at,
@@ -79,11 +80,11 @@ async def churn_customers(
                     await session.scalars(
                         select(Customer)
                         .where(
-                            Customer.status.in_(sorted(BUYING)),
-                            Customer.merged_into_id.is_(None),
-                            Customer.last_purchase_at <= cutoff,
+                            col(Customer.status).in_(sorted(BUYING)),
+                            col(Customer.merged_into_id).is_(None),
+                            col(Customer.last_purchase_at) <= cutoff,
                         )
-                        .order_by(Customer.id)
+                        .order_by(col(Customer.id))
                         .limit(batch)
                         .with_for_update(skip_locked=True)
                     )

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlalchemy import select
+from sqlmodel import col
 
 from tessera_customer.common import SettingsDep, load_customer, paginate_desc, refuse_if_erased
 from tessera_customer.customers.router import READERS
@@ -121,6 +122,6 @@ async def list_loyalty_entries(
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[EntryOut]:
     await load_customer(session, customer_id)
-    stmt = select(LoyaltyEntry).where(LoyaltyEntry.customer_id == customer_id)
-    rows, cursor = await paginate_desc(session, stmt, page, (LoyaltyEntry.id,))
+    stmt = select(LoyaltyEntry).where(col(LoyaltyEntry.customer_id) == customer_id)
+    rows, cursor = await paginate_desc(session, stmt, page, (col(LoyaltyEntry.id),))
     return Page[EntryOut](items=[EntryOut.model_validate(r) for r in rows], next_cursor=cursor)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_customer.loyalty.models import LoyaltyAccount, LoyaltyEntry
 from tessera_customer.loyalty.rules import balance_after_redemption, level_for, points_for
@@ -41,7 +43,7 @@ async def earn_points(
 ) -> int:
     """Points for one paid invoice, once (the entry's ref is unique per invoice)."""
     ref = f"invoice:{invoice_id}"
-    if await session.scalar(select(LoyaltyEntry.id).where(LoyaltyEntry.ref == ref)) is not None:
+    if await session.scalar(select(col(LoyaltyEntry.id)).where(col(LoyaltyEntry.ref) == ref)) is not None:
         return 0
     points = points_for(amount, currency, settings.loyalty_rates, settings.loyalty_points_per_unit)
     if points == 0:
@@ -78,11 +80,19 @@ async def redeem_points(
             balance=account.balance,
         )
     # Guarded in SQL too: two concurrent redemptions cannot both pass the check above.
-    result = await session.execute(
-        update(LoyaltyAccount)
-        .where(LoyaltyAccount.customer_id == customer_id, LoyaltyAccount.balance >= points)
-        .values(balance=LoyaltyAccount.balance - points, version=LoyaltyAccount.version + 1, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+    # An UPDATE's result is a CursorResult (it has rowcount); AsyncSession.execute is typed as the base Result.
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(LoyaltyAccount)
+            .where(col(LoyaltyAccount.customer_id) == customer_id, col(LoyaltyAccount.balance) >= points)
+            .values(
+                balance=col(LoyaltyAccount.balance) - points,
+                version=col(LoyaltyAccount.version) + 1,
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        ),
     )
     if result.rowcount != 1:
         raise Problem(409, "the balance changed; not enough points", slug="insufficient-points")

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from tessera_customer.customers.models import Customer
 from tessera_customer.customers.service import announce_updated
@@ -21,9 +22,8 @@ async def return_to_pool(
 ) -> int:
     """Unassign every owned customer whose owner was inactive for POOL_INACTIVE_DAYS; returns how many."""
     cutoff = pool_cutoff(as_of, settings.pool_inactive_days)
-    stale = or_(
-        Customer.owner_active_at <= cutoff, and_(Customer.owner_active_at.is_(None), Customer.created_at <= cutoff)
-    )
+    active_at = col(Customer.owner_active_at)
+    stale = or_(active_at <= cutoff, and_(active_at.is_(None), col(Customer.created_at) <= cutoff))
     returned = 0
     while True:
         async with unit_of_work(sessions) as session:
@@ -32,12 +32,12 @@ async def return_to_pool(
                     await session.scalars(
                         select(Customer)
                         .where(
-                            Customer.owner_id.is_not(None),
-                            Customer.merged_into_id.is_(None),
-                            Customer.erased_at.is_(None),
+                            col(Customer.owner_id).is_not(None),
+                            col(Customer.merged_into_id).is_(None),
+                            col(Customer.erased_at).is_(None),
                             stale,
                         )
-                        .order_by(Customer.id)
+                        .order_by(col(Customer.id))
                         .limit(batch)
                         .with_for_update(skip_locked=True)
                     )

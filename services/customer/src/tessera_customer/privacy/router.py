@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, StrictBool
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Mapped
+from sqlmodel import col
 
 from tessera_customer.common import audit_read, load_customer, refuse_if_erased
 from tessera_customer.contacts.models import Contact
@@ -20,6 +22,7 @@ from tessera_customer.customers.rules import may_record_consent
 from tessera_customer.customers.schemas import CustomerOut
 from tessera_customer.lifecycle.models import StatusChange
 from tessera_customer.loyalty.models import LoyaltyAccount, LoyaltyEntry
+from tessera_customer.models import Base
 from tessera_customer.privacy.models import Consent, ConsentRecord
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
@@ -65,13 +68,15 @@ class ConsentsOut(BaseModel):
 
 async def _consents(session: SessionDep, customer_id: uuid.UUID) -> ConsentsOut:
     current = (
-        await session.scalars(select(Consent).where(Consent.customer_id == customer_id).order_by(Consent.purpose))
+        await session.scalars(
+            select(Consent).where(col(Consent.customer_id) == customer_id).order_by(col(Consent.purpose))
+        )
     ).all()
     history = (
         await session.scalars(
             select(ConsentRecord)
-            .where(ConsentRecord.customer_id == customer_id)
-            .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
+            .where(col(ConsentRecord.customer_id) == customer_id)
+            .order_by(col(ConsentRecord.recorded_at).desc(), col(ConsentRecord.id).desc())
         )
     ).all()
     return ConsentsOut(
@@ -163,24 +168,24 @@ async def export_customer(
     customer = await load_customer(session, customer_id)
     audit_read(request, customer.id, principal, "export")
 
-    async def all_of(model: Any, column: Any) -> list[dict[str, Any]]:
+    async def all_of(model: type[Base], column: Mapped[uuid.UUID]) -> list[dict[str, Any]]:
         return _rows((await session.scalars(select(model).where(column == customer.id))).all())
 
     return {
         "customer": CustomerOut.of(customer).model_dump(mode="json"),
         "contacts": [
             ContactOut.model_validate(c).model_dump(mode="json")
-            for c in (await session.scalars(select(Contact).where(Contact.customer_id == customer.id))).all()
+            for c in (await session.scalars(select(Contact).where(col(Contact.customer_id) == customer.id))).all()
         ],
         "consents": (await _consents(session, customer.id)).model_dump(mode="json"),
-        "status_history": await all_of(StatusChange, StatusChange.customer_id),
-        "timeline": await all_of(TimelineEntry, TimelineEntry.customer_id),
-        "purchases": await all_of(Purchase, Purchase.customer_id),
-        "payments": await all_of(PaymentFact, PaymentFact.customer_id),
-        "signals": await all_of(CustomerSignals, CustomerSignals.customer_id),
-        "loyalty_account": await all_of(LoyaltyAccount, LoyaltyAccount.customer_id),
-        "loyalty_entries": await all_of(LoyaltyEntry, LoyaltyEntry.customer_id),
-        "access_log": await all_of(AccessLog, AccessLog.customer_id),
+        "status_history": await all_of(StatusChange, col(StatusChange.customer_id)),
+        "timeline": await all_of(TimelineEntry, col(TimelineEntry.customer_id)),
+        "purchases": await all_of(Purchase, col(Purchase.customer_id)),
+        "payments": await all_of(PaymentFact, col(PaymentFact.customer_id)),
+        "signals": await all_of(CustomerSignals, col(CustomerSignals.customer_id)),
+        "loyalty_account": await all_of(LoyaltyAccount, col(LoyaltyAccount.customer_id)),
+        "loyalty_entries": await all_of(LoyaltyEntry, col(LoyaltyEntry.customer_id)),
+        "access_log": await all_of(AccessLog, col(AccessLog.customer_id)),
         "exported_at": utcnow().isoformat(),
     }
 
@@ -221,14 +226,14 @@ async def erase_customer(
     customer.erased_at, customer.updated_at = now, now
     customer.version += 1
     await CustomerRepository(session).set_tags(customer.id, [])
-    await session.execute(delete(Contact).where(Contact.customer_id == customer.id))
+    await session.execute(delete(Contact).where(col(Contact.customer_id) == customer.id))
     # Timeline lines may quote subjects, comments and names: keep the kind and time, drop the text.
     await session.execute(
         update(TimelineEntry)
-        .where(TimelineEntry.customer_id == customer.id)
-        .values(summary=TimelineEntry.kind, data={})
+        .where(col(TimelineEntry.customer_id) == customer.id)
+        .values(summary=col(TimelineEntry.kind), data={})
     )
-    await session.execute(update(StatusChange).where(StatusChange.customer_id == customer.id).values(note=None))
+    await session.execute(update(StatusChange).where(col(StatusChange.customer_id) == customer.id).values(note=None))
     await session.flush()
     await publish(
         session,

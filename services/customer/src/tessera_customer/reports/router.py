@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import and_, distinct, exists, func, select
+from sqlalchemy import Select, and_, distinct, exists, func, select
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from tessera_customer.common import SettingsDep
 from tessera_customer.customers.models import Customer
@@ -36,18 +38,18 @@ class RetentionReport(BaseModel):
     value_currency: str
 
 
-def _active_at(moment: datetime):
+def _active_at(moment: datetime) -> Select[uuid.UUID]:
     """Customers whose latest status change up to ``moment`` left them active."""
     later = aliased(StatusChange)
     newer = exists().where(
         and_(
-            later.customer_id == StatusChange.customer_id,
-            later.changed_at <= moment,
-            later.changed_at > StatusChange.changed_at,
+            col(later.customer_id) == col(StatusChange.customer_id),
+            col(later.changed_at) <= moment,
+            col(later.changed_at) > col(StatusChange.changed_at),
         )
     )
-    return select(StatusChange.customer_id).where(
-        StatusChange.changed_at <= moment, StatusChange.to_status.in_(ACTIVE), ~newer
+    return select(col(StatusChange.customer_id)).where(
+        col(StatusChange.changed_at) <= moment, col(StatusChange.to_status).in_(ACTIVE), ~newer
     )
 
 
@@ -71,16 +73,22 @@ async def retention_report(
     start_n = await session.scalar(select(func.count()).select_from(at_start))
     end_n = await session.scalar(select(func.count()).select_from(at_end))
     acquired = await session.scalar(
-        select(func.count(distinct(StatusChange.customer_id))).where(
-            StatusChange.to_status == "first_time", StatusChange.changed_at >= from_, StatusChange.changed_at < to
+        select(func.count(distinct(col(StatusChange.customer_id)))).where(
+            col(StatusChange.to_status) == "first_time",
+            col(StatusChange.changed_at) >= from_,
+            col(StatusChange.changed_at) < to,
         )
     )
     churned = await session.scalar(
-        select(func.count(distinct(StatusChange.customer_id))).where(
-            StatusChange.to_status == "churned", StatusChange.changed_at >= from_, StatusChange.changed_at < to
+        select(func.count(distinct(col(StatusChange.customer_id)))).where(
+            col(StatusChange.to_status) == "churned",
+            col(StatusChange.changed_at) >= from_,
+            col(StatusChange.changed_at) < to,
         )
     )
-    values = await session.execute(select(Customer.monetary).where(Customer.id.in_(select(at_end.c.customer_id))))
+    values = await session.execute(
+        select(col(Customer.monetary)).where(col(Customer.id).in_(select(at_end.c.customer_id)))
+    )
     monetary = [v for (v,) in values]
     average = (sum(monetary, Decimal(0)) / len(monetary)).quantize(Decimal("0.01")) if monetary else Decimal("0.00")
     return RetentionReport(

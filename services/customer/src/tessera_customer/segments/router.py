@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
+from sqlmodel import col
 
 from tessera_customer.customers.repository import CustomerRepository
 from tessera_customer.customers.schemas import CustomerOut
@@ -71,8 +72,8 @@ async def list_segments(
 ) -> Page[SegmentOut]:
     stmt = select(Segment)
     if created_by is not None:
-        stmt = stmt.where(Segment.created_by == created_by)
-    rows, cursor = await paginate(session, stmt, page, (Segment.id,))
+        stmt = stmt.where(col(Segment.created_by) == created_by)
+    rows, cursor = await paginate(session, stmt, page, (col(Segment.id),))
     return Page[SegmentOut](items=[SegmentOut.of(s) for s in rows], next_cursor=cursor)
 
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from tessera_customer.customers.filters import CustomerFilter
 from tessera_customer.customers.models import AccessLog, Customer
@@ -34,9 +35,9 @@ def filters_of(segment: Segment) -> CustomerFilter:
 
 
 async def _name_taken(session: AsyncSession, name: str, other_than: uuid.UUID | None = None) -> None:
-    stmt = select(Segment.id).where(Segment.name == name)
+    stmt = select(col(Segment.id)).where(col(Segment.name) == name)
     if other_than is not None:
-        stmt = stmt.where(Segment.id != other_than)
+        stmt = stmt.where(col(Segment.id) != other_than)
     if await session.scalar(stmt) is not None:
         raise Problem(409, f"a segment named {name!r} exists", slug="conflict")
 
@@ -104,29 +105,33 @@ async def export_rows(
     stmt = (
         filters.apply(
             select(
-                Customer.id,
-                Customer.external_id,
-                Customer.kind,
-                Customer.name,
+                col(Customer.id),
+                col(Customer.external_id),
+                col(Customer.kind),
+                col(Customer.name),
                 channel,
-                Customer.owner_id,
-                Customer.tier,
-                Consent.source,
-                Consent.recorded_at,
+                col(Customer.owner_id),
+                col(Customer.tier),
+                col(Consent.source),
+                col(Consent.recorded_at),
             )
             .join(
                 Consent,
-                and_(Consent.customer_id == Customer.id, Consent.purpose == consent_purpose, Consent.granted.is_(True)),
+                and_(
+                    col(Consent.customer_id) == col(Customer.id),
+                    col(Consent.purpose) == consent_purpose,
+                    col(Consent.granted).is_(True),
+                ),
             )
-            .where(Customer.erased_at.is_(None), channel.is_not(None))
+            .where(col(Customer.erased_at).is_(None), channel.is_not(None))
         )
-        .order_by(Customer.id)
+        .order_by(col(Customer.id))
         .limit(EXPORT_CHUNK)
     )
     after: uuid.UUID | None = None
     while True:
         async with sessions() as session, session.begin():
-            page = stmt if after is None else stmt.where(Customer.id > after)
+            page = stmt if after is None else stmt.where(col(Customer.id) > after)
             rows = (await session.execute(page)).all()
             if rows:
                 now = utcnow()

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_shared.db import new_id, utcnow
@@ -57,4 +58,6 @@ def row(
 
 
 async def already_recorded(session: AsyncSession, event_id: str) -> bool:
-    return (await session.scalar(select(TimelineEntry.id).where(TimelineEntry.event_id == event_id))) is not None
+    return (
+        await session.scalar(select(col(TimelineEntry.id)).where(col(TimelineEntry.event_id) == event_id))
+    ) is not None

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_shared.auth import Principal, Role
@@ -95,13 +96,14 @@ def visible_to(principal: Principal) -> ColumnElement[bool] | None:
     """A condition on timeline entries: the ones ``principal`` may read; None when all of them."""
     if principal.has_any({Role.ADMIN}):
         return None
-    own_entries = and_(TimelineEntry.source == "customer", TimelineEntry.kind.not_in(list(RULES)))
+    entry_kind = col(TimelineEntry.kind)
+    own_entries = and_(col(TimelineEntry.source) == "customer", entry_kind.not_in(list(RULES)))
     every = sorted(kind for kind, rule in RULES.items() if rule.reads_all(principal))
     owned = sorted(kind for kind, rule in RULES.items() if rule.reads(principal) and not rule.reads_all(principal))
     return or_(
         own_entries,
-        TimelineEntry.kind.in_(every) if every else false(),
-        and_(TimelineEntry.kind.in_(owned), owner_of_entry() == principal.subject) if owned else false(),
+        entry_kind.in_(every) if every else false(),
+        and_(entry_kind.in_(owned), owner_of_entry() == principal.subject) if owned else false(),
     )
 
 
@@ -114,7 +116,7 @@ async def lost_deals_seen_by(
     if DEALS.reads_all(principal):
         return None
     stmt = select(TimelineEntry.data["reason"].as_string()).where(
-        TimelineEntry.customer_id == customer_id, TimelineEntry.kind == "deal.lost"
+        col(TimelineEntry.customer_id) == customer_id, col(TimelineEntry.kind) == "deal.lost"
     )
     if (visible := visible_to(principal)) is not None:
         stmt = stmt.where(visible)

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, or_, select
+from sqlmodel import col
 
 from tessera_customer.common import SettingsDep, load_customer, paginate_desc
 from tessera_customer.customers.models import Customer
@@ -82,19 +83,27 @@ async def _trends(session: SessionDep, customer_id: uuid.UUID, as_of: datetime, 
     recent = await session.scalar(
         select(func.count())
         .select_from(Purchase)
-        .where(Purchase.customer_id == customer_id, Purchase.occurred_at > middle, Purchase.occurred_at <= as_of)
+        .where(
+            col(Purchase.customer_id) == customer_id,
+            col(Purchase.occurred_at) > middle,
+            col(Purchase.occurred_at) <= as_of,
+        )
     )
     previous = await session.scalar(
         select(func.count())
         .select_from(Purchase)
-        .where(Purchase.customer_id == customer_id, Purchase.occurred_at > start, Purchase.occurred_at <= middle)
+        .where(
+            col(Purchase.customer_id) == customer_id,
+            col(Purchase.occurred_at) > start,
+            col(Purchase.occurred_at) <= middle,
+        )
     )
     payments = (
         await session.execute(
-            select(PaymentFact.amount, PaymentFact.received_at).where(
-                PaymentFact.customer_id == customer_id,
-                PaymentFact.received_at > start,
-                PaymentFact.received_at <= as_of,
+            select(col(PaymentFact.amount), col(PaymentFact.received_at)).where(
+                col(PaymentFact.customer_id) == customer_id,
+                col(PaymentFact.received_at) > start,
+                col(PaymentFact.received_at) <= as_of,
             )
         )
     ).all()
@@ -111,11 +120,11 @@ async def list_win_back(
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)],
 ) -> Page[WinBackItem]:
     stmt = select(Customer).where(
-        Customer.merged_into_id.is_(None),
-        Customer.erased_at.is_(None),
-        or_(Customer.status == "churned", Customer.churn_risk >= settings.churn_risk_threshold),
+        col(Customer.merged_into_id).is_(None),
+        col(Customer.erased_at).is_(None),
+        or_(col(Customer.status) == "churned", col(Customer.churn_risk) >= settings.churn_risk_threshold),
     )
-    rows, cursor = await paginate_desc(session, stmt, page, (Customer.monetary, Customer.id))
+    rows, cursor = await paginate_desc(session, stmt, page, (col(Customer.monetary), col(Customer.id)))
     return Page[WinBackItem](
         items=[
             WinBackItem(

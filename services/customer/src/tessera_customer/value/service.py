@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import case, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from tessera_customer.customers.models import Customer
 from tessera_customer.lifecycle.rules import purchase_steps
@@ -20,7 +21,7 @@ from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_customer.value import rules, setbased
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase, TierChange
-from tessera_shared.db import MoneySum, new_id, unit_of_work, utcnow
+from tessera_shared.db import MoneySum, dialect_name, new_id, unit_of_work, utcnow
 from tessera_shared.events.contracts import CustomerTierChanged
 from tessera_shared.outbox import outbox_row, publish_many
 
@@ -38,7 +39,7 @@ async def record_purchase(
     reason: str,
 ) -> bool:
     """Count a purchase once (by deal or invoice) and advance the lifecycle; False when known."""
-    if await session.scalar(select(Purchase.id).where(Purchase.key == key)) is not None:
+    if await session.scalar(select(col(Purchase.id)).where(col(Purchase.key) == key)) is not None:
         return False
     session.add(
         Purchase(
@@ -55,9 +56,9 @@ async def record_purchase(
         select(func.count())
         .select_from(Purchase)
         .where(
-            Purchase.customer_id == customer.id,
-            Purchase.occurred_at > occurred_at - timedelta(days=settings.loyal_window_days),
-            Purchase.occurred_at <= occurred_at,
+            col(Purchase.customer_id) == customer.id,
+            col(Purchase.occurred_at) > occurred_at - timedelta(days=settings.loyal_window_days),
+            col(Purchase.occurred_at) <= occurred_at,
         )
     )
     for to_status, why in purchase_steps(
@@ -149,11 +150,11 @@ async def _facts(session: AsyncSession, settings: CustomerSettings, as_of: datet
     start = as_of - timedelta(days=settings.value_window_days)
     middle = as_of - timedelta(days=settings.value_window_days / 2)
     facts: dict[uuid.UUID, _Facts] = defaultdict(_Facts)
-    at = Purchase.occurred_at
+    at = col(Purchase.occurred_at)
     in_window = at > start
     purchases = (
         select(
-            Purchase.customer_id,
+            col(Purchase.customer_id),
             func.max(at),
             func.sum(case((in_window, 1), else_=0)),
             func.min(case((in_window, at))),
@@ -161,25 +162,26 @@ async def _facts(session: AsyncSession, settings: CustomerSettings, as_of: datet
             func.sum(case((at > middle, 1), else_=0)),
         )
         .where(at <= as_of)
-        .group_by(Purchase.customer_id)
+        .group_by(col(Purchase.customer_id))
     )
     async for customer_id, last_ever, count, first, last, recent in await session.stream(purchases):
         f = facts[customer_id]
         f.last_ever, f.purchases, f.first, f.last = last_ever, int(count or 0), first, last
         f.recent_purchases = int(recent or 0)
         f.previous_purchases = f.purchases - f.recent_purchases
-    received = PaymentFact.received_at
+    received = col(PaymentFact.received_at)
+    amount = col(PaymentFact.amount)
     sums = MoneySum(session)
     payments = (
         select(
-            PaymentFact.customer_id,
-            PaymentFact.currency,
-            sums.sum(PaymentFact.amount),
-            sums.sum(case((received > start, PaymentFact.amount), else_=0)),
-            sums.sum(case((received > middle, PaymentFact.amount), else_=0)),
+            col(PaymentFact.customer_id),
+            col(PaymentFact.currency),
+            sums.sum(amount),
+            sums.sum(case((received > start, amount), else_=0)),
+            sums.sum(case((received > middle, amount), else_=0)),
         )
         .where(received <= as_of)
-        .group_by(PaymentFact.customer_id, PaymentFact.currency)
+        .group_by(col(PaymentFact.customer_id), col(PaymentFact.currency))
     )
     async for customer_id, currency, total, window, recent in await session.stream(payments):
         rate = rules.to_value_currency(Decimal(1), currency, settings.value_currency, settings.fx_rates)
@@ -233,22 +235,35 @@ async def recompute_values(
     return {"customers": len(facts), "tier_changes": changed}
 
 
-async def _apply_batch(sessions, settings, as_of, ids, facts, tiers, scores) -> int:
+async def _apply_batch(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: CustomerSettings,
+    as_of: datetime,
+    ids: list[uuid.UUID],
+    facts: dict[uuid.UUID, _Facts],
+    tiers: dict[uuid.UUID, str],
+    scores: tuple[dict[uuid.UUID, int], dict[uuid.UUID, int], dict[uuid.UUID, int]],
+) -> int:
     r_scores, f_scores, m_scores = scores
     async with unit_of_work(sessions) as session:
         # Only the columns needed: loading whole records would dominate a run over a million customers.
         customers = (
             await session.execute(
-                select(Customer.id, Customer.tier, Customer.last_purchase_at).where(
-                    Customer.id.in_(ids), Customer.merged_into_id.is_(None)
+                select(col(Customer.id), col(Customer.tier), col(Customer.last_purchase_at)).where(
+                    col(Customer.id).in_(ids), col(Customer.merged_into_id).is_(None)
                 )
             )
         ).all()
         signals = {
             s.customer_id: s
-            for s in (await session.scalars(select(CustomerSignals).where(CustomerSignals.customer_id.in_(ids)))).all()
+            for s in (
+                await session.scalars(select(CustomerSignals).where(col(CustomerSignals.customer_id).in_(ids)))
+            ).all()
         }
-        updates, changes, lines, events = [], [], [], []
+        updates: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
+        lines: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
         for c in customers:
             f = facts[c.id]
             freq_trend = rules.trend(f.previous_purchases, f.recent_purchases)
@@ -337,7 +352,7 @@ _UPDATE_FROM_ARRAYS = text(
 async def _update_values(session: AsyncSession, updates: list[dict[str, Any]]) -> None:
     """PostgreSQL: one UPDATE .. FROM unnest(arrays) per batch (an UPDATE per customer was the job's
     largest cost); SQLite: the ORM's UPDATE by primary key."""
-    if session.bind.dialect.name != "postgresql":
+    if dialect_name(session) != "postgresql":
         await session.execute(update(Customer), updates)
         return
     await session.execute(_UPDATE_FROM_ARRAYS, {c: [u[c] for u in updates] for c in ("id", *VALUE_COLUMNS)})
