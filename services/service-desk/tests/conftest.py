@@ -3,6 +3,7 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,9 +18,15 @@ from tessera_shared.testing.plugin import migrations_of, running
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-async def desk_app(databases: DatabaseFactory, backend: str, **overrides: object) -> FastAPI:
+async def desk_app(databases: DatabaseFactory, backend: str, **overrides: Any) -> FastAPI:
     url = await databases.new("service-desk", backend, migrations_of(desk_main.__file__))
-    settings = {"database_url": url, "kafka_enabled": False, "log_json": False, "jobs_enabled": False, **overrides}
+    settings: dict[str, Any] = {
+        "database_url": url,
+        "kafka_enabled": False,
+        "log_json": False,
+        "jobs_enabled": False,
+        **overrides,
+    }
     return desk_main.create_app(ServiceDeskSettings(**settings))
 
 

@@ -13,8 +13,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 UTC_9_TO_5 = BusinessCalendar()  # Monday to Friday, 09:00-17:00 UTC
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def h(hours: float) -> timedelta:

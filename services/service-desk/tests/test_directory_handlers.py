@@ -14,7 +14,6 @@ from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_shared.db import unit_of_work
 from tessera_shared.events import build_event
 from tessera_shared.events.contracts import CustomerCreated, CustomerTierChanged
-from tessera_shared.events.envelope import EventData
 from tessera_shared.testing.plugin import running
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
@@ -24,7 +23,7 @@ def created(cid: uuid.UUID, name: str) -> CustomerCreated:
     return CustomerCreated(customer_id=cid, kind="organization", name=name, status="prospect", created_at=NOW)
 
 
-async def consume(app: FastAPI, data: EventData, handler) -> None:
+async def consume(app: FastAPI, data: CustomerCreated | CustomerTierChanged, handler) -> None:
     async with unit_of_work(app.state.runtime.sessions) as s:
         await handler(s, build_event(data, subject=data.customer_id), data)
 

@@ -15,8 +15,8 @@ WEEK = timedelta(days=7)
 CAL = BusinessCalendar()  # Monday to Friday 09:00-17:00 UTC
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 class TestStatusMachine:

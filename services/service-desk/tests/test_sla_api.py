@@ -10,6 +10,7 @@ import orjson
 from desk_helpers import admin, agent, count, events, open_ticket, partner, patch
 from fastapi import FastAPI
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from tessera_service_desk.directory.models import KnownCustomer
 from tessera_service_desk.sla.models import EscalationNotification, SlaBreach
@@ -47,7 +48,7 @@ class TestPolicies:
         )
         assert r.json() == {"customer_id": str(customer), "service_level": "gold", "tier": "ordinary"}
         async with app.state.runtime.sessions() as s:
-            await s.execute(update(KnownCustomer).where(KnownCustomer.customer_id == customer).values(tier="key"))
+            await s.execute(update(KnownCustomer).where(col(KnownCustomer.customer_id) == customer).values(tier="key"))
             await s.commit()
         t = await open_ticket(client, app, customer_id=str(customer), priority="high")
         detail = (await client.get(f"/v1/tickets/{t['id']}", headers=agent(app))).json()
@@ -113,9 +114,11 @@ class TestBreachScan:
         async with app.state.runtime.sessions() as s:
             tid = uuid.UUID(t["id"])
             await s.execute(
-                update(Ticket).where(Ticket.id == tid).values(created_at=month_ago, first_response_at=month_ago)
+                update(Ticket).where(col(Ticket.id) == tid).values(created_at=month_ago, first_response_at=month_ago)
             )
-            await s.execute(update(TicketStatusChange).where(TicketStatusChange.ticket_id == tid).values(at=month_ago))
+            await s.execute(
+                update(TicketStatusChange).where(col(TicketStatusChange.ticket_id) == tid).values(at=month_ago)
+            )
             await s.commit()
         r = await patch(client, app, t["id"], status="open")
         resolution = r.json()["sla"]["resolution"]

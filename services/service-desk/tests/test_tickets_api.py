@@ -121,7 +121,11 @@ class TestListTickets:
         await open_ticket(client, app)
         seen, cursor = [], None
         while True:
-            params = {"customer_id": customer, "limit": 2, **({"cursor": cursor} if cursor else {})}
+            params: dict[str, str | int] = {
+                "customer_id": customer,
+                "limit": 2,
+                **({"cursor": cursor} if cursor else {}),
+            }
             page = (await client.get("/v1/tickets", params=params, headers=agent(app))).json()
             seen += [t["id"] for t in page["items"]]
             if (cursor := page["next_cursor"]) is None:
