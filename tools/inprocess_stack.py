@@ -82,7 +82,7 @@ class InprocessStack:
             for name, server in zip(SERVICES, self.servers, strict=True):
                 # One at a time: migrations (alembic's module-level context) must not interleave.
                 tasks.append(asyncio.create_task(server.serve(sockets=[self.sockets[name]])))
-                while not server.started and not tasks[-1].done():
+                while not server.started and not tasks[-1].done():  # noqa: ASYNC110 - uvicorn has a flag, no event
                     await asyncio.sleep(0.02)
             await asyncio.gather(*tasks)
 

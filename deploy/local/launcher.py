@@ -153,10 +153,13 @@ def uvicorn_command(proc: Proc, port: int) -> list[str]:
 
 def banner(base_port: int, logs: Path) -> str:
     gw = f"http://127.0.0.1:{base_port}"
+    ports = (
+        f"customer :{base_port + 1}  sales :{base_port + 2}  service-desk :{base_port + 3}  billing :{base_port + 4}"
+    )
     return f"""
 Tessera CRM is running.
   API gateway   {gw}        docs: {gw}/docs
-  services      customer :{base_port + 1}  sales :{base_port + 2}  service-desk :{base_port + 3}  billing :{base_port + 4}
+  services      {ports}
   logs          {logs}/
 
 Get a token (local users: admin, manager, rep1, rep2, agent, clerk, finance; password "local"):
@@ -247,7 +250,7 @@ def main() -> int:
         for _, child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        for proc, child in children:
+        for _, child in children:
             try:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -94,7 +94,7 @@ def schema(properties: dict, required: list[str]) -> dict:
 
 
 S = {"type": "string"}
-I = {"type": "integer"}
+INT = {"type": "integer"}
 
 
 @pytest.mark.parametrize(
@@ -102,13 +102,13 @@ I = {"type": "integer"}
     [
         (schema({"a": S}, ["a"]), schema({"a": S, "b": {"anyOf": [S, {"type": "null"}]}}, ["a"]), []),
         (schema({"a": S, "b": S}, ["a"]), schema({"a": S}, ["a"]), ["b: removed"]),
-        (schema({"a": S}, ["a"]), schema({"a": I}, ["a"]), ["a: type changed"]),
+        (schema({"a": S}, ["a"]), schema({"a": INT}, ["a"]), ["a: type changed"]),
         (schema({"a": S}, ["a"]), schema({"a": S, "c": S}, ["a", "c"]), ["c: new required field"]),
         (schema({"a": S}, ["a"]), schema({"a": S}, []), ["a: was always present, may now be missing"]),
         (schema({"k": {"enum": ["x", "y"]}}, []), schema({"k": {"enum": ["x", "y", "z"]}}, []), ["k: type changed"]),
         (
             schema({"items": {"type": "array", "items": schema({"q": S}, ["q"])}}, []),
-            schema({"items": {"type": "array", "items": schema({"q": I}, ["q"])}}, []),
+            schema({"items": {"type": "array", "items": schema({"q": INT}, ["q"])}}, []),
             ["items[].q: type changed"],
         ),
     ],

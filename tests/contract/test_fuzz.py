@@ -184,7 +184,7 @@ async def apps(databases: DatabaseFactory) -> Callable[[tuple[str, str]], Any]:
     """The app of a (service, backend) on fresh databases of its own, built on first use."""
     urls: dict[tuple[str, str], dict[str, str]] = {}
     for service, backend in TARGETS:
-        members = SERVICES + ["gateway"] if service == "gateway" else [service]
+        members = [*SERVICES, "gateway"] if service == "gateway" else [service]
         urls[(service, backend)] = {
             m: await databases.new(m, backend, migrations_of(main_module(m).__file__)) for m in members
         }

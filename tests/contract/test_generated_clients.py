@@ -48,7 +48,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-from inprocess_stack import InprocessStack
+from inprocess_stack import InprocessStack  # noqa: E402 - importable once tools/ is on the path
 
 PACKAGE = "tessera_api_client"
 

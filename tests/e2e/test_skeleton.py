@@ -103,7 +103,7 @@ def test_every_process_is_ready(stack) -> None:
 
 
 def test_customer_travels_from_gateway_to_billing(stack) -> None:
-    _, data = stack
+    _, _data = stack
     with httpx.Client(timeout=10) as client:
         assert client.get(f"{GATEWAY}/api/v1/customers").status_code == 401
         rep = token(client, "rep1")

@@ -70,7 +70,7 @@ def test_cmd_serves_the_service_app_factory(dockerfile, proc: Proc) -> None:
     _, stages = dockerfile
     cmd = exec_form(stages[proc.name].last("CMD"))
     assert cmd[0] == "uvicorn" and "--factory" in cmd
-    assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
+    assert cmd[cmd.index("--host") + 1] == "0.0.0.0"  # noqa: S104 - a container listens on all its interfaces
     assert cmd[cmd.index("--port") + 1] == str(proc.port)
     assert int(cmd[cmd.index("--timeout-graceful-shutdown") + 1]) > 0
     module, _, attr = cmd[1].partition(":")

@@ -26,7 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-from inprocess_stack import InprocessStack
+from inprocess_stack import InprocessStack  # noqa: E402 - importable once tools/ is on the path
 
 SCREENSHOTS = Path(os.environ.get("TESSERA_UI_SCREENSHOTS", ROOT / ".artifacts" / "ui"))
 CHROMIUM = os.environ.get("TESSERA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")

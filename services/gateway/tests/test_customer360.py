@@ -230,14 +230,19 @@ async def test_a_view_with_a_section_missing_is_not_kept(stack: httpx.AsyncClien
 
 def test_compose_derives_pipeline_lifetime_and_balances() -> None:
     cid = uuid.uuid4()
-    ok = lambda body: Result("ok", body, 200)  # noqa: E731
-    deal = lambda stage, amount, p, cur="EUR": {
-        "stage": stage,
-        "amount": amount,
-        "probability": p,
-        "currency": cur,
-        "updated_at": "2026-11-01T00:00:00Z",
-    }
+
+    def ok(body: dict[str, object]) -> Result:
+        return Result("ok", body, 200)
+
+    def deal(stage: str, amount: str, p: int, cur: str = "EUR") -> dict[str, object]:
+        return {
+            "stage": stage,
+            "amount": amount,
+            "probability": p,
+            "currency": cur,
+            "updated_at": "2026-11-01T00:00:00Z",
+        }
+
     results = {name: ok({"items": []}) for name in fetches(cid)}
     results["customer"] = ok({"profile": {"id": str(cid)}, "contacts": [], "timeline": [], "last_csat": 4})
     results["deals"] = ok(

@@ -9,6 +9,7 @@ never business data, which is always written in the request's own transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from typing import Any
@@ -67,10 +68,8 @@ class RowBuffer:
 
     async def _run(self) -> None:
         while not self._stopping:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
             try:
                 await self.flush()

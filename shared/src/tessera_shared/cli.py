@@ -47,7 +47,10 @@ def _describe(record: Any) -> dict[str, Any]:
         "id": event_id,
         "error": headers.get("dlq-error"),
         "error_type": headers.get("dlq-error-type"),
-        "origin": f"{headers.get('dlq-origin-topic')}[{headers.get('dlq-origin-partition')}]@{headers.get('dlq-origin-offset')}",
+        "origin": (
+            f"{headers.get('dlq-origin-topic')}[{headers.get('dlq-origin-partition')}]"
+            f"@{headers.get('dlq-origin-offset')}"
+        ),
         "attempts": headers.get("dlq-attempts"),
         "failed_at": headers.get("dlq-failed-at"),
     }

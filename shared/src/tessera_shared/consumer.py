@@ -19,7 +19,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeAlias, TypeVar
@@ -225,10 +225,8 @@ class ConsumerRunner:
         await self._close()
 
     async def _sleep(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._stopping.wait(), seconds * (1 + random.random() / 2))
-        except TimeoutError:
-            pass
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds * (1 + random.random() / 2))  # noqa: S311 - jitter
 
     async def _poll_once(self, consumer: AIOKafkaConsumer) -> None:
         batches = await consumer.getmany(timeout_ms=500, max_records=POLL_RECORDS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import typing
 import uuid
 import weakref
 from collections.abc import AsyncIterator
@@ -14,13 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Float, Integer, MetaData, String, cast, event, func, make_url
+from sqlalchemy import JSON, CursorResult, Float, Integer, MetaData, String, Table, cast, event, func, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.types import DateTime, Numeric, TypeDecorator
+from sqlmodel import SQLModel
 
 # Stable constraint names, so that migrations can drop and alter them on both databases.
 NAMING_CONVENTION = {
@@ -39,6 +42,21 @@ def new_metadata() -> MetaData:
 def dialect_name(session: AsyncSession | Session) -> str:
     """The session's database, ``"postgresql"`` or ``"sqlite"`` (from its bind; no connection is made)."""
     return session.get_bind().dialect.name
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's ``Table`` (for Core statements and RowBuffer)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # set by the mapping; SQLModel does not declare it
+    return table
+
+
+async def affected_rows(session: AsyncSession, statement: UpdateBase) -> int:
+    """Run an UPDATE or DELETE; the number of rows it matched.
+
+    Its result is a CursorResult, which has ``rowcount``; ``AsyncSession.execute`` is typed as
+    returning the base Result, which has not."""
+    result = typing.cast("CursorResult[Any]", await session.execute(statement))
+    return result.rowcount
 
 
 def upsert(session: AsyncSession | Session, entity: Any) -> Any:

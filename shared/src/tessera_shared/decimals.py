@@ -25,6 +25,7 @@ their JSON libraries write as numbers, which the API refuses.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
@@ -127,10 +128,8 @@ def decimal_string(
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and exponent < -decimal_places:
             # Only trailing zeros can be there (the model refused more decimals): drop them.
-            try:
+            with contextlib.suppress(InvalidOperation):
                 value = value.quantize(Decimal(1).scaleb(-decimal_places))
-            except InvalidOperation:
-                pass
         return format(value, "f")
 
     return Annotated[
@@ -164,7 +163,7 @@ MoneyIn = decimal_string(max_digits=18, decimal_places=4, description="exact amo
 PositiveMoneyIn = decimal_string(
     max_digits=18, decimal_places=4, sign="positive", description="exact amount", example="1200.50"
 )
-#: Quantities of a line: positive, 10 integer digits (quantity × unit price stays in range).
+#: Quantities of a line: positive, 10 integer digits (quantity x unit price stays in range).
 Quantity = decimal_string(max_digits=14, decimal_places=4, sign="positive", description="quantity", example="1")
 #: Percentages (discounts, tax rates): 0 to 100, four decimals.
 Percent = decimal_string(max_digits=7, decimal_places=4, le_power_of_ten=2, description="percentage", example="19")

@@ -73,7 +73,7 @@ class JobScheduler:
 
     async def _loop(self, job: Job) -> None:
         # Spread first runs so replicas and jobs do not all fire together.
-        delay = job.interval * random.random()
+        delay = job.interval * random.random()  # noqa: S311 - jitter, not a secret
         while not self._stopping.is_set():
             try:
                 await asyncio.wait_for(self._stopping.wait(), delay)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import struct
 
@@ -69,10 +70,8 @@ async def ensure_topics(bootstrap: str, topics: list[str], *, partitions: int = 
             NewTopic(name=t, num_partitions=3 if t.endswith(".dlq") else partitions, replication_factor=1)
             for t in missing
         ]
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
             await admin.create_topics(new)
-        except TopicAlreadyExistsError:
-            pass  # another process created them first
         log.info("created topics", extra={"topics": missing})
         # Metadata for new topics propagates asynchronously; wait until all are listed.
         deadline = asyncio.get_running_loop().time() + timeout

@@ -39,7 +39,8 @@ CONSUMER_LAG = Gauge("tessera_consumer_lag", "Messages behind the log end", ["se
 DLQ_MESSAGES = Counter("tessera_dlq_messages_total", "Messages sent to the dead-letter topic", ["service"])
 CONSUMER_TRANSACTIONS = Counter(
     "tessera_consumer_transactions_total",
-    "Consumer transactions committed, by kind: poll (a poll's records at once) or careful (savepoint rounds after a handler failed)",
+    "Consumer transactions committed, by kind: poll (a poll's records at once)"
+    " or careful (savepoint rounds after a handler failed)",
     ["service", "kind"],
 )
 

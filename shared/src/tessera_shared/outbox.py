@@ -9,6 +9,7 @@ event id, so every effect happens once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
@@ -194,10 +195,8 @@ class OutboxRelay:
                 if self._stopping:
                     return
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval)
-                except TimeoutError:
-                    pass
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database unavailable: keep the rows, retry
@@ -209,7 +208,7 @@ class OutboxRelay:
                 else:
                     log.warning("outbox relay failed, retrying", extra={"error": repr(exc), "backoff": backoff})
                 await self._close_producer()
-                await asyncio.sleep(backoff * (1 + random.random() / 2))
+                await asyncio.sleep(backoff * (1 + random.random() / 2))  # noqa: S311 - jitter, not a secret
                 backoff = min(backoff * 2, 5.0)
 
     async def relay_once(self) -> int:
@@ -324,7 +323,8 @@ class OutboxRelay:
             if parts is None:
                 parts = partitions[topic] = sorted(await producer.partitions_for(topic))
             key_bytes = key.encode() if key else None
-            tp = (topic, partition_for(key_bytes, parts) if key_bytes else random.choice(parts))
+            part = partition_for(key_bytes, parts) if key_bytes else random.choice(parts)  # noqa: S311 - spread
+            tp = (topic, part)
             batch = open_batches.get(tp)
             if batch is None:
                 batch = open_batches[tp] = producer.create_batch()

@@ -68,7 +68,7 @@ EDGES = [
     "-",
     "",
     "1,5",
-    "١",
+    "١",  # noqa: RUF001 - an Arabic-Indic digit one, on purpose
     "0x10",
     "1_000",
 ]

@@ -58,7 +58,7 @@ def test_a_tampered_copy_of_a_cached_token_is_refused() -> None:
     c = codec()
     token = c.issue("rep1", ["sales_rep"])
     c.verify(token)
-    header, payload, signature = token.split(".")
+    header, _payload, signature = token.split(".")
     forged = jwt.encode(
         {**jwt.decode(token, options={"verify_signature": False}), "roles": ["admin"]}, "x" * 40, algorithm="HS256"
     ).split(".")[1]

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from sqlmodel import col
 
 from tessera_gateway.models import AuditEntry
 from tessera_shared.auth import Principal, Role, require_roles
@@ -44,8 +45,8 @@ async def list_audit_entries(
     await request.app.state.runtime.rows.flush()  # what was read until now is on the list
     stmt = select(AuditEntry)
     if subject:
-        stmt = stmt.where(AuditEntry.subject == subject)
+        stmt = stmt.where(col(AuditEntry.subject) == subject)
     if customer_id:
-        stmt = stmt.where(AuditEntry.customer_id == str(customer_id))
-    rows, cursor = await paginate(session, stmt, page, (AuditEntry.id,))
+        stmt = stmt.where(col(AuditEntry.customer_id) == str(customer_id))
+    rows, cursor = await paginate(session, stmt, page, (col(AuditEntry.id),))
     return Page[AuditEntryOut](items=[AuditEntryOut.model_validate(r) for r in rows], next_cursor=cursor)

@@ -7,7 +7,7 @@ from typing import Any
 
 from tessera_gateway.models import AuditEntry
 from tessera_shared.auth import Principal
-from tessera_shared.db import new_id, utcnow
+from tessera_shared.db import new_id, table_of, utcnow
 from tessera_shared.observability import request_id_var
 
 # Resources whose reads return personal data (names, contact details, conversations).
@@ -31,7 +31,7 @@ def customer_of(path: str) -> str | None:
 def record(runtime: Any, principal: Principal, method: str, path: str, status: int) -> None:
     """Queue the audit row; it is written behind the request, in batches (see RowBuffer)."""
     runtime.rows.add(
-        AuditEntry.__table__,
+        table_of(AuditEntry),
         {
             "id": new_id(),
             "at": utcnow(),

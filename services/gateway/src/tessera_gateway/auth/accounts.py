@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from tessera_shared.auth import Role
 
-LOCAL_PASSWORD = "local"
+LOCAL_PASSWORD = "local"  # noqa: S105 - the documented password of the local-mode demo accounts only
 
 # The accounts ARCHITECTURE.md promises in local mode; never present outside it.
 LOCAL_ACCOUNTS: dict[str, tuple[Literal["user", "client"], tuple[str, ...]]] = {

@@ -9,9 +9,10 @@ from datetime import timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_gateway.models import RefreshToken
-from tessera_shared.db import utcnow
+from tessera_shared.db import affected_rows, utcnow
 
 
 class InvalidRefreshToken(Exception):
@@ -42,7 +43,7 @@ async def rotate(session: AsyncSession, token: str, ttl: timedelta) -> tuple[str
     if row.used_at is not None:
         # A spent token came back: someone else holds the chain. End it for everyone.
         await session.execute(
-            update(RefreshToken).where(RefreshToken.family_id == row.family_id).values(revoked_at=now)
+            update(RefreshToken).where(col(RefreshToken.family_id) == row.family_id).values(revoked_at=now)
         )
         raise InvalidRefreshToken("refresh token reused; the session has been revoked")
     row.used_at = now
@@ -52,10 +53,10 @@ async def rotate(session: AsyncSession, token: str, ttl: timedelta) -> tuple[str
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID, subject: str | None = None) -> int:
     """End a refresh chain (logout); with ``subject``, only if it is that subject's."""
-    stmt = update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+    stmt = update(RefreshToken).where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
     if subject is not None:
-        stmt = stmt.where(RefreshToken.subject == subject)
-    return (await session.execute(stmt.values(revoked_at=utcnow()))).rowcount or 0
+        stmt = stmt.where(col(RefreshToken.subject) == subject)
+    return await affected_rows(session, stmt.values(revoked_at=utcnow())) or 0
 
 
 async def family_of(session: AsyncSession, token: str) -> tuple[uuid.UUID, str] | None:

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_gateway.auth import refresh
 from tessera_gateway.models import RevokedToken
@@ -147,9 +148,9 @@ async def revocations(
 
 
 async def _revoked_since(session: AsyncSession, since: datetime | None, now: datetime) -> list[tuple[str, datetime]]:
-    stmt = select(RevokedToken.jti, RevokedToken.expires_at).where(RevokedToken.expires_at > now)
+    stmt = select(col(RevokedToken.jti), col(RevokedToken.expires_at)).where(col(RevokedToken.expires_at) > now)
     if since is not None:
-        stmt = stmt.where(RevokedToken.revoked_at >= since)
+        stmt = stmt.where(col(RevokedToken.revoked_at) >= since)
     return [(j, e) for j, e in (await session.execute(stmt)).all()]
 
 
@@ -165,7 +166,7 @@ async def follow_revocations(app: FastAPI) -> AsyncIterator[None]:
         cycles += 1
         if cycles % 900 == 1:  # about every half hour: rows whose tokens expired long ago
             async with sessions() as session, session.begin():
-                await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now - PURGE_AFTER))
+                await session.execute(delete(RevokedToken).where(col(RevokedToken.expires_at) < now - PURGE_AFTER))
         async with read_session(sessions) as session:
             rows = await _revoked_since(session, since, now)
         return [(j, e.timestamp()) for j, e in rows], now

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
@@ -25,7 +26,7 @@ router = APIRouter(tags=["auth"])
 
 class TokenResponse(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int
     scope: str
     refresh_token: str | None = None
@@ -161,5 +162,8 @@ async def get_jwks(request: Request) -> dict[str, Any]:
     settings = request.app.state.settings
     if settings.jwt_algorithm != "RS256" or not settings.jwt_public_key:
         return {"keys": []}  # a shared HS256 secret is never published
-    key = jwt.algorithms.RSAAlgorithm.to_jwk(load_pem_public_key(settings.jwt_public_key.encode()), as_dict=True)
+    public_key = load_pem_public_key(settings.jwt_public_key.encode())
+    if not isinstance(public_key, RSAPublicKey):
+        raise TypeError("the RS256 public key is not an RSA key")  # as to_jwk would
+    key = jwt.algorithms.RSAAlgorithm.to_jwk(public_key, as_dict=True)
     return {"keys": [{**key, "kid": settings.jwt_key_id, "use": "sig", "alg": "RS256"}]}

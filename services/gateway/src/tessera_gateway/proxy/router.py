@@ -155,7 +155,7 @@ async def forward(request: Request, service: str, path: str) -> Response:
         # The decoded path, encoded again: what the service decodes is what the gateway routed.
         request.method,
         f"{base}/v1/{quote(path, safe=_PATH_SAFE)}",
-        params=request.query_params.multi_items(),
+        params=tuple(request.query_params.multi_items()),
         headers=headers,
         content=body,
         timeout=request.app.state.settings.import_timeout if long_running else httpx2.USE_CLIENT_DEFAULT,
