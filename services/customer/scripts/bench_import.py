@@ -52,7 +52,8 @@ async def main(server: str, rows: int) -> None:
             elapsed = time.perf_counter() - started
             report = r.json()
             print(
-                f"import: {report['created']} created in {elapsed:.2f}s = {report['created'] / elapsed:,.0f} customers/s"
+                f"import: {report['created']} created in {elapsed:.2f}s"
+                f" = {report['created'] / elapsed:,.0f} customers/s"
                 f" ({len(body) / 1e6:.1f} MB, failed {report['failed']})"
             )
             started = time.perf_counter()

@@ -59,7 +59,7 @@ def population(seed: int) -> dict[str, list[dict[str, Any]]]:
         }
         for n, i in enumerate(ids)
     ]
-    owners = ids + [uuid.uuid4()]  # facts of a customer this service no longer has
+    owners = [*ids, uuid.uuid4()]  # facts of a customer this service no longer has
     purchases, payments = [], []
     for n in range(150):
         owner = rnd.choice(owners[:45] + owners[-1:])

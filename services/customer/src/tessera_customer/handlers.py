@@ -157,7 +157,7 @@ def _signal_list(field: str, add: bool, key_of: Callable[[Any], str]) -> Effect:
     async def effect(session: AsyncSession, settings: CustomerSettings, c: Customer, d: Any) -> None:
         s = await signals_of(session, c.id)
         values = [v for v in getattr(s, field) or [] if v != key_of(d)]
-        setattr(s, field, values + [key_of(d)] if add else values)
+        setattr(s, field, [*values, key_of(d)] if add else values)
         await refresh_risk(session, settings, c, s)
 
     return effect
