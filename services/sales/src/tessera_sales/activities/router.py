@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_sales.access import may_see, not_found, scope_owner
@@ -104,7 +105,7 @@ async def run_reminders(
     return ReminderRun(as_of=as_of, fired=fired)
 
 
-async def _load(session, activity_id: uuid.UUID, principal: Principal) -> Activity:
+async def _load(session: AsyncSession, activity_id: uuid.UUID, principal: Principal) -> Activity:
     activity = await session.get(Activity, activity_id)
     if activity is None or not may_see(principal, activity.owner_id):
         raise not_found("activity", activity_id)

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, Column, Date, ForeignKey, Index, String
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
 from tessera_sales.models import Base
@@ -59,7 +60,7 @@ normalise_on_load(Campaign, money={"budget": "currency"})
 normalise_on_load(CampaignCost, money={"amount": "currency"})
 
 
-async def check_campaign(session, campaign_id: uuid.UUID | None) -> None:
+async def check_campaign(session: AsyncSession, campaign_id: uuid.UUID | None) -> None:
     """Attribution must name a campaign that exists (422 on campaign_id otherwise)."""
     from tessera_sales.schemas_common import field_problem
 

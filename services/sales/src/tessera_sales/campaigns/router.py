@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_sales.campaigns import rules
@@ -42,7 +43,7 @@ READERS = (Role.SALES_MANAGER, Role.SALES_REP, Role.FINANCE_MANAGER)
 COST_WRITERS = (Role.SALES_MANAGER, Role.FINANCE_MANAGER)
 
 
-async def _get(session, campaign_id: uuid.UUID) -> Campaign:
+async def _get(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
         raise Problem(404, f"campaign {campaign_id} not found")

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_sales.catalog.models import Product
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/v1/products", tags=["products"])
 READERS = (Role.SALES_MANAGER, Role.SALES_REP, Role.FINANCE_MANAGER, Role.BILLING_CLERK, Role.SERVICE)
 
 
-async def _get(session, product_id: uuid.UUID) -> Product:
+async def _get(session: AsyncSession, product_id: uuid.UUID) -> Product:
     product = await session.get(Product, product_id)
     if product is None:
         raise Problem(404, f"product {product_id} not found")

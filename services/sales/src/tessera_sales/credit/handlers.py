@@ -5,6 +5,8 @@ Each handler is a trigger that reaches the same state however often the event ar
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -36,7 +38,7 @@ async def on_invoice_overdue(session: AsyncSession, event: CloudEvent, data: Inv
     await session.flush()
 
 
-async def _settled(session: AsyncSession, invoice_id) -> None:
+async def _settled(session: AsyncSession, invoice_id: uuid.UUID) -> None:
     await session.execute(delete(OverdueInvoice).where(col(OverdueInvoice.invoice_id) == invoice_id))
 
 

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_sales.access import may_see, not_found, scope_owner
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"])
 SELLERS = (Role.SALES_MANAGER, Role.SALES_REP)
 
 
-async def load(session, lead_id: uuid.UUID, principal: Principal, *, for_update: bool = False) -> Lead:
+async def load(session: AsyncSession, lead_id: uuid.UUID, principal: Principal, *, for_update: bool = False) -> Lead:
     stmt = select(Lead).where(col(Lead.id) == lead_id)
     lead = (await session.execute(stmt.with_for_update() if for_update else stmt)).scalar_one_or_none()
     if lead is None or not may_see(principal, lead.owner_id):

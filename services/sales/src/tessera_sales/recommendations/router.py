@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import distinct, func, select
+from sqlalchemy import Select, distinct, func, select
 from sqlmodel import col
 
 from tessera_sales.catalog.models import Product
@@ -30,7 +30,7 @@ class Recommendations(BaseModel):
     items: list[RecommendationOut]
 
 
-def _won_lines():
+def _won_lines() -> Select[uuid.UUID, str | None]:
     return (
         select(col(Deal.customer_id), col(DealLine.product_code))
         .join(Deal, col(Deal.id) == col(DealLine.deal_id))
