@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -20,9 +21,10 @@ def rank(evidence: Mapping[str, int], limit: int) -> list[Recommendation]:
     return [Recommendation(code, n) for code, n in ordered[:limit] if n > 0]
 
 
-def co_occurrence(own: set[str], baskets: Mapping[object, Iterable[str]], limit: int = 10) -> list[Recommendation]:
+def co_occurrence(own: set[str], baskets: Mapping[Any, Iterable[str]], limit: int = 10) -> list[Recommendation]:
     """The reference definition the SQL implements: neighbours share a product with ``own``;
-    each neighbour counts once for every product it bought that ``own`` lacks."""
+    each neighbour counts once for every product it bought that ``own`` lacks. ``baskets`` maps each
+    neighbour (any key; only the values are read) to the products it bought."""
     counts: Counter[str] = Counter()
     for products in baskets.values():
         bought = set(products)
