@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -10,7 +11,7 @@ from fastapi import FastAPI
 from services.customer.tests.helpers import PROBLEM, create, events
 from tessera_shared.testing.plugin import bearer
 
-PROFILE = {
+PROFILE: dict[str, Any] = {
     "kind": "organization",
     "name": "Acme GmbH",
     "relation": "intermediary",

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 from sqlalchemy import select
+from sqlmodel import col
 
 import tessera_customer.main as customer_main
 from services.customer.tests.helpers import (
@@ -73,6 +74,6 @@ async def test_consumed_facts_apply_once(databases: DatabaseFactory, kafka_boots
         assert (await client.get(f"/v1/customers/{cid}/loyalty", headers=h)).json()["balance"] == 400
         async with app.state.runtime.sessions() as s:
             kinds = sorted(
-                (await s.scalars(select(TimelineEntry.kind).where(TimelineEntry.source != "customer"))).all()
+                (await s.scalars(select(col(TimelineEntry.kind)).where(col(TimelineEntry.source) != "customer"))).all()
             )
         assert kinds == ["deal.won", "invoice.paid", "payment.received", "survey.answered", "ticket.opened"]

@@ -115,8 +115,8 @@ def merged(status: str, dup: str, total: int, window: int, last_days_ago: int | 
     ],
 )
 def test_merge_survivor_status_follows_combined_purchases(
-    status: str, dup: str, total: int, window: int, last: int | None, expected: list
-) -> None:  # type: ignore[type-arg]
+    status: str, dup: str, total: int, window: int, last: int | None, expected: list[tuple[str, str]]
+) -> None:
     result = merged(status, dup, total, window, last)
     assert result == expected
     current = status

@@ -11,7 +11,7 @@ from tessera_shared.testing.plugin import bearer
 NAMES = ("Jones B", "jonas a", "Jon", "Jones A", "Smith", "Jonathan", "Jones A")
 
 
-async def walk(client: httpx.AsyncClient, app: FastAPI, **params: object) -> list[dict]:
+async def walk(client: httpx.AsyncClient, app: FastAPI, **params: str) -> list[dict]:
     """Every item, page by page (2 a page), following next_cursor."""
     h = bearer(app, "m", "sales_manager")
     items, cursor = [], None

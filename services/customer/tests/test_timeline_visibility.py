@@ -8,6 +8,7 @@ timeline, of the summary the gateway's 360 view is made of, and of the churn ris
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -210,8 +211,8 @@ def test_the_rules_mirror_the_source_services() -> None:
     from tessera_service_desk.surveys.router import STAFF_READERS
     from tessera_service_desk.tickets.router import READERS as ticket_readers
 
-    def without_admin(roles: object) -> set[Role]:
-        return set(roles) - {Role.ADMIN}  # type: ignore[call-overload]
+    def without_admin(roles: Iterable[Role]) -> frozenset[Role]:
+        return frozenset(roles) - {Role.ADMIN}
 
     assert DEALS.readers == without_admin(deal_readers)
     assert LEADS.readers == without_admin(lead_readers)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, text
+from sqlmodel import col
 
 import tessera_customer.main as customer_main
 from tessera_customer.customers.models import Customer
@@ -86,7 +87,7 @@ def population(seed: int) -> dict[str, list[dict[str, Any]]]:
                 "received_at": AS_OF - timedelta(days=rnd.choice([2, 60, 120, 250, 400])),
             }
         )
-    signals = [
+    signals: list[dict[str, Any]] = [
         {
             "customer_id": i,
             "open_tickets": ["t"] * rnd.randint(0, 4),
@@ -107,7 +108,7 @@ async def snapshot(sessions: Any) -> dict[str, Any]:
         # Money on SQLite is text and keeps the digits it was given; PostgreSQL rounds to numeric(20,4).
         values = {
             r[0]: (r[1], r[2].quantize(Decimal("0.0001")), *r[3:])
-            for r in await s.execute(select(Customer.id, *(getattr(Customer, c) for c in VALUE_COLUMNS)))
+            for r in await s.execute(select(col(Customer.id), *(getattr(Customer, c) for c in VALUE_COLUMNS)))
         }
         history = sorted(
             [(r.customer_id, r.from_tier, r.to_tier, r.changed_at) for r in await s.scalars(select(TierChange))],
@@ -116,7 +117,9 @@ async def snapshot(sessions: Any) -> dict[str, Any]:
         lines = sorted(
             [
                 (r.customer_id, r.summary, r.occurred_at, r.source, json.dumps(r.data, sort_keys=True))
-                for r in await s.scalars(select(TimelineEntry).where(TimelineEntry.kind == "customer.tier_changed"))
+                for r in await s.scalars(
+                    select(TimelineEntry).where(col(TimelineEntry.kind) == "customer.tier_changed")
+                )
             ],
             key=str,
         )
