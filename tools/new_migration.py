@@ -15,7 +15,7 @@ from tessera_shared.migrations import alembic_config
 def main() -> None:
     service, message = sys.argv[1], sys.argv[2]
     module = importlib.import_module(f"tessera_{service.replace('-', '_')}")
-    location = Path(module.__file__).parent / "migrations"
+    location = Path(str(module.__file__)).parent / "migrations"
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/autogen.db"
         cfg = alembic_config(location, url)

@@ -138,7 +138,7 @@ class Report:
         ratio = None
         if value is not None and ceiling_value:
             ratio = round(value / ceiling_value, 3)
-        row = {
+        row: dict[str, Any] = {
             "name": name,
             "value": None if value is None else round(value, 2),
             "unit": unit,
@@ -722,7 +722,7 @@ class Bench:
             "req/s",
             ceiling_name,
             ceiling.rps,
-            **({"target": f">= {target}"} if target else {}),
+            **({"target": f">= {target}"} if target else {}),  # type: ignore[arg-type]  # mypy reads **dict[str, str] against every keyword
             **extra_p(res),
         )
 

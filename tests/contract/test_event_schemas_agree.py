@@ -128,7 +128,7 @@ def candidates(s: dict[str, Any]) -> tuple[list[Any], bool]:
         return DECIMALS, True
     if kind == "integer":
         lo, hi = s.get("minimum"), s.get("maximum")
-        values = [0, -1, 1, 365, 366, 2**31, -(2**31), 1.5]
+        values: list[object] = [0, -1, 1, 365, 366, 2**31, -(2**31), 1.5]
         values += [v for b in (lo, hi) if b is not None for v in (b - 1, b, b + 1)]
         return values, True
     if kind == "string" and s.get("format") in ("uuid", "date-time", "date"):

@@ -302,7 +302,7 @@ def test_json_bodies_take_booleans_and_dates_only_as_documented(service: str, ap
             for probe, what in probes:
                 if what not in kinds:
                     continue
-                annotation = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+                annotation: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
                 try:
                     TypeAdapter(annotation).validate_python(probe)
                 except ValidationError:

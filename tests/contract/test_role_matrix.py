@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,14 +63,14 @@ async def test_every_route_enforces_its_roles(databases: DatabaseFactory, servic
                 continue
             op = openapi["paths"][path][method.lower()]
             target = concrete(path, op.get("parameters", []))
-            body = {"json": {}} if "requestBody" in op else {}
+            body: dict[str, Any] = {"json": {}} if "requestBody" in op else {}
             r = await client.request(method, target, **body)
             if r.status_code != 401:
                 failures.append(f"{method} {path} without a token: {r.status_code}")
             for role in ROLES:
                 kind = "client" if role in ("partner", "service") else "user"
                 r = await client.request(method, target, headers=bearer(app, f"who-{role}", role, kind=kind), **body)
-                allowed = role == "admin" or role in roles
+                allowed = role == "admin" or role in (roles or ())
                 if r.status_code >= 500:
                     failures.append(f"{method} {path} as {role}: {r.status_code} {r.text[:200]}")
                 elif not allowed and r.status_code != 403:

@@ -86,4 +86,6 @@ async def test_trace_id_crosses_gateway_service_kafka_and_consumer(databases, ka
     consumer_spans = [s for s in spans["billing"].get_finished_spans() if s.name == "consume customer.created"]
     assert [format(s.context.trace_id, "032x") for s in consumer_spans] == [trace_id]
     server = next(s for s in spans["customer"].get_finished_spans() if s.name == "POST /v1/customers")
-    assert consumer_spans[0].parent.span_id == server.context.span_id  # billing's span hangs under the request
+    parent = consumer_spans[0].parent
+    assert parent is not None
+    assert parent.span_id == server.context.span_id  # billing's span hangs under the request

@@ -47,7 +47,9 @@ def test_base_image_is_pinned_slim_python_311(dockerfile) -> None:
 
 def test_uv_in_the_image_is_the_makefiles(dockerfile) -> None:
     _, stages = dockerfile
-    pinned = re.search(r"^UV_VERSION\s*:=\s*(\S+)", (ROOT / "Makefile").read_text(), re.M).group(1)
+    found = re.search(r"^UV_VERSION\s*:=\s*(\S+)", (ROOT / "Makefile").read_text(), re.M)
+    assert found
+    pinned = found.group(1)
     assert f"UV_VERSION={pinned}" in stages["builder"].all("ARG")
 
 

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.timeout(60)
 @cache
 def render() -> Any:
     spec = importlib.util.spec_from_file_location("tessera_k8s_render", K8S / "render.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
@@ -115,7 +116,9 @@ def test_termination_grace_covers_drain_and_uvicorns_graceful_timeout() -> None:
     _, stages = parse_dockerfile(DOCKERFILE)
     by_name = {s.name: s for s in stages}
     for name, deployment in of_kind("Deployment").items():
-        cmd = exec_form(by_name[name].last("CMD"))
+        cmd_line = by_name[name].last("CMD")
+        assert cmd_line is not None
+        cmd = exec_form(cmd_line)
         graceful = int(cmd[cmd.index("--timeout-graceful-shutdown") + 1])
         assert graceful == render().UVICORN_GRACEFUL_SECONDS
         pod = deployment["spec"]["template"]["spec"]

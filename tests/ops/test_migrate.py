@@ -18,6 +18,7 @@ pytestmark = pytest.mark.timeout(60)
 @cache
 def migrate() -> Any:
     spec = importlib.util.spec_from_file_location("tessera_image_migrate", ROOT / "deploy/docker/migrate.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)

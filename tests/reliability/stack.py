@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -141,7 +142,7 @@ class ServiceProcess:
         return total
 
 
-async def scalar(database_url: str, sql: str, *args: object) -> object:
+async def scalar(database_url: str, sql: str, *args: object) -> Any:
     conn = await asyncpg.connect(pg_dsn(database_url))
     try:
         return await conn.fetchval(sql, *args)

@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import httpx2
@@ -45,7 +46,8 @@ async def slow_app(scope, receive, send) -> None:
 
 
 async def start_stack(databases, down: str | None = None, slow: str | None = None):
-    apps, mounts, urls = [], {}, {}
+    apps, mounts = [], {}
+    urls: dict[str, Any] = {}
     for name, (module, settings_cls) in SERVICES.items():
         url_key = name.replace("-", "_") + "_url"
         if name == down:
@@ -309,7 +311,9 @@ async def test_data_subject_export_composes_every_service(stack: httpx.AsyncClie
 
 
 async def test_one_openapi_with_every_service(stack: httpx.AsyncClient) -> None:
-    app = stack._transport.app
+    transport = stack._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    app: Any = transport.app
     assert await app.state.merged_openapi.refresh(app.state.clients)
     doc = (await stack.get("/openapi.json")).json()
     paths = doc["paths"]

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import socket
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
@@ -25,7 +28,7 @@ from tessera_shared.http.errors import database_unreachable
 from tessera_shared.testing.builders import customer_payload
 from tessera_shared.testing.plugin import bearer
 
-APPS = {
+APPS: dict[str, tuple[Callable[..., FastAPI], Callable[..., Any], list[str]]] = {
     "customer": (
         customer_main.create_app,
         CustomerSettings,

@@ -26,9 +26,10 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def launcher():
     spec = importlib.util.spec_from_file_location("tessera_launcher", ROOT / "deploy/local/launcher.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    spec.loader.exec_module(module)
     return module
 
 

@@ -5,6 +5,7 @@ them with an undocumented 400 ``bad-request``."""
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from typing import Any
 
 import httpx
 import httpx2
@@ -50,7 +51,8 @@ def json_posts(app: FastAPI) -> list[str]:
 
 @pytest.fixture
 async def stack(databases: DatabaseFactory, backend: str):
-    apps, mounts, urls = {}, {}, {}
+    apps, mounts = {}, {}
+    urls: dict[str, Any] = {}
     for name, (module, settings_cls) in SERVICES.items():
         url = await databases.new(name, backend, migrations_of(module.__file__))
         apps[name] = module.create_app(

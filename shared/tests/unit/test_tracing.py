@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from opentelemetry.trace import SpanKind
 
 from tessera_shared.observability import current_traceparent
-from tessera_shared.tracing import SpanKind, make_tracer, span
+from tessera_shared.tracing import make_tracer, span
 
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
 

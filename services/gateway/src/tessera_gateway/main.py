@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,7 @@ def docs_origins(settings: GatewaySettings) -> list[str]:
     return origins
 
 
-def spec(settings: GatewaySettings, mounts: dict[str, httpx2.AsyncBaseTransport] | None = None) -> ServiceSpec:
+def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTransport] | None = None) -> ServiceSpec:
     upstreams = upstreams_of(settings)
 
     @asynccontextmanager
@@ -160,7 +160,7 @@ def spec(settings: GatewaySettings, mounts: dict[str, httpx2.AsyncBaseTransport]
 
 
 def create_app(
-    settings: GatewaySettings | None = None, *, mounts: dict[str, httpx2.AsyncBaseTransport] | None = None
+    settings: GatewaySettings | None = None, *, mounts: Mapping[str, httpx2.AsyncBaseTransport] | None = None
 ) -> FastAPI:
     """``mounts`` lets tests route an upstream URL to an in-process app."""
     settings = settings or GatewaySettings()

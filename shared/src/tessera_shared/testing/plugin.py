@@ -118,5 +118,8 @@ def bearer(app: FastAPI, subject: str, *roles: str, kind: str = "user") -> dict[
     return {"Authorization": f"Bearer {token}"}
 
 
-def migrations_of(module_file: str) -> Path:
+def migrations_of(module_file: str | None) -> Path:
+    """The migrations beside a service's module (``main.__file__``, which typing says may be None)."""
+    if module_file is None:
+        raise TypeError("a module without a file has no migrations beside it")
     return Path(module_file).parent / "migrations"
