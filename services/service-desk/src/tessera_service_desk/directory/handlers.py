@@ -44,7 +44,7 @@ async def _customers_created(session: AsyncSession, events: list[tuple[CloudEven
 on_customer_created = Batched(_customers_created)
 
 
-def tier_changed_handler(settings: ServiceDeskSettings):
+def tier_changed_handler(settings: ServiceDeskSettings) -> Batched[CustomerTierChanged]:
     async def tiers_changed(session: AsyncSession, events: list[tuple[CloudEvent, CustomerTierChanged]]) -> None:
         # A value run moves many customers' tiers at once: one statement for the run's customers.
         newest: dict[uuid.UUID, CustomerTierChanged] = {}

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_service_desk.errors import NO_NUL, invalid, not_found
@@ -53,14 +54,14 @@ def article_out(a: KbArticle, solved: int) -> ArticleOut:
     )
 
 
-async def _article(session, article_id: uuid.UUID) -> KbArticle:
+async def _article(session: AsyncSession, article_id: uuid.UUID) -> KbArticle:
     article = await ArticleRepository(session).get(article_id)
     if article is None:
         raise not_found("article", article_id)
     return article
 
 
-async def _out(session, article: KbArticle) -> ArticleOut:
+async def _out(session: AsyncSession, article: KbArticle) -> ArticleOut:
     counts = await ArticleRepository(session).solved_counts([article.id])
     return article_out(article, counts.get(article.id, 0))
 

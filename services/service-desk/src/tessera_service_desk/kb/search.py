@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 _SQLITE_SETUP = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS kb_articles_fts USING fts5("
@@ -33,8 +33,12 @@ _TRIGGERS = ("kb_articles_fts_ai", "kb_articles_fts_ad", "kb_articles_fts_au")
 
 
 async def prepare_search(app: FastAPI) -> None:
+    """The service's start hook: prepares the search index of the app's database."""
+    await prepare_search_index(app.state.runtime.engine)
+
+
+async def prepare_search_index(engine: AsyncEngine) -> None:
     """On SQLite, make sure the FTS5 index and its triggers exist; rebuild it when they did not."""
-    engine = app.state.runtime.engine
     if engine.dialect.name != "sqlite":
         return
     async with engine.begin() as conn:

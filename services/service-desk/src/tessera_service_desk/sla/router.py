@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_service_desk.directory.models import KnownCustomer
@@ -89,7 +90,7 @@ async def list_policies(
     return Page[PolicyOut](items=[PolicyOut.model_validate(p) for p in rows], next_cursor=cursor)
 
 
-async def _policy(session, policy_id: uuid.UUID) -> SlaPolicy:
+async def _policy(session: AsyncSession, policy_id: uuid.UUID) -> SlaPolicy:
     policy = await session.get(SlaPolicy, policy_id)
     if policy is None:
         raise not_found("SLA policy", policy_id)

@@ -49,7 +49,9 @@ def _check_token(request: Request, survey_id: uuid.UUID, token: str) -> None:
     summary="Read a survey: with its link token (customer) or a staff bearer token",
     openapi_extra=public("the survey link's token is the credential; staff use a bearer token"),
 )
-async def get_survey(survey_id: uuid.UUID, request: Request, session: SessionDep, token: TokenQuery = None):
+async def get_survey(
+    survey_id: uuid.UUID, request: Request, session: SessionDep, token: TokenQuery = None
+) -> SurveyOut:
     if token is not None:
         _check_token(request, survey_id, token)
         survey = await session.get(Survey, survey_id)

@@ -4,10 +4,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_service_desk.errors import NO_NUL, conflict, not_found
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.sla.service import escalate
+from tessera_service_desk.tickets.models import Ticket
 from tessera_service_desk.tickets.repository import TicketRepository
 from tessera_service_desk.tickets.rules import OPEN_STATUSES
 from tessera_service_desk.tickets.schemas import (
@@ -42,7 +44,7 @@ def settings_of(request: Request) -> ServiceDeskSettings:
     return request.app.state.settings
 
 
-async def _ticket(session, ticket_id: uuid.UUID, *, for_update: bool = False):
+async def _ticket(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool = False) -> Ticket:
     ticket = await TicketRepository(session).get(ticket_id, for_update=for_update)
     if ticket is None:
         raise not_found("ticket", ticket_id)
