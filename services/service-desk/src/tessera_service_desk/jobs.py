@@ -12,7 +12,7 @@ from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.sla.service import refresh_due, scan_breaches
 from tessera_service_desk.tickets.models import Ticket
 from tessera_service_desk.tickets.service import change_status
-from tessera_shared.db import unit_of_work
+from tessera_shared.db import dialect_name, unit_of_work
 from tessera_shared.jobs import Job
 
 BATCH = 200
@@ -32,7 +32,7 @@ async def auto_close_solved(
                 .order_by(col(Ticket.id))
                 .limit(BATCH)
             )
-            if session.get_bind().dialect.name == "postgresql":
+            if dialect_name(session) == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             tickets = list((await session.execute(stmt)).scalars())
             for ticket in tickets:

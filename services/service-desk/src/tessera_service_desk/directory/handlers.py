@@ -15,7 +15,7 @@ from tessera_service_desk.surveys.models import Survey
 from tessera_service_desk.tickets.models import Ticket, TicketComment
 from tessera_service_desk.tickets.rules import OPEN_STATUSES
 from tessera_shared.consumer import Batched
-from tessera_shared.db import upsert, utcnow
+from tessera_shared.db import table_of, upsert, utcnow
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import CustomerCreated, CustomerErased, CustomerMerged, CustomerTierChanged
 
@@ -28,7 +28,7 @@ async def _customers_created(session: AsyncSession, events: list[tuple[CloudEven
         data.customer_id: {"customer_id": data.customer_id, "name": data.name, "tier": "ordinary", "updated_at": now}
         for _, data in reversed(events)
     }  # a repeat: the first wins
-    table = KnownCustomer.__table__
+    table = table_of(KnownCustomer)
     stmt = upsert(session, table)
     # A row made early (a tier or agreement arrived first) learns the name, unless erased since.
     await session.execute(
@@ -52,7 +52,7 @@ def tier_changed_handler(settings: ServiceDeskSettings) -> Batched[CustomerTierC
             seen = newest.get(data.customer_id)
             if seen is None or data.changed_at > seen.changed_at:
                 newest[data.customer_id] = data
-        table = KnownCustomer.__table__
+        table = table_of(KnownCustomer)
         stmt = upsert(session, table)
         stmt = stmt.on_conflict_do_update(
             index_elements=["customer_id"],

@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlmodel import Field
 
 from tessera_service_desk.models import Base
-from tessera_shared.db import JSONType, UTCDateTime, new_id, utcnow
+from tessera_shared.db import JSONType, UTCDateTime, new_id, table_of, utcnow
 
 
 class KbArticle(Base, table=True):
@@ -32,8 +32,8 @@ class KbArticle(Base, table=True):
 # Kept by a trigger on PostgreSQL (see the migration) and never mapped: the ORM neither reads
 # nor writes it. On SQLite it stays empty; search there uses the FTS5 table instead.
 search_vector = Column("search_vector", TSVECTOR().with_variant(Text(), "sqlite"), nullable=True)
-KbArticle.__table__.append_column(search_vector)
-Index("ix_kb_articles_search_vector", search_vector, postgresql_using="gin")._set_parent(KbArticle.__table__)
+table_of(KbArticle).append_column(search_vector)
+Index("ix_kb_articles_search_vector", search_vector, postgresql_using="gin")._set_parent(table_of(KbArticle))
 
 
 class KbArticleTicket(Base, table=True):

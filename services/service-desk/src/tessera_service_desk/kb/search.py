@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from tessera_shared.db import dialect_name
+
 _SQLITE_SETUP = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS kb_articles_fts USING fts5("
     "title, body, content='kb_articles', content_rowid='rowid', tokenize='porter unicode61')",
@@ -105,4 +107,4 @@ def _uuid(value: Any) -> uuid.UUID:
 
 
 def search_for(session: AsyncSession) -> ArticleSearch:
-    return PostgresArticleSearch() if session.get_bind().dialect.name == "postgresql" else SqliteArticleSearch()
+    return PostgresArticleSearch() if dialect_name(session) == "postgresql" else SqliteArticleSearch()

@@ -13,6 +13,7 @@ from tessera_service_desk.sla.models import SlaBreach
 from tessera_service_desk.surveys.models import Survey
 from tessera_service_desk.tickets.models import Ticket
 from tessera_service_desk.tickets.rules import OPEN_STATUSES
+from tessera_shared.db import dialect_name
 
 AGE_BUCKETS = (("0-1d", 1), ("1-3d", 3), ("3-7d", 7))
 
@@ -45,7 +46,7 @@ async def compliance(session: AsyncSession, start: datetime, end: datetime) -> l
 
 
 def _period(session: AsyncSession, column: SQLColumnExpression[Any], period: str) -> ColumnElement[str]:
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         return func.to_char(func.date_trunc(period, func.timezone("UTC", column)), "YYYY-MM-DD")
     if period == "day":
         return func.strftime("%Y-%m-%d", column)

@@ -14,7 +14,7 @@ from tessera_service_desk.sla.calendar import BusinessCalendar
 from tessera_service_desk.sla.models import EscalationNotification, SlaBreach, SlaPolicy
 from tessera_service_desk.tickets.models import Ticket, TicketStatusChange
 from tessera_service_desk.tickets.rules import OPEN_STATUSES
-from tessera_shared.db import unit_of_work
+from tessera_shared.db import dialect_name, unit_of_work
 from tessera_shared.events.contracts import SlaBreached, TicketEscalated
 from tessera_shared.outbox import publish
 
@@ -201,7 +201,7 @@ async def scan_breaches(
                 .order_by(col(Ticket.next_sla_due_at))
                 .limit(settings.breach_batch_size)
             )
-            if session.get_bind().dialect.name == "postgresql":
+            if dialect_name(session) == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             tickets = list((await session.execute(stmt)).scalars())
             histories = await changes_of_many(session, [t.id for t in tickets])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,12 +11,11 @@ from sqlmodel import col
 
 from tessera_service_desk.errors import conflict
 from tessera_service_desk.surveys.models import Survey
+from tessera_shared.db import affected_rows
 from tessera_shared.events.contracts import SurveyAnswered
 from tessera_shared.outbox import publish
 
 if TYPE_CHECKING:
-    from sqlalchemy import CursorResult
-
     from tessera_service_desk.tickets.models import Ticket
 
 
@@ -40,16 +39,13 @@ async def answer_survey(
     session: AsyncSession, survey: Survey, *, csat: int, nps: int | None, comment: str | None, now: datetime
 ) -> Survey:
     # A conditional update: two concurrent answers cannot both win.
-    # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed as the base Result.
-    result = cast(
-        "CursorResult[Any]",
-        await session.execute(
-            update(Survey)
-            .where(col(Survey.id) == survey.id, col(Survey.answered_at).is_(None))
-            .values(csat=csat, nps=nps, comment=comment, answered_at=now)
-        ),
+    answered = await affected_rows(
+        session,
+        update(Survey)
+        .where(col(Survey.id) == survey.id, col(Survey.answered_at).is_(None))
+        .values(csat=csat, nps=nps, comment=comment, answered_at=now),
     )
-    if result.rowcount != 1:
+    if answered != 1:
         raise conflict("this survey was already answered", slug="survey-already-answered")
     await session.refresh(survey)
     await publish(

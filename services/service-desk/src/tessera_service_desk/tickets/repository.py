@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_service_desk.tickets.models import Ticket, TicketComment
+from tessera_shared.db import dialect_name
 from tessera_shared.http.pagination import PageParams, paginate
 
 
@@ -20,7 +21,7 @@ class TicketRepository:
             return await self.session.get(Ticket, ticket_id)
         # Row lock on PostgreSQL so two writers cannot interleave; SQLite has one writer anyway.
         stmt = select(Ticket).where(col(Ticket.id) == ticket_id).execution_options(populate_existing=True)
-        if self.session.get_bind().dialect.name == "postgresql":
+        if dialect_name(self.session) == "postgresql":
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
