@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -15,7 +14,7 @@ from tessera_customer.loyalty.models import LoyaltyAccount, LoyaltyEntry
 from tessera_customer.loyalty.rules import balance_after_redemption, level_for, points_for
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
-from tessera_shared.db import utcnow
+from tessera_shared.db import affected_rows, utcnow
 from tessera_shared.http.errors import Problem
 
 
@@ -80,21 +79,18 @@ async def redeem_points(
             balance=account.balance,
         )
     # Guarded in SQL too: two concurrent redemptions cannot both pass the check above.
-    # An UPDATE's result is a CursorResult (it has rowcount); AsyncSession.execute is typed as the base Result.
-    result = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(LoyaltyAccount)
-            .where(col(LoyaltyAccount.customer_id) == customer_id, col(LoyaltyAccount.balance) >= points)
-            .values(
-                balance=col(LoyaltyAccount.balance) - points,
-                version=col(LoyaltyAccount.version) + 1,
-                updated_at=utcnow(),
-            )
-            .execution_options(synchronize_session=False)
-        ),
+    redeemed = await affected_rows(
+        session,
+        update(LoyaltyAccount)
+        .where(col(LoyaltyAccount.customer_id) == customer_id, col(LoyaltyAccount.balance) >= points)
+        .values(
+            balance=col(LoyaltyAccount.balance) - points,
+            version=col(LoyaltyAccount.version) + 1,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False),
     )
-    if result.rowcount != 1:
+    if redeemed != 1:
         raise Problem(409, "the balance changed; not enough points", slug="insufficient-points")
     await session.refresh(account)
     session.add(
