@@ -252,7 +252,7 @@ EFFECTS: dict[type[EventData], Effect] = {
 }
 
 
-def make_handler(settings: CustomerSettings, effect: Effect) -> Handler:
+def make_handler(settings: CustomerSettings, effect: Effect) -> Handler[EventData]:
     async def handle(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
         customer_id = getattr(data, "customer_id", None)
         if customer_id is None:
@@ -283,5 +283,5 @@ def make_handler(settings: CustomerSettings, effect: Effect) -> Handler:
     return handle
 
 
-def handlers(settings: CustomerSettings) -> dict[str, Handler]:
+def handlers(settings: CustomerSettings) -> dict[str, Handler[Any]]:
     return {model.event_type: make_handler(settings, effect) for model, effect in EFFECTS.items()}
