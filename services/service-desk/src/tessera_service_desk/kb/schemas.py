@@ -2,16 +2,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from tessera_service_desk.errors import NO_NUL
-from tessera_shared.http.inputs import Trimmed
+from tessera_shared.http.inputs import Trim
 
-Title = Trimmed(min_length=1, max_length=300, pattern=NO_NUL)
-Body = Trimmed(min_length=1, max_length=200_000, pattern=NO_NUL)
-Tag = Trimmed(min_length=1, max_length=50, pattern=NO_NUL)
+Title = Annotated[str, Trim(min_length=1, max_length=300, pattern=NO_NUL)]
+Body = Annotated[str, Trim(min_length=1, max_length=200_000, pattern=NO_NUL)]
+Tag = Annotated[str, Trim(min_length=1, max_length=50, pattern=NO_NUL)]
 ArticleStatus = Literal["draft", "published", "archived"]
 
 

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from tessera_service_desk.errors import NO_NUL
-from tessera_shared.http.inputs import Trimmed
+from tessera_shared.http.inputs import Trim
 
 
 class SurveyAnswer(BaseModel):
@@ -14,7 +15,7 @@ class SurveyAnswer(BaseModel):
 
     csat: StrictInt = Field(ge=1, le=5, description="Customer satisfaction, 1 (very unhappy) to 5 (very happy)")
     nps: StrictInt | None = Field(default=None, ge=0, le=10, description="How likely to recommend us, 0 to 10")
-    comment: Trimmed(max_length=5000, pattern=NO_NUL) | None = None
+    comment: Annotated[str, Trim(max_length=5000, pattern=NO_NUL)] | None = None
 
 
 class SurveyOut(BaseModel):

@@ -8,13 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from tessera_service_desk.errors import NO_NUL, invalid
 from tessera_shared.events.contracts.service_desk import Category, Channel, Priority
-from tessera_shared.http.inputs import Trimmed
+from tessera_shared.http.inputs import Trim
 
 Status = Literal["new", "open", "pending", "on_hold", "solved", "closed"]
-Subject = Trimmed(min_length=1, max_length=300, pattern=NO_NUL)
+Subject = Annotated[str, Trim(min_length=1, max_length=300, pattern=NO_NUL)]
 Description = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
-AgentId = Trimmed(min_length=1, max_length=200, pattern=NO_NUL)
-GroupName = Trimmed(min_length=1, max_length=100, pattern=NO_NUL)
+AgentId = Annotated[str, Trim(min_length=1, max_length=200, pattern=NO_NUL)]
+GroupName = Annotated[str, Trim(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 class TicketCreate(BaseModel):
@@ -131,7 +131,7 @@ class TicketDetail(TicketOut):
 class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: Trimmed(min_length=1, max_length=20_000, pattern=NO_NUL)
+    body: Annotated[str, Trim(min_length=1, max_length=20_000, pattern=NO_NUL)]
     public: StrictBool = True
     # Staff record a customer's message (phone, email) with author_kind "customer".
     author_kind: Literal["agent", "customer"] = "agent"
@@ -167,7 +167,7 @@ class NotificationOut(BaseModel):
 class EscalationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Trimmed(min_length=1, max_length=500, pattern=NO_NUL)
+    reason: Annotated[str, Trim(min_length=1, max_length=500, pattern=NO_NUL)]
 
 
 class JobRunOut(BaseModel):
