@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -101,9 +103,9 @@ class TestSelectPolicy:
         assert chosen.targets == sla.DEFAULT_TARGETS["urgent"]
 
 
-def clock_input(changes: list[tuple[datetime, str]], **kw: object) -> sla.ClockInput:
+def clock_input(changes: list[tuple[datetime, str]], **kw: Any) -> sla.ClockInput:
     status = changes[-1][1] if changes else "new"
-    base = dict(
+    base = sla.ClockInput(
         opened_at=utc(2026, 1, 5, 9),
         changes=[sla.StatusChange(at, s) for at, s in changes],
         first_response_at=None,
@@ -111,7 +113,7 @@ def clock_input(changes: list[tuple[datetime, str]], **kw: object) -> sla.ClockI
         solved_at=None,
         status=status,
     )
-    return sla.ClockInput(**{**base, **kw})  # type: ignore[arg-type]
+    return dataclasses.replace(base, **kw)
 
 
 TARGETS = sla.Targets(first_response=60, next_response=120, resolution=8 * 60)
