@@ -14,13 +14,13 @@ from tessera_billing.money import has_valid_precision, quantize
 from tessera_billing.settings import BillingSettings
 from tessera_shared.decimals import MoneyIn, PositiveMoneyIn
 from tessera_shared.http.errors import Problem
-from tessera_shared.http.inputs import Trimmed
+from tessera_shared.http.inputs import Trim
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 # Amounts a client sends: decimal strings with their limits in the schema's pattern.
 PositiveAmount = PositiveMoneyIn
 NonNegativeAmount = MoneyIn
-Text200 = Trimmed(min_length=1, max_length=200)
+Text200 = Annotated[str, Trim(min_length=1, max_length=200)]
 
 
 def _settings(request: Request) -> BillingSettings:

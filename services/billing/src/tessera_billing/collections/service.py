@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Exists, Table, and_, case, exists, select, update
+from sqlalchemy import Exists, and_, case, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -23,13 +23,13 @@ from tessera_billing.invoices.models import Invoice
 from tessera_billing.invoices.rules import TRANSITIONS, InvoiceStatus
 from tessera_billing.money import quantize
 from tessera_billing.settings import BillingSettings
-from tessera_shared.db import unit_of_work, utcnow
+from tessera_shared.db import table_of, unit_of_work, utcnow
 from tessera_shared.events.contracts import DunningStep, InvoiceOverdue
 from tessera_shared.events.envelope import EventData
 from tessera_shared.outbox import outbox_row, publish_many
 
 BATCH = 1000
-INVOICES: Table = Invoice.__table__
+INVOICES = table_of(Invoice)
 _I = INVOICES.c
 # The statuses that may become overdue, from the status machine.
 _MAY_GO_OVERDUE = sorted(s.value for s, nxt in TRANSITIONS.items() if InvoiceStatus.OVERDUE in nxt)

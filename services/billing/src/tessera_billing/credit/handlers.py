@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera_billing.credit.models import CreditProfile
 from tessera_billing.settings import BillingSettings
 from tessera_shared.consumer import Batched
-from tessera_shared.db import upsert, utcnow
+from tessera_shared.db import table_of, upsert, utcnow
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import CustomerCreated
 
@@ -28,7 +28,7 @@ def customer_created_handler(settings: BillingSettings) -> Batched[CustomerCreat
             data.customer_id: {"customer_id": data.customer_id, "customer_name": data.name, **defaults}
             for _, data in reversed(events)
         }  # a repeat within the run: the first wins
-        table = CreditProfile.__table__
+        table = table_of(CreditProfile)
         stmt = upsert(session, table)
         # A re-announcement, or a deal arrived first and made a default profile: only learn the name.
         await session.execute(

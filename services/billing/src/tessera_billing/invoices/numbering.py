@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_billing.invoices.models import InvoiceCounter
 from tessera_billing.invoices.rules import invoice_number
+from tessera_shared.db import table_of
 
-_counters = InvoiceCounter.__table__
+_counters = table_of(InvoiceCounter)
 
 
 async def next_invoice_number(session: AsyncSession, year: int) -> str:

@@ -17,7 +17,7 @@ from pydantic import (
 
 from tessera_billing.api import Currency, MoneyOut, plain_number
 from tessera_shared.decimals import MoneyIn, Percent, Quantity
-from tessera_shared.http.inputs import IsoDate, Trimmed
+from tessera_shared.http.inputs import IsoDate, Trim
 
 UnitPrice: TypeAlias = MoneyIn
 
@@ -25,8 +25,8 @@ UnitPrice: TypeAlias = MoneyIn
 class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: Trimmed(min_length=1, max_length=500)
-    product_code: Trimmed(min_length=1, max_length=100) | None = None
+    description: Annotated[str, Trim(min_length=1, max_length=500)]
+    product_code: Annotated[str, Trim(min_length=1, max_length=100)] | None = None
     quantity: Quantity
     unit_price: UnitPrice
     discount_percent: Percent = Decimal(0)

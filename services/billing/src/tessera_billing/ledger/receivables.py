@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.ledger.models import ReceivableBalance, ReceivableTotal
-from tessera_shared.db import dialect_name
+from tessera_shared.db import dialect_name, table_of
 
-BALANCES: Table = ReceivableBalance.__table__
-TOTALS: Table = ReceivableTotal.__table__
+BALANCES = table_of(ReceivableBalance)
+TOTALS = table_of(ReceivableTotal)
 
 
 async def move(

@@ -7,8 +7,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tessera_billing.api import Currency, MoneyOut, PositiveAmount
-from tessera_shared.http.inputs import IsoDate, Trimmed
+from tessera_billing.api import Currency, MoneyOut, PositiveAmount, Text200
+from tessera_shared.http.inputs import IsoDate
 
 Method = Literal["bank_transfer", "card", "cash", "cheque", "direct_debit", "other"]
 
@@ -32,7 +32,7 @@ class PaymentCreate(BaseModel):
     currency: Currency
     received_on: IsoDate | None = Field(default=None, description="Defaults to today; never in the future")
     method: Method = "bank_transfer"
-    reference: Trimmed(min_length=1, max_length=200) | None = None
+    reference: Text200 | None = None
     allocations: list[AllocationIn] | None = Field(default=None, min_length=1, max_length=200)
 
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from tessera_billing.api import MoneyOut
-from tessera_shared.http.inputs import Trimmed
+from tessera_shared.http.inputs import Trim
 
-Note = Trimmed(min_length=1, max_length=1000)
+Note = Annotated[str, Trim(min_length=1, max_length=1000)]
 
 
 class WriteOffCreate(BaseModel):
