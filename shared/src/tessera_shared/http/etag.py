@@ -7,11 +7,13 @@ from fastapi import Request
 from tessera_shared.http.errors import Problem
 
 
-def etag_for(entity_id: object, version: int) -> str:
+def etag_for(entity_id: object, version: int | str) -> str:
+    """The tag of an entity's version: its version column, or a text standing for the state the
+    response shows (a payment's allocations, say)."""
     return f'"{entity_id}.{version}"'
 
 
-def check_if_match(request: Request, entity_id: object, version: int) -> None:
+def check_if_match(request: Request, entity_id: object, version: int | str) -> None:
     """412 when the client's If-Match names another version; absent If-Match is allowed."""
     header = request.headers.get("if-match")
     if header is None:
