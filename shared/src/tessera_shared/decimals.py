@@ -27,10 +27,14 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
+from annotated_types import GroupedMetadata
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 Sign = Literal["any", "nonnegative", "positive"]
@@ -75,16 +79,15 @@ def decimal_pattern(
     return rf"^(?:{'|'.join(alternatives)})$"
 
 
-def decimal_string(
-    *,
+def _parts(
     max_digits: int,
     decimal_places: int,
-    sign: Sign = "nonnegative",
-    le_power_of_ten: int | None = None,
-    description: str = "exact decimal, as a string",
-    example: str | None = None,
-) -> Any:
-    """An ``Annotated[Decimal, ...]`` taking and giving a decimal string (see the module)."""
+    sign: Sign,
+    le_power_of_ten: int | None,
+    description: str,
+    example: str | None,
+) -> tuple[BeforeValidator, FieldInfo, PlainSerializer, WithJsonSchema]:
+    """The parser, the bounds, the serializer and the JSON schema of a decimal string."""
     pattern = decimal_pattern(max_digits, decimal_places, sign, le_power_of_ten)
     regex = re.compile(pattern)
     bounds: dict[str, Any] = {"max_digits": max_digits, "decimal_places": decimal_places}
@@ -132,13 +135,50 @@ def decimal_string(
                 value = value.quantize(Decimal(1).scaleb(-decimal_places))
         return format(value, "f")
 
-    return Annotated[
-        Decimal,
+    return (
         BeforeValidator(parse),
         Field(**bounds),
         PlainSerializer(write, return_type=str, when_used="json"),
         WithJsonSchema(schema),
-    ]
+    )
+
+
+def decimal_string(
+    *,
+    max_digits: int,
+    decimal_places: int,
+    sign: Sign = "nonnegative",
+    le_power_of_ten: int | None = None,
+    description: str = "exact decimal, as a string",
+    example: str | None = None,
+) -> Any:
+    """An ``Annotated[Decimal, ...]`` taking and giving a decimal string (see the module), built at
+    runtime: pydantic reads it, mypy cannot (a call is not a type); a type mypy reads as a
+    ``Decimal`` is ``Annotated[Decimal, DecimalString(...)]``."""
+    parse, bounds, write, schema = _parts(max_digits, decimal_places, sign, le_power_of_ten, description, example)
+    return Annotated[Decimal, parse, bounds, write, schema]
+
+
+@dataclass(frozen=True, slots=True)
+class DecimalString(GroupedMetadata):
+    """Metadata for ``Annotated[Decimal, DecimalString(max_digits=18, decimal_places=4)]``: the same
+    validation, serialization and schema as ``decimal_string`` with the same arguments."""
+
+    max_digits: int
+    decimal_places: int
+    sign: Sign = "nonnegative"
+    le_power_of_ten: int | None = None
+    description: str = "exact decimal, as a string"
+    example: str | None = None
+
+    def __iter__(self) -> Iterator[object]:
+        parse, bounds, write, schema = _parts(
+            self.max_digits, self.decimal_places, self.sign, self.le_power_of_ten, self.description, self.example
+        )
+        yield parse
+        yield from bounds.metadata
+        yield write
+        yield schema
 
 
 def _json_kind(value: object) -> str:
