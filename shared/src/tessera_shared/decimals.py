@@ -197,13 +197,22 @@ def _json_kind(value: object) -> str:
 
 # The types every service's request models and the event contracts use.
 #: Any amount that travels (events): the Money column's NUMERIC(20, 4), either sign.
-Amount = decimal_string(max_digits=20, decimal_places=4, sign="any", description="exact amount", example="1200.50")
+Amount = Annotated[
+    Decimal, DecimalString(max_digits=20, decimal_places=4, sign="any", description="exact amount", example="1200.50")
+]
 #: An amount a client sends: 14 integer digits, so that minor units and their sums fit BIGINT.
-MoneyIn = decimal_string(max_digits=18, decimal_places=4, description="exact amount", example="1200.50")
-PositiveMoneyIn = decimal_string(
-    max_digits=18, decimal_places=4, sign="positive", description="exact amount", example="1200.50"
-)
+MoneyIn = Annotated[
+    Decimal, DecimalString(max_digits=18, decimal_places=4, description="exact amount", example="1200.50")
+]
+PositiveMoneyIn = Annotated[
+    Decimal,
+    DecimalString(max_digits=18, decimal_places=4, sign="positive", description="exact amount", example="1200.50"),
+]
 #: Quantities of a line: positive, 10 integer digits (quantity x unit price stays in range).
-Quantity = decimal_string(max_digits=14, decimal_places=4, sign="positive", description="quantity", example="1")
+Quantity = Annotated[
+    Decimal, DecimalString(max_digits=14, decimal_places=4, sign="positive", description="quantity", example="1")
+]
 #: Percentages (discounts, tax rates): 0 to 100, four decimals.
-Percent = decimal_string(max_digits=7, decimal_places=4, le_power_of_ten=2, description="percentage", example="19")
+Percent = Annotated[
+    Decimal, DecimalString(max_digits=7, decimal_places=4, le_power_of_ten=2, description="percentage", example="19")
+]
