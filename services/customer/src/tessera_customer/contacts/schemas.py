@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, field_validator
 
 from tessera_customer.customers.schemas import Name, Phone
-from tessera_shared.http.inputs import Trimmed
+from tessera_shared.http.inputs import Trim
 
-Text = Trimmed(min_length=1, max_length=200)
+Text = Annotated[str, Trim(min_length=1, max_length=200)]
 BuyingRole = Literal["decision_maker", "influencer", "user", "gatekeeper"]
 
 

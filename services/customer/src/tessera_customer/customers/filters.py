@@ -3,6 +3,7 @@ one query builder for the list, segment members and segment exports."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
@@ -11,7 +12,7 @@ from sqlmodel import col
 
 from tessera_customer.customers.models import Customer, CustomerTag
 from tessera_customer.customers.rules import name_key, normalise_email, normalise_phone
-from tessera_shared.decimals import decimal_string
+from tessera_shared.decimals import DecimalString
 from tessera_shared.http.inputs import IsoAwareDatetime
 
 # A statement over customers: the filters keep its row type.
@@ -19,9 +20,10 @@ S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 # Revenue in the reporting currency: the Money column's NUMERIC(20, 4), as a decimal string.
-Monetary = decimal_string(
-    max_digits=20, decimal_places=4, description="amount in the reporting currency", example="1000"
-)
+Monetary = Annotated[
+    Decimal,
+    DecimalString(max_digits=20, decimal_places=4, description="amount in the reporting currency", example="1000"),
+]
 
 # Filters that are a plain equality on the column of the same name.
 EQUALITY = (

@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from tessera_customer.customers.models import DEMOGRAPHIC, GEOGRAPHIC, PSYCHOGRAPHIC, Customer
-from tessera_shared.http.inputs import Trimmed
+from tessera_shared.http.inputs import Trim
 
-Name = Trimmed(min_length=1, max_length=200)
+Name = Annotated[str, Trim(min_length=1, max_length=200)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()./-]{5,40}$")]
-Tag = Trimmed(min_length=1, max_length=50)
-Short = Trimmed(min_length=1, max_length=100)
+Tag = Annotated[str, Trim(min_length=1, max_length=50)]
+Short = Annotated[str, Trim(min_length=1, max_length=100)]
 OwnerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Relation = Literal["consumer", "intermediary", "internal", "public"]
 RelationshipType = Literal["transactional", "preferred_supplier", "partner", "strategic_alliance"]
@@ -26,8 +26,8 @@ class Channel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["email", "phone", "postal"]
-    value: Trimmed(min_length=1, max_length=500)
-    label: Trimmed(max_length=50) | None = None
+    value: Annotated[str, Trim(min_length=1, max_length=500)]
+    label: Annotated[str, Trim(max_length=50)] | None = None
 
 
 class Demographic(BaseModel):

@@ -21,7 +21,7 @@ from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.etag import check_if_match, etag_for
-from tessera_shared.http.inputs import IsoAwareDatetime, Trimmed
+from tessera_shared.http.inputs import IsoAwareDatetime, Trim
 
 router = APIRouter(prefix="/v1/customers", tags=["lifecycle"])
 
@@ -50,7 +50,7 @@ class StatusOverride(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Status
-    reason: Trimmed(min_length=3, max_length=500)
+    reason: Annotated[str, Trim(min_length=3, max_length=500)]
 
 
 class ChurnRun(BaseModel):

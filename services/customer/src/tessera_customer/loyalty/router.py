@@ -23,7 +23,7 @@ from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.http.inputs import Trimmed
+from tessera_shared.http.inputs import Trim
 from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/customers/{customer_id}/loyalty", tags=["loyalty"])
@@ -42,7 +42,7 @@ class Redemption(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     points: StrictInt = Field(gt=0, le=10_000_000)
-    reason: Trimmed(min_length=3, max_length=300)
+    reason: Annotated[str, Trim(min_length=3, max_length=300)]
 
 
 class EntryOut(BaseModel):

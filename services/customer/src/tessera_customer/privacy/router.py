@@ -33,7 +33,7 @@ from tessera_shared.deps import SessionDep
 from tessera_shared.events.contracts import CustomerErased
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.http.inputs import Trimmed
+from tessera_shared.http.inputs import Trim
 from tessera_shared.outbox import publish
 
 router = APIRouter(prefix="/v1/customers/{customer_id}", tags=["privacy"])
@@ -47,7 +47,7 @@ class ConsentIn(BaseModel):
 
     purpose: Purpose
     granted: StrictBool
-    source: Trimmed(min_length=2, max_length=100)
+    source: Annotated[str, Trim(min_length=2, max_length=100)]
 
 
 class ConsentOut(BaseModel):
@@ -193,7 +193,7 @@ async def export_customer(
 class EraseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Trimmed(min_length=3, max_length=300)
+    reason: Annotated[str, Trim(min_length=3, max_length=300)]
 
 
 @router.post("/erase", response_model=CustomerOut, summary="Erase personal data (anonymise; keep business totals)")

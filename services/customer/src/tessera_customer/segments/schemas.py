@@ -2,16 +2,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tessera_customer.customers.filters import SegmentFilter
 from tessera_customer.segments.models import Segment
-from tessera_shared.http.inputs import Trimmed
+from tessera_shared.http.inputs import Trim
 
-SegmentName = Trimmed(min_length=1, max_length=200)
-Description = Trimmed(max_length=1000)
+SegmentName = Annotated[str, Trim(min_length=1, max_length=200)]
+Description = Annotated[str, Trim(max_length=1000)]
 
 
 class SegmentCreate(BaseModel):

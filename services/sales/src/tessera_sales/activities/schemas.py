@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from tessera_sales.schemas_common import OwnerId
-from tessera_shared.http.inputs import IsoAwareDatetime, Trimmed
+from tessera_shared.http.inputs import IsoAwareDatetime, Trim
 
 ActivityKind = Literal["call", "meeting", "email", "visit", "note", "task"]
-Subject = Trimmed(min_length=1, max_length=300)
+Subject = Annotated[str, Trim(min_length=1, max_length=300)]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -25,7 +25,7 @@ from tessera_sales.schemas_common import (
     check_minor_units,
 )
 from tessera_shared.decimals import Percent, Quantity
-from tessera_shared.http.inputs import IsoDate, Trimmed
+from tessera_shared.http.inputs import IsoDate, Trim
 
 OpenStage = Literal["prospecting", "qualification", "proposal", "negotiation"]
 
@@ -35,7 +35,7 @@ class LineItemIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    product_code: Trimmed(min_length=1, max_length=50) | None = None
+    product_code: Annotated[str, Trim(min_length=1, max_length=50)] | None = None
     description: Text500 | None = None
     quantity: Quantity
     unit_price: MoneyIn | None = None
