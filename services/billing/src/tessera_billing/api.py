@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from tessera_billing.invoices.rules import InvalidTransition
 from tessera_billing.money import has_valid_precision, quantize
 from tessera_billing.settings import BillingSettings
+from tessera_shared.auth import Role
 from tessera_shared.decimals import MoneyIn, PositiveMoneyIn
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.inputs import Trim
@@ -83,3 +84,18 @@ def plain_number(value: Decimal) -> Decimal:
     if value == value.to_integral_value():
         return value.quantize(Decimal(1))
     return value.normalize()
+
+
+# Who may read what: named here, not in the routers, because the receivables read (one
+# snapshot for the customer 360) applies the same rules as the invoice, credit and report
+# endpoints, and no router imports another.
+INVOICE_READERS = (
+    Role.BILLING_CLERK,
+    Role.FINANCE_MANAGER,
+    Role.SALES_MANAGER,
+    Role.SALES_REP,
+    Role.SUPPORT_AGENT,
+    Role.SERVICE,
+)
+CREDIT_READERS = (Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)
+REPORT_READERS = (Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SERVICE)

@@ -5,26 +5,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 
-from tessera_billing.api import check_precision, invalid
+from tessera_billing.api import CREDIT_READERS, check_precision, invalid
 from tessera_billing.credit.models import CreditProfile
 from tessera_billing.credit.rules import credit_check
 from tessera_billing.credit.schemas import CreditCheckIn, CreditCheckOut, CreditProfileOut, CreditProfilePatch
-from tessera_billing.credit.service import exposure
+from tessera_billing.credit.service import exposure, find_profile, update_profile
 from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.etag import check_if_match, etag_for
 
 router = APIRouter(prefix="/v1/credit", tags=["credit"])
 
-READERS = (Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)
+READERS = CREDIT_READERS
 # Changing a limit is finance's own permission, apart from issuing (clerk) and selling (sales).
 LIMIT_SETTERS = (Role.FINANCE_MANAGER,)
 
 
 async def load(session: SessionDep, customer_id: uuid.UUID) -> CreditProfile:
-    profile = await session.get(CreditProfile, customer_id)
+    profile = await find_profile(session, customer_id)
     if profile is None:
         raise Problem(404, f"no credit profile for customer {customer_id}")
     return profile
@@ -59,18 +58,14 @@ async def patch_credit_profile(
     if any(v is None for v in changes.values()):
         field = next(k for k, v in changes.items() if v is None)
         raise invalid(field, "may not be null")
-    profile = await session.get(CreditProfile, customer_id, with_for_update=True)
+    profile = await find_profile(session, customer_id, for_update=True)
     if profile is None:
         raise Problem(404, f"no credit profile for customer {customer_id}")
     check_if_match(request, profile.customer_id, profile.version)
     if "credit_limit" in changes:
         check_precision(changes["credit_limit"], changes.get("currency", profile.currency), "credit_limit")
     if changes:
-        for key, value in changes.items():
-            setattr(profile, key, value)
-        profile.updated_at = utcnow()
-        profile.version += 1
-        await session.flush()
+        await update_profile(session, profile, changes)
     response.headers["ETag"] = etag_for(profile.customer_id, profile.version)
     return CreditProfileOut.model_validate(profile)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,7 @@ from tessera_billing.credit.models import CreditProfile
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.invoices.rules import OPEN_STATUSES
 from tessera_billing.settings import BillingSettings
-from tessera_shared.db import MoneySum
+from tessera_shared.db import MoneySum, utcnow
 
 
 async def get_or_create_profile(
@@ -45,3 +46,20 @@ async def exposure(session: AsyncSession, customer_id: uuid.UUID, currency: str)
         )
     )
     return sums.value(total)
+
+
+async def find_profile(
+    session: AsyncSession, customer_id: uuid.UUID, *, for_update: bool = False
+) -> CreditProfile | None:
+    if for_update:
+        return await session.get(CreditProfile, customer_id, with_for_update=True)
+    return await session.get(CreditProfile, customer_id)
+
+
+async def update_profile(session: AsyncSession, profile: CreditProfile, changes: dict[str, Any]) -> None:
+    """Apply the (validated, non-empty) changes; a new version."""
+    for key, value in changes.items():
+        setattr(profile, key, value)
+    profile.updated_at = utcnow()
+    profile.version += 1
+    await session.flush()

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from tessera_billing.api import SettingsDep, invalid, today, transition_conflict
+from tessera_billing.api import INVOICE_READERS, SettingsDep, invalid, today, transition_conflict
 from tessera_billing.invoices.models import Invoice, InvoiceLine
 from tessera_billing.invoices.repository import InvoiceRepository
 from tessera_billing.invoices.rules import InvalidTransition, InvoiceStatus
@@ -28,14 +28,7 @@ from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
-READERS = (
-    Role.BILLING_CLERK,
-    Role.FINANCE_MANAGER,
-    Role.SALES_MANAGER,
-    Role.SALES_REP,
-    Role.SUPPORT_AGENT,
-    Role.SERVICE,
-)
+READERS = INVOICE_READERS
 # Issuing is the clerk's duty; approving write-offs and changing limits belong to finance.
 ISSUERS = (Role.BILLING_CLERK,)
 VOIDERS = (Role.BILLING_CLERK, Role.FINANCE_MANAGER)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_billing.credit.service import get_or_create_profile
+from tessera_billing.invoices.changes import touch
 from tessera_billing.invoices.models import Invoice, InvoiceLine
 from tessera_billing.invoices.numbering import next_invoice_number
 from tessera_billing.invoices.rules import (
@@ -22,10 +23,10 @@ from tessera_billing.invoices.rules import (
     line_amounts,
 )
 from tessera_billing.ledger.service import EntryKind, record
-from tessera_billing.money import quantize
+from tessera_billing.payments.service import apply_customer_credit
 from tessera_billing.settings import BillingSettings
 from tessera_shared.db import new_id, utcnow
-from tessera_shared.events.contracts import InvoiceIssued, InvoicePaid
+from tessera_shared.events.contracts import InvoiceIssued
 from tessera_shared.money import fits, too_large
 from tessera_shared.outbox import publish
 
@@ -116,11 +117,6 @@ async def create_invoice(
     return invoice
 
 
-def touch(invoice: Invoice) -> None:
-    invoice.updated_at = utcnow()
-    invoice.version += 1
-
-
 async def issue_invoice(
     session: AsyncSession,
     settings: BillingSettings,
@@ -155,8 +151,6 @@ async def issue_invoice(
         subject=invoice.customer_id,
     )
     if settings.auto_apply_credit:
-        from tessera_billing.payments.service import apply_customer_credit  # payments build on invoices
-
         await apply_customer_credit(session, invoice, invoice.issue_date)
     return invoice
 
@@ -178,20 +172,3 @@ async def void_invoice(session: AsyncSession, invoice: Invoice, on: date) -> Inv
 class InvoiceHasPayments(Exception):
     def __init__(self, invoice: Invoice) -> None:
         super().__init__(f"invoice {invoice.number} has payments applied; refund or credit them first")
-
-
-async def announce_paid(session: AsyncSession, invoice: Invoice, paid_at: datetime) -> None:
-    invoice.paid_at = paid_at
-    await publish(
-        session,
-        InvoicePaid(
-            invoice_id=invoice.id,
-            number=invoice.number or "",
-            customer_id=invoice.customer_id,
-            deal_id=invoice.deal_id,
-            total=quantize(invoice.total, invoice.currency),
-            currency=invoice.currency,
-            paid_at=paid_at,
-        ),
-        subject=invoice.customer_id,
-    )

@@ -4,18 +4,19 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
-from sqlmodel import col
 
 from tessera_billing.api import check_precision, invalid, today
 from tessera_billing.invoices.repository import InvoiceRepository
 from tessera_billing.money import quantize
 from tessera_billing.payments import rules
-from tessera_billing.payments.models import Payment, PaymentAllocation
+from tessera_billing.payments.models import Payment
 from tessera_billing.payments.schemas import AllocationOut, PaymentCreate, PaymentOut
 from tessera_billing.payments.service import (
     PaymentRefused,
+    allocations_by_payment,
+    find_payment,
     open_items,
+    page_of_payments,
     plan_for_customer,
     plan_for_invoice,
     record_payment,
@@ -25,7 +26,7 @@ from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.etag import etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.http.pagination import Page, PageQuery, paginate
+from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
@@ -35,14 +36,7 @@ READERS = (Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SALES_MANAGER, Role.SE
 
 async def payments_out(session: SessionDep, payments: list[Payment]) -> list[PaymentOut]:
     """Payments with their allocations, loaded in one query for the whole page."""
-    stmt = (
-        select(PaymentAllocation)
-        .where(col(PaymentAllocation.payment_id).in_([p.id for p in payments]))
-        .order_by(col(PaymentAllocation.created_at), col(PaymentAllocation.id))
-    )
-    by_payment: dict[uuid.UUID, list[PaymentAllocation]] = {}
-    for a in (await session.execute(stmt)).scalars():
-        by_payment.setdefault(a.payment_id, []).append(a)
+    by_payment = await allocations_by_payment(session, [p.id for p in payments])
     out = []
     for payment in payments:
         item = PaymentOut.model_validate(payment)
@@ -124,10 +118,7 @@ async def list_payments(
     _: Annotated[Principal, require_roles(*READERS)],
     customer_id: uuid.UUID | None = None,
 ) -> Page[PaymentOut]:
-    stmt = select(Payment)
-    if customer_id is not None:
-        stmt = stmt.where(col(Payment.customer_id) == customer_id)
-    rows, next_cursor = await paginate(session, stmt, page, (col(Payment.id),))
+    rows, next_cursor = await page_of_payments(session, page, customer_id=customer_id)
     return Page[PaymentOut](items=await payments_out(session, rows) if rows else [], next_cursor=next_cursor)
 
 
@@ -138,7 +129,7 @@ async def get_payment(
     response: Response,
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> PaymentOut:
-    payment = await session.get(Payment, payment_id)
+    payment = await find_payment(session, payment_id)
     if payment is None:
         raise Problem(404, f"payment {payment_id} not found")
     # Allocations change when credit is applied later, so the tag covers them too.

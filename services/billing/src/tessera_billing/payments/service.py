@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from tessera_billing.invoices.changes import announce_paid, touch
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.invoices.rules import OPEN_STATUSES, InvoiceStatus, check_transition, status_after_settlement
-from tessera_billing.invoices.service import announce_paid, touch
 from tessera_billing.ledger import receivables
 from tessera_billing.ledger.service import EntryKind, record
 from tessera_billing.money import ZERO, quantize
@@ -22,6 +22,7 @@ from tessera_billing.payments.models import Payment, PaymentAllocation
 from tessera_shared.db import utcnow
 from tessera_shared.events.contracts import PaymentReceived
 from tessera_shared.events.contracts.billing import Allocation as AllocationFact
+from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
 
 
@@ -200,3 +201,31 @@ async def apply_customer_credit(session: AsyncSession, invoice: Invoice, on: dat
             await announce_paid(session, invoice, utcnow())
     await session.flush()
     return applied
+
+
+async def allocations_by_payment(
+    session: AsyncSession, payment_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[PaymentAllocation]]:
+    """The allocations of these payments, oldest first, in one query for the whole page."""
+    stmt = (
+        select(PaymentAllocation)
+        .where(col(PaymentAllocation.payment_id).in_(payment_ids))
+        .order_by(col(PaymentAllocation.created_at), col(PaymentAllocation.id))
+    )
+    by_payment: dict[uuid.UUID, list[PaymentAllocation]] = {}
+    for a in (await session.execute(stmt)).scalars():
+        by_payment.setdefault(a.payment_id, []).append(a)
+    return by_payment
+
+
+async def page_of_payments(
+    session: AsyncSession, page: PageParams, *, customer_id: uuid.UUID | None
+) -> tuple[list[Any], str | None]:
+    stmt = select(Payment)
+    if customer_id is not None:
+        stmt = stmt.where(col(Payment.customer_id) == customer_id)
+    return await paginate(session, stmt, page, (col(Payment.id),))
+
+
+async def find_payment(session: AsyncSession, payment_id: uuid.UUID) -> Payment | None:
+    return await session.get(Payment, payment_id)

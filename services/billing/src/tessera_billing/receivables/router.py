@@ -13,47 +13,22 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import case, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from tessera_billing.api import SettingsDep, today
-from tessera_billing.credit.models import CreditProfile
-from tessera_billing.credit.router import READERS as CREDIT_READERS
-from tessera_billing.invoices.models import Invoice
-from tessera_billing.invoices.router import READERS
-from tessera_billing.invoices.rules import OPEN_STATUSES, InvoiceStatus
+from tessera_billing.api import CREDIT_READERS, INVOICE_READERS, REPORT_READERS, SettingsDep, today
+from tessera_billing.credit.service import find_profile
 from tessera_billing.invoices.schemas import InvoiceOut
 from tessera_billing.payments.service import credit_balances
 from tessera_billing.receivables.schemas import CreditSummary, CurrencyAmount, ReceivablesSummary
+from tessera_billing.receivables.service import open_invoices, open_sums, recent_invoices
 from tessera_billing.reports import repository as reports
-from tessera_billing.reports.router import READERS as REPORT_READERS
 from tessera_billing.reports.schemas import AgingBuckets
 from tessera_shared.auth import Principal, require_roles
-from tessera_shared.db import MoneySum, read_session
+from tessera_shared.db import read_session
 
 router = APIRouter(prefix="/v1/receivables", tags=["receivables"])
 
 OPEN_LISTED = 200
 RECENT = 10
-
-
-async def _open_sums(session: AsyncSession, customer_id: uuid.UUID) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-    sums = MoneySum(session)
-    overdue = case((col(Invoice.status) == InvoiceStatus.OVERDUE.value, col(Invoice.balance_due)), else_=0)
-    rows = (
-        await session.execute(
-            select(
-                col(Invoice.currency),
-                sums.sum(col(Invoice.balance_due)).label("open"),
-                sums.sum(overdue).label("overdue"),
-            )
-            .where(col(Invoice.customer_id) == customer_id, col(Invoice.status).in_([s.value for s in OPEN_STATUSES]))
-            .group_by(col(Invoice.currency))
-            .order_by(col(Invoice.currency))
-        )
-    ).all()
-    return {r.currency: sums.value(r.open) for r in rows}, {r.currency: sums.value(r.overdue) for r in rows}
 
 
 def _amounts(by_currency: dict[str, Decimal], *, nonzero: bool = False) -> list[CurrencyAmount]:
@@ -69,34 +44,19 @@ async def get_receivables(
     customer_id: uuid.UUID,
     request: Request,
     settings: SettingsDep,
-    principal: Annotated[Principal, require_roles(*READERS)],
+    principal: Annotated[Principal, require_roles(*INVOICE_READERS)],
 ) -> Response:
     as_of = today()
     async with read_session(request.app.state.runtime.sessions, snapshot=True) as session:
-        mine = select(Invoice).where(col(Invoice.customer_id) == customer_id)
-        open_rows = list(
-            (
-                await session.execute(
-                    mine.where(col(Invoice.status).in_([s.value for s in OPEN_STATUSES]))
-                    .order_by(col(Invoice.id))
-                    .limit(OPEN_LISTED + 1)
-                )
-            ).scalars()
-        )
-        recent = list(
-            (
-                await session.execute(
-                    mine.order_by(col(Invoice.issue_date).desc(), col(Invoice.id).desc()).limit(RECENT)
-                )
-            ).scalars()
-        )
-        balance, overdue = await _open_sums(session, customer_id)
+        open_rows = await open_invoices(session, customer_id, OPEN_LISTED + 1)
+        recent = await recent_invoices(session, customer_id, RECENT)
+        balance, overdue = await open_sums(session, customer_id)
         aging = None
         if principal.may(REPORT_READERS):
             aging = [AgingBuckets(**row) for row in await reports.aging_totals(session, as_of, customer_id, None)]
         credit = None
         if principal.may(CREDIT_READERS):
-            profile = await session.get(CreditProfile, customer_id)
+            profile = await find_profile(session, customer_id)
             terms = (
                 (profile.rating, profile.credit_limit, profile.currency, profile.payment_terms_days)
                 if profile

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator
 
-from tessera_billing.api import Currency, invalid, today
-from tessera_billing.credit.models import CreditProfile
+from tessera_billing.api import REPORT_READERS, Currency, invalid, today
+from tessera_billing.credit.service import find_profile
 from tessera_billing.payments.service import credit_balance
 from tessera_billing.reports import repository as repo
 from tessera_billing.reports.rules import closing_balance, days_sales_outstanding, month_bounds
@@ -23,14 +23,14 @@ from tessera_billing.reports.schemas import (
     Statement,
     StatementLine,
 )
-from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.inputs import IsoDate
 from tessera_shared.http.pagination import PageQuery, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
-READERS = (Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SERVICE)
+READERS = REPORT_READERS
 CurrencyQuery = Annotated[Currency | None, Query(description="Only this currency")]
 STATEMENT_MAX_LINES = 2000
 
@@ -149,7 +149,7 @@ async def statement_report(
                 balance=balance,
             )
         )
-    profile = await session.get(CreditProfile, customer_id)
+    profile = await find_profile(session, customer_id)
     return Statement(
         customer_id=customer_id,
         customer_name=profile.customer_name if profile else None,

@@ -4,8 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from sqlalchemy import select
-from sqlmodel import col
 
 from tessera_billing.api import invalid, today
 from tessera_billing.invoices.repository import InvoiceRepository
@@ -15,6 +13,8 @@ from tessera_billing.writeoffs.schemas import WriteOffCreate, WriteOffDecision, 
 from tessera_billing.writeoffs.service import (
     WriteOffConflict,
     approve_write_off,
+    find_write_off,
+    page_of_write_offs,
     reject_write_off,
     request_write_off,
 )
@@ -23,7 +23,7 @@ from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.http.pagination import Page, PageQuery, paginate
+from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/write-offs", tags=["write-offs"])
 
@@ -67,20 +67,12 @@ async def list_write_offs(
     status: Annotated[WriteOffStatus | None, Query()] = None,
     invoice_id: uuid.UUID | None = None,
 ) -> Page[WriteOffOut]:
-    stmt = select(WriteOff)
-    if status is not None:
-        stmt = stmt.where(col(WriteOff.status) == status.value)
-    if invoice_id is not None:
-        stmt = stmt.where(col(WriteOff.invoice_id) == invoice_id)
-    rows, next_cursor = await paginate(session, stmt, page, (col(WriteOff.id),))
+    rows, next_cursor = await page_of_write_offs(session, page, status=status, invoice_id=invoice_id)
     return Page[WriteOffOut](items=[WriteOffOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 async def load(session: SessionDep, write_off_id: uuid.UUID, *, for_update: bool = False) -> WriteOff:
-    stmt = select(WriteOff).where(col(WriteOff.id) == write_off_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    write_off = (await session.execute(stmt)).scalar_one_or_none()
+    write_off = await find_write_off(session, write_off_id, for_update=for_update)
     if write_off is None:
         raise Problem(404, f"write-off {write_off_id} not found")
     return write_off
@@ -158,7 +150,6 @@ async def reject(
     body: Annotated[WriteOffDecision | None, Body()] = None,
 ) -> WriteOffOut:
     write_off = await _decidable(session, request, write_off_id, principal, WriteOffStatus.REJECTED)
-    reject_write_off(write_off, principal.subject, body.note if body else None)
-    await session.flush()
+    await reject_write_off(session, write_off, principal.subject, body.note if body else None)
     response.headers["ETag"] = etag_for(write_off.id, write_off.version)
     return WriteOffOut.model_validate(write_off)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 
@@ -9,15 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from tessera_billing.invoices.changes import touch
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.invoices.rules import OPEN_STATUSES, InvoiceStatus, check_transition
-from tessera_billing.invoices.service import touch
 from tessera_billing.ledger.service import EntryKind, record
 from tessera_billing.money import quantize
 from tessera_billing.writeoffs.models import WriteOff
 from tessera_billing.writeoffs.rules import WriteOffStatus
 from tessera_shared.db import utcnow
 from tessera_shared.events.contracts import InvoiceWrittenOff
+from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
 
 
@@ -99,5 +101,27 @@ async def approve_write_off(
     )
 
 
-def reject_write_off(write_off: WriteOff, decider: str, note: str | None) -> None:
+async def reject_write_off(session: AsyncSession, write_off: WriteOff, decider: str, note: str | None) -> None:
     _decide(write_off, WriteOffStatus.REJECTED, decider, note)
+    await session.flush()
+
+
+async def page_of_write_offs(
+    session: AsyncSession, page: PageParams, *, status: WriteOffStatus | None, invoice_id: uuid.UUID | None
+) -> tuple[list[Any], str | None]:
+    """One page of write-off requests in id order, optionally by status and/or invoice."""
+    stmt = select(WriteOff)
+    if status is not None:
+        stmt = stmt.where(col(WriteOff.status) == status.value)
+    if invoice_id is not None:
+        stmt = stmt.where(col(WriteOff.invoice_id) == invoice_id)
+    return await paginate(session, stmt, page, (col(WriteOff.id),))
+
+
+async def find_write_off(
+    session: AsyncSession, write_off_id: uuid.UUID, *, for_update: bool = False
+) -> WriteOff | None:
+    stmt = select(WriteOff).where(col(WriteOff.id) == write_off_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
