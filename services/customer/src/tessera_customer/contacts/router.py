@@ -6,24 +6,19 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
-from sqlmodel import col
 
 from tessera_customer.common import audit_read, load_customer, refuse_if_erased
-from tessera_customer.contacts.models import Contact
+from tessera_customer.contacts import service
 from tessera_customer.contacts.schemas import ContactCreate, ContactOut, ContactPatch
 from tessera_customer.customers.models import Customer
 from tessera_customer.customers.router import EDITORS, READERS
-from tessera_customer.customers.rules import normalise_email, normalise_phone
 from tessera_customer.customers.service import ensure_may_change
-from tessera_customer.timeline import service as timeline
 from tessera_shared.auth import Principal, require_roles
-from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.http.pagination import Page, PageQuery, paginate
+from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/customers/{customer_id}/contacts", tags=["contacts"])
 
@@ -37,13 +32,6 @@ async def _writable(session: SessionDep, customer_id: uuid.UUID, principal: Prin
     return customer
 
 
-async def _contact(session: SessionDep, customer_id: uuid.UUID, contact_id: uuid.UUID) -> Contact:
-    contact = await session.get(Contact, contact_id)
-    if contact is None or contact.customer_id != customer_id:
-        raise Problem(404, f"contact {contact_id} not found for customer {customer_id}")
-    return contact
-
-
 @router.post("", status_code=201, response_model=ContactOut, summary="Add a contact to an organisation")
 async def create_contact(
     customer_id: uuid.UUID,
@@ -55,18 +43,7 @@ async def create_contact(
     customer = await _writable(session, customer_id, principal)
     if (replayed := await idem.begin(body)) is not None:
         return replayed
-    contact = Contact(
-        customer_id=customer.id,
-        name=body.name,
-        title=body.title,
-        department=body.department,
-        email=normalise_email(body.email),
-        phone=normalise_phone(body.phone),
-        buying_role=body.buying_role,
-    )
-    session.add(contact)
-    await session.flush()
-    timeline.record(session, customer.id, "contact.added", f"Contact {contact.name} added", ref_id=contact.id)
+    contact = await service.add_contact(session, customer, body)
     out = ContactOut.model_validate(contact)
     return await idem.respond(
         201,
@@ -88,8 +65,7 @@ async def list_contacts(
 ) -> Page[ContactOut]:
     await load_customer(session, customer_id)
     audit_read(request, customer_id, principal, "read_contacts")
-    stmt = select(Contact).where(col(Contact.customer_id) == customer_id)
-    rows, cursor = await paginate(session, stmt, page, (col(Contact.id),))
+    rows, cursor = await service.list_contacts(session, customer_id, page)
     return Page[ContactOut](items=[ContactOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
@@ -103,7 +79,7 @@ async def get_contact(
     principal: Annotated[Principal, require_roles(*READERS)],
 ) -> ContactOut:
     await load_customer(session, customer_id)
-    contact = await _contact(session, customer_id, contact_id)
+    contact = await service.get_contact(session, customer_id, contact_id)
     audit_read(request, customer_id, principal, "read_contacts")
     response.headers["ETag"] = etag_for(contact.id, contact.version)
     return ContactOut.model_validate(contact)
@@ -120,20 +96,9 @@ async def patch_contact(
     principal: Annotated[Principal, require_roles(*EDITORS)],
 ) -> ContactOut:
     await _writable(session, customer_id, principal)
-    contact = await _contact(session, customer_id, contact_id)
+    contact = await service.get_contact(session, customer_id, contact_id)
     check_if_match(request, contact.id, contact.version)
-    given = body.model_fields_set
-    for field in ("name", "title", "department", "buying_role"):
-        if field in given:
-            setattr(contact, field, getattr(body, field))
-    if "email" in given:
-        contact.email = normalise_email(body.email)
-    if "phone" in given:
-        contact.phone = normalise_phone(body.phone)
-    if given:
-        contact.version += 1
-        contact.updated_at = utcnow()
-        await session.flush()
+    contact = await service.change_contact(session, contact, body)
     response.headers["ETag"] = etag_for(contact.id, contact.version)
     return ContactOut.model_validate(contact)
 
@@ -146,7 +111,6 @@ async def delete_contact(
     principal: Annotated[Principal, require_roles(*EDITORS)],
 ) -> Response:
     await _writable(session, customer_id, principal)
-    contact = await _contact(session, customer_id, contact_id)
-    await session.delete(contact)
-    timeline.record(session, customer_id, "contact.removed", f"Contact {contact.name} removed", ref_id=contact.id)
+    contact = await service.get_contact(session, customer_id, contact_id)
+    await service.remove_contact(session, customer_id, contact)
     return Response(status_code=204)

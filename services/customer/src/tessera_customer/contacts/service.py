@@ -1,0 +1,69 @@
+"""Contact use cases: the named people at an organisation customer (flush only; the request commits)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from tessera_customer.contacts.models import Contact
+from tessera_customer.contacts.schemas import ContactCreate, ContactPatch
+from tessera_customer.customers.models import Customer
+from tessera_customer.customers.rules import normalise_email, normalise_phone
+from tessera_customer.timeline import service as timeline
+from tessera_shared.db import utcnow
+from tessera_shared.http.errors import Problem
+from tessera_shared.http.pagination import PageParams, paginate
+
+
+async def get_contact(session: AsyncSession, customer_id: uuid.UUID, contact_id: uuid.UUID) -> Contact:
+    contact = await session.get(Contact, contact_id)
+    if contact is None or contact.customer_id != customer_id:
+        raise Problem(404, f"contact {contact_id} not found for customer {customer_id}")
+    return contact
+
+
+async def list_contacts(
+    session: AsyncSession, customer_id: uuid.UUID, page: PageParams
+) -> tuple[list[Contact], str | None]:
+    stmt = select(Contact).where(col(Contact.customer_id) == customer_id)
+    return await paginate(session, stmt, page, (col(Contact.id),))
+
+
+async def add_contact(session: AsyncSession, customer: Customer, body: ContactCreate) -> Contact:
+    contact = Contact(
+        customer_id=customer.id,
+        name=body.name,
+        title=body.title,
+        department=body.department,
+        email=normalise_email(body.email),
+        phone=normalise_phone(body.phone),
+        buying_role=body.buying_role,
+    )
+    session.add(contact)
+    await session.flush()
+    timeline.record(session, customer.id, "contact.added", f"Contact {contact.name} added", ref_id=contact.id)
+    return contact
+
+
+async def change_contact(session: AsyncSession, contact: Contact, body: ContactPatch) -> Contact:
+    given = body.model_fields_set
+    for field in ("name", "title", "department", "buying_role"):
+        if field in given:
+            setattr(contact, field, getattr(body, field))
+    if "email" in given:
+        contact.email = normalise_email(body.email)
+    if "phone" in given:
+        contact.phone = normalise_phone(body.phone)
+    if given:
+        contact.version += 1
+        contact.updated_at = utcnow()
+        await session.flush()
+    return contact
+
+
+async def remove_contact(session: AsyncSession, customer_id: uuid.UUID, contact: Contact) -> None:
+    await session.delete(contact)
+    timeline.record(session, customer_id, "contact.removed", f"Contact {contact.name} removed", ref_id=contact.id)
