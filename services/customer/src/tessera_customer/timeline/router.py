@@ -6,13 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
-from sqlmodel import col
 
-from tessera_customer.common import load_customer, paginate_desc
+from tessera_customer.common import load_customer
 from tessera_customer.customers.router import READERS
-from tessera_customer.timeline.models import TimelineEntry
-from tessera_customer.timeline.visibility import visible_to
+from tessera_customer.timeline.service import page_of
 from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.pagination import Page, PageQuery
@@ -45,11 +42,5 @@ async def get_timeline(
     kind: Annotated[str | None, Query(max_length=60, description="e.g. deal.won")] = None,
 ) -> Page[TimelineEntryOut]:
     await load_customer(session, customer_id)
-    stmt = select(TimelineEntry).where(col(TimelineEntry.customer_id) == customer_id)
-    # Each entry keeps the read rule of the service it came from (a rep: their own deals only).
-    if (visible := visible_to(principal)) is not None:
-        stmt = stmt.where(visible)
-    if kind:
-        stmt = stmt.where(col(TimelineEntry.kind) == kind)
-    rows, cursor = await paginate_desc(session, stmt, page, (col(TimelineEntry.occurred_at), col(TimelineEntry.id)))
+    rows, cursor = await page_of(session, customer_id, principal, kind, page)
     return Page[TimelineEntryOut](items=[TimelineEntryOut.model_validate(r) for r in rows], next_cursor=cursor)

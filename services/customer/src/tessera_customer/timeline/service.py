@@ -10,8 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from tessera_customer.common import paginate_desc
 from tessera_customer.timeline.models import TimelineEntry
+from tessera_customer.timeline.visibility import visible_to
+from tessera_shared.auth import Principal
 from tessera_shared.db import new_id, utcnow
+from tessera_shared.http.pagination import PageParams
 
 
 def record(
@@ -61,3 +65,16 @@ async def already_recorded(session: AsyncSession, event_id: str) -> bool:
     return (
         await session.scalar(select(col(TimelineEntry.id)).where(col(TimelineEntry.event_id) == event_id))
     ) is not None
+
+
+async def page_of(
+    session: AsyncSession, customer_id: uuid.UUID, principal: Principal, kind: str | None, page: PageParams
+) -> tuple[list[TimelineEntry], str | None]:
+    """One page of a customer's timeline, newest first, as the principal may see it."""
+    stmt = select(TimelineEntry).where(col(TimelineEntry.customer_id) == customer_id)
+    # Each entry keeps the read rule of the service it came from (a rep: their own deals only).
+    if (visible := visible_to(principal)) is not None:
+        stmt = stmt.where(visible)
+    if kind:
+        stmt = stmt.where(col(TimelineEntry.kind) == kind)
+    return await paginate_desc(session, stmt, page, (col(TimelineEntry.occurred_at), col(TimelineEntry.id)))
