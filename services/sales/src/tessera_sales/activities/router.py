@@ -4,13 +4,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from tessera_sales.access import may_see, not_found, scope_owner
+from tessera_sales.access import scope_owner
 from tessera_sales.activities import service
-from tessera_sales.activities.models import Activity
 from tessera_sales.activities.schemas import (
     ActivityCreate,
     ActivityOut,
@@ -25,7 +21,7 @@ from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.inputs import IsoAwareDatetime
-from tessera_shared.http.pagination import Page, PageQuery, paginate
+from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/activities", tags=["activities"])
 
@@ -64,20 +60,16 @@ async def list_activities(
     scope = scope_owner(principal)
     if scope is not None and owner_id not in (None, scope):
         return Page[ActivityOut](items=[], next_cursor=None)
-    stmt = select(Activity)
-    if scope or owner_id:
-        stmt = stmt.where(col(Activity.owner_id) == (scope or owner_id))
-    for column, value in (
-        (col(Activity.customer_id), customer_id),
-        (col(Activity.lead_id), lead_id),
-        (col(Activity.deal_id), deal_id),
-        (col(Activity.kind), kind),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if open is not None:
-        stmt = stmt.where(col(Activity.completed_at).is_(None) if open else col(Activity.completed_at).is_not(None))
-    rows, cursor = await paginate(session, stmt, page, (col(Activity.id),))
+    rows, cursor = await service.list_activities(
+        session,
+        page,
+        owner_id=scope or owner_id,
+        customer_id=customer_id,
+        lead_id=lead_id,
+        deal_id=deal_id,
+        kind=kind,
+        open=open,
+    )
     return Page[ActivityOut](items=[ActivityOut.model_validate(a) for a in rows], next_cursor=cursor)
 
 
@@ -105,13 +97,6 @@ async def run_reminders(
     return ReminderRun(as_of=as_of, fired=fired)
 
 
-async def _load(session: AsyncSession, activity_id: uuid.UUID, principal: Principal) -> Activity:
-    activity = await session.get(Activity, activity_id)
-    if activity is None or not may_see(principal, activity.owner_id):
-        raise not_found("activity", activity_id)
-    return activity
-
-
 @router.get("/{activity_id}", response_model=ActivityOut, summary="Get one activity")
 async def get_activity(
     activity_id: uuid.UUID,
@@ -119,7 +104,7 @@ async def get_activity(
     response: Response,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> ActivityOut:
-    activity = await _load(session, activity_id, principal)
+    activity = await service.get_activity(session, activity_id, principal)
     response.headers["ETag"] = etag_for(activity.id, activity.version)
     return ActivityOut.model_validate(activity)
 
@@ -133,7 +118,7 @@ async def patch_activity(
     response: Response,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> ActivityOut:
-    activity = await _load(session, activity_id, principal)
+    activity = await service.get_activity(session, activity_id, principal)
     check_if_match(request, activity.id, activity.version)
     await service.update_activity(session, activity, body)
     response.headers["ETag"] = etag_for(activity.id, activity.version)

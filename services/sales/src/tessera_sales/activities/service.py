@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from tessera_sales.access import may_see, owner_for_new
+from tessera_sales.access import may_see, not_found, owner_for_new
 from tessera_sales.activities import rules
 from tessera_sales.activities.models import Activity
 from tessera_sales.activities.schemas import ActivityCreate, ActivityPatch
@@ -20,6 +20,7 @@ from tessera_sales.schemas_common import field_problem
 from tessera_shared.auth import Principal
 from tessera_shared.db import dialect_name, unit_of_work, utcnow
 from tessera_shared.events.contracts import ActivityDue, ActivityLogged
+from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
 
 REMINDER_BATCH = 500
@@ -95,6 +96,42 @@ async def log_activity(session: AsyncSession, data: ActivityCreate, principal: P
             updated_at=now,
         ),
     )
+
+
+async def get_activity(session: AsyncSession, activity_id: uuid.UUID, principal: Principal) -> Activity:
+    """The activity, if the principal may see it (404 otherwise)."""
+    activity = await session.get(Activity, activity_id)
+    if activity is None or not may_see(principal, activity.owner_id):
+        raise not_found("activity", activity_id)
+    return activity
+
+
+async def list_activities(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    owner_id: str | None,
+    customer_id: uuid.UUID | None,
+    lead_id: uuid.UUID | None,
+    deal_id: uuid.UUID | None,
+    kind: str | None,
+    open: bool | None,
+) -> tuple[list[Activity], str | None]:
+    """One page of activities matching the filters (``owner_id`` already scoped by the caller)."""
+    stmt = select(Activity)
+    if owner_id:
+        stmt = stmt.where(col(Activity.owner_id) == owner_id)
+    for column, value in (
+        (col(Activity.customer_id), customer_id),
+        (col(Activity.lead_id), lead_id),
+        (col(Activity.deal_id), deal_id),
+        (col(Activity.kind), kind),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if open is not None:
+        stmt = stmt.where(col(Activity.completed_at).is_(None) if open else col(Activity.completed_at).is_not(None))
+    return await paginate(session, stmt, page, (col(Activity.id),))
 
 
 async def update_activity(session: AsyncSession, activity: Activity, patch: ActivityPatch) -> None:
