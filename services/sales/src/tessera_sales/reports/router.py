@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, TypeVarTuple
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Mapped
-from sqlmodel import col
 
 from tessera_sales.access import scope_owner
-from tessera_sales.activities.models import Activity
-from tessera_sales.deals.models import Deal, DealStageChange
-from tessera_sales.deals.rules import OPEN_STAGES
 from tessera_sales.money import from_minor
-from tessera_sales.reports import rules
+from tessera_sales.reports import rules, service
 from tessera_sales.reports.schemas import (
     Forecast,
     ForecastRow,
@@ -36,7 +29,6 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 READERS = (Role.SALES_MANAGER, Role.SALES_REP, Role.FINANCE_MANAGER)
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
-_Columns = TypeVarTuple("_Columns")
 
 
 def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
@@ -77,28 +69,13 @@ async def forecast_report(
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     currency: Annotated[str | None, Query(pattern="^[A-Z]{3}$")] = None,
 ) -> Forecast:
-    stmt = (
-        select(
-            col(Deal.close_month),
-            col(Deal.owner_id),
-            col(Deal.currency),
-            func.count(),
-            func.sum(col(Deal.amount_minor)),
-            func.sum(col(Deal.amount_minor) * col(Deal.probability)),
-        )
-        .where(col(Deal.stage).in_(OPEN_STAGES))
-        .group_by(col(Deal.close_month), col(Deal.owner_id), col(Deal.currency))
-        .order_by(col(Deal.close_month), col(Deal.owner_id), col(Deal.currency))
+    lines = await service.forecast_lines(
+        session,
+        owner=_owner_filter(principal, owner_id),
+        from_month=from_month,
+        to_month=to_month,
+        currency=currency,
     )
-    if (owner := _owner_filter(principal, owner_id)) is not None:
-        stmt = stmt.where(col(Deal.owner_id) == owner)
-    if from_month:
-        stmt = stmt.where(col(Deal.close_month) >= from_month)
-    if to_month:
-        stmt = stmt.where(col(Deal.close_month) <= to_month)
-    if currency:
-        stmt = stmt.where(col(Deal.currency) == currency)
-    lines = [rules.forecast_line(m, o, c, int(n), int(a), int(w)) for m, o, c, n, a, w in await session.execute(stmt)]
     return Forecast(rows=[_row(x) for x in lines], totals=[_row(x) for x in rules.totals_by_month(lines)])
 
 
@@ -111,21 +88,13 @@ async def funnel_report(
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Funnel:
     lo, hi = _bounds(from_, to)
-    furthest = select(col(Deal.furthest_rank), func.count()).group_by(col(Deal.furthest_rank))
-    lost = select(func.count()).select_from(Deal).where(col(Deal.stage) == "lost")
-    if (owner := _owner_filter(principal, owner_id)) is not None:
-        furthest, lost = furthest.where(col(Deal.owner_id) == owner), lost.where(col(Deal.owner_id) == owner)
-    if lo:
-        furthest, lost = furthest.where(col(Deal.created_at) >= lo), lost.where(col(Deal.created_at) >= lo)
-    if hi:
-        furthest, lost = furthest.where(col(Deal.created_at) < hi), lost.where(col(Deal.created_at) < hi)
-    counts = {int(r): int(n) for r, n in await session.execute(furthest) if r}
+    counts, lost = await service.funnel_counts(session, owner=_owner_filter(principal, owner_id), lo=lo, hi=hi)
     steps = rules.funnel(counts)
     return Funnel(
         created_from=from_,
         created_to=to,
         deals=sum(counts.values()),
-        lost=int((await session.execute(lost)).scalar_one()),
+        lost=lost,
         steps=[FunnelStepOut(stage=s.stage, reached=s.reached, conversion_to_next=s.conversion_to_next) for s in steps],
     )
 
@@ -143,53 +112,8 @@ async def sales_performance_report(
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SalesPerformance:
     lo, hi = _bounds(from_, to)
-    owner = _owner_filter(principal, owner_id)
-
-    def window(stmt: Select[*_Columns], column: Mapped[datetime | None]) -> Select[*_Columns]:
-        if lo:
-            stmt = stmt.where(column >= lo)
-        if hi:
-            stmt = stmt.where(column < hi)
-        return stmt
-
-    closed = window(
-        select(
-            col(Deal.owner_id),
-            col(Deal.stage),
-            col(Deal.currency),
-            func.count(),
-            func.sum(col(Deal.amount_minor)),
-            func.sum(col(Deal.cycle_seconds)),
-        )
-        .where(col(Deal.stage).in_(("won", "lost")))
-        .group_by(col(Deal.owner_id), col(Deal.stage), col(Deal.currency)),
-        col(Deal.closed_at),
-    )
-    acts = window(
-        select(col(Activity.owner_id), func.count()).group_by(col(Activity.owner_id)), col(Activity.occurred_at)
-    )
-    stage_times = window(
-        select(col(DealStageChange.to_stage), func.count(), func.sum(col(DealStageChange.duration_seconds)))
-        .where(col(DealStageChange.left_at).is_not(None))
-        .group_by(col(DealStageChange.to_stage)),
-        col(DealStageChange.left_at),
-    )
-    if owner is not None:
-        closed, acts = closed.where(col(Deal.owner_id) == owner), acts.where(col(Activity.owner_id) == owner)
-        stage_times = stage_times.join(Deal, col(Deal.id) == col(DealStageChange.deal_id)).where(
-            col(Deal.owner_id) == owner
-        )
-    reps: dict[str | None, dict] = defaultdict(
-        lambda: {"won": 0, "lost": 0, "amounts": {}, "cycle": 0, "activities": 0}
-    )
-    for o, stage, cur, n, amount, cycle in await session.execute(closed):
-        rep = reps[o]
-        rep[stage] += int(n)
-        rep["cycle"] += int(cycle or 0)
-        if stage == "won":
-            rep["amounts"][cur] = rep["amounts"].get(cur, 0) + int(amount)
-    for o, n in await session.execute(acts):
-        reps[o]["activities"] = int(n)
+    performance = await service.sales_performance(session, owner=_owner_filter(principal, owner_id), lo=lo, hi=hi)
+    reps = performance.reps
     won, lost = sum(r["won"] for r in reps.values()), sum(r["lost"] for r in reps.values())
     cycle_total = sum(r["cycle"] for r in reps.values())
     return SalesPerformance(
@@ -201,7 +125,7 @@ async def sales_performance_report(
         average_cycle_seconds=rules.average_seconds(cycle_total, won + lost),
         stage_times=[
             StageTime(stage=s, transitions=int(n), average_seconds=rules.average_seconds(int(t or 0), int(n)))
-            for s, n, t in await session.execute(stage_times)
+            for s, n, t in performance.stage_times
         ],
         reps=[
             RepPerformance(
