@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_sales.access import may_see, not_found, scope_owner
 from tessera_sales.deals import service
@@ -40,14 +39,14 @@ def deal_out(deal: Deal, lines: list[DealLine]) -> DealOut:
     return out
 
 
-async def load(session: AsyncSession, deal_id: uuid.UUID, principal: Principal, *, for_update: bool = False) -> Deal:
+async def load(session: SessionDep, deal_id: uuid.UUID, principal: Principal, *, for_update: bool = False) -> Deal:
     deal = await DealRepository(session).get(deal_id, for_update=for_update)
     if deal is None or not may_see(principal, deal.owner_id):
         raise not_found("deal", deal_id)
     return deal
 
 
-async def respond(session: AsyncSession, deal: Deal, response: Response | None = None) -> DealOut:
+async def respond(session: SessionDep, deal: Deal, response: Response | None = None) -> DealOut:
     lines = (await DealRepository(session).lines([deal.id])).get(deal.id, [])
     if response is not None:
         response.headers["ETag"] = etag_for(deal.id, deal.version)
