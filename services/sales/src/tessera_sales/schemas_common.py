@@ -9,6 +9,7 @@ from pydantic import PlainSerializer, StringConstraints
 
 from tessera_sales.money import quantize
 from tessera_shared.decimals import MoneyIn as SharedMoneyIn
+from tessera_shared.http.errors import Problem
 from tessera_shared.http.inputs import Trimmed
 from tessera_shared.money import fits, too_large
 
@@ -31,8 +32,6 @@ def check_minor_units(amount: Decimal | None, currency: str, field: str) -> None
 
 def field_problem(field: str, message: str, status: int = 422) -> Exception:
     """A 422 naming the field, for checks that need the database or the stored record."""
-    from tessera_shared.http.errors import Problem
-
     return Problem(
         status,
         f"invalid input: {field}: {message}",

@@ -5,7 +5,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, Column, Date, ForeignKey, Index, String
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
 from tessera_sales.models import Base
@@ -58,11 +57,3 @@ class CampaignCost(Base, table=True):
 
 normalise_on_load(Campaign, money={"budget": "currency"})
 normalise_on_load(CampaignCost, money={"amount": "currency"})
-
-
-async def check_campaign(session: AsyncSession, campaign_id: uuid.UUID | None) -> None:
-    """Attribution must name a campaign that exists (422 on campaign_id otherwise)."""
-    from tessera_sales.schemas_common import field_problem
-
-    if campaign_id is not None and await session.get(Campaign, campaign_id) is None:
-        raise field_problem("campaign_id", "no such campaign")

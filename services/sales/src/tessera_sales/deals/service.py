@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_sales.access import is_manager, owner_for_new
-from tessera_sales.campaigns.models import check_campaign
+from tessera_sales.campaigns.service import check_campaign
 from tessera_sales.catalog.models import Product
 from tessera_sales.credit.models import OverdueInvoice
 from tessera_sales.deals import rules

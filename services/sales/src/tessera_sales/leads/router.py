@@ -4,31 +4,19 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from tessera_sales.access import may_see, not_found, scope_owner
+from tessera_sales.access import scope_owner
 from tessera_sales.leads import service
-from tessera_sales.leads.models import Lead
 from tessera_sales.leads.schemas import ConvertRequest, ConvertResult, LeadCreate, LeadOut, LeadPatch
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.http.pagination import Page, PageQuery, paginate
+from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
 SELLERS = (Role.SALES_MANAGER, Role.SALES_REP)
-
-
-async def load(session: AsyncSession, lead_id: uuid.UUID, principal: Principal, *, for_update: bool = False) -> Lead:
-    stmt = select(Lead).where(col(Lead.id) == lead_id)
-    lead = (await session.execute(stmt.with_for_update() if for_update else stmt)).scalar_one_or_none()
-    if lead is None or not may_see(principal, lead.owner_id):
-        raise not_found("lead", lead_id)
-    return lead
 
 
 @router.post("", status_code=201, response_model=LeadOut, summary="Create a lead (scored at once)")
@@ -60,14 +48,9 @@ async def list_leads(
     scope = scope_owner(principal)
     if scope is not None and owner_id not in (None, scope):
         return Page[LeadOut](items=[], next_cursor=None)
-    stmt = select(Lead)
-    if scope or owner_id:
-        stmt = stmt.where(col(Lead.owner_id) == (scope or owner_id))
-    if status:
-        stmt = stmt.where(col(Lead.status) == status)
-    if campaign_id:
-        stmt = stmt.where(col(Lead.campaign_id) == campaign_id)
-    rows, cursor = await paginate(session, stmt, page, (col(Lead.id),))
+    rows, cursor = await service.list_leads(
+        session, page, owner_id=scope or owner_id, status=status, campaign_id=campaign_id
+    )
     return Page[LeadOut](items=[LeadOut.model_validate(x) for x in rows], next_cursor=cursor)
 
 
@@ -78,7 +61,7 @@ async def get_lead(
     response: Response,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> LeadOut:
-    lead = await load(session, lead_id, principal)
+    lead = await service.get_lead(session, lead_id, principal)
     response.headers["ETag"] = etag_for(lead.id, lead.version)
     return LeadOut.model_validate(lead)
 
@@ -92,7 +75,7 @@ async def patch_lead(
     response: Response,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> LeadOut:
-    lead = await load(session, lead_id, principal, for_update=True)
+    lead = await service.get_lead(session, lead_id, principal, for_update=True)
     check_if_match(request, lead.id, lead.version)
     await service.update_lead(session, lead, body, principal)
     response.headers["ETag"] = etag_for(lead.id, lead.version)
@@ -116,7 +99,7 @@ async def convert_lead(
     body = body or ConvertRequest()
     if (replayed := await idem.begin(body)) is not None:
         return replayed
-    lead = await load(session, lead_id, principal, for_update=True)
+    lead = await service.get_lead(session, lead_id, principal, for_update=True)
     created = await service.convert_lead(
         session,
         lead,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from tessera_sales.access import is_manager, owner_for_new
-from tessera_sales.campaigns.models import check_campaign
+from tessera_sales.access import is_manager, may_see, not_found, owner_for_new
+from tessera_sales.campaigns.service import check_campaign
 from tessera_sales.deals import service as deals
 from tessera_sales.deals.schemas import DealCreate
 from tessera_sales.directory.models import KnownCustomer
@@ -22,6 +25,7 @@ from tessera_shared.auth import Principal
 from tessera_shared.db import utcnow
 from tessera_shared.events.contracts import LeadConverted, LeadCreated
 from tessera_shared.http.errors import Problem
+from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
 
 
@@ -55,6 +59,36 @@ def customer_payload_for(lead: Lead) -> dict[str, object]:
 
 def status_problem(exc: rules.LeadStatusError) -> Problem:
     return Problem(409, str(exc), slug="invalid-status-transition", allowed=exc.allowed)
+
+
+async def get_lead(
+    session: AsyncSession, lead_id: uuid.UUID, principal: Principal, *, for_update: bool = False
+) -> Lead:
+    """The lead, if the principal may see it (404 otherwise); ``for_update`` locks its row."""
+    stmt = select(Lead).where(col(Lead.id) == lead_id)
+    lead = (await session.execute(stmt.with_for_update() if for_update else stmt)).scalar_one_or_none()
+    if lead is None or not may_see(principal, lead.owner_id):
+        raise not_found("lead", lead_id)
+    return lead
+
+
+async def list_leads(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    owner_id: str | None,
+    status: str | None,
+    campaign_id: uuid.UUID | None,
+) -> tuple[list[Lead], str | None]:
+    """One page of leads matching the filters (``owner_id`` already scoped by the caller)."""
+    stmt = select(Lead)
+    if owner_id:
+        stmt = stmt.where(col(Lead.owner_id) == owner_id)
+    if status:
+        stmt = stmt.where(col(Lead.status) == status)
+    if campaign_id:
+        stmt = stmt.where(col(Lead.campaign_id) == campaign_id)
+    return await paginate(session, stmt, page, (col(Lead.id),))
 
 
 async def create_lead(session: AsyncSession, data: LeadCreate, principal: Principal) -> Lead:
