@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import sys
 import time
 import uuid
 from contextlib import AbstractContextManager, nullcontext
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from opentelemetry.trace import Span, SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-if TYPE_CHECKING:
-    from opentelemetry.trace import Span
+# The context variables live below both this module and ``tracing`` (which this module uses);
+# they are re-exported here, where the services import them from.
+from tessera_shared.trace_context import child_traceparent as child_traceparent
+from tessera_shared.trace_context import current_traceparent as current_traceparent
+from tessera_shared.trace_context import new_traceparent as new_traceparent
+from tessera_shared.trace_context import request_id_var as request_id_var
+from tessera_shared.trace_context import traceparent_var as traceparent_var
+from tessera_shared.tracing import span
 
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
-traceparent_var: ContextVar[str | None] = ContextVar("traceparent", default=None)
-
-_TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 HTTP_REQUESTS = Counter("tessera_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
@@ -43,21 +44,6 @@ CONSUMER_TRANSACTIONS = Counter(
     " or careful (savepoint rounds after a handler failed)",
     ["service", "kind"],
 )
-
-
-def current_traceparent() -> str | None:
-    return traceparent_var.get()
-
-
-def new_traceparent() -> str:
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
-
-
-def child_traceparent(parent: str | None) -> str:
-    """Same trace, new span id (W3C trace context)."""
-    if parent and _TRACEPARENT.match(parent):
-        return f"{parent[:36]}{secrets.token_hex(8)}{parent[52:]}"
-    return new_traceparent()
 
 
 class _ContextFilter(logging.Filter):
@@ -118,10 +104,6 @@ class RequestContextMiddleware:
         status = 500
         start = time.perf_counter()
         if self.tracer is not None:
-            from opentelemetry.trace import SpanKind
-
-            from tessera_shared.tracing import span
-
             span_cm: AbstractContextManager[Span | None] = span(
                 self.tracer,
                 f"{scope['method']} {scope['path']}",

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from tessera_shared.observability import traceparent_var
+from tessera_shared.trace_context import traceparent_var
 
 _propagator = TraceContextTextMapPropagator()
 

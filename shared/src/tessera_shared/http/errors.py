@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tessera_shared.observability import request_id_var
+from tessera_shared.trace_context import request_id_var
 
 log = logging.getLogger(__name__)
 

@@ -36,6 +36,11 @@ from typing import Any
 from fastapi import FastAPI, routing
 from fastapi.routing import APIRoute
 
+# The mechanics whose answers this module documents; none of them imports this module.
+from tessera_shared.auth import principal_from_request
+from tessera_shared.http.etag import check_if_match
+from tessera_shared.http.idempotency import _idempotency
+
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "RFC 9457 problem details",
@@ -261,10 +266,6 @@ def _add_headers(response: dict[str, Any], names: Iterable[str]) -> None:
 
 def _route_answers(route: Any) -> tuple[dict[int, set[str | None]], list[str], list[dict[str, Any]]]:
     """(status -> slugs, success response headers, request header parameters) of one route."""
-    from tessera_shared.auth import principal_from_request
-    from tessera_shared.http.etag import check_if_match
-    from tessera_shared.http.idempotency import _idempotency
-
     calls = list(_dependency_calls(route.dependant))
     statuses: dict[int, set[str | None]] = {}
     problems, functions = reachable([route.endpoint, *calls])
