@@ -9,6 +9,7 @@ from sqlmodel import col
 
 from tessera_service_desk.kb.models import KbArticle, KbArticleTicket
 from tessera_service_desk.kb.search import search_for
+from tessera_service_desk.tickets.models import Ticket
 from tessera_shared.http.pagination import PageParams, paginate
 
 
@@ -65,3 +66,27 @@ class ArticleRepository:
         else:
             stmt = stmt.values(not_helpful_count=col(KbArticle.not_helpful_count) + 1)
         await self.session.execute(stmt)
+
+    async def add(self, article: KbArticle) -> None:
+        self.session.add(article)
+        await self.session.flush()
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def reload(self, article: KbArticle) -> None:
+        """Read the article again (counters are changed in SQL, not on the object)."""
+        await self.session.refresh(article)
+
+    async def ticket_exists(self, ticket_id: uuid.UUID) -> bool:
+        return await self.session.get(Ticket, ticket_id) is not None
+
+    async def ticket_link(self, article_id: uuid.UUID, ticket_id: uuid.UUID) -> KbArticleTicket | None:
+        stmt = select(KbArticleTicket).where(
+            col(KbArticleTicket.article_id) == article_id, col(KbArticleTicket.ticket_id) == ticket_id
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def add_ticket_link(self, link: KbArticleTicket) -> None:
+        self.session.add(link)
+        await self.session.flush()

@@ -4,9 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from tessera_service_desk.errors import NO_NUL, invalid, not_found
 from tessera_service_desk.kb.models import KbArticle, KbArticleTicket
@@ -20,7 +17,6 @@ from tessera_service_desk.kb.schemas import (
     TicketLink,
     TicketLinkOut,
 )
-from tessera_service_desk.tickets.models import Ticket
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep, WriteSessionDep
@@ -54,14 +50,14 @@ def article_out(a: KbArticle, solved: int) -> ArticleOut:
     )
 
 
-async def _article(session: AsyncSession, article_id: uuid.UUID) -> KbArticle:
+async def _article(session: SessionDep, article_id: uuid.UUID) -> KbArticle:
     article = await ArticleRepository(session).get(article_id)
     if article is None:
         raise not_found("article", article_id)
     return article
 
 
-async def _out(session: AsyncSession, article: KbArticle) -> ArticleOut:
+async def _out(session: SessionDep, article: KbArticle) -> ArticleOut:
     counts = await ArticleRepository(session).solved_counts([article.id])
     return article_out(article, counts.get(article.id, 0))
 
@@ -85,8 +81,7 @@ async def create_article(
         created_at=now,
         updated_at=now,
     )
-    session.add(article)
-    await session.flush()
+    await ArticleRepository(session).add(article)
     return await idem.respond(
         201,
         article_out(article, 0),
@@ -129,8 +124,9 @@ async def get_article(
 ) -> ArticleOut:
     article = await _article(session, article_id)
     if article.status == "published":
-        await ArticleRepository(session).count_view(article.id)
-        await session.refresh(article)
+        repo = ArticleRepository(session)
+        await repo.count_view(article.id)
+        await repo.reload(article)
     response.headers["ETag"] = etag_for(article.id, article.version)
     return await _out(session, article)
 
@@ -155,7 +151,7 @@ async def patch_article(
         setattr(article, name, sorted(set(value)) if name == "tags" else value)
     article.version += 1
     article.updated_at = utcnow()
-    await session.flush()
+    await ArticleRepository(session).flush()
     response.headers["ETag"] = etag_for(article.id, article.version)
     return await _out(session, article)
 
@@ -177,8 +173,9 @@ async def rate_article(
     article_id: uuid.UUID, body: Feedback, session: SessionDep, _: Annotated[Principal, require_roles(*READERS)]
 ) -> ArticleOut:
     article = await _article(session, article_id)
-    await ArticleRepository(session).vote(article.id, body.helpful)
-    await session.refresh(article)
+    repo = ArticleRepository(session)
+    await repo.vote(article.id, body.helpful)
+    await repo.reload(article)
     return await _out(session, article)
 
 
@@ -196,19 +193,13 @@ async def link_ticket(
     principal: Annotated[Principal, require_roles(*AUTHORS)],
 ) -> TicketLinkOut:
     await _article(session, article_id)
-    if await session.get(Ticket, body.ticket_id) is None:
+    repo = ArticleRepository(session)
+    if not await repo.ticket_exists(body.ticket_id):
         raise invalid("ticket_id", f"ticket {body.ticket_id} not found")
-    existing = (
-        await session.execute(
-            select(KbArticleTicket).where(
-                col(KbArticleTicket.article_id) == article_id, col(KbArticleTicket.ticket_id) == body.ticket_id
-            )
-        )
-    ).scalar_one_or_none()
+    existing = await repo.ticket_link(article_id, body.ticket_id)
     if existing is not None:
         response.status_code = 200
         return TicketLinkOut.model_validate(existing)
     link = KbArticleTicket(article_id=article_id, ticket_id=body.ticket_id, linked_by=principal.subject)
-    session.add(link)
-    await session.flush()
+    await repo.add_ticket_link(link)
     return TicketLinkOut.model_validate(link)

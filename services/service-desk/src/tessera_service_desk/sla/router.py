@@ -7,15 +7,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from tessera_service_desk.directory.models import KnownCustomer
 from tessera_service_desk.errors import NO_NUL, conflict, instant, invalid, not_found
 from tessera_service_desk.jobs import auto_close_solved
-from tessera_service_desk.sla.models import EscalationNotification, SlaPolicy
+from tessera_service_desk.sla.models import SlaPolicy
 from tessera_service_desk.sla.schemas import (
     AgreementOut,
     AgreementPut,
@@ -23,8 +18,17 @@ from tessera_service_desk.sla.schemas import (
     PolicyOut,
     PolicyPatch,
 )
-from tessera_service_desk.sla.service import scan_breaches
-from tessera_service_desk.tickets.router import AGENTS, settings_of
+from tessera_service_desk.sla.service import (
+    PolicyExists,
+    add_policy,
+    find_policy,
+    page_of_notifications,
+    page_of_policies,
+    remove_policy,
+    scan_breaches,
+    set_service_level,
+)
+from tessera_service_desk.tickets.access import AGENTS, settings_of
 from tessera_service_desk.tickets.schemas import JobRunOut, NotificationOut
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
@@ -32,7 +36,7 @@ from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.inputs import IsoDatetime
-from tessera_shared.http.pagination import Page, PageQuery, paginate
+from tessera_shared.http.pagination import Page, PageQuery
 
 policies = APIRouter(prefix="/v1/sla-policies", tags=["sla"])
 jobs = APIRouter(prefix="/v1/tickets", tags=["sla"])
@@ -53,13 +57,7 @@ def _as_of(value: datetime | None) -> datetime:
 async def put_agreement(
     customer_id: uuid.UUID, body: AgreementPut, session: SessionDep, _: Annotated[Principal, require_roles()]
 ) -> AgreementOut:
-    known = await session.get(KnownCustomer, customer_id)
-    if known is None:
-        # The customer may not have reached this desk yet; its name follows with customer.created.
-        known = KnownCustomer(customer_id=customer_id, name="")
-        session.add(known)
-    known.service_level = body.service_level
-    known.updated_at = utcnow()
+    known = await set_service_level(session, customer_id, body.service_level)
     return AgreementOut(customer_id=customer_id, service_level=known.service_level, tier=known.tier)
 
 
@@ -71,9 +69,8 @@ async def create_policy(
         return replayed
     policy = SlaPolicy(**body.model_dump())
     try:
-        async with session.begin_nested():
-            session.add(policy)
-    except IntegrityError:
+        await add_policy(session, policy)
+    except PolicyExists:
         raise conflict("a policy for this priority, service level and tier exists; PATCH it") from None
     return await idem.respond(
         201,
@@ -86,12 +83,12 @@ async def create_policy(
 async def list_policies(
     session: SessionDep, page: PageQuery, _: Annotated[Principal, require_roles(*POLICY_READERS)]
 ) -> Page[PolicyOut]:
-    rows, cursor = await paginate(session, select(SlaPolicy), page, (col(SlaPolicy.id),))
+    rows, cursor = await page_of_policies(session, page)
     return Page[PolicyOut](items=[PolicyOut.model_validate(p) for p in rows], next_cursor=cursor)
 
 
-async def _policy(session: AsyncSession, policy_id: uuid.UUID) -> SlaPolicy:
-    policy = await session.get(SlaPolicy, policy_id)
+async def _policy(session: SessionDep, policy_id: uuid.UUID) -> SlaPolicy:
+    policy = await find_policy(session, policy_id)
     if policy is None:
         raise not_found("SLA policy", policy_id)
     return policy
@@ -138,7 +135,7 @@ async def patch_policy(
 async def delete_policy(
     policy_id: uuid.UUID, session: SessionDep, _: Annotated[Principal, require_roles()]
 ) -> Response:
-    await session.delete(await _policy(session, policy_id))
+    await remove_policy(session, await _policy(session, policy_id))
     return Response(status_code=204)
 
 
@@ -172,10 +169,5 @@ async def list_notifications(
     group: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     ticket_id: uuid.UUID | None = None,
 ) -> Page[NotificationOut]:
-    stmt = select(EscalationNotification)
-    if group is not None:
-        stmt = stmt.where(col(EscalationNotification.recipient_group) == group)
-    if ticket_id is not None:
-        stmt = stmt.where(col(EscalationNotification.ticket_id) == ticket_id)
-    rows, cursor = await paginate(session, stmt, page, (col(EscalationNotification.id),))
+    rows, cursor = await page_of_notifications(session, page, group=group, ticket_id=ticket_id)
     return Page[NotificationOut](items=[NotificationOut.model_validate(n) for n in rows], next_cursor=cursor)

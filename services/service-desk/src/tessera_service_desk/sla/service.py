@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from tessera_service_desk.directory.models import KnownCustomer
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.sla import rules
 from tessera_service_desk.sla.calendar import BusinessCalendar
 from tessera_service_desk.sla.models import EscalationNotification, SlaBreach, SlaPolicy
 from tessera_service_desk.tickets.models import Ticket, TicketStatusChange
 from tessera_service_desk.tickets.rules import OPEN_STATUSES
-from tessera_shared.db import dialect_name, unit_of_work
+from tessera_shared.db import dialect_name, unit_of_work, utcnow
 from tessera_shared.events.contracts import SlaBreached, TicketEscalated
+from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
 
 
@@ -210,3 +215,51 @@ async def scan_breaches(
                 processed += 1
         if len(tickets) < settings.breach_batch_size:
             return processed
+
+
+class PolicyExists(Exception):
+    """A policy for this priority, service level and tier exists already (409)."""
+
+
+async def set_service_level(session: AsyncSession, customer_id: uuid.UUID, service_level: str) -> KnownCustomer:
+    known = await session.get(KnownCustomer, customer_id)
+    if known is None:
+        # The customer may not have reached this desk yet; its name follows with customer.created.
+        known = KnownCustomer(customer_id=customer_id, name="")
+        session.add(known)
+    known.service_level = service_level
+    known.updated_at = utcnow()
+    return known
+
+
+async def add_policy(session: AsyncSession, policy: SlaPolicy) -> None:
+    """Insert the policy in a savepoint; raises PolicyExists when its axes are taken."""
+    try:
+        async with session.begin_nested():
+            session.add(policy)
+    except IntegrityError:
+        raise PolicyExists from None
+
+
+async def page_of_policies(session: AsyncSession, page: PageParams) -> tuple[list[Any], str | None]:
+    return await paginate(session, select(SlaPolicy), page, (col(SlaPolicy.id),))
+
+
+async def find_policy(session: AsyncSession, policy_id: uuid.UUID) -> SlaPolicy | None:
+    return await session.get(SlaPolicy, policy_id)
+
+
+async def remove_policy(session: AsyncSession, policy: SlaPolicy) -> None:
+    await session.delete(policy)
+
+
+async def page_of_notifications(
+    session: AsyncSession, page: PageParams, *, group: str | None, ticket_id: uuid.UUID | None
+) -> tuple[list[Any], str | None]:
+    """Escalation notifications in id order, optionally for one recipient group and/or ticket."""
+    stmt = select(EscalationNotification)
+    if group is not None:
+        stmt = stmt.where(col(EscalationNotification.recipient_group) == group)
+    if ticket_id is not None:
+        stmt = stmt.where(col(EscalationNotification.ticket_id) == ticket_id)
+    return await paginate(session, stmt, page, (col(EscalationNotification.id),))

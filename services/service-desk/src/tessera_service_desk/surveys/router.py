@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Request
 
 from tessera_service_desk.errors import not_found
 from tessera_service_desk.settings import ServiceDeskSettings
-from tessera_service_desk.surveys.models import Survey
-from tessera_service_desk.surveys.rules import survey_token, token_matches
+from tessera_service_desk.surveys.links import survey_url
+from tessera_service_desk.surveys.rules import token_matches
 from tessera_service_desk.surveys.schemas import SurveyAnswer, SurveyOut, SurveyStaffOut
-from tessera_service_desk.surveys.service import answer_survey
+from tessera_service_desk.surveys.service import answer_survey, find_survey
 from tessera_shared.auth import Role, principal_from_request, public
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
@@ -27,10 +27,6 @@ TokenQuery = Annotated[
     str | None,
     Query(min_length=10, max_length=100, pattern=TOKEN_PATTERN, description="The survey link's secret token"),
 ]
-
-
-def survey_url(settings: ServiceDeskSettings, survey_id: uuid.UUID) -> str:
-    return f"{settings.survey_base_url}/{survey_id}?token={survey_token(settings.survey_secret(), survey_id)}"
 
 
 def _settings(request: Request) -> ServiceDeskSettings:
@@ -54,14 +50,14 @@ async def get_survey(
 ) -> SurveyOut:
     if token is not None:
         _check_token(request, survey_id, token)
-        survey = await session.get(Survey, survey_id)
+        survey = await find_survey(session, survey_id)
         if survey is None:
             raise not_found("survey", survey_id)
         return SurveyOut.model_validate(survey)
     principal = await principal_from_request(request)
     if not principal.has_any(STAFF_READERS):
         raise Problem(403, "your role may not do this", required_roles=sorted(STAFF_READERS))
-    survey = await session.get(Survey, survey_id)
+    survey = await find_survey(session, survey_id)
     if survey is None:
         raise not_found("survey", survey_id)
     return SurveyStaffOut(
@@ -89,7 +85,7 @@ async def answer(
     token: Annotated[str, Query(min_length=10, max_length=100, pattern=TOKEN_PATTERN)],
 ) -> SurveyOut:
     _check_token(request, survey_id, token)
-    survey = await session.get(Survey, survey_id)
+    survey = await find_survey(session, survey_id)
     if survey is None:
         raise not_found("survey", survey_id)
     survey = await answer_survey(

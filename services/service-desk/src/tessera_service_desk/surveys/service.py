@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,10 @@ from tessera_shared.outbox import publish
 
 if TYPE_CHECKING:
     from tessera_service_desk.tickets.models import Ticket
+
+
+async def find_survey(session: AsyncSession, survey_id: uuid.UUID) -> Survey | None:
+    return await session.get(Survey, survey_id)
 
 
 async def create_survey(session: AsyncSession, ticket: Ticket, now: datetime) -> Survey:

@@ -4,11 +4,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_service_desk.errors import NO_NUL, conflict, not_found
-from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.sla.service import escalate
+from tessera_service_desk.tickets.access import AGENTS, settings_of
 from tessera_service_desk.tickets.models import Ticket
 from tessera_service_desk.tickets.repository import TicketRepository
 from tessera_service_desk.tickets.rules import OPEN_STATUSES
@@ -34,17 +33,12 @@ from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
-AGENTS = (Role.SUPPORT_AGENT, Role.SERVICE)
 READERS = (*AGENTS, Role.SALES_MANAGER, Role.SALES_REP, Role.BILLING_CLERK, Role.FINANCE_MANAGER)
 # Internal notes stay inside the desk; other readers see the public conversation.
 SEES_INTERNAL = frozenset({Role.ADMIN, Role.SUPPORT_AGENT, Role.SERVICE})
 
 
-def settings_of(request: Request) -> ServiceDeskSettings:
-    return request.app.state.settings
-
-
-async def _ticket(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool = False) -> Ticket:
+async def _ticket(session: SessionDep, ticket_id: uuid.UUID, *, for_update: bool = False) -> Ticket:
     ticket = await TicketRepository(session).get(ticket_id, for_update=for_update)
     if ticket is None:
         raise not_found("ticket", ticket_id)
@@ -175,7 +169,6 @@ async def create_comment(
         return replayed
     ticket = await _ticket(session, ticket_id, for_update=True)
     comment = await add_comment(session, ticket, body, principal, settings_of(request), utcnow())
-    await session.flush()
     return await idem.respond(
         201,
         CommentOut.model_validate(comment),

@@ -189,4 +189,5 @@ async def add_comment(
     await refresh_due(session, ticket, settings, now)
     ticket.version += 1
     ticket.updated_at = now
+    await session.flush()
     return comment

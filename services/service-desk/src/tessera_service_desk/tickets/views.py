@@ -12,8 +12,8 @@ from tessera_service_desk.kb.models import KbArticle, KbArticleTicket
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.sla.rules import MetricState
 from tessera_service_desk.sla.service import ticket_clock
+from tessera_service_desk.surveys.links import survey_url
 from tessera_service_desk.surveys.models import Survey
-from tessera_service_desk.surveys.router import survey_url
 from tessera_service_desk.tickets import rules
 from tessera_service_desk.tickets.models import Ticket
 from tessera_service_desk.tickets.repository import TicketRepository
