@@ -5,10 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_sales.access import may_see, not_found, scope_owner
+from tessera_sales.access import scope_owner
 from tessera_sales.deals import service
 from tessera_sales.deals.models import Deal, DealLine
-from tessera_sales.deals.repository import DealRepository
 from tessera_sales.deals.schemas import (
     DealCreate,
     DealOut,
@@ -40,14 +39,11 @@ def deal_out(deal: Deal, lines: list[DealLine]) -> DealOut:
 
 
 async def load(session: SessionDep, deal_id: uuid.UUID, principal: Principal, *, for_update: bool = False) -> Deal:
-    deal = await DealRepository(session).get(deal_id, for_update=for_update)
-    if deal is None or not may_see(principal, deal.owner_id):
-        raise not_found("deal", deal_id)
-    return deal
+    return await service.get_deal(session, deal_id, principal, for_update=for_update)
 
 
 async def respond(session: SessionDep, deal: Deal, response: Response | None = None) -> DealOut:
-    lines = (await DealRepository(session).lines([deal.id])).get(deal.id, [])
+    lines = await service.lines_of(session, deal.id)
     if response is not None:
         response.headers["ETag"] = etag_for(deal.id, deal.version)
     return deal_out(deal, lines)
@@ -84,11 +80,9 @@ async def list_deals(
     scope = scope_owner(principal)
     if scope is not None and owner_id not in (None, scope):
         return Page[DealOut](items=[], next_cursor=None)
-    repo = DealRepository(session)
-    rows, next_cursor = await repo.list(
-        page, owner_id=scope or owner_id, customer_id=customer_id, stage=stage, campaign_id=campaign_id
+    rows, next_cursor, lines = await service.list_deals(
+        session, page, owner_id=scope or owner_id, customer_id=customer_id, stage=stage, campaign_id=campaign_id
     )
-    lines = await repo.lines([d.id for d in rows])
     return Page[DealOut](items=[deal_out(d, lines.get(d.id, [])) for d in rows], next_cursor=next_cursor)
 
 
@@ -129,7 +123,7 @@ async def get_deal_history(
     principal: Annotated[Principal, require_roles(*READERS)],
 ) -> StageHistory:
     await load(session, deal_id, principal)
-    rows = await DealRepository(session).history(deal_id)
+    rows = await service.stage_history(session, deal_id)
     return StageHistory(items=[StageChangeOut.model_validate(r) for r in rows])
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from tessera_sales.access import is_manager, owner_for_new
+from tessera_sales.access import is_manager, may_see, not_found, owner_for_new
 from tessera_sales.campaigns.service import check_campaign
 from tessera_sales.catalog.models import Product
 from tessera_sales.credit.models import OverdueInvoice
@@ -33,6 +33,7 @@ from tessera_shared.events.contracts import (
     LineItem,
 )
 from tessera_shared.http.errors import Problem
+from tessera_shared.http.pagination import PageParams
 from tessera_shared.money import fits, too_large
 from tessera_shared.outbox import publish
 
@@ -48,6 +49,41 @@ async def check_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
         raise field_problem("customer_id", f"the customer was merged into {known.merged_into_id}")
     if known is not None and known.erased_at is not None:
         raise field_problem("customer_id", "the customer was erased")
+
+
+async def get_deal(
+    session: AsyncSession, deal_id: uuid.UUID, principal: Principal, *, for_update: bool = False
+) -> Deal:
+    """The deal, if the principal may see it (404 otherwise); ``for_update`` locks its row."""
+    deal = await DealRepository(session).get(deal_id, for_update=for_update)
+    if deal is None or not may_see(principal, deal.owner_id):
+        raise not_found("deal", deal_id)
+    return deal
+
+
+async def lines_of(session: AsyncSession, deal_id: uuid.UUID) -> list[DealLine]:
+    return (await DealRepository(session).lines([deal_id])).get(deal_id, [])
+
+
+async def list_deals(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    owner_id: str | None,
+    customer_id: uuid.UUID | None,
+    stage: str | None,
+    campaign_id: uuid.UUID | None,
+) -> tuple[list[Deal], str | None, dict[uuid.UUID, list[DealLine]]]:
+    """One page of deals (``owner_id`` already scoped by the caller), its next cursor and the deals' lines."""
+    repo = DealRepository(session)
+    rows, next_cursor = await repo.list(
+        page, owner_id=owner_id, customer_id=customer_id, stage=stage, campaign_id=campaign_id
+    )
+    return rows, next_cursor, await repo.lines([d.id for d in rows])
+
+
+async def stage_history(session: AsyncSession, deal_id: uuid.UUID) -> list[DealStageChange]:
+    return await DealRepository(session).history(deal_id)
 
 
 def stage_problem(exc: rules.StageError) -> Problem:
