@@ -8,18 +8,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
-from sqlmodel import col
 
 from tessera_customer.common import SettingsDep, load_customer, refuse_if_erased
 from tessera_customer.customers.router import READERS
-from tessera_customer.lifecycle.models import StatusChange
-from tessera_customer.lifecycle.rules import allowed_transitions, can_transition
-from tessera_customer.lifecycle.service import churn_customers, transition
+from tessera_customer.lifecycle.rules import allowed_transitions
+from tessera_customer.lifecycle.service import apply_status_override, churn_customers, status_history
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.inputs import IsoAwareDatetime, Trim
 
@@ -65,14 +61,7 @@ class ChurnRunOut(BaseModel):
 
 
 async def _status_out(session: SessionDep, customer_id: uuid.UUID, status: str) -> StatusOut:
-    history = (
-        await session.scalars(
-            select(StatusChange)
-            .where(col(StatusChange.customer_id) == customer_id)
-            .order_by(col(StatusChange.changed_at).desc(), col(StatusChange.id).desc())
-            .limit(100)
-        )
-    ).all()
+    history = await status_history(session, customer_id)
     return StatusOut(
         customer_id=customer_id,
         status=status,
@@ -109,18 +98,7 @@ async def override_status(
     customer = await load_customer(session, customer_id, for_update=True)
     check_if_match(request, customer.id, customer.version)
     refuse_if_erased(customer)
-    if not can_transition(customer.status, body.status):
-        raise Problem(
-            409,
-            f"a customer cannot move from {customer.status} to {body.status}",
-            slug="invalid-status-transition",
-            current_status=customer.status,
-            allowed_transitions=allowed_transitions(customer.status),
-        )
-    await transition(
-        session, customer, body.status, reason="manual_override", actor=principal.subject, note=body.reason
-    )
-    await session.flush()
+    await apply_status_override(session, customer, body.status, actor=principal.subject, note=body.reason)
     response.headers["ETag"] = etag_for(customer.id, customer.version)
     return await _status_out(session, customer.id, customer.status)
 

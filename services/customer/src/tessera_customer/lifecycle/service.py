@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -10,11 +12,12 @@ from sqlmodel import col
 
 from tessera_customer.customers.models import Customer
 from tessera_customer.lifecycle.models import StatusChange
-from tessera_customer.lifecycle.rules import BUYING, can_transition, is_churned
+from tessera_customer.lifecycle.rules import BUYING, allowed_transitions, can_transition, is_churned
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
 from tessera_shared.db import unit_of_work, utcnow
 from tessera_shared.events.contracts import CustomerStatusChanged
+from tessera_shared.http.errors import Problem
 from tessera_shared.outbox import publish
 
 
@@ -96,3 +99,31 @@ async def churn_customers(
                     churned.append(str(customer.id))
         if len(rows) < batch:
             return churned
+
+
+async def status_history(session: AsyncSession, customer_id: uuid.UUID) -> Sequence[StatusChange]:
+    """The customer's latest 100 status changes, newest first."""
+    return (
+        await session.scalars(
+            select(StatusChange)
+            .where(col(StatusChange.customer_id) == customer_id)
+            .order_by(col(StatusChange.changed_at).desc(), col(StatusChange.id).desc())
+            .limit(100)
+        )
+    ).all()
+
+
+async def apply_status_override(
+    session: AsyncSession, customer: Customer, status: str, *, actor: str, note: str
+) -> None:
+    """An admin's move along an edge of the machine (409 off it), flushed in the caller's transaction."""
+    if not can_transition(customer.status, status):
+        raise Problem(
+            409,
+            f"a customer cannot move from {customer.status} to {status}",
+            slug="invalid-status-transition",
+            current_status=customer.status,
+            allowed_transitions=allowed_transitions(customer.status),
+        )
+    await transition(session, customer, status, reason="manual_override", actor=actor, note=note)
+    await session.flush()
