@@ -9,15 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
-from sqlalchemy import select
-from sqlmodel import col
 
-from tessera_customer.common import SettingsDep, load_customer, paginate_desc, refuse_if_erased
+from tessera_customer.common import SettingsDep, load_customer, refuse_if_erased
 from tessera_customer.customers.router import READERS
 from tessera_customer.customers.service import ensure_may_change
-from tessera_customer.loyalty.models import LoyaltyAccount, LoyaltyEntry
+from tessera_customer.loyalty.models import LoyaltyAccount
 from tessera_customer.loyalty.rules import level_for
-from tessera_customer.loyalty.service import redeem_points
+from tessera_customer.loyalty.service import entries_page, peek_account, redeem_points
 from tessera_customer.settings import CustomerSettings
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
@@ -78,9 +76,7 @@ async def get_loyalty(
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> LoyaltyOut:
     await load_customer(session, customer_id)
-    account = await session.get(LoyaltyAccount, customer_id) or LoyaltyAccount(
-        customer_id=customer_id, level=level_for(0, settings.loyalty_levels)[0], balance=0, earned_total=0, version=0
-    )
+    account = await peek_account(session, settings, customer_id)
     response.headers["ETag"] = etag_for(customer_id, account.version)
     return _out(account, settings)
 
@@ -122,6 +118,5 @@ async def list_loyalty_entries(
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[EntryOut]:
     await load_customer(session, customer_id)
-    stmt = select(LoyaltyEntry).where(col(LoyaltyEntry.customer_id) == customer_id)
-    rows, cursor = await paginate_desc(session, stmt, page, (col(LoyaltyEntry.id),))
+    rows, cursor = await entries_page(session, customer_id, page)
     return Page[EntryOut](items=[EntryOut.model_validate(r) for r in rows], next_cursor=cursor)

@@ -10,12 +10,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from tessera_customer.common import paginate_desc
 from tessera_customer.loyalty.models import LoyaltyAccount, LoyaltyEntry
 from tessera_customer.loyalty.rules import balance_after_redemption, level_for, points_for
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
 from tessera_shared.db import affected_rows, utcnow
 from tessera_shared.http.errors import Problem
+from tessera_shared.http.pagination import PageParams
 
 
 async def account_of(
@@ -27,6 +29,21 @@ async def account_of(
         session.add(account)
         await session.flush()
     return account
+
+
+async def peek_account(session: AsyncSession, settings: CustomerSettings, customer_id: uuid.UUID) -> LoyaltyAccount:
+    """The account as read, or an unsaved empty one at the first level (reading creates nothing)."""
+    return await session.get(LoyaltyAccount, customer_id) or LoyaltyAccount(
+        customer_id=customer_id, level=level_for(0, settings.loyalty_levels)[0], balance=0, earned_total=0, version=0
+    )
+
+
+async def entries_page(
+    session: AsyncSession, customer_id: uuid.UUID, page: PageParams
+) -> tuple[list[LoyaltyEntry], str | None]:
+    """One page of the statement, newest first."""
+    stmt = select(LoyaltyEntry).where(col(LoyaltyEntry.customer_id) == customer_id)
+    return await paginate_desc(session, stmt, page, (col(LoyaltyEntry.id),))
 
 
 async def earn_points(
