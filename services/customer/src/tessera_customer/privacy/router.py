@@ -8,33 +8,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, StrictBool
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Mapped
-from sqlmodel import col
 
 from tessera_customer.common import audit_read, load_customer, refuse_if_erased
-from tessera_customer.contacts.models import Contact
 from tessera_customer.contacts.schemas import ContactOut
-from tessera_customer.customers.models import AccessLog
-from tessera_customer.customers.repository import CustomerRepository
 from tessera_customer.customers.router import READERS, WRITERS
 from tessera_customer.customers.rules import may_record_consent
 from tessera_customer.customers.schemas import CustomerOut
-from tessera_customer.lifecycle.models import StatusChange
-from tessera_customer.loyalty.models import LoyaltyAccount, LoyaltyEntry
-from tessera_customer.models import Base
-from tessera_customer.privacy.models import Consent, ConsentRecord
-from tessera_customer.timeline import service as timeline
-from tessera_customer.timeline.models import TimelineEntry
-from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
+from tessera_customer.privacy import service
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
-from tessera_shared.events.contracts import CustomerErased
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.inputs import Trim
-from tessera_shared.outbox import publish
 
 router = APIRouter(prefix="/v1/customers/{customer_id}", tags=["privacy"])
 
@@ -67,18 +53,7 @@ class ConsentsOut(BaseModel):
 
 
 async def _consents(session: SessionDep, customer_id: uuid.UUID) -> ConsentsOut:
-    current = (
-        await session.scalars(
-            select(Consent).where(col(Consent.customer_id) == customer_id).order_by(col(Consent.purpose))
-        )
-    ).all()
-    history = (
-        await session.scalars(
-            select(ConsentRecord)
-            .where(col(ConsentRecord.customer_id) == customer_id)
-            .order_by(col(ConsentRecord.recorded_at).desc(), col(ConsentRecord.id).desc())
-        )
-    ).all()
+    current, history = await service.consents_of(session, customer_id)
     return ConsentsOut(
         customer_id=customer_id,
         current=[ConsentOut.model_validate(c) for c in current],
@@ -112,50 +87,15 @@ async def record_consent(
         )
     if (replayed := await idem.begin(body)) is not None:
         return replayed
-    now = utcnow()
-    session.add(
-        ConsentRecord(
-            customer_id=customer.id,
-            purpose=body.purpose,
-            granted=body.granted,
-            source=body.source,
-            recorded_at=now,
-            recorded_by=principal.subject,
-        )
-    )
-    current = await session.get(Consent, (customer.id, body.purpose))
-    if current is None:
-        session.add(
-            Consent(
-                customer_id=customer.id,
-                purpose=body.purpose,
-                granted=body.granted,
-                source=body.source,
-                recorded_at=now,
-                recorded_by=principal.subject,
-            )
-        )
-    else:
-        current.granted, current.source, current.recorded_at, current.recorded_by = (
-            body.granted,
-            body.source,
-            now,
-            principal.subject,
-        )
-    timeline.record(
+    await service.record_consent(
         session,
-        customer.id,
-        "consent.recorded",
-        f"Consent for {body.purpose} {'given' if body.granted else 'withdrawn'} ({body.source})",
-        occurred_at=now,
-        data={"purpose": body.purpose, "granted": body.granted},
+        customer,
+        purpose=body.purpose,
+        granted=body.granted,
+        source=body.source,
+        actor=principal.subject,
     )
-    await session.flush()
     return await idem.respond(201, await _consents(session, customer.id))
-
-
-def _rows(rows: Any) -> list[dict[str, Any]]:
-    return [r.model_dump(mode="json") for r in rows]
 
 
 @router.get("/export", summary="Everything this service holds about the customer (data-subject access)")
@@ -167,25 +107,14 @@ async def export_customer(
 ) -> dict[str, Any]:
     customer = await load_customer(session, customer_id)
     audit_read(request, customer.id, principal, "export")
-
-    async def all_of(model: type[Base], column: Mapped[uuid.UUID]) -> list[dict[str, Any]]:
-        return _rows((await session.scalars(select(model).where(column == customer.id))).all())
-
+    contacts = await service.contacts_of(session, customer.id)
+    consents = await _consents(session, customer.id)
+    records = await service.export_records(session, customer.id)
     return {
         "customer": CustomerOut.of(customer).model_dump(mode="json"),
-        "contacts": [
-            ContactOut.model_validate(c).model_dump(mode="json")
-            for c in (await session.scalars(select(Contact).where(col(Contact.customer_id) == customer.id))).all()
-        ],
-        "consents": (await _consents(session, customer.id)).model_dump(mode="json"),
-        "status_history": await all_of(StatusChange, col(StatusChange.customer_id)),
-        "timeline": await all_of(TimelineEntry, col(TimelineEntry.customer_id)),
-        "purchases": await all_of(Purchase, col(Purchase.customer_id)),
-        "payments": await all_of(PaymentFact, col(PaymentFact.customer_id)),
-        "signals": await all_of(CustomerSignals, col(CustomerSignals.customer_id)),
-        "loyalty_account": await all_of(LoyaltyAccount, col(LoyaltyAccount.customer_id)),
-        "loyalty_entries": await all_of(LoyaltyEntry, col(LoyaltyEntry.customer_id)),
-        "access_log": await all_of(AccessLog, col(AccessLog.customer_id)),
+        "contacts": [ContactOut.model_validate(c).model_dump(mode="json") for c in contacts],
+        "consents": consents.model_dump(mode="json"),
+        **records,
         "exported_at": utcnow().isoformat(),
     }
 
@@ -205,47 +134,5 @@ async def erase_customer(
 ) -> CustomerOut:
     customer = await load_customer(session, customer_id, for_update=True)
     refuse_if_erased(customer)
-    now = utcnow()
-    for column in (
-        "email",
-        "phone",
-        "external_id",
-        "gender",
-        "age_band",
-        "occupation",
-        "education",
-        "region",
-        "city",
-        "climate_zone",
-        "lifestyle",
-        "social_status",
-    ):
-        setattr(customer, column, None)
-    customer.name, customer.name_key = "erased customer", ""
-    customer.tags, customer.channels, customer.custom_attributes, customer.preferences = [], [], {}, []
-    customer.erased_at, customer.updated_at = now, now
-    customer.version += 1
-    await CustomerRepository(session).set_tags(customer.id, [])
-    await session.execute(delete(Contact).where(col(Contact.customer_id) == customer.id))
-    # Timeline lines may quote subjects, comments and names: keep the kind and time, drop the text.
-    await session.execute(
-        update(TimelineEntry)
-        .where(col(TimelineEntry.customer_id) == customer.id)
-        .values(summary=col(TimelineEntry.kind), data={})
-    )
-    await session.execute(update(StatusChange).where(col(StatusChange.customer_id) == customer.id).values(note=None))
-    await session.flush()
-    await publish(
-        session,
-        CustomerErased(customer_id=customer.id, requested_by=principal.subject, erased_at=now),
-        subject=customer.id,
-    )
-    timeline.record(
-        session,
-        customer.id,
-        "customer.erased",
-        "Personal data erased",
-        occurred_at=now,
-        data={"requested_by": principal.subject, "reason": body.reason},
-    )
+    await service.erase(session, customer, actor=principal.subject, reason=body.reason)
     return CustomerOut.of(customer)

@@ -1,0 +1,163 @@
+"""Privacy use cases: consent per purpose, the data-subject export, erasure (flush only; the request commits)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
+from sqlmodel import col
+
+from tessera_customer.contacts.models import Contact
+from tessera_customer.customers.models import AccessLog, Customer
+from tessera_customer.customers.repository import CustomerRepository
+from tessera_customer.lifecycle.models import StatusChange
+from tessera_customer.loyalty.models import LoyaltyAccount, LoyaltyEntry
+from tessera_customer.models import Base
+from tessera_customer.privacy.models import Consent, ConsentRecord
+from tessera_customer.timeline import service as timeline
+from tessera_customer.timeline.models import TimelineEntry
+from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
+from tessera_shared.db import utcnow
+from tessera_shared.events.contracts import CustomerErased
+from tessera_shared.outbox import publish
+
+
+async def consents_of(
+    session: AsyncSession, customer_id: uuid.UUID
+) -> tuple[Sequence[Consent], Sequence[ConsentRecord]]:
+    """The current consent per purpose (by purpose) and every record of it (newest first)."""
+    current = (
+        await session.scalars(
+            select(Consent).where(col(Consent.customer_id) == customer_id).order_by(col(Consent.purpose))
+        )
+    ).all()
+    history = (
+        await session.scalars(
+            select(ConsentRecord)
+            .where(col(ConsentRecord.customer_id) == customer_id)
+            .order_by(col(ConsentRecord.recorded_at).desc(), col(ConsentRecord.id).desc())
+        )
+    ).all()
+    return current, history
+
+
+async def record_consent(
+    session: AsyncSession, customer: Customer, *, purpose: str, granted: bool, source: str, actor: str
+) -> None:
+    """Append the record, move the current consent and note it on the timeline."""
+    now = utcnow()
+    session.add(
+        ConsentRecord(
+            customer_id=customer.id,
+            purpose=purpose,
+            granted=granted,
+            source=source,
+            recorded_at=now,
+            recorded_by=actor,
+        )
+    )
+    current = await session.get(Consent, (customer.id, purpose))
+    if current is None:
+        session.add(
+            Consent(
+                customer_id=customer.id,
+                purpose=purpose,
+                granted=granted,
+                source=source,
+                recorded_at=now,
+                recorded_by=actor,
+            )
+        )
+    else:
+        current.granted, current.source, current.recorded_at, current.recorded_by = (
+            granted,
+            source,
+            now,
+            actor,
+        )
+    timeline.record(
+        session,
+        customer.id,
+        "consent.recorded",
+        f"Consent for {purpose} {'given' if granted else 'withdrawn'} ({source})",
+        occurred_at=now,
+        data={"purpose": purpose, "granted": granted},
+    )
+    await session.flush()
+
+
+async def contacts_of(session: AsyncSession, customer_id: uuid.UUID) -> Sequence[Contact]:
+    return (await session.scalars(select(Contact).where(col(Contact.customer_id) == customer_id))).all()
+
+
+def _rows(rows: Any) -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") for r in rows]
+
+
+async def export_records(session: AsyncSession, customer_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+    """The customer's rows in every other table, as JSON-ready dicts, keyed as the export names them."""
+
+    async def all_of(model: type[Base], column: Mapped[uuid.UUID]) -> list[dict[str, Any]]:
+        return _rows((await session.scalars(select(model).where(column == customer_id))).all())
+
+    return {
+        "status_history": await all_of(StatusChange, col(StatusChange.customer_id)),
+        "timeline": await all_of(TimelineEntry, col(TimelineEntry.customer_id)),
+        "purchases": await all_of(Purchase, col(Purchase.customer_id)),
+        "payments": await all_of(PaymentFact, col(PaymentFact.customer_id)),
+        "signals": await all_of(CustomerSignals, col(CustomerSignals.customer_id)),
+        "loyalty_account": await all_of(LoyaltyAccount, col(LoyaltyAccount.customer_id)),
+        "loyalty_entries": await all_of(LoyaltyEntry, col(LoyaltyEntry.customer_id)),
+        "access_log": await all_of(AccessLog, col(AccessLog.customer_id)),
+    }
+
+
+async def erase(session: AsyncSession, customer: Customer, *, actor: str, reason: str) -> None:
+    """Anonymise the customer's personal data (business totals stay), announce customer.erased."""
+    now = utcnow()
+    for column in (
+        "email",
+        "phone",
+        "external_id",
+        "gender",
+        "age_band",
+        "occupation",
+        "education",
+        "region",
+        "city",
+        "climate_zone",
+        "lifestyle",
+        "social_status",
+    ):
+        setattr(customer, column, None)
+    customer.name, customer.name_key = "erased customer", ""
+    customer.tags, customer.channels, customer.custom_attributes, customer.preferences = [], [], {}, []
+    customer.erased_at, customer.updated_at = now, now
+    customer.version += 1
+    await CustomerRepository(session).set_tags(customer.id, [])
+    await session.execute(delete(Contact).where(col(Contact.customer_id) == customer.id))
+    # Timeline lines may quote subjects, comments and names: keep the kind and time, drop the text.
+    await session.execute(
+        update(TimelineEntry)
+        .where(col(TimelineEntry.customer_id) == customer.id)
+        .values(summary=col(TimelineEntry.kind), data={})
+    )
+    await session.execute(update(StatusChange).where(col(StatusChange.customer_id) == customer.id).values(note=None))
+    await session.flush()
+    await publish(
+        session,
+        CustomerErased(customer_id=customer.id, requested_by=actor, erased_at=now),
+        subject=customer.id,
+    )
+    timeline.record(
+        session,
+        customer.id,
+        "customer.erased",
+        "Personal data erased",
+        occurred_at=now,
+        data={"requested_by": actor, "reason": reason},
+    )
