@@ -9,12 +9,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
-from sqlmodel import col
 
 from tessera_customer.customers.repository import CustomerRepository
 from tessera_customer.customers.schemas import CustomerOut
-from tessera_customer.segments.models import Segment
+from tessera_customer.segments import service
 from tessera_customer.segments.rules import ExportPurpose
 from tessera_customer.segments.schemas import SegmentCreate, SegmentOut, SegmentPatch
 from tessera_customer.segments.service import (
@@ -30,7 +28,7 @@ from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.http.pagination import Page, PageQuery, paginate
+from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/segments", tags=["segments"])
 log = logging.getLogger(__name__)
@@ -70,10 +68,7 @@ async def list_segments(
     _: Annotated[Principal, require_roles(*SEGMENT_USERS)],
     created_by: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[SegmentOut]:
-    stmt = select(Segment)
-    if created_by is not None:
-        stmt = stmt.where(col(Segment.created_by) == created_by)
-    rows, cursor = await paginate(session, stmt, page, (col(Segment.id),))
+    rows, cursor = await service.list_segments(session, page, created_by)
     return Page[SegmentOut](items=[SegmentOut.of(s) for s in rows], next_cursor=cursor)
 
 
@@ -116,7 +111,7 @@ async def delete_segment(
     segment = await load_segment(session, segment_id, for_update=True)
     ensure_may_edit(principal, segment)
     check_if_match(request, segment.id, segment.version)
-    await session.delete(segment)
+    await service.delete_segment(session, segment)
     return Response(status_code=204)
 
 

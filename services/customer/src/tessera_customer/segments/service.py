@@ -18,6 +18,7 @@ from tessera_customer.segments.schemas import SegmentCreate, SegmentPatch
 from tessera_shared.auth import Principal
 from tessera_shared.db import new_id, utcnow
 from tessera_shared.http.errors import Problem
+from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.spreadsheet import csv_line
 
 EXPORT_CHUNK = 1000
@@ -50,6 +51,19 @@ async def create_segment(session: AsyncSession, data: SegmentCreate, principal: 
     session.add(segment)
     await session.flush()
     return segment
+
+
+async def list_segments(
+    session: AsyncSession, page: PageParams, created_by: str | None
+) -> tuple[list[Segment], str | None]:
+    stmt = select(Segment)
+    if created_by is not None:
+        stmt = stmt.where(col(Segment.created_by) == created_by)
+    return await paginate(session, stmt, page, (col(Segment.id),))
+
+
+async def delete_segment(session: AsyncSession, segment: Segment) -> None:
+    await session.delete(segment)
 
 
 def ensure_may_edit(principal: Principal, segment: Segment) -> None:
