@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, or_, select
-from sqlmodel import col
 
-from tessera_customer.common import SettingsDep, load_customer, paginate_desc
-from tessera_customer.customers.models import Customer
+from tessera_customer.common import SettingsDep, load_customer
 from tessera_customer.customers.router import READERS
 from tessera_customer.timeline.visibility import lost_deals_seen_by
-from tessera_customer.value import rules
-from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
-from tessera_customer.value.service import recompute_values, risk_of
+from tessera_customer.value.service import recompute_values, risk_of, stored_signals, trends, win_back_page
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
@@ -78,40 +73,6 @@ async def recompute(
     return RecomputeOut(as_of=as_of, **result)
 
 
-async def _trends(session: SessionDep, customer_id: uuid.UUID, as_of: datetime, window_days: int) -> tuple[str, str]:
-    middle, start = as_of - timedelta(days=window_days / 2), as_of - timedelta(days=window_days)
-    recent = await session.scalar(
-        select(func.count())
-        .select_from(Purchase)
-        .where(
-            col(Purchase.customer_id) == customer_id,
-            col(Purchase.occurred_at) > middle,
-            col(Purchase.occurred_at) <= as_of,
-        )
-    )
-    previous = await session.scalar(
-        select(func.count())
-        .select_from(Purchase)
-        .where(
-            col(Purchase.customer_id) == customer_id,
-            col(Purchase.occurred_at) > start,
-            col(Purchase.occurred_at) <= middle,
-        )
-    )
-    payments = (
-        await session.execute(
-            select(col(PaymentFact.amount), col(PaymentFact.received_at)).where(
-                col(PaymentFact.customer_id) == customer_id,
-                col(PaymentFact.received_at) > start,
-                col(PaymentFact.received_at) <= as_of,
-            )
-        )
-    ).all()
-    recent_value = sum((a for a, t in payments if t > middle), Decimal(0))
-    previous_value = sum((a for a, t in payments if t <= middle), Decimal(0))
-    return rules.trend(int(previous or 0), int(recent or 0)), rules.trend(previous_value, recent_value)
-
-
 @router.get("/win-back", response_model=Page[WinBackItem], summary="Churned and at-risk customers, most valuable first")
 async def list_win_back(
     session: SessionDep,
@@ -119,12 +80,7 @@ async def list_win_back(
     settings: SettingsDep,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)],
 ) -> Page[WinBackItem]:
-    stmt = select(Customer).where(
-        col(Customer.merged_into_id).is_(None),
-        col(Customer.erased_at).is_(None),
-        or_(col(Customer.status) == "churned", col(Customer.churn_risk) >= settings.churn_risk_threshold),
-    )
-    rows, cursor = await paginate_desc(session, stmt, page, (col(Customer.monetary), col(Customer.id)))
+    rows, cursor = await win_back_page(session, settings, page)
     return Page[WinBackItem](
         items=[
             WinBackItem(
@@ -152,8 +108,8 @@ async def get_churn_risk(
 ) -> ChurnRiskOut:
     customer = await load_customer(session, customer_id)
     now = utcnow()
-    signals = await session.get(CustomerSignals, customer_id)
-    freq_trend, value_trend = await _trends(session, customer_id, now, settings.value_window_days)
+    signals = await stored_signals(session, customer_id)
+    freq_trend, value_trend = await trends(session, customer_id, now, settings.value_window_days)
     risk = risk_of(customer.last_purchase_at, signals, settings, now, freq_trend, value_trend)
     lost_deals, lost_reasons = (signals.lost_deals, dict(signals.lost_reasons)) if signals else (0, {})
     # Lost deals follow sales' read rule: a rep counts (and reads the reasons of) their own only.

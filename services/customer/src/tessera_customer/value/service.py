@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, text, update
+from sqlalchemy import case, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from tessera_customer.common import paginate_desc
 from tessera_customer.customers.models import Customer
 from tessera_customer.lifecycle.rules import purchase_steps
 from tessera_customer.lifecycle.service import transition
@@ -23,6 +24,7 @@ from tessera_customer.value import rules, setbased
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase, TierChange
 from tessera_shared.db import MoneySum, dialect_name, new_id, unit_of_work, utcnow
 from tessera_shared.events.contracts import CustomerTierChanged
+from tessera_shared.http.pagination import PageParams
 from tessera_shared.outbox import outbox_row, publish_many
 
 
@@ -101,6 +103,58 @@ async def signals_of(session: AsyncSession, customer_id: uuid.UUID) -> CustomerS
         signals = CustomerSignals(customer_id=customer_id)
         session.add(signals)
     return signals
+
+
+async def stored_signals(session: AsyncSession, customer_id: uuid.UUID) -> CustomerSignals | None:
+    """The customer's signals as stored, or None (reading creates nothing)."""
+    return await session.get(CustomerSignals, customer_id)
+
+
+async def trends(session: AsyncSession, customer_id: uuid.UUID, as_of: datetime, window_days: int) -> tuple[str, str]:
+    """Purchase frequency and payment value trends: the window's second half against its first."""
+    middle, start = as_of - timedelta(days=window_days / 2), as_of - timedelta(days=window_days)
+    recent = await session.scalar(
+        select(func.count())
+        .select_from(Purchase)
+        .where(
+            col(Purchase.customer_id) == customer_id,
+            col(Purchase.occurred_at) > middle,
+            col(Purchase.occurred_at) <= as_of,
+        )
+    )
+    previous = await session.scalar(
+        select(func.count())
+        .select_from(Purchase)
+        .where(
+            col(Purchase.customer_id) == customer_id,
+            col(Purchase.occurred_at) > start,
+            col(Purchase.occurred_at) <= middle,
+        )
+    )
+    payments = (
+        await session.execute(
+            select(col(PaymentFact.amount), col(PaymentFact.received_at)).where(
+                col(PaymentFact.customer_id) == customer_id,
+                col(PaymentFact.received_at) > start,
+                col(PaymentFact.received_at) <= as_of,
+            )
+        )
+    ).all()
+    recent_value = sum((a for a, t in payments if t > middle), Decimal(0))
+    previous_value = sum((a for a, t in payments if t <= middle), Decimal(0))
+    return rules.trend(int(previous or 0), int(recent or 0)), rules.trend(previous_value, recent_value)
+
+
+async def win_back_page(
+    session: AsyncSession, settings: CustomerSettings, page: PageParams
+) -> tuple[list[Customer], str | None]:
+    """Live customers churned or at risk, most valuable first."""
+    stmt = select(Customer).where(
+        col(Customer.merged_into_id).is_(None),
+        col(Customer.erased_at).is_(None),
+        or_(col(Customer.status) == "churned", col(Customer.churn_risk) >= settings.churn_risk_threshold),
+    )
+    return await paginate_desc(session, stmt, page, (col(Customer.monetary), col(Customer.id)))
 
 
 _NO_SIGNALS = CustomerSignals(customer_id=uuid.UUID(int=0))
