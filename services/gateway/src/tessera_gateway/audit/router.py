@@ -8,13 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
-from sqlmodel import col
 
-from tessera_gateway.models import AuditEntry
+from tessera_gateway.audit.service import list_entries
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
-from tessera_shared.http.pagination import Page, PageQuery, paginate
+from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/api/v1/audit-log", tags=["audit"])
 
@@ -43,10 +41,5 @@ async def list_audit_entries(
     customer_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Page[AuditEntryOut]:
     await request.app.state.runtime.rows.flush()  # what was read until now is on the list
-    stmt = select(AuditEntry)
-    if subject:
-        stmt = stmt.where(col(AuditEntry.subject) == subject)
-    if customer_id:
-        stmt = stmt.where(col(AuditEntry.customer_id) == str(customer_id))
-    rows, cursor = await paginate(session, stmt, page, (col(AuditEntry.id),))
+    rows, cursor = await list_entries(session, page, subject=subject, customer_id=customer_id)
     return Page[AuditEntryOut](items=[AuditEntryOut.model_validate(r) for r in rows], next_cursor=cursor)

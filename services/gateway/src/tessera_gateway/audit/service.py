@@ -5,9 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
 from tessera_gateway.models import AuditEntry
 from tessera_shared.auth import Principal
 from tessera_shared.db import new_id, table_of, utcnow
+from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.observability import request_id_var
 
 # Resources whose reads return personal data (names, contact details, conversations).
@@ -44,3 +49,15 @@ def record(runtime: Any, principal: Principal, method: str, path: str, status: i
             "request_id": request_id_var.get(),
         },
     )
+
+
+async def list_entries(
+    session: AsyncSession, page: PageParams, *, subject: str | None, customer_id: uuid.UUID | None
+) -> tuple[list[Any], str | None]:
+    """One page of audit rows, oldest first, optionally for one subject and/or one customer."""
+    stmt = select(AuditEntry)
+    if subject:
+        stmt = stmt.where(col(AuditEntry.subject) == subject)
+    if customer_id:
+        stmt = stmt.where(col(AuditEntry.customer_id) == str(customer_id))
+    return await paginate(session, stmt, page, (col(AuditEntry.id),))
