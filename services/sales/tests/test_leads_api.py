@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from tessera_sales.directory.models import KnownCustomer
 from tessera_sales.leads.models import Lead
 from tessera_sales.leads.service import customer_payload_for
 from tessera_sales.testing import PROBLEM, Api, sales_settings
+from tessera_shared.events.contracts import CustomerCreated
 from tessera_shared.testing.plugin import migrations_of, running
 
 
@@ -142,10 +144,6 @@ class TestConvertLead:
             assert (await s.get(KnownCustomer, uuid.UUID(result["customer_id"]))) is not None
 
     async def test_to_a_known_customer_without_calling_out(self, api: Api) -> None:
-        from datetime import UTC, datetime
-
-        from tessera_shared.events.contracts import CustomerCreated
-
         customer_id = uuid.uuid4()
         await api.consume(
             CustomerCreated(
