@@ -12,10 +12,16 @@ from sqlalchemy.orm import Mapped
 
 from tessera_customer.customers.models import AccessLog, Customer
 from tessera_customer.settings import CustomerSettings
-from tessera_shared.auth import Principal
+from tessera_shared.auth import Principal, Role
 from tessera_shared.db import new_id, utcnow
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.pagination import PageParams, paginate
+
+# Who may work with customer records: named here, not in a router, because every feature's
+# router applies the same rules and no router imports another.
+WRITERS = (Role.SALES_MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT, Role.SERVICE)
+READERS = (*WRITERS, Role.BILLING_CLERK, Role.FINANCE_MANAGER)
+EDITORS = (Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)
 
 
 def _settings(request: Request) -> CustomerSettings:

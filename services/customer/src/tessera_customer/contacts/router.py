@@ -7,11 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 
-from tessera_customer.common import audit_read, load_customer, refuse_if_erased
+from tessera_customer.common import EDITORS, READERS, audit_read, load_customer, refuse_if_erased
 from tessera_customer.contacts import service
 from tessera_customer.contacts.schemas import ContactCreate, ContactOut, ContactPatch
 from tessera_customer.customers.models import Customer
-from tessera_customer.customers.router import EDITORS, READERS
 from tessera_customer.customers.service import ensure_may_change
 from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep

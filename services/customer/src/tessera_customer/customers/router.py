@@ -5,22 +5,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_customer.common import audit_read, load_customer, refuse_if_erased
+from tessera_customer.common import EDITORS, READERS, WRITERS, audit_read, load_customer, refuse_if_erased
 from tessera_customer.customers.filters import CustomerFilter
 from tessera_customer.customers.repository import CustomerRepository
 from tessera_customer.customers.schemas import CustomerCreate, CustomerOut, CustomerPatch
 from tessera_customer.customers.service import create_customer, ensure_may_change, update_customer
-from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
-
-WRITERS = (Role.SALES_MANAGER, Role.SALES_REP, Role.SUPPORT_AGENT, Role.SERVICE)
-READERS = (*WRITERS, Role.BILLING_CLERK, Role.FINANCE_MANAGER)
-EDITORS = (Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE)
 
 
 @router.post("", name="create_customer", status_code=201, response_model=CustomerOut, summary="Create a customer")
