@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, StrictBool
+from pydantic import BaseModel, ConfigDict
 
-from tessera_customer.common import audit_read, load_customer, refuse_if_erased
+from tessera_customer.common import READERS, WRITERS, audit_read, load_customer, refuse_if_erased
 from tessera_customer.contacts.schemas import ContactOut
-from tessera_customer.customers.router import READERS, WRITERS
 from tessera_customer.customers.rules import may_record_consent
 from tessera_customer.customers.schemas import CustomerOut
 from tessera_customer.privacy import service
+from tessera_customer.privacy.schemas import ConsentIn, ConsentsOut
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
@@ -24,41 +23,11 @@ from tessera_shared.http.inputs import Trim
 
 router = APIRouter(prefix="/v1/customers/{customer_id}", tags=["privacy"])
 
-Purpose = Literal["marketing_email", "sms", "phone", "profiling"]
 PRIVACY_OFFICERS = (Role.SERVICE,)  # admin always; the gateway's service client gathers exports
 
 
-class ConsentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    purpose: Purpose
-    granted: StrictBool
-    source: Annotated[str, Trim(min_length=2, max_length=100)]
-
-
-class ConsentOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    purpose: str
-    granted: bool
-    source: str
-    recorded_at: datetime
-    recorded_by: str
-
-
-class ConsentsOut(BaseModel):
-    customer_id: uuid.UUID
-    current: list[ConsentOut]
-    history: list[ConsentOut]
-
-
 async def _consents(session: SessionDep, customer_id: uuid.UUID) -> ConsentsOut:
-    current, history = await service.consents_of(session, customer_id)
-    return ConsentsOut(
-        customer_id=customer_id,
-        current=[ConsentOut.model_validate(c) for c in current],
-        history=[ConsentOut.model_validate(h) for h in history],
-    )
+    return ConsentsOut.of(customer_id, *await service.consents_of(session, customer_id))
 
 
 @router.get("/consents", response_model=ConsentsOut, summary="Consent per purpose, with its history")

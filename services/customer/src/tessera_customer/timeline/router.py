@@ -1,32 +1,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
 
-from tessera_customer.common import load_customer
-from tessera_customer.customers.router import READERS
+from tessera_customer.common import READERS, load_customer
+from tessera_customer.timeline.schemas import TimelineEntryOut
 from tessera_customer.timeline.service import page_of
 from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/customers", tags=["timeline"])
-
-
-class TimelineEntryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    occurred_at: datetime
-    kind: str
-    source: str
-    summary: str
-    ref_id: str | None
-    data: dict[str, Any]
 
 
 @router.get(

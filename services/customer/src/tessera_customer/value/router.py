@@ -10,10 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
-from tessera_customer.common import SettingsDep, load_customer
-from tessera_customer.customers.router import READERS
-from tessera_customer.timeline.visibility import lost_deals_seen_by
-from tessera_customer.value.service import recompute_values, risk_of, stored_signals, trends, win_back_page
+from tessera_customer.common import READERS, SettingsDep, load_customer
+from tessera_customer.value.schemas import ChurnRiskOut
+from tessera_customer.value.service import churn_risk_of, recompute_values, win_back_page
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
@@ -33,16 +32,6 @@ class RecomputeOut(BaseModel):
     as_of: datetime
     customers: int
     tier_changes: int
-
-
-class ChurnRiskOut(BaseModel):
-    customer_id: uuid.UUID
-    score: int
-    at_risk: bool
-    reasons: list[dict[str, object]]
-    lost_deals: int
-    lost_reasons: dict[str, int]
-    as_of: datetime
 
 
 class WinBackItem(BaseModel):
@@ -107,20 +96,4 @@ async def get_churn_risk(
     principal: Annotated[Principal, require_roles(*READERS)],
 ) -> ChurnRiskOut:
     customer = await load_customer(session, customer_id)
-    now = utcnow()
-    signals = await stored_signals(session, customer_id)
-    freq_trend, value_trend = await trends(session, customer_id, now, settings.value_window_days)
-    risk = risk_of(customer.last_purchase_at, signals, settings, now, freq_trend, value_trend)
-    lost_deals, lost_reasons = (signals.lost_deals, dict(signals.lost_reasons)) if signals else (0, {})
-    # Lost deals follow sales' read rule: a rep counts (and reads the reasons of) their own only.
-    if (seen := await lost_deals_seen_by(session, principal, customer.id)) is not None:
-        lost_deals, lost_reasons = seen
-    return ChurnRiskOut(
-        customer_id=customer.id,
-        score=risk.score,
-        at_risk=risk.score >= settings.churn_risk_threshold,
-        reasons=risk.reasons,
-        lost_deals=lost_deals,
-        lost_reasons=lost_reasons,
-        as_of=now,
-    )
+    return await churn_risk_of(session, settings, principal, customer)

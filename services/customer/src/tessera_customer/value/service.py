@@ -20,8 +20,11 @@ from tessera_customer.lifecycle.service import transition
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
+from tessera_customer.timeline.visibility import lost_deals_seen_by
 from tessera_customer.value import rules, setbased
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase, TierChange
+from tessera_customer.value.schemas import ChurnRiskOut
+from tessera_shared.auth import Principal
 from tessera_shared.db import MoneySum, dialect_name, new_id, unit_of_work, utcnow
 from tessera_shared.events.contracts import CustomerTierChanged
 from tessera_shared.http.pagination import PageParams
@@ -143,6 +146,29 @@ async def trends(session: AsyncSession, customer_id: uuid.UUID, as_of: datetime,
     recent_value = sum((a for a, t in payments if t > middle), Decimal(0))
     previous_value = sum((a for a, t in payments if t <= middle), Decimal(0))
     return rules.trend(int(previous or 0), int(recent or 0)), rules.trend(previous_value, recent_value)
+
+
+async def churn_risk_of(
+    session: AsyncSession, settings: CustomerSettings, principal: Principal, customer: Customer
+) -> ChurnRiskOut:
+    """The customer's churn risk now, with its reasons and the lost deals the principal may see."""
+    now = utcnow()
+    signals = await stored_signals(session, customer.id)
+    freq_trend, value_trend = await trends(session, customer.id, now, settings.value_window_days)
+    risk = risk_of(customer.last_purchase_at, signals, settings, now, freq_trend, value_trend)
+    lost_deals, lost_reasons = (signals.lost_deals, dict(signals.lost_reasons)) if signals else (0, {})
+    # Lost deals follow sales' read rule: a rep counts (and reads the reasons of) their own only.
+    if (seen := await lost_deals_seen_by(session, principal, customer.id)) is not None:
+        lost_deals, lost_reasons = seen
+    return ChurnRiskOut(
+        customer_id=customer.id,
+        score=risk.score,
+        at_risk=risk.score >= settings.churn_risk_threshold,
+        reasons=risk.reasons,
+        lost_deals=lost_deals,
+        lost_reasons=lost_reasons,
+        as_of=now,
+    )
 
 
 async def win_back_page(
