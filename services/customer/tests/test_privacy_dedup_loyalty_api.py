@@ -55,11 +55,15 @@ class TestExportAndErase:
         assert {e["kind"] for e in data["timeline"]} >= {"deal.won", "customer.created"}
         assert len(data["purchases"]) == 1 and data["status_history"][0]["to_status"] == "first_time"
         await app.state.runtime.rows.flush()  # reads are audited behind the request
+        # Each export lists the reads audited before it; its own row is written behind the request
+        # (every 0.2 s), so on a slow machine it may already be there too.
         again = (await client.get(f"/v1/customers/{c['id']}/export", headers=admin)).json()
-        assert [(a["principal"], a["action"]) for a in again["access_log"]] == [("dpo", "export")]
+        seen = [(a["principal"], a["action"]) for a in again["access_log"]]
+        assert seen in ([("dpo", "export")], [("dpo", "export")] * 2)
         await app.state.runtime.rows.flush()
         third = (await client.get(f"/v1/customers/{c['id']}/export", headers=admin)).json()
-        assert [(a["principal"], a["action"]) for a in third["access_log"]] == [("dpo", "export")] * 2
+        seen = [(a["principal"], a["action"]) for a in third["access_log"]]
+        assert seen in ([("dpo", "export")] * 2, [("dpo", "export")] * 3)
         assert (
             await client.get(f"/v1/customers/{c['id']}/export", headers=bearer(app, "m", "sales_manager"))
         ).status_code == 403
