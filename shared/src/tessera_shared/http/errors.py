@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tessera_shared.errors import DomainError, field_error, invalid_input_detail
 from tessera_shared.trace_context import request_id_var
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
             message = f"unknown field '{loc[-1]}'"
         else:
             field = _field_name(loc)
-        out.append({"field": field, "location": str(loc[0]) if loc else "body", "message": message, "type": kind})
+        out.append(field_error(field, message, str(loc[0]) if loc else "body", kind))
     return out
 
 
@@ -126,8 +127,8 @@ def _unparseable_body(request: Request, cause: BaseException | None) -> Response
         message = "malformed JSON: not UTF-8 text"
     else:
         message = "the body cannot be parsed"
-    errors = [{"field": "body", "location": "body", "message": message, "type": "json_invalid"}]
-    return problem_response(422, detail="invalid input: body", instance=request.url.path, errors=errors)
+    errors = [field_error("body", message, "body", "json_invalid")]
+    return problem_response(422, detail=invalid_input_detail(["body"]), instance=request.url.path, errors=errors)
 
 
 # Raised by the database driver when it cannot reach or open the database: transient, a 503.
@@ -180,11 +181,22 @@ def install_problem_handlers(app: FastAPI) -> None:
             **exc.extra,
         )
 
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        return problem_response(
+            exc.status,
+            slug=exc.problem_slug(),
+            detail=exc.detail,
+            instance=request.url.path,
+            headers=exc.headers,
+            **exc.members(),
+        )
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = validation_errors(exc)
-        fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
-        return problem_response(422, detail=f"invalid input: {fields}", instance=request.url.path, errors=errors)
+        detail = invalid_input_detail(e["field"] for e in errors)
+        return problem_response(422, detail=detail, instance=request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

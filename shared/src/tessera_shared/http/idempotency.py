@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera_shared.auth import CurrentPrincipal, Principal
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
+from tessera_shared.errors import InvalidInput, field_error
 from tessera_shared.http.errors import Problem
 from tessera_shared.infra_tables import idempotency_keys
 
@@ -35,12 +36,7 @@ class Idempotency:
         self._principal = principal.subject
         self.key = request.headers.get(HEADER)
         if self.key is not None and not (0 < len(self.key) <= MAX_KEY_LENGTH):
-            raise Problem(
-                422,
-                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters",
-                slug="validation-error",
-                errors=[{"field": HEADER, "location": "header", "message": "invalid length"}],
-            )
+            raise InvalidInput(HEADER, f"must be 1 to {MAX_KEY_LENGTH} characters", "header")
 
     def _hash(self, body: BaseModel | dict[str, Any] | None) -> str:
         payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
@@ -79,7 +75,7 @@ class Idempotency:
                 422,
                 f"this {HEADER} was used for a different request",
                 slug="idempotency-key-reused",
-                errors=[{"field": HEADER, "location": "header", "message": "reused for a different request"}],
+                errors=[field_error(HEADER, "reused for a different request", "header")],
             )
         headers = {**(row.response_headers or {}), "Idempotent-Replayed": "true"}
         return JSONResponse(row.response_body, status_code=row.status_code, headers=headers)

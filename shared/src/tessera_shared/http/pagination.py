@@ -20,7 +20,7 @@ from sqlalchemy import Select, and_, literal, or_
 from sqlalchemy.orm import Mapped, QueryableAttribute
 from sqlalchemy.types import TypeDecorator
 
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import InvalidInput
 
 T = TypeVar("T")
 MAX_LIMIT = 200
@@ -163,12 +163,7 @@ def decode_cursor(cursor: str, kinds: int | Sequence[Any]) -> list[Any]:
             values = [_typed(v, k) for v, k in zip(values, kinds, strict=True)]
         return values
     except (ValueError, TypeError, OverflowError, ArithmeticError, binascii.Error, orjson.JSONDecodeError):
-        raise Problem(
-            422,
-            "cursor is not one this API issued",
-            slug="validation-error",
-            errors=[{"field": "cursor", "location": "query", "message": "invalid cursor"}],
-        ) from None
+        raise InvalidInput("cursor", "not a cursor this API issued", "query") from None
 
 
 def _cursor_value(value: Any) -> Any:

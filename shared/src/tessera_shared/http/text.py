@@ -18,6 +18,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tessera_shared.errors import field_error, invalid_input_detail
 from tessera_shared.http.errors import problem_response
 
 NUL = "\x00"
@@ -149,8 +150,8 @@ class RejectNulMiddleware:
     async def _reject(scope: Scope, receive: Receive, send: Send, field: str, location: str) -> None:
         response = problem_response(
             422,
-            detail=f"invalid input: {field}",
+            detail=invalid_input_detail([field]),
             instance=scope.get("path"),
-            errors=[{"field": field, "location": location, "message": MESSAGE, "type": "value_error"}],
+            errors=[field_error(field, MESSAGE, location)],
         )
         await response(scope, receive, send)
