@@ -12,6 +12,7 @@ from sqlalchemy import exc as sa_exc
 
 from tessera_shared.auth import TokenCodec
 from tessera_shared.db import new_id
+from tessera_shared.errors import InvalidInput
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.pagination import decode_cursor, encode_cursor
 
@@ -134,10 +135,10 @@ def test_cursor_round_trip() -> None:
 
 @pytest.mark.parametrize("bad", ["", "!!!", encode_cursor([1, 2])])
 def test_bad_cursor_is_a_422_naming_cursor(bad: str) -> None:
-    with pytest.raises(Problem) as err:
+    with pytest.raises(InvalidInput) as err:
         decode_cursor(bad, 1)
     assert err.value.status == 422
-    assert err.value.extra["errors"][0]["field"] == "cursor"
+    assert err.value.errors[0]["field"] == "cursor"
 
 
 def test_cursors_are_signed_and_typed_by_their_columns() -> None:
@@ -164,7 +165,7 @@ def test_cursors_are_signed_and_typed_by_their_columns() -> None:
     assert decode_cursor(issued, columns) == values
     pagination.configure_cursor_key("another replica's key")
     try:
-        with pytest.raises(Problem):  # signed with another key
+        with pytest.raises(InvalidInput):  # signed with another key
             decode_cursor(issued, columns)
         assert decode_cursor(encode_cursor(["x"]), 1) == ["x"]
     finally:
@@ -186,7 +187,7 @@ def test_cursors_are_signed_and_typed_by_their_columns() -> None:
     ]:
         raw = orjson.dumps([wrong])
         forged = base64.urlsafe_b64encode(pagination._signature(raw) + raw).decode()
-        with pytest.raises(Problem) as err:
+        with pytest.raises(InvalidInput) as err:
             decode_cursor(forged, (column,))
         assert err.value.status == 422, wrong
 
