@@ -56,7 +56,11 @@ async def databases(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
     await factory.drop_all()
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
+# TESSERA_TEST_BACKENDS=postgres narrows a local run to one database.
+BACKENDS = [b for b in os.environ.get("TESSERA_TEST_BACKENDS", "postgres,sqlite").split(",") if b]
+
+
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """Run the test on both databases the services support."""
     name: str = request.param
