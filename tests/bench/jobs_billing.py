@@ -70,7 +70,7 @@ async def overdue_job(
     """Seed n open issued invoices, run the job the scheduler runs (``run_overdue`` with the
     service's session factory) as of ``as_of``, and report its time and effects. ``worst_case``:
     every invoice is newly overdue."""
-    from tessera_billing.collections.service import run_overdue
+    from tessera_billing.dunning.service import run_overdue
     from tessera_billing.settings import BillingSettings
     from tessera_shared.db import create_engine, session_factory
 

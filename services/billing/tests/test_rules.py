@@ -8,7 +8,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from tessera_billing.collections.rules import (
+from tessera_billing.credit.rules import credit_check, worse_rating
+from tessera_billing.dunning.rules import (
     days_overdue,
     dunning_action,
     dunning_step_due,
@@ -16,7 +17,6 @@ from tessera_billing.collections.rules import (
     is_overdue,
     overdue_cutoff,
 )
-from tessera_billing.credit.rules import credit_check, worse_rating
 from tessera_billing.invoices.rules import (
     InvalidTransition,
     LineInput,

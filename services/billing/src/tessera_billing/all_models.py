@@ -1,7 +1,7 @@
 """Importing this module registers every billing table on the service's metadata."""
 
-from tessera_billing.collections import models as _collections  # noqa: F401
 from tessera_billing.credit import models as _credit  # noqa: F401
+from tessera_billing.dunning import models as _dunning  # noqa: F401
 from tessera_billing.invoices import models as _invoices  # noqa: F401
 from tessera_billing.ledger import models as _ledger  # noqa: F401
 from tessera_billing.payments import models as _payments  # noqa: F401

@@ -7,12 +7,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from tessera_billing import all_models as _all_models  # noqa: F401 - registers every table
-from tessera_billing.collections.handlers import on_ticket_closed, on_ticket_opened
-from tessera_billing.collections.router import router as collections_router
-from tessera_billing.collections.service import run_overdue
 from tessera_billing.credit.handlers import customer_created_handler
 from tessera_billing.credit.router import router as credit_router
 from tessera_billing.customers.handlers import on_customer_erased, on_customer_merged
+from tessera_billing.dunning.handlers import on_ticket_closed, on_ticket_opened
+from tessera_billing.dunning.router import router as dunning_router
+from tessera_billing.dunning.service import run_overdue
 from tessera_billing.invoices.handlers import deal_won_handler
 from tessera_billing.invoices.router import router as invoices_router
 from tessera_billing.models import metadata
@@ -40,7 +40,7 @@ def spec(settings: BillingSettings) -> ServiceSpec:
         title="Tessera billing service",
         description="Invoices, payments, credit control, overdue and dunning, ageing, write-offs.",
         routers=[
-            collections_router,
+            dunning_router,
             invoices_router,
             payments_router,
             credit_router,

@@ -6,9 +6,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from tessera_billing.collections.models import InvoiceDispute
 from tessera_billing.credit.models import CreditProfile
 from tessera_billing.credit.rules import worse_rating
+from tessera_billing.dunning.models import InvoiceDispute
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.ledger import receivables
 from tessera_billing.ledger.models import LedgerEntry

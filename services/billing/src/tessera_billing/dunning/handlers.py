@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_billing.collections.models import InvoiceDispute
+from tessera_billing.dunning.models import InvoiceDispute
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import TicketClosed, TicketOpened
 

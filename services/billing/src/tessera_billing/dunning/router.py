@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from tessera_billing.api import SettingsDep, today
-from tessera_billing.collections.service import run_overdue
+from tessera_billing.dunning.service import run_overdue
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.http.inputs import IsoDate
 

@@ -17,8 +17,8 @@ from sqlalchemy import Exists, and_, case, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from tessera_billing.collections.models import InvoiceDispute
-from tessera_billing.collections.rules import days_overdue, dunning_action, dunning_thresholds, overdue_cutoff
+from tessera_billing.dunning.models import InvoiceDispute
+from tessera_billing.dunning.rules import days_overdue, dunning_action, dunning_thresholds, overdue_cutoff
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.invoices.rules import TRANSITIONS, InvoiceStatus
 from tessera_billing.money import quantize
