@@ -20,20 +20,21 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tessera_shared.events.contracts  # noqa: F401 - every contract type is known
 from tessera_shared import faults
+from tessera_shared.consumer.dead_letters import DeadLetters
+from tessera_shared.consumer.handlers import Batched, Handler, PermanentError
+from tessera_shared.consumer.items import Item, is_transient, runs
 from tessera_shared.db import unit_of_work, upsert
-from tessera_shared.events.envelope import CloudEvent, EventData, event_model, parse_envelope
+from tessera_shared.events.envelope import event_model, parse_envelope
 from tessera_shared.infra_tables import inbox
 from tessera_shared.kafka_log import OUTAGE, is_kafka_failure
 from tessera_shared.observability import (
@@ -57,89 +58,6 @@ ROUND_RECORDS = 32
 # all in one transaction, the others' ROUND_RECORDS per transaction.
 POLL_RECORDS = 200
 
-D = TypeVar("D", bound=EventData)
-
-Handler: TypeAlias = Callable[[AsyncSession, CloudEvent, D], Awaitable[None]]
-"""A reaction to events whose data is a ``D``: ``Handler[DealWon]`` takes a ``DealWon``.
-
-A runner's handlers are a ``Mapping[str, Handler[Any]]`` keyed by event type: the runner gives each
-handler the data model its key names (``event_model``), a pairing a dict's value type cannot state,
-so any handler of any data model is accepted (a bare ``Handler`` in unchecked code means the same)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Batched(Generic[D]):
-    """A handler that applies a run of events of one type with a few statements for all of them
-    (a local copy kept from another service's facts, say): ``apply(session, [(event, data), ...])``.
-
-    When a poll applies without failures, each run of consecutive new records of the type (in a
-    partition's order) is given at once; in the careful rounds after a failure it is called with one
-    event at a time. Either way the session's pending objects are flushed first (its statements may
-    be Core ones, which do not flush). The run shares its first event's trace context, so a batched
-    handler publishes no events of its own."""
-
-    apply: Callable[[AsyncSession, list[tuple[CloudEvent, D]]], Awaitable[None]]
-
-    async def __call__(self, session: AsyncSession, event: CloudEvent, data: D) -> None:
-        await self.many(session, [(event, data)])
-
-    async def many(self, session: AsyncSession, events: list[tuple[CloudEvent, D]]) -> None:
-        await session.flush()  # its statements see what the handlers before it wrote
-        await self.apply(session, events)
-
-
-class PermanentError(Exception):
-    """Raised by a handler when retrying cannot help: the message goes to the DLQ at once."""
-
-
-# deadlock_detected, serialization_failure: the transaction lost a race, the message is fine.
-_RETRY_SQLSTATES = {"40P01", "40001"}
-
-
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, IntegrityError):
-        return False
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRY_SQLSTATES:
-        return True  # a round holds locks longer than one message did: a deadlock is retried
-    return isinstance(exc, (ConnectionError, TimeoutError, OSError))
-
-
-@dataclass(slots=True, eq=False)
-class _Item:
-    """A polled record and how far it got."""
-
-    record: ConsumerRecord
-    event: CloudEvent | None = None
-    handler: Handler[Any] | None = None  # None: nothing to apply (skipped, or parked at once)
-    park: tuple[BaseException, str] | None = None
-    attempts: int = 0
-    done: bool = False  # applied (or found already applied) in the last round's transaction
-    applied: bool = False
-
-    @property
-    def target(self) -> tuple[CloudEvent, Handler[Any]]:
-        """The event and its handler, of an item that has a handler (only those are claimed,
-        applied, retried or counted: an item is given a handler only with its event)."""
-        if self.event is None or self.handler is None:
-            raise RuntimeError("an item without a handler has nothing to apply")
-        return self.event, self.handler
-
-
-def _runs(items: list[_Item]) -> Iterator[list[_Item]]:
-    """Consecutive items with the same batched handler together; every other item alone."""
-    run: list[_Item] = []
-    for item in items:
-        if run and not (isinstance(item.handler, Batched) and item.handler is run[0].handler):
-            yield run
-            run = []
-        run.append(item)
-    if run:
-        yield run
-
 
 class ConsumerRunner:
     def __init__(
@@ -161,13 +79,10 @@ class ConsumerRunner:
         self._sessions = sessions
         self._handlers = dict(handlers)
         self._consumer_factory = consumer_factory
-        self._producer_factory = producer_factory
-        self._dlq_topic = dlq_topic
-        self._group_id = group_id
+        self._dead_letters = DeadLetters(producer_factory, dlq_topic, group_id)
         self._max_attempts = max_attempts
         self._backoff = retry_backoff
         self._consumer: AIOKafkaConsumer | None = None
-        self._dlq_producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.assigned = asyncio.Event()
@@ -191,11 +106,9 @@ class ConsumerRunner:
 
     async def _close(self) -> None:
         consumer, self._consumer = self._consumer, None
-        producer, self._dlq_producer = self._dlq_producer, None
         if consumer is not None:
             await consumer.stop()
-        if producer is not None:
-            await producer.stop()
+        await self._dead_letters.close()
 
     async def _run(self) -> None:
         backoff = 0.2
@@ -236,21 +149,21 @@ class ConsumerRunner:
         await self._drain(consumer, pending)
         await self._record_lag(consumer)
 
-    def _prepare(self, record: ConsumerRecord) -> _Item:
+    def _prepare(self, record: ConsumerRecord) -> Item:
         """What to do with one message: apply it, skip it, or park it at once."""
         try:
             event = parse_envelope(record.value)
         except (ValidationError, ValueError) as exc:
-            return _Item(record, park=(exc, "unparseable"))
+            return Item(record, park=(exc, "unparseable"))
         if event_model(event.type) is None:
             # Not in the contract at all: a malformed or foreign message, not a newer fact.
-            return _Item(record, park=(LookupError(f"unknown event type {event.type!r}"), "unknown"))
+            return Item(record, park=(LookupError(f"unknown event type {event.type!r}"), "unknown"))
         handler = self._handlers.get(event.type)
         if handler is None:
             EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
-        return _Item(record, event=event, handler=handler)
+        return Item(record, event=event, handler=handler)
 
-    async def _drain(self, consumer: AIOKafkaConsumer, pending: dict[TopicPartition, deque[_Item]]) -> None:
+    async def _drain(self, consumer: AIOKafkaConsumer, pending: dict[TopicPartition, deque[Item]]) -> None:
         """Apply a poll's records, then commit their offsets: in transactions without savepoints
         (_apply_whole), or after a handler failed, carefully in rounds of one transaction each until
         the failing record is settled (applied or parked), then without savepoints again.
@@ -273,7 +186,7 @@ class ConsumerRunner:
                     failed = await self._apply_round(pending, solo=solo)
                 CONSUMER_TRANSACTIONS.labels(self.service, "poll" if whole else "careful").inc()
             except Exception as exc:
-                if not _is_transient(exc):
+                if not is_transient(exc):
                     if solo:
                         raise
                     if whole:
@@ -323,7 +236,7 @@ class ConsumerRunner:
             if delay:
                 await self._sleep(delay)
 
-    async def _settle(self, item: _Item) -> None:
+    async def _settle(self, item: Item) -> None:
         """After the round's commit, before the offset's: count, park, and the test hooks."""
         if item.park is not None:
             exc, kind = item.park
@@ -348,7 +261,7 @@ class ConsumerRunner:
             position = await consumer.position(tp)
             CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(high - position, 0))
 
-    async def _apply_whole(self, pending: dict[TopicPartition, deque[_Item]]) -> None:
+    async def _apply_whole(self, pending: dict[TopicPartition, deque[Item]]) -> None:
         """The pending records in one transaction without savepoints: one INSERT claims the new
         events in the inbox, then their handlers run in each partition's order. Any failure
         rolls it all back (the caller then applies the records carefully).
@@ -356,7 +269,7 @@ class ConsumerRunner:
         Records of batched handlers all go in; records handled one by one at most ROUND_RECORDS
         per transaction, so that their locks (a billing total's row, say) are not held for a
         whole poll's worth of work; the rest wait for the next transaction."""
-        items: list[_Item] = []
+        items: list[Item] = []
         singles = 0
         for item in (item for queue in pending.values() for item in queue):
             if item.handler is not None and not isinstance(item.handler, Batched):
@@ -365,7 +278,7 @@ class ConsumerRunner:
                 items.append(item)
         async with unit_of_work(self._sessions) as session:
             claimed = await self._claim(session, [item for item in items if item.handler is not None])
-            for run in _runs([item for item in items if item in claimed]):
+            for run in runs([item for item in items if item in claimed]):
                 handler = run[0].target[1]
                 events = [(event, event.typed_data()) for event in (item.target[0] for item in run)]
                 try:
@@ -375,7 +288,7 @@ class ConsumerRunner:
                         else:
                             await handler(session, *events[0])
                 except Exception as exc:
-                    if len(run) == 1 and not _is_transient(exc):
+                    if len(run) == 1 and not is_transient(exc):
                         run[0].attempts += 1  # its first attempt: the careful rounds make the others
                     raise
                 for item in run:
@@ -383,10 +296,10 @@ class ConsumerRunner:
         for item in items:
             item.done = True
 
-    async def _claim(self, session: AsyncSession, items: list[_Item]) -> set[_Item]:
+    async def _claim(self, session: AsyncSession, items: list[Item]) -> set[Item]:
         """The items whose events are new: their inbox rows are inserted by one statement. An
         event delivered twice within the poll is claimed by its first record."""
-        first: dict[tuple[str, str], _Item] = {}
+        first: dict[tuple[str, str], Item] = {}
         for item in items:
             event = item.target[0]
             first.setdefault((event.source, event.id), item)
@@ -410,14 +323,14 @@ class ConsumerRunner:
         return {first[(source, event_id)] for source, event_id in new}
 
     async def _apply_round(
-        self, pending: dict[TopicPartition, deque[_Item]], *, solo: bool
-    ) -> dict[TopicPartition, tuple[_Item, Exception]]:
+        self, pending: dict[TopicPartition, deque[Item]], *, solo: bool
+    ) -> dict[TopicPartition, tuple[Item, Exception]]:
         """One transaction over up to ROUND_RECORDS records, each partition's in order, each in its
         own savepoint; returns each partition's failed record (the records after it wait).
         ``solo`` applies only the first record, so that a failure no savepoint caught has one owner."""
-        failed: dict[TopicPartition, tuple[_Item, Exception]] = {}
+        failed: dict[TopicPartition, tuple[Item, Exception]] = {}
         budget = 1 if solo else ROUND_RECORDS
-        current: tuple[TopicPartition, _Item] | None = None
+        current: tuple[TopicPartition, Item] | None = None
         try:
             async with unit_of_work(self._sessions) as session:
                 for tp, items in pending.items():
@@ -430,25 +343,25 @@ class ConsumerRunner:
                             try:
                                 item.applied = await self._traced(session, item)
                             except Exception as exc:
-                                if _is_transient(exc):
+                                if is_transient(exc):
                                     raise  # the connection is gone: the whole round is retried
                                 failed[tp] = (item, exc)
                                 break
                         item.done = True
         except Exception as exc:
-            if not solo or current is None or _is_transient(exc):
+            if not solo or current is None or is_transient(exc):
                 raise
             tp, item = current
             item.done = False
             return {tp: (item, exc)}
         return failed
 
-    async def _traced(self, session: AsyncSession, item: _Item) -> bool:
+    async def _traced(self, session: AsyncSession, item: Item) -> bool:
         with self._consuming(item):
             return await self._apply(session, item)
 
     @contextmanager
-    def _consuming(self, item: _Item) -> Iterator[None]:
+    def _consuming(self, item: Item) -> Iterator[None]:
         """The handler's context: its span continues the trace of the request that produced the
         event (or, without a tracer, the events it publishes carry that trace on)."""
         event = item.target[0]
@@ -472,7 +385,7 @@ class ConsumerRunner:
         finally:
             traceparent_var.reset(token)
 
-    async def _apply(self, session: AsyncSession, item: _Item) -> bool:
+    async def _apply(self, session: AsyncSession, item: Item) -> bool:
         """The inbox row and the handler's effect, in a savepoint; False for a redelivery."""
         event, handler = item.target
         data = event.typed_data()
@@ -483,46 +396,7 @@ class ConsumerRunner:
         return True
 
     async def _dead_letter(self, record: ConsumerRecord, exc: BaseException, *, attempts: int, event_type: str) -> None:
-        log.error(
-            "message sent to the dead-letter topic",
-            extra={
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "event_type": event_type,
-                "error": repr(exc),
-            },
-        )
-        headers = [
-            ("dlq-error", repr(exc)[:4000].encode()),
-            ("dlq-error-type", type(exc).__name__.encode()),
-            ("dlq-origin-topic", record.topic.encode()),
-            ("dlq-origin-partition", str(record.partition).encode()),
-            ("dlq-origin-offset", str(record.offset).encode()),
-            ("dlq-consumer-group", self._group_id.encode()),
-            ("dlq-attempts", str(attempts).encode()),
-            ("dlq-failed-at", datetime.now(UTC).isoformat().encode()),
-            *[(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq-")],
-        ]
-        backoff = 0.5
-        while True:
-            try:
-                if self._dlq_producer is None:
-                    producer = self._producer_factory()
-                    await producer.start()
-                    self._dlq_producer = producer
-                await self._dlq_producer.send_and_wait(
-                    self._dlq_topic, value=record.value, key=record.key, headers=headers
-                )
-                break
-            except Exception as exc2:
-                # The offset must not move past a message that is neither applied nor parked.
-                log.warning("dead-letter publish failed, retrying", extra={"error": repr(exc2)})
-                if self._dlq_producer is not None:
-                    await self._dlq_producer.stop()
-                    self._dlq_producer = None
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        await self._dead_letters.park(record, exc, attempts=attempts, event_type=event_type)
         self.dead_lettered += 1
         DLQ_MESSAGES.labels(self.service).inc()
         EVENTS_CONSUMED.labels(self.service, event_type, "dead_lettered").inc()
