@@ -18,11 +18,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+
+from tessera_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +121,20 @@ def http_feed(
         return parse_feed(r.json())
 
     return client, fetch
+
+
+@asynccontextmanager
+async def revocation_feed(app: FastAPI, service: str, settings: ServiceSettings) -> AsyncIterator[None]:
+    """Every process but the gateway (which reads its own table) follows the gateway's revocations."""
+    if service == "gateway" or not settings.token_revocations:
+        yield
+        return
+    client, fetch = http_feed(settings.gateway_url)
+    poller = RevocationPoller(app.state.revoked_tokens, fetch, settings.token_revocations_poll_seconds)
+    task = asyncio.create_task(poller.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.aclose()

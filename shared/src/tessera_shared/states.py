@@ -10,24 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from tessera_shared.errors import InvalidTransition
 
+S = TypeVar("S", bound=str)
+
 
 @dataclass(frozen=True)
-class StateMachine:
+class StateMachine(Generic[S]):
     """``entity`` names the thing in messages ("invoice"); ``order`` fixes how ``allowed`` lists."""
 
     entity: str
-    transitions: Mapping[str, Iterable[str]]
+    transitions: Mapping[S, Iterable[S]]
     order: tuple[str, ...] = field(default=())
+    _table: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         table = {str(k): frozenset(str(s) for s in v) for k, v in self.transitions.items()}
         unknown = {s for targets in table.values() for s in targets} - table.keys()
         if unknown:
             raise ValueError(f"{self.entity}: transitions to undeclared states {sorted(unknown)}")
-        object.__setattr__(self, "transitions", table)
+        object.__setattr__(self, "_table", table)
         if not self.order:
             object.__setattr__(self, "order", tuple(table))
 
@@ -37,14 +41,14 @@ class StateMachine:
 
     def allowed(self, current: str) -> list[str]:
         """The states ``current`` may move to, in the machine's order (none from an unknown state)."""
-        targets = self.transitions.get(current, frozenset())
-        return [s for s in self.order if s in targets]
+        targets = self._table.get(str(current), frozenset())
+        return [s for s in self.states if s in targets]
 
     def can(self, current: str, requested: str) -> bool:
-        return requested in self.transitions.get(current, frozenset())
+        return str(requested) in self._table.get(str(current), frozenset())
 
     def is_final(self, current: str) -> bool:
-        return not self.transitions.get(current)
+        return not self._table.get(str(current))
 
     def check(self, current: str, requested: str, *, reason: Callable[[str, str], str] | None = None) -> None:
         """Refuse a move the table does not hold; ``reason`` words the detail."""

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tessera_shared.app import ServiceSpec, collector_tuned, create_service_app
+from tessera_shared.app import ServiceSpec, create_service_app
+from tessera_shared.process import collector_tuned
 from tessera_shared.settings import ServiceSettings
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import running
