@@ -1,0 +1,357 @@
+"""The local copy of customers a service keeps from the customer service's facts: one component.
+
+Sales, the service desk and billing each keep a ``known_customers`` table from ``crm.customer``
+(customer.created, customer.updated, customer.merged, customer.erased; the desk also
+customer.tier_changed). This module is that copy, written once; a service configures it.
+
+The table (``KnownCustomerFields``, a column set each service's table model inherits, so the
+table lands in the service's own metadata beside its other tables)::
+
+    class KnownCustomer(Base, KnownCustomerFields, table=True):
+        service_level: str = ...  # a service's own extra columns, if any
+
+    customer_id PK | name | owner_id (indexed) | status | tier | tier_changed_at
+    | merged_into | erased_at | version | updated_at
+
+Conventions, the same in every service:
+
+* ``name`` is ``UNNAMED`` (``""``) while the row was made by another fact before its
+  customer.created (a tier change, a merge, an erasure, a desk's service level): customer.created
+  then fills in the name and owner. It is ``ERASED`` (``"[erased]"``) once the customer is erased,
+  and nothing names an erased row again. The same ``ERASED`` marker is what scrubs write over
+  personal texts in a service's own records (a lead's name, a ticket's subject).
+* ``merged_into``: set on a merged-away id by customer.merged; the id lives on as an alias of the
+  survivor (rows aliasing the merged id are pointed on to the survivor too). ``known`` follows it.
+* ``erased_at``: set by customer.erased; the row stays (the id is known to be gone).
+* ``status``: the customer's status as customer.created announced it; ``None`` while not announced.
+  Merges and erasures do not write it: ``merged_into`` and ``erased_at`` tell those apart.
+* ``tier`` / ``tier_changed_at``: kept by ``tier_changed`` where a service subscribes it (the desk);
+  a late, older announcement never undoes a newer tier. ``DEFAULT_TIER`` otherwise.
+* ``version``: the customer record's version last applied; a late, older customer.updated loses.
+
+What a service configures (``KnownCustomers(model, repoint=..., scrubs=..., on_merged=..., on_erased=...)``):
+the models whose ``customer_id`` a merge re-points to the survivor (``Repoint``), the values an
+erasure writes over its records (``Scrub``), and hooks for work of its own (billing's credit
+profile fold, the desk's re-tiering of open tickets). Its handlers: ``created()`` (batched, with
+further batched work of the service's own), ``updated``, ``merged``, ``erased``, ``tier_changed()``.
+Its lookup: ``known(session, customer_id)``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Generic, TypeAlias, TypeVar
+
+from sqlalchemy import case, func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Field, SQLModel
+
+from tessera_shared.consumer import Batched
+from tessera_shared.db import UTCDateTime, table_of, upsert, utcnow
+from tessera_shared.events import CloudEvent
+from tessera_shared.events.contracts import (
+    CustomerCreated,
+    CustomerErased,
+    CustomerMerged,
+    CustomerTierChanged,
+    CustomerUpdated,
+)
+
+TABLE = "known_customers"
+UNNAMED = ""
+"""The name of a row made before its customer.created; that event fills it in."""
+ERASED = "[erased]"
+"""The name of an erased customer, and what scrubs write over personal texts."""
+DEFAULT_TIER = "ordinary"
+MAX_HOPS = 10
+"""How many merge aliases ``known`` follows at most (a chain is normally one hop: merges compact it)."""
+
+
+class KnownCustomerFields(SQLModel):
+    """The columns of every service's ``known_customers`` table (a service's table model inherits
+    them after its own base: ``class KnownCustomer(Base, KnownCustomerFields, table=True)``)."""
+
+    __tablename__: ClassVar[str] = TABLE
+
+    customer_id: uuid.UUID = Field(primary_key=True)
+    name: str = Field(default=UNNAMED, max_length=200)
+    owner_id: str | None = Field(default=None, max_length=200, index=True)
+    status: str | None = Field(default=None, max_length=20)
+    tier: str = Field(default=DEFAULT_TIER, max_length=20, sa_column_kwargs={"server_default": DEFAULT_TIER})
+    # Guards against a stale tier announcement overwriting a newer one.
+    tier_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set by customer.merged: the id lives on as an alias of the survivor.
+    merged_into: uuid.UUID | None = Field(default=None)
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The customer record's version last applied: a late, older customer.updated never wins.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+R = TypeVar("R", bound=KnownCustomerFields)
+
+
+@dataclass(frozen=True, slots=True)
+class Repoint:
+    """A model whose rows name a customer in ``column``: a merge moves them to the survivor."""
+
+    model: type[SQLModel]
+    column: str = "customer_id"
+
+
+@dataclass(frozen=True, slots=True)
+class Scrub:
+    """Values an erasure writes over a model's rows of the erased customer.
+
+    The rows are those whose ``column`` is the customer, or, for rows that name the customer
+    through another table (a ticket's comments), those ``rows_of(customer_id)`` selects; ``only``
+    narrows them further (rows that still hold something to remove)."""
+
+    model: type[SQLModel]
+    values: Mapping[str, object]
+    column: str = "customer_id"
+    only: tuple[ColumnElement[bool], ...] = ()
+    rows_of: Callable[[uuid.UUID], ColumnElement[bool]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup(Generic[R]):
+    """What the local copy says about ``customer_id``.
+
+    ``row`` is the id's own row (``None``: not known here, perhaps not yet); for a merged id,
+    ``survivor_id`` is where its alias chain ends and ``current`` that survivor's row (``None``
+    when the survivor is not known here yet); for any other id ``current`` is ``row``."""
+
+    customer_id: uuid.UUID
+    row: R | None
+    current: R | None
+    survivor_id: uuid.UUID | None
+
+    @property
+    def unknown(self) -> bool:
+        return self.row is None
+
+    @property
+    def merged(self) -> bool:
+        return self.row is not None and self.row.merged_into is not None
+
+    @property
+    def erased(self) -> bool:
+        return self.row is not None and self.row.erased_at is not None
+
+    @property
+    def usable(self) -> bool:
+        """Known, neither merged away nor erased."""
+        return self.row is not None and not self.merged and not self.erased
+
+
+CreatedWork: TypeAlias = Callable[[AsyncSession, list[tuple[CloudEvent, CustomerCreated]]], Awaitable[None]]
+MergeHook: TypeAlias = Callable[[AsyncSession, CustomerMerged], Awaitable[None]]
+EraseHook: TypeAlias = Callable[[AsyncSession, CustomerErased], Awaitable[None]]
+TierHook: TypeAlias = Callable[[AsyncSession, dict[uuid.UUID, CustomerTierChanged]], Awaitable[None]]
+
+
+class KnownCustomers(Generic[R]):
+    """A service's local customer copy in its table ``model``, with what merges and erasures do to
+    the service's own records."""
+
+    def __init__(
+        self,
+        model: type[R],
+        *,
+        repoint: Sequence[Repoint] = (),
+        scrubs: Sequence[Scrub] = (),
+        on_merged: Sequence[MergeHook] = (),
+        on_erased: Sequence[EraseHook] = (),
+    ) -> None:
+        self.model = model
+        self.repoint = tuple(repoint)
+        self.scrubs = tuple(scrubs)
+        self.on_merged = tuple(on_merged)
+        self.on_erased = tuple(on_erased)
+
+    # -- customer.created ------------------------------------------------------------------------
+
+    def created(self, *also: CreatedWork) -> Batched[CustomerCreated]:
+        """The batched customer.created handler; ``also`` runs after it on the same run of events
+        (billing's credit profiles)."""
+
+        async def apply(session: AsyncSession, events: list[tuple[CloudEvent, CustomerCreated]]) -> None:
+            await self.apply_created(session, events)
+            for work in also:
+                await work(session, events)
+
+        return Batched(apply)
+
+    async def apply_created(self, session: AsyncSession, events: list[tuple[CloudEvent, CustomerCreated]]) -> None:
+        """One statement for the run. A row made early (``UNNAMED``, not erased) learns the name and
+        owner; one an update made first keeps what it has; a status not yet known is learned."""
+        now = utcnow()
+        rows: dict[uuid.UUID, dict[str, object]] = {}
+        for _, data in events:  # a repeat within the run: the first wins
+            rows.setdefault(
+                data.customer_id,
+                {
+                    "customer_id": data.customer_id,
+                    "name": data.name,
+                    "owner_id": data.owner_id,
+                    "status": data.status,
+                    "tier": DEFAULT_TIER,
+                    "version": 1,
+                    "updated_at": now,
+                },
+            )
+        if not rows:
+            return
+        table = table_of(self.model)
+        stmt = upsert(session, table)
+        early = (table.c.name == UNNAMED) & table.c.erased_at.is_(None)
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["customer_id"],
+                set_={
+                    "name": case((early, stmt.excluded.name), else_=table.c.name),
+                    "owner_id": case((early, stmt.excluded.owner_id), else_=table.c.owner_id),
+                    "status": func.coalesce(table.c.status, stmt.excluded.status),
+                },
+                where=early | table.c.status.is_(None),
+            ),
+            list(rows.values()),
+        )
+
+    # -- customer.updated ------------------------------------------------------------------------
+
+    async def updated(self, session: AsyncSession, event: CloudEvent, data: CustomerUpdated) -> None:
+        """Name and owner follow the newest version; an erased row stays erased."""
+        row = await session.get(self.model, data.customer_id)
+        if row is None:
+            session.add(
+                self.model(
+                    customer_id=data.customer_id,
+                    name=data.name,
+                    owner_id=data.owner_id,
+                    version=data.version,
+                    updated_at=data.updated_at,
+                )
+            )
+        elif data.version > row.version and row.erased_at is None:
+            row.name, row.owner_id, row.version, row.updated_at = (
+                data.name,
+                data.owner_id,
+                data.version,
+                data.updated_at,
+            )
+
+    # -- customer.merged -------------------------------------------------------------------------
+
+    async def merged(self, session: AsyncSession, event: CloudEvent, data: CustomerMerged) -> None:
+        """Everything the merged customer had now belongs to the survivor; the merged id becomes
+        its alias (kept even when unknown so far: a record naming the old id finds the survivor).
+        A second delivery finds nothing left to move."""
+        old, new = data.merged_id, data.survivor_id
+        if old == new:
+            return
+        for r in self.repoint:
+            column = table_of(r.model).c[r.column]
+            await session.execute(update(r.model).where(column == old).values({r.column: new}))
+        for hook in self.on_merged:
+            await hook(session, data)
+        table = table_of(self.model)
+        # Aliases of the merged id now alias the survivor: a chain stays one hop long.
+        await session.execute(
+            update(self.model).where(table.c.merged_into == old).values(merged_into=new, updated_at=data.merged_at)
+        )
+        row = await session.get(self.model, old)
+        if row is None:
+            row = self.model(customer_id=old, name=UNNAMED)
+            session.add(row)
+        row.merged_into, row.updated_at = new, data.merged_at
+
+    # -- customer.erased -------------------------------------------------------------------------
+
+    async def erased(self, session: AsyncSession, event: CloudEvent, data: CustomerErased) -> None:
+        """Personal data goes (the configured scrubs, then the hooks); business facts stay. The row
+        is kept, named ``ERASED``, so that the id is known to be gone."""
+        cid = data.customer_id
+        for scrub in self.scrubs:
+            rows = scrub.rows_of(cid) if scrub.rows_of is not None else table_of(scrub.model).c[scrub.column] == cid
+            await session.execute(update(scrub.model).where(rows, *scrub.only).values(dict(scrub.values)))
+        for hook in self.on_erased:
+            await hook(session, data)
+        row = await session.get(self.model, cid)
+        if row is None:
+            row = self.model(customer_id=cid, name=ERASED)
+            session.add(row)
+        row.name, row.erased_at, row.updated_at = ERASED, data.erased_at, data.erased_at
+
+    # -- customer.tier_changed -------------------------------------------------------------------
+
+    def tier_changed(self, then: TierHook | None = None) -> Batched[CustomerTierChanged]:
+        """The batched customer.tier_changed handler; ``then`` gets the customers whose tier moved
+        (each with its newest announcement), e.g. to re-tier their open tickets."""
+
+        async def apply(session: AsyncSession, events: list[tuple[CloudEvent, CustomerTierChanged]]) -> None:
+            changed = await self.apply_tiers(session, events)
+            if changed and then is not None:
+                await then(session, changed)
+
+        return Batched(apply)
+
+    async def apply_tiers(
+        self, session: AsyncSession, events: list[tuple[CloudEvent, CustomerTierChanged]]
+    ) -> dict[uuid.UUID, CustomerTierChanged]:
+        """The run's newest tier per customer, in one statement; returns those that changed a row (a
+        row is made early for a customer not seen yet: its name follows with customer.created)."""
+        newest: dict[uuid.UUID, CustomerTierChanged] = {}
+        for _, data in events:
+            seen = newest.get(data.customer_id)
+            if seen is None or data.changed_at > seen.changed_at:
+                newest[data.customer_id] = data
+        if not newest:
+            return {}
+        table = table_of(self.model)
+        stmt = upsert(session, table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["customer_id"],
+            set_={
+                "tier": stmt.excluded.tier,
+                "tier_changed_at": stmt.excluded.tier_changed_at,
+                "updated_at": stmt.excluded.updated_at,
+            },
+            # An older announcement arriving late must not undo a newer tier.
+            where=table.c.tier_changed_at.is_(None) | (table.c.tier_changed_at < stmt.excluded.tier_changed_at),
+        ).returning(table.c.customer_id)
+        rows = [
+            {
+                "customer_id": d.customer_id,
+                "name": UNNAMED,
+                "tier": d.to_tier,
+                "tier_changed_at": d.changed_at,
+                "version": 1,
+                "updated_at": d.changed_at,
+            }
+            for d in newest.values()
+        ]
+        changed: set[uuid.UUID] = set((await session.execute(stmt, rows)).scalars())
+        return {cid: newest[cid] for cid in newest if cid in changed}
+
+    # -- the lookup ------------------------------------------------------------------------------
+
+    async def known(self, session: AsyncSession, customer_id: uuid.UUID) -> Lookup[R]:
+        """What this copy knows of ``customer_id``, following a merge alias (at most ``MAX_HOPS``
+        hops; a loop ends where it would repeat)."""
+        row = await session.get(self.model, customer_id)
+        current, survivor = row, None
+        seen = {customer_id}
+        while current is not None and current.merged_into is not None and len(seen) <= MAX_HOPS:
+            target = current.merged_into
+            if target in seen:
+                break
+            seen.add(target)
+            survivor = target
+            current = await session.get(self.model, target)
+        return Lookup(customer_id=customer_id, row=row, current=current, survivor_id=survivor)
