@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tessera_shared import process as process_module
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.process import collector_tuned
 from tessera_shared.settings import ServiceSettings
@@ -55,9 +56,8 @@ def test_startup_garbage_is_collected_before_the_first_freeze(
     default_collector: tuple[int, int, int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tessera_shared import app as app_module
 
-    monkeypatch.setattr(app_module, "_startup_garbage_collected", False)  # as in a new process
+    monkeypatch.setattr(process_module, "_startup_garbage_collected", False)  # as in a new process
 
     class Node:
         def __init__(self) -> None:
