@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from tessera_shared.errors import Conflict, InvalidInput, InvalidTransition, NotFound, Unavailable, field_error
 from tessera_shared.http.errors import install_problem_handlers
+from tessera_shared.http.openapi import add_problem_responses
 from tessera_shared.states import StateMachine
 
 INVOICE = StateMachine(
@@ -105,3 +106,44 @@ async def test_the_one_handler_answers_problem_json_for_each_kind() -> None:
 
         r = await client.get("/down")
         assert (r.status_code, r.headers["retry-after"]) == (503, "5")
+
+
+# The OpenAPI document derives each operation's statuses from what its code can raise.
+class CreditHold(Conflict):
+    slug = "credit-hold"
+
+
+def _win(current: str) -> None:
+    INVOICE.check(current, "paid")  # through a module-level state machine
+
+
+def _hold() -> None:
+    raise CreditHold("over the limit")
+
+
+def _merged() -> None:
+    raise Conflict("merged", kind="customer-merged")
+
+
+def test_the_document_lists_the_domain_errors_an_operation_can_raise() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/deals/{deal_id}/win")
+    async def win(deal_id: str) -> None:
+        if deal_id == "x":
+            raise NotFound("deal", deal_id)
+        _win("draft")
+        _hold()
+        _merged()
+        raise InvalidInput("amount", "too many decimals")
+
+    for function in (win, _win, _hold, _merged):  # only this project's code is followed
+        function.__module__ = "tessera_shared.example"
+    doc = add_problem_responses(app.openapi(), app)
+    responses = doc["paths"]["/deals/{deal_id}/win"]["post"]["responses"]
+    assert {"404", "409", "422"} <= responses.keys()
+    conflict = responses["409"]["description"]
+    for slug in ("invalid-transition", "credit-hold", "customer-merged"):
+        assert f"`{slug}`" in conflict, conflict
+    assert "errors" in responses["422"]["description"]

@@ -3,9 +3,12 @@
 FastAPI documents the success answer, the parameters it validates and a 422. Everything else a
 client can get is added here, per operation, from what the route really does:
 
-- **statuses**: every ``Problem(<status>, ..., slug=...)`` the endpoint can reach (its own code,
-  its dependencies, and the functions of this project they call, followed through module
-  globals), so a 409 ``credit-hold`` is declared on ``winDeal`` and nowhere else; 401 and 403
+- **statuses**: every domain error (``tessera_shared.errors``: ``NotFound(...)``,
+  ``Conflict(..., kind=...)``, ``InvalidTransition``, ``InvalidInput``, a service's own
+  subclasses) and every ``Problem(<status>, ..., slug=...)`` the endpoint can reach (its own
+  code, its dependencies, and the functions of this project they call, followed through module
+  globals and the methods of module-level objects such as a ``StateMachine``), so a 409
+  ``credit-hold`` is declared on ``winDeal`` and nowhere else; 401 and 403
   from the auth dependencies, 404 where the path names an entity, 412 where ``If-Match`` is
   checked, 413 where a body is read, 422 where anything is validated, 503 with
   ``Retry-After`` on every route but the probes (the database handlers answer it anywhere);
@@ -38,6 +41,7 @@ from fastapi.routing import APIRoute
 
 # The mechanics whose answers this module documents; none of them imports this module.
 from tessera_shared.auth import principal_from_request
+from tessera_shared.errors import Conflict, DomainError
 from tessera_shared.http.etag import check_if_match
 from tessera_shared.http.idempotency import _idempotency
 
@@ -128,6 +132,27 @@ def operation_id(route: APIRoute) -> str:
 
 _PROBLEM_CALL = re.compile(r"\bProblem\(\s*(\d{3})\b")
 _SLUG = re.compile(r"""\bslug\s*=\s*["']([a-z0-9-]+)["']""")
+_CLASS_CALL = re.compile(r"\b([A-Z][A-Za-z0-9_]*)\(")
+_KIND = re.compile(r"""\bkind\s*=\s*["']([a-z0-9-]+)["']""")
+
+
+def _domain_errors() -> dict[str, list[type[DomainError]]]:
+    """Every DomainError class defined so far, by name (a service's own subclasses included)."""
+    found: dict[str, list[type[DomainError]]] = {}
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.__name__, []).append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def _domain_error_named(name: str, scope: dict[str, Any], known: dict[str, list[type[DomainError]]]) -> Any:
+    value = scope.get(name)
+    if isinstance(value, type) and issubclass(value, DomainError):
+        return value
+    candidates = known.get(name, [])
+    return candidates[0] if len(candidates) == 1 else None  # ``module.Name(`` of a unique class
 
 
 def _call_text(source: str, start: int) -> str:
@@ -153,6 +178,17 @@ def _problems_in(function: Callable[..., Any]) -> frozenset[tuple[int, str | Non
     for match in _PROBLEM_CALL.finditer(source):
         slug = _SLUG.search(_call_text(source, match.start() + len("Problem")))
         found.add((int(match.group(1)), slug.group(1) if slug else None))
+    known = _domain_errors()
+    scope = getattr(function, "__globals__", {})
+    for match in _CLASS_CALL.finditer(source):
+        cls = _domain_error_named(match.group(1), scope, known)
+        if cls is None or cls is DomainError:
+            continue
+        slug_text = cls.slug
+        if issubclass(cls, Conflict):
+            kind = _KIND.search(_call_text(source, match.end() - 1))
+            slug_text = kind.group(1) if kind else slug_text
+        found.add((cls.status, slug_text))
     return frozenset(found)
 
 
@@ -186,6 +222,9 @@ def _functions_of(obj: Any) -> Iterator[Callable[..., Any]]:
                 value = value.__func__
             if isinstance(value, types.FunctionType):
                 yield value
+    elif not isinstance(obj, types.ModuleType) and _ours(type(obj)) and not isinstance(obj, type):
+        # A module-level object of ours (a StateMachine, say): what its methods raise.
+        yield from _functions_of(type(obj))
 
 
 def reachable(roots: Iterable[Callable[..., Any]]) -> tuple[set[tuple[int, str | None]], set[Any]]:
