@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
-from billing_helpers import clerk, closed, deliver, dispute, events, finance, issued_invoice, pay, run
+import pytest
+from billing_helpers import clerk, closed, deliver, dispute, events, finance, issued_invoice, make_app, pay, run
 from fastapi import FastAPI
 
-from tessera_shared.testing.plugin import bearer
+from tessera_billing.dunning.rules import goes_overdue, overdue_cutoff
+from tessera_shared.testing.databases import DatabaseFactory
+from tessera_shared.testing.plugin import bearer, running
 
 
 class TestOverdueRun:
@@ -49,6 +52,52 @@ class TestOverdueRun:
         await run(app, client, "2026-04-21")
         [step] = await events(app, "dunning.step")
         assert (step["step"], step["action"], step["days_overdue"]) == (3, "final_notice", 21)
+
+    @pytest.mark.parametrize("grace", [0, 3])
+    async def test_the_job_runs_the_overdue_rule_at_its_boundaries(
+        self, databases: DatabaseFactory, backend: str, grace: int
+    ) -> None:
+        """Due the day before the cutoff: overdue; on it or after: not yet; partially paid alike."""
+        app = await make_app(databases, backend, overdue_grace_days=grace)
+        as_of = date(2026, 5, 10)
+        cutoff = overdue_cutoff(as_of, grace)
+        dues = {
+            "before": cutoff - timedelta(days=1),
+            "at": cutoff,
+            "after": cutoff + timedelta(days=1),
+            "partial_before": cutoff - timedelta(days=1),
+            "partial_at": cutoff,
+        }
+        async with running(app) as client:
+            cid = uuid.uuid4()
+            ids = {}
+            for name, due in dues.items():
+                inv = await issued_invoice(app, client, cid, issue_date=due - timedelta(days=30), terms=30)
+                assert inv["due_date"] == due.isoformat()
+                ids[name] = inv["id"]
+                if name.startswith("partial"):
+                    r = await pay(app, client, invoice_id=inv["id"], amount="10.00", received_on="2026-05-01")
+                    assert r.status_code == 201, r.text
+            before = {
+                n: (await client.get(f"/v1/invoices/{i}", headers=clerk(app))).json()["status"] for n, i in ids.items()
+            }
+            assert before["partial_before"] == before["partial_at"] == "partially_paid"
+            assert (await run(app, client, as_of.isoformat()))["marked_overdue"] == 2
+            after = {
+                n: (await client.get(f"/v1/invoices/{i}", headers=clerk(app))).json()["status"] for n, i in ids.items()
+            }
+        assert after == {
+            "before": "overdue",
+            "at": "issued",
+            "after": "issued",
+            "partial_before": "overdue",
+            "partial_at": "partially_paid",
+        }
+        for name, due in dues.items():  # the job did what the named rule says, invoice by invoice
+            assert (after[name] == "overdue") == goes_overdue(before[name], due, as_of, grace), name
+        marked = await events(app, "invoice.overdue")
+        assert sorted(e["invoice_id"] for e in marked) == sorted([ids["before"], ids["partial_before"]])
+        assert {e["days_overdue"] for e in marked} == {grace + 1}
 
     async def test_auth_and_bad_date(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         assert (await client.post("/v1/invoices/overdue-run")).status_code == 401

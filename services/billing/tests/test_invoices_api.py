@@ -142,8 +142,13 @@ class TestIssueAndVoid:
         assert r.status_code == 200, r.text
         assert (r.json()["status"], r.json()["due_date"]) == ("issued", "2026-03-03")
         again = await client.post(url, headers=clerk(app))
-        assert again.status_code == 409
-        assert again.json()["allowed_transitions"] == ["overdue", "paid", "partially_paid", "void", "written_off"]
+        assert again.status_code == 409 and again.headers["content-type"] == PROBLEM
+        problem = again.json()
+        assert problem["type"] == "urn:tessera:problem:invalid-transition"
+        assert (problem["current"], problem["requested"]) == ("issued", "issued")
+        assert problem["allowed"] == ["partially_paid", "paid", "overdue", "written_off", "void"]
+        assert problem["detail"] == "an invoice in status issued cannot become issued"
+        assert not {"allowed_transitions", "current_status", "requested_status"} & set(problem)
         assert (await client.post(f"/v1/invoices/{uuid.uuid4()}/issue", headers=clerk(app))).status_code == 404
 
     async def test_void_unpaid_but_not_paid(self, app: FastAPI, client: httpx.AsyncClient) -> None:
@@ -155,6 +160,10 @@ class TestIssueAndVoid:
         assert (await pay(app, client, invoice_id=part["id"], amount="10.00")).status_code == 201
         r = await client.post(f"/v1/invoices/{part['id']}/void", headers=clerk(app))
         assert r.status_code == 409
+        problem = r.json()
+        assert problem["type"] == "urn:tessera:problem:invalid-transition"
+        assert (problem["current"], problem["requested"]) == ("partially_paid", "void")
+        assert problem["allowed"] == ["paid", "overdue", "written_off"]
         assert (
             await client.post(f"/v1/invoices/{part['id']}/void", headers=bearer(app, "r", "sales_rep"))
         ).status_code == 403

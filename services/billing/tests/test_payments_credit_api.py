@@ -72,7 +72,31 @@ class TestRecordPayment:
         await pay(app, client, invoice_id=inv["id"], amount="50.00")
         r = await pay(app, client, invoice_id=inv["id"], amount="1.00")
         assert r.status_code == 409  # paid: nothing open to allocate to
+        assert (r.json()["type"], r.json()["invoice_status"]) == ("urn:tessera:problem:nothing-open", "paid")
         assert await count(app, Payment) == 1
+
+    async def test_credit_applies_to_open_invoices_only(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        cid = uuid.uuid4()
+        paid = await issued_invoice(app, client, cid, "100.00")
+        open_one = await issued_invoice(app, client, cid, "50.00")
+        r = await pay(app, client, invoice_id=paid["id"], amount="120.00")
+        assert r.json()["unallocated"] == "20.00"  # kept as the customer's credit
+        url = f"/v1/invoices/{open_one['id']}/apply-credit"
+        assert (await client.post(url, headers=finance(app))).status_code == 403
+        r = await client.post(url, headers=clerk(app))
+        assert r.status_code == 200, r.text
+        assert (r.json()["amount_paid"], r.json()["balance_due"], r.json()["status"]) == (
+            "20.00",
+            "30.00",
+            "partially_paid",
+        )
+        r = await client.post(f"/v1/invoices/{paid['id']}/apply-credit", headers=clerk(app))
+        assert r.status_code == 409 and r.headers["content-type"] == PROBLEM
+        problem = r.json()
+        assert problem["type"] == "urn:tessera:problem:invoice-not-open"
+        assert (problem["current"], problem["allowed_statuses"]) == ("paid", ["issued", "overdue", "partially_paid"])
+        assert "current_status" not in problem
+        assert (await client.post(f"/v1/invoices/{uuid.uuid4()}/apply-credit", headers=clerk(app))).status_code == 404
 
     async def test_auth(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         body = {"customer_id": str(uuid.uuid4()), "amount": "1", "currency": "EUR"}

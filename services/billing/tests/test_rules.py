@@ -10,15 +10,16 @@ import pytest
 
 from tessera_billing.credit.rules import credit_check, worse_rating
 from tessera_billing.dunning.rules import (
+    MAY_GO_OVERDUE,
     days_overdue,
     dunning_action,
     dunning_step_due,
     dunning_thresholds,
-    is_overdue,
+    goes_overdue,
     overdue_cutoff,
 )
 from tessera_billing.invoices.rules import (
-    InvalidTransition,
+    INVOICE_STATUSES,
     LineInput,
     check_transition,
     due_date,
@@ -36,6 +37,8 @@ from tessera_billing.reports.rules import (
     days_sales_outstanding,
     month_bounds,
 )
+from tessera_billing.writeoffs.rules import SegregationOfDuties, check_decision
+from tessera_shared.errors import InvalidInput, InvalidTransition
 
 
 class TestMoney:
@@ -105,6 +108,17 @@ class TestStatusMachine:
         with pytest.raises(InvalidTransition) as info:
             check_transition(current, wanted)
         assert wanted not in info.value.allowed
+        assert info.value.members() == {
+            "current": current,
+            "requested": wanted,
+            "allowed": INVOICE_STATUSES.allowed(current),
+        }
+        assert info.value.detail == f"an invoice in status {current} cannot become {wanted}"
+
+    def test_the_allowed_moves_in_the_lifecycle_order(self) -> None:
+        assert INVOICE_STATUSES.allowed("issued") == ["partially_paid", "paid", "overdue", "written_off", "void"]
+        assert INVOICE_STATUSES.allowed("partially_paid") == ["paid", "overdue", "written_off"]
+        assert INVOICE_STATUSES.allowed("paid") == []
 
     def test_status_after_settlement(self) -> None:
         assert status_after_settlement("issued", D("0")) == "paid"
@@ -156,23 +170,36 @@ class TestAllocation:
         with pytest.raises(AllocationError) as info:
             explicit([a], plans[requested], D("40") if requested == "more_than_paid" else D("100"))
         assert info.value.field == field
+        assert isinstance(info.value, InvalidInput)  # the shared 422, naming the field
+        assert [e["field"] for e in info.value.errors] == [field]
 
 
 class TestOverdueAndDunning:
     def test_counted_from_due_date_plus_grace(self) -> None:
         due = date(2026, 3, 31)
         assert days_overdue(due, date(2026, 4, 3)) == 3
-        assert not is_overdue(due, due, 0)
-        assert is_overdue(due, due + timedelta(days=1), 0)
-        assert not is_overdue(due, due + timedelta(days=5), 5)
-        assert is_overdue(due, due + timedelta(days=6), 5)
+        assert not goes_overdue("issued", due, due, 0)
+        assert goes_overdue("issued", due, due + timedelta(days=1), 0)
+        assert not goes_overdue("issued", due, due + timedelta(days=5), 5)
+        assert goes_overdue("issued", due, due + timedelta(days=6), 5)
 
-    def test_sql_cutoff_agrees_with_rule(self) -> None:
+    @pytest.mark.parametrize("grace", [0, 5])
+    def test_overdue_when_due_before_the_cutoff(self, grace: int) -> None:
         as_of = date(2026, 5, 10)
-        for grace in (0, 3):
-            for offset in range(-3, 10):
-                due = as_of - timedelta(days=offset)
-                assert (due < overdue_cutoff(as_of, grace)) == is_overdue(due, as_of, grace)
+        cutoff = overdue_cutoff(as_of, grace)
+        assert cutoff == as_of - timedelta(days=grace)
+        for status in ("issued", "partially_paid"):
+            assert goes_overdue(status, cutoff - timedelta(days=1), as_of, grace)  # due the day before
+            assert not goes_overdue(status, cutoff, as_of, grace)  # due on the cutoff day
+            assert not goes_overdue(status, cutoff + timedelta(days=1), as_of, grace)  # due the day after
+        # Due the day before the cutoff is the first due date more than ``grace`` days past due.
+        assert days_overdue(cutoff - timedelta(days=1), as_of) == grace + 1
+
+    def test_only_open_invoices_not_yet_overdue_go_overdue(self) -> None:
+        assert MAY_GO_OVERDUE == ("issued", "partially_paid")
+        long_ago = date(2020, 1, 1)
+        for status in ("draft", "overdue", "paid", "written_off", "void"):
+            assert not goes_overdue(status, long_ago, date(2026, 5, 10), 0)
 
     def test_each_step_once_catching_up_to_the_current(self) -> None:
         schedule = [1, 7, 15, 30]
@@ -240,3 +267,19 @@ def test_dunning_thresholds_are_the_step_rule_in_due_dates() -> None:
         due = as_of - timedelta(days=days)
         reached = sum(1 for t in dunning_thresholds(schedule, as_of) if due <= t)
         assert dunning_step_due(schedule, days, 0) == (reached or None), days
+
+
+class TestWriteOffDecision:
+    def test_a_request_is_decided_once_by_someone_else(self) -> None:
+        check_decision("requested", "clerk", "fin", "approved")
+        check_decision("requested", "clerk", "fin", "rejected")
+        with pytest.raises(SegregationOfDuties) as refused:
+            check_decision("requested", "clerk", "clerk", "approved")
+        assert refused.value.status == 403 and refused.value.problem_slug() == "segregation-of-duties"
+
+    @pytest.mark.parametrize(("current", "requested"), [("approved", "rejected"), ("rejected", "approved")])
+    def test_a_decided_request_is_final(self, current: str, requested: str) -> None:
+        with pytest.raises(InvalidTransition) as refused:
+            check_decision(current, "clerk", "fin", requested)
+        assert refused.value.members() == {"current": current, "requested": requested, "allowed": []}
+        assert refused.value.detail == f"the write-off is already {current}"

@@ -29,14 +29,23 @@ class TestWriteOffs:
         r = await request(app, client, inv["id"])
         assert r.status_code == 201 and (r.json()["status"], r.json()["amount"]) == ("requested", "70.00")
         wo = r.json()
-        assert (await request(app, client, inv["id"])).status_code == 409  # one pending request per invoice
+        r = await request(app, client, inv["id"])
+        assert r.status_code == 409  # one pending request per invoice
+        assert r.json()["type"] == "urn:tessera:problem:write-off-conflict"
+        assert r.json()["pending_write_off_id"] == wo["id"]
         url = f"/v1/write-offs/{wo['id']}/approve"
         assert (await client.post(url, headers=clerk(app))).status_code == 403
         r = await client.post(url, headers=bearer(app, "clerk", "finance_manager", "billing_clerk"))
         assert r.status_code == 403 and r.json()["type"].endswith("segregation-of-duties")
         r = await client.post(url, json={"note": "ok"}, headers=finance(app, "fin"))
         assert r.status_code == 200 and (r.json()["status"], r.json()["decided_by"]) == ("approved", "fin")
-        assert (await client.post(url, headers=finance(app, "fin"))).status_code == 409
+        r = await client.post(url, headers=finance(app, "fin"))
+        assert r.status_code == 409
+        problem = r.json()
+        assert problem["type"] == "urn:tessera:problem:invalid-transition"
+        assert (problem["current"], problem["requested"], problem["allowed"]) == ("approved", "approved", [])
+        assert problem["detail"] == "the write-off is already approved"
+        assert not {"allowed_transitions", "current_status"} & set(problem)
         after = (await client.get(f"/v1/invoices/{inv['id']}", headers=clerk(app))).json()
         assert (after["status"], after["balance_due"], after["amount_written_off"]) == ("written_off", "0.00", "70.00")
         [fact] = await events(app, "invoice.written_off")
@@ -59,6 +68,11 @@ class TestWriteOffs:
         wo = (await request(app, client, inv["id"])).json()
         r = await client.post(f"/v1/write-offs/{wo['id']}/reject", json={"note": "chase"}, headers=finance(app))
         assert r.json()["status"] == "rejected"
+        r = await client.post(f"/v1/write-offs/{wo['id']}/approve", headers=finance(app))
+        assert r.status_code == 409
+        problem = r.json()
+        assert problem["type"] == "urn:tessera:problem:invalid-transition"
+        assert (problem["current"], problem["requested"], problem["allowed"]) == ("rejected", "approved", [])
         page = (await client.get("/v1/write-offs", params={"status": "rejected"}, headers=finance(app))).json()
         assert [w["id"] for w in page["items"]] == [wo["id"]]
         assert (await client.get(f"/v1/write-offs/{wo['id']}", headers=clerk(app))).headers["etag"]
@@ -68,7 +82,13 @@ class TestWriteOffs:
         r = await request(app, client, str(uuid.uuid4()))
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "invoice_id"
         await pay(app, client, invoice_id=inv["id"], amount="100.00")
-        assert (await request(app, client, inv["id"])).status_code == 409  # paid: nothing to write off
+        r = await request(app, client, inv["id"])
+        assert r.status_code == 409  # paid: nothing to write off
+        assert r.json()["type"] == "urn:tessera:problem:write-off-conflict"
+        assert (r.json()["invoice_status"], r.json()["allowed_statuses"]) == (
+            "paid",
+            ["issued", "overdue", "partially_paid"],
+        )
         r = await client.post("/v1/write-offs", json={"invoice_id": inv["id"]}, headers=clerk(app))
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason"
 

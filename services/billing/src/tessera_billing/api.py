@@ -1,4 +1,4 @@
-"""HTTP helpers shared by billing's routers: settings, money fields, problem shapes."""
+"""HTTP helpers shared by billing's routers: settings, money fields, role tuples."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
-from tessera_billing.invoices.rules import InvalidTransition
 from tessera_billing.money import has_valid_precision, quantize
 from tessera_billing.settings import BillingSettings
 from tessera_shared.auth import Role
 from tessera_shared.decimals import MoneyIn, PositiveMoneyIn
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import InvalidInput
 from tessera_shared.http.inputs import Trim
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -35,29 +34,9 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-def invalid(field: str, message: str, location: str = "body") -> Problem:
-    return Problem(
-        422,
-        f"invalid input: {field}: {message}",
-        slug="validation-error",
-        errors=[{"field": field, "location": location, "message": message, "type": "value_error"}],
-    )
-
-
 def check_precision(amount: Decimal, currency: str, field: str) -> None:
     if not has_valid_precision(amount, currency):
-        raise invalid(field, f"more decimals than {currency} has")
-
-
-def transition_conflict(exc: InvalidTransition) -> Problem:
-    return Problem(
-        409,
-        str(exc),
-        slug="invalid-transition",
-        current_status=exc.current,
-        requested_status=exc.wanted,
-        allowed_transitions=exc.allowed,
-    )
+        raise InvalidInput(field, f"more decimals than {currency} has")
 
 
 class MoneyOut(BaseModel):

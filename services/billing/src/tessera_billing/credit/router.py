@@ -5,14 +5,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 
-from tessera_billing.api import CREDIT_READERS, check_precision, invalid
+from tessera_billing.api import CREDIT_READERS, check_precision
 from tessera_billing.credit.models import CreditProfile
 from tessera_billing.credit.rules import credit_check
 from tessera_billing.credit.schemas import CreditCheckIn, CreditCheckOut, CreditProfileOut, CreditProfilePatch
 from tessera_billing.credit.service import exposure, find_profile, update_profile
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.http.etag import check_if_match, etag_for
 
 router = APIRouter(prefix="/v1/credit", tags=["credit"])
@@ -25,8 +25,12 @@ LIMIT_SETTERS = (Role.FINANCE_MANAGER,)
 async def load(session: SessionDep, customer_id: uuid.UUID) -> CreditProfile:
     profile = await find_profile(session, customer_id)
     if profile is None:
-        raise Problem(404, f"no credit profile for customer {customer_id}")
+        raise no_profile(customer_id)
     return profile
+
+
+def no_profile(customer_id: uuid.UUID) -> NotFound:
+    return NotFound("credit profile", customer_id, detail=f"no credit profile for customer {customer_id}")
 
 
 @router.get("/{customer_id}", response_model=CreditProfileOut, summary="A customer's credit profile")
@@ -57,10 +61,10 @@ async def patch_credit_profile(
     changes = body.model_dump(exclude_unset=True)
     if any(v is None for v in changes.values()):
         field = next(k for k, v in changes.items() if v is None)
-        raise invalid(field, "may not be null")
+        raise InvalidInput(field, "may not be null")
     profile = await find_profile(session, customer_id, for_update=True)
     if profile is None:
-        raise Problem(404, f"no credit profile for customer {customer_id}")
+        raise no_profile(customer_id)
     check_if_match(request, profile.customer_id, profile.version)
     if "credit_limit" in changes:
         check_precision(changes["credit_limit"], changes.get("currency", profile.currency), "credit_limit")
@@ -83,7 +87,7 @@ async def check_credit(
 ) -> CreditCheckOut:
     profile = await load(session, customer_id)
     if body.currency != profile.currency:
-        raise invalid("currency", f"the credit limit is kept in {profile.currency}; no conversion is made")
+        raise InvalidInput("currency", f"the credit limit is kept in {profile.currency}; no conversion is made")
     decision = credit_check(profile.credit_limit, await exposure(session, customer_id, profile.currency), body.amount)
     return CreditCheckOut(
         customer_id=customer_id,

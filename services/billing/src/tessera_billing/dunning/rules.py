@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Literal
 
+from tessera_billing.invoices.rules import INVOICE_STATUSES, InvoiceStatus
+
 DunningAction = Literal["reminder", "final_notice", "collection"]
 
 
@@ -14,13 +16,23 @@ def days_overdue(due: date, as_of: date) -> int:
     return (as_of - due).days
 
 
-def is_overdue(due: date, as_of: date, grace_days: int) -> bool:
-    return days_overdue(due, as_of) > grace_days
+# Open and not overdue yet: the statuses the invoice's machine lets go overdue (issued, partially_paid).
+MAY_GO_OVERDUE = tuple(s for s in INVOICE_STATUSES.states if INVOICE_STATUSES.can(s, InvoiceStatus.OVERDUE.value))
 
 
 def overdue_cutoff(as_of: date, grace_days: int) -> date:
-    """Invoices due before this day are overdue on ``as_of`` (the SQL form of ``is_overdue``)."""
+    """The overdue rule: on ``as_of`` an open invoice is overdue when its due date is before this
+    day, i.e. more than ``grace_days`` days past due (due on ``as_of`` itself is not overdue).
+
+    The overdue job runs exactly this: its SQL is ``status IN MAY_GO_OVERDUE AND due_date < cutoff``
+    (``dunning.service.goes_overdue_where``); ``goes_overdue`` is the same test on one invoice.
+    """
     return as_of - timedelta(days=grace_days)
+
+
+def goes_overdue(status: str, due: date, as_of: date, grace_days: int) -> bool:
+    """Does the job mark this invoice overdue on ``as_of``? Open, not overdue yet, due before the cutoff."""
+    return status in MAY_GO_OVERDUE and due < overdue_cutoff(as_of, grace_days)
 
 
 def dunning_step_due(schedule: Sequence[int], days: int, last_step: int) -> int | None:

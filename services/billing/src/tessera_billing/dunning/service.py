@@ -18,9 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from tessera_billing.dunning.models import InvoiceDispute
-from tessera_billing.dunning.rules import days_overdue, dunning_action, dunning_thresholds, overdue_cutoff
+from tessera_billing.dunning.rules import (
+    MAY_GO_OVERDUE,
+    days_overdue,
+    dunning_action,
+    dunning_thresholds,
+    overdue_cutoff,
+)
 from tessera_billing.invoices.models import Invoice
-from tessera_billing.invoices.rules import TRANSITIONS, InvoiceStatus
+from tessera_billing.invoices.rules import InvoiceStatus
 from tessera_billing.money import quantize
 from tessera_billing.settings import BillingSettings
 from tessera_shared.db import table_of, unit_of_work, utcnow
@@ -31,8 +37,6 @@ from tessera_shared.outbox import outbox_row, publish_many
 BATCH = 1000
 INVOICES = table_of(Invoice)
 _I = INVOICES.c
-# The statuses that may become overdue, from the status machine.
-_MAY_GO_OVERDUE = sorted(s.value for s, nxt in TRANSITIONS.items() if InvoiceStatus.OVERDUE in nxt)
 _RETURNED = (_I.id, _I.number, _I.customer_id, _I.deal_id, _I.balance_due, _I.currency, _I.due_date, _I.dunning_step)
 
 
@@ -78,12 +82,17 @@ def _next(rows: list[Any]) -> uuid.UUID | None:
     return rows[-1].id if len(rows) == BATCH else None
 
 
+def goes_overdue_where(as_of: date, grace_days: int) -> Any:
+    """``dunning.rules.goes_overdue`` as a SQL condition on the invoices table (the rule the job runs)."""
+    return and_(_I.status.in_(MAY_GO_OVERDUE), _I.due_date < overdue_cutoff(as_of, grace_days))
+
+
 async def mark_overdue_batch(
     session: AsyncSession, as_of: date, grace_days: int, after: uuid.UUID | None = None
 ) -> tuple[int, uuid.UUID | None]:
     rows = await _update_batch(
         session,
-        and_(_I.status.in_(_MAY_GO_OVERDUE), _I.due_date < overdue_cutoff(as_of, grace_days)),
+        goes_overdue_where(as_of, grace_days),
         {"status": InvoiceStatus.OVERDUE.value, "overdue_since": as_of},
         after,
     )

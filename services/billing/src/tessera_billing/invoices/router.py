@@ -5,23 +5,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from tessera_billing.api import INVOICE_READERS, SettingsDep, invalid, today, transition_conflict
+from tessera_billing.api import INVOICE_READERS, SettingsDep, today
 from tessera_billing.invoices.models import Invoice, InvoiceLine
 from tessera_billing.invoices.repository import InvoiceRepository
-from tessera_billing.invoices.rules import InvalidTransition, InvoiceStatus
+from tessera_billing.invoices.rules import InvoiceStatus
 from tessera_billing.invoices.schemas import InvoiceCreate, InvoiceDetail, InvoiceIssue, InvoiceOut, LineOut
-from tessera_billing.invoices.service import (
-    AmountTooLarge,
-    InvoiceHasPayments,
-    LineSpec,
-    create_invoice,
-    issue_invoice,
-    void_invoice,
-)
-from tessera_billing.payments.service import apply_customer_credit
+from tessera_billing.invoices.service import LineSpec, create_invoice, issue_invoice, settle_from_credit, void_invoice
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import NotFound
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery
@@ -48,7 +40,7 @@ def detail(invoice: Invoice, lines: list[InvoiceLine]) -> InvoiceDetail:
 async def load(session: SessionDep, invoice_id: uuid.UUID, *, for_update: bool = False) -> Invoice:
     invoice = await InvoiceRepository(session).get(invoice_id, for_update=for_update)
     if invoice is None:
-        raise Problem(404, f"invoice {invoice_id} not found")
+        raise NotFound("invoice", invoice_id)
     return invoice
 
 
@@ -73,20 +65,17 @@ async def create(
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
-    try:
-        invoice = await create_invoice(
-            session,
-            settings,
-            customer_id=body.customer_id,
-            currency=body.currency,
-            lines=[LineSpec(**line.model_dump()) for line in body.lines],
-            issue_date=body.issue_date or today(),
-            payment_terms_days=body.payment_terms_days,
-            created_by=principal.subject,
-            note=body.note,
-        )
-    except AmountTooLarge as exc:
-        raise invalid(exc.field, str(exc)) from None
+    invoice = await create_invoice(
+        session,
+        settings,
+        customer_id=body.customer_id,
+        currency=body.currency,
+        lines=[LineSpec(**line.model_dump()) for line in body.lines],
+        issue_date=body.issue_date or today(),
+        payment_terms_days=body.payment_terms_days,
+        created_by=principal.subject,
+        note=body.note,
+    )
     if body.issue:
         await issue_invoice(session, settings, invoice)
     out = detail(invoice, await InvoiceRepository(session).lines(invoice.id))
@@ -137,10 +126,7 @@ async def issue(
 ) -> InvoiceDetail:
     invoice = await load(session, invoice_id, for_update=True)
     check_if_match(request, invoice.id, invoice.version)
-    try:
-        await issue_invoice(session, settings, invoice, issue_date=body.issue_date if body else None)
-    except InvalidTransition as exc:
-        raise transition_conflict(exc) from None
+    await issue_invoice(session, settings, invoice, issue_date=body.issue_date if body else None)
     return await respond_detail(session, invoice, response)
 
 
@@ -159,12 +145,7 @@ async def void(
 ) -> InvoiceDetail:
     invoice = await load(session, invoice_id, for_update=True)
     check_if_match(request, invoice.id, invoice.version)
-    try:
-        await void_invoice(session, invoice, today())
-    except InvalidTransition as exc:
-        raise transition_conflict(exc) from None
-    except InvoiceHasPayments as exc:
-        raise Problem(409, str(exc), slug="invoice-has-payments") from None
+    await void_invoice(session, invoice, today())
     return await respond_detail(session, invoice, response)
 
 
@@ -180,13 +161,5 @@ async def apply_credit(
     _: Annotated[Principal, require_roles(*ISSUERS)],
 ) -> InvoiceDetail:
     invoice = await load(session, invoice_id, for_update=True)
-    if invoice.status not in {InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE}:
-        raise Problem(
-            409,
-            f"invoice is {invoice.status}; credit applies to open invoices only",
-            slug="invoice-not-open",
-            current_status=invoice.status,
-            allowed_statuses=["issued", "overdue", "partially_paid"],
-        )
-    await apply_customer_credit(session, invoice, today())
+    await settle_from_credit(session, invoice, today())
     return await respond_detail(session, invoice, response)

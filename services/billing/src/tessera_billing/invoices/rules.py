@@ -9,6 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from tessera_billing.money import ZERO, quantize
+from tessera_shared.states import StateMachine
 
 HUNDRED = Decimal(100)
 
@@ -34,21 +35,20 @@ TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
     S.WRITTEN_OFF: frozenset(),
     S.VOID: frozenset(),
 }
+# The status machine: a refused move is the shared 409 invalid-transition (current, requested,
+# allowed), the allowed moves listed in the order of the statuses above.
+INVOICE_STATUSES = StateMachine("invoice", TRANSITIONS, order=tuple(s.value for s in InvoiceStatus))
 # Issued and not settled: these make up the customer's exposure and can be paid or dunned.
 OPEN_STATUSES = frozenset({S.ISSUED, S.PARTIALLY_PAID, S.OVERDUE})
 
 
-class InvalidTransition(Exception):
-    def __init__(self, current: str, wanted: str) -> None:
-        self.current = current
-        self.wanted = wanted
-        self.allowed = sorted(TRANSITIONS[InvoiceStatus(current)])
-        super().__init__(f"an invoice in status {current} cannot become {wanted}")
+def _refusal(current: str, wanted: str) -> str:
+    return f"an invoice in status {current} cannot become {wanted}"
 
 
 def check_transition(current: str, wanted: str) -> None:
-    if InvoiceStatus(wanted) not in TRANSITIONS[InvoiceStatus(current)]:
-        raise InvalidTransition(current, wanted)
+    """Refuse a move the machine does not hold (``InvalidTransition``, 409)."""
+    INVOICE_STATUSES.check(InvoiceStatus(current).value, InvoiceStatus(wanted).value, reason=_refusal)
 
 
 def status_after_settlement(current: str, balance_due: Decimal) -> InvoiceStatus:

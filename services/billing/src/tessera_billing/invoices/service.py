@@ -15,6 +15,7 @@ from tessera_billing.invoices.changes import touch
 from tessera_billing.invoices.models import Invoice, InvoiceLine
 from tessera_billing.invoices.numbering import next_invoice_number
 from tessera_billing.invoices.rules import (
+    OPEN_STATUSES,
     InvoiceStatus,
     LineInput,
     check_transition,
@@ -26,17 +27,23 @@ from tessera_billing.ledger.service import EntryKind, record
 from tessera_billing.payments.service import apply_customer_credit
 from tessera_billing.settings import BillingSettings
 from tessera_shared.db import new_id, utcnow
+from tessera_shared.errors import Conflict, InvalidInput
 from tessera_shared.events.contracts import InvoiceIssued
 from tessera_shared.money import fits, too_large
 from tessera_shared.outbox import publish
 
 
-class AmountTooLarge(ValueError):
-    """A line or an invoice past the largest amount the columns hold; ``field`` names the input."""
+class AmountTooLarge(InvalidInput):
+    """A line or an invoice past the largest amount the columns hold (422 naming the input)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+
+class InvoiceHasPayments(Conflict):
+    """Voiding an invoice that money was applied to (409 ``invoice-has-payments``)."""
+
+    slug = "invoice-has-payments"
+
+    def __init__(self, invoice: Invoice) -> None:
+        super().__init__(f"invoice {invoice.number} has payments applied; refund or credit them first")
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,13 @@ async def void_invoice(session: AsyncSession, invoice: Invoice, on: date) -> Inv
     return invoice
 
 
-class InvoiceHasPayments(Exception):
-    def __init__(self, invoice: Invoice) -> None:
-        super().__init__(f"invoice {invoice.number} has payments applied; refund or credit them first")
+async def settle_from_credit(session: AsyncSession, invoice: Invoice, on: date) -> Decimal:
+    """Settle an open invoice from the customer's credit (earlier over-payments); returns what was applied."""
+    if invoice.status not in OPEN_STATUSES:
+        raise Conflict(
+            f"invoice is {invoice.status}; credit applies to open invoices only",
+            kind="invoice-not-open",
+            current=invoice.status,
+            allowed_statuses=sorted(s.value for s in OPEN_STATUSES),
+        )
+    return await apply_customer_credit(session, invoice, on)

@@ -5,14 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from tessera_billing.api import check_precision, invalid, today
+from tessera_billing.api import check_precision, today
 from tessera_billing.invoices.repository import InvoiceRepository
 from tessera_billing.money import quantize
 from tessera_billing.payments import rules
 from tessera_billing.payments.models import Payment
 from tessera_billing.payments.schemas import AllocationOut, PaymentCreate, PaymentOut
 from tessera_billing.payments.service import (
-    PaymentRefused,
     allocations_by_payment,
     find_payment,
     open_items,
@@ -23,7 +22,7 @@ from tessera_billing.payments.service import (
 )
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.http.etag import etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery
@@ -64,21 +63,18 @@ async def create_payment(
     check_precision(body.amount, body.currency, "amount")
     received_on = body.received_on or today()
     if received_on > today():
-        raise invalid("received_on", "a payment cannot be received in the future")
+        raise InvalidInput("received_on", "a payment cannot be received in the future")
     if body.invoice_id is not None:
         if body.allocations:
-            raise invalid("allocations", "give allocations with customer_id, not with invoice_id")
+            raise InvalidInput("allocations", "give allocations with customer_id, not with invoice_id")
         invoice = await InvoiceRepository(session).get(body.invoice_id, for_update=True)
         if invoice is None:
-            raise invalid("invoice_id", "no such invoice")
+            raise InvalidInput("invoice_id", "no such invoice")
         if body.customer_id is not None and body.customer_id != invoice.customer_id:
-            raise invalid("customer_id", "the invoice belongs to another customer")
+            raise InvalidInput("customer_id", "the invoice belongs to another customer")
         if invoice.currency != body.currency:
-            raise invalid("currency", f"the invoice is in {invoice.currency}")
-        try:
-            plan = plan_for_invoice(invoice, body.amount)
-        except PaymentRefused as exc:
-            raise Problem(409, str(exc), slug="nothing-open", **exc.extra) from None
+            raise InvalidInput("currency", f"the invoice is in {invoice.currency}")
+        plan = plan_for_invoice(invoice, body.amount)
         customer_id, invoices = invoice.customer_id, {invoice.id: invoice}
     elif body.customer_id is not None:
         customer_id = body.customer_id
@@ -86,13 +82,10 @@ async def create_payment(
         requested = [rules.Allocation(a.invoice_id, a.amount) for a in body.allocations or []]
         for n, alloc in enumerate(requested):
             check_precision(alloc.amount, body.currency, f"allocations.{n}.amount")
-        try:
-            plan, _ = plan_for_customer(candidates, body.amount, requested or None)
-        except rules.AllocationError as exc:
-            raise invalid(exc.field, exc.message) from None
+        plan, _ = plan_for_customer(candidates, body.amount, requested or None)
         invoices = {i.id: i for i in candidates}
     else:
-        raise invalid("invoice_id", "name the invoice_id or the customer_id the payment is from")
+        raise InvalidInput("invoice_id", "name the invoice_id or the customer_id the payment is from")
     payment, _ = await record_payment(
         session,
         customer_id=customer_id,
@@ -131,7 +124,7 @@ async def get_payment(
 ) -> PaymentOut:
     payment = await find_payment(session, payment_id)
     if payment is None:
-        raise Problem(404, f"payment {payment_id} not found")
+        raise NotFound("payment", payment_id)
     # Allocations change when credit is applied later, so the tag covers them too.
     out = await payment_out(session, payment)
     response.headers["ETag"] = etag_for(payment.id, f"{len(out.allocations)}.{out.unallocated}")

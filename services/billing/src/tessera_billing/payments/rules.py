@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from tessera_billing.money import ZERO
+from tessera_shared.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,12 @@ class Allocation:
     amount: Decimal
 
 
-class AllocationError(Exception):
+class AllocationError(InvalidInput):
+    """Allocations the open items refuse (422 naming the allocation's field)."""
+
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(field, message)
         self.field = field
-        self.message = message
 
 
 def oldest_first(items: Sequence[OpenItem], amount: Decimal) -> tuple[list[Allocation], Decimal]:

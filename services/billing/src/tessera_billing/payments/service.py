@@ -20,18 +20,17 @@ from tessera_billing.money import ZERO, quantize
 from tessera_billing.payments import rules
 from tessera_billing.payments.models import Payment, PaymentAllocation
 from tessera_shared.db import utcnow
+from tessera_shared.errors import Conflict
 from tessera_shared.events.contracts import PaymentReceived
 from tessera_shared.events.contracts.billing import Allocation as AllocationFact
 from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
 
 
-class PaymentRefused(Exception):
-    """The payment cannot go where it was sent (409)."""
+class PaymentRefused(Conflict):
+    """The payment cannot go where it was sent: nothing is open on that invoice (409 ``nothing-open``)."""
 
-    def __init__(self, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.extra = extra
+    slug = "nothing-open"
 
 
 async def open_items(session: AsyncSession, customer_id: uuid.UUID, currency: str) -> list[Invoice]:

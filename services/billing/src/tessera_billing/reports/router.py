@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator
 
-from tessera_billing.api import REPORT_READERS, Currency, invalid, today
+from tessera_billing.api import REPORT_READERS, Currency, today
 from tessera_billing.credit.service import find_profile
 from tessera_billing.payments.service import credit_balance
 from tessera_billing.reports import repository as repo
@@ -25,6 +25,7 @@ from tessera_billing.reports.schemas import (
 )
 from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
+from tessera_shared.errors import InvalidInput
 from tessera_shared.http.inputs import IsoDate
 from tessera_shared.http.pagination import PageQuery, decode_cursor, encode_cursor
 
@@ -127,9 +128,9 @@ async def statement_report(
     end: Annotated[IsoDate, Query(alias="to")],
 ) -> Statement:
     if end < start:
-        raise invalid("to", "must not be before 'from'", "query")
+        raise InvalidInput("to", "must not be before 'from'", "query")
     if (end - start).days > 366:
-        raise invalid("to", "a statement covers at most 366 days", "query")
+        raise InvalidInput("to", "a statement covers at most 366 days", "query")
     opening, raw = await repo.statement_lines(session, customer_id, currency, start, end, STATEMENT_MAX_LINES + 1)
     truncated = len(raw) > STATEMENT_MAX_LINES
     balance = opening

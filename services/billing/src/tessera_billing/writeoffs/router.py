@@ -5,13 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from tessera_billing.api import invalid, today
+from tessera_billing.api import today
 from tessera_billing.invoices.repository import InvoiceRepository
 from tessera_billing.writeoffs.models import WriteOff
-from tessera_billing.writeoffs.rules import WriteOffStatus, allowed_decisions, may_decide
+from tessera_billing.writeoffs.rules import WriteOffStatus
 from tessera_billing.writeoffs.schemas import WriteOffCreate, WriteOffDecision, WriteOffOut
 from tessera_billing.writeoffs.service import (
-    WriteOffConflict,
     approve_write_off,
     find_write_off,
     page_of_write_offs,
@@ -20,7 +19,7 @@ from tessera_billing.writeoffs.service import (
 )
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery
@@ -30,10 +29,6 @@ router = APIRouter(prefix="/v1/write-offs", tags=["write-offs"])
 REQUESTERS = (Role.BILLING_CLERK,)
 APPROVERS = (Role.FINANCE_MANAGER,)
 READERS = (Role.BILLING_CLERK, Role.FINANCE_MANAGER)
-
-
-def conflict(exc: WriteOffConflict) -> Problem:
-    return Problem(409, str(exc), slug="write-off-conflict", **exc.extra)
 
 
 @router.post("", status_code=201, response_model=WriteOffOut, summary="Request a write-off (billing_clerk)")
@@ -47,11 +42,8 @@ async def create_write_off(
         return replayed
     invoice = await InvoiceRepository(session).get(body.invoice_id, for_update=True)
     if invoice is None:
-        raise invalid("invoice_id", "no such invoice")
-    try:
-        write_off = await request_write_off(session, invoice, body.reason, principal.subject)
-    except WriteOffConflict as exc:
-        raise conflict(exc) from None
+        raise InvalidInput("invoice_id", "no such invoice")
+    write_off = await request_write_off(session, invoice, body.reason, principal.subject)
     return await idem.respond(
         201,
         WriteOffOut.model_validate(write_off),
@@ -74,7 +66,7 @@ async def list_write_offs(
 async def load(session: SessionDep, write_off_id: uuid.UUID, *, for_update: bool = False) -> WriteOff:
     write_off = await find_write_off(session, write_off_id, for_update=for_update)
     if write_off is None:
-        raise Problem(404, f"write-off {write_off_id} not found")
+        raise NotFound("write-off", write_off_id)
     return write_off
 
 
@@ -90,23 +82,10 @@ async def get_write_off(
     return WriteOffOut.model_validate(write_off)
 
 
-async def _decidable(
-    session: SessionDep, request: Request, write_off_id: uuid.UUID, principal: Principal, decision: str
-) -> WriteOff:
+async def _decidable(session: SessionDep, request: Request, write_off_id: uuid.UUID) -> WriteOff:
+    """The write-off, locked, at the version the client read (the decision's rules are the service's)."""
     write_off = await load(session, write_off_id, for_update=True)
     check_if_match(request, write_off.id, write_off.version)
-    if not may_decide(write_off.requested_by, principal.subject):
-        raise Problem(
-            403, "whoever requested a write-off may not decide it (segregation of duties)", slug="segregation-of-duties"
-        )
-    if decision not in allowed_decisions(write_off.status):
-        raise Problem(
-            409,
-            f"the write-off is already {write_off.status}",
-            slug="invalid-transition",
-            current_status=write_off.status,
-            allowed_transitions=allowed_decisions(write_off.status),
-        )
     return write_off
 
 
@@ -124,13 +103,10 @@ async def approve(
     principal: Annotated[Principal, require_roles(*APPROVERS)],
     body: Annotated[WriteOffDecision | None, Body()] = None,
 ) -> WriteOffOut:
-    write_off = await _decidable(session, request, write_off_id, principal, WriteOffStatus.APPROVED)
+    write_off = await _decidable(session, request, write_off_id)
     invoice = await InvoiceRepository(session).get(write_off.invoice_id, for_update=True)
     assert invoice is not None  # noqa: S101 - an invariant (a foreign key holds it), not a check of input
-    try:
-        await approve_write_off(session, write_off, invoice, principal.subject, body.note if body else None, today())
-    except WriteOffConflict as exc:
-        raise conflict(exc) from None
+    await approve_write_off(session, write_off, invoice, principal.subject, body.note if body else None, today())
     response.headers["ETag"] = etag_for(write_off.id, write_off.version)
     return WriteOffOut.model_validate(write_off)
 
@@ -149,7 +125,7 @@ async def reject(
     principal: Annotated[Principal, require_roles(*APPROVERS)],
     body: Annotated[WriteOffDecision | None, Body()] = None,
 ) -> WriteOffOut:
-    write_off = await _decidable(session, request, write_off_id, principal, WriteOffStatus.REJECTED)
+    write_off = await _decidable(session, request, write_off_id)
     await reject_write_off(session, write_off, principal.subject, body.note if body else None)
     response.headers["ETag"] = etag_for(write_off.id, write_off.version)
     return WriteOffOut.model_validate(write_off)

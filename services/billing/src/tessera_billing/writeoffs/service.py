@@ -16,17 +16,18 @@ from tessera_billing.invoices.rules import OPEN_STATUSES, InvoiceStatus, check_t
 from tessera_billing.ledger.service import EntryKind, record
 from tessera_billing.money import quantize
 from tessera_billing.writeoffs.models import WriteOff
-from tessera_billing.writeoffs.rules import WriteOffStatus
+from tessera_billing.writeoffs.rules import WriteOffStatus, check_decision
 from tessera_shared.db import utcnow
+from tessera_shared.errors import Conflict
 from tessera_shared.events.contracts import InvoiceWrittenOff
 from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
 
 
-class WriteOffConflict(Exception):
-    def __init__(self, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.extra = extra
+class WriteOffConflict(Conflict):
+    """The invoice cannot be written off now: not open, or a request already waits (409 ``write-off-conflict``)."""
+
+    slug = "write-off-conflict"
 
 
 def _require_open(invoice: Invoice) -> None:
@@ -74,6 +75,7 @@ async def approve_write_off(
     session: AsyncSession, write_off: WriteOff, invoice: Invoice, approver: str, note: str | None, on: date
 ) -> None:
     """Write off what is open now (payments since the request lower it); the invoice stays on record."""
+    check_decision(write_off.status, write_off.requested_by, approver, WriteOffStatus.APPROVED)
     _require_open(invoice)
     check_transition(invoice.status, InvoiceStatus.WRITTEN_OFF)
     amount = invoice.balance_due
@@ -102,6 +104,7 @@ async def approve_write_off(
 
 
 async def reject_write_off(session: AsyncSession, write_off: WriteOff, decider: str, note: str | None) -> None:
+    check_decision(write_off.status, write_off.requested_by, decider, WriteOffStatus.REJECTED)
     _decide(write_off, WriteOffStatus.REJECTED, decider, note)
     await session.flush()
 
