@@ -54,6 +54,10 @@ class TestContacts:
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "buying_role"
         r = await client.post(f"/v1/customers/{person['id']}/contacts", json=CONTACT, headers=admin)
         assert r.status_code == 409
+        assert (r.json()["type"], r.json()["detail"]) == (
+            "urn:tessera:problem:conflict",
+            "only organisations have contacts",
+        )
         assert (
             await client.post(f"/v1/customers/{uuid.uuid4()}/contacts", json=CONTACT, headers=admin)
         ).status_code == 404

@@ -90,11 +90,16 @@ class TestImportCsv:
         r = await post(client, app, "external_id,kind,name,colour\ncrm-1,person,Ada,red\n")
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
         assert r.json()["errors"][0]["field"] == "colour"
+        assert (r.json()["type"], r.json()["detail"]) == (
+            "urn:tessera:problem:validation-error",
+            "invalid input: colour",
+        )
         r = await post(client, app, "external_id,name\ncrm-1,Ada\n")
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "kind"
         assert (await post(client, app, "  \n")).status_code == 422
         r = await client.post(URL, content=b"\xff\xfe", headers={**manager(app), "content-type": "text/csv"})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body"
+        assert "not UTF-8" in r.json()["errors"][0]["message"] and r.json()["errors"][0]["location"] == "body"
         assert await count(app, Customer) == 0
 
     async def test_auth_and_media_type(self, app: FastAPI, client: httpx.AsyncClient) -> None:

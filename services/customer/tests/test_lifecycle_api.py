@@ -106,9 +106,19 @@ class TestOverride:
             json={"status": "loyal", "reason": "friend of CEO"},
             headers=bearer(app, "a", "admin"),
         )
-        assert r.status_code == 409
-        assert r.json()["allowed_transitions"] == ["first_time", "non_customer"]
-        assert (await status_of(client, app, c["id"]))["status"] == "prospect"
+        assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+        problem = r.json()
+        assert problem["type"] == "urn:tessera:problem:invalid-transition"
+        assert (problem["current"], problem["requested"], problem["allowed"]) == (
+            "prospect",
+            "loyal",
+            ["first_time", "non_customer"],
+        )
+        assert problem["detail"] == "a customer cannot move from prospect to loyal"
+        assert not {"allowed_transitions", "current_status", "requested_status"} & set(problem)
+        status = await status_of(client, app, c["id"])
+        assert status["status"] == "prospect"
+        assert status["allowed_transitions"] == problem["allowed"]  # the read lists the same moves
 
     async def test_only_admins_and_valid_input(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         c = await create(client, app)

@@ -11,10 +11,12 @@ from tessera_customer.lifecycle.rules import (
     STATUSES,
     allowed_transitions,
     can_transition,
+    check_transition,
     is_churned,
     merged_status_steps,
     purchase_steps,
 )
+from tessera_shared.errors import InvalidTransition
 
 ALLOWED = {
     ("non_customer", "prospect"),
@@ -34,6 +36,19 @@ ALLOWED = {
 def test_every_edge(a: str, b: str) -> None:
     assert can_transition(a, b) is ((a, b) in ALLOWED)
     assert (b in allowed_transitions(a)) is ((a, b) in ALLOWED)
+    if (a, b) in ALLOWED:
+        check_transition(a, b)
+    else:
+        with pytest.raises(InvalidTransition) as refused:
+            check_transition(a, b)
+        assert refused.value.members() == {"current": a, "requested": b, "allowed": allowed_transitions(a)}
+        assert refused.value.status == 409 and refused.value.problem_slug() == "invalid-transition"
+
+
+def test_allowed_moves_list_alphabetically() -> None:
+    assert allowed_transitions("prospect") == ["first_time", "non_customer"]
+    assert allowed_transitions("churned") == ["non_customer", "repeat"]
+    assert allowed_transitions("unknown") == []
 
 
 def steps(status: str, total: int, window: int, n: int = 3) -> list[tuple[str, str]]:

@@ -80,6 +80,7 @@ class TestClaim:
         assert again.status_code == 200 and again.json()["version"] == 2  # a retried claim changes nothing
         r = await client.post(url, json={}, headers=bearer(app, "rep2", "sales_rep"))
         assert r.status_code == 409 and r.json()["owner_id"] == "rep1"
+        assert r.json()["type"] == "urn:tessera:problem:customer-owned"
         assert [e["data"]["owner_id"] for e in await events(app, "customer.updated")] == ["rep1"]
 
     async def test_manager_assigns_from_pool(self, app: FastAPI, client: httpx.AsyncClient) -> None:

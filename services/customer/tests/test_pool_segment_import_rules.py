@@ -21,7 +21,7 @@ from tessera_customer.imports.parsing import (
 from tessera_customer.pool.rules import claim_owner, returns_to_pool
 from tessera_customer.segments.rules import may_edit_segment, safe_cell
 from tessera_shared.auth import Principal
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import Forbidden, InvalidInput
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -51,7 +51,7 @@ class TestPool:
     def test_claim_owner(self) -> None:
         assert claim_owner(who("rep1", "sales_rep"), None) == "rep1"
         assert claim_owner(who("rep1", "sales_rep"), "rep1") == "rep1"
-        with pytest.raises(PermissionError):
+        with pytest.raises(Forbidden):
             claim_owner(who("rep1", "sales_rep"), "rep2")
         assert claim_owner(who("boss", "sales_manager"), "rep2") == "rep2"
         assert claim_owner(who("boss", "sales_manager"), None) == "boss"
@@ -115,6 +115,7 @@ class TestImportParsing:
         with pytest.raises(HeaderError) as caught:
             check_csv_header(header)
         assert caught.value.field == field
+        assert isinstance(caught.value, InvalidInput) and caught.value.errors[0]["field"] == field  # a 422
 
     def test_csv_field_names_the_column(self) -> None:
         assert csv_field(("segmentation", "demographic", "gender")) == "gender"
@@ -162,7 +163,7 @@ class TestStreamedImportBody:
         for reader in (read_csv, read_ndjson):
             with pytest.raises(HeaderError) as caught:
                 list(reader([" ", "\r\n", ""]))
-            assert (caught.value.field, str(caught.value)) == ("body", "the file is empty")
+            assert (caught.value.field, caught.value.message) == ("body", "the file is empty")
 
 
 class TestBodyDecoding:
@@ -172,9 +173,9 @@ class TestBodyDecoding:
             assert "".join([p async for p in text_pieces(chunks(raw[:cut], raw[cut:]))]) == "Zoë,ü\n"
 
     async def test_bad_byte_is_named_by_its_offset_in_the_body(self) -> None:
-        with pytest.raises(Problem) as caught:
+        with pytest.raises(InvalidInput) as caught:
             [p async for p in text_pieces(chunks(b"abc\xc3", b"\xa9d", b"e\xff"))]
-        assert caught.value.detail is not None and "at byte 7" in caught.value.detail
+        assert caught.value.errors[0]["field"] == "body" and "at byte 7" in caught.value.message
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:

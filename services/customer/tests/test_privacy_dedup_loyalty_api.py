@@ -85,9 +85,10 @@ class TestExportAndErase:
         timeline = (await client.get(f"/v1/customers/{c['id']}/timeline", headers=admin)).json()["items"]
         assert all(c["name"] not in e["summary"] and c["email"] not in str(e["data"]) for e in timeline)
         assert [e["data"]["requested_by"] for e in await events(app, "customer.erased")] == ["dpo"]
-        assert (await client.post(url, json={"reason": "again"}, headers=admin)).status_code == 409
+        again = await client.post(url, json={"reason": "again"}, headers=admin)
+        assert again.status_code == 409 and again.json()["type"] == "urn:tessera:problem:customer-erased"
         r = await client.patch(f"/v1/customers/{c['id']}", json={"name": "Back"}, headers=admin)
-        assert r.status_code == 409
+        assert r.status_code == 409 and r.json()["type"] == "urn:tessera:problem:customer-erased"
 
 
 class TestDuplicatesAndMerge:
@@ -138,6 +139,8 @@ class TestDuplicatesAndMerge:
         assert (await client.get(f"/v1/customers/{survivor['id']}/loyalty", headers=h)).json()["balance"] == 300
         gone = await client.get(f"/v1/customers/{dup['id']}", headers=h)
         assert gone.status_code == 404 and gone.json()["merged_into"] == survivor["id"]
+        assert gone.json()["type"] == "urn:tessera:problem:not-found"
+        assert gone.json()["detail"] == f"customer {dup['id']} was merged into {survivor['id']}"
         assert [(e["data"]["survivor_id"], e["data"]["merged_id"]) for e in await events(app, "customer.merged")] == [
             (survivor["id"], dup["id"])
         ]
@@ -175,6 +178,7 @@ class TestLoyalty:
         assert r.status_code == 201 and r.json()["balance"] == 1000
         r = await client.post(url, json={"points": 1001, "reason": "too much"}, headers=h)
         assert r.status_code == 409 and r.json()["balance"] == 1000
+        assert r.json()["type"] == "urn:tessera:problem:insufficient-points"
         entries = (await client.get(f"/v1/customers/{c['id']}/loyalty/entries", headers=h)).json()["items"]
         assert [(e["kind"], e["points"], e["balance_after"]) for e in entries] == [
             ("redeem", -250, 1000),

@@ -68,7 +68,10 @@ class TestRetentionReport:
             URL, params={"from": MAR.isoformat(), "to": FEB.isoformat()}, headers=bearer(app, "a", "admin")
         )
         assert r.status_code == 422
-        assert r.json()["errors"][0]["field"] == "to"
+        assert r.json()["errors"] == [
+            {"field": "to", "location": "query", "message": "must be after from", "type": "value_error"}
+        ]
+        assert (r.json()["type"], r.json()["detail"]) == ("urn:tessera:problem:validation-error", "invalid input: to")
         r = await client.get(
             URL, params={"from": "2026-02-01T00:00:00", "to": MAR.isoformat()}, headers=bearer(app, "a", "admin")
         )

@@ -7,14 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 
-from tessera_customer.common import EDITORS, READERS, audit_read, load_customer, refuse_if_erased
+from tessera_customer.api import EDITORS, READERS, audit_read
 from tessera_customer.contacts import service
 from tessera_customer.contacts.schemas import ContactCreate, ContactOut, ContactPatch
 from tessera_customer.customers.models import Customer
-from tessera_customer.customers.service import ensure_may_change
+from tessera_customer.customers.repository import load_customer
+from tessera_customer.customers.service import ensure_may_change, refuse_if_erased
 from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery
@@ -26,8 +26,7 @@ async def _writable(session: SessionDep, customer_id: uuid.UUID, principal: Prin
     customer = await load_customer(session, customer_id)
     ensure_may_change(principal, customer)
     refuse_if_erased(customer)
-    if customer.kind != "organization":
-        raise Problem(409, "only organisations have contacts", slug="conflict")
+    service.refuse_unless_organisation(customer)
     return customer
 
 

@@ -14,14 +14,20 @@ from tessera_customer.customers.models import Customer
 from tessera_customer.customers.rules import normalise_email, normalise_phone
 from tessera_customer.timeline import service as timeline
 from tessera_shared.db import utcnow
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import Conflict, NotFound
 from tessera_shared.http.pagination import PageParams, paginate
+
+
+def refuse_unless_organisation(customer: Customer) -> None:
+    """Contacts belong to organisations: a person's are refused (409)."""
+    if customer.kind != "organization":
+        raise Conflict("only organisations have contacts")
 
 
 async def get_contact(session: AsyncSession, customer_id: uuid.UUID, contact_id: uuid.UUID) -> Contact:
     contact = await session.get(Contact, contact_id)
     if contact is None or contact.customer_id != customer_id:
-        raise Problem(404, f"contact {contact_id} not found for customer {customer_id}")
+        raise NotFound("contact", contact_id, detail=f"contact {contact_id} not found for customer {customer_id}")
     return contact
 
 

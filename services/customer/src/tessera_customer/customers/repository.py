@@ -1,3 +1,5 @@
+"""Reading and writing customer records."""
+
 from __future__ import annotations
 
 import uuid
@@ -10,7 +12,31 @@ from sqlmodel import col
 
 from tessera_customer.customers.filters import CustomerFilter
 from tessera_customer.customers.models import Customer, CustomerTag
+from tessera_shared.errors import NotFound
 from tessera_shared.http.pagination import PageParams, paginate
+
+
+class CustomerMerged(NotFound):
+    """A merged customer's id: 404, with ``merged_into`` naming the survivor."""
+
+    def __init__(self, customer_id: uuid.UUID, merged_into: uuid.UUID) -> None:
+        super().__init__("customer", customer_id, detail=f"customer {customer_id} was merged into {merged_into}")
+        self.merged_into = merged_into
+
+    def members(self) -> dict[str, Any]:
+        return {"merged_into": str(self.merged_into)}
+
+
+async def load_customer(session: AsyncSession, customer_id: uuid.UUID, *, for_update: bool = False) -> Customer:
+    """The live customer: NotFound, or CustomerMerged pointing at its survivor."""
+    # None, not False: any with_for_update value but None bypasses the identity map (a query
+    # per call; a summary read loaded the same customer seven times).
+    customer = await session.get(Customer, customer_id, with_for_update=True if for_update else None)
+    if customer is None:
+        raise NotFound("customer", customer_id)
+    if customer.merged_into_id is not None:
+        raise CustomerMerged(customer_id, customer.merged_into_id)
+    return customer
 
 
 class CustomerRepository:

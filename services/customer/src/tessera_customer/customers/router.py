@@ -5,11 +5,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_customer.common import EDITORS, READERS, WRITERS, audit_read, load_customer, refuse_if_erased
+from tessera_customer.api import EDITORS, READERS, WRITERS, audit_read
 from tessera_customer.customers.filters import CustomerFilter
-from tessera_customer.customers.repository import CustomerRepository
+from tessera_customer.customers.repository import CustomerRepository, load_customer
 from tessera_customer.customers.schemas import CustomerCreate, CustomerOut, CustomerPatch
-from tessera_customer.customers.service import create_customer, ensure_may_change, update_customer
+from tessera_customer.customers.service import create_customer, ensure_may_change, refuse_if_erased, update_customer
 from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for

@@ -25,8 +25,8 @@ from tessera_customer.customers.schemas import CustomerCreate, CustomerPatch
 from tessera_customer.timeline import service as timeline
 from tessera_shared.auth import Principal, Role
 from tessera_shared.db import utcnow
+from tessera_shared.errors import Conflict, Forbidden
 from tessera_shared.events.contracts import CustomerCreated, CustomerUpdated
-from tessera_shared.http.errors import Problem
 from tessera_shared.outbox import publish
 
 # Fields whose change is announced in customer.updated (the rest is internal detail).
@@ -101,11 +101,11 @@ async def announce_created(session: AsyncSession, customer: Customer) -> None:
 async def create_customer(session: AsyncSession, data: CustomerCreate, principal: Principal) -> Customer:
     owner = data.owner_id
     if not may_own(principal, owner):  # the rule of PATCH: only managers name another owner
-        raise Problem(403, "only a manager or an admin may make another user a customer's owner")
+        raise Forbidden("only a manager or an admin may make another user a customer's owner")
     if owner is None and Role.SALES_REP in principal.roles:
         owner = principal.subject  # a rep's new customer is the rep's own
     if data.external_id is not None and await _external_id_taken(session, data.external_id):
-        raise Problem(409, f"a customer with external_id {data.external_id!r} exists", slug="conflict")
+        raise Conflict(f"a customer with external_id {data.external_id!r} exists")
     customer = new_customer(data, owner)
     repo = CustomerRepository(session)
     repo.add(customer)
@@ -123,9 +123,15 @@ def _snapshot(customer: Customer) -> dict[str, Any]:
     return {f: getattr(customer, f) for f in RECORD_FIELDS}
 
 
+def refuse_if_erased(customer: Customer) -> None:
+    """An erased customer's record no longer changes (409 ``customer-erased``)."""
+    if customer.erased_at is not None:
+        raise Conflict(f"customer {customer.id} was erased; its record can no longer change", kind="customer-erased")
+
+
 def ensure_may_change(principal: Principal, customer: Customer) -> None:
     if not may_change(principal, customer.owner_id):
-        raise Problem(403, "only the customer's owner, a manager or an admin may change it")
+        raise Forbidden("only the customer's owner, a manager or an admin may change it")
 
 
 async def update_customer(
@@ -134,7 +140,7 @@ async def update_customer(
     ensure_may_change(principal, customer)
     given = patch.model_fields_set
     if "owner_id" in given and patch.owner_id != customer.owner_id and not may_reassign(principal):
-        raise Problem(403, "only a manager or an admin may hand a customer to another owner")
+        raise Forbidden("only a manager or an admin may hand a customer to another owner")
     before = _snapshot(customer)
     for field in ("name", "relation", "relationship_type", "custom_attributes", "owner_id"):
         if field in given:

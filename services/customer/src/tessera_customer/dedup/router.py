@@ -8,15 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 
-from tessera_customer.common import SettingsDep, load_customer, refuse_if_erased
+from tessera_customer.api import SettingsDep
 from tessera_customer.customers.models import Customer
+from tessera_customer.customers.repository import load_customer
 from tessera_customer.customers.schemas import CustomerOut
+from tessera_customer.customers.service import refuse_if_erased
 from tessera_customer.dedup.repository import candidates_for, duplicate_pairs
 from tessera_customer.dedup.rules import Candidate, match_reasons
 from tessera_customer.dedup.service import merge
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import Conflict
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.pagination import Page, PageQuery
 
@@ -88,7 +90,7 @@ async def merge_customer(
     principal: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.SERVICE)],
 ) -> CustomerOut:
     if body.duplicate_id == customer_id:
-        raise Problem(409, "a customer cannot be merged into itself", slug="conflict")
+        raise Conflict("a customer cannot be merged into itself")
     # Lock in id order so that two crossing merges cannot deadlock.
     first, second = sorted([customer_id, body.duplicate_id])
     locked = {c: await load_customer(session, c, for_update=True) for c in (first, second)}

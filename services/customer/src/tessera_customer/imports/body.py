@@ -7,17 +7,15 @@ import codecs
 from collections.abc import AsyncIterator, Iterator
 from typing import TypeVar
 
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import InvalidInput
 
 T = TypeVar("T")
 BOM = "\ufeff"
 
 
-def not_utf8(exc: UnicodeDecodeError, at: int) -> Problem:
-    message = f"the body is not UTF-8 ({exc.reason} at byte {at})"
-    return Problem(
-        422, message, slug="validation-error", errors=[{"field": "body", "location": "body", "message": message}]
-    )
+def not_utf8(exc: UnicodeDecodeError, at: int) -> InvalidInput:
+    """422 naming the body, with the offset of the first byte that is not UTF-8."""
+    return InvalidInput("body", f"the body is not UTF-8 ({exc.reason} at byte {at})")
 
 
 async def text_pieces(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:

@@ -13,6 +13,7 @@ import orjson
 from pydantic import ValidationError
 
 from tessera_customer.customers.schemas import CustomerCreate
+from tessera_shared.errors import InvalidInput
 
 TOP_LEVEL = ("kind", "name", "email", "phone", "owner_id", "relation", "relationship_type", "external_id")
 SEGMENTATION = {
@@ -42,11 +43,11 @@ class RowError:
     message: str
 
 
-class HeaderError(ValueError):
-    """The file as a whole cannot be read (no header, unknown columns): nothing is imported."""
+class HeaderError(InvalidInput):
+    """The file as a whole cannot be read (no header, unknown columns): nothing is imported (422)."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(field, message)
         self.field = field
 
 

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from tessera_customer.common import SettingsDep
+from tessera_customer.api import SettingsDep
 from tessera_customer.imports.body import blocking, text_pieces
-from tessera_customer.imports.parsing import HeaderError, read_csv, read_ndjson
+from tessera_customer.imports.parsing import read_csv, read_ndjson
 from tessera_customer.imports.service import ImportReport, import_customers, valid_rows
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.http.errors import Problem
@@ -57,10 +57,6 @@ _BODY_DOC = {
 }
 
 
-def _problem(status: int, field: str, message: str, slug: str = "validation-error") -> Problem:
-    return Problem(status, message, slug=slug, errors=[{"field": field, "location": "body", "message": message}])
-
-
 @router.post(
     "/import",
     response_model=ImportOut,
@@ -81,12 +77,9 @@ async def bulk_import_customers(
     report = ImportReport()
     # Streamed: rows are parsed as the body arrives (the route's size limit still counts every chunk).
     text = blocking(text_pieces(request.stream()), asyncio.get_running_loop())
-    try:
-        rows = read_csv(text) if is_csv else read_ndjson(text)
-        valid = valid_rows(rows, report, csv_columns=is_csv)
-        await import_customers(request.app.state.runtime.sessions, valid, report, settings.import_batch_size)
-    except HeaderError as exc:
-        raise _problem(422, exc.field, str(exc)) from None
+    rows = read_csv(text) if is_csv else read_ndjson(text)
+    valid = valid_rows(rows, report, csv_columns=is_csv)
+    await import_customers(request.app.state.runtime.sessions, valid, report, settings.import_batch_size)
     return ImportOut(
         received=report.received,
         created=report.created,

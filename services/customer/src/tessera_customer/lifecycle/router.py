@@ -9,7 +9,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
 
-from tessera_customer.common import READERS, SettingsDep, load_customer, refuse_if_erased
+from tessera_customer.api import READERS, SettingsDep
+from tessera_customer.customers.repository import load_customer
+from tessera_customer.customers.service import refuse_if_erased
 from tessera_customer.lifecycle.rules import allowed_transitions
 from tessera_customer.lifecycle.service import apply_status_override, churn_customers, status_history
 from tessera_shared.auth import Principal, Role, require_roles

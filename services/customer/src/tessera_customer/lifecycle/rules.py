@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from tessera_shared.states import StateMachine
+
 STATUSES = ("non_customer", "prospect", "first_time", "repeat", "loyal", "churned")
 BUYING = frozenset({"first_time", "repeat", "loyal"})
 
@@ -17,12 +19,21 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# Allowed moves list alphabetically: in a refusal's ``allowed`` and in the status read's ``allowed_transitions``.
+LIFECYCLE = StateMachine("customer", TRANSITIONS, order=tuple(sorted(STATUSES)))
+
+
 def allowed_transitions(status: str) -> list[str]:
-    return sorted(TRANSITIONS.get(status, frozenset()))
+    return LIFECYCLE.allowed(status)
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
-    return to_status in TRANSITIONS.get(from_status, frozenset())
+    return LIFECYCLE.can(from_status, to_status)
+
+
+def check_transition(from_status: str, to_status: str) -> None:
+    """Refuse a move off the machine: InvalidTransition (409) with current, requested and allowed."""
+    LIFECYCLE.check(from_status, to_status, reason=lambda a, b: f"a customer cannot move from {a} to {b}")
 
 
 def purchase_steps(

@@ -12,12 +12,11 @@ from sqlmodel import col
 
 from tessera_customer.customers.models import Customer
 from tessera_customer.lifecycle.models import StatusChange
-from tessera_customer.lifecycle.rules import BUYING, allowed_transitions, can_transition, is_churned
+from tessera_customer.lifecycle.rules import BUYING, can_transition, check_transition, is_churned
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
 from tessera_shared.db import unit_of_work, utcnow
 from tessera_shared.events.contracts import CustomerStatusChanged
-from tessera_shared.http.errors import Problem
 from tessera_shared.outbox import publish
 
 
@@ -116,14 +115,8 @@ async def status_history(session: AsyncSession, customer_id: uuid.UUID) -> Seque
 async def apply_status_override(
     session: AsyncSession, customer: Customer, status: str, *, actor: str, note: str
 ) -> None:
-    """An admin's move along an edge of the machine (409 off it), flushed in the caller's transaction."""
-    if not can_transition(customer.status, status):
-        raise Problem(
-            409,
-            f"a customer cannot move from {customer.status} to {status}",
-            slug="invalid-status-transition",
-            current_status=customer.status,
-            allowed_transitions=allowed_transitions(customer.status),
-        )
+    """An admin's move along an edge of the machine (409 ``invalid-transition`` off it), flushed in the
+    caller's transaction."""
+    check_transition(customer.status, status)
     await transition(session, customer, status, reason="manual_override", actor=actor, note=note)
     await session.flush()

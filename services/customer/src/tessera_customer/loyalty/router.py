@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from tessera_customer.common import READERS, SettingsDep, load_customer, refuse_if_erased
-from tessera_customer.customers.service import ensure_may_change
+from tessera_customer.api import READERS, SettingsDep
+from tessera_customer.customers.repository import load_customer
+from tessera_customer.customers.service import ensure_may_change, refuse_if_erased
 from tessera_customer.loyalty.schemas import EntryOut, LoyaltyOut, Redemption
 from tessera_customer.loyalty.service import entries_page, peek_account, redeem_points
 from tessera_shared.auth import Principal, Role, require_roles

@@ -10,14 +10,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from tessera_customer.common import paginate_desc
 from tessera_customer.loyalty.models import LoyaltyAccount, LoyaltyEntry
 from tessera_customer.loyalty.rules import balance_after_redemption, level_for, points_for
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
 from tessera_shared.db import affected_rows, utcnow
-from tessera_shared.http.errors import Problem
-from tessera_shared.http.pagination import PageParams
+from tessera_shared.errors import Conflict
+from tessera_shared.http.pagination import PageParams, paginate
 
 
 async def account_of(
@@ -43,7 +42,7 @@ async def entries_page(
 ) -> tuple[list[LoyaltyEntry], str | None]:
     """One page of the statement, newest first."""
     stmt = select(LoyaltyEntry).where(col(LoyaltyEntry.customer_id) == customer_id)
-    return await paginate_desc(session, stmt, page, (col(LoyaltyEntry.id),))
+    return await paginate(session, stmt, page, (col(LoyaltyEntry.id),), descending=True)
 
 
 async def earn_points(
@@ -89,10 +88,9 @@ async def redeem_points(
 ) -> LoyaltyAccount:
     account = await account_of(session, settings, customer_id, for_update=True)
     if balance_after_redemption(account.balance, points) is None:
-        raise Problem(
-            409,
+        raise Conflict(
             f"cannot redeem {points} points from a balance of {account.balance}",
-            slug="insufficient-points",
+            kind="insufficient-points",
             balance=account.balance,
         )
     # Guarded in SQL too: two concurrent redemptions cannot both pass the check above.
@@ -108,7 +106,7 @@ async def redeem_points(
         .execution_options(synchronize_session=False),
     )
     if redeemed != 1:
-        raise Problem(409, "the balance changed; not enough points", slug="insufficient-points")
+        raise Conflict("the balance changed; not enough points", kind="insufficient-points")
     await session.refresh(account)
     session.add(
         LoyaltyEntry(

@@ -9,14 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from tessera_customer.common import SettingsDep, load_customer, refuse_if_erased
+from tessera_customer.api import SettingsDep
+from tessera_customer.customers.repository import load_customer
 from tessera_customer.customers.schemas import CustomerOut
+from tessera_customer.customers.service import refuse_if_erased
 from tessera_customer.pool.rules import claim_owner
 from tessera_customer.pool.service import claim, return_to_pool
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.inputs import IsoAwareDatetime
 
@@ -71,10 +72,7 @@ async def claim_customer(
     response: Response,
     principal: Annotated[Principal, require_roles(Role.SALES_REP, Role.SALES_MANAGER, Role.SERVICE)],
 ) -> CustomerOut:
-    try:
-        owner = claim_owner(principal, body.owner_id)
-    except PermissionError as exc:
-        raise Problem(403, str(exc)) from None
+    owner = claim_owner(principal, body.owner_id)
     customer = await load_customer(session, customer_id, for_update=True)
     check_if_match(request, customer.id, customer.version)
     refuse_if_erased(customer)

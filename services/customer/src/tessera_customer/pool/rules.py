@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tessera_shared.auth import Principal, Role
+from tessera_shared.errors import Forbidden
 
 ASSIGNERS = frozenset({Role.ADMIN, Role.SALES_MANAGER, Role.SERVICE})
 
@@ -26,9 +27,9 @@ def returns_to_pool(
 def claim_owner(principal: Principal, requested: str | None) -> str:
     """Who becomes the owner: a rep claims for themself; managers may hand it to anyone.
 
-    Raises PermissionError when a rep names someone else."""
+    Raises Forbidden (403) when a rep names someone else."""
     if principal.has_any(ASSIGNERS):
         return requested or principal.subject
     if requested is not None and requested != principal.subject:
-        raise PermissionError("a sales rep claims customers for themself only")
+        raise Forbidden("a sales rep claims customers for themself only")
     return principal.subject

@@ -14,7 +14,7 @@ from tessera_customer.pool.rules import pool_cutoff, returns_to_pool
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
 from tessera_shared.db import unit_of_work, utcnow
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import Conflict
 
 
 async def return_to_pool(
@@ -72,11 +72,10 @@ async def claim(session: AsyncSession, customer: Customer, owner: str, actor: st
     if customer.owner_id == owner:
         return False
     if customer.owner_id is not None:
-        raise Problem(
-            409,
+        raise Conflict(
             f"customer {customer.id} is owned by {customer.owner_id}; only unowned customers "
             "can be claimed (a manager reassigns with PATCH)",
-            slug="customer-owned",
+            kind="customer-owned",
             owner_id=customer.owner_id,
         )
     now = utcnow()

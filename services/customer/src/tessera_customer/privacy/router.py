@@ -8,16 +8,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
 
-from tessera_customer.common import READERS, WRITERS, audit_read, load_customer, refuse_if_erased
+from tessera_customer.api import READERS, WRITERS, audit_read
 from tessera_customer.contacts.schemas import ContactOut
+from tessera_customer.customers.repository import load_customer
 from tessera_customer.customers.rules import may_record_consent
 from tessera_customer.customers.schemas import CustomerOut
+from tessera_customer.customers.service import refuse_if_erased
 from tessera_customer.privacy import service
 from tessera_customer.privacy.schemas import ConsentIn, ConsentsOut
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import Forbidden
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.inputs import Trim
 
@@ -51,8 +53,8 @@ async def record_consent(
     customer = await load_customer(session, customer_id)
     refuse_if_erased(customer)
     if not may_record_consent(principal, customer.owner_id, body.granted):
-        raise Problem(
-            403, "a sales rep records consent given for their own customers only (a withdrawal anyone may record)"
+        raise Forbidden(
+            "a sales rep records consent given for their own customers only (a withdrawal anyone may record)"
         )
     if (replayed := await idem.begin(body)) is not None:
         return replayed

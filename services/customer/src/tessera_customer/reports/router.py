@@ -9,12 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from tessera_customer.common import SettingsDep
+from tessera_customer.api import SettingsDep
 from tessera_customer.reports.repository import retention_counts
 from tessera_customer.reports.rules import rate, retention_rate
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import InvalidInput
 from tessera_shared.http.inputs import IsoAwareDatetime
 
 router = APIRouter(prefix="/v1/customers/reports", tags=["reports"])
@@ -42,12 +42,7 @@ async def retention_report(
     to: IsoAwareDatetime,
 ) -> RetentionReport:
     if to <= from_:
-        raise Problem(
-            422,
-            "`to` must be after `from`",
-            slug="validation-error",
-            errors=[{"field": "to", "location": "query", "message": "must be after from"}],
-        )
+        raise InvalidInput("to", "must be after from", "query")
     counts = await retention_counts(session, from_, to)
     monetary = counts.monetary_at_end
     average = (sum(monetary, Decimal(0)) / len(monetary)).quantize(Decimal("0.01")) if monetary else Decimal("0.00")

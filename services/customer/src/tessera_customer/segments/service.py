@@ -17,7 +17,7 @@ from tessera_customer.segments.rules import CHANNELS, may_edit_segment
 from tessera_customer.segments.schemas import SegmentCreate, SegmentPatch
 from tessera_shared.auth import Principal
 from tessera_shared.db import new_id, utcnow
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import Conflict, Forbidden, NotFound
 from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.spreadsheet import csv_line
 
@@ -27,7 +27,7 @@ EXPORT_CHUNK = 1000
 async def load_segment(session: AsyncSession, segment_id: uuid.UUID, *, for_update: bool = False) -> Segment:
     segment = await session.get(Segment, segment_id, with_for_update=True if for_update else None)
     if segment is None:
-        raise Problem(404, f"segment {segment_id} not found")
+        raise NotFound("segment", segment_id)
     return segment
 
 
@@ -40,7 +40,7 @@ async def _name_taken(session: AsyncSession, name: str, other_than: uuid.UUID | 
     if other_than is not None:
         stmt = stmt.where(col(Segment.id) != other_than)
     if await session.scalar(stmt) is not None:
-        raise Problem(409, f"a segment named {name!r} exists", slug="conflict")
+        raise Conflict(f"a segment named {name!r} exists")
 
 
 async def create_segment(session: AsyncSession, data: SegmentCreate, principal: Principal) -> Segment:
@@ -68,7 +68,7 @@ async def delete_segment(session: AsyncSession, segment: Segment) -> None:
 
 def ensure_may_edit(principal: Principal, segment: Segment) -> None:
     if not may_edit_segment(principal, segment.created_by):
-        raise Problem(403, "only the segment's author, a manager or an admin may change it")
+        raise Forbidden("only the segment's author, a manager or an admin may change it")
 
 
 async def update_segment(session: AsyncSession, segment: Segment, patch: SegmentPatch) -> Segment:

@@ -8,9 +8,10 @@ import uuid
 from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_customer.common import audit_read, load_customer
+from tessera_customer.api import audit_read
 from tessera_customer.contacts import service as contact_service
 from tessera_customer.contacts.schemas import ContactOut
+from tessera_customer.customers.repository import load_customer
 from tessera_customer.customers.schemas import CustomerOut
 from tessera_customer.loyalty.schemas import LoyaltyOut
 from tessera_customer.loyalty.service import peek_account

@@ -12,8 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from tessera_customer.common import READERS, SettingsDep, load_customer
+from tessera_customer.api import READERS, SettingsDep
 from tessera_customer.contacts.schemas import ContactOut
+from tessera_customer.customers.repository import load_customer
 from tessera_customer.customers.schemas import CustomerOut
 from tessera_customer.loyalty.schemas import LoyaltyOut
 from tessera_customer.privacy.schemas import ConsentsOut

@@ -5,7 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from tessera_customer.common import READERS, load_customer
+from tessera_customer.api import READERS
+from tessera_customer.customers.repository import load_customer
 from tessera_customer.timeline.schemas import TimelineEntryOut
 from tessera_customer.timeline.service import page_of
 from tessera_shared.auth import Principal, require_roles

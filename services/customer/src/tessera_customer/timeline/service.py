@@ -10,12 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from tessera_customer.common import paginate_desc
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_customer.timeline.visibility import visible_to
 from tessera_shared.auth import Principal
 from tessera_shared.db import new_id, utcnow
-from tessera_shared.http.pagination import PageParams
+from tessera_shared.http.pagination import PageParams, paginate
 
 
 def record(
@@ -77,4 +76,4 @@ async def page_of(
         stmt = stmt.where(visible)
     if kind:
         stmt = stmt.where(col(TimelineEntry.kind) == kind)
-    return await paginate_desc(session, stmt, page, (col(TimelineEntry.occurred_at), col(TimelineEntry.id)))
+    return await paginate(session, stmt, page, (col(TimelineEntry.occurred_at), col(TimelineEntry.id)), descending=True)

@@ -10,7 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
-from tessera_customer.common import READERS, SettingsDep, load_customer
+from tessera_customer.api import READERS, SettingsDep
+from tessera_customer.customers.repository import load_customer
 from tessera_customer.value.schemas import ChurnRiskOut
 from tessera_customer.value.service import churn_risk_of, recompute_values, win_back_page
 from tessera_shared.auth import Principal, Role, require_roles

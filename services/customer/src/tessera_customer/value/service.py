@@ -13,7 +13,6 @@ from sqlalchemy import case, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from tessera_customer.common import paginate_desc
 from tessera_customer.customers.models import Customer
 from tessera_customer.lifecycle.rules import purchase_steps
 from tessera_customer.lifecycle.service import transition
@@ -27,7 +26,7 @@ from tessera_customer.value.schemas import ChurnRiskOut
 from tessera_shared.auth import Principal
 from tessera_shared.db import MoneySum, dialect_name, new_id, unit_of_work, utcnow
 from tessera_shared.events.contracts import CustomerTierChanged
-from tessera_shared.http.pagination import PageParams
+from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import outbox_row, publish_many
 
 
@@ -180,7 +179,7 @@ async def win_back_page(
         col(Customer.erased_at).is_(None),
         or_(col(Customer.status) == "churned", col(Customer.churn_risk) >= settings.churn_risk_threshold),
     )
-    return await paginate_desc(session, stmt, page, (col(Customer.monetary), col(Customer.id)))
+    return await paginate(session, stmt, page, (col(Customer.monetary), col(Customer.id)), descending=True)
 
 
 _NO_SIGNALS = CustomerSignals(customer_id=uuid.UUID(int=0))
