@@ -23,12 +23,15 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 LIFECYCLE = StateMachine("customer", TRANSITIONS, order=tuple(sorted(STATUSES)))
 
 
+# The two reads below look the table up rather than call LIFECYCLE: the OpenAPI derivation
+# counts every method of a module-level object a function names, so a route that only reads the
+# moves would document the 409 that only check_transition raises.
 def allowed_transitions(status: str) -> list[str]:
-    return LIFECYCLE.allowed(status)
+    return sorted(TRANSITIONS.get(status, frozenset()))
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
-    return LIFECYCLE.can(from_status, to_status)
+    return to_status in TRANSITIONS.get(from_status, frozenset())
 
 
 def check_transition(from_status: str, to_status: str) -> None:
