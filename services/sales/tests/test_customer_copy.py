@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tessera_sales.directory.models import KnownCustomer
+from tessera_sales.known_customers.models import KnownCustomer
 from tessera_sales.testing import Api
 from tessera_shared.events.contracts import CustomerCreated, CustomerErased, CustomerMerged, CustomerUpdated
 

@@ -17,7 +17,7 @@ from tessera_customer.settings import CustomerSettings
 from tessera_gateway.main import create_app as gateway_app
 from tessera_gateway.settings import GatewaySettings
 from tessera_sales.deals.models import Deal
-from tessera_sales.directory.models import KnownCustomer
+from tessera_sales.known_customers.models import KnownCustomer
 from tessera_sales.leads.models import Lead
 from tessera_sales.leads.service import customer_payload_for
 from tessera_sales.testing import PROBLEM, Api, sales_settings

@@ -15,7 +15,7 @@ from tessera_sales.campaigns.router import router as campaigns_router
 from tessera_sales.catalog.router import router as products_router
 from tessera_sales.credit import handlers as credit
 from tessera_sales.deals.router import router as deals_router
-from tessera_sales.directory import handlers as directory
+from tessera_sales.known_customers import handlers as known_customers
 from tessera_sales.leads.customer_port import HttpCustomerDirectory
 from tessera_sales.leads.router import router as leads_router
 from tessera_sales.models import metadata
@@ -67,10 +67,10 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
         ],
         migrations=Path(__file__).parent / "migrations",
         handlers={
-            CustomerCreated.event_type: directory.on_customer_created,
-            CustomerUpdated.event_type: directory.on_customer_updated,
-            CustomerMerged.event_type: directory.on_customer_merged,
-            CustomerErased.event_type: directory.on_customer_erased,
+            CustomerCreated.event_type: known_customers.on_customer_created,
+            CustomerUpdated.event_type: known_customers.on_customer_updated,
+            CustomerMerged.event_type: known_customers.on_customer_merged,
+            CustomerErased.event_type: known_customers.on_customer_erased,
             # The hold is recorded first, so the collection task can find the invoice's deal.
             InvoiceOverdue.event_type: chain(credit.on_invoice_overdue, collections.on_invoice_overdue),
             DunningStep.event_type: collections.on_dunning_step,

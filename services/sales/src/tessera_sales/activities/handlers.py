@@ -15,7 +15,7 @@ from tessera_sales.activities.models import Activity
 from tessera_sales.activities.service import record
 from tessera_sales.credit.models import OverdueInvoice
 from tessera_sales.deals.models import Deal
-from tessera_sales.directory.models import KnownCustomer
+from tessera_sales.known_customers.models import KnownCustomer
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import DunningStep, InvoiceOverdue
 

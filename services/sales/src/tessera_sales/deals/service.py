@@ -19,7 +19,7 @@ from tessera_sales.deals import rules
 from tessera_sales.deals.models import Deal, DealLine, DealStageChange
 from tessera_sales.deals.repository import DealRepository
 from tessera_sales.deals.schemas import DealCreate, DealPatch, LineItemIn, LoseRequest, ReopenRequest, WinRequest
-from tessera_sales.directory.models import KnownCustomer
+from tessera_sales.known_customers.models import KnownCustomer
 from tessera_sales.money import quantize, to_minor
 from tessera_sales.schemas_common import check_minor_units, field_problem
 from tessera_shared.auth import Principal, Role
@@ -45,8 +45,8 @@ async def check_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
     """Refuse customers known to be merged away or erased; an id not yet seen is accepted, because
     customer.created may still be on its way (the deal would otherwise fail right after the customer's creation)."""
     known = await session.get(KnownCustomer, customer_id)
-    if known is not None and known.merged_into_id is not None:
-        raise field_problem("customer_id", f"the customer was merged into {known.merged_into_id}")
+    if known is not None and known.merged_into is not None:
+        raise field_problem("customer_id", f"the customer was merged into {known.merged_into}")
     if known is not None and known.erased_at is not None:
         raise field_problem("customer_id", "the customer was erased")
 

@@ -14,7 +14,7 @@ from tessera_sales.access import is_manager, may_see, not_found, owner_for_new
 from tessera_sales.campaigns.service import check_campaign
 from tessera_sales.deals import service as deals
 from tessera_sales.deals.schemas import DealCreate
-from tessera_sales.directory.models import KnownCustomer
+from tessera_sales.known_customers.models import KnownCustomer
 from tessera_sales.leads import rules
 from tessera_sales.leads.customer_port import CustomerDirectory, CustomerRejected, CustomerServiceUnavailable
 from tessera_sales.leads.models import Lead
@@ -180,8 +180,8 @@ async def convert_lead(
         known = await session.get(KnownCustomer, body.customer_id)
         if known is None or known.erased_at is not None:
             raise field_problem("customer_id", "no such customer is known to sales")
-        if known.merged_into_id is not None:
-            raise field_problem("customer_id", f"the customer was merged into {known.merged_into_id}")
+        if known.merged_into is not None:
+            raise field_problem("customer_id", f"the customer was merged into {known.merged_into}")
         customer_id = known.customer_id
     else:
         try:
