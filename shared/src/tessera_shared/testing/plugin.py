@@ -20,6 +20,22 @@ import pytest
 from fastapi import FastAPI
 
 from tessera_shared.testing.databases import DatabaseFactory
+from tessera_shared.testing.sqlite_routes import (  # the hooks of the focused SQLite suite
+    LEDGER,
+    pytest_addoption,
+    pytest_configure,
+    pytest_generate_tests,
+    pytest_runtest_setup,
+    pytest_sessionfinish,
+)
+
+__all__ = [
+    "pytest_addoption",
+    "pytest_configure",
+    "pytest_generate_tests",
+    "pytest_runtest_setup",
+    "pytest_sessionfinish",
+]
 
 PG_URL = os.environ.get("TESSERA_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:55432")
 KAFKA = os.environ.get("TESSERA_TEST_KAFKA", "127.0.0.1:19092")
@@ -56,13 +72,10 @@ async def databases(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
     await factory.drop_all()
 
 
-# TESSERA_TEST_BACKENDS=postgres narrows a local run to one database.
-BACKENDS = [b for b in os.environ.get("TESSERA_TEST_BACKENDS", "postgres,sqlite").split(",") if b]
-
-
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
-    """Run the test on both databases the services support."""
+    """The database of a service test: PostgreSQL, and SQLite too for tests marked ``sqlite``
+    (parametrised by ``sqlite_routes.pytest_generate_tests``)."""
     name: str = request.param
     return name
 
@@ -112,7 +125,8 @@ async def delete_topics_with_prefixes(bootstrap: str, prefixes: tuple[str, ...])
 async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Run the app's lifespan (migrations, relay, consumer) and give an in-process client."""
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        LEDGER.offer(app)
+        transport = httpx.ASGITransport(app=LEDGER.recording(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
 
