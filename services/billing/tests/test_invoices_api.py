@@ -241,3 +241,22 @@ async def test_numbers_are_gap_free_under_concurrent_issuers(databases) -> None:
             last = await s.scalar(select(col(InvoiceCounter.last_number)).where(col(InvoiceCounter.year) == 2026))
         assert numbers == [f"INV-2026-{n:06d}" for n in range(1, 17)]
         assert last == 16
+
+
+async def test_the_document_names_the_problems_each_operation_answers(app: FastAPI) -> None:
+    """Derived from the domain errors the code can raise: no more, no fewer."""
+    paths = app.openapi()["paths"]
+
+    def described(path: str, status: str) -> str:
+        return paths[path]["post"]["responses"].get(status, {}).get("description", "")
+
+    assert "409" not in paths["/v1/invoices"]["post"]["responses"]  # a new draft may always be issued
+    assert "`invalid-transition`" in described("/v1/invoices/{invoice_id}/issue", "409")
+    void = described("/v1/invoices/{invoice_id}/void", "409")
+    assert "`invalid-transition`" in void and "`invoice-has-payments`" in void
+    assert described("/v1/invoices/{invoice_id}/apply-credit", "409").endswith(": `invoice-not-open`")
+    assert described("/v1/payments", "409").endswith(": `nothing-open`")
+    assert described("/v1/write-offs", "409").endswith(": `write-off-conflict`")
+    for decision in ("approve", "reject"):
+        assert "`invalid-transition`" in described(f"/v1/write-offs/{{write_off_id}}/{decision}", "409")
+        assert "`segregation-of-duties`" in described(f"/v1/write-offs/{{write_off_id}}/{decision}", "403")

@@ -120,6 +120,13 @@ class TestStatusMachine:
         assert INVOICE_STATUSES.allowed("partially_paid") == ["paid", "overdue", "written_off"]
         assert INVOICE_STATUSES.allowed("paid") == []
 
+    @pytest.mark.parametrize("current", ["issued", "partially_paid", "overdue"])
+    @pytest.mark.parametrize("balance_due", [D("-1"), D("0"), D("0.01")])
+    def test_settling_moves_only_as_the_machine_allows(self, current: str, balance_due: D) -> None:
+        # Payments and credit apply money to open invoices only and set this status unchecked.
+        after = status_after_settlement(current, balance_due)
+        assert after == current or INVOICE_STATUSES.can(current, after)
+
     def test_status_after_settlement(self) -> None:
         assert status_after_settlement("issued", D("0")) == "paid"
         assert status_after_settlement("issued", D("1")) == "partially_paid"

@@ -75,9 +75,8 @@ async def create(
         payment_terms_days=body.payment_terms_days,
         created_by=principal.subject,
         note=body.note,
+        issue=body.issue,
     )
-    if body.issue:
-        await issue_invoice(session, settings, invoice)
     out = detail(invoice, await InvoiceRepository(session).lines(invoice.id))
     return await idem.respond(
         201, out, headers={"Location": f"/v1/invoices/{invoice.id}", "ETag": etag_for(invoice.id, invoice.version)}

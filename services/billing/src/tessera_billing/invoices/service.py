@@ -68,8 +68,9 @@ async def create_invoice(
     created_by: str,
     deal_id: uuid.UUID | None = None,
     note: str | None = None,
+    issue: bool = False,
 ) -> Invoice:
-    """A draft invoice; terms default to the customer's credit profile."""
+    """A draft invoice (issued at once with ``issue``); terms default to the customer's credit profile."""
     profile = await get_or_create_profile(session, customer_id, settings)
     terms = profile.payment_terms_days if payment_terms_days is None else payment_terms_days
     invoice_id = new_id()
@@ -121,6 +122,8 @@ async def create_invoice(
     await session.flush()
     session.add_all(rows)
     await session.flush()
+    if issue:
+        await _issue(session, settings, invoice, None)  # a new draft: the move to issued is always allowed
     return invoice
 
 
@@ -133,6 +136,13 @@ async def issue_invoice(
 ) -> Invoice:
     """Give the invoice its number and due date, book it, announce it, then apply any customer credit."""
     check_transition(invoice.status, InvoiceStatus.ISSUED)
+    return await _issue(session, settings, invoice, issue_date)
+
+
+async def _issue(
+    session: AsyncSession, settings: BillingSettings, invoice: Invoice, issue_date: date | None
+) -> Invoice:
+    """The move draft -> issued, once allowed."""
     if issue_date is not None:
         invoice.issue_date = issue_date
     invoice.due_date = due_date(invoice.issue_date, invoice.payment_terms_days)
