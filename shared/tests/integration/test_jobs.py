@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import insert, select
 
 from tessera_shared.jobs import Job, run_job_once
 
 from .conftest import effects
+
+# Dialect branches: these run on both databases.
+pytestmark = pytest.mark.sqlite
 
 
 async def test_job_runs_with_the_given_clock(sessions) -> None:

@@ -17,6 +17,9 @@ from tessera_shared.migrations import alembic_config, upgrade_to_head
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import migrations_of
 
+# Dialect branches: these run on both databases.
+pytestmark = pytest.mark.sqlite
+
 SERVICES = ["customer", "sales", "service-desk", "billing", "gateway"]
 
 

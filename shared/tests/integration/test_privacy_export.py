@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import Column, ForeignKey, Integer, String, Table, Uuid, insert
 
 from tessera_shared.app import ServiceSpec, create_service_app
@@ -27,6 +28,9 @@ order_lines = Table(
     Column("order_id", ForeignKey("orders.id"), nullable=False),
     Column("text", String(50)),
 )
+
+# Dialect branches: these run on both databases.
+pytestmark = pytest.mark.sqlite
 unrelated = Table("settings_rows", metadata, Column("id", Integer, primary_key=True), Column("value", String(50)))
 
 
