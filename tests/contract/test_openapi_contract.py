@@ -149,7 +149,7 @@ def test_every_operation_lists_its_client_errors(apps: dict[str, Any], documents
                 }, (path, code)
     assert failures == []
     win = doc["paths"]["/api/v1/deals/{deal_id}/win"]["post"]["responses"]["409"]["description"]
-    assert "`credit-hold`" in win and "`invalid-stage-transition`" in win
+    assert "`credit-hold`" in win and "`invalid-transition`" in win
     assert "Retry-After" in doc["paths"]["/api/v1/deals"]["get"]["responses"]["429"]["headers"]
 
 

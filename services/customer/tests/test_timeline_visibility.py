@@ -204,10 +204,10 @@ def test_the_rules_mirror_the_source_services() -> None:
     """The role lists here are copies: this fails when a source service changes its own."""
     from tessera_billing.invoices.router import READERS as invoice_readers
     from tessera_billing.payments.router import READERS as payment_readers
-    from tessera_sales.access import SEE_ALL
     from tessera_sales.activities.router import SELLERS as activity_readers
     from tessera_sales.deals.router import READERS as deal_readers
     from tessera_sales.leads.router import SELLERS as lead_readers
+    from tessera_sales.ownership import SEE_ALL
     from tessera_service_desk.surveys.router import STAFF_READERS
     from tessera_service_desk.tickets.router import READERS as ticket_readers
 

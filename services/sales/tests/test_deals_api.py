@@ -175,7 +175,10 @@ class TestPatchDeal:
         deal = await api.deal()
         r = await api.client.patch(f"/v1/deals/{deal['id']}", json={"stage": "won"}, headers=api.rep1)
         assert r.status_code == 409
+        assert r.json()["type"] == "urn:tessera:problem:invalid-transition"
+        assert (r.json()["current"], r.json()["requested"]) == ("prospecting", "won")
         assert r.json()["allowed"] == ["qualification", "proposal", "negotiation"]
+        assert "/win" in r.json()["detail"]
 
     async def test_row_rules_and_auth(self, api: Api) -> None:
         deal = await api.deal()
@@ -215,8 +218,20 @@ class TestWinLoseReopen:
         assert won["data"]["credit_override_by"] is None
         again = await api.client.post(f"/v1/deals/{deal['id']}/win", headers=api.rep1)
         assert again.status_code == 409
+        assert again.json()["type"] == "urn:tessera:problem:invalid-transition"
+        assert {k: again.json()[k] for k in ("current", "requested", "allowed")} == {
+            "current": "won",
+            "requested": "won",
+            "allowed": [],
+        }
+        lose = await api.client.post(f"/v1/deals/{deal['id']}/lose", json={"reason": "late"}, headers=api.rep1)
+        assert (lose.status_code, lose.json()["current"], lose.json()["requested"]) == (409, "won", "lost")
         r = await api.client.patch(f"/v1/deals/{deal['id']}", json={"title": "later"}, headers=api.manager)
         assert r.status_code == 409  # closed deals are immutable
+        assert r.json()["type"] == "urn:tessera:problem:invalid-transition"
+        assert (r.json()["current"], r.json()["requested"], r.json()["allowed"]) == ("won", "won", [])
+        r = await api.client.patch(f"/v1/deals/{deal['id']}", json={"stage": "proposal"}, headers=api.manager)
+        assert (r.status_code, r.json()["requested"], r.json()["allowed"]) == (409, "proposal", [])
 
     async def test_lose_requires_reason(self, api: Api) -> None:
         deal = await api.deal()
@@ -240,6 +255,13 @@ class TestWinLoseReopen:
         assert history[-1]["changed_by"] == "manager"
         again = await api.client.post(f"/v1/deals/{deal['id']}/reopen", json=body, headers=api.manager)
         assert again.status_code == 409
+        assert again.json()["type"] == "urn:tessera:problem:invalid-transition"
+        # An open deal moves by PATCH: the refusal lists those moves.
+        assert {k: again.json()[k] for k in ("current", "requested", "allowed")} == {
+            "current": "proposal",
+            "requested": "proposal",
+            "allowed": ["prospecting", "qualification", "negotiation"],
+        }
 
     async def test_credit_hold_needs_a_finance_override(self, api: Api) -> None:
         deal = await api.deal()
@@ -252,6 +274,7 @@ class TestWinLoseReopen:
         assert r.json()["overdue_invoices"][0]["invoice_id"] == str(overdue.invoice_id)
         r = await api.client.post(f"/v1/deals/{deal['id']}/win", json={"credit_override": True}, headers=api.rep1)
         assert r.status_code == 403
+        assert r.json()["required_roles"] == ["admin", "finance_manager"]
         assert await api.events("deal.won") == []
         r = await api.client.post(
             f"/v1/deals/{deal['id']}/win", json={"credit_override": True}, headers=api.as_("fin", "finance_manager")

@@ -18,6 +18,7 @@ from tessera_gateway.main import create_app as gateway_app
 from tessera_gateway.settings import GatewaySettings
 from tessera_sales.deals.models import Deal
 from tessera_sales.known_customers.models import KnownCustomer
+from tessera_sales.leads.customer_port import CustomerServiceUnavailable, HttpCustomerDirectory
 from tessera_sales.leads.models import Lead
 from tessera_sales.leads.service import customer_payload_for
 from tessera_sales.testing import PROBLEM, Api, sales_settings
@@ -101,6 +102,8 @@ class TestLeadStatus:
         assert r.status_code == 200 and r.json()["status"] == "contacted" and r.json()["version"] == 2
         r = await api.client.patch(url, json={"status": "new"}, headers=api.rep1)
         assert r.status_code == 409 and r.json()["allowed"] == ["qualified", "disqualified"]
+        assert r.json()["type"] == "urn:tessera:problem:invalid-transition"
+        assert (r.json()["current"], r.json()["requested"]) == ("contacted", "new")
         r = await api.client.patch(url, json={"status": "disqualified"}, headers=api.rep1)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "disqualified_reason"
         r = await api.client.patch(url, json={"title": "x"}, headers={**api.rep1, "If-Match": f'"{lead["id"]}.1"'})
@@ -140,6 +143,14 @@ class TestConvertLead:
         assert directory._token is not None  # the service token is cached, not fetched per call
         r = await api.client.post(f"/v1/leads/{lead['id']}/convert", json=body, headers=api.rep1)
         assert r.status_code == 409  # converted once
+        assert r.json()["type"] == "urn:tessera:problem:invalid-transition"
+        assert {k: r.json()[k] for k in ("current", "requested", "allowed")} == {
+            "current": "converted",
+            "requested": "converted",
+            "allowed": [],
+        }
+        r = await api.client.patch(f"/v1/leads/{lead['id']}", json={"title": "CEO"}, headers=api.rep1)
+        assert (r.status_code, r.json()["current"], r.json()["allowed"]) == (409, "converted", [])
         async with api.app.state.runtime.sessions() as s:
             assert (await s.get(KnownCustomer, uuid.UUID(result["customer_id"]))) is not None
 
@@ -172,10 +183,46 @@ class TestConvertLead:
             headers=api.rep1,
         )
         assert r.status_code == 503 and r.headers["content-type"] == PROBLEM
+        assert r.json()["type"] == "urn:tessera:problem:upstream-unavailable" and r.headers["retry-after"] == "5"
         got = (await api.client.get(f"/v1/leads/{lead['id']}", headers=api.rep1)).json()
         assert got["status"] == "new" and got["customer_id"] is None
         assert await api.count(Deal) == 0
         assert await api.events("lead.converted") == []
+
+    async def test_customer_service_refusing_the_lead_is_409_and_stores_nothing(self, api: Api) -> None:
+        def customer_service(request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/auth/token":
+                return httpx.Response(200, json={"access_token": "t", "expires_in": 300})
+            return httpx.Response(
+                422, json={"detail": "invalid input: email"}, headers={"content-type": "application/problem+json"}
+            )
+
+        settings = sales_settings("sqlite://", customer_url="http://customer", gateway_url="http://gateway")
+        api.app.state.customer_directory = HttpCustomerDirectory(
+            settings, mounts={"all://": httpx.MockTransport(customer_service)}
+        )
+        lead = await create_lead(api)
+        r = await api.client.post(f"/v1/leads/{lead['id']}/convert", headers=api.rep1)
+        assert (r.status_code, r.headers["content-type"]) == (409, PROBLEM)
+        assert r.json()["type"] == "urn:tessera:problem:customer-rejected" and r.json()["upstream_status"] == 422
+        assert r.json()["detail"] == "the customer service refused the new customer: invalid input: email"
+        got = (await api.client.get(f"/v1/leads/{lead['id']}", headers=api.rep1)).json()
+        assert got["status"] == "new" and got["customer_id"] is None
+        assert await api.events("lead.converted") == []
+
+    @pytest.mark.parametrize("status", [401, 403, 500])
+    async def test_a_refused_credential_or_a_failing_customer_service_is_unavailable(self, status: int) -> None:
+        def customer_service(request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/auth/token":
+                return httpx.Response(200, json={"access_token": "t", "expires_in": 300})
+            return httpx.Response(status, json={"detail": "no"})
+
+        settings = sales_settings("sqlite://", customer_url="http://customer", gateway_url="http://gateway")
+        directory = HttpCustomerDirectory(settings, mounts={"all://": httpx.MockTransport(customer_service)})
+        with pytest.raises(CustomerServiceUnavailable) as refused:
+            await directory.create_customer({"kind": "person", "name": "x"}, idempotency_key="k")
+        assert (refused.value.status, refused.value.problem_slug()) == (503, "upstream-unavailable")
+        assert refused.value.headers == {"Retry-After": "5"}
 
     async def test_auth(self, api: Api) -> None:
         lead = await create_lead(api)

@@ -14,6 +14,7 @@ from tessera_sales.leads import rules as lead_rules
 from tessera_sales.money import from_minor, quantize, tidy, to_minor
 from tessera_sales.recommendations.rules import co_occurrence, rank
 from tessera_sales.reports import rules as report_rules
+from tessera_shared.errors import InvalidTransition
 
 D = Decimal
 
@@ -37,16 +38,35 @@ class TestStages:
         [("negotiation", "won"), ("proposal", "lost"), ("won", "proposal"), ("lost", "negotiation")],
     )
     def test_closing_or_moving_closed_deals_is_refused(self, current: str, target: str) -> None:
-        with pytest.raises(deal_rules.StageError):
+        with pytest.raises(InvalidTransition) as refused:
             deal_rules.check_move(current, target)
+        # PATCH lists the open stages an open deal may move to, and nothing for a closed one.
+        allowed = [] if deal_rules.is_closed(current) else deal_rules.allowed_moves(current)
+        assert refused.value.members() == {"current": current, "requested": target, "allowed": allowed}
+        assert refused.value.problem_slug() == "invalid-transition" and refused.value.status == 409
+
+    def test_unknown_stage_is_refused_listing_the_moves(self) -> None:
+        with pytest.raises(InvalidTransition) as refused:
+            deal_rules.check_move("proposal", "signed")
+        assert (refused.value.detail, refused.value.allowed) == (
+            "unknown stage 'signed'",
+            ["prospecting", "qualification", "negotiation"],
+        )
 
     def test_close_and_reopen(self) -> None:
-        with pytest.raises(deal_rules.StageError):
-            deal_rules.check_close("won")
+        deal_rules.check_close("negotiation", "won")
+        deal_rules.check_close("prospecting", "lost")
+        with pytest.raises(InvalidTransition) as refused:
+            deal_rules.check_close("won", "lost")
+        assert refused.value.members() == {"current": "won", "requested": "lost", "allowed": []}
         deal_rules.check_reopen("lost", "qualification")
-        for current, target in (("proposal", "proposal"), ("won", "lost")):
-            with pytest.raises(deal_rules.StageError):
+        for current, target, allowed in (
+            ("proposal", "proposal", ["prospecting", "qualification", "negotiation"]),
+            ("won", "lost", ["prospecting", "qualification", "proposal", "negotiation"]),
+        ):
+            with pytest.raises(InvalidTransition) as refused:
                 deal_rules.check_reopen(current, target)
+            assert refused.value.members() == {"current": current, "requested": target, "allowed": allowed}
 
 
 class TestLineArithmetic:
@@ -88,13 +108,21 @@ class TestLeadRules:
     def test_status_machine(self) -> None:
         lead_rules.check_transition("new", "qualified")
         lead_rules.check_transition("disqualified", "new")
-        with pytest.raises(lead_rules.LeadStatusError) as exc:
+        lead_rules.check_transition("contacted", "contacted")
+        with pytest.raises(InvalidTransition) as exc:
             lead_rules.check_transition("contacted", "new")
-        assert exc.value.allowed == ["qualified", "disqualified"]
-        with pytest.raises(lead_rules.LeadStatusError):
+        allowed = ["qualified", "disqualified"]
+        assert exc.value.members() == {"current": "contacted", "requested": "new", "allowed": allowed}
+        with pytest.raises(InvalidTransition) as exc:
             lead_rules.check_transition("new", "converted")
-        with pytest.raises(lead_rules.LeadStatusError):
+        assert exc.value.allowed == ["contacted", "qualified", "disqualified"]
+        with pytest.raises(InvalidTransition) as exc:
             lead_rules.check_convertible("disqualified")
+        assert exc.value.members() == {"current": "disqualified", "requested": "converted", "allowed": ["new"]}
+        with pytest.raises(InvalidTransition) as exc:
+            lead_rules.check_open("converted", "new")
+        assert exc.value.members() == {"current": "converted", "requested": "new", "allowed": []}
+        lead_rules.check_open("qualified", "new")
 
     def test_score_explains_every_point(self) -> None:
         total, parts = lead_rules.score(

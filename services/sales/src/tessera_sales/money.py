@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tessera_shared.money import from_minor, minor_unit, quantize, to_minor
+from tessera_shared.money import fits, from_minor, minor_unit, quantize, to_minor, too_large
 
-__all__ = ["from_minor", "minor_exponent", "normalise_on_load", "quantize", "tidy", "to_minor"]
+__all__ = ["check_minor_units", "from_minor", "minor_exponent", "normalise_on_load", "quantize", "tidy", "to_minor"]
 minor_exponent = minor_unit
+
+
+def check_minor_units(amount: Decimal | None, currency: str, field: str) -> None:
+    """Refuse more decimals than the currency has (10.005 EUR): the caller must round, not us.
+
+    A ValueError, so that schema validators and services alike can name the field."""
+    if amount is not None and quantize(amount, currency) != amount:
+        raise ValueError(f"{field} has more decimal places than {currency} allows")
+    if amount is not None and not fits(amount, currency):
+        raise ValueError(f"{field}: {too_large(currency)}")
 
 
 def tidy(value: Decimal, places: int = 2) -> Decimal:

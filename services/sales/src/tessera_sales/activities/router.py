@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_sales.access import scope_owner
 from tessera_sales.activities import service
 from tessera_sales.activities.schemas import (
     ActivityCreate,
@@ -15,6 +14,8 @@ from tessera_sales.activities.schemas import (
     OverdueReport,
     ReminderRun,
 )
+from tessera_sales.api import SELLERS
+from tessera_sales.ownership import scope_owner
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
@@ -24,8 +25,6 @@ from tessera_shared.http.inputs import IsoAwareDatetime
 from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/activities", tags=["activities"])
-
-SELLERS = (Role.SALES_MANAGER, Role.SALES_REP)
 
 
 @router.post("", status_code=201, response_model=ActivityOut, summary="Log an activity or schedule a task")

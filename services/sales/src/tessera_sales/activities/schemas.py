@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from tessera_sales.schemas_common import OwnerId
+from tessera_sales.api import OwnerId
 from tessera_shared.http.inputs import IsoAwareDatetime, Trim
 
 ActivityKind = Literal["call", "meeting", "email", "visit", "note", "task"]

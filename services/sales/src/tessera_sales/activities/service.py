@@ -9,16 +9,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from tessera_sales.access import may_see, not_found, owner_for_new
 from tessera_sales.activities import rules
 from tessera_sales.activities.models import Activity
 from tessera_sales.activities.schemas import ActivityCreate, ActivityPatch
 from tessera_sales.deals.models import Deal
 from tessera_sales.leads.models import Lead
 from tessera_sales.leads.service import rescore
-from tessera_sales.schemas_common import field_problem
+from tessera_sales.ownership import may_see, owner_for_new
 from tessera_shared.auth import Principal
 from tessera_shared.db import dialect_name, unit_of_work, utcnow
+from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.events.contracts import ActivityDue, ActivityLogged
 from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
@@ -60,21 +60,21 @@ async def record(session: AsyncSession, activity: Activity) -> Activity:
 
 async def log_activity(session: AsyncSession, data: ActivityCreate, principal: Principal) -> Activity:
     if not any((data.customer_id, data.contact_id, data.lead_id, data.deal_id)):
-        raise field_problem("customer_id", "give at least one of customer_id, contact_id, lead_id, deal_id")
+        raise InvalidInput("customer_id", "give at least one of customer_id, contact_id, lead_id, deal_id")
     if (problem := rules.check_schedule(data.due_at, data.remind_at)) is not None:
-        raise field_problem("remind_at", problem)
+        raise InvalidInput("remind_at", problem)
     customer_id = data.customer_id
     if data.deal_id is not None:
         deal = await session.get(Deal, data.deal_id)
         if deal is None or not may_see(principal, deal.owner_id):
-            raise field_problem("deal_id", "no such deal")
+            raise InvalidInput("deal_id", "no such deal")
         if customer_id not in (None, deal.customer_id):
-            raise field_problem("customer_id", "the deal belongs to another customer")
+            raise InvalidInput("customer_id", "the deal belongs to another customer")
         customer_id = deal.customer_id
     if data.lead_id is not None:
         lead = await session.get(Lead, data.lead_id)
         if lead is None or not may_see(principal, lead.owner_id):
-            raise field_problem("lead_id", "no such lead")
+            raise InvalidInput("lead_id", "no such lead")
         customer_id = customer_id or lead.customer_id
     now = utcnow()
     return await record(
@@ -102,7 +102,8 @@ async def get_activity(session: AsyncSession, activity_id: uuid.UUID, principal:
     """The activity, if the principal may see it (404 otherwise)."""
     activity = await session.get(Activity, activity_id)
     if activity is None or not may_see(principal, activity.owner_id):
-        raise not_found("activity", activity_id)
+        # The same answer for missing and not-yours: a rep learns nothing about others' records.
+        raise NotFound("activity", activity_id)
     return activity
 
 
@@ -137,11 +138,11 @@ async def list_activities(
 async def update_activity(session: AsyncSession, activity: Activity, patch: ActivityPatch) -> None:
     given = patch.model_fields_set
     if "subject" in given and patch.subject is None:
-        raise field_problem("subject", "may not be null")
+        raise InvalidInput("subject", "may not be null")
     due_at = patch.due_at if "due_at" in given else activity.due_at
     remind_at = patch.remind_at if "remind_at" in given else activity.remind_at
     if (problem := rules.check_schedule(due_at, remind_at)) is not None:
-        raise field_problem("remind_at", problem)
+        raise InvalidInput("remind_at", problem)
     if "remind_at" in given and patch.remind_at != activity.remind_at:
         activity.reminded_at = None  # a new reminder time fires again
     for field in ("subject", "notes", "due_at", "remind_at"):

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from tessera_sales.schemas_common import Currency, MoneyIn, MoneyOut, Text200, check_minor_units
+from tessera_sales.api import Currency, MoneyIn, MoneyOut, Text200
+from tessera_sales.money import check_minor_units
 from tessera_shared.http.inputs import IsoDate
 
 Channel = Literal["email", "sms", "phone", "social", "web", "search", "event", "print", "partner", "other"]

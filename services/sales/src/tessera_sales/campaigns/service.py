@@ -16,24 +16,23 @@ from tessera_sales.campaigns.schemas import CampaignCreate, CampaignPatch, CostC
 from tessera_sales.credit.models import CollectedPayment
 from tessera_sales.deals.models import Deal
 from tessera_sales.leads.models import Lead
-from tessera_sales.money import to_minor
-from tessera_sales.schemas_common import check_minor_units, field_problem
+from tessera_sales.money import check_minor_units, to_minor
 from tessera_shared.auth import Principal
 from tessera_shared.db import utcnow
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.http.pagination import PageParams, paginate
 
 
 async def check_campaign(session: AsyncSession, campaign_id: uuid.UUID | None) -> None:
     """Attribution must name a campaign that exists (422 on campaign_id otherwise)."""
     if campaign_id is not None and await session.get(Campaign, campaign_id) is None:
-        raise field_problem("campaign_id", "no such campaign")
+        raise InvalidInput("campaign_id", "no such campaign")
 
 
 async def get_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
-        raise Problem(404, f"campaign {campaign_id} not found")
+        raise NotFound("campaign", campaign_id)
     return campaign
 
 
@@ -53,14 +52,14 @@ async def update_campaign(session: AsyncSession, campaign: Campaign, patch: Camp
     for field in patch.model_fields_set:
         value = getattr(patch, field)
         if value is None and field != "ends_on":
-            raise field_problem(field, "may not be null")
+            raise InvalidInput(field, "may not be null")
         setattr(campaign, field, value)
     if campaign.ends_on is not None and campaign.ends_on < campaign.starts_on:
-        raise field_problem("ends_on", "ends_on is before starts_on")
+        raise InvalidInput("ends_on", "ends_on is before starts_on")
     try:
         check_minor_units(campaign.budget, campaign.currency, "budget")
     except ValueError as exc:
-        raise field_problem("budget", str(exc)) from None
+        raise InvalidInput("budget", str(exc)) from None
     campaign.version += 1
     campaign.updated_at = utcnow()
     await session.flush()
@@ -76,7 +75,7 @@ async def add_members(
         found = set((await session.execute(select(col(Lead.id)).where(col(Lead.id).in_(lead_ids)))).scalars())
         for n, m in enumerate(data.members):
             if m.type == "lead" and m.id not in found:
-                raise field_problem(f"members.{n}.id", "no such lead")
+                raise InvalidInput(f"members.{n}.id", "no such lead")
     wanted = {(m.type, m.id) for m in data.members}
     existing = set(
         (

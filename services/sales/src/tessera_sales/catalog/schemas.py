@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints
 
-from tessera_sales.schemas_common import Currency, MoneyIn, MoneyOut, Text200
+from tessera_sales.api import Currency, MoneyIn, MoneyOut, Text200
 
 ProductCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$")]
 

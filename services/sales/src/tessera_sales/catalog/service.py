@@ -10,16 +10,15 @@ from sqlmodel import col
 
 from tessera_sales.catalog.models import Product
 from tessera_sales.catalog.schemas import ProductCreate, ProductPatch
-from tessera_sales.schemas_common import field_problem
 from tessera_shared.db import utcnow
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import Conflict, InvalidInput, NotFound
 from tessera_shared.http.pagination import PageParams, paginate
 
 
 async def get_product(session: AsyncSession, product_id: uuid.UUID) -> Product:
     product = await session.get(Product, product_id)
     if product is None:
-        raise Problem(404, f"product {product_id} not found")
+        raise NotFound("product", product_id)
     return product
 
 
@@ -35,7 +34,7 @@ async def list_products(
 async def create_product(session: AsyncSession, data: ProductCreate) -> Product:
     """A new product; 409 when its code is taken."""
     if await session.scalar(select(col(Product.id)).where(col(Product.code) == data.code)) is not None:
-        raise Problem(409, f"a product with code {data.code!r} exists", slug="duplicate-product-code")
+        raise Conflict(f"a product with code {data.code!r} exists", kind="duplicate-product-code")
     product = Product(code=data.code, name=data.name, currency=data.currency, unit_price=data.unit_price)
     session.add(product)
     await session.flush()
@@ -46,7 +45,7 @@ async def update_product(session: AsyncSession, product: Product, patch: Product
     """Apply the fields given (none may be null) and bump the version."""
     for field in patch.model_fields_set:
         if getattr(patch, field) is None:
-            raise field_problem(field, "may not be null")
+            raise InvalidInput(field, "may not be null")
         setattr(product, field, getattr(patch, field))
     product.version += 1
     product.updated_at = utcnow()

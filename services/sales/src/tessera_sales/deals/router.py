@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_sales.access import scope_owner
+from tessera_sales.api import SELLERS, SettingsDep
 from tessera_sales.deals import service
 from tessera_sales.deals.models import Deal, DealLine
 from tessera_sales.deals.schemas import (
@@ -19,6 +19,7 @@ from tessera_sales.deals.schemas import (
     StageHistory,
     WinRequest,
 )
+from tessera_sales.ownership import scope_owner
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
@@ -27,7 +28,6 @@ from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
 
-SELLERS = (Role.SALES_MANAGER, Role.SALES_REP)
 READERS = (*SELLERS, Role.FINANCE_MANAGER, Role.SERVICE)
 WINNERS = (*SELLERS, Role.FINANCE_MANAGER)
 
@@ -52,14 +52,14 @@ async def respond(session: SessionDep, deal: Deal, response: Response | None = N
 @router.post("", status_code=201, response_model=DealOut, summary="Create a deal")
 async def create_deal(
     body: DealCreate,
-    request: Request,
+    settings: SettingsDep,
     session: SessionDep,
     idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
-    deal, lines = await service.create_deal(session, body, principal, request.app.state.settings.large_deal_thresholds)
+    deal, lines = await service.create_deal(session, body, principal, settings.large_deal_thresholds)
     return await idem.respond(
         201,
         deal_out(deal, lines),
@@ -106,13 +106,14 @@ async def patch_deal(
     deal_id: uuid.UUID,
     body: DealPatch,
     request: Request,
+    settings: SettingsDep,
     session: SessionDep,
     response: Response,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> DealOut:
     deal = await load(session, deal_id, principal, for_update=True)
     check_if_match(request, deal.id, deal.version)
-    await service.update_deal(session, deal, body, principal, request.app.state.settings.large_deal_thresholds)
+    await service.update_deal(session, deal, body, principal, settings.large_deal_thresholds)
     return await respond(session, deal, response)
 
 

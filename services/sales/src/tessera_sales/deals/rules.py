@@ -1,4 +1,4 @@
-"""Pure rules of the pipeline: stages, probabilities, line arithmetic, large-deal alerts (no I/O)."""
+"""Pure rules of the pipeline: the stage machines, probabilities, line arithmetic, large-deal alerts (no I/O)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tessera_sales.money import quantize
+from tessera_shared.errors import InvalidTransition
+from tessera_shared.states import StateMachine
 
 OPEN_STAGES = ("prospecting", "qualification", "proposal", "negotiation")
 CLOSED_STAGES = ("won", "lost")
@@ -18,12 +20,15 @@ DEFAULT_PROBABILITY = {"prospecting": 10, "qualification": 20, "proposal": 50, "
 STAGE_RANK = {"prospecting": 1, "qualification": 2, "proposal": 3, "negotiation": 4, "won": 5, "lost": 0}
 
 
-class StageError(ValueError):
-    """A move the pipeline does not allow; ``allowed`` lists the moves that are."""
-
-    def __init__(self, message: str, allowed: list[str]) -> None:
-        super().__init__(message)
-        self.allowed = allowed
+# The moves of a deal's stage, one machine per way of moving it. PATCH moves an open deal between
+# open stages; POST /win and /lose close it; POST /reopen (managers) opens a closed one again.
+PIPELINE = StateMachine(
+    "deal", {**{s: [t for t in OPEN_STAGES if t != s] for s in OPEN_STAGES}, "won": [], "lost": []}, order=STAGES
+)
+CLOSING = StateMachine("deal", {**{s: CLOSED_STAGES for s in OPEN_STAGES}, "won": [], "lost": []}, order=STAGES)
+REOPENING = StateMachine(
+    "deal", {**{s: [] for s in OPEN_STAGES}, "won": OPEN_STAGES, "lost": OPEN_STAGES}, order=STAGES
+)
 
 
 def is_closed(stage: str) -> bool:
@@ -32,35 +37,47 @@ def is_closed(stage: str) -> bool:
 
 def allowed_moves(stage: str) -> list[str]:
     """Where PATCH may move a deal from ``stage``: any other open stage; won/lost go through /win, /lose."""
-    if is_closed(stage):
-        return []
-    return [s for s in OPEN_STAGES if s != stage]
+    return PIPELINE.allowed(stage)
+
+
+def check_open(current: str, requested: str) -> None:
+    """A closed deal changes only by /reopen: any change to it is refused (409 ``invalid-transition``)."""
+    if is_closed(current):
+        raise InvalidTransition(
+            f"a {current} deal is closed; a manager may reopen it",
+            current=current,
+            requested=requested,
+            allowed=PIPELINE.allowed(current),
+        )
 
 
 def check_move(current: str, target: str) -> None:
+    """A PATCH of the stage; staying put is no move."""
     if target == current:
         return
-    if is_closed(current):
-        raise StageError(f"a {current} deal is closed; a manager may reopen it", allowed=[])
+    check_open(current, target)
     if target in CLOSED_STAGES:
-        raise StageError(
-            f"use POST /v1/deals/{{id}}/{'win' if target == 'won' else 'lose'} to close a deal",
-            allowed=allowed_moves(current),
-        )
-    if target not in OPEN_STAGES:
-        raise StageError(f"unknown stage {target!r}", allowed=allowed_moves(current))
+        hint = f"use POST /v1/deals/{{id}}/{'win' if target == 'won' else 'lose'} to close a deal"
+        PIPELINE.check(current, target, reason=lambda *_: hint)
+    PIPELINE.check(current, target, reason=lambda *_: f"unknown stage {target!r}")
 
 
-def check_close(current: str) -> None:
-    if is_closed(current):
-        raise StageError(f"the deal is already {current}", allowed=[])
+def check_close(current: str, target: str) -> None:
+    """POST /win (``target`` won) or /lose (lost)."""
+    CLOSING.check(current, target, reason=lambda *_: f"the deal is already {current}")
 
 
 def check_reopen(current: str, target: str) -> None:
+    """POST /reopen: a closed deal into an open stage. An open deal moves by PATCH, so its refusal
+    lists the moves PATCH allows."""
     if not is_closed(current):
-        raise StageError("only a won or lost deal can be reopened", allowed=allowed_moves(current))
-    if target not in OPEN_STAGES:
-        raise StageError(f"a deal reopens into an open stage, not {target!r}", allowed=list(OPEN_STAGES))
+        raise InvalidTransition(
+            "only a won or lost deal can be reopened",
+            current=current,
+            requested=target,
+            allowed=PIPELINE.allowed(current),
+        )
+    REOPENING.check(current, target, reason=lambda *_: f"a deal reopens into an open stage, not {target!r}")
 
 
 def probability_for(stage: str, override: int | None = None) -> int:

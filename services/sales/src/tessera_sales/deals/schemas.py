@@ -15,15 +15,8 @@ from pydantic import (
     field_validator,
 )
 
-from tessera_sales.schemas_common import (
-    Currency,
-    MoneyIn,
-    MoneyOut,
-    OwnerId,
-    Text200,
-    Text500,
-    check_minor_units,
-)
+from tessera_sales.api import Currency, MoneyIn, MoneyOut, OwnerId, Text200, Text500
+from tessera_sales.money import check_minor_units
 from tessera_shared.decimals import Percent, Quantity
 from tessera_shared.http.inputs import IsoDate, Trim
 

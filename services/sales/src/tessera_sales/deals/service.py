@@ -11,7 +11,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from tessera_sales.access import is_manager, may_see, not_found, owner_for_new
 from tessera_sales.campaigns.service import check_campaign
 from tessera_sales.catalog.models import Product
 from tessera_sales.credit.models import OverdueInvoice
@@ -20,10 +19,11 @@ from tessera_sales.deals.models import Deal, DealLine, DealStageChange
 from tessera_sales.deals.repository import DealRepository
 from tessera_sales.deals.schemas import DealCreate, DealPatch, LineItemIn, LoseRequest, ReopenRequest, WinRequest
 from tessera_sales.known_customers.models import KnownCustomer
-from tessera_sales.money import quantize, to_minor
-from tessera_sales.schemas_common import check_minor_units, field_problem
+from tessera_sales.money import check_minor_units, quantize, to_minor
+from tessera_sales.ownership import check_reassign, may_see, owner_for_new
 from tessera_shared.auth import Principal, Role
 from tessera_shared.db import new_id, utcnow
+from tessera_shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tessera_shared.events.contracts import (
     DealCreated,
     DealLargeDetected,
@@ -32,7 +32,6 @@ from tessera_shared.events.contracts import (
     DealWon,
     LineItem,
 )
-from tessera_shared.http.errors import Problem
 from tessera_shared.http.pagination import PageParams
 from tessera_shared.money import fits, too_large
 from tessera_shared.outbox import publish
@@ -46,9 +45,9 @@ async def check_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
     customer.created may still be on its way (the deal would otherwise fail right after the customer's creation)."""
     known = await session.get(KnownCustomer, customer_id)
     if known is not None and known.merged_into is not None:
-        raise field_problem("customer_id", f"the customer was merged into {known.merged_into}")
+        raise InvalidInput("customer_id", f"the customer was merged into {known.merged_into}")
     if known is not None and known.erased_at is not None:
-        raise field_problem("customer_id", "the customer was erased")
+        raise InvalidInput("customer_id", "the customer was erased")
 
 
 async def get_deal(
@@ -57,7 +56,8 @@ async def get_deal(
     """The deal, if the principal may see it (404 otherwise); ``for_update`` locks its row."""
     deal = await DealRepository(session).get(deal_id, for_update=for_update)
     if deal is None or not may_see(principal, deal.owner_id):
-        raise not_found("deal", deal_id)
+        # The same answer for missing and not-yours: a rep learns nothing about others' records.
+        raise NotFound("deal", deal_id)
     return deal
 
 
@@ -86,10 +86,6 @@ async def stage_history(session: AsyncSession, deal_id: uuid.UUID) -> list[DealS
     return await DealRepository(session).history(deal_id)
 
 
-def stage_problem(exc: rules.StageError) -> Problem:
-    return Problem(409, str(exc), slug="invalid-stage-transition", allowed=exc.allowed)
-
-
 async def build_lines(
     session: AsyncSession, deal_id: uuid.UUID, items: list[LineItemIn], currency: str
 ) -> list[DealLine]:
@@ -104,20 +100,20 @@ async def build_lines(
     for n, item in enumerate(items):
         product = products.get(item.product_code) if item.product_code else None
         if item.product_code and (product is None or not product.active):
-            raise field_problem(f"line_items.{n}.product_code", f"no active product {item.product_code!r}")
+            raise InvalidInput(f"line_items.{n}.product_code", f"no active product {item.product_code!r}")
         if product is not None and product.currency != currency and item.unit_price is None:
-            raise field_problem(
+            raise InvalidInput(
                 f"line_items.{n}.unit_price", f"product is priced in {product.currency}; give a {currency} unit price"
             )
         unit_price = item.unit_price if item.unit_price is not None else (product.unit_price if product else None)
         description = item.description or (product.name if product else None)
         if unit_price is None:
-            raise field_problem(f"line_items.{n}.unit_price", "required without a product_code")
+            raise InvalidInput(f"line_items.{n}.unit_price", "required without a product_code")
         if description is None:
-            raise field_problem(f"line_items.{n}.description", "required without a product_code")
+            raise InvalidInput(f"line_items.{n}.description", "required without a product_code")
         # Checked before rounding: a product past the limit would not even quantize.
         if not fits(item.quantity * unit_price, currency):
-            raise field_problem(f"line_items.{n}.quantity", f"quantity x unit_price: {too_large(currency)}")
+            raise InvalidInput(f"line_items.{n}.quantity", f"quantity x unit_price: {too_large(currency)}")
         total = rules.line_total(rules.Line(item.quantity, unit_price, item.discount_percent), currency)
         lines.append(
             DealLine(
@@ -138,13 +134,13 @@ async def build_lines(
 def _amount_of(lines: list[DealLine], given: Decimal | None, currency: str) -> Decimal:
     if not lines:
         if given is None:
-            raise field_problem("amount", "required when the deal has no line_items")
+            raise InvalidInput("amount", "required when the deal has no line_items")
         return given
     computed = quantize(sum((line.line_total for line in lines), Decimal(0)), currency)
     if not fits(computed, currency):
-        raise field_problem("line_items", f"the deal amount: {too_large(currency)}")
+        raise InvalidInput("line_items", f"the deal amount: {too_large(currency)}")
     if given is not None and given != computed:
-        raise field_problem("amount", f"must equal the sum of line_items ({computed}) or be left out")
+        raise InvalidInput("amount", f"must equal the sum of line_items ({computed}) or be left out")
     return computed
 
 
@@ -297,25 +293,21 @@ async def update_deal(
     thresholds: Thresholds,
 ) -> None:
     given = patch.model_fields_set
-    if rules.is_closed(deal.stage):
-        raise stage_problem(rules.StageError(f"a {deal.stage} deal is closed; a manager may reopen it", allowed=[]))
+    rules.check_open(deal.stage, patch.stage if "stage" in given and patch.stage is not None else deal.stage)
     for field in ("title", "stage", "line_items"):
         if field in given and getattr(patch, field) is None:
-            raise field_problem(field, "may not be null")
-    if "owner_id" in given and patch.owner_id != deal.owner_id and not is_manager(principal):
-        raise Problem(403, "only a sales manager may reassign a deal", required_roles=["admin", "sales_manager"])
+            raise InvalidInput(field, "may not be null")
+    if "owner_id" in given:
+        check_reassign(principal, "deal", deal.owner_id, patch.owner_id)
     # A null title, stage or line_items was refused above.
     if "stage" in given and patch.stage is not None:
-        try:
-            rules.check_move(deal.stage, patch.stage)
-        except rules.StageError as exc:
-            raise stage_problem(exc) from None
+        rules.check_move(deal.stage, patch.stage)
     previous_amount = deal.amount
     if "amount" in given and patch.amount is not None:
         try:
             check_minor_units(patch.amount, deal.currency, "amount")
         except ValueError as exc:
-            raise field_problem("amount", str(exc)) from None
+            raise InvalidInput("amount", str(exc)) from None
     if "line_items" in given and patch.line_items is not None:
         lines = await build_lines(session, deal.id, patch.line_items, deal.currency)
         amount = _amount_of(lines, patch.amount, deal.currency) if lines else (patch.amount or deal.amount)
@@ -324,9 +316,9 @@ async def update_deal(
         _set_amount(deal, amount)
     elif "amount" in given:
         if patch.amount is None:
-            raise field_problem("amount", "may not be null")
+            raise InvalidInput("amount", "may not be null")
         if (await DealRepository(session).lines([deal.id])).get(deal.id):
-            raise field_problem("amount", "the deal has line_items; change the lines instead")
+            raise InvalidInput("amount", "the deal has line_items; change the lines instead")
         _set_amount(deal, patch.amount)
     if "title" in given and patch.title is not None:
         deal.title = patch.title
@@ -369,18 +361,14 @@ async def overdue_invoices_of(session: AsyncSession, customer_id: uuid.UUID) -> 
 
 
 async def win_deal(session: AsyncSession, deal: Deal, body: WinRequest, principal: Principal) -> list[DealLine]:
-    try:
-        rules.check_close(deal.stage)
-    except rules.StageError as exc:
-        raise stage_problem(exc) from None
+    rules.check_close(deal.stage, "won")
     holds = await overdue_invoices_of(session, deal.customer_id)
     override_by = None
     if holds:
         if not body.credit_override:
-            raise Problem(
-                409,
+            raise Conflict(
                 "the customer is on credit hold (overdue invoices); a finance manager may override",
-                slug="credit-hold",
+                kind="credit-hold",
                 overdue_invoices=[
                     {
                         "invoice_id": str(h.invoice_id),
@@ -393,8 +381,8 @@ async def win_deal(session: AsyncSession, deal: Deal, body: WinRequest, principa
                 ],
             )
         if not principal.has_any(CREDIT_OVERRIDERS):
-            raise Problem(
-                403, "only a finance manager may override a credit hold", required_roles=sorted(CREDIT_OVERRIDERS)
+            raise Forbidden(
+                "only a finance manager may override a credit hold", required_roles=sorted(CREDIT_OVERRIDERS)
             )
         override_by = principal.subject
     now = utcnow()
@@ -440,10 +428,7 @@ async def win_deal(session: AsyncSession, deal: Deal, body: WinRequest, principa
 
 
 async def lose_deal(session: AsyncSession, deal: Deal, body: LoseRequest, principal: Principal) -> None:
-    try:
-        rules.check_close(deal.stage)
-    except rules.StageError as exc:
-        raise stage_problem(exc) from None
+    rules.check_close(deal.stage, "lost")
     now = utcnow()
     from_stage = await _enter_stage(session, deal, "lost", principal.subject, now, reason=body.reason)
     deal.probability, deal.probability_overridden = 0, False
@@ -469,10 +454,7 @@ async def lose_deal(session: AsyncSession, deal: Deal, body: LoseRequest, princi
 
 async def reopen_deal(session: AsyncSession, deal: Deal, body: ReopenRequest, principal: Principal) -> None:
     """The one way a closed deal moves again: by a manager, with a reason kept in its history."""
-    try:
-        rules.check_reopen(deal.stage, body.stage)
-    except rules.StageError as exc:
-        raise stage_problem(exc) from None
+    rules.check_reopen(deal.stage, body.stage)
     now = utcnow()
     from_stage = deal.stage
     await _enter_stage(session, deal, body.stage, principal.subject, now, reason=f"reopened: {body.reason}")

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import httpx
 
 from tessera_sales.settings import SalesSettings
+from tessera_shared.errors import Conflict, Unavailable
 
 
 @dataclass(frozen=True)
@@ -26,17 +27,29 @@ class CreatedCustomer:
     status: str
 
 
-class CustomerServiceUnavailable(Exception):
-    """The customer service (or the token endpoint) could not be reached or answered 5xx."""
+class CustomerServiceUnavailable(Unavailable):
+    """The customer service (or the token endpoint) could not be reached, answered 5xx or refused
+    our service credential: 503 ``upstream-unavailable`` with ``Retry-After: 5``."""
+
+    slug = "upstream-unavailable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the customer service is unavailable; retry later ({reason})", retry_after=5)
+        self.reason = reason
 
 
-class CustomerRejected(Exception):
-    """The customer service refused the request (4xx): not worth retrying as is."""
+class CustomerRejected(Conflict):
+    """The customer service refused the customer made from the lead's data (4xx): not worth retrying
+    as is; the lead's data must change first. 409 ``customer-rejected`` with ``upstream_status``."""
 
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+    def __init__(self, upstream_status: int, reason: str) -> None:
+        super().__init__(
+            f"the customer service refused the new customer: {reason}",
+            kind="customer-rejected",
+            upstream_status=upstream_status,
+        )
+        self.upstream_status = upstream_status
+        self.reason = reason
 
 
 class CustomerDirectory(Protocol):
@@ -101,7 +114,8 @@ class HttpCustomerDirectory:
                     self._forget_token()  # revoked or rotated key: one fresh token, then give up
                     continue
                 break
-        if r.status_code >= 500:
+        # 401 after a fresh token, 403: our credential is refused, which the lead cannot fix.
+        if r.status_code >= 500 or r.status_code in (401, 403):
             raise CustomerServiceUnavailable(f"customer service answered {r.status_code}")
         if r.status_code not in (200, 201):
             detail = r.json().get("detail", r.text) if "json" in r.headers.get("content-type", "") else r.text

@@ -5,18 +5,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_sales.access import scope_owner
+from tessera_sales.api import SELLERS, CustomerDirectoryDep, SettingsDep
 from tessera_sales.leads import service
 from tessera_sales.leads.schemas import ConvertRequest, ConvertResult, LeadCreate, LeadOut, LeadPatch
-from tessera_shared.auth import Principal, Role, require_roles
+from tessera_sales.ownership import scope_owner
+from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
-
-SELLERS = (Role.SALES_MANAGER, Role.SALES_REP)
 
 
 @router.post("", status_code=201, response_model=LeadOut, summary="Create a lead (scored at once)")
@@ -86,11 +85,17 @@ async def patch_lead(
     "/{lead_id}/convert",
     response_model=ConvertResult,
     summary="Convert a lead into a customer (and a deal)",
-    responses={409: {"description": "lead not convertible"}, 503: {"description": "customer service down"}},
+    # The customer service's refusals are raised behind the CustomerDirectory port, out of the
+    # document's reach from this route: their problem types are named here.
+    responses={
+        409: {"description": "lead not convertible, or the customer service refused its data: `customer-rejected`"},
+        503: {"description": "customer service down: `upstream-unavailable`"},
+    },
 )
 async def convert_lead(
     lead_id: uuid.UUID,
-    request: Request,
+    settings: SettingsDep,
+    directory: CustomerDirectoryDep,
     session: SessionDep,
     idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*SELLERS)],
@@ -100,14 +105,7 @@ async def convert_lead(
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     lead = await service.get_lead(session, lead_id, principal, for_update=True)
-    created = await service.convert_lead(
-        session,
-        lead,
-        body,
-        principal,
-        request.app.state.customer_directory,
-        request.app.state.settings.large_deal_thresholds,
-    )
+    created = await service.convert_lead(session, lead, body, principal, directory, settings.large_deal_thresholds)
     out = ConvertResult(
         lead=LeadOut.model_validate(lead), customer_id=lead.customer_id, customer_created=created, deal_id=lead.deal_id
     )

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tessera_shared.errors import InvalidTransition
+from tessera_shared.states import StateMachine
+
 STATUSES = ("new", "contacted", "qualified", "disqualified", "converted")
 
 # Converted is reached only by POST /convert; disqualified leads may be revived as new.
@@ -16,24 +19,34 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "converted": (),
 }
 CONVERTIBLE = ("new", "contacted", "qualified")
-
-
-class LeadStatusError(ValueError):
-    def __init__(self, message: str, allowed: list[str]) -> None:
-        super().__init__(message)
-        self.allowed = allowed
+# The status moves PATCH makes (409 ``invalid-transition`` otherwise).
+LEAD_STATUS = StateMachine("lead", TRANSITIONS, order=STATUSES)
 
 
 def check_transition(current: str, target: str) -> None:
+    """A PATCH of the status; staying put is no move."""
     if target == current:
         return
-    if target not in TRANSITIONS.get(current, ()):
-        raise LeadStatusError(f"a {current} lead cannot become {target}", allowed=list(TRANSITIONS.get(current, ())))
+    LEAD_STATUS.check(current, target, reason=lambda *_: f"a {current} lead cannot become {target}")
+
+
+def check_open(current: str, requested: str) -> None:
+    """A converted lead is closed: any change to it is refused."""
+    if current == "converted":
+        raise InvalidTransition(
+            "a converted lead is closed", current=current, requested=requested, allowed=LEAD_STATUS.allowed(current)
+        )
 
 
 def check_convertible(current: str) -> None:
+    """POST /convert; the refusal lists the status moves the lead can make instead."""
     if current not in CONVERTIBLE:
-        raise LeadStatusError(f"a {current} lead cannot be converted", allowed=list(TRANSITIONS.get(current, ())))
+        raise InvalidTransition(
+            f"a {current} lead cannot be converted",
+            current=current,
+            requested="converted",
+            allowed=LEAD_STATUS.allowed(current),
+        )
 
 
 SOURCE_POINTS = {

@@ -16,16 +16,9 @@ from pydantic import (
     model_validator,
 )
 
+from tessera_sales.api import Currency, MoneyIn, MoneyOut, OwnerId, Text200, Text500
 from tessera_sales.deals.schemas import LineItemIn, OpenStage
-from tessera_sales.schemas_common import (
-    Currency,
-    MoneyIn,
-    MoneyOut,
-    OwnerId,
-    Text200,
-    Text500,
-    check_minor_units,
-)
+from tessera_sales.money import check_minor_units
 from tessera_shared.http.inputs import IsoDate
 
 LeadSource = Literal["campaign", "web_form", "referral", "trade_show", "cold_call", "partner", "other"]

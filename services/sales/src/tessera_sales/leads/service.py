@@ -10,21 +10,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from tessera_sales.access import is_manager, may_see, not_found, owner_for_new
 from tessera_sales.campaigns.service import check_campaign
 from tessera_sales.deals import service as deals
 from tessera_sales.deals.schemas import DealCreate
 from tessera_sales.known_customers.models import KnownCustomer
 from tessera_sales.leads import rules
-from tessera_sales.leads.customer_port import CustomerDirectory, CustomerRejected, CustomerServiceUnavailable
+from tessera_sales.leads.customer_port import CustomerDirectory
 from tessera_sales.leads.models import Lead
 from tessera_sales.leads.schemas import ConvertRequest, LeadCreate, LeadPatch
 from tessera_sales.money import quantize
-from tessera_sales.schemas_common import field_problem
+from tessera_sales.ownership import check_reassign, may_see, owner_for_new
 from tessera_shared.auth import Principal
 from tessera_shared.db import utcnow
+from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.events.contracts import LeadConverted, LeadCreated
-from tessera_shared.http.errors import Problem
 from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
 
@@ -57,10 +56,6 @@ def customer_payload_for(lead: Lead) -> dict[str, object]:
     return {k: v for k, v in payload.items() if v is not None}
 
 
-def status_problem(exc: rules.LeadStatusError) -> Problem:
-    return Problem(409, str(exc), slug="invalid-status-transition", allowed=exc.allowed)
-
-
 async def get_lead(
     session: AsyncSession, lead_id: uuid.UUID, principal: Principal, *, for_update: bool = False
 ) -> Lead:
@@ -68,7 +63,8 @@ async def get_lead(
     stmt = select(Lead).where(col(Lead.id) == lead_id)
     lead = (await session.execute(stmt.with_for_update() if for_update else stmt)).scalar_one_or_none()
     if lead is None or not may_see(principal, lead.owner_id):
-        raise not_found("lead", lead_id)
+        # The same answer for missing and not-yours: a rep learns nothing about others' records.
+        raise NotFound("lead", lead_id)
     return lead
 
 
@@ -132,21 +128,17 @@ async def create_lead(session: AsyncSession, data: LeadCreate, principal: Princi
 
 async def update_lead(session: AsyncSession, lead: Lead, patch: LeadPatch, principal: Principal) -> None:
     given = patch.model_fields_set
-    if lead.status == "converted":
-        raise status_problem(rules.LeadStatusError("a converted lead is closed", allowed=[]))
+    rules.check_open(lead.status, patch.status if "status" in given and patch.status is not None else lead.status)
     for field in ("name", "source", "status"):
         if field in given and getattr(patch, field) is None:
-            raise field_problem(field, "may not be null")
-    if "owner_id" in given and patch.owner_id != lead.owner_id and not is_manager(principal):
-        raise Problem(403, "only a sales manager may reassign a lead", required_roles=["admin", "sales_manager"])
+            raise InvalidInput(field, "may not be null")
+    if "owner_id" in given:
+        check_reassign(principal, "lead", lead.owner_id, patch.owner_id)
     # A null name, source or status was refused above.
     if "status" in given and patch.status is not None:
-        try:
-            rules.check_transition(lead.status, patch.status)
-        except rules.LeadStatusError as exc:
-            raise status_problem(exc) from None
+        rules.check_transition(lead.status, patch.status)
         if patch.status == "disqualified" and not (patch.disqualified_reason or lead.disqualified_reason):
-            raise field_problem("disqualified_reason", "required to disqualify a lead")
+            raise InvalidInput("disqualified_reason", "required to disqualify a lead")
     if "campaign_id" in given:
         await check_campaign(session, patch.campaign_id)
     for field in given:
@@ -154,7 +146,7 @@ async def update_lead(session: AsyncSession, lead: Lead, patch: LeadPatch, princ
         setattr(lead, field, str(value).lower() if field == "email" and value else value)
     if lead.estimated_value is not None:
         if lead.currency is None:
-            raise field_problem("currency", "required with estimated_value")
+            raise InvalidInput("currency", "required with estimated_value")
         lead.estimated_value = quantize(Decimal(lead.estimated_value), lead.currency)
     rescore(lead)
     lead.version += 1
@@ -171,35 +163,18 @@ async def convert_lead(
     thresholds: Mapping[str, Decimal],
 ) -> bool:
     """Returns whether a customer was created. Nothing is stored when the customer service fails."""
-    try:
-        rules.check_convertible(lead.status)
-    except rules.LeadStatusError as exc:
-        raise status_problem(exc) from None
+    rules.check_convertible(lead.status)
     created = False
     if body.customer_id is not None:
         known = await session.get(KnownCustomer, body.customer_id)
         if known is None or known.erased_at is not None:
-            raise field_problem("customer_id", "no such customer is known to sales")
+            raise InvalidInput("customer_id", "no such customer is known to sales")
         if known.merged_into is not None:
-            raise field_problem("customer_id", f"the customer was merged into {known.merged_into}")
+            raise InvalidInput("customer_id", f"the customer was merged into {known.merged_into}")
         customer_id = known.customer_id
     else:
-        try:
-            customer = await directory.create_customer(customer_payload_for(lead), idempotency_key=str(lead.id))
-        except CustomerServiceUnavailable as exc:
-            raise Problem(
-                503,
-                f"the customer service is unavailable; retry later ({exc})",
-                slug="upstream-unavailable",
-                headers={"Retry-After": "5"},
-            ) from None
-        except CustomerRejected as exc:
-            raise Problem(
-                502,
-                f"the customer service refused the new customer: {exc.detail}",
-                slug="upstream-error",
-                upstream_status=exc.status,
-            ) from None
+        # CustomerServiceUnavailable (503) and CustomerRejected (409) propagate: nothing is stored.
+        customer = await directory.create_customer(customer_payload_for(lead), idempotency_key=str(lead.id))
         customer_id, created = customer.id, True
         # Known at once: a deal for it can be created before customer.created arrives.
         if await session.get(KnownCustomer, customer.id) is None:

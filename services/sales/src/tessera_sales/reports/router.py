@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from tessera_sales.access import scope_owner
 from tessera_sales.money import from_minor
+from tessera_sales.ownership import scope_owner
 from tessera_sales.reports import rules, service
 from tessera_sales.reports.schemas import (
     Forecast,
@@ -22,7 +22,7 @@ from tessera_sales.reports.schemas import (
 )
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import InvalidInput
 from tessera_shared.http.inputs import IsoDate
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -33,12 +33,7 @@ Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", descript
 
 def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
     if start and end and end < start:
-        raise Problem(
-            422,
-            "invalid input: to is before from",
-            slug="validation-error",
-            errors=[{"field": "to", "location": "query", "message": "before from"}],
-        )
+        raise InvalidInput("to", "before from", "query")
     lo = datetime.combine(start, time(), UTC) if start else None
     hi = datetime.combine(end + timedelta(days=1), time(), UTC) if end else None  # 'to' is inclusive
     return lo, hi

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from tessera_sales.schemas_common import MoneyOut
+from tessera_sales.api import MoneyOut
 
 
 class ForecastRow(BaseModel):

@@ -1,9 +1,13 @@
-"""Who may see whose records: reps their own, managers (and admins) everyone's."""
+"""Who may see whose records: reps their own, managers (and admins) everyone's.
+
+Domain rules used by the services (which rows a caller reads, who owns a new record) and by
+the routers to scope their lists; nothing here knows of HTTP.
+"""
 
 from __future__ import annotations
 
 from tessera_shared.auth import Principal, Role
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import Forbidden
 
 MANAGERS = frozenset({Role.ADMIN, Role.SALES_MANAGER})
 # Roles that read every row (finance needs the deal it may let through a credit hold).
@@ -32,10 +36,11 @@ def owner_for_new(principal: Principal, requested: str | None) -> str | None:
     if requested is None or requested == principal.subject:
         return principal.subject if requested is None and not is_manager(principal) else requested
     if not is_manager(principal):
-        raise Problem(403, "only a sales manager may assign a record to someone else", required_roles=sorted(MANAGERS))
+        raise Forbidden("only a sales manager may assign a record to someone else", required_roles=sorted(MANAGERS))
     return requested
 
 
-def not_found(kind: str, entity_id: object) -> Problem:
-    # The same answer for missing and not-yours: a rep learns nothing about others' records.
-    return Problem(404, f"{kind} {entity_id} not found")
+def check_reassign(principal: Principal, what: str, current: str | None, requested: str | None) -> None:
+    """Handing an existing record to another owner is a manager's call (403 otherwise)."""
+    if requested != current and not is_manager(principal):
+        raise Forbidden(f"only a sales manager may reassign a {what}", required_roles=sorted(MANAGERS))

@@ -1,0 +1,44 @@
+"""HTTP helpers shared by the sales routers: role tuples, dependencies and schema field types.
+
+Who may see whose rows is a domain rule (``tessera_sales.ownership``), not an HTTP helper.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import Depends, Request
+from pydantic import PlainSerializer, StringConstraints
+
+from tessera_sales.leads.customer_port import CustomerDirectory
+from tessera_sales.settings import SalesSettings
+from tessera_shared.auth import Role
+from tessera_shared.decimals import MoneyIn as SharedMoneyIn
+from tessera_shared.http.inputs import Trimmed
+
+# Who works leads, deals and activities.
+SELLERS = (Role.SALES_MANAGER, Role.SALES_REP)
+
+
+def _settings(request: Request) -> SalesSettings:
+    settings: SalesSettings = request.app.state.settings
+    return settings
+
+
+def _customer_directory(request: Request) -> CustomerDirectory:
+    directory: CustomerDirectory = request.app.state.customer_directory
+    return directory
+
+
+SettingsDep = Annotated[SalesSettings, Depends(_settings)]
+# The customer service, as lead conversion reaches it (an in-process app in tests).
+CustomerDirectoryDep = Annotated[CustomerDirectory, Depends(_customer_directory)]
+
+# A decimal string whose schema pattern carries its limits (shared with billing and the events).
+MoneyIn = SharedMoneyIn
+MoneyOut = Annotated[Decimal, PlainSerializer(lambda v: str(v), return_type=str)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Text200 = Trimmed(min_length=1, max_length=200)
+Text500 = Trimmed(min_length=1, max_length=500)
+OwnerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
