@@ -1,4 +1,4 @@
-"""Reactions to the sales, service-desk and billing facts (DOMAIN.md §6).
+"""Reactions to the sales, service-desk and billing facts (docs/domain.md §6.2).
 
 Each runs in the consumer's transaction beside the inbox row, so it happens once per event id;
 each also checks its fact key (deal, invoice, payment, ticket ...) so a re-announced fact with a

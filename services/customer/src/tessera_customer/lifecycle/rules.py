@@ -1,4 +1,4 @@
-"""The customer lifecycle state machine (DOMAIN.md §1, textbook figure 1.2), as pure functions."""
+"""The customer lifecycle state machine (docs/domain.md §1.3), as pure functions."""
 
 from __future__ import annotations
 

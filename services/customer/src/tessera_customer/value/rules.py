@@ -147,7 +147,7 @@ class Risk:
 
 
 def churn_risk(i: RiskInputs) -> Risk:
-    """0..100 from the DOMAIN.md signals; each reason carries the points it added."""
+    """0..100 from the signals of docs/domain.md §1.8; each reason carries the points it added."""
     reasons: list[dict[str, object]] = []
 
     def add(code: str, points: int, detail: object) -> None:

@@ -234,7 +234,7 @@ class ViewCache:
                     del index[name]
 
 
-# Which services react to each service's events (DOMAIN.md §6; a test holds it to the services' own
+# Which services react to each service's events (docs/domain.md §6.1; a test holds it to the services' own
 # declarations): a view is settled when all of these have committed past the customer's events.
 CONSUMERS_OF = {
     "customer": ("sales", "service-desk", "billing"),
