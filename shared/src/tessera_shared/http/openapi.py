@@ -7,7 +7,7 @@ client can get is added here, per operation, from what the route really does:
   ``Conflict(..., kind=...)``, ``InvalidTransition``, ``InvalidInput``, a service's own
   subclasses) and every ``Problem(<status>, ..., slug=...)`` the endpoint can reach (its own
   code, its dependencies, and the functions of this project they call, followed through module
-  globals and the methods of module-level objects such as a ``StateMachine``), so a 409
+  globals and the methods called on module-level objects, e.g. ``MACHINE.check``), so a 409
   ``credit-hold`` is declared on ``winDeal`` and nowhere else; 401 and 403
   from the auth dependencies, 404 where the path names an entity, 412 where ``If-Match`` is
   checked, 413 where a body is read, 422 where anything is validated, 503 with
@@ -201,6 +201,10 @@ def _referenced(code: types.CodeType, scope: dict[str, Any]) -> Iterator[Any]:
             current = scope.get(instruction.argval)
         elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and isinstance(previous, types.ModuleType):
             current = getattr(previous, instruction.argval, None)
+        elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and _ours(type(previous)):
+            # ``MACHINE.check(...)`` on a module-level object of ours: that method, not all of them.
+            current = getattr(type(previous), instruction.argval, None)
+            current = current if isinstance(current, types.FunctionType) else None
         if current is not None:
             yield current
         previous = current
@@ -222,9 +226,6 @@ def _functions_of(obj: Any) -> Iterator[Callable[..., Any]]:
                 value = value.__func__
             if isinstance(value, types.FunctionType):
                 yield value
-    elif not isinstance(obj, types.ModuleType) and _ours(type(obj)) and not isinstance(obj, type):
-        # A module-level object of ours (a StateMachine, say): what its methods raise.
-        yield from _functions_of(type(obj))
 
 
 def reachable(roots: Iterable[Callable[..., Any]]) -> tuple[set[tuple[int, str | None]], set[Any]]:
