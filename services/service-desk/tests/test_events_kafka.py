@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 import tessera_service_desk.main as desk_main
-from tessera_service_desk.directory.models import KnownCustomer
+from tessera_service_desk.known_customers.models import KnownCustomer
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.surveys.models import Survey
 from tessera_service_desk.tickets.models import Ticket, TicketComment

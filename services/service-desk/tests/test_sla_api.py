@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from tessera_service_desk.directory.models import KnownCustomer
+from tessera_service_desk.known_customers.models import KnownCustomer
 from tessera_service_desk.sla.models import EscalationNotification, SlaBreach
 from tessera_service_desk.tickets.models import Ticket, TicketStatusChange
 from tessera_shared.infra_tables import outbox

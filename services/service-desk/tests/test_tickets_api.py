@@ -8,7 +8,7 @@ import httpx
 from desk_helpers import PROBLEM, admin, agent, count, events, open_ticket, partner, patch, ticket_payload
 from fastapi import FastAPI
 
-from tessera_service_desk.directory.models import KnownCustomer
+from tessera_service_desk.known_customers.models import KnownCustomer
 from tessera_service_desk.surveys.models import Survey
 from tessera_service_desk.tickets.models import Ticket
 from tessera_shared.testing.plugin import bearer

@@ -6,15 +6,16 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from tessera_service_desk.directory.handlers import (
-    on_customer_created,
-    on_customer_erased,
-    on_customer_merged,
-    tier_changed_handler,
-)
 from tessera_service_desk.jobs import desk_jobs
 from tessera_service_desk.kb.router import router as kb_router
 from tessera_service_desk.kb.search import prepare_search
+from tessera_service_desk.known_customers.handlers import (
+    on_customer_created,
+    on_customer_erased,
+    on_customer_merged,
+    on_customer_updated,
+    tier_changed_handler,
+)
 from tessera_service_desk.models import metadata
 from tessera_service_desk.reports.router import router as reports_router
 from tessera_service_desk.settings import ServiceDeskSettings
@@ -23,7 +24,13 @@ from tessera_service_desk.sla.router import policies as sla_policies_router
 from tessera_service_desk.surveys.router import router as surveys_router
 from tessera_service_desk.tickets.router import router as tickets_router
 from tessera_shared.app import ServiceSpec, create_service_app
-from tessera_shared.events.contracts import CustomerCreated, CustomerErased, CustomerMerged, CustomerTierChanged
+from tessera_shared.events.contracts import (
+    CustomerCreated,
+    CustomerErased,
+    CustomerMerged,
+    CustomerTierChanged,
+    CustomerUpdated,
+)
 
 
 def spec(settings: ServiceDeskSettings) -> ServiceSpec:
@@ -37,6 +44,7 @@ def spec(settings: ServiceDeskSettings) -> ServiceSpec:
         migrations=Path(__file__).parent / "migrations",
         handlers={
             CustomerCreated.event_type: on_customer_created,
+            CustomerUpdated.event_type: on_customer_updated,
             CustomerTierChanged.event_type: tier_changed_handler(settings),
             CustomerMerged.event_type: on_customer_merged,
             CustomerErased.event_type: on_customer_erased,

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_service_desk.directory.models import KnownCustomer
 from tessera_service_desk.errors import conflict, invalid
+from tessera_service_desk.known_customers.models import KnownCustomer
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.sla.service import apply_policy, refresh_due
 from tessera_service_desk.surveys.service import create_survey

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from fastapi import FastAPI
 
-from tessera_service_desk.directory.handlers import on_customer_created, tier_changed_handler
-from tessera_service_desk.directory.models import KnownCustomer
+from tessera_service_desk.known_customers.handlers import on_customer_created, tier_changed_handler
+from tessera_service_desk.known_customers.models import KnownCustomer
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_shared.db import unit_of_work
 from tessera_shared.events import build_event

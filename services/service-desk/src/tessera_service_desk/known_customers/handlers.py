@@ -1,0 +1,74 @@
+"""Reactions to the customer service's facts: the local copy (``tessera_shared.known_customers``),
+merges, erasure, and tiers that re-tier open tickets.
+
+A merge moves the merged customer's tickets and surveys to the survivor; an erasure removes
+personal data (a ticket's subject, description and contact, its comments, a survey's comment),
+while categories, times, scores and counts stay for the reports."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from tessera_service_desk.known_customers.models import KnownCustomer
+from tessera_service_desk.settings import ServiceDeskSettings
+from tessera_service_desk.sla.service import apply_policy, refresh_due
+from tessera_service_desk.surveys.models import Survey
+from tessera_service_desk.tickets.models import Ticket, TicketComment
+from tessera_service_desk.tickets.rules import OPEN_STATUSES
+from tessera_shared.consumer import Batched
+from tessera_shared.events.contracts import CustomerTierChanged
+from tessera_shared.known_customers import ERASED, KnownCustomers, Repoint, Scrub
+
+
+def _comments_of(customer_id: uuid.UUID) -> ColumnElement[bool]:
+    tickets = select(col(Ticket.id)).where(col(Ticket.customer_id) == customer_id).scalar_subquery()
+    return col(TicketComment.ticket_id).in_(tickets)
+
+
+KNOWN_CUSTOMERS = KnownCustomers(
+    KnownCustomer,
+    repoint=[Repoint(Ticket), Repoint(Survey)],
+    scrubs=[
+        Scrub(Ticket, {"subject": ERASED, "description": "", "contact_id": None}),
+        Scrub(TicketComment, {"body": ERASED}, rows_of=_comments_of),
+        Scrub(Survey, {"comment": None}),
+    ],
+)
+
+on_customer_created = KNOWN_CUSTOMERS.created()
+on_customer_updated = KNOWN_CUSTOMERS.updated
+on_customer_merged = KNOWN_CUSTOMERS.merged
+on_customer_erased = KNOWN_CUSTOMERS.erased
+
+
+def tier_changed_handler(settings: ServiceDeskSettings) -> Batched[CustomerTierChanged]:
+    """The shared copy keeps the newest tier; open tickets follow their customer's new tier: their
+    SLA targets are resolved again (a value run moves many customers at once: one query for the run)."""
+
+    async def retier_open_tickets(session: AsyncSession, changed: dict[uuid.UUID, CustomerTierChanged]) -> None:
+        tickets = (
+            (
+                await session.execute(
+                    select(Ticket)
+                    .where(col(Ticket.customer_id).in_(changed), col(Ticket.status).in_(OPEN_STATUSES))
+                    .order_by(col(Ticket.id))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for ticket in tickets:
+            data = changed[ticket.customer_id]
+            if ticket.tier == data.to_tier:
+                continue
+            ticket.tier = data.to_tier
+            await apply_policy(session, ticket)
+            await refresh_due(session, ticket, settings, max(data.changed_at, ticket.updated_at))
+            ticket.version += 1
+
+    return KNOWN_CUSTOMERS.tier_changed(retier_open_tickets)
