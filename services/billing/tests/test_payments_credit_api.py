@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 
 import httpx
+import pytest
 from billing_helpers import PROBLEM, clerk, count, customer_created, deliver, events, finance, issued_invoice, pay
 from fastapi import FastAPI
 
@@ -75,6 +76,7 @@ class TestRecordPayment:
         assert (r.json()["type"], r.json()["invoice_status"]) == ("urn:tessera:problem:nothing-open", "paid")
         assert await count(app, Payment) == 1
 
+    @pytest.mark.sqlite
     async def test_credit_applies_to_open_invoices_only(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         cid = uuid.uuid4()
         paid = await issued_invoice(app, client, cid, "100.00")
