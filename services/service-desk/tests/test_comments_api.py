@@ -53,6 +53,9 @@ class TestCreateComment:
         await patch(client, app, t["id"], status="closed")
         r = await comment(client, app, t["id"])
         assert r.status_code == 409
+        problem = r.json()
+        assert (problem["type"], problem["allowed"]) == ("urn:tessera:problem:ticket-closed", [])
+        assert problem["detail"] == "a closed ticket takes no more comments; open a new ticket"
 
     async def test_errors(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         t = await open_ticket(client, app)

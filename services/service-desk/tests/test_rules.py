@@ -12,6 +12,7 @@ from tessera_service_desk.sla import rules as sla
 from tessera_service_desk.sla.calendar import BusinessCalendar
 from tessera_service_desk.surveys.rules import survey_token, token_matches
 from tessera_service_desk.tickets import rules
+from tessera_shared.errors import Conflict, InvalidTransition
 
 WEEK = timedelta(days=7)
 CAL = BusinessCalendar()  # Monday to Friday 09:00-17:00 UTC
@@ -47,25 +48,57 @@ class TestStatusMachine:
         ],
     )
     def test_refused_lists_allowed(self, current: str, target: str) -> None:
-        with pytest.raises(rules.TransitionRefused) as refused:
+        with pytest.raises(InvalidTransition) as refused:
             rules.check_transition(current, target, solved_at=utc(2026, 1, 5), now=utc(2026, 1, 5), reopen_window=WEEK)
-        assert refused.value.allowed == rules.allowed_transitions(
-            current, solved_at=utc(2026, 1, 5), now=utc(2026, 1, 5), reopen_window=WEEK
+        assert refused.value.allowed == list(
+            rules.allowed_transitions(current, solved_at=utc(2026, 1, 5), now=utc(2026, 1, 5), reopen_window=WEEK)
         )
         assert target not in refused.value.allowed
+        assert refused.value.members() == {"current": current, "requested": target, "allowed": refused.value.allowed}
 
     def test_reopen_within_window_only(self) -> None:
         solved = utc(2026, 1, 5)
         rules.check_transition("solved", "open", solved_at=solved, now=solved + WEEK, reopen_window=WEEK)
-        with pytest.raises(rules.TransitionRefused) as refused:
+        with pytest.raises(InvalidTransition) as refused:
             rules.check_transition(
                 "solved", "open", solved_at=solved, now=solved + WEEK + timedelta(seconds=1), reopen_window=WEEK
             )
-        assert refused.value.allowed == ("closed",)
-        assert "reopen window" in refused.value.reason
+        assert refused.value.members() == {"current": "solved", "requested": "open", "allowed": ["closed"]}
+        assert "reopen window" in refused.value.detail
 
     def test_closed_is_terminal(self) -> None:
         assert rules.allowed_transitions("closed", solved_at=None, now=utc(2026, 1, 5), reopen_window=WEEK) == ()
+        with pytest.raises(InvalidTransition) as refused:
+            rules.check_transition("closed", "open", solved_at=None, now=utc(2026, 1, 5), reopen_window=WEEK)
+        assert refused.value.members() == {"current": "closed", "requested": "open", "allowed": []}
+        assert refused.value.detail == "a closed ticket is final; open a new ticket"
+
+    def test_a_closed_ticket_takes_no_change(self) -> None:
+        for status in rules.STATUSES[:-1]:
+            rules.check_changeable(status, None)
+        with pytest.raises(InvalidTransition) as refused:
+            rules.check_changeable("closed", None)  # a change naming no status asks it to stay closed
+        assert refused.value.members() == {"current": "closed", "requested": "closed", "allowed": []}
+        with pytest.raises(InvalidTransition) as refused:
+            rules.check_changeable("closed", "open")
+        assert refused.value.members() == {"current": "closed", "requested": "open", "allowed": []}
+
+    def test_only_an_open_ticket_is_escalated_or_commented(self) -> None:
+        for status in rules.OPEN_STATUSES:
+            rules.check_escalation(status)
+            rules.check_comment(status)
+        with pytest.raises(InvalidTransition) as refused:
+            rules.check_escalation("solved")
+        assert refused.value.members() == {"current": "solved", "requested": "escalated", "allowed": []}
+        rules.check_comment("solved")  # the customer may still answer a solved ticket
+        with pytest.raises(Conflict) as closed:
+            rules.check_comment("closed")
+        assert (closed.value.problem_slug(), closed.value.members()) == ("ticket-closed", {"allowed": []})
+
+    def test_the_machine_holds_every_status(self) -> None:
+        assert rules.TICKET_STATUS.states == rules.STATUSES
+        assert rules.TICKET_STATUS.allowed("solved") == ["open", "closed"]
+        assert rules.TICKET_STATUS.is_final("closed")
 
 
 class TestStartingPriority:

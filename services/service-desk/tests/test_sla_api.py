@@ -41,7 +41,9 @@ class TestPolicies:
         r = await client.post("/v1/sla-policies", json=policy(), headers=admin(app))
         assert r.status_code == 201, r.text
         created = r.json()
-        assert (await client.post("/v1/sla-policies", json=policy(), headers=admin(app))).status_code == 409
+        r = await client.post("/v1/sla-policies", json=policy(), headers=admin(app))
+        assert (r.status_code, r.json()["type"]) == (409, "urn:tessera:problem:conflict")
+        assert r.json()["detail"] == "a policy for this priority, service level and tier exists; PATCH it"
         customer = uuid.uuid4()
         r = await client.put(
             f"/v1/sla-policies/agreements/{customer}", json={"service_level": "gold"}, headers=admin(app)
@@ -188,7 +190,11 @@ class TestManualEscalation:
         r = await client.post(url, json={"reason": "x"}, headers={**agent(app), "If-Match": '"stale.9"'})
         assert r.status_code == 412
         await patch(client, app, t["id"], status="solved")
-        assert (await client.post(url, json={"reason": "x"}, headers=agent(app))).status_code == 409
+        r = await client.post(url, json={"reason": "x"}, headers=agent(app))
+        problem = r.json()
+        assert (r.status_code, problem["type"]) == (409, "urn:tessera:problem:invalid-transition")
+        assert (problem["current"], problem["requested"], problem["allowed"]) == ("solved", "escalated", [])
+        assert (problem["detail"], "current_status" in problem) == ("a solved ticket cannot be escalated", False)
 
 
 class TestScheduledJobs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import httpx
 from desk_helpers import PROBLEM, admin, agent, count, events, open_ticket, partner, patch, ticket_payload
@@ -163,14 +164,41 @@ class TestPatchTicket:
         t = await open_ticket(client, app)
         await patch(client, app, t["id"], status="solved")
         r = await patch(client, app, t["id"], status="pending")
-        assert r.status_code == 409
+        assert (r.status_code, r.headers["content-type"]) == (409, PROBLEM)
         problem = r.json()
         assert problem["type"] == "urn:tessera:problem:invalid-transition"
-        assert problem["allowed"] == ["open", "closed"]
+        assert (problem["current"], problem["requested"], problem["allowed"]) == (
+            "solved",
+            "pending",
+            ["open", "closed"],
+        )
+        assert not {"current_status", "requested_status", "allowed_transitions"} & set(problem)
         await patch(client, app, t["id"], status="closed")
         r = await patch(client, app, t["id"], status="open")
-        assert (r.status_code, r.json()["allowed"]) == (409, [])
+        problem = r.json()
+        assert (r.status_code, problem["type"]) == (409, "urn:tessera:problem:invalid-transition")
+        assert (problem["current"], problem["requested"], problem["allowed"]) == ("closed", "open", [])
+        assert problem["detail"] == "a closed ticket is final; open a new ticket"
+        # A closed ticket is final for every field: a change naming no status asks it to stay closed.
+        r = await patch(client, app, t["id"], subject="Still broken")
+        problem = r.json()
+        assert (r.status_code, problem["type"]) == (409, "urn:tessera:problem:invalid-transition")
+        assert (problem["current"], problem["requested"], problem["allowed"]) == ("closed", "closed", [])
         assert await count(app, Survey) == 1
+
+    async def test_reopen_after_the_window_is_refused(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        t = await open_ticket(client, app)
+        await patch(client, app, t["id"], status="solved")
+        async with app.state.runtime.sessions() as s:
+            ticket = await s.get(Ticket, uuid.UUID(t["id"]))
+            assert ticket is not None and ticket.solved_at is not None
+            ticket.solved_at -= timedelta(hours=app.state.settings.reopen_window_hours, seconds=1)
+            await s.commit()
+        r = await patch(client, app, t["id"], status="open")
+        problem = r.json()
+        assert (r.status_code, problem["type"]) == (409, "urn:tessera:problem:invalid-transition")
+        assert (problem["current"], problem["requested"], problem["allowed"]) == ("solved", "open", ["closed"])
+        assert "reopen window" in problem["detail"]
 
     async def test_reopen_within_window(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         t = await open_ticket(client, app)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_service_desk.errors import NO_NUL, invalid, not_found
+from tessera_service_desk.api import NO_NUL
 from tessera_service_desk.kb.models import KbArticle, KbArticleTicket
 from tessera_service_desk.kb.repository import ArticleRepository
 from tessera_service_desk.kb.schemas import (
@@ -20,6 +20,7 @@ from tessera_service_desk.kb.schemas import (
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep, WriteSessionDep
+from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery
@@ -53,7 +54,7 @@ def article_out(a: KbArticle, solved: int) -> ArticleOut:
 async def _article(session: SessionDep, article_id: uuid.UUID) -> KbArticle:
     article = await ArticleRepository(session).get(article_id)
     if article is None:
-        raise not_found("article", article_id)
+        raise NotFound("article", article_id)
     return article
 
 
@@ -107,7 +108,7 @@ async def list_articles(
     repo = ArticleRepository(session)
     if q is not None:
         if page.cursor is not None:
-            raise invalid("cursor", "search results are one ranked page; refine q instead", "query")
+            raise InvalidInput("cursor", "search results are one ranked page; refine q instead", "query")
         rows, cursor = await repo.search(q, status=status or "published", limit=page.limit), None
     else:
         rows, cursor = await repo.list(page, status=status, ticket_id=ticket_id)
@@ -143,11 +144,11 @@ async def patch_article(
     article = await _article(session, article_id)
     check_if_match(request, article.id, article.version)
     if not body.model_fields_set:
-        raise invalid("body", "name at least one field to change")
+        raise InvalidInput("body", "name at least one field to change")
     for name in body.model_fields_set:
         value = getattr(body, name)
         if value is None:
-            raise invalid(name, "may not be null")
+            raise InvalidInput(name, "may not be null")
         setattr(article, name, sorted(set(value)) if name == "tags" else value)
     article.version += 1
     article.updated_at = utcnow()
@@ -195,7 +196,7 @@ async def link_ticket(
     await _article(session, article_id)
     repo = ArticleRepository(session)
     if not await repo.ticket_exists(body.ticket_id):
-        raise invalid("ticket_id", f"ticket {body.ticket_id} not found")
+        raise InvalidInput("ticket_id", f"ticket {body.ticket_id} not found")
     existing = await repo.ticket_link(article_id, body.ticket_id)
     if existing is not None:
         response.status_code = 200

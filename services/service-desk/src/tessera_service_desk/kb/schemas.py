@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from tessera_service_desk.errors import NO_NUL
+from tessera_service_desk.api import NO_NUL
 from tessera_shared.http.inputs import Trim
 
 Title = Annotated[str, Trim(min_length=1, max_length=300, pattern=NO_NUL)]

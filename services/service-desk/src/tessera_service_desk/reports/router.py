@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from tessera_service_desk.errors import instant, invalid
+from tessera_service_desk.api import instant
 from tessera_service_desk.reports import repository as q
 from tessera_service_desk.reports.schemas import (
     BacklogReport,
@@ -20,6 +20,7 @@ from tessera_service_desk.reports.schemas import (
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
+from tessera_shared.errors import InvalidInput
 from tessera_shared.http.inputs import IsoDatetime
 
 router = APIRouter(prefix="/v1/tickets/reports", tags=["reports"])
@@ -34,7 +35,7 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
     end = end or utcnow()
     start = start or end - timedelta(days=30)
     if start >= end:
-        raise invalid("from", "must be before 'to'", "query")
+        raise InvalidInput("from", "must be before 'to'", "query")
     return start, end
 
 

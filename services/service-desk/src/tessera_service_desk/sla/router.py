@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_service_desk.errors import NO_NUL, conflict, instant, invalid, not_found
+from tessera_service_desk.api import AGENTS, NO_NUL, instant, settings_of
 from tessera_service_desk.jobs import auto_close_solved
 from tessera_service_desk.sla.models import SlaPolicy
 from tessera_service_desk.sla.schemas import (
@@ -19,7 +19,6 @@ from tessera_service_desk.sla.schemas import (
     PolicyPatch,
 )
 from tessera_service_desk.sla.service import (
-    PolicyExists,
     add_policy,
     find_policy,
     page_of_notifications,
@@ -28,11 +27,11 @@ from tessera_service_desk.sla.service import (
     scan_breaches,
     set_service_level,
 )
-from tessera_service_desk.tickets.access import AGENTS, settings_of
 from tessera_service_desk.tickets.schemas import JobRunOut, NotificationOut
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
+from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.inputs import IsoDatetime
@@ -68,10 +67,7 @@ async def create_policy(
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     policy = SlaPolicy(**body.model_dump())
-    try:
-        await add_policy(session, policy)
-    except PolicyExists:
-        raise conflict("a policy for this priority, service level and tier exists; PATCH it") from None
+    await add_policy(session, policy)
     return await idem.respond(
         201,
         PolicyOut.model_validate(policy),
@@ -90,7 +86,7 @@ async def list_policies(
 async def _policy(session: SessionDep, policy_id: uuid.UUID) -> SlaPolicy:
     policy = await find_policy(session, policy_id)
     if policy is None:
-        raise not_found("SLA policy", policy_id)
+        raise NotFound("SLA policy", policy_id)
     return policy
 
 
@@ -122,7 +118,7 @@ async def patch_policy(
     policy = await _policy(session, policy_id)
     check_if_match(request, policy.id, policy.version)
     if "business_hours" in body.model_fields_set and body.business_hours is None:
-        raise invalid("business_hours", "may not be null")
+        raise InvalidInput("business_hours", "may not be null")
     for name in body.model_fields_set:
         setattr(policy, name, getattr(body, name))
     policy.version += 1

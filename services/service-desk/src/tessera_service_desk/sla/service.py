@@ -19,6 +19,7 @@ from tessera_service_desk.sla.models import EscalationNotification, SlaBreach, S
 from tessera_service_desk.tickets.models import Ticket, TicketStatusChange
 from tessera_service_desk.tickets.rules import OPEN_STATUSES
 from tessera_shared.db import dialect_name, unit_of_work, utcnow
+from tessera_shared.errors import Conflict
 from tessera_shared.events.contracts import SlaBreached, TicketEscalated
 from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
@@ -217,8 +218,11 @@ async def scan_breaches(
             return processed
 
 
-class PolicyExists(Exception):
-    """A policy for this priority, service level and tier exists already (409)."""
+class PolicyExists(Conflict):
+    """A policy for this priority, service level and tier exists already (409 ``conflict``)."""
+
+    def __init__(self) -> None:
+        super().__init__("a policy for this priority, service level and tier exists; PATCH it")
 
 
 async def set_service_level(session: AsyncSession, customer_id: uuid.UUID, service_level: str) -> KnownCustomer:
@@ -238,7 +242,7 @@ async def add_policy(session: AsyncSession, policy: SlaPolicy) -> None:
         async with session.begin_nested():
             session.add(policy)
     except IntegrityError:
-        raise PolicyExists from None
+        raise PolicyExists() from None
 
 
 async def page_of_policies(session: AsyncSession, page: PageParams) -> tuple[list[Any], str | None]:

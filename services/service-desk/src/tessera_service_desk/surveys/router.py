@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from tessera_service_desk.errors import not_found
-from tessera_service_desk.settings import ServiceDeskSettings
+from tessera_service_desk.api import settings_of
 from tessera_service_desk.surveys.links import survey_url
 from tessera_service_desk.surveys.rules import token_matches
 from tessera_service_desk.surveys.schemas import SurveyAnswer, SurveyOut, SurveyStaffOut
@@ -16,7 +15,7 @@ from tessera_service_desk.surveys.service import answer_survey, find_survey
 from tessera_shared.auth import Role, principal_from_request, public
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
-from tessera_shared.http.errors import Problem
+from tessera_shared.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
 
@@ -29,14 +28,10 @@ TokenQuery = Annotated[
 ]
 
 
-def _settings(request: Request) -> ServiceDeskSettings:
-    return request.app.state.settings
-
-
 def _check_token(request: Request, survey_id: uuid.UUID, token: str) -> None:
-    if not token_matches(_settings(request).survey_secret(), survey_id, token):
+    if not token_matches(settings_of(request).survey_secret(), survey_id, token):
         # Same answer for a wrong token and an unknown survey: the link is the credential.
-        raise Problem(404, f"survey {survey_id} not found")
+        raise NotFound("survey", survey_id)
 
 
 @router.get(
@@ -52,20 +47,20 @@ async def get_survey(
         _check_token(request, survey_id, token)
         survey = await find_survey(session, survey_id)
         if survey is None:
-            raise not_found("survey", survey_id)
+            raise NotFound("survey", survey_id)
         return SurveyOut.model_validate(survey)
     principal = await principal_from_request(request)
     if not principal.has_any(STAFF_READERS):
-        raise Problem(403, "your role may not do this", required_roles=sorted(STAFF_READERS))
+        raise Forbidden("your role may not do this", required_roles=sorted(STAFF_READERS))
     survey = await find_survey(session, survey_id)
     if survey is None:
-        raise not_found("survey", survey_id)
+        raise NotFound("survey", survey_id)
     return SurveyStaffOut(
         **SurveyOut.model_validate(survey).model_dump(),
         customer_id=survey.customer_id,
         agent_id=survey.agent_id,
         category=survey.category,
-        survey_url=survey_url(_settings(request), survey.id),
+        survey_url=survey_url(settings_of(request), survey.id),
     )
 
 
@@ -87,7 +82,7 @@ async def answer(
     _check_token(request, survey_id, token)
     survey = await find_survey(session, survey_id)
     if survey is None:
-        raise not_found("survey", survey_id)
+        raise NotFound("survey", survey_id)
     survey = await answer_survey(
         session, survey, csat=body.csat, nps=body.nps, comment=body.comment or None, now=utcnow()
     )

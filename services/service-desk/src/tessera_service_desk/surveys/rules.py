@@ -1,4 +1,4 @@
-"""Survey link tokens (pure): an HMAC of the survey id, so nothing secret is stored."""
+"""Survey rules (pure): a link token is an HMAC of the survey id (nothing secret stored); one answer per survey."""
 
 from __future__ import annotations
 
@@ -6,6 +6,14 @@ import base64
 import hashlib
 import hmac
 import uuid
+
+from tessera_shared.errors import Conflict
+
+
+class AlreadyAnswered(Conflict):
+    """A survey is answered once: 409 ``survey-already-answered``."""
+
+    slug = "survey-already-answered"
 
 
 def survey_token(secret: bytes, survey_id: uuid.UUID) -> str:

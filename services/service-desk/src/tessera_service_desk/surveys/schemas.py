@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from tessera_service_desk.errors import NO_NUL
+from tessera_service_desk.api import NO_NUL
 from tessera_shared.http.inputs import Trim
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from tessera_service_desk.errors import conflict
 from tessera_service_desk.surveys.models import Survey
+from tessera_service_desk.surveys.rules import AlreadyAnswered
 from tessera_shared.db import affected_rows
 from tessera_shared.events.contracts import SurveyAnswered
 from tessera_shared.outbox import publish
@@ -51,7 +51,7 @@ async def answer_survey(
         .values(csat=csat, nps=nps, comment=comment, answered_at=now),
     )
     if answered != 1:
-        raise conflict("this survey was already answered", slug="survey-already-answered")
+        raise AlreadyAnswered("this survey was already answered")
     await session.refresh(survey)
     await publish(
         session,

@@ -5,12 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_service_desk.errors import NO_NUL, conflict, not_found
-from tessera_service_desk.sla.service import escalate
-from tessera_service_desk.tickets.access import AGENTS, settings_of
+from tessera_service_desk.api import AGENTS, NO_NUL, settings_of
 from tessera_service_desk.tickets.models import Ticket
 from tessera_service_desk.tickets.repository import TicketRepository
-from tessera_service_desk.tickets.rules import OPEN_STATUSES
 from tessera_service_desk.tickets.schemas import (
     CommentCreate,
     CommentOut,
@@ -21,11 +18,12 @@ from tessera_service_desk.tickets.schemas import (
     TicketOut,
     TicketPatch,
 )
-from tessera_service_desk.tickets.service import add_comment, create_ticket, update_ticket
+from tessera_service_desk.tickets.service import add_comment, create_ticket, escalate_by_hand, update_ticket
 from tessera_service_desk.tickets.views import ticket_detail, ticket_out
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
+from tessera_shared.errors import NotFound
 from tessera_shared.events.contracts.service_desk import Category, Priority
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
@@ -41,7 +39,7 @@ SEES_INTERNAL = frozenset({Role.ADMIN, Role.SUPPORT_AGENT, Role.SERVICE})
 async def _ticket(session: SessionDep, ticket_id: uuid.UUID, *, for_update: bool = False) -> Ticket:
     ticket = await TicketRepository(session).get(ticket_id, for_update=for_update)
     if ticket is None:
-        raise not_found("ticket", ticket_id)
+        raise NotFound("ticket", ticket_id)
     return ticket
 
 
@@ -141,12 +139,8 @@ async def escalate_ticket(
 ) -> TicketDetail:
     ticket = await _ticket(session, ticket_id, for_update=True)
     check_if_match(request, ticket.id, ticket.version)
-    if ticket.status not in OPEN_STATUSES:
-        raise conflict(
-            f"a {ticket.status} ticket cannot be escalated", slug="invalid-transition", current_status=ticket.status
-        )
     now = utcnow()
-    await escalate(session, ticket, f"{body.reason} (by {principal.subject})", settings_of(request), now)
+    await escalate_by_hand(session, ticket, f"{body.reason} (by {principal.subject})", settings_of(request), now)
     response.headers["ETag"] = etag_for(ticket.id, ticket.version)
     return await ticket_detail(session, ticket, settings_of(request), now)
 

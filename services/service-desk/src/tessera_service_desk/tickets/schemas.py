@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from tessera_service_desk.errors import NO_NUL, invalid
+from tessera_service_desk.api import NO_NUL
+from tessera_shared.errors import InvalidInput
 from tessera_shared.events.contracts.service_desk import Category, Channel, Priority
 from tessera_shared.http.inputs import Trim
 
@@ -33,9 +34,9 @@ class TicketCreate(BaseModel):
 
     def check(self) -> None:
         if self.category == "billing_dispute" and self.invoice_id is None:
-            raise invalid("invoice_id", "a billing_dispute must name the disputed invoice")
+            raise InvalidInput("invoice_id", "a billing_dispute must name the disputed invoice")
         if self.category != "billing_dispute" and self.invoice_id is not None:
-            raise invalid("invoice_id", "only a billing_dispute names an invoice")
+            raise InvalidInput("invoice_id", "only a billing_dispute names an invoice")
 
 
 class TicketPatch(BaseModel):
@@ -51,10 +52,10 @@ class TicketPatch(BaseModel):
 
     def check(self) -> None:
         if not self.model_fields_set:
-            raise invalid("body", "name at least one field to change")
+            raise InvalidInput("body", "name at least one field to change")
         for name in ("subject", "description", "priority", "status"):
             if name in self.model_fields_set and getattr(self, name) is None:
-                raise invalid(name, "may not be null")
+                raise InvalidInput(name, "may not be null")
 
 
 class MetricOut(BaseModel):
@@ -138,7 +139,7 @@ class CommentCreate(BaseModel):
 
     def check(self) -> None:
         if self.author_kind == "customer" and not self.public:
-            raise invalid("public", "a customer's message is always public")
+            raise InvalidInput("public", "a customer's message is always public")
 
 
 class CommentOut(BaseModel):

@@ -6,16 +6,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_service_desk.errors import conflict, invalid
 from tessera_service_desk.known_customers.models import KnownCustomer
 from tessera_service_desk.settings import ServiceDeskSettings
-from tessera_service_desk.sla.service import apply_policy, refresh_due
+from tessera_service_desk.sla.service import apply_policy, escalate, refresh_due
 from tessera_service_desk.surveys.service import create_survey
 from tessera_service_desk.tickets import rules
 from tessera_service_desk.tickets.models import Ticket, TicketComment, TicketStatusChange
 from tessera_service_desk.tickets.repository import TicketRepository
 from tessera_service_desk.tickets.schemas import CommentCreate, TicketCreate, TicketPatch
 from tessera_shared.auth import Principal
+from tessera_shared.errors import InvalidInput
 from tessera_shared.events.contracts import TicketClosed, TicketOpened
 from tessera_shared.outbox import publish
 
@@ -26,9 +26,9 @@ async def create_ticket(
     data.check()
     known = await session.get(KnownCustomer, data.customer_id)
     if known is not None and known.merged_into is not None:
-        raise invalid("customer_id", f"this customer was merged into {known.merged_into}; use that id")
+        raise InvalidInput("customer_id", f"this customer was merged into {known.merged_into}; use that id")
     if known is not None and known.erased_at is not None:
-        raise invalid("customer_id", "this customer's data was erased")
+        raise InvalidInput("customer_id", "this customer's data was erased")
     # A customer this desk has not heard of yet (events lag) is served as an ordinary one.
     tier = known.tier if known else "ordinary"
     ticket = Ticket(
@@ -77,18 +77,9 @@ async def change_status(
 ) -> None:
     if to_status == ticket.status:
         return
-    try:
-        rules.check_transition(
-            ticket.status, to_status, solved_at=ticket.solved_at, now=now, reopen_window=_reopen_window(settings)
-        )
-    except rules.TransitionRefused as refused:
-        raise conflict(
-            refused.reason,
-            allowed=refused.allowed,
-            slug="invalid-transition",
-            current_status=refused.current,
-            requested_status=refused.requested,
-        ) from None
+    rules.check_transition(
+        ticket.status, to_status, solved_at=ticket.solved_at, now=now, reopen_window=_reopen_window(settings)
+    )
     session.add(
         TicketStatusChange(ticket_id=ticket.id, from_status=ticket.status, to_status=to_status, actor=actor, at=now)
     )
@@ -128,13 +119,7 @@ async def update_ticket(
 ) -> Ticket:
     patch.check()
     fields = patch.model_fields_set
-    if ticket.status == "closed":
-        raise conflict(
-            "a closed ticket is final; open a new ticket",
-            allowed=[],
-            slug="invalid-transition",
-            current_status="closed",
-        )
+    rules.check_changeable(ticket.status, patch.status)
     for name in ("subject", "description", "contact_id", "assignee_id"):
         if name in fields:
             setattr(ticket, name, getattr(patch, name))
@@ -161,8 +146,7 @@ async def add_comment(
     now: datetime,
 ) -> TicketComment:
     data.check()
-    if ticket.status == "closed":
-        raise conflict("a closed ticket takes no more comments; open a new ticket", allowed=[], slug="ticket-closed")
+    rules.check_comment(ticket.status)
     comment = TicketComment(
         ticket_id=ticket.id,
         author_id=principal.subject,
@@ -191,3 +175,11 @@ async def add_comment(
     ticket.updated_at = now
     await session.flush()
     return comment
+
+
+async def escalate_by_hand(
+    session: AsyncSession, ticket: Ticket, reason: str, settings: ServiceDeskSettings, now: datetime
+) -> None:
+    """Escalate by hand: only an open ticket; the next tier is notified."""
+    rules.check_escalation(ticket.status)
+    await escalate(session, ticket, reason, settings, now)
