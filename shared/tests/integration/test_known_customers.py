@@ -36,6 +36,9 @@ from tessera_shared.known_customers import (
 )
 from tessera_shared.testing.databases import DatabaseFactory
 
+# Upserts and updates in both dialects: these run on both databases.
+pytestmark = pytest.mark.sqlite
+
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 

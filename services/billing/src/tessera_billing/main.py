@@ -7,14 +7,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from tessera_billing import all_models as _all_models  # noqa: F401 - registers every table
-from tessera_billing.credit.handlers import customer_created_handler
 from tessera_billing.credit.router import router as credit_router
-from tessera_billing.customers.handlers import on_customer_erased, on_customer_merged
 from tessera_billing.dunning.handlers import on_ticket_closed, on_ticket_opened
 from tessera_billing.dunning.router import router as dunning_router
 from tessera_billing.dunning.service import run_overdue
 from tessera_billing.invoices.handlers import deal_won_handler
 from tessera_billing.invoices.router import router as invoices_router
+from tessera_billing.known_customers import handlers as known_customers
 from tessera_billing.models import metadata
 from tessera_billing.payments.router import router as payments_router
 from tessera_billing.receivables.router import router as receivables_router
@@ -26,6 +25,7 @@ from tessera_shared.events.contracts import (
     CustomerCreated,
     CustomerErased,
     CustomerMerged,
+    CustomerUpdated,
     DealWon,
     TicketClosed,
     TicketOpened,
@@ -50,9 +50,10 @@ def spec(settings: BillingSettings) -> ServiceSpec:
         ],
         migrations=Path(__file__).parent / "migrations",
         handlers={
-            CustomerCreated.event_type: customer_created_handler(settings),
-            CustomerMerged.event_type: on_customer_merged,
-            CustomerErased.event_type: on_customer_erased,
+            CustomerCreated.event_type: known_customers.created_handler(settings),
+            CustomerUpdated.event_type: known_customers.on_customer_updated,
+            CustomerMerged.event_type: known_customers.on_customer_merged,
+            CustomerErased.event_type: known_customers.on_customer_erased,
             DealWon.event_type: deal_won_handler(settings),
             TicketOpened.event_type: on_ticket_opened,
             TicketClosed.event_type: on_ticket_closed,
