@@ -18,7 +18,7 @@ from tessera_sales.deals import rules
 from tessera_sales.deals.models import Deal, DealLine, DealStageChange
 from tessera_sales.deals.repository import DealRepository
 from tessera_sales.deals.schemas import DealCreate, DealPatch, LineItemIn, LoseRequest, ReopenRequest, WinRequest
-from tessera_sales.known_customers.models import KnownCustomer
+from tessera_sales.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_sales.money import check_minor_units, quantize, to_minor
 from tessera_sales.ownership import check_reassign, may_see, owner_for_new
 from tessera_shared.auth import Principal, Role
@@ -43,10 +43,10 @@ CREDIT_OVERRIDERS = frozenset({Role.FINANCE_MANAGER, Role.ADMIN})
 async def check_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
     """Refuse customers known to be merged away or erased; an id not yet seen is accepted, because
     customer.created may still be on its way (the deal would otherwise fail right after the customer's creation)."""
-    known = await session.get(KnownCustomer, customer_id)
-    if known is not None and known.merged_into is not None:
-        raise InvalidInput("customer_id", f"the customer was merged into {known.merged_into}")
-    if known is not None and known.erased_at is not None:
+    known = await KNOWN_CUSTOMERS.known(session, customer_id)
+    if known.merged:
+        raise InvalidInput("customer_id", f"the customer was merged into {known.survivor_id}")
+    if known.erased:
         raise InvalidInput("customer_id", "the customer was erased")
 
 

@@ -13,6 +13,7 @@ from sqlmodel import col
 from tessera_sales.campaigns.service import check_campaign
 from tessera_sales.deals import service as deals
 from tessera_sales.deals.schemas import DealCreate
+from tessera_sales.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_sales.known_customers.models import KnownCustomer
 from tessera_sales.leads import rules
 from tessera_sales.leads.customer_port import CustomerDirectory
@@ -166,12 +167,12 @@ async def convert_lead(
     rules.check_convertible(lead.status)
     created = False
     if body.customer_id is not None:
-        known = await session.get(KnownCustomer, body.customer_id)
-        if known is None or known.erased_at is not None:
+        known = await KNOWN_CUSTOMERS.known(session, body.customer_id)
+        if known.unknown or known.erased:
             raise InvalidInput("customer_id", "no such customer is known to sales")
-        if known.merged_into is not None:
-            raise InvalidInput("customer_id", f"the customer was merged into {known.merged_into}")
-        customer_id = known.customer_id
+        if known.merged:
+            raise InvalidInput("customer_id", f"the customer was merged into {known.survivor_id}")
+        customer_id = body.customer_id
     else:
         # CustomerServiceUnavailable (503) and CustomerRejected (409) propagate: nothing is stored.
         customer = await directory.create_customer(customer_payload_for(lead), idempotency_key=str(lead.id))

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_service_desk.known_customers.models import KnownCustomer
+from tessera_service_desk.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.sla.service import apply_policy, escalate, refresh_due
 from tessera_service_desk.surveys.service import create_survey
@@ -24,11 +24,12 @@ async def create_ticket(
     session: AsyncSession, data: TicketCreate, principal: Principal, settings: ServiceDeskSettings, now: datetime
 ) -> Ticket:
     data.check()
-    known = await session.get(KnownCustomer, data.customer_id)
-    if known is not None and known.merged_into is not None:
-        raise InvalidInput("customer_id", f"this customer was merged into {known.merged_into}; use that id")
-    if known is not None and known.erased_at is not None:
+    found = await KNOWN_CUSTOMERS.known(session, data.customer_id)
+    if found.merged:
+        raise InvalidInput("customer_id", f"this customer was merged into {found.survivor_id}; use that id")
+    if found.erased:
         raise InvalidInput("customer_id", "this customer's data was erased")
+    known = found.row
     # A customer this desk has not heard of yet (events lag) is served as an ordinary one.
     tier = known.tier if known else "ordinary"
     ticket = Ticket(
