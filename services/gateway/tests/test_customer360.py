@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -23,7 +22,7 @@ from tessera_gateway.main import create_app
 from tessera_gateway.settings import GatewaySettings
 from tessera_gateway.views.cache import CONSUMERS_OF, Views
 from tessera_gateway.views.compose import Result
-from tessera_gateway.views.customer360 import compose, fetches, sum_by_currency
+from tessera_gateway.views.customer360 import compose, fetches
 from tessera_sales.settings import SalesSettings
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_shared.testing.builders import customer_payload
@@ -75,6 +74,11 @@ async def start_stack(databases, down: str | None = None, slow: str | None = Non
     return apps, gateway
 
 
+# The gateway app behind each stack's client: running() may hand the client a wrapper of the app
+# (the test plugin's recorder of what was called on SQLite), so the client's transport does not tell.
+GATEWAYS: dict[httpx.AsyncClient, Any] = {}
+
+
 @pytest.fixture
 async def stack(databases, request):
     apps, gateway = await start_stack(databases, **getattr(request, "param", {}))
@@ -83,7 +87,9 @@ async def stack(databases, request):
         await ctx.__aenter__()
     try:
         async with running(gateway) as client:
+            GATEWAYS[client] = gateway
             yield client
+            del GATEWAYS[client]
     finally:
         for ctx in reversed(contexts):
             await ctx.__aexit__(None, None, None)
@@ -171,7 +177,7 @@ def cache_on(client: httpx.AsyncClient) -> Views:
         groups={s: f"tessera-{s}" for s in CONSUMERS_OF},
     )
     views.freshness.set_live(True)
-    client._transport.app.state.views = views  # type: ignore[attr-defined]
+    GATEWAYS[client].state.views = views
     return views
 
 
@@ -230,32 +236,23 @@ async def test_a_view_with_a_section_missing_is_not_kept(stack: httpx.AsyncClien
         assert r.headers["cache-status"] == "tessera-gateway; fwd=miss"
 
 
-def test_compose_derives_pipeline_lifetime_and_balances() -> None:
+def test_compose_puts_the_services_summaries_together() -> None:
     cid = uuid.uuid4()
 
     def ok(body: dict[str, object]) -> Result:
         return Result("ok", body, 200)
 
-    def deal(stage: str, amount: str, p: int, cur: str = "EUR") -> dict[str, object]:
-        return {
-            "stage": stage,
-            "amount": amount,
-            "probability": p,
-            "currency": cur,
-            "updated_at": "2026-11-01T00:00:00Z",
-        }
-
-    results = {name: ok({"items": []}) for name in fetches(cid)}
-    results["customer"] = ok({"profile": {"id": str(cid)}, "contacts": [], "timeline": [], "last_csat": 4})
-    results["deals"] = ok(
+    results = {name: ok({}) for name in fetches(cid)}
+    results["customer"] = ok({"profile": {"id": str(cid)}, "contacts": [], "timeline": [], "last_csat": 1})
+    results["sales"] = ok(
         {
-            "items": [
-                deal("proposal", "1000.00", 50),
-                deal("negotiation", "200.00", 80),
-                deal("won", "300.00", 100),
-                deal("won", "50", 100, "USD"),
-                deal("lost", "9", 0),
-            ]
+            "customer_id": str(cid),
+            "open_deals": [{"id": "d1"}],
+            "recent_deals": [{"id": "d2"}, {"id": "d1"}],
+            "pipeline_value": [{"currency": "JPY", "amount": "12345"}],
+            "weighted_pipeline": [{"currency": "JPY", "amount": "1235"}],
+            "lifetime_won": [{"currency": "KWD", "amount": "1.234"}],
+            "truncated": True,
         }
     )
     results["billing"] = ok(
@@ -270,25 +267,63 @@ def test_compose_derives_pipeline_lifetime_and_balances() -> None:
             "customer_credit": [],
         }
     )
-    results["tickets"] = Result("timeout")
+    results["service"] = Result("timeout")
     body = compose(cid, results)
-    assert body["sales"]["pipeline_value"] == [{"currency": "EUR", "amount": "1200.00"}]
-    assert body["sales"]["weighted_pipeline"] == [{"currency": "EUR", "amount": "660.00"}]
-    assert body["sales"]["lifetime_won"] == [
-        {"currency": "EUR", "amount": "300.00"},
-        {"currency": "USD", "amount": "50.00"},
-    ]
+    # The services' figures as they answered them (rounded to each currency's minor unit there).
+    assert body["sales"] == {k: v for k, v in results["sales"].body.items() if k != "customer_id"}
     assert body["billing"]["balance"] == [{"currency": "EUR", "amount": "130.50"}]
     assert body["billing"]["overdue_amount"] == [{"currency": "EUR", "amount": "120.50"}]
     assert body["billing"]["open_invoices"] == [{"id": "i1"}]
-    assert body["service"]["last_csat"] == 4
+    # A section not fetched is empty, the CSAT included (the desk's, not the customer service's copy).
+    assert body["service"] == {
+        "open_tickets": [],
+        "recent_tickets": [],
+        "escalated": 0,
+        "last_csat": None,
+        "truncated": False,
+    }
     assert body["sections"]["service"] == "timeout"
     assert body["sections"]["sales"] == "ok"
+    results["service"] = ok(
+        {"open_tickets": [{"id": "t1"}], "recent_tickets": [], "escalated": 1, "last_csat": 4, "truncated": False}
+    )
+    assert compose(cid, results)["service"]["last_csat"] == 4
 
 
-def test_sum_by_currency_is_exact() -> None:
-    items = [{"amount": "0.10", "currency": "EUR"}] * 3
-    assert sum_by_currency(items, "amount") == [{"currency": "EUR", "amount": str(Decimal("0.30"))}]
+async def test_sales_and_service_sections_come_from_the_services_summaries(stack: httpx.AsyncClient) -> None:
+    admin, rep1, rep2 = [await login(stack, u) for u in ("admin", "rep1", "rep2")]
+    cid = await new_customer(stack, admin)
+    for headers, amount, currency in ((rep1, "12345", "JPY"), (rep1, "10.00", "EUR"), (rep2, "1.234", "KWD")):
+        deal = {"customer_id": cid, "title": "Deal", "amount": amount, "currency": currency}
+        r = await stack.post("/api/v1/deals", json=deal, headers=headers)
+        assert r.status_code == 201, r.text
+    r = await stack.post(
+        "/api/v1/tickets", json={"customer_id": cid, "subject": "Help", "priority": "normal"}, headers=admin
+    )
+    assert r.status_code == 201, r.text
+
+    view = (await stack.get(f"/api/v1/customers/{cid}/360", headers=admin)).json()
+    assert set(view["sections"].values()) == {"ok"}, view["sections"]
+    assert len(view["sales"]["open_deals"]) == 3
+    # Rounded to each currency's minor unit (prospecting: 10 %; 1234.5 JPY rounds half up).
+    assert view["sales"]["pipeline_value"] == [
+        {"currency": "EUR", "amount": "10.00"},
+        {"currency": "JPY", "amount": "12345"},
+        {"currency": "KWD", "amount": "1.234"},
+    ]
+    assert view["sales"]["weighted_pipeline"] == [
+        {"currency": "EUR", "amount": "1.00"},
+        {"currency": "JPY", "amount": "1235"},
+        {"currency": "KWD", "amount": "0.123"},
+    ]
+    assert [t["subject"] for t in view["service"]["open_tickets"]] == ["Help"]
+    # A rep's view holds the rep's own deals and sums only.
+    mine = (await stack.get(f"/api/v1/customers/{cid}/360", headers=rep1)).json()["sales"]
+    assert len(mine["open_deals"]) == 2
+    assert [x["currency"] for x in mine["pipeline_value"]] == ["EUR", "JPY"]
+    # The summaries are internal reads: /api/v1/customers/... goes to the customer service.
+    for part in ("sales-summary", "service-summary"):
+        assert (await stack.get(f"/api/v1/customers/{cid}/{part}", headers=admin)).status_code == 404
 
 
 async def test_data_subject_export_composes_every_service(stack: httpx.AsyncClient) -> None:
@@ -311,9 +346,7 @@ async def test_data_subject_export_composes_every_service(stack: httpx.AsyncClie
 
 
 async def test_one_openapi_with_every_service(stack: httpx.AsyncClient) -> None:
-    transport = stack._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    app: Any = transport.app
+    app = GATEWAYS[stack]
     assert await app.state.merged_openapi.refresh(app.state.clients)
     doc = (await stack.get("/openapi.json")).json()
     paths = doc["paths"]
@@ -335,6 +368,7 @@ async def test_one_openapi_with_every_service(stack: httpx.AsyncClient) -> None:
         for p in paths
     )
     assert "/api/v1/events/schemas/{event_type}" in paths
+    assert not any(p.endswith(("/sales-summary", "/service-summary")) for p in paths)  # internal reads
     assert "x-tessera-missing" not in doc
     # Every reference resolves inside the merged document.
     import json

@@ -22,6 +22,7 @@ from tessera_sales.models import metadata
 from tessera_sales.recommendations.router import router as recommendations_router
 from tessera_sales.reports.router import router as reports_router
 from tessera_sales.settings import SalesSettings
+from tessera_sales.summary.router import router as summary_router
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.consumer import Handler
 from tessera_shared.events import CloudEvent, EventData
@@ -64,6 +65,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
             reports_router,
             campaigns_router,
             recommendations_router,
+            summary_router,
         ],
         migrations=Path(__file__).parent / "migrations",
         handlers={

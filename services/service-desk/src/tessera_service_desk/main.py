@@ -21,6 +21,7 @@ from tessera_service_desk.reports.router import router as reports_router
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.sla.router import jobs as sla_jobs_router
 from tessera_service_desk.sla.router import policies as sla_policies_router
+from tessera_service_desk.summary.router import router as summary_router
 from tessera_service_desk.surveys.router import router as surveys_router
 from tessera_service_desk.tickets.router import router as tickets_router
 from tessera_shared.app import ServiceSpec, create_service_app
@@ -40,7 +41,15 @@ def spec(settings: ServiceDeskSettings) -> ServiceSpec:
         title="Tessera service desk",
         description="Tickets, SLAs in business hours, escalation, knowledge base, satisfaction surveys.",
         # Fixed paths (/v1/tickets/breach-scan, /reports/...) come before /v1/tickets/{ticket_id}.
-        routers=[sla_jobs_router, reports_router, tickets_router, sla_policies_router, surveys_router, kb_router],
+        routers=[
+            sla_jobs_router,
+            reports_router,
+            tickets_router,
+            sla_policies_router,
+            surveys_router,
+            kb_router,
+            summary_router,
+        ],
         migrations=Path(__file__).parent / "migrations",
         handlers={
             CustomerCreated.event_type: on_customer_created,

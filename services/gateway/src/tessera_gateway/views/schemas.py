@@ -1,8 +1,8 @@
 """The response model of the 360 view (views/customer360.py composes it; the router declares it).
 
 Objects copied from a service's answer are typed loosely here (the merged OpenAPI document has
-their exact schemas under the owning service's name, noted in each description); what the
-gateway computes itself is typed exactly.
+their exact schemas under the owning service's name, noted in each description); the sales
+totals, counts and flags are typed exactly.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ Object = dict[str, Any]
 
 class MoneyTotal(BaseModel):
     currency: str = Field(description="ISO 4217")
-    amount: str = Field(description="decimal string", pattern=r"^-?\d+(\.\d+)?$")
+    amount: str = Field(
+        description="decimal string, rounded to the currency's minor unit (2 for EUR, 0 for JPY, 3 for KWD)",
+        pattern=r"^-?\d+(\.\d+)?$",
+    )
 
 
 class SalesSection(BaseModel):
@@ -26,15 +29,17 @@ class SalesSection(BaseModel):
     pipeline_value: list[MoneyTotal]
     weighted_pipeline: list[MoneyTotal]
     lifetime_won: list[MoneyTotal]
-    truncated: bool = Field(description="more than 200 deals: the lists and sums cover the first 200")
+    truncated: bool = Field(description="more than 200 open deals: 200 are listed, the sums cover all of them")
 
 
 class ServiceSection(BaseModel):
     open_tickets: list[Object] = Field(description="tickets as in GET /api/v1/tickets (service-desk.TicketOut)")
     recent_tickets: list[Object]
-    escalated: int
-    last_csat: int | None
-    truncated: bool
+    escalated: int = Field(description="the customer's tickets ever escalated, any status")
+    last_csat: int | None = Field(
+        description="CSAT of the latest answered survey (null to roles that may not read surveys)"
+    )
+    truncated: bool = Field(description="more than 200 open tickets: 200 are listed")
 
 
 class BillingSection(BaseModel):
