@@ -19,6 +19,8 @@ from tessera_shared.http.inputs import Trimmed
 
 # Who works leads, deals and activities.
 SELLERS = (Role.SALES_MANAGER, Role.SALES_REP)
+# Who reads deals: the list, one deal, its history, and a customer's sales summary.
+DEAL_READERS = (*SELLERS, Role.FINANCE_MANAGER, Role.SERVICE)
 
 
 def _settings(request: Request) -> SalesSettings:

@@ -16,6 +16,10 @@ from tessera_shared.errors import InvalidInput
 
 # Who works tickets (the ticket, SLA and summary routers).
 AGENTS = (Role.SUPPORT_AGENT, Role.SERVICE)
+# Who reads tickets (and a customer's service summary).
+TICKET_READERS = (*AGENTS, Role.SALES_MANAGER, Role.SALES_REP, Role.BILLING_CLERK, Role.FINANCE_MANAGER)
+# Staff who may read a survey's answer (and the last CSAT in the summary).
+SURVEY_STAFF_READERS = frozenset({Role.ADMIN, Role.SUPPORT_AGENT, Role.SALES_MANAGER})
 
 # PostgreSQL text cannot hold NUL; refusing it at the edge keeps such input a 422, not a 500.
 NO_NUL = r"^[^\x00]*$"

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_sales.api import SELLERS, SettingsDep
+from tessera_sales.api import DEAL_READERS, SELLERS, SettingsDep
 from tessera_sales.deals import service
 from tessera_sales.deals.models import Deal, DealLine
 from tessera_sales.deals.schemas import (
@@ -28,7 +28,7 @@ from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
 
-READERS = (*SELLERS, Role.FINANCE_MANAGER, Role.SERVICE)
+READERS = DEAL_READERS
 WINNERS = (*SELLERS, Role.FINANCE_MANAGER)
 
 

@@ -14,18 +14,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request
 
+from tessera_sales.api import DEAL_READERS
 from tessera_sales.deals.models import Deal, DealLine
 from tessera_sales.deals.schemas import DealOut, LineItemOut
 from tessera_sales.ownership import scope_owner
 from tessera_sales.summary import service
 from tessera_sales.summary.schemas import CurrencyAmount, SalesSummary
-from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.auth import Principal, require_roles
 from tessera_shared.db import read_session
 
 router = APIRouter(prefix="/v1/customers", tags=["deals"])
 
-# Who reads GET /v1/deals (READERS in deals/router.py; the summary tests hold the two equal).
-READERS = (Role.SALES_MANAGER, Role.SALES_REP, Role.FINANCE_MANAGER, Role.SERVICE)
+# Who reads GET /v1/deals reads the summary.
+READERS = DEAL_READERS
 OPEN_LISTED = 200
 RECENT = 10
 

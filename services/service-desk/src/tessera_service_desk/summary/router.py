@@ -14,19 +14,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request
 
+from tessera_service_desk.api import SURVEY_STAFF_READERS, TICKET_READERS, settings_of
 from tessera_service_desk.summary import service
 from tessera_service_desk.summary.schemas import ServiceSummary
-from tessera_service_desk.tickets.access import AGENTS, settings_of
 from tessera_service_desk.tickets.views import ticket_out
-from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.auth import Principal, require_roles
 from tessera_shared.db import read_session, utcnow
 
 router = APIRouter(prefix="/v1/customers", tags=["tickets"])
 
-# Who reads GET /v1/tickets (READERS in tickets/router.py) and a survey with a staff token
-# (STAFF_READERS in surveys/router.py); the summary tests hold each equal to its source.
-READERS = (*AGENTS, Role.SALES_MANAGER, Role.SALES_REP, Role.BILLING_CLERK, Role.FINANCE_MANAGER)
-SURVEY_READERS = frozenset({Role.ADMIN, Role.SUPPORT_AGENT, Role.SALES_MANAGER})
+# Who reads GET /v1/tickets reads the summary; the last CSAT only who may read a survey's answer.
+READERS = TICKET_READERS
+SURVEY_READERS = SURVEY_STAFF_READERS
 OPEN_LISTED = 200
 RECENT = 10
 

@@ -7,19 +7,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from tessera_service_desk.api import settings_of
+from tessera_service_desk.api import SURVEY_STAFF_READERS, settings_of
 from tessera_service_desk.surveys.links import survey_url
 from tessera_service_desk.surveys.rules import token_matches
 from tessera_service_desk.surveys.schemas import SurveyAnswer, SurveyOut, SurveyStaffOut
 from tessera_service_desk.surveys.service import answer_survey, find_survey
-from tessera_shared.auth import Role, principal_from_request, public
+from tessera_shared.auth import principal_from_request, public
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
 
-STAFF_READERS = frozenset({Role.ADMIN, Role.SUPPORT_AGENT, Role.SALES_MANAGER})
+STAFF_READERS = SURVEY_STAFF_READERS
 # Link tokens are unpadded URL-safe base64 (see rules.survey_token).
 TOKEN_PATTERN = r"^[A-Za-z0-9_-]+$"  # noqa: S105 - the link token's pattern, not a secret
 TokenQuery = Annotated[

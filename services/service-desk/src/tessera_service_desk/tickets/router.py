@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_service_desk.api import AGENTS, NO_NUL, settings_of
+from tessera_service_desk.api import AGENTS, NO_NUL, TICKET_READERS, settings_of
 from tessera_service_desk.tickets.models import Ticket
 from tessera_service_desk.tickets.repository import TicketRepository
 from tessera_service_desk.tickets.schemas import (
@@ -31,7 +31,7 @@ from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
-READERS = (*AGENTS, Role.SALES_MANAGER, Role.SALES_REP, Role.BILLING_CLERK, Role.FINANCE_MANAGER)
+READERS = TICKET_READERS
 # Internal notes stay inside the desk; other readers see the public conversation.
 SEES_INTERNAL = frozenset({Role.ADMIN, Role.SUPPORT_AGENT, Role.SERVICE})
 
