@@ -18,6 +18,11 @@ Over ``shared/src`` and every ``services/*/src``:
   or relative), nor ``import_module``/``__import__`` of one by literal name, inside a function
   or method body, the usual way to hide an import cycle; a module-level ``if TYPE_CHECKING:``
   block is fine.
+- **domain-raises-problem**: a service's domain code (every module of ``services/*/src`` but its
+  routers, its ``api.py`` HTTP helpers and the gateway, whose whole job is HTTP) raises the
+  domain errors of ``tessera_shared.errors``; ``Problem`` (an HTTP answer) is the HTTP layer's.
+- **outside-document**: no module cites ``DOMAIN.md``: the domain document of this repository
+  is ``docs/domain.md``.
 
 Each rule is one assertion listing every offence as ``path:line: [rule] what``.
 """
@@ -233,6 +238,34 @@ def function_import_offences(module: Module) -> list[str]:
     return visitor.offences
 
 
+# -- rule: domain-raises-problem ----------------------------------------------------------------
+
+
+def is_domain_code(module: Module) -> bool:
+    parts = module.name.split(".")
+    return (
+        top(module.name) not in {"tessera_shared", "tessera_gateway"}
+        and not module.is_router
+        and parts[-1] != "api"
+        and "migrations" not in parts
+    )
+
+
+def domain_problem_offences(module: Module) -> Iterator[str]:
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if name == "Problem":
+                yield f"{module.where}:{node.lineno}: [domain-raises-problem] builds a Problem; raise a domain error"
+
+
+def outside_document_offences(module: Module) -> Iterator[str]:
+    for number, line in enumerate(module.path.read_text(encoding="utf-8").splitlines(), 1):
+        if "DOMAIN.md" in line:
+            yield f"{module.where}:{number}: [outside-document] cites DOMAIN.md; cite docs/domain.md"
+
+
 # -- the tests ----------------------------------------------------------------------------------
 
 
@@ -265,6 +298,16 @@ def test_no_router_imports_a_router() -> None:
 def test_no_project_import_inside_a_function() -> None:
     offences = [o for m in modules() for o in function_import_offences(m)]
     assert not offences, _report("import-in-function", offences)
+
+
+def test_domain_code_raises_domain_errors() -> None:
+    offences = [o for m in modules() if is_domain_code(m) for o in domain_problem_offences(m)]
+    assert not offences, _report("domain-raises-problem", offences)
+
+
+def test_no_module_cites_an_outside_document() -> None:
+    offences = [o for m in modules() for o in outside_document_offences(m)]
+    assert not offences, _report("outside-document", offences)
 
 
 # -- the checks themselves, on small sources ----------------------------------------------------
@@ -339,3 +382,18 @@ def test_router_imports_router(source: str, found: bool) -> None:
 )
 def test_import_in_function(source: str, found: bool) -> None:
     assert bool(function_import_offences(_module(source, "tessera_x.things.service"))) is found
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "found"),
+    [
+        ("def f():\n    raise Problem(409, 'x')", "tessera_x.deals.service", True),
+        ("def f():\n    raise errors.Problem(404)", "tessera_x.deals.rules", True),
+        ("def f():\n    raise Conflict('x')", "tessera_x.deals.service", False),
+        ("def f():\n    raise Problem(415, 'x')", "tessera_x.deals.router", False),
+        ("def f():\n    raise Problem(415, 'x')", "tessera_x.api", False),
+    ],
+)
+def test_domain_raises_problem(source: str, name: str, found: bool) -> None:
+    module = _module(source, name)
+    assert bool(is_domain_code(module) and list(domain_problem_offences(module))) is found
