@@ -56,7 +56,7 @@ test: install $(ASYNCAPI_CLI) test-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install
-	$(PY) -m pytest shared/tests/unit services/customer/tests/test_rules.py
+	$(PY) -m pytest shared/tests/unit services/*/tests/unit
 
 # Regenerate docs/asyncapi.yaml and docs/events/schemas/ from the event contracts.
 asyncapi: install

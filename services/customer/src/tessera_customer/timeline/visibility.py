@@ -10,7 +10,7 @@ for every reader of the customer.
 
 The rules below mirror the role lists of the source services (deals, leads and activities in
 sales, tickets and surveys in the service desk, invoices and payments in billing);
-``services/customer/tests/test_timeline_visibility.py`` compares them with those lists, so a
+``services/customer/tests/service/test_timeline_visibility.py`` compares them with those lists, so a
 change at the source without a change here fails a test.
 """
 

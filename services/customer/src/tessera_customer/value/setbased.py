@@ -1,5 +1,5 @@
 """The value recomputation on PostgreSQL as set-based SQL: the rules of ``rules.py`` (the source of
-truth; tests/test_value_setbased.py proves both paths agree) applied by the database in one pass.
+truth; tests/service/test_value_setbased.py proves both paths agree) applied by the database in one pass.
 
 Aggregates per customer (GROUP BY), quintiles with RANK(), Pareto shares with a running SUM ordered by
 (value DESC, id), all into a table of the run; then one UPDATE per chunk of customers, and the tier

@@ -17,7 +17,7 @@ from tessera_gateway.settings import GatewaySettings
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import migrations_of, running
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 API = (ROOT / "docs/api.md").read_text()
 
 
@@ -52,7 +52,7 @@ async def test_the_token_examples_show_the_real_answer(gateway) -> None:
 
 
 def test_the_api_doc_states_the_rules_the_services_enforce() -> None:
-    # services/customer/tests/test_contacts_api.py proves the 409; the API doc must say it.
+    # services/customer/tests/service/test_contacts_api.py proves the 409; the API doc must say it.
     assert re.search(r"Contacts belong to organisations.*409", API, re.S)
-    assert "ids are UUIDs (time-ordered v7, invoices included)" in API  # billing/tests/test_money_inputs.py
+    assert "ids are UUIDs (time-ordered v7, invoices included)" in API  # billing/tests/service/test_money_inputs.py
     assert "JSON number is refused" in API  # the decimal strings of every request

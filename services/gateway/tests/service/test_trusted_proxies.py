@@ -21,7 +21,7 @@ from tessera_gateway.settings import GatewaySettings
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import migrations_of, running
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def launcher():
