@@ -53,7 +53,7 @@ test: install $(ASYNCAPI_CLI) test-tools
 	KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/local/kafka.sh start
 	TESSERA_TEST_PG=postgresql+asyncpg://postgres@127.0.0.1:$(TEST_PG_PORT) \
 	TESSERA_TEST_KAFKA=127.0.0.1:$(TEST_KAFKA_PORT) \
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --sqlite-routes $(PYTEST_ARGS)
 
 test-unit: install
 	$(PY) -m pytest shared/tests/unit services/*/tests/unit

@@ -151,6 +151,7 @@ class TestAging:
 
 
 class TestRollforwardDsoStatement:
+    @pytest.mark.sqlite
     async def test_closing_is_next_opening(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         cid = uuid.uuid4()
         first = await issued_invoice(app, client, cid, "300.00", issue_date=date(2026, 2, 10), terms=10)
@@ -173,6 +174,7 @@ class TestRollforwardDsoStatement:
         r = await client.get("/v1/reports/rollforward", params={"month": "2026-13"}, headers=finance(app))
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "month"
 
+    @pytest.mark.sqlite
     async def test_dso_and_statement(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         cid = uuid.uuid4()
         inv = await issued_invoice(app, client, cid, "900.00", issue_date=date(2026, 3, 1))

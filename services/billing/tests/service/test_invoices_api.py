@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import httpx
+import pytest
 from billing_helpers import (
     PROBLEM,
     clerk,
@@ -132,6 +133,7 @@ class TestReadInvoices:
 
 
 class TestIssueAndVoid:
+    @pytest.mark.sqlite
     async def test_issue_draft_then_conflict(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         draft = (await client.post("/v1/invoices", json=invoice_payload(uuid.uuid4()), headers=clerk(app))).json()
         url = f"/v1/invoices/{draft['id']}/issue"

@@ -109,6 +109,7 @@ class TestRecordPayment:
 
 
 class TestReadPayments:
+    @pytest.mark.sqlite
     async def test_list_by_customer_and_get(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         cid = uuid.uuid4()
         inv = await issued_invoice(app, client, cid, "40.00")

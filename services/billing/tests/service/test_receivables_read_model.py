@@ -23,6 +23,9 @@ from tessera_shared.db import read_session
 from tessera_shared.events.contracts import CustomerErased, CustomerMerged
 from tessera_shared.testing.plugin import bearer
 
+# Dialect branches (SQL that differs on SQLite): the whole module runs on both databases.
+pytestmark = pytest.mark.sqlite
+
 START = date(2026, 1, 1)
 
 

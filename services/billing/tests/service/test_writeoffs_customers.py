@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from billing_helpers import clerk, customer_created, deal_won, deliver, events, finance, issued_invoice, pay
 from fastapi import FastAPI
 
@@ -63,6 +64,7 @@ class TestWriteOffs:
         ]
         assert line["written_off"] == "20.00" and line["closing"] == "0.00"
 
+    @pytest.mark.sqlite
     async def test_reject_list_and_refusals(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         inv = await issued_invoice(app, client, uuid.uuid4())
         wo = (await request(app, client, inv["id"])).json()
@@ -94,6 +96,7 @@ class TestWriteOffs:
 
 
 class TestCustomerEvents:
+    @pytest.mark.sqlite
     async def test_merge_repoints_and_folds_credit(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         survivor, merged = uuid.uuid4(), uuid.uuid4()
         await deliver(app, customer_created(survivor), survivor)

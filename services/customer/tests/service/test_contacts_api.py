@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from services.customer.tests.helpers import create
@@ -20,6 +21,7 @@ CONTACT = {
 
 
 class TestContacts:
+    @pytest.mark.sqlite
     async def test_owner_adds_lists_changes_and_removes(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         org = await create(client, app, ("rep1", "sales_rep"), kind="organization", name="Acme")
         h = bearer(app, "rep1", "sales_rep")

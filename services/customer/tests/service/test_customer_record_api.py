@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from services.customer.tests.helpers import PROBLEM, create, events
@@ -28,6 +29,7 @@ PROFILE: dict[str, Any] = {
 
 
 class TestPatchCustomer:
+    @pytest.mark.sqlite
     async def test_owner_changes_own_customer_and_version_bumps(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         mine = await create(client, app, ("rep1", "sales_rep"))
         h = bearer(app, "rep1", "sales_rep")

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import orjson
+import pytest
 from fastapi import FastAPI
 
 import tessera_customer.main as customer_main
@@ -15,6 +16,9 @@ from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of, running
+
+# Dialect branches (SQL that differs on SQLite): the whole module runs on both databases.
+pytestmark = pytest.mark.sqlite
 
 URL = "/v1/customers/import"
 

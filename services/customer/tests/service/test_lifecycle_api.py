@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from services.customer.tests.helpers import at, create, deal_won, deliver, events, invoice_paid, payment
@@ -53,6 +54,7 @@ class TestFactsDriveStatus:
 
 
 class TestChurnRun:
+    @pytest.mark.sqlite
     async def test_no_purchase_in_window_churns_and_a_new_deal_wins_back(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
@@ -81,6 +83,7 @@ class TestChurnRun:
 
 
 class TestOverride:
+    @pytest.mark.sqlite
     async def test_admin_moves_along_an_edge_and_it_is_audited(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         c = await create(client, app)
         r = await client.post(

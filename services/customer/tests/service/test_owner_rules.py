@@ -59,6 +59,7 @@ async def consent(
     )
 
 
+@pytest.mark.sqlite
 async def test_consent_given_follows_the_owner_rule_withdrawal_does_not(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:

@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from services.customer.tests.helpers import create, deliver, events
@@ -35,6 +36,7 @@ async def run_pool(client: httpx.AsyncClient, app: FastAPI, days_from_now: int) 
 
 
 class TestPoolReturns:
+    @pytest.mark.sqlite
     async def test_inactive_owner_loses_customer_active_one_keeps_it(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
@@ -83,6 +85,7 @@ class TestClaim:
         assert r.json()["type"] == "urn:tessera:problem:customer-owned"
         assert [e["data"]["owner_id"] for e in await events(app, "customer.updated")] == ["rep1"]
 
+    @pytest.mark.sqlite
     async def test_manager_assigns_from_pool(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         c = await create(client, app)
         r = await client.post(f"/v1/customers/{c['id']}/claim", json={"owner_id": "rep2"}, headers=manager(app))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from services.customer.tests.helpers import create, deal_won, deliver, events, invoice_paid, payment
@@ -42,6 +43,7 @@ class TestConsents:
 
 
 class TestExportAndErase:
+    @pytest.mark.sqlite
     async def test_export_holds_everything_and_is_audited(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         c = await create(client, app, kind="organization", name="Acme")
         admin = bearer(app, "dpo", "admin")
@@ -92,6 +94,7 @@ class TestExportAndErase:
 
 
 class TestDuplicatesAndMerge:
+    @pytest.mark.sqlite
     async def test_finds_candidates_with_reasons(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         a = await create(client, app, email="ada@acme.io", phone="+44 20 7946 0000")
         b = await create(client, app, email="ADA@acme.io", phone="+44 (20) 7946-0000")
@@ -116,6 +119,7 @@ class TestDuplicatesAndMerge:
             await client.get("/v1/customers/duplicates", headers=bearer(app, "c", "billing_clerk"))
         ).status_code == 403
 
+    @pytest.mark.sqlite
     async def test_merge_moves_everything_and_announces(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         survivor = await create(client, app, kind="organization", name="Acme", email=None, tags=["a"])
         dup = await create(client, app, kind="organization", name="Acme GmbH", phone="+49 30 1234567", tags=["b"])
@@ -165,6 +169,7 @@ class TestDuplicatesAndMerge:
 
 
 class TestLoyalty:
+    @pytest.mark.sqlite
     async def test_earn_once_per_invoice_redeem_and_statement(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         c = await create(client, app, ("rep1", "sales_rep"))
         paid = invoice_paid(c["id"], total="1250.75")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from tessera_customer.customers.models import Customer
@@ -39,6 +40,7 @@ async def add_history(app: FastAPI, changes: list[tuple[str, str, datetime]], mo
 
 
 class TestRetentionReport:
+    @pytest.mark.sqlite
     async def test_counts_start_end_acquired_and_churned(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         early = datetime(2025, 12, 1, tzinfo=UTC)
         await add_history(

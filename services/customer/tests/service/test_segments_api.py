@@ -48,6 +48,7 @@ async def consent(client: httpx.AsyncClient, app: FastAPI, customer_id: str, pur
 
 
 class TestCreateSegment:
+    @pytest.mark.sqlite
     async def test_saves_only_the_filters_given(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         r = await client.post(
             "/v1/segments",
@@ -83,6 +84,7 @@ class TestCreateSegment:
 
 
 class TestChangeSegment:
+    @pytest.mark.sqlite
     async def test_patch_bumps_version_and_honours_if_match(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         rep = bearer(app, "rep1", "sales_rep")
         seg = await save(client, app, {"tier": "key"}, who=rep)
@@ -103,6 +105,7 @@ class TestChangeSegment:
         other = await save(client, app, {}, name="taken")
         assert (await client.patch(url, json={"name": other["name"]}, headers=rep)).status_code == 409
 
+    @pytest.mark.sqlite
     async def test_delete(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         seg = await save(client, app, {"tier": "key"}, who=bearer(app, "rep1", "sales_rep"))
         url = f"/v1/segments/{seg['id']}"
@@ -111,6 +114,7 @@ class TestChangeSegment:
         assert (await client.get(url, headers=manager(app))).status_code == 404
         assert (await client.delete(url, headers=manager(app))).status_code == 404
 
+    @pytest.mark.sqlite
     async def test_list_by_author(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         mine = await save(client, app, {}, who=bearer(app, "rep1", "sales_rep"))
         await save(client, app, {})
@@ -120,6 +124,7 @@ class TestChangeSegment:
 
 
 class TestMembers:
+    @pytest.mark.sqlite
     async def test_members_follow_the_filters_with_cursor(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         seg_vars = {"geographic": {"country": "DE", "city": "Berlin"}, "demographic": {"age_band": "30-39"}}
         berliners = [
@@ -157,6 +162,7 @@ def rows_of(text: str) -> list[dict[str, str]]:
 
 
 class TestExport:
+    @pytest.mark.sqlite
     async def test_only_consented_members_and_never_erased(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         made = [await create(client, app, tags=["spring"], phone=f"+49 30 555 00{i}") for i in range(5)]
         outsider = await create(client, app, tags=["other"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from tessera_shared.testing.builders import customer_payload
@@ -27,6 +28,7 @@ class TestCustomerSummary:
         assert {e["kind"] for e in body["timeline"]} >= {"customer.created"}
         assert body["last_csat"] is None
 
+    @pytest.mark.sqlite
     async def test_a_person_has_no_contacts(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         admin = bearer(app, "a", "admin")
         person = (await client.post("/v1/customers", json=customer_payload(), headers=admin)).json()

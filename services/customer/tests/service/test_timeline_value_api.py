@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 import tessera_customer.main as customer_main
@@ -73,6 +74,7 @@ class TestTimeline:
 
 
 class TestValue:
+    @pytest.mark.sqlite
     async def test_recompute_sets_rfm_tiers_and_publishes_tier_changes(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
@@ -114,6 +116,7 @@ class TestValue:
 
 
 class TestChurnRisk:
+    @pytest.mark.sqlite
     async def test_signals_give_a_score_with_reasons_and_win_back(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:

@@ -29,6 +29,9 @@ from tessera_shared.infra_tables import outbox
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import migrations_of
 
+# Dialect branches (SQL that differs on SQLite): the whole module runs on both databases.
+pytestmark = pytest.mark.sqlite
+
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 VALUE_COLUMNS = (
     "tier",

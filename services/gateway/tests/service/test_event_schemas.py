@@ -72,6 +72,7 @@ async def test_an_events_dataschema_is_served_without_a_token(gateway) -> None:
     assert again.status_code == 304 and again.headers["etag"] == r.headers["etag"] and not again.content
 
 
+@pytest.mark.sqlite
 async def test_the_index_lists_every_type(gateway) -> None:
     _, client = gateway
     r = await client.get("/api/v1/events/schemas")

@@ -115,6 +115,7 @@ def test_owner_of(path: str, owner: str | None) -> None:
     assert owner_of(path) == owner
 
 
+@pytest.mark.sqlite
 async def test_personal_data_reads_are_audited_for_admins(stack: httpx.AsyncClient) -> None:
     rep = await token(stack, "rep1")
     created = (await stack.post("/api/v1/customers", json=customer_payload(), headers=rep)).json()

@@ -254,6 +254,7 @@ class TestRS256:
         service = token_codec(CustomerSettings(jwt_algorithm="RS256", jwt_public_key=public))
         assert service.verify(access).roles == {"admin"}
 
+    @pytest.mark.sqlite
     async def test_hs256_publishes_no_keys(self, gateway) -> None:
         _, client = gateway
         assert (await client.get("/.well-known/jwks.json")).json() == {"keys": []}

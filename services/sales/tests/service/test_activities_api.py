@@ -7,9 +7,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from tessera_sales.activities.models import Activity
 from tessera_sales.testing import PROBLEM, Api, overdue_event
 from tessera_shared.events.contracts import CustomerCreated, DunningStep
+
+# Dialect branches (SQL that differs on SQLite): the whole module runs on both databases.
+pytestmark = pytest.mark.sqlite
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 

@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from tessera_sales.testing import Api
 from tessera_shared.events.contracts import Allocation, PaymentReceived
 
@@ -48,6 +50,7 @@ def payment(customer_id: str, *allocations: tuple[str | None, str], currency: st
 
 
 class TestCampaigns:
+    @pytest.mark.sqlite
     async def test_create_get_patch_list(self, api: Api) -> None:
         c = await campaign(api)
         got = await api.client.get(f"/v1/campaigns/{c['id']}", headers=api.rep1)
@@ -88,6 +91,7 @@ class TestCampaigns:
         )
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "campaign_id"
 
+    @pytest.mark.sqlite
     async def test_members_are_added_once(self, api: Api) -> None:
         c = await campaign(api)
         members = [{"type": "customer", "id": str(uuid.uuid4())}, {"type": "segment", "id": str(uuid.uuid4())}]
@@ -108,6 +112,7 @@ class TestCampaigns:
 
 
 class TestRoi:
+    @pytest.mark.sqlite
     async def test_roi_counts_collected_cash_not_deal_amounts(self, api: Api) -> None:
         c = await campaign(api)
         other = await campaign(api, name="Other")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tessera_sales.known_customers.models import KnownCustomer
 from tessera_sales.testing import Api
 from tessera_shared.events.contracts import CustomerCreated, CustomerErased, CustomerMerged, CustomerUpdated
@@ -78,6 +80,7 @@ class TestCustomerCopy:
         )
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "customer_id"
 
+    @pytest.mark.sqlite
     async def test_erasure_removes_personal_data_and_keeps_totals(self, api: Api) -> None:
         cid = uuid.uuid4()
         await api.consume(created(cid))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+import pytest
+
 from tessera_sales.deals.models import Deal
 from tessera_sales.testing import PROBLEM, Api, deal_payload, overdue_event
 from tessera_shared.events.contracts import InvoicePaid
@@ -139,6 +141,7 @@ class TestReadDeals:
 
 
 class TestPatchDeal:
+    @pytest.mark.sqlite
     async def test_stage_move_records_history_event_and_default_probability(self, api: Api) -> None:
         deal = await api.deal(probability=15)
         assert deal["probability"] == 15 and deal["probability_overridden"]
@@ -242,6 +245,7 @@ class TestWinLoseReopen:
         [lost] = await api.events("deal.lost")
         assert lost["data"]["reason"] == "price"
 
+    @pytest.mark.sqlite
     async def test_reopen_is_for_managers_and_audited(self, api: Api) -> None:
         deal = await api.deal()
         await api.client.post(f"/v1/deals/{deal['id']}/lose", json={"reason": "budget"}, headers=api.rep1)

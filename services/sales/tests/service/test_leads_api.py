@@ -93,6 +93,7 @@ class TestCreateLead:
 
 
 class TestLeadStatus:
+    @pytest.mark.sqlite
     async def test_status_machine_and_row_rules(self, api: Api) -> None:
         lead = await create_lead(api)
         url = f"/v1/leads/{lead['id']}"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tessera_sales.testing import Api
 
 
 class TestProducts:
+    @pytest.mark.sqlite
     async def test_create_list_get_patch(self, api: Api) -> None:
         product = await api.product("A-1", price="12.50")
         assert (product["code"], product["unit_price"], product["active"]) == ("A-1", "12.50", True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tessera_sales.recommendations.rules import co_occurrence
 from tessera_sales.testing import Api
 
@@ -42,6 +44,7 @@ class TestRecommendations:
         r = await api.client.get(f"/v1/recommendations?customer_id={customers['me']}&limit=1", headers=api.rep1)
         assert [x["product_code"] for x in r.json()["items"]] == ["C"]
 
+    @pytest.mark.sqlite
     async def test_errors(self, api: Api) -> None:
         assert (await api.client.get(f"/v1/recommendations?customer_id={uuid.uuid4()}")).status_code == 401
         r = await api.client.get(f"/v1/recommendations?customer_id={uuid.uuid4()}", headers=api.as_("p", "partner"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tessera_sales.testing import Api
 
 
@@ -12,6 +14,7 @@ async def move(api: Api, deal: dict, *stages: str) -> None:
 
 
 class TestForecast:
+    @pytest.mark.sqlite
     async def test_weighted_pipeline_by_month_and_owner(self, api: Api) -> None:
         await api.deal(api.rep1, amount="1000.00", expected_close_date="2026-03-10")  # 10% -> 100.00
         await api.deal(
@@ -45,6 +48,7 @@ class TestForecast:
 
 
 class TestFunnel:
+    @pytest.mark.sqlite
     async def test_conversion_from_stage_history(self, api: Api) -> None:
         a, b, c = await api.deal(), await api.deal(), await api.deal()
         d = await api.deal(stage="proposal")  # created further down: counted as having passed earlier stages
@@ -72,6 +76,7 @@ class TestFunnel:
 
 
 class TestSalesPerformance:
+    @pytest.mark.sqlite
     async def test_win_rate_cycle_and_reps(self, api: Api) -> None:
         for headers, outcome in ((api.rep1, "win"), (api.rep1, "win"), (api.rep1, "lose"), (api.rep2, "lose")):
             deal = await api.deal(headers, amount="100.00")

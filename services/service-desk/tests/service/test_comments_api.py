@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from desk_helpers import agent, open_ticket, partner, patch
 from fastapi import FastAPI
 
@@ -72,6 +73,7 @@ class TestCreateComment:
 
 
 class TestListComments:
+    @pytest.mark.sqlite
     async def test_internal_notes_only_for_the_desk(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         t = await open_ticket(client, app)
         await comment(client, app, t["id"], body="public reply")

@@ -5,10 +5,14 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from desk_helpers import agent, open_ticket, partner
 from fastapi import FastAPI
 
 from tessera_shared.testing.plugin import bearer
+
+# Dialect branches (SQL that differs on SQLite): the whole module runs on both databases.
+pytestmark = pytest.mark.sqlite
 
 URL = "/v1/kb/articles"
 

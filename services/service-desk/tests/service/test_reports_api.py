@@ -11,6 +11,9 @@ from fastapi import FastAPI
 
 from tessera_shared.testing.plugin import bearer
 
+# Dialect branches (SQL that differs on SQLite): the whole module runs on both databases.
+pytestmark = pytest.mark.sqlite
+
 R = "/v1/tickets/reports"
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
+import pytest
 from desk_helpers import admin, agent, count, events, open_ticket, partner, patch
 from fastapi import FastAPI
 from sqlalchemy import select, update
@@ -17,6 +18,9 @@ from tessera_service_desk.sla.models import EscalationNotification, SlaBreach
 from tessera_service_desk.tickets.models import Ticket, TicketStatusChange
 from tessera_shared.infra_tables import outbox
 from tessera_shared.testing.plugin import bearer
+
+# Dialect branches (SQL that differs on SQLite): the whole module runs on both databases.
+pytestmark = pytest.mark.sqlite
 
 
 def policy(**overrides: object) -> dict[str, object]:

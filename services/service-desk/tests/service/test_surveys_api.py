@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from desk_helpers import agent, events, open_ticket, partner, patch
 from fastapi import FastAPI
 
@@ -30,6 +31,7 @@ class TestGetSurvey:
         r = await client.get(f"/v1/surveys/{sid}", headers=bearer(app, "m", "sales_manager"))
         assert (r.status_code, r.json()["agent_id"], r.json()["category"]) == (200, "agent7", "fault")
 
+    @pytest.mark.sqlite
     async def test_errors(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         sid, token = await closed_survey(client, app)
         assert (await client.get(f"/v1/surveys/{sid}")).status_code == 401
