@@ -34,7 +34,11 @@ the models whose ``customer_id`` a merge re-points to the survivor (``Repoint``)
 erasure writes over its records (``Scrub``), and hooks for work of its own (billing's credit
 profile fold, the desk's re-tiering of open tickets). Its handlers: ``created()`` (batched, with
 further batched work of the service's own), ``updated``, ``merged``, ``erased``, ``tier_changed()``.
-Its lookup: ``known(session, customer_id)``.
+Its lookup: ``known(session, customer_id)``; the rule for writes, ``require(session, customer_id,
+directory)``: a write naming a customer this copy does not know reads it through the customer
+service (``tessera_shared.customer_directory``) and keeps the answer (``remember``), so the later
+customer.created merges with it; no such customer, a merged or an erased one → 422 naming
+``customer_id``; the customer service unreachable → 503 with ``Retry-After`` (docs/domain.md §10.2).
 """
 
 from __future__ import annotations
@@ -51,7 +55,16 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
 
 from tessera_shared.consumer import Batched
+from tessera_shared.customer_directory import (
+    CustomerDirectory,
+    CustomerFacts,
+    CustomerServiceUnavailable,
+    MergedAway,
+    NoSuchCustomer,
+    Unreachable,
+)
 from tessera_shared.db import UTCDateTime, table_of, upsert, utcnow
+from tessera_shared.errors import InvalidInput
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import (
     CustomerCreated,
@@ -60,6 +73,7 @@ from tessera_shared.events.contracts import (
     CustomerTierChanged,
     CustomerUpdated,
 )
+from tessera_shared.outbox import forget_sent
 
 TABLE = "known_customers"
 UNNAMED = ""
@@ -282,6 +296,7 @@ class KnownCustomers(Generic[R]):
             await session.execute(update(scrub.model).where(rows, *scrub.only).values(dict(scrub.values)))
         for hook in self.on_erased:
             await hook(session, data)
+        await forget_sent(session, [str(cid)])
         row = await session.get(self.model, cid)
         if row is None:
             row = self.model(customer_id=cid, name=ERASED)
@@ -355,3 +370,71 @@ class KnownCustomers(Generic[R]):
             survivor = target
             current = await session.get(self.model, target)
         return Lookup(customer_id=customer_id, row=row, current=current, survivor_id=survivor)
+
+    # -- the rule for writes: known customers only (docs/domain.md §10.2) ----------------------
+
+    async def remember(self, session: AsyncSession, facts: CustomerFacts) -> None:
+        """Keep the customer service's own answer about a customer (a read-through, a conversion's
+        new customer) as the local row: the statement customer.created makes, so whichever of the
+        two comes second merges with the first (an early row learns the name, owner and version; a
+        named one keeps what it has)."""
+        table = table_of(self.model)
+        stmt = upsert(session, table)
+        early = (table.c.name == UNNAMED) & table.c.erased_at.is_(None)
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["customer_id"],
+                set_={
+                    "name": case((early, stmt.excluded.name), else_=table.c.name),
+                    "owner_id": case((early, stmt.excluded.owner_id), else_=table.c.owner_id),
+                    "version": case((early, stmt.excluded.version), else_=table.c.version),
+                    "status": func.coalesce(table.c.status, stmt.excluded.status),
+                },
+                where=early | table.c.status.is_(None),
+            ),
+            [
+                {
+                    "customer_id": facts.id,
+                    "name": facts.name or UNNAMED,
+                    "owner_id": facts.owner_id,
+                    "status": facts.status or None,
+                    "tier": DEFAULT_TIER,
+                    "version": facts.version,
+                    "updated_at": utcnow(),
+                }
+            ],
+        )
+
+    async def require(
+        self,
+        session: AsyncSession,
+        customer_id: uuid.UUID,
+        directory: CustomerDirectory,
+        *,
+        field: str = "customer_id",
+    ) -> Lookup[R]:
+        """The customer a write names, which must exist, live (not merged away, not erased).
+
+        Known here: the local copy answers, no call. Not known here (not announced yet, or never):
+        the customer service is asked once; a customer it has is kept (``remember``) and the write
+        proceeds. Refusals: no such customer, merged (naming the survivor), erased → 422 naming
+        ``field``; the customer service unreachable → 503 ``upstream-unavailable`` with
+        ``Retry-After`` (nothing kept)."""
+        found = await self.known(session, customer_id)
+        if found.unknown:
+            answer = await directory.read_customer(customer_id)
+            if isinstance(answer, Unreachable):
+                raise CustomerServiceUnavailable(answer.reason)
+            if isinstance(answer, NoSuchCustomer):
+                raise InvalidInput(field, "no such customer")
+            if isinstance(answer, MergedAway):
+                raise InvalidInput(field, f"the customer was merged into {answer.survivor_id}; use that id")
+            if answer.erased:
+                raise InvalidInput(field, "the customer was erased")
+            await self.remember(session, answer)
+            found = await self.known(session, customer_id)
+        if found.merged:
+            raise InvalidInput(field, f"the customer was merged into {found.survivor_id}; use that id")
+        if found.erased:
+            raise InvalidInput(field, "the customer was erased")
+        return found

@@ -14,7 +14,7 @@ import logging
 import random
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +54,14 @@ class _Flight:
 
     seqs: list[int]
     acks: list[asyncio.Future[Any]]
+
+
+async def forget_sent(session: AsyncSession, keys: Sequence[str]) -> None:
+    """Delete the already sent outbox rows of the events keyed by ``keys`` (an erased customer's facts
+    carry its texts; sent rows are kept only for the relay's retention). Unsent rows stay: they are
+    still on their way (and go with the retention once sent)."""
+    if keys:
+        await session.execute(delete(outbox).where(outbox.c.key.in_(list(keys)), outbox.c.sent_at.is_not(None)))
 
 
 async def publish(

@@ -19,22 +19,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_customer.customers.models import Customer
-from tessera_customer.loyalty.service import earn_points
+from tessera_customer.loyalty.service import earn_points, redeem_for_invoice, restore_points
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_customer.value.service import record_payment, record_purchase, refresh_risk, signals_of
 from tessera_shared.consumer import Handler, PermanentError
+from tessera_shared.db import utcnow
 from tessera_shared.events import CloudEvent, EventData
 from tessera_shared.events.contracts import (
     ActivityLogged,
+    CreditLimitExceeded,
+    DealCreated,
     DealLost,
+    DealStageChanged,
     DealWon,
     DunningStep,
     InvoiceIssued,
     InvoiceOverdue,
     InvoicePaid,
+    InvoiceWrittenOff,
     LeadConverted,
+    LoyaltyPaymentRequested,
+    LoyaltyPaymentReversed,
+    LoyaltyPointsRedeemed,
+    LoyaltyRedemptionRefused,
     PaymentReceived,
     SlaBreached,
     SurveyAnswered,
@@ -42,6 +51,8 @@ from tessera_shared.events.contracts import (
     TicketEscalated,
     TicketOpened,
 )
+from tessera_shared.known_customers import ERASED
+from tessera_shared.outbox import publish
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +78,18 @@ def _money(amount: Decimal, currency: str) -> str:
 # Per event type: the fact key (re-announcement guard), when it happened, and its timeline line.
 def _spec(data: EventData) -> tuple[str, datetime, str]:
     match data:
+        case DealCreated():
+            return (
+                str(data.deal_id),
+                data.created_at,
+                f"Deal created: {data.title} ({_money(data.amount, data.currency)}, {data.stage})",
+            )
+        case DealStageChanged():
+            return (
+                f"{data.deal_id}:{data.changed_at.isoformat()}",
+                data.changed_at,
+                f"Deal moved from {data.from_stage} to {data.to_stage} ({_money(data.amount, data.currency)})",
+            )
         case DealWon():
             return str(data.deal_id), data.won_at, f"Deal won: {data.title} ({_money(data.amount, data.currency)})"
         case DealLost():
@@ -119,6 +142,31 @@ def _spec(data: EventData) -> tuple[str, datetime, str]:
                 data.occurred_at,
                 f"Dunning step {data.step} ({data.action}) for invoice {data.number}",
             )
+        case LoyaltyPaymentRequested():
+            return (
+                str(data.request_id),
+                data.requested_at,
+                f"{data.points} points asked for invoice {data.number} ({_money(data.amount, data.currency)})",
+            )
+        case LoyaltyPaymentReversed():
+            return (
+                str(data.request_id),
+                data.reversed_at,
+                f"Points payment on invoice {data.number} reversed ({data.reason}): {data.points} points back",
+            )
+        case InvoiceWrittenOff():
+            return (
+                str(data.invoice_id),
+                data.written_off_at,
+                f"Invoice {data.number} written off ({_money(data.amount, data.currency)})",
+            )
+        case CreditLimitExceeded():
+            return (
+                f"{data.deal_id or 'order'}:{data.detected_at.isoformat()}",
+                data.detected_at,
+                f"Credit limit exceeded: exposure {_money(data.exposure, data.currency)}"
+                f" over limit {_money(data.credit_limit, data.currency)}",
+            )
     raise PermanentError(f"no timeline rule for {type(data).__name__}")
 
 
@@ -140,7 +188,8 @@ async def _deal_lost(session: AsyncSession, settings: CustomerSettings, c: Custo
     s = await signals_of(session, c.id)
     s.lost_deals = (s.lost_deals or 0) + 1
     reasons = dict(s.lost_reasons or {})
-    reasons[d.reason[:100]] = int(reasons.get(d.reason[:100], 0)) + 1
+    reason = ERASED if c.erased_at is not None else d.reason[:100]
+    reasons[reason] = int(reasons.get(reason, 0)) + 1
     s.lost_reasons = reasons
 
 
@@ -230,8 +279,55 @@ async def _payment(session: AsyncSession, settings: CustomerSettings, c: Custome
         )
 
 
+async def _loyalty_payment(
+    session: AsyncSession, settings: CustomerSettings, c: Customer, d: LoyaltyPaymentRequested
+) -> None:
+    """Billing asks to pay an invoice with points: redeem them all or refuse (docs/domain.md §10.5)."""
+    redeemed, balance = await redeem_for_invoice(
+        session, settings, c.id, request_id=d.request_id, number=d.number, points=d.points
+    )
+    answer: EventData
+    if redeemed:
+        answer = LoyaltyPointsRedeemed(
+            request_id=d.request_id,
+            customer_id=d.customer_id,
+            invoice_id=d.invoice_id,
+            points=d.points,
+            balance=balance,
+            redeemed_at=utcnow(),
+        )
+    else:
+        answer = LoyaltyRedemptionRefused(
+            request_id=d.request_id,
+            customer_id=d.customer_id,
+            invoice_id=d.invoice_id,
+            points=d.points,
+            balance=balance,
+            reason="insufficient-points",
+            refused_at=utcnow(),
+        )
+    # Keyed by billing's customer id: the answer lands on the partition billing's request came from.
+    await publish(session, answer, subject=d.customer_id)
+
+
+async def _loyalty_reversed(
+    session: AsyncSession, settings: CustomerSettings, c: Customer, d: LoyaltyPaymentReversed
+) -> None:
+    await restore_points(
+        session, settings, c.id, request_id=d.request_id, number=d.number, points=d.points, reason=d.reason
+    )
+
+
 async def _nothing(session: AsyncSession, settings: CustomerSettings, c: Customer, d: Any) -> None:
     return None
+
+
+async def _written_off(session: AsyncSession, settings: CustomerSettings, c: Customer, d: InvoiceWrittenOff) -> None:
+    """A written-off invoice is no longer collected: it leaves the overdue signal (as on payment)."""
+    s = await signals_of(session, c.id)
+    if str(d.invoice_id) in (s.overdue_invoices or []):
+        s.overdue_invoices = [i for i in s.overdue_invoices or [] if i != str(d.invoice_id)]
+        await refresh_risk(session, settings, c, s)
 
 
 EFFECTS: dict[type[EventData], Effect] = {
@@ -249,6 +345,13 @@ EFFECTS: dict[type[EventData], Effect] = {
     InvoiceOverdue: _signal_list("overdue_invoices", True, lambda d: str(d.invoice_id)),
     PaymentReceived: _payment,
     DunningStep: _nothing,
+    # Facts that travel (docs/domain.md §10.6): timeline entries under their source's read rule.
+    DealCreated: _nothing,
+    DealStageChanged: _nothing,
+    InvoiceWrittenOff: _written_off,
+    CreditLimitExceeded: _nothing,
+    LoyaltyPaymentRequested: _loyalty_payment,
+    LoyaltyPaymentReversed: _loyalty_reversed,
 }
 
 
@@ -267,15 +370,18 @@ def make_handler(settings: CustomerSettings, effect: Effect) -> Handler[EventDat
             log.info("re-announced fact ignored", extra={"event_id": event.id, "event_type": event.type})
             return
         customer = await resolve(session, customer_id)
+        # An erased customer's later facts are recorded as erasure left the earlier ones: the kind
+        # and the time, no text (docs/domain.md §10.3).
+        erased = customer.erased_at is not None
         timeline.record(
             session,
             customer.id,
             event.type,
-            summary,
+            event.type if erased else summary,
             occurred_at=occurred_at,
             source=event.source.rsplit("/", 1)[-1],
             ref_id=ref,
-            data=data.model_dump(mode="json"),
+            data={} if erased else data.model_dump(mode="json"),
             event_id=event.id,
         )
         await effect(session, settings, customer, data)

@@ -19,6 +19,7 @@ from services.customer.tests.helpers import NOW, create, deliver, payment, surve
 from tessera_customer.handlers import EFFECTS
 from tessera_customer.timeline.visibility import (
     ACTIVITIES,
+    CREDIT,
     DEALS,
     INVOICES,
     LEADS,
@@ -26,6 +27,7 @@ from tessera_customer.timeline.visibility import (
     RULES,
     SURVEYS,
     TICKETS,
+    WRITE_OFFS,
 )
 from tessera_shared.auth import Role
 from tessera_shared.events.contracts import ActivityLogged, DealLost, InvoiceIssued
@@ -202,8 +204,10 @@ def test_every_recorded_fact_has_a_rule() -> None:
 
 def test_the_rules_mirror_the_source_services() -> None:
     """The role lists here are copies: this fails when a source service changes its own."""
+    from tessera_billing.api import CREDIT_READERS
     from tessera_billing.invoices.router import READERS as invoice_readers
     from tessera_billing.payments.router import READERS as payment_readers
+    from tessera_billing.writeoffs.router import READERS as write_off_readers
     from tessera_sales.activities.router import SELLERS as activity_readers
     from tessera_sales.deals.router import READERS as deal_readers
     from tessera_sales.leads.router import SELLERS as lead_readers
@@ -222,3 +226,5 @@ def test_the_rules_mirror_the_source_services() -> None:
     assert SURVEYS.readers == without_admin(STAFF_READERS)
     assert INVOICES.readers == without_admin(invoice_readers)
     assert PAYMENTS.readers == without_admin(payment_readers)
+    assert WRITE_OFFS.readers == without_admin(write_off_readers) and WRITE_OFFS.all_owners is None
+    assert CREDIT.readers == without_admin(CREDIT_READERS) and CREDIT.all_owners is None

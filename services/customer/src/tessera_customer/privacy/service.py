@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,8 +23,10 @@ from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
 from tessera_shared.db import utcnow
-from tessera_shared.events.contracts import CustomerErased
-from tessera_shared.outbox import publish
+from tessera_shared.events.contracts import CustomerConsentChanged, CustomerErased
+from tessera_shared.events.contracts.customer import ConsentPurpose
+from tessera_shared.known_customers import ERASED
+from tessera_shared.outbox import forget_sent, publish
 
 
 async def consents_of(
@@ -88,6 +91,55 @@ async def record_consent(
         data={"purpose": purpose, "granted": granted},
     )
     await session.flush()
+    await publish(
+        session,
+        CustomerConsentChanged(
+            customer_id=customer.id,
+            purpose=cast(ConsentPurpose, purpose),
+            granted=granted,
+            source=source,
+            actor=actor,
+            changed_at=now,
+        ),
+        subject=customer.id,
+    )
+
+
+async def withdraw_consents_on_erasure(session: AsyncSession, customer: Customer, *, actor: str, at: datetime) -> None:
+    """An erased customer can be contacted no more: every granted purpose is withdrawn (source
+    ``erasure``, recorded like any answer) and announced, before customer.erased (docs/domain.md §10.4)."""
+    granted = (
+        await session.scalars(
+            select(Consent)
+            .where(col(Consent.customer_id) == customer.id, col(Consent.granted).is_(True))
+            .order_by(col(Consent.purpose))
+        )
+    ).all()
+    for consent in granted:
+        consent.granted, consent.source, consent.recorded_at, consent.recorded_by = False, "erasure", at, actor
+        session.add(
+            ConsentRecord(
+                customer_id=customer.id,
+                purpose=consent.purpose,
+                granted=False,
+                source="erasure",
+                recorded_at=at,
+                recorded_by=actor,
+            )
+        )
+        await publish(
+            session,
+            CustomerConsentChanged(
+                customer_id=customer.id,
+                purpose=cast(ConsentPurpose, consent.purpose),
+                granted=False,
+                source="erasure",
+                actor=actor,
+                changed_at=at,
+            ),
+            subject=customer.id,
+        )
+    await session.flush()
 
 
 async def contacts_of(session: AsyncSession, customer_id: uuid.UUID) -> Sequence[Contact]:
@@ -138,6 +190,7 @@ async def erase(session: AsyncSession, customer: Customer, *, actor: str, reason
     customer.tags, customer.channels, customer.custom_attributes, customer.preferences = [], [], {}, []
     customer.erased_at, customer.updated_at = now, now
     customer.version += 1
+    await withdraw_consents_on_erasure(session, customer, actor=actor, at=now)
     await CustomerRepository(session).set_tags(customer.id, [])
     await session.execute(delete(Contact).where(col(Contact.customer_id) == customer.id))
     # Timeline lines may quote subjects, comments and names: keep the kind and time, drop the text.
@@ -147,6 +200,16 @@ async def erase(session: AsyncSession, customer: Customer, *, actor: str, reason
         .values(summary=col(TimelineEntry.kind), data={})
     )
     await session.execute(update(StatusChange).where(col(StatusChange.customer_id) == customer.id).values(note=None))
+    # Redemption and reversal reasons are free text: keep the points, the kind and the ref.
+    await session.execute(
+        update(LoyaltyEntry).where(col(LoyaltyEntry.customer_id) == customer.id).values(reason=col(LoyaltyEntry.kind))
+    )
+    # Lost-deal reasons quote sales' texts: the count stays, the reasons go.
+    signals = await session.get(CustomerSignals, customer.id)
+    if signals is not None and signals.lost_reasons:
+        signals.lost_reasons = {ERASED: sum(int(n) for n in signals.lost_reasons.values())}
+    # The sent copies of its facts (names, contacts) go from the outbox; Kafka keeps what was sent.
+    await forget_sent(session, [str(customer.id)])
     await session.flush()
     await publish(
         session,

@@ -67,9 +67,16 @@ INVOICES = SourceRule(
     )
 )
 PAYMENTS = SourceRule(frozenset({Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SALES_MANAGER, Role.SERVICE}))
+# billing: write-offs (READERS in writeoffs/router.py); credit profiles and their flags (CREDIT_READERS).
+WRITE_OFFS = SourceRule(frozenset({Role.BILLING_CLERK, Role.FINANCE_MANAGER}))
+CREDIT = SourceRule(
+    frozenset({Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE})
+)
 
 # Per consumed event type (every type handlers.EFFECTS records): the rule of the record it is about.
 RULES: dict[str, SourceRule] = {
+    "deal.created": DEALS,
+    "deal.stage_changed": DEALS,
     "deal.won": DEALS,
     "deal.lost": DEALS,
     "lead.converted": LEADS,
@@ -84,6 +91,8 @@ RULES: dict[str, SourceRule] = {
     "invoice.overdue": INVOICES,
     "dunning.step": INVOICES,
     "payment.received": PAYMENTS,
+    "invoice.written_off": WRITE_OFFS,
+    "credit.limit_exceeded": CREDIT,
 }
 
 

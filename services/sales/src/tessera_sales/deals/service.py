@@ -14,6 +14,7 @@ from sqlmodel import col
 from tessera_sales.campaigns.service import check_campaign
 from tessera_sales.catalog.models import Product
 from tessera_sales.credit.models import OverdueInvoice
+from tessera_sales.credit.service import CreditLimitExceeded, limit_check, record_check
 from tessera_sales.deals import rules
 from tessera_sales.deals.models import Deal, DealLine, DealStageChange
 from tessera_sales.deals.repository import DealRepository
@@ -22,9 +23,11 @@ from tessera_sales.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_sales.money import check_minor_units, quantize, to_minor
 from tessera_sales.ownership import check_reassign, may_see, owner_for_new
 from tessera_shared.auth import Principal, Role
+from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.db import new_id, utcnow
 from tessera_shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tessera_shared.events.contracts import (
+    CreditCheck,
     DealCreated,
     DealLargeDetected,
     DealLost,
@@ -40,14 +43,10 @@ Thresholds = Mapping[str, Decimal]
 CREDIT_OVERRIDERS = frozenset({Role.FINANCE_MANAGER, Role.ADMIN})
 
 
-async def check_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
-    """Refuse customers known to be merged away or erased; an id not yet seen is accepted, because
-    customer.created may still be on its way (the deal would otherwise fail right after the customer's creation)."""
-    known = await KNOWN_CUSTOMERS.known(session, customer_id)
-    if known.merged:
-        raise InvalidInput("customer_id", f"the customer was merged into {known.survivor_id}")
-    if known.erased:
-        raise InvalidInput("customer_id", "the customer was erased")
+async def check_customer(session: AsyncSession, customer_id: uuid.UUID, directory: CustomerDirectory) -> None:
+    """Known customers only (docs/domain.md §10.2): an id sales has not seen is read through the
+    customer service (and kept); unknown there, merged away or erased → 422; unreachable → 503."""
+    await KNOWN_CUSTOMERS.require(session, customer_id, directory)
 
 
 async def get_deal(
@@ -213,6 +212,7 @@ async def _publish_stage_changed(session: AsyncSession, deal: Deal, from_stage: 
             currency=deal.currency,
             changed_by=by,
             changed_at=at,
+            owner_id=deal.owner_id,
         ),
         subject=deal.customer_id,
     )
@@ -223,12 +223,13 @@ async def create_deal(
     data: DealCreate,
     principal: Principal,
     thresholds: Thresholds,
+    directory: CustomerDirectory,
     *,
     lead_id: uuid.UUID | None = None,
     owner_id: str | None = None,
 ) -> tuple[Deal, list[DealLine]]:
     await check_campaign(session, data.campaign_id)
-    await check_customer(session, data.customer_id)
+    await check_customer(session, data.customer_id, directory)
     # The deal's id is chosen here so that its lines can name it.
     deal_id = new_id()
     lines = await build_lines(session, deal_id, data.line_items, data.currency)
@@ -360,9 +361,26 @@ async def overdue_invoices_of(session: AsyncSession, customer_id: uuid.UUID) -> 
     return list(rows.scalars())
 
 
-async def win_deal(session: AsyncSession, deal: Deal, body: WinRequest, principal: Principal) -> list[DealLine]:
+async def win_deal(
+    session: AsyncSession,
+    deal: Deal,
+    body: WinRequest,
+    principal: Principal,
+    *,
+    credit_defaults: tuple[Decimal, str] = (Decimal("10000.00"), "EUR"),
+) -> list[DealLine]:
     rules.check_close(deal.stage, "won")
     holds = await overdue_invoices_of(session, deal.customer_id)
+    # The credit limit (docs/domain.md §10.1): exposure + this deal, in the limit's currency.
+    check = await limit_check(
+        session,
+        customer_id=deal.customer_id,
+        deal_id=deal.id,
+        amount=deal.amount,
+        currency=deal.currency,
+        default_limit=credit_defaults[0],
+        default_currency=credit_defaults[1],
+    )
     override_by = None
     if holds:
         if not body.credit_override:
@@ -385,6 +403,15 @@ async def win_deal(session: AsyncSession, deal: Deal, body: WinRequest, principa
                 "only a finance manager may override a credit hold", required_roles=sorted(CREDIT_OVERRIDERS)
             )
         override_by = principal.subject
+    if not check.fits:
+        if not body.credit_override:
+            raise CreditLimitExceeded(check, deal.amount, deal.currency)
+        if not principal.has_any(CREDIT_OVERRIDERS):
+            raise Forbidden(
+                "only a finance manager may let a deal past the credit limit", required_roles=sorted(CREDIT_OVERRIDERS)
+            )
+        override_by = principal.subject
+    await record_check(session, deal.id, deal.customer_id, check, override_by if not check.fits else None)
     now = utcnow()
     from_stage = await _enter_stage(session, deal, "won", principal.subject, now)
     deal.probability, deal.probability_overridden = 100, False
@@ -420,6 +447,14 @@ async def win_deal(session: AsyncSession, deal: Deal, body: WinRequest, principa
             campaign_id=deal.campaign_id,
             credit_override_by=override_by,
             won_at=now,
+            credit_check=CreditCheck(
+                credit_limit=check.credit_limit,
+                exposure=check.exposure,
+                amount=check.amount,
+                currency=check.currency,
+                exchange_rate=check.exchange_rate,
+                fits=check.fits,
+            ),
         ),
         subject=deal.customer_id,
     )

@@ -6,23 +6,85 @@ facts (amounts, stages, dates) stay for the totals."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
 from tessera_sales.activities.models import Activity
-from tessera_sales.credit.models import CollectedPayment, OverdueInvoice
-from tessera_sales.deals.models import Deal
+from tessera_sales.credit.models import CollectedPayment, DealCreditCheck, OverdueInvoice
+from tessera_sales.deals.models import Deal, DealLine, DealStageChange
 from tessera_sales.known_customers.models import KnownCustomer
 from tessera_sales.leads.models import Lead
+from tessera_shared.events.contracts import CustomerErased
 from tessera_shared.known_customers import ERASED, KnownCustomers, Repoint, Scrub
+from tessera_shared.outbox import forget_sent
+
+
+def _of_deals(model: type[DealLine] | type[DealStageChange]) -> Callable[[uuid.UUID], ColumnElement[bool]]:
+    def rows_of(customer_id: uuid.UUID) -> ColumnElement[bool]:
+        deals = select(col(Deal.id)).where(col(Deal.customer_id) == customer_id).scalar_subquery()
+        return col(model.deal_id).in_(deals)
+
+    return rows_of
+
+
+async def _forget_lead_events(session: AsyncSession, data: CustomerErased) -> None:
+    """lead.created is keyed by the lead (it had no customer yet): its sent copies go too."""
+    leads = (await session.scalars(select(col(Lead.id)).where(col(Lead.customer_id) == data.customer_id))).all()
+    await forget_sent(session, [str(lead) for lead in leads])
+
 
 KNOWN_CUSTOMERS = KnownCustomers(
     KnownCustomer,
-    repoint=[Repoint(Deal), Repoint(Lead), Repoint(Activity), Repoint(OverdueInvoice), Repoint(CollectedPayment)],
+    repoint=[
+        Repoint(Deal),
+        Repoint(Lead),
+        Repoint(Activity),
+        Repoint(OverdueInvoice),
+        Repoint(CollectedPayment),
+        Repoint(DealCreditCheck),
+    ],
     scrubs=[
         Scrub(
             Lead, {"name": ERASED, "company": None, "title": None, "email": None, "phone": None, "score_reasons": []}
         ),
+        Scrub(Lead, {"disqualified_reason": None}, only=(col(Lead.disqualified_reason).is_not(None),)),
         Scrub(Activity, {"subject": ERASED, "notes": None}),
+        # Deals stay for the totals (amount, stage, dates); their texts can name the customer.
+        Scrub(Deal, {"title": ERASED, "lost_reason": None}),
+        Scrub(DealLine, {"description": ERASED}, rows_of=_of_deals(DealLine)),
+        Scrub(DealStageChange, {"reason": None}, rows_of=_of_deals(DealStageChange)),
     ],
+    on_erased=[_forget_lead_events],
 )
+
+# Text columns that hold nothing personal about a customer (codes, states, staff ids, keys), per
+# table; every other text column of sales' tables is scrubbed above (a unit test holds the two lists
+# against the models: a new text column is one or the other).
+NOT_PERSONAL: dict[str, frozenset[str]] = {
+    "activities": frozenset({"kind", "owner_id", "origin_key", "created_by"}),
+    "campaigns": frozenset({"name", "channel", "currency", "created_by"}),
+    "campaign_costs": frozenset({"description", "currency", "recorded_by"}),
+    "campaign_members": frozenset({"member_type", "added_by", "status", "status_reason"}),
+    # The consent copy: purpose and source are the proof of an answer (§10.4), kept like consents.
+    "customer_consents": frozenset({"purpose", "source"}),
+    "collected_payments": frozenset({"currency"}),
+    # Billing's credit facts and rate table (§10.1): codes, rates as text, staff ids.
+    "credit_lines": frozenset({"currency", "rating"}),
+    "exchange_rates": frozenset({"from_currency", "to_currency", "rate"}),
+    "deal_credit_checks": frozenset({"currency", "exchange_rate", "override_by"}),
+    "deals": frozenset({"currency", "stage", "owner_id", "close_month", "credit_override_by", "created_by"}),
+    "deal_lines": frozenset({"product_code"}),
+    "deal_stage_changes": frozenset({"from_stage", "to_stage", "changed_by"}),
+    "leads": frozenset({"source", "status", "currency", "owner_id"}),
+    "overdue_invoices": frozenset({"number", "currency"}),
+    "products": frozenset({"code", "name", "currency"}),
+    "known_customers": frozenset({"owner_id", "status", "tier"}),
+}
 
 on_customer_created = KNOWN_CUSTOMERS.created()
 on_customer_updated = KNOWN_CUSTOMERS.updated
