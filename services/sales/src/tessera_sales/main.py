@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera_sales.activities import handlers as collections
 from tessera_sales.activities.router import router as activities_router
 from tessera_sales.activities.service import fire_reminders
+from tessera_sales.campaigns import handlers as campaign_consents
 from tessera_sales.campaigns.router import router as campaigns_router
 from tessera_sales.catalog.router import router as products_router
 from tessera_sales.credit import handlers as credit
@@ -27,6 +28,7 @@ from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.consumer import Handler
 from tessera_shared.events import CloudEvent, EventData
 from tessera_shared.events.contracts import (
+    CustomerConsentChanged,
     CustomerCreated,
     CustomerErased,
     CustomerMerged,
@@ -72,7 +74,9 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
             CustomerCreated.event_type: known_customers.on_customer_created,
             CustomerUpdated.event_type: known_customers.on_customer_updated,
             CustomerMerged.event_type: known_customers.on_customer_merged,
-            CustomerErased.event_type: known_customers.on_customer_erased,
+            # The copy is marked erased first, so the memberships' check sees it.
+            CustomerErased.event_type: chain(known_customers.on_customer_erased, campaign_consents.on_customer_erased),
+            CustomerConsentChanged.event_type: campaign_consents.on_consent_changed,
             # The hold is recorded first, so the collection task can find the invoice's deal.
             InvoiceOverdue.event_type: chain(credit.on_invoice_overdue, collections.on_invoice_overdue),
             DunningStep.event_type: collections.on_dunning_step,

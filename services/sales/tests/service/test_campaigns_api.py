@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tessera_sales.testing import Api
-from tessera_shared.events.contracts import Allocation, PaymentReceived
+from tessera_shared.events.contracts import Allocation, CustomerConsentChanged, PaymentReceived
 
 
 def campaign_payload(**overrides: Any) -> dict[str, Any]:
@@ -95,11 +95,21 @@ class TestCampaigns:
     async def test_members_are_added_once(self, api: Api) -> None:
         c = await campaign(api)
         members = [{"type": "customer", "id": str(uuid.uuid4())}, {"type": "segment", "id": str(uuid.uuid4())}]
+        # A customer member needs marketing consent (test_campaign_consent.py).
+        await api.consume(
+            CustomerConsentChanged(
+                customer_id=uuid.UUID(members[0]["id"]),
+                purpose="marketing_email",
+                granted=True,
+                source="web_form",
+                changed_at=datetime.now(UTC),
+            )
+        )
         url = f"/v1/campaigns/{c['id']}/members"
         r = await api.client.post(url, json={"members": members}, headers=api.manager)
-        assert r.json() == {"added": 2, "already_members": 0}
+        assert r.json() == {"added": 2, "already_members": 0, "skipped": []}
         r = await api.client.post(url, json={"members": members[:1]}, headers=api.manager)
-        assert r.json() == {"added": 0, "already_members": 1}
+        assert r.json() == {"added": 0, "already_members": 1, "skipped": []}
         listed = (await api.client.get(url, headers=api.rep1)).json()["items"]
         assert sorted(m["type"] for m in listed) == ["customer", "segment"]
         r = await api.client.post(

@@ -17,6 +17,7 @@ from tessera_sales.campaigns.schemas import (
     MembersAdd,
     MembersAdded,
     RoiLine,
+    SkippedMember,
 )
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
@@ -87,15 +88,26 @@ async def patch_campaign(
     return CampaignOut.model_validate(campaign)
 
 
-@router.post("/{campaign_id}/members", response_model=MembersAdded, summary="Add customers, leads or segments")
+@router.post(
+    "/{campaign_id}/members",
+    response_model=MembersAdded,
+    summary="Add customers (with marketing consent), leads or segments",
+)
 async def add_campaign_members(
     campaign_id: uuid.UUID,
     body: MembersAdd,
     session: SessionDep,
     principal: Annotated[Principal, require_roles(*MANAGERS)],
 ) -> MembersAdded:
-    added, already = await service.add_members(session, campaign_id, body, principal)
-    return MembersAdded(added=added, already_members=already)
+    result = await service.add_members(session, campaign_id, body, principal)
+    return MembersAdded(
+        added=result.added,
+        already_members=result.already_members,
+        skipped=[
+            SkippedMember(type=x.member_type, id=x.member_id, reason=x.reason, message=x.message)
+            for x in result.skipped
+        ],
+    )
 
 
 @router.get("/{campaign_id}/members", response_model=Page[MemberOut], summary="List members")
@@ -107,7 +119,18 @@ async def list_campaign_members(
 ) -> Page[MemberOut]:
     rows, cursor = await service.list_members(session, campaign_id, page)
     return Page[MemberOut](
-        items=[MemberOut(type=m.member_type, id=m.member_id, added_by=m.added_by, added_at=m.added_at) for m in rows],
+        items=[
+            MemberOut(
+                type=m.member_type,
+                id=m.member_id,
+                added_by=m.added_by,
+                added_at=m.added_at,
+                status=m.status,
+                status_reason=m.status_reason,
+                status_changed_at=m.status_changed_at,
+            )
+            for m in rows
+        ],
         next_cursor=cursor,
     )
 

@@ -78,9 +78,19 @@ class MembersAdd(BaseModel):
     members: list[MemberIn] = Field(min_length=1, max_length=1000)
 
 
+class SkippedMember(BaseModel):
+    type: str
+    id: uuid.UUID
+    # no_consent | consent_withdrawn | customer_erased (docs/domain.md §10.4)
+    reason: str
+    message: str
+
+
 class MembersAdded(BaseModel):
     added: int
     already_members: int
+    # Customers of a request of several left out for want of consent, each with why.
+    skipped: list[SkippedMember] = Field(default_factory=list)
 
 
 class MemberOut(BaseModel):
@@ -88,6 +98,10 @@ class MemberOut(BaseModel):
     id: uuid.UUID
     added_by: str
     added_at: datetime
+    # active | suspended (a customer whose consent is gone); the reason of the last move.
+    status: str
+    status_reason: str | None
+    status_changed_at: datetime | None
 
 
 class CostCreate(BaseModel):

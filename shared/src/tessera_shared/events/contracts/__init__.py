@@ -14,6 +14,7 @@ from tessera_shared.events.contracts.billing import (
     PaymentReceived,
 )
 from tessera_shared.events.contracts.customer import (
+    CustomerConsentChanged,
     CustomerCreated,
     CustomerErased,
     CustomerMerged,
@@ -24,6 +25,7 @@ from tessera_shared.events.contracts.customer import (
 from tessera_shared.events.contracts.sales import (
     ActivityDue,
     ActivityLogged,
+    CampaignMemberStatusChanged,
     DealCreated,
     DealLargeDetected,
     DealLost,
@@ -45,7 +47,9 @@ __all__ = [
     "ActivityDue",
     "ActivityLogged",
     "Allocation",
+    "CampaignMemberStatusChanged",
     "CreditLimitExceeded",
+    "CustomerConsentChanged",
     "CustomerCreated",
     "CustomerErased",
     "CustomerMerged",

@@ -13,6 +13,7 @@ from tessera_shared.events.envelope import EventData
 
 CustomerStatus = Literal["non_customer", "prospect", "first_time", "repeat", "loyal", "churned"]
 Tier = Literal["key", "ordinary", "small"]
+ConsentPurpose = Literal["marketing_email", "sms", "phone", "profiling"]
 
 
 class CustomerEvent(EventData):
@@ -87,3 +88,19 @@ class CustomerErased(CustomerEvent):
     customer_id: uuid.UUID
     requested_by: str
     erased_at: datetime
+
+
+class CustomerConsentChanged(CustomerEvent):
+    """A consent for one purpose was given or withdrawn: every answer recorded, each purpose whose
+    current answer a merge moved to the survivor, and every granted purpose an erasure withdrew
+    (source ``erasure``)."""
+
+    event_type: ClassVar[str] = "customer.consent_changed"
+
+    customer_id: uuid.UUID
+    purpose: ConsentPurpose
+    granted: bool
+    # Where the answer came from (a form, a call, ``erasure``, ...), as recorded.
+    source: str = Field(max_length=100)
+    actor: str | None = None
+    changed_at: datetime

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tessera_shared.events.contracts.types import Amount, Currency, ExchangeRate, Quantity, Rate
+from tessera_shared.events.contracts.types import Amount, Currency, Quantity, Rate
 from tessera_shared.events.envelope import EventData
 
 DealStage = Literal["prospecting", "qualification", "proposal", "negotiation", "won", "lost"]
@@ -31,21 +31,6 @@ class LineItem(BaseModel):
     unit_price: Amount
     discount_percent: Rate = Field(default=Decimal(0))
     tax_rate_percent: Rate | None = None
-
-
-class CreditCheck(BaseModel):
-    """The credit-limit check of a win (docs/domain.md §10.1), in the limit's currency."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    credit_limit: Amount
-    exposure: Amount
-    # The deal's amount converted into the limit's currency.
-    amount: Amount
-    currency: Currency
-    # 1 deal currency = rate limit currency; null when the deal is in the limit's currency.
-    exchange_rate: ExchangeRate | None = None
-    fits: bool
 
 
 class LeadCreated(SalesEvent):
@@ -101,9 +86,6 @@ class DealStageChanged(SalesEvent):
     currency: Currency
     changed_by: str
     changed_at: datetime
-    # The deal's owner: the customer timeline shows the entry under sales' owner rule (absent in
-    # events published before it was added: then only those who read every deal see the entry).
-    owner_id: str | None = None
 
 
 class DealWon(SalesEvent):
@@ -122,8 +104,6 @@ class DealWon(SalesEvent):
     # Set when a finance manager let the deal through a credit hold.
     credit_override_by: str | None = None
     won_at: datetime
-    # The credit-limit check of the win; not fitting means credit_override_by approved it.
-    credit_check: CreditCheck | None = None
 
 
 class DealLost(SalesEvent):
