@@ -25,7 +25,8 @@ from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
 from tessera_shared.db import utcnow
 from tessera_shared.events.contracts import CustomerConsentChanged, CustomerErased
 from tessera_shared.events.contracts.customer import ConsentPurpose
-from tessera_shared.outbox import publish
+from tessera_shared.known_customers import ERASED
+from tessera_shared.outbox import forget_sent, publish
 
 
 async def consents_of(
@@ -199,6 +200,16 @@ async def erase(session: AsyncSession, customer: Customer, *, actor: str, reason
         .values(summary=col(TimelineEntry.kind), data={})
     )
     await session.execute(update(StatusChange).where(col(StatusChange.customer_id) == customer.id).values(note=None))
+    # Redemption and reversal reasons are free text: keep the points, the kind and the ref.
+    await session.execute(
+        update(LoyaltyEntry).where(col(LoyaltyEntry.customer_id) == customer.id).values(reason=col(LoyaltyEntry.kind))
+    )
+    # Lost-deal reasons quote sales' texts: the count stays, the reasons go.
+    signals = await session.get(CustomerSignals, customer.id)
+    if signals is not None and signals.lost_reasons:
+        signals.lost_reasons = {ERASED: sum(int(n) for n in signals.lost_reasons.values())}
+    # The sent copies of its facts (names, contacts) go from the outbox; Kafka keeps what was sent.
+    await forget_sent(session, [str(customer.id)])
     await session.flush()
     await publish(
         session,

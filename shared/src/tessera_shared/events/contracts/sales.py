@@ -86,6 +86,9 @@ class DealStageChanged(SalesEvent):
     currency: Currency
     changed_by: str
     changed_at: datetime
+    # The deal's owner: the customer timeline shows the entry under sales' owner rule (absent in
+    # events published before it was added: then only those who read every deal see the entry).
+    owner_id: str | None = None
 
 
 class DealWon(SalesEvent):
