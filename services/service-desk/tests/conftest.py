@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 import tessera_service_desk.main as desk_main
 from tessera_service_desk.settings import ServiceDeskSettings
+from tessera_shared.testing.customers import StubCustomers
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import migrations_of, running
 
@@ -27,7 +28,10 @@ async def desk_app(databases: DatabaseFactory, backend: str, **overrides: Any) -
         "jobs_enabled": False,
         **overrides,
     }
-    return desk_main.create_app(ServiceDeskSettings(**settings))
+    app = desk_main.create_app(ServiceDeskSettings(**settings))
+    # Without the customer service: every id is a live customer (tests of §10.2 mark it otherwise).
+    app.state.customer_directory = StubCustomers()
+    return app
 
 
 @pytest.fixture

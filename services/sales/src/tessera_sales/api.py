@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from pydantic import PlainSerializer, StringConstraints
 
-from tessera_sales.leads.customer_port import CustomerDirectory
 from tessera_sales.settings import SalesSettings
 from tessera_shared.auth import Role
+from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.decimals import MoneyIn as SharedMoneyIn
 from tessera_shared.http.inputs import Trimmed
 
@@ -34,7 +34,7 @@ def _customer_directory(request: Request) -> CustomerDirectory:
 
 
 SettingsDep = Annotated[SalesSettings, Depends(_settings)]
-# The customer service, as lead conversion reaches it (an in-process app in tests).
+# The customer service, as conversion and the known-customer read-through reach it (§10.2).
 CustomerDirectoryDep = Annotated[CustomerDirectory, Depends(_customer_directory)]
 
 # A decimal string whose schema pattern carries its limits (shared with billing and the events).

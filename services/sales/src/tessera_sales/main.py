@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,6 @@ from tessera_sales.catalog.router import router as products_router
 from tessera_sales.credit import handlers as credit
 from tessera_sales.deals.router import router as deals_router
 from tessera_sales.known_customers import handlers as known_customers
-from tessera_sales.leads.customer_port import HttpCustomerDirectory
 from tessera_sales.leads.router import router as leads_router
 from tessera_sales.models import metadata
 from tessera_sales.recommendations.router import router as recommendations_router
@@ -26,6 +26,7 @@ from tessera_sales.settings import SalesSettings
 from tessera_sales.summary.router import router as summary_router
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.consumer import Handler
+from tessera_shared.customer_directory import HttpCustomerDirectory
 from tessera_shared.events import CloudEvent, EventData
 from tessera_shared.events.contracts import (
     CustomerConsentChanged,
@@ -90,7 +91,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
 
 
 def create_app(
-    settings: SalesSettings | None = None, *, mounts: dict[str, httpx.AsyncBaseTransport] | None = None
+    settings: SalesSettings | None = None, *, mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None
 ) -> FastAPI:
     """``mounts`` routes upstream URLs (customer service, gateway) to in-process apps in tests."""
     settings = settings or SalesSettings()

@@ -1,23 +1,22 @@
 from decimal import Decimal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from tessera_shared.customer_directory import CustomerServiceSettings
 from tessera_shared.settings import ServiceSettings
 
 
-class SalesSettings(ServiceSettings):
+class SalesSettings(ServiceSettings, CustomerServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TESSERA_SALES_", extra="ignore", frozen=True)
 
     service_name: str = "sales"
     port: int = 8002
     database_url: str = "sqlite+aiosqlite:///./.data/sales.db"
 
-    # Lead conversion creates customers through the customer service, with a service credential.
-    customer_url: str = "http://127.0.0.1:8001"
+    # Lead conversion creates customers through the customer service, and a write naming a customer
+    # not known here reads it there (customer_url, client_secret, upstream_timeout: shared fields).
     client_id: str = "svc-sales"
-    client_secret: SecretStr = SecretStr("local")
-    upstream_timeout: float = Field(default=5.0, gt=0)
 
     # A deal above its currency's threshold is flagged to managers (deal.large_detected);
     # currencies not listed are never flagged. JSON in the environment: {"EUR": "100000"}.

@@ -22,6 +22,7 @@ from tessera_shared.events.contracts import (
     PaymentReceived,
 )
 from tessera_shared.kafka import make_producer
+from tessera_shared.testing.customers import StubCustomers
 from tessera_shared.testing.kafka import read_topic
 from tessera_shared.testing.plugin import migrations_of, running
 
@@ -45,6 +46,7 @@ async def test_billing_facts_drive_credit_hold_collections_and_cash(databases, k
             kafka_partitions=1,
         )
     )
+    app.state.customer_directory = StubCustomers()  # deals name customers not announced here
     producer = make_producer(kafka_bootstrap, client_id="test")
     async with running(app) as client:
         api = Api(app, client)

@@ -18,10 +18,10 @@ from tessera_gateway.main import create_app as gateway_app
 from tessera_gateway.settings import GatewaySettings
 from tessera_sales.deals.models import Deal
 from tessera_sales.known_customers.models import KnownCustomer
-from tessera_sales.leads.customer_port import CustomerServiceUnavailable, HttpCustomerDirectory
 from tessera_sales.leads.models import Lead
 from tessera_sales.leads.service import customer_payload_for
 from tessera_sales.testing import PROBLEM, Api, sales_settings
+from tessera_shared.customer_directory import CustomerServiceUnavailable, HttpCustomerDirectory
 from tessera_shared.events.contracts import CustomerCreated
 from tessera_shared.testing.plugin import migrations_of, running
 
@@ -155,6 +155,56 @@ class TestConvertLead:
         async with api.app.state.runtime.sessions() as s:
             assert (await s.get(KnownCustomer, uuid.UUID(result["customer_id"]))) is not None
 
+    async def test_to_a_customer_created_a_moment_ago_never_fails_on_the_copy_lag(self, stack) -> None:
+        """The customer exists in the customer service; its customer.created has not reached sales
+        (no broker here: it never does). Each conversion reads the customer through, every time."""
+        api, customers = stack
+        for n in range(20):
+            r = await customers.post(
+                "/v1/customers", json={"kind": "person", "name": f"Fresh {n}"}, headers=api.manager
+            )
+            assert r.status_code == 201, r.text
+            customer_id = r.json()["id"]
+            lead = await create_lead(api)
+            r = await api.client.post(
+                f"/v1/leads/{lead['id']}/convert",
+                json={"customer_id": customer_id, "deal": {"title": "x", "currency": "EUR", "amount": "10"}},
+                headers=api.rep1,
+            )
+            assert r.status_code == 200, (n, r.text)
+            async with api.app.state.runtime.sessions() as s:
+                kept = await s.get(KnownCustomer, uuid.UUID(customer_id))
+            assert kept is not None and kept.name == f"Fresh {n}" and kept.status == "prospect"
+        # An id the customer service does not have: 422, nothing converted.
+        lead = await create_lead(api)
+        r = await api.client.post(
+            f"/v1/leads/{lead['id']}/convert", json={"customer_id": str(uuid.uuid4())}, headers=api.rep1
+        )
+        assert r.status_code == 422 and r.json()["errors"][0]["message"] == "no such customer"
+        assert (await api.client.get(f"/v1/leads/{lead['id']}", headers=api.rep1)).json()["status"] == "new"
+
+    async def test_the_created_customer_row_merges_with_its_later_event(self, stack) -> None:
+        api, _ = stack
+        lead = await create_lead(api)
+        r = await api.client.post(f"/v1/leads/{lead['id']}/convert", headers=api.rep1)
+        assert r.status_code == 200, r.text
+        customer_id = uuid.UUID(r.json()["customer_id"])
+        # customer.created arrives after the conversion wrote the copy (twice: a redelivery).
+        for _ in range(2):
+            await api.consume(
+                CustomerCreated(
+                    customer_id=customer_id,
+                    kind="organization",
+                    name="Navy Labs",
+                    owner_id="rep1",
+                    status="prospect",
+                    created_at=datetime.now(UTC),
+                )
+            )
+        async with api.app.state.runtime.sessions() as s:
+            kept = await s.get(KnownCustomer, customer_id)
+        assert kept is not None and (kept.name, kept.owner_id, kept.status) == ("Navy Labs", "rep1", "prospect")
+
     async def test_to_a_known_customer_without_calling_out(self, api: Api) -> None:
         customer_id = uuid.uuid4()
         await api.consume(
@@ -163,19 +213,24 @@ class TestConvertLead:
             )
         )
         lead = await create_lead(api)
+        stub = api.app.state.customer_directory
+        missing = uuid.uuid4()
+        stub.missing.add(missing)
         r = await api.client.post(
-            f"/v1/leads/{lead['id']}/convert", json={"customer_id": str(uuid.uuid4())}, headers=api.rep1
+            f"/v1/leads/{lead['id']}/convert", json={"customer_id": str(missing)}, headers=api.rep1
         )
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "customer_id"
+        assert r.json()["errors"][0]["message"] == "no such customer"
         r = await api.client.post(
             f"/v1/leads/{lead['id']}/convert", json={"customer_id": str(customer_id)}, headers=api.rep1
         )
         assert r.status_code == 200 and r.json()["customer_created"] is False and r.json()["deal_id"] is None
+        assert stub.reads == [missing]  # the known customer was not read through
 
     async def test_customer_service_down_is_503_and_stores_nothing(self, api: Api) -> None:
-        # The default upstream URLs point at 127.0.0.1 ports nothing listens on in tests.
-        api.app.state.customer_directory._settings = sales_settings(
-            "sqlite://", customer_url="http://127.0.0.1:1", gateway_url="http://127.0.0.1:1"
+        # Upstream URLs at a 127.0.0.1 port nothing listens on.
+        api.app.state.customer_directory = HttpCustomerDirectory(
+            sales_settings("sqlite://", customer_url="http://127.0.0.1:1", gateway_url="http://127.0.0.1:1")
         )
         lead = await create_lead(api)
         r = await api.client.post(

@@ -12,6 +12,7 @@ from fastapi import Request
 
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_shared.auth import Role
+from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.errors import InvalidInput
 
 # Who works tickets (the ticket, SLA and summary routers).
@@ -30,6 +31,12 @@ def settings_of(request: Request) -> ServiceDeskSettings:
     """The service's settings as a request sees them."""
     settings: ServiceDeskSettings = request.app.state.settings
     return settings
+
+
+def customer_directory_of(request: Request) -> CustomerDirectory:
+    """The customer service, as the known-customer read-through reaches it (docs/domain.md §10.2)."""
+    directory: CustomerDirectory = request.app.state.customer_directory
+    return directory
 
 
 def instant(name: str, value: datetime | None, location: str = "query") -> datetime | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from tessera_service_desk.jobs import desk_jobs
@@ -25,6 +27,7 @@ from tessera_service_desk.summary.router import router as summary_router
 from tessera_service_desk.surveys.router import router as surveys_router
 from tessera_service_desk.tickets.router import router as tickets_router
 from tessera_shared.app import ServiceSpec, create_service_app
+from tessera_shared.customer_directory import HttpCustomerDirectory
 from tessera_shared.events.contracts import (
     CustomerCreated,
     CustomerErased,
@@ -66,6 +69,11 @@ def spec(settings: ServiceDeskSettings) -> ServiceSpec:
     )
 
 
-def create_app(settings: ServiceDeskSettings | None = None) -> FastAPI:
+def create_app(
+    settings: ServiceDeskSettings | None = None, *, mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None
+) -> FastAPI:
+    """``mounts`` routes upstream URLs (customer service, gateway) to in-process apps in tests."""
     settings = settings or ServiceDeskSettings()
-    return create_service_app(spec(settings), settings)
+    app = create_service_app(spec(settings), settings)
+    app.state.customer_directory = HttpCustomerDirectory(settings, mounts)
+    return app

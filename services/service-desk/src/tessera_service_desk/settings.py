@@ -5,15 +5,19 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from tessera_service_desk.sla.calendar import BusinessCalendar
+from tessera_shared.customer_directory import CustomerServiceSettings
 from tessera_shared.settings import ServiceSettings
 
 
-class ServiceDeskSettings(ServiceSettings):
+class ServiceDeskSettings(ServiceSettings, CustomerServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TESSERA_SERVICE_DESK_", extra="ignore", frozen=True)
 
     service_name: str = "service-desk"
     port: int = 8003
     database_url: str = "sqlite+aiosqlite:///./.data/service-desk.db"
+    # A ticket or an agreement naming a customer not known here reads it through the customer
+    # service with this client's credential (customer_url, client_secret: shared fields; §10.2).
+    client_id: str = "svc-service-desk"
 
     # The business-hours calendar the SLA clock counts in.
     business_timezone: str = "UTC"

@@ -22,6 +22,7 @@ from tessera_shared.events import build_event
 from tessera_shared.events.contracts import CustomerCreated, CustomerErased, CustomerMerged, CustomerTierChanged
 from tessera_shared.events.envelope import EventData
 from tessera_shared.kafka import make_producer
+from tessera_shared.testing.customers import StubCustomers
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.kafka import read_topic
 from tessera_shared.testing.plugin import migrations_of, running
@@ -29,7 +30,7 @@ from tessera_shared.testing.plugin import migrations_of, running
 
 async def kafka_app(databases: DatabaseFactory, backend: str, kafka: str, namespace: str) -> FastAPI:
     url = await databases.new("service-desk", backend, migrations_of(desk_main.__file__))
-    return desk_main.create_app(
+    app = desk_main.create_app(
         ServiceDeskSettings(
             database_url=url,
             kafka_bootstrap=kafka,
@@ -40,6 +41,8 @@ async def kafka_app(databases: DatabaseFactory, backend: str, kafka: str, namesp
             jobs_enabled=False,
         )
     )
+    app.state.customer_directory = StubCustomers()  # tickets name customers not announced yet
+    return app
 
 
 async def send_all(kafka: str, topic: str, facts: list[tuple[EventData, uuid.UUID, int]]) -> int:

@@ -14,7 +14,7 @@ from tessera_sales.activities.schemas import (
     OverdueReport,
     ReminderRun,
 )
-from tessera_sales.api import SELLERS
+from tessera_sales.api import SELLERS, CustomerDirectoryDep
 from tessera_sales.ownership import scope_owner
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
@@ -32,11 +32,12 @@ async def create_activity(
     body: ActivityCreate,
     session: SessionDep,
     idem: IdempotencyDep,
+    directory: CustomerDirectoryDep,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
-    activity = await service.log_activity(session, body, principal)
+    activity = await service.log_activity(session, body, principal, directory)
     return await idem.respond(
         201,
         ActivityOut.model_validate(activity),

@@ -13,10 +13,12 @@ from tessera_sales.activities import rules
 from tessera_sales.activities.models import Activity
 from tessera_sales.activities.schemas import ActivityCreate, ActivityPatch
 from tessera_sales.deals.models import Deal
+from tessera_sales.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_sales.leads.models import Lead
 from tessera_sales.leads.service import rescore
 from tessera_sales.ownership import may_see, owner_for_new
 from tessera_shared.auth import Principal
+from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.db import dialect_name, unit_of_work, utcnow
 from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.events.contracts import ActivityDue, ActivityLogged
@@ -58,7 +60,9 @@ async def record(session: AsyncSession, activity: Activity) -> Activity:
     return activity
 
 
-async def log_activity(session: AsyncSession, data: ActivityCreate, principal: Principal) -> Activity:
+async def log_activity(
+    session: AsyncSession, data: ActivityCreate, principal: Principal, directory: CustomerDirectory
+) -> Activity:
     if not any((data.customer_id, data.contact_id, data.lead_id, data.deal_id)):
         raise InvalidInput("customer_id", "give at least one of customer_id, contact_id, lead_id, deal_id")
     if (problem := rules.check_schedule(data.due_at, data.remind_at)) is not None:
@@ -76,6 +80,8 @@ async def log_activity(session: AsyncSession, data: ActivityCreate, principal: P
         if lead is None or not may_see(principal, lead.owner_id):
             raise InvalidInput("lead_id", "no such lead")
         customer_id = customer_id or lead.customer_id
+    if data.customer_id is not None:  # named by the caller; a deal's or a lead's was checked when made
+        await KNOWN_CUSTOMERS.require(session, data.customer_id, directory)
     now = utcnow()
     return await record(
         session,

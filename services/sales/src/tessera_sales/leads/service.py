@@ -14,14 +14,13 @@ from tessera_sales.campaigns.service import check_campaign
 from tessera_sales.deals import service as deals
 from tessera_sales.deals.schemas import DealCreate
 from tessera_sales.known_customers.handlers import KNOWN_CUSTOMERS
-from tessera_sales.known_customers.models import KnownCustomer
 from tessera_sales.leads import rules
-from tessera_sales.leads.customer_port import CustomerDirectory
 from tessera_sales.leads.models import Lead
 from tessera_sales.leads.schemas import ConvertRequest, LeadCreate, LeadPatch
 from tessera_sales.money import quantize
 from tessera_sales.ownership import check_reassign, may_see, owner_for_new
 from tessera_shared.auth import Principal
+from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.db import utcnow
 from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.events.contracts import LeadConverted, LeadCreated
@@ -167,23 +166,17 @@ async def convert_lead(
     rules.check_convertible(lead.status)
     created = False
     if body.customer_id is not None:
-        known = await KNOWN_CUSTOMERS.known(session, body.customer_id)
-        if known.unknown or known.erased:
-            raise InvalidInput("customer_id", "no such customer is known to sales")
-        if known.merged:
-            raise InvalidInput("customer_id", f"the customer was merged into {known.survivor_id}")
+        # Known customers only (§10.2): one sales has not seen yet is read through the customer
+        # service, so a customer created a moment ago converts without waiting for customer.created.
+        await KNOWN_CUSTOMERS.require(session, body.customer_id, directory)
         customer_id = body.customer_id
     else:
         # CustomerServiceUnavailable (503) and CustomerRejected (409) propagate: nothing is stored.
         customer = await directory.create_customer(customer_payload_for(lead), idempotency_key=str(lead.id))
         customer_id, created = customer.id, True
-        # Known at once: a deal for it can be created before customer.created arrives.
-        if await session.get(KnownCustomer, customer.id) is None:
-            session.add(
-                KnownCustomer(
-                    customer_id=customer.id, name=customer.name, owner_id=customer.owner_id, status=customer.status
-                )
-            )
+        # Known at once, through the same statement customer.created makes: a deal for it can be
+        # created before that event arrives, and the event merges with this row when it does.
+        await KNOWN_CUSTOMERS.remember(session, customer)
     deal_id = None
     if body.deal is not None:
         deal, _ = await deals.create_deal(
@@ -193,6 +186,7 @@ async def convert_lead(
             ),
             principal,
             thresholds,
+            directory,
             lead_id=lead.id,
             owner_id=lead.owner_id or principal.subject,
         )

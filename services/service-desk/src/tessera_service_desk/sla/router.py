@@ -8,8 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_service_desk.api import AGENTS, NO_NUL, instant, settings_of
+from tessera_service_desk.api import AGENTS, NO_NUL, customer_directory_of, instant, settings_of
 from tessera_service_desk.jobs import auto_close_solved
+from tessera_service_desk.sla import agreements
 from tessera_service_desk.sla.models import SlaPolicy
 from tessera_service_desk.sla.schemas import (
     AgreementOut,
@@ -25,7 +26,6 @@ from tessera_service_desk.sla.service import (
     page_of_policies,
     remove_policy,
     scan_breaches,
-    set_service_level,
 )
 from tessera_service_desk.tickets.schemas import JobRunOut, NotificationOut
 from tessera_shared.auth import Principal, Role, require_roles
@@ -54,9 +54,13 @@ def _as_of(value: datetime | None) -> datetime:
     summary="Set a customer's service agreement level (an SLA policy axis)",
 )
 async def put_agreement(
-    customer_id: uuid.UUID, body: AgreementPut, session: SessionDep, _: Annotated[Principal, require_roles()]
+    customer_id: uuid.UUID,
+    body: AgreementPut,
+    request: Request,
+    session: SessionDep,
+    _: Annotated[Principal, require_roles()],
 ) -> AgreementOut:
-    known = await set_service_level(session, customer_id, body.service_level)
+    known = await agreements.put_agreement(session, customer_id, body.service_level, customer_directory_of(request))
     return AgreementOut(customer_id=customer_id, service_level=known.service_level, tier=known.tier)
 
 

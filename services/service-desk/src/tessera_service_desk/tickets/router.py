@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_service_desk.api import AGENTS, NO_NUL, TICKET_READERS, settings_of
+from tessera_service_desk.api import AGENTS, NO_NUL, TICKET_READERS, customer_directory_of, settings_of
 from tessera_service_desk.tickets.models import Ticket
 from tessera_service_desk.tickets.repository import TicketRepository
 from tessera_service_desk.tickets.schemas import (
@@ -54,7 +54,7 @@ async def create(
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     now = utcnow()
-    ticket = await create_ticket(session, body, principal, settings_of(request), now)
+    ticket = await create_ticket(session, body, principal, settings_of(request), now, customer_directory_of(request))
     return await idem.respond(
         201,
         ticket_out(ticket, settings_of(request), now),

@@ -15,22 +15,25 @@ from tessera_service_desk.tickets.models import Ticket, TicketComment, TicketSta
 from tessera_service_desk.tickets.repository import TicketRepository
 from tessera_service_desk.tickets.schemas import CommentCreate, TicketCreate, TicketPatch
 from tessera_shared.auth import Principal
-from tessera_shared.errors import InvalidInput
+from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.events.contracts import TicketClosed, TicketOpened
 from tessera_shared.outbox import publish
 
 
 async def create_ticket(
-    session: AsyncSession, data: TicketCreate, principal: Principal, settings: ServiceDeskSettings, now: datetime
+    session: AsyncSession,
+    data: TicketCreate,
+    principal: Principal,
+    settings: ServiceDeskSettings,
+    now: datetime,
+    directory: CustomerDirectory,
 ) -> Ticket:
     data.check()
-    found = await KNOWN_CUSTOMERS.known(session, data.customer_id)
-    if found.merged:
-        raise InvalidInput("customer_id", f"this customer was merged into {found.survivor_id}; use that id")
-    if found.erased:
-        raise InvalidInput("customer_id", "this customer's data was erased")
+    # Known customers only (docs/domain.md §10.2): one the desk has not heard of yet is read through
+    # the customer service and kept (served as an ordinary tier until customer.tier_changed says
+    # otherwise); unknown there, merged or erased → 422; unreachable → 503.
+    found = await KNOWN_CUSTOMERS.require(session, data.customer_id, directory)
     known = found.row
-    # A customer this desk has not heard of yet (events lag) is served as an ordinary one.
     tier = known.tier if known else "ordinary"
     ticket = Ticket(
         customer_id=data.customer_id,

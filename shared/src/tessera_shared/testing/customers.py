@@ -1,0 +1,54 @@
+"""A customer directory for service tests that run one service without the customer service.
+
+Most service tests name customers by fresh random ids; under "known customers only" (docs/domain.md
+§10.2) each such id is read through the customer service. ``StubCustomers`` answers in its place:
+by default every id is a live customer (``exists_by_default``); a test marks ids as missing or
+merged, or the whole service as down, to see the refusals. The real HTTP adapter is tested
+against the real customer service (sales' lead tests, tests/e2e).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tessera_shared.customer_directory import (
+    CustomerAnswer,
+    CustomerFacts,
+    MergedAway,
+    NoSuchCustomer,
+    Unreachable,
+)
+
+
+class StubCustomers:
+    def __init__(self, *, exists_by_default: bool = True) -> None:
+        self.exists_by_default = exists_by_default
+        self.customers: dict[uuid.UUID, CustomerFacts] = {}
+        self.missing: set[uuid.UUID] = set()
+        self.merged: dict[uuid.UUID, uuid.UUID] = {}
+        self.down = False
+        self.reads: list[uuid.UUID] = []
+
+    def add(self, customer_id: uuid.UUID, name: str = "Stub Customer", owner_id: str | None = None) -> CustomerFacts:
+        facts = CustomerFacts(id=customer_id, name=name, owner_id=owner_id, status="prospect")
+        self.customers[customer_id] = facts
+        return facts
+
+    async def read_customer(self, customer_id: uuid.UUID) -> CustomerAnswer:
+        self.reads.append(customer_id)
+        if self.down:
+            return Unreachable("the stub customer service is down")
+        if customer_id in self.merged:
+            return MergedAway(customer_id, self.merged[customer_id])
+        if customer_id in self.customers:
+            return self.customers[customer_id]
+        if customer_id in self.missing or not self.exists_by_default:
+            return NoSuchCustomer(customer_id)
+        # Nameless, like a row made before its customer.created: a test's own customer.created
+        # still names it and sets its status (``KnownCustomers.remember`` keeps such a row early).
+        return CustomerFacts(id=customer_id, name="", owner_id=None, status="")
+
+    async def create_customer(self, payload: dict[str, Any], *, idempotency_key: str) -> CustomerFacts:
+        customer_id = uuid.uuid5(uuid.NAMESPACE_URL, f"stub-customer:{idempotency_key}")
+        return self.add(customer_id, str(payload.get("name", "Stub Customer")), payload.get("owner_id"))
