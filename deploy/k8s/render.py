@@ -70,8 +70,23 @@ SERVICES = [
         config={"CUSTOMER_URL": "http://customer:8001", "CLIENT_ID": "svc-sales"},
         secrets={"CLIENT_SECRET": f"{PLACEHOLDER}-sales-client-secret"},
     ),
-    Service("service-desk", 8003, consumes=True, secrets={"SURVEY_TOKEN_SECRET": f"{PLACEHOLDER}-survey-token-secret"}),
-    Service("billing", 8004, consumes=True),
+    Service(
+        "service-desk",
+        8003,
+        consumes=True,
+        config={"CUSTOMER_URL": "http://customer:8001", "CLIENT_ID": "svc-service-desk"},
+        secrets={
+            "SURVEY_TOKEN_SECRET": f"{PLACEHOLDER}-survey-token-secret",
+            "CLIENT_SECRET": f"{PLACEHOLDER}-service-desk-client-secret",
+        },
+    ),
+    Service(
+        "billing",
+        8004,
+        consumes=True,
+        config={"CUSTOMER_URL": "http://customer:8001", "CLIENT_ID": "svc-billing"},
+        secrets={"CLIENT_SECRET": f"{PLACEHOLDER}-billing-client-secret"},
+    ),
     Service(
         "gateway",
         8000,

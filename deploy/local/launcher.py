@@ -110,8 +110,11 @@ def service_env(proc: Proc, args: argparse.Namespace, bootstrap: str) -> dict[st
     env[pre + "KAFKA_BOOTSTRAP"] = bootstrap
     env[pre + "KAFKA_TOPIC_NAMESPACE"] = args.namespace
     env.setdefault(pre + "ENVIRONMENT", "local")
-    if proc.name != "gateway":  # tokens (sales' credential, Authorize on the docs pages), revocations
+    if proc.name != "gateway":  # tokens (the services' credentials, Authorize on the docs pages), revocations
         env[pre + "GATEWAY_URL"] = f"http://127.0.0.1:{args.base_port}"
+    if proc.name in ("sales", "service-desk", "billing"):  # conversions and the read-through (§10.2)
+        customer = next(p for p in PROCS if p.name == "customer")
+        env[pre + "CUSTOMER_URL"] = f"http://127.0.0.1:{args.base_port + customer.offset}"
     if proc.name == "gateway":
         for other in PROCS:
             if other.name != "gateway":

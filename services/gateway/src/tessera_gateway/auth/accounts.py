@@ -23,8 +23,11 @@ LOCAL_ACCOUNTS: dict[str, tuple[Literal["user", "client"], tuple[str, ...]]] = {
     "clerk": ("user", (Role.BILLING_CLERK,)),
     "finance": ("user", (Role.FINANCE_MANAGER,)),
     "partner": ("client", (Role.PARTNER,)),
-    # Service-to-service callers (e.g. sales creating a customer when it converts a lead).
+    # Service-to-service callers: sales creating a customer when it converts a lead; sales, the
+    # desk and billing reading a customer they do not know yet (docs/domain.md §10.2).
     "svc-sales": ("client", (Role.SERVICE,)),
+    "svc-service-desk": ("client", (Role.SERVICE,)),
+    "svc-billing": ("client", (Role.SERVICE,)),
 }
 
 
