@@ -55,3 +55,36 @@ class TestConsentEvents:
             "sms": (False, "shop"),
         }
         assert len(body["history"]) == 5
+
+    async def test_a_merge_announces_the_answers_the_survivor_takes_over(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        admin = bearer(app, "a", "admin")
+        survivor, duplicate = await create(client, app), await create(client, app)
+        answers = (
+            (survivor, "sms", True),
+            (duplicate, "sms", False),  # later: the survivor takes it
+            (duplicate, "marketing_email", True),  # the survivor has none: it takes it
+            (survivor, "phone", True),
+        )
+        for c, purpose, granted in answers:
+            r = await client.post(
+                f"/v1/customers/{c['id']}/consents",
+                json={"purpose": purpose, "granted": granted, "source": "shop"},
+                headers=admin,
+            )
+            assert r.status_code == 201
+        before = len(await events(app, "customer.consent_changed"))
+        r = await client.post(
+            f"/v1/customers/{survivor['id']}/merge", json={"duplicate_id": duplicate["id"]}, headers=admin
+        )
+        assert r.status_code == 200, r.text
+        announced = [e for e in await events(app) if e["type"] in ("customer.consent_changed", "customer.merged")]
+        tail = [
+            (e["type"], e["subject"], e["data"].get("purpose"), e["data"].get("granted")) for e in announced[before:]
+        ]
+        assert tail == [
+            ("customer.consent_changed", survivor["id"], "marketing_email", True),
+            ("customer.consent_changed", survivor["id"], "sms", False),
+            ("customer.merged", survivor["id"], None, None),
+        ]

@@ -74,7 +74,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
         handlers={
             CustomerCreated.event_type: known_customers.on_customer_created,
             CustomerUpdated.event_type: known_customers.on_customer_updated,
-            CustomerMerged.event_type: known_customers.on_customer_merged,
+            CustomerMerged.event_type: chain(known_customers.on_customer_merged, campaign_consents.on_customer_merged),
             # The copy is marked erased first, so the memberships' check sees it.
             CustomerErased.event_type: chain(known_customers.on_customer_erased, campaign_consents.on_customer_erased),
             CustomerConsentChanged.event_type: campaign_consents.on_consent_changed,

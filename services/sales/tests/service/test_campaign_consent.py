@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tessera_sales.testing import Api
-from tessera_shared.events.contracts import CustomerConsentChanged, CustomerErased
+from tessera_shared.events.contracts import CustomerConsentChanged, CustomerErased, CustomerMerged
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -149,3 +149,22 @@ class TestConsentChanges:
         assert r.status_code == 200, r.text
         member = (await members(api, c))[str(cid)]
         assert (member["status"], member["status_reason"]) == ("suspended", "no_consent")
+
+    async def test_a_merge_moves_memberships_to_the_survivor_and_checks_its_consent(self, api: Api) -> None:
+        email, fair = await campaign(api, "email"), await campaign(api, "event")
+        survivor, merged = uuid.uuid4(), uuid.uuid4()
+        await api.consume(consent(merged, "marketing_email", True))
+        await api.consume(consent(survivor, "marketing_email", True))
+        await api.consume(consent(survivor, "sms", True))
+        assert (await add(api, email, ("customer", merged))).status_code == 200
+        assert (await add(api, email, ("customer", survivor))).status_code == 200
+        assert (await add(api, fair, ("customer", merged))).status_code == 200
+        # The customer service announces the answer the survivor takes over, then the merge.
+        await api.consume(consent(survivor, "marketing_email", False, T0 + timedelta(hours=1)))
+        event = CustomerMerged(survivor_id=survivor, merged_id=merged, actor="admin", merged_at=T0)
+        await api.consume(event)
+        await api.consume(event)
+        assert set(await members(api, email)) == {str(survivor)}
+        assert (await members(api, email))[str(survivor)]["status_reason"] == "consent_withdrawn"
+        member = (await members(api, fair))[str(survivor)]  # sms consent: still active
+        assert (member["status"], set(await members(api, fair))) == ("active", {str(survivor)})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +22,8 @@ from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
 from tessera_shared.db import utcnow
-from tessera_shared.events.contracts import CustomerMerged
+from tessera_shared.events.contracts import CustomerConsentChanged, CustomerMerged
+from tessera_shared.events.contracts.customer import ConsentPurpose
 from tessera_shared.outbox import publish
 
 FILL_IN = (
@@ -127,8 +129,10 @@ async def _recompute_status(
 
 
 async def _merge_consents(session: AsyncSession, survivor: Customer, duplicate: Customer) -> None:
+    """The later answer per purpose wins; each answer the survivor takes over is announced as its own
+    (customer.consent_changed at the answer's time, before customer.merged: docs/domain.md §10.4)."""
     theirs = (await session.scalars(select(Consent).where(col(Consent.customer_id) == duplicate.id))).all()
-    for consent in theirs:
+    for consent in sorted(theirs, key=lambda c: c.purpose):
         mine = await session.get(Consent, (survivor.id, consent.purpose))
         if mine is None:
             session.add(
@@ -148,6 +152,20 @@ async def _merge_consents(session: AsyncSession, survivor: Customer, duplicate: 
                 consent.recorded_at,
                 consent.recorded_by,
             )
+        else:
+            continue
+        await publish(
+            session,
+            CustomerConsentChanged(
+                customer_id=survivor.id,
+                purpose=cast(ConsentPurpose, consent.purpose),
+                granted=consent.granted,
+                source=consent.source,
+                actor=consent.recorded_by,
+                changed_at=consent.recorded_at,
+            ),
+            subject=survivor.id,
+        )
     await session.flush()
     await session.execute(delete(Consent).where(col(Consent.customer_id) == duplicate.id))
 

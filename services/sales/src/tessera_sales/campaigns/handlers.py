@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_sales.campaigns import service
 from tessera_shared.events import CloudEvent
-from tessera_shared.events.contracts import CustomerConsentChanged, CustomerErased
+from tessera_shared.events.contracts import CustomerConsentChanged, CustomerErased, CustomerMerged
 
 
 async def on_consent_changed(session: AsyncSession, event: CloudEvent, data: CustomerConsentChanged) -> None:
@@ -22,3 +22,9 @@ async def on_customer_erased(session: AsyncSession, event: CloudEvent, data: Cus
     suspended for good (reason ``customer_erased``)."""
     await service.withdraw_all_consents(session, data.customer_id, data.erased_at)
     await service.recheck_customer(session, data.customer_id)
+
+
+async def on_customer_merged(session: AsyncSession, event: CloudEvent, data: CustomerMerged) -> None:
+    """The merged customer's memberships move to the survivor and are checked against its consent."""
+    if data.merged_id != data.survivor_id:
+        await service.merge_members(session, data.merged_id, data.survivor_id)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -195,6 +195,39 @@ async def withdraw_all_consents(session: AsyncSession, customer_id: uuid.UUID, a
     for row in rows:
         row.granted, row.source, row.changed_at = False, "erasure", max(at, row.changed_at)
     await session.flush()
+
+
+async def merge_members(session: AsyncSession, merged_id: uuid.UUID, survivor_id: uuid.UUID) -> None:
+    """The merged customer's memberships become the survivor's (one per campaign: where the survivor is
+    a member already, its own row stays); its kept answers go (the customer service announces what the
+    survivor takes over), and the survivor's memberships are checked against its consent."""
+    rows = (
+        await session.scalars(
+            select(CampaignMember).where(
+                col(CampaignMember.member_type) == "customer", col(CampaignMember.member_id) == merged_id
+            )
+        )
+    ).all()
+    if rows:
+        theirs = set(
+            (
+                await session.scalars(
+                    select(col(CampaignMember.campaign_id)).where(
+                        col(CampaignMember.member_type) == "customer",
+                        col(CampaignMember.member_id) == survivor_id,
+                        col(CampaignMember.campaign_id).in_([r.campaign_id for r in rows]),
+                    )
+                )
+            ).all()
+        )
+        for row in rows:
+            if row.campaign_id in theirs:
+                await session.delete(row)
+            else:
+                row.member_id = survivor_id
+    await session.execute(delete(CustomerConsent).where(col(CustomerConsent.customer_id) == merged_id))
+    await session.flush()
+    await recheck_customer(session, survivor_id)
 
 
 async def recheck_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
