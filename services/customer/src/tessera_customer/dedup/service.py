@@ -16,6 +16,8 @@ from tessera_customer.customers.repository import CustomerRepository
 from tessera_customer.lifecycle.rules import merged_status_steps
 from tessera_customer.lifecycle.service import transition
 from tessera_customer.loyalty.models import LoyaltyAccount, LoyaltyEntry
+from tessera_customer.loyalty.rules import level_for
+from tessera_customer.loyalty.service import settle_level
 from tessera_customer.privacy.models import Consent, ConsentRecord
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
@@ -69,7 +71,7 @@ async def merge(
             update(model).where(col(model.customer_id) == duplicate.id).values(customer_id=survivor.id)
         )
     await _merge_consents(session, survivor, duplicate)
-    await _merge_loyalty(session, survivor, duplicate)
+    await _merge_loyalty(session, settings, survivor, duplicate)
     await _merge_signals(session, survivor, duplicate)
     await CustomerRepository(session).set_tags(survivor.id, survivor.tags)
     await CustomerRepository(session).set_tags(duplicate.id, [])
@@ -170,21 +172,25 @@ async def _merge_consents(session: AsyncSession, survivor: Customer, duplicate: 
     await session.execute(delete(Consent).where(col(Consent.customer_id) == duplicate.id))
 
 
-async def _merge_loyalty(session: AsyncSession, survivor: Customer, duplicate: Customer) -> None:
+async def _merge_loyalty(
+    session: AsyncSession, settings: CustomerSettings, survivor: Customer, duplicate: Customer
+) -> None:
     theirs = await session.get(LoyaltyAccount, duplicate.id)
     if theirs is None:
         return
     mine = await session.get(LoyaltyAccount, survivor.id)
     if mine is None:
-        session.add(
-            LoyaltyAccount(
-                customer_id=survivor.id, balance=theirs.balance, earned_total=theirs.earned_total, level=theirs.level
-            )
+        # Starts at the first level: the survivor's level, as billing knows it, is then announced below.
+        first = level_for(0, settings.loyalty_levels)[0]
+        mine = LoyaltyAccount(
+            customer_id=survivor.id, balance=theirs.balance, earned_total=theirs.earned_total, level=first
         )
+        session.add(mine)
     else:
         mine.balance += theirs.balance
         mine.earned_total += theirs.earned_total
         mine.version += 1
+    await settle_level(session, settings, mine)  # the combined earned total may reach a higher level
     await session.delete(theirs)
 
 

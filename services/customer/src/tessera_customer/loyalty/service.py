@@ -16,7 +16,9 @@ from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
 from tessera_shared.db import affected_rows, utcnow
 from tessera_shared.errors import Conflict
+from tessera_shared.events.contracts import LoyaltyLevelChanged
 from tessera_shared.http.pagination import PageParams, paginate
+from tessera_shared.outbox import publish
 
 
 async def account_of(
@@ -66,7 +68,7 @@ async def earn_points(
     account = await account_of(session, settings, customer_id, for_update=True)
     account.balance += points
     account.earned_total += points
-    account.level = level_for(account.earned_total, settings.loyalty_levels)[0]
+    await settle_level(session, settings, account)
     account.version += 1
     account.updated_at = utcnow()
     session.add(
@@ -81,6 +83,27 @@ async def earn_points(
         )
     )
     return points
+
+
+async def settle_level(session: AsyncSession, settings: CustomerSettings, account: LoyaltyAccount) -> None:
+    """Give the account the level its earned total reaches; a move is announced (``loyalty.level_changed``)
+    so billing discounts the customer's next invoices from won deals by the new rate (docs/domain.md §10.5)."""
+    level, discount = level_for(account.earned_total, settings.loyalty_levels)
+    if level == account.level:
+        return
+    before, account.level = account.level, level
+    await publish(
+        session,
+        LoyaltyLevelChanged(
+            customer_id=account.customer_id,
+            from_level=before,
+            to_level=level,
+            discount_percent=discount,
+            earned_total=account.earned_total,
+            changed_at=utcnow(),
+        ),
+        subject=account.customer_id,
+    )
 
 
 async def redeem_points(
@@ -120,3 +143,73 @@ async def redeem_points(
     )
     timeline.record(session, customer_id, "loyalty.redeemed", f"{points} points redeemed: {reason}")
     return account
+
+
+async def redeem_for_invoice(
+    session: AsyncSession,
+    settings: CustomerSettings,
+    customer_id: uuid.UUID,
+    *,
+    request_id: uuid.UUID,
+    number: str,
+    points: int,
+) -> tuple[bool, int]:
+    """Billing's request to pay invoice ``number`` with points: (redeemed, balance after).
+
+    Once per request (the entry's ref ``loyalty-payment:<request>`` is unique); a short balance
+    redeems nothing and is answered as a refusal, never a partial redemption."""
+    ref = f"loyalty-payment:{request_id}"
+    account = await account_of(session, settings, customer_id, for_update=True)
+    if await session.scalar(select(col(LoyaltyEntry.id)).where(col(LoyaltyEntry.ref) == ref)) is not None:
+        return True, account.balance
+    after = balance_after_redemption(account.balance, points)
+    if after is None:
+        return False, account.balance
+    account.balance = after
+    account.version += 1
+    account.updated_at = utcnow()
+    session.add(
+        LoyaltyEntry(
+            customer_id=customer_id,
+            kind="redeem",
+            points=-points,
+            balance_after=after,
+            reason=f"paid towards invoice {number}",
+            ref=ref,
+            actor="billing",
+        )
+    )
+    return True, after
+
+
+async def restore_points(
+    session: AsyncSession,
+    settings: CustomerSettings,
+    customer_id: uuid.UUID,
+    *,
+    request_id: uuid.UUID,
+    number: str,
+    points: int,
+    reason: str,
+) -> int:
+    """Give back the points of a loyalty payment billing reversed, once (ref ``loyalty-reversal:<request>``);
+    the earned total, and so the level, does not change. Returns the points given back."""
+    ref = f"loyalty-reversal:{request_id}"
+    if await session.scalar(select(col(LoyaltyEntry.id)).where(col(LoyaltyEntry.ref) == ref)) is not None:
+        return 0
+    account = await account_of(session, settings, customer_id, for_update=True)
+    account.balance += points
+    account.version += 1
+    account.updated_at = utcnow()
+    session.add(
+        LoyaltyEntry(
+            customer_id=customer_id,
+            kind="restore",
+            points=points,
+            balance_after=account.balance,
+            reason=f"invoice {number}: payment reversed ({reason})"[:300],
+            ref=ref,
+            actor="billing",
+        )
+    )
+    return points

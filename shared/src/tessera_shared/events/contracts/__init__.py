@@ -11,6 +11,8 @@ from tessera_shared.events.contracts.billing import (
     InvoiceOverdue,
     InvoicePaid,
     InvoiceWrittenOff,
+    LoyaltyPaymentRequested,
+    LoyaltyPaymentReversed,
     PaymentReceived,
 )
 from tessera_shared.events.contracts.customer import (
@@ -21,6 +23,9 @@ from tessera_shared.events.contracts.customer import (
     CustomerStatusChanged,
     CustomerTierChanged,
     CustomerUpdated,
+    LoyaltyLevelChanged,
+    LoyaltyPointsRedeemed,
+    LoyaltyRedemptionRefused,
 )
 from tessera_shared.events.contracts.sales import (
     ActivityDue,
@@ -69,6 +74,11 @@ __all__ = [
     "LeadConverted",
     "LeadCreated",
     "LineItem",
+    "LoyaltyLevelChanged",
+    "LoyaltyPaymentRequested",
+    "LoyaltyPaymentReversed",
+    "LoyaltyPointsRedeemed",
+    "LoyaltyRedemptionRefused",
     "PaymentReceived",
     "SlaBreached",
     "SurveyAnswered",

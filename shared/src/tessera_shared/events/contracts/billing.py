@@ -117,3 +117,38 @@ class InvoiceWrittenOff(BillingEvent):
     requested_by: str
     approved_by: str
     written_off_at: datetime
+
+class LoyaltyPaymentRequested(BillingEvent):
+    """A clerk asked to pay part of an invoice with the customer's points (docs/domain.md §10.5); the
+    customer service answers ``loyalty.points_redeemed`` or ``loyalty.redemption_refused``."""
+
+    event_type: ClassVar[str] = "loyalty.payment_requested"
+
+    request_id: uuid.UUID
+    customer_id: uuid.UUID
+    invoice_id: uuid.UUID
+    number: str
+    points: int = Field(gt=0)
+    # What the points pay, at billing's conversion rate for the invoice's currency.
+    amount: Amount
+    currency: Currency
+    requested_by: str
+    requested_at: datetime
+
+
+class LoyaltyPaymentReversed(BillingEvent):
+    """Redeemed points that no longer pay anything: the customer service gives them back."""
+
+    event_type: ClassVar[str] = "loyalty.payment_reversed"
+
+    request_id: uuid.UUID
+    customer_id: uuid.UUID
+    invoice_id: uuid.UUID
+    number: str
+    points: int = Field(gt=0)
+    amount: Amount
+    currency: Currency
+    # invoice_voided: the invoice the points paid was voided; invoice_not_open: by the time the
+    # points were redeemed the invoice no longer had that much open.
+    reason: Literal["invoice_voided", "invoice_not_open"]
+    reversed_at: datetime

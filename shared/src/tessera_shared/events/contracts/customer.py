@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from tessera_shared.events.contracts.types import Amount, Currency
+from tessera_shared.events.contracts.types import Amount, Currency, Rate
 from tessera_shared.events.envelope import EventData
 
 CustomerStatus = Literal["non_customer", "prospect", "first_time", "repeat", "loyal", "churned"]
@@ -104,3 +104,45 @@ class CustomerConsentChanged(CustomerEvent):
     source: str = Field(max_length=100)
     actor: str | None = None
     changed_at: datetime
+
+
+class LoyaltyLevelChanged(CustomerEvent):
+    """The member level reached by the points earned moved (docs/domain.md §10.5): billing takes
+    ``discount_percent`` off the invoices it makes from won deals."""
+
+    event_type: ClassVar[str] = "loyalty.level_changed"
+
+    customer_id: uuid.UUID
+    from_level: str | None = Field(default=None, max_length=20)
+    to_level: str = Field(max_length=20)
+    discount_percent: Rate
+    earned_total: int = Field(ge=0)
+    changed_at: datetime
+
+
+class LoyaltyPointsRedeemed(CustomerEvent):
+    """The answer to billing's ``loyalty.payment_requested``: the points are off the balance, billing
+    records the payment."""
+
+    event_type: ClassVar[str] = "loyalty.points_redeemed"
+
+    request_id: uuid.UUID
+    customer_id: uuid.UUID
+    invoice_id: uuid.UUID
+    points: int = Field(gt=0)
+    balance: int = Field(ge=0)
+    redeemed_at: datetime
+
+
+class LoyaltyRedemptionRefused(CustomerEvent):
+    """The answer to billing's ``loyalty.payment_requested`` when the balance is short: nothing is paid."""
+
+    event_type: ClassVar[str] = "loyalty.redemption_refused"
+
+    request_id: uuid.UUID
+    customer_id: uuid.UUID
+    invoice_id: uuid.UUID
+    points: int = Field(gt=0)
+    balance: int = Field(ge=0)
+    reason: Literal["insufficient-points"]
+    refused_at: datetime
