@@ -258,3 +258,29 @@ class TestRS256:
     async def test_hs256_publishes_no_keys(self, gateway) -> None:
         _, client = gateway
         assert (await client.get("/.well-known/jwks.json")).json() == {"keys": []}
+
+
+@pytest.mark.sqlite
+async def test_logout_and_revoke_are_listed_in_the_feed_and_refused(gateway) -> None:
+    """Logout (204), RFC 7009 revoke (200) and the revocations feed, on both databases."""
+    app, client = gateway
+
+    async def login() -> dict[str, str]:
+        r = await client.post("/auth/token", data={"grant_type": "password", "username": "rep1", "password": "local"})
+        assert r.status_code == 200, r.text
+        body: dict[str, str] = r.json()
+        return body
+
+    first, second = await login(), await login()
+    assert (
+        await client.post("/auth/logout", headers={"Authorization": f"Bearer {first['access_token']}"})
+    ).status_code == 204
+    r = await client.post("/auth/revoke", data={"token": second["access_token"], "token_type_hint": "access_token"})
+    assert r.status_code == 200
+    feed = await client.get("/auth/revocations")
+    assert feed.status_code == 200
+    listed = {item["jti"] for item in feed.json()["items"]}
+    for token in (first, second):
+        assert app.state.token_codec.verify(token["access_token"]).jti in listed
+    r = await client.get("/auth/revocations", params={"since": "2026-01-01T00:00:00"})
+    assert (r.status_code, r.json()["errors"][0]["field"]) == (422, "since")

@@ -27,6 +27,7 @@ from tessera_gateway.models import RevokedToken
 from tessera_shared.auth import ALL_ROLES, Principal, public, require_roles
 from tessera_shared.db import read_session, utcnow
 from tessera_shared.deps import SessionDep
+from tessera_shared.errors import InvalidInput
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.inputs import IsoDatetime
 from tessera_shared.revocation import RevocationPoller
@@ -128,19 +129,7 @@ async def revocations(
     since: Annotated[IsoDatetime | None, Query(description="RFC 3339; only what was revoked from then on")] = None,
 ) -> RevocationFeedOut:
     if since is not None and since.tzinfo is None:
-        raise Problem(
-            422,
-            "invalid input: since",
-            slug="validation-error",
-            errors=[
-                {
-                    "field": "since",
-                    "location": "query",
-                    "type": "value_error",
-                    "message": "must carry a time zone (e.g. 2026-01-01T00:00:00Z)",
-                }
-            ],
-        )
+        raise InvalidInput("since", "must carry a time zone (e.g. 2026-01-01T00:00:00Z)", "query")
     now = utcnow()
     async with read_session(request.app.state.runtime.sessions) as session:
         items = await _revoked_since(session, since, now)
