@@ -18,6 +18,7 @@ from tessera_shared.events import build_event
 from tessera_shared.events.contracts import CustomerCreated, DealWon, LineItem, TicketClosed, TicketOpened
 from tessera_shared.events.envelope import EventData
 from tessera_shared.infra_tables import outbox
+from tessera_shared.testing.customers import StubCustomers
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of
 
@@ -35,7 +36,10 @@ async def make_app(databases: DatabaseFactory, backend: str, **overrides: Any) -
         "default_currency": "EUR",
         **overrides,
     }
-    return billing_main.create_app(BillingSettings(**settings))
+    app = billing_main.create_app(BillingSettings(**settings))
+    # Without the customer service: every id is a live customer (tests of §10.2 mark it otherwise).
+    app.state.customer_directory = StubCustomers()
+    return app
 
 
 def clerk(app: FastAPI, name: str = "clerk") -> dict[str, str]:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from tessera_billing.money import has_valid_precision, quantize
 from tessera_billing.settings import BillingSettings
 from tessera_shared.auth import Role
+from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.decimals import MoneyIn, PositiveMoneyIn
 from tessera_shared.errors import InvalidInput
 from tessera_shared.http.inputs import Trim
@@ -28,6 +29,15 @@ def _settings(request: Request) -> BillingSettings:
 
 
 SettingsDep = Annotated[BillingSettings, Depends(_settings)]
+
+
+def _customer_directory(request: Request) -> CustomerDirectory:
+    directory: CustomerDirectory = request.app.state.customer_directory
+    return directory
+
+
+# The customer service, as the known-customer read-through reaches it (docs/domain.md §10.2).
+CustomerDirectoryDep = Annotated[CustomerDirectory, Depends(_customer_directory)]
 
 
 def today() -> date:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from tessera_billing import all_models as _all_models  # noqa: F401 - registers every table
@@ -11,7 +13,7 @@ from tessera_billing.credit.router import router as credit_router
 from tessera_billing.dunning.handlers import on_ticket_closed, on_ticket_opened
 from tessera_billing.dunning.router import router as dunning_router
 from tessera_billing.dunning.service import run_overdue
-from tessera_billing.invoices.handlers import deal_won_handler
+from tessera_billing.invoices.handlers import deal_won_handler, parked_deal_wins
 from tessera_billing.invoices.router import router as invoices_router
 from tessera_billing.known_customers import handlers as known_customers
 from tessera_billing.models import metadata
@@ -21,6 +23,7 @@ from tessera_billing.reports.router import router as reports_router
 from tessera_billing.settings import BillingSettings
 from tessera_billing.writeoffs.router import router as writeoffs_router
 from tessera_shared.app import ServiceSpec, create_service_app
+from tessera_shared.customer_directory import HttpCustomerDirectory
 from tessera_shared.events.contracts import (
     CustomerCreated,
     CustomerErased,
@@ -50,7 +53,7 @@ def spec(settings: BillingSettings) -> ServiceSpec:
         ],
         migrations=Path(__file__).parent / "migrations",
         handlers={
-            CustomerCreated.event_type: known_customers.created_handler(settings),
+            CustomerCreated.event_type: known_customers.created_handler(settings, parked_deal_wins(settings)),
             CustomerUpdated.event_type: known_customers.on_customer_updated,
             CustomerMerged.event_type: known_customers.on_customer_merged,
             CustomerErased.event_type: known_customers.on_customer_erased,
@@ -69,6 +72,11 @@ def spec(settings: BillingSettings) -> ServiceSpec:
     )
 
 
-def create_app(settings: BillingSettings | None = None) -> FastAPI:
+def create_app(
+    settings: BillingSettings | None = None, *, mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None
+) -> FastAPI:
+    """``mounts`` routes upstream URLs (customer service, gateway) to in-process apps in tests."""
     settings = settings or BillingSettings()
-    return create_service_app(spec(settings), settings)
+    app = create_service_app(spec(settings), settings)
+    app.state.customer_directory = HttpCustomerDirectory(settings, mounts)
+    return app

@@ -3,15 +3,19 @@ from decimal import Decimal
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from tessera_shared.customer_directory import CustomerServiceSettings
 from tessera_shared.settings import ServiceSettings
 
 
-class BillingSettings(ServiceSettings):
+class BillingSettings(ServiceSettings, CustomerServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TESSERA_BILLING_", extra="ignore", frozen=True)
 
     service_name: str = "billing"
     port: int = 8004
     database_url: str = "sqlite+aiosqlite:///./.data/billing.db"
+    # An invoice or a payment naming a customer not known here reads it through the customer
+    # service with this client's credential (customer_url, client_secret: shared fields; §10.2).
+    client_id: str = "svc-billing"
 
     # The credit profile a new customer gets until finance sets one.
     default_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")

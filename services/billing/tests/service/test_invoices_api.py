@@ -184,8 +184,13 @@ class TestDealWon:
             )
         ]
         won = deal_won(cid, deal_id=deal_id, items=items, payment_terms_days=14)
-        await deliver(app, won, cid)
-        await deliver(app, won, cid)  # re-announced under a new event id
+        await deliver(app, won, cid)  # before its customer.created: parked, no invoice (§10.2)
+        await deliver(app, won, cid)  # re-announced under a new event id: still one parked win
+        r = await client.get("/v1/invoices", params={"deal_id": str(deal_id)}, headers=clerk(app))
+        assert r.json()["items"] == []
+        await deliver(app, customer_created(cid), cid)  # the customer arrives: its parked win is invoiced
+        await deliver(app, customer_created(cid), cid)  # a redelivery finds the park empty
+        await deliver(app, won, cid)  # re-announced once invoiced: nothing more
         r = await client.get("/v1/invoices", params={"deal_id": str(deal_id)}, headers=clerk(app))
         [inv] = r.json()["items"]
         assert (inv["status"], inv["total"], inv["issue_date"], inv["due_date"]) == (

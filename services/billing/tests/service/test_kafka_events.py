@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from decimal import Decimal
 
-from billing_helpers import clerk, closed, deal_won, dispute, run
+from billing_helpers import clerk, closed, customer_created, deal_won, dispute, run
 from fastapi import FastAPI
 
 import tessera_billing.main as billing_main
@@ -49,19 +49,21 @@ async def test_deal_won_twice_and_dispute_over_kafka(databases, backend, kafka_b
     async with running(app) as client:
         await producer.start()
         try:
+            await send("crm.customer", customer_created(customer_id))  # billing invoices known customers only
+            await consumed(app, 1)
             won = build_event(deal_won(customer_id), subject=customer_id)
             for _ in range(2):  # the same event delivered twice
                 await producer.send_and_wait(f"{namespace}crm.sales", won.to_json(), key=str(customer_id).encode())
-            await consumed(app, 2)
-            assert (app.state.runtime.consumer.applied, app.state.runtime.consumer.duplicates) == (1, 1)
+            await consumed(app, 3)
+            assert (app.state.runtime.consumer.applied, app.state.runtime.consumer.duplicates) == (2, 1)
             r = await client.get("/v1/invoices", params={"customer_id": str(customer_id)}, headers=clerk(app))
             [invoice] = r.json()["items"]  # due 2026-03-31
             ticket = uuid.uuid4()
             await send("crm.service-desk", dispute(ticket, customer_id, invoice["id"]))
-            await consumed(app, 3)
+            await consumed(app, 4)
             assert (await run(app, client, "2026-04-20"))["dunning_steps"] == 0
             await send("crm.service-desk", closed(ticket, customer_id, invoice["id"]))
-            await consumed(app, 4)
+            await consumed(app, 5)
             assert (await run(app, client, "2026-04-21"))["dunning_steps"] == 1
         finally:
             await producer.stop()

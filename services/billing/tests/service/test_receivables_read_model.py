@@ -93,6 +93,7 @@ async def random_movements(app: FastAPI, client: httpx.AsyncClient, rng: random.
     customers = [uuid.uuid4() for _ in range(4)]
     invoices: list[str] = []
     done: set[str] = set()
+    erased: set[uuid.UUID] = set()  # no new invoice names an erased customer (docs/domain.md §10.2)
 
     def day() -> str:
         return (START + timedelta(days=rng.randrange(150))).isoformat()
@@ -101,10 +102,13 @@ async def random_movements(app: FastAPI, client: httpx.AsyncClient, rng: random.
         move = rng.choice(["issue"] * 4 + ["pay"] * 3 + ["pay_customer", "write_off", "void", "merge", "erase"])
         cid = rng.choice(customers)
         if move == "issue" or not invoices:
+            live = [c for c in customers if c not in erased]
+            if not live:
+                continue
             inv = await issued_invoice(
                 app,
                 client,
-                cid,
+                cid if cid not in erased else live[0],
                 f"{rng.randrange(1, 500)}.{rng.randrange(100):02d}",
                 issue_date=date.fromisoformat(day()),
                 terms=rng.choice([0, 14, 30]),
@@ -151,6 +155,7 @@ async def random_movements(app: FastAPI, client: httpx.AsyncClient, rng: random.
                 )
         else:
             await deliver(app, CustomerErased(customer_id=cid, requested_by="dpo", erased_at=datetime.now(UTC)), cid)
+            erased.add(cid)
             ok = True
         if ok:
             done.add(move)

@@ -8,14 +8,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_billing.credit.rules import credit_check
 from tessera_billing.credit.service import exposure, get_or_create_profile
+from tessera_billing.invoices.pending import park, take_parked
 from tessera_billing.invoices.repository import InvoiceRepository
 from tessera_billing.invoices.service import LineSpec, create_invoice, issue_invoice
+from tessera_billing.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_billing.money import quantize
 from tessera_billing.settings import BillingSettings
 from tessera_shared.consumer import Handler
 from tessera_shared.db import utcnow
 from tessera_shared.events import CloudEvent
-from tessera_shared.events.contracts import CreditLimitExceeded, DealWon
+from tessera_shared.events.contracts import CreditLimitExceeded, CustomerCreated, DealWon
+from tessera_shared.known_customers import CreatedWork
 from tessera_shared.outbox import publish
 
 
@@ -40,6 +43,14 @@ def deal_won_handler(settings: BillingSettings) -> Handler[DealWon]:
         # The inbox dedupes deliveries; this (and the unique deal_id) dedupes re-announcements.
         if await InvoiceRepository(session).by_deal(data.deal_id) is not None:
             return
+        # Known customers only (docs/domain.md §10.2): a win for a customer not announced here yet
+        # is parked, and invoiced when its customer.created arrives (``parked_deal_wins``).
+        found = await KNOWN_CUSTOMERS.known(session, data.customer_id)
+        if found.unknown:
+            await park(session, data)
+            return
+        if found.merged and found.survivor_id is not None:
+            data = data.model_copy(update={"customer_id": found.survivor_id})  # the merge re-pointed the rest
         profile = await get_or_create_profile(session, data.customer_id, settings)
         issue_date = data.won_at.date()
         invoice = await create_invoice(
@@ -75,3 +86,16 @@ def deal_won_handler(settings: BillingSettings) -> Handler[DealWon]:
             await issue_invoice(session, settings, invoice, issue_date=issue_date)
 
     return on_deal_won
+
+
+def parked_deal_wins(settings: BillingSettings) -> CreatedWork:
+    """customer.created's further work: the customers' parked deal.won facts become their invoices,
+    in the same transaction (a redelivered customer.created finds the park empty)."""
+    on_deal_won = deal_won_handler(settings)
+
+    async def drain(session: AsyncSession, events: list[tuple[CloudEvent, CustomerCreated]]) -> None:
+        by_customer = {data.customer_id: event for event, data in events}
+        for won in await take_parked(session, list(by_customer)):
+            await on_deal_won(session, by_customer[won.customer_id], won)
+
+    return drain

@@ -5,12 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from tessera_billing.api import INVOICE_READERS, SettingsDep, today
+from tessera_billing.api import INVOICE_READERS, CustomerDirectoryDep, SettingsDep, today
 from tessera_billing.invoices.models import Invoice, InvoiceLine
 from tessera_billing.invoices.repository import InvoiceRepository
 from tessera_billing.invoices.rules import InvoiceStatus
 from tessera_billing.invoices.schemas import InvoiceCreate, InvoiceDetail, InvoiceIssue, InvoiceOut, LineOut
 from tessera_billing.invoices.service import LineSpec, create_invoice, issue_invoice, settle_from_credit, void_invoice
+from tessera_billing.known_customers.rule import require_customer
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.errors import NotFound
@@ -61,10 +62,12 @@ async def create(
     session: SessionDep,
     idem: IdempotencyDep,
     settings: SettingsDep,
+    directory: CustomerDirectoryDep,
     principal: Annotated[Principal, require_roles(*ISSUERS)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
         return replayed
+    await require_customer(session, body.customer_id, directory)
     invoice = await create_invoice(
         session,
         settings,

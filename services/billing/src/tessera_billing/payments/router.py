@@ -5,8 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from tessera_billing.api import check_precision, today
+from tessera_billing.api import CustomerDirectoryDep, check_precision, today
 from tessera_billing.invoices.repository import InvoiceRepository
+from tessera_billing.known_customers.rule import require_customer
 from tessera_billing.money import quantize
 from tessera_billing.payments import rules
 from tessera_billing.payments.models import Payment
@@ -56,6 +57,7 @@ async def create_payment(
     body: PaymentCreate,
     session: SessionDep,
     idem: IdempotencyDep,
+    directory: CustomerDirectoryDep,
     principal: Annotated[Principal, require_roles(*RECORDERS)],
 ) -> Response:
     if (replayed := await idem.begin(body)) is not None:
@@ -78,6 +80,7 @@ async def create_payment(
         customer_id, invoices = invoice.customer_id, {invoice.id: invoice}
     elif body.customer_id is not None:
         customer_id = body.customer_id
+        await require_customer(session, customer_id, directory)
         candidates = await open_items(session, customer_id, body.currency)
         requested = [rules.Allocation(a.invoice_id, a.amount) for a in body.allocations or []]
         for n, alloc in enumerate(requested):
