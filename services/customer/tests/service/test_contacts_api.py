@@ -32,6 +32,12 @@ class TestContacts:
         assert (contact["email"], contact["buying_role"]) == ("grace@acme.io", "decision_maker")
         listed = (await client.get(url, headers=bearer(app, "agent", "support_agent"))).json()
         assert [c["id"] for c in listed["items"]] == [contact["id"]]
+        one = await client.get(f"{url}/{contact['id']}", headers=bearer(app, "agent", "support_agent"))
+        assert (one.status_code, one.json()["email"], one.headers["etag"]) == (
+            200,
+            "grace@acme.io",
+            f'"{contact["id"]}.1"',
+        )
         r = await client.patch(
             f"{url}/{contact['id']}",
             json={"buying_role": "influencer"},

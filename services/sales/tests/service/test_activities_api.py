@@ -81,6 +81,8 @@ class TestPatchActivity:
     async def test_complete_with_if_match(self, api: Api) -> None:
         activity = await log(api)
         url = f"/v1/activities/{activity['id']}"
+        read = await api.client.get(url, headers=api.rep1)
+        assert (read.status_code, read.json()["id"], read.json()["completed_at"]) == (200, activity["id"], None)
         r = await api.client.patch(
             url, json={"completed": True}, headers={**api.rep1, "If-Match": f'"{activity["id"]}.1"'}
         )

@@ -149,6 +149,7 @@ class TestRoi:
         assert (body["attributed_leads"], body["attributed_deals"], body["won_deals"]) == (1, 1, 0)
         assert body["by_currency"] == [{"currency": "EUR", "cost": "1000.00", "collected": "1500.00", "roi": "0.5000"}]
 
+    @pytest.mark.sqlite
     async def test_cost_errors(self, api: Api) -> None:
         c = await campaign(api)
         url = f"/v1/campaigns/{c['id']}/costs"
@@ -158,4 +159,8 @@ class TestRoi:
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "amount"
         r = await api.client.post(f"/v1/campaigns/{uuid.uuid4()}/costs", json=body, headers=api.manager)
         assert r.status_code == 404
+        assert (await api.client.post(url, json=body, headers=api.manager)).status_code == 201
+        costs = await api.client.get(url, headers=api.rep1)
+        assert costs.status_code == 200, costs.text
+        assert [(c["description"], c["amount"]) for c in costs.json()["items"]] == [("Ads", "10.00")]
         assert (await api.client.get(f"/v1/campaigns/{uuid.uuid4()}/roi", headers=api.manager)).status_code == 404

@@ -61,6 +61,8 @@ class TestPolicies:
         assert detail["sla"]["resolution"]["target_minutes"] == 240
         assert detail["sla"]["business_hours"] is False
         url = f"/v1/sla-policies/{created['id']}"
+        read = await client.get(url, headers=agent(app))
+        assert (read.status_code, read.json()["id"], read.json()["version"]) == (200, created["id"], 1)
         r = await client.patch(url, json={"resolution_minutes": 300}, headers={**admin(app), "If-Match": '"x.1"'})
         assert r.status_code == 412
         r = await client.patch(url, json={"resolution_minutes": 300}, headers=admin(app))

@@ -19,6 +19,7 @@ async def closed_survey(client: httpx.AsyncClient, app: FastAPI) -> tuple[str, s
 
 
 class TestGetSurvey:
+    @pytest.mark.sqlite
     async def test_with_token_no_bearer_needed(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         sid, token = await closed_survey(client, app)
         r = await client.get(f"/v1/surveys/{sid}", params={"token": token})
