@@ -11,6 +11,7 @@ from decimal import Decimal
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from services.customer.tests.helpers import NOW, create, deal_lost, deliver, overdue
 from tessera_customer.value.models import CustomerSignals
@@ -20,6 +21,7 @@ from tessera_shared.events.contracts import (
     DealStageChanged,
     InvoiceWrittenOff,
 )
+from tessera_shared.infra_tables import outbox
 from tessera_shared.testing.plugin import bearer, running
 
 
@@ -120,8 +122,10 @@ async def test_a_written_off_invoice_leaves_the_overdue_signal(app: FastAPI) -> 
 
 async def test_an_erased_customers_later_facts_carry_no_text(app: FastAPI) -> None:
     async with running(app) as client:
-        c = await create(client, app)
+        c = await create(client, app, name="Ada secretive")
         await deliver(app, deal_lost(c["id"], reason="Ada's secret reason"))
+        async with app.state.runtime.sessions() as s, s.begin():
+            await s.execute(outbox.update().values(sent_at=NOW))  # the relay has sent them
         r = await client.post(
             f"/v1/customers/{c['id']}/erase", json={"reason": "art. 17 request"}, headers=bearer(app, "a", "admin")
         )
@@ -136,3 +140,6 @@ async def test_an_erased_customers_later_facts_carry_no_text(app: FastAPI) -> No
         async with app.state.runtime.sessions() as s:
             signals = await s.get(CustomerSignals, uuid.UUID(c["id"]))
         assert signals is not None and signals.lost_deals == 2 and signals.lost_reasons == {"[erased]": 2}
+        async with app.state.runtime.sessions() as s:
+            envelopes = (await s.scalars(select(outbox.c.envelope))).all()
+        assert envelopes and not any("secret" in e for e in envelopes)  # customer.created's copy is gone

@@ -7,7 +7,7 @@ the columns a person's name, a note or a quoted message can land in."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import JSON, MetaData, String
@@ -61,17 +61,29 @@ def unaccounted(
     not_personal: Mapping[str, frozenset[str]],
     by_hooks: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, set[str]]:
-    """The text columns of the tables holding customer data neither scrubbed (by a scrub or a
-    declared hook) nor declared non-personal; also the declarations that name no text column (a
-    stale declaration hides nothing)."""
-    scrubbed = scrubbed_columns(known)
+    """The text columns of the tables holding customer data neither scrubbed (by ``known``'s scrubs
+    or a declared hook) nor declared non-personal; also the declarations that name no text column
+    (a stale declaration hides nothing)."""
+    return uncovered(metadata, scrubbed_columns(known), not_personal, by_hooks)
+
+
+def uncovered(
+    metadata: MetaData,
+    scrubbed: Mapping[str, Iterable[str]],
+    not_personal: Mapping[str, frozenset[str]],
+    by_hooks: Mapping[str, frozenset[str]] | None = None,
+    *,
+    also: Iterable[str] = (),
+) -> dict[str, set[str]]:
+    """``unaccounted`` for an erasure declared as columns per table (``scrubbed``); ``also`` names
+    further tables holding customer data (the customer service's own ``customers``)."""
     missing: dict[str, set[str]] = {}
     columns = text_columns(metadata)
-    about_customers = customer_tables(metadata)
+    about_customers = customer_tables(metadata) | set(also)
     for table, names in columns.items():
         if table not in about_customers:
             continue
-        covered = scrubbed.get(table, set()) | set(not_personal.get(table, ())) | set((by_hooks or {}).get(table, ()))
+        covered = set(scrubbed.get(table, ())) | set(not_personal.get(table, ())) | set((by_hooks or {}).get(table, ()))
         if left := names - covered:
             missing[table] = left
     for declared in (not_personal, by_hooks or {}):  # scrubs may also clear non-text columns (ids)

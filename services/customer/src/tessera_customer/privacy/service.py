@@ -224,3 +224,68 @@ async def erase(session: AsyncSession, customer: Customer, *, actor: str, reason
         occurred_at=now,
         data={"requested_by": actor, "reason": reason},
     )
+
+
+# What ``erase`` blanks, per table (contacts and tags are deleted), and the text columns of the
+# customer's tables that hold nothing personal (codes, states, staff ids, keys, proofs of consent);
+# a unit test holds the two against the models, so a new text column is one or the other
+# (docs/domain.md §10.3).
+ERASED_COLUMNS: dict[str, frozenset[str]] = {
+    "customers": frozenset(
+        {
+            "name",
+            "name_key",
+            "email",
+            "phone",
+            "external_id",
+            "gender",
+            "age_band",
+            "occupation",
+            "education",
+            "region",
+            "city",
+            "climate_zone",
+            "lifestyle",
+            "social_status",
+            "tags",
+            "channels",
+            "custom_attributes",
+            "preferences",
+        }
+    ),
+    "contacts": frozenset({"name", "title", "department", "email", "phone", "buying_role"}),
+    "customer_tags": frozenset({"tag"}),
+    "timeline_entries": frozenset({"summary", "data"}),
+    "status_changes": frozenset({"note"}),
+    "loyalty_entries": frozenset({"reason"}),
+    "customer_signals": frozenset({"lost_reasons"}),
+}
+NOT_PERSONAL: dict[str, frozenset[str]] = {
+    "customers": frozenset(
+        {
+            "kind",
+            "owner_id",
+            "status",
+            "country",
+            "relation",
+            "relationship_type",
+            "lifecycle_stage",
+            "tier",
+            "lifetime_values",
+            "rfm_segment",
+            "frequency_class",
+        }
+    ),
+    "access_log": frozenset({"principal", "action"}),
+    # Kept as the proof of what the customer answered (§1.12, §10.4).
+    "consents": frozenset({"purpose", "source", "recorded_by"}),
+    "consent_records": frozenset({"purpose", "source", "recorded_by"}),
+    "customer_signals": frozenset({"open_tickets", "escalated_tickets", "overdue_invoices"}),
+    "loyalty_accounts": frozenset({"level"}),
+    "loyalty_entries": frozenset({"kind", "ref", "actor"}),
+    "payment_facts": frozenset({"currency"}),
+    "purchases": frozenset({"key", "source", "currency"}),
+    "status_changes": frozenset({"from_status", "to_status", "reason", "actor"}),
+    "tier_changes": frozenset({"from_tier", "to_tier"}),
+    "timeline_entries": frozenset({"kind", "source", "ref_id", "event_id"}),
+}
