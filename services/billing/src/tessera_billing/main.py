@@ -18,6 +18,7 @@ from tessera_billing.invoices.router import router as invoices_router
 from tessera_billing.known_customers import handlers as known_customers
 from tessera_billing.models import metadata
 from tessera_billing.payments.router import router as payments_router
+from tessera_billing.rates.router import router as rates_router
 from tessera_billing.receivables.router import router as receivables_router
 from tessera_billing.reports.router import router as reports_router
 from tessera_billing.settings import BillingSettings
@@ -47,6 +48,7 @@ def spec(settings: BillingSettings) -> ServiceSpec:
             invoices_router,
             payments_router,
             credit_router,
+            rates_router,
             reports_router,
             writeoffs_router,
             receivables_router,

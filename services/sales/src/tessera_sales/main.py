@@ -29,12 +29,14 @@ from tessera_shared.consumer import Handler
 from tessera_shared.customer_directory import HttpCustomerDirectory
 from tessera_shared.events import CloudEvent, EventData
 from tessera_shared.events.contracts import (
+    CreditExposureChanged,
     CustomerConsentChanged,
     CustomerCreated,
     CustomerErased,
     CustomerMerged,
     CustomerUpdated,
     DunningStep,
+    ExchangeRateSet,
     InvoiceOverdue,
     InvoicePaid,
     InvoiceWrittenOff,
@@ -84,6 +86,8 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
             InvoicePaid.event_type: credit.on_invoice_paid,
             InvoiceWrittenOff.event_type: credit.on_invoice_written_off,
             PaymentReceived.event_type: credit.on_payment_received,
+            CreditExposureChanged.event_type: credit.on_credit_exposure_changed,
+            ExchangeRateSet.event_type: credit.on_exchange_rate_set,
         },
         consumes=["customer", "billing"],
         jobs=[Job("activity-reminders", settings.reminder_interval_seconds, fire_reminders)],

@@ -16,7 +16,7 @@ import tessera_sales.main as sales_main
 from tessera_sales.settings import SalesSettings
 from tessera_shared.db import unit_of_work
 from tessera_shared.events import EventData, build_event
-from tessera_shared.events.contracts import InvoiceOverdue
+from tessera_shared.events.contracts import ExchangeRateSet, InvoiceOverdue
 from tessera_shared.infra_tables import outbox
 from tessera_shared.testing.plugin import bearer
 
@@ -106,6 +106,18 @@ class Api:
         envelope = build_event(data, subject=getattr(data, "customer_id", None) or uuid.uuid4())
         async with unit_of_work(self.app.state.runtime.sessions) as s:
             await handler(s, envelope, data)
+
+    async def rate(self, from_currency: str, to_currency: str, rate: str) -> None:
+        """Billing's exchange_rate.set consumed: 1 from_currency = rate to_currency (§10.1)."""
+        await self.consume(
+            ExchangeRateSet(
+                from_currency=from_currency,
+                to_currency=to_currency,
+                rate=Decimal(rate),
+                set_by="finance",
+                set_at=datetime.now(UTC),
+            )
+        )
 
 
 def sales_settings(url: str, **overrides: Any) -> SalesSettings:

@@ -41,6 +41,7 @@ async def test_open_deals_and_sums_per_currency_in_minor_units(api: Api) -> None
     await api.deal(customer_id=cid, amount="200.00", stage="negotiation")  # 80 %
     await api.deal(customer_id=cid, amount="12345", currency="JPY")  # prospecting, 10 %: 1234.5 -> 1235
     await api.deal(customer_id=cid, amount="1.234", currency="KWD", stage="qualification")  # 20 %: 0.2468
+    await api.rate("USD", "EUR", "0.9")  # a win in USD is checked against the EUR credit limit (§10.1)
     for amount, currency in (("300.00", "EUR"), ("50", "USD")):
         won = await api.deal(customer_id=cid, amount=amount, currency=currency)
         assert (await api.client.post(f"/v1/deals/{won['id']}/win", json={}, headers=api.rep1)).status_code == 200

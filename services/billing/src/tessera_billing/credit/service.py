@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,8 +13,12 @@ from sqlmodel import col
 from tessera_billing.credit.models import CreditProfile
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.invoices.rules import OPEN_STATUSES
+from tessera_billing.money import quantize
 from tessera_billing.settings import BillingSettings
 from tessera_shared.db import MoneySum, utcnow
+from tessera_shared.events.contracts import CreditExposureChanged, OpenBalance
+from tessera_shared.events.contracts.billing import ExposureReason, Rating
+from tessera_shared.outbox import publish
 
 
 async def get_or_create_profile(
@@ -33,6 +37,7 @@ async def get_or_create_profile(
         )
         session.add(profile)
         await session.flush()
+        await announce_exposure(session, customer_id, "profile_created")
     return profile
 
 
@@ -46,6 +51,50 @@ async def exposure(session: AsyncSession, customer_id: uuid.UUID, currency: str)
         )
     )
     return sums.value(total)
+
+
+async def open_balances(session: AsyncSession, customer_id: uuid.UUID) -> dict[str, Decimal]:
+    """The customer's open receivables (issued, partially paid, overdue) per currency."""
+    sums = MoneySum(session)
+    rows = await session.execute(
+        select(col(Invoice.currency), sums.sum(col(Invoice.balance_due)))
+        .where(
+            col(Invoice.customer_id) == customer_id,
+            col(Invoice.status).in_([s.value for s in OPEN_STATUSES]),
+        )
+        .group_by(col(Invoice.currency))
+        .order_by(col(Invoice.currency))
+    )
+    return {currency: sums.value(total) for currency, total in rows}
+
+
+async def announce_exposure(
+    session: AsyncSession, customer_id: uuid.UUID, reason: ExposureReason, *, deal_id: uuid.UUID | None = None
+) -> None:
+    """Publish the customer's limit and open receivables as they are now (``credit.exposure_changed``),
+    so that sales checks wins against them (docs/domain.md §10.1).
+
+    The profile row is locked first: two transactions changing one customer's receivables announce
+    one after the other, each with what the other committed, in the order sales applies them."""
+    profile = await session.get(CreditProfile, customer_id, with_for_update=True)
+    if profile is None:  # money for a customer no invoice or deal made known: no limit to announce
+        return
+    balances = {c: quantize(a, c) for c, a in (await open_balances(session, customer_id)).items()}
+    await publish(
+        session,
+        CreditExposureChanged(
+            customer_id=customer_id,
+            credit_limit=quantize(profile.credit_limit, profile.currency),
+            currency=profile.currency,
+            rating=cast(Rating, profile.rating),  # one of RATINGS: the API and the merge keep it so
+            exposure=balances.get(profile.currency, quantize(Decimal(0), profile.currency)),
+            open_balances=[OpenBalance(currency=c, amount=a) for c, a in balances.items() if a != 0],
+            reason=reason,
+            deal_id=deal_id,
+            changed_at=utcnow(),
+        ),
+        subject=customer_id,
+    )
 
 
 async def find_profile(
@@ -63,3 +112,4 @@ async def update_profile(session: AsyncSession, profile: CreditProfile, changes:
     profile.updated_at = utcnow()
     profile.version += 1
     await session.flush()
+    await announce_exposure(session, profile.customer_id, "profile_changed")

@@ -64,8 +64,28 @@ def deal_won_handler(settings: BillingSettings) -> Handler[DealWon]:
             created_by="deal.won",
             deal_id=data.deal_id,
         )
-        # The limit is kept in one currency; a deal in another cannot be compared without FX.
-        if profile.currency == invoice.currency:
+        checked = data.credit_check
+        if checked is not None and not checked.fits:
+            # Sales refused this win past the limit unless a finance manager approved an override
+            # (docs/domain.md §10.1): the event is the record of that approval, with sales' figures.
+            await publish(
+                session,
+                CreditLimitExceeded(
+                    customer_id=data.customer_id,
+                    deal_id=data.deal_id,
+                    requested_amount=checked.amount,
+                    exposure=checked.exposure,
+                    credit_limit=checked.credit_limit,
+                    currency=checked.currency,
+                    detected_at=utcnow(),
+                    approved_by=data.credit_override_by,
+                    exchange_rate=checked.exchange_rate,
+                    deal_currency=data.currency if checked.exchange_rate is not None else None,
+                ),
+                subject=data.customer_id,
+            )
+        elif checked is None and profile.currency == invoice.currency:
+            # A win sales did not check (no limit known to it then): billing's own check, same currency.
             current = await exposure(session, data.customer_id, invoice.currency)
             decision = credit_check(profile.credit_limit, current, invoice.total)
             if not decision.fits:

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_billing.credit.service import get_or_create_profile
+from tessera_billing.credit.service import announce_exposure, get_or_create_profile
 from tessera_billing.invoices.changes import touch
 from tessera_billing.invoices.models import Invoice, InvoiceLine
 from tessera_billing.invoices.numbering import next_invoice_number
@@ -169,6 +169,7 @@ async def _issue(
     )
     if settings.auto_apply_credit:
         await apply_customer_credit(session, invoice, invoice.issue_date)
+    await announce_exposure(session, invoice.customer_id, "invoice_issued", deal_id=invoice.deal_id)
     return invoice
 
 
@@ -183,6 +184,7 @@ async def void_invoice(session: AsyncSession, invoice: Invoice, on: date) -> Inv
     invoice.voided_at = utcnow()
     touch(invoice)
     await session.flush()
+    await announce_exposure(session, invoice.customer_id, "invoice_voided", deal_id=invoice.deal_id)
     return invoice
 
 
@@ -195,4 +197,7 @@ async def settle_from_credit(session: AsyncSession, invoice: Invoice, on: date) 
             current=invoice.status,
             allowed_statuses=sorted(s.value for s in OPEN_STATUSES),
         )
-    return await apply_customer_credit(session, invoice, on)
+    applied = await apply_customer_credit(session, invoice, on)
+    if applied > 0:
+        await announce_exposure(session, invoice.customer_id, "payment_applied", deal_id=invoice.deal_id)
+    return applied

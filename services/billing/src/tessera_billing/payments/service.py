@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from tessera_billing.credit.service import announce_exposure
 from tessera_billing.invoices.changes import announce_paid, touch
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.invoices.rules import OPEN_STATUSES, InvoiceStatus, status_after_settlement
@@ -157,6 +158,8 @@ async def record_payment(
     )
     for invoice in settled:
         await announce_paid(session, invoice, utcnow())
+    if plan:
+        await announce_exposure(session, customer_id, "payment_applied")
     return payment, plan
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from tessera_billing.credit.service import announce_exposure
 from tessera_billing.invoices.changes import touch
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.invoices.rules import OPEN_STATUSES, InvoiceStatus, check_transition
@@ -101,6 +102,7 @@ async def approve_write_off(
         ),
         subject=invoice.customer_id,
     )
+    await announce_exposure(session, invoice.customer_id, "invoice_written_off", deal_id=invoice.deal_id)
 
 
 async def reject_write_off(session: AsyncSession, write_off: WriteOff, decider: str, note: str | None) -> None:

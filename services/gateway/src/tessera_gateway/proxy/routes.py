@@ -21,6 +21,7 @@ OWNERS: dict[str, str] = {
     "credit": "billing",
     "write-offs": "billing",
     "receivables": "billing",
+    "exchange-rates": "billing",
 }
 
 REPORT_OWNERS: dict[str, str] = {

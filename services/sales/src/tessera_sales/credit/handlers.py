@@ -1,4 +1,5 @@
-"""Billing's facts kept locally: overdue invoices (the credit hold) and cash collected per deal.
+"""Billing's facts kept locally: overdue invoices (the credit hold), cash collected per deal, the
+credit limit and exposure, and the exchange rates (the win's credit-limit check).
 
 Each handler is a trigger that reaches the same state however often the event arrives.
 """
@@ -7,14 +8,21 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from tessera_sales.credit.models import CollectedPayment, OverdueInvoice
+from tessera_sales.credit.models import CollectedPayment, CreditLine, DealCreditCheck, ExchangeRateCopy, OverdueInvoice
 from tessera_sales.money import to_minor
 from tessera_shared.events import CloudEvent
-from tessera_shared.events.contracts import InvoiceOverdue, InvoicePaid, InvoiceWrittenOff, PaymentReceived
+from tessera_shared.events.contracts import (
+    CreditExposureChanged,
+    ExchangeRateSet,
+    InvoiceOverdue,
+    InvoicePaid,
+    InvoiceWrittenOff,
+    PaymentReceived,
+)
 
 
 async def on_invoice_overdue(session: AsyncSession, event: CloudEvent, data: InvoiceOverdue) -> None:
@@ -72,4 +80,45 @@ async def on_payment_received(session: AsyncSession, event: CloudEvent, data: Pa
             overdue.amount_due -= allocation.amount
             if overdue.amount_due <= 0:
                 await session.delete(overdue)
+    await session.flush()
+
+
+async def on_credit_exposure_changed(session: AsyncSession, event: CloudEvent, data: CreditExposureChanged) -> None:
+    """Keep billing's latest limit and open receivables (an older announcement changes nothing);
+    a change naming a deal means its invoice is in billing's figures now, so the win no longer
+    counts on its own (docs/domain.md §10.1)."""
+    row = await session.get(CreditLine, data.customer_id)
+    balances = [{"currency": b.currency, "amount": str(b.amount)} for b in data.open_balances]
+    if row is None:
+        session.add(
+            CreditLine(
+                customer_id=data.customer_id,
+                credit_limit=data.credit_limit,
+                currency=data.currency,
+                rating=data.rating,
+                exposure=data.exposure,
+                open_balances=balances,
+                changed_at=data.changed_at,
+            )
+        )
+    elif data.changed_at >= row.changed_at:
+        row.credit_limit, row.currency, row.rating = data.credit_limit, data.currency, data.rating
+        row.exposure, row.open_balances, row.changed_at = data.exposure, balances, data.changed_at
+    if data.deal_id is not None:
+        await session.execute(
+            update(DealCreditCheck).where(col(DealCreditCheck.deal_id) == data.deal_id).values(invoiced=True)
+        )
+    await session.flush()
+
+
+async def on_exchange_rate_set(session: AsyncSession, event: CloudEvent, data: ExchangeRateSet) -> None:
+    row = await session.get(ExchangeRateCopy, (data.from_currency, data.to_currency))
+    if row is None:
+        session.add(
+            ExchangeRateCopy(
+                from_currency=data.from_currency, to_currency=data.to_currency, rate=str(data.rate), set_at=data.set_at
+            )
+        )
+    elif data.set_at >= row.set_at:
+        row.rate, row.set_at = str(data.rate), data.set_at
     await session.flush()

@@ -132,13 +132,19 @@ async def get_deal_history(
 @router.post(
     "/{deal_id}/win",
     response_model=DealOut,
-    summary="Win a deal (credit hold needs finance override)",
-    responses={409: {"description": "closed already, or the customer is on credit hold"}},
+    summary="Win a deal (a credit hold or a win past the credit limit needs a finance override)",
+    responses={
+        409: {
+            "description": "closed already, the customer is on credit hold, the win passes the credit limit, "
+            "or no exchange rate converts the amount into the limit's currency"
+        }
+    },
 )
 async def win_deal(
     deal_id: uuid.UUID,
     session: SessionDep,
     idem: IdempotencyDep,
+    settings: SettingsDep,
     principal: Annotated[Principal, require_roles(*WINNERS)],
     body: WinRequest | None = None,
 ) -> Response:
@@ -146,7 +152,13 @@ async def win_deal(
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     deal = await load(session, deal_id, principal, for_update=True)
-    lines = await service.win_deal(session, deal, body, principal)
+    lines = await service.win_deal(
+        session,
+        deal,
+        body,
+        principal,
+        credit_defaults=(settings.default_credit_limit, settings.default_credit_currency),
+    )
     return await idem.respond(200, deal_out(deal, lines), headers={"ETag": etag_for(deal.id, deal.version)})
 
 

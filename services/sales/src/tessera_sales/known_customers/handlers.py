@@ -74,7 +74,7 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
     "customer_consents": frozenset({"purpose", "source"}),
     "collected_payments": frozenset({"currency"}),
     # Billing's credit facts and rate table (§10.1): codes, rates as text, staff ids.
-    "credit_lines": frozenset({"currency", "rating"}),
+    "credit_lines": frozenset({"currency", "rating", "open_balances"}),
     "exchange_rates": frozenset({"from_currency", "to_currency", "rate"}),
     "deal_credit_checks": frozenset({"currency", "exchange_rate", "override_by"}),
     "deals": frozenset({"currency", "stage", "owner_id", "close_month", "credit_override_by", "created_by"}),

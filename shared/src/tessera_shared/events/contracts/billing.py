@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tessera_shared.events.contracts.types import Amount, Currency
+from tessera_shared.events.contracts.types import Amount, Currency, ExchangeRate, NonNegativeAmount, PositiveAmount
 from tessera_shared.events.envelope import EventData
 
 
@@ -23,7 +23,7 @@ class InvoiceIssued(BillingEvent):
     number: str
     customer_id: uuid.UUID
     deal_id: uuid.UUID | None = None
-    total: Amount
+    total: NonNegativeAmount
     currency: Currency
     issue_date: date
     due_date: date
@@ -36,7 +36,7 @@ class Allocation(BaseModel):
     invoice_id: uuid.UUID
     # The deal the invoice came from: sales attributes collected cash to campaigns by it.
     deal_id: uuid.UUID | None = None
-    amount: Amount
+    amount: PositiveAmount
 
 
 class PaymentReceived(BillingEvent):
@@ -44,13 +44,13 @@ class PaymentReceived(BillingEvent):
 
     payment_id: uuid.UUID
     customer_id: uuid.UUID
-    amount: Amount
+    amount: PositiveAmount
     currency: Currency
     method: str
     received_on: date
     allocations: list[Allocation]
     # Over-payment kept as customer credit.
-    unallocated: Amount
+    unallocated: NonNegativeAmount
     received_at: datetime
 
 
@@ -61,7 +61,7 @@ class InvoicePaid(BillingEvent):
     number: str
     customer_id: uuid.UUID
     deal_id: uuid.UUID | None = None
-    total: Amount
+    total: NonNegativeAmount
     currency: Currency
     paid_at: datetime
 
@@ -73,7 +73,7 @@ class InvoiceOverdue(BillingEvent):
     number: str
     customer_id: uuid.UUID
     deal_id: uuid.UUID | None = None
-    amount_due: Amount
+    amount_due: NonNegativeAmount
     currency: Currency
     due_date: date
     days_overdue: int = Field(ge=1)
@@ -89,7 +89,7 @@ class DunningStep(BillingEvent):
     step: int = Field(ge=1)
     days_overdue: int = Field(ge=1)
     action: Literal["reminder", "final_notice", "collection"]
-    amount_due: Amount
+    amount_due: NonNegativeAmount
     currency: Currency
     occurred_at: datetime
 
@@ -99,11 +99,70 @@ class CreditLimitExceeded(BillingEvent):
 
     customer_id: uuid.UUID
     deal_id: uuid.UUID | None = None
-    requested_amount: Amount
+    requested_amount: NonNegativeAmount
     exposure: Amount
-    credit_limit: Amount
+    credit_limit: NonNegativeAmount
     currency: Currency
     detected_at: datetime
+    # Set when a finance manager let the deal past the limit at the win (docs/domain.md §10.1):
+    # the event is then the record of that approved override, with sales' figures.
+    approved_by: str | None = None
+    # The rate the deal's amount was converted with into the limit's currency (null: same currency).
+    exchange_rate: ExchangeRate | None = None
+    deal_currency: Currency | None = None
+
+
+Rating = Literal["A", "B", "C", "D"]
+ExposureReason = Literal[
+    "profile_created",
+    "profile_changed",
+    "invoice_issued",
+    "invoice_voided",
+    "payment_applied",
+    "invoice_written_off",
+    "customer_merged",
+]
+
+
+class OpenBalance(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    currency: Currency
+    amount: Amount
+
+
+class CreditExposureChanged(BillingEvent):
+    """A customer's credit limit and open receivables after any change to either (§10.1)."""
+
+    event_type: ClassVar[str] = "credit.exposure_changed"
+
+    customer_id: uuid.UUID
+    credit_limit: Amount
+    # The limit's currency.
+    currency: Currency
+    rating: Rating
+    # Open receivables (issued, partially paid, overdue) in the limit's currency.
+    exposure: Amount
+    # Open receivables per currency, every currency with something open (the limit's included).
+    open_balances: list[OpenBalance] = Field(default_factory=list)
+    reason: ExposureReason
+    # The deal whose invoice this change is about, when there is one.
+    deal_id: uuid.UUID | None = None
+    changed_at: datetime
+
+
+class ExchangeRateSet(BillingEvent):
+    """The operator's rate table changed: 1 ``from_currency`` = ``rate`` ``to_currency`` (§10.1).
+
+    Key and subject: ``<from>/<to>`` (no customer)."""
+
+    event_type: ClassVar[str] = "exchange_rate.set"
+
+    from_currency: Currency
+    to_currency: Currency
+    rate: ExchangeRate
+    set_by: str
+    set_at: datetime
 
 
 class InvoiceWrittenOff(BillingEvent):
@@ -112,11 +171,12 @@ class InvoiceWrittenOff(BillingEvent):
     invoice_id: uuid.UUID
     number: str
     customer_id: uuid.UUID
-    amount: Amount
+    amount: NonNegativeAmount
     currency: Currency
     requested_by: str
     approved_by: str
     written_off_at: datetime
+
 
 class LoyaltyPaymentRequested(BillingEvent):
     """A clerk asked to pay part of an invoice with the customer's points (docs/domain.md §10.5); the

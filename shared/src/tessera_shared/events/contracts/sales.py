@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tessera_shared.events.contracts.types import Amount, Currency, Quantity, Rate
+from tessera_shared.events.contracts.types import Amount, Currency, ExchangeRate, NonNegativeAmount, Quantity, Rate
 from tessera_shared.events.envelope import EventData
 
 DealStage = Literal["prospecting", "qualification", "proposal", "negotiation", "won", "lost"]
@@ -28,9 +28,24 @@ class LineItem(BaseModel):
     product_code: str | None = None
     description: str
     quantity: Quantity
-    unit_price: Amount
+    unit_price: NonNegativeAmount
     discount_percent: Rate = Field(default=Decimal(0))
     tax_rate_percent: Rate | None = None
+
+
+class CreditCheck(BaseModel):
+    """The credit-limit check of a win (docs/domain.md §10.1), in the limit's currency."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    credit_limit: Amount
+    exposure: Amount
+    # The deal's amount converted into the limit's currency.
+    amount: Amount
+    currency: Currency
+    # 1 deal currency = rate limit currency; null when the deal is in the limit's currency.
+    exchange_rate: ExchangeRate | None = None
+    fits: bool
 
 
 class LeadCreated(SalesEvent):
@@ -64,7 +79,7 @@ class DealCreated(SalesEvent):
     deal_id: uuid.UUID
     customer_id: uuid.UUID
     title: str
-    amount: Amount
+    amount: NonNegativeAmount
     currency: Currency
     stage: DealStage
     probability: int = Field(ge=0, le=100)
@@ -82,7 +97,7 @@ class DealStageChanged(SalesEvent):
     from_stage: DealStage
     to_stage: DealStage
     probability: int = Field(ge=0, le=100)
-    amount: Amount
+    amount: NonNegativeAmount
     currency: Currency
     changed_by: str
     changed_at: datetime
@@ -97,7 +112,7 @@ class DealWon(SalesEvent):
     deal_id: uuid.UUID
     customer_id: uuid.UUID
     title: str
-    amount: Amount
+    amount: NonNegativeAmount
     currency: Currency
     line_items: list[LineItem]
     # None: billing uses the customer's credit profile.
@@ -107,6 +122,8 @@ class DealWon(SalesEvent):
     # Set when a finance manager let the deal through a credit hold.
     credit_override_by: str | None = None
     won_at: datetime
+    # The credit-limit check of the win; not fitting means credit_override_by approved it.
+    credit_check: CreditCheck | None = None
 
 
 class DealLost(SalesEvent):
@@ -114,7 +131,7 @@ class DealLost(SalesEvent):
 
     deal_id: uuid.UUID
     customer_id: uuid.UUID
-    amount: Amount
+    amount: NonNegativeAmount
     currency: Currency
     reason: str
     owner_id: str | None = None
@@ -126,9 +143,9 @@ class DealLargeDetected(SalesEvent):
 
     deal_id: uuid.UUID
     customer_id: uuid.UUID
-    amount: Amount
+    amount: NonNegativeAmount
     currency: Currency
-    threshold: Amount
+    threshold: NonNegativeAmount
     owner_id: str | None = None
     detected_at: datetime
 

@@ -1,0 +1,116 @@
+"""The credit-limit check of a win, on sales' copies of billing's facts (docs/domain.md §10.1)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from tessera_sales.credit.models import CreditLine, DealCreditCheck, ExchangeRateCopy
+from tessera_sales.credit.rules import LimitCheck, MissingRate, check_limit
+from tessera_shared.db import utcnow
+from tessera_shared.errors import Conflict
+
+
+class NoExchangeRate(Conflict):
+    """The deal or an open receivable is in a currency no rate converts into the limit's (409)."""
+
+    slug = "no-exchange-rate"
+
+    def __init__(self, missing: MissingRate) -> None:
+        super().__init__(
+            f"no exchange rate converts {missing.from_currency} into the credit limit's {missing.to_currency}; "
+            f"a finance manager sets it with PUT /v1/exchange-rates/{missing.from_currency}/{missing.to_currency} "
+            "(billing)",
+            from_currency=missing.from_currency,
+            to_currency=missing.to_currency,
+        )
+
+
+class CreditLimitExceeded(Conflict):
+    """The win would take the customer past its credit limit (409 ``credit-limit-exceeded``)."""
+
+    slug = "credit-limit-exceeded"
+
+    def __init__(self, check: LimitCheck, deal_amount: Decimal, deal_currency: str) -> None:
+        super().__init__(
+            f"winning this deal takes exposure {check.exposure} + {check.amount} past the credit limit "
+            f"{check.credit_limit} {check.currency}; a finance manager may override",
+            limit=str(check.credit_limit),
+            exposure=str(check.exposure),
+            amount=str(check.amount),
+            currency=check.currency,
+            headroom=str(check.headroom),
+            deal_amount=str(deal_amount),
+            deal_currency=deal_currency,
+            exchange_rate=None if check.exchange_rate is None else str(check.exchange_rate),
+        )
+
+
+async def limit_check(
+    session: AsyncSession,
+    *,
+    customer_id: uuid.UUID,
+    deal_id: uuid.UUID,
+    amount: Decimal,
+    currency: str,
+    default_limit: Decimal,
+    default_currency: str,
+) -> LimitCheck:
+    """Exposure + the deal's amount against the limit, in the limit's currency.
+
+    Exposure = billing's last announced open receivables (every currency converted) + the checked
+    wins whose invoices billing has not announced yet. A customer billing announced nothing about
+    has billing's default profile and nothing open. The copy's row is locked: two wins for one
+    customer are checked one after the other."""
+    line = await session.get(CreditLine, customer_id, with_for_update=True)
+    limit, limit_currency = (default_limit, default_currency) if line is None else (line.credit_limit, line.currency)
+    balances = [] if line is None else [(b["currency"], Decimal(b["amount"])) for b in line.open_balances]
+    pending = await session.execute(
+        select(col(DealCreditCheck.amount)).where(
+            col(DealCreditCheck.customer_id) == customer_id,
+            col(DealCreditCheck.deal_id) != deal_id,
+            col(DealCreditCheck.currency) == limit_currency,
+            col(DealCreditCheck.invoiced).is_(False),
+        )
+    )
+    balances += [(limit_currency, a) for (a,) in pending]
+    rows = await session.execute(select(ExchangeRateCopy).where(col(ExchangeRateCopy.to_currency) == limit_currency))
+    rates = {(r.from_currency, r.to_currency): Decimal(r.rate) for r in rows.scalars()}
+    try:
+        return check_limit(
+            credit_limit=limit,
+            currency=limit_currency,
+            balances=balances,
+            amount=amount,
+            amount_currency=currency,
+            rates=rates,
+        )
+    except MissingRate as missing:
+        raise NoExchangeRate(missing) from None
+
+
+async def record_check(
+    session: AsyncSession, deal_id: uuid.UUID, customer_id: uuid.UUID, check: LimitCheck, override_by: str | None
+) -> None:
+    """Keep the decision with the deal (a re-win replaces the earlier one)."""
+    row = await session.get(DealCreditCheck, deal_id)
+    rate = None if check.exchange_rate is None else str(check.exchange_rate)
+    if row is None:
+        row = DealCreditCheck(
+            deal_id=deal_id,
+            customer_id=customer_id,
+            credit_limit=check.credit_limit,
+            exposure=check.exposure,
+            amount=check.amount,
+            currency=check.currency,
+            fits=check.fits,
+        )
+        session.add(row)
+    row.customer_id, row.credit_limit, row.exposure = customer_id, check.credit_limit, check.exposure
+    row.amount, row.currency, row.exchange_rate = check.amount, check.currency, rate
+    row.fits, row.override_by, row.checked_at = check.fits, override_by, utcnow()
+    await session.flush()
