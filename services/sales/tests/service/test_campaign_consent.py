@@ -4,13 +4,17 @@ makes it active, an erasure suspends it for good; each move is announced."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+import tessera_sales.main as sales_main
 from tessera_sales.testing import Api
+from tessera_shared.db import unit_of_work
+from tessera_shared.events import build_event
 from tessera_shared.events.contracts import CustomerConsentChanged, CustomerErased, CustomerMerged
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -168,3 +172,21 @@ class TestConsentChanges:
         assert (await members(api, email))[str(survivor)]["status_reason"] == "consent_withdrawn"
         member = (await members(api, fair))[str(survivor)]  # sms consent: still active
         assert (member["status"], set(await members(api, fair))) == ("active", {str(survivor)})
+
+
+class TestRaces:
+    async def test_an_add_waits_for_a_withdrawal_being_applied(self, api: Api) -> None:
+        """Without the lock the request read the answer committed before and added an active member
+        that the withdrawal's check, run before the add committed, never saw."""
+        c = await campaign(api, "email")
+        cid = uuid.uuid4()
+        await api.consume(consent(cid, "marketing_email", True))
+        withdrawal = consent(cid, "marketing_email", False, T0 + timedelta(hours=1))
+        handler = sales_main.spec().handlers[withdrawal.event_type]
+        async with unit_of_work(api.app.state.runtime.sessions) as s:
+            await handler(s, build_event(withdrawal, subject=cid), withdrawal)
+            adding = asyncio.create_task(add(api, c, ("customer", cid)))
+            await asyncio.sleep(0.3)
+            assert not adding.done()  # waits for the consumer's transaction
+        r = await adding
+        assert r.status_code == 422 and r.json()["errors"][0]["type"] == "consent_withdrawn"

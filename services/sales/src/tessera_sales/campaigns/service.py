@@ -143,7 +143,9 @@ async def member_checks(
     """The consent check of each customer for a campaign on ``channel``, from the local copies."""
     if not customer_ids:
         return {}
-    consents = await consents_of(session, customer_ids)
+    # Locked: a withdrawal being applied meanwhile (it updates the row) is waited for and then seen,
+    # or it waits for this request and then finds the new member to suspend.
+    consents = await consents_of(session, customer_ids, lock=True)
     erased = await erased_of(session, customer_ids)
     return {i: rules.check_member(channel, consents.get(i, {}), erased=i in erased) for i in customer_ids}
 
@@ -156,13 +158,16 @@ async def erased_of(session: AsyncSession, customer_ids: list[uuid.UUID]) -> set
     return set((await session.scalars(stmt)).all())
 
 
-async def consents_of(session: AsyncSession, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, bool]]:
+async def consents_of(
+    session: AsyncSession, customer_ids: list[uuid.UUID], *, lock: bool = False
+) -> dict[uuid.UUID, dict[str, bool]]:
+    """The kept answers per customer (purpose → granted); ``lock`` holds their rows to the commit
+    (``FOR UPDATE`` on PostgreSQL; SQLite has one writer at a time anyway)."""
     out: dict[uuid.UUID, dict[str, bool]] = {}
-    rows = await session.execute(
-        select(col(CustomerConsent.customer_id), col(CustomerConsent.purpose), col(CustomerConsent.granted)).where(
-            col(CustomerConsent.customer_id).in_(customer_ids)
-        )
+    stmt = select(col(CustomerConsent.customer_id), col(CustomerConsent.purpose), col(CustomerConsent.granted)).where(
+        col(CustomerConsent.customer_id).in_(customer_ids)
     )
+    rows = await session.execute(stmt.with_for_update() if lock else stmt)
     for customer_id, purpose, granted in rows.all():
         out.setdefault(customer_id, {})[purpose] = granted
     return out
