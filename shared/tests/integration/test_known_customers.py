@@ -9,7 +9,7 @@ from decimal import Decimal
 from itertools import pairwise
 
 import pytest
-from sqlalchemy import Column, String, select
+from sqlalchemy import Column, String, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import registry
 from sqlalchemy.sql.elements import ColumnElement
@@ -25,6 +25,8 @@ from tessera_shared.events.contracts import (
     CustomerUpdated,
 )
 from tessera_shared.events.envelope import EventData
+from tessera_shared.infra_tables import metadata as infra_metadata
+from tessera_shared.infra_tables import outbox
 from tessera_shared.known_customers import (
     ERASED,
     MAX_HOPS,
@@ -34,6 +36,7 @@ from tessera_shared.known_customers import (
     Repoint,
     Scrub,
 )
+from tessera_shared.outbox import publish
 from tessera_shared.testing.databases import DatabaseFactory
 
 # Upserts and updates in both dialects: these run on both databases.
@@ -107,6 +110,7 @@ async def sessions(databases: DatabaseFactory, backend: str) -> AsyncIterator[as
     engine = create_engine(url)
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(infra_metadata.create_all)  # every service has its outbox
     hooked.clear()
     yield session_factory(engine)
     await engine.dispose()
@@ -327,6 +331,20 @@ class TestErased:
         gone = await row(sessions, cid)
         assert (gone.name, gone.erased_at, gone.updated_at, gone.owner_id) == (ERASED, T0, T0, "rep1")
         assert hooked == [f"erased {cid}"]
+
+    async def test_the_sent_outbox_rows_keyed_by_the_customer_go(self, sessions) -> None:
+        cid, other = uuid.uuid4(), uuid.uuid4()
+        async with unit_of_work(sessions) as s:
+            for subject in (cid, other):
+                await publish(s, created(subject, "Jane Roe"), subject=subject)
+            await s.execute(update(outbox).values(sent_at=T0))
+            await publish(s, created(cid, "Jane Roe again"), subject=cid)  # not sent yet: stays
+        await deliver(sessions, CustomerErased(customer_id=cid, requested_by="dpo", erased_at=T0))
+        async with sessions() as s:
+            left = sorted(
+                (k, sent is not None) for k, sent in (await s.execute(select(outbox.c.key, outbox.c.sent_at)))
+            )
+        assert left == sorted([(str(cid), False), (str(other), True)])
 
     async def test_an_unknown_erased_id_is_kept_as_erased(self, sessions) -> None:
         cid = uuid.uuid4()
