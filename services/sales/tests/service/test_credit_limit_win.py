@@ -4,6 +4,7 @@ rates, and a missing rate refuses the win."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -176,3 +177,15 @@ async def test_a_newer_rate_replaces_an_older_one(api: Api) -> None:
     assert r.status_code == 409 and r.json()["amount"] == "6000.00" and r.json()["exchange_rate"] == "2"
     await api.rate("USD", "EUR", "0.9")
     assert (await win(api, deal, api.rep1)).status_code == 200
+
+
+async def test_two_wins_at_once_are_checked_one_after_the_other(api: Api) -> None:
+    customer = str(uuid.uuid4())  # billing announced nothing: the default 10000.00 EUR, nothing open
+    first, second = (
+        await api.deal(customer_id=customer, amount="6000.00"),
+        await api.deal(customer_id=customer, amount="6000.00"),
+    )
+    answers = await asyncio.gather(win(api, first, api.rep1), win(api, second, api.rep1))
+    assert sorted(r.status_code for r in answers) == [200, 409]
+    refused = next(r for r in answers if r.status_code == 409)
+    assert (refused.json()["exposure"], refused.json()["limit"]) == ("6000.00", "10000.00")

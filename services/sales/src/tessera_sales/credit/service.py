@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -11,8 +12,13 @@ from sqlmodel import col
 
 from tessera_sales.credit.models import CreditLine, DealCreditCheck, ExchangeRateCopy
 from tessera_sales.credit.rules import LimitCheck, MissingRate, check_limit
-from tessera_shared.db import utcnow
+from tessera_shared.db import upsert, utcnow
 from tessera_shared.errors import Conflict
+
+# The row of a customer billing has announced nothing about: billing's default profile, older than
+# any announcement (credit.exposure_changed replaces it). Its rating is billing's default, unused here.
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+DEFAULT_RATING = "B"
 
 
 class NoExchangeRate(Conflict):
@@ -64,11 +70,28 @@ async def limit_check(
 
     Exposure = billing's last announced open receivables (every currency converted) + the checked
     wins whose invoices billing has not announced yet. A customer billing announced nothing about
-    has billing's default profile and nothing open. The copy's row is locked: two wins for one
-    customer are checked one after the other."""
+    has billing's default profile and nothing open: a row saying so is made, older than any
+    announcement. The copy's row is locked: two wins for one customer are checked one after the
+    other."""
     line = await session.get(CreditLine, customer_id, with_for_update=True)
-    limit, limit_currency = (default_limit, default_currency) if line is None else (line.credit_limit, line.currency)
-    balances = [] if line is None else [(b["currency"], Decimal(b["amount"])) for b in line.open_balances]
+    if line is None:
+        await session.execute(
+            upsert(session, CreditLine)
+            .values(
+                customer_id=customer_id,
+                credit_limit=default_limit,
+                currency=default_currency,
+                rating=DEFAULT_RATING,
+                exposure=Decimal(0),
+                open_balances=[],
+                changed_at=NEVER,
+            )
+            .on_conflict_do_nothing(index_elements=["customer_id"])
+        )
+        line = await session.get(CreditLine, customer_id, with_for_update=True, populate_existing=True)
+        assert line is not None  # noqa: S101 - made or found just above
+    limit, limit_currency = line.credit_limit, line.currency
+    balances = [(b["currency"], Decimal(b["amount"])) for b in line.open_balances]
     pending = await session.execute(
         select(col(DealCreditCheck.amount)).where(
             col(DealCreditCheck.customer_id) == customer_id,
