@@ -16,6 +16,8 @@ from tessera_billing.dunning.service import run_overdue
 from tessera_billing.invoices.handlers import deal_won_handler, parked_deal_wins
 from tessera_billing.invoices.router import router as invoices_router
 from tessera_billing.known_customers import handlers as known_customers
+from tessera_billing.loyalty import handlers as loyalty
+from tessera_billing.loyalty.router import router as loyalty_router
 from tessera_billing.models import metadata
 from tessera_billing.payments.router import router as payments_router
 from tessera_billing.rates.router import router as rates_router
@@ -31,6 +33,9 @@ from tessera_shared.events.contracts import (
     CustomerMerged,
     CustomerUpdated,
     DealWon,
+    LoyaltyLevelChanged,
+    LoyaltyPointsRedeemed,
+    LoyaltyRedemptionRefused,
     TicketClosed,
     TicketOpened,
 )
@@ -52,6 +57,7 @@ def spec(settings: BillingSettings) -> ServiceSpec:
             reports_router,
             writeoffs_router,
             receivables_router,
+            loyalty_router,
         ],
         migrations=Path(__file__).parent / "migrations",
         handlers={
@@ -62,6 +68,9 @@ def spec(settings: BillingSettings) -> ServiceSpec:
             DealWon.event_type: deal_won_handler(settings),
             TicketOpened.event_type: on_ticket_opened,
             TicketClosed.event_type: on_ticket_closed,
+            LoyaltyLevelChanged.event_type: loyalty.on_level_changed,
+            LoyaltyPointsRedeemed.event_type: loyalty.on_points_redeemed,
+            LoyaltyRedemptionRefused.event_type: loyalty.on_redemption_refused,
         },
         consumes=["customer", "sales", "service-desk"],
         jobs=[

@@ -29,6 +29,10 @@ class BillingSettings(ServiceSettings, CustomerServiceSettings):
     default_tax_rate_percent: Decimal = Field(default=Decimal("0"), ge=0, le=100)
     # Customer credit (over-payments) is applied to a new invoice when it is issued.
     auto_apply_credit: bool = True
+    # Loyalty points paying an invoice (docs/domain.md §10.5): what one point pays, per currency
+    # (loyalty_point_values), else loyalty_point_value units of the invoice's currency.
+    loyalty_point_value: Decimal = Field(default=Decimal("0.01"), gt=0, le=1000)
+    loyalty_point_values: dict[str, Decimal] = Field(default_factory=dict)
 
     # Days after the due date before an invoice counts as overdue.
     overdue_grace_days: int = Field(default=0, ge=0, le=90)

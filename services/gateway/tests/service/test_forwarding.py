@@ -107,6 +107,7 @@ async def test_dead_upstream_is_503_problem(stack: httpx.AsyncClient) -> None:
         ("tickets", "service-desk"),
         ("kb/articles", "service-desk"),
         ("credit/1/check", "billing"),
+        ("loyalty-payments/1", "billing"),
         ("reports", None),
         ("nope", None),
     ],

@@ -11,6 +11,7 @@ from tessera_billing.credit.service import exposure, get_or_create_profile
 from tessera_billing.invoices.pending import park, take_parked
 from tessera_billing.invoices.repository import InvoiceRepository
 from tessera_billing.invoices.service import LineSpec, create_invoice, issue_invoice
+from tessera_billing.loyalty.discount import with_member_discount
 from tessera_billing.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_billing.money import quantize
 from tessera_billing.settings import BillingSettings
@@ -58,7 +59,7 @@ def deal_won_handler(settings: BillingSettings) -> Handler[DealWon]:
             settings,
             customer_id=data.customer_id,
             currency=data.currency,
-            lines=lines_of(data),
+            lines=await with_member_discount(session, settings, data.customer_id, lines_of(data), data.currency),
             issue_date=issue_date,
             payment_terms_days=data.payment_terms_days,
             created_by="deal.won",

@@ -70,6 +70,8 @@ class InvoiceLine(Base, table=True):
     net_amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
     tax_amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
     total: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    # Set on a member discount line (a negative line, docs/domain.md §10.5): the level's rate used.
+    member_discount_percent: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
 
 
 class InvoiceCounter(Base, table=True):

@@ -28,7 +28,8 @@ S = InvoiceStatus
 TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
     S.DRAFT: frozenset({S.ISSUED, S.VOID}),
     S.ISSUED: frozenset({S.PARTIALLY_PAID, S.PAID, S.OVERDUE, S.WRITTEN_OFF, S.VOID}),
-    S.PARTIALLY_PAID: frozenset({S.PAID, S.OVERDUE, S.WRITTEN_OFF}),
+    # Void only when the money on it was loyalty points, which the void reverses (docs/domain.md §10.5).
+    S.PARTIALLY_PAID: frozenset({S.PAID, S.OVERDUE, S.WRITTEN_OFF, S.VOID}),
     S.OVERDUE: frozenset({S.PAID, S.WRITTEN_OFF}),
     # A recovery after a write-off is a payment; the invoice stays on record as written off.
     S.PAID: frozenset(),

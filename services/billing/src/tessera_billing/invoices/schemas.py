@@ -68,10 +68,16 @@ class LineOut(MoneyOut):
     net_amount: Decimal
     tax_amount: Decimal
     total: Decimal
+    # On a member discount line (negative): the member level's rate it took off (docs/domain.md §10.5).
+    member_discount_percent: Decimal | None = None
 
     @field_serializer("quantity", "unit_price", "discount_percent", "tax_rate_percent")
     def _plain(self, value: Decimal) -> str:
         return str(plain_number(value))
+
+    @field_serializer("member_discount_percent")
+    def _plain_rate(self, value: Decimal | None) -> str | None:
+        return None if value is None else str(plain_number(value))
 
 
 class InvoiceOut(MoneyOut):

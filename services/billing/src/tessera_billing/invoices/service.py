@@ -24,6 +24,7 @@ from tessera_billing.invoices.rules import (
     line_amounts,
 )
 from tessera_billing.ledger.service import EntryKind, record
+from tessera_billing.loyalty.service import applied_to, reverse_for_void
 from tessera_billing.payments.service import apply_customer_credit
 from tessera_billing.settings import BillingSettings
 from tessera_shared.db import new_id, utcnow
@@ -54,6 +55,8 @@ class LineSpec:
     discount_percent: Decimal = Decimal(0)
     tax_rate_percent: Decimal | None = None
     product_code: str | None = None
+    # A member discount line (docs/domain.md §10.5): the rate it took off.
+    member_discount_percent: Decimal | None = None
 
 
 async def create_invoice(
@@ -96,6 +99,7 @@ async def create_invoice(
                 net_amount=amounts.net,
                 tax_amount=amounts.tax,
                 total=amounts.total,
+                member_discount_percent=spec.member_discount_percent,
             )
         )
     totals = invoice_totals(computed)
@@ -175,8 +179,12 @@ async def _issue(
 
 async def void_invoice(session: AsyncSession, invoice: Invoice, on: date) -> Invoice:
     check_transition(invoice.status, InvoiceStatus.VOID)
-    if invoice.amount_paid > 0:
+    # Money paid with loyalty points is reversed and the points given back (docs/domain.md §10.5);
+    # any other money refuses the void.
+    points = await applied_to(session, invoice.id)
+    if invoice.amount_paid - sum((p.amount for p in points), Decimal(0)) > 0:
         raise InvoiceHasPayments(invoice)
+    await reverse_for_void(session, invoice, points, on)
     if invoice.status != InvoiceStatus.DRAFT:
         await record(session, invoice, EntryKind.VOIDED, -invoice.balance_due, on, reference=invoice.number)
     invoice.status = InvoiceStatus.VOID

@@ -16,10 +16,11 @@ from sqlalchemy import Date, Select, and_, case, cast, func, literal, null, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from tessera_billing.invoices.models import Invoice
+from tessera_billing.invoices.models import Invoice, InvoiceLine
 from tessera_billing.ledger.models import LedgerEntry as L
 from tessera_billing.ledger.models import ReceivableBalance as B
 from tessera_billing.ledger.models import ReceivableTotal as T
+from tessera_billing.loyalty.models import LoyaltyPayment
 from tessera_billing.reports.rules import BUCKETS, bucket_thresholds
 from tessera_shared.db import MoneySum
 
@@ -213,4 +214,29 @@ async def statement_lines(
         .limit(limit)
     )
     lines = [dict(r._mapping) for r in (await session.execute(stmt)).all()]
+    await _with_loyalty(session, lines)
     return opening, lines
+
+
+async def _with_loyalty(session: AsyncSession, lines: list[Row]) -> None:
+    """Name the loyalty part of each line (docs/domain.md §10.5): on an ``invoiced`` line the member
+    discount the invoice took off (the negative total of its discount lines), on a payment's line the
+    points that paid it (a reversal's line too)."""
+    invoice_ids = {r["invoice_id"] for r in lines if r["kind"] == "invoiced"}
+    payment_ids = {r["payment_id"] for r in lines if r["payment_id"] is not None}
+    discounts: dict[uuid.UUID, Decimal] = {}
+    if invoice_ids:
+        stmt = select(col(InvoiceLine.invoice_id), col(InvoiceLine.total)).where(
+            col(InvoiceLine.invoice_id).in_(invoice_ids), col(InvoiceLine.member_discount_percent).is_not(None)
+        )
+        for invoice_id, total in await session.execute(stmt):  # summed here: Money is text on SQLite
+            discounts[invoice_id] = discounts.get(invoice_id, Decimal(0)) - total
+    points: dict[uuid.UUID, int] = {}
+    if payment_ids:
+        stmt2 = select(col(LoyaltyPayment.payment_id), col(LoyaltyPayment.points)).where(
+            col(LoyaltyPayment.payment_id).in_(payment_ids)
+        )
+        points = {payment_id: n for payment_id, n in await session.execute(stmt2) if payment_id is not None}
+    for r in lines:
+        r["member_discount"] = discounts.get(r["invoice_id"]) if r["kind"] == "invoiced" else None
+        r["loyalty_points"] = points.get(r["payment_id"]) if r["payment_id"] is not None else None

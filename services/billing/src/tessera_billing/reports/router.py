@@ -148,6 +148,8 @@ async def statement_report(
                 reference=r["reference"],
                 amount=r["amount"],
                 balance=balance,
+                member_discount=r["member_discount"],
+                loyalty_points=r["loyalty_points"],
             )
         )
     profile = await find_profile(session, customer_id)

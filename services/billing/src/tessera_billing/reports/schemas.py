@@ -70,7 +70,7 @@ class DsoReport(BaseModel):
 
 
 class StatementLine(MoneyOut):
-    money_fields: ClassVar[tuple[str, ...]] = ("amount", "balance")
+    money_fields: ClassVar[tuple[str, ...]] = ("amount", "balance", "member_discount")
 
     currency: str
     entry_date: date
@@ -81,6 +81,10 @@ class StatementLine(MoneyOut):
     reference: str | None
     amount: Decimal
     balance: Decimal
+    # Loyalty (docs/domain.md §10.5): on an ``invoiced`` line the member discount the invoice took
+    # off; on a payment's line (and its reversal) the points that paid it. Null otherwise.
+    member_discount: Decimal | None = None
+    loyalty_points: int | None = None
 
 
 class Statement(MoneyOut):

@@ -21,6 +21,7 @@ OWNERS: dict[str, str] = {
     "credit": "billing",
     "write-offs": "billing",
     "receivables": "billing",
+    "loyalty-payments": "billing",
     "exchange-rates": "billing",
 }
 
