@@ -11,8 +11,8 @@ from tessera_billing.credit.service import exposure, get_or_create_profile
 from tessera_billing.invoices.pending import park, take_parked
 from tessera_billing.invoices.repository import InvoiceRepository
 from tessera_billing.invoices.service import LineSpec, create_invoice, issue_invoice
-from tessera_billing.loyalty.discount import with_member_discount
 from tessera_billing.known_customers.handlers import KNOWN_CUSTOMERS
+from tessera_billing.loyalty.discount import with_member_discount
 from tessera_billing.money import quantize
 from tessera_billing.settings import BillingSettings
 from tessera_shared.consumer import Handler

@@ -21,8 +21,8 @@ OWNERS: dict[str, str] = {
     "credit": "billing",
     "write-offs": "billing",
     "receivables": "billing",
-    "loyalty-payments": "billing",
     "exchange-rates": "billing",
+    "loyalty-payments": "billing",
 }
 
 REPORT_OWNERS: dict[str, str] = {
