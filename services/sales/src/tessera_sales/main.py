@@ -16,6 +16,7 @@ from tessera_sales.campaigns import handlers as campaign_consents
 from tessera_sales.campaigns.router import router as campaigns_router
 from tessera_sales.catalog.router import router as products_router
 from tessera_sales.credit import handlers as credit
+from tessera_sales.credit.router import router as credit_checks_router
 from tessera_sales.deals.router import router as deals_router
 from tessera_sales.known_customers import handlers as known_customers
 from tessera_sales.leads.router import router as leads_router
@@ -65,6 +66,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
         routers=[
             products_router,
             deals_router,
+            credit_checks_router,
             leads_router,
             activities_router,
             reports_router,

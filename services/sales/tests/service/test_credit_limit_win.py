@@ -75,6 +75,22 @@ async def test_a_win_within_the_limit_is_checked_and_carries_the_check(api: Api)
     assert won["data"]["credit_override_by"] is None
     row = await check_of(api, deal["id"])
     assert row.fits and row.override_by is None and not row.invoiced
+    r = await api.client.get(f"/v1/deals/{deal['id']}/credit-check", headers=api.as_("fin", "finance_manager"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert {k: body[k] for k in ("credit_limit", "exposure", "amount", "currency", "exchange_rate", "fits")} == {
+        "credit_limit": "5000.00",
+        "exposure": "4000.00",
+        "amount": "1000.00",
+        "currency": "EUR",
+        "exchange_rate": None,
+        "fits": True,
+    }
+    assert (body["override_by"], body["invoiced"]) == (None, False)
+    # The deal's visibility rule: another rep does not see it; a deal never won has no check.
+    assert (await api.client.get(f"/v1/deals/{deal['id']}/credit-check", headers=api.rep2)).status_code == 404
+    open_deal = await api.deal(customer_id=str(customer))
+    assert (await api.client.get(f"/v1/deals/{open_deal['id']}/credit-check", headers=api.rep1)).status_code == 404
 
 
 async def test_past_the_limit_is_refused_naming_the_figures(api: Api) -> None:
@@ -166,6 +182,8 @@ async def test_other_currencies_are_converted_with_the_rate_table(api: Api) -> N
         "fits": True,
     }
     assert (await check_of(api, deal["id"])).exchange_rate == "0.9215"
+    r = await api.client.get(f"/v1/deals/{deal['id']}/credit-check", headers=api.rep1)
+    assert (r.json()["exchange_rate"], r.json()["amount"]) == ("0.9215", "1013.65")
 
 
 async def test_a_newer_rate_replaces_an_older_one(api: Api) -> None:
