@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from billing_helpers import clerk, customer_created, deal_won, deliver, events, finance, issued_invoice, pay
 
 from tessera_shared.events.contracts import (
+    CustomerMerged,
     LineItem,
     LoyaltyLevelChanged,
     LoyaltyPointsRedeemed,
@@ -243,6 +244,17 @@ class TestPayingWithPoints:
         r = await client.post(f"/v1/invoices/{invoice['id']}/void", headers=clerk(app))
         assert r.status_code == 409 and r.json()["type"] == "urn:tessera:problem:invoice-has-payments"
         assert await events(app, "loyalty.payment_reversed") == []
+
+    async def test_a_merge_moves_the_requests_to_the_survivor(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        survivor, merged = uuid.uuid4(), uuid.uuid4()
+        invoice = await issued_invoice(app, client, merged, amount="100.00")
+        request = (await ask(app, client, invoice, 1000)).json()
+        await deliver(app, CustomerMerged(survivor_id=survivor, merged_id=merged, actor="m", merged_at=AT), survivor)
+        await deliver(app, redeemed(request), survivor)
+        got = (await client.get(f"/v1/loyalty-payments/{request['id']}", headers=clerk(app))).json()
+        assert (got["customer_id"], got["status"]) == (str(survivor), "applied")
+        payment = (await client.get(f"/v1/payments/{got['payment_id']}", headers=clerk(app))).json()
+        assert payment["customer_id"] == str(survivor)
 
     async def test_refusals(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         cid = uuid.uuid4()

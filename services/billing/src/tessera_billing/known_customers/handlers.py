@@ -28,6 +28,7 @@ from tessera_billing.invoices.pending import PendingDealWon
 from tessera_billing.known_customers.models import KnownCustomer
 from tessera_billing.ledger import receivables
 from tessera_billing.ledger.models import LedgerEntry
+from tessera_billing.loyalty.models import LoyaltyPayment
 from tessera_billing.payments.models import Payment
 from tessera_billing.settings import BillingSettings
 from tessera_billing.writeoffs.models import WriteOff
@@ -94,7 +95,14 @@ async def _strip_credit_profile_name(session: AsyncSession, data: CustomerErased
 
 KNOWN_CUSTOMERS = KnownCustomers(
     KnownCustomer,
-    repoint=[Repoint(Invoice), Repoint(Payment), Repoint(LedgerEntry), Repoint(WriteOff), Repoint(InvoiceDispute)],
+    repoint=[
+        Repoint(Invoice),
+        Repoint(Payment),
+        Repoint(LedgerEntry),
+        Repoint(WriteOff),
+        Repoint(InvoiceDispute),
+        Repoint(LoyaltyPayment),  # points payments follow their invoices (§10.5)
+    ],
     scrubs=[
         # Invoices and payments are kept for legal retention; the name printed on them goes.
         Scrub(Invoice, {"customer_name": None}, only=(col(Invoice.customer_name).is_not(None),)),
