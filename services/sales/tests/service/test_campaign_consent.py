@@ -153,6 +153,9 @@ class TestConsentChanges:
         assert r.status_code == 200, r.text
         member = (await members(api, c))[str(cid)]
         assert (member["status"], member["status_reason"]) == ("suspended", "no_consent")
+        await api.consume(consent(cid, "marketing_email", True))  # e.g. announced by a backfill
+        member = (await members(api, c))[str(cid)]
+        assert (member["status"], member["status_reason"]) == ("active", "consent_given")
 
     async def test_a_merge_moves_memberships_to_the_survivor_and_checks_its_consent(self, api: Api) -> None:
         email, fair = await campaign(api, "email"), await campaign(api, "event")

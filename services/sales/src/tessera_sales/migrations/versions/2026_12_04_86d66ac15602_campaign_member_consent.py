@@ -2,7 +2,9 @@
 
 Sales keeps each customer's current consent per purpose (customer_consents, from
 customer.consent_changed); a campaign's customer member is active or suspended, with the reason
-of its last move. Existing members start active (their consent is checked at its next change).
+of its last move. Existing customer members start suspended (`no_consent`): nothing is known of
+their consent yet; the customer service announces every current answer once (its migration
+4c0e5a9d7b13), and a granted one makes the member active again.
 
 Revision ID: 86d66ac15602
 Revises: c34c3426e5ad
@@ -37,6 +39,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("status_reason", sa.String(length=30), nullable=True))
         batch_op.add_column(sa.Column("status_changed_at", tessera_shared.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_campaign_members_member_type_member_id", ["member_type", "member_id"], unique=False)
+    op.execute(
+        "UPDATE campaign_members SET status = 'suspended', status_reason = 'no_consent' WHERE member_type = 'customer'"
+    )
 
 
 def downgrade() -> None:
