@@ -73,6 +73,7 @@ from tessera_shared.events.contracts import (
     CustomerTierChanged,
     CustomerUpdated,
 )
+from tessera_shared.http.idempotency import forget_replies
 from tessera_shared.outbox import forget_sent
 
 TABLE = "known_customers"
@@ -297,6 +298,7 @@ class KnownCustomers(Generic[R]):
         for hook in self.on_erased:
             await hook(session, data)
         await forget_sent(session, [str(cid)])
+        await forget_replies(session, cid)
         row = await session.get(self.model, cid)
         if row is None:
             row = self.model(customer_id=cid, name=ERASED)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from tessera_sales.deals.models import DealLine, DealStageChange
 from tessera_sales.testing import Api
 from tessera_shared.events.contracts import CustomerCreated, CustomerErased
+from tessera_shared.http.idempotency import ERASED_REPLY
 from tessera_shared.infra_tables import outbox
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -62,3 +63,22 @@ async def test_erasure_removes_deal_texts_and_keeps_amounts(api: Api) -> None:
     assert reasons and all(r is None for r in reasons)
     # Only customer.erased's own effects may remain in the outbox: nothing names the customer.
     assert not any(SECRET in e for e in envelopes)
+
+
+@pytest.mark.sqlite
+async def test_a_stored_idempotent_answer_loses_its_texts_and_still_answers_a_retry(api: Api) -> None:
+    cid = uuid.uuid4()
+    await api.consume(
+        CustomerCreated(customer_id=cid, kind="person", name="Ada", owner_id="rep1", status="prospect", created_at=T0)
+    )
+    deal = await api.deal(customer_id=str(cid), title=f"Deal for {SECRET}")
+    headers = {**api.rep1, "Idempotency-Key": "lose-1"}
+    lose = {"reason": f"{SECRET} moved"}
+    r = await api.client.post(f"/v1/deals/{deal['id']}/lose", json=lose, headers=headers)
+    assert r.status_code == 200 and SECRET in r.text
+
+    await api.consume(CustomerErased(customer_id=cid, requested_by="dpo", erased_at=T0))
+
+    r = await api.client.post(f"/v1/deals/{deal['id']}/lose", json=lose, headers=headers)
+    assert (r.status_code, r.headers["Idempotent-Replayed"]) == (200, "true")
+    assert r.json() == ERASED_REPLY and SECRET not in r.text

@@ -14,7 +14,7 @@ import orjson
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import insert, select, update
+from sqlalchemy import Text, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,6 +91,21 @@ class Idempotency:
                 .values(status_code=status_code, response_body=content, response_headers=headers or {})
             )
         return JSONResponse(content, status_code=status_code, headers=headers)
+
+
+ERASED_REPLY = {"detail": "the customer this answer named was erased"}
+
+
+async def forget_replies(session: AsyncSession, customer_id: object) -> None:
+    """Stored answers that name an erased customer lose their body (it may quote names, notes,
+    titles); the key stays, so a retry is still answered once, with ``ERASED_REPLY``
+    (docs/domain.md §10.3)."""
+    named = cast(idempotency_keys.c.response_body, Text).contains(str(customer_id))
+    await session.execute(
+        update(idempotency_keys)
+        .where(named, idempotency_keys.c.response_body.is_not(None))
+        .values(response_body=ERASED_REPLY, response_headers={})
+    )
 
 
 def _idempotency(

@@ -25,6 +25,7 @@ from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
 from tessera_shared.db import utcnow
 from tessera_shared.events.contracts import CustomerConsentChanged, CustomerErased
 from tessera_shared.events.contracts.customer import ConsentPurpose
+from tessera_shared.http.idempotency import forget_replies
 from tessera_shared.known_customers import ERASED
 from tessera_shared.outbox import forget_sent, publish
 
@@ -210,6 +211,7 @@ async def erase(session: AsyncSession, customer: Customer, *, actor: str, reason
         signals.lost_reasons = {ERASED: sum(int(n) for n in signals.lost_reasons.values())}
     # The sent copies of its facts (names, contacts) go from the outbox; Kafka keeps what was sent.
     await forget_sent(session, [str(customer.id)])
+    await forget_replies(session, customer.id)
     await session.flush()
     await publish(
         session,
