@@ -76,7 +76,7 @@ def deal_won(customer_id: uuid.UUID, amount: str = "500.00") -> DealWon:
 
 
 async def test_sales_desk_and_billing_read_a_new_customer_through(databases, kafka_bootstrap, namespace) -> None:
-    kafka = {
+    kafka: dict[str, Any] = {
         "kafka_bootstrap": kafka_bootstrap,
         "kafka_topic_namespace": namespace,
         "kafka_partitions": 3,
@@ -84,7 +84,7 @@ async def test_sales_desk_and_billing_read_a_new_customer_through(databases, kaf
         "jobs_enabled": False,
         "token_revocations": False,
     }
-    upstream = {"customer_url": CUSTOMER_URL, "gateway_url": GATEWAY_URL}
+    upstream: dict[str, Any] = {"customer_url": CUSTOMER_URL, "gateway_url": GATEWAY_URL}
 
     async def db(name: str, main: Any) -> str:
         return await databases.new(name, "postgres", migrations_of(main.__file__))
