@@ -91,6 +91,9 @@ RULES: dict[str, SourceRule] = {
     "invoice.overdue": INVOICES,
     "dunning.step": INVOICES,
     "payment.received": PAYMENTS,
+    # billing: paying an invoice with points (loyalty/router.py reads them as INVOICE_READERS).
+    "loyalty.payment_requested": INVOICES,
+    "loyalty.payment_reversed": INVOICES,
     "invoice.written_off": WRITE_OFFS,
     "credit.limit_exceeded": CREDIT,
 }
