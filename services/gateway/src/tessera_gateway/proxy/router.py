@@ -16,6 +16,7 @@ from tessera_gateway.audit import service as audit
 from tessera_gateway.audit.service import customer_of, reads_personal_data
 from tessera_gateway.proxy.routes import owner_of
 from tessera_shared.auth import CurrentPrincipal, Role
+from tessera_shared.errors import InvalidInput
 from tessera_shared.http.errors import Problem
 from tessera_shared.observability import current_traceparent, request_id_var
 
@@ -75,19 +76,7 @@ def forwarded_headers(request: Request) -> dict[str, str]:
             continue
         if not _FIELD_VALUE.fullmatch(value):
             field = header_name(name)
-            raise Problem(
-                422,
-                f"invalid input: {field}",
-                slug="validation-error",
-                errors=[
-                    {
-                        "field": field,
-                        "location": "header",
-                        "type": "value_error",
-                        "message": "must be visible ASCII characters (no control or non-ASCII characters)",
-                    }
-                ],
-            )
+            raise InvalidInput(field, "must be visible ASCII characters (no control or non-ASCII characters)", "header")
         headers[name] = value
     return headers
 

@@ -18,6 +18,7 @@ from tessera_gateway.views.cache import ViewCache, Views
 from tessera_gateway.views.compose import Fetch, fetch_all
 from tessera_gateway.views.schemas import Customer360
 from tessera_shared.auth import STAFF_ROLES, Principal, Role, require_roles
+from tessera_shared.errors import InvalidInput
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.inputs import IsoDate
 
@@ -137,12 +138,7 @@ async def get_kpis(
     to: IsoDate,
 ) -> dict[str, Any]:
     if to < from_ or (to - from_).days > 366:
-        raise Problem(
-            422,
-            "`to` must be on or after `from`, within a year",
-            slug="validation-error",
-            errors=[{"field": "to", "location": "query", "message": "must be on or after from, within 366 days"}],
-        )
+        raise InvalidInput("to", "must be on or after from, within 366 days", "query")
     deadline = request.app.state.settings.view_deadline_seconds
     started = time.monotonic()
     common = {"authorization": request.headers["authorization"]}
