@@ -1,6 +1,7 @@
 """Facts that travel (docs/domain.md §10.6), on real Kafka and PostgreSQL: a rename in the customer
-service reaches the name billing prints on a new invoice; deals created and moved in sales, and a
-write-off in billing, reach the customer's timeline, each under the read rule of its source."""
+service reaches the name billing prints on a new invoice; deals created and moved in sales, a
+write-off in billing and billing's flag on a win past the credit limit reach the customer's
+timeline, each under the read rule of its source."""
 
 from __future__ import annotations
 
@@ -123,21 +124,37 @@ async def test_a_rename_and_sales_and_billing_facts_travel(databases, kafka_boot
             f"/v1/write-offs/{r.json()['id']}/approve", headers=bearer(billing, "fm", "finance_manager")
         )
         assert r.status_code == 200, r.text
+        # A win past the (default) credit limit, let through by a finance manager: billing flags it.
+        r = await sell.post(
+            "/v1/deals",
+            json={"customer_id": cid, "title": "Big rollout", "currency": "EUR", "amount": "20000.00"},
+            headers=rep1,
+        )
+        assert r.status_code == 201, r.text
+        r = await sell.post(
+            f"/v1/deals/{r.json()['id']}/win",
+            json={"credit_override": True},
+            headers=bearer(sales, "fm", "finance_manager"),
+        )
+        assert r.status_code == 200, r.text
 
         async def kinds(*who: str) -> list[str]:
             r = await crm.get(f"/v1/customers/{cid}/timeline", params={"limit": 100}, headers=bearer(customer, *who))
             assert r.status_code == 200, r.text
             return sorted(e["kind"] for e in r.json()["items"] if e["source"] != "customer")
 
-        travelled = ["deal.created", "deal.stage_changed", "invoice.written_off"]
+        travelled = ["deal.created", "deal.stage_changed", "invoice.written_off", "credit.limit_exceeded"]
         everything = await eventually(lambda: _having(kinds("admin", "admin"), travelled))
-        assert {"deal.created", "deal.stage_changed", "invoice.written_off"} <= set(everything)
-        # sales' owner rule and billing's write-off readers hold on the timeline
-        assert {"deal.created", "deal.stage_changed"} <= set(await kinds("rep1", "sales_rep"))
-        rep2 = await kinds("rep2", "sales_rep")
-        assert not {"deal.created", "deal.stage_changed", "invoice.written_off"} & set(rep2)
-        clerk_sees = await kinds("bc", "billing_clerk")
-        assert "invoice.written_off" in clerk_sees and "deal.created" not in clerk_sees
+        assert set(travelled) <= set(everything)
+        # sales' owner rule, billing's write-off readers and credit readers hold on the timeline
+        rep1_sees = set(await kinds("rep1", "sales_rep"))
+        assert {"deal.created", "deal.stage_changed", "credit.limit_exceeded"} <= rep1_sees
+        assert "invoice.written_off" not in rep1_sees
+        rep2 = set(await kinds("rep2", "sales_rep"))
+        assert not {"deal.created", "deal.stage_changed", "invoice.written_off"} & rep2
+        assert "credit.limit_exceeded" in rep2  # credit flags have no owner rule at billing
+        clerk_sees = set(await kinds("bc", "billing_clerk"))
+        assert {"invoice.written_off", "credit.limit_exceeded"} <= clerk_sees and "deal.created" not in clerk_sees
 
 
 async def _having(kinds: Awaitable[list[str]], wanted: list[str]) -> list[str] | None:
