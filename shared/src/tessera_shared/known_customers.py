@@ -414,29 +414,30 @@ class KnownCustomers(Generic[R]):
         directory: CustomerDirectory,
         *,
         field: str = "customer_id",
+        location: str = "body",
     ) -> Lookup[R]:
         """The customer a write names, which must exist, live (not merged away, not erased).
 
         Known here: the local copy answers, no call. Not known here (not announced yet, or never):
         the customer service is asked once; a customer it has is kept (``remember``) and the write
         proceeds. Refusals: no such customer, merged (naming the survivor), erased → 422 naming
-        ``field``; the customer service unreachable → 503 ``upstream-unavailable`` with
-        ``Retry-After`` (nothing kept)."""
+        ``field`` (in ``location``: the body, or the path); the customer service unreachable → 503
+        ``upstream-unavailable`` with ``Retry-After`` (nothing kept)."""
         found = await self.known(session, customer_id)
         if found.unknown:
             answer = await directory.read_customer(customer_id)
             if isinstance(answer, Unreachable):
                 raise CustomerServiceUnavailable(answer.reason)
             if isinstance(answer, NoSuchCustomer):
-                raise InvalidInput(field, "no such customer")
+                raise InvalidInput(field, "no such customer", location)
             if isinstance(answer, MergedAway):
-                raise InvalidInput(field, f"the customer was merged into {answer.survivor_id}; use that id")
+                raise InvalidInput(field, f"the customer was merged into {answer.survivor_id}; use that id", location)
             if answer.erased:
-                raise InvalidInput(field, "the customer was erased")
+                raise InvalidInput(field, "the customer was erased", location)
             await self.remember(session, answer)
             found = await self.known(session, customer_id)
         if found.merged:
-            raise InvalidInput(field, f"the customer was merged into {found.survivor_id}; use that id")
+            raise InvalidInput(field, f"the customer was merged into {found.survivor_id}; use that id", location)
         if found.erased:
-            raise InvalidInput(field, "the customer was erased")
+            raise InvalidInput(field, "the customer was erased", location)
         return found

@@ -60,7 +60,8 @@ class TestAgreements:
         stub.missing.add(missing)
         url = "/v1/sla-policies/agreements/{}"
         r = await client.put(url.format(missing), json={"service_level": "gold"}, headers=admin(app))
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "customer_id"
+        assert r.status_code == 422
+        assert (r.json()["errors"][0]["field"], r.json()["errors"][0]["location"]) == ("customer_id", "path")
         assert await kept(app, missing) is None
         known = uuid.uuid4()
         r = await client.put(url.format(known), json={"service_level": "gold"}, headers=admin(app))

@@ -18,5 +18,5 @@ async def put_agreement(
     """Known customers only (docs/domain.md §10.2): an id the desk has not heard of is read through
     the customer service (and kept) before it gets an agreement; unknown there, merged or erased →
     422; unreachable → 503. No unnamed row is made for an id nobody has announced."""
-    await KNOWN_CUSTOMERS.require(session, customer_id, directory)
+    await KNOWN_CUSTOMERS.require(session, customer_id, directory, location="path")
     return await set_service_level(session, customer_id, service_level)
