@@ -165,6 +165,17 @@ async def test_sales_desk_and_billing_read_a_new_customer_through(databases, kaf
             r = await write(str(uuid.uuid4()))
             assert r.status_code == 422, (service, r.text)
             assert r.json()["errors"][0]["field"] == "customer_id", service
+        # Lead conversion right after the customer's creation, while customer.created flows to
+        # sales over Kafka: 20 in a row, every one converts (the read-through and the event merge).
+        rep = bearer(sales, "rep1", "sales_rep")
+        for n in range(20):
+            r = await customers.post(
+                "/v1/customers", json=customer_payload(), headers=bearer(customer, "rep1", "sales_rep")
+            )
+            assert r.status_code == 201, r.text
+            lead = (await s.post("/v1/leads", json={"name": f"Lead {n}", "source": "referral"}, headers=rep)).json()
+            r = await s.post(f"/v1/leads/{lead['id']}/convert", json={"customer_id": r.json()["id"]}, headers=rep)
+            assert r.status_code == 200, (n, r.text)
 
 
 async def test_billing_invoices_known_customers_only(databases, kafka_bootstrap, namespace) -> None:
