@@ -26,6 +26,7 @@ from tessera_gateway.views.customer360 import compose, fetches
 from tessera_sales.settings import SalesSettings
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_shared.testing.builders import customer_payload
+from tessera_shared.testing.customers import StubCustomers
 from tessera_shared.testing.plugin import migrations_of, running
 
 SERVICES = {
@@ -59,6 +60,8 @@ async def start_stack(databases, down: str | None = None, slow: str | None = Non
             continue
         db = await databases.new(name, "sqlite", migrations_of(module.__file__))
         app = module.create_app(settings_cls(database_url=db, kafka_enabled=False, jobs_enabled=False, log_json=False))
+        # Customers are created in the customer app here; no event carries them to the others.
+        app.state.customer_directory = StubCustomers()
         apps.append(app)
         mounts[host] = httpx2.ASGITransport(app=app)
     gw_db = await databases.new("gateway", "sqlite", migrations_of(gateway_main.__file__))

@@ -21,6 +21,7 @@ from tessera_gateway.proxy.router import IMPORT_ROLES, public_link
 from tessera_gateway.settings import GatewaySettings
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_shared.testing.builders import customer_payload
+from tessera_shared.testing.customers import StubCustomers
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import migrations_of, running
 
@@ -55,6 +56,7 @@ async def stack(databases: DatabaseFactory) -> AsyncIterator[Stack]:
             log_json=False,
         )
     )
+    desk.state.customer_directory = StubCustomers()  # no event carries the customer to the desk here
     gateway = create_app(
         GatewaySettings(
             database_url=await databases.new("gateway", "postgres", migrations_of(gateway_main.__file__)),
