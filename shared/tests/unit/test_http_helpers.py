@@ -133,7 +133,7 @@ def test_cursor_round_trip() -> None:
     assert decode_cursor(encode_cursor(values), 4) == values
 
 
-@pytest.mark.parametrize("bad", ["", "!!!", encode_cursor([1, 2])])
+@pytest.mark.parametrize("bad", ["", "!!!", encode_cursor([1, 2])], ids=["empty", "not-base64", "wrong-length"])
 def test_bad_cursor_is_a_422_naming_cursor(bad: str) -> None:
     with pytest.raises(InvalidInput) as err:
         decode_cursor(bad, 1)

@@ -27,6 +27,7 @@ from tessera_shared.testing.sqlite_routes import (  # the hooks of the focused S
     pytest_configure,
     pytest_generate_tests,
     pytest_runtest_setup,
+    pytest_testnodedown,
 )
 from tessera_shared.testing.sqlite_routes import pytest_sessionfinish as _sqlite_routes_sessionfinish
 
@@ -36,6 +37,7 @@ __all__ = [
     "pytest_generate_tests",
     "pytest_runtest_setup",
     "pytest_sessionfinish",
+    "pytest_testnodedown",
     "pytest_unconfigure",
 ]
 
@@ -165,8 +167,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     and freeing it object by object (measured: 109 s wall for 84 s of tests), time in which
     nothing is tested. Reports are written and streams flushed by now; ``TESSERA_TEST_FULL_EXIT=1``
     keeps the normal shutdown (e.g. to look for threads a test leaves behind)."""
-    if os.environ.get("TESSERA_TEST_FULL_EXIT") == "1" or not _EXIT_STATUS:
-        return
+    if os.environ.get("TESSERA_TEST_FULL_EXIT") == "1" or not _EXIT_STATUS or hasattr(config, "workerinput"):
+        return  # an xdist worker still has its results to hand to the controller
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(_EXIT_STATUS[-1])
+

@@ -104,6 +104,21 @@ class RouteLedger:
 
         return recorded
 
+    def dump(self) -> dict[str, Any]:
+        return {
+            "offered": {k: sorted(v) for k, v in self.offered.items()},
+            "called": {k: sorted(v) for k, v in self.called.items()},
+            "by_test": {k: sorted(v) for k, v in self.by_test.items() if v},
+        }
+
+    def absorb(self, other: dict[str, Any]) -> None:
+        for service, ops in other.get("offered", {}).items():
+            self.offered[service].update((m, p) for m, p in ops)
+        for service, ops in other.get("called", {}).items():
+            self.called[service].update((m, p) for m, p in ops)
+        for test, ops in other.get("by_test", {}).items():
+            self.by_test[test].update(ops)
+
     def missing(self) -> dict[str, list[str]]:
         out = {}
         for service, offered in sorted(self.offered.items()):
@@ -142,14 +157,29 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     LEDGER.current_test = item.nodeid
 
 
+def _on_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: a worker's ledger joins the controller's, which judges the whole run."""
+    raw = getattr(node, "workeroutput", {}).get("sqlite_routes")
+    if raw:
+        LEDGER.absorb(json.loads(raw))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    if _on_worker(config):
+        config.workeroutput["sqlite_routes"] = json.dumps(LEDGER.dump())  # type: ignore[attr-defined]
+        return
     report = config.getoption("--sqlite-routes-report")
     if report:
         with open(report, "w") as out:
             json.dump({k: sorted(v) for k, v in LEDGER.by_test.items() if v}, out, indent=1, sort_keys=True)
-    if not config.getoption("--sqlite-routes"):
-        return
+    if not config.getoption("--sqlite-routes") or config.option.keyword or config.option.markexpr:
+        return  # a run narrowed by -k or -m does not claim to call every operation
     missing = LEDGER.missing()
     if missing:  # said even when tests failed; it fails the run only when they did not
         lines = [f"  {service}: {op}" for service, ops in missing.items() for op in ops]
