@@ -13,13 +13,13 @@ export UV_PROJECT_ENVIRONMENT := .venv
 TEST_PG_PORT    ?= 55432
 TEST_KAFKA_PORT ?= 19092
 PYTEST_ARGS     ?=
-# Tests that run the services in-process go over TEST_WORKERS pytest-xdist processes; those that
-# start real processes (the launcher on fixed ports, killed and frozen services, the browser,
-# the benchmark harness, the container checks) run after them, one at a time. Exit status 5 is
-# "nothing selected" (a PYTEST_ARGS filter that matches only one of the two halves).
+# Most tests go over TEST_WORKERS pytest-xdist processes; those that start the services as real
+# processes on fixed ports (the make-run launcher, killed and frozen services, the browser) run
+# after them, one at a time. Exit status 5 is "nothing selected" (a PYTEST_ARGS filter that
+# matches only one of the two halves).
 TEST_WORKERS    ?= 2
-IN_PROCESS_TESTS := shared/tests services tests/contract tests/integration
-PROCESS_TESTS    := tests/e2e tests/reliability tests/ui tests/bench tests/ops
+PARALLEL_TESTS := shared/tests services tests/contract tests/integration tests/bench tests/ops
+SERIAL_TESTS   := tests/e2e tests/reliability tests/ui
 TEST_ENV = TESSERA_TEST_PG=postgresql+asyncpg://postgres@127.0.0.1:$(TEST_PG_PORT) \
 	TESSERA_TEST_KAFKA=127.0.0.1:$(TEST_KAFKA_PORT)
 
@@ -60,8 +60,8 @@ test-tools:
 test: install $(ASYNCAPI_CLI) test-tools
 	PG_PORT=$(TEST_PG_PORT) deploy/local/postgres.sh start
 	KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/local/kafka.sh start
-	$(TEST_ENV) $(PY) -m pytest --sqlite-routes -n $(TEST_WORKERS) $(IN_PROCESS_TESTS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
-	$(TEST_ENV) $(PY) -m pytest $(PROCESS_TESTS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(TEST_ENV) $(PY) -m pytest --sqlite-routes -n $(TEST_WORKERS) $(PARALLEL_TESTS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(TEST_ENV) $(PY) -m pytest $(SERIAL_TESTS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 test-unit: install
 	$(PY) -m pytest shared/tests/unit services/*/tests/unit
