@@ -169,23 +169,27 @@ async def export_records(session: AsyncSession, customer_id: uuid.UUID) -> dict[
     }
 
 
+# The customer record's personal columns that erasure sets to NULL (name and lists are replaced).
+NULLED_ON_ERASURE = (
+    "email",
+    "phone",
+    "external_id",
+    "gender",
+    "age_band",
+    "occupation",
+    "education",
+    "region",
+    "city",
+    "climate_zone",
+    "lifestyle",
+    "social_status",
+)
+
+
 async def erase(session: AsyncSession, customer: Customer, *, actor: str, reason: str) -> None:
     """Anonymise the customer's personal data (business totals stay), announce customer.erased."""
     now = utcnow()
-    for column in (
-        "email",
-        "phone",
-        "external_id",
-        "gender",
-        "age_band",
-        "occupation",
-        "education",
-        "region",
-        "city",
-        "climate_zone",
-        "lifestyle",
-        "social_status",
-    ):
+    for column in NULLED_ON_ERASURE:
         setattr(customer, column, None)
     customer.name, customer.name_key = "erased customer", ""
     customer.tags, customer.channels, customer.custom_attributes, customer.preferences = [], [], {}, []
@@ -234,26 +238,7 @@ async def erase(session: AsyncSession, customer: Customer, *, actor: str, reason
 # (docs/domain.md §10.3).
 ERASED_COLUMNS: dict[str, frozenset[str]] = {
     "customers": frozenset(
-        {
-            "name",
-            "name_key",
-            "email",
-            "phone",
-            "external_id",
-            "gender",
-            "age_band",
-            "occupation",
-            "education",
-            "region",
-            "city",
-            "climate_zone",
-            "lifestyle",
-            "social_status",
-            "tags",
-            "channels",
-            "custom_attributes",
-            "preferences",
-        }
+        {*NULLED_ON_ERASURE, "name", "name_key", "tags", "channels", "custom_attributes", "preferences"}
     ),
     "contacts": frozenset({"name", "title", "department", "email", "phone", "buying_role"}),
     "customer_tags": frozenset({"tag"}),
