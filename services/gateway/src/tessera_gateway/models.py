@@ -1,11 +1,11 @@
-"""The gateway's own tables: refresh tokens and the audit log of personal-data reads."""
+"""The gateway's own tables: refresh tokens, revoked tokens, rate counters and the audit log of personal-data reads."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, Index, String
+from sqlalchemy import BigInteger, Column, Index, Integer, String
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -46,6 +46,20 @@ class RevokedToken(Base, table=True):
     subject: str = Field(sa_column=Column(String(200), nullable=False))
     revoked_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RateCounter(Base, table=True):
+    """Requests (or failed logins) of one key in one slice of a sliding window, shared by every
+    gateway replica (limits/store.py). ``start`` and ``expires`` are epoch milliseconds; a row
+    counts until ``expires`` and is purged after it."""
+
+    __tablename__ = "rate_counters"
+    __table_args__ = (Index("ix_rate_counters_expires", "expires"),)
+
+    key: str = Field(sa_column=Column(String(300), primary_key=True))
+    start: int = Field(sa_column=Column(BigInteger(), primary_key=True, autoincrement=False))
+    n: int = Field(sa_column=Column(Integer(), nullable=False))
+    expires: int = Field(sa_column=Column(BigInteger(), nullable=False))
 
 
 class AuditEntry(Base, table=True):
