@@ -13,7 +13,7 @@ from tessera_customer.contacts.router import router as contacts_router
 from tessera_customer.customers.router import router as customers_router
 from tessera_customer.dedup.router import router as dedup_router
 from tessera_customer.handlers import handlers
-from tessera_customer.imports.router import IMPORT_PATH
+from tessera_customer.imports.router import IMPORT_PATHS
 from tessera_customer.imports.router import router as import_router
 from tessera_customer.lifecycle.router import router as lifecycle_router
 from tessera_customer.lifecycle.service import churn_customers
@@ -52,7 +52,7 @@ def jobs(settings: CustomerSettings) -> list[Job]:
 def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
     settings = settings or CustomerSettings()
     return ServiceSpec(
-        body_limits={("POST", IMPORT_PATH): settings.import_max_body_bytes},
+        body_limits={("POST", path): settings.import_max_body_bytes for path in IMPORT_PATHS},
         name="customer",
         title="Tessera customer service",
         description="Customers, contacts, lifecycle, value, segments, consent, dedup, loyalty, churn.",

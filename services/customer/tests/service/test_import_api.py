@@ -1,4 +1,5 @@
-"""POST /v1/customers/import: CSV and JSON lines, row-by-row validation, idempotent on external_id."""
+"""POST /v1/customers/import/csv and /import/ndjson (and the deprecated /import, either format by
+Content-Type): row-by-row validation, idempotent on external_id."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from tessera_shared.testing.plugin import bearer, migrations_of, running
 # Dialect branches (SQL that differs on SQLite): the whole module runs on both databases.
 pytestmark = pytest.mark.sqlite
 
-URL = "/v1/customers/import"
+URL = "/v1/customers/import/csv"
+NDJSON_URL = "/v1/customers/import/ndjson"
+DEPRECATED_URL = "/v1/customers/import"
 
 GOOD_AND_BAD_CSV = (
     "external_id,kind,name,email,phone,tags,country,city,age_band,attr.segment\n"
@@ -44,9 +47,11 @@ async def post(
     body: str,
     content_type: str = "text/csv",
     who: dict[str, str] | None = None,
+    url: str | None = None,
 ) -> httpx.Response:
+    url = url or (URL if content_type == "text/csv" else NDJSON_URL)
     return await client.post(
-        URL, content=body.encode(), headers={**(who or manager(app)), "content-type": content_type}
+        url, content=body.encode(), headers={**(who or manager(app)), "content-type": content_type}
     )
 
 
@@ -111,9 +116,38 @@ class TestImportCsv:
         assert (await client.post(URL, content=body, headers={"content-type": "text/csv"})).status_code == 401
         r = await post(client, app, body, who=bearer(app, "rep1", "sales_rep"))
         assert r.status_code == 403
-        r = await post(client, app, body, content_type="application/xml")
-        assert r.status_code == 415 and r.headers["content-type"] == PROBLEM
+        for url in (URL, NDJSON_URL, DEPRECATED_URL):
+            r = await post(client, app, body, content_type="application/xml", url=url)
+            assert r.status_code == 415 and r.headers["content-type"] == PROBLEM
+        # Each format's path takes its own type only.
+        r = await post(client, app, body, content_type="application/x-ndjson", url=URL)
+        assert r.status_code == 415 and "send text/csv" in r.json()["detail"]
+        r = await post(client, app, '{"external_id": "j-1", "kind": "person", "name": "J"}\n', url=NDJSON_URL)
+        assert r.status_code == 415 and "send application/x-ndjson" in r.json()["detail"]
         assert await count(app, Customer) == 0
+
+
+class TestDeprecatedPath:
+    async def test_takes_either_format_by_content_type(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        csv = await post(client, app, "external_id,kind,name\nd-1,person,Ada\n", url=DEPRECATED_URL)
+        assert csv.status_code == 200, csv.text
+        assert csv.json()["created"] == 1
+        lines = '{"external_id": "d-2", "kind": "person", "name": "Bea"}\n'
+        ndjson = await post(client, app, lines, content_type="application/x-ndjson", url=DEPRECATED_URL)
+        assert ndjson.status_code == 200, ndjson.text
+        assert ndjson.json()["created"] == 1
+        assert await count(app, Customer) == 2
+
+    async def test_documented_as_deprecated_with_one_body_type_per_operation(self, app: FastAPI) -> None:
+        paths = app.openapi()["paths"]
+        bodies = {url: paths[url]["post"]["requestBody"]["content"] for url in (URL, NDJSON_URL, DEPRECATED_URL)}
+        assert {url: list(content) for url, content in bodies.items()} == {
+            URL: ["text/csv"],
+            NDJSON_URL: ["application/x-ndjson"],
+            DEPRECATED_URL: ["text/csv"],
+        }
+        assert paths[DEPRECATED_URL]["post"]["deprecated"] is True
+        assert "deprecated" not in paths[URL]["post"] and "deprecated" not in paths[NDJSON_URL]["post"]
 
 
 class TestImportNdjson:
@@ -186,3 +220,9 @@ class TestImportSize:
             assert big.status_code == 413  # the other routes keep the service-wide limit
             r = await post(client, app, body * 250)
             assert r.status_code == 413
+            # The other import paths take the import's limit too.
+            r = await post(client, app, body.replace("x-", "y-"), url=DEPRECATED_URL)
+            assert r.status_code == 200 and r.json()["created"] == 40
+            lines = "".join(f'{{"external_id": "z-{i}", "kind": "person", "name": "P {i}"}}\n' for i in range(40))
+            r = await post(client, app, lines, content_type="application/x-ndjson")
+            assert r.status_code == 200 and r.json()["created"] == 40

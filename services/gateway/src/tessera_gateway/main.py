@@ -23,7 +23,7 @@ from tessera_gateway.auth.router import router as auth_router
 from tessera_gateway.auth.throttle import LoginThrottle
 from tessera_gateway.event_schemas import router as event_schemas_router
 from tessera_gateway.limits.rate import TokenBuckets
-from tessera_gateway.proxy.router import IMPORT_PATH
+from tessera_gateway.proxy.router import IMPORT_PATHS
 from tessera_gateway.proxy.router import router as proxy_router
 from tessera_gateway.settings import GatewaySettings
 from tessera_gateway.views.cache import Views
@@ -153,7 +153,7 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
             proxy_router,
         ],
         migrations=Path(__file__).parent / "migrations",
-        body_limits={("POST", IMPORT_PATH): settings.import_max_body_bytes},
+        body_limits={("POST", path): settings.import_max_body_bytes for path in IMPORT_PATHS},
         context=resources,
         extra_readiness=upstream_readiness,
     )

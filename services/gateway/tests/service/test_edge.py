@@ -17,7 +17,7 @@ import tessera_gateway.main as gateway_main
 import tessera_service_desk.main as desk_main
 from tessera_customer.settings import CustomerSettings
 from tessera_gateway.main import create_app
-from tessera_gateway.proxy.router import IMPORT_ROLES, public_link
+from tessera_gateway.proxy.router import IMPORT_PATHS, IMPORT_ROLES, public_link
 from tessera_gateway.settings import GatewaySettings
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_shared.testing.builders import customer_payload
@@ -216,10 +216,14 @@ async def test_oversized_request_headers_are_431_at_the_gateway_and_the_services
 
 
 def test_the_gateway_knows_who_may_import() -> None:
-    """The gateway's copy of the customer service's rule on POST /v1/customers/import."""
+    """The gateway's copy of the customer service's rule on its import paths (one per format and
+    the deprecated one), and of the paths themselves."""
     doc = customer_main.create_app(CustomerSettings(kafka_enabled=False)).openapi()
-    (security,) = doc["paths"]["/v1/customers/import"]["post"]["security"]
-    assert set(security["tessera"]) == {*IMPORT_ROLES, "admin"}
+    imports = {path: ops for path, ops in doc["paths"].items() if path.startswith("/v1/customers/import")}
+    assert {f"/api{path}" for path in imports} == IMPORT_PATHS
+    for ops in imports.values():
+        (security,) = ops["post"]["security"]
+        assert set(security["tessera"]) == {*IMPORT_ROLES, "admin"}
 
 
 async def test_import_from_a_role_that_may_not_import_is_refused_before_the_body_is_read(stack: Stack) -> None:
@@ -233,20 +237,23 @@ async def test_import_from_a_role_that_may_not_import_is_refused_before_the_body
             yield f"e-{n},person,{'x' * 8_000}\n".encode()
 
     agent = await login(stack.client, "agent")
-    r = await stack.client.post(
-        "/api/v1/customers/import", content=body(), headers={**agent, "Content-Type": "text/csv"}
-    )
-    assert r.status_code == 403
-    assert r.json()["required_roles"] == ["admin", "sales_manager", "service"]
-    assert sent <= 1  # the gateway answered without reading (let alone forwarding) the body
     manager = await login(stack.client, "manager")
-    r = await stack.client.post(
-        "/api/v1/customers/import",
-        content=b"external_id,kind,name\ne-1,person,Ada\n",
-        headers={**manager, "Content-Type": "text/csv"},
-    )
-    assert r.status_code == 200, r.text
-    assert r.json()["created"] == 1
+    for n, path in enumerate(sorted(IMPORT_PATHS)):
+        sent = 0
+        r = await stack.client.post(path, content=body(), headers={**agent, "Content-Type": "text/csv"})
+        assert r.status_code == 403, path
+        assert r.json()["required_roles"] == ["admin", "sales_manager", "service"]
+        assert sent <= 1  # the gateway answered without reading (let alone forwarding) the body
+        ndjson = path.endswith("/ndjson")
+        r = await stack.client.post(
+            path,
+            content=f'{{"external_id": "e-{n}", "kind": "person", "name": "Ada"}}\n'.encode()
+            if ndjson
+            else f"external_id,kind,name\ne-{n},person,Ada\n".encode(),
+            headers={**manager, "Content-Type": "application/x-ndjson" if ndjson else "text/csv"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["created"] == 1
 
 
 # --- 8: nosniff and no-store ------------------------------------------------------------------

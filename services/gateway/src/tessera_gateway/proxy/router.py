@@ -48,7 +48,10 @@ HOP_BY_HOP = {
     "x-tessera-route",
 }
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-IMPORT_PATH = "/api/v1/customers/import"
+# The bulk import (one path per format, and the deprecated path that takes either by Content-Type).
+IMPORT_PATHS = frozenset(
+    {"/api/v1/customers/import", "/api/v1/customers/import/csv", "/api/v1/customers/import/ndjson"}
+)
 # Who may import (the customer service's rule on POST /v1/customers/import, checked there too;
 # a test keeps the two equal). Checked here before the body is read: only these callers get
 # the import's large body limit and time.
@@ -139,7 +142,7 @@ async def forward(request: Request, service: str, path: str) -> Response:
     if tp := current_traceparent():
         headers["traceparent"] = tp
     body = await request.body()
-    long_running = request.url.path == IMPORT_PATH
+    long_running = request.url.path in IMPORT_PATHS
     upstream = client.build_request(
         # The decoded path, encoded again: what the service decodes is what the gateway routed.
         request.method,
@@ -221,7 +224,7 @@ async def forward_to_owner(path: str, request: Request, principal: CurrentPrinci
     service = owner_of(path)
     if service is None:
         raise Problem(404, f"no resource at /api/v1/{path}")
-    if request.method == "POST" and request.url.path == IMPORT_PATH and not principal.may(IMPORT_ROLES):
+    if request.method == "POST" and request.url.path in IMPORT_PATHS and not principal.may(IMPORT_ROLES):
         # Before the body (up to the import's 64 MiB) is read or forwarded.
         raise Problem(403, "your role may not do this", required_roles=sorted({*IMPORT_ROLES, Role.ADMIN}))
     response = await forward(request, service, path)
