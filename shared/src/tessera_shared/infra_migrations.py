@@ -80,3 +80,20 @@ def drop_v1() -> None:
     op.drop_table("outbox_events")
     op.drop_table("inbox_events")
     op.drop_table("idempotency_keys")
+
+
+def create_v2() -> None:
+    """The ``leases`` table (tessera_shared.leases): the relay's and the jobs' leadership."""
+    op.create_table(
+        "leases",
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("holder", sa.String(length=200), nullable=False),
+        sa.Column("token", sa.BigInteger(), nullable=False),
+        sa.Column("expires_at", tessera_shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("done_at", tessera_shared.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_leases")),
+    )
+
+
+def drop_v2() -> None:
+    op.drop_table("leases")

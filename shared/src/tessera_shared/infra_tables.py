@@ -1,4 +1,4 @@
-"""Tables every service's database holds beside its own: outbox, inbox, idempotency keys.
+"""Tables every service's database holds beside its own: outbox, inbox, idempotency keys, leases.
 
 They live in one metadata of their own that each service's migrations include, so the
 outbox relay and the consumer runner can use the same statements in every service.
@@ -59,4 +59,18 @@ idempotency_keys = Table(
     Column("response_body", JSONType, nullable=True),
     Column("response_headers", JSONType, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Leadership of one named piece of work (the outbox relay, each scheduled job) across the
+# replicas: held until ``expires_at`` (the database's clock) unless renewed; ``token`` grows at
+# every change of holder, the fencing token a holder's writes are checked against
+# (tessera_shared.leases). ``done_at``: when a holder last reported the work done (jobs' rounds).
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("token", BigInteger(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("done_at", UTCDateTime(), nullable=True),
 )

@@ -1,0 +1,23 @@
+"""leases: the outbox relay's and the scheduled jobs' leadership (tessera_shared.leases)
+
+Revision ID: e721c262c167
+Revises: 9d3f6b2a8c41
+Create Date: 2026-12-04 23:30:00.000000
+"""
+
+from collections.abc import Sequence
+
+from tessera_shared import infra_migrations
+
+revision: str = "e721c262c167"
+down_revision: str | None = "9d3f6b2a8c41"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    infra_migrations.create_v2()
+
+
+def downgrade() -> None:
+    infra_migrations.drop_v2()

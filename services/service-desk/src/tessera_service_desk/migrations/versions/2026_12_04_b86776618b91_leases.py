@@ -1,0 +1,23 @@
+"""leases: the outbox relay's and the scheduled jobs' leadership (tessera_shared.leases)
+
+Revision ID: b86776618b91
+Revises: 1ab1f852c7de
+Create Date: 2026-12-04 23:30:00.000000
+"""
+
+from collections.abc import Sequence
+
+from tessera_shared import infra_migrations
+
+revision: str = "b86776618b91"
+down_revision: str | None = "1ab1f852c7de"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    infra_migrations.create_v2()
+
+
+def downgrade() -> None:
+    infra_migrations.drop_v2()
