@@ -22,7 +22,8 @@ from tessera_gateway.auth.revocation import router as revocation_router
 from tessera_gateway.auth.router import router as auth_router
 from tessera_gateway.auth.throttle import LoginThrottle
 from tessera_gateway.event_schemas import router as event_schemas_router
-from tessera_gateway.limits.rate import TokenBuckets
+from tessera_gateway.limits.rate import RateLimits
+from tessera_gateway.limits.store import SlidingWindows, purge
 from tessera_gateway.proxy.router import IMPORT_PATHS
 from tessera_gateway.proxy.router import router as proxy_router
 from tessera_gateway.settings import GatewaySettings
@@ -33,9 +34,12 @@ from tessera_gateway.views.router import router as views_router
 from tessera_gateway.views.watcher import Watcher
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.events.envelope import topic_for
+from tessera_shared.jobs import Job
 
 VIEW_CACHE_BYTES = Gauge("tessera_view_cache_bytes", "Bytes of composed 360 views kept by the gateway")
 VIEW_CACHE_LIVE = Gauge("tessera_view_cache_live", "1 while the gateway follows every topic (the view cache is on)")
+# Expired rate counters (limits/store.py) are deleted this often, by one replica at a time.
+RATE_COUNTERS_PURGE_SECONDS = 300.0
 
 
 def upstreams_of(settings: GatewaySettings) -> dict[str, str]:
@@ -70,8 +74,12 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
         app.state.accounts = await asyncio.to_thread(
             AccountDirectory.from_settings, settings.accounts_json, local=settings.is_local
         )
-        app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
-        app.state.rate_limits = TokenBuckets(settings.rate_limit_per_minute)
+        # Limits and login failures are counted in the gateway's database: every replica sees
+        # the same counts, and they survive restarts (limits/store.py).
+        windows = SlidingWindows(app.state.runtime.engine)
+        app.state.login_throttle = LoginThrottle(windows, settings.login_max_failures, settings.login_window_seconds)
+        app.state.rate_limits = RateLimits(windows, settings.rate_limit_per_minute, policy="per-token")
+        app.state.survey_link_limits = RateLimits(windows, settings.rate_limit_per_minute, policy="per-address")
         timeout = httpx2.Timeout(settings.upstream_timeout, connect=settings.upstream_connect_timeout)
         # httpx2 (pydantic's maintained httpx): the same API, but its pool hands out connections
         # without httpx 0.28's walk over every pooled connection per request (a fifth of the
@@ -156,6 +164,7 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
         body_limits={("POST", path): settings.import_max_body_bytes for path in IMPORT_PATHS},
         context=resources,
         extra_readiness=upstream_readiness,
+        jobs=[Job("rate-counters-purge", interval=RATE_COUNTERS_PURGE_SECONDS, run=purge)],
     )
 
 

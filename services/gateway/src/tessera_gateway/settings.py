@@ -32,10 +32,12 @@ class GatewaySettings(ServiceSettings):
     # Local mode adds the documented local accounts (password "local") when this is empty.
     accounts_json: str = "[]"
 
-    # Login throttling: this many failures for one user name or one address within the window.
+    # Login throttling: this many failures for one user name or one address within the window
+    # (sliding; counted in the database, shared by every replica: limits/store.py).
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
-    # Requests per token per minute through /api/v1 (a token bucket; burst = the same number).
+    # Requests per token in any minute through /api/v1 (a sliding window shared by every replica,
+    # at most this many in any 60 s; the survey links' per-address limit is the same number).
     rate_limit_per_minute: int = Field(default=1200, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
     # Peers (addresses or CIDR networks) whose X-Forwarded-For names the client: the load

@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from tessera_gateway.auth import refresh
 from tessera_gateway.auth.accounts import Account, AccountDirectory
-from tessera_gateway.auth.throttle import LoginThrottle
+from tessera_gateway.auth.throttle import LoginThrottle, login_keys
+from tessera_gateway.limits.store import retry_after_header
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.errors import problem_response
 
@@ -64,23 +65,23 @@ async def _authenticate(
 ) -> Account | Response:
     accounts: AccountDirectory = request.app.state.accounts
     throttle: LoginThrottle = request.app.state.login_throttle
-    keys = [f"name:{name}", f"addr:{request.client.host if request.client else '?'}"]
-    wait = throttle.retry_after(keys)
+    # The client's address: the connecting peer, or what a trusted proxy reports (main.py).
+    keys = login_keys(name, request.client.host if request.client else "?")
+    wait = await throttle.attempt(keys)
     if wait is not None:
         return problem_response(
             429,
             slug="login-throttled",
             detail="too many failed logins; try again later",
-            headers={"Retry-After": str(int(wait) + 1)},
+            headers={"Retry-After": retry_after_header(wait)},
         )
     # Hash verification is CPU-bound: keep the event loop free for other requests.
     account = await asyncio.to_thread(accounts.authenticate, name, secret, kind)
-    if account is None:
-        throttle.failed(keys)
+    if account is None:  # the attempt stays counted as a failure
         if kind == "client":
             return _oauth_error(401, "invalid_client", "unknown client or wrong secret")
         return _oauth_error(400, "invalid_grant", "unknown user or wrong password")
-    throttle.succeeded(keys)
+    await throttle.succeeded(keys)
     return account
 
 

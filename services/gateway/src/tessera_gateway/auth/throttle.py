@@ -1,38 +1,43 @@
-"""Login throttling: too many failures for a user name or an address within a window (pure)."""
+"""Login throttling: too many failures for a user name or an address within a window, counted in
+the store every gateway replica shares (limits/store.py), so that it holds across replicas and
+restarts.
+
+An attempt counts as a failure from the moment it is made (before its password is checked), and
+is forgotten when it succeeds: concurrent guesses through several replicas cannot slip past the
+limit while their hashes are being verified. User names are stored hashed (a name typed wrong is
+sometimes a password)."""
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+import hashlib
+from collections.abc import Sequence
+
+from tessera_gateway.limits.store import SlidingWindows
+
+
+def login_keys(name: str, address: str) -> list[str]:
+    """The counters one login attempt is held to: its user name's and its client address's."""
+    return [f"login:name:{hashlib.sha256(name.encode()).hexdigest()[:40]}", f"login:addr:{address}"]
 
 
 class LoginThrottle:
-    """Counts failures per key in a sliding window; held in memory per gateway replica."""
-
-    def __init__(self, max_failures: int, window_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, windows: SlidingWindows, max_failures: int, window_seconds: int) -> None:
+        self._windows = windows
         self._max = max_failures
         self._window = window_seconds
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
 
-    def _recent(self, key: str) -> deque[float]:
-        q = self._failures[key]
-        horizon = self._clock() - self._window
-        while q and q[0] <= horizon:
-            q.popleft()
-        return q
-
-    def retry_after(self, keys: Iterable[str]) -> float | None:
-        """Seconds until a locked key may try again, or None when none is locked."""
-        waits = [q[0] + self._window - self._clock() for k in keys if len(q := self._recent(k)) >= self._max]
-        return max(waits) if waits else None
-
-    def failed(self, keys: Iterable[str]) -> None:
-        now = self._clock()
+    async def attempt(self, keys: Sequence[str]) -> float | None:
+        """Count an attempt against every key: None when allowed, else the seconds until one of
+        them unlocks (and nothing is counted)."""
+        taken: list[tuple[str, int]] = []
         for key in keys:
-            self._recent(key).append(now)
+            decision = await self._windows.take(key, self._max, self._window)
+            if not decision.allowed:
+                for done, start in taken:
+                    await self._windows.give_back(done, start)
+                return decision.retry_after
+            taken.append((key, decision.start))
+        return None
 
-    def succeeded(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            self._failures.pop(key, None)
+    async def succeeded(self, keys: Sequence[str]) -> None:
+        await self._windows.clear(keys)

@@ -1,25 +1,33 @@
-"""Per-token rate limit: a token bucket per caller (pure; held in memory per replica)."""
+"""Per-token (and per-address) request limits, shared by every gateway replica (limits/store.py),
+and the IETF RateLimit fields that report them (draft-ietf-httpapi-ratelimit-headers)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import math
+
+from tessera_gateway.limits.store import Decision, SlidingWindows, retry_after_header
+
+WINDOW_SECONDS = 60
 
 
-class TokenBuckets:
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._capacity = float(per_minute)
-        self._rate = per_minute / 60.0
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
+class RateLimits:
+    """``per_minute`` requests per key in any 60 s (a sliding window): a policy by name."""
 
-    def take(self, key: str) -> float:
-        """Take one token: 0 when allowed, else the seconds until one is available."""
-        now = self._clock()
-        tokens, last = self._buckets.get(key, (self._capacity, now))
-        tokens = min(self._capacity, tokens + (now - last) * self._rate)
-        if tokens >= 1:
-            self._buckets[key] = (tokens - 1, now)
-            return 0.0
-        self._buckets[key] = (tokens, now)
-        return (1 - tokens) / self._rate
+    def __init__(self, windows: SlidingWindows, per_minute: int, policy: str = "per-token") -> None:
+        self._windows = windows
+        self.limit = per_minute
+        self.policy = policy
+
+    async def take(self, key: str) -> Decision:
+        return await self._windows.take(f"rate:{self.policy}:{key}", self.limit, WINDOW_SECONDS)
+
+    def headers(self, decision: Decision) -> dict[str, str]:
+        """``RateLimit-Policy`` (the quota ``q`` per window ``w``) and ``RateLimit`` (``r`` left,
+        for ``t`` more seconds at most), and ``Retry-After`` on a refusal."""
+        fields = {
+            "RateLimit-Policy": f'"{self.policy}";q={decision.limit};w={decision.window}',
+            "RateLimit": f'"{self.policy}";r={decision.remaining};t={max(0, math.ceil(decision.reset))}',
+        }
+        if not decision.allowed:
+            fields["Retry-After"] = retry_after_header(decision.retry_after)
+        return fields

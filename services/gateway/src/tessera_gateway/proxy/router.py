@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from tessera_gateway.audit import service as audit
 from tessera_gateway.audit.service import customer_of, reads_personal_data
+from tessera_gateway.limits.rate import RateLimits
 from tessera_gateway.proxy.routes import owner_of
 from tessera_shared.auth import CurrentPrincipal, Role
 from tessera_shared.errors import InvalidInput
@@ -207,20 +208,22 @@ async def forward_survey_link(survey_id: uuid.UUID, request: Request) -> Respons
     if "token" not in request.query_params and "authorization" not in request.headers:
         raise Problem(401, "a survey link token or a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
     caller = request.client.host if request.client else "unknown"
-    wait = request.app.state.rate_limits.take(f"survey-link:{caller}")
-    if wait:
-        raise Problem(429, "too many requests", slug="rate-limited", headers={"Retry-After": str(int(wait) + 1)})
-    return await forward(request, "service-desk", request.url.path.removeprefix("/api/v1/"))
+    limits: RateLimits = request.app.state.survey_link_limits
+    decision = await limits.take(caller)
+    if not decision.allowed:
+        raise Problem(429, "too many requests", slug="rate-limited", headers=limits.headers(decision))
+    response = await forward(request, "service-desk", request.url.path.removeprefix("/api/v1/"))
+    response.headers.update(limits.headers(decision))
+    return response
 
 
 @router.api_route("/api/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 async def forward_to_owner(path: str, request: Request, principal: CurrentPrincipal) -> Response:
     # The token is checked here too, so anonymous traffic never reaches the services.
-    wait = request.app.state.rate_limits.take(principal.subject)
-    if wait:
-        raise Problem(
-            429, "rate limit exceeded for this token", slug="rate-limited", headers={"Retry-After": str(int(wait) + 1)}
-        )
+    limits: RateLimits = request.app.state.rate_limits
+    decision = await limits.take(principal.subject)
+    if not decision.allowed:
+        raise Problem(429, "rate limit exceeded for this token", slug="rate-limited", headers=limits.headers(decision))
     service = owner_of(path)
     if service is None:
         raise Problem(404, f"no resource at /api/v1/{path}")
@@ -232,4 +235,5 @@ async def forward_to_owner(path: str, request: Request, principal: CurrentPrinci
         request.app.state.views.after_write(principal.subject, customers_named(path, response))
     if reads_personal_data(request.method, path):
         audit.record(request.app.state.runtime, principal, request.method, path, response.status_code)
+    response.headers.update(limits.headers(decision))
     return response

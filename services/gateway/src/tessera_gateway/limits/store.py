@@ -1,0 +1,190 @@
+"""Sliding-window counters that every gateway replica shares, in the gateway's database.
+
+A limit of ``limit`` per ``window`` seconds counts in slices of ``window / SLICES``: one row per
+key and slice in ``rate_counters`` (key, slice start, count, expiry; epoch milliseconds). A take
+is admitted when the current slice and the ``SLICES`` slices before it hold fewer than ``limit``,
+and then counts in the current slice. Any interval as long as the window lies within such
+``SLICES + 1`` slices, so it admits at most ``limit``, whichever replica answered and however the
+requests were timed. What that costs: a slice that has begun to leave the window still counts in
+full until it has left, so a caller who keeps to the limit may wait up to one slice (1/SLICES of
+the window, 3 s of a minute) longer than an exact sliding log would make them.
+
+On PostgreSQL a take is one statement in autocommit (one round trip): it sums the earlier
+slices and increments the current slice's row only while the total stays within the limit
+(``INSERT ... ON CONFLICT DO UPDATE ... WHERE``: concurrent takes serialise on that row, so no
+two replicas both take the last unit). On SQLite the same two steps run in one ``BEGIN
+IMMEDIATE`` transaction (SQLite has one writer at a time). A refused take counts nothing.
+
+Rows are purged once expired (``purge``, a job of the gateway). Times come from each replica's
+clock (kept by NTP): a skew between replicas shifts slice boundaries by the skew, not the count.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from tessera_gateway.models import RateCounter
+from tessera_shared.db import affected_rows
+
+SLICES = 20
+
+_PG_TAKE = text(
+    """
+    WITH prior AS (
+        SELECT coalesce(sum(n), 0) AS used, min(start) AS oldest
+        FROM rate_counters
+        WHERE key = CAST(:key AS VARCHAR) AND start >= CAST(:first AS BIGINT) AND start < CAST(:cur AS BIGINT)
+    ), bumped AS (
+        INSERT INTO rate_counters AS c (key, start, n, expires)
+        SELECT CAST(:key AS VARCHAR), CAST(:cur AS BIGINT), 1, CAST(:expires AS BIGINT)
+        FROM prior WHERE prior.used < CAST(:limit AS BIGINT)
+        ON CONFLICT (key, start) DO UPDATE SET n = c.n + 1
+        WHERE c.n + (SELECT used FROM prior) < CAST(:limit AS BIGINT)
+        RETURNING c.n
+    )
+    SELECT (SELECT used FROM prior) AS used, (SELECT oldest FROM prior) AS oldest, (SELECT n FROM bumped) AS n
+    """
+)
+
+_SQLITE_PRIOR = text(
+    "SELECT coalesce(sum(n), 0) AS used, min(start) AS oldest FROM rate_counters "
+    "WHERE key = :key AND start >= :first AND start < :cur"
+)
+
+_SQLITE_BUMP = text(
+    "INSERT INTO rate_counters (key, start, n, expires) VALUES (:key, :cur, 1, :expires) "
+    "ON CONFLICT (key, start) DO UPDATE SET n = rate_counters.n + 1 "
+    "WHERE rate_counters.n + :used < :limit RETURNING n"
+)
+
+_SLICES_OF = text("SELECT start, n FROM rate_counters WHERE key = :key AND start >= :first ORDER BY start")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to one take, with what the IETF RateLimit fields report."""
+
+    allowed: bool
+    limit: int
+    window: int  # seconds
+    remaining: int  # takes left now (after this one)
+    reset: float  # seconds until some of the quota comes back (the oldest counted slice leaves)
+    retry_after: float  # seconds until a take would be admitted again; 0 when allowed
+    start: int  # the slice this take counted in (epoch ms), for give_back
+
+
+@dataclass(frozen=True)
+class _Span:
+    """Where a take at ``now`` looks, all in epoch milliseconds."""
+
+    now: int
+    cur: int  # the current slice's start
+    first: int  # the oldest counted slice's start
+    slice: int  # one slice's length
+    window: int
+
+    @classmethod
+    def at(cls, now_s: float, window_s: int) -> _Span:
+        window = window_s * 1000
+        length = max(1, window // SLICES)
+        now = int(now_s * 1000)
+        cur = now - now % length
+        return cls(now=now, cur=cur, first=cur - SLICES * length, slice=length, window=window)
+
+    def leaves(self, start: int) -> float:
+        """Seconds from now until the slice at ``start`` no longer counts."""
+        return max(0.0, (start + (SLICES + 1) * self.slice - self.now) / 1000)
+
+    @property
+    def expires(self) -> int:
+        return self.cur + (SLICES + 1) * self.slice
+
+
+class SlidingWindows:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], float] = time.time) -> None:
+        self._postgres = engine.dialect.name == "postgresql"
+        # Each take is its own statement: no BEGIN/COMMIT round trips on PostgreSQL.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT") if self._postgres else engine
+        self._clock = clock
+
+    async def take(self, key: str, limit: int, window: int) -> Decision:
+        """Count one unit for ``key`` if fewer than ``limit`` were counted within ``window`` seconds."""
+        span = _Span.at(self._clock(), window)
+        params: dict[str, Any] = {"key": key, "first": span.first, "cur": span.cur, "expires": span.expires}
+        if self._postgres:
+            async with self._engine.connect() as conn:
+                used, oldest, n = (await conn.execute(_PG_TAKE, {**params, "limit": limit})).one()
+                if n is None:
+                    return await self._refused(conn, key, limit, span)
+        else:
+            async with self._engine.begin() as conn:
+                used, oldest = (await conn.execute(_SQLITE_PRIOR, params)).one()
+                n = None
+                if used < limit:
+                    n = (await conn.execute(_SQLITE_BUMP, {**params, "used": used, "limit": limit})).scalar()
+                if n is None:
+                    return await self._refused(conn, key, limit, span)
+        return Decision(
+            allowed=True,
+            limit=limit,
+            window=window,
+            remaining=max(0, limit - used - n),
+            reset=span.leaves(span.cur if oldest is None else oldest),
+            retry_after=0.0,
+            start=span.cur,
+        )
+
+    async def _refused(self, conn: AsyncConnection, key: str, limit: int, span: _Span) -> Decision:
+        rows = [(start, n) for start, n in (await conn.execute(_SLICES_OF, {"key": key, "first": span.first})).all()]
+        total = sum(n for _, n in rows)
+        wait = span.leaves(span.cur)
+        for start, n in rows:  # oldest first: when enough has left for one more
+            total -= n
+            if total < limit:
+                wait = span.leaves(start)
+                break
+        oldest = rows[0][0] if rows else span.cur
+        return Decision(
+            allowed=False,
+            limit=limit,
+            window=span.window // 1000,
+            remaining=0,
+            reset=span.leaves(oldest),
+            retry_after=wait,
+            start=span.cur,
+        )
+
+    async def give_back(self, key: str, start: int) -> None:
+        """Undo one admitted take (counted in the slice at ``start``)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE rate_counters SET n = n - 1 WHERE key = :key AND start = :start AND n > 0"),
+                {"key": key, "start": start},
+            )
+
+    async def clear(self, keys: Iterable[str]) -> None:
+        """Forget everything counted for ``keys``."""
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(RateCounter).where(col(RateCounter.key).in_(list(keys))))
+
+
+def retry_after_header(seconds: float) -> str:
+    """Whole seconds, rounded up, at least 1 (Retry-After has no fractions)."""
+    return str(max(1, math.ceil(seconds)))
+
+
+async def purge(sessions: async_sessionmaker[AsyncSession], now: datetime) -> int:
+    """Delete the rows that no longer count anywhere (a job: safe to run again, on any replica)."""
+    async with sessions() as session, session.begin():
+        return await affected_rows(
+            session, delete(RateCounter).where(col(RateCounter.expires) < int(now.timestamp() * 1000))
+        )
