@@ -23,6 +23,7 @@ from tessera_shared.http.limits import BodySizeLimitMiddleware
 from tessera_shared.http.methods import MethodNotAllowedMiddleware, route_paths
 from tessera_shared.http.openapi import add_problem_responses, operation_id
 from tessera_shared.http.pagination import configure_cursor_key
+from tessera_shared.http.renamed import RenamedQueryParameters
 from tessera_shared.http.text import RejectNulMiddleware
 from tessera_shared.observability import RequestContextMiddleware, configure_logging
 from tessera_shared.privacy import export_router
@@ -110,6 +111,9 @@ def build_app(
             own_paths.update(route_paths(app))
         return own_paths
 
+    # The reports' former ?from=&to= (``from`` is reserved in Python and trips client generators),
+    # accepted as ?since=&until= (innermost: what every other layer sees is the query as sent).
+    app.add_middleware(RenamedQueryParameters)
     app.add_middleware(MethodNotAllowedMiddleware, paths=documented_paths)
     # Added before the size limit, so it runs inside it and reads only bodies the limit allowed.
     app.add_middleware(RejectNulMiddleware)

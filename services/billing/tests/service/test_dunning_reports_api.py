@@ -193,7 +193,7 @@ class TestRollforwardDsoStatement:
         assert [(x["kind"], x["amount"], x["balance"]) for x in body["lines"]] == [("collected", "-600.00", "300.00")]
         r = await client.get(
             "/v1/reports/statement",
-            params={"customer_id": str(cid), "currency": "EUR", "from": "2026-03-10", "to": "2026-03-01"},
+            params={"customer_id": str(cid), "currency": "EUR", "since": "2026-03-10", "until": "2026-03-01"},
             headers=finance(app),
         )
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "to"
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "until"

@@ -67,13 +67,16 @@ class TestRetentionReport:
         assert (await client.get(URL, params=params)).status_code == 401
         assert (await client.get(URL, params=params, headers=bearer(app, "r", "sales_rep"))).status_code == 403
         r = await client.get(
-            URL, params={"from": MAR.isoformat(), "to": FEB.isoformat()}, headers=bearer(app, "a", "admin")
+            URL, params={"since": MAR.isoformat(), "until": FEB.isoformat()}, headers=bearer(app, "a", "admin")
         )
         assert r.status_code == 422
         assert r.json()["errors"] == [
-            {"field": "to", "location": "query", "message": "must be after from", "type": "value_error"}
+            {"field": "until", "location": "query", "message": "must be after since", "type": "value_error"}
         ]
-        assert (r.json()["type"], r.json()["detail"]) == ("urn:tessera:problem:validation-error", "invalid input: to")
+        assert (r.json()["type"], r.json()["detail"]) == (
+            "urn:tessera:problem:validation-error",
+            "invalid input: until",
+        )
         r = await client.get(
             URL, params={"from": "2026-02-01T00:00:00", "to": MAR.isoformat()}, headers=bearer(app, "a", "admin")
         )

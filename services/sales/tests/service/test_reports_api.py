@@ -71,8 +71,13 @@ class TestFunnel:
         assert c["stage"] == "prospecting"
         r = await api.client.get("/v1/reports/funnel?from=2000-01-01&to=2000-12-31", headers=api.manager)
         assert r.json()["deals"] == 0
-        r = await api.client.get("/v1/reports/funnel?from=2026-02-01&to=2026-01-01", headers=api.manager)
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "to"
+        r = await api.client.get("/v1/reports/funnel?since=2026-02-01&until=2026-01-01", headers=api.manager)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "until"
+        # The former names, still accepted (deprecated), are the same parameters.
+        r = await api.client.get("/v1/reports/funnel?since=2000-01-01&until=2000-12-31", headers=api.manager)
+        assert r.status_code == 200 and r.json()["deals"] == 0
+        r = await api.client.get("/v1/reports/funnel?from=2026-02-01&until=2026-01-01", headers=api.manager)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "until"
 
 
 class TestSalesPerformance:

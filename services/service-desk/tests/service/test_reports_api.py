@@ -92,7 +92,16 @@ class TestReports:
         assert r.json()["errors"][0]["field"] == "group_by"
         r = await client.get(
             f"{R}/sla-compliance",
-            params={"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+            params={"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
             headers=agent(app),
         )
-        assert (r.status_code, r.json()["errors"][0]["field"]) == (422, "from")
+        assert (r.status_code, r.json()["errors"][0]["field"]) == (422, "since")
+        r = await client.get(  # a former name and the new one of the same parameter
+            f"{R}/sla-compliance",
+            params={"from": "2026-01-01T00:00:00Z", "since": "2026-01-01T00:00:00Z"},
+            headers=agent(app),
+        )
+        assert r.status_code == 422 and r.json()["type"] == "urn:tessera:problem:validation-error"
+        assert r.json()["errors"] == [
+            {"field": "since", "message": "give 'since' or its former name 'from', not both", "location": "query"}
+        ]

@@ -28,6 +28,7 @@ from tessera_shared.deps import SessionDep
 from tessera_shared.errors import InvalidInput
 from tessera_shared.http.inputs import IsoDate
 from tessera_shared.http.pagination import PageQuery, decode_cursor, encode_cursor
+from tessera_shared.http.renamed import formerly
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -124,13 +125,13 @@ async def statement_report(
     _: Annotated[Principal, require_roles(*READERS)],
     customer_id: uuid.UUID,
     currency: Currency,
-    start: Annotated[IsoDate, Query(alias="from")],
-    end: Annotated[IsoDate, Query(alias="to")],
+    start: Annotated[IsoDate, Query(alias="since", description=f"First day. {formerly('since')}")],
+    end: Annotated[IsoDate, Query(alias="until", description=f"Last day (inclusive). {formerly('until')}")],
 ) -> Statement:
     if end < start:
-        raise InvalidInput("to", "must not be before 'from'", "query")
+        raise InvalidInput("until", "must not be before 'since'", "query")
     if (end - start).days > 366:
-        raise InvalidInput("to", "a statement covers at most 366 days", "query")
+        raise InvalidInput("until", "a statement covers at most 366 days", "query")
     opening, raw = await repo.statement_lines(session, customer_id, currency, start, end, STATEMENT_MAX_LINES + 1)
     truncated = len(raw) > STATEMENT_MAX_LINES
     balance = opening

@@ -16,6 +16,7 @@ from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.errors import InvalidInput
 from tessera_shared.http.inputs import IsoAwareDatetime
+from tessera_shared.http.renamed import formerly
 
 router = APIRouter(prefix="/v1/customers/reports", tags=["reports"])
 
@@ -38,17 +39,17 @@ async def retention_report(
     session: SessionDep,
     settings: SettingsDep,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.FINANCE_MANAGER, Role.SERVICE)],
-    from_: Annotated[IsoAwareDatetime, Query(alias="from")],
-    to: IsoAwareDatetime,
+    since: Annotated[IsoAwareDatetime, Query(description=f"Start of the period. {formerly('since')}")],
+    until: Annotated[IsoAwareDatetime, Query(description=f"End of the period. {formerly('until')}")],
 ) -> RetentionReport:
-    if to <= from_:
-        raise InvalidInput("to", "must be after from", "query")
-    counts = await retention_counts(session, from_, to)
+    if until <= since:
+        raise InvalidInput("until", "must be after since", "query")
+    counts = await retention_counts(session, since, until)
     monetary = counts.monetary_at_end
     average = (sum(monetary, Decimal(0)) / len(monetary)).quantize(Decimal("0.01")) if monetary else Decimal("0.00")
     return RetentionReport(
-        period_from=from_,
-        period_to=to,
+        period_from=since,
+        period_to=until,
         active_at_start=counts.active_at_start,
         active_at_end=counts.active_at_end,
         acquired=counts.acquired,

@@ -21,6 +21,7 @@ from tessera_shared.auth import STAFF_ROLES, Principal, Role, require_roles
 from tessera_shared.errors import InvalidInput
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.inputs import IsoDate
+from tessera_shared.http.renamed import formerly
 
 router = APIRouter(prefix="/api/v1", tags=["views"])
 
@@ -134,16 +135,16 @@ async def export_customer_data(
 async def get_kpis(
     request: Request,
     _: Annotated[Principal, require_roles(Role.SALES_MANAGER, Role.FINANCE_MANAGER)],
-    from_: Annotated[IsoDate, Query(alias="from")],
-    to: IsoDate,
+    since: Annotated[IsoDate, Query(description=f"First day. {formerly('since')}")],
+    until: Annotated[IsoDate, Query(description=f"Last day (inclusive). {formerly('until')}")],
 ) -> dict[str, Any]:
-    if to < from_ or (to - from_).days > 366:
-        raise InvalidInput("to", "must be on or after from, within 366 days", "query")
+    if until < since or (until - since).days > 366:
+        raise InvalidInput("until", "must be on or after since, within 366 days", "query")
     deadline = request.app.state.settings.view_deadline_seconds
     started = time.monotonic()
     common = {"authorization": request.headers["authorization"]}
     results = await fetch_all(
-        request.app.state.clients, request.app.state.upstreams, kpis.fetches(from_, to), deadline=deadline, **common
+        request.app.state.clients, request.app.state.upstreams, kpis.fetches(since, until), deadline=deadline, **common
     )
     remaining = deadline - (time.monotonic() - started)
     roi = kpis.roi_fetches(results["campaigns"])
@@ -151,4 +152,4 @@ async def get_kpis(
         results.update(
             await fetch_all(request.app.state.clients, request.app.state.upstreams, roi, deadline=remaining, **common)
         )
-    return kpis.compose(from_, to, results)
+    return kpis.compose(since, until, results)

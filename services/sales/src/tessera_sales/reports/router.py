@@ -24,6 +24,7 @@ from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.errors import InvalidInput
 from tessera_shared.http.inputs import IsoDate
+from tessera_shared.http.renamed import formerly
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -33,7 +34,7 @@ Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", descript
 
 def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
     if start and end and end < start:
-        raise InvalidInput("to", "before from", "query")
+        raise InvalidInput("until", "before since", "query")
     lo = datetime.combine(start, time(), UTC) if start else None
     hi = datetime.combine(end + timedelta(days=1), time(), UTC) if end else None  # 'to' is inclusive
     return lo, hi
@@ -78,16 +79,16 @@ async def forecast_report(
 async def funnel_report(
     session: SessionDep,
     principal: Annotated[Principal, require_roles(*READERS)],
-    from_: Annotated[IsoDate | None, Query(alias="from", description="deals created on or after")] = None,
-    to: Annotated[IsoDate | None, Query(description="deals created on or before")] = None,
+    since: Annotated[IsoDate | None, Query(description=f"Deals created on or after. {formerly('since')}")] = None,
+    until: Annotated[IsoDate | None, Query(description=f"Deals created on or before. {formerly('until')}")] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Funnel:
-    lo, hi = _bounds(from_, to)
+    lo, hi = _bounds(since, until)
     counts, lost = await service.funnel_counts(session, owner=_owner_filter(principal, owner_id), lo=lo, hi=hi)
     steps = rules.funnel(counts)
     return Funnel(
-        created_from=from_,
-        created_to=to,
+        created_from=since,
+        created_to=until,
         deals=sum(counts.values()),
         lost=lost,
         steps=[FunnelStepOut(stage=s.stage, reached=s.reached, conversion_to_next=s.conversion_to_next) for s in steps],
@@ -102,18 +103,18 @@ async def funnel_report(
 async def sales_performance_report(
     session: SessionDep,
     principal: Annotated[Principal, require_roles(*READERS)],
-    from_: Annotated[IsoDate | None, Query(alias="from", description="closed on or after")] = None,
-    to: Annotated[IsoDate | None, Query(description="closed on or before")] = None,
+    since: Annotated[IsoDate | None, Query(description=f"Closed on or after. {formerly('since')}")] = None,
+    until: Annotated[IsoDate | None, Query(description=f"Closed on or before. {formerly('until')}")] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SalesPerformance:
-    lo, hi = _bounds(from_, to)
+    lo, hi = _bounds(since, until)
     performance = await service.sales_performance(session, owner=_owner_filter(principal, owner_id), lo=lo, hi=hi)
     reps = performance.reps
     won, lost = sum(r["won"] for r in reps.values()), sum(r["lost"] for r in reps.values())
     cycle_total = sum(r["cycle"] for r in reps.values())
     return SalesPerformance(
-        closed_from=from_,
-        closed_to=to,
+        closed_from=since,
+        closed_to=until,
         won=won,
         lost=lost,
         win_rate=rules.win_rate(won, lost),

@@ -22,20 +22,25 @@ from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.errors import InvalidInput
 from tessera_shared.http.inputs import IsoDatetime
+from tessera_shared.http.renamed import formerly
 
 router = APIRouter(prefix="/v1/tickets/reports", tags=["reports"])
 
 REPORT_READERS = (Role.SUPPORT_AGENT, Role.SALES_MANAGER, Role.SERVICE)
-From = Annotated[IsoDatetime | None, Query(alias="from", description="Start (inclusive); default 30 days ago")]
-To = Annotated[IsoDatetime | None, Query(alias="to", description="End (exclusive); default now")]
+From = Annotated[
+    IsoDatetime | None, Query(alias="since", description=f"Start (inclusive); default 30 days ago. {formerly('since')}")
+]
+To = Annotated[
+    IsoDatetime | None, Query(alias="until", description=f"End (exclusive); default now. {formerly('until')}")
+]
 
 
 def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    start, end = instant("from", start), instant("to", end)
+    start, end = instant("since", start), instant("until", end)
     end = end or utcnow()
     start = start or end - timedelta(days=30)
     if start >= end:
-        raise InvalidInput("from", "must be before 'to'", "query")
+        raise InvalidInput("since", "must be before 'until'", "query")
     return start, end
 
 
