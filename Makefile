@@ -13,20 +13,21 @@ export UV_PROJECT_ENVIRONMENT := .venv
 TEST_PG_PORT    ?= 55432
 TEST_KAFKA_PORT ?= 19092
 PYTEST_ARGS     ?=
-# Most tests go over TEST_WORKERS pytest-xdist processes; those that start the services as real
-# processes on fixed ports (the make-run launcher, killed and frozen services, the browser) run
-# after them, one at a time. Exit status 5 is "nothing selected" (a PYTEST_ARGS filter that
-# matches only one of the two halves).
+# The tests go over TEST_WORKERS pytest-xdist processes, a whole file to one worker (a file's
+# stack fixtures start once). Tests that start real processes take their ports from their
+# worker's own block (tessera_shared.testing.plugin.worker_port), so they run beside the rest;
+# the slowest files (real processes: fault suite, launcher, browser) are listed first so that
+# no worker is left with them at the end. Exit status 5 is "nothing selected".
 TEST_WORKERS    ?= 2
-PARALLEL_TESTS := shared/tests services tests/contract tests/integration tests/bench tests/ops
-SERIAL_TESTS   := tests/e2e tests/reliability tests/ui
+TEST_PATHS := tests/reliability tests/e2e tests/ui shared/tests services tests/contract tests/integration \
+	tests/bench tests/ops
 TEST_ENV = TESSERA_TEST_PG=postgresql+asyncpg://postgres@127.0.0.1:$(TEST_PG_PORT) \
 	TESSERA_TEST_KAFKA=127.0.0.1:$(TEST_KAFKA_PORT)
 
 .PHONY: help install run test test-tools test-unit stop lint mypy migration clean asyncapi events-baseline roles reliability bench
 
 help:
-	@echo "make run    start Kafka, the four services (SQLite) and the gateway on :8000"
+	@echo "make run    start Kafka, the four services (SQLite) and the gateway on :8000 [REPLICAS=2: on PostgreSQL]"
 	@echo "make test   start (or reuse) PostgreSQL and Kafka for tests, run every test"
 	@echo "make stop   stop the local Kafka brokers and the test PostgreSQL"
 	@echo "make migration SERVICE=customer MSG='add contacts'   autogenerate a migration"
@@ -41,8 +42,15 @@ $(UV):
 install: $(UV)
 	$(UV) sync --frozen --all-packages --quiet
 
+# REPLICAS=2 (or more): every service and the gateway as that many processes on one PostgreSQL
+# (the local one, on RUN_PG_PORT), balanced on the usual ports; see deploy/local/launcher.py.
+REPLICAS    ?= 1
+RUN_PG_PORT ?= 55433
 run: install
-	$(PY) deploy/local/launcher.py
+	@if [ "$(REPLICAS)" = 1 ]; then exec $(PY) deploy/local/launcher.py; fi; \
+	PG_PORT=$(RUN_PG_PORT) deploy/local/postgres.sh start && \
+	exec $(PY) deploy/local/launcher.py --replicas $(REPLICAS) --database postgres \
+		--postgres-url postgresql+asyncpg://postgres@127.0.0.1:$(RUN_PG_PORT)/postgres
 
 ASYNCAPI_CLI := tools/asyncapi/node_modules/.bin/asyncapi
 
@@ -60,8 +68,7 @@ test-tools:
 test: install $(ASYNCAPI_CLI) test-tools
 	PG_PORT=$(TEST_PG_PORT) deploy/local/postgres.sh start
 	KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/local/kafka.sh start
-	$(TEST_ENV) $(PY) -m pytest --sqlite-routes -n $(TEST_WORKERS) $(PARALLEL_TESTS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
-	$(TEST_ENV) $(PY) -m pytest $(SERIAL_TESTS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(TEST_ENV) $(PY) -m pytest --sqlite-routes -n $(TEST_WORKERS) --dist loadfile $(TEST_PATHS) $(PYTEST_ARGS)
 
 test-unit: install
 	$(PY) -m pytest shared/tests/unit services/*/tests/unit
@@ -79,6 +86,7 @@ stop:
 	-KAFKA_PORT=9092 deploy/local/kafka.sh stop
 	-KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/local/kafka.sh stop
 	-PG_PORT=$(TEST_PG_PORT) deploy/local/postgres.sh stop
+	-PG_PORT=$(RUN_PG_PORT) deploy/local/postgres.sh stop
 
 migration: install
 	$(PY) tools/new_migration.py $(SERVICE) "$(MSG)"

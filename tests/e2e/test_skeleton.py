@@ -23,10 +23,10 @@ import httpx
 import pytest
 
 from tessera_shared.testing.builders import customer_payload
-from tessera_shared.testing.plugin import new_namespace
+from tessera_shared.testing.plugin import new_namespace, worker_port
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE = int(os.environ.get("TESSERA_E2E_BASE_PORT", "18000"))
+BASE = worker_port(int(os.environ.get("TESSERA_E2E_BASE_PORT", "18000")))
 GATEWAY = f"http://127.0.0.1:{BASE}"
 
 pytestmark = pytest.mark.e2e

@@ -96,6 +96,18 @@ def new_namespace(prefix: str = "t") -> str:
     return ns
 
 
+# Ports apart per pytest-xdist worker: tests that start real processes on a block of ports
+# (the make-run launcher, the fault suite) run on both workers at once without meeting.
+WORKER_PORT_STRIDE = 500
+
+
+def worker_port(base: int) -> int:
+    """``base`` moved to this xdist worker's own block (gw0 keeps it, gw1 adds 500, ...)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    return base + WORKER_PORT_STRIDE * index
+
+
 @pytest.fixture
 def namespace() -> Iterator[str]:
     """A topic namespace of the test's own, so tests never see each other's events."""
