@@ -262,12 +262,17 @@ class FakeConnection:
     async def begin(self) -> AsyncIterator[None]:
         yield
 
-    async def scalar(self, _statement: Any, params: dict[str, Any]) -> int:
+    async def execute(self, _statement: Any, params: dict[str, Any]) -> Any:
         await asyncio.sleep(0)
         if params["chunk"] == self.fail_on:
             raise RuntimeError("chunk failed")
         self.applied.append(params["chunk"])
-        return 1
+        return FakeResult()
+
+
+class FakeResult:
+    def one(self) -> tuple[int, list[uuid.UUID]]:
+        return 1, []  # one tier change, no customer left
 
 
 async def test_chunks_are_shared_out_once_and_a_failure_stops_the_others() -> None:

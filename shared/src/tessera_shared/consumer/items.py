@@ -11,10 +11,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 
 import tessera_shared.events.contracts  # noqa: F401 - every contract type is known
 from tessera_shared.consumer.handlers import Batched, Handler
+from tessera_shared.db.retry import lost_race
 from tessera_shared.events.envelope import CloudEvent
-
-# deadlock_detected, serialization_failure: the transaction lost a race, the message is fine.
-_RETRY_SQLSTATES = {"40P01", "40001"}
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -24,7 +22,7 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRY_SQLSTATES:
+    if lost_race(exc):
         return True  # a round holds locks longer than one message did: a deadlock is retried
     return isinstance(exc, (ConnectionError, TimeoutError, OSError))
 

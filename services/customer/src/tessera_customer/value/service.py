@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
 from tessera_customer.value.schemas import ChurnRiskOut
 from tessera_shared.auth import Principal
 from tessera_shared.db import MoneySum, dialect_name, new_id, unit_of_work, utcnow
+from tessera_shared.db.retry import or_unavailable, retry_lost_races
 from tessera_shared.events.contracts import CustomerTierChanged
 from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import outbox_row, publish_many
@@ -285,11 +287,28 @@ async def recompute_values(
     """Recompute RFM, frequency class, tier, relationship stage and churn risk for every customer
     with purchase or payment facts; publish customer.tier_changed for each tier that moved.
 
-    PostgreSQL runs it as set-based SQL (setbased.py); SQLite, or ``set_based=False``, in Python."""
+    PostgreSQL runs it as set-based SQL (setbased.py); SQLite, or ``set_based=False``, in Python.
+    The set-based run never waits for a customer's lock while holding another (no deadlock with the
+    consumer or another replica's run); the Python path locks in id order. A transaction that still
+    loses a race (deadlock, serialization failure) is tried again, then the whole run;
+    a run that keeps losing is Unavailable (503 with Retry-After), never a 500. The scheduled job
+    and the endpoint both come here."""
     if set_based is None:
         set_based = sessions.kw["bind"].dialect.name == "postgresql"
-    if set_based:
-        return await setbased.recompute(sessions, settings, as_of)
+
+    async def run() -> dict[str, int]:
+        if set_based:
+            return await setbased.recompute(sessions, settings, as_of)
+        return await _recompute_in_python(sessions, settings, as_of)
+
+    return await or_unavailable(
+        run, detail="the value recomputation lost lock races to other work; try again", retry_after=30, attempts=3
+    )
+
+
+async def _recompute_in_python(
+    sessions: async_sessionmaker[AsyncSession], settings: CustomerSettings, as_of: datetime
+) -> dict[str, int]:
     async with sessions() as session:
         facts = await _facts(session, settings, as_of)
     if not facts:
@@ -306,11 +325,12 @@ async def recompute_values(
         vip_lifetime_value=settings.tier_vip_lifetime_value,
     )
     changed = 0
-    ids = list(facts)
+    ids = sorted(facts)
     for i in range(0, len(ids), 1000):
-        changed += await _apply_batch(
-            sessions, settings, as_of, ids[i : i + 1000], facts, tiers, (r_scores, f_scores, m_scores)
+        batch = functools.partial(
+            _apply_batch, sessions, settings, as_of, ids[i : i + 1000], facts, tiers, (r_scores, f_scores, m_scores)
         )
+        changed += await retry_lost_races(batch, what="value batch")
     return {"customers": len(facts), "tier_changes": changed}
 
 
@@ -326,11 +346,14 @@ async def _apply_batch(
     r_scores, f_scores, m_scores = scores
     async with unit_of_work(sessions) as session:
         # Only the columns needed: loading whole records would dominate a run over a million customers.
+        # Locked in id order (PostgreSQL; SQLite has one writer at a time): two runs wait for each other
+        # instead of deadlocking; a deadlock with the consumer (which locks in event order) is retried.
         customers = (
             await session.execute(
-                select(col(Customer.id), col(Customer.tier), col(Customer.last_purchase_at)).where(
-                    col(Customer.id).in_(ids), col(Customer.merged_into_id).is_(None)
-                )
+                select(col(Customer.id), col(Customer.tier), col(Customer.last_purchase_at))
+                .where(col(Customer.id).in_(ids), col(Customer.merged_into_id).is_(None))
+                .order_by(col(Customer.id))
+                .with_for_update(of=Customer)
             )
         ).all()
         signals = {

@@ -5,6 +5,10 @@ Aggregates per customer (GROUP BY), quintiles with RANK(), Pareto shares with a 
 (value DESC, id), all into a table of the run; then one UPDATE per chunk of customers, and the tier
 history, timeline and outbox rows for the customers whose tier moved, in the same statement; the
 chunks are applied by two connections at once.
+
+A chunk skips the customers another transaction holds (the consumer's, another replica's run) and
+they are applied after the chunks, one at a time at last: the run never waits for a row lock while
+it holds one, so it cannot deadlock with the consumer or with a run on another replica.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.value import rules
 from tessera_shared.db import utcnow
+from tessera_shared.db.retry import retry_lost_races
 from tessera_shared.events.contracts import CustomerTierChanged
 from tessera_shared.events.envelope import build_event, topic_for
 from tessera_shared.observability import current_traceparent
@@ -70,7 +75,7 @@ def _array_len(column: str) -> str:
 # crash empties it; the run is then re-run) and dropped at the end, or by a later run (_drop_abandoned).
 _CREATE = """
 CREATE UNLOGGED TABLE {run} (id uuid NOT NULL, monetary numeric, r int, fr int, m int, lifetime numeric,
-  tier text, segment text, frequency_class text, stage text, risk_points int, chunk int)
+  tier text, segment text, frequency_class text, stage text, risk_points int, chunk int, live boolean)
 """
 
 # Two kinds of chunk. Customers whose tier, monetary or segment moves (all indexed: the update writes
@@ -156,22 +161,33 @@ SELECT x.id, x.n, x.monetary, x.r, x.fr, x.m, round(x.lifetime, 4) AS lifetime,
   + least(10, 5 * coalesce(s.sla_breaches, 0)) AS risk_points
 FROM scored x LEFT JOIN customer_signals s ON s.customer_id = x.id),
 stored AS (  -- moving: the update will change an indexed column (a hint for the chunks; the apply decides)
-  SELECT v.*, c.id IS NOT NULL AND c.merged_into_id IS NULL AND (c.tier, c.monetary, c.rfm_segment)
-                IS DISTINCT FROM (v.tier, CAST(v.monetary AS numeric(20, 4)), v.segment) AS moving
+  SELECT v.*, c.id IS NOT NULL AND c.merged_into_id IS NULL AS live,
+         c.id IS NOT NULL AND c.merged_into_id IS NULL AND (c.tier, c.monetary, c.rfm_segment)
+           IS DISTINCT FROM (v.tier, CAST(v.monetary AS numeric(20, 4)), v.segment) AS moving
   FROM v LEFT JOIN customers c ON c.id = v.id)
-SELECT id, monetary, r, fr, m, lifetime, tier, segment, frequency_class, stage, risk_points, {_CHUNKS} AS chunk
+SELECT id, monetary, r, fr, m, lifetime, tier, segment, frequency_class, stage, risk_points, {_CHUNKS} AS chunk,
+       live
 FROM stored
 """  # noqa: S608 - put together from this module's SQL fragments; values are bound parameters
 
+# The chunk's rows, or those of them named in :only (the ones left by an earlier try).
+_ROWS = "v.chunk = CAST(:chunk AS int) AND (CAST(:only AS uuid[]) IS NULL OR v.id = ANY(CAST(:only AS uuid[])))"
+
 # One chunk: lock the customers, update them, and for those whose tier moved write the history row,
 # the timeline line and the outbox event (the envelope is the Python-built template, ids substituted).
+#
+# It never waits for a row lock, so it cannot take part in a deadlock: a customer another transaction
+# holds (the consumer's, another run's) is skipped, and so is one that changed after the statement's
+# snapshot was taken, if the UPDATE's ctid join does not reach its locked version. Both come back as
+# ``left``, the live customers of the chunk not updated, which _apply tries again after the chunks,
+# and at last one at a time (lock first, then this statement).
 _APPLY = """
 WITH old AS (
   SELECT c.id, c.ctid AS tid, c.tier AS from_tier, v.tier AS to_tier, v.monetary, v.r, v.fr, v.m, v.segment,
          v.frequency_class, v.stage, v.risk_points, v.lifetime
   FROM customers c JOIN {{run}} v ON v.id = c.id
-  WHERE v.chunk = CAST(:chunk AS int) AND c.merged_into_id IS NULL
-  FOR UPDATE OF c),
+  WHERE {rows} AND c.merged_into_id IS NULL
+  FOR UPDATE OF c SKIP LOCKED),
 upd AS (
   UPDATE customers c SET tier = o.to_tier, monetary = o.monetary, rfm_recency = o.r, rfm_frequency = o.fr,
     rfm_monetary = o.m, rfm_segment = o.segment, frequency_class = o.frequency_class, lifecycle_stage = o.stage,
@@ -205,7 +221,9 @@ events AS (
            '"lifetime_value":"0"', '"lifetime_value":"' || CAST(lifetime AS text) || '"'),
          CAST(:now AS timestamptz)
   FROM ch)
-SELECT count(*) FROM ch
+SELECT (SELECT count(*) FROM ch) AS changed,
+       ARRAY(SELECT v.id FROM {{run}} v
+             WHERE {rows} AND v.live AND NOT EXISTS (SELECT FROM upd WHERE upd.id = v.id) ORDER BY v.id) AS left
 """
 
 
@@ -216,6 +234,7 @@ def _time_ordered_id(column: str) -> str:
 
 
 _APPLY = _APPLY.format(
+    rows=_ROWS,
     history_id=_time_ordered_id("history_bytes"),
     line_id=_time_ordered_id("line_bytes"),
     days=_days_since("c.last_purchase_at"),
@@ -365,11 +384,57 @@ async def _run(
     return {"customers": customers, "tier_changes": changed}
 
 
+# Pauses before the sweeps over the customers left by the chunks (held by a consumer's transaction
+# or another run's chunk: those end within milliseconds); what is still left is then applied one
+# customer per transaction, waiting for its lock while holding no other.
+SWEEPS = (0.05, 0.2, 0.5)
+# Tries of one transaction that lost a race (a deadlock cannot involve the statement above, but the
+# one-customer transactions wait for a lock, and this is cheap insurance).
+ATTEMPTS = 5
+
+Left = dict[int, list[uuid.UUID]]  # chunk -> customers of it not yet applied
+
+
+async def _apply_chunk(
+    conn: AsyncConnection, statement: TextClause, params: dict[str, Any], chunk: int, only: list[uuid.UUID] | None
+) -> tuple[int, list[uuid.UUID]]:
+    """One transaction: the chunk's customers (or those of ``only``) that are free, updated; returns
+    the tier changes and the live customers left."""
+
+    async def work() -> tuple[int, list[uuid.UUID]]:
+        async with conn.begin():
+            changed, left = (await conn.execute(statement, {**params, "chunk": chunk, "only": only})).one()
+        return int(changed or 0), list(left or [])
+
+    return await retry_lost_races(work, attempts=ATTEMPTS, what="value chunk")
+
+
+async def _apply_one(
+    conn: AsyncConnection, statement: TextClause, params: dict[str, Any], chunk: int, customer: uuid.UUID
+) -> int:
+    """One customer in a transaction of its own: wait for its lock (holding none), then apply it on its
+    committed state. A customer merged or gone meanwhile is left as it is."""
+
+    async def work() -> int:
+        async with conn.begin():
+            await conn.execute(_LOCK_ONE, {"id": customer})
+            changed, _ = (await conn.execute(statement, {**params, "chunk": chunk, "only": [customer]})).one()
+        return int(changed or 0)
+
+    return await retry_lost_races(work, attempts=ATTEMPTS, what="value customer")
+
+
+_LOCK_ONE = text("SELECT FROM customers WHERE id = :id FOR UPDATE")
+
+
 async def _apply(statement: TextClause, params: dict[str, Any], chunks: list[int], conns: list[AsyncConnection]) -> int:
-    """Each connection takes the next chunk until none is left, one transaction per chunk (its rows
-    locked); after a failure the others finish the chunk they hold and stop, and the error is raised."""
+    """Each connection takes the next chunk until none is left, one transaction per chunk (its free rows
+    locked, never waiting); after a failure the others finish the chunk they hold and stop, and the error
+    is raised. Then the customers the chunks left: swept again after short pauses, and the last of them
+    one at a time."""
     numbers = iter(chunks)
     changed: list[int] = []
+    left: Left = {}
     failed = False
 
     async def worker(conn: AsyncConnection) -> None:
@@ -378,8 +443,10 @@ async def _apply(statement: TextClause, params: dict[str, Any], chunks: list[int
             for number in numbers:
                 if failed:
                     return
-                async with conn.begin():
-                    changed.append(int(await conn.scalar(statement, {**params, "chunk": number}) or 0))
+                count, rest = await _apply_chunk(conn, statement, params, number, None)
+                changed.append(count)
+                if rest:
+                    left[number] = rest
         except BaseException:
             failed = True
             raise
@@ -387,4 +454,20 @@ async def _apply(statement: TextClause, params: dict[str, Any], chunks: list[int
     for outcome in await asyncio.gather(*(worker(c) for c in conns), return_exceptions=True):
         if isinstance(outcome, BaseException):
             raise outcome
+    conn = conns[0]
+    for pause in SWEEPS:
+        if not left:
+            break
+        await asyncio.sleep(pause)
+        for number, ids in sorted(left.items()):
+            count, rest = await _apply_chunk(conn, statement, params, number, ids)
+            changed.append(count)
+            if rest:
+                left[number] = rest
+            else:
+                del left[number]
+    for number, ids in sorted(left.items()):
+        log.info("value recomputation: %s customers of chunk %s applied one at a time", len(ids), number)
+        for customer in ids:
+            changed.append(await _apply_one(conn, statement, params, number, customer))
     return sum(changed)
