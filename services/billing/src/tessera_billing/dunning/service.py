@@ -8,7 +8,9 @@ guard, re-checked under the row lock), and one INSERT of their events into the o
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -30,6 +32,7 @@ from tessera_billing.invoices.rules import InvoiceStatus
 from tessera_billing.money import quantize
 from tessera_billing.settings import BillingSettings
 from tessera_shared.db import table_of, unit_of_work, utcnow
+from tessera_shared.db.retry import retry_lost_races
 from tessera_shared.events.contracts import DunningStep, InvoiceOverdue
 from tessera_shared.events.envelope import EventData
 from tessera_shared.outbox import outbox_row, publish_many
@@ -166,18 +169,35 @@ async def dunning_batch(
     return len(rows), _next(rows)
 
 
+async def _in_transaction(
+    sessions: async_sessionmaker[AsyncSession], batch: Callable[[AsyncSession], Awaitable[tuple[int, uuid.UUID | None]]]
+) -> tuple[int, uuid.UUID | None]:
+    """One batch in a transaction of its own, again if it lost a race: the batch locks its invoices in
+    id order, but a consumer's transaction locks several in event order and may deadlock with it."""
+
+    async def work() -> tuple[int, uuid.UUID | None]:
+        async with unit_of_work(sessions) as session:
+            return await batch(session)
+
+    return await retry_lost_races(work, what="overdue batch")
+
+
 async def run_overdue(sessions: async_sessionmaker[AsyncSession], as_of: date, settings: BillingSettings) -> OverdueRun:
     run = OverdueRun(as_of=as_of)
     after = None
     while True:
-        async with unit_of_work(sessions) as session:
-            marked, after = await mark_overdue_batch(session, as_of, settings.overdue_grace_days, after)
+        marked, after = await _in_transaction(
+            sessions,
+            functools.partial(mark_overdue_batch, as_of=as_of, grace_days=settings.overdue_grace_days, after=after),
+        )
         run.marked_overdue += marked
         if after is None:
             break
     while True:
-        async with unit_of_work(sessions) as session:
-            steps, after = await dunning_batch(session, as_of, settings.dunning_schedule_days, after)
+        steps, after = await _in_transaction(
+            sessions,
+            functools.partial(dunning_batch, as_of=as_of, schedule=settings.dunning_schedule_days, after=after),
+        )
         run.dunning_steps += steps
         if after is None:
             break
