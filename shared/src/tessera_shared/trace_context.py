@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -30,3 +32,15 @@ def child_traceparent(parent: str | None) -> str:
     if parent and _TRACEPARENT.match(parent):
         return f"{parent[:36]}{secrets.token_hex(8)}{parent[52:]}"
     return new_traceparent()
+
+
+@contextmanager
+def continuing(parent: str | None) -> Iterator[None]:
+    """Within the block, what is published continues ``parent``'s trace: a batched handler that
+    publishes builds each event's outbox row under the traceparent of the event it answers, not
+    the run's first one."""
+    token = traceparent_var.set(child_traceparent(parent))
+    try:
+        yield
+    finally:
+        traceparent_var.reset(token)

@@ -53,12 +53,48 @@ async def test_issue_pay_void_and_limit_change_announce_exposure(app, client) ->
     assert first["status"] == "issued"
 
 
+@pytest.mark.sqlite
+async def test_each_new_profile_is_announced_once_from_a_batched_run(app, client) -> None:
+    """customer.created makes the default profile and announces it (profile_created), so sales learns
+    each customer's limit from billing; in a batched run each row continues its own event's trace."""
+    import orjson
+    from sqlalchemy import select
+
+    from tessera_shared.db import unit_of_work
+    from tessera_shared.events import build_event
+    from tessera_shared.outbox import outbox
+
+    a, b = uuid.uuid4(), uuid.uuid4()
+    parents = {c: f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01" for c in (a, b)}
+    run = [build_event(customer_created(c), subject=c, traceparent=parents[c]) for c in (a, b)]
+    handler = app.state.runtime.spec.handlers["customer.created"]
+    for _ in range(2):  # the second run is a redelivery: nothing new is made, nothing announced
+        async with unit_of_work(app.state.runtime.sessions) as session:
+            await handler.many(session, [(e, e.typed_data()) for e in run])
+    query = select(outbox.c.envelope).where(outbox.c.event_type == "credit.exposure_changed").order_by(outbox.c.seq)
+    async with app.state.runtime.sessions() as s:
+        made = [orjson.loads(env) for (env,) in await s.execute(query)]
+    assert [(e["subject"], e["data"]["reason"]) for e in made] == [
+        (str(a), "profile_created"),
+        (str(b), "profile_created"),
+    ]
+    for e in made:
+        data = e["data"]
+        assert (data["credit_limit"], data["currency"], data["exposure"], data["open_balances"]) == (
+            "5000.00",
+            "EUR",
+            "0.00",
+            [],
+        )
+        assert e["traceparent"][3:35] == parents[uuid.UUID(e["subject"])][3:35]  # the same trace id
+
+
 async def test_invoice_from_deal_names_the_deal(app, client) -> None:
     customer, deal = uuid.uuid4(), uuid.uuid4()
     await deliver(app, customer_created(customer), customer)
     await deliver(app, deal_won(customer, deal_id=deal), customer)
     rows = await events(app, "credit.exposure_changed")
-    assert [r["reason"] for r in rows] == ["invoice_issued"]
+    assert [r["reason"] for r in rows] == ["profile_created", "invoice_issued"]
     assert rows[-1]["deal_id"] == str(deal) and rows[-1]["exposure"] == "238.00"
 
 

@@ -155,8 +155,27 @@ class TestCreditProfile:
         assert (r.json()["fits"], r.json()["exposure"], r.json()["headroom"]) == (True, "2500.00", "2500.00")
         r = await client.post(url, json={"amount": "2500.01", "currency": "EUR"}, headers=clerk(app))
         assert r.json()["fits"] is False
-        r = await client.post(url, json={"amount": "1", "currency": "USD"}, headers=clerk(app))
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "currency"
+        # Another currency: converted with the rate table, by the win's rule (docs/domain.md §10.1).
+        r = await client.post(url, json={"amount": "100.00", "currency": "USD"}, headers=clerk(app))
+        assert r.status_code == 409 and r.json()["type"] == "urn:tessera:problem:no-exchange-rate"
+        assert (r.json()["from_currency"], r.json()["to_currency"]) == ("USD", "EUR")
+        r = await client.put("/v1/exchange-rates/USD/EUR", json={"rate": "0.9"}, headers=finance(app))
+        assert r.status_code == 200, r.text
+        r = await client.post(url, json={"amount": "100.00", "currency": "USD"}, headers=clerk(app))
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert (got["requested_amount"], got["exchange_rate"], got["currency"], got["fits"]) == (
+            "90.00",
+            "0.9",
+            "EUR",
+            True,
+        )
+        # Open receivables in another currency count too, converted.
+        await issued_invoice(app, client, cid, "1000.00", currency="USD")
+        r = await client.post(url, json={"amount": "1500.00", "currency": "EUR"}, headers=clerk(app))
+        assert (r.json()["exposure"], r.json()["headroom"], r.json()["fits"]) == ("3400.00", "1600.00", True)
+        r = await client.post(url, json={"amount": "1600.01", "currency": "EUR"}, headers=clerk(app))
+        assert r.json()["fits"] is False and r.json()["exchange_rate"] is None
         assert (await client.post(url, json={"amount": "1", "currency": "EUR"})).status_code == 401
         r = await client.post(url, json={"amount": "1", "currency": "EUR"}, headers=bearer(app, "a", "support_agent"))
         assert r.status_code == 403

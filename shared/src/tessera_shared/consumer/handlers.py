@@ -29,8 +29,9 @@ class Batched(Generic[D]):
     When a poll applies without failures, each run of consecutive new records of the type (in a
     partition's order) is given at once; in the careful rounds after a failure it is called with one
     event at a time. Either way the session's pending objects are flushed first (its statements may
-    be Core ones, which do not flush). The run shares its first event's trace context, so a batched
-    handler publishes no events of its own."""
+    be Core ones, which do not flush). The run shares its first event's trace context: a batched
+    handler that publishes builds each row (``outbox_row``, then ``publish_many``) within
+    ``tessera_shared.trace_context.continuing(event.traceparent)`` of the event it answers."""
 
     apply: Callable[[AsyncSession, list[tuple[CloudEvent, D]]], Awaitable[None]]
 

@@ -7,9 +7,8 @@ from fastapi import APIRouter, Request, Response
 
 from tessera_billing.api import CREDIT_READERS, check_precision
 from tessera_billing.credit.models import CreditProfile
-from tessera_billing.credit.rules import credit_check
 from tessera_billing.credit.schemas import CreditCheckIn, CreditCheckOut, CreditProfileOut, CreditProfilePatch
-from tessera_billing.credit.service import exposure, find_profile, update_profile
+from tessera_billing.credit.service import check_amount, find_profile, update_profile
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.errors import InvalidInput, NotFound
@@ -78,6 +77,7 @@ async def patch_credit_profile(
     "/{customer_id}/check",
     response_model=CreditCheckOut,
     summary="Does a new amount fit under the customer's credit limit?",
+    responses={409: {"description": "no rate converts the amount or an open balance: `no-exchange-rate`"}},
 )
 async def check_credit(
     customer_id: uuid.UUID,
@@ -86,16 +86,15 @@ async def check_credit(
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> CreditCheckOut:
     profile = await load(session, customer_id)
-    if body.currency != profile.currency:
-        raise InvalidInput("currency", f"the credit limit is kept in {profile.currency}; no conversion is made")
-    decision = credit_check(profile.credit_limit, await exposure(session, customer_id, profile.currency), body.amount)
+    check = await check_amount(session, profile, body.amount, body.currency)
     return CreditCheckOut(
         customer_id=customer_id,
-        fits=decision.fits,
+        fits=check.fits,
         currency=profile.currency,
-        requested_amount=decision.requested_amount,
-        exposure=decision.exposure,
-        credit_limit=decision.credit_limit,
-        headroom=decision.headroom,
+        requested_amount=check.amount,
+        exposure=check.exposure,
+        credit_limit=check.credit_limit,
+        headroom=check.headroom,
         rating=profile.rating,
+        exchange_rate=None if check.exchange_rate is None else str(check.exchange_rate),
     )

@@ -51,3 +51,6 @@ class CreditCheckOut(MoneyOut):
     credit_limit: Decimal
     headroom: Decimal
     rating: str
+    # 1 unit of the amount's currency = exchange_rate units of the limit's (``currency``); null when
+    # the amount is in the limit's currency. ``requested_amount`` and ``exposure`` are converted.
+    exchange_rate: str | None = None

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_sales.credit.models import CreditLine, DealCreditCheck, ExchangeRateCopy
-from tessera_sales.credit.rules import LimitCheck, MissingRate, check_limit
+from tessera_shared.credit import LimitCheck, MissingRate, NoExchangeRate, check_limit
 from tessera_shared.db import upsert, utcnow
 from tessera_shared.errors import Conflict
 
@@ -19,21 +19,6 @@ from tessera_shared.errors import Conflict
 # any announcement (credit.exposure_changed replaces it). Its rating is billing's default, unused here.
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_RATING = "B"
-
-
-class NoExchangeRate(Conflict):
-    """The deal or an open receivable is in a currency no rate converts into the limit's (409)."""
-
-    slug = "no-exchange-rate"
-
-    def __init__(self, missing: MissingRate) -> None:
-        super().__init__(
-            f"no exchange rate converts {missing.from_currency} into the credit limit's {missing.to_currency}; "
-            f"a finance manager sets it with PUT /v1/exchange-rates/{missing.from_currency}/{missing.to_currency} "
-            "(billing)",
-            from_currency=missing.from_currency,
-            to_currency=missing.to_currency,
-        )
 
 
 class CreditLimitExceeded(Conflict):

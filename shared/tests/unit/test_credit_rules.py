@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tessera_sales.credit.rules import MissingRate, check_limit, convert, exposure_in
+from tessera_shared.credit import MissingRate, check_limit, convert, exposure_in
 
 D = Decimal
 RATES = {

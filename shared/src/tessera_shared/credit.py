@@ -1,5 +1,8 @@
-"""Credit at the point of sale without I/O (docs/domain.md §10.1): amounts converted into the
-limit's currency with the operator's rates, then exposure + amount against the limit."""
+"""Credit at the point of sale without I/O (docs/domain.md §10.1), one rule for every service that
+checks a limit (sales at the win, billing's ``POST /v1/credit/{id}/check``): amounts converted into
+the limit's currency with the operator's rates, then exposure + amount against the limit.
+
+``NoExchangeRate`` is the 409 both answer when a currency cannot be converted."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tessera_shared.errors import Conflict
 from tessera_shared.money import quantize
 
 ZERO = Decimal(0)
@@ -75,3 +79,18 @@ def check_limit(
         exchange_rate=rate,
         fits=exposure + converted <= credit_limit,
     )
+
+
+class NoExchangeRate(Conflict):
+    """The amount or an open receivable is in a currency no rate converts into the limit's (409)."""
+
+    slug = "no-exchange-rate"
+
+    def __init__(self, missing: MissingRate) -> None:
+        super().__init__(
+            f"no exchange rate converts {missing.from_currency} into the credit limit's {missing.to_currency}; "
+            f"a finance manager sets it with PUT /v1/exchange-rates/{missing.from_currency}/{missing.to_currency} "
+            "(billing)",
+            from_currency=missing.from_currency,
+            to_currency=missing.to_currency,
+        )
