@@ -157,6 +157,11 @@ def test_service_is_production_hardened_and_ordered(name: str) -> None:
     assert svc["read_only"] is True and svc["cap_drop"] == ["ALL"]
     assert "/readyz" in " ".join(svc["healthcheck"]["test"])
     assert str(proc.port) in " ".join(svc["healthcheck"]["test"])
+    # Replicas as in the Kubernetes manifests: no host port or container name pinned to one.
+    assert svc["deploy"]["replicas"] >= 2
+    assert "container_name" not in svc
+    for port in svc.get("ports", []):
+        assert re.fullmatch(r"127\.0\.0\.1:(\d+)-(\d+):\d+", port), port
     deps = svc["depends_on"]
     assert deps["postgres"]["condition"] == "service_healthy"
     if name != "gateway":

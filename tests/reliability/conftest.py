@@ -64,7 +64,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     target = os.environ.get("TESSERA_RELIABILITY_REPORT")
     if not target or not REPORT:
         return
-    cols = ["scenario", "produced", "applied", "lost", "duplicated", "redelivered", "recovery_s"]
+    cols = ["scenario", "produced", "applied", "lost", "duplicated", "redelivered", "copies", "recovery_s"]
     lines = [
         "# Reliability: fault scenarios",
         "",
