@@ -37,6 +37,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -346,3 +347,38 @@ def test_the_generated_client_imports_csv_and_json_lines(generated: dict[str, An
     again = send(deprecated_op, csv, "customers.csv")  # the former path, its CSV body
     assert again.status_code == 200, again.content
     assert (again.parsed.created, again.parsed.existing) == (0, 2)
+
+
+def test_the_openapi_generator_client_imports_and_reads_a_report_by_its_range(
+    generated: dict[str, Any], stack: InprocessStack
+) -> None:
+    """OpenAPI Generator's client too: each import is a method taking the file's bytes, and the
+    funnel report's range is ``since=``/``until=`` (dates)."""
+    root = generated["dir"] / "openapi-generator"
+    sys.path.insert(0, str(root))
+    try:
+        og = importlib.import_module("tessera_og")
+    finally:
+        sys.path.remove(str(root))
+    gateway = stack.urls["gateway"]
+    token = httpx.post(
+        f"{gateway}/auth/token",
+        data={"grant_type": "password", "username": "manager", "password": "local"},
+        timeout=10,
+    ).json()["access_token"]
+    run = uuid.uuid4().hex[:8]
+    with og.ApiClient(og.Configuration(host=gateway, access_token=token)) as api_client:
+        imports = og.ImportApi(api_client)
+        out = imports.import_customers_csv(body=f"external_id,kind,name\nog-{run}-1,person,Ada\n".encode())
+        assert (out.received, out.created) == (1, 1)
+        lines = f'{{"external_id": "og-{run}-2", "kind": "person", "name": "Bea"}}\n'.encode()
+        out = imports.import_customers_ndjson(body=lines)
+        assert (out.received, out.created) == (1, 1)
+        reports = og.ReportsApi(api_client)
+        today = datetime.now(UTC).date()
+        funnel = reports.funnel_report_with_http_info(since=today - timedelta(days=1), until=today)
+        assert funnel.status_code == 200
+        assert (str(funnel.data.created_from), str(funnel.data.created_to)) == (
+            str(today - timedelta(days=1)),
+            str(today),
+        )
