@@ -1,26 +1,30 @@
 """Scheduled jobs: periodic work (overdue detection, SLA breaches, reminders, churn windows).
 
 Each job is an async function of ``(sessions, now)`` that must be safe to run again for the
-same ``now`` (detect-once is the job's own rule, e.g. a flag or a unique row). It runs every
-``interval`` seconds in each replica, but on PostgreSQL only one replica at a time holds the
-job's advisory lock; the others skip that round. The same function is what an ``as_of``
-endpoint calls on demand, so tests drive it with any clock.
+same ``now`` (detect-once is the job's own rule, e.g. a flag or a unique row). Every replica
+runs a scheduler, but a round runs in one replica at a time: the one holding the job's lease
+(``job:<name>`` in the ``leases`` table, tessera_shared.leases), renewed every second while the
+job runs. A holder that stops renewing (frozen, hung, cut off) is replaced within the lease's
+ttl, and its job task is cancelled when it wakes up and finds the lease gone. The database
+records when a round was last done, so the replicas together run about one round per
+``interval``; a failed round is tried again after 5 s, 10 s, ... (capped well below the
+interval) instead of a whole interval later. The same function is what an ``as_of`` endpoint
+calls on demand, so tests drive it with any clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera_shared.db import dialect_name
+from tessera_shared.leases import Lease, LeaseLost
 from tessera_shared.tasks import finish_or_cancel
 
 log = logging.getLogger(__name__)
@@ -35,33 +39,85 @@ class Job:
     run: JobFn
 
 
-def _lock_id(name: str) -> int:
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+def lease_name(job: str) -> str:
+    return f"job:{job}"
 
 
-async def run_job_once(job: Job, sessions: async_sessionmaker[AsyncSession], now: datetime | None = None) -> bool:
-    """Run ``job`` now unless another replica is running it; True when it ran."""
+async def run_job_once(
+    job: Job,
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime | None = None,
+    *,
+    lease: Lease | None = None,
+) -> bool:
+    """Run ``job`` now unless another replica is running it (holds its lease); True when it ran.
+
+    The lease is renewed while the job runs; if another replica took it over meanwhile (this
+    one was frozen past the lease's ttl), the job is cancelled and ``LeaseLost`` raised. A round
+    that ran to the end is recorded done (fenced: a replaced holder records nothing)."""
     now = now or datetime.now(UTC)
-    async with sessions() as lock_session:
-        if dialect_name(lock_session) == "postgresql":
-            got = await lock_session.scalar(text("SELECT pg_try_advisory_lock(:id)"), {"id": _lock_id(job.name)})
-            if not got:
-                return False
+    lease = lease or Lease(sessions, lease_name(job.name))
+    token = await lease.acquire()
+    if token is None:
+        return False
+    done = False
+    try:
+        await _run_holding(job, sessions, now, lease, token)
+        done = True
+    finally:
         try:
-            await job.run(sessions, now)
-        finally:
-            if dialect_name(lock_session) == "postgresql":
-                await lock_session.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _lock_id(job.name)})
-                await lock_session.commit()
+            await lease.release(done=done)
+        except Exception:  # the lease expires by itself
+            log.warning("could not release a job's lease", extra={"job": job.name}, exc_info=True)
     return True
 
 
+async def _run_holding(
+    job: Job, sessions: async_sessionmaker[AsyncSession], now: datetime, lease: Lease, token: int
+) -> None:
+    work: asyncio.Future[object] = asyncio.ensure_future(job.run(sessions, now))
+    try:
+        while True:
+            done, _ = await asyncio.wait({work}, timeout=lease.renew_every)
+            if done:
+                work.result()
+                return
+            try:
+                renewed = await lease.acquire()
+            except Exception:  # a database blip: go on while the lease is still ours
+                log.warning("could not renew a job's lease", extra={"job": job.name}, exc_info=True)
+                renewed = token if lease.valid() else None
+            if renewed != token:
+                raise LeaseLost(lease.name)
+    finally:
+        if not work.done():
+            work.cancel()
+            with contextlib.suppress(BaseException):
+                await work
+
+
 class JobScheduler:
-    def __init__(self, jobs: list[Job], sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        jobs: list[Job],
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        lease_ttl: float = 5.0,
+        lease_renew: float = 1.0,
+        retry_backoff: float = 5.0,
+        start_spread: float | None = None,
+    ) -> None:
         self._jobs = jobs
         self._sessions = sessions
+        self._lease_ttl = lease_ttl
+        self._lease_renew = lease_renew
+        self._retry_backoff = retry_backoff
+        # First checks are spread over this many seconds (default: each job's interval).
+        self._start_spread = start_spread
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.rounds: dict[str, int] = {}  # rounds run here, by job
+        self.failures: dict[str, int] = {}  # rounds failed here, by job
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._loop(job), name=f"job-{job.name}") for job in self._jobs]
@@ -71,17 +127,44 @@ class JobScheduler:
         for task in self._tasks:
             await finish_or_cancel(task, timeout)
 
+    def _retry_delay(self, job: Job, failures: int) -> float:
+        """5 s, 10 s, 20 s, ... capped at a quarter of the interval (at most 5 minutes)."""
+        cap = max(self._retry_backoff, min(job.interval / 4, 300.0))
+        return float(min(self._retry_backoff * 2.0 ** (failures - 1), cap))
+
     async def _loop(self, job: Job) -> None:
-        # Spread first runs so replicas and jobs do not all fire together.
-        delay = job.interval * random.random()  # noqa: S311 - jitter, not a secret
+        lease = Lease(self._sessions, lease_name(job.name), ttl=self._lease_ttl, renew_every=self._lease_renew)
+        # Spread first checks so replicas and jobs do not all fire together.
+        spread = job.interval if self._start_spread is None else self._start_spread
+        delay = spread * random.random()  # noqa: S311 - jitter, not a secret
+        failures = 0
         while not self._stopping.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
                 return
-            except TimeoutError:
-                pass
             try:
-                await run_job_once(job, self._sessions)
+                delay = await self._round(job, lease)
+                failures = 0
+            except LeaseLost:
+                log.warning("scheduled job replaced by another replica", extra={"job": job.name})
+                delay = self._lease_ttl
             except Exception:
-                log.exception("scheduled job failed", extra={"job": job.name})
-            delay = job.interval
+                failures += 1
+                self.failures[job.name] = self.failures.get(job.name, 0) + 1
+                delay = self._retry_delay(job, failures)
+                log.exception("scheduled job failed", extra={"job": job.name, "retry_in": delay})
+
+    async def _round(self, job: Job, lease: Lease) -> float:
+        """Run the round if it is due and no other replica runs it; the delay to the next check."""
+        if await lease.acquire() is None:
+            # Another replica runs it: look again once its lease could have expired (a frozen
+            # holder is replaced); by then a finished round is recorded done.
+            return self._lease_ttl * (1 + random.random() / 2)  # noqa: S311 - jitter
+        since = await lease.since_done()  # read while holding: no other replica finishes one now
+        if since is not None and since < job.interval:
+            await lease.release()
+            return job.interval - since
+        if not await run_job_once(job, self._sessions, lease=lease):
+            return self._lease_ttl * (1 + random.random() / 2)  # noqa: S311 - jitter
+        self.rounds[job.name] = self.rounds.get(job.name, 0) + 1
+        return job.interval

@@ -117,6 +117,10 @@ class Lease:
             return self.token
         return await self.acquire()
 
+    def forget(self) -> None:
+        """Known lost (a fenced write was refused): no longer held, as far as this replica knows."""
+        self.token = None
+
     def fence(self, token: int | None = None) -> ColumnElement[bool]:
         """True while the lease row names this holder with ``token`` (default: the current one)."""
         held = self.token if token is None else token

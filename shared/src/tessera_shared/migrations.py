@@ -27,6 +27,10 @@ def alembic_config(script_location: Path, url: str | None = None) -> Config:
 async def upgrade_to_head(engine: AsyncEngine, script_location: Path) -> None:
     def _upgrade(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
+            # A migration (or the wait for another replica's) may take longer than the sessions'
+            # statement timeout (tessera_shared.db.SessionLimits): not this transaction's.
+            connection.execute(text("SET LOCAL statement_timeout = 0"))
+            connection.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
             # Replicas starting together take turns; the second finds nothing to do.
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
         cfg = alembic_config(script_location)

@@ -35,6 +35,14 @@ HTTP_LATENCY = Histogram(
 )
 OUTBOX_BACKLOG = Gauge("tessera_outbox_backlog", "Outbox events not yet published", ["service"])
 OUTBOX_PUBLISHED = Counter("tessera_outbox_published_total", "Outbox events published", ["service"])
+OUTBOX_OLDEST_UNSENT_AGE = Gauge(
+    "tessera_outbox_oldest_unsent_age_seconds",
+    "Age of the oldest outbox event not yet published (0 when none): the publish stall",
+    ["service"],
+)
+LEASE_HELD = Gauge(
+    "tessera_lease_held", "1 while this replica holds the lease (the relay's, a job's)", ["service", "lease"]
+)
 EVENTS_CONSUMED = Counter("tessera_events_consumed_total", "Consumed events by outcome", ["service", "type", "outcome"])
 CONSUMER_LAG = Gauge("tessera_consumer_lag", "Messages behind the log end", ["service", "topic", "partition"])
 DLQ_MESSAGES = Counter("tessera_dlq_messages_total", "Messages sent to the dead-letter topic", ["service"])

@@ -4,6 +4,12 @@
 transaction commits. ``OutboxRelay`` sends unsent rows in order with an idempotent producer
 and only then marks them sent: a crash between the two re-sends, and consumers dedupe by
 event id, so every effect happens once.
+
+One replica of a service relays at a time: the one holding the ``outbox-relay`` lease
+(tessera_shared.leases), renewed about every second. A holder that stops renewing (frozen, hung,
+cut off) is replaced once the lease expired (5 s by default), and its marks are fenced: a
+replaced holder that wakes up finds its "sent" marks refused and stops. What it had already
+handed to its producer may still reach Kafka: copies, which consumers skip by event id.
 """
 
 from __future__ import annotations
@@ -14,33 +20,40 @@ import logging
 import random
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
-from sqlalchemy import BigInteger, any_, bindparam, delete, event, func, insert, select, text, update
+from sqlalchemy import BigInteger, any_, bindparam, delete, event, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from tessera_shared import faults
-from tessera_shared.db import dialect_name, utcnow
+from tessera_shared.db import affected_rows, dialect_name, utcnow
 from tessera_shared.events.envelope import CONTENT_TYPE, CloudEvent, EventData, build_event, topic_for
 from tessera_shared.infra_tables import outbox
 from tessera_shared.kafka import partition_for
 from tessera_shared.kafka_log import OUTAGE, is_kafka_failure
-from tessera_shared.observability import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, current_traceparent
+from tessera_shared.leases import Lease, LeaseLost
+from tessera_shared.observability import (
+    LEASE_HELD,
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_UNSENT_AGE,
+    OUTBOX_PUBLISHED,
+    current_traceparent,
+)
 from tessera_shared.tasks import finish_or_cancel
 
 log = logging.getLogger(__name__)
 
 _WAKE_KEY = "tessera_outbox_wake"
 _PENDING_KEY = "tessera_outbox_pending"
-# Any lock id works as long as every replica of a service uses the same one.
-_RELAY_LOCK_ID = 0x7E55E2A
+# The lease every replica of a service competes for (one database per service).
+RELAY_LEASE = "outbox-relay"
 _HEADERS = [("content-type", CONTENT_TYPE.encode())]
 # Batches handed to the producer before the oldest is acknowledged.
 PIPELINE_DEPTH = 3
@@ -49,11 +62,24 @@ CYCLE_BATCHES = 40
 
 
 @dataclass(slots=True)
+class _Part:
+    """One Kafka batch: its partition, the seqs of the rows in it, its acknowledgement."""
+
+    tp: tuple[str, int]
+    seqs: list[int]
+    ack: asyncio.Future[Any]
+
+
+@dataclass(slots=True)
 class _Flight:
-    """One fetched batch: its rows' seqs, and the acknowledgements of the Kafka batches holding them."""
+    """One fetched batch of rows, handed over as one Kafka batch per partition (or more)."""
 
     seqs: list[int]
-    acks: list[asyncio.Future[Any]]
+    parts: list[_Part] = field(default_factory=list)
+
+    @property
+    def acks(self) -> list[asyncio.Future[Any]]:
+        return [p.ack for p in self.parts]
 
 
 async def forget_sent(session: AsyncSession, keys: Sequence[str]) -> None:
@@ -134,6 +160,8 @@ class OutboxRelay:
         poll_interval: float = 0.5,
         retention: timedelta = timedelta(days=7),
         namespace: str = "",
+        lease_ttl: float = 5.0,
+        lease_renew: float = 1.0,
     ) -> None:
         self._namespace = namespace
         self.service = service
@@ -147,8 +175,14 @@ class OutboxRelay:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self.published = 0
-        # Test hook: raise after Kafka acknowledged a batch and before it is marked sent.
+        self.lease = Lease(sessions, RELAY_LEASE, ttl=lease_ttl, renew_every=lease_renew)
+        # Marks refused because another replica had taken the lease over (fencing).
+        self.fenced = 0
+        # Test hook: raise after Kafka acknowledged a batch and before it is marked sent (a crash
+        # there: nothing more is marked).
         self.fail_after_ack: Callable[[], None] | None = None
+        # Test hook: awaited at the same point (a holder frozen there, e.g. a long pause).
+        self.pause_after_ack: Callable[[], Awaitable[None]] | None = None
 
     @property
     def producer(self) -> AIOKafkaProducer | None:
@@ -167,6 +201,11 @@ class OutboxRelay:
         self._wake.set()
         await finish_or_cancel(self._task, timeout)
         await self._close_producer()
+        try:
+            await self.lease.release()  # another replica takes over at once
+        except Exception:
+            log.debug("could not release the relay's lease", exc_info=True)
+        LEASE_HELD.labels(self.service, RELAY_LEASE).set(0)
 
     async def _close_producer(self) -> None:
         if self._producer is not None:
@@ -220,31 +259,40 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 5.0)
 
     async def relay_once(self) -> int:
-        """Publish unsent events in ``seq`` order, a few batches in flight; returns how many were
-        marked sent. Stops at the first failure: nothing after it is marked, and the next call
-        starts again from the oldest unsent row with a fresh producer."""
+        """Publish unsent events in ``seq`` order, a few batches in flight, if this replica holds
+        (or can take) the relay's lease; returns how many were marked sent. Stops at the first
+        failure: the rows the broker acknowledged are marked, partition by partition up to the
+        failed batch, and the next call starts again from the oldest unsent row with a fresh
+        producer."""
+        token = await self.lease.keep()
+        LEASE_HELD.labels(self.service, RELAY_LEASE).set(token is not None)
+        if token is None:
+            return 0
         async with self._sessions() as reader:
-            if dialect_name(reader) != "postgresql":
-                # SQLite has one writer at a time: no transaction stays open across the cycle.
-                return await self._pipeline(reader, locked=False)
-            async with reader.begin():
-                # One relay per database, for the whole cycle, keeps the publication order.
-                if not await reader.scalar(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _RELAY_LOCK_ID}):
-                    return 0
-                return await self._pipeline(reader, locked=True)
+            try:
+                return await self._pipeline(reader, token)
+            except LeaseLost as lost:
+                self.lease.forget()
+                self.fenced += 1
+                LEASE_HELD.labels(self.service, RELAY_LEASE).set(0)
+                log.warning("outbox relay: lease taken over by another replica, stopping", extra={"error": str(lost)})
+                return lost.args[1] if len(lost.args) > 1 else 0
 
-    async def _pipeline(self, reader: AsyncSession, *, locked: bool) -> int:
+    async def _pipeline(self, reader: AsyncSession, token: int) -> int:
         window: deque[_Flight] = deque()  # handed over, not yet marked sent, in seq order
         marking: asyncio.Task[None] | None = None  # the UPDATE of window[0], once acknowledged
         after: int | None = None
         handing: int | None = None  # first seq of rows fetched and not yet in the window
         fetched = sent = 0
         more = True
+        crashed = False
         try:
             while True:
                 # Fetch and hand over the next batches while the older ones are acknowledged.
                 while more and len(window) - (marking is not None) < PIPELINE_DEPTH:
-                    rows = await self._fetch(reader, after, locked=locked)
+                    if await self.lease.keep() != token:
+                        raise LeaseLost(self.lease.name)
+                    rows = await self._fetch(reader, after)
                     fetched += 1
                     more = len(rows) == self._batch_size and fetched < CYCLE_BATCHES
                     if not rows:
@@ -257,12 +305,16 @@ class OutboxRelay:
                     break
                 await asyncio.gather(*window[oldest].acks)
                 faults.point("outbox.after_ack")
+                if self.pause_after_ack is not None:
+                    await self.pause_after_ack()
                 if self.fail_after_ack is not None:
+                    crashed = True
                     self.fail_after_ack()
+                    crashed = False
                 if marking is not None:
                     await marking  # marks stay in seq order: the previous batch's UPDATE first
                     sent += self._count_sent(window.popleft())
-                marking = asyncio.create_task(self._mark_sent(window[0].seqs))
+                marking = asyncio.create_task(self._mark_sent(window[0].seqs, token))
             if marking is not None:
                 await marking
                 sent += self._count_sent(window.popleft())
@@ -270,11 +322,16 @@ class OutboxRelay:
         except Exception as exc:
             if marking is not None:
                 (outcome,) = await asyncio.gather(marking, return_exceptions=True)
+                marking = None
                 if not isinstance(outcome, BaseException):
-                    self._count_sent(window.popleft())
+                    sent += self._count_sent(window.popleft())
             # Let what is in flight settle (a partition's batches after a failed one fail too:
             # the idempotent producer's sequence has a gap), then start over with a new producer.
             await asyncio.gather(*(a for f in window for a in f.acks), return_exceptions=True)
+            if isinstance(exc, LeaseLost):
+                raise LeaseLost(self.lease.name, sent) from exc
+            if not crashed:
+                sent += await self._salvage(window, token)
             await self._close_producer()
             oldest_unsent = window[0].seqs[0] if window else handing
             if oldest_unsent is not None:
@@ -284,12 +341,38 @@ class OutboxRelay:
             if marking is not None and not marking.done():
                 marking.cancel()  # cancelled (stop timeout): the rows stay unsent, sent again later
 
+    async def _salvage(self, window: deque[_Flight], token: int) -> int:
+        """After a failure, mark what the broker did acknowledge, so that only the failed batch
+        (and what followed it in its partition) is sent again: per partition, the acknowledged
+        batches up to its first failed one. Per-key order holds (a key stays in its partition).
+        With a fresh connection (the failure may have been the reader's), best effort."""
+        seqs: list[int] = []
+        failed: set[tuple[str, int]] = set()
+        for flight in window:
+            for part in flight.parts:
+                if part.tp in failed:
+                    continue
+                if not part.ack.done() or part.ack.cancelled() or part.ack.exception() is not None:
+                    failed.add(part.tp)
+                    continue
+                seqs.extend(part.seqs)
+        if not seqs:
+            return 0
+        try:
+            await self._mark_sent(sorted(seqs), token)
+        except Exception:  # the database may be what failed: those rows are sent again
+            log.debug("could not mark the acknowledged rows after a failure", exc_info=True)
+            return 0
+        self.published += len(seqs)
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(seqs))
+        return len(seqs)
+
     def _count_sent(self, flight: _Flight) -> int:
         self.published += len(flight.seqs)
         OUTBOX_PUBLISHED.labels(self.service).inc(len(flight.seqs))
         return len(flight.seqs)
 
-    async def _fetch(self, reader: AsyncSession, after: int | None, *, locked: bool) -> list[Any]:
+    async def _fetch(self, reader: AsyncSession, after: int | None) -> list[Any]:
         """The next unsent rows after ``after``, read through a bounded seq window: the plan is an
         index range scan whatever the statistics say (an unbounded ``ORDER BY seq LIMIT`` on a
         freshly filled outbox was planned as a scan of every unsent row, O(backlog) per batch)."""
@@ -315,17 +398,16 @@ class OutboxRelay:
                 rows = [] if nxt is None else await window(nxt - 1)
             return rows
 
-        if locked:
-            return await read()
+        # A short transaction per batch: nothing stays open while the broker acknowledges.
         async with reader.begin():
             return await read()
 
     async def _hand_over(self, producer: AIOKafkaProducer, rows: list[Any]) -> _Flight:
         """Put ``rows`` into one Kafka batch per partition, in order; the producer sends them."""
-        open_batches: dict[tuple[str, int], BatchBuilder] = {}
-        acks: list[asyncio.Future[Any]] = []
+        open_batches: dict[tuple[str, int], tuple[BatchBuilder, list[int]]] = {}
+        handed: list[_Part] = []
         partitions: dict[str, list[int]] = {}
-        for _, topic, key, envelope in rows:
+        for seq, topic, key, envelope in rows:
             topic = self._namespace + topic
             parts = partitions.get(topic)
             if parts is None:
@@ -333,17 +415,20 @@ class OutboxRelay:
             key_bytes = key.encode() if key else None
             part = partition_for(key_bytes, parts) if key_bytes else random.choice(parts)  # noqa: S311 - spread
             tp = (topic, part)
-            batch = open_batches.get(tp)
-            if batch is None:
-                batch = open_batches[tp] = producer.create_batch()
+            opened = open_batches.get(tp)
+            if opened is None:
+                opened = open_batches[tp] = (producer.create_batch(), [])
+            batch, seqs = opened
             value = envelope.encode()
             if batch.append(key=key_bytes, value=value, timestamp=None, headers=_HEADERS) is None:
-                acks.append(await self._send_batch(producer, batch, tp))  # full: send, start the next
-                batch = open_batches[tp] = producer.create_batch()
+                # Full: send it, start the next.
+                handed.append(_Part(tp, seqs, await self._send_batch(producer, batch, tp)))
+                batch, seqs = open_batches[tp] = (producer.create_batch(), [])
                 batch.append(key=key_bytes, value=value, timestamp=None, headers=_HEADERS)
-        for tp, batch in open_batches.items():
-            acks.append(await self._send_batch(producer, batch, tp))
-        return _Flight([r[0] for r in rows], acks)
+            seqs.append(seq)
+        for tp, (batch, seqs) in open_batches.items():
+            handed.append(_Part(tp, seqs, await self._send_batch(producer, batch, tp)))
+        return _Flight([r[0] for r in rows], handed)
 
     @staticmethod
     async def _send_batch(producer: AIOKafkaProducer, batch: BatchBuilder, tp: tuple[str, int]) -> asyncio.Future[Any]:
@@ -351,15 +436,21 @@ class OutboxRelay:
         ack: asyncio.Future[Any] = await producer.send_batch(batch, tp[0], partition=tp[1])
         return ack
 
-    async def _mark_sent(self, seqs: list[int]) -> None:
-        # Its own connection and transaction: it runs while the reader fetches the next batch.
+    async def _mark_sent(self, seqs: list[int], token: int) -> None:
+        """Mark ``seqs`` sent, fenced by the lease: refused (LeaseLost) if another replica took
+        it over. Its own connection and transaction: it runs while the reader fetches the next
+        batch; committed at once, so a cut connection re-sends at most the batches in flight."""
         async with self._sessions() as session, session.begin():
             if dialect_name(session) == "postgresql":
                 # One statement text whatever the batch's length (IN would render one per length).
                 where = outbox.c.seq == any_(bindparam("seqs", seqs, type_=ARRAY(BigInteger())))
             else:
                 where = outbox.c.seq.in_(seqs)
-            await session.execute(update(outbox).where(where).values(sent_at=utcnow()))
+            marked = await affected_rows(
+                session, update(outbox).where(where, self.lease.fence(token)).values(sent_at=utcnow())
+            )
+        if marked == 0 and seqs:
+            raise LeaseLost(self.lease.name)
 
     async def _record_failure(self, seq: int, exc: Exception) -> None:
         try:
@@ -377,7 +468,18 @@ class OutboxRelay:
             count = await session.scalar(select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None)))
         return int(count or 0)
 
+    async def oldest_unsent_age(self) -> float:
+        """Seconds since the oldest unsent event was written (0 when none): the publish stall."""
+        async with self._sessions() as session:
+            created = await session.scalar(
+                select(outbox.c.created_at).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.seq).limit(1)
+            )
+        return 0.0 if created is None else max((utcnow() - created).total_seconds(), 0.0)
+
     async def _housekeeping(self) -> None:
+        # Every replica, holder or not, reports the backlog and the stall: a frozen holder's
+        # stall shows on the others.
         async with self._sessions() as session, session.begin():
             await session.execute(delete(outbox).where(outbox.c.sent_at < utcnow() - self._retention))
         OUTBOX_BACKLOG.labels(self.service).set(await self.backlog())
+        OUTBOX_OLDEST_UNSENT_AGE.labels(self.service).set(await self.oldest_unsent_age())

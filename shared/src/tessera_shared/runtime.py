@@ -35,7 +35,10 @@ class Runtime:
         self.settings = settings
         self.spec = spec
         self.engine = engine or create_engine(
-            settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            echo=settings.database_echo,
+            limits=settings.session_limits,
         )
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         self.relay: OutboxRelay | None = None
@@ -75,6 +78,8 @@ class Runtime:
                 batch_size=s.outbox_batch_size,
                 poll_interval=s.outbox_poll_interval,
                 namespace=s.kafka_topic_namespace,
+                lease_ttl=s.lease_ttl,
+                lease_renew=s.lease_renew,
             )
             attach_wakeup(self.sessions, self.relay.wake)
             self.relay.start()
@@ -89,6 +94,12 @@ class Runtime:
                         group_id=s.group_id,
                         client_id=f"tessera-{self.spec.name}",
                         topics=topics,
+                        session_timeout_ms=s.kafka_session_timeout_ms,
+                        heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+                    ),
+                    # When the broker refuses that session (its floor is higher): its defaults' safe one.
+                    fallback_factory=lambda: make_consumer(
+                        s.kafka_bootstrap, group_id=s.group_id, client_id=f"tessera-{self.spec.name}", topics=topics
                     ),
                     producer_factory=self._producer,
                     dlq_topic=dlq_topic_for(self.spec.name, s.kafka_topic_namespace),
@@ -99,7 +110,9 @@ class Runtime:
                 )
                 self.consumer.start()
         if self.spec.jobs and s.jobs_enabled:
-            self.scheduler = JobScheduler(self.spec.jobs, self.sessions)
+            self.scheduler = JobScheduler(
+                self.spec.jobs, self.sessions, lease_ttl=s.lease_ttl, lease_renew=s.lease_renew
+            )
             self.scheduler.start()
         self.ready = True
 

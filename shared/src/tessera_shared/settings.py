@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tessera_shared.db.engines import SessionLimits
+
 # Passwords that ship in examples and images; refused outside local mode.
 DEFAULT_PASSWORDS = frozenset({"local", "password", "postgres", "tessera", "changeme", "change-me", "secret", "admin"})
 
@@ -33,6 +35,17 @@ class ServiceSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./.data/service.db"
     database_pool_size: int = 20
     database_echo: bool = False
+    # Every PostgreSQL session's limits (tessera_shared.db.SessionLimits; docs/operations.md,
+    # "Leadership and timeouts"); 0 turns one off.
+    database_statement_timeout: float = Field(default=30.0, ge=0)
+    database_idle_in_transaction_timeout: float = Field(default=60.0, ge=0)
+    database_keepalives_idle: int = Field(default=10, ge=1)
+    database_keepalives_interval: int = Field(default=5, ge=1)
+    database_keepalives_count: int = Field(default=3, ge=1)
+    # The outbox relay's and the jobs' leases (tessera_shared.leases): a holder that has not
+    # renewed for lease_ttl seconds is replaced; it renews every lease_renew seconds.
+    lease_ttl: float = Field(default=5.0, gt=1)
+    lease_renew: float = Field(default=1.0, gt=0)
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     # Prepended to every topic name, so that several environments can share one cluster.
@@ -41,6 +54,12 @@ class ServiceSettings(BaseSettings):
     kafka_consumer_group: str | None = None
     kafka_partitions: int = 6
     kafka_create_topics: bool = True
+    # Consumer-group liveness (docs/operations.md, "Consumer groups and rejoin"): a replica killed
+    # without leaving the group is dropped this long after its last heartbeat and its partitions
+    # move; the broker's group.min.session.timeout.ms must allow it (if not, the consumer falls back
+    # to the broker-safe 10 s). A replica that stops leaves at once, whatever these say.
+    kafka_session_timeout_ms: int = Field(default=3_000, ge=1_000)
+    kafka_heartbeat_interval_ms: int = Field(default=1_000, ge=100)
 
     outbox_poll_interval: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=500, gt=0, le=10_000)
@@ -91,6 +110,16 @@ class ServiceSettings(BaseSettings):
     @property
     def is_local(self) -> bool:
         return self.environment == "local"
+
+    @property
+    def session_limits(self) -> SessionLimits:
+        return SessionLimits(
+            statement_timeout=self.database_statement_timeout,
+            idle_in_transaction_timeout=self.database_idle_in_transaction_timeout,
+            keepalives_idle=self.database_keepalives_idle,
+            keepalives_interval=self.database_keepalives_interval,
+            keepalives_count=self.database_keepalives_count,
+        )
 
     @property
     def group_id(self) -> str:

@@ -6,7 +6,7 @@ The package's parts: ``schema`` (metadata, table access, dialect-aware statement
 and migrations name the column types as ``tessera_shared.db.UTCDateTime`` / ``.Money``.
 """
 
-from tessera_shared.db.engines import create_engine, is_sqlite, session_factory
+from tessera_shared.db.engines import SessionLimits, create_engine, is_sqlite, session_factory
 from tessera_shared.db.ids import new_id, utcnow
 from tessera_shared.db.schema import NAMING_CONVENTION, affected_rows, dialect_name, new_metadata, table_of, upsert
 from tessera_shared.db.sessions import READ_ONLY, ReadOnlySessionError, read_session, unit_of_work
@@ -19,6 +19,7 @@ __all__ = [
     "Money",
     "MoneySum",
     "ReadOnlySessionError",
+    "SessionLimits",
     "UTCDateTime",
     "affected_rows",
     "create_engine",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,41 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """What every PostgreSQL session of a service is held to (0 turns a limit off).
+
+    ``statement_timeout``: a statement running longer is cancelled (long legitimate work sets
+    ``SET LOCAL statement_timeout = 0`` in its transaction, as migrations do).
+    ``idle_in_transaction_timeout``: a session that keeps a transaction open without a statement
+    for that long is ended by the server, so a frozen or partitioned replica does not hold row
+    locks for hours. ``keepalives_*``: the server probes a silent client's TCP connection after
+    ``keepalives_idle`` seconds, every ``keepalives_interval``, and drops it after
+    ``keepalives_count`` unanswered probes (~25 s with the defaults), which ends the session and
+    frees what it held when a pod is cut off from the network.
+    """
+
+    statement_timeout: float = 30.0
+    idle_in_transaction_timeout: float = 60.0
+    keepalives_idle: int = 10
+    keepalives_interval: int = 5
+    keepalives_count: int = 3
+
+    def server_settings(self) -> dict[str, str]:
+        """asyncpg's ``server_settings``: sent at connect, in force for the whole session."""
+        return {
+            "statement_timeout": str(int(self.statement_timeout * 1000)),
+            "idle_in_transaction_session_timeout": str(int(self.idle_in_transaction_timeout * 1000)),
+            "tcp_keepalives_idle": str(self.keepalives_idle),
+            "tcp_keepalives_interval": str(self.keepalives_interval),
+            "tcp_keepalives_count": str(self.keepalives_count),
+        }
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, limits: SessionLimits | None = None
+) -> AsyncEngine:
+    """An engine for ``url``; on PostgreSQL its sessions are held to ``limits`` (none if None)."""
     if is_sqlite(url):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -57,8 +92,15 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         pool_timeout=10,
         pool_pre_ping=False,
         pool_recycle=1800,
-        connect_args=_loopback_without_tls(url),
+        connect_args=_connect_args(url, limits),
     )
+
+
+def _connect_args(url: str, limits: SessionLimits | None) -> dict[str, Any]:
+    args = _loopback_without_tls(url)
+    if limits is not None:
+        args["server_settings"] = limits.server_settings()
+    return args
 
 
 def _loopback_without_tls(url: str) -> dict[str, Any]:
