@@ -176,29 +176,30 @@ class LaunchedStack:
 async def topic_copies(bootstrap: str, topic: str, event_type: str, subjects: list[str]) -> int:
     """How many more messages of ``event_type`` about ``subjects`` the topic holds than events
     (the copies a relay re-sent; consumers turn them away, partners reading the topic see them)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
 
     wanted = set(subjects)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            await consumer.topics()
-            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
         seen = 0
         ids: set[str] = set()
-        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
-            batch = await consumer.getmany(timeout_ms=1000)
+        ends: dict[Any, int] | None = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for record in records:
                     event = json.loads(record.value or b"{}")
                     if event.get("type") == event_type and event.get("subject") in wanted:
                         seen += 1
                         ids.add(event["id"])
+            if ends is None and consumer.assignment():
+                ends = await consumer.end_offsets(list(consumer.assignment()))
+            if ends is not None and all([await consumer.position(tp) >= end for tp, end in ends.items()]):
+                break
         return seen - len(ids)
     finally:
         await consumer.stop()

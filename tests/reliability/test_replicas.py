@@ -203,7 +203,8 @@ async def test_value_jobs_on_both_replicas_during_a_burst_never_fail(replicated:
         async def runs(replica: str) -> list[int]:
             codes = []
             for _ in range(rounds):
-                r = await client.post(f"{stack.url(replica)}/v1/value-recomputations", json={}, headers=manager)
+                url = f"{stack.url(replica)}/v1/customers/value-recomputations"
+                r = await client.post(url, json={}, headers=manager)
                 codes.append(r.status_code)
             return codes
 
