@@ -17,10 +17,12 @@ def _at(day: date) -> str:
 def fetches(start: date, end: date) -> dict[str, Fetch]:
     """``end`` is inclusive; the services take half-open intervals of instants."""
     after = end + timedelta(days=1)
-    instants = {"from": _at(start), "to": _at(after)}
+    instants = {"since": _at(start), "until": _at(after)}
     return {
         "retention": Fetch("customer", "/v1/customers/reports/retention", instants),
-        "sales": Fetch("sales", "/v1/reports/sales-performance", {"from": start.isoformat(), "to": end.isoformat()}),
+        "sales": Fetch(
+            "sales", "/v1/reports/sales-performance", {"since": start.isoformat(), "until": end.isoformat()}
+        ),
         "campaigns": Fetch("sales", "/v1/campaigns", {"limit": 50}),
         "sla": Fetch("service-desk", "/v1/tickets/reports/sla-compliance", instants),
         "satisfaction": Fetch(
