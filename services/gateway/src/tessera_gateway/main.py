@@ -90,6 +90,7 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
             max_keepalive_connections=settings.upstream_max_connections,
         )
         async with AsyncExitStack() as stack:
+            stack.push_async_callback(windows.close)
             await stack.enter_async_context(follow_revocations(app))
             app.state.clients = {
                 service: await stack.enter_async_context(

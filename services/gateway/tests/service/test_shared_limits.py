@@ -111,9 +111,9 @@ async def test_the_window_slides_and_holds_in_any_minute(databases: DatabaseFact
     waits as told is admitted."""
     url = await databases.new("gateway", backend, migrations_of(gateway_main.__file__))
     engine = create_engine(url)
+    now = [1_800_000_000.0]
+    windows = SlidingWindows(engine, clock=lambda: now[0])
     try:
-        now = [1_800_000_000.0]
-        windows = SlidingWindows(engine, clock=lambda: now[0])
         limit = 10
         first = [await windows.take("k", limit, 60) for _ in range(limit)]
         assert [d.remaining for d in first] == list(range(limit - 1, -1, -1))
@@ -137,15 +137,16 @@ async def test_the_window_slides_and_holds_in_any_minute(databases: DatabaseFact
         for i, at in enumerate(admitted):  # ...and never more in any minute
             assert sum(1 for t in admitted[i:] if t < at + 60) <= limit
     finally:
+        await windows.close()
         await engine.dispose()
 
 
 async def test_expired_counters_are_purged(databases: DatabaseFactory, backend: str) -> None:
     url = await databases.new("gateway", backend, migrations_of(gateway_main.__file__))
     engine = create_engine(url)
+    now = [1_800_000_000.0]
+    windows = SlidingWindows(engine, clock=lambda: now[0])
     try:
-        now = [1_800_000_000.0]
-        windows = SlidingWindows(engine, clock=lambda: now[0])
         await windows.take("old", 5, 60)
         now[0] += 30
         await windows.take("recent", 5, 60)
@@ -156,6 +157,7 @@ async def test_expired_counters_are_purged(databases: DatabaseFactory, backend: 
             assert keys == ["recent"]
             assert (await session.execute(select(func.count()).select_from(RateCounter))).scalar() == 1
     finally:
+        await windows.close()
         await engine.dispose()
 
 
