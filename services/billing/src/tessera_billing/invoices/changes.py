@@ -7,16 +7,22 @@ without importing each other.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_billing.invoices.models import Invoice
 from tessera_billing.money import quantize
 from tessera_shared.db import utcnow
-from tessera_shared.events.contracts import InvoicePaid
+from tessera_shared.events.contracts import InvoiceChanges, InvoicePaid, InvoiceUpdated
 from tessera_shared.outbox import publish
 
-__all__ = ["announce_paid", "touch"]
+__all__ = ["announce_paid", "announce_updated", "announced", "touch"]
+
+
+def announced(invoice: Invoice) -> dict[str, object]:
+    """What invoice.updated tells of an invoice."""
+    return {"status": invoice.status, "amount_paid": invoice.amount_paid, "balance_due": invoice.balance_due}
 
 
 def touch(invoice: Invoice) -> None:
@@ -36,6 +42,33 @@ async def announce_paid(session: AsyncSession, invoice: Invoice, paid_at: dateti
             total=quantize(invoice.total, invoice.currency),
             currency=invoice.currency,
             paid_at=paid_at,
+        ),
+        subject=invoice.customer_id,
+    )
+
+
+async def announce_updated(
+    session: AsyncSession, invoice: Invoice, before: dict[str, object], reason: Literal["voided", "credit_applied"]
+) -> None:
+    """invoice.updated with the fields that differ from ``before`` (``announced`` taken before the
+    change); nothing when none does."""
+    changed = {name: value for name, value in announced(invoice).items() if value != before[name]}
+    if not changed:
+        return
+    await publish(
+        session,
+        InvoiceUpdated(
+            invoice_id=invoice.id,
+            number=invoice.number,
+            customer_id=invoice.customer_id,
+            deal_id=invoice.deal_id,
+            currency=invoice.currency,
+            reason=reason,
+            changes=InvoiceChanges.model_validate(
+                {k: str(v) if k == "status" else quantize(v, invoice.currency) for k, v in changed.items()}  # type: ignore[arg-type]
+            ),
+            version=invoice.version,
+            updated_at=invoice.updated_at,
         ),
         subject=invoice.customer_id,
     )

@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_billing.credit.service import announce_exposure, get_or_create_profile
-from tessera_billing.invoices.changes import touch
+from tessera_billing.invoices.changes import announce_updated, announced, touch
 from tessera_billing.invoices.models import Invoice, InvoiceLine
 from tessera_billing.invoices.numbering import next_invoice_number
 from tessera_billing.invoices.rules import (
@@ -179,6 +179,7 @@ async def _issue(
 
 async def void_invoice(session: AsyncSession, invoice: Invoice, on: date) -> Invoice:
     check_transition(invoice.status, InvoiceStatus.VOID)
+    before = announced(invoice)
     # Money paid with loyalty points is reversed and the points given back (docs/domain.md §10.5);
     # any other money refuses the void.
     points = await applied_to(session, invoice.id)
@@ -192,6 +193,7 @@ async def void_invoice(session: AsyncSession, invoice: Invoice, on: date) -> Inv
     invoice.voided_at = utcnow()
     touch(invoice)
     await session.flush()
+    await announce_updated(session, invoice, before, "voided")
     await announce_exposure(session, invoice.customer_id, "invoice_voided", deal_id=invoice.deal_id)
     return invoice
 
@@ -205,7 +207,10 @@ async def settle_from_credit(session: AsyncSession, invoice: Invoice, on: date) 
             current=invoice.status,
             allowed_statuses=sorted(s.value for s in OPEN_STATUSES),
         )
+    before = announced(invoice)
     applied = await apply_customer_credit(session, invoice, on)
+    if applied > 0 and invoice.status != InvoiceStatus.PAID:  # settled in full: invoice.paid says it
+        await announce_updated(session, invoice, before, "credit_applied")
     if applied > 0:
         await announce_exposure(session, invoice.customer_id, "payment_applied", deal_id=invoice.deal_id)
     return applied

@@ -93,10 +93,10 @@ async def patch_contact(
     response: Response,
     principal: Annotated[Principal, require_roles(*EDITORS)],
 ) -> ContactOut:
-    await _writable(session, customer_id, principal)
+    customer = await _writable(session, customer_id, principal)
     contact = await service.get_contact(session, customer_id, contact_id)
     check_if_match(request, contact.id, contact.version)
-    contact = await service.change_contact(session, contact, body)
+    contact = await service.change_contact(session, customer, contact, body)
     response.headers["ETag"] = etag_for(contact.id, contact.version)
     return ContactOut.model_validate(contact)
 
@@ -108,7 +108,7 @@ async def delete_contact(
     session: SessionDep,
     principal: Annotated[Principal, require_roles(*EDITORS)],
 ) -> Response:
-    await _writable(session, customer_id, principal)
+    customer = await _writable(session, customer_id, principal)
     contact = await service.get_contact(session, customer_id, contact_id)
-    await service.remove_contact(session, customer_id, contact)
+    await service.remove_contact(session, customer, contact)
     return Response(status_code=204)

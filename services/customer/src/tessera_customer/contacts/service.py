@@ -15,7 +15,12 @@ from tessera_customer.customers.rules import normalise_email, normalise_phone
 from tessera_customer.timeline import service as timeline
 from tessera_shared.db import utcnow
 from tessera_shared.errors import Conflict, NotFound
+from tessera_shared.events.contracts import ContactChanges, ContactCreated, ContactDeleted, ContactUpdated
 from tessera_shared.http.pagination import PageParams, paginate
+from tessera_shared.outbox import publish
+
+# What contact.updated tells of a contact: the fields a PATCH may change.
+_ANNOUNCED = tuple(ContactChanges.model_fields)
 
 
 def refuse_unless_organisation(customer: Customer) -> None:
@@ -51,11 +56,29 @@ async def add_contact(session: AsyncSession, customer: Customer, body: ContactCr
     session.add(contact)
     await session.flush()
     timeline.record(session, customer.id, "contact.added", f"Contact {contact.name} added", ref_id=contact.id)
+    await publish(
+        session,
+        ContactCreated(
+            contact_id=contact.id,
+            customer_id=customer.id,
+            owner_id=customer.owner_id,
+            name=contact.name,
+            title=contact.title,
+            department=contact.department,
+            email=contact.email,
+            phone=contact.phone,
+            buying_role=contact.buying_role,
+            created_at=contact.created_at,
+        ),
+        subject=customer.id,
+    )
     return contact
 
 
-async def change_contact(session: AsyncSession, contact: Contact, body: ContactPatch) -> Contact:
+async def change_contact(session: AsyncSession, customer: Customer, contact: Contact, body: ContactPatch) -> Contact:
+    """Applies the fields given; contact.updated names those whose value moved (none: no event)."""
     given = body.model_fields_set
+    before = {name: getattr(contact, name) for name in _ANNOUNCED}
     for field in ("name", "title", "department", "buying_role"):
         if field in given:
             setattr(contact, field, getattr(body, field))
@@ -66,10 +89,29 @@ async def change_contact(session: AsyncSession, contact: Contact, body: ContactP
     if given:
         contact.version += 1
         contact.updated_at = utcnow()
+        changed = {name: getattr(contact, name) for name in _ANNOUNCED if getattr(contact, name) != before[name]}
+        if changed:
+            await publish(
+                session,
+                ContactUpdated(
+                    contact_id=contact.id,
+                    customer_id=customer.id,
+                    owner_id=customer.owner_id,
+                    changes=ContactChanges.model_validate(changed),
+                    version=contact.version,
+                    updated_at=contact.updated_at,
+                ),
+                subject=customer.id,
+            )
         await session.flush()
     return contact
 
 
-async def remove_contact(session: AsyncSession, customer_id: uuid.UUID, contact: Contact) -> None:
+async def remove_contact(session: AsyncSession, customer: Customer, contact: Contact) -> None:
     await session.delete(contact)
-    timeline.record(session, customer_id, "contact.removed", f"Contact {contact.name} removed", ref_id=contact.id)
+    timeline.record(session, customer.id, "contact.removed", f"Contact {contact.name} removed", ref_id=contact.id)
+    await publish(
+        session,
+        ContactDeleted(contact_id=contact.id, customer_id=customer.id, owner_id=customer.owner_id, deleted_at=utcnow()),
+        subject=customer.id,
+    )

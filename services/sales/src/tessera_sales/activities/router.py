@@ -120,6 +120,6 @@ async def patch_activity(
 ) -> ActivityOut:
     activity = await service.get_activity(session, activity_id, principal)
     check_if_match(request, activity.id, activity.version)
-    await service.update_activity(session, activity, body)
+    await service.update_activity(session, activity, body, principal.subject)
     response.headers["ETag"] = etag_for(activity.id, activity.version)
     return ActivityOut.model_validate(activity)

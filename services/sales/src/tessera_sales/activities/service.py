@@ -21,7 +21,7 @@ from tessera_shared.auth import Principal
 from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.db import dialect_name, unit_of_work, utcnow
 from tessera_shared.errors import InvalidInput, NotFound
-from tessera_shared.events.contracts import ActivityDue, ActivityLogged
+from tessera_shared.events.contracts import ActivityChanges, ActivityDue, ActivityLogged, ActivityUpdated
 from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
 
@@ -141,8 +141,20 @@ async def list_activities(
     return await paginate(session, stmt, page, (col(Activity.id),))
 
 
-async def update_activity(session: AsyncSession, activity: Activity, patch: ActivityPatch) -> None:
+def _announced(activity: Activity) -> dict[str, object]:
+    """What activity.updated tells of an activity."""
+    return {
+        "subject": activity.subject,
+        "notes": activity.notes,
+        "due_at": activity.due_at,
+        "remind_at": activity.remind_at,
+        "completed": activity.completed_at is not None,
+    }
+
+
+async def update_activity(session: AsyncSession, activity: Activity, patch: ActivityPatch, by: str) -> None:
     given = patch.model_fields_set
+    before = _announced(activity)
     if "subject" in given and patch.subject is None:
         raise InvalidInput("subject", "may not be null")
     due_at = patch.due_at if "due_at" in given else activity.due_at
@@ -158,6 +170,25 @@ async def update_activity(session: AsyncSession, activity: Activity, patch: Acti
         activity.completed_at = (activity.completed_at or utcnow()) if patch.completed else None
     activity.version += 1
     activity.updated_at = utcnow()
+    after = _announced(activity)
+    changed = {name: value for name, value in after.items() if value != before[name]}
+    if changed:
+        await publish(
+            session,
+            ActivityUpdated(
+                activity_id=activity.id,
+                kind=activity.kind,
+                customer_id=activity.customer_id,
+                lead_id=activity.lead_id,
+                deal_id=activity.deal_id,
+                owner_id=activity.owner_id,
+                changes=ActivityChanges.model_validate(changed),
+                version=activity.version,
+                updated_by=by,
+                updated_at=activity.updated_at,
+            ),
+            subject=_subject_of(activity),
+        )
     await session.flush()
 
 

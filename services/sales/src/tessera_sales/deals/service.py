@@ -28,10 +28,12 @@ from tessera_shared.db import new_id, utcnow
 from tessera_shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tessera_shared.events.contracts import (
     CreditCheck,
+    DealChanges,
     DealCreated,
     DealLargeDetected,
     DealLost,
     DealStageChanged,
+    DealUpdated,
     DealWon,
     LineItem,
 )
@@ -281,6 +283,33 @@ async def create_deal(
     return deal, lines
 
 
+# The deal's fields a PATCH may change that deal.updated announces (the stage is deal.stage_changed).
+_ANNOUNCED = ("title", "amount", "owner_id", "expected_close_date", "probability", "campaign_id", "payment_terms_days")
+
+
+def _line_items(lines: list[DealLine]) -> list[LineItem]:
+    return [
+        LineItem(
+            product_code=x.product_code,
+            description=x.description,
+            quantity=x.quantity,
+            unit_price=x.unit_price,
+            discount_percent=x.discount_percent,
+            tax_rate_percent=x.tax_rate_percent,
+        )
+        for x in sorted(lines, key=lambda line: line.position)
+    ]
+
+
+def _changes(before: dict[str, object], deal: Deal, *, stage_moved: bool) -> dict[str, object]:
+    """The announced fields whose value differs from ``before``; the probability a stage move
+    brings is deal.stage_changed's."""
+    changed = {name: getattr(deal, name) for name in _ANNOUNCED if getattr(deal, name) != before[name]}
+    if stage_moved:
+        changed.pop("probability", None)
+    return changed
+
+
 def _bump(deal: Deal) -> None:
     deal.version += 1
     deal.updated_at = utcnow()
@@ -304,6 +333,8 @@ async def update_deal(
     if "stage" in given and patch.stage is not None:
         rules.check_move(deal.stage, patch.stage)
     previous_amount = deal.amount
+    before = {name: getattr(deal, name) for name in _ANNOUNCED}
+    new_lines: list[DealLine] | None = None
     if "amount" in given and patch.amount is not None:
         try:
             check_minor_units(patch.amount, deal.currency, "amount")
@@ -312,9 +343,12 @@ async def update_deal(
     if "line_items" in given and patch.line_items is not None:
         lines = await build_lines(session, deal.id, patch.line_items, deal.currency)
         amount = _amount_of(lines, patch.amount, deal.currency) if lines else (patch.amount or deal.amount)
+        old_lines = await lines_of(session, deal.id)
         await session.execute(delete(DealLine).where(col(DealLine.deal_id) == deal.id))
         session.add_all(lines)
         _set_amount(deal, amount)
+        if _line_items(lines) != _line_items(old_lines):
+            new_lines = lines
     elif "amount" in given:
         if patch.amount is None:
             raise InvalidInput("amount", "may not be null")
@@ -347,6 +381,24 @@ async def update_deal(
     _bump(deal)
     if to_stage is not None:
         await _publish_stage_changed(session, deal, from_stage, principal.subject, now)
+    changed = _changes(before, deal, stage_moved=to_stage is not None)
+    if new_lines is not None:
+        changed["line_items"] = _line_items(new_lines)
+    if changed:
+        await publish(
+            session,
+            DealUpdated(
+                deal_id=deal.id,
+                customer_id=deal.customer_id,
+                owner_id=deal.owner_id,
+                currency=deal.currency,
+                changes=DealChanges.model_validate(changed),
+                version=deal.version,
+                updated_by=principal.subject,
+                updated_at=now,
+            ),
+            subject=deal.customer_id,
+        )
     if deal.amount != previous_amount:
         await _flag_if_large(session, deal, thresholds)
     await session.flush()
@@ -431,17 +483,7 @@ async def win_deal(
             title=deal.title,
             amount=deal.amount,
             currency=deal.currency,
-            line_items=[
-                LineItem(
-                    product_code=x.product_code,
-                    description=x.description,
-                    quantity=x.quantity,
-                    unit_price=x.unit_price,
-                    discount_percent=x.discount_percent,
-                    tax_rate_percent=x.tax_rate_percent,
-                )
-                for x in lines
-            ],
+            line_items=_line_items(lines),
             payment_terms_days=deal.payment_terms_days,
             owner_id=deal.owner_id,
             campaign_id=deal.campaign_id,

@@ -23,7 +23,7 @@ from tessera_shared.auth import Principal
 from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.db import utcnow
 from tessera_shared.errors import InvalidInput, NotFound
-from tessera_shared.events.contracts import LeadConverted, LeadCreated
+from tessera_shared.events.contracts import LeadChanges, LeadConverted, LeadCreated, LeadUpdated
 from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
 
@@ -126,8 +126,13 @@ async def create_lead(session: AsyncSession, data: LeadCreate, principal: Princi
     return lead
 
 
+# What lead.updated announces: the fields a PATCH may change, and the score they move.
+_ANNOUNCED = tuple(LeadChanges.model_fields)
+
+
 async def update_lead(session: AsyncSession, lead: Lead, patch: LeadPatch, principal: Principal) -> None:
     given = patch.model_fields_set
+    before = {name: getattr(lead, name) for name in _ANNOUNCED}
     rules.check_open(lead.status, patch.status if "status" in given and patch.status is not None else lead.status)
     for field in ("name", "source", "status"):
         if field in given and getattr(patch, field) is None:
@@ -151,6 +156,22 @@ async def update_lead(session: AsyncSession, lead: Lead, patch: LeadPatch, princ
     rescore(lead)
     lead.version += 1
     lead.updated_at = utcnow()
+    changed = {name: getattr(lead, name) for name in _ANNOUNCED if getattr(lead, name) != before[name]}
+    if changed:
+        await publish(
+            session,
+            LeadUpdated(
+                lead_id=lead.id,
+                customer_id=lead.customer_id,
+                owner_id=lead.owner_id,
+                changes=LeadChanges.model_validate(changed),
+                version=lead.version,
+                updated_by=principal.subject,
+                updated_at=lead.updated_at,
+            ),
+            # As lead.created: keyed by the customer once there is one, else by the lead.
+            subject=lead.customer_id or lead.id,
+        )
     await session.flush()
 
 

@@ -16,7 +16,7 @@ from tessera_service_desk.tickets.repository import TicketRepository
 from tessera_service_desk.tickets.schemas import CommentCreate, TicketCreate, TicketPatch
 from tessera_shared.auth import Principal
 from tessera_shared.customer_directory import CustomerDirectory
-from tessera_shared.events.contracts import TicketClosed, TicketOpened
+from tessera_shared.events.contracts import TicketChanges, TicketClosed, TicketOpened, TicketUpdated
 from tessera_shared.outbox import publish
 
 
@@ -113,6 +113,42 @@ async def change_status(
         )
 
 
+def _announced(ticket: Ticket) -> dict[str, object]:
+    """What ticket.updated tells of a ticket."""
+    return {
+        "subject": ticket.subject,
+        "description": ticket.description,
+        "priority": ticket.priority,
+        "status": ticket.status,
+        "contact_id": ticket.contact_id,
+        "assignee_id": ticket.assignee_id,
+        "group": ticket.group_name,
+    }
+
+
+async def _announce_changes(
+    session: AsyncSession, ticket: Ticket, before: dict[str, object], by: str, now: datetime
+) -> None:
+    """ticket.updated with the fields that differ from ``before``; none when nothing did. A move to
+    closed is ticket.closed's."""
+    changed = {name: value for name, value in _announced(ticket).items() if value != before[name]}
+    if changed.get("status") == "closed":
+        del changed["status"]
+    if changed:
+        await publish(
+            session,
+            TicketUpdated(
+                ticket_id=ticket.id,
+                customer_id=ticket.customer_id,
+                changes=TicketChanges.model_validate(changed),
+                version=ticket.version,
+                updated_by=by,
+                updated_at=now,
+            ),
+            subject=ticket.customer_id,
+        )
+
+
 async def update_ticket(
     session: AsyncSession,
     ticket: Ticket,
@@ -124,6 +160,7 @@ async def update_ticket(
     patch.check()
     fields = patch.model_fields_set
     rules.check_changeable(ticket.status, patch.status)
+    before = _announced(ticket)
     for name in ("subject", "description", "contact_id", "assignee_id"):
         if name in fields:
             setattr(ticket, name, getattr(patch, name))
@@ -138,6 +175,7 @@ async def update_ticket(
     await refresh_due(session, ticket, settings, now)
     ticket.version += 1
     ticket.updated_at = now
+    await _announce_changes(session, ticket, before, principal.subject, now)
     return ticket
 
 
@@ -151,6 +189,7 @@ async def add_comment(
 ) -> TicketComment:
     data.check()
     rules.check_comment(ticket.status)
+    before = _announced(ticket)
     comment = TicketComment(
         ticket_id=ticket.id,
         author_id=principal.subject,
@@ -177,6 +216,8 @@ async def add_comment(
     await refresh_due(session, ticket, settings, now)
     ticket.version += 1
     ticket.updated_at = now
+    # A comment that moved the ticket (new -> open, pending -> open) is announced; its text is not.
+    await _announce_changes(session, ticket, before, principal.subject, now)
     await session.flush()
     return comment
 

@@ -8,7 +8,14 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tessera_shared.events.contracts.types import Amount, Currency, ExchangeRate, NonNegativeAmount, PositiveAmount
+from tessera_shared.events.contracts.types import (
+    Amount,
+    Changes,
+    Currency,
+    ExchangeRate,
+    NonNegativeAmount,
+    PositiveAmount,
+)
 from tessera_shared.events.envelope import EventData
 
 
@@ -28,6 +35,36 @@ class InvoiceIssued(BillingEvent):
     issue_date: date
     due_date: date
     issued_at: datetime
+
+
+InvoiceStatus = Literal["draft", "issued", "partially_paid", "paid", "overdue", "void", "written_off"]
+
+
+class InvoiceChanges(Changes):
+    """The fields of an invoice a change set (new values)."""
+
+    status: InvoiceStatus | None = None
+    amount_paid: NonNegativeAmount | None = None
+    balance_due: NonNegativeAmount | None = None
+
+
+class InvoiceUpdated(BillingEvent):
+    """An invoice changed in a way no other invoice event announces: voided (``voided``), or
+    settled in part from the customer's credit (``credit_applied``; settled in full is
+    ``invoice.paid``)."""
+
+    event_type: ClassVar[str] = "invoice.updated"
+
+    invoice_id: uuid.UUID
+    # Null for a draft (numbers are given at issue).
+    number: str | None = None
+    customer_id: uuid.UUID
+    deal_id: uuid.UUID | None = None
+    currency: Currency
+    reason: Literal["voided", "credit_applied"]
+    changes: InvoiceChanges
+    version: int = Field(ge=1)
+    updated_at: datetime
 
 
 class Allocation(BaseModel):

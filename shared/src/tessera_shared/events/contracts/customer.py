@@ -8,11 +8,12 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from tessera_shared.events.contracts.types import Amount, Currency, Rate
+from tessera_shared.events.contracts.types import Amount, Changes, Currency, Rate
 from tessera_shared.events.envelope import EventData
 
 CustomerStatus = Literal["non_customer", "prospect", "first_time", "repeat", "loyal", "churned"]
 Tier = Literal["key", "ordinary", "small"]
+BuyingRole = Literal["decision_maker", "influencer", "user", "gatekeeper"]
 ConsentPurpose = Literal["marketing_email", "sms", "phone", "profiling"]
 
 
@@ -44,6 +45,60 @@ class CustomerUpdated(CustomerEvent):
     owner_id: str | None = None
     version: int
     updated_at: datetime
+
+
+class ContactCreated(CustomerEvent):
+    """A named person was added to an organisation customer (its contacts, docs/domain.md §1.1)."""
+
+    event_type: ClassVar[str] = "contact.created"
+
+    contact_id: uuid.UUID
+    customer_id: uuid.UUID
+    # The customer's owner.
+    owner_id: str | None = None
+    name: str = Field(max_length=200)
+    title: str | None = None
+    department: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    buying_role: BuyingRole | None = None
+    created_at: datetime
+
+
+class ContactChanges(Changes):
+    """The fields of a contact a change set (new values)."""
+
+    name: str | None = Field(default=None, max_length=200)
+    title: str | None = None
+    department: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    buying_role: BuyingRole | None = None
+
+
+class ContactUpdated(CustomerEvent):
+    """A contact's fields changed; not published when nothing changed."""
+
+    event_type: ClassVar[str] = "contact.updated"
+
+    contact_id: uuid.UUID
+    customer_id: uuid.UUID
+    owner_id: str | None = None
+    changes: ContactChanges
+    version: int = Field(ge=1)
+    updated_at: datetime
+
+
+class ContactDeleted(CustomerEvent):
+    """A contact was removed from its organisation (not by an erasure, which announces
+    ``customer.erased`` only)."""
+
+    event_type: ClassVar[str] = "contact.deleted"
+
+    contact_id: uuid.UUID
+    customer_id: uuid.UUID
+    owner_id: str | None = None
+    deleted_at: datetime
 
 
 class CustomerStatusChanged(CustomerEvent):

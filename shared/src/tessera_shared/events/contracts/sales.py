@@ -9,10 +9,19 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tessera_shared.events.contracts.types import Amount, Currency, ExchangeRate, NonNegativeAmount, Quantity, Rate
+from tessera_shared.events.contracts.types import (
+    Amount,
+    Changes,
+    Currency,
+    ExchangeRate,
+    NonNegativeAmount,
+    Quantity,
+    Rate,
+)
 from tessera_shared.events.envelope import EventData
 
 DealStage = Literal["prospecting", "qualification", "proposal", "negotiation", "won", "lost"]
+LeadStatus = Literal["new", "contacted", "qualified", "disqualified"]
 LeadSource = Literal["campaign", "web_form", "referral", "trade_show", "cold_call", "partner", "other"]
 ActivityKind = Literal["call", "meeting", "email", "visit", "note", "task"]
 CampaignMemberStatus = Literal["active", "suspended"]
@@ -61,6 +70,39 @@ class LeadCreated(SalesEvent):
     created_at: datetime
 
 
+class LeadChanges(Changes):
+    """The fields of a lead a change set (new values); ``score`` when the change moved it."""
+
+    name: str | None = None
+    company: str | None = None
+    title: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    source: LeadSource | None = None
+    status: LeadStatus | None = None
+    disqualified_reason: str | None = None
+    owner_id: str | None = None
+    campaign_id: uuid.UUID | None = None
+    estimated_value: NonNegativeAmount | None = None
+    currency: Currency | None = None
+    score: int | None = None
+
+
+class LeadUpdated(SalesEvent):
+    """A lead's fields changed (``PATCH /v1/leads/{id}``); not published when nothing changed."""
+
+    event_type: ClassVar[str] = "lead.updated"
+
+    lead_id: uuid.UUID
+    # Set once the lead names a customer (the event is then keyed by it).
+    customer_id: uuid.UUID | None = None
+    owner_id: str | None = None
+    changes: LeadChanges
+    version: int = Field(ge=1)
+    updated_by: str
+    updated_at: datetime
+
+
 class LeadConverted(SalesEvent):
     event_type: ClassVar[str] = "lead.converted"
 
@@ -87,6 +129,37 @@ class DealCreated(SalesEvent):
     expected_close_date: date | None = None
     campaign_id: uuid.UUID | None = None
     created_at: datetime
+
+
+class DealChanges(Changes):
+    """The fields of a deal a change set (new values). The stage is not among them: a move is
+    ``deal.stage_changed`` (with the probability it brings)."""
+
+    title: str | None = None
+    amount: NonNegativeAmount | None = None
+    # The whole new list when the lines were replaced.
+    line_items: list[LineItem] | None = None
+    owner_id: str | None = None
+    expected_close_date: date | None = None
+    probability: int | None = Field(default=None, ge=0, le=100)
+    campaign_id: uuid.UUID | None = None
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+
+
+class DealUpdated(SalesEvent):
+    """A deal's fields changed (``PATCH /v1/deals/{id}``); not published when nothing changed."""
+
+    event_type: ClassVar[str] = "deal.updated"
+
+    deal_id: uuid.UUID
+    customer_id: uuid.UUID
+    # The deal's owner after the change.
+    owner_id: str | None = None
+    currency: Currency
+    changes: DealChanges
+    version: int = Field(ge=1)
+    updated_by: str
+    updated_at: datetime
 
 
 class DealStageChanged(SalesEvent):
@@ -162,6 +235,33 @@ class ActivityLogged(SalesEvent):
     deal_id: uuid.UUID | None = None
     owner_id: str | None = None
     occurred_at: datetime
+
+
+class ActivityChanges(Changes):
+    """The fields of an activity a change set (new values)."""
+
+    subject: str | None = None
+    notes: str | None = None
+    due_at: datetime | None = None
+    remind_at: datetime | None = None
+    completed: bool | None = None
+
+
+class ActivityUpdated(SalesEvent):
+    """An activity changed (``PATCH /v1/activities/{id}``); not published when nothing changed."""
+
+    event_type: ClassVar[str] = "activity.updated"
+
+    activity_id: uuid.UUID
+    kind: ActivityKind
+    customer_id: uuid.UUID | None = None
+    lead_id: uuid.UUID | None = None
+    deal_id: uuid.UUID | None = None
+    owner_id: str | None = None
+    changes: ActivityChanges
+    version: int = Field(ge=1)
+    updated_by: str
+    updated_at: datetime
 
 
 class ActivityDue(SalesEvent):

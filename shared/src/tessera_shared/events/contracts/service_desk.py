@@ -8,11 +8,13 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from tessera_shared.events.contracts.types import Changes
 from tessera_shared.events.envelope import EventData
 
 Priority = Literal["low", "normal", "high", "urgent"]
 Channel = Literal["phone", "email", "web", "chat", "in_person"]
 Category = Literal["inquiry", "complaint", "fault", "request", "billing_dispute"]
+TicketStatus = Literal["new", "open", "pending", "on_hold", "solved", "closed"]
 SlaMetric = Literal["first_response", "next_response", "resolution"]
 
 
@@ -67,6 +69,33 @@ class TicketClosed(ServiceDeskEvent):
     sla_breached: bool = False
     opened_at: datetime
     closed_at: datetime
+
+
+class TicketChanges(Changes):
+    """The fields of a ticket a change set (new values). A move to ``closed`` is not among them:
+    that is ``ticket.closed``."""
+
+    subject: str | None = None
+    description: str | None = None
+    priority: Priority | None = None
+    status: TicketStatus | None = None
+    contact_id: uuid.UUID | None = None
+    assignee_id: str | None = None
+    group: str | None = None
+
+
+class TicketUpdated(ServiceDeskEvent):
+    """A ticket's fields changed (``PATCH /v1/tickets/{id}``, or a comment that moved its status);
+    not published when nothing changed."""
+
+    event_type: ClassVar[str] = "ticket.updated"
+
+    ticket_id: uuid.UUID
+    customer_id: uuid.UUID
+    changes: TicketChanges
+    version: int = Field(ge=1)
+    updated_by: str
+    updated_at: datetime
 
 
 class SurveyAnswered(ServiceDeskEvent):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from tessera_shared.decimals import Amount, DecimalString, Percent, Quantity
 
@@ -35,4 +35,23 @@ PositiveAmount = Annotated[
     DecimalString(max_digits=20, decimal_places=4, sign="positive", description="exact amount", example="1200.50"),
 ]
 
-__all__ = ["Amount", "Currency", "ExchangeRate", "NonNegativeAmount", "PositiveAmount", "Quantity", "Rate"]
+
+class Changes(BaseModel):
+    """What one write changed, in an ``*.updated`` event: the fields named are those that changed,
+    with their new values (null: cleared); a field not named did not change. Serialised with the
+    named fields only, so "cleared" and "unchanged" stay apart on the wire."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    # No return annotation: with one, the published JSON Schema would be that type's, not the fields'.
+    @model_serializer(mode="wrap")
+    def _named_only(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        data = handler(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
+
+    def names(self) -> list[str]:
+        """The changed fields, in declaration order."""
+        return [name for name in type(self).model_fields if name in self.model_fields_set]
+
+
+__all__ = ["Amount", "Changes", "Currency", "ExchangeRate", "NonNegativeAmount", "PositiveAmount", "Quantity", "Rate"]
