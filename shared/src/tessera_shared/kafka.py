@@ -37,7 +37,25 @@ def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
     )
 
 
-def make_consumer(bootstrap: str, *, group_id: str, client_id: str, topics: list[str]) -> AIOKafkaConsumer:
+# What every broker accepts (its group.min.session.timeout.ms defaults to 6 s): the consumer
+# falls back to these when the broker refuses the configured session (ServiceSettings'
+# kafka_session_timeout_ms, 3 s by default; docs/operations.md, "Consumer groups and rejoin").
+BROKER_SAFE_SESSION_TIMEOUT_MS = 10_000
+BROKER_SAFE_HEARTBEAT_INTERVAL_MS = 3_000
+
+
+def make_consumer(
+    bootstrap: str,
+    *,
+    group_id: str,
+    client_id: str,
+    topics: list[str],
+    session_timeout_ms: int = BROKER_SAFE_SESSION_TIMEOUT_MS,
+    heartbeat_interval_ms: int = BROKER_SAFE_HEARTBEAT_INTERVAL_MS,
+) -> AIOKafkaConsumer:
+    """A member of ``group_id`` with a dynamic membership: ``stop()`` sends LeaveGroup, so its
+    partitions move at once; a member that dies without it is dropped ``session_timeout_ms`` after
+    its last heartbeat, and the others hear of the new assignment at their next heartbeat."""
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap,
@@ -48,8 +66,8 @@ def make_consumer(bootstrap: str, *, group_id: str, client_id: str, topics: list
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         max_poll_records=200,
-        session_timeout_ms=10_000,
-        heartbeat_interval_ms=3_000,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=heartbeat_interval_ms,
     )
 
 

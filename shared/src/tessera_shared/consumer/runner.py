@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import InvalidSessionTimeoutError
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -73,12 +74,16 @@ class ConsumerRunner:
         max_attempts: int = 5,
         retry_backoff: float = 0.2,
         tracer: Any = None,
+        fallback_factory: Callable[[], AIOKafkaConsumer] | None = None,
     ) -> None:
+        """``fallback_factory`` makes the consumer used from then on when the broker refuses
+        ``consumer_factory``'s session timeout (below its group.min.session.timeout.ms)."""
         self._tracer = tracer
         self.service = service
         self._sessions = sessions
         self._handlers = dict(handlers)
         self._consumer_factory = consumer_factory
+        self._fallback_factory = fallback_factory
         self._dead_letters = DeadLetters(producer_factory, dlq_topic, group_id)
         self._max_attempts = max_attempts
         self._backoff = retry_backoff
@@ -128,6 +133,15 @@ class ConsumerRunner:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if isinstance(exc, InvalidSessionTimeoutError) and self._fallback_factory is not None:
+                    log.error(
+                        "the broker refuses the consumer's session timeout (its group.min.session.timeout.ms is"
+                        " higher): joining with the broker-safe session instead; a dead replica's partitions"
+                        " then move only after that (docs/operations.md, 'Consumer groups and rejoin')"
+                    )
+                    self._consumer_factory, self._fallback_factory = self._fallback_factory, None
+                    await self._close()
+                    continue
                 if is_kafka_failure(exc):
                     OUTAGE.failed("consumer", repr(exc))
                 else:
@@ -142,12 +156,29 @@ class ConsumerRunner:
             await asyncio.wait_for(self._stopping.wait(), seconds * (1 + random.random() / 2))  # noqa: S311 - jitter
 
     async def _poll_once(self, consumer: AIOKafkaConsumer) -> None:
-        batches = await consumer.getmany(timeout_ms=500, max_records=POLL_RECORDS)
+        batches = await self._poll(consumer)
+        if batches is None:
+            return  # stopping: nothing was taken, the consumer leaves the group now
         if consumer.assignment():
             self.assigned.set()
         pending = {tp: deque(self._prepare(r) for r in records) for tp, records in batches.items() if records}
         await self._drain(consumer, pending)
         await self._record_lag(consumer)
+
+    async def _poll(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]] | None:
+        """The next records, or None when a stop comes first: a stop does not wait for the poll's
+        timeout, so the consumer's LeaveGroup goes out at once (its records are fetched again by
+        whoever gets the partitions; no offset moved)."""
+        poll = asyncio.ensure_future(consumer.getmany(timeout_ms=500, max_records=POLL_RECORDS))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({poll, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not poll.done():
+                poll.cancel()
+                await asyncio.gather(poll, return_exceptions=True)
+        return None if poll.cancelled() else poll.result()
 
     def _prepare(self, record: ConsumerRecord) -> Item:
         """What to do with one message: apply it, skip it, or park it at once."""
