@@ -11,10 +11,12 @@ A view of customer X may be stored only if, when its composition started,
 and no event about X arrived while it was being composed. An event about X drops every stored
 view of X at once. What events cannot tell is bounded otherwise: a write through this gateway
 drops the views of the customer it names (in its path or its answer's ``customer_id``) and
-every view its caller had cached (read-your-writes); every view expires after a TTL (writes
-that publish no event, other gateway replicas' writes); ``Cache-Control: no-cache`` composes
-afresh. When the gateway stops reading the topics (broker lost), everything is dropped and
-nothing is stored until it reads them again.
+every view its caller had cached (read-your-writes), before any event; every write a client can
+see publishes one (docs/domain.md §6.2), so another gateway replica's write drops the views here
+as soon as its event is read (tests/e2e/test_views_across_gateways.py); every view also expires
+after a TTL, a backstop; ``Cache-Control: no-cache`` composes afresh. When the gateway stops
+reading the topics (broker lost), everything is dropped and nothing is stored until it reads
+them again.
 """
 
 from __future__ import annotations
