@@ -39,6 +39,8 @@ async def test_former_names_are_the_new_parameters_on_report_paths() -> None:
     assert r.json() == {"since": "2026-01-01", "until": "2026-02-01", "q": None}
     r = await get("/v1/reports/range?%66rom=x")  # a percent-encoded name is the same name
     assert r.json()["since"] == "x"
+    r = await get("/v1/reports/range?since=x&%E2%82%AC=1&%ff%fe=2")  # names that are no latin-1
+    assert r.status_code == 200 and r.json()["since"] == "x"
 
 
 async def test_a_required_new_name_given_by_its_former_name_is_given() -> None:

@@ -44,7 +44,7 @@ class RenamedQueryParameters:
         query: bytes = scope.get("query_string", b"") if scope["type"] == "http" else b""
         if query and is_report_path(scope["path"]):
             pieces = query.split(b"&")
-            names = [unquote_plus(p.split(b"=", 1)[0].decode("latin-1")).encode("latin-1") for p in pieces]
+            names = [unquote_plus(p.split(b"=", 1)[0].decode("latin-1"), "latin-1").encode("latin-1") for p in pieces]
             if any(n in self.old_to_new for n in names):
                 both = sorted(old.decode() for old, new in self.old_to_new.items() if old in names and new in names)
                 if both:
