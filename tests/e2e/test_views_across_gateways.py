@@ -1,8 +1,11 @@
 """A write through one gateway is visible through every gateway (docs/domain.md §5.4), on real Kafka
 and PostgreSQL: two gateway replicas, each with its own 360 view cache, in front of the four
-services in process. Gateway B holds a customer's 360 in its cache; the deal's amount is changed
-through gateway A (``PATCH /api/v1/deals/{id}``, which publishes ``deal.updated``); B answers the
-new amount within a second — the event drops B's view, not the cache's 30 s lifetime."""
+services in process, sales as two replicas on one database (gateway A calls one, gateway B the
+other: one of them holds the outbox relay's lease, so half of the writes are published by the
+other replica's relay). One gateway holds a customer's 360 in its cache; the deal's amount is
+changed through the other (``PATCH /api/v1/deals/{id}``, which publishes ``deal.updated``); the
+first answers the new amount within a second — the event drops its view, not the cache's 30 s
+lifetime. Writes go both ways, so both sales replicas take them."""
 
 from __future__ import annotations
 
@@ -50,25 +53,30 @@ async def two_gateways(databases: Any, kafka_bootstrap: str, namespace: str) -> 
         "token_revocations": False,
     }
     async with AsyncExitStack() as stack:
-        mounts: dict[str, httpx2.ASGITransport] = {}
+        # Per gateway, the service apps it calls: the same ones but for sales, a replica each.
+        mounts: list[dict[str, httpx2.ASGITransport]] = [{}, {}]
         urls: dict[str, Any] = {}
         for name, (module, settings_cls) in SERVICES.items():
             db = await databases.new(name, "postgres", migrations_of(module.__file__))
-            app = module.create_app(
-                settings_cls(
-                    database_url=db, kafka_enabled=True, kafka_consumer_group=f"{namespace}tessera-{name}", **kafka
-                )
-            )
-            # Known customers (§10.2) without a customer-service round trip: the stub knows them all.
-            app.state.customer_directory = StubCustomers()
-            await stack.enter_async_context(app.router.lifespan_context(app))
             host = f"http://{name}.test"
-            mounts[host] = httpx2.ASGITransport(app=app)
             urls[name.replace("-", "_") + "_url"] = host
+            apps = []
+            for _ in range(2 if name == "sales" else 1):
+                app = module.create_app(
+                    settings_cls(
+                        database_url=db, kafka_enabled=True, kafka_consumer_group=f"{namespace}tessera-{name}", **kafka
+                    )
+                )
+                # Known customers (§10.2) without a customer-service round trip: the stub knows them all.
+                app.state.customer_directory = StubCustomers()
+                await stack.enter_async_context(app.router.lifespan_context(app))
+                apps.append(app)
+            for i in range(2):
+                mounts[i][host] = httpx2.ASGITransport(app=apps[i % len(apps)])
         # Two replicas: one database (tokens, limits), a view cache and a watcher each.
         gateway_db = await databases.new("gateway", "postgres", migrations_of(gateway_main.__file__))
         clients = []
-        for _ in range(2):
+        for i in range(2):
             gateway = gateway_main.create_app(
                 GatewaySettings(
                     database_url=gateway_db,
@@ -78,7 +86,7 @@ async def two_gateways(databases: Any, kafka_bootstrap: str, namespace: str) -> 
                     **kafka,
                     **urls,
                 ),
-                mounts=mounts,
+                mounts=mounts[i],
             )
             clients.append(await stack.enter_async_context(running(gateway)))
         yield clients[0], clients[1]
@@ -92,6 +100,18 @@ async def login(client: httpx.AsyncClient, user: str) -> dict[str, str]:
 
 def pipeline(view: dict[str, Any]) -> list[dict[str, str]]:
     return view["sales"]["pipeline_value"]
+
+
+async def cached(gateway: httpx.AsyncClient, url: str, headers: dict[str, str]) -> dict[str, Any]:
+    """The view, once the gateway answers it from its cache (every service applied the events)."""
+    deadline = time.monotonic() + 60
+    while True:
+        r = await gateway.get(url, headers=headers)
+        assert r.status_code == 200, r.text
+        if r.headers["cache-status"].startswith("tessera-gateway; hit"):
+            return r.json()
+        assert time.monotonic() < deadline, f"never answered from the cache: {r.headers['cache-status']}"
+        await asyncio.sleep(0.1)
 
 
 async def test_a_deal_changed_through_one_gateway_is_seen_through_the_other_within_a_second(
@@ -108,36 +128,26 @@ async def test_a_deal_changed_through_one_gateway_is_seen_through_the_other_with
         deal_id = r.json()["id"]
         url = f"/api/v1/customers/{cid}/360"
 
-        # B keeps the view once every service has applied customer.created and deal.created.
-        deadline = time.monotonic() + 60
-        while True:
-            r = await b.get(url, headers=admin)
+        seen: list[float] = []
+        for round_ in range(6):
+            # Even rounds: written through A (sales replica 1), read through B; odd rounds the reverse.
+            writer, reader = (a, b) if round_ % 2 == 0 else (b, a)
+            old = pipeline(await cached(reader, url, admin))
+            amount = f"{1100 + 100 * round_}.00"
+            assert old != [{"currency": "EUR", "amount": amount}]
+            r = await writer.patch(f"/api/v1/deals/{deal_id}", json={"amount": amount}, headers=admin)
             assert r.status_code == 200, r.text
-            if r.headers["cache-status"].startswith("tessera-gateway; hit"):
-                break
-            assert time.monotonic() < deadline, f"B never answered from its cache: {r.headers['cache-status']}"
-            await asyncio.sleep(0.1)
-        assert pipeline(r.json()) == [{"currency": "EUR", "amount": "1000.00"}]
-
-        r = await a.patch(f"/api/v1/deals/{deal_id}", json={"amount": "1250.00"}, headers=admin)
-        assert r.status_code == 200, r.text
-        written = time.monotonic()
-        answers = 0
-        while True:
-            view = await b.get(url, headers=admin)
-            answers += 1
-            if pipeline(view.json()) == [{"currency": "EUR", "amount": "1250.00"}]:
-                seen = time.monotonic() - written
-                break
-            assert time.monotonic() - written < 30, "B kept the old amount"
-            await asyncio.sleep(0.01)
+            written = time.monotonic()
+            while True:
+                view = await reader.get(url, headers=admin)
+                if pipeline(view.json()) == [{"currency": "EUR", "amount": amount}]:
+                    seen.append(time.monotonic() - written)
+                    break
+                assert time.monotonic() - written < 30, "the other gateway kept the old amount"
+                await asyncio.sleep(0.01)
         print(
-            f"\nthe new amount through the other gateway after {seen * 1000:.0f} ms "
-            f"({answers} reads; target {TARGET_SECONDS:.0f} s; cache-status {view.headers['cache-status']!r})"
+            "\nthe new amount through the other gateway after (ms): "
+            + ", ".join(f"{x * 1000:.0f}" for x in seen)
+            + f"; max {max(seen) * 1000:.0f} ms (target {TARGET_SECONDS:.0f} s)"
         )
-        assert seen <= ALLOWED_SECONDS, f"{seen:.2f} s"
-        # Not a cache that stopped working: once the services are past deal.updated, B keeps views again.
-        deadline = time.monotonic() + 60
-        while not (await b.get(url, headers=admin)).headers["cache-status"].startswith("tessera-gateway; hit"):
-            assert time.monotonic() < deadline, "B never kept the view again"
-            await asyncio.sleep(0.1)
+        assert max(seen) <= ALLOWED_SECONDS, seen
