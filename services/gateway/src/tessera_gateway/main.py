@@ -196,7 +196,15 @@ def create_app(
                 "traceparent",
                 "X-Requested-With",
             ],  # Swagger UI's token request (Authorize)
-            expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed", "Retry-After"],
+            expose_headers=[
+                "ETag",
+                "Location",
+                "X-Request-ID",
+                "Idempotent-Replayed",
+                "Retry-After",
+                "RateLimit",
+                "RateLimit-Policy",
+            ],
             max_age=600,
         )
     if settings.trusted_proxies:

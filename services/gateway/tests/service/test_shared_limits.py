@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import random
 import re
+import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
@@ -20,6 +21,9 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 import tessera_gateway.main as gateway_main
+from tessera_gateway.auth.accounts import AccountDirectory
+from tessera_gateway.auth.throttle import LoginThrottle
+from tessera_gateway.limits.rate import RateLimits
 from tessera_gateway.limits.store import SLICES, SlidingWindows, purge
 from tessera_gateway.main import create_app
 from tessera_gateway.models import RateCounter
@@ -209,3 +213,25 @@ async def test_the_address_lock_keys_on_what_a_trusted_proxy_reports(
         client_b = {"X-Forwarded-For": "203.0.113.8"}
         other = await wrong_password(gateways[0][1], "someone", **client_b)
         assert other == (400 if counted_per_client else 429)
+
+
+async def test_an_unreachable_store_is_a_503_not_a_500() -> None:
+    """The limits fail closed: with the database refusing connections a request is a 503 with
+    Retry-After (as everything else the gateway's database serves), never let through uncounted."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/tessera"
+    app = create_app(GatewaySettings(database_url=url, log_json=False, view_cache_enabled=False))
+    # Without the lifespan (its migrations need the database): what it would set up.
+    windows = SlidingWindows(app.state.runtime.engine)
+    app.state.rate_limits = RateLimits(windows, 10)
+    app.state.login_throttle = LoginThrottle(windows, 5, 300)
+    app.state.accounts = AccountDirectory.from_settings("[]", local=True)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.get("/api/v1/customers", headers=bearer(app, "admin", "admin"))
+        assert (r.status_code, r.headers.get("retry-after")) == (503, "1"), r.text[:300]
+        r = await client.post("/auth/token", data={"grant_type": "password", "username": "admin", "password": "x"})
+        assert (r.status_code, r.headers.get("retry-after")) == (503, "1"), r.text[:300]
+    await windows.close()

@@ -13,10 +13,10 @@ On PostgreSQL a take is one statement in autocommit (one round trip): it sums th
 slices and increments the current slice's row only while the total stays within the limit
 (``INSERT ... ON CONFLICT DO UPDATE ... WHERE``: concurrent takes serialise on that row, so no
 two replicas both take the last unit). It runs on a small asyncpg pool of its own (POOL_SIZE
-connections a replica), without SQLAlchemy: a take then costs ~30 us of the gateway's CPU
-instead of ~250 us through SQLAlchemy's checkout and execution (measured, see
-docs/operations.md). On SQLite the same two steps run in one ``BEGIN IMMEDIATE`` transaction
-(SQLite has one writer at a time). A refused take counts nothing.
+connections a replica), without SQLAlchemy's checkout and execution, which cost more than the
+statement itself (measured in docs/operations.md, "Limits shared by the gateway replicas").
+On SQLite the same two steps run in one ``BEGIN IMMEDIATE`` transaction (SQLite has one
+writer at a time). A refused take counts nothing.
 
 Rows are purged once expired (``purge``, a job of the gateway). Times come from each replica's
 clock (kept by NTP): a skew between replicas shifts slice boundaries by the skew, not the count.
