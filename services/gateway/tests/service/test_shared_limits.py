@@ -235,3 +235,17 @@ async def test_an_unreachable_store_is_a_503_not_a_500() -> None:
         r = await client.post("/auth/token", data={"grant_type": "password", "username": "admin", "password": "x"})
         assert (r.status_code, r.headers.get("retry-after")) == (503, "1"), r.text[:300]
     await windows.close()
+
+
+async def test_what_a_client_prepends_to_x_forwarded_for_is_not_its_address(databases: DatabaseFactory) -> None:
+    """The proxy appends the address it saw; what the client sent before it is the client's own
+    claim: the lock keys on the rightmost address that is not a trusted proxy."""
+    url = await databases.new("gateway", "postgres", migrations_of(gateway_main.__file__))
+    async with replicas(url, 2, login_max_failures=3, trusted_proxies=["127.0.0.1"]) as gateways:
+        codes = [
+            await wrong_password(
+                gateways[n % 2][1], f"nobody{n}", **{"X-Forwarded-For": f"198.51.100.{n}, 203.0.113.7"}
+            )
+            for n in range(4)
+        ]
+        assert codes == [400, 400, 400, 429]
