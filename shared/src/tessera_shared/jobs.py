@@ -8,8 +8,10 @@ job runs. A holder that stops renewing (frozen, hung, cut off) is replaced withi
 ttl, and its job task is cancelled when it wakes up and finds the lease gone. The database
 records when a round was last done, so the replicas together run about one round per
 ``interval``; a failed round is tried again after 5 s, 10 s, ... (capped well below the
-interval) instead of a whole interval later. The same function is what an ``as_of`` endpoint
-calls on demand, so tests drive it with any clock.
+interval) instead of a whole interval later, and a round that lost a race to another
+transaction (deadlock, serialization failure) runs again at once (tessera_shared.db.retry).
+The same function is what an ``as_of`` endpoint calls on demand, so tests drive it with any
+clock.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tessera_shared.db.retry import retry_lost_races
 from tessera_shared.leases import Lease, LeaseLost
 from tessera_shared.tasks import finish_or_cancel
 
@@ -75,7 +78,11 @@ async def run_job_once(
 async def _run_holding(
     job: Job, sessions: async_sessionmaker[AsyncSession], now: datetime, lease: Lease, token: int
 ) -> None:
-    work: asyncio.Future[object] = asyncio.ensure_future(job.run(sessions, now))
+    # A round that lost a race (deadlock, serialization failure) runs again at once: jobs are
+    # idempotent for a given ``now``.
+    work: asyncio.Future[object] = asyncio.ensure_future(
+        retry_lost_races(lambda: job.run(sessions, now), attempts=3, what=f"job {job.name}")
+    )
     try:
         while True:
             done, _ = await asyncio.wait({work}, timeout=lease.renew_every)

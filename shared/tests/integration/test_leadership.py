@@ -219,7 +219,7 @@ async def test_a_frozen_job_holder_is_replaced_within_the_ttl(sessions, other_re
 
 
 @pytest.mark.sqlite
-async def test_a_failed_round_is_retried_within_seconds_and_replicas_share_rounds(sessions, other_replica) -> None:
+async def test_a_failed_round_is_retried_within_seconds(sessions) -> None:
     calls: list[float] = []
 
     async def flaky(s, now):
@@ -227,12 +227,8 @@ async def test_a_failed_round_is_retried_within_seconds_and_replicas_share_round
         if len(calls) == 1:
             raise RuntimeError("the database went away for a moment")
 
-    schedulers = [
-        JobScheduler([Job("flaky", 3600, flaky)], sessions, start_spread=0, retry_backoff=2.0),
-        JobScheduler([Job("flaky", 3600, flaky)], other_replica, start_spread=0, retry_backoff=2.0),
-    ]
-    for scheduler in schedulers:
-        scheduler.start()
+    scheduler = JobScheduler([Job("flaky", 3600, flaky)], sessions, start_spread=0, retry_backoff=2.0)
+    scheduler.start()
     try:
         deadline = time.monotonic() + 10
         while len(calls) < 2:
@@ -240,14 +236,32 @@ async def test_a_failed_round_is_retried_within_seconds_and_replicas_share_round
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)
     finally:
+        await scheduler.stop()
+    retried_after = calls[1] - calls[0]
+    print(f"\na failed round retried after {retried_after:.1f} s (backoff 2 s, interval 3600 s)")
+    assert 1.9 < retried_after < 4
+    assert len(calls) == 2 and scheduler.rounds == {"flaky": 1} and scheduler.failures == {"flaky": 1}
+
+
+@pytest.mark.sqlite
+async def test_replicas_run_one_round_per_interval_between_them(sessions, other_replica) -> None:
+    calls = 0
+
+    async def hourly(s, now):
+        nonlocal calls
+        calls += 1
+
+    schedulers = [
+        JobScheduler([Job("hourly", 3600, hourly)], each, start_spread=0) for each in (sessions, other_replica)
+    ]
+    for scheduler in schedulers:
+        scheduler.start()
+    try:
+        await asyncio.sleep(3.0)
+    finally:
         for scheduler in schedulers:
             await scheduler.stop()
-    retried_after = calls[1] - calls[0]
-    print(f"\na failed round retried after {retried_after:.1f} s (interval 3600 s)")
-    assert retried_after < 6
-    # Two replicas, an hourly job: one successful round between them, not one each.
-    assert len(calls) == 2
-    assert sum(s.rounds.get("flaky", 0) for s in schedulers) == 1
+    assert calls == 1  # not one per replica (each replica's advisory lock let each run its own)
 
 
 async def test_sessions_carry_their_timeouts_and_keepalives(sessions) -> None:
@@ -299,3 +313,23 @@ def test_failed_rounds_back_off_well_below_the_interval(sessions) -> None:
     )
     assert [scheduler._retry_delay(hourly, n) for n in range(1, 9)] == [5, 10, 20, 40, 80, 160, 300, 300]
     assert [scheduler._retry_delay(minutely, n) for n in range(1, 4)] == [5, 10, 15]
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+@pytest.mark.sqlite
+async def test_a_round_that_lost_a_race_runs_again_at_once(sessions) -> None:
+    calls = 0
+
+    async def racy(s, now):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise _Deadlock("deadlock detected")
+
+    assert await run_job_once(Job("racy", 3600, racy), sessions) is True
+    assert calls == 2
+    async with sessions() as s:  # recorded done: the next due check waits an interval
+        assert await s.scalar(select(leases.c.done_at).where(leases.c.name == lease_name("racy"))) is not None
