@@ -175,3 +175,37 @@ async def test_a_gold_customers_deal_invoice_is_discounted_and_points_pay(
         await eventually(restored, "the points given back")
         entries = (await crm.get(f"/v1/customers/{cid}/loyalty/entries", headers=admin)).json()["items"]
         assert [(e["kind"], e["points"]) for e in entries] == [("restore", 1000), ("redeem", -1000), ("earn", 1200)]
+
+        # Points are no money received: an invoice of 100.00 paid 5.00 with points and 95.00 by card
+        # earns 95 points and adds 95.00 to the lifetime value.
+        r = await bill.post(
+            "/v1/invoices",
+            json={
+                "customer_id": cid,
+                "currency": "EUR",
+                "issue": True,
+                "lines": [{"description": "Support", "quantity": "1", "unit_price": "100.00"}],
+            },
+            headers=clerk,
+        )
+        assert r.status_code == 201, r.text
+        third = r.json()
+        r = await bill.post(f"/v1/invoices/{third['id']}/loyalty-payments", json={"points": 500}, headers=clerk)
+        assert r.status_code == 202, r.text
+        request_id = r.json()["id"]
+        await eventually(await decided("applied"), "the second points payment applied")
+        r = await bill.post(
+            "/v1/payments",
+            json={"invoice_id": third["id"], "amount": "95.00", "currency": "EUR", "method": "card"},
+            headers=clerk,
+        )
+        assert r.status_code == 201, r.text
+
+        async def earned() -> dict | None:
+            account = (await crm.get(f"/v1/customers/{cid}/loyalty", headers=admin)).json()
+            return account if account["earned_total"] != 1200 else None
+
+        account = await eventually(earned, "points earned on the third invoice")
+        assert (account["earned_total"], account["balance"]) == (1295, 1200 - 500 + 95)
+        value = (await crm.get(f"/v1/customers/{cid}", headers=admin)).json()["value"]
+        assert value["lifetime_values"] == {"EUR": "1295.00"}

@@ -76,6 +76,7 @@ def invoice_paid(
     invoice_id: uuid.UUID | None = None,
     deal_id: uuid.UUID | None = None,
     paid_at: datetime = NOW,
+    paid_with_points: str = "0",
 ) -> InvoicePaid:
     return InvoicePaid(
         invoice_id=invoice_id or uuid.uuid4(),
@@ -85,6 +86,7 @@ def invoice_paid(
         total=Decimal(total),
         currency="EUR",
         paid_at=paid_at,
+        paid_with_points=Decimal(paid_with_points),
     )
 
 
@@ -95,6 +97,7 @@ def payment(
     received_at: datetime = NOW,
     currency: str = "EUR",
     invoice_id: uuid.UUID | None = None,
+    method: str = "transfer",
 ) -> PaymentReceived:
     allocations = [Allocation(invoice_id=invoice_id, amount=Decimal(amount))] if invoice_id else []
     return PaymentReceived(
@@ -102,7 +105,7 @@ def payment(
         customer_id=uuid.UUID(customer_id),
         amount=Decimal(amount),
         currency=currency,
-        method="transfer",
+        method=method,
         received_on=received_at.date(),
         allocations=allocations,
         unallocated=Decimal(0) if invoice_id else Decimal(amount),

@@ -201,6 +201,20 @@ class TestPayingWithPoints:
         ]
         assert statement["closing_balance"] == "0.00"
 
+    @pytest.mark.sqlite
+    async def test_invoice_paid_names_the_part_paid_with_points(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        """Points are no money received: invoice.paid says how much of the total they paid, so the
+        customer service earns points on the rest only (docs/domain.md §10.5)."""
+        cid = uuid.uuid4()
+        by_points = await issued_invoice(app, client, cid, amount="100.00")
+        request = (await ask(app, client, by_points, 1500)).json()
+        await deliver(app, redeemed(request), cid)
+        assert (await pay(app, client, invoice_id=by_points["id"], amount="85.00")).status_code == 201
+        by_card = await issued_invoice(app, client, cid, amount="40.00")
+        assert (await pay(app, client, invoice_id=by_card["id"], amount="40.00")).status_code == 201
+        paid = {e["invoice_id"]: (e["total"], e["paid_with_points"]) for e in await events(app, "invoice.paid")}
+        assert paid == {by_points["id"]: ("100.00", "15.00"), by_card["id"]: ("40.00", "0.00")}
+
     async def test_refused_pays_nothing(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         cid = uuid.uuid4()
         invoice = await issued_invoice(app, client, cid, amount="100.00")

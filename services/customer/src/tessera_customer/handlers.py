@@ -51,6 +51,7 @@ from tessera_shared.events.contracts import (
     TicketEscalated,
     TicketOpened,
 )
+from tessera_shared.events.contracts.billing import LOYALTY_POINTS_METHOD
 from tessera_shared.known_customers import ERASED
 from tessera_shared.outbox import publish
 
@@ -250,7 +251,7 @@ async def _invoice_paid(session: AsyncSession, settings: CustomerSettings, c: Cu
         c.id,
         invoice_id=d.invoice_id,
         number=d.number,
-        amount=d.total,
+        amount=d.total - d.paid_with_points,
         currency=d.currency,
         at=d.paid_at,
     )
@@ -260,9 +261,10 @@ async def _invoice_paid(session: AsyncSession, settings: CustomerSettings, c: Cu
 
 
 async def _payment(session: AsyncSession, settings: CustomerSettings, c: Customer, d: PaymentReceived) -> None:
-    await record_payment(
-        session, c, payment_id=d.payment_id, amount=d.amount, currency=d.currency, received_at=d.received_at
-    )
+    if d.method != LOYALTY_POINTS_METHOD:  # points are not money received: no lifetime value (§10.5)
+        await record_payment(
+            session, c, payment_id=d.payment_id, amount=d.amount, currency=d.currency, received_at=d.received_at
+        )
     for allocation in d.allocations:
         # The same purchase key as invoice.paid: a paid invoice is counted once, whichever comes first.
         key = f"deal:{allocation.deal_id}" if allocation.deal_id else f"invoice:{allocation.invoice_id}"

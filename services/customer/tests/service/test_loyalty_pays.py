@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.customer.tests.helpers import NOW, create, deliver, events, invoice_paid
+from services.customer.tests.helpers import NOW, create, deliver, events, invoice_paid, payment
 from tessera_shared.events.contracts import LoyaltyPaymentRequested, LoyaltyPaymentReversed
 from tessera_shared.testing.plugin import bearer
 
@@ -113,3 +113,33 @@ class TestPayingWithPoints:
             (str(ask.request_id), 301, 300, "insufficient-points")
         ]
         assert await events(app, "loyalty.points_redeemed") == []
+
+
+class TestPointsAreNotMoney:
+    """A payment with points is no money received: no lifetime value, no points earned on it."""
+
+    @pytest.mark.sqlite
+    async def test_a_points_payment_adds_no_lifetime_value_and_earns_nothing(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        c = await create(client, app)
+        invoice_id = uuid.uuid4()
+        await deliver(app, payment(c["id"], "15.00", invoice_id=invoice_id, method="loyalty_points"))
+        await deliver(app, payment(c["id"], "85.00", invoice_id=invoice_id))
+        await deliver(app, invoice_paid(c["id"], total="100.00", invoice_id=invoice_id, paid_with_points="15.00"))
+        h = bearer(app, "a", "admin")
+        value = (await client.get(f"/v1/customers/{c['id']}", headers=h)).json()["value"]
+        assert value["lifetime_values"] == {"EUR": "85.00"}
+        account = (await client.get(f"/v1/customers/{c['id']}/loyalty", headers=h)).json()
+        assert (account["balance"], account["earned_total"]) == (85, 85)
+
+    async def test_the_recomputation_leaves_points_out_too(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        c = await create(client, app)
+        await deliver(app, payment(c["id"], "500.00", invoice_id=uuid.uuid4(), method="loyalty_points"))
+        await deliver(app, payment(c["id"], "40.00", invoice_id=uuid.uuid4()))
+        h = bearer(app, "m", "sales_manager")
+        r = await client.post("/v1/customers/value-recomputations", json={"as_of": NOW.isoformat()}, headers=h)
+        assert r.status_code == 200, r.text
+        value = (await client.get(f"/v1/customers/{c['id']}", headers=h)).json()["value"]
+        assert value["lifetime_values"] == {"EUR": "40.00"}
+        assert Decimal(value["monetary"]) == Decimal("40.00")

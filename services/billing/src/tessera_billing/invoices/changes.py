@@ -6,15 +6,21 @@ without importing each other.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tessera_billing.invoices.models import Invoice
-from tessera_billing.money import quantize
+from tessera_billing.money import ZERO, quantize
+from tessera_billing.payments.models import Payment, PaymentAllocation
 from tessera_shared.db import utcnow
 from tessera_shared.events.contracts import InvoiceChanges, InvoicePaid, InvoiceUpdated
+from tessera_shared.events.contracts.billing import LOYALTY_POINTS_METHOD
 from tessera_shared.outbox import publish
 
 __all__ = ["announce_paid", "announce_updated", "announced", "touch"]
@@ -30,8 +36,22 @@ def touch(invoice: Invoice) -> None:
     invoice.version += 1
 
 
+async def paid_with_points(session: AsyncSession, invoice_id: uuid.UUID) -> Decimal:
+    """What loyalty-points payments hold of the invoice (a reversal's negative allocation nets out).
+    Summed here: Money is text on SQLite."""
+    stmt = (
+        select(col(PaymentAllocation.amount))
+        .join(Payment, col(Payment.id) == col(PaymentAllocation.payment_id))
+        .where(col(PaymentAllocation.invoice_id) == invoice_id, col(Payment.method) == LOYALTY_POINTS_METHOD)
+    )
+    return max(sum((a for a in (await session.execute(stmt)).scalars()), ZERO), ZERO)
+
+
 async def announce_paid(session: AsyncSession, invoice: Invoice, paid_at: datetime) -> None:
+    """``invoice.paid``, naming the part paid with points: points are not money received, so the
+    customer service earns no points on it (docs/domain.md §10.5)."""
     invoice.paid_at = paid_at
+    await session.flush()
     await publish(
         session,
         InvoicePaid(
@@ -42,6 +62,7 @@ async def announce_paid(session: AsyncSession, invoice: Invoice, paid_at: dateti
             total=quantize(invoice.total, invoice.currency),
             currency=invoice.currency,
             paid_at=paid_at,
+            paid_with_points=quantize(await paid_with_points(session, invoice.id), invoice.currency),
         ),
         subject=invoice.customer_id,
     )

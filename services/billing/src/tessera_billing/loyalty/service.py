@@ -40,9 +40,10 @@ from tessera_shared.events.contracts import (
     LoyaltyPointsRedeemed,
     LoyaltyRedemptionRefused,
 )
+from tessera_shared.events.contracts.billing import LOYALTY_POINTS_METHOD
 from tessera_shared.outbox import publish
 
-METHOD = "loyalty_points"
+METHOD = LOYALTY_POINTS_METHOD
 PENDING, APPLIED, REFUSED, CANCELLED, REVERSED = "pending", "applied", "refused", "cancelled", "reversed"
 
 

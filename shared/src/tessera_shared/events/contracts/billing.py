@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from decimal import Decimal
+from typing import ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,6 +77,11 @@ class Allocation(BaseModel):
     amount: PositiveAmount
 
 
+# The payment method of points redeemed for an invoice (docs/domain.md §10.5): not money received,
+# so it adds nothing to lifetime value and earns no points.
+LOYALTY_POINTS_METHOD: Final = "loyalty_points"
+
+
 class PaymentReceived(BillingEvent):
     event_type: ClassVar[str] = "payment.received"
 
@@ -101,6 +107,9 @@ class InvoicePaid(BillingEvent):
     total: NonNegativeAmount
     currency: Currency
     paid_at: datetime
+    # The part of the total paid with loyalty points (payments with method ``loyalty_points``):
+    # points are earned on ``total - paid_with_points`` only.
+    paid_with_points: NonNegativeAmount = Decimal(0)
 
 
 class InvoiceOverdue(BillingEvent):
