@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -86,7 +86,7 @@ async def created_copies(stack: LaunchedStack, ids: list[str]) -> int:
     return await topic_copies(stack.bootstrap, f"{stack.namespace}crm.customer", "customer.created", ids)
 
 
-async def wait_for(predicate, timeout: float) -> float:  # type: ignore[no-untyped-def]
+async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float) -> float:
     started = time.monotonic()
     while not await predicate():
         if time.monotonic() - started > timeout:
