@@ -11,7 +11,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 CONTENT_TYPE = "application/cloudevents+json"
-SERVICES = ("customer", "sales", "service-desk", "billing")
+SERVICES = ("customer", "sales", "service-desk", "billing", "notifications")
 
 _registry: dict[str, type[EventData]] = {}
 

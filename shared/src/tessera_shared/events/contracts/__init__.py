@@ -36,6 +36,7 @@ from tessera_shared.events.contracts.customer import (
     LoyaltyPointsRedeemed,
     LoyaltyRedemptionRefused,
 )
+from tessera_shared.events.contracts.notifications import NotificationFailed, NotificationSent
 from tessera_shared.events.contracts.sales import (
     ActivityChanges,
     ActivityDue,
@@ -61,6 +62,7 @@ from tessera_shared.events.contracts.service_desk import (
     SurveyAnswered,
     TicketChanges,
     TicketClosed,
+    TicketCommented,
     TicketEscalated,
     TicketOpened,
     TicketUpdated,
@@ -112,12 +114,15 @@ __all__ = [
     "LoyaltyPaymentReversed",
     "LoyaltyPointsRedeemed",
     "LoyaltyRedemptionRefused",
+    "NotificationFailed",
+    "NotificationSent",
     "OpenBalance",
     "PaymentReceived",
     "SlaBreached",
     "SurveyAnswered",
     "TicketChanges",
     "TicketClosed",
+    "TicketCommented",
     "TicketEscalated",
     "TicketOpened",
     "TicketUpdated",

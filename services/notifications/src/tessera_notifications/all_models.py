@@ -1,0 +1,6 @@
+"""Importing this module registers every notifications table on the service's metadata."""
+
+from tessera_notifications.copies import models as _copies  # noqa: F401
+from tessera_notifications.inbox import models as _inbox  # noqa: F401
+from tessera_notifications.preferences import models as _preferences  # noqa: F401
+from tessera_notifications.rules import models as _rules  # noqa: F401

@@ -1,0 +1,130 @@
+"""A user's inbox: adding (with the user's next sequence number), reading, marking read."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from tessera_notifications.inbox.models import Notification, UserSequence
+from tessera_shared.db import affected_rows, table_of, upsert, utcnow
+from tessera_shared.errors import NotFound
+from tessera_shared.http.pagination import PageParams, paginate
+
+Order = Literal["unread_first", "newest"]
+
+
+async def next_seq(session: AsyncSession, user_id: str) -> int:
+    """The user's next sequence number. The row stays locked until the transaction ends, so one
+    user's notifications commit in the order of their numbers (a stream resuming after n misses none)."""
+    table = table_of(UserSequence)
+    stmt = upsert(session, table).values(user_id=user_id, last_seq=1)
+    stmt = stmt.on_conflict_do_update(index_elements=["user_id"], set_={"last_seq": table.c.last_seq + 1})
+    seq: int = (await session.execute(stmt.returning(table.c.last_seq))).scalar_one()
+    return seq
+
+
+async def add_notification(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    type: str,
+    title: str,
+    body: str,
+    link: str | None,
+    customer_id: uuid.UUID | None,
+    source_event_id: str,
+    rule_id: uuid.UUID | None,
+) -> Notification | None:
+    """The new inbox row, or None when the user already has one for this fact."""
+    exists = await session.execute(
+        select(col(Notification.id)).where(
+            col(Notification.user_id) == user_id, col(Notification.source_event_id) == source_event_id
+        )
+    )
+    if exists.first() is not None:
+        return None
+    notification = Notification(
+        user_id=user_id,
+        seq=await next_seq(session, user_id),
+        type=type,
+        title=title,
+        body=body,
+        link=link,
+        customer_id=customer_id,
+        source_event_id=source_event_id,
+        rule_id=rule_id,
+    )
+    session.add(notification)
+    await session.flush()
+    return notification
+
+
+async def page_of_notifications(
+    session: AsyncSession,
+    user_id: str,
+    params: PageParams,
+    *,
+    order: Order,
+    read: bool | None,
+    types: list[str],
+) -> tuple[list[Notification], str | None]:
+    stmt = select(Notification).where(col(Notification.user_id) == user_id)
+    if read is not None:
+        stmt = stmt.where(col(Notification.unread).is_(not read))
+    if types:
+        stmt = stmt.where(col(Notification.type).in_(types))
+    keys = (col(Notification.unread), col(Notification.seq)) if order == "unread_first" else (col(Notification.seq),)
+    return await paginate(session, stmt, params, keys, descending=True)
+
+
+async def own_notification(session: AsyncSession, user_id: str, notification_id: uuid.UUID) -> Notification:
+    """The user's notification; another user's is as unknown as a missing one."""
+    notification = await session.get(Notification, notification_id)
+    if notification is None or notification.user_id != user_id:
+        raise NotFound("notification", notification_id)
+    return notification
+
+
+async def mark_read(session: AsyncSession, notification: Notification, now: datetime | None = None) -> Notification:
+    if notification.unread:
+        notification.unread = False
+        notification.read_at = now or utcnow()
+        await session.flush()
+    return notification
+
+
+async def mark_all_read(session: AsyncSession, user_id: str, now: datetime | None = None) -> int:
+    return await affected_rows(
+        session,
+        update(Notification)
+        .where(col(Notification.user_id) == user_id, col(Notification.unread))
+        .values(unread=False, read_at=now or utcnow()),
+    )
+
+
+async def unread_count(session: AsyncSession, user_id: str) -> int:
+    count = await session.execute(
+        select(func.count()).where(col(Notification.user_id) == user_id, col(Notification.unread))
+    )
+    return int(count.scalar_one())
+
+
+async def after_seq(session: AsyncSession, user_id: str, seq: int, limit: int = 100) -> list[Notification]:
+    """The user's notifications numbered above ``seq``, in order (the live stream's next lines)."""
+    rows = await session.execute(
+        select(Notification)
+        .where(col(Notification.user_id) == user_id, col(Notification.seq) > seq)
+        .order_by(col(Notification.seq))
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def last_seq(session: AsyncSession, user_id: str) -> int:
+    found = await session.execute(select(func.max(col(Notification.seq))).where(col(Notification.user_id) == user_id))
+    return int(found.scalar() or 0)

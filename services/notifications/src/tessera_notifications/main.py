@@ -1,0 +1,44 @@
+"""Composition root of the notifications service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from tessera_notifications import all_models as _all_models  # noqa: F401 - registers the tables
+from tessera_notifications.directory import UserDirectory
+from tessera_notifications.handlers import CONSUMES, handlers
+from tessera_notifications.inbox.router import router as inbox_router
+from tessera_notifications.models import metadata
+from tessera_notifications.preferences.router import router as preferences_router
+from tessera_notifications.routing import Routing
+from tessera_notifications.rules.router import router as rules_router
+from tessera_notifications.settings import NotificationsSettings
+from tessera_shared.app import ServiceSpec, create_service_app
+
+
+def spec(settings: NotificationsSettings, directory: UserDirectory | None = None) -> ServiceSpec:
+    directory = directory or directory_of(settings)
+    return ServiceSpec(
+        metadata=metadata,
+        name="notifications",
+        title="Tessera notifications",
+        description="Routing rules, an in-app inbox per user with live push, notification preferences.",
+        routers=[inbox_router, preferences_router, rules_router],
+        migrations=Path(__file__).parent / "migrations",
+        handlers=handlers(Routing(directory, tuple(settings.escalation_teams))),
+        consumes=list(CONSUMES),
+    )
+
+
+def directory_of(settings: NotificationsSettings) -> UserDirectory:
+    return UserDirectory.from_json(settings.users_json, local=settings.is_local)
+
+
+def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
+    settings = settings or NotificationsSettings()
+    directory = directory_of(settings)
+    app = create_service_app(spec(settings, directory), settings)
+    app.state.user_directory = directory
+    return app

@@ -1,0 +1,190 @@
+"""From a consumed fact to notifications: the rules of its type, their recipients, the users'
+preferences, one inbox row per user (``seq`` in commit order) and ``notification.sent``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from tessera_notifications.copies.handlers import KNOWN_CUSTOMERS
+from tessera_notifications.copies.models import DealCopy, InvoiceCopy, TicketCopy
+from tessera_notifications.directory import UserDirectory
+from tessera_notifications.inbox.service import add_notification
+from tessera_notifications.inbox.texts import render
+from tessera_notifications.preferences.models import Preference
+from tessera_notifications.rules.models import NotificationRule
+from tessera_notifications.rules.rules import holds
+from tessera_shared.events import CloudEvent
+from tessera_shared.events.contracts import NotificationSent
+from tessera_shared.known_customers import ERASED, UNNAMED
+from tessera_shared.outbox import outbox_row, publish_many
+
+
+@dataclass(frozen=True)
+class Routing:
+    directory: UserDirectory
+    escalation_teams: tuple[str, ...]
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def _deal_owner(session: AsyncSession, deal_id: uuid.UUID | None) -> str | None:
+    if deal_id is None:
+        return None
+    return (await session.execute(select(col(DealCopy.owner_id)).where(col(DealCopy.deal_id) == deal_id))).scalar()
+
+
+async def record_owner(session: AsyncSession, data: Mapping[str, Any]) -> str | None:
+    """The owner of the record a fact is about: named in it (a new owner first), else its deal's
+    owner (an invoice's deal, from invoice.issued), else the customer's owner."""
+    changes = data.get("changes") if isinstance(data.get("changes"), Mapping) else {}
+    named = (changes or {}).get("owner_id") or data.get("owner_id")
+    if named:
+        return str(named)
+    owner = await _deal_owner(session, _uuid(data.get("deal_id")))
+    if owner is None and (invoice_id := _uuid(data.get("invoice_id"))) is not None:
+        deal_id = (
+            await session.execute(select(col(InvoiceCopy.deal_id)).where(col(InvoiceCopy.invoice_id) == invoice_id))
+        ).scalar()
+        owner = await _deal_owner(session, deal_id)
+    if owner is None and (customer_id := _uuid(data.get("customer_id"))) is not None:
+        found = await KNOWN_CUSTOMERS.known(session, customer_id)
+        owner = found.current.owner_id if found.current is not None else None
+    return owner
+
+
+async def _ticket(session: AsyncSession, data: Mapping[str, Any]) -> TicketCopy | None:
+    ticket_id = _uuid(data.get("ticket_id"))
+    return await session.get(TicketCopy, ticket_id) if ticket_id is not None else None
+
+
+async def recipients_of(
+    session: AsyncSession, recipients: list[dict[str, Any]], data: Mapping[str, Any], routing: Routing
+) -> list[str]:
+    users: list[str] = []
+    directory = routing.directory
+    for recipient in recipients:
+        kind, value = recipient.get("kind"), recipient.get("value")
+        if kind == "role" and value:
+            users += directory.with_role(str(value))
+        elif kind == "user" and value:
+            users.append(str(value))
+        elif kind == "team" and value:
+            users += directory.in_team(str(value))
+        elif kind == "owner":
+            if (owner := await record_owner(session, data)) is not None:
+                users.append(owner)
+        elif kind == "assignee":
+            ticket = await _ticket(session, data)
+            assignee = data.get("assignee_id") or (ticket.assignee_id if ticket else None)
+            if assignee:
+                users.append(str(assignee))
+        elif kind == "team_lead":
+            team = value or data.get("group")
+            if not team:
+                ticket = await _ticket(session, data)
+                team = ticket.group_name if ticket else None
+            if team:
+                users += directory.leads_of(str(team))
+        elif kind == "escalation_team":
+            level = data.get("level")
+            teams = list(value) if isinstance(value, list) else list(routing.escalation_teams)
+            if isinstance(level, int) and 1 <= level <= len(teams):
+                users += directory.in_team(teams[level - 1])
+    return list(dict.fromkeys(users))
+
+
+async def _customer_name(session: AsyncSession, data: Mapping[str, Any]) -> str | None:
+    customer_id = _uuid(data.get("customer_id"))
+    if customer_id is None:
+        return None
+    found = await KNOWN_CUSTOMERS.known(session, customer_id)
+    name = found.current.name if found.current is not None else None
+    return None if name in (None, UNNAMED, ERASED) else name
+
+
+async def route(session: AsyncSession, event: CloudEvent, routing: Routing) -> int:
+    """The notifications ``event`` makes; returns how many inbox rows were added."""
+    rules = (
+        (
+            await session.execute(
+                select(NotificationRule)
+                .where(col(NotificationRule.event_type) == event.type, col(NotificationRule.enabled))
+                .order_by(col(NotificationRule.created_at), col(NotificationRule.id))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not rules:
+        return 0
+    data = event.data
+    chosen: dict[str, uuid.UUID] = {}  # user -> the first rule that named the user in-app
+    for rule in rules:
+        if "in_app" not in rule.channels or not holds(rule.condition, data):
+            continue
+        for user in await recipients_of(session, rule.recipients, data, routing):
+            chosen.setdefault(user, rule.id)
+    if not chosen:
+        return 0
+    muted = set(
+        (
+            await session.execute(
+                select(col(Preference.user_id)).where(
+                    col(Preference.user_id).in_(list(chosen)),
+                    col(Preference.event_type) == event.type,
+                    col(Preference.in_app).is_(False),
+                )
+            )
+        ).scalars()
+    )
+    customer = await _customer_name(session, data)
+    customer_id = _uuid(data.get("customer_id"))
+    rows = []
+    for user, rule_id in chosen.items():
+        if user in muted:
+            continue
+        profile = routing.directory.get(user)
+        title, body, link = render(event.type, data, profile.locale if profile else "en", customer)
+        added = await add_notification(
+            session,
+            user_id=user,
+            type=event.type,
+            title=title,
+            body=body,
+            link=link,
+            customer_id=customer_id,
+            source_event_id=event.id,
+            rule_id=rule_id,
+        )
+        if added is None:
+            continue
+        rows.append(
+            outbox_row(
+                NotificationSent(
+                    notification_id=added.id,
+                    channel="in_app",
+                    recipient_kind="user",
+                    recipient=user,
+                    source_type=event.type,
+                    source_event_id=event.id,
+                    customer_id=customer_id,
+                    sent_at=added.created_at,
+                ),
+                subject=added.id,
+                key=user,
+            )
+        )
+    await publish_many(session, rows)
+    return len(rows)

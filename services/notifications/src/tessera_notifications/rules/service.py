@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from tessera_notifications.rules.models import NotificationRule
+from tessera_notifications.rules.schemas import RuleChange, RuleCreate
+from tessera_shared.db import utcnow
+from tessera_shared.errors import NotFound
+from tessera_shared.http.pagination import PageParams, paginate
+
+
+async def page_of_rules(
+    session: AsyncSession, params: PageParams, event_type: str | None
+) -> tuple[list[NotificationRule], str | None]:
+    stmt = select(NotificationRule)
+    if event_type is not None:
+        stmt = stmt.where(col(NotificationRule.event_type) == event_type)
+    return await paginate(session, stmt, params, (col(NotificationRule.id),))
+
+
+async def find_rule(session: AsyncSession, rule_id: uuid.UUID, *, for_update: bool = False) -> NotificationRule:
+    rule = await session.get(NotificationRule, rule_id, with_for_update=for_update)
+    if rule is None:
+        raise NotFound("notification rule", rule_id)
+    return rule
+
+
+async def create_rule(session: AsyncSession, body: RuleCreate) -> NotificationRule:
+    rule = NotificationRule(**body.model_dump(mode="json"))
+    session.add(rule)
+    await session.flush()
+    return rule
+
+
+async def change_rule(session: AsyncSession, rule: NotificationRule, body: RuleChange) -> NotificationRule:
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if changes:
+        for name, value in changes.items():
+            setattr(rule, name, value)
+        rule.version += 1
+        rule.updated_at = utcnow()
+        await session.flush()
+    return rule
+
+
+async def delete_rule(session: AsyncSession, rule: NotificationRule) -> None:
+    await session.delete(rule)
+    await session.flush()
