@@ -34,11 +34,17 @@ the models whose ``customer_id`` a merge re-points to the survivor (``Repoint``)
 erasure writes over its records (``Scrub``), and hooks for work of its own (billing's credit
 profile fold, the desk's re-tiering of open tickets). Its handlers: ``created()`` (batched, with
 further batched work of the service's own), ``updated``, ``merged``, ``erased``, ``tier_changed()``.
-Its lookup: ``known(session, customer_id)``; the rule for writes, ``require(session, customer_id,
-directory)``: a write naming a customer this copy does not know reads it through the customer
-service (``tessera_shared.customer_directory``) and keeps the answer (``remember``), so the later
-customer.created merges with it; no such customer, a merged or an erased one → 422 naming
-``customer_id``; the customer service unreachable → 503 with ``Retry-After`` (docs/domain.md §10.2).
+Its lookup: ``known(session, customer_id)``; the rule for writes in two steps (docs/domain.md §10.2):
+
+* ``ensure(sessions, customer_id, directory)``, before the write's transaction opens (a
+  ``ReadThrough`` bound to the request does it in the routers): an id this copy does not know is
+  read through the customer service (``tessera_shared.customer_directory``) with no database
+  session open, and the answer is kept (``remember``) in a short transaction of its own, so the
+  later customer.created merges with it; no such customer, a merged or an erased one → 422 naming
+  ``customer_id``; the customer service unreachable → 503 with ``Retry-After``, nothing kept.
+* ``require(session, customer_id)``, inside the write's transaction: the local copy only, never a
+  remote call (a remote call there would hold the transaction, and the locks it took, for up to
+  ``upstream_timeout``); merged or erased → 422.
 """
 
 from __future__ import annotations
@@ -47,10 +53,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Generic, TypeAlias, TypeVar
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
+from fastapi import Request
 from sqlalchemy import case, func, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
 
@@ -63,7 +70,7 @@ from tessera_shared.customer_directory import (
     NoSuchCustomer,
     Unreachable,
 )
-from tessera_shared.db import UTCDateTime, table_of, upsert, utcnow
+from tessera_shared.db import UTCDateTime, read_session, table_of, unit_of_work, upsert, utcnow
 from tessera_shared.errors import InvalidInput
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import (
@@ -407,37 +414,85 @@ class KnownCustomers(Generic[R]):
             ],
         )
 
-    async def require(
+    async def ensure(
         self,
-        session: AsyncSession,
+        sessions: async_sessionmaker[AsyncSession],
         customer_id: uuid.UUID,
         directory: CustomerDirectory,
         *,
         field: str = "customer_id",
         location: str = "body",
-    ) -> Lookup[R]:
-        """The customer a write names, which must exist, live (not merged away, not erased).
+    ) -> None:
+        """The read-through, called before the write opens its transaction: no database session is
+        open while the customer service is asked.
 
-        Known here: the local copy answers, no call. Not known here (not announced yet, or never):
-        the customer service is asked once; a customer it has is kept (``remember``) and the write
-        proceeds. Refusals: no such customer, merged (naming the survivor), erased → 422 naming
-        ``field`` (in ``location``: the body, or the path); the customer service unreachable → 503
-        ``upstream-unavailable`` with ``Retry-After`` (nothing kept)."""
+        Known here (even merged or erased): nothing to do, ``require`` decides on the local copy.
+        Not known here (not announced yet, or never): the customer service is asked once; a
+        customer it has is kept (``remember``, in its own short transaction). Refusals: no such
+        customer, merged (naming the survivor), erased → 422 naming ``field`` (in ``location``:
+        the body, or the path); the customer service unreachable → 503 ``upstream-unavailable``
+        with ``Retry-After`` (nothing kept)."""
+        async with read_session(sessions) as session:
+            found = await self.known(session, customer_id)
+        if not found.unknown:
+            return
+        answer = await directory.read_customer(customer_id)
+        if isinstance(answer, Unreachable):
+            raise CustomerServiceUnavailable(answer.reason)
+        if isinstance(answer, NoSuchCustomer):
+            raise InvalidInput(field, "no such customer", location)
+        if isinstance(answer, MergedAway):
+            raise InvalidInput(field, f"the customer was merged into {answer.survivor_id}; use that id", location)
+        if answer.erased:
+            raise InvalidInput(field, "the customer was erased", location)
+        async with unit_of_work(sessions) as session:
+            await self.remember(session, answer)
+
+    async def require(
+        self,
+        session: AsyncSession,
+        customer_id: uuid.UUID,
+        directory: CustomerDirectory | None = None,
+        *,
+        field: str = "customer_id",
+        location: str = "body",
+    ) -> Lookup[R]:
+        """The customer a write names, which must be known here and live (not merged away, not
+        erased), from the local copy only: this runs inside the write's transaction, which a
+        remote call must not hold open. ``ensure`` has read an id not known yet through the
+        customer service before the transaction began (and kept it), so an id still unknown here
+        is none the customer service has: 422. Merged (naming the survivor) or erased → 422
+        naming ``field``. ``directory`` is not used (the read-through is ``ensure``'s); it is
+        accepted so that callers written for the one-step rule keep their signature."""
+        del directory
         found = await self.known(session, customer_id)
         if found.unknown:
-            answer = await directory.read_customer(customer_id)
-            if isinstance(answer, Unreachable):
-                raise CustomerServiceUnavailable(answer.reason)
-            if isinstance(answer, NoSuchCustomer):
-                raise InvalidInput(field, "no such customer", location)
-            if isinstance(answer, MergedAway):
-                raise InvalidInput(field, f"the customer was merged into {answer.survivor_id}; use that id", location)
-            if answer.erased:
-                raise InvalidInput(field, "the customer was erased", location)
-            await self.remember(session, answer)
-            found = await self.known(session, customer_id)
+            raise InvalidInput(field, "no such customer", location)
         if found.merged:
             raise InvalidInput(field, f"the customer was merged into {found.survivor_id}; use that id", location)
         if found.erased:
             raise InvalidInput(field, "the customer was erased", location)
         return found
+
+
+@dataclass(frozen=True, slots=True)
+class ReadThrough:
+    """``KnownCustomers.ensure`` bound to one request's service: a router calls it first, before
+    anything opens the request's transaction (the idempotency claim included)."""
+
+    known: KnownCustomers[Any]
+    sessions: async_sessionmaker[AsyncSession]
+    directory: CustomerDirectory
+
+    async def __call__(self, customer_id: uuid.UUID, *, field: str = "customer_id", location: str = "body") -> None:
+        await self.known.ensure(self.sessions, customer_id, self.directory, field=field, location=location)
+
+
+def read_through(known: KnownCustomers[Any]) -> Callable[[Request], ReadThrough]:
+    """A FastAPI dependency: ``known``'s ``ReadThrough`` for the request's app (its sessions and
+    its ``app.state.customer_directory``)."""
+
+    def dependency(request: Request) -> ReadThrough:
+        return ReadThrough(known, request.app.state.runtime.sessions, request.app.state.customer_directory)
+
+    return dependency

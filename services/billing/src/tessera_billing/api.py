@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
+from tessera_billing.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_billing.money import has_valid_precision, quantize
 from tessera_billing.settings import BillingSettings
 from tessera_shared.auth import Role
@@ -16,6 +17,7 @@ from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.decimals import MoneyIn, PositiveMoneyIn
 from tessera_shared.errors import InvalidInput
 from tessera_shared.http.inputs import Trim
+from tessera_shared.known_customers import ReadThrough, read_through
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 # Amounts a client sends: decimal strings with their limits in the schema's pattern.
@@ -38,6 +40,8 @@ def _customer_directory(request: Request) -> CustomerDirectory:
 
 # The customer service, as the known-customer read-through reaches it (docs/domain.md §10.2).
 CustomerDirectoryDep = Annotated[CustomerDirectory, Depends(_customer_directory)]
+# Known customers only (§10.2): the read-through, called by a router before its transaction opens.
+ReadThroughDep = Annotated[ReadThrough, Depends(read_through(KNOWN_CUSTOMERS))]
 
 
 def today() -> date:

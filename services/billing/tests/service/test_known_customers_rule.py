@@ -15,6 +15,7 @@ from tessera_billing.invoices.models import Invoice
 from tessera_billing.invoices.pending import PendingDealWon
 from tessera_billing.known_customers.models import KnownCustomer
 from tessera_billing.payments.models import Payment
+from tessera_shared.testing.customers import open_transactions
 
 
 class TestWrites:
@@ -69,3 +70,29 @@ class TestDealWonParked:
         assert {i["deal_id"] for i in r.json()["items"]} == {str(first.deal_id), str(second.deal_id)}
         assert {i["customer_name"] for i in r.json()["items"]} == {"Grace plc"}
         assert await count(app, PendingDealWon) == 0
+
+
+class TestNoTransactionDuringTheReadThrough:
+    """The read-through runs before the write's transaction opens: while the customer service is
+    asked, no session of billing's database sits in a transaction (docs/domain.md §10.2)."""
+
+    @pytest.mark.parametrize("write", ["invoice", "payment"])
+    async def test_no_session_is_idle_in_transaction_while_the_customer_service_answers(
+        self, app: FastAPI, client: AsyncClient, write: str
+    ) -> None:
+        stub = app.state.customer_directory
+        seen: list[list[str]] = []
+
+        async def probe(_: uuid.UUID) -> None:
+            seen.append(await open_transactions(app.state.runtime.sessions))
+
+        stub.while_reading = probe
+        cid = uuid.uuid4()
+        headers = {**clerk(app), "Idempotency-Key": str(uuid.uuid4())}
+        if write == "invoice":
+            r = await client.post("/v1/invoices", json=invoice_payload(cid), headers=headers)
+        else:
+            body = {"customer_id": str(cid), "amount": "10.00", "currency": "EUR", "received_on": "2026-03-10"}
+            r = await client.post("/v1/payments", json=body, headers=headers)
+        assert r.status_code == 201, r.text
+        assert stub.reads == [cid] and seen == [[]]

@@ -11,11 +11,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from pydantic import PlainSerializer, StringConstraints
 
+from tessera_sales.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_sales.settings import SalesSettings
 from tessera_shared.auth import Role
 from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.decimals import MoneyIn as SharedMoneyIn
 from tessera_shared.http.inputs import Trimmed
+from tessera_shared.known_customers import ReadThrough, read_through
 
 # Who works leads, deals and activities.
 SELLERS = (Role.SALES_MANAGER, Role.SALES_REP)
@@ -36,6 +38,8 @@ def _customer_directory(request: Request) -> CustomerDirectory:
 SettingsDep = Annotated[SalesSettings, Depends(_settings)]
 # The customer service, as conversion and the known-customer read-through reach it (§10.2).
 CustomerDirectoryDep = Annotated[CustomerDirectory, Depends(_customer_directory)]
+# Known customers only (§10.2): the read-through, called by a router before its transaction opens.
+ReadThroughDep = Annotated[ReadThrough, Depends(read_through(KNOWN_CUSTOMERS))]
 
 # A decimal string whose schema pattern carries its limits (shared with billing and the events).
 MoneyIn = SharedMoneyIn

@@ -14,6 +14,7 @@ from tessera_sales.known_customers.models import KnownCustomer
 from tessera_sales.testing import PROBLEM, Api, sales_settings
 from tessera_shared.customer_directory import HttpCustomerDirectory
 from tessera_shared.events.contracts import CustomerCreated, CustomerErased, CustomerMerged
+from tessera_shared.testing.customers import open_transactions
 
 
 async def row(api: Api, customer_id: uuid.UUID) -> KnownCustomer | None:
@@ -122,3 +123,36 @@ class TestActivities:
         r = await api.client.post("/v1/activities", json={**body, "customer_id": str(fine)}, headers=api.rep1)
         assert r.status_code == 201, r.text
         assert await row(api, fine) is not None
+
+
+class TestNoTransactionDuringTheReadThrough:
+    """The read-through runs before the write's transaction opens: while the customer service is
+    asked, no session of sales' database sits in a transaction (the idempotency claim, a locked
+    lead), so a slow customer service holds no locks (docs/domain.md §10.2)."""
+
+    @pytest.mark.parametrize("write", ["deal", "activity", "conversion"])
+    async def test_no_session_is_idle_in_transaction_while_the_customer_service_answers(
+        self, api: Api, write: str
+    ) -> None:
+        stub = api.app.state.customer_directory
+        seen: list[list[str]] = []
+
+        async def probe(_: uuid.UUID) -> None:
+            seen.append(await open_transactions(api.app.state.runtime.sessions))
+
+        stub.while_reading = probe
+        customer_id = str(uuid.uuid4())
+        headers = {**api.rep1, "Idempotency-Key": str(uuid.uuid4())}
+        if write == "deal":
+            body = {"customer_id": customer_id, "title": "x", "amount": "1.00", "currency": "EUR"}
+            r = await api.client.post("/v1/deals", json=body, headers=headers)
+        elif write == "activity":
+            body = {"kind": "call", "subject": "Intro", "customer_id": customer_id}
+            r = await api.client.post("/v1/activities", json=body, headers=headers)
+        else:
+            lead = await api.client.post("/v1/leads", json={"name": "Lea", "source": "referral"}, headers=api.rep1)
+            assert lead.status_code == 201, lead.text
+            url = f"/v1/leads/{lead.json()['id']}/convert"
+            r = await api.client.post(url, json={"customer_id": customer_id}, headers=headers)
+        assert r.status_code in (200, 201), r.text
+        assert stub.reads == [uuid.UUID(customer_id)] and seen == [[]]

@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 
 from fastapi import Request
 
+from tessera_service_desk.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_shared.auth import Role
 from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.errors import InvalidInput
+from tessera_shared.known_customers import ReadThrough, read_through
 
 # Who works tickets (the ticket, SLA and summary routers).
 AGENTS = (Role.SUPPORT_AGENT, Role.SERVICE)
@@ -37,6 +39,12 @@ def customer_directory_of(request: Request) -> CustomerDirectory:
     """The customer service, as the known-customer read-through reaches it (docs/domain.md §10.2)."""
     directory: CustomerDirectory = request.app.state.customer_directory
     return directory
+
+
+def read_through_of(request: Request) -> ReadThrough:
+    """Known customers only (docs/domain.md §10.2): the read-through, which a router calls before
+    its transaction opens."""
+    return read_through(KNOWN_CUSTOMERS)(request)
 
 
 def instant(name: str, value: datetime | None, location: str = "query") -> datetime | None:

@@ -14,6 +14,7 @@ from tessera_service_desk.known_customers.models import KnownCustomer
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.tickets.models import Ticket
 from tessera_shared.customer_directory import HttpCustomerDirectory
+from tessera_shared.testing.customers import open_transactions
 
 
 async def kept(app: FastAPI, customer_id: uuid.UUID) -> KnownCustomer | None:
@@ -71,3 +72,29 @@ class TestAgreements:
         stub.down = True
         r = await client.put(url.format(uuid.uuid4()), json={"service_level": "gold"}, headers=admin(app))
         assert r.status_code == 503 and "retry-after" in r.headers
+
+
+class TestNoTransactionDuringTheReadThrough:
+    """The read-through runs before the write's transaction opens: while the customer service is
+    asked, no session of the desk's database sits in a transaction (docs/domain.md §10.2)."""
+
+    @pytest.mark.parametrize("write", ["ticket", "agreement"])
+    async def test_no_session_is_idle_in_transaction_while_the_customer_service_answers(
+        self, app: FastAPI, client: AsyncClient, write: str
+    ) -> None:
+        stub = app.state.customer_directory
+        seen: list[list[str]] = []
+
+        async def probe(_: uuid.UUID) -> None:
+            seen.append(await open_transactions(app.state.runtime.sessions))
+
+        stub.while_reading = probe
+        customer_id = uuid.uuid4()
+        if write == "ticket":
+            headers = {**agent(app), "Idempotency-Key": str(uuid.uuid4())}
+            r = await client.post("/v1/tickets", json=ticket_payload(customer_id=str(customer_id)), headers=headers)
+        else:
+            url = f"/v1/sla-policies/agreements/{customer_id}"
+            r = await client.put(url, json={"service_level": "gold"}, headers=admin(app))
+        assert r.status_code in (200, 201), r.text
+        assert stub.reads == [customer_id] and seen == [[]]

@@ -10,7 +10,11 @@ against the real customer service (sales' lead tests, tests/e2e).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera_shared.customer_directory import (
     CustomerAnswer,
@@ -29,6 +33,8 @@ class StubCustomers:
         self.merged: dict[uuid.UUID, uuid.UUID] = {}
         self.down = False
         self.reads: list[uuid.UUID] = []
+        # Run while answering each read (a test's probe of what the caller holds meanwhile).
+        self.while_reading: Callable[[uuid.UUID], Awaitable[None]] | None = None
 
     def add(self, customer_id: uuid.UUID, name: str = "Stub Customer", owner_id: str | None = None) -> CustomerFacts:
         facts = CustomerFacts(id=customer_id, name=name, owner_id=owner_id, status="prospect")
@@ -37,6 +43,8 @@ class StubCustomers:
 
     async def read_customer(self, customer_id: uuid.UUID) -> CustomerAnswer:
         self.reads.append(customer_id)
+        if self.while_reading is not None:
+            await self.while_reading(customer_id)
         if self.down:
             return Unreachable("the stub customer service is down")
         if customer_id in self.merged:
@@ -52,3 +60,19 @@ class StubCustomers:
     async def create_customer(self, payload: dict[str, Any], *, idempotency_key: str) -> CustomerFacts:
         customer_id = uuid.uuid5(uuid.NAMESPACE_URL, f"stub-customer:{idempotency_key}")
         return self.add(customer_id, str(payload.get("name", "Stub Customer")), payload.get("owner_id"))
+
+
+async def open_transactions(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    """The queries of the sessions of ``sessions``' PostgreSQL database that sit inside a transaction
+    without running a statement (``idle in transaction``): what a remote call made inside a
+    transaction leaves behind while it waits (docs/domain.md §10.2)."""
+    async with sessions() as probe:
+        rows = await probe.execute(
+            text(
+                "SELECT query FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+            )
+        )
+        found = [str(q) for (q,) in rows]
+        await probe.rollback()
+    return found

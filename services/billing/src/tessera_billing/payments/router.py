@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from tessera_billing.api import CustomerDirectoryDep, check_precision, today
+from tessera_billing.api import CustomerDirectoryDep, ReadThroughDep, check_precision, today
 from tessera_billing.invoices.repository import InvoiceRepository
 from tessera_billing.known_customers.rule import require_customer
 from tessera_billing.money import quantize
@@ -58,8 +58,11 @@ async def create_payment(
     session: SessionDep,
     idem: IdempotencyDep,
     directory: CustomerDirectoryDep,
+    read_through: ReadThroughDep,
     principal: Annotated[Principal, require_roles(*RECORDERS)],
 ) -> Response:
+    if body.invoice_id is None and body.customer_id is not None:
+        await read_through(body.customer_id)  # before the transaction opens (§10.2)
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     check_precision(body.amount, body.currency, "amount")

@@ -14,7 +14,7 @@ from tessera_sales.activities.schemas import (
     OverdueReport,
     ReminderRun,
 )
-from tessera_sales.api import SELLERS, CustomerDirectoryDep
+from tessera_sales.api import SELLERS, CustomerDirectoryDep, ReadThroughDep
 from tessera_sales.ownership import scope_owner
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
@@ -33,8 +33,11 @@ async def create_activity(
     session: SessionDep,
     idem: IdempotencyDep,
     directory: CustomerDirectoryDep,
+    read_through: ReadThroughDep,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> Response:
+    if body.customer_id is not None:
+        await read_through(body.customer_id)  # before the transaction opens (§10.2)
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     activity = await service.log_activity(session, body, principal, directory)

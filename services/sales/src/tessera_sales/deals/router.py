@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_sales.api import DEAL_READERS, SELLERS, CustomerDirectoryDep, SettingsDep
+from tessera_sales.api import DEAL_READERS, SELLERS, CustomerDirectoryDep, ReadThroughDep, SettingsDep
 from tessera_sales.deals import service
 from tessera_sales.deals.models import Deal, DealLine
 from tessera_sales.deals.schemas import (
@@ -56,8 +56,10 @@ async def create_deal(
     session: SessionDep,
     idem: IdempotencyDep,
     directory: CustomerDirectoryDep,
+    read_through: ReadThroughDep,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> Response:
+    await read_through(body.customer_id)  # before the transaction opens (§10.2)
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     deal, lines = await service.create_deal(session, body, principal, settings.large_deal_thresholds, directory)
@@ -137,14 +139,14 @@ async def get_deal_history(
         409: {
             "description": "closed already, the customer is on credit hold, the win passes the credit limit, "
             "or no exchange rate converts the amount into the limit's currency"
-        }
+        },
+        503: {"description": "billing has not announced the customer's credit limit yet: `credit-position-unknown`"},
     },
 )
 async def win_deal(
     deal_id: uuid.UUID,
     session: SessionDep,
     idem: IdempotencyDep,
-    settings: SettingsDep,
     principal: Annotated[Principal, require_roles(*WINNERS)],
     body: WinRequest | None = None,
 ) -> Response:
@@ -152,13 +154,7 @@ async def win_deal(
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     deal = await load(session, deal_id, principal, for_update=True)
-    lines = await service.win_deal(
-        session,
-        deal,
-        body,
-        principal,
-        credit_defaults=(settings.default_credit_limit, settings.default_credit_currency),
-    )
+    lines = await service.win_deal(session, deal, body, principal)
     return await idem.respond(200, deal_out(deal, lines), headers={"ETag": etag_for(deal.id, deal.version)})
 
 

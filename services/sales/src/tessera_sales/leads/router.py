@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_sales.api import SELLERS, CustomerDirectoryDep, SettingsDep
+from tessera_sales.api import SELLERS, CustomerDirectoryDep, ReadThroughDep, SettingsDep
 from tessera_sales.leads import service
 from tessera_sales.leads.schemas import ConvertRequest, ConvertResult, LeadCreate, LeadOut, LeadPatch
 from tessera_sales.ownership import scope_owner
@@ -96,12 +96,15 @@ async def convert_lead(
     lead_id: uuid.UUID,
     settings: SettingsDep,
     directory: CustomerDirectoryDep,
+    read_through: ReadThroughDep,
     session: SessionDep,
     idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*SELLERS)],
     body: ConvertRequest | None = None,
 ) -> Response:
     body = body or ConvertRequest()
+    if body.customer_id is not None:
+        await read_through(body.customer_id)  # before the transaction opens (§10.2)
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     lead = await service.get_lead(session, lead_id, principal, for_update=True)

@@ -5,7 +5,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_service_desk.api import AGENTS, NO_NUL, TICKET_READERS, customer_directory_of, settings_of
+from tessera_service_desk.api import (
+    AGENTS,
+    NO_NUL,
+    TICKET_READERS,
+    customer_directory_of,
+    read_through_of,
+    settings_of,
+)
 from tessera_service_desk.tickets.models import Ticket
 from tessera_service_desk.tickets.repository import TicketRepository
 from tessera_service_desk.tickets.schemas import (
@@ -51,6 +58,7 @@ async def create(
     idem: IdempotencyDep,
     principal: Annotated[Principal, require_roles(*AGENTS)],
 ) -> Response:
+    await read_through_of(request)(body.customer_id)  # before the transaction opens (§10.2)
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     now = utcnow()
