@@ -84,6 +84,13 @@ async def test_billing_exposure_stops_a_win_past_the_limit_and_an_override_is_re
             return (await bill.get(f"/v1/credit/{cid}", headers=finance_b)).status_code == 200
 
         await eventually(profile)  # billing made the customer's credit profile from customer.created
+
+        async def announced() -> bool:  # ... and announced it: sales has no default limit of its own
+            async with sales.state.runtime.sessions() as s:
+                line = await s.get(CreditLine, uuid.UUID(cid))
+                return line is not None and (str(line.credit_limit), line.currency) == ("10000.00", "EUR")
+
+        await eventually(announced)
         r = await bill.patch(f"/v1/credit/{cid}", json={"credit_limit": "1000.00"}, headers=finance_b)
         assert r.status_code == 200, r.text
         r = await bill.post(

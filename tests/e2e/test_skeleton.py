@@ -184,6 +184,18 @@ def poll(client: httpx.Client, url: str, headers: dict[str, str], ready, timeout
         time.sleep(0.1)
 
 
+def win(client: httpx.Client, url: str, headers: dict[str, str]) -> httpx.Response:
+    """POST a win, retried while sales waits for billing's announcement of the new customer's credit
+    profile (503 credit-position-unknown, docs/domain.md §10.1), as a client honouring Retry-After."""
+    deadline = time.monotonic() + 20
+    while True:
+        r = client.post(url, headers=headers, json={})
+        if r.status_code != 503 or time.monotonic() > deadline:
+            return r
+        assert r.json()["type"] == "urn:tessera:problem:credit-position-unknown", r.text
+        time.sleep(0.1)
+
+
 def test_won_deal_is_invoiced_paid_and_seen_by_the_customer(stack) -> None:
     """The choreography end to end: deal.won -> invoice; payment -> customer value; one 360 view."""
     with httpx.Client(timeout=10) as client:
@@ -198,7 +210,7 @@ def test_won_deal_is_invoiced_paid_and_seen_by_the_customer(stack) -> None:
             json={"customer_id": cid, "title": "Annual licence", "amount": "1200.00", "currency": "EUR"},
         )
         assert deal.status_code == 201, deal.text
-        won = client.post(f"{GATEWAY}/api/v1/deals/{deal.json()['id']}/win", headers=rep, json={})
+        won = win(client, f"{GATEWAY}/api/v1/deals/{deal.json()['id']}/win", rep)
         assert won.status_code == 200, won.text
 
         invoices = poll(
@@ -256,7 +268,7 @@ def test_the_360_cache_answers_repeats_and_follows_the_events(stack) -> None:
             headers=rep,
             json={"customer_id": cid, "title": "Support plan", "amount": "300.00", "currency": "EUR"},
         ).json()
-        assert client.post(f"{sales}/v1/deals/{deal['id']}/win", headers=rep, json={}).status_code == 200
+        assert win(client, f"{sales}/v1/deals/{deal['id']}/win", rep).status_code == 200
         won_at = time.monotonic()
         seen = []
         while time.monotonic() - won_at < 20:

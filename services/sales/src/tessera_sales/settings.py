@@ -29,9 +29,4 @@ class SalesSettings(ServiceSettings, CustomerServiceSettings):
             "JPY": Decimal("15000000"),
         }
     )
-    # The credit limit of a customer billing has announced nothing about (docs/domain.md §10.1):
-    # billing's default profile, so keep them equal to billing's DEFAULT_CREDIT_LIMIT and
-    # DEFAULT_CURRENCY.
-    default_credit_limit: Decimal = Field(default=Decimal("10000.00"), ge=0)
-    default_credit_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     reminder_interval_seconds: float = Field(default=60, gt=0)

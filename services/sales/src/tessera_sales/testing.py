@@ -13,10 +13,11 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 import tessera_sales.main as sales_main
+from tessera_sales.credit.models import CreditLine
 from tessera_sales.settings import SalesSettings
 from tessera_shared.db import unit_of_work
 from tessera_shared.events import EventData, build_event
-from tessera_shared.events.contracts import ExchangeRateSet, InvoiceOverdue
+from tessera_shared.events.contracts import CreditExposureChanged, ExchangeRateSet, InvoiceOverdue
 from tessera_shared.infra_tables import outbox
 from tessera_shared.testing.plugin import bearer
 
@@ -76,9 +77,31 @@ class Api:
         return self.as_("rep2", "sales_rep")
 
     async def deal(self, headers: dict[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
-        r = await self.client.post("/v1/deals", json=deal_payload(**overrides), headers=headers or self.rep1)
+        """A deal, for a customer whose credit profile billing has announced (``credit_known``)."""
+        payload = deal_payload(**overrides)
+        await self.credit_known(uuid.UUID(payload["customer_id"]))
+        r = await self.client.post("/v1/deals", json=payload, headers=headers or self.rep1)
         assert r.status_code == 201, r.text  # noqa: S101 - a test helper: the calling test fails here
         return r.json()
+
+    async def credit_known(self, customer_id: uuid.UUID, limit: str = "10000.00", currency: str = "EUR") -> None:
+        """Billing's announcement of a new credit profile (``profile_created``) consumed, unless sales
+        already has one for the customer; dated long ago, so a test's own announcement wins (§10.1)."""
+        async with self.app.state.runtime.sessions() as s:
+            if await s.get(CreditLine, customer_id) is not None:
+                return
+        await self.consume(
+            CreditExposureChanged(
+                customer_id=customer_id,
+                credit_limit=Decimal(limit),
+                currency=currency,
+                rating="B",
+                exposure=Decimal(0),
+                open_balances=[],
+                reason="profile_created",
+                changed_at=datetime(2000, 1, 1, tzinfo=UTC),
+            )
+        )
 
     async def product(self, code: str, price: str = "100.00", currency: str = "EUR") -> dict[str, Any]:
         r = await self.client.post(

@@ -122,12 +122,27 @@ async def test_past_the_limit_is_refused_naming_the_figures(api: Api) -> None:
     assert (row.fits, row.override_by, row.amount) == (False, "fin", Decimal("1000.01"))
 
 
-async def test_unknown_customer_has_billings_default_limit(api: Api) -> None:
-    deal = await api.deal(amount="10000.01")  # default 10000.00 EUR, nothing open
+async def test_no_win_before_billing_announced_the_customers_limit(api: Api) -> None:
+    """Sales has no default limit of its own: until billing's first credit.exposure_changed for the
+    customer (billing announces each profile it makes), a win is 503 with Retry-After, even with a
+    finance override, and nothing is decided or recorded."""
+    customer = uuid.uuid4()
+    payload = {"customer_id": str(customer), "title": "x", "amount": "10.00", "currency": "EUR"}
+    r = await api.client.post("/v1/deals", json=payload, headers=api.rep1)
+    assert r.status_code == 201, r.text
+    deal = r.json()
+    for headers, body in ((api.rep1, {}), (api.as_("fin", "finance_manager"), {"credit_override": True})):
+        r = await win(api, deal, headers, **body)
+        assert (r.status_code, r.headers["retry-after"]) == (503, "5")
+        assert (r.json()["type"], r.json()["customer_id"]) == (
+            "urn:tessera:problem:credit-position-unknown",
+            str(customer),
+        )
+    assert await api.count(DealCreditCheck) == 0 and await api.events("deal.won") == []
+    await api.consume(exposure(customer, limit="10.00", exposure="0.00"))  # billing's profile_created
     r = await win(api, deal, api.rep1)
-    assert r.status_code == 409 and r.json()["limit"] == "10000.00"
-    fits = await api.deal(amount="10000.00")
-    assert (await win(api, fits, api.rep1)).status_code == 200
+    assert r.status_code == 200, r.text
+    assert (await check_of(api, deal["id"])).credit_limit == Decimal("10.00")
 
 
 async def test_wins_not_yet_invoiced_count_until_billing_announces_them(api: Api) -> None:
@@ -198,7 +213,7 @@ async def test_a_newer_rate_replaces_an_older_one(api: Api) -> None:
 
 
 async def test_two_wins_at_once_are_checked_one_after_the_other(api: Api) -> None:
-    customer = str(uuid.uuid4())  # billing announced nothing: the default 10000.00 EUR, nothing open
+    customer = str(uuid.uuid4())  # api.deal: billing announced 10000.00 EUR, nothing open
     first, second = (
         await api.deal(customer_id=customer, amount="6000.00"),
         await api.deal(customer_id=customer, amount="6000.00"),

@@ -72,6 +72,7 @@ async def test_billing_facts_drive_credit_hold_collections_and_cash(databases, k
                     created_at=datetime.now(UTC),
                 ),
             )
+            await api.credit_known(customer)  # billing announced the customer's credit profile
             r = await client.post("/v1/deals", json=deal_payload(customer_id=str(customer)), headers=api.rep1)
             deal = r.json()
             overdue = overdue_event(customer, deal_id=uuid.UUID(deal["id"]), amount="300.00")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -12,13 +11,23 @@ from sqlmodel import col
 
 from tessera_sales.credit.models import CreditLine, DealCreditCheck, ExchangeRateCopy
 from tessera_shared.credit import LimitCheck, MissingRate, NoExchangeRate, check_limit
-from tessera_shared.db import upsert, utcnow
-from tessera_shared.errors import Conflict
+from tessera_shared.db import utcnow
+from tessera_shared.errors import Conflict, Unavailable
 
-# The row of a customer billing has announced nothing about: billing's default profile, older than
-# any announcement (credit.exposure_changed replaces it). Its rating is billing's default, unused here.
-NEVER = datetime(1970, 1, 1, tzinfo=UTC)
-DEFAULT_RATING = "B"
+
+class CreditPositionUnknown(Unavailable):
+    """Billing has announced nothing about the customer's credit yet (503 ``credit-position-unknown``,
+    ``Retry-After``): no win is decided on a limit sales does not know (docs/domain.md §10.1)."""
+
+    slug = "credit-position-unknown"
+
+    def __init__(self, customer_id: uuid.UUID) -> None:
+        super().__init__(
+            f"billing has not announced the credit limit of customer {customer_id} yet (credit.exposure_changed); "
+            "retry shortly",
+            retry_after=5,
+            customer_id=str(customer_id),
+        )
 
 
 class CreditLimitExceeded(Conflict):
@@ -48,33 +57,17 @@ async def limit_check(
     deal_id: uuid.UUID,
     amount: Decimal,
     currency: str,
-    default_limit: Decimal,
-    default_currency: str,
 ) -> LimitCheck:
     """Exposure + the deal's amount against the limit, in the limit's currency.
 
     Exposure = billing's last announced open receivables (every currency converted) + the checked
     wins whose invoices billing has not announced yet. A customer billing announced nothing about
-    has billing's default profile and nothing open: a row saying so is made, older than any
-    announcement. The copy's row is locked: two wins for one customer are checked one after the
-    other."""
+    yet (billing announces each profile as it makes it, so only for the moment the announcement
+    travels) has no limit here: 503 ``credit-position-unknown`` with ``Retry-After``, override or
+    not. The copy's row is locked: two wins for one customer are checked one after the other."""
     line = await session.get(CreditLine, customer_id, with_for_update=True)
     if line is None:
-        await session.execute(
-            upsert(session, CreditLine)
-            .values(
-                customer_id=customer_id,
-                credit_limit=default_limit,
-                currency=default_currency,
-                rating=DEFAULT_RATING,
-                exposure=Decimal(0),
-                open_balances=[],
-                changed_at=NEVER,
-            )
-            .on_conflict_do_nothing(index_elements=["customer_id"])
-        )
-        line = await session.get(CreditLine, customer_id, with_for_update=True, populate_existing=True)
-        assert line is not None  # noqa: S101 - made or found just above
+        raise CreditPositionUnknown(customer_id)
     limit, limit_currency = line.credit_limit, line.currency
     balances = [(b["currency"], Decimal(b["amount"])) for b in line.open_balances]
     pending = await session.execute(

@@ -418,8 +418,6 @@ async def win_deal(
     deal: Deal,
     body: WinRequest,
     principal: Principal,
-    *,
-    credit_defaults: tuple[Decimal, str] = (Decimal("10000.00"), "EUR"),
 ) -> list[DealLine]:
     rules.check_close(deal.stage, "won")
     holds = await overdue_invoices_of(session, deal.customer_id)
@@ -430,8 +428,6 @@ async def win_deal(
         deal_id=deal.id,
         amount=deal.amount,
         currency=deal.currency,
-        default_limit=credit_defaults[0],
-        default_currency=credit_defaults[1],
     )
     override_by = None
     if holds:
