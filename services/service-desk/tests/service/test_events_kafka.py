@@ -137,14 +137,15 @@ async def test_customer_facts_are_applied_once_and_desk_facts_published(
             survey = (await s.execute(select(Survey).where(col(Survey.ticket_id) == gone.id))).scalar_one()
             assert (survey.comment, survey.csat) == (None, 2)  # the score stays for the reports
 
-        records = await read_topic(kafka_bootstrap, f"{namespace}crm.service-desk", expect=6)
+        records = await read_topic(kafka_bootstrap, f"{namespace}crm.service-desk", expect=7)
         published = sorted((orjson.loads(r.value)["type"], r.key.decode()) for r in records)
         assert published == sorted(
             [
                 ("ticket.opened", str(keeper)),
                 ("ticket.opened", str(merged)),
                 ("ticket.opened", str(erased)),
-                ("ticket.updated", str(erased)),  # the agent's reply opened it (the text is not carried)
+                ("ticket.commented", str(erased)),  # the agent's reply, without its text
+                ("ticket.updated", str(erased)),  # which opened the ticket
                 ("ticket.closed", str(erased)),
                 ("survey.answered", str(erased)),
             ]

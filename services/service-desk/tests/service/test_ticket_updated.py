@@ -1,7 +1,7 @@
-"""ticket.updated (docs/domain.md §6.2): a PATCH of a ticket, or a comment that moves its status,
-publishes exactly one event naming the fields it changed with their new values, keyed by the
-customer; a PATCH that changes nothing, and a comment that moves nothing, publish nothing. A move
-to closed is ticket.closed alone."""
+"""ticket.updated and ticket.commented (docs/domain.md §6.2): a PATCH of a ticket publishes exactly
+one ticket.updated naming the fields it changed with their new values, keyed by the customer; a
+PATCH that changes nothing publishes nothing; a move to closed is ticket.closed alone. Every
+comment is a ticket.commented without its text, and a status the comment moved a ticket.updated."""
 
 from __future__ import annotations
 
@@ -53,15 +53,22 @@ async def test_equal_values_publish_nothing(app: FastAPI, client: httpx.AsyncCli
     assert (await published(app))[before:] == []
 
 
-async def test_comments_announce_the_status_they_move_and_nothing_else(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_every_comment_is_ticket_commented_without_its_text_and_a_status_it_moves_ticket_updated(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     t = await open_ticket(client, app)
     before = len(await published(app))
     await comment(client, app, t["id"], public=False, body="internal: check logs")
-    assert (await published(app))[before:] == []
+    [note] = (await published(app))[before:]
+    assert (note["type"], note["key"]) == ("ticket.commented", t["customer_id"])
+    assert (note["data"]["ticket_id"], note["data"]["author_kind"], note["data"]["public"]) == (t["id"], "agent", False)
+    before = len(await published(app))
     await comment(client, app, t["id"], body="We are on it")  # answering a new ticket opens it
-    [event] = (await published(app))[before:]
-    assert event["type"] == "ticket.updated" and event["data"]["changes"] == {"status": "open"}
-    assert "We are on it" not in json.dumps(event)
+    reply, moved = (await published(app))[before:]
+    assert (reply["type"], reply["data"]["public"]) == ("ticket.commented", True)
+    assert moved["type"] == "ticket.updated" and moved["data"]["changes"] == {"status": "open"}
+    assert reply["data"]["comment_id"] != note["data"]["comment_id"]
+    assert "check logs" not in json.dumps(note) and "We are on it" not in json.dumps([reply, moved])
 
 
 async def test_a_close_is_ticket_closed_alone(app: FastAPI, client: httpx.AsyncClient) -> None:

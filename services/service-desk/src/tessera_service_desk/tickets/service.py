@@ -16,7 +16,7 @@ from tessera_service_desk.tickets.repository import TicketRepository
 from tessera_service_desk.tickets.schemas import CommentCreate, TicketCreate, TicketPatch
 from tessera_shared.auth import Principal
 from tessera_shared.customer_directory import CustomerDirectory
-from tessera_shared.events.contracts import TicketChanges, TicketClosed, TicketOpened, TicketUpdated
+from tessera_shared.events.contracts import TicketChanges, TicketClosed, TicketCommented, TicketOpened, TicketUpdated
 from tessera_shared.outbox import publish
 
 
@@ -216,9 +216,21 @@ async def add_comment(
     await refresh_due(session, ticket, settings, now)
     ticket.version += 1
     ticket.updated_at = now
-    # A comment that moved the ticket (new -> open, pending -> open) is announced; its text is not.
-    await _announce_changes(session, ticket, before, principal.subject, now)
     await session.flush()
+    # The comment, without its text; a status it moved (new -> open, pending -> open) beside it.
+    await publish(
+        session,
+        TicketCommented(
+            ticket_id=ticket.id,
+            customer_id=ticket.customer_id,
+            comment_id=comment.id,
+            author_kind=comment.author_kind,
+            public=comment.public,
+            commented_at=now,
+        ),
+        subject=ticket.customer_id,
+    )
+    await _announce_changes(session, ticket, before, principal.subject, now)
     return comment
 
 

@@ -98,6 +98,21 @@ class TicketUpdated(ServiceDeskEvent):
     updated_at: datetime
 
 
+class TicketCommented(ServiceDeskEvent):
+    """A comment was added to a ticket: a public reply, a customer's message, or an internal note.
+    Its text is not carried (it is read through the desk, under its rules); a status the comment
+    moved is ``ticket.updated`` beside it."""
+
+    event_type: ClassVar[str] = "ticket.commented"
+
+    ticket_id: uuid.UUID
+    customer_id: uuid.UUID
+    comment_id: uuid.UUID
+    author_kind: Literal["agent", "customer"]
+    public: bool
+    commented_at: datetime
+
+
 class SurveyAnswered(ServiceDeskEvent):
     event_type: ClassVar[str] = "survey.answered"
 
