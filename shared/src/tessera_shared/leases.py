@@ -74,6 +74,7 @@ class Lease:
         self._sessions = sessions
         self.token: int | None = None
         self._renewed_at = float("-inf")  # loop time when the last successful acquire started
+        self._next_try = float("-inf")  # keep(): no new attempt to take it before (loop time)
         self.takeovers = 0  # times this handle took the lease from another holder (or first)
 
     def _now(self) -> float:
@@ -104,6 +105,7 @@ class Lease:
             token = (await session.execute(stmt)).scalar_one_or_none()
         if token is None:
             self.token = None
+            self._next_try = started + min(self.renew_every, 0.5)
             return None
         if token != self.token:
             self.takeovers += 1
@@ -112,9 +114,14 @@ class Lease:
         return self.token
 
     async def keep(self) -> int | None:
-        """The token, renewed if the last renewal is ``renew_every`` old (or taken if free)."""
-        if self.token is not None and self._now() < self._renewed_at + self.renew_every:
+        """The token, renewed if the last renewal is ``renew_every`` old (or taken if free). A
+        replica that found the lease held asks again at most every half second (however often
+        it is called: the relay is woken by every commit)."""
+        now = self._now()
+        if self.token is not None and now < self._renewed_at + self.renew_every:
             return self.token
+        if self.token is None and now < self._next_try:
+            return None
         return await self.acquire()
 
     def forget(self) -> None:

@@ -333,3 +333,24 @@ async def test_a_round_that_lost_a_race_runs_again_at_once(sessions) -> None:
     assert calls == 2
     async with sessions() as s:  # recorded done: the next due check waits an interval
         assert await s.scalar(select(leases.c.done_at).where(leases.c.name == lease_name("racy"))) is not None
+
+
+@pytest.mark.sqlite
+async def test_a_standby_woken_often_asks_for_the_lease_at_most_twice_a_second(sessions, other_replica) -> None:
+    holder = Lease(sessions, "busy", ttl=5, renew_every=1)
+    standby = Lease(other_replica, "busy", ttl=5, renew_every=1)
+    assert await holder.acquire() == 1
+    asked = 0
+    real_acquire = standby.acquire
+
+    async def counted() -> int | None:
+        nonlocal asked
+        asked += 1
+        return await real_acquire()
+
+    standby.acquire = counted  # type: ignore[method-assign]
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 1.2:  # as a relay woken by every commit of its replica
+        assert await standby.keep() is None
+        await asyncio.sleep(0.01)
+    assert 2 <= asked <= 4
