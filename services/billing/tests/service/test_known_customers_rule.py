@@ -86,7 +86,7 @@ class TestNoTransactionDuringTheReadThrough:
         async def probe(_: uuid.UUID) -> None:
             seen.append(await open_transactions(app.state.runtime.sessions))
 
-        stub.while_reading = probe
+        stub.while_answering = probe
         cid = uuid.uuid4()
         headers = {**clerk(app), "Idempotency-Key": str(uuid.uuid4())}
         if write == "invoice":

@@ -130,7 +130,7 @@ class TestNoTransactionDuringTheReadThrough:
     asked, no session of sales' database sits in a transaction (the idempotency claim, a locked
     lead), so a slow customer service holds no locks (docs/domain.md §10.2)."""
 
-    @pytest.mark.parametrize("write", ["deal", "activity", "conversion"])
+    @pytest.mark.parametrize("write", ["deal", "activity", "conversion", "conversion-creating"])
     async def test_no_session_is_idle_in_transaction_while_the_customer_service_answers(
         self, api: Api, write: str
     ) -> None:
@@ -140,7 +140,7 @@ class TestNoTransactionDuringTheReadThrough:
         async def probe(_: uuid.UUID) -> None:
             seen.append(await open_transactions(api.app.state.runtime.sessions))
 
-        stub.while_reading = probe
+        stub.while_answering = probe
         customer_id = str(uuid.uuid4())
         headers = {**api.rep1, "Idempotency-Key": str(uuid.uuid4())}
         if write == "deal":
@@ -153,6 +153,10 @@ class TestNoTransactionDuringTheReadThrough:
             lead = await api.client.post("/v1/leads", json={"name": "Lea", "source": "referral"}, headers=api.rep1)
             assert lead.status_code == 201, lead.text
             url = f"/v1/leads/{lead.json()['id']}/convert"
-            r = await api.client.post(url, json={"customer_id": customer_id}, headers=headers)
+            named = {"customer_id": customer_id} if write == "conversion" else {}
+            r = await api.client.post(url, json=named, headers=headers)
         assert r.status_code in (200, 201), r.text
-        assert stub.reads == [uuid.UUID(customer_id)] and seen == [[]]
+        if write == "conversion-creating":  # the customer service creates the customer: one call, no read
+            assert stub.reads == [] and seen == [[]] and r.json()["customer_created"] is True
+        else:
+            assert stub.reads == [uuid.UUID(customer_id)] and seen == [[]]

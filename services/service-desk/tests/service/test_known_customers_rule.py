@@ -88,7 +88,7 @@ class TestNoTransactionDuringTheReadThrough:
         async def probe(_: uuid.UUID) -> None:
             seen.append(await open_transactions(app.state.runtime.sessions))
 
-        stub.while_reading = probe
+        stub.while_answering = probe
         customer_id = uuid.uuid4()
         if write == "ticket":
             headers = {**agent(app), "Idempotency-Key": str(uuid.uuid4())}

@@ -33,8 +33,8 @@ class StubCustomers:
         self.merged: dict[uuid.UUID, uuid.UUID] = {}
         self.down = False
         self.reads: list[uuid.UUID] = []
-        # Run while answering each read (a test's probe of what the caller holds meanwhile).
-        self.while_reading: Callable[[uuid.UUID], Awaitable[None]] | None = None
+        # Run while answering each read or create (a test's probe of what the caller holds meanwhile).
+        self.while_answering: Callable[[uuid.UUID], Awaitable[None]] | None = None
 
     def add(self, customer_id: uuid.UUID, name: str = "Stub Customer", owner_id: str | None = None) -> CustomerFacts:
         facts = CustomerFacts(id=customer_id, name=name, owner_id=owner_id, status="prospect")
@@ -43,8 +43,8 @@ class StubCustomers:
 
     async def read_customer(self, customer_id: uuid.UUID) -> CustomerAnswer:
         self.reads.append(customer_id)
-        if self.while_reading is not None:
-            await self.while_reading(customer_id)
+        if self.while_answering is not None:
+            await self.while_answering(customer_id)
         if self.down:
             return Unreachable("the stub customer service is down")
         if customer_id in self.merged:
@@ -58,6 +58,8 @@ class StubCustomers:
         return CustomerFacts(id=customer_id, name="", owner_id=None, status="")
 
     async def create_customer(self, payload: dict[str, Any], *, idempotency_key: str) -> CustomerFacts:
+        if self.while_answering is not None:
+            await self.while_answering(uuid.uuid5(uuid.NAMESPACE_URL, f"stub-customer:{idempotency_key}"))
         customer_id = uuid.uuid5(uuid.NAMESPACE_URL, f"stub-customer:{idempotency_key}")
         return self.add(customer_id, str(payload.get("name", "Stub Customer")), payload.get("owner_id"))
 

@@ -94,6 +94,7 @@ async def patch_lead(
 )
 async def convert_lead(
     lead_id: uuid.UUID,
+    request: Request,
     settings: SettingsDep,
     directory: CustomerDirectoryDep,
     read_through: ReadThroughDep,
@@ -103,12 +104,18 @@ async def convert_lead(
     body: ConvertRequest | None = None,
 ) -> Response:
     body = body or ConvertRequest()
+    # The customer service is asked before the transaction opens (§10.2): no lock held meanwhile.
+    customer = None
     if body.customer_id is not None:
-        await read_through(body.customer_id)  # before the transaction opens (§10.2)
+        await read_through(body.customer_id)
+    else:
+        customer = await service.create_customer_for(request.app.state.runtime.sessions, lead_id, principal, directory)
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     lead = await service.get_lead(session, lead_id, principal, for_update=True)
-    created = await service.convert_lead(session, lead, body, principal, directory, settings.large_deal_thresholds)
+    created = await service.convert_lead(
+        session, lead, body, principal, directory, settings.large_deal_thresholds, customer
+    )
     out = ConvertResult(
         lead=LeadOut.model_validate(lead), customer_id=lead.customer_id, customer_created=created, deal_id=lead.deal_id
     )

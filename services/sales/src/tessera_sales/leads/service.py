@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from tessera_sales.campaigns.service import check_campaign
@@ -20,8 +20,8 @@ from tessera_sales.leads.schemas import ConvertRequest, LeadCreate, LeadPatch
 from tessera_sales.money import quantize
 from tessera_sales.ownership import check_reassign, may_see, owner_for_new
 from tessera_shared.auth import Principal
-from tessera_shared.customer_directory import CustomerDirectory
-from tessera_shared.db import utcnow
+from tessera_shared.customer_directory import CustomerDirectory, CustomerFacts
+from tessera_shared.db import read_session, unit_of_work, utcnow
 from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.events.contracts import LeadChanges, LeadConverted, LeadCreated, LeadUpdated
 from tessera_shared.http.pagination import PageParams, paginate
@@ -175,6 +175,32 @@ async def update_lead(session: AsyncSession, lead: Lead, patch: LeadPatch, princ
     await session.flush()
 
 
+async def create_customer_for(
+    sessions: async_sessionmaker[AsyncSession],
+    lead_id: uuid.UUID,
+    principal: Principal,
+    directory: CustomerDirectory,
+) -> CustomerFacts | None:
+    """The customer a conversion makes from the lead, asked of the customer service before the
+    conversion's transaction opens (no transaction, no lead lock held during the call, §10.2).
+
+    The call is idempotent per lead (``Idempotency-Key`` = the lead id): a retry, or a conversion
+    whose transaction then fails, gets the same customer. The customer is kept at once
+    (``KnownCustomers.remember``, the statement customer.created makes). A lead the caller may not
+    see → 404; one already converted → None (the transaction answers: a replay, or 409);
+    CustomerServiceUnavailable (503) and CustomerRejected (409) propagate, nothing stored."""
+    async with read_session(sessions) as session:
+        lead = await get_lead(session, lead_id, principal)
+        if lead.status == "converted":
+            return None
+        rules.check_convertible(lead.status)
+        payload = customer_payload_for(lead)
+    customer = await directory.create_customer(payload, idempotency_key=str(lead_id))
+    async with unit_of_work(sessions) as session:
+        await KNOWN_CUSTOMERS.remember(session, customer)
+    return customer
+
+
 async def convert_lead(
     session: AsyncSession,
     lead: Lead,
@@ -182,22 +208,22 @@ async def convert_lead(
     principal: Principal,
     directory: CustomerDirectory,
     thresholds: Mapping[str, Decimal],
+    customer: CustomerFacts | None = None,
 ) -> bool:
-    """Returns whether a customer was created. Nothing is stored when the customer service fails."""
+    """Returns whether a customer was created. ``customer``: the one ``create_customer_for`` made
+    for a conversion that names no ``customer_id``, before this transaction opened."""
     rules.check_convertible(lead.status)
     created = False
     if body.customer_id is not None:
-        # Known customers only (§10.2): one sales has not seen yet is read through the customer
-        # service, so a customer created a moment ago converts without waiting for customer.created.
-        await KNOWN_CUSTOMERS.require(session, body.customer_id, directory)
+        # Known customers only (§10.2): the router read an id sales had not seen through the customer
+        # service before the transaction (KnownCustomers.ensure), so a customer created a moment ago
+        # converts without waiting for customer.created.
+        await KNOWN_CUSTOMERS.require(session, body.customer_id)
         customer_id = body.customer_id
     else:
-        # CustomerServiceUnavailable (503) and CustomerRejected (409) propagate: nothing is stored.
-        customer = await directory.create_customer(customer_payload_for(lead), idempotency_key=str(lead.id))
+        if customer is None:
+            raise RuntimeError("convert_lead without customer_id needs the customer create_customer_for made")
         customer_id, created = customer.id, True
-        # Known at once, through the same statement customer.created makes: a deal for it can be
-        # created before that event arrives, and the event merges with this row when it does.
-        await KNOWN_CUSTOMERS.remember(session, customer)
     deal_id = None
     if body.deal is not None:
         deal, _ = await deals.create_deal(
