@@ -100,36 +100,53 @@ async def test_a_replica_killed_mid_stream_loses_nothing(replicated: LaunchedSta
     ids: list[str] = []
     killed: dict[str, int] = {}
     async with httpx.AsyncClient(timeout=15) as client:
+        # The customer replica dies under a stream of writes through the gateway: the client
+        # retries with its Idempotency-Key, the balancer and the gateway move to the live replica.
         for i in range(n):
             if i == n // 3:
                 killed["customer-1"] = stack.kill9("customer-1")
-            if i == n // 2:
-                killed["billing-1"] = stack.kill9("billing-1")
-                billing_killed_at = time.monotonic()
             r = await post_retrying(client, f"{stack.url('gateway')}/api/v1/customers", customer_payload())
             assert r.status_code == 201, r.text
             ids.append(r.json()["id"])
-    assert len(set(ids)) == n
+        # A billing replica dies, and its partitions must move: the facts written right after
+        # the kill are applied once the dead member's session ended.
+        killed["billing-1"] = stack.kill9("billing-1")
+        billing_killed_at = time.monotonic()
+        after = await asyncio.gather(
+            *(post_retrying(client, f"{stack.url('gateway')}/api/v1/customers", customer_payload()) for _ in range(12))
+        )
+        assert {r.status_code for r in after} == {201}
+        late = [r.json()["id"] for r in after]
+        ids += late
+    assert len(set(ids)) == len(ids)
+
+    async def late_applied() -> bool:
+        return await profiles_of(stack, late) >= len(late)
+
+    await wait_for(late_applied, 90)
+    recovery = time.monotonic() - billing_killed_at
 
     async def all_applied() -> bool:
-        return await profiles_of(stack, ids) >= n
+        return await profiles_of(stack, ids) >= len(ids)
 
     await wait_for(all_applied, 90)
-    recovery = time.monotonic() - billing_killed_at
     for name, pid in killed.items():
         await stack.wait_restarted(name, pid)
     customers = await stack.fetchval("customer", "SELECT count(*) FROM customers WHERE id = ANY($1::uuid[])", ids)
     profiles = await profiles_of(stack, ids)
     record(
         "2 replicas: customer-1 and billing-1 killed -9 mid-stream",
-        produced=n,
+        produced=len(ids),
         applied=profiles,
-        lost=n - profiles,
-        duplicated=customers - n,
+        lost=len(ids) - profiles,
+        duplicated=customers - len(ids),
         copies=await created_copies(stack, ids),
         recovery_s=round(recovery, 2),
     )
-    assert (customers, profiles) == (n, n)
+    assert (customers, profiles) == (len(ids), len(ids))
+    # The partitions of the killed billing replica moved (a 3 s session) well before its restart
+    # could matter; the facts written after the kill were all applied within this.
+    assert recovery < 8.0, f"billing's facts waited {recovery:.1f} s after a replica was killed"
 
 
 async def test_a_frozen_relay_holder_stalls_publishing_briefly(replicated: LaunchedStack) -> None:
@@ -145,21 +162,34 @@ async def test_a_frozen_relay_holder_stalls_publishing_briefly(replicated: Launc
     try:
         started = time.monotonic()
         async with httpx.AsyncClient(timeout=15) as client:
-            for _ in range(n):
+
+            async def create() -> None:
                 r = await client.post(f"{stack.url(other)}/v1/customers", json=customer_payload(), headers=admin())
                 assert r.status_code == 201, r.text
                 ids.append(r.json()["id"])
+
+            for start in range(0, n, 10):
+                await asyncio.gather(*(create() for _ in range(min(10, n - start))))
 
         async def all_applied() -> bool:
             return await profiles_of(stack, ids) >= n
 
         await wait_for(all_applied, FREEZE_SECONDS + 30)
-        stall = time.monotonic() - started
         remaining = FREEZE_SECONDS - (time.monotonic() - started)
         if remaining > 0:
             await asyncio.sleep(remaining)
     finally:
         stack.thaw(pid)
+    # The stall each event saw: from its commit (the outbox row) to its publication, whatever the
+    # time the writes themselves took.
+    stall = float(
+        await stack.fetchval(
+            "customer",
+            "SELECT max(extract(epoch FROM sent_at - created_at)) FROM outbox_events"
+            " WHERE event_type = 'customer.created' AND key = ANY($1::text[])",
+            ids,
+        )
+    )
     await asyncio.sleep(3)  # the woken ex-holder's late marks must be refused, not re-send or lose
     profiles = await profiles_of(stack, ids)
     record(
