@@ -452,7 +452,6 @@ class KnownCustomers(Generic[R]):
         self,
         session: AsyncSession,
         customer_id: uuid.UUID,
-        directory: CustomerDirectory | None = None,
         *,
         field: str = "customer_id",
         location: str = "body",
@@ -462,9 +461,7 @@ class KnownCustomers(Generic[R]):
         remote call must not hold open. ``ensure`` has read an id not known yet through the
         customer service before the transaction began (and kept it), so an id still unknown here
         is none the customer service has: 422. Merged (naming the survivor) or erased → 422
-        naming ``field``. ``directory`` is not used (the read-through is ``ensure``'s); it is
-        accepted so that callers written for the one-step rule keep their signature."""
-        del directory
+        naming ``field``."""
         found = await self.known(session, customer_id)
         if found.unknown:
             raise InvalidInput(field, "no such customer", location)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from tessera_billing.api import INVOICE_READERS, CustomerDirectoryDep, ReadThroughDep, SettingsDep, today
+from tessera_billing.api import INVOICE_READERS, ReadThroughDep, SettingsDep, today
 from tessera_billing.invoices.models import Invoice, InvoiceLine
 from tessera_billing.invoices.repository import InvoiceRepository
 from tessera_billing.invoices.rules import InvoiceStatus
@@ -62,14 +62,13 @@ async def create(
     session: SessionDep,
     idem: IdempotencyDep,
     settings: SettingsDep,
-    directory: CustomerDirectoryDep,
     read_through: ReadThroughDep,
     principal: Annotated[Principal, require_roles(*ISSUERS)],
 ) -> Response:
     await read_through(body.customer_id)  # before the transaction opens (§10.2)
     if (replayed := await idem.begin(body)) is not None:
         return replayed
-    await require_customer(session, body.customer_id, directory)
+    await require_customer(session, body.customer_id)
     invoice = await create_invoice(
         session,
         settings,

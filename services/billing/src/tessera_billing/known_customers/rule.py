@@ -7,11 +7,11 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_billing.known_customers.handlers import KNOWN_CUSTOMERS
-from tessera_shared.customer_directory import CustomerDirectory
 
 
-async def require_customer(session: AsyncSession, customer_id: uuid.UUID, directory: CustomerDirectory) -> None:
-    """An invoice or a payment names a customer billing knows, or one the customer service confirms
-    (read through and kept); no such customer, merged or erased → 422 naming ``customer_id``; the
-    customer service unreachable → 503 with ``Retry-After``."""
-    await KNOWN_CUSTOMERS.require(session, customer_id, directory)
+async def require_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
+    """An invoice or a payment names a customer billing knows, on the local copy: the router read an
+    id billing had not seen through the customer service before this transaction (``ReadThroughDep``;
+    unreachable → 503 with ``Retry-After``); no such customer, merged or erased → 422 naming
+    ``customer_id``."""
+    await KNOWN_CUSTOMERS.require(session, customer_id)

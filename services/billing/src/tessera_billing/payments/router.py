@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from tessera_billing.api import CustomerDirectoryDep, ReadThroughDep, check_precision, today
+from tessera_billing.api import ReadThroughDep, check_precision, today
 from tessera_billing.invoices.repository import InvoiceRepository
 from tessera_billing.known_customers.rule import require_customer
 from tessera_billing.money import quantize
@@ -57,7 +57,6 @@ async def create_payment(
     body: PaymentCreate,
     session: SessionDep,
     idem: IdempotencyDep,
-    directory: CustomerDirectoryDep,
     read_through: ReadThroughDep,
     principal: Annotated[Principal, require_roles(*RECORDERS)],
 ) -> Response:
@@ -83,7 +82,7 @@ async def create_payment(
         customer_id, invoices = invoice.customer_id, {invoice.id: invoice}
     elif body.customer_id is not None:
         customer_id = body.customer_id
-        await require_customer(session, customer_id, directory)
+        await require_customer(session, customer_id)
         candidates = await open_items(session, customer_id, body.currency)
         requested = [rules.Allocation(a.invoice_id, a.amount) for a in body.allocations or []]
         for n, alloc in enumerate(requested):

@@ -14,7 +14,7 @@ from tessera_sales.activities.schemas import (
     OverdueReport,
     ReminderRun,
 )
-from tessera_sales.api import SELLERS, CustomerDirectoryDep, ReadThroughDep
+from tessera_sales.api import SELLERS, ReadThroughDep
 from tessera_sales.ownership import scope_owner
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
@@ -32,7 +32,6 @@ async def create_activity(
     body: ActivityCreate,
     session: SessionDep,
     idem: IdempotencyDep,
-    directory: CustomerDirectoryDep,
     read_through: ReadThroughDep,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> Response:
@@ -40,7 +39,7 @@ async def create_activity(
         await read_through(body.customer_id)  # before the transaction opens (§10.2)
     if (replayed := await idem.begin(body)) is not None:
         return replayed
-    activity = await service.log_activity(session, body, principal, directory)
+    activity = await service.log_activity(session, body, principal)
     return await idem.respond(
         201,
         ActivityOut.model_validate(activity),

@@ -18,7 +18,6 @@ from tessera_sales.leads.models import Lead
 from tessera_sales.leads.service import rescore
 from tessera_sales.ownership import may_see, owner_for_new
 from tessera_shared.auth import Principal
-from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.db import dialect_name, unit_of_work, utcnow
 from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.events.contracts import ActivityChanges, ActivityDue, ActivityLogged, ActivityUpdated
@@ -60,9 +59,7 @@ async def record(session: AsyncSession, activity: Activity) -> Activity:
     return activity
 
 
-async def log_activity(
-    session: AsyncSession, data: ActivityCreate, principal: Principal, directory: CustomerDirectory
-) -> Activity:
+async def log_activity(session: AsyncSession, data: ActivityCreate, principal: Principal) -> Activity:
     if not any((data.customer_id, data.contact_id, data.lead_id, data.deal_id)):
         raise InvalidInput("customer_id", "give at least one of customer_id, contact_id, lead_id, deal_id")
     if (problem := rules.check_schedule(data.due_at, data.remind_at)) is not None:
@@ -81,7 +78,7 @@ async def log_activity(
             raise InvalidInput("lead_id", "no such lead")
         customer_id = customer_id or lead.customer_id
     if data.customer_id is not None:  # named by the caller; a deal's or a lead's was checked when made
-        await KNOWN_CUSTOMERS.require(session, data.customer_id, directory)
+        await KNOWN_CUSTOMERS.require(session, data.customer_id)
     now = utcnow()
     return await record(
         session,

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_sales.api import DEAL_READERS, SELLERS, CustomerDirectoryDep, ReadThroughDep, SettingsDep
+from tessera_sales.api import DEAL_READERS, SELLERS, ReadThroughDep, SettingsDep
 from tessera_sales.deals import service
 from tessera_sales.deals.models import Deal, DealLine
 from tessera_sales.deals.schemas import (
@@ -55,14 +55,13 @@ async def create_deal(
     settings: SettingsDep,
     session: SessionDep,
     idem: IdempotencyDep,
-    directory: CustomerDirectoryDep,
     read_through: ReadThroughDep,
     principal: Annotated[Principal, require_roles(*SELLERS)],
 ) -> Response:
     await read_through(body.customer_id)  # before the transaction opens (§10.2)
     if (replayed := await idem.begin(body)) is not None:
         return replayed
-    deal, lines = await service.create_deal(session, body, principal, settings.large_deal_thresholds, directory)
+    deal, lines = await service.create_deal(session, body, principal, settings.large_deal_thresholds)
     return await idem.respond(
         201,
         deal_out(deal, lines),

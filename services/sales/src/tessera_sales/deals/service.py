@@ -23,7 +23,6 @@ from tessera_sales.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_sales.money import check_minor_units, quantize, to_minor
 from tessera_sales.ownership import check_reassign, may_see, owner_for_new
 from tessera_shared.auth import Principal, Role
-from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.db import new_id, utcnow
 from tessera_shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tessera_shared.events.contracts import (
@@ -45,10 +44,11 @@ Thresholds = Mapping[str, Decimal]
 CREDIT_OVERRIDERS = frozenset({Role.FINANCE_MANAGER, Role.ADMIN})
 
 
-async def check_customer(session: AsyncSession, customer_id: uuid.UUID, directory: CustomerDirectory) -> None:
-    """Known customers only (docs/domain.md §10.2): an id sales has not seen is read through the
-    customer service (and kept); unknown there, merged away or erased → 422; unreachable → 503."""
-    await KNOWN_CUSTOMERS.require(session, customer_id, directory)
+async def check_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
+    """Known customers only (docs/domain.md §10.2), on the local copy: the router read an id sales
+    had not seen through the customer service before this transaction (``ReadThroughDep``);
+    unknown, merged away or erased → 422."""
+    await KNOWN_CUSTOMERS.require(session, customer_id)
 
 
 async def get_deal(
@@ -225,13 +225,12 @@ async def create_deal(
     data: DealCreate,
     principal: Principal,
     thresholds: Thresholds,
-    directory: CustomerDirectory,
     *,
     lead_id: uuid.UUID | None = None,
     owner_id: str | None = None,
 ) -> tuple[Deal, list[DealLine]]:
     await check_campaign(session, data.campaign_id)
-    await check_customer(session, data.customer_id, directory)
+    await check_customer(session, data.customer_id)
     # The deal's id is chosen here so that its lines can name it.
     deal_id = new_id()
     lines = await build_lines(session, deal_id, data.line_items, data.currency)

@@ -113,9 +113,7 @@ async def convert_lead(
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     lead = await service.get_lead(session, lead_id, principal, for_update=True)
-    created = await service.convert_lead(
-        session, lead, body, principal, directory, settings.large_deal_thresholds, customer
-    )
+    created = await service.convert_lead(session, lead, body, principal, settings.large_deal_thresholds, customer)
     out = ConvertResult(
         lead=LeadOut.model_validate(lead), customer_id=lead.customer_id, customer_created=created, deal_id=lead.deal_id
     )

@@ -206,7 +206,6 @@ async def convert_lead(
     lead: Lead,
     body: ConvertRequest,
     principal: Principal,
-    directory: CustomerDirectory,
     thresholds: Mapping[str, Decimal],
     customer: CustomerFacts | None = None,
 ) -> bool:
@@ -233,7 +232,6 @@ async def convert_lead(
             ),
             principal,
             thresholds,
-            directory,
             lead_id=lead.id,
             owner_id=lead.owner_id or principal.subject,
         )

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tessera_service_desk.api import AGENTS, NO_NUL, customer_directory_of, instant, read_through_of, settings_of
+from tessera_service_desk.api import AGENTS, NO_NUL, instant, read_through_of, settings_of
 from tessera_service_desk.jobs import auto_close_solved
 from tessera_service_desk.sla import agreements
 from tessera_service_desk.sla.models import SlaPolicy
@@ -61,7 +61,7 @@ async def put_agreement(
     _: Annotated[Principal, require_roles()],
 ) -> AgreementOut:
     await read_through_of(request)(customer_id, location="path")  # before the transaction opens (§10.2)
-    known = await agreements.put_agreement(session, customer_id, body.service_level, customer_directory_of(request))
+    known = await agreements.put_agreement(session, customer_id, body.service_level)
     return AgreementOut(customer_id=customer_id, service_level=known.service_level, tier=known.tier)
 
 

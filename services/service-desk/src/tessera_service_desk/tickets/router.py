@@ -9,7 +9,6 @@ from tessera_service_desk.api import (
     AGENTS,
     NO_NUL,
     TICKET_READERS,
-    customer_directory_of,
     read_through_of,
     settings_of,
 )
@@ -62,7 +61,7 @@ async def create(
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     now = utcnow()
-    ticket = await create_ticket(session, body, principal, settings_of(request), now, customer_directory_of(request))
+    ticket = await create_ticket(session, body, principal, settings_of(request), now)
     return await idem.respond(
         201,
         ticket_out(ticket, settings_of(request), now),

@@ -15,7 +15,6 @@ from tessera_service_desk.tickets.models import Ticket, TicketComment, TicketSta
 from tessera_service_desk.tickets.repository import TicketRepository
 from tessera_service_desk.tickets.schemas import CommentCreate, TicketCreate, TicketPatch
 from tessera_shared.auth import Principal
-from tessera_shared.customer_directory import CustomerDirectory
 from tessera_shared.events.contracts import TicketChanges, TicketClosed, TicketCommented, TicketOpened, TicketUpdated
 from tessera_shared.outbox import publish
 
@@ -26,13 +25,12 @@ async def create_ticket(
     principal: Principal,
     settings: ServiceDeskSettings,
     now: datetime,
-    directory: CustomerDirectory,
 ) -> Ticket:
     data.check()
     # Known customers only (docs/domain.md §10.2): one the desk has not heard of yet is read through
     # the customer service and kept (served as an ordinary tier until customer.tier_changed says
     # otherwise); unknown there, merged or erased → 422; unreachable → 503.
-    found = await KNOWN_CUSTOMERS.require(session, data.customer_id, directory)
+    found = await KNOWN_CUSTOMERS.require(session, data.customer_id)
     known = found.row
     tier = known.tier if known else "ordinary"
     ticket = Ticket(
