@@ -130,6 +130,11 @@ async def test_the_window_slides_and_holds_in_any_minute(databases: DatabaseFact
         now[0] += 0.01
         assert (await windows.take("k", limit, 60)).allowed
 
+        # A key longer than the column is stored by its hash, and still counts as itself.
+        long_key = "x" * 1000
+        assert [(await windows.take(long_key, 2, 60)).allowed for _ in range(3)] == [True, True, False]
+        assert (await windows.take(long_key[:-1] + "y", 2, 60)).allowed
+
         # Random arrivals over ten minutes: never more than the limit in any 60 s.
         rng = random.Random(20)
         admitted: list[float] = []
@@ -249,3 +254,25 @@ async def test_what_a_client_prepends_to_x_forwarded_for_is_not_its_address(data
             for n in range(4)
         ]
         assert codes == [400, 400, 400, 429]
+
+
+async def test_replicas_a_slice_apart_still_admit_the_limit_exactly(databases: DatabaseFactory) -> None:
+    """Replicas whose takes fall in different slices (a clock a slice ahead, or a take begun at a
+    slice's end): those counting in the later slice must see every take of the earlier one, also
+    those still in flight, or together they admit more than the limit."""
+    url = await databases.new("gateway", "postgres", migrations_of(gateway_main.__file__))
+    engine = create_engine(url)
+    now = 1_800_000_000.0
+    behind = SlidingWindows(engine, clock=lambda: now)
+    ahead = SlidingWindows(engine, clock=lambda: now + 60 / SLICES)
+    try:
+        for attempt in range(3):
+            key = f"skew{attempt}"
+            decisions = await asyncio.gather(
+                *((behind if n % 2 else ahead).take(key, 40, 60) for n in range(200)), return_exceptions=False
+            )
+            assert sum(d.allowed for d in decisions) == 40
+    finally:
+        await behind.close()
+        await ahead.close()
+        await engine.dispose()

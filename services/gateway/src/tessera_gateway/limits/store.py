@@ -9,22 +9,29 @@ requests were timed. What that costs: a slice that has begun to leave the window
 full until it has left, so a caller who keeps to the limit may wait up to one slice (1/SLICES of
 the window, 3 s of a minute) longer than an exact sliding log would make them.
 
-On PostgreSQL a take is one statement in autocommit (one round trip): it sums the earlier
-slices and increments the current slice's row only while the total stays within the limit
-(``INSERT ... ON CONFLICT DO UPDATE ... WHERE``: concurrent takes serialise on that row, so no
-two replicas both take the last unit). It runs on a small asyncpg pool of its own (POOL_SIZE
+On PostgreSQL a take is one statement: it sums the key's other slices and increments the
+current slice's row only while the total stays within the limit (``INSERT ... ON CONFLICT DO
+UPDATE ... WHERE``). It runs on a small asyncpg pool of its own (POOL_SIZE
 connections a replica), without SQLAlchemy's checkout and execution, which cost more than the
 statement itself (measured in docs/operations.md, "Limits shared by the gateway replicas").
 On SQLite the same two steps run in one ``BEGIN IMMEDIATE`` transaction (SQLite has one
 writer at a time). A refused take counts nothing.
 
+On PostgreSQL the takes of one key are serialised by a transaction-scoped advisory lock (three
+round trips: BEGIN with the lock, the take, COMMIT): without it a take counting in a new slice
+could miss one still in flight in the previous slice, and replicas would together admit a few
+more than the limit at each slice boundary.
+
 Rows are purged once expired (``purge``, a job of the gateway). Times come from each replica's
-clock (kept by NTP): a skew between replicas shifts slice boundaries by the skew, not the count.
+clock (kept by NTP): a take counts every slice of the key from the window's start on, also
+"later" ones a replica whose clock is ahead wrote, so a skew shifts slice boundaries, not counts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -41,6 +48,8 @@ from tessera_gateway.models import RateCounter
 from tessera_shared.db import affected_rows
 
 SLICES = 20
+# rate_counters.key's length (models.py).
+KEY_LENGTH = 300
 # Connections of the PostgreSQL limiter pool, per gateway process (beside the engine's pool).
 POOL_SIZE = 4
 
@@ -48,7 +57,7 @@ _PG_TAKE = """
     WITH prior AS (
         SELECT coalesce(sum(n), 0) AS used, min(start) AS oldest
         FROM rate_counters
-        WHERE key = $1::varchar AND start >= $2::bigint AND start < $3::bigint
+        WHERE key = $1::varchar AND start >= $2::bigint AND start <> $3::bigint
     ), bumped AS (
         INSERT INTO rate_counters AS c (key, start, n, expires)
         SELECT $1::varchar, $3::bigint, 1, $4::bigint
@@ -65,7 +74,7 @@ _PG_CLEAR = "DELETE FROM rate_counters WHERE key = ANY($1::varchar[])"
 
 _SQLITE_PRIOR = text(
     "SELECT coalesce(sum(n), 0) AS used, min(start) AS oldest FROM rate_counters "
-    "WHERE key = :key AND start >= :first AND start < :cur"
+    "WHERE key = :key AND start >= :first AND start <> :cur"
 )
 
 _SQLITE_BUMP = text(
@@ -148,12 +157,24 @@ class SlidingWindows:
 
     async def take(self, key: str, limit: int, window: int) -> Decision:
         """Count one unit for ``key`` if fewer than ``limit`` were counted within ``window`` seconds."""
+        key = bounded(key)
         span = _Span.at(self._clock(), window)
         if self._postgres:
             async with (await self._connections()).acquire() as conn:
-                used, oldest, n = await conn.fetchrow(_PG_TAKE, key, span.first, span.cur, span.expires, limit)
-                if n is None:
-                    rows = await conn.fetch(_PG_SLICES_OF, key, span.first)
+                # One take per key at a time, across replicas: the statement's snapshot then holds
+                # every earlier take of the key, also one still counting in the previous slice.
+                # (BEGIN and the lock in one round trip: the lock id is an integer literal.)
+                await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({_lock_id(key)})")
+                try:
+                    used, oldest, n = await conn.fetchrow(_PG_TAKE, key, span.first, span.cur, span.expires, limit)
+                    rows = None if n is not None else await conn.fetch(_PG_SLICES_OF, key, span.first)
+                    await conn.execute("COMMIT")
+                except Exception:
+                    # (A cancelled take is rolled back by the pool when the connection returns.)
+                    with contextlib.suppress(Exception):
+                        await conn.execute("ROLLBACK")
+                    raise
+                if rows is not None:
                     return _refused([(r[0], r[1]) for r in rows], limit, span)
         else:
             params: dict[str, Any] = {"key": key, "first": span.first, "cur": span.cur, "expires": span.expires}
@@ -177,6 +198,7 @@ class SlidingWindows:
 
     async def give_back(self, key: str, start: int) -> None:
         """Undo one admitted take (counted in the slice at ``start``)."""
+        key = bounded(key)
         if self._postgres:
             async with (await self._connections()).acquire() as conn:
                 await conn.execute(_PG_GIVE_BACK, key, start)
@@ -189,12 +211,25 @@ class SlidingWindows:
 
     async def clear(self, keys: Iterable[str]) -> None:
         """Forget everything counted for ``keys``."""
+        keys = [bounded(k) for k in keys]
         if self._postgres:
             async with (await self._connections()).acquire() as conn:
                 await conn.execute(_PG_CLEAR, list(keys))
             return
         async with self._engine.begin() as sa_conn:
             await sa_conn.execute(delete(RateCounter).where(col(RateCounter.key).in_(list(keys))))
+
+
+def _lock_id(key: str) -> int:
+    """The advisory lock that serialises one key's takes (64 bits of a hash, as PostgreSQL's bigint)."""
+    return int.from_bytes(hashlib.sha256(f"tessera-rate:{key}".encode()).digest()[:8], "big", signed=True)
+
+
+def bounded(key: str) -> str:
+    """The key as stored: at most KEY_LENGTH characters (a longer one ends in its hash)."""
+    if len(key) <= KEY_LENGTH:
+        return key
+    return f"{key[: KEY_LENGTH - 65]}#{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def _refused(rows: list[tuple[int, int]], limit: int, span: _Span) -> Decision:
