@@ -17,10 +17,10 @@ statement itself (measured in docs/operations.md, "Limits shared by the gateway 
 On SQLite the same two steps run in one ``BEGIN IMMEDIATE`` transaction (SQLite has one
 writer at a time). A refused take counts nothing.
 
-On PostgreSQL the takes of one key are serialised by a transaction-scoped advisory lock (three
-round trips: BEGIN with the lock, the take, COMMIT): without it a take counting in a new slice
-could miss one still in flight in the previous slice, and replicas would together admit a few
-more than the limit at each slice boundary.
+On PostgreSQL the takes of one key are serialised by a transaction-scoped advisory lock, taken
+in the same call (the function ``rate_counters_take``, one round trip in autocommit): without it
+a take counting in a new slice could miss one still in flight in the previous slice, and
+replicas would together admit a few more than the limit at each slice boundary.
 
 Rows are purged once expired (``purge``, a job of the gateway). Times come from each replica's
 clock (kept by NTP): a take counts every slice of the key from the window's start on, also
@@ -30,7 +30,6 @@ clock (kept by NTP): a take counts every slice of the key from the window's star
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import math
 import time
@@ -53,21 +52,7 @@ KEY_LENGTH = 300
 # Connections of the PostgreSQL limiter pool, per gateway process (beside the engine's pool).
 POOL_SIZE = 4
 
-_PG_TAKE = """
-    WITH prior AS (
-        SELECT coalesce(sum(n), 0) AS used, min(start) AS oldest
-        FROM rate_counters
-        WHERE key = $1::varchar AND start >= $2::bigint AND start <> $3::bigint
-    ), bumped AS (
-        INSERT INTO rate_counters AS c (key, start, n, expires)
-        SELECT $1::varchar, $3::bigint, 1, $4::bigint
-        FROM prior WHERE prior.used < $5::bigint
-        ON CONFLICT (key, start) DO UPDATE SET n = c.n + 1
-        WHERE c.n + (SELECT used FROM prior) < $5::bigint
-        RETURNING c.n
-    )
-    SELECT (SELECT used FROM prior) AS used, (SELECT oldest FROM prior) AS oldest, (SELECT n FROM bumped) AS n
-"""
+_PG_TAKE = "SELECT out_used, out_oldest, out_n FROM rate_counters_take($1, $2, $3, $4, $5, $6)"
 _PG_SLICES_OF = "SELECT start, n FROM rate_counters WHERE key = $1 AND start >= $2 ORDER BY start"
 _PG_GIVE_BACK = "UPDATE rate_counters SET n = n - 1 WHERE key = $1 AND start = $2 AND n > 0"
 _PG_CLEAR = "DELETE FROM rate_counters WHERE key = ANY($1::varchar[])"
@@ -161,20 +146,14 @@ class SlidingWindows:
         span = _Span.at(self._clock(), window)
         if self._postgres:
             async with (await self._connections()).acquire() as conn:
-                # One take per key at a time, across replicas: the statement's snapshot then holds
-                # every earlier take of the key, also one still counting in the previous slice.
-                # (BEGIN and the lock in one round trip: the lock id is an integer literal.)
-                await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({_lock_id(key)})")
-                try:
-                    used, oldest, n = await conn.fetchrow(_PG_TAKE, key, span.first, span.cur, span.expires, limit)
-                    rows = None if n is not None else await conn.fetch(_PG_SLICES_OF, key, span.first)
-                    await conn.execute("COMMIT")
-                except Exception:
-                    # (A cancelled take is rolled back by the pool when the connection returns.)
-                    with contextlib.suppress(Exception):
-                        await conn.execute("ROLLBACK")
-                    raise
-                if rows is not None:
+                # One call (migration a93f51c0d2b4): the key's advisory lock, then the take with a
+                # snapshot of its own, so it sees every earlier take of the key, also one still
+                # counting in the previous slice. One take per key at a time, across replicas.
+                used, oldest, n = await conn.fetchrow(
+                    _PG_TAKE, key, span.first, span.cur, span.expires, limit, _lock_id(key)
+                )
+                if n is None:
+                    rows = await conn.fetch(_PG_SLICES_OF, key, span.first)
                     return _refused([(r[0], r[1]) for r in rows], limit, span)
         else:
             params: dict[str, Any] = {"key": key, "first": span.first, "cur": span.cur, "expires": span.expires}
