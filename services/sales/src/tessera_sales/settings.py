@@ -30,3 +30,6 @@ class SalesSettings(ServiceSettings, CustomerServiceSettings):
         }
     )
     reminder_interval_seconds: float = Field(default=60, gt=0)
+    # A win for a customer whose credit position billing has not announced yet (it does so a
+    # fraction of a second after customer.created) waits this long for it before answering 503.
+    credit_position_wait_seconds: float = Field(default=5.0, ge=0)

@@ -145,6 +145,24 @@ async def test_no_win_before_billing_announced_the_customers_limit(api: Api) -> 
     assert (await check_of(api, deal["id"])).credit_limit == Decimal("10.00")
 
 
+async def test_a_win_waits_for_billings_first_announcement(api: Api) -> None:
+    """A client that creates a customer and wins its deal at once is answered on the real limit:
+    the win waits (holding no transaction) for billing's announcement of the new profile, which
+    arrives a fraction of a second after customer.created."""
+    customer = uuid.uuid4()
+    payload = {"customer_id": str(customer), "title": "x", "amount": "10.00", "currency": "EUR"}
+    deal = (await api.client.post("/v1/deals", json=payload, headers=api.rep1)).json()
+
+    async def announce_soon() -> None:
+        await asyncio.sleep(0.2)
+        await api.consume(exposure(customer, limit="5.00", exposure="0.00"))
+
+    r, _ = await asyncio.gather(win(api, deal, api.rep1), announce_soon())
+    # Decided on the announced limit (5.00 < 10.00), not answered 503.
+    assert r.status_code == 409, r.text
+    assert r.json()["type"] == "urn:tessera:problem:credit-limit-exceeded"
+
+
 async def test_wins_not_yet_invoiced_count_until_billing_announces_them(api: Api) -> None:
     customer = uuid.uuid4()
     await api.consume(exposure(customer, exposure="0.00"))

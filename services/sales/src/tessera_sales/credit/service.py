@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from tessera_sales.credit.models import CreditLine, DealCreditCheck, ExchangeRateCopy
+from tessera_sales.deals.models import Deal
 from tessera_shared.credit import LimitCheck, MissingRate, NoExchangeRate, check_limit
-from tessera_shared.db import utcnow
+from tessera_shared.db import read_session, utcnow
 from tessera_shared.errors import Conflict, Unavailable
 
 
@@ -48,6 +51,31 @@ class CreditLimitExceeded(Conflict):
             deal_currency=deal_currency,
             exchange_rate=None if check.exchange_rate is None else str(check.exchange_rate),
         )
+
+
+# How often a win waiting for billing's first announcement looks at sales' copy again.
+_POSITION_POLL = 0.05
+
+
+async def await_credit_position(sessions: async_sessionmaker[AsyncSession], deal_id: uuid.UUID, timeout: float) -> None:
+    """Before a win's transaction: give billing's first announcement of the deal's customer (sent
+    when billing makes the profile, a fraction of a second after ``customer.created``) up to
+    ``timeout`` seconds to arrive, so that a client that creates a customer and wins its deal at
+    once is answered on the real limit rather than with a 503. Holds no transaction or lock while
+    it waits; an unknown deal, or a position still unknown at the end, is left to the win itself."""
+    deadline = time.monotonic() + timeout
+    while True:
+        async with read_session(sessions) as session:
+            row = (
+                await session.execute(
+                    select(col(Deal.customer_id), col(CreditLine.customer_id))
+                    .outerjoin(CreditLine, col(CreditLine.customer_id) == col(Deal.customer_id))
+                    .where(col(Deal.id) == deal_id)
+                )
+            ).first()
+        if row is None or row[1] is not None or time.monotonic() >= deadline:
+            return
+        await asyncio.sleep(_POSITION_POLL)
 
 
 async def limit_check(

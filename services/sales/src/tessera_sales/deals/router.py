@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from tessera_sales.api import DEAL_READERS, SELLERS, ReadThroughDep, SettingsDep
+from tessera_sales.credit.service import await_credit_position
 from tessera_sales.deals import service
 from tessera_sales.deals.models import Deal, DealLine
 from tessera_sales.deals.schemas import (
@@ -139,17 +140,23 @@ async def get_deal_history(
             "description": "closed already, the customer is on credit hold, the win passes the credit limit, "
             "or no exchange rate converts the amount into the limit's currency"
         },
-        503: {"description": "billing has not announced the customer's credit limit yet: `credit-position-unknown`"},
+        503: {
+            "description": "billing has not announced the customer's credit limit yet, after waiting "
+            "CREDIT_POSITION_WAIT_SECONDS for it: `credit-position-unknown`"
+        },
     },
 )
 async def win_deal(
     deal_id: uuid.UUID,
+    request: Request,
     session: SessionDep,
     idem: IdempotencyDep,
+    settings: SettingsDep,
     principal: Annotated[Principal, require_roles(*WINNERS)],
     body: WinRequest | None = None,
 ) -> Response:
     body = body or WinRequest()
+    await await_credit_position(request.app.state.runtime.sessions, deal_id, settings.credit_position_wait_seconds)
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     deal = await load(session, deal_id, principal, for_update=True)
