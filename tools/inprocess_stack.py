@@ -1,4 +1,4 @@
-"""The gateway and the four services served by uvicorn on free loopback ports, in one thread of
+"""The gateway and the five services served by uvicorn on free loopback ports, in one thread of
 this process: real HTTP (a browser or a generated client can use it), SQLite files, Kafka and
 jobs off. Starts in a few seconds; for tests that need the HTTP surface, not the event flow.
 
@@ -25,6 +25,7 @@ UPSTREAM_SETTINGS = {
     "sales": "sales_url",
     "service-desk": "service_desk_url",
     "billing": "billing_url",
+    "notifications": "notifications_url",
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from tessera_shared.settings import ServiceSettings
 
-SERVICES = ["customer", "sales", "service-desk", "billing", "gateway"]
+SERVICES = ["customer", "sales", "service-desk", "billing", "notifications", "gateway"]
 
 
 def main_module(service: str) -> ModuleType:

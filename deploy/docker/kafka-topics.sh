@@ -15,7 +15,7 @@ create() {  # create <topic> <partitions>
     --config "min.insync.replicas=${MIN_INSYNC_REPLICAS:-1}"
 }
 
-for service in customer sales service-desk billing; do
+for service in customer sales service-desk billing notifications; do
   create "${ns}crm.${service}" "${PARTITIONS:-6}"
   create "${ns}crm.${service}.dlq" "${DLQ_PARTITIONS:-3}"
 done

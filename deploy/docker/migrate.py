@@ -25,6 +25,7 @@ SERVICES: dict[str, tuple[str, str]] = {
     "sales": ("tessera_sales", "SalesSettings"),
     "service-desk": ("tessera_service_desk", "ServiceDeskSettings"),
     "billing": ("tessera_billing", "BillingSettings"),
+    "notifications": ("tessera_notifications", "NotificationsSettings"),
     "gateway": ("tessera_gateway", "GatewaySettings"),
 }
 

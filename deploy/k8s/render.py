@@ -1,10 +1,10 @@
-"""Writes the Kubernetes manifests in this folder from one description of the five processes.
+"""Writes the Kubernetes manifests in this folder from one description of the six processes.
 
     python deploy/k8s/render.py          rewrite the YAML files here
     python deploy/k8s/render.py --check  exit 1 when a committed file differs (tests/ops runs it)
 
 The YAML files are the deliverable (plain manifests, applied with `kubectl apply -k deploy/k8s`);
-this script only keeps the five services' manifests from drifting apart. Edit it, not them.
+this script only keeps the six processes' manifests from drifting apart. Edit it, not them.
 """
 
 from __future__ import annotations
@@ -88,6 +88,17 @@ SERVICES = [
         secrets={"CLIENT_SECRET": f"{PLACEHOLDER}-billing-client-secret"},
     ),
     Service(
+        "notifications",
+        8005,
+        consumes=True,
+        # Who receives notifications (services/notifications/README.md): user entries with e-mail
+        # addresses, a secret like the gateway's accounts.
+        secrets={
+            "USERS_JSON": f'[{{"username": "{PLACEHOLDER}", "roles": ["admin"], '
+            f'"email": "{PLACEHOLDER}@example.com", "locale": "en"}}]'
+        },
+    ),
+    Service(
         "gateway",
         8000,
         consumes=False,
@@ -97,6 +108,7 @@ SERVICES = [
             "SALES_URL": "http://sales:8002",
             "SERVICE_DESK_URL": "http://service-desk:8003",
             "BILLING_URL": "http://billing:8004",
+            "NOTIFICATIONS_URL": "http://notifications:8005",
         },
         secrets={
             "ACCOUNTS_JSON": f'[{{"username": "{PLACEHOLDER}", "password_hash": '

@@ -1,4 +1,4 @@
-"""The local stack `make run` starts: Kafka, the four services and the gateway.
+"""The local stack `make run` starts: Kafka, the five services and the gateway.
 
 Each service runs as its own uvicorn process, exactly as in a container. Ctrl-C (or SIGTERM)
 stops them all gracefully, then the Kafka broker if this launcher started it. The end-to-end
@@ -6,7 +6,7 @@ and reliability tests start this same launcher on other ports.
 
 Replicas (``--replicas N``, ``make run REPLICAS=2``): every service and the gateway run as N
 processes against one database and one consumer group, as the Kubernetes manifests run them.
-The well-known ports (gateway 8000, services 8001-8004) are then served by a small load
+The well-known ports (gateway 8000, services 8001-8005) are then served by a small load
 balancer in this launcher, which spreads connections over the replicas that answer ``/readyz``
 (as a Kubernetes Service does over ready pods); replica ``r`` (1..N) listens on
 ``base + 10 * r + offset``, so each can be addressed (and frozen or killed) on its own. Replicas
@@ -59,6 +59,7 @@ PROCS = [
     Proc("sales", "tessera_sales.main", "TESSERA_SALES_", 2),
     Proc("service-desk", "tessera_service_desk.main", "TESSERA_SERVICE_DESK_", 3),
     Proc("billing", "tessera_billing.main", "TESSERA_BILLING_", 4),
+    Proc("notifications", "tessera_notifications.main", "TESSERA_NOTIFICATIONS_", 5),
     Proc("gateway", "tessera_gateway.main", "TESSERA_GATEWAY_", 0),
 ]
 
@@ -367,6 +368,7 @@ def banner(args: argparse.Namespace, logs: Path) -> str:
     gw = f"http://127.0.0.1:{base_port}"
     ports = (
         f"customer :{base_port + 1}  sales :{base_port + 2}  service-desk :{base_port + 3}  billing :{base_port + 4}"
+        f"  notifications :{base_port + 5}"
     )
     replicas = ""
     if args.replicas > 1:

@@ -1,4 +1,4 @@
-"""Sales, the service desk and billing answer the data-subject export (GET
+"""Sales, the service desk, billing and notifications answer the data-subject export (GET
 /v1/data-subjects/{id}/export; the customer service has its own) on both databases: the
 gateway's export joins them, and their SQL reads every table with a customer_id."""
 
@@ -19,7 +19,7 @@ from service_apps import build_app, main_module
 pytestmark = pytest.mark.sqlite
 
 
-@pytest.mark.parametrize("service", ["sales", "service-desk", "billing"])
+@pytest.mark.parametrize("service", ["sales", "service-desk", "billing", "notifications"])
 async def test_an_export_answers_for_admins_and_services_only(
     databases: DatabaseFactory, backend: str, service: str
 ) -> None:

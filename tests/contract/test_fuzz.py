@@ -51,7 +51,7 @@ from service_apps import main_module, settings_class
 UNREACHABLE = "http://127.0.0.1:9"
 SEED = 20_261_123
 MAX_EXAMPLES = 10
-SERVICES = ["customer", "sales", "service-desk", "billing"]
+SERVICES = ["customer", "sales", "service-desk", "billing", "notifications"]
 # Every check schemathesis 4 has (the stateful ones, use_after_free, ensure_resource_availability
 # and object_level_authorization, need the stateful phase and links: they pass vacuously here).
 CHECKS = [
@@ -83,13 +83,15 @@ def _settings_for(service: str, database_url: str, **extra: Any) -> Any:
     fields = settings_cls.model_fields
     urls: dict[str, Any] = {
         name: UNREACHABLE
-        for name in ("customer_url", "sales_url", "service_desk_url", "billing_url", "gateway_url")
+        for name in ("customer_url", "sales_url", "service_desk_url", "billing_url", "notifications_url", "gateway_url")
         if name in fields
     }
     if "rate_limit_per_minute" in fields:  # the gateway's per-token limit is not what is tested here
         urls["rate_limit_per_minute"] = 1_000_000
     if "view_cache_enabled" in fields:
         urls["view_cache_enabled"] = False
+    if "stream_max_seconds" in fields:  # the notifications' live stream: short, so each call ends
+        urls.update(stream_max_seconds=0.2, stream_poll_seconds=0.05)
     return settings_cls(
         database_url=database_url,
         kafka_enabled=False,
@@ -115,7 +117,7 @@ def _host(service: str) -> str:
 
 
 class Stack:
-    """The gateway forwarding to the four services in process: one ASGI app whose lifespan
+    """The gateway forwarding to the five services in process: one ASGI app whose lifespan
     starts the services, then the gateway."""
 
     def __init__(self, gateway: FastAPI, services: list[FastAPI]) -> None:

@@ -4,7 +4,8 @@ A customer's unique marker goes into every free text of every service: the custo
 contact; a converted lead, deals with lines, a stage change with its reason, a lost deal's reason,
 an activity's subject and notes; a ticket's subject, description, comment, escalation reason and
 its survey's comment; an invoice's note and lines, a payment's reference, a write-off's reason
-and decision note. The customer is erased through the gateway, as a client would; once every
+and decision note; the notifications those facts make (the escalation's, quoting its reason).
+The customer is erased through the gateway, as a client would; once every
 service has applied customer.erased, no text, varchar or JSON column of any table of any
 service's database (the outboxes, inboxes and stored Idempotency-Key answers included) holds the
 marker.
@@ -27,11 +28,13 @@ from sqlalchemy.sql import table as sql_table
 import tessera_billing.main as billing_main
 import tessera_customer.main as customer_main
 import tessera_gateway.main as gateway_main
+import tessera_notifications.main as notifications_main
 import tessera_sales.main as sales_main
 import tessera_service_desk.main as desk_main
 from tessera_billing.settings import BillingSettings
 from tessera_customer.settings import CustomerSettings
 from tessera_gateway.settings import GatewaySettings
+from tessera_notifications.settings import NotificationsSettings
 from tessera_sales.testing import sales_settings
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_shared.infra_tables import outbox
@@ -152,13 +155,27 @@ async def test_an_erased_customer_leaves_no_text_in_any_service(databases, kafka
         ),
         mounts={CUSTOMER_URL: httpx2.ASGITransport(app=customer)},
     )
-    services = {"customer": customer, "sales": sales, "service-desk": desk, "billing": billing}
+    notifications = notifications_main.create_app(
+        NotificationsSettings(
+            database_url=await db("notifications", notifications_main),
+            kafka_consumer_group=f"{namespace}notifications",
+            **kafka,
+        )
+    )
+    services = {
+        "customer": customer,
+        "sales": sales,
+        "service-desk": desk,
+        "billing": billing,
+        "notifications": notifications,
+    }
 
     async with (
         running(customer) as crm,
         running(sales) as sell,
         running(desk) as help_desk,
         running(billing) as bill,
+        running(notifications),
         running(gateway) as gw,
     ):
         admin = bearer(customer, "admin", "admin")
@@ -310,11 +327,14 @@ async def test_an_erased_customer_leaves_no_text_in_any_service(databases, kafka
         )
         assert r.status_code == 200, r.text
 
+        # The escalation reached its tier's inbox (the notification quotes its reason).
+        await eventually(lambda: hits(notifications, mark))
         # Every service holds the marker now (the search finds what it must find) ...
         for name, app in services.items():
             found = await hits(app, mark)
             assert found, f"{name} holds no marker before the erasure: the test proves nothing"
-            if name != "service-desk":  # the desk's writes here take no Idempotency-Key
+            # The desk's writes here take no Idempotency-Key; notifications takes no writes of texts.
+            if name not in ("service-desk", "notifications"):
                 assert "idempotency_keys.response_body" in found, name
         # ... and the customer service has recorded the other services' facts on the timeline.
         await eventually(
@@ -338,7 +358,7 @@ async def test_an_erased_customer_leaves_no_text_in_any_service(databases, kafka
         assert r.status_code == 200, r.text
 
         async def erased_everywhere() -> bool:
-            for app in (sales, desk, billing):
+            for app in (sales, desk, billing, notifications):
                 if not await scalar(
                     app, "SELECT count(*) FROM known_customers WHERE customer_id = :c AND erased_at IS NOT NULL", c=cid
                 ):

@@ -1,4 +1,4 @@
-"""The walking skeleton end to end: the `make run` launcher, five processes, real Kafka.
+"""The walking skeleton end to end: the `make run` launcher, six processes, real Kafka.
 
 A customer created through the gateway lands in the customer service's own database,
 travels through the outbox and Kafka, and appears in billing as a credit profile.
@@ -95,11 +95,17 @@ def token(client: httpx.Client, user: str) -> dict[str, str]:
 
 def test_every_process_is_ready(stack) -> None:
     with httpx.Client() as client:
-        for offset in range(5):
+        for offset in range(6):
             r = client.get(f"http://127.0.0.1:{BASE + offset}/readyz")
             assert r.status_code == 200, r.text
         gw = client.get(f"{GATEWAY}/readyz").json()
-        assert gw["upstreams"] == {"customer": True, "sales": True, "service-desk": True, "billing": True}
+        assert gw["upstreams"] == {
+            "customer": True,
+            "sales": True,
+            "service-desk": True,
+            "billing": True,
+            "notifications": True,
+        }
 
 
 def test_customer_travels_from_gateway_to_billing(stack) -> None:
@@ -247,6 +253,34 @@ def test_won_deal_is_invoiced_paid_and_seen_by_the_customer(stack) -> None:
         assert body["billing"]["balance"] == []
 
 
+def test_a_large_deal_reaches_the_managers_inbox_and_stream(stack) -> None:
+    """deal.large_detected -> notifications -> the manager's inbox and live stream, through the gateway."""
+    with httpx.Client(timeout=10) as client:
+        rep, manager = token(client, "rep1"), token(client, "manager")
+        customer = client.post(
+            f"{GATEWAY}/api/v1/customers", json=customer_payload(kind="organization"), headers=rep
+        ).json()
+        with client.stream("GET", f"{GATEWAY}/api/v1/notifications/stream", headers=manager) as stream:
+            assert stream.status_code == 200
+            lines = stream.iter_lines()
+            assert next(lines) == "retry: 1000"
+            deal = client.post(
+                f"{GATEWAY}/api/v1/deals",
+                headers=rep,
+                json={"customer_id": customer["id"], "title": "Fleet", "amount": "250000.00", "currency": "EUR"},
+            )
+            assert deal.status_code == 201, deal.text
+            link = f"/api/v1/deals/{deal.json()['id']}"
+            for line in lines:  # heartbeats every 15 s; the event comes within the consumers' lag
+                if line.startswith("data: ") and link in line:
+                    break
+        inbox = client.get(f"{GATEWAY}/api/v1/notifications", params={"type": "deal.large_detected"}, headers=manager)
+        assert link in {n["link"] for n in inbox.json()["items"]}
+        assert link not in {
+            n["link"] for n in client.get(f"{GATEWAY}/api/v1/notifications", headers=rep).json()["items"]
+        }
+
+
 def test_the_360_cache_answers_repeats_and_follows_the_events(stack) -> None:
     """A repeat is answered by the gateway's view cache; a deal won straight at the sales service
     (no write through the gateway to drop anything) clears it by its event alone, and no cached
@@ -291,4 +325,4 @@ def test_ctrl_c_stops_everything(stack) -> None:
     proc, _ = stack
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
-    assert not any(port_open(BASE + offset) for offset in range(5))
+    assert not any(port_open(BASE + offset) for offset in range(6))

@@ -1,4 +1,4 @@
-"""What the ops tests share: the five processes, and readers for the Dockerfile and the tools."""
+"""What the ops tests share: the six processes, and readers for the Dockerfile and the tools."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ PROCS = [
     Proc("sales", "tessera_sales", "SalesSettings", 8002),
     Proc("service-desk", "tessera_service_desk", "ServiceDeskSettings", 8003),
     Proc("billing", "tessera_billing", "BillingSettings", 8004),
+    Proc("notifications", "tessera_notifications", "NotificationsSettings", 8005),
     Proc("gateway", "tessera_gateway", "GatewaySettings", 8000),
 ]
 

@@ -23,7 +23,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 # The well-known ports: base + offset (the balancer when replicas > 1).
-OFFSETS = {"gateway": 0, "customer": 1, "sales": 2, "service-desk": 3, "billing": 4}
+OFFSETS = {"gateway": 0, "customer": 1, "sales": 2, "service-desk": 3, "billing": 4, "notifications": 5}
 
 
 class LaunchedStack:

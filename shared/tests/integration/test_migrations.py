@@ -20,7 +20,7 @@ from tessera_shared.testing.plugin import migrations_of
 # Dialect branches: these run on both databases.
 pytestmark = pytest.mark.sqlite
 
-SERVICES = ["customer", "sales", "service-desk", "billing", "gateway"]
+SERVICES = ["customer", "sales", "service-desk", "billing", "notifications", "gateway"]
 
 
 def service_parts(service: str) -> tuple[Path, MetaData]:

@@ -27,7 +27,7 @@ from tessera_gateway.limits.store import SlidingWindows, purge
 from tessera_gateway.proxy.router import IMPORT_PATHS
 from tessera_gateway.proxy.router import router as proxy_router
 from tessera_gateway.settings import GatewaySettings
-from tessera_gateway.views.cache import Views
+from tessera_gateway.views.cache import CONSUMERS_OF, Views
 from tessera_gateway.views.openapi import MergedOpenAPI
 from tessera_gateway.views.openapi import router as openapi_30_router
 from tessera_gateway.views.router import router as views_router
@@ -48,6 +48,7 @@ def upstreams_of(settings: GatewaySettings) -> dict[str, str]:
         "sales": settings.sales_url.rstrip("/"),
         "service-desk": settings.service_desk_url.rstrip("/"),
         "billing": settings.billing_url.rstrip("/"),
+        "notifications": settings.notifications_url.rstrip("/"),
     }
 
 
@@ -102,10 +103,10 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
             app.state.views = None
             if settings.view_cache_enabled:
                 namespace = settings.kafka_topic_namespace
-                topics = {s: topic_for(s, namespace) for s in upstreams}
-                groups = {
-                    s: settings.view_cache_group_template.format(namespace=namespace, service=s) for s in upstreams
-                }
+                # The services whose facts change a 360 view (notifications' do not).
+                fed = [s for s in upstreams if s in CONSUMERS_OF]
+                topics = {s: topic_for(s, namespace) for s in fed}
+                groups = {s: settings.view_cache_group_template.format(namespace=namespace, service=s) for s in fed}
                 app.state.views = views = Views.build(
                     ttl=settings.view_cache_ttl_seconds,
                     max_bytes=settings.view_cache_max_bytes,

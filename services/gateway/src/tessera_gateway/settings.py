@@ -16,6 +16,7 @@ class GatewaySettings(ServiceSettings):
     sales_url: str = "http://127.0.0.1:8002"
     service_desk_url: str = "http://127.0.0.1:8003"
     billing_url: str = "http://127.0.0.1:8004"
+    notifications_url: str = "http://127.0.0.1:8005"
     upstream_timeout: float = Field(default=10.0, gt=0)
     upstream_connect_timeout: float = Field(default=2.0, gt=0)
     upstream_max_connections: int = Field(default=64, gt=0)  # per upstream service

@@ -14,6 +14,7 @@ import pytest
 import tessera_billing.main as billing_main
 import tessera_customer.main as customer_main
 import tessera_gateway.main as gateway_main
+import tessera_notifications.main as notifications_main
 import tessera_sales.main as sales_main
 import tessera_service_desk.main as desk_main
 from tessera_billing.settings import BillingSettings
@@ -23,6 +24,7 @@ from tessera_gateway.settings import GatewaySettings
 from tessera_gateway.views.cache import CONSUMERS_OF, Views
 from tessera_gateway.views.compose import Result
 from tessera_gateway.views.customer360 import compose, fetches
+from tessera_notifications.settings import NotificationsSettings
 from tessera_sales.settings import SalesSettings
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_shared.testing.builders import customer_payload
@@ -34,6 +36,7 @@ SERVICES = {
     "sales": (sales_main, SalesSettings),
     "service-desk": (desk_main, ServiceDeskSettings),
     "billing": (billing_main, BillingSettings),
+    "notifications": (notifications_main, NotificationsSettings),
 }
 
 
@@ -338,10 +341,16 @@ async def test_data_subject_export_composes_every_service(stack: httpx.AsyncClie
     r = await stack.get(f"/api/v1/customers/{cid}/export", headers=admin)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["sections"] == {"customer": "ok", "sales": "ok", "service-desk": "ok", "billing": "ok"}
+    assert body["sections"] == {
+        "customer": "ok",
+        "sales": "ok",
+        "service-desk": "ok",
+        "billing": "ok",
+        "notifications": "ok",
+    }
     assert body["complete"] is True
     assert body["services"]["customer"]["customer"]["id"] == cid
-    for service in ("sales", "service-desk", "billing"):
+    for service in ("sales", "service-desk", "billing", "notifications"):
         assert body["services"][service]["customer_id"] == cid
         assert isinstance(body["services"][service]["tables"], dict)
     audit = (await stack.get("/api/v1/audit-log", params={"customer_id": cid}, headers=admin)).json()["items"]

@@ -105,13 +105,25 @@ async def recipients_of(
     return list(dict.fromkeys(users))
 
 
-async def _customer_name(session: AsyncSession, data: Mapping[str, Any]) -> str | None:
+@dataclass(frozen=True)
+class Concerned:
+    """The customer a fact concerns, as the copy knows it now: a merged id's survivor, its name
+    (None while unknown), and whether it was erased."""
+
+    customer_id: uuid.UUID | None
+    name: str | None
+    erased: bool
+
+
+async def _concerned(session: AsyncSession, data: Mapping[str, Any]) -> Concerned:
     customer_id = _uuid(data.get("customer_id"))
     if customer_id is None:
-        return None
+        return Concerned(None, None, erased=False)
     found = await KNOWN_CUSTOMERS.known(session, customer_id)
-    name = found.current.name if found.current is not None else None
-    return None if name in (None, UNNAMED, ERASED) else name
+    current = found.current
+    name = current.name if current is not None else None
+    erased = found.erased or (current is not None and current.erased_at is not None)
+    return Concerned(found.survivor_id or customer_id, None if name in (None, UNNAMED, ERASED) else name, erased=erased)
 
 
 async def route(session: AsyncSession, event: CloudEvent, routing: Routing) -> int:
@@ -149,14 +161,17 @@ async def route(session: AsyncSession, event: CloudEvent, routing: Routing) -> i
             )
         ).scalars()
     )
-    customer = await _customer_name(session, data)
-    customer_id = _uuid(data.get("customer_id"))
+    concerned = await _concerned(session, data)
+    customer_id = concerned.customer_id
     rows = []
     for user, rule_id in chosen.items():
         if user in muted:
             continue
         profile = routing.directory.get(user)
-        title, body, link = render(event.type, data, profile.locale if profile else "en", customer)
+        title, body, link = render(event.type, data, profile.locale if profile else "en", concerned.name)
+        if concerned.erased:
+            # A fact that arrives after the customer's erasure: its texts may quote what was erased.
+            title = body = ERASED
         added = await add_notification(
             session,
             user_id=user,

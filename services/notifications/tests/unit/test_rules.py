@@ -78,3 +78,13 @@ def test_every_shipped_rule_has_a_text() -> None:
     from tessera_notifications.inbox.texts import TEXTS
 
     assert {r["event_type"] for r in DEFAULT_RULES} - set(TEXTS) == {"write_off.requested"}
+
+
+def test_text_values_compare_with_numbers_and_booleans() -> None:
+    data = {"level": 2, "sla_breached": True, "amount": "10.50"}
+    assert holds([{"field": "level", "op": "eq", "value": "2"}], data)
+    assert holds([{"field": "sla_breached", "op": "eq", "value": "true"}], data)
+    assert not holds([{"field": "sla_breached", "op": "eq", "value": "false"}], data)
+    assert holds([{"field": "amount", "op": "gt", "value": "9.99"}], data)
+    assert holds([{"field": "missing", "op": "exists", "value": "false"}], data)
+    assert not holds([{"field": "level", "op": "exists", "value": "false"}], data)

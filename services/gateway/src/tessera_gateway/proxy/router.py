@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import AsyncIterator
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx2
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from tessera_gateway.audit import service as audit
 from tessera_gateway.audit.service import customer_of, reads_personal_data
@@ -31,6 +32,8 @@ FORWARDED_REQUEST_HEADERS = (
     "if-match",
     "if-none-match",
     "accept-language",
+    # A Server-Sent Events stream resumes after the last event its client saw.
+    "last-event-id",
 )
 HOP_BY_HOP = {
     "connection",
@@ -58,6 +61,9 @@ IMPORT_PATHS = frozenset(
 # the import's large body limit and time.
 IMPORT_ROLES = frozenset({Role.SALES_MANAGER, Role.SERVICE})
 RETRIES = 2
+# Server-Sent Events (the notifications' live push): relayed chunk by chunk as they come, with no
+# read timeout (the service sends heartbeats and ends the stream itself), never buffered.
+STREAM_PATHS = frozenset({"/api/v1/notifications/stream"})
 # Forwarded header values: visible ASCII, spaces and tabs (RFC 9110 field values an HTTP client
 # can send on; anything else is refused with 422 naming the header).
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
@@ -144,6 +150,13 @@ async def forward(request: Request, service: str, path: str) -> Response:
         headers["traceparent"] = tp
     body = await request.body()
     long_running = request.url.path in IMPORT_PATHS
+    streaming = request.method == "GET" and request.url.path in STREAM_PATHS
+    settings = request.app.state.settings
+    timeout: httpx2.Timeout | float | object = httpx2.USE_CLIENT_DEFAULT
+    if long_running:
+        timeout = settings.import_timeout
+    elif streaming:
+        timeout = httpx2.Timeout(settings.upstream_timeout, connect=settings.upstream_connect_timeout, read=None)
     upstream = client.build_request(
         # The decoded path, encoded again: what the service decodes is what the gateway routed.
         request.method,
@@ -151,12 +164,12 @@ async def forward(request: Request, service: str, path: str) -> Response:
         params=tuple(request.query_params.multi_items()),
         headers=headers,
         content=body,
-        timeout=request.app.state.settings.import_timeout if long_running else httpx2.USE_CLIENT_DEFAULT,
+        timeout=timeout,  # type: ignore[arg-type]  # USE_CLIENT_DEFAULT is a sentinel object
     )
     attempt = 0
     while True:
         try:
-            resp = await client.send(upstream)
+            resp = await client.send(upstream, stream=streaming)
             break
         except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
             # Not connected means not sent: a retry cannot apply a write twice.
@@ -182,9 +195,23 @@ async def forward(request: Request, service: str, path: str) -> Response:
     # The metrics' route label: the template the service matched, as the gateway serves it.
     if (route := resp.headers.get("x-tessera-route", "")).startswith("/v1/"):
         request.scope["tessera.route"] = "/api" + route
+    if streaming:
+        if resp.status_code == 200:
+            return StreamingResponse(relay(resp), status_code=200, headers=public_headers(resp, upstreams))
+        await resp.aread()
+        await resp.aclose()
     return Response(
         content=public_body(resp, upstreams), status_code=resp.status_code, headers=public_headers(resp, upstreams)
     )
+
+
+async def relay(resp: httpx2.Response) -> AsyncIterator[bytes]:
+    """The upstream's body as it arrives; the upstream connection is closed when the client goes."""
+    try:
+        async for chunk in resp.aiter_raw():
+            yield chunk
+    finally:
+        await resp.aclose()
 
 
 def customers_named(path: str, response: Response) -> list[str]:

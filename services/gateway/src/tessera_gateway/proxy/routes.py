@@ -23,6 +23,9 @@ OWNERS: dict[str, str] = {
     "receivables": "billing",
     "exchange-rates": "billing",
     "loyalty-payments": "billing",
+    "notifications": "notifications",
+    "notification-preferences": "notifications",
+    "notification-rules": "notifications",
 }
 
 REPORT_OWNERS: dict[str, str] = {

@@ -107,7 +107,10 @@ async def export_customer_data(
 ) -> dict[str, Any]:
     fetches = {
         "customer": Fetch("customer", f"/v1/customers/{customer_id}/export"),
-        **{s: Fetch(s, f"/v1/data-subjects/{customer_id}/export") for s in ("sales", "service-desk", "billing")},
+        **{
+            s: Fetch(s, f"/v1/data-subjects/{customer_id}/export")
+            for s in ("sales", "service-desk", "billing", "notifications")
+        },
     }
     results = await fetch_all(
         request.app.state.clients,

@@ -18,8 +18,9 @@ from tessera_shared.known_customers import ERASED, KnownCustomers, Repoint, Scru
 KNOWN_CUSTOMERS = KnownCustomers(
     KnownCustomer,
     repoint=[Repoint(Notification), Repoint(DealCopy), Repoint(TicketCopy), Repoint(InvoiceCopy)],
-    # A notification's texts may quote the customer's name or a ticket's reason.
-    scrubs=[Scrub(Notification, {"title": ERASED, "body": ERASED}), Scrub(DealCopy, {"title": None})],
+    # A notification's texts may quote the customer's name or a ticket's reason; the copies keep
+    # no texts (ids and user names only).
+    scrubs=[Scrub(Notification, {"title": ERASED, "body": ERASED})],
 )
 
 # Text columns that hold nothing personal about a customer, per table; every other text column of
@@ -68,7 +69,6 @@ async def keep_copies(session: AsyncSession, event: CloudEvent) -> None:
                 "deal_id": deal_id,
                 "customer_id": _uuid(data.get("customer_id")),
                 "owner_id": owner,
-                "title": data.get("title"),
             },
         )
     elif kind == "invoice.issued":

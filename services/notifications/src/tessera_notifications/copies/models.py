@@ -23,7 +23,6 @@ class DealCopy(Base, table=True):
     deal_id: uuid.UUID = Field(primary_key=True)
     customer_id: uuid.UUID | None = Field(default=None, index=True)
     owner_id: str | None = Field(default=None, max_length=200)
-    title: str | None = Field(default=None, max_length=200)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -25,7 +25,6 @@ from tessera_notifications.inbox.service import (
 from tessera_shared.auth import Principal, require_roles
 from tessera_shared.db import read_session
 from tessera_shared.deps import SessionDep
-from tessera_shared.errors import InvalidInput
 from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
@@ -34,7 +33,7 @@ Reader = Annotated[Principal, require_roles(*INBOX_ROLES)]
 
 
 @router.get("", response_model=Page[NotificationOut], summary="My notifications (cursor pagination)")
-async def list_notifications(
+async def list_inbox(
     session: SessionDep,
     page: PageQuery,
     principal: Reader,
@@ -49,21 +48,17 @@ async def list_notifications(
 
 
 @router.get("/unread-count", response_model=UnreadCount, summary="How many of my notifications are unread")
-async def count_unread(session: SessionDep, principal: Reader) -> UnreadCount:
+async def count_unread_notifications(session: SessionDep, principal: Reader) -> UnreadCount:
     return UnreadCount(unread=await unread_count(session, principal.subject))
 
 
 @router.post("/read-all", response_model=MarkedRead, summary="Mark all my notifications read")
-async def read_all(session: SessionDep, principal: Reader) -> MarkedRead:
+async def read_all_notifications(session: SessionDep, principal: Reader) -> MarkedRead:
     return MarkedRead(marked=await mark_all_read(session, principal.subject))
 
 
 def _stream_start(last_event_id: str | None) -> int | None:
-    if last_event_id is None or last_event_id == "":
-        return None
-    if not last_event_id.isdigit() or len(last_event_id) > 18:
-        raise InvalidInput("Last-Event-ID", "must be the id of an event this stream sent", "header")
-    return int(last_event_id)
+    return None if last_event_id is None else int(last_event_id)
 
 
 @router.get(
@@ -72,10 +67,13 @@ def _stream_start(last_event_id: str | None) -> int | None:
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
 )
-async def stream(
+async def stream_notifications(
     request: Request,
     principal: Reader,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(alias="Last-Event-ID", pattern=r"^[0-9]{1,18}$", description="the last event id this client saw"),
+    ] = None,
 ) -> StreamingResponse:
     """Each notification is an ``event: notification`` whose ``id`` is its ``seq`` (one user's
     numbers grow in commit order), so a client that reconnects with ``Last-Event-ID`` gets exactly
@@ -119,6 +117,6 @@ async def stream(
 
 
 @router.post("/{notification_id}/read", response_model=NotificationOut, summary="Mark one of my notifications read")
-async def read_one(notification_id: uuid.UUID, session: SessionDep, principal: Reader) -> NotificationOut:
+async def read_notification(notification_id: uuid.UUID, session: SessionDep, principal: Reader) -> NotificationOut:
     notification = await own_notification(session, principal.subject, notification_id)
     return NotificationOut.model_validate(await mark_read(session, notification))

@@ -75,7 +75,11 @@ TEXTS: dict[str, tuple[str | None, dict[str, tuple[str, str]]]] = {
     ),
     "lead.created": (
         "/api/v1/leads/{lead_id}",
-        {"en": ("New lead assigned to you", "{name}"), "zh": ("分配给您的新线索", "{name}")},
+        # Not the lead's name: a lead names no customer yet, so an erasure could not find it here.
+        {
+            "en": ("New lead assigned to you", "Source {source}, score {score}."),
+            "zh": ("分配给您的新线索", "来源 {source}，评分 {score}。"),
+        },
     ),
     "lead.updated": (
         "/api/v1/leads/{lead_id}",

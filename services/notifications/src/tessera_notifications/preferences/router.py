@@ -16,10 +16,10 @@ Reader = Annotated[Principal, require_roles(*INBOX_ROLES)]
 
 
 @router.get("", response_model=Preferences, summary="My notification preferences, per event type")
-async def get_preferences(session: SessionDep, principal: Reader) -> Preferences:
+async def get_notification_preferences(session: SessionDep, principal: Reader) -> Preferences:
     return await preferences_of(session, principal.subject)
 
 
 @router.put("", response_model=Preferences, summary="Replace my notification preferences")
-async def put_preferences(body: Preferences, session: SessionDep, principal: Reader) -> Preferences:
+async def replace_notification_preferences(body: Preferences, session: SessionDep, principal: Reader) -> Preferences:
     return await replace_preferences(session, principal.subject, body)

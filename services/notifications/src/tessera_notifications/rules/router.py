@@ -18,7 +18,7 @@ Admin = Annotated[Principal, require_roles(Role.ADMIN)]
 
 
 @router.get("", response_model=Page[RuleOut], summary="Routing rules (admin; cursor pagination)")
-async def list_rules(
+async def list_notification_rules(
     session: SessionDep,
     page: PageQuery,
     _: Admin,
@@ -29,7 +29,7 @@ async def list_rules(
 
 
 @router.post("", status_code=201, response_model=RuleOut, summary="Add a routing rule (admin)")
-async def add_rule(body: RuleCreate, session: SessionDep, response: Response, _: Admin) -> RuleOut:
+async def add_notification_rule(body: RuleCreate, session: SessionDep, response: Response, _: Admin) -> RuleOut:
     rule = await create_rule(session, body)
     response.headers["Location"] = f"/v1/notification-rules/{rule.id}"
     response.headers["ETag"] = etag_for(rule.id, rule.version)
@@ -37,14 +37,14 @@ async def add_rule(body: RuleCreate, session: SessionDep, response: Response, _:
 
 
 @router.get("/{rule_id}", response_model=RuleOut, summary="One routing rule (admin)")
-async def get_rule(rule_id: uuid.UUID, session: SessionDep, response: Response, _: Admin) -> RuleOut:
+async def get_notification_rule(rule_id: uuid.UUID, session: SessionDep, response: Response, _: Admin) -> RuleOut:
     rule = await find_rule(session, rule_id)
     response.headers["ETag"] = etag_for(rule.id, rule.version)
     return RuleOut.model_validate(rule)
 
 
 @router.patch("/{rule_id}", response_model=RuleOut, summary="Change a routing rule (admin; If-Match optional)")
-async def patch_rule(
+async def change_notification_rule(
     rule_id: uuid.UUID, body: RuleChange, request: Request, session: SessionDep, response: Response, _: Admin
 ) -> RuleOut:
     rule = await find_rule(session, rule_id, for_update=True)
@@ -55,7 +55,7 @@ async def patch_rule(
 
 
 @router.delete("/{rule_id}", status_code=204, summary="Remove a routing rule (admin)")
-async def remove_rule(rule_id: uuid.UUID, request: Request, session: SessionDep, _: Admin) -> Response:
+async def remove_notification_rule(rule_id: uuid.UUID, request: Request, session: SessionDep, _: Admin) -> Response:
     rule = await find_rule(session, rule_id, for_update=True)
     check_if_match(request, rule.id, rule.version)
     await delete_rule(session, rule)

@@ -57,6 +57,8 @@ def _compare(op: str, left: Any, right: Any) -> bool:
 
 
 def _same(left: Any, right: Any) -> bool:
+    if isinstance(left, bool) or isinstance(right, bool):
+        return str(left).lower() == str(right).lower()
     a, b = _number(left), _number(right)
     if a is not None and b is not None:
         return a == b
@@ -71,7 +73,8 @@ def holds(condition: Sequence[Mapping[str, Any]], data: Mapping[str, Any]) -> bo
         value = field_value(data, str(clause["field"]))
         expected = clause.get("value")
         if op == "exists":
-            if (value is not _MISSING and value is not None) != bool(expected if expected is not None else True):
+            wanted = expected is None or expected is True or (isinstance(expected, str) and expected.lower() == "true")
+            if (value is not _MISSING and value is not None) != wanted:
                 return False
             continue
         if value is _MISSING:

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 Op = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "exists"]
 RecipientKind = Literal["role", "owner", "assignee", "team", "team_lead", "escalation_team", "user"]
@@ -18,7 +18,9 @@ class Clause(BaseModel):
 
     field: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
     op: Op = "eq"
-    value: str | int | bool | list[str | int] | None = None
+    # Values as text: "100000" compares as a number with an amount, "true" with a boolean;
+    # for exists, "false" asks for the field to be absent.
+    value: StrictStr | list[StrictStr] | None = Field(default=None, max_length=50)
 
 
 class Recipient(BaseModel):
@@ -38,7 +40,7 @@ class RuleCreate(BaseModel):
     condition: list[Clause] = Field(default_factory=list, max_length=20)
     recipients: list[Recipient] = Field(min_length=1, max_length=20)
     channels: list[Channel] = Field(default_factory=lambda: list[Channel](["in_app"]), min_length=1, max_length=2)
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class RuleChange(BaseModel):
@@ -48,7 +50,7 @@ class RuleChange(BaseModel):
     condition: list[Clause] | None = Field(default=None, max_length=20)
     recipients: list[Recipient] | None = Field(default=None, min_length=1, max_length=20)
     channels: list[Channel] | None = Field(default=None, min_length=1, max_length=2)
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
 
 
 class RuleOut(BaseModel):

@@ -31,7 +31,6 @@ def upgrade() -> None:
         sa.Column("deal_id", sa.Uuid(), nullable=False),
         sa.Column("customer_id", sa.Uuid(), nullable=True),
         sa.Column("owner_id", sa.String(length=200), nullable=True),
-        sa.Column("title", sa.String(length=200), nullable=True),
         sa.Column("updated_at", tessera_shared.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("deal_id", name=op.f("pk_deal_copies")),
     )
