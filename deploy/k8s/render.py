@@ -109,6 +109,10 @@ SERVICES = [
             "SERVICE_DESK_URL": "http://service-desk:8003",
             "BILLING_URL": "http://billing:8004",
             "NOTIFICATIONS_URL": "http://notifications:8005",
+            # The ingress controller runs in the cluster: X-Forwarded-For is taken from the pod
+            # networks only, so the login lock and the survey links' limit see the client's address
+            # (docs/operations.md). Narrow this to the ingress's own range where it is known.
+            "TRUSTED_PROXIES": '["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]',
         },
         secrets={
             "ACCOUNTS_JSON": f'[{{"username": "{PLACEHOLDER}", "password_hash": '
