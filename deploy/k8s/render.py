@@ -93,9 +93,18 @@ SERVICES = [
         consumes=True,
         # Who receives notifications (services/notifications/README.md): user entries with e-mail
         # addresses, a secret like the gateway's accounts.
+        config={
+            "SMTP_HOST": "smtp.example.internal",
+            "SMTP_PORT": "587",
+            "SMTP_TLS": "starttls",
+            "MAIL_FROM": "Tessera CRM <crm@example.com>",
+            "PUBLIC_URL": "https://crm.example.com",
+        },
         secrets={
             "USERS_JSON": f'[{{"username": "{PLACEHOLDER}", "roles": ["admin"], '
-            f'"email": "{PLACEHOLDER}@example.com", "locale": "en"}}]'
+            f'"email": "{PLACEHOLDER}@example.com", "locale": "en"}}]',
+            "SMTP_USERNAME": f"{PLACEHOLDER}-smtp-user",
+            "SMTP_PASSWORD": f"{PLACEHOLDER}-smtp-password",
         },
     ),
     Service(

@@ -124,6 +124,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="extra environment for every process (repeatable), e.g. TESSERA_SALES_JOBS_ENABLED=false",
     )
+    p.add_argument(
+        "--mail-port",
+        type=int,
+        default=None,
+        help="the local SMTP server's port (it stores each message in <data-dir>/mail/); default base port + 25, "
+        "or + 9 with replicas (replica 2 of notifications takes + 25)",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the banner")
     args = p.parse_args(argv)
     if args.replicas < 1:
@@ -133,6 +140,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.database == "postgres" and not args.postgres_url:
         p.error("--database postgres needs --postgres-url (or TESSERA_POSTGRES_URL)")
     return args
+
+
+def mail_port(args: argparse.Namespace) -> int:
+    if args.mail_port is not None:
+        return int(args.mail_port)
+    return int(args.base_port) + (25 if args.replicas == 1 else 9)
+
+
+def start_mail_sink(args: argparse.Namespace, logs: Path) -> subprocess.Popen[bytes]:
+    """The local SMTP server the notifications service sends to; every message lands in .eml files."""
+    log = open(logs / "mail.log", "ab")  # noqa: SIM115 - the process keeps it; closed with the launcher
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "deploy/local/mailsink.py"),
+            "--port",
+            str(mail_port(args)),
+            "--dir",
+            str(args.data_dir / "mail"),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
 
 
 def service_port(base_port: int, proc: Proc) -> int:
@@ -204,6 +237,10 @@ def service_env(proc: Proc, args: argparse.Namespace, bootstrap: str, port: int 
     env.setdefault(pre + "ENVIRONMENT", "local")
     if proc.name != "gateway":  # tokens (the services' credentials, Authorize on the docs pages), revocations
         env[pre + "GATEWAY_URL"] = f"http://127.0.0.1:{args.base_port}"
+    if proc.name == "notifications":  # e-mail to the local SMTP server (deploy/local/mailsink.py)
+        env[pre + "SMTP_HOST"] = "127.0.0.1"
+        env[pre + "SMTP_PORT"] = str(mail_port(args))
+        env[pre + "PUBLIC_URL"] = f"http://127.0.0.1:{args.base_port}"
     if proc.name in ("sales", "service-desk", "billing"):  # conversions and the read-through (§10.2)
         customer = next(p for p in PROCS if p.name == "customer")
         env[pre + "CUSTOMER_URL"] = f"http://127.0.0.1:{service_port(args.base_port, customer)}"
@@ -382,6 +419,7 @@ Tessera CRM is running.
   API gateway   {gw}        docs: {gw}/docs
   services      {ports}{replicas}
   logs          {logs}/   processes: {args.data_dir / "stack.json"}
+  mail          every e-mail sent lands in {args.data_dir / "mail"}/ as an .eml file (SMTP :{mail_port(args)})
 
 Get a token (local users: admin, manager, rep1, rep2, agent, clerk, finance; password "local"):
   TOKEN=$(curl -s -d grant_type=password -d username=admin -d password=local {gw}/auth/token \\
@@ -484,6 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     stack_ports = [service_port(args.base_port, p) for p in PROCS]
     if args.replicas > 1:
         stack_ports += [replica_port(args.base_port, p, r) for p in PROCS for r in range(1, args.replicas + 1)]
+    stack_ports.append(mail_port(args))
     busy = [port for port in stack_ports if _port_in_use(port)]
     if busy:
         print(f"ports already in use: {busy}; is another stack running? (stop it or use --base-port)", file=sys.stderr)
@@ -516,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
 
     stack = Stack(args, bootstrap, logs)
     balancer: Balancer | None = None
+    mail = start_mail_sink(args, logs)
     try:
         if args.replicas > 1:
             balancer = Balancer(
@@ -549,6 +589,11 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.2)
     finally:
         stack.stop()
+        mail.send_signal(signal.SIGTERM)
+        try:
+            mail.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            mail.kill()
         if balancer is not None:
             balancer.stop()
         if started_kafka:

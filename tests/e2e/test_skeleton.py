@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -279,6 +279,49 @@ def test_a_large_deal_reaches_the_managers_inbox_and_stream(stack) -> None:
         assert link not in {
             n["link"] for n in client.get(f"{GATEWAY}/api/v1/notifications", headers=rep).json()["items"]
         }
+
+
+def test_an_overdue_invoice_sends_the_dunning_letter_to_the_local_mail_server(stack) -> None:
+    """invoice overdue (the job on demand) -> dunning.step -> notifications -> SMTP -> an .eml in <data>/mail/."""
+    _, data = stack
+    with httpx.Client(timeout=10) as client:
+        clerk, admin = token(client, "clerk"), token(client, "admin")
+        address = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+        customer = client.post(
+            f"{GATEWAY}/api/v1/customers",
+            json={**customer_payload(kind="organization"), "email": address},
+            headers=admin,
+        ).json()
+        invoice = client.post(  # billing reads a customer it has not heard of yet through (§10.2)
+            f"{GATEWAY}/api/v1/invoices",
+            headers=clerk,
+            json={
+                "customer_id": customer["id"],
+                "currency": "EUR",
+                "issue": True,
+                "lines": [{"description": "Support", "quantity": "1", "unit_price": "99.00"}],
+            },
+        )
+        assert invoice.status_code == 201, invoice.text
+        number = invoice.json()["number"]
+        due = date.fromisoformat(invoice.json()["due_date"])
+        run = client.post(
+            f"{GATEWAY}/api/v1/invoices/overdue-run",
+            params={"as_of": (due + timedelta(days=2)).isoformat()},
+            headers=clerk,
+        )
+        assert run.status_code == 200 and run.json()["dunning_steps"] >= 1, run.text
+    deadline = time.monotonic() + 30
+    letters: list[str] = []
+    while time.monotonic() < deadline and not letters:
+        letters = [
+            text
+            for f in (data / "mail").glob("*.eml")
+            if f"To: {address}" in (text := f.read_text(errors="replace")) and number in text
+        ]
+        time.sleep(0.2)
+    assert len(letters) == 1, f"no dunning letter to {address} in {data / 'mail'}"
+    assert "Message-ID: <" in letters[0] and "text/html" in letters[0]
 
 
 def test_the_360_cache_answers_repeats_and_follows_the_events(stack) -> None:

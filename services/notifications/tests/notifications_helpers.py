@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import socket
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -76,3 +79,39 @@ def deal_created(deal_id: uuid.UUID, customer_id: uuid.UUID, owner: str) -> Deal
         owner_id=owner,
         created_at=datetime.now(UTC),
     )
+
+
+class MailSink:
+    """A real SMTP server (aiosmtpd) on a free loopback port that keeps what it accepts; it can
+    answer the next DATA commands with a temporary failure, or refuse some recipients for good."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.Message] = []
+        self.fail_next = 0
+        self.refused: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.fail_next:
+            self.fail_next -= 1
+            return "451 4.3.0 try again later"
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted"
+
+    def __enter__(self) -> MailSink:
+        from aiosmtpd.controller import Controller
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()

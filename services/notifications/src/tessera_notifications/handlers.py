@@ -8,27 +8,39 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_notifications.copies.handlers import KNOWN_CUSTOMERS, keep_copies
+from tessera_notifications.email.customers import dunning_letter, keep_addresses
 from tessera_notifications.routing import Routing, route
 from tessera_shared.consumer import Batched, Handler
 from tessera_shared.events import CloudEvent
-from tessera_shared.events.contracts import CustomerCreated, CustomerErased, CustomerMerged, CustomerUpdated
+from tessera_shared.events.contracts import (
+    CustomerCreated,
+    CustomerErased,
+    CustomerMerged,
+    CustomerUpdated,
+    DunningStep,
+)
 from tessera_shared.events.envelope import EventData, registered_event_types
 
 CONSUMES = ("customer", "sales", "service-desk", "billing")
 
 
 def handlers(routing: Routing) -> dict[str, Handler[Any]]:
-    async def react(session: AsyncSession, event: CloudEvent, _: EventData) -> None:
+    async def react(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
         await keep_copies(session, event)
         await route(session, event, routing)
+        if isinstance(data, DunningStep):
+            await dunning_letter(session, event, data, routing.settings)
 
     async def created(session: AsyncSession, events: list[tuple[CloudEvent, CustomerCreated]]) -> None:
         await KNOWN_CUSTOMERS.apply_created(session, events)
+        await keep_addresses(session, [(data.customer_id, data.email) for _, data in events])
         for event, _ in events:
             await route(session, event, routing)
 
     async def updated(session: AsyncSession, event: CloudEvent, data: CustomerUpdated) -> None:
         await KNOWN_CUSTOMERS.updated(session, event, data)
+        if "email" in data.changed_fields:
+            await keep_addresses(session, [(data.customer_id, data.email)])
         await route(session, event, routing)
 
     async def merged(session: AsyncSession, event: CloudEvent, data: CustomerMerged) -> None:

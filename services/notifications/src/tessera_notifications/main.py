@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from tessera_notifications import all_models as _all_models  # noqa: F401 - registers the tables
 from tessera_notifications.directory import UserDirectory
+from tessera_notifications.email.service import Mailer, send_due
 from tessera_notifications.handlers import CONSUMES, handlers
 from tessera_notifications.inbox.router import router as inbox_router
 from tessera_notifications.models import metadata
@@ -16,10 +17,12 @@ from tessera_notifications.routing import Routing
 from tessera_notifications.rules.router import router as rules_router
 from tessera_notifications.settings import NotificationsSettings
 from tessera_shared.app import ServiceSpec, create_service_app
+from tessera_shared.jobs import Job
 
 
 def spec(settings: NotificationsSettings, directory: UserDirectory | None = None) -> ServiceSpec:
     directory = directory or directory_of(settings)
+    mailer = Mailer(settings)
     return ServiceSpec(
         metadata=metadata,
         name="notifications",
@@ -27,8 +30,15 @@ def spec(settings: NotificationsSettings, directory: UserDirectory | None = None
         description="Routing rules, an in-app inbox per user with live push, notification preferences.",
         routers=[inbox_router, preferences_router, rules_router],
         migrations=Path(__file__).parent / "migrations",
-        handlers=handlers(Routing(directory, tuple(settings.escalation_teams))),
+        handlers=handlers(Routing(directory, settings)),
         consumes=list(CONSUMES),
+        jobs=[
+            Job(
+                "notifications-email",
+                settings.email_job_interval,
+                lambda sessions, now: send_due(sessions, now, settings, mailer),
+            )
+        ],
     )
 
 

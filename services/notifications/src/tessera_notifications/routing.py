@@ -15,11 +15,15 @@ from sqlmodel import col
 from tessera_notifications.copies.handlers import KNOWN_CUSTOMERS
 from tessera_notifications.copies.models import DealCopy, InvoiceCopy, TicketCopy
 from tessera_notifications.directory import UserDirectory
+from tessera_notifications.email.service import Outgoing, enqueue
 from tessera_notifications.inbox.service import add_notification
 from tessera_notifications.inbox.texts import render
+from tessera_notifications.metrics import DELIVERY_SECONDS, SENT
 from tessera_notifications.preferences.models import Preference
 from tessera_notifications.rules.models import NotificationRule
 from tessera_notifications.rules.rules import holds
+from tessera_notifications.settings import NotificationsSettings
+from tessera_shared.db import utcnow
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import NotificationSent
 from tessera_shared.known_customers import ERASED, UNNAMED
@@ -29,7 +33,11 @@ from tessera_shared.outbox import outbox_row, publish_many
 @dataclass(frozen=True)
 class Routing:
     directory: UserDirectory
-    escalation_teams: tuple[str, ...]
+    settings: NotificationsSettings
+
+    @property
+    def escalation_teams(self) -> tuple[str, ...]:
+        return tuple(self.settings.escalation_teams)
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -126,6 +134,52 @@ async def _concerned(session: AsyncSession, data: Mapping[str, Any]) -> Concerne
     return Concerned(found.survivor_id or customer_id, None if name in (None, UNNAMED, ERASED) else name, erased=erased)
 
 
+async def _staff_emails(
+    session: AsyncSession,
+    event: CloudEvent,
+    routing: Routing,
+    concerned: Concerned,
+    users: set[str],
+    preferences: Mapping[str, Preference],
+) -> None:
+    """An e-mail to each user a rule names on the e-mail channel who asked for e-mail for the type
+    (no daily digest: that is not sent yet) and has an address."""
+    settings = routing.settings
+    for user in sorted(users):
+        preference = preferences.get(user)
+        profile = routing.directory.get(user)
+        if preference is None or not preference.email or preference.digest != "none":
+            continue
+        if profile is None or not profile.email:
+            continue
+        title, body, link = render(event.type, event.data, profile.locale, concerned.name)
+        if concerned.erased:
+            title = body = ERASED
+        base = settings.public_url.rstrip("/")
+        await enqueue(
+            session,
+            Outgoing(
+                template="staff",
+                recipient_kind="user",
+                recipient=user,
+                to_address=profile.email,
+                locale=profile.locale,
+                subject=title,
+                values={
+                    "title": title,
+                    "body": body,
+                    "url": f"{base}{link}" if link else None,
+                    "type": event.type,
+                    "preferences_url": f"{base}/api/v1/notification-preferences",
+                },
+                customer_id=concerned.customer_id,
+                source_type=event.type,
+                source_event_id=event.id,
+            ),
+            settings,
+        )
+
+
 async def route(session: AsyncSession, event: CloudEvent, routing: Routing) -> int:
     """The notifications ``event`` makes; returns how many inbox rows were added."""
     rules = (
@@ -143,25 +197,30 @@ async def route(session: AsyncSession, event: CloudEvent, routing: Routing) -> i
         return 0
     data = event.data
     chosen: dict[str, uuid.UUID] = {}  # user -> the first rule that named the user in-app
+    mailed: set[str] = set()  # users a rule with the e-mail channel named
     for rule in rules:
-        if "in_app" not in rule.channels or not holds(rule.condition, data):
+        if not holds(rule.condition, data):
             continue
         for user in await recipients_of(session, rule.recipients, data, routing):
-            chosen.setdefault(user, rule.id)
-    if not chosen:
+            if "in_app" in rule.channels:
+                chosen.setdefault(user, rule.id)
+            if "email" in rule.channels:
+                mailed.add(user)
+    if not chosen and not mailed:
         return 0
-    muted = set(
-        (
+    preferences = {
+        p.user_id: p
+        for p in (
             await session.execute(
-                select(col(Preference.user_id)).where(
-                    col(Preference.user_id).in_(list(chosen)),
-                    col(Preference.event_type) == event.type,
-                    col(Preference.in_app).is_(False),
+                select(Preference).where(
+                    col(Preference.user_id).in_(list(chosen.keys() | mailed)), col(Preference.event_type) == event.type
                 )
             )
         ).scalars()
-    )
+    }
+    muted = {user for user, p in preferences.items() if not p.in_app}
     concerned = await _concerned(session, data)
+    await _staff_emails(session, event, routing, concerned, mailed, preferences)
     customer_id = concerned.customer_id
     rows = []
     for user, rule_id in chosen.items():
@@ -202,4 +261,7 @@ async def route(session: AsyncSession, event: CloudEvent, routing: Routing) -> i
             )
         )
     await publish_many(session, rows)
+    if rows:
+        SENT.labels("in_app").inc(len(rows))
+        DELIVERY_SECONDS.labels("in_app").observe(max((utcnow() - event.time).total_seconds(), 0.0))
     return len(rows)

@@ -1,4 +1,6 @@
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from tessera_shared.settings import ServiceSettings
@@ -26,3 +28,27 @@ class NotificationsSettings(ServiceSettings):
     # A stream ends after this long; the client reconnects with Last-Event-ID (told to wait 1 s) and
     # misses nothing. Bounds how long one connection holds a worker's slot behind proxies.
     stream_max_seconds: float = Field(default=300.0, gt=0, le=3600)
+
+    # E-mail (aiosmtplib): the SMTP server, TLS ("none", "starttls" or "tls"), credentials, sender.
+    # `make run` starts a local server on 127.0.0.1:8025 that stores each message in .data/mail/.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout: float = Field(default=10.0, gt=0)
+    mail_from: str = "Tessera CRM <notifications@tessera.local>"
+    # The right-hand side of every Message-ID.
+    mail_domain: str = "tessera.local"
+    # How often the sender job looks for messages due, how many it takes per round.
+    email_job_interval: float = Field(default=1.0, gt=0)
+    email_batch_size: int = Field(default=200, ge=1, le=5000)
+    # Retries of a temporary failure: after backoff x 2^(attempt-1) s, at most max_attempts in all.
+    email_max_attempts: int = Field(default=5, ge=1, le=20)
+    email_backoff_seconds: float = Field(default=30.0, gt=0)
+    # An attempt not recorded after this long (its process died) is made again, same Message-ID.
+    email_attempt_timeout: float = Field(default=120.0, gt=0)
+    # Links in e-mails: the gateway as people reach it.
+    public_url: str = "http://127.0.0.1:8000"
+    # The language of e-mails to customers (their locale is not known here).
+    customer_locale: Literal["en", "zh"] = "en"

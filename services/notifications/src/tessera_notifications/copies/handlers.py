@@ -7,20 +7,51 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_notifications.copies.models import DealCopy, InvoiceCopy, KnownCustomer, TicketCopy
+from tessera_notifications.email.models import CustomerContact, EmailMessage
 from tessera_notifications.inbox.models import Notification
 from tessera_shared.db import upsert, utcnow
 from tessera_shared.events import CloudEvent
+from tessera_shared.events.contracts import CustomerMerged
 from tessera_shared.known_customers import ERASED, KnownCustomers, Repoint, Scrub
+
+
+async def _forget_merged_address(session: AsyncSession, data: CustomerMerged) -> None:
+    """The survivor's address is the one to use; the merged id's goes."""
+    await session.execute(delete(CustomerContact).where(CustomerContact.customer_id == data.merged_id))  # type: ignore[arg-type]
+
 
 KNOWN_CUSTOMERS = KnownCustomers(
     KnownCustomer,
-    repoint=[Repoint(Notification), Repoint(DealCopy), Repoint(TicketCopy), Repoint(InvoiceCopy)],
+    repoint=[
+        Repoint(Notification),
+        Repoint(DealCopy),
+        Repoint(TicketCopy),
+        Repoint(InvoiceCopy),
+        Repoint(EmailMessage),
+    ],
     # A notification's texts may quote the customer's name or a ticket's reason; the copies keep
     # no texts (ids and user names only).
-    scrubs=[Scrub(Notification, {"title": ERASED, "body": ERASED})],
+    scrubs=[
+        Scrub(Notification, {"title": ERASED, "body": ERASED}),
+        Scrub(CustomerContact, {"email": None}),
+        # Unsent messages are not sent any more; sent ones keep their times and status only.
+        Scrub(
+            EmailMessage,
+            {
+                "to_address": "",
+                "subject": ERASED,
+                "text_body": ERASED,
+                "html_body": ERASED,
+                "last_error": None,
+                "status": "erased",
+            },
+        ),
+    ],
+    on_merged=[_forget_merged_address],
 )
 
 # Text columns that hold nothing personal about a customer, per table; every other text column of
@@ -30,6 +61,9 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
     "deal_copies": frozenset({"owner_id"}),
     "ticket_copies": frozenset({"assignee_id", "group_name"}),
     "invoice_copies": frozenset({"number"}),
+    "email_messages": frozenset(
+        {"message_id", "template", "recipient_kind", "recipient", "locale", "source_type", "source_event_id", "status"}
+    ),
     "known_customers": frozenset({"owner_id", "status", "tier"}),
 }
 

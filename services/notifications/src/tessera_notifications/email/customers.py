@@ -1,0 +1,74 @@
+"""E-mail to customers: their addresses (a copy kept from the customer service's facts) and the
+messages their facts call for. Dunning letters are service messages about the customer's account:
+sent whatever the marketing consents say, carrying no unsubscribe link (none may stop them)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_notifications.copies.handlers import KNOWN_CUSTOMERS
+from tessera_notifications.email.models import CustomerContact
+from tessera_notifications.email.service import Outgoing, enqueue
+from tessera_notifications.settings import NotificationsSettings
+from tessera_shared.db import table_of, upsert, utcnow
+from tessera_shared.events import CloudEvent
+from tessera_shared.events.contracts import DunningStep
+from tessera_shared.known_customers import ERASED, UNNAMED
+
+
+async def keep_addresses(session: AsyncSession, addresses: Iterable[tuple[uuid.UUID, str | None]]) -> None:
+    """The customers' current addresses (None: they have none)."""
+    table = table_of(CustomerContact)
+    for customer_id, email in addresses:
+        stmt = upsert(session, table).values(customer_id=customer_id, email=email, updated_at=utcnow())
+        await session.execute(
+            stmt.on_conflict_do_update(index_elements=["customer_id"], set_={"email": email, "updated_at": utcnow()})
+        )
+
+
+async def dunning_letter(
+    session: AsyncSession, event: CloudEvent, data: DunningStep, settings: NotificationsSettings
+) -> bool:
+    """The letter of one dunning step to the customer's address; False when there is none (or the
+    customer was erased)."""
+    found = await KNOWN_CUSTOMERS.known(session, data.customer_id)
+    if found.erased or (found.current is not None and found.current.erased_at is not None):
+        return False
+    customer_id = found.survivor_id or data.customer_id
+    contact = await session.get(CustomerContact, customer_id)
+    if contact is None or not contact.email:
+        return False
+    name = found.current.name if found.current is not None else UNNAMED
+    locale = settings.customer_locale
+    subjects = {
+        "en": f"Invoice {data.number}: {data.amount_due} {data.currency} overdue",
+        "zh": f"发票 {data.number} 逾期未付 {data.amount_due} {data.currency}",
+    }
+    await enqueue(
+        session,
+        Outgoing(
+            template="dunning",
+            recipient_kind="customer",
+            recipient=str(customer_id),
+            to_address=contact.email,
+            locale=locale,
+            subject=subjects[locale],
+            values={
+                "name": name if name not in (UNNAMED, ERASED) else "customer",
+                "number": data.number,
+                "amount_due": str(data.amount_due),
+                "currency": data.currency,
+                "days_overdue": data.days_overdue,
+                "step": data.step,
+                "action": data.action,
+            },
+            customer_id=customer_id,
+            source_type=event.type,
+            source_event_id=event.id,
+        ),
+        settings,
+    )
+    return True

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Index, Text, UniqueConstraint
+from sqlmodel import Field
+
+from tessera_notifications.models import Base
+from tessera_shared.db import UTCDateTime, new_id, utcnow
+
+
+class CustomerContact(Base, table=True):
+    """A customer's e-mail address, from customer.created / customer.updated (erased with the customer)."""
+
+    __tablename__ = "customer_contacts"
+
+    customer_id: uuid.UUID = Field(primary_key=True)
+    email: str | None = Field(default=None, max_length=320)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class EmailMessage(Base, table=True):
+    """One e-mail to one recipient: written with the fact that causes it, then delivered by the
+    sender job. ``message_id`` is fixed when the row is written, so every attempt carries the same
+    Message-ID; each attempt is recorded (``attempts``, ``status`` sending) before it is made."""
+
+    __tablename__ = "email_messages"
+    __table_args__ = (
+        # One message per fact, recipient and template, whatever the redeliveries.
+        UniqueConstraint("source_event_id", "recipient", "template"),
+        Index("ix_email_messages_due", "status", "next_attempt_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    message_id: str = Field(max_length=200)
+    template: str = Field(max_length=50)
+    # "user" (staff) or "customer".
+    recipient_kind: str = Field(max_length=10)
+    # The user name, or the customer id.
+    recipient: str = Field(max_length=200)
+    to_address: str = Field(max_length=320)
+    locale: str = Field(default="en", max_length=5)
+    subject: str = Field(max_length=300)
+    text_body: str = Field(sa_type=Text)
+    html_body: str = Field(sa_type=Text)
+    customer_id: uuid.UUID | None = Field(default=None, index=True)
+    source_type: str = Field(max_length=100)
+    source_event_id: str = Field(max_length=100)
+    # pending -> sending (an attempt is being made) -> sent | failed; back to pending to retry.
+    status: str = Field(default="pending", max_length=10)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
