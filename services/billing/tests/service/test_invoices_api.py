@@ -62,7 +62,8 @@ class TestCreateInvoice:
         assert (inv["payment_terms_days"], inv["due_date"]) == (30, "2026-03-31")
         assert [line["total"] for line in inv["lines"]] == ["64.22", "0.01"]
         assert r.headers["location"] == f"/v1/invoices/{inv['id']}"
-        assert await events(app) == []  # a draft is not announced
+        # A draft is not announced (the profile's own announcement, credit.exposure_changed, is).
+        assert [e["_type"] for e in await events(app)] == ["credit.exposure_changed"]
 
     async def test_issue_at_once_announces(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         inv = await issued_invoice(app, client, uuid.uuid4(), "250.00")
