@@ -94,13 +94,13 @@ migration: install
 clean: stop
 	rm -rf .data .local .venv $(TOOLS)
 
-# The fault suite at full size; writes its figures to docs/reliability.md.
+# The fault suite at full size, two processes of every service; writes docs/reliability.md.
 reliability: install
 	PG_PORT=$(TEST_PG_PORT) deploy/local/postgres.sh start
 	KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/local/kafka.sh start
 	TESSERA_TEST_PG=postgresql+asyncpg://postgres@127.0.0.1:$(TEST_PG_PORT) \
 	TESSERA_TEST_KAFKA=127.0.0.1:$(TEST_KAFKA_PORT) \
-	TESSERA_RELIABILITY_N=300 TESSERA_RELIABILITY_REPORT=docs/reliability.md \
+	TESSERA_RELIABILITY_N=300 TESSERA_RELIABILITY_REPLICAS=2 TESSERA_RELIABILITY_REPORT=docs/reliability.md \
 	$(PY) -m pytest tests/reliability -p no:cacheprovider -s
 
 # The code gates first: ruff's rules and its format check over the tree, then mypy (the tree

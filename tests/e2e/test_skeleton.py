@@ -324,6 +324,51 @@ def test_an_overdue_invoice_sends_the_dunning_letter_to_the_local_mail_server(st
     assert "Message-ID: <" in letters[0] and "text/html" in letters[0]
 
 
+def test_a_closed_ticket_mails_the_survey_whose_link_works_through_the_gateway(stack) -> None:
+    """ticket.closed (with its survey link) -> notifications -> SMTP -> an .eml to the customer;
+    the link opens the survey through the gateway without an account and takes one answer."""
+    _, data = stack
+    with httpx.Client(timeout=10) as client:
+        agent, admin = token(client, "agent"), token(client, "admin")
+        address = f"bea-{uuid.uuid4().hex[:8]}@example.com"
+        customer = client.post(
+            f"{GATEWAY}/api/v1/customers", json={**customer_payload(kind="person"), "email": address}, headers=admin
+        ).json()
+        ticket = client.post(
+            f"{GATEWAY}/api/v1/tickets",
+            json={"customer_id": customer["id"], "subject": "Printer", "priority": "normal"},
+            headers=agent,
+        )
+        assert ticket.status_code == 201, ticket.text
+        closed = client.patch(
+            f"{GATEWAY}/api/v1/tickets/{ticket.json()['id']}", json={"status": "closed"}, headers=agent
+        )
+        assert closed.status_code == 200, closed.text
+        deadline = time.monotonic() + 30
+        mails: list[str] = []
+        while time.monotonic() < deadline and not mails:
+            mails = [
+                text
+                for f in (data / "mail").glob("*.eml")
+                if f"To: {address}" in (text := f.read_text(errors="replace")) and "/api/v1/surveys/" in text
+            ]
+            time.sleep(0.2)
+        assert len(mails) == 1, f"no survey invitation to {address} in {data / 'mail'}"
+        import email
+        import email.policy
+
+        message = email.message_from_string(mails[0], policy=email.policy.default)
+        text = message.get_body(("plain",)).get_content()
+        link = next(word for word in text.split() if "/api/v1/surveys/" in word)
+        assert link.startswith(GATEWAY) and message["List-Unsubscribe"]
+        survey = client.get(link)  # no Authorization: the customer has no account
+        assert survey.status_code == 200, survey.text
+        path, query = link.split("?", 1)
+        answered = client.post(f"{path}/answer?{query}", json={"csat": 5})
+        assert answered.status_code == 200, answered.text
+        assert client.post(f"{path}/answer?{query}", json={"csat": 1}).status_code == 409
+
+
 def test_the_360_cache_answers_repeats_and_follows_the_events(stack) -> None:
     """A repeat is answered by the gateway's view cache; a deal won straight at the sales service
     (no write through the gateway to drop anything) clears it by its event alone, and no cached

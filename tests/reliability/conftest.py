@@ -15,6 +15,10 @@ from .stack import ServiceProcess
 
 # Reduced in `make test`; `make reliability` runs the full size and writes docs/reliability.md.
 SCALE = int(os.environ.get("TESSERA_RELIABILITY_N", "20"))
+# Processes of each service in the single-process scenarios (make reliability: 2, every scenario
+# with a healthy peer beside the process it breaks; make test: 1, and test_replicas.py is the
+# bounded two-replica run).
+REPLICAS = int(os.environ.get("TESSERA_RELIABILITY_REPLICAS", "1"))
 REPORT: list[dict[str, object]] = []
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,12 +39,18 @@ class Stack:
         main = importlib.import_module(f"tessera_{name.replace('-', '_')}.main")
         url = await self.databases.new(name, "postgres", migrations_of(main.__file__))
         svc = ServiceProcess(name, url, self.bootstrap, self.namespace, self.log_dir)
+        # Peers share the scenario's extra environment (one dict), never its faults.
+        svc.peers = [
+            ServiceProcess(name, url, self.bootstrap, self.namespace, self.log_dir, extra_env=svc.extra_env, replica=r)
+            for r in range(1, REPLICAS)
+        ]
         self.services[name] = svc
         return svc
 
     def stop_all(self) -> None:
         for svc in self.services.values():
-            svc.stop(timeout=10)
+            for process in (svc, *svc.peers):
+                process.stop(timeout=10)
 
 
 @pytest.fixture
@@ -79,10 +89,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         "other gateway shows the write. A killed consumer's partitions move after its Kafka",
         'session (3 s, docs/operations.md "Consumer groups and rejoin").',
         "",
-        'The scenarios named "2 replicas" run the make-run launcher with `--replicas 2` on',
-        "PostgreSQL (tests/reliability/test_replicas.py): two processes of every service and of the",
-        "gateway, one database and one consumer group per service, the launcher restarting what is",
-        "killed; the others start single processes (tests/reliability/stack.py).",
+        f"Every other scenario ran with {REPLICAS} process(es) of each service it starts"
+        " (`TESSERA_RELIABILITY_REPLICAS`; with 2, a healthy",
+        "peer on the same database and consumer group beside the process each scenario breaks,",
+        'tests/reliability/stack.py). The scenarios named "2 replicas" run the make-run launcher',
+        "with `--replicas 2` on PostgreSQL (tests/reliability/test_replicas.py): two processes of",
+        "every service and of the gateway, the launcher restarting what is killed.",
         "",
         "| " + " | ".join(cols) + " |",
         "| " + " | ".join("---" for _ in cols) + " |",

@@ -42,10 +42,18 @@ class ServiceProcess:
     log_dir: Path
     proc: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Replica 0 is the process a scenario starts, faults and kills; its peers (replicas 1..) run
+    # beside it on the same database and consumer group, healthy, from its first readiness on.
+    replica: int = 0
+    peers: list[ServiceProcess] = field(default_factory=list)
 
     @property
     def port(self) -> int:
-        return BASE_PORT + PORTS[self.name]
+        return BASE_PORT + PORTS[self.name] + 10 * self.replica
+
+    @property
+    def log_name(self) -> str:
+        return f"{self.name}.log" if self.replica == 0 else f"{self.name}-{self.replica}.log"
 
     @property
     def url(self) -> str:
@@ -69,7 +77,7 @@ class ServiceProcess:
         if fault:
             env["TESSERA_FAULT"] = fault
         module = f"tessera_{self.name.replace('-', '_')}.main:create_app"
-        log = open(self.log_dir / f"{self.name}.log", "ab")  # noqa: SIM115 - lives with the process
+        log = open(self.log_dir / self.log_name, "ab")  # noqa: SIM115 - lives with the process
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -92,6 +100,15 @@ class ServiceProcess:
         )
 
     async def wait_ready(self, timeout: float = 120) -> None:
+        """Ready, and its peers started and ready too (after it: it holds the relay's lease and
+        joined the consumer group first, so a fault injected into it is reached)."""
+        await self._ready(timeout)
+        for peer in self.peers:
+            if peer.proc is None or peer.proc.poll() is not None:
+                peer.start()
+                await peer._ready(timeout)
+
+    async def _ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
@@ -131,7 +148,14 @@ class ServiceProcess:
         return self.proc.returncode if self.proc else None
 
     async def metric(self, name: str, **labels: str) -> float:
-        """Sum of a Prometheus counter's samples matching ``labels``."""
+        """Sum of a Prometheus counter's samples matching ``labels``, over this process and its peers."""
+        total = 0.0
+        for process in (self, *self.peers):
+            if process.proc is not None and process.proc.poll() is None:
+                total += await process._metric(name, **labels)
+        return total
+
+    async def _metric(self, name: str, **labels: str) -> float:
         async with httpx.AsyncClient() as client:
             text = (await client.get(f"{self.url}/metrics", timeout=5)).text
         total = 0.0

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_notifications.copies.handlers import KNOWN_CUSTOMERS, keep_copies
-from tessera_notifications.email.customers import dunning_letter, keep_addresses
+from tessera_notifications.email.customers import dunning_letter, keep_addresses, survey_invitation
 from tessera_notifications.routing import Routing, route
 from tessera_shared.consumer import Batched, Handler
 from tessera_shared.events import CloudEvent
@@ -18,6 +18,7 @@ from tessera_shared.events.contracts import (
     CustomerMerged,
     CustomerUpdated,
     DunningStep,
+    TicketClosed,
 )
 from tessera_shared.events.envelope import EventData, registered_event_types
 
@@ -30,6 +31,8 @@ def handlers(routing: Routing) -> dict[str, Handler[Any]]:
         await route(session, event, routing)
         if isinstance(data, DunningStep):
             await dunning_letter(session, event, data, routing.settings)
+        elif isinstance(data, TicketClosed):
+            await survey_invitation(session, event, data, routing.settings)
 
     async def created(session: AsyncSession, events: list[tuple[CloudEvent, CustomerCreated]]) -> None:
         await KNOWN_CUSTOMERS.apply_created(session, events)

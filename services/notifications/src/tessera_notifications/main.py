@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from tessera_notifications import all_models as _all_models  # noqa: F401 - registers the tables
 from tessera_notifications.directory import UserDirectory
+from tessera_notifications.email.router import router as unsubscribe_router
 from tessera_notifications.email.service import Mailer, send_due
 from tessera_notifications.handlers import CONSUMES, handlers
 from tessera_notifications.inbox.router import router as inbox_router
@@ -28,7 +29,7 @@ def spec(settings: NotificationsSettings, directory: UserDirectory | None = None
         name="notifications",
         title="Tessera notifications",
         description="Routing rules, an in-app inbox per user with live push, notification preferences.",
-        routers=[inbox_router, preferences_router, rules_router],
+        routers=[inbox_router, preferences_router, rules_router, unsubscribe_router],
         migrations=Path(__file__).parent / "migrations",
         handlers=handlers(Routing(directory, settings)),
         consumes=list(CONSUMES),

@@ -50,5 +50,7 @@ class NotificationsSettings(ServiceSettings):
     email_attempt_timeout: float = Field(default=120.0, gt=0)
     # Links in e-mails: the gateway as people reach it.
     public_url: str = "http://127.0.0.1:8000"
+    # Signs the customers' unsubscribe links; defaults to the JWT signing key.
+    unsubscribe_secret: SecretStr | None = None
     # The language of e-mails to customers (their locale is not known here).
     customer_locale: Literal["en", "zh"] = "en"

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from tessera_notifications.email.models import CustomerContact, EmailMessage
 from tessera_notifications.email.service import Mailer, _claim, send_due
 from tessera_shared.db import read_session
-from tessera_shared.events.contracts import CustomerCreated, CustomerErased, DunningStep
+from tessera_shared.events.contracts import CustomerCreated, CustomerErased, DunningStep, TicketClosed
 from tessera_shared.infra_tables import outbox
 from tessera_shared.testing.plugin import running
 
@@ -183,3 +183,51 @@ def customer_created(customer_id: uuid.UUID, address: str | None, name: str = "A
         status="active",
         created_at=datetime.now(UTC),
     )
+
+
+def ticket_closed(customer_id: uuid.UUID, survey_id: uuid.UUID | None = None) -> TicketClosed:
+    survey_id = survey_id or uuid.uuid4()
+    return TicketClosed(
+        ticket_id=uuid.uuid4(),
+        customer_id=customer_id,
+        category="inquiry",
+        priority="normal",
+        opened_at=datetime.now(UTC),
+        closed_at=datetime.now(UTC),
+        survey_id=survey_id,
+        survey_url=f"/api/v1/surveys/{survey_id}?token=t0k3n",
+    )
+
+
+@pytest.mark.sqlite
+async def test_the_survey_invitation_carries_its_link_and_an_unsubscribe_link_that_works(databases, backend) -> None:
+    with MailSink() as sink:
+        app = await make_app(databases, backend, smtp_port=sink.port, public_url="https://crm.example.com")
+        customer_id = uuid.uuid4()
+        async with running(app) as client:
+            await deliver(app, customer_created(customer_id, "ada@example.com", "Ada GmbH"))
+            closed = ticket_closed(customer_id)
+            await deliver(app, closed)
+            assert await send(app) == {"sent": 1}
+            (invitation,) = sink.messages
+            text = invitation.get_body(("plain",)).get_content()
+            assert f"https://crm.example.com/api/v1/surveys/{closed.survey_id}?token=t0k3n" in text
+            unsubscribe = invitation["List-Unsubscribe"].strip("<>")
+            assert unsubscribe.startswith(
+                f"https://crm.example.com/api/v1/email-unsubscribe/{customer_id}/surveys?token="
+            )
+            assert invitation["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" and unsubscribe in text
+
+            path = unsubscribe.removeprefix("https://crm.example.com/api")
+            forged = path[:-4] + "0000"
+            assert (await client.get(forged)).status_code == 403
+            clicked = await client.get(path)  # no token of any account: the link is the credential
+            assert clicked.status_code == 200 and clicked.json() == {
+                "customer_id": str(customer_id),
+                "purpose": "surveys",
+                "unsubscribed": True,
+            }
+            assert (await client.post(path)).status_code == 200  # one click (RFC 8058), again: no change
+            await deliver(app, ticket_closed(customer_id))
+            assert await send(app) == {}
+        assert len(sink.messages) == 1

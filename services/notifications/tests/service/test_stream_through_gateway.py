@@ -14,6 +14,9 @@ from pathlib import Path
 
 import httpx
 
+from tessera_notifications.email.unsubscribe import link_for
+from tessera_notifications.settings import NotificationsSettings
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "tools"))
 from inprocess_stack import InprocessStack
 
@@ -94,5 +97,17 @@ async def test_the_gateway_relays_the_stream_and_resumes(tmp_path) -> None:
             page = (await client.get("/api/v1/notifications?order=newest", headers=auth)).json()
             assert [n["title"] for n in page["items"]] == ["n4", "n3", "n2", "n1"]
             assert (await client.get("/api/v1/notifications/stream")).status_code == 401
+
+            # A customer's unsubscribe link works through the gateway without any account.
+            customer_id = uuid.uuid4()
+            settings = NotificationsSettings(**{"public_url": gateway})
+            link = link_for(settings, customer_id, "surveys").removeprefix(gateway)
+            answer = await client.get(link)
+            assert answer.status_code == 200 and answer.json()["unsubscribed"] is True
+            assert (await client.post(link)).status_code == 200
+            assert (await client.get(link.split("?")[0])).status_code == 401
+            assert (await client.get(link[:-4] + "0000")).status_code == 403
+            with sqlite3.connect(db) as conn:
+                assert conn.execute("SELECT purpose FROM email_opt_outs").fetchall() == [("surveys",)]
     finally:
         await asyncio.to_thread(stack.stop)

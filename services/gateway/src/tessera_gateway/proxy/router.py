@@ -244,6 +244,23 @@ async def forward_survey_link(survey_id: uuid.UUID, request: Request) -> Respons
     return response
 
 
+@router.get("/api/v1/email-unsubscribe/{customer_id}/{purpose}", include_in_schema=False)
+@router.post("/api/v1/email-unsubscribe/{customer_id}/{purpose}", include_in_schema=False)
+async def forward_unsubscribe_link(customer_id: uuid.UUID, purpose: str, request: Request) -> Response:
+    """Unsubscribe links reach customers, who have no account: the link's token is the credential,
+    checked by the notifications service; limited per address like the survey links."""
+    if "token" not in request.query_params:
+        raise Problem(401, "an unsubscribe link token is required", headers={"WWW-Authenticate": "Bearer"})
+    caller = request.client.host if request.client else "unknown"
+    limits: RateLimits = request.app.state.survey_link_limits
+    decision = await limits.take(caller)
+    if not decision.allowed:
+        raise Problem(429, "too many requests", slug="rate-limited", headers=limits.headers(decision))
+    response = await forward(request, "notifications", request.url.path.removeprefix("/api/v1/"))
+    response.headers.update(limits.headers(decision))
+    return response
+
+
 @router.api_route("/api/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 async def forward_to_owner(path: str, request: Request, principal: CurrentPrincipal) -> Response:
     # The token is checked here too, so anonymous traffic never reaches the services.

@@ -26,6 +26,7 @@ OWNERS: dict[str, str] = {
     "notifications": "notifications",
     "notification-preferences": "notifications",
     "notification-rules": "notifications",
+    "email-unsubscribe": "notifications",
 }
 
 REPORT_OWNERS: dict[str, str] = {

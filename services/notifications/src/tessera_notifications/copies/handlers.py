@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_notifications.copies.models import DealCopy, InvoiceCopy, KnownCustomer, TicketCopy
 from tessera_notifications.email.models import CustomerContact, EmailMessage
+from tessera_notifications.email.unsubscribe import move_opt_outs
 from tessera_notifications.inbox.models import Notification
 from tessera_shared.db import upsert, utcnow
 from tessera_shared.events import CloudEvent
@@ -47,11 +48,12 @@ KNOWN_CUSTOMERS = KnownCustomers(
                 "text_body": ERASED,
                 "html_body": ERASED,
                 "last_error": None,
+                "unsubscribe_url": None,
                 "status": "erased",
             },
         ),
     ],
-    on_merged=[_forget_merged_address],
+    on_merged=[_forget_merged_address, move_opt_outs],
 )
 
 # Text columns that hold nothing personal about a customer, per table; every other text column of
@@ -61,6 +63,8 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
     "deal_copies": frozenset({"owner_id"}),
     "ticket_copies": frozenset({"assignee_id", "group_name"}),
     "invoice_copies": frozenset({"number"}),
+    # Refusals are kept after an erasure: ids and a purpose name, nothing about the person.
+    "email_opt_outs": frozenset({"purpose"}),
     "email_messages": frozenset(
         {"message_id", "template", "recipient_kind", "recipient", "locale", "source_type", "source_event_id", "status"}
     ),

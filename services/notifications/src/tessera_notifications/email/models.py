@@ -20,6 +20,16 @@ class CustomerContact(Base, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class EmailOptOut(Base, table=True):
+    """A customer who unsubscribed from the e-mails of one purpose (the link in each of them)."""
+
+    __tablename__ = "email_opt_outs"
+
+    customer_id: uuid.UUID = Field(primary_key=True)
+    purpose: str = Field(primary_key=True, max_length=30)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class EmailMessage(Base, table=True):
     """One e-mail to one recipient: written with the fact that causes it, then delivered by the
     sender job. ``message_id`` is fixed when the row is written, so every attempt carries the same
@@ -45,6 +55,8 @@ class EmailMessage(Base, table=True):
     text_body: str = Field(sa_type=Text)
     html_body: str = Field(sa_type=Text)
     customer_id: uuid.UUID | None = Field(default=None, index=True)
+    # Where the recipient refuses more of these (List-Unsubscribe), for purposes a customer may refuse.
+    unsubscribe_url: str | None = Field(default=None, max_length=500)
     source_type: str = Field(max_length=100)
     source_event_id: str = Field(max_length=100)
     # pending -> sending (an attempt is being made) -> sent | failed; back to pending to retry.

@@ -70,6 +70,7 @@ class Outgoing:
     customer_id: uuid.UUID | None
     source_type: str
     source_event_id: str
+    unsubscribe_url: str | None = None
 
 
 async def enqueue(session: AsyncSession, mail: Outgoing, settings: NotificationsSettings) -> None:
@@ -89,6 +90,7 @@ async def enqueue(session: AsyncSession, mail: Outgoing, settings: Notifications
         text_body=text,
         html_body=html,
         customer_id=mail.customer_id,
+        unsubscribe_url=mail.unsubscribe_url,
         source_type=mail.source_type,
         source_event_id=mail.source_event_id,
         status="pending",
@@ -106,6 +108,10 @@ def mime_of(row: EmailMessage, settings: NotificationsSettings) -> MimeMessage:
     message["Subject"] = row.subject
     message["Message-ID"] = row.message_id
     message["Date"] = format_datetime(row.created_at)
+    if row.unsubscribe_url:
+        # RFC 2369 and RFC 8058 (one click: the link takes a POST).
+        message["List-Unsubscribe"] = f"<{row.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(row.text_body)
     message.add_alternative(row.html_body, subtype="html")
     return message

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera_service_desk.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.sla.service import apply_policy, escalate, refresh_due
+from tessera_service_desk.surveys.links import survey_url
 from tessera_service_desk.surveys.service import create_survey
 from tessera_service_desk.tickets import rules
 from tessera_service_desk.tickets.models import Ticket, TicketComment, TicketStatusChange
@@ -94,7 +95,7 @@ async def change_status(
     if to_status == "closed":
         ticket.closed_at = now
         ticket.solved_at = ticket.solved_at or now
-        await create_survey(session, ticket, now)
+        survey = await create_survey(session, ticket, now)
         await publish(
             session,
             TicketClosed(
@@ -106,6 +107,8 @@ async def change_status(
                 sla_breached=ticket.sla_breached,
                 opened_at=ticket.created_at,
                 closed_at=now,
+                survey_id=survey.id,
+                survey_url=survey_url(settings, survey.id),
             ),
             subject=ticket.customer_id,
         )

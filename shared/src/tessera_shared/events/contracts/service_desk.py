@@ -69,6 +69,10 @@ class TicketClosed(ServiceDeskEvent):
     sla_breached: bool = False
     opened_at: datetime
     closed_at: datetime
+    # The satisfaction survey made in the closing transaction and the customer's link to it (the
+    # gateway's public survey route, its token included: what the notifications service e-mails).
+    survey_id: uuid.UUID | None = None
+    survey_url: str | None = None
 
 
 class TicketChanges(Changes):
