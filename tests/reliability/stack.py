@@ -91,7 +91,7 @@ class ServiceProcess:
                 str(self.port),
                 "--no-access-log",
                 "--timeout-graceful-shutdown",
-                "10",
+                "20",  # as in the images (deploy/docker/Dockerfile)
             ],
             env=env,
             cwd=ROOT,
