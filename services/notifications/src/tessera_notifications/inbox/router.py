@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from tessera_notifications.api import INBOX_ROLES, settings_of
-from tessera_notifications.inbox.schemas import MarkedRead, NotificationOut, UnreadCount
+from tessera_notifications.inbox.schemas import InboxNotificationOut, MarkedRead, UnreadCount
 from tessera_notifications.inbox.service import (
     Order,
     after_seq,
@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 Reader = Annotated[Principal, require_roles(*INBOX_ROLES)]
 
 
-@router.get("", response_model=Page[NotificationOut], summary="My notifications (cursor pagination)")
+@router.get("", response_model=Page[InboxNotificationOut], summary="My notifications (cursor pagination)")
 async def list_inbox(
     session: SessionDep,
     page: PageQuery,
@@ -40,11 +40,13 @@ async def list_inbox(
     order: Annotated[Order, Query(description="unread_first (default) or newest")] = "unread_first",
     read: Annotated[bool | None, Query(description="only read (true) or unread (false) ones")] = None,
     type: Annotated[list[str] | None, Query(max_length=20, description="event types, e.g. activity.due")] = None,
-) -> Page[NotificationOut]:
+) -> Page[InboxNotificationOut]:
     rows, next_cursor = await page_of_notifications(
         session, principal.subject, page, order=order, read=read, types=type or []
     )
-    return Page[NotificationOut](items=[NotificationOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return Page[InboxNotificationOut](
+        items=[InboxNotificationOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/unread-count", response_model=UnreadCount, summary="How many of my notifications are unread")
@@ -98,7 +100,7 @@ async def stream_notifications(
             async with read_session(runtime.sessions) as session:
                 rows = await after_seq(session, user, seq)
             for row in rows:
-                payload = orjson.dumps(NotificationOut.model_validate(row).model_dump(mode="json"))
+                payload = orjson.dumps(InboxNotificationOut.model_validate(row).model_dump(mode="json"))
                 yield b"id: %d\nevent: notification\ndata: %s\n\n" % (row.seq, payload)
                 seq = row.seq
             if rows:
@@ -116,7 +118,9 @@ async def stream_notifications(
     )
 
 
-@router.post("/{notification_id}/read", response_model=NotificationOut, summary="Mark one of my notifications read")
-async def read_notification(notification_id: uuid.UUID, session: SessionDep, principal: Reader) -> NotificationOut:
+@router.post(
+    "/{notification_id}/read", response_model=InboxNotificationOut, summary="Mark one of my notifications read"
+)
+async def read_notification(notification_id: uuid.UUID, session: SessionDep, principal: Reader) -> InboxNotificationOut:
     notification = await own_notification(session, principal.subject, notification_id)
-    return NotificationOut.model_validate(await mark_read(session, notification))
+    return InboxNotificationOut.model_validate(await mark_read(session, notification))
