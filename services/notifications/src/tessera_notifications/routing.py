@@ -3,6 +3,7 @@ preferences, one inbox row per user (``seq`` in commit order) and ``notification
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -180,19 +181,45 @@ async def _staff_emails(
         )
 
 
+@dataclass(frozen=True)
+class RuleView:
+    id: uuid.UUID
+    condition: list[dict[str, Any]]
+    recipients: list[dict[str, Any]]
+    channels: list[str]
+
+
+# The enabled rules of each event type, read at most every RULES_TTL seconds per process (a burst
+# of one type reads them once); a change through this process clears them at once, one through
+# another replica is seen within RULES_TTL.
+RULES_TTL = 1.0
+_rules: dict[tuple[str, str], tuple[float, list[RuleView]]] = {}
+
+
+def forget_rules() -> None:
+    _rules.clear()
+
+
+async def rules_of(session: AsyncSession, event_type: str) -> list[RuleView]:
+    key = (str(session.get_bind().engine.url), event_type)  # one database's rules (tests run several)
+    cached = _rules.get(key)
+    if cached is not None and time.monotonic() - cached[0] < RULES_TTL:
+        return cached[1]
+    rows = (
+        await session.execute(
+            select(NotificationRule)
+            .where(col(NotificationRule.event_type) == event_type, col(NotificationRule.enabled))
+            .order_by(col(NotificationRule.created_at), col(NotificationRule.id))
+        )
+    ).scalars()
+    found = [RuleView(r.id, list(r.condition), list(r.recipients), list(r.channels)) for r in rows]
+    _rules[key] = (time.monotonic(), found)
+    return found
+
+
 async def route(session: AsyncSession, event: CloudEvent, routing: Routing) -> int:
     """The notifications ``event`` makes; returns how many inbox rows were added."""
-    rules = (
-        (
-            await session.execute(
-                select(NotificationRule)
-                .where(col(NotificationRule.event_type) == event.type, col(NotificationRule.enabled))
-                .order_by(col(NotificationRule.created_at), col(NotificationRule.id))
-            )
-        )
-        .scalars()
-        .all()
-    )
+    rules = await rules_of(session, event.type)
     if not rules:
         return 0
     data = event.data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_notifications.inbox.models import Notification, UserSequence
-from tessera_shared.db import affected_rows, table_of, upsert, utcnow
+from tessera_shared.db import affected_rows, new_id, table_of, upsert, utcnow
 from tessera_shared.errors import NotFound
 from tessera_shared.http.pagination import PageParams, paginate
 
@@ -28,6 +29,13 @@ async def next_seq(session: AsyncSession, user_id: str) -> int:
     return seq
 
 
+@dataclass(frozen=True)
+class Added:
+    id: uuid.UUID
+    seq: int
+    created_at: datetime
+
+
 async def add_notification(
     session: AsyncSession,
     *,
@@ -39,29 +47,30 @@ async def add_notification(
     customer_id: uuid.UUID | None,
     source_event_id: str,
     rule_id: uuid.UUID | None,
-) -> Notification | None:
-    """The new inbox row, or None when the user already has one for this fact."""
-    exists = await session.execute(
-        select(col(Notification.id)).where(
-            col(Notification.user_id) == user_id, col(Notification.source_event_id) == source_event_id
-        )
-    )
-    if exists.first() is not None:
+) -> Added | None:
+    """The new inbox row, or None when the user already has one for this fact (its number is then
+    skipped: the numbers only have to grow)."""
+    table = table_of(Notification)
+    added = Added(new_id(), await next_seq(session, user_id), utcnow())
+    values = {
+        "id": added.id,
+        "user_id": user_id,
+        "seq": added.seq,
+        "type": type,
+        "title": title,
+        "body": body,
+        "link": link,
+        "customer_id": customer_id,
+        "source_event_id": source_event_id,
+        "rule_id": rule_id,
+        "unread": True,
+        "created_at": added.created_at,
+    }
+    stmt = upsert(session, table).values(**values)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["user_id", "source_event_id"]).returning(table.c.id)
+    if (await session.execute(stmt)).first() is None:
         return None
-    notification = Notification(
-        user_id=user_id,
-        seq=await next_seq(session, user_id),
-        type=type,
-        title=title,
-        body=body,
-        link=link,
-        customer_id=customer_id,
-        source_event_id=source_event_id,
-        rule_id=rule_id,
-    )
-    session.add(notification)
-    await session.flush()
-    return notification
+    return added
 
 
 async def page_of_notifications(

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from tessera_notifications.routing import forget_rules
 from tessera_notifications.rules.models import NotificationRule
 from tessera_notifications.rules.schemas import RuleChange, RuleCreate
 from tessera_shared.db import utcnow
@@ -33,6 +34,7 @@ async def create_rule(session: AsyncSession, body: RuleCreate) -> NotificationRu
     rule = NotificationRule(**body.model_dump(mode="json"))
     session.add(rule)
     await session.flush()
+    forget_rules()
     return rule
 
 
@@ -45,9 +47,11 @@ async def change_rule(session: AsyncSession, rule: NotificationRule, body: RuleC
         rule.version += 1
         rule.updated_at = utcnow()
         await session.flush()
+        forget_rules()
     return rule
 
 
 async def delete_rule(session: AsyncSession, rule: NotificationRule) -> None:
     await session.delete(rule)
     await session.flush()
+    forget_rules()
