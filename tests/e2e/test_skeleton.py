@@ -358,7 +358,9 @@ def test_a_closed_ticket_mails_the_survey_whose_link_works_through_the_gateway(s
         import email.policy
 
         message = email.message_from_string(mails[0], policy=email.policy.default)
-        text = message.get_body(("plain",)).get_content()
+        plain = message.get_body(("plain",))
+        assert plain is not None
+        text = plain.get_content()
         link = next(word for word in text.split() if "/api/v1/surveys/" in word)
         assert link.startswith(GATEWAY) and message["List-Unsubscribe"]
         survey = client.get(link)  # no Authorization: the customer has no account
