@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from tessera_notifications import all_models as _all_models  # noqa: F401 - registers the tables
 from tessera_notifications.directory import UserDirectory
+from tessera_notifications.email.digest import send_digests
 from tessera_notifications.email.router import router as unsubscribe_router
 from tessera_notifications.email.service import Mailer, send_due
 from tessera_notifications.handlers import CONSUMES, handlers
@@ -38,7 +39,12 @@ def spec(settings: NotificationsSettings, directory: UserDirectory | None = None
                 "notifications-email",
                 settings.email_job_interval,
                 lambda sessions, now: send_due(sessions, now, settings, mailer),
-            )
+            ),
+            Job(
+                "notifications-digest",
+                settings.digest_interval_seconds,
+                lambda sessions, now: send_digests(sessions, now, settings, directory),
+            ),
         ],
     )
 

@@ -16,6 +16,7 @@ from sqlmodel import col
 from tessera_notifications.copies.handlers import KNOWN_CUSTOMERS
 from tessera_notifications.copies.models import DealCopy, InvoiceCopy, TicketCopy
 from tessera_notifications.directory import UserDirectory
+from tessera_notifications.email.digest import keep_for_digest
 from tessera_notifications.email.service import Outgoing, enqueue
 from tessera_notifications.inbox.service import add_notification
 from tessera_notifications.inbox.texts import render
@@ -144,18 +145,30 @@ async def _staff_emails(
     preferences: Mapping[str, Preference],
 ) -> None:
     """An e-mail to each user a rule names on the e-mail channel who asked for e-mail for the type
-    (no daily digest: that is not sent yet) and has an address."""
+    and has an address; with the daily digest, an item of the user's next digest instead."""
     settings = routing.settings
     for user in sorted(users):
         preference = preferences.get(user)
         profile = routing.directory.get(user)
-        if preference is None or not preference.email or preference.digest != "none":
+        if preference is None or not preference.email:
             continue
         if profile is None or not profile.email:
             continue
         title, body, link = render(event.type, event.data, profile.locale, concerned.name)
         if concerned.erased:
             title = body = ERASED
+        if preference.digest == "daily":
+            await keep_for_digest(
+                session,
+                user_id=user,
+                type=event.type,
+                title=title,
+                body=body,
+                link=link,
+                customer_id=concerned.customer_id,
+                source_event_id=event.id,
+            )
+            continue
         base = settings.public_url.rstrip("/")
         await enqueue(
             session,

@@ -52,5 +52,7 @@ class NotificationsSettings(ServiceSettings):
     public_url: str = "http://127.0.0.1:8000"
     # Signs the customers' unsubscribe links; defaults to the JWT signing key.
     unsubscribe_secret: SecretStr | None = None
+    # The daily digest's job interval (one e-mail per user with waiting items per round).
+    digest_interval_seconds: float = Field(default=86_400.0, gt=0)
     # The language of e-mails to customers (their locale is not known here).
     customer_locale: Literal["en", "zh"] = "en"

@@ -231,3 +231,32 @@ async def test_the_survey_invitation_carries_its_link_and_an_unsubscribe_link_th
             await deliver(app, ticket_closed(customer_id))
             assert await send(app) == {}
         assert len(sink.messages) == 1
+
+
+@pytest.mark.sqlite
+async def test_the_daily_digest_gathers_a_users_notifications_into_one_email(databases, backend) -> None:
+    from tessera_notifications.email.digest import send_digests
+
+    with MailSink() as sink:
+        app = await make_app(databases, backend, smtp_port=sink.port)
+        async with running(app) as client:
+            put = await client.put(
+                "/v1/notification-preferences",
+                json={"items": [{"event_type": "activity.due", "in_app": True, "email": True, "digest": "daily"}]},
+                headers=user(app, "rep1", "sales_rep"),
+            )
+            assert put.status_code == 200
+            for subject in ("First call", "Second call", "Third call"):
+                await deliver(app, activity_due("rep1", subject))
+            assert await send(app) == {}  # nothing one by one
+            sessions, directory = app.state.runtime.sessions, app.state.user_directory
+            assert await send_digests(sessions, datetime.now(UTC), app.state.settings, directory) == 1
+            assert await send_digests(sessions, datetime.now(UTC), app.state.settings, directory) == 0
+            assert await send(app) == {"sent": 1}
+            # The inbox has them all the same.
+            inbox = (await client.get("/v1/notifications", headers=user(app, "rep1", "sales_rep"))).json()
+            assert len(inbox["items"]) == 3
+        (digest,) = sink.messages
+        text = digest.get_body(("plain",)).get_content()
+        assert digest["To"] == "rep1@tessera.local" and digest["Subject"] == "Tessera: 3 notifications"
+        assert all(f"Reminder: {s}" in text for s in ("First call", "Second call", "Third call"))

@@ -11,7 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_notifications.copies.models import DealCopy, InvoiceCopy, KnownCustomer, TicketCopy
-from tessera_notifications.email.models import CustomerContact, EmailMessage
+from tessera_notifications.email.models import CustomerContact, DigestItem, EmailMessage
 from tessera_notifications.email.unsubscribe import move_opt_outs
 from tessera_notifications.inbox.models import Notification
 from tessera_shared.db import upsert, utcnow
@@ -33,12 +33,14 @@ KNOWN_CUSTOMERS = KnownCustomers(
         Repoint(TicketCopy),
         Repoint(InvoiceCopy),
         Repoint(EmailMessage),
+        Repoint(DigestItem),
     ],
     # A notification's texts may quote the customer's name or a ticket's reason; the copies keep
     # no texts (ids and user names only).
     scrubs=[
         Scrub(Notification, {"title": ERASED, "body": ERASED}),
         Scrub(CustomerContact, {"email": None}),
+        Scrub(DigestItem, {"title": ERASED, "body": ERASED}),
         # Unsent messages are not sent any more; sent ones keep their times and status only.
         Scrub(
             EmailMessage,
@@ -65,6 +67,7 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
     "invoice_copies": frozenset({"number"}),
     # Refusals are kept after an erasure: ids and a purpose name, nothing about the person.
     "email_opt_outs": frozenset({"purpose"}),
+    "digest_items": frozenset({"user_id", "type", "link", "source_event_id"}),
     "email_messages": frozenset(
         {"message_id", "template", "recipient_kind", "recipient", "locale", "source_type", "source_event_id", "status"}
     ),

@@ -67,3 +67,21 @@ class EmailMessage(Base, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DigestItem(Base, table=True):
+    """A notification a user asked to receive by e-mail once a day (preference digest: daily),
+    waiting for the user's next digest."""
+
+    __tablename__ = "digest_items"
+    __table_args__ = (UniqueConstraint("user_id", "source_event_id"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    user_id: str = Field(max_length=200, index=True)
+    type: str = Field(max_length=100)
+    title: str = Field(max_length=300)
+    body: str = Field(max_length=2000)
+    link: str | None = Field(default=None, max_length=300)
+    customer_id: uuid.UUID | None = Field(default=None, index=True)
+    source_event_id: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
