@@ -89,10 +89,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         "other gateway shows the write. A killed consumer's partitions move after its Kafka",
         'session (3 s, docs/operations.md "Consumer groups and rejoin").',
         "",
-        f"Every other scenario ran with {REPLICAS} process(es) of each service it starts"
-        " (`TESSERA_RELIABILITY_REPLICAS`; with 2, a healthy",
-        "peer on the same database and consumer group beside the process each scenario breaks,",
-        'tests/reliability/stack.py). The scenarios named "2 replicas" run the make-run launcher',
+        f"Processes per service: {REPLICAS} (`TESSERA_RELIABILITY_REPLICAS`). With 2, every scenario",
+        "runs a healthy peer on the same database and consumer group beside the process it breaks",
+        '(tests/reliability/stack.py). The scenarios named "2 replicas" run the make-run launcher',
         "with `--replicas 2` on PostgreSQL (tests/reliability/test_replicas.py): two processes of",
         "every service and of the gateway, the launcher restarting what is killed.",
         "",
