@@ -1,234 +1,25 @@
-"""Schemathesis against every service's OpenAPI and the gateway's merged one, with every check.
-
-One test per target, and per operation of its document one test item (``test_sales[POST
-/v1/deals]``): each service on its own (SQLite), and the gateway with its merged document (what
-a generated client uses), forwarding to the four services in process (PostgreSQL, through
-httpx2 mounts), so every operation is fuzzed on both backends and through the gateway. Each
-app gets a fresh, migrated database of its own, Kafka and background jobs off; the services'
-own outbound URLs (the sales service's customer look-ups) point at a closed port, which must
-not be a 5xx either.
-
-Schemathesis calls the app over ASGI (its lifespan runs once, the gateway's starts the
-services') with an admin token on every request, in three phases: the schema's examples,
-coverage (boundary values, every way each field can be wrong, and methods a path does not
-declare) and fuzzing (random valid and invalid data, ``MAX_EXAMPLES`` per operation). The seed
-is fixed and generation derandomised, so a run is the same on every machine; no deadline.
-
-Checks: all of schemathesis's (``CHECKS``): no 5xx, every status, content type, body and
-header as documented, invalid data refused (4xx), valid data accepted, 405 with ``Allow`` for an
-undeclared method, 401 without a token. Where a check's expected statuses are widened, the
-configuration below says why.
-
-Why the schema is loaded from each app's ``openapi()`` at import rather than from a fixture:
-``schemathesis.pytest.from_fixture`` (4.32) sets ``Function._nodeid``, which pytest 9.2 no
-longer has. The document is the one the app serves at ``/openapi.json``.
-"""
+"""NUL characters on purpose, and every fuzz target has its file (the fuzzing itself:
+tests/contract/fuzzing.py and test_fuzz_<target>.py)."""
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
-import schemathesis
-from fastapi import FastAPI
-from hypothesis import HealthCheck, settings
 
-from tessera_gateway.views.openapi import merge
-from tessera_shared.testing.customers import StubCustomers
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of, running
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from service_apps import main_module, settings_class
-
-# Nothing listens there: connections are refused at once.
-UNREACHABLE = "http://127.0.0.1:9"
-SEED = 20_261_123
-MAX_EXAMPLES = 10
-SERVICES = ["customer", "sales", "service-desk", "billing", "notifications"]
-# Every check schemathesis 4 has (the stateful ones, use_after_free, ensure_resource_availability
-# and object_level_authorization, need the stateful phase and links: they pass vacuously here).
-CHECKS = [
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "response_headers_conformance",
-    "negative_data_rejection",
-    "positive_data_acceptance",
-    "missing_required_header",
-    "unsupported_method",
-    "allow_header_conformance",
-    "ignored_auth",
-    "use_after_free",
-    "ensure_resource_availability",
-    "object_level_authorization",
-]
-
-# (service, database backend): each pair is one test below; "gateway" is the merged stack.
-TARGETS = [(service, "sqlite") for service in SERVICES] + [("gateway", "postgres")]
-
-# The customer import takes NDJSON (its schema: a string); send the string as it is.
-schemathesis.serializer.alias("application/x-ndjson", "text/plain")
+from .fuzzing import TARGETS, build, main_module
 
 
-def _settings_for(service: str, database_url: str, **extra: Any) -> Any:
-    settings_cls = settings_class(service)
-    fields = settings_cls.model_fields
-    urls: dict[str, Any] = {
-        name: UNREACHABLE
-        for name in ("customer_url", "sales_url", "service_desk_url", "billing_url", "notifications_url", "gateway_url")
-        if name in fields
-    }
-    if "rate_limit_per_minute" in fields:  # the gateway's per-token limit is not what is tested here
-        urls["rate_limit_per_minute"] = 1_000_000
-    if "view_cache_enabled" in fields:
-        urls["view_cache_enabled"] = False
-    if "stream_max_seconds" in fields:  # the notifications' live stream: short, so each call ends
-        urls.update(stream_max_seconds=0.2, stream_poll_seconds=0.05)
-    return settings_cls(
-        database_url=database_url,
-        kafka_enabled=False,
-        jobs_enabled=False,
-        log_json=False,
-        run_migrations_on_start=False,
-        **{**urls, **extra},
-    )
-
-
-def build(service: str, database_url: str) -> FastAPI:
-    app = main_module(service).create_app(_settings_for(service, database_url))
-    if hasattr(app.state, "customer_directory"):
-        # A write naming a customer the service does not know reads it through the customer service
-        # (docs/domain.md §10.2), which is not part of one service's fuzzing: every id is a live
-        # customer here (the refusals are tested in each service's test_known_customers_rule.py).
-        app.state.customer_directory = StubCustomers()
-    return app
-
-
-def _host(service: str) -> str:
-    return f"http://{service}.test"
-
-
-class Stack:
-    """The gateway forwarding to the five services in process: one ASGI app whose lifespan
-    starts the services, then the gateway."""
-
-    def __init__(self, gateway: FastAPI, services: list[FastAPI]) -> None:
-        self.gateway = gateway
-        self.services = services
-        self.state = gateway.state
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "lifespan":
-            await self.gateway(scope, receive, send)
-            return
-        async with AsyncExitStack() as stack:
-            await receive()  # lifespan.startup
-            for app in [*self.services, self.gateway]:
-                await stack.enter_async_context(app.router.lifespan_context(app))
-            await send({"type": "lifespan.startup.complete"})
-            await receive()  # lifespan.shutdown
-        await send({"type": "lifespan.shutdown.complete"})
-
-
-def build_stack(urls: dict[str, str]) -> Stack:
-    services = {s: build(s, urls[s]) for s in SERVICES}
-    mounts = {_host(s): httpx2.ASGITransport(app=app) for s, app in services.items()}
-    gateway = main_module("gateway").create_app(
-        _settings_for("gateway", urls["gateway"], **{f"{s.replace('-', '_')}_url": _host(s) for s in SERVICES}),
-        mounts=mounts,
-    )
-    return Stack(gateway, list(services.values()))
-
-
-def _plain(document: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(document))  # what /openapi.json serves
-
-
-def _document(service: str) -> dict[str, Any]:
-    if service != "gateway":
-        return _plain(build(service, "sqlite+aiosqlite:///:memory:").openapi())
-    gateway = build("gateway", "sqlite+aiosqlite:///:memory:")
-    return _plain(merge(gateway.state.own_openapi(), {s: _document(s) for s in SERVICES}))
-
-
-_CONFIG = {
-    "seed": SEED,
-    "generation": {
-        "mode": "all",  # valid and invalid data
-        "max-examples": MAX_EXAMPLES,
-        "deterministic": True,
-        "database": "none",
-        # The token is set on each call: a security parameter generated here would replace it.
-        "with-security-parameters": False,
-    },
-    "phases": {"stateful": {"enabled": False}},
-    "checks": {
-        "enabled": False,
-        **{name: {"enabled": True} for name in CHECKS},
-        # Schema-valid data a rule beyond JSON Schema refuses (a date range the wrong way round, a
-        # billing dispute without its invoice): 422 names the field, as documented.
-        # A body over the size limit is refused before it is read: 413 is a rejection too.
-        "negative_data_rejection": {
-            "enabled": True,
-            "expected-statuses": ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"],
-        },
-        "positive_data_acceptance": {
-            "enabled": True,
-            "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "429"],
-        },
-    },
-}
-
-
-@pytest.fixture(scope="module")
-async def apps(databases: DatabaseFactory) -> Callable[[tuple[str, str]], Any]:
-    """The app of a (service, backend) on fresh databases of its own, built on first use."""
-    urls: dict[tuple[str, str], dict[str, str]] = {}
+def test_every_target_is_fuzzed_in_a_file_of_its_own() -> None:
+    here = Path(__file__).parent
     for service, backend in TARGETS:
-        members = [*SERVICES, "gateway"] if service == "gateway" else [service]
-        urls[(service, backend)] = {
-            m: await databases.new(m, backend, migrations_of(main_module(m).__file__)) for m in members
-        }
-    built: dict[tuple[str, str], Any] = {}
-
-    def get(target: tuple[str, str]) -> Any:
-        if target not in built:
-            built[target] = (
-                build_stack(urls[target]) if target[0] == "gateway" else build(target[0], urls[target][target[0]])
-            )
-        return built[target]
-
-    return get
-
-
-def _fuzz(target: tuple[str, str]) -> Callable[..., None]:
-    service, _ = target
-    schema = schemathesis.openapi.from_dict(_document(service), config=schemathesis.Config.from_dict(_CONFIG))
-
-    @schema.parametrize()
-    @settings(deadline=None, suppress_health_check=list(HealthCheck), print_blob=False)
-    def test(case: schemathesis.Case, apps: Callable[[tuple[str, str]], Any]) -> None:
-        app = apps(target)
-        headers = bearer(app, "fuzz-admin", "admin")
-        response = case.call(app=app, headers=headers)
-        case.validate_response(response, headers=headers)
-
-    return test
-
-
-test_customer = _fuzz(("customer", "sqlite"))
-test_sales = _fuzz(("sales", "sqlite"))
-test_service_desk = _fuzz(("service-desk", "sqlite"))
-test_billing = _fuzz(("billing", "sqlite"))
-test_gateway = _fuzz(("gateway", "postgres"))
+        module = here / f"test_fuzz_{service.replace('-', '_')}.py"
+        assert module.exists(), module
+        assert f'_fuzz(("{service}", "{backend}"))' in module.read_text()
 
 
 # Random generation only sometimes produces a NUL; PostgreSQL refuses it in every text column
