@@ -13,12 +13,13 @@ export UV_PROJECT_ENVIRONMENT := .venv
 TEST_PG_PORT    ?= 55432
 TEST_KAFKA_PORT ?= 19092
 PYTEST_ARGS     ?=
-# The tests go over TEST_WORKERS pytest-xdist processes, a whole file to one worker (a file's
+# The tests go over TEST_WORKERS pytest-xdist processes (3 on two cores: many tests wait on
+# Kafka, PostgreSQL or processes they started), a whole file to one worker (a file's
 # stack fixtures start once). Tests that start real processes take their ports from their
 # worker's own block (tessera_shared.testing.plugin.worker_port), so they run beside the rest;
 # the slowest files (real processes: fault suite, launcher, browser) are listed first so that
 # no worker is left with them at the end. Exit status 5 is "nothing selected".
-TEST_WORKERS    ?= 2
+TEST_WORKERS    ?= 3
 TEST_PATHS := tests/reliability tests/e2e tests/ui shared/tests services tests/contract tests/integration \
 	tests/bench tests/ops
 TEST_ENV = TESSERA_TEST_PG=postgresql+asyncpg://postgres@127.0.0.1:$(TEST_PG_PORT) \
