@@ -21,6 +21,10 @@ from typing import Any
 import asyncpg
 import httpx
 
+from tessera_shared.testing.kafka import read_topic
+
+from .stack import scalar
+
 ROOT = Path(__file__).resolve().parents[2]
 # The well-known ports: base + offset (the balancer when replicas > 1).
 OFFSETS = {"gateway": 0, "customer": 1, "sales": 2, "service-desk": 3, "billing": 4, "notifications": 5}
@@ -166,43 +170,16 @@ class LaunchedStack:
         return self.dsn(f"{self.db_prefix}{service.replace('-', '_')}")
 
     async def fetchval(self, service: str, sql: str, *args: object) -> Any:
-        conn = await asyncpg.connect(self.service_dsn(service))
-        try:
-            return await conn.fetchval(sql, *args)
-        finally:
-            await conn.close()
+        return await scalar(self.service_dsn(service), sql, *args)
 
 
 async def topic_copies(bootstrap: str, topic: str, event_type: str, subjects: list[str]) -> int:
     """How many more messages of ``event_type`` about ``subjects`` the topic holds than events
     (the copies a relay re-sent; consumers turn them away, partners reading the topic see them)."""
-    from aiokafka import AIOKafkaConsumer
-
     wanted = set(subjects)
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        seen = 0
-        ids: set[str] = set()
-        ends: dict[Any, int] | None = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for record in records:
-                    event = json.loads(record.value or b"{}")
-                    if event.get("type") == event_type and event.get("subject") in wanted:
-                        seen += 1
-                        ids.add(event["id"])
-            if ends is None and consumer.assignment():
-                ends = await consumer.end_offsets(list(consumer.assignment()))
-            if ends is not None and all([await consumer.position(tp) >= end for tp, end in ends.items()]):
-                break
-        return seen - len(ids)
-    finally:
-        await consumer.stop()
+    events = [json.loads(r.value or b"{}") for r in await read_topic(bootstrap, topic, timeout=60)]
+    mine = [e["id"] for e in events if e.get("type") == event_type and e.get("subject") in wanted]
+    return len(mine) - len(set(mine))
 
 
 def signal_pid(pid: int, sig: signal.Signals) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from tessera_shared.testing.plugin import new_namespace, worker_port
 
 from .conftest import SCALE, record
 from .launched import LaunchedStack, topic_copies
-from .stack import token
+from .stack import eventually, token
 
 pytestmark = pytest.mark.reliability
 # make test: a bounded run; make reliability (SCALE 300): the full 30 s freeze.
@@ -86,15 +86,6 @@ async def created_copies(stack: LaunchedStack, ids: list[str]) -> int:
     return await topic_copies(stack.bootstrap, f"{stack.namespace}crm.customer", "customer.created", ids)
 
 
-async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float) -> float:
-    started = time.monotonic()
-    while not await predicate():
-        if time.monotonic() - started > timeout:
-            raise TimeoutError("not reached")
-        await asyncio.sleep(0.05)
-    return time.monotonic() - started
-
-
 async def test_a_replica_killed_mid_stream_loses_nothing(replicated: LaunchedStack) -> None:
     stack, n = replicated, max(SCALE, 30)
     ids: list[str] = []
@@ -123,13 +114,13 @@ async def test_a_replica_killed_mid_stream_loses_nothing(replicated: LaunchedSta
     async def late_applied() -> bool:
         return await profiles_of(stack, late) >= len(late)
 
-    await wait_for(late_applied, 90)
+    await eventually(late_applied, 90)
     recovery = time.monotonic() - billing_killed_at
 
     async def all_applied() -> bool:
         return await profiles_of(stack, ids) >= len(ids)
 
-    await wait_for(all_applied, 90)
+    await eventually(all_applied, 90)
     for name, pid in killed.items():
         await stack.wait_restarted(name, pid)
     customers = await stack.fetchval("customer", "SELECT count(*) FROM customers WHERE id = ANY($1::uuid[])", ids)
@@ -174,7 +165,7 @@ async def test_a_frozen_relay_holder_stalls_publishing_briefly(replicated: Launc
         async def all_applied() -> bool:
             return await profiles_of(stack, ids) >= n
 
-        await wait_for(all_applied, FREEZE_SECONDS + 30)
+        await eventually(all_applied, FREEZE_SECONDS + 30)
         remaining = FREEZE_SECONDS - (time.monotonic() - started)
         if remaining > 0:
             await asyncio.sleep(remaining)
@@ -271,7 +262,7 @@ async def test_a_write_through_one_gateway_is_read_through_the_other(replicated:
         async def seen(amount: str) -> bool:
             return amounts(await client.get(view_url, headers=admin())) == {Decimal(amount)}
 
-        await wait_for(lambda: seen("100.00"), 30)  # cached in the other gateway from here on
+        await eventually(lambda: seen("100.00"), 30)  # cached in the other gateway from here on
         current = await client.get(f"{one}/api/v1/deals/{deal_id}", headers=admin())
         changed = await client.patch(
             f"{one}/api/v1/deals/{deal_id}",
@@ -279,7 +270,7 @@ async def test_a_write_through_one_gateway_is_read_through_the_other(replicated:
             headers={**admin(), "If-Match": current.headers["etag"]},
         )
         assert changed.status_code == 200, changed.text
-        visible = await wait_for(lambda: seen("250.00"), 30)
+        visible = await eventually(lambda: seen("250.00"), 30, interval=0.05)
     record(
         "2 replicas: a deal changed through one gateway, read through the other",
         produced=1,

@@ -40,6 +40,18 @@ class Role(StrEnum):
 ALL_ROLES = frozenset(Role)
 STAFF_ROLES = frozenset(Role) - {Role.PARTNER, Role.SERVICE}
 
+# The local-mode demo users (`make run`; never present outside local mode), with their roles: the
+# gateway gives them tokens (password "local"), notifications routes to them.
+LOCAL_USER_ROLES: dict[str, tuple[str, ...]] = {
+    "admin": (Role.ADMIN,),
+    "manager": (Role.SALES_MANAGER,),
+    "rep1": (Role.SALES_REP,),
+    "rep2": (Role.SALES_REP,),
+    "agent": (Role.SUPPORT_AGENT,),
+    "clerk": (Role.BILLING_CLERK,),
+    "finance": (Role.FINANCE_MANAGER,),
+}
+
 
 class Principal(BaseModel):
     subject: str

@@ -16,7 +16,7 @@ from typing import Literal
 
 import orjson
 
-from tessera_shared.auth import Role
+from tessera_shared.auth import LOCAL_USER_ROLES
 
 Locale = Literal["en", "zh"]
 
@@ -31,21 +31,22 @@ class User:
     lead_of: frozenset[str] = field(default_factory=frozenset)
 
 
-def _local(name: str, role: str, *, teams: Iterable[str] = (), lead_of: Iterable[str] = ()) -> User:
-    return User(name, frozenset({role}), f"{name}@tessera.local", "en", frozenset(teams), frozenset(lead_of))
-
-
-# The gateway's local user accounts (tessera_gateway.auth.accounts.LOCAL_ACCOUNTS, a unit test holds
-# the two lists together), with teams: the sales team led by the manager; the support agent in the
-# first tier and leading it; the admin in the upper tiers.
-LOCAL_USERS: tuple[User, ...] = (
-    _local("admin", Role.ADMIN, teams=("tier3", "management"), lead_of=("tier2", "tier3", "management")),
-    _local("manager", Role.SALES_MANAGER, teams=("sales",), lead_of=("sales",)),
-    _local("rep1", Role.SALES_REP, teams=("sales",)),
-    _local("rep2", Role.SALES_REP, teams=("sales",)),
-    _local("agent", Role.SUPPORT_AGENT, teams=("tier1", "tier2"), lead_of=("tier1",)),
-    _local("clerk", Role.BILLING_CLERK, teams=("billing",)),
-    _local("finance", Role.FINANCE_MANAGER, teams=("billing",), lead_of=("billing",)),
+# The local users' teams (their names and roles: tessera_shared.auth.LOCAL_USER_ROLES, the ones the
+# gateway gives tokens to): the sales team led by the manager; the support agent in the first tier
+# and leading it; the admin in the upper tiers. (teams, lead_of) per user.
+_LOCAL_TEAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "admin": (("tier3", "management"), ("tier2", "tier3", "management")),
+    "manager": (("sales",), ("sales",)),
+    "rep1": (("sales",), ()),
+    "rep2": (("sales",), ()),
+    "agent": (("tier1", "tier2"), ("tier1",)),
+    "clerk": (("billing",), ()),
+    "finance": (("billing",), ("billing",)),
+}
+LOCAL_USERS: tuple[User, ...] = tuple(
+    User(name, frozenset(roles), f"{name}@tessera.local", "en", frozenset(teams), frozenset(lead_of))
+    for name, roles in LOCAL_USER_ROLES.items()
+    for teams, lead_of in [_LOCAL_TEAMS[name]]
 )
 
 

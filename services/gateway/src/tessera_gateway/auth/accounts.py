@@ -9,19 +9,13 @@ import orjson
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from tessera_shared.auth import Role
+from tessera_shared.auth import LOCAL_USER_ROLES, Role
 
 LOCAL_PASSWORD = "local"  # noqa: S105 - the documented password of the local-mode demo accounts only
 
 # The accounts ARCHITECTURE.md promises in local mode; never present outside it.
 LOCAL_ACCOUNTS: dict[str, tuple[Literal["user", "client"], tuple[str, ...]]] = {
-    "admin": ("user", (Role.ADMIN,)),
-    "manager": ("user", (Role.SALES_MANAGER,)),
-    "rep1": ("user", (Role.SALES_REP,)),
-    "rep2": ("user", (Role.SALES_REP,)),
-    "agent": ("user", (Role.SUPPORT_AGENT,)),
-    "clerk": ("user", (Role.BILLING_CLERK,)),
-    "finance": ("user", (Role.FINANCE_MANAGER,)),
+    **{name: ("user", roles) for name, roles in LOCAL_USER_ROLES.items()},
     "partner": ("client", (Role.PARTNER,)),
     # Service-to-service callers: sales creating a customer when it converts a lead; sales, the
     # desk and billing reading a customer they do not know yet (docs/domain.md §10.2).
