@@ -27,6 +27,7 @@ OWNERS: dict[str, str] = {
     "notification-preferences": "notifications",
     "notification-rules": "notifications",
     "email-unsubscribe": "notifications",
+    "webhooks": "notifications",
 }
 
 REPORT_OWNERS: dict[str, str] = {
