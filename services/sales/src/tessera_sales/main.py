@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera_sales.activities import handlers as collections
 from tessera_sales.activities.router import router as activities_router
 from tessera_sales.activities.service import fire_reminders
+from tessera_sales.batch import routers as batch_routers
 from tessera_sales.campaigns import handlers as campaign_consents
 from tessera_sales.campaigns.router import router as campaigns_router
 from tessera_sales.catalog.router import router as products_router
@@ -64,6 +65,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
         title="Tessera sales and marketing service",
         description="Leads, deals and pipeline, activities, forecast and funnel, campaigns and ROI.",
         routers=[
+            *batch_routers,
             products_router,
             deals_router,
             credit_checks_router,

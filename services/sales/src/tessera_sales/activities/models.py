@@ -38,6 +38,8 @@ class Activity(Base, table=True):
     completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     # What created it when not a person (e.g. 'collection:<invoice>:step:2'): makes reactions happen once.
     origin_key: str | None = Field(default=None, sa_column=Column(String(200), nullable=True, unique=True))
+    # The id in the system the record came from: what a batch upsert (and an import) finds it by.
+    external_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True, unique=True))
     created_by: str = Field(sa_column=Column(String(200), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -48,6 +48,8 @@ class Deal(Base, table=True):
     cycle_seconds: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     # Whether the amount is above the large-deal threshold: only a crossing alerts again.
     large_flagged: bool = Field(default=False, nullable=False)
+    # The id in the system the record came from: what a batch upsert (and an import) finds it by.
+    external_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True, unique=True))
     created_by: str = Field(sa_column=Column(String(200), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -41,6 +41,8 @@ class Lead(Base, table=True):
     customer_id: uuid.UUID | None = Field(default=None, nullable=True)
     deal_id: uuid.UUID | None = Field(default=None, nullable=True)
     disqualified_reason: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    # The id in the system the record came from: what a batch upsert (and an import) finds it by.
+    external_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True, unique=True))
     converted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

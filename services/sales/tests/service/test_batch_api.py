@@ -1,0 +1,162 @@
+"""POST /v1/{deals,leads,activities}/batch/upsert|read (issue 23, item 1): a mixed batch answered per
+input, 200 vs 207, the events of the single writes once per change, Idempotency-Key, the owner
+rules (a rep cannot change another's deal through a batch), and a batch read that hides what the
+caller may not see."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from tessera_sales.testing import Api
+
+pytestmark = pytest.mark.sqlite
+
+
+def by_index(answer: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {r["index"]: r for r in answer["results"]}
+
+
+async def test_deals_mixed_batch(api: Api) -> None:
+    customer = str(uuid.uuid4())
+    await api.credit_known(uuid.UUID(customer))
+    seed = {
+        "id_property": "external_id",
+        "inputs": [
+            {"external_id": "d-1", "customer_id": customer, "title": "Licences", "amount": "100.00", "currency": "EUR"},
+            {"external_id": "d-2", "customer_id": customer, "title": "Support", "amount": "50.00", "currency": "EUR"},
+        ],
+    }
+    r = await api.client.post("/v1/deals/batch/upsert", json=seed, headers=api.rep1)
+    assert r.status_code == 200, r.text
+    first = by_index(r.json())
+    assert [first[0]["status"], first[1]["status"]] == ["created", "created"]
+    assert len(await api.events("deal.created")) == 2
+
+    batch = {
+        "id_property": "external_id",
+        "inputs": [
+            {"external_id": "d-1", "title": "Licences 2027", "stage": "qualification"},  # changed
+            {"external_id": "d-2", "customer_id": customer, "title": "Support", "currency": "EUR"},  # unchanged
+            {"external_id": "d-3", "customer_id": customer, "title": "X", "amount": 5, "currency": "EUR"},  # invalid
+            {"external_id": "d-4", "customer_id": customer, "title": "New", "amount": "10.00", "currency": "EUR"},
+            {"external_id": "d-2", "currency": "USD"},  # the same key twice
+            {"external_id": "d-5", "customer_id": customer, "title": "Other's", "amount": "1.00", "currency": "EUR",
+             "owner_id": "rep2"},  # only managers assign
+        ],
+    }  # fmt: skip
+    r = await api.client.post("/v1/deals/batch/upsert", json=batch, headers=api.rep1)
+    assert r.status_code == 207, r.text
+    res = by_index(r.json())
+    assert [res[i]["status"] for i in range(6)] == ["updated", "unchanged", "error", "created", "error", "error"]
+    assert (res[0]["id"], res[1]["id"]) == (first[0]["id"], first[1]["id"])
+    assert res[2]["problem"]["errors"][0]["field"] == "inputs[2].amount"
+    assert res[5]["problem"]["status"] == 403
+    # One event per change, as the single writes: d-1's update and stage move, d-4's creation.
+    assert [e["data"]["deal_id"] for e in await api.events("deal.created")][2:] == [res[3]["id"]]
+    assert [e["data"]["deal_id"] for e in await api.events("deal.updated")] == [first[0]["id"]]
+    assert [e["data"]["deal_id"] for e in await api.events("deal.stage_changed")] == [first[0]["id"]]
+    unchanged = (await api.client.get(f"/v1/deals/{first[1]['id']}", headers=api.rep1)).json()
+    assert unchanged["version"] == 1  # not even a version bump
+
+    # A rep cannot change another's deal through a batch: not found, as for a single PATCH.
+    r = await api.client.post(
+        "/v1/deals/batch/upsert",
+        json={"id_property": "id", "inputs": [{"id": first[0]["id"], "title": "Mine now"}]},
+        headers=api.rep2,
+    )
+    assert r.status_code == 207
+    assert by_index(r.json())[0]["problem"]["status"] == 404
+    assert (await api.client.get(f"/v1/deals/{first[0]['id']}", headers=api.rep1)).json()["title"] == "Licences 2027"
+
+    # Deals have no email.
+    r = await api.client.post("/v1/deals/batch/upsert", json={"id_property": "email", "inputs": [{}]}, headers=api.rep1)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "id_property"
+
+
+async def test_idempotent_replay(api: Api) -> None:
+    h = {**api.rep1, "Idempotency-Key": "leads-1"}
+    body = {"id_property": "email", "inputs": [{"email": "grace@example.com", "name": "Grace", "source": "referral"}]}
+    first = await api.client.post("/v1/leads/batch/upsert", json=body, headers=h)
+    second = await api.client.post("/v1/leads/batch/upsert", json=body, headers=h)
+    assert first.status_code == second.status_code == 200, first.text
+    assert second.json() == first.json()
+    assert second.headers["idempotent-replayed"] == "true"
+    assert len(await api.events("lead.created")) == 1
+
+
+async def test_leads_by_email_and_activities(api: Api) -> None:
+    r = await api.client.post(
+        "/v1/leads/batch/upsert",
+        json={
+            "id_property": "email",
+            "inputs": [
+                {"email": "ada@example.com", "name": "Ada", "source": "web_form"},
+                {"email": "bad", "name": "Bad", "source": "web_form"},
+            ],
+        },
+        headers=api.rep1,
+    )
+    assert r.status_code == 207, r.text
+    res = by_index(r.json())
+    assert res[0]["status"] == "created"
+    assert res[1]["problem"]["errors"][0]["field"] == "inputs[1].email"
+    again = await api.client.post(
+        "/v1/leads/batch/upsert",
+        json={"id_property": "email", "inputs": [{"email": "ADA@example.com", "company": "Analytical"}]},
+        headers=api.rep1,
+    )
+    assert by_index(again.json())[0] == {"index": 0, "status": "updated", "id": res[0]["id"], "problem": None}
+    assert len(await api.events("lead.updated")) == 1
+
+    customer = str(uuid.uuid4())
+    body = {"kind": "call", "subject": "Intro", "customer_id": customer}
+    r = await api.client.post(
+        "/v1/activities/batch/upsert",
+        json={"id_property": "external_id", "inputs": [{"external_id": "a-1", **body}]},
+        headers=api.rep1,
+    )
+    assert r.status_code == 200, r.text
+    activity = by_index(r.json())[0]
+    r = await api.client.post(
+        "/v1/activities/batch/upsert",
+        json={
+            "id_property": "external_id",
+            "inputs": [{"external_id": "a-1", **body, "notes": "went well"}, {"external_id": "a-1", "kind": "visit"}],
+        },
+        headers=api.rep1,
+    )
+    res = by_index(r.json())
+    assert (res[0]["status"], res[0]["id"]) == ("updated", activity["id"])
+    assert res[1]["status"] == "error"
+    r = await api.client.post(
+        "/v1/activities/batch/upsert",
+        json={"id_property": "external_id", "inputs": [{"external_id": "a-1", "kind": "visit"}]},
+        headers=api.rep1,
+    )
+    assert by_index(r.json())[0]["problem"]["errors"][0]["field"] == "inputs[0].kind"
+    assert [e["type"] for e in await api.events() if e["type"].startswith("activity.")] == [
+        "activity.logged",
+        "activity.updated",
+    ]
+
+
+async def test_batch_read_hides_what_the_caller_may_not_see(api: Api) -> None:
+    mine = await api.deal(api.rep1)
+    theirs = await api.deal(api.rep2)
+    missing = str(uuid.uuid4())
+    body = {"ids": [theirs["id"], mine["id"], missing]}
+    r = await api.client.post("/v1/deals/batch/read", json=body, headers=api.rep1)
+    assert r.status_code == 200, r.text
+    assert [d["id"] for d in r.json()["items"]] == [mine["id"]]
+    assert r.json()["not_found"] == [theirs["id"], missing]  # hidden and missing alike
+    r = await api.client.post("/v1/deals/batch/read", json=body, headers=api.manager)
+    assert [d["id"] for d in r.json()["items"]] == [theirs["id"], mine["id"]]
+    for path in ("/v1/leads/batch/read", "/v1/activities/batch/read"):
+        r = await api.client.post(path, json={"ids": [missing]}, headers=api.rep1)
+        assert (r.status_code, r.json()["not_found"]) == (200, [missing])
+    # The fixed path is not taken for a deal id.
+    assert (await api.client.get(f"/v1/deals/{mine['id']}", headers=api.rep1)).status_code == 200
