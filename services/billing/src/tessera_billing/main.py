@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from tessera_billing import all_models as _all_models  # noqa: F401 - registers every table
+from tessera_billing.batch import router as batch_router
 from tessera_billing.credit.router import router as credit_router
 from tessera_billing.dunning.handlers import on_ticket_closed, on_ticket_opened
 from tessera_billing.dunning.router import router as dunning_router
@@ -49,6 +50,7 @@ def spec(settings: BillingSettings) -> ServiceSpec:
         title="Tessera billing service",
         description="Invoices, payments, credit control, overdue and dunning, ageing, write-offs.",
         routers=[
+            batch_router,
             dunning_router,
             invoices_router,
             payments_router,

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from tessera_service_desk.batch import router as batch_router
 from tessera_service_desk.jobs import desk_jobs
 from tessera_service_desk.kb.router import router as kb_router
 from tessera_service_desk.kb.search import prepare_search
@@ -45,6 +46,7 @@ def spec(settings: ServiceDeskSettings) -> ServiceSpec:
         description="Tickets, SLAs in business hours, escalation, knowledge base, satisfaction surveys.",
         # Fixed paths (/v1/tickets/breach-scan, /reports/...) come before /v1/tickets/{ticket_id}.
         routers=[
+            batch_router,
             sla_jobs_router,
             reports_router,
             tickets_router,
