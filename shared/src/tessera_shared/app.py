@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tessera_shared.api_keys import ApiKeys, follow_api_keys
 from tessera_shared.auth import TokenCodec
 from tessera_shared.events.envelope import SERVICES
 from tessera_shared.events.router import schemas_router
@@ -23,6 +24,7 @@ from tessera_shared.http.limits import BodySizeLimitMiddleware
 from tessera_shared.http.methods import MethodNotAllowedMiddleware, route_paths
 from tessera_shared.http.openapi import add_problem_responses, operation_id
 from tessera_shared.http.pagination import configure_cursor_key
+from tessera_shared.http.query import FieldSelection, check_query, document_query_rules
 from tessera_shared.http.renamed import RenamedQueryParameters
 from tessera_shared.http.text import RejectNulMiddleware
 from tessera_shared.observability import RequestContextMiddleware, configure_logging
@@ -85,6 +87,8 @@ def build_app(
         swagger_ui_oauth2_redirect_url=None,
         # Short, stable camelCase operationIds from the endpoint's name (listCustomers).
         generate_unique_id_function=operation_id,
+        # After routing, on every route: an undeclared query parameter is a 422; ?fields= noted.
+        dependencies=[Depends(check_query)],
     )
     # /docs and /redoc with their assets from a package, and Authorize pointed at the gateway.
     install_docs(app, title)
@@ -93,6 +97,8 @@ def build_app(
     app.state.token_codec = token_codec(settings)
     # Access tokens revoked before they expire (tessera_shared.revocation), refused by principal_from_request.
     app.state.revoked_tokens = RevokedTokens()
+    # API keys (tsk_...) this process accepts, followed from the gateway (tessera_shared.api_keys).
+    app.state.api_keys = ApiKeys()
     # Every replica shares the signing key, so a cursor one replica issued is valid at the others.
     configure_cursor_key(settings.jwt_signing_key.get_secret_value())
     app.state.tracer_provider, app.state.tracer = make_tracer(
@@ -114,6 +120,8 @@ def build_app(
     # The reports' former ?from=&to= (``from`` is reserved in Python and trips client generators),
     # accepted as ?since=&until= (innermost: what every other layer sees is the query as sent).
     app.add_middleware(RenamedQueryParameters)
+    # Trims a GET's JSON to the ?fields= that check_query noted (a pass-through without fields=).
+    app.add_middleware(FieldSelection)
     app.add_middleware(MethodNotAllowedMiddleware, paths=documented_paths)
     # Added before the size limit, so it runs inside it and reads only bodies the limit allowed.
     app.add_middleware(RejectNulMiddleware)
@@ -139,7 +147,8 @@ def build_app(
 
     def openapi_with_problems() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = point_token_url(add_problem_responses(plain_openapi(), app), token_url)
+            document = document_query_rules(plain_openapi(), app)
+            app.openapi_schema = point_token_url(add_problem_responses(document, app), token_url)
         return app.openapi_schema
 
     app.openapi = openapi_with_problems  # type: ignore[method-assign]
@@ -157,7 +166,11 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: 
             await spec.on_startup(app)
         not_ready_on_shutdown_signal(runtime)
         try:
-            async with spec.context(app) if spec.context else nullcontext(), revocation_feed(app, spec.name, settings):
+            async with (
+                spec.context(app) if spec.context else nullcontext(),
+                revocation_feed(app, spec.name, settings),
+                follow_api_keys(app, spec.name, settings),
+            ):
                 with collector_tuned(settings):
                     log.info("service started", extra={"port": settings.port})
                     yield
