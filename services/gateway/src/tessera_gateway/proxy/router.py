@@ -20,6 +20,7 @@ from tessera_gateway.proxy.routes import owner_of
 from tessera_shared.auth import CurrentPrincipal, Role
 from tessera_shared.errors import InvalidInput
 from tessera_shared.http.errors import Problem
+from tessera_shared.http.query import forwards_query
 from tessera_shared.observability import current_traceparent, request_id_var
 
 router = APIRouter()
@@ -229,6 +230,7 @@ def customers_named(path: str, response: Response) -> list[str]:
 
 @router.get("/api/v1/surveys/{survey_id}", include_in_schema=False)
 @router.post("/api/v1/surveys/{survey_id}/answer", include_in_schema=False)
+@forwards_query
 async def forward_survey_link(survey_id: uuid.UUID, request: Request) -> Response:
     """Survey links reach customers, who have no account: the link's token is the credential,
     checked by the service desk. Staff may still come with their bearer token."""
@@ -246,6 +248,7 @@ async def forward_survey_link(survey_id: uuid.UUID, request: Request) -> Respons
 
 @router.get("/api/v1/email-unsubscribe/{customer_id}/{purpose}", include_in_schema=False)
 @router.post("/api/v1/email-unsubscribe/{customer_id}/{purpose}", include_in_schema=False)
+@forwards_query
 async def forward_unsubscribe_link(customer_id: uuid.UUID, purpose: str, request: Request) -> Response:
     """Unsubscribe links reach customers, who have no account: the link's token is the credential,
     checked by the notifications service; limited per address like the survey links."""
@@ -262,6 +265,7 @@ async def forward_unsubscribe_link(customer_id: uuid.UUID, purpose: str, request
 
 
 @router.api_route("/api/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+@forwards_query  # the owning service checks the query string (and its ?fields=)
 async def forward_to_owner(path: str, request: Request, principal: CurrentPrincipal) -> Response:
     # The token is checked here too, so anonymous traffic never reaches the services.
     limits: RateLimits = request.app.state.rate_limits
