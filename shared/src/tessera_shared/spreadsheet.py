@@ -38,3 +38,11 @@ def csv_line(values: Iterable[object]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerow([safe_cell(v) for v in values])
     return buffer.getvalue()
+
+
+def csv_lines(rows: Iterable[Iterable[object]]) -> str:
+    """Many CSV records at once (one writer for all: bulk exports), each as ``csv_line`` writes it."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerows([safe_cell(v) for v in row] for row in rows)
+    return buffer.getvalue()

@@ -2,6 +2,7 @@
 
 from tessera_customer.contacts import models as contacts  # noqa: F401
 from tessera_customer.customers import models as customers  # noqa: F401
+from tessera_customer.exports import models as exports  # noqa: F401
 from tessera_customer.lifecycle import models as lifecycle  # noqa: F401
 from tessera_customer.loyalty import models as loyalty  # noqa: F401
 from tessera_customer.privacy import models as privacy  # noqa: F401

@@ -12,6 +12,8 @@ from tessera_customer import all_models  # noqa: F401 - every table in the metad
 from tessera_customer.contacts.router import router as contacts_router
 from tessera_customer.customers.router import router as customers_router
 from tessera_customer.dedup.router import router as dedup_router
+from tessera_customer.exports.models import EXPORTS
+from tessera_customer.exports.sources import SOURCES as EXPORT_SOURCES
 from tessera_customer.handlers import handlers
 from tessera_customer.imports.router import IMPORT_PATHS
 from tessera_customer.imports.router import router as import_router
@@ -29,6 +31,8 @@ from tessera_customer.timeline.router import router as timeline_router
 from tessera_customer.value.router import router as value_router
 from tessera_customer.value.service import recompute_values
 from tessera_shared.app import ServiceSpec, create_service_app
+from tessera_shared.exports.router import exports_router
+from tessera_shared.exports.service import run_exports
 from tessera_shared.jobs import Job
 
 
@@ -42,7 +46,18 @@ def jobs(settings: CustomerSettings) -> list[Job]:
     async def pool(sessions: async_sessionmaker[AsyncSession], now: datetime) -> object:
         return await return_to_pool(sessions, settings, now)
 
+    async def exports(sessions: async_sessionmaker[AsyncSession], now: datetime) -> object:
+        return await run_exports(
+            sessions,
+            EXPORTS,
+            EXPORT_SOURCES,
+            now,
+            ttl_seconds=settings.export_ttl_seconds,
+            page_rows=settings.export_page_rows,
+        )
+
     return [
+        Job("customer-exports", settings.export_job_interval_seconds, exports),
         Job("customer-churn-window", settings.churn_job_interval_seconds, churn),
         Job("customer-value-recompute", settings.value_job_interval_seconds, value),
         Job("customer-pool-return", settings.pool_job_interval_seconds, pool),
@@ -71,6 +86,7 @@ def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
             privacy_router,
             segments_router,
             summary_router,
+            exports_router(EXPORTS, EXPORT_SOURCES),
         ],
         migrations=Path(__file__).parent / "migrations",
         handlers=handlers(settings),

@@ -3,10 +3,10 @@ from decimal import Decimal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from tessera_shared.settings import ServiceSettings
+from tessera_shared.exports import settings as exports
 
 
-class CustomerSettings(ServiceSettings):
+class CustomerSettings(exports.ExportSettings):
     model_config = SettingsConfigDict(env_prefix="TESSERA_CUSTOMER_", extra="ignore", frozen=True)
 
     service_name: str = "customer"

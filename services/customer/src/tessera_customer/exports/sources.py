@@ -1,0 +1,154 @@
+"""What the customer service exports in bulk: customers and contacts, as the API shows them.
+
+Who: the roles that read customers; a sales rep exports the customers they own (and those
+customers' contacts) — a rep's book, not the company's. Merged customers are left out, as in
+the list; an erased customer's personal fields are empty, as the API shows them (erasure clears
+the columns). Every exported customer's read is written to the access log (``export_bulk``)
+with the chunk that holds it, as the segment export does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_customer.api import READERS
+from tessera_customer.contacts.models import Contact
+from tessera_customer.customers.models import AccessLog, Customer
+from tessera_shared.auth import Principal, Role
+from tessera_shared.db import new_id, utcnow
+from tessera_shared.exports.sources import ExportField, ExportSource, Kind
+
+C = Customer.__table__.c
+K = Contact.__table__.c
+
+# Roles whose exports hold every customer; a sales rep's hold the customers they own.
+SEE_ALL = frozenset(
+    {Role.ADMIN, Role.SALES_MANAGER, Role.SERVICE, Role.SUPPORT_AGENT, Role.BILLING_CLERK, Role.FINANCE_MANAGER}
+)
+
+
+def _fields(*spec: tuple[str, Any] | tuple[str, Any, Kind]) -> list[ExportField]:
+    return [ExportField(s[0], s[1], s[2] if len(s) == 3 else "text") for s in spec]
+
+
+CUSTOMER_FIELDS = _fields(
+    ("id", C.id),
+    ("external_id", C.external_id),
+    ("kind", C.kind),
+    ("name", C.name),
+    ("email", C.email),
+    ("phone", C.phone),
+    ("owner_id", C.owner_id),
+    ("status", C.status),
+    ("tags", C.tags, "list"),
+    ("relation", C.relation),
+    ("relationship_type", C.relationship_type),
+    ("gender", C.gender),
+    ("age_band", C.age_band),
+    ("occupation", C.occupation),
+    ("education", C.education),
+    ("country", C.country),
+    ("region", C.region),
+    ("city", C.city),
+    ("climate_zone", C.climate_zone),
+    ("lifestyle", C.lifestyle),
+    ("social_status", C.social_status),
+    ("preferences", C.preferences, "list"),
+    ("custom_attributes", C.custom_attributes, "json"),
+    ("lifecycle_stage", C.lifecycle_stage),
+    ("tier", C.tier),
+    ("purchase_count", C.purchase_count, "number"),
+    ("first_purchase_at", C.first_purchase_at, "time"),
+    ("last_purchase_at", C.last_purchase_at, "time"),
+    ("monetary", C.monetary, "money"),
+    ("rfm_segment", C.rfm_segment),
+    ("frequency_class", C.frequency_class),
+    ("churn_risk", C.churn_risk, "number"),
+    ("erased_at", C.erased_at, "time"),
+    ("created_at", C.created_at, "time"),
+    ("updated_at", C.updated_at, "time"),
+)
+CUSTOMER_DEFAULT = (
+    "id",
+    "external_id",
+    "kind",
+    "name",
+    "email",
+    "phone",
+    "owner_id",
+    "status",
+    "tags",
+    "country",
+    "city",
+    "tier",
+    "lifecycle_stage",
+    "monetary",
+    "created_at",
+    "updated_at",
+)
+CONTACT_FIELDS = _fields(
+    ("id", K.id),
+    ("customer_id", K.customer_id),
+    ("name", K.name),
+    ("title", K.title),
+    ("department", K.department),
+    ("email", K.email),
+    ("phone", K.phone),
+    ("buying_role", K.buying_role),
+    ("created_at", K.created_at, "time"),
+    ("updated_at", K.updated_at, "time"),
+)
+
+
+def scope(principal: Principal) -> dict[str, Any]:
+    """The customers' owner a caller's export is limited to (none: every customer)."""
+    return {} if principal.has_any(SEE_ALL) else {"owner_id": principal.subject}
+
+
+def conditions(scope: dict[str, Any]) -> list[ColumnElement[bool]]:
+    """Customers (or their contacts) not merged away, of the scope's owner if it names one."""
+    conditions: list[ColumnElement[bool]] = [C.merged_into_id.is_(None)]
+    if "owner_id" in scope:
+        conditions.append(C.owner_id == scope["owner_id"])
+    return conditions
+
+
+async def log_reads(session: AsyncSession, customer_ids: Sequence[Any], actor: str) -> None:
+    """The privacy audit: who read which customer's data, in bulk."""
+    now = utcnow()
+    await session.execute(
+        insert(AccessLog.__table__),
+        [
+            {"id": new_id(), "customer_id": c, "principal": actor, "action": "export_bulk", "at": now}
+            for c in customer_ids
+        ],
+    )
+
+
+SOURCES = {
+    "customers": ExportSource(
+        resource="customers",
+        table=Customer.__table__,
+        key=C.id,
+        fields=CUSTOMER_FIELDS,
+        default_fields=CUSTOMER_DEFAULT,
+        roles=frozenset(READERS),
+        scope=scope,
+        conditions=conditions,
+        on_rows=log_reads,
+    ),
+    "contacts": ExportSource(
+        resource="contacts",
+        table=Contact.__table__.join(Customer.__table__, K.customer_id == C.id),
+        key=K.id,
+        fields=CONTACT_FIELDS,
+        default_fields=tuple(f.name for f in CONTACT_FIELDS),
+        roles=frozenset(READERS),
+        scope=scope,
+        conditions=conditions,
+    ),
+}

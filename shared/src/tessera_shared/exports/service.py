@@ -1,0 +1,327 @@
+"""Export jobs: asked for, run once across the replicas, written to the database in chunks, expired.
+
+A job is run by the service's ``exports`` scheduled job (tessera_shared.jobs): one replica at a
+time holds its lease and runs the queued exports oldest first; a job it finds ``running`` was
+left by a replica that stopped (or froze past the lease), and is run again from the start with
+the next ``attempt``. Every chunk is written in a transaction that first moves the job's
+progress only where the job still has this run's attempt, so a stalled run's writes are refused
+(and rolled back) once another run took the job over.
+
+Rows are read in keyset pages of ``page_rows`` (by the source's key, one short transaction each:
+no connection is held while the next page is encoded), encoded, and written as chunks of about
+``CHUNK_BYTES``; memory stays flat with the row count.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tessera_shared.auth import Principal, Role
+from tessera_shared.db import new_id, unit_of_work, utcnow
+from tessera_shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
+from tessera_shared.exports import formats
+from tessera_shared.exports.sources import ExportField, ExportSource
+from tessera_shared.exports.tables import ExportTables
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1024 * 1024
+ACTIVE = ("queued", "running")
+STATUSES = ("queued", "running", "succeeded", "failed", "expired")
+
+
+class RunFenced(Exception):
+    """Another run took the job over (a later attempt): this one stops and writes nothing more."""
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    resource: str
+    format: formats.Format
+    fields: list[str]
+    filter_groups: list[dict[str, Any]]
+
+
+def export_id(resource: str, job_id: uuid.UUID) -> str:
+    """The public id names the resource (so the gateway knows which service holds it)."""
+    return f"{resource}.{job_id}"
+
+
+def parse_export_id(value: str, sources: Mapping[str, ExportSource]) -> uuid.UUID:
+    resource, _, raw = value.partition(".")
+    try:
+        job_id = uuid.UUID(raw)
+    except ValueError:
+        raise NotFound("export", value) from None
+    if resource not in sources:
+        raise NotFound("export", value)
+    return job_id
+
+
+def chosen_fields(source: ExportSource, names: list[str]) -> list[ExportField]:
+    if not names:
+        return [source.by_name[n] for n in source.default_fields]
+    errors = [
+        field_error(f"fields.{i}", f"unknown field {n!r}; known: {', '.join(source.by_name)}")
+        for i, n in enumerate(names)
+        if n not in source.by_name
+    ]
+    if errors:
+        raise InvalidInput.of(errors)
+    if len(set(names)) != len(names):
+        raise InvalidInput("fields", "a field is named twice")
+    return [source.by_name[n] for n in names]
+
+
+async def create_export(
+    session: AsyncSession,
+    tables: ExportTables,
+    sources: Mapping[str, ExportSource],
+    request: ExportRequest,
+    principal: Principal,
+) -> Mapping[str, Any]:
+    source = sources.get(request.resource)
+    if source is None:
+        raise InvalidInput("resource", f"this service exports {', '.join(sources)}, not {request.resource}")
+    if not principal.may(source.roles):
+        raise Forbidden(f"your role may not export {request.resource}", required_roles=sorted(source.roles))
+    fields = chosen_fields(source, request.fields)
+    if request.filter_groups:
+        raise InvalidInput("filter_groups", "filters on exports are not supported yet; export all rows you may see")
+    row = {
+        "id": new_id(),
+        "resource": source.resource,
+        "format": request.format,
+        "fields": [f.name for f in fields],
+        "filter_groups": request.filter_groups,
+        "scope": source.scope(principal),
+        "requested_by": principal.subject,
+        "status": "queued",
+        "attempt": 0,
+        "rows_written": 0,
+        "bytes_written": 0,
+        "created_at": utcnow(),
+    }
+    await session.execute(insert(tables.jobs).values(**row))
+    return await load_export(session, tables, uuid.UUID(str(row["id"])), principal)
+
+
+async def load_export(
+    session: AsyncSession, tables: ExportTables, job_id: uuid.UUID, principal: Principal
+) -> Mapping[str, Any]:
+    """The job, to its requester (or an admin); anyone else is told it does not exist."""
+    job = (await session.execute(select(tables.jobs).where(tables.jobs.c.id == job_id))).mappings().first()
+    if job is None or not (job["requested_by"] == principal.subject or Role.ADMIN in principal.roles):
+        raise NotFound("export", job_id)
+    return dict(job)
+
+
+async def file_chunks(
+    sessions: async_sessionmaker[AsyncSession], tables: ExportTables, job: Mapping[str, Any]
+) -> AsyncIterator[bytes]:
+    """The file's chunks in order, each read in its own short transaction."""
+    seq = 0
+    while True:
+        async with sessions() as session:
+            data = await session.scalar(
+                select(tables.chunks.c.data).where(tables.chunks.c.job_id == job["id"], tables.chunks.c.seq == seq)
+            )
+        if data is None:
+            return
+        yield bytes(data)
+        seq += 1
+
+
+def ready_file(job: Mapping[str, Any]) -> None:
+    if job["status"] == "expired":
+        raise Conflict("the export's file has expired; ask for a new export", kind="export-expired")
+    if job["status"] != "succeeded":
+        raise Conflict(f"the export is {job['status']}; its file is there once it succeeded", kind="export-not-ready")
+
+
+async def expire_exports(sessions: async_sessionmaker[AsyncSession], tables: ExportTables, now: datetime) -> int:
+    """Delete the files past their expiry (the jobs stay, as expired)."""
+    jobs = tables.jobs
+    async with unit_of_work(sessions) as session:
+        expired = list(
+            (
+                await session.scalars(
+                    select(jobs.c.id).where(jobs.c.status == "succeeded", jobs.c.expires_at <= now).limit(100)
+                )
+            ).all()
+        )
+        if expired:
+            await session.execute(delete(tables.chunks).where(tables.chunks.c.job_id.in_(expired)))
+            await session.execute(update(jobs).where(jobs.c.id.in_(expired)).values(status="expired"))
+    return len(expired)
+
+
+async def run_exports(
+    sessions: async_sessionmaker[AsyncSession],
+    tables: ExportTables,
+    sources: Mapping[str, ExportSource],
+    now: datetime,
+    *,
+    ttl_seconds: float,
+    page_rows: int,
+) -> int:
+    """One round of the exports job: expire old files, then run every queued export. The number run."""
+    while await expire_exports(sessions, tables, now) == 100:
+        pass
+    ran = 0
+    while True:
+        async with sessions() as session:
+            job_id = await session.scalar(
+                select(tables.jobs.c.id)
+                .where(tables.jobs.c.status.in_(ACTIVE))
+                .order_by(tables.jobs.c.created_at, tables.jobs.c.id)
+                .limit(1)
+            )
+        if job_id is None:
+            return ran
+        await run_export(sessions, tables, sources, job_id, ttl_seconds=ttl_seconds, page_rows=page_rows)
+        ran += 1
+
+
+async def run_export(
+    sessions: async_sessionmaker[AsyncSession],
+    tables: ExportTables,
+    sources: Mapping[str, ExportSource],
+    job_id: uuid.UUID,
+    *,
+    ttl_seconds: float,
+    page_rows: int,
+) -> None:
+    jobs = tables.jobs
+    async with unit_of_work(sessions) as session:
+        claimed = (
+            (
+                await session.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE))
+                    .values(
+                        status="running",
+                        attempt=jobs.c.attempt + 1,
+                        started_at=utcnow(),
+                        rows_written=0,
+                        bytes_written=0,
+                    )
+                    .returning(*jobs.c)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if claimed is None:
+            return
+        job = dict(claimed)
+        # Whatever an earlier run of this job wrote goes: the file is written again from the start.
+        await session.execute(delete(tables.chunks).where(tables.chunks.c.job_id == job_id))
+    try:
+        await _write(sessions, tables, sources[job["resource"]], job, ttl_seconds=ttl_seconds, page_rows=page_rows)
+    except RunFenced:
+        log.warning("export taken over by another run", extra={"export_id": str(job_id)})
+    except Exception as exc:
+        log.exception("export failed", extra={"export_id": str(job_id)})
+        async with unit_of_work(sessions) as session:
+            await session.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.attempt == job["attempt"])
+                .values(status="failed", error=f"{type(exc).__name__}: {exc}"[:500], finished_at=utcnow())
+            )
+
+
+async def _write(
+    sessions: async_sessionmaker[AsyncSession],
+    tables: ExportTables,
+    source: ExportSource,
+    job: dict[str, Any],
+    *,
+    ttl_seconds: float,
+    page_rows: int,
+) -> None:
+    fields = [source.by_name[name] for name in job["fields"]]
+    conditions = source.conditions(job["scope"])
+    base = select(source.key, *(f.column for f in fields)).select_from(source.table)
+    if conditions:
+        base = base.where(and_(*conditions))
+    async with sessions() as session:
+        count = select(func.count()).select_from(source.table)
+        total = await session.scalar(count.where(and_(*conditions)) if conditions else count)
+        await session.execute(update(tables.jobs).where(tables.jobs.c.id == job["id"]).values(rows_total=total))
+        await session.commit()
+    writer = _ChunkWriter(sessions, tables, source, job)
+    buffer = bytearray(formats.header(job["format"], fields))
+    after: Any = None
+    while True:
+        stmt = base.order_by(source.key).limit(page_rows)
+        if after is not None:
+            stmt = stmt.where(source.key > after)
+        async with sessions() as session:
+            rows = (await session.execute(stmt)).all()
+        if rows:
+            after = rows[-1][0]
+            buffer += formats.encode(job["format"], fields, [r[1:] for r in rows])
+            writer.pending_ids.extend(r[0] for r in rows)
+            writer.pending_rows += len(rows)
+            if len(buffer) >= CHUNK_BYTES:
+                await writer.write(bytes(buffer))
+                buffer.clear()
+        if len(rows) < page_rows:
+            break
+    await writer.write(bytes(buffer), last=True, ttl_seconds=ttl_seconds)
+
+
+class _ChunkWriter:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        tables: ExportTables,
+        source: ExportSource,
+        job: dict[str, Any],
+    ) -> None:
+        self.sessions = sessions
+        self.tables = tables
+        self.source = source
+        self.job = job
+        self.seq = 0
+        self.rows = 0
+        self.bytes = 0
+        self.pending_ids: list[Any] = []
+        self.pending_rows = 0
+
+    async def write(self, data: bytes, *, last: bool = False, ttl_seconds: float = 0) -> None:
+        jobs = self.tables.jobs
+        values: dict[str, Any] = {
+            "rows_written": self.rows + self.pending_rows,
+            "bytes_written": self.bytes + len(data),
+        }
+        if last:
+            now = utcnow()
+            values.update(status="succeeded", finished_at=now, expires_at=now + timedelta(seconds=ttl_seconds))
+        async with unit_of_work(self.sessions) as session:
+            # The job's row first: refused (and this transaction rolled back) if another run took it.
+            moved = await session.execute(
+                update(jobs)
+                .where(jobs.c.id == self.job["id"], jobs.c.attempt == self.job["attempt"], jobs.c.status == "running")
+                .values(**values)
+                .returning(jobs.c.id)
+            )
+            if moved.first() is None:
+                raise RunFenced
+            if data:
+                await session.execute(insert(self.tables.chunks).values(job_id=self.job["id"], seq=self.seq, data=data))
+            if self.source.on_rows is not None and self.pending_ids:
+                await self.source.on_rows(session, self.pending_ids, self.job["requested_by"])
+        if data:
+            self.seq += 1
+        self.rows, self.bytes = values["rows_written"], values["bytes_written"]
+        self.pending_ids, self.pending_rows = [], 0
