@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from tessera_shared.events.envelope import SERVICES, dlq_topic_for, topic_for
+from tessera_shared.events.envelope import COMPACTED_PRODUCERS, PRODUCERS, SERVICES, dlq_topic_for, topic_for
 from tessera_shared.kafka_log import quiet_kafka_outages
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,12 @@ def make_consumer(
 
 
 def contract_topics(namespace: str = "") -> list[str]:
-    return [topic_for(s, namespace) for s in SERVICES] + [dlq_topic_for(s, namespace) for s in SERVICES]
+    return [topic_for(s, namespace) for s in PRODUCERS] + [dlq_topic_for(s, namespace) for s in SERVICES]
+
+
+def compacted_topics(namespace: str = "") -> frozenset[str]:
+    """Topics that keep each key's latest event for good (the gateway's API keys)."""
+    return frozenset(topic_for(s, namespace) for s in COMPACTED_PRODUCERS)
 
 
 async def ensure_topics(bootstrap: str, topics: list[str], *, partitions: int = 6, timeout: float = 30.0) -> None:
@@ -84,8 +89,14 @@ async def ensure_topics(bootstrap: str, topics: list[str], *, partitions: int = 
         missing = [t for t in topics if t not in existing]
         if not missing:
             return
+        compacted = {t for t in missing if any(t.endswith(c) for c in compacted_topics())}
         new = [
-            NewTopic(name=t, num_partitions=3 if t.endswith(".dlq") else partitions, replication_factor=1)
+            NewTopic(
+                name=t,
+                num_partitions=3 if t.endswith(".dlq") else partitions,
+                replication_factor=1,
+                topic_configs={"cleanup.policy": "compact"} if t in compacted else {},
+            )
             for t in missing
         ]
         with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first

@@ -82,6 +82,9 @@ class ServiceSettings(BaseSettings):
     # Follow the gateway's revoked access tokens (<gateway_url>/auth/revocations) and refuse them.
     token_revocations: bool = True
     token_revocations_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Accept the gateway's API keys as bearer tokens, learnt from its facts on crm.gateway
+    # (tessera_shared.api_keys; needs Kafka).
+    api_keys: bool = True
 
     jobs_enabled: bool = True
     # Budget for stopping background work after the HTTP server has drained (k8s grace period

@@ -10,11 +10,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import Gauge
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from tessera_gateway.apikeys.router import router as api_keys_router
+from tessera_gateway.apikeys.service import KeyPolicies, follow_api_keys_table
 from tessera_gateway.audit.router import router as audit_router
 from tessera_gateway.auth.accounts import AccountDirectory
 from tessera_gateway.auth.revocation import follow_revocations
@@ -22,10 +24,11 @@ from tessera_gateway.auth.revocation import router as revocation_router
 from tessera_gateway.auth.router import router as auth_router
 from tessera_gateway.auth.throttle import LoginThrottle
 from tessera_gateway.event_schemas import router as event_schemas_router
-from tessera_gateway.limits.rate import RateLimits
+from tessera_gateway.limits.rate import API_KEY_POLICY, RateLimitHeaders, RateLimits, rate_limited
 from tessera_gateway.limits.store import SlidingWindows, purge
 from tessera_gateway.proxy.router import IMPORT_PATHS
 from tessera_gateway.proxy.router import router as proxy_router
+from tessera_gateway.proxy.upstream import upstream_pools
 from tessera_gateway.settings import GatewaySettings
 from tessera_gateway.views.cache import CONSUMERS_OF, Views
 from tessera_gateway.views.openapi import MergedOpenAPI
@@ -81,6 +84,9 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
         app.state.login_throttle = LoginThrottle(windows, settings.login_max_failures, settings.login_window_seconds)
         app.state.rate_limits = RateLimits(windows, settings.rate_limit_per_minute, policy="per-token")
         app.state.survey_link_limits = RateLimits(windows, settings.rate_limit_per_minute, policy="per-address")
+        # Each API key its own window, at its own limit if it has one (apikeys/).
+        app.state.api_key_limits = RateLimits(windows, settings.rate_limit_per_minute, policy=API_KEY_POLICY)
+        app.state.api_key_policies = KeyPolicies()
         timeout = httpx2.Timeout(settings.upstream_timeout, connect=settings.upstream_connect_timeout)
         # httpx2 (pydantic's maintained httpx): the same API, but its pool hands out connections
         # without httpx 0.28's walk over every pooled connection per request (a fifth of the
@@ -93,12 +99,15 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
         async with AsyncExitStack() as stack:
             stack.push_async_callback(windows.close)
             await stack.enter_async_context(follow_revocations(app))
+            await stack.enter_async_context(follow_api_keys_table(app))
             app.state.clients = {
                 service: await stack.enter_async_context(
                     httpx2.AsyncClient(timeout=timeout, limits=limits, mounts=mounts)
                 )
                 for service in upstreams
             }
+            # The forwarding hop's own keep-alive pools (proxy/upstream.py); none for mounted upstreams.
+            app.state.upstream_pools = await stack.enter_async_context(upstream_pools(upstreams, settings, mounts))
             background = [asyncio.create_task(app.state.merged_openapi.keep_fresh(app.state.clients))]
             app.state.views = None
             if settings.view_cache_enabled:
@@ -149,6 +158,11 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
             }
         return ready
 
+    # The gateway's own authenticated endpoints count against the caller's limit like proxied calls.
+    own = APIRouter(dependencies=[Depends(rate_limited)])
+    for limited in (audit_router, views_router, api_keys_router):
+        own.include_router(limited)
+
     return ServiceSpec(
         name="gateway",
         title="Tessera CRM API",
@@ -156,8 +170,7 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
         routers=[
             auth_router,
             revocation_router,
-            audit_router,
-            views_router,
+            own,
             event_schemas_router,
             openapi_30_router,
             proxy_router,
@@ -208,6 +221,8 @@ def create_app(
             ],
             max_age=600,
         )
+    # RateLimit-Policy / RateLimit on every answer to a counted request (limits/rate.py).
+    app.add_middleware(RateLimitHeaders)
     if settings.trusted_proxies:
         # X-Forwarded-For (the login lock's and survey links' client address) only from these
         # peers; uvicorn runs with --no-proxy-headers so that it trusts no one itself.

@@ -1,4 +1,4 @@
-"""The gateway's own tables: refresh tokens, revoked tokens, rate counters and the audit log of personal-data reads."""
+"""The gateway's own tables: refresh tokens, revoked tokens, rate counters, the audit log of personal-data reads and API keys."""
 
 from __future__ import annotations
 
@@ -80,3 +80,30 @@ class AuditEntry(Base, table=True):
     customer_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     status: int
     request_id: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    # The caller's name when it is not the subject itself: an API key's name (subject "apikey:<id>").
+    subject_name: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+
+
+class ApiKey(Base, table=True):
+    """A server-to-server credential (tessera_gateway.apikeys): the key's SHA-256, never the key.
+    ``changed_at`` moves at creation and revocation: every gateway replica reads what changed
+    since its last look, every second."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_changed_at", "changed_at"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    key_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    # The key's first characters ("tsk_" and 4 more), to tell keys apart in a list.
+    prefix: str = Field(sa_column=Column(String(16), nullable=False))
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    # Requests per minute through the gateway (null: the gateway's rate_limit_per_minute).
+    rate_limit_per_minute: int | None = Field(default=None, sa_column=Column(Integer(), nullable=True))
+    created_by: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    revoked_by: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    changed_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -40,6 +40,10 @@ class GatewaySettings(ServiceSettings):
     # Requests per token in any minute through /api/v1 (a sliding window shared by every replica,
     # at most this many in any 60 s; the survey links' per-address limit is the same number).
     rate_limit_per_minute: int = Field(default=1200, ge=1)
+    # API keys (apikeys/): every replica re-reads what changed this often (a revocation made through
+    # another replica is refused here within it), and writes keys' last use at most this often.
+    api_keys_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    api_key_usage_flush_seconds: float = Field(default=60.0, ge=0, le=3600)
     cors_origins: list[str] = Field(default_factory=list)
     # Peers (addresses or CIDR networks) whose X-Forwarded-For names the client: the load
     # balancer or ingress in front of the gateway. Empty: the connecting address is the client,

@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from tessera_shared.events.envelope import SERVICES, dataschema_for, topic_for
+from tessera_shared.events.envelope import PRODUCERS, dataschema_for, topic_for
 from tessera_shared.events.schemas import all_schemas, producer_of
 
 KAFKA_BINDING = "0.5.0"
@@ -103,7 +103,7 @@ def build_document(consumers: list[Consumer], *, partitions: int = 6) -> dict[st
         }
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    for service in SERVICES:
+    for service in PRODUCERS:
         topic = topic_for(service)
         channel_id = _camel(topic)
         produced = [t for t in schemas if producer_of(t) == service]

@@ -12,6 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 CONTENT_TYPE = "application/cloudevents+json"
 SERVICES = ("customer", "sales", "service-desk", "billing", "notifications")
+# Who publishes facts: the services, and the gateway (its API keys, on a compacted topic).
+PRODUCERS = (*SERVICES, "gateway")
+# Topics that keep the latest event of each key for good (cleanup.policy=compact).
+COMPACTED_PRODUCERS = frozenset({"gateway"})
 
 _registry: dict[str, type[EventData]] = {}
 

@@ -29,6 +29,7 @@ class AuditEntryOut(BaseModel):
     customer_id: str | None
     status: int
     request_id: str | None
+    subject_name: str | None = None  # an API key's name
 
 
 @router.get("", response_model=Page[AuditEntryOut], summary="Reads of personal data through the gateway")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_gateway.models import AuditEntry
+from tessera_shared.api_keys import SUBJECT_PREFIX
 from tessera_shared.auth import Principal
 from tessera_shared.db import new_id, table_of, utcnow
 from tessera_shared.http.pagination import PageParams, paginate
@@ -47,6 +48,8 @@ def record(runtime: Any, principal: Principal, method: str, path: str, status: i
             "customer_id": customer_of(path),
             "status": status,
             "request_id": request_id_var.get(),
+            # An API key's calls are audited under its name (subject "apikey:<id>").
+            "subject_name": principal.name if principal.subject.startswith(SUBJECT_PREFIX) else None,
         },
     )
 

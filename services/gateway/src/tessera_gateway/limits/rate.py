@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import math
 
+from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from tessera_gateway.limits.store import Decision, SlidingWindows, retry_after_header
+from tessera_shared.api_keys import SUBJECT_PREFIX
+from tessera_shared.auth import CurrentPrincipal, Principal
+from tessera_shared.http.errors import Problem
 
 WINDOW_SECONDS = 60
 
@@ -18,8 +24,9 @@ class RateLimits:
         self.limit = per_minute
         self.policy = policy
 
-    async def take(self, key: str) -> Decision:
-        return await self._windows.take(f"rate:{self.policy}:{key}", self.limit, WINDOW_SECONDS)
+    async def take(self, key: str, limit: int | None = None) -> Decision:
+        """Count one request of ``key``, at ``limit`` (a key's own policy) or the default."""
+        return await self._windows.take(f"rate:{self.policy}:{key}", limit or self.limit, WINDOW_SECONDS)
 
     def headers(self, decision: Decision) -> dict[str, str]:
         """``RateLimit-Policy`` (the quota ``q`` per window ``w``) and ``RateLimit`` (``r`` left,
@@ -31,3 +38,57 @@ class RateLimits:
         if not decision.allowed:
             fields["Retry-After"] = retry_after_header(decision.retry_after)
         return fields
+
+
+API_KEY_POLICY = "per-api-key"
+
+
+def limits_for(request: Request, principal: Principal) -> tuple[RateLimits, int | None]:
+    """The policy a caller is held to: its API key's (each key a window of its own, at the key's
+    own limit if it has one), else its token's subject's."""
+    if principal.subject.startswith(SUBJECT_PREFIX):
+        state = request.app.state
+        return state.api_key_limits, state.api_key_policies.of(principal.subject)
+    return request.app.state.rate_limits, None
+
+
+async def take_for(request: Request, principal: Principal) -> None:
+    """Count one request of ``principal``; the RateLimit fields go on the answer whatever it is
+    (RateLimitHeaders), a refusal is a 429 with Retry-After."""
+    limits, limit = limits_for(request, principal)
+    decision = await limits.take(principal.subject, limit)
+    fields = limits.headers(decision)
+    request.state.rate_limit_headers = fields
+    if not decision.allowed:
+        raise Problem(429, "rate limit exceeded for this token", slug="rate-limited", headers=fields)
+
+
+async def rate_limited(request: Request, principal: CurrentPrincipal) -> None:
+    """A dependency for the gateway's own authenticated endpoints: the per-token (per-key) limit."""
+    await take_for(request, principal)
+
+
+class RateLimitHeaders:
+    """Puts the RateLimit fields noted on a request (``request.state.rate_limit_headers``) on its
+    answer, whatever produced it: the service's answer, a problem raised after the count (404, 502,
+    422 ...), or the gateway's own endpoint."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_fields(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                fields = scope.get("state", {}).get("rate_limit_headers")
+                if fields:
+                    names = {name.lower().encode() for name in fields}
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                    headers.extend((k.lower().encode(), v.encode()) for k, v in fields.items())
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_fields)

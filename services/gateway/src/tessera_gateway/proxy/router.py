@@ -15,8 +15,9 @@ from fastapi.responses import Response, StreamingResponse
 
 from tessera_gateway.audit import service as audit
 from tessera_gateway.audit.service import customer_of, reads_personal_data
-from tessera_gateway.limits.rate import RateLimits
+from tessera_gateway.limits.rate import RateLimits, take_for
 from tessera_gateway.proxy.routes import owner_of
+from tessera_shared.api_keys import SUBJECT_PREFIX as API_KEY_SUBJECT
 from tessera_shared.auth import CurrentPrincipal, Role
 from tessera_shared.errors import InvalidInput
 from tessera_shared.http.errors import Problem
@@ -239,6 +240,7 @@ async def forward_survey_link(survey_id: uuid.UUID, request: Request) -> Respons
     caller = request.client.host if request.client else "unknown"
     limits: RateLimits = request.app.state.survey_link_limits
     decision = await limits.take(caller)
+    request.state.rate_limit_headers = limits.headers(decision)
     if not decision.allowed:
         raise Problem(429, "too many requests", slug="rate-limited", headers=limits.headers(decision))
     response = await forward(request, "service-desk", request.url.path.removeprefix("/api/v1/"))
@@ -257,6 +259,7 @@ async def forward_unsubscribe_link(customer_id: uuid.UUID, purpose: str, request
     caller = request.client.host if request.client else "unknown"
     limits: RateLimits = request.app.state.survey_link_limits
     decision = await limits.take(caller)
+    request.state.rate_limit_headers = limits.headers(decision)
     if not decision.allowed:
         raise Problem(429, "too many requests", slug="rate-limited", headers=limits.headers(decision))
     response = await forward(request, "notifications", request.url.path.removeprefix("/api/v1/"))
@@ -267,11 +270,9 @@ async def forward_unsubscribe_link(customer_id: uuid.UUID, purpose: str, request
 @router.api_route("/api/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 @forwards_query  # the owning service checks the query string (and its ?fields=)
 async def forward_to_owner(path: str, request: Request, principal: CurrentPrincipal) -> Response:
-    # The token is checked here too, so anonymous traffic never reaches the services.
-    limits: RateLimits = request.app.state.rate_limits
-    decision = await limits.take(principal.subject)
-    if not decision.allowed:
-        raise Problem(429, "rate limit exceeded for this token", slug="rate-limited", headers=limits.headers(decision))
+    # The token is checked here too, so anonymous traffic never reaches the services. Its limit
+    # (an API key's own) is counted, and its RateLimit fields go on whatever is answered.
+    await take_for(request, principal)
     service = owner_of(path)
     if service is None:
         raise Problem(404, f"no resource at /api/v1/{path}")
@@ -281,7 +282,7 @@ async def forward_to_owner(path: str, request: Request, principal: CurrentPrinci
     response = await forward(request, service, path)
     if request.method not in SAFE_METHODS and response.status_code < 400 and request.app.state.views is not None:
         request.app.state.views.after_write(principal.subject, customers_named(path, response))
-    if reads_personal_data(request.method, path):
+    if reads_personal_data(request.method, path) or principal.subject.startswith(API_KEY_SUBJECT):
+        # Every call made with an API key is audited, under the key's name.
         audit.record(request.app.state.runtime, principal, request.method, path, response.status_code)
-    response.headers.update(limits.headers(decision))
     return response

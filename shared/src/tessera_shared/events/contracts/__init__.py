@@ -36,6 +36,7 @@ from tessera_shared.events.contracts.customer import (
     LoyaltyPointsRedeemed,
     LoyaltyRedemptionRefused,
 )
+from tessera_shared.events.contracts.gateway import ApiKeyCreated, ApiKeyRevoked
 from tessera_shared.events.contracts.notifications import NotificationFailed, NotificationSent
 from tessera_shared.events.contracts.sales import (
     ActivityChanges,
@@ -74,6 +75,8 @@ __all__ = [
     "ActivityLogged",
     "ActivityUpdated",
     "Allocation",
+    "ApiKeyCreated",
+    "ApiKeyRevoked",
     "CampaignMemberStatusChanged",
     "ContactChanges",
     "ContactCreated",
