@@ -118,6 +118,9 @@ SERVICES = [
             "SERVICE_DESK_URL": "http://service-desk:8003",
             "BILLING_URL": "http://billing:8004",
             "NOTIFICATIONS_URL": "http://notifications:8005",
+            # The gateway publishes its API keys (crm.gateway) through its outbox: the services
+            # learn keys and revocations from them (tessera_shared.api_keys).
+            "KAFKA_ENABLED": "true",
             # The ingress controller runs in the cluster: X-Forwarded-For is taken from the pod
             # networks only, so the login lock and the survey links' limit see the client's address
             # (docs/operations.md). Narrow this to the ingress's own range where it is known.

@@ -245,6 +245,8 @@ def service_env(proc: Proc, args: argparse.Namespace, bootstrap: str, port: int 
         customer = next(p for p in PROCS if p.name == "customer")
         env[pre + "CUSTOMER_URL"] = f"http://127.0.0.1:{service_port(args.base_port, customer)}"
     if proc.name == "gateway":
+        # It publishes its API keys (crm.gateway) through its outbox; the services learn them there.
+        env[pre + "KAFKA_ENABLED"] = "true"
         for other in PROCS:
             if other.name != "gateway":
                 key = other.name.replace("-", "_").upper() + "_URL"
