@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera_customer import all_models  # noqa: F401 - every table in the metadata
+from tessera_customer.batch import routers as batch_routers
 from tessera_customer.contacts.router import router as contacts_router
 from tessera_customer.customers.router import router as customers_router
 from tessera_customer.dedup.router import router as dedup_router
@@ -73,6 +74,7 @@ def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
         description="Customers, contacts, lifecycle, value, segments, consent, dedup, loyalty, churn.",
         # Fixed paths (/duplicates, /win-back, ...) before /{customer_id} so they are not taken for ids.
         routers=[
+            *batch_routers,
             reports_router,
             dedup_router,
             value_router,

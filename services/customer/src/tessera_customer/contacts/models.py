@@ -16,7 +16,11 @@ class Contact(Base, table=True):
     """A named person at an organisation customer."""
 
     __tablename__ = "contacts"
-    __table_args__ = (Index("ix_contacts_customer_id_id", "customer_id", "id"),)
+    __table_args__ = (
+        Index("ix_contacts_customer_id_id", "customer_id", "id"),
+        # A batch upsert by email finds its contacts with one index read.
+        Index("ix_contacts_email", "email"),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     customer_id: uuid.UUID = Field(
@@ -28,6 +32,8 @@ class Contact(Base, table=True):
     email: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
     phone: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
     buying_role: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    # The id in the system the contact came from: what a batch upsert finds it by.
+    external_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True, unique=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     version: int = Field(default=1, nullable=False)

@@ -1,0 +1,244 @@
+"""POST /v1/customers/batch/upsert|read and /v1/contacts/batch/upsert|read (issue 23, item 1): each
+input decided on its own, the per-index answer, 200 vs 207, one event per change, Idempotency-Key,
+the owner rules of the single writes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.customer.tests.helpers import create, events
+from tessera_shared.testing.plugin import bearer
+
+# The endpoints are new: their success runs on SQLite too (and the ON CONFLICT insert differs).
+pytestmark = pytest.mark.sqlite
+
+URL = "/v1/customers/batch/upsert"
+READ_URL = "/v1/customers/batch/read"
+CONTACTS_URL = "/v1/contacts/batch/upsert"
+
+
+def manager(app: FastAPI) -> dict[str, str]:
+    return bearer(app, "boss", "sales_manager")
+
+
+def by_index(answer: dict) -> dict[int, dict]:
+    return {r["index"]: r for r in answer["results"]}
+
+
+async def test_a_mixed_batch_answers_per_input_and_publishes_once_per_change(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    h = manager(app)
+    seed = {"id_property": "external_id", "inputs": [
+        {"external_id": "x-1", "kind": "person", "name": "Ada Lovelace", "email": "ada@example.com", "tags": ["a"]},
+        {"external_id": "x-2", "kind": "organization", "name": "Acme"},
+    ]}  # fmt: skip
+    r = await client.post(URL, json=seed, headers=h)
+    assert r.status_code == 200, r.text
+    first = by_index(r.json())
+    assert [first[0]["status"], first[1]["status"]] == ["created", "created"]
+    assert len(await events(app, "customer.created")) == 2
+
+    batch = {"id_property": "external_id", "inputs": [
+        {"external_id": "x-1", "name": "Ada King", "tags": ["a", "b"]},  # changed
+        {"external_id": "x-2", "kind": "organization", "name": "Acme"},  # unchanged
+        {"external_id": "x-3", "kind": "person", "name": "Grace", "email": "not-an-email"},  # invalid
+        {"external_id": "x-4", "kind": "person", "name": "Grace Hopper"},  # new
+        {"kind": "person", "name": "No key"},  # no external_id
+        {"external_id": "x-4", "kind": "person", "name": "Again"},  # the same key twice
+        {"external_id": "x-2", "kind": "person"},  # kind cannot change -- also the same key twice
+    ]}  # fmt: skip
+    r = await client.post(URL, json=batch, headers=h)
+    assert r.status_code == 207, r.text
+    answer = r.json()
+    res = by_index(answer)
+    assert (answer["succeeded"], answer["failed"]) == (3, 4)
+    assert [res[i]["status"] for i in range(7)] == [
+        "updated",
+        "unchanged",
+        "error",
+        "created",
+        "error",
+        "error",
+        "error",
+    ]
+    assert (res[0]["id"], res[1]["id"]) == (first[0]["id"], first[1]["id"])
+    problem = res[2]["problem"]
+    assert problem["status"] == 422 and problem["type"] == "urn:tessera:problem:validation-error"
+    assert [e["field"] for e in problem["errors"]] == ["inputs[2].email"]
+    assert problem["detail"] == "invalid input: inputs[2].email"
+    assert res[4]["problem"]["errors"][0]["field"] == "inputs[4].external_id"
+    assert "inputs[3]" in res[5]["problem"]["errors"][0]["message"]
+
+    # One event per change: x-1's update, x-4's creation; nothing for the unchanged or failed ones.
+    updated = await events(app, "customer.updated")
+    assert [(e["data"]["customer_id"], e["data"]["changed_fields"]) for e in updated] == [
+        (first[0]["id"], ["name", "tags"])
+    ]
+    created = await events(app, "customer.created")
+    assert [e["data"]["customer_id"] for e in created][2:] == [res[3]["id"]]
+    got = (await client.get(f"/v1/customers/{first[0]['id']}", headers=h)).json()
+    assert (got["name"], got["tags"], got["version"]) == ("Ada King", ["a", "b"], 2)
+    # The customer list's tag filter sees the new tag (customer_tags written too).
+    listed = (await client.get("/v1/customers", params={"tag": "b"}, headers=h)).json()["items"]
+    assert [c["id"] for c in listed] == [first[0]["id"]]
+
+
+async def test_by_email_and_by_id(app: FastAPI, client: httpx.AsyncClient) -> None:
+    h = manager(app)
+    ada = await create(client, app, ("boss", "sales_manager"), email="ada@example.com", name="Ada")
+    await create(client, app, ("boss", "sales_manager"), email="twin@example.com")
+    await create(client, app, ("boss", "sales_manager"), email="twin@example.com")
+    r = await client.post(
+        URL,
+        json={
+            "id_property": "email",
+            "inputs": [
+                {"email": "ADA@example.com", "phone": "+44 1234 5678"},
+                {"email": "twin@example.com", "name": "Twin"},
+                {"email": "new@example.com", "kind": "person", "name": "New"},
+            ],
+        },
+        headers=h,
+    )
+    assert r.status_code == 207, r.text
+    res = by_index(r.json())
+    assert (res[0]["status"], res[0]["id"]) == ("updated", ada["id"])
+    assert res[1]["problem"]["status"] == 409
+    assert res[2]["status"] == "created"
+
+    missing = str(uuid.uuid4())
+    r = await client.post(
+        URL,
+        json={"id_property": "id", "inputs": [{"id": ada["id"], "name": "Ada L."}, {"id": missing, "name": "X"}]},
+        headers=h,
+    )
+    res = by_index(r.json())
+    assert res[0]["status"] == "updated"
+    assert res[1]["problem"]["type"] == "urn:tessera:problem:not-found"
+
+
+async def test_idempotency_key_replays_the_first_answer(app: FastAPI, client: httpx.AsyncClient) -> None:
+    h = {**manager(app), "Idempotency-Key": "batch-1"}
+    once = {"external_id": "i-1", "kind": "person", "name": "Once"}
+    body: dict[str, Any] = {"id_property": "external_id", "inputs": [once]}
+    first = await client.post(URL, json=body, headers=h)
+    second = await client.post(URL, json=body, headers=h)
+    assert first.status_code == second.status_code == 200
+    assert second.json() == first.json()
+    assert second.headers["idempotent-replayed"] == "true"
+    assert len(await events(app, "customer.created")) == 1
+    other = await client.post(URL, json={**body, "inputs": [{**body["inputs"][0], "name": "Twice"}]}, headers=h)
+    assert other.status_code == 422
+    assert other.json()["type"] == "urn:tessera:problem:idempotency-key-reused"
+
+
+async def test_owner_rules_hold_per_input(app: FastAPI, client: httpx.AsyncClient) -> None:
+    theirs = await create(client, app, ("rep2", "sales_rep"), external_id="o-1")
+    mine = await create(client, app, ("rep1", "sales_rep"), external_id="o-2")
+    rep1 = bearer(app, "rep1", "sales_rep")
+    r = await client.post(
+        URL,
+        json={
+            "id_property": "external_id",
+            "inputs": [
+                {"external_id": "o-1", "name": "Taken over"},  # another rep's customer
+                {"external_id": "o-2", "name": "Mine, renamed"},
+                {"external_id": "o-3", "kind": "person", "name": "For rep2", "owner_id": "rep2"},
+                {"external_id": "o-4", "kind": "person", "name": "Mine, new"},
+                {"external_id": "o-2", "owner_id": "rep2"},  # the same key twice
+            ],
+        },
+        headers=rep1,
+    )
+    assert r.status_code == 207, r.text
+    res = by_index(r.json())
+    assert res[0]["problem"]["status"] == 403
+    assert (res[1]["status"], res[1]["id"]) == ("updated", mine["id"])
+    assert res[2]["problem"]["status"] == 403
+    assert res[3]["status"] == "created"
+    got = (await client.get(f"/v1/customers/{res[3]['id']}", headers=rep1)).json()
+    assert got["owner_id"] == "rep1"  # a rep's new customer is the rep's own
+    untouched = (await client.get(f"/v1/customers/{theirs['id']}", headers=rep1)).json()
+    assert untouched["name"] == theirs["name"]
+
+    partner = bearer(app, "p", "partner")
+    assert (await client.post(URL, json={"id_property": "id", "inputs": [{}]}, headers=partner)).status_code == 403
+
+
+async def test_the_batch_itself_is_validated(app: FastAPI, client: httpx.AsyncClient) -> None:
+    h = manager(app)
+    r = await client.post(URL, json={"id_property": "phone", "inputs": [{}]}, headers=h)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "id_property"
+    r = await client.post(URL, json={"id_property": "id", "inputs": []}, headers=h)
+    assert r.status_code == 422
+    r = await client.post(URL, json={"id_property": "id", "inputs": [{}] * 1001}, headers=h)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "inputs"
+
+
+async def test_batch_read(app: FastAPI, client: httpx.AsyncClient) -> None:
+    h = manager(app)
+    a = await create(client, app, ("boss", "sales_manager"))
+    b = await create(client, app, ("boss", "sales_manager"))
+    missing = str(uuid.uuid4())
+    r = await client.post(READ_URL, json={"ids": [b["id"], missing, a["id"]]}, headers=h)
+    assert r.status_code == 200, r.text
+    assert [c["id"] for c in r.json()["items"]] == [b["id"], a["id"]]
+    assert r.json()["not_found"] == [missing]
+    assert (await client.post(READ_URL, json={"ids": [missing] * 1001}, headers=h)).status_code == 422
+    # Fixed paths are not taken for a customer id.
+    assert (await client.get(f"/v1/customers/{a['id']}", headers=h)).status_code == 200
+
+
+async def test_contacts_mixed_batch(app: FastAPI, client: httpx.AsyncClient) -> None:
+    org = await create(client, app, ("rep1", "sales_rep"), kind="organization", name="Acme")
+    person = await create(client, app, ("rep1", "sales_rep"))
+    other = await create(client, app, ("rep2", "sales_rep"), kind="organization", name="Other")
+    rep1 = bearer(app, "rep1", "sales_rep")
+    seed = {"id_property": "external_id", "inputs": [{"external_id": "c-1", "customer_id": org["id"], "name": "Grace"}]}
+    r = await client.post(CONTACTS_URL, json=seed, headers=rep1)
+    assert r.status_code == 200, r.text
+    grace = by_index(r.json())[0]
+    assert grace["status"] == "created"
+    r = await client.post(
+        CONTACTS_URL,
+        json={
+            "id_property": "external_id",
+            "inputs": [
+                {"external_id": "c-1", "title": "CTO"},  # changed
+                {"external_id": "c-1", "name": "Twice"},  # the same key twice
+                {"external_id": "c-2", "customer_id": org["id"], "name": "Ada", "email": "x"},  # invalid
+                {"external_id": "c-3", "customer_id": person["id"], "name": "On a person"},  # 409
+                {"external_id": "c-4", "customer_id": other["id"], "name": "Not my customer"},  # 403
+                {"external_id": "c-5", "customer_id": org["id"], "name": "Alan"},  # new
+            ],
+        },
+        headers=rep1,
+    )
+    assert r.status_code == 207, r.text
+    res = by_index(r.json())
+    assert (res[0]["status"], res[0]["id"]) == ("updated", grace["id"])
+    assert res[1]["status"] == "error"
+    assert res[2]["problem"]["errors"][0]["field"] == "inputs[2].email"
+    assert res[3]["problem"]["status"] == 409
+    assert res[4]["problem"]["status"] == 403
+    assert res[5]["status"] == "created"
+    same = {"id_property": "external_id", "inputs": [{"external_id": "c-1", "title": "CTO"}]}
+    again = await client.post(CONTACTS_URL, json=same, headers=rep1)
+    assert by_index(again.json())[0]["status"] == "unchanged"
+    kinds = [e["type"] for e in await events(app) if e["type"].startswith("contact.")]
+    assert kinds == ["contact.created", "contact.updated", "contact.created"]
+    read = await client.post(
+        "/v1/contacts/batch/read", json={"ids": [grace["id"], res[5]["id"], str(uuid.uuid4())]}, headers=rep1
+    )
+    assert read.status_code == 200, read.text
+    items = read.json()["items"]
+    assert [(c["external_id"], c["title"]) for c in items] == [("c-1", "CTO"), ("c-5", None)]
+    assert len(read.json()["not_found"]) == 1
