@@ -30,8 +30,13 @@ class TestWriteOffs:
         r = await request(app, client, inv["id"])
         assert r.status_code == 201 and (r.json()["status"], r.json()["amount"]) == ("requested", "70.00")
         wo = r.json()
+        # The request is announced (the finance managers are told of it by the notifications service).
+        [asked] = await events(app, "write_off.requested")
+        assert (asked["write_off_id"], asked["invoice_id"], asked["customer_id"]) == (wo["id"], inv["id"], str(cid))
+        assert (asked["amount"], asked["currency"], asked["requested_by"]) == ("70.00", inv["currency"], "clerk")
         r = await request(app, client, inv["id"])
         assert r.status_code == 409  # one pending request per invoice
+        assert len(await events(app, "write_off.requested")) == 1  # a refused request announces nothing
         assert r.json()["type"] == "urn:tessera:problem:write-off-conflict"
         assert r.json()["pending_write_off_id"] == wo["id"]
         url = f"/v1/write-offs/{wo['id']}/approve"

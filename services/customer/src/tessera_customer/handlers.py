@@ -1,4 +1,4 @@
-"""Reactions to the sales, service-desk and billing facts (docs/domain.md §6.2).
+"""Reactions to the sales, service-desk, billing and notifications facts (docs/domain.md §6.2).
 
 Each runs in the consumer's transaction beside the inbox row, so it happens once per event id;
 each also checks its fact key (deal, invoice, payment, ticket ...) so a re-announced fact with a
@@ -44,6 +44,7 @@ from tessera_shared.events.contracts import (
     LoyaltyPaymentReversed,
     LoyaltyPointsRedeemed,
     LoyaltyRedemptionRefused,
+    NotificationFailed,
     PaymentReceived,
     SlaBreached,
     SurveyAnswered,
@@ -167,6 +168,13 @@ def _spec(data: EventData) -> tuple[str, datetime, str]:
                 data.detected_at,
                 f"Credit limit exceeded: exposure {_money(data.exposure, data.currency)}"
                 f" over limit {_money(data.credit_limit, data.currency)}",
+            )
+        case NotificationFailed():
+            # A message to the customer the mail server refused for good (recorded once).
+            return (
+                str(data.notification_id),
+                data.failed_at,
+                f"E-mail about {data.source_type} not delivered: {data.reason}"[:500],
             )
     raise PermanentError(f"no timeline rule for {type(data).__name__}")
 
@@ -354,12 +362,23 @@ EFFECTS: dict[type[EventData], Effect] = {
     CreditLimitExceeded: _nothing,
     LoyaltyPaymentRequested: _loyalty_payment,
     LoyaltyPaymentReversed: _loyalty_reversed,
+    # notifications: an e-mail to the customer that failed for good (shown under its fact's rule).
+    NotificationFailed: _nothing,
 }
+
+
+def _about_customer(data: EventData) -> uuid.UUID | None:
+    """The customer a fact is a timeline entry of, if any: a failed notification only when the
+    message was to the customer (a staff member's mailbox is not the customer's fact)."""
+    if isinstance(data, NotificationFailed) and data.recipient_kind != "customer":
+        return None
+    customer_id: uuid.UUID | None = getattr(data, "customer_id", None)
+    return customer_id
 
 
 def make_handler(settings: CustomerSettings, effect: Effect) -> Handler[EventData]:
     async def handle(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
-        customer_id = getattr(data, "customer_id", None)
+        customer_id = _about_customer(data)
         if customer_id is None:
             return  # e.g. an activity about a lead only: not a customer fact
         ref, occurred_at, summary = _spec(data)

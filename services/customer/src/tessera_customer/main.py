@@ -92,7 +92,7 @@ def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
         ],
         migrations=Path(__file__).parent / "migrations",
         handlers=handlers(settings),
-        consumes=["sales", "service-desk", "billing"],
+        consumes=["sales", "service-desk", "billing", "notifications"],
         jobs=jobs(settings),
     )
 

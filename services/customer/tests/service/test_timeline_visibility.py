@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from services.customer.tests.helpers import NOW, create, deliver, payment, survey, ticket_opened
 from tessera_customer.handlers import EFFECTS
 from tessera_customer.timeline.visibility import (
+    ABOUT_A_FACT,
     ACTIVITIES,
     CREDIT,
     DEALS,
@@ -199,7 +200,7 @@ async def test_the_summary_and_churn_risk_follow_the_same_rule(app: FastAPI, cli
 
 
 def test_every_recorded_fact_has_a_rule() -> None:
-    assert {model.event_type for model in EFFECTS} == set(RULES)
+    assert {model.event_type for model in EFFECTS} == set(RULES) | ABOUT_A_FACT
 
 
 def test_the_rules_mirror_the_source_services() -> None:

@@ -21,6 +21,7 @@ from tessera_billing.writeoffs.rules import WriteOffStatus, check_decision
 from tessera_shared.db import utcnow
 from tessera_shared.errors import Conflict
 from tessera_shared.events.contracts import InvoiceWrittenOff
+from tessera_shared.events.contracts.billing import WriteOffRequested
 from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
 
@@ -61,6 +62,22 @@ async def request_write_off(session: AsyncSession, invoice: Invoice, reason: str
     )
     session.add(write_off)
     await session.flush()
+    # Announced so that the finance managers hear of it (the notifications service's default rule).
+    await publish(
+        session,
+        WriteOffRequested(
+            write_off_id=write_off.id,
+            invoice_id=invoice.id,
+            number=invoice.number or "",
+            customer_id=invoice.customer_id,
+            deal_id=invoice.deal_id,
+            amount=quantize(write_off.amount, invoice.currency),
+            currency=invoice.currency,
+            requested_by=requested_by,
+            requested_at=write_off.requested_at,
+        ),
+        subject=invoice.customer_id,
+    )
     return write_off
 
 

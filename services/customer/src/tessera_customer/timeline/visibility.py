@@ -73,7 +73,8 @@ CREDIT = SourceRule(
     frozenset({Role.BILLING_CLERK, Role.FINANCE_MANAGER, Role.SALES_MANAGER, Role.SALES_REP, Role.SERVICE})
 )
 
-# Per consumed event type (every type handlers.EFFECTS records): the rule of the record it is about.
+# Per consumed event type (every type handlers.EFFECTS records but ABOUT_A_FACT's): the rule of the
+# record it is about.
 RULES: dict[str, SourceRule] = {
     "deal.created": DEALS,
     "deal.stage_changed": DEALS,
@@ -98,6 +99,11 @@ RULES: dict[str, SourceRule] = {
     "credit.limit_exceeded": CREDIT,
 }
 
+# Entries about another fact (``data.source_type``): read under that fact's rule. A failed e-mail
+# about a dunning step is read by the invoices' readers, one about a closed ticket by the tickets'
+# readers; for a fact with an owner rule (or none known here) by those who read all such records.
+ABOUT_A_FACT: frozenset[str] = frozenset({"notification.failed"})
+
 
 def owner_of_entry() -> ColumnElement[str]:
     """The record's owner as the fact announced it (the events' ``owner_id``)."""
@@ -112,10 +118,12 @@ def visible_to(principal: Principal) -> ColumnElement[bool] | None:
     own_entries = and_(col(TimelineEntry.source) == "customer", entry_kind.not_in(list(RULES)))
     every = sorted(kind for kind, rule in RULES.items() if rule.reads_all(principal))
     owned = sorted(kind for kind, rule in RULES.items() if rule.reads(principal) and not rule.reads_all(principal))
+    about = TimelineEntry.data["source_type"].as_string()
     return or_(
         own_entries,
         entry_kind.in_(every) if every else false(),
         and_(entry_kind.in_(owned), owner_of_entry() == principal.subject) if owned else false(),
+        and_(entry_kind.in_(list(ABOUT_A_FACT)), about.in_(every)) if every else false(),
     )
 
 

@@ -243,6 +243,8 @@ CONSUMERS_OF = {
     "sales": ("customer", "billing"),
     "service-desk": ("customer", "billing"),
     "billing": ("customer", "sales"),
+    # notification.failed: a customer's undelivered e-mail on the timeline (key: the customer).
+    "notifications": ("customer",),
 }
 
 

@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_notifications.inbox.models import Notification, UserSequence
-from tessera_shared.db import affected_rows, new_id, table_of, upsert, utcnow
+from tessera_shared.db import new_id, table_of, upsert, utcnow
 from tessera_shared.errors import NotFound
+from tessera_shared.events.contracts.notifications import NotificationRead
 from tessera_shared.http.pagination import PageParams, paginate
+from tessera_shared.outbox import publish
 
 Order = Literal["unread_first", "newest"]
 
@@ -100,20 +102,46 @@ async def own_notification(session: AsyncSession, user_id: str, notification_id:
 
 
 async def mark_read(session: AsyncSession, notification: Notification, now: datetime | None = None) -> Notification:
+    """Mark it read and announce ``notification.read`` (nothing when it was read already)."""
     if notification.unread:
         notification.unread = False
         notification.read_at = now or utcnow()
         await session.flush()
+        await publish(
+            session,
+            NotificationRead(
+                user_id=notification.user_id,
+                notification_id=notification.id,
+                through_seq=notification.seq,
+                marked=1,
+                read_at=notification.read_at,
+            ),
+            subject=notification.id,
+            key=notification.user_id,
+        )
     return notification
 
 
 async def mark_all_read(session: AsyncSession, user_id: str, now: datetime | None = None) -> int:
-    return await affected_rows(
-        session,
-        update(Notification)
-        .where(col(Notification.user_id) == user_id, col(Notification.unread))
-        .values(unread=False, read_at=now or utcnow()),
-    )
+    """Mark every unread one read; one ``notification.read`` for them all (none when none was)."""
+    read_at = now or utcnow()
+    marked = (
+        await session.execute(
+            update(Notification)
+            .where(col(Notification.user_id) == user_id, col(Notification.unread))
+            .values(unread=False, read_at=read_at)
+            .returning(col(Notification.seq))
+        )
+    ).scalars()
+    numbers = list(marked)
+    if numbers:
+        await publish(
+            session,
+            NotificationRead(user_id=user_id, through_seq=max(numbers), marked=len(numbers), read_at=read_at),
+            subject=user_id,
+            key=user_id,
+        )
+    return len(numbers)
 
 
 async def unread_count(session: AsyncSession, user_id: str) -> int:

@@ -59,6 +59,16 @@ TEXTS: dict[str, tuple[str | None, dict[str, tuple[str, str]]]] = {
             ),
         },
     ),
+    "write_off.requested": (
+        "/api/v1/write-offs/{write_off_id}",
+        {
+            "en": (
+                "Write-off awaiting approval: invoice {number}",
+                "{requested_by} asks to write off {amount} {currency} of {customer}.",
+            ),
+            "zh": ("待审批的坏账核销：发票 {number}", "{requested_by} 申请核销 {customer} 的 {amount} {currency}。"),
+        },
+    ),
     "invoice.overdue": (
         "/api/v1/invoices/{invoice_id}",
         {

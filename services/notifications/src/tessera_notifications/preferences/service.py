@@ -7,7 +7,10 @@ from sqlmodel import col
 from tessera_notifications.preferences.models import Preference
 from tessera_notifications.preferences.schemas import PreferenceItem, Preferences
 from tessera_notifications.rules.models import NotificationRule
+from tessera_shared.db import utcnow
 from tessera_shared.errors import InvalidInput
+from tessera_shared.events.contracts.notifications import NotificationPreferencesUpdated, PreferenceChoice
+from tessera_shared.outbox import publish
 
 
 async def preferences_of(session: AsyncSession, user_id: str) -> Preferences:
@@ -25,13 +28,30 @@ async def preferences_of(session: AsyncSession, user_id: str) -> Preferences:
 
 
 async def replace_preferences(session: AsyncSession, user_id: str, body: Preferences) -> Preferences:
-    """The user's stored choices become ``body``'s (types not named go back to the default)."""
+    """The user's stored choices become ``body``'s (types not named go back to the default);
+    a change is announced as ``notification_preferences.updated`` (the same choices again: nothing)."""
     seen: set[str] = set()
     for index, item in enumerate(body.items):
         if item.event_type in seen:
             raise InvalidInput(f"items.{index}.event_type", "named twice")
         seen.add(item.event_type)
-    await session.execute(delete(Preference).where(col(Preference.user_id) == user_id))
-    session.add_all(Preference(user_id=user_id, **item.model_dump()) for item in body.items)
-    await session.flush()
+    stored = sorted(
+        (p.event_type, p.in_app, p.email, p.digest)
+        for p in (await session.execute(select(Preference).where(col(Preference.user_id) == user_id))).scalars()
+    )
+    wanted = sorted((i.event_type, i.in_app, i.email, i.digest) for i in body.items)
+    if stored != wanted:
+        await session.execute(delete(Preference).where(col(Preference.user_id) == user_id))
+        session.add_all(Preference(user_id=user_id, **item.model_dump()) for item in body.items)
+        await session.flush()
+        await publish(
+            session,
+            NotificationPreferencesUpdated(
+                user_id=user_id,
+                items=[PreferenceChoice(event_type=t, in_app=a, email=e, digest=d) for t, a, e, d in wanted],
+                updated_at=utcnow(),
+            ),
+            subject=user_id,
+            key=user_id,
+        )
     return await preferences_of(session, user_id)

@@ -29,8 +29,8 @@ async def list_notification_rules(
 
 
 @router.post("", status_code=201, response_model=RuleOut, summary="Add a routing rule (admin)")
-async def add_notification_rule(body: RuleCreate, session: SessionDep, response: Response, _: Admin) -> RuleOut:
-    rule = await create_rule(session, body)
+async def add_notification_rule(body: RuleCreate, session: SessionDep, response: Response, admin: Admin) -> RuleOut:
+    rule = await create_rule(session, body, admin.subject)
     response.headers["Location"] = f"/v1/notification-rules/{rule.id}"
     response.headers["ETag"] = etag_for(rule.id, rule.version)
     return RuleOut.model_validate(rule)
@@ -45,18 +45,18 @@ async def get_notification_rule(rule_id: uuid.UUID, session: SessionDep, respons
 
 @router.patch("/{rule_id}", response_model=RuleOut, summary="Change a routing rule (admin; If-Match optional)")
 async def change_notification_rule(
-    rule_id: uuid.UUID, body: RuleChange, request: Request, session: SessionDep, response: Response, _: Admin
+    rule_id: uuid.UUID, body: RuleChange, request: Request, session: SessionDep, response: Response, admin: Admin
 ) -> RuleOut:
     rule = await find_rule(session, rule_id, for_update=True)
     check_if_match(request, rule.id, rule.version)
-    rule = await change_rule(session, rule, body)
+    rule = await change_rule(session, rule, body, admin.subject)
     response.headers["ETag"] = etag_for(rule.id, rule.version)
     return RuleOut.model_validate(rule)
 
 
 @router.delete("/{rule_id}", status_code=204, summary="Remove a routing rule (admin)")
-async def remove_notification_rule(rule_id: uuid.UUID, request: Request, session: SessionDep, _: Admin) -> Response:
+async def remove_notification_rule(rule_id: uuid.UUID, request: Request, session: SessionDep, admin: Admin) -> Response:
     rule = await find_rule(session, rule_id, for_update=True)
     check_if_match(request, rule.id, rule.version)
-    await delete_rule(session, rule)
+    await delete_rule(session, rule, admin.subject)
     return Response(status_code=204)

@@ -211,6 +211,24 @@ class ExchangeRateSet(BillingEvent):
     set_at: datetime
 
 
+class WriteOffRequested(BillingEvent):
+    """A clerk asked to write an invoice off; it waits for a finance manager other than the
+    requester to approve or reject it (``invoice.written_off`` follows an approval)."""
+
+    event_type: ClassVar[str] = "write_off.requested"
+
+    write_off_id: uuid.UUID
+    invoice_id: uuid.UUID
+    number: str
+    customer_id: uuid.UUID
+    deal_id: uuid.UUID | None = None
+    # The balance when requested; the balance at approval is what is written off.
+    amount: NonNegativeAmount
+    currency: Currency
+    requested_by: str
+    requested_at: datetime
+
+
 class InvoiceWrittenOff(BillingEvent):
     event_type: ClassVar[str] = "invoice.written_off"
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from tessera_shared.events.envelope import EventData
 
@@ -49,3 +51,128 @@ class NotificationFailed(NotificationsEvent):
     customer_id: uuid.UUID | None = None
     reason: str
     failed_at: datetime
+
+
+class WebhookEndpointEvent(NotificationsEvent):
+    """Facts about partner webhook endpoints (key: the owner). The URL is not published: it may
+    carry the receiver's own token."""
+
+    endpoint_id: uuid.UUID
+    # The principal that manages the endpoint (a partner client id, or an admin's user name).
+    owner: str
+
+
+class WebhookEndpointCreated(WebhookEndpointEvent):
+    """A webhook endpoint was registered."""
+
+    event_type: ClassVar[str] = "webhook_endpoint.created"
+
+    event_types: list[str]
+    ordered: bool
+    created_at: datetime
+
+
+class WebhookEndpointUpdated(WebhookEndpointEvent):
+    """A webhook endpoint was changed (its URL, types, description, order, enabled, or its secret rotated)."""
+
+    event_type: ClassVar[str] = "webhook_endpoint.updated"
+
+    changed_fields: list[str]
+    enabled: bool
+    updated_at: datetime
+
+
+class WebhookEndpointDeleted(WebhookEndpointEvent):
+    """A webhook endpoint was removed (its deliveries stop)."""
+
+    event_type: ClassVar[str] = "webhook_endpoint.deleted"
+
+    deleted_at: datetime
+
+
+class WebhookEndpointDisabled(WebhookEndpointEvent):
+    """Tessera disabled a webhook endpoint: it answered 410 Gone, or every attempt failed for days."""
+
+    event_type: ClassVar[str] = "webhook_endpoint.disabled"
+
+    reason: Literal["gone", "failing"]
+    disabled_at: datetime
+
+
+class NotificationRead(NotificationsEvent):
+    """A user marked notifications of their inbox read: one (``notification_id``), or all of them
+    (``notification_id`` null: every one numbered up to ``through_seq``). Key: the user."""
+
+    event_type: ClassVar[str] = "notification.read"
+
+    user_id: str
+    notification_id: uuid.UUID | None = None
+    # The highest inbox number (the stream's event id) the mark covers.
+    through_seq: int
+    marked: int
+    read_at: datetime
+
+
+Digest = Literal["none", "daily"]
+
+
+class NotificationRuleCreated(NotificationsEvent):
+    """An admin added a routing rule (key: the rule id)."""
+
+    event_type: ClassVar[str] = "notification_rule.created"
+
+    rule_id: uuid.UUID
+    name: str
+    rule_event_type: str
+    condition: list[dict[str, Any]]
+    recipients: list[dict[str, Any]]
+    channels: list[Channel]
+    enabled: bool
+    version: int
+    created_by: str
+    created_at: datetime
+
+
+class NotificationRuleUpdated(NotificationsEvent):
+    """An admin changed a routing rule: ``changes`` holds the fields the change moved (name,
+    condition, recipients, channels, enabled) with their new values."""
+
+    event_type: ClassVar[str] = "notification_rule.updated"
+
+    rule_id: uuid.UUID
+    rule_event_type: str
+    changes: dict[str, Any]
+    version: int
+    updated_by: str
+    updated_at: datetime
+
+
+class NotificationRuleDeleted(NotificationsEvent):
+    """An admin removed a routing rule (a shipped one too)."""
+
+    event_type: ClassVar[str] = "notification_rule.deleted"
+
+    rule_id: uuid.UUID
+    rule_event_type: str
+    deleted_by: str
+    deleted_at: datetime
+
+
+class PreferenceChoice(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_type: str
+    in_app: bool
+    email: bool
+    digest: Digest
+
+
+class NotificationPreferencesUpdated(NotificationsEvent):
+    """A user replaced their notification preferences: ``items`` are the stored choices now (a
+    type not named has the default: in-app on, e-mail off, no digest). Key: the user."""
+
+    event_type: ClassVar[str] = "notification_preferences.updated"
+
+    user_id: str
+    items: list[PreferenceChoice]
+    updated_at: datetime
