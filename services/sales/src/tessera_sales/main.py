@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera_sales.activities import handlers as collections
 from tessera_sales.activities.router import router as activities_router
@@ -19,6 +20,8 @@ from tessera_sales.catalog.router import router as products_router
 from tessera_sales.credit import handlers as credit
 from tessera_sales.credit.router import router as credit_checks_router
 from tessera_sales.deals.router import router as deals_router
+from tessera_sales.exports.models import EXPORTS
+from tessera_sales.exports.sources import SOURCES as EXPORT_SOURCES
 from tessera_sales.known_customers import handlers as known_customers
 from tessera_sales.leads.router import router as leads_router
 from tessera_sales.models import metadata
@@ -44,6 +47,8 @@ from tessera_shared.events.contracts import (
     InvoiceWrittenOff,
     PaymentReceived,
 )
+from tessera_shared.exports.router import exports_router
+from tessera_shared.exports.service import run_exports
 from tessera_shared.jobs import Job
 
 
@@ -59,6 +64,17 @@ def chain(*handlers: Handler) -> Handler:
 
 def spec(settings: SalesSettings | None = None) -> ServiceSpec:
     settings = settings or SalesSettings()
+
+    async def exports(sessions: async_sessionmaker[AsyncSession], now: datetime) -> object:
+        return await run_exports(
+            sessions,
+            EXPORTS,
+            EXPORT_SOURCES,
+            now,
+            ttl_seconds=settings.export_ttl_seconds,
+            page_rows=settings.export_page_rows,
+        )
+
     return ServiceSpec(
         metadata=metadata,
         name="sales",
@@ -75,6 +91,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
             campaigns_router,
             recommendations_router,
             summary_router,
+            exports_router(EXPORTS, EXPORT_SOURCES),
         ],
         migrations=Path(__file__).parent / "migrations",
         handlers={
@@ -94,7 +111,10 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
             ExchangeRateSet.event_type: credit.on_exchange_rate_set,
         },
         consumes=["customer", "billing"],
-        jobs=[Job("activity-reminders", settings.reminder_interval_seconds, fire_reminders)],
+        jobs=[
+            Job("activity-reminders", settings.reminder_interval_seconds, fire_reminders),
+            Job("sales-exports", settings.export_job_interval_seconds, exports),
+        ],
     )
 
 

@@ -4,10 +4,10 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from tessera_shared.customer_directory import CustomerServiceSettings
-from tessera_shared.settings import ServiceSettings
+from tessera_shared.exports import settings as exports
 
 
-class SalesSettings(ServiceSettings, CustomerServiceSettings):
+class SalesSettings(exports.ExportSettings, CustomerServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TESSERA_SALES_", extra="ignore", frozen=True)
 
     service_name: str = "sales"

@@ -3,6 +3,7 @@ from tessera_sales.campaigns import models as _campaigns  # noqa: F401
 from tessera_sales.catalog import models as _catalog  # noqa: F401
 from tessera_sales.credit import models as _credit  # noqa: F401
 from tessera_sales.deals import models as _deals  # noqa: F401
+from tessera_sales.exports import models as _exports  # noqa: F401
 from tessera_sales.known_customers import models as _known_customers  # noqa: F401
 from tessera_sales.leads import models as _leads  # noqa: F401
 from tessera_sales.models import metadata
