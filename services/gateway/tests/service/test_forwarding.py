@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 import httpx2
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
 import tessera_customer.main as customer_main
 import tessera_gateway.main as gateway_main
@@ -21,22 +28,47 @@ async def token(client: httpx.AsyncClient, user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-@pytest.fixture
-async def stack(databases, backend):
+@asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """The app on a real uvicorn server in this event loop (lifespan included); yields its URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(400):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        assert server.started, "the upstream did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+# Both ways the gateway reaches a service: an in-process transport (mounted, httpx2) and a real
+# server over the hop's own keep-alive pool (served, proxy/upstream.py), as in production.
+@pytest.fixture(params=["mounted", "served"])
+async def stack(request, databases, backend):
     url = await databases.new("customer", backend, migrations_of(customer_main.__file__))
     customer = customer_main.create_app(CustomerSettings(database_url=url, kafka_enabled=False, log_json=False))
     gateway_db = await databases.new("gateway", backend, migrations_of(gateway_main.__file__))
-    gateway = create_app(
-        GatewaySettings(
-            database_url=gateway_db,
-            log_json=False,
-            customer_url="http://customer.test",
-            billing_url="http://127.0.0.1:1",
-        ),
-        mounts={"http://customer.test": httpx2.ASGITransport(app=customer)},
-    )
-    async with customer.router.lifespan_context(customer), running(gateway) as client:
-        yield client
+    settings = {"database_url": gateway_db, "log_json": False, "billing_url": "http://127.0.0.1:1"}
+    if request.param == "mounted":
+        gateway = create_app(
+            GatewaySettings(**settings, customer_url="http://customer.test"),
+            mounts={"http://customer.test": httpx2.ASGITransport(app=customer)},
+        )
+        async with customer.router.lifespan_context(customer), running(gateway) as client:
+            yield client
+        return
+    async with served(customer) as customer_url:
+        gateway = create_app(GatewaySettings(**settings, customer_url=customer_url))
+        async with running(gateway) as client:
+            assert set(gateway.state.upstream_pools) >= {"customer", "billing"}
+            yield client
 
 
 async def test_no_token_is_401_at_the_gateway(stack: httpx.AsyncClient) -> None:
