@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import orjson
+
 OWNERS: dict[str, str] = {
     "customers": "customer",
     "segments": "customer",
@@ -30,6 +34,13 @@ OWNERS: dict[str, str] = {
     "webhooks": "notifications",
 }
 
+# Bulk exports (tessera_shared.exports): POST /exports goes to the service holding the body's
+# "resource"; an export's id names its resource ("deals.<uuid>"), so its status and file go to the
+# same service. The customer service documents the paths (and answers 422 for a resource nobody exports).
+EXPORT_OWNERS: dict[str, str] = {"customers": "customer", "contacts": "customer", "deals": "sales", "leads": "sales"}
+# An export's file is relayed chunk by chunk, never buffered (it may be hundreds of megabytes).
+_EXPORT_FILE = re.compile(r"/api/v1/exports/[^/]+/file")
+
 REPORT_OWNERS: dict[str, str] = {
     "forecast": "sales",
     "funnel": "sales",
@@ -44,6 +55,22 @@ REPORT_OWNERS: dict[str, str] = {
 def owner_of(path: str) -> str | None:
     """'customers/123' -> 'customer'; 'reports/aging' -> 'billing'; unknown -> None."""
     parts = path.strip("/").split("/")
+    if parts[0] == "exports":
+        return EXPORT_OWNERS.get(parts[1].partition(".")[0] if len(parts) > 1 else "", "customer")
     if parts[0] == "reports":
         return REPORT_OWNERS.get(parts[1]) if len(parts) > 1 else None
     return OWNERS.get(parts[0])
+
+
+def export_owner(body: bytes) -> str | None:
+    """The service a POST /exports body goes to, by its ``resource`` (None: not one the gateway knows)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    resource = data.get("resource") if isinstance(data, dict) else None
+    return EXPORT_OWNERS.get(resource) if isinstance(resource, str) else None
+
+
+def streamed_file(path: str) -> bool:
+    return _EXPORT_FILE.fullmatch(path) is not None
