@@ -40,9 +40,7 @@ async def gateway(databases, backend) -> AsyncIterator[httpx.AsyncClient]:
     # The services' exports jobs run on their own (every 0.2 s), as in production.
     customer_db = await databases.new("customer", backend, migrations_of(customer_main.__file__))
     customer = customer_main.create_app(
-        CustomerSettings(
-            database_url=customer_db, kafka_enabled=False, log_json=False, export_job_interval_seconds=0.2
-        )
+        CustomerSettings(database_url=customer_db, kafka_enabled=False, log_json=False, export_job_interval_seconds=0.2)
     )
     sales_db = await databases.new("sales", backend, migrations_of(sales_main.__file__))
     sales = sales_main.create_app(sales_settings(sales_db, jobs_enabled=True, export_job_interval_seconds=0.2))
@@ -61,9 +59,12 @@ async def gateway(databases, backend) -> AsyncIterator[httpx.AsyncClient]:
             "http://sales.test": httpx2.ASGITransport(app=sales),
         },
     )
-    async with customer.router.lifespan_context(customer), sales.router.lifespan_context(sales):
-        async with running(app) as client:
-            yield client
+    async with (
+        customer.router.lifespan_context(customer),
+        sales.router.lifespan_context(sales),
+        running(app) as client,
+    ):
+        yield client
 
 
 async def token(client: httpx.AsyncClient, user: str) -> dict[str, str]:
