@@ -16,6 +16,7 @@ from tessera_billing.dunning.router import router as dunning_router
 from tessera_billing.dunning.service import run_overdue
 from tessera_billing.invoices.handlers import deal_won_handler, parked_deal_wins
 from tessera_billing.invoices.router import router as invoices_router
+from tessera_billing.invoices.search import router as invoices_search_router
 from tessera_billing.known_customers import handlers as known_customers
 from tessera_billing.loyalty import handlers as loyalty
 from tessera_billing.loyalty.router import router as loyalty_router
@@ -52,6 +53,7 @@ def spec(settings: BillingSettings) -> ServiceSpec:
         routers=[
             batch_router,
             dunning_router,
+            invoices_search_router,
             invoices_router,
             payments_router,
             credit_router,

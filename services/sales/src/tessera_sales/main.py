@@ -20,10 +20,12 @@ from tessera_sales.catalog.router import router as products_router
 from tessera_sales.credit import handlers as credit
 from tessera_sales.credit.router import router as credit_checks_router
 from tessera_sales.deals.router import router as deals_router
+from tessera_sales.deals.search import router as deals_search_router
 from tessera_sales.exports.models import EXPORTS
 from tessera_sales.exports.sources import SOURCES as EXPORT_SOURCES
 from tessera_sales.known_customers import handlers as known_customers
 from tessera_sales.leads.router import router as leads_router
+from tessera_sales.leads.search import router as leads_search_router
 from tessera_sales.models import metadata
 from tessera_sales.recommendations.router import router as recommendations_router
 from tessera_sales.reports.router import router as reports_router
@@ -83,8 +85,10 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
         routers=[
             *batch_routers,
             products_router,
+            deals_search_router,
             deals_router,
             credit_checks_router,
+            leads_search_router,
             leads_router,
             activities_router,
             reports_router,

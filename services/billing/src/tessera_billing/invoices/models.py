@@ -18,6 +18,12 @@ class Invoice(Base, table=True):
         Index("ix_invoices_status_id", "status", "id"),
         # The overdue job walks open invoices by due date.
         Index("ix_invoices_status_due_date", "status", "due_date"),
+        # What POST /v1/invoices/search filters and sorts by; the bill-to name's prefix (pattern ops).
+        Index("ix_invoices_issue_date_id", "issue_date", "id"),
+        Index("ix_invoices_due_date_id", "due_date", "id"),
+        Index("ix_invoices_total_id", "total", "id"),
+        Index("ix_invoices_balance_due_id", "balance_due", "id"),
+        Index("ix_invoices_customer_name", "customer_name", postgresql_ops={"customer_name": "varchar_pattern_ops"}),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)

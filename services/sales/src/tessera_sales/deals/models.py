@@ -19,6 +19,12 @@ class Deal(Base, table=True):
         Index("ix_deals_customer_id_id", "customer_id", "id"),
         Index("ix_deals_stage_close_month", "stage", "close_month"),
         Index("ix_deals_campaign_id", "campaign_id"),
+        # What POST /v1/deals/search filters and sorts by (every property an index; the title's
+        # prefix with pattern ops, for LIKE 'abc%' whatever the database's collation).
+        Index("ix_deals_amount_id", "amount", "id"),
+        Index("ix_deals_expected_close_date", "expected_close_date"),
+        Index("ix_deals_created_at_id", "created_at", "id"),
+        Index("ix_deals_title", "title", postgresql_ops={"title": "varchar_pattern_ops"}),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)

@@ -20,6 +20,13 @@ class Lead(Base, table=True):
         Index("ix_leads_status_id", "status", "id"),
         Index("ix_leads_campaign_id", "campaign_id"),
         Index("ix_leads_customer_id", "customer_id"),
+        # What POST /v1/leads/search filters and sorts by; name and company prefixes (pattern ops).
+        Index("ix_leads_source_id", "source", "id"),
+        Index("ix_leads_score_id", "score", "id"),
+        Index("ix_leads_created_at_id", "created_at", "id"),
+        Index("ix_leads_email", "email"),
+        Index("ix_leads_name", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
+        Index("ix_leads_company", "company", postgresql_ops={"company": "varchar_pattern_ops"}),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)

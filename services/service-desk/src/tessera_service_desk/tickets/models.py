@@ -22,6 +22,12 @@ class Ticket(Base, table=True):
         Index("ix_tickets_assignee_id_id", "assignee_id", "id"),
         # The breach job reads only tickets whose next due time has come.
         Index("ix_tickets_next_sla_due_at", "next_sla_due_at"),
+        # What POST /v1/tickets/search filters and sorts by; the subject's prefix (pattern ops).
+        Index("ix_tickets_priority_id", "priority", "id"),
+        Index("ix_tickets_category_id", "category", "id"),
+        Index("ix_tickets_group_name_id", "group_name", "id"),
+        Index("ix_tickets_created_at_id", "created_at", "id"),
+        Index("ix_tickets_subject", "subject", postgresql_ops={"subject": "varchar_pattern_ops"}),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)

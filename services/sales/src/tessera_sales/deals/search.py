@@ -1,0 +1,68 @@
+"""POST /v1/deals/search: the shared search language over deals (issue 23, item 2).
+
+Owner rules as the list applies them: a rep finds only the deals they own (``scope_owner``),
+managers, finance and services every deal. Free text is a prefix of the title.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from sqlalchemy import ColumnElement, select
+from sqlmodel import col
+
+from tessera_sales.api import DEAL_READERS
+from tessera_sales.deals.models import Deal
+from tessera_sales.deals.repository import DealRepository
+from tessera_sales.deals.router import deal_out
+from tessera_sales.deals.rules import STAGES
+from tessera_sales.deals.schemas import DealOut
+from tessera_sales.ownership import scope_owner
+from tessera_shared.auth import Principal, require_roles
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.pagination import Page
+from tessera_shared.search import Prop, Searchable, run_search
+
+router = APIRouter(prefix="/v1/deals", tags=["deals"])
+
+
+def _title(text: str) -> ColumnElement[bool]:
+    return col(Deal.title).startswith(text, autoescape=True)
+
+
+SEARCH = Searchable(
+    resource="Deal",
+    id_column=col(Deal.id),
+    properties={
+        "id": Prop(col(Deal.id), "uuid", sortable=True),
+        "customer_id": Prop(col(Deal.customer_id), "uuid"),
+        "owner_id": Prop(col(Deal.owner_id), "text", nullable=True),
+        "stage": Prop(col(Deal.stage), "enum", STAGES),
+        "campaign_id": Prop(col(Deal.campaign_id), "uuid", nullable=True),
+        "amount": Prop(col(Deal.amount), "decimal", sortable=True),
+        "expected_close_date": Prop(col(Deal.expected_close_date), "date", nullable=True),
+        "created_at": Prop(col(Deal.created_at), "datetime", sortable=True),
+    },
+    query=_title,
+    query_fields=("title",),
+)
+DealSearch = SEARCH.request_model
+
+
+@router.post(
+    "/search",
+    response_model=Page[DealOut],
+    summary="Search deals (a rep finds own deals): filter groups (OR of ANDs), one sort, free text",
+)
+async def search_deals(
+    body: DealSearch,  # type: ignore[valid-type]
+    session: SessionDep,
+    principal: Annotated[Principal, require_roles(*DEAL_READERS)],
+) -> Page[DealOut]:
+    stmt = select(Deal)
+    if (scope := scope_owner(principal)) is not None:
+        stmt = stmt.where(col(Deal.owner_id) == scope)
+    rows, next_cursor = await run_search(session, SEARCH, stmt, body)
+    lines = await DealRepository(session).lines([d.id for d in rows])
+    return Page[DealOut](items=[deal_out(d, lines.get(d.id, [])) for d in rows], next_cursor=next_cursor)
