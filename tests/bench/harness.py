@@ -108,6 +108,16 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (``/proc/<pid>/stat`` utime + stime)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After "pid (comm)": state is field 3, utime and stime fields 14 and 15 (proc(5)).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def children_of(pid: int) -> list[int]:
     out: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
@@ -195,6 +205,8 @@ class LoadResult:
     p99_ms: float
     errors: int
     requests: int
+    # Server CPU per request (microseconds) of each process named to Load.run, over all runs.
+    cpu_us: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -217,14 +229,25 @@ class Load:
         ids: list[str] | None = None,
         body: str | None = None,
         headers: dict[str, str] | None = None,
+        servers: dict[str, int] | None = None,
     ) -> tuple[LoadResult, list[LoadResult]]:
-        """Warm-up, then ``reps`` runs; returns the median run (by req/s) and all runs."""
+        """Warm-up, then ``reps`` runs; returns the median run (by req/s) and all runs. With
+        ``servers`` (name -> pid), the median run carries each server's CPU per request over all
+        the runs (``/proc`` before and after: CPU stays comparable on a shared machine, req/s not)."""
         extra = headers or {}
         if self.warmup > 0:
             await self._once(url_format, tok, method, ids, body, self.warmup, extra)
+        before = {name: cpu_seconds(pid) for name, pid in (servers or {}).items()}
         runs = [await self._once(url_format, tok, method, ids, body, self.duration, extra) for _ in range(self.reps)]
+        after = {name: cpu_seconds(pid) for name, pid in (servers or {}).items()}
         ordered = sorted(runs, key=lambda r: r.rps)
-        return ordered[len(ordered) // 2], runs
+        median = ordered[len(ordered) // 2]
+        done = sum(r.requests for r in runs)
+        for name, t0 in before.items():
+            t1 = after[name]
+            if t0 is not None and t1 is not None and done:
+                median.cpu_us[name] = round((t1 - t0) / done * 1e6, 1)
+        return median, runs
 
     async def _once(
         self,
@@ -382,14 +405,16 @@ class Process:
         self._log.close()
 
 
-async def wait_http(url: str, timeout: float = 60, proc: Process | None = None) -> None:
+async def wait_http(
+    url: str, timeout: float = 60, proc: Process | None = None, headers: dict[str, str] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(timeout=1) as c:
         while time.monotonic() < deadline:
             if proc is not None and proc.proc.poll() is not None:
                 raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
             with contextlib.suppress(httpx.HTTPError):
-                if (await c.get(url)).status_code == 200:
+                if (await c.get(url, headers=headers)).status_code == 200:
                     return
             await asyncio.sleep(0.1)
     raise TimeoutError(f"{url} not ready in {timeout}s")
@@ -623,15 +648,76 @@ class Bench:
         try:
             await wait_http(f"http://127.0.0.1:{port}/v1/things/x", proc=proc)
             ids = [str(uuid.uuid4()) for _ in range(100)]
-            res, _ = await self.load.run(f"http://127.0.0.1:{port}/v1/things/%s", tok=None, ids=ids)
+            res, _ = await self.load.run(
+                f"http://127.0.0.1:{port}/v1/things/%s", tok=None, ids=ids, servers={"bare": proc.proc.pid}
+            )
         finally:
             proc.stop()
         self.report.add("1 bare FastAPI GET (ceiling)", res.rps, "req/s", **extra_p(res))
+        self._cpu_row("1 bare FastAPI GET", res)
         return res
 
+    async def limit_app(self, ids: list[str]) -> LoadResult:
+        """Row 1b: the real ceiling of a read by id (tests/bench/limit_app.py): PyJWT verify, the
+        same customer row by asyncpg (prepared), orjson; against the stack's customer database."""
+        from tessera_shared.settings import LOCAL_SIGNING_KEY
+
+        port = self.args.base_port + 11
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "limit_app:create_app",
+            "--factory",
+            "--app-dir",
+            str(HERE),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ]
+        env = {**os.environ, "BENCH_LIMIT_DSN": self.dsn("customer"), "BENCH_LIMIT_KEY": LOCAL_SIGNING_KEY}
+        proc = Process("limit", cmd, env, self.work / "limit.log")
+        try:
+            await wait_http(f"http://127.0.0.1:{port}/v1/customers/{ids[0]}", proc=proc, headers=self.auth)
+            res, _ = await self.load.run(
+                f"http://127.0.0.1:{port}/v1/customers/%s", tok=self.tok, ids=ids, servers={"limit": proc.proc.pid}
+            )
+        finally:
+            proc.stop()
+        self.report.add(
+            "1b the limit: PyJWT + asyncpg prepared read + orjson (ceiling)", res.rps, "req/s", **extra_p(res)
+        )
+        self._cpu_row("1b the limit", res)
+        return res
+
+    def _cpu_row(self, prefix: str, res: LoadResult, ceiling: LoadResult | None = None) -> None:
+        """Server CPU per request beside a row's req/s (each process's share under ``extra``)."""
+        if not res.cpu_us:
+            return
+        total = sum(res.cpu_us.values())
+        ceiling_total = sum(ceiling.cpu_us.values()) if ceiling is not None and ceiling.cpu_us else None
+        self.report.add(
+            f"{prefix}: server CPU per request",
+            total,
+            "us CPU/request",
+            "the limit's CPU per request" if ceiling_total else None,
+            ceiling_total,
+            lower_is_better=True,
+            **{f"cpu_us_{name}": v for name, v in res.cpu_us.items()},
+        )
+
     # --- rows 2-5 ------------------------------------------------------------------------
-    async def http_rows(self, bare: LoadResult) -> None:
+    async def http_rows(self, bare: LoadResult | None) -> None:
         gw, cust = self.stack.url("gateway"), self.stack.url("customer")
+        pids = self.stack.pids()
+        direct_servers = {"customer": pids["customer"]} if "customer" in pids else {}
+        gw_servers: dict[str, int] = {s: pids[s] for s in ("gateway", "customer") if s in pids}
         async with httpx.AsyncClient(timeout=30) as c:
             ids = []
             for i in range(self.args.ids):
@@ -643,27 +729,63 @@ class Bench:
                 r.raise_for_status()
                 ids.append(r.json()["id"])
         self.customer_ids = ids
-        direct, _ = await self.load.run(f"{cust}/v1/customers/%s", tok=self.tok, ids=ids)
-        self._http_row("2 customer GET by id, direct", direct, bare, "1 bare FastAPI", target=0.40)
-        via_gw, _ = await self.load.run(f"{gw}/api/v1/customers/%s", tok=self.tok, ids=ids)
-        self._http_row("3 customer GET by id, via gateway", via_gw, bare, "1 bare FastAPI", target=0.20)
+        await self.wait_outbox_drained("customer", 60)
+        # The real ceiling of rows 2, 3 and 5b, measured beside them (tests/bench/limit_app.py).
+        limit = await self.limit_app(ids)
+        direct, _ = await self.load.run(f"{cust}/v1/customers/%s", tok=self.tok, ids=ids, servers=direct_servers)
+        self._http_row("2 customer GET by id, direct", direct, limit, bare, target=0.50)
+        self._cpu_row("2 customer GET by id, direct", direct, limit)
+        via_gw, _ = await self.load.run(f"{gw}/api/v1/customers/%s", tok=self.tok, ids=ids, servers=gw_servers)
+        self._http_row("3 customer GET by id, via gateway", via_gw, limit, bare, target=0.35)
+        self._cpu_row("3 customer GET by id, via gateway", via_gw, limit)
+        if "gateway" in via_gw.cpu_us:
+            self.report.add(
+                "3 gateway CPU per forwarded GET",
+                via_gw.cpu_us["gateway"],
+                "us CPU/request",
+                "target",
+                400,
+                lower_is_better=True,
+            )
+        if "customer" in via_gw.cpu_us and "customer" in direct.cpu_us:
+            # What the customer process spends more on a request behind the gateway than called directly.
+            self.report.add(
+                "3 customer CPU per request behind the gateway",
+                via_gw.cpu_us["customer"],
+                "us CPU/request",
+                "customer CPU per request, direct",
+                direct.cpu_us["customer"],
+                lower_is_better=True,
+            )
         await self.layers()
-        post, _ = await self.load.run(f"{gw}/api/v1/customers", tok=self.tok, method="POST", body=CUSTOMER_BODY)
-        self._http_row("4 customer POST via gateway (outbox)", post, bare, "1 bare FastAPI", target=None)
+        post, _ = await self.load.run(
+            f"{gw}/api/v1/customers", tok=self.tok, method="POST", body=CUSTOMER_BODY, servers=gw_servers
+        )
+        self._http_row(
+            "4 customer POST via gateway (outbox)", post, bare, None, target=None, ceiling_name="1 bare FastAPI"
+        )
+        self._cpu_row("4 customer POST via gateway", post)
         await self.wait_outbox_drained("customer", 120)
         view_url = f"{gw}/api/v1/customers/%s/360"
         # Composed every time (Cache-Control: no-cache): the cost of the composition itself.
-        fresh, _ = await self.load.run(view_url, tok=self.tok, ids=ids, headers={"Cache-Control": "no-cache"})
-        self._http_row(
-            "5b customer 360 view, composed every time (no-cache)", fresh, via_gw, "3 GET via gateway", target=None
+        all_servers = dict(pids)
+        fresh, _ = await self.load.run(
+            view_url, tok=self.tok, ids=ids, headers={"Cache-Control": "no-cache"}, servers=all_servers
         )
+        self._http_row(
+            "5b customer 360 view, composed every time (no-cache)", fresh, limit, None, target=None, row3=via_gw
+        )
+        self._cpu_row("5b customer 360 view, composed every time", fresh, limit)
         # As frontends call it: the gateway's view cache answers repeats until an event about the
         # customer (or the TTL) drops the view. The 200 customers are all viewed within the warm-up.
         before = await self.view_cache_stats(gw)
-        view, _ = await self.load.run(view_url, tok=self.tok, ids=ids)
+        view, _ = await self.load.run(view_url, tok=self.tok, ids=ids, servers=all_servers)
         after = await self.view_cache_stats(gw)
         hits, misses = after["hits"] - before["hits"], after["misses"] - before["misses"]
-        self._http_row("5 customer 360 view via gateway", view, via_gw, "3 GET via gateway", target=0.35)
+        self._http_row(
+            "5 customer 360 view via gateway", view, via_gw, None, target=0.35, ceiling_name="3 GET via gateway"
+        )
+        self._cpu_row("5 customer 360 view via gateway", view)
         self.report.add("5 customer 360 p99", view.p99_ms, "ms", "3x row 3 p99", 3 * via_gw.p99_ms, target="<= 1.0")
         self.report.add(
             "5 view cache hit ratio (warm-up and runs)",
@@ -714,16 +836,32 @@ class Bench:
         return ready.get("view_cache") or {"live": False, "hits": 0, "misses": 0}
 
     def _http_row(
-        self, name: str, res: LoadResult, ceiling: LoadResult, ceiling_name: str, target: float | None
+        self,
+        name: str,
+        res: LoadResult,
+        ceiling: LoadResult | None,
+        bare: LoadResult | None,
+        target: float | None,
+        *,
+        ceiling_name: str = "1b the limit",
+        row3: LoadResult | None = None,
     ) -> None:
+        """A row's req/s beside its ceiling (the limit for rows 2, 3 and 5b); its ratio to the bare
+        app (and 5b's to row 3) under ``extra``."""
+        others: dict[str, Any] = {}
+        if bare is not None and bare.rps:
+            others["ratio_to_bare"] = round(res.rps / bare.rps, 4)
+        if row3 is not None and row3.rps:
+            others["ratio_to_row_3"] = round(res.rps / row3.rps, 4)
         self.report.add(
             name,
             res.rps,
             "req/s",
-            ceiling_name,
-            ceiling.rps,
+            ceiling_name if ceiling is not None else None,
+            ceiling.rps if ceiling is not None else None,
             **({"target": f">= {target}"} if target else {}),  # type: ignore[arg-type]  # mypy reads **dict[str, str] against every keyword
             **extra_p(res),
+            **others,
         )
 
     # --- row 6 ---------------------------------------------------------------------------
@@ -1208,8 +1346,7 @@ class Bench:
                     self.rss.start()
                     if a.hold:
                         await self.hold()
-                    if bare is not None:
-                        await self.step("2-5", lambda: self.http_rows(bare))
+                    await self.step("2-5", lambda: self.http_rows(bare))
                     await self.step("6", self.event_lag)
                     envelope = await self._sample_envelope()
                     await self.step("9", self.scale)
