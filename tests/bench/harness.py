@@ -1358,6 +1358,8 @@ class Bench:
                     self.stack.stop()
                 await self.step("7", lambda: self.relay_vs_producer_perf(envelope))
                 await self.step("11", self.scheduled_jobs)
+                notifications = __import__("notifications_rows").notifications_rows  # row 12, its own process
+                await self.step("12", lambda: notifications(self.report, pg=a.pg, kafka=a.kafka, work=self.work))
             finally:
                 await drop_databases(a.pg, names)
                 await self._delete_topics()
