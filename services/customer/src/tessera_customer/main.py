@@ -12,6 +12,7 @@ from tessera_customer import all_models  # noqa: F401 - every table in the metad
 from tessera_customer.batch import routers as batch_routers
 from tessera_customer.contacts.router import router as contacts_router
 from tessera_customer.customers.router import router as customers_router
+from tessera_customer.customers.search import router as customers_search_router
 from tessera_customer.dedup.router import router as dedup_router
 from tessera_customer.exports.models import EXPORTS
 from tessera_customer.exports.sources import SOURCES as EXPORT_SOURCES
@@ -81,6 +82,7 @@ def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
             lifecycle_router,
             pool_router,
             import_router,
+            customers_search_router,
             customers_router,
             contacts_router,
             timeline_router,

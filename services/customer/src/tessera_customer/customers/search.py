@@ -1,0 +1,78 @@
+"""POST /v1/customers/search: the shared search language over customers (issue 23, item 2).
+
+Who reads the list reads the search, over the same rows (merged customers left out, by the
+list's own filter); free text is the list's ``q`` (a prefix of the name, the e-mail or the phone).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from sqlalchemy import ColumnElement, select
+from sqlmodel import col
+
+from tessera_customer.api import READERS
+from tessera_customer.customers.filters import CustomerFilter, _search
+from tessera_customer.customers.models import Customer, CustomerTag
+from tessera_customer.customers.rules import name_key, normalise_email, normalise_phone
+from tessera_customer.customers.schemas import CustomerOut
+from tessera_shared.auth import Principal, require_roles
+from tessera_shared.deps import SessionDep
+from tessera_shared.http.pagination import Page
+from tessera_shared.search import Prop, Searchable, enum_values, run_search
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+
+def _enum(name: str) -> tuple[str, ...]:
+    return enum_values(CustomerFilter.model_fields[name].annotation)
+
+
+def _name_token(token: str) -> ColumnElement[bool]:
+    """A name starting with the token (compared as the normalised name key)."""
+    return col(Customer.name_key).startswith(name_key(token) or token, autoescape=True)
+
+
+def _tagged(tag: str) -> ColumnElement[bool]:
+    return col(Customer.id).in_(select(col(CustomerTag.customer_id)).where(col(CustomerTag.tag) == tag))
+
+
+SEARCH = Searchable(
+    resource="Customer",
+    id_column=col(Customer.id),
+    properties={
+        "id": Prop(col(Customer.id), "uuid", sortable=True),
+        "name": Prop(col(Customer.name_key), "text", sortable=True, token=_name_token, filterable=False),
+        "email": Prop(col(Customer.email), "text", nullable=True, normalise=normalise_email),
+        "phone": Prop(col(Customer.phone), "text", nullable=True, normalise=normalise_phone),
+        "status": Prop(col(Customer.status), "enum", _enum("status"), sortable=True),
+        "tier": Prop(col(Customer.tier), "enum", _enum("tier"), nullable=True),
+        "kind": Prop(col(Customer.kind), "enum", _enum("kind")),
+        "owner_id": Prop(col(Customer.owner_id), "text", nullable=True),
+        "relation": Prop(col(Customer.relation), "enum", _enum("relation"), nullable=True),
+        "country": Prop(col(Customer.country), "text", nullable=True),
+        "rfm_segment": Prop(col(Customer.rfm_segment), "text", nullable=True),
+        "monetary": Prop(col(Customer.monetary), "decimal", sortable=True),
+        "last_purchase_at": Prop(col(Customer.last_purchase_at), "datetime", nullable=True),
+        "created_at": Prop(col(Customer.created_at), "datetime", sortable=True),
+        "tags": Prop(col(Customer.id), "text", token=_tagged, filterable=False, indexed_by=("customer_tags", "tag")),
+    },
+    query=_search,
+    query_fields=("name", "email", "phone"),
+)
+CustomerSearch = SEARCH.request_model
+
+
+@router.post(
+    "/search",
+    response_model=Page[CustomerOut],
+    summary="Search customers: filter groups (OR of ANDs), one sort, free text; keyset pages",
+)
+async def search_customers(
+    body: CustomerSearch,  # type: ignore[valid-type]
+    session: SessionDep,
+    _: Annotated[Principal, require_roles(*READERS)],
+) -> Page[CustomerOut]:
+    rows, next_cursor = await run_search(session, SEARCH, CustomerFilter().apply(select(Customer)), body)
+    return Page[CustomerOut](items=[CustomerOut.of(r) for r in rows], next_cursor=next_cursor)
