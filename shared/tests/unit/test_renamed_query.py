@@ -80,3 +80,13 @@ def test_report_paths(path: str, applies: bool) -> None:
 def test_the_description_names_the_former_name() -> None:
     assert formerly("since") == "Formerly `from`, still accepted (deprecated)."
     assert formerly("until") == "Formerly `to`, still accepted (deprecated)."
+
+
+async def test_an_answer_to_a_former_name_announces_deprecation_and_sunset() -> None:
+    """docs/api.md, "Versions and deprecation": Deprecation (RFC 9745) and Sunset (RFC 8594)."""
+    r = await get("/v1/reports/range?from=2026-01-01")
+    assert r.status_code == 200
+    assert r.headers["deprecation"] == "@1796426852"  # 2026-12-04T23:27:32Z
+    assert r.headers["sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
+    current = await get("/v1/reports/range?since=2026-01-01")
+    assert "deprecation" not in current.headers and "sunset" not in current.headers

@@ -137,6 +137,12 @@ class TestDeprecatedPath:
         assert ndjson.status_code == 200, ndjson.text
         assert ndjson.json()["created"] == 1
         assert await count(app, Customer) == 2
+        # Announced on every answer (docs/api.md, "Versions and deprecation"); the new paths are not.
+        for r in (csv, ndjson):
+            assert r.headers["deprecation"] == "@1796426482"  # 2026-12-04T23:21:22Z
+            assert r.headers["sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
+        current = await post(client, app, "external_id,kind,name\nd-3,person,Cy\n", url=URL)
+        assert current.status_code == 200 and "deprecation" not in current.headers
 
     async def test_documented_as_deprecated_with_one_body_type_per_operation(self, app: FastAPI) -> None:
         paths = app.openapi()["paths"]

@@ -218,6 +218,8 @@ def create_app(
                 "Retry-After",
                 "RateLimit",
                 "RateLimit-Policy",
+                "Deprecation",
+                "Sunset",
             ],
             max_age=600,
         )

@@ -7,7 +7,9 @@ parameter's name to ``toModelName``). The range is now ``?since=&until=``, the o
 OpenAPI documents give; ``from`` and ``to`` are accepted as before on every report path (a path
 with a ``reports`` segment) by renaming them here, before routing, so each endpoint declares its
 parameters once, required or not, under the new names. Sending both names of one parameter is a
-422. The gateway renames too, so what it forwards, and its own KPI report, see the new names.
+422. An answer to a request that used a former name carries ``Deprecation`` and ``Sunset``
+(tessera_shared.http.deprecation). The gateway renames too, so what it forwards, and its own KPI
+report, see the new names.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tessera_shared.http.deprecation import REPORT_RANGE_NAMES
 from tessera_shared.http.errors import problem_response
 
 # New name -> old name, on report paths.
@@ -71,4 +74,17 @@ class RenamedQueryParameters:
                 # In place: what the router notes in the scope (the matched route) stays visible
                 # to the layers around this one (metrics, the test suite's route ledger).
                 scope["query_string"] = b"&".join(renamed)
+                await self.app(scope, receive, _announcing(send))  # Deprecation and Sunset
+                return
         await self.app(scope, receive, send)
+
+
+def _announcing(send: Send) -> Send:
+    """``send`` that puts the former names' Deprecation and Sunset fields on the answer."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *REPORT_RANGE_NAMES.raw_headers()]}
+        await send(message)
+
+    return wrapped

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from tessera_customer.api import SettingsDep
@@ -22,6 +22,7 @@ from tessera_customer.imports.parsing import read_csv, read_ndjson
 from tessera_customer.imports.service import ImportReport, import_customers, valid_rows
 from tessera_customer.settings import CustomerSettings
 from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.http.deprecation import IMPORT_BY_CONTENT_TYPE
 from tessera_shared.http.errors import Problem
 
 router = APIRouter(prefix="/v1/customers", tags=["import"])
@@ -124,8 +125,12 @@ async def import_customers_ndjson(request: Request, settings: SettingsDep, _: Im
     summary="Bulk import customers from CSV (deprecated: use importCustomersCsv or importCustomersNdjson)",
     description="The path clients used before the import had one operation per format. It still takes"
     " CSV (`text/csv`) and JSON lines (`application/x-ndjson`) by `Content-Type`; new clients use"
-    " `POST /v1/customers/import/csv` or `POST /v1/customers/import/ndjson`.",
+    " `POST /v1/customers/import/csv` or `POST /v1/customers/import/ndjson`. Its answers carry"
+    " `Deprecation` and `Sunset` (no earlier than 2027-06-30).",
 )
-async def bulk_import_customers(request: Request, settings: SettingsDep, _: ImportRoles) -> ImportOut:
+async def bulk_import_customers(
+    request: Request, response: Response, settings: SettingsDep, _: ImportRoles
+) -> ImportOut:
+    response.headers.update(IMPORT_BY_CONTENT_TYPE.headers())  # Deprecation, Sunset
     media_type = _media_type(request, CSV_TYPES | NDJSON_TYPES, "text/csv or application/x-ndjson")
     return await _import(request, settings, is_csv=media_type in CSV_TYPES)
