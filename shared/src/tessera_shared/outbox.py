@@ -6,10 +6,12 @@ and only then marks them sent: a crash between the two re-sends, and consumers d
 event id, so every effect happens once.
 
 One replica of a service relays at a time: the one holding the ``outbox-relay`` lease
-(tessera_shared.leases), renewed about every second. A holder that stops renewing (frozen, hung,
-cut off) is replaced once the lease expired (5 s by default), and its marks are fenced: a
-replaced holder that wakes up finds its "sent" marks refused and stops. What it had already
-handed to its producer may still reach Kafka: copies, which consumers skip by event id.
+(tessera_shared.leases), renewed about every second, also while it waits for the broker's
+acknowledgements (an outage: its batches stay in flight and no other replica sends them again).
+A holder that stops renewing (frozen, hung, cut off) is replaced once the lease expired (5 s by
+default), and its marks are fenced: a replaced holder that wakes up finds its "sent" marks
+refused and stops. What it had already handed to its producer may still reach Kafka: copies,
+which consumers skip by event id.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ RELAY_LEASE = "outbox-relay"
 _HEADERS = [("content-type", CONTENT_TYPE.encode())]
 # Batches handed to the producer before the oldest is acknowledged.
 PIPELINE_DEPTH = 3
+# The longest wait for acknowledgements during which the lease is renewed: the producer's
+# request timeout (tessera_shared.kafka) and a margin; a longer wait is a stuck holder.
+ACK_WAIT_BOUND = 35.0
 # Batches per cycle: each cycle starts again from the oldest unsent row (late commits, failures).
 CYCLE_BATCHES = 40
 
@@ -178,6 +183,8 @@ class OutboxRelay:
         self.lease = Lease(sessions, RELAY_LEASE, ttl=lease_ttl, renew_every=lease_renew)
         # Marks refused because another replica had taken the lease over (fencing).
         self.fenced = 0
+        # Loop time since which the pipeline waits for the broker's acknowledgements (or None).
+        self._awaiting_acks_since: float | None = None
         # Test hook: raise after Kafka acknowledged a batch and before it is marked sent (a crash
         # there: nothing more is marked).
         self.fail_after_ack: Callable[[], None] | None = None
@@ -268,6 +275,12 @@ class OutboxRelay:
         LEASE_HELD.labels(self.service, RELAY_LEASE).set(token is not None)
         if token is None:
             return 0
+        # Renewed beside the pipeline while it waits on the broker, not only between its fetches:
+        # a holder whose batches are in flight through an outage or a slow acknowledgement keeps
+        # the lease (up to the producer's own request timeout), so no other replica takes over
+        # and re-sends those batches. A frozen or cut-off holder renews nothing (its loop stops),
+        # nor does one stuck anywhere else: either is replaced after the ttl as before.
+        keeper = asyncio.create_task(self._keep_lease(token), name=f"outbox-lease-{self.service}")
         async with self._sessions() as reader:
             try:
                 return await self._pipeline(reader, token)
@@ -277,6 +290,28 @@ class OutboxRelay:
                 LEASE_HELD.labels(self.service, RELAY_LEASE).set(0)
                 log.warning("outbox relay: lease taken over by another replica, stopping", extra={"error": str(lost)})
                 return lost.args[1] if len(lost.args) > 1 else 0
+            finally:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
+
+    async def _keep_lease(self, token: int) -> None:
+        """Renew the lease every ``renew_every`` while the pipeline waits for acknowledgements
+        (for at most ``ACK_WAIT_BOUND`` seconds in a row); stops once it is lost (the pipeline's
+        next fetch or fenced mark then finds out). A failed renewal (the database away) is tried
+        again: the lease lapses only if it keeps failing for the ttl."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.lease.renew_every / 2)
+            since = self._awaiting_acks_since
+            if since is None or loop.time() - since > ACK_WAIT_BOUND:
+                continue
+            try:
+                if await self.lease.keep() != token:
+                    return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.debug("outbox relay: could not renew the lease", exc_info=True)
 
     async def _pipeline(self, reader: AsyncSession, token: int) -> int:
         window: deque[_Flight] = deque()  # handed over, not yet marked sent, in seq order
@@ -303,7 +338,11 @@ class OutboxRelay:
                 oldest = 1 if marking is not None else 0  # the oldest batch not acknowledged yet
                 if oldest == len(window):
                     break
-                await asyncio.gather(*window[oldest].acks)
+                self._awaiting_acks_since = asyncio.get_running_loop().time()
+                try:
+                    await asyncio.gather(*window[oldest].acks)
+                finally:
+                    self._awaiting_acks_since = None
                 faults.point("outbox.after_ack")
                 if self.pause_after_ack is not None:
                     await self.pause_after_ack()

@@ -130,6 +130,51 @@ async def test_a_frozen_relay_holder_is_replaced_within_seconds_and_cannot_mark(
         assert list(dict.fromkeys(mine)) == sorted(set(mine))
 
 
+async def test_a_holder_waiting_on_the_broker_keeps_the_lease_and_nothing_is_sent_twice(
+    sessions, other_replica, kafka_bootstrap, topics
+) -> None:
+    """A broker outage or a slow acknowledgement longer than the lease's ttl: the holder is alive
+    and its batches are in flight, so it keeps renewing; the standby does not take over and send
+    them again (before: the lease lapsed after 5 s and the standby re-sent the holder's window)."""
+    keys = [uuid.uuid4() for _ in range(5)]
+    holder = relay_for(sessions, kafka_bootstrap, topics, lease_ttl=2.0, lease_renew=0.5)
+    standby = relay_for(other_replica, kafka_bootstrap, topics, lease_ttl=2.0, lease_renew=0.5)
+    real_send = holder._send_batch
+    slow = {"on": True}
+
+    async def slow_ack(producer, batch, tp):  # the broker acknowledges 5 s late (2.5 ttls)
+        ack = await real_send(producer, batch, tp)
+        if not slow["on"]:
+            return ack
+        late: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        async def later() -> None:
+            await asyncio.sleep(5)
+            late.set_result(await ack)
+
+        asyncio.get_running_loop().create_task(later())
+        return late
+
+    holder._send_batch = slow_ack  # type: ignore[method-assign]
+    await publish_pings(sessions, range(40), keys)
+    holder.start()
+    standby.start()
+    try:
+        started = time.monotonic()
+        while await unsent(sessions):
+            assert time.monotonic() - started < 20, "the events were not published"
+            await asyncio.sleep(0.1)
+        assert holder.published == 40 and standby.published == 0
+        assert holder.fenced == 0 and standby.lease.token is None
+    finally:
+        slow["on"] = False
+        await holder.stop()
+        await standby.stop()
+    records = await read_topic(kafka_bootstrap, f"{topics}crm.customer")
+    numbers = [parse_envelope(r.value).data["ping_no"] for r in records]
+    assert sorted(numbers) == list(range(40))  # none lost, none sent twice
+
+
 async def test_cut_connections_resend_at_most_the_batch_in_flight(sessions, kafka_bootstrap, topics) -> None:
     """The relay's database connections are cut (terminated) again and again while it publishes:
     after each cut it marks what the broker acknowledged, so only the batch in flight is re-sent."""
