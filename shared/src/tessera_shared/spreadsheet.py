@@ -21,14 +21,16 @@ from collections.abc import Iterable
 # Where a spreadsheet may see a cell begin: the value's start, or after a separator or line break.
 _FORMULA_AT_A_CELL_START = re.compile(r"(?:^|(?<=[,;\t\r\n]))(?=[=+\-@\t\r])")
 _PLAIN_NUMBER = re.compile(r"\+?[0-9]+")
+# Whether a value holds a formula start at all (what _FORMULA_AT_A_CELL_START would rewrite).
+_RISKY = re.compile(r"(?:^|[,;\t\r\n])[=+\-@\t\r]")
 
 
 def safe_cell(value: object) -> str:
     """The text of ``value`` with every formula start neutralised (``None`` is an empty cell)."""
     if value is None:
         return ""
-    text = str(value)
-    if _PLAIN_NUMBER.fullmatch(text):
+    text = value if isinstance(value, str) else str(value)
+    if _RISKY.search(text) is None or _PLAIN_NUMBER.fullmatch(text):  # most cells: one search
         return text
     return _FORMULA_AT_A_CELL_START.sub("'", text)
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import re
 
 import pytest
 
-from tessera_shared.spreadsheet import csv_line, safe_cell
+from tessera_shared.spreadsheet import csv_line, csv_lines, safe_cell
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -53,3 +55,21 @@ def test_no_cell_starts_a_formula_whichever_separator_a_reader_assumes(separator
 
 def test_every_cell_is_quoted() -> None:
     assert csv_line(["a", None, 1]) == '"a","","1"\r\n'
+
+
+def test_the_quick_check_misses_no_formula_start() -> None:
+    """safe_cell looks for a formula start with one search before rewriting: every string over a
+    small alphabet of separators, formula characters and letters is made what the rewrite alone
+    makes of it."""
+    rewrite = re.compile(r"(?:^|(?<=[,;\t\r\n]))(?=[=+\-@\t\r])")
+    alphabet = [",", ";", "\t", "\r", "\n", "=", "+", "-", "@", "a", "1", " "]
+    for length in range(1, 5):
+        for chars in itertools.product(alphabet, repeat=length):
+            text = "".join(chars)
+            expected = text if re.fullmatch(r"\+?[0-9]+", text) else rewrite.sub("'", text)
+            assert safe_cell(text) == expected, repr(text)
+
+
+def test_csv_lines_is_csv_line_per_row() -> None:
+    rows: list[list[object]] = [["=1+1", None, 3], ["a;@b", "", "x"]]
+    assert csv_lines(rows) == "".join(csv_line(r) for r in rows)

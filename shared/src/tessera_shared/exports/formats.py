@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -22,21 +22,40 @@ def _money(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value)).quantize(CENT)
 
 
-def csv_value(value: Any, kind: str) -> object:
-    """A cell's value before it is made safe (tessera_shared.spreadsheet.safe_cell)."""
-    if value is None:
-        return None
-    if kind == "list":
-        return LIST_SEPARATOR.join(str(v) for v in value)
-    if kind == "money":
-        return _money(value)
-    if kind == "time":
-        return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
-    if kind == "json":
-        return orjson.dumps(value).decode()
-    if kind == "bool":
-        return "true" if value else "false"
+def _identity(value: Any) -> Any:
     return value
+
+
+def _csv_list(value: Any) -> Any:
+    return None if value is None else LIST_SEPARATOR.join(str(v) for v in value)
+
+
+def _csv_time(value: Any) -> Any:
+    return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+
+
+def _csv_json(value: Any) -> Any:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _csv_bool(value: Any) -> Any:
+    return None if value is None else ("true" if value else "false")
+
+
+# A cell's value before it is made safe (tessera_shared.spreadsheet.safe_cell), by field kind.
+CSV_VALUE: dict[str, Callable[[Any], Any]] = {
+    "text": _identity,
+    "number": _identity,
+    "money": _money,
+    "time": _csv_time,
+    "list": _csv_list,
+    "json": _csv_json,
+    "bool": _csv_bool,
+}
+
+
+def csv_value(value: Any, kind: str) -> object:
+    return CSV_VALUE[kind](value)
 
 
 def json_value(value: Any, kind: str) -> Any:
@@ -57,7 +76,8 @@ def encode(fmt: Format, fields: Sequence[ExportField], rows: Sequence[Sequence[A
     """``rows`` (values in the order of ``fields``) as the format's bytes."""
     kinds = [f.kind for f in fields]
     if fmt == "csv":
-        return csv_lines([csv_value(v, k) for v, k in zip(row, kinds, strict=True)] for row in rows).encode()
+        convert = [CSV_VALUE[k] for k in kinds]
+        return csv_lines([c(v) for c, v in zip(convert, row, strict=True)] for row in rows).encode()
     names = [f.name for f in fields]
     option = orjson.OPT_APPEND_NEWLINE | orjson.OPT_UTC_Z
     return b"".join(
