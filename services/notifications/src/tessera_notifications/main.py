@@ -18,6 +18,10 @@ from tessera_notifications.preferences.router import router as preferences_route
 from tessera_notifications.routing import Routing
 from tessera_notifications.rules.router import router as rules_router
 from tessera_notifications.settings import NotificationsSettings
+from tessera_notifications.webhooks.fanout import with_webhooks
+from tessera_notifications.webhooks.openapi import describe_webhooks
+from tessera_notifications.webhooks.router import router as webhooks_router
+from tessera_notifications.webhooks.worker import webhooks_running
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.jobs import Job
 
@@ -30,9 +34,10 @@ def spec(settings: NotificationsSettings, directory: UserDirectory | None = None
         name="notifications",
         title="Tessera notifications",
         description="Routing rules, an in-app inbox per user with live push, notification preferences.",
-        routers=[inbox_router, preferences_router, rules_router, unsubscribe_router],
+        routers=[inbox_router, preferences_router, rules_router, unsubscribe_router, webhooks_router],
         migrations=Path(__file__).parent / "migrations",
-        handlers=handlers(Routing(directory, settings)),
+        handlers=with_webhooks(handlers(Routing(directory, settings))),
+        context=webhooks_running,
         consumes=list(CONSUMES),
         jobs=[
             Job(
@@ -58,4 +63,5 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     directory = directory_of(settings)
     app = create_service_app(spec(settings, directory), settings)
     app.state.user_directory = directory
+    describe_webhooks(app)
     return app

@@ -56,3 +56,28 @@ class NotificationsSettings(ServiceSettings):
     digest_interval_seconds: float = Field(default=86_400.0, gt=0)
     # The language of e-mails to customers (their locale is not known here).
     customer_locale: Literal["en", "zh"] = "en"
+
+    # Partner webhooks (tessera_notifications.webhooks): the delivery worker in every process.
+    webhook_worker_enabled: bool = True
+    # Worker loops per process, deliveries claimed per loop and round, requests in flight per process.
+    webhook_workers: int = Field(default=4, ge=1, le=64)
+    webhook_batch_size: int = Field(default=200, ge=1, le=5000)
+    webhook_concurrency: int = Field(default=256, ge=1, le=5000)
+    # Without an in-process wake-up (another replica's consumer inserted), how often to look.
+    webhook_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    webhook_timeout: float = Field(default=10.0, gt=0, le=60)
+    # A claimed delivery whose outcome is not recorded by then (its process died) is claimed again.
+    webhook_claim_seconds: float = Field(default=60.0, gt=0)
+    # Seconds before the 1st, 2nd, ... retry (the last repeats), each with +-20 % jitter; a delivery
+    # failing for webhook_retry_days is given up; an endpoint failing for webhook_disable_after_days
+    # is disabled (its owner and the admins told in their inbox).
+    webhook_retry_schedule: list[float] = Field(default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0])
+    webhook_retry_days: float = Field(default=3.0, gt=0)
+    webhook_disable_after_days: float = Field(default=5.0, gt=0)
+    # How long the previous secret still signs after a rotation.
+    webhook_rotation_hours: float = Field(default=24.0, ge=0)
+    # SSRF: addresses (CIDRs) allowed although private/loopback/...; loopback allowed and plain
+    # http accepted by default in local mode only (None: follow the environment).
+    webhook_allowed_networks: list[str] = Field(default_factory=list)
+    webhook_allow_loopback: bool | None = None
+    webhook_require_https: bool | None = None
