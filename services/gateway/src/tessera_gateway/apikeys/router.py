@@ -8,12 +8,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from tessera_gateway.apikeys import service
 from tessera_gateway.models import ApiKey
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
+from tessera_shared.http.inputs import IsoAwareDatetime, Trim
 from tessera_shared.http.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
@@ -26,10 +27,12 @@ KeyRole = Literal[
 
 
 class ApiKeyIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200, description="Who uses the key (audit rows name it)")
+    name: Annotated[str, Trim(min_length=1, max_length=200)] = Field(
+        description="Who uses the key (audit rows name it)"
+    )
     roles: list[KeyRole] = Field(min_length=1, max_length=10, description="Any roles but admin")
-    expires_at: datetime | None = Field(default=None, description="RFC 3339 with a time zone; null: never")
-    rate_limit_per_minute: int | None = Field(
+    expires_at: IsoAwareDatetime | None = Field(default=None, description="RFC 3339 with a time zone; null: never")
+    rate_limit_per_minute: StrictInt | None = Field(
         default=None, ge=1, le=100_000, description="Requests per minute through the gateway; null: the default"
     )
 
