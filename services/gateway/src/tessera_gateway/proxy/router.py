@@ -16,6 +16,7 @@ from fastapi.responses import Response, StreamingResponse
 from tessera_gateway.audit import service as audit
 from tessera_gateway.audit.service import customer_of, reads_personal_data
 from tessera_gateway.limits.rate import RateLimits, take_for
+from tessera_gateway.proxy import expand
 from tessera_gateway.proxy.routes import export_owner, owner_of, streamed_file
 from tessera_shared.api_keys import SUBJECT_PREFIX as API_KEY_SUBJECT
 from tessera_shared.auth import CurrentPrincipal, Role
@@ -281,7 +282,10 @@ async def forward_to_owner(path: str, request: Request, principal: CurrentPrinci
     if request.method == "POST" and request.url.path in IMPORT_PATHS and not principal.may(IMPORT_ROLES):
         # Before the body (up to the import's 64 MiB) is read or forwarded.
         raise Problem(403, "your role may not do this", required_roles=sorted({*IMPORT_ROLES, Role.ADMIN}))
+    expansion = expand.plan(request, path)  # ?expand= checked here and not forwarded
     response = await forward(request, service, path)
+    if expansion is not None:
+        response = await expansion.embed(request, response)
     if request.method not in SAFE_METHODS and response.status_code < 400 and request.app.state.views is not None:
         request.app.state.views.after_write(principal.subject, customers_named(path, response))
     if reads_personal_data(request.method, path) or principal.subject.startswith(API_KEY_SUBJECT):

@@ -9,6 +9,7 @@ import orjson
 OWNERS: dict[str, str] = {
     "customers": "customer",
     "segments": "customer",
+    "contacts": "customer",
     "leads": "sales",
     "deals": "sales",
     "activities": "sales",

@@ -30,6 +30,7 @@ import httpx2
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from tessera_gateway.proxy import expand
 from tessera_gateway.proxy.routes import owner_of
 from tessera_shared.http.openapi import drop_unused_schemas, problem_response
 
@@ -105,6 +106,7 @@ def merge(own: dict[str, Any], services: Mapping[str, dict[str, Any] | None]) ->
                     responses[str(status)] = problem_response(status, [*known, *slugs])
                 op["responses"] = dict(sorted(responses.items()))
             paths[public_path] = renamed
+    expand.document(paths)
     if missing:
         doc["x-tessera-missing"] = missing
     else:
