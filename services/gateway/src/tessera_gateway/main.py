@@ -24,8 +24,9 @@ from tessera_gateway.auth.revocation import router as revocation_router
 from tessera_gateway.auth.router import router as auth_router
 from tessera_gateway.auth.throttle import LoginThrottle
 from tessera_gateway.event_schemas import router as event_schemas_router
+from tessera_gateway.limits.leased import LeasedWindows
 from tessera_gateway.limits.rate import API_KEY_POLICY, RateLimitHeaders, RateLimits, rate_limited
-from tessera_gateway.limits.store import SlidingWindows, purge
+from tessera_gateway.limits.store import purge
 from tessera_gateway.proxy.router import IMPORT_PATHS
 from tessera_gateway.proxy.router import router as proxy_router
 from tessera_gateway.proxy.upstream import upstream_pools
@@ -80,7 +81,8 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
         )
         # Limits and login failures are counted in the gateway's database: every replica sees
         # the same counts, and they survive restarts (limits/store.py).
-        windows = SlidingWindows(app.state.runtime.engine)
+        # Busy keys are admitted from small leases of the shared count (limits/leased.py).
+        windows = LeasedWindows(app.state.runtime.engine)
         app.state.login_throttle = LoginThrottle(windows, settings.login_max_failures, settings.login_window_seconds)
         app.state.rate_limits = RateLimits(windows, settings.rate_limit_per_minute, policy="per-token")
         app.state.survey_link_limits = RateLimits(windows, settings.rate_limit_per_minute, policy="per-address")
