@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tessera_customer.imports.body import text_pieces
 from tessera_customer.imports.parsing import (
     HeaderError,
     RowError,
@@ -22,6 +21,7 @@ from tessera_customer.pool.rules import claim_owner, returns_to_pool
 from tessera_customer.segments.rules import may_edit_segment, safe_cell
 from tessera_shared.auth import Principal
 from tessera_shared.errors import Forbidden, InvalidInput
+from tessera_shared.imports.body import text_pieces
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
