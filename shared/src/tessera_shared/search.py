@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, create_model
 from sqlalchemy import ColumnElement, Float, Select, and_, cast, literal, not_, or_
 
 from tessera_shared.db import dialect_name
@@ -169,7 +169,7 @@ class Searchable:
             ),
             sorts=(list[sort_model], Field(default_factory=list, max_length=1)),
             query=(str | None, Field(default=None, min_length=1, max_length=200, description=query_doc)),
-            limit=(int, Field(default=50, ge=1, le=MAX_LIMIT, description=f"Page size (max {MAX_LIMIT})")),
+            limit=(StrictInt, Field(default=50, ge=1, le=MAX_LIMIT, description=f"Page size (max {MAX_LIMIT})")),
             after=(str | None, Field(default=None, max_length=512, description="`next_cursor` of the last page")),
         )
 

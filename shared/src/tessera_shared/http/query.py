@@ -80,14 +80,17 @@ def _list_item_model(annotation: Any) -> type[BaseModel] | None:
 
 def selectable_fields(response_model: Any) -> tuple[frozenset[str] | None, bool]:
     """The names ``?fields=`` may give for a response model: its own fields, or its items' when
-    it is a list page (a model with an ``items`` list of models)."""
+    it is a list page (a model with an ``items`` list of models); None unless they include ``id``."""
     model = _model_of(response_model)
     if model is None:
         return None, False
     items = model.model_fields.get("items")
     if items is not None and (item := _list_item_model(items.annotation)) is not None:
-        return _names(item), True
-    return _names(model), False
+        names, listed = _names(item), True
+    else:
+        names, listed = _names(model), False
+    # Records (and pages of records) only: what has an id to keep (not a report or a view).
+    return (names, listed) if "id" in names else (None, False)
 
 
 def _query_params(dependant: Any) -> Any:
