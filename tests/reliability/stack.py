@@ -20,7 +20,7 @@ from tessera_shared.settings import LOCAL_SIGNING_KEY
 from tessera_shared.testing.plugin import worker_port
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = {"gateway": 0, "customer": 1, "sales": 2, "service-desk": 3, "billing": 4}
+PORTS = {"gateway": 0, "customer": 1, "sales": 2, "service-desk": 3, "billing": 4, "notifications": 5}
 BASE_PORT = worker_port(int(os.environ.get("TESSERA_RELIABILITY_BASE_PORT", "18100")))
 
 
