@@ -107,3 +107,26 @@ async def test_unused_units_go_back_after_a_lease_time(databases: DatabaseFactor
         await b.close()
         for e in engines:
             await e.dispose()
+
+
+async def test_concurrent_takes_of_a_key_share_its_lease(databases: DatabaseFactory) -> None:
+    """32 requests of one token in flight: one of them at the table, the others from its lease."""
+    url = await databases.new("gateway", "postgres", migrations_of(gateway_main.__file__))
+    engine = create_engine(url)
+    windows = LeasedWindows(engine, clock=lambda: NOW)
+    try:
+
+        async def client() -> int:
+            admitted = 0
+            for _ in range(100):
+                admitted += (await windows.take("hot", 1_000_000, 60)).allowed
+                await asyncio.sleep(0)
+            return admitted
+
+        assert sum(await asyncio.gather(*(client() for _ in range(32)))) == 3200
+        assert windows.round_trips <= 30, windows.round_trips
+        await windows.sweep(everything=True)
+        assert await counted(url, "hot") == 3200
+    finally:
+        await windows.close()
+        await engine.dispose()

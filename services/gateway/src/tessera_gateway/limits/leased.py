@@ -88,18 +88,11 @@ class LeasedWindows(SlidingWindows):
             return await super().take(key, limit, window)
         key = bounded(key)
         while True:
-            now = self._clock()
-            span = _Span.at(now, window)
-            lease = self._leases.get(key)
-            if (
-                lease is not None
-                and lease.credit > 0
-                and now < lease.until
-                and lease.start == span.cur
-                and (lease.limit, lease.window) == (limit, window)
-            ):
+            lease = self._usable(key, limit, window)
+            if lease is not None:
                 lease.credit -= 1
                 lease.used += 1
+                span = _Span.at(self._clock(), window)
                 return Decision(
                     allowed=True,
                     limit=limit,
@@ -109,13 +102,19 @@ class LeasedWindows(SlidingWindows):
                     retry_after=0.0,
                     start=lease.start,
                 )
-            lock = self._refilling.setdefault(key, asyncio.Lock())
-            if lock.locked():  # another take of the key is at the table: use what it brings
-                async with lock:
-                    pass
-                continue
-            async with lock:
-                return await self._refill(key, limit, window)
+            # One take of the key at the table at a time; the others use what it brings.
+            async with self._refilling.setdefault(key, asyncio.Lock()):
+                if self._usable(key, limit, window) is None:
+                    return await self._refill(key, limit, window)
+
+    def _usable(self, key: str, limit: int, window: int) -> _Lease | None:
+        lease = self._leases.get(key)
+        if lease is None or lease.credit <= 0 or (lease.limit, lease.window) != (limit, window):
+            return None
+        now = self._clock()
+        if now >= lease.until or lease.start != _Span.at(now, window).cur:
+            return None
+        return lease
 
     def _next_size(self, lease: _Lease | None, now: float, limit: int) -> int:
         cap = min(limit // LEASE_SHARE, MAX_LEASE)
