@@ -23,6 +23,8 @@ from tessera_sales.deals.router import router as deals_router
 from tessera_sales.deals.search import router as deals_search_router
 from tessera_sales.exports.models import EXPORTS
 from tessera_sales.exports.sources import SOURCES as EXPORT_SOURCES
+from tessera_sales.imports import IMPORT_PATHS
+from tessera_sales.imports import routers as import_routers
 from tessera_sales.known_customers import handlers as known_customers
 from tessera_sales.leads.router import router as leads_router
 from tessera_sales.leads.search import router as leads_search_router
@@ -51,6 +53,7 @@ from tessera_shared.events.contracts import (
 )
 from tessera_shared.exports.router import exports_router
 from tessera_shared.exports.service import run_exports
+from tessera_shared.imports.http import MAX_BODY_BYTES as IMPORT_MAX_BODY_BYTES
 from tessera_shared.jobs import Job
 
 
@@ -79,11 +82,13 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
 
     return ServiceSpec(
         metadata=metadata,
+        body_limits={("POST", path): IMPORT_MAX_BODY_BYTES for path in IMPORT_PATHS},
         name="sales",
         title="Tessera sales and marketing service",
         description="Leads, deals and pipeline, activities, forecast and funnel, campaigns and ROI.",
         routers=[
             *batch_routers,
+            *import_routers,
             products_router,
             deals_search_router,
             deals_router,

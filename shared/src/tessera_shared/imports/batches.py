@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tessera_shared.db import unit_of_work
+from tessera_shared.errors import DomainError, InvalidInput, NotFound
 from tessera_shared.imports.parsing import RowError
 
 MAX_REPORTED_ERRORS = 1000
@@ -111,3 +115,46 @@ async def store_in_batches(
             task.cancel()
         await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
     return report
+
+
+def row_errors(line: int, exc: DomainError) -> list[RowError]:
+    """A rule's refusal of one row, named by field where the rule names one."""
+    if isinstance(exc, InvalidInput):
+        return [RowError(line, e["field"], e["message"]) for e in exc.errors]
+    if isinstance(exc, NotFound) and exc.what:
+        return [RowError(line, f"{exc.what}_id", exc.detail)]
+    return [RowError(line, "row", exc.detail)]
+
+
+def one_by_one(
+    external_id: ColumnElement[Any],
+    create: Callable[[AsyncSession, Row[M]], Awaitable[object]],
+    check: Callable[[list[Row[M]]], Awaitable[dict[int, list[RowError]]]] | None = None,
+) -> Store[M]:
+    """A store that creates each row through the resource's single-write use case (its rules,
+    its events), each in a savepoint of the batch's transaction: a row a rule refuses is reported
+    by line and field and leaves nothing behind. Rows whose external_id exists are skipped
+    (a re-import creates nothing twice). ``check`` runs before the transaction opens (e.g. the
+    read-through of the customers the rows name) and may refuse rows by line."""
+
+    async def store(sessions: async_sessionmaker[AsyncSession], batch: list[Row[M]]) -> BatchResult:
+        refused = dict(await check(batch)) if check is not None else {}
+        created = 0
+        async with unit_of_work(sessions) as session:
+            keys = [getattr(row.data, "external_id", None) for row in batch]
+            existing = set((await session.scalars(select(external_id).where(external_id.in_(keys)))).all())
+            for row in batch:
+                if row.line in refused or getattr(row.data, "external_id", None) in existing:
+                    continue
+                try:
+                    async with session.begin_nested():
+                        await create(session, row)
+                except DomainError as exc:
+                    refused[row.line] = row_errors(row.line, exc)
+                    continue
+                except IntegrityError:  # the same external_id, created meanwhile by another writer
+                    continue
+                created += 1
+        return BatchResult(created, list(refused.values()))
+
+    return store

@@ -18,6 +18,9 @@ from tessera_shared.imports.body import blocking, text_pieces
 from tessera_shared.imports.parsing import CsvShape, RowError, json_field, read_csv, read_ndjson, validate
 
 CSV_TYPES = frozenset({"text/csv"})
+# The import routes' body limit where a service has no setting of its own (the app's body_limits).
+MAX_BODY_BYTES = 64 * 1024 * 1024
+BATCH_SIZE = 500
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/jsonlines"})
 
 

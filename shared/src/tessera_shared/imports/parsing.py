@@ -3,11 +3,12 @@ row validated on its own, every error named by line and field."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -160,3 +161,27 @@ def validate(
     if getattr(data, "external_id", None) is None:
         return [RowError(line, "external_id", "required for import: it makes a re-import create nothing twice")]
     return data
+
+
+def _is_int(annotation: Any) -> bool:
+    return annotation is int or int in get_args(annotation) or any(_is_int(a) for a in get_args(annotation))
+
+
+def _is_list(annotation: Any) -> bool:
+    return get_origin(annotation) is list or any(_is_list(a) for a in get_args(annotation))
+
+
+def model_shape(model: type[BaseModel], required: tuple[str, ...]) -> CsvShape:
+    """The CSV of a flat create schema: a column per field that is not a list (lists come in
+    JSON lines), cells as they are but whole numbers, which a CSV cannot type."""
+    columns = frozenset(n for n, f in model.model_fields.items() if not _is_list(f.annotation))
+    ints = frozenset(n for n in columns if _is_int(model.model_fields[n].annotation))
+
+    def record(cells: dict[str, str]) -> dict[str, Any]:
+        out = plain_record(cells)
+        for name in ints & out.keys():
+            with contextlib.suppress(ValueError):  # not a number: the schema says so, by column
+                out[name] = int(out[name])
+        return out
+
+    return CsvShape(columns=columns, required=required, record=record)
