@@ -1350,6 +1350,7 @@ class Bench:
                     await self.step("6", self.event_lag)
                     envelope = await self._sample_envelope()
                     await self.step("9", self.scale)
+                    await self.step("14", lambda: __import__("search_rows").search_scale(self))  # search, 2 groups
                     await self.step("8", self.bulk_import)
                     await self.rss.stop()
                     self.rss_rows(idle)

@@ -1,0 +1,122 @@
+"""Row 14 of `make bench`: ``POST /v1/customers/search`` with two filter groups over N customers.
+
+At each size (``--sizes``/``BENCH_SIZES``, e.g. 10k,100k,1M) the customers are seeded by SQL, then
+the search is called one request at a time, straight to the customer service, and its p50/p99
+are reported beside the p99 of the same SQL run by the database alone (one prepared statement:
+the ceiling). The issue's target: p99 < 50 ms, flat from 10k to 1M. The table is emptied again
+afterwards, so the rows that follow start from nothing.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+
+# (country = SE AND status = loyal) OR (tier = key AND kind = organization): ~1/66 and ~1/12 of
+# the seeded customers.
+BODY = {
+    "filter_groups": [
+        {
+            "filters": [
+                {"property": "country", "operator": "eq", "value": "SE"},
+                {"property": "status", "operator": "eq", "value": "loyal"},
+            ]
+        },
+        {
+            "filters": [
+                {"property": "tier", "operator": "eq", "value": "key"},
+                {"property": "kind", "operator": "eq", "value": "organization"},
+            ]
+        },
+    ],
+    "limit": 50,
+}
+SQL = (
+    "SELECT * FROM customers WHERE merged_into_id IS NULL"
+    " AND ((country = $1 AND status = $2) OR (tier = $3 AND kind = $4)) ORDER BY id LIMIT 51"
+)
+PARAMS = ("SE", "loyal", "key", "organization")
+
+
+def _p(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+async def _api(client: httpx.AsyncClient, url: str, headers: dict[str, str], runs: int) -> list[float]:
+    for _ in range(5):  # warm-up (statement cache, plans)
+        (await client.post(url, json=BODY, headers=headers)).raise_for_status()
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        r = await client.post(url, json=BODY, headers=headers)
+        samples.append((time.perf_counter() - t0) * 1000)
+        r.raise_for_status()
+    return samples
+
+
+async def _sql(conn: asyncpg.Connection, runs: int) -> list[float]:
+    stmt = await conn.prepare(SQL)
+    for _ in range(5):
+        await stmt.fetch(*PARAMS)
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        await stmt.fetch(*PARAMS)
+        samples.append((time.perf_counter() - t0) * 1000)
+    return samples
+
+
+async def search_scale(bench: Any, runs: int = 300) -> None:
+    from harness import SEED_CUSTOMERS, log, size_label
+
+    sizes = bench.args.sizes
+    conn = await asyncpg.connect(bench.dsn("customer"))
+    url = f"{bench.stack.url('customer')}/v1/customers/search"
+    p99s: dict[int, float] = {}
+    try:
+        await conn.execute("TRUNCATE customers CASCADE")
+        have = 0
+        async with httpx.AsyncClient(timeout=60) as client:
+            for n in sizes:
+                t0 = time.perf_counter()
+                await conn.execute(SEED_CUSTOMERS, have + 1, n)
+                await conn.execute("ANALYZE customers")
+                await conn.execute("CHECKPOINT")
+                have = n
+                log(f"row 14: seeded {size_label(n)} customers in {time.perf_counter() - t0:.1f}s")
+                api = await _api(client, url, bench.auth, runs)
+                db = await _sql(conn, runs)
+                p99s[n] = _p(api, 99)
+                page = (await client.post(url, json=BODY, headers=bench.auth)).json()
+                bench.report.add(
+                    f"14 search customers, 2 filter groups, p99 @ {size_label(n)}",
+                    p99s[n],
+                    "ms",
+                    "the same SQL alone (p99)",
+                    _p(db, 99),
+                    lower_is_better=True,
+                    target_p99_ms=50,
+                    p50_ms=round(statistics.median(api), 2),
+                    sql_p50_ms=round(statistics.median(db), 2),
+                    runs=runs,
+                    page_rows=len(page["items"]),
+                )
+        first, last = sizes[0], sizes[-1]
+        bench.report.add(
+            f"14 search p99 growth {size_label(first)}->{size_label(last)}",
+            p99s[last] / p99s[first],
+            "x",
+            "target",
+            1.5,
+            lower_is_better=True,
+        )
+    finally:
+        await conn.execute("TRUNCATE customers CASCADE")
+        await conn.close()
