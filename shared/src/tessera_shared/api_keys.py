@@ -40,6 +40,7 @@ from tessera_shared.auth import API_KEY_PREFIX, Principal
 from tessera_shared.events.contracts.gateway import ApiKeyCreated, ApiKeyRevoked
 from tessera_shared.events.envelope import parse_envelope, topic_for
 from tessera_shared.http.errors import Problem
+from tessera_shared.kafka_log import OUTAGE, is_kafka_failure
 from tessera_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,10 @@ class ApiKeyFollower:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not self._failing:
+                if is_kafka_failure(exc):  # the broker away: the one shared outage line says so
+                    OUTAGE.failed("api keys", repr(exc))
+                    self._failing = True
+                elif not self._failing:
                     log.warning(
                         "cannot follow the API keys; new keys and revocations wait until it can",
                         extra={"topic": self.topic, "error": repr(exc)},
@@ -218,8 +222,8 @@ class ApiKeyFollower:
             isolation_level="read_committed",
             metadata_max_age_ms=5_000,
         )
-        await consumer.start()
         try:
+            await consumer.start()  # inside: a failed start is closed too (no unclosed consumer)
             partitions = None
             while not partitions:
                 await consumer.topics()  # fetches the cluster's metadata
@@ -230,6 +234,7 @@ class ApiKeyFollower:
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             if self._failing:
+                OUTAGE.recovered("api keys")
                 log.warning("following the API keys again", extra={"topic": self.topic})
                 self._failing = False
             while True:
