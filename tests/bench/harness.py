@@ -1361,6 +1361,8 @@ class Bench:
                 await self.step("11", self.scheduled_jobs)
                 notifications = __import__("notifications_rows").notifications_rows  # row 12, its own process
                 await self.step("12", lambda: notifications(self.report, pg=a.pg, kafka=a.kafka, work=self.work))
+                webhooks = __import__("webhooks_rows").webhooks_rows  # row 13, its own processes
+                await self.step("13", lambda: webhooks(self.report, pg=a.pg, kafka=a.kafka, work=self.work))
             finally:
                 await drop_databases(a.pg, names)
                 await self._delete_topics()

@@ -69,15 +69,16 @@ def test_harness_runs_every_row_in_a_tiny_size(pg_server_url: str, kafka_bootstr
         "--out",
         str(out),
     ]
-    # Row 12 (the notifications service) in a tiny size too.
+    # Rows 12 and 13 (the notifications service, partner webhooks) in a tiny size too.
     tiny = {"BENCH_NOTIFICATIONS_SINGLES": "5", "BENCH_NOTIFICATIONS_BURST": "200", "BENCH_NOTIFICATIONS_MAILS": "50"}
+    tiny |= {"BENCH_WEBHOOKS_EVENTS": "100", "BENCH_WEBHOOKS_SINGLES": "5"}  # row 13 (partner webhooks)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=200, env={**os.environ, **tiny})
     if proc.returncode == LOCK_HELD:
         pytest.skip("a `make bench` run holds the PostgreSQL server's bench lock")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     rows = json.loads(out.read_text())
     names = [r["name"] for r in rows]
-    for prefix in ("1 ", "2 ", "3 ", "4 ", "5 ", "6 ", "7 ", "8 ", "9 ", "10 ", "11 ", "12 "):
+    for prefix in ("1 ", "2 ", "3 ", "4 ", "5 ", "6 ", "7 ", "8 ", "9 ", "10 ", "11 ", "12 ", "13 "):
         assert any(n.startswith(prefix) for n in names), (prefix, names)
     for row in rows:
         assert set(row) >= {"name", "value", "unit", "ceiling_name", "ceiling_value", "ratio"}, row
