@@ -62,7 +62,7 @@ class NotificationsSettings(ServiceSettings):
     # Worker loops per process, deliveries claimed per loop and round, requests in flight per process.
     webhook_workers: int = Field(default=4, ge=1, le=64)
     webhook_batch_size: int = Field(default=200, ge=1, le=5000)
-    webhook_concurrency: int = Field(default=256, ge=1, le=5000)
+    webhook_concurrency: int = Field(default=64, ge=1, le=5000)
     # Without an in-process wake-up (another replica's consumer inserted), how often to look.
     webhook_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     webhook_timeout: float = Field(default=10.0, gt=0, le=60)

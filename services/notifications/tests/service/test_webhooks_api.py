@@ -49,7 +49,7 @@ async def published(app) -> list[str]:
         return [r for (r,) in rows]
 
 
-async def eventually(check, timeout: float = 15.0):  # type: ignore[no-untyped-def]
+async def eventually(check, timeout: float = 30.0):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while True:
         found = await check()

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, exists, insert, not_, or_, select, update
+from sqlalchemy import and_, bindparam, exists, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -294,55 +294,83 @@ class WebhookEngine:
         gone: set[uuid.UUID] = set()
         failing: set[uuid.UUID] = set()
         succeeded: set[uuid.UUID] = set()
-        async with unit_of_work(self.sessions) as session:
-            for claimed, outcome in results:
-                await session.execute(
-                    update(table_of(WebhookAttempt))
-                    .where(col(WebhookAttempt.delivery_id) == claimed.id, col(WebhookAttempt.number) == claimed.attempt)
-                    .values(
-                        finished_at=outcome.finished_at,
-                        status_code=outcome.status_code,
-                        latency_ms=outcome.latency_ms,
-                        response_body=outcome.body,
-                        error=outcome.error,
-                    )
+        attempts: list[dict[str, Any]] = []
+        deliveries: list[dict[str, Any]] = []
+        for claimed, outcome in results:
+            attempts.append(
+                {
+                    "b_delivery": claimed.id,
+                    "b_number": claimed.attempt,
+                    "b_finished_at": outcome.finished_at,
+                    "b_status_code": outcome.status_code,
+                    "b_latency_ms": outcome.latency_ms,
+                    "b_body": outcome.body,
+                    "b_error": outcome.error,
+                }
+            )
+            row: dict[str, Any] = {
+                "b_id": claimed.id,
+                "b_attempt": claimed.attempt,
+                "b_code": outcome.status_code,
+                "b_delivered_at": None,
+                "b_error": None,
+                "b_next": now,
+            }
+            if outcome.ok:
+                row.update(b_status="delivered", b_delivered_at=now)
+                succeeded.add(claimed.endpoint_id)
+                metrics.DELIVERED.inc()
+                metrics.DELIVERY_SECONDS.observe(max((now - claimed.created_at).total_seconds(), 0.0))
+            else:
+                kind = (
+                    "timeout"
+                    if (outcome.error or "").startswith("timeout")
+                    else ("connection" if outcome.status_code is None else "status")
                 )
-                values: dict[str, Any] = {"last_status_code": outcome.status_code, "claimed_until": None}
-                if outcome.ok:
-                    values.update(status="delivered", delivered_at=now, last_error=None)
-                    succeeded.add(claimed.endpoint_id)
-                    metrics.DELIVERED.inc()
-                    metrics.DELIVERY_SECONDS.observe(max((now - claimed.created_at).total_seconds(), 0.0))
+                metrics.ATTEMPT_FAILURES.labels(kind).inc()
+                row["b_error"] = (outcome.error or f"HTTP {outcome.status_code}")[:500]
+                if outcome.status_code == 410:
+                    row["b_status"] = "failed"
+                    gone.add(claimed.endpoint_id)
+                    metrics.GIVEN_UP.inc()
+                elif now - claimed.created_at >= timedelta(days=self.settings.webhook_retry_days):
+                    row["b_status"] = "failed"
+                    failing.add(claimed.endpoint_id)
+                    metrics.GIVEN_UP.inc()
                 else:
-                    kind = (
-                        "timeout"
-                        if (outcome.error or "").startswith("timeout")
-                        else ("connection" if outcome.status_code is None else "status")
-                    )
-                    metrics.ATTEMPT_FAILURES.labels(kind).inc()
-                    values["last_error"] = (outcome.error or f"HTTP {outcome.status_code}")[:500]
-                    if outcome.status_code == 410:
-                        values["status"] = "failed"
-                        gone.add(claimed.endpoint_id)
-                        metrics.GIVEN_UP.inc()
-                    elif now - claimed.created_at >= timedelta(days=self.settings.webhook_retry_days):
-                        values["status"] = "failed"
-                        failing.add(claimed.endpoint_id)
-                        metrics.GIVEN_UP.inc()
-                    else:
-                        values["status"] = "pending"
-                        values["next_attempt_at"] = now + timedelta(seconds=retry_delay(self.settings, claimed.attempt))
-                        failing.add(claimed.endpoint_id)
-                # Only the attempt this process claimed (a re-claim after a stall supersedes it).
-                await session.execute(
-                    update(table_of(WebhookDelivery))
-                    .where(
-                        col(WebhookDelivery.id) == claimed.id,
-                        col(WebhookDelivery.status) == "sending",
-                        col(WebhookDelivery.attempts) == claimed.attempt,
-                    )
-                    .values(**values)
-                )
+                    row["b_status"] = "pending"
+                    row["b_next"] = now + timedelta(seconds=retry_delay(self.settings, claimed.attempt))
+                    failing.add(claimed.endpoint_id)
+            deliveries.append(row)
+        a, d = table_of(WebhookAttempt), table_of(WebhookDelivery)
+        async with unit_of_work(self.sessions) as session:
+            # Two statements for the whole batch (executemany).
+            await session.execute(
+                update(a)
+                .where(a.c.delivery_id == bindparam("b_delivery"), a.c.number == bindparam("b_number"))
+                .values(
+                    finished_at=bindparam("b_finished_at"),
+                    status_code=bindparam("b_status_code"),
+                    latency_ms=bindparam("b_latency_ms"),
+                    response_body=bindparam("b_body"),
+                    error=bindparam("b_error"),
+                ),
+                attempts,
+            )
+            # Only the attempt this process claimed (a re-claim after a stall supersedes it).
+            await session.execute(
+                update(d)
+                .where(d.c.id == bindparam("b_id"), d.c.status == "sending", d.c.attempts == bindparam("b_attempt"))
+                .values(
+                    status=bindparam("b_status"),
+                    last_status_code=bindparam("b_code"),
+                    last_error=bindparam("b_error"),
+                    delivered_at=bindparam("b_delivered_at"),
+                    next_attempt_at=bindparam("b_next"),
+                    claimed_until=None,
+                ),
+                deliveries,
+            )
             if succeeded:
                 await session.execute(
                     update(table_of(WebhookEndpoint))
