@@ -71,3 +71,20 @@ async def test_leads_with_default_fields(api: Api) -> None:
     assert (await api.client.post("/v1/exports", json={"resource": "leads"}, headers=finance)).status_code == 403
     r = await api.client.post("/v1/exports", json={"resource": "customers"}, headers=api.manager)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "resource"
+
+
+async def test_deals_filtered_by_amount_and_stage(api: Api) -> None:
+    for amount in ("50.00", "150.00", "1500.00"):
+        await api.deal(title=f"Deal {amount}", amount=amount)
+    groups = [
+        {
+            "filters": [
+                {"property": "amount", "operator": "gte", "value": "100"},
+                {"property": "stage", "operator": "eq", "value": "prospecting"},
+            ]
+        }
+    ]
+    job = await export(api, api.manager, resource="deals", fields=["amount"], filter_groups=groups)
+    await run_round(api)
+    rows = list(csv.reader(io.StringIO((await file_of(api, job, api.manager)).decode())))
+    assert sorted(r[0] for r in rows[1:]) == ["150.00", "1500.00"]

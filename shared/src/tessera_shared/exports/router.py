@@ -48,7 +48,10 @@ class ExportIn(BaseModel):
         default_factory=list, max_length=100, description="the columns, in order (default: the resource's usual set)"
     )
     filter_groups: list[dict[str, Any]] = Field(
-        default_factory=list, max_length=10, description="the search language's filter groups (not supported yet)"
+        default_factory=list,
+        max_length=10,
+        description="the resource's search filter groups (as POST /v1/{resource}/search takes them): AND within a"
+        " group, OR across groups; the export holds the rows the caller may see that match",
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, FromClause
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_shared.auth import Principal
+from tessera_shared.search import Searchable
 
 # How a value is written: "list" as "a;b" in CSV (a list in JSON), "money" with two decimals
 # (a string in JSON, as the API shows it), "json" as JSON text in CSV.
@@ -46,6 +47,8 @@ class ExportSource:
     scope: Callable[[Principal], dict[str, Any]]
     conditions: Callable[[dict[str, Any]], list[ColumnElement[bool]]]
     on_rows: RowsHook | None = None
+    # The resource's search language (tessera_shared.search): an export's filter_groups.
+    search: Searchable | None = None
     by_name: dict[str, ExportField] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera_customer.api import READERS
 from tessera_customer.contacts.models import Contact
 from tessera_customer.customers.models import AccessLog, Customer
+from tessera_customer.customers.search import SEARCH
 from tessera_shared.auth import Principal, Role
 from tessera_shared.db import new_id, utcnow
 from tessera_shared.exports.sources import ExportField, ExportSource, Kind
@@ -140,6 +141,7 @@ SOURCES = {
         scope=scope,
         conditions=conditions,
         on_rows=log_reads,
+        search=SEARCH,
     ),
     "contacts": ExportSource(
         resource="contacts",

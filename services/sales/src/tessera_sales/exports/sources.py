@@ -14,7 +14,9 @@ from sqlalchemy import ColumnElement
 
 from tessera_sales.api import DEAL_READERS, SELLERS
 from tessera_sales.deals.models import Deal
+from tessera_sales.deals.search import SEARCH as DEAL_SEARCH
 from tessera_sales.leads.models import Lead
+from tessera_sales.leads.search import SEARCH as LEAD_SEARCH
 from tessera_sales.ownership import scope_owner
 from tessera_shared.auth import Principal
 from tessera_shared.exports.sources import ExportField, ExportSource, Kind
@@ -108,6 +110,7 @@ SOURCES = {
         roles=frozenset(DEAL_READERS),
         scope=scope,
         conditions=_owned_by(D.owner_id),
+        search=DEAL_SEARCH,
     ),
     "leads": ExportSource(
         resource="leads",
@@ -118,5 +121,6 @@ SOURCES = {
         roles=frozenset(SELLERS),
         scope=scope,
         conditions=_owned_by(L.owner_id),
+        search=LEAD_SEARCH,
     ),
 }
