@@ -156,6 +156,8 @@ class Report:
             "ceiling_value": None if ceiling_value is None else round(ceiling_value, 2),
             "ratio": ratio,
         }
+        if lower_is_better:
+            row["lower_is_better"] = True  # a cost: a rising ratio is the worse one (tools/bench_compare.py)
         if extra:
             row["extra"] = extra
         self.rows.append(row)
@@ -1563,6 +1565,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hold", type=float, default=0, help="keep the stack up this long before the rows (profiling)")
     p.add_argument("--strict", action="store_true", help="fail on the first failing row")
     p.add_argument("--out", type=Path, default=ROOT / ".bench/report.json")
+    p.add_argument(
+        "--history",
+        type=Path,
+        default=ROOT / ".bench/history",
+        help="add the run to <history>/<commit>.json (tools/bench_compare.py); --no-history to skip",
+    )
+    p.add_argument("--no-history", dest="history", action="store_const", const=None)
     args = p.parse_args(argv)
     args.sizes = sorted(parse_size(s) for s in args.sizes.split(",") if s.strip())
     args.only = [x.strip() for x in args.only.split(",") if x.strip()]
@@ -1596,6 +1605,27 @@ async def amain(args: argparse.Namespace) -> Report:
         return report
 
 
+def keep_history(args: argparse.Namespace, report: Report) -> Path:
+    """The run added to ``<history>/<commit>.json`` (every run of one commit in one file), which
+    tools/bench_compare.py compares between commits, the runs of one commit giving the noise."""
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "-uno"], cwd=ROOT, capture_output=True).stdout)
+    path = args.history / f"{commit or 'unknown'}.json"
+    history: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {"commit": commit, "runs": []}
+    history["runs"].append(
+        {
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "dirty": dirty,
+            "sizes": [size_label(n) for n in args.sizes],
+            "only": args.only,
+            "rows": report.rows,
+        }
+    )
+    args.history.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(history, indent=1) + "\n")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -1609,6 +1639,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report.rows, indent=1) + "\n")
     (args.out.parent / "notes.json").write_text(json.dumps(report.notes, indent=1) + "\n")
+    if args.history is not None:
+        log(f"history: {keep_history(args, report)}")
     print(report.table())
     for note in report.notes:
         print(f"note: {note}")
