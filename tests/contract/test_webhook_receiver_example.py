@@ -1,9 +1,12 @@
 """The partner guide's example webhook receiver (docs/examples/webhook_receiver/receiver.py), run as
 its own process: it verifies signatures with the Standard Webhooks library, applies a delivery
-once however often it comes, answers 400 to a bad signature or a bad payload and keeps running."""
+once however often it comes, answers 400 to a bad signature or a bad payload and keeps running;
+and it takes real deliveries from the notifications service (real Kafka, real HTTP), including a
+redelivery with the same webhook-id."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -21,8 +24,12 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
+import tessera_notifications.main as notifications_main
+from tessera_notifications.settings import NotificationsSettings
 from tessera_shared.events import build_event
 from tessera_shared.events.contracts import InvoicePaid
+from tessera_shared.kafka import make_producer
+from tessera_shared.testing.plugin import bearer, migrations_of, running
 
 ROOT = Path(__file__).resolve().parents[2]
 RECEIVER = ROOT / "docs/examples/webhook_receiver/receiver.py"
@@ -35,12 +42,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def start_receiver(tmp_path: Path, secret: str, previous: str = "") -> tuple[subprocess.Popen[str], str, Path]:
     port, db = free_port(), tmp_path / "received.sqlite"
     proc = subprocess.Popen(
         [sys.executable, str(RECEIVER), "--port", str(port), "--db", str(db)],
-        env={**os.environ, "WEBHOOK_SECRET": SECRET},
+        env={**os.environ, "WEBHOOK_SECRET": secret, "WEBHOOK_PREVIOUS_SECRET": previous},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -56,6 +62,12 @@ def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 proc.kill()
                 pytest.fail(f"the receiver did not start: {proc.communicate()[0]}")
             time.sleep(0.05)
+    return proc, url, db
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    proc, url, db = start_receiver(tmp_path, SECRET)
     yield url, db
     proc.terminate()
     proc.wait(10)
@@ -120,3 +132,79 @@ def test_the_example_receiver_verifies_dedupes_and_survives_bad_requests(receive
         (json.loads(later)["id"], "invoice.paid"),
     ]
     assert json.loads(rows[0][2])["total"] == "99.90"
+
+
+async def test_the_example_receiver_takes_real_deliveries(databases, kafka_bootstrap, namespace, tmp_path) -> None:
+    url = await databases.new("notifications", "postgres", migrations_of(notifications_main.__file__))
+    app = notifications_main.create_app(
+        NotificationsSettings(
+            database_url=url,
+            kafka_bootstrap=kafka_bootstrap,
+            kafka_topic_namespace=namespace,
+            kafka_consumer_group=f"{namespace}notifications",
+            kafka_partitions=3,
+            log_json=False,
+            jobs_enabled=False,
+            webhook_allow_loopback=True,
+            webhook_require_https=False,
+        )
+    )
+    partner = bearer(app, "acme", "partner", kind="client")
+    async with running(app) as client:
+        # The receiver must be there when the endpoint is saved: start it with a placeholder
+        # secret, register, restart it with the real one (as the README's steps do).
+        proc, hook, db = await asyncio.to_thread(start_receiver, tmp_path, SECRET)
+        r = await client.post(
+            "/v1/webhooks/endpoints", json={"url": hook, "event_types": ["invoice.paid"]}, headers=partner
+        )
+        assert r.status_code == 201, r.text
+        endpoint = r.json()
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 10)
+        proc, hook2, db = await asyncio.to_thread(start_receiver, tmp_path, endpoint["secret"])
+        r = await client.patch(f"/v1/webhooks/endpoints/{endpoint['id']}", json={"url": hook2}, headers=partner)
+        assert r.status_code == 200, r.text
+        try:
+            await asyncio.wait_for(app.state.runtime.consumer.assigned.wait(), 30)
+            producer = make_producer(kafka_bootstrap, client_id="test")
+            await producer.start()
+            try:
+                body = paid_event()
+                customer = json.loads(body)["subject"].encode()
+                await producer.send_and_wait(f"{namespace}crm.billing", body, key=customer)
+            finally:
+                await producer.stop()
+
+            async def applied() -> list[tuple[str, str]]:
+                def read() -> list[tuple[str, str]]:
+                    with sqlite3.connect(db) as conn:
+                        return conn.execute("SELECT event_id, type FROM events").fetchall()
+
+                for _ in range(300):
+                    rows = await asyncio.to_thread(read)
+                    if rows:
+                        return rows
+                    await asyncio.sleep(0.1)
+                raise AssertionError("no delivery applied in 30 s")
+
+            assert await applied() == [(json.loads(body)["id"], "invoice.paid")]
+            page = (await client.get(f"/v1/webhooks/endpoints/{endpoint['id']}/deliveries", headers=partner)).json()[
+                "items"
+            ]
+            [delivery] = page
+            assert delivery["status"] == "delivered" and delivery["attempts"][-1]["response_body"] == "applied"
+            # A redelivery carries the same webhook-id: the receiver answers, and applies nothing twice.
+            r = await client.post(f"/v1/webhooks/deliveries/{delivery['id']}/redeliver", headers=partner)
+            assert r.status_code in (200, 202), r.text
+            for _ in range(300):
+                page = (
+                    await client.get(f"/v1/webhooks/endpoints/{endpoint['id']}/deliveries", headers=partner)
+                ).json()["items"]
+                if len(page[0]["attempts"]) == 2 and page[0]["status"] == "delivered":
+                    break
+                await asyncio.sleep(0.1)
+            assert page[0]["attempts"][-1]["response_body"] == "already applied"
+            assert len(await applied()) == 1
+        finally:
+            proc.terminate()
+            await asyncio.to_thread(proc.wait, 10)

@@ -6,12 +6,11 @@ customer's timeline in the customer service, under the read rule of the fact it 
 from __future__ import annotations
 
 import asyncio
-import sys
+import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,10 +28,39 @@ from tessera_shared.events.contracts import DunningStep
 from tessera_shared.events.envelope import topic_for
 from tessera_shared.testing.plugin import bearer, migrations_of, running
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "services/notifications/tests"))
-from notifications_helpers import MailSink  # a real SMTP server (aiosmtpd) that can refuse addresses
-
 CUSTOMER_URL = "http://customer.test"
+
+
+class MailSink:
+    """A real SMTP server (aiosmtpd) on a free loopback port that refuses some recipients for
+    good (550) and keeps what it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+        self.refused: set[str] = set()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address in self.refused:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope.content)
+        return "250 Message accepted"
+
+    def __enter__(self) -> MailSink:
+        from aiosmtpd.controller import Controller
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
 
 
 async def eventually(probe: Callable[[], Awaitable[Any]], *, seconds: float = 60.0) -> Any:
