@@ -25,6 +25,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
+from tessera_gateway.proxy.upstream import UpstreamError, UpstreamPool
 from tessera_shared.errors import InvalidInput
 from tessera_shared.observability import current_traceparent, request_id_var
 
@@ -121,8 +122,6 @@ async def read_many(request: Request, target: Target, ids: list[str]) -> dict[st
     """The records ``ids`` as the caller may read them: one batch read per 1,000 ids (a page is 200)."""
     if not ids:
         return {}
-    client: httpx2.AsyncClient = request.app.state.clients[target.service]
-    base = request.app.state.upstreams[target.service]
     headers = {
         "authorization": request.headers.get("authorization", ""),
         "content-type": "application/json",
@@ -130,17 +129,26 @@ async def read_many(request: Request, target: Target, ids: list[str]) -> dict[st
     }
     if tp := current_traceparent():
         headers["traceparent"] = tp
+    path = f"/v1/{target.resource}/batch/read"
+    # The hop's own keep-alive pool when there is one (proxy/upstream.py), else httpx2 (in-process tests).
+    pool: UpstreamPool | None = getattr(request.app.state, "upstream_pools", {}).get(target.service)
     out: dict[str, Any] = {}
     for start in range(0, len(ids), MAX_BATCH):
-        chunk = ids[start : start + MAX_BATCH]
+        body = orjson.dumps({"ids": ids[start : start + MAX_BATCH]})
         try:
-            r = await client.post(
-                f"{base}/v1/{target.resource}/batch/read", content=orjson.dumps({"ids": chunk}), headers=headers
-            )
-        except httpx2.TransportError:
+            if pool is not None:
+                answer = await pool.request("POST", path, list(headers.items()), body)
+                status, content = answer.status, answer.body
+            else:
+                client: httpx2.AsyncClient = request.app.state.clients[target.service]
+                r = await client.post(
+                    f"{request.app.state.upstreams[target.service]}{path}", content=body, headers=headers
+                )
+                status, content = r.status_code, r.content
+        except (UpstreamError, httpx2.TransportError):
             continue  # not answered: the records stay null
-        if r.status_code == 200:
-            out.update({str(item["id"]): item for item in r.json().get("items", [])})
+        if status == 200:
+            out.update({str(item["id"]): item for item in orjson.loads(content).get("items", [])})
     return out
 
 
