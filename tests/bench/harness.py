@@ -1062,6 +1062,150 @@ class Bench:
         finally:
             await conn.close()
 
+    # --- rows 15 and 16 (issue 23: batch upsert, ?expand=) ------------------------------
+    async def batch_upsert(self) -> None:
+        """Batch upsert of N customers in calls of 1,000 (direct to the customer service), then the
+        same calls again (every input unchanged), beside COPY of as many customer rows."""
+        n, size = self.args.batch_rows, 1000
+        bodies = [
+            json.dumps(
+                {
+                    "id_property": "external_id",
+                    "inputs": [
+                        {
+                            "external_id": f"batch-{self.tag}-{i}",
+                            "kind": "person",
+                            "name": f"Batch {i} {self.tag}",
+                            "email": f"batch{i}.{self.tag}@example.com",
+                            "tags": ["batch"],
+                        }
+                        for i in range(start, min(n, start + size))
+                    ],
+                }
+            ).encode()
+            for start in range(0, n, size)
+        ]
+        url = f"{self.stack.url('customer')}/v1/customers/batch/upsert"
+        headers = {**self.auth, "Content-Type": "application/json"}
+        passes: list[tuple[float, dict[str, int], float | None]] = []
+        pid = self.stack.pids().get("customer")
+        async with httpx.AsyncClient(timeout=300) as c:
+            for _ in range(2):  # first every input new, then every input unchanged
+                counts: dict[str, int] = {}
+                cpu0 = cpu_seconds(pid) if pid else None
+                t0 = time.perf_counter()
+                for body in bodies:
+                    r = await c.post(url, content=body, headers=headers)
+                    if r.status_code == 404:
+                        self.report.notes.append("POST /v1/customers/batch/upsert missing: row 15 not measured")
+                        return
+                    r.raise_for_status()
+                    for item in r.json()["results"]:
+                        counts[item["status"]] = counts.get(item["status"], 0) + 1
+                cpu1 = cpu_seconds(pid) if pid else None
+                cpu = None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / max(1, sum(counts.values())) * 1e6
+                passes.append((time.perf_counter() - t0, counts, cpu))
+        (created_s, created, created_cpu), (unchanged_s, unchanged, unchanged_cpu) = passes
+        ceiling = await self._copy_ceiling(n)
+        self.report.add(
+            f"15 batch upsert {size_label(n)} customers ({len(bodies)} calls of {size}, direct)",
+            created.get("created", 0) / created_s,
+            "rows/s",
+            "COPY of as many customer rows",
+            ceiling,
+            target_rows_per_s=5000,
+            seconds=round(created_s, 2),
+            customer_cpu_us_per_row=None if created_cpu is None else round(created_cpu, 1),
+            unchanged_cpu_us_per_row=None if unchanged_cpu is None else round(unchanged_cpu, 1),
+            statuses=created,
+            unchanged_pass_rows_per_s=round(unchanged.get("unchanged", 0) / unchanged_s),
+            unchanged_pass=unchanged,
+        )
+        await self.wait_outbox_drained("customer", 120)
+
+    async def expand_page(self) -> None:
+        """A page of 200 deals through the gateway with ?expand=customer (one batch read of the
+        page's customers) beside the same page without it."""
+        gw = self.stack.url("gateway")
+        async with httpx.AsyncClient(timeout=30) as c:
+            for i in range(200):
+                r = await c.post(
+                    f"{gw}/api/v1/customers",
+                    headers=self.auth,
+                    json={"kind": "person", "name": f"Expand {i} {self.tag}", "email": f"exp{i}.{self.tag}@x.com"},
+                )
+                r.raise_for_status()
+                deal = {"customer_id": r.json()["id"], "title": f"Deal {i}", "amount": "100.00", "currency": "EUR"}
+                (await c.post(f"{gw}/api/v1/deals", headers=self.auth, json=deal)).raise_for_status()
+            page = await c.get(f"{gw}/api/v1/deals?limit=200&expand=customer", headers=self.auth)
+            page.raise_for_status()
+            embedded = sum(1 for d in page.json()["items"] if d.get("customer"))
+        await self.wait_outbox_drained("customer", 60)
+        await self.wait_outbox_drained("sales", 60)
+        pids = self.stack.pids()
+        servers: dict[str, int] = {s: pids[s] for s in ("gateway", "sales", "customer") if s in pids}
+        # One request at a time (a page of 200 is a heavy answer: under 32 connections a 5 s run
+        # completes too few of them to measure): latency and the three processes' CPU per request.
+        plain = await self._sequential(f"{gw}/api/v1/deals?limit=200", servers)
+        expanded = await self._sequential(f"{gw}/api/v1/deals?limit=200&expand=customer", servers)
+        self.report.add(
+            "16 200-deal page with ?expand=customer via gateway, p50",
+            expanded.p50_ms,
+            "ms",
+            "the same page without expand",
+            plain.p50_ms,
+            lower_is_better=True,
+            target="ratio < 2",
+            p99_ms=round(expanded.p99_ms, 1),
+            plain_p99_ms=round(plain.p99_ms, 1),
+            requests=expanded.requests,
+            errors=expanded.errors + plain.errors,
+            customers_embedded=embedded,
+        )
+        if expanded.cpu_us and plain.cpu_us:
+            # On a shared machine latency moves with the neighbours; CPU per request much less.
+            self.report.add(
+                "16 200-deal page with ?expand=customer: server CPU per request",
+                sum(expanded.cpu_us.values()),
+                "us CPU/request",
+                "the same page without expand",
+                sum(plain.cpu_us.values()),
+                lower_is_better=True,
+                target="ratio < 2",
+                **{f"cpu_us_{k}": v for k, v in expanded.cpu_us.items()},
+                **{f"plain_cpu_us_{k}": v for k, v in plain.cpu_us.items()},
+            )
+
+    async def _sequential(self, url: str, servers: dict[str, int], n: int = 40) -> LoadResult:
+        """``n`` GETs one after the other (after 5 to warm up): latency percentiles, and each
+        server's CPU per request over them."""
+        latencies: list[float] = []
+        errors = 0
+        async with httpx.AsyncClient(timeout=60) as c:
+            for _ in range(5):
+                await c.get(url, headers=self.auth)
+            before = {name: cpu_seconds(pid) for name, pid in servers.items()}
+            for _ in range(n):
+                t0 = time.perf_counter()
+                r = await c.get(url, headers=self.auth)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                errors += r.status_code != 200
+            after = {name: cpu_seconds(pid) for name, pid in servers.items()}
+        cpu = {
+            name: round((after[name] - t0) / n * 1e6, 1)  # type: ignore[operator]
+            for name, t0 in before.items()
+            if t0 is not None and after[name] is not None
+        }
+        return LoadResult(
+            rps=n / (sum(latencies) / 1000),
+            p50_ms=pct(latencies, 50),
+            p95_ms=pct(latencies, 95),
+            p99_ms=pct(latencies, 99),
+            errors=errors,
+            requests=n,
+            cpu_us=cpu,
+        )
+
     async def _copy_ceiling(self, n: int) -> float:
         conn = await asyncpg.connect(self.dsn("customer"))
         try:
@@ -1354,6 +1498,8 @@ class Bench:
                     await self.step("9", self.scale)
                     await self.step("14", lambda: __import__("search_rows").search_scale(self))  # search, 2 groups
                     await self.step("8", self.bulk_import)
+                    await self.step("15", self.batch_upsert)
+                    await self.step("16", self.expand_page)
                     await self.rss.stop()
                     self.rss_rows(idle)
                 finally:
@@ -1557,6 +1703,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lag-rate", type=float, default=float(os.environ.get("BENCH_LAG_RATE", "200")))
     p.add_argument("--lag-seconds", type=float, default=10)
     p.add_argument("--import-rows", type=parse_size, default=parse_size(os.environ.get("BENCH_IMPORT", "100k")))
+    p.add_argument("--batch-rows", type=parse_size, default=parse_size(os.environ.get("BENCH_BATCH", "100k")))
     p.add_argument("--relay-rows", type=parse_size, default=parse_size(os.environ.get("BENCH_RELAY", "100k")))
     p.add_argument("--drain-timeout", type=float, default=120)
     p.add_argument("--scale-runs", type=int, default=31)
