@@ -106,6 +106,8 @@ def merge(own: dict[str, Any], services: Mapping[str, dict[str, Any] | None]) ->
                     responses[str(status)] = problem_response(status, [*known, *slugs])
                 op["responses"] = dict(sorted(responses.items()))
             paths[public_path] = renamed
+        for name, item in sdoc.get("webhooks", {}).items():  # what a service sends (partner webhooks)
+            doc.setdefault("webhooks", {})[name] = _rename_refs(item, prefix)
     expand.document(paths)
     if missing:
         doc["x-tessera-missing"] = missing

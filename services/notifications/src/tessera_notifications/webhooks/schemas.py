@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+
+from tessera_shared.http.inputs import IsoAwareDatetime
 
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 EventType = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -20,7 +22,7 @@ class EndpointCreate(BaseModel):
     url: Url = Field(description="Where deliveries are POSTed (https outside local mode; public addresses only)")
     event_types: EventTypes = Field(description="Published CloudEvents types (e.g. deal.won), or * for all")
     description: Description | None = None
-    ordered: bool = Field(
+    ordered: StrictBool = Field(
         default=False, description="One customer's deliveries one at a time, in the order of the events"
     )
 
@@ -31,8 +33,8 @@ class EndpointChange(BaseModel):
     url: Url | None = None
     event_types: EventTypes | None = None
     description: Description | None = None
-    ordered: bool | None = None
-    enabled: bool | None = Field(default=None, description="false pauses deliveries; true resumes them")
+    ordered: StrictBool | None = None
+    enabled: StrictBool | None = Field(default=None, description="false pauses deliveries; true resumes them")
 
 
 class EndpointOut(BaseModel):
@@ -89,7 +91,7 @@ class DeliveryOut(BaseModel):
 class ReplayIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    since: datetime = Field(alias="from", description="Re-deliver every matching event since this time")
+    since: IsoAwareDatetime = Field(alias="from", description="Re-deliver every matching event since this time")
 
 
 class ReplayOut(BaseModel):
