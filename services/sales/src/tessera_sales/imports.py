@@ -36,6 +36,7 @@ from tessera_shared.imports.http import (
     CSV_TYPES,
     NDJSON_TYPES,
     ImportOut,
+    RowErrorOut,
     body_doc,
     media_type,
     run_import,
@@ -45,6 +46,15 @@ from tessera_shared.imports.parsing import CsvShape, RowError, model_shape
 from tessera_shared.known_customers import ReadThrough
 
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class SalesImportRowError(RowErrorOut):
+    """A refused row (the customer import's RowErrorOut, named apart: generated clients of the
+    gateway's merged document need each model name once)."""
+
+
+class SalesImportOut(ImportOut):
+    errors: list[SalesImportRowError]  # type: ignore[assignment]
 
 
 class DealImportRow(DealCreate):
@@ -146,8 +156,8 @@ def import_router(what: Importable) -> APIRouter:
     sellers = require_roles(*SELLERS)
     validate_row = schema_validator(what.row_model, what.shape)
 
-    async def run(request: Request, principal: Principal, is_csv: bool) -> ImportOut:
-        return await run_import(
+    async def run(request: Request, principal: Principal, is_csv: bool) -> SalesImportOut:
+        out = await run_import(
             request,
             is_csv=is_csv,
             shape=what.shape,
@@ -155,26 +165,27 @@ def import_router(what: Importable) -> APIRouter:
             store=_store(what, request, principal),
             batch_size=BATCH_SIZE,
         )
+        return SalesImportOut.model_validate(out.model_dump())
 
     @router.post(
         "/import/csv",
-        response_model=ImportOut,
+        response_model=SalesImportOut,
         openapi_extra=body_doc("text/csv", what.csv_example),
         summary=f"Bulk import {what.plural} from CSV (idempotent on external_id)",
         name=f"import_{what.plural}_csv",
     )
-    async def import_csv(request: Request, principal: Principal = sellers) -> ImportOut:
+    async def import_csv(request: Request, principal: Principal = sellers) -> SalesImportOut:
         media_type(request, CSV_TYPES, "text/csv")
         return await run(request, principal, True)
 
     @router.post(
         "/import/ndjson",
-        response_model=ImportOut,
+        response_model=SalesImportOut,
         openapi_extra=body_doc("application/x-ndjson", what.ndjson_example),
         summary=f"Bulk import {what.plural} from JSON lines (idempotent on external_id)",
         name=f"import_{what.plural}_ndjson",
     )
-    async def import_ndjson(request: Request, principal: Principal = sellers) -> ImportOut:
+    async def import_ndjson(request: Request, principal: Principal = sellers) -> SalesImportOut:
         media_type(request, NDJSON_TYPES, "application/x-ndjson")
         return await run(request, principal, False)
 
