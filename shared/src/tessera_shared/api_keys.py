@@ -33,7 +33,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
 from tessera_shared.auth import API_KEY_PREFIX, Principal
@@ -213,7 +213,11 @@ class ApiKeyFollower:
             await asyncio.sleep(self.retry)
 
     async def _follow(self) -> None:
+        # Subscribed without a group: aiokafka assigns this process every partition of the topic
+        # (also partitions and a topic that appear later, at the next metadata refresh) and, with
+        # no committed offsets, starts each at its beginning.
         consumer = AIOKafkaConsumer(
+            self.topic,
             bootstrap_servers=self.bootstrap,
             client_id=self.client_id,
             group_id=None,
@@ -224,15 +228,6 @@ class ApiKeyFollower:
         )
         try:
             await consumer.start()  # inside: a failed start is closed too (no unclosed consumer)
-            partitions = None
-            while not partitions:
-                await consumer.topics()  # fetches the cluster's metadata
-                partitions = consumer.partitions_for_topic(self.topic)
-                if not partitions:  # the topic is not there yet (nothing creates it before a process)
-                    await asyncio.sleep(self.retry)
-            tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
             if self._failing:
                 OUTAGE.recovered("api keys")
                 log.warning("following the API keys again", extra={"topic": self.topic})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
@@ -58,6 +58,7 @@ class Stack:
     customer: httpx.AsyncClient
     app_a: FastAPI
     gateway_db: str
+    customer_app: Callable[[], FastAPI]
 
 
 @pytest.fixture
@@ -66,18 +67,22 @@ async def stack(databases: DatabaseFactory, kafka_bootstrap: str, namespace: str
     customer service that follows crm.gateway."""
     gw_db = await databases.new("gateway", "postgres", migrations_of(gateway_main.__file__))
     cu_db = await databases.new("customer", "postgres", migrations_of(customer_main.__file__))
-    customer = customer_main.create_app(
-        CustomerSettings(
-            database_url=cu_db,
-            kafka_bootstrap=kafka_bootstrap,
-            kafka_topic_namespace=namespace,
-            kafka_consumer_group=f"{namespace}customer",
-            kafka_partitions=3,
-            jobs_enabled=False,
-            token_revocations=False,
-            log_json=False,
+
+    def customer_app() -> FastAPI:
+        return customer_main.create_app(
+            CustomerSettings(
+                database_url=cu_db,
+                kafka_bootstrap=kafka_bootstrap,
+                kafka_topic_namespace=namespace,
+                kafka_consumer_group=f"{namespace}customer",
+                kafka_partitions=3,
+                jobs_enabled=False,
+                token_revocations=False,
+                log_json=False,
+            )
         )
-    )
+
+    customer = customer_app()
 
     def gateway() -> FastAPI:
         return create_app(
@@ -98,7 +103,7 @@ async def stack(databases: DatabaseFactory, kafka_bootstrap: str, namespace: str
 
     app_a, app_b = gateway(), gateway()
     async with running(customer) as cu, running(app_a) as a, running(app_b) as b:
-        yield Stack(a, b, cu, app_a, gw_db)
+        yield Stack(a, b, cu, app_a, gw_db, customer_app)
 
 
 async def eventually_status(call: Any, status: int, within: float = 5.0) -> tuple[httpx.Response, float]:
@@ -134,6 +139,9 @@ async def test_create_use_everywhere_revoke_refused_everywhere(stack: Stack) -> 
     assert r.status_code == 201, r.text
     # A key cannot manage keys (no admin role on a key).
     assert (await stack.gateway_a.get("/api/v1/api-keys", headers=headers)).status_code == 403
+    # A process started after the key was created learns it too (crm.gateway read from its beginning).
+    async with running(stack.customer_app()) as late:
+        _, late_learnt = await eventually_status(lambda: late.get("/v1/customers", headers=headers), 200)
 
     # Hashed at rest: the plain key is in no row of the gateway's database, its SHA-256 is.
     engine = create_async_engine(stack.gateway_db)
@@ -182,7 +190,8 @@ async def test_create_use_everywhere_revoke_refused_everywhere(stack: Stack) -> 
     # Revoking again changes nothing.
     assert (await stack.gateway_a.delete(f"/api/v1/api-keys/{created['id']}", headers=admin)).status_code == 204
     print(
-        f"known at the service after {learnt:.2f} s; revoked at B after {at_b:.2f} s, at the service {at_service:.2f} s"
+        f"known at the service after {learnt:.2f} s (a process started later: {late_learnt:.2f} s after its start);"
+        f" revoked at B after {at_b:.2f} s, at the service {at_service:.2f} s"
     )
 
 
