@@ -1,4 +1,5 @@
-"""The gateway's own tables: refresh tokens, revoked tokens, rate counters, the audit log of personal-data reads and API keys."""
+"""The gateway's own tables: refresh tokens, revoked tokens, rate counters, the audit log of
+personal-data reads, and API keys."""
 
 from __future__ import annotations
 
