@@ -114,7 +114,7 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
             app.state.views = None
             if settings.view_cache_enabled:
                 namespace = settings.kafka_topic_namespace
-                # The services whose facts change a 360 view (notifications' do not).
+                # The services whose facts change a 360 view (notifications': a failed e-mail on a timeline).
                 fed = [s for s in upstreams if s in CONSUMERS_OF]
                 topics = {s: topic_for(s, namespace) for s in fed}
                 groups = {s: settings.view_cache_group_template.format(namespace=namespace, service=s) for s in fed}
