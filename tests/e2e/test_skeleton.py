@@ -411,6 +411,40 @@ def test_the_360_cache_answers_repeats_and_follows_the_events(stack) -> None:
             assert "deal.won" in {e["kind"] for e in body["timeline"]}
 
 
+def test_an_api_key_is_accepted_everywhere_until_revoked(stack) -> None:
+    """Issue 23, item 4 as an integrator sees it: an admin creates a key, the integration calls
+    through the gateway and directly at the services with it, the key is revoked and refused
+    within 5 s everywhere."""
+    with httpx.Client(timeout=10) as client:
+        admin = token(client, "admin")
+        r = client.post(
+            f"{GATEWAY}/api/v1/api-keys", json={"name": "e2e-sync", "roles": ["sales_manager"]}, headers=admin
+        )
+        assert r.status_code == 201, r.text
+        created = r.json()
+        key = {"Authorization": f"Bearer {created['key']}"}
+        targets = [
+            f"{GATEWAY}/api/v1/customers",
+            f"http://127.0.0.1:{BASE + 1}/v1/customers",  # the customer service
+            f"http://127.0.0.1:{BASE + 2}/v1/deals",  # sales
+        ]
+
+        def statuses() -> list[int]:
+            return [client.get(url, headers=key).status_code for url in targets]
+
+        deadline = time.monotonic() + 5
+        while (answers := statuses()) != [200, 200, 200]:
+            assert time.monotonic() < deadline, answers
+            time.sleep(0.05)
+        assert client.delete(f"{GATEWAY}/api/v1/api-keys/{created['id']}", headers=admin).status_code == 204
+        refused = client.get(targets[0], headers=key)
+        assert (refused.status_code, refused.json()["type"]) == (401, "urn:tessera:problem:api-key-revoked")
+        deadline = time.monotonic() + 5
+        while (answers := statuses()) != [401, 401, 401]:
+            assert time.monotonic() < deadline, answers
+            time.sleep(0.05)
+
+
 def test_ctrl_c_stops_everything(stack) -> None:
     proc, _ = stack
     proc.send_signal(signal.SIGINT)
