@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import FastAPI
-from sqlalchemy import or_, select, update
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -123,9 +123,13 @@ async def revoke_key(session: AsyncSession, principal: Principal, key_id: uuid.U
     row = await session.get(ApiKey, key_id, with_for_update=True)
     if row is None:
         raise NotFound("api key", key_id)
-    keys.revoke(row.key_hash, row.id)  # this replica, before the answer leaves
     if row.revoked_at is not None:
+        keys.revoke(row.key_hash, row.id)
         return row
+    key_hash = row.key_hash
+    # This replica refuses it once the revocation is committed, before the answer leaves (the
+    # request's session commits before responding); a rolled-back revocation refuses nothing.
+    event.listen(session.sync_session, "after_commit", lambda _: keys.revoke(key_hash, key_id), once=True)
     now = utcnow()
     row.revoked_at = row.changed_at = now
     row.revoked_by = principal.subject
