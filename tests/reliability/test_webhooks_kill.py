@@ -30,7 +30,7 @@ from tessera_shared.events import build_event
 from tessera_shared.events.contracts import CustomerCreated
 from tessera_shared.kafka import make_producer
 
-from .conftest import SCALE, Stack, record
+from .conftest import REPLICAS, SCALE, Stack, record
 from .stack import ServiceProcess, eventually, scalar, token
 
 pytestmark = pytest.mark.reliability
@@ -171,7 +171,8 @@ async def test_kill_9_of_the_delivering_process_loses_nothing_and_repeats_keep_t
     assert all(len(ids) == 1 for ids in receiver.ids.values()), {k: v for k, v in receiver.ids.items() if len(v) > 1}
     assert len({next(iter(ids)) for ids in receiver.ids.values()}) == len(sent)
     repeats = sum(receiver.arrivals.values()) - len(sent)
-    assert repeats >= 1  # the request the kill cut off came again
+    if REPLICAS == 1:  # with a peer, the killed process may have had nothing in flight
+        assert repeats >= 1  # the request the kill cut off came again
     unrecorded = int(
         await scalar(
             notifications.database_url,
@@ -180,7 +181,8 @@ async def test_kill_9_of_the_delivering_process_loses_nothing_and_repeats_keep_t
             uuid.UUID(endpoint),
         )
     )
-    assert unrecorded >= 1  # the attempts cut off by the kill stay visible as unfinished
+    if REPLICAS == 1:
+        assert unrecorded >= 1  # the attempts cut off by the kill stay visible as unfinished
     record(
         "kill -9 webhook delivery process with deliveries in flight",
         produced=len(sent),
