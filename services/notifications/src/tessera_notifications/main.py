@@ -18,6 +18,7 @@ from tessera_notifications.preferences.router import router as preferences_route
 from tessera_notifications.routing import Routing
 from tessera_notifications.rules.router import router as rules_router
 from tessera_notifications.settings import NotificationsSettings
+from tessera_notifications.webhooks.deliveries import purge_finished
 from tessera_notifications.webhooks.fanout import with_webhooks
 from tessera_notifications.webhooks.openapi import describe_webhooks
 from tessera_notifications.webhooks.router import router as webhooks_router
@@ -44,6 +45,11 @@ def spec(settings: NotificationsSettings, directory: UserDirectory | None = None
                 "notifications-email",
                 settings.email_job_interval,
                 lambda sessions, now: send_due(sessions, now, settings, mailer),
+            ),
+            Job(
+                "webhooks-retention",
+                3600.0,
+                lambda sessions, now: purge_finished(sessions, now, settings.webhook_retention_days),
             ),
             Job(
                 "notifications-digest",

@@ -76,6 +76,8 @@ class NotificationsSettings(ServiceSettings):
     webhook_disable_after_days: float = Field(default=5.0, gt=0)
     # How long the previous secret still signs after a rotation.
     webhook_rotation_hours: float = Field(default=24.0, ge=0)
+    # Finished deliveries (and their attempts) are kept this long (the webhooks-retention job, hourly).
+    webhook_retention_days: float = Field(default=30.0, gt=0)
     # SSRF: addresses (CIDRs) allowed although private/loopback/...; loopback allowed and plain
     # http accepted by default in local mode only (None: follow the environment).
     webhook_allowed_networks: list[str] = Field(default_factory=list)

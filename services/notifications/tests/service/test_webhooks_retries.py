@@ -4,15 +4,18 @@ off before its outcome was recorded made again with the same webhook-id, and the
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
-from notifications_helpers import admin, make_app
+from notifications_helpers import admin, deliver, large_deal, make_app
 from sqlalchemy import select, update
 from webhook_receiver import receiving
 
+from tessera_notifications.webhooks.deliveries import purge_finished
 from tessera_notifications.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tessera_shared.db import unit_of_work, utcnow
+from tessera_shared.events.contracts import CustomerErased
 from tessera_shared.infra_tables import outbox
 from tessera_shared.testing.plugin import bearer, running
 
@@ -110,3 +113,28 @@ async def test_a_send_whose_outcome_was_lost_is_made_again_with_the_same_webhook
     assert delivery["status"] == "delivered"
     first, second = delivery["attempts"]
     assert first["finished_at"] is None and second["status_code"] == 200  # the repeat is countable
+
+
+@pytest.mark.sqlite
+async def test_an_erasure_and_the_retention_job_remove_finished_deliveries(databases, backend) -> None:
+    erased, kept = uuid.uuid4(), uuid.uuid4()
+    async with receiving() as receiver:
+        app = await make_app(databases, backend, webhook_worker_enabled=False)
+        partner = bearer(app, "acme", "partner", kind="client")
+        async with running(app) as client:
+            await client.post(ENDPOINTS, json={"url": receiver.url, "event_types": ["*"]}, headers=partner)
+            for customer in (erased, kept):
+                await deliver(app, large_deal(customer), subject=customer)
+            assert await app.state.webhooks.run_once() == 2
+            await deliver(
+                app, CustomerErased(customer_id=erased, requested_by="admin", erased_at=utcnow()), subject=erased
+            )
+            left = [(r.event_type, r.ordering_key, r.status) for r in await rows(app)]
+            assert left == [
+                ("deal.large_detected", str(kept), "delivered"),
+                ("customer.erased", str(erased), "pending"),
+            ]
+            assert await purge_finished(app.state.runtime.sessions, utcnow(), 30) == {"purged": 0}
+            later = utcnow() + timedelta(days=31)
+            assert await purge_finished(app.state.runtime.sessions, later, 30) == {"purged": 1}
+            assert [r.event_type for r in await rows(app)] == ["customer.erased"]  # not finished: kept

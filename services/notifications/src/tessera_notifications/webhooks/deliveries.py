@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -17,7 +18,7 @@ from sqlmodel import col
 
 from tessera_notifications.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tessera_notifications.webhooks.schemas import AttemptOut, DeliveryOut
-from tessera_shared.db import table_of, upsert, utcnow
+from tessera_shared.db import table_of, unit_of_work, upsert, utcnow
 from tessera_shared.errors import Conflict, NotFound
 from tessera_shared.events import CloudEvent
 from tessera_shared.http.pagination import PageParams, paginate
@@ -204,3 +205,27 @@ async def enqueue_test(session: AsyncSession, endpoint: WebhookEndpoint) -> Webh
     await insert_deliveries(session, [delivery_row(event, event.to_json(), endpoint.id, None)])
     found = await session.execute(select(WebhookDelivery).where(col(WebhookDelivery.event_id) == event.id))
     return found.scalar_one()
+
+
+async def _forget(session: AsyncSession, *conditions: Any) -> int:
+    """Delete the finished deliveries meeting ``conditions``, with their attempts."""
+    finished = col(WebhookDelivery.status).in_(("delivered", "failed"))
+    ids = [i for (i,) in await session.execute(select(col(WebhookDelivery.id)).where(finished, *conditions))]
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        await session.execute(delete(WebhookAttempt).where(col(WebhookAttempt.delivery_id).in_(chunk)))
+        await session.execute(delete(WebhookDelivery).where(col(WebhookDelivery.id).in_(chunk)))
+    return len(ids)
+
+
+async def forget_customer(session: AsyncSession, customer_id: str) -> int:
+    """customer.erased: the finished deliveries about the customer (their bodies hold its data) go.
+    Those still waiting are sent as they are (in order, before the erasure's own delivery)."""
+    return await _forget(session, col(WebhookDelivery.ordering_key) == customer_id)
+
+
+async def purge_finished(sessions: async_sessionmaker[AsyncSession], now: datetime, days: float) -> dict[str, int]:
+    """The retention job: finished deliveries older than ``days`` go, with their attempts."""
+    async with unit_of_work(sessions) as session:
+        gone = await _forget(session, col(WebhookDelivery.created_at) < now - timedelta(days=days))
+    return {"purged": gone}

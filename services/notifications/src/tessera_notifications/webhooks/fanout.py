@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_notifications.webhooks.deliveries import fan_out
+from tessera_notifications.webhooks.deliveries import fan_out, forget_customer
 from tessera_notifications.webhooks.endpoints import subscribable_types
 from tessera_shared.consumer import Batched, Handler
 from tessera_shared.events import CloudEvent
+from tessera_shared.events.contracts import CustomerErased
 from tessera_shared.events.envelope import EventData
 
 
@@ -36,6 +37,8 @@ def _wrap(handler: Handler[Any] | None) -> Handler[Any]:
     async def one(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
         if handler is not None:
             await handler(session, event, data)
+        if isinstance(data, CustomerErased):
+            await forget_customer(session, str(data.customer_id))
         await fan_out(session, [event])
 
     return one
