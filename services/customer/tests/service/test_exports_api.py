@@ -8,6 +8,7 @@ import asyncio
 import csv
 import io
 import uuid
+import zlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -270,7 +271,7 @@ class TestLifecycle:
                 .where(EXPORTS.jobs.c.id == job_id)
                 .values(status="running", attempt=1, rows_total=30, rows_written=10)
             )
-            await s.execute(EXPORTS.chunks.insert().values(job_id=job_id, seq=0, data=b"stale"))
+            await s.execute(EXPORTS.chunks.insert().values(job_id=job_id, seq=0, data=zlib.compress(b"stale")))
         status = (await client.get(f"/v1/exports/{job['id']}", headers=manager(app))).json()
         assert (status["status"], status["progress"]) == ("running", 0.3333)
         # The replica now holding the exports job's lease runs it again from the start.
