@@ -32,6 +32,11 @@ webhook_claim_seconds, webhook_retry_schedule, webhook_retry_days (3), webhook_d
 webhook_rotation_hours (24), webhook_allowed_networks (CIDRs), webhook_allow_loopback and
 webhook_require_https (None: loopback and plain http only in local mode).
 
+Finished deliveries go after ``webhook_retention_days`` (the ``webhooks-retention`` job) and, for
+one customer, with customer.erased (``deliveries.forget_customer``). A replay job lives in the
+process that accepted it (a process that dies leaves its row ``running``; ask again).
+
+Not fanned out: crm.notifications and the gateway's facts (staff notifications, API keys).
 ``worker.webhooks_running`` (the service's ``ServiceSpec.context``) starts it; the app holds the engine
 at ``app.state.webhooks``; metrics are ``tessera_webhooks_*``.
 """
