@@ -31,7 +31,7 @@ from tessera_customer.timeline.visibility import (
     WRITE_OFFS,
 )
 from tessera_shared.auth import Role
-from tessera_shared.events.contracts import ActivityLogged, DealLost, InvoiceIssued
+from tessera_shared.events.contracts import ActivityLogged, DealLost, InvoiceIssued, NotificationFailed
 from tessera_shared.testing.plugin import bearer
 
 REP2_SECRET = "rep2's price was 40% over the competitor's"
@@ -229,3 +229,41 @@ def test_the_rules_mirror_the_source_services() -> None:
     assert PAYMENTS.readers == without_admin(payment_readers)
     assert WRITE_OFFS.readers == without_admin(write_off_readers) and WRITE_OFFS.all_owners is None
     assert CREDIT.readers == without_admin(CREDIT_READERS) and CREDIT.all_owners is None
+
+
+async def test_a_failed_e_mail_is_read_under_the_rule_of_the_fact_it_was_about(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    cid = (await create(client, app))["id"]
+
+    def failed(source_type: str, recipient_kind: str = "customer") -> NotificationFailed:
+        return NotificationFailed(
+            notification_id=uuid.uuid4(),
+            channel="email",
+            recipient_kind=recipient_kind,  # type: ignore[arg-type]
+            recipient=cid if recipient_kind == "customer" else "rep1",
+            source_type=source_type,
+            source_event_id=str(uuid.uuid4()),
+            customer_id=uuid.UUID(cid),
+            reason="550 5.1.1 no such mailbox",
+            failed_at=NOW,
+        )
+
+    await deliver(app, failed("dunning.step"))  # billing's invoices: every staff role reads them
+    await deliver(app, failed("survey.answered"))  # the desk's surveys: agents and sales managers
+    await deliver(app, failed("deal.won"))  # sales' deals: a rep only their own (no owner named here)
+    await deliver(app, failed("dunning.step", "user"))  # a staff member's mailbox: no customer fact
+
+    async def sources(*who: str) -> list[str]:
+        items = await timeline_of(client, app, cid, who)
+        return sorted(i["data"]["source_type"] for i in items if i["kind"] == "notification.failed")
+
+    assert await sources("admin", "admin") == ["deal.won", "dunning.step", "survey.answered"]
+    assert await sources("m", "sales_manager") == ["deal.won", "dunning.step", "survey.answered"]
+    assert await sources("g", "support_agent") == ["dunning.step", "survey.answered"]
+    assert await sources("bc", "billing_clerk") == ["dunning.step"]
+    assert await sources("rep1", "sales_rep") == ["dunning.step"]
+    [entry] = [
+        i for i in await timeline_of(client, app, cid, ("bc", "billing_clerk")) if i["source"] == "notifications"
+    ]
+    assert entry["summary"] == "E-mail about dunning.step not delivered: 550 5.1.1 no such mailbox"
