@@ -89,7 +89,7 @@ async def _export_in_this_process(url: str) -> dict[str, Any]:
     finally:
         await engine.dispose()
     return {
-        "seconds": round(seconds, 2),
+        "seconds": round(seconds, 3),
         "status": job["status"],
         "rows": job["rows_written"],
         "bytes": job["bytes_written"],
@@ -111,7 +111,7 @@ async def _copy_ceiling(dsn: str) -> dict[str, Any]:
     try:
         t0 = time.perf_counter()
         await conn.copy_from_query(COPY_SQL, output=sink, format="csv", header=True)
-        return {"seconds": round(time.perf_counter() - t0, 2), "bytes": size}
+        return {"seconds": round(time.perf_counter() - t0, 3), "bytes": size}
     finally:
         await conn.close()
 

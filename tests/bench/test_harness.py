@@ -76,6 +76,7 @@ def test_harness_runs_every_row_in_a_tiny_size(pg_server_url: str, kafka_bootstr
     # Rows 12 and 13 (the notifications service, partner webhooks) in a tiny size too.
     tiny = {"BENCH_NOTIFICATIONS_SINGLES": "5", "BENCH_NOTIFICATIONS_BURST": "200", "BENCH_NOTIFICATIONS_MAILS": "50"}
     tiny |= {"BENCH_WEBHOOKS_EVENTS": "100", "BENCH_WEBHOOKS_SINGLES": "5"}  # row 13 (partner webhooks)
+    tiny |= {"BENCH_EXPORT": "200"}  # row 17 (bulk export)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=280, env={**os.environ, **tiny})
     if proc.returncode == LOCK_HELD:
         pytest.skip("a `make bench` run holds the PostgreSQL server's bench lock")
@@ -86,7 +87,7 @@ def test_harness_runs_every_row_in_a_tiny_size(pg_server_url: str, kafka_bootstr
     assert any(n.startswith("1b the limit") for n in names), names
     assert any(n.startswith("3 gateway CPU per forwarded GET") for n in names), names
     assert any(n.startswith("2 customer GET by id, direct: server CPU per request") for n in names), names
-    for prefix in ("1 ", "2 ", "3 ", "4 ", "5 ", "6 ", "7 ", "8 ", "9 ", "10 ", "11 ", "12 ", "13 "):
+    for prefix in ("1 ", "2 ", "3 ", "4 ", "5 ", "6 ", "7 ", "8 ", "9 ", "10 ", "11 ", "12 ", "13 ", "17 "):
         assert any(n.startswith(prefix) for n in names), (prefix, names)
     for row in rows:
         assert set(row) >= {"name", "value", "unit", "ceiling_name", "ceiling_value", "ratio"}, row
