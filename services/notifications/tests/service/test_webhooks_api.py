@@ -301,3 +301,22 @@ async def test_an_ordered_endpoint_holds_back_only_the_failing_customers_later_e
 
             assert await eventually(both)
             assert stuck_seen() == stuck_ids
+
+
+@pytest.mark.sqlite
+async def test_a_replay_is_a_job_its_owner_can_follow(app, client) -> None:
+    endpoint = (
+        await client.post(ENDPOINTS, json={"url": "http://127.0.0.1:9/", "event_types": ["*"]}, headers=partner(app))
+    ).json()
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    r = await client.post(f"{ENDPOINTS}/{endpoint['id']}/replay", json={"from": since}, headers=partner(app))
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert r.headers["Location"] == f"{ENDPOINTS}/{endpoint['id']}/replays/{job['id']}"
+    assert job["status"] == "running" and datetime.fromisoformat(job["since"]) == datetime.fromisoformat(since)
+    r = await client.get(r.headers["Location"], headers=partner(app))
+    assert r.status_code == 200 and r.json()["id"] == job["id"]
+    assert (await client.get(r.request.url.path, headers=partner(app, "globex"))).status_code == 404
+    naive = {"from": datetime.now().replace(tzinfo=None).isoformat()}
+    r = await client.post(f"{ENDPOINTS}/{endpoint['id']}/replay", json=naive, headers=partner(app))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "from"
