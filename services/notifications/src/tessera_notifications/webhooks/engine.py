@@ -176,7 +176,9 @@ class WebhookEngine:
             if number == 0 and idle % 20 == 0:
                 await self._measure_queue()
             idle += 1
-            await self._wait(self.settings.webhook_poll_seconds)
+            # Loop 0 looks every poll interval; the others mostly wait for a wake-up (a commit here,
+            # or loop 0 finding a full batch), so an idle process asks the database little.
+            await self._wait(self.settings.webhook_poll_seconds * (1 if number == 0 else 10))
 
     async def _wait(self, seconds: float) -> None:
         with suppress(TimeoutError):
