@@ -2,6 +2,7 @@
 
 from tessera_billing.credit import models as _credit  # noqa: F401
 from tessera_billing.dunning import models as _dunning  # noqa: F401
+from tessera_billing.exports import models as _exports  # noqa: F401
 from tessera_billing.invoices import models as _invoices  # noqa: F401
 from tessera_billing.known_customers import models as _known_customers  # noqa: F401
 from tessera_billing.ledger import models as _ledger  # noqa: F401

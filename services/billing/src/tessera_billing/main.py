@@ -14,6 +14,8 @@ from tessera_billing.credit.router import router as credit_router
 from tessera_billing.dunning.handlers import on_ticket_closed, on_ticket_opened
 from tessera_billing.dunning.router import router as dunning_router
 from tessera_billing.dunning.service import run_overdue
+from tessera_billing.exports.models import EXPORTS
+from tessera_billing.exports.sources import SOURCES as EXPORT_SOURCES
 from tessera_billing.invoices.handlers import deal_won_handler, parked_deal_wins
 from tessera_billing.invoices.router import router as invoices_router
 from tessera_billing.invoices.search import router as invoices_search_router
@@ -41,6 +43,8 @@ from tessera_shared.events.contracts import (
     TicketClosed,
     TicketOpened,
 )
+from tessera_shared.exports.router import exports_router
+from tessera_shared.exports.service import exports_job
 from tessera_shared.jobs import Job
 
 
@@ -62,6 +66,7 @@ def spec(settings: BillingSettings) -> ServiceSpec:
             writeoffs_router,
             receivables_router,
             loyalty_router,
+            exports_router(EXPORTS, EXPORT_SOURCES),
         ],
         migrations=Path(__file__).parent / "migrations",
         handlers={
@@ -82,7 +87,8 @@ def spec(settings: BillingSettings) -> ServiceSpec:
                 "billing-overdue",
                 settings.overdue_job_interval_seconds,
                 lambda sessions, now: run_overdue(sessions, now.date(), settings),
-            )
+            ),
+            exports_job("billing", settings, EXPORTS, EXPORT_SOURCES),
         ],
     )
 

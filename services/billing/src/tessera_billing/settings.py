@@ -4,10 +4,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from tessera_shared.customer_directory import CustomerServiceSettings
-from tessera_shared.settings import ServiceSettings
+from tessera_shared.exports import settings as exports
 
 
-class BillingSettings(ServiceSettings, CustomerServiceSettings):
+class BillingSettings(exports.ExportSettings, CustomerServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TESSERA_BILLING_", extra="ignore", frozen=True)
 
     service_name: str = "billing"

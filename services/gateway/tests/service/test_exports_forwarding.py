@@ -27,7 +27,9 @@ from tessera_shared.testing.plugin import migrations_of, running
 def test_routes_of_exports() -> None:
     assert export_owner(b'{"resource": "deals"}') == "sales"
     assert export_owner(b'{"resource": "customers", "format": "csv"}') == "customer"
-    assert export_owner(b'{"resource": "tickets"}') is None  # not exported (yet): the customer service says 422
+    assert export_owner(b'{"resource": "tickets"}') == "service-desk"
+    assert export_owner(b'{"resource": "invoices"}') == "billing"
+    assert export_owner(b'{"resource": "widgets"}') is None  # nobody's: the customer service says 422
     assert export_owner(b"not json") is None and export_owner(b"[1]") is None
     assert owner_of("exports") == "customer"
     assert owner_of("exports/leads.0193c4d0-0000-7000-8000-000000000000/file") == "sales"
@@ -104,5 +106,5 @@ async def test_export_customers_and_deals_through_the_gateway(gateway: httpx.Asy
     f = await gateway.get(f"{r.headers['location']}/file", headers=boss)
     assert (f.status_code, f.content) == (200, b"")
     # A resource nobody exports is refused by name.
-    r = await gateway.post("/api/v1/exports", json={"resource": "tickets"}, headers=boss)
+    r = await gateway.post("/api/v1/exports", json={"resource": "widgets"}, headers=boss)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "resource"

@@ -9,6 +9,8 @@ import httpx
 from fastapi import FastAPI
 
 from tessera_service_desk.batch import router as batch_router
+from tessera_service_desk.exports.models import EXPORTS
+from tessera_service_desk.exports.sources import SOURCES as EXPORT_SOURCES
 from tessera_service_desk.jobs import desk_jobs
 from tessera_service_desk.kb.router import router as kb_router
 from tessera_service_desk.kb.search import prepare_search
@@ -37,6 +39,8 @@ from tessera_shared.events.contracts import (
     CustomerTierChanged,
     CustomerUpdated,
 )
+from tessera_shared.exports.router import exports_router
+from tessera_shared.exports.service import exports_job
 
 
 def spec(settings: ServiceDeskSettings) -> ServiceSpec:
@@ -56,6 +60,7 @@ def spec(settings: ServiceDeskSettings) -> ServiceSpec:
             surveys_router,
             kb_router,
             summary_router,
+            exports_router(EXPORTS, EXPORT_SOURCES),
         ],
         migrations=Path(__file__).parent / "migrations",
         handlers={
@@ -69,7 +74,7 @@ def spec(settings: ServiceDeskSettings) -> ServiceSpec:
         # its own ticket.closed: it consumes only the customer service's facts.
         consumes=["customer"],
         on_startup=prepare_search,
-        jobs=desk_jobs(settings),
+        jobs=[*desk_jobs(settings), exports_job("service-desk", settings, EXPORTS, EXPORT_SOURCES)],
     )
 
 

@@ -6,10 +6,10 @@ from pydantic_settings import SettingsConfigDict
 
 from tessera_service_desk.sla.calendar import BusinessCalendar
 from tessera_shared.customer_directory import CustomerServiceSettings
-from tessera_shared.settings import ServiceSettings
+from tessera_shared.exports import settings as exports
 
 
-class ServiceDeskSettings(ServiceSettings, CustomerServiceSettings):
+class ServiceDeskSettings(exports.ExportSettings, CustomerServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TESSERA_SERVICE_DESK_", extra="ignore", frozen=True)
 
     service_name: str = "service-desk"

@@ -30,8 +30,10 @@ from tessera_shared.auth import Principal, Role
 from tessera_shared.db import new_id, unit_of_work, utcnow
 from tessera_shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from tessera_shared.exports import formats
+from tessera_shared.exports.settings import ExportSettings
 from tessera_shared.exports.sources import ExportField, ExportSource
 from tessera_shared.exports.tables import ExportTables
+from tessera_shared.jobs import Job
 from tessera_shared.search import _numeric as numeric
 
 log = logging.getLogger(__name__)
@@ -351,3 +353,16 @@ class _ChunkWriter:
             self.seq += 1
         self.rows, self.bytes = values["rows_written"], values["bytes_written"]
         self.pending_ids, self.pending_rows = [], 0
+
+
+def exports_job(
+    service: str, settings: ExportSettings, tables: ExportTables, sources: Mapping[str, ExportSource]
+) -> Job:
+    """The ``<service>-exports`` scheduled job (one replica at a time, under its lease)."""
+
+    async def run(sessions: async_sessionmaker[AsyncSession], now: datetime) -> object:
+        return await run_exports(
+            sessions, tables, sources, now, ttl_seconds=settings.export_ttl_seconds, page_rows=settings.export_page_rows
+        )
+
+    return Job(f"{service}-exports", settings.export_job_interval_seconds, run)

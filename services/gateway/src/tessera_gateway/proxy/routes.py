@@ -38,7 +38,14 @@ OWNERS: dict[str, str] = {
 # Bulk exports (tessera_shared.exports): POST /exports goes to the service holding the body's
 # "resource"; an export's id names its resource ("deals.<uuid>"), so its status and file go to the
 # same service. The customer service documents the paths (and answers 422 for a resource nobody exports).
-EXPORT_OWNERS: dict[str, str] = {"customers": "customer", "contacts": "customer", "deals": "sales", "leads": "sales"}
+EXPORT_OWNERS: dict[str, str] = {
+    "customers": "customer",
+    "contacts": "customer",
+    "deals": "sales",
+    "leads": "sales",
+    "tickets": "service-desk",
+    "invoices": "billing",
+}
 # An export's file is relayed chunk by chunk, never buffered (it may be hundreds of megabytes).
 _EXPORT_FILE = re.compile(r"/api/v1/exports/[^/]+/file")
 
