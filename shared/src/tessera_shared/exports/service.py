@@ -14,10 +14,12 @@ no connection is held while the next page is encoded), encoded, and written as c
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -282,28 +284,50 @@ async def _write(
         await session.execute(update(tables.jobs).where(tables.jobs.c.id == job["id"]).values(rows_total=total))
         await session.commit()
     writer = _ChunkWriter(sessions, tables, source, job)
-    buffer = bytearray(formats.header(job["format"], fields))
-    after: Any = None
-    while True:
+
+    async def page(after: Any) -> list[Any]:
         stmt = base.order_by(source.key).limit(page_rows)
         if after is not None:
             stmt = stmt.where(source.key > after)
         async with sessions() as session:
-            rows = (await session.execute(stmt)).all()
-        if rows:
-            after = rows[-1][0]
-            buffer += formats.encode(job["format"], fields, [r[1:] for r in rows])
-            writer.pending_ids.extend(r[0] for r in rows)
-            writer.pending_rows += len(rows)
-            if len(buffer) >= CHUNK_BYTES:
-                await writer.write(bytes(buffer))
-                buffer.clear()
-        if len(rows) < page_rows:
-            break
-    await writer.write(bytes(buffer), last=True, ttl_seconds=ttl_seconds)
+            return list((await session.execute(stmt)).all())
+
+    # The database reads the next page and writes the last chunk while this process encodes
+    # (one read and one write in flight at most; chunks are written in order, one at a time).
+    buffer = bytearray(formats.header(job["format"], fields))
+    ids: list[Any] = []
+    reading: asyncio.Task[list[Any]] = asyncio.create_task(page(None))
+    writing: asyncio.Task[None] | None = None
+    try:
+        while True:
+            rows = await reading
+            more = len(rows) == page_rows
+            if more:
+                reading = asyncio.create_task(page(rows[-1][0]))
+            if rows:
+                buffer += formats.encode(job["format"], fields, [r[1:] for r in rows])
+                ids.extend(r[0] for r in rows)
+            if len(buffer) >= CHUNK_BYTES or not more:
+                if writing is not None:
+                    await writing
+                    writing = None
+                data, chunk_ids = bytes(buffer), ids
+                buffer, ids = bytearray(), []
+                if not more:
+                    await writer.write(data, ids=chunk_ids, last=True, ttl_seconds=ttl_seconds)
+                    return
+                writing = asyncio.create_task(writer.write(data, ids=chunk_ids))
+    finally:
+        for task in (reading, writing):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
 
 
 class _ChunkWriter:
+    """Writes a run's chunks in order, each with the job's progress (fenced by the run's attempt)."""
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -318,15 +342,11 @@ class _ChunkWriter:
         self.seq = 0
         self.rows = 0
         self.bytes = 0
-        self.pending_ids: list[Any] = []
-        self.pending_rows = 0
 
-    async def write(self, data: bytes, *, last: bool = False, ttl_seconds: float = 0) -> None:
+    async def write(self, data: bytes, *, ids: Sequence[Any] = (), last: bool = False, ttl_seconds: float = 0) -> None:
+        """``data`` as the next chunk, holding the rows of ``ids`` (given to the source's hook)."""
         jobs = self.tables.jobs
-        values: dict[str, Any] = {
-            "rows_written": self.rows + self.pending_rows,
-            "bytes_written": self.bytes + len(data),
-        }
+        values: dict[str, Any] = {"rows_written": self.rows + len(ids), "bytes_written": self.bytes + len(data)}
         if last:
             now = utcnow()
             values.update(status="succeeded", finished_at=now, expires_at=now + timedelta(seconds=ttl_seconds))
@@ -347,12 +367,11 @@ class _ChunkWriter:
                 await session.execute(
                     insert(self.tables.chunks).values(job_id=self.job["id"], seq=self.seq, data=packed)
                 )
-            if self.source.on_rows is not None and self.pending_ids:
-                await self.source.on_rows(session, self.pending_ids, self.job["requested_by"])
+            if self.source.on_rows is not None and ids:
+                await self.source.on_rows(session, ids, self.job["requested_by"])
         if data:
             self.seq += 1
         self.rows, self.bytes = values["rows_written"], values["bytes_written"]
-        self.pending_ids, self.pending_rows = [], 0
 
 
 def exports_job(
