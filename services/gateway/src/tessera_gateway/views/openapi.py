@@ -113,7 +113,26 @@ def merge(own: dict[str, Any], services: Mapping[str, dict[str, Any] | None]) ->
         doc["x-tessera-missing"] = missing
     else:
         doc.pop("x-tessera-missing", None)
-    return drop_unused_schemas(doc)
+    return _unique_titles(drop_unused_schemas(doc))
+
+
+def _unique_titles(doc: dict[str, Any]) -> dict[str, Any]:
+    """Give every schema a title of its own. Generators name a model after its schema's title
+    (openapi-python-client refuses two models of one name), and two services may each have a
+    ``BatchRead``: the first met (the gateway's own, then the services in name order) keeps its
+    title, a later one is titled after its service (``SalesBatchRead``), so adding a service's
+    schema never renames one a client already uses."""
+    seen: set[str] = set()
+    for key, schema in doc.get("components", {}).get("schemas", {}).items():
+        if not isinstance(schema, dict):
+            continue
+        title = schema.get("title") or key.rsplit(".", 1)[-1]
+        if title in seen:
+            service = key.split(".", 1)[0] if "." in key else "gateway"
+            title = "".join(part.capitalize() for part in service.split("-")) + title
+            schema["title"] = title
+        seen.add(title)
+    return doc
 
 
 class MergedOpenAPI:
