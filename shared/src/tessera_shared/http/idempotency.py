@@ -8,6 +8,7 @@ A concurrent duplicate waits on the key's primary key and then replays the commi
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Annotated, Any
 
 import orjson
@@ -40,7 +41,11 @@ class Idempotency:
 
     def _hash(self, body: BaseModel | dict[str, Any] | None) -> str:
         payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
-        raw = orjson.dumps([self._request.method, self._request.url.path, payload], option=orjson.OPT_SORT_KEYS)
+        body_of = [self._request.method, self._request.url.path, payload]
+        try:
+            raw = orjson.dumps(body_of, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # free-form JSON (a batch's inputs) may hold integers past 64 bits
+            raw = json.dumps(body_of, sort_keys=True, separators=(",", ":"), default=str).encode()
         return hashlib.sha256(raw).hexdigest()
 
     async def begin(self, body: BaseModel | dict[str, Any] | None) -> Response | None:
