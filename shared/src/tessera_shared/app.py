@@ -179,7 +179,12 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: 
 
     async def readiness() -> tuple[bool, dict[str, Any]]:
         database, kafka = await asyncio.gather(runtime.check_database(), runtime.check_kafka())
-        ok = runtime.ready and database and kafka
+        # Kafka is needed to become ready (the relay and the consumers reached it once), not to
+        # stay ready: through a broker outage writes go on into the outbox, and replicas taken
+        # out of their balancer for it would turn a broker outage into an API outage. /readyz
+        # still says "kafka": false meanwhile (and the outage line and metrics say it too).
+        runtime.kafka_seen = runtime.kafka_seen or kafka
+        ok = runtime.ready and database and runtime.kafka_seen
         checks = {
             "started": runtime.ready,
             "database": database,

@@ -50,6 +50,7 @@ class Runtime:
         self.ready = False
         self._kafka_checked_at = 0.0
         self._kafka_ok = False
+        self.kafka_seen = False  # Kafka reached once since the start (readiness needs it once)
 
     def _producer(self) -> AIOKafkaProducer:
         return make_producer(self.settings.kafka_bootstrap, client_id=f"tessera-{self.spec.name}")
