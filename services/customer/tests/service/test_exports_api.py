@@ -104,7 +104,7 @@ class TestCsvExport:
         status = (await client.get(f"/v1/exports/{job['id']}", headers=manager(app))).json()
         assert status["status"] == "succeeded", status
         assert (status["rows_written"], status["rows_total"], status["progress"]) == (10_000, 10_000, 1.0)
-        assert status["expires_at"] is not None and status["file_url"] == f"/v1/exports/{job['id']}/file"
+        assert status["expires_at"] is not None and status["file_url"] == f"/api/v1/exports/{job['id']}/file"
 
         r = await file_of(client, job["id"], manager(app))
         assert r.headers["content-type"].startswith("text/csv")

@@ -93,7 +93,8 @@ async def test_export_customers_and_deals_through_the_gateway(gateway: httpx.Asy
     assert r.headers["location"] == f"/api/v1/exports/{r.json()['id']}"
     status = await finished(gateway, r.headers["location"], boss)
     assert status["rows_written"] == 2
-    f = await gateway.get(f"{r.headers['location']}/file", headers=boss)
+    assert status["file_url"] == f"{r.headers['location']}/file"  # the body's link is a gateway path too
+    f = await gateway.get(status["file_url"], headers=boss)
     assert f.status_code == 200 and f.headers["content-type"].startswith("text/csv")
     assert sorted(csv.reader(io.StringIO(f.text))) == [["'=1+1"], ["Ada"], ["name"]]
 

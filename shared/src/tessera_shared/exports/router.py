@@ -70,7 +70,9 @@ class ExportOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     expires_at: datetime | None
-    file_url: str | None
+    file_url: str | None = Field(
+        description="Where to download the file once succeeded: a path of the public API (the gateway's)"
+    )
 
     @classmethod
     def of(cls, job: Mapping[str, Any]) -> ExportOut:
@@ -93,7 +95,7 @@ class ExportOut(BaseModel):
             started_at=job["started_at"],
             finished_at=job["finished_at"],
             expires_at=job["expires_at"],
-            file_url=f"/v1/exports/{public}/file" if done else None,
+            file_url=f"/api/v1/exports/{public}/file" if done else None,  # links are the gateway's paths
         )
 
 
