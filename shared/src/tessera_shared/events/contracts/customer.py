@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from tessera_shared.events.contracts.types import Amount, Changes, Currency, Rate
+from tessera_shared.events.contracts.types import Amount, Changes, Currency, Personal, Rate
 from tessera_shared.events.envelope import EventData
 
 CustomerStatus = Literal["non_customer", "prospect", "first_time", "repeat", "loyal", "churned"]
@@ -26,8 +26,8 @@ class CustomerCreated(CustomerEvent):
 
     customer_id: uuid.UUID
     kind: Literal["person", "organization"]
-    name: str = Field(max_length=200)
-    email: str | None = None
+    name: Annotated[str, Personal] = Field(max_length=200)
+    email: Annotated[str | None, Personal] = None
     owner_id: str | None = None
     status: str
     created_at: datetime
@@ -40,8 +40,8 @@ class CustomerUpdated(CustomerEvent):
 
     customer_id: uuid.UUID
     changed_fields: list[str]
-    name: str
-    email: str | None = None
+    name: Annotated[str, Personal]
+    email: Annotated[str | None, Personal] = None
     owner_id: str | None = None
     version: int
     updated_at: datetime
@@ -56,11 +56,11 @@ class ContactCreated(CustomerEvent):
     customer_id: uuid.UUID
     # The customer's owner.
     owner_id: str | None = None
-    name: str = Field(max_length=200)
-    title: str | None = None
-    department: str | None = None
-    email: str | None = None
-    phone: str | None = None
+    name: Annotated[str, Personal] = Field(max_length=200)
+    title: Annotated[str | None, Personal] = None
+    department: Annotated[str | None, Personal] = None
+    email: Annotated[str | None, Personal] = None
+    phone: Annotated[str | None, Personal] = None
     buying_role: BuyingRole | None = None
     created_at: datetime
 
@@ -68,11 +68,11 @@ class ContactCreated(CustomerEvent):
 class ContactChanges(Changes):
     """The fields of a contact a change set (new values)."""
 
-    name: str | None = Field(default=None, max_length=200)
-    title: str | None = None
-    department: str | None = None
-    email: str | None = None
-    phone: str | None = None
+    name: Annotated[str | None, Personal] = Field(default=None, max_length=200)
+    title: Annotated[str | None, Personal] = None
+    department: Annotated[str | None, Personal] = None
+    email: Annotated[str | None, Personal] = None
+    phone: Annotated[str | None, Personal] = None
     buying_role: BuyingRole | None = None
 
 

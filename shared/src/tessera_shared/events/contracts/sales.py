@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,7 @@ from tessera_shared.events.contracts.types import (
     Currency,
     ExchangeRate,
     NonNegativeAmount,
+    Personal,
     Quantity,
     Rate,
 )
@@ -35,7 +36,7 @@ class LineItem(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     product_code: str | None = None
-    description: str
+    description: Annotated[str, Personal]
     quantity: Quantity
     unit_price: NonNegativeAmount
     discount_percent: Rate = Field(default=Decimal(0))
@@ -62,7 +63,7 @@ class LeadCreated(SalesEvent):
 
     lead_id: uuid.UUID
     source: LeadSource
-    name: str
+    name: Annotated[str, Personal]
     company: str | None = None
     owner_id: str | None = None
     score: int
@@ -73,14 +74,14 @@ class LeadCreated(SalesEvent):
 class LeadChanges(Changes):
     """The fields of a lead a change set (new values); ``score`` when the change moved it."""
 
-    name: str | None = None
+    name: Annotated[str | None, Personal] = None
     company: str | None = None
-    title: str | None = None
-    email: str | None = None
-    phone: str | None = None
+    title: Annotated[str | None, Personal] = None
+    email: Annotated[str | None, Personal] = None
+    phone: Annotated[str | None, Personal] = None
     source: LeadSource | None = None
     status: LeadStatus | None = None
-    disqualified_reason: str | None = None
+    disqualified_reason: Annotated[str | None, Personal] = None
     owner_id: str | None = None
     campaign_id: uuid.UUID | None = None
     estimated_value: NonNegativeAmount | None = None
@@ -120,7 +121,7 @@ class DealCreated(SalesEvent):
 
     deal_id: uuid.UUID
     customer_id: uuid.UUID
-    title: str
+    title: Annotated[str, Personal]
     amount: NonNegativeAmount
     currency: Currency
     stage: DealStage
@@ -135,7 +136,7 @@ class DealChanges(Changes):
     """The fields of a deal a change set (new values). The stage is not among them: a move is
     ``deal.stage_changed`` (with the probability it brings)."""
 
-    title: str | None = None
+    title: Annotated[str | None, Personal] = None
     amount: NonNegativeAmount | None = None
     # The whole new list when the lines were replaced.
     line_items: list[LineItem] | None = None
@@ -184,7 +185,7 @@ class DealWon(SalesEvent):
 
     deal_id: uuid.UUID
     customer_id: uuid.UUID
-    title: str
+    title: Annotated[str, Personal]
     amount: NonNegativeAmount
     currency: Currency
     line_items: list[LineItem]
@@ -206,7 +207,7 @@ class DealLost(SalesEvent):
     customer_id: uuid.UUID
     amount: NonNegativeAmount
     currency: Currency
-    reason: str
+    reason: Annotated[str, Personal]
     owner_id: str | None = None
     lost_at: datetime
 
@@ -228,7 +229,7 @@ class ActivityLogged(SalesEvent):
 
     activity_id: uuid.UUID
     kind: ActivityKind
-    subject: str
+    subject: Annotated[str, Personal]
     customer_id: uuid.UUID | None = None
     contact_id: uuid.UUID | None = None
     lead_id: uuid.UUID | None = None
@@ -240,8 +241,8 @@ class ActivityLogged(SalesEvent):
 class ActivityChanges(Changes):
     """The fields of an activity a change set (new values)."""
 
-    subject: str | None = None
-    notes: str | None = None
+    subject: Annotated[str | None, Personal] = None
+    notes: Annotated[str | None, Personal] = None
     due_at: datetime | None = None
     remind_at: datetime | None = None
     completed: bool | None = None
@@ -270,7 +271,7 @@ class ActivityDue(SalesEvent):
     event_type: ClassVar[str] = "activity.due"
 
     activity_id: uuid.UUID
-    subject: str
+    subject: Annotated[str, Personal]
     customer_id: uuid.UUID | None = None
     owner_id: str | None = None
     due_at: datetime | None = None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from tessera_shared.events.contracts.types import Changes
+from tessera_shared.events.contracts.types import Changes, Personal
 from tessera_shared.events.envelope import EventData
 
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -27,7 +27,7 @@ class TicketOpened(ServiceDeskEvent):
 
     ticket_id: uuid.UUID
     customer_id: uuid.UUID
-    subject: str
+    subject: Annotated[str, Personal]
     channel: Channel
     category: Category
     priority: Priority
@@ -42,7 +42,7 @@ class TicketEscalated(ServiceDeskEvent):
     ticket_id: uuid.UUID
     customer_id: uuid.UUID
     level: int = Field(ge=1)
-    reason: str
+    reason: Annotated[str, Personal]
     priority: Priority
     escalated_at: datetime
 
@@ -79,8 +79,8 @@ class TicketChanges(Changes):
     """The fields of a ticket a change set (new values). A move to ``closed`` is not among them:
     that is ``ticket.closed``."""
 
-    subject: str | None = None
-    description: str | None = None
+    subject: Annotated[str | None, Personal] = None
+    description: Annotated[str | None, Personal] = None
     priority: Priority | None = None
     status: TicketStatus | None = None
     contact_id: uuid.UUID | None = None
@@ -125,5 +125,5 @@ class SurveyAnswered(ServiceDeskEvent):
     customer_id: uuid.UUID
     csat: int = Field(ge=1, le=5)
     nps: int | None = Field(default=None, ge=0, le=10)
-    comment: str | None = None
+    comment: Annotated[str | None, Personal] = None
     answered_at: datetime

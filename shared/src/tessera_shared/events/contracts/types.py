@@ -14,6 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 
 from tessera_shared.decimals import Amount, DecimalString, Percent, Quantity
 
+# Marks a field that identifies or describes a person (a name, an e-mail address, a phone number, a
+# job title, free text that may hold any of them): ``email: Annotated[str | None, Personal] = None``.
+# Put it on the field itself, not inside a union (there pydantic keeps it off the field). The
+# published JSON Schema carries ``"x-personal": true`` on the property, and
+# ``tessera_shared.events.redaction.redact_personal`` nulls these values for readers who may not see
+# personal data (partner webhooks). Staff user names (owner_id, actor, *_by) are not marked: the
+# erasure rules keep them too (docs/domain.md §10.3).
+PERSONAL_KEY = "x-personal"
+Personal = Field(json_schema_extra={PERSONAL_KEY: True})
+
 # Money travels as a decimal string beside an ISO 4217 code, never as a float.
 Rate = Percent
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
@@ -54,4 +64,15 @@ class Changes(BaseModel):
         return [name for name in type(self).model_fields if name in self.model_fields_set]
 
 
-__all__ = ["Amount", "Changes", "Currency", "ExchangeRate", "NonNegativeAmount", "PositiveAmount", "Quantity", "Rate"]
+__all__ = [
+    "PERSONAL_KEY",
+    "Amount",
+    "Changes",
+    "Currency",
+    "ExchangeRate",
+    "NonNegativeAmount",
+    "Personal",
+    "PositiveAmount",
+    "Quantity",
+    "Rate",
+]
