@@ -240,7 +240,7 @@ ERASED_COLUMNS: dict[str, frozenset[str]] = {
     "customers": frozenset(
         {*NULLED_ON_ERASURE, "name", "name_key", "tags", "channels", "custom_attributes", "preferences"}
     ),
-    "contacts": frozenset({"name", "title", "department", "email", "phone", "buying_role"}),
+    "contacts": frozenset({"name", "title", "department", "email", "phone", "buying_role", "external_id"}),
     "customer_tags": frozenset({"tag"}),
     "timeline_entries": frozenset({"summary", "data"}),
     "status_changes": frozenset({"note"}),
