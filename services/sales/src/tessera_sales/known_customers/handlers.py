@@ -50,7 +50,16 @@ KNOWN_CUSTOMERS = KnownCustomers(
     ],
     scrubs=[
         Scrub(
-            Lead, {"name": ERASED, "company": None, "title": None, "email": None, "phone": None, "score_reasons": []}
+            Lead,
+            {
+                "name": ERASED,
+                "company": None,
+                "title": None,
+                "email": None,
+                "phone": None,
+                "score_reasons": [],
+                "external_id": None,  # a person's key in the system it came from
+            },
         ),
         Scrub(Lead, {"disqualified_reason": None}, only=(col(Lead.disqualified_reason).is_not(None),)),
         Scrub(Activity, {"subject": ERASED, "notes": None}),
@@ -66,7 +75,8 @@ KNOWN_CUSTOMERS = KnownCustomers(
 # table; every other text column of sales' tables is scrubbed above (a unit test holds the two lists
 # against the models: a new text column is one or the other).
 NOT_PERSONAL: dict[str, frozenset[str]] = {
-    "activities": frozenset({"kind", "owner_id", "origin_key", "created_by"}),
+    # external_id: the record's key in an integrating system (batch upsert), not the person's.
+    "activities": frozenset({"kind", "owner_id", "origin_key", "created_by", "external_id"}),
     "campaigns": frozenset({"name", "channel", "currency", "created_by"}),
     "campaign_costs": frozenset({"description", "currency", "recorded_by"}),
     "campaign_members": frozenset({"member_type", "added_by", "status", "status_reason"}),
@@ -77,7 +87,9 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
     "credit_lines": frozenset({"currency", "rating", "open_balances"}),
     "exchange_rates": frozenset({"from_currency", "to_currency", "rate"}),
     "deal_credit_checks": frozenset({"currency", "exchange_rate", "override_by"}),
-    "deals": frozenset({"currency", "stage", "owner_id", "close_month", "credit_override_by", "created_by"}),
+    "deals": frozenset(
+        {"currency", "stage", "owner_id", "close_month", "credit_override_by", "created_by", "external_id"}
+    ),
     "deal_lines": frozenset({"product_code"}),
     "deal_stage_changes": frozenset({"from_stage", "to_stage", "changed_by"}),
     "leads": frozenset({"source", "status", "currency", "owner_id"}),
