@@ -3,7 +3,6 @@ preferences, one inbox row per user (``seq`` in commit order) and ``notification
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from tessera_notifications.rules.models import NotificationRule
 from tessera_notifications.rules.rules import holds
 from tessera_notifications.settings import NotificationsSettings
 from tessera_shared.db import utcnow
+from tessera_shared.db.read_cache import ReadCache
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import NotificationSent
 from tessera_shared.known_customers import ERASED, UNNAMED
@@ -206,28 +206,25 @@ class RuleView:
 # of one type reads them once); a change through this process clears them at once, one through
 # another replica is seen within RULES_TTL.
 RULES_TTL = 1.0
-_rules: dict[tuple[str, str], tuple[float, list[RuleView]]] = {}
+_rules: ReadCache[list[RuleView]] = ReadCache(RULES_TTL)
 
 
 def forget_rules() -> None:
-    _rules.clear()
+    _rules.forget()
 
 
 async def rules_of(session: AsyncSession, event_type: str) -> list[RuleView]:
-    key = (str(session.get_bind().engine.url), event_type)  # one database's rules (tests run several)
-    cached = _rules.get(key)
-    if cached is not None and time.monotonic() - cached[0] < RULES_TTL:
-        return cached[1]
-    rows = (
-        await session.execute(
-            select(NotificationRule)
-            .where(col(NotificationRule.event_type) == event_type, col(NotificationRule.enabled))
-            .order_by(col(NotificationRule.created_at), col(NotificationRule.id))
-        )
-    ).scalars()
-    found = [RuleView(r.id, list(r.condition), list(r.recipients), list(r.channels)) for r in rows]
-    _rules[key] = (time.monotonic(), found)
-    return found
+    async def load() -> list[RuleView]:
+        rows = (
+            await session.execute(
+                select(NotificationRule)
+                .where(col(NotificationRule.event_type) == event_type, col(NotificationRule.enabled))
+                .order_by(col(NotificationRule.created_at), col(NotificationRule.id))
+            )
+        ).scalars()
+        return [RuleView(r.id, list(r.condition), list(r.recipients), list(r.channels)) for r in rows]
+
+    return await _rules.get(session, event_type, load)
 
 
 async def route(session: AsyncSession, event: CloudEvent, routing: Routing) -> int:

@@ -19,8 +19,10 @@ from sqlmodel import col
 from tessera_notifications.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tessera_notifications.webhooks.schemas import AttemptOut, DeliveryOut
 from tessera_shared.db import table_of, unit_of_work, upsert, utcnow
+from tessera_shared.db.read_cache import ReadCache
 from tessera_shared.errors import Conflict, NotFound
 from tessera_shared.events import CloudEvent
+from tessera_shared.events.redaction import redacted
 from tessera_shared.http.pagination import PageParams, paginate
 
 TEST_EVENT_TYPE = "webhook.test"
@@ -63,13 +65,41 @@ def matches(endpoint_types: Iterable[str], event_type: str) -> bool:
 class Target:
     id: uuid.UUID
     event_types: tuple[str, ...]
+    personal_data: bool
+
+
+# The enabled endpoints, read at most every ENDPOINTS_TTL seconds per process (not once per consumed
+# event); a change through this process clears them at once and at its commit, one through another
+# replica is seen within ENDPOINTS_TTL (an endpoint created there misses at most that much).
+ENDPOINTS_TTL = 1.0
+_endpoints: ReadCache[list[Target]] = ReadCache(ENDPOINTS_TTL)
+
+
+def forget_endpoints(session: AsyncSession) -> None:
+    """An endpoint was added, changed or removed in ``session``'s transaction."""
+    _endpoints.forget_on_commit(session)
 
 
 async def enabled_endpoints(session: AsyncSession) -> list[Target]:
-    rows = await session.execute(
-        select(col(WebhookEndpoint.id), col(WebhookEndpoint.event_types)).where(col(WebhookEndpoint.enabled))
-    )
-    return [Target(endpoint_id, tuple(types or ())) for endpoint_id, types in rows]
+    async def load() -> list[Target]:
+        rows = await session.execute(
+            select(col(WebhookEndpoint.id), col(WebhookEndpoint.event_types), col(WebhookEndpoint.personal_data)).where(
+                col(WebhookEndpoint.enabled)
+            )
+        )
+        return [Target(endpoint_id, tuple(types or ()), bool(personal)) for endpoint_id, types, personal in rows]
+
+    return await _endpoints.get(session, "enabled", load)
+
+
+def body_of(event: CloudEvent, personal_data: bool, raw: bytes | None = None) -> bytes:
+    """What an endpoint is sent: the envelope as the producer serialised it (``raw``, else
+    ``CloudEvent.to_json`` of the parsed envelope, which gives the message's bytes back), or, for
+    an endpoint without ``personal_data``, re-serialised with the contract's personal fields null
+    and ``redaction: personal`` (LookupError for a type without a contract)."""
+    if personal_data:
+        return raw if raw is not None else event.to_json()
+    return redacted(event).to_json()
 
 
 async def insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
@@ -108,19 +138,20 @@ def delivery_row(
 
 async def fan_out(session: AsyncSession, events: Sequence[CloudEvent]) -> int:
     """One delivery per event and enabled endpoint that subscribes to its type, in the consumer's
-    transaction (with the inbox row: exactly one delivery per event and endpoint). The body is
-    the envelope as the producer serialised it (``CloudEvent.to_json`` of the parsed envelope gives
-    the message's bytes back); the ordering key is the subject, the customer id the Kafka key is."""
+    transaction (with the inbox row: exactly one delivery per event and endpoint). The body
+    (``body_of``) is stored, so the signature covers what was stored, on every attempt; the
+    ordering key is the subject, the customer id the Kafka key is."""
     targets = await enabled_endpoints(session)
     if not targets:
         return 0
     rows = []
     for event in events:
-        payload: bytes | None = None
+        bodies: dict[bool, bytes] = {}
         for target in targets:
             if matches(target.event_types, event.type):
-                payload = payload or event.to_json()
-                rows.append(delivery_row(event, payload, target.id, event.subject))
+                if target.personal_data not in bodies:
+                    bodies[target.personal_data] = body_of(event, target.personal_data)
+                rows.append(delivery_row(event, bodies[target.personal_data], target.id, event.subject))
     return await insert_deliveries(session, rows)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_notifications.settings import NotificationsSettings
-from tessera_notifications.webhooks.deliveries import forget_deliveries
+from tessera_notifications.webhooks.deliveries import forget_deliveries, forget_endpoints
 from tessera_notifications.webhooks.models import WebhookEndpoint
 from tessera_notifications.webhooks.schemas import EndpointChange, EndpointCreate
 from tessera_notifications.webhooks.ssrf import AddressPolicy, check_url
@@ -98,10 +98,13 @@ async def create_endpoint(
         description=body.description,
         event_types=types,
         ordered=body.ordered,
+        # A partner reads no personal data over the API, so its deliveries carry none either.
+        personal_data=is_admin(principal),
         secret=new_secret(),
     )
     session.add(endpoint)
     await session.flush()
+    forget_endpoints(session)
     await publish(
         session,
         WebhookEndpointCreated(
@@ -121,6 +124,7 @@ async def changed(session: AsyncSession, endpoint: WebhookEndpoint, fields: list
     endpoint.version += 1
     endpoint.updated_at = utcnow()
     await session.flush()
+    forget_endpoints(session)
     await publish(
         session,
         WebhookEndpointUpdated(
@@ -170,6 +174,7 @@ async def delete_endpoint(session: AsyncSession, endpoint: WebhookEndpoint) -> N
     await forget_deliveries(session, endpoint.id)
     await session.delete(endpoint)
     await session.flush()
+    forget_endpoints(session)
     await publish(
         session,
         WebhookEndpointDeleted(endpoint_id=endpoint.id, owner=endpoint.owner, deleted_at=utcnow()),

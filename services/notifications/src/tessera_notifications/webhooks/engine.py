@@ -36,7 +36,7 @@ from tessera_notifications.directory import UserDirectory
 from tessera_notifications.inbox.service import add_notification
 from tessera_notifications.settings import NotificationsSettings
 from tessera_notifications.webhooks import metrics
-from tessera_notifications.webhooks.deliveries import attach_wake, queue_depth
+from tessera_notifications.webhooks.deliveries import attach_wake, forget_endpoints, queue_depth
 from tessera_notifications.webhooks.endpoints import policy_of
 from tessera_notifications.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tessera_notifications.webhooks.ssrf import guarded_client
@@ -410,6 +410,7 @@ class WebhookEngine:
         endpoint.version += 1
         endpoint.updated_at = now
         await session.flush()
+        forget_endpoints(session)
         await publish(
             session,
             WebhookEndpointDisabled(endpoint_id=endpoint.id, owner=endpoint.owner, reason=reason, disabled_at=now),

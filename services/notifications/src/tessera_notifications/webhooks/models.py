@@ -28,6 +28,9 @@ class WebhookEndpoint(Base, table=True):
     description: str | None = Field(default=None, max_length=500)
     event_types: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     ordered: bool = False
+    # Whether deliveries carry personal data: true for an endpoint an admin created (the envelope
+    # as Kafka carries it); false for a partner's (the contracts' personal fields nulled).
+    personal_data: bool = False
     enabled: bool = True
     disabled_reason: str | None = Field(default=None, max_length=200)
     # whsec_<base64>; the previous one also signs until previous_secret_until (rotation).

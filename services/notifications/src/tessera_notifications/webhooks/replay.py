@@ -2,7 +2,8 @@
 endpoint as replay deliveries (``replay`` true, a ``webhook-replay: true`` header, a webhook-id of
 their own). A job of the process that accepted it: it reads from ``offsets_for_times`` to the
 ends the topics had when it started, with a consumer of its own outside any group, and inserts the
-deliveries in batches (the raw message value as the body); the job's row says how far it got."""
+deliveries in batches (the raw message value as the body, redacted for an endpoint without
+``personal_data``: ``deliveries.body_of``); the job's row says how far it got."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from tessera_notifications.settings import NotificationsSettings
-from tessera_notifications.webhooks.deliveries import delivery_row, insert_deliveries, matches
+from tessera_notifications.webhooks.deliveries import body_of, delivery_row, insert_deliveries, matches
 from tessera_notifications.webhooks.endpoints import FANNED_OUT
 from tessera_notifications.webhooks.models import WebhookEndpoint, WebhookReplay
 from tessera_shared.db import table_of, unit_of_work, utcnow
@@ -55,7 +56,8 @@ async def run_replay(
             if replay is None or endpoint is None:
                 return
             since, types, endpoint_id = replay.since, list(endpoint.event_types), endpoint.id
-        enqueued = await _enqueue(sessions, settings, replay_id, endpoint_id, types, since)
+            personal_data = endpoint.personal_data
+        enqueued = await _enqueue(sessions, settings, replay_id, endpoint_id, types, since, personal_data)
     except Exception as exc:
         log.warning("webhook replay failed", extra={"replay_id": str(replay_id), "error": repr(exc)})
         error = f"{type(exc).__name__}: {exc}"[:500]
@@ -74,6 +76,7 @@ async def _enqueue(
     endpoint_id: uuid.UUID,
     types: list[str],
     since: datetime,
+    personal_data: bool,
 ) -> int:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -123,7 +126,11 @@ async def _enqueue(
                         if matches(types, event.type) and event.id not in seen:
                             seen.add(event.id)  # a message the producer sent twice: once
                             key = record.key.decode("utf-8", "replace") if record.key else event.subject
-                            rows.append(delivery_row(event, bytes(record.value), endpoint_id, key, replay_id))
+                            try:
+                                body = body_of(event, personal_data, bytes(record.value))
+                            except LookupError:
+                                continue  # a type without a contract here: nothing says what to redact
+                            rows.append(delivery_row(event, body, endpoint_id, key, replay_id))
                 if tp in todo and await consumer.position(tp) >= todo[tp]:
                     del todo[tp]
             if len(rows) >= BATCH or (rows and not todo):

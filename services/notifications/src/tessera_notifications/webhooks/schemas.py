@@ -46,6 +46,10 @@ class EndpointOut(BaseModel):
     description: str | None
     event_types: list[str]
     ordered: bool
+    personal_data: bool = Field(
+        description="Whether deliveries carry personal data: false for a partner's endpoint (the fields the "
+        "event schemas mark x-personal arrive null, the envelope says redaction: personal)"
+    )
     enabled: bool
     disabled_reason: str | None
     version: int

@@ -1,0 +1,58 @@
+"""A small per-process cache of rows read often and changed rarely (routing rules, webhook endpoints).
+
+Each value is kept per database (the engine's URL: tests run several) and key for at most ``ttl``
+seconds, so a change made through another replica is seen within ``ttl``; a change through this
+process clears it at once (``forget``) and again when its transaction commits (``forget_on_commit``),
+so no reader caches the old rows between the change and its commit for longer than that.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+_ON_COMMIT = "tessera.read_cache.forget"
+
+
+class ReadCache(Generic[T]):
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._values: dict[tuple[str, Hashable], tuple[float, T]] = {}
+
+    def forget(self) -> None:
+        self._values.clear()
+
+    def forget_on_commit(self, session: AsyncSession) -> None:
+        """Clear now and once more right after ``session``'s transaction commits."""
+        self.forget()
+        session.sync_session.info.setdefault(_ON_COMMIT, weakref.WeakSet()).add(self)
+
+    async def get(self, session: AsyncSession, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+        """The cached value of ``key`` in ``session``'s database, or ``load()``'s (then kept)."""
+        slot = (str(session.get_bind().engine.url), key)
+        cached = self._values.get(slot)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        value = await load()
+        self._values[slot] = (now, value)
+        return value
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _forget_after_commit(session: Session) -> None:
+    for cache in session.info.pop(_ON_COMMIT, ()):
+        cache.forget()
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _drop_after_rollback(session: Session) -> None:
+    session.info.pop(_ON_COMMIT, None)
