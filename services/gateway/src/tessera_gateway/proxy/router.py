@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
-from urllib.parse import quote, urlsplit, urlunsplit
+from collections.abc import AsyncIterator, Iterable
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import httpx2
 import orjson
@@ -18,6 +18,7 @@ from tessera_gateway.audit.service import customer_of, reads_personal_data
 from tessera_gateway.limits.rate import RateLimits, take_for
 from tessera_gateway.proxy import expand
 from tessera_gateway.proxy.routes import export_owner, owner_of, streamed_file
+from tessera_gateway.proxy.upstream import UpstreamError, UpstreamPool
 from tessera_shared.api_keys import SUBJECT_PREFIX as API_KEY_SUBJECT
 from tessera_shared.auth import CurrentPrincipal, Role
 from tessera_shared.errors import InvalidInput
@@ -117,8 +118,12 @@ def public_link(value: str, upstreams: dict[str, str]) -> str:
 
 
 def public_headers(resp: httpx2.Response, upstreams: dict[str, str]) -> dict[str, str]:
+    return public_header_items(resp.headers.items(), upstreams)
+
+
+def public_header_items(items: Iterable[tuple[str, str]], upstreams: dict[str, str]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for name, value in resp.headers.items():
+    for name, value in items:
         lower = name.lower()
         if lower in HOP_BY_HOP:
             continue
@@ -132,8 +137,11 @@ def public_headers(resp: httpx2.Response, upstreams: dict[str, str]) -> dict[str
 
 def public_body(resp: httpx2.Response, upstreams: dict[str, str]) -> bytes:
     """A problem's ``instance`` names the gateway's path, not the service's."""
-    body = resp.content
-    if resp.headers.get("content-type", "").startswith("application/problem+json") and len(body) < 65_536:
+    return public_problem(resp.headers.get("content-type", ""), resp.content, upstreams)
+
+
+def public_problem(content_type: str, body: bytes, upstreams: dict[str, str]) -> bytes:
+    if content_type.startswith("application/problem+json") and len(body) < 65_536:
         try:
             problem = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -154,6 +162,9 @@ async def forward(request: Request, service: str, path: str) -> Response:
     body = await request.body()
     long_running = request.url.path in IMPORT_PATHS
     streaming = request.method == "GET" and (request.url.path in STREAM_PATHS or streamed_file(request.url.path))
+    pool: UpstreamPool | None = getattr(request.app.state, "upstream_pools", {}).get(service)
+    if pool is not None and not long_running and not streaming:
+        return await forward_pooled(request, pool, service, path, headers, body)
     settings = request.app.state.settings
     timeout: httpx2.Timeout | float | object = httpx2.USE_CLIENT_DEFAULT
     if long_running:
@@ -205,6 +216,52 @@ async def forward(request: Request, service: str, path: str) -> Response:
         await resp.aclose()
     return Response(
         content=public_body(resp, upstreams), status_code=resp.status_code, headers=public_headers(resp, upstreams)
+    )
+
+
+async def forward_pooled(
+    request: Request, pool: UpstreamPool, service: str, path: str, headers: dict[str, str], body: bytes
+) -> Response:
+    """``forward`` on the hop's own keep-alive pool (proxy/upstream.py): the same request, retries,
+    problems and public headers, at a fraction of httpx2's CPU per call."""
+    target = f"/v1/{quote(path, safe=_PATH_SAFE)}"
+    if request.scope.get("query_string"):
+        target += "?" + urlencode(request.query_params.multi_items(), quote_via=quote)
+    items = list(headers.items())
+    attempt = 0
+    while True:
+        try:
+            resp = await pool.request(request.method, target, items, body)
+            break
+        except UpstreamError as exc:
+            # Not connected means not sent: a retry cannot apply a write twice.
+            attempt += 1
+            if exc.kind == "connect":
+                if attempt > RETRIES:
+                    raise Problem(
+                        503, f"the {service} service is unavailable", slug="upstream-unavailable", service=service
+                    ) from exc
+            elif request.method not in SAFE_METHODS or attempt > RETRIES:
+                if exc.kind == "timeout":
+                    raise Problem(
+                        504, f"the {service} service did not answer in time", slug="upstream-timeout", service=service
+                    ) from exc
+                raise Problem(
+                    502, f"the {service} service failed to answer", slug="upstream-error", service=service
+                ) from exc
+        await asyncio.sleep(0.05 * attempt)
+    merged: dict[str, str] = {}
+    for raw_name, raw_value in resp.headers:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        merged[name] = f"{merged[name]}, {value}" if name in merged else value
+    # The metrics' route label: the template the service matched, as the gateway serves it.
+    if (route := merged.get("x-tessera-route", "")).startswith("/v1/"):
+        request.scope["tessera.route"] = "/api" + route
+    upstreams = request.app.state.upstreams
+    return Response(
+        content=public_problem(merged.get("content-type", ""), resp.body, upstreams),
+        status_code=resp.status,
+        headers=public_header_items(merged.items(), upstreams),
     )
 
 
