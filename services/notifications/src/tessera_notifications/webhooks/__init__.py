@@ -5,10 +5,11 @@ Tables (``models``):
 - ``webhook_endpoints``: owner (the principal's subject: a partner manages its own, an admin all),
   url, event_types (published types or ``*``), ordered, enabled/disabled_reason, secret
   (``whsec_``), previous_secret/previous_secret_until (rotation: both sign for 24 h),
-  failing_since (5 days of failures disable the endpoint), version.
+  failing_since (5 days of failures disable the endpoint), personal_data (true only when an admin
+  created it), version.
 - ``webhook_deliveries``: one row per event and endpoint (unique endpoint_id + webhook_id); the
   integer ``id`` grows in insertion order, which is the Kafka key's order; ``webhook_id`` is
-  ``msg_`` + uuid5(event id, endpoint) (a replay: + the replay id); ``payload`` the envelope's bytes;
+  ``msg_`` + uuid5(event id, endpoint) (a replay: + the replay id); ``payload`` the body as sent;
   ``ordering_key`` the customer id; status pending -> sending (until ``claimed_until``) ->
   delivered | failed; attempts, next_attempt_at, last_status_code, last_error, replay/replay_id.
 - ``webhook_attempts``: (delivery_id, number) written before the request is sent; finished_at,
@@ -16,9 +17,18 @@ Tables (``models``):
   followed by a later one is a send whose outcome was lost (a kill -9): count them to count repeats.
 - ``webhook_replays``: a replay job (running -> done | failed, enqueued).
 
+Personal data: a partner reads none over the API, so an endpoint without ``personal_data`` is sent
+the envelope with every field the contracts mark ``Personal`` (``x-personal`` in the schemas) null
+and the extension attribute ``redaction: personal`` (``deliveries.body_of`` ->
+``tessera_shared.events.redaction``), decided when the delivery row is written (fan-out, replay), so
+the stored payload is what is signed and sent on every attempt; an admin's endpoint is sent the
+message's bytes.
+
 Flow: ``fanout.with_webhooks`` wraps the consumer's handlers of every type of crm.customer,
 crm.sales, crm.service-desk and crm.billing so that the consumer's transaction inserts the
-deliveries (``deliveries.fan_out``); the commit wakes this process's worker (``deliveries.attach_wake``).
+deliveries (``deliveries.fan_out``; it reads the enabled endpoints at most once per
+``deliveries.ENDPOINTS_TTL`` = 1 s per process, a change through this process seen at once); the
+commit wakes this process's worker (``deliveries.attach_wake``).
 ``engine.WebhookEngine`` runs ``webhook_workers`` loops per process (``run_once``: ``claim`` with
 FOR UPDATE SKIP LOCKED on PostgreSQL, attempt rows committed, concurrent POSTs through
 ``ssrf.guarded_client``, ``record``); it also polls every ``webhook_poll_seconds`` for what other

@@ -46,7 +46,8 @@ class WebhookEndpoint(Base, table=True):
 
 class WebhookDelivery(Base, table=True):
     """One event for one endpoint. ``webhook_id`` is fixed when the row is written (the same on
-    every attempt); ``payload`` is the CloudEvent as Kafka carries it."""
+    every attempt); ``payload`` is the body sent: the CloudEvent as Kafka carries it, or redacted
+    for an endpoint without ``personal_data`` (``deliveries.body_of``)."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (

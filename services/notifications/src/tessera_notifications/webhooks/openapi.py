@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class DeliveredEvent(BaseModel):
-    """A CloudEvents 1.0 envelope in structured JSON mode, byte for byte what Kafka carries."""
+    """A CloudEvents 1.0 envelope in structured JSON mode: to an admin's endpoint byte for byte what
+    Kafka carries; to a partner's with the fields its data schema marks ``x-personal`` null."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -23,6 +24,9 @@ class DeliveredEvent(BaseModel):
     datacontenttype: str | None = None
     dataschema: str | None = Field(default=None, description="The URL of the JSON Schema of data")
     traceparent: str | None = None
+    redaction: str | None = Field(
+        default=None, examples=["personal"], description="personal: the data's x-personal fields are null"
+    )
     data: dict[str, Any]
 
 
