@@ -297,3 +297,33 @@ async def test_each_key_has_its_own_limit_and_every_answer_reports_it(
     assert own.status_code == 200
     assert own.headers["ratelimit-policy"] == '"per-token";q=1200;w=60'
     assert own.headers["ratelimit"].startswith('"per-token";r=')
+
+
+async def test_a_key_works_through_the_gateway_before_any_service_learns_it(databases: DatabaseFactory) -> None:
+    """The gateway checks the key and speaks for it upstream with a token of its own, so a key works
+    through the gateway from the answer that created it: here the customer service has Kafka off
+    and never learns the key (called directly it refuses it), yet the call through the gateway
+    succeeds, acting with the key's roles; revoked, it stops at the gateway at once."""
+    gw_db = await databases.new("gateway", "postgres", migrations_of(gateway_main.__file__))
+    cu_db = await databases.new("customer", "postgres", migrations_of(customer_main.__file__))
+    customer = customer_main.create_app(
+        CustomerSettings(database_url=cu_db, kafka_enabled=False, jobs_enabled=False, log_json=False)
+    )
+    gateway = create_app(
+        GatewaySettings(database_url=gw_db, view_cache_enabled=False, customer_url=CUSTOMER, log_json=False),
+        mounts={CUSTOMER: httpx2.ASGITransport(app=customer)},
+    )
+    async with running(customer) as direct, running(gateway) as client:
+        created = await create_key(client, bearer(gateway, "admin", "admin"))
+        headers = key_header(created["key"])
+        assert (await direct.get("/v1/customers", headers=headers)).status_code == 401  # unknown there
+        r = await client.post(
+            "/api/v1/customers", json={"kind": "organization", "name": "At Once Ltd"}, headers=headers
+        )
+        assert r.status_code == 201, r.text
+        assert (await client.get("/api/v1/customers", headers=headers)).status_code == 200
+        assert (
+            await client.delete(f"/api/v1/api-keys/{created['id']}", headers=bearer(gateway, "admin", "admin"))
+        ).status_code == 204
+        r = await client.get("/api/v1/customers", headers=headers)
+        assert (r.status_code, r.json()["type"]) == (401, "urn:tessera:problem:api-key-revoked")

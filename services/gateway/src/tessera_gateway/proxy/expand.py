@@ -25,6 +25,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
+from tessera_gateway.apikeys.upstream import upstream_authorization
 from tessera_gateway.proxy.upstream import UpstreamError, UpstreamPool
 from tessera_shared.errors import InvalidInput
 from tessera_shared.observability import current_traceparent, request_id_var
@@ -123,7 +124,7 @@ async def read_many(request: Request, target: Target, ids: list[str]) -> dict[st
     if not ids:
         return {}
     headers = {
-        "authorization": request.headers.get("authorization", ""),
+        "authorization": upstream_authorization(request) or "",
         "content-type": "application/json",
         "x-request-id": request_id_var.get() or "",
     }

@@ -13,6 +13,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
+from tessera_gateway.apikeys.upstream import upstream_authorization
 from tessera_gateway.audit import service as audit
 from tessera_gateway.audit.service import customer_of, reads_personal_data
 from tessera_gateway.limits.rate import RateLimits, take_for
@@ -156,6 +157,8 @@ async def forward(request: Request, service: str, path: str) -> Response:
     client: httpx2.AsyncClient = request.app.state.clients[service]
     base = request.app.state.upstreams[service]
     headers = forwarded_headers(request)
+    if (authorization := upstream_authorization(request)) is not None:
+        headers["authorization"] = authorization  # an API key's call: the gateway's token for it
     headers["x-request-id"] = request_id_var.get() or ""
     if tp := current_traceparent():
         headers["traceparent"] = tp
