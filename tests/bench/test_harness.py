@@ -59,6 +59,8 @@ def test_harness_runs_every_row_in_a_tiny_size(pg_server_url: str, kafka_bootstr
         "1",
         "--import-rows",
         "200",
+        "--batch-rows",
+        "200",
         "--relay-rows",
         "500",
         "--scale-runs",
