@@ -11,23 +11,7 @@ from billing_helpers import PROBLEM, clerk, count, customer_created, deliver, fi
 from fastapi import FastAPI
 
 from tessera_billing.invoices.models import Invoice
-
-
-def number_typed_inputs(document: dict) -> list[str]:
-    """Request-side properties and query parameters that admit a JSON number."""
-    found = []
-    for name, schema in document["components"]["schemas"].items():
-        if name.endswith("Out") or name.endswith("-Output"):
-            continue
-        for prop, value in schema.get("properties", {}).items():
-            if '"number"' in json.dumps(value):
-                found.append(f"{name}.{prop}")
-    for path, operations in document["paths"].items():
-        for method, operation in operations.items():
-            for parameter in operation.get("parameters", []):
-                if '"number"' in json.dumps(parameter.get("schema", {})):
-                    found.append(f"{method} {path} {parameter['name']}")
-    return found
+from tessera_shared.testing.openapi import number_typed_inputs
 
 
 async def test_money_inputs_are_strings_with_their_limits(app: FastAPI, client: httpx.AsyncClient) -> None:

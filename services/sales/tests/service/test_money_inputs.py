@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tessera_sales.testing import Api, deal_payload
+from tessera_shared.testing.openapi import number_typed_inputs
 
 
 async def test_no_request_decimal_is_typed_number(api: Api) -> None:
     document = (await api.client.get("/openapi.json")).json()
-    numbers = [
-        f"{name}.{prop}"
-        for name, schema in document["components"]["schemas"].items()
-        if not name.endswith(("Out", "-Output"))
-        for prop, value in schema.get("properties", {}).items()
-        if '"number"' in json.dumps(value)
-    ]
+    numbers = number_typed_inputs(document, parameters=False)
     assert numbers == []
 
 
