@@ -19,6 +19,7 @@ PYTEST_ARGS     ?=
 # worker's own block (tessera_shared.testing.plugin.worker_port), so they run beside the rest;
 # the slowest files (real processes: fault suite, launcher, browser) are listed first so that
 # no worker is left with them at the end. Exit status 5 is "nothing selected".
+# The 25 slowest tests are listed at the end of every run (where the suite's time goes).
 TEST_WORKERS    ?= 3
 TEST_PATHS := tests/reliability tests/e2e tests/ui shared/tests services tests/contract tests/integration \
 	tests/bench tests/ops
@@ -69,7 +70,7 @@ test-tools:
 test: install $(ASYNCAPI_CLI) test-tools
 	PG_PORT=$(TEST_PG_PORT) deploy/local/postgres.sh start
 	KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/local/kafka.sh start
-	$(TEST_ENV) $(PY) -m pytest --sqlite-routes -n $(TEST_WORKERS) --dist loadfile $(TEST_PATHS) $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest --sqlite-routes -n $(TEST_WORKERS) --dist loadfile --durations=25 $(TEST_PATHS) $(PYTEST_ARGS)
 
 test-unit: install
 	$(PY) -m pytest shared/tests/unit services/*/tests/unit
