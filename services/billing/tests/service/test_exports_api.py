@@ -36,6 +36,9 @@ async def test_invoices_exported_and_filtered(app: FastAPI, client: httpx.AsyncC
     assert r.status_code == 202, r.text
     job = r.json()
     await run_exports(app.state.runtime.sessions, EXPORTS, SOURCES, utcnow(), ttl_seconds=60, page_rows=100)
+    status = await client.get(f"/v1/exports/{job['id']}", headers=clerk(app))
+    assert status.status_code == 200, status.text
+    assert (status.json()["status"], status.json()["rows_written"]) == ("succeeded", 1)
     f = await client.get(f"/v1/exports/{job['id']}/file", headers=clerk(app))
     assert f.status_code == 200, f.text
     table = list(csv.reader(io.StringIO(f.text)))

@@ -103,6 +103,19 @@ async def test_leads_from_csv(api: Api) -> None:
     assert (out["created"], out["existing"], out["failed"]) == (0, 1, 2)
 
 
+async def test_leads_from_json_lines(api: Api) -> None:
+    body = "\n".join(
+        [
+            '{"external_id": "j-1", "name": "Ada Lovelace", "email": "ada@example.com", "source": "web_form"}',
+            '{"external_id": "j-2", "name": "Bad Mail", "email": "not-mail", "source": "referral"}',
+        ]
+    )
+    out = await post(api, "/v1/leads/import/ndjson", body, api.rep1, "application/x-ndjson")
+    assert (out["created"], out["failed"]) == (1, 1), out
+    assert [(e["line"], e["field"]) for e in out["errors"]] == [(2, "email")]
+    assert len(await api.events("lead.created")) == 1
+
+
 async def test_who_may_import_and_what_a_file_must_be(api: Api) -> None:
     finance = api.as_("fin", "finance_manager")
     r = await api.client.post(
