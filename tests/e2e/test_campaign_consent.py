@@ -4,8 +4,7 @@ withdraws it, and sales suspends the membership and announces that."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -18,17 +17,10 @@ from tessera_sales.testing import sales_settings
 from tessera_shared.infra_tables import outbox
 from tessera_shared.testing.builders import customer_payload
 from tessera_shared.testing.plugin import bearer, migrations_of, running
+from tessera_shared.testing.waiting import eventually
 
-
-async def eventually(probe: Callable[[], Awaitable[Any]], *, seconds: float = 30.0) -> Any:
-    """Poll until ``probe`` answers something truthy (the consumer's lag), else fail with its last answer."""
-    last = None
-    for _ in range(int(seconds / 0.1)):
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not reached in {seconds} s: {last!r}")
+# The consumers here catch up within 30 s.
+eventually = partial(eventually, seconds=30.0)
 
 
 async def test_a_withdrawal_in_the_customer_service_suspends_the_campaign_member(

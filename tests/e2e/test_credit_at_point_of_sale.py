@@ -5,9 +5,9 @@ override wins, and billing records it as credit.limit_exceeded."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -24,16 +24,10 @@ from tessera_shared.events import parse_envelope
 from tessera_shared.infra_tables import outbox
 from tessera_shared.testing.builders import customer_payload
 from tessera_shared.testing.plugin import bearer, migrations_of, running
+from tessera_shared.testing.waiting import eventually
 
-
-async def eventually(probe: Callable[[], Awaitable[Any]], *, seconds: float = 30.0) -> Any:
-    last = None
-    for _ in range(int(seconds / 0.1)):
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not reached in {seconds} s: {last!r}")
+# The consumers here catch up within 30 s.
+eventually = partial(eventually, seconds=30.0)
 
 
 async def published(app: Any, event_type: str) -> list[dict[str, Any]]:

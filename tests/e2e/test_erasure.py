@@ -13,9 +13,7 @@ marker.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -39,20 +37,10 @@ from tessera_sales.testing import sales_settings
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_shared.infra_tables import outbox
 from tessera_shared.testing.plugin import bearer, migrations_of, running
+from tessera_shared.testing.waiting import eventually
 
 CUSTOMER_URL = "http://customer.test"
 TEXT_TYPES = ("text", "character varying", "json", "jsonb")
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], *, seconds: float = 60.0) -> Any:
-    """Poll until ``probe`` answers something truthy (the consumers' lag), else fail with its last answer."""
-    last = None
-    for _ in range(int(seconds / 0.1)):
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not reached in {seconds} s: {last!r}")
 
 
 async def scalar(app: FastAPI, sql: str, **params: Any) -> Any:

@@ -5,9 +5,8 @@ timeline, each under the read rule of its source."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
@@ -20,19 +19,9 @@ from tessera_billing.settings import BillingSettings
 from tessera_customer.settings import CustomerSettings
 from tessera_sales.testing import sales_settings
 from tessera_shared.testing.plugin import bearer, migrations_of, running
+from tessera_shared.testing.waiting import eventually
 
 CUSTOMER_URL = "http://customer.test"
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], *, seconds: float = 60.0) -> Any:
-    """Poll until ``probe`` answers something truthy (the consumers' lag), else fail with its last answer."""
-    last = None
-    for _ in range(int(seconds / 0.1)):
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not reached in {seconds} s: {last!r}")
 
 
 async def test_a_rename_and_sales_and_billing_facts_travel(databases, kafka_bootstrap, namespace) -> None:

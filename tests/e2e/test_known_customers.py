@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import httpx
@@ -42,19 +42,14 @@ from tessera_shared.kafka import make_producer
 from tessera_shared.testing.builders import customer_payload
 from tessera_shared.testing.kafka import read_topic
 from tessera_shared.testing.plugin import bearer, migrations_of, running
+from tessera_shared.testing.waiting import eventually
 
 CUSTOMER_URL = "http://customer.test"
 GATEWAY_URL = "http://gateway.test"
 
 
-async def eventually(probe: Callable[[], Awaitable[Any]], *, seconds: float = 30.0) -> Any:
-    last = None
-    for _ in range(int(seconds / 0.1)):
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not reached in {seconds} s: {last!r}")
+# The consumers here catch up within 30 s.
+eventually = partial(eventually, seconds=30.0)
 
 
 async def count(app: FastAPI, model: Any, *where: Any) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,6 +26,7 @@ from tessera_shared.events import build_event
 from tessera_shared.events.contracts import DunningStep
 from tessera_shared.events.envelope import topic_for
 from tessera_shared.testing.plugin import bearer, migrations_of, running
+from tessera_shared.testing.waiting import eventually
 
 CUSTOMER_URL = "http://customer.test"
 
@@ -61,17 +61,6 @@ class MailSink:
 
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], *, seconds: float = 60.0) -> Any:
-    """Poll until ``probe`` answers something truthy (the consumers' lag), else fail with its last answer."""
-    last = None
-    for _ in range(int(seconds / 0.1)):
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not reached in {seconds} s: {last!r}")
 
 
 async def test_a_write_off_request_and_a_refused_letter_travel(databases, kafka_bootstrap, namespace) -> None:
