@@ -276,18 +276,35 @@ async def test_broker_restart_under_load_loses_nothing_and_keeps_per_customer_or
         billing.start()
         await asyncio.gather(customer.wait_ready(), billing.wait_ready())
 
+        async def send(client: httpx.AsyncClient, method: str, url: str, body: dict) -> httpx.Response:
+            # As a careful client does: a connection dropped under load (a keep-alive closed by the
+            # server as the request went out) is retried, the create with the same Idempotency-Key
+            # and the PATCH as it is (a repeat changes nothing), so one effect each. A process
+            # that died fails the retries too.
+            headers = {**auth(), "Idempotency-Key": str(uuid.uuid4())}
+            for attempt in range(3):
+                try:
+                    return await client.request(method, url, json=body, headers=headers)
+                except httpx.TransportError:
+                    assert customer.proc is not None and customer.proc.poll() is None, "customer exited"
+                    if attempt == 2:
+                        raise
+                    await asyncio.sleep(0.2)
+            raise AssertionError("unreachable")
+
         async def load() -> list[str]:
             ids: list[str] = []
             async with httpx.AsyncClient(timeout=30) as client:
                 for n in range(SCALE):
-                    r = await client.post(f"{customer.url}/v1/customers", json=customer_payload(), headers=auth())
+                    r = await send(client, "POST", f"{customer.url}/v1/customers", customer_payload())
                     assert r.status_code == 201, r.text  # writes go on while the broker is away
                     ids.append(r.json()["id"])
                     for version in (2, 3):
-                        p = await client.patch(
+                        p = await send(
+                            client,
+                            "PATCH",
                             f"{customer.url}/v1/customers/{ids[-1]}",
-                            json={"name": f"renamed {n} v{version}"},
-                            headers=auth(),
+                            {"name": f"renamed {n} v{version}"},
                         )
                         assert p.status_code == 200, p.text
                     await asyncio.sleep(0.05)
