@@ -11,9 +11,10 @@ import asyncio
 import os
 import socket
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -73,7 +74,8 @@ def kafka_bootstrap() -> str:
 async def databases(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DatabaseFactory]:
     factory = DatabaseFactory(pg_server_url, tmp_path_factory.mktemp("sqlite"))
     yield factory
-    await factory.drop_all()
+    with _timed("drop databases"):
+        await factory.drop_all()
 
 
 @pytest.fixture
@@ -120,7 +122,21 @@ def _delete_session_topics() -> Iterator[None]:
     until it runs out of file descriptors (one directory and several files per partition)."""
     yield
     if _NAMESPACES and _reachable(KAFKA):
-        asyncio.run(delete_topics_with_prefixes(KAFKA, tuple(_NAMESPACES)))
+        with _timed(f"delete the topics of {len(_NAMESPACES)} namespaces"):
+            asyncio.run(delete_topics_with_prefixes(KAFKA, tuple(_NAMESPACES)))
+
+
+@contextmanager
+def _timed(what: str) -> Iterator[None]:
+    """How long a session clean-up took, appended to ``TESSERA_TEST_TEARDOWN_LOG`` when it is set
+    (a worker's session teardown is charged to its last test in ``--durations``)."""
+    started = time.monotonic()
+    yield
+    log = os.environ.get("TESSERA_TEST_TEARDOWN_LOG")
+    if log:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        with open(log, "a") as f:
+            f.write(f"{worker}\t{what}\t{time.monotonic() - started:.2f}s\n")
 
 
 async def delete_topics_with_prefixes(bootstrap: str, prefixes: tuple[str, ...]) -> int:
