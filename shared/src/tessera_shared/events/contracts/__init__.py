@@ -57,6 +57,9 @@ from tessera_shared.events.contracts.sales import (
     LeadCreated,
     LeadUpdated,
     LineItem,
+    PipelineCreated,
+    PipelineStage,
+    PipelineUpdated,
 )
 from tessera_shared.events.contracts.service_desk import (
     SlaBreached,
@@ -121,6 +124,9 @@ __all__ = [
     "NotificationSent",
     "OpenBalance",
     "PaymentReceived",
+    "PipelineCreated",
+    "PipelineStage",
+    "PipelineUpdated",
     "SlaBreached",
     "SurveyAnswered",
     "TicketChanges",

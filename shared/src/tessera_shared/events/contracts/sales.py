@@ -26,6 +26,7 @@ LeadStatus = Literal["new", "contacted", "qualified", "disqualified"]
 LeadSource = Literal["campaign", "web_form", "referral", "trade_show", "cold_call", "partner", "other"]
 ActivityKind = Literal["call", "meeting", "email", "visit", "note", "task"]
 CampaignMemberStatus = Literal["active", "suspended"]
+StageKind = Literal["open", "won", "lost"]
 
 
 class SalesEvent(EventData):
@@ -130,6 +131,12 @@ class DealCreated(SalesEvent):
     expected_close_date: date | None = None
     campaign_id: uuid.UUID | None = None
     created_at: datetime
+    # The deal's pipeline and its own stage (``stage`` keeps the six standard values: a custom
+    # pipeline's open stage is announced as the standard one at its place in the funnel).
+    pipeline_id: uuid.UUID | None = None
+    pipeline_name: str | None = None
+    stage_key: str | None = None
+    stage_name: str | None = None
 
 
 class DealChanges(Changes):
@@ -178,6 +185,14 @@ class DealStageChanged(SalesEvent):
     # The deal's owner: the customer timeline shows the entry under sales' owner rule (absent in
     # events published before it was added: then only those who read every deal see the entry).
     owner_id: str | None = None
+    # The pipeline's own stages (from_stage/to_stage keep the six standard values); a move to
+    # another pipeline names the pipeline left in from_pipeline_id.
+    pipeline_id: uuid.UUID | None = None
+    pipeline_name: str | None = None
+    from_pipeline_id: uuid.UUID | None = None
+    from_stage_key: str | None = None
+    to_stage_key: str | None = None
+    stage_name: str | None = None
 
 
 class DealWon(SalesEvent):
@@ -196,6 +211,10 @@ class DealWon(SalesEvent):
     # Set when a finance manager let the deal through a credit hold.
     credit_override_by: str | None = None
     won_at: datetime
+    pipeline_id: uuid.UUID | None = None
+    pipeline_name: str | None = None
+    stage_key: str | None = None
+    stage_name: str | None = None
     # The credit-limit check of the win; not fitting means credit_override_by approved it.
     credit_check: CreditCheck | None = None
 
@@ -210,6 +229,10 @@ class DealLost(SalesEvent):
     reason: Annotated[str, Personal]
     owner_id: str | None = None
     lost_at: datetime
+    pipeline_id: uuid.UUID | None = None
+    pipeline_name: str | None = None
+    stage_key: str | None = None
+    stage_name: str | None = None
 
 
 class DealLargeDetected(SalesEvent):
@@ -222,6 +245,49 @@ class DealLargeDetected(SalesEvent):
     threshold: NonNegativeAmount
     owner_id: str | None = None
     detected_at: datetime
+
+
+class PipelineStage(BaseModel):
+    """One stage of a pipeline, in the pipeline's order."""
+
+    key: str
+    name: str
+    position: int = Field(ge=1)
+    probability: int = Field(ge=0, le=100)
+    kind: StageKind
+    archived: bool = False
+
+
+class PipelineCreated(SalesEvent):
+    """A sales pipeline (key: the pipeline id): its whole definition."""
+
+    event_type: ClassVar[str] = "pipeline.created"
+
+    pipeline_id: uuid.UUID
+    key: str
+    name: str
+    is_default: bool
+    stages: list[PipelineStage]
+    version: int = Field(ge=1)
+    created_by: str
+    created_at: datetime
+
+
+class PipelineUpdated(SalesEvent):
+    """A pipeline after a change (renamed, stages added, reordered, re-weighted, archived or
+    removed): its whole definition, and the keys of the stages removed by this change."""
+
+    event_type: ClassVar[str] = "pipeline.updated"
+
+    pipeline_id: uuid.UUID
+    key: str
+    name: str
+    is_default: bool
+    stages: list[PipelineStage]
+    removed_stages: list[str] = Field(default_factory=list)
+    version: int = Field(ge=1)
+    updated_by: str
+    updated_at: datetime
 
 
 class ActivityLogged(SalesEvent):
