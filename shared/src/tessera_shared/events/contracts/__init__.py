@@ -38,6 +38,12 @@ from tessera_shared.events.contracts.customer import (
 )
 from tessera_shared.events.contracts.gateway import ApiKeyCreated, ApiKeyRevoked
 from tessera_shared.events.contracts.notifications import NotificationFailed, NotificationSent
+from tessera_shared.events.contracts.ownership import (
+    CustomersTransferred,
+    OwnershipTransferred,
+    SalesTransferred,
+    TicketsTransferred,
+)
 from tessera_shared.events.contracts.sales import (
     ActivityChanges,
     ActivityDue,
@@ -95,6 +101,7 @@ __all__ = [
     "CustomerStatusChanged",
     "CustomerTierChanged",
     "CustomerUpdated",
+    "CustomersTransferred",
     "DealChanges",
     "DealCreated",
     "DealLargeDetected",
@@ -123,10 +130,12 @@ __all__ = [
     "NotificationFailed",
     "NotificationSent",
     "OpenBalance",
+    "OwnershipTransferred",
     "PaymentReceived",
     "PipelineCreated",
     "PipelineStage",
     "PipelineUpdated",
+    "SalesTransferred",
     "SlaBreached",
     "SurveyAnswered",
     "TicketChanges",
@@ -135,4 +144,5 @@ __all__ = [
     "TicketEscalated",
     "TicketOpened",
     "TicketUpdated",
+    "TicketsTransferred",
 ]
