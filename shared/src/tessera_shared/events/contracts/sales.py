@@ -312,6 +312,8 @@ class ActivityChanges(Changes):
     due_at: datetime | None = None
     remind_at: datetime | None = None
     completed: bool | None = None
+    # The new owner (a bulk ownership transfer moves open activities).
+    owner_id: str | None = None
 
 
 class ActivityUpdated(SalesEvent):
