@@ -1,4 +1,4 @@
-"""Facts published by the gateway on ``crm.gateway`` (key: the API key's id).
+"""Facts published by the gateway on ``crm.gateway`` (key: the API key's or the team's id).
 
 The topic is compacted (tessera_shared.kafka): the latest event of each key is kept for good,
 so a process that starts later still learns every key from the topic's beginning. Every event
@@ -10,6 +10,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from tessera_shared.events.envelope import EventData
 
@@ -44,3 +46,49 @@ class ApiKeyRevoked(GatewayEvent):
     key_hash: str
     revoked_by: str
     revoked_at: datetime
+
+
+class TeamTerritory(BaseModel):
+    """A territory rule of a team: new customers and leads whose country (ISO 3166-1 alpha-2)
+    and, when given, region match are routed to the team. ``None`` matches any value."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    country: str | None = None
+    region: str | None = None
+
+
+class TeamState(GatewayEvent):
+    """A team's whole state (every ``team.*`` event carries it: the topic is compacted and
+    keyed by the team id, so the last event of a team is all a late reader needs)."""
+
+    team_id: uuid.UUID
+    # A slug, unique among teams (e.g. "sales-north").
+    key: str
+    name: str
+    # The lead's username; the lead is a member too (``members`` lists them).
+    lead: str | None = None
+    members: list[str]
+    territories: list[TeamTerritory] = Field(default_factory=list)
+    # Starts at 1, +1 per change: a reader keeps the highest it has seen.
+    version: int
+    updated_at: datetime
+
+
+class TeamCreated(TeamState):
+    """A team was created (by an admin or a sales manager)."""
+
+    event_type: ClassVar[str] = "team.created"
+
+
+class TeamUpdated(TeamState):
+    """A team's name, lead, members or territories changed."""
+
+    event_type: ClassVar[str] = "team.updated"
+
+
+class TeamDeleted(TeamState):
+    """A team was deleted: its last state, for readers to forget it (its members stay accounts;
+    records that carried its id keep it, but it no longer widens anyone's scope)."""
+
+    event_type: ClassVar[str] = "team.deleted"
