@@ -7,9 +7,11 @@ production.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -18,13 +20,22 @@ import jwt
 from fastapi import Depends, Request, Security
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, or_
 
 from tessera_shared.http.errors import Problem
+
+log = logging.getLogger(__name__)
 
 # API keys (tessera_shared.api_keys) begin with this; any other bearer token is a JWT.
 API_KEY_PREFIX = "tsk_"
 LEEWAY = 10  # seconds of clock skew allowed between the issuer and this service
 VERIFIED_CACHE_SIZE = 4096
+# The header by which the gateway tells a service which teams the caller leads (a JWS signed with
+# the token key; see TokenCodec.issue_team_scope). Clients cannot send it: the gateway strips it.
+TEAM_SCOPE_HEADER = "X-Tessera-Team-Scope"
+# The scope's audience differs from the tokens' so that one can never pass for the other.
+TEAM_SCOPE_AUDIENCE_SUFFIX = "#team-scope"
+TEAM_SCOPE_TTL = timedelta(minutes=5)
 
 
 class Role(StrEnum):
@@ -49,6 +60,8 @@ LOCAL_USER_ROLES: dict[str, tuple[str, ...]] = {
     "manager": (Role.SALES_MANAGER,),
     "rep1": (Role.SALES_REP,),
     "rep2": (Role.SALES_REP,),
+    # A rep who leads the local sales team (rep1, rep2): sees and changes the team's records.
+    "lead1": (Role.SALES_REP,),
     "agent": (Role.SUPPORT_AGENT,),
     "clerk": (Role.BILLING_CLERK,),
     "finance": (Role.FINANCE_MANAGER,),
@@ -65,6 +78,10 @@ class Principal(BaseModel):
     jti: str | None = None
     expires_at: float | None = None
     session: str | None = None
+    # The team level of the owner rules: the ids of the teams the caller leads and the usernames
+    # of those teams' members, as the gateway's team-scope header says (empty without one).
+    led_teams: frozenset[str] = frozenset()
+    team_members: frozenset[str] = frozenset()
 
     def has_any(self, roles: Iterable[str]) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -96,6 +113,8 @@ class TokenCodec:
         # token -> (principal, not-before, expiry): a token is verified once, then only its
         # validity window is checked (a tampered token is another string: a miss).
         self._verified: dict[str, tuple[Principal, float, float]] = {}
+        # team-scope header -> (subject, teams, members, expiry), verified once like tokens.
+        self._scopes: dict[str, tuple[str, frozenset[str], frozenset[str], float]] = {}
 
     def issue(
         self,
@@ -170,6 +189,62 @@ class TokenCodec:
         )
         return principal, float(claims.get("nbf", claims["iat"])), float(claims["exp"])
 
+    def issue_team_scope(
+        self, subject: str, teams: Iterable[str], members: Iterable[str], *, ttl: timedelta = TEAM_SCOPE_TTL
+    ) -> str:
+        """The gateway's signed statement that ``subject`` leads ``teams`` with ``members``."""
+        if self._signing_key is None:
+            raise RuntimeError("this codec can only verify")
+        now = datetime.now(UTC)
+        claims = {
+            "sub": subject,
+            "teams": sorted(set(teams)),
+            "members": sorted(set(members)),
+            "iss": self.issuer,
+            "aud": self.audience + TEAM_SCOPE_AUDIENCE_SUFFIX,
+            "iat": now,
+            "exp": now + ttl,
+        }
+        headers = {"kid": self.key_id} if self.key_id else None
+        return jwt.encode(claims, self._signing_key, algorithm=self.algorithm, headers=headers)
+
+    def verify_team_scope(self, value: str, subject: str) -> tuple[frozenset[str], frozenset[str]] | None:
+        """The (teams, members) a team-scope header grants ``subject``; None when it is forged,
+        expired or names another subject (the caller then has no team level: least privilege)."""
+        hit = self._scopes.get(value)
+        if hit is None:
+            if self._verify_key is None:
+                return None
+            try:
+                claims = jwt.decode(
+                    value,
+                    self._verify_key,
+                    algorithms=[self.algorithm],
+                    issuer=self.issuer,
+                    audience=self.audience + TEAM_SCOPE_AUDIENCE_SUFFIX,
+                    options={"require": ["exp", "sub", "iss", "aud"]},
+                    leeway=LEEWAY,
+                )
+                teams, members = claims.get("teams"), claims.get("members")
+                if not isinstance(teams, list) or not isinstance(members, list):
+                    raise jwt.InvalidTokenError("teams and members must be lists")
+            except jwt.InvalidTokenError as exc:
+                log.warning("ignoring an invalid %s header: %s", TEAM_SCOPE_HEADER, exc)
+                return None
+            hit = (str(claims["sub"]), frozenset(map(str, teams)), frozenset(map(str, members)), float(claims["exp"]))
+            if len(self._scopes) >= VERIFIED_CACHE_SIZE:
+                del self._scopes[next(iter(self._scopes))]
+            self._scopes[value] = hit
+        sub, teams_, members_, expires = hit
+        if time.time() >= expires + LEEWAY:
+            del self._scopes[value]
+            log.warning("ignoring an expired %s header", TEAM_SCOPE_HEADER)
+            return None
+        if sub != subject:
+            log.warning("ignoring a %s header issued to %r, presented with %r's token", TEAM_SCOPE_HEADER, sub, subject)
+            return None
+        return teams_, members_
+
 
 def _unauthorized(detail: str, error: str | None = None) -> Problem:
     challenge = "Bearer" if error is None else f'Bearer error="{error}"'
@@ -216,8 +291,66 @@ async def principal_from_request(
             slug="token-revoked",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token", error_description="token revoked"'},
         )
+    scope_header = request.headers.get(TEAM_SCOPE_HEADER)
+    if scope_header:
+        scope = codec.verify_team_scope(scope_header, principal.subject)
+        if scope is not None:
+            principal = principal.model_copy(update={"led_teams": scope[0], "team_members": scope[1]})
     request.state.principal = principal
     return principal
+
+
+def visible_owners(principal: Principal) -> frozenset[str]:
+    """The owners whose records a caller limited to their own sees: themselves and, when they
+    lead teams, those teams' members."""
+    return principal.team_members | {principal.subject}
+
+
+@dataclass(frozen=True)
+class OwnerScope:
+    """The records a caller limited to their own may see and change (the owner rules' rep and
+    team levels): those owned by one of ``owners``, or belonging to one of ``teams``."""
+
+    owners: frozenset[str]
+    teams: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, principal: Principal) -> OwnerScope:
+        return cls(visible_owners(principal), principal.led_teams)
+
+    @classmethod
+    def only(cls, owner: str) -> OwnerScope:
+        return cls(frozenset({owner}))
+
+    def admits(self, owner: str | None, team_id: object = None) -> bool:
+        return (owner is not None and owner in self.owners) or (team_id is not None and str(team_id) in self.teams)
+
+    def narrowed(self, owner_id: str | None) -> OwnerScope | None:
+        """This scope limited to one owner's records (a list's ``owner_id`` filter); None when
+        that owner is outside it."""
+        if owner_id is None:
+            return self
+        return OwnerScope.only(owner_id) if owner_id in self.owners else None
+
+    def clause(self, owner_col: Any, team_col: Any = None) -> ColumnElement[bool]:
+        """``admits`` as SQL: ``owner IN (owners) [OR team_id IN (teams)]`` (``team_col`` holds
+        team ids as text)."""
+        owners = sorted(self.owners)
+        clause: ColumnElement[bool] = owner_col == owners[0] if len(owners) == 1 else owner_col.in_(owners)
+        if team_col is not None and self.teams:
+            clause = or_(clause, team_col.in_(sorted(self.teams)))
+        return clause
+
+
+def owns(principal: Principal, owner: str | None, team_id: object = None) -> bool:
+    """The team level of the owner rules, for one record: the caller owns it, or its owner is a
+    member of a team the caller leads, or the record belongs to such a team."""
+    return OwnerScope.of(principal).admits(owner, team_id)
+
+
+def owner_clause(principal: Principal, owner_col: Any, team_col: Any = None) -> ColumnElement[bool]:
+    """``owns`` as SQL (see OwnerScope.clause)."""
+    return OwnerScope.of(principal).clause(owner_col, team_col)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(principal_from_request)]
