@@ -30,12 +30,15 @@ from tessera_customer.segments.router import router as segments_router
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.summary.router import router as summary_router
 from tessera_customer.timeline.router import router as timeline_router
+from tessera_customer.transfers import TRANSFERS
 from tessera_customer.value.router import router as value_router
 from tessera_customer.value.service import recompute_values
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.exports.router import exports_router
 from tessera_shared.exports.service import run_exports
 from tessera_shared.jobs import Job
+from tessera_shared.ownership.router import ownership_router
+from tessera_shared.ownership.service import ownership_job
 
 
 def jobs(settings: CustomerSettings) -> list[Job]:
@@ -60,6 +63,7 @@ def jobs(settings: CustomerSettings) -> list[Job]:
 
     return [
         Job("customer-exports", settings.export_job_interval_seconds, exports),
+        ownership_job("customer", TRANSFERS),
         Job("customer-churn-window", settings.churn_job_interval_seconds, churn),
         Job("customer-value-recompute", settings.value_job_interval_seconds, value),
         Job("customer-pool-return", settings.pool_job_interval_seconds, pool),
@@ -91,6 +95,7 @@ def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
             segments_router,
             summary_router,
             exports_router(EXPORTS, EXPORT_SOURCES),
+            ownership_router(TRANSFERS),
         ],
         migrations=Path(__file__).parent / "migrations",
         handlers=handlers(settings),
