@@ -39,6 +39,7 @@ _LOCAL_TEAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "manager": (("sales",), ("sales",)),
     "rep1": (("sales",), ()),
     "rep2": (("sales",), ()),
+    "lead1": (("sales",), ()),
     "agent": (("tier1", "tier2"), ("tier1",)),
     "clerk": (("billing",), ()),
     "finance": (("billing",), ("billing",)),
