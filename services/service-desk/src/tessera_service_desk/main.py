@@ -30,6 +30,7 @@ from tessera_service_desk.summary.router import router as summary_router
 from tessera_service_desk.surveys.router import router as surveys_router
 from tessera_service_desk.tickets.router import router as tickets_router
 from tessera_service_desk.tickets.search import router as tickets_search_router
+from tessera_service_desk.tickets.tags import router as tickets_tags_router
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.customer_directory import HttpCustomerDirectory
 from tessera_shared.events.contracts import (
@@ -55,6 +56,7 @@ def spec(settings: ServiceDeskSettings) -> ServiceSpec:
             sla_jobs_router,
             reports_router,
             tickets_search_router,
+            tickets_tags_router,
             tickets_router,
             sla_policies_router,
             surveys_router,

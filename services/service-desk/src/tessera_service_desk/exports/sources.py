@@ -29,6 +29,7 @@ TICKET_FIELDS = [
     ExportField("status", T.status),
     ExportField("assignee_id", T.assignee_id),
     ExportField("group_name", T.group_name),
+    ExportField("tags", T.tags, "list"),
     ExportField("invoice_id", T.invoice_id),
     ExportField("tier", T.tier),
     ExportField("escalation_level", T.escalation_level, "number"),

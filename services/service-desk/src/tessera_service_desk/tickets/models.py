@@ -8,6 +8,7 @@ from sqlmodel import Field
 
 from tessera_service_desk.models import Base
 from tessera_shared.db import JSONType, UTCDateTime, new_id, utcnow
+from tessera_shared.tags import TagIndex, tag_table
 
 
 def _at(nullable: bool = False) -> Column[datetime]:
@@ -42,6 +43,8 @@ class Ticket(Base, table=True):
     status: str = Field(default="new", sa_column=Column(String(10), nullable=False))
     assignee_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     group_name: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    # Sorted, each once; ticket_tags holds one row per tag for the list filter (tessera_shared.tags).
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False, server_default="[]"))
     invoice_id: uuid.UUID | None = Field(default=None, nullable=True)
     service_level: str = Field(default="standard", sa_column=Column(String(30), nullable=False))
     tier: str = Field(default="ordinary", sa_column=Column(String(20), nullable=False))
@@ -65,6 +68,10 @@ class Ticket(Base, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_at())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_at())
     version: int = Field(default=1, nullable=False)
+
+
+TICKET_TAGS = tag_table(Base.metadata, "ticket_tags", "tickets", "ticket_id")
+TAGS = TagIndex(TICKET_TAGS, Ticket.id)
 
 
 class TicketStatusChange(Base, table=True):

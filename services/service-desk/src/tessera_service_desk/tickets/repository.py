@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from tessera_service_desk.tickets.models import Ticket, TicketComment
+from tessera_service_desk.tickets.models import TAGS, Ticket, TicketComment
 from tessera_shared.db import dialect_name
 from tessera_shared.http.pagination import PageParams, paginate
 
@@ -39,7 +39,10 @@ class TicketRepository:
             "group": col(Ticket.group_name),
         }
         for name, value in filters.items():
-            if value is not None:
+            if name == "tag":
+                if value is not None:
+                    stmt = stmt.where(TAGS.tagged(str(value)))
+            elif value is not None:
                 stmt = stmt.where(columns[name] == value)
         return await paginate(self.session, stmt, params, (col(Ticket.id),))
 

@@ -81,6 +81,7 @@ async def list_tickets(
     category: Category | None = None,
     assignee_id: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     group: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=50, pattern=NO_NUL)] = None,
 ) -> Page[TicketOut]:
     rows, cursor = await TicketRepository(session).list(
         page,
@@ -90,6 +91,7 @@ async def list_tickets(
         category=category,
         assignee_id=assignee_id,
         group=group,
+        tag=tag,
     )
     now = utcnow()
     return Page[TicketOut](items=[ticket_out(t, settings_of(request), now) for t in rows], next_cursor=cursor)

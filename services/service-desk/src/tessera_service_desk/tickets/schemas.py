@@ -10,6 +10,7 @@ from tessera_service_desk.api import NO_NUL
 from tessera_shared.errors import InvalidInput
 from tessera_shared.events.contracts.service_desk import Category, Channel, Priority
 from tessera_shared.http.inputs import Trim
+from tessera_shared.tags import TagList
 
 Status = Literal["new", "open", "pending", "on_hold", "solved", "closed"]
 Subject = Annotated[str, Trim(min_length=1, max_length=300, pattern=NO_NUL)]
@@ -31,6 +32,7 @@ class TicketCreate(BaseModel):
     invoice_id: uuid.UUID | None = Field(default=None, description="Required for (and only for) billing_dispute")
     assignee_id: AgentId | None = None
     group: GroupName | None = None
+    tags: TagList = Field(default_factory=list)
 
     def check(self) -> None:
         if self.category == "billing_dispute" and self.invoice_id is None:
@@ -49,11 +51,12 @@ class TicketPatch(BaseModel):
     contact_id: uuid.UUID | None = None
     assignee_id: AgentId | None = None
     group: GroupName | None = None
+    tags: TagList | None = Field(default=None, description="The ticket's whole new list of tags")
 
     def check(self) -> None:
         if not self.model_fields_set:
             raise InvalidInput("body", "name at least one field to change")
-        for name in ("subject", "description", "priority", "status"):
+        for name in ("subject", "description", "priority", "status", "tags"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise InvalidInput(name, "may not be null")
 
@@ -88,6 +91,7 @@ class TicketOut(BaseModel):
     status: str
     assignee_id: str | None
     group: str | None
+    tags: list[str]
     invoice_id: uuid.UUID | None
     service_level: str
     tier: str

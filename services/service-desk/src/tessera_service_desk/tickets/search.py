@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, select
 from sqlmodel import col
 
 from tessera_service_desk.api import TICKET_READERS, settings_of
-from tessera_service_desk.tickets.models import Ticket
+from tessera_service_desk.tickets.models import TAGS, Ticket
 from tessera_service_desk.tickets.schemas import Status, TicketOut
 from tessera_service_desk.tickets.views import ticket_out
 from tessera_shared.auth import Principal, require_roles
@@ -42,6 +42,7 @@ SEARCH = Searchable(
         "assignee_id": Prop(col(Ticket.assignee_id), "text", nullable=True),
         "group": Prop(col(Ticket.group_name), "text", nullable=True),
         "created_at": Prop(col(Ticket.created_at), "datetime", sortable=True),
+        "tags": TAGS.prop(),
     },
     query=_subject,
     query_fields=("subject",),

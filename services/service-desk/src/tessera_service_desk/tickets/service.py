@@ -12,12 +12,13 @@ from tessera_service_desk.sla.service import apply_policy, escalate, refresh_due
 from tessera_service_desk.surveys.links import survey_url
 from tessera_service_desk.surveys.service import create_survey
 from tessera_service_desk.tickets import rules
-from tessera_service_desk.tickets.models import Ticket, TicketComment, TicketStatusChange
+from tessera_service_desk.tickets.models import TAGS, Ticket, TicketComment, TicketStatusChange
 from tessera_service_desk.tickets.repository import TicketRepository
 from tessera_service_desk.tickets.schemas import CommentCreate, TicketCreate, TicketPatch
 from tessera_shared.auth import Principal
 from tessera_shared.events.contracts import TicketChanges, TicketClosed, TicketCommented, TicketOpened, TicketUpdated
 from tessera_shared.outbox import publish
+from tessera_shared.tags import normalise
 
 
 async def create_ticket(
@@ -46,6 +47,7 @@ async def create_ticket(
         invoice_id=data.invoice_id,
         assignee_id=data.assignee_id,
         group_name=data.group,
+        tags=normalise(data.tags),
         service_level=known.service_level if known else "standard",
         tier=tier,
         created_at=now,
@@ -54,6 +56,9 @@ async def create_ticket(
     TicketRepository(session).add(ticket)
     await apply_policy(session, ticket)
     await refresh_due(session, ticket, settings, now)
+    if ticket.tags:
+        await session.flush()  # the row the tag rows refer to
+        await TAGS.insert(session, [(ticket.id, ticket.tags)])
     await publish(
         session,
         TicketOpened(
@@ -64,6 +69,7 @@ async def create_ticket(
             category=ticket.category,
             priority=ticket.priority,
             invoice_id=ticket.invoice_id,
+            tags=ticket.tags,
             opened_at=now,
         ),
         subject=ticket.customer_id,
@@ -124,6 +130,7 @@ def _announced(ticket: Ticket) -> dict[str, object]:
         "contact_id": ticket.contact_id,
         "assignee_id": ticket.assignee_id,
         "group": ticket.group_name,
+        "tags": ticket.tags,
     }
 
 
@@ -167,6 +174,9 @@ async def update_ticket(
             setattr(ticket, name, getattr(patch, name))
     if "group" in fields:
         ticket.group_name = patch.group
+    if "tags" in fields and patch.tags is not None and normalise(patch.tags) != ticket.tags:
+        ticket.tags = normalise(patch.tags)
+        await TAGS.set(session, ticket.id, ticket.tags)
     # check() refused a null priority or status, so a field that was sent is set.
     if "priority" in fields and patch.priority is not None and patch.priority != ticket.priority:
         ticket.priority = patch.priority

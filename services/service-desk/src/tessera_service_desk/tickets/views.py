@@ -44,6 +44,7 @@ def ticket_out(ticket: Ticket, settings: ServiceDeskSettings, now: datetime) -> 
         status=ticket.status,
         assignee_id=ticket.assignee_id,
         group=ticket.group_name,
+        tags=ticket.tags,
         invoice_id=ticket.invoice_id,
         service_level=ticket.service_level,
         tier=ticket.tier,

@@ -33,6 +33,8 @@ class TicketOpened(ServiceDeskEvent):
     priority: Priority
     # Set for billing disputes: billing pauses dunning for it while the ticket is open.
     invoice_id: uuid.UUID | None = None
+    # The ticket's tags, sorted (issue 24 part 3; absent from events published before).
+    tags: list[str] = Field(default_factory=list)
     opened_at: datetime
 
 
@@ -86,6 +88,8 @@ class TicketChanges(Changes):
     contact_id: uuid.UUID | None = None
     assignee_id: str | None = None
     group: str | None = None
+    # The whole new list when the tags changed.
+    tags: list[str] | None = None
 
 
 class TicketUpdated(ServiceDeskEvent):
