@@ -20,13 +20,13 @@ import enum
 import typing
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, create_model
 from sqlalchemy import ColumnElement, Float, Select, and_, cast, literal, not_, or_
 
 from tessera_shared.db import dialect_name
@@ -84,6 +84,8 @@ class Prop:
     normalise: Callable[[str], Any] | None = None
     indexed_by: tuple[str, str] | None = None
     filterable: bool = True
+    # What a parsed value becomes before it is compared (a custom field's date as its ISO text).
+    bind: Callable[[Any], Any] | None = None
 
     @property
     def operators(self) -> tuple[str, ...]:
@@ -119,6 +121,19 @@ class Searchable:
     max_groups: int = MAX_GROUPS
     max_filters: int = MAX_FILTERS
     extra: dict[str, Any] = field(default_factory=dict)
+    # Property names the request may give beyond ``properties`` (a pattern, e.g. the custom
+    # fields' ``custom_fields.<key>``): the endpoint adds their ``Prop`` per request
+    # (``with_properties``); a name still unknown then is a 422 naming it.
+    dynamic: str | None = None
+    dynamic_doc: str = ""
+
+    def with_properties(self, extra: dict[str, Prop]) -> Searchable:
+        """This search with ``extra`` properties (the same request model)."""
+        if not extra:
+            return self
+        widened = replace(self, properties={**self.properties, **extra})
+        widened.__dict__["request_model"] = self.request_model
+        return widened
 
     @cached_property
     def request_model(self) -> type[BaseModel]:
@@ -127,6 +142,9 @@ class Searchable:
         sortable = tuple(n for n, p in self.properties.items() if p.sortable) or ("id",)
         table = "; ".join(f"`{n}` ({p.kind}): {', '.join(p.operators)}" for n, p in self.properties.items())
         prop_type: Any = Literal[names]
+        if self.dynamic is not None:
+            prop_type = prop_type | Annotated[str, StringConstraints(pattern=self.dynamic, max_length=100)]
+            table += f"; {self.dynamic_doc or self.dynamic}"
         sort_type: Any = Literal[sortable]
         operator_type: Any = Literal[OPERATORS]
         direction_type: Any = Literal["asc", "desc"]
@@ -205,7 +223,21 @@ class Searchable:
         self, name: str, operator: str, value: Any, at: str, numeric: Callable[[Any], Any] | None = None
     ) -> ColumnElement[bool]:
         """One filter as SQL (``numeric`` reads a decimal column as a number, for SQLite)."""
-        prop = self.properties[name]
+        prop = self.properties.get(name)
+        if prop is None:
+            raise InvalidInput(f"{at}.property", f"no property {name!r} here", kind="enum")
+        return self.condition_of(prop, name, operator, value, at, numeric)
+
+    def condition_of(
+        self,
+        prop: Prop,
+        name: str,
+        operator: str,
+        value: Any,
+        at: str = "value",
+        numeric: Callable[[Any], Any] | None = None,
+    ) -> ColumnElement[bool]:
+        """One filter on ``prop`` (named ``name``) as SQL."""
         if operator not in prop.operators:
             raise InvalidInput(
                 f"{at}.operator", f"'{name}' takes {', '.join(prop.operators)}, not '{operator}'", kind="enum"
@@ -248,6 +280,10 @@ class Searchable:
 
     def parse(self, prop: Prop, value: Any, at: str) -> Any:
         """``value`` as the column takes it, or a 422 naming ``at``."""
+        parsed = self._parse(prop, value, at)
+        return prop.bind(parsed) if prop.bind is not None else parsed
+
+    def _parse(self, prop: Prop, value: Any, at: str) -> Any:
         kind = prop.kind
         if value is None:
             raise InvalidInput(at, "a value is required (has_property/not_has_property test for none)")

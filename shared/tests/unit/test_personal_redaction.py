@@ -32,6 +32,8 @@ NOT_PERSONAL = {
     ("api_key.created", "name"): "an API key's label, chosen by an admin",
     ("notification_rule.created", "name"): "a routing rule's label",
     ("notification_preferences.updated", "items.email"): "a yes/no choice of the e-mail channel",
+    ("custom_field.created", "description"): "a custom field's help text, written by an admin",
+    ("custom_field.updated", "description"): "a custom field's help text, written by an admin",
 }
 
 

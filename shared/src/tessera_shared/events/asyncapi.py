@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tessera_shared.events.envelope import PRODUCERS, dataschema_for, topic_for
-from tessera_shared.events.schemas import all_schemas, producer_of
+from tessera_shared.events.schemas import all_schemas, producers_of
 
 KAFKA_BINDING = "0.5.0"
 
@@ -51,6 +51,13 @@ def _hoist(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]
     return fixed
 
 
+def _source(event_type: str) -> dict[str, Any]:
+    producers = producers_of(event_type)
+    if len(producers) == 1:
+        return {"const": f"/crm/{producers[0]}"}
+    return {"enum": [f"/crm/{p}" for p in producers]}
+
+
 def _envelope(event_type: str) -> dict[str, Any]:
     return {
         "type": "object",
@@ -59,7 +66,7 @@ def _envelope(event_type: str) -> dict[str, Any]:
         "properties": {
             "specversion": {"const": "1.0"},
             "id": {"type": "string", "description": "unique per source; deduplicate by (source, id)"},
-            "source": {"const": f"/crm/{producer_of(event_type)}"},
+            "source": _source(event_type),
             "type": {"const": event_type},
             "time": {"type": "string", "format": "date-time"},
             "subject": {"type": "string", "description": "the customer id (the message key)"},
@@ -106,7 +113,7 @@ def build_document(consumers: list[Consumer], *, partitions: int = 6) -> dict[st
     for service in PRODUCERS:
         topic = topic_for(service)
         channel_id = _camel(topic)
-        produced = [t for t in schemas if producer_of(t) == service]
+        produced = [t for t in schemas if service in producers_of(t)]
         channels[channel_id] = {
             "address": topic,
             "title": f"Facts published by the {service} service",
@@ -123,7 +130,7 @@ def build_document(consumers: list[Consumer], *, partitions: int = 6) -> dict[st
         for producer in consumer.topics:
             topic = topic_for(producer)
             channel_id = _camel(topic)
-            handled = [t for t in consumer.handles if t in schemas and producer_of(t) == producer]
+            handled = [t for t in consumer.handles if t in schemas and producer in producers_of(t)]
             if not handled:
                 continue
             name = _camel(producer)

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from tessera_shared.auth import ALL_ROLES, Principal, require_roles
-from tessera_shared.events.schemas import all_schemas, producer_of
+from tessera_shared.events.schemas import all_schemas, producers_of
 from tessera_shared.http.errors import Problem
 
 
 def schemas_router(service: str) -> APIRouter:
     router = APIRouter(prefix="/v1/events/schemas", tags=["events"])
-    published = {t: s for t, s in all_schemas().items() if producer_of(t) == service}
+    published = {t: s for t, s in all_schemas().items() if service in producers_of(t)}
 
     @router.get("", summary="JSON Schemas of the events this service publishes")
     async def list_schemas(_: Annotated[Principal, require_roles(*ALL_ROLES)]) -> dict[str, Any]:

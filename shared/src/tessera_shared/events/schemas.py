@@ -46,6 +46,13 @@ def producer_of(event_type: str) -> str:
     return registered_event_types()[event_type].producer
 
 
+def producers_of(event_type: str) -> tuple[str, ...]:
+    """Every service publishing the type (a few, e.g. ``custom_field.created``, have several:
+    each on its own topic, with its own ``source``)."""
+    model = registered_event_types()[event_type]
+    return tuple(getattr(model, "producers", (model.producer,)))
+
+
 def all_schemas() -> dict[str, dict[str, Any]]:
     return {t: data_schema(t) for t in sorted(registered_event_types()) if not t.startswith("test.")}
 

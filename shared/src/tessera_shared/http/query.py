@@ -47,6 +47,17 @@ def forwards_query(endpoint: F) -> F:
     return endpoint
 
 
+def accepts_query_prefix(*prefixes: str) -> Callable[[F], F]:
+    """Mark an endpoint that reads query parameters by name prefix (e.g. ``custom_fields.``,
+    whose keys each service's definitions name): those are let through and the endpoint checks them."""
+
+    def mark(endpoint: F) -> F:
+        endpoint.__tessera_query_prefixes__ = tuple(prefixes)  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
 @dataclass(frozen=True, slots=True)
 class QueryRules:
     """What one route accepts: ``allowed`` query names (None: any), the ``fields`` a selection
@@ -55,6 +66,7 @@ class QueryRules:
     allowed: frozenset[str] | None
     fields: frozenset[str] | None = None
     items: bool = False
+    prefixes: tuple[str, ...] = ()
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
@@ -110,7 +122,8 @@ def rules_for(route: Any) -> QueryRules:
         fields, items = selectable_fields(route.response_model)
         if fields is not None:
             allowed.add(FIELDS)
-    return QueryRules(allowed=frozenset(allowed), fields=fields, items=items)
+    prefixes = tuple(getattr(route.endpoint, "__tessera_query_prefixes__", ()))
+    return QueryRules(allowed=frozenset(allowed), fields=fields, items=items, prefixes=prefixes)
 
 
 def route_rules(route: Any) -> QueryRules | None:
@@ -147,7 +160,11 @@ async def check_query(request: Request) -> None:
     if rules is None or rules.allowed is None:
         return
     params = request.query_params
-    unknown = [name for name in dict.fromkeys(params.keys()) if name not in rules.allowed]
+    unknown = [
+        name
+        for name in dict.fromkeys(params.keys())
+        if name not in rules.allowed and not (rules.prefixes and name.startswith(rules.prefixes))
+    ]
     if unknown:
         raise InvalidInput.of(
             field_error(name[:100], f"unknown query parameter '{name[:100]}'", "query", "extra_forbidden")

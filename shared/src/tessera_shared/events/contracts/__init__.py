@@ -20,6 +20,7 @@ from tessera_shared.events.contracts.billing import (
     OpenBalance,
     PaymentReceived,
 )
+from tessera_shared.events.contracts.custom_fields import CustomFieldCreated, CustomFieldUpdated
 from tessera_shared.events.contracts.customer import (
     ContactChanges,
     ContactCreated,
@@ -94,6 +95,8 @@ __all__ = [
     "CreditCheck",
     "CreditExposureChanged",
     "CreditLimitExceeded",
+    "CustomFieldCreated",
+    "CustomFieldUpdated",
     "CustomerConsentChanged",
     "CustomerCreated",
     "CustomerErased",
