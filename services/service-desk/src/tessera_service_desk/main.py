@@ -31,6 +31,7 @@ from tessera_service_desk.surveys.router import router as surveys_router
 from tessera_service_desk.tickets.router import router as tickets_router
 from tessera_service_desk.tickets.search import router as tickets_search_router
 from tessera_service_desk.tickets.tags import router as tickets_tags_router
+from tessera_service_desk.transfers import TRANSFERS
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.customer_directory import HttpCustomerDirectory
 from tessera_shared.events.contracts import (
@@ -42,6 +43,8 @@ from tessera_shared.events.contracts import (
 )
 from tessera_shared.exports.router import exports_router
 from tessera_shared.exports.service import exports_job
+from tessera_shared.ownership.router import ownership_router
+from tessera_shared.ownership.service import ownership_job
 
 
 def spec(settings: ServiceDeskSettings) -> ServiceSpec:
@@ -63,6 +66,7 @@ def spec(settings: ServiceDeskSettings) -> ServiceSpec:
             kb_router,
             summary_router,
             exports_router(EXPORTS, EXPORT_SOURCES),
+            ownership_router(TRANSFERS),
         ],
         migrations=Path(__file__).parent / "migrations",
         handlers={
@@ -76,7 +80,11 @@ def spec(settings: ServiceDeskSettings) -> ServiceSpec:
         # its own ticket.closed: it consumes only the customer service's facts.
         consumes=["customer"],
         on_startup=prepare_search,
-        jobs=[*desk_jobs(settings), exports_job("service-desk", settings, EXPORTS, EXPORT_SOURCES)],
+        jobs=[
+            *desk_jobs(settings),
+            exports_job("service-desk", settings, EXPORTS, EXPORT_SOURCES),
+            ownership_job("service-desk", TRANSFERS),
+        ],
     )
 
 
