@@ -92,9 +92,9 @@ class TestDealSearch:
                 {"filters": [flt("amount", "eq", "1")]},
                 {
                     "filters": [
-                        flt("stage", "eq", "sold"),
+                        flt("stage_kind", "eq", "sold"),
                         flt("amount", "between", ["9", "1"]),
-                        flt("stage", "lt", "x"),
+                        flt("stage_kind", "lt", "x"),
                     ]
                 },
             ]
@@ -138,6 +138,8 @@ class TestDealSearch:
             "customer_id",
             "owner_id",
             "stage",
+            "stage_kind",
+            "pipeline_id",
             "campaign_id",
             "amount",
             "expected_close_date",

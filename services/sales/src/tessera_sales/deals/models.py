@@ -9,6 +9,7 @@ from sqlmodel import Field
 
 from tessera_sales.models import Base
 from tessera_sales.money import normalise_on_load
+from tessera_sales.pipelines import models as _pipelines  # noqa: F401 - the table deals.pipeline_id refers to
 from tessera_shared.db import Money, UTCDateTime, new_id, utcnow
 
 
@@ -19,6 +20,8 @@ class Deal(Base, table=True):
         Index("ix_deals_customer_id_id", "customer_id", "id"),
         Index("ix_deals_stage_close_month", "stage", "close_month"),
         Index("ix_deals_campaign_id", "campaign_id"),
+        # A pipeline's open deals: the forecast and the guard of a stage's removal.
+        Index("ix_deals_pipeline_id_stage_kind_stage", "pipeline_id", "stage_kind", "stage"),
         # What POST /v1/deals/search filters and sorts by (every property an index; the title's
         # prefix with pattern ops, for LIKE 'abc%' whatever the database's collation).
         Index("ix_deals_amount_id", "amount", "id"),
@@ -34,7 +37,11 @@ class Deal(Base, table=True):
     # The amount in minor units: exact SUM() in reports on both databases.
     amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(sa_column=Column(String(3), nullable=False))
-    stage: str = Field(sa_column=Column(String(20), nullable=False))
+    # The deal's pipeline (tessera_sales.pipelines); ``stage`` is one of its stage keys.
+    pipeline_id: uuid.UUID = Field(sa_column=Column(ForeignKey("pipelines.id"), nullable=False))
+    stage: str = Field(sa_column=Column(String(40), nullable=False))
+    # The stage's kind in its pipeline (open | won | lost): what is open or closed without a join.
+    stage_kind: str = Field(default="open", sa_column=Column(String(10), nullable=False, server_default="open"))
     probability: int = Field(sa_column=Column(Integer, nullable=False))
     # Set when someone chose a probability other than the stage's default; cleared on stage change.
     probability_overridden: bool = Field(default=False, nullable=False)
@@ -42,7 +49,8 @@ class Deal(Base, table=True):
     expected_close_date: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     # 'YYYY-MM' of the expected close date: the forecast groups by it without dialect-specific SQL.
     close_month: str | None = Field(default=None, sa_column=Column(String(7), nullable=True))
-    # Furthest funnel stage the history reached (STAGE_RANK): the funnel is one GROUP BY over deals.
+    # Furthest funnel stage the history reached (its rank in the pipeline's funnel): the funnel is
+    # one GROUP BY over deals.
     furthest_rank: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     campaign_id: uuid.UUID | None = Field(default=None, nullable=True)
     lead_id: uuid.UUID | None = Field(default=None, nullable=True)
@@ -88,9 +96,11 @@ class DealStageChange(Base, table=True):
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     deal_id: uuid.UUID = Field(sa_column=Column(ForeignKey("deals.id", ondelete="CASCADE"), nullable=False))
-    from_stage: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
-    to_stage: str = Field(sa_column=Column(String(20), nullable=False))
-    # Funnel position of to_stage (1 prospecting .. 5 won, 0 lost).
+    # The pipeline to_stage belongs to (a deal may move to another pipeline).
+    pipeline_id: uuid.UUID | None = Field(default=None, nullable=True)
+    from_stage: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    to_stage: str = Field(sa_column=Column(String(40), nullable=False))
+    # Funnel position of to_stage in its pipeline (1 the first open stage .. the won stage; 0 lost).
     to_rank: int = Field(sa_column=Column(Integer, nullable=False))
     changed_by: str = Field(sa_column=Column(String(200), nullable=False))
     entered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

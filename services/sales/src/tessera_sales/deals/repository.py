@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_sales.deals.models import Deal, DealLine, DealStageChange
+from tessera_shared.auth import OwnerScope
 from tessera_shared.http.pagination import PageParams, paginate
 
 
@@ -56,18 +57,21 @@ class DealRepository:
         self,
         params: PageParams,
         *,
-        owner_id: str | None = None,
+        owner_id: OwnerScope | None = None,
         customer_id: uuid.UUID | None = None,
         stage: str | None = None,
         campaign_id: uuid.UUID | None = None,
+        pipeline_id: uuid.UUID | None = None,
     ) -> tuple[list[Deal], str | None]:
         stmt = select(Deal)
         if owner_id is not None:
-            stmt = stmt.where(col(Deal.owner_id) == owner_id)
+            stmt = stmt.where(owner_id.clause(col(Deal.owner_id)))
         if customer_id is not None:
             stmt = stmt.where(col(Deal.customer_id) == customer_id)
         if stage is not None:
             stmt = stmt.where(col(Deal.stage) == stage)
         if campaign_id is not None:
             stmt = stmt.where(col(Deal.campaign_id) == campaign_id)
+        if pipeline_id is not None:
+            stmt = stmt.where(col(Deal.pipeline_id) == pipeline_id)
         return await paginate(self.session, stmt, params, (col(Deal.id),))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -20,7 +21,8 @@ from tessera_sales.deals.schemas import (
     StageHistory,
     WinRequest,
 )
-from tessera_sales.ownership import scope_owner
+from tessera_sales.ownership import list_scope
+from tessera_sales.pipelines.rules import Stages
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
@@ -33,9 +35,13 @@ READERS = DEAL_READERS
 WINNERS = (*SELLERS, Role.FINANCE_MANAGER)
 
 
-def deal_out(deal: Deal, lines: list[DealLine]) -> DealOut:
+def deal_out(deal: Deal, lines: list[DealLine], pipelines: Mapping[uuid.UUID, Stages] | None = None) -> DealOut:
+    """``pipelines`` (``service.pipelines_of``) names the deal's pipeline and stage."""
     out = DealOut.model_validate(deal)
     out.line_items = [LineItemOut.model_validate(x) for x in lines]
+    stages = (pipelines or {}).get(deal.pipeline_id)
+    if stages is not None:
+        out.pipeline_name, out.stage_name = stages.pipeline_name, stages.name(deal.stage)
     return out
 
 
@@ -47,7 +53,7 @@ async def respond(session: SessionDep, deal: Deal, response: Response | None = N
     lines = await service.lines_of(session, deal.id)
     if response is not None:
         response.headers["ETag"] = etag_for(deal.id, deal.version)
-    return deal_out(deal, lines)
+    return deal_out(deal, lines, await service.pipelines_of(session, [deal]))
 
 
 @router.post("", status_code=201, response_model=DealOut, summary="Create a deal")
@@ -65,7 +71,7 @@ async def create_deal(
     deal, lines = await service.create_deal(session, body, principal, settings.large_deal_thresholds)
     return await idem.respond(
         201,
-        deal_out(deal, lines),
+        deal_out(deal, lines, await service.pipelines_of(session, [deal])),
         headers={"Location": f"/v1/deals/{deal.id}", "ETag": etag_for(deal.id, deal.version)},
     )
 
@@ -77,16 +83,24 @@ async def list_deals(
     principal: Annotated[Principal, require_roles(*READERS)],
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     customer_id: uuid.UUID | None = None,
-    stage: Annotated[str | None, Query(pattern="^(prospecting|qualification|proposal|negotiation|won|lost)$")] = None,
+    stage: Annotated[str | None, Query(min_length=1, max_length=40, description="a stage key")] = None,
     campaign_id: uuid.UUID | None = None,
+    pipeline_id: uuid.UUID | None = None,
 ) -> Page[DealOut]:
-    scope = scope_owner(principal)
-    if scope is not None and owner_id not in (None, scope):
+    scope = list_scope(principal, owner_id)
+    if scope is False:
         return Page[DealOut](items=[], next_cursor=None)
     rows, next_cursor, lines = await service.list_deals(
-        session, page, owner_id=scope or owner_id, customer_id=customer_id, stage=stage, campaign_id=campaign_id
+        session,
+        page,
+        owner_id=scope,
+        customer_id=customer_id,
+        stage=stage,
+        campaign_id=campaign_id,
+        pipeline_id=pipeline_id,
     )
-    return Page[DealOut](items=[deal_out(d, lines.get(d.id, [])) for d in rows], next_cursor=next_cursor)
+    pipelines = await service.pipelines_of(session, rows)
+    return Page[DealOut](items=[deal_out(d, lines.get(d.id, []), pipelines) for d in rows], next_cursor=next_cursor)
 
 
 @router.get("/{deal_id}", response_model=DealOut, summary="Get one deal with its line items")
@@ -161,7 +175,8 @@ async def win_deal(
         return replayed
     deal = await load(session, deal_id, principal, for_update=True)
     lines = await service.win_deal(session, deal, body, principal)
-    return await idem.respond(200, deal_out(deal, lines), headers={"ETag": etag_for(deal.id, deal.version)})
+    out = deal_out(deal, lines, await service.pipelines_of(session, [deal]))
+    return await idem.respond(200, out, headers={"ETag": etag_for(deal.id, deal.version)})
 
 
 @router.post("/{deal_id}/lose", response_model=DealOut, summary="Lose a deal (a reason is required)")

@@ -7,84 +7,56 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tessera_sales.money import quantize
-from tessera_shared.errors import InvalidTransition
-from tessera_shared.states import StateMachine
+from tessera_sales.pipelines.rules import DEFAULT, Stages
 
-OPEN_STAGES = ("prospecting", "qualification", "proposal", "negotiation")
-CLOSED_STAGES = ("won", "lost")
-STAGES = OPEN_STAGES + CLOSED_STAGES
+# The default pipeline's stages (docs/domain.md); every other pipeline's are data (tessera_sales.pipelines).
+OPEN_STAGES = DEFAULT.open
+CLOSED_STAGES = DEFAULT.closed
+STAGES = DEFAULT.order
 
-DEFAULT_PROBABILITY = {"prospecting": 10, "qualification": 20, "proposal": 50, "negotiation": 80, "won": 100, "lost": 0}
+DEFAULT_PROBABILITY = {d.key: d.probability for d in DEFAULT.defs}
 
 # Position in the funnel; lost is off the funnel.
-STAGE_RANK = {"prospecting": 1, "qualification": 2, "proposal": 3, "negotiation": 4, "won": 5, "lost": 0}
+STAGE_RANK = DEFAULT.rank
 
 
-# The moves of a deal's stage, one machine per way of moving it. PATCH moves an open deal between
+# The moves of a deal's stage are its pipeline's (``Stages``): PATCH moves an open deal between
 # open stages; POST /win and /lose close it; POST /reopen (managers) opens a closed one again.
-PIPELINE = StateMachine(
-    "deal", {**{s: [t for t in OPEN_STAGES if t != s] for s in OPEN_STAGES}, "won": [], "lost": []}, order=STAGES
-)
-CLOSING = StateMachine("deal", {**{s: CLOSED_STAGES for s in OPEN_STAGES}, "won": [], "lost": []}, order=STAGES)
-REOPENING = StateMachine(
-    "deal", {**{s: [] for s in OPEN_STAGES}, "won": OPEN_STAGES, "lost": OPEN_STAGES}, order=STAGES
-)
+# Each function takes the deal's pipeline; without it, the default pipeline's.
 
 
-def is_closed(stage: str) -> bool:
-    return stage in CLOSED_STAGES
+def is_closed(stage: str, stages: Stages = DEFAULT) -> bool:
+    return stages.is_closed(stage)
 
 
-def allowed_moves(stage: str) -> list[str]:
+def allowed_moves(stage: str, stages: Stages = DEFAULT) -> list[str]:
     """Where PATCH may move a deal from ``stage``: any other open stage; won/lost go through /win, /lose."""
-    return PIPELINE.allowed(stage)
+    return stages.moving.allowed(stage)
 
 
-def check_open(current: str, requested: str) -> None:
+def check_open(current: str, requested: str, stages: Stages = DEFAULT) -> None:
     """A closed deal changes only by /reopen: any change to it is refused (409 ``invalid-transition``)."""
-    if is_closed(current):
-        raise InvalidTransition(
-            f"a {current} deal is closed; a manager may reopen it",
-            current=current,
-            requested=requested,
-            allowed=PIPELINE.allowed(current),
-        )
+    stages.check_open(current, requested)
 
 
-def check_move(current: str, target: str) -> None:
+def check_move(current: str, target: str, stages: Stages = DEFAULT) -> None:
     """A PATCH of the stage; staying put is no move."""
-    if target == current:
-        return
-    check_open(current, target)
-    if target in CLOSED_STAGES:
-        hint = f"use POST /v1/deals/{{id}}/{'win' if target == 'won' else 'lose'} to close a deal"
-        PIPELINE.check(current, target, reason=lambda *_: hint)
-    PIPELINE.check(current, target, reason=lambda *_: f"unknown stage {target!r}")
+    stages.check_move(current, target)
 
 
-def check_close(current: str, target: str) -> None:
+def check_close(current: str, target: str, stages: Stages = DEFAULT) -> None:
     """POST /win (``target`` won) or /lose (lost)."""
-    CLOSING.check(current, target, reason=lambda *_: f"the deal is already {current}")
+    stages.check_close(current, target)
 
 
-def check_reopen(current: str, target: str) -> None:
-    """POST /reopen: a closed deal into an open stage. An open deal moves by PATCH, so its refusal
-    lists the moves PATCH allows."""
-    if not is_closed(current):
-        raise InvalidTransition(
-            "only a won or lost deal can be reopened",
-            current=current,
-            requested=target,
-            allowed=PIPELINE.allowed(current),
-        )
-    REOPENING.check(current, target, reason=lambda *_: f"a deal reopens into an open stage, not {target!r}")
+def check_reopen(current: str, target: str, stages: Stages = DEFAULT) -> None:
+    """POST /reopen: a closed deal into an open stage."""
+    stages.check_reopen(current, target)
 
 
-def probability_for(stage: str, override: int | None = None) -> int:
+def probability_for(stage: str, override: int | None = None, stages: Stages = DEFAULT) -> int:
     """The stage's default unless someone chose another; won and lost are always 100 and 0."""
-    if is_closed(stage) or override is None:
-        return DEFAULT_PROBABILITY[stage]
-    return override
+    return stages.probability_for(stage, override)
 
 
 @dataclass(frozen=True)

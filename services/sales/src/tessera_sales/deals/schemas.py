@@ -11,6 +11,7 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    StringConstraints,
     ValidationInfo,
     field_validator,
 )
@@ -21,6 +22,8 @@ from tessera_shared.decimals import Percent, Quantity
 from tessera_shared.http.inputs import IsoDate, Trim
 
 OpenStage = Literal["prospecting", "qualification", "proposal", "negotiation"]
+# A stage key of the deal's pipeline (tessera_sales.pipelines); the service checks it against the pipeline.
+StageKey = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 
 class LineItemIn(BaseModel):
@@ -60,7 +63,9 @@ class DealCreate(BaseModel):
     line_items: list[LineItemIn] = Field(default_factory=list, max_length=200)
     owner_id: OwnerId | None = None
     expected_close_date: IsoDate | None = None
-    stage: OpenStage = "prospecting"
+    # Without one, the default pipeline; without a stage, the pipeline's first open stage.
+    pipeline_id: uuid.UUID | None = None
+    stage: StageKey | None = None
     probability: StrictInt | None = Field(default=None, ge=0, le=100)
     campaign_id: uuid.UUID | None = None
     payment_terms_days: StrictInt | None = Field(default=None, ge=0, le=365)
@@ -81,7 +86,9 @@ class DealPatch(BaseModel):
     line_items: list[LineItemIn] | None = Field(default=None, max_length=200)
     owner_id: OwnerId | None = None
     expected_close_date: IsoDate | None = None
-    stage: Literal["prospecting", "qualification", "proposal", "negotiation", "won", "lost"] | None = None
+    # Another pipeline (an open deal only), with ``stage`` one of its open stages (else its first).
+    pipeline_id: uuid.UUID | None = None
+    stage: StageKey | None = None
     probability: StrictInt | None = Field(default=None, ge=0, le=100)
     campaign_id: uuid.UUID | None = None
     payment_terms_days: StrictInt | None = Field(default=None, ge=0, le=365)
@@ -105,7 +112,8 @@ class ReopenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Text500
-    stage: OpenStage = "negotiation"
+    # Without one, the pipeline's last open stage (negotiation in the default pipeline).
+    stage: StageKey | None = None
 
 
 class DealOut(BaseModel):
@@ -116,6 +124,7 @@ class DealOut(BaseModel):
     title: str
     amount: MoneyOut
     currency: str
+    pipeline_id: uuid.UUID
     stage: str
     probability: int
     probability_overridden: bool
@@ -132,11 +141,15 @@ class DealOut(BaseModel):
     updated_at: datetime
     version: int
     line_items: list[LineItemOut] = Field(default_factory=list)
+    # The names the deal's pipeline gives itself and the stage (filled by the routers).
+    pipeline_name: str | None = None
+    stage_name: str | None = None
 
 
 class StageChangeOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    pipeline_id: uuid.UUID | None
     from_stage: str | None
     to_stage: str
     changed_by: str

@@ -13,12 +13,13 @@ from sqlalchemy import ColumnElement, select
 from sqlmodel import col
 
 from tessera_sales.api import DEAL_READERS
+from tessera_sales.deals import service
 from tessera_sales.deals.models import Deal
 from tessera_sales.deals.repository import DealRepository
 from tessera_sales.deals.router import deal_out
-from tessera_sales.deals.rules import STAGES
 from tessera_sales.deals.schemas import DealOut
 from tessera_sales.ownership import scope_owner
+from tessera_sales.pipelines.rules import KINDS
 from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.pagination import Page
@@ -38,7 +39,10 @@ SEARCH = Searchable(
         "id": Prop(col(Deal.id), "uuid", sortable=True),
         "customer_id": Prop(col(Deal.customer_id), "uuid"),
         "owner_id": Prop(col(Deal.owner_id), "text", nullable=True),
-        "stage": Prop(col(Deal.stage), "enum", STAGES),
+        # A stage key of the deal's pipeline (each pipeline has its own); stage_kind: open, won or lost.
+        "stage": Prop(col(Deal.stage), "text"),
+        "stage_kind": Prop(col(Deal.stage_kind), "enum", KINDS),
+        "pipeline_id": Prop(col(Deal.pipeline_id), "uuid"),
         "campaign_id": Prop(col(Deal.campaign_id), "uuid", nullable=True),
         "amount": Prop(col(Deal.amount), "decimal", sortable=True),
         "expected_close_date": Prop(col(Deal.expected_close_date), "date", nullable=True),
@@ -62,7 +66,8 @@ async def search_deals(
 ) -> Page[DealOut]:
     stmt = select(Deal)
     if (scope := scope_owner(principal)) is not None:
-        stmt = stmt.where(col(Deal.owner_id) == scope)
+        stmt = stmt.where(scope.clause(col(Deal.owner_id)))
     rows, next_cursor = await run_search(session, SEARCH, stmt, body)
     lines = await DealRepository(session).lines([d.id for d in rows])
-    return Page[DealOut](items=[deal_out(d, lines.get(d.id, [])) for d in rows], next_cursor=next_cursor)
+    pipelines = await service.pipelines_of(session, rows)
+    return Page[DealOut](items=[deal_out(d, lines.get(d.id, []), pipelines) for d in rows], next_cursor=next_cursor)

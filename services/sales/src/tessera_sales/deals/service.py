@@ -22,7 +22,9 @@ from tessera_sales.deals.schemas import DealCreate, DealPatch, LineItemIn, LoseR
 from tessera_sales.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_sales.money import check_minor_units, quantize, to_minor
 from tessera_sales.ownership import check_reassign, may_see, owner_for_new
-from tessera_shared.auth import Principal, Role
+from tessera_sales.pipelines.rules import Stages
+from tessera_sales.pipelines.service import stage_exists, stage_names, stages_for_deal, stages_for_new_deal
+from tessera_shared.auth import OwnerScope, Principal, Role
 from tessera_shared.db import new_id, utcnow
 from tessera_shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tessera_shared.events.contracts import (
@@ -62,6 +64,11 @@ async def get_deal(
     return deal
 
 
+async def pipelines_of(session: AsyncSession, deals: list[Deal]) -> dict[uuid.UUID, Stages]:
+    """The pipelines of ``deals``, for the names of their pipeline and stage."""
+    return await stage_names(session, {d.pipeline_id for d in deals})
+
+
 async def lines_of(session: AsyncSession, deal_id: uuid.UUID) -> list[DealLine]:
     return (await DealRepository(session).lines([deal_id])).get(deal_id, [])
 
@@ -70,15 +77,18 @@ async def list_deals(
     session: AsyncSession,
     page: PageParams,
     *,
-    owner_id: str | None,
+    owner_id: OwnerScope | None,
     customer_id: uuid.UUID | None,
     stage: str | None,
     campaign_id: uuid.UUID | None,
+    pipeline_id: uuid.UUID | None = None,
 ) -> tuple[list[Deal], str | None, dict[uuid.UUID, list[DealLine]]]:
     """One page of deals (``owner_id`` already scoped by the caller), its next cursor and the deals' lines."""
+    if stage is not None and not await stage_exists(session, stage, pipeline_id):
+        raise InvalidInput("stage", f"no {'such ' if pipeline_id else ''}pipeline has a stage {stage!r}", "query")
     repo = DealRepository(session)
     rows, next_cursor = await repo.list(
-        page, owner_id=owner_id, customer_id=customer_id, stage=stage, campaign_id=campaign_id
+        page, owner_id=owner_id, customer_id=customer_id, stage=stage, campaign_id=campaign_id, pipeline_id=pipeline_id
     )
     return rows, next_cursor, await repo.lines([d.id for d in rows])
 
@@ -176,9 +186,17 @@ async def _flag_if_large(session: AsyncSession, deal: Deal, thresholds: Threshol
 
 
 async def _enter_stage(
-    session: AsyncSession, deal: Deal, to_stage: str, by: str, at: datetime, reason: str | None = None
+    session: AsyncSession,
+    deal: Deal,
+    to_stage: str,
+    by: str,
+    at: datetime,
+    reason: str | None = None,
+    *,
+    stages: Stages,
 ) -> str | None:
-    """Close the current history row and open the next; returns the stage left."""
+    """Close the current history row and open the next (in ``stages``, the deal's pipeline from
+    now on); returns the stage left."""
     current = await DealRepository(session).current_stage_row(deal.id)
     from_stage = None
     if current is not None:
@@ -188,33 +206,54 @@ async def _enter_stage(
     session.add(
         DealStageChange(
             deal_id=deal.id,
+            pipeline_id=stages.pipeline_id,
             from_stage=from_stage,
             to_stage=to_stage,
-            to_rank=rules.STAGE_RANK[to_stage],
+            to_rank=stages.rank[to_stage],
             changed_by=by,
             entered_at=at,
             reason=reason,
         )
     )
-    deal.stage = to_stage
-    deal.furthest_rank = max(deal.furthest_rank or 0, rules.STAGE_RANK[to_stage])
+    # The funnel counts the furthest stage reached in the deal's pipeline: a move to another pipeline starts over.
+    moved = deal.pipeline_id is not None and deal.pipeline_id != stages.pipeline_id
+    deal.pipeline_id = stages.pipeline_id
+    deal.stage, deal.stage_kind = to_stage, stages.kind(to_stage)
+    deal.furthest_rank = max(0 if moved else (deal.furthest_rank or 0), stages.rank[to_stage])
     return from_stage
 
 
-async def _publish_stage_changed(session: AsyncSession, deal: Deal, from_stage: str, by: str, at: datetime) -> None:
+async def _publish_stage_changed(
+    session: AsyncSession,
+    deal: Deal,
+    from_stage: str,
+    by: str,
+    at: datetime,
+    *,
+    stages: Stages,
+    from_stages: Stages | None = None,
+) -> None:
+    """``from_stages``: the pipeline the deal left, when it moved to another."""
+    left = from_stages or stages
     await publish(
         session,
         DealStageChanged(
             deal_id=deal.id,
             customer_id=deal.customer_id,
-            from_stage=from_stage,
-            to_stage=deal.stage,
+            from_stage=left.standard(from_stage),
+            to_stage=stages.standard(deal.stage),
             probability=deal.probability,
             amount=deal.amount,
             currency=deal.currency,
             changed_by=by,
             changed_at=at,
             owner_id=deal.owner_id,
+            pipeline_id=stages.pipeline_id,
+            pipeline_name=stages.pipeline_name,
+            from_pipeline_id=left.pipeline_id if from_stages is not None else None,
+            from_stage_key=from_stage,
+            to_stage_key=deal.stage,
+            stage_name=stages.name(deal.stage),
         ),
         subject=deal.customer_id,
     )
@@ -231,6 +270,9 @@ async def create_deal(
 ) -> tuple[Deal, list[DealLine]]:
     await check_campaign(session, data.campaign_id)
     await check_customer(session, data.customer_id)
+    stages = await stages_for_new_deal(session, data.pipeline_id)
+    stage = data.stage if data.stage is not None else stages.active_open[0]
+    stages.check_entry(stage)
     # The deal's id is chosen here so that its lines can name it.
     deal_id = new_id()
     lines = await build_lines(session, deal_id, data.line_items, data.currency)
@@ -241,8 +283,10 @@ async def create_deal(
         customer_id=data.customer_id,
         title=data.title,
         currency=data.currency,
-        stage=data.stage,
-        probability=rules.probability_for(data.stage, data.probability),
+        pipeline_id=stages.pipeline_id,
+        stage=stage,
+        stage_kind="open",
+        probability=stages.probability_for(stage, data.probability),
         probability_overridden=data.probability is not None,
         owner_id=owner_id if owner_id is not None else owner_for_new(principal, data.owner_id),
         campaign_id=data.campaign_id,
@@ -259,7 +303,7 @@ async def create_deal(
     session.add(deal)
     await session.flush()
     session.add_all(lines)
-    await _enter_stage(session, deal, data.stage, principal.subject, now)
+    await _enter_stage(session, deal, stage, principal.subject, now, stages=stages)
     await publish(
         session,
         DealCreated(
@@ -268,12 +312,16 @@ async def create_deal(
             title=deal.title,
             amount=deal.amount,
             currency=deal.currency,
-            stage=deal.stage,
+            stage=stages.standard(deal.stage),
             probability=deal.probability,
             owner_id=deal.owner_id,
             expected_close_date=deal.expected_close_date,
             campaign_id=deal.campaign_id,
             created_at=now,
+            pipeline_id=stages.pipeline_id,
+            pipeline_name=stages.pipeline_name,
+            stage_key=deal.stage,
+            stage_name=stages.name(deal.stage),
         ),
         subject=deal.customer_id,
     )
@@ -322,15 +370,30 @@ async def update_deal(
     thresholds: Thresholds,
 ) -> None:
     given = patch.model_fields_set
-    rules.check_open(deal.stage, patch.stage if "stage" in given and patch.stage is not None else deal.stage)
-    for field in ("title", "stage", "line_items"):
+    stage_given = "stage" in given and patch.stage is not None
+    moving_pipeline = "pipeline_id" in given and patch.pipeline_id not in (None, deal.pipeline_id)
+    # Entering a stage holds the pipeline's row shared: a stage is not removed meanwhile.
+    stages = await stages_for_deal(session, deal.pipeline_id, lock=stage_given or moving_pipeline)
+    stages.check_open(deal.stage, patch.stage if stage_given and patch.stage is not None else deal.stage)
+    for field in ("title", "stage", "line_items", "pipeline_id"):
         if field in given and getattr(patch, field) is None:
             raise InvalidInput(field, "may not be null")
     if "owner_id" in given:
         check_reassign(principal, "deal", deal.owner_id, patch.owner_id)
     # A null title, stage or line_items was refused above.
-    if "stage" in given and patch.stage is not None:
-        rules.check_move(deal.stage, patch.stage)
+    from_stages: Stages | None = None
+    if moving_pipeline:
+        # An open deal moves to another pipeline, into one of its open stages (its first without one).
+        from_stages, stages = stages, await stages_for_new_deal(session, patch.pipeline_id)
+        target = patch.stage if stage_given and patch.stage is not None else stages.active_open[0]
+        stages.check_entry(target)
+    elif stage_given and patch.stage is not None:
+        if patch.stage not in stages.by_key:
+            raise InvalidInput("stage", f"not a stage of pipeline {stages.pipeline_name!r} ({', '.join(stages.order)})")
+        stages.check_move(deal.stage, patch.stage)
+        target = patch.stage
+    else:
+        target = deal.stage
     previous_amount = deal.amount
     before = {name: getattr(deal, name) for name in _ANNOUNCED}
     new_lines: list[DealLine] | None = None
@@ -365,21 +428,23 @@ async def update_deal(
         deal.campaign_id = patch.campaign_id
     if "payment_terms_days" in given:
         deal.payment_terms_days = patch.payment_terms_days
-    # The stage the deal moves to, if it moves.
-    to_stage = patch.stage if "stage" in given and patch.stage != deal.stage else None
+    # The stage the deal moves to, if it moves (to another pipeline: always).
+    to_stage = target if target != deal.stage or from_stages is not None else None
     now = utcnow()
     from_stage = deal.stage
     if to_stage is not None:
-        await _enter_stage(session, deal, to_stage, principal.subject, now)
+        await _enter_stage(session, deal, to_stage, principal.subject, now, stages=stages)
     # A new stage brings its default probability unless one is given in the same change.
     if "probability" in given:
-        deal.probability = rules.probability_for(deal.stage, patch.probability)
+        deal.probability = stages.probability_for(deal.stage, patch.probability)
         deal.probability_overridden = patch.probability is not None
     elif to_stage is not None:
-        deal.probability, deal.probability_overridden = rules.probability_for(deal.stage), False
+        deal.probability, deal.probability_overridden = stages.probability_for(deal.stage), False
     _bump(deal)
     if to_stage is not None:
-        await _publish_stage_changed(session, deal, from_stage, principal.subject, now)
+        await _publish_stage_changed(
+            session, deal, from_stage, principal.subject, now, stages=stages, from_stages=from_stages
+        )
     changed = _changes(before, deal, stage_moved=to_stage is not None)
     if new_lines is not None:
         changed["line_items"] = _line_items(new_lines)
@@ -418,7 +483,8 @@ async def win_deal(
     body: WinRequest,
     principal: Principal,
 ) -> list[DealLine]:
-    rules.check_close(deal.stage, "won")
+    stages = await stages_for_deal(session, deal.pipeline_id)
+    stages.check_close(deal.stage, stages.won)
     holds = await overdue_invoices_of(session, deal.customer_id)
     # The credit limit (docs/domain.md §10.1): exposure + this deal, in the limit's currency.
     check = await limit_check(
@@ -460,7 +526,7 @@ async def win_deal(
         override_by = principal.subject
     await record_check(session, deal.id, deal.customer_id, check, override_by if not check.fits else None)
     now = utcnow()
-    from_stage = await _enter_stage(session, deal, "won", principal.subject, now)
+    from_stage = await _enter_stage(session, deal, stages.won, principal.subject, now, stages=stages)
     deal.probability, deal.probability_overridden = 100, False
     deal.closed_at = now
     deal.cycle_seconds = max(int((now - deal.created_at).total_seconds()), 0)
@@ -469,7 +535,7 @@ async def win_deal(
         deal.payment_terms_days = body.payment_terms_days
     _bump(deal)
     lines = (await DealRepository(session).lines([deal.id])).get(deal.id, [])
-    await _publish_stage_changed(session, deal, from_stage or "prospecting", principal.subject, now)
+    await _publish_stage_changed(session, deal, from_stage or stages.open[0], principal.subject, now, stages=stages)
     await publish(
         session,
         DealWon(
@@ -492,6 +558,10 @@ async def win_deal(
                 exchange_rate=check.exchange_rate,
                 fits=check.fits,
             ),
+            pipeline_id=stages.pipeline_id,
+            pipeline_name=stages.pipeline_name,
+            stage_key=deal.stage,
+            stage_name=stages.name(deal.stage),
         ),
         subject=deal.customer_id,
     )
@@ -500,14 +570,17 @@ async def win_deal(
 
 
 async def lose_deal(session: AsyncSession, deal: Deal, body: LoseRequest, principal: Principal) -> None:
-    rules.check_close(deal.stage, "lost")
+    stages = await stages_for_deal(session, deal.pipeline_id)
+    stages.check_close(deal.stage, stages.lost)
     now = utcnow()
-    from_stage = await _enter_stage(session, deal, "lost", principal.subject, now, reason=body.reason)
+    from_stage = await _enter_stage(
+        session, deal, stages.lost, principal.subject, now, reason=body.reason, stages=stages
+    )
     deal.probability, deal.probability_overridden = 0, False
     deal.closed_at, deal.lost_reason = now, body.reason
     deal.cycle_seconds = max(int((now - deal.created_at).total_seconds()), 0)
     _bump(deal)
-    await _publish_stage_changed(session, deal, from_stage or "prospecting", principal.subject, now)
+    await _publish_stage_changed(session, deal, from_stage or stages.open[0], principal.subject, now, stages=stages)
     await publish(
         session,
         DealLost(
@@ -518,6 +591,10 @@ async def lose_deal(session: AsyncSession, deal: Deal, body: LoseRequest, princi
             reason=body.reason,
             owner_id=deal.owner_id,
             lost_at=now,
+            pipeline_id=stages.pipeline_id,
+            pipeline_name=stages.pipeline_name,
+            stage_key=deal.stage,
+            stage_name=stages.name(deal.stage),
         ),
         subject=deal.customer_id,
     )
@@ -526,12 +603,16 @@ async def lose_deal(session: AsyncSession, deal: Deal, body: LoseRequest, princi
 
 async def reopen_deal(session: AsyncSession, deal: Deal, body: ReopenRequest, principal: Principal) -> None:
     """The one way a closed deal moves again: by a manager, with a reason kept in its history."""
-    rules.check_reopen(deal.stage, body.stage)
+    stages = await stages_for_deal(session, deal.pipeline_id, lock=True)
+    target = body.stage if body.stage is not None else stages.reopen_default()
+    if target not in stages.by_key:
+        raise InvalidInput("stage", f"not a stage of pipeline {stages.pipeline_name!r} ({', '.join(stages.order)})")
+    stages.check_reopen(deal.stage, target)
     now = utcnow()
     from_stage = deal.stage
-    await _enter_stage(session, deal, body.stage, principal.subject, now, reason=f"reopened: {body.reason}")
-    deal.probability, deal.probability_overridden = rules.probability_for(body.stage), False
+    await _enter_stage(session, deal, target, principal.subject, now, reason=f"reopened: {body.reason}", stages=stages)
+    deal.probability, deal.probability_overridden = stages.probability_for(target), False
     deal.closed_at = deal.cycle_seconds = deal.lost_reason = deal.credit_override_by = None
     _bump(deal)
-    await _publish_stage_changed(session, deal, from_stage, principal.subject, now)
+    await _publish_stage_changed(session, deal, from_stage, principal.subject, now, stages=stages)
     await session.flush()

@@ -88,7 +88,16 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
     "exchange_rates": frozenset({"from_currency", "to_currency", "rate"}),
     "deal_credit_checks": frozenset({"currency", "exchange_rate", "override_by"}),
     "deals": frozenset(
-        {"currency", "stage", "owner_id", "close_month", "credit_override_by", "created_by", "external_id"}
+        {
+            "currency",
+            "stage",
+            "stage_kind",
+            "owner_id",
+            "close_month",
+            "credit_override_by",
+            "created_by",
+            "external_id",
+        }
     ),
     "deal_lines": frozenset({"product_code"}),
     "deal_stage_changes": frozenset({"from_stage", "to_stage", "changed_by"}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
@@ -20,7 +21,7 @@ from tessera_sales.reports.schemas import (
     StageTime,
     WonAmount,
 )
-from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.auth import OwnerScope, Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.errors import InvalidInput
 from tessera_shared.http.inputs import IsoDate
@@ -29,6 +30,7 @@ from tessera_shared.http.renamed import formerly
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 READERS = (Role.SALES_MANAGER, Role.SALES_REP, Role.FINANCE_MANAGER)
+PipelineQuery = Annotated[uuid.UUID | None, Query(description="the pipeline reported on (default: the default one)")]
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 
 
@@ -40,9 +42,12 @@ def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, date
     return lo, hi
 
 
-def _owner_filter(principal: Principal, owner_id: str | None) -> str | None:
+def _owner_filter(principal: Principal, owner_id: str | None) -> OwnerScope | None:
+    """The caller's scope, narrowed to ``owner_id`` when it is within it (outside it: ignored)."""
     scope = scope_owner(principal)
-    return scope if scope is not None else owner_id
+    if scope is None:
+        return None if owner_id is None else OwnerScope.only(owner_id)
+    return scope.narrowed(owner_id) or scope
 
 
 def _row(x: rules.ForecastLine) -> ForecastRow:
@@ -64,15 +69,23 @@ async def forecast_report(
     to_month: Month = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     currency: Annotated[str | None, Query(pattern="^[A-Z]{3}$")] = None,
+    pipeline_id: PipelineQuery = None,
 ) -> Forecast:
+    stages = await service.pipeline(session, pipeline_id)
     lines = await service.forecast_lines(
         session,
+        pipeline_id=stages.pipeline_id,
         owner=_owner_filter(principal, owner_id),
         from_month=from_month,
         to_month=to_month,
         currency=currency,
     )
-    return Forecast(rows=[_row(x) for x in lines], totals=[_row(x) for x in rules.totals_by_month(lines)])
+    return Forecast(
+        pipeline_id=stages.pipeline_id,
+        pipeline_name=stages.pipeline_name,
+        rows=[_row(x) for x in lines],
+        totals=[_row(x) for x in rules.totals_by_month(lines)],
+    )
 
 
 @router.get("/funnel", response_model=Funnel, summary="Stage-to-stage conversion from the stage history")
@@ -82,16 +95,30 @@ async def funnel_report(
     since: Annotated[IsoDate | None, Query(description=f"Deals created on or after. {formerly('since')}")] = None,
     until: Annotated[IsoDate | None, Query(description=f"Deals created on or before. {formerly('until')}")] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
+    pipeline_id: PipelineQuery = None,
 ) -> Funnel:
     lo, hi = _bounds(since, until)
-    counts, lost = await service.funnel_counts(session, owner=_owner_filter(principal, owner_id), lo=lo, hi=hi)
-    steps = rules.funnel(counts)
+    stages = await service.pipeline(session, pipeline_id)
+    counts, lost = await service.funnel_counts(
+        session, pipeline_id=stages.pipeline_id, owner=_owner_filter(principal, owner_id), lo=lo, hi=hi
+    )
+    steps = rules.funnel(counts, stages.funnel, stages.rank)
     return Funnel(
+        pipeline_id=stages.pipeline_id,
+        pipeline_name=stages.pipeline_name,
         created_from=since,
         created_to=until,
         deals=sum(counts.values()),
         lost=lost,
-        steps=[FunnelStepOut(stage=s.stage, reached=s.reached, conversion_to_next=s.conversion_to_next) for s in steps],
+        steps=[
+            FunnelStepOut(
+                stage=s.stage,
+                stage_name=stages.name(s.stage),
+                reached=s.reached,
+                conversion_to_next=s.conversion_to_next,
+            )
+            for s in steps
+        ],
     )
 
 
@@ -106,13 +133,19 @@ async def sales_performance_report(
     since: Annotated[IsoDate | None, Query(description=f"Closed on or after. {formerly('since')}")] = None,
     until: Annotated[IsoDate | None, Query(description=f"Closed on or before. {formerly('until')}")] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
+    pipeline_id: PipelineQuery = None,
 ) -> SalesPerformance:
     lo, hi = _bounds(since, until)
-    performance = await service.sales_performance(session, owner=_owner_filter(principal, owner_id), lo=lo, hi=hi)
+    stages = await service.pipeline(session, pipeline_id)
+    performance = await service.sales_performance(
+        session, pipeline_id=stages.pipeline_id, owner=_owner_filter(principal, owner_id), lo=lo, hi=hi
+    )
     reps = performance.reps
     won, lost = sum(r["won"] for r in reps.values()), sum(r["lost"] for r in reps.values())
     cycle_total = sum(r["cycle"] for r in reps.values())
     return SalesPerformance(
+        pipeline_id=stages.pipeline_id,
+        pipeline_name=stages.pipeline_name,
         closed_from=since,
         closed_to=until,
         won=won,
@@ -120,7 +153,12 @@ async def sales_performance_report(
         win_rate=rules.win_rate(won, lost),
         average_cycle_seconds=rules.average_seconds(cycle_total, won + lost),
         stage_times=[
-            StageTime(stage=s, transitions=int(n), average_seconds=rules.average_seconds(int(t or 0), int(n)))
+            StageTime(
+                stage=s,
+                stage_name=stages.name(s),
+                transitions=int(n),
+                average_seconds=rules.average_seconds(int(t or 0), int(n)),
+            )
             for s, n, t in performance.stage_times
         ],
         reps=[

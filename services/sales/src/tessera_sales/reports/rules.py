@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from tessera_sales.deals.rules import OPEN_STAGES, STAGE_RANK
+from tessera_sales.deals.rules import STAGE_RANK
 from tessera_sales.money import from_minor, minor_exponent, quantize
+from tessera_sales.pipelines.rules import DEFAULT
 
-FUNNEL_STAGES = (*OPEN_STAGES, "won")
+# The default pipeline's funnel; every pipeline's is ``Stages.funnel`` (its open stages in order, then won).
+FUNNEL_STAGES = DEFAULT.funnel
 
 
 def weighted_amount(amount_minor_times_probability: int, currency: str) -> Decimal:
@@ -83,12 +85,17 @@ class FunnelStep:
     conversion_to_next: Decimal | None
 
 
-def funnel(deals_by_furthest_rank: dict[int, int]) -> list[FunnelStep]:
-    """A deal that got to a stage passed every stage before it, even when created further down."""
+def funnel(
+    deals_by_furthest_rank: dict[int, int],
+    stages: tuple[str, ...] = FUNNEL_STAGES,
+    rank: dict[str, int] = STAGE_RANK,
+) -> list[FunnelStep]:
+    """A deal that got to a stage passed every stage before it, even when created further down.
+    ``stages`` is the pipeline's funnel in order and ``rank`` their ranks (the default pipeline's without)."""
     steps = []
-    reached = [sum(n for rank, n in deals_by_furthest_rank.items() if rank >= STAGE_RANK[s]) for s in FUNNEL_STAGES]
-    for i, stage in enumerate(FUNNEL_STAGES):
-        nxt = ratio(reached[i + 1], reached[i]) if i + 1 < len(FUNNEL_STAGES) else None
+    reached = [sum(n for r, n in deals_by_furthest_rank.items() if r >= rank[s]) for s in stages]
+    for i, stage in enumerate(stages):
+        nxt = ratio(reached[i + 1], reached[i]) if i + 1 < len(stages) else None
         steps.append(FunnelStep(stage, reached[i], nxt))
     return steps
 

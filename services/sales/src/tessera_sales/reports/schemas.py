@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -18,19 +19,24 @@ class ForecastRow(BaseModel):
 
 
 class Forecast(BaseModel):
-    """Open deals by expected close month ('YYYY-MM'; null: no date yet) and owner, per currency."""
+    """Open deals of one pipeline by expected close month ('YYYY-MM'; null: no date yet) and owner, per currency."""
 
+    pipeline_id: uuid.UUID
+    pipeline_name: str
     rows: list[ForecastRow]
     totals: list[ForecastRow]
 
 
 class FunnelStepOut(BaseModel):
     stage: str
+    stage_name: str | None = None
     reached: int
     conversion_to_next: Decimal | None
 
 
 class Funnel(BaseModel):
+    pipeline_id: uuid.UUID
+    pipeline_name: str
     created_from: date | None
     created_to: date | None
     deals: int
@@ -55,11 +61,16 @@ class RepPerformance(BaseModel):
 
 class StageTime(BaseModel):
     stage: str
+    stage_name: str | None = None
     transitions: int
     average_seconds: int | None
 
 
 class SalesPerformance(BaseModel):
+    """Deals of one pipeline; ``activities`` are the reps' across pipelines (an activity has none)."""
+
+    pipeline_id: uuid.UUID
+    pipeline_name: str
     closed_from: date | None
     closed_to: date | None
     won: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,21 +15,33 @@ from sqlmodel import col
 
 from tessera_sales.activities.models import Activity
 from tessera_sales.deals.models import Deal, DealStageChange
-from tessera_sales.deals.rules import OPEN_STAGES
+from tessera_sales.pipelines.rules import DEFAULT_PIPELINE_ID, Stages
+from tessera_sales.pipelines.service import stages_of
 from tessera_sales.reports import rules
+from tessera_shared.auth import OwnerScope
+from tessera_shared.errors import InvalidInput
 
 _Columns = TypeVarTuple("_Columns")
+
+
+async def pipeline(session: AsyncSession, pipeline_id: uuid.UUID | None) -> Stages:
+    """The pipeline a report is about (the default without one); an unknown one is a 422 naming the parameter."""
+    stages = await stages_of(session, pipeline_id or DEFAULT_PIPELINE_ID)
+    if stages is None:
+        raise InvalidInput("pipeline_id", f"no pipeline {pipeline_id}", "query")
+    return stages
 
 
 async def forecast_lines(
     session: AsyncSession,
     *,
-    owner: str | None,
+    pipeline_id: uuid.UUID,
+    owner: OwnerScope | None,
     from_month: str | None,
     to_month: str | None,
     currency: str | None,
 ) -> list[rules.ForecastLine]:
-    """Open deals by close month, owner and currency."""
+    """The pipeline's open deals by close month, owner and currency."""
     stmt = (
         select(
             col(Deal.close_month),
@@ -38,12 +51,12 @@ async def forecast_lines(
             func.sum(col(Deal.amount_minor)),
             func.sum(col(Deal.amount_minor) * col(Deal.probability)),
         )
-        .where(col(Deal.stage).in_(OPEN_STAGES))
+        .where(col(Deal.pipeline_id) == pipeline_id, col(Deal.stage_kind) == "open")
         .group_by(col(Deal.close_month), col(Deal.owner_id), col(Deal.currency))
         .order_by(col(Deal.close_month), col(Deal.owner_id), col(Deal.currency))
     )
     if owner is not None:
-        stmt = stmt.where(col(Deal.owner_id) == owner)
+        stmt = stmt.where(owner.clause(col(Deal.owner_id)))
     if from_month:
         stmt = stmt.where(col(Deal.close_month) >= from_month)
     if to_month:
@@ -54,13 +67,22 @@ async def forecast_lines(
 
 
 async def funnel_counts(
-    session: AsyncSession, *, owner: str | None, lo: datetime | None, hi: datetime | None
+    session: AsyncSession, *, pipeline_id: uuid.UUID, owner: OwnerScope | None, lo: datetime | None, hi: datetime | None
 ) -> tuple[dict[int, int], int]:
-    """Deals created in [lo, hi) by the furthest stage rank they reached, and how many of them were lost."""
-    furthest = select(col(Deal.furthest_rank), func.count()).group_by(col(Deal.furthest_rank))
-    lost = select(func.count()).select_from(Deal).where(col(Deal.stage) == "lost")
+    """The pipeline's deals created in [lo, hi) by the furthest stage rank they reached, and how many
+    of them were lost."""
+    furthest = (
+        select(col(Deal.furthest_rank), func.count())
+        .where(col(Deal.pipeline_id) == pipeline_id)
+        .group_by(col(Deal.furthest_rank))
+    )
+    lost = (
+        select(func.count())
+        .select_from(Deal)
+        .where(col(Deal.pipeline_id) == pipeline_id, col(Deal.stage_kind) == "lost")
+    )
     if owner is not None:
-        furthest, lost = furthest.where(col(Deal.owner_id) == owner), lost.where(col(Deal.owner_id) == owner)
+        furthest, lost = furthest.where(owner.clause(col(Deal.owner_id))), lost.where(owner.clause(col(Deal.owner_id)))
     if lo:
         furthest, lost = furthest.where(col(Deal.created_at) >= lo), lost.where(col(Deal.created_at) >= lo)
     if hi:
@@ -78,9 +100,9 @@ class Performance:
 
 
 async def sales_performance(
-    session: AsyncSession, *, owner: str | None, lo: datetime | None, hi: datetime | None
+    session: AsyncSession, *, pipeline_id: uuid.UUID, owner: OwnerScope | None, lo: datetime | None, hi: datetime | None
 ) -> Performance:
-    """Deals closed, activities and stages left in [lo, hi), per owner (or for ``owner`` only)."""
+    """The pipeline's deals closed and stages left, and activities, in [lo, hi), per owner (or for ``owner`` only)."""
 
     def window(stmt: Select[*_Columns], column: Mapped[datetime | None]) -> Select[*_Columns]:
         if lo:
@@ -92,14 +114,14 @@ async def sales_performance(
     closed = window(
         select(
             col(Deal.owner_id),
-            col(Deal.stage),
+            col(Deal.stage_kind),
             col(Deal.currency),
             func.count(),
             func.sum(col(Deal.amount_minor)),
             func.sum(col(Deal.cycle_seconds)),
         )
-        .where(col(Deal.stage).in_(("won", "lost")))
-        .group_by(col(Deal.owner_id), col(Deal.stage), col(Deal.currency)),
+        .where(col(Deal.pipeline_id) == pipeline_id, col(Deal.stage_kind).in_(("won", "lost")))
+        .group_by(col(Deal.owner_id), col(Deal.stage_kind), col(Deal.currency)),
         col(Deal.closed_at),
     )
     acts = window(
@@ -107,14 +129,14 @@ async def sales_performance(
     )
     stage_times = window(
         select(col(DealStageChange.to_stage), func.count(), func.sum(col(DealStageChange.duration_seconds)))
-        .where(col(DealStageChange.left_at).is_not(None))
+        .where(col(DealStageChange.left_at).is_not(None), col(DealStageChange.pipeline_id) == pipeline_id)
         .group_by(col(DealStageChange.to_stage)),
         col(DealStageChange.left_at),
     )
     if owner is not None:
-        closed, acts = closed.where(col(Deal.owner_id) == owner), acts.where(col(Activity.owner_id) == owner)
+        closed, acts = closed.where(owner.clause(col(Deal.owner_id))), acts.where(owner.clause(col(Activity.owner_id)))
         stage_times = stage_times.join(Deal, col(Deal.id) == col(DealStageChange.deal_id)).where(
-            col(Deal.owner_id) == owner
+            owner.clause(col(Deal.owner_id))
         )
     reps: dict[str | None, dict[str, Any]] = defaultdict(
         lambda: {"won": 0, "lost": 0, "amounts": {}, "cycle": 0, "activities": 0}

@@ -9,6 +9,7 @@ with the rules of ``GET /v1/deals``: the same roles, and a rep sees only their o
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated
 
@@ -18,6 +19,8 @@ from tessera_sales.api import DEAL_READERS
 from tessera_sales.deals.models import Deal, DealLine
 from tessera_sales.deals.schemas import DealOut, LineItemOut
 from tessera_sales.ownership import scope_owner
+from tessera_sales.pipelines.rules import Stages
+from tessera_sales.pipelines.service import stage_names
 from tessera_sales.summary import service
 from tessera_sales.summary.schemas import CurrencyAmount, SalesSummary
 from tessera_shared.auth import Principal, require_roles
@@ -31,9 +34,12 @@ OPEN_LISTED = 200
 RECENT = 10
 
 
-def _deal_out(deal: Deal, lines: dict[uuid.UUID, list[DealLine]]) -> DealOut:
+def _deal_out(deal: Deal, lines: dict[uuid.UUID, list[DealLine]], pipelines: Mapping[uuid.UUID, Stages]) -> DealOut:
     out = DealOut.model_validate(deal)
     out.line_items = [LineItemOut.model_validate(x) for x in lines.get(deal.id, [])]
+    # The 360 view shows the pipeline and stage by the names the pipeline gives them.
+    if (stages := pipelines.get(deal.pipeline_id)) is not None:
+        out.pipeline_name, out.stage_name = stages.pipeline_name, stages.name(deal.stage)
     return out
 
 
@@ -60,11 +66,12 @@ async def get_sales_summary(
         recent = await service.recent_deals(session, customer_id, owner, RECENT)
         totals = await service.totals(session, customer_id, owner)
         lines = await service.lines_of(session, [*listed[:OPEN_LISTED], *recent])
+        pipelines = await stage_names(session, {d.pipeline_id for d in [*listed[:OPEN_LISTED], *recent]})
         # Inside the transaction: its end expires the rows read.
         return SalesSummary(
             customer_id=customer_id,
-            open_deals=[_deal_out(d, lines) for d in listed[:OPEN_LISTED]],
-            recent_deals=[_deal_out(d, lines) for d in recent],
+            open_deals=[_deal_out(d, lines, pipelines) for d in listed[:OPEN_LISTED]],
+            recent_deals=[_deal_out(d, lines, pipelines) for d in recent],
             pipeline_value=_amounts(totals.pipeline),
             weighted_pipeline=_amounts(totals.weighted),
             lifetime_won=_amounts(totals.won),
