@@ -29,6 +29,7 @@ from tessera_sales.known_customers import handlers as known_customers
 from tessera_sales.leads.router import router as leads_router
 from tessera_sales.leads.search import router as leads_search_router
 from tessera_sales.models import metadata
+from tessera_sales.pipelines.router import router as pipelines_router
 from tessera_sales.recommendations.router import router as recommendations_router
 from tessera_sales.reports.router import router as reports_router
 from tessera_sales.settings import SalesSettings
@@ -97,6 +98,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
             leads_router,
             activities_router,
             reports_router,
+            pipelines_router,
             campaigns_router,
             recommendations_router,
             summary_router,
