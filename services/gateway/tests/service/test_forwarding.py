@@ -134,6 +134,7 @@ async def test_dead_upstream_is_503_problem(stack: httpx.AsyncClient) -> None:
         ("customers/1/360", "customer"),
         ("segments", "customer"),
         ("deals/9/win", "sales"),
+        ("pipelines/9/stages/demo", "sales"),
         ("reports/forecast", "sales"),
         ("reports/aging", "billing"),
         ("tickets", "service-desk"),

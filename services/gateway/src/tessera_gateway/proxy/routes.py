@@ -12,6 +12,7 @@ OWNERS: dict[str, str] = {
     "contacts": "customer",
     "leads": "sales",
     "deals": "sales",
+    "pipelines": "sales",
     "activities": "sales",
     "campaigns": "sales",
     "products": "sales",
