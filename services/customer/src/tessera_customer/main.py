@@ -29,6 +29,7 @@ from tessera_customer.reports.router import router as reports_router
 from tessera_customer.segments.router import router as segments_router
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.summary.router import router as summary_router
+from tessera_customer.tags import router as customers_tags_router
 from tessera_customer.timeline.router import router as timeline_router
 from tessera_customer.transfers import TRANSFERS
 from tessera_customer.value.router import router as value_router
@@ -80,6 +81,7 @@ def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
         # Fixed paths (/duplicates, /win-back, ...) before /{customer_id} so they are not taken for ids.
         routers=[
             *batch_routers,
+            customers_tags_router,
             reports_router,
             dedup_router,
             value_router,

@@ -7,10 +7,10 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_
 from sqlmodel import col
 
-from tessera_customer.customers.models import Customer, CustomerTag
+from tessera_customer.customers.models import TAGS, Customer
 from tessera_customer.customers.rules import name_key, normalise_email, normalise_phone
 from tessera_shared.decimals import DecimalString
 from tessera_shared.http.inputs import IsoAwareDatetime
@@ -106,8 +106,7 @@ class CustomerFilter(BaseModel):
         if self.email:
             stmt = stmt.where(col(Customer.email) == normalise_email(self.email))
         if self.tag:
-            tagged = select(col(CustomerTag.customer_id)).where(col(CustomerTag.tag) == self.tag)
-            stmt = stmt.where(col(Customer.id).in_(tagged))
+            stmt = stmt.where(TAGS.tagged(self.tag))
         if self.min_churn_risk is not None:
             stmt = stmt.where(col(Customer.churn_risk) >= self.min_churn_risk)
         if self.min_monetary is not None:

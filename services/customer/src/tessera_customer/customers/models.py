@@ -9,7 +9,8 @@ from sqlalchemy import Column, ForeignKey, Index, Integer, String, Uuid
 from sqlmodel import Field
 
 from tessera_customer.models import Base
-from tessera_shared.db import JSONType, Money, UTCDateTime, new_id, utcnow
+from tessera_shared.db import JSONType, Money, UTCDateTime, new_id, table_of, utcnow
+from tessera_shared.tags import TagIndex
 
 # Segmentation variables stored as plain columns so that segments can filter on them.
 DEMOGRAPHIC = ("gender", "age_band", "occupation", "education")
@@ -112,6 +113,10 @@ class CustomerTag(Base, table=True):
         sa_column=Column(Uuid(), ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
     )
     tag: str = Field(sa_column=Column(String(50), primary_key=True))
+
+
+# The list's ?tag=, the search language's tags and the rows' upkeep (tessera_shared.tags).
+TAGS = TagIndex(table_of(CustomerTag), Customer.id)
 
 
 class AccessLog(Base, table=True):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 from sqlmodel import col
 
 from tessera_customer.customers.filters import CustomerFilter
-from tessera_customer.customers.models import Customer, CustomerTag
+from tessera_customer.customers.models import TAGS, Customer
 from tessera_shared.errors import NotFound
 from tessera_shared.http.pagination import PageParams, paginate
 
@@ -50,9 +50,7 @@ class CustomerRepository:
         self.session.add(customer)
 
     async def set_tags(self, customer_id: uuid.UUID, tags: list[str]) -> None:
-        await self.session.execute(delete(CustomerTag).where(col(CustomerTag.customer_id) == customer_id))
-        if tags:
-            await self.session.execute(insert(CustomerTag), [{"customer_id": customer_id, "tag": t} for t in tags])
+        await TAGS.set(self.session, customer_id, tags)
 
     async def list(self, params: PageParams, filters: CustomerFilter) -> tuple[list[Customer], str | None]:
         """One page by id, or by (name_key, id) with a search: the list and segment members share this query."""

@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, 
 
 from tessera_customer.customers.models import DEMOGRAPHIC, GEOGRAPHIC, PSYCHOGRAPHIC, Customer
 from tessera_shared.http.inputs import Trim
+from tessera_shared.tags import Tag
 
 Name = Annotated[str, Trim(min_length=1, max_length=200)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()./-]{5,40}$")]
-Tag = Annotated[str, Trim(min_length=1, max_length=50)]
 Short = Annotated[str, Trim(min_length=1, max_length=100)]
 OwnerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Relation = Literal["consumer", "intermediary", "internal", "public"]

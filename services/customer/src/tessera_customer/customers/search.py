@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from tessera_customer.api import READERS
 from tessera_customer.customers.filters import CustomerFilter, _search
-from tessera_customer.customers.models import Customer, CustomerTag
+from tessera_customer.customers.models import TAGS, Customer
 from tessera_customer.customers.rules import name_key, normalise_email, normalise_phone
 from tessera_customer.customers.schemas import CustomerOut
 from tessera_shared.auth import Principal, require_roles
@@ -32,10 +32,6 @@ def _enum(name: str) -> tuple[str, ...]:
 def _name_token(token: str) -> ColumnElement[bool]:
     """A name starting with the token (compared as the normalised name key)."""
     return col(Customer.name_key).startswith(name_key(token) or token, autoescape=True)
-
-
-def _tagged(tag: str) -> ColumnElement[bool]:
-    return col(Customer.id).in_(select(col(CustomerTag.customer_id)).where(col(CustomerTag.tag) == tag))
 
 
 SEARCH = Searchable(
@@ -56,7 +52,7 @@ SEARCH = Searchable(
         "monetary": Prop(col(Customer.monetary), "decimal", sortable=True),
         "last_purchase_at": Prop(col(Customer.last_purchase_at), "datetime", nullable=True),
         "created_at": Prop(col(Customer.created_at), "datetime", sortable=True),
-        "tags": Prop(col(Customer.id), "text", token=_tagged, filterable=False, indexed_by=("customer_tags", "tag")),
+        "tags": TAGS.prop(),
     },
     query=_search,
     query_fields=("name", "email", "phone"),

@@ -28,6 +28,7 @@ from tessera_shared.db import utcnow
 from tessera_shared.errors import Conflict, Forbidden
 from tessera_shared.events.contracts import CustomerCreated, CustomerUpdated
 from tessera_shared.outbox import publish
+from tessera_shared.tags import normalise as normalise_tags
 
 # Fields whose change is announced in customer.updated (the rest is internal detail).
 RECORD_FIELDS = (
@@ -64,7 +65,7 @@ def record_fields(data: CustomerCreate, owner: str | None, now: datetime) -> dic
         phone=normalise_phone(data.phone),
         owner_id=owner,
         owner_active_at=now if owner else None,
-        tags=sorted(set(data.tags)),
+        tags=normalise_tags(data.tags),
         channels=[c.model_dump() for c in data.channels],
         relation=data.relation,
         relationship_type=data.relationship_type,
@@ -150,7 +151,7 @@ async def update_customer(
     if "phone" in given:
         customer.phone = normalise_phone(patch.phone)
     if "tags" in given and patch.tags is not None:
-        customer.tags = sorted(set(patch.tags))
+        customer.tags = normalise_tags(patch.tags)
     if "channels" in given and patch.channels is not None:
         customer.channels = [c.model_dump() for c in patch.channels]
     if "segmentation" in given and patch.segmentation is not None:
