@@ -30,6 +30,7 @@ from tessera_customer.segments.router import router as segments_router
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.summary.router import router as summary_router
 from tessera_customer.tags import router as customers_tags_router
+from tessera_customer.teams import KNOWN_TEAMS
 from tessera_customer.timeline.router import router as timeline_router
 from tessera_customer.transfers import TRANSFERS
 from tessera_customer.value.router import router as value_router
@@ -100,8 +101,8 @@ def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
             ownership_router(TRANSFERS),
         ],
         migrations=Path(__file__).parent / "migrations",
-        handlers=handlers(settings),
-        consumes=["sales", "service-desk", "billing", "notifications"],
+        handlers={**handlers(settings), **KNOWN_TEAMS.handlers()},
+        consumes=["sales", "service-desk", "billing", "notifications", "gateway"],
         jobs=jobs(settings),
     )
 

@@ -3,6 +3,7 @@ one query builder for the list, segment members and segment exports."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -58,6 +59,7 @@ class CustomerFilter(BaseModel):
     tier: Literal["key", "ordinary", "small"] | None = None
     owner_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     unowned: bool | None = Field(default=None, description="true: only the unowned pool; false: only owned")
+    team_id: uuid.UUID | None = Field(default=None, description="only the customers of this team")
     tag: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
     relation: Literal["consumer", "intermediary", "internal", "public"] | None = None
     relationship_type: Literal["transactional", "preferred_supplier", "partner", "strategic_alliance"] | None = None
@@ -107,6 +109,8 @@ class CustomerFilter(BaseModel):
             stmt = stmt.where(col(Customer.email) == normalise_email(self.email))
         if self.tag:
             stmt = stmt.where(TAGS.tagged(self.tag))
+        if self.team_id is not None:
+            stmt = stmt.where(col(Customer.team_id) == self.team_id)
         if self.min_churn_risk is not None:
             stmt = stmt.where(col(Customer.churn_risk) >= self.min_churn_risk)
         if self.min_monetary is not None:

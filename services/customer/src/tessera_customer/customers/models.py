@@ -43,6 +43,8 @@ class Customer(Base, table=True):
         # The rest of what POST /v1/customers/search filters and sorts by (every property an index).
         Index("ix_customers_kind_id", "kind", "id"),
         Index("ix_customers_created_at_id", "created_at", "id"),
+        # A team's customers (?team_id=, the team lead's scope).
+        Index("ix_customers_team_id_id", "team_id", "id"),
         # Room on each page for the value job's updates to stay heap-only (see the migration).
         {"postgresql_with": {"fillfactor": 90}},
     )
@@ -101,6 +103,9 @@ class Customer(Base, table=True):
     owner_active_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     merged_into_id: uuid.UUID | None = Field(default=None, nullable=True)
+    # The team the customer belongs to: routed by territory when created (tessera_shared.teams),
+    # or named by a manager.
+    team_id: uuid.UUID | None = Field(default=None, nullable=True)
 
 
 class CustomerTag(Base, table=True):

@@ -132,6 +132,11 @@ class CustomerCreate(BaseModel):
     custom_attributes: CustomAttributes = Field(default_factory=dict)
     # The id in the system the customer came from (bulk import dedupes on it).
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    team_id: uuid.UUID | None = Field(
+        default=None,
+        description="the customer's team (managers only); by default the team whose territory matches the "
+        "customer's country and region, if any",
+    )
 
     _attrs = field_validator("custom_attributes")(_small_attributes)
 
@@ -199,6 +204,7 @@ class CustomerOut(BaseModel):
     segmentation: Segmentation
     custom_attributes: dict[str, Any]
     external_id: str | None
+    team_id: uuid.UUID | None = None
     value: Value
     erased_at: datetime | None
     created_at: datetime
@@ -222,6 +228,7 @@ class CustomerOut(BaseModel):
             segmentation=Segmentation.of(c),
             custom_attributes=c.custom_attributes,
             external_id=c.external_id,
+            team_id=c.team_id,
             value=Value(
                 lifecycle_stage=c.lifecycle_stage,
                 tier=c.tier,

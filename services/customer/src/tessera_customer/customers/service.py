@@ -22,6 +22,7 @@ from tessera_customer.customers.rules import (
     normalise_phone,
 )
 from tessera_customer.customers.schemas import CustomerCreate, CustomerPatch
+from tessera_customer.teams import team_of_new
 from tessera_customer.timeline import service as timeline
 from tessera_shared.auth import Principal, Role
 from tessera_shared.db import utcnow
@@ -88,11 +89,12 @@ def created_event(customer_id: uuid.UUID, fields: dict[str, Any]) -> CustomerCre
         owner_id=fields["owner_id"],
         status=fields["status"],
         created_at=fields["created_at"],
+        team_id=fields.get("team_id"),
     )
 
 
 async def announce_created(session: AsyncSession, customer: Customer) -> None:
-    fields = {f: getattr(customer, f) for f in ("kind", "name", "email", "owner_id", "status", "created_at")}
+    fields = {f: getattr(customer, f) for f in ("kind", "name", "email", "owner_id", "status", "created_at", "team_id")}
     await publish(session, created_event(customer.id, fields), subject=customer.id)
     timeline.record(
         session, customer.id, "customer.created", f"Customer {customer.name} created", occurred_at=customer.created_at
@@ -108,6 +110,7 @@ async def create_customer(session: AsyncSession, data: CustomerCreate, principal
     if data.external_id is not None and await _external_id_taken(session, data.external_id):
         raise Conflict(f"a customer with external_id {data.external_id!r} exists")
     customer = new_customer(data, owner)
+    customer.team_id = await team_of_new(session, principal, data.team_id, customer.country, customer.region)
     repo = CustomerRepository(session)
     repo.add(customer)
     await session.flush()

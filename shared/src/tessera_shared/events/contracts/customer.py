@@ -31,6 +31,8 @@ class CustomerCreated(CustomerEvent):
     owner_id: str | None = None
     status: str
     created_at: datetime
+    # The customer's team (routed by territory, or named by a manager); absent: none.
+    team_id: uuid.UUID | None = None
 
 
 class CustomerUpdated(CustomerEvent):
