@@ -33,6 +33,41 @@ STAGES = [
 ]
 
 
+def _keep_children(parent: str) -> list[tuple[str, str]]:
+    """SQLite: copies of the rows of every table that refers to ``parent``, directly or not.
+
+    A batch operation recreates ``parent`` (copy, drop, rename); with foreign keys on (the
+    service's connections) the drop deletes the rows that refer to it, cascading. The copies put
+    them back (``_restore``). PostgreSQL alters the table in place: nothing to keep.
+    """
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        return []
+    inspector = sa.inspect(bind)
+    tables = inspector.get_table_names()
+    refers = {t: {fk["referred_table"] for fk in inspector.get_foreign_keys(t)} for t in tables}
+    order: list[str] = []
+    parents = {parent}
+    while True:
+        found = [t for t in tables if t not in order and t not in parents and refers[t] & parents]
+        if not found:
+            break
+        order += found
+        parents |= set(found)
+    kept = []
+    for table in order:
+        # The names come from the database's own catalogue, not from input.
+        op.execute(f'CREATE TEMP TABLE "_keep_{table}" AS SELECT * FROM "{table}"')  # noqa: S608
+        kept.append((table, f"_keep_{table}"))
+    return kept
+
+
+def _restore(kept: list[tuple[str, str]]) -> None:
+    for table, copy in kept:  # parents first
+        op.execute(f'INSERT OR IGNORE INTO "{table}" SELECT * FROM "{copy}"')  # noqa: S608
+        op.execute(f'DROP TABLE "{copy}"')
+
+
 def upgrade() -> None:
     pipelines = op.create_table(
         "pipelines",
@@ -105,6 +140,11 @@ def upgrade() -> None:
     op.execute(deals.update().where(deals.c.stage.in_(("won", "lost"))).values(stage_kind=deals.c.stage))
     op.execute(history.update().values(pipeline_id=default_id))
 
+    # The history first: on SQLite its copy (below) then has the new shape.
+    with op.batch_alter_table("deal_stage_changes", schema=None) as batch_op:
+        batch_op.alter_column("from_stage", existing_type=sa.String(length=20), type_=sa.String(length=40))
+        batch_op.alter_column("to_stage", existing_type=sa.String(length=20), type_=sa.String(length=40))
+    kept = _keep_children("deals")
     with op.batch_alter_table("deals", schema=None) as batch_op:
         batch_op.alter_column("pipeline_id", existing_type=sa.Uuid(), nullable=False)
         batch_op.alter_column("stage", existing_type=sa.String(length=20), type_=sa.String(length=40))
@@ -112,9 +152,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_deals_pipeline_id_stage_kind_stage", ["pipeline_id", "stage_kind", "stage"], unique=False
         )
-    with op.batch_alter_table("deal_stage_changes", schema=None) as batch_op:
-        batch_op.alter_column("from_stage", existing_type=sa.String(length=20), type_=sa.String(length=40))
-        batch_op.alter_column("to_stage", existing_type=sa.String(length=20), type_=sa.String(length=40))
+    _restore(kept)
 
 
 def downgrade() -> None:
@@ -122,11 +160,13 @@ def downgrade() -> None:
         batch_op.alter_column("to_stage", existing_type=sa.String(length=40), type_=sa.String(length=20))
         batch_op.alter_column("from_stage", existing_type=sa.String(length=40), type_=sa.String(length=20))
         batch_op.drop_column("pipeline_id")
+    kept = _keep_children("deals")
     with op.batch_alter_table("deals", schema=None) as batch_op:
         batch_op.drop_index("ix_deals_pipeline_id_stage_kind_stage")
         batch_op.drop_constraint(batch_op.f("fk_deals_pipeline_id_pipelines"), type_="foreignkey")
         batch_op.alter_column("stage", existing_type=sa.String(length=40), type_=sa.String(length=20))
         batch_op.drop_column("stage_kind")
         batch_op.drop_column("pipeline_id")
+    _restore(kept)
     op.drop_table("pipeline_stages")
     op.drop_table("pipelines")
