@@ -34,6 +34,7 @@ from tessera_sales.recommendations.router import router as recommendations_route
 from tessera_sales.reports.router import router as reports_router
 from tessera_sales.settings import SalesSettings
 from tessera_sales.summary.router import router as summary_router
+from tessera_sales.transfers import TRANSFERS
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.consumer import Handler
 from tessera_shared.customer_directory import HttpCustomerDirectory
@@ -56,6 +57,8 @@ from tessera_shared.exports.router import exports_router
 from tessera_shared.exports.service import run_exports
 from tessera_shared.imports.http import MAX_BODY_BYTES as IMPORT_MAX_BODY_BYTES
 from tessera_shared.jobs import Job
+from tessera_shared.ownership.router import ownership_router
+from tessera_shared.ownership.service import ownership_job
 
 
 def chain(*handlers: Handler) -> Handler:
@@ -103,6 +106,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
             recommendations_router,
             summary_router,
             exports_router(EXPORTS, EXPORT_SOURCES),
+            ownership_router(TRANSFERS),
         ],
         migrations=Path(__file__).parent / "migrations",
         handlers={
@@ -125,6 +129,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
         jobs=[
             Job("activity-reminders", settings.reminder_interval_seconds, fire_reminders),
             Job("sales-exports", settings.export_job_interval_seconds, exports),
+            ownership_job("sales", TRANSFERS),
         ],
     )
 
