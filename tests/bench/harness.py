@@ -1523,6 +1523,8 @@ class Bench:
                     await self.step("8", self.bulk_import)
                     await self.step("15", self.batch_upsert)
                     await self.step("16", self.expand_page)
+                    pipelines = __import__("pipeline_rows").pipeline_forecast  # row 18, a pipeline's forecast
+                    await self.step("18", lambda: pipelines(self))
                     await self.rss.stop()
                     self.rss_rows(idle)
                 finally:
