@@ -15,7 +15,7 @@ from tessera_sales.activities.schemas import (
     ReminderRun,
 )
 from tessera_sales.api import SELLERS, ReadThroughDep
-from tessera_sales.ownership import scope_owner
+from tessera_sales.ownership import list_scope, scope_owner
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
@@ -59,13 +59,13 @@ async def list_activities(
     kind: Annotated[str | None, Query(pattern="^(call|meeting|email|visit|note|task)$")] = None,
     open: Annotated[bool | None, Query(description="only tasks not completed (true) or completed (false)")] = None,
 ) -> Page[ActivityOut]:
-    scope = scope_owner(principal)
-    if scope is not None and owner_id not in (None, scope):
+    scope = list_scope(principal, owner_id)
+    if scope is False:
         return Page[ActivityOut](items=[], next_cursor=None)
     rows, cursor = await service.list_activities(
         session,
         page,
-        owner_id=scope or owner_id,
+        owner_id=scope,
         customer_id=customer_id,
         lead_id=lead_id,
         deal_id=deal_id,

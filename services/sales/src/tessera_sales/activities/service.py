@@ -17,7 +17,7 @@ from tessera_sales.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_sales.leads.models import Lead
 from tessera_sales.leads.service import rescore
 from tessera_sales.ownership import may_see, owner_for_new
-from tessera_shared.auth import Principal
+from tessera_shared.auth import OwnerScope, Principal
 from tessera_shared.db import dialect_name, unit_of_work, utcnow
 from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.events.contracts import ActivityChanges, ActivityDue, ActivityLogged, ActivityUpdated
@@ -114,7 +114,7 @@ async def list_activities(
     session: AsyncSession,
     page: PageParams,
     *,
-    owner_id: str | None,
+    owner_id: OwnerScope | None,
     customer_id: uuid.UUID | None,
     lead_id: uuid.UUID | None,
     deal_id: uuid.UUID | None,
@@ -124,7 +124,7 @@ async def list_activities(
     """One page of activities matching the filters (``owner_id`` already scoped by the caller)."""
     stmt = select(Activity)
     if owner_id:
-        stmt = stmt.where(col(Activity.owner_id) == owner_id)
+        stmt = stmt.where(owner_id.clause(col(Activity.owner_id)))
     for column, value in (
         (col(Activity.customer_id), customer_id),
         (col(Activity.lead_id), lead_id),
@@ -189,7 +189,7 @@ async def update_activity(session: AsyncSession, activity: Activity, patch: Acti
     await session.flush()
 
 
-async def overdue_by_owner(session: AsyncSession, as_of: datetime, owner_id: str | None) -> list[tuple]:
+async def overdue_by_owner(session: AsyncSession, as_of: datetime, owner_id: OwnerScope | None) -> list[tuple]:
     stmt = (
         select(col(Activity.owner_id), func.count(), func.min(col(Activity.due_at)))
         .where(col(Activity.kind) == "task", col(Activity.completed_at).is_(None), col(Activity.due_at) < as_of)
@@ -197,7 +197,7 @@ async def overdue_by_owner(session: AsyncSession, as_of: datetime, owner_id: str
         .order_by(func.count().desc(), col(Activity.owner_id))
     )
     if owner_id is not None:
-        stmt = stmt.where(col(Activity.owner_id) == owner_id)
+        stmt = stmt.where(owner_id.clause(col(Activity.owner_id)))
     return list((await session.execute(stmt)).all())
 
 

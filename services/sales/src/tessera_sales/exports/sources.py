@@ -18,7 +18,7 @@ from tessera_sales.deals.search import SEARCH as DEAL_SEARCH
 from tessera_sales.leads.models import Lead
 from tessera_sales.leads.search import SEARCH as LEAD_SEARCH
 from tessera_sales.ownership import scope_owner
-from tessera_shared.auth import Principal
+from tessera_shared.auth import OwnerScope, Principal
 from tessera_shared.exports.sources import ExportField, ExportSource, Kind
 
 D = Deal.__table__.c
@@ -90,12 +90,14 @@ LEAD_FIELDS = _fields(
 
 def scope(principal: Principal) -> dict[str, Any]:
     owner = scope_owner(principal)
-    return {} if owner is None else {"owner_id": owner}
+    return {} if owner is None else {"owners": sorted(owner.owners), "teams": sorted(owner.teams)}
 
 
 def _owned_by(column: ColumnElement[Any]) -> Any:
     def conditions(scope: dict[str, Any]) -> list[ColumnElement[bool]]:
-        return [column == scope["owner_id"]] if "owner_id" in scope else []
+        if "owners" in scope:
+            return [OwnerScope(frozenset(scope["owners"]), frozenset(scope.get("teams", ()))).clause(column)]
+        return [column == scope["owner_id"]] if "owner_id" in scope else []  # a job queued before teams
 
     return conditions
 

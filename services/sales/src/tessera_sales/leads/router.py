@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from tessera_sales.api import SELLERS, CustomerDirectoryDep, ReadThroughDep, SettingsDep
 from tessera_sales.leads import service
 from tessera_sales.leads.schemas import ConvertRequest, ConvertResult, LeadCreate, LeadOut, LeadPatch
-from tessera_sales.ownership import scope_owner
+from tessera_sales.ownership import list_scope
 from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
@@ -44,11 +44,11 @@ async def list_leads(
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     campaign_id: uuid.UUID | None = None,
 ) -> Page[LeadOut]:
-    scope = scope_owner(principal)
-    if scope is not None and owner_id not in (None, scope):
+    scope = list_scope(principal, owner_id)
+    if scope is False:
         return Page[LeadOut](items=[], next_cursor=None)
     rows, cursor = await service.list_leads(
-        session, page, owner_id=scope or owner_id, status=status, campaign_id=campaign_id
+        session, page, owner_id=scope, status=status, campaign_id=campaign_id
     )
     return Page[LeadOut](items=[LeadOut.model_validate(x) for x in rows], next_cursor=cursor)
 

@@ -62,6 +62,6 @@ async def search_leads(
 ) -> Page[LeadOut]:
     stmt = select(Lead)
     if (scope := scope_owner(principal)) is not None:
-        stmt = stmt.where(col(Lead.owner_id) == scope)
+        stmt = stmt.where(scope.clause(col(Lead.owner_id)))
     rows, next_cursor = await run_search(session, SEARCH, stmt, body)
     return Page[LeadOut](items=[LeadOut.model_validate(x) for x in rows], next_cursor=next_cursor)

@@ -19,7 +19,7 @@ from tessera_sales.leads.models import Lead
 from tessera_sales.leads.schemas import ConvertRequest, LeadCreate, LeadPatch
 from tessera_sales.money import quantize
 from tessera_sales.ownership import check_reassign, may_see, owner_for_new
-from tessera_shared.auth import Principal
+from tessera_shared.auth import OwnerScope, Principal
 from tessera_shared.customer_directory import CustomerDirectory, CustomerFacts
 from tessera_shared.db import read_session, unit_of_work, utcnow
 from tessera_shared.errors import InvalidInput, NotFound
@@ -72,14 +72,14 @@ async def list_leads(
     session: AsyncSession,
     page: PageParams,
     *,
-    owner_id: str | None,
+    owner_id: OwnerScope | None,
     status: str | None,
     campaign_id: uuid.UUID | None,
 ) -> tuple[list[Lead], str | None]:
     """One page of leads matching the filters (``owner_id`` already scoped by the caller)."""
     stmt = select(Lead)
-    if owner_id:
-        stmt = stmt.where(col(Lead.owner_id) == owner_id)
+    if owner_id is not None:
+        stmt = stmt.where(owner_id.clause(col(Lead.owner_id)))
     if status:
         stmt = stmt.where(col(Lead.status) == status)
     if campaign_id:
