@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -31,6 +32,9 @@ from tessera_gateway.proxy.router import IMPORT_PATHS
 from tessera_gateway.proxy.router import router as proxy_router
 from tessera_gateway.proxy.upstream import upstream_pools
 from tessera_gateway.settings import GatewaySettings
+from tessera_gateway.teams.router import router as teams_router
+from tessera_gateway.teams.scope import TeamScopes
+from tessera_gateway.teams.service import ensure_local_teams
 from tessera_gateway.views.cache import CONSUMERS_OF, Views
 from tessera_gateway.views.openapi import MergedOpenAPI
 from tessera_gateway.views.openapi import router as openapi_30_router
@@ -44,6 +48,9 @@ VIEW_CACHE_BYTES = Gauge("tessera_view_cache_bytes", "Bytes of composed 360 view
 VIEW_CACHE_LIVE = Gauge("tessera_view_cache_live", "1 while the gateway follows every topic (the view cache is on)")
 # Expired rate counters (limits/store.py) are deleted this often, by one replica at a time.
 RATE_COUNTERS_PURGE_SECONDS = 300.0
+
+
+log = logging.getLogger(__name__)
 
 
 def upstreams_of(settings: GatewaySettings) -> dict[str, str]:
@@ -79,6 +86,13 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
         app.state.accounts = await asyncio.to_thread(
             AccountDirectory.from_settings, settings.accounts_json, local=settings.is_local
         )
+        # Who leads which team: the scope header of a lead's forwarded requests (teams/scope.py).
+        app.state.team_scopes = TeamScopes(app.state.runtime.sessions, app.state.token_codec)
+        if settings.is_local:
+            try:
+                await ensure_local_teams(app.state.runtime.sessions, app.state.accounts)
+            except Exception as exc:
+                log.warning("cannot create the local teams", extra={"error": repr(exc)})
         # Limits and login failures are counted in the gateway's database: every replica sees
         # the same counts, and they survive restarts (limits/store.py).
         # Busy keys are admitted from small leases of the shared count (limits/leased.py).
@@ -164,6 +178,7 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
     own = APIRouter(dependencies=[Depends(rate_limited)])
     for limited in (audit_router, views_router, api_keys_router):
         own.include_router(limited)
+    own.include_router(teams_router)  # /api/v1/teams (tessera_gateway.teams)
 
     return ServiceSpec(
         name="gateway",

@@ -108,3 +108,23 @@ class ApiKey(Base, table=True):
     revoked_by: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     changed_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Team(Base, table=True):
+    """A team of staff (tessera_gateway.teams): a lead, members and territories. The lead sees and
+    changes the members' records (the owner rules' team level). ``members`` includes the lead."""
+
+    __tablename__ = "teams"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    key: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str | None = Field(default=None, sa_column=Column(String(2000), nullable=True))
+    lead: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    members: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    # [{"country": "DE" | null, "region": "Bavaria" | null}, ...]
+    territories: list[dict[str, str | None]] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    version: int = Field(default=1, sa_column=Column(Integer(), nullable=False))
+    created_by: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -27,6 +27,7 @@ from fastapi.responses import Response
 
 from tessera_gateway.apikeys.upstream import upstream_authorization
 from tessera_gateway.proxy.upstream import UpstreamError, UpstreamPool
+from tessera_gateway.teams.scope import team_scope_headers
 from tessera_shared.errors import InvalidInput
 from tessera_shared.observability import current_traceparent, request_id_var
 
@@ -127,6 +128,7 @@ async def read_many(request: Request, target: Target, ids: list[str]) -> dict[st
         "authorization": upstream_authorization(request) or "",
         "content-type": "application/json",
         "x-request-id": request_id_var.get() or "",
+        **await team_scope_headers(request),
     }
     if tp := current_traceparent():
         headers["traceparent"] = tp

@@ -20,6 +20,7 @@ from tessera_gateway.limits.rate import RateLimits, take_for
 from tessera_gateway.proxy import expand
 from tessera_gateway.proxy.routes import export_owner, owner_of, streamed_file
 from tessera_gateway.proxy.upstream import UpstreamError, UpstreamPool
+from tessera_gateway.teams.scope import team_scope_headers
 from tessera_shared.api_keys import SUBJECT_PREFIX as API_KEY_SUBJECT
 from tessera_shared.auth import CurrentPrincipal, Role
 from tessera_shared.errors import InvalidInput
@@ -159,6 +160,7 @@ async def forward(request: Request, service: str, path: str) -> Response:
     headers = forwarded_headers(request)
     if (authorization := upstream_authorization(request)) is not None:
         headers["authorization"] = authorization  # an API key's call: the gateway's token for it
+    headers.update(await team_scope_headers(request))  # a team lead's scope, signed here
     headers["x-request-id"] = request_id_var.get() or ""
     if tp := current_traceparent():
         headers["traceparent"] = tp

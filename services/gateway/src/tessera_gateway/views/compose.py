@@ -64,9 +64,11 @@ async def fetch_all(
     *,
     authorization: str,
     deadline: float,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> dict[str, Result]:
-    """Run every fetch concurrently; whatever is not back after ``deadline`` s is a timeout."""
-    headers = {"authorization": authorization, "x-request-id": request_id_var.get() or ""}
+    """Run every fetch concurrently; whatever is not back after ``deadline`` s is a timeout.
+    ``extra_headers``: e.g. the caller's team scope (tessera_gateway.teams.scope)."""
+    headers = {"authorization": authorization, "x-request-id": request_id_var.get() or "", **(extra_headers or {})}
     if tp := current_traceparent():
         headers["traceparent"] = tp
     tasks = {

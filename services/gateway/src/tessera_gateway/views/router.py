@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from prometheus_client import Counter
 
 from tessera_gateway.audit import service as audit
+from tessera_gateway.teams.scope import team_scope_headers
 from tessera_gateway.views import customer360, kpis
 from tessera_gateway.views.cache import ViewCache, Views
 from tessera_gateway.views.compose import Fetch, fetch_all
@@ -58,7 +59,9 @@ async def get_customer_360(
     views: Views | None = state.views
     customer = str(customer_id)
     asked_fresh = "no-cache" in request.headers.get("cache-control", "").lower()
-    key = ViewCache.key(customer, principal.subject, principal.roles)
+    scope = await team_scope_headers(request)
+    # A team lead's view depends on their teams too: the scope names them (its generation's value).
+    key = ViewCache.key(customer, principal.subject, [*principal.roles, *scope.values()])
     entry = views.cache.get(key) if views is not None and views.freshness.live and not asked_fresh else None
     if views is not None and entry is not None:
         body, etag, stored = entry.body, entry.etag, False
@@ -73,6 +76,7 @@ async def get_customer_360(
                 customer360.fetches(customer_id),
                 authorization=request.headers["authorization"],
                 deadline=state.settings.view_deadline_seconds,
+                extra_headers=scope,
             )
         finally:
             current = views is not None and token is not None and views.freshness.end(token)
@@ -145,7 +149,7 @@ async def get_kpis(
         raise InvalidInput("until", "must be on or after since, within 366 days", "query")
     deadline = request.app.state.settings.view_deadline_seconds
     started = time.monotonic()
-    common = {"authorization": request.headers["authorization"]}
+    common: dict[str, Any] = {"authorization": request.headers["authorization"]}
     results = await fetch_all(
         request.app.state.clients, request.app.state.upstreams, kpis.fetches(since, until), deadline=deadline, **common
     )
