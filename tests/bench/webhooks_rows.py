@@ -50,6 +50,24 @@ from notifications_rows import (  # noqa: E402 - beside this file
 
 CUSTOMERS = 200
 
+# BENCH_WEBHOOKS_PROFILE=<file>: the service runs under cProfile, the stats written when it stops
+# (uvicorn re-raises SIGTERM after its shutdown, which would end the process before the dump).
+_PROFILED = """
+import cProfile, signal, sys
+signal.raise_signal = lambda s: None
+from uvicorn.main import main
+sys.argv = ["uvicorn", *sys.argv[1:]]
+profile = cProfile.Profile()
+profile.enable()
+try:
+    main()
+except SystemExit:
+    pass
+finally:
+    profile.disable()
+    profile.dump_stats({out!r})
+"""
+
 
 def _created(customer: uuid.UUID, i: int) -> tuple[bytes, bytes]:
     from tessera_shared.events import build_event
@@ -106,6 +124,8 @@ async def webhooks_rows(
         "webhook-sink", [sys.executable, str(HERE / "webhook_sink.py"), str(sink_port)], env, work / "sink.log"
     )
     command = [sys.executable, "-m", "uvicorn", "tessera_notifications.main:create_app", "--factory"]
+    if profile := os.environ.get("BENCH_WEBHOOKS_PROFILE"):  # a cProfile of the service, written at its exit
+        command = [sys.executable, "-c", _PROFILED.format(out=profile), *command[3:]]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
     proc = Process("notifications", command, env, work / "notifications-webhooks-bench.log")
     base, receiver = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sink_port}"
@@ -207,8 +227,21 @@ async def webhooks_rows(
                 times = await arrived(path, events, 600)
                 await disable(endpoint_id)
                 first, last = min(times), max(times)
+                # How fast the consumer wrote the deliveries (its share of the time, for the reader).
+                db = await asyncpg.connect(pg_dsn(pg, database))
+                try:
+                    spread = await db.fetchval(
+                        "SELECT extract(epoch FROM max(created_at) - min(created_at)) FROM webhook_deliveries"
+                        " WHERE endpoint_id = $1",
+                        uuid.UUID(endpoint_id),
+                    )
+                finally:
+                    await db.close()
+                written[path] = round(events / max(float(spread or 0), 1e-6))
+                log(f"13 fan-out {path}: the consumer wrote the deliveries at {written[path]}/s")
                 return events / max(last - first, 1e-6), last - first
 
+            written: dict[str, int] = {}
             rate, took = await fan_out("/u", False, [uuid.uuid4() for _ in range(events)])
             report.add(
                 f"13 webhooks fan-out, one unordered endpoint, {events} events (target 500)",
@@ -217,6 +250,7 @@ async def webhooks_rows(
                 "bare httpx loop to the same receiver",
                 ceiling,
                 seconds=round(took, 2),
+                written_per_s=written["/u"],
             )
             rate, took = await fan_out("/o", True, [uuid.uuid4() for _ in range(CUSTOMERS)])
             report.add(
@@ -226,6 +260,7 @@ async def webhooks_rows(
                 "bare httpx loop to the same receiver",
                 ceiling,
                 seconds=round(took, 2),
+                written_per_s=written["/o"],
             )
     finally:
         await producer.stop()

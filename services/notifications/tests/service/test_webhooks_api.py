@@ -155,8 +155,7 @@ async def test_the_worker_refuses_at_connect_time_what_the_url_check_would(datab
                 await client.post(ENDPOINTS, json={"url": receiver.url, "event_types": ["*"]}, headers=partner(app))
             ).json()
             engine = app.state.webhooks
-            backend = engine.client._transport._pool._network_backend
-            backend.policy = AddressPolicy(allow_loopback=False)
+            engine.lanes.backend.policy = AddressPolicy(allow_loopback=False)  # every lane's connections
             await client.post(f"{ENDPOINTS}/{created['id']}/test", headers=partner(app))
 
             async def attempted():  # type: ignore[no-untyped-def]

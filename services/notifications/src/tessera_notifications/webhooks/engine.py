@@ -38,8 +38,8 @@ from tessera_notifications.settings import NotificationsSettings
 from tessera_notifications.webhooks import metrics
 from tessera_notifications.webhooks.deliveries import attach_wake, forget_endpoints, queue_depth
 from tessera_notifications.webhooks.endpoints import policy_of
+from tessera_notifications.webhooks.lanes import Lanes
 from tessera_notifications.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from tessera_notifications.webhooks.ssrf import guarded_client
 from tessera_shared.auth import Role
 from tessera_shared.db import dialect_name, table_of, unit_of_work, utcnow
 from tessera_shared.events.contracts.notifications import WebhookEndpointDisabled
@@ -122,12 +122,11 @@ class WebhookEngine:
         sessions: async_sessionmaker[AsyncSession],
         settings: NotificationsSettings,
         directory: UserDirectory,
-        client: httpx.AsyncClient | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.directory = directory
-        self.client = client or guarded_client(
+        self.lanes = Lanes(
             policy_of(settings), timeout=settings.webhook_timeout, connections=settings.webhook_concurrency
         )
         self._wakeup = asyncio.Event()
@@ -157,7 +156,7 @@ class WebhookEngine:
         self._wakeup.set()
         for task in [*self._tasks, *self._replays]:
             await finish_or_cancel(task, 5.0)
-        await self.client.aclose()
+        await self.lanes.aclose()
 
     async def _loop(self, number: int) -> None:
         idle = 0
@@ -269,14 +268,12 @@ class WebhookEngine:
         return claimed
 
     async def _send(self, claimed: Claimed) -> Outcome:
-        async with self._limit:
+        async with self._limit, self.lanes.client() as client:
             at = datetime.now(UTC)
             started = time.perf_counter()
             outcome = Outcome()
             try:
-                response = await self.client.post(
-                    claimed.url, content=claimed.payload, headers=headers_for(claimed, at)
-                )
+                response = await client.post(claimed.url, content=claimed.payload, headers=headers_for(claimed, at))
                 outcome.status_code = response.status_code
                 outcome.body = response.content[:BODY_LIMIT].decode("utf-8", "replace")
             except httpx.TimeoutException as exc:

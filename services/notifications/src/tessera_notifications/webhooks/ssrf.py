@@ -146,9 +146,12 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def guarded_client(policy: AddressPolicy, *, timeout: float, connections: int) -> httpx.AsyncClient:
-    """An HTTP client that connects only where ``policy`` allows, follows no redirect and reads no
-    proxy settings from the environment."""
+def guarded_client(
+    policy: AddressPolicy, *, timeout: float, connections: int, backend: GuardedBackend | None = None
+) -> httpx.AsyncClient:
+    """An HTTP client that connects only where ``policy`` allows (through ``backend``, which
+    several clients may share), follows no redirect and reads no proxy settings from the
+    environment."""
     transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=connections))
     transport._pool = httpcore.AsyncConnectionPool(  # the same pool httpx builds, with our backend
         ssl_context=httpx.create_ssl_context(),
@@ -157,7 +160,7 @@ def guarded_client(policy: AddressPolicy, *, timeout: float, connections: int) -
         keepalive_expiry=5.0,
         http1=True,
         http2=False,
-        network_backend=GuardedBackend(policy),
+        network_backend=backend or GuardedBackend(policy),
     )
     return httpx.AsyncClient(
         transport=transport, timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
