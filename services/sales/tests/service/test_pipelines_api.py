@@ -254,3 +254,21 @@ async def test_reports_are_per_pipeline(api: Api) -> None:
     assert {s["stage"] for s in perf["stage_times"]} == {"discovery"}
     r = await api.client.get(f"/v1/reports/forecast?pipeline_id={uuid.uuid4()}", headers=api.manager)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "pipeline_id"
+
+
+@pytest.mark.sqlite
+async def test_a_lead_converts_into_a_deal_of_the_chosen_pipeline(api: Api) -> None:
+    p = await pipeline(api)
+    lead_body = {"name": "Grace Hopper", "company": "Navy Labs", "email": "grace@example.com", "source": "referral"}
+    customer_id = str(uuid.uuid4())
+    await api.credit_known(uuid.UUID(customer_id))
+    converted = []
+    for deal in ({"pipeline_id": p["id"]}, {"pipeline_id": p["id"], "stage": "demo"}, {}):
+        lead = (await api.client.post("/v1/leads", json=lead_body, headers=api.rep1)).json()
+        body = {"customer_id": customer_id, "deal": {"title": "First order", "currency": "EUR", "amount": "10", **deal}}
+        r = await api.client.post(f"/v1/leads/{lead['id']}/convert", json=body, headers=api.rep1)
+        assert r.status_code == 200, r.text
+        got = (await api.client.get(f"/v1/deals/{r.json()['deal_id']}", headers=api.rep1)).json()
+        converted.append((got["pipeline_name"], got["stage"]))
+    # Without a pipeline, a converted lead's deal starts qualified in the default pipeline, as before.
+    assert converted == [("Enterprise", "discovery"), ("Enterprise", "demo"), ("Sales", "qualification")]

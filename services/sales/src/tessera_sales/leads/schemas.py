@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from tessera_sales.api import Currency, MoneyIn, MoneyOut, OwnerId, Text200, Text500
-from tessera_sales.deals.schemas import LineItemIn, OpenStage
+from tessera_sales.deals.schemas import LineItemIn, StageKey
 from tessera_sales.money import check_minor_units
 from tessera_shared.http.inputs import IsoDate
 
@@ -115,7 +115,10 @@ class ConvertDeal(BaseModel):
     amount: MoneyIn | None = None
     line_items: list[LineItemIn] = Field(default_factory=list, max_length=200)
     expected_close_date: IsoDate | None = None
-    stage: OpenStage = "qualification"
+    # The deal's pipeline (the default one without it) and an open stage of it (without one:
+    # qualification in the default pipeline, the first open stage in another).
+    pipeline_id: uuid.UUID | None = None
+    stage: StageKey | None = None
 
     @field_validator("amount")
     @classmethod

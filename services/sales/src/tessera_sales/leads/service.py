@@ -225,11 +225,12 @@ async def convert_lead(
         customer_id, created = customer.id, True
     deal_id = None
     if body.deal is not None:
+        wanted = body.deal.model_dump(exclude_unset=False)
+        if wanted["pipeline_id"] is None and wanted["stage"] is None:
+            wanted["stage"] = "qualification"  # a converted lead is qualified
         deal, _ = await deals.create_deal(
             session,
-            DealCreate(
-                customer_id=customer_id, campaign_id=lead.campaign_id, **body.deal.model_dump(exclude_unset=False)
-            ),
+            DealCreate(customer_id=customer_id, campaign_id=lead.campaign_id, **wanted),
             principal,
             thresholds,
             lead_id=lead.id,
