@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from tessera_shared.auth import Principal, Role
+from tessera_shared.auth import Principal, Role, owns
 
 RELATIONS = ("consumer", "intermediary", "internal", "public")
 RELATIONSHIP_TYPES = ("transactional", "preferred_supplier", "partner", "strategic_alliance")
@@ -63,11 +63,12 @@ def name_key(name: str) -> str:
     return " ".join(kept or words)[:200]
 
 
-def may_change(principal: Principal, owner_id: str | None) -> bool:
-    """Owners change their customers; managers, admins and services any; other reps read only."""
+def may_change(principal: Principal, owner_id: str | None, team_id: object = None) -> bool:
+    """Owners change their customers, and a team lead their teams' (the members' and those routed
+    to the team, ``team_id``); managers, admins and services any; other reps read only."""
     if principal.has_any(MANAGERS):
         return True
-    return Role.SALES_REP in principal.roles and owner_id is not None and owner_id == principal.subject
+    return Role.SALES_REP in principal.roles and owns(principal, owner_id, team_id)
 
 
 def may_reassign(principal: Principal) -> bool:
@@ -77,8 +78,8 @@ def may_reassign(principal: Principal) -> bool:
 
 def may_own(principal: Principal, owner_id: str | None) -> bool:
     """Who may name ``owner_id`` as the owner of a new customer: the rule of PATCH (managers anyone;
-    everyone else themselves or nobody)."""
-    return owner_id is None or owner_id == principal.subject or may_reassign(principal)
+    everyone else themselves, a member of a team they lead, or nobody)."""
+    return owner_id is None or owns(principal, owner_id) or may_reassign(principal)
 
 
 def may_record_consent(principal: Principal, owner_id: str | None, granted: bool) -> bool:

@@ -19,7 +19,7 @@ from tessera_customer.api import READERS
 from tessera_customer.contacts.models import Contact
 from tessera_customer.customers.models import AccessLog, Customer
 from tessera_customer.customers.search import SEARCH
-from tessera_shared.auth import Principal, Role
+from tessera_shared.auth import OwnerScope, Principal, Role
 from tessera_shared.db import dialect_name, new_id, utcnow
 from tessera_shared.exports.sources import ExportField, ExportSource, Kind
 
@@ -106,14 +106,20 @@ CONTACT_FIELDS = _fields(
 
 
 def scope(principal: Principal) -> dict[str, Any]:
-    """The customers' owner a caller's export is limited to (none: every customer)."""
-    return {} if principal.has_any(SEE_ALL) else {"owner_id": principal.subject}
+    """The customers' owners (a rep, and a team lead's members) a caller's export is limited to
+    (none: every customer)."""
+    if principal.has_any(SEE_ALL):
+        return {}
+    owners = OwnerScope.of(principal)
+    return {"owners": sorted(owners.owners), "teams": sorted(owners.teams)}
 
 
 def conditions(scope: dict[str, Any]) -> list[ColumnElement[bool]]:
     """Customers (or their contacts) not merged away, of the scope's owner if it names one."""
     conditions: list[ColumnElement[bool]] = [C.merged_into_id.is_(None)]
-    if "owner_id" in scope:
+    if "owners" in scope:
+        conditions.append(OwnerScope(frozenset(scope["owners"]), frozenset(scope.get("teams", ()))).clause(C.owner_id))
+    elif "owner_id" in scope:  # a job queued before teams
         conditions.append(C.owner_id == scope["owner_id"])
     return conditions
 

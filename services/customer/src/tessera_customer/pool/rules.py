@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tessera_shared.auth import Principal, Role
+from tessera_shared.auth import Principal, Role, owns
 from tessera_shared.errors import Forbidden
 
 ASSIGNERS = frozenset({Role.ADMIN, Role.SALES_MANAGER, Role.SERVICE})
@@ -31,5 +31,7 @@ def claim_owner(principal: Principal, requested: str | None) -> str:
     if principal.has_any(ASSIGNERS):
         return requested or principal.subject
     if requested is not None and requested != principal.subject:
-        raise Forbidden("a sales rep claims customers for themself only")
+        if owns(principal, requested):
+            return requested  # a team lead, for a member of their team
+        raise Forbidden("a sales rep claims customers for themself only (a team lead: or a member)")
     return principal.subject

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_customer.timeline.models import TimelineEntry
-from tessera_shared.auth import Principal, Role
+from tessera_shared.auth import OwnerScope, Principal, Role
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def visible_to(principal: Principal) -> ColumnElement[bool] | None:
     return or_(
         own_entries,
         entry_kind.in_(every) if every else false(),
-        and_(entry_kind.in_(owned), owner_of_entry() == principal.subject) if owned else false(),
+        and_(entry_kind.in_(owned), OwnerScope.of(principal).clause(owner_of_entry())) if owned else false(),
         and_(entry_kind.in_(list(ABOUT_A_FACT)), about.in_(every)) if every else false(),
     )
 
