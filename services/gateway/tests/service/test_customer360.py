@@ -497,3 +497,31 @@ def test_kpis_compose() -> None:
     ]
     assert k["first_contact_resolution_percent"] is None
     assert body["sections"]["fcr"] == "forbidden"
+
+
+async def test_a_pipeline_through_the_gateway_and_the_360_names_pipeline_and_stage(stack: httpx.AsyncClient) -> None:
+    """A held-out client's path (issue 24 part 1): a manager makes a pipeline with its own stages, a
+    rep moves a deal into one, which then cannot be removed (409); the 360 names each deal's
+    pipeline and stage; the forecast is the pipeline's."""
+    manager, rep1 = await login(stack, "manager"), await login(stack, "rep1")
+    cid = await new_customer(stack, manager)
+    stages = [{"name": "Discovery"}, {"name": "Demo", "probability": 60}]
+    r = await stack.post("/api/v1/pipelines", json={"name": "Partners", "stages": stages}, headers=manager)
+    assert r.status_code == 201, r.text
+    pipeline = r.json()
+    assert [s["key"] for s in pipeline["stages"]] == ["discovery", "demo", "won", "lost"]
+    deal = {"customer_id": cid, "title": "Deal", "amount": "100.00", "currency": "EUR"}
+    r = await stack.post("/api/v1/deals", json={**deal, "pipeline_id": pipeline["id"]}, headers=rep1)
+    assert r.status_code == 201, r.text
+    moved = await stack.patch(f"/api/v1/deals/{r.json()['id']}", json={"stage": "demo"}, headers=rep1)
+    assert (moved.status_code, moved.json()["probability"]) == (200, 60)
+    assert (await stack.post("/api/v1/deals", json=deal, headers=rep1)).status_code == 201
+    r = await stack.delete(f"/api/v1/pipelines/{pipeline['id']}/stages/demo", headers=manager)
+    assert r.status_code == 409 and r.json()["deals"] == 1
+
+    view = (await stack.get(f"/api/v1/customers/{cid}/360", headers=manager)).json()
+    named = {(d["pipeline_name"], d["stage"], d["stage_name"]) for d in view["sales"]["open_deals"]}
+    assert named == {("Partners", "demo", "Demo"), ("Sales", "prospecting", "Prospecting")}
+    r = await stack.get(f"/api/v1/reports/forecast?pipeline_id={pipeline['id']}", headers=manager)
+    assert r.status_code == 200 and r.json()["pipeline_name"] == "Partners"
+    assert [(t["deals"], t["weighted"]) for t in r.json()["totals"]] == [(1, "60.00")]
