@@ -215,6 +215,7 @@ async def _changed(
             is_default=pipeline.is_default,
             stages=_stage_data(defs),
             removed_stages=removed,
+            archived=pipeline.archived_at is not None,
             version=pipeline.version,
             updated_by=principal.subject,
             updated_at=now,

@@ -285,6 +285,8 @@ class PipelineUpdated(SalesEvent):
     is_default: bool
     stages: list[PipelineStage]
     removed_stages: list[str] = Field(default_factory=list)
+    # An archived pipeline takes no new deals; its deals stay in it.
+    archived: bool = False
     version: int = Field(ge=1)
     updated_by: str
     updated_at: datetime
