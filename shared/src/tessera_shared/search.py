@@ -17,6 +17,7 @@ Every declared property is served by an index on PostgreSQL (the services' tests
 from __future__ import annotations
 
 import enum
+import re
 import typing
 import uuid
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema, create_model
 from sqlalchemy import ColumnElement, Float, Select, and_, cast, literal, not_, or_
 
 from tessera_shared.db import dialect_name
@@ -143,7 +144,7 @@ class Searchable:
         table = "; ".join(f"`{n}` ({p.kind}): {', '.join(p.operators)}" for n, p in self.properties.items())
         prop_type: Any = Literal[names]
         if self.dynamic is not None:
-            prop_type = prop_type | Annotated[str, StringConstraints(pattern=self.dynamic, max_length=100)]
+            prop_type = _named_or_matching(names, self.dynamic)
             table += f"; {self.dynamic_doc or self.dynamic}"
         sort_type: Any = Literal[sortable]
         operator_type: Any = Literal[OPERATORS]
@@ -315,6 +316,20 @@ class Searchable:
             except ValueError:
                 raise InvalidInput(at, "an ISO 8601 date, e.g. 2026-03-31") from None
         return _datetime(value, at)
+
+
+def _named_or_matching(names: tuple[str, ...], pattern: str) -> Any:
+    """A property name: one of ``names`` or one matching ``pattern`` (a 422 naming the field
+    itself otherwise); documented as the enum or the pattern."""
+    matching = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if value in names or (len(value) <= 100 and matching.fullmatch(value)):
+            return value
+        raise ValueError(f"one of {', '.join(names)}, or a name matching {pattern}")
+
+    schema = {"anyOf": [{"type": "string", "enum": list(names)}, {"type": "string", "pattern": pattern}]}
+    return Annotated[str, AfterValidator(check), WithJsonSchema(schema)]
 
 
 def _unreachable() -> Any:

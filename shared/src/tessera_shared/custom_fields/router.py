@@ -5,8 +5,6 @@ concurrently, outside the transaction) before the answer: once the 201 is out, l
 on the field through the index.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response

@@ -26,8 +26,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import orjson
-from sqlalchemy import Float, Numeric, String, cast, exists, func, literal_column, select, text
+from sqlalchemy import Boolean, Float, Numeric, String, cast, exists, func, literal, literal_column, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -83,7 +83,8 @@ def _contains(column: Any, definition: Definition, dialect: str) -> Any:
     def condition(value: str) -> ColumnElement[bool]:
         if dialect == "postgresql":
             inner = column.op("->")(literal_column(f"'{key}'"))
-            return inner.op("@>")(cast(orjson.dumps([value]).decode(), column.type))  # type: ignore[no-any-return]
+            held: ColumnElement[bool] = inner.op("@>", return_type=Boolean())(literal([value], type_=JSONB()))
+            return held
         each = func.json_each(column, literal_column(f"'$.{key}'")).table_valued("value")
         return exists(select(literal_column("1")).select_from(each).where(each.c.value == value))
 
