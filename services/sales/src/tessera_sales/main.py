@@ -34,6 +34,7 @@ from tessera_sales.recommendations.router import router as recommendations_route
 from tessera_sales.reports.router import router as reports_router
 from tessera_sales.settings import SalesSettings
 from tessera_sales.summary.router import router as summary_router
+from tessera_sales.tagging import routers as tagging_routers
 from tessera_sales.transfers import TRANSFERS
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.consumer import Handler
@@ -93,6 +94,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
         routers=[
             *batch_routers,
             *import_routers,
+            *tagging_routers,
             products_router,
             deals_search_router,
             deals_router,

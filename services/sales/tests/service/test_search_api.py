@@ -144,6 +144,7 @@ class TestDealSearch:
             "amount",
             "expected_close_date",
             "created_at",
+            "tags",
         }
         assert "contains_token" in schemas["DealSearchFilter"]["properties"]["operator"]["enum"]
         assert set(schemas["DealSearchSort"]["properties"]["property"]["enum"]) == {"id", "amount", "created_at"}

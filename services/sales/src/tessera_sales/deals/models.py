@@ -10,7 +10,8 @@ from sqlmodel import Field
 from tessera_sales.models import Base
 from tessera_sales.money import normalise_on_load
 from tessera_sales.pipelines import models as _pipelines  # noqa: F401 - the table deals.pipeline_id refers to
-from tessera_shared.db import Money, UTCDateTime, new_id, utcnow
+from tessera_shared.db import JSONType, Money, UTCDateTime, new_id, utcnow
+from tessera_shared.tags import TagIndex, tag_table
 
 
 class Deal(Base, table=True):
@@ -54,6 +55,8 @@ class Deal(Base, table=True):
     furthest_rank: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     campaign_id: uuid.UUID | None = Field(default=None, nullable=True)
     lead_id: uuid.UUID | None = Field(default=None, nullable=True)
+    # Sorted, each once; deal_tags holds one row per tag for the list filter (tessera_shared.tags).
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False, server_default="[]"))
     payment_terms_days: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     lost_reason: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     credit_override_by: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
@@ -68,6 +71,10 @@ class Deal(Base, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     version: int = Field(default=1, nullable=False)
+
+
+DEAL_TAGS = tag_table(Base.metadata, "deal_tags", "deals", "deal_id")
+TAGS = TagIndex(DEAL_TAGS, Deal.id)
 
 
 class DealLine(Base, table=True):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from tessera_sales.deals.models import Deal, DealLine, DealStageChange
+from tessera_sales.deals.models import TAGS, Deal, DealLine, DealStageChange
 from tessera_shared.auth import OwnerScope
 from tessera_shared.http.pagination import PageParams, paginate
 
@@ -62,6 +62,7 @@ class DealRepository:
         stage: str | None = None,
         campaign_id: uuid.UUID | None = None,
         pipeline_id: uuid.UUID | None = None,
+        tag: str | None = None,
     ) -> tuple[list[Deal], str | None]:
         stmt = select(Deal)
         if owner_id is not None:
@@ -74,4 +75,6 @@ class DealRepository:
             stmt = stmt.where(col(Deal.campaign_id) == campaign_id)
         if pipeline_id is not None:
             stmt = stmt.where(col(Deal.pipeline_id) == pipeline_id)
+        if tag is not None:
+            stmt = stmt.where(TAGS.tagged(tag))
         return await paginate(self.session, stmt, params, (col(Deal.id),))

@@ -86,6 +86,7 @@ async def list_deals(
     stage: Annotated[str | None, Query(min_length=1, max_length=40, description="a stage key")] = None,
     campaign_id: uuid.UUID | None = None,
     pipeline_id: uuid.UUID | None = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
 ) -> Page[DealOut]:
     scope = list_scope(principal, owner_id)
     if scope is False:
@@ -98,6 +99,7 @@ async def list_deals(
         stage=stage,
         campaign_id=campaign_id,
         pipeline_id=pipeline_id,
+        tag=tag,
     )
     pipelines = await service.pipelines_of(session, rows)
     return Page[DealOut](items=[deal_out(d, lines.get(d.id, []), pipelines) for d in rows], next_cursor=next_cursor)

@@ -20,6 +20,7 @@ from tessera_sales.api import Currency, MoneyIn, MoneyOut, OwnerId, Text200, Tex
 from tessera_sales.money import check_minor_units
 from tessera_shared.decimals import Percent, Quantity
 from tessera_shared.http.inputs import IsoDate, Trim
+from tessera_shared.tags import TagList
 
 OpenStage = Literal["prospecting", "qualification", "proposal", "negotiation"]
 # A stage key of the deal's pipeline (tessera_sales.pipelines); the service checks it against the pipeline.
@@ -63,6 +64,7 @@ class DealCreate(BaseModel):
     line_items: list[LineItemIn] = Field(default_factory=list, max_length=200)
     owner_id: OwnerId | None = None
     expected_close_date: IsoDate | None = None
+    tags: TagList = Field(default_factory=list)
     # Without one, the default pipeline; without a stage, the pipeline's first open stage.
     pipeline_id: uuid.UUID | None = None
     stage: StageKey | None = None
@@ -86,6 +88,7 @@ class DealPatch(BaseModel):
     line_items: list[LineItemIn] | None = Field(default=None, max_length=200)
     owner_id: OwnerId | None = None
     expected_close_date: IsoDate | None = None
+    tags: TagList | None = Field(default=None, description="The deal's whole new list of tags")
     # Another pipeline (an open deal only), with ``stage`` one of its open stages (else its first).
     pipeline_id: uuid.UUID | None = None
     stage: StageKey | None = None
@@ -133,6 +136,7 @@ class DealOut(BaseModel):
     campaign_id: uuid.UUID | None
     lead_id: uuid.UUID | None
     payment_terms_days: int | None
+    tags: list[str] = Field(default_factory=list)
     lost_reason: str | None
     credit_override_by: str | None
     closed_at: datetime | None

@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from tessera_sales.api import DEAL_READERS
 from tessera_sales.deals import service
-from tessera_sales.deals.models import Deal
+from tessera_sales.deals.models import TAGS, Deal
 from tessera_sales.deals.repository import DealRepository
 from tessera_sales.deals.router import deal_out
 from tessera_sales.deals.schemas import DealOut
@@ -47,6 +47,7 @@ SEARCH = Searchable(
         "amount": Prop(col(Deal.amount), "decimal", sortable=True),
         "expected_close_date": Prop(col(Deal.expected_close_date), "date", nullable=True),
         "created_at": Prop(col(Deal.created_at), "datetime", sortable=True),
+        "tags": TAGS.prop(),
     },
     query=_title,
     query_fields=("title",),

@@ -16,7 +16,7 @@ from tessera_sales.catalog.models import Product
 from tessera_sales.credit.models import OverdueInvoice
 from tessera_sales.credit.service import CreditLimitExceeded, limit_check, record_check
 from tessera_sales.deals import rules
-from tessera_sales.deals.models import Deal, DealLine, DealStageChange
+from tessera_sales.deals.models import TAGS, Deal, DealLine, DealStageChange
 from tessera_sales.deals.repository import DealRepository
 from tessera_sales.deals.schemas import DealCreate, DealPatch, LineItemIn, LoseRequest, ReopenRequest, WinRequest
 from tessera_sales.known_customers.handlers import KNOWN_CUSTOMERS
@@ -41,6 +41,7 @@ from tessera_shared.events.contracts import (
 from tessera_shared.http.pagination import PageParams
 from tessera_shared.money import fits, too_large
 from tessera_shared.outbox import publish
+from tessera_shared.tags import normalise
 
 Thresholds = Mapping[str, Decimal]
 CREDIT_OVERRIDERS = frozenset({Role.FINANCE_MANAGER, Role.ADMIN})
@@ -82,13 +83,20 @@ async def list_deals(
     stage: str | None,
     campaign_id: uuid.UUID | None,
     pipeline_id: uuid.UUID | None = None,
+    tag: str | None = None,
 ) -> tuple[list[Deal], str | None, dict[uuid.UUID, list[DealLine]]]:
     """One page of deals (``owner_id`` already scoped by the caller), its next cursor and the deals' lines."""
     if stage is not None and not await stage_exists(session, stage, pipeline_id):
         raise InvalidInput("stage", f"no {'such ' if pipeline_id else ''}pipeline has a stage {stage!r}", "query")
     repo = DealRepository(session)
     rows, next_cursor = await repo.list(
-        page, owner_id=owner_id, customer_id=customer_id, stage=stage, campaign_id=campaign_id, pipeline_id=pipeline_id
+        page,
+        owner_id=owner_id,
+        customer_id=customer_id,
+        stage=stage,
+        campaign_id=campaign_id,
+        pipeline_id=pipeline_id,
+        tag=tag,
     )
     return rows, next_cursor, await repo.lines([d.id for d in rows])
 
@@ -292,6 +300,7 @@ async def create_deal(
         campaign_id=data.campaign_id,
         lead_id=lead_id,
         payment_terms_days=data.payment_terms_days,
+        tags=normalise(data.tags),
         created_by=principal.subject,
         created_at=now,
         updated_at=now,
@@ -302,6 +311,7 @@ async def create_deal(
     _set_close_date(deal, data.expected_close_date)
     session.add(deal)
     await session.flush()
+    await TAGS.insert(session, [(deal.id, deal.tags)])
     session.add_all(lines)
     await _enter_stage(session, deal, stage, principal.subject, now, stages=stages)
     await publish(
@@ -317,6 +327,7 @@ async def create_deal(
             owner_id=deal.owner_id,
             expected_close_date=deal.expected_close_date,
             campaign_id=deal.campaign_id,
+            tags=deal.tags,
             created_at=now,
             pipeline_id=stages.pipeline_id,
             pipeline_name=stages.pipeline_name,
@@ -428,6 +439,13 @@ async def update_deal(
         deal.campaign_id = patch.campaign_id
     if "payment_terms_days" in given:
         deal.payment_terms_days = patch.payment_terms_days
+    tags_before = deal.tags
+    if "tags" in given:
+        if patch.tags is None:
+            raise InvalidInput("tags", "may not be null")
+        deal.tags = normalise(patch.tags)
+        if deal.tags != tags_before:
+            await TAGS.set(session, deal.id, deal.tags)
     # The stage the deal moves to, if it moves (to another pipeline: always).
     to_stage = target if target != deal.stage or from_stages is not None else None
     now = utcnow()
@@ -446,6 +464,8 @@ async def update_deal(
             session, deal, from_stage, principal.subject, now, stages=stages, from_stages=from_stages
         )
     changed = _changes(before, deal, stage_moved=to_stage is not None)
+    if deal.tags != tags_before:
+        changed["tags"] = deal.tags
     if new_lines is not None:
         changed["line_items"] = _line_items(new_lines)
     if changed:

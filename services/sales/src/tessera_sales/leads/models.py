@@ -11,6 +11,7 @@ from sqlmodel import Field
 from tessera_sales.models import Base
 from tessera_sales.money import normalise_on_load
 from tessera_shared.db import JSONType, Money, UTCDateTime, new_id, utcnow
+from tessera_shared.tags import TagIndex, tag_table
 
 
 class Lead(Base, table=True):
@@ -46,6 +47,8 @@ class Lead(Base, table=True):
     owner_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     campaign_id: uuid.UUID | None = Field(default=None, nullable=True)
     customer_id: uuid.UUID | None = Field(default=None, nullable=True)
+    # Sorted, each once; lead_tags holds one row per tag for the list filter (tessera_shared.tags).
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False, server_default="[]"))
     deal_id: uuid.UUID | None = Field(default=None, nullable=True)
     disqualified_reason: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     # The id in the system the record came from: what a batch upsert (and an import) finds it by.
@@ -55,5 +58,8 @@ class Lead(Base, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     version: int = Field(default=1, nullable=False)
 
+
+LEAD_TAGS = tag_table(Base.metadata, "lead_tags", "leads", "lead_id")
+TAGS = TagIndex(LEAD_TAGS, Lead.id)
 
 normalise_on_load(Lead, money={"estimated_value": "currency"})

@@ -43,12 +43,13 @@ async def list_leads(
     status: Annotated[str | None, Query(pattern="^(new|contacted|qualified|disqualified|converted)$")] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     campaign_id: uuid.UUID | None = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
 ) -> Page[LeadOut]:
     scope = list_scope(principal, owner_id)
     if scope is False:
         return Page[LeadOut](items=[], next_cursor=None)
     rows, cursor = await service.list_leads(
-        session, page, owner_id=scope, status=status, campaign_id=campaign_id
+        session, page, owner_id=scope, status=status, campaign_id=campaign_id, tag=tag
     )
     return Page[LeadOut](items=[LeadOut.model_validate(x) for x in rows], next_cursor=cursor)
 

@@ -20,6 +20,7 @@ from tessera_sales.api import Currency, MoneyIn, MoneyOut, OwnerId, Text200, Tex
 from tessera_sales.deals.schemas import LineItemIn, StageKey
 from tessera_sales.money import check_minor_units
 from tessera_shared.http.inputs import IsoDate
+from tessera_shared.tags import TagList
 
 LeadSource = Literal["campaign", "web_form", "referral", "trade_show", "cold_call", "partner", "other"]
 LeadStatus = Literal["new", "contacted", "qualified", "disqualified"]
@@ -55,6 +56,7 @@ class LeadCreate(_ValueWithCurrency):
     campaign_id: uuid.UUID | None = None
     estimated_value: MoneyIn | None = None
     currency: Currency | None = None
+    tags: TagList = Field(default_factory=list)
 
 
 class LeadPatch(_ValueWithCurrency):
@@ -72,6 +74,7 @@ class LeadPatch(_ValueWithCurrency):
     campaign_id: uuid.UUID | None = None
     estimated_value: MoneyIn | None = None
     currency: Currency | None = None
+    tags: TagList | None = Field(default=None, description="The lead's whole new list of tags")
 
 
 class ScoreReason(BaseModel):
@@ -100,6 +103,7 @@ class LeadOut(BaseModel):
     campaign_id: uuid.UUID | None
     customer_id: uuid.UUID | None
     deal_id: uuid.UUID | None
+    tags: list[str] = Field(default_factory=list)
     disqualified_reason: str | None
     converted_at: datetime | None
     created_at: datetime

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlmodel import col
 
 from tessera_sales.api import SELLERS
-from tessera_sales.leads.models import Lead
+from tessera_sales.leads.models import TAGS, Lead
 from tessera_sales.leads.schemas import LeadOut, LeadSource
 from tessera_sales.ownership import scope_owner
 from tessera_shared.auth import Principal, require_roles
@@ -43,6 +43,7 @@ SEARCH = Searchable(
         "email": Prop(col(Lead.email), "text", nullable=True, normalise=str.lower),
         "score": Prop(col(Lead.score), "int", sortable=True),
         "created_at": Prop(col(Lead.created_at), "datetime", sortable=True),
+        "tags": TAGS.prop(),
     },
     query=_name_or_company,
     query_fields=("name", "company"),

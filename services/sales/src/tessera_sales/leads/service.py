@@ -15,7 +15,7 @@ from tessera_sales.deals import service as deals
 from tessera_sales.deals.schemas import DealCreate
 from tessera_sales.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_sales.leads import rules
-from tessera_sales.leads.models import Lead
+from tessera_sales.leads.models import TAGS, Lead
 from tessera_sales.leads.schemas import ConvertRequest, LeadCreate, LeadPatch
 from tessera_sales.money import quantize
 from tessera_sales.ownership import check_reassign, may_see, owner_for_new
@@ -26,6 +26,7 @@ from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.events.contracts import LeadChanges, LeadConverted, LeadCreated, LeadUpdated
 from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
+from tessera_shared.tags import normalise
 
 
 def rescore(lead: Lead) -> None:
@@ -75,6 +76,7 @@ async def list_leads(
     owner_id: OwnerScope | None,
     status: str | None,
     campaign_id: uuid.UUID | None,
+    tag: str | None = None,
 ) -> tuple[list[Lead], str | None]:
     """One page of leads matching the filters (``owner_id`` already scoped by the caller)."""
     stmt = select(Lead)
@@ -84,6 +86,8 @@ async def list_leads(
         stmt = stmt.where(col(Lead.status) == status)
     if campaign_id:
         stmt = stmt.where(col(Lead.campaign_id) == campaign_id)
+    if tag:
+        stmt = stmt.where(TAGS.tagged(tag))
     return await paginate(session, stmt, page, (col(Lead.id),))
 
 
@@ -99,6 +103,7 @@ async def create_lead(session: AsyncSession, data: LeadCreate, principal: Princi
         owner_id=owner_for_new(principal, data.owner_id),
         campaign_id=data.campaign_id,
         currency=data.currency,
+        tags=normalise(data.tags),
         # A currency comes with every estimated value (LeadCreate's validator).
         estimated_value=(
             quantize(data.estimated_value, data.currency)
@@ -109,6 +114,7 @@ async def create_lead(session: AsyncSession, data: LeadCreate, principal: Princi
     rescore(lead)
     session.add(lead)
     await session.flush()
+    await TAGS.insert(session, [(lead.id, lead.tags)])
     await publish(
         session,
         LeadCreated(
@@ -119,6 +125,7 @@ async def create_lead(session: AsyncSession, data: LeadCreate, principal: Princi
             owner_id=lead.owner_id,
             score=lead.score,
             campaign_id=lead.campaign_id,
+            tags=lead.tags,
             created_at=lead.created_at,
         ),
         subject=lead.id,
@@ -134,7 +141,7 @@ async def update_lead(session: AsyncSession, lead: Lead, patch: LeadPatch, princ
     given = patch.model_fields_set
     before = {name: getattr(lead, name) for name in _ANNOUNCED}
     rules.check_open(lead.status, patch.status if "status" in given and patch.status is not None else lead.status)
-    for field in ("name", "source", "status"):
+    for field in ("name", "source", "status", "tags"):
         if field in given and getattr(patch, field) is None:
             raise InvalidInput(field, "may not be null")
     if "owner_id" in given:
@@ -148,6 +155,8 @@ async def update_lead(session: AsyncSession, lead: Lead, patch: LeadPatch, princ
         await check_campaign(session, patch.campaign_id)
     for field in given:
         value = getattr(patch, field)
+        if field == "tags":
+            value = normalise(value)
         setattr(lead, field, str(value).lower() if field == "email" and value else value)
     if lead.estimated_value is not None:
         if lead.currency is None:
@@ -157,6 +166,8 @@ async def update_lead(session: AsyncSession, lead: Lead, patch: LeadPatch, princ
     lead.version += 1
     lead.updated_at = utcnow()
     changed = {name: getattr(lead, name) for name in _ANNOUNCED if getattr(lead, name) != before[name]}
+    if "tags" in changed:
+        await TAGS.set(session, lead.id, lead.tags)
     if changed:
         await publish(
             session,

@@ -69,6 +69,8 @@ class LeadCreated(SalesEvent):
     owner_id: str | None = None
     score: int
     campaign_id: uuid.UUID | None = None
+    # The lead's tags, sorted (issue 24 part 3; absent from events published before).
+    tags: list[str] = Field(default_factory=list)
     created_at: datetime
 
 
@@ -88,6 +90,8 @@ class LeadChanges(Changes):
     estimated_value: NonNegativeAmount | None = None
     currency: Currency | None = None
     score: int | None = None
+    # The whole new list when the tags changed.
+    tags: list[str] | None = None
 
 
 class LeadUpdated(SalesEvent):
@@ -130,6 +134,8 @@ class DealCreated(SalesEvent):
     owner_id: str | None = None
     expected_close_date: date | None = None
     campaign_id: uuid.UUID | None = None
+    # The deal's tags, sorted (issue 24 part 3; absent from events published before).
+    tags: list[str] = Field(default_factory=list)
     created_at: datetime
     # The deal's pipeline and its own stage (``stage`` keeps the six standard values: a custom
     # pipeline's open stage is announced as the standard one at its place in the funnel).
@@ -152,6 +158,8 @@ class DealChanges(Changes):
     probability: int | None = Field(default=None, ge=0, le=100)
     campaign_id: uuid.UUID | None = None
     payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    # The whole new list when the tags changed.
+    tags: list[str] | None = None
 
 
 class DealUpdated(SalesEvent):
