@@ -18,6 +18,7 @@ from tessera_notifications.preferences.router import router as preferences_route
 from tessera_notifications.routing import Routing
 from tessera_notifications.rules.router import router as rules_router
 from tessera_notifications.settings import NotificationsSettings
+from tessera_notifications.teams import KNOWN_TEAMS
 from tessera_notifications.webhooks.deliveries import purge_finished
 from tessera_notifications.webhooks.fanout import with_webhooks
 from tessera_notifications.webhooks.openapi import describe_webhooks
@@ -37,9 +38,9 @@ def spec(settings: NotificationsSettings, directory: UserDirectory | None = None
         description="Routing rules, an in-app inbox per user with live push, notification preferences.",
         routers=[inbox_router, preferences_router, rules_router, unsubscribe_router, webhooks_router],
         migrations=Path(__file__).parent / "migrations",
-        handlers=with_webhooks(handlers(Routing(directory, settings))),
+        handlers={**with_webhooks(handlers(Routing(directory, settings))), **KNOWN_TEAMS.handlers()},
         context=webhooks_running,
-        consumes=list(CONSUMES),
+        consumes=[*CONSUMES, "gateway"],
         jobs=[
             Job(
                 "notifications-email",

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from tessera_notifications import teams as team_copy
 from tessera_notifications.copies.handlers import KNOWN_CUSTOMERS
 from tessera_notifications.copies.models import DealCopy, InvoiceCopy, TicketCopy
 from tessera_notifications.directory import UserDirectory
@@ -91,7 +92,7 @@ async def recipients_of(
         elif kind == "user" and value:
             users.append(str(value))
         elif kind == "team" and value:
-            users += directory.in_team(str(value))
+            users += directory.in_team(str(value)) + await team_copy.members_of(session, str(value))
         elif kind == "owner":
             if (owner := await record_owner(session, data)) is not None:
                 users.append(owner)
@@ -106,7 +107,7 @@ async def recipients_of(
                 ticket = await _ticket(session, data)
                 team = ticket.group_name if ticket else None
             if team:
-                users += directory.leads_of(str(team))
+                users += directory.leads_of(str(team)) + await team_copy.lead_of(session, str(team))
         elif kind == "escalation_team":
             level = data.get("level")
             teams = list(value) if isinstance(value, list) else list(routing.escalation_teams)
