@@ -13,6 +13,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from service_apps import SERVICES, build_app
 
+from tessera_customer.customers import rules as customer_rules
+from tessera_sales import ownership as sales_ownership
 from tessera_shared.auth import Role
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +49,25 @@ def matrix_routes(app: FastAPI) -> list[tuple[str, str, frozenset[str] | None, s
     return sorted(rows, key=lambda r: (r[1], r[0]))
 
 
+# The object-level rules: which records of an owner-scoped resource a role reaches once a route
+# admits it. "own + team": the caller's own, and when the gateway's team scope says they lead teams
+# (X-Tessera-Team-Scope), their members' and their teams' records too (tessera_shared.auth.OwnerScope).
+ALL, OWN_TEAM, READ = "all", "own + team", "read only"
+
+
+def object_levels() -> list[tuple[str, str, dict[Role, str]]]:
+    """(service, records, level per role), read from the services' owner rules."""
+    sales = {r: ALL if r in sales_ownership.SEE_ALL or r == Role.ADMIN else OWN_TEAM for r in ROLES}
+    customer = {
+        r: ALL if r in customer_rules.MANAGERS or r == Role.ADMIN else OWN_TEAM if r == Role.SALES_REP else READ
+        for r in ROLES
+    }
+    return [
+        ("sales", "deals, leads, activities: read and change (lists, search, reports, exports)", sales),
+        ("customer", "customers and their contacts: change (everyone admitted reads every customer)", customer),
+    ]
+
+
 def render() -> str:
     lines = [
         "# Roles and endpoints",
@@ -67,6 +88,19 @@ def render() -> str:
             else:
                 marks = ["✓" if allowed and (r in allowed or r == Role.ADMIN) else "" for r in ROLES]
             lines.append(f"| {service} | {method} | `{path}` | " + " | ".join(marks) + " |")
+    lines += [
+        "",
+        "## Object-level rules: own, team, all",
+        "",
+        "Which records of an owner-scoped resource each role reaches where its route admits it. A team",
+        "lead (`/api/v1/teams`) reaches their own records and their members' (and those routed to their",
+        "teams): the gateway tells each service on every forwarded request (`X-Tessera-Team-Scope`, signed).",
+        "",
+        "| service | records | " + " | ".join(r.value for r in ROLES) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in ROLES) + " |",
+    ]
+    for service, records, levels in object_levels():
+        lines.append(f"| {service} | {records} | " + " | ".join(levels[r] for r in ROLES) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -17,12 +17,17 @@ from typing import Any
 
 import pytest
 
+from tessera_sales.api import DEAL_READERS
+from tessera_sales.testing import Api
+from tessera_shared.auth import TEAM_SCOPE_HEADER
+from tessera_shared.testing.builders import customer_payload
+from tessera_shared.testing.customers import StubCustomers
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of, running
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-from gen_role_matrix import ROLES, SERVICES, build_app, matrix_routes  # noqa: E402
+from gen_role_matrix import ROLES, SERVICES, build_app, matrix_routes, object_levels  # noqa: E402
 
 # What a partner (an outside system) may read over HTTP: nothing personal.
 # Routes a partner client may use that hold no personal data (logging out its own token included).
@@ -97,3 +102,64 @@ async def test_every_route_enforces_its_roles(databases: DatabaseFactory, servic
                 if role == "partner" and allowed and path not in PARTNER_PATHS:
                     failures.append(f"{method} {path}: partners may not read personal data")
     assert failures == []
+
+
+TEAM = "01937b5e-0000-7000-8000-00000000000a"
+
+
+def as_lead(app: Any, role: str, members: tuple[str, ...]) -> dict[str, str]:
+    """A token of ``role`` for ``who-<role>``, with the gateway's signed scope: they lead a team of ``members``."""
+    kind = "client" if role in ("partner", "service") else "user"
+    subject = f"who-{role}"
+    scope = app.state.token_codec.issue_team_scope(subject, [TEAM], [subject, *members])
+    return {**bearer(app, subject, role, kind=kind), TEAM_SCOPE_HEADER: scope}
+
+
+async def test_object_levels_hold_for_every_role(databases: DatabaseFactory) -> None:
+    """The page's object-level table is what the services do: each admitted role, leading a team of
+    one member, lists all deals ("all") or its own and the member's ("own + team"), and changes any
+    customer ("all"), its own and the member's ("own + team") or none ("read only")."""
+    levels = {service: lv for service, _, lv in object_levels()}
+    sales_main = importlib.import_module("tessera_sales.main")
+    url = await databases.new("sales", "sqlite", migrations_of(sales_main.__file__))
+    app = build_app("sales", url)
+    app.state.customer_directory = StubCustomers()
+    async with running(app) as client:
+        api = Api(app, client)
+        owners = {"member": "rep-member", "outsider": "rep-outsider", **{r.value: f"who-{r.value}" for r in ROLES}}
+        ids = {o: (await api.deal(api.manager, owner_id=who))["id"] for o, who in owners.items()}
+        for role in ROLES:
+            if role not in (*DEAL_READERS, "admin"):
+                continue
+            r = await client.get("/v1/deals", params={"limit": 200}, headers=as_lead(app, role, ("rep-member",)))
+            seen = {d["id"] for d in r.json()["items"]}
+            want = set(ids.values()) if levels["sales"][role] == "all" else {ids["member"], ids[role.value]}
+            assert seen == want, (role, levels["sales"][role])
+
+    customer_main = importlib.import_module("tessera_customer.main")
+    url = await databases.new("customer", "sqlite", migrations_of(customer_main.__file__))
+    app = build_app("customer", url)
+    async with running(app) as client:
+        admin = bearer(app, "admin", "admin")
+        made = {}
+        for who in ("rep-member", "rep-outsider"):
+            r = await client.post("/v1/customers", json=customer_payload(owner_id=who), headers=admin)
+            made[who] = r.json()["id"]
+        for role in ROLES:
+            if role in ("partner",):
+                continue
+            headers = as_lead(app, role, ("rep-member",))
+            changed = set()
+            for who, cid in made.items():
+                etag = (await client.get(f"/v1/customers/{cid}", headers=admin)).headers["etag"]
+                r = await client.patch(
+                    f"/v1/customers/{cid}", json={"name": f"Renamed by {role}"}, headers={**headers, "If-Match": etag}
+                )
+                assert r.status_code in (200, 403), (role, r.status_code, r.text)
+                if r.status_code == 200:
+                    changed.add(who)
+            level = levels["customer"][role]
+            want = (
+                {"rep-member", "rep-outsider"} if level == "all" else {"rep-member"} if level == "own + team" else set()
+            )
+            assert changed == want, (role, level)
