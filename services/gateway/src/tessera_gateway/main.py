@@ -28,6 +28,7 @@ from tessera_gateway.event_schemas import router as event_schemas_router
 from tessera_gateway.limits.leased import LeasedWindows
 from tessera_gateway.limits.rate import API_KEY_POLICY, RateLimitHeaders, RateLimits, rate_limited
 from tessera_gateway.limits.store import purge
+from tessera_gateway.ownership.router import router as ownership_router
 from tessera_gateway.proxy.router import IMPORT_PATHS
 from tessera_gateway.proxy.router import router as proxy_router
 from tessera_gateway.proxy.upstream import upstream_pools
@@ -176,7 +177,7 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
 
     # The gateway's own authenticated endpoints count against the caller's limit like proxied calls.
     own = APIRouter(dependencies=[Depends(rate_limited)])
-    for limited in (audit_router, views_router, api_keys_router):
+    for limited in (audit_router, views_router, api_keys_router, ownership_router):
         own.include_router(limited)
     own.include_router(teams_router)  # /api/v1/teams (tessera_gateway.teams)
 
