@@ -6,19 +6,13 @@ fields and, beside them, ``email``, ``locale``, ``teams`` and ``lead_of``; one d
 both services. Every replica reads the same configuration, so routing is the same everywhere.
 In local mode an empty document means the local accounts below (the gateway's local users, with
 ``<name>@tessera.local`` addresses).
-
-Teams also come from the gateway (``/api/v1/teams``, announced as ``team.*`` events and kept in the
-service's copy of teams, tessera_shared.teams): ``learn_teams`` lays them over the configured
-memberships, by team key. A team the gateway knows has the gateway's members and lead (a ticket
-group or routing rule naming ``sales`` reaches the lead the gateway names); a team only the
-configuration names keeps the configured ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
 import orjson
 
@@ -57,28 +51,9 @@ LOCAL_USERS: tuple[User, ...] = tuple(
 )
 
 
-class KnownTeam(Protocol):
-    """A team as the service's copy of the gateway's teams reads it (tessera_shared.teams.Team)."""
-
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def lead(self) -> str | None: ...
-
-    @property
-    def members(self) -> frozenset[str]: ...
-
-
 class UserDirectory:
     def __init__(self, users: Iterable[User]) -> None:
         self._users = {u.username: u for u in users}
-        # The gateway's teams by key: (lead, members); replaces the configured memberships of a key.
-        self._teams: dict[str, tuple[str | None, frozenset[str]]] = {}
-
-    def learn_teams(self, teams: Iterable[KnownTeam]) -> None:
-        """The gateway's teams as they are now (the whole set: a team absent is forgotten)."""
-        self._teams = {t.key: (t.lead, frozenset(t.members) | ({t.lead} if t.lead else set())) for t in teams}
 
     @classmethod
     def from_json(cls, document: str, *, local: bool) -> UserDirectory:
@@ -105,13 +80,9 @@ class UserDirectory:
         return sorted(u.username for u in self._users.values() if role in u.roles)
 
     def in_team(self, team: str) -> list[str]:
-        if (known := self._teams.get(team)) is not None:
-            return sorted(known[1])
         return sorted(u.username for u in self._users.values() if team in u.teams)
 
     def leads_of(self, team: str) -> list[str]:
-        if (known := self._teams.get(team)) is not None:
-            return [known[0]] if known[0] else []
         return sorted(u.username for u in self._users.values() if team in u.lead_of)
 
     def __contains__(self, username: object) -> bool:
