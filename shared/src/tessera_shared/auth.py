@@ -333,13 +333,24 @@ class OwnerScope:
         return OwnerScope.only(owner_id) if owner_id in self.owners else None
 
     def clause(self, owner_col: Any, team_col: Any = None) -> ColumnElement[bool]:
-        """``admits`` as SQL: ``owner IN (owners) [OR team_id IN (teams)]`` (``team_col`` holds
-        team ids as text)."""
+        """``admits`` as SQL: ``owner IN (owners) [OR team_id IN (teams)]`` (``team_col``: a Uuid
+        or text column of team ids)."""
         owners = sorted(self.owners)
         clause: ColumnElement[bool] = owner_col == owners[0] if len(owners) == 1 else owner_col.in_(owners)
         if team_col is not None and self.teams:
-            clause = or_(clause, team_col.in_(sorted(self.teams)))
+            teams: list[Any] = sorted(self.teams)
+            if getattr(getattr(team_col, "type", None), "python_type", str) is uuid.UUID:
+                teams = [uuid.UUID(t) for t in teams if _is_uuid(t)]
+            clause = or_(clause, team_col.in_(teams))
         return clause
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def owns(principal: Principal, owner: str | None, team_id: object = None) -> bool:

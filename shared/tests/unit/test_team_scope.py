@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Column, MetaData, String, Table
+from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tessera_shared.auth import TEAM_SCOPE_HEADER, CurrentPrincipal, OwnerScope, Principal, TokenCodec, owns
 
@@ -87,3 +89,26 @@ def test_owner_scope_clause() -> None:
     assert "deal.owner_id IN" in sql and "OR deal.team_id IN" in sql
     rep = str(OwnerScope.only("rep2").clause(t.c.owner_id, t.c.team_id).compile(dialect=postgresql.dialect()))
     assert rep.startswith("deal.owner_id = ") and "team_id" not in rep
+
+
+async def test_owner_scope_clause_on_a_uuid_team_column_in_sqlite() -> None:
+    team = uuid.uuid4()
+    t = Table(
+        "deal", MetaData(), Column("id", Integer, primary_key=True), Column("owner_id", String), Column("team_id", Uuid)
+    )
+    engine = create_async_engine("sqlite+aiosqlite:///:memory:")
+    async with engine.begin() as conn:
+        await conn.run_sync(t.metadata.create_all)
+        await conn.execute(
+            t.insert(),
+            [
+                {"id": 1, "owner_id": "rep1", "team_id": None},
+                {"id": 2, "owner_id": "x", "team_id": team},
+                {"id": 3, "owner_id": "y", "team_id": uuid.uuid4()},
+                {"id": 4, "owner_id": "lead1", "team_id": None},
+            ],
+        )
+        scope = OwnerScope(frozenset({"lead1", "rep1"}), frozenset({str(team)}))
+        rows = await conn.execute(select(t.c.id).where(scope.clause(t.c.owner_id, t.c.team_id)).order_by(t.c.id))
+        assert [r[0] for r in rows] == [1, 2, 4]
+    await engine.dispose()
