@@ -19,6 +19,7 @@ from tessera_sales.campaigns.router import router as campaigns_router
 from tessera_sales.catalog.router import router as products_router
 from tessera_sales.credit import handlers as credit
 from tessera_sales.credit.router import router as credit_checks_router
+from tessera_sales.custom_fields import router as custom_fields_router
 from tessera_sales.deals.router import router as deals_router
 from tessera_sales.deals.search import router as deals_search_router
 from tessera_sales.exports.models import EXPORTS
@@ -107,6 +108,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
             campaigns_router,
             recommendations_router,
             summary_router,
+            custom_fields_router,
             exports_router(EXPORTS, EXPORT_SOURCES),
             ownership_router(TRANSFERS),
         ],

@@ -133,7 +133,9 @@ class TestDealSearch:
         assert op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("Page_DealOut_")
         schemas = doc["components"]["schemas"]
         prop = schemas["DealSearchFilter"]["properties"]["property"]
-        assert set(prop["enum"]) == {
+        # The declared properties, or a custom field's custom_fields.<key> (issue 24 part 2).
+        assert prop["anyOf"][1]["pattern"].startswith("^custom_fields")
+        assert set(prop["anyOf"][0]["enum"]) == {
             "id",
             "customer_id",
             "owner_id",

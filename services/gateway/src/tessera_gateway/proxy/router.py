@@ -17,7 +17,7 @@ from tessera_gateway.apikeys.upstream import upstream_authorization
 from tessera_gateway.audit import service as audit
 from tessera_gateway.audit.service import customer_of, reads_personal_data
 from tessera_gateway.limits.rate import RateLimits, take_for
-from tessera_gateway.proxy import expand
+from tessera_gateway.proxy import custom_fields, expand
 from tessera_gateway.proxy.routes import export_owner, owner_of, streamed_file
 from tessera_gateway.proxy.upstream import UpstreamError, UpstreamPool
 from tessera_gateway.teams.scope import team_scope_headers
@@ -339,6 +339,11 @@ async def forward_to_owner(path: str, request: Request, principal: CurrentPrinci
     service = owner_of(path)
     if request.method == "POST" and path.strip("/") == "exports":  # to the service holding the resource
         service = export_owner(await request.body()) or service
+    if path.strip("/") == custom_fields.PATH:  # the owner of the entity, or all of them (a GET without one)
+        if request.method == "POST":
+            service = custom_fields.owner_of_body(await request.body())
+        elif (service := custom_fields.owner_of_entity(request.query_params.get("entity"))) is None:
+            return await custom_fields.merged_list(request, forward)
     if service is None:
         raise Problem(404, f"no resource at /api/v1/{path}")
     if request.method == "POST" and request.url.path in IMPORT_PATHS and not principal.may(IMPORT_ROLES):

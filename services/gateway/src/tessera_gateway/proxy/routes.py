@@ -6,6 +6,8 @@ import re
 
 import orjson
 
+from tessera_shared.events.contracts.custom_fields import CUSTOM_FIELD_OWNERS
+
 OWNERS: dict[str, str] = {
     "customers": "customer",
     "segments": "customer",
@@ -66,6 +68,8 @@ def owner_of(path: str) -> str | None:
     parts = path.strip("/").split("/")
     if parts[0] == "exports":
         return EXPORT_OWNERS.get(parts[1].partition(".")[0] if len(parts) > 1 else "", "customer")
+    if parts[0] == "custom-fields":  # by the id's entity, "deal.industry" (the router routes the rest)
+        return CUSTOM_FIELD_OWNERS.get(parts[1].partition(".")[0]) if len(parts) > 1 else None
     if parts[0] == "reports":
         return REPORT_OWNERS.get(parts[1]) if len(parts) > 1 else None
     return OWNERS.get(parts[0])

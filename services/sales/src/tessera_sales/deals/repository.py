@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,9 +64,10 @@ class DealRepository:
         stage: str | None = None,
         campaign_id: uuid.UUID | None = None,
         pipeline_id: uuid.UUID | None = None,
+        where: Sequence[Any] = (),
         tag: str | None = None,
     ) -> tuple[list[Deal], str | None]:
-        stmt = select(Deal)
+        stmt = select(Deal).where(*where)
         if owner_id is not None:
             stmt = stmt.where(owner_id.clause(col(Deal.owner_id)))
         if customer_id is not None:

@@ -28,6 +28,7 @@ from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery
+from tessera_shared.http.query import accepts_query_prefix
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
 
@@ -76,8 +77,14 @@ async def create_deal(
     )
 
 
-@router.get("", response_model=Page[DealOut], summary="List deals (a rep sees own deals)")
+@router.get(
+    "",
+    response_model=Page[DealOut],
+    summary="List deals (a rep sees own deals); ?custom_fields.<key>[op]=value filters on a custom field",
+)
+@accepts_query_prefix("custom_fields.")
 async def list_deals(
+    request: Request,
     session: SessionDep,
     page: PageQuery,
     principal: Annotated[Principal, require_roles(*READERS)],
@@ -94,6 +101,7 @@ async def list_deals(
     rows, next_cursor, lines = await service.list_deals(
         session,
         page,
+        custom_fields=request.query_params.multi_items(),
         owner_id=scope,
         customer_id=customer_id,
         stage=stage,

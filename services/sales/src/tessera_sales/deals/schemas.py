@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -18,6 +18,7 @@ from pydantic import (
 
 from tessera_sales.api import Currency, MoneyIn, MoneyOut, OwnerId, Text200, Text500
 from tessera_sales.money import check_minor_units
+from tessera_shared.custom_fields import CustomFieldValues
 from tessera_shared.decimals import Percent, Quantity
 from tessera_shared.http.inputs import IsoDate, Trim
 from tessera_shared.tags import TagList
@@ -71,6 +72,7 @@ class DealCreate(BaseModel):
     probability: StrictInt | None = Field(default=None, ge=0, le=100)
     campaign_id: uuid.UUID | None = None
     payment_terms_days: StrictInt | None = Field(default=None, ge=0, le=365)
+    custom_fields: CustomFieldValues | None = None
 
     @field_validator("amount")
     @classmethod
@@ -95,6 +97,7 @@ class DealPatch(BaseModel):
     probability: StrictInt | None = Field(default=None, ge=0, le=100)
     campaign_id: uuid.UUID | None = None
     payment_terms_days: StrictInt | None = Field(default=None, ge=0, le=365)
+    custom_fields: CustomFieldValues | None = None
 
 
 class WinRequest(BaseModel):
@@ -145,6 +148,7 @@ class DealOut(BaseModel):
     updated_at: datetime
     version: int
     line_items: list[LineItemOut] = Field(default_factory=list)
+    custom_fields: dict[str, Any] = Field(default_factory=dict, description="typed custom field values by key")
     # The names the deal's pipeline gives itself and the stage (filled by the routers).
     pipeline_name: str | None = None
     stage_name: str | None = None

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, select
 from sqlmodel import col
 
 from tessera_sales.api import DEAL_READERS
+from tessera_sales.custom_fields import CUSTOM_FIELDS
 from tessera_sales.deals import service
 from tessera_sales.deals.models import TAGS, Deal
 from tessera_sales.deals.repository import DealRepository
@@ -21,6 +22,7 @@ from tessera_sales.deals.schemas import DealOut
 from tessera_sales.ownership import scope_owner
 from tessera_sales.pipelines.rules import KINDS
 from tessera_shared.auth import Principal, require_roles
+from tessera_shared.custom_fields import PROPERTY_PATTERN
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.pagination import Page
 from tessera_shared.search import Prop, Searchable, run_search
@@ -50,6 +52,9 @@ SEARCH = Searchable(
         "tags": TAGS.prop(),
     },
     query=_title,
+    dynamic=PROPERTY_PATTERN,
+    dynamic_doc="`custom_fields.<key>`: a deal custom field, with the operators of its type "
+    "(ranges for number, money and date; contains_token for a multi_enum value)",
     query_fields=("title",),
 )
 DealSearch = SEARCH.request_model
@@ -68,7 +73,8 @@ async def search_deals(
     stmt = select(Deal)
     if (scope := scope_owner(principal)) is not None:
         stmt = stmt.where(scope.clause(col(Deal.owner_id)))
-    rows, next_cursor = await run_search(session, SEARCH, stmt, body)
+    search = await CUSTOM_FIELDS.searchable(session, "deal", SEARCH)
+    rows, next_cursor = await run_search(session, search, stmt, body)
     lines = await DealRepository(session).lines([d.id for d in rows])
     pipelines = await service.pipelines_of(session, rows)
     return Page[DealOut](items=[deal_out(d, lines.get(d.id, []), pipelines) for d in rows], next_cursor=next_cursor)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -15,6 +15,7 @@ from tessera_sales.campaigns.service import check_campaign
 from tessera_sales.catalog.models import Product
 from tessera_sales.credit.models import OverdueInvoice
 from tessera_sales.credit.service import CreditLimitExceeded, limit_check, record_check
+from tessera_sales.custom_fields import CUSTOM_FIELDS
 from tessera_sales.deals import rules
 from tessera_sales.deals.models import TAGS, Deal, DealLine, DealStageChange
 from tessera_sales.deals.repository import DealRepository
@@ -82,15 +83,19 @@ async def list_deals(
     customer_id: uuid.UUID | None,
     stage: str | None,
     campaign_id: uuid.UUID | None,
+    custom_fields: Iterable[tuple[str, str]] = (),
     pipeline_id: uuid.UUID | None = None,
     tag: str | None = None,
 ) -> tuple[list[Deal], str | None, dict[uuid.UUID, list[DealLine]]]:
     """One page of deals (``owner_id`` already scoped by the caller), its next cursor and the deals' lines."""
     if stage is not None and not await stage_exists(session, stage, pipeline_id):
         raise InvalidInput("stage", f"no {'such ' if pipeline_id else ''}pipeline has a stage {stage!r}", "query")
+    # ?custom_fields.<key>[op]=v (tessera_shared.custom_fields): 422 naming a bad one.
+    where = await CUSTOM_FIELDS.list_filters(session, "deal", custom_fields)
     repo = DealRepository(session)
     rows, next_cursor = await repo.list(
         page,
+        where=where,
         owner_id=owner_id,
         customer_id=customer_id,
         stage=stage,
@@ -285,6 +290,7 @@ async def create_deal(
     deal_id = new_id()
     lines = await build_lines(session, deal_id, data.line_items, data.currency)
     amount = _amount_of(lines, data.amount, data.currency)
+    custom_fields = await CUSTOM_FIELDS.values(session, "deal", data.custom_fields, creating=True)
     now = utcnow()
     deal = Deal(
         id=deal_id,
@@ -300,6 +306,7 @@ async def create_deal(
         campaign_id=data.campaign_id,
         lead_id=lead_id,
         payment_terms_days=data.payment_terms_days,
+        custom_fields=custom_fields,
         tags=normalise(data.tags),
         created_by=principal.subject,
         created_at=now,
@@ -333,6 +340,7 @@ async def create_deal(
             pipeline_name=stages.pipeline_name,
             stage_key=deal.stage,
             stage_name=stages.name(deal.stage),
+            custom_fields=deal.custom_fields,
         ),
         subject=deal.customer_id,
     )
@@ -342,7 +350,16 @@ async def create_deal(
 
 
 # The deal's fields a PATCH may change that deal.updated announces (the stage is deal.stage_changed).
-_ANNOUNCED = ("title", "amount", "owner_id", "expected_close_date", "probability", "campaign_id", "payment_terms_days")
+_ANNOUNCED = (
+    "title",
+    "amount",
+    "owner_id",
+    "expected_close_date",
+    "probability",
+    "campaign_id",
+    "payment_terms_days",
+    "custom_fields",
+)
 
 
 def _line_items(lines: list[DealLine]) -> list[LineItem]:
@@ -439,6 +456,11 @@ async def update_deal(
         deal.campaign_id = patch.campaign_id
     if "payment_terms_days" in given:
         deal.payment_terms_days = patch.payment_terms_days
+    if "custom_fields" in given:
+        # Merged into the deal's values (null clears a key); a new dict: the column is not mutation-tracked.
+        deal.custom_fields = await CUSTOM_FIELDS.values(
+            session, "deal", patch.custom_fields, deal.custom_fields, creating=False, record_id=deal.id
+        )
     tags_before = deal.tags
     if "tags" in given:
         if patch.tags is None:

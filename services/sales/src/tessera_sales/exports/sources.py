@@ -49,6 +49,8 @@ DEAL_FIELDS = _fields(
     ("created_by", D.created_by),
     ("created_at", D.created_at, "time"),
     ("updated_at", D.updated_at, "time"),
+    # One JSON column: the values as the API shows them (the defined fields vary over time).
+    ("custom_fields", D.custom_fields, "json"),
 )
 DEAL_DEFAULT = (
     "id",
@@ -64,6 +66,7 @@ DEAL_DEFAULT = (
     "closed_at",
     "created_at",
     "updated_at",
+    "custom_fields",
 )
 LEAD_FIELDS = _fields(
     ("id", L.id),
@@ -87,6 +90,7 @@ LEAD_FIELDS = _fields(
     ("converted_at", L.converted_at, "time"),
     ("created_at", L.created_at, "time"),
     ("updated_at", L.updated_at, "time"),
+    ("custom_fields", L.custom_fields, "json"),
 )
 
 

@@ -16,6 +16,7 @@ from sqlmodel import col
 
 from tessera_sales.activities.models import Activity
 from tessera_sales.credit.models import CollectedPayment, DealCreditCheck, OverdueInvoice
+from tessera_sales.custom_fields import erase_personal_values as _erase_custom_fields
 from tessera_sales.deals.models import Deal, DealLine, DealStageChange
 from tessera_sales.known_customers.models import KnownCustomer
 from tessera_sales.leads.models import Lead
@@ -68,7 +69,8 @@ KNOWN_CUSTOMERS = KnownCustomers(
         Scrub(DealLine, {"description": ERASED}, rows_of=_of_deals(DealLine)),
         Scrub(DealStageChange, {"reason": None}, rows_of=_of_deals(DealStageChange)),
     ],
-    on_erased=[_forget_lead_events],
+    # Personal custom field values of the customer's deals and leads (tessera_sales.custom_fields).
+    on_erased=[_forget_lead_events, _erase_custom_fields],
 )
 
 # Text columns that hold nothing personal about a customer (codes, states, staff ids, keys), per
@@ -106,6 +108,10 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
     "products": frozenset({"code", "name", "currency"}),
     "known_customers": frozenset({"owner_id", "status", "tier"}),
 }
+# Custom field values: the personal ones are cleared on erasure (_erase_custom_fields), the others
+# are business facts kept like the amounts.
+for _table in ("deals", "leads"):
+    NOT_PERSONAL[_table] = NOT_PERSONAL[_table] | {"custom_fields"}
 
 on_customer_created = KNOWN_CUSTOMERS.created()
 on_customer_updated = KNOWN_CUSTOMERS.updated

@@ -10,6 +10,7 @@ from sqlmodel import Field
 
 from tessera_sales.models import Base
 from tessera_sales.money import normalise_on_load
+from tessera_shared.custom_fields import custom_fields_column
 from tessera_shared.db import JSONType, Money, UTCDateTime, new_id, utcnow
 from tessera_shared.tags import TagIndex, tag_table
 
@@ -53,6 +54,8 @@ class Lead(Base, table=True):
     disqualified_reason: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     # The id in the system the record came from: what a batch upsert (and an import) finds it by.
     external_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True, unique=True))
+    # Typed custom field values by key (tessera_sales.custom_fields; JSONB on PostgreSQL).
+    custom_fields: dict[str, Any] = Field(default_factory=dict, sa_column=custom_fields_column())
     converted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -14,6 +14,7 @@ from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery
+from tessera_shared.http.query import accepts_query_prefix
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
@@ -35,8 +36,14 @@ async def create_lead(
     )
 
 
-@router.get("", response_model=Page[LeadOut], summary="List leads (a rep sees own leads)")
+@router.get(
+    "",
+    response_model=Page[LeadOut],
+    summary="List leads (a rep sees own leads); ?custom_fields.<key>[op]=value filters on a custom field",
+)
+@accepts_query_prefix("custom_fields.")
 async def list_leads(
+    request: Request,
     session: SessionDep,
     page: PageQuery,
     principal: Annotated[Principal, require_roles(*SELLERS)],
@@ -49,7 +56,13 @@ async def list_leads(
     if scope is False:
         return Page[LeadOut](items=[], next_cursor=None)
     rows, cursor = await service.list_leads(
-        session, page, owner_id=scope, status=status, campaign_id=campaign_id, tag=tag
+        session,
+        page,
+        custom_fields=request.query_params.multi_items(),
+        owner_id=scope,
+        status=status,
+        campaign_id=campaign_id,
+        tag=tag,
     )
     return Page[LeadOut](items=[LeadOut.model_validate(x) for x in rows], next_cursor=cursor)
 

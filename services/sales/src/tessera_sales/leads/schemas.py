@@ -19,6 +19,7 @@ from pydantic import (
 from tessera_sales.api import Currency, MoneyIn, MoneyOut, OwnerId, Text200, Text500
 from tessera_sales.deals.schemas import LineItemIn, StageKey
 from tessera_sales.money import check_minor_units
+from tessera_shared.custom_fields import CustomFieldValues
 from tessera_shared.http.inputs import IsoDate
 from tessera_shared.tags import TagList
 
@@ -52,6 +53,7 @@ class LeadCreate(_ValueWithCurrency):
     email: EmailStr | None = None
     phone: Phone | None = None
     source: LeadSource
+    custom_fields: CustomFieldValues | None = None
     owner_id: OwnerId | None = None
     campaign_id: uuid.UUID | None = None
     estimated_value: MoneyIn | None = None
@@ -70,6 +72,7 @@ class LeadPatch(_ValueWithCurrency):
     source: LeadSource | None = None
     status: LeadStatus | None = None
     disqualified_reason: Text500 | None = None
+    custom_fields: CustomFieldValues | None = None
     owner_id: OwnerId | None = None
     campaign_id: uuid.UUID | None = None
     estimated_value: MoneyIn | None = None
@@ -109,6 +112,7 @@ class LeadOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
+    custom_fields: dict[str, Any] = Field(default_factory=dict, description="typed custom field values by key")
 
 
 class ConvertDeal(BaseModel):
@@ -119,6 +123,7 @@ class ConvertDeal(BaseModel):
     amount: MoneyIn | None = None
     line_items: list[LineItemIn] = Field(default_factory=list, max_length=200)
     expected_close_date: IsoDate | None = None
+    custom_fields: CustomFieldValues | None = None
     # The deal's pipeline (the default one without it) and an open stage of it (without one:
     # qualification in the default pipeline, the first open stage in another).
     pipeline_id: uuid.UUID | None = None

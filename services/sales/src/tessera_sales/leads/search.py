@@ -13,10 +13,12 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlmodel import col
 
 from tessera_sales.api import SELLERS
+from tessera_sales.custom_fields import CUSTOM_FIELDS
 from tessera_sales.leads.models import TAGS, Lead
 from tessera_sales.leads.schemas import LeadOut, LeadSource
 from tessera_sales.ownership import scope_owner
 from tessera_shared.auth import Principal, require_roles
+from tessera_shared.custom_fields import PROPERTY_PATTERN
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.pagination import Page
 from tessera_shared.search import Prop, Searchable, enum_values, run_search
@@ -46,6 +48,9 @@ SEARCH = Searchable(
         "tags": TAGS.prop(),
     },
     query=_name_or_company,
+    dynamic=PROPERTY_PATTERN,
+    dynamic_doc="`custom_fields.<key>`: a lead custom field, with the operators of its type "
+    "(ranges for number, money and date; contains_token for a multi_enum value)",
     query_fields=("name", "company"),
 )
 LeadSearch = SEARCH.request_model
@@ -64,5 +69,6 @@ async def search_leads(
     stmt = select(Lead)
     if (scope := scope_owner(principal)) is not None:
         stmt = stmt.where(scope.clause(col(Lead.owner_id)))
-    rows, next_cursor = await run_search(session, SEARCH, stmt, body)
+    search = await CUSTOM_FIELDS.searchable(session, "lead", SEARCH)
+    rows, next_cursor = await run_search(session, search, stmt, body)
     return Page[LeadOut](items=[LeadOut.model_validate(x) for x in rows], next_cursor=next_cursor)

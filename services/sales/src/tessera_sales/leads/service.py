@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from tessera_sales.campaigns.service import check_campaign
+from tessera_sales.custom_fields import CUSTOM_FIELDS
 from tessera_sales.deals import service as deals
 from tessera_sales.deals.schemas import DealCreate
 from tessera_sales.known_customers.handlers import KNOWN_CUSTOMERS
@@ -76,10 +77,12 @@ async def list_leads(
     owner_id: OwnerScope | None,
     status: str | None,
     campaign_id: uuid.UUID | None,
+    custom_fields: Iterable[tuple[str, str]] = (),
     tag: str | None = None,
 ) -> tuple[list[Lead], str | None]:
-    """One page of leads matching the filters (``owner_id`` already scoped by the caller)."""
-    stmt = select(Lead)
+    """One page of leads matching the filters (``owner_id`` already scoped by the caller; ``custom_fields``:
+    the ``?custom_fields.<key>[op]=v`` parameters)."""
+    stmt = select(Lead).where(*await CUSTOM_FIELDS.list_filters(session, "lead", custom_fields))
     if owner_id is not None:
         stmt = stmt.where(owner_id.clause(col(Lead.owner_id)))
     if status:
@@ -93,7 +96,9 @@ async def list_leads(
 
 async def create_lead(session: AsyncSession, data: LeadCreate, principal: Principal) -> Lead:
     await check_campaign(session, data.campaign_id)
+    custom_fields = await CUSTOM_FIELDS.values(session, "lead", data.custom_fields, creating=True)
     lead = Lead(
+        custom_fields=custom_fields,
         name=data.name,
         company=data.company,
         title=data.title,
@@ -125,6 +130,7 @@ async def create_lead(session: AsyncSession, data: LeadCreate, principal: Princi
             owner_id=lead.owner_id,
             score=lead.score,
             campaign_id=lead.campaign_id,
+            custom_fields=lead.custom_fields,
             tags=lead.tags,
             created_at=lead.created_at,
         ),
@@ -153,7 +159,12 @@ async def update_lead(session: AsyncSession, lead: Lead, patch: LeadPatch, princ
             raise InvalidInput("disqualified_reason", "required to disqualify a lead")
     if "campaign_id" in given:
         await check_campaign(session, patch.campaign_id)
-    for field in given:
+    if "custom_fields" in given:
+        # Merged into the lead's values (null clears a key); a new dict: the column is not mutation-tracked.
+        lead.custom_fields = await CUSTOM_FIELDS.values(
+            session, "lead", patch.custom_fields, lead.custom_fields, creating=False, record_id=lead.id
+        )
+    for field in given - {"custom_fields"}:
         value = getattr(patch, field)
         if field == "tags":
             value = normalise(value)

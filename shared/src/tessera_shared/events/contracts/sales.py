@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,6 +69,8 @@ class LeadCreated(SalesEvent):
     owner_id: str | None = None
     score: int
     campaign_id: uuid.UUID | None = None
+    # The lead's typed custom field values by key (issue 24 part 2; absent from events published before).
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
     # The lead's tags, sorted (issue 24 part 3; absent from events published before).
     tags: list[str] = Field(default_factory=list)
     created_at: datetime
@@ -90,6 +92,8 @@ class LeadChanges(Changes):
     estimated_value: NonNegativeAmount | None = None
     currency: Currency | None = None
     score: int | None = None
+    # The whole new object of custom field values when one changed.
+    custom_fields: dict[str, Any] | None = None
     # The whole new list when the tags changed.
     tags: list[str] | None = None
 
@@ -143,6 +147,8 @@ class DealCreated(SalesEvent):
     pipeline_name: str | None = None
     stage_key: str | None = None
     stage_name: str | None = None
+    # The deal's typed custom field values by key (issue 24 part 2; absent from events published before).
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
 
 
 class DealChanges(Changes):
@@ -158,6 +164,8 @@ class DealChanges(Changes):
     probability: int | None = Field(default=None, ge=0, le=100)
     campaign_id: uuid.UUID | None = None
     payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    # The whole new object of custom field values when one changed.
+    custom_fields: dict[str, Any] | None = None
     # The whole new list when the tags changed.
     tags: list[str] | None = None
 
