@@ -272,3 +272,34 @@ async def test_a_lead_converts_into_a_deal_of_the_chosen_pipeline(api: Api) -> N
         converted.append((got["pipeline_name"], got["stage"]))
     # Without a pipeline, a converted lead's deal starts qualified in the default pipeline, as before.
     assert converted == [("Enterprise", "discovery"), ("Enterprise", "demo"), ("Sales", "qualification")]
+
+
+@pytest.mark.sqlite
+async def test_an_archived_pipeline_takes_no_new_deals(api: Api) -> None:
+    p = await pipeline(api)
+    kept = await api.deal(pipeline_id=p["id"])
+    r = await api.client.patch(f"/v1/pipelines/{p['id']}", json={"archived": True}, headers=api.manager)
+    assert r.status_code == 200 and r.json()["archived"] is True
+    [updated] = await api.events("pipeline.updated")
+    assert updated["data"]["archived"] is True
+    r = await api.client.post(
+        "/v1/deals",
+        json={
+            "customer_id": kept["customer_id"],
+            "title": "x",
+            "amount": "1",
+            "currency": "EUR",
+            "pipeline_id": p["id"],
+        },
+        headers=api.rep1,
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "pipeline_id"
+    # Its deals stay and still move; the list leaves it out unless asked.
+    r = await api.client.patch(f"/v1/deals/{kept['id']}", json={"stage": "demo"}, headers=api.rep1)
+    assert r.status_code == 200, r.text
+    listed = (await api.client.get("/v1/pipelines", headers=api.rep1)).json()["items"]
+    assert [x["key"] for x in listed] == ["default"]
+    listed = (await api.client.get("/v1/pipelines?include_archived=true", headers=api.rep1)).json()["items"]
+    assert [x["key"] for x in listed] == ["default", "enterprise"]
+    r = await api.client.patch(f"/v1/pipelines/{DEFAULT_PIPELINE_ID}", json={"archived": True}, headers=api.manager)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "archived"

@@ -152,6 +152,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_deals_pipeline_id_stage_kind_stage", ["pipeline_id", "stage_kind", "stage"], unique=False
         )
+        batch_op.create_index("ix_deals_stage_kind_id", ["stage_kind", "id"], unique=False)
     _restore(kept)
 
 
@@ -162,6 +163,7 @@ def downgrade() -> None:
         batch_op.drop_column("pipeline_id")
     kept = _keep_children("deals")
     with op.batch_alter_table("deals", schema=None) as batch_op:
+        batch_op.drop_index("ix_deals_stage_kind_id")
         batch_op.drop_index("ix_deals_pipeline_id_stage_kind_stage")
         batch_op.drop_constraint(batch_op.f("fk_deals_pipeline_id_pipelines"), type_="foreignkey")
         batch_op.alter_column("stage", existing_type=sa.String(length=40), type_=sa.String(length=20))
