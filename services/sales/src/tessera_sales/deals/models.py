@@ -25,6 +25,8 @@ class Deal(Base, table=True):
         Index("ix_deals_pipeline_id_stage_kind_stage", "pipeline_id", "stage_kind", "stage"),
         # The search's stage_kind across pipelines (open deals of every pipeline), in id order.
         Index("ix_deals_stage_kind_id", "stage_kind", "id"),
+        # The search's stage_kind across pipelines (open deals of every pipeline), in id order.
+        Index("ix_deals_stage_kind_id", "stage_kind", "id"),
         # What POST /v1/deals/search filters and sorts by (every property an index; the title's
         # prefix with pattern ops, for LIKE 'abc%' whatever the database's collation).
         Index("ix_deals_amount_id", "amount", "id"),
