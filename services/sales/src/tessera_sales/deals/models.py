@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Date, ForeignKey, Index, Integer, String, Text
 from sqlmodel import Field
@@ -10,6 +11,7 @@ from sqlmodel import Field
 from tessera_sales.models import Base
 from tessera_sales.money import normalise_on_load
 from tessera_sales.pipelines import models as _pipelines  # noqa: F401 - the table deals.pipeline_id refers to
+from tessera_shared.custom_fields import custom_fields_column
 from tessera_shared.db import JSONType, Money, UTCDateTime, new_id, utcnow
 from tessera_shared.tags import TagIndex, tag_table
 
@@ -23,8 +25,6 @@ class Deal(Base, table=True):
         Index("ix_deals_campaign_id", "campaign_id"),
         # A pipeline's open deals: the forecast and the guard of a stage's removal.
         Index("ix_deals_pipeline_id_stage_kind_stage", "pipeline_id", "stage_kind", "stage"),
-        # The search's stage_kind across pipelines (open deals of every pipeline), in id order.
-        Index("ix_deals_stage_kind_id", "stage_kind", "id"),
         # The search's stage_kind across pipelines (open deals of every pipeline), in id order.
         Index("ix_deals_stage_kind_id", "stage_kind", "id"),
         # What POST /v1/deals/search filters and sorts by (every property an index; the title's
@@ -71,6 +71,8 @@ class Deal(Base, table=True):
     large_flagged: bool = Field(default=False, nullable=False)
     # The id in the system the record came from: what a batch upsert (and an import) finds it by.
     external_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True, unique=True))
+    # Typed custom field values by key (tessera_sales.custom_fields; JSONB on PostgreSQL).
+    custom_fields: dict[str, Any] = Field(default_factory=dict, sa_column=custom_fields_column())
     created_by: str = Field(sa_column=Column(String(200), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
