@@ -21,13 +21,19 @@ from tessera_shared.known_customers import ERASED, UNNAMED
 
 
 async def keep_addresses(session: AsyncSession, addresses: Iterable[tuple[uuid.UUID, str | None]]) -> None:
-    """The customers' current addresses (None: they have none)."""
-    table = table_of(CustomerContact)
-    for customer_id, email in addresses:
-        stmt = upsert(session, table).values(customer_id=customer_id, email=email, updated_at=utcnow())
-        await session.execute(
-            stmt.on_conflict_do_update(index_elements=["customer_id"], set_={"email": email, "updated_at": utcnow()})
-        )
+    """The customers' current addresses (None: they have none); one statement for a consumed
+    batch (a customer twice in it: the last address wins)."""
+    now = utcnow()
+    rows = {customer: {"customer_id": customer, "email": email, "updated_at": now} for customer, email in addresses}
+    if not rows:
+        return
+    stmt = upsert(session, table_of(CustomerContact))
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["customer_id"], set_={"email": stmt.excluded.email, "updated_at": stmt.excluded.updated_at}
+        ),
+        list(rows.values()),
+    )
 
 
 async def dunning_letter(
