@@ -36,6 +36,7 @@ from tessera_sales.reports.router import router as reports_router
 from tessera_sales.settings import SalesSettings
 from tessera_sales.summary.router import router as summary_router
 from tessera_sales.tagging import routers as tagging_routers
+from tessera_sales.teams import KNOWN_TEAMS
 from tessera_sales.transfers import TRANSFERS
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.consumer import Handler
@@ -114,6 +115,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
         ],
         migrations=Path(__file__).parent / "migrations",
         handlers={
+            **KNOWN_TEAMS.handlers(),
             CustomerCreated.event_type: known_customers.on_customer_created,
             CustomerUpdated.event_type: known_customers.on_customer_updated,
             CustomerMerged.event_type: chain(known_customers.on_customer_merged, campaign_consents.on_customer_merged),
@@ -129,7 +131,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
             CreditExposureChanged.event_type: credit.on_credit_exposure_changed,
             ExchangeRateSet.event_type: credit.on_exchange_rate_set,
         },
-        consumes=["customer", "billing"],
+        consumes=["customer", "billing", "gateway"],
         jobs=[
             Job("activity-reminders", settings.reminder_interval_seconds, fire_reminders),
             Job("sales-exports", settings.export_job_interval_seconds, exports),

@@ -20,6 +20,7 @@ class Deal(Base, table=True):
     __tablename__ = "deals"
     __table_args__ = (
         Index("ix_deals_owner_id_id", "owner_id", "id"),
+        Index("ix_deals_team_id_id", "team_id", "id"),
         Index("ix_deals_customer_id_id", "customer_id", "id"),
         Index("ix_deals_stage_close_month", "stage", "close_month"),
         Index("ix_deals_campaign_id", "campaign_id"),
@@ -59,6 +60,8 @@ class Deal(Base, table=True):
     furthest_rank: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     campaign_id: uuid.UUID | None = Field(default=None, nullable=True)
     lead_id: uuid.UUID | None = Field(default=None, nullable=True)
+    # The deal's team: its lead's when made from one (tessera_sales.teams).
+    team_id: uuid.UUID | None = Field(default=None, nullable=True)
     # Sorted, each once; deal_tags holds one row per tag for the list filter (tessera_shared.tags).
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False, server_default="[]"))
     payment_terms_days: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))

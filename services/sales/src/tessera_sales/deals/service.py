@@ -280,6 +280,7 @@ async def create_deal(
     *,
     lead_id: uuid.UUID | None = None,
     owner_id: str | None = None,
+    team_id: uuid.UUID | None = None,
 ) -> tuple[Deal, list[DealLine]]:
     await check_campaign(session, data.campaign_id)
     await check_customer(session, data.customer_id)
@@ -305,6 +306,7 @@ async def create_deal(
         owner_id=owner_id if owner_id is not None else owner_for_new(principal, data.owner_id),
         campaign_id=data.campaign_id,
         lead_id=lead_id,
+        team_id=team_id,
         payment_terms_days=data.payment_terms_days,
         custom_fields=custom_fields,
         tags=normalise(data.tags),
@@ -341,6 +343,7 @@ async def create_deal(
             stage_key=deal.stage,
             stage_name=stages.name(deal.stage),
             custom_fields=deal.custom_fields,
+            team_id=deal.team_id,
         ),
         subject=deal.customer_id,
     )

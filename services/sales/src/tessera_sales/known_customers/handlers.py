@@ -60,6 +60,8 @@ KNOWN_CUSTOMERS = KnownCustomers(
                 "phone": None,
                 "score_reasons": [],
                 "external_id": None,  # a person's key in the system it came from
+                "country": None,  # where the person is (territory routing)
+                "region": None,
             },
         ),
         Scrub(Lead, {"disqualified_reason": None}, only=(col(Lead.disqualified_reason).is_not(None),)),

@@ -19,6 +19,7 @@ class Lead(Base, table=True):
     __tablename__ = "leads"
     __table_args__ = (
         Index("ix_leads_owner_id_id", "owner_id", "id"),
+        Index("ix_leads_team_id_id", "team_id", "id"),
         Index("ix_leads_status_id", "status", "id"),
         Index("ix_leads_campaign_id", "campaign_id"),
         Index("ix_leads_customer_id", "customer_id"),
@@ -51,6 +52,11 @@ class Lead(Base, table=True):
     # Sorted, each once; lead_tags holds one row per tag for the list filter (tessera_shared.tags).
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False, server_default="[]"))
     deal_id: uuid.UUID | None = Field(default=None, nullable=True)
+    # Where the lead is (ISO 3166-1 alpha-2, free-text region): what territory routing reads.
+    country: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
+    region: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    # The lead's team: routed by territory when created, or named by a manager (tessera_sales.teams).
+    team_id: uuid.UUID | None = Field(default=None, nullable=True)
     disqualified_reason: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     # The id in the system the record came from: what a batch upsert (and an import) finds it by.
     external_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True, unique=True))

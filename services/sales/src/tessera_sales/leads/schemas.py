@@ -59,6 +59,13 @@ class LeadCreate(_ValueWithCurrency):
     estimated_value: MoneyIn | None = None
     currency: Currency | None = None
     tags: TagList = Field(default_factory=list)
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = Field(
+        default=None, description="ISO 3166-1 alpha-2: with region, what routes the lead to a team's territory"
+    )
+    region: Text200 | None = None
+    team_id: uuid.UUID | None = Field(
+        default=None, description="the lead's team (managers only); by default the territory's team, if any"
+    )
 
 
 class LeadPatch(_ValueWithCurrency):
@@ -107,6 +114,9 @@ class LeadOut(BaseModel):
     customer_id: uuid.UUID | None
     deal_id: uuid.UUID | None
     tags: list[str] = Field(default_factory=list)
+    country: str | None = None
+    region: str | None = None
+    team_id: uuid.UUID | None = None
     disqualified_reason: str | None
     converted_at: datetime | None
     created_at: datetime

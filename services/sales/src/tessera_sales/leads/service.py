@@ -20,6 +20,7 @@ from tessera_sales.leads.models import TAGS, Lead
 from tessera_sales.leads.schemas import ConvertRequest, LeadCreate, LeadPatch
 from tessera_sales.money import quantize
 from tessera_sales.ownership import check_reassign, may_see, owner_for_new
+from tessera_sales.teams import team_of_new
 from tessera_shared.auth import OwnerScope, Principal
 from tessera_shared.customer_directory import CustomerDirectory, CustomerFacts
 from tessera_shared.db import read_session, unit_of_work, utcnow
@@ -109,6 +110,9 @@ async def create_lead(session: AsyncSession, data: LeadCreate, principal: Princi
         campaign_id=data.campaign_id,
         currency=data.currency,
         tags=normalise(data.tags),
+        country=data.country,
+        region=data.region,
+        team_id=await team_of_new(session, principal, data.team_id, data.country, data.region),
         # A currency comes with every estimated value (LeadCreate's validator).
         estimated_value=(
             quantize(data.estimated_value, data.currency)
@@ -128,6 +132,7 @@ async def create_lead(session: AsyncSession, data: LeadCreate, principal: Princi
             name=lead.name,
             company=lead.company,
             owner_id=lead.owner_id,
+            team_id=lead.team_id,
             score=lead.score,
             campaign_id=lead.campaign_id,
             custom_fields=lead.custom_fields,
@@ -257,6 +262,7 @@ async def convert_lead(
             thresholds,
             lead_id=lead.id,
             owner_id=lead.owner_id or principal.subject,
+            team_id=lead.team_id,
         )
         deal_id = deal.id
     now = utcnow()

@@ -9,6 +9,7 @@ from tessera_sales.known_customers import models as _known_customers  # noqa: F4
 from tessera_sales.leads import models as _leads  # noqa: F401
 from tessera_sales.models import metadata
 from tessera_sales.pipelines import models as _pipelines  # noqa: F401
+from tessera_sales.teams import KnownTeam as _teams  # noqa: F401
 from tessera_sales.transfers import TABLE as _transfers  # noqa: F401
 from tessera_shared.migrations import run_env
 

@@ -74,6 +74,8 @@ class LeadCreated(SalesEvent):
     # The lead's tags, sorted (issue 24 part 3; absent from events published before).
     tags: list[str] = Field(default_factory=list)
     created_at: datetime
+    # The lead's team (routed by territory, or named by a manager; absent: none or published before).
+    team_id: uuid.UUID | None = None
 
 
 class LeadChanges(Changes):
@@ -149,6 +151,8 @@ class DealCreated(SalesEvent):
     stage_name: str | None = None
     # The deal's typed custom field values by key (issue 24 part 2; absent from events published before).
     custom_fields: dict[str, Any] = Field(default_factory=dict)
+    # The deal's team: its lead's when made from one (absent: none or published before).
+    team_id: uuid.UUID | None = None
 
 
 class DealChanges(Changes):
