@@ -1,5 +1,6 @@
 """Imports every table module so that the metadata (and migrations) see all of them."""
 
+from tessera_customer import custom_fields as custom_fields
 from tessera_customer.contacts import models as contacts  # noqa: F401
 from tessera_customer.customers import models as customers  # noqa: F401
 from tessera_customer.exports import models as exports  # noqa: F401

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tessera_customer import all_models  # noqa: F401 - every table in the metadata
 from tessera_customer.batch import routers as batch_routers
 from tessera_customer.contacts.router import router as contacts_router
+from tessera_customer.custom_fields import router as custom_fields_router
 from tessera_customer.customers.router import router as customers_router
 from tessera_customer.customers.search import router as customers_search_router
 from tessera_customer.dedup.router import router as dedup_router
@@ -83,6 +84,7 @@ def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
         routers=[
             *batch_routers,
             customers_tags_router,
+            custom_fields_router,
             reports_router,
             dedup_router,
             value_router,

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from tessera_customer.customers.schemas import Name, Phone
+from tessera_shared.custom_fields import CustomFieldValues
 from tessera_shared.http.inputs import Trim
 
 Text = Annotated[str, Trim(min_length=1, max_length=200)]
@@ -25,6 +26,7 @@ class ContactCreate(BaseModel):
     email: EmailStr | None = None
     phone: Phone | None = None
     buying_role: BuyingRole | None = None
+    custom_fields: CustomFieldValues | None = None
 
 
 class ContactPatch(BaseModel):
@@ -36,6 +38,7 @@ class ContactPatch(BaseModel):
     email: EmailStr | None = None
     phone: Phone | None = None
     buying_role: BuyingRole | None = None
+    custom_fields: CustomFieldValues | None = None
 
     @field_validator("name")
     @classmethod
@@ -56,6 +59,7 @@ class ContactOut(BaseModel):
     email: str | None
     phone: str | None
     buying_role: str | None
+    custom_fields: dict[str, Any] = Field(default_factory=dict, description="typed custom field values by key")
     created_at: datetime
     updated_at: datetime
     version: int

@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from tessera_customer.contacts.models import Contact
 from tessera_customer.contacts.schemas import ContactCreate, ContactPatch
+from tessera_customer.custom_fields import CUSTOM_FIELDS
 from tessera_customer.customers.models import Customer
 from tessera_customer.customers.rules import normalise_email, normalise_phone
 from tessera_customer.timeline import service as timeline
@@ -44,8 +45,10 @@ async def list_contacts(
 
 
 async def add_contact(session: AsyncSession, customer: Customer, body: ContactCreate) -> Contact:
+    custom_fields = await CUSTOM_FIELDS.values(session, "contact", body.custom_fields, creating=True)
     contact = Contact(
         customer_id=customer.id,
+        custom_fields=custom_fields,
         name=body.name,
         title=body.title,
         department=body.department,
@@ -68,6 +71,7 @@ async def add_contact(session: AsyncSession, customer: Customer, body: ContactCr
             email=contact.email,
             phone=contact.phone,
             buying_role=contact.buying_role,
+            custom_fields=contact.custom_fields,
             created_at=contact.created_at,
         ),
         subject=customer.id,
@@ -86,6 +90,11 @@ async def change_contact(session: AsyncSession, customer: Customer, contact: Con
         contact.email = normalise_email(body.email)
     if "phone" in given:
         contact.phone = normalise_phone(body.phone)
+    if "custom_fields" in given:
+        # Merged into the contact's values (null clears a key); a new dict (not mutation-tracked).
+        contact.custom_fields = await CUSTOM_FIELDS.values(
+            session, "contact", body.custom_fields, contact.custom_fields, creating=False, record_id=contact.id
+        )
     if given:
         contact.version += 1
         contact.updated_at = utcnow()

@@ -9,6 +9,7 @@ from sqlalchemy import Column, ForeignKey, Index, Integer, String, Uuid
 from sqlmodel import Field
 
 from tessera_customer.models import Base
+from tessera_shared.custom_fields import custom_fields_column
 from tessera_shared.db import JSONType, Money, UTCDateTime, new_id, table_of, utcnow
 from tessera_shared.tags import TagIndex
 
@@ -67,6 +68,8 @@ class Customer(Base, table=True):
     external_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True, unique=True))
     channels: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     custom_attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    # Typed custom field values by key (tessera_customer.custom_fields; JSONB on PostgreSQL).
+    custom_fields: dict[str, Any] = Field(default_factory=dict, sa_column=custom_fields_column())
     relation: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
     relationship_type: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
 

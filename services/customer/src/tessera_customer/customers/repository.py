@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -52,9 +53,11 @@ class CustomerRepository:
     async def set_tags(self, customer_id: uuid.UUID, tags: list[str]) -> None:
         await TAGS.set(self.session, customer_id, tags)
 
-    async def list(self, params: PageParams, filters: CustomerFilter) -> tuple[list[Customer], str | None]:
+    async def list(
+        self, params: PageParams, filters: CustomerFilter, where: Sequence[Any] = ()
+    ) -> tuple[list[Customer], str | None]:
         """One page by id, or by (name_key, id) with a search: the list and segment members share this query."""
-        return await paginate(self.session, filters.apply(select(Customer)), params, page_order(filters))
+        return await paginate(self.session, filters.apply(select(Customer)).where(*where), params, page_order(filters))
 
 
 def page_order(filters: CustomerFilter) -> tuple[Mapped[Any], ...]:

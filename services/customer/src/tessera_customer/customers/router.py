@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from tessera_customer.api import EDITORS, READERS, WRITERS, audit_read
+from tessera_customer.custom_fields import CUSTOM_ATTRIBUTES, CUSTOM_FIELDS
 from tessera_customer.customers.filters import CustomerFilter
 from tessera_customer.customers.repository import CustomerRepository, load_customer
 from tessera_customer.customers.schemas import CustomerCreate, CustomerOut, CustomerPatch
@@ -15,6 +16,7 @@ from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery
+from tessera_shared.http.query import accepts_query_prefix
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -30,19 +32,27 @@ async def create(
         return replayed
     customer = await create_customer(session, body, principal)
     out = CustomerOut.of(customer)
-    return await idem.respond(
-        201, out, headers={"Location": f"/v1/customers/{customer.id}", "ETag": etag_for(customer.id, customer.version)}
-    )
+    headers = {"Location": f"/v1/customers/{customer.id}", "ETag": etag_for(customer.id, customer.version)}
+    if "custom_attributes" in body.model_fields_set:
+        headers.update(CUSTOM_ATTRIBUTES.headers())
+    return await idem.respond(201, out, headers=headers)
 
 
-@router.get("", response_model=Page[CustomerOut], summary="List customers (cursor pagination, filters)")
+@router.get(
+    "",
+    response_model=Page[CustomerOut],
+    summary="List customers (cursor pagination, filters); ?custom_fields.<key>[op]=value filters on a custom field",
+)
+@accepts_query_prefix("custom_fields.")
 async def list_customers(
+    request: Request,
     session: SessionDep,
     page: PageQuery,
     _: Annotated[Principal, require_roles(*READERS)],
     filters: Annotated[CustomerFilter, Query()],
 ) -> Page[CustomerOut]:
-    rows, next_cursor = await CustomerRepository(session).list(page, filters)
+    where = await CUSTOM_FIELDS.list_filters(session, "customer", request.query_params.multi_items())
+    rows, next_cursor = await CustomerRepository(session).list(page, filters, where)
     return Page[CustomerOut](items=[CustomerOut.of(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -74,5 +84,7 @@ async def patch_customer(
     check_if_match(request, customer.id, customer.version)
     refuse_if_erased(customer)
     customer = await update_customer(session, customer, body, principal)
+    if "custom_attributes" in body.model_fields_set:
+        response.headers.update(CUSTOM_ATTRIBUTES.headers())
     response.headers["ETag"] = etag_for(customer.id, customer.version)
     return CustomerOut.of(customer)

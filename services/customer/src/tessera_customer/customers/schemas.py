@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from tessera_customer.customers.models import DEMOGRAPHIC, GEOGRAPHIC, PSYCHOGRAPHIC, Customer
+from tessera_shared.custom_fields import CustomFieldValues
 from tessera_shared.http.inputs import Trim
 from tessera_shared.tags import Tag
 
@@ -129,7 +130,12 @@ class CustomerCreate(BaseModel):
     relation: Relation | None = None
     relationship_type: RelationshipType | None = None
     segmentation: Segmentation = Field(default_factory=Segmentation)
-    custom_attributes: CustomAttributes = Field(default_factory=dict)
+    custom_attributes: CustomAttributes = Field(
+        default_factory=dict,
+        json_schema_extra={"deprecated": True},
+        description="Deprecated: custom_fields (typed, defined by admins)",
+    )
+    custom_fields: CustomFieldValues | None = None
     # The id in the system the customer came from (bulk import dedupes on it).
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     team_id: uuid.UUID | None = Field(
@@ -155,7 +161,12 @@ class CustomerPatch(BaseModel):
     relation: Relation | None = None
     relationship_type: RelationshipType | None = None
     segmentation: Segmentation | None = None
-    custom_attributes: CustomAttributes | None = None
+    custom_attributes: CustomAttributes | None = Field(
+        default=None,
+        json_schema_extra={"deprecated": True},
+        description="Deprecated: custom_fields (typed, defined by admins)",
+    )
+    custom_fields: CustomFieldValues | None = None
 
     _attrs = field_validator("custom_attributes")(_small_attributes)
 
@@ -202,7 +213,10 @@ class CustomerOut(BaseModel):
     relation: str | None
     relationship_type: str | None
     segmentation: Segmentation
-    custom_attributes: dict[str, Any]
+    custom_attributes: dict[str, Any] = Field(
+        json_schema_extra={"deprecated": True}, description="Deprecated: custom_fields"
+    )
+    custom_fields: dict[str, Any] = Field(default_factory=dict, description="typed custom field values by key")
     external_id: str | None
     team_id: uuid.UUID | None = None
     value: Value
@@ -227,6 +241,7 @@ class CustomerOut(BaseModel):
             relationship_type=c.relationship_type,
             segmentation=Segmentation.of(c),
             custom_attributes=c.custom_attributes,
+            custom_fields=c.custom_fields,
             external_id=c.external_id,
             team_id=c.team_id,
             value=Value(

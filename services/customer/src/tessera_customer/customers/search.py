@@ -13,11 +13,13 @@ from sqlalchemy import ColumnElement, select
 from sqlmodel import col
 
 from tessera_customer.api import READERS
+from tessera_customer.custom_fields import CUSTOM_FIELDS
 from tessera_customer.customers.filters import CustomerFilter, _search
 from tessera_customer.customers.models import TAGS, Customer
 from tessera_customer.customers.rules import name_key, normalise_email, normalise_phone
 from tessera_customer.customers.schemas import CustomerOut
 from tessera_shared.auth import Principal, require_roles
+from tessera_shared.custom_fields import PROPERTY_PATTERN
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.pagination import Page
 from tessera_shared.search import Prop, Searchable, enum_values, run_search
@@ -56,6 +58,9 @@ SEARCH = Searchable(
     },
     query=_search,
     query_fields=("name", "email", "phone"),
+    dynamic=PROPERTY_PATTERN,
+    dynamic_doc="`custom_fields.<key>`: a customer custom field, with the operators of its type "
+    "(ranges for number, money and date; contains_token for a multi_enum value)",
 )
 CustomerSearch = SEARCH.request_model
 
@@ -70,5 +75,6 @@ async def search_customers(
     session: SessionDep,
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> Page[CustomerOut]:
-    rows, next_cursor = await run_search(session, SEARCH, CustomerFilter().apply(select(Customer)), body)
+    search = await CUSTOM_FIELDS.searchable(session, "customer", SEARCH)
+    rows, next_cursor = await run_search(session, search, CustomerFilter().apply(select(Customer)), body)
     return Page[CustomerOut](items=[CustomerOut.of(r) for r in rows], next_cursor=next_cursor)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from tessera_customer.custom_fields import CUSTOM_FIELDS, split_attributes
 from tessera_customer.customers.models import Customer
 from tessera_customer.customers.repository import CustomerRepository
 from tessera_customer.customers.rules import (
@@ -42,6 +43,7 @@ RECORD_FIELDS = (
     "relation",
     "relationship_type",
     "custom_attributes",
+    "custom_fields",
     "gender",
     "age_band",
     "occupation",
@@ -76,6 +78,16 @@ def record_fields(data: CustomerCreate, owner: str | None, now: datetime) -> dic
     )
 
 
+async def custom_field_input(
+    session: AsyncSession, attributes: dict[str, Any] | None, values: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(the deprecated custom_attributes to keep, the custom field values to write): attributes
+    whose key is a defined customer field are written as that field (tessera_customer.custom_fields)."""
+    if not attributes:
+        return attributes, values
+    return split_attributes(attributes, set(await CUSTOM_FIELDS.definitions(session, "customer")), values)
+
+
 def new_customer(data: CustomerCreate, owner: str | None) -> Customer:
     return Customer(**record_fields(data, owner, utcnow()))
 
@@ -90,11 +102,15 @@ def created_event(customer_id: uuid.UUID, fields: dict[str, Any]) -> CustomerCre
         status=fields["status"],
         created_at=fields["created_at"],
         team_id=fields.get("team_id"),
+        custom_fields=fields.get("custom_fields") or {},
     )
 
 
 async def announce_created(session: AsyncSession, customer: Customer) -> None:
-    fields = {f: getattr(customer, f) for f in ("kind", "name", "email", "owner_id", "status", "created_at", "team_id")}
+    fields = {
+        f: getattr(customer, f)
+        for f in ("kind", "name", "email", "owner_id", "status", "created_at", "team_id", "custom_fields")
+    }
     await publish(session, created_event(customer.id, fields), subject=customer.id)
     timeline.record(
         session, customer.id, "customer.created", f"Customer {customer.name} created", occurred_at=customer.created_at
@@ -109,7 +125,10 @@ async def create_customer(session: AsyncSession, data: CustomerCreate, principal
         owner = principal.subject  # a rep's new customer is the rep's own
     if data.external_id is not None and await _external_id_taken(session, data.external_id):
         raise Conflict(f"a customer with external_id {data.external_id!r} exists")
+    attributes, values = await custom_field_input(session, data.custom_attributes, data.custom_fields)
+    custom_fields = await CUSTOM_FIELDS.values(session, "customer", values, creating=True)
     customer = new_customer(data, owner)
+    customer.custom_attributes, customer.custom_fields = attributes or {}, custom_fields
     customer.team_id = await team_of_new(session, principal, data.team_id, customer.country, customer.region)
     repo = CustomerRepository(session)
     repo.add(customer)
@@ -146,7 +165,19 @@ async def update_customer(
     if "owner_id" in given and patch.owner_id != customer.owner_id and not may_reassign(principal):
         raise Forbidden("only a manager or an admin may hand a customer to another owner")
     before = _snapshot(customer)
-    for field in ("name", "relation", "relationship_type", "custom_attributes", "owner_id"):
+    if "custom_attributes" in given or "custom_fields" in given:
+        attributes, values = await custom_field_input(
+            session,
+            patch.custom_attributes if "custom_attributes" in given else None,
+            patch.custom_fields if "custom_fields" in given else None,
+        )
+        if attributes is not None:
+            customer.custom_attributes = attributes
+        # Merged into the customer's values (null clears a key); a new dict (not mutation-tracked).
+        customer.custom_fields = await CUSTOM_FIELDS.values(
+            session, "customer", values, customer.custom_fields, creating=False, record_id=customer.id
+        )
+    for field in ("name", "relation", "relationship_type", "owner_id"):
         if field in given:
             setattr(customer, field, getattr(patch, field))
     if "email" in given:
@@ -198,6 +229,7 @@ async def announce_updated(session: AsyncSession, customer: Customer, changed: l
             owner_id=customer.owner_id,
             version=customer.version,
             updated_at=now,
+            custom_fields=customer.custom_fields if "custom_fields" in changed else None,
         ),
         subject=customer.id,
     )

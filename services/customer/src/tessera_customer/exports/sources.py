@@ -60,6 +60,7 @@ CUSTOMER_FIELDS = _fields(
     ("social_status", C.social_status),
     ("preferences", C.preferences, "list"),
     ("custom_attributes", C.custom_attributes, "json"),
+    ("custom_fields", C.custom_fields, "json"),
     ("lifecycle_stage", C.lifecycle_stage),
     ("tier", C.tier),
     ("purchase_count", C.purchase_count, "number"),
@@ -100,6 +101,7 @@ CONTACT_FIELDS = _fields(
     ("email", K.email),
     ("phone", K.phone),
     ("buying_role", K.buying_role),
+    ("custom_fields", K.custom_fields, "json"),
     ("created_at", K.created_at, "time"),
     ("updated_at", K.updated_at, "time"),
 )

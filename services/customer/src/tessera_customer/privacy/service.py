@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import col
 
 from tessera_customer.contacts.models import Contact
+from tessera_customer.custom_fields import CUSTOM_FIELDS
 from tessera_customer.customers.models import AccessLog, Customer
 from tessera_customer.customers.repository import CustomerRepository
 from tessera_customer.lifecycle.models import StatusChange
@@ -193,6 +194,8 @@ async def erase(session: AsyncSession, customer: Customer, *, actor: str, reason
         setattr(customer, column, None)
     customer.name, customer.name_key = "erased customer", ""
     customer.tags, customer.channels, customer.custom_attributes, customer.preferences = [], [], {}, []
+    # The personal custom fields go; the others stay (tessera_customer.custom_fields).
+    customer.custom_fields = await CUSTOM_FIELDS.erase(session, "customer", customer.custom_fields)
     customer.erased_at, customer.updated_at = now, now
     customer.version += 1
     await withdraw_consents_on_erasure(session, customer, actor=actor, at=now)
@@ -238,9 +241,20 @@ async def erase(session: AsyncSession, customer: Customer, *, actor: str, reason
 # (docs/domain.md §10.3).
 ERASED_COLUMNS: dict[str, frozenset[str]] = {
     "customers": frozenset(
-        {*NULLED_ON_ERASURE, "name", "name_key", "tags", "channels", "custom_attributes", "preferences"}
+        {
+            *NULLED_ON_ERASURE,
+            "name",
+            "name_key",
+            "tags",
+            "channels",
+            "custom_attributes",
+            "custom_fields",
+            "preferences",
+        }
     ),
-    "contacts": frozenset({"name", "title", "department", "email", "phone", "buying_role", "external_id"}),
+    "contacts": frozenset(
+        {"name", "title", "department", "email", "phone", "buying_role", "external_id", "custom_fields"}
+    ),
     "customer_tags": frozenset({"tag"}),
     "timeline_entries": frozenset({"summary", "data"}),
     "status_changes": frozenset({"note"}),
@@ -268,6 +282,8 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
     "consents": frozenset({"purpose", "source", "recorded_by"}),
     "consent_records": frozenset({"purpose", "source", "recorded_by"}),
     "customer_signals": frozenset({"open_tickets", "escalated_tickets", "overdue_invoices"}),
+    # Admins' definitions of custom fields: labels and options, no customer's data.
+    "custom_field_definitions": frozenset({"entity", "key", "label", "type", "options", "description", "created_by"}),
     "loyalty_accounts": frozenset({"level"}),
     "loyalty_entries": frozenset({"kind", "ref", "actor"}),
     "payment_facts": frozenset({"currency"}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -31,6 +31,8 @@ class CustomerCreated(CustomerEvent):
     owner_id: str | None = None
     status: str
     created_at: datetime
+    # The customer's typed custom field values by key (issue 24 part 2; absent from events published before).
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
     # The customer's team (routed by territory, or named by a manager); absent: none.
     team_id: uuid.UUID | None = None
 
@@ -47,6 +49,8 @@ class CustomerUpdated(CustomerEvent):
     owner_id: str | None = None
     version: int
     updated_at: datetime
+    # The whole new object of custom field values when one changed (``changed_fields`` names custom_fields).
+    custom_fields: dict[str, Any] | None = None
 
 
 class ContactCreated(CustomerEvent):
@@ -64,6 +68,8 @@ class ContactCreated(CustomerEvent):
     email: Annotated[str | None, Personal] = None
     phone: Annotated[str | None, Personal] = None
     buying_role: BuyingRole | None = None
+    # The contact's typed custom field values by key (issue 24 part 2; absent from events published before).
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
 
 
@@ -76,6 +82,8 @@ class ContactChanges(Changes):
     email: Annotated[str | None, Personal] = None
     phone: Annotated[str | None, Personal] = None
     buying_role: BuyingRole | None = None
+    # The whole new object of custom field values when one changed.
+    custom_fields: dict[str, Any] | None = None
 
 
 class ContactUpdated(CustomerEvent):
