@@ -303,3 +303,35 @@ async def test_an_archived_pipeline_takes_no_new_deals(api: Api) -> None:
     assert [x["key"] for x in listed] == ["default", "enterprise"]
     r = await api.client.patch(f"/v1/pipelines/{DEFAULT_PIPELINE_ID}", json={"archived": True}, headers=api.manager)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "archived"
+
+
+@pytest.mark.sqlite
+async def test_the_funnel_follows_a_changed_stage_order(api: Api) -> None:
+    p = await pipeline(api)
+    deal = await api.deal(pipeline_id=p["id"], stage="demo")
+    await api.client.patch(f"/v1/deals/{deal['id']}", json={"stage": "contract"}, headers=api.rep1)
+    # A stage goes in before demo: demo and contract move one place down the funnel.
+    stages = [STAGES[0], {"key": "qualify", "name": "Qualify"}, *STAGES[1:]]
+    r = await api.client.patch(f"/v1/pipelines/{p['id']}", json={"stages": stages}, headers=api.manager)
+    assert r.status_code == 200, r.text
+    funnel = (await api.client.get(f"/v1/reports/funnel?pipeline_id={p['id']}", headers=api.manager)).json()
+    assert [(s["stage"], s["reached"]) for s in funnel["steps"]] == [
+        ("discovery", 1),
+        ("qualify", 1),
+        ("demo", 1),
+        ("contract", 1),
+        ("signed", 0),
+    ]
+    # Contract before demo now: a deal that reached contract has passed discovery, qualify and contract.
+    order = [STAGES[0], {"key": "qualify"}, STAGES[2], STAGES[1], *STAGES[3:]]
+    r = await api.client.patch(f"/v1/pipelines/{p['id']}", json={"stages": order}, headers=api.manager)
+    assert r.status_code == 200, r.text
+    funnel = (await api.client.get(f"/v1/reports/funnel?pipeline_id={p['id']}", headers=api.manager)).json()
+    assert [(s["stage"], s["reached"]) for s in funnel["steps"]][:4] == [
+        ("discovery", 1),
+        ("qualify", 1),
+        ("contract", 1),
+        ("demo", 1),
+    ]
+    history = (await api.client.get(f"/v1/deals/{deal['id']}/history", headers=api.rep1)).json()["items"]
+    assert [h["to_stage"] for h in history] == ["demo", "contract"]

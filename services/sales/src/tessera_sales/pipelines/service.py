@@ -10,11 +10,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from tessera_sales.deals.models import Deal
+from tessera_sales.deals.models import Deal, DealStageChange
 from tessera_sales.pipelines import rules
 from tessera_sales.pipelines.models import Pipeline, PipelineStage
 from tessera_sales.pipelines.schemas import PipelineCreate, PipelinePatch, StageIn
@@ -200,6 +200,32 @@ async def _refuse_removal_of_held(session: AsyncSession, pipeline: Pipeline, rem
             )
 
 
+async def _rerank(session: AsyncSession, pipeline_id: uuid.UUID, before: dict[str, int], after: dict[str, int]) -> None:
+    """The funnel ranks follow the stages' order: when it changed (a stage added, moved or removed
+    among the open ones), the history's ranks and each deal's furthest rank are counted again, in
+    this pipeline, from the stages the deal entered. Two UPDATEs over the pipeline's deals."""
+    if before == after:
+        return
+    rank = case(after, value=col(DealStageChange.to_stage), else_=0)
+    await session.execute(
+        update(DealStageChange)
+        .where(col(DealStageChange.pipeline_id) == pipeline_id)
+        .values(to_rank=rank)
+        .execution_options(synchronize_session=False)
+    )
+    furthest = (
+        select(func.coalesce(func.max(col(DealStageChange.to_rank)), 0))
+        .where(col(DealStageChange.deal_id) == col(Deal.id), col(DealStageChange.pipeline_id) == pipeline_id)
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(Deal)
+        .where(col(Deal.pipeline_id) == pipeline_id)
+        .values(furthest_rank=furthest)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def _changed(
     session: AsyncSession, pipeline: Pipeline, defs: list[rules.StageDef], removed: list[str], principal: Principal
 ) -> None:
@@ -239,6 +265,7 @@ async def update_pipeline(
     removed: list[str] = []
     now = utcnow()
     if patch.stages is not None:
+        before = rules.Stages(defs).rank
         defs = rules.complete(_drafts(patch.stages), {d.key: d for d in defs})
         removed = [r.key for r in rows if r.key not in {d.key for d in defs}]
         await _refuse_removal_of_held(session, pipeline, removed)
@@ -251,6 +278,7 @@ async def update_pipeline(
             for key in removed:
                 session.expunge(existing.pop(key))
         _write_stages(session, pipeline.id, defs, existing, now)
+        await _rerank(session, pipeline.id, before, rules.Stages(defs).rank)
     if patch.name is not None:
         pipeline.name = patch.name
     if patch.archived is not None:
@@ -278,4 +306,5 @@ async def remove_stage(session: AsyncSession, pipeline: Pipeline, key: str, prin
         if r.key == key:
             session.expunge(r)
     _write_stages(session, pipeline.id, defs, {r.key: r for r in rows if r.key != key}, utcnow())
+    await _rerank(session, pipeline.id, rules.Stages(_defs(rows)).rank, rules.Stages(defs).rank)
     await _changed(session, pipeline, defs, [key], principal)
