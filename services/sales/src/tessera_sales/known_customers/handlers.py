@@ -115,6 +115,11 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
 for _table in ("deals", "leads"):
     NOT_PERSONAL[_table] = NOT_PERSONAL[_table] | {"custom_fields"}
 
+# Tags are the staff's labels of a deal or lead (tessera_shared.tags), not about the customer: kept.
+for _table in ("deals", "leads"):
+    NOT_PERSONAL[_table] = NOT_PERSONAL[_table] | {"tags"}
+NOT_PERSONAL["deal_tags"] = NOT_PERSONAL["lead_tags"] = frozenset({"tag"})
+
 on_customer_created = KNOWN_CUSTOMERS.created()
 on_customer_updated = KNOWN_CUSTOMERS.updated
 on_customer_merged = KNOWN_CUSTOMERS.merged

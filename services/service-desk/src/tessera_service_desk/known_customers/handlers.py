@@ -78,6 +78,9 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
     "kb_article_tickets": frozenset({"linked_by"}),
     "known_customers": frozenset({"owner_id", "status", "tier", "service_level"}),
 }
+# Tags are the desk's labels of a ticket (tessera_shared.tags), not about the customer: kept.
+NOT_PERSONAL["tickets"] = NOT_PERSONAL["tickets"] | {"tags"}
+NOT_PERSONAL["ticket_tags"] = frozenset({"tag"})
 
 on_customer_created = KNOWN_CUSTOMERS.created()
 on_customer_updated = KNOWN_CUSTOMERS.updated
