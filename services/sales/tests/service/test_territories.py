@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tessera_sales.testing import Api
+from tessera_shared.auth import TEAM_SCOPE_HEADER
 from tessera_shared.events.contracts.gateway import TeamCreated, TeamTerritory
 
 pytestmark = pytest.mark.sqlite
@@ -61,3 +62,30 @@ async def test_new_leads_are_routed_and_their_deals_follow(api: Api) -> None:
     deal_id = r.json()["deal_id"] if "deal_id" in r.json() else r.json()["lead"]["deal_id"]
     [event] = [e for e in await api.events("deal.created") if e["data"]["deal_id"] == deal_id]
     assert event["data"]["team_id"] == str(SOUTH)
+
+
+async def test_the_teams_lead_sees_and_changes_the_records_routed_to_the_team(api: Api) -> None:
+    """The owner rules' team level by team_id: the lead of NORTH (the gateway's signed scope) sees
+    and changes a lead routed to NORTH though their owner is in no team the lead leads;
+    another rep does not."""
+    await api.consume(team(NORTH, "north", "DE"))
+    r = await api.client.post(
+        "/v1/leads",
+        json={"name": "Routed", "source": "web_form", "country": "DE"},
+        headers=api.as_("rep9", "sales_rep"),
+    )
+    assert r.status_code == 201 and r.json()["team_id"] == str(NORTH)
+    lead = r.json()
+    codec = api.app.state.token_codec
+    north_lead = {
+        **api.as_("north-lead", "sales_rep"),
+        TEAM_SCOPE_HEADER: codec.issue_team_scope("north-lead", [str(NORTH)], ["north-lead"]),
+    }
+    assert (await api.client.get(f"/v1/leads/{lead['id']}", headers=north_lead)).status_code == 200
+    listed = (await api.client.get("/v1/leads", headers=north_lead)).json()["items"]
+    assert [x["id"] for x in listed] == [lead["id"]]
+    r = await api.client.patch(f"/v1/leads/{lead['id']}", json={"title": "CEO"}, headers=north_lead)
+    assert r.status_code == 200, r.text
+    # A rep outside the team: not found, not listed.
+    assert (await api.client.get(f"/v1/leads/{lead['id']}", headers=api.rep2)).status_code == 404
+    assert (await api.client.get("/v1/leads", headers=api.rep2)).json()["items"] == []

@@ -153,7 +153,7 @@ def refuse_if_erased(customer: Customer) -> None:
 
 
 def ensure_may_change(principal: Principal, customer: Customer) -> None:
-    if not may_change(principal, customer.owner_id):
+    if not may_change(principal, customer.owner_id, customer.team_id):
         raise Forbidden("only the customer's owner, a manager or an admin may change it")
 
 

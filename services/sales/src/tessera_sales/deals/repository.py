@@ -69,7 +69,7 @@ class DealRepository:
     ) -> tuple[list[Deal], str | None]:
         stmt = select(Deal).where(*where)
         if owner_id is not None:
-            stmt = stmt.where(owner_id.clause(col(Deal.owner_id)))
+            stmt = stmt.where(owner_id.clause(col(Deal.owner_id), col(Deal.team_id)))
         if customer_id is not None:
             stmt = stmt.where(col(Deal.customer_id) == customer_id)
         if stage is not None:

@@ -72,7 +72,7 @@ async def search_deals(
 ) -> Page[DealOut]:
     stmt = select(Deal)
     if (scope := scope_owner(principal)) is not None:
-        stmt = stmt.where(scope.clause(col(Deal.owner_id)))
+        stmt = stmt.where(scope.clause(col(Deal.owner_id), col(Deal.team_id)))
     search = await CUSTOM_FIELDS.searchable(session, "deal", SEARCH)
     rows, next_cursor = await run_search(session, search, stmt, body)
     lines = await DealRepository(session).lines([d.id for d in rows])

@@ -60,7 +60,7 @@ async def get_deal(
 ) -> Deal:
     """The deal, if the principal may see it (404 otherwise); ``for_update`` locks its row."""
     deal = await DealRepository(session).get(deal_id, for_update=for_update)
-    if deal is None or not may_see(principal, deal.owner_id):
+    if deal is None or not may_see(principal, deal.owner_id, deal.team_id):
         # The same answer for missing and not-yours: a rep learns nothing about others' records.
         raise NotFound("deal", deal_id)
     return deal

@@ -68,7 +68,7 @@ async def search_leads(
 ) -> Page[LeadOut]:
     stmt = select(Lead)
     if (scope := scope_owner(principal)) is not None:
-        stmt = stmt.where(scope.clause(col(Lead.owner_id)))
+        stmt = stmt.where(scope.clause(col(Lead.owner_id), col(Lead.team_id)))
     search = await CUSTOM_FIELDS.searchable(session, "lead", SEARCH)
     rows, next_cursor = await run_search(session, search, stmt, body)
     return Page[LeadOut](items=[LeadOut.model_validate(x) for x in rows], next_cursor=next_cursor)

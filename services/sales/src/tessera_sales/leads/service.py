@@ -65,7 +65,7 @@ async def get_lead(
     """The lead, if the principal may see it (404 otherwise); ``for_update`` locks its row."""
     stmt = select(Lead).where(col(Lead.id) == lead_id)
     lead = (await session.execute(stmt.with_for_update() if for_update else stmt)).scalar_one_or_none()
-    if lead is None or not may_see(principal, lead.owner_id):
+    if lead is None or not may_see(principal, lead.owner_id, lead.team_id):
         # The same answer for missing and not-yours: a rep learns nothing about others' records.
         raise NotFound("lead", lead_id)
     return lead
@@ -85,7 +85,7 @@ async def list_leads(
     the ``?custom_fields.<key>[op]=v`` parameters)."""
     stmt = select(Lead).where(*await CUSTOM_FIELDS.list_filters(session, "lead", custom_fields))
     if owner_id is not None:
-        stmt = stmt.where(owner_id.clause(col(Lead.owner_id)))
+        stmt = stmt.where(owner_id.clause(col(Lead.owner_id), col(Lead.team_id)))
     if status:
         stmt = stmt.where(col(Lead.status) == status)
     if campaign_id:
