@@ -1525,6 +1525,8 @@ class Bench:
                     await self.step("16", self.expand_page)
                     pipelines = __import__("pipeline_rows").pipeline_forecast  # row 18, a pipeline's forecast
                     await self.step("18", lambda: pipelines(self))
+                    custom_fields = __import__("custom_field_rows").custom_field_filter  # row 20 ("customer" too)
+                    await self.step("20", lambda: custom_fields(self, "deal"))
                     await self.rss.stop()
                     self.rss_rows(idle)
                 finally:
