@@ -35,7 +35,7 @@ SELECT md5('bench-deal-' || i)::uuid, md5('bench-customer-' || (i % 5000))::uuid
        (100 + i % 9900)::numeric, (100 + i % 9900) * 100, c.currency,
        CASE WHEN i % 10 = 0 THEN $3::uuid ELSE $4::uuid END,
        s.stage, s.kind, s.probability, false, 'rep' || (i % 50),
-       d.close_date, to_char(d.close_date, 'YYYY-MM'), s.rank, false, 'bench', now(), now(), 1
+       d.close_date, to_char(d.close_date, 'YYYY-MM'), s.rank, false, 'bench-seed', now(), now(), 1
 FROM generate_series($1::int, $2::int) AS i,
      LATERAL (SELECT (ARRAY['EUR','USD','GBP'])[(i % 3) + 1] AS currency) AS c,
      LATERAL (SELECT date '2027-01-01' + ((i % 24) * 30) AS close_date) AS d,
@@ -130,5 +130,5 @@ async def pipeline_forecast(bench: Any, runs: int = 20) -> None:
                     deals=sum(t["deals"] for t in body["totals"]),
                 )
     finally:
-        await conn.execute("DELETE FROM deals WHERE created_by = 'bench'")
+        await conn.execute("DELETE FROM deals WHERE created_by = 'bench-seed'")  # the seeded ones only
         await conn.close()
