@@ -19,6 +19,7 @@ from tessera_sales.campaigns.router import router as campaigns_router
 from tessera_sales.catalog.router import router as products_router
 from tessera_sales.credit import handlers as credit
 from tessera_sales.credit.router import router as credit_checks_router
+from tessera_sales.custom_fields import CUSTOM_FIELDS
 from tessera_sales.custom_fields import router as custom_fields_router
 from tessera_sales.deals.router import router as deals_router
 from tessera_sales.deals.search import router as deals_search_router
@@ -135,6 +136,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
         jobs=[
             Job("activity-reminders", settings.reminder_interval_seconds, fire_reminders),
             Job("sales-exports", settings.export_job_interval_seconds, exports),
+            CUSTOM_FIELDS.index_job("sales"),  # a field whose index is missing (a replica stopped)
             ownership_job("sales", TRANSFERS),
         ],
     )

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from tessera_sales.custom_fields import CUSTOM_FIELDS
 from tessera_sales.testing import PROBLEM, Api
 from tessera_shared.events.contracts import CustomerErased
 
@@ -326,6 +327,21 @@ async def test_defining_a_field_builds_its_index_on_postgresql(api: Api) -> None
             )
         )
     assert "ix_cf_deals_industry" in plan
+    # An index lost (a replica stopped between the definition's commit and its index) comes back
+    # with the scheduled job; the archived field's does not.
+    r = await api.client.patch("/v1/custom-fields/deal.regions", json={"archived": True}, headers=admin(api))
+    assert r.status_code == 200
+    async with api.app.state.runtime.sessions() as s:
+        await s.execute(text("DROP INDEX ix_cf_deals_seats"))
+        await s.execute(text("DROP INDEX ix_cf_deals_regions"))
+        await s.commit()
+    built = await CUSTOM_FIELDS.index_job("sales").run(api.app.state.runtime.sessions, T0)
+    assert "ix_cf_deals_seats" in built and "ix_cf_deals_regions" not in built
+    async with api.app.state.runtime.sessions() as s:
+        names = set(
+            (await s.execute(text("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_cf_%'"))).scalars()
+        )
+    assert names == {"ix_cf_deals_industry", "ix_cf_deals_seats", "ix_cf_leads_budget"}
 
 
 @pytest.mark.sqlite

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tessera_shared.auth import Principal
 from tessera_shared.custom_fields import sql
@@ -29,7 +30,7 @@ from tessera_shared.custom_fields.model import (
     erased,
     validate_values,
 )
-from tessera_shared.db import dialect_name, utcnow
+from tessera_shared.db import dialect_name, read_session, utcnow
 from tessera_shared.db.read_cache import ReadCache
 from tessera_shared.errors import Conflict, InvalidInput, NotFound, field_error
 from tessera_shared.events.contracts.custom_fields import (
@@ -38,6 +39,7 @@ from tessera_shared.events.contracts.custom_fields import (
     CustomFieldOption,
     CustomFieldUpdated,
 )
+from tessera_shared.jobs import Job
 from tessera_shared.outbox import publish
 from tessera_shared.search import Prop, Searchable
 
@@ -260,6 +262,18 @@ class CustomFields:
                 if name is not None:
                     built.append(name)
         return built
+
+    def index_job(self, service: str, interval: float = 300.0) -> Job:
+        """A scheduled job (once across replicas) that builds the index of every live field
+        still missing one: a replica that stopped between a definition's commit and its index,
+        or an index a crash left invalid. Cheap when all are there (one catalog query each)."""
+
+        async def run(sessions: async_sessionmaker[AsyncSession], now: datetime) -> object:
+            async with read_session(sessions) as session:
+                definitions = await self.list_definitions(session)
+            return await self.ensure_indexes(sessions.kw["bind"], definitions)
+
+        return Job(f"{service}-custom-field-indexes", interval, run)
 
     # -- values -------------------------------------------------------------------------------
 
