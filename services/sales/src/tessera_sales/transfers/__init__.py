@@ -108,9 +108,7 @@ def _open_activity(t: Table) -> ColumnElement[bool]:
 TRANSFERS = Transfers(
     TABLE,
     [
-        TransferSource(
-            "leads", table_of(Lead), ("id", "customer_id", "version"), _lead_events, open=_open_lead
-        ),
+        TransferSource("leads", table_of(Lead), ("id", "customer_id", "version"), _lead_events, open=_open_lead),
         TransferSource(
             "deals", table_of(Deal), ("id", "customer_id", "currency", "version"), _deal_events, open=_open_deal
         ),
