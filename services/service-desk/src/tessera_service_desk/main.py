@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from tessera_service_desk.batch import router as batch_router
+from tessera_service_desk.custom_fields import router as custom_fields_router
 from tessera_service_desk.exports.models import EXPORTS
 from tessera_service_desk.exports.sources import SOURCES as EXPORT_SOURCES
 from tessera_service_desk.jobs import desk_jobs
@@ -60,6 +61,7 @@ def spec(settings: ServiceDeskSettings) -> ServiceSpec:
             reports_router,
             tickets_search_router,
             tickets_tags_router,
+            custom_fields_router,
             tickets_router,
             sla_policies_router,
             surveys_router,

@@ -30,6 +30,7 @@ TICKET_FIELDS = [
     ExportField("assignee_id", T.assignee_id),
     ExportField("group_name", T.group_name),
     ExportField("tags", T.tags, "list"),
+    ExportField("custom_fields", T.custom_fields, "json"),
     ExportField("invoice_id", T.invoice_id),
     ExportField("tier", T.tier),
     ExportField("escalation_level", T.escalation_level, "number"),

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
+from tessera_service_desk.custom_fields import erase_personal_values
 from tessera_service_desk.known_customers.models import KnownCustomer
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.sla.models import EscalationNotification
@@ -47,6 +48,8 @@ KNOWN_CUSTOMERS = KnownCustomers(
         # An escalation notice quotes the escalation's reason.
         Scrub(EscalationNotification, {"message": ERASED}, rows_of=_notifications_of),
     ],
+    # A ticket's personal custom fields (tessera_service_desk.custom_fields).
+    on_erased=[erase_personal_values],
 )
 
 # Text columns that hold nothing personal about a customer (codes, states, staff ids), per table;
@@ -81,6 +84,11 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
 # Tags are the desk's labels of a ticket (tessera_shared.tags), not about the customer: kept.
 NOT_PERSONAL["tickets"] = NOT_PERSONAL["tickets"] | {"tags"}
 NOT_PERSONAL["ticket_tags"] = frozenset({"tag"})
+# Custom field values: the personal ones are cleared on erasure (erase_personal_values), the others stay.
+NOT_PERSONAL["tickets"] = NOT_PERSONAL["tickets"] | {"custom_fields"}
+NOT_PERSONAL["custom_field_definitions"] = frozenset(
+    {"entity", "key", "label", "type", "options", "description", "created_by"}
+)
 
 on_customer_created = KNOWN_CUSTOMERS.created()
 on_customer_updated = KNOWN_CUSTOMERS.updated

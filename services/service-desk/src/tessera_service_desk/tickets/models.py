@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Text
 from sqlmodel import Field
 
 from tessera_service_desk.models import Base
+from tessera_shared.custom_fields import custom_fields_column
 from tessera_shared.db import JSONType, UTCDateTime, new_id, utcnow
 from tessera_shared.tags import TagIndex, tag_table
 
@@ -45,6 +47,8 @@ class Ticket(Base, table=True):
     group_name: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     # Sorted, each once; ticket_tags holds one row per tag for the list filter (tessera_shared.tags).
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False, server_default="[]"))
+    # Typed custom field values by key (tessera_service_desk.custom_fields; JSONB on PostgreSQL).
+    custom_fields: dict[str, Any] = Field(default_factory=dict, sa_column=custom_fields_column())
     invoice_id: uuid.UUID | None = Field(default=None, nullable=True)
     service_level: str = Field(default="standard", sa_column=Column(String(30), nullable=False))
     tier: str = Field(default="ordinary", sa_column=Column(String(20), nullable=False))

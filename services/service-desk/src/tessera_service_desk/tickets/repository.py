@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import builtins
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,8 +30,10 @@ class TicketRepository:
     def add(self, ticket: Ticket) -> None:
         self.session.add(ticket)
 
-    async def list(self, params: PageParams, **filters: object) -> tuple[list[Ticket], str | None]:
-        stmt = select(Ticket)
+    async def list(
+        self, params: PageParams, where: Sequence[Any] = (), **filters: object
+    ) -> tuple[list[Ticket], str | None]:
+        stmt = select(Ticket).where(*where)
         columns = {
             "customer_id": col(Ticket.customer_id),
             "status": col(Ticket.status),

@@ -12,6 +12,7 @@ from tessera_service_desk.api import (
     read_through_of,
     settings_of,
 )
+from tessera_service_desk.custom_fields import CUSTOM_FIELDS
 from tessera_service_desk.tickets.models import Ticket
 from tessera_service_desk.tickets.repository import TicketRepository
 from tessera_service_desk.tickets.schemas import (
@@ -34,6 +35,7 @@ from tessera_shared.events.contracts.service_desk import Category, Priority
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery
+from tessera_shared.http.query import accepts_query_prefix
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
@@ -69,7 +71,12 @@ async def create(
     )
 
 
-@router.get("", response_model=Page[TicketOut], summary="List tickets (cursor pagination, filters)")
+@router.get(
+    "",
+    response_model=Page[TicketOut],
+    summary="List tickets (cursor pagination, filters); ?custom_fields.<key>[op]=value filters on a custom field",
+)
+@accepts_query_prefix("custom_fields.")
 async def list_tickets(
     request: Request,
     session: SessionDep,
@@ -92,6 +99,7 @@ async def list_tickets(
         assignee_id=assignee_id,
         group=group,
         tag=tag,
+        where=await CUSTOM_FIELDS.list_filters(session, "ticket", request.query_params.multi_items()),
     )
     now = utcnow()
     return Page[TicketOut](items=[ticket_out(t, settings_of(request), now) for t in rows], next_cursor=cursor)

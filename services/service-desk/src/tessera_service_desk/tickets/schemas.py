@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from tessera_service_desk.api import NO_NUL
+from tessera_shared.custom_fields import CustomFieldValues
 from tessera_shared.errors import InvalidInput
 from tessera_shared.events.contracts.service_desk import Category, Channel, Priority
 from tessera_shared.http.inputs import Trim
@@ -33,6 +34,7 @@ class TicketCreate(BaseModel):
     assignee_id: AgentId | None = None
     group: GroupName | None = None
     tags: TagList = Field(default_factory=list)
+    custom_fields: CustomFieldValues | None = None
 
     def check(self) -> None:
         if self.category == "billing_dispute" and self.invoice_id is None:
@@ -52,6 +54,7 @@ class TicketPatch(BaseModel):
     assignee_id: AgentId | None = None
     group: GroupName | None = None
     tags: TagList | None = Field(default=None, description="The ticket's whole new list of tags")
+    custom_fields: CustomFieldValues | None = None
 
     def check(self) -> None:
         if not self.model_fields_set:
@@ -92,6 +95,7 @@ class TicketOut(BaseModel):
     assignee_id: str | None
     group: str | None
     tags: list[str]
+    custom_fields: dict[str, Any] = Field(default_factory=dict, description="typed custom field values by key")
     invoice_id: uuid.UUID | None
     service_level: str
     tier: str

@@ -13,10 +13,12 @@ from sqlalchemy import ColumnElement, select
 from sqlmodel import col
 
 from tessera_service_desk.api import TICKET_READERS, settings_of
+from tessera_service_desk.custom_fields import CUSTOM_FIELDS
 from tessera_service_desk.tickets.models import TAGS, Ticket
 from tessera_service_desk.tickets.schemas import Status, TicketOut
 from tessera_service_desk.tickets.views import ticket_out
 from tessera_shared.auth import Principal, require_roles
+from tessera_shared.custom_fields import PROPERTY_PATTERN
 from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.events.contracts.service_desk import Category, Priority
@@ -46,6 +48,9 @@ SEARCH = Searchable(
     },
     query=_subject,
     query_fields=("subject",),
+    dynamic=PROPERTY_PATTERN,
+    dynamic_doc="`custom_fields.<key>`: a ticket custom field, with the operators of its type "
+    "(ranges for number, money and date; contains_token for a multi_enum value)",
 )
 TicketSearch = SEARCH.request_model
 
@@ -61,6 +66,7 @@ async def search_tickets(
     session: SessionDep,
     _: Annotated[Principal, require_roles(*TICKET_READERS)],
 ) -> Page[TicketOut]:
-    rows, next_cursor = await run_search(session, SEARCH, select(Ticket), body)
+    search = await CUSTOM_FIELDS.searchable(session, "ticket", SEARCH)
+    rows, next_cursor = await run_search(session, search, select(Ticket), body)
     settings, now = settings_of(request), utcnow()
     return Page[TicketOut](items=[ticket_out(t, settings, now) for t in rows], next_cursor=next_cursor)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera_service_desk.custom_fields import CUSTOM_FIELDS
 from tessera_service_desk.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_service_desk.settings import ServiceDeskSettings
 from tessera_service_desk.sla.service import apply_policy, escalate, refresh_due
@@ -35,6 +36,7 @@ async def create_ticket(
     found = await KNOWN_CUSTOMERS.require(session, data.customer_id)
     known = found.row
     tier = known.tier if known else "ordinary"
+    custom_fields = await CUSTOM_FIELDS.values(session, "ticket", data.custom_fields, creating=True)
     ticket = Ticket(
         customer_id=data.customer_id,
         contact_id=data.contact_id,
@@ -48,6 +50,7 @@ async def create_ticket(
         assignee_id=data.assignee_id,
         group_name=data.group,
         tags=normalise(data.tags),
+        custom_fields=custom_fields,
         service_level=known.service_level if known else "standard",
         tier=tier,
         created_at=now,
@@ -70,6 +73,7 @@ async def create_ticket(
             priority=ticket.priority,
             invoice_id=ticket.invoice_id,
             tags=ticket.tags,
+            custom_fields=ticket.custom_fields,
             opened_at=now,
         ),
         subject=ticket.customer_id,
@@ -131,6 +135,7 @@ def _announced(ticket: Ticket) -> dict[str, object]:
         "assignee_id": ticket.assignee_id,
         "group": ticket.group_name,
         "tags": ticket.tags,
+        "custom_fields": ticket.custom_fields,
     }
 
 
@@ -174,6 +179,11 @@ async def update_ticket(
             setattr(ticket, name, getattr(patch, name))
     if "group" in fields:
         ticket.group_name = patch.group
+    if "custom_fields" in fields:
+        # Merged into the ticket's values (null clears a key); a new dict (not mutation-tracked).
+        ticket.custom_fields = await CUSTOM_FIELDS.values(
+            session, "ticket", patch.custom_fields, ticket.custom_fields, creating=False, record_id=ticket.id
+        )
     if "tags" in fields and patch.tags is not None and normalise(patch.tags) != ticket.tags:
         ticket.tags = normalise(patch.tags)
         await TAGS.set(session, ticket.id, ticket.tags)

@@ -45,6 +45,7 @@ def ticket_out(ticket: Ticket, settings: ServiceDeskSettings, now: datetime) -> 
         assignee_id=ticket.assignee_id,
         group=ticket.group_name,
         tags=ticket.tags,
+        custom_fields=ticket.custom_fields,
         invoice_id=ticket.invoice_id,
         service_level=ticket.service_level,
         tier=ticket.tier,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -35,6 +35,8 @@ class TicketOpened(ServiceDeskEvent):
     invoice_id: uuid.UUID | None = None
     # The ticket's tags, sorted (issue 24 part 3; absent from events published before).
     tags: list[str] = Field(default_factory=list)
+    # The ticket's typed custom field values by key (issue 24 part 2; absent from events published before).
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
     opened_at: datetime
 
 
@@ -90,6 +92,8 @@ class TicketChanges(Changes):
     group: str | None = None
     # The whole new list when the tags changed.
     tags: list[str] | None = None
+    # The whole new object of custom field values when one changed.
+    custom_fields: dict[str, Any] | None = None
 
 
 class TicketUpdated(ServiceDeskEvent):
