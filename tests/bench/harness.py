@@ -1527,6 +1527,7 @@ class Bench:
                     await self.step("18", lambda: pipelines(self))
                     custom_fields = __import__("custom_field_rows").custom_field_filter  # row 20 ("customer" too)
                     await self.step("20", lambda: custom_fields(self, "deal"))
+                    await self.step("19", lambda: __import__("transfer_rows").transfer_deals(self))  # 100k transfer
                     await self.rss.stop()
                     self.rss_rows(idle)
                 finally:
