@@ -137,6 +137,24 @@ async def test_a_deal_field_is_defined_read_and_listed_through_the_gateway(
         headers=rep,
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "custom_fields.industry"
+    ids = {}
+    for n, industry in enumerate(("retail", "banking")):
+        r = await gateway.post(
+            "/api/v1/deals",
+            json={
+                "customer_id": f"0193c4d0-0000-7000-8000-00000000000{n + 2}",
+                "title": industry,
+                "amount": "100.00",
+                "currency": "EUR",
+                "custom_fields": {"industry": industry},
+            },
+            headers=rep,
+        )
+        assert r.status_code == 201, r.text
+        ids[industry] = r.json()["id"]
+    r = await gateway.get("/api/v1/deals?custom_fields.industry=retail", headers=rep)
+    assert r.status_code == 200, r.text
+    assert [d["id"] for d in r.json()["items"]] == [ids["retail"]]
 
     desk.status = 500
     r = await gateway.get("/api/v1/custom-fields", headers=rep)
