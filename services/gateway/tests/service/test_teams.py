@@ -181,6 +181,18 @@ async def test_a_team_lead_sees_and_changes_the_members_deals_each_rep_only_thei
     search = await stack.gateway.post("/api/v1/deals/search", json={}, headers=lead)
     assert search.status_code == 200 and {d["id"] for d in search.json()["items"]} == {d1["id"], d2["id"], own["id"]}
 
+    # The ?expand= reads the gateway makes for the lead carry the scope too: rep1's deal is embedded.
+    r = await stack.gateway.post(
+        "/api/v1/activities",
+        json={"kind": "note", "subject": "Called", "deal_id": d1["id"]},
+        headers=bearer(stack.app, "rep1", "sales_rep"),
+    )
+    assert r.status_code == 201, r.text
+    r = await stack.gateway.get("/api/v1/activities", params={"expand": "deal"}, headers=lead)
+    assert r.status_code == 200, r.text
+    expanded = {a["deal_id"]: a["deal"] for a in r.json()["items"]}
+    assert expanded[d1["id"]] is not None and expanded[d1["id"]]["id"] == d1["id"]
+
     # A scope header sent by a client never reaches the service, even one the gateway's key signed.
     forged = stack.app.state.token_codec.issue_team_scope("rep2", [team_id], ["rep1", "rep2"])
     r = await stack.gateway.get("/api/v1/deals", headers={**rep2, TEAM_SCOPE_HEADER: forged})
