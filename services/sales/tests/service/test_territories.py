@@ -62,6 +62,12 @@ async def test_new_leads_are_routed_and_their_deals_follow(api: Api) -> None:
     deal_id = r.json()["deal_id"] if "deal_id" in r.json() else r.json()["lead"]["deal_id"]
     [event] = [e for e in await api.events("deal.created") if e["data"]["deal_id"] == deal_id]
     assert event["data"]["team_id"] == str(SOUTH)
+    # The lists filter on the team.
+    leads = (await api.client.get(f"/v1/leads?team_id={SOUTH}", headers=api.manager)).json()["items"]
+    assert [x["id"] for x in leads] == [south["id"]]
+    deals = (await api.client.get(f"/v1/deals?team_id={SOUTH}", headers=api.manager)).json()["items"]
+    assert [x["id"] for x in deals] == [deal_id]
+    assert (await api.client.get(f"/v1/deals?team_id={NORTH}", headers=api.manager)).json()["items"] == []
 
 
 async def test_the_teams_lead_sees_and_changes_the_records_routed_to_the_team(api: Api) -> None:

@@ -94,6 +94,7 @@ async def list_deals(
     campaign_id: uuid.UUID | None = None,
     pipeline_id: uuid.UUID | None = None,
     tag: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
+    team_id: Annotated[uuid.UUID | None, Query(description="only the deals of this team")] = None,
 ) -> Page[DealOut]:
     scope = list_scope(principal, owner_id)
     if scope is False:
@@ -108,6 +109,7 @@ async def list_deals(
         campaign_id=campaign_id,
         pipeline_id=pipeline_id,
         tag=tag,
+        team_id=team_id,
     )
     pipelines = await service.pipelines_of(session, rows)
     return Page[DealOut](items=[deal_out(d, lines.get(d.id, []), pipelines) for d in rows], next_cursor=next_cursor)

@@ -86,12 +86,15 @@ async def list_deals(
     custom_fields: Iterable[tuple[str, str]] = (),
     pipeline_id: uuid.UUID | None = None,
     tag: str | None = None,
+    team_id: uuid.UUID | None = None,
 ) -> tuple[list[Deal], str | None, dict[uuid.UUID, list[DealLine]]]:
     """One page of deals (``owner_id`` already scoped by the caller), its next cursor and the deals' lines."""
     if stage is not None and not await stage_exists(session, stage, pipeline_id):
         raise InvalidInput("stage", f"no {'such ' if pipeline_id else ''}pipeline has a stage {stage!r}", "query")
     # ?custom_fields.<key>[op]=v (tessera_shared.custom_fields): 422 naming a bad one.
     where = await CUSTOM_FIELDS.list_filters(session, "deal", custom_fields)
+    if team_id is not None:
+        where = [*where, col(Deal.team_id) == team_id]
     repo = DealRepository(session)
     rows, next_cursor = await repo.list(
         page,

@@ -51,6 +51,7 @@ async def list_leads(
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     campaign_id: uuid.UUID | None = None,
     tag: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
+    team_id: Annotated[uuid.UUID | None, Query(description="only the leads of this team")] = None,
 ) -> Page[LeadOut]:
     scope = list_scope(principal, owner_id)
     if scope is False:
@@ -63,6 +64,7 @@ async def list_leads(
         status=status,
         campaign_id=campaign_id,
         tag=tag,
+        team_id=team_id,
     )
     return Page[LeadOut](items=[LeadOut.model_validate(x) for x in rows], next_cursor=cursor)
 

@@ -80,6 +80,7 @@ async def list_leads(
     campaign_id: uuid.UUID | None,
     custom_fields: Iterable[tuple[str, str]] = (),
     tag: str | None = None,
+    team_id: uuid.UUID | None = None,
 ) -> tuple[list[Lead], str | None]:
     """One page of leads matching the filters (``owner_id`` already scoped by the caller; ``custom_fields``:
     the ``?custom_fields.<key>[op]=v`` parameters)."""
@@ -92,6 +93,8 @@ async def list_leads(
         stmt = stmt.where(col(Lead.campaign_id) == campaign_id)
     if tag:
         stmt = stmt.where(TAGS.tagged(tag))
+    if team_id is not None:
+        stmt = stmt.where(col(Lead.team_id) == team_id)
     return await paginate(session, stmt, page, (col(Lead.id),))
 
 
