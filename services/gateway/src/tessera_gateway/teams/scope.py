@@ -57,12 +57,16 @@ class TeamScopes:
         self._leads: dict[str, Led] = {}
         self._loaded_at = -1e9
         self._lock = asyncio.Lock()
+        self._loaded = False
+        self._forgotten = 0  # changes committed here, so a read started before one is not trusted
         self.generation = 0
         self.reads = 0  # table reads, for tests and the curious
         self._signed: dict[tuple[str, int], tuple[str, float]] = {}
 
     def forget(self) -> None:
+        """A change committed here: the next request waits for a fresh read (none started before)."""
         self._loaded_at = -1e9
+        self._forgotten += 1
 
     def forget_on_commit(self, session: AsyncSession) -> None:
         """Re-read at the next request after ``session`` commits (a change through this replica)."""
@@ -71,9 +75,11 @@ class TeamScopes:
     async def _current(self) -> dict[str, Led]:
         if time.monotonic() - self._loaded_at < self.ttl:
             return self._leads
+        if self._lock.locked() and self._loaded and self._loaded_at > 0:
+            return self._leads  # merely old: another request is re-reading, no one else waits for it
         async with self._lock:
-            if time.monotonic() - self._loaded_at >= self.ttl:
-                started = time.monotonic()
+            while time.monotonic() - self._loaded_at >= self.ttl:
+                started, forgotten = time.monotonic(), self._forgotten
                 try:
                     async with read_session(self._sessions) as session:
                         leads = led_by(await all_teams(session))
@@ -83,11 +89,13 @@ class TeamScopes:
                     self._loaded_at = started
                     return self._leads
                 self.reads += 1
+                self._loaded = True
                 if leads != self._leads:
                     self._leads = leads
                     self.generation += 1
                     self._signed.clear()
-                self._loaded_at = started
+                if forgotten == self._forgotten:
+                    self._loaded_at = started  # else a change committed meanwhile: read again
         return self._leads
 
     async def led(self, subject: str) -> Led | None:
