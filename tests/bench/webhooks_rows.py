@@ -9,7 +9,8 @@ once, arrival times kept); facts come from a Kafka producer here, as a relay sen
   endpoint, deliveries/s from the first arrival to the last (target ≥ 500/s).
 - 13 fan-out ordered: N facts about 200 customers → an ordered endpoint (one at a time per
   customer), deliveries/s (target ≥ 200/s).
-  Ceiling of both: the same receiver fed the same bodies by a bare httpx loop (64 in flight).
+  Ceiling of both: the same receiver fed the same bodies by a bare httpx loop (64 in flight,
+  16 clients of 4 connections, as the service's lanes).
 - 13 latency: one fact at a time at idle, sent → arrived at the receiver, p99 (target < 300 ms);
   ceiling: the broker round trip of the same record to a bare consumer.
 
@@ -50,14 +51,15 @@ from notifications_rows import (  # noqa: E402 - beside this file
 
 CUSTOMERS = 200
 
-# BENCH_WEBHOOKS_PROFILE=<file>: the service runs under cProfile, the stats written when it stops
-# (uvicorn re-raises SIGTERM after its shutdown, which would end the process before the dump).
+# BENCH_WEBHOOKS_PROFILE=<file>: the service runs under cProfile timed by the process's CPU clock (a
+# wall clock would charge a busy machine's preemptions to whatever ran then), the stats written when
+# it stops (uvicorn re-raises SIGTERM after its shutdown, which would end the process before the dump).
 _PROFILED = """
-import cProfile, signal, sys
+import cProfile, signal, sys, time
 signal.raise_signal = lambda s: None
 from uvicorn.main import main
 sys.argv = ["uvicorn", *sys.argv[1:]]
-profile = cProfile.Profile()
+profile = cProfile.Profile(time.process_time)
 profile.enable()
 try:
     main()
@@ -205,18 +207,25 @@ async def webhooks_rows(
                 samples=len(latencies),
             )
 
-            # Ceiling: the receiver fed the same bodies by a bare httpx loop, 64 in flight.
+            # Ceiling: the receiver fed the same bodies by a bare httpx loop, 64 in flight, through
+            # 16 clients of 4 connections as the service's lanes (one pool of 64 connections costs
+            # its sender more CPU than the requests: that pool, not the receiver, would be measured).
             payloads = [_created(uuid.uuid4(), i)[0] for i in range(events)]
             queue = list(payloads)
+            senders = [httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=4)) for _ in range(16)]
 
-            async def post_all() -> None:
+            async def post_all(sender: httpx.AsyncClient) -> None:
                 while queue:
                     body = queue.pop()
-                    await client.post(f"{receiver}/c", content=body, headers={"content-type": "application/json"})
+                    await sender.post(f"{receiver}/c", content=body, headers={"content-type": "application/json"})
 
-            t0 = time.perf_counter()
-            await asyncio.gather(*(post_all() for _ in range(64)))
-            ceiling = events / (time.perf_counter() - t0)
+            try:
+                t0 = time.perf_counter()
+                await asyncio.gather(*(post_all(senders[i % 16]) for i in range(64)))
+                ceiling = events / (time.perf_counter() - t0)
+            finally:
+                for sender in senders:
+                    await sender.aclose()
 
             async def fan_out(path: str, ordered: bool, customers: list[uuid.UUID]) -> tuple[float, float]:
                 endpoint_id = await endpoint(path, ordered)

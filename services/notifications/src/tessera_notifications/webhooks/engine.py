@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpcore
 from sqlalchemy import and_, bindparam, exists, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -215,7 +215,19 @@ class WebhookEngine:
             ),
         )
         stmt = (
-            select(d, col(e.url), col(e.secret), col(e.previous_secret), col(e.previous_secret_until))
+            select(  # columns, not entities: no ORM objects to build and drop per claimed row
+                col(d.id),
+                col(d.attempts),
+                col(d.webhook_id),
+                col(d.payload),
+                col(d.replay),
+                col(d.created_at),
+                col(d.endpoint_id),
+                col(e.url),
+                col(e.secret),
+                col(e.previous_secret),
+                col(e.previous_secret_until),
+            )
             .join(e, col(e.id) == col(d.endpoint_id))
             .where(
                 col(e.enabled),
@@ -236,20 +248,20 @@ class WebhookEngine:
                 return []
             until = now + timedelta(seconds=self.settings.webhook_claim_seconds)
             claimed: list[Claimed] = []
-            for delivery, url, secret, previous, previous_until in rows:
-                secrets = [secret]
-                if previous and previous_until is not None and previous_until > now:
-                    secrets.append(previous)
+            for row in rows:
+                secrets = [row.secret]
+                if row.previous_secret and row.previous_secret_until is not None and row.previous_secret_until > now:
+                    secrets.append(row.previous_secret)
                 claimed.append(
                     Claimed(
-                        id=delivery.id or 0,
-                        attempt=delivery.attempts + 1,
-                        webhook_id=delivery.webhook_id,
-                        payload=delivery.payload,
-                        replay=delivery.replay,
-                        created_at=delivery.created_at,
-                        endpoint_id=delivery.endpoint_id,
-                        url=url,
+                        id=row.id,
+                        attempt=row.attempts + 1,
+                        webhook_id=row.webhook_id,
+                        payload=row.payload,
+                        replay=row.replay,
+                        created_at=row.created_at,
+                        endpoint_id=row.endpoint_id,
+                        url=row.url,
                         secrets=secrets,
                     )
                 )
@@ -268,19 +280,17 @@ class WebhookEngine:
         return claimed
 
     async def _send(self, claimed: Claimed) -> Outcome:
-        async with self._limit, self.lanes.client() as client:
+        async with self._limit:
             at = datetime.now(UTC)
             started = time.perf_counter()
             outcome = Outcome()
             try:
-                response = await client.post(claimed.url, content=claimed.payload, headers=headers_for(claimed, at))
-                outcome.status_code = response.status_code
-                outcome.body = response.content[:BODY_LIMIT].decode("utf-8", "replace")
-            except httpx.TimeoutException as exc:
+                answer = await self.lanes.post(claimed.url, claimed.payload, headers_for(claimed, at))
+                outcome.status_code = answer.status_code
+                outcome.body = answer.body[:BODY_LIMIT].decode("utf-8", "replace")
+            except httpcore.TimeoutException as exc:
                 outcome.error = f"timeout: {type(exc).__name__}"
-            except httpx.HTTPError as exc:
-                outcome.error = f"{type(exc).__name__}: {exc}"[:500]
-            except Exception as exc:  # an invalid URL, say: an attempt that failed, never a crash
+            except Exception as exc:  # refused, reset, an invalid URL: an attempt that failed, never a crash
                 outcome.error = f"{type(exc).__name__}: {exc}"[:500]
             elapsed = time.perf_counter() - started
             outcome.latency_ms = round(elapsed * 1000)
