@@ -84,13 +84,15 @@ def _spec(data: EventData) -> tuple[str, datetime, str]:
             return (
                 str(data.deal_id),
                 data.created_at,
-                f"Deal created: {data.title} ({_money(data.amount, data.currency)}, {data.stage})",
+                # The deal's own pipeline's stage key when the event has it (the standard value before).
+                f"Deal created: {data.title} ({_money(data.amount, data.currency)}, {data.stage_key or data.stage})",
             )
         case DealStageChanged():
             return (
                 f"{data.deal_id}:{data.changed_at.isoformat()}",
                 data.changed_at,
-                f"Deal moved from {data.from_stage} to {data.to_stage} ({_money(data.amount, data.currency)})",
+                f"Deal moved from {data.from_stage_key or data.from_stage} to {data.to_stage_key or data.to_stage}"
+                f" ({_money(data.amount, data.currency)})",
             )
         case DealWon():
             return str(data.deal_id), data.won_at, f"Deal won: {data.title} ({_money(data.amount, data.currency)})"
