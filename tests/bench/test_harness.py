@@ -89,7 +89,24 @@ def test_harness_runs_every_row_in_a_tiny_size(pg_server_url: str, kafka_bootstr
     assert any(n.startswith("1b the limit") for n in names), names
     assert any(n.startswith("3 gateway CPU per forwarded GET") for n in names), names
     assert any(n.startswith("2 customer GET by id, direct: server CPU per request") for n in names), names
-    for prefix in ("1 ", "2 ", "3 ", "4 ", "5 ", "6 ", "7 ", "8 ", "9 ", "10 ", "11 ", "12 ", "13 ", "17 ", "18 "):
+    for prefix in (
+        "1 ",
+        "2 ",
+        "3 ",
+        "4 ",
+        "5 ",
+        "6 ",
+        "7 ",
+        "8 ",
+        "9 ",
+        "10 ",
+        "11 ",
+        "12 ",
+        "13 ",
+        "17 ",
+        "18 ",
+        "20 ",
+    ):
         assert any(n.startswith(prefix) for n in names), (prefix, names)
     for row in rows:
         assert set(row) >= {"name", "value", "unit", "ceiling_name", "ceiling_value", "ratio"}, row
