@@ -79,6 +79,7 @@ def test_harness_runs_every_row_in_a_tiny_size(pg_server_url: str, kafka_bootstr
     tiny = {"BENCH_NOTIFICATIONS_SINGLES": "5", "BENCH_NOTIFICATIONS_BURST": "200", "BENCH_NOTIFICATIONS_MAILS": "50"}
     tiny |= {"BENCH_WEBHOOKS_EVENTS": "100", "BENCH_WEBHOOKS_SINGLES": "5"}  # row 13 (partner webhooks)
     tiny |= {"BENCH_EXPORT": "200"}  # row 17 (bulk export)
+    tiny |= {"BENCH_TRANSFER": "200"}  # row 19 (bulk ownership transfer)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=280, env={**os.environ, **tiny})
     if proc.returncode == LOCK_HELD:
         pytest.skip("a `make bench` run holds the PostgreSQL server's bench lock")
@@ -105,6 +106,7 @@ def test_harness_runs_every_row_in_a_tiny_size(pg_server_url: str, kafka_bootstr
         "13 ",
         "17 ",
         "18 ",
+        "19 ",
         "20 ",
     ):
         assert any(n.startswith(prefix) for n in names), (prefix, names)
