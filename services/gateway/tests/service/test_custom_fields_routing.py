@@ -137,7 +137,7 @@ async def test_a_deal_field_is_defined_read_and_listed_through_the_gateway(
         headers=rep,
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "custom_fields.industry"
-    ids = {}
+    made: dict[str, str] = {}
     for n, industry in enumerate(("retail", "banking")):
         r = await gateway.post(
             "/api/v1/deals",
@@ -151,10 +151,10 @@ async def test_a_deal_field_is_defined_read_and_listed_through_the_gateway(
             headers=rep,
         )
         assert r.status_code == 201, r.text
-        ids[industry] = r.json()["id"]
+        made[industry] = r.json()["id"]
     r = await gateway.get("/api/v1/deals?custom_fields.industry=retail", headers=rep)
     assert r.status_code == 200, r.text
-    assert [d["id"] for d in r.json()["items"]] == [ids["retail"]]
+    assert [d["id"] for d in r.json()["items"]] == [made["retail"]]
 
     desk.status = 500
     r = await gateway.get("/api/v1/custom-fields", headers=rep)
