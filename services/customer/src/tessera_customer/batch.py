@@ -25,11 +25,18 @@ from tessera_customer.api import EDITORS, READERS, WRITERS, audit_read
 from tessera_customer.contacts import service as contacts
 from tessera_customer.contacts.models import Contact
 from tessera_customer.contacts.schemas import ContactCreate, ContactOut, ContactPatch
+from tessera_customer.custom_fields import CUSTOM_FIELDS
 from tessera_customer.customers.models import Customer, CustomerTag
 from tessera_customer.customers.repository import CustomerMerged
 from tessera_customer.customers.rules import may_own, may_reassign, normalise_email, normalise_phone
 from tessera_customer.customers.schemas import CustomerCreate, CustomerOut, CustomerPatch
-from tessera_customer.customers.service import created_event, ensure_may_change, record_fields, refuse_if_erased
+from tessera_customer.customers.service import (
+    created_event,
+    custom_field_input,
+    ensure_may_change,
+    record_fields,
+    refuse_if_erased,
+)
 from tessera_customer.customers.service import update_customer as apply_patch
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
@@ -127,6 +134,12 @@ async def upsert_customers(session: AsyncSession, body: BatchUpsert, principal: 
             else:
                 data = CustomerCreate.model_validate(without(record, "id"))
                 fields = record_fields(data, _new_owner(principal, data), now)
+                # Typed custom fields, validated as the single create does (custom_attributes mapped in).
+                attributes, values = await custom_field_input(session, data.custom_attributes, data.custom_fields)
+                fields.update(
+                    custom_attributes=attributes or {},
+                    custom_fields=await CUSTOM_FIELDS.values(session, "customer", values, creating=True),
+                )
                 fields.update(
                     id=new_id(),
                     status="prospect",

@@ -128,3 +128,23 @@ async def test_erasure_clears_personal_fields_only(app: FastAPI, client: httpx.A
     r = await client.post(f"/v1/customers/{c['id']}/erase", json={"reason": "asked to"}, headers=bearer(app, *ADMIN))
     assert r.status_code == 200, r.text
     assert r.json()["custom_fields"] == {"segment": "b2b"}
+
+
+async def test_the_batch_upsert_validates_custom_fields(app: FastAPI, client: httpx.AsyncClient) -> None:
+    await define(client, app, entity="customer", key="tier_code", label="Tier code", type="number")
+    body = {
+        "id_property": "external_id",
+        "inputs": [
+            {"external_id": "cf-1", "kind": "person", "name": "A", "custom_fields": {"tier_code": 3}},
+            {"external_id": "cf-2", "kind": "person", "name": "B", "custom_fields": {"tier_code": "three"}},
+        ],
+    }
+    r = await client.post("/v1/customers/batch/upsert", json=body, headers=bearer(app, *ADMIN))
+    assert r.status_code == 207, r.text
+    ok, bad = r.json()["results"]
+    assert (ok["status"], bad["status"]) == ("created", "error")
+    assert bad["problem"]["errors"][0]["field"] == "inputs[1].custom_fields.tier_code"
+    created = await client.get(f"/v1/customers/{ok['id']}", headers=bearer(app, *ADMIN))
+    assert created.json()["custom_fields"] == {"tier_code": 3}
+    [event] = [e["data"] for e in await events(app, "customer.created")]
+    assert event["custom_fields"] == {"tier_code": 3}
