@@ -92,6 +92,13 @@ async def test_managers_create_change_and_delete_teams_with_events(gateway: tupl
     assert next(t for t in listed if t["key"] == "sales")["id"] == str(local_team_id("sales"))
     led = (await client.get("/api/v1/teams", params={"lead": "lead1"}, headers=rep)).json()["items"]
     assert [t["key"] for t in led] == ["deal-desk"]
+    # By key as well as by id; a key left out is made from the name.
+    assert (await client.get("/api/v1/teams/deal-desk", headers=rep)).json()["id"] == team["id"]
+    named = [
+        (await client.post("/api/v1/teams", json={"name": "Sales North (DE)"}, headers=manager)).json()["key"]
+        for _ in range(2)
+    ]
+    assert named == ["sales-north-de", "sales-north-de-2"]
 
     patched = await client.patch(
         f"/api/v1/teams/{team['id']}", json={"members": ["rep1"], "version": 1}, headers=manager

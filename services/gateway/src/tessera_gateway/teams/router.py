@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, StrictInt
 
@@ -40,7 +40,9 @@ class Territory(BaseModel):
 
 
 class TeamIn(BaseModel):
-    key: Annotated[str, Trim(min_length=1, max_length=100)] = Field(description="A slug, unique (e.g. sales-north)")
+    key: Annotated[str, Trim(min_length=1, max_length=100)] | None = Field(
+        default=None, description="A slug, unique (e.g. sales-north); left out: made from the name"
+    )
     name: Annotated[str, Trim(min_length=1, max_length=200)]
     lead: Username | None = Field(default=None, description="A user account; a member too")
     members: list[Username] = Field(default_factory=list, max_length=service.MAX_MEMBERS)
@@ -130,8 +132,11 @@ async def create_team(request: Request, session: SessionDep, body: TeamIn, princ
     )
 
 
-@router.get("/{team_id}", response_model=TeamOut, summary="A team")
-async def get_team(team_id: uuid.UUID, session: SessionDep, _: Staff) -> TeamOut:
+TeamRef = Annotated[str, Path(min_length=1, max_length=100, description="The team's id or key")]
+
+
+@router.get("/{team_id}", response_model=TeamOut, summary="A team (by id or key)")
+async def get_team(team_id: TeamRef, session: SessionDep, _: Staff) -> TeamOut:
     return TeamOut.of(await service.get_team(session, team_id))
 
 
@@ -142,7 +147,7 @@ async def get_team(team_id: uuid.UUID, session: SessionDep, _: Staff) -> TeamOut
     description="Fields left out stay. Publishes `team.updated` when something changed.",
 )
 async def update_team(
-    team_id: uuid.UUID, request: Request, session: SessionDep, body: TeamPatch, principal: Manager
+    team_id: TeamRef, request: Request, session: SessionDep, body: TeamPatch, principal: Manager
 ) -> TeamOut:
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     for name in ("name", "members", "territories"):
@@ -164,7 +169,7 @@ async def update_team(
     description="Its members stay; its lead no longer sees their records. Publishes `team.deleted`.",
     responses={204: {"description": "deleted"}},
 )
-async def delete_team(team_id: uuid.UUID, request: Request, session: SessionDep, principal: Manager) -> Response:
+async def delete_team(team_id: TeamRef, request: Request, session: SessionDep, principal: Manager) -> Response:
     await service.delete_team(session, team_id)
     _changed(request, session, principal, "DELETE", f"teams/{team_id}", 204)
     return Response(status_code=204)

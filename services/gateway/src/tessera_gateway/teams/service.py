@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -38,6 +39,24 @@ _LOCAL_NAMESPACE = uuid.UUID("6f1d3c2e-8b4a-4e1f-9c7d-5a2b0e4f8d13")
 
 def local_team_id(key: str) -> uuid.UUID:
     return uuid.uuid5(_LOCAL_NAMESPACE, key)
+
+
+def slug(name: str) -> str:
+    """A key made from a name: 'Sales North (DE)' -> 'sales-north-de'."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return "-".join(re.findall(r"[a-z0-9]+", text))[:90] or "team"
+
+
+async def _free_key(session: AsyncSession, base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``... whichever no team holds."""
+    rows = await session.execute(select(col(Team.key)).where(col(Team.key).startswith(base)))
+    taken = {k for (k,) in rows}
+    n = 1
+    key = base
+    while key in taken:
+        n += 1
+        key = f"{base}-{n}"
+    return key
 
 
 def _members(lead: str | None, members: Iterable[str]) -> list[str]:
@@ -98,7 +117,7 @@ async def create_team(
     principal: Principal,
     accounts: AccountDirectory,
     *,
-    key: str,
+    key: str | None,
     name: str,
     lead: str | None,
     members: Sequence[str],
@@ -106,6 +125,8 @@ async def create_team(
     description: str | None,
     team_id: uuid.UUID | None = None,
 ) -> Team:
+    if key is None:
+        key = await _free_key(session, slug(name))
     if not KEY.fullmatch(key):
         raise InvalidInput("key", "lowercase letters, digits and single hyphens (a slug, e.g. sales-north)")
     check_people(accounts, lead, members)
@@ -135,11 +156,24 @@ async def create_team(
     return row
 
 
-async def get_team(session: AsyncSession, team_id: uuid.UUID, *, for_update: bool = False) -> Team:
-    row = await session.get(Team, team_id, with_for_update=for_update)
+async def get_team(session: AsyncSession, ref: uuid.UUID | str, *, for_update: bool = False) -> Team:
+    """The team with this id, or this key."""
+    team_id = ref if isinstance(ref, uuid.UUID) else _uuid(ref)
+    if team_id is not None:
+        row = await session.get(Team, team_id, with_for_update=for_update)
+    else:
+        stmt = select(Team).where(col(Team.key) == ref)
+        row = (await session.execute(stmt.with_for_update() if for_update else stmt)).scalars().first()
     if row is None:
-        raise NotFound("team", team_id)
+        raise NotFound("team", ref)
     return row
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 async def list_teams(
@@ -158,7 +192,7 @@ async def all_teams(session: AsyncSession) -> list[Team]:
 async def update_team(
     session: AsyncSession,
     accounts: AccountDirectory,
-    team_id: uuid.UUID,
+    team_id: uuid.UUID | str,
     changes: dict[str, Any],
     *,
     expected_version: int | None = None,
@@ -191,7 +225,7 @@ async def update_team(
     return row
 
 
-async def delete_team(session: AsyncSession, team_id: uuid.UUID) -> None:
+async def delete_team(session: AsyncSession, team_id: uuid.UUID | str) -> None:
     row = await get_team(session, team_id, for_update=True)
     state = state_of(row)
     await session.delete(row)
