@@ -31,10 +31,10 @@ deliveries (``deliveries.fan_out``; it reads the enabled endpoints at most once 
 commit wakes this process's worker (``deliveries.attach_wake``).
 ``engine.WebhookEngine`` runs ``webhook_workers`` loops per process (``run_once``: ``claim`` with
 FOR UPDATE SKIP LOCKED on PostgreSQL, attempt rows committed, concurrent POSTs through
-``ssrf.guarded_client``, ``record``); it also polls every ``webhook_poll_seconds`` for what other
-replicas wrote and retries that came due. ``replay.run_replay`` reads the topics from
-``offsets_for_times``. ``ssrf.AddressPolicy`` decides which addresses are reachable (checked when an
-endpoint is saved and again at every connection).
+``lanes.Lanes``: small httpcore pools behind ``ssrf.GuardedBackend``, ``record``); it also polls
+every ``webhook_poll_seconds`` for what other replicas wrote and retries that came due.
+``replay.run_replay`` reads the topics from ``offsets_for_times``. ``ssrf.AddressPolicy`` decides
+which addresses are reachable (checked when an endpoint is saved and again at every connection).
 
 Settings (``NotificationsSettings``, env ``TESSERA_NOTIFICATIONS_<NAME>``): webhook_worker_enabled,
 webhook_workers, webhook_batch_size, webhook_concurrency, webhook_poll_seconds, webhook_timeout (10 s),
