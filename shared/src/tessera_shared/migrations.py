@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -39,6 +41,36 @@ async def upgrade_to_head(engine: AsyncEngine, script_location: Path) -> None:
 
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)
+
+
+@contextmanager
+def referring_rows_kept(parent: str) -> Iterator[None]:
+    """Around a batch operation that recreates ``parent`` on SQLite (copy, drop, rename): the rows
+    of every table referring to it, directly or not, are copied before and put back after.
+
+    The services' connections turn SQLite's foreign keys on, so dropping ``parent`` deletes the
+    rows referring to it, cascading (a deal's lines and stage history). PostgreSQL alters tables
+    in place: nothing is copied there.
+    """
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        yield
+        return
+    inspector = inspect(bind)
+    tables = inspector.get_table_names()
+    refers = {t: {fk["referred_table"] for fk in inspector.get_foreign_keys(t)} for t in tables}
+    order: list[str] = []  # parents first
+    parents = {parent}
+    while found := [t for t in tables if t not in order and t not in parents and refers[t] & parents]:
+        order += found
+        parents |= set(found)
+    # The names come from the database's own catalogue, not from input.
+    for table in order:
+        op.execute(f'CREATE TEMP TABLE "_kept_{table}" AS SELECT * FROM "{table}"')  # noqa: S608
+    yield
+    for table in order:
+        op.execute(f'INSERT OR IGNORE INTO "{table}" SELECT * FROM "_kept_{table}"')  # noqa: S608
+        op.execute(f'DROP TABLE "_kept_{table}"')
 
 
 def run_env(service_metadata: MetaData) -> None:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import tessera_shared.db
+from tessera_shared.migrations import referring_rows_kept
 
 revision: str = "b7d41c2e9a05"
 down_revision: str | None = "3b8e1f6a2c97"
@@ -31,41 +32,6 @@ STAGES = [
     ("won", "Won", 5, 100, "won"),
     ("lost", "Lost", 6, 0, "lost"),
 ]
-
-
-def _keep_children(parent: str) -> list[tuple[str, str]]:
-    """SQLite: copies of the rows of every table that refers to ``parent``, directly or not.
-
-    A batch operation recreates ``parent`` (copy, drop, rename); with foreign keys on (the
-    service's connections) the drop deletes the rows that refer to it, cascading. The copies put
-    them back (``_restore``). PostgreSQL alters the table in place: nothing to keep.
-    """
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        return []
-    inspector = sa.inspect(bind)
-    tables = inspector.get_table_names()
-    refers = {t: {fk["referred_table"] for fk in inspector.get_foreign_keys(t)} for t in tables}
-    order: list[str] = []
-    parents = {parent}
-    while True:
-        found = [t for t in tables if t not in order and t not in parents and refers[t] & parents]
-        if not found:
-            break
-        order += found
-        parents |= set(found)
-    kept = []
-    for table in order:
-        # The names come from the database's own catalogue, not from input.
-        op.execute(f'CREATE TEMP TABLE "_keep_{table}" AS SELECT * FROM "{table}"')  # noqa: S608
-        kept.append((table, f"_keep_{table}"))
-    return kept
-
-
-def _restore(kept: list[tuple[str, str]]) -> None:
-    for table, copy in kept:  # parents first
-        op.execute(f'INSERT OR IGNORE INTO "{table}" SELECT * FROM "{copy}"')  # noqa: S608
-        op.execute(f'DROP TABLE "{copy}"')
 
 
 def upgrade() -> None:
@@ -144,8 +110,8 @@ def upgrade() -> None:
     with op.batch_alter_table("deal_stage_changes", schema=None) as batch_op:
         batch_op.alter_column("from_stage", existing_type=sa.String(length=20), type_=sa.String(length=40))
         batch_op.alter_column("to_stage", existing_type=sa.String(length=20), type_=sa.String(length=40))
-    kept = _keep_children("deals")
-    with op.batch_alter_table("deals", schema=None) as batch_op:
+    # On SQLite the batch recreates deals: their lines and history are kept (foreign keys cascade).
+    with referring_rows_kept("deals"), op.batch_alter_table("deals", schema=None) as batch_op:
         batch_op.alter_column("pipeline_id", existing_type=sa.Uuid(), nullable=False)
         batch_op.alter_column("stage", existing_type=sa.String(length=20), type_=sa.String(length=40))
         batch_op.create_foreign_key(batch_op.f("fk_deals_pipeline_id_pipelines"), "pipelines", ["pipeline_id"], ["id"])
@@ -153,7 +119,6 @@ def upgrade() -> None:
             "ix_deals_pipeline_id_stage_kind_stage", ["pipeline_id", "stage_kind", "stage"], unique=False
         )
         batch_op.create_index("ix_deals_stage_kind_id", ["stage_kind", "id"], unique=False)
-    _restore(kept)
 
 
 def downgrade() -> None:
@@ -161,14 +126,12 @@ def downgrade() -> None:
         batch_op.alter_column("to_stage", existing_type=sa.String(length=40), type_=sa.String(length=20))
         batch_op.alter_column("from_stage", existing_type=sa.String(length=40), type_=sa.String(length=20))
         batch_op.drop_column("pipeline_id")
-    kept = _keep_children("deals")
-    with op.batch_alter_table("deals", schema=None) as batch_op:
+    with referring_rows_kept("deals"), op.batch_alter_table("deals", schema=None) as batch_op:
         batch_op.drop_index("ix_deals_stage_kind_id")
         batch_op.drop_index("ix_deals_pipeline_id_stage_kind_stage")
         batch_op.drop_constraint(batch_op.f("fk_deals_pipeline_id_pipelines"), type_="foreignkey")
         batch_op.alter_column("stage", existing_type=sa.String(length=40), type_=sa.String(length=20))
         batch_op.drop_column("stage_kind")
         batch_op.drop_column("pipeline_id")
-    _restore(kept)
     op.drop_table("pipeline_stages")
     op.drop_table("pipelines")
