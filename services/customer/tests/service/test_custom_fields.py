@@ -148,3 +148,16 @@ async def test_the_batch_upsert_validates_custom_fields(app: FastAPI, client: ht
     assert created.json()["custom_fields"] == {"tier_code": 3}
     [event] = [e["data"] for e in await events(app, "customer.created")]
     assert event["custom_fields"] == {"tier_code": 3}
+
+
+async def test_a_definition_is_read_and_relabelled(app: FastAPI, client: httpx.AsyncClient) -> None:
+    await define(client, app, entity="contact", key="role_note", label="Role note", type="text")
+    r = await client.get("/v1/custom-fields/contact.role_note", headers=bearer(app, *MANAGER))
+    assert (r.status_code, r.json()["label"]) == (200, "Role note")
+    r = await client.patch(
+        "/v1/custom-fields/contact.role_note",
+        json={"label": "Role"},
+        headers={**bearer(app, *ADMIN), "If-Match": r.headers["etag"]},
+    )
+    assert (r.status_code, r.json()["label"], r.json()["version"]) == (200, "Role", 2)
+    assert [e["data"]["label"] for e in await events(app, "custom_field.updated")] == ["Role"]

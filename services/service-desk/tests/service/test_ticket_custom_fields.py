@@ -87,3 +87,12 @@ async def test_an_erasure_clears_the_personal_fields(app: FastAPI, client: httpx
         await s.commit()
     r = await client.get(f"/v1/tickets/{t['id']}", headers=agent(app))
     assert r.json()["custom_fields"] == {"severity_note": "high"}
+
+
+async def test_a_definition_is_read_and_relabelled(app: FastAPI, client: httpx.AsyncClient) -> None:
+    await define(client, app, key="area", label="Area", type="text")
+    r = await client.get("/v1/custom-fields/ticket.area", headers=agent(app))
+    assert (r.status_code, r.json()["id"]) == (200, "ticket.area")
+    r = await client.patch("/v1/custom-fields/ticket.area", json={"label": "Area of work"}, headers=admin(app))
+    assert (r.status_code, r.json()["label"]) == (200, "Area of work")
+    assert [e["label"] for e in await published(app, "custom_field.updated")] == ["Area of work"]
