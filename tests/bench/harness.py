@@ -1527,6 +1527,7 @@ class Bench:
                     await self.step("18", lambda: pipelines(self))
                     custom_fields = __import__("custom_field_rows").custom_field_filter  # row 20 ("customer" too)
                     await self.step("20", lambda: custom_fields(self, "deal"))
+                    await self.step("20c", lambda: custom_fields(self, "customer"))  # the same over customers
                     await self.step("19", lambda: __import__("transfer_rows").transfer_deals(self))  # 100k transfer
                     await self.rss.stop()
                     self.rss_rows(idle)
@@ -1737,7 +1738,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--drain-timeout", type=float, default=120)
     p.add_argument("--scale-runs", type=int, default=31)
     p.add_argument("--lock-wait", type=float, default=600)
-    p.add_argument("--only", default="", help="comma-separated rows to run (1,2-5,6,7,8,9,11,...,17)")
+    p.add_argument("--only", default="", help="comma-separated rows to run (1,2-5,6,7,8,9,11,...,20,20c)")
     p.add_argument("--hold", type=float, default=0, help="keep the stack up this long before the rows (profiling)")
     p.add_argument("--strict", action="store_true", help="fail on the first failing row")
     p.add_argument("--out", type=Path, default=ROOT / ".bench/report.json")
