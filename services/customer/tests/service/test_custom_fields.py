@@ -105,6 +105,11 @@ async def test_contacts_take_their_own_fields(app: FastAPI, client: httpx.AsyncC
     assert (r.status_code, r.json()["errors"][0]["field"]) == (422, "custom_fields.industry")
     [created] = [e["data"] for e in await events(app, "contact.created")]
     assert created["custom_fields"] == {"linkedin": "ada"}
+    await client.post(f"/v1/customers/{org['id']}/contacts", json={"name": "Cy"}, headers=bearer(app, *ADMIN))
+    r = await client.get(
+        f"/v1/customers/{org['id']}/contacts", params={"custom_fields.linkedin": "ada"}, headers=bearer(app, *ADMIN)
+    )
+    assert (r.status_code, [c["name"] for c in r.json()["items"]]) == (200, ["Ada"])
 
 
 async def test_custom_attributes_are_deprecated_into_custom_fields(app: FastAPI, client: httpx.AsyncClient) -> None:

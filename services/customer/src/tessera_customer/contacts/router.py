@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from tessera_customer.api import EDITORS, READERS, audit_read
 from tessera_customer.contacts import service
 from tessera_customer.contacts.schemas import ContactCreate, ContactOut, ContactPatch
+from tessera_customer.custom_fields import CUSTOM_FIELDS
 from tessera_customer.customers.models import Customer
 from tessera_customer.customers.repository import load_customer
 from tessera_customer.customers.service import ensure_may_change, refuse_if_erased
@@ -18,6 +19,7 @@ from tessera_shared.deps import SessionDep
 from tessera_shared.http.etag import check_if_match, etag_for
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.http.pagination import Page, PageQuery
+from tessera_shared.http.query import accepts_query_prefix
 
 router = APIRouter(prefix="/v1/customers/{customer_id}/contacts", tags=["contacts"])
 
@@ -53,7 +55,12 @@ async def create_contact(
     )
 
 
-@router.get("", response_model=Page[ContactOut], summary="List an organisation's contacts")
+@router.get(
+    "",
+    response_model=Page[ContactOut],
+    summary="List an organisation's contacts; ?custom_fields.<key>[op]=value filters on a custom field",
+)
+@accepts_query_prefix("custom_fields.")
 async def list_contacts(
     request: Request,
     customer_id: uuid.UUID,
@@ -63,7 +70,8 @@ async def list_contacts(
 ) -> Page[ContactOut]:
     await load_customer(session, customer_id)
     audit_read(request, customer_id, principal, "read_contacts")
-    rows, cursor = await service.list_contacts(session, customer_id, page)
+    where = await CUSTOM_FIELDS.list_filters(session, "contact", request.query_params.multi_items())
+    rows, cursor = await service.list_contacts(session, customer_id, page, where)
     return Page[ContactOut](items=[ContactOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,9 +40,9 @@ async def get_contact(session: AsyncSession, customer_id: uuid.UUID, contact_id:
 
 
 async def list_contacts(
-    session: AsyncSession, customer_id: uuid.UUID, page: PageParams
+    session: AsyncSession, customer_id: uuid.UUID, page: PageParams, where: Sequence[Any] = ()
 ) -> tuple[list[Contact], str | None]:
-    stmt = select(Contact).where(col(Contact.customer_id) == customer_id)
+    stmt = select(Contact).where(col(Contact.customer_id) == customer_id, *where)
     return await paginate(session, stmt, page, (col(Contact.id),))
 
 
