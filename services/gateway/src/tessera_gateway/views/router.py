@@ -60,8 +60,10 @@ async def get_customer_360(
     customer = str(customer_id)
     asked_fresh = "no-cache" in request.headers.get("cache-control", "").lower()
     scope = await team_scope_headers(request)
-    # A team lead's view depends on their teams too: the scope names them (its generation's value).
-    key = ViewCache.key(customer, principal.subject, [*principal.roles, *scope.values()])
+    # A team lead's view depends on their teams too: kept per generation of the teams (any change
+    # of a team starts a new one), not per signed value (re-signed every few minutes).
+    teams = [f"teams:{state.team_scopes.generation}"] if scope else []
+    key = ViewCache.key(customer, principal.subject, [*principal.roles, *teams])
     entry = views.cache.get(key) if views is not None and views.freshness.live and not asked_fresh else None
     if views is not None and entry is not None:
         body, etag, stored = entry.body, entry.etag, False
