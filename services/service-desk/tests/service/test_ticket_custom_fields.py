@@ -93,6 +93,8 @@ async def test_a_definition_is_read_and_relabelled(app: FastAPI, client: httpx.A
     await define(client, app, key="area", label="Area", type="text")
     r = await client.get("/v1/custom-fields/ticket.area", headers=agent(app))
     assert (r.status_code, r.json()["id"]) == (200, "ticket.area")
+    r = await client.get("/v1/custom-fields", params={"entity": "ticket"}, headers=agent(app))
+    assert (r.status_code, [d["id"] for d in r.json()["items"]]) == (200, ["ticket.area"])
     r = await client.patch("/v1/custom-fields/ticket.area", json={"label": "Area of work"}, headers=admin(app))
     assert (r.status_code, r.json()["label"]) == (200, "Area of work")
     assert [e["label"] for e in await published(app, "custom_field.updated")] == ["Area of work"]
