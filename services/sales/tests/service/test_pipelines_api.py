@@ -125,6 +125,12 @@ async def test_removing_a_stage_that_holds_deals_is_refused_naming_how_many(api:
         headers=api.rep1,
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "stage"
+    # A won deal holds the won stage: the refusal names the deals first (the stage is also the
+    # pipeline's only won one, which an empty won stage would be refused for).
+    won = await api.deal(pipeline_id=p["id"], stage="discovery")
+    assert (await api.client.post(f"/v1/deals/{won['id']}/win", json={}, headers=api.rep1)).status_code == 200
+    r = await api.client.delete(f"/v1/pipelines/{p['id']}/stages/signed", headers=api.manager)
+    assert r.status_code == 409 and r.json()["type"].endswith("stage-in-use") and r.json()["deals"] == 1, r.text
     # An empty stage goes; the event names it.
     r = await api.client.delete(f"/v1/pipelines/{p['id']}/stages/contract", headers=api.manager)
     assert r.status_code == 200, r.text

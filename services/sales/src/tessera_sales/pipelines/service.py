@@ -293,12 +293,14 @@ async def remove_stage(session: AsyncSession, pipeline: Pipeline, key: str, prin
     rows = (await _stage_rows(session, [pipeline.id]))[pipeline.id]
     if key not in {r.key for r in rows}:
         raise NotFound("stage", key)
+    # A stage holding deals is refused first, naming how many (whichever stage it is): the answer
+    # that says what to do (move them or archive the stage).
+    await _refuse_removal_of_held(session, pipeline, [key])
     defs = [d for d in _defs(rows) if d.key != key]
     try:
         rules.check_definition(defs)
     except InvalidInput as exc:
         raise Conflict(f"stage {key!r} cannot be removed: {exc.errors[0]['message']}", kind="stage-required") from None
-    await _refuse_removal_of_held(session, pipeline, [key])
     await session.execute(
         delete(PipelineStage).where(col(PipelineStage.pipeline_id) == pipeline.id, col(PipelineStage.key) == key)
     )
