@@ -31,21 +31,30 @@ from gen_role_matrix import ROLES, SERVICES, build_app, matrix_routes, object_le
 
 # What a partner (an outside system) may read over HTTP: nothing personal.
 # Routes a partner client may use that hold no personal data (logging out its own token included).
-PARTNER_PATHS = {"/v1/events/schemas", "/v1/events/schemas/{event_type}", "/auth/logout"} | {
-    # A partner's own webhook endpoints: their settings, and its deliveries' ids, types and
-    # attempts (no event bodies).
-    f"/v1/webhooks{p}"
-    for p in (
-        "/endpoints",
-        "/endpoints/{endpoint_id}",
-        "/endpoints/{endpoint_id}/rotate-secret",
-        "/endpoints/{endpoint_id}/test",
-        "/endpoints/{endpoint_id}/deliveries",
-        "/endpoints/{endpoint_id}/replay",
-        "/endpoints/{endpoint_id}/replays/{replay_id}",
-        "/deliveries/{delivery_id}/redeliver",
-    )
-}
+PARTNER_PATHS = (
+    {"/v1/events/schemas", "/v1/events/schemas/{event_type}", "/auth/logout"}
+    | {
+        # Custom field definitions (labels, types, options; no record's value): what a partner needs
+        # to read the data.custom_fields of the events it receives (issue 24 part 2).
+        "/v1/custom-fields",
+        "/v1/custom-fields/{definition_id}",
+    }
+    | {
+        # A partner's own webhook endpoints: their settings, and its deliveries' ids, types and
+        # attempts (no event bodies).
+        f"/v1/webhooks{p}"
+        for p in (
+            "/endpoints",
+            "/endpoints/{endpoint_id}",
+            "/endpoints/{endpoint_id}/rotate-secret",
+            "/endpoints/{endpoint_id}/test",
+            "/endpoints/{endpoint_id}/deliveries",
+            "/endpoints/{endpoint_id}/replay",
+            "/endpoints/{endpoint_id}/replays/{replay_id}",
+            "/deliveries/{delivery_id}/redeliver",
+        )
+    }
+)
 
 
 def test_roles_page_is_fresh() -> None:
