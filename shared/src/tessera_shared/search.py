@@ -153,7 +153,15 @@ class Searchable:
         filter_model = create_model(
             f"{self.resource}SearchFilter",
             __config__=strict,
-            property=(prop_type, Field(description=f"The property and the operators it takes: {table}.")),
+            # Titled by resource: generated clients make a model of a union ("anyOf" with the
+            # custom fields' pattern) named by its title, and "Property" is a reserved word to some.
+            property=(
+                prop_type,
+                Field(
+                    title=f"{self.resource}SearchProperty",
+                    description=f"The property and the operators it takes: {table}.",
+                ),
+            ),
             operator=(operator_type, Field(description="Compares the property with `value`.")),
             value=(
                 Any,

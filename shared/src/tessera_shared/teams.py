@@ -185,9 +185,7 @@ def create_known_teams_table() -> None:
     import sqlalchemy as sa
     from alembic import op
 
-    from tessera_shared.db import JSONType as Json
-    from tessera_shared.db import UTCDateTime as At
-
+    Json, At = JSONType, UTCDateTime
     op.create_table(
         TABLE,
         sa.Column("team_id", sa.Uuid(), nullable=False),

@@ -34,6 +34,17 @@ NOT_PERSONAL = {
     ("notification_preferences.updated", "items.email"): "a yes/no choice of the e-mail channel",
     ("custom_field.created", "description"): "a custom field's help text, written by an admin",
     ("custom_field.updated", "description"): "a custom field's help text, written by an admin",
+    **{
+        (t, f): "a sales pipeline's or its stage's label, set by a manager"
+        for t in ("deal.created", "deal.lost", "deal.stage_changed", "deal.won")
+        for f in ("pipeline_name", "stage_name")
+    },
+    **{
+        (t, f): "a sales pipeline's or its stage's label"
+        for t in ("pipeline.created", "pipeline.updated")
+        for f in ("name", "stages.name")
+    },
+    **{(t, "name"): "a team's name, an organisational unit" for t in ("team.created", "team.updated", "team.deleted")},
 }
 
 
@@ -84,10 +95,9 @@ def test_redaction_nulls_the_personal_values_and_keeps_the_rest() -> None:
         created_at=datetime.now(UTC),
     ).model_dump(mode="json")
     out = redact_personal("customer.created", data)
-    assert out["name"] is None and out["email"] is None
-    assert {k: v for k, v in out.items() if k not in ("name", "email")} == {
-        k: v for k, v in data.items() if k not in ("name", "email")
-    }
+    assert out["name"] is None and out["email"] is None and out["custom_fields"] is None
+    personal = ("name", "email", "custom_fields")
+    assert {k: v for k, v in out.items() if k not in personal} == {k: v for k, v in data.items() if k not in personal}
     assert data["email"] == "ada@example.com"  # the input is not changed
 
 
@@ -144,3 +154,27 @@ def test_a_redacted_envelope_says_so_and_keeps_its_attributes() -> None:
 def test_an_unknown_type_is_refused() -> None:
     with pytest.raises(LookupError):
         redact_personal("no.such_type", {"email": "x@example.com"})
+
+
+def test_custom_field_values_never_reach_a_partner() -> None:
+    """A custom field may be defined personal, and the values travel as one object: redaction nulls
+    the object in every event that carries it (records' created and updated, change sets too)."""
+    carrying = [
+        (event_type, path)
+        for event_type, model in sorted(registered_event_types().items())
+        for path in _fields(model)
+        if path.rsplit(".", 1)[-1] == "custom_fields"
+    ]
+    assert len(carrying) >= 8  # customer, contact, deal, lead, ticket: created and updated
+    unmarked = [f"{t}: {p}" for t, p in carrying if p not in personal_fields(registered_event_types()[t])]
+    assert unmarked == []
+    data = CustomerCreated(
+        customer_id=uuid.uuid4(),
+        kind="person",
+        name="Ada",
+        status="prospect",
+        created_at=datetime.now(UTC),
+        custom_fields={"birthday": "1815-12-10", "segment": "gold"},
+    ).model_dump(mode="json")
+    out = redact_personal("customer.created", data)
+    assert out["custom_fields"] is None and out["customer_id"] == data["customer_id"]

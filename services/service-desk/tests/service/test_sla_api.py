@@ -211,7 +211,12 @@ class TestScheduledJobs:
         await patch(client, app, t["id"], status="solved")
         other = await open_ticket(client, app, priority="urgent")
         jobs = {job.name: job for job in app.state.runtime.spec.jobs}
-        assert set(jobs) == {"service-desk-sla-breaches", "service-desk-auto-close", "service-desk-exports"}
+        assert set(jobs) == {
+            "service-desk-sla-breaches",
+            "service-desk-auto-close",
+            "service-desk-exports",
+            "service-desk-ownership",
+        }
         later = datetime.now(UTC) + timedelta(days=30)
         for job in jobs.values():
             assert await run_job_once(job, app.state.runtime.sessions, later)

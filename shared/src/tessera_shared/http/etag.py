@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from tessera_shared.errors import InvalidInput
 from tessera_shared.http.errors import Problem
+
+# The longest If-Match the OpenAPI documents (tessera_shared.http.openapi.IF_MATCH): a longer one is
+# refused as input (422), never compared.
+IF_MATCH_MAX = 1024
 
 
 def etag_for(entity_id: object, version: int | str) -> str:
@@ -18,6 +23,8 @@ def check_if_match(request: Request, entity_id: object, version: int | str) -> N
     header = request.headers.get("if-match")
     if header is None:
         return
+    if len(header) > IF_MATCH_MAX:
+        raise InvalidInput("If-Match", f"at most {IF_MATCH_MAX} characters", "header", kind="string_too_long")
     current = etag_for(entity_id, version)
     candidates = [c.strip().removeprefix("W/") for c in header.split(",")]
     if "*" in candidates or current in candidates:

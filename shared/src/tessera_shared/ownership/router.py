@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
@@ -34,7 +34,7 @@ class TransferIn(BaseModel):
     resources: list[Resource] | None = Field(
         default=None, min_length=1, description="what to move (default: every resource this service owns)"
     )
-    only_open: bool = Field(
+    only_open: StrictBool = Field(
         default=True,
         description="move only open records: deals not won or lost, leads not converted or disqualified, "
         "tickets not solved or closed, activities not done (customers are always open)",

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from tessera_gateway.audit import service as audit
 from tessera_gateway.ownership import service
@@ -32,7 +32,7 @@ class TransferIn(BaseModel):
         min_length=1,
         description="what to move (default: all of customers, leads, deals, activities, tickets)",
     )
-    only_open: bool = Field(
+    only_open: StrictBool = Field(
         default=True,
         description="move only open records: deals not won or lost, leads not converted or disqualified, "
         "tickets not solved or closed, activities not done (customers are always open)",

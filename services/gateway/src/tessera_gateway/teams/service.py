@@ -182,7 +182,8 @@ async def list_teams(
     stmt = select(Team)
     if lead is not None:
         stmt = stmt.where(col(Team.lead) == lead)
-    return await paginate(session, stmt, page, (col(Team.key),))
+    # By key, then id (the keyset every list ends with, so a cursor reads the same everywhere).
+    return await paginate(session, stmt, page, (col(Team.key), col(Team.id)))
 
 
 async def all_teams(session: AsyncSession) -> list[Team]:

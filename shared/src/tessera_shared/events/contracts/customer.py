@@ -32,7 +32,7 @@ class CustomerCreated(CustomerEvent):
     status: str
     created_at: datetime
     # The customer's typed custom field values by key (issue 24 part 2; absent from events published before).
-    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    custom_fields: Annotated[dict[str, Any], Personal] = Field(default_factory=dict)
     # The customer's team (routed by territory, or named by a manager); absent: none.
     team_id: uuid.UUID | None = None
 
@@ -50,7 +50,7 @@ class CustomerUpdated(CustomerEvent):
     version: int
     updated_at: datetime
     # The whole new object of custom field values when one changed (``changed_fields`` names custom_fields).
-    custom_fields: dict[str, Any] | None = None
+    custom_fields: Annotated[dict[str, Any] | None, Personal] = None
 
 
 class ContactCreated(CustomerEvent):
@@ -69,7 +69,7 @@ class ContactCreated(CustomerEvent):
     phone: Annotated[str | None, Personal] = None
     buying_role: BuyingRole | None = None
     # The contact's typed custom field values by key (issue 24 part 2; absent from events published before).
-    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    custom_fields: Annotated[dict[str, Any], Personal] = Field(default_factory=dict)
     created_at: datetime
 
 
@@ -83,7 +83,7 @@ class ContactChanges(Changes):
     phone: Annotated[str | None, Personal] = None
     buying_role: BuyingRole | None = None
     # The whole new object of custom field values when one changed.
-    custom_fields: dict[str, Any] | None = None
+    custom_fields: Annotated[dict[str, Any] | None, Personal] = None
 
 
 class ContactUpdated(CustomerEvent):

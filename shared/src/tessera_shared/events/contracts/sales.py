@@ -70,7 +70,7 @@ class LeadCreated(SalesEvent):
     score: int
     campaign_id: uuid.UUID | None = None
     # The lead's typed custom field values by key (issue 24 part 2; absent from events published before).
-    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    custom_fields: Annotated[dict[str, Any], Personal] = Field(default_factory=dict)
     # The lead's tags, sorted (issue 24 part 3; absent from events published before).
     tags: list[str] = Field(default_factory=list)
     created_at: datetime
@@ -95,7 +95,7 @@ class LeadChanges(Changes):
     currency: Currency | None = None
     score: int | None = None
     # The whole new object of custom field values when one changed.
-    custom_fields: dict[str, Any] | None = None
+    custom_fields: Annotated[dict[str, Any] | None, Personal] = None
     # The whole new list when the tags changed.
     tags: list[str] | None = None
 
@@ -150,7 +150,7 @@ class DealCreated(SalesEvent):
     stage_key: str | None = None
     stage_name: str | None = None
     # The deal's typed custom field values by key (issue 24 part 2; absent from events published before).
-    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    custom_fields: Annotated[dict[str, Any], Personal] = Field(default_factory=dict)
     # The deal's team: its lead's when made from one (absent: none or published before).
     team_id: uuid.UUID | None = None
 
@@ -169,7 +169,7 @@ class DealChanges(Changes):
     campaign_id: uuid.UUID | None = None
     payment_terms_days: int | None = Field(default=None, ge=0, le=365)
     # The whole new object of custom field values when one changed.
-    custom_fields: dict[str, Any] | None = None
+    custom_fields: Annotated[dict[str, Any] | None, Personal] = None
     # The whole new list when the tags changed.
     tags: list[str] | None = None
 

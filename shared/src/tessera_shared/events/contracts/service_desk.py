@@ -36,7 +36,7 @@ class TicketOpened(ServiceDeskEvent):
     # The ticket's tags, sorted (issue 24 part 3; absent from events published before).
     tags: list[str] = Field(default_factory=list)
     # The ticket's typed custom field values by key (issue 24 part 2; absent from events published before).
-    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    custom_fields: Annotated[dict[str, Any], Personal] = Field(default_factory=dict)
     opened_at: datetime
 
 
@@ -93,7 +93,7 @@ class TicketChanges(Changes):
     # The whole new list when the tags changed.
     tags: list[str] | None = None
     # The whole new object of custom field values when one changed.
-    custom_fields: dict[str, Any] | None = None
+    custom_fields: Annotated[dict[str, Any] | None, Personal] = None
 
 
 class TicketUpdated(ServiceDeskEvent):
