@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -70,11 +73,42 @@ class DatabaseFactory:
         return f"sqlite+aiosqlite:///{self._tmp / f'empty_{uuid.uuid4().hex[:10]}.db'}"
 
     async def drop_all(self) -> None:
+        await drop_databases(self._pg, list(reversed(self._created)))
+
+    def drop_all_detached(self) -> None:
+        """Drop this session's databases from a process of their own that nobody waits for.
+
+        At the end of a full run a worker holds several hundred databases and dropping them took
+        45-58 s (measured per worker with TESSERA_TEST_TEARDOWN_LOG), time charged to the run
+        although nothing is tested; the clean-up goes on after the worker has exited."""
         if not self._created:
             return
-        conn = await asyncpg.connect(_asyncpg_dsn(self._pg_url("postgres")))
+        subprocess.Popen(  # noqa: S603 - our own interpreter and module, our own database names
+            [sys.executable, "-m", "tessera_shared.testing.databases", self._pg, *reversed(self._created)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self._created = []
+
+
+async def drop_databases(server_url: str, names: list[str], connections: int = 4) -> None:
+    """``DROP DATABASE ... WITH (FORCE)`` of ``names`` on the server, over a few connections."""
+    if not names:
+        return
+    pending = list(names)
+
+    async def drop_some() -> None:
+        conn = await asyncpg.connect(_asyncpg_dsn(f"{server_url.rstrip('/')}/postgres"))
         try:
-            for name in reversed(self._created):
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            while pending:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{pending.pop()}" WITH (FORCE)')
         finally:
             await conn.close()
+
+    await asyncio.gather(*(drop_some() for _ in range(min(connections, len(names)))))
+
+
+if __name__ == "__main__":
+    asyncio.run(drop_databases(sys.argv[1], sys.argv[2:]))
