@@ -137,21 +137,23 @@ async def test_a_holder_waiting_on_the_broker_keeps_the_lease_and_nothing_is_sen
     and its batches are in flight, so it keeps renewing; the standby does not take over and send
     them again (before: the lease lapsed after 5 s and the standby re-sent the holder's window)."""
     keys = [uuid.uuid4() for _ in range(5)]
-    # The services' ttl (5 s): a shorter one lapsed on a loaded CI machine, the test process's loop
-    # starved of the CPU longer than the ttl between two renewals (the holder published 0 of 40).
-    holder = relay_for(sessions, kafka_bootstrap, topics, lease_ttl=5.0, lease_renew=0.5)
-    standby = relay_for(other_replica, kafka_bootstrap, topics, lease_ttl=5.0, lease_renew=0.5)
+    # A ttl of 10 s: with 3 s and with the services' 5 s the holder's renewals stalled past the
+    # ttl while the whole suite loaded the machine (CI, 2 of 2 runs; alone it passes), and the
+    # standby took over. What this test checks is that a holder awaiting acknowledgements for
+    # more than two ttls keeps renewing; the stall under load is noted in the closing note.
+    holder = relay_for(sessions, kafka_bootstrap, topics, lease_ttl=10.0, lease_renew=0.5)
+    standby = relay_for(other_replica, kafka_bootstrap, topics, lease_ttl=10.0, lease_renew=0.5)
     real_send = holder._send_batch
     slow = {"on": True}
 
-    async def slow_ack(producer, batch, tp):  # the broker acknowledges 11 s late (over 2 ttls)
+    async def slow_ack(producer, batch, tp):  # the broker acknowledges 21 s late (over 2 ttls)
         ack = await real_send(producer, batch, tp)
         if not slow["on"]:
             return ack
         late: asyncio.Future = asyncio.get_running_loop().create_future()
 
         async def later() -> None:
-            await asyncio.sleep(11)
+            await asyncio.sleep(21)
             late.set_result(await ack)
 
         asyncio.get_running_loop().create_task(later())
@@ -167,7 +169,7 @@ async def test_a_holder_waiting_on_the_broker_keeps_the_lease_and_nothing_is_sen
             await asyncio.sleep(0.05)
         standby.start()
         while await unsent(sessions):
-            assert time.monotonic() - started < 40, "the events were not published"
+            assert time.monotonic() - started < 60, "the events were not published"
             await asyncio.sleep(0.1)
         assert holder.published == 40 and standby.published == 0
         assert holder.fenced == 0 and standby.lease.token is None
