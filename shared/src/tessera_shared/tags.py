@@ -125,6 +125,14 @@ class BulkTags(BaseModel):
         return normalise((set(tags) | set(self.add)) - set(self.remove))
 
 
+async def locked_by_id(session: AsyncSession, model: type[Any], ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The rows of ``model`` with these ``ids``, locked for the change in id order (so that two bulk
+    changes never wait on each other crosswise; SQLite renders no lock), by id: a bulk tagging's
+    ``load`` (the caller keeps the ones its principal may see)."""
+    stmt = select(model).where(model.id.in_(ids)).order_by(model.id).with_for_update()
+    return {row.id: row for row in (await session.scalars(stmt)).all()}
+
+
 async def bulk_tag(
     body: BulkTags,
     resource: str,

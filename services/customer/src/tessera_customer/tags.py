@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
-from sqlmodel import col
 
 from tessera_customer.api import EDITORS
 from tessera_customer.customers.models import Customer
@@ -25,7 +23,7 @@ from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.batch import BatchUpsertResult
 from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.tags import BULK_RESPONSES, BulkTags, bulk_description, bulk_tag
+from tessera_shared.tags import BULK_RESPONSES, BulkTags, bulk_description, bulk_tag, locked_by_id
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -47,8 +45,7 @@ async def tag_customers(
         return replayed
 
     async def load(ids: list[uuid.UUID]) -> Mapping[uuid.UUID, Customer]:
-        stmt = select(Customer).where(col(Customer.id).in_(ids)).order_by(col(Customer.id)).with_for_update()
-        return {c.id: c for c in (await session.scalars(stmt)).all()}
+        return await locked_by_id(session, Customer, ids)
 
     async def change(customer: Customer, tags: list[str]) -> None:
         # Every rule before anything is written (as the batch upsert's update).

@@ -14,9 +14,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from tessera_sales.api import SELLERS, SettingsDep
 from tessera_sales.deals import service as deals
@@ -30,7 +28,7 @@ from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.batch import BatchUpsertResult
 from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.tags import BULK_RESPONSES, BulkTags, bulk_description, bulk_tag
+from tessera_shared.tags import BULK_RESPONSES, BulkTags, bulk_description, bulk_tag, locked_by_id
 
 deals_router = APIRouter(prefix="/v1/deals", tags=["deals"])
 leads_router = APIRouter(prefix="/v1/leads", tags=["leads"])
@@ -39,9 +37,8 @@ routers = [deals_router, leads_router]
 
 async def visible(session: AsyncSession, model: type[Any], ids: list[uuid.UUID], principal: Principal) -> dict:
     """The records of ``ids`` the principal may see, locked for the change, in id order."""
-    stmt = select(model).where(col(model.id).in_(ids)).order_by(col(model.id)).with_for_update()
-    rows = (await session.scalars(stmt)).all()
-    return {r.id: r for r in rows if may_see(principal, r.owner_id)}
+    rows = await locked_by_id(session, model, ids)
+    return {i: r for i, r in rows.items() if may_see(principal, r.owner_id)}
 
 
 @leads_router.post(

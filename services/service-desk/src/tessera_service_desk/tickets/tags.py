@@ -11,19 +11,17 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
-from sqlmodel import col
 
 from tessera_service_desk.api import AGENTS, settings_of
 from tessera_service_desk.tickets.models import Ticket
 from tessera_service_desk.tickets.schemas import TicketPatch
 from tessera_service_desk.tickets.service import update_ticket
 from tessera_shared.auth import Principal, require_roles
-from tessera_shared.db import dialect_name, utcnow
+from tessera_shared.db import utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.http.batch import BatchUpsertResult
 from tessera_shared.http.idempotency import IdempotencyDep
-from tessera_shared.tags import BULK_RESPONSES, BulkTags, bulk_description, bulk_tag
+from tessera_shared.tags import BULK_RESPONSES, BulkTags, bulk_description, bulk_tag, locked_by_id
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
@@ -47,10 +45,7 @@ async def tag_tickets(
     settings, now = settings_of(request), utcnow()
 
     async def load(ids: list[uuid.UUID]) -> Mapping[uuid.UUID, Ticket]:
-        stmt = select(Ticket).where(col(Ticket.id).in_(ids)).order_by(col(Ticket.id))
-        if dialect_name(session) == "postgresql":
-            stmt = stmt.with_for_update()
-        return {t.id: t for t in (await session.scalars(stmt)).all()}
+        return await locked_by_id(session, Ticket, ids)
 
     async def change(ticket: Ticket, tags: list[str]) -> None:
         await update_ticket(session, ticket, TicketPatch(tags=tags), principal, settings, now)
