@@ -275,7 +275,11 @@ async def _write(
     sqlite = sessions.kw["bind"].dialect.name == "sqlite"
     if (condition := filtered(source, job["filter_groups"], sqlite=sqlite)) is not None:
         conditions = [*conditions, condition]
-    base = select(source.key, *(f.column for f in fields)).select_from(source.table)
+    dialect = "sqlite" if sqlite else "postgresql"
+    # The key as the driver gives it (a UUID as its text on PostgreSQL: the next page's bound and
+    # the ids given to the source's hook, which PostgreSQL reads back as UUIDs).
+    key = formats.selected_key(source.key, dialect)
+    base = select(key, *formats.select_columns(job["format"], fields, dialect)).select_from(source.table)
     if conditions:
         base = base.where(and_(*conditions))
     async with sessions() as session:
@@ -305,8 +309,9 @@ async def _write(
             if more:
                 reading = asyncio.create_task(page(rows[-1][0]))
             if rows:
-                buffer += formats.encode(job["format"], fields, [r[1:] for r in rows])
-                ids.extend(r[0] for r in rows)
+                columns = list(zip(*rows, strict=True))  # the page column by column, the key first
+                buffer += formats.encode_columns(job["format"], fields, columns[1:])
+                ids.extend(columns[0])
             if len(buffer) >= CHUNK_BYTES or not more:
                 if writing is not None:
                     await writing
@@ -363,7 +368,8 @@ class _ChunkWriter:
             if data:
                 # Compressed here (zlib, fast level): a fifth of the bytes to send, log and keep,
                 # and the server's own (slower) column compression finds nothing left to do.
-                packed = zlib.compress(data, COMPRESSION_LEVEL)
+                # In a thread (zlib lets go of the GIL): the next page is encoded meanwhile.
+                packed = await asyncio.to_thread(zlib.compress, data, COMPRESSION_LEVEL)
                 await session.execute(
                     insert(self.tables.chunks).values(job_id=self.job["id"], seq=self.seq, data=packed)
                 )

@@ -126,20 +126,24 @@ def conditions(scope: dict[str, Any]) -> list[ColumnElement[bool]]:
     return conditions
 
 
+# The access log's lines of a page of customers, their ids made by the server as new_id makes them:
+# time-ordered (the primary key's index grows at its end), a UUIDv7's layout (48 bits of Unix
+# milliseconds, the version 7, random bits); a million ids made in Python cost seconds of CPU.
+_LOG_READS_PG = (
+    "INSERT INTO access_log (id, customer_id, principal, action, at)"
+    " SELECT encode(set_byte(b, 6, (get_byte(b, 6) & 15) | 112), 'hex')::uuid, c, :actor, 'export_bulk', :at"
+    " FROM (SELECT c, overlay(uuid_send(gen_random_uuid()) PLACING"
+    " substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6) AS b"
+    " FROM unnest(CAST(:customers AS uuid[])) AS r(c)) AS v"
+)
+
+
 async def log_reads(session: AsyncSession, customer_ids: Sequence[Any], actor: str) -> None:
     """The privacy audit: who read which customer's data, in bulk (a page of ids at a time; on
     PostgreSQL one statement over the ids as an array, not a row of parameters per customer)."""
     now = utcnow()
     if dialect_name(session) == "postgresql":
-        await session.execute(
-            text(
-                "INSERT INTO access_log (id, customer_id, principal, action, at)"
-                " SELECT i, c, :actor, 'export_bulk', :at"
-                " FROM unnest(CAST(:ids AS uuid[]), CAST(:customers AS uuid[])) AS r(i, c)"
-            ),
-            # Time-ordered ids (new_id): the primary key's index grows at its end.
-            {"ids": [new_id() for _ in customer_ids], "customers": list(customer_ids), "actor": actor, "at": now},
-        )
+        await session.execute(text(_LOG_READS_PG), {"customers": list(customer_ids), "actor": actor, "at": now})
         return
     await session.execute(
         insert(AccessLog.__table__),
