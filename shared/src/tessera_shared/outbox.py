@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from tessera_shared import faults
 from tessera_shared.db import affected_rows, dialect_name, utcnow
+from tessera_shared.db.bulk import insert_many
 from tessera_shared.events.envelope import CONTENT_TYPE, CloudEvent, EventData, build_event, topic_for
 from tessera_shared.infra_tables import outbox
 from tessera_shared.kafka import partition_for
@@ -121,7 +122,7 @@ async def publish_many(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     """Record many events (rows from ``outbox_row``) in one INSERT in the session's transaction;
     like ``publish``, the relay is woken when the transaction commits."""
     if rows:
-        await session.execute(insert(outbox), rows)
+        await insert_many(session, outbox, rows)
         session.sync_session.info[_PENDING_KEY] = True
 
 

@@ -28,9 +28,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Column, ColumnElement, ForeignKey, Index, MetaData, String, Table, Uuid, delete, insert, select
+from sqlalchemy import Column, ColumnElement, ForeignKey, Index, MetaData, String, Table, Uuid, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera_shared.db.bulk import insert_many
 from tessera_shared.errors import DomainError, InvalidInput, NotFound
 from tessera_shared.http.batch import MAX_BATCH, BatchUpsertResult, Outcomes
 from tessera_shared.http.inputs import Trim
@@ -88,14 +89,17 @@ class TagIndex:
         return [{self.owner_column.name: rid, "tag": t} for rid, tags in records for t in tags]
 
     async def insert(self, session: AsyncSession, records: Iterable[tuple[uuid.UUID, Iterable[str]]]) -> None:
-        rows = self.rows(records)
-        if rows:
-            await session.execute(insert(self.table), rows)
+        await insert_many(session, self.table, self.rows(records))
 
     async def set(self, session: AsyncSession, record_id: uuid.UUID, tags: Iterable[str]) -> None:
         """The record's side rows become ``tags`` (its stored, normalised list)."""
-        await session.execute(delete(self.table).where(self.owner_column == record_id))
-        await self.insert(session, [(record_id, tags)])
+        await self.set_many(session, [(record_id, tags)])
+
+    async def set_many(self, session: AsyncSession, records: list[tuple[uuid.UUID, Iterable[str]]]) -> None:
+        """Each record's side rows become its ``tags``: one DELETE and one INSERT for them all."""
+        if records:
+            await session.execute(delete(self.table).where(self.owner_column.in_([r for r, _ in records])))
+            await self.insert(session, records)
 
 
 class BulkTags(BaseModel):

@@ -12,11 +12,12 @@ so a refused input leaves no trace and does not hold up the others. Contacts
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -26,22 +27,26 @@ from tessera_customer.contacts import service as contacts
 from tessera_customer.contacts.models import Contact
 from tessera_customer.contacts.schemas import ContactCreate, ContactOut, ContactPatch
 from tessera_customer.custom_fields import CUSTOM_FIELDS
-from tessera_customer.customers.models import Customer, CustomerTag
+from tessera_customer.customers.models import TAGS, Customer
 from tessera_customer.customers.repository import CustomerMerged
 from tessera_customer.customers.rules import may_own, may_reassign, normalise_email, normalise_phone
 from tessera_customer.customers.schemas import CustomerCreate, CustomerOut, CustomerPatch
 from tessera_customer.customers.service import (
+    apply_patch,
     created_event,
     custom_field_input,
     ensure_may_change,
+    mark_updated,
     record_fields,
     refuse_if_erased,
+    updated_event,
+    updated_line,
 )
-from tessera_customer.customers.service import update_customer as apply_patch
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_shared.auth import Principal, Role, require_roles
-from tessera_shared.db import new_id, upsert, utcnow
+from tessera_shared.db import new_id, utcnow
+from tessera_shared.db.bulk import insert_many
 from tessera_shared.deps import SessionDep
 from tessera_shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tessera_shared.http.batch import (
@@ -116,6 +121,7 @@ async def upsert_customers(session: AsyncSession, body: BatchUpsert, principal: 
     found = await _existing_customers(session, prop, list(set(keys.values()))) if keys else {}
     now = utcnow()
     new_rows: dict[int, dict[str, Any]] = {}
+    changes: list[tuple[Customer, list[str]]] = []
     for index, key in keys.items():
         record = body.inputs[index]
         matches = found.get(key, [])
@@ -126,9 +132,11 @@ async def upsert_customers(session: AsyncSession, body: BatchUpsert, principal: 
                 customer = matches[0]
                 patch = CustomerPatch.model_validate(without(record, "id", "kind", "external_id"))
                 _check_update(principal, customer, record, patch)
-                version = customer.version
-                await apply_patch(session, customer, patch, principal)
-                outcomes.ok(index, "updated" if customer.version != version else "unchanged", customer.id)
+                changed = await apply_patch(session, customer, patch, principal, now)
+                if changed:
+                    mark_updated(customer, now)
+                    changes.append((customer, changed))
+                outcomes.ok(index, "updated" if changed else "unchanged", customer.id)
             elif prop == "id":
                 raise NotFound("customer", key)
             else:
@@ -153,16 +161,31 @@ async def upsert_customers(session: AsyncSession, body: BatchUpsert, principal: 
                 new_rows[index] = fields
         except (ValidationError, InvalidInput, Forbidden, Conflict, NotFound) as exc:
             outcomes.fail(index, exc)
+    await _store_changes(session, changes, principal, now)
     await _insert_customers(session, new_rows, outcomes)
     return outcomes
+
+
+async def _store_changes(
+    session: AsyncSession, changes: list[tuple[Customer, list[str]]], principal: Principal, now: datetime
+) -> None:
+    """The changed customers written as the single PATCH writes one (its tags, customer.updated,
+    its timeline line), for all of them at once: one flush, one INSERT of each kind."""
+    if not changes:
+        return
+    await TAGS.set_many(session, [(c.id, c.tags) for c, changed in changes if "tags" in changed])
+    await session.flush()
+    await publish_many(session, [outbox_row(updated_event(c, f, now), subject=c.id) for c, f in changes])
+    await insert_many(session, TimelineEntry.__table__, [updated_line(c.id, f, principal, now) for c, f in changes])
 
 
 async def _insert_customers(session: AsyncSession, rows: dict[int, dict[str, Any]], outcomes: Outcomes) -> None:
     """The new customers in one INSERT; an external id another writer took meanwhile fails its input."""
     if not rows:
         return
-    stmt = upsert(session, CUSTOMERS).on_conflict_do_nothing(index_elements=["external_id"]).returning(CUSTOMERS.c.id)
-    inserted = set((await session.scalars(stmt, list(rows.values()))).all())
+    inserted = set(
+        await insert_many(session, CUSTOMERS, list(rows.values()), skip_conflicts_on=["external_id"], returning="id")
+    )
     stored = []
     for index, values in rows.items():
         if values["id"] in inserted:
@@ -172,11 +195,10 @@ async def _insert_customers(session: AsyncSession, rows: dict[int, dict[str, Any
             outcomes.fail(index, Conflict(f"a customer with external_id {values['external_id']!r} exists"))
     if not stored:
         return
-    tags = [{"customer_id": v["id"], "tag": t} for v in stored for t in v["tags"]]
-    if tags:
-        await session.execute(insert(CustomerTag.__table__), tags)
-    await session.execute(
-        insert(TimelineEntry.__table__),
+    await TAGS.insert(session, [(v["id"], v["tags"]) for v in stored])
+    await insert_many(
+        session,
+        TimelineEntry.__table__,
         [
             timeline.row(v["id"], "customer.created", f"Customer {v['name']} created", occurred_at=v["created_at"])
             for v in stored

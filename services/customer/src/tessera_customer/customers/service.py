@@ -25,6 +25,7 @@ from tessera_customer.customers.rules import (
 from tessera_customer.customers.schemas import CustomerCreate, CustomerPatch
 from tessera_customer.teams import team_of_new
 from tessera_customer.timeline import service as timeline
+from tessera_customer.timeline.models import TimelineEntry
 from tessera_shared.auth import Principal, Role
 from tessera_shared.db import utcnow
 from tessera_shared.errors import Conflict, Forbidden
@@ -160,6 +161,23 @@ def ensure_may_change(principal: Principal, customer: Customer) -> None:
 async def update_customer(
     session: AsyncSession, customer: Customer, patch: CustomerPatch, principal: Principal
 ) -> Customer:
+    now = utcnow()
+    changed = await apply_patch(session, customer, patch, principal, now)
+    if not changed:
+        return customer
+    if "tags" in changed:
+        await CustomerRepository(session).set_tags(customer.id, customer.tags)
+    await announce_updated(session, customer, changed, now)
+    session.add(TimelineEntry(**updated_line(customer.id, changed, principal, now)))
+    return customer
+
+
+async def apply_patch(
+    session: AsyncSession, customer: Customer, patch: CustomerPatch, principal: Principal, now: datetime
+) -> list[str]:
+    """``patch`` applied to the record in memory, every rule checked before anything of it moves:
+    the record fields it changed (none: the record is as it was). Nothing is written or published
+    (the single PATCH and the batch upsert do that, one record or many at once)."""
     ensure_may_change(principal, customer)
     given = patch.model_fields_set
     if "owner_id" in given and patch.owner_id != customer.owner_id and not may_reassign(principal):
@@ -171,12 +189,13 @@ async def update_customer(
             patch.custom_attributes if "custom_attributes" in given else None,
             patch.custom_fields if "custom_fields" in given else None,
         )
-        if attributes is not None:
-            customer.custom_attributes = attributes
         # Merged into the customer's values (null clears a key); a new dict (not mutation-tracked).
-        customer.custom_fields = await CUSTOM_FIELDS.values(
+        custom_fields = await CUSTOM_FIELDS.values(
             session, "customer", values, customer.custom_fields, creating=False, record_id=customer.id
         )
+        if attributes is not None:
+            customer.custom_attributes = attributes
+        customer.custom_fields = custom_fields
     for field in ("name", "relation", "relationship_type", "owner_id"):
         if field in given:
             setattr(customer, field, getattr(patch, field))
@@ -193,43 +212,46 @@ async def update_customer(
             setattr(customer, column, value)
     changed = changed_fields(before, _snapshot(customer), RECORD_FIELDS)
     if not changed:
-        return customer
-    now = utcnow()
+        return changed
     customer.name_key = name_key(customer.name)
     if "owner_id" in changed:
         customer.owner_active_at = now if customer.owner_id else None
     elif principal.subject == customer.owner_id:
         customer.owner_active_at = now
-    if "tags" in changed:
-        await CustomerRepository(session).set_tags(customer.id, customer.tags)
-    await announce_updated(session, customer, changed, now)
-    timeline.record(
-        session,
-        customer.id,
+    return changed
+
+
+def updated_line(customer_id: uuid.UUID, changed: list[str], principal: Principal, now: datetime) -> dict[str, Any]:
+    """The timeline line of a record change, as a row."""
+    return timeline.row(
+        customer_id,
         "customer.updated",
         f"Changed {', '.join(changed)} ({principal.subject})",
         occurred_at=now,
         data={"changed_fields": changed, "actor": principal.subject},
     )
-    return customer
+
+
+def mark_updated(customer: Customer, now: datetime) -> None:
+    customer.version += 1
+    customer.updated_at = now
+
+
+def updated_event(customer: Customer, changed: list[str], now: datetime) -> CustomerUpdated:
+    return CustomerUpdated(
+        customer_id=customer.id,
+        changed_fields=changed,
+        name=customer.name,
+        email=customer.email,
+        owner_id=customer.owner_id,
+        version=customer.version,
+        updated_at=now,
+        custom_fields=customer.custom_fields if "custom_fields" in changed else None,
+    )
 
 
 async def announce_updated(session: AsyncSession, customer: Customer, changed: list[str], now: datetime) -> None:
     """Bump the version and publish customer.updated for a record change (the caller adds the timeline line)."""
-    customer.version += 1
-    customer.updated_at = now
+    mark_updated(customer, now)
     await session.flush()
-    await publish(
-        session,
-        CustomerUpdated(
-            customer_id=customer.id,
-            changed_fields=changed,
-            name=customer.name,
-            email=customer.email,
-            owner_id=customer.owner_id,
-            version=customer.version,
-            updated_at=now,
-            custom_fields=customer.custom_fields if "custom_fields" in changed else None,
-        ),
-        subject=customer.id,
-    )
+    await publish(session, updated_event(customer, changed, now), subject=customer.id)
