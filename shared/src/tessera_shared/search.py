@@ -147,6 +147,14 @@ class Searchable:
             prop_type = _named_or_matching(names, self.dynamic)
             table += f"; {self.dynamic_doc or self.dynamic}"
         sort_type: Any = Literal[sortable]
+        sort_doc = f"Sorts by one of {', '.join(sortable)}"
+        if self.dynamic is not None:
+            sort_type = _named_or_matching(sortable, self.dynamic)
+            sort_doc += (
+                ", or by a custom field `custom_fields.<key>` (any type but multi_enum; not an archived field): "
+                "numbers and money amounts as numbers, dates by date, text, enum and user values as text, "
+                "booleans false before true. Records without the value come last in both directions"
+            )
         operator_type: Any = Literal[OPERATORS]
         direction_type: Any = Literal["asc", "desc"]
         strict = ConfigDict(extra="forbid")
@@ -181,7 +189,10 @@ class Searchable:
         sort_model = create_model(
             f"{self.resource}SearchSort",
             __config__=strict,
-            property=(sort_type, ...),
+            property=(
+                sort_type,
+                Field(title=f"{self.resource}SortProperty", description=f"{sort_doc}; then the id."),
+            ),
             direction=(direction_type, "asc"),
         )
         query_doc = f"Free text: a prefix of {', '.join(self.query_fields)}." if self.query_fields else "Not supported."
@@ -400,6 +411,18 @@ async def run_search(session: Any, search: Searchable, stmt: Select[Any], body: 
     condition = search.where(body, numeric=_numeric if sqlite else None)
     if condition is not None:
         stmt = stmt.where(condition)
+    if body.sorts and body.sorts[0].property != "id":
+        name = body.sorts[0].property
+        prop = search.properties.get(name)
+        if prop is None or not prop.sortable:
+            sortable = ", ".join(n for n, p in search.properties.items() if p.sortable)
+            raise InvalidInput(
+                "sorts.0.property",
+                f"{name!r} does not sort here (sortable: {sortable}; custom fields but multi_enum and archived ones)",
+                kind="enum",
+            )
+        if prop.nullable:
+            return await _nulls_last_page(session, search, prop, stmt, body, sqlite)
     order, descending = order_of(search, body)
     if not sqlite or not any(_is_decimal(search, c) for c in order):
         if body.after is not None:
@@ -433,6 +456,52 @@ async def run_search(session: Any, search: Searchable, stmt: Select[Any], body: 
         rows = rows[: body.limit]
         next_cursor = encode_cursor([_cursor_value(getattr(rows[-1], c.key)) for c in order])
     return rows, next_cursor
+
+
+async def _nulls_last_page(
+    session: Any, search: Searchable, prop: Prop, stmt: Select[Any], body: Any, sqlite: bool
+) -> tuple[list[Any], str | None]:
+    """A page sorted by a property some records lack (a custom field): the records with a value
+    in the key's order, then those without it by id, in both directions (NULLs last).
+
+    Two keyset ranges, each one index range on PostgreSQL (the ``(key, id)`` btree the custom
+    field's index is, read forwards or backwards): ``key IS NOT NULL`` from the cursor on, then,
+    when that range runs out within the page, ``key IS NULL`` by id. The cursor is ``[value, id]``
+    of the page's last record, ``[null, id]`` once the page ended among the records without one."""
+    key: Any = _numeric(prop.column) if sqlite and prop.kind == "decimal" else prop.column
+    ident = search.id_column
+    descending = body.sorts[0].direction == "desc"
+    limit = body.limit
+    value: Any = None
+    after_id: Any = None
+    if body.after is not None:
+        try:
+            value, after_id = decode_cursor(body.after, [Decimal if prop.kind == "decimal" else key, ident])
+        except InvalidInput:
+            raise InvalidInput("after", "not a cursor of this search (the last page's next_cursor)") from None
+    rows: list[Any] = []
+    if body.after is None or value is not None:
+        valued = stmt.add_columns(key).where(key.is_not(None))
+        if body.after is not None:
+            bound = literal(float(value) if sqlite and prop.kind == "decimal" else value, type_=key.type)
+            beyond = key < bound if descending else key > bound
+            same = and_(key == bound, ident < after_id if descending else ident > after_id)
+            # The redundant bound on the key keeps the scan one index range.
+            valued = valued.where(key <= bound if descending else key >= bound, or_(beyond, same))
+        ordering = [key.desc(), ident.desc()] if descending else [key, ident]
+        rows = list((await session.execute(valued.order_by(*ordering).limit(limit + 1))).all())
+    if len(rows) <= limit:
+        missing = stmt.add_columns(key).where(key.is_(None))
+        if body.after is not None and value is None:
+            missing = missing.where(ident < after_id if descending else ident > after_id)
+        missing = missing.order_by(ident.desc() if descending else ident).limit(limit + 1 - len(rows))
+        rows += list((await session.execute(missing)).all())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        record, last = rows[-1][0], rows[-1][1]
+        next_cursor = encode_cursor([_cursor_value(last), _cursor_value(getattr(record, ident.key))])
+    return [r[0] for r in rows], next_cursor
 
 
 def _is_decimal(search: Searchable, column: Any) -> bool:

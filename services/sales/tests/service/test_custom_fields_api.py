@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from tessera_sales.custom_fields import CUSTOM_FIELDS
 from tessera_sales.testing import PROBLEM, Api
@@ -383,3 +383,145 @@ async def test_leads_take_custom_fields_and_an_erasure_clears_the_personal_ones(
     await api.consume(CustomerErased(customer_id=uuid.UUID(body["customer_id"]), requested_by="dpo", erased_at=T0))
     got = (await api.client.get(f"/v1/deals/{deal['id']}", headers=api.rep1)).json()
     assert got["custom_fields"] == {}
+
+
+SORTED: dict[str, dict[str, Any]] = {  # title -> values; "h" has none
+    "a": {"seats": 5, "budget": {"amount": "10.00", "currency": "EUR"}, "renewal": "2027-03-01", "industry": "retail"},
+    "b": {"seats": "1.25", "note": "zeta", "signed": True, "industry": "banking"},
+    "c": {"seats": 5, "budget": {"amount": "9.50", "currency": "EUR"}, "note": "alpha", "signed": False},
+    "d": {"renewal": "2026-12-31", "note": "alpha", "signed": True},
+    "e": {"seats": -3, "budget": {"amount": "100.00", "currency": "EUR"}, "industry": "retail"},
+    "f": {"budget": {"amount": "10.00", "currency": "EUR"}, "renewal": "2027-03-01"},
+    "g": {"seats": 1000, "industry": "banking"},
+    "h": {},
+}
+
+
+def _expected(made: dict[str, str], key: str, descending: bool) -> list[str]:
+    """Titles in the documented order: by value (then id), records without the value last by id."""
+
+    def value(title: str) -> Any:
+        v = SORTED[title][key]
+        if key == "seats":
+            return float(v)
+        if key == "budget":
+            return float(v["amount"])
+        return v
+
+    ids = {t: uuid.UUID(i).hex for i, t in made.items()}
+    having = sorted((t for t in ids if key in SORTED[t]), key=lambda t: (value(t), ids[t]), reverse=descending)
+    lacking = sorted((t for t in ids if key not in SORTED[t]), key=lambda t: ids[t], reverse=descending)
+    return having + lacking
+
+
+@pytest.mark.sqlite
+async def test_search_sorts_by_each_type_of_custom_field_with_records_lacking_it_last_page_by_page(api: Api) -> None:
+    await every_type(api)
+    made = {}
+    for title, values in SORTED.items():
+        r = await api.client.post(
+            "/v1/deals", json={**(await deal_body(api)), "title": title, "custom_fields": values}, headers=api.rep1
+        )
+        assert r.status_code == 201, r.text
+        made[r.json()["id"]] = title
+
+    async def paged(key: str, direction: str) -> list[str]:
+        body: dict[str, Any] = {"sorts": [{"property": f"custom_fields.{key}", "direction": direction}], "limit": 3}
+        seen: list[str] = []
+        while True:
+            r = await api.client.post("/v1/deals/search", json=body, headers=api.manager)
+            assert r.status_code == 200, r.text
+            seen += [made[d["id"]] for d in r.json()["items"]]
+            if not r.json()["next_cursor"]:
+                return seen
+            body["after"] = r.json()["next_cursor"]
+
+    for key, direction in [
+        ("seats", "asc"),
+        ("seats", "desc"),
+        ("budget", "desc"),
+        ("renewal", "asc"),
+        ("industry", "desc"),
+        ("note", "asc"),
+        ("signed", "desc"),
+    ]:
+        got = await paged(key, direction)
+        assert got == _expected(made, key, direction == "desc"), (key, direction, got)
+    # Spot checks of the typed order: numbers as numbers (-3 < 1.25 < 5 < 1000), not as text.
+    seats = await paged("seats", "asc")
+    assert seats[:2] == ["e", "b"] and set(seats[2:4]) == {"a", "c"} and seats[4] == "g"
+    assert set(seats[5:]) == {"d", "f", "h"}
+    assert (await paged("signed", "asc"))[0] == "c"
+
+    # Filters and the sort together, one record per page across the values and the missing ones.
+    body: dict[str, Any] = {
+        "filter_groups": [{"filters": [{"property": "custom_fields.industry", "operator": "neq", "value": "banking"}]}],
+        "sorts": [{"property": "custom_fields.renewal", "direction": "desc"}],
+        "limit": 1,
+    }
+    seen = []
+    while True:
+        r = await api.client.post("/v1/deals/search", json=body, headers=api.manager)
+        assert r.status_code == 200, r.text
+        seen += [made[d["id"]] for d in r.json()["items"]]
+        if not r.json()["next_cursor"]:
+            break
+        body["after"] = r.json()["next_cursor"]
+    assert seen == [t for t in _expected(made, "renewal", True) if SORTED[t].get("industry") != "banking"]
+
+    # An unknown key, a multi_enum and an archived field do not sort: a 422 naming sorts.0.property.
+    r = await api.client.patch("/v1/custom-fields/deal.champion", json={"archived": True}, headers=admin(api))
+    assert r.status_code == 200, r.text
+    for key in ("nothing", "regions", "champion"):
+        r = await api.client.post(
+            "/v1/deals/search", json={"sorts": [{"property": f"custom_fields.{key}"}]}, headers=api.manager
+        )
+        assert fields_named(r) == ["sorts.0.property"], key
+    # A cursor of another sort is not this search's.
+    r = await api.client.post(
+        "/v1/deals/search", json={"sorts": [{"property": "created_at"}], "limit": 1}, headers=api.manager
+    )
+    cursor = r.json()["next_cursor"]
+    r = await api.client.post(
+        "/v1/deals/search",
+        json={"sorts": [{"property": "custom_fields.seats"}], "after": cursor},
+        headers=api.manager,
+    )
+    assert fields_named(r) == ["after"]
+
+
+async def test_a_sort_by_a_custom_field_is_read_from_its_index_on_postgresql(api: Api) -> None:
+    await define(api, "deal", "seats", "number")
+    await define(api, "deal", "renewal", "date")
+    for values in ({"seats": 3, "renewal": "2027-01-01"}, {"seats": 1}, {}):
+        r = await api.client.post(
+            "/v1/deals", json={**(await deal_body(api)), "custom_fields": values}, headers=api.rep1
+        )
+        assert r.status_code == 201, r.text
+    engine = api.app.state.runtime.sessions.kw["bind"]
+    issued: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().startswith("SELECT") and "ORDER BY" in statement and "custom_fields" in statement:
+            issued.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        for key, direction in (("seats", "asc"), ("seats", "desc"), ("renewal", "desc")):
+            body: dict[str, Any] = {"sorts": [{"property": f"custom_fields.{key}", "direction": direction}], "limit": 1}
+            for _ in range(3):  # a first page, a page after a value, a page among the records without one
+                r = await api.client.post("/v1/deals/search", json=body, headers=api.manager)
+                assert r.status_code == 200, r.text
+                body["after"] = r.json()["next_cursor"]
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+    assert len(issued) >= 9
+    async with engine.connect() as conn:
+        # The planner told to avoid a scan of the table and a sort: only a matching index serves it.
+        await conn.exec_driver_sql("SET enable_seqscan = off")
+        await conn.exec_driver_sql("SET enable_sort = off")
+        for statement, parameters in issued:
+            plan = "\n".join(r[0] for r in await conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+            assert "Sort" not in plan and "Seq Scan" not in plan, (statement, plan)
+            if "IS NOT NULL" in statement:  # the records with a value: a range of the field's index
+                assert "ix_cf_deals_" in plan, (statement, plan)

@@ -149,7 +149,11 @@ class TestDealSearch:
             "tags",
         }
         assert "contains_token" in schemas["DealSearchFilter"]["properties"]["operator"]["enum"]
-        assert set(schemas["DealSearchSort"]["properties"]["property"]["enum"]) == {"id", "amount", "created_at"}
+        # One sort: a declared sortable property or a custom field (records without it last).
+        sort = schemas["DealSearchSort"]["properties"]["property"]
+        assert set(sort["anyOf"][0]["enum"]) == {"id", "amount", "created_at"}
+        assert sort["anyOf"][1]["pattern"].startswith("^custom_fields")
+        assert "come last in both directions" in sort["description"]
 
 
 class TestLeadSearch:

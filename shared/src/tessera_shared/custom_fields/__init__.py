@@ -42,7 +42,9 @@ How a service plugs it in (sales does it for deals and leads; see ``tessera_sale
 6. Search. Declare the ``Searchable`` with ``dynamic=PROPERTY_PATTERN`` (``sql``) and in the
    endpoint run ``run_search(session, await CUSTOM_FIELDS.searchable(session, "deal", SEARCH), ...)``:
    ``custom_fields.<key>`` takes the operators of its type (ranges for number, money amount, date;
-   ``contains_token`` for a multi_enum's value). Sorting by a custom field is not offered.
+   ``contains_token`` for a multi_enum's value); ``sorts: [{"property": "custom_fields.<key>"}]``
+   orders by the field's indexed expression (not a multi_enum, not an archived field), records
+   without a value last in both directions (``search._nulls_last_page``).
 7. Erasure. Where the service erases a record's personal data,
    ``record.custom_fields = await CUSTOM_FIELDS.erase(session, "deal", record.custom_fields)``.
 8. Exports. ``custom_fields`` is one JSON column of the export (an object, as the API shows it).

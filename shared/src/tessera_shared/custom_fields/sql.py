@@ -1,5 +1,5 @@
 """Custom field values in SQL: the expression of each type, the search properties and list
-filters built on it, and the per-field index that serves them on PostgreSQL.
+filters and sorts built on it, and the per-field index that serves them on PostgreSQL.
 
 The key is spelled into the SQL as a literal (keys match ``KEY_PATTERN``: no quoting to escape),
 never as a parameter: a PostgreSQL expression index serves only the very expression it was built
@@ -104,15 +104,17 @@ def prop_of(column: Any, definition: Definition, dialect: str) -> Prop:
     kind = definition.type
     if kind == "multi_enum":
         return Prop(expr, "text", nullable=True, filterable=False, token=_contains(column, definition, dialect))
+    # Sorts by the very expression its index holds (PostgreSQL), records without a value last.
+    sortable = not definition.archived
     if kind in ("number", "money"):
-        return Prop(expr, "decimal", nullable=True)
+        return Prop(expr, "decimal", nullable=True, sortable=sortable)
     if kind == "date":
-        return Prop(expr, "date", nullable=True, bind=lambda d: d.isoformat())
+        return Prop(expr, "date", nullable=True, sortable=sortable, bind=lambda d: d.isoformat())
     if kind == "boolean":
-        return Prop(expr, "bool", nullable=True, bind=_bool(dialect))
+        return Prop(expr, "bool", nullable=True, sortable=sortable, bind=_bool(dialect))
     if kind == "enum":
-        return Prop(expr, "enum", definition.values, nullable=True)
-    return Prop(expr, "text", nullable=True)
+        return Prop(expr, "enum", definition.values, nullable=True, sortable=sortable)
+    return Prop(expr, "text", nullable=True, sortable=sortable)
 
 
 def props_of(column: Any, definitions: Iterable[Definition], dialect: str) -> dict[str, Prop]:
