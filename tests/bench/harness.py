@@ -118,6 +118,20 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def runqueue_seconds(pid: int) -> float | None:
+    """Seconds the process's threads have been runnable but waiting for a CPU so far (the second
+    field of ``/proc/<pid>/task/*/schedstat``): on a loaded machine, wall time that is neither its
+    CPU nor its waiting on the database."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                total += int((task / "schedstat").read_text().split()[1])
+    except OSError:
+        return None
+    return total / 1e9
+
+
 def children_of(pid: int) -> list[int]:
     out: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
@@ -1065,47 +1079,67 @@ class Bench:
     # --- rows 15 and 16 (issue 23: batch upsert, ?expand=) ------------------------------
     async def batch_upsert(self) -> None:
         """Batch upsert of N customers in calls of 1,000 (direct to the customer service), then the
-        same calls again (every input unchanged), beside COPY of as many customer rows."""
+        same calls again (every input unchanged), then with every name changed (every input
+        updated), beside COPY of as many customer rows. Calls go one at a time (the row's figure);
+        the created pass is repeated with two calls in flight on new keys (``two_in_flight``)."""
         n, size = self.args.batch_rows, 1000
-        bodies = [
-            json.dumps(
-                {
-                    "id_property": "external_id",
-                    "inputs": [
-                        {
-                            "external_id": f"batch-{self.tag}-{i}",
-                            "kind": "person",
-                            "name": f"Batch {i} {self.tag}",
-                            "email": f"batch{i}.{self.tag}@example.com",
-                            "tags": ["batch"],
-                        }
-                        for i in range(start, min(n, start + size))
-                    ],
-                }
-            ).encode()
-            for start in range(0, n, size)
-        ]
+
+        def calls(tag: str, name: str) -> list[bytes]:
+            return [
+                json.dumps(
+                    {
+                        "id_property": "external_id",
+                        "inputs": [
+                            {
+                                "external_id": f"batch-{tag}-{i}",
+                                "kind": "person",
+                                "name": f"{name} {i} {tag}",
+                                "email": f"batch{i}.{tag}@example.com",
+                                "tags": ["batch"],
+                            }
+                            for i in range(start, min(n, start + size))
+                        ],
+                    }
+                ).encode()
+                for start in range(0, n, size)
+            ]
+
         url = f"{self.stack.url('customer')}/v1/customers/batch/upsert"
         headers = {**self.auth, "Content-Type": "application/json"}
-        passes: list[tuple[float, dict[str, int], float | None]] = []
         pid = self.stack.pids().get("customer")
-        async with httpx.AsyncClient(timeout=300) as c:
-            for _ in range(2):  # first every input new, then every input unchanged
-                counts: dict[str, int] = {}
-                cpu0 = cpu_seconds(pid) if pid else None
-                t0 = time.perf_counter()
-                for body in bodies:
-                    r = await c.post(url, content=body, headers=headers)
-                    if r.status_code == 404:
-                        self.report.notes.append("POST /v1/customers/batch/upsert missing: row 15 not measured")
-                        return
+
+        async def run(c: httpx.AsyncClient, bodies: list[bytes], in_flight: int) -> tuple[float, dict[str, int], Any]:
+            """(seconds, statuses, (customer CPU us per row, customer seconds waiting for a CPU))."""
+            counts: dict[str, int] = {}
+            queue = list(reversed(bodies))
+
+            async def worker() -> None:
+                while queue:
+                    r = await c.post(url, content=queue.pop(), headers=headers)
                     r.raise_for_status()
                     for item in r.json()["results"]:
                         counts[item["status"]] = counts.get(item["status"], 0) + 1
-                cpu1 = cpu_seconds(pid) if pid else None
-                cpu = None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / max(1, sum(counts.values())) * 1e6
-                passes.append((time.perf_counter() - t0, counts, cpu))
-        (created_s, created, created_cpu), (unchanged_s, unchanged, unchanged_cpu) = passes
+
+            cpu0, wait0 = (cpu_seconds(pid), runqueue_seconds(pid)) if pid else (None, None)
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(in_flight)))
+            took = time.perf_counter() - t0
+            cpu1, wait1 = (cpu_seconds(pid), runqueue_seconds(pid)) if pid else (None, None)
+            rows = max(1, sum(counts.values()))
+            cpu = None if cpu0 is None or cpu1 is None else round((cpu1 - cpu0) / rows * 1e6, 1)
+            wait = None if wait0 is None or wait1 is None else round(wait1 - wait0, 2)
+            return took, counts, (cpu, wait)
+
+        async with httpx.AsyncClient(timeout=300) as c:
+            probe = await c.post(url, content=b'{"id_property": "id", "inputs": [{}]}', headers=headers)
+            if probe.status_code == 404:
+                self.report.notes.append("POST /v1/customers/batch/upsert missing: row 15 not measured")
+                return
+            bodies = calls(self.tag, "Batch")
+            created_s, created, created_cpu = await run(c, bodies, 1)
+            unchanged_s, unchanged, unchanged_cpu = await run(c, bodies, 1)
+            updated_s, updated, updated_cpu = await run(c, calls(self.tag, "Renamed"), 1)
+            two_s, two, _ = await run(c, calls(f"{self.tag}b", "Batch"), 2)
         ceiling = await self._copy_ceiling(n)
         self.report.add(
             f"15 batch upsert {size_label(n)} customers ({len(bodies)} calls of {size}, direct)",
@@ -1115,11 +1149,17 @@ class Bench:
             ceiling,
             target_rows_per_s=5000,
             seconds=round(created_s, 2),
-            customer_cpu_us_per_row=None if created_cpu is None else round(created_cpu, 1),
-            unchanged_cpu_us_per_row=None if unchanged_cpu is None else round(unchanged_cpu, 1),
+            customer_cpu_us_per_row=created_cpu[0],
+            customer_runqueue_wait_s=created_cpu[1],
             statuses=created,
             unchanged_pass_rows_per_s=round(unchanged.get("unchanged", 0) / unchanged_s),
+            unchanged_cpu_us_per_row=unchanged_cpu[0],
             unchanged_pass=unchanged,
+            updated_pass_rows_per_s=round(updated.get("updated", 0) / updated_s),
+            updated_cpu_us_per_row=updated_cpu[0],
+            updated_pass=updated,
+            loadavg=round(os.getloadavg()[0], 2),
+            two_in_flight_rows_per_s=round(two.get("created", 0) / two_s),
         )
         await self.wait_outbox_drained("customer", 120)
 
