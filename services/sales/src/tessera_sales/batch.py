@@ -162,7 +162,7 @@ async def _apply(
         raise Conflict(f"{len(matches)} {resource.name}s have this {prop}; upsert them by id", kind="ambiguous")
     if matches:
         row = matches[0]
-        if not may_see(principal, row.owner_id):
+        if not may_see(principal, row.owner_id, getattr(row, "team_id", None)):
             # As a single PATCH of another rep's record: not found, nothing learnt about it.
             raise NotFound(resource.name, key)
         patch = resource.patch_schema.model_validate(_patch_fields(resource, record, row))
@@ -286,7 +286,8 @@ def _upsert_route(router: APIRouter, resource: Resource, plural: str) -> None:
 
 async def _visible(session: AsyncSession, model: type[Any], ids: list[uuid.UUID], principal: Principal) -> dict:
     rows = (await session.scalars(select(model).where(col(model.id).in_(ids)))).all()
-    return {r.id: r for r in rows if may_see(principal, r.owner_id)}
+    # The owner rule of a single PATCH: a team lead's team's records too (activities have no team).
+    return {r.id: r for r in rows if may_see(principal, r.owner_id, getattr(r, "team_id", None))}
 
 
 deals_router = APIRouter(prefix="/v1/deals/batch", tags=["deals"])

@@ -38,7 +38,7 @@ routers = [deals_router, leads_router]
 async def visible(session: AsyncSession, model: type[Any], ids: list[uuid.UUID], principal: Principal) -> dict:
     """The records of ``ids`` the principal may see, locked for the change, in id order."""
     rows = await locked_by_id(session, model, ids)
-    return {i: r for i, r in rows.items() if may_see(principal, r.owner_id)}
+    return {i: r for i, r in rows.items() if may_see(principal, r.owner_id, r.team_id)}
 
 
 @leads_router.post(

@@ -95,3 +95,55 @@ async def test_the_teams_lead_sees_and_changes_the_records_routed_to_the_team(ap
     # A rep outside the team: not found, not listed.
     assert (await api.client.get(f"/v1/leads/{lead['id']}", headers=api.rep2)).status_code == 404
     assert (await api.client.get("/v1/leads", headers=api.rep2)).json()["items"] == []
+
+
+async def test_the_teams_lead_tags_upserts_reads_and_logs_on_the_teams_records_in_bulk(api: Api) -> None:
+    """The bulk writes take the single PATCH's owner rule (team_id included): the lead of NORTH
+    tags, upserts and batch-reads a lead and a deal routed to NORTH whose owner is outside the
+    team, and logs activities on them; a rep outside the team finds neither."""
+    await api.consume(team(NORTH, "north", "DE"))
+    rep9 = api.as_("rep9", "sales_rep")
+    r = await api.client.post("/v1/leads", json={"name": "Routed", "source": "web_form", "country": "DE"}, headers=rep9)
+    assert r.status_code == 201 and r.json()["team_id"] == str(NORTH)
+    lead = r.json()
+    r = await api.client.post("/v1/leads", json={"name": "Won", "source": "web_form", "country": "DE"}, headers=rep9)
+    body = {"customer_id": str(uuid.uuid4()), "deal": {"title": "Order", "amount": "100.00", "currency": "EUR"}}
+    r = await api.client.post(f"/v1/leads/{r.json()['id']}/convert", json=body, headers=rep9)
+    assert r.status_code == 200, r.text
+    deal_id = r.json()["deal_id"] if "deal_id" in r.json() else r.json()["lead"]["deal_id"]
+    codec = api.app.state.token_codec
+    north_lead = {
+        **api.as_("north-lead", "sales_rep"),
+        TEAM_SCOPE_HEADER: codec.issue_team_scope("north-lead", [str(NORTH)], ["north-lead"]),
+    }
+    for who, status, code in ((api.rep2, "error", 404), (north_lead, "updated", None)):
+        for path, record_id in (("/v1/leads/tags", lead["id"]), ("/v1/deals/tags", deal_id)):
+            r = await api.client.post(path, json={"ids": [record_id], "add": ["north"]}, headers=who)
+            [result] = r.json()["results"]
+            assert result["status"] == status, (path, r.text)
+            assert (result["problem"] or {}).get("status") == code
+        r = await api.client.post(
+            "/v1/leads/batch/upsert",
+            json={"id_property": "id", "inputs": [{"id": lead["id"], "company": "Acme North"}]},
+            headers=who,
+        )
+        [result] = r.json()["results"]
+        assert result["status"] == status, r.text
+        r = await api.client.post(
+            "/v1/deals/batch/upsert",
+            json={"id_property": "id", "inputs": [{"id": deal_id, "title": "Order North"}]},
+            headers=who,
+        )
+        [result] = r.json()["results"]
+        assert result["status"] == status, r.text
+        r = await api.client.post("/v1/deals/batch/read", json={"ids": [deal_id]}, headers=who)
+        assert [d["id"] for d in r.json()["items"]] == ([] if code else [deal_id])
+        r = await api.client.post("/v1/leads/batch/read", json={"ids": [lead["id"]]}, headers=who)
+        assert [x["id"] for x in r.json()["items"]] == ([] if code else [lead["id"]])
+        for ref in ({"deal_id": deal_id}, {"lead_id": lead["id"]}):
+            r = await api.client.post("/v1/activities", json={"kind": "call", "subject": "Hi", **ref}, headers=who)
+            assert r.status_code == (422 if code else 201), (ref, r.text)
+    got = (await api.client.get(f"/v1/deals/{deal_id}", headers=api.manager)).json()
+    assert (got["title"], got["tags"], got["owner_id"]) == ("Order North", ["north"], "rep9")
+    got = (await api.client.get(f"/v1/leads/{lead['id']}", headers=api.manager)).json()
+    assert (got["company"], got["tags"]) == ("Acme North", ["north"])

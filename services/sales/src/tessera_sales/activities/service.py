@@ -67,14 +67,14 @@ async def log_activity(session: AsyncSession, data: ActivityCreate, principal: P
     customer_id = data.customer_id
     if data.deal_id is not None:
         deal = await session.get(Deal, data.deal_id)
-        if deal is None or not may_see(principal, deal.owner_id):
+        if deal is None or not may_see(principal, deal.owner_id, deal.team_id):
             raise InvalidInput("deal_id", "no such deal")
         if customer_id not in (None, deal.customer_id):
             raise InvalidInput("customer_id", "the deal belongs to another customer")
         customer_id = deal.customer_id
     if data.lead_id is not None:
         lead = await session.get(Lead, data.lead_id)
-        if lead is None or not may_see(principal, lead.owner_id):
+        if lead is None or not may_see(principal, lead.owner_id, lead.team_id):
             raise InvalidInput("lead_id", "no such lead")
         customer_id = customer_id or lead.customer_id
     if data.customer_id is not None:  # named by the caller; a deal's or a lead's was checked when made
