@@ -99,10 +99,19 @@ async def test_a_transfer_through_the_gateway(gateway: httpx.AsyncClient) -> Non
     r = await gateway.post("/api/v1/ownership/transfer", json={**body, "to_user": "partner"}, headers=boss)
     assert r.status_code == 422  # a client account owns nothing
 
-    r = await gateway.post("/api/v1/ownership/transfer", json=body, headers=boss)
+    keyed = {**boss, "Idempotency-Key": "leaving-rep1"}
+    r = await gateway.post("/api/v1/ownership/transfer", json=body, headers=keyed)
     assert r.status_code == 202, r.text
     assert r.headers["location"] == f"/api/v1/ownership/transfers/{r.json()['id']}"
     assert {p["service"] for p in r.json()["parts"]} == {"customer", "sales"}
+    # A retry with the key: the first answer again, no second job; the key with another body: 422.
+    again = await gateway.post("/api/v1/ownership/transfer", json=body, headers=keyed)
+    assert (again.status_code, again.headers["idempotent-replayed"]) == (202, "true")
+    assert (again.json(), again.headers["location"]) == (r.json(), r.headers["location"])
+    other = await gateway.post("/api/v1/ownership/transfer", json={**body, "only_open": False}, headers=keyed)
+    assert (other.status_code, other.json()["type"]) == (422, "urn:tessera:problem:idempotency-key-reused")
+    assert [e["field"] for e in other.json()["errors"]] == ["Idempotency-Key"]
+    assert len((await gateway.get("/api/v1/ownership/transfers", headers=boss)).json()) == 1
     done = await settled(gateway, r.headers["location"], boss)
     assert (done["status"], done["counts"]) == ("succeeded", {"customers": 2, "leads": 1})
     assert done["finished_at"] is not None and done["requested_by"] == "manager"

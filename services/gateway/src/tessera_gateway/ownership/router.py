@@ -13,6 +13,7 @@ from tessera_gateway.audit import service as audit
 from tessera_gateway.ownership import service
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
+from tessera_shared.http.idempotency import IdempotencyDep
 
 router = APIRouter(prefix="/api/v1/ownership", tags=["ownership"])
 managers = require_roles(Role.SALES_MANAGER)
@@ -74,11 +75,14 @@ def _authorization(request: Request) -> str:
     summary="Move every (open) record of one owner to another: one job, each record with its event",
     description="Each owning service moves its records in batches, each with its usual `*.updated` event, and "
     "announces its share (`ownership.*_transferred`). Follow the job at `Location`. 422 names an unknown "
-    "user or `to_user` equal to `from_user`; 503 when no owning service could take its share.",
+    "user or `to_user` equal to `from_user`; 503 when no owning service could take its share. A retry with "
+    "the same `Idempotency-Key` answers the first 202 again and starts no second job.",
 )
 async def transfer_ownership(
-    body: TransferIn, request: Request, session: SessionDep, principal: Principal = managers
+    body: TransferIn, request: Request, session: SessionDep, idem: IdempotencyDep, principal: Principal = managers
 ) -> Response:
+    if (replayed := await idem.begin(body)) is not None:
+        return replayed
     state = request.app.state
     resources = service.check_request(
         state.accounts,
@@ -101,12 +105,8 @@ async def transfer_ownership(
     out = TransferOut.model_validate(
         await service.describe(state.clients, state.upstreams, row, _authorization(request))
     )
-    return Response(
-        content=out.model_dump_json(),
-        status_code=202,
-        media_type="application/json",
-        headers={"Location": f"/api/v1/ownership/transfers/{out.id}"},
-    )
+    # Kept with the key in this transaction: the answer exists exactly when the job's row does.
+    return await idem.respond(202, out, headers={"Location": f"/api/v1/ownership/transfers/{out.id}"})
 
 
 @router.get("/transfers", response_model=list[TransferOut], summary="Ownership transfers, newest first")
