@@ -42,6 +42,7 @@ from tessera_customer.customers.service import (
     updated_event,
     updated_line,
 )
+from tessera_customer.teams import KNOWN_TEAMS, team_of_new
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_shared.auth import Principal, Role, require_roles
@@ -61,6 +62,7 @@ from tessera_shared.http.batch import (
 )
 from tessera_shared.http.idempotency import IdempotencyDep
 from tessera_shared.outbox import outbox_row, publish_many
+from tessera_shared.teams import Team
 
 customers_router = APIRouter(prefix="/v1/customers/batch", tags=["customers"])
 contacts_router = APIRouter(prefix="/v1/contacts/batch", tags=["contacts"])
@@ -122,6 +124,7 @@ async def upsert_customers(session: AsyncSession, body: BatchUpsert, principal: 
     now = utcnow()
     new_rows: dict[int, dict[str, Any]] = {}
     changes: list[tuple[Customer, list[str]]] = []
+    teams: list[Team] | None = None
     for index, key in keys.items():
         record = body.inputs[index]
         matches = found.get(key, [])
@@ -147,6 +150,12 @@ async def upsert_customers(session: AsyncSession, body: BatchUpsert, principal: 
                 fields.update(
                     custom_attributes=attributes or {},
                     custom_fields=await CUSTOM_FIELDS.values(session, "customer", values, creating=True),
+                )
+                # The territory's team, as a single create (the live teams read once per call).
+                if teams is None:
+                    teams = await KNOWN_TEAMS.teams(session)
+                fields["team_id"] = await team_of_new(
+                    session, principal, data.team_id, fields["country"], fields["region"], teams=teams
                 )
                 fields.update(
                     id=new_id(),
