@@ -59,34 +59,66 @@ class SqlTimes:
             print(f"  {took:7.3f}s {n:5d}x  {key}")
 
 
-def bodies(calls: int, size: int, tag: str, name: str) -> list[bytes]:
+def _input(resource: str, i: int, tag: str, name: str, customer: str) -> dict[str, Any]:
+    if resource == "deals":
+        title = f"{name} {i} {tag}"
+        return {
+            "external_id": f"b-{tag}-{i}",
+            "customer_id": customer,
+            "title": title,
+            "amount": "100.00",
+            "currency": "EUR",
+        }
+    if resource == "leads":
+        return {
+            "external_id": f"b-{tag}-{i}",
+            "name": f"{name} {i} {tag}",
+            "email": f"b{i}.{tag}@example.com",
+            "source": "web_form",
+        }
+    return {
+        "external_id": f"batch-{tag}-{i}",
+        "kind": "person",
+        "name": f"{name} {i} {tag}",
+        "email": f"batch{i}.{tag}@example.com",
+        "tags": ["batch"],
+    }
+
+
+def bodies(resource: str, calls: int, size: int, tag: str, name: str) -> list[bytes]:
+    customer = str(uuid.UUID(int=7))
     return [
         json.dumps(
             {
                 "id_property": "external_id",
-                "inputs": [
-                    {
-                        "external_id": f"batch-{tag}-{i}",
-                        "kind": "person",
-                        "name": f"{name} {i} {tag}",
-                        "email": f"batch{i}.{tag}@example.com",
-                        "tags": ["batch"],
-                    }
-                    for i in range(start, start + size)
-                ],
+                "inputs": [_input(resource, i, tag, name, customer) for i in range(start, start + size)],
             }
         ).encode()
         for start in range(0, calls * size, size)
     ]
 
 
-async def run(args: argparse.Namespace) -> None:
+def _app(service: str, url: str) -> Any:
+    if service == "sales":
+        import tessera_sales.main as sales_main
+        from tessera_sales.testing import sales_settings
+        from tessera_shared.testing.customers import StubCustomers
+
+        app = sales_main.create_app(sales_settings(url))
+        app.state.customer_directory = StubCustomers()  # every customer id is a live customer
+        return app
     import tessera_customer.main as customer_main
     from tessera_customer.settings import CustomerSettings
+
+    return customer_main.create_app(CustomerSettings(database_url=url, kafka_enabled=False, log_json=False))
+
+
+async def run(args: argparse.Namespace) -> None:
     from tessera_shared.testing.plugin import bearer
 
-    async with scratch_database(args.pg, "customer") as db:
-        app = customer_main.create_app(CustomerSettings(database_url=db.url, kafka_enabled=False, log_json=False))
+    service = "customer" if args.resource == "customers" else "sales"
+    async with scratch_database(args.pg, service) as db:
+        app = _app(service, db.url)
         sql = SqlTimes(app.state.runtime.engine.sync_engine) if args.sql else None
         async with app.router.lifespan_context(app):
             headers = {**bearer(app, "boss", "sales_manager"), "Content-Type": "application/json"}
@@ -94,7 +126,7 @@ async def run(args: argparse.Namespace) -> None:
             tag = uuid.uuid4().hex[:6]
             async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600) as c:
                 for label, name in (("created", "Batch"), ("unchanged", "Batch"), ("updated", "Renamed")):
-                    calls = bodies(args.calls, args.size, tag, name)
+                    calls = bodies(args.resource, args.calls, args.size, tag, name)
                     cpu0, t0 = time.process_time(), time.perf_counter()
                     counts: dict[str, int] = {}
                     for i, body in enumerate(calls):
@@ -103,7 +135,7 @@ async def run(args: argparse.Namespace) -> None:
                             prof.enable()
                             if sql:
                                 sql.reset()
-                        r = await c.post("/v1/customers/batch/upsert", content=body, headers=headers)
+                        r = await c.post(f"/v1/{args.resource}/batch/upsert", content=body, headers=headers)
                         if prof:
                             prof.disable()
                             out = io.StringIO()
@@ -125,6 +157,7 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pg", default=os.environ.get("TESSERA_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:55432"))
+    p.add_argument("--resource", choices=["customers", "deals", "leads"], default="customers")
     p.add_argument("--calls", type=int, default=5)
     p.add_argument("--size", type=int, default=1000)
     p.add_argument("--profile", type=int, default=-1, help="the call of each pass to profile (-1: none)")
