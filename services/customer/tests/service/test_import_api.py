@@ -182,6 +182,82 @@ class TestImportNdjson:
         assert globex["channels"] == [{"kind": "postal", "value": "1 Main St", "label": None}]
 
 
+class TestImportCustomFields:
+    """Typed custom fields in both formats, validated per row as a single create validates them:
+    a bad value refuses that row only, naming custom_fields.<key> (issue 24)."""
+
+    async def define(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        admin = bearer(app, "root", "admin")
+        for key, kind, extra in (
+            ("seats", "number", {}),
+            ("signed", "boolean", {}),
+            ("budget", "money", {}),
+            (
+                "regions",
+                "multi_enum",
+                {"options": [{"value": "emea", "label": "EMEA"}, {"value": "apac", "label": "A"}]},
+            ),
+            ("code", "text", {"unique": True}),
+        ):
+            body = {"entity": "customer", "key": key, "label": key.title(), "type": kind, **extra}
+            r = await client.post("/v1/custom-fields", json=body, headers=admin)
+            assert r.status_code == 201, r.text
+
+    async def test_json_lines_and_csv_cells_validated_per_row(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        await self.define(app, client)
+        good = {"seats": 12, "signed": True, "budget": {"amount": "9.5", "currency": "EUR"}, "code": "A-1"}
+        lines = [
+            {"external_id": "f-1", "kind": "person", "name": "Ada", "custom_fields": good},
+            {"external_id": "f-2", "kind": "person", "name": "Bob", "custom_fields": {"seats": "many"}},
+            {"external_id": "f-3", "kind": "person", "name": "Cy", "custom_fields": {"nope": 1, "signed": "yes"}},
+            {"external_id": "f-4", "kind": "person", "name": "Di", "custom_fields": {"code": "A-1"}},  # unique
+            {"external_id": "f-5", "kind": "person", "name": "Ed", "custom_fields": {"code": "B-2"}},
+        ]
+        body = "\n".join(orjson.dumps(x).decode() for x in lines) + "\n"
+        r = await post(client, app, body, content_type="application/x-ndjson")
+        assert r.status_code == 200, r.text
+        report = r.json()
+        assert (report["created"], report["failed"]) == (2, 3)
+        assert sorted((e["line"], e["field"]) for e in report["errors"]) == [
+            (2, "custom_fields.seats"),
+            (3, "custom_fields.nope"),
+            (3, "custom_fields.signed"),
+            (4, "custom_fields.code"),
+        ]
+        [ada] = (await client.get("/v1/customers", params={"q": "ada"}, headers=manager(app))).json()["items"]
+        assert ada["custom_fields"] == {**good, "budget": {"amount": "9.50", "currency": "EUR"}}
+        created = {e["data"]["name"]: e["data"]["custom_fields"] for e in await events(app, "customer.created")}
+        assert created == {"Ada": ada["custom_fields"], "Ed": {"code": "B-2"}}
+
+        # CSV: a custom_fields.<key> column per field, each cell typed by the field's definition.
+        csv = (
+            "external_id,kind,name,custom_fields.seats,custom_fields.signed,custom_fields.budget,custom_fields.regions\n"
+            "c-1,person,Fay,3.5,false,12.30 EUR,emea;apac\n"
+            "c-2,person,Gus,lots,true,,\n"
+            "c-3,person,Hal,,maybe,12,mars\n"
+            "c-4,person,Ivy,,,,\n"
+        )
+        r = await post(client, app, csv)
+        assert r.status_code == 200, r.text
+        report = r.json()
+        assert (report["created"], report["failed"]) == (2, 2)
+        assert sorted((e["line"], e["field"]) for e in report["errors"]) == [
+            (3, "custom_fields.seats"),
+            (4, "custom_fields.budget"),
+            (4, "custom_fields.regions"),
+            (4, "custom_fields.signed"),
+        ]
+        [fay] = (await client.get("/v1/customers", params={"q": "fay"}, headers=manager(app))).json()["items"]
+        assert fay["custom_fields"] == {
+            "seats": 3.5,
+            "signed": False,
+            "budget": {"amount": "12.30", "currency": "EUR"},
+            "regions": ["emea", "apac"],
+        }
+        [ivy] = (await client.get("/v1/customers", params={"q": "ivy"}, headers=manager(app))).json()["items"]
+        assert ivy["custom_fields"] == {}
+
+
 class TestImportStreamed:
     async def test_body_in_small_chunks_with_bom_and_crlf(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         body = (

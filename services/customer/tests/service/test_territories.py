@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import orjson
@@ -115,3 +116,74 @@ async def test_the_copy_keeps_the_newest_version_and_forgets_deleted_teams(app: 
     async with app.state.runtime.sessions() as s:
         assert await KNOWN_TEAMS.route(s, "AT", None) is None
         assert await KNOWN_TEAMS.get(s, NORTH) is None
+
+
+async def test_batch_upsert_and_import_route_new_customers_as_a_single_create(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await consume(app, team(TeamCreated, NORTH, "north", 1, ("DE", None)))
+    await consume(app, team(TeamCreated, SOUTH, "south", 1, ("DE", "Bavaria")))
+    manager = bearer(app, "manager", "sales_manager")
+    inputs: list[dict[str, Any]] = [
+        {"external_id": "b-1", "kind": "person", "name": "A", "segmentation": {"geographic": {"country": "DE"}}},
+        {
+            "external_id": "b-2",
+            "kind": "person",
+            "name": "B",
+            "segmentation": {"geographic": {"country": "DE", "region": "Bavaria"}},
+        },
+        {"external_id": "b-3", "kind": "person", "name": "C", "segmentation": {"geographic": {"country": "FR"}}},
+        {"external_id": "b-4", "kind": "person", "name": "D", "team_id": str(SOUTH)},
+        {"external_id": "b-5", "kind": "person", "name": "E", "team_id": str(uuid.uuid4())},
+    ]
+    r = await client.post(
+        "/v1/customers/batch/upsert", json={"id_property": "external_id", "inputs": inputs}, headers=manager
+    )
+    assert r.status_code == 207, r.text
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == ["created"] * 4 + ["error"]
+    assert results[4]["problem"]["errors"][0]["field"] == "inputs[4].team_id"
+    # A rep may not name the team, as in a single create.
+    rep = bearer(app, "rep1", "sales_rep")
+    r = await client.post(
+        "/v1/customers/batch/upsert",
+        json={"id_property": "external_id", "inputs": [{**inputs[3], "external_id": "b-6"}]},
+        headers=rep,
+    )
+    assert r.json()["results"][0]["problem"]["status"] == 403
+
+    lines = [
+        {"external_id": "i-1", "kind": "person", "name": "F", "segmentation": {"geographic": {"country": "DE"}}},
+        {"external_id": "i-2", "kind": "person", "name": "G", "team_id": str(uuid.uuid4())},
+        {"external_id": "i-3", "kind": "person", "name": "H", "team_id": str(SOUTH)},
+    ]
+    r = await client.post(
+        "/v1/customers/import/ndjson",
+        content="\n".join(orjson.dumps(x).decode() for x in lines).encode(),
+        headers={**manager, "content-type": "application/x-ndjson"},
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["created"], [(e["line"], e["field"]) for e in r.json()["errors"]]) == (2, [(2, "team_id")])
+    r = await client.post(
+        "/v1/customers/import/csv",
+        content=b"external_id,kind,name,country,region\nc-1,person,I,DE,Bavaria\nc-2,person,J,FR,\n",
+        headers={**manager, "content-type": "text/csv"},
+    )
+    assert r.status_code == 200 and r.json()["created"] == 2, r.text
+
+    listed = (await client.get("/v1/customers", params={"limit": 50}, headers=manager)).json()["items"]
+    teams = {c["name"]: c["team_id"] for c in listed}
+    assert teams == {
+        "A": str(NORTH),
+        "B": str(SOUTH),
+        "C": None,
+        "D": str(SOUTH),
+        "F": str(NORTH),
+        "H": str(SOUTH),
+        "I": str(SOUTH),
+        "J": None,
+    }
+    async with app.state.runtime.sessions() as s:
+        rows = (await s.execute(select(outbox.c.envelope).where(outbox.c.event_type == "customer.created"))).scalars()
+        announced = {orjson.loads(e)["data"]["name"]: orjson.loads(e)["data"].get("team_id") for e in rows}
+    assert announced == teams

@@ -147,3 +147,25 @@ async def test_the_teams_lead_tags_upserts_reads_and_logs_on_the_teams_records_i
     assert (got["title"], got["tags"], got["owner_id"]) == ("Order North", ["north"], "rep9")
     got = (await api.client.get(f"/v1/leads/{lead['id']}", headers=api.manager)).json()
     assert (got["company"], got["tags"]) == ("Acme North", ["north"])
+
+
+async def test_leads_made_by_batch_upsert_and_import_are_routed_as_a_single_create(api: Api) -> None:
+    await api.consume(team(NORTH, "north", "DE"))
+    await api.consume(team(SOUTH, "south", "DE", "Bavaria"))
+    inputs = [
+        {"external_id": "b-1", "name": "A", "source": "web_form", "country": "DE"},
+        {"external_id": "b-2", "name": "B", "source": "web_form", "country": "DE", "region": "Bavaria"},
+        {"external_id": "b-3", "name": "C", "source": "web_form", "country": "FR"},
+    ]
+    r = await api.client.post(
+        "/v1/leads/batch/upsert", json={"id_property": "external_id", "inputs": inputs}, headers=api.rep1
+    )
+    assert [x["status"] for x in r.json()["results"]] == ["created"] * 3, r.text
+    csv = b"external_id,name,source,country,region\ni-1,D,web_form,DE,\ni-2,E,web_form,DE,Bavaria\n"
+    r = await api.client.post("/v1/leads/import/csv", content=csv, headers={**api.rep1, "content-type": "text/csv"})
+    assert r.status_code == 200 and r.json()["created"] == 2, r.text
+    leads = (await api.client.get("/v1/leads", headers=api.manager)).json()["items"]
+    expected = {"A": str(NORTH), "B": str(SOUTH), "C": None, "D": str(NORTH), "E": str(SOUTH)}
+    assert {x["name"]: x["team_id"] for x in leads} == expected
+    announced = {e["data"]["lead_id"]: e["data"].get("team_id") for e in await api.events("lead.created")}
+    assert {x["name"]: announced[x["id"]] for x in leads} == expected

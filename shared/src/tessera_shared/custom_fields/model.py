@@ -253,6 +253,27 @@ def coerce(definition: Definition, value: Any) -> Any:
     raise ValueRefused(f"unknown type {kind}")
 
 
+class CellText(str):
+    """A value read from a CSV cell (``custom_fields.<key>`` columns of the bulk imports): text
+    that ``from_text`` turns into the field's JSON value before it is validated as any other."""
+
+
+def from_text(definition: Definition, text: str) -> Any:
+    """A CSV cell as the value ``definition`` takes in JSON: ``true``/``false`` for a boolean,
+    ``"12.30 EUR"`` for money, ``;``-separated values for a multi_enum, the text itself for the
+    others (a number's text is a decimal string). What does not fit stays text, and is refused
+    by ``validate_values`` naming the field."""
+    raw = str(text).strip()
+    if definition.type == "boolean":
+        return {"true": True, "false": False}.get(raw.lower(), raw)
+    if definition.type == "money":
+        amount, _, currency = raw.partition(" ")
+        return {"amount": amount, "currency": currency.strip()} if currency.strip() else raw
+    if definition.type == "multi_enum":
+        return [v.strip() for v in raw.split(";") if v.strip()]
+    return raw
+
+
 def validate_values(
     definitions: Mapping[str, Definition],
     given: Mapping[str, Any] | None,
@@ -271,6 +292,8 @@ def validate_values(
     errors: list[dict[str, str]] = []
     for key, value in (given or {}).items():
         definition = definitions.get(key)
+        if definition is not None and isinstance(value, CellText):
+            value = from_text(definition, value)
         if definition is None:
             errors.append(
                 field_error(at(key)[:200], f"no custom field {key[:100]!r} on {entity}s", kind="extra_forbidden")

@@ -171,10 +171,21 @@ def _is_list(annotation: Any) -> bool:
     return get_origin(annotation) is list or any(_is_list(a) for a in get_args(annotation))
 
 
+FIELD_PREFIX = "custom_fields."  # a CSV column "custom_fields.<key>": a typed custom field's value
+_FIELD_COLUMN = re.compile(r"^custom_fields\.[a-z][a-z0-9_]{0,39}$")
+
+
 def model_shape(model: type[BaseModel], required: tuple[str, ...]) -> CsvShape:
     """The CSV of a flat create schema: a column per field that is not a list (lists come in
-    JSON lines), cells as they are but whole numbers, which a CSV cannot type."""
-    columns = frozenset(n for n, f in model.model_fields.items() if not _is_list(f.annotation))
+    JSON lines), cells as they are but whole numbers, which a CSV cannot type. A schema with
+    ``custom_fields`` takes a ``custom_fields.<key>`` column per field instead, each cell typed by
+    the field's definition when the row is written (``custom_fields.model.from_text``)."""
+    from tessera_shared.custom_fields.model import CellText
+
+    typed = "custom_fields" in model.model_fields
+    columns = frozenset(
+        n for n, f in model.model_fields.items() if not _is_list(f.annotation) and not (typed and n == "custom_fields")
+    )
     ints = frozenset(n for n in columns if _is_int(model.model_fields[n].annotation))
 
     def record(cells: dict[str, str]) -> dict[str, Any]:
@@ -182,6 +193,23 @@ def model_shape(model: type[BaseModel], required: tuple[str, ...]) -> CsvShape:
         for name in ints & out.keys():
             with contextlib.suppress(ValueError):  # not a number: the schema says so, by column
                 out[name] = int(out[name])
+        fields = {c[len(FIELD_PREFIX) :]: CellText(out.pop(c)) for c in list(out) if c.startswith(FIELD_PREFIX)}
+        if fields:
+            out["custom_fields"] = fields
         return out
 
-    return CsvShape(columns=columns, required=required, record=record)
+    def field_of(loc: tuple[int | str, ...]) -> str:
+        if len(loc) >= 2 and loc[0] == "custom_fields":
+            return f"{FIELD_PREFIX}{loc[1]}"
+        return str(loc[0]) if loc else "row"
+
+    if not typed:
+        return CsvShape(columns=columns, required=required, record=record)
+    return CsvShape(
+        columns=columns,
+        required=required,
+        record=record,
+        extra_column=lambda c: bool(_FIELD_COLUMN.match(c)),
+        extra_hint=f" and {FIELD_PREFIX}<key>",
+        field_of=field_of,
+    )

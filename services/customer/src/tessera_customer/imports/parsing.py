@@ -1,5 +1,6 @@
 """The customer import's CSV: its columns (segmentation variables nested, ``;``-lists, ``attr.<name>``
-custom attributes) into the POST /v1/customers schema; the rest is tessera_shared.imports."""
+custom attributes, ``custom_fields.<key>`` typed custom field values) into the POST /v1/customers
+schema; the rest is tessera_shared.imports."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from tessera_customer.customers.schemas import CustomerCreate
+from tessera_shared.custom_fields.model import CellText
 from tessera_shared.imports import parsing
 from tessera_shared.imports.parsing import CsvShape, HeaderError, RowError, json_field
 
@@ -29,6 +31,7 @@ SEGMENTATION = {
 LISTS = ("tags", "preferences")  # ";"-separated in a CSV cell
 LIST_SEPARATOR = ";"
 ATTRIBUTE_PREFIX = "attr."  # a CSV column "attr.<name>" is a custom attribute
+FIELD_PREFIX = "custom_fields."  # a CSV column "custom_fields.<key>" is a typed custom field's value
 CSV_COLUMNS = frozenset({*TOP_LEVEL, *SEGMENTATION, "tags"})
 
 
@@ -37,6 +40,7 @@ def csv_record(cells: dict[str, str]) -> dict[str, Any]:
     record: dict[str, Any] = {}
     segmentation: dict[str, dict[str, Any]] = {}
     attributes: dict[str, str] = {}
+    fields: dict[str, CellText] = {}
     for column, raw in cells.items():
         value = (raw or "").strip()
         if not value:
@@ -44,6 +48,9 @@ def csv_record(cells: dict[str, str]) -> dict[str, Any]:
         parsed: Any = [v.strip() for v in value.split(LIST_SEPARATOR) if v.strip()] if column in LISTS else value
         if column.startswith(ATTRIBUTE_PREFIX):
             attributes[column[len(ATTRIBUTE_PREFIX) :]] = value
+        elif column.startswith(FIELD_PREFIX):
+            # Typed by the field's definition when the row is stored (custom_fields.model.from_text).
+            fields[column[len(FIELD_PREFIX) :]] = CellText(value)
         elif column in SEGMENTATION:
             segmentation.setdefault(SEGMENTATION[column], {})[column] = parsed
         else:
@@ -52,6 +59,8 @@ def csv_record(cells: dict[str, str]) -> dict[str, Any]:
         record["segmentation"] = segmentation
     if attributes:
         record["custom_attributes"] = attributes
+    if fields:
+        record["custom_fields"] = fields
     return record
 
 
@@ -61,6 +70,8 @@ def csv_field(loc: tuple[int | str, ...]) -> str:
         return str(loc[2])
     if loc and loc[0] == "custom_attributes" and len(loc) >= 2:
         return ATTRIBUTE_PREFIX + str(loc[1])
+    if loc and loc[0] == "custom_fields" and len(loc) >= 2:
+        return FIELD_PREFIX + str(loc[1])
     return str(loc[0]) if loc else "row"
 
 
@@ -68,8 +79,11 @@ SHAPE = CsvShape(
     columns=CSV_COLUMNS,
     required=("kind", "name"),
     record=csv_record,
-    extra_column=lambda c: c.startswith(ATTRIBUTE_PREFIX) and len(c) > len(ATTRIBUTE_PREFIX),
-    extra_hint=f" and {ATTRIBUTE_PREFIX}<name>",
+    extra_column=lambda c: (
+        (c.startswith(ATTRIBUTE_PREFIX) and len(c) > len(ATTRIBUTE_PREFIX))
+        or (c.startswith(FIELD_PREFIX) and len(c) > len(FIELD_PREFIX))
+    ),
+    extra_hint=f", {ATTRIBUTE_PREFIX}<name> and {FIELD_PREFIX}<key>",
     field_of=csv_field,
 )
 
