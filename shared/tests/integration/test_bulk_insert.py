@@ -24,7 +24,7 @@ metadata = new_metadata()
 things = Table(
     "things",
     metadata,
-    Column("id", Uuid, primary_key=True),
+    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
     Column("key", String(20), unique=True),
     Column("name", String(50), nullable=False),
     Column("tags", JSON, nullable=False),
@@ -32,6 +32,7 @@ things = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("amount", Money, nullable=False),
     Column("count", Integer, nullable=True),
+    Column("level", Integer, nullable=False, default=3),  # a Python-side default only
 )
 
 
@@ -74,6 +75,14 @@ async def test_it_stores_what_a_core_insert_stores(sessions: async_sessionmaker[
         assert await insert_many(s, things, rows) == []
     assert await stored(sessions) == expected
     assert expected[0][3] == ["a", "t1"] and expected[0][4] == {"n": 1, "nested": [1, None]}
+    assert {r[-1] for r in expected} == {3}  # the column's default, as the Core insert gives it
+
+
+async def test_a_default_computed_per_row_is_computed_for_each(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as s:
+        await insert_many(s, things, [{k: v for k, v in row(n).items() if k != "id"} for n in (1, 2)])
+    ids = [r[0] for r in await stored(sessions)]
+    assert len(set(ids)) == 2 and all(isinstance(i, uuid.UUID) for i in ids)
 
 
 async def test_conflicts_are_skipped_and_only_the_inserted_rows_are_returned(

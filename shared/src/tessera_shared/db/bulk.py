@@ -65,7 +65,11 @@ async def insert_many(
         return []
     names = list(rows[0])
     same_keys = all(len(r) == len(names) and all(n in r for n in names) for r in rows)
-    if dialect_name(session) != "postgresql" or not same_keys:
+    # A column left out gets its Python-side default from a Core insert: a constant one is added
+    # here; one computed per row (a callable, a sequence) leaves the rows to the Core insert.
+    defaults = {c.name: c.default for c in table.columns if c.name not in names and c.default is not None}
+    computed = any(not getattr(d, "is_scalar", False) for d in defaults.values())
+    if dialect_name(session) != "postgresql" or not same_keys or computed:
         stmt: Any = upsert(session, table) if skip_conflicts_on else insert(table)
         if skip_conflicts_on:
             stmt = stmt.on_conflict_do_nothing(index_elements=list(skip_conflicts_on))
@@ -73,6 +77,9 @@ async def insert_many(
             return list((await session.scalars(stmt.returning(table.c[returning]), list(rows))).all())
         await session.execute(stmt, list(rows))
         return []
+    if defaults:
+        rows = [{**r, **{n: d.arg for n, d in defaults.items()}} for r in rows]  # type: ignore[attr-defined]
+        names += list(defaults)
     dialect = session.get_bind().dialect
     params: dict[str, list[Any]] = {}
     for i, name in enumerate(names):
