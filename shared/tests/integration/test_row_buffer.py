@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from tessera_shared.buffered import RowBuffer
+from tessera_shared.buffered import RowBuffer, copy_rows
 
 from .conftest import effects
 
@@ -46,3 +46,22 @@ async def test_rows_survive_a_failed_flush(sessions) -> None:
     buffer._size = 1
     await buffer.flush()
     assert await count(sessions) == 1
+
+
+async def test_batches_are_copied_on_postgresql(sessions, backend) -> None:
+    """PostgreSQL gets a batch by COPY in the flush's transaction (SQLite by INSERT), with the
+    values bound as an INSERT would bind them; a batch whose rows differ is inserted."""
+    async with sessions() as session, session.begin():
+        copied = await copy_rows(session, effects, [{"ping_no": n, "label": f"copied {n}"} for n in range(3)])
+        assert copied is (backend == "postgres")
+        await session.rollback()  # nothing of the COPY stays outside its transaction
+    assert await count(sessions) == 0
+    async with sessions() as session, session.begin():
+        mixed = [{"ping_no": 1, "label": "a"}, {"ping_no": 2}]
+        assert await copy_rows(session, effects, mixed) is False
+    buffer = RowBuffer(sessions)
+    for n in range(3):
+        buffer.add(effects, {"ping_no": n, "label": "read"})
+    await buffer.flush()
+    async with sessions() as s:
+        assert sorted(await s.scalars(select(effects.c.ping_no))) == [0, 1, 2]

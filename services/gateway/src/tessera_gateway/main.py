@@ -29,6 +29,7 @@ from tessera_gateway.limits.leased import LeasedWindows
 from tessera_gateway.limits.rate import API_KEY_POLICY, RateLimitHeaders, RateLimits, rate_limited
 from tessera_gateway.limits.store import purge
 from tessera_gateway.ownership.router import router as ownership_router
+from tessera_gateway.proxy.fast import ForwardFastPath
 from tessera_gateway.proxy.router import IMPORT_PATHS
 from tessera_gateway.proxy.router import router as proxy_router
 from tessera_gateway.proxy.upstream import upstream_pools
@@ -243,6 +244,8 @@ def create_app(
         )
     # RateLimit-Policy / RateLimit on every answer to a counted request (limits/rate.py).
     app.add_middleware(RateLimitHeaders)
+    # A plain forwarded GET skips the router and the middlewares above, same answer (proxy/fast.py).
+    app.add_middleware(ForwardFastPath, max_header_bytes=settings.max_header_bytes, cors=bool(origins))
     if settings.trusted_proxies:
         # X-Forwarded-For (the login lock's and survey links' client address) only from these
         # peers; uvicorn runs with --no-proxy-headers so that it trusts no one itself.

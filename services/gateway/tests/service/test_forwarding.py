@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import httpx2
+import orjson
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -62,12 +63,14 @@ async def stack(request, databases, backend):
             mounts={"http://customer.test": httpx2.ASGITransport(app=customer)},
         )
         async with customer.router.lifespan_context(customer), running(gateway) as client:
+            client.gateway = gateway  # type: ignore[attr-defined]
             yield client
         return
     async with served(customer) as customer_url:
         gateway = create_app(GatewaySettings(**settings, customer_url=customer_url))
         async with running(gateway) as client:
             assert set(gateway.state.upstream_pools) >= {"customer", "billing"}
+            client.gateway = gateway  # type: ignore[attr-defined]
             yield client
 
 
@@ -164,6 +167,53 @@ async def test_personal_data_reads_are_audited_for_admins(stack: httpx.AsyncClie
     assert entry["path"] == f"/api/v1/customers/{created['id']}"
     everything = (await stack.get("/api/v1/audit-log", params={"subject": "rep1"}, headers=admin)).json()["items"]
     assert len(everything) == 2  # the POST is a write, not a read of personal data
+
+
+def comparable(r: httpx.Response) -> tuple[int, list[tuple[str, str]], bytes]:
+    """An answer without what differs between two requests (the limit's count)."""
+    varying = {"ratelimit", "date"}
+    return r.status_code, [(k, v) for k, v in r.headers.multi_items() if k not in varying], r.content
+
+
+@pytest.mark.sqlite
+async def test_fast_path_answers_as_the_general_path(stack: httpx.AsyncClient) -> None:
+    """A plain forwarded GET skips the router (proxy/fast.py): same statuses, headers, problems
+    (the gateway's instance) and audit rows as with the fast path off."""
+    rep = await token(stack, "rep1")
+    created = (await stack.post("/api/v1/customers", json=customer_payload(), headers=rep)).json()
+    fast = stack.gateway.state.forward_fast_path  # type: ignore[attr-defined]  # set up at the first /api/v1 call
+    gets = [
+        (f"/api/v1/customers/{created['id']}", rep),  # 200, audited
+        ("/api/v1/customers?limit=1", rep),  # a query string passed on
+        (f"/api/v1/customers/{created['id'][:-1]}0", rep),  # the customer service's 404
+        ("/api/v1/invoices", rep),  # billing down: the gateway's 503
+        ("/api/v1/customers/duplicates?x=1", rep),  # the service's 422 for an unknown parameter
+    ]
+    answers = {}
+    for enabled in (True, False):
+        fast.enabled = enabled
+        served = fast.served
+        answers[enabled] = [
+            comparable(await stack.get(path, headers={**headers, "X-Request-ID": f"fast-{i}"}))
+            for i, (path, headers) in enumerate(gets)
+        ]
+        assert fast.served - served == (len(gets) if enabled else 0)
+    for (path, _), on, off in zip(gets, answers[True], answers[False], strict=True):
+        assert on == off, path
+    statuses = [status for status, _, _ in answers[True]]
+    assert statuses[0] == 200 and statuses[2:4] == [404, 503], statuses
+    headers = dict(answers[True][0][1])
+    assert headers["cache-control"] == "no-store" and headers["x-content-type-options"] == "nosniff"
+    assert headers["ratelimit-policy"].startswith('"per-token"')
+    assert orjson.loads(answers[True][2][2])["instance"].startswith("/api/v1/customers/")
+    # What the fast path does not take goes the general way: no token, the gateway's own routes.
+    served = fast.served
+    assert (await stack.get("/api/v1/customers")).status_code == 401
+    assert (await stack.get(f"/api/v1/customers/{created['id']}/360", headers=rep)).status_code != 401
+    assert fast.served == served
+    admin = await token(stack, "admin")
+    r = await stack.get("/api/v1/audit-log", params={"customer_id": created["id"]}, headers=admin)
+    assert [e["path"] for e in r.json()["items"]].count(f"/api/v1/customers/{created['id']}") == 2
 
 
 async def test_rate_limit_per_token(databases, backend) -> None:
