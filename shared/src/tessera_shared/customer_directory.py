@@ -24,6 +24,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
 from tessera_shared.errors import Conflict, Unavailable
+from tessera_shared.http.tls import client_tls
 
 
 class CustomerServiceSettings(BaseSettings):
@@ -148,7 +149,9 @@ class HttpCustomerDirectory:
     def _client(self) -> httpx.AsyncClient:
         # The calls are rare (a local miss, a conversion): a client per call keeps no connections
         # to close at shutdown.
-        return httpx.AsyncClient(timeout=httpx.Timeout(self._settings.upstream_timeout), mounts=self._mounts)
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(self._settings.upstream_timeout), mounts=self._mounts, verify=client_tls()
+        )
 
     async def _access_token(self, client: httpx.AsyncClient) -> str:
         async with self._lock:

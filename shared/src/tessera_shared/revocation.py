@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from tessera_shared.http.tls import client_tls
 from tessera_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def http_feed(
     gateway_url: str, timeout: float = 2.0
 ) -> tuple[httpx.AsyncClient, Callable[[datetime | None], Awaitable[tuple[list[tuple[str, float]], datetime]]]]:
     """A client and a fetch function reading the gateway's ``/auth/revocations``."""
-    client = httpx.AsyncClient(base_url=gateway_url.rstrip("/"), timeout=timeout)
+    client = httpx.AsyncClient(base_url=gateway_url.rstrip("/"), timeout=timeout, verify=client_tls())
 
     async def fetch(since: datetime | None) -> tuple[list[tuple[str, float]], datetime]:
         params = {"since": since.astimezone(UTC).isoformat()} if since is not None else {}

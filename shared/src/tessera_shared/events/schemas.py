@@ -4,7 +4,10 @@ compatibility rules that keep published types safe for the consumers already rea
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
+
+import orjson
 
 import tessera_shared.events.contracts  # noqa: F401 - registers every type
 from tessera_shared.events.envelope import dataschema_for, registered_event_types
@@ -54,7 +57,18 @@ def producers_of(event_type: str) -> tuple[str, ...]:
 
 
 def all_schemas() -> dict[str, dict[str, Any]]:
-    return {t: data_schema(t) for t in sorted(registered_event_types()) if not t.startswith("test.")}
+    """Every published type's data schema, a fresh copy per call (callers reshape them).
+
+    Generating them is ~50 ms of pydantic work, paid by every app a process builds (each serves
+    its own types): it is done once per set of registered types and kept as JSON."""
+    types = frozenset(t for t in registered_event_types() if not t.startswith("test."))
+    schemas: dict[str, dict[str, Any]] = orjson.loads(_schemas_json(types))
+    return schemas
+
+
+@cache
+def _schemas_json(types: frozenset[str]) -> bytes:
+    return orjson.dumps({t: data_schema(t) for t in sorted(types)})
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
