@@ -123,6 +123,39 @@ async def test_by_email_and_by_id(app: FastAPI, client: httpx.AsyncClient) -> No
     assert res[1]["problem"]["type"] == "urn:tessera:problem:not-found"
 
 
+async def test_changes_of_many_customers_are_written_as_single_patches_write_them(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """The changed inputs of one batch are stored together (one flush, one INSERT of events, of
+    timeline lines, of tags): each customer still gets its own version, event and timeline line."""
+    h = manager(app)
+    seed = [{"external_id": f"m-{n}", "kind": "person", "name": f"M {n}", "tags": ["t"]} for n in range(3)]
+    r = await client.post(URL, json={"id_property": "external_id", "inputs": seed}, headers=h)
+    ids = [item["id"] for item in r.json()["results"]]
+    batch = {"id_property": "external_id", "inputs": [
+        {"external_id": "m-0", "name": "M zero"},  # name only
+        {"external_id": "m-1", "tags": ["t", "u"], "email": "m1@example.com"},  # tags and email
+        {"external_id": "m-2", "name": "M 2", "tags": ["t"]},  # as stored
+    ]}  # fmt: skip
+    r = await client.post(URL, json=batch, headers=h)
+    assert [item["status"] for item in r.json()["results"]] == ["updated", "updated", "unchanged"]
+    updated = [e["data"] for e in await events(app, "customer.updated")]
+    assert [(d["customer_id"], d["changed_fields"], d["version"]) for d in updated] == [
+        (ids[0], ["name"], 2),
+        (ids[1], ["email", "tags"], 2),
+    ]
+    assert (updated[0]["name"], updated[1]["email"]) == ("M zero", "m1@example.com")
+    versions = [(await client.get(f"/v1/customers/{i}", headers=h)).json()["version"] for i in ids]
+    assert versions == [2, 2, 1]
+    for customer_id, changed in ((ids[0], ["name"]), (ids[1], ["email", "tags"])):
+        lines = (await client.get(f"/v1/customers/{customer_id}/timeline", headers=h)).json()["items"]
+        assert [x["data"]["changed_fields"] for x in lines if x["kind"] == "customer.updated"] == [changed]
+    tagged = (await client.get("/v1/customers", params={"tag": "u"}, headers=h)).json()["items"]
+    assert [c["id"] for c in tagged] == [ids[1]]
+    still = (await client.get("/v1/customers", params={"tag": "t"}, headers=h)).json()["items"]
+    assert sorted(c["id"] for c in still) == sorted(ids)
+
+
 async def test_idempotency_key_replays_the_first_answer(app: FastAPI, client: httpx.AsyncClient) -> None:
     h = {**manager(app), "Idempotency-Key": "batch-1"}
     once = {"external_id": "i-1", "kind": "person", "name": "Once"}
