@@ -71,6 +71,17 @@ async def test_typed_values_filter_search_and_events(app: FastAPI, client: httpx
     r = await client.post("/v1/customers/search", json=body, headers=bearer(app, *MANAGER))
     assert r.status_code == 200, r.text
     assert [c["id"] for c in r.json()["items"]] == [b["id"]]
+    # Sorted by a custom field: numbers as numbers (9 before 120), a customer without one last.
+    c = await create(client, app, custom_fields={"industry": "retail"})
+    for direction, expected in (("asc", [b["id"], a["id"], c["id"]]), ("desc", [a["id"], b["id"], c["id"]])):
+        sort: dict[str, Any] = {"sorts": [{"property": "custom_fields.employees", "direction": direction}], "limit": 2}
+        r = await client.post("/v1/customers/search", json=sort, headers=bearer(app, *MANAGER))
+        assert r.status_code == 200, r.text
+        page = [x["id"] for x in r.json()["items"]]
+        r = await client.post(
+            "/v1/customers/search", json={**sort, "after": r.json()["next_cursor"]}, headers=bearer(app, *MANAGER)
+        )
+        assert page + [x["id"] for x in r.json()["items"]] == expected, direction
 
     etag = (await client.get(f"/v1/customers/{b['id']}", headers=bearer(app, *ADMIN))).headers["etag"]
     r = await client.patch(

@@ -72,6 +72,12 @@ async def test_values_filter_search_events(app: FastAPI, client: httpx.AsyncClie
     r = await client.post("/v1/tickets/search", json=body, headers=agent(app))
     assert r.status_code == 200, r.text
     assert [t["id"] for t in r.json()["items"]] == [b["id"]]
+    # Sorted by the enum's value, a ticket without one last in both directions.
+    c = await open_ticket(client, app)
+    for direction, expected in (("asc", [b["id"], a["id"], c["id"]]), ("desc", [a["id"], b["id"], c["id"]])):
+        sort: dict[str, Any] = {"sorts": [{"property": "custom_fields.product", "direction": direction}]}
+        r = await client.post("/v1/tickets/search", json=sort, headers=agent(app))
+        assert [t["id"] for t in r.json()["items"]] == expected, (direction, r.text)
 
 
 async def test_an_erasure_clears_the_personal_fields(app: FastAPI, client: httpx.AsyncClient) -> None:
