@@ -11,6 +11,7 @@ import uuid
 import zlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import orjson
@@ -25,6 +26,7 @@ from tessera_customer.exports.models import EXPORTS
 from tessera_customer.exports.sources import SOURCES
 from tessera_customer.settings import CustomerSettings
 from tessera_shared.db import unit_of_work, utcnow
+from tessera_shared.exports import service as export_service
 from tessera_shared.exports.service import RunFenced, _ChunkWriter, run_export, run_exports
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of, running
@@ -288,6 +290,38 @@ class TestLifecycle:
         # A finished job is not run again.
         await run_export(sessions, EXPORTS, SOURCES, job_id, ttl_seconds=60, page_rows=7)
         assert (await file_of(client, job["id"], manager(app))).content == r.content
+
+    async def test_a_run_taken_over_midway_stops_at_its_next_chunk(
+        self, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The writer writes chunks while the next ones are encoded: once another run took the
+        job, the writer's refused write stops the whole run (no hang on the chunks queued)."""
+        await import_csv(client, app, "external_id,kind,name\n" + "".join(f"t-{i},person,T {i}\n" for i in range(40)))
+        job = await export(client, manager(app))
+        job_id = uuid.UUID(str(job["id"]).split(".", 1)[1])
+        monkeypatch.setattr(export_service, "CHUNK_BYTES", 64)  # a chunk a page
+        written: list[int] = []
+        write = _ChunkWriter.write
+
+        async def then_taken_over(self: _ChunkWriter, data: bytes, **kw: Any) -> None:
+            await write(self, data, **kw)
+            written.append(len(kw.get("ids", ())))
+            if len(written) == 2:  # another replica takes the job over after two chunks
+                async with unit_of_work(self.sessions) as s:
+                    await s.execute(update(EXPORTS.jobs).where(EXPORTS.jobs.c.id == job_id).values(attempt=7))
+
+        monkeypatch.setattr(_ChunkWriter, "write", then_taken_over)
+        sessions = app.state.runtime.sessions
+        await asyncio.wait_for(run_export(sessions, EXPORTS, SOURCES, job_id, ttl_seconds=60, page_rows=5), 30)
+        async with app.state.runtime.sessions() as s:
+            row = (await s.execute(select(EXPORTS.jobs).where(EXPORTS.jobs.c.id == job_id))).mappings().one()
+            chunks = await s.scalar(select(func.count()).where(EXPORTS.chunks.c.job_id == job_id))
+        assert written == [5, 5] and (row["status"], row["attempt"], row["rows_written"], chunks) == (
+            "running",
+            7,
+            10,
+            2,
+        )
 
 
 class TestContacts:
