@@ -231,11 +231,12 @@ class TestImportCustomFields:
 
         # CSV: a custom_fields.<key> column per field, each cell typed by the field's definition.
         csv = (
-            "external_id,kind,name,custom_fields.seats,custom_fields.signed,custom_fields.budget,custom_fields.regions\n"
-            "c-1,person,Fay,3.5,false,12.30 EUR,emea;apac\n"
-            "c-2,person,Gus,lots,true,,\n"
-            "c-3,person,Hal,,maybe,12,mars\n"
-            "c-4,person,Ivy,,,,\n"
+            "external_id,kind,name,custom_fields.seats,custom_fields.signed,custom_fields.budget,custom_fields.regions,"
+            "attr.signed,attr.note\n"
+            "c-1,person,Fay,3.5,false,12.30 EUR,emea;apac,,\n"
+            "c-2,person,Gus,lots,true,,,,\n"
+            "c-3,person,Hal,,maybe,12,mars,,\n"
+            "c-4,person,Ivy,,,,,true,hello\n"  # an attribute naming a defined field becomes that field
         )
         r = await post(client, app, csv)
         assert r.status_code == 200, r.text
@@ -255,7 +256,7 @@ class TestImportCustomFields:
             "regions": ["emea", "apac"],
         }
         [ivy] = (await client.get("/v1/customers", params={"q": "ivy"}, headers=manager(app))).json()["items"]
-        assert ivy["custom_fields"] == {}
+        assert (ivy["custom_fields"], ivy["custom_attributes"]) == ({"signed": True}, {"note": "hello"})
 
 
 class TestImportStreamed:

@@ -47,7 +47,8 @@ def csv_record(cells: dict[str, str]) -> dict[str, Any]:
             continue
         parsed: Any = [v.strip() for v in value.split(LIST_SEPARATOR) if v.strip()] if column in LISTS else value
         if column.startswith(ATTRIBUTE_PREFIX):
-            attributes[column[len(ATTRIBUTE_PREFIX) :]] = value
+            # Text from a cell: typed by the field's definition when the attribute names one.
+            attributes[column[len(ATTRIBUTE_PREFIX) :]] = CellText(value)
         elif column.startswith(FIELD_PREFIX):
             # Typed by the field's definition when the row is stored (custom_fields.model.from_text).
             fields[column[len(FIELD_PREFIX) :]] = CellText(value)

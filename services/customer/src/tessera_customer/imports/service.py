@@ -75,7 +75,8 @@ async def _typed_and_routed(
         team = match_territory(teams, fields["country"], fields["region"])
         team_id = team.team_id if team is not None else None
     taken |= unique
-    return {"custom_attributes": attributes or {}, "custom_fields": custom_fields, "team_id": team_id}
+    kept = {k: str(v) if isinstance(v, str) else v for k, v in (attributes or {}).items()}  # plain text
+    return {"custom_attributes": kept, "custom_fields": custom_fields, "team_id": team_id}
 
 
 async def _store_batch(session: AsyncSession, batch: list[Row[CustomerCreate]]) -> BatchResult:
