@@ -8,8 +8,10 @@ row is produced with a value and a ceiling where it has one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +22,25 @@ HARNESS = Path(__file__).with_name("harness.py")
 LOCK_HELD = 3
 
 pytestmark = pytest.mark.e2e
+
+
+def _run_group(cmd: list[str], timeout: float, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the harness in a process group of its own and, whatever happens, end the whole group:
+    a harness killed at its timeout left the launcher and its six services running for the rest
+    of the session (subprocess.run kills only the child it started)."""
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            out, err = "", ""
+            pytest.fail(f"the harness ran past {timeout:g} s")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 # The whole stack, every row and the ceilings' own processes: minutes on a loaded machine.
@@ -80,7 +101,7 @@ def test_harness_runs_every_row_in_a_tiny_size(pg_server_url: str, kafka_bootstr
     tiny |= {"BENCH_WEBHOOKS_EVENTS": "100", "BENCH_WEBHOOKS_SINGLES": "5"}  # row 13 (partner webhooks)
     tiny |= {"BENCH_EXPORT": "200"}  # row 17 (bulk export)
     tiny |= {"BENCH_TRANSFER": "200"}  # row 19 (bulk ownership transfer)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=280, env={**os.environ, **tiny})
+    proc = _run_group(cmd, timeout=280, env={**os.environ, **tiny})
     if proc.returncode == LOCK_HELD:
         pytest.skip("a `make bench` run holds the PostgreSQL server's bench lock")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]

@@ -44,6 +44,7 @@ from tessera_gateway.views.router import router as views_router
 from tessera_gateway.views.watcher import Watcher
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.events.envelope import topic_for
+from tessera_shared.http.tls import client_tls
 from tessera_shared.jobs import Job
 
 VIEW_CACHE_BYTES = Gauge("tessera_view_cache_bytes", "Bytes of composed 360 views kept by the gateway")
@@ -120,7 +121,7 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
             await stack.enter_async_context(follow_api_keys_table(app))
             app.state.clients = {
                 service: await stack.enter_async_context(
-                    httpx2.AsyncClient(timeout=timeout, limits=limits, mounts=mounts)
+                    httpx2.AsyncClient(timeout=timeout, limits=limits, mounts=mounts, verify=client_tls())
                 )
                 for service in upstreams
             }
