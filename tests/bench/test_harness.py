@@ -43,8 +43,9 @@ def _run_group(cmd: list[str], timeout: float, env: dict[str, str]) -> subproces
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
-# The whole stack, every row and the ceilings' own processes: minutes on a loaded machine.
-@pytest.mark.timeout(300)
+# The whole stack, every row and the ceilings' own processes: 112-160 s in CI runs (3 workers on 2
+# cores), so a wide margin: a timeout here is a flake, not a finding.
+@pytest.mark.timeout(620)
 def test_harness_runs_every_row_in_a_tiny_size(pg_server_url: str, kafka_bootstrap: str, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     cmd = [
@@ -101,7 +102,7 @@ def test_harness_runs_every_row_in_a_tiny_size(pg_server_url: str, kafka_bootstr
     tiny |= {"BENCH_WEBHOOKS_EVENTS": "100", "BENCH_WEBHOOKS_SINGLES": "5"}  # row 13 (partner webhooks)
     tiny |= {"BENCH_EXPORT": "200"}  # row 17 (bulk export)
     tiny |= {"BENCH_TRANSFER": "200"}  # row 19 (bulk ownership transfer)
-    proc = _run_group(cmd, timeout=280, env={**os.environ, **tiny})
+    proc = _run_group(cmd, timeout=600, env={**os.environ, **tiny})
     if proc.returncode == LOCK_HELD:
         pytest.skip("a `make bench` run holds the PostgreSQL server's bench lock")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
