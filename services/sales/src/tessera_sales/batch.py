@@ -111,13 +111,10 @@ ACTIVITIES = Resource(
 )
 
 
-async def _snapshot(session: AsyncSession, row: Row) -> tuple[Any, ...]:
+def _snapshot(row: Row, lines: list[Any]) -> tuple[Any, ...]:
     """Every stored value of the record (and a deal's lines) but the bookkeeping ones."""
     values = tuple(getattr(row, c.key) for c in row.__table__.columns if c.key not in _BOOKKEEPING)
-    if isinstance(row, Deal):
-        lines = await deals.lines_of(session, row.id)
-        values += tuple(LineItemOut.model_validate(x).model_dump_json() for x in lines)
-    return values
+    return values + tuple(LineItemOut.model_validate(x).model_dump_json() for x in lines)
 
 
 def _same(schema: type[BaseModel], field: str, value: Any, current: Any) -> bool:
@@ -157,6 +154,7 @@ async def _apply(
     principal: Principal,
     settings: SalesSettings,
     unavailable: dict[uuid.UUID, DomainError],
+    lines: dict[uuid.UUID, list[Any]],
 ) -> tuple[Status, uuid.UUID]:
     if len(matches) > 1:
         raise Conflict(f"{len(matches)} {resource.name}s have this {prop}; upsert them by id", kind="ambiguous")
@@ -166,9 +164,12 @@ async def _apply(
             # As a single PATCH of another rep's record: not found, nothing learnt about it.
             raise NotFound(resource.name, key)
         patch = resource.patch_schema.model_validate(_patch_fields(resource, record, row))
-        before = await _snapshot(session, row)
+        stored_lines = lines.get(row.id, [])
+        before = _snapshot(row, stored_lines)
         await resource.update(session, row, patch, principal, settings)
-        return ("updated" if await _snapshot(session, row) != before else "unchanged"), row.id
+        if isinstance(row, Deal) and "line_items" in patch.model_fields_set:  # only these move its lines
+            stored_lines = await deals.lines_of(session, row.id)
+        return ("updated" if _snapshot(row, stored_lines) != before else "unchanged"), row.id
     if prop == "id":
         raise NotFound(resource.name, key)
     external_id = record.get("external_id")
@@ -202,11 +203,25 @@ async def upsert(
         stmt = select(resource.model).where(col(column).in_(set(keys.values()))).order_by(col(resource.model.id))
         for row in (await session.scalars(stmt.with_for_update())).all():
             found.setdefault(getattr(row, prop), []).append(row)
+    # The found deals' lines in one read (a read per input and snapshot was a third of an
+    # unchanged input's statements).
+    lines: dict[uuid.UUID, list[Any]] = {}
+    if resource is DEALS and found:
+        lines = await DealRepository(session).lines([r.id for rows in found.values() for r in rows])
     for index, key in keys.items():
         savepoint = await session.begin_nested()
         try:
             status, record_id = await _apply(
-                session, resource, prop, key, body.inputs[index], found.get(key, []), principal, settings, unavailable
+                session,
+                resource,
+                prop,
+                key,
+                body.inputs[index],
+                found.get(key, []),
+                principal,
+                settings,
+                unavailable,
+                lines,
             )
         except (ValidationError, DomainError) as exc:
             await savepoint.rollback()

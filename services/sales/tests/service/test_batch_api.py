@@ -77,6 +77,36 @@ async def test_deals_mixed_batch(api: Api) -> None:
     assert r.json()["errors"][0]["field"] == "id_property"
 
 
+async def test_deal_lines_decide_updated_or_unchanged(api: Api) -> None:
+    """A deal's lines are read once for the batch: the same lines again are unchanged (no version
+    bump), other lines are an update, and an input without lines leaves them alone."""
+    customer = str(uuid.uuid4())
+    await api.credit_known(uuid.UUID(customer))
+    lines = [{"description": "Seat", "quantity": "2", "unit_price": "10.00"}]
+    deal = {"external_id": "l-1", "customer_id": customer, "title": "Seats", "currency": "EUR", "line_items": lines}
+    other = {"external_id": "l-2", "customer_id": customer, "title": "Other", "currency": "EUR", "line_items": lines}
+
+    async def upsert(*inputs: dict[str, Any]) -> list[str]:
+        body = {"id_property": "external_id", "inputs": list(inputs)}
+        r = await api.client.post("/v1/deals/batch/upsert", json=body, headers=api.rep1)
+        assert r.status_code == 200, r.text
+        return [item["status"] for item in r.json()["results"]]
+
+    assert await upsert(deal, other) == ["created", "created"]
+    assert await upsert(deal, {"external_id": "l-2", "title": "Other"}) == ["unchanged", "unchanged"]
+    more = [{**lines[0], "description": "Seat licence"}]  # the lines move, the amount does not
+    assert await upsert({**deal, "line_items": more}, {"external_id": "l-2", "title": "Renamed"}) == [
+        "updated",
+        "updated",
+    ]
+    got = (await api.client.get("/v1/deals", params={"limit": 10}, headers=api.rep1)).json()["items"]
+    by_title = {d["title"]: d for d in got}
+    assert (by_title["Seats"]["version"], by_title["Seats"]["amount"]) == (2, "20.00")
+    seats = (await api.client.get(f"/v1/deals/{by_title['Seats']['id']}", headers=api.rep1)).json()
+    assert [line["description"] for line in seats["line_items"]] == ["Seat licence"]
+    assert (by_title["Renamed"]["version"], by_title["Renamed"]["amount"]) == (2, "20.00")
+
+
 async def test_idempotent_replay(api: Api) -> None:
     h = {**api.rep1, "Idempotency-Key": "leads-1"}
     body = {"id_property": "email", "inputs": [{"email": "grace@example.com", "name": "Grace", "source": "referral"}]}
