@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import httpx2
+import orjson
 import pytest
 
 import tessera_customer.main as customer_main
@@ -74,6 +75,7 @@ async def stack(databases: Any, backend: str) -> AsyncIterator[tuple[httpx.Async
         await ctx.__aenter__()
     try:
         async with running(gateway) as client:
+            client.gateway = gateway  # type: ignore[attr-defined]
             yield client, recorders
     finally:
         for ctx in reversed(contexts):
@@ -123,6 +125,27 @@ async def test_a_deal_and_a_page_of_deals_with_their_customers(
 
     plain = await client.get("/api/v1/deals", params={"limit": 200}, headers=rep)
     assert "customer" not in plain.json()["items"][0]
+
+    # These GETs are served by the forwarding fast path (proxy/fast.py), not the router: the same
+    # answers (embedded records, the 422 naming an unknown expansion) as with it off.
+    gets = [
+        ("/api/v1/deals?limit=200&expand=customer", 200),
+        (f"/api/v1/deals/{deals[0]['id']}?expand=customer", 200),
+        ("/api/v1/deals?expand=colour", 422),
+    ]
+    fast = client.gateway.state.forward_fast_path  # type: ignore[attr-defined]
+    answers: dict[bool, list[tuple[int, list[tuple[str, str]], bytes]]] = {}
+    for enabled in (True, False):
+        fast.enabled, served = enabled, fast.served
+        answers[enabled] = []
+        for i, (path, status) in enumerate(gets):
+            r = await client.get(path, headers={**rep, "X-Request-ID": f"expand-{i}"})
+            assert r.status_code == status, r.text
+            headers = [(k, v) for k, v in r.headers.multi_items() if k not in ("ratelimit", "date")]
+            answers[enabled].append((r.status_code, headers, r.content))
+        assert fast.served - served == (len(gets) if enabled else 0)
+    assert answers[True] == answers[False]
+    assert len([d for d in orjson.loads(answers[True][0][2])["items"] if d["customer"]]) == 6
 
 
 async def test_unknown_expansion_is_a_422_naming_it(stack: tuple[httpx.AsyncClient, dict[str, Recorder]]) -> None:

@@ -20,7 +20,7 @@ app's routes), is served by the same steps as ``forward_to_owner``:
   handler (RFC 9457, the gateway's path as ``instance``), as ``ExceptionMiddleware`` would.
 
 Everything else goes the general way, which stays the reference: any method but GET, a body,
-an ``Origin`` header (CORS), ``?expand=``, report paths (renamed query parameters), streams,
+an ``Origin`` header (CORS), report paths (renamed query parameters), streams,
 exports and custom fields, paths the edge guard or the NUL check refuse, a GET the merged
 OpenAPI document does not declare on the path (405), and any request whose principal is
 refused (the general path answers the 401 as before; the check is repeated there, it is not
@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tessera_gateway.audit import service as audit
 from tessera_gateway.limits.rate import take_for
+from tessera_gateway.proxy import expand
 from tessera_gateway.proxy.router import forward
 from tessera_gateway.proxy.routes import OWNERS
 from tessera_shared.api_keys import SUBJECT_PREFIX as API_KEY_SUBJECT
@@ -138,7 +139,7 @@ class ForwardFastPath:
         if not hasattr(self._fastapi.state, "upstreams"):
             return False  # the lifespan has not run
         query: bytes = scope.get("query_string", b"")
-        if query and (b"expand" in query or b"%00" in query or b"\x00" in query or is_report_path(path)):
+        if query and (b"%00" in query or b"\x00" in query or is_report_path(path)):
             return False
         for name, value in scope["headers"]:
             if name == b"origin" or name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
@@ -204,7 +205,10 @@ class ForwardFastPath:
         path = scope["path"][len(PREFIX) :]
         try:
             await take_for(request, principal)
+            expansion = expand.plan(request, path)  # ?expand= checked here and not forwarded (as the general path)
             response = await forward(request, OWNERS[path.split("/", 1)[0]], path)
+            if expansion is not None:
+                response = await expansion.embed(request, response)
             if audit.reads_personal_data("GET", path) or principal.subject.startswith(API_KEY_SUBJECT):
                 audit.record(self._fastapi.state.runtime, principal, "GET", path, response.status_code)
         except Exception as exc:
