@@ -129,12 +129,14 @@ def conditions(scope: dict[str, Any]) -> list[ColumnElement[bool]]:
 # The access log's lines of a page of customers, their ids made by the server as new_id makes them:
 # time-ordered (the primary key's index grows at its end), a UUIDv7's layout (48 bits of Unix
 # milliseconds, the version 7, random bits); a million ids made in Python cost seconds of CPU.
+# In customer order: the lines enter the (customer_id, at) index leaf after leaf, not at random
+# (a million lines: 18.0 -> 9.8 s alone on the loaded machine).
 _LOG_READS_PG = (
     "INSERT INTO access_log (id, customer_id, principal, action, at)"
     " SELECT encode(set_byte(b, 6, (get_byte(b, 6) & 15) | 112), 'hex')::uuid, c, :actor, 'export_bulk', :at"
     " FROM (SELECT c, overlay(uuid_send(gen_random_uuid()) PLACING"
     " substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6) AS b"
-    " FROM unnest(CAST(:customers AS uuid[])) AS r(c)) AS v"
+    " FROM unnest(CAST(:customers AS uuid[])) AS r(c) ORDER BY c) AS v"
 )
 
 
