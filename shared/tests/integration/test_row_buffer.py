@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -57,7 +58,7 @@ async def test_batches_are_copied_on_postgresql(sessions, backend) -> None:
         await session.rollback()  # nothing of the COPY stays outside its transaction
     assert await count(sessions) == 0
     async with sessions() as session, session.begin():
-        mixed = [{"ping_no": 1, "label": "a"}, {"ping_no": 2}]
+        mixed: list[dict[str, Any]] = [{"ping_no": 1, "label": "a"}, {"ping_no": 2}]
         assert await copy_rows(session, effects, mixed) is False
     buffer = RowBuffer(sessions)
     for n in range(3):
