@@ -4,14 +4,19 @@ the owner rules of the single writes."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from services.customer.tests.helpers import create, events
+from tessera_customer.customers.models import Customer
 from tessera_shared.testing.plugin import bearer
 
 # The endpoints are new: their success runs on SQLite too (and the ON CONFLICT insert differs).
@@ -228,6 +233,74 @@ async def test_batch_read(app: FastAPI, client: httpx.AsyncClient) -> None:
     assert (await client.post(READ_URL, json={"ids": [missing] * 1001}, headers=h)).status_code == 422
     # Fixed paths are not taken for a customer id.
     assert (await client.get(f"/v1/customers/{a['id']}", headers=h)).status_code == 200
+
+
+async def test_batch_read_answers_what_the_single_read_answers(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """The batch read writes its JSON itself (no response model): each item is the single GET's
+    body, member for member and in the same order, values the ORM would not give it as they are
+    (decimals to the cent, times with microseconds, a channel without a label, nested attributes)."""
+    h = manager(app)
+    rich = await create(
+        client,
+        app,
+        ("boss", "sales_manager"),
+        name="Zoë Ærø",
+        tags=["vip", "newsletter"],
+        phone="+49 30 1234",
+        owner_id="rep1",
+        external_id="ext-rich",
+        relation="consumer",
+        relationship_type="partner",
+        channels=[{"kind": "phone", "value": "+49 30 999"}, {"kind": "email", "value": "z@x.org", "label": "work"}],
+        segmentation={
+            "demographic": {"gender": "f", "age_band": "30-39"},
+            "geographic": {"country": "DE", "city": "Köln"},
+            "psychographic": {"preferences": ["tea", "bikes"]},
+        },
+        custom_attributes={"score": 2.5, "n": 12345678901, "nested": {"a": [1, None, "ü", True]}},
+    )
+    plain = await create(client, app, ("boss", "sales_manager"), kind="organization", name="Acme")
+    merged = await create(client, app, ("boss", "sales_manager"))
+    async with app.state.runtime.sessions() as s:
+        table = Customer.__table__
+        await s.execute(
+            update(table)
+            .where(table.c.id == uuid.UUID(rich["id"]))
+            .values(
+                lifetime_values={"EUR": "1234.5", "USD": "0.1"},
+                monetary=Decimal("1234.5678"),
+                purchase_count=3,
+                first_purchase_at=datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC),
+                last_purchase_at=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),
+                value_computed_at=datetime(2026, 3, 5, tzinfo=UTC),
+                tier="gold",
+                rfm_recency=5,
+                rfm_segment="champions",
+                churn_risk=7,
+            )
+        )
+        await s.execute(update(table).where(table.c.id == uuid.UUID(merged["id"])).values(merged_into_id=table.c.id))
+        await s.commit()
+    ids = [plain["id"], merged["id"], rich["id"], plain["id"]]
+    r = await client.post(READ_URL, json={"ids": ids}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
+    items = r.json()["items"]
+    assert r.json()["not_found"] == [merged["id"]]  # a merged customer is not read; a repeated id once
+    for item, expected in zip(items, [plain, rich], strict=True):
+        single = await client.get(f"/v1/customers/{expected['id']}", headers=h)
+        # json.dumps keeps the members' order: the same text is the same members in the same order.
+        assert json.dumps(item) == json.dumps(single.json())
+    assert items[1]["value"]["lifetime_values"] == {"EUR": "1234.50", "USD": "0.10"}
+    assert items[1]["value"]["first_purchase_at"] == "2026-01-02T03:04:05.006000Z"
+    assert items[1]["channels"][0] == {"kind": "phone", "value": "+49 30 999", "label": None}
+    # An integer past 64 bits (orjson writes none) is answered all the same.
+    big = await create(client, app, ("boss", "sales_manager"), custom_attributes={"big": 2**70})
+    r = await client.post(READ_URL, json={"ids": [big["id"]]}, headers=h)
+    assert r.status_code == 200, r.text
+    single = await client.get(f"/v1/customers/{big['id']}", headers=h)
+    assert json.dumps(r.json()["items"]) == json.dumps([single.json()])
+    assert r.json()["items"][0]["custom_attributes"] == {"big": 2**70}
 
 
 async def test_contacts_mixed_batch(app: FastAPI, client: httpx.AsyncClient) -> None:
