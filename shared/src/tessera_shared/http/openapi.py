@@ -31,6 +31,7 @@ import dis
 import inspect
 import re
 import types
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from http import HTTPStatus
@@ -241,12 +242,27 @@ def reachable(roots: Iterable[Callable[..., Any]]) -> tuple[set[tuple[int, str |
             continue
         seen.add(function)
         found |= _problems_in(function)
-        scope = dict(getattr(function, "__globals__", {}))
-        cells = zip(function.__code__.co_freevars, function.__closure__ or (), strict=False)
-        scope.update({name: value for name, cell in cells if (value := _safe_cell(cell)) is not None})
-        for obj in _referenced(function.__code__, scope):
-            stack.extend(_functions_of(obj))
+        stack.extend(_callees(function))
     return found, seen
+
+
+# A function's callees, found once per function object: every route of every app a process
+# documents walks the same functions again (the gateway's merged document alone disassembled
+# ~870k instructions, most of them many times over). Weak keys: a closure made for one app (a
+# role check, a router factory's endpoint) goes with its app.
+_CALLEES: weakref.WeakKeyDictionary[Any, tuple[Callable[..., Any], ...]] = weakref.WeakKeyDictionary()
+
+
+def _callees(function: Any) -> tuple[Callable[..., Any], ...]:
+    known = _CALLEES.get(function)
+    if known is not None:
+        return known
+    scope = dict(getattr(function, "__globals__", {}))
+    cells = zip(function.__code__.co_freevars, function.__closure__ or (), strict=False)
+    scope.update({name: value for name, cell in cells if (value := _safe_cell(cell)) is not None})
+    callees = tuple(f for obj in _referenced(function.__code__, scope) for f in _functions_of(obj))
+    _CALLEES[function] = callees
+    return callees
 
 
 def _safe_cell(cell: Any) -> Any:
