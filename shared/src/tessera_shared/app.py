@@ -35,6 +35,7 @@ from tessera_shared.runtime import Runtime, not_ready_on_shutdown_signal
 from tessera_shared.service_spec import ServiceSpec
 from tessera_shared.settings import ServiceSettings
 from tessera_shared.tracing import make_tracer
+from tessera_shared.users import SESSION_KEY, KnownUsers, users_feed
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ def build_app(
     app.state.revoked_tokens = RevokedTokens()
     # API keys (tsk_...) this process accepts, followed from the gateway (tessera_shared.api_keys).
     app.state.api_keys = ApiKeys()
+    # The CRM's usernames, followed from the gateway (tessera_shared.users; `user` custom fields).
+    app.state.known_users = KnownUsers()
     # Every replica shares the signing key, so a cursor one replica issued is valid at the others.
     configure_cursor_key(settings.jwt_signing_key.get_secret_value())
     app.state.tracer_provider, app.state.tracer = make_tracer(
@@ -169,6 +172,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: 
             async with (
                 spec.context(app) if spec.context else nullcontext(),
                 revocation_feed(app, spec.name, settings),
+                users_feed(app, spec.name, settings),
                 follow_api_keys(app, spec.name, settings),
             ):
                 with collector_tuned(settings):
@@ -205,6 +209,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: 
     )
     app.state.runtime = runtime
     runtime.tracer = app.state.tracer
+    # Every session of this app carries its usernames to the validation of `user` custom fields.
+    runtime.sessions.kw["info"] = {**runtime.sessions.kw.get("info", {}), SESSION_KEY: app.state.known_users}
     for router in spec.routers:
         app.include_router(router)
     if spec.name in SERVICES:

@@ -82,6 +82,10 @@ class ServiceSettings(BaseSettings):
     # Follow the gateway's revoked access tokens (<gateway_url>/auth/revocations) and refuse them.
     token_revocations: bool = True
     token_revocations_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Follow the gateway's user accounts (<gateway_url>/auth/usernames): `user` custom field values
+    # must name one (tessera_shared.users; any name passes until the first answer).
+    user_directory: bool = True
+    user_directory_poll_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Accept the gateway's API keys as bearer tokens, learnt from its facts on crm.gateway
     # (tessera_shared.api_keys; needs Kafka).
     api_keys: bool = True

@@ -24,6 +24,8 @@ from tessera_gateway.auth.revocation import follow_revocations
 from tessera_gateway.auth.revocation import router as revocation_router
 from tessera_gateway.auth.router import router as auth_router
 from tessera_gateway.auth.throttle import LoginThrottle
+from tessera_gateway.auth.users import feed_router as usernames_router
+from tessera_gateway.auth.users import router as users_router
 from tessera_gateway.event_schemas import router as event_schemas_router
 from tessera_gateway.limits.leased import LeasedWindows
 from tessera_gateway.limits.rate import API_KEY_POLICY, RateLimitHeaders, RateLimits, rate_limited
@@ -182,6 +184,7 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
     for limited in (audit_router, views_router, api_keys_router, ownership_router):
         own.include_router(limited)
     own.include_router(teams_router)  # /api/v1/teams (tessera_gateway.teams)
+    own.include_router(users_router)  # /api/v1/users (tessera_gateway.auth.users)
 
     return ServiceSpec(
         name="gateway",
@@ -190,6 +193,7 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
         routers=[
             auth_router,
             revocation_router,
+            usernames_router,
             own,
             event_schemas_router,
             openapi_30_router,

@@ -13,7 +13,10 @@ from sqlalchemy import event, text
 
 from tessera_sales.custom_fields import CUSTOM_FIELDS
 from tessera_sales.testing import PROBLEM, Api
+from tessera_shared.custom_fields import Definition, validate_values
+from tessera_shared.errors import InvalidInput
 from tessera_shared.events.contracts import CustomerErased
+from tessera_shared.users import KnownUsers, digest
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -177,6 +180,40 @@ async def test_values_are_validated_per_type_and_each_refusal_names_its_field(ap
         "/v1/deals", json={**(await deal_body(api)), "custom_fields": {**BAD, "nope": 1}}, headers=api.rep1
     )
     assert sorted(fields_named(r)) == sorted(f"custom_fields.{k}" for k in [*BAD, "nope"])
+
+
+@pytest.mark.sqlite
+async def test_a_user_field_takes_only_a_user_of_this_crm_once_the_gateway_listed_them(api: Api) -> None:
+    await define(api, "deal", "champion", "user")
+    # What the follower (tessera_shared.users) loads from the gateway's /auth/usernames.
+    api.app.state.known_users.replace(digest(u) for u in ("rep1", "rep2", "manager"))
+
+    r = await api.client.post(
+        "/v1/deals", json={**(await deal_body(api)), "custom_fields": {"champion": "nobody"}}, headers=api.rep1
+    )
+    assert fields_named(r) == ["custom_fields.champion"]
+    assert r.json()["errors"][0]["message"] == "a username of this CRM"
+    r = await api.client.post(
+        "/v1/deals", json={**(await deal_body(api)), "custom_fields": {"champion": " rep2 "}}, headers=api.rep1
+    )
+    assert r.status_code == 201, r.text
+    deal = r.json()
+    assert deal["custom_fields"] == {"champion": "rep2"}
+    r = await api.client.patch(
+        f"/v1/deals/{deal['id']}", json={"custom_fields": {"champion": "svc-sales"}}, headers=api.rep1
+    )
+    assert fields_named(r) == ["custom_fields.champion"]
+
+
+def test_a_user_value_is_any_name_while_no_list_of_users_is_known() -> None:
+    champion = {"champion": Definition(entity="deal", key="champion", label="Champion", type="user")}
+    for users in (None, KnownUsers()):  # no gateway configured; the gateway not answered yet
+        assert validate_values(champion, {"champion": "nobody"}, creating=True, users=users) == {"champion": "nobody"}
+    with pytest.raises(InvalidInput):
+        validate_values(champion, {"champion": "nobody"}, creating=True, users=KnownUsers(["rep1"]))
+    assert validate_values(champion, {"champion": "rep1"}, creating=True, users=KnownUsers(["rep1"])) == {
+        "champion": "rep1"
+    }
 
 
 @pytest.mark.sqlite

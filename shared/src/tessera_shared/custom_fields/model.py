@@ -3,7 +3,8 @@
 A definition is ``{id: "<entity>.<key>", entity, key, label, type, options, required, unique,
 personal, description, archived_at, created_at, updated_at, version}``. Values travel as JSON:
 
-- ``text``: a string (1..2000 characters); ``user``: a username (1..200 characters);
+- ``text``: a string (1..2000 characters); ``user``: a username (1..200 characters), one of the
+  CRM's user accounts when the service knows them (``tessera_shared.users``; else any name);
 - ``number``: a JSON number or a decimal string, at most 15 digits before and 4 after the point,
   kept as a JSON number (an integer when it is one);
 - ``money``: ``{"amount": "12.30", "currency": "EUR"}`` rounded to the currency's minor units,
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from tessera_shared.errors import InvalidInput, field_error
 from tessera_shared.events.contracts.custom_fields import CUSTOM_FIELD_OWNERS, CustomFieldEntity, CustomFieldType
 from tessera_shared.money import fits, quantize, too_large
+from tessera_shared.users import KnownUsers
 
 FIELD_TYPES: tuple[str, ...] = ("text", "number", "money", "date", "boolean", "enum", "multi_enum", "user")
 ENTITIES: tuple[str, ...] = tuple(CUSTOM_FIELD_OWNERS)
@@ -222,13 +224,17 @@ def _text(value: Any, limit: int) -> str:
     return value
 
 
-def coerce(definition: Definition, value: Any) -> Any:
-    """``value`` as ``definition`` stores it, or ``ValueRefused`` saying what it takes."""
+def coerce(definition: Definition, value: Any, users: KnownUsers | None = None) -> Any:
+    """``value`` as ``definition`` stores it, or ``ValueRefused`` saying what it takes. A
+    ``user`` value must be one of ``users`` when they are loaded (any name otherwise)."""
     kind = definition.type
     if kind == "text":
         return _text(value, MAX_TEXT)
     if kind == "user":
-        return _text(value, MAX_USER).strip()
+        name = _text(value, MAX_USER).strip()
+        if users is not None and users.refuses(name):
+            raise ValueRefused("a username of this CRM")
+        return name
     if kind == "number":
         return _number(value)
     if kind == "money":
@@ -281,11 +287,13 @@ def validate_values(
     *,
     creating: bool,
     entity: str = "record",
+    users: KnownUsers | None = None,
 ) -> dict[str, Any]:
     """The record's values after ``given`` (a create's whole set, or a PATCH merged into
     ``current``; null clears a key), or one 422 naming every refused ``custom_fields.<key>``:
     an unknown or archived key, a value of the wrong type or outside the options, a required
-    value missing on create or cleared. Uniqueness needs the database (the service checks it)."""
+    value missing on create or cleared, a ``user`` value that is none of ``users`` (when
+    known). Uniqueness needs the database (the service checks it)."""
     if given is not None and not isinstance(given, Mapping):
         raise InvalidInput(FIELD_NAME, "an object of custom field values, {key: value}")
     result = dict(current or {})
@@ -308,7 +316,7 @@ def validate_values(
             result.pop(key, None)
             continue
         try:
-            result[key] = coerce(definition, value)
+            result[key] = coerce(definition, value, users)
         except ValueRefused as exc:
             errors.append(field_error(at(key), str(exc)))
     if creating:

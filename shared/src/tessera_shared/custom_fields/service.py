@@ -42,6 +42,7 @@ from tessera_shared.events.contracts.custom_fields import (
 from tessera_shared.jobs import Job
 from tessera_shared.outbox import publish
 from tessera_shared.search import Prop, Searchable
+from tessera_shared.users import known_users_of
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,9 @@ class CustomFields:
         definitions = await self.definitions(session, entity)
         if given is None and not creating:
             return dict(current or {})
-        result = validate_values(definitions, given, current, creating=creating, entity=entity)
+        result = validate_values(
+            definitions, given, current, creating=creating, entity=entity, users=known_users_of(session)
+        )
         await self._check_unique(session, entity, definitions, result, given or {}, record_id)
         return result
 

@@ -61,6 +61,9 @@ class AccountDirectory:
     def get(self, username: str) -> Account | None:
         return self._accounts.get(username)
 
+    def accounts(self) -> list[Account]:
+        return list(self._accounts.values())
+
     def authenticate(self, username: str, password: str, kind: Literal["user", "client"]) -> Account | None:
         account = self._accounts.get(username)
         try:
