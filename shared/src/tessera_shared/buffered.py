@@ -8,7 +8,7 @@ never business data, which is always written in the request's own transaction.
 On PostgreSQL (asyncpg) a batch is written by ``COPY`` on the session's own connection, in its
 transaction, with each value as SQLAlchemy would bind it (the column types' bind processors):
 an ``INSERT`` of many rows through SQLAlchemy cost more CPU than the requests that queued them
-(the gateway's audit rows, docs/performance.md Round 7). A batch whose rows name different
+(the gateway's audit rows, docs/performance.md Round 7b). A batch whose rows name different
 columns, or that leaves out a column with a Python-side default, is inserted as before.
 """
 
