@@ -13,6 +13,7 @@ from typing import Any, TypeVar, get_args, get_origin
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from tessera_shared.custom_fields.model import CellText
 from tessera_shared.errors import InvalidInput
 
 NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -180,8 +181,6 @@ def model_shape(model: type[BaseModel], required: tuple[str, ...]) -> CsvShape:
     JSON lines), cells as they are but whole numbers, which a CSV cannot type. A schema with
     ``custom_fields`` takes a ``custom_fields.<key>`` column per field instead, each cell typed by
     the field's definition when the row is written (``custom_fields.model.from_text``)."""
-    from tessera_shared.custom_fields.model import CellText
-
     typed = "custom_fields" in model.model_fields
     columns = frozenset(
         n for n, f in model.model_fields.items() if not _is_list(f.annotation) and not (typed and n == "custom_fields")
