@@ -22,14 +22,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from tessera_shared.errors import InvalidInput, field_error
 from tessera_shared.events.contracts.custom_fields import CUSTOM_FIELD_OWNERS, CustomFieldEntity, CustomFieldType
 from tessera_shared.money import fits, quantize, too_large
-from tessera_shared.users import KnownUsers
+
+if TYPE_CHECKING:
+    from tessera_shared.users import KnownUsers
 
 FIELD_TYPES: tuple[str, ...] = ("text", "number", "money", "date", "boolean", "enum", "multi_enum", "user")
 ENTITIES: tuple[str, ...] = tuple(CUSTOM_FIELD_OWNERS)
