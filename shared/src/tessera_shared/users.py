@@ -98,9 +98,14 @@ class UsersPoller:
             await asyncio.sleep(self.interval)
 
 
-def http_fetch(gateway_url: str, timeout: float = 2.0) -> tuple[httpx.AsyncClient, Callable[[], Awaitable[list[str]]]]:
-    """A client and a fetch function reading the gateway's ``/auth/usernames``."""
-    client = httpx.AsyncClient(base_url=gateway_url.rstrip("/"), timeout=timeout, verify=client_tls())
+def http_fetch(
+    gateway_url: str, timeout: float = 2.0, *, transport: httpx.AsyncBaseTransport | None = None
+) -> tuple[httpx.AsyncClient, Callable[[], Awaitable[list[str]]]]:
+    """A client and a fetch function reading the gateway's ``/auth/usernames`` (``transport``:
+    tests reach an in-process gateway)."""
+    client = httpx.AsyncClient(
+        base_url=gateway_url.rstrip("/"), timeout=timeout, verify=client_tls(), transport=transport
+    )
 
     async def fetch() -> list[str]:
         r = await client.get(FEED_PATH)

@@ -16,7 +16,7 @@ from tessera_gateway.settings import GatewaySettings
 from tessera_shared.auth import LOCAL_USER_ROLES
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of, running
-from tessera_shared.users import FEED_PATH, KnownUsers, UsersPoller
+from tessera_shared.users import FEED_PATH, KnownUsers, UsersPoller, http_fetch
 
 PROBLEM = "application/problem+json"
 
@@ -62,16 +62,13 @@ async def test_staff_and_service_clients_read_the_accounts_sorted_a_partner_may_
 async def test_a_service_following_the_feed_knows_the_user_accounts_and_nothing_else(
     gateway: tuple[FastAPI, httpx.AsyncClient],
 ) -> None:
-    _, client = gateway
-
-    async def fetch() -> list[str]:
-        r = await client.get(FEED_PATH)  # no credential: the feed lists digests, no names
-        assert r.status_code == 200, r.text
-        return list(r.json()["items"])
-
+    app, client = gateway
+    # What each service process runs (no credential: the feed lists digests, no names).
+    feed_client, fetch = http_fetch("http://gateway.test", transport=httpx.ASGITransport(app=app))
     known = KnownUsers()
     assert not known.loaded and not known.refuses("nobody")
-    await UsersPoller(known, fetch, interval=30).refresh()
+    async with feed_client:
+        await UsersPoller(known, fetch, interval=30).refresh()
     assert known.loaded
     assert not known.refuses("rep1") and not known.refuses("admin")
     assert known.refuses("nobody")
