@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 import tessera_shared.events.contracts  # noqa: F401 - registers every type
-from tessera_shared.events.envelope import dataschema_for, registered_event_types
+from tessera_shared.events.envelope import dataschema_for, public_gateway_url, registered_event_types
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -62,12 +62,13 @@ def all_schemas() -> dict[str, dict[str, Any]]:
     Generating them is ~50 ms of pydantic work, paid by every app a process builds (each serves
     its own types): it is done once per set of registered types and kept as JSON."""
     types = frozenset(t for t in registered_event_types() if not t.startswith("test."))
-    schemas: dict[str, dict[str, Any]] = orjson.loads(_schemas_json(types))
+    schemas: dict[str, dict[str, Any]] = orjson.loads(_schemas_json(types, public_gateway_url()))
     return schemas
 
 
 @cache
-def _schemas_json(types: frozenset[str]) -> bytes:
+def _schemas_json(types: frozenset[str], base_url: str) -> bytes:
+    """``base_url``: each schema's ``$id`` is its URL at the public gateway (a setting)."""
     return orjson.dumps({t: data_schema(t) for t in sorted(types)})
 
 
