@@ -43,6 +43,9 @@ class RowBuffer:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        # One flush at a time: a flush asked for while the background one is writing waits for
+        # it, so "flushed" means on the table (the audit log flushes before it lists).
+        self._flushing = asyncio.Lock()
 
     def add(self, table: Table, row: dict[str, Any]) -> None:
         self._rows[table].append(row)
@@ -60,6 +63,10 @@ class RowBuffer:
         await self.flush()
 
     async def flush(self) -> None:
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         if not self._size:
             return
         rows, self._rows, self._size = self._rows, defaultdict(list), 0

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+import tessera_shared.buffered as buffered
 from tessera_shared.buffered import RowBuffer, copy_rows
 
 from .conftest import effects
@@ -66,3 +67,28 @@ async def test_batches_are_copied_on_postgresql(sessions, backend) -> None:
     await buffer.flush()
     async with sessions() as s:
         assert sorted(await s.scalars(select(effects.c.ping_no))) == [0, 1, 2]
+
+
+async def test_a_flush_waits_for_the_one_in_flight(sessions, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit log flushes before it lists: while the background flush is writing, a second
+    flush must wait for it, not return at once with the rows still uncommitted."""
+    release = asyncio.Event()
+    writing = asyncio.Event()
+    real_copy = buffered.copy_rows
+
+    async def slow_copy(session, table, batch) -> bool:
+        writing.set()
+        await release.wait()
+        return await real_copy(session, table, batch)
+
+    monkeypatch.setattr(buffered, "copy_rows", slow_copy)
+    buffer = RowBuffer(sessions, flush_interval=10)
+    buffer.add(effects, {"ping_no": 7, "label": "in flight"})
+    first = asyncio.create_task(buffer.flush())
+    await writing.wait()
+    second = asyncio.create_task(buffer.flush())
+    await asyncio.sleep(0.05)
+    assert not second.done()  # the rows are not on the table yet: this flush has not happened
+    release.set()
+    await asyncio.gather(first, second)
+    assert await count(sessions) == 1
