@@ -15,7 +15,6 @@ so the set holds at most the revocations of one access-token lifetime.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -26,7 +25,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tessera_shared.http.tls import client_tls
+from tessera_shared.feeds import Poller, gateway_client, polling
 from tessera_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -69,9 +68,12 @@ def parse_feed(body: dict[str, Any]) -> tuple[list[tuple[str, float]], datetime]
     return entries, datetime.fromisoformat(body["now"])
 
 
-class RevocationPoller:
-    """Refreshes a :class:`RevokedTokens` every ``interval`` seconds with ``fetch(since)``.
-    A failing source is logged once when it starts failing and once when it recovers."""
+class RevocationPoller(Poller):
+    """Refreshes a :class:`RevokedTokens` every ``interval`` seconds with ``fetch(since)``."""
+
+    log = log
+    failing = "cannot read token revocations; revoked tokens stay accepted until it can"
+    current = "token revocations are current again"
 
     def __init__(
         self,
@@ -80,40 +82,21 @@ class RevocationPoller:
         interval: float = REVOCATION_POLL_SECONDS,
         source: str = "the gateway",
     ) -> None:
+        super().__init__(interval, extra={"source": source})
         self.revoked = revoked
         self.fetch = fetch
-        self.interval = interval
         self.source = source
-        self._failing = False
 
     async def refresh(self) -> None:
         entries, now = await self.fetch(self.revoked.since)
         self.revoked.merge(entries, now)
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-                if self._failing:
-                    log.warning("token revocations are current again", extra={"source": self.source})
-                    self._failing = False
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not self._failing:
-                    log.warning(
-                        "cannot read token revocations; revoked tokens stay accepted until it can",
-                        extra={"source": self.source, "error": repr(exc)},
-                    )
-                    self._failing = True
-            await asyncio.sleep(self.interval)
 
 
 def http_feed(
     gateway_url: str, timeout: float = 2.0
 ) -> tuple[httpx.AsyncClient, Callable[[datetime | None], Awaitable[tuple[list[tuple[str, float]], datetime]]]]:
     """A client and a fetch function reading the gateway's ``/auth/revocations``."""
-    client = httpx.AsyncClient(base_url=gateway_url.rstrip("/"), timeout=timeout, verify=client_tls())
+    client = gateway_client(gateway_url, timeout)
 
     async def fetch(since: datetime | None) -> tuple[list[tuple[str, float]], datetime]:
         params = {"since": since.astimezone(UTC).isoformat()} if since is not None else {}
@@ -131,11 +114,7 @@ async def revocation_feed(app: FastAPI, service: str, settings: ServiceSettings)
         yield
         return
     client, fetch = http_feed(settings.gateway_url)
-    poller = RevocationPoller(app.state.revoked_tokens, fetch, settings.token_revocations_poll_seconds)
-    task = asyncio.create_task(poller.run())
-    try:
+    async with polling(
+        RevocationPoller(app.state.revoked_tokens, fetch, settings.token_revocations_poll_seconds), client
+    ):
         yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await client.aclose()

@@ -14,7 +14,6 @@ is then only checked to be a name of 1..200 characters (fail open).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -24,7 +23,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tessera_shared.http.tls import client_tls
+from tessera_shared.feeds import Poller, gateway_client, polling
 from tessera_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -64,38 +63,21 @@ def known_users_of(session: Any) -> KnownUsers | None:
     return found if isinstance(found, KnownUsers) else None
 
 
-class UsersPoller:
-    """Replaces a :class:`KnownUsers` every ``interval`` seconds with ``fetch()``. A failing
-    source is logged once when it starts failing and once when it recovers; the last list
-    known stays in force meanwhile."""
+class UsersPoller(Poller):
+    """Replaces a :class:`KnownUsers` every ``interval`` seconds with ``fetch()``; the last list
+    known stays in force while the source fails."""
+
+    log = log
+    failing = "cannot read the user directory; user custom fields keep the last list known (any name before the first)"
+    current = "the user directory is current again"
 
     def __init__(self, users: KnownUsers, fetch: Callable[[], Awaitable[list[str]]], interval: float) -> None:
+        super().__init__(interval)
         self.users = users
         self.fetch = fetch
-        self.interval = interval
-        self._failing = False
 
     async def refresh(self) -> None:
         self.users.replace(await self.fetch())
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-                if self._failing:
-                    log.warning("the user directory is current again")
-                    self._failing = False
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not self._failing:
-                    log.warning(
-                        "cannot read the user directory; user custom fields keep the last list known "
-                        "(any name before the first)",
-                        extra={"error": repr(exc)},
-                    )
-                    self._failing = True
-            await asyncio.sleep(self.interval)
 
 
 def http_fetch(
@@ -103,9 +85,7 @@ def http_fetch(
 ) -> tuple[httpx.AsyncClient, Callable[[], Awaitable[list[str]]]]:
     """A client and a fetch function reading the gateway's ``/auth/usernames`` (``transport``:
     tests reach an in-process gateway)."""
-    client = httpx.AsyncClient(
-        base_url=gateway_url.rstrip("/"), timeout=timeout, verify=client_tls(), transport=transport
-    )
+    client = gateway_client(gateway_url, timeout, transport=transport)
 
     async def fetch() -> list[str]:
         r = await client.get(FEED_PATH)
@@ -122,11 +102,5 @@ async def users_feed(app: FastAPI, service: str, settings: ServiceSettings) -> A
         yield
         return
     client, fetch = http_fetch(settings.gateway_url)
-    poller = UsersPoller(app.state.known_users, fetch, settings.user_directory_poll_seconds)
-    task = asyncio.create_task(poller.run())
-    try:
+    async with polling(UsersPoller(app.state.known_users, fetch, settings.user_directory_poll_seconds), client):
         yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await client.aclose()

@@ -8,7 +8,6 @@ the table and every service process reads the feed every 2 s (tessera_shared.rev
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -28,6 +27,7 @@ from tessera_shared.auth import ALL_ROLES, Principal, public, require_roles
 from tessera_shared.db import read_session, utcnow
 from tessera_shared.deps import SessionDep
 from tessera_shared.errors import InvalidInput
+from tessera_shared.feeds import polling
 from tessera_shared.http.errors import Problem
 from tessera_shared.http.inputs import IsoDatetime
 from tessera_shared.revocation import RevocationPoller
@@ -164,9 +164,5 @@ async def follow_revocations(app: FastAPI) -> AsyncIterator[None]:
     poller = RevocationPoller(
         app.state.revoked_tokens, fetch, settings.token_revocations_poll_seconds, source="the gateway's database"
     )
-    task = asyncio.create_task(poller.run())
-    try:
+    async with polling(poller):
         yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
