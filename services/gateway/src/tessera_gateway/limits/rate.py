@@ -70,6 +70,17 @@ async def rate_limited(request: Request, principal: CurrentPrincipal) -> None:
     await take_for(request, principal)
 
 
+def with_limit_fields(start: Message, fields: dict[str, str] | None) -> Message:
+    """A response start with the RateLimit fields noted on the request (replacing any of the
+    same names the route set)."""
+    if not fields:
+        return start
+    names = {name.lower().encode() for name in fields}
+    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in names]
+    headers.extend((k.lower().encode(), v.encode()) for k, v in fields.items())
+    return {**start, "headers": headers}
+
+
 class RateLimitHeaders:
     """Puts the RateLimit fields noted on a request (``request.state.rate_limit_headers``) on its
     answer, whatever produced it: the service's answer, a problem raised after the count (404, 502,
@@ -85,12 +96,7 @@ class RateLimitHeaders:
 
         async def send_with_fields(message: Message) -> None:
             if message["type"] == "http.response.start":
-                fields = scope.get("state", {}).get("rate_limit_headers")
-                if fields:
-                    names = {name.lower().encode() for name in fields}
-                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                    headers.extend((k.lower().encode(), v.encode()) for k, v in fields.items())
-                    message = {**message, "headers": headers}
+                message = with_limit_fields(message, scope.get("state", {}).get("rate_limit_headers"))
             await send(message)
 
         await self.app(scope, receive, send_with_fields)

@@ -40,7 +40,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tessera_gateway.audit import service as audit
-from tessera_gateway.limits.rate import take_for
+from tessera_gateway.limits.rate import take_for, with_limit_fields
 from tessera_gateway.proxy import expand
 from tessera_gateway.proxy.router import forward
 from tessera_gateway.proxy.routes import OWNERS
@@ -176,11 +176,7 @@ class ForwardFastPath:
                 if self.cors:
                     message["headers"] = vary_origin(message.get("headers", []))
                 # RateLimitHeaders: the fields noted on the request, outside the request context.
-                if fields := state.get("rate_limit_headers"):
-                    names = {name.lower().encode() for name in fields}
-                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                    headers.extend((k.lower().encode(), v.encode()) for k, v in fields.items())
-                    message = {**message, "headers": headers}
+                message = with_limit_fields(message, state.get("rate_limit_headers"))
             await send(message)
 
         await self._context(scope, receive, send_with_limits)
