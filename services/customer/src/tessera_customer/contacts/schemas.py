@@ -4,10 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tessera_customer.customers.schemas import Name, Phone
 from tessera_shared.custom_fields import CustomFieldValues
+from tessera_shared.emails import Email
 from tessera_shared.http.inputs import Trim
 
 Text = Annotated[str, Trim(min_length=1, max_length=200)]
@@ -23,7 +24,7 @@ class ContactCreate(BaseModel):
     name: Name
     title: Text | None = None
     department: Text | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     buying_role: BuyingRole | None = None
     custom_fields: CustomFieldValues | None = None
@@ -35,7 +36,7 @@ class ContactPatch(BaseModel):
     name: Name | None = None
     title: Text | None = None
     department: Text | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     buying_role: BuyingRole | None = None
     custom_fields: CustomFieldValues | None = None

@@ -5,10 +5,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from tessera_customer.customers.models import DEMOGRAPHIC, GEOGRAPHIC, PSYCHOGRAPHIC, Customer
 from tessera_shared.custom_fields import CustomFieldValues
+from tessera_shared.emails import Email
 from tessera_shared.http.inputs import Trim
 from tessera_shared.tags import Tag
 
@@ -122,7 +123,7 @@ class CustomerCreate(BaseModel):
 
     kind: Literal["person", "organization"]
     name: Name
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     owner_id: OwnerId | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=50)
@@ -153,7 +154,7 @@ class CustomerPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     owner_id: OwnerId | None = None
     tags: list[Tag] | None = Field(default=None, max_length=50)

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     StringConstraints,
     ValidationInfo,
@@ -20,6 +19,7 @@ from tessera_sales.api import Currency, MoneyIn, MoneyOut, OwnerId, Text200, Tex
 from tessera_sales.deals.schemas import LineItemIn, StageKey
 from tessera_sales.money import check_minor_units
 from tessera_shared.custom_fields import CustomFieldValues
+from tessera_shared.emails import Email
 from tessera_shared.http.inputs import IsoDate
 from tessera_shared.tags import TagList
 
@@ -50,7 +50,7 @@ class LeadCreate(_ValueWithCurrency):
     name: Text200
     company: Text200 | None = None
     title: Text200 | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     source: LeadSource
     custom_fields: CustomFieldValues | None = None
@@ -74,7 +74,7 @@ class LeadPatch(_ValueWithCurrency):
     name: Text200 | None = None
     company: Text200 | None = None
     title: Text200 | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     source: LeadSource | None = None
     status: LeadStatus | None = None
