@@ -71,6 +71,7 @@ from tessera_shared.customer_directory import (
     Unreachable,
 )
 from tessera_shared.db import UTCDateTime, read_session, table_of, unit_of_work, upsert, utcnow
+from tessera_shared.db.shred import shred_after_commit
 from tessera_shared.errors import InvalidInput
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import (
@@ -306,6 +307,7 @@ class KnownCustomers(Generic[R]):
             await hook(session, data)
         await forget_sent(session, [str(cid)])
         await forget_replies(session, cid)
+        shred_after_commit(session)  # SQLite's WAL keeps the overwritten rows' images otherwise
         row = await session.get(self.model, cid)
         if row is None:
             row = self.model(customer_id=cid, name=ERASED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from notifications_helpers import activity_due, deliver, large_deal, make_app, user
@@ -98,3 +99,31 @@ async def test_erasure_scrubs_and_a_merge_rekeys(databases, backend) -> None:
     assert "Keeper AG" in late[f"/api/v1/deals/{late_merged.deal_id}"].body
     erased_late = late[f"/api/v1/deals/{late_erased.deal_id}"]
     assert (erased_late.customer_id, erased_late.title, erased_late.body) == (erased, "[erased]", "[erased]")
+
+
+async def test_an_erased_address_leaves_the_sqlite_files(databases) -> None:
+    """make run's SQLite: after customer.erased no file of the database holds the address (the
+    WAL kept the overwritten rows' earlier images until truncated; tessera_shared.db.shred)."""
+    app = await make_app(databases, "sqlite")
+    path = Path(app.state.runtime.settings.database_url.split("///", 1)[1])
+    address, customer_id, now = f"jane.{uuid.uuid4().hex[:10]}@example.com", uuid.uuid4(), datetime.now(UTC)
+
+    def files_holding_it() -> list[str]:
+        return sorted(f.name for f in path.parent.glob(f"{path.name}*") if address.encode() in f.read_bytes())
+
+    async with running(app):
+        await deliver(
+            app,
+            CustomerCreated(
+                customer_id=customer_id,
+                kind="person",
+                name="Jane Roe",
+                email=address,
+                owner_id="rep1",
+                status="active",
+                created_at=now,
+            ),
+        )
+        assert files_holding_it() == [f"{path.name}-wal"]  # kept while the customer is known
+        await deliver(app, CustomerErased(customer_id=customer_id, requested_by="admin", erased_at=now))
+        assert files_holding_it() == []

@@ -65,6 +65,8 @@ def create_engine(
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Deleted and overwritten content is zeroed, not left in free space (erasures, db/shred.py).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
             # The sqlite3 module's own transaction handling breaks SAVEPOINT (a RELEASE would
             # commit); take over: no implicit transactions, and BEGIN issued below.

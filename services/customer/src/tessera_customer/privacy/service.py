@@ -24,6 +24,7 @@ from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_customer.value.models import CustomerSignals, PaymentFact, Purchase
 from tessera_shared.db import utcnow
+from tessera_shared.db.shred import shred_after_commit
 from tessera_shared.events.contracts import CustomerConsentChanged, CustomerErased
 from tessera_shared.events.contracts.customer import ConsentPurpose
 from tessera_shared.http.idempotency import forget_replies
@@ -219,6 +220,7 @@ async def erase(session: AsyncSession, customer: Customer, *, actor: str, reason
     # The sent copies of its facts (names, contacts) go from the outbox; Kafka keeps what was sent.
     await forget_sent(session, [str(customer.id)])
     await forget_replies(session, customer.id)
+    shred_after_commit(session)  # nor in SQLite's WAL once committed
     await session.flush()
     await publish(
         session,
