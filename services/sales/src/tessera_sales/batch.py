@@ -1,12 +1,18 @@
 """Batch upsert and batch read of deals, leads and activities (issue 23, item 1).
 
 ``POST /v1/{deals|leads|activities}/batch/upsert`` finds every input's record with one SELECT (by
-``external_id``, ``id``, and for leads ``email``), then applies each input on its own through the
-single writes' use cases in a savepoint: the same rules (a rep works only their own records: another's
-is not found, as for a single PATCH; only managers assign owners), the same events, once per change.
-An input that moves nothing is ``unchanged`` and leaves no trace (its savepoint is rolled back, so
-no version bump). Customers named by new deals and activities are read through the customer service
-before the transaction opens (§10.2), once per customer.
+``external_id``, ``id``, and for leads ``email``) and decides each input on its own with the single
+writes' rules (a rep works only their own records: another's is not found, as for a single PATCH;
+only managers assign owners), the same events, once per change. Deals and leads are set-based: each
+input is checked and applied in memory (``deals.new_deal`` / ``apply_deal_patch``,
+``leads.new_lead`` / ``apply_lead_patch``; reads only, the pipelines, customers and teams read once
+per batch), a refused one is put back as it was, and then the batch is written at once: the new
+records in one INSERT (an external id another writer took meanwhile fails its input only), the
+changed ones in one flush, their tags, stage history, lines and outbox rows one INSERT each. A deal
+input that moves a stage, a pipeline or the lines, and activities, go one by one through the single
+writes' use cases in a savepoint. An input that moves nothing is ``unchanged`` and leaves no trace
+(no version bump). Customers named by new deals and activities are read through the customer
+service before the transaction opens (§10.2), once per customer.
 
 ``POST /v1/{deals|leads|activities}/batch/read`` answers up to 1,000 records by id; the ones the
 caller may not see are listed in ``not_found`` with the missing ones, alike.
@@ -20,6 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import select
@@ -31,18 +38,26 @@ from tessera_sales.activities import service as activities
 from tessera_sales.activities.models import Activity
 from tessera_sales.activities.schemas import ActivityCreate, ActivityOut, ActivityPatch
 from tessera_sales.api import DEAL_READERS, SELLERS, ReadThroughDep, SettingsDep
+from tessera_sales.custom_fields import CUSTOM_FIELDS
 from tessera_sales.deals import service as deals
-from tessera_sales.deals.models import Deal
+from tessera_sales.deals.models import TAGS as DEAL_TAGS
+from tessera_sales.deals.models import Deal, DealLine, DealStageChange
 from tessera_sales.deals.repository import DealRepository
 from tessera_sales.deals.schemas import DealCreate, DealOut, DealPatch, LineItemOut
 from tessera_sales.leads import service as leads
+from tessera_sales.leads.models import TAGS as LEAD_TAGS
 from tessera_sales.leads.models import Lead
 from tessera_sales.leads.schemas import LeadCreate, LeadOut, LeadPatch
 from tessera_sales.ownership import may_see
+from tessera_sales.pipelines.rules import Stages
+from tessera_sales.pipelines.service import stages_for_deal, stages_for_new_deal
 from tessera_sales.settings import SalesSettings
+from tessera_sales.teams import KNOWN_TEAMS
 from tessera_shared.auth import Principal, require_roles
+from tessera_shared.custom_fields.model import at
+from tessera_shared.db.bulk import insert_many
 from tessera_shared.deps import SessionDep
-from tessera_shared.errors import Conflict, DomainError, InvalidInput, NotFound
+from tessera_shared.errors import Conflict, DomainError, InvalidInput, NotFound, field_error
 from tessera_shared.http.batch import (
     BatchRead,
     BatchReadResult,
@@ -56,6 +71,7 @@ from tessera_shared.http.batch import (
     without,
 )
 from tessera_shared.http.idempotency import IdempotencyDep
+from tessera_shared.outbox import outbox_row, publish_many
 
 BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     207: {"model": BatchUpsertResult, "description": "some inputs failed: each one's problem is in its result"}
@@ -64,6 +80,8 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
 READ_THROUGH_CONCURRENCY = 8
 # Columns that move with every write, changed or not: not what makes an input "updated".
 _BOOKKEEPING = frozenset({"version", "updated_at"})
+# What a deal PATCH gives that moves its stage history or lines: such an input goes alone.
+_ALONE = frozenset({"stage", "pipeline_id", "line_items"})
 
 Row = Any  # Deal | Lead | Activity
 
@@ -106,6 +124,7 @@ async def _update_activity(session: AsyncSession, row: Row, patch: Any, principa
 
 DEALS = Resource("deal", Deal, ("external_id", "id"), DealCreate, DealPatch, _create_deal, _update_deal)
 LEADS = Resource("lead", Lead, ("external_id", "email", "id"), LeadCreate, LeadPatch, _create_lead, _update_lead)
+TAGS_OF = {"deal": DEAL_TAGS, "lead": LEAD_TAGS}
 ACTIVITIES = Resource(
     "activity", Activity, ("external_id", "id"), ActivityCreate, ActivityPatch, _create_activity, _update_activity
 )
@@ -208,8 +227,14 @@ async def upsert(
     lines: dict[uuid.UUID, list[Any]] = {}
     if resource is DEALS and found:
         lines = await DealRepository(session).lines([r.id for rows in found.values() for r in rows])
-    for index, key in keys.items():
+    alone = list(keys)
+    if resource is not ACTIVITIES:
+        batch = _SetBased(session, resource, principal, settings, unavailable, lines)
+        alone = await batch.decide(prop, body.inputs, keys, found, outcomes)
+        await batch.store(outcomes)
+    for index in alone:
         savepoint = await session.begin_nested()
+        key = keys[index]
         try:
             status, record_id = await _apply(
                 session,
@@ -237,6 +262,234 @@ async def upsert(
             await savepoint.commit()
         outcomes.ok(index, status, record_id)
     return outcomes
+
+
+def _values(row: Row) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+class _SetBased:
+    """One batch of deals or leads: each input decided in memory, then everything written at once."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        resource: Resource,
+        principal: Principal,
+        settings: SalesSettings,
+        unavailable: dict[uuid.UUID, DomainError],
+        lines: dict[uuid.UUID, list[Any]],
+    ) -> None:
+        self.session, self.resource, self.principal, self.settings = session, resource, principal, settings
+        self.unavailable, self.lines = unavailable, lines
+        self.new: dict[int, Any] = {}  # index -> deals.NewDeal | (Lead, LeadCreated)
+        self.changed: list[tuple[int, Row]] = []
+        self.tags: list[tuple[uuid.UUID, Iterable[str]]] = []
+        self.events: list[dict[str, Any]] = []
+        # Read once per batch: pipelines (a deal's, a new deal's), customers' checks, teams.
+        self.stages: dict[uuid.UUID, Stages] = {}
+        self.new_stages: dict[uuid.UUID | None, Stages | DomainError] = {}
+        self.customers: dict[uuid.UUID, DomainError | None] = {}
+        self.teams: list[Any] | None = None
+        # Unique custom field values given in this batch: nothing is written before the end, so
+        # the single write's check (a read) does not see another input's value.
+        self.unique: set[str] | None = None
+        self.taken: dict[tuple[str, str], uuid.UUID] = {}
+
+    async def decide(
+        self,
+        prop: str,
+        inputs: list[dict[str, Any]],
+        keys: dict[int, Any],
+        found: dict[Any, list[Row]],
+        outcomes: Outcomes,
+    ) -> list[int]:
+        """Every input checked and applied in memory (nothing written: no autoflush); answers the
+        deal inputs that must go alone."""
+        alone = []
+        with self.session.no_autoflush:
+            for index, key in keys.items():
+                record, matches = inputs[index], found.get(key, [])
+                try:
+                    if len(matches) > 1:
+                        raise Conflict(
+                            f"{len(matches)} {self.resource.name}s have this {prop}; upsert them by id",
+                            kind="ambiguous",
+                        )
+                    if matches:
+                        row = matches[0]
+                        if not may_see(self.principal, row.owner_id, getattr(row, "team_id", None)):
+                            raise NotFound(self.resource.name, key)  # as a single PATCH of another rep's record
+                        patch = self.resource.patch_schema.model_validate(_patch_fields(self.resource, record, row))
+                        if self.resource is DEALS and patch.model_fields_set & _ALONE:
+                            alone.append(index)
+                            continue
+                        status = await self._change(index, row, patch)
+                        outcomes.ok(index, status, row.id)
+                    elif prop == "id":
+                        raise NotFound(self.resource.name, key)
+                    else:
+                        await self._create(index, record)
+                except (ValidationError, DomainError) as exc:
+                    outcomes.fail(index, exc)
+        return alone
+
+    async def _change(self, index: int, row: Row, patch: Any) -> Status:
+        saved = _values(row)
+        before = _snapshot(row, [])
+        try:
+            if self.resource is DEALS:
+                change = await deals.apply_deal_patch(
+                    self.session,
+                    row,
+                    patch,
+                    self.principal,
+                    self.settings.large_deal_thresholds,
+                    stages=await self._stages_of(row.pipeline_id),
+                    has_lines=bool(self.lines.get(row.id)),
+                )
+                events = [outbox_row(e, subject=row.customer_id) for e in change.events]
+                tags_moved = change.tags_moved
+            else:
+                changed = await leads.apply_lead_patch(self.session, row, patch, self.principal)
+                event = leads.lead_updated(row, changed, self.principal) if changed else None
+                events = [outbox_row(event, subject=row.customer_id or row.id)] if event else []
+                tags_moved = "tags" in changed
+            await self._claim_unique(row, patch)
+        except BaseException:
+            _restore(row, saved)  # a refused input leaves no trace
+            raise
+        if _snapshot(row, []) == before:
+            _restore(row, saved)  # not even a version bump
+            return "unchanged"
+        self.changed.append((index, row))
+        self.events += events
+        if tags_moved:
+            self.tags.append((row.id, row.tags))
+        return "updated"
+
+    async def _claim_unique(self, record: Row, given: Any) -> None:
+        """A unique custom field value another input of the batch gave is refused, as the single
+        write refuses one another record has."""
+        if not getattr(given, "custom_fields", None):
+            return
+        if self.unique is None:
+            definitions = await CUSTOM_FIELDS.definitions(self.session, self.resource.name)
+            self.unique = {k for k, d in definitions.items() if d.unique}
+        claims = [
+            (key, orjson.dumps(record.custom_fields[key], default=str, option=orjson.OPT_SORT_KEYS).decode())
+            for key in given.custom_fields
+            if key in self.unique and record.custom_fields.get(key) is not None
+        ]
+        errors = [
+            field_error(at(k), f"another {self.resource.name} has this value", kind="unique")
+            for k, v in claims
+            if self.taken.get((k, v), record.id) != record.id
+        ]
+        if errors:
+            raise InvalidInput.of(errors)
+        for claim in claims:
+            self.taken[claim] = record.id
+
+    async def _stages_of(self, pipeline_id: uuid.UUID) -> Stages:
+        if pipeline_id not in self.stages:
+            self.stages[pipeline_id] = await stages_for_deal(self.session, pipeline_id)
+        return self.stages[pipeline_id]
+
+    async def _create(self, index: int, record: dict[str, Any]) -> None:
+        external_id = record.get("external_id")
+        if external_id is not None and (not isinstance(external_id, str) or not 0 < len(external_id) <= 200):
+            raise InvalidInput("external_id", "a string of 1 to 200 characters")
+        data: Any = self.resource.create_schema.model_validate(without(record, "id", "external_id"))
+        if self.resource is DEALS:
+            if data.customer_id in self.unavailable:
+                raise self.unavailable[data.customer_id]
+            await self._require_customer(data.customer_id)
+            new = await deals.new_deal(
+                self.session,
+                data,
+                self.principal,
+                self.settings.large_deal_thresholds,
+                stages=await self._new_stages(data.pipeline_id),
+                customer_checked=True,
+            )
+            new.deal.external_id = external_id
+            await self._claim_unique(new.deal, data)
+            self.new[index] = new
+        else:
+            if self.teams is None:
+                self.teams = await KNOWN_TEAMS.teams(self.session)
+            lead, created = await leads.new_lead(self.session, data, self.principal, teams=self.teams)
+            lead.external_id = external_id
+            await self._claim_unique(lead, data)
+            self.new[index] = (lead, created)
+
+    async def _require_customer(self, customer_id: uuid.UUID) -> None:
+        if customer_id not in self.customers:
+            try:
+                await deals.check_customer(self.session, customer_id)
+                self.customers[customer_id] = None
+            except DomainError as exc:
+                self.customers[customer_id] = exc
+        if (error := self.customers[customer_id]) is not None:
+            raise error
+
+    async def _new_stages(self, pipeline_id: uuid.UUID | None) -> Stages:
+        if pipeline_id not in self.new_stages:
+            try:
+                self.new_stages[pipeline_id] = await stages_for_new_deal(self.session, pipeline_id)
+            except DomainError as exc:
+                self.new_stages[pipeline_id] = exc
+        stages = self.new_stages[pipeline_id]
+        if isinstance(stages, DomainError):
+            raise stages
+        return stages
+
+    async def store(self, outcomes: Outcomes) -> None:
+        """The changed records in one flush, the new ones in one INSERT, and what goes with them."""
+        tags = TAGS_OF[self.resource.name]
+        await tags.set_many(self.session, self.tags)
+        await self.session.flush()
+        await self._insert(outcomes)
+        await publish_many(self.session, self.events)
+
+    async def _insert(self, outcomes: Outcomes) -> None:
+        if not self.new:
+            return
+        records = {i: (n.deal if self.resource is DEALS else n[0]) for i, n in self.new.items()}
+        table = self.resource.model.__table__
+        inserted = set(
+            await insert_many(
+                self.session,
+                table,
+                [_values(r) for r in records.values()],
+                skip_conflicts_on=["external_id"],
+                returning="id",
+            )
+        )
+        stored = []
+        for index, record in records.items():
+            if record.id in inserted:
+                outcomes.ok(index, "created", record.id)
+                stored.append(self.new[index])
+            else:
+                outcomes.fail(index, Conflict(f"a {self.resource.name} with this external_id exists"))
+        if not stored:
+            return
+        if self.resource is DEALS:
+            await TAGS_OF["deal"].insert(self.session, [(n.deal.id, n.deal.tags) for n in stored])
+            await insert_many(self.session, DealLine.__table__, [_values(x) for n in stored for x in n.lines])
+            await insert_many(self.session, DealStageChange.__table__, [_values(n.history) for n in stored])
+            self.events += [outbox_row(e, subject=n.deal.customer_id) for n in stored for e in n.events]
+        else:
+            await TAGS_OF["lead"].insert(self.session, [(lead.id, lead.tags) for lead, _ in stored])
+            self.events += [outbox_row(created, subject=lead.id) for lead, created in stored]
+
+
+def _restore(row: Row, saved: dict[str, Any]) -> None:
+    for key, value in saved.items():
+        if getattr(row, key) is not value:
+            setattr(row, key, value)
 
 
 def _customers_named(inputs: Iterable[dict[str, Any]]) -> set[uuid.UUID]:

@@ -15,7 +15,7 @@ from tessera_sales.models import Base
 from tessera_sales.ownership import MANAGERS, is_manager
 from tessera_shared.auth import Principal
 from tessera_shared.errors import Forbidden, InvalidInput
-from tessera_shared.teams import KnownTeamFields, KnownTeams
+from tessera_shared.teams import KnownTeamFields, KnownTeams, Team, match_territory
 
 
 class KnownTeam(Base, KnownTeamFields, table=True):
@@ -26,13 +26,23 @@ KNOWN_TEAMS = KnownTeams(KnownTeam)
 
 
 async def team_of_new(
-    session: AsyncSession, principal: Principal, requested: uuid.UUID | None, country: str | None, region: str | None
+    session: AsyncSession,
+    principal: Principal,
+    requested: uuid.UUID | None,
+    country: str | None,
+    region: str | None,
+    *,
+    teams: list[Team] | None = None,
 ) -> uuid.UUID | None:
-    """The team of a new lead: the one a manager names, else the territory's (None: no team)."""
+    """The team of a new lead: the one a manager names, else the territory's (None: no team);
+    ``teams``: the live teams already read (a batch reads them once)."""
     if requested is not None:
         if not is_manager(principal):
             raise Forbidden("only a sales manager may put a record in a team", required_roles=sorted(MANAGERS))
         if await KNOWN_TEAMS.get(session, requested) is None:
             raise InvalidInput("team_id", "no such team")
         return requested
-    return await KNOWN_TEAMS.route(session, country, region)
+    if teams is None:
+        return await KNOWN_TEAMS.route(session, country, region)
+    team = match_territory(teams, country, region)
+    return team.team_id if team is not None else None

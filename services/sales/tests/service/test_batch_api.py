@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from tessera_sales.testing import Api
 
@@ -190,3 +191,119 @@ async def test_batch_read_hides_what_the_caller_may_not_see(api: Api) -> None:
         assert (r.status_code, r.json()["not_found"]) == (200, [missing])
     # The fixed path is not taken for a deal id.
     assert (await api.client.get(f"/v1/deals/{mine['id']}", headers=api.rep1)).status_code == 200
+
+
+class Statements:
+    """The SQL statements the app's engine runs inside the block."""
+
+    def __init__(self, api: Api) -> None:
+        self.engine = api.app.state.runtime.engine.sync_engine
+        self.n = 0
+
+    def _count(self, *_: Any) -> None:
+        self.n += 1
+
+    def __enter__(self) -> Statements:
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+async def test_deals_and_leads_are_written_set_based(api: Api) -> None:
+    """A batch of 150 new deals, then the same deals changed, runs a few statements whatever the
+    count (one INSERT of the deals, of their stage history, tags and outbox rows; one flush of the
+    changed ones), with one event per change as the single writes publish; a large new deal
+    publishes deal.large_detected as a single create does."""
+    customer = str(uuid.uuid4())
+    await api.credit_known(uuid.UUID(customer))
+    n = 150
+
+    async def upsert(inputs: list[dict[str, Any]]) -> tuple[list[str], int]:
+        with Statements(api) as sql:
+            r = await api.client.post(
+                "/v1/deals/batch/upsert", json={"id_property": "external_id", "inputs": inputs}, headers=api.rep1
+            )
+        assert r.status_code == 200, r.text
+        return [item["status"] for item in r.json()["results"]], sql.n
+
+    new = [
+        {"external_id": f"s-{i}", "customer_id": customer, "title": f"Deal {i}", "amount": "100.00",
+         "currency": "EUR", "tags": ["bulk"]}
+        for i in range(n)
+    ]  # fmt: skip
+    new[0]["amount"] = "900000.00"  # past the large-deal threshold
+    statuses, statements = await upsert(new)
+    assert statuses == ["created"] * n
+    assert statements < 30, statements  # per input it was 11
+    created = await api.events("deal.created")
+    assert sorted(e["data"]["title"] for e in created) == sorted(f"Deal {i}" for i in range(n))
+    assert [e["data"]["amount"] for e in await api.events("deal.large_detected")] == ["900000.00"]
+    history = (await api.client.get(f"/v1/deals/{created[-1]['data']['deal_id']}/history", headers=api.rep1)).json()
+    assert [h["to_stage"] for h in history["items"]] == [created[-1]["data"]["stage_key"]]
+    tagged = (await api.client.get("/v1/deals", params={"tag": "bulk", "limit": 200}, headers=api.rep1)).json()
+    assert len(tagged["items"]) == n
+
+    statuses, statements = await upsert([{"external_id": f"s-{i}", "title": f"Renamed {i}"} for i in range(n)])
+    assert statuses == ["updated"] * n
+    assert statements < 30, statements  # per input it was 9
+    updated = await api.events("deal.updated")
+    assert len(updated) == n and {e["data"]["changes"]["title"] for e in updated} == {f"Renamed {i}" for i in range(n)}
+    assert {e["data"]["version"] for e in updated} == {2}
+    statuses, _ = await upsert([{"external_id": f"s-{i}", "title": f"Renamed {i}"} for i in range(n)])
+    assert statuses == ["unchanged"] * n
+    assert len(await api.events("deal.updated")) == n
+
+
+async def test_a_refused_lead_leaves_no_trace_beside_a_changed_one(api: Api) -> None:
+    """The set-based batch applies a PATCH in memory; one refused after some of its fields were
+    applied (a currency taken away from an estimated value) is put back as it was: not written, no
+    version bump, no event, while the input beside it is written."""
+    seed = [
+        {"email": f"{name}@example.com", "name": name.title(), "source": "referral", "estimated_value": "500.00",
+         "currency": "EUR"}
+        for name in ("ada", "grace")
+    ]  # fmt: skip
+    r = await api.client.post("/v1/leads/batch/upsert", json={"id_property": "email", "inputs": seed}, headers=api.rep1)
+    assert r.status_code == 200, r.text
+    ids = [item["id"] for item in r.json()["results"]]
+    body = {
+        "id_property": "email",
+        "inputs": [
+            {"email": "ada@example.com", "name": "Ada L", "company": "Engines", "currency": None},
+            {"email": "grace@example.com", "name": "Grace H"},
+        ],
+    }
+    r = await api.client.post("/v1/leads/batch/upsert", json=body, headers=api.rep1)
+    assert r.status_code == 207, r.text
+    res = by_index(r.json())
+    assert res[0]["problem"]["errors"][0]["field"] == "inputs[0].currency"
+    assert (res[1]["status"], res[1]["id"]) == ("updated", ids[1])
+    ada = (await api.client.get(f"/v1/leads/{ids[0]}", headers=api.rep1)).json()
+    assert (ada["name"], ada["company"], ada["version"], ada["estimated_value"]) == ("Ada", None, 1, "500.00")
+    assert [e["data"]["lead_id"] for e in await api.events("lead.updated")] == [ids[1]]
+
+
+async def test_a_unique_custom_field_value_is_claimed_once_per_batch(api: Api) -> None:
+    """Nothing is written before the end of a set-based batch, so two inputs giving one value of a
+    unique custom field are checked against each other: the second is refused as a single write
+    would be once the first was stored."""
+    r = await api.client.post(
+        "/v1/custom-fields",
+        json={"entity": "lead", "key": "vat_id", "label": "VAT id", "type": "text", "unique": True},
+        headers=api.as_("admin1", "admin"),
+    )
+    assert r.status_code == 201, r.text
+    inputs = [
+        {"email": f"u{i}@example.com", "name": f"U{i}", "source": "referral", "custom_fields": {"vat_id": v}}
+        for i, v in enumerate(["DE1", "DE2", "DE1"])
+    ]
+    r = await api.client.post(
+        "/v1/leads/batch/upsert", json={"id_property": "email", "inputs": inputs}, headers=api.rep1
+    )
+    assert r.status_code == 207, r.text
+    res = by_index(r.json())
+    assert [res[i]["status"] for i in range(3)] == ["created", "created", "error"]
+    assert res[2]["problem"]["errors"][0]["field"] == "inputs[2].custom_fields.vat_id"
+    assert len(await api.events("lead.created")) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -182,23 +183,22 @@ def _set_close_date(deal: Deal, value: date | None) -> None:
     deal.close_month = value.strftime("%Y-%m") if value else None
 
 
-async def _flag_if_large(session: AsyncSession, deal: Deal, thresholds: Thresholds) -> None:
+def _large_event(deal: Deal, thresholds: Thresholds) -> DealLargeDetected | None:
+    """deal.large.detected when the deal's amount crosses its currency's threshold (then flagged)."""
     threshold = thresholds.get(deal.currency)
+    event = None
     if rules.crosses_large_threshold(deal.large_flagged, deal.amount, threshold):
-        await publish(
-            session,
-            DealLargeDetected(
-                deal_id=deal.id,
-                customer_id=deal.customer_id,
-                amount=deal.amount,
-                currency=deal.currency,
-                threshold=threshold,
-                owner_id=deal.owner_id,
-                detected_at=utcnow(),
-            ),
-            subject=deal.customer_id,
+        event = DealLargeDetected(
+            deal_id=deal.id,
+            customer_id=deal.customer_id,
+            amount=deal.amount,
+            currency=deal.currency,
+            threshold=threshold,
+            owner_id=deal.owner_id,
+            detected_at=utcnow(),
         )
     deal.large_flagged = rules.is_large(deal.amount, threshold)
+    return event
 
 
 async def _enter_stage(
@@ -219,24 +219,30 @@ async def _enter_stage(
         from_stage = current.to_stage
         current.left_at = at
         current.duration_seconds = max(int((at - current.entered_at).total_seconds()), 0)
-    session.add(
-        DealStageChange(
-            deal_id=deal.id,
-            pipeline_id=stages.pipeline_id,
-            from_stage=from_stage,
-            to_stage=to_stage,
-            to_rank=stages.rank[to_stage],
-            changed_by=by,
-            entered_at=at,
-            reason=reason,
-        )
+    session.add(_stage_row(deal, from_stage, to_stage, by, at, reason, stages=stages))
+    return from_stage
+
+
+def _stage_row(
+    deal: Deal, from_stage: str | None, to_stage: str, by: str, at: datetime, reason: str | None, *, stages: Stages
+) -> DealStageChange:
+    """The history row of the deal entering ``to_stage``, the deal moved there."""
+    row = DealStageChange(
+        deal_id=deal.id,
+        pipeline_id=stages.pipeline_id,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        to_rank=stages.rank[to_stage],
+        changed_by=by,
+        entered_at=at,
+        reason=reason,
     )
     # The funnel counts the furthest stage reached in the deal's pipeline: a move to another pipeline starts over.
     moved = deal.pipeline_id is not None and deal.pipeline_id != stages.pipeline_id
     deal.pipeline_id = stages.pipeline_id
     deal.stage, deal.stage_kind = to_stage, stages.kind(to_stage)
     deal.furthest_rank = max(0 if moved else (deal.furthest_rank or 0), stages.rank[to_stage])
-    return from_stage
+    return row
 
 
 async def _publish_stage_changed(
@@ -249,33 +255,52 @@ async def _publish_stage_changed(
     stages: Stages,
     from_stages: Stages | None = None,
 ) -> None:
-    """``from_stages``: the pipeline the deal left, when it moved to another."""
+    event = _stage_changed(deal, from_stage, by, at, stages=stages, from_stages=from_stages)
+    await publish(session, event, subject=deal.customer_id)
+
+
+def _stage_changed(
+    deal: Deal,
+    from_stage: str,
+    by: str,
+    at: datetime,
+    *,
+    stages: Stages,
+    from_stages: Stages | None = None,
+) -> DealStageChanged:
+    """deal.stage_changed; ``from_stages``: the pipeline the deal left, when it moved to another."""
     left = from_stages or stages
-    await publish(
-        session,
-        DealStageChanged(
-            deal_id=deal.id,
-            customer_id=deal.customer_id,
-            from_stage=left.standard(from_stage),
-            to_stage=stages.standard(deal.stage),
-            probability=deal.probability,
-            amount=deal.amount,
-            currency=deal.currency,
-            changed_by=by,
-            changed_at=at,
-            owner_id=deal.owner_id,
-            pipeline_id=stages.pipeline_id,
-            pipeline_name=stages.pipeline_name,
-            from_pipeline_id=left.pipeline_id if from_stages is not None else None,
-            from_stage_key=from_stage,
-            to_stage_key=deal.stage,
-            stage_name=stages.name(deal.stage),
-        ),
-        subject=deal.customer_id,
+    return DealStageChanged(
+        deal_id=deal.id,
+        customer_id=deal.customer_id,
+        from_stage=left.standard(from_stage),
+        to_stage=stages.standard(deal.stage),
+        probability=deal.probability,
+        amount=deal.amount,
+        currency=deal.currency,
+        changed_by=by,
+        changed_at=at,
+        owner_id=deal.owner_id,
+        pipeline_id=stages.pipeline_id,
+        pipeline_name=stages.pipeline_name,
+        from_pipeline_id=left.pipeline_id if from_stages is not None else None,
+        from_stage_key=from_stage,
+        to_stage_key=deal.stage,
+        stage_name=stages.name(deal.stage),
     )
 
 
-async def create_deal(
+@dataclass
+class NewDeal:
+    """A deal as create_deal makes it, not stored yet: its lines, first history row and events."""
+
+    deal: Deal
+    lines: list[DealLine]
+    history: DealStageChange
+    events: list[DealCreated | DealLargeDetected]
+
+
+async def new_deal(
     session: AsyncSession,
     data: DealCreate,
     principal: Principal,
@@ -284,15 +309,21 @@ async def create_deal(
     lead_id: uuid.UUID | None = None,
     owner_id: str | None = None,
     team_id: uuid.UUID | None = None,
-) -> tuple[Deal, list[DealLine]]:
+    stages: Stages | None = None,
+    customer_checked: bool = False,
+) -> NewDeal:
+    """Every rule of a deal's creation, checked (reads only) and applied to a new Deal in memory;
+    ``stages``: the pipeline's already read, ``customer_checked``: the customer already required."""
     await check_campaign(session, data.campaign_id)
-    await check_customer(session, data.customer_id)
-    stages = await stages_for_new_deal(session, data.pipeline_id)
+    if not customer_checked:
+        await check_customer(session, data.customer_id)
+    if stages is None:
+        stages = await stages_for_new_deal(session, data.pipeline_id)
     stage = data.stage if data.stage is not None else stages.active_open[0]
     stages.check_entry(stage)
     # The deal's id is chosen here so that its lines can name it.
     deal_id = new_id()
-    lines = await build_lines(session, deal_id, data.line_items, data.currency)
+    lines = await build_lines(session, deal_id, data.line_items, data.currency) if data.line_items else []
     amount = _amount_of(lines, data.amount, data.currency)
     custom_fields = await CUSTOM_FIELDS.values(session, "deal", data.custom_fields, creating=True)
     now = utcnow()
@@ -321,13 +352,8 @@ async def create_deal(
     )
     _set_amount(deal, amount)
     _set_close_date(deal, data.expected_close_date)
-    session.add(deal)
-    await session.flush()
-    await TAGS.insert(session, [(deal.id, deal.tags)])
-    session.add_all(lines)
-    await _enter_stage(session, deal, stage, principal.subject, now, stages=stages)
-    await publish(
-        session,
+    history = _stage_row(deal, None, stage, principal.subject, now, None, stages=stages)
+    events: list[DealCreated | DealLargeDetected] = [
         DealCreated(
             deal_id=deal.id,
             customer_id=deal.customer_id,
@@ -347,12 +373,34 @@ async def create_deal(
             stage_name=stages.name(deal.stage),
             custom_fields=deal.custom_fields,
             team_id=deal.team_id,
-        ),
-        subject=deal.customer_id,
-    )
-    await _flag_if_large(session, deal, thresholds)
+        )
+    ]
+    if (large := _large_event(deal, thresholds)) is not None:
+        events.append(large)
+    return NewDeal(deal, lines, history, events)
+
+
+async def create_deal(
+    session: AsyncSession,
+    data: DealCreate,
+    principal: Principal,
+    thresholds: Thresholds,
+    *,
+    lead_id: uuid.UUID | None = None,
+    owner_id: str | None = None,
+    team_id: uuid.UUID | None = None,
+) -> tuple[Deal, list[DealLine]]:
+    new = await new_deal(session, data, principal, thresholds, lead_id=lead_id, owner_id=owner_id, team_id=team_id)
+    deal = new.deal
+    session.add(deal)
     await session.flush()
-    return deal, lines
+    await TAGS.insert(session, [(deal.id, deal.tags)])
+    session.add_all(new.lines)
+    session.add(new.history)
+    for event in new.events:
+        await publish(session, event, subject=deal.customer_id)
+    await session.flush()
+    return deal, new.lines
 
 
 # The deal's fields a PATCH may change that deal.updated announces (the stage is deal.stage_changed).
@@ -396,6 +444,14 @@ def _bump(deal: Deal) -> None:
     deal.updated_at = utcnow()
 
 
+@dataclass
+class DealChange:
+    """What a PATCH did to a deal in memory: its events in order, and whether its tags moved."""
+
+    events: list[DealStageChanged | DealUpdated | DealLargeDetected]
+    tags_moved: bool
+
+
 async def update_deal(
     session: AsyncSession,
     deal: Deal,
@@ -403,11 +459,34 @@ async def update_deal(
     principal: Principal,
     thresholds: Thresholds,
 ) -> None:
+    change = await apply_deal_patch(session, deal, patch, principal, thresholds)
+    if change.tags_moved:
+        await TAGS.set(session, deal.id, deal.tags)
+    for event in change.events:
+        await publish(session, event, subject=deal.customer_id)
+    await session.flush()
+
+
+async def apply_deal_patch(
+    session: AsyncSession,
+    deal: Deal,
+    patch: DealPatch,
+    principal: Principal,
+    thresholds: Thresholds,
+    *,
+    stages: Stages | None = None,
+    has_lines: bool | None = None,
+) -> DealChange:
+    """Every rule of a deal's PATCH, applied to the deal; its events and tag rows are the caller's
+    to write. ``stages``: the deal's pipeline already read (a PATCH that moves no stage),
+    ``has_lines``: whether the deal has lines, already read. A PATCH giving line_items, a stage or
+    another pipeline reads and writes the stage history and lines itself."""
     given = patch.model_fields_set
     stage_given = "stage" in given and patch.stage is not None
     moving_pipeline = "pipeline_id" in given and patch.pipeline_id not in (None, deal.pipeline_id)
     # Entering a stage holds the pipeline's row shared: a stage is not removed meanwhile.
-    stages = await stages_for_deal(session, deal.pipeline_id, lock=stage_given or moving_pipeline)
+    if stages is None or stage_given or moving_pipeline:
+        stages = await stages_for_deal(session, deal.pipeline_id, lock=stage_given or moving_pipeline)
     stages.check_open(deal.stage, patch.stage if stage_given and patch.stage is not None else deal.stage)
     for field in ("title", "stage", "line_items", "pipeline_id"):
         if field in given and getattr(patch, field) is None:
@@ -448,7 +527,9 @@ async def update_deal(
     elif "amount" in given:
         if patch.amount is None:
             raise InvalidInput("amount", "may not be null")
-        if (await DealRepository(session).lines([deal.id])).get(deal.id):
+        if has_lines is None:
+            has_lines = bool((await DealRepository(session).lines([deal.id])).get(deal.id))
+        if has_lines:
             raise InvalidInput("amount", "the deal has line_items; change the lines instead")
         _set_amount(deal, patch.amount)
     if "title" in given and patch.title is not None:
@@ -472,8 +553,6 @@ async def update_deal(
         if patch.tags is None:
             raise InvalidInput("tags", "may not be null")
         deal.tags = normalise(patch.tags)
-        if deal.tags != tags_before:
-            await TAGS.set(session, deal.id, deal.tags)
     # The stage the deal moves to, if it moves (to another pipeline: always).
     to_stage = target if target != deal.stage or from_stages is not None else None
     now = utcnow()
@@ -487,18 +566,16 @@ async def update_deal(
     elif to_stage is not None:
         deal.probability, deal.probability_overridden = stages.probability_for(deal.stage), False
     _bump(deal)
+    events: list[DealStageChanged | DealUpdated | DealLargeDetected] = []
     if to_stage is not None:
-        await _publish_stage_changed(
-            session, deal, from_stage, principal.subject, now, stages=stages, from_stages=from_stages
-        )
+        events.append(_stage_changed(deal, from_stage, principal.subject, now, stages=stages, from_stages=from_stages))
     changed = _changes(before, deal, stage_moved=to_stage is not None)
     if deal.tags != tags_before:
         changed["tags"] = deal.tags
     if new_lines is not None:
         changed["line_items"] = _line_items(new_lines)
     if changed:
-        await publish(
-            session,
+        events.append(
             DealUpdated(
                 deal_id=deal.id,
                 customer_id=deal.customer_id,
@@ -508,12 +585,11 @@ async def update_deal(
                 version=deal.version,
                 updated_by=principal.subject,
                 updated_at=now,
-            ),
-            subject=deal.customer_id,
+            )
         )
-    if deal.amount != previous_amount:
-        await _flag_if_large(session, deal, thresholds)
-    await session.flush()
+    if deal.amount != previous_amount and (large := _large_event(deal, thresholds)) is not None:
+        events.append(large)
+    return DealChange(events, deal.tags != tags_before)
 
 
 async def overdue_invoices_of(session: AsyncSession, customer_id: uuid.UUID) -> list[OverdueInvoice]:

@@ -29,6 +29,7 @@ from tessera_shared.events.contracts import LeadChanges, LeadConverted, LeadCrea
 from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
 from tessera_shared.tags import normalise
+from tessera_shared.teams import Team
 
 
 def rescore(lead: Lead) -> None:
@@ -98,7 +99,11 @@ async def list_leads(
     return await paginate(session, stmt, page, (col(Lead.id),))
 
 
-async def create_lead(session: AsyncSession, data: LeadCreate, principal: Principal) -> Lead:
+async def new_lead(
+    session: AsyncSession, data: LeadCreate, principal: Principal, *, teams: list[Team] | None = None
+) -> tuple[Lead, LeadCreated]:
+    """Every rule of a lead's creation, checked (reads only) and applied to a new Lead in memory,
+    with its lead.created; ``teams``: the live teams already read."""
     await check_campaign(session, data.campaign_id)
     custom_fields = await CUSTOM_FIELDS.values(session, "lead", data.custom_fields, creating=True)
     lead = Lead(
@@ -115,7 +120,7 @@ async def create_lead(session: AsyncSession, data: LeadCreate, principal: Princi
         tags=normalise(data.tags),
         country=data.country,
         region=data.region,
-        team_id=await team_of_new(session, principal, data.team_id, data.country, data.region),
+        team_id=await team_of_new(session, principal, data.team_id, data.country, data.region, teams=teams),
         # A currency comes with every estimated value (LeadCreate's validator).
         estimated_value=(
             quantize(data.estimated_value, data.currency)
@@ -124,26 +129,28 @@ async def create_lead(session: AsyncSession, data: LeadCreate, principal: Princi
         ),
     )
     rescore(lead)
+    created = LeadCreated(
+        lead_id=lead.id,
+        source=lead.source,
+        name=lead.name,
+        company=lead.company,
+        owner_id=lead.owner_id,
+        team_id=lead.team_id,
+        score=lead.score,
+        campaign_id=lead.campaign_id,
+        custom_fields=lead.custom_fields,
+        tags=lead.tags,
+        created_at=lead.created_at,
+    )
+    return lead, created
+
+
+async def create_lead(session: AsyncSession, data: LeadCreate, principal: Principal) -> Lead:
+    lead, created = await new_lead(session, data, principal)
     session.add(lead)
     await session.flush()
     await TAGS.insert(session, [(lead.id, lead.tags)])
-    await publish(
-        session,
-        LeadCreated(
-            lead_id=lead.id,
-            source=lead.source,
-            name=lead.name,
-            company=lead.company,
-            owner_id=lead.owner_id,
-            team_id=lead.team_id,
-            score=lead.score,
-            campaign_id=lead.campaign_id,
-            custom_fields=lead.custom_fields,
-            tags=lead.tags,
-            created_at=lead.created_at,
-        ),
-        subject=lead.id,
-    )
+    await publish(session, created, subject=lead.id)
     return lead
 
 
@@ -152,6 +159,32 @@ _ANNOUNCED = tuple(LeadChanges.model_fields)
 
 
 async def update_lead(session: AsyncSession, lead: Lead, patch: LeadPatch, principal: Principal) -> None:
+    changed = await apply_lead_patch(session, lead, patch, principal)
+    if "tags" in changed:
+        await TAGS.set(session, lead.id, lead.tags)
+    if changed:
+        await publish(session, lead_updated(lead, changed, principal), subject=lead.customer_id or lead.id)
+    await session.flush()
+
+
+def lead_updated(lead: Lead, changed: dict[str, object], principal: Principal) -> LeadUpdated:
+    """lead.updated (keyed, as lead.created, by the customer once there is one, else by the lead)."""
+    return LeadUpdated(
+        lead_id=lead.id,
+        customer_id=lead.customer_id,
+        owner_id=lead.owner_id,
+        changes=LeadChanges.model_validate(changed),
+        version=lead.version,
+        updated_by=principal.subject,
+        updated_at=lead.updated_at,
+    )
+
+
+async def apply_lead_patch(
+    session: AsyncSession, lead: Lead, patch: LeadPatch, principal: Principal
+) -> dict[str, object]:
+    """Every rule of a lead's PATCH, applied to the lead (version bumped); answers the announced
+    fields that changed. The tag rows and lead.updated are the caller's to write."""
     given = patch.model_fields_set
     before = {name: getattr(lead, name) for name in _ANNOUNCED}
     rules.check_open(lead.status, patch.status if "status" in given and patch.status is not None else lead.status)
@@ -184,25 +217,7 @@ async def update_lead(session: AsyncSession, lead: Lead, patch: LeadPatch, princ
     rescore(lead)
     lead.version += 1
     lead.updated_at = utcnow()
-    changed = {name: getattr(lead, name) for name in _ANNOUNCED if getattr(lead, name) != before[name]}
-    if "tags" in changed:
-        await TAGS.set(session, lead.id, lead.tags)
-    if changed:
-        await publish(
-            session,
-            LeadUpdated(
-                lead_id=lead.id,
-                customer_id=lead.customer_id,
-                owner_id=lead.owner_id,
-                changes=LeadChanges.model_validate(changed),
-                version=lead.version,
-                updated_by=principal.subject,
-                updated_at=lead.updated_at,
-            ),
-            # As lead.created: keyed by the customer once there is one, else by the lead.
-            subject=lead.customer_id or lead.id,
-        )
-    await session.flush()
+    return {name: getattr(lead, name) for name in _ANNOUNCED if getattr(lead, name) != before[name]}
 
 
 async def create_customer_for(
