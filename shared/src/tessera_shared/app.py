@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
@@ -19,6 +19,7 @@ from tessera_shared.events.envelope import SERVICES
 from tessera_shared.events.router import schemas_router
 from tessera_shared.http.docs import install_docs, point_token_url, token_url_for
 from tessera_shared.http.errors import install_problem_handlers
+from tessera_shared.http.fast_read import FastRead, FastReads
 from tessera_shared.http.guard import EdgeGuardMiddleware
 from tessera_shared.http.limits import BodySizeLimitMiddleware
 from tessera_shared.http.methods import MethodNotAllowedMiddleware, route_paths
@@ -71,6 +72,7 @@ def build_app(
     lifespan: Callable[[FastAPI], Any],
     readiness: Readiness,
     body_limits: dict[tuple[str, str], int] | None = None,
+    fast_reads: Sequence[FastRead] = (),
 ) -> FastAPI:
     """The HTTP conventions every process shares: errors, limits, request context, probes, metrics."""
     configure_logging(name, settings.log_level, settings.log_json)
@@ -120,8 +122,12 @@ def build_app(
             own_paths.update(route_paths(app))
         return own_paths
 
+    # GETs by id the service named, answered before the router when they go the plain way
+    # (no query string, a token that may read, a live record); innermost, so every other layer runs.
+    if fast_reads and settings.fast_reads:
+        app.add_middleware(FastReads, reads=fast_reads)
     # The reports' former ?from=&to= (``from`` is reserved in Python and trips client generators),
-    # accepted as ?since=&until= (innermost: what every other layer sees is the query as sent).
+    # accepted as ?since=&until= (inside the others: what they see is the query as sent).
     app.add_middleware(RenamedQueryParameters)
     # Trims a GET's JSON to the ?fields= that check_query noted (a pass-through without fields=).
     app.add_middleware(FieldSelection)
@@ -206,6 +212,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: 
         lifespan=lifespan,
         readiness=readiness,
         body_limits=spec.body_limits,
+        fast_reads=spec.fast_reads,
     )
     app.state.runtime = runtime
     runtime.tracer = app.state.tracer

@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
 from tessera_shared.consumer import Handler
+from tessera_shared.http.fast_read import FastRead
 from tessera_shared.jobs import Job
 
 log = logging.getLogger(__name__)
@@ -41,3 +42,5 @@ class ServiceSpec:
     metadata: MetaData | None = None
     # Periodic work; disabled with ``<PREFIX>JOBS_ENABLED=false`` (tests drive jobs by hand).
     jobs: list[Job] = field(default_factory=list)
+    # GETs by id answered before FastAPI's router when they go the plain way (tessera_shared.http.fast_read).
+    fast_reads: list[FastRead] = field(default_factory=list)

@@ -113,6 +113,9 @@ class ServiceSettings(BaseSettings):
     # Move what exists once the service has started (modules, mappers, schemas, routes) out of
     # the collector's passes (gc.freeze); undone at shutdown.
     gc_freeze_after_start: bool = True
+    # Plain GETs by id of the routes a service names (ServiceSpec.fast_reads) answered before
+    # FastAPI's router (tessera_shared.http.fast_read); off: every GET goes through the router.
+    fast_reads: bool = True
 
     @property
     def is_local(self) -> bool:

@@ -12,6 +12,7 @@ from tessera_customer import all_models  # noqa: F401 - every table in the metad
 from tessera_customer.batch import routers as batch_routers
 from tessera_customer.contacts.router import router as contacts_router
 from tessera_customer.custom_fields import router as custom_fields_router
+from tessera_customer.customers.read import FAST_GET
 from tessera_customer.customers.router import router as customers_router
 from tessera_customer.customers.search import router as customers_search_router
 from tessera_customer.dedup.router import router as dedup_router
@@ -106,6 +107,7 @@ def spec(settings: CustomerSettings | None = None) -> ServiceSpec:
         handlers={**handlers(settings), **KNOWN_TEAMS.handlers()},
         consumes=["sales", "service-desk", "billing", "notifications", "gateway"],
         jobs=jobs(settings),
+        fast_reads=[FAST_GET],
     )
 
 

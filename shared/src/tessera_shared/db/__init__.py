@@ -9,7 +9,7 @@ and migrations name the column types as ``tessera_shared.db.UTCDateTime`` / ``.M
 from tessera_shared.db.engines import SessionLimits, create_engine, is_sqlite, session_factory
 from tessera_shared.db.ids import new_id, utcnow
 from tessera_shared.db.schema import NAMING_CONVENTION, affected_rows, dialect_name, new_metadata, table_of, upsert
-from tessera_shared.db.sessions import READ_ONLY, ReadOnlySessionError, read_session, unit_of_work
+from tessera_shared.db.sessions import READ_ONLY, ReadOnlySessionError, read_connection, read_session, unit_of_work
 from tessera_shared.db.types import JSONType, Money, MoneySum, UTCDateTime
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "is_sqlite",
     "new_id",
     "new_metadata",
+    "read_connection",
     "read_session",
     "session_factory",
     "table_of",

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
 READ_ONLY = "tessera_read_only"
@@ -61,6 +61,15 @@ async def read_session(
     connection to the pool, rolled back."""
     async with _read_sessions(factory, snapshot)() as session:
         yield session
+
+
+@asynccontextmanager
+async def read_connection(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
+    """A connection of the read sessions' pool and options (autocommit on PostgreSQL), for a Core
+    read that needs no ORM session: no unit of work, identity map or session events (a single
+    GET by id spent ~90 us of CPU on its session's setup and teardown). Returned rolled back."""
+    async with _read_sessions(factory, False).kw["bind"].connect() as conn:
+        yield conn
 
 
 @event.listens_for(Session, "before_flush")

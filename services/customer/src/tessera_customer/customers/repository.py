@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, cast, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Text, bindparam, cast, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped
 from sqlmodel import col
 
@@ -98,22 +98,51 @@ def _string_list(text: str | None) -> Any:
     return [] if text == "[]" else None if text is None else orjson.loads(text)
 
 
-async def live_customer_rows(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
+def _out_columns() -> list[Any]:
+    table = Customer.__table__
+    return [cast(table.c[n], Text) if n in _STRING_LISTS | _JSON_VALUES else table.c[n] for n in OUT_COLUMNS]
+
+
+_PARSERS = [
+    (i, _string_list if n in _STRING_LISTS else _loads)
+    for i, n in enumerate(OUT_COLUMNS)
+    if n in _STRING_LISTS | _JSON_VALUES
+]
+
+
+def _parsed(row: Sequence[Any]) -> list[Any]:
+    values = list(row)
+    for i, parse in _PARSERS:
+        values[i] = parse(values[i])
+    return values
+
+
+async def _connection(db: AsyncSession | AsyncConnection) -> AsyncConnection:
+    return await db.connection() if isinstance(db, AsyncSession) else db
+
+
+async def live_customer_rows(
+    db: AsyncSession | AsyncConnection, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Any]]:
     """The live (not merged) customers among ``ids`` by id, each as the values of OUT_COLUMNS: a
     Core select on the session's connection, no ORM objects or identity map (the batch read
     answers 1,000 at once)."""
     table = Customer.__table__
-    columns = [cast(table.c[n], Text) if n in _STRING_LISTS | _JSON_VALUES else table.c[n] for n in OUT_COLUMNS]
-    stmt = select(*columns).where(table.c.id.in_(ids), table.c.merged_into_id.is_(None))
-    parsers = [
-        (i, _string_list if n in _STRING_LISTS else _loads)
-        for i, n in enumerate(OUT_COLUMNS)
-        if n in _STRING_LISTS | _JSON_VALUES
-    ]
+    stmt = select(*_out_columns()).where(table.c.id.in_(ids), table.c.merged_into_id.is_(None))
     found: dict[uuid.UUID, list[Any]] = {}
-    for row in (await (await session.connection()).execute(stmt)).all():
-        values = list(row)
-        for i, parse in parsers:
-            values[i] = parse(values[i])
+    for row in (await (await _connection(db)).execute(stmt)).all():
+        values = _parsed(row)
         found[values[0]] = values
     return found
+
+
+# One statement for every single read (an IN list is expanded into new SQL text at each call).
+_ONE_LIVE = select(*_out_columns()).where(
+    Customer.__table__.c.id == bindparam("customer_id"), Customer.__table__.c.merged_into_id.is_(None)
+)
+
+
+async def live_customer_row(db: AsyncSession | AsyncConnection, customer_id: uuid.UUID) -> list[Any] | None:
+    """One live customer as the values of OUT_COLUMNS (None: no such customer, or merged)."""
+    row = (await (await _connection(db)).execute(_ONE_LIVE, {"customer_id": customer_id})).first()
+    return None if row is None else _parsed(row)

@@ -1,0 +1,161 @@
+"""GET /v1/customers/{id}: the fast read (before FastAPI's router) and the route answer the
+bytes the response model wrote before (issue 25, item 3), on PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, update
+
+from services.customer.tests.helpers import create
+from tessera_customer.customers.models import AccessLog, Customer
+from tessera_customer.customers.read import FAST_GET
+from tessera_customer.customers.repository import load_customer
+from tessera_customer.customers.schemas import CustomerOut
+from tessera_shared.db import read_session
+from tessera_shared.testing.plugin import bearer
+
+pytestmark = pytest.mark.sqlite
+
+MANAGER = ("boss", "sales_manager")
+# What differs between two answers of the same record: the request id (made per request).
+PER_REQUEST = {b"x-request-id"}
+
+
+def headers_of(r: httpx.Response) -> list[tuple[bytes, bytes]]:
+    return [(k, v) for k, v in r.headers.raw if k.lower() not in PER_REQUEST]
+
+
+async def model_bytes(app: FastAPI, customer_id: str) -> bytes:
+    """What the route wrote before: CustomerOut.of(the ORM object), through the response model."""
+    async with read_session(app.state.runtime.sessions) as s:
+        out = CustomerOut.of(await load_customer(s, uuid.UUID(customer_id)))
+    return CustomerOut.model_validate(out).model_dump_json().encode()
+
+
+async def customers(app: FastAPI, client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    r = await client.post(
+        "/v1/custom-fields",
+        json={"entity": "customer", "key": "employees", "label": "Employees", "type": "number"},
+        headers=bearer(app, "a", "admin"),
+    )
+    assert r.status_code == 201, r.text
+    rich = await create(
+        client,
+        app,
+        MANAGER,
+        name="Zoë Ærø",
+        email="zoe@example.com",
+        tags=["vip", "newsletter"],
+        phone="+49 30 1234",
+        owner_id="rep1",
+        external_id="ext-read-path",
+        relation="consumer",
+        relationship_type="partner",
+        channels=[{"kind": "phone", "value": "+49 30 999"}, {"kind": "email", "value": "z@x.org", "label": "work"}],
+        segmentation={
+            "demographic": {"gender": "f", "age_band": "30-39"},
+            "geographic": {"country": "DE", "city": "Köln"},
+            "psychographic": {"preferences": ["tea", "bikes"]},
+        },
+        custom_attributes={"score": 2.5, "tiny": 1e-7, "n": 12345678901, "nested": {"a": [1, None, "ü", True]}},
+        custom_fields={"employees": 120},
+    )
+    plain = await create(client, app, MANAGER, kind="organization", name="Acme")
+    big = await create(client, app, MANAGER, name="Big", custom_attributes={"big": 2**70})
+    async with app.state.runtime.sessions() as s:
+        table = Customer.__table__
+        await s.execute(
+            update(table)
+            .where(table.c.id == uuid.UUID(rich["id"]))
+            .values(
+                lifetime_values={"EUR": "1234.5", "USD": "0.1"},
+                monetary=Decimal("1234.5678"),
+                purchase_count=3,
+                first_purchase_at=datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC),
+                last_purchase_at=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),
+                value_computed_at=datetime(2026, 3, 5, tzinfo=UTC),
+                tier="gold",
+                rfm_recency=5,
+                rfm_segment="champions",
+                churn_risk=7,
+                erased_at=datetime(2026, 3, 6, 1, 2, 3, 4, tzinfo=UTC),
+            )
+        )
+        await s.commit()
+    return [rich, plain, big]
+
+
+async def test_get_answers_the_bytes_the_response_model_wrote(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """For each customer: the fast read's body is, byte for byte, CustomerOut written by pydantic
+    (the route's answer before), and the route's own answer (an id without hyphens is not the
+    fast read's canonical form, so it goes through the router) has the same headers and bytes; each
+    read is audited once; the list's item is the same members in the same order."""
+    records = await customers(app, client)
+    h = bearer(app, "c", "billing_clerk")
+    listed = {c["id"]: c for c in (await client.get("/v1/customers", headers=h)).json()["items"]}
+    before = FAST_GET.served
+    for record in records:
+        fast = await client.get(f"/v1/customers/{record['id']}", headers=h)
+        routed = await client.get(f"/v1/customers/{uuid.UUID(record['id']).hex}", headers=h)
+        assert fast.status_code == routed.status_code == 200, fast.text
+        assert fast.content == routed.content == await model_bytes(app, record["id"])
+        assert headers_of(fast) == headers_of(routed)
+        assert [k for k, _ in headers_of(fast)] == [
+            b"content-length",
+            b"content-type",
+            b"etag",
+            b"cache-control",
+            b"x-content-type-options",
+            b"x-tessera-route",
+        ]
+        assert fast.headers["etag"] == f'"{record["id"]}.{fast.json()["version"]}"'
+        assert fast.headers["x-tessera-route"] == "/v1/customers/{customer_id}"
+        assert json.dumps(listed[record["id"]]) == json.dumps(fast.json())
+    assert FAST_GET.served - before == 3  # the ids without hyphens went the general way
+    rich = (await client.get(f"/v1/customers/{records[0]['id']}", headers=h)).json()
+    assert rich["value"]["lifetime_values"] == {"EUR": "1234.50", "USD": "0.10"}
+    assert rich["custom_fields"] == {"employees": 120}
+    assert rich["custom_attributes"]["tiny"] == 1e-7
+    await app.state.runtime.rows.flush()
+    async with app.state.runtime.sessions() as s:
+        audited = (await s.execute(select(AccessLog.__table__.c.customer_id, AccessLog.__table__.c.principal))).all()
+    reads = [(str(customer_id), who) for customer_id, who in audited if who == "c"]
+    assert sorted(reads) == sorted([(r["id"], "c") for r in records for _ in range(2)] + [(records[0]["id"], "c")])
+
+
+async def test_what_the_fast_read_leaves_to_the_route(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """?fields=, an unknown parameter, no token, a role that may not read, a missing and a merged
+    customer: answered by the route as before, nothing served or audited by the fast read."""
+    a = await create(client, app, MANAGER, name="Kept")
+    merged = await create(client, app, MANAGER, name="Gone")
+    async with app.state.runtime.sessions() as s:
+        table = Customer.__table__
+        await s.execute(
+            update(table).where(table.c.id == uuid.UUID(merged["id"])).values(merged_into_id=uuid.UUID(a["id"]))
+        )
+        await s.commit()
+    h = bearer(app, *MANAGER)
+    before = FAST_GET.served
+    r = await client.get(f"/v1/customers/{a['id']}", params={"fields": "name"}, headers=h)
+    assert (r.status_code, r.json()) == (200, {"id": a["id"], "name": "Kept"})
+    assert r.headers["etag"] == f'"{a["id"]}.1"'
+    r = await client.get(f"/v1/customers/{a['id']}", params={"colour": "red"}, headers=h)
+    assert (r.status_code, r.json()["errors"][0]["field"]) == (422, "colour")
+    r = await client.get(f"/v1/customers/{a['id']}")
+    assert (r.status_code, r.headers["www-authenticate"]) == (401, "Bearer")
+    r = await client.get(f"/v1/customers/{a['id']}", headers=bearer(app, "p", "partner", kind="client"))
+    assert r.status_code == 403 and "sales_rep" in r.json()["required_roles"]
+    r = await client.get(f"/v1/customers/{uuid.uuid4()}", headers=h)
+    assert (r.status_code, r.json()["type"]) == (404, "urn:tessera:problem:not-found")
+    r = await client.get(f"/v1/customers/{merged['id']}", headers=h)
+    assert (r.status_code, r.json()["merged_into"]) == (404, a["id"])
+    assert r.headers["x-tessera-route"] == "/v1/customers/{customer_id}"
+    assert FAST_GET.served == before
