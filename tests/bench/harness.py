@@ -140,6 +140,19 @@ def children_of(pid: int) -> list[int]:
     return out
 
 
+def services_cpu(launcher_pid: int) -> dict[str, float]:
+    """CPU seconds so far of each service the launcher started (``tessera_<svc>.main``), replicas summed."""
+    out: dict[str, float] = {}
+    for pid in children_of(launcher_pid):
+        with contextlib.suppress(OSError):
+            m = re.search(rb"tessera_(\w+)\.main", Path(f"/proc/{pid}/cmdline").read_bytes())
+            cpu = cpu_seconds(pid)
+            if m and cpu is not None:
+                svc = m.group(1).decode().replace("_", "-")
+                out[svc] = out.get(svc, 0.0) + cpu
+    return out
+
+
 # ----------------------------------------------------------------------------- the report
 
 
@@ -966,6 +979,7 @@ class Bench:
                 except httpx2.HTTPError:
                     failed += 1
 
+            cpu0 = await self._won_deal_cpu()
             start = time.perf_counter()
             tasks = []
             for i, deal_id in enumerate(deal_ids):
@@ -991,6 +1005,27 @@ class Bench:
                 await conn.close()
             loaded = [max(0.0, (float(r["t"]) - won_at[r["d"]]) * 1000) for r in rows]
             missing = len(won_at) - len(rows)
+            # CPU per won deal, per process: from the wins' start until what they set off is done
+            # (every outbox relayed, then the consumers of the last events).
+            for svc in ("sales", "billing", "customer"):
+                await self.wait_outbox_drained(svc, 60)
+            cpu1 = await self._won_deal_cpu()
+            per_win: dict[str, float] = {}
+            for key, t1 in cpu1.items():  # a backend that started meanwhile counts from zero
+                name = key.split(":")[0]
+                per_win[name] = per_win.get(name, 0.0) + (t1 - cpu0.get(key, 0.0)) / max(len(won_at), 1) * 1000
+            for name, ms in per_win.items():
+                self.report.add(f"6 CPU per won deal, loaded: {name}", ms, "ms")
+            self.report.add(
+                "6 CPU per won deal, loaded: total",
+                sum(per_win.values()),
+                "ms",
+                "target",
+                7,
+                lower_is_better=True,
+                wins=len(won_at),
+                loadavg=round(os.getloadavg()[0], 2),
+            )
             self.report.add(
                 f"6 event lag loaded, wins/s achieved (asked {self.args.lag_rate:g})",
                 achieved,
@@ -1009,6 +1044,26 @@ class Bench:
                 samples=len(loaded),
                 missing_after_120s=missing,
             )
+
+    async def _won_deal_cpu(self) -> dict[str, float]:
+        """CPU seconds so far of each service process, of each PostgreSQL backend connected to the
+        stack's databases (``postgresql:<pid>``; their pools hold most for the run) and of this harness."""
+        assert self.stack.launcher is not None
+        out = services_cpu(self.stack.launcher.proc.pid)
+        conn = await asyncpg.connect(self.dsn("customer"))
+        try:
+            names = [self.stack.db_name(s) for s in (*SERVICES, "notifications")]
+            pids = await conn.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = ANY($1::text[]) AND pid <> pg_backend_pid()", names
+            )
+        finally:
+            await conn.close()
+        for r in pids:
+            cpu = cpu_seconds(r["pid"])
+            if cpu is not None:
+                out[f"postgresql:{r['pid']}"] = cpu
+        out["harness"] = time.process_time()
+        return out
 
     # --- row 8 ---------------------------------------------------------------------------
     async def bulk_import(self) -> None:

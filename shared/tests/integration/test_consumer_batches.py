@@ -159,6 +159,23 @@ async def test_a_batched_handler_gets_the_polls_runs_of_its_type_at_once(session
     assert len(calls) < 40 and max(map(len, calls)) > 32  # a run is not cut at ROUND_RECORDS
 
 
+async def test_a_batched_handler_with_a_limit_gets_at_most_that_many_per_transaction(
+    sessions, kafka_bootstrap, topics
+) -> None:
+    key = uuid.uuid4()
+    await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(1, 41)])
+    unlimited, calls = batched_recording()
+    runner = runner_with(Batched(unlimited.apply, limit=8), sessions, kafka_bootstrap, topics)
+    await run_until(runner, lambda: runner.applied == 40)
+    assert await applied_in_order(sessions) == list(range(1, 41))
+    assert [n for call in calls for n in call] == list(range(1, 41))  # each event once, in order
+    assert max(map(len, calls)) == 8  # a poll's run is cut at the limit, the rest in the next ones
+    if sessions.kw["bind"].dialect.name == "postgresql":
+        async with sessions() as s:
+            sizes = (await s.execute(text("SELECT count(*) FROM effects GROUP BY xmin::text"))).scalars().all()
+        assert max(sizes) == 8  # and each cut is a transaction of its own
+
+
 async def test_a_failing_run_is_applied_again_one_event_at_a_time(sessions, kafka_bootstrap, topics) -> None:
     key = uuid.uuid4()
     await produce(kafka_bootstrap, f"{topics}crm.customer", [ping_bytes(n, key) for n in range(1, 11)])

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import httpx
+import orjson
 import pytest
 from billing_helpers import (
     PROBLEM,
@@ -30,8 +31,11 @@ from sqlmodel import col
 from tessera_billing.invoices.models import Invoice, InvoiceCounter
 from tessera_billing.invoices.service import LineSpec, create_invoice, issue_invoice
 from tessera_shared.db import unit_of_work
-from tessera_shared.events.contracts import LineItem
+from tessera_shared.events import build_event
+from tessera_shared.events.contracts import CreditCheck, LineItem
+from tessera_shared.infra_tables import outbox
 from tessera_shared.testing.plugin import bearer, running
+from tessera_shared.trace_context import new_traceparent
 
 
 class TestCreateInvoice:
@@ -200,6 +204,52 @@ class TestDealWon:
             "2026-03-15",
         )
         assert len(await events(app, "invoice.issued")) == 1
+
+    async def test_a_run_of_wins_is_applied_as_one_at_a_time_would_be(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        """The consumer hands a run of deal.won over at once: each win is invoiced once (a repeat in
+        the run, a deal invoiced before, an unknown customer's win parked), each invoice.issued under
+        its own event's trace, one exposure announcement per invoice with the run's receivables."""
+        a, b, unknown = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        for cid in (a, b):
+            await deliver(app, customer_created(cid), cid)
+        fits = CreditCheck(
+            credit_limit=Decimal("5000.00"), exposure=Decimal(0), amount=Decimal("238.00"), currency="EUR", fits=True
+        )
+        before = deal_won(a).model_copy(update={"credit_check": fits})
+        await deliver(app, before, a)
+        first, second = (deal_won(a).model_copy(update={"credit_check": fits}) for _ in range(2))
+        wins = [(first, a), (before, a), (deal_won(b), b), (first, a), (deal_won(unknown), unknown), (second, a)]
+        run = [build_event(data, subject=cid, traceparent=new_traceparent()) for data, cid in wins]
+        async with unit_of_work(app.state.runtime.sessions) as session:
+            await app.state.runtime.spec.handlers["deal.won"].many(session, [(e, e.typed_data()) for e in run])
+
+        async with app.state.runtime.sessions() as s:
+            invoiced = dict((await s.execute(select(col(Invoice.deal_id), col(Invoice.number)))).all())
+            outbox_rows = (await s.execute(select(outbox.c.envelope).order_by(outbox.c.seq))).scalars().all()
+        assert set(invoiced) == {before.deal_id, first.deal_id, second.deal_id, wins[2][0].deal_id}
+        assert len(set(invoiced.values())) == 4
+        envelopes = [orjson.loads(e) for e in outbox_rows]
+        trace_of: dict[str, str] = {}
+        for e, (data, _) in zip(run, wins, strict=True):
+            trace_of.setdefault(str(data.deal_id), str(e.traceparent)[3:35])  # a repeat applies nothing
+        issued = [e for e in envelopes if e["type"] == "invoice.issued"][1:]  # the run's, after ``before``'s
+        assert [e["data"]["deal_id"] for e in issued] == [
+            str(first.deal_id),
+            str(wins[2][0].deal_id),
+            str(second.deal_id),
+        ]
+        assert all(e["traceparent"][3:35] == trace_of[e["data"]["deal_id"]] for e in issued)
+        exposures = [
+            e for e in envelopes if e["type"] == "credit.exposure_changed" and e["data"]["reason"] == "invoice_issued"
+        ][1:]
+        assert [e["data"]["deal_id"] for e in exposures] == [e["data"]["deal_id"] for e in issued]
+        assert all(e["traceparent"][3:35] == trace_of[e["data"]["deal_id"]] for e in exposures)
+        of_a = [e["data"]["exposure"] for e in exposures if e["data"]["customer_id"] == str(a)]
+        assert of_a == ["714.00", "714.00"]  # three invoices of 238.00 as the run left them
+        r = await client.get("/v1/invoices", params={"customer_id": str(unknown)}, headers=clerk(app))
+        assert r.json()["items"] == []  # parked until its customer.created
 
     async def test_draft_policy_and_limit_exceeded(self, databases, backend: str) -> None:
         app = await make_app(

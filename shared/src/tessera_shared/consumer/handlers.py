@@ -34,6 +34,9 @@ class Batched(Generic[D]):
     ``tessera_shared.trace_context.continuing(event.traceparent)`` of the event it answers."""
 
     apply: Callable[[AsyncSession, list[tuple[CloudEvent, D]]], Awaitable[None]]
+    # At most this many of its records in one transaction (None: a whole poll's), for a handler
+    # whose writes lock rows others wait for until the commit.
+    limit: int | None = None
 
     async def __call__(self, session: AsyncSession, event: CloudEvent, data: D) -> None:
         await self.many(session, [(event, data)])

@@ -297,16 +297,25 @@ class ConsumerRunner:
         events in the inbox, then their handlers run in each partition's order. Any failure
         rolls it all back (the caller then applies the records carefully).
 
-        Records of batched handlers all go in; records handled one by one at most ROUND_RECORDS
-        per transaction, so that their locks (a billing total's row, say) are not held for a
-        whole poll's worth of work; the rest wait for the next transaction."""
+        Records of batched handlers all go in (at most ``Batched.limit`` of a handler that sets one);
+        records handled one by one at most ROUND_RECORDS per transaction, so that their locks (a
+        billing total's row, say) are not held for a whole poll's worth of work; the rest, from the
+        first record past a limit on, wait for the next transaction."""
         items: list[Item] = []
         singles = 0
+        batched: dict[int, int] = {}  # records of each batched handler with a limit
+        over = False
         for item in (item for queue in pending.values() for item in queue):
-            if item.handler is not None and not isinstance(item.handler, Batched):
+            handler = item.handler
+            if handler is not None and not isinstance(handler, Batched):
                 singles += 1
-            if singles <= ROUND_RECORDS:
-                items.append(item)
+                over = over or singles > ROUND_RECORDS
+            elif isinstance(handler, Batched) and handler.limit is not None:
+                batched[id(handler)] = taken = batched.get(id(handler), 0) + 1
+                over = over or taken > handler.limit
+            if over:
+                break  # the rest waits for the next transaction (a partition's order is kept)
+            items.append(item)
         async with unit_of_work(self._sessions) as session:
             claimed = await self._claim(session, [item for item in items if item.handler is not None])
             for run in runs([item for item in items if item in claimed]):

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,7 @@ from tessera_billing.settings import BillingSettings
 from tessera_shared.db import new_id, utcnow
 from tessera_shared.errors import Conflict, InvalidInput
 from tessera_shared.events.contracts import InvoiceIssued
+from tessera_shared.events.contracts.billing import ExposureReason
 from tessera_shared.money import fits, too_large
 from tessera_shared.outbox import publish
 
@@ -45,6 +47,14 @@ class InvoiceHasPayments(Conflict):
 
     def __init__(self, invoice: Invoice) -> None:
         super().__init__(f"invoice {invoice.number} has payments applied; refund or credit them first")
+
+
+class Announce(Protocol):
+    """Publishes a customer's ``credit.exposure_changed`` (``announce_exposure``'s signature)."""
+
+    async def __call__(
+        self, session: AsyncSession, customer_id: uuid.UUID, reason: ExposureReason, *, deal_id: uuid.UUID | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -72,8 +82,12 @@ async def create_invoice(
     deal_id: uuid.UUID | None = None,
     note: str | None = None,
     issue: bool = False,
+    credit: bool = True,
+    announce: Announce | None = None,
 ) -> Invoice:
-    """A draft invoice (issued at once with ``issue``); terms default to the customer's credit profile."""
+    """A draft invoice, or with ``issue`` one written issued at once (its number taken first: one
+    INSERT, no UPDATE); terms default to the customer's credit profile. ``credit`` and ``announce``
+    as for ``issue_invoice``."""
     profile = await get_or_create_profile(session, customer_id, settings)
     terms = profile.payment_terms_days if payment_terms_days is None else payment_terms_days
     invoice_id = new_id()
@@ -122,12 +136,14 @@ async def create_invoice(
         created_by=created_by,
         note=note,
     )
+    if issue:  # a new draft: the move to issued is always allowed
+        await _number(session, invoice, None)
     session.add(invoice)
     await session.flush()
     session.add_all(rows)
     await session.flush()
     if issue:
-        await _issue(session, settings, invoice, None)  # a new draft: the move to issued is always allowed
+        await _book(session, settings, invoice, credit=credit, announce=announce)
     return invoice
 
 
@@ -137,16 +153,22 @@ async def issue_invoice(
     invoice: Invoice,
     *,
     issue_date: date | None = None,
+    credit: bool = True,
+    announce: Announce | None = None,
 ) -> Invoice:
-    """Give the invoice its number and due date, book it, announce it, then apply any customer credit."""
+    """Give the invoice its number and due date, book it, announce it, then apply any customer credit.
+
+    ``credit=False``: the caller knows the customer has no credit in the invoice's currency (a run of
+    deal.won read it for all its customers at once). ``announce``: who publishes the customer's
+    ``credit.exposure_changed`` (default: ``announce_exposure`` at once; a run announces its
+    customers once their invoices are all written)."""
     check_transition(invoice.status, InvoiceStatus.ISSUED)
-    return await _issue(session, settings, invoice, issue_date)
+    await _number(session, invoice, issue_date)
+    return await _book(session, settings, invoice, credit=credit, announce=announce)
 
 
-async def _issue(
-    session: AsyncSession, settings: BillingSettings, invoice: Invoice, issue_date: date | None
-) -> Invoice:
-    """The move draft -> issued, once allowed."""
+async def _number(session: AsyncSession, invoice: Invoice, issue_date: date | None) -> None:
+    """The move draft -> issued, once allowed: the number, dates and status."""
     if issue_date is not None:
         invoice.issue_date = issue_date
     invoice.due_date = due_date(invoice.issue_date, invoice.payment_terms_days)
@@ -154,6 +176,13 @@ async def _issue(
     invoice.status = InvoiceStatus.ISSUED
     invoice.issued_at = utcnow()
     touch(invoice)
+
+
+async def _book(
+    session: AsyncSession, settings: BillingSettings, invoice: Invoice, *, credit: bool, announce: Announce | None
+) -> Invoice:
+    """What an issued invoice sets off: its ledger entry, invoice.issued, the customer's credit
+    spent on it, the customer's exposure announced."""
     await record(session, invoice, EntryKind.INVOICED, invoice.total, invoice.issue_date, reference=invoice.number)
     await session.flush()
     await publish(
@@ -171,9 +200,9 @@ async def _issue(
         ),
         subject=invoice.customer_id,
     )
-    if settings.auto_apply_credit:
+    if settings.auto_apply_credit and credit:
         await apply_customer_credit(session, invoice, invoice.issue_date)
-    await announce_exposure(session, invoice.customer_id, "invoice_issued", deal_id=invoice.deal_id)
+    await (announce or announce_exposure)(session, invoice.customer_id, "invoice_issued", deal_id=invoice.deal_id)
     return invoice
 
 

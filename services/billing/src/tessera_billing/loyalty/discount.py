@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_billing.invoices.rules import LineInput, line_amounts
 from tessera_billing.invoices.service import LineSpec
+from tessera_billing.loyalty.models import MemberLevel
 from tessera_billing.loyalty.rules import member_discount_lines
 from tessera_billing.loyalty.service import member_level
 from tessera_billing.settings import BillingSettings
@@ -20,7 +21,13 @@ async def with_member_discount(
 ) -> list[LineSpec]:
     """``lines`` and, when the customer's member level (as billing last heard it) has a discount,
     the negative lines that take it off: the level's rate of the lines' nets, per tax rate."""
-    level = await member_level(session, customer_id)
+    return member_discounted(settings, await member_level(session, customer_id), lines, currency)
+
+
+def member_discounted(
+    settings: BillingSettings, level: MemberLevel | None, lines: Sequence[LineSpec], currency: str
+) -> list[LineSpec]:
+    """``with_member_discount`` for a level already read (a run of deal.won reads its customers' at once)."""
     if level is None:
         return list(lines)
     nets = []
