@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_notifications.copies.handlers import KNOWN_CUSTOMERS, keep_copies
 from tessera_notifications.email.customers import dunning_letter, keep_addresses, survey_invitation
+from tessera_notifications.event_types import BUSINESS_PRODUCERS
 from tessera_notifications.routing import Routing, route
 from tessera_shared.consumer import Batched, Handler
 from tessera_shared.events import CloudEvent
@@ -22,7 +23,7 @@ from tessera_shared.events.contracts import (
 )
 from tessera_shared.events.envelope import EventData, registered_event_types
 
-CONSUMES = ("customer", "sales", "service-desk", "billing")
+CONSUMES = BUSINESS_PRODUCERS
 
 
 def handlers(routing: Routing) -> dict[str, Handler[Any]]:

@@ -80,12 +80,17 @@ async def test_only_admins_manage_rules_and_bad_rules_are_refused(app, client) -
     assert (await client.post("/v1/notification-rules", json=body, headers=manager)).status_code == 403
     for bad in (
         {**body, "event_type": "not a type"},
+        {**body, "event_type": "deal.nonexistent"},  # well formed, published by no one: would never match
+        {**body, "event_type": "team.created"},  # the gateway's: not routed
         {**body, "recipients": []},
         {**body, "recipients": [{"kind": "everyone"}]},
         {**body, "condition": [{"field": "amount", "op": "like", "value": "1"}]},
         {**body, "channels": ["sms"]},
     ):
-        assert (await client.post("/v1/notification-rules", json=bad, headers=admin(app))).status_code == 422, bad
+        refused = await client.post("/v1/notification-rules", json=bad, headers=admin(app))
+        assert refused.status_code == 422, bad
+        if bad["event_type"] == "deal.nonexistent":
+            assert [e["field"] for e in refused.json()["errors"]] == ["event_type"]
     assert (
         await client.patch(f"/v1/notification-rules/{uuid.uuid4()}", json={}, headers=admin(app))
     ).status_code == 404
@@ -117,6 +122,11 @@ async def test_preferences_per_event_type_mute_the_inbox(app, client) -> None:
 
     twice = {"items": [{"event_type": "activity.due"}, {"event_type": "activity.due"}]}
     assert (await client.put("/v1/notification-preferences", json=twice, headers=rep)).status_code == 422
+    unknown = {"items": [{"event_type": "activity.due"}, {"event_type": "nope.nope", "email": True}]}
+    refused = await client.put("/v1/notification-preferences", json=unknown, headers=rep)
+    assert refused.status_code == 422 and [e["field"] for e in refused.json()["errors"]] == ["items.1.event_type"]
+    shown = (await client.get("/v1/notification-preferences", headers=rep)).json()["items"]
+    assert "nope.nope" not in {p["event_type"] for p in shown}
 
 
 async def test_a_customer_claimed_tells_the_new_owner(app, client) -> None:

@@ -4,6 +4,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from tessera_notifications.event_types import refuse_unknown
 from tessera_notifications.preferences.models import Preference
 from tessera_notifications.preferences.schemas import PreferenceItem, Preferences
 from tessera_notifications.rules.models import NotificationRule
@@ -35,6 +36,7 @@ async def replace_preferences(session: AsyncSession, user_id: str, body: Prefere
         if item.event_type in seen:
             raise InvalidInput(f"items.{index}.event_type", "named twice")
         seen.add(item.event_type)
+        refuse_unknown(f"items.{index}.event_type", [item.event_type])
     stored = sorted(
         (p.event_type, p.in_app, p.email, p.digest)
         for p in (await session.execute(select(Preference).where(col(Preference.user_id) == user_id))).scalars()

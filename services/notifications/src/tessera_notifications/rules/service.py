@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from tessera_notifications.event_types import refuse_unknown
 from tessera_notifications.routing import forget_rules
 from tessera_notifications.rules.models import NotificationRule
 from tessera_notifications.rules.schemas import RuleChange, RuleCreate
@@ -37,6 +38,7 @@ async def find_rule(session: AsyncSession, rule_id: uuid.UUID, *, for_update: bo
 
 
 async def create_rule(session: AsyncSession, body: RuleCreate, actor: str) -> NotificationRule:
+    refuse_unknown("event_type", [body.event_type])  # a rule for no published type would never match
     rule = NotificationRule(**body.model_dump(mode="json"))
     session.add(rule)
     await session.flush()

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from tessera_notifications.event_types import BUSINESS_PRODUCERS, refuse_unknown
 from tessera_notifications.settings import NotificationsSettings
 from tessera_notifications.webhooks.deliveries import forget_deliveries, forget_endpoints
 from tessera_notifications.webhooks.models import WebhookEndpoint
@@ -26,17 +27,11 @@ from tessera_shared.events.contracts.notifications import (
     WebhookEndpointDeleted,
     WebhookEndpointUpdated,
 )
-from tessera_shared.events.envelope import registered_event_types
 from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import publish
 
 # The producers whose topics are fanned out to webhooks: the business facts partners may read.
-FANNED_OUT = ("customer", "sales", "service-desk", "billing")
-
-
-def subscribable_types() -> frozenset[str]:
-    """The published CloudEvents types an endpoint may name (besides ``*``)."""
-    return frozenset(t for t, m in registered_event_types().items() if getattr(m, "producer", None) in FANNED_OUT)
+FANNED_OUT = BUSINESS_PRODUCERS
 
 
 def policy_of(settings: NotificationsSettings) -> AddressPolicy:
@@ -54,11 +49,8 @@ def is_admin(principal: Principal) -> bool:
 
 
 def check_event_types(types: Iterable[str]) -> list[str]:
-    known = subscribable_types()
     chosen = list(dict.fromkeys(types))
-    unknown = [t for t in chosen if t != "*" and t not in known]
-    if unknown:
-        raise InvalidInput("event_types", f"not published event types: {', '.join(sorted(unknown))}")
+    refuse_unknown("event_types", chosen, wildcard=True)
     return chosen
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera_notifications.event_types import business_event_types
 from tessera_notifications.webhooks.deliveries import fan_out, forget_customer
-from tessera_notifications.webhooks.endpoints import subscribable_types
 from tessera_shared.consumer import Batched, Handler
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import CustomerErased
@@ -19,7 +19,7 @@ from tessera_shared.events.envelope import EventData
 def with_webhooks(handlers: Mapping[str, Handler[Any]]) -> dict[str, Handler[Any]]:
     """``handlers`` with the fan-out added to every type partners may subscribe to."""
     wrapped: dict[str, Handler[Any]] = dict(handlers)
-    for event_type in subscribable_types():
+    for event_type in business_event_types():
         wrapped[event_type] = _wrap(handlers.get(event_type))
     return wrapped
 
