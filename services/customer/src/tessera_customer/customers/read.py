@@ -17,7 +17,7 @@ from fastapi import Request, Response
 
 from tessera_customer.api import READERS, audit_read
 from tessera_customer.customers.answer import customer_answer
-from tessera_customer.customers.repository import live_customer_row
+from tessera_customer.customers.repository import live_customer_row_direct
 from tessera_shared.auth import Principal
 from tessera_shared.db import read_connection
 from tessera_shared.http.etag import etag_for
@@ -36,7 +36,7 @@ def customer_response(request: Request, row: Sequence[Any], principal: Principal
 
 async def fast_get(request: Request, customer_id: uuid.UUID, principal: Principal) -> Response | None:
     async with read_connection(request.app.state.runtime.sessions) as conn:
-        row = await live_customer_row(conn, customer_id)
+        row = await live_customer_row_direct(conn, customer_id)
     return None if row is None else customer_response(request, row, principal)
 
 

@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from tessera_customer.customers.filters import CustomerFilter
 from tessera_customer.customers.models import DEMOGRAPHIC, GEOGRAPHIC, PSYCHOGRAPHIC, TAGS, Customer
+from tessera_shared.db.direct import first_row
 from tessera_shared.errors import NotFound
 from tessera_shared.http.pagination import PageParams, paginate
 
@@ -145,4 +146,10 @@ _ONE_LIVE = select(*_out_columns()).where(
 async def live_customer_row(db: AsyncSession | AsyncConnection, customer_id: uuid.UUID) -> list[Any] | None:
     """One live customer as the values of OUT_COLUMNS (None: no such customer, or merged)."""
     row = (await (await _connection(db)).execute(_ONE_LIVE, {"customer_id": customer_id})).first()
+    return None if row is None else _parsed(row)
+
+
+async def live_customer_row_direct(conn: AsyncConnection, customer_id: uuid.UUID) -> list[Any] | None:
+    """``live_customer_row`` on a read connection, from the driver itself on PostgreSQL (the fast read)."""
+    row = await first_row(conn, _ONE_LIVE, {"customer_id": customer_id})
     return None if row is None else _parsed(row)
