@@ -24,9 +24,10 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
 from sqlalchemy import BigInteger, any_, bindparam, delete, event, func, insert, select, update
@@ -37,7 +38,14 @@ from sqlalchemy.orm import Session
 from tessera_shared import faults
 from tessera_shared.db import affected_rows, dialect_name, utcnow
 from tessera_shared.db.bulk import insert_many
-from tessera_shared.events.envelope import CONTENT_TYPE, CloudEvent, EventData, build_event, topic_for
+from tessera_shared.events.envelope import (
+    CONTENT_TYPE,
+    CloudEvent,
+    EventData,
+    build_event,
+    dataschema_for,
+    topic_for,
+)
 from tessera_shared.infra_tables import outbox
 from tessera_shared.kafka import partition_for
 from tessera_shared.kafka_log import OUTAGE, is_kafka_failure
@@ -113,9 +121,44 @@ async def publish(
 def outbox_row(
     data: EventData, *, subject: str | uuid.UUID | None, key: str | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
-    """The row ``publish`` would write for ``data``, for ``publish_many``."""
-    envelope = build_event(data, subject=subject, traceparent=current_traceparent())
-    return _row_of(envelope, data, key, now or utcnow())
+    """The row ``publish`` would write for ``data``, for ``publish_many``. The envelope is written
+    straight from its members by orjson (the same JSON ``build_event(..).to_json()`` gives, without
+    building and dumping the CloudEvent model: half of a batch's CPU per event)."""
+    event_id = uuid.uuid4()
+    subject_text = str(subject) if subject is not None else None
+    envelope = envelope_json(
+        data, subject=subject_text, traceparent=current_traceparent(), event_id=event_id, time=datetime.now(UTC)
+    )
+    return {
+        "event_id": event_id,
+        "topic": topic_for(data.producer),
+        "key": key if key is not None else subject_text,
+        "event_type": data.event_type,
+        "envelope": envelope.decode(),
+        "created_at": now or utcnow(),
+    }
+
+
+def envelope_json(
+    data: EventData, *, subject: str | None, traceparent: str | None, event_id: uuid.UUID, time: datetime
+) -> bytes:
+    """``build_event(data, ...).to_json()``, written directly (the members in the model's order,
+    None ones left out, the time in UTC as pydantic writes it)."""
+    envelope: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": str(event_id),
+        "source": f"/crm/{data.producer}",
+        "type": data.event_type,
+        "time": time.astimezone(UTC),
+    }
+    if subject is not None:
+        envelope["subject"] = subject
+    envelope["datacontenttype"] = "application/json"
+    envelope["dataschema"] = dataschema_for(data.event_type)
+    if traceparent is not None:
+        envelope["traceparent"] = traceparent
+    envelope["data"] = data.model_dump(mode="json")
+    return orjson.dumps(envelope, option=orjson.OPT_UTC_Z)
 
 
 async def publish_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

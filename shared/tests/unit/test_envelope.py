@@ -76,3 +76,27 @@ def test_registry_and_topics() -> None:
     assert registered_event_types()["customer.created"] is CustomerCreated
     assert topic_for("service-desk") == "crm.service-desk"
     assert topic_for("billing", "t1.") == "t1.crm.billing"
+
+
+@pytest.mark.parametrize("subject", [None, "c-1"])
+@pytest.mark.parametrize("traceparent", [None, "00-" + "a" * 32 + "-" + "b" * 16 + "-01"])
+@pytest.mark.parametrize(
+    "time",
+    [
+        datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC),
+        datetime(2026, 3, 1, 13, 5, 7, 120034, tzinfo=timezone(timedelta(hours=1))),
+    ],
+)
+def test_outbox_rows_envelope_is_build_events_json(
+    subject: str | None, traceparent: str | None, time: datetime
+) -> None:
+    """outbox_row writes the envelope without the CloudEvent model: the very bytes build_event's
+    to_json gives (None members left out at the top, kept inside data; times in UTC)."""
+    from tessera_shared.outbox import envelope_json
+
+    data = created(owner_id=None, email=None, custom_fields={"note": "\u00fc \u2028", "n": None}, created_at=time)
+    event_id = uuid.uuid4()
+    made = build_event(data, subject=subject, traceparent=traceparent, event_id=event_id, time=time)
+    written = envelope_json(data, subject=subject, traceparent=traceparent, event_id=event_id, time=time)
+    assert written == made.to_json()
+    assert b'"owner_id":null' in written and (b'"subject"' in written) == (subject is not None)

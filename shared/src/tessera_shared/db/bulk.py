@@ -6,15 +6,19 @@ columns, whatever the number of rows (a multi-row ``VALUES`` list has one parame
 split into several statements past asyncpg's 32,767 parameters, and PostgreSQL plans each of them
 afresh: for 1,000 customers of 21 columns that cost 5x the unnest statement). On SQLite it is
 SQLAlchemy's multi-row INSERT, as before. The values are the ones a Core ``insert(table)`` takes
-(each column type's own conversion runs on them), so both paths store the same thing.
+(each column type's own conversion runs on them), so both paths store the same thing; a JSON
+column's values are written by orjson on PostgreSQL (the text is cast to jsonb: the same value as
+the type's ``json.dumps`` gives, at a tenth of the CPU; a value orjson refuses goes through the
+type's own conversion).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Column, String, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,6 +54,15 @@ def _unnest_insert(
     return text(sql)
 
 
+def _json_text(value: Any, process: Callable[[Any], Any]) -> Any:
+    if value is None:
+        return process(value)  # the type decides: SQL NULL or JSON null
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # past 64 bits, a non-str key, ...: the type's own serialiser
+        return process(value)
+
+
 async def insert_many(
     session: AsyncSession,
     table: Table,
@@ -64,7 +77,8 @@ async def insert_many(
     if not rows:
         return []
     names = list(rows[0])
-    same_keys = all(len(r) == len(names) and all(n in r for n in names) for r in rows)
+    keys = rows[0].keys()
+    same_keys = all(r.keys() == keys for r in rows)
     # A column left out gets its Python-side default from a Core insert: a constant one is added
     # here; one computed per row (a callable, a sequence) leaves the rows to the Core insert.
     defaults = {c.name: c.default for c in table.columns if c.name not in names and c.default is not None}
@@ -87,8 +101,10 @@ async def insert_many(
         process = column.type._cached_bind_processor(dialect)  # the conversion a Core insert applies
         json_text = _array_element(column, dialect)[1]
         values = [r[name] for r in rows]
-        if process is not None:
-            values = [process(v) for v in values]  # None too: a JSON column may store JSON null
+        if json_text and process is not None:
+            values = [_json_text(v, process) for v in values]
+        elif process is not None:
+            values = [process(v) for v in values]
         if json_text and any(v is not None and not isinstance(v, str) for v in values):
             raise TypeError(f"{table.name}.{name}: the JSON type did not serialise its values")
         params[f"p{i}"] = values
