@@ -221,16 +221,28 @@ async def test_the_survey_invitation_carries_its_link_and_an_unsubscribe_link_th
             path = unsubscribe.removeprefix("https://crm.example.com/api")
             forged = path[:-4] + "0000"
             assert (await client.get(forged)).status_code == 403
-            clicked = await client.get(path)  # no token of any account: the link is the credential
+            # A GET changes nothing (mail scanners fetch every link): it tells, and a browser gets
+            # the button that POSTs. No token of any account: the link is the credential.
+            clicked = await client.get(path)
             assert clicked.status_code == 200 and clicked.json() == {
                 "customer_id": str(customer_id),
                 "purpose": "surveys",
-                "unsubscribed": True,
+                "unsubscribed": False,
             }
-            assert (await client.post(path)).status_code == 200  # one click (RFC 8058), again: no change
+            browser = await client.get(path, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+            assert browser.headers["content-type"].startswith("text/html")
+            assert '<form method="post">' in browser.text and "<button" in browser.text
+            await deliver(app, ticket_closed(customer_id))
+            assert await send(app) == {"sent": 1}  # the GETs unsubscribed no one
+
+            one_click = await client.post(path, content=b"List-Unsubscribe=One-Click")  # RFC 8058
+            assert one_click.status_code == 200 and one_click.json()["unsubscribed"] is True
+            assert (await client.get(path)).json()["unsubscribed"] is True
+            done = await client.post(path, headers={"Accept": "text/html"})  # the page's button, again
+            assert done.status_code == 200 and "no more survey invitations" in done.text and "<form" not in done.text
             await deliver(app, ticket_closed(customer_id))
             assert await send(app) == {}
-        assert len(sink.messages) == 1
+        assert len(sink.messages) == 2
 
 
 @pytest.mark.sqlite

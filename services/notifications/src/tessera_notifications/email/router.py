@@ -1,20 +1,25 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from tessera_notifications.api import settings_of
-from tessera_notifications.email.unsubscribe import Purpose, check_token, opt_out
+from tessera_notifications.email.service import page
+from tessera_notifications.email.unsubscribe import Purpose, check_token, opt_out, opted_out
 from tessera_shared.auth import public
-from tessera_shared.deps import SessionDep, WriteSessionDep
+from tessera_shared.deps import SessionDep
 
 router = APIRouter(prefix="/v1/email-unsubscribe", tags=["email-unsubscribe"])
 
 PUBLIC = public("an unsubscribe link in a customer's e-mail: its token is the credential")
 Token = Annotated[str, Query(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
+HTML_TOO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "JSON, or a page for a browser"}
+}
 
 
 class Unsubscribed(BaseModel):
@@ -23,10 +28,20 @@ class Unsubscribed(BaseModel):
     unsubscribed: bool = True
 
 
+def _answer(request: Request, customer_id: uuid.UUID, purpose: str, unsubscribed: bool) -> Unsubscribed | HTMLResponse:
+    """JSON for an API client; a page in the customers' language for a browser (Accept: text/html)."""
+    if "text/html" in request.headers.get("accept", ""):
+        html = page("unsubscribe_page", settings_of(request).customer_locale, {"unsubscribed": unsubscribed})
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    return Unsubscribed(customer_id=customer_id, purpose=purpose, unsubscribed=unsubscribed)
+
+
 @router.get(
     "/{customer_id}/{purpose}",
     response_model=Unsubscribed,
-    summary="Unsubscribe from a purpose's e-mails (the link in the e-mail; no account needed)",
+    responses=HTML_TOO,
+    summary="The unsubscribe link in an e-mail: tells whether the customer is unsubscribed and, to a "
+    "browser, offers the button that POSTs; a GET changes nothing (mail scanners fetch links, RFC 8058)",
     openapi_extra=PUBLIC,
 )
 async def unsubscribe_by_link(
@@ -34,17 +49,17 @@ async def unsubscribe_by_link(
     purpose: Annotated[Purpose, Path()],
     token: Token,
     request: Request,
-    session: WriteSessionDep,
-) -> Unsubscribed:
+    session: SessionDep,
+) -> Any:
     check_token(settings_of(request), customer_id, purpose, token)
-    await opt_out(session, customer_id, purpose)
-    return Unsubscribed(customer_id=customer_id, purpose=purpose)
+    return _answer(request, customer_id, purpose, await opted_out(session, customer_id, purpose))
 
 
 @router.post(
     "/{customer_id}/{purpose}",
     response_model=Unsubscribed,
-    summary="Unsubscribe in one click (RFC 8058 List-Unsubscribe-Post)",
+    responses=HTML_TOO,
+    summary="Unsubscribe: one click (RFC 8058 List-Unsubscribe-Post) or the link's page's button",
     openapi_extra=PUBLIC,
 )
 async def unsubscribe_one_click(
@@ -53,7 +68,7 @@ async def unsubscribe_one_click(
     token: Token,
     request: Request,
     session: SessionDep,
-) -> Unsubscribed:
+) -> Any:
     check_token(settings_of(request), customer_id, purpose, token)
     await opt_out(session, customer_id, purpose)
-    return Unsubscribed(customer_id=customer_id, purpose=purpose)
+    return _answer(request, customer_id, purpose, True)

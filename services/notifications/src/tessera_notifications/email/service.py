@@ -53,6 +53,12 @@ def render(template: str, locale: str, values: dict[str, Any]) -> tuple[str, str
     return text, html
 
 
+def page(template: str, locale: str, values: dict[str, Any]) -> str:
+    """An HTML page (not an e-mail) from ``template`` in ``locale``, e.g. the unsubscribe link's."""
+    language = "zh" if locale == "zh" else "en"
+    return TEMPLATES.get_template(f"{language}/{template}.html").render(**values)
+
+
 def message_id_for(source_event_id: str, recipient: str, template: str, domain: str) -> str:
     """The same fact, recipient and template always give the same Message-ID."""
     return f"<{uuid.uuid5(_MESSAGE_IDS, f'{source_event_id}/{recipient}/{template}').hex}@{domain}>"
