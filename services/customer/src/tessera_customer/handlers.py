@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,7 +25,7 @@ from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_customer.value.service import record_payment, record_purchase, refresh_risk, signals_of
-from tessera_shared.consumer import Handler, PermanentError
+from tessera_shared.consumer import Batched, Handler, PermanentError
 from tessera_shared.db import utcnow
 from tessera_shared.events import CloudEvent, EventData
 from tessera_shared.events.contracts import (
@@ -55,6 +56,7 @@ from tessera_shared.events.contracts import (
 from tessera_shared.events.contracts.billing import LOYALTY_POINTS_METHOD
 from tessera_shared.known_customers import ERASED
 from tessera_shared.outbox import publish
+from tessera_shared.trace_context import continuing
 
 log = logging.getLogger(__name__)
 
@@ -378,39 +380,87 @@ def _about_customer(data: EventData) -> uuid.UUID | None:
     return customer_id
 
 
-def make_handler(settings: CustomerSettings, effect: Effect) -> Handler[EventData]:
-    async def handle(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
-        customer_id = _about_customer(data)
-        if customer_id is None:
-            return  # e.g. an activity about a lead only: not a customer fact
-        ref, occurred_at, summary = _spec(data)
-        seen = await session.scalar(
-            select(col(TimelineEntry.id))
-            .where(col(TimelineEntry.kind) == event.type, col(TimelineEntry.ref_id) == ref)
-            .limit(1)
-        )
-        if seen is not None:
-            log.info("re-announced fact ignored", extra={"event_id": event.id, "event_type": event.type})
-            return
-        customer = await resolve(session, customer_id)
-        # An erased customer's later facts are recorded as erasure left the earlier ones: the kind
-        # and the time, no text (docs/domain.md §10.3).
-        erased = customer.erased_at is not None
-        timeline.record(
-            session,
-            customer.id,
-            event.type,
-            event.type if erased else summary,
-            occurred_at=occurred_at,
-            source=event.source.rsplit("/", 1)[-1],
-            ref_id=ref,
-            data={} if erased else data.model_dump(mode="json"),
-            event_id=event.id,
-        )
-        await effect(session, settings, customer, data)
+@dataclass
+class _Run:
+    """What a run of facts read at once: the (kind, ref) already on a timeline, and the run's
+    customers, locked in key order (each fact would lock its customer; in key order, two
+    transactions over the same customers do not deadlock)."""
 
-    return handle
+    seen: set[tuple[str, str]]
+    customers: dict[uuid.UUID, Customer]
+
+    @classmethod
+    async def read(cls, session: AsyncSession, facts: list[tuple[CloudEvent, EventData, uuid.UUID]]) -> _Run:
+        refs = {_spec(data)[0] for _, data, _ in facts}
+        rows = await session.execute(
+            select(col(TimelineEntry.kind), col(TimelineEntry.ref_id)).where(
+                col(TimelineEntry.ref_id).in_(refs), col(TimelineEntry.kind).in_({e.type for e, _, _ in facts})
+            )
+        )
+        locked = await session.scalars(
+            select(Customer)
+            .where(col(Customer.id).in_({customer_id for _, _, customer_id in facts}))
+            .order_by(col(Customer.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return cls(seen={(kind, ref) for kind, ref in rows if ref is not None}, customers={c.id: c for c in locked})
+
+    async def resolve(self, session: AsyncSession, customer_id: uuid.UUID) -> Customer:
+        customer = self.customers.get(customer_id)
+        if customer is not None and customer.merged_into_id is None:
+            return customer  # locked by ``read``
+        return await resolve(session, customer_id)
+
+
+async def _apply(
+    session: AsyncSession,
+    settings: CustomerSettings,
+    run: _Run,
+    event: CloudEvent,
+    data: EventData,
+    customer_id: uuid.UUID,
+) -> None:
+    ref, occurred_at, summary = _spec(data)
+    if (event.type, ref) in run.seen:
+        log.info("re-announced fact ignored", extra={"event_id": event.id, "event_type": event.type})
+        return
+    run.seen.add((event.type, ref))
+    customer = await run.resolve(session, customer_id)
+    # An erased customer's later facts are recorded as erasure left the earlier ones: the kind
+    # and the time, no text (docs/domain.md §10.3).
+    erased = customer.erased_at is not None
+    timeline.record(
+        session,
+        customer.id,
+        event.type,
+        event.type if erased else summary,
+        occurred_at=occurred_at,
+        source=event.source.rsplit("/", 1)[-1],
+        ref_id=ref,
+        data={} if erased else data.model_dump(mode="json"),
+        event_id=event.id,
+    )
+    await EFFECTS[type(data)](session, settings, customer, data)
+
+
+def facts_handler(settings: CustomerSettings) -> Batched[EventData]:
+    """One batched handler for every fact type: the runner hands a poll's facts over as one run
+    (runs are cut where the handler changes), which reads the timeline's known refs and locks the
+    customers once; each fact is then applied in order, under its own event's trace context."""
+
+    async def apply(session: AsyncSession, events: list[tuple[CloudEvent, EventData]]) -> None:
+        facts = [(e, d, c) for e, d in events if (c := _about_customer(d)) is not None]  # else not a customer fact
+        if not facts:
+            return
+        run = await _Run.read(session, facts)
+        for event, data, customer_id in facts:
+            with continuing(event.traceparent):
+                await _apply(session, settings, run, event, data, customer_id)
+
+    return Batched(apply)
 
 
 def handlers(settings: CustomerSettings) -> dict[str, Handler[Any]]:
-    return {model.event_type: make_handler(settings, effect) for model, effect in EFFECTS.items()}
+    facts = facts_handler(settings)
+    return {model.event_type: facts for model in EFFECTS}

@@ -24,11 +24,16 @@ from services.customer.tests.helpers import (
     ticket_escalated,
     ticket_opened,
 )
+from tessera_customer.handlers import handlers
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_customer.value.models import TierChange
+from tessera_shared.consumer import Batched
+from tessera_shared.db import unit_of_work
+from tessera_shared.events import build_event
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of, running
+from tessera_shared.trace_context import new_traceparent
 
 
 class TestTimeline:
@@ -61,6 +66,29 @@ class TestTimeline:
         }
         only = await client.get(f"/v1/customers/{c['id']}/timeline", params={"kind": "deal.won"}, headers=h)
         assert [e["source"] for e in only.json()["items"]] == ["sales"]
+
+    async def test_a_run_of_facts_is_applied_in_order_each_once_under_its_own_trace(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        """The consumer hands a poll's facts over as one run: a repeat within it is applied once,
+        each fact in order, and what a fact publishes carries that fact's trace."""
+        c, other = await create(client, app), await create(client, app, name="Other", email="other@example.com")
+        first, second = deal_won(c["id"], won_at=at(2026, 1, 1)), deal_won(c["id"], won_at=at(2026, 2, 1))
+        facts = [first, ticket_opened(other["id"]), first, second, deal_won(other["id"], won_at=at(2026, 1, 5))]
+        run = [build_event(d, subject=d.customer_id, traceparent=new_traceparent()) for d in facts]
+        handler = handlers(app.state.settings)["deal.won"]
+        assert isinstance(handler, Batched)
+        async with unit_of_work(app.state.runtime.sessions) as session:
+            await handler.many(session, [(e, e.typed_data()) for e in run])
+        h = bearer(app, "boss", "sales_manager")
+        r = await client.get(f"/v1/customers/{c['id']}/timeline", params={"kind": "deal.won"}, headers=h)
+        assert [e["occurred_at"][:10] for e in r.json()["items"]] == ["2026-02-01", "2026-01-01"]  # the repeat: once
+        r = await client.get(f"/v1/customers/{c['id']}", headers=h)
+        assert r.json()["status"] == "repeat"  # prospect -> customer -> repeat: two purchases
+        changes = await events(app, "customer.status_changed")
+        traces = [(e["data"]["customer_id"], e["traceparent"][3:35]) for e in changes]
+        trace = [str(e.traceparent)[3:35] for e in run]
+        assert traces == [(c["id"], trace[0]), (c["id"], trace[3]), (other["id"], trace[4])]
 
     async def test_errors(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         c = await create(client, app)
