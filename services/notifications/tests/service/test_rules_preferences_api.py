@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from notifications_helpers import activity_due, admin, deliver, large_deal, user
 
+from tessera_notifications.preferences.models import Preference
 from tessera_notifications.rules.rules import DEFAULT_RULES
+from tessera_shared.db import unit_of_work
 from tessera_shared.events.contracts import CustomerCreated, CustomerUpdated
 
 
@@ -127,6 +129,14 @@ async def test_preferences_per_event_type_mute_the_inbox(app, client) -> None:
     assert refused.status_code == 422 and [e["field"] for e in refused.json()["errors"]] == ["items.1.event_type"]
     shown = (await client.get("/v1/notification-preferences", headers=rep)).json()["items"]
     assert "nope.nope" not in {p["event_type"] for p in shown}
+
+    # A choice stored for a type that is not published (before types were checked, or retired) is
+    # not shown, so what a GET shows a PUT takes back.
+    async with unit_of_work(app.state.runtime.sessions) as session:
+        session.add(Preference(user_id="rep1", event_type="deal.retired", in_app=False))
+    shown = (await client.get("/v1/notification-preferences", headers=rep)).json()
+    assert "deal.retired" not in {p["event_type"] for p in shown["items"]}
+    assert (await client.put("/v1/notification-preferences", json=shown, headers=rep)).status_code == 200
 
 
 async def test_a_customer_claimed_tells_the_new_owner(app, client) -> None:

@@ -4,7 +4,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from tessera_notifications.event_types import refuse_unknown
+from tessera_notifications.event_types import business_event_types, refuse_unknown
 from tessera_notifications.preferences.models import Preference
 from tessera_notifications.preferences.schemas import PreferenceItem, Preferences
 from tessera_notifications.rules.models import NotificationRule
@@ -15,7 +15,9 @@ from tessera_shared.outbox import publish
 
 
 async def preferences_of(session: AsyncSession, user_id: str) -> Preferences:
-    """The user's choice for every event type a rule routes (the default where none is stored)."""
+    """The user's choice for every event type a rule routes (the default where none is stored);
+    only published types, so that what a GET shows a PUT takes back (a rule or choice stored for
+    another type, e.g. before types were checked, is left out)."""
     stored = {
         p.event_type: p
         for p in (await session.execute(select(Preference).where(col(Preference.user_id) == user_id))).scalars()
@@ -23,7 +25,7 @@ async def preferences_of(session: AsyncSession, user_id: str) -> Preferences:
     routed = set((await session.execute(select(col(NotificationRule.event_type)).distinct())).scalars())
     items = [
         PreferenceItem.model_validate(stored[t]) if t in stored else PreferenceItem(event_type=t)
-        for t in sorted(routed | set(stored))
+        for t in sorted((routed | set(stored)) & business_event_types())
     ]
     return Preferences(items=items)
 
