@@ -14,7 +14,7 @@ from sqlmodel import col
 from tessera_sales.credit.models import CreditLine, DealCreditCheck, ExchangeRateCopy
 from tessera_sales.deals.models import Deal
 from tessera_shared.credit import LimitCheck, MissingRate, NoExchangeRate, check_limit
-from tessera_shared.db import read_session, utcnow
+from tessera_shared.db import read_session, table_of, upsert, utcnow
 from tessera_shared.errors import Conflict, Unavailable
 
 
@@ -55,6 +55,7 @@ class CreditLimitExceeded(Conflict):
 
 # How often a win waiting for billing's first announcement looks at sales' copy again.
 _POSITION_POLL = 0.05
+_CHECKS = table_of(DealCreditCheck)
 
 
 async def await_credit_position(sessions: async_sessionmaker[AsyncSession], deal_id: uuid.UUID, timeout: float) -> None:
@@ -107,8 +108,12 @@ async def limit_check(
         )
     )
     balances += [(limit_currency, a) for (a,) in pending]
-    rows = await session.execute(select(ExchangeRateCopy).where(col(ExchangeRateCopy.to_currency) == limit_currency))
-    rates = {(r.from_currency, r.to_currency): Decimal(r.rate) for r in rows.scalars()}
+    rates: dict[tuple[str, str], Decimal] = {}
+    if currency != limit_currency or any(c != limit_currency for c, _ in balances):  # else nothing converts
+        rows = await session.execute(
+            select(ExchangeRateCopy).where(col(ExchangeRateCopy.to_currency) == limit_currency)
+        )
+        rates = {(r.from_currency, r.to_currency): Decimal(r.rate) for r in rows.scalars()}
     try:
         return check_limit(
             credit_limit=limit,
@@ -125,21 +130,18 @@ async def limit_check(
 async def record_check(
     session: AsyncSession, deal_id: uuid.UUID, customer_id: uuid.UUID, check: LimitCheck, override_by: str | None
 ) -> None:
-    """Keep the decision with the deal (a re-win replaces the earlier one)."""
-    row = await session.get(DealCreditCheck, deal_id)
-    rate = None if check.exchange_rate is None else str(check.exchange_rate)
-    if row is None:
-        row = DealCreditCheck(
-            deal_id=deal_id,
-            customer_id=customer_id,
-            credit_limit=check.credit_limit,
-            exposure=check.exposure,
-            amount=check.amount,
-            currency=check.currency,
-            fits=check.fits,
-        )
-        session.add(row)
-    row.customer_id, row.credit_limit, row.exposure = customer_id, check.credit_limit, check.exposure
-    row.amount, row.currency, row.exchange_rate = check.amount, check.currency, rate
-    row.fits, row.override_by, row.checked_at = check.fits, override_by, utcnow()
-    await session.flush()
+    """Keep the decision with the deal (a re-win replaces the earlier one; whether billing has
+    invoiced the deal stays as it was): one INSERT ... ON CONFLICT."""
+    figures = {
+        "customer_id": customer_id,
+        "credit_limit": check.credit_limit,
+        "exposure": check.exposure,
+        "amount": check.amount,
+        "currency": check.currency,
+        "exchange_rate": None if check.exchange_rate is None else str(check.exchange_rate),
+        "fits": check.fits,
+        "override_by": override_by,
+        "checked_at": utcnow(),
+    }
+    stmt = upsert(session, _CHECKS).values(deal_id=deal_id, invoiced=False, **figures)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["deal_id"], set_=figures))

@@ -186,8 +186,8 @@ async def win_deal(
     if (replayed := await idem.begin(body)) is not None:
         return replayed
     deal = await load(session, deal_id, principal, for_update=True)
-    lines = await service.win_deal(session, deal, body, principal)
-    out = deal_out(deal, lines, await service.pipelines_of(session, [deal]))
+    lines, stages = await service.win_deal(session, deal, body, principal)
+    out = deal_out(deal, lines, {deal.pipeline_id: stages})
     return await idem.respond(200, out, headers={"ETag": etag_for(deal.id, deal.version)})
 
 

@@ -606,7 +606,8 @@ async def win_deal(
     deal: Deal,
     body: WinRequest,
     principal: Principal,
-) -> list[DealLine]:
+) -> tuple[list[DealLine], Stages]:
+    """Win the deal; returns its lines and its pipeline's stages (what the answer shows)."""
     stages = await stages_for_deal(session, deal.pipeline_id)
     stages.check_close(deal.stage, stages.won)
     holds = await overdue_invoices_of(session, deal.customer_id)
@@ -690,7 +691,7 @@ async def win_deal(
         subject=deal.customer_id,
     )
     await session.flush()
-    return lines
+    return lines, stages
 
 
 async def lose_deal(session: AsyncSession, deal: Deal, body: LoseRequest, principal: Principal) -> None:
