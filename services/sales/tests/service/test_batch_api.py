@@ -212,13 +212,13 @@ class Statements:
 
 
 async def test_deals_and_leads_are_written_set_based(api: Api) -> None:
-    """A batch of 150 new deals, then the same deals changed, runs a few statements whatever the
+    """A batch of 60 new deals, then the same deals changed, runs a few statements whatever the
     count (one INSERT of the deals, of their stage history, tags and outbox rows; one flush of the
     changed ones), with one event per change as the single writes publish; a large new deal
     publishes deal.large_detected as a single create does."""
     customer = str(uuid.uuid4())
     await api.credit_known(uuid.UUID(customer))
-    n = 150
+    n = 60
 
     async def upsert(inputs: list[dict[str, Any]]) -> tuple[list[str], int]:
         with Statements(api) as sql:
