@@ -12,8 +12,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+import tessera_sales.main as sales_main
 from tessera_sales.credit.models import DealCreditCheck
 from tessera_sales.testing import Api
+from tessera_shared.consumer import Batched
+from tessera_shared.db import unit_of_work
+from tessera_shared.events import build_event
 from tessera_shared.events.contracts import CreditExposureChanged, OpenBalance
 
 FIN = ("fin", "finance_manager")
@@ -188,6 +192,33 @@ async def test_an_older_announcement_does_not_overwrite_a_newer_one(api: Api) ->
     await api.consume(exposure(customer, exposure="4900.00", at=now - timedelta(seconds=5)))
     deal = await api.deal(customer_id=str(customer), amount="1000.00")
     assert (await win(api, deal, api.rep1)).status_code == 200
+
+
+async def test_a_run_of_announcements_keeps_each_customers_newest_and_marks_every_deal(api: Api) -> None:
+    """The consumer hands consecutive announcements over at once: as one by one, the newest of each
+    customer stays (out of order in the run), and every deal named is invoiced."""
+    a, b = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
+    for customer in (a, b):
+        await api.consume(exposure(customer, exposure="0.00", at=now - timedelta(seconds=10)))
+    first = await api.deal(customer_id=str(a), amount="1000.00")
+    other = await api.deal(customer_id=str(b), amount="1000.00")
+    assert (await win(api, first, api.rep1)).status_code == 200
+    assert (await win(api, other, api.rep1)).status_code == 200
+    run = [
+        exposure(a, exposure="1000.00", deal_id=uuid.UUID(first["id"]), at=now),
+        exposure(b, exposure="4500.00", deal_id=uuid.UUID(other["id"]), at=now),
+        exposure(a, exposure="4900.00", at=now - timedelta(seconds=5)),  # older: changes nothing
+    ]
+    handler = sales_main.spec().handlers["credit.exposure_changed"]
+    assert isinstance(handler, Batched)
+    async with unit_of_work(api.app.state.runtime.sessions) as s:
+        await handler.many(s, [(build_event(d, subject=d.customer_id), d) for d in run])
+    assert (await check_of(api, first["id"])).invoiced and (await check_of(api, other["id"])).invoiced
+    fits = await api.deal(customer_id=str(a), amount="4000.00")  # 1000 + 4000 within 5000: a's newest
+    assert (await win(api, fits, api.rep1)).status_code == 200
+    refused = await api.deal(customer_id=str(b), amount="1000.00")  # 4500 + 1000 past it
+    assert (await win(api, refused, api.rep1)).status_code == 409
 
 
 async def test_other_currencies_are_converted_with_the_rate_table(api: Api) -> None:

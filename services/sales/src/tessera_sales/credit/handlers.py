@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_sales.credit.models import CollectedPayment, CreditLine, DealCreditCheck, ExchangeRateCopy, OverdueInvoice
 from tessera_sales.money import to_minor
+from tessera_shared.consumer import Batched
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import (
     CreditExposureChanged,
@@ -83,32 +84,46 @@ async def on_payment_received(session: AsyncSession, event: CloudEvent, data: Pa
     await session.flush()
 
 
-async def on_credit_exposure_changed(session: AsyncSession, event: CloudEvent, data: CreditExposureChanged) -> None:
+async def apply_credit_exposures(session: AsyncSession, events: list[tuple[CloudEvent, CreditExposureChanged]]) -> None:
     """Keep billing's latest limit and open receivables (an older announcement changes nothing);
     a change naming a deal means its invoice is in billing's figures now, so the win no longer
-    counts on its own (docs/domain.md §10.1)."""
-    row = await session.get(CreditLine, data.customer_id)
-    balances = [{"currency": b.currency, "amount": str(b.amount)} for b in data.open_balances]
-    if row is None:
-        session.add(
-            CreditLine(
-                customer_id=data.customer_id,
-                credit_limit=data.credit_limit,
-                currency=data.currency,
-                rating=data.rating,
-                exposure=data.exposure,
-                open_balances=balances,
-                changed_at=data.changed_at,
+    counts on its own (docs/domain.md §10.1). A run of announcements: the newest of each customer
+    (a later one of the same time wins, as one by one), the lines read in one query, the deals
+    marked in one UPDATE."""
+    newest: dict[uuid.UUID, CreditExposureChanged] = {}
+    for _, data in events:
+        seen = newest.get(data.customer_id)
+        if seen is None or data.changed_at >= seen.changed_at:
+            newest[data.customer_id] = data
+    lines = await session.scalars(select(CreditLine).where(col(CreditLine.customer_id).in_(list(newest))))
+    rows = {row.customer_id: row for row in lines}
+    for customer_id, data in newest.items():
+        row = rows.get(customer_id)
+        balances = [{"currency": b.currency, "amount": str(b.amount)} for b in data.open_balances]
+        if row is None:
+            session.add(
+                CreditLine(
+                    customer_id=data.customer_id,
+                    credit_limit=data.credit_limit,
+                    currency=data.currency,
+                    rating=data.rating,
+                    exposure=data.exposure,
+                    open_balances=balances,
+                    changed_at=data.changed_at,
+                )
             )
-        )
-    elif data.changed_at >= row.changed_at:
-        row.credit_limit, row.currency, row.rating = data.credit_limit, data.currency, data.rating
-        row.exposure, row.open_balances, row.changed_at = data.exposure, balances, data.changed_at
-    if data.deal_id is not None:
+        elif data.changed_at >= row.changed_at:
+            row.credit_limit, row.currency, row.rating = data.credit_limit, data.currency, data.rating
+            row.exposure, row.open_balances, row.changed_at = data.exposure, balances, data.changed_at
+    deals = [data.deal_id for _, data in events if data.deal_id is not None]
+    if deals:
         await session.execute(
-            update(DealCreditCheck).where(col(DealCreditCheck.deal_id) == data.deal_id).values(invoiced=True)
+            update(DealCreditCheck).where(col(DealCreditCheck.deal_id).in_(deals)).values(invoiced=True)
         )
     await session.flush()
+
+
+on_credit_exposure_changed = Batched(apply_credit_exposures)
 
 
 async def on_exchange_rate_set(session: AsyncSession, event: CloudEvent, data: ExchangeRateSet) -> None:
