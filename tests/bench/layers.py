@@ -11,8 +11,9 @@ request on this machine) and is the CPU time per request of the median of three 
   context, metrics, body limits, NUL check) and the first route;
 - the same app, a constant body behind the role check the customer routes use, as the last of
   the service's routes (an upper bound for route matching);
-- the service's GET /v1/customers/{id} as served: read session, ORM load, audit row (written
-  behind the request), ETag, response model;
+- the service's GET /v1/customers/{id} as served: since Round 8a the fast read before the
+  router (principal and role, the row from the driver, audit row written behind the request,
+  ETag, the JSON by orjson);
 - the database alone: the same row by asyncpg, one connection, statement prepared.
 
 Prints one JSON object (microseconds of CPU per request). Works in a scratch database of its own
