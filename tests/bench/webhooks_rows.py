@@ -97,6 +97,7 @@ async def webhooks_rows(
 ) -> None:
     """Row 13 into ``report`` (harness.Report)."""
     from aiokafka import AIOKafkaConsumer
+    from harness import cpu_seconds
 
     from tessera_shared.kafka import ensure_topics, make_producer
 
@@ -220,20 +221,23 @@ async def webhooks_rows(
                     await sender.post(f"{receiver}/c", content=body, headers={"content-type": "application/json"})
 
             try:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 await asyncio.gather(*(post_all(senders[i % 16]) for i in range(64)))
                 ceiling = events / (time.perf_counter() - t0)
+                ceiling_cpu_us = round((time.process_time() - c0) / events * 1e6)  # the bare sender's own
             finally:
                 for sender in senders:
                     await sender.aclose()
 
             async def fan_out(path: str, ordered: bool, customers: list[uuid.UUID]) -> tuple[float, float]:
                 endpoint_id = await endpoint(path, ordered)
+                cpu0 = cpu_seconds(proc.proc.pid) or 0.0  # the service's CPU (consumer and sender)
                 for i in range(events):
                     value, key = _created(customers[i % len(customers)], i)
                     await producer.send(topic, value, key=key)
                 await producer.flush()
                 times = await arrived(path, events, 600)
+                cpu_us[path] = round(((cpu_seconds(proc.proc.pid) or 0.0) - cpu0) / events * 1e6)
                 await disable(endpoint_id)
                 first, last = min(times), max(times)
                 # How fast the consumer wrote the deliveries (its share of the time, for the reader).
@@ -251,6 +255,7 @@ async def webhooks_rows(
                 return events / max(last - first, 1e-6), last - first
 
             written: dict[str, int] = {}
+            cpu_us: dict[str, int] = {}
             rate, took = await fan_out("/u", False, [uuid.uuid4() for _ in range(events)])
             report.add(
                 f"13 webhooks fan-out, one unordered endpoint, {events} events (target 500)",
@@ -260,6 +265,8 @@ async def webhooks_rows(
                 ceiling,
                 seconds=round(took, 2),
                 written_per_s=written["/u"],
+                service_cpu_us_per_delivery=cpu_us["/u"],
+                ceiling_cpu_us_per_request=ceiling_cpu_us,
             )
             rate, took = await fan_out("/o", True, [uuid.uuid4() for _ in range(CUSTOMERS)])
             report.add(
@@ -270,6 +277,7 @@ async def webhooks_rows(
                 ceiling,
                 seconds=round(took, 2),
                 written_per_s=written["/o"],
+                service_cpu_us_per_delivery=cpu_us["/o"],
             )
     finally:
         await producer.stop()
@@ -301,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     log("\n" + report.table())
+    for row in report.rows:  # CPU per delivery and the like (make bench keeps them in its JSON)
+        if row.get("extra"):
+            log(f"{row['name']}: {row['extra']}")
     return 0
 
 
