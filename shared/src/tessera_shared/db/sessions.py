@@ -66,8 +66,8 @@ async def read_session(
 @asynccontextmanager
 async def read_connection(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
     """A connection of the read sessions' pool and options (autocommit on PostgreSQL), for a Core
-    read that needs no ORM session: no unit of work, identity map or session events (a single
-    GET by id spent ~90 us of CPU on its session's setup and teardown). Returned rolled back."""
+    read that needs no ORM session: no unit of work, identity map or session events. Returned
+    rolled back."""
     async with _read_sessions(factory, False).kw["bind"].connect() as conn:
         yield conn
 

@@ -19,7 +19,6 @@ from tessera_customer.api import READERS, audit_read
 from tessera_customer.customers.answer import customer_answer
 from tessera_customer.customers.repository import live_customer_row_direct
 from tessera_shared.auth import Principal
-from tessera_shared.db import read_connection
 from tessera_shared.http.etag import etag_for
 from tessera_shared.http.fast_read import FastRead
 
@@ -35,8 +34,7 @@ def customer_response(request: Request, row: Sequence[Any], principal: Principal
 
 
 async def fast_get(request: Request, customer_id: uuid.UUID, principal: Principal) -> Response | None:
-    async with read_connection(request.app.state.runtime.sessions) as conn:
-        row = await live_customer_row_direct(conn, customer_id)
+    row = await live_customer_row_direct(request.app.state.runtime.sessions, customer_id)
     return None if row is None else customer_response(request, row, principal)
 
 

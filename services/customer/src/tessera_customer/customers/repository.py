@@ -9,13 +9,13 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Text, bindparam, cast, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped
 from sqlmodel import col
 
 from tessera_customer.customers.filters import CustomerFilter
 from tessera_customer.customers.models import DEMOGRAPHIC, GEOGRAPHIC, PSYCHOGRAPHIC, TAGS, Customer
-from tessera_shared.db.direct import first_row
+from tessera_shared.db.direct import read_row
 from tessera_shared.errors import NotFound
 from tessera_shared.http.pagination import PageParams, paginate
 
@@ -149,7 +149,9 @@ async def live_customer_row(db: AsyncSession | AsyncConnection, customer_id: uui
     return None if row is None else _parsed(row)
 
 
-async def live_customer_row_direct(conn: AsyncConnection, customer_id: uuid.UUID) -> list[Any] | None:
-    """``live_customer_row`` on a read connection, from the driver itself on PostgreSQL (the fast read)."""
-    row = await first_row(conn, _ONE_LIVE, {"customer_id": customer_id})
+async def live_customer_row_direct(
+    sessions: async_sessionmaker[AsyncSession], customer_id: uuid.UUID
+) -> list[Any] | None:
+    """``live_customer_row`` outside any session, from the driver itself on PostgreSQL (the fast read)."""
+    row = await read_row(sessions, _ONE_LIVE, {"customer_id": customer_id})
     return None if row is None else _parsed(row)
