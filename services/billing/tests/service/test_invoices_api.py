@@ -229,7 +229,10 @@ class TestDealWon:
             invoiced = dict((await s.execute(select(col(Invoice.deal_id), col(Invoice.number)))).all())
             outbox_rows = (await s.execute(select(outbox.c.envelope).order_by(outbox.c.seq))).scalars().all()
         assert set(invoiced) == {before.deal_id, first.deal_id, second.deal_id, wins[2][0].deal_id}
-        assert len(set(invoiced.values())) == 4
+        # Numbers reserved for the run in one statement: gap-free, none left over (the counter is at the last one).
+        assert sorted(invoiced.values()) == [f"INV-2026-{n:06d}" for n in range(1, 5)]
+        async with app.state.runtime.sessions() as s:
+            assert await s.scalar(select(col(InvoiceCounter.last_number)).where(col(InvoiceCounter.year) == 2026)) == 4
         envelopes = [orjson.loads(e) for e in outbox_rows]
         trace_of: dict[str, str] = {}
         for e, (data, _) in zip(run, wins, strict=True):

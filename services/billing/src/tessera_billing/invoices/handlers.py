@@ -11,6 +11,7 @@ receivables as the run leaves them (what sales reads when the transaction commit
 from __future__ import annotations
 
 import uuid
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,8 +26,9 @@ from tessera_billing.credit.models import CreditProfile
 from tessera_billing.credit.rules import credit_check
 from tessera_billing.credit.service import exposure, exposure_changed, get_or_create_profile, open_balances_of
 from tessera_billing.invoices.models import Invoice
+from tessera_billing.invoices.numbering import give_back, next_invoice_number, reserve_invoice_numbers
 from tessera_billing.invoices.pending import park, take_parked
-from tessera_billing.invoices.service import LineSpec, create_invoice, issue_invoice
+from tessera_billing.invoices.service import Issuing, LineSpec, create_invoice, issue_invoice
 from tessera_billing.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_billing.known_customers.models import KnownCustomer
 from tessera_billing.loyalty.discount import member_discounted
@@ -37,7 +39,7 @@ from tessera_billing.settings import BillingSettings
 from tessera_shared.consumer import Batched
 from tessera_shared.db import utcnow
 from tessera_shared.events import CloudEvent
-from tessera_shared.events.contracts import CreditLimitExceeded, CustomerCreated, DealWon
+from tessera_shared.events.contracts import CreditLimitExceeded, CustomerCreated, DealWon, InvoiceIssued
 from tessera_shared.events.contracts.billing import ExposureReason
 from tessera_shared.known_customers import CreatedWork
 from tessera_shared.outbox import outbox_row, publish, publish_many
@@ -65,40 +67,89 @@ def lines_of(deal: DealWon) -> list[LineSpec]:
 
 
 @dataclass
-class _Run:
-    """What a run of deal.won read at once, and the exposure announcements it owes."""
+class _Run(Issuing):
+    """What a run of deal.won read at once, the invoice numbers it reserved, and the events it
+    writes at its end (``finish``)."""
 
     customers: set[uuid.UUID]
     invoiced: set[uuid.UUID]
     levels: dict[uuid.UUID, MemberLevel]
     with_credit: set[tuple[uuid.UUID, str]]
+    profiles: set[uuid.UUID]
     # The session's identity map holds its objects weakly: these keep the copies and profiles read
     # for the run there, so that ``known`` and ``get_or_create_profile`` find them without a query.
     held: list[Any]
+    numbers: dict[int, deque[str]] = field(default_factory=dict)
+    issued_rows: list[dict[str, Any]] = field(default_factory=list)
     announcements: list[tuple[str | None, uuid.UUID, ExposureReason, uuid.UUID | None]] = field(default_factory=list)
 
     @classmethod
-    async def read(cls, session: AsyncSession, wins: list[DealWon]) -> _Run:
+    async def read(cls, session: AsyncSession, settings: BillingSettings, wins: list[DealWon]) -> _Run:
         customers = sorted({w.customer_id for w in wins})
         invoiced = await session.scalars(
             select(col(Invoice.deal_id)).where(col(Invoice.deal_id).in_([w.deal_id for w in wins]))
         )
-        copies = await session.scalars(select(KnownCustomer).where(col(KnownCustomer.customer_id).in_(customers)))
-        profiles = await session.scalars(select(CreditProfile).where(col(CreditProfile.customer_id).in_(customers)))
+        copies = (
+            await session.scalars(select(KnownCustomer).where(col(KnownCustomer.customer_id).in_(customers)))
+        ).all()
+        profiles = (
+            await session.scalars(select(CreditProfile).where(col(CreditProfile.customer_id).in_(customers)))
+        ).all()
         levels = await session.scalars(select(MemberLevel).where(col(MemberLevel.customer_id).in_(customers)))
         payments = await session.execute(
             select(col(Payment.customer_id), col(Payment.currency), col(Payment.unallocated)).where(
                 col(Payment.customer_id).in_(customers)
             )
         )
-        return cls(
+        run = cls(
             customers=set(customers),
             invoiced={d for d in invoiced if d is not None},
             levels={level.customer_id: level for level in levels},
             # Compared here: Money is text on SQLite (as ``credit_payments`` does).
             with_credit={(c, currency) for c, currency, left in payments if left > ZERO},
+            profiles={p.customer_id for p in profiles},
             held=[*copies, *profiles],
         )
+        if settings.issue_invoices_from_deals:
+            # The numbers the run's invoices will take, per year, in one statement each: every new
+            # deal of a customer known here is invoiced (an unknown one's win is parked). A count
+            # off by a merge or an error costs nothing: ``number`` takes more one by one, ``finish``
+            # gives the unused back.
+            known = {c.customer_id for c in copies}
+            deals, years = set(run.invoiced), Counter[int]()
+            for w in wins:
+                if w.deal_id not in deals and w.customer_id in known:
+                    deals.add(w.deal_id)
+                    years[w.won_at.date().year] += 1
+            for year, count in sorted(years.items()):
+                run.numbers[year] = deque(await reserve_invoice_numbers(session, year, count))
+        return run
+
+    async def number(self, session: AsyncSession, year: int) -> str:
+        if block := self.numbers.get(year):
+            return block.popleft()
+        return await next_invoice_number(session, year)
+
+    async def issued(self, session: AsyncSession, data: InvoiceIssued, *, credit: bool) -> None:
+        """Kept for the end of the run (built now, under its event's trace context), unless the
+        customer's credit is spent on the invoice next: those events must follow it."""
+        if credit:
+            await self.write_issued(session)
+            await publish(session, data, subject=data.customer_id)
+        else:
+            self.issued_rows.append(outbox_row(data, subject=data.customer_id))
+
+    async def write_issued(self, session: AsyncSession) -> None:
+        """The kept ``invoice.issued``, before anything the run publishes at once."""
+        rows, self.issued_rows = self.issued_rows, []
+        await publish_many(session, rows)
+
+    async def finish(self, session: AsyncSession) -> None:
+        await self.write_issued(session)
+        await self.announce_all(session)
+        for year, unused in self.numbers.items():
+            await give_back(session, year, len(unused))  # the last ones of the block: no gap
+        self.numbers.clear()
 
     async def level(self, session: AsyncSession, customer_id: uuid.UUID) -> MemberLevel | None:
         """The customer's member level (a merge's survivor was not read with the run: asked now)."""
@@ -163,13 +214,15 @@ async def _on_deal_won(session: AsyncSession, settings: BillingSettings, data: D
     run.invoiced.add(data.deal_id)  # a second win of the deal in the run finds this one
     if found.merged and found.survivor_id is not None:
         data = data.model_copy(update={"customer_id": found.survivor_id})  # the merge re-pointed the rest
-    profile = await get_or_create_profile(session, data.customer_id, settings)
-    issue_date = data.won_at.date()
-    level = await run.level(session, data.customer_id)
     checked = data.credit_check
     # Written issued at once unless something is published between the draft and the issue.
     issue_now = settings.issue_invoices_from_deals and checked is not None and checked.fits
     credit = run.has_credit(data.customer_id, data.currency)
+    if not issue_now or data.customer_id not in run.profiles:
+        await run.write_issued(session)  # this win may publish at once: the kept events go first
+    profile = await get_or_create_profile(session, data.customer_id, settings)
+    issue_date = data.won_at.date()
+    level = await run.level(session, data.customer_id)
     invoice = await create_invoice(
         session,
         settings,
@@ -182,7 +235,7 @@ async def _on_deal_won(session: AsyncSession, settings: BillingSettings, data: D
         deal_id=data.deal_id,
         issue=issue_now,
         credit=credit,
-        announce=run.announce,
+        issuing=run,
     )
     if issue_now:
         return
@@ -224,16 +277,16 @@ async def _on_deal_won(session: AsyncSession, settings: BillingSettings, data: D
                 subject=data.customer_id,
             )
     if settings.issue_invoices_from_deals:
-        await issue_invoice(session, settings, invoice, issue_date=issue_date, credit=credit, announce=run.announce)
+        await issue_invoice(session, settings, invoice, issue_date=issue_date, credit=credit, issuing=run)
 
 
 def deal_won_handler(settings: BillingSettings) -> Batched[DealWon]:
     async def apply(session: AsyncSession, events: list[tuple[CloudEvent, DealWon]]) -> None:
-        run = await _Run.read(session, [data for _, data in events])
+        run = await _Run.read(session, settings, [data for _, data in events])
         for event, data in events:
             with continuing(event.traceparent):
                 await _on_deal_won(session, settings, data, run)
-        await run.announce_all(session)
+        await run.finish(session)
 
     return Batched(apply, limit=RUN_LIMIT)
 

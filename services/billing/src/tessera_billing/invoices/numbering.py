@@ -18,18 +18,33 @@ _counters = table_of(InvoiceCounter)
 
 
 async def next_invoice_number(session: AsyncSession, year: int) -> str:
+    return (await reserve_invoice_numbers(session, year, 1))[0]
+
+
+async def reserve_invoice_numbers(session: AsyncSession, year: int, count: int) -> list[str]:
+    """The year's next ``count`` numbers, taken at once (the counter row stays locked until the
+    transaction ends, so nobody else takes a number in between: ``give_back`` returns the unused
+    last ones without a gap)."""
     bump = (
         update(_counters)
         .where(_counters.c.year == year)
-        .values(last_number=_counters.c.last_number + 1)
+        .values(last_number=_counters.c.last_number + count)
         .returning(_counters.c.last_number)
     )
-    sequence = await session.scalar(bump)
-    if sequence is None:
+    last = await session.scalar(bump)
+    if last is None:
         try:
             async with session.begin_nested():
                 await session.execute(insert(_counters).values(year=year, last_number=0))
         except IntegrityError:
             pass  # a concurrent issuer created the year's row first
-        sequence = await session.scalar(bump)
-    return invoice_number(year, int(sequence))
+        last = await session.scalar(bump)
+    return [invoice_number(year, n) for n in range(int(last) - count + 1, int(last) + 1)]
+
+
+async def give_back(session: AsyncSession, year: int, count: int) -> None:
+    """Return the last ``count`` numbers this transaction reserved and did not use."""
+    if count:
+        await session.execute(
+            update(_counters).where(_counters.c.year == year).values(last_number=_counters.c.last_number - count)
+        )

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,12 +48,25 @@ class InvoiceHasPayments(Conflict):
         super().__init__(f"invoice {invoice.number} has payments applied; refund or credit them first")
 
 
-class Announce(Protocol):
-    """Publishes a customer's ``credit.exposure_changed`` (``announce_exposure``'s signature)."""
+class Issuing:
+    """How an issue takes its number, records ``invoice.issued`` and announces the customer's
+    exposure: at once, one statement each (this class). A run of deal.won takes its numbers in
+    one statement and writes its events in one (``invoices.handlers``)."""
 
-    async def __call__(
+    async def number(self, session: AsyncSession, year: int) -> str:
+        return await next_invoice_number(session, year)
+
+    async def issued(self, session: AsyncSession, data: InvoiceIssued, *, credit: bool) -> None:
+        """``credit``: the customer's credit is spent on the invoice next (its events follow this one)."""
+        await publish(session, data, subject=data.customer_id)
+
+    async def announce(
         self, session: AsyncSession, customer_id: uuid.UUID, reason: ExposureReason, *, deal_id: uuid.UUID | None = None
-    ) -> None: ...
+    ) -> None:
+        await announce_exposure(session, customer_id, reason, deal_id=deal_id)
+
+
+AT_ONCE = Issuing()
 
 
 @dataclass(frozen=True)
@@ -83,10 +95,10 @@ async def create_invoice(
     note: str | None = None,
     issue: bool = False,
     credit: bool = True,
-    announce: Announce | None = None,
+    issuing: Issuing = AT_ONCE,
 ) -> Invoice:
     """A draft invoice, or with ``issue`` one written issued at once (its number taken first: one
-    INSERT, no UPDATE); terms default to the customer's credit profile. ``credit`` and ``announce``
+    INSERT, no UPDATE); terms default to the customer's credit profile. ``credit`` and ``issuing``
     as for ``issue_invoice``."""
     profile = await get_or_create_profile(session, customer_id, settings)
     terms = profile.payment_terms_days if payment_terms_days is None else payment_terms_days
@@ -137,13 +149,13 @@ async def create_invoice(
         note=note,
     )
     if issue:  # a new draft: the move to issued is always allowed
-        await _number(session, invoice, None)
+        await _number(session, invoice, None, issuing)
     session.add(invoice)
     await session.flush()
     session.add_all(rows)
     await session.flush()
     if issue:
-        await _book(session, settings, invoice, credit=credit, announce=announce)
+        await _book(session, settings, invoice, credit=credit, issuing=issuing)
     return invoice
 
 
@@ -154,38 +166,38 @@ async def issue_invoice(
     *,
     issue_date: date | None = None,
     credit: bool = True,
-    announce: Announce | None = None,
+    issuing: Issuing = AT_ONCE,
 ) -> Invoice:
     """Give the invoice its number and due date, book it, announce it, then apply any customer credit.
 
     ``credit=False``: the caller knows the customer has no credit in the invoice's currency (a run of
-    deal.won read it for all its customers at once). ``announce``: who publishes the customer's
-    ``credit.exposure_changed`` (default: ``announce_exposure`` at once; a run announces its
-    customers once their invoices are all written)."""
+    deal.won read it for all its customers at once). ``issuing``: how the number is taken and the
+    events written (``Issuing``)."""
     check_transition(invoice.status, InvoiceStatus.ISSUED)
-    await _number(session, invoice, issue_date)
-    return await _book(session, settings, invoice, credit=credit, announce=announce)
+    await _number(session, invoice, issue_date, issuing)
+    return await _book(session, settings, invoice, credit=credit, issuing=issuing)
 
 
-async def _number(session: AsyncSession, invoice: Invoice, issue_date: date | None) -> None:
+async def _number(session: AsyncSession, invoice: Invoice, issue_date: date | None, issuing: Issuing) -> None:
     """The move draft -> issued, once allowed: the number, dates and status."""
     if issue_date is not None:
         invoice.issue_date = issue_date
     invoice.due_date = due_date(invoice.issue_date, invoice.payment_terms_days)
-    invoice.number = await next_invoice_number(session, invoice.issue_date.year)
+    invoice.number = await issuing.number(session, invoice.issue_date.year)
     invoice.status = InvoiceStatus.ISSUED
     invoice.issued_at = utcnow()
     touch(invoice)
 
 
 async def _book(
-    session: AsyncSession, settings: BillingSettings, invoice: Invoice, *, credit: bool, announce: Announce | None
+    session: AsyncSession, settings: BillingSettings, invoice: Invoice, *, credit: bool, issuing: Issuing
 ) -> Invoice:
     """What an issued invoice sets off: its ledger entry, invoice.issued, the customer's credit
     spent on it, the customer's exposure announced."""
     await record(session, invoice, EntryKind.INVOICED, invoice.total, invoice.issue_date, reference=invoice.number)
     await session.flush()
-    await publish(
+    spend = settings.auto_apply_credit and credit
+    await issuing.issued(
         session,
         InvoiceIssued(
             invoice_id=invoice.id,
@@ -198,11 +210,11 @@ async def _book(
             due_date=invoice.due_date,
             issued_at=invoice.issued_at,
         ),
-        subject=invoice.customer_id,
+        credit=spend,
     )
-    if settings.auto_apply_credit and credit:
+    if spend:
         await apply_customer_credit(session, invoice, invoice.issue_date)
-    await (announce or announce_exposure)(session, invoice.customer_id, "invoice_issued", deal_id=invoice.deal_id)
+    await issuing.announce(session, invoice.customer_id, "invoice_issued", deal_id=invoice.deal_id)
     return invoice
 
 
