@@ -48,6 +48,7 @@ from tessera_customer.teams import KNOWN_TEAMS, team_of_new
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.custom_fields.claims import BatchClaims
 from tessera_shared.db import new_id, utcnow
 from tessera_shared.db.bulk import insert_many
 from tessera_shared.deps import SessionDep
@@ -109,6 +110,11 @@ def _check_update(principal: Principal, customer: Customer, record: dict[str, An
         raise Forbidden("only a manager or an admin may hand a customer to another owner")
 
 
+def _custom_keys(*given: dict[str, Any] | None) -> set[str]:
+    """The custom field keys an input gives (custom_attributes may name fields too)."""
+    return {k for values in given if values for k in values}
+
+
 def _new_owner(principal: Principal, data: CustomerCreate) -> str | None:
     if not may_own(principal, data.owner_id):  # the rule of the single create
         raise Forbidden("only a manager or an admin may make another user a customer's owner")
@@ -123,6 +129,7 @@ async def upsert_customers(session: AsyncSession, body: BatchUpsert, principal: 
     keys = {i: k for i, record in enumerate(body.inputs) if (k := key_of(i, record, prop, outcomes)) is not None}
     keys = first_of_each(keys, outcomes, prop)
     found = await _existing_customers(session, prop, list(set(keys.values()))) if keys else {}
+    claims = BatchClaims(CUSTOM_FIELDS, "customer")  # unique custom field values: nothing is stored before the end
     now = utcnow()
     new_rows: dict[int, dict[str, Any]] = {}
     changes: list[tuple[Customer, list[str]]] = []
@@ -137,7 +144,15 @@ async def upsert_customers(session: AsyncSession, body: BatchUpsert, principal: 
                 customer = matches[0]
                 patch = CustomerPatch.model_validate(without(record, "id", "kind", "external_id"))
                 _check_update(principal, customer, record, patch)
+                given = _custom_keys(patch.custom_fields, patch.custom_attributes)
+                saved = {c.key: getattr(customer, c.key) for c in CUSTOMERS.columns} if given else {}
                 changed = await apply_patch(session, customer, patch, principal, now)
+                try:
+                    await claims.claim(session, customer.id, customer.custom_fields, given)
+                except InvalidInput:
+                    for column, value in saved.items():  # as it was: a refused input leaves no trace
+                        setattr(customer, column, value)
+                    raise
                 if changed:
                     mark_updated(customer, now)
                     changes.append((customer, changed))
@@ -169,6 +184,8 @@ async def upsert_customers(session: AsyncSession, body: BatchUpsert, principal: 
                     lifetime_values={},
                     monetary=0,
                 )
+                given = _custom_keys(data.custom_fields, data.custom_attributes)
+                await claims.claim(session, fields["id"], fields["custom_fields"], given)
                 new_rows[index] = fields
         except (ValidationError, InvalidInput, Forbidden, Conflict, NotFound) as exc:
             outcomes.fail(index, exc)

@@ -161,6 +161,41 @@ async def test_changes_of_many_customers_are_written_as_single_patches_write_the
     assert sorted(c["id"] for c in still) == sorted(ids)
 
 
+async def test_a_unique_custom_field_value_is_claimed_once_per_batch(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """Nothing is stored before the end of a batch, so inputs giving one value of a unique custom
+    field are checked against each other: a later input (new, or a change of a stored customer)
+    is refused as a single write would be once the earlier one was stored, and left as it was."""
+    body = {"entity": "customer", "key": "vat_id", "label": "VAT id", "type": "text", "unique": True}
+    r = await client.post("/v1/custom-fields", json=body, headers=bearer(app, "root", "admin"))
+    assert r.status_code == 201, r.text
+    h = manager(app)
+    r = await client.post(
+        URL,
+        json={"id_property": "external_id", "inputs": [{"external_id": "v-0", "kind": "person", "name": "Old"}]},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    old_id = r.json()["results"][0]["id"]
+    batch = {"id_property": "external_id", "inputs": [
+        {"external_id": "v-1", "kind": "person", "name": "One", "custom_fields": {"vat_id": "DE1"}},
+        {"external_id": "v-2", "kind": "person", "name": "Two", "custom_fields": {"vat_id": "DE1"}},
+        {"external_id": "v-0", "name": "Old renamed", "custom_fields": {"vat_id": "DE1"}},
+        {"external_id": "v-3", "kind": "person", "name": "Three", "custom_fields": {"vat_id": "DE3"}},
+    ]}  # fmt: skip
+    r = await client.post(URL, json=batch, headers=h)
+    assert r.status_code == 207, r.text
+    res = by_index(r.json())
+    assert [res[i]["status"] for i in range(4)] == ["created", "error", "error", "created"]
+    assert {res[i]["problem"]["errors"][0]["field"] for i in (1, 2)} == {
+        "inputs[1].custom_fields.vat_id",
+        "inputs[2].custom_fields.vat_id",
+    }
+    old = (await client.get(f"/v1/customers/{old_id}", headers=h)).json()
+    assert (old["name"], old["custom_fields"], old["version"]) == ("Old", {}, 1)
+    assert len(await events(app, "customer.updated")) == 0  # the refused change left no trace
+    assert len(await events(app, "customer.created")) == 3
+
+
 async def test_idempotency_key_replays_the_first_answer(app: FastAPI, client: httpx.AsyncClient) -> None:
     h = {**manager(app), "Idempotency-Key": "batch-1"}
     once = {"external_id": "i-1", "kind": "person", "name": "Once"}

@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import select
@@ -54,10 +53,10 @@ from tessera_sales.pipelines.service import stages_for_deal, stages_for_new_deal
 from tessera_sales.settings import SalesSettings
 from tessera_sales.teams import KNOWN_TEAMS
 from tessera_shared.auth import Principal, require_roles
-from tessera_shared.custom_fields.model import at
+from tessera_shared.custom_fields.claims import BatchClaims
 from tessera_shared.db.bulk import insert_many
 from tessera_shared.deps import SessionDep
-from tessera_shared.errors import Conflict, DomainError, InvalidInput, NotFound, field_error
+from tessera_shared.errors import Conflict, DomainError, InvalidInput, NotFound
 from tessera_shared.http.batch import (
     BatchRead,
     BatchReadResult,
@@ -291,10 +290,8 @@ class _SetBased:
         self.new_stages: dict[uuid.UUID | None, Stages | DomainError] = {}
         self.customers: dict[uuid.UUID, DomainError | None] = {}
         self.teams: list[Any] | None = None
-        # Unique custom field values given in this batch: nothing is written before the end, so
-        # the single write's check (a read) does not see another input's value.
-        self.unique: set[str] | None = None
-        self.taken: dict[tuple[str, str], uuid.UUID] = {}
+        # Unique custom field values given in this batch (nothing is stored before the end).
+        self.claims = BatchClaims(CUSTOM_FIELDS, resource.name)
 
     async def decide(
         self,
@@ -369,27 +366,8 @@ class _SetBased:
         return "updated"
 
     async def _claim_unique(self, record: Row, given: Any) -> None:
-        """A unique custom field value another input of the batch gave is refused, as the single
-        write refuses one another record has."""
-        if not getattr(given, "custom_fields", None):
-            return
-        if self.unique is None:
-            definitions = await CUSTOM_FIELDS.definitions(self.session, self.resource.name)
-            self.unique = {k for k, d in definitions.items() if d.unique}
-        claims = [
-            (key, orjson.dumps(record.custom_fields[key], default=str, option=orjson.OPT_SORT_KEYS).decode())
-            for key in given.custom_fields
-            if key in self.unique and record.custom_fields.get(key) is not None
-        ]
-        errors = [
-            field_error(at(k), f"another {self.resource.name} has this value", kind="unique")
-            for k, v in claims
-            if self.taken.get((k, v), record.id) != record.id
-        ]
-        if errors:
-            raise InvalidInput.of(errors)
-        for claim in claims:
-            self.taken[claim] = record.id
+        if given.custom_fields:
+            await self.claims.claim(self.session, record.id, record.custom_fields, given.custom_fields)
 
     async def _stages_of(self, pipeline_id: uuid.UUID) -> Stages:
         if pipeline_id not in self.stages:
