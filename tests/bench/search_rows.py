@@ -9,6 +9,7 @@ afterwards, so the rows that follow start from nothing.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from typing import Any
@@ -74,12 +75,13 @@ async def _sql(conn: asyncpg.Connection, runs: int) -> list[float]:
 
 
 async def search_scale(bench: Any, runs: int = 300) -> None:
-    from harness import SEED_CUSTOMERS, log, size_label
+    from harness import SEED_CUSTOMERS, cpu_seconds, log, runqueue_seconds, size_label
 
     sizes = bench.args.sizes
     conn = await asyncpg.connect(bench.dsn("customer"))
     url = f"{bench.stack.url('customer')}/v1/customers/search"
     p99s: dict[int, float] = {}
+    pid = bench.stack.pids().get("customer")
     try:
         await conn.execute("TRUNCATE customers CASCADE")
         have = 0
@@ -91,7 +93,13 @@ async def search_scale(bench: Any, runs: int = 300) -> None:
                 await conn.execute("CHECKPOINT")
                 have = n
                 log(f"row 14: seeded {size_label(n)} customers in {time.perf_counter() - t0:.1f}s")
+                cpu0, wait0 = (cpu_seconds(pid), runqueue_seconds(pid)) if pid else (None, None)
                 api = await _api(client, url, bench.auth, runs)
+                cpu1, wait1 = (cpu_seconds(pid), runqueue_seconds(pid)) if pid else (None, None)
+                # The customer process's CPU per search and its time runnable without a CPU: on a
+                # shared machine the p99 says more about the neighbours than about the search.
+                cpu_us = None if cpu0 is None or cpu1 is None else round((cpu1 - cpu0) / (runs + 5) * 1e6)
+                wait_s = None if wait0 is None or wait1 is None else round(wait1 - wait0, 2)
                 db = await _sql(conn, runs)
                 p99s[n] = _p(api, 99)
                 page = (await client.post(url, json=BODY, headers=bench.auth)).json()
@@ -107,6 +115,9 @@ async def search_scale(bench: Any, runs: int = 300) -> None:
                     sql_p50_ms=round(statistics.median(db), 2),
                     runs=runs,
                     page_rows=len(page["items"]),
+                    customer_cpu_us_per_request=cpu_us,
+                    customer_runqueue_wait_s=wait_s,
+                    loadavg=round(os.getloadavg()[0], 2),
                 )
         first, last = sizes[0], sizes[-1]
         bench.report.add(
