@@ -43,6 +43,9 @@ class NotificationsSettings(ServiceSettings):
     # How often the sender job looks for messages due, how many it takes per round.
     email_job_interval: float = Field(default=1.0, gt=0)
     email_batch_size: int = Field(default=200, ge=1, le=5000)
+    # Outcomes recorded together, in one transaction per this many messages sent (1: each alone).
+    # A process killed meanwhile sends at most this many again (same Message-IDs).
+    email_record_batch: int = Field(default=25, ge=1, le=1000)
     # Retries of a temporary failure: after backoff x 2^(attempt-1) s, at most max_attempts in all.
     email_max_attempts: int = Field(default=5, ge=1, le=20)
     email_backoff_seconds: float = Field(default=30.0, gt=0)

@@ -93,6 +93,26 @@ async def test_staff_email_by_preference_once_with_a_stable_message_id(databases
         assert [t for t, _ in await facts(app)] == ["notification.sent"]
 
 
+async def test_a_rounds_outcomes_are_recorded_together_each_with_its_fact(databases, backend) -> None:
+    """email_record_batch: outcomes recorded a few per transaction, each row and fact as alone."""
+    with MailSink() as sink:
+        app = await make_app(databases, backend, smtp_port=sink.port, email_record_batch=2)
+        async with running(app) as client:
+            put = await client.put(
+                "/v1/notification-preferences",
+                json={"items": [{"event_type": "activity.due", "in_app": True, "email": True}]},
+                headers=user(app, "rep1", "sales_rep"),
+            )
+            assert put.status_code == 200
+            for i in range(5):
+                await deliver(app, activity_due("rep1", f"Call {i}"))
+            assert await send(app) == {"sent": 5} and await send(app) == {}
+    assert len(sink.messages) == 5
+    assert {(r.status, r.attempts) for r in await rows(app)} == {("sent", 1)}
+    sent = [e for t, e in await facts(app) if t == "notification.sent"]
+    assert len(sent) == 5 and len(set(sent)) == 5
+
+
 async def test_a_temporary_failure_is_retried_with_backoff_and_the_same_message_id(databases, backend) -> None:
     with MailSink() as sink:
         app = await make_app(databases, backend, smtp_port=sink.port, email_backoff_seconds=60)

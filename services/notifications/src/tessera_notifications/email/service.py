@@ -3,10 +3,11 @@ text and an HTML part, in the recipient's language), and delivered by the sender
 
 Delivery is at least once, never silently twice: every message has a Message-ID fixed when it
 is written, each attempt is recorded (committed) before it is made, and the attempt's outcome
-after. A process killed between the server's acceptance and that record leaves the row
-``sending``; after ``email_attempt_timeout`` the job sends it again with the same Message-ID (the
-one duplicate that can happen; receivers and mail archives that deduplicate by Message-ID show
-it once). A temporary failure (4xx, a connection that fails) is retried after
+after, for ``email_record_batch`` messages at a time (one transaction, not one per message). A
+process killed between the server's acceptance and that record leaves the rows ``sending``; after
+``email_attempt_timeout`` the job sends them again with the same Message-IDs (the duplicates that
+can happen, at most that many per kill; receivers and mail archives that deduplicate by Message-ID
+show each once). A temporary failure (4xx, a connection that fails) is retried after
 ``email_backoff_seconds`` x 2^(attempt-1); a permanent one (5xx), or the last attempt, is
 recorded once as ``failed`` with ``notification.failed``.
 """
@@ -32,7 +33,7 @@ from tessera_notifications.metrics import DELIVERY_SECONDS, EMAIL_QUEUE, FAILED,
 from tessera_notifications.settings import NotificationsSettings
 from tessera_shared.db import dialect_name, table_of, unit_of_work, upsert, utcnow
 from tessera_shared.events.contracts import NotificationFailed, NotificationSent
-from tessera_shared.outbox import publish
+from tessera_shared.outbox import outbox_row, publish_many
 
 log = logging.getLogger(__name__)
 
@@ -173,43 +174,55 @@ async def _claim(
 
 async def _record(
     sessions: async_sessionmaker[AsyncSession],
-    claimed: EmailMessage,
+    outcomes: list[tuple[EmailMessage, str | None, bool]],
     settings: NotificationsSettings,
-    error: str | None,
-    temporary: bool,
-) -> str:
+) -> list[str]:
+    """Record the outcomes of attempts (claimed row, error or None, temporary) in one transaction;
+    each row's new status, or ``superseded`` (erased meanwhile, or another attempt took it over)."""
     now = utcnow()
+    statuses: list[str] = []
+    events: list[dict[str, Any]] = []
     async with unit_of_work(sessions) as session:
-        row = await session.get(EmailMessage, claimed.id, with_for_update=True)
-        if row is None or row.status != "sending" or row.attempts != claimed.attempts:
-            return "superseded"  # erased meanwhile, or another attempt took it over
-        common: dict[str, Any] = {
-            "notification_id": row.id,
-            "channel": "email",
-            "recipient_kind": "customer" if row.recipient_kind == "customer" else "user",
-            "recipient": row.recipient,
-            "source_type": row.source_type,
-            "source_event_id": row.source_event_id,
-            "customer_id": row.customer_id,
-        }
-        if error is None:
-            row.status, row.sent_at, row.last_error = "sent", now, None
-            SENT.labels("email").inc()
-            DELIVERY_SECONDS.labels("email").observe(max((now - row.created_at).total_seconds(), 0.0))
-            await publish(session, NotificationSent(**common, sent_at=now), subject=row.id, key=row.recipient)
-        elif temporary and row.attempts < settings.email_max_attempts:
-            row.status, row.last_error = "pending", error[:500]
-            row.next_attempt_at = now + timedelta(seconds=settings.email_backoff_seconds * 2 ** (row.attempts - 1))
-        else:
-            row.status, row.last_error = "failed", error[:500]
-            FAILED.labels("email").inc()
-            await publish(
-                session,
-                NotificationFailed(**common, reason=error[:500], failed_at=now),
-                subject=row.id,
-                key=row.recipient,
-            )
-        return row.status
+        stmt = (
+            select(EmailMessage)
+            .where(col(EmailMessage.id).in_([claimed.id for claimed, _, _ in outcomes]))
+            .order_by(col(EmailMessage.id))  # locks taken in one order
+            .with_for_update()
+        )
+        current = {row.id: row for row in (await session.execute(stmt)).scalars()}
+        for claimed, error, temporary in outcomes:
+            row = current.get(claimed.id)
+            if row is None or row.status != "sending" or row.attempts != claimed.attempts:
+                statuses.append("superseded")
+                continue
+            common: dict[str, Any] = {
+                "notification_id": row.id,
+                "channel": "email",
+                "recipient_kind": "customer" if row.recipient_kind == "customer" else "user",
+                "recipient": row.recipient,
+                "source_type": row.source_type,
+                "source_event_id": row.source_event_id,
+                "customer_id": row.customer_id,
+            }
+            if error is None:
+                row.status, row.sent_at, row.last_error = "sent", now, None
+                SENT.labels("email").inc()
+                DELIVERY_SECONDS.labels("email").observe(max((now - row.created_at).total_seconds(), 0.0))
+                data: NotificationSent | NotificationFailed | None = NotificationSent(**common, sent_at=now)
+            elif temporary and row.attempts < settings.email_max_attempts:
+                row.status, row.last_error = "pending", error[:500]
+                row.next_attempt_at = now + timedelta(seconds=settings.email_backoff_seconds * 2 ** (row.attempts - 1))
+                data = None
+            else:
+                row.status, row.last_error = "failed", error[:500]
+                FAILED.labels("email").inc()
+                data = NotificationFailed(**common, reason=error[:500], failed_at=now)
+            if data is not None:
+                events.append(outbox_row(data, subject=row.id, key=row.recipient, now=now))
+            statuses.append(row.status)
+        await session.flush()
+        await publish_many(session, events)
+    return statuses
 
 
 async def send_due(
@@ -232,6 +245,7 @@ async def send_due(
             await smtp.connect()
         except (aiosmtplib.SMTPException, OSError) as exc:
             connected = f"cannot connect to the mail server: {exc}"
+        outcomes: list[tuple[EmailMessage, str | None, bool]] = []
         try:
             for row in rows:
                 error, temporary = connected, True
@@ -245,8 +259,11 @@ async def send_due(
                         error, temporary = f"recipient refused: {codes}", all(400 <= c < 500 for c in codes)
                     except (aiosmtplib.SMTPException, OSError) as exc:
                         error, temporary = f"{type(exc).__name__}: {exc}", True
-                status = await _record(sessions, row, settings, error, temporary)
-                counts[status] = counts.get(status, 0) + 1
+                outcomes.append((row, error, temporary))
+                if len(outcomes) >= settings.email_record_batch or row is rows[-1]:
+                    for status in await _record(sessions, outcomes, settings):
+                        counts[status] = counts.get(status, 0) + 1
+                    outcomes = []
         finally:
             if smtp.is_connected:
                 try:
