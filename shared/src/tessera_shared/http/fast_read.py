@@ -20,6 +20,7 @@ Off with ``<PREFIX>FAST_READS=false`` (every GET then goes through the router).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,14 +32,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tessera_shared.auth import Principal, Role, principal_from_request
 
+log = logging.getLogger(__name__)
 _HYPHENS = (8, 13, 18, 23)
 
 
 @dataclass(eq=False)
 class FastRead:
     """One route served fast: ``path`` its template (``/v1/customers/{customer_id}``, one trailing
-    id parameter), ``roles`` those that may read it (an admin always may), ``read`` the answer of
-    a record (None: let the route answer)."""
+    id parameter; the route the router picks for such a path: no earlier route may take it),
+    ``roles`` those that may read it (an admin always may), ``read`` the answer of a record
+    (None: let the route answer)."""
 
     path: str
     roles: Iterable[str]
@@ -106,6 +109,7 @@ class FastReads:
                 if principal.may(allowed):
                     response = await fast.read(request, record_id, principal)
             except Exception:  # the general way answers it (the same problem, or the same error)
+                log.debug("fast read of %s left to the route", scope["path"], exc_info=True)
                 response = None
         if response is None:
             await self.app(scope, receive, send)
