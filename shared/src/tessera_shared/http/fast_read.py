@@ -13,7 +13,9 @@ query string (``?fields=``, an unknown parameter), an id not in the canonical fo
 or one refused, a role that may not read, and whatever ``read`` declines (returns None: a
 missing record, a merged one) or fails with; the route then answers as it always did (the same
 401, 403, 404, 422 or 503). ``read`` must answer what the route answers for the same record
-(its tests compare them) and must not have side effects before it is sure to answer.
+(its tests compare them) and must not have side effects before it is sure to answer. The
+trade: a read that fails only after waiting (a pool exhausted for its timeout, a database that
+does not answer) is waited for twice, once here and once by the route, before the route's 503.
 
 Off with ``<PREFIX>FAST_READS=false`` (every GET then goes through the router).
 """
