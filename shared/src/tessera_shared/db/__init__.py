@@ -6,11 +6,14 @@ The package's parts: ``schema`` (metadata, table access, dialect-aware statement
 and migrations name the column types as ``tessera_shared.db.UTCDateTime`` / ``.Money``.
 """
 
+from tessera_shared.db import model_defaults
 from tessera_shared.db.engines import SessionLimits, create_engine, is_sqlite, session_factory
 from tessera_shared.db.ids import new_id, utcnow
 from tessera_shared.db.schema import NAMING_CONVENTION, affected_rows, dialect_name, new_metadata, table_of, upsert
 from tessera_shared.db.sessions import READ_ONLY, ReadOnlySessionError, read_connection, read_session, unit_of_work
 from tessera_shared.db.types import JSONType, Money, MoneySum, UTCDateTime
+
+model_defaults.install()  # record models' default factories asked about once (see the module)
 
 __all__ = [
     "NAMING_CONVENTION",
