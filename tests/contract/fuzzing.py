@@ -28,6 +28,7 @@ longer has. The document is the one the app serves at ``/openapi.json``.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from typing import Any
 import httpx2
 import pytest
 import schemathesis
+import schemathesis.pytest._test_builder as test_builder
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 
@@ -210,6 +212,38 @@ def apps_for(target: tuple[str, str]) -> Any:
         return get
 
     return apps
+
+
+_build_now = test_builder.build_operation_test
+
+
+def _build_on_first_call(**build: Any) -> Callable[..., None]:
+    """An operation's test as schemathesis's collector makes it, built when the item first runs.
+
+    Building the Hypothesis test computes the operation's coverage cases (every boundary and every
+    way each field can be wrong): ~10 s of CPU for one service's document, ~4 times that for the
+    gateway's, and each of the suite's workers collects every file while only one runs it. The
+    item takes the same fixtures (the test's parameters but ``case``), and once built it carries
+    the built test's schemathesis marks, which the plugin reads when the call ends; a malformed
+    definition fails the item when it runs instead of at collection.
+    """
+    built: list[Callable[..., None]] = []
+    parameters = inspect.signature(build["test_func"]).parameters
+
+    def test(**fixtures: Any) -> None:
+        if not built:
+            built.append(_build_now(**build))
+            marks = getattr(built[0], "_schemathesis_metadata", None)
+            if marks is not None:
+                test._schemathesis_metadata = marks  # type: ignore[attr-defined]
+        built[0](**fixtures)
+
+    test.__signature__ = inspect.Signature([p for name, p in parameters.items() if name != "case"])  # type: ignore[attr-defined]
+    return test
+
+
+# The pytest plugin looks the builder up each time it makes an operation's item.
+test_builder.build_operation_test = _build_on_first_call
 
 
 def _fuzz(target: tuple[str, str]) -> Callable[..., None]:
