@@ -28,6 +28,7 @@ longer has. The document is the one the app serves at ``/openapi.json``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import sys
@@ -152,15 +153,18 @@ def build_stack(urls: dict[str, str]) -> Stack:
     return Stack(gateway, list(services.values()))
 
 
-def _plain(document: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(document))  # what /openapi.json serves
-
-
 def _document(service: str) -> dict[str, Any]:
+    """The document ``service`` serves at /openapi.json (a fresh copy each time)."""
+    return json.loads(_served(service))
+
+
+@functools.cache
+def _served(service: str) -> str:
+    # Cached: the gateway's merged document is made of the services' own, each built once.
     if service != "gateway":
-        return _plain(build(service, "sqlite+aiosqlite:///:memory:").openapi())
+        return json.dumps(build(service, "sqlite+aiosqlite:///:memory:").openapi())
     gateway = build("gateway", "sqlite+aiosqlite:///:memory:")
-    return _plain(merge(gateway.state.own_openapi(), {s: _document(s) for s in SERVICES}))
+    return json.dumps(merge(gateway.state.own_openapi(), {s: _document(s) for s in SERVICES}))
 
 
 _CONFIG = {
