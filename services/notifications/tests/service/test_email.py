@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import orjson
 import pytest
 from notifications_helpers import MailSink, activity_due, deliver, make_app, user
 from prometheus_client import REGISTRY
@@ -260,6 +261,15 @@ async def test_the_survey_invitation_carries_its_link_and_an_unsubscribe_link_th
             assert (await client.get(path)).json()["unsubscribed"] is True
             done = await client.post(path, headers={"Accept": "text/html"})  # the page's button, again
             assert done.status_code == 200 and "no more survey invitations" in done.text and "<form" not in done.text
+            # The refusal is a fact others see (the customer's timeline, partners): announced once.
+            async with read_session(app.state.runtime.sessions) as session:
+                found = await session.execute(
+                    select(outbox.c.key, outbox.c.envelope).where(outbox.c.event_type == "email.unsubscribed")
+                )
+                [(key, envelope)] = found.all()
+            fact = orjson.loads(envelope)["data"]
+            assert key == str(customer_id) and (fact["customer_id"], fact["purpose"]) == (str(customer_id), "surveys")
+            assert fact["unsubscribed_at"] is not None
             await deliver(app, ticket_closed(customer_id))
             assert await send(app) == {}
         assert len(sink.messages) == 2

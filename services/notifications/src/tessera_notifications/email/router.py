@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from tessera_notifications.api import settings_of
 from tessera_notifications.email.service import page
-from tessera_notifications.email.unsubscribe import Purpose, check_token, opt_out, opted_out
+from tessera_notifications.email.unsubscribe import Purpose, check_token, opted_out, unsubscribe
 from tessera_shared.auth import public
 from tessera_shared.deps import SessionDep
 
@@ -70,5 +70,5 @@ async def unsubscribe_one_click(
     session: SessionDep,
 ) -> Any:
     check_token(settings_of(request), customer_id, purpose, token)
-    await opt_out(session, customer_id, purpose)
+    await unsubscribe(session, customer_id, purpose)
     return _answer(request, customer_id, purpose, True)

@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_notifications.email.models import EmailOptOut
 from tessera_notifications.settings import NotificationsSettings
-from tessera_shared.db import table_of, upsert
+from tessera_shared.db import table_of, upsert, utcnow
 from tessera_shared.errors import Forbidden
 from tessera_shared.events.contracts import CustomerMerged
+from tessera_shared.events.contracts.notifications import EmailUnsubscribed
+from tessera_shared.outbox import publish
 
 # Purposes a customer may refuse. Dunning letters are not among them: they are about the account.
 Purpose = Literal["surveys"]
@@ -42,9 +44,18 @@ def check_token(settings: NotificationsSettings, customer_id: uuid.UUID, purpose
         raise Forbidden("this unsubscribe link is not valid")
 
 
-async def opt_out(session: AsyncSession, customer_id: uuid.UUID, purpose: str) -> None:
+async def opt_out(session: AsyncSession, customer_id: uuid.UUID, purpose: str) -> bool:
+    """Record the refusal; True when it is new (then ``email.unsubscribed`` is announced)."""
     stmt = upsert(session, table_of(EmailOptOut)).values(customer_id=customer_id, purpose=purpose)
-    await session.execute(stmt.on_conflict_do_nothing(index_elements=["customer_id", "purpose"]))
+    done = await session.execute(stmt.on_conflict_do_nothing(index_elements=["customer_id", "purpose"]))
+    return bool(getattr(done, "rowcount", 0))
+
+
+async def unsubscribe(session: AsyncSession, customer_id: uuid.UUID, purpose: str) -> None:
+    """The customer's click on an unsubscribe link: the refusal, announced once when new."""
+    if await opt_out(session, customer_id, purpose):
+        data = EmailUnsubscribed(customer_id=customer_id, purpose=purpose, unsubscribed_at=utcnow())
+        await publish(session, data, subject=customer_id, key=str(customer_id))
 
 
 async def opted_out(session: AsyncSession, customer_id: uuid.UUID, purpose: str) -> bool:

@@ -176,3 +176,15 @@ class NotificationPreferencesUpdated(NotificationsEvent):
     user_id: str
     items: list[PreferenceChoice]
     updated_at: datetime
+
+
+class EmailUnsubscribed(NotificationsEvent):
+    """A customer refused e-mails of one purpose (e.g. ``surveys``) with the unsubscribe link of
+    such an e-mail: no more of them are sent to the customer. Published once, when the refusal is
+    new (a second click changes nothing). Key: the customer."""
+
+    event_type: ClassVar[str] = "email.unsubscribed"
+
+    customer_id: uuid.UUID
+    purpose: str
+    unsubscribed_at: datetime
