@@ -62,6 +62,9 @@ log = logging.getLogger(__name__)
 
 Effect = Callable[[AsyncSession, CustomerSettings, Customer, Any], Awaitable[None]]
 
+# Facts per transaction: each locks its customer until the commit (an API write to one waits).
+FACTS_PER_TRANSACTION = 64
+
 
 async def resolve(session: AsyncSession, customer_id: uuid.UUID) -> Customer:
     """The live customer a fact is about, following merges to the survivor."""
@@ -458,7 +461,7 @@ def facts_handler(settings: CustomerSettings) -> Batched[EventData]:
             with continuing(event.traceparent):
                 await _apply(session, settings, run, event, data, customer_id)
 
-    return Batched(apply)
+    return Batched(apply, limit=FACTS_PER_TRANSACTION)
 
 
 def handlers(settings: CustomerSettings) -> dict[str, Handler[Any]]:
