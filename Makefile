@@ -16,9 +16,10 @@ PYTEST_ARGS     ?=
 # The tests go over TEST_WORKERS pytest-xdist processes (3 on two cores: many tests wait on
 # Kafka, PostgreSQL or processes they started), a whole file to one worker (a file's
 # stack fixtures start once). Tests that start real processes take their ports from their
-# worker's own block (tessera_shared.testing.plugin.worker_port), so they run beside the rest;
-# the slowest files (real processes: fault suite, launcher, browser) are listed first so that
-# no worker is left with them at the end. Exit status 5 is "nothing selected".
+# worker's own block (tessera_shared.testing.plugin.worker_port), so they run beside the rest.
+# Files go out longest first by the seconds tests/durations.json records (tessera_shared.testing.
+# ordering), so that no worker is left with a long one at the end; each run records its own
+# figures in .data/test-durations.json. Exit status 5 is "nothing selected".
 # The 25 slowest tests are listed at the end of every run (where the suite's time goes).
 TEST_WORKERS    ?= 3
 TEST_PATHS := tests/reliability tests/e2e tests/ui shared/tests services tests/contract tests/integration \
@@ -73,7 +74,8 @@ test-tools:
 test: install $(ASYNCAPI_CLI) test-tools
 	PG_PORT=$(TEST_PG_PORT) deploy/local/postgres.sh start
 	KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/local/kafka.sh start
-	$(TEST_ENV) $(PY) -m pytest --sqlite-routes -n $(TEST_WORKERS) --dist loadfile --durations=25 $(TEST_PATHS) $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest --sqlite-routes -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		--heaviest-first tests/durations.json --record-durations .data/test-durations.json --durations=25 $(TEST_PATHS) $(PYTEST_ARGS)
 
 test-unit: install
 	$(PY) -m pytest shared/tests/unit services/*/tests/unit

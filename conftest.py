@@ -1,1 +1,1 @@
-pytest_plugins = ["tessera_shared.testing.plugin"]
+pytest_plugins = ["tessera_shared.testing.plugin", "tessera_shared.testing.ordering"]
