@@ -25,11 +25,13 @@ from billing_helpers import (
     pay,
 )
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from tessera_billing.invoices.models import Invoice, InvoiceCounter
 from tessera_billing.invoices.service import LineSpec, create_invoice, issue_invoice
+from tessera_billing.ledger.models import LedgerEntry
+from tessera_billing.ledger.receivables import BALANCES, TOTALS
 from tessera_shared.db import unit_of_work
 from tessera_shared.events import build_event
 from tessera_shared.events.contracts import CreditCheck, LineItem
@@ -253,6 +255,20 @@ class TestDealWon:
         assert of_a == ["714.00", "714.00"]  # three invoices of 238.00 as the run left them
         r = await client.get("/v1/invoices", params={"customer_id": str(unknown)}, headers=clerk(app))
         assert r.json()["items"] == []  # parked until its customer.created
+        # The receivables the run moved at once (summed per row) are the ledger's sums, as one by one.
+        e = LedgerEntry
+        async with app.state.runtime.sessions() as s:
+            per_row = select(col(e.customer_id), col(e.currency), col(e.due_date), func.sum(col(e.amount)))
+            ledger = (await s.execute(per_row.group_by(col(e.customer_id), col(e.currency), col(e.due_date)))).all()
+            per_total = select(col(e.currency), col(e.due_date), func.sum(col(e.amount)))
+            ledger_totals = (await s.execute(per_total.group_by(col(e.currency), col(e.due_date)))).all()
+            balances = (
+                await s.execute(select(*(BALANCES.c[n] for n in ("customer_id", "currency", "due_date", "amount"))))
+            ).all()
+            totals = (await s.execute(select(TOTALS.c.currency, TOTALS.c.due_date, TOTALS.c.amount))).all()
+        assert sorted(map(tuple, balances)) == sorted((c, cur, due, a) for c, cur, due, a in ledger if a != 0)
+        assert sorted(map(tuple, totals)) == sorted(map(tuple, ledger_totals))
+        assert len(balances) == 2  # a's and b's
 
     async def test_draft_policy_and_limit_exceeded(self, databases, backend: str) -> None:
         app = await make_app(

@@ -31,6 +31,7 @@ from tessera_billing.invoices.pending import park, take_parked
 from tessera_billing.invoices.service import Issuing, LineSpec, create_invoice, issue_invoice
 from tessera_billing.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_billing.known_customers.models import KnownCustomer
+from tessera_billing.ledger.receivables import Movement, move_many
 from tessera_billing.loyalty.discount import member_discounted
 from tessera_billing.loyalty.models import MemberLevel
 from tessera_billing.money import ZERO, quantize
@@ -79,7 +80,9 @@ class _Run(Issuing):
     # The session's identity map holds its objects weakly: these keep the copies and profiles read
     # for the run there, so that ``known`` and ``get_or_create_profile`` find them without a query.
     held: list[Any]
+    flush_each = False  # the run's invoices, lines and ledger entries go in one flush
     numbers: dict[int, deque[str]] = field(default_factory=dict)
+    movements: list[Movement] = field(default_factory=list)
     issued_rows: list[dict[str, Any]] = field(default_factory=list)
     announcements: list[tuple[str | None, uuid.UUID, ExposureReason, uuid.UUID | None]] = field(default_factory=list)
 
@@ -125,6 +128,10 @@ class _Run(Issuing):
                 run.numbers[year] = deque(await reserve_invoice_numbers(session, year, count))
         return run
 
+    @property
+    def moves(self) -> list[Movement]:
+        return self.movements
+
     async def number(self, session: AsyncSession, year: int) -> str:
         if block := self.numbers.get(year):
             return block.popleft()
@@ -145,6 +152,9 @@ class _Run(Issuing):
         await publish_many(session, rows)
 
     async def finish(self, session: AsyncSession) -> None:
+        await session.flush()  # the run's invoices, lines and ledger entries: a statement per table
+        movements, self.movements = self.movements, []
+        await move_many(session, movements)  # the receivables, summed per row
         await self.write_issued(session)
         await self.announce_all(session)
         for year, unused in self.numbers.items():

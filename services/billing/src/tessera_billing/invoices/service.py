@@ -23,6 +23,7 @@ from tessera_billing.invoices.rules import (
     invoice_totals,
     line_amounts,
 )
+from tessera_billing.ledger.receivables import Movement
 from tessera_billing.ledger.service import EntryKind, record
 from tessera_billing.loyalty.service import applied_to, reverse_for_void
 from tessera_billing.payments.service import apply_customer_credit
@@ -51,7 +52,16 @@ class InvoiceHasPayments(Conflict):
 class Issuing:
     """How an issue takes its number, records ``invoice.issued`` and announces the customer's
     exposure: at once, one statement each (this class). A run of deal.won takes its numbers in
-    one statement and writes its events in one (``invoices.handlers``)."""
+    one statement and writes its events in one (``invoices.handlers``), and leaves its invoices,
+    lines and ledger entries to one flush (``flush_each`` false: the session's unit of work
+    inserts each table's rows in one statement, invoices first)."""
+
+    flush_each = True
+
+    @property
+    def moves(self) -> list[Movement] | None:
+        """Where the receivables' movements wait (None: each moves them at once)."""
+        return None
 
     async def number(self, session: AsyncSession, year: int) -> str:
         return await next_invoice_number(session, year)
@@ -151,9 +161,11 @@ async def create_invoice(
     if issue:  # a new draft: the move to issued is always allowed
         await _number(session, invoice, None, issuing)
     session.add(invoice)
-    await session.flush()
+    if issuing.flush_each:
+        await session.flush()
     session.add_all(rows)
-    await session.flush()
+    if issuing.flush_each:
+        await session.flush()
     if issue:
         await _book(session, settings, invoice, credit=credit, issuing=issuing)
     return invoice
@@ -194,8 +206,17 @@ async def _book(
 ) -> Invoice:
     """What an issued invoice sets off: its ledger entry, invoice.issued, the customer's credit
     spent on it, the customer's exposure announced."""
-    await record(session, invoice, EntryKind.INVOICED, invoice.total, invoice.issue_date, reference=invoice.number)
-    await session.flush()
+    await record(
+        session,
+        invoice,
+        EntryKind.INVOICED,
+        invoice.total,
+        invoice.issue_date,
+        reference=invoice.number,
+        moves=issuing.moves,
+    )
+    if issuing.flush_each:
+        await session.flush()
     spend = settings.auto_apply_credit and credit
     await issuing.issued(
         session,

@@ -36,6 +36,59 @@ async def move(
     await _add(session, TOTALS, {"currency": currency, "due_date": due}, amount, first=on)
 
 
+Movement = tuple[uuid.UUID, str, date, Decimal, date]
+"""(customer, currency, due date, signed amount, the day it happened), as ``move`` takes them."""
+
+
+async def move_many(session: AsyncSession, movements: Iterable[Movement]) -> None:
+    """``move`` for many movements: summed per row first, then the rows changed in key order,
+    balances before totals (the lock order above); on PostgreSQL one statement per table."""
+    balances: dict[tuple[uuid.UUID, str, date], Decimal] = {}
+    totals: dict[tuple[str, date], tuple[Decimal, date]] = {}
+    for customer_id, currency, due, amount, on in movements:
+        if amount != 0:
+            balances[(customer_id, currency, due)] = balances.get((customer_id, currency, due), Decimal(0)) + amount
+        summed, first = totals.get((currency, due), (Decimal(0), on))
+        totals[(currency, due)] = (summed + amount, min(first, on))
+    balance_rows = [
+        {"customer_id": c, "currency": cur, "due_date": due, "amount": a}
+        for (c, cur, due), a in sorted(balances.items())
+        if a != 0
+    ]
+    total_rows = [
+        {"currency": cur, "due_date": due, "amount": a, "first_entry_date": first}
+        for (cur, due), (a, first) in sorted(totals.items())
+    ]
+    if dialect_name(session) != "postgresql":
+        for (c, cur, due), a in sorted(balances.items()):
+            if a != 0:
+                await _add(session, BALANCES, {"customer_id": c, "currency": cur, "due_date": due}, a)
+        for (cur, due), (a, first) in sorted(totals.items()):
+            await _add(session, TOTALS, {"currency": cur, "due_date": due}, a, first=first)
+        return
+    if balance_rows:
+        stmt = pg_insert(BALANCES).values(balance_rows)
+        b = BALANCES.c
+        upserted = stmt.on_conflict_do_update(
+            index_elements=["customer_id", "currency", "due_date"], set_={"amount": b.amount + stmt.excluded.amount}
+        ).returning(b.customer_id, b.currency, b.due_date, b.amount)
+        zero = [(r.customer_id, r.currency, r.due_date) for r in await session.execute(upserted) if r.amount == 0]
+        if zero:  # balances at zero are removed, as ``_add`` does
+            await session.execute(delete(BALANCES).where(tuple_(b.customer_id, b.currency, b.due_date).in_(zero)))
+    if total_rows:
+        stmt = pg_insert(TOTALS).values(total_rows)
+        t = TOTALS.c
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["currency", "due_date"],
+                set_={
+                    "amount": t.amount + stmt.excluded.amount,
+                    "first_entry_date": func.least(t.first_entry_date, stmt.excluded.first_entry_date),
+                },
+            )
+        )
+
+
 async def lock_for(session: AsyncSession, invoices: Iterable[Invoice]) -> None:
     """Lock the rows that movements on ``invoices`` will change, in key order (before changing them)."""
     if dialect_name(session) != "postgresql":

@@ -30,9 +30,11 @@ async def record(
     *,
     payment_id: uuid.UUID | None = None,
     reference: str | None = None,
+    moves: list[receivables.Movement] | None = None,
 ) -> LedgerEntry:
     """``amount`` is signed: positive raises the receivable, negative lowers it. The read model
-    (``receivables``) moves with it, in the same transaction."""
+    (``receivables``) moves with it, in the same transaction: at once, or appended to ``moves``
+    for the caller's ``receivables.move_many`` before the transaction ends."""
     entry = LedgerEntry(
         invoice_id=invoice.id,
         customer_id=invoice.customer_id,
@@ -45,5 +47,8 @@ async def record(
         reference=reference,
     )
     session.add(entry)
-    await receivables.move(session, invoice.customer_id, invoice.currency, invoice.due_date, amount, on)
+    if moves is not None:
+        moves.append((invoice.customer_id, invoice.currency, invoice.due_date, amount, on))
+    else:
+        await receivables.move(session, invoice.customer_id, invoice.currency, invoice.due_date, amount, on)
     return entry
