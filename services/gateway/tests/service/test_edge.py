@@ -331,8 +331,19 @@ async def test_the_survey_link_a_customer_gets_works_at_the_gateway(stack: Stack
     assert link.startswith("/api/v1/surveys/")
     survey = await stack.client.get(link)  # the customer has no token: the link is the credential
     assert survey.status_code == 200, survey.text
+    # Opened in a mail client's browser: the survey's page, whose form posts through the gateway.
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = await stack.client.get(link, headers=html)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), page.text
+    action = page.text.split('<form method="post" action="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert action == link.replace("?token=", "/answer?token=")
+    form = {**html, "Content-Type": "application/x-www-form-urlencoded"}
+    thanked = await stack.client.post(action, content=b"csat=5&nps=10&comment=", headers=form)
+    assert thanked.status_code == 200 and "<h1>Thank you</h1>" in thanked.text, thanked.text
+    assert (await stack.client.get(link)).json()["csat"] == 5
     answered = await stack.client.post(link.replace("?token=", "/answer?token="), json={"csat": 5})
-    assert answered.status_code == 200, answered.text
+    assert answered.status_code == 409, answered.text  # the API's JSON answer, as before
+    assert answered.json()["type"] == "urn:tessera:problem:survey-already-answered"
 
 
 # --- 15: CORS headers and the metrics' route label ------------------------------------------------

@@ -1,4 +1,5 @@
 from datetime import date, time
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
@@ -40,6 +41,9 @@ class ServiceDeskSettings(exports.ExportSettings, CustomerServiceSettings):
     # /v1/surveys is not reachable from outside). Set an absolute URL, e.g.
     # https://crm.example.com/api/v1/surveys, when the link leaves by e-mail.
     survey_base_url: str = "/api/v1/surveys"
+    # The customers' language of the survey's page (a browser opening the link), as the
+    # notifications service's CUSTOMER_LOCALE is the survey e-mail's: set both alike.
+    customer_locale: Literal["en", "zh"] = "en"
 
     @field_validator("business_timezone")
     @classmethod

@@ -66,3 +66,84 @@ class TestAnswerSurvey:
         r = await client.post(url, params={"token": token}, json={"csat": 6, "nps": 11, "extra": 1})
         assert {e["field"] for e in r.json()["errors"]} == {"csat", "nps", "extra"}
         assert (await client.get(f"/v1/surveys/{sid}", params={"token": token})).json()["answered_at"] is None
+
+
+HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+FORM = {**HTML, "Content-Type": "application/x-www-form-urlencoded"}
+
+
+class TestSurveyPage:
+    """A person opening the link in a mail client's browser gets a page, not JSON; API clients
+    keep their JSON answers unchanged."""
+
+    @pytest.mark.sqlite
+    async def test_a_browser_answers_by_the_pages_form(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        sid, token = await closed_survey(client, app)
+        link = f"/v1/surveys/{sid}"
+        as_json = await client.get(link, params={"token": token})
+        named_json = await client.get(link, params={"token": token}, headers={"Accept": "application/json"})
+        assert as_json.headers["content-type"] == named_json.headers["content-type"] == "application/json"
+        assert as_json.content == named_json.content
+
+        page = await client.get(link, params={"token": token}, headers=HTML)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert page.headers["cache-control"] == "no-store"
+        assert '<html lang="en">' in page.text and "<legend>" in page.text
+        # The form posts to the gateway's public answer route (the service's own is not reachable).
+        assert f'<form method="post" action="/api/v1/surveys/{sid}/answer?token={token}">' in page.text
+        assert page.text.count('name="csat"') == 5 and page.text.count('name="nps"') == 11
+        assert '<textarea id="comment" name="comment"' in page.text
+
+        url = f"{link}/answer"
+        # No rating chosen: the form again, saying what is missing, the comment kept; nothing answered.
+        missing = await client.post(url, params={"token": token}, content=b"comment=Fast+%26+kind", headers=FORM)
+        assert missing.status_code == 422 and 'role="alert"' in missing.text
+        assert ">Fast &amp; kind</textarea>" in missing.text
+        assert (await client.get(link, params={"token": token})).json()["answered_at"] is None
+
+        answer = b"csat=4&nps=9&comment=Fast+%26+kind"
+        sent = await client.post(url, params={"token": token}, content=answer, headers=FORM)
+        assert sent.status_code == 200 and "<h1>Thank you</h1>" in sent.text and "<form" not in sent.text
+        answered = (await client.get(link, params={"token": token})).json()
+        assert (answered["csat"], answered["nps"], answered["comment"]) == (4, 9, "Fast & kind")
+        assert (await events(app)).count("survey.answered") == 1
+
+        again = await client.post(url, params={"token": token}, content=b"csat=1", headers=FORM)
+        assert again.status_code == 409 and "already answered" in again.text
+        reopened = await client.get(link, params={"token": token}, headers=HTML)
+        assert "already answered" in reopened.text and "<form" not in reopened.text
+        wrong = await client.get(link, params={"token": "x" * 43}, headers=HTML)
+        assert wrong.status_code == 404 and "not valid" in wrong.text and str(sid) not in wrong.text
+        assert (await events(app)).count("survey.answered") == 1
+
+    @pytest.mark.sqlite
+    async def test_an_api_client_may_send_the_form_and_gets_json(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        sid, token = await closed_survey(client, app)
+        url = f"/v1/surveys/{sid}/answer"
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        bad = await client.post(url, params={"token": token}, content=b"csat=9&nps=x", headers=form)
+        assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} == {"csat", "nps"}
+        done = await client.post(url, params={"token": token}, content=b"csat=5", headers=form)
+        assert done.status_code == 200 and done.json()["csat"] == 5 and done.json()["nps"] is None
+        again = await client.post(url, params={"token": token}, json={"csat": 1})
+        assert again.json()["type"] == "urn:tessera:problem:survey-already-answered"
+
+    async def test_the_openapi_documents_the_page_and_the_form(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        paths = (await client.get("/openapi.json")).json()["paths"]
+        read, answer = paths["/v1/surveys/{survey_id}"]["get"], paths["/v1/surveys/{survey_id}/answer"]["post"]
+        for operation in (read, answer):
+            assert "text/html" in operation["responses"]["200"]["content"]
+            assert "application/json" in operation["responses"]["200"]["content"]
+        assert "application/x-www-form-urlencoded" in answer["description"]  # one body type documented
+        assert set(answer["responses"]["409"]["content"]) == {"application/problem+json", "text/html"}
+        assert set(read["responses"]["404"]["content"]) == {"application/problem+json", "text/html"}
+        assert set(read["responses"]["403"]["content"]) == {"application/problem+json"}  # staff: no page
+
+
+def test_the_page_speaks_chinese_for_a_zh_locale() -> None:
+    from tessera_service_desk.surveys.router import PAGES
+    from tessera_shared.http.pages import render_page
+
+    values = {"state": "form", "action": "/api/v1/surveys/x/answer?token=t", "chosen": {}, "error": False}
+    page = render_page(PAGES, "survey_page", "zh", {**values, "chosen": {"csat": 3, "nps": None, "comment": ""}})
+    assert '<html lang="zh">' in page and "满意度调查" in page and 'value="3" required checked' in page

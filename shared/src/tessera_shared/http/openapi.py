@@ -395,9 +395,12 @@ def document_route_answers(doc: dict[str, Any], app: FastAPI) -> dict[str, Any]:
                 if status < 400:
                     continue
                 note = responses.get(str(status), {}).get("description")
+                page = responses.get(str(status), {}).get("content", {}).get("text/html")
                 response = problem_response(status, slugs)
                 if note and status != 422 and note not in response["description"]:
                     response["description"] += f" ({note})"  # what the route's decorator said
+                if page is not None:  # a browser gets a page (tessera_shared.http.pages)
+                    response["content"] = {**response["content"], "text/html": page}
                 responses[str(status)] = response
     return doc
 
@@ -419,7 +422,9 @@ def add_problem_responses(doc: dict[str, Any], app: FastAPI | None = None) -> di
             )
             for code, response in responses.items():
                 if code[0] in "45":
-                    response["content"] = _PROBLEM_CONTENT
+                    # A page for a browser (tessera_shared.http.pages) may answer an error too.
+                    page = {k: v for k, v in response.get("content", {}).items() if k == "text/html"}
+                    response["content"] = {**_PROBLEM_CONTENT, **page} if page else _PROBLEM_CONTENT
                     if code[:3].isdigit() and int(code) in _STATUS_HEADERS:
                         _add_headers(response, _STATUS_HEADERS[int(code)])
                     if code == "422":

@@ -12,14 +12,13 @@ from tessera_notifications.email.service import page
 from tessera_notifications.email.unsubscribe import Purpose, check_token, opted_out, unsubscribe
 from tessera_shared.auth import public
 from tessera_shared.deps import SessionDep
+from tessera_shared.http.pages import html_page, html_too, wants_html
 
 router = APIRouter(prefix="/v1/email-unsubscribe", tags=["email-unsubscribe"])
 
 PUBLIC = public("an unsubscribe link in a customer's e-mail: its token is the credential")
 Token = Annotated[str, Query(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
-HTML_TOO: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "JSON, or a page for a browser"}
-}
+HTML_TOO = html_too("JSON, or a page for a browser")
 
 
 class Unsubscribed(BaseModel):
@@ -30,9 +29,8 @@ class Unsubscribed(BaseModel):
 
 def _answer(request: Request, customer_id: uuid.UUID, purpose: str, unsubscribed: bool) -> Unsubscribed | HTMLResponse:
     """JSON for an API client; a page in the customers' language for a browser (Accept: text/html)."""
-    if "text/html" in request.headers.get("accept", ""):
-        html = page("unsubscribe_page", settings_of(request).customer_locale, {"unsubscribed": unsubscribed})
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    if wants_html(request):
+        return html_page(page("unsubscribe_page", settings_of(request).customer_locale, {"unsubscribed": unsubscribed}))
     return Unsubscribed(customer_id=customer_id, purpose=purpose, unsubscribed=unsubscribed)
 
 

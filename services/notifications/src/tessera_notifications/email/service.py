@@ -23,7 +23,6 @@ from email.utils import format_datetime
 from typing import Any
 
 import aiosmtplib
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -33,22 +32,19 @@ from tessera_notifications.metrics import DELIVERY_SECONDS, EMAIL_QUEUE, FAILED,
 from tessera_notifications.settings import NotificationsSettings
 from tessera_shared.db import dialect_name, table_of, unit_of_work, upsert, utcnow
 from tessera_shared.events.contracts import NotificationFailed, NotificationSent
+from tessera_shared.http.pages import language as page_language
+from tessera_shared.http.pages import render_page, template_environment
 from tessera_shared.outbox import outbox_row, publish_many
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Environment(
-    loader=PackageLoader("tessera_notifications.email", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-)
+TEMPLATES = template_environment("tessera_notifications.email")
 _MESSAGE_IDS = uuid.UUID("6f1d2c1e-3b7a-4f0e-9a51-0c4b7e2d9a10")
 
 
 def render(template: str, locale: str, values: dict[str, Any]) -> tuple[str, str]:
     """The text and the HTML part of ``template`` in ``locale`` (English unless Chinese)."""
-    language = "zh" if locale == "zh" else "en"
+    language = page_language(locale)
     text = TEMPLATES.get_template(f"{language}/{template}.txt").render(**values)
     html = TEMPLATES.get_template(f"{language}/{template}.html").render(**values)
     return text, html
@@ -56,8 +52,7 @@ def render(template: str, locale: str, values: dict[str, Any]) -> tuple[str, str
 
 def page(template: str, locale: str, values: dict[str, Any]) -> str:
     """An HTML page (not an e-mail) from ``template`` in ``locale``, e.g. the unsubscribe link's."""
-    language = "zh" if locale == "zh" else "en"
-    return TEMPLATES.get_template(f"{language}/{template}.html").render(**values)
+    return render_page(TEMPLATES, template, locale, values)
 
 
 def message_id_for(source_event_id: str, recipient: str, template: str, domain: str) -> str:
