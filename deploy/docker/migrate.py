@@ -19,6 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from tessera_shared.db import create_engine
+from tessera_shared.migrations import alembic_config, upgrade_to_head
+
 # service -> (package, settings class)
 SERVICES: dict[str, tuple[str, str]] = {
     "customer": ("tessera_customer", "CustomerSettings"),
@@ -48,11 +54,6 @@ def load_settings(service: str) -> Any:
 
 
 async def _heads(engine: Any, script_location: Path) -> tuple[set[str], set[str]]:
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    from tessera_shared.migrations import alembic_config
-
     wanted = set(ScriptDirectory.from_config(alembic_config(script_location)).get_heads())
     async with engine.connect() as conn:
         current = await conn.run_sync(lambda c: set(MigrationContext.configure(c).get_current_heads()))
@@ -60,9 +61,6 @@ async def _heads(engine: Any, script_location: Path) -> tuple[set[str], set[str]
 
 
 async def upgrade(service: str) -> None:
-    from tessera_shared.db import create_engine
-    from tessera_shared.migrations import upgrade_to_head
-
     settings = load_settings(service)
     engine = create_engine(settings.database_url, pool_size=1)
     try:
@@ -74,8 +72,6 @@ async def upgrade(service: str) -> None:
 
 
 async def wait_for_head(service: str, timeout: float) -> bool:
-    from tessera_shared.db import create_engine
-
     settings = load_settings(service)
     engine = create_engine(settings.database_url, pool_size=1)
     deadline = time.monotonic() + timeout

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated
 
+import email_validator
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 from pydantic import EmailStr
 
 # A dot-atom local part (RFC 5322 atext) of at most 64 characters; domain labels of letters,
@@ -26,15 +28,11 @@ _PLAIN = re.compile(rf"({_ATEXT}+(?:\.{_ATEXT}+)*)@((?:{_LABEL}\.)+[A-Za-z]{{2,6
 
 
 def _special_use() -> tuple[str, ...]:
-    import email_validator
-
     names = email_validator.SPECIAL_USE_DOMAIN_NAMES
     return tuple(n for n in names if not (n == "test" and email_validator.TEST_ENVIRONMENT))
 
 
 def _mailbox_names() -> frozenset[str]:
-    from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
-
     return frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import MetaData, inspect, text
+from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -79,8 +79,6 @@ def run_env(service_metadata: MetaData) -> None:
     connection: Connection | None = context.config.attributes.get("connection")
     if connection is None:
         # Offline or CLI use (e.g. autogenerate): connect with the configured URL.
-        from sqlalchemy import create_engine
-
         url = context.config.get_main_option("sqlalchemy.url")
         engine = create_engine(url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg") if url else "sqlite://")
         with engine.begin() as conn:

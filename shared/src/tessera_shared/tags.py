@@ -27,8 +27,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 
+import sqlalchemy as sa
+from alembic import op
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Column, ColumnElement, ForeignKey, Index, MetaData, String, Table, Uuid, delete, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_shared.db.bulk import insert_many
@@ -182,10 +185,6 @@ async def bulk_tag(
 
 def add_tags_migration(owner_table: str, name: str, owner_column: str) -> None:
     """``owner_table.tags`` (JSON, ``[]`` for the rows there are) and the side table ``name``."""
-    import sqlalchemy as sa
-    from alembic import op
-    from sqlalchemy.dialects import postgresql
-
     json = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
     with op.batch_alter_table(owner_table, schema=None) as batch_op:
         batch_op.add_column(sa.Column("tags", json, nullable=False, server_default="[]"))
@@ -205,8 +204,6 @@ def add_tags_migration(owner_table: str, name: str, owner_column: str) -> None:
 
 
 def drop_tags_migration(owner_table: str, name: str, owner_column: str) -> None:
-    from alembic import op
-
     op.drop_index(f"ix_{name}_tag_{owner_column}", table_name=name)
     op.drop_table(name)
     with op.batch_alter_table(owner_table, schema=None) as batch_op:

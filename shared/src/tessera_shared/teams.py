@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+import sqlalchemy as sa
+from alembic import op
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
@@ -182,9 +184,6 @@ class KnownTeams:
 
 def create_known_teams_table() -> None:
     """The migration step that adds ``known_teams`` to a service's database."""
-    import sqlalchemy as sa
-    from alembic import op
-
     Json, At = JSONType, UTCDateTime
     op.create_table(
         TABLE,
@@ -203,7 +202,5 @@ def create_known_teams_table() -> None:
 
 
 def drop_known_teams_table() -> None:
-    from alembic import op
-
     op.drop_index(op.f("ix_known_teams_key"), table_name=TABLE)
     op.drop_table(TABLE)

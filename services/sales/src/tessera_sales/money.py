@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from sqlalchemy import event
+from sqlalchemy.orm.attributes import set_committed_value
+
 from tessera_shared.money import fits, from_minor, minor_unit, quantize, to_minor, too_large
 
 __all__ = ["check_minor_units", "from_minor", "minor_exponent", "normalise_on_load", "quantize", "tidy", "to_minor"]
@@ -34,8 +37,6 @@ def normalise_on_load(model: type, *, money: dict[str, str | None] | None = None
     ``money`` maps a field to the field holding its currency (rounded to its minor unit) or None
     (at least 2 places); ``plain`` fields lose trailing zeros (quantities, percentages).
     """
-    from sqlalchemy import event
-    from sqlalchemy.orm.attributes import set_committed_value
 
     @event.listens_for(model, "load")
     def _tidy(target: object, _context: object) -> None:

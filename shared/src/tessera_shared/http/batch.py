@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any, Generic, Literal, TypeVar
 
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tessera_shared.errors import DomainError, InvalidInput, field_error, invalid_input_detail
@@ -87,8 +89,6 @@ def _renamed(index: int, errors: Iterable[dict[str, Any]]) -> list[dict[str, Any
 
 def problem_of(index: int, exc: Exception) -> ItemProblem:
     """The problem one input's failure makes: a schema error, or a domain error raised applying it."""
-    from http import HTTPStatus
-
     if isinstance(exc, ValidationError):
         errors = _renamed(index, _pydantic_errors(exc))
         return ItemProblem(
@@ -119,8 +119,6 @@ def problem_of(index: int, exc: Exception) -> ItemProblem:
 
 
 def _pydantic_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    from fastapi.exceptions import RequestValidationError
-
     # Locations as FastAPI's own body errors (``("body", *loc)``): one wording for every 422.
     wrapped = RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
     return validation_errors(wrapped)

@@ -28,6 +28,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import routing
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -80,9 +82,6 @@ class FastReads:
 
     def _route(self, app: Any, template: str) -> Any:
         if self.routes is None:
-            from fastapi import routing
-            from fastapi.routing import APIRoute
-
             found: dict[str, Any] = {}
             for context in routing.iter_route_contexts(app.routes):
                 route = context.original_route

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from fastapi import routing
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tessera_shared.http.errors import problem_response
@@ -37,9 +39,6 @@ class _Node:
 def route_paths(app: Any) -> dict[str, list[str]]:
     """The documented paths of an app's routes and their methods (what its OpenAPI document
     lists, without building the document)."""
-    from fastapi import routing
-    from fastapi.routing import APIRoute
-
     paths: dict[str, list[str]] = {}
     for context in routing.iter_route_contexts(app.routes):
         path = context.path_format  # None only for a route that is not an APIRoute

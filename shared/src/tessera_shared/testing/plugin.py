@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 
 from tessera_shared.testing.databases import DatabaseFactory
@@ -140,8 +141,6 @@ def _timed(what: str) -> Iterator[None]:
 
 
 async def delete_topics_with_prefixes(bootstrap: str, prefixes: tuple[str, ...]) -> int:
-    from aiokafka.admin import AIOKafkaAdminClient
-
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
