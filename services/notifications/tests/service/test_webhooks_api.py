@@ -161,7 +161,9 @@ async def test_the_worker_refuses_at_connect_time_what_the_url_check_would(datab
             async def attempted():  # type: ignore[no-untyped-def]
                 page = await client.get(f"{ENDPOINTS}/{created['id']}/deliveries", headers=partner(app))
                 items = page.json()["items"]
-                return items if items and items[0]["status"] == "pending" and items[0]["attempts"] else None
+                # The attempt is recorded before the send and its outcome after: wait for the outcome.
+                done = items and items[0]["status"] == "pending" and items[0]["attempts"]
+                return items if done and items[0]["attempts"][0]["error"] is not None else None
 
             items = await eventually(attempted)
     assert receiver.received == []
