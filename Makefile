@@ -13,15 +13,15 @@ export UV_PROJECT_ENVIRONMENT := .venv
 TEST_PG_PORT    ?= 55432
 TEST_KAFKA_PORT ?= 19092
 PYTEST_ARGS     ?=
-# The tests go over TEST_WORKERS pytest-xdist processes (3 on two cores: many tests wait on
-# Kafka, PostgreSQL or processes they started), a whole file to one worker (a file's
+# The tests go over TEST_WORKERS pytest-xdist processes (4 on two cores: many tests wait on
+# Kafka, PostgreSQL or processes they started; 3 left a quarter of the CPU idle), a whole file to one worker (a file's
 # stack fixtures start once). Tests that start real processes take their ports from their
 # worker's own block (tessera_shared.testing.plugin.worker_port), so they run beside the rest.
 # Files go out longest first by the seconds tests/durations.json records (tessera_shared.testing.
 # ordering), so that no worker is left with a long one at the end; each run records its own
 # figures in .data/test-durations.json. Exit status 5 is "nothing selected".
 # The 25 slowest tests are listed at the end of every run (where the suite's time goes).
-TEST_WORKERS    ?= 3
+TEST_WORKERS    ?= 4
 TEST_PATHS := tests/reliability tests/e2e tests/ui shared/tests services tests/contract tests/integration \
 	tests/bench tests/ops
 TEST_ENV = TESSERA_TEST_PG=postgresql+asyncpg://postgres@127.0.0.1:$(TEST_PG_PORT) \
