@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import orjson
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from tessera_customer.customers.models import Customer
 from tessera_customer.handlers import handlers
 from tessera_shared.db import unit_of_work
 from tessera_shared.events import build_event
@@ -180,3 +181,43 @@ async def events(app: FastAPI, event_type: str | None = None) -> list[dict[str, 
 async def count(app: FastAPI, table: Any, *where: Any) -> int:
     async with app.state.runtime.sessions() as s:
         return int(await s.scalar(select(func.count()).select_from(table).where(*where)))
+
+
+# A customer with every kind of value its answer carries, for the tests that compare two ways of
+# writing that answer: what a client sends (RICH_INPUT), then what the value jobs compute
+# (COMPUTED_VALUES, written with ``set_columns``): decimals to the cent, times with microseconds,
+# a channel without a label, nested segmentation.
+RICH_INPUT: dict[str, Any] = {
+    "name": "Zoë Ærø",
+    "tags": ["vip", "newsletter"],
+    "phone": "+49 30 1234",
+    "owner_id": "rep1",
+    "relation": "consumer",
+    "relationship_type": "partner",
+    "channels": [{"kind": "phone", "value": "+49 30 999"}, {"kind": "email", "value": "z@x.org", "label": "work"}],
+    "segmentation": {
+        "demographic": {"gender": "f", "age_band": "30-39"},
+        "geographic": {"country": "DE", "city": "Köln"},
+        "psychographic": {"preferences": ["tea", "bikes"]},
+    },
+}
+COMPUTED_VALUES: dict[str, Any] = {
+    "lifetime_values": {"EUR": "1234.5", "USD": "0.1"},
+    "monetary": Decimal("1234.5678"),
+    "purchase_count": 3,
+    "first_purchase_at": datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC),
+    "last_purchase_at": datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),
+    "value_computed_at": datetime(2026, 3, 5, tzinfo=UTC),
+    "tier": "gold",
+    "rfm_recency": 5,
+    "rfm_segment": "champions",
+    "churn_risk": 7,
+}
+
+
+async def set_columns(app: FastAPI, customer_id: str, **values: Any) -> None:
+    """Write ``values`` into a customer's row directly (what no API call sets)."""
+    table = Customer.__table__
+    async with app.state.runtime.sessions() as s:
+        await s.execute(update(table).where(table.c.id == uuid.UUID(customer_id)).values(**values))
+        await s.commit()

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
 
-from services.customer.tests.helpers import create, events
+from services.customer.tests.helpers import COMPUTED_VALUES, RICH_INPUT, create, events, set_columns
 from tessera_customer.customers.models import Customer
 from tessera_shared.testing.plugin import bearer
 
@@ -279,43 +276,14 @@ async def test_batch_read_answers_what_the_single_read_answers(app: FastAPI, cli
         client,
         app,
         ("boss", "sales_manager"),
-        name="Zoë Ærø",
-        tags=["vip", "newsletter"],
-        phone="+49 30 1234",
-        owner_id="rep1",
+        **RICH_INPUT,
         external_id="ext-rich",
-        relation="consumer",
-        relationship_type="partner",
-        channels=[{"kind": "phone", "value": "+49 30 999"}, {"kind": "email", "value": "z@x.org", "label": "work"}],
-        segmentation={
-            "demographic": {"gender": "f", "age_band": "30-39"},
-            "geographic": {"country": "DE", "city": "Köln"},
-            "psychographic": {"preferences": ["tea", "bikes"]},
-        },
         custom_attributes={"score": 2.5, "n": 12345678901, "nested": {"a": [1, None, "ü", True]}},
     )
     plain = await create(client, app, ("boss", "sales_manager"), kind="organization", name="Acme")
     merged = await create(client, app, ("boss", "sales_manager"))
-    async with app.state.runtime.sessions() as s:
-        table = Customer.__table__
-        await s.execute(
-            update(table)
-            .where(table.c.id == uuid.UUID(rich["id"]))
-            .values(
-                lifetime_values={"EUR": "1234.5", "USD": "0.1"},
-                monetary=Decimal("1234.5678"),
-                purchase_count=3,
-                first_purchase_at=datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC),
-                last_purchase_at=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),
-                value_computed_at=datetime(2026, 3, 5, tzinfo=UTC),
-                tier="gold",
-                rfm_recency=5,
-                rfm_segment="champions",
-                churn_risk=7,
-            )
-        )
-        await s.execute(update(table).where(table.c.id == uuid.UUID(merged["id"])).values(merged_into_id=table.c.id))
-        await s.commit()
+    await set_columns(app, rich["id"], **COMPUTED_VALUES)
+    await set_columns(app, merged["id"], merged_into_id=Customer.__table__.c.id)
     ids = [plain["id"], merged["id"], rich["id"], plain["id"]]
     r = await client.post(READ_URL, json={"ids": ids}, headers=h)
     assert r.status_code == 200, r.text

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -14,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from services.customer.tests.helpers import create
+from services.customer.tests.helpers import COMPUTED_VALUES, RICH_INPUT, create, set_columns
 from tessera_customer.customers.models import AccessLog, Customer
 from tessera_customer.customers.read import FAST_GET
 from tessera_customer.customers.repository import load_customer
@@ -51,45 +50,15 @@ async def customers(app: FastAPI, client: httpx.AsyncClient) -> list[dict[str, A
         client,
         app,
         MANAGER,
-        name="Zoë Ærø",
+        **RICH_INPUT,
         email="zoe@example.com",
-        tags=["vip", "newsletter"],
-        phone="+49 30 1234",
-        owner_id="rep1",
         external_id="ext-read-path",
-        relation="consumer",
-        relationship_type="partner",
-        channels=[{"kind": "phone", "value": "+49 30 999"}, {"kind": "email", "value": "z@x.org", "label": "work"}],
-        segmentation={
-            "demographic": {"gender": "f", "age_band": "30-39"},
-            "geographic": {"country": "DE", "city": "Köln"},
-            "psychographic": {"preferences": ["tea", "bikes"]},
-        },
         custom_attributes={"score": 2.5, "tiny": 1e-7, "n": 12345678901, "nested": {"a": [1, None, "ü", True]}},
         custom_fields={"employees": 120},
     )
     plain = await create(client, app, MANAGER, kind="organization", name="Acme")
     big = await create(client, app, MANAGER, name="Big", custom_attributes={"big": 2**70})
-    async with app.state.runtime.sessions() as s:
-        table = Customer.__table__
-        await s.execute(
-            update(table)
-            .where(table.c.id == uuid.UUID(rich["id"]))
-            .values(
-                lifetime_values={"EUR": "1234.5", "USD": "0.1"},
-                monetary=Decimal("1234.5678"),
-                purchase_count=3,
-                first_purchase_at=datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC),
-                last_purchase_at=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),
-                value_computed_at=datetime(2026, 3, 5, tzinfo=UTC),
-                tier="gold",
-                rfm_recency=5,
-                rfm_segment="champions",
-                churn_risk=7,
-                erased_at=datetime(2026, 3, 6, 1, 2, 3, 4, tzinfo=UTC),
-            )
-        )
-        await s.commit()
+    await set_columns(app, rich["id"], **COMPUTED_VALUES, erased_at=datetime(2026, 3, 6, 1, 2, 3, 4, tzinfo=UTC))
     return [rich, plain, big]
 
 

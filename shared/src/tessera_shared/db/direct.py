@@ -3,12 +3,11 @@
 Running a select through SQLAlchemy's engine (execution context, cursor adapter, result set,
 events) cost a GET by id more CPU than the database's answer; asyncpg alone, its statement
 prepared once per connection, is what a read costs at least (docs/performance.md, round 8a).
-``first_row`` compiles the statement once per dialect (the SQL text, its parameters' order and
+``read_row`` compiles the statement once per dialect (the SQL text, its parameters' order and
 its columns' result processors, so the values are those SQLAlchemy would give), then on
-PostgreSQL asks the connection's own asyncpg connection (``fetchrow``: asyncpg prepares and caches
-the statement per connection); elsewhere (SQLite) it executes through SQLAlchemy as usual.
-
-For reads on a connection in autocommit (``read_connection``): the statement runs outside
+PostgreSQL asks a pooled connection's own asyncpg connection (``fetchrow``: asyncpg prepares and
+caches the statement per connection); elsewhere (SQLite) it executes through SQLAlchemy on a
+read connection (``read_connection``). On PostgreSQL the statement runs in autocommit, outside
 SQLAlchemy's transaction bookkeeping. Bind values go to the driver as they are (no bind
 processors): give it what asyncpg takes (a uuid.UUID, a str, an int ...). A driver error is
 not wrapped in SQLAlchemy's exceptions.
@@ -23,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import greenlet_spawn
 
 from tessera_shared.db.sessions import read_connection
@@ -69,19 +68,11 @@ async def _driver_row(dialect: Dialect, driver: Any, stmt: Select[Any], params: 
     return values
 
 
-async def first_row(conn: AsyncConnection, stmt: Select[Any], params: Mapping[str, Any]) -> Sequence[Any] | None:
-    """The first row of ``stmt`` on ``conn`` (its values as SQLAlchemy would give them), or None."""
-    if conn.dialect.name != "postgresql":
-        row = (await conn.execute(stmt, dict(params))).first()
-        return None if row is None else tuple(row)
-    driver: Any = (await conn.get_raw_connection()).driver_connection
-    return await _driver_row(conn.dialect, driver, stmt, params)
-
-
 async def read_row(
     factory: async_sessionmaker[AsyncSession], stmt: Select[Any], params: Mapping[str, Any]
 ) -> Sequence[Any] | None:
-    """``first_row`` on a connection of its own: on PostgreSQL one checked out of the engine's
+    """The first row of ``stmt`` (its values as SQLAlchemy would give them), or None, on a
+    connection of its own: on PostgreSQL one checked out of the engine's
     pool and returned, with no engine ``Connection`` around it (no execution options, isolation
     level set and reset, transaction or events: ~15% of a GET by id's CPU); asyncpg runs the
     statement in autocommit, and the pool's reset on return finds no transaction to roll back.
@@ -89,7 +80,8 @@ async def read_row(
     engine: AsyncEngine = factory.kw["bind"]
     if engine.dialect.name != "postgresql":
         async with read_connection(factory) as conn:
-            return await first_row(conn, stmt, params)
+            row = (await conn.execute(stmt, dict(params))).first()
+        return None if row is None else tuple(row)
     fairy = await greenlet_spawn(engine.sync_engine.pool.connect)
     try:
         return await _driver_row(engine.dialect, fairy.driver_connection, stmt, params)
