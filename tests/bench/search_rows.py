@@ -131,3 +131,80 @@ async def search_scale(bench: Any, runs: int = 300) -> None:
     finally:
         await conn.execute("TRUNCATE customers CASCADE")
         await conn.close()
+
+
+# ---- in process: the customer app in this process, its CPU per search (no HTTP, no other process) ----
+
+
+async def _profile(args: Any) -> None:
+    """Seed ``--rows`` customers into a scratch database, then ``--runs`` searches (the bench's
+    body) through an ASGI transport: CPU per search in this process, best of ``--repeat`` rounds;
+    ``--profile`` prints cProfile's top functions of one more round."""
+    import cProfile
+    import io
+    import json
+    import pstats
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from harness import SEED_CUSTOMERS
+    from scratch import scratch_database
+
+    import tessera_customer.main as customer_main
+    from tessera_customer.settings import CustomerSettings
+    from tessera_shared.testing.plugin import bearer
+
+    async with scratch_database(args.pg, "customer") as db:
+        conn = await asyncpg.connect(db.dsn)
+        await conn.execute(SEED_CUSTOMERS, 1, args.rows)
+        await conn.execute("ANALYZE customers")
+        await conn.close()
+        app = customer_main.create_app(CustomerSettings(database_url=db.url, kafka_enabled=False, log_json=False))
+        async with app.router.lifespan_context(app):
+            headers = bearer(app, "boss", "sales_manager")
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as c:
+
+                async def one() -> bytes:
+                    r = await c.post("/v1/customers/search", json=BODY, headers=headers)
+                    r.raise_for_status()
+                    return r.content
+
+                for _ in range(20):
+                    page = await one()
+                best = None
+                for _ in range(args.repeat):
+                    cpu0 = time.process_time()
+                    for _ in range(args.runs):
+                        await one()
+                    per = (time.process_time() - cpu0) / args.runs * 1e3
+                    best = per if best is None else min(best, per)
+                print(
+                    f"search CPU per page of {len(json.loads(page)['items'])}: best {best:.2f} ms "
+                    f"(runs of {args.runs}), load {os.getloadavg()[0]:.1f}"
+                )
+                if args.profile:
+                    prof = cProfile.Profile()
+                    prof.enable()
+                    for _ in range(args.runs):
+                        await one()
+                    prof.disable()
+                    out = io.StringIO()
+                    pstats.Stats(prof, stream=out).sort_stats(args.sort).print_stats(args.top)
+                    print(out.getvalue())
+
+
+if __name__ == "__main__":
+    import argparse
+    import asyncio
+
+    p = argparse.ArgumentParser(description=_profile.__doc__)
+    p.add_argument("--pg", default=os.environ.get("TESSERA_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:55432"))
+    p.add_argument("--rows", type=int, default=10_000)
+    p.add_argument("--runs", type=int, default=200)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--profile", action="store_true")
+    p.add_argument("--sort", default="cumulative")
+    p.add_argument("--top", type=int, default=45)
+    asyncio.run(_profile(p.parse_args()))

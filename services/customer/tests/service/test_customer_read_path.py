@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -14,11 +15,16 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from services.customer.tests.helpers import COMPUTED_VALUES, RICH_INPUT, create, set_columns
+from tessera_customer.custom_fields import CUSTOM_FIELDS
+from tessera_customer.customers.filters import CustomerFilter
 from tessera_customer.customers.models import AccessLog, Customer
 from tessera_customer.customers.read import FAST_GET
 from tessera_customer.customers.repository import load_customer
 from tessera_customer.customers.schemas import CustomerOut
+from tessera_customer.customers.search import SEARCH, CustomerSearch
 from tessera_shared.db import read_session
+from tessera_shared.http.pagination import Page
+from tessera_shared.search import run_search
 from tessera_shared.testing.plugin import bearer
 
 pytestmark = pytest.mark.sqlite
@@ -128,3 +134,49 @@ async def test_what_the_fast_read_leaves_to_the_route(app: FastAPI, client: http
     assert (r.status_code, r.json()["merged_into"]) == (404, a["id"])
     assert r.headers["x-tessera-route"] == "/v1/customers/{customer_id}"
     assert FAST_GET.served == before
+
+
+async def model_page(app: FastAPI, body: dict[str, Any]) -> bytes:
+    """What the search route wrote before: its page of ORM objects as Page[CustomerOut]."""
+    async with read_session(app.state.runtime.sessions) as s:
+        search = await CUSTOM_FIELDS.searchable(s, "customer", SEARCH)
+        rows, cursor = await run_search(s, search, CustomerFilter().apply(select(Customer)), CustomerSearch(**body))
+    return Page[CustomerOut](items=[CustomerOut.of(r) for r in rows], next_cursor=cursor).model_dump_json().encode()
+
+
+async def test_search_answers_the_bytes_the_page_model_wrote(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """POST /v1/customers/search writes its page from rows of columns (customers/answer.py): each
+    page, walked two at a time in every kind of order (the id, a sort key, a decimal descending, a
+    custom field with customers lacking it, free text), is byte for byte the page the ORM objects
+    gave through Page[CustomerOut], next_cursor included; a page with an integer past 64 bits too."""
+    records = await customers(app, client)
+    for i, employees in enumerate((7, None, 120, None)):
+        extra = {} if employees is None else {"custom_fields": {"employees": employees}}
+        records.append(await create(client, app, MANAGER, name=f"Zed {i}", **extra))
+    await set_columns(app, records[3]["id"], monetary=Decimal("1234.5678"))  # a tie with the rich one
+    h = bearer(app, *MANAGER)
+    bodies: list[dict[str, Any]] = [
+        {},
+        {"sorts": [{"property": "name"}]},
+        {"sorts": [{"property": "monetary", "direction": "desc"}]},
+        {"sorts": [{"property": "created_at"}]},
+        {"sorts": [{"property": "custom_fields.employees", "direction": "desc"}]},
+        {"sorts": [{"property": "custom_fields.employees"}]},
+        {"query": "zed", "sorts": [{"property": "name", "direction": "desc"}]},
+        {"filter_groups": [{"filters": [{"property": "kind", "operator": "eq", "value": "organization"}]}]},
+    ]
+    for body in bodies:
+        seen: list[str] = []
+        after = None
+        while True:
+            page = {**body, "limit": 2, **({"after": after} if after else {})}
+            r = await client.post("/v1/customers/search", json=page, headers=h)
+            assert r.status_code == 200, r.text
+            assert r.headers["content-type"] == "application/json"
+            assert r.content == await model_page(app, page), body
+            seen += [c["id"] for c in r.json()["items"]]
+            after = r.json()["next_cursor"]
+            if after is None:
+                break
+        expected = 1 if "filter_groups" in body else 4 if "query" in body else len(records)
+        assert len(seen) == len(set(seen)) == expected, body

@@ -184,9 +184,11 @@ async def paginate(
     order: tuple[Mapped[Any], ...],
     *,
     descending: bool = False,
+    rows: bool = False,
 ) -> tuple[list[Any], str | None]:
     """Run ``stmt`` ordered by ``order`` (unique together) from the cursor on, ascending or
-    descending (newest or largest first)."""
+    descending (newest or largest first). ``rows``: the page is the statement's rows (it selects
+    columns, those of ``order`` among them under their keys), not its first column's values."""
     if params.cursor:
         values = decode_cursor(params.cursor, order)
         bounds = [literal(v, type_=_attribute(col).type) for v, col in zip(values, order, strict=True)]
@@ -199,10 +201,11 @@ async def paginate(
         lead = order[0] <= bounds[0] if descending else order[0] >= bounds[0]
         stmt = stmt.where(lead, or_(*clauses))
     ordering = [c.desc() for c in order] if descending else list(order)
-    rows = list((await session.execute(stmt.order_by(*ordering).limit(params.limit + 1))).scalars())
+    result = await session.execute(stmt.order_by(*ordering).limit(params.limit + 1))
+    page = list(result.all() if rows else result.scalars())
     next_cursor = None
-    if len(rows) > params.limit:
-        rows = rows[: params.limit]
-        last = rows[-1]
+    if len(page) > params.limit:
+        page = page[: params.limit]
+        last = page[-1]
         next_cursor = encode_cursor([_cursor_value(getattr(last, _attribute(col).key)) for col in order])
-    return rows, next_cursor
+    return page, next_cursor

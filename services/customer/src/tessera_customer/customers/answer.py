@@ -11,6 +11,7 @@ import orjson
 
 from tessera_customer.customers.schemas import CustomerOut
 from tessera_customer.customers.schemas import _cents as cents
+from tessera_shared.http.pagination import Page
 
 
 def customer_json(c: Sequence[Any]) -> dict[str, Any]:
@@ -91,3 +92,13 @@ def customer_answer(row: Sequence[Any]) -> bytes:
         return orjson.dumps(answer, default=uuid_text, option=orjson.OPT_UTC_Z)
     except orjson.JSONEncodeError:  # a custom attribute past 64 bits: the model's own writer
         return CustomerOut.model_validate(answer).model_dump_json().encode()
+
+
+def customers_page_answer(rows: Sequence[Sequence[Any]], next_cursor: str | None) -> bytes:
+    """A page's body (a list's or a search's): what FastAPI wrote for ``Page[CustomerOut]``, from
+    the customers' rows (OUT_COLUMNS), in bytes."""
+    page = {"items": [customer_json(r) for r in rows], "next_cursor": next_cursor}
+    try:
+        return orjson.dumps(page, default=uuid_text, option=orjson.OPT_UTC_Z)
+    except orjson.JSONEncodeError:  # a custom attribute past 64 bits: the model's own writer
+        return Page[CustomerOut].model_validate(page).model_dump_json().encode()

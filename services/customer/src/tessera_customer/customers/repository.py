@@ -137,6 +137,18 @@ async def live_customer_rows(
     return found
 
 
+# The live (not merged) customers' OUT_COLUMNS, then ``name_key`` (the name's sort key), each
+# column under its name: a search's page as rows (``page_values`` reads them), no ORM objects.
+# Built once (~80 us a time; a statement is immutable, each search adds to its own copy).
+LIVE_CUSTOMERS = CustomerFilter().apply(select(*_out_columns(), Customer.__table__.c.name_key))
+
+
+def page_values(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """The values of OUT_COLUMNS of each row of ``live_customers_select`` (JSON columns parsed)."""
+    n = len(OUT_COLUMNS)
+    return [_parsed(row[:n]) for row in rows]
+
+
 # One statement for every single read (an IN list is expanded into new SQL text at each call).
 _ONE_LIVE = select(*_out_columns()).where(
     Customer.__table__.c.id == bindparam("customer_id"), Customer.__table__.c.merged_into_id.is_(None)
