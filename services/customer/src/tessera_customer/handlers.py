@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,7 +24,7 @@ from tessera_customer.loyalty.service import earn_points, redeem_for_invoice, re
 from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
 from tessera_customer.timeline.models import TimelineEntry
-from tessera_customer.value.service import record_payment, record_purchase, refresh_risk, signals_of
+from tessera_customer.value.service import Purchases, record_payment, record_purchase, refresh_risk, signals_of
 from tessera_shared.consumer import Batched, Handler, PermanentError
 from tessera_shared.db import utcnow
 from tessera_shared.events import CloudEvent, EventData
@@ -60,7 +60,7 @@ from tessera_shared.trace_context import continuing
 
 log = logging.getLogger(__name__)
 
-Effect = Callable[[AsyncSession, CustomerSettings, Customer, Any], Awaitable[None]]
+Effect = Callable[[AsyncSession, CustomerSettings, Customer, Any, Purchases], Awaitable[None]]
 
 # Facts per transaction: each locks its customer until the commit (an API write to one waits).
 FACTS_PER_TRANSACTION = 64
@@ -186,7 +186,9 @@ def _spec(data: EventData) -> tuple[str, datetime, str]:
     raise PermanentError(f"no timeline rule for {type(data).__name__}")
 
 
-async def _deal_won(session: AsyncSession, settings: CustomerSettings, c: Customer, d: DealWon) -> None:
+async def _deal_won(
+    session: AsyncSession, settings: CustomerSettings, c: Customer, d: DealWon, purchases: Purchases
+) -> None:
     await record_purchase(
         session,
         settings,
@@ -197,10 +199,13 @@ async def _deal_won(session: AsyncSession, settings: CustomerSettings, c: Custom
         currency=d.currency,
         occurred_at=d.won_at,
         reason="deal_won",
+        purchases=purchases,
     )
 
 
-async def _deal_lost(session: AsyncSession, settings: CustomerSettings, c: Customer, d: DealLost) -> None:
+async def _deal_lost(
+    session: AsyncSession, settings: CustomerSettings, c: Customer, d: DealLost, purchases: Purchases
+) -> None:
     s = await signals_of(session, c.id)
     s.lost_deals = (s.lost_deals or 0) + 1
     reasons = dict(s.lost_reasons or {})
@@ -209,7 +214,9 @@ async def _deal_lost(session: AsyncSession, settings: CustomerSettings, c: Custo
     s.lost_reasons = reasons
 
 
-async def _activity(session: AsyncSession, settings: CustomerSettings, c: Customer, d: ActivityLogged) -> None:
+async def _activity(
+    session: AsyncSession, settings: CustomerSettings, c: Customer, d: ActivityLogged, purchases: Purchases
+) -> None:
     if (
         d.owner_id is not None
         and d.owner_id == c.owner_id
@@ -219,7 +226,9 @@ async def _activity(session: AsyncSession, settings: CustomerSettings, c: Custom
 
 
 def _signal_list(field: str, add: bool, key_of: Callable[[Any], str]) -> Effect:
-    async def effect(session: AsyncSession, settings: CustomerSettings, c: Customer, d: Any) -> None:
+    async def effect(
+        session: AsyncSession, settings: CustomerSettings, c: Customer, d: Any, purchases: Purchases
+    ) -> None:
         s = await signals_of(session, c.id)
         values = [v for v in getattr(s, field) or [] if v != key_of(d)]
         setattr(s, field, [*values, key_of(d)] if add else values)
@@ -228,26 +237,34 @@ def _signal_list(field: str, add: bool, key_of: Callable[[Any], str]) -> Effect:
     return effect
 
 
-async def _ticket_closed(session: AsyncSession, settings: CustomerSettings, c: Customer, d: TicketClosed) -> None:
+async def _ticket_closed(
+    session: AsyncSession, settings: CustomerSettings, c: Customer, d: TicketClosed, purchases: Purchases
+) -> None:
     s = await signals_of(session, c.id)
     s.open_tickets = [t for t in s.open_tickets or [] if t != str(d.ticket_id)]
     s.escalated_tickets = [t for t in s.escalated_tickets or [] if t != str(d.ticket_id)]
     await refresh_risk(session, settings, c, s)
 
 
-async def _sla_breached(session: AsyncSession, settings: CustomerSettings, c: Customer, d: SlaBreached) -> None:
+async def _sla_breached(
+    session: AsyncSession, settings: CustomerSettings, c: Customer, d: SlaBreached, purchases: Purchases
+) -> None:
     s = await signals_of(session, c.id)
     s.sla_breaches = (s.sla_breaches or 0) + 1
     await refresh_risk(session, settings, c, s)
 
 
-async def _survey(session: AsyncSession, settings: CustomerSettings, c: Customer, d: SurveyAnswered) -> None:
+async def _survey(
+    session: AsyncSession, settings: CustomerSettings, c: Customer, d: SurveyAnswered, purchases: Purchases
+) -> None:
     s = await signals_of(session, c.id)
     s.last_csat = d.csat
     await refresh_risk(session, settings, c, s)
 
 
-async def _invoice_paid(session: AsyncSession, settings: CustomerSettings, c: Customer, d: InvoicePaid) -> None:
+async def _invoice_paid(
+    session: AsyncSession, settings: CustomerSettings, c: Customer, d: InvoicePaid, purchases: Purchases
+) -> None:
     key = f"deal:{d.deal_id}" if d.deal_id else f"invoice:{d.invoice_id}"
     await record_purchase(
         session,
@@ -259,6 +276,7 @@ async def _invoice_paid(session: AsyncSession, settings: CustomerSettings, c: Cu
         currency=d.currency,
         occurred_at=d.paid_at,
         reason="purchase",
+        purchases=purchases,
     )
     await earn_points(
         session,
@@ -275,7 +293,9 @@ async def _invoice_paid(session: AsyncSession, settings: CustomerSettings, c: Cu
     await refresh_risk(session, settings, c, s)
 
 
-async def _payment(session: AsyncSession, settings: CustomerSettings, c: Customer, d: PaymentReceived) -> None:
+async def _payment(
+    session: AsyncSession, settings: CustomerSettings, c: Customer, d: PaymentReceived, purchases: Purchases
+) -> None:
     if d.method != LOYALTY_POINTS_METHOD:  # points are not money received: no lifetime value (§10.5)
         await record_payment(
             session, c, payment_id=d.payment_id, amount=d.amount, currency=d.currency, received_at=d.received_at
@@ -293,11 +313,12 @@ async def _payment(session: AsyncSession, settings: CustomerSettings, c: Custome
             currency=d.currency,
             occurred_at=d.received_at,
             reason="purchase",
+            purchases=purchases,
         )
 
 
 async def _loyalty_payment(
-    session: AsyncSession, settings: CustomerSettings, c: Customer, d: LoyaltyPaymentRequested
+    session: AsyncSession, settings: CustomerSettings, c: Customer, d: LoyaltyPaymentRequested, purchases: Purchases
 ) -> None:
     """Billing asks to pay an invoice with points: redeem them all or refuse (docs/domain.md §10.5)."""
     redeemed, balance = await redeem_for_invoice(
@@ -328,18 +349,22 @@ async def _loyalty_payment(
 
 
 async def _loyalty_reversed(
-    session: AsyncSession, settings: CustomerSettings, c: Customer, d: LoyaltyPaymentReversed
+    session: AsyncSession, settings: CustomerSettings, c: Customer, d: LoyaltyPaymentReversed, purchases: Purchases
 ) -> None:
     await restore_points(
         session, settings, c.id, request_id=d.request_id, number=d.number, points=d.points, reason=d.reason
     )
 
 
-async def _nothing(session: AsyncSession, settings: CustomerSettings, c: Customer, d: Any) -> None:
+async def _nothing(
+    session: AsyncSession, settings: CustomerSettings, c: Customer, d: Any, purchases: Purchases
+) -> None:
     return None
 
 
-async def _written_off(session: AsyncSession, settings: CustomerSettings, c: Customer, d: InvoiceWrittenOff) -> None:
+async def _written_off(
+    session: AsyncSession, settings: CustomerSettings, c: Customer, d: InvoiceWrittenOff, purchases: Purchases
+) -> None:
     """A written-off invoice is no longer collected: it leaves the overdue signal (as on payment)."""
     s = await signals_of(session, c.id)
     if str(d.invoice_id) in (s.overdue_invoices or []):
@@ -374,6 +399,11 @@ EFFECTS: dict[type[EventData], Effect] = {
 }
 
 
+# Effects that publish events themselves (loyalty's answers and level changes); the others
+# publish only the status changes their purchases cause, which a run writes in one INSERT.
+PUBLISH_AT_ONCE: frozenset[type[EventData]] = frozenset({InvoicePaid, LoyaltyPaymentRequested, LoyaltyPaymentReversed})
+
+
 def _about_customer(data: EventData) -> uuid.UUID | None:
     """The customer a fact is a timeline entry of, if any: a failed notification only when the
     message was to the customer (a staff member's mailbox is not the customer's fact)."""
@@ -383,17 +413,35 @@ def _about_customer(data: EventData) -> uuid.UUID | None:
     return customer_id
 
 
+def _purchase_of(data: EventData) -> list[tuple[str, datetime]]:
+    """The purchases (key, when) a fact may count: what its effect gives ``record_purchase``."""
+    match data:
+        case DealWon():
+            return [(f"deal:{data.deal_id}", data.won_at)]
+        case InvoicePaid():
+            return [(f"deal:{data.deal_id}" if data.deal_id else f"invoice:{data.invoice_id}", data.paid_at)]
+        case PaymentReceived():
+            return [
+                (f"deal:{a.deal_id}" if a.deal_id else f"invoice:{a.invoice_id}", data.received_at)
+                for a in data.allocations
+            ]
+    return []
+
+
 @dataclass
 class _Run:
-    """What a run of facts read at once: the (kind, ref) already on a timeline, and the run's
+    """What a run of facts read at once: the (kind, ref) already on a timeline, the run's
     customers, locked in key order (each fact would lock its customer; in key order, two
-    transactions over the same customers do not deadlock)."""
+    transactions over the same customers do not deadlock), and what their purchases need."""
 
     seen: set[tuple[str, str]]
     customers: dict[uuid.UUID, Customer]
+    purchases: Purchases
 
     @classmethod
-    async def read(cls, session: AsyncSession, facts: list[tuple[CloudEvent, EventData, uuid.UUID]]) -> _Run:
+    async def read(
+        cls, session: AsyncSession, settings: CustomerSettings, facts: list[tuple[CloudEvent, EventData, uuid.UUID]]
+    ) -> _Run:
         refs = {_spec(data)[0] for _, data, _ in facts}
         rows = await session.execute(
             select(col(TimelineEntry.kind), col(TimelineEntry.ref_id)).where(
@@ -407,7 +455,15 @@ class _Run:
             .with_for_update()
             .execution_options(populate_existing=True)
         )
-        return cls(seen={(kind, ref) for kind, ref in rows if ref is not None}, customers={c.id: c for c in locked})
+        customers = {c.id: c for c in locked}
+        # The purchases' keys and windows, read after the lock: only this consumer, under the
+        # customer's lock, adds a customer's purchases.
+        bought = [(c, purchase) for _, data, c in facts for purchase in _purchase_of(data)]
+        live = {c for c, _ in bought if c in customers and customers[c].merged_into_id is None}
+        purchases = await Purchases.read(session, settings, [p for _, p in bought], live)
+        return cls(
+            seen={(kind, ref) for kind, ref in rows if ref is not None}, customers=customers, purchases=purchases
+        )
 
     async def resolve(self, session: AsyncSession, customer_id: uuid.UUID) -> Customer:
         customer = self.customers.get(customer_id)
@@ -444,7 +500,13 @@ async def _apply(
         data={} if erased else data.model_dump(mode="json"),
         event_id=event.id,
     )
-    await EFFECTS[type(data)](session, settings, customer, data)
+    purchases = run.purchases
+    if type(data) in PUBLISH_AT_ONCE:
+        # What the run announced goes first (a customer's events keep their order), then the
+        # effect publishes at once, its status changes too.
+        await purchases.announce(session)
+        purchases = replace(purchases, announcements=None)
+    await EFFECTS[type(data)](session, settings, customer, data, purchases)
 
 
 def facts_handler(settings: CustomerSettings) -> Batched[EventData]:
@@ -456,10 +518,11 @@ def facts_handler(settings: CustomerSettings) -> Batched[EventData]:
         facts = [(e, d, c) for e, d in events if (c := _about_customer(d)) is not None]  # else not a customer fact
         if not facts:
             return
-        run = await _Run.read(session, facts)
+        run = await _Run.read(session, settings, facts)
         for event, data, customer_id in facts:
             with continuing(event.traceparent):
                 await _apply(session, settings, run, event, data, customer_id)
+        await run.purchases.announce(session)
 
     return Batched(apply, limit=FACTS_PER_TRANSACTION)
 

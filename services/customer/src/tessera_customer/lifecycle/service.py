@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,7 +18,7 @@ from tessera_customer.settings import CustomerSettings
 from tessera_customer.timeline import service as timeline
 from tessera_shared.db import unit_of_work, utcnow
 from tessera_shared.events.contracts import CustomerStatusChanged
-from tessera_shared.outbox import publish
+from tessera_shared.outbox import outbox_row, publish
 
 
 async def transition(
@@ -29,7 +30,10 @@ async def transition(
     at: datetime | None = None,
     actor: str | None = None,
     note: str | None = None,
+    announce: list[dict[str, Any]] | None = None,
 ) -> None:
+    """Move ``customer`` to ``to_status``; the event is published at once, or, with ``announce``
+    (a run's list, published in one INSERT at its end), added to it."""
     if not can_transition(customer.status, to_status):
         raise ValueError(f"{customer.status} -> {to_status} is not a lifecycle edge")  # callers check first
     at = at or utcnow()
@@ -47,18 +51,18 @@ async def transition(
             changed_at=at,
         )
     )
-    await publish(
-        session,
-        CustomerStatusChanged(
-            customer_id=customer.id,
-            from_status=from_status,
-            to_status=to_status,
-            reason=reason,
-            actor=actor,
-            changed_at=at,
-        ),
-        subject=customer.id,
+    changed = CustomerStatusChanged(
+        customer_id=customer.id,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        actor=actor,
+        changed_at=at,
     )
+    if announce is None:
+        await publish(session, changed, subject=customer.id)
+    else:
+        announce.append(outbox_row(changed, subject=customer.id))
     timeline.record(
         session,
         customer.id,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select, text, update
+from sqlalchemy import and_, case, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -32,6 +32,87 @@ from tessera_shared.http.pagination import PageParams, paginate
 from tessera_shared.outbox import outbox_row, publish_many
 
 
+@dataclass
+class Purchases:
+    """What a run of facts reads of the purchases at once (docs/domain.md 4.5): which of the run's
+    purchase keys are counted already, and each of the run's customers' purchase times within
+    ``(since, until]``, the reach of any of the run's loyalty windows. ``record_purchase`` keeps
+    both up to date with what the run adds, so that a purchase of the run asks nothing of the
+    database and its rows wait for the transaction's one flush; a key or a window the run did not
+    read (a merged customer's survivor, say) is asked as one purchase alone would ask it."""
+
+    keys: frozenset[str] = frozenset()  # the keys read
+    known: set[str] = field(default_factory=set)  # of those, the ones counted (before or by the run)
+    times: dict[uuid.UUID, list[datetime]] = field(default_factory=dict)  # the customers read
+    since: datetime | None = None
+    until: datetime | None = None
+    # The run's customer.status_changed rows, published in one INSERT by ``announce`` (None: each
+    # is published at once, as a purchase alone publishes it).
+    announcements: list[dict[str, Any]] | None = None
+
+    @classmethod
+    async def read(
+        cls,
+        session: AsyncSession,
+        settings: CustomerSettings,
+        purchases: list[tuple[str, datetime]],
+        customer_ids: set[uuid.UUID],
+    ) -> Purchases:
+        """The keys of ``purchases`` (key, when) already counted, and ``customer_ids``' purchase
+        times the run's windows reach: one query."""
+        if not purchases:
+            return cls(announcements=[])
+        keys = frozenset(key for key, _ in purchases)
+        since = min(at for _, at in purchases) - timedelta(days=settings.loyal_window_days)
+        until = max(at for _, at in purchases)
+        at = col(Purchase.occurred_at)
+        rows = await session.execute(
+            select(col(Purchase.key), col(Purchase.customer_id), at).where(
+                or_(
+                    col(Purchase.key).in_(keys),
+                    and_(col(Purchase.customer_id).in_(customer_ids), at > since, at <= until),
+                )
+            )
+        )
+        times: dict[uuid.UUID, list[datetime]] = {customer_id: [] for customer_id in customer_ids}
+        known: set[str] = set()
+        for key, customer_id, occurred_at in rows:
+            if key in keys:
+                known.add(key)
+            if customer_id in times and since < occurred_at <= until:
+                times[customer_id].append(occurred_at)
+        return cls(keys, known, times, since, until, [])
+
+    async def announce(self, session: AsyncSession) -> None:
+        """Publish what the run announced so far (before anything it publishes at once, and at its end)."""
+        if self.announcements:
+            await publish_many(session, self.announcements)
+            self.announcements = []
+
+    def counted(self, key: str) -> bool | None:
+        """Whether ``key`` is counted; None when the run did not read it."""
+        return key in self.known if key in self.keys else None
+
+    def in_window(self, customer_id: uuid.UUID, start: datetime, end: datetime) -> int | None:
+        """The customer's purchases in ``(start, end]``; None when the run did not read them all."""
+        times = self.times.get(customer_id)
+        if times is None or self.since is None or self.until is None or start < self.since or end > self.until:
+            return None
+        return sum(1 for t in times if start < t <= end)
+
+    def add(self, customer_id: uuid.UUID, key: str, occurred_at: datetime) -> None:
+        if key in self.keys:
+            self.known.add(key)
+        times = self.times.get(customer_id)
+        if (
+            times is not None
+            and self.since is not None
+            and self.until is not None
+            and self.since < occurred_at <= self.until
+        ):
+            times.append(occurred_at)
+
+
 async def record_purchase(
     session: AsyncSession,
     settings: CustomerSettings,
@@ -43,30 +124,43 @@ async def record_purchase(
     currency: str,
     occurred_at: datetime,
     reason: str,
+    purchases: Purchases | None = None,
 ) -> bool:
-    """Count a purchase once (by deal or invoice) and advance the lifecycle; False when known."""
-    if await session.scalar(select(col(Purchase.id)).where(col(Purchase.key) == key)) is not None:
+    """Count a purchase once (by deal or invoice) and advance the lifecycle; False when known.
+
+    With ``purchases`` (a run's, read at once) what it read answers the key and the loyalty
+    window, and the row is left to the transaction's flush."""
+    book = purchases or Purchases()
+    counted = book.counted(key)
+    if counted is None:
+        counted = await session.scalar(select(col(Purchase.id)).where(col(Purchase.key) == key)) is not None
+    if counted:
         return False
     session.add(
         Purchase(
             customer_id=customer.id, key=key, source=source, amount=amount, currency=currency, occurred_at=occurred_at
         )
     )
-    await session.flush()
+    book.add(customer.id, key, occurred_at)
+    if purchases is None:
+        await session.flush()
     customer.purchase_count += 1
     if customer.first_purchase_at is None or occurred_at < customer.first_purchase_at:
         customer.first_purchase_at = occurred_at
     if customer.last_purchase_at is None or occurred_at > customer.last_purchase_at:
         customer.last_purchase_at = occurred_at
-    in_window = await session.scalar(
-        select(func.count())
-        .select_from(Purchase)
-        .where(
-            col(Purchase.customer_id) == customer.id,
-            col(Purchase.occurred_at) > occurred_at - timedelta(days=settings.loyal_window_days),
-            col(Purchase.occurred_at) <= occurred_at,
+    start = occurred_at - timedelta(days=settings.loyal_window_days)
+    in_window = book.in_window(customer.id, start, occurred_at)
+    if in_window is None:
+        in_window = await session.scalar(
+            select(func.count())
+            .select_from(Purchase)
+            .where(
+                col(Purchase.customer_id) == customer.id,
+                col(Purchase.occurred_at) > start,
+                col(Purchase.occurred_at) <= occurred_at,
+            )
         )
-    )
     for to_status, why in purchase_steps(
         customer.status,
         purchases_total=customer.purchase_count,
@@ -74,7 +168,7 @@ async def record_purchase(
         loyal_min_purchases=settings.loyal_min_purchases,
         reason=reason,
     ):
-        await transition(session, customer, to_status, reason=why, at=occurred_at)
+        await transition(session, customer, to_status, reason=why, at=occurred_at, announce=book.announcements)
     return True
 
 
