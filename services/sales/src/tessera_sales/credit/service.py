@@ -97,17 +97,25 @@ async def limit_check(
     line = await session.get(CreditLine, customer_id, with_for_update=True)
     if line is None:
         raise CreditPositionUnknown(customer_id)
-    limit, limit_currency = line.credit_limit, line.currency
-    balances = [(b["currency"], Decimal(b["amount"])) for b in line.open_balances]
     pending = await session.execute(
         select(col(DealCreditCheck.amount)).where(
             col(DealCreditCheck.customer_id) == customer_id,
             col(DealCreditCheck.deal_id) != deal_id,
-            col(DealCreditCheck.currency) == limit_currency,
+            col(DealCreditCheck.currency) == line.currency,
             col(DealCreditCheck.invoiced).is_(False),
         )
     )
-    balances += [(limit_currency, a) for (a,) in pending]
+    return await check_with(session, line, [a for (a,) in pending], amount=amount, currency=currency)
+
+
+async def check_with(
+    session: AsyncSession, line: CreditLine, pending: list[Decimal], *, amount: Decimal, currency: str
+) -> LimitCheck:
+    """``limit_check`` on a credit line already read (and locked) and the customer's ``pending``
+    checked wins in the limit's currency; reads exchange rates only when something converts."""
+    limit_currency = line.currency
+    balances = [(b["currency"], Decimal(b["amount"])) for b in line.open_balances]
+    balances += [(limit_currency, a) for a in pending]
     rates: dict[tuple[str, str], Decimal] = {}
     if currency != limit_currency or any(c != limit_currency for c, _ in balances):  # else nothing converts
         rows = await session.execute(
@@ -116,7 +124,7 @@ async def limit_check(
         rates = {(r.from_currency, r.to_currency): Decimal(r.rate) for r in rows.scalars()}
     try:
         return check_limit(
-            credit_limit=limit,
+            credit_limit=line.credit_limit,
             currency=limit_currency,
             balances=balances,
             amount=amount,

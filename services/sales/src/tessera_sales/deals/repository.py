@@ -3,15 +3,34 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from tessera_sales.credit.models import CreditLine, DealCreditCheck, OverdueInvoice
 from tessera_sales.deals.models import TAGS, Deal, DealLine, DealStageChange
+from tessera_sales.pipelines.models import Pipeline
 from tessera_shared.auth import OwnerScope
+from tessera_shared.db import MoneySum, table_of
 from tessera_shared.http.pagination import PageParams, paginate
+
+
+@dataclass
+class WinState:
+    """What a win decides on, read in one statement: the deal and its customer's credit line (both
+    locked), the deal's pipeline, its open stage-history row, the customer's checked wins not
+    invoiced yet in the limit's currency (summed) and whether it has overdue invoices."""
+
+    deal: Deal
+    line: CreditLine
+    pipeline: Pipeline
+    current: DealStageChange | None
+    pending: Decimal
+    on_hold: bool
 
 
 class DealRepository:
@@ -24,6 +43,48 @@ class DealRepository:
                 await self.session.execute(select(Deal).where(col(Deal.id) == deal_id).with_for_update())
             ).scalar_one_or_none()
         return await self.session.get(Deal, deal_id)
+
+    async def for_win(self, deal_id: uuid.UUID) -> WinState | None:
+        """The deal's ``WinState`` in two statements; None when there is no such deal or sales has no
+        credit line of its customer yet (billing announced none). The second statement reads
+        after the locks are held (PostgreSQL takes a statement's snapshot before it waits for a
+        lock): a win or stage change that held them is seen whole."""
+        locked = (
+            select(Deal, CreditLine, Pipeline)
+            .join(CreditLine, col(CreditLine.customer_id) == col(Deal.customer_id))
+            .join(Pipeline, col(Pipeline.id) == col(Deal.pipeline_id))
+            .where(col(Deal.id) == deal_id)
+            .with_for_update(of=[table_of(Deal), table_of(CreditLine)])
+        )
+        row = (await self.session.execute(locked)).first()
+        if row is None:
+            return None
+        deal, line, pipeline = row
+        money = MoneySum(self.session)
+        pending = (
+            select(money.sum(col(DealCreditCheck.amount)))
+            .where(
+                col(DealCreditCheck.customer_id) == deal.customer_id,
+                col(DealCreditCheck.deal_id) != deal.id,
+                col(DealCreditCheck.currency) == line.currency,
+                col(DealCreditCheck.invoiced).is_(False),
+            )
+            .scalar_subquery()
+        )
+        on_hold = exists().where(col(OverdueInvoice.customer_id) == deal.customer_id)
+        after = (
+            select(pending, on_hold, DealStageChange)
+            .select_from(table_of(Deal))
+            .outerjoin(
+                DealStageChange,
+                and_(col(DealStageChange.deal_id) == col(Deal.id), col(DealStageChange.left_at).is_(None)),
+            )
+            .where(col(Deal.id) == deal.id)
+            .order_by(col(DealStageChange.entered_at).desc())
+            .limit(1)
+        )
+        raw_pending, hold, current = (await self.session.execute(after)).one()
+        return WinState(deal, line, pipeline, current, money.value(raw_pending), bool(hold))
 
     async def lines(self, deal_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[DealLine]]:
         out: dict[uuid.UUID, list[DealLine]] = defaultdict(list)

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from tessera_sales.api import DEAL_READERS, SELLERS, ReadThroughDep, SettingsDep
-from tessera_sales.credit.service import await_credit_position
 from tessera_sales.deals import service
 from tessera_sales.deals.models import Deal, DealLine
 from tessera_sales.deals.schemas import (
@@ -182,11 +181,19 @@ async def win_deal(
     body: WinRequest | None = None,
 ) -> Response:
     body = body or WinRequest()
-    await await_credit_position(request.app.state.runtime.sessions, deal_id, settings.credit_position_wait_seconds)
+    # The deal and its customer's credit line, locked, in one statement (billing's first announcement
+    # of the customer awaited first, holding nothing, when sales has none yet).
+    state = await service.win_state(
+        session, request.app.state.runtime.sessions, deal_id, settings.credit_position_wait_seconds
+    )
     if (replayed := await idem.begin(body)) is not None:
         return replayed
-    deal = await load(session, deal_id, principal, for_update=True)
-    lines, stages = await service.win_deal(session, deal, body, principal)
+    if state is not None:
+        lines, stages = await service.win_loaded(session, state, body, principal)
+        deal = state.deal
+    else:  # no such deal (404), or the customer's credit position still unknown (503)
+        deal = await load(session, deal_id, principal, for_update=True)
+        lines, stages = await service.win_deal(session, deal, body, principal)
     out = deal_out(deal, lines, {deal.pipeline_id: stages})
     return await idem.respond(200, out, headers={"ETag": etag_for(deal.id, deal.version)})
 

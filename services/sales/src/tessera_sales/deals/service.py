@@ -9,24 +9,37 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from tessera_sales.campaigns.service import check_campaign
 from tessera_sales.catalog.models import Product
 from tessera_sales.credit.models import OverdueInvoice
-from tessera_sales.credit.service import CreditLimitExceeded, limit_check, record_check
+from tessera_sales.credit.service import (
+    CreditLimitExceeded,
+    await_credit_position,
+    check_with,
+    limit_check,
+    record_check,
+)
 from tessera_sales.custom_fields import CUSTOM_FIELDS
 from tessera_sales.deals import rules
 from tessera_sales.deals.models import TAGS, Deal, DealLine, DealStageChange
-from tessera_sales.deals.repository import DealRepository
+from tessera_sales.deals.repository import DealRepository, WinState
 from tessera_sales.deals.schemas import DealCreate, DealPatch, LineItemIn, LoseRequest, ReopenRequest, WinRequest
 from tessera_sales.known_customers.handlers import KNOWN_CUSTOMERS
 from tessera_sales.money import check_minor_units, quantize, to_minor
 from tessera_sales.ownership import check_reassign, may_see, owner_for_new
 from tessera_sales.pipelines.rules import Stages
-from tessera_sales.pipelines.service import stage_exists, stage_names, stages_for_deal, stages_for_new_deal
+from tessera_sales.pipelines.service import (
+    stage_exists,
+    stage_names,
+    stages_for_deal,
+    stages_for_new_deal,
+    stages_with,
+)
 from tessera_shared.auth import OwnerScope, Principal, Role
+from tessera_shared.credit import LimitCheck
 from tessera_shared.db import new_id, utcnow
 from tessera_shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tessera_shared.events.contracts import (
@@ -42,7 +55,7 @@ from tessera_shared.events.contracts import (
 )
 from tessera_shared.http.pagination import PageParams
 from tessera_shared.money import fits, too_large
-from tessera_shared.outbox import publish
+from tessera_shared.outbox import outbox_row, publish, publish_many
 from tessera_shared.tags import normalise
 
 Thresholds = Mapping[str, Decimal]
@@ -214,6 +227,21 @@ async def _enter_stage(
     """Close the current history row and open the next (in ``stages``, the deal's pipeline from
     now on); returns the stage left."""
     current = await DealRepository(session).current_stage_row(deal.id)
+    return _move(session, deal, current, to_stage, by, at, reason, stages=stages)
+
+
+def _move(
+    session: AsyncSession,
+    deal: Deal,
+    current: DealStageChange | None,
+    to_stage: str,
+    by: str,
+    at: datetime,
+    reason: str | None = None,
+    *,
+    stages: Stages,
+) -> str | None:
+    """``_enter_stage`` with the deal's open history row (``current``) already read."""
     from_stage = None
     if current is not None:
         from_stage = current.to_stage
@@ -601,6 +629,38 @@ async def overdue_invoices_of(session: AsyncSession, customer_id: uuid.UUID) -> 
     return list(rows.scalars())
 
 
+async def win_state(
+    session: AsyncSession, sessions: async_sessionmaker[AsyncSession], deal_id: uuid.UUID, wait: float
+) -> WinState | None:
+    """What the win decides on, in one statement (``DealRepository.for_win``: the deal and its
+    customer's credit line locked). When sales has no credit line of the customer yet, billing's
+    first announcement is given up to ``wait`` seconds holding no transaction or lock
+    (``await_credit_position``), then read again; None still (no such deal, or no announcement):
+    the win takes ``win_deal``'s path, which answers 404 or 503."""
+    repo = DealRepository(session)
+    state = await repo.for_win(deal_id)
+    if state is None:
+        await session.rollback()  # nothing was written: the locks go while billing's announcement is awaited
+        await await_credit_position(sessions, deal_id, wait)
+        state = await repo.for_win(deal_id)
+    return state
+
+
+async def win_loaded(
+    session: AsyncSession, state: WinState, body: WinRequest, principal: Principal
+) -> tuple[list[DealLine], Stages]:
+    """``win_deal`` on a ``WinState``: the same rules, answers and events, in fewer statements
+    (the overdue invoices are read only when the customer has some)."""
+    deal = state.deal
+    if not may_see(principal, deal.owner_id, deal.team_id):
+        raise NotFound("deal", deal.id)
+    stages = await stages_with(session, state.pipeline)
+    stages.check_close(deal.stage, stages.won)
+    holds = await overdue_invoices_of(session, deal.customer_id) if state.on_hold else []
+    check = await check_with(session, state.line, [state.pending], amount=deal.amount, currency=deal.currency)
+    return await _win(session, deal, body, principal, stages, holds, check, state.current)
+
+
 async def win_deal(
     session: AsyncSession,
     deal: Deal,
@@ -619,6 +679,22 @@ async def win_deal(
         amount=deal.amount,
         currency=deal.currency,
     )
+    current = await DealRepository(session).current_stage_row(deal.id)
+    return await _win(session, deal, body, principal, stages, holds, check, current)
+
+
+async def _win(
+    session: AsyncSession,
+    deal: Deal,
+    body: WinRequest,
+    principal: Principal,
+    stages: Stages,
+    holds: list[OverdueInvoice],
+    check: LimitCheck,
+    current: DealStageChange | None,
+) -> tuple[list[DealLine], Stages]:
+    """The win decided on the customer's overdue invoices (``holds``), the credit ``check`` and the
+    deal's open history row (``current``), and written: the check, the stage change, both events."""
     override_by = None
     if holds:
         if not body.credit_override:
@@ -651,7 +727,7 @@ async def win_deal(
         override_by = principal.subject
     await record_check(session, deal.id, deal.customer_id, check, override_by if not check.fits else None)
     now = utcnow()
-    from_stage = await _enter_stage(session, deal, stages.won, principal.subject, now, stages=stages)
+    from_stage = _move(session, deal, current, stages.won, principal.subject, now, stages=stages)
     deal.probability, deal.probability_overridden = 100, False
     deal.closed_at = now
     deal.cycle_seconds = max(int((now - deal.created_at).total_seconds()), 0)
@@ -660,36 +736,34 @@ async def win_deal(
         deal.payment_terms_days = body.payment_terms_days
     _bump(deal)
     lines = (await DealRepository(session).lines([deal.id])).get(deal.id, [])
-    await _publish_stage_changed(session, deal, from_stage or stages.open[0], principal.subject, now, stages=stages)
-    await publish(
-        session,
-        DealWon(
-            deal_id=deal.id,
-            customer_id=deal.customer_id,
-            title=deal.title,
-            amount=deal.amount,
-            currency=deal.currency,
-            line_items=_line_items(lines),
-            payment_terms_days=deal.payment_terms_days,
-            owner_id=deal.owner_id,
-            campaign_id=deal.campaign_id,
-            credit_override_by=override_by,
-            won_at=now,
-            credit_check=CreditCheck(
-                credit_limit=check.credit_limit,
-                exposure=check.exposure,
-                amount=check.amount,
-                currency=check.currency,
-                exchange_rate=check.exchange_rate,
-                fits=check.fits,
-            ),
-            pipeline_id=stages.pipeline_id,
-            pipeline_name=stages.pipeline_name,
-            stage_key=deal.stage,
-            stage_name=stages.name(deal.stage),
+    changed = _stage_changed(deal, from_stage or stages.open[0], principal.subject, now, stages=stages)
+    won = DealWon(
+        deal_id=deal.id,
+        customer_id=deal.customer_id,
+        title=deal.title,
+        amount=deal.amount,
+        currency=deal.currency,
+        line_items=_line_items(lines),
+        payment_terms_days=deal.payment_terms_days,
+        owner_id=deal.owner_id,
+        campaign_id=deal.campaign_id,
+        credit_override_by=override_by,
+        won_at=now,
+        credit_check=CreditCheck(
+            credit_limit=check.credit_limit,
+            exposure=check.exposure,
+            amount=check.amount,
+            currency=check.currency,
+            exchange_rate=check.exchange_rate,
+            fits=check.fits,
         ),
-        subject=deal.customer_id,
+        pipeline_id=stages.pipeline_id,
+        pipeline_name=stages.pipeline_name,
+        stage_key=deal.stage,
+        stage_name=stages.name(deal.stage),
     )
+    # Both events in one INSERT, in this order (the outbox's sequence follows the rows').
+    await publish_many(session, [outbox_row(e, subject=deal.customer_id) for e in (changed, won)])
     await session.flush()
     return lines, stages
 
