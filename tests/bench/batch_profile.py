@@ -17,6 +17,7 @@ import io
 import json
 import os
 import pstats
+import statistics
 import sys
 import time
 import uuid
@@ -125,11 +126,14 @@ async def run(args: argparse.Namespace) -> None:
             transport = httpx.ASGITransport(app=app)
             tag = uuid.uuid4().hex[:6]
             async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600) as c:
-                for label, name in (("created", "Batch"), ("unchanged", "Batch"), ("updated", "Renamed")):
+                passes = (("created", "Batch"), ("unchanged", "Batch"), ("updated", "Renamed"))
+                for label, name in passes[: args.passes]:
                     calls = bodies(args.resource, args.calls, args.size, tag, name)
                     cpu0, t0 = time.process_time(), time.perf_counter()
                     counts: dict[str, int] = {}
+                    per_call: list[float] = []
                     for i, body in enumerate(calls):
+                        call_cpu = time.process_time()
                         prof = cProfile.Profile() if i == args.profile else None
                         if prof:
                             prof.enable()
@@ -143,6 +147,7 @@ async def run(args: argparse.Namespace) -> None:
                             print(f"--- profile of call {i} ({label}) ---\n{out.getvalue()}")
                             if sql:
                                 sql.show()
+                        per_call.append(time.process_time() - call_cpu)
                         r.raise_for_status()
                         for item in r.json()["results"]:
                             counts[item["status"]] = counts.get(item["status"], 0) + 1
@@ -150,7 +155,10 @@ async def run(args: argparse.Namespace) -> None:
                     rows = sum(counts.values())
                     print(
                         f"{label}: {rows} rows in {wall:.2f}s = {rows / wall:.0f} rows/s, "
-                        f"{cpu / rows * 1e6:.0f} us CPU per row (this process) {counts}"
+                        f"{cpu / rows * 1e6:.0f} us CPU per row (this process) {counts}; the calls' best "
+                        f"{min(per_call) / args.size * 1e6:.0f}, median "
+                        f"{statistics.median(per_call) / args.size * 1e6:.0f} us per row (the call alone), "
+                        f"load {os.getloadavg()[0]:.1f}"
                     )
 
 
@@ -164,6 +172,7 @@ def main() -> None:
     p.add_argument("--sort", default="cumulative")
     p.add_argument("--sql", action="store_true", help="time the profiled call's SQL statements")
     p.add_argument("--top", type=int, default=40)
+    p.add_argument("--passes", type=int, default=3, help="1: the created pass alone (for py-spy), 2: and unchanged")
     asyncio.run(run(p.parse_args()))
 
 

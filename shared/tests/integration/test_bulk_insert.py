@@ -114,3 +114,21 @@ async def test_a_bad_row_fails_the_statement_as_a_core_insert_does(
         async with sessions() as s:
             with pytest.raises(DBAPIError):
                 await insert_many(s, things, [row(1, name="x" * 51)])
+
+
+async def test_columns_null_in_every_row_store_what_a_core_insert_stores(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A nullable column None in every row is left out of the statement (NULL all the same); a
+    JSON one (None may be JSON null) and one with a default are not: the stored rows are the
+    Core insert's."""
+    rows = [row(n, key=None, count=None, extra=None) for n in range(1, 5)]
+    async with sessions.begin() as s:
+        await s.execute(insert(things), rows)
+    expected = sorted(await stored(sessions))  # by id: every key is NULL
+    async with sessions.begin() as s:
+        await s.execute(things.delete())
+    async with sessions.begin() as s:
+        await insert_many(s, things, rows, returning="id")
+    assert sorted(await stored(sessions)) == expected
+    assert {(r[1], r[4], r[7], r[8]) for r in expected} == {(None, None, None, 3)}

@@ -134,6 +134,9 @@ async def upsert_customers(session: AsyncSession, body: BatchUpsert, principal: 
     new_rows: dict[int, dict[str, Any]] = {}
     changes: list[tuple[Customer, list[str]]] = []
     teams: list[Team] | None = None
+    # A new customer without custom field values gets the same values as any other in the batch
+    # (the definitions' defaults; nothing of its own to check for uniqueness): worked out once.
+    no_custom_fields: dict[str, Any] | None = None
     for index, key in keys.items():
         record = body.inputs[index]
         matches = found.get(key, [])
@@ -160,14 +163,17 @@ async def upsert_customers(session: AsyncSession, body: BatchUpsert, principal: 
             elif prop == "id":
                 raise NotFound("customer", key)
             else:
-                data = CustomerCreate.model_validate(without(record, "id"))
+                data = CustomerCreate.model_validate(without(record, "id") if "id" in record else record)
                 fields = record_fields(data, _new_owner(principal, data), now)
                 # Typed custom fields, validated as the single create does (custom_attributes mapped in).
                 attributes, values = await custom_field_input(session, data.custom_attributes, data.custom_fields)
-                fields.update(
-                    custom_attributes=attributes or {},
-                    custom_fields=await CUSTOM_FIELDS.values(session, "customer", values, creating=True),
-                )
+                if values is not None:
+                    custom_fields = await CUSTOM_FIELDS.values(session, "customer", values, creating=True)
+                else:  # a refusal (a required field) is not kept: each input meets it on its own
+                    if no_custom_fields is None:
+                        no_custom_fields = await CUSTOM_FIELDS.values(session, "customer", None, creating=True)
+                    custom_fields = dict(no_custom_fields)
+                fields.update(custom_attributes=attributes or {}, custom_fields=custom_fields)
                 # The territory's team, as a single create (the live teams read once per call).
                 if teams is None:
                     teams = await KNOWN_TEAMS.teams(session)

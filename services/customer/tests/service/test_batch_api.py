@@ -351,3 +351,37 @@ async def test_contacts_mixed_batch(app: FastAPI, client: httpx.AsyncClient) -> 
     items = read.json()["items"]
     assert [(c["external_id"], c["title"]) for c in items] == [("c-1", "CTO"), ("c-5", None)]
     assert len(read.json()["not_found"]) == 1
+
+
+async def test_a_required_custom_field_is_asked_of_each_new_input(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """New inputs without custom field values share one check of the definitions (worked out once
+    per batch): each one lacking a required field is refused under its own index, the one giving
+    it is created; once it is not required, they are created with no values."""
+    body = {"entity": "customer", "key": "segment_code", "label": "Code", "type": "text", "required": True}
+    r = await client.post("/v1/custom-fields", json=body, headers=bearer(app, "root", "admin"))
+    assert r.status_code == 201, r.text
+    batch = {"id_property": "external_id", "inputs": [
+        {"external_id": "r-0", "kind": "person", "name": "Zero"},
+        {"external_id": "r-1", "kind": "person", "name": "One", "custom_fields": {"segment_code": "A"}},
+        {"external_id": "r-2", "kind": "person", "name": "Two"},
+    ]}  # fmt: skip
+    r = await client.post(URL, json=batch, headers=manager(app))
+    assert r.status_code == 207, r.text
+    res = by_index(r.json())
+    assert [res[i]["status"] for i in range(3)] == ["error", "created", "error"]
+    assert [res[i]["problem"]["errors"][0]["field"] for i in (0, 2)] == [
+        "inputs[0].custom_fields.segment_code",
+        "inputs[2].custom_fields.segment_code",
+    ]
+    admin = bearer(app, "root", "admin")
+    listed = (await client.get("/v1/custom-fields", headers=admin)).json()["items"]
+    field_id = next(d["id"] for d in listed if d["key"] == "segment_code")
+    r = await client.patch(f"/v1/custom-fields/{field_id}", json={"required": False}, headers=admin)
+    assert r.status_code == 200, r.text
+    r = await client.post(URL, json=batch, headers=manager(app))
+    assert r.status_code == 200, r.text
+    res = by_index(r.json())
+    assert [res[i]["status"] for i in range(3)] == ["created", "unchanged", "created"]
+    created = await events(app, "customer.created")
+    assert sorted(e["data"]["name"] for e in created) == ["One", "Two", "Zero"]
+    assert {e["data"]["name"]: e["data"]["custom_fields"] for e in created}["Zero"] == {}
