@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_notifications.copies.handlers import KNOWN_CUSTOMERS, keep_copies
+from tessera_notifications.copies.handlers import KNOWN_CUSTOMERS, Copies
 from tessera_notifications.email.customers import dunning_letter, keep_addresses, survey_invitation
 from tessera_notifications.event_types import BUSINESS_PRODUCERS
-from tessera_notifications.routing import Routing, route
+from tessera_notifications.routing import Routing, route, rules_of
 from tessera_shared.consumer import Batched, Handler
 from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import (
@@ -22,18 +22,34 @@ from tessera_shared.events.contracts import (
     TicketClosed,
 )
 from tessera_shared.events.envelope import EventData, registered_event_types
+from tessera_shared.trace_context import continuing
 
 CONSUMES = BUSINESS_PRODUCERS
 
+# Facts of one run per transaction: a routed fact's inbox rows hold their users' sequence rows
+# until the commit.
+FACTS_PER_TRANSACTION = 64
+
 
 def handlers(routing: Routing) -> dict[str, Handler[Any]]:
-    async def react(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
-        await keep_copies(session, event)
-        await route(session, event, routing)
-        if isinstance(data, DunningStep):
-            await dunning_letter(session, event, data, routing.settings)
-        elif isinstance(data, TicketClosed):
-            await survey_invitation(session, event, data, routing.settings)
+    async def react(session: AsyncSession, events: list[tuple[CloudEvent, EventData]]) -> None:
+        """A run of facts in order, each under its own trace: the copies they keep are written
+        together, before any fact whose routing or letter reads them (then the copies up to that
+        fact), and at the run's end; a fact no rule of its type routes asks nothing more."""
+        copies = Copies()
+        for event, data in events:
+            copies.add(event)
+            letter = isinstance(data, DunningStep | TicketClosed)
+            if not letter and not await rules_of(session, event.type):
+                continue
+            await copies.write(session)
+            with continuing(event.traceparent):
+                await route(session, event, routing)
+                if isinstance(data, DunningStep):
+                    await dunning_letter(session, event, data, routing.settings)
+                elif isinstance(data, TicketClosed):
+                    await survey_invitation(session, event, data, routing.settings)
+        await copies.write(session)
 
     async def created(session: AsyncSession, events: list[tuple[CloudEvent, CustomerCreated]]) -> None:
         await KNOWN_CUSTOMERS.apply_created(session, events)
@@ -53,8 +69,9 @@ def handlers(routing: Routing) -> dict[str, Handler[Any]]:
     async def erased(session: AsyncSession, event: CloudEvent, data: CustomerErased) -> None:
         await KNOWN_CUSTOMERS.erased(session, event, data)
 
+    facts = Batched(react, limit=FACTS_PER_TRANSACTION)
     found: dict[str, Handler[Any]] = {
-        event_type: react
+        event_type: facts
         for event_type, model in registered_event_types().items()
         if getattr(model, "producer", None) in CONSUMES
     }

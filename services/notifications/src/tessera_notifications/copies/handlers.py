@@ -4,10 +4,9 @@ erasures do to the service's records."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_notifications.copies.models import DealCopy, InvoiceCopy, KnownCustomer, TicketCopy
@@ -82,39 +81,25 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-async def _keep(session: AsyncSession, model: Any, key: str, row: Mapping[str, Any]) -> None:
-    """Insert or update the copy's row with the non-empty values of ``row``."""
-    values = {k: v for k, v in row.items() if v is not None}
-    values["updated_at"] = utcnow()
-    stmt = upsert(session, model.__table__).values(**values)
-    changed = {k: v for k, v in values.items() if k != key}
-    await session.execute(stmt.on_conflict_do_update(index_elements=[key], set_=changed))
-
-
-async def keep_copies(session: AsyncSession, event: CloudEvent) -> None:
-    """What ``event`` tells about owners and assignees (a no-op for the other types)."""
+def copy_of(event: CloudEvent) -> tuple[Any, str, dict[str, Any]] | None:
+    """What ``event`` tells about owners and assignees: (the copy's model, its key, the row), or
+    None for the other types."""
     data = event.data
     kind = event.type
     if kind.startswith("deal."):
         deal_id = _uuid(data.get("deal_id"))
         if deal_id is None:
-            return
+            return None
         owner = data.get("owner_id")
         if kind == "deal.updated":
             owner = (data.get("changes") or {}).get("owner_id") or owner
-        await _keep(
-            session,
+        return (
             DealCopy,
             "deal_id",
-            {
-                "deal_id": deal_id,
-                "customer_id": _uuid(data.get("customer_id")),
-                "owner_id": owner,
-            },
+            {"deal_id": deal_id, "customer_id": _uuid(data.get("customer_id")), "owner_id": owner},
         )
-    elif kind == "invoice.issued":
-        await _keep(
-            session,
+    if kind == "invoice.issued":
+        return (
             InvoiceCopy,
             "invoice_id",
             {
@@ -124,10 +109,9 @@ async def keep_copies(session: AsyncSession, event: CloudEvent) -> None:
                 "number": data.get("number"),
             },
         )
-    elif kind in ("ticket.opened", "ticket.updated"):
+    if kind in ("ticket.opened", "ticket.updated"):
         changes = data.get("changes") or {}
-        await _keep(
-            session,
+        return (
             TicketCopy,
             "ticket_id",
             {
@@ -137,3 +121,43 @@ async def keep_copies(session: AsyncSession, event: CloudEvent) -> None:
                 "group_name": changes.get("group") or data.get("group"),
             },
         )
+    return None
+
+
+class Copies:
+    """What a run of events tells about owners and assignees, kept until ``write``: one row per
+    record, a later event's non-empty values over an earlier one's (as one upsert after another
+    would leave it), written in one statement per copy table, in key order. A stored record keeps
+    the values its rows leave empty."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[Any, str], dict[Any, dict[str, Any]]] = {}
+
+    def add(self, event: CloudEvent) -> None:
+        found = copy_of(event)
+        if found is None:
+            return
+        model, key, row = found
+        record = self._pending.setdefault((model, key), {}).setdefault(row[key], {})
+        record.update({k: v for k, v in row.items() if v is not None})
+
+    async def write(self, session: AsyncSession) -> None:
+        pending, self._pending = self._pending, {}
+        now = utcnow()
+        for (model, key), records in pending.items():
+            table = model.__table__
+            names = [c.name for c in table.columns]
+            rows = [{**dict.fromkeys(names), **records[k], "updated_at": now} for k in sorted(records, key=str)]
+            stmt = upsert(session, table)
+            kept = {n: func.coalesce(stmt.excluded[n], table.c[n]) for n in names if n not in (key, "updated_at")}
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[key], set_={**kept, "updated_at": stmt.excluded.updated_at}
+            )
+            await session.execute(stmt, rows)
+
+
+async def keep_copies(session: AsyncSession, event: CloudEvent) -> None:
+    """What ``event`` tells about owners and assignees (a no-op for the other types)."""
+    copies = Copies()
+    copies.add(event)
+    await copies.write(session)

@@ -19,8 +19,14 @@ from tessera_shared.events.envelope import EventData
 def with_webhooks(handlers: Mapping[str, Handler[Any]]) -> dict[str, Handler[Any]]:
     """``handlers`` with the fan-out added to every type partners may subscribe to."""
     wrapped: dict[str, Handler[Any]] = dict(handlers)
+    # One wrapper per handler: a batched handler of many types stays one handler (the runner's
+    # runs are cut where the handler changes, so a run of its facts may mix types).
+    made: dict[int, Handler[Any]] = {}
     for event_type in business_event_types():
-        wrapped[event_type] = _wrap(handlers.get(event_type))
+        handler = handlers.get(event_type)
+        if id(handler) not in made:
+            made[id(handler)] = _wrap(handler)
+        wrapped[event_type] = made[id(handler)]
     return wrapped
 
 
@@ -32,7 +38,7 @@ def _wrap(handler: Handler[Any] | None) -> Handler[Any]:
             await inner.many(session, events)
             await fan_out(session, [event for event, _ in events])
 
-        return Batched(many)
+        return Batched(many, limit=inner.limit)
 
     async def one(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
         if handler is not None:
