@@ -10,7 +10,7 @@ app gets a fresh, migrated database of its own, Kafka and background jobs off; t
 own outbound URLs (the sales service's customer look-ups) point at a closed port, which must
 not be a 5xx either.
 
-Schemathesis calls the app over ASGI (its lifespan runs once, the gateway's starts the
+Schemathesis calls the app over ASGI (its lifespan runs once per target, ``Persistent``; the gateway's starts the
 services') with an admin token on every request, in three phases: the schema's examples,
 coverage (boundary values, every way each field can be wrong, and methods a path does not
 declare) and fuzzing (random valid and invalid data, ``MAX_EXAMPLES`` per operation). The seed
@@ -28,12 +28,13 @@ longer has. The document is the one the app serves at ``/openapi.json``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
 import sys
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -129,18 +130,70 @@ class Stack:
         self.gateway = gateway
         self.services = services
         self.state = gateway.state
+        self.router = self  # ``lifespan_context`` as a FastAPI app's router has it
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.gateway(scope, receive, send)  # ``Persistent`` answers the lifespan
+
+    @asynccontextmanager
+    async def lifespan_context(self, _: Any) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for app in [*self.services, self.gateway]:
+                await stack.enter_async_context(app.router.lifespan_context(app))
+            yield
+
+
+class Persistent:
+    """An app whose lifespan runs once for a whole target, not once per operation.
+
+    Schemathesis starts an ASGI app's lifespan on the first call of an item and shuts it down
+    when the item ends (its ``pytest_runtest_teardown``), so every operation restarted the app:
+    for the gateway's stack five services and the gateway, its merged OpenAPI document fetched
+    and rebuilt, ~0.25 s each of 218 operations. Here the app's own lifespan starts on the first
+    startup message, in a task of schemathesis's event loop (one for the process, so the app's
+    pools stay on it), and each item's startup and shutdown are answered without touching it;
+    ``close`` (the module fixture's teardown) ends it. The database was already one per target."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.state = app.state
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop = asyncio.Event()
+        self._held: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "lifespan":
-            await self.gateway(scope, receive, send)
+            await self.app(scope, receive, send)
             return
-        async with AsyncExitStack() as stack:
-            await receive()  # lifespan.startup
-            for app in [*self.services, self.gateway]:
-                await stack.enter_async_context(app.router.lifespan_context(app))
-            await send({"type": "lifespan.startup.complete"})
-            await receive()  # lifespan.shutdown
+        await receive()  # lifespan.startup
+        if self._held is None:
+            self._loop = asyncio.get_running_loop()
+            started = asyncio.Event()
+            self._held = asyncio.create_task(self._hold(started))
+            waiting = asyncio.create_task(started.wait())
+            await asyncio.wait({self._held, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            if self._held.done():
+                self._held.result()  # the startup's failure, raised here
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown: the app keeps running until ``close``
         await send({"type": "lifespan.shutdown.complete"})
+
+    async def _hold(self, started: asyncio.Event) -> None:
+        async with self.app.router.lifespan_context(self.app):
+            started.set()
+            await self._stop.wait()
+
+    async def close(self) -> None:
+        if self._held is None or self._loop is None:
+            return
+
+        async def stop() -> None:
+            assert self._held is not None
+            self._stop.set()
+            await self._held
+
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(stop(), self._loop))
 
 
 def build_stack(urls: dict[str, str]) -> Stack:
@@ -201,19 +254,21 @@ def apps_for(target: tuple[str, str]) -> Any:
     first use (the gateway's stack: the gateway and every service)."""
 
     @pytest.fixture(scope="module")
-    async def apps(databases: DatabaseFactory) -> Callable[[tuple[str, str]], Any]:
+    async def apps(databases: DatabaseFactory) -> AsyncIterator[Callable[[tuple[str, str]], Any]]:
         service, backend = target
         members = [*SERVICES, "gateway"] if service == "gateway" else [service]
         urls = {m: await databases.new(m, backend, migrations_of(main_module(m).__file__)) for m in members}
-        built: dict[tuple[str, str], Any] = {}
+        built: dict[tuple[str, str], Persistent] = {}
 
         def get(wanted: tuple[str, str]) -> Any:
             assert wanted == target, wanted
             if wanted not in built:
-                built[wanted] = build_stack(urls) if service == "gateway" else build(service, urls[service])
+                built[wanted] = Persistent(build_stack(urls) if service == "gateway" else build(service, urls[service]))
             return built[wanted]
 
-        return get
+        yield get
+        for app in built.values():
+            await app.close()
 
     return apps
 
