@@ -63,6 +63,13 @@ class CustomerRepository:
         return await paginate(self.session, filters.apply(select(Customer)).where(*where), params, page_order(filters))
 
 
+async def list_rows(
+    session: AsyncSession, params: PageParams, filters: CustomerFilter, where: Sequence[Any] = ()
+) -> tuple[list[Any], str | None]:
+    """``CustomerRepository.list``'s page as rows of CUSTOMER_ROWS (for ``page_values``)."""
+    return await paginate(session, filters.apply(CUSTOMER_ROWS).where(*where), params, page_order(filters), rows=True)
+
+
 def page_order(filters: CustomerFilter) -> tuple[Mapped[Any], ...]:
     """A name search pages in (name_key, id) order: its matches are then one index range that a page
     leaves after limit + 1 rows, however many customers share the prefix."""
@@ -137,10 +144,11 @@ async def live_customer_rows(
     return found
 
 
-# The live (not merged) customers' OUT_COLUMNS, then ``name_key`` (the name's sort key), each
-# column under its name: a search's page as rows (``page_values`` reads them), no ORM objects.
-# Built once (~80 us a time; a statement is immutable, each search adds to its own copy).
-LIVE_CUSTOMERS = CustomerFilter().apply(select(*_out_columns(), Customer.__table__.c.name_key))
+# The customers' OUT_COLUMNS, then ``name_key`` (the name's sort key), each column under its
+# name: a page of the list or a search as rows (``page_values`` reads them), no ORM objects.
+# Built once (~80 us a time; a statement is immutable, each page adds to its own copy).
+CUSTOMER_ROWS = select(*_out_columns(), Customer.__table__.c.name_key)
+LIVE_CUSTOMERS = CustomerFilter().apply(CUSTOMER_ROWS)
 
 
 def page_values(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
