@@ -13,7 +13,8 @@ from sqlmodel import col
 from tessera_customer.timeline.models import TimelineEntry
 from tessera_customer.timeline.visibility import visible_to
 from tessera_shared.auth import Principal
-from tessera_shared.db import new_id, utcnow
+from tessera_shared.db import new_id, table_of, utcnow
+from tessera_shared.db.bulk import insert_many
 from tessera_shared.http.pagination import PageParams, paginate
 
 
@@ -44,20 +45,34 @@ def record(
 
 
 def row(
-    customer_id: uuid.UUID, kind: str, summary: str, *, occurred_at: datetime, data: dict[str, Any] | None = None
+    customer_id: uuid.UUID,
+    kind: str,
+    summary: str,
+    *,
+    occurred_at: datetime,
+    data: dict[str, Any] | None = None,
+    source: str = "customer",
+    ref_id: object | None = None,
+    event_id: str | None = None,
 ) -> dict[str, Any]:
-    """One of the service's own timeline lines as a row, for one multi-row INSERT of many."""
+    """A timeline line as a row (the service's own, or with ``source``, ``ref_id`` and
+    ``event_id`` a consumed fact's, as ``record`` writes it), for one multi-row INSERT of many."""
     return {
         "id": new_id(),
         "customer_id": customer_id,
         "occurred_at": occurred_at,
         "kind": kind,
-        "source": "customer",
+        "source": source,
         "summary": summary[:500],
-        "ref_id": None,
+        "ref_id": str(ref_id) if ref_id is not None else None,
         "data": data or {},
-        "event_id": None,
+        "event_id": event_id,
     }
+
+
+async def record_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Lines made by ``row``, in one INSERT."""
+    await insert_many(session, table_of(TimelineEntry), rows)
 
 
 async def already_recorded(session: AsyncSession, event_id: str) -> bool:
