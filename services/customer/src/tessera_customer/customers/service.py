@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_customer.custom_fields import CUSTOM_FIELDS, split_attributes
-from tessera_customer.customers.models import Customer
+from tessera_customer.customers.models import DEMOGRAPHIC, GEOGRAPHIC, PSYCHOGRAPHIC, Customer
 from tessera_customer.customers.repository import CustomerRepository
 from tessera_customer.customers.rules import (
     changed_fields,
@@ -57,6 +57,22 @@ RECORD_FIELDS = (
     "social_status",
     "preferences",
 )
+
+
+# The record fields each field of a PATCH may change (custom_attributes may write custom fields).
+_TOUCHES: dict[str, tuple[str, ...]] = {
+    **{f: (f,) for f in ("name", "email", "phone", "owner_id", "tags", "channels", "relation", "relationship_type")},
+    "segmentation": (*DEMOGRAPHIC, *GEOGRAPHIC, *PSYCHOGRAPHIC),
+    "custom_attributes": ("custom_attributes", "custom_fields"),
+    "custom_fields": ("custom_attributes", "custom_fields"),
+}
+
+
+def _touched(given: set[str]) -> tuple[str, ...]:
+    """The RECORD_FIELDS (in their order) a patch giving ``given`` may change: the others stay as
+    they are, so comparing these alone finds the same changes (a snapshot of all 21 cost ~10 us)."""
+    touched = {f for g in given for f in _TOUCHES.get(g, ())}
+    return tuple(f for f in RECORD_FIELDS if f in touched)
 
 
 def record_fields(data: CustomerCreate, owner: str | None, now: datetime) -> dict[str, Any]:
@@ -143,8 +159,8 @@ async def _external_id_taken(session: AsyncSession, external_id: str) -> bool:
     return (await session.scalar(select(col(Customer.id)).where(col(Customer.external_id) == external_id))) is not None
 
 
-def _snapshot(customer: Customer) -> dict[str, Any]:
-    return {f: getattr(customer, f) for f in RECORD_FIELDS}
+def _snapshot(customer: Customer, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {f: getattr(customer, f) for f in fields}
 
 
 def refuse_if_erased(customer: Customer) -> None:
@@ -182,7 +198,8 @@ async def apply_patch(
     given = patch.model_fields_set
     if "owner_id" in given and patch.owner_id != customer.owner_id and not may_reassign(principal):
         raise Forbidden("only a manager or an admin may hand a customer to another owner")
-    before = _snapshot(customer)
+    fields = _touched(given)
+    before = _snapshot(customer, fields)
     if "custom_attributes" in given or "custom_fields" in given:
         attributes, values = await custom_field_input(
             session,
@@ -210,7 +227,7 @@ async def apply_patch(
     if "segmentation" in given and patch.segmentation is not None:
         for column, value in patch.segmentation.columns().items():
             setattr(customer, column, value)
-    changed = changed_fields(before, _snapshot(customer), RECORD_FIELDS)
+    changed = changed_fields(before, _snapshot(customer, fields), fields)
     if not changed:
         return changed
     customer.name_key = name_key(customer.name)
