@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -140,6 +141,13 @@ async def record_check(
 ) -> None:
     """Keep the decision with the deal (a re-win replaces the earlier one; whether billing has
     invoiced the deal stays as it was): one INSERT ... ON CONFLICT."""
+    await session.execute(check_upsert(session, deal_id, customer_id, check, override_by))
+
+
+def check_upsert(
+    session: AsyncSession, deal_id: uuid.UUID, customer_id: uuid.UUID, check: LimitCheck, override_by: str | None
+) -> Any:
+    """``record_check``'s statement, not run (a win on PostgreSQL runs it with its other writes)."""
     figures = {
         "customer_id": customer_id,
         "credit_limit": check.credit_limit,
@@ -152,4 +160,4 @@ async def record_check(
         "checked_at": utcnow(),
     }
     stmt = upsert(session, _CHECKS).values(deal_id=deal_id, invoiced=False, **figures)
-    await session.execute(stmt.on_conflict_do_update(index_elements=["deal_id"], set_=figures))
+    return stmt.on_conflict_do_update(index_elements=["deal_id"], set_=figures)

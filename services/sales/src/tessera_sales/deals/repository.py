@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -15,7 +15,7 @@ from tessera_sales.credit.models import CreditLine, DealCreditCheck, OverdueInvo
 from tessera_sales.deals.models import TAGS, Deal, DealLine, DealStageChange
 from tessera_sales.pipelines.models import Pipeline
 from tessera_shared.auth import OwnerScope
-from tessera_shared.db import MoneySum, table_of
+from tessera_shared.db import MoneySum, dialect_name, table_of
 from tessera_shared.http.pagination import PageParams, paginate
 
 
@@ -31,6 +31,18 @@ class WinState:
     current: DealStageChange | None
     pending: Decimal
     on_hold: bool
+
+
+def _update_of(obj: Deal | DealStageChange) -> Any:
+    """The UPDATE the session's flush would write for ``obj``'s changed columns."""
+    state = inspect(obj)
+    table = table_of(type(obj))
+    changed = {
+        p.columns[0].name: getattr(obj, p.key)
+        for p in state.mapper.column_attrs
+        if state.attrs[p.key].history.has_changes()
+    }
+    return update(table).where(table.c.id == obj.id).values(changed)
 
 
 class DealRepository:
@@ -85,6 +97,30 @@ class DealRepository:
         )
         raw_pending, hold, current = (await self.session.execute(after)).one()
         return WinState(deal, line, pipeline, current, money.value(raw_pending), bool(hold))
+
+    async def write_win(
+        self, deal: Deal, current: DealStageChange | None, entered: DealStageChange, checked: Any
+    ) -> None:
+        """A win's rows: the credit check (``checked``, an upsert not run yet), the deal's changed
+        columns, its open history row closed (``current``, changed in memory) and the row it enters
+        (``entered``). On PostgreSQL in one statement (the others as CTEs of the history row's
+        INSERT; the deal and ``current`` leave the session as written); elsewhere through the
+        session's flush."""
+        if dialect_name(self.session) != "postgresql":
+            await self.session.execute(checked)
+            self.session.add(entered)
+            await self.session.flush()
+            return
+        writes = [checked.cte("win_check"), _update_of(deal).cte("win_deal")]
+        if current is not None:
+            writes.append(_update_of(current).cte("win_left"))
+        history = table_of(DealStageChange)
+        values = {p.columns[0].name: getattr(entered, p.key) for p in inspect(DealStageChange).column_attrs}
+        with self.session.no_autoflush:  # the statement writes what a flush would
+            await self.session.execute(insert(history).values(values).add_cte(*writes))
+        for written in (deal, current):
+            if written is not None:
+                self.session.expunge(written)
 
     async def lines(self, deal_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[DealLine]]:
         out: dict[uuid.UUID, list[DealLine]] = defaultdict(list)

@@ -18,9 +18,9 @@ from tessera_sales.credit.models import OverdueInvoice
 from tessera_sales.credit.service import (
     CreditLimitExceeded,
     await_credit_position,
+    check_upsert,
     check_with,
     limit_check,
-    record_check,
 )
 from tessera_sales.custom_fields import CUSTOM_FIELDS
 from tessera_sales.deals import rules
@@ -242,13 +242,29 @@ def _move(
     stages: Stages,
 ) -> str | None:
     """``_enter_stage`` with the deal's open history row (``current``) already read."""
+    from_stage, row = _moved(deal, current, to_stage, by, at, reason, stages=stages)
+    session.add(row)
+    return from_stage
+
+
+def _moved(
+    deal: Deal,
+    current: DealStageChange | None,
+    to_stage: str,
+    by: str,
+    at: datetime,
+    reason: str | None = None,
+    *,
+    stages: Stages,
+) -> tuple[str | None, DealStageChange]:
+    """The deal moved to ``to_stage`` in memory, its open history row (``current``) closed; returns
+    the stage left and the new history row (not added to the session)."""
     from_stage = None
     if current is not None:
         from_stage = current.to_stage
         current.left_at = at
         current.duration_seconds = max(int((at - current.entered_at).total_seconds()), 0)
-    session.add(_stage_row(deal, from_stage, to_stage, by, at, reason, stages=stages))
-    return from_stage
+    return from_stage, _stage_row(deal, from_stage, to_stage, by, at, reason, stages=stages)
 
 
 def _stage_row(
@@ -725,9 +741,11 @@ async def _win(
                 "only a finance manager may let a deal past the credit limit", required_roles=sorted(CREDIT_OVERRIDERS)
             )
         override_by = principal.subject
-    await record_check(session, deal.id, deal.customer_id, check, override_by if not check.fits else None)
+    checked = check_upsert(session, deal.id, deal.customer_id, check, override_by if not check.fits else None)
+    # Read before the deal changes in memory: a query would flush the changes (write_win writes them).
+    lines = (await DealRepository(session).lines([deal.id])).get(deal.id, [])
     now = utcnow()
-    from_stage = _move(session, deal, current, stages.won, principal.subject, now, stages=stages)
+    from_stage, entered = _moved(deal, current, stages.won, principal.subject, now, stages=stages)
     deal.probability, deal.probability_overridden = 100, False
     deal.closed_at = now
     deal.cycle_seconds = max(int((now - deal.created_at).total_seconds()), 0)
@@ -735,7 +753,6 @@ async def _win(
     if body.payment_terms_days is not None:
         deal.payment_terms_days = body.payment_terms_days
     _bump(deal)
-    lines = (await DealRepository(session).lines([deal.id])).get(deal.id, [])
     changed = _stage_changed(deal, from_stage or stages.open[0], principal.subject, now, stages=stages)
     won = DealWon(
         deal_id=deal.id,
@@ -762,9 +779,9 @@ async def _win(
         stage_key=deal.stage,
         stage_name=stages.name(deal.stage),
     )
+    await DealRepository(session).write_win(deal, current, entered, checked)
     # Both events in one INSERT, in this order (the outbox's sequence follows the rows').
     await publish_many(session, [outbox_row(e, subject=deal.customer_id) for e in (changed, won)])
-    await session.flush()
     return lines, stages
 
 
