@@ -22,7 +22,7 @@ from tessera_customer.customers.rules import name_key, normalise_email, normalis
 from tessera_customer.customers.schemas import CustomerOut
 from tessera_shared.auth import Principal, require_roles
 from tessera_shared.custom_fields import PROPERTY_PATTERN
-from tessera_shared.deps import SessionDep
+from tessera_shared.deps import ReadSessionDep
 from tessera_shared.http.pagination import Page
 from tessera_shared.search import Prop, Searchable, enum_values, run_search
 
@@ -74,7 +74,7 @@ CustomerSearch = SEARCH.request_model
 )
 async def search_customers(
     body: CustomerSearch,  # type: ignore[valid-type]
-    session: SessionDep,
+    session: ReadSessionDep,  # a search reads: no transaction round trips
     _: Annotated[Principal, require_roles(*READERS)],
 ) -> Response:
     search = await CUSTOM_FIELDS.searchable(session, "customer", SEARCH)
