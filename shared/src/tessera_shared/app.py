@@ -24,6 +24,7 @@ from tessera_shared.http.guard import EdgeGuardMiddleware
 from tessera_shared.http.limits import BodySizeLimitMiddleware
 from tessera_shared.http.methods import MethodNotAllowedMiddleware, route_paths
 from tessera_shared.http.openapi import add_problem_responses, operation_id
+from tessera_shared.http.openapi_once import openapi_once
 from tessera_shared.http.pagination import configure_cursor_key
 from tessera_shared.http.query import FieldSelection, check_query, document_query_rules
 from tessera_shared.http.renamed import RenamedQueryParameters
@@ -154,10 +155,13 @@ def build_app(
 
     plain_openapi = app.openapi
 
+    def build_openapi() -> dict[str, Any]:
+        document = document_query_rules(plain_openapi(), app)
+        return point_token_url(add_problem_responses(document, app), token_url)
+
     def openapi_with_problems() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = document_query_rules(plain_openapi(), app)
-            app.openapi_schema = point_token_url(add_problem_responses(document, app), token_url)
+            app.openapi_schema = openapi_once(app, token_url, build_openapi)
         return app.openapi_schema
 
     app.openapi = openapi_with_problems  # type: ignore[method-assign]
