@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, inspect, select, update
+from sqlalchemy import and_, bindparam, exists, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from tessera_sales.credit.models import CreditLine, DealCreditCheck, OverdueInvoice
 from tessera_sales.deals.models import TAGS, Deal, DealLine, DealStageChange
-from tessera_sales.pipelines.models import Pipeline
+from tessera_sales.pipelines.models import Pipeline, PipelineStage
+from tessera_sales.pipelines.rules import Stages
+from tessera_sales.pipelines.service import stages_from
 from tessera_shared.auth import OwnerScope
 from tessera_shared.db import MoneySum, dialect_name, table_of
 from tessera_shared.http.pagination import PageParams, paginate
@@ -21,16 +23,65 @@ from tessera_shared.http.pagination import PageParams, paginate
 
 @dataclass
 class WinState:
-    """What a win decides on, read in one statement: the deal and its customer's credit line (both
-    locked), the deal's pipeline, its open stage-history row, the customer's checked wins not
-    invoiced yet in the limit's currency (summed) and whether it has overdue invoices."""
+    """What a win decides on, read in two statements: the deal and its customer's credit line (both
+    locked), the deal's pipeline's stages, its open stage-history row, the customer's checked wins
+    not invoiced yet in the limit's currency (summed), whether it has overdue invoices, and the
+    deal's lines."""
 
     deal: Deal
     line: CreditLine
-    pipeline: Pipeline
+    stages: Stages
     current: DealStageChange | None
     pending: Decimal
     on_hold: bool
+    lines: list[DealLine]
+
+
+# The deal and its customer's credit line locked, with the deal's pipeline and its stages (a row
+# per stage; a stage is never removed while a deal is in it).
+_WIN_LOCKED = (
+    select(Deal, CreditLine, Pipeline, PipelineStage)
+    .join(CreditLine, col(CreditLine.customer_id) == col(Deal.customer_id))
+    .join(Pipeline, col(Pipeline.id) == col(Deal.pipeline_id))
+    .join(PipelineStage, col(PipelineStage.pipeline_id) == col(Pipeline.id))
+    .where(col(Deal.id) == bindparam("deal_id"))
+    .order_by(col(PipelineStage.position))
+    .with_for_update(of=[table_of(Deal), table_of(CreditLine)])
+)
+
+
+_WIN_AFTER: dict[bool, Any] = {}
+
+
+def _win_after(money: MoneySum) -> Any:
+    """Under the win's locks: the customer's unbilled checked wins in the limit's currency summed
+    (``MoneySum``, exact on either database), whether it has overdue invoices, the deal's open
+    history row and its lines (a row per line). Built once per database kind."""
+    if (built := _WIN_AFTER.get(money.sqlite)) is not None:
+        return built
+    pending = (
+        select(money.sum(col(DealCreditCheck.amount)))
+        .where(
+            col(DealCreditCheck.customer_id) == bindparam("customer_id"),
+            col(DealCreditCheck.deal_id) != bindparam("deal_id"),
+            col(DealCreditCheck.currency) == bindparam("currency"),
+            col(DealCreditCheck.invoiced).is_(False),
+        )
+        .scalar_subquery()
+    )
+    on_hold = exists().where(col(OverdueInvoice.customer_id) == bindparam("customer_id"))
+    built = _WIN_AFTER[money.sqlite] = (
+        select(pending, on_hold, DealStageChange, DealLine)
+        .select_from(table_of(Deal))
+        .outerjoin(
+            DealStageChange,
+            and_(col(DealStageChange.deal_id) == col(Deal.id), col(DealStageChange.left_at).is_(None)),
+        )
+        .outerjoin(DealLine, col(DealLine.deal_id) == col(Deal.id))
+        .where(col(Deal.id) == bindparam("deal_id"))
+        .order_by(col(DealStageChange.entered_at).desc(), col(DealLine.position))
+    )
+    return built
 
 
 def _update_of(obj: Deal | DealStageChange) -> Any:
@@ -60,43 +111,19 @@ class DealRepository:
         """The deal's ``WinState`` in two statements; None when there is no such deal or sales has no
         credit line of its customer yet (billing announced none). The second statement reads
         after the locks are held (PostgreSQL takes a statement's snapshot before it waits for a
-        lock): a win or stage change that held them is seen whole."""
-        locked = (
-            select(Deal, CreditLine, Pipeline)
-            .join(CreditLine, col(CreditLine.customer_id) == col(Deal.customer_id))
-            .join(Pipeline, col(Pipeline.id) == col(Deal.pipeline_id))
-            .where(col(Deal.id) == deal_id)
-            .with_for_update(of=[table_of(Deal), table_of(CreditLine)])
-        )
-        row = (await self.session.execute(locked)).first()
-        if row is None:
+        lock): a win, stage change or new lines that held them are seen whole."""
+        rows = (await self.session.execute(_WIN_LOCKED, {"deal_id": deal_id})).all()
+        if not rows:
             return None
-        deal, line, pipeline = row
+        deal, line, pipeline, _ = rows[0]
+        stages = stages_from(pipeline, [r[3] for r in rows])
         money = MoneySum(self.session)
-        pending = (
-            select(money.sum(col(DealCreditCheck.amount)))
-            .where(
-                col(DealCreditCheck.customer_id) == deal.customer_id,
-                col(DealCreditCheck.deal_id) != deal.id,
-                col(DealCreditCheck.currency) == line.currency,
-                col(DealCreditCheck.invoiced).is_(False),
-            )
-            .scalar_subquery()
-        )
-        on_hold = exists().where(col(OverdueInvoice.customer_id) == deal.customer_id)
-        after = (
-            select(pending, on_hold, DealStageChange)
-            .select_from(table_of(Deal))
-            .outerjoin(
-                DealStageChange,
-                and_(col(DealStageChange.deal_id) == col(Deal.id), col(DealStageChange.left_at).is_(None)),
-            )
-            .where(col(Deal.id) == deal.id)
-            .order_by(col(DealStageChange.entered_at).desc())
-            .limit(1)
-        )
-        raw_pending, hold, current = (await self.session.execute(after)).one()
-        return WinState(deal, line, pipeline, current, money.value(raw_pending), bool(hold))
+        params = {"deal_id": deal.id, "customer_id": deal.customer_id, "currency": line.currency}
+        after = (await self.session.execute(_win_after(money), params)).all()
+        raw_pending, hold, current, _ = after[0]
+        # The open history row is one (the newest if ever more); the deal's lines in their order.
+        lines = [r[3] for r in after if r[3] is not None and r[2] is current]
+        return WinState(deal, line, stages, current, money.value(raw_pending), bool(hold), lines)
 
     async def write_win(
         self, deal: Deal, current: DealStageChange | None, entered: DealStageChange, checked: Any

@@ -36,7 +36,6 @@ from tessera_sales.pipelines.service import (
     stage_names,
     stages_for_deal,
     stages_for_new_deal,
-    stages_with,
 )
 from tessera_shared.auth import OwnerScope, Principal, Role
 from tessera_shared.credit import LimitCheck
@@ -648,11 +647,11 @@ async def overdue_invoices_of(session: AsyncSession, customer_id: uuid.UUID) -> 
 async def win_state(
     session: AsyncSession, sessions: async_sessionmaker[AsyncSession], deal_id: uuid.UUID, wait: float
 ) -> WinState | None:
-    """What the win decides on, in one statement (``DealRepository.for_win``: the deal and its
-    customer's credit line locked). When sales has no credit line of the customer yet, billing's
-    first announcement is given up to ``wait`` seconds holding no transaction or lock
-    (``await_credit_position``), then read again; None still (no such deal, or no announcement):
-    the win takes ``win_deal``'s path, which answers 404 or 503."""
+    """What the win decides on, in two statements (``DealRepository.for_win``: the deal and its
+    customer's credit line locked, then what is read under those locks). When sales has no
+    credit line of the customer yet, billing's first announcement is given up to ``wait`` seconds
+    holding no transaction or lock (``await_credit_position``), then read again; None still (no
+    such deal, or no announcement): the win takes ``win_deal``'s path, which answers 404 or 503."""
     repo = DealRepository(session)
     state = await repo.for_win(deal_id)
     if state is None:
@@ -670,11 +669,11 @@ async def win_loaded(
     deal = state.deal
     if not may_see(principal, deal.owner_id, deal.team_id):
         raise NotFound("deal", deal.id)
-    stages = await stages_with(session, state.pipeline)
+    stages = state.stages
     stages.check_close(deal.stage, stages.won)
     holds = await overdue_invoices_of(session, deal.customer_id) if state.on_hold else []
     check = await check_with(session, state.line, [state.pending], amount=deal.amount, currency=deal.currency)
-    return await _win(session, deal, body, principal, stages, holds, check, state.current)
+    return await _win(session, deal, body, principal, stages, holds, check, state.current, state.lines)
 
 
 async def win_deal(
@@ -696,7 +695,7 @@ async def win_deal(
         currency=deal.currency,
     )
     current = await DealRepository(session).current_stage_row(deal.id)
-    return await _win(session, deal, body, principal, stages, holds, check, current)
+    return await _win(session, deal, body, principal, stages, holds, check, current, None)
 
 
 async def _win(
@@ -708,9 +707,11 @@ async def _win(
     holds: list[OverdueInvoice],
     check: LimitCheck,
     current: DealStageChange | None,
+    lines: list[DealLine] | None,
 ) -> tuple[list[DealLine], Stages]:
     """The win decided on the customer's overdue invoices (``holds``), the credit ``check`` and the
-    deal's open history row (``current``), and written: the check, the stage change, both events."""
+    deal's open history row (``current``), and written: the check, the stage change, both events;
+    ``lines``: the deal's, if already read."""
     override_by = None
     if holds:
         if not body.credit_override:
@@ -743,7 +744,8 @@ async def _win(
         override_by = principal.subject
     checked = check_upsert(session, deal.id, deal.customer_id, check, override_by if not check.fits else None)
     # Read before the deal changes in memory: a query would flush the changes (write_win writes them).
-    lines = (await DealRepository(session).lines([deal.id])).get(deal.id, [])
+    if lines is None:
+        lines = (await DealRepository(session).lines([deal.id])).get(deal.id, [])
     now = utcnow()
     from_stage, entered = _moved(deal, current, stages.won, principal.subject, now, stages=stages)
     deal.probability, deal.probability_overridden = 100, False

@@ -55,12 +55,11 @@ async def stages_of(session: AsyncSession, pipeline_id: uuid.UUID, *, lock: bool
     pipeline = (await session.execute(stmt)).scalar_one_or_none()
     if pipeline is None:
         return None
-    return await stages_with(session, pipeline)
+    return stages_from(pipeline, (await _stage_rows(session, [pipeline.id]))[pipeline.id])
 
 
-async def stages_with(session: AsyncSession, pipeline: Pipeline) -> rules.Stages:
-    """The stage machine of a pipeline whose row is already read (its stages: one query)."""
-    rows = (await _stage_rows(session, [pipeline.id]))[pipeline.id]
+def stages_from(pipeline: Pipeline, rows: list[PipelineStage]) -> rules.Stages:
+    """The stage machine of a pipeline and its stage rows, already read."""
     return rules.Stages(_defs(rows), pipeline.id, pipeline.name, archived=pipeline.archived_at is not None)
 
 
