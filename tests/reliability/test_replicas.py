@@ -181,7 +181,18 @@ async def test_a_frozen_relay_holder_stalls_publishing_briefly(replicated: Launc
             ids,
         )
     )
-    await asyncio.sleep(3)  # the woken ex-holder's late marks must be refused, not re-send or lose
+
+    # The woken ex-holder's late marks must be refused, not re-send or lose: counted once it has
+    # run its relay again and found the lease gone (its gauge at 0; was a fixed 3 s sleep).
+    async def ex_holder_let_go() -> bool:
+        async with httpx.AsyncClient(timeout=5) as client:
+            text = (await client.get(f"{stack.url(frozen_name)}/metrics")).text
+        return any(
+            line.startswith("tessera_lease_held{") and f'lease="{RELAY_LEASE}"' in line and float(line.split()[-1]) == 0
+            for line in text.splitlines()
+        )
+
+    await eventually(ex_holder_let_go, 30)
     profiles = await profiles_of(stack, ids)
     record(
         f"2 replicas: relay holder frozen {FREEZE_SECONDS:.0f} s",
