@@ -44,9 +44,13 @@ $(UV):
 # The workspace lock pins every dependency; --frozen refuses to drift from it. The dependencies
 # are compiled to bytecode once here: uv leaves them as source by default, and where the
 # environment sets PYTHONDONTWRITEBYTECODE (CI runners often do) every process then compiled what
-# it imported, ~2.4 s of CPU for each service process, test worker and launcher child.
+# it imported, ~2.4 s of CPU for each service process, test worker and launcher child. The
+# project's own packages are installed editable (uv compiles none of them), so they are compiled
+# here too, migrations included (alembic loads every revision file each time it upgrades a
+# database): ~0.2 s less CPU for each process that imports a service, seconds to do once.
 install: $(UV)
 	$(UV) sync --frozen --all-packages --quiet --compile-bytecode
+	$(PY) -m compileall -q -j 0 shared/src services/*/src deploy/local tools/*.py >/dev/null
 
 # REPLICAS=2 (or more): every service and the gateway as that many processes on one PostgreSQL
 # (the local one, on RUN_PG_PORT), balanced on the usual ports; see deploy/local/launcher.py.
