@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +36,7 @@ from scratch import scratch_database  # noqa: E402
 
 
 async def call(
-    app: Any, path: str, tok: str, method: str = "GET", body: bytes = b"", extra: list[tuple[bytes, bytes]] = ()
+    app: Any, path: str, tok: str, method: str = "GET", body: bytes = b"", extra: Sequence[tuple[bytes, bytes]] = ()
 ) -> tuple[int, bytes]:
     """One request through the app's ASGI interface, as uvicorn would make it."""
     scope = {
