@@ -29,7 +29,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -59,8 +59,10 @@ async def constant(thing_id: str, principal: Annotated[Principal, require_roles(
     }
 
 
-async def call(app: Any, path: str, tok: str, method: str = "GET", body: bytes = b"") -> tuple[int, bytes]:
-    """One request through the app's ASGI interface, as uvicorn would make it."""
+async def call(
+    app: Any, path: str, tok: str, method: str = "GET", body: bytes = b"", extra: Sequence[tuple[bytes, bytes]] = ()
+) -> tuple[int, bytes]:
+    """One request through the app's ASGI interface, as uvicorn would make it (``extra``: more headers)."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -76,6 +78,7 @@ async def call(app: Any, path: str, tok: str, method: str = "GET", body: bytes =
             (b"authorization", f"Bearer {tok}".encode()),
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
+            *extra,
         ],
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 8001),

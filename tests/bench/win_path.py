@@ -24,7 +24,6 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -32,51 +31,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from layers import call  # noqa: E402
 from scratch import scratch_database  # noqa: E402
-
-
-async def call(
-    app: Any, path: str, tok: str, method: str = "GET", body: bytes = b"", extra: Sequence[tuple[bytes, bytes]] = ()
-) -> tuple[int, bytes]:
-    """One request through the app's ASGI interface, as uvicorn would make it."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"bench"),
-            (b"authorization", f"Bearer {tok}".encode()),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            *extra,
-        ],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8002),
-    }
-    status, chunks, sent = 0, [], False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            await asyncio.Event().wait()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        elif message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-
-    await app(scope, receive, send)
-    return status, b"".join(chunks)
 
 
 async def measure(
