@@ -16,7 +16,7 @@ import tessera_notifications.main as notifications_main
 from tessera_notifications.settings import NotificationsSettings
 from tessera_shared.db import unit_of_work
 from tessera_shared.events import CloudEvent, build_event
-from tessera_shared.events.contracts import ActivityDue, DealCreated, DealLargeDetected
+from tessera_shared.events.contracts import ActivityDue, DealCreated, DealLargeDetected, InvoiceIssued
 from tessera_shared.events.envelope import EventData
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of
@@ -78,6 +78,22 @@ def deal_created(deal_id: uuid.UUID, customer_id: uuid.UUID, owner: str) -> Deal
         probability=10,
         owner_id=owner,
         created_at=datetime.now(UTC),
+    )
+
+
+def invoice_issued(invoice_id: uuid.UUID, customer_id: uuid.UUID, deal_id: uuid.UUID) -> InvoiceIssued:
+    """INV-7 for the deal, 9.00 EUR, issued and due today."""
+    today = datetime.now(UTC).date()
+    return InvoiceIssued(
+        invoice_id=invoice_id,
+        number="INV-7",
+        customer_id=customer_id,
+        deal_id=deal_id,
+        total=Decimal("9.00"),
+        currency="EUR",
+        issue_date=today,
+        due_date=today,
+        issued_at=datetime.now(UTC),
     )
 
 

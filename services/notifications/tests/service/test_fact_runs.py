@@ -11,14 +11,14 @@ from typing import Any
 
 import orjson
 import pytest
-from notifications_helpers import deal_created, user
+from notifications_helpers import deal_created, invoice_issued, user
 from sqlalchemy import select
 
 from tessera_notifications.copies.models import DealCopy, InvoiceCopy
 from tessera_shared.consumer import Batched
 from tessera_shared.db import unit_of_work
 from tessera_shared.events import build_event
-from tessera_shared.events.contracts import DealStageChanged, DealWon, InvoiceIssued, InvoiceOverdue
+from tessera_shared.events.contracts import DealStageChanged, DealWon, InvoiceOverdue
 from tessera_shared.infra_tables import outbox
 from tessera_shared.trace_context import new_traceparent
 
@@ -56,17 +56,7 @@ async def test_a_run_routes_each_fact_by_the_copies_as_they_stood_after_it(app, 
     customer_id, deal_id, invoice_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     facts: list[Any] = [
         deal_created(deal_id, customer_id, "rep2"),
-        InvoiceIssued(
-            invoice_id=invoice_id,
-            number="INV-7",
-            customer_id=customer_id,
-            deal_id=deal_id,
-            total=Decimal("9.00"),
-            currency="EUR",
-            issue_date=datetime.now(UTC).date(),
-            due_date=datetime.now(UTC).date(),
-            issued_at=datetime.now(UTC),
-        ),
+        invoice_issued(invoice_id, customer_id, deal_id),
         _overdue(invoice_id, customer_id, 4),  # the deal is rep2's: rep2
         _moved(deal_id, customer_id, "rep3"),
         _overdue(invoice_id, customer_id, 5),  # the deal is rep3's now: rep3

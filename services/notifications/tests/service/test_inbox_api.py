@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from notifications_helpers import activity_due, deal_created, deliver, large_deal, user
+from notifications_helpers import activity_due, deal_created, deliver, invoice_issued, large_deal, user
 from sqlalchemy import func, select
 
 from tessera_notifications.inbox.models import Notification
@@ -16,7 +16,6 @@ from tessera_shared.db import read_session
 from tessera_shared.events.contracts import (
     CreditLimitExceeded,
     CustomerCreated,
-    InvoiceIssued,
     InvoiceOverdue,
     TicketEscalated,
 )
@@ -133,17 +132,7 @@ async def test_the_record_owner_the_finance_managers_and_the_next_tier(app, clie
     await deliver(app, deal_created(deal_id, customer_id, "rep2"))
     await deliver(
         app,
-        InvoiceIssued(
-            invoice_id=invoice_id,
-            number="INV-7",
-            customer_id=customer_id,
-            deal_id=deal_id,
-            total=Decimal("9.00"),
-            currency="EUR",
-            issue_date=datetime.now(UTC).date(),
-            due_date=datetime.now(UTC).date(),
-            issued_at=datetime.now(UTC),
-        ),
+        invoice_issued(invoice_id, customer_id, deal_id),
     )
     await deliver(
         app,
