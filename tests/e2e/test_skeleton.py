@@ -6,6 +6,7 @@ travels through the outbox and Kafka, and appears in billing as a credit profile
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,14 +14,17 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
 
 from tessera_shared.testing.builders import customer_payload
 from tessera_shared.testing.plugin import new_namespace, worker_port
@@ -443,6 +447,177 @@ def test_an_api_key_is_accepted_everywhere_until_revoked(stack) -> None:
         while (answers := statuses()) != [401, 401, 401]:
             assert time.monotonic() < deadline, answers
             time.sleep(0.05)
+
+
+class Received:
+    """One request a receiver got: when, its headers (lower-case names) and its raw body."""
+
+    def __init__(self, at: float, headers: dict[str, str], body: bytes, answer: int) -> None:
+        self.at, self.headers, self.body, self.answer = at, headers, body, answer
+        self.event = json.loads(body)
+
+
+class Receiver:
+    """A partner's webhook receiver on 127.0.0.1 (the standard library's HTTP server in a thread):
+    records every request and answers 500 to the first delivery of ``fail_once`` (a deal id), 204
+    to everything else."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.changed = threading.Condition()
+        self.fail_once: str | None = None
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                with receiver.changed:
+                    event = json.loads(body)
+                    answer = 204
+                    if event.get("type") == "deal.won" and event["data"]["deal_id"] == receiver.fail_once:
+                        receiver.fail_once, answer = None, 500
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    receiver.received.append(Received(time.monotonic(), headers, body, answer))
+                    receiver.changed.notify_all()
+                self.send_response(answer)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/tessera"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait_for(self, found: Callable[[list[Received]], list[Received]], timeout: float) -> list[Received]:
+        """The requests ``found`` picks once it picks any (within ``timeout`` seconds)."""
+        with self.changed:
+            picked = self.changed.wait_for(lambda: found(self.received), timeout)
+            assert picked, f"not received in {timeout} s: {[(r.headers, r.event.get('type')) for r in self.received]}"
+            return picked
+
+
+def test_a_partner_receives_a_won_deal_by_webhook_retried_listed_and_replayed(stack) -> None:
+    """Issue 22's done-when through the gateway only: a partner client registers a receiver on
+    127.0.0.1, gets a won deal signed (verified with the Standard Webhooks library), answers 500
+    once and gets the same webhook-id again, finds both attempts in the deliveries, replays the
+    last hour and gets the event again; metadata and private addresses are refused with 422."""
+    with httpx.Client(timeout=10) as client, Receiver() as receiver:
+        r = client.post(
+            f"{GATEWAY}/auth/token",
+            data={"grant_type": "client_credentials", "client_id": "partner", "client_secret": "local"},
+        )
+        assert r.status_code == 200, r.text
+        partner = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        rep = token(client, "rep1")
+        endpoints = f"{GATEWAY}/api/v1/webhooks/endpoints"
+
+        for inside in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/hooks"):
+            refused = client.post(endpoints, headers=partner, json={"url": inside, "event_types": ["deal.won"]})
+            assert refused.status_code == 422, refused.text
+            assert refused.headers["content-type"].startswith("application/problem+json")
+            problem = refused.json()
+            assert [e["field"] for e in problem["errors"]] == ["url"], problem
+            assert problem["status"] == 422 and problem["title"] and problem["type"].startswith("urn:tessera:problem:")
+            assert problem.get("instance", "/api/v1/").startswith("/api/v1/"), problem
+
+        created = client.post(
+            endpoints,
+            headers=partner,
+            json={"url": receiver.url, "event_types": ["deal.won"], "description": "e2e partner receiver"},
+        )
+        assert created.status_code == 201, created.text
+        endpoint = created.json()
+        secret = endpoint["secret"]
+        assert secret.startswith("whsec_")
+        assert created.headers["location"] == f"/api/v1/webhooks/endpoints/{endpoint['id']}"
+        assert (endpoint["owner"], endpoint["personal_data"], endpoint["enabled"]) == ("partner", False, True)
+        shown = client.get(f"{GATEWAY}{created.headers['location']}", headers=partner)
+        assert shown.status_code == 200 and "secret" not in shown.json(), shown.text
+        verifier = Webhook(secret)
+
+        cid = client.post(f"{GATEWAY}/api/v1/customers", json=customer_payload(kind="organization"), headers=rep)
+        deal = client.post(
+            f"{GATEWAY}/api/v1/deals",
+            headers=rep,
+            json={"customer_id": cid.json()["id"], "title": "Partner feed", "amount": "480.00", "currency": "EUR"},
+        )
+        assert deal.status_code == 201, deal.text
+        deal_id = deal.json()["id"]
+        receiver.fail_once = deal_id
+        won = win(client, f"{GATEWAY}/api/v1/deals/{deal_id}/win", rep)
+        assert won.status_code == 200, won.text
+        won_at = time.monotonic()
+
+        def ours(replay: bool) -> Callable[[list[Received]], list[Received]]:
+            return lambda got: [
+                r
+                for r in got
+                if r.event["type"] == "deal.won"
+                and r.event["data"]["deal_id"] == deal_id
+                and (r.headers.get("webhook-replay") == "true") == replay
+            ]
+
+        first, again = receiver.wait_for(lambda got: ours(False)(got) if len(ours(False)(got)) >= 2 else [], 15)
+        assert (first.answer, again.answer) == (500, 204)
+        assert first.headers["webhook-id"] == again.headers["webhook-id"]
+        assert first.headers["webhook-id"].startswith("msg_")
+        assert first.body == again.body  # a retry sends the same bytes
+        for delivery in (first, again):
+            assert verifier.verify(delivery.body, delivery.headers) == delivery.event
+            assert delivery.headers["content-type"] == "application/cloudevents+json"
+        event = first.event
+        assert (event["specversion"], event["type"], event["source"]) == ("1.0", "deal.won", "/crm/sales")
+        assert event["id"] and event["data"]["deal_id"] == deal_id
+        assert (event["data"]["amount"], event["data"]["currency"]) == ("480.00", "EUR")
+        assert event["data"]["title"] is None and event["redaction"] == "personal"  # a partner's endpoint
+        latency, retry_after = first.at - won_at, again.at - first.at
+        assert 3.5 < retry_after < 8, retry_after  # the first retry after about 5 s (+-20 % jitter)
+
+        deliveries_url = f"{endpoints}/{endpoint['id']}/deliveries"
+        listed = poll(
+            client,
+            deliveries_url,
+            partner,
+            lambda r: any(
+                d["webhook_id"] == first.headers["webhook-id"] and d["status"] == "delivered" for d in r.json()["items"]
+            ),
+            timeout=10,
+        )
+        assert listed.status_code == 200, listed.text
+        (delivery,) = [d for d in listed.json()["items"] if d["webhook_id"] == first.headers["webhook-id"]]
+        assert (delivery["event_id"], delivery["event_type"], delivery["replay"]) == (event["id"], "deal.won", False)
+        assert [a["status_code"] for a in delivery["attempts"]] == [500, 204], delivery["attempts"]
+        assert [a["number"] for a in delivery["attempts"]] == [1, 2]
+        assert "link" not in listed.headers and "location" not in listed.headers
+
+        since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+        replay = client.post(f"{endpoints}/{endpoint['id']}/replay", headers=partner, json={"from": since})
+        assert replay.status_code == 202, replay.text
+        job = replay.json()
+        assert replay.headers["location"] == f"/api/v1/webhooks/endpoints/{endpoint['id']}/replays/{job['id']}"
+        replayed_at = time.monotonic()
+        (replayed,) = receiver.wait_for(ours(True), timeout=15)
+        assert replayed.answer == 204
+        assert verifier.verify(replayed.body, replayed.headers)["id"] == event["id"]
+        assert replayed.headers["webhook-id"] != first.headers["webhook-id"]  # a replay has its own
+        finished = poll(
+            client, f"{GATEWAY}{replay.headers['location']}", partner, lambda r: r.json()["status"] != "running", 10
+        )
+        assert finished.json()["status"] == "done" and finished.json()["enqueued"] >= 1, finished.text
+        print(
+            f"\nwebhook: won -> first delivery {latency * 1000:.0f} ms, first retry after {retry_after:.2f} s, "
+            f"replay accepted -> delivered {(replayed.at - replayed_at) * 1000:.0f} ms"
+        )
 
 
 def test_ctrl_c_stops_everything(stack) -> None:
