@@ -1,1 +1,1 @@
-pytest_plugins = ["tessera_shared.testing.plugin", "tessera_shared.testing.ordering"]
+pytest_plugins = ["tessera_shared.testing.plugin", "tessera_shared.testing.ordering", "tessera_shared.testing.rewrites"]
