@@ -26,6 +26,13 @@ TEST_PATHS := tests/reliability tests/e2e tests/ui shared/tests services tests/c
 	tests/bench tests/ops
 TEST_ENV = TESSERA_TEST_PG=postgresql+asyncpg://postgres@127.0.0.1:$(TEST_PG_PORT) \
 	TESSERA_TEST_KAFKA=127.0.0.1:$(TEST_KAFKA_PORT)
+# pytest with the plugins the suite uses named instead of found through their entry points: pytest
+# rewrites the assertions of every module of an entry point's distribution (~360 modules of
+# schemathesis, hypothesis and anyio, ~1 s of CPU in each worker, again each run when
+# PYTHONDONTWRITEBYTECODE is set), and only the named module of a plugin given with -p.
+PYTEST = PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PY) -m pytest -p pytest_asyncio.plugin -p xdist.plugin \
+	-p xdist.looponfail -p pytest_timeout -p _hypothesis_pytestplugin -p anyio.pytest_plugin \
+	-p schemathesis.pytest.plugin
 
 .PHONY: help install run test test-tools test-unit stop lint mypy migration clean asyncapi events-baseline roles reliability bench
 
@@ -78,11 +85,11 @@ test-tools:
 test: install $(ASYNCAPI_CLI) test-tools
 	PG_PORT=$(TEST_PG_PORT) deploy/local/postgres.sh start
 	KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/local/kafka.sh start
-	$(TEST_ENV) $(PY) -m pytest --sqlite-routes -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+	$(TEST_ENV) $(PYTEST) --sqlite-routes -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		--heaviest-first tests/durations.json --record-durations .data/test-durations.json --durations=25 $(TEST_PATHS) $(PYTEST_ARGS)
 
 test-unit: install
-	$(PY) -m pytest shared/tests/unit services/*/tests/unit
+	$(PYTEST) shared/tests/unit services/*/tests/unit
 
 # Regenerate docs/asyncapi.yaml and docs/events/schemas/ from the event contracts.
 asyncapi: install
