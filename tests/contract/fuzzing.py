@@ -29,9 +29,12 @@ longer has. The document is the one the app serves at ``/openapi.json``.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
+import hashlib
 import inspect
 import json
+import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -52,6 +55,8 @@ from tessera_shared.testing.plugin import bearer, migrations_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from service_apps import main_module, settings_class
+
+SOURCES = Path(__file__).resolve().parents[2]
 
 # Nothing listens there: connections are refused at once.
 UNREACHABLE = "http://127.0.0.1:9"
@@ -213,11 +218,43 @@ def _document(service: str) -> dict[str, Any]:
 
 @functools.cache
 def _served(service: str) -> str:
-    # Cached: the gateway's merged document is made of the services' own, each built once.
-    if service != "gateway":
-        return json.dumps(build(service, "sqlite+aiosqlite:///:memory:").openapi())
+    return _documents()[service]
+
+
+def _build_documents() -> dict[str, str]:
+    built = {s: json.dumps(build(s, "sqlite+aiosqlite:///:memory:").openapi()) for s in SERVICES}
     gateway = build("gateway", "sqlite+aiosqlite:///:memory:")
-    return json.dumps(merge(gateway.state.own_openapi(), {s: _document(s) for s in SERVICES}))
+    built["gateway"] = json.dumps(merge(gateway.state.own_openapi(), {s: json.loads(built[s]) for s in SERVICES}))
+    return built
+
+
+@functools.cache
+def _documents() -> dict[str, str]:
+    """Every target's document, built by the first of the suite's workers to get here and read
+    from its file by the others (each worker collects every fuzz file; building the six documents
+    is ~3 s of CPU). The file is named by a digest of what the documents are made of: the
+    services' and the shared library's sources, the locked dependencies, this module (the apps'
+    settings) and the TESSERA_ environment; a new digest's file replaces the others."""
+    digest = hashlib.sha256()
+    for path in sorted([*SOURCES.glob("shared/src/**/*.py"), *SOURCES.glob("services/*/src/**/*.py")]):
+        digest.update(str(path.relative_to(SOURCES)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update((SOURCES / "uv.lock").read_bytes() + Path(__file__).read_bytes())
+    digest.update(repr(sorted((k, v) for k, v in os.environ.items() if k.startswith("TESSERA_"))).encode())
+    cache = SOURCES / ".data" / "fuzz-documents" / f"{digest.hexdigest()[:32]}.json"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the others wait for the first to write the file
+        if cache.exists():
+            documents: dict[str, str] = json.loads(cache.read_text())
+            return documents
+        built = _build_documents()
+        for stale in cache.parent.iterdir():  # documents of sources since changed, and their locks
+            if stale.stem != cache.stem:
+                stale.unlink(missing_ok=True)
+        partial = cache.with_suffix(f".{os.getpid()}")
+        partial.write_text(json.dumps(built))
+        partial.replace(cache)
+        return built
 
 
 _CONFIG = {
