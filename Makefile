@@ -54,10 +54,14 @@ $(UV):
 # it imported, ~2.4 s of CPU for each service process, test worker and launcher child. The
 # project's own packages are installed editable (uv compiles none of them), so they are compiled
 # here too, migrations included (alembic loads every revision file each time it upgrades a
-# database): ~0.2 s less CPU for each process that imports a service, seconds to do once.
+# database): ~0.2 s less CPU for each process that imports a service, seconds to do once. The
+# tests' helper modules and scripts too (the bench harness, the fault suite's stack): each test
+# worker and each script's process compiled them (the test modules themselves run from pytest's
+# rewritten pycs, tessera_shared.testing.rewrites).
 install: $(UV)
 	$(UV) sync --frozen --all-packages --quiet --compile-bytecode
-	$(PY) -m compileall -q -j 0 shared/src services/*/src deploy/local tools/*.py >/dev/null
+	$(PY) -m compileall -q -j 0 shared/src services/*/src deploy/local tools/*.py tests shared/tests services/*/tests \
+		>/dev/null
 
 # REPLICAS=2 (or more): every service and the gateway as that many processes on one PostgreSQL
 # (the local one, on RUN_PG_PORT), balanced on the usual ports; see deploy/local/launcher.py.
