@@ -233,12 +233,14 @@ def _documents() -> dict[str, str]:
     """Every target's document, built by the first of the suite's workers to get here and read
     from its file by the others (each worker collects every fuzz file; building the six documents
     is ~3 s of CPU). The file is named by a digest of what the documents are made of: the
-    services' and the shared library's sources, the locked dependencies, this module (the apps'
-    settings) and the TESSERA_ environment; a new digest's file replaces the others."""
+    services' and the shared library's sources, the locked dependencies, the apps' modules and
+    settings (tools/service_apps.py, this module) and the TESSERA_ environment; a new digest's
+    file replaces the others."""
     digest = hashlib.sha256()
     for path in sorted([*SOURCES.glob("shared/src/**/*.py"), *SOURCES.glob("services/*/src/**/*.py")]):
         digest.update(str(path.relative_to(SOURCES)).encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update((SOURCES / "uv.lock").read_bytes() + Path(__file__).read_bytes())
+    digest.update((SOURCES / "uv.lock").read_bytes() + (SOURCES / "tools/service_apps.py").read_bytes())
+    digest.update(Path(__file__).read_bytes())
     digest.update(repr(sorted((k, v) for k, v in os.environ.items() if k.startswith("TESSERA_"))).encode())
     cache = SOURCES / ".data" / "fuzz-documents" / f"{digest.hexdigest()[:32]}.json"
     cache.parent.mkdir(parents=True, exist_ok=True)
