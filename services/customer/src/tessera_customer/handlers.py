@@ -54,6 +54,7 @@ from tessera_shared.events.contracts import (
     TicketOpened,
 )
 from tessera_shared.events.contracts.billing import LOYALTY_POINTS_METHOD
+from tessera_shared.events.contracts.notifications import EmailUnsubscribed
 from tessera_shared.known_customers import ERASED
 from tessera_shared.outbox import publish
 from tessera_shared.trace_context import continuing
@@ -182,6 +183,13 @@ def _spec(data: EventData) -> tuple[str, datetime, str]:
                 str(data.notification_id),
                 data.failed_at,
                 f"E-mail about {data.source_type} not delivered: {data.reason}"[:500],
+            )
+        case EmailUnsubscribed():
+            # The customer refused a kind of e-mail by its unsubscribe link (announced once).
+            return (
+                f"{data.purpose}:{data.unsubscribed_at.isoformat()}",
+                data.unsubscribed_at,
+                f"Unsubscribed from {data.purpose} e-mails (by the link in an e-mail)",
             )
     raise PermanentError(f"no timeline rule for {type(data).__name__}")
 
@@ -396,6 +404,8 @@ EFFECTS: dict[type[EventData], Effect] = {
     LoyaltyPaymentReversed: _loyalty_reversed,
     # notifications: an e-mail to the customer that failed for good (shown under its fact's rule).
     NotificationFailed: _nothing,
+    # notifications: the customer refused survey invitations by an e-mail's link (staff see it).
+    EmailUnsubscribed: _nothing,
 }
 
 

@@ -32,6 +32,7 @@ from tessera_customer.timeline.visibility import (
 )
 from tessera_shared.auth import Role
 from tessera_shared.events.contracts import ActivityLogged, DealLost, InvoiceIssued, NotificationFailed
+from tessera_shared.events.contracts.notifications import EmailUnsubscribed
 from tessera_shared.testing.plugin import bearer
 
 REP2_SECRET = "rep2's price was 40% over the competitor's"
@@ -267,3 +268,24 @@ async def test_a_failed_e_mail_is_read_under_the_rule_of_the_fact_it_was_about(
         i for i in await timeline_of(client, app, cid, ("bc", "billing_clerk")) if i["source"] == "notifications"
     ]
     assert entry["summary"] == "E-mail about dunning.step not delivered: 550 5.1.1 no such mailbox"
+
+
+async def test_a_refusal_of_survey_e_mails_is_on_the_timeline_for_the_surveys_readers(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A customer who unsubscribed from survey invitations (the notifications service's
+    ``email.unsubscribed``) is a timeline entry that those who read surveys see."""
+    cid = (await create(client, app))["id"]
+    refusal = EmailUnsubscribed(customer_id=uuid.UUID(cid), purpose="surveys", unsubscribed_at=NOW)
+    await deliver(app, refusal)
+    await deliver(app, refusal)  # redelivered: one entry
+
+    async def refusals(*who: str) -> list[dict]:
+        return [i for i in await timeline_of(client, app, cid, who) if i["kind"] == "email.unsubscribed"]
+
+    for who in (("admin", "admin"), ("g", "support_agent"), ("m", "sales_manager")):
+        [entry] = await refusals(*who)
+        assert entry["summary"] == "Unsubscribed from surveys e-mails (by the link in an e-mail)"
+        assert entry["source"] == "notifications"
+    for who in (("bc", "billing_clerk"), ("rep1", "sales_rep"), ("f", "finance_manager")):
+        assert await refusals(*who) == [], who

@@ -87,6 +87,8 @@ RULES: dict[str, SourceRule] = {
     "ticket.closed": TICKETS,
     "sla.breached": TICKETS,
     "survey.answered": SURVEYS,
+    # notifications: a refusal of survey invitations, read by those who read the surveys.
+    "email.unsubscribed": SURVEYS,
     "invoice.issued": INVOICES,
     "invoice.paid": INVOICES,
     "invoice.overdue": INVOICES,
