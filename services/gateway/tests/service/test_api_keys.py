@@ -232,6 +232,10 @@ async def test_admin_creates_lists_reads_and_revokes(gateway: tuple[FastAPI, htt
     r = await client.get("/api/v1/customers", headers=key_header(second["key"]))
     assert (r.status_code, r.json()["type"]) == (401, "urn:tessera:problem:api-key-revoked")
     assert (await client.get(f"/api/v1/api-keys/{first['id']}x", headers=admin)).status_code == 422
+    unknown = await client.post(
+        "/api/v1/api-keys", json={"name": "x", "roles": ["sales_rep"], "colour": 1}, headers=admin
+    )
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "colour", unknown.text
     missing = "01900000-0000-7000-8000-000000000000"
     assert (await client.get(f"/api/v1/api-keys/{missing}", headers=admin)).status_code == 404
 

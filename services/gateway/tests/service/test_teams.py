@@ -86,6 +86,15 @@ async def test_managers_create_change_and_delete_teams_with_events(gateway: tupl
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "members[1]"
     bad_key = await client.post("/api/v1/teams", json={**body, "key": "Not A Slug"}, headers=manager)
     assert bad_key.status_code == 422 and bad_key.json()["errors"][0]["field"] == "key"
+    # A field the API does not take is named, not dropped (in the body and in a territory).
+    for extra, field in (
+        ({"colour": "red"}, "colour"),
+        ({"territories": [{"country": "DE", "city": "x"}]}, "territories.0.city"),
+    ):
+        refused = await client.post("/api/v1/teams", json={**body, "key": "y", **extra}, headers=manager)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == field, refused.text
+    patched = await client.patch(f"/api/v1/teams/{team['id']}", json={"colour": "red"}, headers=manager)
+    assert patched.status_code == 422 and patched.json()["errors"][0]["field"] == "colour", patched.text
     # The local teams were made at start (local mode), with ids derived from their keys.
     listed = (await client.get("/api/v1/teams", params={"limit": 200}, headers=rep)).json()["items"]
     assert {t["key"] for t in listed} >= {"deal-desk", "sales", "tier1"}

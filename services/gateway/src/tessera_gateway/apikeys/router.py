@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from tessera_gateway.apikeys import service
 from tessera_gateway.models import ApiKey
@@ -27,6 +27,8 @@ KeyRole = Literal[
 
 
 class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: Annotated[str, Trim(min_length=1, max_length=200)] = Field(
         description="Who uses the key (audit rows name it)"
     )

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from tessera_gateway.audit import service as audit
 from tessera_gateway.models import Team
@@ -28,6 +28,8 @@ Username = Annotated[str, Trim(min_length=1, max_length=200)]
 
 
 class Territory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     country: Annotated[str, Trim(min_length=2, max_length=2)] | None = Field(
         default=None, description="ISO 3166-1 alpha-2; null: any country"
     )
@@ -40,6 +42,8 @@ class Territory(BaseModel):
 
 
 class TeamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     key: Annotated[str, Trim(min_length=1, max_length=100)] | None = Field(
         default=None, description="A slug, unique (e.g. sales-north); left out: made from the name"
     )
@@ -51,6 +55,8 @@ class TeamIn(BaseModel):
 
 
 class TeamPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: Annotated[str, Trim(min_length=1, max_length=200)] | None = None
     lead: Username | None = None
     members: list[Username] | None = Field(default=None, max_length=service.MAX_MEMBERS)
