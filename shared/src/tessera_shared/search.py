@@ -87,6 +87,9 @@ class Prop:
     filterable: bool = True
     # What a parsed value becomes before it is compared (a custom field's date as its ISO text).
     bind: Callable[[Any], Any] | None = None
+    # A decimal property that also takes a JSON number (a custom field of type number, which is
+    # written either way); money and the built-in amounts take decimal strings only (docs/api.md).
+    json_numbers: bool = False
 
     @property
     def operators(self) -> tuple[str, ...]:
@@ -321,7 +324,7 @@ class Searchable:
                 raise InvalidInput(at, "an integer")
             return value
         if kind == "decimal":
-            return _decimal(value, at)
+            return _decimal(value, at, json_numbers=prop.json_numbers)
         if kind == "date":
             try:
                 return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else _fail()
@@ -358,15 +361,24 @@ def _text(value: Any, at: str) -> str:
     return value
 
 
-def _decimal(value: Any, at: str) -> Decimal:
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+_DECIMAL_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
+
+
+def _decimal(value: Any, at: str, *, json_numbers: bool = False) -> Decimal:
+    """A decimal string as requests write amounts (digits, no exponent; a JSON number only where
+    the property takes one), at most 15 digits before the point and 4 after."""
+    text = value if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value) else None
+    if json_numbers and isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = str(value)
+    if text is not None:
         try:
-            number = Decimal(str(value))
+            number = Decimal(text)
         except InvalidOperation:
             number = Decimal("NaN")
         if number.is_finite() and number.adjusted() < 16 and -number.as_tuple().exponent <= 4:  # type: ignore[operator]
             return number
-    raise InvalidInput(at, 'a decimal, e.g. "1000.50" (at most 4 decimals)')
+    expected = "a decimal string or a number" if json_numbers else 'a decimal string, e.g. "1000.50"'
+    raise InvalidInput(at, f"{expected} (at most 4 decimals)")
 
 
 def _datetime(value: Any, at: str) -> datetime:

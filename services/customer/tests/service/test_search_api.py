@@ -92,6 +92,12 @@ async def test_bad_input_is_named(app: FastAPI, client: httpx.AsyncClient) -> No
         ),
         ({"query": ""}, "query"),
         ({"limit": 201}, "limit"),
+        # Amounts are decimal strings (docs/api.md): a JSON number, an exponent, too many decimals.
+        ({"filter_groups": [{"filters": [flt("monetary", "gt", 5)]}]}, "filter_groups.0.filters.0.value"),
+        ({"filter_groups": [{"filters": [flt("monetary", "gt", 1.5)]}]}, "filter_groups.0.filters.0.value"),
+        ({"filter_groups": [{"filters": [flt("monetary", "gt", "1e3")]}]}, "filter_groups.0.filters.0.value"),
+        ({"filter_groups": [{"filters": [flt("monetary", "in", ["1", 2])]}]}, "filter_groups.0.filters.0.value.1"),
+        ({"filter_groups": [{"filters": [flt("monetary", "lt", "0.00001")]}]}, "filter_groups.0.filters.0.value"),
     ]
     for body, field in cases:
         r = await client.post("/v1/customers/search", json=body, headers=bearer(app, "u", "sales_rep"))

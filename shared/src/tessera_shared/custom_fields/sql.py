@@ -107,7 +107,7 @@ def prop_of(column: Any, definition: Definition, dialect: str) -> Prop:
     # Sorts by the very expression its index holds (PostgreSQL), records without a value last.
     sortable = not definition.archived
     if kind in ("number", "money"):
-        return Prop(expr, "decimal", nullable=True, sortable=sortable)
+        return Prop(expr, "decimal", nullable=True, sortable=sortable, json_numbers=kind == "number")
     if kind == "date":
         return Prop(expr, "date", nullable=True, sortable=sortable, bind=lambda d: d.isoformat())
     if kind == "boolean":
