@@ -97,6 +97,7 @@ async def test_export_customers_and_deals_through_the_gateway(gateway: httpx.Asy
     f = await gateway.get(status["file_url"], headers=boss)
     assert f.status_code == 200 and f.headers["content-type"].startswith("text/csv")
     assert sorted(csv.reader(io.StringIO(f.text))) == [["'=1+1"], ["Ada"], ["name"]]
+    assert f.headers["content-length"] == str(len(f.content))  # the file's size, as the service gives it
 
     # Deals are the sales service's: the POST goes there by the body, the status by the id.
     r = await gateway.post("/api/v1/exports", json={"resource": "deals", "format": "ndjson"}, headers=boss)

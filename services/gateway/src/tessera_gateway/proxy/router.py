@@ -216,7 +216,11 @@ async def forward(request: Request, service: str, path: str) -> Response:
         request.scope["tessera.route"] = "/api" + route
     if streaming:
         if resp.status_code == 200:
-            return StreamingResponse(relay(resp), status_code=200, headers=public_headers(resp, upstreams))
+            relayed = public_headers(resp, upstreams)
+            length = resp.headers.get("content-length")
+            if length is not None and "content-encoding" not in resp.headers:
+                relayed["content-length"] = length  # the bytes are relayed as they come (a file's size)
+            return StreamingResponse(relay(resp), status_code=200, headers=relayed)
         await resp.aread()
         await resp.aclose()
     return Response(
