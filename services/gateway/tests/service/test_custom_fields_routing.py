@@ -123,6 +123,10 @@ async def test_a_deal_field_is_defined_read_and_listed_through_the_gateway(
     assert r.status_code == 200, r.text
     ids = [d["id"] for d in r.json()["items"]]
     assert "deal.industry" in ids and all(i.split(".")[0] in {"customer", "contact", "deal", "lead"} for i in ids)
+    # A parameter the list does not take is the client's 422 naming it, not an upstream failure.
+    r = await gateway.get("/api/v1/custom-fields?colour=red", headers=rep)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "colour", r.text
+    assert r.json()["instance"].startswith("/api/v1/custom-fields"), r.json()
 
     # The deal takes the value, is refused one outside the options (named), and is found by it.
     r = await gateway.post(

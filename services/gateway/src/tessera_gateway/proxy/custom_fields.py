@@ -7,8 +7,9 @@ lead → sales, ticket → service desk).
 - ``/custom-fields/{entity}.{key}`` to the owner of the id's entity (``routes.owner_of``);
 - ``GET /custom-fields?entity=X`` to X's owner; without ``entity`` the gateway asks the three
   owners and answers their definitions as one list. A service that does not serve custom fields
-  (404) has none; one that fails makes the whole answer fail (502/503/504 naming it), as a list
-  missing some entities' fields would look complete.
+  (404) has none; a refused request (401, 403, 422) is answered as the service refused it; one
+  that fails makes the whole answer fail (502/503/504 naming it), as a list missing some
+  entities' fields would look complete.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ async def merged_list(request: Request, forward: Forward) -> Response:
     for service, answer in zip(OWNERS, answers, strict=True):
         if answer.status_code == 404:
             continue  # a service that keeps no custom fields (yet)
-        if answer.status_code in (401, 403):
-            return answer
+        if 400 <= answer.status_code < 500:
+            return answer  # the request refused (401, 403, a 422 naming an unknown parameter): the client's to mend
         if answer.status_code != 200:
             raise Problem(
                 502,
