@@ -213,12 +213,7 @@ def build_stack(urls: dict[str, str]) -> Stack:
 
 def _document(service: str) -> dict[str, Any]:
     """The document ``service`` serves at /openapi.json (a fresh copy each time)."""
-    return json.loads(_served(service))
-
-
-@functools.cache
-def _served(service: str) -> str:
-    return _documents()[service]
+    return json.loads(_documents()[service])
 
 
 def _build_documents() -> dict[str, str]:

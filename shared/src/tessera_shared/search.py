@@ -31,6 +31,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, Wi
 from sqlalchemy import ColumnElement, Float, Select, and_, cast, literal, not_, or_
 
 from tessera_shared.db import dialect_name
+from tessera_shared.decimals import decimal_pattern
 from tessera_shared.errors import InvalidInput
 from tessera_shared.http.pagination import (
     MAX_LIMIT,
@@ -361,13 +362,15 @@ def _text(value: Any, at: str) -> str:
     return value
 
 
-_DECIMAL_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
+# A decimal string as every request writes amounts (tessera_shared.decimals): sign, 16 integer
+# digits, 4 decimals, no exponent or leading zeros.
+_DECIMAL_TEXT = re.compile(decimal_pattern(20, 4, "any"))
 
 
 def _decimal(value: Any, at: str, *, json_numbers: bool = False) -> Decimal:
-    """A decimal string as requests write amounts (digits, no exponent; a JSON number only where
-    the property takes one), at most 15 digits before the point and 4 after."""
-    text = value if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value) else None
+    """A decimal string as requests write amounts (a JSON number only where the property takes
+    one), at most 16 digits before the point and 4 after."""
+    text = value if isinstance(value, str) and _DECIMAL_TEXT.match(value) else None
     if json_numbers and isinstance(value, (int, float)) and not isinstance(value, bool):
         text = str(value)
     if text is not None:
