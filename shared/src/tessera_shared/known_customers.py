@@ -33,7 +33,7 @@ What a service configures (``KnownCustomers(model, repoint=..., scrubs=..., on_m
 the models whose ``customer_id`` a merge re-points to the survivor (``Repoint``), the values an
 erasure writes over its records (``Scrub``), and hooks for work of its own (billing's credit
 profile fold, the desk's re-tiering of open tickets). Its handlers: ``created()`` (batched, with
-further batched work of the service's own), ``updated``, ``merged``, ``erased``, ``tier_changed()``.
+further batched work of the service's own), ``updated()`` (batched too), ``merged``, ``erased``, ``tier_changed()``.
 Its lookup: ``known(session, customer_id)``; the rule for writes in two steps (docs/domain.md §10.2):
 
 * ``ensure(sessions, customer_id, directory)``, before the write's transaction opens (a
@@ -173,6 +173,7 @@ class Lookup(Generic[R]):
 
 
 CreatedWork: TypeAlias = Callable[[AsyncSession, list[tuple[CloudEvent, CustomerCreated]]], Awaitable[None]]
+UpdatedWork: TypeAlias = Callable[[AsyncSession, dict[uuid.UUID, CustomerUpdated]], Awaitable[None]]
 MergeHook: TypeAlias = Callable[[AsyncSession, CustomerMerged], Awaitable[None]]
 EraseHook: TypeAlias = Callable[[AsyncSession, CustomerErased], Awaitable[None]]
 TierHook: TypeAlias = Callable[[AsyncSession, dict[uuid.UUID, CustomerTierChanged]], Awaitable[None]]
@@ -248,26 +249,56 @@ class KnownCustomers(Generic[R]):
 
     # -- customer.updated ------------------------------------------------------------------------
 
-    async def updated(self, session: AsyncSession, event: CloudEvent, data: CustomerUpdated) -> None:
-        """Name and owner follow the newest version; an erased row stays erased."""
-        row = await session.get(self.model, data.customer_id)
-        if row is None:
-            session.add(
-                self.model(
-                    customer_id=data.customer_id,
-                    name=data.name,
-                    owner_id=data.owner_id,
-                    version=data.version,
-                    updated_at=data.updated_at,
-                )
-            )
-        elif data.version > row.version and row.erased_at is None:
-            row.name, row.owner_id, row.version, row.updated_at = (
-                data.name,
-                data.owner_id,
-                data.version,
-                data.updated_at,
-            )
+    def updated(self, *also: UpdatedWork) -> Batched[CustomerUpdated]:
+        """The batched customer.updated handler; ``also`` runs after it with the customers whose
+        copy moved (billing's bill-to names)."""
+
+        async def apply(session: AsyncSession, events: list[tuple[CloudEvent, CustomerUpdated]]) -> None:
+            moved = await self.apply_updated(session, events)
+            for work in also:
+                await work(session, moved)
+
+        return Batched(apply)
+
+    async def apply_updated(
+        self, session: AsyncSession, events: list[tuple[CloudEvent, CustomerUpdated]]
+    ) -> dict[uuid.UUID, CustomerUpdated]:
+        """Name and owner follow the newest version; an erased row stays erased; a customer not
+        seen yet gets its row. One statement for the run (each customer's newest version of it);
+        returns the customers whose row now holds that version (made or moved), with it."""
+        newest: dict[uuid.UUID, CustomerUpdated] = {}
+        for _, data in events:
+            seen = newest.get(data.customer_id)
+            if seen is None or data.version > seen.version:
+                newest[data.customer_id] = data
+        if not newest:
+            return {}
+        table = table_of(self.model)
+        stmt = upsert(session, table)
+        rows = [
+            {
+                "customer_id": d.customer_id,
+                "name": d.name,
+                "owner_id": d.owner_id,
+                "version": d.version,
+                "updated_at": d.updated_at,
+            }
+            for d in sorted(newest.values(), key=lambda d: d.customer_id)  # rows locked in key order
+        ]
+        moved = await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["customer_id"],
+                set_={
+                    "name": stmt.excluded.name,
+                    "owner_id": stmt.excluded.owner_id,
+                    "version": stmt.excluded.version,
+                    "updated_at": stmt.excluded.updated_at,
+                },
+                where=(stmt.excluded.version > table.c.version) & table.c.erased_at.is_(None),
+            ).returning(table.c.customer_id),
+            rows,
+        )
+        return {cid: newest[cid] for cid in moved.scalars()}
 
     # -- customer.merged -------------------------------------------------------------------------
 

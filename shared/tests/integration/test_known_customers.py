@@ -151,7 +151,7 @@ async def deliver(sessions: async_sessionmaker[AsyncSession], *facts: EventData)
             if isinstance(data, CustomerCreated):
                 await on_created(s, event, data)
             elif isinstance(data, CustomerUpdated):
-                await COPY.updated(s, event, data)
+                await COPY.updated()(s, event, data)
             elif isinstance(data, CustomerMerged):
                 await COPY.merged(s, event, data)
             elif isinstance(data, CustomerErased):
@@ -271,6 +271,44 @@ class TestUpdated:
         )
         got = await row(sessions, cid)
         assert (got.name, got.version) == (ERASED, 1)
+
+    async def test_a_run_takes_each_customers_newest_version_and_tells_what_moved(self, sessions) -> None:
+        moving, newer_known, erased, fresh = (uuid.uuid4() for _ in range(4))
+        await deliver(
+            sessions,
+            created(moving),
+            created(newer_known),
+            updated(newer_known, "Known v5", 5),
+            created(erased),
+            CustomerErased(customer_id=erased, requested_by="dpo", erased_at=T0),
+        )
+        told: list[dict[uuid.UUID, int]] = []
+
+        async def also(session: AsyncSession, moved: dict[uuid.UUID, CustomerUpdated]) -> None:
+            told.append({cid: data.version for cid, data in moved.items()})
+
+        run = [
+            updated(moving, "Moving v3", 3),
+            updated(newer_known, "Known v4", 4),  # older than what the row has
+            updated(erased, "Back", 7),
+            updated(fresh, "Fresh v2", 2, owner=None),
+            updated(moving, "Moving v2", 2, owner="late"),  # older within the run
+        ]
+        async with unit_of_work(sessions) as s:
+            await COPY.updated(also).many(s, [(build_event(d, subject=d.customer_id), d) for d in run])
+        assert told == [{moving: 3, fresh: 2}]
+        got = await row(sessions, moving)
+        assert (got.name, got.owner_id, got.version, got.status) == ("Moving v3", "rep2", 3, "prospect")
+        assert ((await row(sessions, newer_known)).name, (await row(sessions, newer_known)).version) == ("Known v5", 5)
+        assert (await row(sessions, erased)).name == ERASED
+        made = await row(sessions, fresh)
+        assert (made.name, made.owner_id, made.version, made.tier, made.status) == (
+            "Fresh v2",
+            None,
+            2,
+            "ordinary",
+            None,
+        )
 
 
 class TestMerged:

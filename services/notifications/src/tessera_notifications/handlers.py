@@ -57,11 +57,11 @@ def handlers(routing: Routing) -> dict[str, Handler[Any]]:
         for event, _ in events:
             await route(session, event, routing)
 
-    async def updated(session: AsyncSession, event: CloudEvent, data: CustomerUpdated) -> None:
-        await KNOWN_CUSTOMERS.updated(session, event, data)
-        if "email" in data.changed_fields:
-            await keep_addresses(session, [(data.customer_id, data.email)])
-        await route(session, event, routing)
+    async def updated(session: AsyncSession, events: list[tuple[CloudEvent, CustomerUpdated]]) -> None:
+        await KNOWN_CUSTOMERS.apply_updated(session, events)
+        await keep_addresses(session, [(d.customer_id, d.email) for _, d in events if "email" in d.changed_fields])
+        for event, _ in events:
+            await route(session, event, routing)
 
     async def merged(session: AsyncSession, event: CloudEvent, data: CustomerMerged) -> None:
         await KNOWN_CUSTOMERS.merged(session, event, data)
@@ -76,7 +76,7 @@ def handlers(routing: Routing) -> dict[str, Handler[Any]]:
         if getattr(model, "producer", None) in CONSUMES
     }
     found[CustomerCreated.event_type] = Batched(created)
-    found[CustomerUpdated.event_type] = updated
+    found[CustomerUpdated.event_type] = Batched(updated)
     found[CustomerMerged.event_type] = merged
     found[CustomerErased.event_type] = erased
     return found

@@ -34,7 +34,6 @@ from tessera_billing.settings import BillingSettings
 from tessera_billing.writeoffs.models import WriteOff
 from tessera_shared.consumer import Batched
 from tessera_shared.db import utcnow
-from tessera_shared.events import CloudEvent
 from tessera_shared.events.contracts import CustomerCreated, CustomerErased, CustomerMerged, CustomerUpdated
 from tessera_shared.known_customers import ERASED, CreatedWork, KnownCustomers, Repoint, Scrub
 
@@ -126,18 +125,26 @@ def created_handler(settings: BillingSettings, *also: CreatedWork) -> Batched[Cu
     return KNOWN_CUSTOMERS.created(customer_created_handler(settings).apply, *also)
 
 
-async def on_customer_updated(session: AsyncSession, event: CloudEvent, data: CustomerUpdated) -> None:
-    """The local copy follows the newest version; so does the bill-to name of the credit profile,
-    which new invoices print (issued invoices keep the name they were printed with)."""
-    await KNOWN_CUSTOMERS.updated(session, event, data)
-    row = await session.get(KnownCustomer, data.customer_id)
-    if row is None or row.erased_at is not None or row.version != data.version:
-        return  # an older version, or an erased customer: nothing moves
-    profile = await session.get(CreditProfile, data.customer_id)
-    if profile is not None and profile.customer_name != data.name:
-        profile.customer_name = data.name
-        profile.updated_at = utcnow()
-        profile.version += 1
+async def _rename_credit_profiles(session: AsyncSession, moved: dict[uuid.UUID, CustomerUpdated]) -> None:
+    """The bill-to name of a customer's credit profile follows the copy (only customers whose copy
+    took the update: an older version or an erased customer moves nothing)."""
+    if not moved:
+        return
+    profiles = (
+        await session.execute(select(CreditProfile).where(col(CreditProfile.customer_id).in_(list(moved))))
+    ).scalars()
+    now = utcnow()
+    for profile in profiles:
+        name = moved[profile.customer_id].name
+        if profile.customer_name != name:
+            profile.customer_name = name
+            profile.updated_at = now
+            profile.version += 1
+
+
+# customer.updated: the local copy follows the newest version; so does the bill-to name of the
+# credit profile, which new invoices print (issued invoices keep the name they were printed with).
+on_customer_updated = KNOWN_CUSTOMERS.updated(_rename_credit_profiles)
 
 
 # Text columns that hold nothing personal about a customer (codes, states, numbers, staff ids), per

@@ -121,6 +121,6 @@ for _table in ("deals", "leads"):
 NOT_PERSONAL["deal_tags"] = NOT_PERSONAL["lead_tags"] = frozenset({"tag"})
 
 on_customer_created = KNOWN_CUSTOMERS.created()
-on_customer_updated = KNOWN_CUSTOMERS.updated
+on_customer_updated = KNOWN_CUSTOMERS.updated()
 on_customer_merged = KNOWN_CUSTOMERS.merged
 on_customer_erased = KNOWN_CUSTOMERS.erased

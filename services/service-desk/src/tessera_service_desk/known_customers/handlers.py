@@ -91,7 +91,7 @@ NOT_PERSONAL["custom_field_definitions"] = frozenset(
 )
 
 on_customer_created = KNOWN_CUSTOMERS.created()
-on_customer_updated = KNOWN_CUSTOMERS.updated
+on_customer_updated = KNOWN_CUSTOMERS.updated()
 on_customer_merged = KNOWN_CUSTOMERS.merged
 on_customer_erased = KNOWN_CUSTOMERS.erased
 
