@@ -74,6 +74,7 @@ def build_app(
     readiness: Readiness,
     body_limits: dict[tuple[str, str], int] | None = None,
     fast_reads: Sequence[FastRead] = (),
+    before_checks: Sequence[Any] = (),
 ) -> FastAPI:
     """The HTTP conventions every process shares: errors, limits, request context, probes, metrics."""
     configure_logging(name, settings.log_level, settings.log_json)
@@ -92,7 +93,7 @@ def build_app(
         # Short, stable camelCase operationIds from the endpoint's name (listCustomers).
         generate_unique_id_function=operation_id,
         # After routing, on every route: an undeclared query parameter is a 422; ?fields= noted.
-        dependencies=[Depends(check_query)],
+        dependencies=[*before_checks, Depends(check_query)],
     )
     # /docs and /redoc with their assets from a package, and Authorize pointed at the gateway.
     install_docs(app, title)
@@ -217,6 +218,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, engine: 
         readiness=readiness,
         body_limits=spec.body_limits,
         fast_reads=spec.fast_reads,
+        before_checks=spec.before_checks,
     )
     app.state.runtime = runtime
     runtime.tracer = app.state.tracer

@@ -44,3 +44,6 @@ class ServiceSpec:
     jobs: list[Job] = field(default_factory=list)
     # GETs by id answered before FastAPI's router when they go the plain way (tessera_shared.http.fast_read).
     fast_reads: list[FastRead] = field(default_factory=list)
+    # App-wide dependencies run before the query check (the gateway counts a caller's request
+    # against its limit first, so that a refused query still carries the RateLimit fields).
+    before_checks: list[Any] = field(default_factory=list)

@@ -28,7 +28,7 @@ from tessera_gateway.auth.users import feed_router as usernames_router
 from tessera_gateway.auth.users import router as users_router
 from tessera_gateway.event_schemas import router as event_schemas_router
 from tessera_gateway.limits.leased import LeasedWindows
-from tessera_gateway.limits.rate import API_KEY_POLICY, RateLimitHeaders, RateLimits, rate_limited
+from tessera_gateway.limits.rate import API_KEY_POLICY, RateLimitHeaders, RateLimits, count_first, rate_limited
 from tessera_gateway.limits.store import purge
 from tessera_gateway.ownership.router import router as ownership_router
 from tessera_gateway.proxy.fast import ForwardFastPath
@@ -181,10 +181,10 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
 
     # The gateway's own authenticated endpoints count against the caller's limit like proxied calls.
     own = APIRouter(dependencies=[Depends(rate_limited)])
-    for limited in (audit_router, views_router, api_keys_router, ownership_router):
-        own.include_router(limited)
-    own.include_router(teams_router)  # /api/v1/teams (tessera_gateway.teams)
-    own.include_router(users_router)  # /api/v1/users (tessera_gateway.auth.users)
+    # /api/v1/teams (tessera_gateway.teams), /api/v1/users (tessera_gateway.auth.users)
+    limited = (audit_router, views_router, api_keys_router, ownership_router, teams_router, users_router)
+    for router in limited:
+        own.include_router(router)
 
     return ServiceSpec(
         name="gateway",
@@ -204,6 +204,7 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
         context=resources,
         extra_readiness=upstream_readiness,
         jobs=[Job("rate-counters-purge", interval=RATE_COUNTERS_PURGE_SECONDS, run=purge)],
+        before_checks=[Depends(count_first(limited))],
     )
 
 

@@ -301,6 +301,15 @@ async def test_each_key_has_its_own_limit_and_every_answer_reports_it(
     assert own.status_code == 200
     assert own.headers["ratelimit-policy"] == '"per-token";q=1200;w=60'
     assert own.headers["ratelimit"].startswith('"per-token";r=')
+    left = int(own.headers["ratelimit"].split(";r=")[1].split(";")[0])
+    # A query the gateway's own endpoint refuses (an unknown parameter, a bad fields=) is counted
+    # and reports the fields too; without a token it is the 401 it would have been.
+    for refused_query in ("/api/v1/api-keys?colour=red", "/api/v1/audit-log?fields=nope"):
+        r = await client.get(refused_query, headers=admin)
+        assert r.status_code == 422, r.text
+        assert r.headers["ratelimit-policy"] == '"per-token";q=1200;w=60'
+    assert r.headers["ratelimit"].startswith(f'"per-token";r={left - 2};')
+    assert (await client.get("/api/v1/api-keys?colour=red")).status_code == 401
 
 
 async def test_a_key_works_through_the_gateway_before_any_service_learns_it(databases: DatabaseFactory) -> None:

@@ -4,13 +4,15 @@ and the IETF RateLimit fields that report them (draft-ietf-httpapi-ratelimit-hea
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable, Iterable
 
-from fastapi import Request
+from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tessera_gateway.limits.store import Decision, SlidingWindows, retry_after_header
 from tessera_shared.api_keys import SUBJECT_PREFIX
-from tessera_shared.auth import CurrentPrincipal, Principal
+from tessera_shared.auth import CurrentPrincipal, Principal, principal_from_request
 from tessera_shared.http.errors import Problem
 
 WINDOW_SECONDS = 60
@@ -57,6 +59,8 @@ async def take_for(request: Request, principal: Principal) -> None:
     (RateLimitHeaders), a refusal is a 429 with Retry-After."""
     if not hasattr(request.app.state, "rate_limits"):
         return  # an app whose lifespan never ran (tests taking the process as up) has no limiter
+    if getattr(request.state, "rate_limit_headers", None) is not None:
+        return  # counted already (count_first's, before the query check)
     limits, limit = limits_for(request, principal)
     decision = await limits.take(principal.subject, limit)
     fields = limits.headers(decision)
@@ -68,6 +72,20 @@ async def take_for(request: Request, principal: Principal) -> None:
 async def rate_limited(request: Request, principal: CurrentPrincipal) -> None:
     """A dependency for the gateway's own authenticated endpoints: the per-token (per-key) limit."""
     await take_for(request, principal)
+
+
+def count_first(routers: Iterable[APIRouter]) -> Callable[[Request], Awaitable[None]]:
+    """An app-wide dependency that runs before the query check: on an endpoint of ``routers`` (the
+    ones ``rate_limited`` guards) the request is counted first, so that a refused query (an
+    unknown parameter, a bad ``fields=``) still answers with the caller's RateLimit fields and
+    counts as the request it is. A missing or bad token is the 401 it would have been."""
+    endpoints = frozenset(r.endpoint for router in routers for r in router.routes if isinstance(r, APIRoute))
+
+    async def counted(request: Request) -> None:
+        if getattr(request.scope.get("route"), "endpoint", None) in endpoints:
+            await take_for(request, await principal_from_request(request))
+
+    return counted
 
 
 def with_limit_fields(start: Message, fields: dict[str, str] | None) -> Message:
