@@ -180,6 +180,22 @@ class TestCsvExport:
         r = await client.post("/v1/exports", json={"resource": "customers", "filter_groups": bad}, headers=manager(app))
         assert r.status_code == 422 and r.json()["errors"][0]["field"].startswith("filter_groups.0.filters.0")
 
+    async def test_a_retry_with_its_idempotency_key_is_the_first_job(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        body = {"resource": "customers", "format": "ndjson", "fields": ["external_id"]}
+        headers = {**manager(app), "Idempotency-Key": "export-once"}
+        first = await client.post("/v1/exports", json=body, headers=headers)
+        again = await client.post("/v1/exports", json=body, headers=headers)
+        assert (first.status_code, again.status_code) == (202, 202)
+        assert again.json() == first.json()
+        assert again.headers["location"] == first.headers["location"] == f"/v1/exports/{first.json()['id']}"
+        assert again.headers["idempotent-replayed"] == "true"
+        async with app.state.runtime.sessions() as s:
+            assert [f"customers.{i}" for i in await s.scalars(select(EXPORTS.jobs.c.id))] == [first.json()["id"]]
+        other = await client.post("/v1/exports", json={**body, "format": "csv"}, headers=headers)
+        assert other.status_code == 422 and other.json()["type"].endswith("idempotency-key-reused")
+
     async def test_unknown_field_resource_or_filters_are_422(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         r = await client.post(
             "/v1/exports", json={"resource": "customers", "fields": ["name", "colour"]}, headers=manager(app)

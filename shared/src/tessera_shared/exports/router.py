@@ -25,6 +25,7 @@ from tessera_shared.exports.service import (
 )
 from tessera_shared.exports.sources import ExportSource
 from tessera_shared.exports.tables import ExportTables
+from tessera_shared.http.idempotency import IdempotencyDep
 
 # Every resource some service exports (the gateway sends each to its owner, by this name).
 Resource = Literal["customers", "contacts", "deals", "leads", "tickets", "invoices"]
@@ -110,16 +111,15 @@ def exports_router(tables: ExportTables, sources: Mapping[str, ExportSource]) ->
         response_model=ExportOut,
         summary="Ask for a bulk export (a job: follow it at Location, download its file when it succeeded)",
     )
-    async def create_export_job(body: ExportIn, session: SessionDep, principal: Principal = requester) -> Response:
+    async def create_export_job(
+        body: ExportIn, session: SessionDep, idem: IdempotencyDep, principal: Principal = requester
+    ) -> Response:
+        if (replayed := await idem.begin(body)) is not None:
+            return replayed  # a retry with the same key: the first job, not a second one
         request = ExportRequest(body.resource, body.format, body.fields, body.filter_groups)
         job = await create_export(session, tables, sources, request, principal)
         out = ExportOut.of(job)
-        return Response(
-            content=out.model_dump_json(),
-            status_code=202,
-            media_type="application/json",
-            headers={"Location": f"/v1/exports/{out.id}"},
-        )
+        return await idem.respond(202, out, headers={"Location": f"/v1/exports/{out.id}"})
 
     @router.get("/{export_id}", response_model=ExportOut, summary="An export's status and progress")
     async def get_export_job(
