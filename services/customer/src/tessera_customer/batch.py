@@ -59,6 +59,7 @@ from tessera_shared.http.batch import (
     BatchUpsert,
     BatchUpsertResult,
     Outcomes,
+    check_given_id,
     first_of_each,
     key_of,
     without,
@@ -145,6 +146,7 @@ async def upsert_customers(session: AsyncSession, body: BatchUpsert, principal: 
                 raise Conflict(f"{len(matches)} customers have the email {key}; upsert them by id", kind="ambiguous")
             if matches:
                 customer = matches[0]
+                check_given_id(record, customer.id, "customer")
                 patch = CustomerPatch.model_validate(without(record, "id", "kind", "external_id"))
                 _check_update(principal, customer, record, patch)
                 given = _custom_keys(patch.custom_fields, patch.custom_attributes)
@@ -163,7 +165,8 @@ async def upsert_customers(session: AsyncSession, body: BatchUpsert, principal: 
             elif prop == "id":
                 raise NotFound("customer", key)
             else:
-                data = CustomerCreate.model_validate(without(record, "id") if "id" in record else record)
+                check_given_id(record, None, "customer")
+                data = CustomerCreate.model_validate(record)
                 fields = record_fields(data, _new_owner(principal, data), now)
                 # Typed custom fields, validated as the single create does (custom_attributes mapped in).
                 attributes, values = await custom_field_input(session, data.custom_attributes, data.custom_fields)
@@ -346,6 +349,7 @@ async def _upsert_contact(
     fields = without(record, "id", "customer_id", "external_id")
     if matches:
         contact = matches[0]
+        check_given_id(record, contact.id, "contact")
         if "customer_id" in record and str(record["customer_id"]) != str(contact.customer_id):
             raise InvalidInput("customer_id", "a contact stays with its customer")
         if "external_id" in record and record["external_id"] != contact.external_id:
@@ -358,6 +362,7 @@ async def _upsert_contact(
         return "updated", contact.id
     if prop == "id":
         raise NotFound("contact", record.get("id"))
+    check_given_id(record, None, "contact")
     if "customer_id" not in record:
         raise InvalidInput("customer_id", "required to create a contact")
     external_id = record.get("external_id")

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from services.customer.tests.helpers import COMPUTED_VALUES, RICH_INPUT, create, events, set_columns
 from tessera_customer.customers.models import Customer
@@ -123,6 +124,37 @@ async def test_by_email_and_by_id(app: FastAPI, client: httpx.AsyncClient) -> No
     res = by_index(r.json())
     assert res[0]["status"] == "updated"
     assert res[1]["problem"]["type"] == "urn:tessera:problem:not-found"
+
+
+async def test_an_id_given_beside_another_id_property_is_checked_not_dropped(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    h = manager(app)
+    ada = await create(client, app, ("boss", "sales_manager"), external_id="ext-ada", name="Ada")
+    other = await create(client, app, ("boss", "sales_manager"), external_id="ext-other", name="Other")
+    await create(client, app, ("boss", "sales_manager"), external_id="ext-third", name="Third")
+    r = await client.post(
+        URL,
+        json={
+            "id_property": "external_id",
+            "inputs": [
+                {"external_id": "ext-ada", "id": ada["id"], "name": "Ada L."},  # read and written back
+                {"external_id": "ext-other", "id": ada["id"], "name": "Not Other"},
+                {"external_id": "ext-new", "id": str(uuid.uuid4()), "kind": "person", "name": "New"},
+                {"external_id": "ext-third", "id": "not-a-uuid", "name": "X"},
+            ],
+        },
+        headers=h,
+    )
+    assert r.status_code == 207, r.text
+    res = by_index(r.json())
+    assert (res[0]["status"], res[0]["id"]) == ("updated", ada["id"])
+    for index in (1, 2, 3):
+        assert res[index]["problem"]["status"] == 422
+        assert [e["field"] for e in res[index]["problem"]["errors"]] == [f"inputs[{index}].id"]
+    assert (await client.get(f"/v1/customers/{other['id']}", headers=h)).json()["name"] == "Other"
+    async with app.state.runtime.sessions() as session:
+        assert await session.scalar(select(Customer.id).where(Customer.external_id == "ext-new")) is None
 
 
 async def test_changes_of_many_customers_are_written_as_single_patches_write_them(

@@ -64,6 +64,7 @@ from tessera_shared.http.batch import (
     BatchUpsertResult,
     Outcomes,
     Status,
+    check_given_id,
     first_of_each,
     key_of,
     unsupported_id_property,
@@ -149,6 +150,7 @@ def _same(schema: type[BaseModel], field: str, value: Any, current: Any) -> bool
 def _patch_fields(resource: Resource, record: dict[str, Any], row: Row) -> dict[str, Any]:
     """An input for an existing record as its PATCH: fields only a create takes must repeat the
     stored value (a deal's customer or currency, an activity's kind, ...), or the input fails."""
+    check_given_id(record, row.id, resource.name)
     fields = without(record, "id")
     for field in list(fields):
         if field in resource.patch_schema.model_fields:
@@ -190,10 +192,11 @@ async def _apply(
         return ("updated" if _snapshot(row, stored_lines) != before else "unchanged"), row.id
     if prop == "id":
         raise NotFound(resource.name, key)
+    check_given_id(record, None, resource.name)
     external_id = record.get("external_id")
     if external_id is not None and (not isinstance(external_id, str) or not 0 < len(external_id) <= 200):
         raise InvalidInput("external_id", "a string of 1 to 200 characters")
-    data = resource.create_schema.model_validate(without(record, "id", "external_id"))
+    data = resource.create_schema.model_validate(without(record, "external_id"))
     customer_id = getattr(data, "customer_id", None)
     if customer_id in unavailable:
         raise unavailable[customer_id]
@@ -375,10 +378,11 @@ class _SetBased:
         return self.stages[pipeline_id]
 
     async def _create(self, index: int, record: dict[str, Any]) -> None:
+        check_given_id(record, None, self.resource.name)
         external_id = record.get("external_id")
         if external_id is not None and (not isinstance(external_id, str) or not 0 < len(external_id) <= 200):
             raise InvalidInput("external_id", "a string of 1 to 200 characters")
-        data: Any = self.resource.create_schema.model_validate(without(record, "id", "external_id"))
+        data: Any = self.resource.create_schema.model_validate(without(record, "external_id"))
         if self.resource is DEALS:
             if data.customer_id in self.unavailable:
                 raise self.unavailable[data.customer_id]

@@ -175,6 +175,41 @@ async def test_leads_by_email_and_activities(api: Api) -> None:
     ]
 
 
+@pytest.mark.parametrize("resource", ["deals", "leads", "activities"])
+async def test_an_id_beside_the_external_id_is_checked_not_dropped(api: Api, resource: str) -> None:
+    """An input may repeat the id of the record its external_id finds; naming another record, or
+    giving an id to a record the batch creates, fails the input (422 naming id)."""
+    customer = str(uuid.uuid4())
+    await api.credit_known(uuid.UUID(customer))
+    fields = {
+        "deals": {"customer_id": customer, "title": "T", "amount": "10.00", "currency": "EUR"},
+        "leads": {"name": "Lead", "source": "web_form"},
+        "activities": {"kind": "call", "subject": "Intro", "customer_id": customer},
+    }[resource]
+    url = f"/v1/{resource}/batch/upsert"
+    seed = {
+        "id_property": "external_id",
+        "inputs": [{"external_id": "x-1", **fields}, {"external_id": "x-2", **fields}],
+    }
+    made = by_index((await api.client.post(url, json=seed, headers=api.rep1)).json())
+    one = made[0]["id"]
+    batch = {
+        "id_property": "external_id",
+        "inputs": [
+            {"external_id": "x-1", "id": one, **fields},  # read and written back
+            {"external_id": "x-2", "id": one, **fields},  # names another record
+            {"external_id": "x-3", "id": str(uuid.uuid4()), **fields},  # a new record's id is not the caller's
+        ],
+    }
+    r = await api.client.post(url, json=batch, headers=api.rep1)
+    assert r.status_code == 207, r.text
+    res = by_index(r.json())
+    assert (res[0]["status"], res[0]["id"]) == ("unchanged", one)
+    for index in (1, 2):
+        assert res[index]["problem"]["status"] == 422
+        assert [e["field"] for e in res[index]["problem"]["errors"]] == [f"inputs[{index}].id"]
+
+
 async def test_batch_read_hides_what_the_caller_may_not_see(api: Api) -> None:
     mine = await api.deal(api.rep1)
     theirs = await api.deal(api.rep2)

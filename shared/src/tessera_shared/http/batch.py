@@ -191,6 +191,23 @@ def first_of_each(
     return kept
 
 
+def check_given_id(record: dict[str, Any], found: uuid.UUID | None, resource: str) -> None:
+    """An input's ``id`` when the batch finds records by another property: it may repeat the id of
+    the record found (a record read and written back), but not name another one, and a new
+    record's id is the service's to assign: either is the input's 422 naming ``id``, never a
+    value silently dropped."""
+    if "id" not in record:
+        return
+    if found is None:
+        raise InvalidInput("id", f"a new {resource}'s id is assigned by the service: leave id out")
+    try:
+        same = uuid.UUID(str(record["id"])) == found
+    except ValueError:
+        same = False
+    if not same:
+        raise InvalidInput("id", f"names another {resource} than the one this input found")
+
+
 def without(record: dict[str, Any], *fields: str) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in fields}
 
