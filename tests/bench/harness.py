@@ -45,6 +45,8 @@ import httpx2
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 SERVICES = {"gateway": 0, "customer": 1, "sales": 2, "service-desk": 3, "billing": 4}
+# The services that keep a copy of every customer (tessera_shared.known_customers).
+COPY_KEEPERS = ("sales", "service-desk", "billing", "notifications")
 # One harness at a time per PostgreSQL server: the launcher's database names are fixed.
 LOCK_ID = 0x7E55B3C4
 CUSTOMER_BODY = '{"kind": "person", "name": "Bench %s", "email": "bench.%s@example.com"}'
@@ -130,6 +132,22 @@ def runqueue_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return total / 1e9
+
+
+def cpu_spent(
+    before: dict[str, float], after: dict[str, float], idle: dict[str, float], window: float, units: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """CPU seconds per unit of work of each kind of process (the keys' part before ``:``), gross and
+    net of what each spends idle (``idle``: seconds per second, ``window``: the seconds measured);
+    a process that started meanwhile counts from zero."""
+    gross: dict[str, float] = {}
+    net: dict[str, float] = {}
+    for key, spent_until in after.items():
+        name = key.split(":")[0]
+        spent = spent_until - before.get(key, 0.0)
+        gross[name] = gross.get(name, 0.0) + spent / units
+        net[name] = net.get(name, 0.0) + (spent - idle.get(key, 0.0) * window) / units
+    return gross, net
 
 
 def children_of(pid: int) -> list[int]:
@@ -985,10 +1003,7 @@ class Bench:
             # What the processes spend idle (pollers, relays, metrics), over a quiet window once the
             # deals' own events are through, so that it can be taken out of the wins' share.
             await self.wait_outbox_drained("sales", 30)
-            quiet0, q0 = await self._won_deal_cpu(), time.perf_counter()
-            await asyncio.sleep(5)
-            cpu0, t0 = await self._won_deal_cpu(), time.perf_counter()
-            idle = {k: (v - quiet0.get(k, v)) / (t0 - q0) for k, v in cpu0.items() if k != "harness"}
+            idle, cpu0, t0 = await self._idle_cpu(5)
             start = time.perf_counter()
             tasks = []
             for i, deal_id in enumerate(deal_ids):
@@ -1019,14 +1034,9 @@ class Bench:
             for svc in ("sales", "billing", "customer"):
                 await self.wait_outbox_drained(svc, 60)
             cpu1, window = await self._won_deal_cpu(), time.perf_counter() - t0
-            gross: dict[str, float] = {}
-            net: dict[str, float] = {}
-            wins = max(len(won_at), 1)
-            for key, c1 in cpu1.items():  # a backend that started meanwhile counts from zero
-                name = key.split(":")[0]
-                spent = c1 - cpu0.get(key, 0.0)
-                gross[name] = gross.get(name, 0.0) + spent / wins * 1000
-                net[name] = net.get(name, 0.0) + (spent - idle.get(key, 0.0) * window) / wins * 1000
+            gross_s, net_s = cpu_spent(cpu0, cpu1, idle, window, max(len(won_at), 1))
+            gross = {name: seconds * 1000 for name, seconds in gross_s.items()}
+            net = {name: seconds * 1000 for name, seconds in net_s.items()}
             for name in gross:
                 self.report.add(f"6 CPU per won deal, loaded: {name}", net[name], "ms", gross_ms=round(gross[name], 2))
             self.report.add(
@@ -1059,6 +1069,15 @@ class Bench:
                 samples=len(loaded),
                 missing_after_120s=missing,
             )
+
+    async def _idle_cpu(self, seconds: float) -> tuple[dict[str, float], dict[str, float], float]:
+        """What each process spends idle (pollers, relays, metrics) in CPU seconds per second, over
+        a quiet window of ``seconds``; with the snapshot at its end and its time."""
+        quiet0, q0 = await self._won_deal_cpu(), time.perf_counter()
+        await asyncio.sleep(seconds)
+        cpu0, t0 = await self._won_deal_cpu(), time.perf_counter()
+        idle = {k: (v - quiet0.get(k, v)) / (t0 - q0) for k, v in cpu0.items() if k != "harness"}
+        return idle, cpu0, t0
 
     async def _won_deal_cpu(self) -> dict[str, float]:
         """CPU seconds so far of each service process, of each PostgreSQL backend connected to the
@@ -1178,10 +1197,13 @@ class Bench:
         headers = {**self.auth, "Content-Type": "application/json"}
         pid = self.stack.pids().get("customer")
 
+        made: list[str] = []  # the ids the last pass created
+
         async def run(c: httpx.AsyncClient, bodies: list[bytes], in_flight: int) -> tuple[float, dict[str, int], Any]:
             """(seconds, statuses, (customer CPU us per row, customer seconds waiting for a CPU))."""
             counts: dict[str, int] = {}
             queue = list(reversed(bodies))
+            made.clear()
 
             async def worker() -> None:
                 while queue:
@@ -1189,6 +1211,8 @@ class Bench:
                     r.raise_for_status()
                     for item in r.json()["results"]:
                         counts[item["status"]] = counts.get(item["status"], 0) + 1
+                        if item["status"] == "created":
+                            made.append(item["id"])
 
             cpu0, wait0 = (cpu_seconds(pid), runqueue_seconds(pid)) if pid else (None, None)
             t0 = time.perf_counter()
@@ -1206,7 +1230,15 @@ class Bench:
                 self.report.notes.append("POST /v1/customers/batch/upsert missing: row 15 not measured")
                 return
             bodies = calls(self.tag, "Batch")
+            idle, cpu0, t0 = await self._idle_cpu(3)
             created_s, created, created_cpu = await run(c, bodies, 1)
+            # The whole stack's CPU for the created pass: until the relay has published its events
+            # and every service that keeps a customer copy has applied them.
+            await self.wait_outbox_drained("customer", 120)
+            await self.wait_known(COPY_KEEPERS, list(made), 300)
+            cpu1, window = await self._won_deal_cpu(), time.perf_counter() - t0
+            stack_gross, stack_net = cpu_spent(cpu0, cpu1, idle, window, max(1, len(made)))
+            stack_us = sum(v for k, v in stack_net.items() if k != "harness") * 1e6
             unchanged_s, unchanged, unchanged_cpu = await run(c, bodies, 1)
             updated_s, updated, updated_cpu = await run(c, calls(self.tag, "Renamed"), 1)
             # Two calls in flight need two calls (the smoke test's tiny size has one).
@@ -1231,6 +1263,21 @@ class Bench:
             updated_pass=updated,
             loadavg=round(os.getloadavg()[0], 2),
             two_in_flight_rows_per_s=round(two["created"] / two_s) if two else None,
+        )
+        # What one new customer costs the whole stack (its processes and PostgreSQL's backends, net
+        # of idle; Kafka's broker not counted), as the rate that cost allows on this machine's
+        # cores if nothing else ran and every part overlapped perfectly: an upper bound of the row.
+        self.report.add(
+            "15 batch upsert: the rate the stack's CPU per new customer allows on all cores",
+            (os.cpu_count() or 1) * 1e6 / max(stack_us, 1.0),
+            "rows/s",
+            "target",
+            5000,
+            stack_cpu_us_per_row=round(stack_us, 1),
+            by_process_us={k: round(v * 1e6, 1) for k, v in sorted(stack_net.items())},
+            gross_us=round(sum(v for k, v in stack_gross.items() if k != "harness") * 1e6, 1),
+            cores=os.cpu_count(),
+            seconds=round(window, 1),
         )
         await self.wait_outbox_drained("customer", 120)
 
