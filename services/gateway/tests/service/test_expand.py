@@ -126,6 +126,16 @@ async def test_a_deal_and_a_page_of_deals_with_their_customers(
     plain = await client.get("/api/v1/deals", params={"limit": 200}, headers=rep)
     assert "customer" not in plain.json()["items"][0]
 
+    # ?fields= may name the expansion: it is the gateway's to add, not a field the service refuses.
+    for path in (f"/api/v1/deals/{deals[0]['id']}", "/api/v1/deals"):
+        r = await client.get(path, params={"expand": "customer", "fields": "id,title,customer"}, headers=rep)
+        assert r.status_code == 200, r.text
+        record = r.json() if path.endswith(deals[0]["id"]) else r.json()["items"][0]
+        assert set(record) == {"id", "title", "customer_id", "customer"}
+        assert record["customer"]["id"] == record["customer_id"]
+    r = await client.get("/api/v1/deals", params={"fields": "id,customer"}, headers=rep)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "fields"  # not expanded: not a field
+
     # These GETs are served by the forwarding fast path (proxy/fast.py), not the router: the same
     # answers (embedded records, the 422 naming an unknown expansion) as with it off.
     gets = [

@@ -9,7 +9,8 @@ at its service: ``null`` when the caller may not see it, it is gone, or its serv
 The gateway checks ``expand`` (an expansion the path does not offer is a 422 naming ``expand``,
 with the gateway's ``instance``) and removes it from the query string before forwarding, so the
 owning service, which refuses parameters it does not declare, never sees it. With ``?fields=`` the
-id an expansion needs is added to the selection.
+id an expansion needs is added to the selection, and the selection may name the expansion itself
+(``?expand=customer&fields=id,title,customer``: the embedded record is the gateway's to add).
 """
 
 from __future__ import annotations
@@ -110,8 +111,8 @@ def plan(request: Request, path: str) -> Expansion | None:
     for key, value in pairs:
         if key == PARAM:
             continue
-        if key == FIELDS:  # the ids the expansions need stay in the selection
-            selected = [f.strip() for f in value.split(",") if f.strip()]
+        if key == FIELDS:  # the ids the expansions need stay in the selection; their names may be in it
+            selected = [f.strip() for f in value.split(",") if f.strip() and f.strip() not in names]
             value = ",".join(dict.fromkeys([*selected, *(f"{n}_id" for n in names)]))
         kept.append((key, value))
     request.scope["query_string"] = urlencode(kept).encode("latin-1")
