@@ -1003,7 +1003,7 @@ class Bench:
             # What the processes spend idle (pollers, relays, metrics), over a quiet window once the
             # deals' own events are through, so that it can be taken out of the wins' share.
             await self.wait_outbox_drained("sales", 30)
-            idle, cpu0, t0 = await self._idle_cpu(5)
+            idle, cpu0, t0 = await self._idle_cpu(self.args.idle_window)
             start = time.perf_counter()
             tasks = []
             for i, deal_id in enumerate(deal_ids):
@@ -1230,7 +1230,7 @@ class Bench:
                 self.report.notes.append("POST /v1/customers/batch/upsert missing: row 15 not measured")
                 return
             bodies = calls(self.tag, "Batch")
-            idle, cpu0, t0 = await self._idle_cpu(3)
+            idle, cpu0, t0 = await self._idle_cpu(self.args.idle_window)
             created_s, created, created_cpu = await run(c, bodies, 1)
             # The whole stack's CPU for the created pass: until the relay has published its events
             # and every service that keeps a customer copy has applied them.
@@ -1722,7 +1722,7 @@ class Bench:
                 await asyncio.sleep(0.2)
         finally:
             await conn.close()
-        await asyncio.sleep(2)  # and the consumers of those events
+        await asyncio.sleep(self.args.settle)  # and the consumers of those events
 
     async def wait_known(self, services: tuple[str, ...], customer_ids: list[str], timeout: float) -> None:
         """Until each of ``services`` has applied the customer.created of every one of ``customer_ids``."""
@@ -1917,6 +1917,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--drain-timeout", type=float, default=120)
     p.add_argument("--scale-runs", type=int, default=31)
     p.add_argument("--lock-wait", type=float, default=600)
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=2,
+        help="seconds left to the consumers after a row's outbox is drained, before the next row",
+    )
+    p.add_argument(
+        "--idle-window",
+        type=float,
+        default=5,
+        help="seconds over which each process's idle CPU is measured before rows 6 and 15 (taken out of their CPU)",
+    )
     p.add_argument("--only", default="", help="comma-separated rows to run (1,2-5,6,7,8,9,11,...,20,20c)")
     p.add_argument("--hold", type=float, default=0, help="keep the stack up this long before the rows (profiling)")
     p.add_argument("--strict", action="store_true", help="fail on the first failing row")
