@@ -1230,13 +1230,17 @@ class Bench:
                 self.report.notes.append("POST /v1/customers/batch/upsert missing: row 15 not measured")
                 return
             bodies = calls(self.tag, "Batch")
-            idle, cpu0, t0 = await self._idle_cpu(self.args.idle_window)
+            cpu0, t0 = await self._won_deal_cpu(), time.perf_counter()
             created_s, created, created_cpu = await run(c, bodies, 1)
-            # The whole stack's CPU for the created pass: until the relay has published its events
-            # and every service that keeps a customer copy has applied them.
+            # The whole stack's CPU for the created pass: until the relay has published its events,
+            # every service that keeps a customer copy has applied them, and what they set off
+            # (billing's credit profiles announced, consumed by sales and notifications) is done.
             await self.wait_outbox_drained("customer", 120)
             await self.wait_known(COPY_KEEPERS, list(made), 300)
+            await self.wait_outbox_drained("billing", 120)
             cpu1, window = await self._won_deal_cpu(), time.perf_counter() - t0
+            # Idle measured after, with the stack quiet again (before, a stack just started is not).
+            idle, _, _ = await self._idle_cpu(self.args.idle_window)
             stack_gross, stack_net = cpu_spent(cpu0, cpu1, idle, window, max(1, len(made)))
             stack_us = sum(v for k, v in stack_net.items() if k != "harness") * 1e6
             unchanged_s, unchanged, unchanged_cpu = await run(c, bodies, 1)
