@@ -172,6 +172,19 @@ class Lookup(Generic[R]):
         return self.row is not None and not self.merged and not self.erased
 
 
+F = TypeVar("F", CustomerUpdated, CustomerTierChanged)
+
+
+def newest_per_customer(events: list[tuple[CloudEvent, F]], order: Callable[[F], Any]) -> dict[uuid.UUID, F]:
+    """Each customer's newest fact of a run (by ``order``; the first of equals wins)."""
+    newest: dict[uuid.UUID, F] = {}
+    for _, data in events:
+        seen = newest.get(data.customer_id)
+        if seen is None or order(data) > order(seen):
+            newest[data.customer_id] = data
+    return newest
+
+
 CreatedWork: TypeAlias = Callable[[AsyncSession, list[tuple[CloudEvent, CustomerCreated]]], Awaitable[None]]
 UpdatedWork: TypeAlias = Callable[[AsyncSession, dict[uuid.UUID, CustomerUpdated]], Awaitable[None]]
 MergeHook: TypeAlias = Callable[[AsyncSession, CustomerMerged], Awaitable[None]]
@@ -266,11 +279,7 @@ class KnownCustomers(Generic[R]):
         """Name and owner follow the newest version; an erased row stays erased; a customer not
         seen yet gets its row. One statement for the run (each customer's newest version of it);
         returns the customers whose row now holds that version (made or moved), with it."""
-        newest: dict[uuid.UUID, CustomerUpdated] = {}
-        for _, data in events:
-            seen = newest.get(data.customer_id)
-            if seen is None or data.version > seen.version:
-                newest[data.customer_id] = data
+        newest = newest_per_customer(events, lambda d: d.version)
         if not newest:
             return {}
         table = table_of(self.model)
@@ -363,11 +372,7 @@ class KnownCustomers(Generic[R]):
     ) -> dict[uuid.UUID, CustomerTierChanged]:
         """The run's newest tier per customer, in one statement; returns those that changed a row (a
         row is made early for a customer not seen yet: its name follows with customer.created)."""
-        newest: dict[uuid.UUID, CustomerTierChanged] = {}
-        for _, data in events:
-            seen = newest.get(data.customer_id)
-            if seen is None or data.changed_at > seen.changed_at:
-                newest[data.customer_id] = data
+        newest = newest_per_customer(events, lambda d: d.changed_at)
         if not newest:
             return {}
         table = table_of(self.model)
