@@ -23,7 +23,7 @@ import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, select, update
@@ -39,6 +39,7 @@ from tessera_shared.exports.tables import ExportTables
 from tessera_shared.jobs import Job
 from tessera_shared.search import _numeric as numeric
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 # A chunk's file bytes: each is a transaction (the job's progress, the chunk, the source's hook);
@@ -304,10 +305,11 @@ async def _write(
     # other by the writer task, up to CHUNKS_AHEAD of them waiting (memory stays bounded; the
     # writes, each with its access log lines, are what a large export waits for).
     ready: asyncio.Queue[tuple[bytes, bytes, list[Any], bool]] = asyncio.Queue(maxsize=CHUNKS_AHEAD)
+    stop = asyncio.Event()
 
     async def write_in_order() -> None:
-        while True:
-            data, packed, chunk_ids, last = await ready.get()
+        while (chunk := await _next_or_stop(ready, stop)) is not None:
+            data, packed, chunk_ids, last = chunk
             await writer.write(data, packed=packed, ids=chunk_ids, last=last, ttl_seconds=ttl_seconds)
             if last:
                 return
@@ -343,12 +345,27 @@ async def _write(
                     await writing
                     return
     finally:
+        # The page being read and the chunk being written are finished, not cancelled: a statement
+        # cut off midway can leave its connection in a transaction (on SQLite, holding the
+        # database's write lock until the connection is collected); the writer stops before the
+        # next chunk.
+        stop.set()
         for task in (reading, writing):
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+            with contextlib.suppress(BaseException):
+                await task
         await pages.aclose()
+
+
+async def _next_or_stop(queue: asyncio.Queue[T], stop: asyncio.Event) -> T | None:
+    """The queue's next item, or None once ``stop`` is set (waiting on a queue is safe to cancel)."""
+    get = asyncio.ensure_future(queue.get())
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait((get, stopped), return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if get.done():
+        return get.result()
+    get.cancel()
+    return None
 
 
 async def _cursor_pages(
