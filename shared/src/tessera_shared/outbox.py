@@ -227,6 +227,8 @@ class OutboxRelay:
         self.lease = Lease(sessions, RELAY_LEASE, ttl=lease_ttl, renew_every=lease_renew)
         # Marks refused because another replica had taken the lease over (fencing).
         self.fenced = 0
+        # Each partition's last batch handed to the producer (the next waits for it: _send_batch).
+        self._partition_acks: dict[tuple[str, int], asyncio.Future[Any]] = {}
         # Loop time since which the pipeline waits for the broker's acknowledgements (or None).
         self._awaiting_acks_since: float | None = None
         # Test hook: raise after Kafka acknowledged a batch and before it is marked sent (a crash
@@ -259,6 +261,7 @@ class OutboxRelay:
         LEASE_HELD.labels(self.service, RELAY_LEASE).set(0)
 
     async def _close_producer(self) -> None:
+        self._partition_acks.clear()
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await producer.stop()
@@ -408,8 +411,8 @@ class OutboxRelay:
                 marking = None
                 if not isinstance(outcome, BaseException):
                     sent += self._count_sent(window.popleft())
-            # Let what is in flight settle (a partition's batches after a failed one fail too:
-            # the idempotent producer's sequence has a gap), then start over with a new producer.
+            # Let what is in flight settle (a partition's batches after a failed one were never
+            # handed over: _send_batch), then start over with a new producer.
             await asyncio.gather(*(a for f in window for a in f.acks), return_exceptions=True)
             if isinstance(exc, LeaseLost):
                 raise LeaseLost(self.lease.name, sent) from exc
@@ -513,10 +516,20 @@ class OutboxRelay:
             handed.append(_Part(tp, seqs, await self._send_batch(producer, batch, tp)))
         return _Flight([r[0] for r in rows], handed)
 
-    @staticmethod
-    async def _send_batch(producer: AIOKafkaProducer, batch: BatchBuilder, tp: tuple[str, int]) -> asyncio.Future[Any]:
+    async def _send_batch(
+        self, producer: AIOKafkaProducer, batch: BatchBuilder, tp: tuple[str, int]
+    ) -> asyncio.Future[Any]:
+        """Hand ``batch`` to the producer once the partition's previous batch is acknowledged; if
+        that one failed, its error is raised here and this batch is never sent. The producer
+        would send it anyway after a failure the broker does not retry (a batch too large for
+        the topic, say) with the next sequence number, so it would land ahead of the failed
+        rows' resend and break the key's order."""
+        previous = self._partition_acks.get(tp)
+        if previous is not None:
+            await asyncio.shield(previous)  # cancelling this wait must not cancel the producer's future
         batch.close()  # complete: the producer sends it without lingering
         ack: asyncio.Future[Any] = await producer.send_batch(batch, tp[0], partition=tp[1])
+        self._partition_acks[tp] = ack
         return ack
 
     async def _mark_sent(self, seqs: list[int], token: int) -> None:
