@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
+from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
@@ -104,6 +107,70 @@ async def test_a_failed_batch_mid_pipeline_is_resent_before_anything_after_it(
         await admin.close()
     # Nothing after the failed batch reached Kafka before it: the key's order is exact.
     assert ping_numbers(await read_topic(kafka_bootstrap, topic, expect=12), key) == list(range(12))
+
+
+def acks_seen_late(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """The relay learns of each batch's acknowledgement (or failure) ``seconds`` after the producer
+    does, as on a loaded machine: it has fetched and handed over the next batches by then."""
+    send_batch = AIOKafkaProducer.send_batch
+
+    async def late(self: AIOKafkaProducer, batch: Any, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        ack = await send_batch(self, batch, topic, partition=partition)
+        seen: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        async def tell() -> None:
+            await asyncio.sleep(seconds)
+            if ack.cancelled():
+                seen.cancel()
+            elif (error := ack.exception()) is not None:
+                seen.set_exception(error)
+            else:
+                seen.set_result(ack.result())
+
+        ack.add_done_callback(lambda _: asyncio.ensure_future(tell()))
+        return seen
+
+    monkeypatch.setattr(AIOKafkaProducer, "send_batch", late)
+
+
+async def test_a_fresh_producers_failed_first_batch_lets_nothing_after_it_through(
+    sessions, kafka_bootstrap, namespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a failure the relay starts over with a new producer, whose first batch of a partition
+    may fail again (the topic still refuses it). The broker takes a new producer's next batch
+    whatever its sequence number, so a batch handed over behind the failed one (the relay had not
+    seen the failure yet) would land ahead of the failed rows' resend: it must never be sent."""
+    ns = f"{namespace}fresh."
+    topic = f"{ns}crm.customer"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "4000"})])
+        key = uuid.uuid4()
+        await publish_pings(sessions, key, range(8), big=0)
+        acks_seen_late(monkeypatch, 0.5)
+        relay = relay_for(sessions, kafka_bootstrap, ns, batch_size=4)
+        try:
+            for _ in range(2):  # each try a new producer; its first batch fails, the next waits
+                with pytest.raises(KafkaError):
+                    await relay.relay_once()
+            assert (await sent_seqs(sessions))[0] == []
+            await admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": "1048588"})]
+            )
+
+            async def relayed_once_the_limit_holds() -> int | None:
+                try:
+                    return await relay.relay_once()
+                except MessageSizeTooLargeError:
+                    return None
+
+            assert await eventually(relayed_once_the_limit_holds, seconds=30) == 8
+        finally:
+            await relay.stop()
+    finally:
+        await admin.close()
+    assert ping_numbers(await read_topic(kafka_bootstrap, topic, expect=8), key) == list(range(8))
 
 
 async def test_rows_are_marked_sent_only_in_order_after_their_ack(sessions, kafka_bootstrap, topics) -> None:
