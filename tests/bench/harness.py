@@ -1033,7 +1033,7 @@ class Bench:
             # (every outbox relayed, then the consumers of the last events).
             for svc in ("sales", "billing", "customer"):
                 await self.wait_outbox_drained(svc, 60)
-            cpu1, window = await self._won_deal_cpu(), time.perf_counter() - t0
+            cpu1, window = await self._stack_cpu(), time.perf_counter() - t0
             gross_s, net_s = cpu_spent(cpu0, cpu1, idle, window, max(len(won_at), 1))
             gross = {name: seconds * 1000 for name, seconds in gross_s.items()}
             net = {name: seconds * 1000 for name, seconds in net_s.items()}
@@ -1073,13 +1073,13 @@ class Bench:
     async def _idle_cpu(self, seconds: float) -> tuple[dict[str, float], dict[str, float], float]:
         """What each process spends idle (pollers, relays, metrics) in CPU seconds per second, over
         a quiet window of ``seconds``; with the snapshot at its end and its time."""
-        quiet0, q0 = await self._won_deal_cpu(), time.perf_counter()
+        quiet0, q0 = await self._stack_cpu(), time.perf_counter()
         await asyncio.sleep(seconds)
-        cpu0, t0 = await self._won_deal_cpu(), time.perf_counter()
+        cpu0, t0 = await self._stack_cpu(), time.perf_counter()
         idle = {k: (v - quiet0.get(k, v)) / (t0 - q0) for k, v in cpu0.items() if k != "harness"}
         return idle, cpu0, t0
 
-    async def _won_deal_cpu(self) -> dict[str, float]:
+    async def _stack_cpu(self) -> dict[str, float]:
         """CPU seconds so far of each service process, of each PostgreSQL backend connected to the
         stack's databases (``postgresql:<pid>``; their pools hold most for the run) and of this harness."""
         assert self.stack.launcher is not None
@@ -1230,7 +1230,7 @@ class Bench:
                 self.report.notes.append("POST /v1/customers/batch/upsert missing: row 15 not measured")
                 return
             bodies = calls(self.tag, "Batch")
-            cpu0, t0 = await self._won_deal_cpu(), time.perf_counter()
+            cpu0, t0 = await self._stack_cpu(), time.perf_counter()
             created_s, created, created_cpu = await run(c, bodies, 1)
             # The whole stack's CPU for the created pass: until the relay has published its events,
             # every service that keeps a customer copy has applied them, and what they set off
@@ -1238,7 +1238,7 @@ class Bench:
             await self.wait_outbox_drained("customer", 120)
             await self.wait_known(COPY_KEEPERS, list(made), 300)
             await self.wait_outbox_drained("billing", 120)
-            cpu1, window = await self._won_deal_cpu(), time.perf_counter() - t0
+            cpu1, window = await self._stack_cpu(), time.perf_counter() - t0
             # Idle measured after, with the stack quiet again (before, a stack just started is not).
             idle, _, _ = await self._idle_cpu(self.args.idle_window)
             stack_gross, stack_net = cpu_spent(cpu0, cpu1, idle, window, max(1, len(made)))

@@ -520,10 +520,11 @@ class OutboxRelay:
         self, producer: AIOKafkaProducer, batch: BatchBuilder, tp: tuple[str, int]
     ) -> asyncio.Future[Any]:
         """Hand ``batch`` to the producer once the partition's previous batch is acknowledged; if
-        that one failed, its error is raised here and this batch is never sent. The producer
-        would send it anyway after a failure the broker does not retry (a batch too large for
-        the topic, say) with the next sequence number, so it would land ahead of the failed
-        rows' resend and break the key's order."""
+        that one failed, its error is raised here and this batch is never sent. Handed over, it
+        could land after a failure the broker does not retry (a batch too large for the topic,
+        say): the broker takes a new producer's next batch whatever its sequence number once its
+        first batch failed, so it would come ahead of the failed rows' resend and break the key's
+        order (test_outbox_pipeline)."""
         previous = self._partition_acks.get(tp)
         if previous is not None:
             await asyncio.shield(previous)  # cancelling this wait must not cancel the producer's future

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -70,6 +72,45 @@ def test_murmur2_is_kafkas() -> None:
     assert [murmur2(k) for k in keys] == [aiokafka_murmur2(k) for k in keys]
 
 
+class SmallTopic:
+    """A topic that refuses batches over 4,000 bytes until ``raise_limit``, as an operator would
+    raise it."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+
+    async def raise_limit(self) -> None:
+        await self.admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, self.topic, configs={"max.message.bytes": "1048588"})]
+        )
+
+
+@asynccontextmanager
+async def small_topic(bootstrap: str, topic: str, partitions: int) -> AsyncIterator[SmallTopic]:
+    made = SmallTopic(bootstrap, topic)
+    await made.admin.start()
+    try:
+        await made.admin.create_topics([NewTopic(topic, partitions, 1, topic_configs={"max.message.bytes": "4000"})])
+        yield made
+    finally:
+        await made.admin.close()
+
+
+async def relayed_once_the_limit_holds(relay: OutboxRelay) -> int:
+    """The relay's next try once the raised limit holds (the broker applies a topic's new config a
+    moment after it answers), from the oldest unsent row with a fresh producer."""
+
+    async def once() -> int | None:
+        try:
+            return await relay.relay_once()
+        except MessageSizeTooLargeError:
+            return None
+
+    sent: int = await eventually(once, seconds=30)
+    return sent
+
+
 async def test_a_failed_batch_mid_pipeline_is_resent_before_anything_after_it(
     sessions, kafka_bootstrap, namespace
 ) -> None:
@@ -77,10 +118,7 @@ async def test_a_failed_batch_mid_pipeline_is_resent_before_anything_after_it(
     # batches before and after it are in flight; then the operator raises the limit.
     ns = f"{namespace}small."
     topic = f"{ns}crm.customer"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 3, 1, topic_configs={"max.message.bytes": "4000"})])
+    async with small_topic(kafka_bootstrap, topic, partitions=3) as small:
         key = uuid.uuid4()
         await publish_pings(sessions, key, range(12), big=5)
         relay = relay_for(sessions, kafka_bootstrap, ns, batch_size=4)
@@ -89,22 +127,11 @@ async def test_a_failed_batch_mid_pipeline_is_resent_before_anything_after_it(
                 await relay.relay_once()
             sent, unsent = await sent_seqs(sessions)
             assert len(sent) == 4 and max(sent) < min(unsent)  # only the batch before the failure
-            await admin.alter_configs(
-                [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": "1048588"})]
-            )
-
-            async def relayed_once_the_limit_holds() -> int | None:
-                try:
-                    return await relay.relay_once()
-                except MessageSizeTooLargeError:
-                    return None  # the broker applies a topic's new config a moment after it answers
-
+            await small.raise_limit()
             # A fresh producer, from the oldest unsent row (a refused try marks nothing sent).
-            assert await eventually(relayed_once_the_limit_holds, seconds=30) == 8
+            assert await relayed_once_the_limit_holds(relay) == 8
         finally:
             await relay.stop()
-    finally:
-        await admin.close()
     # Nothing after the failed batch reached Kafka before it: the key's order is exact.
     assert ping_numbers(await read_topic(kafka_bootstrap, topic, expect=12), key) == list(range(12))
 
@@ -142,10 +169,7 @@ async def test_a_fresh_producers_failed_first_batch_lets_nothing_after_it_throug
     seen the failure yet) would land ahead of the failed rows' resend: it must never be sent."""
     ns = f"{namespace}fresh."
     topic = f"{ns}crm.customer"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "4000"})])
+    async with small_topic(kafka_bootstrap, topic, partitions=1) as small:
         key = uuid.uuid4()
         await publish_pings(sessions, key, range(8), big=0)
         acks_seen_late(monkeypatch, 0.5)
@@ -155,21 +179,10 @@ async def test_a_fresh_producers_failed_first_batch_lets_nothing_after_it_throug
                 with pytest.raises(KafkaError):
                     await relay.relay_once()
             assert (await sent_seqs(sessions))[0] == []
-            await admin.alter_configs(
-                [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": "1048588"})]
-            )
-
-            async def relayed_once_the_limit_holds() -> int | None:
-                try:
-                    return await relay.relay_once()
-                except MessageSizeTooLargeError:
-                    return None
-
-            assert await eventually(relayed_once_the_limit_holds, seconds=30) == 8
+            await small.raise_limit()
+            assert await relayed_once_the_limit_holds(relay) == 8
         finally:
             await relay.stop()
-    finally:
-        await admin.close()
     assert ping_numbers(await read_topic(kafka_bootstrap, topic, expect=8), key) == list(range(8))
 
 
