@@ -21,12 +21,6 @@ SECTIONS = {
     "service-desk": ["service"],
     "billing": ["billing"],
 }
-WARM = {
-    "customer": "customers?limit=1",
-    "sales": "deals?limit=1",
-    "service-desk": "tickets?limit=1",
-    "billing": "invoices?limit=1",
-}
 DEADLINE = 3.0  # generous: a busy CI machine must not turn a healthy section into a timeout
 
 
@@ -50,24 +44,37 @@ async def test_360_with_each_service_down(stack: Stack) -> None:
         url = f"{gateway.url}/api/v1/customers/{created.json()['id']}/360"
         assert set((await client.get(url, headers=headers)).json()["sections"].values()) == {"ok"}
         worst = 0.0
+        fresh_headers = headers | {"Cache-Control": "no-cache"}  # composed now, never from the view cache
         for name, svc in services.items():
             svc.kill9()
-            started = time.monotonic()
-            r = await client.get(url, headers=headers)
-            elapsed = time.monotonic() - started
-            worst = max(worst, elapsed)
-            assert r.status_code == 200, r.text
-            sections = r.json()["sections"]
-            assert sorted(s for s, v in sections.items() if v != "ok") == SECTIONS[name], (name, sections)
-            assert {sections[s] for s in SECTIONS[name]} == {"unavailable"}
-            assert elapsed < DEADLINE + 2.0
+            # A healthy section may miss the deadline only when the machine itself stalls (CI runs
+            # other real-process tests beside this one); the dead service's sections must be
+            # unavailable every time, and a retry must show every other section ok.
+            for attempt in range(3):
+                started = time.monotonic()
+                r = await client.get(url, headers=fresh_headers)
+                elapsed = time.monotonic() - started
+                worst = max(worst, elapsed)
+                assert r.status_code == 200, r.text
+                sections = r.json()["sections"]
+                assert {sections[s] for s in SECTIONS[name]} == {"unavailable"}, (name, sections)
+                assert elapsed < DEADLINE + 2.0
+                others = {s: v for s, v in sections.items() if s not in SECTIONS[name]}
+                if set(others.values()) == {"ok"}:
+                    break
+                assert set(others.values()) <= {"ok", "timeout"} and attempt < 2, (name, sections)
             svc.start()
             await svc.wait_ready()
-            # The restarted process serves its first, slowest, request before the next service is
-            # killed (through the gateway, a list that fills no view cache): on a loaded machine a
-            # cold first answer past the deadline was taken for the next service's outage.
-            warm = await client.get(f"{gateway.url}/api/v1/{WARM[name]}", headers=headers)
-            assert warm.status_code == 200, warm.text
+            # The restarted process serves its first, slowest, requests before the next service is
+            # killed: on a loaded machine a cold first answer past the deadline was taken for the
+            # next service's outage. The whole view, asked fresh, until every section is back.
+            for _ in range(20):
+                fresh = await client.get(url, headers=fresh_headers)
+                if set(fresh.json()["sections"].values()) == {"ok"}:
+                    break
+                await asyncio.sleep(0.25)
+            else:
+                raise AssertionError((name, "not back", fresh.json()["sections"]))
     record(
         "360 view with each service killed in turn",
         produced=4,
