@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import pytest
 
 from tessera_gateway.views.openapi import merge
+from tessera_shared.http import openapi_once
 from tessera_shared.http.idempotency import _idempotency
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of, running
@@ -329,3 +330,17 @@ def test_json_bodies_take_booleans_and_dates_only_as_documented(service: str, ap
                 failures.append(f"{model.__module__}.{model.__name__}.{name} accepts {probe!r} ({what})")
 
     assert failures == [], "\n".join(failures)
+
+
+@pytest.mark.parametrize("service", [*SERVICES, "gateway"])
+def test_a_second_app_of_a_kind_reuses_the_first_ones_document(service: str) -> None:
+    """Nothing in an app's routes is made anew per app (a dependency defined inside the factory
+    was): otherwise each app a test process builds pays 0.2-0.7 s of CPU for its document."""
+
+    def own_document(app: Any) -> dict[str, Any]:
+        return app.state.own_openapi() if service == "gateway" else app.openapi()
+
+    own_document(build_app(service))
+    built = len(openapi_once._BUILT)
+    assert own_document(build_app(service)) == own_document(build_app(service))
+    assert len(openapi_once._BUILT) == built

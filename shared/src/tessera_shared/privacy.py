@@ -17,10 +17,12 @@ from sqlalchemy import MetaData, select
 
 from tessera_shared.auth import Principal, Role, require_roles
 from tessera_shared.deps import SessionDep
+from tessera_shared.once import once_per_arguments
 
 MAX_ROWS_PER_TABLE = 10_000
 
 
+@once_per_arguments
 def export_router(service: str, metadata: MetaData) -> APIRouter:
     router = APIRouter(prefix="/v1/data-subjects", tags=["privacy"])
     tables = [t for t in metadata.sorted_tables if "customer_id" in t.c]

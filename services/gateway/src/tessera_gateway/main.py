@@ -204,7 +204,7 @@ def spec(settings: GatewaySettings, mounts: Mapping[str, httpx2.AsyncBaseTranspo
         context=resources,
         extra_readiness=upstream_readiness,
         jobs=[Job("rate-counters-purge", interval=RATE_COUNTERS_PURGE_SECONDS, run=purge)],
-        before_checks=[Depends(count_first(limited))],
+        before_checks=[Depends(count_first(*limited))],
     )
 
 

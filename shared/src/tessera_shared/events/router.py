@@ -9,8 +9,10 @@ from fastapi import APIRouter, Path
 from tessera_shared.auth import ALL_ROLES, Principal, require_roles
 from tessera_shared.events.schemas import all_schemas, producers_of
 from tessera_shared.http.errors import Problem
+from tessera_shared.once import once_per_arguments
 
 
+@once_per_arguments
 def schemas_router(service: str) -> APIRouter:
     router = APIRouter(prefix="/v1/events/schemas", tags=["events"])
     published = {t: s for t, s in all_schemas().items() if service in producers_of(t)}

@@ -26,6 +26,7 @@ from tessera_shared.exports.service import (
 from tessera_shared.exports.sources import ExportSource
 from tessera_shared.exports.tables import ExportTables
 from tessera_shared.http.idempotency import IdempotencyDep
+from tessera_shared.once import once_per_arguments
 
 # Every resource some service exports (the gateway sends each to its owner, by this name).
 Resource = Literal["customers", "contacts", "deals", "leads", "tickets", "invoices"]
@@ -100,6 +101,7 @@ class ExportOut(BaseModel):
         )
 
 
+@once_per_arguments
 def exports_router(tables: ExportTables, sources: Mapping[str, ExportSource]) -> APIRouter:
     router = APIRouter(prefix="/v1/exports", tags=["exports"])
     roles = sorted({role for source in sources.values() for role in source.roles})

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from tessera_shared.auth import Principal, require_roles
 from tessera_shared.deps import SessionDep
+from tessera_shared.once import once_per_arguments
 from tessera_shared.ownership.service import (
     TRANSFER_ROLES,
     TransferRequest,
@@ -60,6 +61,7 @@ class TransferOut(BaseModel):
         return cls.model_validate(dict(job))
 
 
+@once_per_arguments
 def ownership_router(transfers: Transfers) -> APIRouter:
     router = APIRouter(prefix="/v1/ownership/transfers", tags=["ownership"])
     managers = require_roles(*TRANSFER_ROLES)

@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 
 from tessera_shared.testing.databases import DatabaseFactory
+from tessera_shared.testing.fastapi_routes import share_dependency_trees
 from tessera_shared.testing.sqlite_routes import (  # the hooks of the focused SQLite suite
     LEDGER,
     pytest_addoption,
@@ -45,6 +46,8 @@ __all__ = [
 
 PG_URL = os.environ.get("TESSERA_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:55432")
 KAFKA = os.environ.get("TESSERA_TEST_KAFKA", "127.0.0.1:19092")
+
+share_dependency_trees()  # each test's app reuses the routes' dependency trees (fastapi_routes)
 
 
 def _reachable(host_port: str) -> bool:

@@ -4,7 +4,7 @@ and the IETF RateLimit fields that report them (draft-ietf-httpapi-ratelimit-hea
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
@@ -14,6 +14,7 @@ from tessera_gateway.limits.store import Decision, SlidingWindows, retry_after_h
 from tessera_shared.api_keys import SUBJECT_PREFIX
 from tessera_shared.auth import CurrentPrincipal, Principal, principal_from_request
 from tessera_shared.http.errors import Problem
+from tessera_shared.once import once_per_arguments
 
 WINDOW_SECONDS = 60
 
@@ -74,11 +75,15 @@ async def rate_limited(request: Request, principal: CurrentPrincipal) -> None:
     await take_for(request, principal)
 
 
-def count_first(routers: Iterable[APIRouter]) -> Callable[[Request], Awaitable[None]]:
+@once_per_arguments
+def count_first(*routers: APIRouter) -> Callable[[Request], Awaitable[None]]:
     """An app-wide dependency that runs before the query check: on an endpoint of ``routers`` (the
     ones ``rate_limited`` guards) the request is counted first, so that a refused query (an
     unknown parameter, a bad ``fields=``) still answers with the caller's RateLimit fields and
-    counts as the request it is. A missing or bad token is the 401 it would have been."""
+    counts as the request it is. A missing or bad token is the 401 it would have been.
+
+    One dependency per set of routers (tessera_shared.once): every app made of them has the same
+    routes, so their OpenAPI document is built once per process."""
     endpoints = frozenset(r.endpoint for router in routers for r in router.routes if isinstance(r, APIRoute))
 
     async def counted(request: Request) -> None:
