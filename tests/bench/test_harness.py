@@ -62,7 +62,7 @@ def test_harness_runs_every_row_in_a_tiny_size(pg_server_url: str, kafka_bootstr
         "--sizes",
         "200,400",
         "--duration",
-        "1",
+        "0.3",
         "--warmup",
         "0",
         "--reps",
