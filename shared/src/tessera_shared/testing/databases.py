@@ -35,7 +35,9 @@ class DatabaseFactory:
     async def _create(self, name: str, template: str | None = None) -> str:
         conn = await asyncpg.connect(_asyncpg_dsn(self._pg_url("postgres")))
         try:
-            clause = f' TEMPLATE "{template}"' if template else ""
+            # FILE_COPY copies the template's files (a checkpoint, cheap with fsync off) instead of
+            # writing every page to the WAL: 14 vs 22-28 ms a clone, ~5 % of a service suite's CPU.
+            clause = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
             await conn.execute(f'CREATE DATABASE "{name}"{clause}')
         finally:
             await conn.close()
