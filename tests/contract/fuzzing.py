@@ -64,6 +64,7 @@ SOURCES = Path(__file__).resolve().parents[2]
 UNREACHABLE = "http://127.0.0.1:9"
 SEED = 20_261_123
 MAX_EXAMPLES = 10
+FORWARDED_EXAMPLES = 5  # per operation the gateway forwards (its service's target runs MAX_EXAMPLES)
 SERVICES = ["customer", "sales", "service-desk", "billing", "notifications"]
 # Every check schemathesis 4 has (the stateful ones, use_after_free, ensure_resource_availability
 # and object_level_authorization, need the stateful phase and links: they pass vacuously here).
@@ -347,13 +348,14 @@ def _config(service: str, document: dict[str, Any]) -> dict[str, Any]:
     """The gateway's operations forwarded to a service skip the coverage phase: each service's
     own target runs it on every one of them (every boundary, every way each field can be wrong:
     ~85 % of a target's calls), and the gateway forwards a refusal whatever its operation. Through
-    the gateway they get the schema's examples and the fuzzing phase (valid and invalid data,
-    every check); the gateway's own operations get all three phases."""
+    the gateway they get the schema's examples and ``FORWARDED_EXAMPLES`` of the fuzzing phase
+    (valid and invalid data, every check); the gateway's own operations get all three phases."""
     if service != "gateway":
         return _CONFIG
     own = set(json.loads(_documents()["gateway-own-paths"]))
     forwarded = sorted(set(document["paths"]) - own)
-    return _CONFIG | {"operations": [{"include-path": forwarded, "phases": {"coverage": {"enabled": False}}}]}
+    lighter = {"phases": {"coverage": {"enabled": False}}, "generation": {"max-examples": FORWARDED_EXAMPLES}}
+    return _CONFIG | {"operations": [{"include-path": forwarded, **lighter}]}
 
 
 def _fuzz(target: tuple[str, str]) -> Callable[..., None]:

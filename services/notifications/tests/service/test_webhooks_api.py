@@ -236,6 +236,10 @@ async def test_a_500_is_retried_with_the_same_webhook_id_and_both_attempts_are_l
             other = partner(app, "globex")
             r = await client.post(f"/v1/webhooks/deliveries/{delivery['id']}/redeliver", headers=other)
             assert r.status_code == 404
+            # Past a 64-bit id: refused naming the id (PostgreSQL answered 500 before).
+            r = await client.post(f"/v1/webhooks/deliveries/{2**63}/redeliver", headers=partner(app))
+            assert r.status_code == 422, r.text
+            assert [e["field"] for e in r.json()["errors"]] == ["delivery_id"]
 
 
 @pytest.mark.sqlite

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Request, Response
 
 from tessera_notifications.api import settings_of
 from tessera_notifications.webhooks.deliveries import (
@@ -147,13 +147,17 @@ async def list_webhook_deliveries(
     return Page[DeliveryOut](items=items, next_cursor=next_cursor)
 
 
+# A delivery's id is a 64-bit integer: a larger number is a 422 naming it, not a database error.
+DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The delivery's id")]
+
+
 @router.post(
     "/deliveries/{delivery_id}/redeliver",
     status_code=202,
     response_model=DeliveryOut,
     summary="Send a delivery again (the same webhook-id)",
 )
-async def redeliver_webhook(delivery_id: int, session: SessionDep, principal: Manager) -> DeliveryOut:
+async def redeliver_webhook(delivery_id: DeliveryId, session: SessionDep, principal: Manager) -> DeliveryOut:
     delivery = await find_delivery(session, delivery_id, for_update=True)
     try:
         await find_endpoint(session, delivery.endpoint_id, principal)
