@@ -31,6 +31,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, Wi
 from sqlalchemy import ColumnElement, Float, Select, and_, cast, literal, not_, or_
 
 from tessera_shared.db import dialect_name
+from tessera_shared.db.types import is_bigint
 from tessera_shared.decimals import decimal_pattern
 from tessera_shared.errors import InvalidInput
 from tessera_shared.http.pagination import (
@@ -321,7 +322,7 @@ class Searchable:
                 raise InvalidInput(at, "true or false")
             return value
         if kind == "int":
-            if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
+            if not is_bigint(value):
                 raise InvalidInput(at, "an integer")
             return value
         if kind == "decimal":

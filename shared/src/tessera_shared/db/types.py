@@ -15,6 +15,14 @@ from sqlalchemy.types import DateTime, Numeric, TypeDecorator
 
 from tessera_shared.db.schema import dialect_name
 
+# The range of PostgreSQL's bigint and SQLite's INTEGER: a larger Python int fails in the driver.
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def is_bigint(value: object) -> bool:
+    """An int (not a bool) that a 64-bit integer column can take."""
+    return isinstance(value, int) and not isinstance(value, bool) and BIGINT_MIN <= value <= BIGINT_MAX
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC on the way in and out; SQLite keeps no zone, so it is restored here."""

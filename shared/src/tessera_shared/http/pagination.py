@@ -20,6 +20,7 @@ from sqlalchemy import Select, and_, literal, or_
 from sqlalchemy.orm import Mapped, QueryableAttribute
 from sqlalchemy.types import TypeDecorator
 
+from tessera_shared.db.types import is_bigint
 from tessera_shared.errors import InvalidInput
 
 T = TypeVar("T")
@@ -99,9 +100,6 @@ def _python_type(kind: Any) -> Any:
     return None if found is object else found
 
 
-_INT64 = 2**63
-
-
 def _typed(value: Any, kind: Any) -> Any:
     """``value`` as the order column ``kind`` binds it, or ValueError: a cursor whose values a column
     cannot take would otherwise reach the database and fail there (a 500)."""
@@ -114,7 +112,7 @@ def _typed(value: Any, kind: Any) -> Any:
         if isinstance(value, bool):
             return value
     elif expected is int:
-        if isinstance(value, int) and not isinstance(value, bool) and -_INT64 <= value < _INT64:
+        if is_bigint(value):
             return value
     elif expected is Decimal:
         if isinstance(value, (str, int)) and not isinstance(value, bool):

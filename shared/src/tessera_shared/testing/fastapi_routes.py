@@ -22,7 +22,15 @@ _TREE = "_build_dependant_with_parameterless_dependencies"
 _FIELD = "create_model_field"
 
 
-def share_dependency_trees() -> None:
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def share_route_builds() -> None:
     build: Callable[..., Any] = getattr(routing, _TREE)
     make_field: Callable[..., Any] = getattr(routing, _FIELD)
     if getattr(build, "__wrapped__", None) is not None:
@@ -44,12 +52,9 @@ def share_dependency_trees() -> None:
 
     @functools.wraps(make_field)
     def field(name: str, type_: Any, default: Any = PydanticUndefined, *args: Any, **kwargs: Any) -> Any:
-        plain = not args and default is PydanticUndefined and set(kwargs) <= {"mode"}
-        try:
-            if plain:
-                return cached_field(name, type_, kwargs.get("mode", "validation"))
-        except TypeError:  # an unhashable type
-            pass
+        # Only the plain call FastAPI makes for a response field (name, type, mode) is shared.
+        if not args and default is PydanticUndefined and set(kwargs) <= {"mode"} and _hashable(type_):
+            return cached_field(name, type_, kwargs.get("mode", "validation"))
         return make_field(name, type_, default, *args, **kwargs)
 
     setattr(routing, _TREE, tree)

@@ -23,7 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 
 from tessera_shared.testing.databases import DatabaseFactory
-from tessera_shared.testing.fastapi_routes import share_dependency_trees
+from tessera_shared.testing.fastapi_routes import share_route_builds
 from tessera_shared.testing.sqlite_routes import (  # the hooks of the focused SQLite suite
     LEDGER,
     pytest_addoption,
@@ -47,7 +47,7 @@ __all__ = [
 PG_URL = os.environ.get("TESSERA_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:55432")
 KAFKA = os.environ.get("TESSERA_TEST_KAFKA", "127.0.0.1:19092")
 
-share_dependency_trees()  # each test's app reuses the routes' dependency trees (fastapi_routes)
+share_route_builds()  # each test's app reuses the routes' dependency trees and response fields
 
 
 def _reachable(host_port: str) -> bool:

@@ -36,6 +36,7 @@ from tessera_notifications.webhooks.schemas import (
     SecretOut,
 )
 from tessera_shared.auth import Principal, Role, require_roles
+from tessera_shared.db.types import BIGINT_MAX
 from tessera_shared.deps import SessionDep
 from tessera_shared.errors import NotFound
 from tessera_shared.http.etag import check_if_match, etag_for
@@ -148,7 +149,7 @@ async def list_webhook_deliveries(
 
 
 # A delivery's id is a 64-bit integer: a larger number is a 422 naming it, not a database error.
-DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The delivery's id")]
+DeliveryId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="The delivery's id")]
 
 
 @router.post(
