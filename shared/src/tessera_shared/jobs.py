@@ -12,6 +12,13 @@ interval) instead of a whole interval later, and a round that lost a race to ano
 transaction (deadlock, serialization failure) runs again at once (tessera_shared.db.retry).
 The same function is what an ``as_of`` endpoint calls on demand, so tests drive it with any
 clock.
+
+A job that works off a queue (bulk exports, ownership transfers, e-mails) names a ``doorbell``:
+the transaction that queues work calls ``ring_after_commit(session, doorbell)``, and once it
+commits the replica's scheduler runs a round of that job at once, due or not (a replica holding
+the lease for a round already finds the new row: the queue jobs run until nothing is queued).
+Their ``interval`` is then only the fallback that finds work a stopped replica left behind, so an
+idle replica does not poll the queue every second or two.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from tessera_shared.db.retry import retry_lost_races
 from tessera_shared.leases import Lease, LeaseLost
@@ -40,6 +49,35 @@ class Job:
     name: str
     interval: float
     run: JobFn
+    doorbell: str | None = None  # rung after a commit that queued work: a round runs at once
+
+
+_RING_KEY = "tessera.jobs.ring"  # a session's doorbells to ring once it commits
+_RINGER_KEY = "tessera.jobs.ringer"  # the session factory's scheduler (``attach_doorbells``)
+
+
+def attach_doorbells(factory: async_sessionmaker[AsyncSession], ring: Callable[[str], None]) -> None:
+    """Have sessions of ``factory`` ring ``ring(doorbell)`` right after a commit that queued work."""
+    factory.kw.setdefault("info", {})[_RINGER_KEY] = ring
+
+
+def ring_after_commit(session: AsyncSession | Session, doorbell: str) -> None:
+    """Once ``session``'s transaction commits, run a round of the jobs answering ``doorbell``."""
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    sync.info.setdefault(_RING_KEY, set()).add(doorbell)
+
+
+@event.listens_for(Session, "after_commit")
+def _ring_after_commit(session: Session) -> None:
+    ring = session.info.get(_RINGER_KEY)
+    for doorbell in session.info.pop(_RING_KEY, ()):
+        if ring is not None:
+            ring(doorbell)
+
+
+@event.listens_for(Session, "after_rollback")
+def _silence_after_rollback(session: Session) -> None:
+    session.info.pop(_RING_KEY, None)
 
 
 def lease_name(job: str) -> str:
@@ -122,6 +160,8 @@ class JobScheduler:
         # First checks are spread over this many seconds (default: each job's interval).
         self._start_spread = start_spread
         self._stopping = asyncio.Event()
+        # Each job's alarm: set by a ring of its doorbell and by ``stop``.
+        self._alarms = {job.name: asyncio.Event() for job in jobs}
         self._tasks: list[asyncio.Task[None]] = []
         self.rounds: dict[str, int] = {}  # rounds run here, by job
         self.failures: dict[str, int] = {}  # rounds failed here, by job
@@ -129,8 +169,16 @@ class JobScheduler:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._loop(job), name=f"job-{job.name}") for job in self._jobs]
 
+    def ring(self, doorbell: str) -> None:
+        """Run a round of every job answering ``doorbell`` now (work was queued)."""
+        for job in self._jobs:
+            if job.doorbell == doorbell:
+                self._alarms[job.name].set()
+
     async def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
+        for alarm in self._alarms.values():
+            alarm.set()
         for task in self._tasks:
             await finish_or_cancel(task, timeout)
 
@@ -145,12 +193,18 @@ class JobScheduler:
         spread = job.interval if self._start_spread is None else self._start_spread
         delay = spread * random.random()  # noqa: S311 - jitter, not a secret
         failures = 0
+        alarm = self._alarms[job.name]
+        owed = False  # rung, and no round has run since
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+                await asyncio.wait_for(alarm.wait(), delay)
+            if self._stopping.is_set():
                 return
+            owed = owed or alarm.is_set()
+            alarm.clear()
             try:
-                delay = await self._round(job, lease)
+                delay, ran = await self._round(job, lease, due=owed)
+                owed = owed and not ran
                 failures = 0
             except LeaseLost:
                 log.warning("scheduled job replaced by another replica", extra={"job": job.name})
@@ -161,17 +215,18 @@ class JobScheduler:
                 delay = self._retry_delay(job, failures)
                 log.exception("scheduled job failed", extra={"job": job.name, "retry_in": delay})
 
-    async def _round(self, job: Job, lease: Lease) -> float:
-        """Run the round if it is due and no other replica runs it; the delay to the next check."""
+    async def _round(self, job: Job, lease: Lease, *, due: bool = False) -> tuple[float, bool]:
+        """Run the round if it is due (or ``due``: rung) and no other replica runs it; the delay to
+        the next check and whether it ran."""
         if await lease.acquire() is None:
             # Another replica runs it: look again once its lease could have expired (a frozen
             # holder is replaced); by then a finished round is recorded done.
-            return self._lease_ttl * (1 + random.random() / 2)  # noqa: S311 - jitter
+            return self._lease_ttl * (1 + random.random() / 2), False  # noqa: S311 - jitter
         since = await lease.since_done()  # read while holding: no other replica finishes one now
-        if since is not None and since < job.interval:
+        if not due and since is not None and since < job.interval:
             await lease.release()
-            return job.interval - since
+            return job.interval - since, False
         if not await run_job_once(job, self._sessions, lease=lease):
-            return self._lease_ttl * (1 + random.random() / 2)  # noqa: S311 - jitter
+            return self._lease_ttl * (1 + random.random() / 2), False  # noqa: S311 - jitter
         self.rounds[job.name] = self.rounds.get(job.name, 0) + 1
-        return job.interval
+        return job.interval, True

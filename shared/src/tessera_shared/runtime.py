@@ -18,7 +18,7 @@ from tessera_shared.buffered import RowBuffer
 from tessera_shared.consumer import ConsumerRunner
 from tessera_shared.db import create_engine, session_factory
 from tessera_shared.events.envelope import dlq_topic_for, topic_for
-from tessera_shared.jobs import JobScheduler
+from tessera_shared.jobs import JobScheduler, attach_doorbells
 from tessera_shared.kafka import contract_topics, ensure_topics, make_consumer, make_producer
 from tessera_shared.migrations import upgrade_to_head
 from tessera_shared.outbox import OutboxRelay, attach_wakeup
@@ -114,6 +114,7 @@ class Runtime:
             self.scheduler = JobScheduler(
                 self.spec.jobs, self.sessions, lease_ttl=s.lease_ttl, lease_renew=s.lease_renew
             )
+            attach_doorbells(self.sessions, self.scheduler.ring)
             self.scheduler.start()
         self.ready = True
 

@@ -39,7 +39,7 @@ from tessera_customer.value.router import router as value_router
 from tessera_customer.value.service import recompute_values
 from tessera_shared.app import ServiceSpec, create_service_app
 from tessera_shared.exports.router import exports_router
-from tessera_shared.exports.service import run_exports
+from tessera_shared.exports.service import exports_job
 from tessera_shared.jobs import Job
 from tessera_shared.ownership.router import ownership_router
 from tessera_shared.ownership.service import ownership_job
@@ -55,18 +55,8 @@ def jobs(settings: CustomerSettings) -> list[Job]:
     async def pool(sessions: async_sessionmaker[AsyncSession], now: datetime) -> object:
         return await return_to_pool(sessions, settings, now)
 
-    async def exports(sessions: async_sessionmaker[AsyncSession], now: datetime) -> object:
-        return await run_exports(
-            sessions,
-            EXPORTS,
-            EXPORT_SOURCES,
-            now,
-            ttl_seconds=settings.export_ttl_seconds,
-            page_rows=settings.export_page_rows,
-        )
-
     return [
-        Job("customer-exports", settings.export_job_interval_seconds, exports),
+        exports_job("customer", settings, EXPORTS, EXPORT_SOURCES),
         ownership_job("customer", TRANSFERS),
         Job("customer-churn-window", settings.churn_job_interval_seconds, churn),
         Job("customer-value-recompute", settings.value_job_interval_seconds, value),

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_sales.activities import handlers as collections
 from tessera_sales.activities.router import router as activities_router
@@ -58,7 +57,7 @@ from tessera_shared.events.contracts import (
     PaymentReceived,
 )
 from tessera_shared.exports.router import exports_router
-from tessera_shared.exports.service import run_exports
+from tessera_shared.exports.service import exports_job
 from tessera_shared.imports.http import MAX_BODY_BYTES as IMPORT_MAX_BODY_BYTES
 from tessera_shared.jobs import Job
 from tessera_shared.ownership.router import ownership_router
@@ -77,16 +76,6 @@ def chain(*handlers: Handler) -> Handler:
 
 def spec(settings: SalesSettings | None = None) -> ServiceSpec:
     settings = settings or SalesSettings()
-
-    async def exports(sessions: async_sessionmaker[AsyncSession], now: datetime) -> object:
-        return await run_exports(
-            sessions,
-            EXPORTS,
-            EXPORT_SOURCES,
-            now,
-            ttl_seconds=settings.export_ttl_seconds,
-            page_rows=settings.export_page_rows,
-        )
 
     return ServiceSpec(
         metadata=metadata,
@@ -135,7 +124,7 @@ def spec(settings: SalesSettings | None = None) -> ServiceSpec:
         consumes=["customer", "billing", "gateway"],
         jobs=[
             Job("activity-reminders", settings.reminder_interval_seconds, fire_reminders),
-            Job("sales-exports", settings.export_job_interval_seconds, exports),
+            exports_job("sales", settings, EXPORTS, EXPORT_SOURCES),
             CUSTOM_FIELDS.index_job("sales"),  # a field whose index is missing (a replica stopped)
             ownership_job("sales", TRANSFERS),
         ],

@@ -36,11 +36,13 @@ from tessera_shared.exports import formats
 from tessera_shared.exports.settings import ExportSettings
 from tessera_shared.exports.sources import ExportField, ExportSource
 from tessera_shared.exports.tables import ExportTables
-from tessera_shared.jobs import Job
+from tessera_shared.jobs import Job, ring_after_commit
 from tessera_shared.search import _numeric as numeric
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+EXPORTS_DOORBELL = "exports"  # rung by a queued export (tessera_shared.jobs)
 
 # A chunk's file bytes: each is a transaction (the job's progress, the chunk, the source's hook);
 # 4 MiB took a million-customer export's chunk writes from 230 transactions to 58 (a third of the
@@ -140,6 +142,7 @@ async def create_export(
         "created_at": utcnow(),
     }
     await session.execute(insert(tables.jobs).values(**row))
+    ring_after_commit(session, EXPORTS_DOORBELL)  # the job runs it once this commits
     return await load_export(session, tables, uuid.UUID(str(row["id"])), principal)
 
 
@@ -471,4 +474,4 @@ def exports_job(
             sessions, tables, sources, now, ttl_seconds=settings.export_ttl_seconds, page_rows=settings.export_page_rows
         )
 
-    return Job(f"{service}-exports", settings.export_job_interval_seconds, run)
+    return Job(f"{service}-exports", settings.export_job_interval_seconds, run, doorbell=EXPORTS_DOORBELL)

@@ -34,7 +34,7 @@ from tessera_shared.db import new_id, unit_of_work, utcnow
 from tessera_shared.errors import InvalidInput, NotFound
 from tessera_shared.events.contracts.ownership import OwnershipTransferred
 from tessera_shared.events.envelope import EventData
-from tessera_shared.jobs import Job
+from tessera_shared.jobs import Job, ring_after_commit
 from tessera_shared.outbox import outbox_row, publish, publish_many
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,10 @@ STATUSES = ("queued", "running", "succeeded", "failed")
 # Who may move other people's records: managers (and admins, who always may).
 TRANSFER_ROLES = (Role.SALES_MANAGER,)
 BATCH_ROWS = 1000
-JOB_INTERVAL_SECONDS = 2.0
+# A queued transfer rings the job (tessera_shared.jobs): it starts once its request commits. The
+# interval only finds a transfer a stopped replica left behind.
+JOB_INTERVAL_SECONDS = 30.0
+OWNERSHIP_DOORBELL = "ownership"
 
 
 class RunFenced(Exception):
@@ -146,6 +149,7 @@ async def create_transfer(
         "created_at": utcnow(),
     }
     await session.execute(insert(transfers.table).values(**row))
+    ring_after_commit(session, OWNERSHIP_DOORBELL)  # the job runs it once this commits
     return await load_transfer(session, transfers, uuid.UUID(str(row["id"])))
 
 
@@ -311,4 +315,4 @@ def ownership_job(service: str, transfers: Transfers, *, interval: float = JOB_I
     async def run(sessions: async_sessionmaker[AsyncSession], now: datetime) -> object:
         return await run_transfers(sessions, transfers)
 
-    return Job(f"{service}-ownership", interval, run)
+    return Job(f"{service}-ownership", interval, run, doorbell=OWNERSHIP_DOORBELL)
