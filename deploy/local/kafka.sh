@@ -178,10 +178,6 @@ group.initial.rebalance.delay.ms=0
 # 3 s, so that a killed replica's partitions move within 5 s (docs/operations.md, "Consumer groups
 # and rejoin").
 group.min.session.timeout.ms=1000
-# The controller appends a no-op record to the metadata log when it has written nothing for this
-# long (default 500 ms): on this one-node cluster that was most of an idle broker's CPU (12 -> 7-8 %
-# of a core). Metadata changes (topics, registrations) are written when they happen regardless.
-metadata.max.idle.interval.ms=5000
 EOF
     mv "$PROPS.tmp" "$PROPS"
 }
