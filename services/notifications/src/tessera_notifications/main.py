@@ -10,7 +10,7 @@ from tessera_notifications import all_models as _all_models  # noqa: F401 - regi
 from tessera_notifications.directory import UserDirectory
 from tessera_notifications.email.digest import send_digests
 from tessera_notifications.email.router import router as unsubscribe_router
-from tessera_notifications.email.service import Mailer, send_due
+from tessera_notifications.email.service import EMAIL_DOORBELL, Mailer, send_due
 from tessera_notifications.handlers import CONSUMES, handlers
 from tessera_notifications.inbox.router import router as inbox_router
 from tessera_notifications.models import metadata
@@ -46,6 +46,7 @@ def spec(settings: NotificationsSettings, directory: UserDirectory | None = None
                 "notifications-email",
                 settings.email_job_interval,
                 lambda sessions, now: send_due(sessions, now, settings, mailer),
+                doorbell=EMAIL_DOORBELL,
             ),
             Job(
                 "webhooks-retention",

@@ -40,8 +40,10 @@ class NotificationsSettings(ServiceSettings):
     mail_from: str = "Tessera CRM <notifications@tessera.local>"
     # The right-hand side of every Message-ID.
     mail_domain: str = "tessera.local"
-    # How often the sender job looks for messages due, how many it takes per round.
-    email_job_interval: float = Field(default=1.0, gt=0)
+    # A queued message rings the sender job (tessera_shared.jobs): it goes out once the transaction
+    # that queued it commits. Every email_job_interval seconds the job also looks for messages due
+    # (a retry after its backoff, one a stopped replica left); how many it takes per claim.
+    email_job_interval: float = Field(default=5.0, gt=0)
     email_batch_size: int = Field(default=200, ge=1, le=5000)
     # Outcomes recorded together, in one transaction per this many messages sent (1: each alone).
     # A process killed meanwhile sends at most this many again (same Message-IDs).

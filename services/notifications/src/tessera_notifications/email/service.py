@@ -34,6 +34,7 @@ from tessera_shared.db import dialect_name, table_of, unit_of_work, upsert, utcn
 from tessera_shared.events.contracts import NotificationFailed, NotificationSent
 from tessera_shared.http.pages import language as page_language
 from tessera_shared.http.pages import render_page, template_environment
+from tessera_shared.jobs import ring_after_commit
 from tessera_shared.outbox import outbox_row, publish_many
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ def page(template: str, locale: str, values: dict[str, Any]) -> str:
 def message_id_for(source_event_id: str, recipient: str, template: str, domain: str) -> str:
     """The same fact, recipient and template always give the same Message-ID."""
     return f"<{uuid.uuid5(_MESSAGE_IDS, f'{source_event_id}/{recipient}/{template}').hex}@{domain}>"
+
+
+EMAIL_DOORBELL = "email"  # rung by a queued message (tessera_shared.jobs)
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ async def enqueue(session: AsyncSession, mail: Outgoing, settings: Notifications
         created_at=now,
     )
     await session.execute(stmt.on_conflict_do_nothing(index_elements=["source_event_id", "recipient", "template"]))
+    ring_after_commit(session, EMAIL_DOORBELL)  # the sender job sends it once this commits
 
 
 def mime_of(row: EmailMessage, settings: NotificationsSettings) -> MimeMessage:
