@@ -69,9 +69,10 @@ def ring_after_commit(session: AsyncSession | Session, doorbell: str) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _ring_after_commit(session: Session) -> None:
+    pending = session.info.pop(_RING_KEY, ())
     ring = session.info.get(_RINGER_KEY)
-    for doorbell in session.info.pop(_RING_KEY, ()):
-        if ring is not None:
+    if ring is not None:
+        for doorbell in pending:
             ring(doorbell)
 
 

@@ -35,6 +35,18 @@ class Ping(EventData):
     fail: bool = False
 
 
+def url_of(sessions: async_sessionmaker[AsyncSession]) -> str:
+    return str(sessions.kw["bind"].url.render_as_string(hide_password=False))
+
+
+@pytest.fixture
+async def other_replica(sessions) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A second engine on the same database: another replica's pool."""
+    engine = create_engine(url_of(sessions))
+    yield session_factory(engine)
+    await engine.dispose()
+
+
 @pytest.fixture
 async def sessions(databases: DatabaseFactory, backend: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     url = await databases.empty(backend)

@@ -6,21 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera_shared.db import create_engine, session_factory, unit_of_work
+from tessera_shared.db import unit_of_work
 from tessera_shared.jobs import Job, JobScheduler, attach_doorbells, ring_after_commit
+from tessera_shared.testing.waiting import eventually
 
 
-async def _until(predicate, seconds: float, what: str) -> float:
+async def _until(predicate, seconds: float) -> float:
+    """How long until ``predicate()`` held (polled every 20 ms; fails after ``seconds``)."""
     started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < seconds, what
-        await asyncio.sleep(0.02)
+
+    async def probe() -> bool:
+        return bool(predicate())
+
+    await eventually(probe, seconds=seconds, every=0.02)
     return time.monotonic() - started
 
 
@@ -38,7 +40,7 @@ async def test_a_commit_that_queued_work_rings_its_job_at_once(sessions) -> None
     attach_doorbells(sessions, scheduler.ring)
     scheduler.start()
     try:
-        await _until(lambda: len(rounds) == 2, 10, "the first rounds did not run")
+        await _until(lambda: len(rounds) == 2, 10)
         await asyncio.sleep(0.3)
         assert sorted(rounds) == ["exports", "transfers"]  # hourly: nothing more on its own
 
@@ -56,21 +58,13 @@ async def test_a_commit_that_queued_work_rings_its_job_at_once(sessions) -> None
             await s.execute(text("SELECT 1"))
             ring_after_commit(s, "exports")
             ring_after_commit(s, "exports")  # rung twice in one transaction: one round
-        took = await _until(lambda: len(rounds) == 3, 5, "the rung job did not run")
+        took = await _until(lambda: len(rounds) == 3, 5)
         await asyncio.sleep(0.5)
         print(f"\nrung job ran {took * 1000:.0f} ms after the commit (interval 3600 s)")
         assert rounds[2:] == ["exports"]
     finally:
         await scheduler.stop()
     assert scheduler.rounds == {"exports": 2, "transfers": 1}
-
-
-@pytest.fixture
-async def other_replica(sessions) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A second engine on the same database: another replica's pool."""
-    engine = create_engine(str(sessions.kw["bind"].url.render_as_string(hide_password=False)))
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 @pytest.mark.sqlite
@@ -90,14 +84,14 @@ async def test_a_ring_while_another_replica_holds_the_lease_is_owed_until_a_roun
     b = JobScheduler([on("b")], other_replica, start_spread=0, lease_ttl=2.0, lease_renew=0.5)
     a.start()
     try:
-        await _until(lambda: rounds == ["a"], 10, "the first round did not start")
+        await _until(lambda: rounds == ["a"], 10)
         b.start()
         await asyncio.sleep(0.3)
         b.ring("q")  # work queued on b while a holds the lease
         await asyncio.sleep(0.5)
         assert rounds == ["a"]
         gate.set()
-        took = await _until(lambda: len(rounds) == 2, 6, "the ring was dropped")
+        took = await _until(lambda: len(rounds) == 2, 6)
         print(f"\nowed round ran {took:.2f} s after the holder finished (interval 3600 s)")
         assert rounds == ["a", "b"]
     finally:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tessera_shared.db import SessionLimits, create_engine, session_factory, unit_of_work
 from tessera_shared.events import parse_envelope
@@ -22,19 +21,7 @@ from tessera_shared.outbox import RELAY_LEASE, OutboxRelay, outbox_row, publish_
 from tessera_shared.settings import ServiceSettings
 from tessera_shared.testing.kafka import read_topic
 
-from .conftest import Ping, effects
-
-
-def url_of(sessions: async_sessionmaker[AsyncSession]) -> str:
-    return str(sessions.kw["bind"].url.render_as_string(hide_password=False))
-
-
-@pytest.fixture
-async def other_replica(sessions) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A second engine on the same database: another replica's pool."""
-    engine = create_engine(url_of(sessions))
-    yield session_factory(engine)
-    await engine.dispose()
+from .conftest import Ping, effects, url_of
 
 
 def relay_for(sessions, bootstrap: str, namespace: str, **kw) -> OutboxRelay:

@@ -44,6 +44,13 @@ async def send(app, now: datetime | None = None) -> dict[str, int]:
     return await send_due(app.state.runtime.sessions, now or datetime.now(UTC), settings, Mailer(settings))
 
 
+async def wants_email(client, app, rep: str, **preference: str) -> None:
+    """``rep`` (a sales rep) asks for activity.due in the app and by e-mail (``preference``: more)."""
+    item = {"event_type": "activity.due", "in_app": True, "email": True, **preference}
+    put = await client.put("/v1/notification-preferences", json={"items": [item]}, headers=user(app, rep, "sales_rep"))
+    assert put.status_code == 200, put.text
+
+
 def dunning(customer_id: uuid.UUID, step: int = 1) -> DunningStep:
     return DunningStep(
         invoice_id=uuid.uuid4(),
@@ -63,12 +70,7 @@ async def test_staff_email_by_preference_once_with_a_stable_message_id(databases
     with MailSink() as sink:
         app = await make_app(databases, backend, smtp_port=sink.port)
         async with running(app) as client:
-            put = await client.put(
-                "/v1/notification-preferences",
-                json={"items": [{"event_type": "activity.due", "in_app": True, "email": True}]},
-                headers=user(app, "rep1", "sales_rep"),
-            )
-            assert put.status_code == 200
+            await wants_email(client, app, "rep1")
             event = await deliver(app, activity_due("rep1", "Call Acme"))
             await deliver(app, activity_due("rep2", "rep2 asked for no e-mail"))
             before = sent_total("email")
@@ -101,12 +103,7 @@ async def test_a_rounds_outcomes_are_recorded_together_each_with_its_fact(databa
     with MailSink() as sink:
         app = await make_app(databases, backend, smtp_port=sink.port, email_record_batch=2)
         async with running(app) as client:
-            put = await client.put(
-                "/v1/notification-preferences",
-                json={"items": [{"event_type": "activity.due", "in_app": True, "email": True}]},
-                headers=user(app, "rep1", "sales_rep"),
-            )
-            assert put.status_code == 200
+            await wants_email(client, app, "rep1")
             for i in range(5):
                 await deliver(app, activity_due("rep1", f"Call {i}"))
             assert await send(app) == {"sent": 5} and await send(app) == {}
@@ -284,12 +281,7 @@ async def test_the_daily_digest_gathers_a_users_notifications_into_one_email(dat
     with MailSink() as sink:
         app = await make_app(databases, backend, smtp_port=sink.port)
         async with running(app) as client:
-            put = await client.put(
-                "/v1/notification-preferences",
-                json={"items": [{"event_type": "activity.due", "in_app": True, "email": True, "digest": "daily"}]},
-                headers=user(app, "rep1", "sales_rep"),
-            )
-            assert put.status_code == 200
+            await wants_email(client, app, "rep1", digest="daily")
             for subject in ("First call", "Second call", "Third call"):
                 await deliver(app, activity_due("rep1", subject))
             assert await send(app) == {}  # nothing one by one
@@ -314,12 +306,7 @@ async def test_a_queued_email_goes_out_at_once_not_at_the_senders_interval(datab
     with MailSink() as sink:
         app = await make_app(databases, backend, smtp_port=sink.port, jobs_enabled=True, email_job_interval=3600)
         async with running(app) as client:
-            put = await client.put(
-                "/v1/notification-preferences",
-                json={"items": [{"event_type": "activity.due", "in_app": True, "email": True}]},
-                headers=user(app, "rep1", "sales_rep"),
-            )
-            assert put.status_code == 200
+            await wants_email(client, app, "rep1")
             started = time.monotonic()
             await deliver(app, activity_due("rep1", "Call Acme now"))
             while not sink.messages:

@@ -7,13 +7,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 
-async def eventually(probe: Callable[[], Awaitable[Any]], *, seconds: float = 60.0) -> Any:
-    """Poll ``probe`` every 0.1 s until it answers something truthy and return that answer, else
-    fail after ``seconds`` with its last answer."""
+async def eventually(probe: Callable[[], Awaitable[Any]], *, seconds: float = 60.0, every: float = 0.1) -> Any:
+    """Poll ``probe`` every ``every`` seconds until it answers something truthy and return that
+    answer, else fail after ``seconds`` with its last answer."""
     last = None
-    for _ in range(int(seconds / 0.1)):
+    for _ in range(int(seconds / every)):
         last = await probe()
         if last:
             return last
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(every)
     raise AssertionError(f"not reached in {seconds} s: {last!r}")
