@@ -10,6 +10,7 @@
 #   KAFKA_CONTROLLER_PORT  KAFKA_PORT+1         KRaft controller listener
 #   KAFKA_DATA_DIR         $TESSERA_LOCAL/kafka-data-$KAFKA_PORT
 #   KAFKA_HEAP_OPTS        -Xms1g -Xmx1g        (smaller heaps OOM in the log cleaner)
+#   KAFKA_JVM_PERFORMANCE_OPTS  G1 as Kafka's own scripts run it (the collector and compiler flags)
 #   KAFKA_START_TIMEOUT    120                  seconds to wait for readiness
 #
 # Several instances can run side by side (e.g. `make run` on 9092 and
@@ -28,6 +29,7 @@ KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 KAFKA_DATA_DIR="${KAFKA_DATA_DIR:-$TESSERA_LOCAL/kafka-data-$KAFKA_PORT}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms1g -Xmx1g}"
+KAFKA_JVM_PERFORMANCE_OPTS="${KAFKA_JVM_PERFORMANCE_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
 KAFKA_HOST=127.0.0.1
 # Absolute paths: `stop` finds the broker by the props path on its command line.
@@ -250,10 +252,8 @@ cmd_start() {
         write_props
         format_storage
         if [[ -f "$BROKER_LOG" ]]; then mv -f "$BROKER_LOG" "$BROKER_LOG.1"; fi
-        # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS is a list of JVM flags
-        nohup "$JAVA_BIN" $KAFKA_HEAP_OPTS \
-            -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-            -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+        # shellcheck disable=SC2086  # the _OPTS are lists of JVM flags
+        nohup "$JAVA_BIN" $KAFKA_HEAP_OPTS $KAFKA_JVM_PERFORMANCE_OPTS -Djava.awt.headless=true \
             -Dlog4j2.configurationFile="$LOG4J_CONF" \
             -Dkafka.logs.dir="$KAFKA_DATA_DIR" \
             -cp "$LIB_DIR/*" kafka.Kafka "$PROPS" \

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command, context, op
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,6 +29,13 @@ def alembic_config(script_location: Path, url: str | None = None) -> Config:
     return cfg
 
 
+@functools.cache
+def _heads(script_location: Path) -> frozenset[str]:
+    """The head revisions of a service's migrations, read once per process (alembic loads every
+    revision file to find them: ~6 ms of CPU each time a database is checked)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config(script_location)).get_heads())
+
+
 async def upgrade_to_head(engine: AsyncEngine, script_location: Path) -> None:
     def _upgrade(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
@@ -35,6 +45,8 @@ async def upgrade_to_head(engine: AsyncEngine, script_location: Path) -> None:
             connection.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
             # Replicas starting together take turns; the second finds nothing to do.
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+        if set(MigrationContext.configure(connection).get_current_heads()) == _heads(script_location):
+            return  # at head: a restart, or a test's database cloned from a migrated template
         cfg = alembic_config(script_location)
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")

