@@ -57,3 +57,23 @@ async def test_migrations_match_models_and_downgrade(databases: DatabaseFactory,
             await conn.run_sync(down_and_up)
     finally:
         await engine.dispose()
+
+
+async def test_a_database_at_head_is_not_handed_to_alembic(
+    databases: DatabaseFactory, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    migrations, _ = service_parts("sales")
+    url = await databases.new("sales", backend, migrations)  # cloned from a migrated template
+    engine = create_engine(url)
+
+    def upgrade(*_: object, **__: object) -> None:
+        raise AssertionError("alembic was asked to upgrade a database at head")
+
+    monkeypatch.setattr(command, "upgrade", upgrade)
+    try:
+        await upgrade_to_head(engine, migrations)
+        async with engine.connect() as conn:
+            heads = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
+        assert heads  # at head, and left there
+    finally:
+        await engine.dispose()

@@ -17,10 +17,10 @@ import pytest
 
 @pytest.hookimpl(wrapper=True)
 def pytest_collection(session: pytest.Session) -> Generator[None, object, object]:
-    paused = gc.isenabled()
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         return (yield)
     finally:
-        if paused:
+        if was_enabled:
             gc.enable()
