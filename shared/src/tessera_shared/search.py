@@ -17,6 +17,7 @@ Every declared property is served by an index on PostgreSQL (the services' tests
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 import typing
 import uuid
@@ -27,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema, create_model
 from sqlalchemy import ColumnElement, Float, Select, and_, cast, literal, not_, or_
 
@@ -431,6 +433,7 @@ async def run_search(
     in keyset order (the sort key, then the id) from ``after`` on. ``rows``: ``stmt`` selects
     columns (the sortable ones under their keys) and the page is its rows, as ``paginate`` gives them."""
     sqlite = dialect_name(session) == "sqlite"
+    scope = cursor_scope(search, body)
     condition = search.where(body, numeric=_numeric if sqlite else None)
     if condition is not None:
         stmt = stmt.where(condition)
@@ -445,22 +448,28 @@ async def run_search(
                 kind="enum",
             )
         if prop.nullable:
-            return await _nulls_last_page(session, search, prop, stmt, body, sqlite, rows)
+            return await _nulls_last_page(session, search, prop, stmt, body, sqlite, rows, scope)
     order, descending = order_of(search, body)
     if not sqlite or not any(_is_decimal(search, c) for c in order):
         if body.after is not None:
             try:
-                decode_cursor(body.after, order)
+                decode_cursor(body.after, order, scope)
             except InvalidInput:
                 raise InvalidInput("after", "not a cursor of this search (the last page's next_cursor)") from None
         return await paginate(
-            session, stmt, PageParams(limit=body.limit, cursor=body.after), order, descending=descending, rows=rows
+            session,
+            stmt,
+            PageParams(limit=body.limit, cursor=body.after),
+            order,
+            descending=descending,
+            rows=rows,
+            scope=scope,
         )
     # SQLite and a decimal sort key: the same keyset, on the key read as a number.
     keys = [_numeric(c) if _is_decimal(search, c) else c for c in order]
     if body.after is not None:
         try:
-            values = decode_cursor(body.after, order)
+            values = decode_cursor(body.after, order, scope)
         except InvalidInput:
             raise InvalidInput("after", "not a cursor of this search (the last page's next_cursor)") from None
         bounds = [
@@ -478,12 +487,28 @@ async def run_search(
     next_cursor = None
     if len(page) > body.limit:
         page = page[: body.limit]
-        next_cursor = encode_cursor([_cursor_value(getattr(page[-1], c.key)) for c in order])
+        next_cursor = encode_cursor([_cursor_value(getattr(page[-1], c.key)) for c in order], scope)
     return page, next_cursor
 
 
+def cursor_scope(search: Searchable, body: Any) -> bytes:
+    """What a search's cursors are bound to: the resource and the search itself (its filters,
+    sorts and query), not the page size. A cursor brought to another search (a query dropped, a
+    filter changed) would start that search at a position it never reached: it is a 422 naming
+    ``after`` instead."""
+    what = body.model_dump(mode="json", exclude={"limit", "after"})
+    return hashlib.sha256(str(search.id_column).encode() + orjson.dumps(what, option=orjson.OPT_SORT_KEYS)).digest()
+
+
 async def _nulls_last_page(
-    session: Any, search: Searchable, prop: Prop, stmt: Select[Any], body: Any, sqlite: bool, rows: bool = False
+    session: Any,
+    search: Searchable,
+    prop: Prop,
+    stmt: Select[Any],
+    body: Any,
+    sqlite: bool,
+    rows: bool,
+    scope: bytes,
 ) -> tuple[list[Any], str | None]:
     """A page sorted by a property some records lack (a custom field): the records with a value
     in the key's order, then those without it by id, in both directions (NULLs last).
@@ -500,7 +525,7 @@ async def _nulls_last_page(
     after_id: Any = None
     if body.after is not None:
         try:
-            value, after_id = decode_cursor(body.after, [Decimal if prop.kind == "decimal" else key, ident])
+            value, after_id = decode_cursor(body.after, [Decimal if prop.kind == "decimal" else key, ident], scope)
         except InvalidInput:
             raise InvalidInput("after", "not a cursor of this search (the last page's next_cursor)") from None
     found: list[Any] = []
@@ -525,7 +550,7 @@ async def _nulls_last_page(
         found = found[:limit]
         # The record (its row without the key added last, or its first column's object) and the key.
         record, last = (found[-1], found[-1][-1]) if rows else (found[-1][0], found[-1][1])
-        next_cursor = encode_cursor([_cursor_value(last), _cursor_value(getattr(record, ident.key))])
+        next_cursor = encode_cursor([_cursor_value(last), _cursor_value(getattr(record, ident.key))], scope)
     return [r[:-1] for r in found] if rows else [r[0] for r in found], next_cursor
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -190,6 +191,17 @@ def test_cursors_are_signed_and_typed_by_their_columns() -> None:
         with pytest.raises(InvalidInput) as err:
             decode_cursor(forged, (column,))
         assert err.value.status == 422, wrong
+
+
+def test_a_scoped_cursor_opens_only_in_its_scope() -> None:
+    search, other = hashlib.sha256(b"deals: amount >= 1").digest(), hashlib.sha256(b"deals: all").digest()
+    cursor = encode_cursor([1, "a"], search)
+    assert decode_cursor(cursor, 2, search) == [1, "a"]
+    for scope in (other, b""):
+        with pytest.raises(InvalidInput):
+            decode_cursor(cursor, 2, scope)
+    with pytest.raises(InvalidInput):  # nor does a list's cursor open in a search
+        decode_cursor(encode_cursor([1, "a"]), 2, search)
 
 
 def test_ids_are_time_ordered_uuid7() -> None:

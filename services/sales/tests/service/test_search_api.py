@@ -86,6 +86,32 @@ class TestDealSearch:
         assert len(seen) == 5 and set(seen) == set(ids)
         assert seen[:3] == [ids[1], ids[4], ids[3]]
 
+    @pytest.mark.sqlite
+    async def test_a_cursor_pages_only_the_search_that_made_it(self, api: Api) -> None:
+        for amount in ("1.00", "2.00", "3.00"):
+            await api.deal(title="Pager", amount=amount)
+        body: dict[str, Any] = {
+            "filter_groups": [{"filters": [flt("amount", "gte", "1")]}],
+            "sorts": [{"property": "amount"}],
+            "limit": 1,
+        }
+        cursor = (await search(api, "deals", body, api.manager))["next_cursor"]
+        assert cursor
+        # The same search goes on, with another page size too.
+        assert (await search(api, "deals", {**body, "after": cursor, "limit": 5}, api.manager))["items"]
+        others = [
+            {**body, "filter_groups": [{"filters": [flt("amount", "gte", "2")]}]},
+            {**body, "sorts": [{"property": "amount", "direction": "desc"}]},
+            {k: v for k, v in body.items() if k != "filter_groups"},
+        ]
+        for other in others:
+            r = await api.client.post("/v1/deals/search", json={**other, "after": cursor}, headers=api.manager)
+            assert r.status_code == 422, (other, r.text)
+            assert r.json()["errors"][0]["field"] == "after"
+        # Nor does it page another resource's search.
+        r = await api.client.post("/v1/leads/search", json={"after": cursor}, headers=api.manager)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "after"
+
     async def test_bad_filters_are_named(self, api: Api) -> None:
         body = {
             "filter_groups": [
@@ -169,6 +195,10 @@ class TestLeadSearch:
         await lead(api.rep2, name="Grace Other", company="Elsewhere")
         page = await search(api, "leads", {"query": "Grace"}, api.rep1)
         assert {x["id"] for x in page["items"]} == {grace["id"], ada["id"]}
+        # A free-text page's cursor does not carry on without its query.
+        first = await search(api, "leads", {"query": "Grace", "limit": 1}, api.rep1)
+        r = await api.client.post("/v1/leads/search", json={"after": first["next_cursor"]}, headers=api.rep1)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "after", r.text
         body = {
             "filter_groups": [{"filters": [flt("source", "eq", "referral")]}, {"filters": [flt("score", "gte", 0)]}],
             "sorts": [{"property": "created_at", "direction": "desc"}],

@@ -62,8 +62,9 @@ def configure_cursor_key(secret: str | bytes) -> None:
     _cursor_key = hmac.new(raw, _CURSOR_CONTEXT, hashlib.sha256).digest()
 
 
-def _signature(payload: bytes) -> bytes:
-    return hmac.new(_cursor_key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+def _signature(payload: bytes, scope: bytes = b"") -> bytes:
+    """``scope`` binds a cursor to what it pages through (a search's digest; empty for a list)."""
+    return hmac.new(_cursor_key, scope + payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 
 
 def _encode_value(value: Any) -> Any:
@@ -135,13 +136,13 @@ def _typed(value: Any, kind: Any) -> Any:
     raise ValueError(f"cursor value does not fit {expected}")
 
 
-def encode_cursor(values: list[Any]) -> str:
+def encode_cursor(values: list[Any], scope: bytes = b"") -> str:
     raw = orjson.dumps([_encode_value(v) for v in values])
-    return base64.urlsafe_b64encode(_signature(raw) + raw).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(_signature(raw, scope) + raw).rstrip(b"=").decode()
 
 
-def decode_cursor(cursor: str, kinds: int | Sequence[Any]) -> list[Any]:
-    """The values of a cursor this API issued, or a 422 naming ``cursor``.
+def decode_cursor(cursor: str, kinds: int | Sequence[Any], scope: bytes = b"") -> list[Any]:
+    """The values of a cursor this API issued, with the same ``scope``, or a 422 naming ``cursor``.
 
     ``kinds`` is the number of values or, better, the order columns (or Python types) they are
     bound to: each value is then checked and converted to what its column takes."""
@@ -150,7 +151,7 @@ def decode_cursor(cursor: str, kinds: int | Sequence[Any]) -> list[Any]:
             raise ValueError("not ASCII")
         blob = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         signature, raw = blob[:_SIGNATURE_BYTES], blob[_SIGNATURE_BYTES:]
-        if not hmac.compare_digest(signature, _signature(raw)):
+        if not hmac.compare_digest(signature, _signature(raw, scope)):
             raise ValueError("not signed here")
         decoded = orjson.loads(raw)
         size = kinds if isinstance(kinds, int) else len(kinds)
@@ -183,12 +184,14 @@ async def paginate(
     *,
     descending: bool = False,
     rows: bool = False,
+    scope: bytes = b"",
 ) -> tuple[list[Any], str | None]:
     """Run ``stmt`` ordered by ``order`` (unique together) from the cursor on, ascending or
     descending (newest or largest first). ``rows``: the page is the statement's rows (it selects
-    columns, those of ``order`` among them under their keys), not its first column's values."""
+    columns, those of ``order`` among them under their keys), not its first column's values.
+    ``scope``: what the cursors are bound to (``encode_cursor``)."""
     if params.cursor:
-        values = decode_cursor(params.cursor, order)
+        values = decode_cursor(params.cursor, order, scope)
         bounds = [literal(v, type_=_attribute(col).type) for v, col in zip(values, order, strict=True)]
         # (a, b) > (x, y) spelled out as a OR (a = x AND b > y): portable, and index-friendly.
         clauses = []
@@ -205,5 +208,5 @@ async def paginate(
     if len(page) > params.limit:
         page = page[: params.limit]
         last = page[-1]
-        next_cursor = encode_cursor([_cursor_value(getattr(last, _attribute(col).key)) for col in order])
+        next_cursor = encode_cursor([_cursor_value(getattr(last, _attribute(col).key)) for col in order], scope)
     return page, next_cursor
