@@ -456,15 +456,8 @@ async def run_search(
                 decode_cursor(body.after, order, scope)
             except InvalidInput:
                 raise InvalidInput("after", "not a cursor of this search (the last page's next_cursor)") from None
-        return await paginate(
-            session,
-            stmt,
-            PageParams(limit=body.limit, cursor=body.after),
-            order,
-            descending=descending,
-            rows=rows,
-            scope=scope,
-        )
+        params = PageParams(limit=body.limit, cursor=body.after, scope=scope)
+        return await paginate(session, stmt, params, order, descending=descending, rows=rows)
     # SQLite and a decimal sort key: the same keyset, on the key read as a number.
     keys = [_numeric(c) if _is_decimal(search, c) else c for c in order]
     if body.after is not None:

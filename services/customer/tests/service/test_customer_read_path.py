@@ -23,7 +23,7 @@ from tessera_customer.customers.repository import CustomerRepository, load_custo
 from tessera_customer.customers.schemas import CustomerOut
 from tessera_customer.customers.search import SEARCH, CustomerSearch
 from tessera_shared.db import read_session
-from tessera_shared.http.pagination import Page, PageParams
+from tessera_shared.http.pagination import Page, PageParams, list_scope
 from tessera_shared.search import run_search
 from tessera_shared.testing.plugin import bearer
 
@@ -185,7 +185,8 @@ async def test_search_answers_the_bytes_the_page_model_wrote(app: FastAPI, clien
 async def model_list_page(app: FastAPI, params: dict[str, Any]) -> bytes:
     """What the list route wrote before: CustomerRepository.list's ORM objects as Page[CustomerOut]."""
     async with read_session(app.state.runtime.sessions) as s:
-        page = PageParams(limit=params.get("limit", 50), cursor=params.get("cursor"))
+        scope = list_scope("/v1/customers", [(k, str(v)) for k, v in params.items()])
+        page = PageParams(limit=params.get("limit", 50), cursor=params.get("cursor"), scope=scope)
         filters = CustomerFilter(**{k: v for k, v in params.items() if k not in ("limit", "cursor")})
         rows, cursor = await CustomerRepository(s).list(page, filters)
     return Page[CustomerOut](items=[CustomerOut.of(r) for r in rows], next_cursor=cursor).model_dump_json().encode()

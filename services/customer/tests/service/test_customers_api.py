@@ -163,6 +163,27 @@ class TestReadCustomers:
         assert seen == sorted(ids)  # time-ordered ids: creation order
         assert pages == 3
 
+    async def test_a_cursor_pages_only_the_list_and_filters_that_made_it(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        h = bearer(app, "a", "admin")
+        for owner in ("rep1", "rep1", "rep1", "rep2"):
+            await client.post("/v1/customers", json=customer_payload(owner_id=owner), headers=h)
+        first = (await client.get("/v1/customers", params={"owner_id": "rep1", "limit": 1}, headers=h)).json()
+        cursor = first["next_cursor"]
+        # The same list and filters go on, with another page size and item fields too.
+        same = {"owner_id": "rep1", "limit": 5, "fields": "id,owner_id", "cursor": cursor}
+        r = await client.get("/v1/customers", params=same, headers=h)
+        assert r.status_code == 200 and [c["owner_id"] for c in r.json()["items"]] == ["rep1", "rep1"]
+        for path, params in [
+            ("/v1/customers", {"owner_id": "rep2"}),  # another filter
+            ("/v1/customers", {}),  # the filter dropped
+            ("/v1/customers/duplicates", {}),  # another list
+        ]:
+            r = await client.get(path, params={**params, "cursor": cursor}, headers=h)
+            assert r.status_code == 422, (path, params, r.text)
+            assert r.json()["errors"][0]["field"] == "cursor"
+
     async def test_filters_by_owner_and_email(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         h = bearer(app, "a", "admin")
         mine = (await client.post("/v1/customers", json=customer_payload(owner_id="rep2"), headers=h)).json()

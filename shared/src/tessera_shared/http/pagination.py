@@ -8,13 +8,13 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar, cast
 
 import orjson
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, literal, or_
 from sqlalchemy.orm import Mapped, QueryableAttribute
@@ -35,13 +35,32 @@ class Page(BaseModel, Generic[T]):
 class PageParams(BaseModel):
     limit: int
     cursor: str | None
+    # What the page's cursors are bound to (encode_cursor): the list and its filters.
+    scope: bytes = b""
+
+
+# Query parameters that do not choose which records a list pages through: the page's own, and
+# those that shape each item (a client may change them between pages).
+PAGE_ONLY_PARAMETERS = frozenset({"cursor", "limit", "fields", "expand"})
+
+
+def list_scope(path: str, query: Iterable[tuple[str, str]]) -> bytes:
+    """A list's cursor scope: its path and its filters (every query parameter but
+    ``PAGE_ONLY_PARAMETERS``). A cursor brought to another list or other filters would start
+    there at a position that list never reached: it is a 422 naming ``cursor`` instead."""
+    filters = sorted((k, v) for k, v in query if k not in PAGE_ONLY_PARAMETERS)
+    return hashlib.sha256(path.encode() + orjson.dumps(filters)).digest()
 
 
 def page_params(
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (max 200)")] = 50,
-    cursor: Annotated[str | None, Query(max_length=512, description="Opaque cursor from `next_cursor`")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="Opaque cursor from `next_cursor`, with the same filters")
+    ] = None,
 ) -> PageParams:
-    return PageParams(limit=limit, cursor=cursor)
+    scope = list_scope(request.url.path, request.query_params.multi_items())
+    return PageParams(limit=limit, cursor=cursor, scope=scope)
 
 
 PageQuery = Annotated[PageParams, Depends(page_params)]
@@ -184,12 +203,12 @@ async def paginate(
     *,
     descending: bool = False,
     rows: bool = False,
-    scope: bytes = b"",
 ) -> tuple[list[Any], str | None]:
     """Run ``stmt`` ordered by ``order`` (unique together) from the cursor on, ascending or
     descending (newest or largest first). ``rows``: the page is the statement's rows (it selects
     columns, those of ``order`` among them under their keys), not its first column's values.
-    ``scope``: what the cursors are bound to (``encode_cursor``)."""
+    The cursors are bound to ``params.scope``."""
+    scope = params.scope
     if params.cursor:
         values = decode_cursor(params.cursor, order, scope)
         bounds = [literal(v, type_=_attribute(col).type) for v, col in zip(values, order, strict=True)]

@@ -63,14 +63,14 @@ async def aging_report(
     as_of = as_of or today()
     after = None
     if page.cursor:
-        customer, currency_after = decode_cursor(page.cursor, (uuid.UUID, str))
+        customer, currency_after = decode_cursor(page.cursor, (uuid.UUID, str), page.scope)
         after = (customer, currency_after)
     totals = await repo.aging_totals(session, as_of, customer_id, currency)
     rows = await repo.aging_by_customer(session, as_of, customer_id, currency, page.limit + 1, after)
     next_cursor = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]
-        next_cursor = encode_cursor([rows[-1]["customer_id"], rows[-1]["currency"]])
+        next_cursor = encode_cursor([rows[-1]["customer_id"], rows[-1]["currency"]], page.scope)
     return AgingReport(
         as_of=as_of,
         totals=[AgingBuckets(**t) for t in totals],

@@ -38,7 +38,7 @@ async def duplicate_pairs(
 ) -> tuple[list[tuple[Customer, Customer]], str | None]:
     """One page of (first, second) live customers sharing email, phone or name key, in id order."""
     a, b = aliased(Customer), aliased(Customer)
-    after = decode_cursor(page.cursor, (col(Customer.id), col(Customer.id))) if page.cursor else None
+    after = decode_cursor(page.cursor, (col(Customer.id), col(Customer.id)), page.scope) if page.cursor else None
     a_id, b_id = col(a.id), col(b.id)
 
     def pairs_on(same: ColumnElement[bool]) -> Select[uuid.UUID, uuid.UUID]:
@@ -70,5 +70,5 @@ async def duplicate_pairs(
     next_cursor = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]
-        next_cursor = encode_cursor([rows[-1][0].id, rows[-1][1].id])
+        next_cursor = encode_cursor([rows[-1][0].id, rows[-1][1].id], page.scope)
     return rows, next_cursor
