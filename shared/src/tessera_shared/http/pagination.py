@@ -181,7 +181,11 @@ def decode_cursor(cursor: str, kinds: int | Sequence[Any], scope: bytes = b"") -
             values = [_typed(v, k) for v, k in zip(values, kinds, strict=True)]
         return values
     except (ValueError, TypeError, OverflowError, ArithmeticError, binascii.Error, orjson.JSONDecodeError):
-        raise InvalidInput("cursor", "not a cursor this API issued", "query") from None
+        raise InvalidInput(
+            "cursor",
+            "not a cursor this API issued for this list and these filters (the last page's next_cursor)",
+            "query",
+        ) from None
 
 
 def _cursor_value(value: Any) -> Any:
