@@ -1456,12 +1456,13 @@ class Bench:
                     log(f"seeded {size_label(n)} customers and ledger entries in {time.perf_counter() - t0:.1f}s")
                     # A cursor half-way down: what a client holds after walking n/2 rows.
                     mid = await cconn.fetchval("SELECT id FROM customers ORDER BY id OFFSET $1 LIMIT 1", n // 2)
-                    from tessera_shared.http.pagination import configure_cursor_key, encode_cursor
+                    from tessera_shared.http.pagination import configure_cursor_key, encode_cursor, list_scope
                     from tessera_shared.settings import LOCAL_SIGNING_KEY
 
-                    # Cursors are signed with a key derived from the stack's token signing key.
+                    # Cursors are signed with a key derived from the stack's token signing key, for
+                    # their list and filters (here the unfiltered list).
                     configure_cursor_key(LOCAL_SIGNING_KEY)
-                    cursor = encode_cursor([mid])
+                    cursor = encode_cursor([mid], list_scope("/v1/customers", []))
                     runs = self.args.scale_runs
                     cases = {
                         "list page at depth": (f"{cust}/v1/customers?limit=50&cursor={cursor}", LIST_SQL, (mid,)),

@@ -28,7 +28,7 @@ from tessera_customer.settings import CustomerSettings
 from tessera_gateway.settings import GatewaySettings
 from tessera_sales.settings import SalesSettings
 from tessera_service_desk.settings import ServiceDeskSettings
-from tessera_shared.http.pagination import _signature, encode_cursor
+from tessera_shared.http.pagination import _signature, encode_cursor, list_scope
 from tessera_shared.testing.builders import customer_payload
 from tessera_shared.testing.databases import DatabaseFactory
 from tessera_shared.testing.plugin import bearer, migrations_of, running
@@ -51,13 +51,14 @@ def forged(values: list[Any], key: bytes = b"not the key") -> str:
     return b64(hmac.new(key, raw, hashlib.sha256).digest()[:12] + raw)
 
 
-def signed(raw: bytes) -> str:
-    """Raw JSON signed with this API's key (what only a bug of ours could issue)."""
-    return b64(_signature(raw) + raw)
+def signed(raw: bytes, scope: bytes) -> str:
+    """Raw JSON signed with this API's key for a list (what only a bug of ours could issue)."""
+    return b64(_signature(raw, scope) + raw)
 
 
-def crafted(issued: str | None = None) -> dict[str, str]:
-    """Cursors this API did not issue, by what is wrong with them."""
+def crafted(scope: bytes, issued: str | None = None) -> dict[str, str]:
+    """Cursors this API did not issue, by what is wrong with them. Those signed with this API's
+    key are signed for the list they are sent to (``scope``), so their values are what is refused."""
     cursors = {
         "unsigned ['x'] (the report's)": "WyJ4Il0",
         "unsigned uuid": b64(orjson.dumps([{"u": str(uuid.uuid4())}])),
@@ -69,12 +70,13 @@ def crafted(issued: str | None = None) -> dict[str, str]:
         "empty list": b64(b"[]"),
         "other key": forged([{"u": str(uuid.uuid4())}]),
         # Signed with this API's key, but values the order columns cannot take: full validation.
-        "signed text for a uuid": encode_cursor(["x"]),
-        "signed nul": encode_cursor(["a\x00b"]),
-        "signed int64 overflow": signed(b"[123456789012345678901234567890]"),
-        "signed float": signed(b"[1.5]"),
-        "signed nested": encode_cursor([[1, 2]]),
-        "signed wrong length": encode_cursor([str(uuid.uuid4()), 1, 2]),
+        "signed text for a uuid": encode_cursor(["x"], scope),
+        "signed nul": encode_cursor(["a\x00b"], scope),
+        "signed int64 overflow": signed(b"[123456789012345678901234567890]", scope),
+        "signed float": signed(b"[1.5]", scope),
+        "signed nested": encode_cursor([[1, 2]], scope),
+        "signed wrong length": encode_cursor([str(uuid.uuid4()), 1, 2], scope),
+        "signed for another list": encode_cursor([str(uuid.uuid4())], list_scope("/v1/elsewhere", [])),
     }
     if issued:
         blob = bytearray(base64.urlsafe_b64decode(issued + "=" * (-len(issued) % 4)))
@@ -120,7 +122,7 @@ async def test_every_list_refuses_crafted_cursors_with_422(apps: dict[str, FastA
                 exists = "{" not in path or (customer_id and re.fullmatch(r"[^{]*\{customer_id\}[^{]*", path))
                 url = re.sub(r"\{customer_id\}", customer_id or str(uuid.uuid4()), path)
                 url = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), url)
-                for what, cursor in crafted().items():
+                for what, cursor in crafted(list_scope(url, [])).items():
                     r = await client.get(url, params={"cursor": cursor}, headers=admin)
                     assert r.status_code != 500, (name, path, what, r.text)
                     if exists:
@@ -129,7 +131,8 @@ async def test_every_list_refuses_crafted_cursors_with_422(apps: dict[str, FastA
                         checked.append((name, path))
                 # The name search pages in (name_key, id): a uuid-first cursor does not fit it.
                 if path == "/v1/customers":
-                    r = await client.get(url, params={"q": "a", "cursor": encode_cursor([uuid.uuid4()])}, headers=admin)
+                    cursor = encode_cursor([uuid.uuid4()], list_scope(url, [("q", "a")]))
+                    r = await client.get(url, params={"q": "a", "cursor": cursor}, headers=admin)
                     assert r.status_code == 422, r.text
     lists = {path for _, path in checked}
     # The lists the report names, each refused (not merely not a 500).
@@ -157,7 +160,7 @@ async def test_issued_cursors_walk_and_tampered_ones_are_refused(apps: dict[str,
         first = (await client.get("/v1/customers", params={"limit": 1}, headers=admin)).json()
         second = await client.get("/v1/customers", params={"limit": 1, "cursor": first["next_cursor"]}, headers=admin)
         assert second.status_code == 200 and second.json()["items"][0]["id"] == sorted(made)[1]
-        for what, cursor in crafted(first["next_cursor"]).items():
+        for what, cursor in crafted(list_scope("/v1/customers", []), first["next_cursor"]).items():
             r = await client.get("/v1/customers", params={"cursor": cursor}, headers=admin)
             assert (r.status_code, r.json()["errors"][0]["field"]) == (422, "cursor"), (what, r.text)
 
@@ -193,7 +196,7 @@ async def test_a_refused_cursor_leaves_the_connection_usable(apps: dict[str, Fas
             await asyncio.sleep(0.05)
         token = bearer(gateway, "admin", "admin")["Authorization"]
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        for what, cursor in crafted().items():
+        for what, cursor in crafted(list_scope("/api/v1/audit-log", [])).items():
             status, body = await _exchange(reader, writer, f"/api/v1/audit-log?cursor={quote(cursor)}", token)
             assert status == 422, (what, body)
             assert orjson.loads(body)["errors"][0]["field"] == "cursor"
