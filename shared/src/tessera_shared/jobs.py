@@ -25,16 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from tessera_shared.db.commit_hooks import after_commit
 from tessera_shared.db.retry import retry_lost_races
 from tessera_shared.leases import Lease, LeaseLost
 from tessera_shared.tasks import finish_or_cancel
@@ -52,7 +53,6 @@ class Job:
     doorbell: str | None = None  # rung after a commit that queued work: a round runs at once
 
 
-_RING_KEY = "tessera.jobs.ring"  # a session's doorbells to ring once it commits
 _RINGER_KEY = "tessera.jobs.ringer"  # the session factory's scheduler (``attach_doorbells``)
 
 
@@ -63,22 +63,13 @@ def attach_doorbells(factory: async_sessionmaker[AsyncSession], ring: Callable[[
 
 def ring_after_commit(session: AsyncSession | Session, doorbell: str) -> None:
     """Once ``session``'s transaction commits, run a round of the jobs answering ``doorbell``."""
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
-    sync.info.setdefault(_RING_KEY, set()).add(doorbell)
+    after_commit(session, (_RINGER_KEY, doorbell), functools.partial(_ring, doorbell))
 
 
-@event.listens_for(Session, "after_commit")
-def _ring_after_commit(session: Session) -> None:
-    pending = session.info.pop(_RING_KEY, ())
+def _ring(doorbell: str, session: Session) -> None:
     ring = session.info.get(_RINGER_KEY)
     if ring is not None:
-        for doorbell in pending:
-            ring(doorbell)
-
-
-@event.listens_for(Session, "after_rollback")
-def _silence_after_rollback(session: Session) -> None:
-    session.info.pop(_RING_KEY, None)
+        ring(doorbell)
 
 
 def lease_name(job: str) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
-from sqlalchemy import BigInteger, any_, bindparam, delete, event, func, insert, select, update
+from sqlalchemy import BigInteger, any_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from tessera_shared import faults
 from tessera_shared.db import affected_rows, dialect_name, utcnow
 from tessera_shared.db.bulk import insert_many
+from tessera_shared.db.commit_hooks import after_commit
 from tessera_shared.events.envelope import (
     CONTENT_TYPE,
     CloudEvent,
@@ -62,7 +63,6 @@ from tessera_shared.tasks import finish_or_cancel
 log = logging.getLogger(__name__)
 
 _WAKE_KEY = "tessera_outbox_wake"
-_PENDING_KEY = "tessera_outbox_pending"
 # The lease every replica of a service competes for (one database per service).
 RELAY_LEASE = "outbox-relay"
 _HEADERS = [("content-type", CONTENT_TYPE.encode())]
@@ -114,7 +114,7 @@ async def publish(
     """Record ``data`` as an event in the session's transaction; returns the envelope."""
     envelope = build_event(data, subject=subject, traceparent=current_traceparent())
     await session.execute(insert(outbox).values(**_row_of(envelope, data, key, utcnow())))
-    session.sync_session.info[_PENDING_KEY] = True
+    after_commit(session, _WAKE_KEY, _wake_relay)
     return envelope
 
 
@@ -166,7 +166,7 @@ async def publish_many(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     like ``publish``, the relay is woken when the transaction commits."""
     if rows:
         await insert_many(session, outbox, rows)
-        session.sync_session.info[_PENDING_KEY] = True
+        after_commit(session, _WAKE_KEY, _wake_relay)
 
 
 def _row_of(envelope: CloudEvent, data: EventData, key: str | None, now: datetime) -> dict[str, Any]:
@@ -185,17 +185,11 @@ def attach_wakeup(factory: async_sessionmaker[AsyncSession], wake: Callable[[], 
     factory.kw.setdefault("info", {})[_WAKE_KEY] = wake
 
 
-@event.listens_for(Session, "after_commit")
-def _wake_relay_after_commit(session: Session) -> None:
-    if session.info.pop(_PENDING_KEY, False):
-        wake = session.info.get(_WAKE_KEY)
-        if wake is not None:
-            wake()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+def _wake_relay(session: Session) -> None:
+    """After a commit that wrote events (``after_commit``)."""
+    wake = session.info.get(_WAKE_KEY)
+    if wake is not None:
+        wake()
 
 
 class OutboxRelay:

@@ -17,7 +17,6 @@ Every declared property is served by an index on PostgreSQL (the services' tests
 from __future__ import annotations
 
 import enum
-import hashlib
 import re
 import typing
 import uuid
@@ -28,7 +27,6 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema, create_model
 from sqlalchemy import ColumnElement, Float, Select, and_, cast, literal, not_, or_
 
@@ -40,6 +38,7 @@ from tessera_shared.http.pagination import (
     MAX_LIMIT,
     PageParams,
     _cursor_value,
+    cursor_scope,
     decode_cursor,
     encode_cursor,
     paginate,
@@ -433,7 +432,7 @@ async def run_search(
     in keyset order (the sort key, then the id) from ``after`` on. ``rows``: ``stmt`` selects
     columns (the sortable ones under their keys) and the page is its rows, as ``paginate`` gives them."""
     sqlite = dialect_name(session) == "sqlite"
-    scope = cursor_scope(search, body)
+    scope = search_scope(search, body)
     condition = search.where(body, numeric=_numeric if sqlite else None)
     if condition is not None:
         stmt = stmt.where(condition)
@@ -451,13 +450,11 @@ async def run_search(
             return await _nulls_last_page(session, search, prop, stmt, body, sqlite, rows, scope)
     order, descending = order_of(search, body)
     if not sqlite or not any(_is_decimal(search, c) for c in order):
-        if body.after is not None:
-            try:
-                decode_cursor(body.after, order, scope)
-            except InvalidInput:
-                raise InvalidInput("after", "not a cursor of this search (the last page's next_cursor)") from None
         params = PageParams(limit=body.limit, cursor=body.after, scope=scope)
-        return await paginate(session, stmt, params, order, descending=descending, rows=rows)
+        try:
+            return await paginate(session, stmt, params, order, descending=descending, rows=rows)
+        except InvalidInput:  # the cursor, which the search takes as ``after``
+            raise InvalidInput("after", "not a cursor of this search (the last page's next_cursor)") from None
     # SQLite and a decimal sort key: the same keyset, on the key read as a number.
     keys = [_numeric(c) if _is_decimal(search, c) else c for c in order]
     if body.after is not None:
@@ -484,13 +481,12 @@ async def run_search(
     return page, next_cursor
 
 
-def cursor_scope(search: Searchable, body: Any) -> bytes:
+def search_scope(search: Searchable, body: Any) -> bytes:
     """What a search's cursors are bound to: the resource and the search itself (its filters,
     sorts and query), not the page size. A cursor brought to another search (a query dropped, a
     filter changed) would start that search at a position it never reached: it is a 422 naming
     ``after`` instead."""
-    what = body.model_dump(mode="json", exclude={"limit", "after"})
-    return hashlib.sha256(str(search.id_column).encode() + orjson.dumps(what, option=orjson.OPT_SORT_KEYS)).digest()
+    return cursor_scope(str(search.id_column), body.model_dump(mode="json", exclude={"limit", "after"}))
 
 
 async def _nulls_last_page(

@@ -13,9 +13,10 @@ import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+
+from tessera_shared.db.commit_hooks import after_commit
 
 T = TypeVar("T")
 
@@ -33,7 +34,10 @@ class ReadCache(Generic[T]):
     def forget_on_commit(self, session: AsyncSession) -> None:
         """Clear now and once more right after ``session``'s transaction commits."""
         self.forget()
-        session.sync_session.info.setdefault(_ON_COMMIT, weakref.WeakSet()).add(self)
+        after_commit(session, (_ON_COMMIT, id(self)), self._forget_committed)
+
+    def _forget_committed(self, _: Session) -> None:
+        self.forget()
 
     async def get(self, session: AsyncSession, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         """The cached value of ``key`` in ``session``'s database, or ``load()``'s (then kept)."""
@@ -58,14 +62,3 @@ def _database(session: AsyncSession) -> str:
     if url is None:
         url = _URLS[engine] = str(engine.url)
     return url
-
-
-@sa_event.listens_for(Session, "after_commit")
-def _forget_after_commit(session: Session) -> None:
-    for cache in session.info.pop(_ON_COMMIT, ()):
-        cache.forget()
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _drop_after_rollback(session: Session) -> None:
-    session.info.pop(_ON_COMMIT, None)

@@ -21,9 +21,10 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import Engine
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+
+from tessera_shared.db.commit_hooks import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,7 @@ _SHRED_KEY = "tessera.shred_after_commit"
 def shred_after_commit(session: AsyncSession | Session) -> None:
     """Once ``session``'s transaction commits, remove what its overwritten rows left in the
     database's files (SQLite: checkpoint and truncate the WAL; PostgreSQL: nothing)."""
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
-    sync.info[_SHRED_KEY] = True
+    after_commit(session, _SHRED_KEY, _shred)
 
 
 def truncate_wal(engine: Engine) -> bool:
@@ -51,10 +51,7 @@ def truncate_wal(engine: Engine) -> bool:
     return row is not None and not row[0]
 
 
-@sa_event.listens_for(Session, "after_commit")
-def _shred_after_commit(session: Session) -> None:
-    if not session.info.pop(_SHRED_KEY, False):
-        return
+def _shred(session: Session) -> None:
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
     if engine.dialect.name != "sqlite":
@@ -64,8 +61,3 @@ def _shred_after_commit(session: Session) -> None:
             log.warning("shred: readers held the WAL of %s; its earlier frames go at the next checkpoint", engine.url)
     except Exception:  # the erasure has committed: report, never undo or fail it here
         log.exception("shred: the WAL of %s was not truncated", engine.url)
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_SHRED_KEY, None)

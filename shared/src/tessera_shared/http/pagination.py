@@ -44,12 +44,17 @@ class PageParams(BaseModel):
 PAGE_ONLY_PARAMETERS = frozenset({"cursor", "limit", "fields", "expand"})
 
 
+def cursor_scope(what: str, filters: object) -> bytes:
+    """The scope of cursors that page through ``what`` (a list's path, a search's resource) as
+    chosen by ``filters`` (JSON; objects compared whatever their keys' order)."""
+    return hashlib.sha256(what.encode() + orjson.dumps(filters, option=orjson.OPT_SORT_KEYS)).digest()
+
+
 def list_scope(path: str, query: Iterable[tuple[str, str]]) -> bytes:
     """A list's cursor scope: its path and its filters (every query parameter but
     ``PAGE_ONLY_PARAMETERS``). A cursor brought to another list or other filters would start
     there at a position that list never reached: it is a 422 naming ``cursor`` instead."""
-    filters = sorted((k, v) for k, v in query if k not in PAGE_ONLY_PARAMETERS)
-    return hashlib.sha256(path.encode() + orjson.dumps(filters)).digest()
+    return cursor_scope(path, sorted((k, v) for k, v in query if k not in PAGE_ONLY_PARAMETERS))
 
 
 def page_params(
@@ -82,7 +87,7 @@ def configure_cursor_key(secret: str | bytes) -> None:
 
 
 def _signature(payload: bytes, scope: bytes = b"") -> bytes:
-    """``scope`` binds a cursor to what it pages through (a search's digest; empty for a list)."""
+    """``scope`` binds a cursor to what it pages through (``cursor_scope``; empty: unbound)."""
     return hmac.new(_cursor_key, scope + payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 
 
